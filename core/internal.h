@@ -1,0 +1,280 @@
+/*
+ * The core's private structures: loop, server, spark (one WebSocket
+ * connection), outgoing payloads and the write queue. Bindings never see
+ * this; they use include/weft/ only.
+ */
+#ifndef WEFT__INTERNAL_H
+#define WEFT__INTERNAL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "parser/parser.h"
+#include "transport/transport.h"
+#include "transport/ws_codec.h"
+#include "value.h"
+#include "weft/plugin.h"
+#include "weft/weft.h"
+
+#define WEFT__READ_CHUNK 65536
+
+/* ---- util.c ---- */
+
+typedef struct weft__url {
+  char scheme[8]; /* "ws", "wss", "tcp", … lower case */
+  char host[256]; /* without brackets for IPv6 */
+  int port;
+  char path[1024]; /* path + query, "/" at least */
+} weft__url;
+
+int weft__url_parse(const char *url, weft__url *out);
+/* Resolves a numeric host (IPv4/IPv6 literal or "localhost") and port. */
+int weft__sockaddr(const char *host, int port, struct sockaddr_storage *ss);
+int weft__uv_err(int uverr);
+char *weft__strdup(const char *s);
+uint64_t weft__now_ms(uv_loop_t *uv);
+int weft__strcaseeq(const char *a, const char *b);
+
+/* Random bytes for ids; refilled from getrandom() in blocks. */
+typedef struct weft__rand {
+  uint8_t pool[256];
+  size_t avail;
+} weft__rand;
+int weft__rand_bytes(weft__rand *r, uint8_t *out, size_t n);
+
+/* ---- loop.c ---- */
+
+typedef struct weft__post weft__post;
+typedef struct weft_spark weft__conn;
+
+struct weft_loop {
+  uv_loop_t *uv;
+  uv_loop_t own;
+  int owned;
+  int depth;       /* > 0 while inside weft_loop_run/run_once */
+  int closing;
+  size_t users;    /* live servers and clients */
+  size_t handles;  /* our uv handles still to close (check, idle, async) */
+  uv_check_t check; /* flushes corked writes right after poll */
+  uv_idle_t idle;   /* keeps the next poll from blocking while writes wait */
+  uv_async_t async; /* weft_loop_post() */
+  uv_mutex_t post_mu;
+  weft__post *posts;
+  weft__conn *dirty;      /* connections with queued writes to flush */
+  int idle_active;
+  int rbuf_busy;
+  weft__buf scratch;      /* encode scratch, reused */
+  uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
+};
+
+/* Marks a connection as having data to flush at the end of this loop turn. */
+void weft__loop_mark_dirty(weft_loop *loop, weft__conn *c);
+void weft__loop_unmark_dirty(weft_loop *loop, weft__conn *c);
+
+/* ---- payloads: encoded messages shared by every recipient ---- */
+
+enum { WEFT__P_TEXT = 1, WEFT__P_BINARY = 2, WEFT__P_CLOSE = 8, WEFT__P_PING = 9,
+       WEFT__P_PONG = 10, WEFT__P_RAW = 16 /* bytes as they are (HTTP) */ };
+
+typedef struct weft__payload {
+  uint32_t refs;
+  uint8_t kind;   /* WEFT__P_* */
+  uint8_t hlen;   /* WebSocket header length once framed, 0 before */
+  uint8_t rsv1;   /* compressed */
+  size_t len;
+  struct weft__payload *deflated; /* compressed variant, built on first need */
+  uint8_t head[14];               /* the frame header, right-aligned */
+  uint8_t data[];                 /* follows head directly: one contiguous frame */
+} weft__payload;
+
+weft__payload *weft__payload_new(int kind, const void *data, size_t len);
+void weft__payload_release(weft__payload *p);
+
+/* ---- plugins ---- */
+
+typedef struct weft__plugin {
+  const weft_plugin_ops *ops;
+  void *user;
+  char *name;
+} weft__plugin;
+
+/* ---- server ---- */
+
+typedef struct weft__auth_list weft__auth_list;
+
+struct weft_server {
+  weft_loop *loop;
+  int state; /* WEFT__SRV_* */
+  weft_server_events ev;
+  void *ev_user;
+  void (*ev_free)(void *);
+
+  /* options */
+  const weft__parser_ops *parser;
+  uint32_t ping_interval;
+  size_t max_length;
+  int compression;
+  size_t hwm;
+  size_t max_queue;
+  char **origins;
+  size_t n_origins;
+  char **proxies;
+  size_t n_proxies;
+  weft_id_generator idgen;
+  void *idgen_user;
+  void (*idgen_free)(void *);
+  weft_authorize_cb auth_cb;
+  void *auth_user;
+  void (*auth_free)(void *);
+
+  weft__plugin *plugins;
+  size_t n_plugins;
+  int has_incoming, has_outgoing;
+
+  /* transport */
+  const weft__transport_ops *transport;
+  uv_tcp_t listener;
+  int listening;
+  int port;
+  char pathname[256];
+  char host[256];
+  weft__pmd *pmd;
+
+  /* sparks */
+  weft_spark *open_head;     /* open sparks, doubly linked */
+  size_t n_open;
+  weft_spark **buckets;      /* id → spark */
+  size_t n_buckets;
+  weft__conn *pending;       /* conns in HTTP, auth or closing states */
+  size_t n_conns;            /* every live connection */
+
+  uv_timer_t ping_timer;
+  uv_timer_t reaper;         /* handshake and closing deadlines */
+  int reaper_active;
+  uv_timer_t destroy_timer;
+  size_t live_handles;       /* uv handles to close before freeing */
+
+  weft__arena arena;         /* decoded messages, reset after dispatch */
+  weft__rand rand;
+  int dispatching;
+  int iterating;             /* > 0 while walking the open list */
+  int unlink_pending;
+  int timers_closed;
+};
+
+enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
+
+/* ---- spark / connection ---- */
+
+enum {
+  WEFT__C_HTTP = 0, /* reading the request head */
+  WEFT__C_AUTH,     /* waiting for the authorization answer */
+  WEFT__C_OPEN,     /* WebSocket open: a spark */
+  WEFT__C_CLOSING,  /* close frame sent, waiting for the peer's */
+  WEFT__C_LINGER,   /* flush what is queued, then close (HTTP answers, close replies) */
+  WEFT__C_CLOSED    /* uv_close called */
+};
+
+typedef struct weft__qent {
+  weft__payload *p;
+  size_t off; /* bytes of the frame already written */
+} weft__qent;
+
+struct weft_spark {
+  weft_server *server;
+  uv_tcp_t tcp;
+  int state;
+  uint8_t was_open;    /* connection event emitted: disconnection owed */
+  uint8_t alive;       /* answered the last ping */
+  uint8_t dirty;       /* on the loop's dirty list */
+  uint8_t writing;     /* a uv_write is in flight */
+  uint8_t above_hwm;   /* a write returned 1: drain owed */
+  uint8_t pmd;         /* permessage-deflate negotiated */
+  uint8_t close_sent;
+  uint8_t on_pending;  /* on server->pending */
+  uint8_t unlink_later; /* left on the open list until an iteration ends */
+
+  /* lists */
+  weft_spark *next, *prev;         /* open list */
+  weft_spark *pnext, *pprev;       /* pending list (kept apart: an open-list
+                                      unlink may be deferred during a walk) */
+  weft_spark *hnext;               /* id bucket chain */
+  weft__conn *dirty_next;
+  uint64_t deadline;               /* ms; for HTTP, auth and closing states */
+
+  /* read side */
+  weft__buf in;                    /* unconsumed bytes across reads */
+  weft__ws_reader reader;
+
+  /* write side */
+  weft__qent *q;
+  size_t q_head, q_len, q_cap;     /* ring */
+  size_t queued;                   /* bytes queued, not yet written */
+  size_t inflight_n;               /* entries covered by the uv_write in flight */
+  uv_write_t wreq;
+
+  /* identity */
+  char id[64];
+  weft__http_head req;
+  char address[64];
+  int rport;
+  char **query; /* key, value, key, value … */
+  size_t n_query;
+  weft_auth *auth;
+
+  void *user;
+  void (*user_free)(void *);
+};
+
+struct weft_auth {
+  weft_spark *conn; /* NULL once the connection is gone */
+};
+
+/* server.c */
+void weft__server_conn_closed(weft_server *s);
+void weft__server_handle_closed(weft_server *s);
+/* Walks of the open list bracket themselves with these so sparks closed
+ * during the walk stay linked until it ends. */
+void weft__server_iter_begin(weft_server *s);
+void weft__server_iter_end(weft_server *s);
+void weft__server_add_open(weft_server *s, weft_spark *c);
+void weft__server_remove_open(weft_server *s, weft_spark *c);
+void weft__server_pending_add(weft_server *s, weft_spark *c, uint32_t timeout_ms);
+void weft__server_pending_remove(weft_server *s, weft_spark *c);
+void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind,
+                        const char *msg);
+int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
+
+/* spark.c: the Primus layer over a connection */
+void weft__spark_opened(weft_spark *c);
+void weft__spark_closed(weft_spark *c);
+int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
+void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
+int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+int weft__spark_send_string(weft_spark *c, const char *s);
+void weft__spark_free_identity(weft_spark *c);
+
+/* conn.c: bytes, frames and the TCP handle */
+void weft__conn_accept(weft_server *s);
+int weft__conn_enqueue(weft__conn *c, weft__payload *p);
+void weft__conn_flush(weft__conn *c);
+void weft__conn_close_ws(weft__conn *c, int code, const char *reason);
+void weft__conn_abort(weft__conn *c);
+void weft__conn_linger(weft__conn *c);
+void weft__conn_process_pending(weft__conn *c);
+
+/* plugin.c */
+void weft__plugins_destroy(weft_server *s);
+/* Runs the transforms of one direction; *out is the message to use (msg or
+ * *owned); returns WEFT_PASS, WEFT_SWALLOW or an error. */
+int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
+                            const weft_value **out, weft_value **owned);
+
+/* http.c: the HTTP side of the server */
+void weft__http_request(weft__conn *c);
+void weft__http_respond(weft__conn *c, int status, const char *ctype, const char *body,
+                        const char *extra_headers);
+void weft__http_upgrade_allowed(weft__conn *c);
+
+#endif

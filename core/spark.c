@@ -1,0 +1,284 @@
+/*
+ * Sparks: the Primus layer over one connection — ids, the primus:: control
+ * strings, transforms, writes with back-pressure, end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char id_alphabet[] =
+    "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
+
+static void make_id(weft_spark *c) {
+  weft_server *s = c->server;
+  if (s->idgen) {
+    c->id[0] = '\0';
+    if (s->idgen(c->id, sizeof(c->id), s->idgen_user) == 0 && c->id[0] &&
+        memchr(c->id, '\0', sizeof(c->id)) && !weft_server_spark(s, c->id))
+      return;
+  }
+  uint8_t r[21];
+  if (weft__rand_bytes(&s->rand, r, sizeof(r)) != 0) {
+    /* No entropy: still unique within this server. */
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)c;
+    for (size_t i = 0; i < sizeof(r); i++, v >>= 4) r[i] = (uint8_t)hex[v & 15];
+  }
+  for (size_t i = 0; i < sizeof(r); i++) c->id[i] = id_alphabet[r[i] & 63];
+  c->id[sizeof(r)] = '\0';
+}
+
+void weft__spark_opened(weft_spark *c) {
+  weft_server *s = c->server;
+  make_id(c);
+  c->alive = 1;
+  c->was_open = 1;
+  weft__server_add_open(s, c);
+  for (size_t i = 0; i < s->n_plugins && c->state == WEFT__C_OPEN; i++)
+    if (s->plugins[i].ops->connection) s->plugins[i].ops->connection(c, s->plugins[i].user);
+  if (c->state == WEFT__C_OPEN && s->ev.connection) s->ev.connection(c, s->ev_user);
+}
+
+void weft__spark_closed(weft_spark *c) {
+  weft_server *s = c->server;
+  for (size_t i = 0; i < s->n_plugins; i++)
+    if (s->plugins[i].ops->disconnection) s->plugins[i].ops->disconnection(c, s->plugins[i].user);
+  if (s->ev.disconnection) s->ev.disconnection(c, s->ev_user);
+  if (c->user_free) c->user_free(c->user);
+  c->user = NULL;
+  c->user_free = NULL;
+}
+
+void weft__spark_free_identity(weft_spark *c) {
+  weft__http_head_free(&c->req);
+  free(c->query);
+  c->query = NULL;
+  c->n_query = 0;
+}
+
+/* ---- incoming ---- */
+
+static int starts_with(const char *s, size_t n, const char *prefix) {
+  size_t k = strlen(prefix);
+  return n >= k && memcmp(s, prefix, k) == 0;
+}
+
+/* Answers Primus's control strings; returns 1 when `v` was one. */
+static int protocol(weft_spark *c, const weft_value *v) {
+  const char *str;
+  size_t n;
+  if (weft_value_get_string(v, &str, &n) != 0 || !starts_with(str, n, "primus::")) return 0;
+  if (starts_with(str, n, "primus::pong::")) {
+    c->alive = 1;
+    return 1;
+  }
+  if (starts_with(str, n, "primus::id::")) {
+    char reply[96];
+    memcpy(reply, "primus::id::", 12);
+    strcpy(reply + 12, c->id);
+    weft__spark_send_string(c, reply);
+    return 1;
+  }
+  return 0; /* unknown primus:: strings are data, as in Primus */
+}
+
+static void deliver(weft_spark *c, const weft_value *v) {
+  weft_server *s = c->server;
+  const weft_value *msg = v;
+  weft_value *owned = NULL;
+  if (s->has_incoming) {
+    int rc = weft__plugins_transform(c, 0, v, &msg, &owned);
+    if (rc != WEFT_PASS) {
+      if (rc < 0) weft__server_error(s, c, rc, "transform", "incoming transform failed");
+      weft_value_free(owned);
+      return;
+    }
+  }
+  if (c->state == WEFT__C_OPEN && s->ev.data) s->ev.data(c, msg, s->ev_user);
+  weft_value_free(owned);
+}
+
+void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len) {
+  weft_server *s = c->server;
+  if (binary && !s->parser->binary) {
+    /* Primus's json decoder passes binary frames through as they are. */
+    weft_value *v = weft_value_new_binary(data, len);
+    if (!v) {
+      weft__server_error(s, c, WEFT_ENOMEM, "io", NULL);
+      return;
+    }
+    deliver(c, v);
+    weft_value_free(v);
+    return;
+  }
+  const weft_value *v = NULL;
+  size_t pos = 0;
+  int outer = s->dispatching++ == 0;
+  int rc = s->parser->decode(data, len, &s->arena, &v, &pos);
+  if (rc != 0) {
+    char msg[160];
+    snprintf(msg, sizeof(msg), "failed to decode incoming %s data at byte %zu: %s",
+             s->parser->name, pos, weft_strerror(rc));
+    weft__server_error(s, c, rc, s->parser->name, msg);
+  } else if (!protocol(c, v)) {
+    deliver(c, v);
+  }
+  s->dispatching--;
+  if (outer) weft__arena_reset(&s->arena);
+}
+
+/* ---- outgoing ---- */
+
+int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
+  weft_server *s = c->server;
+  if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  size_t need = p->len + sizeof(p->head);
+  if (c->queued + need > s->max_queue) return WEFT_ENOBUFS;
+  int rc = s->transport->send(c, p);
+  if (rc) return rc;
+  if (c->queued >= s->hwm) {
+    c->above_hwm = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int weft__spark_send_string(weft_spark *c, const char *str) {
+  weft_value *v = weft_value_new_string(str, strlen(str));
+  if (!v) return WEFT_ENOMEM;
+  weft__payload *p;
+  int rc = weft__server_encode(c->server, v, &p);
+  weft_value_free(v);
+  if (rc) return rc;
+  rc = weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+static int write_value(weft_spark *c, const weft_value *msg, weft__payload **shared) {
+  weft_server *s = c->server;
+  const weft_value *out = msg;
+  weft_value *owned = NULL;
+  if (s->has_outgoing) {
+    int rc = weft__plugins_transform(c, 1, msg, &out, &owned);
+    if (rc != WEFT_PASS) {
+      weft_value_free(owned);
+      return rc == WEFT_SWALLOW ? 0 : rc;
+    }
+    if (c->state != WEFT__C_OPEN) {
+      weft_value_free(owned);
+      return WEFT_ECLOSED;
+    }
+  }
+  weft__payload *p = NULL;
+  int rc = 0;
+  if (!owned && shared && *shared) {
+    p = *shared;
+    p->refs++;
+  } else {
+    rc = weft__server_encode(s, out, &p);
+    if (rc == 0 && !owned && shared) {
+      *shared = p; /* unchanged by transforms: the next spark reuses it */
+      p->refs++;
+    }
+  }
+  weft_value_free(owned);
+  if (rc) return rc;
+  rc = weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+int weft_spark_write(weft_spark *c, const weft_value *msg) {
+  if (!c || !msg) return WEFT_EINVAL;
+  if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  return write_value(c, msg, NULL);
+}
+
+int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
+  weft__payload *shared = NULL;
+  int n = 0;
+  weft__server_iter_begin(s);
+  for (weft_spark *c = s->open_head; c; c = c->next) {
+    if (c->state != WEFT__C_OPEN) continue;
+    int rc = write_value(c, msg, &shared);
+    if (rc >= 0) n++;
+    else weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
+  }
+  weft__server_iter_end(s);
+  weft__payload_release(shared);
+  return n;
+}
+
+int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary) {
+  if (!c || (!data && len)) return WEFT_EINVAL;
+  if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  if (!binary && !weft__utf8_valid(data, len)) return WEFT_EUTF8;
+  weft__payload *p = weft__payload_new(binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
+  if (!p) return WEFT_ENOMEM;
+  int rc = weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+size_t weft_spark_buffered_amount(const weft_spark *c) { return c ? c->queued : 0; }
+
+int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
+  if (!c || (flags & ~WEFT_END_RECONNECT)) return WEFT_EINVAL;
+  if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  if (msg) weft_spark_write(c, msg);
+  if (c->state != WEFT__C_OPEN) return 0;
+  if (!(flags & WEFT_END_RECONNECT)) weft__spark_send_string(c, "primus::server::close");
+  c->server->transport->close(c, WEFT__CLOSE_NORMAL, NULL);
+  return 0;
+}
+
+/* ---- accessors ---- */
+
+weft_server *weft_spark_server(const weft_spark *c) { return c ? c->server : NULL; }
+const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
+
+const char *weft_spark_header(const weft_spark *c, const char *name) {
+  return c && name ? weft__http_get(&c->req, name) : NULL;
+}
+
+size_t weft_spark_header_count(const weft_spark *c) { return c ? c->req.n_headers : 0; }
+
+int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const char **value) {
+  if (!c || !name || !value || i >= c->req.n_headers) return WEFT_EINVAL;
+  *name = c->req.headers[i].name;
+  *value = c->req.headers[i].value;
+  return 0;
+}
+
+const char *weft_spark_address(const weft_spark *c) { return c ? c->address : NULL; }
+int weft_spark_port(const weft_spark *c) { return c ? c->rport : WEFT_EINVAL; }
+const char *weft_spark_url(const weft_spark *c) { return c ? c->req.target : NULL; }
+
+const char *weft_spark_query(const weft_spark *c, const char *key) {
+  if (!c || !key) return NULL;
+  for (size_t i = c->n_query; i-- > 0;)
+    if (strcmp(c->query[2 * i], key) == 0) return c->query[2 * i + 1];
+  return NULL;
+}
+
+size_t weft_spark_query_count(const weft_spark *c) { return c ? c->n_query : 0; }
+
+int weft_spark_query_at(const weft_spark *c, size_t i, const char **key, const char **value) {
+  if (!c || !key || !value || i >= c->n_query) return WEFT_EINVAL;
+  *key = c->query[2 * i];
+  *value = c->query[2 * i + 1];
+  return 0;
+}
+
+int weft_spark_set_user(weft_spark *c, void *user, void (*free_user)(void *)) {
+  if (!c) return WEFT_EINVAL;
+  if (c->user_free && c->user != user) c->user_free(c->user);
+  c->user = user;
+  c->user_free = free_user;
+  return 0;
+}
+
+void *weft_spark_get_user(const weft_spark *c) { return c ? c->user : NULL; }

@@ -1,0 +1,75 @@
+/*
+ * Private layout of weft_value, shared by value.c and the parsers.
+ *
+ * One node is 24 bytes on 64-bit targets. Containers keep their children in
+ * one contiguous array of nodes (maps interleave key, value, key, value …), so
+ * a decoder allocates one block per container, not one per element, and the
+ * same accessors walk owned and arena trees alike.
+ *
+ * Who frees what is decided per node by `flags`:
+ *  - WEFT__VF_HEAP: the node itself is a lone malloc block (the root that a
+ *    constructor or weft_value_dup() returned). weft_value_free() frees it.
+ *  - WEFT__VF_ARENA_ROOT: the node is the first member of a weft__value_box
+ *    allocated inside the arena that holds the whole decoded tree; freeing the
+ *    node frees the arena. Only weft_value_decode() makes these.
+ *  - WEFT__VF_DATA_HEAP: the payload (string bytes, binary bytes, child array)
+ *    is malloc'd and belongs to this node. Clear for arena payloads and for
+ *    the shared empty string, so free() never touches them.
+ * A node with neither root flag is borrowed: weft_value_free() ignores it.
+ */
+#ifndef WEFT__VALUE_INTERNAL_H
+#define WEFT__VALUE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value.h"
+#include "weft/weft.h"
+
+#define WEFT__VF_HEAP 0x01u
+#define WEFT__VF_ARENA_ROOT 0x02u
+#define WEFT__VF_DATA_HEAP 0x04u
+
+struct weft_value {
+  uint8_t type;  /* weft_type */
+  uint8_t flags; /* WEFT__VF_* */
+  uint16_t reserved;
+  /* Allocated child slots of a WEFT__VF_DATA_HEAP container (entries, i.e.
+   * pairs for maps); meaningless otherwise. */
+  uint32_t cap;
+  /* Bytes of a string/binary (without the string's NUL), elements of an
+   * array, entries of a map. */
+  size_t len;
+  union {
+    int b;
+    int64_t i;
+    double d;
+    const char *str;      /* NUL-terminated, may hold NULs */
+    const uint8_t *bin;   /* never NULL, even when len is 0 */
+    struct weft_value *items; /* array: len nodes; map: 2*len nodes */
+  } u;
+};
+
+/* What weft_value_decode() returns: the root node followed by the arena that
+ * holds it, the box itself being the arena's own allocation. */
+typedef struct weft__value_box {
+  struct weft_value root; /* first: the box is reached from the root */
+  weft__arena arena;
+} weft__value_box;
+
+/* Payload of every empty string and binary, so that neither needs memory. */
+extern const char weft__value_empty[1];
+
+/* Offset of the first byte that is not part of valid UTF-8 (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), or len when all valid. */
+size_t weft__value_utf8_check(const uint8_t *p, size_t len);
+
+/* Unaligned arena allocation for byte payloads (strings and binaries), so a
+ * string costs its length plus one, not a multiple of the alignment. */
+void *weft__arena_alloc_bytes(weft__arena *a, size_t n);
+
+/* Copies bytes into the arena as a NUL-terminated payload; `n` may be 0. NULL
+ * when out of memory. */
+const char *weft__arena_strdup(weft__arena *a, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * weft plugin ABI: hooks into a server's life and its message pipeline.
+ *
+ * A plugin is a versioned ops struct plus a user pointer, registered on a
+ * server by name before it listens. The ops struct must outlive the server
+ * (use static storage); `user` belongs to the plugin and is released through
+ * ops->destroy(user) when the server is freed (or at once if registration
+ * fails).
+ *
+ * Order: hooks run in registration order, always before the application's
+ * own callback for the same event:
+ *   connection    plugins 1..n, then the application's connection event;
+ *   incoming      primus:: control strings are answered first and never reach
+ *                 transforms; then plugins 1..n; a swallowed message stops
+ *                 there; then the application's data event;
+ *   outgoing      plugins 1..n, then the parser; raw writes and control
+ *                 strings bypass transforms;
+ *   disconnection plugins 1..n, then the application's disconnection event;
+ *   destroy       plugins 1..n when the server is freed.
+ */
+#ifndef WEFT_PLUGIN_H
+#define WEFT_PLUGIN_H
+
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes. A server refuses ops with another
+ * version (WEFT_EVERSION). */
+#define WEFT_PLUGIN_VERSION 1
+
+/* Transform result: keep going (the message, possibly replaced, moves on). */
+#define WEFT_PASS 0
+/* Transform result: drop the message silently; later hooks do not see it. */
+#define WEFT_SWALLOW 1
+
+typedef struct weft_plugin_ops {
+  uint32_t version; /* WEFT_PLUGIN_VERSION */
+  size_t size;      /* sizeof(weft_plugin_ops) */
+  const char *name; /* unique per server; copied */
+
+  /* At registration; a negative return refuses the plugin (the error is
+   * returned by weft_server_use(), and destroy runs). */
+  int (*server_init)(weft_server *server, void *user);
+  void (*connection)(weft_spark *spark, void *user);
+  void (*disconnection)(weft_spark *spark, void *user);
+
+  /* Transforms. `msg` is borrowed and must not be modified. To change the
+   * message, set *replace to a new owned value: later hooks and the
+   * application see it, and weft frees it. Return WEFT_PASS, WEFT_SWALLOW, or
+   * a negative WEFT_E* code (the message is dropped and an error event of kind
+   * "transform" is emitted). */
+  int (*incoming)(weft_spark *spark, const weft_value *msg, weft_value **replace, void *user);
+  int (*outgoing)(weft_spark *spark, const weft_value *msg, weft_value **replace, void *user);
+
+  /* Releases `user`. */
+  void (*destroy)(void *user);
+} weft_plugin_ops;
+
+/* Registers a plugin. Errors: WEFT_EINVAL (NULL ops or name, size too small),
+ * WEFT_EVERSION, WEFT_EEXIST (a plugin of that name is registered),
+ * WEFT_ESTATE (the server listens already), or server_init's error. In every
+ * error case ops->destroy(user) has run when it returns. */
+WEFT_EXTERN int weft_server_use(weft_server *server, const weft_plugin_ops *ops, void *user);
+
+/* The user pointer of the plugin registered under `name`, or NULL. */
+WEFT_EXTERN void *weft_server_plugin(weft_server *server, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_PLUGIN_H */

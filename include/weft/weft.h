@@ -1,0 +1,436 @@
+/*
+ * weft — real-time messaging: one C event core, Primus's wire protocol.
+ *
+ * This header is the application API and its reference. Rules that hold for
+ * every declaration below (docs/abi.md says more):
+ *
+ *  - Errors: functions returning int return 0 (or a documented non-negative
+ *    value) on success and a negative WEFT_E* code on failure. Bad input and
+ *    misuse (NULL handles, calls in the wrong state) return an error; nothing
+ *    aborts. weft_err_name() and weft_strerror() describe a code.
+ *  - Threads: a loop and everything created on it belong to one thread. The
+ *    only call that may be made from another thread is weft_loop_post().
+ *  - Memory: a pointer handed to a callback is valid during that callback only,
+ *    unless the declaration says otherwise. Handles that do I/O are closed
+ *    asynchronously; their memory is freed after their close callback returns.
+ *  - Callbacks carry `void *user`. Long-lived registrations also take a
+ *    `free_user` function, called once when the registration ends.
+ *  - Strings passed in are copied unless stated; strings returned are owned by
+ *    the handle that returned them and live as long as it does.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT_EXTERN __attribute__((visibility("default")))
+#else
+#define WEFT_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* X(name, message). Codes are negative and stable: append only. */
+#define WEFT_ERRNO_MAP(X)                                            \
+  X(INVAL, "invalid argument")                                      \
+  X(NOMEM, "out of memory")                                         \
+  X(STATE, "operation not allowed in the handle's current state")   \
+  X(CLOSED, "handle is closed or closing")                          \
+  X(EXIST, "name already registered")                               \
+  X(NOENT, "no such entry")                                         \
+  X(TYPE, "value has another type")                                 \
+  X(RANGE, "number out of range")                                   \
+  X(DEPTH, "value nested too deeply")                               \
+  X(PARSE, "malformed message")                                     \
+  X(UTF8, "invalid UTF-8")                                          \
+  X(TOOBIG, "message larger than the maximum length")               \
+  X(PROTO, "protocol violation by the peer")                        \
+  X(URL, "invalid or unsupported URL")                              \
+  X(ADDRINUSE, "address already in use")                            \
+  X(ADDRNOTAVAIL, "address not available")                          \
+  X(CONNREFUSED, "connection refused")                              \
+  X(IO, "input/output error")                                       \
+  X(TIMEDOUT, "timed out")                                          \
+  X(NOBUFS, "outbound queue is full")                               \
+  X(VERSION, "plugin ABI version not supported")                    \
+  X(UNAUTHORIZED, "authorization refused")                          \
+  X(UNSUPPORTED, "not supported")
+
+typedef enum weft_errno {
+  WEFT__ERRNO_BASE = -30000,
+#define WEFT__ERR_ENUM(name, msg) WEFT_E##name,
+  WEFT_ERRNO_MAP(WEFT__ERR_ENUM)
+#undef WEFT__ERR_ENUM
+  WEFT__ERRNO_END
+} weft_errno;
+
+/* "EINVAL"-style name of a code, or "UNKNOWN". Never NULL; static storage. */
+WEFT_EXTERN const char *weft_err_name(int code);
+/* Human-readable message of a code, or "unknown error". Never NULL; static. */
+WEFT_EXTERN const char *weft_strerror(int code);
+
+/* Library version, WEFT_VERSION_NUMBER of the linked library. */
+WEFT_EXTERN unsigned weft_version(void);
+WEFT_EXTERN const char *weft_version_string(void);
+
+/* Frees memory that weft allocated for the caller (weft_value_encode()). */
+WEFT_EXTERN void weft_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A decoded message: null, bool, int64, double, string (UTF-8), binary,
+ * array, or map (keys of any type; JSON maps have string keys).
+ *
+ * Two kinds of pointers exist. `const weft_value *` handed to a callback is
+ * borrowed: valid for that callback only, never freed by the application
+ * (weft_value_dup() keeps a copy). `weft_value *` returned by a constructor,
+ * weft_value_dup() or weft_value_decode() is owned: the caller frees it with
+ * weft_value_free() or hands it to a function documented to take it.
+ */
+typedef struct weft_value weft_value;
+
+typedef enum weft_type {
+  WEFT_NULL = 0,
+  WEFT_BOOL,
+  WEFT_INT,
+  WEFT_FLOAT,
+  WEFT_STRING,
+  WEFT_BINARY,
+  WEFT_ARRAY,
+  WEFT_MAP
+} weft_type;
+
+/* Containers deeper than this are refused by decoders and encoders. */
+#define WEFT_VALUE_MAX_DEPTH 512
+
+/* Constructors. Each returns an owned value, or NULL when out of memory.
+ * weft_value_new_string() also returns NULL when `s` is not valid UTF-8 or
+ * when s is NULL with len > 0; `s` is copied and may contain NUL bytes. */
+WEFT_EXTERN weft_value *weft_value_new_null(void);
+WEFT_EXTERN weft_value *weft_value_new_bool(int b);
+WEFT_EXTERN weft_value *weft_value_new_int(int64_t i);
+WEFT_EXTERN weft_value *weft_value_new_float(double d);
+WEFT_EXTERN weft_value *weft_value_new_string(const char *s, size_t len);
+WEFT_EXTERN weft_value *weft_value_new_binary(const void *p, size_t len);
+WEFT_EXTERN weft_value *weft_value_new_array(void);
+WEFT_EXTERN weft_value *weft_value_new_map(void);
+
+/* Appends `item` to the owned array `arr`. Takes ownership of `item` in every
+ * case (it is freed on failure), so calls can nest constructors.
+ * Errors: WEFT_EINVAL (arr not an owned array, item NULL), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_value_array_push(weft_value *arr, weft_value *item);
+
+/* Appends the entry key→val to the owned map `map`; keys are not
+ * de-duplicated (weft_value_map_get() finds the last). Takes ownership of
+ * `val` (and of `key` for _add_value) in every case.
+ * Errors: WEFT_EINVAL, WEFT_EUTF8 (key not UTF-8), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_value_map_add(weft_value *map, const char *key, size_t keylen,
+                                   weft_value *val);
+WEFT_EXTERN int weft_value_map_add_value(weft_value *map, weft_value *key, weft_value *val);
+
+/* Frees an owned value and everything in it. NULL is a no-op; so is a
+ * borrowed value (weft never frees what it lent). */
+WEFT_EXTERN void weft_value_free(weft_value *v);
+
+/* Deep copy; the result is owned. NULL when out of memory or v is NULL. */
+WEFT_EXTERN weft_value *weft_value_dup(const weft_value *v);
+
+/* Deep equality (1 equal, 0 not). Ints and floats never compare equal. */
+WEFT_EXTERN int weft_value_equal(const weft_value *a, const weft_value *b);
+
+/* Accessors. weft_value_type(NULL) is WEFT_NULL. The getters return
+ * WEFT_EINVAL for NULL arguments and WEFT_ETYPE for another type; pointers
+ * they return live as long as the value. Strings are NUL-terminated as a
+ * convenience; use the length, they may hold NUL bytes. */
+WEFT_EXTERN weft_type weft_value_type(const weft_value *v);
+WEFT_EXTERN int weft_value_get_bool(const weft_value *v, int *out);
+WEFT_EXTERN int weft_value_get_int(const weft_value *v, int64_t *out);
+WEFT_EXTERN int weft_value_get_float(const weft_value *v, double *out);
+WEFT_EXTERN int weft_value_get_string(const weft_value *v, const char **s, size_t *len);
+WEFT_EXTERN int weft_value_get_binary(const weft_value *v, const uint8_t **p, size_t *len);
+
+/* Element count of an array or map, byte length of a string or binary,
+ * otherwise 0. */
+WEFT_EXTERN size_t weft_value_len(const weft_value *v);
+/* Borrowed children, NULL when out of range or of another type. */
+WEFT_EXTERN const weft_value *weft_value_array_at(const weft_value *v, size_t i);
+WEFT_EXTERN const weft_value *weft_value_map_key_at(const weft_value *v, size_t i);
+WEFT_EXTERN const weft_value *weft_value_map_value_at(const weft_value *v, size_t i);
+WEFT_EXTERN const weft_value *weft_value_map_get(const weft_value *v, const char *key,
+                                                 size_t keylen);
+
+/* ------------------------------------------------------------------------ */
+/* Parsers (encodings)                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Parser names: "json" (text frames; strict RFC 8259, UTF-8 validated,
+ * U+2028/U+2029 escaped on output) and "msgpack" (binary frames).
+ * weft_parser_exists() returns 1 for a known name, else 0. */
+WEFT_EXTERN int weft_parser_exists(const char *name);
+
+/* Encodes `v` with the named parser into a new buffer (*out, *len) that the
+ * caller frees with weft_free(). Errors: WEFT_EINVAL (unknown parser, NULL
+ * argument), WEFT_EDEPTH, WEFT_ETYPE (a map key JSON cannot carry),
+ * WEFT_ENOMEM. */
+WEFT_EXTERN int weft_value_encode(const char *parser, const weft_value *v, uint8_t **out,
+                                  size_t *len);
+
+/* Decodes one message; *out is owned. Errors: WEFT_EINVAL, WEFT_EPARSE,
+ * WEFT_EUTF8, WEFT_EDEPTH, WEFT_ENOMEM. When `errpos` is not NULL it receives
+ * the byte offset where decoding failed. */
+WEFT_EXTERN int weft_value_decode(const char *parser, const void *data, size_t len,
+                                  weft_value **out, size_t *errpos);
+
+/* ------------------------------------------------------------------------ */
+/* Loop                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The libuv loop that servers and clients run on. Three ways to drive it:
+ *  1. weft_loop_run() until there is no more work (C programs, the CLI);
+ *  2. a host's own uv_loop_t (weft_loop_new_uv()), which the host runs;
+ *  3. the host polls weft_loop_fd() for readability, sleeps at most
+ *     weft_loop_timeout() ms, then calls weft_loop_run_once() (asyncio,
+ *     game ticks). Nothing busy-polls.
+ */
+typedef struct weft_loop weft_loop;
+
+/* A loop with its own uv_loop_t. Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EIO. */
+WEFT_EXTERN int weft_loop_new(weft_loop **out);
+/* A loop on the host's uv_loop_t (a `uv_loop_t *`, passed as void * so this
+ * header needs no libuv). The host keeps owning and running it. */
+WEFT_EXTERN int weft_loop_new_uv(weft_loop **out, void *uv_loop);
+/* The uv_loop_t * underneath. */
+WEFT_EXTERN void *weft_loop_uv(weft_loop *loop);
+
+/* Runs until no handle is active or weft_loop_stop(). Returns 0, or
+ * WEFT_ESTATE when called from inside a callback of this loop. */
+WEFT_EXTERN int weft_loop_run(weft_loop *loop);
+/* Runs ready callbacks once without blocking. Returns 1 when work remains
+ * (call again after waiting), 0 when none, WEFT_ESTATE when re-entered. */
+WEFT_EXTERN int weft_loop_run_once(weft_loop *loop);
+/* A file descriptor that becomes readable when weft_loop_run_once() has work;
+ * -1 when the platform has none. */
+WEFT_EXTERN int weft_loop_fd(const weft_loop *loop);
+/* Milliseconds until the next timer (-1 none, 0 work is ready now). */
+WEFT_EXTERN int weft_loop_timeout(const weft_loop *loop);
+/* Makes weft_loop_run() return after the current iteration. */
+WEFT_EXTERN int weft_loop_stop(weft_loop *loop);
+
+/* Runs `fn(user)` on the loop's thread soon. The only thread-safe call.
+ * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECLOSED (the loop is closing). */
+WEFT_EXTERN int weft_loop_post(weft_loop *loop, void (*fn)(void *user), void *user);
+
+/* Frees the loop. Every server and client on it must have been closed and
+ * their close callbacks run. A loop of its own is closed with uv_loop_close();
+ * a borrowed one is left to its host. Errors: WEFT_ESTATE (handles alive;
+ * nothing is freed). */
+WEFT_EXTERN int weft_loop_close(weft_loop *loop);
+
+/* ------------------------------------------------------------------------ */
+/* Server and sparks                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_server weft_server;
+typedef struct weft_spark weft_spark;
+typedef struct weft_auth weft_auth;
+
+/* What went wrong, for error events. `kind` names the class of error as
+ * Primacron's namespaced events do ("json", "msgpack", "invalid", "toobig",
+ * "utf8", "protocol", "timeout", "transform", "encode", "listen", "io");
+ * `code` is a WEFT_E* code; `message` is human-readable. */
+typedef struct weft_error_info {
+  int code;
+  const char *kind;
+  const char *message;
+} weft_error_info;
+
+/*
+ * Server events. Any member may be NULL. Sparks passed here are valid from
+ * `connection` until `disconnection` returns; `disconnection` is called once
+ * for every spark that had `connection`.
+ */
+typedef struct weft_server_events {
+  size_t size; /* sizeof(weft_server_events): lets members be added */
+  void (*connection)(weft_spark *spark, void *user);
+  void (*disconnection)(weft_spark *spark, void *user);
+  /* A message after incoming transforms; `msg` is borrowed. */
+  void (*data)(weft_spark *spark, const weft_value *msg, void *user);
+  /* The spark's queue fell below the high-water mark after a write said 1. */
+  void (*drain)(weft_spark *spark, void *user);
+  /* `spark` is NULL for server-level errors. The spark stays usable unless a
+   * disconnection follows. */
+  void (*error)(weft_server *server, weft_spark *spark, const weft_error_info *err,
+                void *user);
+  /* The server is fully closed; its memory is freed when this returns. */
+  void (*close)(weft_server *server, void *user);
+} weft_server_events;
+
+/* A server on `loop`. Options are set with the setters below before
+ * weft_server_listen(). Errors: WEFT_EINVAL, WEFT_ENOMEM. */
+WEFT_EXTERN int weft_server_new(weft_loop *loop, weft_server **out);
+
+/* Registers the event callbacks (copied) and user data. `free_user`, when not
+ * NULL, is called with `user` after the close event, or when another set of
+ * events replaces this one. Errors: WEFT_EINVAL (size too small). */
+WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_events *events,
+                                       void *user, void (*free_user)(void *user));
+
+/* Options; each returns WEFT_ESTATE once listening unless noted.
+ *  parser: "json" (default) or "msgpack" — WEFT_EINVAL for another name.
+ *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
+ *    A spark that has not answered the previous ping is dropped.
+ *  max_length: largest message in bytes, 10 MiB (close 1009 beyond).
+ *  compression: 1 negotiates permessage-deflate with clients that offer it.
+ *  high_water_mark: queued bytes above which writes return 1, 1 MiB.
+ *    (May be changed while listening.)
+ *  max_queue: queued bytes above which writes fail with WEFT_ENOBUFS, 64 MiB.
+ *    (May be changed while listening.)
+ *  origin: adds an allowed Origin for upgrades and CORS ("*" allows any,
+ *    the default when none is added); other origins get 403.
+ *  trusted_proxy: adds an IP address whose X-Forwarded-For is believed when it
+ *    is the peer (spark address then comes from the header). */
+WEFT_EXTERN int weft_server_set_parser(weft_server *server, const char *parser);
+WEFT_EXTERN int weft_server_set_ping_interval(weft_server *server, uint32_t ms);
+WEFT_EXTERN int weft_server_set_max_length(weft_server *server, size_t bytes);
+WEFT_EXTERN int weft_server_set_compression(weft_server *server, int on);
+WEFT_EXTERN int weft_server_set_high_water_mark(weft_server *server, size_t bytes);
+WEFT_EXTERN int weft_server_set_max_queue(weft_server *server, size_t bytes);
+WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
+WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
+
+/* Spark ids: by default 21 URL-safe random characters. A generator writes a
+ * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
+ * returns non-zero to fall back to the default. */
+typedef int (*weft_id_generator)(char *buf, size_t cap, void *user);
+WEFT_EXTERN int weft_server_set_id_generator(weft_server *server, weft_id_generator gen,
+                                             void *user, void (*free_user)(void *));
+
+/*
+ * Authorization. The hook runs for every upgrade request before a spark
+ * exists; it must eventually call weft_auth_allow() or weft_auth_deny()
+ * exactly once, now or later from any callback on the loop. The weft_auth
+ * stays valid until then, even if the peer went away meanwhile (the answer
+ * then returns WEFT_ECLOSED). A denial answers with `status` (401 when 0) and
+ * the JSON body {"error": message}, as Primus does.
+ */
+typedef void (*weft_authorize_cb)(weft_auth *req, void *user);
+WEFT_EXTERN int weft_server_set_authorize(weft_server *server, weft_authorize_cb cb, void *user,
+                                          void (*free_user)(void *));
+/* Request details: header by case-insensitive name (NULL when absent), the
+ * client's address, the request target ("/primus?x=1"), a query parameter. */
+WEFT_EXTERN const char *weft_auth_header(const weft_auth *req, const char *name);
+WEFT_EXTERN const char *weft_auth_address(const weft_auth *req);
+WEFT_EXTERN const char *weft_auth_url(const weft_auth *req);
+WEFT_EXTERN const char *weft_auth_query(const weft_auth *req, const char *key);
+/* Answers and releases `req`; do not use it afterwards. Both return 0, or
+ * WEFT_ECLOSED when the connection is already gone (req is released too). */
+WEFT_EXTERN int weft_auth_allow(weft_auth *req);
+WEFT_EXTERN int weft_auth_deny(weft_auth *req, int status, const char *message);
+
+/* Starts listening on "ws://host:port/path" (port 0 picks a free port; the
+ * path is the pathname, "/primus" when the URL has none). Upgrades to any path
+ * starting with the pathname are accepted; GET <path>/spec answers the
+ * server's spec as JSON; other HTTP under the path gets 426.
+ * Errors: WEFT_EURL, WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL, WEFT_ESTATE, WEFT_EIO. */
+WEFT_EXTERN int weft_server_listen(weft_server *server, const char *url);
+/* The bound port, or a negative error when not listening. */
+WEFT_EXTERN int weft_server_port(const weft_server *server);
+/* The pathname in use ("/primus"). */
+WEFT_EXTERN const char *weft_server_pathname(const weft_server *server);
+
+/* Broadcast: encodes once and queues the same frame on every open spark.
+ * Returns the number of sparks it was queued on (sparks whose queue is full
+ * are skipped and get an error event), or a negative error. With outgoing
+ * transforms registered, each spark's transforms run first. */
+WEFT_EXTERN int weft_server_write(weft_server *server, const weft_value *msg);
+/* Broadcast of pre-encoded bytes (no transforms); `binary` picks the frame
+ * type (text frames must be valid UTF-8: WEFT_EUTF8). */
+WEFT_EXTERN int weft_server_write_raw(weft_server *server, const void *data, size_t len,
+                                      int binary);
+
+/* Calls fn for every open spark; stops early when fn returns non-zero and
+ * returns that value. Sparks may be written to or ended inside fn. */
+WEFT_EXTERN int weft_server_foreach(weft_server *server, int (*fn)(weft_spark *spark, void *user),
+                                    void *user);
+/* Number of open sparks. */
+WEFT_EXTERN size_t weft_server_spark_count(const weft_server *server);
+/* The open spark with this id, or NULL. */
+WEFT_EXTERN weft_spark *weft_server_spark(weft_server *server, const char *id);
+
+/* Destroy: stop listening, end every spark (with primus::server::close, or
+ * without it when `reconnect` is set so clients come back), wait at most
+ * `timeout_ms` for their closing handshakes, then emit `close` and free the
+ * server. Safe from inside callbacks. Errors: WEFT_EINVAL, WEFT_ECLOSED
+ * (already closing). */
+typedef struct weft_destroy_options {
+  size_t size;         /* sizeof(weft_destroy_options) */
+  int reconnect;       /* 1: don't send primus::server::close */
+  uint32_t timeout_ms; /* longest wait for sparks to close; 0 = 1000 */
+} weft_destroy_options;
+WEFT_EXTERN int weft_server_destroy(weft_server *server, const weft_destroy_options *opts);
+
+/* --- Sparks ---------------------------------------------------------------- */
+
+WEFT_EXTERN weft_server *weft_spark_server(const weft_spark *spark);
+/* The spark id (NUL-terminated). */
+WEFT_EXTERN const char *weft_spark_id(const weft_spark *spark);
+/* Request header by case-insensitive name, NULL when absent. */
+WEFT_EXTERN const char *weft_spark_header(const weft_spark *spark, const char *name);
+/* Number of request headers and the i-th (name, value); EINVAL out of range. */
+WEFT_EXTERN size_t weft_spark_header_count(const weft_spark *spark);
+WEFT_EXTERN int weft_spark_header_at(const weft_spark *spark, size_t i, const char **name,
+                                     const char **value);
+/* Remote address (after trusted X-Forwarded-For) and port. */
+WEFT_EXTERN const char *weft_spark_address(const weft_spark *spark);
+WEFT_EXTERN int weft_spark_port(const weft_spark *spark);
+/* The request target ("/primus?x=1") and a decoded query parameter (NULL
+ * when absent; the last one wins when repeated). */
+WEFT_EXTERN const char *weft_spark_url(const weft_spark *spark);
+WEFT_EXTERN const char *weft_spark_query(const weft_spark *spark, const char *key);
+WEFT_EXTERN size_t weft_spark_query_count(const weft_spark *spark);
+WEFT_EXTERN int weft_spark_query_at(const weft_spark *spark, size_t i, const char **key,
+                                    const char **value);
+
+/* Application data. `free_user` (may be NULL) runs after the disconnection
+ * event, or when replaced. */
+WEFT_EXTERN int weft_spark_set_user(weft_spark *spark, void *user, void (*free_user)(void *));
+WEFT_EXTERN void *weft_spark_get_user(const weft_spark *spark);
+
+/* Writes a message (outgoing transforms, then the parser). Never blocks.
+ * Returns 0 when the queue is below the high-water mark, 1 when at or above
+ * it (the message is queued; a drain event follows), or an error:
+ * WEFT_ECLOSED, WEFT_ENOBUFS (queue at max_queue; nothing queued),
+ * WEFT_EDEPTH/WEFT_ETYPE (cannot encode), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_spark_write(weft_spark *spark, const weft_value *msg);
+/* Pre-encoded bytes as one frame, bypassing transforms; returns as above,
+ * plus WEFT_EUTF8 for a text frame that is not UTF-8. */
+WEFT_EXTERN int weft_spark_write_raw(weft_spark *spark, const void *data, size_t len,
+                                     int binary);
+/* Bytes queued and not yet handed to the kernel. */
+WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
+
+/* Ends the spark: writes `msg` when not NULL, then primus::server::close
+ * unless WEFT_END_RECONNECT is given, then closes the WebSocket (1000).
+ * Queued data is flushed first. The disconnection event follows. */
+#define WEFT_END_RECONNECT 1
+WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_H */

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the build and the test suites need, only what is missing.
+# Idempotent and quiet: a second run on a ready machine does nothing but check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev libyajl-dev
+          libcmocka-dev zlib1g-dev libssl-dev valgrind clang libclang-rt-14-dev
+          clang-format)
+# Node.js may come from another source (the machine's own build ships npm);
+# only a machine without node gets Debian's.
+command -v node >/dev/null || APT_PKGS+=(nodejs)
+command -v npm >/dev/null || APT_PKGS+=(npm)
+
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  # An empty package list (a fresh machine) needs one update first.
+  if ! apt-cache policy "${missing[0]}" 2>/dev/null | grep -q Candidate: ||
+     apt-cache policy "${missing[0]}" 2>/dev/null | grep -q "Candidate: (none)"; then
+    $SUDO apt-get update -qq
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
+fi
+
+# npm packages for the interop tests (Primus client and server, primus-msgpack).
+if [ -f tests/interop/package.json ]; then
+  if [ ! -d tests/interop/node_modules ] ||
+     [ tests/interop/package.json -nt tests/interop/node_modules/.stamp ]; then
+    echo "deps: npm install in tests/interop"
+    (cd tests/interop && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+       touch node_modules/.stamp)
+  fi
+fi

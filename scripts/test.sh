@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Runs the test stages. `test.sh all` runs every stage and ends with the line
+# "N passed, N failed" (stages, and the tests inside them are reported by
+# their own runners above it). A stage name runs just that stage.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=$(nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
+passed=0
+failed=0
+failures=()
+
+log() { printf '\n=== %s\n' "$*"; }
+
+stage() { # stage NAME COMMAND...
+  local name=$1
+  shift
+  log "$name"
+  local t0=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "--- $name: ok ($((SECONDS - t0)) s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "--- $name: FAILED ($((SECONDS - t0)) s)"
+  fi
+}
+
+configure_build() { # DIR [cmake args...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null || return 1
+  cmake --build "$dir" -j "$JOBS" >"$dir/build.log" 2>&1 || { cat "$dir/build.log"; return 1; }
+}
+
+run_c() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    ctest --test-dir build -L c --output-on-failure -j "$JOBS"
+}
+
+run_interop() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" \
+    node --test --test-concurrency=2 tests/interop/
+}
+
+run_asan() {
+  configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON || return 1
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan -L c --output-on-failure -j "$JOBS"
+}
+
+run_valgrind() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  local rc=0 t
+  for t in build/tests/test_integration*; do
+    [ -x "$t" ] || continue
+    echo "valgrind $t"
+    valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+      --show-leak-kinds=definite "$t" || rc=1
+  done
+  # The server process itself, under the interop echo suite.
+  WEFT_TEST_SERVER_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full \
+--errors-for-leak-kinds=definite --show-leak-kinds=definite" \
+    WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" \
+    node --test tests/interop/valgrind.test.js || rc=1
+  return $rc
+}
+
+run_fuzz() {
+  CC=clang configure_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_FUZZ=ON \
+    -DWEFT_TESTS=OFF || return 1
+  local rc=0 f corpus
+  for f in build-fuzz/tests/fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    corpus="build-fuzz/corpus/$(basename "$f")"
+    mkdir -p "$corpus"
+    [ -d "tests/fuzz/seeds/$(basename "$f")" ] && cp -n tests/fuzz/seeds/"$(basename "$f")"/* "$corpus"/ 2>/dev/null
+    echo "fuzz $(basename "$f") for ${FUZZ_SECONDS}s"
+    "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+      "$corpus" 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|crash' || true
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+  done
+  return $rc
+}
+
+run_format() {
+  local bad
+  bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
+  if [ "$bad" != "0" ]; then
+    echo "clang-format: $bad places differ; run 'make format'"
+    return 1
+  fi
+}
+
+what=${1:-all}
+case $what in
+  c) stage "C unit and integration tests" run_c ;;
+  interop) stage "interop with the npm Primus client" run_interop ;;
+  asan) stage "C tests under ASan+UBSan" run_asan ;;
+  valgrind) stage "valgrind" run_valgrind ;;
+  fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
+  format-check) stage "clang-format" run_format ;;
+  all)
+    stage "clang-format" run_format
+    stage "C unit and integration tests" run_c
+    stage "interop with the npm Primus client" run_interop
+    stage "C tests under ASan+UBSan" run_asan
+    stage "valgrind" run_valgrind
+    stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz
+    ;;
+  *) echo "unknown stage $what" >&2; exit 2 ;;
+esac
+
+echo
+[ ${#failures[@]} -gt 0 ] && printf 'failed stage: %s\n' "${failures[@]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

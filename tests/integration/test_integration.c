@@ -1,0 +1,761 @@
+/*
+ * The server through real sockets on 127.0.0.1: the server runs on the loop
+ * in the main thread, a client thread speaks WebSocket by hand (support/
+ * wsclient.c) and records the first failed check; the main thread asserts
+ * after joining it. Also run under valgrind and ASan by `make test`.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include <zlib.h>
+
+#include "internal.h"
+#include "weft/plugin.h"
+#include "weft/weft.h"
+#include "wsclient.h"
+
+typedef struct fixture fixture;
+struct fixture {
+  weft_loop *loop;
+  weft_server *server;
+  int port;
+  void (*configure)(fixture *f);
+  void (*client)(fixture *f);
+  pthread_t thread;
+  char fail[512];
+  /* loop-thread observations, read after the join */
+  int connections, disconnections, errors, closed, drains;
+  char error_kinds[256];
+  int flood_first_full, flood_nobufs;
+  char order[128];
+  int plugin_destroys;
+};
+
+#define CHECK(cond)                                                                     \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      if (!f->fail[0]) snprintf(f->fail, sizeof(f->fail), "line %d: %s", __LINE__, #cond); \
+      return;                                                                           \
+    }                                                                                   \
+  } while (0)
+
+/* ---- the server side ---- */
+
+static int str_is(const weft_value *v, const char *prefix, const char **rest) {
+  const char *s;
+  size_t n, k = strlen(prefix);
+  if (weft_value_get_string(v, &s, &n) != 0 || n < k || memcmp(s, prefix, k) != 0) return 0;
+  if (rest) *rest = s + k;
+  return 1;
+}
+
+static void reply_str(weft_spark *sp, const char *s) {
+  weft_value *v = s ? weft_value_new_string(s, strlen(s)) : weft_value_new_null();
+  weft_spark_write(sp, v);
+  weft_value_free(v);
+}
+
+static void on_connection(weft_spark *sp, void *user) {
+  (void)sp;
+  ((fixture *)user)->connections++;
+}
+
+static void on_disconnection(weft_spark *sp, void *user) {
+  (void)sp;
+  ((fixture *)user)->disconnections++;
+}
+
+static void on_drain(weft_spark *sp, void *user) {
+  (void)sp;
+  ((fixture *)user)->drains++;
+}
+
+static void on_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
+  fixture *f = user;
+  (void)s, (void)sp;
+  f->errors++;
+  size_t n = strlen(f->error_kinds);
+  snprintf(f->error_kinds + n, sizeof(f->error_kinds) - n, "%s,", e->kind);
+}
+
+static void on_close(weft_server *s, void *user) {
+  (void)s;
+  ((fixture *)user)->closed = 1;
+}
+
+static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
+  fixture *f = user;
+  const char *rest;
+  if (str_is(msg, "end", NULL) && weft_value_len(msg) == 3) {
+    weft_spark_end(sp, NULL, 0);
+  } else if (str_is(msg, "end-reconnect", NULL)) {
+    weft_spark_end(sp, NULL, WEFT_END_RECONNECT);
+  } else if (str_is(msg, "bcast:", &rest)) {
+    weft_value *v = weft_value_new_string(rest, strlen(rest));
+    weft_server_write(f->server, v);
+    weft_value_free(v);
+  } else if (str_is(msg, "query:", &rest)) {
+    reply_str(sp, weft_spark_query(sp, rest));
+  } else if (str_is(msg, "header:", &rest)) {
+    reply_str(sp, weft_spark_header(sp, rest));
+  } else if (str_is(msg, "address", NULL)) {
+    reply_str(sp, weft_spark_address(sp));
+  } else if (str_is(msg, "flood", NULL)) {
+    static const uint8_t chunk[65536];
+    weft_value *v = weft_value_new_binary(chunk, sizeof(chunk));
+    for (int i = 0; i < 2000; i++) {
+      int rc = weft_spark_write(sp, v);
+      if (rc == 1 && !f->flood_first_full) f->flood_first_full = i + 1;
+      if (rc == WEFT_ENOBUFS) {
+        f->flood_nobufs = i + 1;
+        break;
+      }
+    }
+    weft_value_free(v);
+  } else {
+    weft_spark_write(sp, msg);
+  }
+}
+
+static void *client_main(void *arg) {
+  fixture *f = arg;
+  f->client(f);
+  return NULL;
+}
+
+static void destroy_server(void *arg) {
+  fixture *f = arg;
+  if (!f->closed) weft_server_destroy(f->server, NULL);
+}
+
+static void client_done(fixture *f) { weft_loop_post(f->loop, destroy_server, f); }
+
+static void run(fixture *f) {
+  assert_int_equal(weft_loop_new(&f->loop), 0);
+  assert_int_equal(weft_server_new(f->loop, &f->server), 0);
+  weft_server_events ev = {sizeof(ev),  on_connection, on_disconnection, on_data,
+                           on_drain, on_error,      on_close};
+  assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
+  if (f->configure) f->configure(f);
+  assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/primus"), 0);
+  f->port = weft_server_port(f->server);
+  assert_true(f->port > 0);
+  void (*client)(fixture *) = f->client;
+  (void)client;
+  assert_int_equal(pthread_create(&f->thread, NULL, client_main, f), 0);
+  assert_int_equal(weft_loop_run(f->loop), 0);
+  pthread_join(f->thread, NULL);
+  if (f->fail[0]) fail_msg("client: %s", f->fail);
+  assert_true(f->closed);
+  assert_int_equal(f->connections, f->disconnections);
+  assert_int_equal(weft_loop_close(f->loop), 0);
+}
+
+/* Wraps a client body so it always posts the end of the test. */
+#define CLIENT(name)                  \
+  static void name##_body(fixture *f); \
+  static void name(fixture *f) {      \
+    name##_body(f);                   \
+    client_done(f);                   \
+  }                                   \
+  static void name##_body(fixture *f)
+
+static int open_ws(fixture *f, wsc *c, const char *target) {
+  return wsc_connect(c, f->port, target ? target : "/primus", NULL, NULL, 0, NULL, 0);
+}
+
+static int echo_ok(wsc *c, const char *json) {
+  if (wsc_send_text(c, json) != 0) return 0;
+  uint8_t *p;
+  size_t n;
+  int op = wsc_recv_data(c, &p, &n, 1, 3000);
+  if (op != 1) return 0;
+  weft_value *a = NULL, *b = NULL;
+  int ok = weft_value_decode("json", json, strlen(json), &a, NULL) == 0 &&
+           weft_value_decode("json", p, n, &b, NULL) == 0 && weft_value_equal(a, b);
+  weft_value_free(a);
+  weft_value_free(b);
+  return ok;
+}
+
+/* ---- tests ---- */
+
+CLIENT(echo_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, "/primus?_primuscb=123&name=J%C3%BCrgen&x=1&x=2") == 101);
+  CHECK(echo_ok(&c, "{\"a\":[1,2.5,\"x\",true,null],\"u\":\"\\u2028 \xc3\xa9 \xf0\x9f\x98\x80\"}"));
+  CHECK(echo_ok(&c, "\"\""));
+  CHECK(echo_ok(&c, "-9223372036854775808"));
+  CHECK(echo_ok(&c, "\"primus::unknown::x\""));
+  /* U+2028 leaves escaped, as Primus sends it. */
+  CHECK(wsc_send_text(&c, "\"\xe2\x80\xa8\"") == 0);
+  uint8_t *p;
+  size_t n;
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
+  CHECK(n == 8 && memcmp(p, "\"\\u2028\"", 8) == 0);
+  /* Binary frames pass through the json parser untouched. */
+  const uint8_t bin[5] = {0, 1, 2, 0xff, 0xfe};
+  CHECK(wsc_send_frame(&c, 2, 1, 0, bin, sizeof(bin), 0) == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 2);
+  CHECK(n == 5 && memcmp(p, bin, 5) == 0);
+  /* Fragmented message with a ping in between. */
+  CHECK(wsc_send_frame(&c, 1, 0, 0, "[1,", 3, 0) == 0);
+  CHECK(wsc_send_frame(&c, 9, 1, 0, "hi", 2, 0) == 0);
+  CHECK(wsc_send_frame(&c, 0, 1, 0, "2]", 2, 0) == 0);
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 10 && n == 2 && memcmp(p, "hi", 2) == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 5 && memcmp(p, "[1,2]", 5) == 0);
+  /* primus::id:: is answered with the spark id. */
+  CHECK(wsc_send_text(&c, "\"primus::id::\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
+  CHECK(n == 14 + 21 && memcmp(p, "\"primus::id::", 13) == 0);
+  /* Query, headers and address. */
+  CHECK(wsc_send_text(&c, "\"query:name\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
+  CHECK(n == 9 && memcmp(p, "\"J\xc3\xbcrgen\"", 9) == 0);
+  CHECK(wsc_send_text(&c, "\"query:x\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 3 && memcmp(p, "\"2\"", 3) == 0);
+  CHECK(wsc_send_text(&c, "\"header:sec-websocket-version\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 4 && memcmp(p, "\"13\"", 4) == 0);
+  CHECK(wsc_send_text(&c, "\"address\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && memcmp(p, "\"127.0.0.1\"", 11) == 0);
+  /* A client-initiated close is answered with the same code. */
+  CHECK(wsc_send_frame(&c, 8, 1, 0, "\x0f\xa0", 2, 0) == 0);
+  CHECK(wsc_expect_close(&c, 3000) == 4000);
+  wsc_close(&c);
+}
+
+static void test_echo(void **state) {
+  (void)state;
+  fixture f = {.client = echo_client};
+  run(&f);
+  assert_int_equal(f.connections, 1);
+}
+
+CLIENT(http_client) {
+  char resp[4096];
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) ==
+        200);
+  CHECK(strstr(resp, "\"pingInterval\":30000") && strstr(resp, "\"pathname\":\"/primus\""));
+  CHECK(strstr(resp, "\"transformer\":\"websockets\"") && strstr(resp, "\"parser\":\"json\""));
+  CHECK(strstr(resp, "application/json"));
+  CHECK(wsc_http(f->port, "GET /primus HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) == 426);
+  CHECK(wsc_http(f->port, "GET /primus/anything HTTP/1.1\r\n\r\n", resp, sizeof(resp)) == 426);
+  CHECK(wsc_http(f->port, "GET /other HTTP/1.1\r\n\r\n", resp, sizeof(resp)) == 404);
+  CHECK(wsc_http(f->port, "BLAH\r\n\r\n", resp, sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port,
+                 "OPTIONS /primus HTTP/1.1\r\nOrigin: http://a.test\r\n"
+                 "Access-Control-Request-Headers: x-y\r\n\r\n",
+                 resp, sizeof(resp)) == 200);
+  CHECK(strstr(resp, "Access-Control-Allow-Origin: http://a.test"));
+  CHECK(strstr(resp, "Access-Control-Allow-Headers: x-y"));
+  char big[12000];
+  int n = snprintf(big, sizeof(big), "GET /primus HTTP/1.1\r\nX: ");
+  memset(big + n, 'a', 10000);
+  strcpy(big + n + 10000, "\r\n\r\n");
+  CHECK(wsc_http(f->port, big, resp, sizeof(resp)) == 431);
+  CHECK(wsc_http(f->port,
+                 "GET /primus HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+                 resp, sizeof(resp)) == 426);
+  CHECK(strstr(resp, "Sec-WebSocket-Version: 13"));
+  CHECK(wsc_http(f->port,
+                 "GET /primus HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                 resp, sizeof(resp)) == 400);
+}
+
+static void test_http(void **state) {
+  (void)state;
+  fixture f = {.client = http_client};
+  run(&f);
+  assert_int_equal(f.connections, 0);
+}
+
+static void small_max(fixture *f) { weft_server_set_max_length(f->server, 1024); }
+
+static int good_round(fixture *f, wsc *good, int n) {
+  (void)f;
+  for (int i = 0; i < n; i++)
+    if (!echo_ok(&good[i], "{\"still\":\"here\",\"i\":[1,2,3]}")) return 0;
+  return 1;
+}
+
+CLIENT(bad_input_client) {
+  enum { GOOD = 10 };
+  wsc good[GOOD], bad;
+  for (int i = 0; i < GOOD; i++) CHECK(open_ws(f, &good[i], NULL) == 101);
+  CHECK(good_round(f, good, GOOD));
+
+  /* Invalid JSON: an error event, the connection stays. */
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_text(&bad, "{\"a\":") == 0);
+  CHECK(wsc_send_text(&bad, "[1,]") == 0);
+  CHECK(echo_ok(&bad, "[1]"));
+  wsc_close(&bad);
+  CHECK(good_round(f, good, GOOD));
+
+  /* Bigger than max_length: 1009, from the header alone. */
+  static char big[2000];
+  memset(big, 'a', sizeof(big));
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 1, 1, 0, big, sizeof(big), 0) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1009);
+  wsc_close(&bad);
+  /* … and in fragments adding up to too much. */
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 1, 0, 0, big, 700, 0) == 0);
+  CHECK(wsc_send_frame(&bad, 0, 1, 0, big, 700, 0) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1009);
+  wsc_close(&bad);
+
+  /* Invalid UTF-8 in a text frame: 1007. */
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 1, 1, 0, "\"\xc0\x80\"", 4, 0) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1007);
+  wsc_close(&bad);
+
+  /* Malformed frames: reserved opcode, unmasked, RSV bits: 1002. */
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 3, 1, 0, "x", 1, 0) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1002);
+  wsc_close(&bad);
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 1, 1, 0, "\"x\"", 3, 1) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1002);
+  wsc_close(&bad);
+  CHECK(open_ws(f, &bad, NULL) == 101);
+  CHECK(wsc_send_frame(&bad, 1, 1, 1, "\"x\"", 3, 0) == 0);
+  CHECK(wsc_expect_close(&bad, 3000) == 1002);
+  wsc_close(&bad);
+
+  CHECK(good_round(f, good, GOOD));
+  for (int i = 0; i < GOOD; i++) wsc_close(&good[i]);
+}
+
+static void test_bad_input(void **state) {
+  (void)state;
+  fixture f = {.client = bad_input_client, .configure = small_max};
+  run(&f);
+  assert_non_null(strstr(f.error_kinds, "json,"));
+  assert_non_null(strstr(f.error_kinds, "toobig,"));
+  assert_non_null(strstr(f.error_kinds, "utf8,"));
+  assert_non_null(strstr(f.error_kinds, "protocol,"));
+}
+
+static void fast_ping(fixture *f) { weft_server_set_ping_interval(f->server, 150); }
+
+CLIENT(ping_client) {
+  wsc live, dead;
+  CHECK(open_ws(f, &live, NULL) == 101);
+  CHECK(open_ws(f, &dead, NULL) == 101);
+  /* The live client answers pings for ~5 intervals and is still echoed. */
+  uint64_t t0 = uv_hrtime();
+  int pings = 0;
+  while (uv_hrtime() - t0 < 800000000ull) {
+    uint8_t *p;
+    size_t n;
+    int op = wsc_recv(&live, &p, &n, NULL, 100);
+    if (op == 1 && n > 15 && memcmp(p, "\"primus::ping::", 15) == 0) {
+      char pong[96];
+      snprintf(pong, sizeof(pong), "\"primus::pong::%.*s", (int)(n - 15), (char *)p + 15);
+      CHECK(wsc_send_text(&live, pong) == 0);
+      pings++;
+    }
+    CHECK(op != -2);
+  }
+  CHECK(pings >= 3);
+  CHECK(echo_ok(&live, "\"alive\""));
+  /* The silent one was dropped with 1001. */
+  CHECK(wsc_expect_close(&dead, 1000) == 1001);
+  wsc_close(&live);
+  wsc_close(&dead);
+}
+
+static void test_ping_timeout(void **state) {
+  (void)state;
+  fixture f = {.client = ping_client, .configure = fast_ping};
+  run(&f);
+  assert_non_null(strstr(f.error_kinds, "timeout,"));
+}
+
+CLIENT(end_client) {
+  wsc a, b;
+  uint8_t *p;
+  size_t n;
+  CHECK(open_ws(f, &a, NULL) == 101);
+  CHECK(wsc_send_text(&a, "\"end\"") == 0);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1);
+  CHECK(n == 23 && memcmp(p, "\"primus::server::close\"", 23) == 0);
+  CHECK(wsc_expect_close(&a, 3000) == 1000);
+  wsc_close(&a);
+  CHECK(open_ws(f, &b, NULL) == 101);
+  CHECK(wsc_send_text(&b, "\"end-reconnect\"") == 0);
+  CHECK(wsc_recv(&b, &p, &n, NULL, 3000) == 8); /* straight to the close frame */
+  wsc_close(&b);
+}
+
+static void test_end(void **state) {
+  (void)state;
+  fixture f = {.client = end_client};
+  run(&f);
+}
+
+CLIENT(broadcast_client) {
+  enum { N = 3 };
+  wsc c[N];
+  for (int i = 0; i < N; i++) CHECK(open_ws(f, &c[i], NULL) == 101);
+  CHECK(wsc_send_text(&c[1], "\"bcast:hello all\"") == 0);
+  for (int i = 0; i < N; i++) {
+    uint8_t *p;
+    size_t n;
+    CHECK(wsc_recv_data(&c[i], &p, &n, 1, 3000) == 1);
+    CHECK(n == 11 && memcmp(p, "\"hello all\"", 11) == 0);
+  }
+  for (int i = 0; i < N; i++) wsc_close(&c[i]);
+}
+
+static void test_broadcast(void **state) {
+  (void)state;
+  fixture f = {.client = broadcast_client};
+  run(&f);
+  assert_int_equal(f.connections, 3);
+}
+
+/* Authorization answered later, from a posted callback. */
+static void answer_auth(void *arg) {
+  weft_auth *req = arg;
+  const char *token = weft_auth_query(req, "token");
+  if (token && strcmp(token, "ok") == 0) weft_auth_allow(req);
+  else weft_auth_deny(req, 403, "nope \"quoted\"");
+}
+
+static void authorize(weft_auth *req, void *user) {
+  fixture *f = user;
+  weft_loop_post(f->loop, answer_auth, req);
+}
+
+static void with_auth(fixture *f) { weft_server_set_authorize(f->server, authorize, f, NULL); }
+
+CLIENT(auth_client) {
+  wsc c;
+  char head[1024], body[256];
+  CHECK(wsc_connect(&c, f->port, "/primus?token=bad", NULL, head, sizeof(head), body,
+                    sizeof(body)) == 403);
+  CHECK(strstr(head, "Content-Type: application/json"));
+  CHECK(strcmp(body, "{\"error\":\"nope \\\"quoted\\\"\"}") == 0);
+  wsc_close(&c);
+  CHECK(wsc_connect(&c, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 403);
+  wsc_close(&c);
+  CHECK(wsc_connect(&c, f->port, "/primus?token=ok", NULL, NULL, 0, NULL, 0) == 101);
+  CHECK(echo_ok(&c, "{\"authorized\":true}"));
+  wsc_close(&c);
+}
+
+static void test_auth(void **state) {
+  (void)state;
+  fixture f = {.client = auth_client, .configure = with_auth};
+  run(&f);
+  assert_int_equal(f.connections, 1);
+}
+
+/* Plugins: order, replacing, swallowing, registration errors. */
+static int p_incoming(weft_spark *sp, const weft_value *msg, weft_value **rep, void *user) {
+  fixture *f = user;
+  (void)sp;
+  strcat(f->order, "A");
+  if (str_is(msg, "swallow", NULL)) return WEFT_SWALLOW;
+  if (str_is(msg, "replace", NULL)) *rep = weft_value_new_string("replaced", 8);
+  if (str_is(msg, "fail", NULL)) return WEFT_EINVAL;
+  return WEFT_PASS;
+}
+
+static int p2_incoming(weft_spark *sp, const weft_value *msg, weft_value **rep, void *user) {
+  fixture *f = user;
+  (void)sp, (void)rep;
+  strcat(f->order, str_is(msg, "replaced", NULL) ? "b" : "B");
+  return WEFT_PASS;
+}
+
+static int p_outgoing(weft_spark *sp, const weft_value *msg, weft_value **rep, void *user) {
+  (void)sp, (void)user;
+  if (str_is(msg, "secret", NULL)) *rep = weft_value_new_string("***", 3);
+  return WEFT_PASS;
+}
+
+static void p_connection(weft_spark *sp, void *user) {
+  (void)sp;
+  strcat(((fixture *)user)->order, "C");
+}
+
+static void p_destroy(void *user) { ((fixture *)user)->plugin_destroys++; }
+
+static const weft_plugin_ops plugin_a = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "a", NULL,
+                                         p_connection, NULL, p_incoming, p_outgoing, p_destroy};
+static const weft_plugin_ops plugin_b = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "b", NULL,
+                                         NULL, NULL, p2_incoming, NULL, p_destroy};
+static const weft_plugin_ops plugin_old = {99, sizeof(weft_plugin_ops), "old", NULL, NULL, NULL,
+                                           NULL, NULL, p_destroy};
+
+static void with_plugins(fixture *f) {
+  assert_int_equal(weft_server_use(f->server, &plugin_a, f), 0);
+  assert_int_equal(weft_server_use(f->server, &plugin_b, f), 0);
+  assert_int_equal(weft_server_use(f->server, &plugin_a, f), WEFT_EEXIST);
+  assert_int_equal(weft_server_use(f->server, &plugin_old, f), WEFT_EVERSION);
+  assert_int_equal(weft_server_use(f->server, NULL, f), WEFT_EINVAL);
+  assert_ptr_equal(weft_server_plugin(f->server, "b"), f);
+  assert_null(weft_server_plugin(f->server, "zzz"));
+  assert_int_equal(f->plugin_destroys, 2); /* the refused ones */
+}
+
+CLIENT(plugin_client) {
+  wsc c;
+  uint8_t *p;
+  size_t n;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"swallow\"") == 0);
+  CHECK(wsc_send_text(&c, "\"fail\"") == 0);
+  CHECK(wsc_send_text(&c, "\"replace\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 10 && memcmp(p, "\"replaced\"", 10) == 0);
+  CHECK(wsc_send_text(&c, "\"secret\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 5 && memcmp(p, "\"***\"", 5) == 0);
+  CHECK(wsc_send_text(&c, "\"bcast:secret\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 5 && memcmp(p, "\"***\"", 5) == 0);
+  wsc_close(&c);
+}
+
+static void test_plugins(void **state) {
+  (void)state;
+  fixture f = {.client = plugin_client, .configure = with_plugins};
+  run(&f);
+  assert_string_equal(f.order, "CAAAbABAB"); /* swallow stops, fail stops, replace is seen */
+  assert_int_equal(f.plugin_destroys, 4);
+  assert_non_null(strstr(f.error_kinds, "transform,"));
+}
+
+static void with_msgpack(fixture *f) {
+  assert_int_equal(weft_server_set_parser(f->server, "xml"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_parser(f->server, "msgpack"), 0);
+}
+
+CLIENT(msgpack_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  const char *json = "{\"k\":[1,-2,3.25,\"\xe2\x82\xac\",null,false,{\"n\":{}}]}";
+  weft_value *v = NULL;
+  uint8_t *enc = NULL, *p;
+  size_t elen, n;
+  CHECK(weft_value_decode("json", json, strlen(json), &v, NULL) == 0);
+  CHECK(weft_value_encode("msgpack", v, &enc, &elen) == 0);
+  CHECK(wsc_send_frame(&c, 2, 1, 0, enc, elen, 0) == 0);
+  weft_free(enc);
+  int op = wsc_recv_data(&c, &p, &n, 0, 3000);
+  weft_value *back = NULL;
+  int ok = op == 2 && weft_value_decode("msgpack", p, n, &back, NULL) == 0 &&
+           weft_value_equal(v, back);
+  weft_value_free(v);
+  weft_value_free(back);
+  CHECK(ok);
+  /* Garbage: an error event, the connection stays. */
+  CHECK(wsc_send_frame(&c, 2, 1, 0, "\xc1", 1, 0) == 0);
+  CHECK(wsc_send_frame(&c, 2, 1, 0, "\x93\x01", 2, 0) == 0);
+  CHECK(wsc_send_frame(&c, 2, 1, 0, "\xc0", 1, 0) == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 0, 3000) == 2 && n == 1 && p[0] == 0xc0);
+  wsc_close(&c);
+}
+
+static void test_msgpack(void **state) {
+  (void)state;
+  fixture f = {.client = msgpack_client, .configure = with_msgpack};
+  run(&f);
+  assert_non_null(strstr(f.error_kinds, "msgpack,"));
+}
+
+static void with_compression(fixture *f) { weft_server_set_compression(f->server, 1); }
+
+static int inflate_raw(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen) {
+  z_stream z = {0};
+  if (inflateInit2(&z, -15) != Z_OK) return -1;
+  uint8_t tail[4] = {0, 0, 0xff, 0xff};
+  z.next_out = out;
+  z.avail_out = (uInt)cap;
+  z.next_in = (uint8_t *)in;
+  z.avail_in = (uInt)n;
+  int rc = inflate(&z, Z_SYNC_FLUSH);
+  z.next_in = tail;
+  z.avail_in = 4;
+  if (rc == Z_OK || rc == Z_BUF_ERROR) rc = inflate(&z, Z_SYNC_FLUSH);
+  *outlen = cap - z.avail_out;
+  inflateEnd(&z);
+  return rc == Z_OK || rc == Z_BUF_ERROR || rc == Z_STREAM_END ? 0 : -1;
+}
+
+CLIENT(compression_client) {
+  wsc c;
+  char head[1024];
+  CHECK(wsc_connect(&c, f->port, "/primus",
+                    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+                    head, sizeof(head), NULL, 0) == 101);
+  CHECK(strstr(head, "permessage-deflate"));
+  char msg[400];
+  memset(msg, 'z', sizeof(msg));
+  msg[0] = '"';
+  msg[sizeof(msg) - 1] = '\0';
+  msg[sizeof(msg) - 2] = '"';
+  CHECK(wsc_send_text(&c, msg) == 0);
+  uint8_t *p, out[1024];
+  size_t n, outlen;
+  int flags;
+  int op;
+  while ((op = wsc_recv(&c, &p, &n, &flags, 3000)) == 1 && !(flags & 2)) {
+  }
+  CHECK(op == 1 && (flags & 2) && n < strlen(msg));
+  CHECK(inflate_raw(p, n, out, sizeof(out), &outlen) == 0);
+  CHECK(outlen == strlen(msg) && memcmp(out, msg, outlen) == 0);
+  /* A compressed message from the client is inflated. */
+  weft__pmd *z;
+  weft__buf b = {0};
+  CHECK(weft__pmd_new(&z) == 0);
+  CHECK(weft__pmd_deflate(z, (const uint8_t *)"\"tiny\"", 6, &b) == 0);
+  weft__pmd_free(z);
+  CHECK(wsc_send_frame(&c, 1, 1, 1, b.data, b.len, 0) == 0);
+  weft__buf_free(&b);
+  CHECK(wsc_recv(&c, &p, &n, &flags, 3000) == 1 && !(flags & 2) && n == 6);
+  CHECK(memcmp(p, "\"tiny\"", 6) == 0);
+  wsc_close(&c);
+}
+
+static void test_compression(void **state) {
+  (void)state;
+  fixture f = {.client = compression_client, .configure = with_compression};
+  run(&f);
+}
+
+static void small_queue(fixture *f) {
+  weft_server_set_high_water_mark(f->server, 256 * 1024);
+  weft_server_set_max_queue(f->server, 4 * 1024 * 1024);
+}
+
+CLIENT(backpressure_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"flood\"") == 0);
+  size_t total = 0;
+  uint8_t *p;
+  size_t n;
+  int op;
+  while ((op = wsc_recv(&c, &p, &n, NULL, 1000)) == 2) total += n;
+  CHECK(total >= 4 * 65536 && total <= 4 * 1024 * 1024);
+  CHECK(echo_ok(&c, "\"after the flood\""));
+  wsc_close(&c);
+}
+
+static void test_backpressure(void **state) {
+  (void)state;
+  fixture f = {.client = backpressure_client, .configure = small_queue};
+  run(&f);
+  assert_int_equal(f.flood_first_full, 4); /* 4 × 64 KiB reaches the mark */
+  assert_true(f.flood_nobufs > 4 && f.flood_nobufs <= 64);
+  assert_true(f.drains >= 1);
+}
+
+/* Destroy with sparks connected: each gets primus::server::close and 1000. */
+CLIENT(destroy_client) {
+  enum { N = 3 };
+  wsc c[N];
+  for (int i = 0; i < N; i++) CHECK(open_ws(f, &c[i], NULL) == 101);
+  CHECK(echo_ok(&c[N - 1], "1")); /* all three are open on the server now */
+  weft_loop_post(f->loop, destroy_server, f);
+  for (int i = 0; i < N; i++) {
+    uint8_t *p;
+    size_t n;
+    CHECK(wsc_recv_data(&c[i], &p, &n, 1, 3000) == 1);
+    CHECK(n == 23 && memcmp(p, "\"primus::server::close\"", 23) == 0);
+    CHECK(wsc_expect_close(&c[i], 3000) == 1000);
+    wsc_close(&c[i]);
+  }
+}
+
+static void test_destroy(void **state) {
+  (void)state;
+  fixture f = {.client = destroy_client};
+  run(&f);
+  assert_int_equal(f.connections, 3);
+}
+
+/* ---- the loop API without I/O ---- */
+
+static void test_loop_api(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_server *s;
+  assert_int_equal(weft_loop_new(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_loop_run(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_loop_fd(NULL), -1);
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_true(weft_loop_fd(loop) >= 0);
+  assert_int_equal(weft_loop_run_once(loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_port(s), WEFT_ESTATE);
+  assert_int_equal(weft_server_listen(s, "nope"), WEFT_EURL);
+  assert_int_equal(weft_server_listen(s, "ftp://127.0.0.1:0/"), WEFT_EURL);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:99999/"), WEFT_EURL);
+  assert_int_equal(weft_server_listen(s, "ws://1.2.3.4.5:0/"), WEFT_EADDRNOTAVAIL);
+  assert_int_equal(weft_server_write(s, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_loop_close(loop), WEFT_ESTATE); /* the server is alive */
+  assert_int_equal(weft_server_destroy(s, NULL), 0);
+  assert_int_equal(weft_server_destroy(s, NULL), WEFT_ECLOSED);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+
+  /* A host's own uv loop: weft borrows it and leaves it closable. */
+  uv_loop_t uv;
+  assert_int_equal(uv_loop_init(&uv), 0);
+  assert_int_equal(weft_loop_new_uv(&loop, &uv), 0);
+  assert_ptr_equal(weft_loop_uv(loop), &uv);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0"), 0);
+  assert_string_equal(weft_server_pathname(s), "/primus");
+  uv_run(&uv, UV_RUN_NOWAIT);  /* new watchers reach epoll inside uv_run */
+  assert_int_equal(weft_loop_timeout(loop), 30000); /* idle: only the heartbeat is due */
+  assert_int_equal(weft_server_destroy(s, NULL), 0);
+  uv_run(&uv, UV_RUN_DEFAULT);
+  assert_int_equal(weft_loop_close(loop), 0);
+  uv_run(&uv, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&uv), 0);
+
+  /* A port in use is an error, not a crash. */
+  weft_server *a, *b;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &a), 0);
+  assert_int_equal(weft_server_new(loop, &b), 0);
+  assert_int_equal(weft_server_listen(a, "ws://127.0.0.1:0/x"), 0);
+  char url[64];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/x", weft_server_port(a));
+  assert_int_equal(weft_server_listen(b, url), WEFT_EADDRINUSE);
+  weft_server_destroy(a, NULL);
+  weft_server_destroy(b, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_loop_api),     cmocka_unit_test(test_echo),
+      cmocka_unit_test(test_http),         cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_ping_timeout), cmocka_unit_test(test_end),
+      cmocka_unit_test(test_broadcast),    cmocka_unit_test(test_auth),
+      cmocka_unit_test(test_plugins),      cmocka_unit_test(test_msgpack),
+      cmocka_unit_test(test_compression),  cmocka_unit_test(test_backpressure),
+      cmocka_unit_test(test_destroy),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,431 @@
+/* HTTP head parser: real clients' requests, split arrival, limits, garbage. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport/ws_codec.h"
+#include "weft/weft.h"
+
+static const char chromium_req[] =
+    "GET /primus/?_primuscb=OsD3h2k HTTP/1.1\r\n"
+    "Host: localhost:8080\r\n"
+    "Connection: Upgrade\r\n"
+    "Pragma: no-cache\r\n"
+    "Cache-Control: no-cache\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36\r\n"
+    "Upgrade: websocket\r\n"
+    "Origin: http://localhost:8080\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Accept-Encoding: gzip, deflate, br\r\n"
+    "Accept-Language: en-US,en;q=0.9\r\n"
+    "Cookie: sid=abc; theme=dark\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "\r\n";
+
+static const char node_ws_req[] =
+    "GET /primus?_primuscb=1700000000000-0 HTTP/1.1\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
+    "Connection: Upgrade\r\n"
+    "Upgrade: websocket\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    "Host: 127.0.0.1:8080\r\n"
+    "\r\n";
+
+static const char curl_req[] = "GET /primus/spec HTTP/1.1\r\n"
+                               "Host: localhost:8080\r\n"
+                               "User-Agent: curl/7.88.1\r\n"
+                               "Accept: */*\r\n"
+                               "\r\n";
+
+static const char firefox_req[] =
+    "GET /primus HTTP/1.1\r\n"
+    "Host: localhost:8080\r\n"
+    "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0\r\n"
+    "Accept: */*\r\n"
+    "Sec-WebSocket-Version: 13\r\n"
+    "Origin: http://localhost:8080\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+    "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n"
+    "Connection: keep-alive, Upgrade\r\n"
+    "Sec-Fetch-Mode: websocket\r\n"
+    "Pragma: no-cache\r\n"
+    "Upgrade: websocket\r\n"
+    "\r\n";
+
+static int parse_str(const char *s, weft__http_head *h) {
+  return weft__http_parse_request((const uint8_t *)s, strlen(s), h);
+}
+
+static void test_chromium(void **state) {
+  (void)state;
+  weft__http_head h;
+  int n = parse_str(chromium_req, &h);
+  assert_int_equal(n, (int)strlen(chromium_req));
+  assert_string_equal(h.method, "GET");
+  assert_string_equal(h.target, "/primus/?_primuscb=OsD3h2k");
+  assert_string_equal(h.path, "/primus/");
+  assert_string_equal(h.query, "_primuscb=OsD3h2k");
+  assert_int_equal(h.version_minor, 1);
+  assert_null(h.reason);
+  assert_int_equal(h.n_headers, 13);
+  assert_string_equal(weft__http_get(&h, "host"), "localhost:8080");
+  assert_string_equal(weft__http_get(&h, "USER-AGENT"),
+                      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/120.0.0.0 Safari/537.36");
+  assert_string_equal(weft__http_get(&h, "Cookie"), "sid=abc; theme=dark");
+  assert_string_equal(weft__http_get(&h, "sec-websocket-extensions"),
+                      "permessage-deflate; client_max_window_bits");
+  assert_null(weft__http_get(&h, "X-Missing"));
+  assert_string_equal(h.headers[0].name, "Host");
+  char accept[29];
+  assert_int_equal(weft__ws_check_upgrade(&h, accept), 0);
+  assert_string_equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  weft__http_head_free(&h);
+  assert_null(h.storage);
+  weft__http_head_free(&h); /* twice is harmless */
+}
+
+static void test_node_ws(void **state) {
+  (void)state;
+  weft__http_head h;
+  assert_int_equal(parse_str(node_ws_req, &h), (int)strlen(node_ws_req));
+  assert_string_equal(h.path, "/primus");
+  assert_string_equal(h.query, "_primuscb=1700000000000-0");
+  assert_int_equal(h.n_headers, 6);
+  char accept[29];
+  assert_int_equal(weft__ws_check_upgrade(&h, accept), 0);
+  assert_string_equal(accept, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
+  weft__http_head_free(&h);
+}
+
+static void test_curl(void **state) {
+  (void)state;
+  weft__http_head h;
+  assert_int_equal(parse_str(curl_req, &h), (int)strlen(curl_req));
+  assert_string_equal(h.target, "/primus/spec");
+  assert_string_equal(h.path, "/primus/spec");
+  assert_string_equal(h.query, "");
+  assert_string_equal(weft__http_get(&h, "Accept"), "*/*");
+  char accept[29];
+  assert_int_equal(weft__ws_check_upgrade(&h, accept), WEFT_EPROTO);
+  weft__http_head_free(&h);
+}
+
+static void test_firefox(void **state) {
+  (void)state;
+  weft__http_head h;
+  assert_int_equal(parse_str(firefox_req, &h), (int)strlen(firefox_req));
+  char accept[29];
+  assert_int_equal(weft__ws_check_upgrade(&h, accept), 0);
+  assert_int_equal(strlen(accept), 28);
+  weft__http_head_free(&h);
+}
+
+/* Every prefix of a head asks for more; the whole head parses; bytes after it
+ * (the first WebSocket frame, pipelined) are not part of it. */
+static void test_split_arrival(void **state) {
+  (void)state;
+  const char *reqs[] = {chromium_req, node_ws_req, curl_req, firefox_req};
+  for (size_t r = 0; r < 4; r++) {
+    size_t len = strlen(reqs[r]);
+    uint8_t *buf = malloc(len + 6);
+    memcpy(buf, reqs[r], len);
+    memcpy(buf + len, "\x81\x80\x01\x02\x03\x04", 6);
+    weft__http_head h;
+    for (size_t k = 0; k < len; k++)
+      assert_int_equal(weft__http_parse_request(buf, k, &h), 0);
+    for (size_t extra = 0; extra <= 6; extra++) {
+      assert_int_equal(weft__http_parse_request(buf, len + extra, &h), (int)len);
+      weft__http_head_free(&h);
+    }
+    free(buf);
+  }
+}
+
+static void test_bare_lf_and_leading_blank(void **state) {
+  (void)state;
+  weft__http_head h;
+  const char *lf = "GET /x?y HTTP/1.1\nHost: a\nUpgrade: websocket\n\n";
+  assert_int_equal(parse_str(lf, &h), (int)strlen(lf));
+  assert_string_equal(weft__http_get(&h, "Host"), "a");
+  assert_string_equal(weft__http_get(&h, "Upgrade"), "websocket");
+  assert_string_equal(h.query, "y");
+  weft__http_head_free(&h);
+
+  const char *mixed = "GET / HTTP/1.0\r\nHost: a\nX: b\r\n\n";
+  assert_int_equal(parse_str(mixed, &h), (int)strlen(mixed));
+  assert_int_equal(h.version_minor, 0);
+  assert_string_equal(weft__http_get(&h, "x"), "b");
+  weft__http_head_free(&h);
+
+  const char *lead = "\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+  assert_int_equal(parse_str(lead, &h), (int)strlen(lead));
+  assert_string_equal(h.method, "GET");
+  weft__http_head_free(&h);
+
+  assert_int_equal(parse_str("\r\n\r\n", &h), 0);
+  assert_int_equal(parse_str("GET / HTTP/1.1\r\n\r", &h), 0);
+}
+
+static void test_values(void **state) {
+  (void)state;
+  weft__http_head h;
+  const char *s = "GET / HTTP/1.1\r\n"
+                  "X-Empty:\r\n"
+                  "X-Spaces: \t a  b \t \r\n"
+                  "X-Utf8: caf\xc3\xa9\r\n"
+                  "x-dup: 1\r\n"
+                  "X-Dup: 2\r\n"
+                  "\r\n";
+  assert_int_equal(parse_str(s, &h), (int)strlen(s));
+  assert_string_equal(weft__http_get(&h, "x-empty"), "");
+  assert_string_equal(weft__http_get(&h, "x-spaces"), "a  b");
+  assert_string_equal(weft__http_get(&h, "x-utf8"), "caf\xc3\xa9");
+  assert_string_equal(weft__http_get(&h, "X-DUP"), "1");
+  weft__http_head_free(&h);
+}
+
+static void test_too_big(void **state) {
+  (void)state;
+  weft__http_head h;
+  size_t cap = WEFT__HTTP_MAX_HEAD + 64;
+  char *buf = malloc(cap);
+  const char *line = "GET / HTTP/1.1\r\nX-Pad: ";
+  size_t ll = strlen(line);
+
+  /* A head ending exactly at the limit is fine. */
+  memcpy(buf, line, ll);
+  memset(buf + ll, 'a', WEFT__HTTP_MAX_HEAD - ll - 4);
+  memcpy(buf + WEFT__HTTP_MAX_HEAD - 4, "\r\n\r\n", 4);
+  assert_int_equal(weft__http_parse_request((uint8_t *)buf, WEFT__HTTP_MAX_HEAD, &h),
+                   WEFT__HTTP_MAX_HEAD);
+  weft__http_head_free(&h);
+
+  /* One byte more and it is not. */
+  memset(buf + ll, 'a', WEFT__HTTP_MAX_HEAD - ll - 3);
+  memcpy(buf + WEFT__HTTP_MAX_HEAD - 3, "\r\n\r\n", 4);
+  assert_int_equal(weft__http_parse_request((uint8_t *)buf, WEFT__HTTP_MAX_HEAD + 1, &h),
+                   WEFT_ETOOBIG);
+  /* No end yet but under the limit: wait. At the limit: too big. */
+  memset(buf + ll, 'a', cap - ll);
+  assert_int_equal(weft__http_parse_request((uint8_t *)buf, WEFT__HTTP_MAX_HEAD - 1, &h), 0);
+  assert_int_equal(weft__http_parse_request((uint8_t *)buf, WEFT__HTTP_MAX_HEAD, &h), WEFT_ETOOBIG);
+  assert_int_equal(weft__http_parse_request((uint8_t *)buf, cap, &h), WEFT_ETOOBIG);
+  memcpy(buf, "HTTP/1.1 200 OK\r\nX: ", 20);
+  assert_int_equal(weft__http_parse_response((uint8_t *)buf, cap, &h), WEFT_ETOOBIG);
+  /* Lines of a request that cannot be a response fail as such. */
+  memcpy(buf, "GET", 3);
+  assert_int_equal(weft__http_parse_response((uint8_t *)buf, cap, &h), WEFT_EPROTO);
+  free(buf);
+}
+
+static void test_too_many_headers(void **state) {
+  (void)state;
+  char buf[4096];
+  weft__http_head h;
+  for (int count = WEFT__HTTP_MAX_HEADERS; count <= WEFT__HTTP_MAX_HEADERS + 1; count++) {
+    size_t n = (size_t)snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < count; i++)
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "H%d: v\r\n", i);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "\r\n");
+    int rc = weft__http_parse_request((uint8_t *)buf, n, &h);
+    if (count == WEFT__HTTP_MAX_HEADERS) {
+      assert_int_equal(rc, (int)n);
+      assert_int_equal(h.n_headers, WEFT__HTTP_MAX_HEADERS);
+      assert_string_equal(weft__http_get(&h, "h63"), "v");
+      weft__http_head_free(&h);
+    } else {
+      assert_int_equal(rc, WEFT_ETOOBIG);
+      assert_null(h.storage);
+    }
+  }
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  static const char *bad[] = {
+      "GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",  /* obs-fold */
+      "GET / HTTP/1.1\r\nHost: a\r\n\tfolded\r\n\r\n", /* obs-fold, tab */
+      "GET / HTTP/1.1\r\n Host: a\r\n\r\n",            /* first header folded */
+      "GET / HTTP/1.1\r\nHost : a\r\n\r\n",            /* space before colon */
+      "GET / HTTP/1.1\r\nHost\r\n\r\n",                /* no colon */
+      "GET / HTTP/1.1\r\n: a\r\n\r\n",                 /* empty name */
+      "GET / HTTP/1.1\r\nHo(st: a\r\n\r\n",            /* non-token name */
+      "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",          /* lone CR in value */
+      "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n",         /* control char */
+      "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n",         /* DEL */
+      "GET / HTTP/1.1\r\nHost: a\r\r\n\r\n",           /* CR CR LF */
+      "GET / HTTP/2.0\r\n\r\n",                        /* not 1.x */
+      "GET / HTTP/1.10\r\n\r\n",
+      "GET / HTTP/1.\r\n\r\n",
+      "GET / http/1.1\r\n\r\n",
+      "GET / HTTP/1.1 \r\n\r\n",
+      "GET /  HTTP/1.1\r\n\r\n", /* two spaces */
+      "GET  / HTTP/1.1\r\n\r\n",
+      "GET HTTP/1.1\r\n\r\n", /* no target */
+      "GET\r\n\r\n",
+      "GE(T / HTTP/1.1\r\n\r\n",
+      " GET / HTTP/1.1\r\n\r\n",
+      "GET /\x01 HTTP/1.1\r\n\r\n",
+      "GET /\x7f HTTP/1.1\r\n\r\n",
+      "GET / HTTP/1.1\rHost: a\r\n\r\n",
+      "HTTP/1.1 101 Switching Protocols\r\n\r\n", /* a response */
+  };
+  weft__http_head h;
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int rc = parse_str(bad[i], &h);
+    if (rc != WEFT_EPROTO) fail_msg("case %zu: got %d", i, rc);
+    assert_null(h.storage);
+  }
+  /* NUL anywhere fails at once, before the head ends. */
+  static const uint8_t nul[] = "GET / HTTP/1.1\r\nHost: a\0b";
+  assert_int_equal(weft__http_parse_request(nul, sizeof nul - 1, &h), WEFT_EPROTO);
+  /* A TLS ClientHello sent to the plain port. */
+  static const uint8_t tls[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+  assert_int_equal(weft__http_parse_request(tls, sizeof tls, &h), WEFT_EPROTO);
+  /* Bytes that cannot start a request line fail before a head ends. */
+  static const char *early[] = {"\x16\x03\x01", "G(", "GET\t", " GET", "\x80", "{\"a\":1}"};
+  for (size_t i = 0; i < sizeof early / sizeof *early; i++)
+    assert_int_equal(parse_str(early[i], &h), WEFT_EPROTO);
+  assert_int_equal(parse_str("GE", &h), 0);
+  assert_int_equal(parse_str("GET", &h), 0);
+  assert_int_equal(parse_str("GET /", &h), 0);
+  assert_int_equal(weft__http_parse_response((const uint8_t *)"HTTX", 4, &h), WEFT_EPROTO);
+  assert_int_equal(weft__http_parse_response((const uint8_t *)"HTT", 3, &h), 0);
+  assert_int_equal(weft__http_parse_response((const uint8_t *)"HTTP/1.1 1", 10, &h), 0);
+  static const uint8_t nul2[] = "\0";
+  assert_int_equal(weft__http_parse_request(nul2, 1, &h), WEFT_EPROTO);
+  assert_int_equal(weft__http_parse_request(NULL, 0, &h), 0);
+  assert_int_equal(weft__http_parse_request(NULL, 5, &h), WEFT_EINVAL);
+  assert_int_equal(weft__http_parse_request(nul, 1, NULL), WEFT_EINVAL);
+}
+
+static void test_response(void **state) {
+  (void)state;
+  weft__http_head h;
+  const char *r = "HTTP/1.1 101 Switching Protocols\r\n"
+                  "Upgrade: websocket\r\n"
+                  "Connection: Upgrade\r\n"
+                  "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                  "\r\n";
+  size_t len = strlen(r);
+  for (size_t k = 0; k < len; k++)
+    assert_int_equal(weft__http_parse_response((const uint8_t *)r, k, &h), 0);
+  assert_int_equal(weft__http_parse_response((const uint8_t *)r, len, &h), (int)len);
+  assert_int_equal(h.status, 101);
+  assert_string_equal(h.reason, "Switching Protocols");
+  assert_null(h.method);
+  assert_null(h.target);
+  assert_null(h.path);
+  assert_int_equal(h.version_minor, 1);
+  assert_string_equal(weft__http_get(&h, "sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  char accept[29];
+  assert_int_equal(weft__ws_check_upgrade(&h, accept), WEFT_EPROTO);
+  weft__http_head_free(&h);
+
+  const char *no_reason = "HTTP/1.0 404\r\n\r\n";
+  assert_int_equal(weft__http_parse_response((const uint8_t *)no_reason, strlen(no_reason), &h),
+                   (int)strlen(no_reason));
+  assert_int_equal(h.status, 404);
+  assert_string_equal(h.reason, "");
+  assert_int_equal(h.version_minor, 0);
+  weft__http_head_free(&h);
+
+  const char *empty_reason = "HTTP/1.1 200 \nX: y\n\n";
+  assert_int_equal(
+      weft__http_parse_response((const uint8_t *)empty_reason, strlen(empty_reason), &h),
+      (int)strlen(empty_reason));
+  assert_string_equal(h.reason, "");
+  weft__http_head_free(&h);
+
+  static const char *bad[] = {
+      "HTTP/1.1 1x1 OK\r\n\r\n",  "HTTP/1.1 99 OK\r\n\r\n",
+      "HTTP/1.1 1011 OK\r\n\r\n", "HTTP/1.1  101 OK\r\n\r\n",
+      "HTTP/2 101 OK\r\n\r\n",    "HTTP/1.1 101 O\x01K\r\n\r\n",
+      "HTTP/1.1 099 OK\r\n\r\n",  "GET / HTTP/1.1\r\n\r\n",
+      "HTTP/1.1\r\n\r\n",         "HTTP/1.1 101 OK\r\nBad Name: x\r\n\r\n",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    int rc = weft__http_parse_response((const uint8_t *)bad[i], strlen(bad[i]), &h);
+    if (rc != WEFT_EPROTO) fail_msg("case %zu: got %d", i, rc);
+  }
+}
+
+static void test_tokens(void **state) {
+  (void)state;
+  assert_true(weft__http_has_token("Upgrade", "upgrade"));
+  assert_true(weft__http_has_token("keep-alive, Upgrade", "upgrade"));
+  assert_true(weft__http_has_token("Upgrade,keep-alive", "UPGRADE"));
+  assert_true(weft__http_has_token(" \twebsocket \t", "websocket"));
+  assert_true(weft__http_has_token(",,  ,upgrade,", "upgrade"));
+  assert_true(weft__http_has_token("a , b ,c", "b"));
+  assert_false(weft__http_has_token("websocketx", "websocket"));
+  assert_false(weft__http_has_token("xwebsocket", "websocket"));
+  assert_false(weft__http_has_token("web socket", "websocket"));
+  assert_false(weft__http_has_token("keep-alive", "upgrade"));
+  assert_false(weft__http_has_token("", "upgrade"));
+  assert_false(weft__http_has_token(",", "upgrade"));
+  assert_false(weft__http_has_token(NULL, "upgrade"));
+  assert_false(weft__http_has_token("upgrade", NULL));
+}
+
+static void test_url_decode(void **state) {
+  (void)state;
+  char out[64];
+  struct {
+    const char *in, *out;
+    size_t n;
+  } v[] = {
+      {"a%20b+c", "a b c", 5},
+      {"%41%42%43", "ABC", 3},
+      {"%7e%7E", "~~", 2},
+      {"%zz", "%zz", 3},
+      {"%4", "%4", 2},
+      {"%", "%", 1},
+      {"100%", "100%", 4},
+      {"%%41", "%A", 2},
+      {"", "", 0},
+      {"caf%C3%A9", "caf\xc3\xa9", 5},
+      {"a%2", "a%2", 3},
+      {"%g1x", "%g1x", 4},
+  };
+  for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+    size_t n = weft__url_decode(out, v[i].in, strlen(v[i].in));
+    assert_int_equal(n, v[i].n);
+    assert_memory_equal(out, v[i].out, n + 1);
+  }
+  /* Decoded NUL bytes are counted; only `len` source bytes are read. */
+  assert_int_equal(weft__url_decode(out, "a%00b", 5), 3);
+  assert_memory_equal(out, "a\0b", 4);
+  assert_int_equal(weft__url_decode(out, "abcdef", 3), 3);
+  assert_string_equal(out, "abc");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_chromium),
+      cmocka_unit_test(test_node_ws),
+      cmocka_unit_test(test_curl),
+      cmocka_unit_test(test_firefox),
+      cmocka_unit_test(test_split_arrival),
+      cmocka_unit_test(test_bare_lf_and_leading_blank),
+      cmocka_unit_test(test_values),
+      cmocka_unit_test(test_too_big),
+      cmocka_unit_test(test_too_many_headers),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_response),
+      cmocka_unit_test(test_tokens),
+      cmocka_unit_test(test_url_decode),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,508 @@
+/* The json parser: strict decoding, JSON.stringify-compatible encoding. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parser/parser.h"
+#include "value.h"
+#include "weft/weft.h"
+
+/* Decodes text (length from strlen unless given) and returns the status. */
+static int decode_n(const char *text, size_t len, weft_value **out, size_t *errpos) {
+  *out = NULL;
+  return weft_value_decode("json", text, len, out, errpos);
+}
+
+static int decode(const char *text, weft_value **out) {
+  return decode_n(text, strlen(text), out, NULL);
+}
+
+/* Encodes v and compares with the expected text exactly. */
+static void expect_encoding(const weft_value *v, const char *expected) {
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(weft_value_encode("json", v, &buf, &len), 0);
+  if (len != strlen(expected) || memcmp(buf, expected, len) != 0) {
+    fail_msg("encoded %.*s, expected %s", (int)len, (const char *)buf, expected);
+  }
+  weft_free(buf);
+}
+
+/* text decodes, re-encodes to exactly `canon`, and that decodes to an equal
+ * value. */
+static void expect_roundtrip(const char *text, const char *canon) {
+  weft_value *v, *w;
+  size_t pos = 0;
+  int rc = decode_n(text, strlen(text), &v, &pos);
+  if (rc) fail_msg("decode %s: %s at %zu", text, weft_err_name(rc), pos);
+  expect_encoding(v, canon);
+  assert_int_equal(decode(canon, &w), 0);
+  assert_true(weft_value_equal(v, w));
+  weft_value_free(v);
+  weft_value_free(w);
+}
+
+static void expect_error(const char *text, size_t len, int err) {
+  weft_value *v;
+  size_t pos = SIZE_MAX;
+  int rc = decode_n(text, len, &v, &pos);
+  if (rc != err) {
+    fail_msg("decoding \"%.*s\": got %s, expected %s", (int)len, text, weft_err_name(rc),
+             weft_err_name(err));
+  }
+  assert_null(v);
+  assert_true(pos <= len);
+}
+
+static void expect_error_at(const char *text, int err, size_t at) {
+  weft_value *v;
+  size_t pos = SIZE_MAX;
+  assert_int_equal(decode_n(text, strlen(text), &v, &pos), err);
+  if (pos != at) fail_msg("\"%s\": error at %zu, expected %zu", text, pos, at);
+}
+
+static void test_types_roundtrip(void **state) {
+  (void)state;
+  expect_roundtrip("null", "null");
+  expect_roundtrip("true", "true");
+  expect_roundtrip(" false ", "false");
+  expect_roundtrip("\"s\"", "\"s\"");
+  expect_roundtrip("42", "42");
+  expect_roundtrip("[]", "[]");
+  expect_roundtrip("{}", "{}");
+  expect_roundtrip(" \t\r\n[ 1 , 2 ,\n3 ] \n", "[1,2,3]");
+  expect_roundtrip("{\"a\" : null, \"b\":true,\"c\":false,\"d\":-42,\"e\":1.5,\"f\":\"x\","
+                   "\"g\":[1,[2,[]],{}],\"h\":{\"i\":{\"j\":[null]}}}",
+                   "{\"a\":null,\"b\":true,\"c\":false,\"d\":-42,\"e\":1.5,\"f\":\"x\","
+                   "\"g\":[1,[2,[]],{}],\"h\":{\"i\":{\"j\":[null]}}}");
+
+  weft_value *v;
+  assert_int_equal(decode("{\"k\":1,\"k\":2,\"x\":[true,null]}", &v), 0);
+  int64_t i;
+  assert_int_equal(weft_value_get_int(weft_value_map_get(v, "k", 1), &i), 0);
+  assert_int_equal(i, 2); /* duplicate keys: the last wins, like JSON.parse */
+  assert_int_equal(weft_value_len(v), 3);
+  const weft_value *x = weft_value_map_get(v, "x", 1);
+  assert_int_equal(weft_value_type(weft_value_array_at(x, 0)), WEFT_BOOL);
+  assert_int_equal(weft_value_type(weft_value_array_at(x, 1)), WEFT_NULL);
+  weft_value_free(v);
+}
+
+static void test_binary_buffer(void **state) {
+  (void)state;
+  weft_value *b = weft_value_new_binary("\x01\x02\x00\xff", 4);
+  expect_encoding(b, "{\"type\":\"Buffer\",\"data\":[1,2,0,255]}");
+  weft_value_free(b);
+  b = weft_value_new_binary(NULL, 0);
+  expect_encoding(b, "{\"type\":\"Buffer\",\"data\":[]}");
+  weft_value_free(b);
+}
+
+static void test_encode_errors(void **state) {
+  (void)state;
+  weft_value *m = weft_value_new_map();
+  assert_int_equal(weft_value_map_add_value(m, weft_value_new_int(1), weft_value_new_null()), 0);
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(weft_value_encode("json", m, &buf, &len), WEFT_ETYPE);
+  weft_value_free(m);
+  /* NaN and infinities become null, as JSON.stringify does. */
+  weft_value *a = weft_value_new_array();
+  weft_value_array_push(a, weft_value_new_float(NAN));
+  weft_value_array_push(a, weft_value_new_float(INFINITY));
+  weft_value_array_push(a, weft_value_new_float(-INFINITY));
+  expect_encoding(a, "[null,null,null]");
+  weft_value_free(a);
+}
+
+static void test_string_escapes(void **state) {
+  (void)state;
+  weft_value *s = weft_value_new_string("\"\\\b\f\n\r\t\x01\x1f\x00/\x7f<", 13);
+  expect_encoding(s, "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\\u0000/\x7f<\"");
+  weft_value_free(s);
+  expect_roundtrip("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u001F\\u00e9\\u20AC\"",
+                   "\"\\\"\\\\/\\b\\f\\n\\r\\t\\u0000\\u001f\xc3\xa9\xe2\x82\xac\"");
+
+  weft_value *v;
+  const char *str;
+  size_t len;
+  assert_int_equal(decode("\"a\\u0000b\"", &v), 0);
+  assert_int_equal(weft_value_get_string(v, &str, &len), 0);
+  assert_int_equal(len, 3);
+  assert_memory_equal(str, "a\0b", 3);
+  weft_value_free(v);
+  assert_int_equal(decode("\"\\u00e9t\\u00e9\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\xc3\xa9t\xc3\xa9", 5));
+  weft_value_free(v);
+  /* Escaped keys are decoded too. */
+  assert_int_equal(decode("{\"k\\ney\" : 1, \"\\\"\":2}", &v), 0);
+  assert_non_null(weft_value_map_get(v, "k\ney", 4));
+  assert_non_null(weft_value_map_get(v, "\"", 1));
+  weft_value_free(v);
+}
+
+static void test_unicode(void **state) {
+  (void)state;
+  /* U+2028 and U+2029 are escaped (Primus does); other E2 sequences and
+   * everything else non-ASCII stays raw. */
+  weft_value *s = weft_value_new_string("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xa7\xe2\x82\xac"
+                                        "\xf0\x9f\x98\x80\xe2",
+                                        20);
+  assert_null(s); /* the trailing lone E2 is not UTF-8 */
+  s = weft_value_new_string("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xa7\xe2\x82\xac"
+                            "\xf0\x9f\x98\x80",
+                            19);
+  assert_non_null(s);
+  expect_encoding(s, "\"a\\u2028b\\u2029c\xe2\x80\xa7\xe2\x82\xac\xf0\x9f\x98\x80\"");
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(weft_value_encode("json", s, &buf, &len), 0);
+  weft_value *back;
+  assert_int_equal(decode_n((const char *)buf, len, &back, NULL), 0);
+  assert_true(weft_value_equal(s, back));
+  weft_free(buf);
+  weft_value_free(back);
+  weft_value_free(s);
+
+  weft_value *v;
+  /* A surrogate pair escape is one 4-byte character. */
+  assert_int_equal(decode("\"\\ud83d\\ude00\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\xf0\x9f\x98\x80", 4));
+  weft_value_free(v);
+  assert_int_equal(decode("[\"x\\uD83D\\uDE00y\"]", &v), 0);
+  assert_true(weft__value_is_str(weft_value_array_at(v, 0), "x\xf0\x9f\x98\x80y", 6));
+  weft_value_free(v);
+  assert_int_equal(decode("\"\\udbff\\udfff\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\xf4\x8f\xbf\xbf", 4));
+  weft_value_free(v);
+  assert_int_equal(decode("\"\\u2028\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\xe2\x80\xa8", 3));
+  weft_value_free(v);
+  /* Raw emoji and a raw U+2028 in the input. */
+  assert_int_equal(decode("\"\xf0\x9f\x98\x80\xe2\x80\xa8\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\xf0\x9f\x98\x80\xe2\x80\xa8", 7));
+  weft_value_free(v);
+}
+
+static void test_lone_surrogates(void **state) {
+  (void)state;
+  expect_error_at("\"\\ud800\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\\udc00\"", WEFT_EUTF8, 1);
+  expect_error_at("\"ab\\udfff\"", WEFT_EUTF8, 3);
+  expect_error_at("\"\\ud800x\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\\ud800\\u0041\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\\ud800\\ud800\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\\ud800\\n\"", WEFT_EUTF8, 1);
+  expect_error_at("[\"ok\", \"\\ude00\\ud83d\"]", WEFT_EUTF8, 8);
+  expect_error_at("{\"\\ud83d\":1}", WEFT_EUTF8, 2);
+}
+
+static void test_invalid_utf8(void **state) {
+  (void)state;
+  /* Inside strings, with the exact offset of the bad sequence. */
+  expect_error_at("\"a\xff\"", WEFT_EUTF8, 2);
+  expect_error_at("[\"\xc0\x80\"]", WEFT_EUTF8, 2);
+  expect_error_at("\"\xed\xa0\x80\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\xf4\x90\x80\x80\"", WEFT_EUTF8, 1);
+  expect_error_at("\"\xe2\x82\"", WEFT_EUTF8, 1);
+  expect_error_at("{\"\x80\":1}", WEFT_EUTF8, 2);
+  expect_error_at("\"0123456789abcdef\x80\"", WEFT_EUTF8, 17);
+  /* Outside strings. */
+  expect_error_at("[1]\x80", WEFT_EUTF8, 3);
+  expect_error_at("[\xff]", WEFT_EUTF8, 1);
+  expect_error_at("\xc3", WEFT_EUTF8, 0);
+  /* Valid UTF-8 where JSON allows none is a parse error. */
+  expect_error("[\xc3\xa9]", 4, WEFT_EPARSE);
+  /* A byte order mark is not JSON. */
+  expect_error("\xef\xbb\xbf[1]", 6, WEFT_EPARSE);
+}
+
+static void test_numbers(void **state) {
+  (void)state;
+  weft_value *v;
+  int64_t i;
+  double d;
+  assert_int_equal(decode("9223372036854775807", &v), 0);
+  assert_int_equal(weft_value_get_int(v, &i), 0);
+  assert_true(i == INT64_MAX);
+  weft_value_free(v);
+  assert_int_equal(decode("-9223372036854775808", &v), 0);
+  assert_int_equal(weft_value_get_int(v, &i), 0);
+  assert_true(i == INT64_MIN);
+  weft_value_free(v);
+  assert_int_equal(decode("-0", &v), 0);
+  assert_int_equal(weft_value_get_int(v, &i), 0);
+  assert_int_equal(i, 0);
+  weft_value_free(v);
+
+  static const struct {
+    const char *text;
+    double value;
+  } floats[] = {
+      {"9223372036854775808", 9223372036854775808.0},
+      {"-9223372036854775809", -9223372036854775808.0},
+      {"18446744073709551616", 18446744073709551616.0},
+      {"123456789012345678901234567890", 1.2345678901234568e29},
+      {"1.5", 1.5},
+      {"1e300", 1e300},
+      {"1E2", 100.0},
+      {"-1.5e-3", -1.5e-3},
+      {"0.1", 0.1},
+      {"2.5E+2", 250.0},
+      {"100.0", 100.0},
+      {"1e400", INFINITY},
+      {"1e-400", 0.0},
+      {"0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+       "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000001e100",
+       1e-76},
+  };
+  for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
+    assert_int_equal(decode(floats[k].text, &v), 0);
+    if (weft_value_get_float(v, &d) != 0 || d != floats[k].value) {
+      fail_msg("%s decoded as %s %.17g", floats[k].text,
+               weft_value_type(v) == WEFT_INT ? "int" : "float", d);
+    }
+    weft_value_free(v);
+  }
+  assert_int_equal(decode("-0.0", &v), 0);
+  assert_int_equal(weft_value_get_float(v, &d), 0);
+  assert_true(d == 0 && signbit(d));
+  weft_value_free(v);
+
+  expect_roundtrip("[9223372036854775807,-9223372036854775808,0,-1]",
+                   "[9223372036854775807,-9223372036854775808,0,-1]");
+  expect_roundtrip("9223372036854775808", "9223372036854776000.0");
+  expect_roundtrip("1.5", "1.5");
+  expect_roundtrip("1e300", "1e+300");
+  expect_roundtrip("-0.0", "-0.0");
+  expect_roundtrip("100.0", "100.0");
+  expect_roundtrip("1E2", "100.0");
+  expect_roundtrip("0.1", "0.1");
+  expect_roundtrip("1e21", "1e+21");
+  expect_roundtrip("1e20", "100000000000000000000.0");
+  expect_roundtrip("1e-7", "1e-7");
+  expect_roundtrip("1.5e-7", "1.5e-7");
+  expect_roundtrip("0.000001", "0.000001");
+  expect_roundtrip("123456.789", "123456.789");
+  expect_roundtrip("5e-324", "4.94065645841247e-324");
+  expect_roundtrip("1.7976931348623157e308", "1.7976931348623157e+308");
+  expect_roundtrip("-2.2250738585072014e-308", "-2.2250738585072014e-308");
+  expect_roundtrip("0.30000000000000004", "0.30000000000000004");
+  expect_roundtrip("9007199254740993.0", "9007199254740992.0");
+}
+
+/* Every double must come back bit for bit. */
+static void test_float_roundtrip_random(void **state) {
+  (void)state;
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (int n = 0; n < 20000; n++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double d;
+    memcpy(&d, &x, sizeof d);
+    if (!isfinite(d)) continue;
+    weft_value *v = weft_value_new_float(d), *back;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(weft_value_encode("json", v, &buf, &len), 0);
+    assert_int_equal(decode_n((const char *)buf, len, &back, NULL), 0);
+    if (!weft_value_equal(v, back)) fail_msg("%.17g encoded as %.*s", d, (int)len, buf);
+    weft_free(buf);
+    weft_value_free(v);
+    weft_value_free(back);
+  }
+}
+
+/* Numbers do not depend on the C locale's decimal separator. */
+static void test_locale(void **state) {
+  (void)state;
+  static const char *const locales[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR"};
+  const char *set = NULL;
+  for (size_t k = 0; k < 4 && !set; k++) set = setlocale(LC_NUMERIC, locales[k]);
+  if (set) {
+    assert_string_equal(localeconv()->decimal_point, ",");
+  } else {
+    print_message("no comma locale installed; checking the C locale only\n");
+  }
+  weft_value *v = weft_value_new_float(1.25);
+  expect_encoding(v, "1.25");
+  weft_value_free(v);
+  v = weft_value_new_float(1e-7 * 3);
+  expect_encoding(v, "3e-7");
+  weft_value_free(v);
+  double d;
+  assert_int_equal(decode("2.5", &v), 0);
+  assert_int_equal(weft_value_get_float(v, &d), 0);
+  assert_true(d == 2.5);
+  weft_value_free(v);
+  setlocale(LC_NUMERIC, "C");
+}
+
+static void test_malformed(void **state) {
+  (void)state;
+  static const char *const bad[] = {
+      "",        " ",        "\n\t",       "[1,]",      "{\"a\":1,}", "[,1]",      "[1 2]",
+      "{\"a\"}", "{\"a\":}", "{a:1}",      "{1:1}",     "['a']",      "[1]//c",    "/*c*/[1]",
+      "# c\n1",  "[1] x",    "1 2",        "[1]]",      "{}}",        "]",         "}",
+      ":",       ",",        "NaN",        "Infinity",  "-Infinity",  "undefined", "nul",
+      "tru",     "True",     "01",         "-01",       "+1",         ".5",        "1.",
+      "1e",      "1e+",      "-",          "0x10",      "\"\\x\"",    "\"\\u12\"", "\"\\u12g4\"",
+      "\"\\U1234\"", "\"a",  "\"a\\\"",    "[\"a\tb\"]", "\"\x01\"",  "'s'",       "[1,,2]",
+      "{\"a\":1 \"b\":2}",  "{\"a\",1}",  "[}",        "{]",        "\"\\",      "[-]",
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+    expect_error(bad[k], strlen(bad[k]), WEFT_EPARSE);
+  }
+  /* NUL bytes: raw inside a string, after the value, as the value. */
+  expect_error("\"a\0b\"", 5, WEFT_EPARSE);
+  expect_error("[1]\0", 4, WEFT_EPARSE);
+  expect_error("\0", 1, WEFT_EPARSE);
+}
+
+/* Every proper prefix of a valid document fails cleanly. */
+static void test_truncation(void **state) {
+  (void)state;
+  static const char doc[] =
+      "{\"a\":[1,-2.5e3,\"x\\u00e9\\n\\ud83d\\ude00\xe2\x82\xac\",true,false,null,{\"b\":{}}],"
+      "\"c\":-3, \"d\" : [ [] ] }";
+  size_t n = sizeof doc - 1;
+  weft_value *v;
+  assert_int_equal(decode_n(doc, n, &v, NULL), 0);
+  weft_value_free(v);
+  for (size_t len = 0; len < n; len++) {
+    char *copy = malloc(len ? len : 1); /* exact size, so overreads are caught */
+    memcpy(copy, doc, len);
+    size_t pos = SIZE_MAX;
+    int rc = decode_n(copy, len, &v, &pos);
+    if (rc != WEFT_EPARSE && rc != WEFT_EUTF8) fail_msg("prefix %zu: %s", len, weft_err_name(rc));
+    assert_null(v);
+    assert_true(pos <= len);
+    free(copy);
+  }
+}
+
+static void test_error_offsets(void **state) {
+  (void)state;
+  weft_value *v;
+  size_t pos;
+  assert_int_equal(decode_n("[1,2,]", 6, &v, &pos), WEFT_EPARSE);
+  assert_in_range(pos, 5, 6);
+  assert_int_equal(decode_n("[1] x", 5, &v, &pos), WEFT_EPARSE);
+  assert_in_range(pos, 4, 5);
+  assert_int_equal(decode_n("{\"a\":1,\"b\" 2}", 13, &v, &pos), WEFT_EPARSE);
+  assert_in_range(pos, 11, 12);
+  assert_int_equal(decode_n("[1,2", 4, &v, &pos), WEFT_EPARSE);
+  assert_int_equal(pos, 4); /* truncation: the end */
+  assert_int_equal(decode_n("", 0, &v, &pos), WEFT_EPARSE);
+  assert_int_equal(pos, 0);
+}
+
+static void test_depth(void **state) {
+  (void)state;
+  size_t n = 100000;
+  char *text = malloc(2 * n + 1);
+  memset(text, '[', n);
+  memset(text + n, ']', n);
+  weft_value *v;
+  size_t pos = 0;
+  assert_int_equal(decode_n(text, 2 * n, &v, &pos), WEFT_EDEPTH);
+  assert_int_equal(pos, WEFT_VALUE_MAX_DEPTH); /* the first bracket too many */
+  assert_int_equal(decode_n(text, n, &v, &pos), WEFT_EDEPTH);
+
+  /* Exactly the limit decodes; one more does not. */
+  size_t d = WEFT_VALUE_MAX_DEPTH;
+  memset(text, '[', d);
+  memset(text + d, ']', d);
+  assert_int_equal(decode_n(text, 2 * d, &v, &pos), 0);
+  weft_value_free(v);
+  memset(text, '[', d + 1);
+  memset(text + d + 1, ']', d + 1);
+  assert_int_equal(decode_n(text, 2 * d + 2, &v, &pos), WEFT_EDEPTH);
+  free(text);
+
+  /* Nested maps count too. */
+  char *m = malloc(6 * (d + 1) + 8);
+  size_t o = 0;
+  for (size_t k = 0; k < d + 1; k++) o += (size_t)sprintf(m + o, "{\"a\":");
+  o += (size_t)sprintf(m + o, "1");
+  for (size_t k = 0; k < d + 1; k++) m[o++] = '}';
+  assert_int_equal(decode_n(m, o, &v, &pos), WEFT_EDEPTH);
+  free(m);
+}
+
+/* The parser's own API: decode into a caller's arena, reset, repeat. */
+static void test_arena_reuse(void **state) {
+  (void)state;
+  static const char msg[] = "{\"type\":\"event\",\"name\":\"chat\",\"args\":[{\"room\":\"lobby\","
+                            "\"text\":\"hello \\\"world\\\"\\n\",\"ts\":1700000000123,\"n\":1.5}]}";
+  weft__arena a;
+  weft__arena_init(&a);
+  weft__buf out = {0};
+  for (int k = 0; k < 1000; k++) {
+    const weft_value *v = NULL;
+    assert_int_equal(weft__parser_json.decode((const uint8_t *)msg, sizeof msg - 1, &a, &v, NULL),
+                     0);
+    out.len = 0;
+    assert_int_equal(weft__parser_json.encode(v, &out), 0);
+    /* A typical message fits the first block: nothing else is allocated. */
+    assert_ptr_equal(a.cur, a.head);
+    weft__arena_reset(&a);
+  }
+  assert_int_equal(out.len, sizeof msg - 1);
+  assert_memory_equal(out.data, msg, out.len);
+  assert_false(weft__parser_json.binary);
+  assert_string_equal(weft__parser_json.name, "json");
+  weft__buf_free(&out);
+  weft__arena_free(&a);
+}
+
+/* A long document (many blocks, big containers, long strings) survives. */
+static void test_large(void **state) {
+  (void)state;
+  weft_value *root = weft_value_new_array();
+  for (int k = 0; k < 3000; k++) {
+    weft_value *m = weft_value_new_map();
+    char key[32];
+    int kl = snprintf(key, sizeof key, "key%d", k);
+    weft_value_map_add(m, key, (size_t)kl, weft_value_new_int(k));
+    weft_value_map_add(m, "f", 1, weft_value_new_float(k / 7.0));
+    weft_value_map_add(m, "s", 1, weft_value_new_string("line\nwith \"quotes\" \xe2\x80\xa8", 23));
+    weft_value_array_push(root, m);
+  }
+  char *big = malloc(100000);
+  memset(big, 'x', 100000);
+  weft_value_array_push(root, weft_value_new_string(big, 100000));
+  free(big);
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(weft_value_encode("json", root, &buf, &len), 0);
+  weft_value *back;
+  assert_int_equal(decode_n((const char *)buf, len, &back, NULL), 0);
+  assert_true(weft_value_equal(root, back));
+  weft_free(buf);
+  weft_value_free(back);
+  weft_value_free(root);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_types_roundtrip), cmocka_unit_test(test_binary_buffer),
+      cmocka_unit_test(test_encode_errors),   cmocka_unit_test(test_string_escapes),
+      cmocka_unit_test(test_unicode),         cmocka_unit_test(test_lone_surrogates),
+      cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_float_roundtrip_random), cmocka_unit_test(test_locale),
+      cmocka_unit_test(test_malformed),       cmocka_unit_test(test_truncation),
+      cmocka_unit_test(test_error_offsets),   cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_arena_reuse),     cmocka_unit_test(test_large),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
