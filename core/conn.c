@@ -406,29 +406,8 @@ static void peer_name(weft__conn *c) {
   }
 }
 
-static void on_connection(uv_stream_t *l, int status) {
-  weft_server *s = l->data;
-  if (status < 0) {
-    weft__server_error(s, NULL, weft__uv_err(status), "io", uv_strerror(status));
-    return;
-  }
-  weft__conn *c = calloc(1, sizeof(*c));
-  if (!c) {
-    uv_tcp_t *t = malloc(sizeof(*t));
-    if (!t) return;
-    uv_tcp_init(s->loop->uv, t);
-    if (uv_accept(l, (uv_stream_t *)t) == 0) { /* refuse rather than leave it pending */
-    }
-    uv_close((uv_handle_t *)t, on_reject_closed);
-    return;
-  }
-  c->server = s;
-  uv_tcp_init(s->loop->uv, &c->tcp);
-  c->tcp.data = c;
-  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
-    uv_close((uv_handle_t *)&c->tcp, on_reject_closed);
-    return;
-  }
+/* Takes over an initialised, connected handle and starts the HTTP phase. */
+static void conn_start(weft_server *s, weft__conn *c) {
   uv_tcp_nodelay(&c->tcp, 1);
   peer_name(c);
   weft__ws_reader_init(&c->reader, 1, s->max_length);
@@ -436,6 +415,51 @@ static void on_connection(uv_stream_t *l, int status) {
   s->n_conns++;
   weft__server_pending_add(s, c, 10000);
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) weft__conn_abort(c);
+}
+
+static weft__conn *conn_new(weft_server *s) {
+  weft__conn *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->server = s;
+  uv_tcp_init(s->loop->uv, &c->tcp);
+  c->tcp.data = c;
+  return c;
+}
+
+static void on_connection(uv_stream_t *l, int status) {
+  weft_server *s = l->data;
+  if (status < 0) {
+    weft__server_error(s, NULL, weft__uv_err(status), "io", uv_strerror(status));
+    return;
+  }
+  weft__conn *c = conn_new(s);
+  if (!c) {
+    /* Out of memory: accept and drop, or the listener would spin on it. */
+    uv_tcp_t *t = malloc(sizeof(*t));
+    if (!t) return;
+    uv_tcp_init(s->loop->uv, t);
+    uv_accept(l, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, on_reject_closed);
+    return;
+  }
+  if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0) {
+    uv_close((uv_handle_t *)&c->tcp, on_reject_closed);
+    return;
+  }
+  conn_start(s, c);
+}
+
+int weft__conn_adopt(weft_server *s, int fd) {
+  if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  weft__conn *c = conn_new(s);
+  if (!c) return WEFT_ENOMEM;
+  int rc = uv_tcp_open(&c->tcp, fd);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)&c->tcp, on_reject_closed);
+    return weft__uv_err(rc);
+  }
+  conn_start(s, c);
+  return 0;
 }
 
 static int ws_listen(weft_server *s, const weft__url *url) {

@@ -256,7 +256,9 @@ int weft__spark_send_string(weft_spark *c, const char *s);
 void weft__spark_free_identity(weft_spark *c);
 
 /* conn.c: bytes, frames and the TCP handle */
-void weft__conn_accept(weft_server *s);
+/* Serves an already connected stream socket as if it had been accepted
+ * (the fuzz target's way in; fd is owned by the connection afterwards). */
+int weft__conn_adopt(weft_server *s, int fd);
 int weft__conn_enqueue(weft__conn *c, weft__payload *p);
 void weft__conn_flush(weft__conn *c);
 void weft__conn_close_ws(weft__conn *c, int code, const char *reason);

@@ -48,8 +48,12 @@ run_interop() {
 
 run_asan() {
   configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON || return 1
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan -L c --output-on-failure -j "$JOBS"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+  ctest --test-dir build-asan -L c --output-on-failure -j "$JOBS" || return 1
+  # The sanitized server under the interop suite: a report aborts it, and the
+  # harness asserts a clean exit.
+  WEFT_TEST_SERVER="$ROOT/build-asan/tests/weft_test_server" \
+    node --test --test-concurrency=2 tests/interop/
 }
 
 run_valgrind() {
@@ -61,11 +65,13 @@ run_valgrind() {
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
       --show-leak-kinds=definite "$t" || rc=1
   done
-  # The server process itself, under the interop echo suite.
+  # The server process itself under the whole interop suite: the harness
+  # asserts exit status 0 on SIGTERM, and valgrind exits 99 on any error or
+  # definite leak.
   WEFT_TEST_SERVER_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full \
 --errors-for-leak-kinds=definite --show-leak-kinds=definite" \
     WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" \
-    node --test tests/interop/valgrind.test.js || rc=1
+    node --test --test-concurrency=2 tests/interop/ || rc=1
   return $rc
 }
 

@@ -724,7 +724,8 @@ static void test_loop_api(void **state) {
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0"), 0);
   assert_string_equal(weft_server_pathname(s), "/primus");
   uv_run(&uv, UV_RUN_NOWAIT);  /* new watchers reach epoll inside uv_run */
-  assert_int_equal(weft_loop_timeout(loop), 30000); /* idle: only the heartbeat is due */
+  int idle_ms = weft_loop_timeout(loop); /* idle: only the heartbeat is due */
+  assert_true(idle_ms > 0 && idle_ms <= 30000);
   assert_int_equal(weft_server_destroy(s, NULL), 0);
   uv_run(&uv, UV_RUN_DEFAULT);
   assert_int_equal(weft_loop_close(loop), 0);

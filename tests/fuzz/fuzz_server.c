@@ -1,0 +1,94 @@
+/*
+ * The server's whole message path: each input is what a client sends after
+ * a valid upgrade request — frames, parsed by the reader, decoded by the
+ * parser (json, or msgpack when the first byte is odd), answered (primus::
+ * strings), transformed by a plugin and echoed back — over a socketpair the
+ * server adopts. Any crash, leak or sanitizer report is a finding.
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct harness {
+  weft_loop *loop;
+  weft_server *server[2];
+} harness;
+
+static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
+  (void)user;
+  if (weft_value_type(msg) == WEFT_STRING && weft_value_len(msg) == 3) {
+    weft_spark_end(sp, msg, 0);
+    return;
+  }
+  weft_spark_write(sp, msg);
+  weft_server_write(weft_spark_server(sp), msg);
+}
+
+static int replace_ints(weft_spark *sp, const weft_value *msg, weft_value **rep, void *user) {
+  (void)sp, (void)user;
+  if (weft_value_type(msg) == WEFT_INT) *rep = weft_value_new_string("int", 3);
+  if (weft_value_type(msg) == WEFT_BOOL) return WEFT_SWALLOW;
+  return WEFT_PASS;
+}
+
+static const weft_plugin_ops plugin = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "fuzz",
+                                       NULL, NULL, NULL, replace_ints, replace_ints, NULL};
+
+static harness *setup(void) {
+  static harness h; /* the fuzzer's process-wide fixture */
+  if (h.loop) return &h;
+  signal(SIGPIPE, SIG_IGN);
+  weft_loop_new(&h.loop);
+  for (int i = 0; i < 2; i++) {
+    weft_server_new(h.loop, &h.server[i]);
+    weft_server_events ev = {sizeof(ev), NULL, NULL, on_data, NULL, NULL, NULL};
+    weft_server_set_events(h.server[i], &ev, NULL, NULL);
+    weft_server_set_parser(h.server[i], i ? "msgpack" : "json");
+    weft_server_set_max_length(h.server[i], 4096);
+    weft_server_set_compression(h.server[i], 1);
+    weft_server_use(h.server[i], &plugin, NULL);
+    if (weft_server_listen(h.server[i], "ws://127.0.0.1:0/primus") != 0) abort();
+  }
+  return &h;
+}
+
+static const char upgrade[] =
+    "GET /primus?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+    "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size == 0 || size > 60000) return 0;
+  harness *h = setup();
+  weft_server *s = h->server[data[0] & 1];
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 0;
+  int buf = 1 << 20;
+  setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+  setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+  if (write(sv[0], upgrade, sizeof(upgrade) - 1) < 0 || write(sv[0], data + 1, size - 1) < 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+  }
+  shutdown(sv[0], SHUT_WR);
+  if (weft__conn_adopt(s, sv[1]) != 0) {
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+  }
+  /* Run until the connection is gone, draining what the server answers. */
+  char sink[65536];
+  while (s->n_conns > 0) {
+    weft_loop_run_once(h->loop);
+    while (recv(sv[0], sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    }
+  }
+  close(sv[0]);
+  return 0;
+}
