@@ -42,7 +42,7 @@ run_c() {
 
 run_interop() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
-  WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" \
+  WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" WEFT_CLI="$ROOT/build/weft" \
     node --test --test-concurrency=2 tests/interop/
 }
 

@@ -37,6 +37,7 @@ struct fixture {
   int flood_first_full, flood_nobufs;
   char order[128];
   int plugin_destroys;
+  int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
 };
 
 #define CHECK(cond)                                                                     \
@@ -91,6 +92,17 @@ static void on_close(weft_server *s, void *user) {
   ((fixture *)user)->closed = 1;
 }
 
+static void count_user_free(void *user) { ((fixture *)user)->user_frees++; }
+
+/* Ends every other spark it meets: ending during a walk must be safe. */
+static int count_and_greet(weft_spark *sp, void *user) {
+  fixture *f = user;
+  f->foreach_seen++;
+  reply_str(sp, "hello from foreach");
+  if (f->foreach_seen == 2) weft_spark_end(sp, NULL, 0);
+  return 0;
+}
+
 static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   fixture *f = user;
   const char *rest;
@@ -108,6 +120,21 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     reply_str(sp, weft_spark_header(sp, rest));
   } else if (str_is(msg, "address", NULL)) {
     reply_str(sp, weft_spark_address(sp));
+  } else if (str_is(msg, "raw", NULL)) {
+    weft_spark_write_raw(sp, "{\"pre\":\"encoded\"}", 17, 0);
+    weft_spark_write_raw(sp, "\x01\x02", 2, 1);
+    if (weft_spark_write_raw(sp, "\xff", 1, 0) == WEFT_EUTF8) reply_str(sp, "utf8 refused");
+  } else if (str_is(msg, "foreach", NULL)) {
+    f->foreach_seen = 0;
+    weft_server_foreach(f->server, count_and_greet, f);
+    char n[16];
+    snprintf(n, sizeof(n), "%d", f->foreach_seen);
+    reply_str(sp, n);
+  } else if (str_is(msg, "lookup", NULL)) {
+    reply_str(sp, weft_server_spark(f->server, weft_spark_id(sp)) == sp ? "found" : "missing");
+  } else if (str_is(msg, "user", NULL)) {
+    weft_spark_set_user(sp, f, count_user_free);
+    reply_str(sp, weft_spark_get_user(sp) == f ? "set" : "unset");
   } else if (str_is(msg, "flood", NULL)) {
     static const uint8_t chunk[65536];
     weft_value *v = weft_value_new_binary(chunk, sizeof(chunk));
@@ -133,7 +160,8 @@ static void *client_main(void *arg) {
 
 static void destroy_server(void *arg) {
   fixture *f = arg;
-  if (!f->closed) weft_server_destroy(f->server, NULL);
+  weft_destroy_options o = {sizeof(o), f->reconnect_destroy, 500};
+  if (!f->closed) weft_server_destroy(f->server, &o);
 }
 
 static void client_done(fixture *f) { weft_loop_post(f->loop, destroy_server, f); }
@@ -690,6 +718,98 @@ static void test_destroy(void **state) {
   assert_int_equal(f.connections, 3);
 }
 
+
+/* Trusted proxies, origins, ids from the application, raw writes, user data,
+ * for-each and lookup. */
+static int idgen(char *buf, size_t cap, void *user) {
+  fixture *f = user;
+  f->idgen_calls++;
+  if (f->idgen_calls == 2) return -1; /* falls back to a random id */
+  snprintf(buf, cap, "app-%d", f->idgen_calls);
+  return 0;
+}
+
+static void with_everything(fixture *f) {
+  assert_int_equal(weft_server_add_trusted_proxy(f->server, "not an ip"), WEFT_EINVAL);
+  assert_int_equal(weft_server_add_trusted_proxy(f->server, "127.0.0.1"), 0);
+  assert_int_equal(weft_server_add_origin(f->server, ""), WEFT_EINVAL);
+  assert_int_equal(weft_server_add_origin(f->server, "http://good.test"), 0);
+  assert_int_equal(weft_server_set_id_generator(f->server, idgen, f, NULL), 0);
+}
+
+CLIENT(misc_client) {
+  wsc a, b, c, d;
+  uint8_t *p;
+  size_t n;
+  char resp[2048];
+  CHECK(wsc_connect(&a, f->port, "/primus", "X-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n"
+                    "X-Forwarded-Port: 4242\r\nOrigin: http://good.test\r\n", NULL, 0, NULL, 0) == 101);
+  CHECK(wsc_send_text(&a, "\"address\"") == 0);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 13 && memcmp(p, "\"203.0.113.9\"", 13) == 0);
+  CHECK(wsc_send_text(&a, "\"primus::id::\"") == 0);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 19 && memcmp(p, "\"primus::id::app-1\"", 19) == 0);
+  CHECK(wsc_connect(&b, f->port, "/primus", "Origin: http://evil.test\r\n", NULL, 0, NULL, 0) == 403);
+  wsc_close(&b);
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nOrigin: http://evil.test\r\n\r\n", resp,
+                 sizeof(resp)) == 403);
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nOrigin: http://good.test\r\n\r\n", resp,
+                 sizeof(resp)) == 200);
+  CHECK(strstr(resp, "Access-Control-Allow-Origin: http://good.test"));
+  CHECK(open_ws(f, &b, NULL) == 101); /* no Origin header: not a browser, allowed */
+  CHECK(wsc_send_text(&b, "\"primus::id::\"") == 0);
+  CHECK(wsc_recv_data(&b, &p, &n, 1, 3000) == 1 && n == 35); /* generator declined: 21 random */
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"raw\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 17 && memcmp(p, "{\"pre\":\"encoded\"}", 17) == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 2 && n == 2);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 14);
+  CHECK(wsc_send_text(&c, "\"user\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 5 && memcmp(p, "\"set\"", 5) == 0);
+  CHECK(wsc_send_text(&c, "\"lookup\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 7 && memcmp(p, "\"found\"", 7) == 0);
+  CHECK(open_ws(f, &d, NULL) == 101);
+  CHECK(echo_ok(&d, "0"));
+  /* for-each over 4 sparks; the second one met is ended during the walk. */
+  CHECK(wsc_send_text(&a, "\"foreach\"") == 0);
+  wsc *all[4] = {&a, &b, &c, &d};
+  int ended = 0;
+  for (int i = 0; i < 4; i++) {
+    CHECK(wsc_recv_data(all[i], &p, &n, 1, 3000) == 1 && n == 20);
+    if (wsc_recv_data(all[i], &p, &n, 1, 300) == 1 && n == 23 &&
+        memcmp(p, "\"primus::server::close\"", 23) == 0)
+      ended++;
+  }
+  CHECK(ended == 1);
+  for (int i = 0; i < 4; i++) wsc_close(all[i]);
+}
+
+static void test_misc(void **state) {
+  (void)state;
+  fixture f = {.client = misc_client, .configure = with_everything};
+  run(&f);
+  assert_int_equal(f.connections, 4);
+  assert_int_equal(f.foreach_seen, 4);
+  assert_int_equal(f.user_frees, 1); /* after the disconnection */
+}
+
+/* Destroy with reconnect: clients get no primus::server::close. */
+CLIENT(destroy_reconnect_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(echo_ok(&c, "2"));
+  weft_loop_post(f->loop, destroy_server, f);
+  uint8_t *p;
+  size_t n;
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 8 && n >= 2 && ((p[0] << 8) | p[1]) == 1000);
+  wsc_close(&c);
+}
+
+static void test_destroy_reconnect(void **state) {
+  (void)state;
+  fixture f = {.client = destroy_reconnect_client, .reconnect_destroy = 1};
+  run(&f);
+}
+
 /* ---- the loop API without I/O ---- */
 
 static void test_loop_api(void **state) {
@@ -756,7 +876,8 @@ int main(void) {
       cmocka_unit_test(test_broadcast),    cmocka_unit_test(test_auth),
       cmocka_unit_test(test_plugins),      cmocka_unit_test(test_msgpack),
       cmocka_unit_test(test_compression),  cmocka_unit_test(test_backpressure),
-      cmocka_unit_test(test_destroy),
+      cmocka_unit_test(test_destroy),    cmocka_unit_test(test_misc),
+      cmocka_unit_test(test_destroy_reconnect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
