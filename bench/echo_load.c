@@ -107,7 +107,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     } else if (len == 127) {
       if (c->in_len - off < 10) break;
       len = 0;
-      for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+      for (int i = 0; i < 8; i++)
+        len = (len << 8) | p[2 + i];
       h = 10;
     }
     if (c->in_len - off < h + len) break;
@@ -173,7 +174,8 @@ static void build_frame(bench *b) {
     head[h++] = (uint8_t)n;
   } else {
     head[h++] = 0x80 | 127;
-    for (int i = 7; i >= 0; i--) head[h++] = (uint8_t)((uint64_t)n >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+      head[h++] = (uint8_t)((uint64_t)n >> (8 * i));
   }
   const uint8_t mask[4] = {1, 2, 3, 4};
   memcpy(head + h, mask, 4);
@@ -184,7 +186,8 @@ static void build_frame(bench *b) {
   for (size_t k = 0; k < b->batch; k++) {
     uint8_t *f = b->frames + k * b->frame_len;
     memcpy(f, head, h);
-    for (size_t i = 0; i < n; i++) f[h + i] = payload[i] ^ mask[i & 3];
+    for (size_t i = 0; i < n; i++)
+      f[h + i] = payload[i] ^ mask[i & 3];
   }
   free(payload);
 }
@@ -203,13 +206,20 @@ int main(int argc, char **argv) {
       b.binary = 1;
       continue;
     }
-    if (strcmp(k, "--port") == 0) b.port = atoi(v);
-    else if (strcmp(k, "--path") == 0) b.path = v;
-    else if (strcmp(k, "--conns") == 0) b.nconns = atoi(v);
-    else if (strcmp(k, "--size") == 0) b.size = atoi(v);
-    else if (strcmp(k, "--pipeline") == 0) b.pipeline = atoi(v);
-    else if (strcmp(k, "--seconds") == 0) b.seconds = atof(v);
-    else if (strcmp(k, "--warmup") == 0) b.warmup = atof(v);
+    if (strcmp(k, "--port") == 0)
+      b.port = atoi(v);
+    else if (strcmp(k, "--path") == 0)
+      b.path = v;
+    else if (strcmp(k, "--conns") == 0)
+      b.nconns = atoi(v);
+    else if (strcmp(k, "--size") == 0)
+      b.size = atoi(v);
+    else if (strcmp(k, "--pipeline") == 0)
+      b.pipeline = atoi(v);
+    else if (strcmp(k, "--seconds") == 0)
+      b.seconds = atof(v);
+    else if (strcmp(k, "--warmup") == 0)
+      b.warmup = atof(v);
     else {
       fprintf(stderr, "echo_load: unknown option %s\n", k);
       return 2;

@@ -29,11 +29,10 @@ typedef struct app {
 } app;
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack]\n"
-          "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
-          "                  [--mode echo|broadcast]\n"
-          "       weft --version\n");
+  fprintf(f, "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack]\n"
+             "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
+             "                  [--mode echo|broadcast]\n"
+             "       weft --version\n");
 }
 
 static void on_connection(weft_spark *sp, void *user) {
@@ -50,8 +49,10 @@ static void on_disconnection(weft_spark *sp, void *user) {
 
 static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   app *a = user;
-  if (a->broadcast) weft_server_write(a->server, msg);
-  else weft_spark_write(sp, msg);
+  if (a->broadcast)
+    weft_server_write(a->server, msg);
+  else
+    weft_spark_write(sp, msg);
 }
 
 static void on_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
@@ -92,17 +93,24 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
       o->compression = 1;
       continue;
     }
-    if (!v) ok = 0;
-    else if (strcmp(k, "--host") == 0) o->host = v;
-    else if (strcmp(k, "--path") == 0) o->path = v;
-    else if (strcmp(k, "--parser") == 0) o->parser = v;
-    else if (strcmp(k, "--mode") == 0) o->mode = v;
-    else if (strcmp(k, "--port") == 0) ok = parse_long(v, 0, 65535, &o->port) == 0;
+    if (!v)
+      ok = 0;
+    else if (strcmp(k, "--host") == 0)
+      o->host = v;
+    else if (strcmp(k, "--path") == 0)
+      o->path = v;
+    else if (strcmp(k, "--parser") == 0)
+      o->parser = v;
+    else if (strcmp(k, "--mode") == 0)
+      o->mode = v;
+    else if (strcmp(k, "--port") == 0)
+      ok = parse_long(v, 0, 65535, &o->port) == 0;
     else if (strcmp(k, "--ping-interval") == 0)
       ok = parse_long(v, 0, 86400000, &o->ping_interval) == 0;
     else if (strcmp(k, "--max-length") == 0)
       ok = parse_long(v, 1, 1L << 40, &o->max_length) == 0;
-    else ok = 0;
+    else
+      ok = 0;
     if (!ok) {
       fprintf(stderr, "weft: bad option %s%s%s\n", k, v ? " " : "", v ? v : "");
       return -1;
@@ -134,8 +142,8 @@ static int serve(int argc, char **argv) {
     fprintf(stderr, "weft: %s\n", weft_strerror(rc));
     return 1;
   }
-  weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data, NULL,
-                           on_error, on_close};
+  weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data,
+                           NULL,       on_error,      on_close};
   weft_server_set_events(a.server, &ev, &a, NULL);
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);

@@ -8,7 +8,8 @@ int weft__buf_reserve(weft__buf *b, size_t extra) {
   if (b->cap - b->len >= extra) return 0;
   if (extra > SIZE_MAX / 2 - b->len) return WEFT_ENOMEM;
   size_t cap = b->cap ? b->cap : 256;
-  while (cap - b->len < extra) cap *= 2;
+  while (cap - b->len < extra)
+    cap *= 2;
   uint8_t *p = realloc(b->data, cap);
   if (!p) return WEFT_ENOMEM;
   b->data = p;

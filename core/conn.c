@@ -69,7 +69,8 @@ static int queue_push(weft__conn *c, weft__payload *p) {
     size_t cap = c->q_cap ? c->q_cap * 2 : 4;
     weft__qent *q = malloc(cap * sizeof(*q));
     if (!q) return WEFT_ENOMEM;
-    for (size_t i = 0; i < c->q_len; i++) q[i] = c->q[(c->q_head + i) % c->q_cap];
+    for (size_t i = 0; i < c->q_len; i++)
+      q[i] = c->q[(c->q_head + i) % c->q_cap];
     free(c->q);
     c->q = q;
     c->q_cap = cap;
@@ -187,8 +188,7 @@ static size_t fill_iov(weft__conn *c, uv_buf_t *iov) {
   size_t n = c->q_len < WEFT__IOV_MAX ? c->q_len : WEFT__IOV_MAX;
   for (size_t i = 0; i < n; i++) {
     weft__qent *e = &c->q[(c->q_head + i) % c->q_cap];
-    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off,
-                         (unsigned)(frame_len(e->p) - e->off));
+    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off, (unsigned)(frame_len(e->p) - e->off));
   }
   return n;
 }
@@ -287,8 +287,7 @@ static int on_ws_close(void *ctx, int code, const char *reason, size_t rlen) {
   return 1;
 }
 
-static const weft__ws_reader_cbs reader_cbs = {on_ws_message, on_ws_ping, on_ws_pong,
-                                               on_ws_close};
+static const weft__ws_reader_cbs reader_cbs = {on_ws_message, on_ws_ping, on_ws_pong, on_ws_close};
 
 static const char *close_kind(int code) {
   switch (code) {
@@ -329,7 +328,7 @@ static size_t process(weft__conn *c, uint8_t *data, size_t len) {
     return used + (size_t)n;
   }
   if (c->state == WEFT__C_AUTH) return used; /* kept until the answer */
-  return len; /* lingering or closed: discard */
+  return len;                                /* lingering or closed: discard */
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -499,7 +498,7 @@ static void ws_close(weft_spark *sp, int code, const char *reason) {
 }
 
 const weft__transport_ops weft__transport_ws = {
-    "websockets", {"ws", "http", NULL, NULL}, ws_listen, ws_stop, ws_send, ws_close,
+    "websockets",    {"ws", "http", NULL, NULL}, ws_listen, ws_stop, ws_send, ws_close,
     weft__conn_abort};
 
 const weft__transport_ops *weft__transport_find(const char *scheme) {

@@ -102,8 +102,10 @@ static void respond_json_error(weft__conn *c, int status, const char *message) {
 static void respond_spec(weft__conn *c) {
   weft_server *s = c->server;
   char body[512], ping[16];
-  if (s->ping_interval) snprintf(ping, sizeof(ping), "%u", s->ping_interval);
-  else strcpy(ping, "false");
+  if (s->ping_interval)
+    snprintf(ping, sizeof(ping), "%u", s->ping_interval);
+  else
+    strcpy(ping, "false");
   weft_value *path = weft_value_new_string(s->pathname, strlen(s->pathname));
   uint8_t *pj = NULL;
   size_t pl = 0;
@@ -140,7 +142,8 @@ static int parse_query(weft__conn *c) {
   const char *q = c->req.query;
   if (!q || !*q) return 0;
   size_t n = 1, qlen = strlen(q);
-  for (const char *p = q; *p; p++) n += *p == '&';
+  for (const char *p = q; *p; p++)
+    n += *p == '&';
   char **arr = malloc(2 * n * sizeof(char *) + 2 * (qlen + n));
   if (!arr) return WEFT_ENOMEM;
   char *out = (char *)(arr + 2 * n);
@@ -154,8 +157,8 @@ static int parse_query(weft__conn *c) {
       arr[2 * k] = out;
       out += weft__url_decode(out, p, klen) + 1;
       arr[2 * k + 1] = out;
-      out += (eq ? weft__url_decode(out, eq + 1, len - klen - 1) : weft__url_decode(out, "", 0)) +
-             1;
+      out +=
+          (eq ? weft__url_decode(out, eq + 1, len - klen - 1) : weft__url_decode(out, "", 0)) + 1;
       k++;
     }
     p += len;
@@ -177,7 +180,8 @@ static void forwarded_address(weft__conn *c) {
   if (!is_trusted(c->server, c->address)) return;
   const char *xff = weft__http_get(&c->req, "X-Forwarded-For");
   if (!xff) return;
-  while (*xff == ' ') xff++;
+  while (*xff == ' ')
+    xff++;
   size_t len = strcspn(xff, ", ");
   char ip[64];
   if (len == 0 || len >= sizeof(ip)) return;
@@ -297,12 +301,8 @@ void weft__http_request(weft__conn *c) {
 const char *weft_auth_header(const weft_auth *a, const char *name) {
   return a && a->conn && name ? weft__http_get(&a->conn->req, name) : NULL;
 }
-const char *weft_auth_address(const weft_auth *a) {
-  return a && a->conn ? a->conn->address : NULL;
-}
-const char *weft_auth_url(const weft_auth *a) {
-  return a && a->conn ? a->conn->req.target : NULL;
-}
+const char *weft_auth_address(const weft_auth *a) { return a && a->conn ? a->conn->address : NULL; }
+const char *weft_auth_url(const weft_auth *a) { return a && a->conn ? a->conn->req.target : NULL; }
 const char *weft_auth_query(const weft_auth *a, const char *key) {
   return a && a->conn ? weft_spark_query(a->conn, key) : NULL;
 }

@@ -52,19 +52,19 @@ struct weft_loop {
   uv_loop_t *uv;
   uv_loop_t own;
   int owned;
-  int depth;       /* > 0 while inside weft_loop_run/run_once */
+  int depth; /* > 0 while inside weft_loop_run/run_once */
   int closing;
-  size_t users;    /* live servers and clients */
-  size_t handles;  /* our uv handles still to close (check, idle, async) */
+  size_t users;     /* live servers and clients */
+  size_t handles;   /* our uv handles still to close (check, idle, async) */
   uv_check_t check; /* flushes corked writes right after poll */
   uv_idle_t idle;   /* keeps the next poll from blocking while writes wait */
   uv_async_t async; /* weft_loop_post() */
   uv_mutex_t post_mu;
   weft__post *posts;
-  weft__conn *dirty;      /* connections with queued writes to flush */
+  weft__conn *dirty; /* connections with queued writes to flush */
   int idle_active;
   int rbuf_busy;
-  weft__buf scratch;      /* encode scratch, reused */
+  weft__buf scratch;              /* encode scratch, reused */
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
 };
 
@@ -74,14 +74,20 @@ void weft__loop_unmark_dirty(weft_loop *loop, weft__conn *c);
 
 /* ---- payloads: encoded messages shared by every recipient ---- */
 
-enum { WEFT__P_TEXT = 1, WEFT__P_BINARY = 2, WEFT__P_CLOSE = 8, WEFT__P_PING = 9,
-       WEFT__P_PONG = 10, WEFT__P_RAW = 16 /* bytes as they are (HTTP) */ };
+enum {
+  WEFT__P_TEXT = 1,
+  WEFT__P_BINARY = 2,
+  WEFT__P_CLOSE = 8,
+  WEFT__P_PING = 9,
+  WEFT__P_PONG = 10,
+  WEFT__P_RAW = 16 /* bytes as they are (HTTP) */
+};
 
 typedef struct weft__payload {
   uint32_t refs;
-  uint8_t kind;   /* WEFT__P_* */
-  uint8_t hlen;   /* WebSocket header length once framed, 0 before */
-  uint8_t rsv1;   /* compressed */
+  uint8_t kind; /* WEFT__P_* */
+  uint8_t hlen; /* WebSocket header length once framed, 0 before */
+  uint8_t rsv1; /* compressed */
   size_t len;
   struct weft__payload *deflated; /* compressed variant, built on first need */
   uint8_t head[14];               /* the frame header, right-aligned */
@@ -142,23 +148,23 @@ struct weft_server {
   weft__pmd *pmd;
 
   /* sparks */
-  weft_spark *open_head;     /* open sparks, doubly linked */
+  weft_spark *open_head; /* open sparks, doubly linked */
   size_t n_open;
-  weft_spark **buckets;      /* id → spark */
+  weft_spark **buckets; /* id → spark */
   size_t n_buckets;
-  weft__conn *pending;       /* conns in HTTP, auth or closing states */
-  size_t n_conns;            /* every live connection */
+  weft__conn *pending; /* conns in HTTP, auth or closing states */
+  size_t n_conns;      /* every live connection */
 
   uv_timer_t ping_timer;
-  uv_timer_t reaper;         /* handshake and closing deadlines */
+  uv_timer_t reaper; /* handshake and closing deadlines */
   int reaper_active;
   uv_timer_t destroy_timer;
-  size_t live_handles;       /* uv handles to close before freeing */
+  size_t live_handles; /* uv handles to close before freeing */
 
-  weft__arena arena;         /* decoded messages, reset after dispatch */
+  weft__arena arena; /* decoded messages, reset after dispatch */
   weft__rand rand;
   int dispatching;
-  int iterating;             /* > 0 while walking the open list */
+  int iterating; /* > 0 while walking the open list */
   int unlink_pending;
   int timers_closed;
 };
@@ -185,33 +191,33 @@ struct weft_spark {
   weft_server *server;
   uv_tcp_t tcp;
   int state;
-  uint8_t was_open;    /* connection event emitted: disconnection owed */
-  uint8_t alive;       /* answered the last ping */
-  uint8_t dirty;       /* on the loop's dirty list */
-  uint8_t writing;     /* a uv_write is in flight */
-  uint8_t above_hwm;   /* a write returned 1: drain owed */
-  uint8_t pmd;         /* permessage-deflate negotiated */
+  uint8_t was_open;  /* connection event emitted: disconnection owed */
+  uint8_t alive;     /* answered the last ping */
+  uint8_t dirty;     /* on the loop's dirty list */
+  uint8_t writing;   /* a uv_write is in flight */
+  uint8_t above_hwm; /* a write returned 1: drain owed */
+  uint8_t pmd;       /* permessage-deflate negotiated */
   uint8_t close_sent;
-  uint8_t on_pending;  /* on server->pending */
+  uint8_t on_pending;   /* on server->pending */
   uint8_t unlink_later; /* left on the open list until an iteration ends */
 
   /* lists */
-  weft_spark *next, *prev;         /* open list */
-  weft_spark *pnext, *pprev;       /* pending list (kept apart: an open-list
-                                      unlink may be deferred during a walk) */
-  weft_spark *hnext;               /* id bucket chain */
+  weft_spark *next, *prev;   /* open list */
+  weft_spark *pnext, *pprev; /* pending list (kept apart: an open-list
+                                unlink may be deferred during a walk) */
+  weft_spark *hnext;         /* id bucket chain */
   weft__conn *dirty_next;
-  uint64_t deadline;               /* ms; for HTTP, auth and closing states */
+  uint64_t deadline; /* ms; for HTTP, auth and closing states */
 
   /* read side */
-  weft__buf in;                    /* unconsumed bytes across reads */
+  weft__buf in; /* unconsumed bytes across reads */
   weft__ws_reader reader;
 
   /* write side */
   weft__qent *q;
-  size_t q_head, q_len, q_cap;     /* ring */
-  size_t queued;                   /* bytes queued, not yet written */
-  size_t inflight_n;               /* entries covered by the uv_write in flight */
+  size_t q_head, q_len, q_cap; /* ring */
+  size_t queued;               /* bytes queued, not yet written */
+  size_t inflight_n;           /* entries covered by the uv_write in flight */
   uv_write_t wreq;
 
   /* identity */
@@ -242,8 +248,7 @@ void weft__server_add_open(weft_server *s, weft_spark *c);
 void weft__server_remove_open(weft_server *s, weft_spark *c);
 void weft__server_pending_add(weft_server *s, weft_spark *c, uint32_t timeout_ms);
 void weft__server_pending_remove(weft_server *s, weft_spark *c);
-void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind,
-                        const char *msg);
+void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
 
 /* spark.c: the Primus layer over a connection */

@@ -217,7 +217,8 @@ int weft_loop_close(weft_loop *loop) {
   uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
   if (!loop->owned) return 0;
-  while (loop->handles > 0) uv_run(loop->uv, UV_RUN_NOWAIT);
+  while (loop->handles > 0)
+    uv_run(loop->uv, UV_RUN_NOWAIT);
   /* Every weft handle is closed; anything else left is the caller's bug, but
    * run the loop dry so uv_loop_close() can succeed. */
   uv_run(loop->uv, UV_RUN_DEFAULT);

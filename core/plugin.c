@@ -25,8 +25,10 @@ int weft_server_use(weft_server *s, const weft_plugin_ops *ops, void *user) {
   if (rc == 0) {
     name = weft__strdup(ops->name);
     list = name ? realloc(s->plugins, (s->n_plugins + 1) * sizeof(*list)) : NULL;
-    if (!list) rc = WEFT_ENOMEM;
-    else s->plugins = list;
+    if (!list)
+      rc = WEFT_ENOMEM;
+    else
+      s->plugins = list;
   }
   if (rc == 0 && ops->server_init) rc = ops->server_init(s, user);
   if (rc < 0 || rc > 0) {

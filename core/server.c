@@ -49,10 +49,10 @@ int weft_server_set_events(weft_server *s, const weft_server_events *ev, void *u
   return 0;
 }
 
-#define CHECK_NEW(s)                              \
-  do {                                            \
-    if (!(s)) return WEFT_EINVAL;                 \
-    if ((s)->state != WEFT__SRV_NEW) return WEFT_ESTATE; \
+#define CHECK_NEW(s)                                                                               \
+  do {                                                                                             \
+    if (!(s)) return WEFT_EINVAL;                                                                  \
+    if ((s)->state != WEFT__SRV_NEW) return WEFT_ESTATE;                                           \
   } while (0)
 
 int weft_server_set_parser(weft_server *s, const char *name) {
@@ -108,7 +108,8 @@ static int add_string(char ***list, size_t *n, const char *v) {
 }
 
 static void free_strings(char **list, size_t n) {
-  for (size_t i = 0; i < n; i++) free(list[i]);
+  for (size_t i = 0; i < n; i++)
+    free(list[i]);
   free(list);
 }
 
@@ -149,7 +150,8 @@ int weft_server_set_authorize(weft_server *s, weft_authorize_cb cb, void *user,
 
 static size_t id_hash(const char *id) {
   size_t h = 1469598103934665603ull;
-  for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ull;
+  for (; *id; id++)
+    h = (h ^ (unsigned char)*id) * 1099511628211ull;
   return h;
 }
 
@@ -180,8 +182,10 @@ weft_spark *weft_server_spark(weft_server *s, const char *id) {
 }
 
 static void list_unlink(weft_spark **head, weft_spark *c) {
-  if (c->prev) c->prev->next = c->next;
-  else *head = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    *head = c->next;
   if (c->next) c->next->prev = c->prev;
   c->next = c->prev = NULL;
 }
@@ -194,8 +198,10 @@ static void list_push(weft_spark **head, weft_spark *c) {
 }
 
 static void pending_unlink(weft_spark **head, weft_spark *c) {
-  if (c->pprev) c->pprev->pnext = c->pnext;
-  else *head = c->pnext;
+  if (c->pprev)
+    c->pprev->pnext = c->pnext;
+  else
+    *head = c->pnext;
   if (c->pnext) c->pnext->pprev = c->pprev;
   c->pnext = c->pprev = NULL;
 }
@@ -333,7 +339,8 @@ int weft_server_listen(weft_server *s, const char *url) {
   const weft__transport_ops *t = weft__transport_find(u.scheme);
   if (!t) return strcmp(u.scheme, "wss") == 0 ? WEFT_EUNSUPPORTED : WEFT_EURL;
   size_t plen = strcspn(u.path, "?");
-  while (plen > 1 && u.path[plen - 1] == '/') plen--;
+  while (plen > 1 && u.path[plen - 1] == '/')
+    plen--;
   if (plen > 1) {
     if (plen >= sizeof(s->pathname)) return WEFT_EURL;
     memcpy(s->pathname, u.path, plen);
@@ -348,8 +355,7 @@ int weft_server_listen(weft_server *s, const char *url) {
     return rc;
   }
   s->state = WEFT__SRV_LISTENING;
-  if (s->ping_interval)
-    uv_timer_start(&s->ping_timer, on_ping, s->ping_interval, s->ping_interval);
+  if (s->ping_interval) uv_timer_start(&s->ping_timer, on_ping, s->ping_interval, s->ping_interval);
   return 0;
 }
 
@@ -380,8 +386,10 @@ static int broadcast_payload(weft_server *s, weft__payload *p) {
   for (weft_spark *c = s->open_head; c; c = c->next) {
     if (c->state != WEFT__C_OPEN) continue;
     int rc = weft__spark_send_payload(c, p);
-    if (rc >= 0) n++;
-    else weft__server_error(s, c, rc, "queue", "broadcast skipped: outbound queue full");
+    if (rc >= 0)
+      n++;
+    else
+      weft__server_error(s, c, rc, "queue", "broadcast skipped: outbound queue full");
   }
   weft__server_iter_end(s);
   return n;
@@ -481,9 +489,11 @@ void weft__server_conn_closed(weft_server *s) {
 static void on_destroy_timeout(uv_timer_t *t) {
   weft_server *s = t->data;
   /* Whoever has not finished closing by now is cut off. */
-  while (s->pending) weft__conn_abort(s->pending);
+  while (s->pending)
+    weft__conn_abort(s->pending);
   weft__server_iter_begin(s);
-  for (weft_spark *c = s->open_head; c; c = c->next) weft__conn_abort(c);
+  for (weft_spark *c = s->open_head; c; c = c->next)
+    weft__conn_abort(c);
   weft__server_iter_end(s);
 }
 

@@ -24,9 +24,11 @@ static void make_id(weft_spark *c) {
     /* No entropy: still unique within this server. */
     static const char hex[] = "0123456789abcdef";
     uintptr_t v = (uintptr_t)c;
-    for (size_t i = 0; i < sizeof(r); i++, v >>= 4) r[i] = (uint8_t)hex[v & 15];
+    for (size_t i = 0; i < sizeof(r); i++, v >>= 4)
+      r[i] = (uint8_t)hex[v & 15];
   }
-  for (size_t i = 0; i < sizeof(r); i++) c->id[i] = id_alphabet[r[i] & 63];
+  for (size_t i = 0; i < sizeof(r); i++)
+    c->id[i] = id_alphabet[r[i] & 63];
   c->id[sizeof(r)] = '\0';
 }
 
@@ -119,8 +121,8 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   int rc = s->parser->decode(data, len, &s->arena, &v, &pos);
   if (rc != 0) {
     char msg[160];
-    snprintf(msg, sizeof(msg), "failed to decode incoming %s data at byte %zu: %s",
-             s->parser->name, pos, weft_strerror(rc));
+    snprintf(msg, sizeof(msg), "failed to decode incoming %s data at byte %zu: %s", s->parser->name,
+             pos, weft_strerror(rc));
     weft__server_error(s, c, rc, s->parser->name, msg);
   } else if (!protocol(c, v)) {
     deliver(c, v);
@@ -204,8 +206,10 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
   for (weft_spark *c = s->open_head; c; c = c->next) {
     if (c->state != WEFT__C_OPEN) continue;
     int rc = write_value(c, msg, &shared);
-    if (rc >= 0) n++;
-    else weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
+    if (rc >= 0)
+      n++;
+    else
+      weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
   weft__payload_release(shared);

@@ -3,7 +3,6 @@
  * public encode/decode entry points that dispatch to the parsers.
  */
 #include <math.h>
-#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,20 +14,14 @@
 /* Arena                                                                    */
 /* ------------------------------------------------------------------------ */
 
-struct weft__arena_block {
-  weft__arena_block *next;
-  size_t cap;  /* usable bytes after the header */
-  size_t used;
-};
-
-#define ARENA_ALIGN ((size_t)alignof(max_align_t))
-#define ARENA_HDR ((sizeof(weft__arena_block) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1))
+#define ARENA_ALIGN WEFT__ARENA_ALIGN
+#define ARENA_HDR WEFT__ARENA_HDR
 /* The first block is one page: a typical message (a few hundred bytes of
  * JSON) decodes into it with room to spare, and it is the block that reset
  * keeps, so an idle arena costs 4 KiB. */
 #define ARENA_FIRST ((size_t)4096)
-/* Later blocks double up to this size; bigger ones would sit mostly empty
- * after a reset-free burst. */
+/* Later blocks double up to this size. Beyond it doubling buys little: a
+ * request over a quarter of a block gets a block of its own anyway. */
 #define ARENA_MAX_BLOCK ((size_t)64 * 1024)
 
 static unsigned char *block_data(weft__arena_block *b) { return (unsigned char *)b + ARENA_HDR; }
@@ -50,6 +43,7 @@ static weft__arena_block *block_new(size_t cap) {
 
 /* Slow path: the current block is full (or there is none yet). */
 static void *arena_grow(weft__arena *a, size_t n) {
+  if (n > SIZE_MAX / 2) return NULL;
   if (!a->head) {
     weft__arena_block *b = block_new(ARENA_FIRST - ARENA_HDR);
     if (!b) return NULL;
@@ -81,33 +75,18 @@ static void *arena_grow(weft__arena *a, size_t n) {
   return block_data(b);
 }
 
-static void *arena_alloc(weft__arena *a, size_t n, size_t align) {
-  if (!a) return NULL;
-  if (n == 0) n = 1;
+void *weft__arena_grow(weft__arena *a, size_t n, size_t align) {
+  if (n == 0) return weft__arena_bump(a, 1, align);
   if (n > SIZE_MAX / 2) return NULL;
-  weft__arena_block *b = a->cur;
-  if (b) {
-    size_t off = (b->used + align - 1) & ~(align - 1);
-    if (off <= b->cap && b->cap - off >= n) {
-      b->used = off + n;
-      return block_data(b) + off;
-    }
-  }
+  /* A fresh block starts aligned; rounding keeps the next aligned request
+   * from wasting the gap. */
   if (align > 1) n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
   return arena_grow(a, n);
 }
 
-void *weft__arena_alloc(weft__arena *a, size_t n) { return arena_alloc(a, n, ARENA_ALIGN); }
-
-void *weft__arena_alloc_bytes(weft__arena *a, size_t n) { return arena_alloc(a, n, 1); }
-
-const char *weft__arena_strdup(weft__arena *a, const void *p, size_t n) {
-  if (n == 0) return weft__value_empty;
-  char *s = arena_alloc(a, n + 1, 1);
-  if (!s) return NULL;
-  memcpy(s, p, n);
-  s[n] = '\0';
-  return s;
+void *weft__arena_alloc(weft__arena *a, size_t n) {
+  if (!a) return NULL;
+  return weft__arena_bump(a, n, ARENA_ALIGN);
 }
 
 void weft__arena_reset(weft__arena *a) {
@@ -151,7 +130,8 @@ size_t weft__value_utf8_check(const uint8_t *p, size_t len) {
         if (w & UINT64_C(0x8080808080808080)) break;
         i += 8;
       }
-      while (i < len && p[i] < 0x80) i++;
+      while (i < len && p[i] < 0x80)
+        i++;
       continue;
     }
     uint8_t c = p[i];
@@ -272,7 +252,8 @@ static void free_payload(weft_value *v) {
   if (!(v->flags & WEFT__VF_DATA_HEAP)) return;
   if (is_container(v)) {
     size_t n = v->len * slots_per_entry(v);
-    for (size_t i = 0; i < n; i++) free_payload(&v->u.items[i]);
+    for (size_t i = 0; i < n; i++)
+      free_payload(&v->u.items[i]);
     free(v->u.items);
   } else {
     free((void *)v->u.str);
@@ -297,23 +278,14 @@ static int dup_into(const weft_value *src, weft_value *dst) {
   memset(dst, 0, sizeof *dst);
   dst->type = src->type;
   switch ((weft_type)src->type) {
-    case WEFT_NULL:
-      return 0;
-    case WEFT_BOOL:
-      dst->u.b = src->u.b;
-      return 0;
-    case WEFT_INT:
-      dst->u.i = src->u.i;
-      return 0;
-    case WEFT_FLOAT:
-      dst->u.d = src->u.d;
-      return 0;
-    case WEFT_STRING:
-    case WEFT_BINARY:
-      return bytes_dup(dst, src->u.str, src->len);
-    case WEFT_ARRAY:
-    case WEFT_MAP:
-      break;
+  case WEFT_NULL: return 0;
+  case WEFT_BOOL: dst->u.b = src->u.b; return 0;
+  case WEFT_INT: dst->u.i = src->u.i; return 0;
+  case WEFT_FLOAT: dst->u.d = src->u.d; return 0;
+  case WEFT_STRING:
+  case WEFT_BINARY: return bytes_dup(dst, src->u.str, src->len);
+  case WEFT_ARRAY:
+  case WEFT_MAP: break;
   }
   if (src->len == 0) return 0;
   if (src->len > UINT32_MAX) return WEFT_ENOMEM;
@@ -324,7 +296,8 @@ static int dup_into(const weft_value *src, weft_value *dst) {
   for (size_t i = 0; i < n; i++) {
     int rc = dup_into(&src->u.items[i], &items[i]);
     if (rc) {
-      for (size_t j = 0; j < i; j++) free_payload(&items[j]);
+      for (size_t j = 0; j < i; j++)
+        free_payload(&items[j]);
       free(items);
       return rc;
     }
@@ -480,23 +453,19 @@ int weft_value_equal(const weft_value *a, const weft_value *b) {
   if (!a || !b) return a == b;
   if (a->type != b->type) return 0;
   switch ((weft_type)a->type) {
-    case WEFT_NULL:
-      return 1;
-    case WEFT_BOOL:
-      return a->u.b == b->u.b;
-    case WEFT_INT:
-      return a->u.i == b->u.i;
-    case WEFT_FLOAT:
-      /* Same value as JavaScript's Object.is: NaN equals NaN, and 0.0 and
-       * -0.0 differ, so that an encode/decode round trip can be checked. */
-      if (isnan(a->u.d)) return isnan(b->u.d);
-      return a->u.d == b->u.d && signbit(a->u.d) == signbit(b->u.d);
-    case WEFT_STRING:
-    case WEFT_BINARY:
-      return a->len == b->len && (a->len == 0 || memcmp(a->u.str, b->u.str, a->len) == 0);
-    case WEFT_ARRAY:
-    case WEFT_MAP:
-      break;
+  case WEFT_NULL: return 1;
+  case WEFT_BOOL: return a->u.b == b->u.b;
+  case WEFT_INT: return a->u.i == b->u.i;
+  case WEFT_FLOAT:
+    /* Same value as JavaScript's Object.is: NaN equals NaN, and 0.0 and
+     * -0.0 differ, so that an encode/decode round trip can be checked. */
+    if (isnan(a->u.d)) return isnan(b->u.d);
+    return a->u.d == b->u.d && signbit(a->u.d) == signbit(b->u.d);
+  case WEFT_STRING:
+  case WEFT_BINARY:
+    return a->len == b->len && (a->len == 0 || memcmp(a->u.str, b->u.str, a->len) == 0);
+  case WEFT_ARRAY:
+  case WEFT_MAP: break;
   }
   if (a->len != b->len) return 0;
   /* Maps compare entry by entry, in order: keys may repeat, and order is
@@ -556,13 +525,11 @@ int weft_value_get_binary(const weft_value *v, const uint8_t **p, size_t *len) {
 size_t weft_value_len(const weft_value *v) {
   if (!v) return 0;
   switch ((weft_type)v->type) {
-    case WEFT_STRING:
-    case WEFT_BINARY:
-    case WEFT_ARRAY:
-    case WEFT_MAP:
-      return v->len;
-    default:
-      return 0;
+  case WEFT_STRING:
+  case WEFT_BINARY:
+  case WEFT_ARRAY:
+  case WEFT_MAP: return v->len;
+  default: return 0;
   }
 }
 
@@ -595,7 +562,8 @@ const weft_value *weft_value_map_get(const weft_value *v, const char *key, size_
 }
 
 int weft__value_is_str(const weft_value *v, const char *s, size_t len) {
-  return v && v->type == WEFT_STRING && v->len == len && (len == 0 || memcmp(v->u.str, s, len) == 0);
+  return v && v->type == WEFT_STRING && v->len == len &&
+         (len == 0 || memcmp(v->u.str, s, len) == 0);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "value.h"
 #include "weft/weft.h"
@@ -44,8 +45,8 @@ struct weft_value {
     int b;
     int64_t i;
     double d;
-    const char *str;      /* NUL-terminated, may hold NULs */
-    const uint8_t *bin;   /* never NULL, even when len is 0 */
+    const char *str;          /* NUL-terminated, may hold NULs */
+    const uint8_t *bin;       /* never NULL, even when len is 0 */
     struct weft_value *items; /* array: len nodes; map: 2*len nodes */
   } u;
 };
@@ -57,19 +58,58 @@ typedef struct weft__value_box {
   weft__arena arena;
 } weft__value_box;
 
-/* Payload of every empty string and binary, so that neither needs memory. */
-extern const char weft__value_empty[1];
-
 /* Offset of the first byte that is not part of valid UTF-8 (RFC 3629: no
  * overlongs, no surrogates, nothing above U+10FFFF), or len when all valid. */
 size_t weft__value_utf8_check(const uint8_t *p, size_t len);
 
+/* Payload of every empty string and binary, so that neither needs memory. */
+extern const char weft__value_empty[1];
+
+/* Arena blocks: a header, then `cap` bytes of which `used` are taken. */
+struct weft__arena_block {
+  weft__arena_block *next;
+  size_t cap;
+  size_t used;
+};
+
+#define WEFT__ARENA_ALIGN ((size_t) _Alignof(max_align_t))
+#define WEFT__ARENA_HDR                                                                            \
+  ((sizeof(weft__arena_block) + WEFT__ARENA_ALIGN - 1) & ~(WEFT__ARENA_ALIGN - 1))
+
+/* The slow path of the allocators below: a new block. */
+void *weft__arena_grow(weft__arena *a, size_t n, size_t align);
+
+/* Bump allocation, inline: decoders allocate once per string and container,
+ * and a call per allocation was a sixth of msgpack decoding. `align` is a
+ * power of two no larger than WEFT__ARENA_ALIGN. */
+static inline void *weft__arena_bump(weft__arena *a, size_t n, size_t align) {
+  weft__arena_block *b = a->cur;
+  if (b && n && n <= SIZE_MAX / 2) {
+    size_t off = (b->used + align - 1) & ~(align - 1);
+    if (off <= b->cap && b->cap - off >= n) {
+      b->used = off + n;
+      return (unsigned char *)b + WEFT__ARENA_HDR + off;
+    }
+  }
+  return weft__arena_grow(a, n, align);
+}
+
 /* Unaligned arena allocation for byte payloads (strings and binaries), so a
  * string costs its length plus one, not a multiple of the alignment. */
-void *weft__arena_alloc_bytes(weft__arena *a, size_t n);
+static inline void *weft__arena_alloc_bytes(weft__arena *a, size_t n) {
+  return weft__arena_bump(a, n, 1);
+}
 
 /* Copies bytes into the arena as a NUL-terminated payload; `n` may be 0. NULL
  * when out of memory. */
-const char *weft__arena_strdup(weft__arena *a, const void *p, size_t n);
+static inline const char *weft__arena_strdup(weft__arena *a, const void *p, size_t n) {
+  if (n == 0) return weft__value_empty;
+  if (n == SIZE_MAX) return NULL;
+  char *s = (char *)weft__arena_bump(a, n + 1, 1);
+  if (!s) return NULL;
+  memcpy(s, p, n);
+  s[n] = '\0';
+  return s;
+}
 
 #endif

@@ -147,7 +147,7 @@ static inline int start_container(weft__mp_user *u, weft_type t, size_t n, size_
   /* More elements than bytes left: the message ends before they could. */
   if (n > u->budget / per) return cb_fail(u, WEFT_EPARSE, u->len);
   u->budget -= n * per;
-  o->u.items = weft__arena_alloc(u->arena, n * per * sizeof(weft_value));
+  o->u.items = weft__arena_bump(u->arena, n * per * sizeof(weft_value), WEFT__ARENA_ALIGN);
   if (!o->u.items) return cb_fail(u, WEFT_ENOMEM, SIZE_MAX);
   return 0;
 }
@@ -175,8 +175,7 @@ static inline int weft__mp_cb_map_item(weft__mp_user *u, weft_value *c, weft_val
   return 0;
 }
 
-static inline int set_bytes(weft__mp_user *u, weft_type t, const char *p, size_t l,
-                            weft_value *o) {
+static inline int set_bytes(weft__mp_user *u, weft_type t, const char *p, size_t l, weft_value *o) {
   memset(o, 0, sizeof *o);
   o->type = (uint8_t)t;
   o->len = l;
@@ -213,8 +212,8 @@ static inline int weft__mp_cb_ext(weft__mp_user *u, const char *b, const char *p
 
 #include <msgpack/unpack_template.h>
 
-static int mp_decode(const uint8_t *data, size_t len, weft__arena *arena,
-                     const weft_value **out, size_t *errpos) {
+static int mp_decode(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
+                     size_t *errpos) {
   struct weft__mp_context ctx;
   weft__mp_init(&ctx);
   ctx.user.arena = arena;
@@ -252,49 +251,46 @@ static int mp_decode(const uint8_t *data, size_t len, weft__arena *arena,
 /* Encoder                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* The packer calls this for every header and body: keep the common case (it
+ * fits) free of calls into buf.c. */
 static int mp_write(void *data, const char *buf, size_t len) {
-  return weft__buf_append(data, buf, len) ? -1 : 0;
+  weft__buf *b = data;
+  if (b->cap - b->len < len && weft__buf_reserve(b, len)) return -1;
+  memcpy(b->data + b->len, buf, len);
+  b->len += len;
+  return 0;
 }
 
 static int encode_value(msgpack_packer *pk, const weft_value *v, int depth) {
   int r;
   switch ((weft_type)v->type) {
-    case WEFT_NULL:
-      r = msgpack_pack_nil(pk);
-      break;
-    case WEFT_BOOL:
-      r = v->u.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-      break;
-    case WEFT_INT:
-      r = msgpack_pack_int64(pk, v->u.i);
-      break;
-    case WEFT_FLOAT:
-      r = msgpack_pack_double(pk, v->u.d);
-      break;
-    case WEFT_STRING:
-      if (v->len > UINT32_MAX) return WEFT_ETYPE;
-      r = msgpack_pack_str(pk, v->len) || msgpack_pack_str_body(pk, v->u.str, v->len);
-      break;
-    case WEFT_BINARY:
-      if (v->len > UINT32_MAX) return WEFT_ETYPE;
-      r = msgpack_pack_bin(pk, v->len) || msgpack_pack_bin_body(pk, v->u.bin, v->len);
-      break;
-    case WEFT_ARRAY:
-    case WEFT_MAP: {
-      if (depth >= WEFT_VALUE_MAX_DEPTH) return WEFT_EDEPTH;
-      if (v->len > UINT32_MAX) return WEFT_ETYPE;
-      int map = v->type == WEFT_MAP;
-      r = map ? msgpack_pack_map(pk, v->len) : msgpack_pack_array(pk, v->len);
-      if (r) break;
-      size_t n = map ? 2 * v->len : v->len;
-      for (size_t i = 0; i < n; i++) {
-        int rc = encode_value(pk, &v->u.items[i], depth + 1);
-        if (rc) return rc;
-      }
-      return 0;
+  case WEFT_NULL: r = msgpack_pack_nil(pk); break;
+  case WEFT_BOOL: r = v->u.b ? msgpack_pack_true(pk) : msgpack_pack_false(pk); break;
+  case WEFT_INT: r = msgpack_pack_int64(pk, v->u.i); break;
+  case WEFT_FLOAT: r = msgpack_pack_double(pk, v->u.d); break;
+  case WEFT_STRING:
+    if (v->len > UINT32_MAX) return WEFT_ETYPE;
+    r = msgpack_pack_str(pk, v->len) || msgpack_pack_str_body(pk, v->u.str, v->len);
+    break;
+  case WEFT_BINARY:
+    if (v->len > UINT32_MAX) return WEFT_ETYPE;
+    r = msgpack_pack_bin(pk, v->len) || msgpack_pack_bin_body(pk, v->u.bin, v->len);
+    break;
+  case WEFT_ARRAY:
+  case WEFT_MAP: {
+    if (depth >= WEFT_VALUE_MAX_DEPTH) return WEFT_EDEPTH;
+    if (v->len > UINT32_MAX) return WEFT_ETYPE;
+    int map = v->type == WEFT_MAP;
+    r = map ? msgpack_pack_map(pk, v->len) : msgpack_pack_array(pk, v->len);
+    if (r) break;
+    size_t n = map ? 2 * v->len : v->len;
+    for (size_t i = 0; i < n; i++) {
+      int rc = encode_value(pk, &v->u.items[i], depth + 1);
+      if (rc) return rc;
     }
-    default:
-      return WEFT_ETYPE;
+    return 0;
+  }
+  default: return WEFT_ETYPE;
   }
   return r ? WEFT_ENOMEM : 0;
 }

@@ -17,7 +17,7 @@
 #define WEFT__HTTP_MAX_HEADERS 64
 
 typedef struct weft__http_header {
-  const char *name; /* as sent; compare case-insensitively */
+  const char *name;  /* as sent; compare case-insensitively */
   const char *value; /* leading/trailing whitespace trimmed */
 } weft__http_header;
 
@@ -172,14 +172,14 @@ typedef struct weft__ws_reader {
   weft__pmd *pmd;      /* when allow_rsv1 */
   uint64_t max_length; /* largest message (after inflating) */
   /* state */
-  int in_message;      /* a fragmented message is open */
+  int in_message; /* a fragmented message is open */
   int msg_binary;
   int msg_compressed;
   uint32_t utf8_state;
-  weft__buf msg;       /* fragments so far */
-  weft__buf scratch;   /* inflate output */
-  size_t need;         /* bytes needed to complete the pending frame, 0 unknown */
-  int close_code;      /* set when feed fails: 1002, 1007 or 1009 */
+  weft__buf msg;     /* fragments so far */
+  weft__buf scratch; /* inflate output */
+  size_t need;       /* bytes needed to complete the pending frame, 0 unknown */
+  int close_code;    /* set when feed fails: 1002, 1007 or 1009 */
 } weft__ws_reader;
 
 void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_length);

@@ -41,29 +41,29 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 /* X(name, message). Codes are negative and stable: append only. */
-#define WEFT_ERRNO_MAP(X)                                            \
-  X(INVAL, "invalid argument")                                      \
-  X(NOMEM, "out of memory")                                         \
-  X(STATE, "operation not allowed in the handle's current state")   \
-  X(CLOSED, "handle is closed or closing")                          \
-  X(EXIST, "name already registered")                               \
-  X(NOENT, "no such entry")                                         \
-  X(TYPE, "value has another type")                                 \
-  X(RANGE, "number out of range")                                   \
-  X(DEPTH, "value nested too deeply")                               \
-  X(PARSE, "malformed message")                                     \
-  X(UTF8, "invalid UTF-8")                                          \
-  X(TOOBIG, "message larger than the maximum length")               \
-  X(PROTO, "protocol violation by the peer")                        \
-  X(URL, "invalid or unsupported URL")                              \
-  X(ADDRINUSE, "address already in use")                            \
-  X(ADDRNOTAVAIL, "address not available")                          \
-  X(CONNREFUSED, "connection refused")                              \
-  X(IO, "input/output error")                                       \
-  X(TIMEDOUT, "timed out")                                          \
-  X(NOBUFS, "outbound queue is full")                               \
-  X(VERSION, "plugin ABI version not supported")                    \
-  X(UNAUTHORIZED, "authorization refused")                          \
+#define WEFT_ERRNO_MAP(X)                                                                          \
+  X(INVAL, "invalid argument")                                                                     \
+  X(NOMEM, "out of memory")                                                                        \
+  X(STATE, "operation not allowed in the handle's current state")                                  \
+  X(CLOSED, "handle is closed or closing")                                                         \
+  X(EXIST, "name already registered")                                                              \
+  X(NOENT, "no such entry")                                                                        \
+  X(TYPE, "value has another type")                                                                \
+  X(RANGE, "number out of range")                                                                  \
+  X(DEPTH, "value nested too deeply")                                                              \
+  X(PARSE, "malformed message")                                                                    \
+  X(UTF8, "invalid UTF-8")                                                                         \
+  X(TOOBIG, "message larger than the maximum length")                                              \
+  X(PROTO, "protocol violation by the peer")                                                       \
+  X(URL, "invalid or unsupported URL")                                                             \
+  X(ADDRINUSE, "address already in use")                                                           \
+  X(ADDRNOTAVAIL, "address not available")                                                         \
+  X(CONNREFUSED, "connection refused")                                                             \
+  X(IO, "input/output error")                                                                      \
+  X(TIMEDOUT, "timed out")                                                                         \
+  X(NOBUFS, "outbound queue is full")                                                              \
+  X(VERSION, "plugin ABI version not supported")                                                   \
+  X(UNAUTHORIZED, "authorization refused")                                                         \
   X(UNSUPPORTED, "not supported")
 
 typedef enum weft_errno {
@@ -71,7 +71,7 @@ typedef enum weft_errno {
 #define WEFT__ERR_ENUM(name, msg) WEFT_E##name,
   WEFT_ERRNO_MAP(WEFT__ERR_ENUM)
 #undef WEFT__ERR_ENUM
-  WEFT__ERRNO_END
+      WEFT__ERRNO_END
 } weft_errno;
 
 /* "EINVAL"-style name of a code, or "UNKNOWN". Never NULL; static storage. */
@@ -273,8 +273,7 @@ typedef struct weft_server_events {
   void (*drain)(weft_spark *spark, void *user);
   /* `spark` is NULL for server-level errors. The spark stays usable unless a
    * disconnection follows. */
-  void (*error)(weft_server *server, weft_spark *spark, const weft_error_info *err,
-                void *user);
+  void (*error)(weft_server *server, weft_spark *spark, const weft_error_info *err, void *user);
   /* The server is fully closed; its memory is freed when this returns. */
   void (*close)(weft_server *server, void *user);
 } weft_server_events;
@@ -316,8 +315,8 @@ WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *i
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
  * returns non-zero to fall back to the default. */
 typedef int (*weft_id_generator)(char *buf, size_t cap, void *user);
-WEFT_EXTERN int weft_server_set_id_generator(weft_server *server, weft_id_generator gen,
-                                             void *user, void (*free_user)(void *));
+WEFT_EXTERN int weft_server_set_id_generator(weft_server *server, weft_id_generator gen, void *user,
+                                             void (*free_user)(void *));
 
 /*
  * Authorization. The hook runs for every upgrade request before a spark
@@ -418,8 +417,7 @@ WEFT_EXTERN void *weft_spark_get_user(const weft_spark *spark);
 WEFT_EXTERN int weft_spark_write(weft_spark *spark, const weft_value *msg);
 /* Pre-encoded bytes as one frame, bypassing transforms; returns as above,
  * plus WEFT_EUTF8 for a text frame that is not UTF-8. */
-WEFT_EXTERN int weft_spark_write_raw(weft_spark *spark, const void *data, size_t len,
-                                     int binary);
+WEFT_EXTERN int weft_spark_write_raw(weft_spark *spark, const void *data, size_t len, int binary);
 /* Bytes queued and not yet handed to the kernel. */
 WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 

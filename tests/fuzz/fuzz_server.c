@@ -36,8 +36,15 @@ static int replace_ints(weft_spark *sp, const weft_value *msg, weft_value **rep,
   return WEFT_PASS;
 }
 
-static const weft_plugin_ops plugin = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "fuzz",
-                                       NULL, NULL, NULL, replace_ints, replace_ints, NULL};
+static const weft_plugin_ops plugin = {WEFT_PLUGIN_VERSION,
+                                       sizeof(weft_plugin_ops),
+                                       "fuzz",
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       replace_ints,
+                                       replace_ints,
+                                       NULL};
 
 static harness *setup(void) {
   static harness h; /* the fuzzer's process-wide fixture */

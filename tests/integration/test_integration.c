@@ -5,13 +5,16 @@
  * after joining it. Also run under valgrind and ASan by `make test`.
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -40,12 +43,12 @@ struct fixture {
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
 };
 
-#define CHECK(cond)                                                                     \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
-      if (!f->fail[0]) snprintf(f->fail, sizeof(f->fail), "line %d: %s", __LINE__, #cond); \
-      return;                                                                           \
-    }                                                                                   \
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      if (!f->fail[0]) snprintf(f->fail, sizeof(f->fail), "line %d: %s", __LINE__, #cond);         \
+      return;                                                                                      \
+    }                                                                                              \
   } while (0)
 
 /* ---- the server side ---- */
@@ -169,8 +172,8 @@ static void client_done(fixture *f) { weft_loop_post(f->loop, destroy_server, f)
 static void run(fixture *f) {
   assert_int_equal(weft_loop_new(&f->loop), 0);
   assert_int_equal(weft_server_new(f->loop, &f->server), 0);
-  weft_server_events ev = {sizeof(ev),  on_connection, on_disconnection, on_data,
-                           on_drain, on_error,      on_close};
+  weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data,
+                           on_drain,   on_error,      on_close};
   assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
   if (f->configure) f->configure(f);
   assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/primus"), 0);
@@ -188,12 +191,12 @@ static void run(fixture *f) {
 }
 
 /* Wraps a client body so it always posts the end of the test. */
-#define CLIENT(name)                  \
-  static void name##_body(fixture *f); \
-  static void name(fixture *f) {      \
-    name##_body(f);                   \
-    client_done(f);                   \
-  }                                   \
+#define CLIENT(name)                                                                               \
+  static void name##_body(fixture *f);                                                             \
+  static void name(fixture *f) {                                                                   \
+    name##_body(f);                                                                                \
+    client_done(f);                                                                                \
+  }                                                                                                \
   static void name##_body(fixture *f)
 
 static int open_ws(fixture *f, wsc *c, const char *target) {
@@ -319,7 +322,8 @@ static int good_round(fixture *f, wsc *good, int n) {
 CLIENT(bad_input_client) {
   enum { GOOD = 10 };
   wsc good[GOOD], bad;
-  for (int i = 0; i < GOOD; i++) CHECK(open_ws(f, &good[i], NULL) == 101);
+  for (int i = 0; i < GOOD; i++)
+    CHECK(open_ws(f, &good[i], NULL) == 101);
   CHECK(good_round(f, good, GOOD));
 
   /* Invalid JSON: an error event, the connection stays. */
@@ -365,7 +369,8 @@ CLIENT(bad_input_client) {
   wsc_close(&bad);
 
   CHECK(good_round(f, good, GOOD));
-  for (int i = 0; i < GOOD; i++) wsc_close(&good[i]);
+  for (int i = 0; i < GOOD; i++)
+    wsc_close(&good[i]);
 }
 
 static void test_bad_input(void **state) {
@@ -439,7 +444,8 @@ static void test_end(void **state) {
 CLIENT(broadcast_client) {
   enum { N = 3 };
   wsc c[N];
-  for (int i = 0; i < N; i++) CHECK(open_ws(f, &c[i], NULL) == 101);
+  for (int i = 0; i < N; i++)
+    CHECK(open_ws(f, &c[i], NULL) == 101);
   CHECK(wsc_send_text(&c[1], "\"bcast:hello all\"") == 0);
   for (int i = 0; i < N; i++) {
     uint8_t *p;
@@ -447,7 +453,8 @@ CLIENT(broadcast_client) {
     CHECK(wsc_recv_data(&c[i], &p, &n, 1, 3000) == 1);
     CHECK(n == 11 && memcmp(p, "\"hello all\"", 11) == 0);
   }
-  for (int i = 0; i < N; i++) wsc_close(&c[i]);
+  for (int i = 0; i < N; i++)
+    wsc_close(&c[i]);
 }
 
 static void test_broadcast(void **state) {
@@ -461,8 +468,10 @@ static void test_broadcast(void **state) {
 static void answer_auth(void *arg) {
   weft_auth *req = arg;
   const char *token = weft_auth_query(req, "token");
-  if (token && strcmp(token, "ok") == 0) weft_auth_allow(req);
-  else weft_auth_deny(req, 403, "nope \"quoted\"");
+  if (token && strcmp(token, "ok") == 0)
+    weft_auth_allow(req);
+  else
+    weft_auth_deny(req, 403, "nope \"quoted\"");
 }
 
 static void authorize(weft_auth *req, void *user) {
@@ -525,12 +534,26 @@ static void p_connection(weft_spark *sp, void *user) {
 
 static void p_destroy(void *user) { ((fixture *)user)->plugin_destroys++; }
 
-static const weft_plugin_ops plugin_a = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "a", NULL,
-                                         p_connection, NULL, p_incoming, p_outgoing, p_destroy};
-static const weft_plugin_ops plugin_b = {WEFT_PLUGIN_VERSION, sizeof(weft_plugin_ops), "b", NULL,
-                                         NULL, NULL, p2_incoming, NULL, p_destroy};
-static const weft_plugin_ops plugin_old = {99, sizeof(weft_plugin_ops), "old", NULL, NULL, NULL,
-                                           NULL, NULL, p_destroy};
+static const weft_plugin_ops plugin_a = {WEFT_PLUGIN_VERSION,
+                                         sizeof(weft_plugin_ops),
+                                         "a",
+                                         NULL,
+                                         p_connection,
+                                         NULL,
+                                         p_incoming,
+                                         p_outgoing,
+                                         p_destroy};
+static const weft_plugin_ops plugin_b = {WEFT_PLUGIN_VERSION,
+                                         sizeof(weft_plugin_ops),
+                                         "b",
+                                         NULL,
+                                         NULL,
+                                         NULL,
+                                         p2_incoming,
+                                         NULL,
+                                         p_destroy};
+static const weft_plugin_ops plugin_old = {
+    99, sizeof(weft_plugin_ops), "old", NULL, NULL, NULL, NULL, NULL, p_destroy};
 
 static void with_plugins(fixture *f) {
   assert_int_equal(weft_server_use(f->server, &plugin_a, f), 0);
@@ -586,8 +609,8 @@ CLIENT(msgpack_client) {
   weft_free(enc);
   int op = wsc_recv_data(&c, &p, &n, 0, 3000);
   weft_value *back = NULL;
-  int ok = op == 2 && weft_value_decode("msgpack", p, n, &back, NULL) == 0 &&
-           weft_value_equal(v, back);
+  int ok =
+      op == 2 && weft_value_decode("msgpack", p, n, &back, NULL) == 0 && weft_value_equal(v, back);
   weft_value_free(v);
   weft_value_free(back);
   CHECK(ok);
@@ -679,7 +702,8 @@ CLIENT(backpressure_client) {
   uint8_t *p;
   size_t n;
   int op;
-  while ((op = wsc_recv(&c, &p, &n, NULL, 1000)) == 2) total += n;
+  while ((op = wsc_recv(&c, &p, &n, NULL, 1000)) == 2)
+    total += n;
   CHECK(total >= 4 * 65536 && total <= 4 * 1024 * 1024);
   CHECK(echo_ok(&c, "\"after the flood\""));
   wsc_close(&c);
@@ -698,7 +722,8 @@ static void test_backpressure(void **state) {
 CLIENT(destroy_client) {
   enum { N = 3 };
   wsc c[N];
-  for (int i = 0; i < N; i++) CHECK(open_ws(f, &c[i], NULL) == 101);
+  for (int i = 0; i < N; i++)
+    CHECK(open_ws(f, &c[i], NULL) == 101);
   CHECK(echo_ok(&c[N - 1], "1")); /* all three are open on the server now */
   weft_loop_post(f->loop, destroy_server, f);
   for (int i = 0; i < N; i++) {
@@ -717,7 +742,6 @@ static void test_destroy(void **state) {
   run(&f);
   assert_int_equal(f.connections, 3);
 }
-
 
 /* Trusted proxies, origins, ids from the application, raw writes, user data,
  * for-each and lookup. */
@@ -742,13 +766,18 @@ CLIENT(misc_client) {
   uint8_t *p;
   size_t n;
   char resp[2048];
-  CHECK(wsc_connect(&a, f->port, "/primus", "X-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n"
-                    "X-Forwarded-Port: 4242\r\nOrigin: http://good.test\r\n", NULL, 0, NULL, 0) == 101);
+  CHECK(wsc_connect(&a, f->port, "/primus",
+                    "X-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n"
+                    "X-Forwarded-Port: 4242\r\nOrigin: http://good.test\r\n",
+                    NULL, 0, NULL, 0) == 101);
   CHECK(wsc_send_text(&a, "\"address\"") == 0);
-  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 13 && memcmp(p, "\"203.0.113.9\"", 13) == 0);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 13 &&
+        memcmp(p, "\"203.0.113.9\"", 13) == 0);
   CHECK(wsc_send_text(&a, "\"primus::id::\"") == 0);
-  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 19 && memcmp(p, "\"primus::id::app-1\"", 19) == 0);
-  CHECK(wsc_connect(&b, f->port, "/primus", "Origin: http://evil.test\r\n", NULL, 0, NULL, 0) == 403);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == 19 &&
+        memcmp(p, "\"primus::id::app-1\"", 19) == 0);
+  CHECK(wsc_connect(&b, f->port, "/primus", "Origin: http://evil.test\r\n", NULL, 0, NULL, 0) ==
+        403);
   wsc_close(&b);
   CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nOrigin: http://evil.test\r\n\r\n", resp,
                  sizeof(resp)) == 403);
@@ -760,7 +789,8 @@ CLIENT(misc_client) {
   CHECK(wsc_recv_data(&b, &p, &n, 1, 3000) == 1 && n == 35); /* generator declined: 21 random */
   CHECK(open_ws(f, &c, NULL) == 101);
   CHECK(wsc_send_text(&c, "\"raw\"") == 0);
-  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 17 && memcmp(p, "{\"pre\":\"encoded\"}", 17) == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 17 &&
+        memcmp(p, "{\"pre\":\"encoded\"}", 17) == 0);
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 2 && n == 2);
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 14);
   CHECK(wsc_send_text(&c, "\"user\"") == 0);
@@ -780,7 +810,8 @@ CLIENT(misc_client) {
       ended++;
   }
   CHECK(ended == 1);
-  for (int i = 0; i < 4; i++) wsc_close(all[i]);
+  for (int i = 0; i < 4; i++)
+    wsc_close(all[i]);
 }
 
 static void test_misc(void **state) {
@@ -843,7 +874,7 @@ static void test_loop_api(void **state) {
   assert_int_equal(weft_server_new(loop, &s), 0);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0"), 0);
   assert_string_equal(weft_server_pathname(s), "/primus");
-  uv_run(&uv, UV_RUN_NOWAIT);  /* new watchers reach epoll inside uv_run */
+  uv_run(&uv, UV_RUN_NOWAIT);            /* new watchers reach epoll inside uv_run */
   int idle_ms = weft_loop_timeout(loop); /* idle: only the heartbeat is due */
   assert_true(idle_ms > 0 && idle_ms <= 30000);
   assert_int_equal(weft_server_destroy(s, NULL), 0);
@@ -870,13 +901,20 @@ static void test_loop_api(void **state) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_loop_api),     cmocka_unit_test(test_echo),
-      cmocka_unit_test(test_http),         cmocka_unit_test(test_bad_input),
-      cmocka_unit_test(test_ping_timeout), cmocka_unit_test(test_end),
-      cmocka_unit_test(test_broadcast),    cmocka_unit_test(test_auth),
-      cmocka_unit_test(test_plugins),      cmocka_unit_test(test_msgpack),
-      cmocka_unit_test(test_compression),  cmocka_unit_test(test_backpressure),
-      cmocka_unit_test(test_destroy),    cmocka_unit_test(test_misc),
+      cmocka_unit_test(test_loop_api),
+      cmocka_unit_test(test_echo),
+      cmocka_unit_test(test_http),
+      cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_ping_timeout),
+      cmocka_unit_test(test_end),
+      cmocka_unit_test(test_broadcast),
+      cmocka_unit_test(test_auth),
+      cmocka_unit_test(test_plugins),
+      cmocka_unit_test(test_msgpack),
+      cmocka_unit_test(test_compression),
+      cmocka_unit_test(test_backpressure),
+      cmocka_unit_test(test_destroy),
+      cmocka_unit_test(test_misc),
       cmocka_unit_test(test_destroy_reconnect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

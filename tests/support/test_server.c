@@ -62,9 +62,12 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     return;
   }
   weft_value *reply = NULL;
-  if (is(cmd, "end")) weft_spark_end(sp, NULL, 0);
-  else if (is(cmd, "end-reconnect")) weft_spark_end(sp, NULL, WEFT_END_RECONNECT);
-  else if (is(cmd, "broadcast")) weft_server_write(a->server, weft_value_map_get(msg, "data", 4));
+  if (is(cmd, "end"))
+    weft_spark_end(sp, NULL, 0);
+  else if (is(cmd, "end-reconnect"))
+    weft_spark_end(sp, NULL, WEFT_END_RECONNECT);
+  else if (is(cmd, "broadcast"))
+    weft_server_write(a->server, weft_value_map_get(msg, "data", 4));
   else if (is(cmd, "count"))
     reply = one_entry("count", weft_value_new_int((int64_t)weft_server_spark_count(a->server)));
   else if (is(cmd, "id"))
@@ -83,8 +86,10 @@ static void on_auth_timer_closed(uv_handle_t *h) { free(h->data); }
 static void on_auth_timer(uv_timer_t *t) {
   pending_auth *p = t->data;
   const char *token = weft_auth_query(p->req, "token");
-  if (token && strcmp(token, p->a->token) == 0) weft_auth_allow(p->req);
-  else weft_auth_deny(p->req, 401, "bad token");
+  if (token && strcmp(token, p->a->token) == 0)
+    weft_auth_allow(p->req);
+  else
+    weft_auth_deny(p->req, 401, "bad token");
   uv_close((uv_handle_t *)&p->timer, on_auth_timer_closed);
 }
 
@@ -122,13 +127,20 @@ int main(int argc, char **argv) {
       compression = 1;
       continue;
     }
-    if (strcmp(k, "--host") == 0) host = v;
-    else if (strcmp(k, "--path") == 0) path = v;
-    else if (strcmp(k, "--parser") == 0) parser = v;
-    else if (strcmp(k, "--port") == 0) port = atol(v);
-    else if (strcmp(k, "--ping-interval") == 0) ping = atol(v);
-    else if (strcmp(k, "--max-length") == 0) maxlen = atol(v);
-    else if (strcmp(k, "--auth") == 0) a.token = v;
+    if (strcmp(k, "--host") == 0)
+      host = v;
+    else if (strcmp(k, "--path") == 0)
+      path = v;
+    else if (strcmp(k, "--parser") == 0)
+      parser = v;
+    else if (strcmp(k, "--port") == 0)
+      port = atol(v);
+    else if (strcmp(k, "--ping-interval") == 0)
+      ping = atol(v);
+    else if (strcmp(k, "--max-length") == 0)
+      maxlen = atol(v);
+    else if (strcmp(k, "--auth") == 0)
+      a.token = v;
     else {
       fprintf(stderr, "test_server: unknown option %s\n", k);
       return 2;
@@ -137,7 +149,7 @@ int main(int argc, char **argv) {
   }
   if (weft_loop_new(&a.loop) || weft_server_new(a.loop, &a.server)) return 1;
   weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data, NULL,
-                           on_error, NULL};
+                           on_error,   NULL};
   weft_server_set_events(a.server, &ev, &a, NULL);
   if (weft_server_set_parser(a.server, parser) != 0) return 2;
   weft_server_set_ping_interval(a.server, (uint32_t)ping);

@@ -61,8 +61,8 @@ static void consume(wsc *c, size_t n) {
   c->len -= n;
 }
 
-int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head,
-                size_t headcap, char *body, size_t bodycap) {
+int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
+                char *body, size_t bodycap) {
   memset(c, 0, sizeof(*c));
   c->fd = tcp_connect(port);
   if (c->fd < 0) return -1;
@@ -92,8 +92,7 @@ int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *h
   }
 }
 
-int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t len,
-                   int unmasked) {
+int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t len, int unmasked) {
   uint8_t *f = malloc(len + 14);
   if (!f) return -1;
   size_t h = 0;
@@ -107,7 +106,8 @@ int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t 
     f[h++] = (uint8_t)len;
   } else {
     f[h++] = mbit | 127;
-    for (int i = 7; i >= 0; i--) f[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+      f[h++] = (uint8_t)((uint64_t)len >> (8 * i));
   }
   const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
   if (!unmasked) {
@@ -134,7 +134,8 @@ int wsc_recv(wsc *c, uint8_t **p, size_t *len, int *flags, int timeout_ms) {
         h = 4;
       } else if (n == 127 && c->len >= 10) {
         n = 0;
-        for (int i = 0; i < 8; i++) n = (n << 8) | c->buf[2 + i];
+        for (int i = 0; i < 8; i++)
+          n = (n << 8) | c->buf[2 + i];
         h = 10;
       } else if (n >= 126) {
         h = 0;

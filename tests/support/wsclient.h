@@ -20,8 +20,8 @@ typedef struct wsc {
  * optional extra header lines ("Name: v\r\n"). Returns the HTTP status of the
  * answer (101 on success), or -1. `head` (may be NULL) receives the answer's
  * head, NUL-terminated; `body` (may be NULL) the body of a non-101 answer. */
-int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head,
-                size_t headcap, char *body, size_t bodycap);
+int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
+                char *body, size_t bodycap);
 /* Sends one frame, masked unless `unmasked`. Returns 0 or -1. */
 int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t len, int unmasked);
 int wsc_send_text(wsc *c, const char *s);

@@ -1,8 +1,9 @@
 /* The json parser: strict decoding, JSON.stringify-compatible encoding. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <locale.h>
@@ -153,11 +154,15 @@ static void test_unicode(void **state) {
   (void)state;
   /* U+2028 and U+2029 are escaped (Primus does); other E2 sequences and
    * everything else non-ASCII stays raw. */
-  weft_value *s = weft_value_new_string("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xa7\xe2\x82\xac"
+  weft_value *s = weft_value_new_string("a\xe2\x80\xa8"
+                                        "b\xe2\x80\xa9"
+                                        "c\xe2\x80\xa7\xe2\x82\xac"
                                         "\xf0\x9f\x98\x80\xe2",
                                         20);
   assert_null(s); /* the trailing lone E2 is not UTF-8 */
-  s = weft_value_new_string("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c\xe2\x80\xa7\xe2\x82\xac"
+  s = weft_value_new_string("a\xe2\x80\xa8"
+                            "b\xe2\x80\xa9"
+                            "c\xe2\x80\xa7\xe2\x82\xac"
                             "\xf0\x9f\x98\x80",
                             19);
   assert_non_null(s);
@@ -203,6 +208,15 @@ static void test_lone_surrogates(void **state) {
   expect_error_at("\"\\ud800\\n\"", WEFT_EUTF8, 1);
   expect_error_at("[\"ok\", \"\\ude00\\ud83d\"]", WEFT_EUTF8, 8);
   expect_error_at("{\"\\ud83d\":1}", WEFT_EUTF8, 2);
+  expect_error_at("\"\\\\\\ud83d\\\\ude00\"", WEFT_EUTF8, 3);
+  /* An escaped backslash followed by "u" is no escape. */
+  weft_value *v;
+  assert_int_equal(decode("\"\\\\ud800\"", &v), 0);
+  assert_true(weft__value_is_str(v, "\\ud800", 6));
+  weft_value_free(v);
+  assert_int_equal(decode("[\"\\\\\\ud83d\\ude00\\\\\"]", &v), 0);
+  assert_true(weft__value_is_str(weft_value_array_at(v, 0), "\\\xf0\x9f\x98\x80\\", 6));
+  weft_value_free(v);
 }
 
 static void test_invalid_utf8(void **state) {
@@ -261,7 +275,8 @@ static void test_numbers(void **state) {
       {"1e400", INFINITY},
       {"1e-400", 0.0},
       {"0.0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
-       "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000001e100",
+       "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000001e10"
+       "0",
        1e-76},
   };
   for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
@@ -327,7 +342,8 @@ static void test_locale(void **state) {
   (void)state;
   static const char *const locales[] = {"de_DE.UTF-8", "fr_FR.UTF-8", "de_DE", "fr_FR"};
   const char *set = NULL;
-  for (size_t k = 0; k < 4 && !set; k++) set = setlocale(LC_NUMERIC, locales[k]);
+  for (size_t k = 0; k < 4 && !set; k++)
+    set = setlocale(LC_NUMERIC, locales[k]);
   if (set) {
     assert_string_equal(localeconv()->decimal_point, ",");
   } else {
@@ -350,14 +366,17 @@ static void test_locale(void **state) {
 static void test_malformed(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "",        " ",        "\n\t",       "[1,]",      "{\"a\":1,}", "[,1]",      "[1 2]",
-      "{\"a\"}", "{\"a\":}", "{a:1}",      "{1:1}",     "['a']",      "[1]//c",    "/*c*/[1]",
-      "# c\n1",  "[1] x",    "1 2",        "[1]]",      "{}}",        "]",         "}",
-      ":",       ",",        "NaN",        "Infinity",  "-Infinity",  "undefined", "nul",
-      "tru",     "True",     "01",         "-01",       "+1",         ".5",        "1.",
-      "1e",      "1e+",      "-",          "0x10",      "\"\\x\"",    "\"\\u12\"", "\"\\u12g4\"",
-      "\"\\U1234\"", "\"a",  "\"a\\\"",    "[\"a\tb\"]", "\"\x01\"",  "'s'",       "[1,,2]",
-      "{\"a\":1 \"b\":2}",  "{\"a\",1}",  "[}",        "{]",        "\"\\",      "[-]",
+      "",           " ",           "\n\t",        "[1,]",     "{\"a\":1,}",
+      "[,1]",       "[1 2]",       "{\"a\"}",     "{\"a\":}", "{a:1}",
+      "{1:1}",      "['a']",       "[1]//c",      "/*c*/[1]", "# c\n1",
+      "[1] x",      "1 2",         "[1]]",        "{}}",      "]",
+      "}",          ":",           ",",           "NaN",      "Infinity",
+      "-Infinity",  "undefined",   "nul",         "tru",      "True",
+      "01",         "-01",         "+1",          ".5",       "1.",
+      "1e",         "1e+",         "-",           "0x10",     "\"\\x\"",
+      "\"\\u12\"",  "\"\\u12g4\"", "\"\\U1234\"", "\"a",      "\"a\\\"",
+      "[\"a\tb\"]", "\"\x01\"",    "'s'",         "[1,,2]",   "{\"a\":1 \"b\":2}",
+      "{\"a\",1}",  "[}",          "{]",          "\"\\",     "[-]",
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     expect_error(bad[k], strlen(bad[k]), WEFT_EPARSE);
@@ -432,9 +451,11 @@ static void test_depth(void **state) {
   /* Nested maps count too. */
   char *m = malloc(6 * (d + 1) + 8);
   size_t o = 0;
-  for (size_t k = 0; k < d + 1; k++) o += (size_t)sprintf(m + o, "{\"a\":");
+  for (size_t k = 0; k < d + 1; k++)
+    o += (size_t)sprintf(m + o, "{\"a\":");
   o += (size_t)sprintf(m + o, "1");
-  for (size_t k = 0; k < d + 1; k++) m[o++] = '}';
+  for (size_t k = 0; k < d + 1; k++)
+    m[o++] = '}';
   assert_int_equal(decode_n(m, o, &v, &pos), WEFT_EDEPTH);
   free(m);
 }
@@ -495,14 +516,22 @@ static void test_large(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_types_roundtrip), cmocka_unit_test(test_binary_buffer),
-      cmocka_unit_test(test_encode_errors),   cmocka_unit_test(test_string_escapes),
-      cmocka_unit_test(test_unicode),         cmocka_unit_test(test_lone_surrogates),
-      cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_numbers),
-      cmocka_unit_test(test_float_roundtrip_random), cmocka_unit_test(test_locale),
-      cmocka_unit_test(test_malformed),       cmocka_unit_test(test_truncation),
-      cmocka_unit_test(test_error_offsets),   cmocka_unit_test(test_depth),
-      cmocka_unit_test(test_arena_reuse),     cmocka_unit_test(test_large),
+      cmocka_unit_test(test_types_roundtrip),
+      cmocka_unit_test(test_binary_buffer),
+      cmocka_unit_test(test_encode_errors),
+      cmocka_unit_test(test_string_escapes),
+      cmocka_unit_test(test_unicode),
+      cmocka_unit_test(test_lone_surrogates),
+      cmocka_unit_test(test_invalid_utf8),
+      cmocka_unit_test(test_numbers),
+      cmocka_unit_test(test_float_roundtrip_random),
+      cmocka_unit_test(test_locale),
+      cmocka_unit_test(test_malformed),
+      cmocka_unit_test(test_truncation),
+      cmocka_unit_test(test_error_offsets),
+      cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_arena_reuse),
+      cmocka_unit_test(test_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /* The msgpack parser: smallest encodings, strict decoding, hostile lengths. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -27,7 +28,8 @@ static void expect_bytes(const weft_value *v, const void *expected, size_t n) {
   assert_int_equal(weft_value_encode("msgpack", v, &buf, &len), 0);
   if (len != n || memcmp(buf, expected, n) != 0) {
     char hex[256] = "";
-    for (size_t i = 0; i < len && i < 80; i++) snprintf(hex + 3 * i, 4, "%02x ", buf[i]);
+    for (size_t i = 0; i < len && i < 80; i++)
+      snprintf(hex + 3 * i, 4, "%02x ", buf[i]);
     fail_msg("encoded %s(%zu bytes, expected %zu)", hex, len, n);
   }
   weft_value *back;
@@ -106,7 +108,8 @@ static void test_types(void **state) {
   weft_value_free(back);
   weft_value_free(v);
   v = weft_value_new_string("a", 1);
-  EXPECT(v, "\xa1" "a");
+  EXPECT(v, "\xa1"
+            "a");
   weft_value_free(v);
   v = weft_value_new_string("", 0);
   EXPECT(v, "\xa0");
@@ -117,7 +120,8 @@ static void test_types(void **state) {
   EXPECT(v, "\xd9\x20zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
   weft_value_free(v);
   v = weft_value_new_string("a\0b", 3);
-  EXPECT(v, "\xa3" "a\0b");
+  EXPECT(v, "\xa3"
+            "a\0b");
   weft_value_free(v);
   v = weft_value_new_binary("\xff\x00", 2);
   EXPECT(v, "\xc4\x02\xff\x00");
@@ -127,7 +131,8 @@ static void test_types(void **state) {
   weft_value_free(v);
   v = weft_value_new_array();
   EXPECT(v, "\x90");
-  for (int i = 0; i < 16; i++) weft_value_array_push(v, weft_value_new_null());
+  for (int i = 0; i < 16; i++)
+    weft_value_array_push(v, weft_value_new_null());
   EXPECT(v, "\xdc\x00\x10\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0\xc0");
   weft_value_free(v);
 
@@ -175,8 +180,8 @@ static void test_decode_formats(void **state) {
   assert_true(d == 1.5);
   weft_value_free(v);
   /* bin and str of every width. */
-  assert_int_equal(DECODE("\x93\xc5\x00\x01\x07\xc6\x00\x00\x00\x00\xdb\x00\x00\x00\x02hi", &v, NULL),
-                   0);
+  assert_int_equal(
+      DECODE("\x93\xc5\x00\x01\x07\xc6\x00\x00\x00\x00\xdb\x00\x00\x00\x02hi", &v, NULL), 0);
   const uint8_t *p;
   size_t len;
   assert_int_equal(weft_value_get_binary(weft_value_array_at(v, 0), &p, &len), 0);
@@ -212,7 +217,9 @@ static void test_malformed(void **state) {
   EXPECT_ERROR("\xd5\x01\x02\x03", WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\xd6\xff\x00\x00\x00\x01", WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\xd7\xff\x00\x00\x00\x00\x00\x00\x00\x01", WEFT_EPARSE, SIZE_MAX);
-  EXPECT_ERROR("\xd8\x01" "0123456789abcdef", WEFT_EPARSE, SIZE_MAX);
+  EXPECT_ERROR("\xd8\x01"
+               "0123456789abcdef",
+               WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\xc7\x01\x05x", WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\xc7\x00\x05", WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\xc8\x00\x01\x05x", WEFT_EPARSE, SIZE_MAX);
@@ -220,7 +227,9 @@ static void test_malformed(void **state) {
   EXPECT_ERROR("\x92\x01\xd4\x01\x02", WEFT_EPARSE, SIZE_MAX);
   EXPECT_ERROR("\x81\xa1k\xd4\x01\x02", WEFT_EPARSE, SIZE_MAX);
   /* Invalid UTF-8 in strings, at the offset of the bad byte; in keys too. */
-  EXPECT_ERROR("\xa2" "a\xff", WEFT_EUTF8, 2);
+  EXPECT_ERROR("\xa2"
+               "a\xff",
+               WEFT_EUTF8, 2);
   EXPECT_ERROR("\x92\x01\xa3\xed\xa0\x80", WEFT_EUTF8, 3);
   EXPECT_ERROR("\x81\xa2\xc0\x80\x01", WEFT_EUTF8, 2);
   EXPECT_ERROR("\xd9\x04\xf4\x90\x80\x80", WEFT_EUTF8, 2);
@@ -230,10 +239,18 @@ static void test_malformed(void **state) {
 static void test_huge_lengths(void **state) {
   (void)state;
   size_t trunc = SIZE_MAX;
-  EXPECT_ERROR("\xdb\xff\xff\xff\xff" "abcde", WEFT_EPARSE, trunc); /* str32, 4 GiB */
-  EXPECT_ERROR("\xc6\xff\xff\xff\xff" "abcde", WEFT_EPARSE, trunc); /* bin32 */
-  EXPECT_ERROR("\xc9\xff\xff\xff\xff\x01" "abcde", WEFT_EPARSE, trunc); /* ext32 */
-  EXPECT_ERROR("\xc9\xff\xff\xff\xfe\x01" "abcde", WEFT_EPARSE, trunc);
+  EXPECT_ERROR("\xdb\xff\xff\xff\xff"
+               "abcde",
+               WEFT_EPARSE, trunc); /* str32, 4 GiB */
+  EXPECT_ERROR("\xc6\xff\xff\xff\xff"
+               "abcde",
+               WEFT_EPARSE, trunc); /* bin32 */
+  EXPECT_ERROR("\xc9\xff\xff\xff\xff\x01"
+               "abcde",
+               WEFT_EPARSE, trunc); /* ext32 */
+  EXPECT_ERROR("\xc9\xff\xff\xff\xfe\x01"
+               "abcde",
+               WEFT_EPARSE, trunc);
   EXPECT_ERROR("\xdd\xff\xff\xff\xff\xc0", WEFT_EPARSE, trunc);     /* array32 */
   EXPECT_ERROR("\xdd\x04\x00\x00\x00\xc0", WEFT_EPARSE, trunc);     /* 64 Mi elements */
   EXPECT_ERROR("\xdf\xff\xff\xff\xff\xc0\xc0", WEFT_EPARSE, trunc); /* map32 */
@@ -242,7 +259,8 @@ static void test_huge_lengths(void **state) {
   EXPECT_ERROR("\xde\xff\xff\xc0", WEFT_EPARSE, trunc);
   /* Many containers, each within the message, together far beyond it. */
   uint8_t buf[60];
-  for (size_t i = 0; i < sizeof buf; i += 5) memcpy(buf + i, "\xdd\x00\x00\x00\x10", 5);
+  for (size_t i = 0; i < sizeof buf; i += 5)
+    memcpy(buf + i, "\xdd\x00\x00\x00\x10", 5);
   expect_error(buf, 60, WEFT_EPARSE, SIZE_MAX);
   /* Exactly as many elements as there are bytes left is fine. */
   weft_value *v;
@@ -374,10 +392,10 @@ static void test_large(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_smallest_ints), cmocka_unit_test(test_types),
+      cmocka_unit_test(test_smallest_ints),  cmocka_unit_test(test_types),
       cmocka_unit_test(test_decode_formats), cmocka_unit_test(test_malformed),
-      cmocka_unit_test(test_huge_lengths),  cmocka_unit_test(test_truncation),
-      cmocka_unit_test(test_depth),         cmocka_unit_test(test_arena_reuse),
+      cmocka_unit_test(test_huge_lengths),   cmocka_unit_test(test_truncation),
+      cmocka_unit_test(test_depth),          cmocka_unit_test(test_arena_reuse),
       cmocka_unit_test(test_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

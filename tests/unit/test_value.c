@@ -1,8 +1,9 @@
 /* Values: constructors, accessors, ownership, dup/equal, the arena, errors. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -100,9 +101,9 @@ static void test_strings(void **state) {
       "\xf4\x90\x80\x80", /* above U+10FFFF */
       "\xf5\x80\x80\x80", /* invalid lead */
       "\xff",
-      "\xe2\x82",         /* truncated */
-      "abcdefgh\xe2",     /* truncated after the fast path */
-      "\xc3\x28",         /* bad continuation */
+      "\xe2\x82",     /* truncated */
+      "abcdefgh\xe2", /* truncated after the fast path */
+      "\xc3\x28",     /* bad continuation */
   };
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     assert_null(weft_value_new_string(bad[k], strlen(bad[k])));
@@ -134,7 +135,8 @@ static void test_binary(void **state) {
 static void test_array(void **state) {
   (void)state;
   weft_value *arr = weft_value_new_array();
-  for (int i = 0; i < 100; i++) assert_int_equal(weft_value_array_push(arr, weft_value_new_int(i)), 0);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(weft_value_array_push(arr, weft_value_new_int(i)), 0);
   weft_value *inner = weft_value_new_array();
   assert_int_equal(weft_value_array_push(inner, weft_value_new_string("x", 1)), 0);
   assert_int_equal(weft_value_array_push(arr, inner), 0);
@@ -179,8 +181,8 @@ static void test_map(void **state) {
   assert_int_equal(weft_value_map_add(m, "a", 1, weft_value_new_int(3)), 0);
   assert_int_equal(weft_value_map_add(m, "", 0, weft_value_new_bool(1)), 0);
   assert_int_equal(weft_value_map_add(m, NULL, 0, weft_value_new_bool(0)), 0);
-  assert_int_equal(weft_value_map_add_value(m, weft_value_new_int(7), weft_value_new_string("i", 1)),
-                   0);
+  assert_int_equal(
+      weft_value_map_add_value(m, weft_value_new_int(7), weft_value_new_string("i", 1)), 0);
   assert_int_equal(weft_value_len(m), 6);
 
   int64_t iv;
@@ -272,7 +274,8 @@ static void test_dup_equal(void **state) {
   weft_value_map_add(m2, "a", 1, weft_value_new_int(1));
   assert_false(weft_value_equal(m1, m2));
   weft_value *values[] = {a, i, f, nan1, nan2, z, nz, s1, s2, b1, m1, m2};
-  for (size_t k = 0; k < sizeof values / sizeof values[0]; k++) weft_value_free(values[k]);
+  for (size_t k = 0; k < sizeof values / sizeof values[0]; k++)
+    weft_value_free(values[k]);
 }
 
 static void test_decoded_ownership(void **state) {
@@ -349,7 +352,8 @@ static void test_arena(void **state) {
   assert_ptr_equal(a.cur, head); /* all of that fits the first block */
   assert_non_null(weft__arena_alloc(&a, 0));
   /* Fill several blocks and a big one. */
-  for (int i = 0; i < 1000; i++) memset(weft__arena_alloc(&a, 100), 1, 100);
+  for (int i = 0; i < 1000; i++)
+    memset(weft__arena_alloc(&a, 100), 1, 100);
   void *big = weft__arena_alloc(&a, 1 << 20);
   assert_non_null(big);
   memset(big, 2, 1 << 20);
@@ -449,11 +453,16 @@ static void test_depth(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_scalars),       cmocka_unit_test(test_strings),
-      cmocka_unit_test(test_binary),        cmocka_unit_test(test_array),
-      cmocka_unit_test(test_map),           cmocka_unit_test(test_dup_equal),
-      cmocka_unit_test(test_decoded_ownership), cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_arena),         cmocka_unit_test(test_parsers_api),
+      cmocka_unit_test(test_scalars),
+      cmocka_unit_test(test_strings),
+      cmocka_unit_test(test_binary),
+      cmocka_unit_test(test_array),
+      cmocka_unit_test(test_map),
+      cmocka_unit_test(test_dup_equal),
+      cmocka_unit_test(test_decoded_ownership),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_arena),
+      cmocka_unit_test(test_parsers_api),
       cmocka_unit_test(test_depth),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
