@@ -31,6 +31,13 @@ weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
   return p;
 }
 
+int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out) {
+  *out = NULL;
+  if (!binary && !weft__utf8_valid(data, len)) return WEFT_EUTF8;
+  *out = weft__payload_new(binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
+  return *out ? 0 : WEFT_ENOMEM;
+}
+
 void weft__payload_release(weft__payload *p) {
   if (!p || --p->refs > 0) return;
   weft__payload_release(p->deflated);

@@ -95,6 +95,8 @@ typedef struct weft__payload {
 } weft__payload;
 
 weft__payload *weft__payload_new(int kind, const void *data, size_t len);
+/* A data frame from pre-encoded bytes; text must be UTF-8 (WEFT_EUTF8). */
+int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out);
 void weft__payload_release(weft__payload *p);
 
 /* ---- plugins ---- */

@@ -410,9 +410,9 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
 int weft_server_write_raw(weft_server *s, const void *data, size_t len, int binary) {
   if (!s || (!data && len)) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
-  if (!binary && !weft__utf8_valid(data, len)) return WEFT_EUTF8;
-  weft__payload *p = weft__payload_new(binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
-  if (!p) return WEFT_ENOMEM;
+  weft__payload *p;
+  int rc = weft__payload_message(data, len, binary, &p);
+  if (rc) return rc;
   int n = broadcast_payload(s, p);
   weft__payload_release(p);
   return n;

@@ -219,10 +219,10 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
 int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary) {
   if (!c || (!data && len)) return WEFT_EINVAL;
   if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
-  if (!binary && !weft__utf8_valid(data, len)) return WEFT_EUTF8;
-  weft__payload *p = weft__payload_new(binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
-  if (!p) return WEFT_ENOMEM;
-  int rc = weft__spark_send_payload(c, p);
+  weft__payload *p;
+  int rc = weft__payload_message(data, len, binary, &p);
+  if (rc) return rc;
+  rc = weft__spark_send_payload(c, p);
   weft__payload_release(p);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "parser/parser.h"
+#include "utf8.h"
 #include "value.h"
 #include "value_internal.h"
 
@@ -119,47 +120,6 @@ void weft__arena_free(weft__arena *a) {
 
 const char weft__value_empty[1] = "";
 
-size_t weft__value_utf8_check(const uint8_t *p, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    if (p[i] < 0x80) {
-      /* Messages are mostly ASCII: test eight bytes per step. */
-      while (len - i >= 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & UINT64_C(0x8080808080808080)) break;
-        i += 8;
-      }
-      while (i < len && p[i] < 0x80)
-        i++;
-      continue;
-    }
-    uint8_t c = p[i];
-    if (c < 0xC2) return i; /* stray continuation byte or overlong lead */
-    if (c < 0xE0) {
-      if (len - i < 2 || (p[i + 1] & 0xC0) != 0x80) return i;
-      i += 2;
-    } else if (c < 0xF0) {
-      if (len - i < 3) return i;
-      uint8_t c1 = p[i + 1];
-      /* E0 needs A0..BF (no overlongs), ED needs 80..9F (no surrogates). */
-      uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-      if (c1 < lo || c1 > hi || (p[i + 2] & 0xC0) != 0x80) return i;
-      i += 3;
-    } else if (c < 0xF5) {
-      if (len - i < 4) return i;
-      uint8_t c1 = p[i + 1];
-      /* F0 needs 90..BF (no overlongs), F4 needs 80..8F (max U+10FFFF). */
-      uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-      if (c1 < lo || c1 > hi || (p[i + 2] & 0xC0) != 0x80 || (p[i + 3] & 0xC0) != 0x80) return i;
-      i += 4;
-    } else {
-      return i;
-    }
-  }
-  return len;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Constructors and ownership                                               */
 /* ------------------------------------------------------------------------ */
@@ -221,7 +181,7 @@ static int bytes_dup(weft_value *v, const void *p, size_t n) {
 
 weft_value *weft_value_new_string(const char *s, size_t len) {
   if (!s && len) return NULL;
-  if (len && weft__value_utf8_check((const uint8_t *)s, len) != len) return NULL;
+  if (len && weft__utf8_check((const uint8_t *)s, len) != len) return NULL;
   weft_value *v = node_new(WEFT_STRING);
   if (!v) return NULL;
   if (bytes_dup(v, s, len)) {
@@ -408,7 +368,7 @@ int weft_value_map_add(weft_value *map, const char *key, size_t keylen, weft_val
     weft_value_free(val);
     return WEFT_EINVAL;
   }
-  if (keylen && weft__value_utf8_check((const uint8_t *)key, keylen) != keylen) {
+  if (keylen && weft__utf8_check((const uint8_t *)key, keylen) != keylen) {
     weft_value_free(val);
     return WEFT_EUTF8;
   }

@@ -58,9 +58,6 @@ typedef struct weft__value_box {
   weft__arena arena;
 } weft__value_box;
 
-/* Offset of the first byte that is not part of valid UTF-8 (RFC 3629: no
- * overlongs, no surrogates, nothing above U+10FFFF), or len when all valid. */
-size_t weft__value_utf8_check(const uint8_t *p, size_t len);
 
 /* Payload of every empty string and binary, so that neither needs memory. */
 extern const char weft__value_empty[1];

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
+#include "../utf8.h"
 #include "../value_internal.h"
 #include "parser.h"
 
@@ -426,7 +427,7 @@ static const yajl_callbacks callbacks = {
 
 static int json_decode(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
                        size_t *errpos) {
-  size_t bad = weft__value_utf8_check(data, len);
+  size_t bad = weft__utf8_check(data, len);
   if (bad != len) {
     if (errpos) *errpos = bad;
     return WEFT_EUTF8;

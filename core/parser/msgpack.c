@@ -30,6 +30,7 @@
 #include <msgpack.h>
 #include <msgpack/unpack_define.h>
 
+#include "../utf8.h"
 #include "../value_internal.h"
 #include "parser.h"
 
@@ -185,7 +186,7 @@ static inline int set_bytes(weft__mp_user *u, weft_type t, const char *p, size_t
 
 static inline int weft__mp_cb_str(weft__mp_user *u, const char *b, const char *p, unsigned int l,
                                   weft_value *o) {
-  size_t bad = weft__value_utf8_check((const uint8_t *)p, l);
+  size_t bad = weft__utf8_check((const uint8_t *)p, l);
   if (bad != l) return cb_fail(u, WEFT_EUTF8, (size_t)(p - b) + bad);
   return set_bytes(u, WEFT_STRING, p, l, o);
 }

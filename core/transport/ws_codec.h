@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../buf.h"
+#include "../utf8.h"
 
 /* ---- HTTP heads --------------------------------------------------------- */
 
@@ -136,14 +137,6 @@ int weft__ws_close_code_valid(int code);
 /* Builds a close payload (code + reason truncated to fit 125 bytes on a
  * UTF-8 boundary) and returns its length; code 0 gives an empty payload. */
 size_t weft__ws_close_payload(uint8_t out[125], int code, const char *reason);
-
-/* Incremental UTF-8 validation (strict: no overlongs, surrogates, > U+10FFFF).
- * State starts at WEFT__UTF8_ACCEPT; after the last chunk the text is valid
- * iff the state is WEFT__UTF8_ACCEPT; WEFT__UTF8_REJECT is final. */
-#define WEFT__UTF8_ACCEPT 0u
-#define WEFT__UTF8_REJECT 12u
-uint32_t weft__utf8_step(uint32_t state, const uint8_t *p, size_t len);
-int weft__utf8_valid(const uint8_t *p, size_t len);
 
 /*
  * The reader: consumes frames from a byte stream, assembles fragmented
