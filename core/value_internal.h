@@ -58,7 +58,6 @@ typedef struct weft__value_box {
   weft__arena arena;
 } weft__value_box;
 
-
 /* Payload of every empty string and binary, so that neither needs memory. */
 extern const char weft__value_empty[1];
 
