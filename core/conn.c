@@ -279,8 +279,8 @@ static int on_ws_pong(void *ctx, uint8_t *data, size_t len) {
 static int on_ws_close(void *ctx, int code, const char *reason, size_t rlen) {
   weft__conn *c = ctx;
   (void)reason, (void)rlen;
-  if (c->state == WEFT__C_CLOSING) { /* our close was answered */
-    weft__conn_abort(c);
+  if (c->state == WEFT__C_CLOSING) { /* our close was answered (or crossed it) */
+    weft__conn_linger(c);
     return 1;
   }
   if (c->state != WEFT__C_OPEN) return 1;

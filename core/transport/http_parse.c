@@ -185,15 +185,22 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   if (!end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
   if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
 
-  /* One block: the head, NUL-terminated, then room for the path of the
-   * target (the target itself must stay whole). */
-  size_t n = end - start;
-  char *s = malloc(2 * n + 2);
-  if (!s) return WEFT_ENOMEM;
+  /* One block: the header table (one slot per line at most, so idle
+   * connections keep no unused slots), the head NUL-terminated, then room
+   * for the path of the target (the target itself must stay whole). */
+  size_t n = end - start, lines = 0;
+  for (size_t i = start; i < end; i++)
+    lines += buf[i] == '\n';
+  if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
+  size_t table = lines * sizeof(weft__http_header);
+  char *blk = malloc(table + 2 * n + 2);
+  if (!blk) return WEFT_ENOMEM;
+  char *s = blk + table;
   memcpy(s, buf + start, n);
   s[n] = '\0';
   memset(h, 0, sizeof *h);
-  h->storage = s;
+  h->storage = blk;
+  h->headers = (weft__http_header *)(void *)blk;
 
   char *p = s, *stop = s + n;
   size_t ln;

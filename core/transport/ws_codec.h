@@ -23,7 +23,7 @@ typedef struct weft__http_header {
 } weft__http_header;
 
 typedef struct weft__http_head {
-  char *storage; /* owned copy the pointers below point into */
+  char *storage; /* owned block the pointers below point into */
   /* Request: method and target ("/primus?x=1"), path is the target without
    * the query and query the part after '?' ("" when none). Response: status
    * and reason; method/target/path/query are NULL. */
@@ -33,8 +33,8 @@ typedef struct weft__http_head {
   const char *query;
   int status;
   const char *reason;
-  int version_minor; /* HTTP/1.<minor> */
-  weft__http_header headers[WEFT__HTTP_MAX_HEADERS];
+  int version_minor;          /* HTTP/1.<minor> */
+  weft__http_header *headers; /* n_headers entries, inside storage */
   size_t n_headers;
 } weft__http_head;
 
