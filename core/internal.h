@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "parser/parser.h"
+#include "stream.h"
 #include "transport/transport.h"
 #include "transport/ws_codec.h"
 #include "value.h"
@@ -18,6 +19,9 @@
 #include "weft/weft.h"
 
 #define WEFT__READ_CHUNK 65536
+
+/* The struct holding `ptr` as its member `member`. */
+#define WEFT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- util.c ---- */
 
@@ -61,16 +65,16 @@ struct weft_loop {
   uv_async_t async; /* weft_loop_post() */
   uv_mutex_t post_mu;
   weft__post *posts;
-  weft__conn *dirty; /* connections with queued writes to flush */
+  weft__stream *dirty; /* streams with queued writes to flush */
   int idle_active;
   int rbuf_busy;
   weft__buf scratch;              /* encode scratch, reused */
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
 };
 
-/* Marks a connection as having data to flush at the end of this loop turn. */
-void weft__loop_mark_dirty(weft_loop *loop, weft__conn *c);
-void weft__loop_unmark_dirty(weft_loop *loop, weft__conn *c);
+/* Marks a stream as having data to flush at the end of this loop turn. */
+void weft__loop_mark_dirty(weft_loop *loop, weft__stream *s);
+void weft__loop_unmark_dirty(weft_loop *loop, weft__stream *s);
 
 /* ---- payloads: encoded messages shared by every recipient ---- */
 
@@ -95,6 +99,9 @@ typedef struct weft__payload {
 } weft__payload;
 
 weft__payload *weft__payload_new(int kind, const void *data, size_t len);
+/* Writes the frame header once (and masks the data when `mask` is given:
+ * client frames, never shared). RAW payloads stay as they are. */
+void weft__payload_frame(weft__payload *p, const uint8_t *mask);
 /* A data frame from pre-encoded bytes; text must be UTF-8 (WEFT_EUTF8). */
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out);
 void weft__payload_release(weft__payload *p);
@@ -184,19 +191,12 @@ enum {
   WEFT__C_CLOSED    /* uv_close called */
 };
 
-typedef struct weft__qent {
-  weft__payload *p;
-  size_t off; /* bytes of the frame already written */
-} weft__qent;
-
 struct weft_spark {
+  weft__stream io;
   weft_server *server;
-  uv_tcp_t tcp;
   int state;
   uint8_t was_open;  /* connection event emitted: disconnection owed */
   uint8_t alive;     /* answered the last ping */
-  uint8_t dirty;     /* on the loop's dirty list */
-  uint8_t writing;   /* a uv_write is in flight */
   uint8_t above_hwm; /* a write returned 1: drain owed */
   uint8_t pmd;       /* permessage-deflate negotiated */
   uint8_t close_sent;
@@ -208,19 +208,9 @@ struct weft_spark {
   weft_spark *pnext, *pprev; /* pending list (kept apart: an open-list
                                 unlink may be deferred during a walk) */
   weft_spark *hnext;         /* id bucket chain */
-  weft__conn *dirty_next;
-  uint64_t deadline; /* ms; for HTTP, auth and closing states */
+  uint64_t deadline;         /* ms; for HTTP, auth and closing states */
 
-  /* read side */
-  weft__buf in; /* unconsumed bytes across reads */
   weft__ws_reader reader;
-
-  /* write side */
-  weft__qent *q;
-  size_t q_head, q_len, q_cap; /* ring */
-  size_t queued;               /* bytes queued, not yet written */
-  size_t inflight_n;           /* entries covered by the uv_write in flight */
-  uv_write_t wreq;
 
   /* identity */
   char id[64];
@@ -267,7 +257,6 @@ void weft__spark_free_identity(weft_spark *c);
  * (the fuzz target's way in; fd is owned by the connection afterwards). */
 int weft__conn_adopt(weft_server *s, int fd);
 int weft__conn_enqueue(weft__conn *c, weft__payload *p);
-void weft__conn_flush(weft__conn *c);
 void weft__conn_close_ws(weft__conn *c, int code, const char *reason);
 void weft__conn_abort(weft__conn *c);
 void weft__conn_linger(weft__conn *c);

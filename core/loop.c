@@ -22,11 +22,11 @@ static void flush_all(weft_loop *loop) {
   /* A flush can make a connection dirty again only through a callback that
    * writes, which re-adds it; detach the list first. */
   while (loop->dirty) {
-    weft__conn *c = loop->dirty;
-    loop->dirty = c->dirty_next;
-    c->dirty_next = NULL;
-    c->dirty = 0;
-    weft__conn_flush(c);
+    weft__stream *s = loop->dirty;
+    loop->dirty = s->dirty_next;
+    s->dirty_next = NULL;
+    s->dirty = 0;
+    weft__stream_flush(s);
   }
   if (loop->idle_active) {
     uv_idle_stop(&loop->idle);
@@ -37,7 +37,7 @@ static void flush_all(weft_loop *loop) {
 static void on_check(uv_check_t *h) { flush_all(h->data); }
 static void on_idle(uv_idle_t *h) { flush_all(h->data); }
 
-void weft__loop_mark_dirty(weft_loop *loop, weft__conn *c) {
+void weft__loop_mark_dirty(weft_loop *loop, weft__stream *c) {
   if (c->dirty) return;
   c->dirty = 1;
   c->dirty_next = loop->dirty;
@@ -48,9 +48,9 @@ void weft__loop_mark_dirty(weft_loop *loop, weft__conn *c) {
   }
 }
 
-void weft__loop_unmark_dirty(weft_loop *loop, weft__conn *c) {
+void weft__loop_unmark_dirty(weft_loop *loop, weft__stream *c) {
   if (!c->dirty) return;
-  for (weft__conn **pp = &loop->dirty; *pp; pp = &(*pp)->dirty_next) {
+  for (weft__stream **pp = &loop->dirty; *pp; pp = &(*pp)->dirty_next) {
     if (*pp == c) {
       *pp = c->dirty_next;
       break;

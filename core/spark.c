@@ -137,10 +137,10 @@ int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
   weft_server *s = c->server;
   if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
   size_t need = p->len + sizeof(p->head);
-  if (c->queued + need > s->max_queue) return WEFT_ENOBUFS;
+  if (c->io.queued + need > s->max_queue) return WEFT_ENOBUFS;
   int rc = s->transport->send(c, p);
   if (rc) return rc;
-  if (c->queued >= s->hwm) {
+  if (c->io.queued >= s->hwm) {
     c->above_hwm = 1;
     return 1;
   }
@@ -227,7 +227,7 @@ int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary
   return rc;
 }
 
-size_t weft_spark_buffered_amount(const weft_spark *c) { return c ? c->queued : 0; }
+size_t weft_spark_buffered_amount(const weft_spark *c) { return c ? c->io.queued : 0; }
 
 int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
   if (!c || (flags & ~WEFT_END_RECONNECT)) return WEFT_EINVAL;

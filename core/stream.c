@@ -1,0 +1,251 @@
+/* Streams and the payloads they carry (see stream.h). */
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define WEFT__IOV_MAX 64
+
+/* ---- payloads ---- */
+
+weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
+  weft__payload *p = malloc(sizeof(*p) + len);
+  if (!p) return NULL;
+  p->refs = 1;
+  p->kind = (uint8_t)kind;
+  p->hlen = 0;
+  p->rsv1 = 0;
+  p->len = len;
+  p->deflated = NULL;
+  if (len && data) memcpy(p->data, data, len);
+  return p;
+}
+
+int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out) {
+  *out = NULL;
+  if (!binary && !weft__utf8_valid(data, len)) return WEFT_EUTF8;
+  *out = weft__payload_new(binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
+  return *out ? 0 : WEFT_ENOMEM;
+}
+
+void weft__payload_release(weft__payload *p) {
+  if (!p || --p->refs > 0) return;
+  weft__payload_release(p->deflated);
+  free(p);
+}
+
+void weft__payload_frame(weft__payload *p, const uint8_t *mask) {
+  if (p->hlen || p->kind == WEFT__P_RAW) return;
+  uint8_t h[14];
+  size_t n = weft__ws_frame_header(h, p->kind, 1, p->rsv1, p->len, mask);
+  memcpy(p->head + sizeof(p->head) - n, h, n);
+  p->hlen = (uint8_t)n;
+  if (mask) weft__ws_mask(p->data, p->len, mask, 0);
+}
+
+static inline uint8_t *frame_start(weft__payload *p) { return p->head + sizeof(p->head) - p->hlen; }
+static inline size_t frame_len(const weft__payload *p) { return p->hlen + p->len; }
+
+/* ---- queue ---- */
+
+static int queue_push(weft__stream *s, weft__payload *p) {
+  if (s->q_len == s->q_cap) {
+    size_t cap = s->q_cap ? s->q_cap * 2 : 4;
+    weft__qent *q = malloc(cap * sizeof(*q));
+    if (!q) return WEFT_ENOMEM;
+    for (size_t i = 0; i < s->q_len; i++) q[i] = s->q[(s->q_head + i) % s->q_cap];
+    free(s->q);
+    s->q = q;
+    s->q_cap = cap;
+    s->q_head = 0;
+  }
+  weft__qent *e = &s->q[(s->q_head + s->q_len) % s->q_cap];
+  e->p = p;
+  e->off = 0;
+  p->refs++;
+  s->q_len++;
+  s->queued += frame_len(p);
+  return 0;
+}
+
+/* Drops `n` written bytes from the head of the queue. */
+static void queue_consume(weft__stream *s, size_t n) {
+  while (n > 0 && s->q_len > 0) {
+    weft__qent *e = &s->q[s->q_head];
+    size_t rem = frame_len(e->p) - e->off;
+    if (n < rem) {
+      e->off += n;
+      s->queued -= n;
+      return;
+    }
+    n -= rem;
+    s->queued -= rem;
+    weft__payload_release(e->p);
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+  }
+}
+
+static void queue_clear(weft__stream *s) {
+  while (s->q_len > 0) {
+    weft__payload_release(s->q[s->q_head].p);
+    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_len--;
+  }
+  s->queued = 0;
+  free(s->q);
+  s->q = NULL;
+  s->q_cap = s->q_head = 0;
+}
+
+int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
+  if (s->closed) return WEFT_ECLOSED;
+  int rc = queue_push(s, p);
+  if (rc) return rc;
+  weft__loop_mark_dirty(s->loop, s);
+  return 0;
+}
+
+/* ---- writing ---- */
+
+static size_t fill_iov(weft__stream *s, uv_buf_t *iov) {
+  size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX;
+  for (size_t i = 0; i < n; i++) {
+    weft__qent *e = &s->q[(s->q_head + i) % s->q_cap];
+    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off,
+                         (unsigned)(frame_len(e->p) - e->off));
+  }
+  return n;
+}
+
+static void on_write(uv_write_t *req, int status) {
+  weft__stream *s = req->data;
+  s->writing = 0;
+  if (s->closed) return; /* cancelled by uv_close */
+  if (status < 0) {
+    s->ops->eof(s, status);
+    return;
+  }
+  size_t done = 0;
+  for (size_t i = 0; i < s->inflight_n; i++) {
+    weft__qent *e = &s->q[(s->q_head + i) % s->q_cap];
+    done += frame_len(e->p) - e->off;
+  }
+  s->inflight_n = 0;
+  queue_consume(s, done);
+  if (s->q_len > 0) weft__stream_flush(s);
+  else s->ops->written(s);
+}
+
+void weft__stream_flush(weft__stream *s) {
+  if (s->writing || s->q_len == 0 || s->closed) return;
+  uv_buf_t iov[WEFT__IOV_MAX];
+  size_t n = fill_iov(s, iov);
+  int w = uv_try_write((uv_stream_t *)&s->tcp, iov, (unsigned)n);
+  if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+  if (w < 0) {
+    s->ops->eof(s, w);
+    return;
+  }
+  queue_consume(s, (size_t)w);
+  if (s->q_len > 0) {
+    n = fill_iov(s, iov);
+    s->inflight_n = n;
+    s->wreq.data = s;
+    int rc = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, iov, (unsigned)n, on_write);
+    if (rc != 0) {
+      s->inflight_n = 0;
+      s->ops->eof(s, rc);
+      return;
+    }
+    s->writing = 1;
+  }
+  s->ops->written(s);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  weft__stream *s = h->data;
+  weft_loop *loop = s->loop;
+  (void)suggested;
+  if (s->in.len == 0 && !loop->rbuf_busy) {
+    loop->rbuf_busy = 1;
+    *buf = uv_buf_init((char *)loop->rbuf, sizeof(loop->rbuf));
+    return;
+  }
+  size_t want = s->need > s->in.len ? s->need - s->in.len : 0;
+  if (want < 16384) want = 16384;
+  if (weft__buf_reserve(&s->in, want) != 0) {
+    *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+    return;
+  }
+  *buf = uv_buf_init((char *)s->in.data + s->in.len, (unsigned)(s->in.cap - s->in.len));
+}
+
+void weft__stream_reprocess(weft__stream *s) {
+  if (s->in.len == 0 || s->closed) return;
+  size_t used = s->ops->read(s, s->in.data, s->in.len);
+  if (s->closed) return;
+  if (used >= s->in.len) {
+    /* Nothing pending: give the memory back, idle streams hold none. */
+    weft__buf_free(&s->in);
+  } else if (used > 0) {
+    memmove(s->in.data, s->in.data + used, s->in.len - used);
+    s->in.len -= used;
+  }
+}
+
+static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
+  weft__stream *s = h->data;
+  weft_loop *loop = s->loop;
+  int shared = buf->base == (char *)loop->rbuf;
+  if (shared) loop->rbuf_busy = 0;
+  if (nread < 0) {
+    if (!s->closed) s->ops->eof(s, (int)nread);
+    return;
+  }
+  if (nread == 0 || s->closed) return;
+  if (!shared) {
+    s->in.len += (size_t)nread;
+    weft__stream_reprocess(s);
+    return;
+  }
+  size_t used = s->ops->read(s, loop->rbuf, (size_t)nread);
+  if (used < (size_t)nread && !s->closed &&
+      weft__buf_append(&s->in, loop->rbuf + used, (size_t)nread - used) != 0)
+    s->ops->eof(s, UV_ENOMEM);
+}
+
+/* ---- life ---- */
+
+void weft__stream_init(weft__stream *s, weft_loop *loop, const weft__stream_ops *ops) {
+  memset(s, 0, sizeof(*s));
+  s->loop = loop;
+  s->ops = ops;
+  uv_tcp_init(loop->uv, &s->tcp);
+  s->tcp.data = s;
+}
+
+int weft__stream_start(weft__stream *s) {
+  uv_tcp_nodelay(&s->tcp, 1);
+  int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+  return rc ? weft__uv_err(rc) : 0;
+}
+
+static void on_closed(uv_handle_t *h) {
+  weft__stream *s = h->data;
+  queue_clear(s);
+  weft__buf_free(&s->in);
+  s->ops->closed(s);
+}
+
+void weft__stream_close(weft__stream *s) {
+  if (s->closed) return;
+  weft__loop_unmark_dirty(s->loop, s);
+  s->closed = 1;
+  uv_read_stop((uv_stream_t *)&s->tcp);
+  uv_close((uv_handle_t *)&s->tcp, on_closed);
+}
