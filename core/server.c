@@ -301,7 +301,7 @@ void weft__server_pending_remove(weft_server *s, weft_spark *c) {
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind,
                         const char *msg) {
   if (!s->ev.error) return;
-  weft_error_info e = {code, kind, msg ? msg : weft_strerror(code)};
+  weft_error_info e = {code, kind, msg ? msg : weft_strerror(code), 0, NULL};
   s->ev.error(s, c, &e, s->ev_user);
 }
 

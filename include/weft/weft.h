@@ -256,6 +256,10 @@ typedef struct weft_error_info {
   int code;
   const char *kind;
   const char *message;
+  /* Clients: the HTTP status and body of a refused upgrade (kind "http"),
+   * else 0 and NULL. */
+  int status;
+  const char *body;
 } weft_error_info;
 
 /*
@@ -426,6 +430,138 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
  * Queued data is flushed first. The disconnection event follows. */
 #define WEFT_END_RECONNECT 1
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
+
+
+/* ------------------------------------------------------------------------ */
+/* Client                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The connecting side, as Primus's client: it reconnects by itself with
+ * randomized exponential backoff, answers heartbeats, queues writes while
+ * offline, and speaks the same wire protocol as the server (so it works
+ * against a weft server and against a Primus server).
+ *
+ * Events follow Primus's names and order:
+ *   open                 the connection is up (queued writes already sent);
+ *   data                 a message (borrowed for the callback);
+ *   error                a failure (kind "connect", "http" with status and
+ *                        body for a refused upgrade, "json"/"msgpack" for an
+ *                        undecodable message, "protocol", "queue");
+ *   close                an open connection went away;
+ *   end                  the client is closed for good (end(), a
+ *                        primus::server::close, a refusal, failed retries);
+ *   timeout              the first connection did not open in time;
+ *   reconnect scheduled  a retry is planned (attempt, retries, delay);
+ *   reconnect            the retry starts now;
+ *   reconnected          a retry succeeded (just before open);
+ *   reconnect failed     retries are exhausted (end follows);
+ *   online / offline     the network came back / went away (heartbeat
+ *                        expiry, weft_client_set_online());
+ *   id                   the answer to weft_client_id();
+ *   destroy              after weft_client_destroy(): the client's memory is
+ *                        freed when this returns.
+ */
+typedef struct weft_client weft_client;
+
+typedef struct weft_reconnect_info {
+  uint32_t attempt;  /* 1 for the first retry */
+  uint32_t retries;  /* the configured limit */
+  uint32_t delay_ms; /* the wait before this attempt */
+} weft_reconnect_info;
+
+typedef struct weft_client_events {
+  size_t size; /* sizeof(weft_client_events) */
+  void (*open)(weft_client *c, void *user);
+  void (*data)(weft_client *c, const weft_value *msg, void *user);
+  void (*error)(weft_client *c, const weft_error_info *err, void *user);
+  void (*close)(weft_client *c, void *user);
+  void (*end)(weft_client *c, void *user);
+  void (*timeout)(weft_client *c, void *user);
+  void (*reconnect_scheduled)(weft_client *c, const weft_reconnect_info *info, void *user);
+  void (*reconnect)(weft_client *c, const weft_reconnect_info *info, void *user);
+  void (*reconnected)(weft_client *c, const weft_reconnect_info *info, void *user);
+  void (*reconnect_failed)(weft_client *c, const weft_reconnect_info *info, void *user);
+  void (*online)(weft_client *c, void *user);
+  void (*offline)(weft_client *c, void *user);
+  void (*id)(weft_client *c, const char *id, void *user);
+  void (*destroy)(weft_client *c, void *user);
+} weft_client_events;
+
+/* A client for "ws://host:port/path?query" (the path is the server's
+ * pathname, "/primus" when the URL has none; the query is sent as is). It
+ * does not connect until weft_client_open() (Primus's `manual` mode is the
+ * only mode: the application decides when). Errors: WEFT_EINVAL, WEFT_EURL,
+ * WEFT_EUNSUPPORTED (wss:// for now), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
+
+/* Events and user data; `free_user` runs after the destroy event or when
+ * replaced. Errors: WEFT_EINVAL. */
+WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events *events,
+                                       void *user, void (*free_user)(void *user));
+
+/* Options (Primus's defaults); each returns WEFT_EINVAL for bad values.
+ *  parser: "json" (default) or "msgpack".
+ *  reconnect: min 500 ms, max 0 (unlimited), retries 10, factor 2. Attempt n
+ *    waits min(round((rand + 1) * min * factor^(n-1)), max), rand in [0,1).
+ *  strategy: comma-separated, case-insensitive list of "disconnect" (an open
+ *    connection dropped), "online" (the network came back), "timeout" (the
+ *    first connection failed or timed out); default "disconnect,online,
+ *    timeout"; "" or "none" never reconnects.
+ *  timeout: ms for the first connection to open, 10000; 0 off.
+ *  ping_timeout: ms without a primus::ping before the connection is taken
+ *    for dead (offline, close, reconnect), 45000 (1.5 x the server's 30 s
+ *    pingInterval); 0 off.
+ *  max_length: largest incoming message, 10 MiB.
+ *  queue_limit: bytes of writes held while not open, 0 = unbounded;
+ *    beyond it writes fail with WEFT_ENOBUFS.
+ *  retry_refused: 1 keeps reconnecting after the server refused the upgrade
+ *    (401, 403, …); by default a refusal ends the client.
+ *  header: an extra request header (copied). */
+WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
+WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
+                                          uint32_t retries, double factor);
+WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);
+WEFT_EXTERN int weft_client_set_timeout(weft_client *c, uint32_t ms);
+WEFT_EXTERN int weft_client_set_ping_timeout(weft_client *c, uint32_t ms);
+WEFT_EXTERN int weft_client_set_max_length(weft_client *c, size_t bytes);
+WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
+WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
+WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
+
+/* Starts connecting. Errors: WEFT_ESTATE (already open or connecting),
+ * WEFT_ECLOSED (ended or destroyed). */
+WEFT_EXTERN int weft_client_open(weft_client *c);
+
+/* Sends a message, or queues it while not open (flushed in order before the
+ * open event). Returns 0, or WEFT_ECLOSED (ended), WEFT_ENOBUFS (queue limit),
+ * WEFT_EDEPTH/WEFT_ETYPE (cannot encode), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_client_write(weft_client *c, const weft_value *msg);
+/* Pre-encoded bytes as one frame (text must be UTF-8: WEFT_EUTF8). */
+WEFT_EXTERN int weft_client_write_raw(weft_client *c, const void *data, size_t len, int binary);
+/* Bytes written but not yet handed to the kernel (queued offline included). */
+WEFT_EXTERN size_t weft_client_buffered_amount(const weft_client *c);
+
+/* Asks the server for this connection's spark id (primus::id::); the id
+ * event answers. Queued while not open. */
+WEFT_EXTERN int weft_client_id(weft_client *c);
+
+/* Tells the client the network went away (0) or came back (1): offline ends
+ * the current connection, online reconnects when the strategy says so. */
+WEFT_EXTERN int weft_client_set_online(weft_client *c, int online);
+
+/* Closes for good: writes `msg` when not NULL, closes the connection (1000),
+ * emits close (when it was open) and end; no reconnect follows. Queued
+ * writes that never went out are dropped. Errors: WEFT_ECLOSED. */
+WEFT_EXTERN int weft_client_end(weft_client *c, const weft_value *msg);
+
+/* Ends the client if needed and frees it; the destroy event follows from the
+ * loop, after which the handle is gone. Errors: WEFT_ECLOSED (twice). */
+WEFT_EXTERN int weft_client_destroy(weft_client *c);
+
+/* WEFT_CLIENT_CLOSED, _OPENING or _OPEN. */
+enum { WEFT_CLIENT_CLOSED = 0, WEFT_CLIENT_OPENING = 1, WEFT_CLIENT_OPEN = 2 };
+WEFT_EXTERN int weft_client_state(const weft_client *c);
 
 #ifdef __cplusplus
 }
