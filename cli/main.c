@@ -15,6 +15,8 @@
 #include <uv.h>
 #include <weft/weft.h>
 
+#include "cli.h"
+
 typedef struct serve_opts {
   const char *host, *path, *parser, *mode;
   long port, ping_interval, max_length;
@@ -178,6 +180,7 @@ static int serve(int argc, char **argv) {
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc >= 2 && strcmp(argv[1], "serve") == 0) return serve(argc - 2, argv + 2);
+  if (argc >= 2 && strcmp(argv[1], "connect") == 0) return weft_cli_connect(argc - 2, argv + 2);
   if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
     printf("weft %s\n", weft_version_string());
     return 0;

@@ -106,6 +106,20 @@ void weft__payload_frame(weft__payload *p, const uint8_t *mask);
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out);
 void weft__payload_release(weft__payload *p);
 
+/* ---- message.c: values to payloads and back, for sparks and clients ---- */
+
+/* Encodes with the parser (binary values pass through text parsers as
+ * binary frames); the payload is new (one reference). */
+int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
+                         weft__payload **out);
+/* Decodes one incoming message into `arena` (or *owned for a binary frame
+ * under a text parser, freed by the caller); on failure `err` says why. */
+int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int binary,
+                         const uint8_t *data, size_t len, const weft_value **out,
+                         weft_value **owned, char *err, size_t errcap);
+/* Is `v` a string starting with `prefix`? *rest gets what follows. */
+int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len);
+
 /* ---- plugins ---- */
 
 typedef struct weft__plugin {

@@ -308,22 +308,7 @@ void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kin
 /* ---- encoding ---- */
 
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out) {
-  *out = NULL;
-  /* Binary with a text parser passes through as a binary frame, as Primus's
-   * json decoder hands binary frames through untouched. */
-  if (!s->parser->binary && weft_value_type(v) == WEFT_BINARY) {
-    const uint8_t *p;
-    size_t n;
-    weft_value_get_binary(v, &p, &n);
-    *out = weft__payload_new(WEFT__P_BINARY, p, n);
-    return *out ? 0 : WEFT_ENOMEM;
-  }
-  weft__buf *b = &s->loop->scratch;
-  b->len = 0;
-  int rc = s->parser->encode(v, b);
-  if (rc) return rc;
-  *out = weft__payload_new(s->parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, b->data, b->len);
-  return *out ? 0 : WEFT_ENOMEM;
+  return weft__message_encode(s->parser, s->loop, v, out);
 }
 
 /* ---- listening ---- */

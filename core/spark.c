@@ -62,21 +62,13 @@ void weft__spark_free_identity(weft_spark *c) {
 
 /* ---- incoming ---- */
 
-static int starts_with(const char *s, size_t n, const char *prefix) {
-  size_t k = strlen(prefix);
-  return n >= k && memcmp(s, prefix, k) == 0;
-}
-
 /* Answers Primus's control strings; returns 1 when `v` was one. */
 static int protocol(weft_spark *c, const weft_value *v) {
-  const char *str;
-  size_t n;
-  if (weft_value_get_string(v, &str, &n) != 0 || !starts_with(str, n, "primus::")) return 0;
-  if (starts_with(str, n, "primus::pong::")) {
+  if (weft__message_is(v, "primus::pong::", NULL, NULL)) {
     c->alive = 1;
     return 1;
   }
-  if (starts_with(str, n, "primus::id::")) {
+  if (weft__message_is(v, "primus::id::", NULL, NULL)) {
     char reply[96];
     memcpy(reply, "primus::id::", 12);
     strcpy(reply + 12, c->id);
@@ -104,29 +96,17 @@ static void deliver(weft_spark *c, const weft_value *v) {
 
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len) {
   weft_server *s = c->server;
-  if (binary && !s->parser->binary) {
-    /* Primus's json decoder passes binary frames through as they are. */
-    weft_value *v = weft_value_new_binary(data, len);
-    if (!v) {
-      weft__server_error(s, c, WEFT_ENOMEM, "io", NULL);
-      return;
-    }
-    deliver(c, v);
-    weft_value_free(v);
-    return;
-  }
-  const weft_value *v = NULL;
-  size_t pos = 0;
+  const weft_value *v;
+  weft_value *owned;
+  char err[160];
   int outer = s->dispatching++ == 0;
-  int rc = s->parser->decode(data, len, &s->arena, &v, &pos);
-  if (rc != 0) {
-    char msg[160];
-    snprintf(msg, sizeof(msg), "failed to decode incoming %s data at byte %zu: %s", s->parser->name,
-             pos, weft_strerror(rc));
-    weft__server_error(s, c, rc, s->parser->name, msg);
-  } else if (!protocol(c, v)) {
+  int rc =
+      weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
+  if (rc != 0)
+    weft__server_error(s, c, rc, rc == WEFT_ENOMEM ? "io" : s->parser->name, err);
+  else if (owned || !protocol(c, v))
     deliver(c, v);
-  }
+  weft_value_free(owned);
   s->dispatching--;
   if (outer) weft__arena_reset(&s->arena);
 }

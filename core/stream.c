@@ -55,7 +55,8 @@ static int queue_push(weft__stream *s, weft__payload *p) {
     size_t cap = s->q_cap ? s->q_cap * 2 : 4;
     weft__qent *q = malloc(cap * sizeof(*q));
     if (!q) return WEFT_ENOMEM;
-    for (size_t i = 0; i < s->q_len; i++) q[i] = s->q[(s->q_head + i) % s->q_cap];
+    for (size_t i = 0; i < s->q_len; i++)
+      q[i] = s->q[(s->q_head + i) % s->q_cap];
     free(s->q);
     s->q = q;
     s->q_cap = cap;
@@ -114,8 +115,7 @@ static size_t fill_iov(weft__stream *s, uv_buf_t *iov) {
   size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX;
   for (size_t i = 0; i < n; i++) {
     weft__qent *e = &s->q[(s->q_head + i) % s->q_cap];
-    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off,
-                         (unsigned)(frame_len(e->p) - e->off));
+    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off, (unsigned)(frame_len(e->p) - e->off));
   }
   return n;
 }
@@ -135,8 +135,10 @@ static void on_write(uv_write_t *req, int status) {
   }
   s->inflight_n = 0;
   queue_consume(s, done);
-  if (s->q_len > 0) weft__stream_flush(s);
-  else s->ops->written(s);
+  if (s->q_len > 0)
+    weft__stream_flush(s);
+  else
+    s->ops->written(s);
 }
 
 void weft__stream_flush(weft__stream *s) {

@@ -43,11 +43,11 @@ struct weft__stream {
   uint8_t dirty;   /* on the loop's dirty list */
   uint8_t writing; /* a uv_write is in flight */
   weft__stream *dirty_next;
-  weft__buf in;    /* unconsumed bytes across reads */
-  size_t need;     /* owner's hint: bytes the pending unit needs in all */
-  weft__qent *q;   /* ring of queued frames */
+  weft__buf in;  /* unconsumed bytes across reads */
+  size_t need;   /* owner's hint: bytes the pending unit needs in all */
+  weft__qent *q; /* ring of queued frames */
   size_t q_head, q_len, q_cap;
-  size_t queued;   /* bytes queued, not yet written */
+  size_t queued; /* bytes queued, not yet written */
   size_t inflight_n;
   uv_write_t wreq;
 };

@@ -431,7 +431,6 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 #define WEFT_END_RECONNECT 1
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
 
-
 /* ------------------------------------------------------------------------ */
 /* Client                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -497,8 +496,8 @@ WEFT_EXTERN int weft_client_new(weft_loop *loop, const char *url, weft_client **
 
 /* Events and user data; `free_user` runs after the destroy event or when
  * replaced. Errors: WEFT_EINVAL. */
-WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events *events,
-                                       void *user, void (*free_user)(void *user));
+WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events *events, void *user,
+                                       void (*free_user)(void *user));
 
 /* Options (Primus's defaults); each returns WEFT_EINVAL for bad values.
  *  parser: "json" (default) or "msgpack".

@@ -1,0 +1,290 @@
+/*
+ * weft connect URL [--parser json|msgpack] [--reconnect-min MS] [--reconnect-max MS]
+ *                  [--retries N] [--timeout MS] [--ping-timeout MS] [--strategy LIST]
+ *                  [--header 'Name: value']...
+ *
+ * Each stdin line is sent (the JSON value when it parses, else the string;
+ * "/id" asks for the spark id, "/end" ends). Each incoming message is printed
+ * on stdout as one line of JSON; each event on stderr as one line. Exits 0
+ * after `end`, 1 when the server refused or the retries ran out.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include <weft/weft.h>
+
+#include "cli.h"
+
+typedef struct conn_app {
+  weft_loop *loop;
+  weft_client *client;
+  uv_pipe_t in_pipe;
+  uv_tty_t in_tty;
+  uv_stream_t *in;
+  uv_signal_t sigint, sigterm;
+  char *line;
+  size_t len, cap;
+  int failed;
+  int ended;
+} conn_app;
+
+static void say(const char *fmt_kind, const char *a) {
+  fprintf(stderr, "%s%s%s\n", fmt_kind, a ? " " : "", a ? a : "");
+  fflush(stderr);
+}
+
+static void on_open(weft_client *c, void *u) {
+  (void)c, (void)u;
+  say("open", NULL);
+}
+
+static void on_data(weft_client *c, const weft_value *msg, void *u) {
+  (void)c, (void)u;
+  uint8_t *json;
+  size_t n;
+  if (weft_value_encode("json", msg, &json, &n) != 0) {
+    say("error encode 0", "cannot print the message as JSON");
+    return;
+  }
+  fwrite(json, 1, n, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+  weft_free(json);
+}
+
+static void on_error(weft_client *c, const weft_error_info *e, void *u) {
+  (void)c;
+  if (strcmp(e->kind, "http") == 0) ((conn_app *)u)->failed = 1; /* a refusal ends us */
+  fprintf(stderr, "error %s %d %s%s%s\n", e->kind, e->status, e->message, e->body ? " " : "",
+          e->body ? e->body : "");
+  fflush(stderr);
+}
+
+static void on_close(weft_client *c, void *u) {
+  (void)c, (void)u;
+  say("close", NULL);
+}
+
+static void stop_input(conn_app *a) {
+  if (a->in && !uv_is_closing((uv_handle_t *)a->in)) uv_close((uv_handle_t *)a->in, NULL);
+  if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+  }
+}
+
+static void on_end(weft_client *c, void *u) {
+  conn_app *a = u;
+  say("end", NULL);
+  a->ended = 1;
+  stop_input(a);
+  weft_client_destroy(c);
+}
+
+static void on_timeout(weft_client *c, void *u) {
+  (void)c, (void)u;
+  say("timeout", NULL);
+}
+
+static void on_scheduled(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c, (void)u;
+  fprintf(stderr, "reconnect scheduled %u %u %u\n", i->attempt, i->retries, i->delay_ms);
+  fflush(stderr);
+}
+
+static void on_reconnect(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c, (void)u;
+  fprintf(stderr, "reconnect %u\n", i->attempt);
+  fflush(stderr);
+}
+
+static void on_reconnected(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c, (void)u;
+  fprintf(stderr, "reconnected %u\n", i->attempt);
+  fflush(stderr);
+}
+
+static void on_failed(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c, (void)i;
+  ((conn_app *)u)->failed = 1;
+  say("reconnect failed", NULL);
+}
+
+static void on_online(weft_client *c, void *u) {
+  (void)c, (void)u;
+  say("online", NULL);
+}
+
+static void on_offline(weft_client *c, void *u) {
+  (void)c, (void)u;
+  say("offline", NULL);
+}
+
+static void on_id(weft_client *c, const char *id, void *u) {
+  (void)c, (void)u;
+  say("id", id);
+}
+
+static void send_line(conn_app *a, char *s, size_t n) {
+  if (n && s[n - 1] == '\r') n--;
+  if (n == 3 && memcmp(s, "/id", 3) == 0) {
+    weft_client_id(a->client);
+    return;
+  }
+  if (n == 4 && memcmp(s, "/end", 4) == 0) {
+    weft_client_end(a->client, NULL);
+    return;
+  }
+  weft_value *v = NULL;
+  if (weft_value_decode("json", s, n, &v, NULL) != 0) v = weft_value_new_string(s, n);
+  if (!v) {
+    say("error input 0", "the line is not UTF-8");
+    return;
+  }
+  int rc = weft_client_write(a->client, v);
+  if (rc < 0) say("error write 0", weft_strerror(rc));
+  weft_value_free(v);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  conn_app *a = h->data;
+  (void)suggested;
+  if (a->cap - a->len < 65536) {
+    size_t cap = a->cap ? a->cap * 2 : 131072;
+    char *p = realloc(a->line, cap);
+    if (!p) {
+      *buf = uv_buf_init(NULL, 0);
+      return;
+    }
+    a->line = p;
+    a->cap = cap;
+  }
+  *buf = uv_buf_init(a->line + a->len, (unsigned)(a->cap - a->len));
+}
+
+static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  conn_app *a = s->data;
+  (void)buf;
+  if (n < 0) { /* EOF: a last unterminated line, then the end */
+    if (a->len) send_line(a, a->line, a->len);
+    a->len = 0;
+    stop_input(a);
+    if (!a->ended) weft_client_end(a->client, NULL);
+    return;
+  }
+  a->len += (size_t)n;
+  size_t start = 0;
+  for (size_t i = a->len - (size_t)n; i < a->len; i++) {
+    if (a->line[i] != '\n') continue;
+    send_line(a, a->line + start, i - start);
+    start = i + 1;
+  }
+  memmove(a->line, a->line + start, a->len - start);
+  a->len -= start;
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  conn_app *a = h->data;
+  (void)signum;
+  stop_input(a);
+  if (!a->ended) weft_client_end(a->client, NULL);
+}
+
+static int parse_u32(const char *s, uint32_t *out) {
+  char *end;
+  unsigned long v = strtoul(s, &end, 10);
+  if (!*s || *end || v > 0xffffffffUL) return -1;
+  *out = (uint32_t)v;
+  return 0;
+}
+
+static int configure(weft_client *c, int argc, char **argv) {
+  uint32_t rmin = 500, rmax = 0, retries = 10, v;
+  for (int i = 0; i < argc; i++) {
+    const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = -1;
+    if (!val) rc = -1;
+    else if (strcmp(k, "--parser") == 0) rc = weft_client_set_parser(c, val);
+    else if (strcmp(k, "--strategy") == 0) rc = weft_client_set_strategy(c, val);
+    else if (strcmp(k, "--reconnect-min") == 0) rc = parse_u32(val, &rmin);
+    else if (strcmp(k, "--reconnect-max") == 0) rc = parse_u32(val, &rmax);
+    else if (strcmp(k, "--retries") == 0) rc = parse_u32(val, &retries);
+    else if (strcmp(k, "--timeout") == 0)
+      rc = parse_u32(val, &v) ? -1 : weft_client_set_timeout(c, v);
+    else if (strcmp(k, "--ping-timeout") == 0)
+      rc = parse_u32(val, &v) ? -1 : weft_client_set_ping_timeout(c, v);
+    else if (strcmp(k, "--header") == 0) {
+      const char *colon = strchr(val, ':');
+      char name[256];
+      if (colon && (size_t)(colon - val) < sizeof(name)) {
+        memcpy(name, val, (size_t)(colon - val));
+        name[colon - val] = '\0';
+        const char *hv = colon + 1;
+        while (*hv == ' ') hv++;
+        rc = weft_client_add_header(c, name, hv);
+      }
+    }
+    if (rc != 0) {
+      fprintf(stderr, "weft: bad option %s%s%s\n", k, val ? " " : "", val ? val : "");
+      return -1;
+    }
+    i++;
+  }
+  if (weft_client_set_reconnect(c, rmin, rmax, retries, 2) != 0) {
+    fprintf(stderr, "weft: bad reconnect bounds\n");
+    return -1;
+  }
+  return 0;
+}
+
+int weft_cli_connect(int argc, char **argv) {
+  if (argc < 1) {
+    fprintf(stderr, "usage: weft connect URL [options]\n");
+    return 2;
+  }
+  conn_app a = {0};
+  int rc = weft_loop_new(&a.loop);
+  if (rc == 0) rc = weft_client_new(a.loop, argv[0], &a.client);
+  if (rc) {
+    fprintf(stderr, "weft: %s: %s\n", argv[0], weft_strerror(rc));
+    if (a.loop) weft_loop_close(a.loop);
+    return 2;
+  }
+  if (configure(a.client, argc - 1, argv + 1) != 0) {
+    weft_client_destroy(a.client);
+    weft_loop_run(a.loop);
+    weft_loop_close(a.loop);
+    return 2;
+  }
+  weft_client_events ev = {sizeof(ev),   on_open,        on_data,   on_error, on_close,
+                           on_end,       on_timeout,     on_scheduled, on_reconnect,
+                           on_reconnected, on_failed,    on_online, on_offline,
+                           on_id,        NULL};
+  weft_client_set_events(a.client, &ev, &a, NULL);
+  uv_loop_t *uv = weft_loop_uv(a.loop);
+  if (uv_guess_handle(0) == UV_TTY) {
+    uv_tty_init(uv, &a.in_tty, 0, 1);
+    a.in = (uv_stream_t *)&a.in_tty;
+  } else {
+    uv_pipe_init(uv, &a.in_pipe, 0);
+    if (uv_pipe_open(&a.in_pipe, 0) != 0) {
+      fprintf(stderr, "weft: stdin must be a pipe or a terminal\n");
+      return 2;
+    }
+    a.in = (uv_stream_t *)&a.in_pipe;
+  }
+  a.in->data = &a;
+  uv_read_start(a.in, on_alloc, on_stdin);
+  uv_signal_init(uv, &a.sigint);
+  uv_signal_init(uv, &a.sigterm);
+  a.sigint.data = a.sigterm.data = &a;
+  uv_signal_start(&a.sigint, on_signal, SIGINT);
+  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  weft_client_open(a.client);
+  weft_loop_run(a.loop);
+  free(a.line);
+  rc = weft_loop_close(a.loop);
+  return rc != 0 ? 1 : a.failed ? 1 : 0;
+}
