@@ -1,7 +1,7 @@
 /*
  * weft connect URL [--parser json|msgpack] [--reconnect-min MS] [--reconnect-max MS]
  *                  [--retries N] [--timeout MS] [--ping-timeout MS] [--strategy LIST]
- *                  [--header 'Name: value']...
+ *                  [--header 'Name: value']... [--ca-file PEM] [--insecure]
  *
  * Each stdin line is sent (the JSON value when it parses, else the string;
  * "/id" asks for the spark id, "/end" ends). Each incoming message is printed
@@ -56,7 +56,8 @@ static void on_data(weft_client *c, const weft_value *msg, void *u) {
 
 static void on_error(weft_client *c, const weft_error_info *e, void *u) {
   (void)c;
-  if (strcmp(e->kind, "http") == 0) ((conn_app *)u)->failed = 1; /* a refusal ends us */
+  /* A refusal or an untrusted server ends us: a failure, not a goodbye. */
+  if (strcmp(e->kind, "http") == 0 || strcmp(e->kind, "tls") == 0) ((conn_app *)u)->failed = 1;
   fprintf(stderr, "error %s %d %s%s%s\n", e->kind, e->status, e->message, e->body ? " " : "",
           e->body ? e->body : "");
   fflush(stderr);
@@ -205,12 +206,24 @@ static int configure(weft_client *c, int argc, char **argv) {
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = -1;
-    if (!val) rc = -1;
-    else if (strcmp(k, "--parser") == 0) rc = weft_client_set_parser(c, val);
-    else if (strcmp(k, "--strategy") == 0) rc = weft_client_set_strategy(c, val);
-    else if (strcmp(k, "--reconnect-min") == 0) rc = parse_u32(val, &rmin);
-    else if (strcmp(k, "--reconnect-max") == 0) rc = parse_u32(val, &rmax);
-    else if (strcmp(k, "--retries") == 0) rc = parse_u32(val, &retries);
+    if (strcmp(k, "--insecure") == 0) {
+      weft_client_set_verify(c, 0);
+      continue;
+    }
+    if (!val)
+      rc = -1;
+    else if (strcmp(k, "--ca-file") == 0)
+      rc = weft_client_set_ca_file(c, val);
+    else if (strcmp(k, "--parser") == 0)
+      rc = weft_client_set_parser(c, val);
+    else if (strcmp(k, "--strategy") == 0)
+      rc = weft_client_set_strategy(c, val);
+    else if (strcmp(k, "--reconnect-min") == 0)
+      rc = parse_u32(val, &rmin);
+    else if (strcmp(k, "--reconnect-max") == 0)
+      rc = parse_u32(val, &rmax);
+    else if (strcmp(k, "--retries") == 0)
+      rc = parse_u32(val, &retries);
     else if (strcmp(k, "--timeout") == 0)
       rc = parse_u32(val, &v) ? -1 : weft_client_set_timeout(c, v);
     else if (strcmp(k, "--ping-timeout") == 0)
@@ -222,7 +235,8 @@ static int configure(weft_client *c, int argc, char **argv) {
         memcpy(name, val, (size_t)(colon - val));
         name[colon - val] = '\0';
         const char *hv = colon + 1;
-        while (*hv == ' ') hv++;
+        while (*hv == ' ')
+          hv++;
         rc = weft_client_add_header(c, name, hv);
       }
     }
@@ -258,10 +272,9 @@ int weft_cli_connect(int argc, char **argv) {
     weft_loop_close(a.loop);
     return 2;
   }
-  weft_client_events ev = {sizeof(ev),   on_open,        on_data,   on_error, on_close,
-                           on_end,       on_timeout,     on_scheduled, on_reconnect,
-                           on_reconnected, on_failed,    on_online, on_offline,
-                           on_id,        NULL};
+  weft_client_events ev = {sizeof(ev), on_open,    on_data,      on_error,     on_close,
+                           on_end,     on_timeout, on_scheduled, on_reconnect, on_reconnected,
+                           on_failed,  on_online,  on_offline,   on_id,        NULL};
   weft_client_set_events(a.client, &ev, &a, NULL);
   uv_loop_t *uv = weft_loop_uv(a.loop);
   if (uv_guess_handle(0) == UV_TTY) {

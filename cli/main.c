@@ -18,7 +18,7 @@
 #include "cli.h"
 
 typedef struct serve_opts {
-  const char *host, *path, *parser, *mode;
+  const char *host, *path, *parser, *mode, *cert, *key;
   long port, ping_interval, max_length;
   int compression;
 } serve_opts;
@@ -86,7 +86,7 @@ static int parse_long(const char *s, long min, long max, long *out) {
 }
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo", 8080, 30000, 10 << 20, 0};
+  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo", NULL, NULL, 8080, 30000, 10 << 20, 0};
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -105,6 +105,10 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
       o->parser = v;
     else if (strcmp(k, "--mode") == 0)
       o->mode = v;
+    else if (strcmp(k, "--tls-cert") == 0)
+      o->cert = v;
+    else if (strcmp(k, "--tls-key") == 0)
+      o->key = v;
     else if (strcmp(k, "--port") == 0)
       ok = parse_long(v, 0, 65535, &o->port) == 0;
     else if (strcmp(k, "--ping-interval") == 0)
@@ -151,10 +155,16 @@ static int serve(int argc, char **argv) {
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
+  const char *scheme = o.cert || o.key ? "wss" : "ws";
+  if ((o.cert || o.key) &&
+      weft_server_set_tls(a.server, o.cert ? o.cert : "", o.key ? o.key : "")) {
+    fprintf(stderr, "weft: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
   char url[600];
   int v6 = strchr(o.host, ':') != NULL;
-  snprintf(url, sizeof(url), "ws://%s%s%s:%ld%s", v6 ? "[" : "", o.host, v6 ? "]" : "", o.port,
-           o.path);
+  snprintf(url, sizeof(url), "%s://%s%s%s:%ld%s", scheme, v6 ? "[" : "", o.host, v6 ? "]" : "",
+           o.port, o.path);
   rc = weft_server_listen(a.server, url);
   if (rc) {
     fprintf(stderr, "weft: cannot listen on %s: %s\n", url, weft_strerror(rc));
@@ -163,7 +173,7 @@ static int serve(int argc, char **argv) {
     weft_loop_close(a.loop);
     return 1;
   }
-  printf("listening on ws://%s%s%s:%d%s\n", v6 ? "[" : "", o.host, v6 ? "]" : "",
+  printf("listening on %s://%s%s%s:%d%s\n", scheme, v6 ? "[" : "", o.host, v6 ? "]" : "",
          weft_server_port(a.server), weft_server_pathname(a.server));
   fflush(stdout);
   uv_loop_t *uv = weft_loop_uv(a.loop);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tls.h"
 
 enum { A_RESOLVING, A_CONNECTING, A_HANDSHAKE, A_REFUSED, A_OPEN, A_LINGER, A_DEAD };
 
@@ -46,6 +47,9 @@ struct weft_client {
   size_t max_length, queue_limit;
   int retry_refused;
   weft__buf headers; /* extra "Name: value\r\n" lines */
+  int secure, verify;
+  char *ca_file;
+  weft__tls_ctx *tls;
   /* state */
   int state;
   int ended, destroyed, online, disconnect, refused;
@@ -67,9 +71,9 @@ static void client_end(weft_client *c);
 
 /* ---- events ---- */
 
-#define EMIT(c, name, ...) \
-  do {                     \
-    if ((c)->ev.name) (c)->ev.name(__VA_ARGS__); \
+#define EMIT(c, name, ...)                                                                         \
+  do {                                                                                             \
+    if ((c)->ev.name) (c)->ev.name(__VA_ARGS__);                                                   \
   } while (0)
 
 static void emit_error(weft_client *c, int code, const char *kind, const char *msg, int status,
@@ -109,7 +113,8 @@ static int send_or_queue(weft_client *c, weft__payload *p) {
 }
 
 static void pend_clear(weft_client *c) {
-  for (size_t i = 0; i < c->pend_len; i++) weft__payload_release(c->pend[i]);
+  for (size_t i = 0; i < c->pend_len; i++)
+    weft__payload_release(c->pend[i]);
   c->pend_len = c->pend_bytes = 0;
 }
 
@@ -142,8 +147,7 @@ static void on_ping_timeout(uv_timer_t *t) {
 }
 
 static void heartbeat(weft_client *c) {
-  if (c->ping_timeout_ms)
-    uv_timer_start(&c->ping_timer, on_ping_timeout, c->ping_timeout_ms, 0);
+  if (c->ping_timeout_ms) uv_timer_start(&c->ping_timer, on_ping_timeout, c->ping_timeout_ms, 0);
 }
 
 /* ---- incoming ---- */
@@ -152,8 +156,8 @@ static void client_message(weft_client *c, int binary, const uint8_t *data, size
   const weft_value *v;
   weft_value *owned;
   char err[160];
-  int rc = weft__message_decode(c->parser, &c->arena, binary, data, len, &v, &owned, err,
-                                sizeof(err));
+  int rc =
+      weft__message_decode(c->parser, &c->arena, binary, data, len, &v, &owned, err, sizeof(err));
   const char *rest;
   size_t rlen;
   if (rc) {
@@ -198,7 +202,7 @@ static int on_ws_pong(void *ctx, uint8_t *data, size_t len) {
 
 static void attempt_linger(weft__attempt *a) {
   a->phase = A_LINGER;
-  if (a->io.q_len == 0 && !a->io.writing) weft__stream_close(&a->io);
+  if (weft__stream_idle(&a->io)) weft__stream_close(&a->io);
 }
 
 static int attempt_send_close(weft__attempt *a, int code) {
@@ -220,8 +224,7 @@ static int on_ws_close(void *ctx, int code, const char *reason, size_t rlen) {
   return 1;
 }
 
-static const weft__ws_reader_cbs reader_cbs = {on_ws_message, on_ws_ping, on_ws_pong,
-                                               on_ws_close};
+static const weft__ws_reader_cbs reader_cbs = {on_ws_message, on_ws_ping, on_ws_pong, on_ws_close};
 
 /* ---- the attempt's stream ---- */
 
@@ -341,15 +344,20 @@ static void attempt_eof(weft__stream *io, int uverr) {
     refused(a, a->io.in.data ? a->io.in.data : (const uint8_t *)"", a->io.in.len);
     return;
   }
-  if (a->phase < A_OPEN && !a->err.kind)
-    attempt_fail(a, weft__uv_err(uverr), "connect", uv_strerror(uverr));
+  const char *tls_err = weft__stream_tls_error(io);
+  if (a->phase < A_OPEN && !a->err.kind) {
+    if (*tls_err)
+      attempt_fail(a, WEFT_EPROTO, "tls", tls_err);
+    else
+      attempt_fail(a, weft__uv_err(uverr), "connect", uv_strerror(uverr));
+  }
   a->phase = A_DEAD;
   weft__stream_close(io);
 }
 
 static void attempt_written(weft__stream *io) {
   weft__attempt *a = WEFT__CONTAINER(io, weft__attempt, io);
-  if (a->phase == A_LINGER && io->q_len == 0 && !io->writing) weft__stream_close(io);
+  if (a->phase == A_LINGER && weft__stream_idle(io)) weft__stream_close(io);
 }
 
 static void attempt_closed(weft__stream *io) {
@@ -358,8 +366,10 @@ static void attempt_closed(weft__stream *io) {
   weft_loop *loop = a->loop;
   weft__ws_reader_free(&a->reader);
   weft__http_head_free(&a->resp);
-  if (c && c->conn == a) client_lost(c, a);
-  else if (c) c->live_handles--;
+  if (c && c->conn == a)
+    client_lost(c, a);
+  else if (c)
+    c->live_handles--;
   free(a);
   loop->users--;
 }
@@ -401,7 +411,9 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   weft__payload *p = weft__payload_new(WEFT__P_RAW, b->data, b->len);
-  int rc = p ? weft__stream_enqueue(&a->io, p) : WEFT_ENOMEM;
+  int rc = p ? 0 : WEFT_ENOMEM;
+  if (rc == 0 && c->secure) rc = weft__stream_tls(&a->io, c->tls, 0, c->url.host);
+  if (rc == 0) rc = weft__stream_enqueue(&a->io, p);
   weft__payload_release(p);
   if (rc == 0) rc = weft__stream_start(&a->io);
   if (rc) {
@@ -545,15 +557,19 @@ static void client_lost(weft_client *c, weft__attempt *a) {
       recovery_reconnect(c);
     } else if (uv_is_active((uv_handle_t *)&c->connect_timer)) {
       uv_timer_stop(&c->connect_timer);
-      if (c->strat_timeout) recovery_reconnect(c);
-      else client_end(c);
+      if (c->strat_timeout)
+        recovery_reconnect(c);
+      else
+        client_end(c);
     }
     return;
   }
   EMIT(c, close, c, c->ev_user);
   if (c->ended) return;
-  if (c->strat_disconnect) recovery_reconnect(c);
-  else client_end(c);
+  if (c->strat_disconnect)
+    recovery_reconnect(c);
+  else
+    client_end(c);
 }
 
 static void on_connect_timeout(uv_timer_t *t) {
@@ -563,8 +579,10 @@ static void on_connect_timeout(uv_timer_t *t) {
   if (c->ended) return;
   detach(c, 0);
   c->state = WEFT_CLIENT_CLOSED;
-  if (c->strat_timeout) recovery_reconnect(c);
-  else client_end(c);
+  if (c->strat_timeout)
+    recovery_reconnect(c);
+  else
+    client_end(c);
 }
 
 /* ---- the end ---- */
@@ -592,6 +610,8 @@ static void client_free(weft_client *c) {
   pend_clear(c);
   free(c->pend);
   weft__buf_free(&c->headers);
+  weft__tls_ctx_free(c->tls);
+  free(c->ca_file);
   weft__arena_free(&c->arena);
   free(c);
   loop->users--;
@@ -611,8 +631,8 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   weft__url u;
   int rc = weft__url_parse(url, &u);
   if (rc) return rc;
-  if (strcmp(u.scheme, "wss") == 0 || strcmp(u.scheme, "https") == 0) return WEFT_EUNSUPPORTED;
-  if (strcmp(u.scheme, "ws") != 0 && strcmp(u.scheme, "http") != 0) return WEFT_EURL;
+  int secure = strcmp(u.scheme, "wss") == 0 || strcmp(u.scheme, "https") == 0;
+  if (!secure && strcmp(u.scheme, "ws") != 0 && strcmp(u.scheme, "http") != 0) return WEFT_EURL;
   if (u.port == 0) return WEFT_EURL;
   weft_client *c = calloc(1, sizeof(*c));
   if (!c) return WEFT_ENOMEM;
@@ -628,6 +648,8 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
     memcpy(c->url.path + 7, u.path + 1, qlen + 1);
   }
   c->loop = loop;
+  c->secure = secure;
+  c->verify = 1;
   c->parser = &weft__parser_json;
   c->rmin = 500;
   c->retries = 10;
@@ -683,13 +705,18 @@ int weft_client_set_strategy(weft_client *c, const char *list) {
   int d = 0, o = 0, t = 0;
   const char *p = list;
   while (*p) {
-    while (*p == ' ' || *p == ',') p++;
+    while (*p == ' ' || *p == ',')
+      p++;
     size_t n = strcspn(p, ", ");
     if (n == 0) break;
-    if (n == 10 && strncasecmp(p, "disconnect", n) == 0) d = 1;
-    else if (n == 6 && strncasecmp(p, "online", n) == 0) o = 1;
-    else if (n == 7 && strncasecmp(p, "timeout", n) == 0) t = 1;
-    else if (!(n == 4 && strncasecmp(p, "none", n) == 0)) return WEFT_EINVAL;
+    if (n == 10 && strncasecmp(p, "disconnect", n) == 0)
+      d = 1;
+    else if (n == 6 && strncasecmp(p, "online", n) == 0)
+      o = 1;
+    else if (n == 7 && strncasecmp(p, "timeout", n) == 0)
+      t = 1;
+    else if (!(n == 4 && strncasecmp(p, "none", n) == 0))
+      return WEFT_EINVAL;
     p += n;
   }
   c->strat_disconnect = d;
@@ -737,11 +764,27 @@ static int header_ok(const char *s, int name) {
 
 int weft_client_add_header(weft_client *c, const char *name, const char *value) {
   if (!c || !name || !value || !header_ok(name, 1) || !header_ok(value, 0)) return WEFT_EINVAL;
-  if (weft__buf_append(&c->headers, name, strlen(name)) ||
-      weft__buf_append(&c->headers, ": ", 2) ||
+  if (weft__buf_append(&c->headers, name, strlen(name)) || weft__buf_append(&c->headers, ": ", 2) ||
       weft__buf_append(&c->headers, value, strlen(value)) ||
       weft__buf_append(&c->headers, "\r\n", 2))
     return WEFT_ENOMEM;
+  return 0;
+}
+
+int weft_client_set_ca_file(weft_client *c, const char *path) {
+  if (!c || !path || !*path) return WEFT_EINVAL;
+  if (c->tls) return WEFT_ESTATE;
+  char *d = weft__strdup(path);
+  if (!d) return WEFT_ENOMEM;
+  free(c->ca_file);
+  c->ca_file = d;
+  return 0;
+}
+
+int weft_client_set_verify(weft_client *c, int on) {
+  if (!c) return WEFT_EINVAL;
+  if (c->tls) return WEFT_ESTATE;
+  c->verify = on != 0;
   return 0;
 }
 
@@ -749,6 +792,14 @@ int weft_client_open(weft_client *c) {
   if (!c) return WEFT_EINVAL;
   if (c->ended || c->destroyed) return WEFT_ECLOSED;
   if (c->state != WEFT_CLIENT_CLOSED || c->conn) return WEFT_ESTATE;
+  if (c->secure && !c->tls) {
+    char err[256];
+    int rc = weft__tls_ctx_client(&c->tls, c->ca_file, c->verify, err, sizeof(err));
+    if (rc) {
+      emit_error(c, rc, "tls", err, 0, NULL);
+      return rc;
+    }
+  }
   if (c->timeout_ms) uv_timer_start(&c->connect_timer, on_connect_timeout, c->timeout_ms, 0);
   attempt_start(c);
   return 0;

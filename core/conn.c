@@ -69,7 +69,7 @@ void weft__conn_linger(weft__conn *c) {
   if (c->state == WEFT__C_OPEN) weft__server_remove_open(s, c);
   c->state = WEFT__C_LINGER;
   weft__server_pending_add(s, c, 2000);
-  if (c->io.q_len == 0 && !c->io.writing) weft__conn_abort(c);
+  if (weft__stream_idle(&c->io)) weft__conn_abort(c);
 }
 
 void weft__conn_close_ws(weft__conn *c, int code, const char *reason) {
@@ -98,7 +98,7 @@ static void on_written(weft__stream *io) {
     c->above_hwm = 0;
     if (s->ev.drain) s->ev.drain(c, s->ev_user);
   }
-  if (c->state == WEFT__C_LINGER && io->q_len == 0 && !io->writing) weft__conn_abort(c);
+  if (c->state == WEFT__C_LINGER && weft__stream_idle(io)) weft__conn_abort(c);
 }
 
 static void on_eof(weft__stream *io, int uverr) {
@@ -228,7 +228,8 @@ static void conn_start(weft_server *s, weft__conn *c) {
   weft__ws_reader_init(&c->reader, 1, s->max_length);
   c->state = WEFT__C_HTTP;
   weft__server_pending_add(s, c, 10000);
-  if (weft__stream_start(&c->io) != 0) weft__conn_abort(c);
+  if ((s->tls && weft__stream_tls(&c->io, s->tls, 1, NULL) != 0) || weft__stream_start(&c->io) != 0)
+    weft__conn_abort(c);
 }
 
 static weft__conn *conn_new(weft_server *s) {
@@ -315,7 +316,7 @@ static void ws_close(weft_spark *sp, int code, const char *reason) {
 }
 
 const weft__transport_ops weft__transport_ws = {
-    "websockets",    {"ws", "http", NULL, NULL}, ws_listen, ws_stop, ws_send, ws_close,
+    "websockets",    {"ws", "http", "wss", "https", NULL}, ws_listen, ws_stop, ws_send, ws_close,
     weft__conn_abort};
 
 const weft__transport_ops *weft__transport_find(const char *scheme) {

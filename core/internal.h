@@ -70,6 +70,7 @@ struct weft_loop {
   int rbuf_busy;
   weft__buf scratch;              /* encode scratch, reused */
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
+  uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */
 };
 
 /* Marks a stream as having data to flush at the end of this loop turn. */
@@ -169,6 +170,8 @@ struct weft_server {
   char pathname[256];
   char host[256];
   weft__pmd *pmd;
+  char *tls_cert, *tls_key;
+  struct weft__tls_ctx *tls;
 
   /* sparks */
   weft_spark *open_head; /* open sparks, doubly linked */

@@ -43,8 +43,7 @@ int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int
   return rc;
 }
 
-int weft__message_is(const weft_value *v, const char *prefix, const char **rest,
-                     size_t *rest_len) {
+int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len) {
   const char *s;
   size_t n, k = strlen(prefix);
   if (weft_value_get_string(v, &s, &n) != 0 || n < k || memcmp(s, prefix, k) != 0) return 0;

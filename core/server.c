@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tls.h"
 
 #define WEFT__HWM_DEFAULT (1u << 20)
 #define WEFT__MAX_QUEUE_DEFAULT (64u << 20)
@@ -124,6 +125,22 @@ int weft_server_add_trusted_proxy(weft_server *s, const char *ip) {
   struct sockaddr_storage ss;
   if (!ip || weft__sockaddr(ip, 0, &ss) != 0) return WEFT_EINVAL;
   return add_string(&s->proxies, &s->n_proxies, ip);
+}
+
+int weft_server_set_tls(weft_server *s, const char *cert, const char *key) {
+  CHECK_NEW(s);
+  if (!cert || !key || !*cert || !*key) return WEFT_EINVAL;
+  char *c = weft__strdup(cert), *k = weft__strdup(key);
+  if (!c || !k) {
+    free(c);
+    free(k);
+    return WEFT_ENOMEM;
+  }
+  free(s->tls_cert);
+  free(s->tls_key);
+  s->tls_cert = c;
+  s->tls_key = k;
+  return 0;
 }
 
 int weft_server_set_id_generator(weft_server *s, weft_id_generator gen, void *user,
@@ -322,7 +339,16 @@ int weft_server_listen(weft_server *s, const char *url) {
   int rc = weft__url_parse(url, &u);
   if (rc) return rc;
   const weft__transport_ops *t = weft__transport_find(u.scheme);
-  if (!t) return strcmp(u.scheme, "wss") == 0 ? WEFT_EUNSUPPORTED : WEFT_EURL;
+  if (!t) return WEFT_EURL;
+  if (strcmp(u.scheme, "wss") == 0 || strcmp(u.scheme, "https") == 0) {
+    char err[256];
+    if (!s->tls_cert) return WEFT_EINVAL;
+    rc = s->tls ? 0 : weft__tls_ctx_server(&s->tls, s->tls_cert, s->tls_key, err, sizeof(err));
+    if (rc) {
+      weft__server_error(s, NULL, rc, "tls", err);
+      return rc;
+    }
+  }
   size_t plen = strcspn(u.path, "?");
   while (plen > 1 && u.path[plen - 1] == '/')
     plen--;
@@ -449,6 +475,9 @@ static void finalize(weft_server *s) {
   free_strings(s->proxies, s->n_proxies);
   free(s->buckets);
   weft__pmd_free(s->pmd);
+  weft__tls_ctx_free(s->tls);
+  free(s->tls_cert);
+  free(s->tls_key);
   weft__arena_free(&s->arena);
   s->loop->users--;
   free(s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tls.h"
 
 #define WEFT__IOV_MAX 64
 
@@ -103,6 +104,20 @@ static void queue_clear(weft__stream *s) {
 
 int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
   if (s->closed) return WEFT_ECLOSED;
+  if (s->tls) {
+    if (s->pq_len == s->pq_cap) {
+      size_t cap = s->pq_cap ? s->pq_cap * 2 : 8;
+      weft__payload **q = realloc(s->pq, cap * sizeof(*q));
+      if (!q) return WEFT_ENOMEM;
+      s->pq = q;
+      s->pq_cap = cap;
+    }
+    p->refs++;
+    s->pq[s->pq_len++] = p;
+    s->queued += frame_len(p);
+    weft__loop_mark_dirty(s->loop, s);
+    return 0;
+  }
   int rc = queue_push(s, p);
   if (rc) return rc;
   weft__loop_mark_dirty(s->loop, s);
@@ -141,8 +156,43 @@ static void on_write(uv_write_t *req, int status) {
     s->ops->written(s);
 }
 
+/* Encrypts waiting plaintext (once the handshake is done) and queues the
+ * ciphertext, handshake records included. Returns 0 or an error. */
+static int tls_pump(weft__stream *s) {
+  if (s->tls_ready) {
+    for (size_t i = 0; i < s->pq_len; i++) {
+      weft__payload *p = s->pq[i];
+      int rc = weft__tls_write(s->tls, frame_start(p), frame_len(p));
+      s->queued -= frame_len(p);
+      weft__payload_release(p);
+      if (rc) {
+        for (size_t k = i + 1; k < s->pq_len; k++) {
+          s->queued -= frame_len(s->pq[k]);
+          weft__payload_release(s->pq[k]);
+        }
+        s->pq_len = 0;
+        return rc;
+      }
+    }
+    s->pq_len = 0;
+  }
+  size_t n = weft__tls_pending(s->tls);
+  if (n == 0) return 0;
+  weft__payload *c = weft__payload_new(WEFT__P_RAW, NULL, n);
+  if (!c) return WEFT_ENOMEM;
+  weft__tls_take(s->tls, c->data, n);
+  int rc = queue_push(s, c);
+  weft__payload_release(c);
+  return rc;
+}
+
 void weft__stream_flush(weft__stream *s) {
-  if (s->writing || s->q_len == 0 || s->closed) return;
+  if (s->closed) return;
+  if (s->tls && tls_pump(s) != 0) {
+    s->ops->eof(s, UV_EPROTO);
+    return;
+  }
+  if (s->writing || s->q_len == 0) return;
   uv_buf_t iov[WEFT__IOV_MAX];
   size_t n = fill_iov(s, iov);
   int w = uv_try_write((uv_stream_t *)&s->tcp, iov, (unsigned)n);
@@ -173,7 +223,9 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   weft__stream *s = h->data;
   weft_loop *loop = s->loop;
   (void)suggested;
-  if (s->in.len == 0 && !loop->rbuf_busy) {
+  /* TLS streams always read ciphertext into the shared buffer: the TLS
+   * session keeps partial records, plaintext leftovers go to `in`. */
+  if ((s->in.len == 0 || s->tls) && !loop->rbuf_busy) {
     loop->rbuf_busy = 1;
     *buf = uv_buf_init((char *)loop->rbuf, sizeof(loop->rbuf));
     return;
@@ -200,6 +252,49 @@ void weft__stream_reprocess(weft__stream *s) {
   }
 }
 
+/* Offers bytes from a transient buffer; what is not consumed is kept. */
+static void deliver(weft__stream *s, uint8_t *data, size_t n) {
+  if (s->in.len) {
+    if (weft__buf_append(&s->in, data, n) != 0)
+      s->ops->eof(s, UV_ENOMEM);
+    else
+      weft__stream_reprocess(s);
+    return;
+  }
+  size_t used = s->ops->read(s, data, n);
+  if (used < n && !s->closed && weft__buf_append(&s->in, data + used, n - used) != 0)
+    s->ops->eof(s, UV_ENOMEM);
+}
+
+/* Ciphertext arrived: advance the handshake, then decrypt what is there. */
+static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
+  weft_loop *loop = s->loop;
+  if (weft__tls_feed(s->tls, data, n) != 0) {
+    s->ops->eof(s, UV_ENOMEM);
+    return;
+  }
+  if (!s->tls_ready) {
+    int rc = weft__tls_handshake(s->tls);
+    weft__loop_mark_dirty(loop, s); /* handshake records to send */
+    if (rc < 0) {
+      weft__stream_flush(s); /* the alert, if any */
+      s->ops->eof(s, UV_EPROTO);
+      return;
+    }
+    if (rc == 0) return;
+    s->tls_ready = 1;
+  }
+  while (!s->closed) {
+    long r = weft__tls_read(s->tls, loop->tbuf, sizeof(loop->tbuf));
+    if (r == 0) break;
+    if (r < 0) {
+      s->ops->eof(s, r == WEFT_ECLOSED ? UV_EOF : UV_EPROTO);
+      return;
+    }
+    deliver(s, loop->tbuf, (size_t)r);
+  }
+}
+
 static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   weft__stream *s = h->data;
   weft_loop *loop = s->loop;
@@ -210,15 +305,16 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (nread == 0 || s->closed) return;
+  if (s->tls) {
+    tls_input(s, (const uint8_t *)buf->base, (size_t)nread);
+    return;
+  }
   if (!shared) {
     s->in.len += (size_t)nread;
     weft__stream_reprocess(s);
     return;
   }
-  size_t used = s->ops->read(s, loop->rbuf, (size_t)nread);
-  if (used < (size_t)nread && !s->closed &&
-      weft__buf_append(&s->in, loop->rbuf + used, (size_t)nread - used) != 0)
-    s->ops->eof(s, UV_ENOMEM);
+  deliver(s, loop->rbuf, (size_t)nread);
 }
 
 /* ---- life ---- */
@@ -231,15 +327,35 @@ void weft__stream_init(weft__stream *s, weft_loop *loop, const weft__stream_ops 
   s->tcp.data = s;
 }
 
+int weft__stream_tls(weft__stream *s, weft__tls_ctx *ctx, int server, const char *host) {
+  return weft__tls_new(&s->tls, ctx, server, host);
+}
+
+const char *weft__stream_tls_error(const weft__stream *s) { return weft__tls_error(s->tls); }
+
+int weft__stream_idle(const weft__stream *s) {
+  return s->q_len == 0 && s->pq_len == 0 && !s->writing;
+}
+
 int weft__stream_start(weft__stream *s) {
   uv_tcp_nodelay(&s->tcp, 1);
   int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
-  return rc ? weft__uv_err(rc) : 0;
+  if (rc) return weft__uv_err(rc);
+  if (s->tls && weft__tls_handshake(s->tls) < 0) return WEFT_EPROTO; /* client hello */
+  if (s->tls) weft__loop_mark_dirty(s->loop, s);
+  return 0;
 }
 
 static void on_closed(uv_handle_t *h) {
   weft__stream *s = h->data;
   queue_clear(s);
+  for (size_t i = 0; i < s->pq_len; i++)
+    weft__payload_release(s->pq[i]);
+  free(s->pq);
+  s->pq = NULL;
+  s->pq_len = s->pq_cap = 0;
+  weft__tls_free(s->tls);
+  s->tls = NULL;
   weft__buf_free(&s->in);
   s->ops->closed(s);
 }

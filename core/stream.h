@@ -16,6 +16,8 @@
 
 struct weft_loop;
 struct weft__payload;
+struct weft__tls;
+struct weft__tls_ctx;
 typedef struct weft__stream weft__stream;
 
 typedef struct weft__stream_ops {
@@ -50,13 +52,27 @@ struct weft__stream {
   size_t queued; /* bytes queued, not yet written */
   size_t inflight_n;
   uv_write_t wreq;
+  /* TLS: frames wait in pq as plaintext until the flush encrypts them into
+   * q; until the handshake is done they just wait. */
+  struct weft__tls *tls;
+  uint8_t tls_ready;
+  struct weft__payload **pq;
+  size_t pq_len, pq_cap;
 };
 
 /* uv_tcp_init on the loop; the stream is then closable with
  * weft__stream_close() whatever happens next. */
 void weft__stream_init(weft__stream *s, struct weft_loop *loop, const weft__stream_ops *ops);
-/* Starts reading (and sets TCP_NODELAY). Returns 0 or a WEFT_E* code. */
+/* Makes the stream speak TLS (before weft__stream_start). Returns 0 or
+ * WEFT_ENOMEM. */
+int weft__stream_tls(weft__stream *s, struct weft__tls_ctx *ctx, int server, const char *host);
+/* Why TLS failed, "" when it did not (or is not in use). */
+const char *weft__stream_tls_error(const weft__stream *s);
+/* Starts reading (and sets TCP_NODELAY); a TLS client sends its hello.
+ * Returns 0 or a WEFT_E* code. */
 int weft__stream_start(weft__stream *s);
+/* Nothing queued and nothing being written. */
+int weft__stream_idle(const weft__stream *s);
 /* Queues a framed payload (takes its own reference) and marks the stream
  * for the next flush. Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
 int weft__stream_enqueue(weft__stream *s, struct weft__payload *p);

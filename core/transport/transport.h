@@ -16,7 +16,7 @@ struct weft__payload;
 
 typedef struct weft__transport_ops {
   const char *name;       /* the spec's "transformer": "websockets" */
-  const char *schemes[4]; /* URL schemes it listens on, NULL-terminated */
+  const char *schemes[5]; /* URL schemes it listens on, NULL-terminated */
   /* Binds and starts accepting. Returns 0 or a WEFT_E* code. */
   int (*listen)(struct weft_server *s, const struct weft__url *url);
   /* Stops accepting new connections (asynchronous close of the listener). */

@@ -314,6 +314,11 @@ WEFT_EXTERN int weft_server_set_high_water_mark(weft_server *server, size_t byte
 WEFT_EXTERN int weft_server_set_max_queue(weft_server *server, size_t bytes);
 WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
 WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
+/* TLS for "wss://" URLs: PEM certificate (chain) and private key files,
+ * loaded by weft_server_listen() (WEFT_EINVAL when unreadable or
+ * mismatched; an error event of kind "tls" says which). Copied. */
+WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
+                                    const char *key_file);
 
 /* Spark ids: by default 21 URL-safe random characters. A generator writes a
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
@@ -344,7 +349,8 @@ WEFT_EXTERN const char *weft_auth_query(const weft_auth *req, const char *key);
 WEFT_EXTERN int weft_auth_allow(weft_auth *req);
 WEFT_EXTERN int weft_auth_deny(weft_auth *req, int status, const char *message);
 
-/* Starts listening on "ws://host:port/path" (port 0 picks a free port; the
+/* Starts listening on "ws://host:port/path" or "wss://…" (after
+ * weft_server_set_tls()) (port 0 picks a free port; the
  * path is the pathname, "/primus" when the URL has none). Upgrades to any path
  * starting with the pathname are accepted; GET <path>/spec answers the
  * server's spec as JSON; other HTTP under the path gets 426.
@@ -444,7 +450,7 @@ WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int fla
  * Events follow Primus's names and order:
  *   open                 the connection is up (queued writes already sent);
  *   data                 a message (borrowed for the callback);
- *   error                a failure (kind "connect", "http" with status and
+ *   error                a failure (kind "connect", "tls", "http" with status and
  *                        body for a refused upgrade, "json"/"msgpack" for an
  *                        undecodable message, "protocol", "queue");
  *   close                an open connection went away;
@@ -490,8 +496,10 @@ typedef struct weft_client_events {
 /* A client for "ws://host:port/path?query" (the path is the server's
  * pathname, "/primus" when the URL has none; the query is sent as is). It
  * does not connect until weft_client_open() (Primus's `manual` mode is the
- * only mode: the application decides when). Errors: WEFT_EINVAL, WEFT_EURL,
- * WEFT_EUNSUPPORTED (wss:// for now), WEFT_ENOMEM. */
+ * only mode: the application decides when). "wss://" connects over TLS with
+ * the server's certificate verified against the system's trust store (see
+ * weft_client_set_ca_file / _set_verify). Errors: WEFT_EINVAL, WEFT_EURL,
+ * WEFT_ENOMEM. */
 WEFT_EXTERN int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
 
 /* Events and user data; `free_user` runs after the destroy event or when
@@ -516,7 +524,11 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    beyond it writes fail with WEFT_ENOBUFS.
  *  retry_refused: 1 keeps reconnecting after the server refused the upgrade
  *    (401, 403, …); by default a refusal ends the client.
- *  header: an extra request header (copied). */
+ *  header: an extra request header (copied).
+ *  ca_file: PEM file of certificates to trust for wss:// instead of the
+ *    system's store (copied).
+ *  verify: 0 turns certificate verification off (tests, development only);
+ *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);
@@ -527,6 +539,8 @@ WEFT_EXTERN int weft_client_set_max_length(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
+WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
+WEFT_EXTERN int weft_client_set_verify(weft_client *c, int on);
 
 /* Starts connecting. Errors: WEFT_ESTATE (already open or connecting),
  * WEFT_ECLOSED (ended or destroyed). */

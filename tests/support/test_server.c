@@ -117,7 +117,7 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  const char *host = "127.0.0.1", *path = "/primus", *parser = "json";
+  const char *host = "127.0.0.1", *path = "/primus", *parser = "json", *cert = NULL, *key = NULL;
   long port = 0, ping = 30000, maxlen = 10 << 20;
   int compression = 0;
   app a = {0};
@@ -141,6 +141,10 @@ int main(int argc, char **argv) {
       maxlen = atol(v);
     else if (strcmp(k, "--auth") == 0)
       a.token = v;
+    else if (strcmp(k, "--tls-cert") == 0)
+      cert = v;
+    else if (strcmp(k, "--tls-key") == 0)
+      key = v;
     else {
       fprintf(stderr, "test_server: unknown option %s\n", k);
       return 2;
@@ -156,14 +160,16 @@ int main(int argc, char **argv) {
   weft_server_set_max_length(a.server, (size_t)maxlen);
   weft_server_set_compression(a.server, compression);
   if (a.token) weft_server_set_authorize(a.server, authorize, &a, NULL);
+  if (cert && weft_server_set_tls(a.server, cert, key ? key : "") != 0) return 2;
+  const char *scheme = cert ? "wss" : "ws";
   char url[512];
-  snprintf(url, sizeof(url), "ws://%s:%ld%s", host, port, path);
+  snprintf(url, sizeof(url), "%s://%s:%ld%s", scheme, host, port, path);
   int rc = weft_server_listen(a.server, url);
   if (rc) {
     fprintf(stderr, "test_server: listen %s: %s\n", url, weft_strerror(rc));
     return 1;
   }
-  printf("listening on ws://%s:%d%s\n", host, weft_server_port(a.server),
+  printf("listening on %s://%s:%d%s\n", scheme, host, weft_server_port(a.server),
          weft_server_pathname(a.server));
   fflush(stdout);
   uv_loop_t *uv = weft_loop_uv(a.loop);
