@@ -14,7 +14,7 @@
 #include "internal.h"
 #include "tls.h"
 
-enum { A_RESOLVING, A_CONNECTING, A_HANDSHAKE, A_REFUSED, A_OPEN, A_LINGER, A_DEAD };
+enum { A_RESOLVING, A_CONNECTING, A_SPEC, A_HANDSHAKE, A_REFUSED, A_OPEN, A_LINGER, A_DEAD };
 
 typedef struct weft__attempt {
   weft__stream io;
@@ -30,6 +30,8 @@ typedef struct weft__attempt {
   size_t body_need;
   weft_error_info err; /* why it failed, reported once the stream is closed */
   char errmsg[160];
+  int spec;    /* this attempt only reads <path>/spec */
+  int spec_ok; /* …and it is done: the real attempt follows at once */
 } weft__attempt;
 
 struct weft_client {
@@ -44,6 +46,7 @@ struct weft_client {
   double factor;
   int strat_disconnect, strat_online, strat_timeout;
   uint32_t timeout_ms, ping_timeout_ms;
+  int ping_timeout_set, spec_done;
   size_t max_length, queue_limit;
   int retry_refused;
   weft__buf headers; /* extra "Name: value\r\n" lines */
@@ -65,9 +68,11 @@ struct weft_client {
 };
 
 static void attempt_start(weft_client *c);
+static size_t spec_read(weft__attempt *a, uint8_t *data, size_t len);
 static void client_lost(weft_client *c, weft__attempt *a);
 static void recovery_reconnect(weft_client *c);
 static void client_end(weft_client *c);
+static void on_connect_timeout(uv_timer_t *t);
 
 /* ---- events ---- */
 
@@ -312,6 +317,7 @@ static size_t attempt_read(weft__stream *io, uint8_t *data, size_t len) {
   weft__attempt *a = WEFT__CONTAINER(io, weft__attempt, io);
   size_t used = 0;
   if (!a->client) return len;
+  if (a->phase == A_SPEC) return spec_read(a, data, len);
   if (a->phase == A_HANDSHAKE) {
     used = handshake(a, data, len);
     if (a->phase == A_DEAD) return len;
@@ -340,6 +346,15 @@ static size_t attempt_read(weft__stream *io, uint8_t *data, size_t len) {
 
 static void attempt_eof(weft__stream *io, int uverr) {
   weft__attempt *a = WEFT__CONTAINER(io, weft__attempt, io);
+  if (a->phase == A_SPEC) { /* no spec: keep the default and go on */
+    if (uverr == UV_EOF) {
+      a->client->spec_done = 1;
+      a->spec_ok = 1;
+    }
+    a->phase = A_DEAD;
+    weft__stream_close(io);
+    return;
+  }
   if (a->phase == A_REFUSED) { /* the body ended with the connection */
     refused(a, a->io.in.data ? a->io.in.data : (const uint8_t *)"", a->io.in.len);
     return;
@@ -366,10 +381,15 @@ static void attempt_closed(weft__stream *io) {
   weft_loop *loop = a->loop;
   weft__ws_reader_free(&a->reader);
   weft__http_head_free(&a->resp);
-  if (c && c->conn == a)
-    client_lost(c, a);
-  else if (c)
+  if (c && c->conn == a && a->spec_ok) { /* the spec is read: connect for real */
+    c->conn = NULL;
     c->live_handles--;
+    if (!c->ended) attempt_start(c);
+  } else if (c && c->conn == a) {
+    client_lost(c, a);
+  } else if (c) {
+    c->live_handles--;
+  }
   free(a);
   loop->users--;
 }
@@ -378,6 +398,69 @@ static const weft__stream_ops attempt_ops = {attempt_read, attempt_eof, attempt_
                                              attempt_closed};
 
 /* ---- connecting ---- */
+
+/* Primus bakes the server's pingInterval into its client library; weft's
+ * client reads it from <path>/spec before its first connection instead. */
+static void send_spec_request(weft__attempt *a, weft_client *c) {
+  size_t plen = strcspn(c->url.path, "?");
+  int v6 = strchr(c->url.host, ':') != NULL;
+  char head[1600];
+  int n = snprintf(head, sizeof(head),
+                   "GET %.*s/spec HTTP/1.1\r\nHost: %s%s%s:%d\r\nAccept: application/json\r\n"
+                   "Connection: close\r\n\r\n",
+                   (int)plen, c->url.path, v6 ? "[" : "", c->url.host, v6 ? "]" : "", c->url.port);
+  weft__payload *p =
+      n > 0 && (size_t)n < sizeof(head) ? weft__payload_new(WEFT__P_RAW, head, (size_t)n) : NULL;
+  int rc = p ? 0 : WEFT_ENOMEM;
+  if (rc == 0 && c->secure) rc = weft__stream_tls(&a->io, c->tls, 0, c->url.host);
+  if (rc == 0) rc = weft__stream_enqueue(&a->io, p);
+  weft__payload_release(p);
+  if (rc == 0) rc = weft__stream_start(&a->io);
+  if (rc) {
+    attempt_fail(a, rc, "connect", NULL);
+    return;
+  }
+  a->phase = A_SPEC;
+}
+
+/* Reads the spec answer; any answer that is not a usable spec keeps the
+ * default timeout. */
+static size_t spec_read(weft__attempt *a, uint8_t *data, size_t len) {
+  weft_client *c = a->client;
+  weft__http_head h;
+  int rc = weft__http_parse_response(data, len, &h);
+  if (rc == 0) return 0;
+  size_t used = rc > 0 ? (size_t)rc : len;
+  if (rc > 0 && h.status == 200) {
+    const char *cl = weft__http_get(&h, "Content-Length");
+    size_t body = cl ? (size_t)strtoul(cl, NULL, 10) : len - used;
+    if (body > 65536) body = 0;
+    if (len - used < body) {
+      weft__http_head_free(&h);
+      return 0; /* the whole answer first */
+    }
+    weft_value *spec = NULL;
+    if (body && weft_value_decode("json", data + used, body, &spec, NULL) == 0) {
+      const weft_value *pi = weft_value_map_get(spec, "pingInterval", 12);
+      int64_t ms;
+      double d;
+      if (weft_value_type(pi) == WEFT_BOOL)
+        c->ping_timeout_ms = 0; /* false: no heartbeat */
+      else if (weft_value_get_int(pi, &ms) == 0 && ms > 0 && ms < UINT32_MAX / 2)
+        c->ping_timeout_ms = (uint32_t)ms + (uint32_t)ms / 2;
+      else if (weft_value_get_float(pi, &d) == 0 && d > 0 && d < UINT32_MAX / 2)
+        c->ping_timeout_ms = (uint32_t)(d * 1.5);
+    }
+    weft_value_free(spec);
+    used += body;
+  }
+  if (rc > 0) weft__http_head_free(&h);
+  c->spec_done = 1;
+  a->spec_ok = 1;
+  a->phase = A_DEAD;
+  weft__stream_close(&a->io);
+  return len;
+}
 
 static void on_connect(uv_connect_t *req, int status) {
   weft__attempt *a = req->data;
@@ -389,6 +472,10 @@ static void on_connect(uv_connect_t *req, int status) {
   weft_client *c = a->client;
   if (!c) {
     weft__stream_close(&a->io);
+    return;
+  }
+  if (a->spec) {
+    send_spec_request(a, c);
     return;
   }
   char key[25];
@@ -455,6 +542,7 @@ static void attempt_start(weft_client *c) {
   }
   a->client = c;
   a->loop = c->loop;
+  a->spec = !c->spec_done && !c->ping_timeout_set;
   c->loop->users++;
   c->live_handles++;
   weft__stream_init(&a->io, c->loop, &attempt_ops);
@@ -501,6 +589,7 @@ static void on_retry(uv_timer_t *t) {
   weft_reconnect_info i = info_of(c);
   EMIT(c, reconnect, c, &i, c->ev_user);
   if (c->ended || c->conn) return;
+  if (c->timeout_ms) uv_timer_start(&c->connect_timer, on_connect_timeout, c->timeout_ms, 0);
   attempt_start(c);
 }
 
@@ -574,7 +663,15 @@ static void client_lost(weft_client *c, weft__attempt *a) {
 
 static void on_connect_timeout(uv_timer_t *t) {
   weft_client *c = t->data;
-  if (c->state == WEFT_CLIENT_OPEN || c->reconnecting || c->ended) return;
+  if (c->state == WEFT_CLIENT_OPEN || c->ended) return;
+  if (c->reconnecting) {
+    /* A retry that hangs (a server that accepts but never answers) counts
+     * as failed, as Primus's recovery times its attempts out. */
+    detach(c, 0);
+    c->state = WEFT_CLIENT_CLOSED;
+    recovery_reconnect(c);
+    return;
+  }
   EMIT(c, timeout, c, c->ev_user);
   if (c->ended) return;
   detach(c, 0);
@@ -734,6 +831,7 @@ int weft_client_set_timeout(weft_client *c, uint32_t ms) {
 int weft_client_set_ping_timeout(weft_client *c, uint32_t ms) {
   if (!c) return WEFT_EINVAL;
   c->ping_timeout_ms = ms;
+  c->ping_timeout_set = 1;
   return 0;
 }
 

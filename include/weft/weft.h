@@ -517,8 +517,9 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    timeout"; "" or "none" never reconnects.
  *  timeout: ms for the first connection to open, 10000; 0 off.
  *  ping_timeout: ms without a primus::ping before the connection is taken
- *    for dead (offline, close, reconnect), 45000 (1.5 x the server's 30 s
- *    pingInterval); 0 off.
+ *    for dead (offline, close, reconnect); 0 off. When not set, the first
+ *    connection reads the server's <path>/spec and uses 1.5 x its
+ *    pingInterval (off when it is false), else 45000 as Primus.
  *  max_length: largest incoming message, 10 MiB.
  *  queue_limit: bytes of writes held while not open, 0 = unbounded;
  *    beyond it writes fail with WEFT_ENOBUFS.
