@@ -346,11 +346,9 @@ static size_t attempt_read(weft__stream *io, uint8_t *data, size_t len) {
 
 static void attempt_eof(weft__stream *io, int uverr) {
   weft__attempt *a = WEFT__CONTAINER(io, weft__attempt, io);
-  if (a->phase == A_SPEC) { /* no spec: keep the default and go on */
-    if (uverr == UV_EOF) {
-      a->client->spec_done = 1;
-      a->spec_ok = 1;
-    }
+  if (a->phase == A_SPEC && uverr == UV_EOF) { /* no spec: keep the default, go on */
+    a->client->spec_done = 1;
+    a->spec_ok = 1;
     a->phase = A_DEAD;
     weft__stream_close(io);
     return;
