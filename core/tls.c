@@ -29,6 +29,18 @@ static void ssl_errstr(char *err, size_t cap, const char *what) {
   ERR_clear_error();
 }
 
+/* Takes `ctx` in every case. */
+static int wrap(SSL_CTX *ctx, weft__tls_ctx **out) {
+  weft__tls_ctx *c = malloc(sizeof(*c));
+  if (!c) {
+    SSL_CTX_free(ctx);
+    return WEFT_ENOMEM;
+  }
+  c->ctx = ctx;
+  *out = c;
+  return 0;
+}
+
 int weft__tls_ctx_server(weft__tls_ctx **out, const char *cert, const char *key, char *err,
                          size_t cap) {
   *out = NULL;
@@ -50,14 +62,7 @@ int weft__tls_ctx_server(weft__tls_ctx **out, const char *cert, const char *key,
     SSL_CTX_free(ctx);
     return WEFT_EINVAL;
   }
-  weft__tls_ctx *c = malloc(sizeof(*c));
-  if (!c) {
-    SSL_CTX_free(ctx);
-    return WEFT_ENOMEM;
-  }
-  c->ctx = ctx;
-  *out = c;
-  return 0;
+  return wrap(ctx, out);
 }
 
 int weft__tls_ctx_client(weft__tls_ctx **out, const char *ca_file, int verify, char *err,
@@ -76,14 +81,7 @@ int weft__tls_ctx_client(weft__tls_ctx **out, const char *ca_file, int verify, c
       return WEFT_EINVAL;
     }
   }
-  weft__tls_ctx *c = malloc(sizeof(*c));
-  if (!c) {
-    SSL_CTX_free(ctx);
-    return WEFT_ENOMEM;
-  }
-  c->ctx = ctx;
-  *out = c;
-  return 0;
+  return wrap(ctx, out);
 }
 
 void weft__tls_ctx_free(weft__tls_ctx *c) {
