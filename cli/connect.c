@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 #include <weft/weft.h>
 
@@ -24,6 +25,8 @@ typedef struct conn_app {
   uv_tty_t in_tty;
   uv_stream_t *in;
   uv_signal_t sigint, sigterm;
+  uv_timer_t drain; /* after stdin's EOF: end once everything is sent */
+  int draining;
   char *line;
   size_t len, cap;
   int failed;
@@ -73,7 +76,25 @@ static void stop_input(conn_app *a) {
   if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->drain, NULL);
   }
+}
+
+/* stdin is done: the lines it gave are sent before the client ends (they
+ * wait for the connection like any write made while not open). */
+static void on_drain(uv_timer_t *t) {
+  conn_app *a = t->data;
+  if (a->ended) return;
+  if (weft_client_state(a->client) == WEFT_CLIENT_OPEN &&
+      weft_client_buffered_amount(a->client) == 0)
+    weft_client_end(a->client, NULL);
+}
+
+static void input_done(conn_app *a) {
+  if (a->draining || a->ended) return;
+  a->draining = 1;
+  if (a->in && !uv_is_closing((uv_handle_t *)a->in)) uv_close((uv_handle_t *)a->in, NULL);
+  uv_timer_start(&a->drain, on_drain, 0, 10);
 }
 
 static void on_end(weft_client *c, void *u) {
@@ -165,25 +186,44 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(a->line + a->len, (unsigned)(a->cap - a->len));
 }
 
-static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  conn_app *a = s->data;
-  (void)buf;
-  if (n < 0) { /* EOF: a last unterminated line, then the end */
-    if (a->len) send_line(a, a->line, a->len);
-    a->len = 0;
-    stop_input(a);
-    if (!a->ended) weft_client_end(a->client, NULL);
-    return;
-  }
-  a->len += (size_t)n;
+/* The last `n` bytes of a->line are new: send every complete line. */
+static void take_lines(conn_app *a, size_t n) {
+  a->len += n;
   size_t start = 0;
-  for (size_t i = a->len - (size_t)n; i < a->len; i++) {
+  for (size_t i = a->len - n; i < a->len; i++) {
     if (a->line[i] != '\n') continue;
     send_line(a, a->line + start, i - start);
     start = i + 1;
   }
   memmove(a->line, a->line + start, a->len - start);
   a->len -= start;
+}
+
+/* stdin that libuv cannot poll (a file, /dev/null): read it all now. */
+static void read_all_stdin(conn_app *a) {
+  for (;;) {
+    uv_buf_t b;
+    on_alloc((uv_handle_t *)&a->drain, 0, &b);
+    if (!b.base) break;
+    ssize_t n = read(0, b.base, b.len);
+    if (n <= 0) break;
+    take_lines(a, (size_t)n);
+  }
+  if (a->len) send_line(a, a->line, a->len);
+  a->len = 0;
+  input_done(a);
+}
+
+static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  conn_app *a = s->data;
+  (void)buf;
+  if (n < 0) { /* EOF: a last unterminated line, then the end */
+    if (a->len) send_line(a, a->line, a->len);
+    a->len = 0;
+    input_done(a);
+    return;
+  }
+  take_lines(a, (size_t)n);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -277,25 +317,30 @@ int weft_cli_connect(int argc, char **argv) {
                            on_failed,  on_online,  on_offline,   on_id,        NULL};
   weft_client_set_events(a.client, &ev, &a, NULL);
   uv_loop_t *uv = weft_loop_uv(a.loop);
-  if (uv_guess_handle(0) == UV_TTY) {
+  uv_timer_init(uv, &a.drain);
+  a.drain.data = &a;
+  uv_handle_type kind = uv_guess_handle(0);
+  if (kind == UV_TTY) {
     uv_tty_init(uv, &a.in_tty, 0, 1);
     a.in = (uv_stream_t *)&a.in_tty;
-  } else {
+  } else if (kind == UV_NAMED_PIPE || kind == UV_TCP) {
     uv_pipe_init(uv, &a.in_pipe, 0);
-    if (uv_pipe_open(&a.in_pipe, 0) != 0) {
-      fprintf(stderr, "weft: stdin must be a pipe or a terminal\n");
-      return 2;
-    }
-    a.in = (uv_stream_t *)&a.in_pipe;
+    if (uv_pipe_open(&a.in_pipe, 0) == 0)
+      a.in = (uv_stream_t *)&a.in_pipe;
+    else
+      uv_close((uv_handle_t *)&a.in_pipe, NULL);
   }
-  a.in->data = &a;
-  uv_read_start(a.in, on_alloc, on_stdin);
+  if (a.in) {
+    a.in->data = &a;
+    uv_read_start(a.in, on_alloc, on_stdin);
+  }
   uv_signal_init(uv, &a.sigint);
   uv_signal_init(uv, &a.sigterm);
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
   weft_client_open(a.client);
+  if (!a.in) read_all_stdin(&a);
   weft_loop_run(a.loop);
   free(a.line);
   rc = weft_loop_close(a.loop);

@@ -144,6 +144,8 @@ static void on_ping_timeout(uv_timer_t *t) {
   if (c->online) {
     c->online = 0;
     EMIT(c, offline, c, c->ev_user);
+    /* The application may have ended or destroyed us in there. */
+    if (c->state != WEFT_CLIENT_OPEN || !c->conn) return;
   }
   weft__attempt *a = c->conn;
   a->phase = A_DEAD;
@@ -321,6 +323,7 @@ static size_t attempt_read(weft__stream *io, uint8_t *data, size_t len) {
   if (a->phase == A_HANDSHAKE) {
     used = handshake(a, data, len);
     if (a->phase == A_DEAD) return len;
+    if (a->phase == A_HANDSHAKE) return 0; /* the answer's head is not all here */
   }
   if (a->phase == A_REFUSED) {
     if (len - used >= a->body_need) refused(a, data + used, a->body_need);
@@ -613,8 +616,12 @@ static void recovery_reconnect(weft_client *c) {
   weft_reconnect_info i = info_of(c);
   EMIT(c, reconnect_scheduled, c, &i, c->ev_user);
   if (c->ended) return;
-  c->state = WEFT_CLIENT_OPENING;
+  /* Between retries the state stays CLOSED, as Primus's readyState. */
+  c->state = WEFT_CLIENT_CLOSED;
   c->retry_pending = 1;
+  /* The loop's clock was read at the start of this turn; the delay counts
+   * from now, not from then. */
+  uv_update_time(c->loop->uv);
   uv_timer_start(&c->retry_timer, on_retry, c->delay, 0);
 }
 
@@ -887,7 +894,7 @@ int weft_client_set_verify(weft_client *c, int on) {
 int weft_client_open(weft_client *c) {
   if (!c) return WEFT_EINVAL;
   if (c->ended || c->destroyed) return WEFT_ECLOSED;
-  if (c->state != WEFT_CLIENT_CLOSED || c->conn) return WEFT_ESTATE;
+  if (c->state != WEFT_CLIENT_CLOSED || c->conn || c->retry_pending) return WEFT_ESTATE;
   if (c->secure && !c->tls) {
     char err[256];
     int rc = weft__tls_ctx_client(&c->tls, c->ca_file, c->verify, err, sizeof(err));
@@ -940,6 +947,7 @@ int weft_client_set_online(weft_client *c, int online) {
   if (!online && c->online) {
     c->online = 0;
     EMIT(c, offline, c, c->ev_user);
+    if (c->ended) return 0; /* ended from the callback */
     /* As Primus: going offline drops the connection and any retry plan. */
     if (c->conn) {
       detach(c, 0);

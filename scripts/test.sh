@@ -52,7 +52,7 @@ run_asan() {
   ctest --test-dir build-asan -L c --output-on-failure -j "$JOBS" || return 1
   # The sanitized server under the interop suite: a report aborts it, and the
   # harness asserts a clean exit.
-  WEFT_TEST_SERVER="$ROOT/build-asan/tests/weft_test_server" \
+  WEFT_TEST_SERVER="$ROOT/build-asan/tests/weft_test_server" WEFT_CLI="$ROOT/build-asan/weft" \
     node --test --test-concurrency=2 tests/interop/
 }
 

@@ -453,7 +453,8 @@ WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int fla
  *   error                a failure (kind "connect", "tls", "http" with status and
  *                        body for a refused upgrade, "json"/"msgpack" for an
  *                        undecodable message, "protocol", "queue");
- *   close                an open connection went away;
+ *   close                the connection went away, or end() was called while
+ *                        it was open or opening (as Primus's end());
  *   end                  the client is closed for good (end(), a
  *                        primus::server::close, a refusal, failed retries);
  *   timeout              the first connection did not open in time;
@@ -565,7 +566,7 @@ WEFT_EXTERN int weft_client_id(weft_client *c);
 WEFT_EXTERN int weft_client_set_online(weft_client *c, int online);
 
 /* Closes for good: writes `msg` when not NULL, closes the connection (1000),
- * emits close (when it was open) and end; no reconnect follows. Queued
+ * emits close (when it was open or opening) and end; no reconnect follows. Queued
  * writes that never went out are dropped. Errors: WEFT_ECLOSED. */
 WEFT_EXTERN int weft_client_end(weft_client *c, const weft_value *msg);
 
