@@ -68,7 +68,9 @@ struct weft_loop {
   weft__stream *dirty; /* streams with queued writes to flush */
   int idle_active;
   int rbuf_busy;
-  weft__buf scratch;              /* encode scratch, reused */
+  weft__buf scratch;          /* encode scratch, reused */
+  struct weft__payload *pool; /* free small payloads */
+  size_t pool_len;
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
   uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */
 };
@@ -76,6 +78,7 @@ struct weft_loop {
 /* Marks a stream as having data to flush at the end of this loop turn. */
 void weft__loop_mark_dirty(weft_loop *loop, weft__stream *s);
 void weft__loop_unmark_dirty(weft_loop *loop, weft__stream *s);
+void weft__loop_pool_free(weft_loop *loop);
 
 /* ---- payloads: encoded messages shared by every recipient ---- */
 
@@ -89,17 +92,24 @@ enum {
 };
 
 typedef struct weft__payload {
+  struct weft__payload *deflated; /* compressed variant, built on first need */
+  weft_loop *pool;                /* returned to this loop's pool when released */
   uint32_t refs;
   uint8_t kind; /* WEFT__P_* */
   uint8_t hlen; /* WebSocket header length once framed, 0 before */
   uint8_t rsv1; /* compressed */
   size_t len;
-  struct weft__payload *deflated; /* compressed variant, built on first need */
-  uint8_t head[14];               /* the frame header, right-aligned */
-  uint8_t data[];                 /* follows head directly: one contiguous frame */
+  uint8_t head[14]; /* the frame header, right-aligned */
+  uint8_t data[];   /* follows head directly: one contiguous frame */
 } weft__payload;
 
 weft__payload *weft__payload_new(int kind, const void *data, size_t len);
+/* The same from the loop's pool of small payloads: messages written one by
+ * one cost no malloc in steady state. */
+weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, size_t len);
+/* Payloads with at most this much data come from the pool. */
+#define WEFT__POOL_DATA 240
+#define WEFT__POOL_MAX 4096
 /* Writes the frame header once (and masks the data when `mask` is given:
  * client frames, never shared). RAW payloads stay as they are. */
 void weft__payload_frame(weft__payload *p, const uint8_t *mask);

@@ -189,6 +189,7 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 }
 
 static void loop_free(weft_loop *loop) {
+  weft__loop_pool_free(loop);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);
   free(loop);

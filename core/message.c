@@ -13,14 +13,14 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
     const uint8_t *p;
     size_t n;
     weft_value_get_binary(v, &p, &n);
-    *out = weft__payload_new(WEFT__P_BINARY, p, n);
+    *out = weft__payload_take(loop, WEFT__P_BINARY, p, n);
     return *out ? 0 : WEFT_ENOMEM;
   }
   weft__buf *b = &loop->scratch;
   b->len = 0;
   int rc = parser->encode(v, b);
   if (rc) return rc;
-  *out = weft__payload_new(parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, b->data, b->len);
+  *out = weft__payload_take(loop, parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, b->data, b->len);
   return *out ? 0 : WEFT_ENOMEM;
 }
 

@@ -11,9 +11,7 @@
 
 /* ---- payloads ---- */
 
-weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
-  weft__payload *p = malloc(sizeof(*p) + len);
-  if (!p) return NULL;
+static void payload_init(weft__payload *p, int kind, const void *data, size_t len) {
   p->refs = 1;
   p->kind = (uint8_t)kind;
   p->hlen = 0;
@@ -21,7 +19,37 @@ weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
   p->len = len;
   p->deflated = NULL;
   if (len && data) memcpy(p->data, data, len);
+}
+
+weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
+  weft__payload *p = malloc(sizeof(*p) + len);
+  if (!p) return NULL;
+  payload_init(p, kind, data, len);
+  p->pool = NULL;
   return p;
+}
+
+weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, size_t len) {
+  if (len > WEFT__POOL_DATA) return weft__payload_new(kind, data, len);
+  weft__payload *p = loop->pool;
+  if (p) {
+    loop->pool = p->deflated; /* the free list is threaded through `deflated` */
+    loop->pool_len--;
+  } else if (!(p = malloc(sizeof(*p) + WEFT__POOL_DATA))) {
+    return NULL;
+  }
+  payload_init(p, kind, data, len);
+  p->pool = loop;
+  return p;
+}
+
+void weft__loop_pool_free(weft_loop *loop) {
+  while (loop->pool) {
+    weft__payload *p = loop->pool;
+    loop->pool = p->deflated;
+    free(p);
+  }
+  loop->pool_len = 0;
 }
 
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out) {
@@ -34,6 +62,13 @@ int weft__payload_message(const void *data, size_t len, int binary, weft__payloa
 void weft__payload_release(weft__payload *p) {
   if (!p || --p->refs > 0) return;
   weft__payload_release(p->deflated);
+  weft_loop *loop = p->pool;
+  if (loop && loop->pool_len < WEFT__POOL_MAX) {
+    p->deflated = loop->pool;
+    loop->pool = p;
+    loop->pool_len++;
+    return;
+  }
   free(p);
 }
 
@@ -178,7 +213,7 @@ static int tls_pump(weft__stream *s) {
   }
   size_t n = weft__tls_pending(s->tls);
   if (n == 0) return 0;
-  weft__payload *c = weft__payload_new(WEFT__P_RAW, NULL, n);
+  weft__payload *c = weft__payload_take(s->loop, WEFT__P_RAW, NULL, n);
   if (!c) return WEFT_ENOMEM;
   weft__tls_take(s->tls, c->data, n);
   int rc = queue_push(s, c);
