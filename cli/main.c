@@ -20,7 +20,7 @@
 typedef struct serve_opts {
   const char *host, *path, *parser, *mode, *cert, *key;
   long port, ping_interval, max_length;
-  int compression;
+  int compression, ping_set;
 } serve_opts;
 
 typedef struct app {
@@ -31,7 +31,7 @@ typedef struct app {
 } app;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack]\n"
+  fprintf(f, "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack|raw]\n"
              "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
              "                  [--mode echo|broadcast]\n"
              "       weft --version\n");
@@ -86,7 +86,7 @@ static int parse_long(const char *s, long min, long max, long *out) {
 }
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo", NULL, NULL, 8080, 30000, 10 << 20, 0};
+  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo", NULL, NULL, 8080, 30000, 10 << 20, 0, 0};
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,7 +112,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
     else if (strcmp(k, "--port") == 0)
       ok = parse_long(v, 0, 65535, &o->port) == 0;
     else if (strcmp(k, "--ping-interval") == 0)
-      ok = parse_long(v, 0, 86400000, &o->ping_interval) == 0;
+      ok = (o->ping_set = 1, parse_long(v, 0, 86400000, &o->ping_interval) == 0);
     else if (strcmp(k, "--max-length") == 0)
       ok = parse_long(v, 1, 1L << 40, &o->max_length) == 0;
     else
@@ -127,6 +127,8 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
     fprintf(stderr, "weft: --mode is echo or broadcast\n");
     return -1;
   }
+  /* Generic WebSocket peers would take primus::ping strings for data. */
+  if (strcmp(o->parser, "raw") == 0 && !o->ping_set) o->ping_interval = 0;
   if (!weft_parser_exists(o->parser)) {
     fprintf(stderr, "weft: unknown parser %s\n", o->parser);
     return -1;

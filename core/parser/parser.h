@@ -30,6 +30,7 @@ typedef struct weft__parser_ops {
 
 extern const weft__parser_ops weft__parser_json;
 extern const weft__parser_ops weft__parser_msgpack;
+extern const weft__parser_ops weft__parser_raw;
 
 /* The parser of that name, or NULL. */
 const weft__parser_ops *weft__parser_find(const char *name);

@@ -177,7 +177,10 @@ WEFT_EXTERN const weft_value *weft_value_map_get(const weft_value *v, const char
 /* ------------------------------------------------------------------------ */
 
 /* Parser names: "json" (text frames; strict RFC 8259, UTF-8 validated,
- * U+2028/U+2029 escaped on output) and "msgpack" (binary frames).
+ * U+2028/U+2029 escaped on output), "msgpack" (binary frames), and "raw"
+ * (weft's own, not Primus's: a text frame is a string, a binary frame is
+ * binary, both sent back as they came; other values go out as JSON text —
+ * for generic WebSocket peers).
  * weft_parser_exists() returns 1 for a known name, else 0. */
 WEFT_EXTERN int weft_parser_exists(const char *name);
 
@@ -293,7 +296,7 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
                                        void *user, void (*free_user)(void *user));
 
 /* Options; each returns WEFT_ESTATE once listening unless noted.
- *  parser: "json" (default) or "msgpack" — WEFT_EINVAL for another name.
+ *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
  *  max_length: largest message in bytes, 10 MiB (close 1009 beyond).

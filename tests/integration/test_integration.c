@@ -629,6 +629,34 @@ static void test_msgpack(void **state) {
   assert_non_null(strstr(f.error_kinds, "msgpack,"));
 }
 
+static void with_raw(fixture *f) { assert_int_equal(weft_server_set_parser(f->server, "raw"), 0); }
+
+CLIENT(raw_client) {
+  wsc c;
+  uint8_t *p;
+  size_t n;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "plain text, {not json") == 0);
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 1 && n == 21 &&
+        memcmp(p, "plain text, {not json", n) == 0);
+  CHECK(wsc_send_frame(&c, 2, 1, 0, "\x00\xff\x01", 3, 0) == 0);
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 2 && n == 3 && memcmp(p, "\x00\xff\x01", 3) == 0);
+  CHECK(wsc_send_text(&c, "primus::id::") == 0); /* control strings travel bare */
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 1 && n == 12 + 21 &&
+        memcmp(p, "primus::id::", 12) == 0);
+  CHECK(wsc_send_text(&c, "bcast:to all") == 0);
+  CHECK(wsc_recv(&c, &p, &n, NULL, 3000) == 1 && n == 6 && memcmp(p, "to all", 6) == 0);
+  CHECK(wsc_send_frame(&c, 1, 1, 0, "\xc0\x80", 2, 0) == 0); /* invalid UTF-8 still closes */
+  CHECK(wsc_expect_close(&c, 3000) == 1007);
+  wsc_close(&c);
+}
+
+static void test_raw(void **state) {
+  (void)state;
+  fixture f = {.client = raw_client, .configure = with_raw};
+  run(&f);
+}
+
 static void with_compression(fixture *f) { weft_server_set_compression(f->server, 1); }
 
 static int inflate_raw(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size_t *outlen) {
@@ -916,6 +944,7 @@ int main(void) {
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_misc),
       cmocka_unit_test(test_destroy_reconnect),
+      cmocka_unit_test(test_raw),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

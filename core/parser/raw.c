@@ -1,0 +1,38 @@
+/*
+ * "raw": weft's pass-through encoding, not a Primus parser. A text frame is
+ * a string and a binary frame is binary (message.c hands binary frames
+ * through before a text parser sees them); both go out as they came. It is
+ * what generic WebSocket peers speak (load generators, conformance suites,
+ * plain browser WebSockets). Values that are neither string nor binary are
+ * sent as JSON text, so replies built as maps still reach such peers.
+ */
+#include "../utf8.h"
+#include "../value_internal.h"
+#include "parser.h"
+
+static int raw_decode(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
+                      size_t *errpos) {
+  size_t bad = weft__utf8_check(data, len);
+  if (bad != len) {
+    if (errpos) *errpos = bad;
+    return WEFT_EUTF8;
+  }
+  struct weft_value *v = weft__arena_alloc(arena, sizeof(*v));
+  const char *s = v ? weft__arena_strdup(arena, data, len) : NULL;
+  if (!s) return WEFT_ENOMEM;
+  memset(v, 0, sizeof(*v));
+  v->type = WEFT_STRING;
+  v->len = len;
+  v->u.str = s;
+  *out = v;
+  return 0;
+}
+
+static int raw_encode(const weft_value *v, weft__buf *out) {
+  const char *s;
+  size_t n;
+  if (weft_value_get_string(v, &s, &n) == 0) return weft__buf_append(out, s, n);
+  return weft__parser_json.encode(v, out);
+}
+
+const weft__parser_ops weft__parser_raw = {"raw", 0, raw_decode, raw_encode};
