@@ -1,0 +1,463 @@
+/*
+ * Broadcast fan-out load generator on libuv: N receiving WebSocket clients
+ * plus S senders against a server in broadcast mode (every message it gets
+ * goes to every connected client).
+ *
+ *   bcast_load --port P [--path /primus] [--clients 1000] [--senders 8]
+ *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
+ *              [--addrs 8] [--connect-concurrency 256]
+ *
+ * Each message is a 32-byte JSON string "s<seq hex8>t<send ns hex16>xxxx".
+ * With --inflight k every sender keeps k messages whose fan-out is not yet
+ * complete (a message is complete when all N receivers got it); with --rate
+ * the senders together send that many messages per second, whatever
+ * happens. Per message we count deliveries and keep the time of the last
+ * one: latency is send -> LAST delivery across receivers.
+ *
+ * Receivers connect from 127.0.0.(1 + i % addrs) to spread ephemeral ports.
+ * Prints one JSON line: deliveries_per_s (to receivers, inside the measured
+ * window), msgs_per_s (fan-outs completed in the window), p50_ms / p99_ms /
+ * max_ms of the latency of those fan-outs, incomplete (messages not fully
+ * delivered at the end: the ones in flight; more means lost deliveries),
+ * stray (frames that match no message), load_cpu (this process' CPU time /
+ * wall time in the window; 1.0 = one core saturated: then the figures are
+ * bounded by this tool, not by the server).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#define RING_BITS 20
+#define RING (1u << RING_BITS)
+#define MSG_SIZE 32
+
+typedef struct msgrec {
+  uint64_t sent_ns, last_ns;
+  uint32_t seq, count;
+  int sender;
+  int in_window;
+} msgrec;
+
+typedef struct conn {
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  int upgraded, sender, idx;
+  uint8_t *in;
+  size_t in_len, in_cap;
+  struct bench *b;
+} conn;
+
+typedef struct bench {
+  uv_loop_t *loop;
+  int port, nclients, nsenders, inflight, naddrs, concurrency;
+  double rate, seconds, warmup;
+  const char *path;
+  conn *conns; /* receivers first, then senders */
+  int next_connect, connecting, upgraded_count, started, measuring, done, failed;
+  int lost;
+  uint32_t next_seq;
+  msgrec *ring;
+  uint64_t deliveries, sender_deliveries, window_start, window_end;
+  uint64_t sent_in_window, completed_in_window, stray;
+  double cpu_start;
+  uint64_t *lat;
+  size_t nlat, lat_cap;
+  uv_timer_t timer, pace;
+  uint64_t pace_start, paced;
+  char request[512];
+} bench;
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+static void fail(bench *b, const char *what, int status) {
+  if (!b->failed) fprintf(stderr, "bcast_load: %s: %s\n", what, uv_strerror(status));
+  b->failed = 1;
+  uv_stop(b->loop);
+}
+
+static void on_write(uv_write_t *w, int status) {
+  (void)status;
+  free(w);
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+static void send_message(bench *b, conn *c) {
+  uint8_t frame[6 + MSG_SIZE];
+  uint8_t payload[MSG_SIZE];
+  uint32_t seq = b->next_seq++;
+  uint64_t now = uv_hrtime();
+  msgrec *m = &b->ring[seq & (RING - 1)];
+  if (m->count != 0 && m->count < (uint32_t)b->nclients && m->sent_ns) b->stray++; /* overwritten */
+  m->seq = seq;
+  m->sent_ns = now;
+  m->last_ns = 0;
+  m->count = 0;
+  m->sender = c->idx;
+  m->in_window = b->measuring;
+  if (b->measuring) b->sent_in_window++;
+  size_t p = 0;
+  payload[p++] = '"';
+  payload[p++] = 's';
+  for (int i = 7; i >= 0; i--)
+    payload[p++] = (uint8_t)hexd[(seq >> (4 * i)) & 15];
+  payload[p++] = 't';
+  for (int i = 15; i >= 0; i--)
+    payload[p++] = (uint8_t)hexd[(now >> (4 * i)) & 15];
+  while (p < MSG_SIZE - 1)
+    payload[p++] = 'x';
+  payload[p++] = '"';
+  const uint8_t mask[4] = {0x11, 0x22, 0x33, 0x44};
+  frame[0] = 0x81;
+  frame[1] = 0x80 | MSG_SIZE;
+  memcpy(frame + 2, mask, 4);
+  for (int i = 0; i < MSG_SIZE; i++)
+    frame[6 + i] = payload[i] ^ mask[i & 3];
+  uv_buf_t buf = uv_buf_init((char *)frame, sizeof(frame));
+  int w = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+  if (w < 0) w = 0;
+  if ((size_t)w < buf.len) {
+    uv_write_t *req = malloc(sizeof(*req) + sizeof(frame));
+    memcpy(req + 1, frame + w, buf.len - (size_t)w);
+    uv_buf_t rest = uv_buf_init((char *)(req + 1), buf.len - (unsigned)w);
+    uv_write(req, (uv_stream_t *)&c->tcp, &rest, 1, on_write);
+  }
+}
+
+static int parse_seq(const uint8_t *p, size_t len, uint32_t *seq) {
+  if (len < 11 || p[0] != '"' || p[1] != 's') return 0;
+  uint32_t v = 0;
+  for (int i = 2; i < 10; i++) {
+    uint8_t ch = p[i];
+    uint32_t d;
+    if (ch >= '0' && ch <= '9')
+      d = ch - '0';
+    else if (ch >= 'a' && ch <= 'f')
+      d = ch - 'a' + 10;
+    else
+      return 0;
+    v = (v << 4) | d;
+  }
+  *seq = v;
+  return 1;
+}
+
+static void delivered(bench *b, uint32_t seq, uint64_t now) {
+  msgrec *m = &b->ring[seq & (RING - 1)];
+  if (m->seq != seq || m->sent_ns == 0) {
+    b->stray++;
+    return;
+  }
+  m->count++;
+  m->last_ns = now;
+  if (m->count == (uint32_t)b->nclients) {
+    if (b->measuring) { /* every fan-out that completes inside the window */
+      b->completed_in_window++;
+      if (b->nlat == b->lat_cap) {
+        b->lat_cap = b->lat_cap ? b->lat_cap * 2 : 65536;
+        b->lat = realloc(b->lat, b->lat_cap * sizeof(*b->lat));
+      }
+      b->lat[b->nlat++] = m->last_ns - m->sent_ns;
+    }
+    if (b->inflight > 0 && !b->done) send_message(b, &b->conns[m->sender]);
+  }
+}
+
+static void start_sending(bench *b);
+
+static void connect_more(bench *b);
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf) {
+  conn *c = h->data;
+  (void)sz;
+  if (c->in_cap - c->in_len < 16384) {
+    c->in_cap = c->in_cap ? c->in_cap * 2 : 32768;
+    c->in = realloc(c->in, c->in_cap);
+  }
+  *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  conn *c = s->data;
+  bench *b = c->b;
+  (void)buf;
+  if (n < 0) {
+    if (!b->done) {
+      b->lost++;
+      fail(b, "connection lost", (int)n);
+    }
+    return;
+  }
+  c->in_len += (size_t)n;
+  size_t off = 0;
+  if (!c->upgraded) {
+    uint8_t *end = memmem(c->in, c->in_len, "\r\n\r\n", 4);
+    if (!end) return;
+    if (memcmp(c->in, "HTTP/1.1 101", 12) != 0) {
+      fprintf(stderr, "bcast_load: upgrade refused: %.40s\n", (char *)c->in);
+      b->failed = 1;
+      uv_stop(b->loop);
+      return;
+    }
+    off = (size_t)(end - c->in) + 4;
+    c->upgraded = 1;
+    b->connecting--;
+    b->upgraded_count++;
+    if (b->upgraded_count == b->nclients + b->nsenders)
+      start_sending(b);
+    else
+      connect_more(b);
+  }
+  uint64_t now = uv_hrtime();
+  size_t frames = 0;
+  while (c->in_len - off >= 2) {
+    uint8_t *p = c->in + off;
+    uint64_t len = p[1] & 0x7f;
+    size_t h = 2;
+    if (len == 126) {
+      if (c->in_len - off < 4) break;
+      len = ((uint64_t)p[2] << 8) | p[3];
+      h = 4;
+    } else if (len == 127) {
+      if (c->in_len - off < 10) break;
+      len = 0;
+      for (int i = 0; i < 8; i++)
+        len = (len << 8) | p[2 + i];
+      h = 10;
+    }
+    if (c->in_len - off < h + len) break;
+    int op = p[0] & 0x0f;
+    if (op == 1 || op == 2) {
+      frames++;
+      uint32_t seq;
+      if (!c->sender) {
+        if (parse_seq(p + h, (size_t)len, &seq))
+          delivered(b, seq, now);
+        else
+          b->stray++;
+      }
+    }
+    off += h + (size_t)len;
+  }
+  memmove(c->in, c->in + off, c->in_len - off);
+  c->in_len -= off;
+  if (b->measuring) {
+    if (c->sender)
+      b->sender_deliveries += frames;
+    else
+      b->deliveries += frames;
+  }
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  conn *c = req->data;
+  if (status < 0) {
+    fail(c->b, "connect", status);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_buf_t buf = uv_buf_init(c->b->request, (unsigned)strlen(c->b->request));
+  uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void connect_more(bench *b) {
+  int total = b->nclients + b->nsenders;
+  while (b->connecting < b->concurrency && b->next_connect < total) {
+    int i = b->next_connect++;
+    conn *c = &b->conns[i];
+    c->b = b;
+    c->idx = i;
+    c->sender = i >= b->nclients;
+    uv_tcp_init(b->loop, &c->tcp);
+    c->tcp.data = c;
+    c->creq.data = c;
+    char src[32];
+    snprintf(src, sizeof(src), "127.0.0.%d", 1 + i % b->naddrs);
+    struct sockaddr_in sa, da;
+    uv_ip4_addr(src, 0, &sa);
+    uv_ip4_addr("127.0.0.1", b->port, &da);
+    int rc = uv_tcp_bind(&c->tcp, (struct sockaddr *)&sa, 0);
+    if (rc < 0) {
+      fail(b, "bind", rc);
+      return;
+    }
+    rc = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&da, on_connect);
+    if (rc < 0) {
+      fail(b, "connect", rc);
+      return;
+    }
+    b->connecting++;
+  }
+}
+
+static void on_pace(uv_timer_t *t) {
+  bench *b = t->data;
+  if (b->done) return;
+  uint64_t now = uv_hrtime();
+  uint64_t due = (uint64_t)((double)(now - b->pace_start) / 1e9 * b->rate);
+  while (b->paced < due) {
+    send_message(b, &b->conns[b->nclients + (int)(b->paced % (uint64_t)b->nsenders)]);
+    b->paced++;
+  }
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void start_sending(bench *b) {
+  b->started = 1;
+  if (b->inflight > 0) {
+    for (int s = 0; s < b->nsenders; s++)
+      for (int k = 0; k < b->inflight; k++)
+        send_message(b, &b->conns[b->nclients + s]);
+  } else {
+    b->pace_start = uv_hrtime();
+    uv_timer_start(&b->pace, on_pace, 1, 1);
+  }
+  uv_timer_start(&b->timer, on_timer, (uint64_t)(b->warmup * 1000), 0);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double pct(bench *b, double q) {
+  if (!b->nlat) return 0;
+  size_t i = (size_t)(q * (double)(b->nlat - 1) + 0.5);
+  return (double)b->lat[i] / 1e6;
+}
+
+static void on_timer(uv_timer_t *t) {
+  bench *b = t->data;
+  if (!b->measuring && !b->done) {
+    b->measuring = 1;
+    b->deliveries = b->sender_deliveries = 0;
+    b->window_start = uv_hrtime();
+    b->cpu_start = cpu_seconds();
+    uv_timer_start(t, on_timer, (uint64_t)(b->seconds * 1000), 0);
+    return;
+  }
+  if (b->measuring) { /* end of the window: stop sending, drain a little */
+    b->measuring = 0;
+    b->done = 1;
+    b->window_end = uv_hrtime();
+    double secs = (double)(b->window_end - b->window_start) / 1e9;
+    double cpu = (cpu_seconds() - b->cpu_start) / secs;
+    qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_u64);
+    /* messages whose fan-out is still incomplete at the end */
+    uint64_t incomplete = 0;
+    for (uint32_t i = 0; i < RING; i++)
+      if (b->ring[i].sent_ns && b->ring[i].count < (uint32_t)b->nclients) incomplete++;
+    printf("{\"clients\":%d,\"senders\":%d,\"size\":%d,\"inflight\":%d,\"rate\":%.0f,"
+           "\"deliveries_per_s\":%.0f,\"sender_deliveries_per_s\":%.0f,\"msgs_per_s\":%.0f,"
+           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"sent\":%llu,\"completed\":%llu,"
+           "\"incomplete\":%llu,\"stray\":%llu,\"load_cpu\":%.2f,\"seconds\":%.2f}\n",
+           b->nclients, b->nsenders, MSG_SIZE, b->inflight, b->rate, (double)b->deliveries / secs,
+           (double)b->sender_deliveries / secs, (double)b->completed_in_window / secs, pct(b, 0.5),
+           pct(b, 0.99), b->nlat ? (double)b->lat[b->nlat - 1] / 1e6 : 0.0,
+           (unsigned long long)b->sent_in_window, (unsigned long long)b->completed_in_window,
+           (unsigned long long)incomplete, (unsigned long long)b->stray, cpu, secs);
+    fflush(stdout);
+    uv_stop(b->loop);
+  }
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  bench *b = t->data;
+  if (!b->started) {
+    fprintf(stderr, "bcast_load: only %d of %d clients upgraded in time\n", b->upgraded_count,
+            b->nclients + b->nsenders);
+    b->failed = 1;
+    uv_stop(b->loop);
+  }
+}
+
+int main(int argc, char **argv) {
+  bench b = {0};
+  b.nclients = 1000;
+  b.nsenders = 8;
+  b.inflight = 4;
+  b.seconds = 3;
+  b.warmup = 1;
+  b.naddrs = 8;
+  b.concurrency = 256;
+  b.path = "/primus";
+  double connect_timeout = 60;
+  for (int i = 1; i + 1 < argc || i < argc; i += 2) {
+    const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
+    if (strcmp(k, "--port") == 0)
+      b.port = atoi(v);
+    else if (strcmp(k, "--path") == 0)
+      b.path = v;
+    else if (strcmp(k, "--clients") == 0)
+      b.nclients = atoi(v);
+    else if (strcmp(k, "--senders") == 0)
+      b.nsenders = atoi(v);
+    else if (strcmp(k, "--inflight") == 0)
+      b.inflight = atoi(v);
+    else if (strcmp(k, "--rate") == 0) {
+      b.rate = atof(v);
+      b.inflight = 0;
+    } else if (strcmp(k, "--seconds") == 0)
+      b.seconds = atof(v);
+    else if (strcmp(k, "--warmup") == 0)
+      b.warmup = atof(v);
+    else if (strcmp(k, "--addrs") == 0)
+      b.naddrs = atoi(v);
+    else if (strcmp(k, "--connect-concurrency") == 0)
+      b.concurrency = atoi(v);
+    else if (strcmp(k, "--connect-timeout") == 0)
+      connect_timeout = atof(v);
+    else {
+      fprintf(stderr, "bcast_load: unknown option %s\n", k);
+      return 2;
+    }
+  }
+  if (b.port <= 0 || b.nclients <= 0 || b.nsenders <= 0 || b.naddrs <= 0 || b.naddrs > 254 ||
+      b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0)) {
+    fprintf(stderr, "usage: bcast_load --port P [--clients N] [--senders S] "
+                    "[--inflight K | --rate R] [--seconds T]\n");
+    return 2;
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(b.nclients + b.nsenders + 64)) {
+    fprintf(stderr, "bcast_load: open-file limit %llu is too low for %d connections\n",
+            (unsigned long long)rl.rlim_cur, b.nclients + b.nsenders);
+    return 2;
+  }
+  b.loop = uv_default_loop();
+  b.ring = calloc(RING, sizeof(msgrec));
+  snprintf(b.request, sizeof(b.request),
+           "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n\r\n",
+           b.path, b.port);
+  b.conns = calloc((size_t)(b.nclients + b.nsenders), sizeof(conn));
+  uv_timer_init(b.loop, &b.timer);
+  uv_timer_init(b.loop, &b.pace);
+  b.timer.data = b.pace.data = &b;
+  uv_timer_t ct;
+  uv_timer_init(b.loop, &ct);
+  ct.data = &b;
+  uv_timer_start(&ct, on_connect_timeout, (uint64_t)(connect_timeout * 1000), 0);
+  uint64_t t0 = uv_hrtime();
+  connect_more(&b);
+  uv_run(b.loop, UV_RUN_DEFAULT);
+  if (!b.failed)
+    fprintf(stderr, "bcast_load: connected %d clients in %.2f s\n", b.nclients + b.nsenders,
+            (double)(b.window_start - t0) / 1e9 - b.warmup);
+  return b.failed ? 1 : 0;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Broadcast fan-out benchmark: the weft C server, then Node ws, then Primus
+# (bench/peers/*.js), each in broadcast mode pinned to CPU 0; the load
+# generator build/bench/bcast_load pinned to CPU 1. 32-byte JSON strings,
+# 8 senders each keeping INFLIGHT messages whose fan-out is incomplete, to
+# 1k and 10k receivers; each case RUNS times; prints the median and spread
+# of deliveries/s and writes bench/results/broadcast.json.
+# Timings live here, never in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+SENDERS=${SENDERS:-8}
+INFLIGHT=${INFLIGHT:-4}
+CLIENTS=${CLIENTS:-"1000 10000"}
+SERVERS=${SERVERS:-"weft-c ws primus"}
+NODE=${NODE:-node}
+mkdir -p bench/results
+out=bench/results/broadcast.json
+# Not a shell function: `f cmd &` would leave $! the PID of a subshell and
+# `kill $server_pid` would miss the server. taskset execs, so $! is the server.
+PIN0=() PIN1=()
+if command -v taskset >/dev/null; then PIN0=(taskset -c 0) PIN1=(taskset -c 1); fi
+# 10k clients need 10k descriptors on both sides: take the hard limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+server_pid=
+logdir=$(mktemp -d)
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$logdir"
+}
+trap cleanup EXIT
+
+start_server() { # $1 = weft-c|ws|primus
+  case $1 in
+    weft-c) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode broadcast \
+      >"$logdir/out" 2>"$logdir/err" & ;;
+    ws) "${PIN0[@]}" "$NODE" bench/peers/ws_server.js --port 0 --mode broadcast \
+      >"$logdir/out" 2>"$logdir/err" & ;;
+    primus) "${PIN0[@]}" "$NODE" bench/peers/primus_server.js --port 0 --mode broadcast \
+      >"$logdir/out" 2>"$logdir/err" & ;;
+  esac
+  server_pid=$!
+  port=
+  for _ in $(seq 200); do
+    grep -q '^listening' "$logdir/out" && break
+    sleep 0.05
+  done
+  port=$(sed -n 's#^listening on ws://[^:]*:\([0-9]*\)/.*#\1#p' "$logdir/out")
+  [ -n "$port" ] || { echo "broadcast: $1 did not start" >&2; cat "$logdir/err" >&2; exit 1; }
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  # Anything the server said on stderr (weft: "error <kind> ...") is reported.
+  if [ -s "$logdir/err" ]; then
+    echo "  server stderr ($(wc -l <"$logdir/err") lines):" >&2
+    sort "$logdir/err" | uniq -c | sort -rn | head -5 >&2
+  fi
+}
+
+field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
+
+echo "[" >"$out"
+first=1
+for server in $SERVERS; do
+  for clients in $CLIENTS; do
+    rates=() lines=()
+    for run in $(seq "$RUNS"); do
+      start_server "$server"
+      line=$(timeout 120 "${PIN1[@]}" "$BUILD/bench/bcast_load" --port "$port" \
+        --clients "$clients" --senders "$SENDERS" --inflight "$INFLIGHT" \
+        --seconds "$SECONDS_PER_RUN" 2>"$logdir/load") || {
+        echo "broadcast: $server $clients clients run $run failed:" >&2
+        cat "$logdir/load" >&2
+        line='{"deliveries_per_s":0,"p50_ms":0,"p99_ms":0,"load_cpu":0}'
+      }
+      stop_server
+      echo "  $server $clients run $run: $line" >&2
+      rates+=("$(field "$line" deliveries_per_s)")
+      lines+=("$line")
+    done
+    sorted=$(printf '%s\n' "${rates[@]}" | sort -n)
+    median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
+    min=$(echo "$sorted" | head -1)
+    max=$(echo "$sorted" | tail -1)
+    # latency and load CPU of the median run
+    for l in "${lines[@]}"; do
+      [ "$(field "$l" deliveries_per_s)" = "$median" ] && { mline=$l; break; }
+    done
+    p50=$(field "$mline" p50_ms) p99=$(field "$mline" p99_ms) cpu=$(field "$mline" load_cpu)
+    printf 'broadcast %-7s %5d clients x %d senders: median %8d deliveries/s (min %d, max %d) p50 %s ms p99 %s ms load_cpu %s\n' \
+      "$server" "$clients" "$SENDERS" "$median" "$min" "$max" "$p50" "$p99" "$cpu"
+    [ $first -eq 1 ] || echo "," >>"$out"
+    first=0
+    printf '{"server":"%s","case":"broadcast","clients":%d,"senders":%d,"size":32,"inflight":%d,"median":%d,"min":%d,"max":%d,"p50_ms":%s,"p99_ms":%s,"load_cpu":%s,"runs":%d}' \
+      "$server" "$clients" "$SENDERS" "$INFLIGHT" "$median" "$min" "$max" "$p50" "$p99" "$cpu" "$RUNS" >>"$out"
+  done
+done
+echo "]" >>"$out"
+echo "wrote $out"

@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Builds bench/REPORT.md from whatever bench/results/*.json exist (echo,
+# broadcast, memory), with PNG plots in bench/plots/ when gnuplot is there
+# (installed on demand: apt-get install -y -qq gnuplot-nox; NO_INSTALL=1
+# skips that). Nothing is measured here.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/plots
+plots=1
+plot_note=
+if ! command -v gnuplot >/dev/null; then
+  if [ "${NO_INSTALL:-0}" != 1 ] && command -v apt-get >/dev/null; then
+    echo "report: installing gnuplot-nox for the plots"
+    if ! timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null 2>&1; then
+      timeout 120 apt-get update -qq >/dev/null 2>&1 &&
+        timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null 2>&1
+    fi
+  fi
+  if ! command -v gnuplot >/dev/null; then
+    plots=0
+    plot_note="gnuplot is not installed and could not be installed; this report has no plots."
+  fi
+fi
+
+PLOTS=$plots PLOT_NOTE=$plot_note python3 - <<'EOF'
+import json, os, statistics, subprocess, datetime, platform, glob
+
+R = "bench/results"
+P = "bench/plots"
+plots = os.environ.get("PLOTS") == "1"
+notes = []
+if os.environ.get("PLOT_NOTE"):
+    notes.append(os.environ["PLOT_NOTE"])
+
+ALIAS = {"node-ws": "ws", "node-primus": "primus", "weft": "weft-c"}
+ORDER = ["weft-c", "uws", "lws", "ws", "primus"]
+LABEL = {"weft-c": "weft (C)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
+
+def srv(name):
+    return ALIAS.get(name, name)
+
+def order(names):
+    return sorted(set(names), key=lambda n: (ORDER.index(n) if n in ORDER else 99, n))
+
+def load(name):
+    p = os.path.join(R, name + ".json")
+    if not os.path.exists(p):
+        return None
+    try:
+        return json.load(open(p))
+    except Exception as e:
+        notes.append("%s could not be read (%s)." % (p, e))
+        return None
+
+def fmt(x, d=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{d}f}"
+
+def ratio(a, b):
+    if not a or not b:
+        return "–"
+    return f"{a / b:.2f}×"
+
+def mib(b):
+    return f"{b / 2**20:,.0f} MiB" if b < 10 * 2**30 else f"{b / 2**30:,.1f} GiB"
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+def mem_total():
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+def gnuplot(script, name):
+    if not plots:
+        return None
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True, timeout=60,
+                       capture_output=True)
+        return f"plots/{name}"
+    except Exception as e:
+        notes.append(f"plot {name} failed: {e}")
+        return None
+
+def bars(name, title, ylabel, rows, servers):
+    """rows: [(case label, {server: (median, min, max)})] -> clustered bars with min-max."""
+    if not rows:
+        return None
+    dat = os.path.join(P, name.replace(".png", ".dat"))
+    with open(dat, "w") as f:
+        f.write("# case " + " ".join(f"{s}_med {s}_min {s}_max" for s in servers) + "\n")
+        for label, vals in rows:
+            cols = []
+            for s in servers:
+                v = vals.get(s)
+                cols += [str(v[0]), str(v[1]), str(v[2])] if v else ["NaN"] * 3
+            f.write('"%s" %s\n' % (label, " ".join(cols)))
+    plot = ", ".join(
+        f"'{dat}' using {2 + 3 * i}:{3 + 3 * i}:{4 + 3 * i}:xtic(1) title '{LABEL.get(s, s)}'"
+        for i, s in enumerate(servers))
+    script = f"""set terminal pngcairo size 900,500 noenhanced
+set output '{P}/{name}'
+set title '{title}'
+set ylabel '{ylabel}'
+set style data histograms
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.8 border -1
+set key top right
+set yrange [0:*]
+set grid ytics
+set format y '%.1s%c'
+plot {plot}
+"""
+    return gnuplot(script, name)
+
+out = []
+w = out.append
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+w("# weft benchmark report\n")
+w(f"Generated {now} by `bench/report.sh` from `bench/results/*.json` "
+  "(written by `bench/echo.sh`, `bench/broadcast.sh`, `bench/memory.sh`; `make bench` runs them all).\n")
+w("## Machine and harness\n")
+w(f"- Machine: {os.cpu_count()} CPUs (`nproc`), CPU model `{cpu_model()}`, {mem_total()} RAM, "
+  f"Linux {platform.release()}. Loopback only (127.0.0.1–127.0.0.8).")
+w("- Pinning: the server under test on CPU 0, the load generator on CPU 1 (`taskset`). "
+  "With only two CPUs the load generator can itself be the limit: its CPU use is reported where the "
+  "load tool measures it (`load_cpu`, fraction of one CPU), and any other process on the machine "
+  "during a run competes for the same two CPUs.")
+w("- Load generators are C programs on libuv written here (`bench/*.c`): `echo_load` keeps a fixed "
+  "number of messages in flight per connection (pipelining, see `pipeline`/`inflight` below) and "
+  "answers every echo with a new message; `bcast_load` has a few senders whose messages the server "
+  "fans out to all clients; `idle_load` opens idle WebSocket connections with at most 200 connects+handshakes in flight, "
+  "source addresses spread over 127.0.0.1–8.")
+w("- Servers: `build/weft serve --ping-interval 0` (heartbeats off); the peers `bench/peers/ws_server.js` "
+  "(Node `ws`) and `bench/peers/primus_server.js` (Primus on `ws`, heartbeat off) doing the same thing. "
+  "Every case runs several times; the tables give the median and the spread (min–max).")
+w("- Not directly comparable with figures measured with other load generators (e.g. uWebSockets' own), "
+  "whose pipelining depth differs.\n")
+
+# ---------------- echo
+echo = load("echo")
+if echo:
+    w("## Echo throughput\n")
+    w("Messages echoed per second (median of the runs; min–max in brackets).\n")
+    cases = {}
+    for e in echo:
+        cases.setdefault((e.get("conns"), e.get("size")), {})[srv(e["server"])] = e
+    servers = order(s for c in cases.values() for s in c)
+    extra = any("pipeline" in e for e in echo)
+    hdr = "| conns × size | " + " | ".join(LABEL.get(s, s) for s in servers)
+    ratios = [s for s in ("ws", "primus") if s in servers and "weft-c" in servers]
+    hdr += "".join(f" | weft / {LABEL[s]}" for s in ratios) + " |"
+    w(hdr)
+    w("|" + "---|" * (1 + len(servers) + len(ratios)))
+    rows = []
+    for (conns, size), by in sorted(cases.items()):
+        cells = []
+        for s in servers:
+            e = by.get(s)
+            if e:
+                c = f"{fmt(e['median'])} ({fmt(e['min'])}–{fmt(e['max'])})"
+                if e.get("load_cpu") is not None:
+                    c += f", load CPU {e['load_cpu']:.2f}"
+                cells.append(c)
+            else:
+                cells.append("–")
+        rc = [ratio(by.get("weft-c", {}).get("median"), by.get(s, {}).get("median")) for s in ratios]
+        w(f"| {conns} × {size} B | " + " | ".join(cells + rc) + " |")
+        rows.append((f"{conns}x{size}B", {s: (by[s]["median"], by[s]["min"], by[s]["max"]) for s in by}))
+    pipes = sorted({e.get("pipeline", 8) for e in echo})
+    w(f"\nPipelining: {', '.join(map(str, pipes))} messages in flight per connection. "
+      f"Runs per case: {', '.join(sorted({str(e.get('runs', '?')) for e in echo}))}.\n")
+    img = bars("echo.png", "Echo throughput (median, min-max)", "messages/s", rows, servers)
+    if img:
+        w(f"![echo throughput]({img})\n")
+
+# ---------------- broadcast
+bc = load("broadcast")
+if bc:
+    w("## Broadcast fan-out\n")
+    w("Deliveries per second (messages received by all clients together), median (min–max); "
+      "latency percentiles from send to receipt; `load CPU` is the load generator's CPU use "
+      "(fraction of one CPU).\n")
+    cases = {}
+    for e in bc:
+        key = (e.get("clients"), e.get("senders"), e.get("size"), e.get("inflight"))
+        cases.setdefault(key, {})[srv(e["server"])] = e
+    servers = order(s for c in cases.values() for s in c)
+    ratios = [s for s in ("ws", "primus") if s in servers and "weft-c" in servers]
+    w("| clients | senders | size | in flight | server | deliveries/s | p50 ms | p99 ms | load CPU |"
+      + "".join(f" weft / {LABEL[s]} |" for s in ratios))
+    w("|" + "---|" * (9 + len(ratios)))
+    rows = []
+    for key, by in sorted(cases.items()):
+        for s in servers:
+            e = by.get(s)
+            if not e:
+                continue
+            rc = [ratio(by["weft-c"]["median"], by[r]["median"]) if s == "weft-c" and r in by else ""
+                  for r in ratios]
+            w(f"| {key[0]} | {key[1]} | {key[2]} B | {key[3]} | {LABEL.get(s, s)} | "
+              f"{fmt(e['median'])} ({fmt(e['min'])}–{fmt(e['max'])}) | {fmt(e.get('p50_ms'), 1)} | "
+              f"{fmt(e.get('p99_ms'), 1)} | {fmt(e.get('load_cpu'), 2)} |" + "".join(f" {x} |" for x in rc))
+        rows.append((f"{key[0]} clients", {s: (by[s]["median"], by[s]["min"], by[s]["max"]) for s in by}))
+    w("")
+    img = bars("broadcast.png", "Broadcast deliveries/s (median, min-max)", "deliveries/s", rows, servers)
+    if img:
+        w(f"![broadcast]({img})\n")
+
+# ---------------- memory + connect rate
+mem = load("memory")
+if mem:
+    meta = mem.get("meta", {}) if isinstance(mem, dict) else {}
+    res = mem["results"] if isinstance(mem, dict) else mem
+    res = [dict(e, server=srv(e["server"])) for e in res]
+    res.sort(key=lambda e: ORDER.index(e["server"]) if e["server"] in ORDER else 99)
+    by = {e["server"]: e for e in res}
+    w("## Memory per idle connection\n")
+    w("`bench/memory.sh`: the server's memory read at 0, 1000, 5000 and 10,000 idle WebSocket "
+      "connections (heartbeats off, nothing sent after the upgrade), 1 s after each step is reached. "
+      "Bytes per connection is the least-squares slope of the four points; the estimates are "
+      "intercept + slope × N, an extrapolation, not a measurement. RSS is `VmRSS` from "
+      "`/proc/PID/status`; Pss and private (Private_Clean + Private_Dirty) come from "
+      "`/proc/PID/smaps_rollup`. Kernel socket buffers are not in any of these figures. "
+      "Medians over the runs, min–max in brackets.\n")
+    target = 4096
+    w("| server | RSS B/conn | Pss B/conn | private B/conn | RSS at 0 / 10k | est. RSS 100k | est. RSS 1M | ≤ 4 KiB/conn? | runs ok |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for e in res:
+        if "rss_bytes_per_conn" not in e:
+            w(f"| {LABEL.get(e['server'], e['server'])} | no complete run | | | | | | | 0/{e.get('runs')} |")
+            continue
+        r, p, q = e["rss_bytes_per_conn"], e["pss_bytes_per_conn"], e["private_bytes_per_conn"]
+        steps = e.get("steps", [])
+        ends = f"{fmt(steps[0]['rss_kb'])} kB / {fmt(steps[-1]['rss_kb'])} kB" if steps else "–"
+        ok = "yes" if r["median"] <= target else "no"
+        w(f"| {LABEL.get(e['server'], e['server'])} | {fmt(r['median'])} ({fmt(r['min'])}–{fmt(r['max'])}) | "
+          f"{fmt(p['median'])} | {fmt(q['median'])} | {ends} | {mib(e['estimate_rss_bytes']['100k'])} | "
+          f"{mib(e['estimate_rss_bytes']['1M'])} | {ok} | {e['ok_runs']}/{e['runs']} |")
+    w("")
+    if "weft-c" in by and "rss_bytes_per_conn" in by["weft-c"]:
+        wb = by["weft-c"]["rss_bytes_per_conn"]["median"]
+        parts = []
+        for s in ("ws", "primus"):
+            if s in by and "rss_bytes_per_conn" in by[s]:
+                parts.append(f"{LABEL[s]} uses {by[s]['rss_bytes_per_conn']['median'] / wb:.1f}× "
+                             f"weft's RSS per idle connection")
+        verdict = "meets" if wb <= target else "misses"
+        w(f"weft: {fmt(wb)} B of RSS per idle connection, which {verdict} the issue's target of ≤ 4 KiB "
+          f"at 10k connections" + ("; " + "; ".join(parts) if parts else "") + ".\n")
+        bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
+               if e.get("failed_total") or e.get("lost_total")]
+        w("Failed connects/handshakes and connections lost while idle (all runs): " +
+          (", ".join(f"{LABEL.get(s, s)} {f} failed, {l} lost" for s, f, l in bad) if bad else "none") + ".\n")
+    # plot: RSS against connections
+    if plots and any(e.get("steps") for e in res):
+        dats = []
+        for i, e in enumerate(res):
+            if not e.get("steps"):
+                continue
+            dat = os.path.join(P, f"memory_{e['server']}.dat")
+            with open(dat, "w") as f:
+                for st in e["steps"]:
+                    f.write(f"{st['conns']} {st['rss_kb'] / 1024:.3f}\n")
+            s = e["rss_bytes_per_conn"]["median"]
+            b = e["rss_intercept_bytes"]
+            dats.append(f"'{dat}' using 1:2 with linespoints lw 2 lc {i + 1} title '{LABEL.get(e['server'], e['server'])} "
+                        f"({s:.0f} B/conn)', ({b} + {s} * x) / 1048576 with lines dt 2 lc {i + 1} notitle")
+        img = gnuplot(f"""set terminal pngcairo size 900,500 noenhanced
+set output '{P}/memory.png'
+set title 'Server RSS against idle connections (median of runs; dashed: least-squares fit)'
+set xlabel 'idle connections'
+set ylabel 'RSS (MiB)'
+set key top left
+set grid
+set xrange [0:*]
+set yrange [0:*]
+plot {', '.join(dats)}
+""", "memory.png")
+        if img:
+            w(f"![memory per connection]({img})\n")
+
+    w("## Connect + handshake rate\n")
+    w("Connections per second to reach 10,000 open WebSocket connections (TCP connect + HTTP upgrade), "
+      "as measured by `idle_load` during the memory runs: open connections divided by the time spent "
+      "connecting (the pauses at 1000 and 5000 to read memory excluded), 200 in flight at a time. "
+      "Median (min–max).\n")
+    ratios = [s for s in ("ws", "primus") if s in by and "conn_per_s" in by[s]]
+    w("| server | conn/s to 10k | load generator CPU |" + "".join(f" weft / {LABEL[s]} |" for s in ratios))
+    w("|---|---|---|" + "---|" * len(ratios))
+    rows = []
+    for e in res:
+        if "conn_per_s" not in e:
+            continue
+        c = e["conn_per_s"]
+        rc = [ratio(c["median"], by[s]["conn_per_s"]["median"]) if e["server"] == "weft-c" else ""
+              for s in ratios]
+        w(f"| {LABEL.get(e['server'], e['server'])} | {fmt(c['median'])} ({fmt(c['min'])}–{fmt(c['max'])}) | "
+          f"{fmt(e.get('load_cpu'), 2)} |" + "".join(f" {x} |" for x in rc))
+        rows.append((e["server"], c))
+    w("")
+    busy = [e for e in res if (e.get("load_cpu") or 0) >= 0.8]
+    if busy:
+        w("Client-bound: for " + ", ".join(LABEL.get(e["server"], e["server"]) for e in busy) +
+          " the load generator used ≥ 0.8 of its CPU, so the rate measured is the client's limit and the "
+          "server's own connect+handshake rate is at least that (a lower bound, and so are the ratios).\n")
+    las = [la[0] for e in res for la in (e.get("loadavg_before") or []) if la]
+    if las and max(las) > 1.0:
+        w(f"Caution: the 1-minute load average before the memory runs was up to {max(las):.2f} on "
+          f"{os.cpu_count()} CPUs, so other processes competed with the server and the load generator; "
+          "the connect rates (not the memory slopes) are affected. Rerun `bash bench/memory.sh` on a "
+          "quiet machine for figures to quote.\n")
+    img = bars("connect.png", "Connect + handshake rate to 10k (median, min-max)", "connections/s",
+               [("to 10k", {s: (c["median"], c["min"], c["max"]) for s, c in rows})], [s for s, _ in rows])
+    if img:
+        w(f"![connect rate]({img})\n")
+    w("Load generator CPU: `idle_load`'s own CPU time (user + system, start-up included) over its "
+      "connecting time, as a fraction of one CPU; near 1.0 would mean the client, not the server, "
+      "limits the rate. A wide min–max here usually means another process was busy on the two CPUs "
+      "during that run (load average before each run is in `memory.json`).\n")
+
+w("## Reference figures\n")
+w("Measured earlier on machines of this project (design notes), not in this run: RSS per idle "
+  "WebSocket connection uWebSockets 272 B, libwebsockets 4.1.6 ~5.7 KiB, Node ws ~6.2 KiB, Primus "
+  "~11.9 KiB; connect rate uWebSockets ~13k/s, libwebsockets on libuv ~8.6k/s, Node ws ~6k/s.\n")
+missing = [n for n in ("echo", "broadcast", "memory") if not os.path.exists(os.path.join(R, n + ".json"))]
+if missing:
+    notes.append("No results for: " + ", ".join(missing) + " (that benchmark was not run).")
+if notes:
+    w("## Notes\n")
+    for n in notes:
+        w(f"- {n}")
+    w("")
+open("bench/REPORT.md", "w").write("\n".join(out))
+print("wrote bench/REPORT.md" + (" with plots in bench/plots/" if plots else " (no plots)"))
+EOF
