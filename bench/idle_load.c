@@ -343,7 +343,7 @@ int main(int argc, char **argv) {
   b.timeout = 120;
   b.hold = 900;
   b.max_failures = -1;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* every option takes a value */
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
     if (strcmp(k, "--port") == 0)
       b.port = atoi(v);
@@ -365,7 +365,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "idle_load: unknown option %s\n", k);
       return 2;
     }
-    i++;
   }
   if (b.port <= 0 || parse_stages(&b, stages) != 0 || b.inflight_max <= 0 || b.sources < 1 ||
       b.sources > 254) {

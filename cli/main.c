@@ -31,10 +31,11 @@ typedef struct app {
 } app;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack|raw]\n"
-             "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
-             "                  [--mode echo|broadcast]\n"
-             "       weft --version\n");
+  fprintf(f,
+          "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack|raw]\n"
+          "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
+          "                  [--mode echo|broadcast]\n"
+          "       weft --version\n");
 }
 
 static void on_connection(weft_spark *sp, void *user) {
@@ -86,7 +87,8 @@ static int parse_long(const char *s, long min, long max, long *out) {
 }
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo", NULL, NULL, 8080, 30000, 10 << 20, 0, 0};
+  *o =
+      (serve_opts){"127.0.0.1", "/primus", "json", "echo", NULL, NULL, 8080, 30000, 10 << 20, 0, 0};
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 static const weft__parser_ops *const parsers[] = {&weft__parser_json, &weft__parser_msgpack,
-                                                   &weft__parser_raw};
+                                                  &weft__parser_raw};
 
 const weft__parser_ops *weft__parser_find(const char *name) {
   if (!name) return NULL;
