@@ -30,6 +30,8 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "ws_frames.h"
+
 #define RING_BITS 20
 #define RING (1u << RING_BITS)
 #define MSG_SIZE 32
@@ -217,35 +219,22 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       connect_more(b);
   }
   uint64_t now = uv_hrtime();
-  size_t frames = 0;
-  while (c->in_len - off >= 2) {
-    uint8_t *p = c->in + off;
-    uint64_t len = p[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (c->in_len - off < 4) break;
-      len = ((uint64_t)p[2] << 8) | p[3];
-      h = 4;
-    } else if (len == 127) {
-      if (c->in_len - off < 10) break;
-      len = 0;
-      for (int i = 0; i < 8; i++)
-        len = (len << 8) | p[2 + i];
-      h = 10;
-    }
-    if (c->in_len - off < h + len) break;
-    int op = p[0] & 0x0f;
+  size_t frames = 0, fl;
+  int op;
+  const uint8_t *payload;
+  uint64_t plen;
+  while ((fl = ws_frame(c->in + off, c->in_len - off, &op, &payload, &plen)) > 0) {
     if (op == 1 || op == 2) {
       frames++;
       uint32_t seq;
       if (!c->sender) {
-        if (parse_seq(p + h, (size_t)len, &seq))
+        if (parse_seq(payload, (size_t)plen, &seq))
           delivered(b, seq, now);
         else
           b->stray++;
       }
     }
-    off += h + (size_t)len;
+    off += fl;
   }
   memmove(c->in, c->in + off, c->in_len - off);
   c->in_len -= off;

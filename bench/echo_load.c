@@ -15,6 +15,8 @@
 #include <string.h>
 #include <uv.h>
 
+#include "ws_frames.h"
+
 typedef struct conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
@@ -95,25 +97,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->upgraded = 1;
     send_frames(c, (size_t)b->pipeline);
   }
-  size_t frames = 0;
-  while (c->in_len - off >= 2) {
-    uint8_t *p = c->in + off;
-    uint64_t len = p[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-      if (c->in_len - off < 4) break;
-      len = ((uint64_t)p[2] << 8) | p[3];
-      h = 4;
-    } else if (len == 127) {
-      if (c->in_len - off < 10) break;
-      len = 0;
-      for (int i = 0; i < 8; i++)
-        len = (len << 8) | p[2 + i];
-      h = 10;
-    }
-    if (c->in_len - off < h + len) break;
-    if ((p[0] & 0x0f) == 1 || (p[0] & 0x0f) == 2) frames++;
-    off += h + (size_t)len;
+  size_t frames = 0, fl;
+  int op;
+  const uint8_t *payload;
+  uint64_t plen;
+  while ((fl = ws_frame(c->in + off, c->in_len - off, &op, &payload, &plen)) > 0) {
+    if (op == 1 || op == 2) frames++;
+    off += fl;
   }
   memmove(c->in, c->in + off, c->in_len - off);
   c->in_len -= off;
