@@ -45,7 +45,7 @@ start_server() { # $1 = weft-c|ws|primus
   esac
   server_pid=$!
   port=
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do # 30 s: a peer that just held 10k sockets is slow to go
     grep -q '^listening' "$logdir/out" && break
     sleep 0.05
   done

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
-SERVERS=${SERVERS:-"weft-c ws primus"}
+SERVERS=${SERVERS:-"weft-c weft-c-msgpack ws primus"}
 NODE=${NODE:-node}
 mkdir -p bench/results
 out=bench/results/echo.json
@@ -31,6 +31,8 @@ trap cleanup EXIT
 start_server() { # $1 = weft-c|ws|primus
   case $1 in
     weft-c) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo >"$log" 2>/dev/null & ;;
+    weft-c-msgpack) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo \
+      --parser msgpack >"$log" 2>/dev/null & ;;
     ws) "${PIN0[@]}" "$NODE" bench/peers/ws_server.js --port 0 --mode echo >"$log" 2>/dev/null & ;;
     primus) "${PIN0[@]}" "$NODE" bench/peers/primus_server.js --port 0 --mode echo >"$log" 2>/dev/null & ;;
   esac
@@ -49,15 +51,19 @@ for server in $SERVERS; do
   for case in "100 32" "1000 32" "100 1024" "1000 1024"; do
     set -- $case
     conns=$1 size=$2
-    rates=()
+    rates=() cpus=()
+    extra=()
+    [ "$server" = weft-c-msgpack ] && extra=(--msgpack)
     for run in $(seq "$RUNS"); do
       start_server "$server"
       line=$(timeout 60 "${PIN1[@]}" "$BUILD/bench/echo_load" --port "$port" --conns "$conns" \
-        --size "$size" --pipeline 8 --seconds "$SECONDS_PER_RUN") ||
-        { echo "echo: $server $conns x $size run $run failed" >&2; line='"msgs_per_s":0'; }
+        --size "$size" --pipeline 8 --seconds "$SECONDS_PER_RUN" "${extra[@]}") ||
+        { echo "echo: $server $conns x $size run $run failed" >&2; line='"msgs_per_s":0,"load_cpu":0'; }
       kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
       rates+=("$(echo "$line" | sed 's/.*"msgs_per_s":\([0-9]*\).*/\1/')")
+      cpus+=("$(echo "$line" | sed 's/.*"load_cpu":\([0-9.]*\).*/\1/')")
     done
+    load_cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | tail -1)
     sorted=$(printf '%s\n' "${rates[@]}" | sort -n)
     median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
     min=$(echo "$sorted" | head -1)
@@ -71,8 +77,8 @@ for server in $SERVERS; do
     fi
     [ $first -eq 1 ] || echo "," >>"$out"
     first=0
-    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"median":%d,"min":%d,"max":%d,"runs":%d}' \
-      "$server" "$conns" "$size" "$median" "$min" "$max" "$RUNS" >>"$out"
+    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"median":%d,"min":%d,"max":%d,"runs":%d,"load_cpu":%s}' \
+      "$server" "$conns" "$size" "$median" "$min" "$max" "$RUNS" "${load_cpu:-null}" >>"$out"
   done
 done
 echo "]" >>"$out"

@@ -3,7 +3,13 @@
  * `pipeline` messages in flight, counting echoes for a fixed time.
  *
  *   echo_load --port P [--path /primus] [--conns 100] [--size 32]
- *             [--pipeline 8] [--seconds 5] [--warmup 1] [--binary]
+ *             [--pipeline 8] [--seconds 5] [--warmup 1] [--binary | --msgpack]
+ *
+ * --msgpack sends a msgpack string of exactly --size bytes in a binary frame
+ * (for a server using the msgpack parser); the default is a JSON string of
+ * --size bytes in a text frame. "load_cpu" is this process's CPU time over
+ * the measured window, as a fraction of one core: near 1.0 means the load
+ * generator, not the server, was the limit.
  *
  * Prints one JSON line: {"conns":…,"size":…,"msgs_per_s":…,"seconds":…}.
  * Server frames are unmasked, so parsing them is a length walk; what we send
@@ -28,7 +34,8 @@ typedef struct conn {
 
 typedef struct bench {
   uv_loop_t *loop;
-  int port, nconns, size, pipeline, binary;
+  int port, nconns, size, pipeline, binary, msgpack;
+  double cpu_from;
   double seconds, warmup;
   const char *path;
   uint8_t *frames; /* `batch` copies of the frame back to back */
@@ -127,18 +134,28 @@ static void on_connect(uv_connect_t *req, int status) {
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+static double cpu_seconds(void) {
+  uv_rusage_t ru;
+  if (uv_getrusage(&ru) != 0) return 0;
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
 static void on_timer(uv_timer_t *t) {
   bench *b = t->data;
   if (!b->measuring) {
     b->measuring = 1;
     b->echoes = 0;
     b->counted_from = uv_hrtime();
+    b->cpu_from = cpu_seconds();
     uv_timer_start(t, on_timer, (uint64_t)(b->seconds * 1000), 0);
     return;
   }
   double secs = (double)(uv_hrtime() - b->counted_from) / 1e9;
-  printf("{\"conns\":%d,\"size\":%d,\"pipeline\":%d,\"msgs_per_s\":%.0f,\"seconds\":%.2f}\n",
-         b->nconns, b->size, b->pipeline, (double)b->echoes / secs, secs);
+  double cpu = (cpu_seconds() - b->cpu_from) / secs;
+  printf("{\"conns\":%d,\"size\":%d,\"pipeline\":%d,\"msgs_per_s\":%.0f,\"seconds\":%.2f,"
+         "\"load_cpu\":%.2f}\n",
+         b->nconns, b->size, b->pipeline, (double)b->echoes / secs, secs, cpu);
   fflush(stdout);
   uv_stop(b->loop);
 }
@@ -146,7 +163,17 @@ static void on_timer(uv_timer_t *t) {
 static void build_frame(bench *b) {
   size_t n = (size_t)b->size;
   uint8_t *payload = malloc(n);
-  if (b->binary) {
+  if (b->msgpack) { /* str8/str16 header, then filler: exactly n bytes */
+    size_t h = n - 2 <= 255 ? 2 : 3;
+    memset(payload, 'x', n);
+    payload[0] = h == 2 ? 0xd9 : 0xda;
+    if (h == 2) {
+      payload[1] = (uint8_t)(n - 2);
+    } else {
+      payload[1] = (uint8_t)((n - 3) >> 8);
+      payload[2] = (uint8_t)(n - 3);
+    }
+  } else if (b->binary) {
     memset(payload, 0xab, n);
   } else { /* a JSON string of exactly n bytes */
     memset(payload, 'x', n);
@@ -155,7 +182,7 @@ static void build_frame(bench *b) {
   }
   uint8_t head[14];
   size_t h = 0;
-  head[h++] = (uint8_t)(0x80 | (b->binary ? 2 : 1));
+  head[h++] = (uint8_t)(0x80 | (b->binary || b->msgpack ? 2 : 1));
   if (n < 126) {
     head[h++] = (uint8_t)(0x80 | n);
   } else if (n < 65536) {
@@ -192,8 +219,11 @@ int main(int argc, char **argv) {
   b.path = "/primus";
   for (int i = 1; i < argc; i++) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
-    if (strcmp(k, "--binary") == 0) {
-      b.binary = 1;
+    if (strcmp(k, "--binary") == 0 || strcmp(k, "--msgpack") == 0) {
+      if (k[2] == 'b')
+        b.binary = 1;
+      else
+        b.msgpack = 1;
       continue;
     }
     if (strcmp(k, "--port") == 0)

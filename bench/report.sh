@@ -33,8 +33,8 @@ if os.environ.get("PLOT_NOTE"):
     notes.append(os.environ["PLOT_NOTE"])
 
 ALIAS = {"node-ws": "ws", "node-primus": "primus", "weft": "weft-c"}
-ORDER = ["weft-c", "uws", "lws", "ws", "primus"]
-LABEL = {"weft-c": "weft (C)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
+ORDER = ["weft-c", "weft-c-msgpack", "uws", "lws", "ws", "primus"]
+LABEL = {"weft-c": "weft (C)", "weft-c-msgpack": "weft (C, msgpack)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
 
 def srv(name):
     return ALIAS.get(name, name)
