@@ -202,6 +202,14 @@ static int tok_count_prefix(const char *log, const char *prefix) {
 
 /* ---- client events ---- */
 
+/* What every event callback ends with: the test's own hook, a kill if the
+ * test asked for one at this event, and the fixture's done-check. */
+static void after_event(cl *k, const char *ev, const void *arg) {
+  if (k->on) k->on(k, ev, arg);
+  maybe_kill(k, ev);
+  fx_check(k->f);
+}
+
 static void c_open(weft_client *c, void *u) {
   cl *k = u;
   (void)c;
@@ -209,9 +217,7 @@ static void c_open(weft_client *c, void *u) {
   k->open_ns = uv_hrtime();
   if (k->opens == 1) k->first_open_ns = k->open_ns;
   logev(k, "open");
-  if (k->on) k->on(k, "open", NULL);
-  maybe_kill(k, "open");
-  fx_check(k->f);
+  after_event(k, "open", NULL);
 }
 
 static void c_data(weft_client *c, const weft_value *msg, void *u) {
@@ -222,9 +228,7 @@ static void c_data(weft_client *c, const weft_value *msg, void *u) {
     logev(k, "data");
     if (k->ngot < MAX_GOT) k->got[k->ngot++] = weft_value_dup(msg);
   }
-  if (k->on) k->on(k, "data", msg);
-  maybe_kill(k, "data");
-  fx_check(k->f);
+  after_event(k, "data", msg);
 }
 
 static void c_error(weft_client *c, const weft_error_info *e, void *u) {
@@ -236,9 +240,7 @@ static void c_error(weft_client *c, const weft_error_info *e, void *u) {
   k->err_code = e->code;
   snprintf(k->err_body, sizeof(k->err_body), "%s", e->body ? e->body : "");
   logev(k, "error:%s", k->err_kind);
-  if (k->on) k->on(k, "error", e);
-  maybe_kill(k, "error");
-  fx_check(k->f);
+  after_event(k, "error", e);
 }
 
 static void c_close(weft_client *c, void *u) {
@@ -246,9 +248,7 @@ static void c_close(weft_client *c, void *u) {
   (void)c;
   k->closes++;
   logev(k, "close");
-  if (k->on) k->on(k, "close", NULL);
-  maybe_kill(k, "close");
-  fx_check(k->f);
+  after_event(k, "close", NULL);
 }
 
 static void c_end(weft_client *c, void *u) {
@@ -256,9 +256,7 @@ static void c_end(weft_client *c, void *u) {
   (void)c;
   k->ends++;
   logev(k, "end");
-  if (k->on) k->on(k, "end", NULL);
-  maybe_kill(k, "end");
-  fx_check(k->f);
+  after_event(k, "end", NULL);
 }
 
 static void c_timeout(weft_client *c, void *u) {
@@ -267,9 +265,7 @@ static void c_timeout(weft_client *c, void *u) {
   k->timeouts++;
   k->timeout_ns = uv_hrtime();
   logev(k, "timeout");
-  if (k->on) k->on(k, "timeout", NULL);
-  maybe_kill(k, "timeout");
-  fx_check(k->f);
+  after_event(k, "timeout", NULL);
 }
 
 static void c_sched(weft_client *c, const weft_reconnect_info *info, void *u) {
@@ -281,9 +277,7 @@ static void c_sched(weft_client *c, const weft_reconnect_info *info, void *u) {
   }
   k->nsched++;
   logev(k, "sched%u", info->attempt);
-  if (k->on) k->on(k, "sched", info);
-  maybe_kill(k, "sched");
-  fx_check(k->f);
+  after_event(k, "sched", info);
 }
 
 static void c_rec(weft_client *c, const weft_reconnect_info *info, void *u) {
@@ -295,9 +289,7 @@ static void c_rec(weft_client *c, const weft_reconnect_info *info, void *u) {
   }
   k->nrec++;
   logev(k, "rec%u", info->attempt);
-  if (k->on) k->on(k, "rec", info);
-  maybe_kill(k, "rec");
-  fx_check(k->f);
+  after_event(k, "rec", info);
 }
 
 static void c_ok(weft_client *c, const weft_reconnect_info *info, void *u) {
@@ -306,9 +298,7 @@ static void c_ok(weft_client *c, const weft_reconnect_info *info, void *u) {
   if (k->nok < MAX_INFO) k->ok[k->nok] = *info;
   k->nok++;
   logev(k, "ok%u", info->attempt);
-  if (k->on) k->on(k, "ok", info);
-  maybe_kill(k, "ok");
-  fx_check(k->f);
+  after_event(k, "ok", info);
 }
 
 static void c_failed(weft_client *c, const weft_reconnect_info *info, void *u) {
@@ -317,9 +307,7 @@ static void c_failed(weft_client *c, const weft_reconnect_info *info, void *u) {
   k->failed++;
   k->fail_info = *info;
   logev(k, "failed");
-  if (k->on) k->on(k, "failed", info);
-  maybe_kill(k, "failed");
-  fx_check(k->f);
+  after_event(k, "failed", info);
 }
 
 static void c_online(weft_client *c, void *u) {
@@ -327,9 +315,7 @@ static void c_online(weft_client *c, void *u) {
   (void)c;
   k->onlines++;
   logev(k, "online");
-  if (k->on) k->on(k, "online", NULL);
-  maybe_kill(k, "online");
-  fx_check(k->f);
+  after_event(k, "online", NULL);
 }
 
 static void c_offline(weft_client *c, void *u) {
@@ -338,9 +324,7 @@ static void c_offline(weft_client *c, void *u) {
   k->offlines++;
   k->offline_ns = uv_hrtime();
   logev(k, "offline");
-  if (k->on) k->on(k, "offline", NULL);
-  maybe_kill(k, "offline");
-  fx_check(k->f);
+  after_event(k, "offline", NULL);
 }
 
 static void c_id(weft_client *c, const char *id, void *u) {
@@ -349,9 +333,7 @@ static void c_id(weft_client *c, const char *id, void *u) {
   k->ids++;
   snprintf(k->id, sizeof(k->id), "%s", id ? id : "(null)");
   logev(k, "id");
-  if (k->on) k->on(k, "id", id);
-  maybe_kill(k, "id");
-  fx_check(k->f);
+  after_event(k, "id", id);
 }
 
 static void c_destroy(weft_client *c, void *u) {
