@@ -9,6 +9,18 @@ APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev libyajl-dev
           clang-format)
 # Node.js may come from another source (the machine's own build ships npm);
 # only a machine without node gets Debian's.
+# Each host front end may add Debian packages (HOST/deps.env sets
+# HOST_APT_PKGS) and install its own npm/PyPI packages (HOST/deps.sh, run
+# after apt).
+HOSTS=(python node lua clients/js)
+for h in "${HOSTS[@]}"; do
+  if [ -f "$h/deps.env" ]; then
+    HOST_APT_PKGS=()
+    # shellcheck disable=SC1090
+    . "$h/deps.env"
+    APT_PKGS+=("${HOST_APT_PKGS[@]}")
+  fi
+done
 command -v node >/dev/null || APT_PKGS+=(nodejs)
 command -v npm >/dev/null || APT_PKGS+=(npm)
 
@@ -38,3 +50,8 @@ if [ -f tests/interop/package.json ]; then
        touch node_modules/.stamp)
   fi
 fi
+
+for h in "${HOSTS[@]}"; do
+  [ -f "$h/deps.sh" ] && bash "$h/deps.sh"
+done
+exit 0

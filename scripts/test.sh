@@ -104,6 +104,19 @@ run_format() {
   fi
 }
 
+# Each host front end owns its stage: HOST/test.sh builds what it needs and
+# runs that host's suites (python/, node/, lua/, clients/js/).
+HOSTS=(python node lua clients/js)
+run_host() { # DIR
+  bash "$1/test.sh"
+}
+host_stages() {
+  local h
+  for h in "${HOSTS[@]}"; do
+    [ -f "$h/test.sh" ] && stage "host: $h" run_host "$h"
+  done
+}
+
 what=${1:-all}
 case $what in
   c) stage "C unit and integration tests" run_c ;;
@@ -112,10 +125,13 @@ case $what in
   valgrind) stage "valgrind" run_valgrind ;;
   fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
   format-check) stage "clang-format" run_format ;;
+  hosts) host_stages ;;
+  python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
     stage "interop with the npm Primus client" run_interop
+    host_stages
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz
