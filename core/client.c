@@ -56,7 +56,7 @@ struct weft_client {
   /* state */
   int state;
   int ended, destroyed, online, disconnect, refused;
-  int reconnecting, retry_pending;
+  int reconnecting, retry_pending, opened;
   uint32_t attempt, delay;
   weft__attempt *conn;
   uv_timer_t connect_timer, ping_timer, retry_timer;
@@ -65,6 +65,7 @@ struct weft_client {
   size_t pend_len, pend_cap, pend_bytes;
   weft__arena arena;
   weft__rand rand;
+  weft__plugin_list plugins;
 };
 
 static void attempt_start(weft_client *c);
@@ -80,6 +81,12 @@ static void on_connect_timeout(uv_timer_t *t);
   do {                                                                                             \
     if ((c)->ev.name) (c)->ev.name(__VA_ARGS__);                                                   \
   } while (0)
+
+/* The connection went away: plugins first, then the application. */
+static void emit_close(weft_client *c) {
+  weft__client_plugins_notify(&c->plugins, c, 0);
+  EMIT(c, close, c, c->ev_user);
+}
 
 static void emit_error(weft_client *c, int code, const char *kind, const char *msg, int status,
                        const char *body) {
@@ -180,6 +187,15 @@ static void client_message(weft_client *c, int binary, const uint8_t *data, size
     char id[96];
     snprintf(id, sizeof(id), "%.*s", (int)(rlen < 95 ? rlen : 95), rest);
     EMIT(c, id, c, id, c->ev_user);
+  } else if (c->plugins.n) {
+    const weft_value *msg;
+    weft_value *rep;
+    rc = weft__client_plugins_incoming(&c->plugins, c, v, &msg, &rep);
+    if (rc < 0)
+      emit_error(c, rc, "transform", "an incoming transform failed", 0, NULL);
+    else if (rc == WEFT_PASS && !c->ended)
+      EMIT(c, data, c, msg, c->ev_user);
+    weft_value_free(rep);
   } else {
     EMIT(c, data, c, v, c->ev_user);
   }
@@ -265,7 +281,8 @@ static void client_opened(weft_client *c) {
     weft__payload_release(c->pend[i]);
   }
   c->pend_len = c->pend_bytes = 0;
-  EMIT(c, open, c, c->ev_user);
+  weft__client_plugins_notify(&c->plugins, c, 1);
+  if (c->state == WEFT_CLIENT_OPEN) EMIT(c, open, c, c->ev_user);
 }
 
 static size_t handshake(weft__attempt *a, uint8_t *data, size_t len) {
@@ -590,6 +607,7 @@ static void on_retry(uv_timer_t *t) {
   weft_reconnect_info i = info_of(c);
   EMIT(c, reconnect, c, &i, c->ev_user);
   if (c->ended || c->conn) return;
+  c->opened = 1;
   if (c->timeout_ms) uv_timer_start(&c->connect_timer, on_connect_timeout, c->timeout_ms, 0);
   attempt_start(c);
 }
@@ -642,7 +660,7 @@ static void client_lost(weft_client *c, weft__attempt *a) {
   c->state = WEFT_CLIENT_CLOSED;
   if (c->disconnect || c->refused) { /* primus::server::close or a refusal */
     c->disconnect = 0;
-    if (prev == WEFT_CLIENT_OPEN) EMIT(c, close, c, c->ev_user);
+    if (prev == WEFT_CLIENT_OPEN) emit_close(c);
     client_end(c);
     return;
   }
@@ -658,7 +676,7 @@ static void client_lost(weft_client *c, weft__attempt *a) {
     }
     return;
   }
-  EMIT(c, close, c, c->ev_user);
+  emit_close(c);
   if (c->ended) return;
   if (c->strat_disconnect)
     recovery_reconnect(c);
@@ -701,7 +719,7 @@ static void client_end(weft_client *c) {
   detach(c, 1);
   pend_clear(c);
   c->state = WEFT_CLIENT_CLOSED;
-  if (prev != WEFT_CLIENT_CLOSED) EMIT(c, close, c, c->ev_user);
+  if (prev != WEFT_CLIENT_CLOSED) emit_close(c);
   EMIT(c, end, c, c->ev_user);
 }
 
@@ -709,6 +727,7 @@ static void client_free(weft_client *c) {
   weft_loop *loop = c->loop;
   EMIT(c, destroy, c, c->ev_user);
   if (c->ev_free) c->ev_free(c->ev_user);
+  weft__plugins_free(&c->plugins);
   pend_clear(c);
   free(c->pend);
   weft__buf_free(&c->headers);
@@ -903,6 +922,7 @@ int weft_client_open(weft_client *c) {
       return rc;
     }
   }
+  c->opened = 1;
   if (c->timeout_ms) uv_timer_start(&c->connect_timer, on_connect_timeout, c->timeout_ms, 0);
   attempt_start(c);
   return 0;
@@ -951,7 +971,7 @@ int weft_client_set_online(weft_client *c, int online) {
     /* As Primus: going offline drops the connection and any retry plan. */
     if (c->conn) {
       detach(c, 0);
-      if (c->state == WEFT_CLIENT_OPEN) EMIT(c, close, c, c->ev_user);
+      if (c->state == WEFT_CLIENT_OPEN) emit_close(c);
     }
     uv_timer_stop(&c->retry_timer);
     uv_timer_stop(&c->ping_timer);
@@ -988,3 +1008,19 @@ int weft_client_destroy(weft_client *c) {
 }
 
 int weft_client_state(const weft_client *c) { return c ? c->state : WEFT_EINVAL; }
+
+weft_loop *weft_client_loop(const weft_client *c) { return c ? c->loop : NULL; }
+
+int weft_client_use(weft_client *c, const weft_plugin_ops *ops, void *user) {
+  int state_rc = !c                         ? WEFT_EINVAL
+                 : c->ended || c->destroyed ? WEFT_ECLOSED
+                 : c->opened                ? WEFT_ESTATE
+                                            : 0;
+  weft__plugin_list none = {0};
+  int rc = weft__plugin_add(c ? &c->plugins : &none, ops, user, state_rc, sizeof(weft_plugin_ops));
+  return rc ? rc : weft__client_plugin_init(&c->plugins, c);
+}
+
+void *weft_client_plugin(weft_client *c, const char *name) {
+  return c ? weft__plugin_find(&c->plugins, name) : NULL;
+}

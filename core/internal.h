@@ -139,6 +139,11 @@ typedef struct weft__plugin {
   char *name;
 } weft__plugin;
 
+typedef struct weft__plugin_list {
+  weft__plugin *items;
+  size_t n;
+} weft__plugin_list;
+
 /* ---- server ---- */
 
 typedef struct weft__auth_list weft__auth_list;
@@ -168,8 +173,7 @@ struct weft_server {
   void *auth_user;
   void (*auth_free)(void *);
 
-  weft__plugin *plugins;
-  size_t n_plugins;
+  weft__plugin_list plugins;
   int has_incoming, has_outgoing;
 
   /* transport */
@@ -290,7 +294,17 @@ void weft__conn_linger(weft__conn *c);
 void weft__conn_process_pending(weft__conn *c);
 
 /* plugin.c */
-void weft__plugins_destroy(weft_server *s);
+/* Appends a plugin after the common checks (`state_rc` is the handle's own
+ * refusal, 0 when it may take plugins); on error destroy has run. */
+int weft__plugin_add(weft__plugin_list *l, const weft_plugin_ops *ops, void *user, int state_rc,
+                     size_t min_size);
+/* Runs client_init of the plugin just added; on error it is removed again. */
+int weft__client_plugin_init(weft__plugin_list *l, weft_client *c);
+void *weft__plugin_find(weft__plugin_list *l, const char *name);
+void weft__plugins_free(weft__plugin_list *l);
+void weft__client_plugins_notify(weft__plugin_list *l, weft_client *c, int open);
+int weft__client_plugins_incoming(weft__plugin_list *l, weft_client *c, const weft_value *msg,
+                                  const weft_value **out, weft_value **owned);
 /* Runs the transforms of one direction; *out is the message to use (msg or
  * *owned); returns WEFT_PASS, WEFT_SWALLOW or an error. */
 int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,

@@ -377,6 +377,8 @@ int weft_server_port(const weft_server *s) {
 
 const char *weft_server_pathname(const weft_server *s) { return s ? s->pathname : NULL; }
 
+weft_loop *weft_server_loop(const weft_server *s) { return s ? s->loop : NULL; }
+
 size_t weft_server_spark_count(const weft_server *s) { return s ? s->n_open : 0; }
 
 /* ---- iteration and broadcast ---- */
@@ -467,7 +469,7 @@ static void on_ping(uv_timer_t *t) {
 static void finalize(weft_server *s) {
   s->state = WEFT__SRV_CLOSED;
   if (s->ev.close) s->ev.close(s, s->ev_user);
-  weft__plugins_destroy(s);
+  weft__plugins_free(&s->plugins);
   if (s->ev_free) s->ev_free(s->ev_user);
   if (s->idgen_free) s->idgen_free(s->idgen_user);
   if (s->auth_free) s->auth_free(s->auth_user);

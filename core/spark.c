@@ -38,15 +38,17 @@ void weft__spark_opened(weft_spark *c) {
   c->alive = 1;
   c->was_open = 1;
   weft__server_add_open(s, c);
-  for (size_t i = 0; i < s->n_plugins && c->state == WEFT__C_OPEN; i++)
-    if (s->plugins[i].ops->connection) s->plugins[i].ops->connection(c, s->plugins[i].user);
+  for (size_t i = 0; i < s->plugins.n && c->state == WEFT__C_OPEN; i++)
+    if (s->plugins.items[i].ops->connection)
+      s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
   if (c->state == WEFT__C_OPEN && s->ev.connection) s->ev.connection(c, s->ev_user);
 }
 
 void weft__spark_closed(weft_spark *c) {
   weft_server *s = c->server;
-  for (size_t i = 0; i < s->n_plugins; i++)
-    if (s->plugins[i].ops->disconnection) s->plugins[i].ops->disconnection(c, s->plugins[i].user);
+  for (size_t i = 0; i < s->plugins.n; i++)
+    if (s->plugins.items[i].ops->disconnection)
+      s->plugins.items[i].ops->disconnection(c, s->plugins.items[i].user);
   if (s->ev.disconnection) s->ev.disconnection(c, s->ev_user);
   if (c->user_free) c->user_free(c->user);
   c->user = NULL;
@@ -194,6 +196,33 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
   weft__server_iter_end(s);
   weft__payload_release(shared);
   return n;
+}
+
+int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *const *sparks,
+                         size_t n) {
+  if (!s || !msg || (!sparks && n)) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  weft__payload *shared = NULL;
+  if (!s->has_outgoing) {
+    int rc = weft__server_encode(s, msg, &shared);
+    if (rc) return rc;
+  }
+  int sent = 0;
+  /* Sparks ended by a transform or an error event stay allocated until the
+   * walk is over, so later entries are still safe to look at. */
+  weft__server_iter_begin(s);
+  for (size_t i = 0; i < n; i++) {
+    weft_spark *c = sparks[i];
+    if (!c || c->server != s || c->state != WEFT__C_OPEN) continue;
+    int rc = s->has_outgoing ? write_value(c, msg, &shared) : weft__spark_send_payload(c, shared);
+    if (rc >= 0)
+      sent++;
+    else
+      weft__server_error(s, c, rc, "queue", "message not delivered to this spark");
+  }
+  weft__server_iter_end(s);
+  weft__payload_release(shared);
+  return sent;
 }
 
 int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary) {

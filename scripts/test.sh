@@ -59,7 +59,8 @@ run_asan() {
 run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
-  for t in build/tests/test_integration build/tests/test_tls build/tests/test_client; do
+  for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
+    build/tests/test_ext; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

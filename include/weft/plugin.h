@@ -17,6 +17,15 @@
  *                 strings bypass transforms;
  *   disconnection plugins 1..n, then the application's disconnection event;
  *   destroy       plugins 1..n when the server is freed.
+ *
+ * The same ops struct may also be registered on a client (weft_client_use):
+ * the client_* hooks run there, before the application's own events:
+ *   client_open     the connection is up, before the open event;
+ *   client_close    the connection went away, before the close event;
+ *   client_incoming a decoded message, after primus:: control strings and
+ *                   before the data event (same results as `incoming`);
+ *   destroy         when the client is freed.
+ * A plugin for one side only leaves the other side's members NULL.
  */
 #ifndef WEFT_PLUGIN_H
 #define WEFT_PLUGIN_H
@@ -57,6 +66,14 @@ typedef struct weft_plugin_ops {
 
   /* Releases `user`. */
   void (*destroy)(void *user);
+
+  /* Client side; read only when `size` covers them (older plugins are
+   * shorter). client_init's negative return refuses the plugin. */
+  int (*client_init)(weft_client *client, void *user);
+  void (*client_open)(weft_client *client, void *user);
+  void (*client_close)(weft_client *client, void *user);
+  int (*client_incoming)(weft_client *client, const weft_value *msg, weft_value **replace,
+                         void *user);
 } weft_plugin_ops;
 
 /* Registers a plugin. Errors: WEFT_EINVAL (NULL ops or name, size too small),
@@ -67,6 +84,17 @@ WEFT_EXTERN int weft_server_use(weft_server *server, const weft_plugin_ops *ops,
 
 /* The user pointer of the plugin registered under `name`, or NULL. */
 WEFT_EXTERN void *weft_server_plugin(weft_server *server, const char *name);
+
+/* Registers a plugin on a client, before weft_client_open(). Errors as
+ * weft_server_use(): WEFT_EINVAL (NULL ops or name, or a struct too short to
+ * have the client hooks), WEFT_EVERSION, WEFT_EEXIST, WEFT_ESTATE (the client
+ * was opened already), WEFT_ECLOSED, or client_init's error; in every error
+ * case ops->destroy(user) has run. The plugin lives until the client is
+ * freed (its destroy event), when ops->destroy(user) runs. */
+WEFT_EXTERN int weft_client_use(weft_client *client, const weft_plugin_ops *ops, void *user);
+
+/* The user pointer of the client plugin registered under `name`, or NULL. */
+WEFT_EXTERN void *weft_client_plugin(weft_client *client, const char *name);
 
 #ifdef __cplusplus
 }

@@ -64,7 +64,8 @@ extern "C" {
   X(NOBUFS, "outbound queue is full")                                                              \
   X(VERSION, "plugin ABI version not supported")                                                   \
   X(UNAUTHORIZED, "authorization refused")                                                         \
-  X(UNSUPPORTED, "not supported")
+  X(UNSUPPORTED, "not supported")                                                                  \
+  X(REJECTED, "the peer rejected the request")
 
 typedef enum weft_errno {
   WEFT__ERRNO_BASE = -30000,
@@ -363,6 +364,8 @@ WEFT_EXTERN int weft_server_listen(weft_server *server, const char *url);
 WEFT_EXTERN int weft_server_port(const weft_server *server);
 /* The pathname in use ("/primus"). */
 WEFT_EXTERN const char *weft_server_pathname(const weft_server *server);
+/* The loop the server runs on (never NULL for a valid server). */
+WEFT_EXTERN weft_loop *weft_server_loop(const weft_server *server);
 
 /* Broadcast: encodes once and queues the same frame on every open spark.
  * Returns the number of sparks it was queued on (sparks whose queue is full
@@ -373,6 +376,15 @@ WEFT_EXTERN int weft_server_write(weft_server *server, const weft_value *msg);
  * type (text frames must be valid UTF-8: WEFT_EUTF8). */
 WEFT_EXTERN int weft_server_write_raw(weft_server *server, const void *data, size_t len,
                                       int binary);
+/* Multicast: the same as weft_server_write, to the `n` sparks of `sparks`
+ * only (rooms, "everyone but the sender"). Encodes once. Entries are NULL or
+ * sparks still valid (before their disconnection event returned); NULL
+ * entries, sparks that are closing and sparks of another server are skipped;
+ * a spark listed twice gets the message twice.
+ * Returns the number of sparks it was queued on, or WEFT_EINVAL,
+ * WEFT_ESTATE (not listening) or an encoding error. */
+WEFT_EXTERN int weft_server_write_to(weft_server *server, const weft_value *msg,
+                                     weft_spark *const *sparks, size_t n);
 
 /* Calls fn for every open spark; stops early when fn returns non-zero and
  * returns that value. Sparks may be written to or ended inside fn. */
@@ -586,3 +598,5 @@ WEFT_EXTERN int weft_client_state(const weft_client *c);
 #endif
 
 #endif /* WEFT_H */
+/* The loop the client runs on (never NULL for a valid client). */
+WEFT_EXTERN weft_loop *weft_client_loop(const weft_client *c);

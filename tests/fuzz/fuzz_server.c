@@ -36,15 +36,11 @@ static int replace_ints(weft_spark *sp, const weft_value *msg, weft_value **rep,
   return WEFT_PASS;
 }
 
-static const weft_plugin_ops plugin = {WEFT_PLUGIN_VERSION,
-                                       sizeof(weft_plugin_ops),
-                                       "fuzz",
-                                       NULL,
-                                       NULL,
-                                       NULL,
-                                       replace_ints,
-                                       replace_ints,
-                                       NULL};
+static const weft_plugin_ops plugin = {.version = WEFT_PLUGIN_VERSION,
+                                       .size = sizeof(weft_plugin_ops),
+                                       .name = "fuzz",
+                                       .incoming = replace_ints,
+                                       .outgoing = replace_ints};
 
 static harness *setup(void) {
   static harness h; /* the fuzzer's process-wide fixture */

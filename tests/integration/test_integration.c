@@ -534,26 +534,20 @@ static void p_connection(weft_spark *sp, void *user) {
 
 static void p_destroy(void *user) { ((fixture *)user)->plugin_destroys++; }
 
-static const weft_plugin_ops plugin_a = {WEFT_PLUGIN_VERSION,
-                                         sizeof(weft_plugin_ops),
-                                         "a",
-                                         NULL,
-                                         p_connection,
-                                         NULL,
-                                         p_incoming,
-                                         p_outgoing,
-                                         p_destroy};
-static const weft_plugin_ops plugin_b = {WEFT_PLUGIN_VERSION,
-                                         sizeof(weft_plugin_ops),
-                                         "b",
-                                         NULL,
-                                         NULL,
-                                         NULL,
-                                         p2_incoming,
-                                         NULL,
-                                         p_destroy};
+static const weft_plugin_ops plugin_a = {.version = WEFT_PLUGIN_VERSION,
+                                         .size = sizeof(weft_plugin_ops),
+                                         .name = "a",
+                                         .connection = p_connection,
+                                         .incoming = p_incoming,
+                                         .outgoing = p_outgoing,
+                                         .destroy = p_destroy};
+static const weft_plugin_ops plugin_b = {.version = WEFT_PLUGIN_VERSION,
+                                         .size = sizeof(weft_plugin_ops),
+                                         .name = "b",
+                                         .incoming = p2_incoming,
+                                         .destroy = p_destroy};
 static const weft_plugin_ops plugin_old = {
-    99, sizeof(weft_plugin_ops), "old", NULL, NULL, NULL, NULL, NULL, p_destroy};
+    .version = 99, .size = sizeof(weft_plugin_ops), .name = "old", .destroy = p_destroy};
 
 static void with_plugins(fixture *f) {
   assert_int_equal(weft_server_use(f->server, &plugin_a, f), 0);

@@ -1,0 +1,278 @@
+/*
+ * weft extensions: named events with acknowledgements (the emitter) and
+ * rooms. Both are plugins of the core, registered through plugin.h like any
+ * application plugin, so they work over every transport and parser, and
+ * every host exposes them from here.
+ *
+ * Wire format (docs/extensions.md): an emitted event is an ordinary message
+ *   {"type": 0, "data": [event, arg1, ...], "id": N}     (id only with an ack)
+ * and its answer
+ *   {"type": 1, "id": N, "data": [null, value]}           resolved
+ *   {"type": 1, "id": N, "data": [reason]}                rejected
+ * which is primus-emitter's packet format with Node's error-first answer, so
+ * a primus-emitter peer interoperates. Channels use types 2-4:
+ *   {"type": 2, "ch": name, "data": msg}    a message on a channel
+ *   {"type": 3, "ch": name}                 end (answered by an end)
+ *   {"type": 4, "ch": name, "credit": n}    the receiver takes n more Rooms need no wire format of
+ * their own: the server decides membership, and clients may ask through the emitter's reserved
+ * events "weft::join" and "weft::leave" when the application allows it
+ * (weft_rooms_set_client_policy).
+ */
+#ifndef WEFT_EXT_H
+#define WEFT_EXT_H
+
+#include "weft/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Emitter                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_emitter weft_emitter;
+typedef struct weft_reply weft_reply;
+
+/* One received event, borrowed for the duration of the handler. */
+typedef struct weft_event {
+  const char *name;       /* NUL-terminated event name */
+  const weft_value *args; /* the arguments, an array (possibly empty) */
+  weft_spark *spark;      /* the sender, on a server; else NULL */
+  weft_client *client;    /* the client it arrived on, on a client; else NULL */
+  /* Non-NULL when the sender waits for an answer. The handler owns it from
+   * here: it must call weft_reply_resolve() or weft_reply_reject() exactly
+   * once, now or later (never after the server's or client's close). */
+  weft_reply *reply;
+} weft_event;
+
+typedef void (*weft_event_cb)(const weft_event *ev, void *user);
+
+/* The outcome of an emit that asked for an acknowledgement. */
+typedef struct weft_ack {
+  /* 0 resolved; WEFT_EREJECTED the peer rejected; WEFT_ETIMEDOUT no answer
+   * in time; WEFT_ECLOSED the connection went away (or the emitter is being
+   * freed) before an answer came. */
+  int status;
+  /* The resolved value or the rejection reason (borrowed); NULL when no
+   * answer came. A resolve without a value gives a null value. */
+  const weft_value *value;
+} weft_ack;
+
+typedef void (*weft_ack_cb)(const weft_ack *ack, void *user);
+
+/* Errors the emitter meets on the wire: malformed extension messages, acks
+ * with an unknown id (or arriving after their timeout), reserved names.
+ * `spark` is the sender on a server, NULL on a client. The message is
+ * dropped; the connection stays open. err->kind is "emitter". */
+typedef void (*weft_emitter_error_cb)(weft_emitter *em, weft_spark *spark,
+                                      const weft_error_info *err, void *user);
+
+/* Attaches an emitter to a server (before it listens) or to a client (before
+ * it opens), as the plugin named "weft.emitter". The emitter lives as long as
+ * its server or client and is freed with it: *out stays valid until the
+ * server's or client's close/destroy event. Messages that are not emitter
+ * packets pass through to the data event unchanged.
+ * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EEXIST (already attached),
+ * WEFT_ESTATE (listening or opened already). */
+WEFT_EXTERN int weft_emitter_server(weft_server *server, weft_emitter **out);
+WEFT_EXTERN int weft_emitter_client(weft_client *client, weft_emitter **out);
+
+/* The emitter attached to a server or client, or NULL. */
+WEFT_EXTERN weft_emitter *weft_emitter_of_server(weft_server *server);
+WEFT_EXTERN weft_emitter *weft_emitter_of_client(weft_client *client);
+
+/* Sets the handler of one event name (the name is copied); NULL removes it.
+ * The name "*" sets the wildcard handler, called for every event that has
+ * no handler of its own. An event that asks for an answer and finds no
+ * handler at all is rejected with the reason "no handler for <name>".
+ * `user` is passed back as is. Errors: WEFT_EINVAL (NULL or empty name, or
+ * longer than 255 bytes), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user);
+
+WEFT_EXTERN int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user);
+
+/* The default acknowledgement timeout in ms (10000); 0 waits forever. */
+WEFT_EXTERN int weft_emitter_set_timeout(weft_emitter *em, uint32_t ms);
+
+/* Emits `event` with `args` (an array, copied by encoding; NULL for none).
+ * On a server `to` is the spark to send to; on a client it must be NULL.
+ * With `cb`, the peer is asked for an answer and cb runs exactly once with
+ * the outcome, never from inside this call; `timeout_ms` overrides the
+ * default (WEFT_EMIT_DEFAULT_TIMEOUT keeps it). A client that is offline
+ * queues the event as any write. Returns 0 or 1 as weft_spark_write (1:
+ * above the high-water mark), or WEFT_EINVAL (bad name or args, a reserved
+ * name, `to` given on a client or missing on a server), WEFT_ECLOSED, or
+ * an encoding/queue error — in which case cb does not run. */
+#define WEFT_EMIT_DEFAULT_TIMEOUT UINT32_MAX
+WEFT_EXTERN int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *event,
+                                  const weft_value *args, uint32_t timeout_ms, weft_ack_cb cb,
+                                  void *user);
+
+/* A client asks the server to put it in `room` or take it out, through the
+ * reserved events "weft::join"/"weft::leave"; cb (optional) gets 0 when the
+ * server's rooms policy allowed it, WEFT_EREJECTED with the reason when not.
+ * Client emitters only. Errors as weft_emitter_emit, WEFT_EINVAL for an
+ * invalid room name. */
+WEFT_EXTERN int weft_emitter_join(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
+WEFT_EXTERN int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
+
+/* Emits to every open spark of the server (no answers): encodes once.
+ * Returns the number of sparks reached or an error as weft_server_write. */
+WEFT_EXTERN int weft_emitter_broadcast(weft_emitter *em, const char *event, const weft_value *args);
+
+/* Builds the packet of an event without an ack, for writing it with any
+ * write function (rooms, weft_server_write_to). The caller owns *out.
+ * Errors: WEFT_EINVAL, WEFT_ENOMEM. */
+WEFT_EXTERN int weft_emitter_packet(const char *event, const weft_value *args, weft_value **out);
+
+/* Answers an event. `value`/`reason` are borrowed (NULL: null, or the
+ * reason "rejected"). The reply is freed by the call, whatever it returns:
+ * 0, WEFT_ECLOSED (the sender is gone; nothing was sent), or an encoding or
+ * queue error. WEFT_EINVAL only for a NULL reply. */
+WEFT_EXTERN int weft_reply_resolve(weft_reply *reply, const weft_value *value);
+WEFT_EXTERN int weft_reply_reject(weft_reply *reply, const weft_value *reason);
+
+/* ------------------------------------------------------------------------ */
+/* Rooms                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weft_rooms weft_rooms;
+
+/* A client asks to join or leave `room` (through the emitter's
+ * "weft::join"/"weft::leave" events): return 0 to allow, a negative WEFT_E*
+ * code to refuse. Without a policy, clients may not change membership. */
+typedef int (*weft_rooms_policy_cb)(weft_spark *spark, const char *room, int join, void *user);
+
+/* Attaches rooms to a server before it listens (the plugin "weft.rooms");
+ * freed with the server. Sparks leave all their rooms when they disconnect,
+ * and a room disappears when its last member leaves.
+ * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE. */
+WEFT_EXTERN int weft_rooms_server(weft_server *server, weft_rooms **out);
+WEFT_EXTERN weft_rooms *weft_rooms_of_server(weft_server *server);
+
+/* Lets clients join and leave rooms themselves (needs an emitter on the
+ * server, attached before or after the rooms). NULL turns it off. */
+WEFT_EXTERN int weft_rooms_set_client_policy(weft_rooms *rooms, weft_rooms_policy_cb cb,
+                                             void *user);
+
+/* Room names are 1..255 bytes of valid UTF-8 without NUL (WEFT_EINVAL).
+ * Joining twice, or leaving a room one is not in, is no error (returns 0).
+ * Errors: WEFT_EINVAL, WEFT_ECLOSED (the spark is closing), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_rooms_join(weft_rooms *rooms, weft_spark *spark, const char *room);
+WEFT_EXTERN int weft_rooms_leave(weft_rooms *rooms, weft_spark *spark, const char *room);
+WEFT_EXTERN int weft_rooms_leave_all(weft_rooms *rooms, weft_spark *spark);
+
+/* Membership queries. Counts are >= 0 or WEFT_EINVAL. The *_at accessors
+ * return borrowed pointers valid until membership next changes, or NULL
+ * past the end. The order is unspecified but stable while nothing changes. */
+WEFT_EXTERN int weft_rooms_has(weft_rooms *rooms, weft_spark *spark, const char *room);
+WEFT_EXTERN int weft_rooms_count(weft_rooms *rooms); /* rooms that exist */
+WEFT_EXTERN const char *weft_rooms_name_at(weft_rooms *rooms, size_t i);
+WEFT_EXTERN int weft_rooms_member_count(weft_rooms *rooms, const char *room);
+WEFT_EXTERN weft_spark *weft_rooms_member_at(weft_rooms *rooms, const char *room, size_t i);
+WEFT_EXTERN int weft_rooms_of_spark_count(weft_rooms *rooms, weft_spark *spark);
+WEFT_EXTERN const char *weft_rooms_of_spark_at(weft_rooms *rooms, weft_spark *spark, size_t i);
+
+/* Writes `msg` once to every spark that is in at least one of the `n_rooms`
+ * rooms and whose id is not in `except` (spark ids; NULL/0 for none). Each
+ * spark gets it once even when it is in several of the rooms; the frame is
+ * encoded once. Unknown rooms are empty. Returns the number of sparks
+ * reached, or WEFT_EINVAL (an invalid room name, NULL arrays with n > 0),
+ * WEFT_ENOMEM, or an encoding error. */
+WEFT_EXTERN int weft_rooms_write(weft_rooms *rooms, const char *const *room_names, size_t n_rooms,
+                                 const char *const *except, size_t n_except, const weft_value *msg);
+
+/* The same for an emitted event (no answers): needs the server's emitter. */
+WEFT_EXTERN int weft_rooms_emit(weft_rooms *rooms, const char *const *room_names, size_t n_rooms,
+                                const char *const *except, size_t n_except, const char *event,
+                                const weft_value *args);
+
+/* ------------------------------------------------------------------------ */
+/* Channels                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Named channels multiplexed over one spark or client connection, each with
+ * its own data, end and drain events and its own flow control. Either side
+ * opens a channel by using its name: the first message on an unknown name
+ * opens it on the receiving side (the open callback), so nothing has to be
+ * declared first.
+ *
+ * Flow control counts messages: each side may send `window` messages (64
+ * by default, weft_channels_set_window; both sides should agree) before the
+ * receiver grants more. The receiver grants as the application consumes:
+ * a paused channel (weft_channel_pause) keeps what arrives, at most one
+ * window, and grants nothing until it resumes. A writer without credit
+ * keeps its messages in the channel's own queue (weft_channel_write returns
+ * 1) and gets a drain event once the queue is empty again.
+ *
+ * Ending is a handshake: weft_channel_end() sends an end; the peer's end
+ * event runs and it answers with an end; then the end event runs here and
+ * the channel is freed when it returns. A connection that goes away ends
+ * all its channels (end events, at the spark's disconnection or the
+ * client's close).
+ */
+typedef struct weft_channels weft_channels;
+typedef struct weft_channel weft_channel;
+
+typedef struct weft_channel_events {
+  size_t size; /* sizeof(weft_channel_events) */
+  /* A message (borrowed for the call). */
+  void (*data)(weft_channel *ch, const weft_value *msg, void *user);
+  /* The channel is over; it is freed when this returns. */
+  void (*end)(weft_channel *ch, void *user);
+  /* The queue of writes waiting for credit is empty again. */
+  void (*drain)(weft_channel *ch, void *user);
+} weft_channel_events;
+
+/* The peer opened a channel: set its events here (or end it to refuse). */
+typedef void (*weft_channel_open_cb)(weft_channel *ch, void *user);
+
+/* Attaches channels to a server (before it listens) or a client (before it
+ * opens), as the plugin "weft.channels"; freed with it.
+ * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE. */
+WEFT_EXTERN int weft_channels_server(weft_server *server, weft_channels **out);
+WEFT_EXTERN int weft_channels_client(weft_client *client, weft_channels **out);
+
+/* Channels opened by the peer are passed to cb. Without one, they are
+ * refused (ended at once) and an error event of kind "channel" follows. */
+WEFT_EXTERN int weft_channels_on_open(weft_channels *chs, weft_channel_open_cb cb, void *user);
+/* Protocol errors (malformed channel packets): kind "channel"; the
+ * connection stays open. `spark` is NULL on a client. */
+WEFT_EXTERN int weft_channels_on_error(weft_channels *chs,
+                                       void (*cb)(weft_channels *chs, weft_spark *spark,
+                                                  const weft_error_info *err, void *user),
+                                       void *user);
+/* The flow-control window in messages (64); 1..65536, before any channel
+ * exists. */
+WEFT_EXTERN int weft_channels_set_window(weft_channels *chs, uint32_t messages);
+
+/* Opens (or finds) the channel `name` (1..255 bytes of UTF-8) on `spark`
+ * (servers) or on the client (spark NULL). Nothing is sent until the first
+ * write. Errors: WEFT_EINVAL, WEFT_ECLOSED (the connection is not open, or
+ * the channel is ending), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_channel_open(weft_channels *chs, weft_spark *spark, const char *name,
+                                  weft_channel **out);
+WEFT_EXTERN int weft_channel_set_events(weft_channel *ch, const weft_channel_events *events,
+                                        void *user);
+/* 0: sent; 1: queued until the peer grants credit (drain follows); or
+ * WEFT_EINVAL, WEFT_ECLOSED (ending), WEFT_ENOMEM, an encoding error. */
+WEFT_EXTERN int weft_channel_write(weft_channel *ch, const weft_value *msg);
+/* Starts the end handshake; writes still queued are dropped, and so is
+ * what arrives until the peer answers. The channel stays valid until its
+ * end event (never run from inside this call). Errors: WEFT_EINVAL,
+ * WEFT_ECLOSED (already ending). */
+WEFT_EXTERN int weft_channel_end(weft_channel *ch);
+WEFT_EXTERN int weft_channel_pause(weft_channel *ch);
+WEFT_EXTERN int weft_channel_resume(weft_channel *ch);
+WEFT_EXTERN const char *weft_channel_name(const weft_channel *ch);
+WEFT_EXTERN weft_spark *weft_channel_spark(const weft_channel *ch);
+/* Messages waiting for credit. */
+WEFT_EXTERN size_t weft_channel_queued(const weft_channel *ch);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_EXT_H */
