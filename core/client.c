@@ -66,6 +66,8 @@ struct weft_client {
   weft__arena arena;
   weft__rand rand;
   weft__plugin_list plugins;
+  size_t batch_max;
+  weft__batch *batch; /* messages held for this loop turn, while open */
 };
 
 static void attempt_start(weft_client *c);
@@ -84,6 +86,9 @@ static void on_connect_timeout(uv_timer_t *t);
 
 /* The connection went away: plugins first, then the application. */
 static void emit_close(weft_client *c) {
+  /* Messages batched for a connection that is gone go with it, as frames
+   * queued on it do. */
+  weft__batch_clear(c->batch);
   weft__client_plugins_notify(&c->plugins, c, 0);
   EMIT(c, close, c, c->ev_user);
 }
@@ -108,8 +113,29 @@ static int send_now(weft_client *c, weft__payload *p) {
   return weft__stream_enqueue(&c->conn->io, p);
 }
 
+static int is_open(const weft_client *c) {
+  return c->state == WEFT_CLIENT_OPEN && c->conn && c->conn->phase == A_OPEN;
+}
+
+/* What was batched leaves before anything written after it. */
+static int seal_batch(weft_client *c) {
+  weft__payload *b = weft__batch_seal(c->batch, c->parser, c->loop);
+  if (!b) return 0;
+  int rc = is_open(c) ? send_now(c, b) : WEFT_ECLOSED;
+  weft__payload_release(b);
+  return rc;
+}
+
 static int send_or_queue(weft_client *c, weft__payload *p) {
-  if (c->state == WEFT_CLIENT_OPEN && c->conn && c->conn->phase == A_OPEN) return send_now(c, p);
+  if (is_open(c) && c->batch_max && weft__batchable(c->parser, p, c->batch_max)) {
+    size_t held = weft__batch_bytes(c->batch);
+    if (held && held + p->len + 1 > c->batch_max && seal_batch(c)) return WEFT_ECLOSED;
+    if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
+    weft__loop_mark_dirty(c->loop, &c->conn->io);
+    return 0;
+  }
+  if (weft__batch_bytes(c->batch)) seal_batch(c);
+  if (is_open(c)) return send_now(c, p);
   if (c->queue_limit && c->pend_bytes + p->len > c->queue_limit) return WEFT_ENOBUFS;
   if (c->pend_len == c->pend_cap) {
     size_t cap = c->pend_cap ? c->pend_cap * 2 : 16;
@@ -166,17 +192,12 @@ static void heartbeat(weft_client *c) {
 
 /* ---- incoming ---- */
 
-static void client_message(weft_client *c, int binary, const uint8_t *data, size_t len) {
-  const weft_value *v;
-  weft_value *owned;
-  char err[160];
-  int rc =
-      weft__message_decode(c->parser, &c->arena, binary, data, len, &v, &owned, err, sizeof(err));
+/* One decoded message: Primus's control strings, then plugins and the data
+ * event. `owned`: a binary frame under a text parser (never a control). */
+static void client_value(weft_client *c, const weft_value *v, int owned) {
   const char *rest;
   size_t rlen;
-  if (rc) {
-    emit_error(c, rc, rc == WEFT_ENOMEM ? "io" : c->parser->name, err, 0, NULL);
-  } else if (!owned && weft__message_is(v, "primus::ping::", &rest, &rlen)) {
+  if (!owned && weft__message_is(v, "primus::ping::", &rest, &rlen)) {
     heartbeat(c);
     char pong[96];
     int n = snprintf(pong, sizeof(pong), "primus::pong::%.*s", (int)(rlen < 64 ? rlen : 64), rest);
@@ -190,7 +211,7 @@ static void client_message(weft_client *c, int binary, const uint8_t *data, size
   } else if (c->plugins.n) {
     const weft_value *msg;
     weft_value *rep;
-    rc = weft__client_plugins_incoming(&c->plugins, c, v, &msg, &rep);
+    int rc = weft__client_plugins_incoming(&c->plugins, c, v, &msg, &rep);
     if (rc < 0)
       emit_error(c, rc, "transform", "an incoming transform failed", 0, NULL);
     else if (rc == WEFT_PASS && !c->ended)
@@ -198,6 +219,24 @@ static void client_message(weft_client *c, int binary, const uint8_t *data, size
     weft_value_free(rep);
   } else {
     EMIT(c, data, c, v, c->ev_user);
+  }
+}
+
+static void client_message(weft_client *c, int binary, const uint8_t *data, size_t len) {
+  const weft_value *v;
+  weft_value *owned;
+  char err[160];
+  int rc =
+      weft__message_decode(c->parser, &c->arena, binary, data, len, &v, &owned, err, sizeof(err));
+  const weft_value *items = rc == 0 && !owned ? weft__batch_items(v) : NULL;
+  if (rc) {
+    emit_error(c, rc, rc == WEFT_ENOMEM ? "io" : c->parser->name, err, 0, NULL);
+  } else if (items) {
+    weft__attempt *a = c->conn;
+    for (size_t i = 0, n = weft_value_len(items); i < n && !c->ended && c->conn == a; i++)
+      client_value(c, weft_value_array_at(items, i), 0);
+  } else {
+    client_value(c, v, owned != NULL);
   }
   weft_value_free(owned);
   weft__arena_reset(&c->arena);
@@ -412,8 +451,14 @@ static void attempt_closed(weft__stream *io) {
   loop->users--;
 }
 
+static void attempt_seal(weft__stream *io) {
+  weft__attempt *a = WEFT__CONTAINER(io, weft__attempt, io);
+  if (a->client && a->client->conn == a && weft__batch_bytes(a->client->batch))
+    seal_batch(a->client);
+}
+
 static const weft__stream_ops attempt_ops = {attempt_read, attempt_eof, attempt_written,
-                                             attempt_closed};
+                                             attempt_closed, attempt_seal};
 
 /* ---- connecting ---- */
 
@@ -728,6 +773,7 @@ static void client_free(weft_client *c) {
   EMIT(c, destroy, c, c->ev_user);
   if (c->ev_free) c->ev_free(c->ev_user);
   weft__plugins_free(&c->plugins);
+  weft__batch_free(c->batch);
   pend_clear(c);
   free(c->pend);
   weft__buf_free(&c->headers);
@@ -1010,6 +1056,13 @@ int weft_client_destroy(weft_client *c) {
 int weft_client_state(const weft_client *c) { return c ? c->state : WEFT_EINVAL; }
 
 weft_loop *weft_client_loop(const weft_client *c) { return c ? c->loop : NULL; }
+
+int weft_client_set_batching(weft_client *c, size_t max_bytes) {
+  if (!c) return WEFT_EINVAL;
+  if (max_bytes && strcmp(c->parser->name, "raw") == 0) return WEFT_EUNSUPPORTED;
+  c->batch_max = max_bytes;
+  return 0;
+}
 
 int weft_client_use(weft_client *c, const weft_plugin_ops *ops, void *user) {
   int state_rc = !c                         ? WEFT_EINVAL

@@ -50,6 +50,7 @@ static void on_closed(weft__stream *io) {
   if (c->was_open) weft__spark_closed(c);
   weft__ws_reader_free(&c->reader);
   weft__spark_free_identity(c);
+  weft__batch_free(c->batch);
   free(c);
   weft__server_conn_closed(s);
 }
@@ -198,7 +199,9 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
   return len; /* lingering or closed: discard */
 }
 
-static const weft__stream_ops conn_ops = {on_bytes, on_eof, on_written, on_closed};
+static void on_seal(weft__stream *io) { weft__spark_seal(WEFT__CONTAINER(io, weft__conn, io)); }
+
+static const weft__stream_ops conn_ops = {on_bytes, on_eof, on_written, on_closed, on_seal};
 
 void weft__conn_process_pending(weft__conn *c) { weft__stream_reprocess(&c->io); }
 

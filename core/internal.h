@@ -128,6 +128,23 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
 int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int binary,
                          const uint8_t *data, size_t len, const weft_value **out,
                          weft_value **owned, char *err, size_t errcap);
+/* Batching: messages written in one loop turn leave as one frame,
+ * {"weft::batch": [m1, m2, …]}, built from their encoded bytes (no
+ * re-encoding); receivers unpack it before anything else sees it. */
+typedef struct weft__batch weft__batch;
+/* May `p` (encoded by `parser`) join a batch of at most `max` bytes? */
+int weft__batchable(const weft__parser_ops *parser, const weft__payload *p, size_t max);
+/* Appends one encoded message; *b is created on first use. */
+int weft__batch_add(weft__batch **b, const weft__payload *p);
+size_t weft__batch_bytes(const weft__batch *b);
+/* The frame of what is batched (one reference; NULL when empty or out of
+ * memory), and the batch is empty again. */
+weft__payload *weft__batch_seal(weft__batch *b, const weft__parser_ops *parser, weft_loop *loop);
+void weft__batch_clear(weft__batch *b);
+void weft__batch_free(weft__batch *b);
+/* The messages of a batch envelope, or NULL when `v` is not one. */
+const weft_value *weft__batch_items(const weft_value *v);
+
 /* Is `v` a string starting with `prefix`? *rest gets what follows. */
 int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len);
 
@@ -162,6 +179,7 @@ struct weft_server {
   int compression;
   size_t hwm;
   size_t max_queue;
+  size_t batch_max; /* 0: no batching */
   char **origins;
   size_t n_origins;
   char **proxies;
@@ -254,6 +272,7 @@ struct weft_spark {
 
   void *user;
   void (*user_free)(void *);
+  weft__batch *batch; /* messages held for this loop turn */
 };
 
 struct weft_auth {
@@ -280,6 +299,8 @@ void weft__spark_closed(weft_spark *c);
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
 int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+/* Queues the spark's batch, if any (the loop's flush). */
+void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);
 void weft__spark_free_identity(weft_spark *c);
 

@@ -23,6 +23,8 @@ static void flush_all(weft_loop *loop) {
    * writes, which re-adds it; detach the list first. */
   while (loop->dirty) {
     weft__stream *s = loop->dirty;
+    /* Still marked dirty: what the seal queues does not re-add it. */
+    if (s->ops->seal) s->ops->seal(s);
     loop->dirty = s->dirty_next;
     s->dirty_next = NULL;
     s->dirty = 0;
@@ -160,6 +162,9 @@ int weft_loop_fd(const weft_loop *loop) { return loop ? uv_backend_fd(loop->uv) 
 int weft_loop_timeout(const weft_loop *loop) {
   if (!loop) return -1;
   if (loop->dirty) return 0;
+  /* libuv answers 0 for a loop with nothing alive: a host that sleeps that
+   * long before polling again would spin. Nothing alive: no timer (-1). */
+  if (!uv_loop_alive(loop->uv)) return -1;
   return uv_backend_timeout(loop->uv);
 }
 

@@ -379,6 +379,14 @@ const char *weft_server_pathname(const weft_server *s) { return s ? s->pathname 
 
 weft_loop *weft_server_loop(const weft_server *s) { return s ? s->loop : NULL; }
 
+int weft_server_set_batching(weft_server *s, size_t max_bytes) {
+  if (!s) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
+  if (max_bytes && strcmp(s->parser->name, "raw") == 0) return WEFT_EUNSUPPORTED;
+  s->batch_max = max_bytes;
+  return 0;
+}
+
 size_t weft_server_spark_count(const weft_server *s) { return s ? s->n_open : 0; }
 
 /* ---- iteration and broadcast ---- */

@@ -104,10 +104,17 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   int outer = s->dispatching++ == 0;
   int rc =
       weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
-  if (rc != 0)
+  const weft_value *items = rc == 0 && !owned ? weft__batch_items(v) : NULL;
+  if (rc != 0) {
     weft__server_error(s, c, rc, rc == WEFT_ENOMEM ? "io" : s->parser->name, err);
-  else if (owned || !protocol(c, v))
+  } else if (items) {
+    for (size_t i = 0, n = weft_value_len(items); i < n && c->state == WEFT__C_OPEN; i++) {
+      const weft_value *item = weft_value_array_at(items, i);
+      if (!protocol(c, item)) deliver(c, item);
+    }
+  } else if (owned || !protocol(c, v)) {
     deliver(c, v);
+  }
   weft_value_free(owned);
   s->dispatching--;
   if (outer) weft__arena_reset(&s->arena);
@@ -115,9 +122,26 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
 
 /* ---- outgoing ---- */
 
+/* What was batched leaves before anything written after it. */
+static int seal_batch(weft_spark *c) {
+  weft__payload *b = weft__batch_seal(c->batch, c->server->parser, c->server->loop);
+  if (!b) return c->batch && weft__batch_bytes(c->batch) ? WEFT_ENOMEM : 0;
+  int rc = c->server->transport->send(c, b);
+  weft__payload_release(b);
+  return rc;
+}
+
+void weft__spark_seal(weft_spark *c) {
+  if (c->batch && c->state == WEFT__C_OPEN) seal_batch(c);
+}
+
 int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
   weft_server *s = c->server;
   if (c->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  if (c->batch && weft__batch_bytes(c->batch)) {
+    int rc = seal_batch(c);
+    if (rc) return rc;
+  }
   size_t need = p->len + sizeof(p->head);
   if (c->io.queued + need > s->max_queue) return WEFT_ENOBUFS;
   int rc = s->transport->send(c, p);
@@ -139,6 +163,25 @@ int weft__spark_send_string(weft_spark *c, const char *str) {
   rc = weft__spark_send_payload(c, p);
   weft__payload_release(p);
   return rc;
+}
+
+/* Holds a message for this loop turn's batch (the flush seals it). */
+static int batch_payload(weft_spark *c, weft__payload *p) {
+  weft_server *s = c->server;
+  size_t held = weft__batch_bytes(c->batch);
+  if (held && held + p->len + 1 > s->batch_max) {
+    int rc = seal_batch(c);
+    if (rc) return rc;
+    held = 0;
+  }
+  if (c->io.queued + held + p->len > s->max_queue) return WEFT_ENOBUFS;
+  if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
+  weft__loop_mark_dirty(s->loop, &c->io);
+  if (c->io.queued + held + p->len >= s->hwm) {
+    c->above_hwm = 1;
+    return 1;
+  }
+  return 0;
 }
 
 static int write_value(weft_spark *c, const weft_value *msg, weft__payload **shared) {
@@ -170,7 +213,8 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   }
   weft_value_free(owned);
   if (rc) return rc;
-  rc = weft__spark_send_payload(c, p);
+  rc = s->batch_max && weft__batchable(s->parser, p, s->batch_max) ? batch_payload(c, p)
+                                                                   : weft__spark_send_payload(c, p);
   weft__payload_release(p);
   return rc;
 }

@@ -30,6 +30,9 @@ typedef struct weft__stream_ops {
   void (*written)(weft__stream *s);
   /* The handle is closed: the owner may free the memory holding it. */
   void (*closed)(weft__stream *s);
+  /* Optional: just before the flush, the owner queues what it held back
+   * for this loop turn (a batch of messages). */
+  void (*seal)(weft__stream *s);
 } weft__stream_ops;
 
 typedef struct weft__qent {

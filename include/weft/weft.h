@@ -367,6 +367,18 @@ WEFT_EXTERN const char *weft_server_pathname(const weft_server *server);
 /* The loop the server runs on (never NULL for a valid server). */
 WEFT_EXTERN weft_loop *weft_server_loop(const weft_server *server);
 
+/* Batching, off by default: the messages weft_spark_write() queues on one
+ * spark in one loop turn leave as one frame, {"weft::batch": [m1, m2, …]},
+ * built from their encoded bytes. weft servers and clients unpack it before
+ * control strings, transforms and events, so the receiver sees the messages
+ * one by one, in order. For weft peers only: a Primus client would see the
+ * envelope. A batch holds at most `max_bytes` (a larger message leaves on
+ * its own); 0 turns batching off. Broadcasts, raw writes and control
+ * messages are never batched; they leave after what was batched before
+ * them. Errors: WEFT_EINVAL, WEFT_ESTATE (listening), WEFT_EUNSUPPORTED
+ * (the raw parser has no envelope). */
+WEFT_EXTERN int weft_server_set_batching(weft_server *server, size_t max_bytes);
+
 /* Broadcast: encodes once and queues the same frame on every open spark.
  * Returns the number of sparks it was queued on (sparks whose queue is full
  * are skipped and get an error event), or a negative error. With outgoing
@@ -592,11 +604,15 @@ WEFT_EXTERN int weft_client_destroy(weft_client *c);
 /* WEFT_CLIENT_CLOSED, _OPENING or _OPEN. */
 enum { WEFT_CLIENT_CLOSED = 0, WEFT_CLIENT_OPENING = 1, WEFT_CLIENT_OPEN = 2 };
 WEFT_EXTERN int weft_client_state(const weft_client *c);
+/* The loop the client runs on (never NULL for a valid client). */
+WEFT_EXTERN weft_loop *weft_client_loop(const weft_client *c);
+/* Batching of the client's writes while open, as weft_server_set_batching
+ * (writes queued while offline leave one frame each). May be changed at
+ * any time. Errors: WEFT_EINVAL, WEFT_EUNSUPPORTED (raw parser). */
+WEFT_EXTERN int weft_client_set_batching(weft_client *c, size_t max_bytes);
 
 #ifdef __cplusplus
 }
 #endif
 
 #endif /* WEFT_H */
-/* The loop the client runs on (never NULL for a valid client). */
-WEFT_EXTERN weft_loop *weft_client_loop(const weft_client *c);

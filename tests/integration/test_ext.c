@@ -863,6 +863,94 @@ static void test_channels_bad_input(void **state) {
   assert_int_equal(f.srv_datas, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Batching both ways with msgpack: order kept, nothing lost                */
+/* ------------------------------------------------------------------------ */
+
+#define BATCH_MSGS 300
+
+static void batch_srv_data(weft_spark *spark, const weft_value *msg, void *user) {
+  ((fx *)user)->srv_datas++;
+  weft_spark_write(spark, msg); /* echoed: batched again */
+}
+
+static void batch_peer_data(peer *p, const weft_value *msg) {
+  int64_t seq = -1;
+  if (weft_value_get_int(msg, &seq) == 0 && seq != p->room_msgs) p->errors++;
+  p->room_msgs++;
+}
+
+static void batch_start(fx *f) {
+  for (int i = 0; i < BATCH_MSGS; i++) {
+    weft_value *v = weft_value_new_int(i);
+    CHECK(f, weft_client_write(f->peers[0].c, v) == 0);
+    weft_value_free(v);
+  }
+}
+
+static void batch_tick(fx *f) {
+  if (f->peers[0].room_msgs == BATCH_MSGS) finish(f);
+}
+
+static void test_batching_msgpack(void **state) {
+  (void)state;
+  fx f;
+  memset(&f, 0, sizeof(f));
+  /* fx_init listens at once: set the server up by hand. */
+  assert_int_equal(weft_loop_new(&f.loop), 0);
+  assert_int_equal(weft_server_new(f.loop, &f.server), 0);
+  weft_server_events ev = {
+      .size = sizeof(ev), .connection = srv_connection, .data = batch_srv_data};
+  assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
+  assert_int_equal(weft_server_set_parser(f.server, "msgpack"), 0);
+  assert_int_equal(weft_server_set_batching(f.server, 1000), 0); /* several batches */
+  assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_set_batching(f.server, 10), WEFT_ESTATE);
+  snprintf(f.url, sizeof(f.url), "ws://127.0.0.1:%d/primus?i=0", weft_server_port(f.server));
+  uv_timer_init(weft_loop_uv(f.loop), &f.guard);
+  uv_timer_init(weft_loop_uv(f.loop), &f.tick);
+  f.guard.data = f.tick.data = &f;
+  uv_timer_start(&f.guard, on_guard, 30000, 0);
+  f.npeers = 1;
+  f.peers = calloc(1, sizeof(peer));
+  peer *p = &f.peers[0];
+  p->f = &f;
+  assert_int_equal(weft_client_new(f.loop, f.url, &p->c), 0);
+  weft_client_events ce = {.size = sizeof(ce), .open = cli_open, .data = cli_data};
+  assert_int_equal(weft_client_set_events(p->c, &ce, p, NULL), 0);
+  assert_int_equal(weft_client_set_parser(p->c, "msgpack"), 0);
+  assert_int_equal(weft_client_set_batching(p->c, 512), 0);
+  f.start = batch_start;
+  f.on_tick = batch_tick;
+  f.peer_data = batch_peer_data;
+  assert_int_equal(weft_client_open(p->c), 0);
+  fx_run(&f);
+  assert_int_equal(f.srv_datas, BATCH_MSGS);
+  assert_int_equal(f.peers[0].room_msgs, BATCH_MSGS);
+  assert_int_equal(f.peers[0].errors, 0);
+}
+
+static void test_batching_misuse(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_server *s;
+  weft_client *c;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_set_batching(NULL, 10), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_parser(s, "raw"), 0);
+  assert_int_equal(weft_server_set_batching(s, 10), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_server_set_batching(s, 0), 0);
+  assert_int_equal(weft_client_new(loop, "ws://127.0.0.1:9/primus", &c), 0);
+  assert_int_equal(weft_client_set_batching(NULL, 10), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_parser(c, "raw"), 0);
+  assert_int_equal(weft_client_set_batching(c, 10), WEFT_EUNSUPPORTED);
+  weft_client_destroy(c);
+  weft_server_destroy(s, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
 int main(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -878,6 +966,8 @@ int main(void) {
       cmocka_unit_test(test_client_join_policy),
       cmocka_unit_test(test_channels),
       cmocka_unit_test(test_channels_bad_input),
+      cmocka_unit_test(test_batching_msgpack),
+      cmocka_unit_test(test_batching_misuse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

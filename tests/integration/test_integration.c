@@ -127,6 +127,21 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     weft_spark_write_raw(sp, "{\"pre\":\"encoded\"}", 17, 0);
     weft_spark_write_raw(sp, "\x01\x02", 2, 1);
     if (weft_spark_write_raw(sp, "\xff", 1, 0) == WEFT_EUTF8) reply_str(sp, "utf8 refused");
+  } else if (str_is(msg, "burst:", &rest)) {
+    /* "burst:3,B,2": three writes, a broadcast of "B", two more writes. */
+    int a = 0, b = 0;
+    char mid[16] = "";
+    sscanf(rest, "%d,%15[^,],%d", &a, mid, &b);
+    char m[32];
+    for (int i = 0; i < a + b; i++) {
+      if (i == a && mid[0]) {
+        weft_value *v = weft_value_new_string(mid, strlen(mid));
+        weft_server_write(f->server, v);
+        weft_value_free(v);
+      }
+      snprintf(m, sizeof(m), "m%d", i);
+      reply_str(sp, m);
+    }
   } else if (str_is(msg, "foreach", NULL)) {
     f->foreach_seen = 0;
     weft_server_foreach(f->server, count_and_greet, f);
@@ -645,6 +660,64 @@ CLIENT(raw_client) {
   wsc_close(&c);
 }
 
+static void with_batching(fixture *f) {
+  assert_int_equal(weft_server_set_batching(f->server, 4096), 0);
+}
+
+static int recv_text(wsc *c, const char *want) {
+  uint8_t *p;
+  size_t n;
+  int op = wsc_recv_data(c, &p, &n, 1, 3000);
+  if (op != 1 || n != strlen(want) || memcmp(p, want, n) != 0) {
+    fprintf(stderr, "got op %d: %.*s\nwant: %s\n", op, op == 1 ? (int)n : 0, (const char *)p, want);
+    return 0;
+  }
+  return 1;
+}
+
+CLIENT(batching_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  /* Writes of one loop turn leave as one frame; a broadcast in between
+   * leaves between the batches, in order; a lone message goes bare. */
+  CHECK(wsc_send_text(&c, "\"burst:3,B,2\"") == 0);
+  CHECK(recv_text(&c, "{\"weft::batch\":[\"m0\",\"m1\",\"m2\"]}"));
+  CHECK(recv_text(&c, "\"B\""));
+  CHECK(recv_text(&c, "{\"weft::batch\":[\"m3\",\"m4\"]}"));
+  CHECK(wsc_send_text(&c, "\"burst:1,,0\"") == 0);
+  CHECK(recv_text(&c, "\"m0\""));
+  /* A batch from the peer is unpacked: each message is handled in turn. */
+  CHECK(wsc_send_text(&c, "{\"weft::batch\":[\"bcast:one\",\"primus::id::\",\"bcast:two\"]}") == 0);
+  CHECK(recv_text(&c, "\"one\""));
+  uint8_t *p;
+  size_t n;
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n > 14 && memcmp(p, "\"primus::id::", 13) == 0);
+  CHECK(recv_text(&c, "\"two\""));
+  /* Not envelopes: ordinary data, echoed (both in one turn: one batch). */
+  CHECK(wsc_send_text(&c, "{\"weft::batch\":5}") == 0);
+  CHECK(wsc_send_text(&c, "{\"weft::batch\":[1],\"x\":1}") == 0);
+  CHECK(wsc_send_text(&c, "\"bcast:three\"") == 0);
+  uint8_t *e;
+  size_t en;
+  int op = wsc_recv_data(&c, &e, &en, 1, 3000);
+  CHECK(op == 1);
+  if (en > 20 && memcmp(e, "{\"weft::batch\":[{", 17) == 0) {
+    CHECK(recv_text(&c, "\"three\"")); /* both echoes came in one frame */
+  } else {                             /* the two echoes left in two turns: frames of their own */
+    CHECK(en == 16 && memcmp(e, "{\"weft::batch\":5}", 16) == 0);
+    CHECK(recv_text(&c, "{\"weft::batch\":[1],\"x\":1}"));
+    CHECK(recv_text(&c, "\"three\""));
+  }
+  wsc_close(&c);
+}
+
+static void test_batching(void **state) {
+  (void)state;
+  fixture f = {.client = batching_client, .configure = with_batching};
+  run(&f);
+  assert_int_equal(f.errors, 0);
+}
+
 static void test_raw(void **state) {
   (void)state;
   fixture f = {.client = raw_client, .configure = with_raw};
@@ -886,6 +959,7 @@ static void test_loop_api(void **state) {
   assert_int_equal(weft_server_destroy(s, NULL), 0);
   assert_int_equal(weft_server_destroy(s, NULL), WEFT_ECLOSED);
   assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_timeout(loop), -1); /* nothing alive: no timer, not "now" */
   assert_int_equal(weft_loop_close(loop), 0);
 
   /* A host's own uv loop: weft borrows it and leaves it closable. */
@@ -939,6 +1013,7 @@ int main(void) {
       cmocka_unit_test(test_misc),
       cmocka_unit_test(test_destroy_reconnect),
       cmocka_unit_test(test_raw),
+      cmocka_unit_test(test_batching),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
