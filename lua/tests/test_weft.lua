@@ -1,0 +1,481 @@
+-- The Lua suite: lua5.4 or luajit, with LUA_CPATH pointing at the build's
+-- weft.so and LUA_PATH at lua/tests/. Every test uses real sockets on
+-- 127.0.0.1 with port 0 and waits with bounded deadlines.
+--
+--   WEFT_ROOT=<repo> LUA_CPATH=... LUA_PATH=... lua5.4 test_weft.lua
+local tap = require "tap"
+local weft = require "weft"
+local test, eq = tap.test, tap.eq
+
+local ROOT = os.getenv("WEFT_ROOT") or "."
+local INTEROP = ROOT .. "/tests/interop"
+local IS54 = math.type ~= nil
+
+local function wait(cond, ms, what)
+  local deadline = weft.clock() + (ms or 5000)
+  while not cond() do
+    if weft.clock() > deadline then error("timed out waiting for " .. (what or "a condition"), 2) end
+    weft.poll(5)
+  end
+end
+
+-- Let close handshakes finish so tests do not leak handles into each other.
+local function settle()
+  local deadline = weft.clock() + 3000
+  while weft.clock() < deadline and weft.timeout() ~= -1 do weft.poll(5) end
+end
+
+local function echo_server(parser)
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser })
+  srv:on("connection", function(spark)
+    spark:on("data", function(msg) spark:write(msg) end)
+  end)
+  return srv
+end
+
+local function url_of(srv) return "ws://127.0.0.1:" .. srv:port() .. "/primus" end
+
+local function deep_eq(a, b)
+  if type(a) ~= type(b) then return false end
+  if type(a) ~= "table" then
+    if IS54 and type(a) == "number" and math.type(a) ~= math.type(b) then return false end
+    return a == b
+  end
+  for k, v in pairs(a) do if not deep_eq(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+
+-- Values -----------------------------------------------------------------------
+
+test("values: arrays, maps, markers, ints and floats round-trip", function()
+  for _, parser in ipairs { "json", "msgpack" } do
+    local v = { a = 1, b = 2.5, s = "text", t = true, f = false, n = weft.null,
+      arr = { 1, 2, { x = 1 } }, nested = { { 1 }, { 2 } } }
+    local back = assert(weft.decode(assert(weft.encode(v, parser)), parser))
+    assert(deep_eq(v, back), parser .. ": round-trip differs")
+    if IS54 then
+      eq(math.type(back.a), "integer", "int stays int")
+      eq(math.type(back.b), "float", "float stays float")
+      eq(math.type(weft.decode(weft.encode(3.0, parser), parser)), "float", "3.0 stays float")
+    end
+  end
+  eq(weft.encode({ 1, 2, 3 }), "[1,2,3]", "1..n table")
+  eq(weft.encode({ [1] = 1, [3] = 3 }, "msgpack") ~= nil, true, "holes make a map")
+  eq(weft.encode({}), "{}", "empty table is a map")
+  eq(weft.encode(weft.array {}), "[]", "weft.array marker")
+  eq(weft.encode(weft.map { 1, 2 }, "msgpack"):byte(1), 0x82, "map marker: a msgpack map of 2")
+  eq(weft.encode({ 1, 2 }, "msgpack"):byte(1), 0x92, "no marker: a msgpack array of 2")
+  eq(weft.encode(weft.array()), "[]", "weft.array() makes a table")
+  eq(weft.encode({ x = weft.null }), '{"x":null}', "weft.null")
+  -- empty containers decode with their marker, so they round-trip
+  eq(weft.encode(weft.decode("[]")), "[]", "[] round-trips")
+  eq(weft.encode(weft.decode("{}")), "{}", "{} round-trips")
+  -- strings are bytes: invalid UTF-8 goes out as binary (msgpack bin)
+  local bytes = "\255\0\1binary"
+  eq(weft.decode(weft.encode(bytes, "msgpack"), "msgpack"), bytes, "bytes round-trip")
+  local t = weft.decode(weft.encode({ [bytes] = 1, ok = 2 }, "msgpack"), "msgpack")
+  eq(t[bytes], 1, "a bytes key round-trips")
+  eq(t.ok, 2, "next to a text key")
+end)
+
+test("values: bad input returns nil, message, name", function()
+  local v, msg, name = weft.encode({ f = function() end })
+  eq(v, nil, "function")
+  eq(name, "ETYPE", "name")
+  assert(msg:find("function"), msg)
+  local cyc = {}
+  cyc.self = cyc
+  v, msg, name = weft.encode(cyc)
+  eq(v, nil, "cycle")
+  eq(name, "EDEPTH", "cycle name")
+  v, msg, name = weft.decode("[1,", "json")
+  eq(v, nil, "truncated json")
+  eq(name, "EPARSE", "parse error name")
+  v, msg, name = weft.decode("\193", "msgpack")
+  eq(v, nil, "bad msgpack")
+  v, msg, name = weft.encode({ [true] = 1 }, "json")
+  eq(v, nil, "json cannot carry a boolean key")
+  v, msg, name = weft.encode(1, "nope")
+  eq(name, "EINVAL", "unknown parser")
+  eq(v, nil, "unknown parser returns nil")
+  assert(msg)
+  -- bytes go out in JSON as Node's Buffer form, as Primus's json parser does
+  eq(weft.encode("\255", "json"), '{"type":"Buffer","data":[255]}', "bytes in json")
+end)
+
+test("signals: require set SIGPIPE to ignored (Linux /proc)", function()
+  local f = io.open("/proc/self/status")
+  if not f then return end
+  local mask
+  for line in f:lines() do mask = mask or line:match("^SigIgn:%s*(%x+)") end
+  f:close()
+  local bit13 = tonumber(mask:sub(-4, -4), 16) % 2 -- SIGPIPE is 13: bit 12, the 4th hex digit
+  eq(bit13, 1, "SIGPIPE ignored")
+end)
+
+-- Echo ------------------------------------------------------------------------------
+
+for _, parser in ipairs { "json", "msgpack" } do
+  test("echo (" .. parser .. "): server and client, in order", function()
+    local srv = echo_server(parser)
+    local c = assert(weft.client { url = url_of(srv), parser = parser })
+    local got = {}
+    c:on("data", function(msg) got[#got + 1] = msg end)
+    local sent = {}
+    for i = 1, 50 do
+      sent[i] = { i = i, f = i + 0.5, s = ("x"):rep(i), list = { i, i * 2 } }
+      assert(c:write(sent[i])) -- queued until open, sent in order
+    end
+    wait(function() return #got == 50 end, 5000, "50 echoes")
+    for i = 1, 50 do assert(deep_eq(sent[i], got[i]), "echo " .. i .. " differs") end
+    eq(srv:count(), 1, "one spark")
+    c:close()
+    srv:close()
+    settle()
+  end)
+end
+
+test("echo: spark id, address, query and client id event", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local spark
+  srv:on("connection", function(s) spark = s end)
+  local c = assert(weft.client { url = url_of(srv) .. "?room=blue" })
+  local id
+  c:on("id", function(x) id = x end)
+  c:on("open", function() c:id() end)
+  wait(function() return spark and id end, 5000, "connection and id")
+  eq(id, spark:id(), "client id matches spark id")
+  eq(spark:query("room"), "blue", "query")
+  eq(spark:address(), "127.0.0.1", "address")
+  assert(tostring(spark):find(id, 1, true))
+  c:close()
+  srv:close()
+  settle()
+end)
+
+-- Broadcast -----------------------------------------------------------------------------
+
+test("broadcast: server:write reaches every client once", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = "msgpack" })
+  local clients, got = {}, {}
+  for i = 1, 20 do
+    got[i] = {}
+    clients[i] = assert(weft.client { url = url_of(srv), parser = "msgpack" })
+    clients[i]:on("data", function(m) table.insert(got[i], m.n) end)
+  end
+  wait(function() return srv:count() == 20 end, 5000, "20 connections")
+  for n = 1, 10 do eq(srv:write { n = n, pad = ("p"):rep(100) }, 20, "queued on 20 sparks") end
+  wait(function()
+    for i = 1, 20 do if #got[i] < 10 then return false end end
+    return true
+  end, 5000, "every broadcast")
+  for i = 1, 20 do
+    eq(#got[i], 10, "count")
+    for n = 1, 10 do eq(got[i][n], n, "order") end
+  end
+  local v, _, name = srv:write(print)
+  eq(v, nil, "a function cannot be broadcast")
+  eq(name, "ETYPE", "name")
+  for i = 1, 20 do clients[i]:close() end
+  srv:close()
+  settle()
+end)
+
+-- Errors in handlers ---------------------------------------------------------------------
+
+test("errors: a handler error is re-raised by poll() with its traceback; the server survives", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local function boom_handler(msg)
+    if msg == "boom" then error("handler boom") end
+  end
+  srv:on("connection", function(spark)
+    spark:on("data", function(msg)
+      boom_handler(msg)
+      spark:write(msg)
+    end)
+  end)
+  local c = assert(weft.client { url = url_of(srv) })
+  local got = {}
+  c:on("data", function(m) got[#got + 1] = m end)
+  c:write("boom")
+  local raised
+  local deadline = weft.clock() + 5000
+  while not raised and weft.clock() < deadline do
+    local ok, err = pcall(weft.poll, 5)
+    if not ok then raised = err end
+  end
+  assert(raised, "poll() did not raise")
+  assert(raised:find("handler boom", 1, true), raised)
+  assert(raised:find("stack traceback", 1, true), "no traceback in: " .. raised)
+  assert(raised:find("boom_handler", 1, true), "traceback lacks the handler: " .. raised)
+  -- still serving, same connection
+  c:write("after")
+  wait(function() return got[1] == "after" end, 5000, "echo after the error")
+  eq(srv:count(), 1, "spark survived")
+  -- a client handler error too, and a non-string error object
+  c:on("data", function() error({ code = 42 }) end)
+  c:write("x")
+  raised = nil
+  deadline = weft.clock() + 5000
+  while not raised and weft.clock() < deadline do
+    local ok, err = pcall(weft.poll, 5)
+    if not ok then raised = err end
+  end
+  eq(type(raised), "table", "error object kept")
+  eq(raised.code, 42, "error object intact")
+  c:close()
+  srv:close()
+  settle()
+end)
+
+test("errors: weft.run() stops and re-raises a handler error", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  srv:on("connection", function() error("in run") end)
+  local c = assert(weft.client { url = url_of(srv) })
+  local ok, err = pcall(weft.run)
+  eq(ok, false, "run raised")
+  assert(tostring(err):find("in run", 1, true), err)
+  c:close()
+  srv:close()
+  settle()
+end)
+
+test("errors: misuse and bad options return nil, message, name", function()
+  local v, msg, name = weft.server { url = "nope://127.0.0.1:0/x" }
+  eq(v, nil, "bad scheme")
+  eq(name, "EURL", "bad scheme name")
+  assert(msg:find("listen"), msg)
+  v, msg, name = weft.server { url = "ws://127.0.0.1:0/primus", parser = "yaml" }
+  eq(v, nil, "bad parser")
+  eq(name, "EINVAL", "bad parser name")
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  v, msg, name = weft.server { url = url_of(srv) }
+  eq(v, nil, "port in use")
+  eq(name, "EADDRINUSE", "port in use name")
+  v, msg, name = weft.client { url = "nope://x" }
+  eq(v, nil, "bad client url")
+  eq(name, "EURL", "client url name")
+  v, msg, name = weft.client { url = url_of(srv), parser = "yaml" }
+  eq(name, "EINVAL", "client parser")
+  assert(not pcall(weft.server, {}), "missing url raises (argument error)")
+  assert(not pcall(weft.server, { url = "ws://127.0.0.1:0/", max_length = -1 }), "negative option")
+  assert(not pcall(srv.on, srv, "nonsense", print), "unknown event raises")
+  assert(not pcall(srv.on, srv, "data", 42), "non-function handler raises")
+  assert(not pcall(weft.poll, -1), "negative wait")
+  -- poll from inside a handler is refused, not re-entered
+  local inner
+  srv:on("connection", function() inner = { weft.poll() } end)
+  local c = assert(weft.client { url = url_of(srv) })
+  wait(function() return inner end, 5000, "connection")
+  eq(inner[1], nil, "nested poll")
+  eq(inner[3], "ESTATE", "nested poll name")
+  -- a client to a closed port: error event, then end after retries
+  -- (a port that was just free: a server on port 0, closed)
+  local gone = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local gone_url, gone_closed = url_of(gone), false
+  gone:on("close", function() gone_closed = true end)
+  gone:close()
+  wait(function() return gone_closed end, 5000, "the server's close")
+  local dead = assert(weft.client { url = gone_url, reconnect = { min = 10, max = 20, retries = 1 } })
+  local kinds, ended = {}, false
+  dead:on("error", function(e) kinds[#kinds + 1] = e.kind end)
+  dead:on("end", function() ended = true end)
+  wait(function() return ended end, 5000, "end after failed retries")
+  eq(kinds[1], "connect", "error kind")
+  c:close()
+  dead:close()
+  srv:close()
+  settle()
+end)
+
+test("tls: wss:// server and client (the repo's test certificate)", function()
+  local tls = { cert = ROOT .. "/tests/data/tls/cert.pem", key = ROOT .. "/tests/data/tls/key.pem" }
+  local srv = assert(weft.server { url = "wss://127.0.0.1:0/primus", tls = tls })
+  srv:on("connection", function(spark) spark:on("data", function(m) spark:write(m) end) end)
+  local c = assert(weft.client { url = "wss://127.0.0.1:" .. srv:port() .. "/primus", ca_file = tls.cert })
+  local got, errs = nil, {}
+  c:on("data", function(m) got = m end)
+  c:on("error", function(e) errs[#errs + 1] = e.kind .. ": " .. e.message end)
+  c:write { secure = true }
+  wait(function() return got or #errs > 0 end, 5000, "a TLS echo")
+  assert(got, "TLS errors: " .. table.concat(errs, "; "))
+  eq(got.secure, true, "echo over TLS")
+  -- without trusting the certificate, the client refuses the server
+  local untrusting = assert(weft.client { url = "wss://127.0.0.1:" .. srv:port() .. "/primus",
+    reconnect = { retries = 0 } })
+  local kind
+  untrusting:on("error", function(e) kind = kind or e.kind end)
+  wait(function() return kind end, 5000, "a certificate error")
+  eq(kind, "tls", "error kind")
+  untrusting:close()
+  c:close()
+  srv:close()
+  -- bad input: unreadable files, a tls table without its fields
+  local v, _, name = weft.server { url = "wss://127.0.0.1:0/primus", tls = { cert = "/nonexistent.pem", key = "/nonexistent.pem" } }
+  eq(v, nil, "missing certificate")
+  assert(name == "EINVAL" or name == "EIO", name)
+  v, _, name = weft.server { url = "wss://127.0.0.1:0/primus", tls = {} }
+  eq(name, "EINVAL", "tls without cert and key")
+  settle()
+end)
+
+-- Close -----------------------------------------------------------------------------------
+
+test("close: spark:close ends the client; writes after close return ECLOSED", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local spark, disconnected, spark_end = nil, nil, false
+  srv:on("connection", function(s)
+    spark = s
+    s:on("end", function() spark_end = true end)
+  end)
+  srv:on("disconnection", function(s) disconnected = s end)
+  local c = assert(weft.client { url = url_of(srv) })
+  local got, ended = nil, false
+  c:on("data", function(m) got = m end)
+  c:on("end", function() ended = true end)
+  wait(function() return spark end, 5000, "connection")
+  assert(spark:close("bye"))
+  wait(function() return ended and disconnected end, 5000, "client end and disconnection")
+  eq(got, "bye", "last message")
+  eq(spark_end, true, "spark end event")
+  eq(disconnected, spark, "same spark object")
+  eq(spark:is_open(), false, "spark closed")
+  local v, _, name = spark:write("late")
+  eq(v, nil, "write after close")
+  eq(name, "ECLOSED", "name")
+  eq(c:state(), "closed", "client state")
+  c:close()
+  v, _, name = c:write("late")
+  eq(name, "ECLOSED", "client write after close")
+  v, _, name = c:close()
+  eq(name, "ECLOSED", "client close twice")
+  srv:close()
+  settle()
+end)
+
+test("close: server:close ends every client and emits close once", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local closed = 0
+  srv:on("close", function() closed = closed + 1 end)
+  local ends = 0
+  local cs = {}
+  for i = 1, 5 do
+    cs[i] = assert(weft.client { url = url_of(srv) })
+    cs[i]:on("end", function() ends = ends + 1 end)
+  end
+  wait(function() return srv:count() == 5 end, 5000, "5 connections")
+  assert(srv:close())
+  wait(function() return ends == 5 and closed == 1 end, 5000, "ends and close")
+  local v, _, name = srv:close()
+  eq(v, nil, "second close")
+  eq(name, "ECLOSED", "second close name")
+  v, _, name = srv:write("x")
+  eq(name, "ECLOSED", "write after close")
+  for i = 1, 5 do cs[i]:close() end
+  settle()
+end)
+
+test("close: handles close on __gc (and __close in Lua 5.4)", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local port = srv:port()
+  srv = nil
+  collectgarbage()
+  collectgarbage()
+  settle()
+  -- the port is free again: a new server can bind it
+  local again = assert(weft.server { url = "ws://127.0.0.1:" .. port .. "/primus" })
+  again:close()
+  if IS54 then
+    local chunk = assert(load([[
+      local weft = ...
+      local port
+      do
+        local s <close> = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+        port = s:port()
+      end
+      return port
+    ]]))
+    port = chunk(weft)
+    settle()
+    local third = assert(weft.server { url = "ws://127.0.0.1:" .. port .. "/primus" })
+    third:close()
+  end
+  -- a client dropped while connected goes away, and the server sees it
+  local srv2 = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  local c = assert(weft.client { url = url_of(srv2) })
+  wait(function() return srv2:count() == 1 end, 5000, "connection")
+  c = nil
+  collectgarbage()
+  collectgarbage()
+  wait(function() return srv2:count() == 0 end, 5000, "disconnection after __gc")
+  srv2:close()
+  settle()
+end)
+
+-- Real peers: npm Primus client and server ---------------------------------------------
+
+local function have_node()
+  local f = io.open(INTEROP .. "/node_modules/primus/package.json")
+  if f then f:close() end
+  return f ~= nil and os.execute("command -v node >/dev/null 2>&1")
+end
+
+test("interop: the npm Primus client against a Lua server (msgpack)", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local srv = echo_server("msgpack")
+  local out = os.tmpname()
+  local script = ROOT .. "/lua/tests/primus_client.js"
+  local h = io.popen(("NODE_PATH=%s/node_modules node %s %s msgpack > %s 2>&1"):format(
+    INTEROP, script, url_of(srv), out))
+  local result
+  wait(function()
+    local f = io.open(out)
+    if f then
+      result = f:read("*a")
+      f:close()
+    end
+    return result and result:find("\n", 1, true)
+  end, 15000, "the node client")
+  h:close()
+  os.remove(out)
+  assert(result:find("^ok"), "node client: " .. tostring(result))
+  srv:close()
+  settle()
+end)
+
+test("interop: a Lua client against the npm Primus server", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/primus_server.js --port 0 --parser json"):format(INTEROP)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = line:match("listening on (%S+)")
+  local ok, err = pcall(function()
+    assert(url, "primus server said: " .. line)
+    local c = assert(weft.client { url = url })
+    local got
+    c:on("data", function(m) got = m end)
+    c:write { hello = "primus", list = { 1, 2, 3 } }
+    wait(function() return got end, 5000, "echo from Primus")
+    eq(got.hello, "primus", "echo")
+    eq(#got.list, 3, "list")
+    c:close()
+    settle()
+  end)
+  if pid then os.execute("kill " .. pid) end
+  h:read("*a") -- drain its last lines until it exits, so it never writes to a closed pipe
+  h:close()
+  assert(ok, err)
+end)
+
+-- The game loop ------------------------------------------------------------------------------
+
+test("game loop: 100 clients x 60 ticks, every state in order, every input applied", function()
+  local main = assert(loadfile(ROOT .. "/lua/examples/game_server.lua"))
+  eq(main("--bots", "100", "--ticks", "60", "--tick-ms", "20"), true, "game example")
+  settle()
+end)
+
+local ok = tap.run(IS54 and "lua5.4" or "luajit", weft.clock)
+weft.run()
+os.exit(ok and 0 or 1, true) -- close the state: the loop's __gc runs

@@ -1,0 +1,31 @@
+{
+  # Two targets: the core's C sources (core/sources.txt, the one list) as a
+  # static library, and the addon. The addon's own code is held to -Werror;
+  # the core's warnings are enforced by its own CMake build (the C stage of
+  # `make test`), so a compiler difference in node-gyp's flags cannot break
+  # the Node build.
+  "target_defaults": {
+    "include_dirs": ["../include", "../core"],
+    "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
+    "cflags": ["-std=c11", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra"],
+    "cflags_c": ["-std=c11"]
+  },
+  "targets": [
+    {
+      "target_name": "weft_core",
+      "type": "static_library",
+      "sources": ["<!@(node scripts/sources.js)"],
+      "cflags": ["-fPIC"]
+    },
+    {
+      "target_name": "weft",
+      "dependencies": ["weft_core"],
+      "sources": ["src/addon.c"],
+      "cflags": ["-Werror"],
+      "libraries": ["-lyajl", "-lm"],
+      # Only the Node-API entry points leave the addon: the core's weft_*
+      # symbols stay private to it (they come from the static library).
+      "ldflags": ["-Wl,--exclude-libs,ALL"]
+    }
+  ]
+}

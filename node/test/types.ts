@@ -1,0 +1,20 @@
+import * as weft from '..';
+const server = new weft.Server({ port: 0, host: '127.0.0.1', parser: 'json', pingInterval: false });
+server.on('connection', (spark) => {
+  spark.on('data', (d) => { const ok: boolean = spark.write(d); void ok; });
+  spark.end({ bye: true }, { reconnect: true });
+});
+server.authorize((req, done) => done(req.headers['x'] ? null : Object.assign(new Error('no'), { statusCode: 403 })));
+server.transform('incoming', (packet) => { packet.data = 1; });
+server.transform('outgoing', (packet, next) => next(null, false));
+server.use('p', { server(s, o) { void s; void o; } });
+server.forEach((s, id) => { void s; void id; return false; });
+server.destroy({ reconnect: true, timeout: 10 }, () => {});
+const c = weft.connect('ws://x/primus', { reconnect: { min: 1, retries: 2 }, strategy: ['disconnect'] });
+c.on('reconnect scheduled', (o) => o.attempt + o.scheduled);
+c.on('reconnect failed', (err, o) => { void err.code; void o.retries; });
+c.write(Buffer.from('x')); c.write(2n); c.write({ a: [1, null] });
+const Socket = weft.createSocket({ parser: 'msgpack' });
+new Socket('ws://x').end();
+const b: Buffer = weft.encode('json', { a: 1 });
+void b; void weft.version;
