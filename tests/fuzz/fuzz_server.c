@@ -2,8 +2,10 @@
  * The server's whole message path: each input is what a client sends after
  * a valid upgrade request — frames, parsed by the reader, decoded by the
  * parser (json, or msgpack when the first byte is odd), answered (primus::
- * strings), transformed by a plugin and echoed back — over a socketpair the
- * server adopts. Any crash, leak or sanitizer report is a finding.
+ * strings), transformed by a plugin, handled by the extensions (emitter,
+ * rooms, channels; the msgpack server batches) and echoed back — over a
+ * socketpair the server adopts. Any crash, leak or sanitizer report is a
+ * finding. Seeds with extension packets: tests/fuzz/seeds/fuzz_server.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "weft/ext.h"
 
 typedef struct harness {
   weft_loop *loop;
@@ -42,6 +45,47 @@ static const weft_plugin_ops plugin = {.version = WEFT_PLUGIN_VERSION,
                                        .incoming = replace_ints,
                                        .outgoing = replace_ints};
 
+/* Every event is answered with its arguments, and echoed with an ack asked
+ * (whose answer may never come: the disconnection fails it). */
+static void on_event(const weft_event *ev, void *user) {
+  weft_emitter *em = user;
+  if (ev->reply) weft_reply_resolve(ev->reply, ev->args);
+  weft_emitter_emit(em, ev->spark, ev->name, ev->args, 1000, NULL, NULL);
+  weft_rooms *rooms = weft_rooms_of_server(weft_spark_server(ev->spark));
+  const char *names[1] = {ev->name};
+  weft_rooms_join(rooms, ev->spark, ev->name);
+  weft_rooms_write(rooms, names, 1, NULL, 0, ev->args);
+}
+
+static void ignore_ack(const weft_ack *a, void *user) { (void)a, (void)user; }
+
+static void on_connection(weft_spark *sp, void *user) {
+  (void)user;
+  weft_emitter *em = weft_emitter_of_server(weft_spark_server(sp));
+  weft_emitter_emit(em, sp, "hello", NULL, 1000, ignore_ack, NULL);
+}
+
+static int allow_rooms(weft_spark *sp, const char *room, int join, void *user) {
+  (void)sp, (void)join, (void)user;
+  return room[0] == 'x' ? WEFT_EUNAUTHORIZED : 0;
+}
+
+static void ch_data(weft_channel *ch, const weft_value *msg, void *user) {
+  (void)user;
+  if (weft_value_type(msg) == WEFT_BOOL) {
+    weft_channel_end(ch);
+    return;
+  }
+  if (weft_value_type(msg) == WEFT_NULL) weft_channel_pause(ch);
+  weft_channel_write(ch, msg);
+}
+
+static void ch_open(weft_channel *ch, void *user) {
+  (void)user;
+  weft_channel_events ev = {.size = sizeof(ev), .data = ch_data};
+  weft_channel_set_events(ch, &ev, NULL);
+}
+
 static harness *setup(void) {
   static harness h; /* the fuzzer's process-wide fixture */
   if (h.loop) return &h;
@@ -49,12 +93,24 @@ static harness *setup(void) {
   weft_loop_new(&h.loop);
   for (int i = 0; i < 2; i++) {
     weft_server_new(h.loop, &h.server[i]);
-    weft_server_events ev = {sizeof(ev), NULL, NULL, on_data, NULL, NULL, NULL};
+    weft_server_events ev = {.size = sizeof(ev), .connection = on_connection, .data = on_data};
     weft_server_set_events(h.server[i], &ev, NULL, NULL);
     weft_server_set_parser(h.server[i], i ? "msgpack" : "json");
     weft_server_set_max_length(h.server[i], 4096);
     weft_server_set_compression(h.server[i], 1);
     weft_server_use(h.server[i], &plugin, NULL);
+    weft_emitter *em;
+    weft_rooms *rooms;
+    weft_channels *chs;
+    if (weft_emitter_server(h.server[i], &em) || weft_rooms_server(h.server[i], &rooms) ||
+        weft_channels_server(h.server[i], &chs))
+      abort();
+    weft_emitter_on(em, "*", on_event, em);
+    weft_emitter_set_timeout(em, 5);
+    weft_rooms_set_client_policy(rooms, allow_rooms, NULL);
+    weft_channels_set_window(chs, 4);
+    weft_channels_on_open(chs, ch_open, NULL);
+    if (i) weft_server_set_batching(h.server[i], 512);
     if (weft_server_listen(h.server[i], "ws://127.0.0.1:0/primus") != 0) abort();
   }
   return &h;
