@@ -331,6 +331,43 @@ plot {', '.join(dats)}
       "limits the rate. A wide min–max here usually means another process was busy on the two CPUs "
       "during that run (load average before each run is in `memory.json`).\n")
 
+# ---------------- extensions
+ext = load("ext")
+if ext:
+    w("## Extensions: emit+ack and rooms\n")
+    w("`bench/ext.sh`: `build/bench/ext_bench` as the server (an emitter whose \"echo\" resolves with "
+      "its argument; rooms, spark i in room i mod 100) on CPU 0, and as the load (weft C clients with "
+      "emitters) on CPU 1. Median (min–max) of the runs.\n")
+    w("| case | metric | median | min–max | runs |")
+    w("|---|---|---|---|---|")
+    for r in ext:
+        w(f"| {r['case']} | {r['metric'].replace('_', ' ')} | {fmt(r['median'])} | "
+          f"{fmt(r['min'])}–{fmt(r['max'])} | {r['runs']} |")
+    w("")
+
+# ---------------- profile
+prof = load("profile")
+if prof:
+    w("## Where the time goes (callgrind)\n")
+    w("`bench/profile.sh`: the C server under `valgrind --tool=callgrind`, driven by `echo_load` "
+      "(100 conns × 32 B json, 8 in flight) and `bcast_load` (1000 clients, 8 senders). callgrind "
+      "counts instructions, not seconds, so these figures do not depend on what else the machine "
+      "was doing. User space only: the kernel's share (the syscalls) is not in them.\n")
+    w("| case | units | instructions per unit | writes (flushes) per unit |")
+    w("|---|---|---|---|")
+    for r in prof:
+        w(f"| {r['case']} | {fmt(r['units'])} {'deliveries' if r['unit'] == 'delivery' else r['unit'] + 's'} | {fmt(r['ir_per_unit'])} | "
+          f"{r['writes_per_unit']} |")
+    w("")
+    for r in prof:
+        w(f"Top functions by own instructions, {r['case']}:\n")
+        w("| function | file / object | share |")
+        w("|---|---|---|")
+        for t in r["top"][:10]:
+            where = t["file"] if t["file"] != "???" else t["object"]
+            w(f"| `{t['function']}` | {where} | {t['percent']:.1f}% |")
+        w("")
+
 w("## Reference figures\n")
 w("Measured earlier on machines of this project (design notes), not in this run: RSS per idle "
   "WebSocket connection uWebSockets 272 B, libwebsockets 4.1.6 ~5.7 KiB, Node ws ~6.2 KiB, Primus "

@@ -4,7 +4,7 @@
 # the results into bench/REPORT.md (and plots when gnuplot is there).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-for part in echo broadcast memory ext; do
+for part in echo broadcast memory ext profile; do
   if [ -x "bench/$part.sh" ]; then
     echo "== bench: $part"
     bash "bench/$part.sh" || echo "bench: $part failed"
