@@ -1,0 +1,85 @@
+/*
+ * pyweft: the hand-written C layer under the SWIG-generated Python module.
+ *
+ * It holds Python callables in C, takes the GIL per callback, converts
+ * values between Python objects and weft_value in C, and stores an exception
+ * raised in a callback on its loop so that pyweft_loop_run_once() re-raises
+ * it after the loop step: never lost, never fatal.
+ *
+ * Every function here is called with the GIL held. Functions returning
+ * PyObject * return a new reference, or NULL with a Python exception set.
+ * Functions returning int return a weft code (0 or positive success, a
+ * negative WEFT_E* code on failure) unless they say otherwise.
+ */
+#ifndef PYWEFT_H
+#define PYWEFT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <weft/plugin.h>
+#include <weft/weft.h>
+
+/* A weft loop plus what the Python layer needs: the list of exceptions
+ * raised in callbacks since the last step, and interned method names. */
+typedef struct pyweft_loop pyweft_loop;
+
+/* Implemented by the SWIG module (bindings/weft.i): wraps a handle as the
+ * module's pointer object of C type `type` ("weft_spark *"). */
+PyObject *weft__py_wrap_ptr(void *ptr, const char *type);
+
+/* A new loop; NULL with MemoryError/OSError set on failure. */
+pyweft_loop *pyweft_loop_new(void);
+/* The weft loop underneath (for the plain weft_* calls). */
+weft_loop *pyweft_loop_get(pyweft_loop *pl);
+int pyweft_loop_fd(pyweft_loop *pl);
+int pyweft_loop_timeout(pyweft_loop *pl);
+/* One non-blocking step with the GIL released. Returns the int of
+ * weft_loop_run_once(); raises the first exception stored by a callback
+ * during the step (an ExceptionGroup when there were several). */
+PyObject *pyweft_loop_run_once(pyweft_loop *pl);
+/* Closes and frees the loop; WEFT_ESTATE (nothing freed) while handles live. */
+int pyweft_loop_close(pyweft_loop *pl);
+
+/* Values. */
+PyObject *pyweft_value_to_py(const weft_value *v);
+/* Converts; NULL with TypeError/OverflowError/ValueError set. */
+weft_value *pyweft_value_from_py(PyObject *obj);
+/* Encodes obj with a parser into bytes; raises on bad values. The weft code
+ * of a failed encode is raised as pyweft's RuntimeError carrying the code. */
+PyObject *pyweft_encode(const char *parser, PyObject *obj);
+PyObject *pyweft_decode(const char *parser, PyObject *data);
+/* (code, name, message) for every WEFT_E* code. */
+PyObject *pyweft_error_codes(void);
+
+/* Server: `target` receives _on_connection(spark_ptr) -> spark object (kept
+ * as the spark's user data), then _on_connected(spark object), _on_error(spark or None, code, kind,
+ * message), _on_close(); spark objects receive _on_data(msg), _on_drain(), _on_disconnection(). The
+ * target is released after the close event. */
+int pyweft_server_set_target(weft_server *s, pyweft_loop *pl, PyObject *target);
+/* Authorization: fn(auth_ptr) is called for every upgrade; the Python side
+ * answers with weft_auth_allow/deny. An exception denies with 500. */
+int pyweft_server_set_authorize(weft_server *s, pyweft_loop *pl, PyObject *fn);
+/* The plugin "python" of transforms (one per server; the Python layer
+ * chains its plugins inside): incoming/outgoing are callables (or None)
+ * fn(spark_object, msg) returning the message (the same object passes it on,
+ * another replaces it) or `drop` (the message is swallowed). An exception
+ * drops the message (error event of kind "transform") and is stored. */
+int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                      PyObject *drop);
+
+/* Writes: raise TypeError/OverflowError for values that cannot convert,
+ * else return the weft code. */
+PyObject *pyweft_spark_write(weft_spark *spark, PyObject *obj);
+PyObject *pyweft_spark_end(weft_spark *spark, PyObject *obj, int flags);
+PyObject *pyweft_server_write(weft_server *s, PyObject *obj);
+PyObject *pyweft_client_write(weft_client *c, PyObject *obj);
+PyObject *pyweft_client_end(weft_client *c, PyObject *obj);
+/* Headers and query of a spark as dicts. */
+PyObject *pyweft_spark_headers(weft_spark *spark);
+PyObject *pyweft_spark_query(weft_spark *spark);
+
+/* Client: `target` receives _on_data(msg) and _on_event(name, *args) for
+ * every other event; released after the destroy event. */
+int pyweft_client_set_target(weft_client *c, pyweft_loop *pl, PyObject *target);
+
+#endif /* PYWEFT_H */

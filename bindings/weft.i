@@ -1,0 +1,114 @@
+/*
+ * SWIG interface of weft's low-level Python module, `weft.lowlevel`.
+ *
+ * Handles are SWIG pointer objects. Plain weft_* calls are wrapped as they
+ * are (they return weft codes; the Python package maps negative codes to
+ * weft.Error subclasses in weft/errors.py). Callbacks, values and the loop
+ * step go through the hand-written C layer in pyweft.c (see pyweft.h):
+ * SWIG never converts values element by element.
+ */
+%module(package="weft") lowlevel
+
+%{
+#include "pyweft.h"
+%}
+
+%include <stdint.i>
+
+/* Handles come back through out-parameters: a tuple (code, handle). */
+%typemap(in, numinputs=0) weft_server **out (weft_server *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) weft_server **out {
+  $result = Py_BuildValue("(NN)", $result, SWIG_NewPointerObj(*$1, $descriptor(weft_server *), 0));
+}
+%typemap(in, numinputs=0) weft_client **out (weft_client *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) weft_client **out {
+  $result = Py_BuildValue("(NN)", $result, SWIG_NewPointerObj(*$1, $descriptor(weft_client *), 0));
+}
+
+%wrapper %{
+PyObject *weft__py_wrap_ptr(void *ptr, const char *type) {
+  swig_type_info *ti = SWIG_TypeQuery(type);
+  if (!ti) return PyErr_Format(PyExc_RuntimeError, "weft: no SWIG type %s", type);
+  return SWIG_NewPointerObj(ptr, ti, 0);
+}
+%}
+
+%inline %{
+/* weft_server_destroy with its options spelled out. */
+int pyweft_server_destroy(weft_server *server, int reconnect, uint32_t timeout_ms) {
+  weft_destroy_options o = {.size = sizeof(o), .reconnect = reconnect, .timeout_ms = timeout_ms};
+  return weft_server_destroy(server, &o);
+}
+/* The address of a handle, to key dictionaries by. */
+uintptr_t pyweft_addr(void *ptr) { return (uintptr_t)ptr; }
+%}
+
+%ignore weft__py_wrap_ptr;
+%include "pyweft.h"
+
+/* Errors and versions */
+const char *weft_err_name(int code);
+const char *weft_strerror(int code);
+unsigned weft_version(void);
+const char *weft_version_string(void);
+int weft_parser_exists(const char *name);
+
+/* Server */
+typedef struct weft_server weft_server;
+typedef struct weft_spark weft_spark;
+typedef struct weft_auth weft_auth;
+typedef struct weft_client weft_client;
+typedef struct weft_loop weft_loop;
+
+int weft_server_new(weft_loop *loop, weft_server **out);
+int weft_server_set_parser(weft_server *server, const char *parser);
+int weft_server_set_ping_interval(weft_server *server, uint32_t ms);
+int weft_server_set_max_length(weft_server *server, size_t bytes);
+int weft_server_set_compression(weft_server *server, int on);
+int weft_server_set_high_water_mark(weft_server *server, size_t bytes);
+int weft_server_set_max_queue(weft_server *server, size_t bytes);
+int weft_server_add_origin(weft_server *server, const char *origin);
+int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
+int weft_server_set_tls(weft_server *server, const char *cert_file, const char *key_file);
+int weft_server_listen(weft_server *server, const char *url);
+int weft_server_port(const weft_server *server);
+const char *weft_server_pathname(const weft_server *server);
+size_t weft_server_spark_count(const weft_server *server);
+
+/* Sparks */
+const char *weft_spark_id(const weft_spark *spark);
+const char *weft_spark_header(const weft_spark *spark, const char *name);
+const char *weft_spark_address(const weft_spark *spark);
+int weft_spark_port(const weft_spark *spark);
+const char *weft_spark_url(const weft_spark *spark);
+const char *weft_spark_query(const weft_spark *spark, const char *key);
+size_t weft_spark_buffered_amount(const weft_spark *spark);
+
+/* Authorization requests */
+const char *weft_auth_header(const weft_auth *req, const char *name);
+const char *weft_auth_address(const weft_auth *req);
+const char *weft_auth_url(const weft_auth *req);
+const char *weft_auth_query(const weft_auth *req, const char *key);
+int weft_auth_allow(weft_auth *req);
+int weft_auth_deny(weft_auth *req, int status, const char *message);
+
+/* Client */
+int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
+int weft_client_set_parser(weft_client *c, const char *parser);
+int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, uint32_t retries,
+                              double factor);
+int weft_client_set_strategy(weft_client *c, const char *strategy);
+int weft_client_set_timeout(weft_client *c, uint32_t ms);
+int weft_client_set_ping_timeout(weft_client *c, uint32_t ms);
+int weft_client_set_max_length(weft_client *c, size_t bytes);
+int weft_client_set_queue_limit(weft_client *c, size_t bytes);
+int weft_client_set_retry_refused(weft_client *c, int on);
+int weft_client_add_header(weft_client *c, const char *name, const char *value);
+int weft_client_set_ca_file(weft_client *c, const char *path);
+int weft_client_set_verify(weft_client *c, int on);
+int weft_client_open(weft_client *c);
+size_t weft_client_buffered_amount(const weft_client *c);
+int weft_client_id(weft_client *c);
+int weft_client_set_online(weft_client *c, int online);
+int weft_client_destroy(weft_client *c);
+int weft_client_state(const weft_client *c);

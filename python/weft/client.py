@@ -1,0 +1,379 @@
+"""The reconnecting client on the C core (Primus's client semantics)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, NamedTuple, overload
+
+from . import lowlevel as _ll
+from ._driver import Driver, emit, get_driver
+from .errors import ClosedError, Error, HTTPError, Unauthorized, check, error_from_code
+from .server import _F, Value, _add_listener, _MessageQueue
+
+__all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
+
+EVENTS = (
+    "open",
+    "data",
+    "error",
+    "close",
+    "end",
+    "timeout",
+    "reconnect scheduled",
+    "reconnect",
+    "reconnected",
+    "reconnect failed",
+    "online",
+    "offline",
+    "id",
+)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnection with randomized exponential backoff, as Primus: attempt n
+    waits min((random + 1) * min * factor**(n-1), max) seconds. max=None is
+    unbounded; retries is the number of attempts before giving up."""
+
+    min: float = 0.5
+    max: float | None = None
+    retries: int = 10
+    factor: float = 2.0
+
+
+class Event(NamedTuple):
+    """One client event as yielded by Client.events(): its name (see
+    EVENTS) and arguments (data: the message; error: a weft.Error; reconnect
+    events: (attempt, retries, delay seconds); id: the spark id)."""
+
+    name: str
+    args: tuple[Any, ...]
+
+
+class Client:
+    """A weft client; made by ``await weft.connect(url, ...)``.
+
+    ``async for msg in client`` yields messages until the client ends (when
+    no "data" listener is set); ``async for ev in client.events()`` yields
+    every event; ``client.on(name, fn)`` adds a callback. Writes made while
+    offline are queued and sent in order on (re)connection.
+    """
+
+    def __init__(self, drv: Driver, url: str) -> None:
+        self._drv = drv
+        self._ptr: _ll.ClientHandle | None = None
+        self.url = url
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._queue = _MessageQueue()
+        self._event_queues: list[_MessageQueue] = []
+        self._opened = drv.aloop.create_future()
+        self._ended = drv.aloop.create_future()
+        self._id_waiters: list[asyncio.Future[str]] = []
+        self.last_error: Error | None = None
+        """The last error event's error (why a connection failed)."""
+
+    def __repr__(self) -> str:
+        return f"<weft.Client {self.url} {self.state}>"
+
+    # -- state ------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """"closed", "opening" or "open"."""
+        if self._ptr is None:
+            return "closed"
+        return ("closed", "opening", "open")[_ll.weft_client_state(self._ptr)]
+
+    @property
+    def ended(self) -> bool:
+        """True once the client is closed for good."""
+        return self._ended.done()
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes written and not yet handed to the kernel (offline queue
+        included)."""
+        return 0 if self._ptr is None else _ll.weft_client_buffered_amount(self._ptr)
+
+    # -- events -----------------------------------------------------------
+    @overload
+    def on(self, event: str, fn: _F) -> _F: ...
+    @overload
+    def on(self, event: str) -> Callable[[_F], _F]: ...
+    def on(self, event: str, fn: Any = None) -> Any:
+        """Adds a listener for one of EVENTS and returns it; without fn,
+        returns a decorator."""
+        if event not in EVENTS:
+            raise ValueError(f"unknown client event {event!r}")
+        return _add_listener(self._listeners, event, fn)
+
+    def off(self, event: str, fn: Callable[..., Any]) -> None:
+        """Removes a listener added with on()."""
+        fns = self._listeners.get(event, [])
+        if fn in fns:
+            fns.remove(fn)
+
+    def __aiter__(self) -> AsyncIterator[Value]:
+        return self
+
+    async def __anext__(self) -> Value:
+        return await self._queue.get()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every event from now on, until the client ends (the "end" event
+        is the last one yielded)."""
+        q = _MessageQueue()
+        if self._ended.done():
+            return
+        self._event_queues.append(q)
+        try:
+            while True:
+                try:
+                    ev: Event = await q.get()
+                except StopAsyncIteration:
+                    return
+                yield ev
+        finally:
+            if q in self._event_queues:
+                self._event_queues.remove(q)
+
+    # -- actions ----------------------------------------------------------
+    def _need(self) -> _ll.ClientHandle:
+        if self._ptr is None or self._ended.done():
+            raise ClosedError("client is closed", ClosedError.code)
+        return self._ptr
+
+    def write(self, msg: Value) -> None:
+        """Sends a message, or queues it while not connected. Raises
+        weft.ClosedError after end, weft.QueueFull past queue_limit,
+        TypeError/OverflowError for values that cannot be sent."""
+        rc = _ll.pyweft_client_write(self._need(), msg)
+        self._drv.kick()
+        check(rc, "write")
+
+    async def id(self) -> str:
+        """Asks the server for this connection's spark id."""
+        ptr = self._need()
+        fut: asyncio.Future[str] = self._drv.aloop.create_future()
+        self._id_waiters.append(fut)
+        rc = _ll.weft_client_id(ptr)
+        self._drv.kick()
+        if rc < 0:
+            self._id_waiters.remove(fut)
+            check(rc, "id")
+        return await fut
+
+    def set_online(self, online: bool) -> None:
+        """Tells the client the network went away (False) or came back."""
+        check(_ll.weft_client_set_online(self._need(), 1 if online else 0), "online")
+        self._drv.kick()
+
+    async def end(self, msg: Value = None) -> None:
+        """Closes for good (writes msg first when given) and waits for the
+        end event. Ending an ended client does nothing."""
+        if self._ptr is not None and not self._ended.done():
+            rc = _ll.pyweft_client_end(self._ptr, msg)
+            self._drv.kick()
+            if rc < 0 and rc != ClosedError.code:
+                check(rc, "end")
+        await asyncio.shield(self._ended)
+
+    async def wait_open(self) -> None:
+        """Waits for the first open; raises the reason when the client ends
+        before it opened."""
+        await asyncio.shield(self._opened)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.end()
+
+    # -- from the C layer -------------------------------------------------
+    def _dispatch(self, name: str, args: tuple[Any, ...]) -> None:
+        for q in self._event_queues:
+            q.put(Event(name, args))
+        emit(self._drv, self._listeners.get(name, []), *args)
+
+    def _on_data(self, msg: Value) -> None:
+        if not self._listeners.get("data"):
+            self._queue.put(msg)
+        self._dispatch("data", (msg,))
+
+    def _on_event(self, name: str, *args: Any) -> None:
+        if name == "destroy":
+            self._ptr = None
+            self._drv.release()
+            return
+        if name == "error":
+            code, kind, message, status, body = args
+            err: Error
+            if kind == "http":
+                text = _error_text(body) or message
+                err = Unauthorized(status, text) if status == 401 else HTTPError(status, text)
+            else:
+                err = error_from_code(code, f"{kind}: {message}" if kind else message)
+            err.kind = kind
+            self.last_error = err
+            args = (err,)
+        elif name.startswith("reconnect"):
+            attempt, retries, delay_ms = args
+            args = (attempt, retries, delay_ms / 1000.0)
+        elif name == "id":
+            for fut in self._id_waiters:
+                if not fut.done():
+                    fut.set_result(args[0] or "")
+            self._id_waiters.clear()
+        elif name == "open":
+            if not self._opened.done():
+                self._opened.set_result(None)
+        elif name == "end":
+            self._finish()
+        try:
+            self._dispatch(name, args)
+        finally:
+            if name == "end":
+                for q in self._event_queues:
+                    q.close()
+                self._queue.close()
+                # Free the C client outside of its own callback.
+                self._drv.aloop.call_soon(self._destroy)
+
+    def _finish(self) -> None:
+        if not self._opened.done():
+            reason = self.last_error or ClosedError("client ended before it opened", ClosedError.code)
+            self._opened.set_exception(reason)
+            self._opened.exception()  # retrieved here; wait_open re-raises it
+        for fut in self._id_waiters:
+            if not fut.done():
+                fut.set_exception(ClosedError("client ended", ClosedError.code))
+                fut.exception()
+        self._id_waiters.clear()
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    def _destroy(self) -> None:
+        if self._ptr is not None:
+            _ll.weft_client_destroy(self._ptr)
+            self._drv.kick()
+
+
+def _error_text(body: str | None) -> str:
+    if not body:
+        return ""
+    try:
+        import json
+
+        obj = json.loads(body)
+        if isinstance(obj, dict) and isinstance(obj.get("error"), str):
+            return str(obj["error"])
+    except ValueError:
+        pass
+    return body
+
+
+def _ms(seconds: float, what: str) -> int:
+    if seconds < 0:
+        raise ValueError(f"{what} must not be negative")
+    ms = int(round(seconds * 1000))
+    if ms > 0xFFFFFFFF:
+        raise ValueError(f"{what} is too large")
+    return ms
+
+
+async def connect(
+    url: str,
+    *,
+    parser: str = "json",
+    reconnect: Backoff | None = Backoff(),
+    strategy: str | Sequence[str] | None = None,
+    timeout: float | None = 10.0,
+    ping_timeout: float | None = None,
+    max_length: int | None = None,
+    queue_limit: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    retry_refused: bool = False,
+    ca_file: str | None = None,
+    verify: bool = True,
+    wait: bool = True,
+) -> Client:
+    """Connects to a weft or Primus server at `url` ("ws://host:port/path").
+
+    reconnect: a Backoff, or None never to reconnect. strategy: which
+    failures reconnect ("disconnect", "online", "timeout"; default all).
+    timeout: seconds for the first connection to open (None: no limit).
+    ping_timeout: seconds without a heartbeat before the connection is taken
+    for dead (default: from the server's spec). queue_limit: bytes of writes
+    held while offline. With wait=True (the default) this returns once the
+    connection is open and raises the reason (weft.Unauthorized,
+    weft.HTTPError, weft.Error) when the client ends before; with wait=False
+    it returns at once.
+    """
+    drv = get_driver()
+    client = Client(drv, url)
+    rc, ptr = _ll.weft_client_new(drv.loop, url)
+    check(rc, f"client {url}")
+    client._ptr = ptr
+    drv.acquire()
+    rc = _ll.pyweft_client_set_target(ptr, drv.core, client)
+    if rc < 0:  # no destroy event will reach us: release by hand
+        _ll.weft_client_destroy(ptr)
+        drv.release()
+        check(rc, "events")
+    try:
+        check(_ll.weft_client_set_parser(ptr, parser), f"parser {parser!r}")
+        if reconnect is None:
+            check(_ll.weft_client_set_strategy(ptr, "none"), "strategy")
+        else:
+            if reconnect.retries < 0 or reconnect.factor < 1:
+                raise ValueError("bad Backoff")
+            check(
+                _ll.weft_client_set_reconnect(
+                    ptr,
+                    _ms(reconnect.min, "Backoff.min"),
+                    0 if reconnect.max is None else _ms(reconnect.max, "Backoff.max"),
+                    reconnect.retries,
+                    reconnect.factor,
+                ),
+                "reconnect",
+            )
+            if strategy is not None:
+                s = strategy if isinstance(strategy, str) else ",".join(strategy)
+                check(_ll.weft_client_set_strategy(ptr, s), f"strategy {s!r}")
+        check(_ll.weft_client_set_timeout(ptr, 0 if timeout is None else _ms(timeout, "timeout")))
+        if ping_timeout is not None:
+            check(_ll.weft_client_set_ping_timeout(ptr, _ms(ping_timeout, "ping_timeout")))
+        if max_length is not None:
+            if max_length <= 0:
+                raise ValueError("max_length must be positive")
+            check(_ll.weft_client_set_max_length(ptr, max_length), "max_length")
+        if queue_limit is not None:
+            check(_ll.weft_client_set_queue_limit(ptr, queue_limit), "queue_limit")
+        if retry_refused:
+            check(_ll.weft_client_set_retry_refused(ptr, 1), "retry_refused")
+        for name, value in (headers or {}).items():
+            check(_ll.weft_client_add_header(ptr, name, value), f"header {name!r}")
+        if ca_file is not None:
+            check(_ll.weft_client_set_ca_file(ptr, ca_file), "ca_file")
+        if not verify:
+            check(_ll.weft_client_set_verify(ptr, 0), "verify")
+        check(_ll.weft_client_open(ptr), "open")
+    except BaseException:
+        _ll.weft_client_destroy(ptr)
+        drv.kick()
+        raise
+    drv.kick()
+    if wait:
+        try:
+            await client.wait_open()
+        except BaseException:
+            await client.end()
+            raise
+    return client

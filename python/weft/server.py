@@ -1,0 +1,561 @@
+"""Servers and sparks on the C core."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, TypeAlias, TypeVar, overload
+
+from . import lowlevel as _ll
+from ._driver import Driver, emit, get_driver
+from .errors import ClosedError, Error, Unauthorized, check, error_from_code
+
+__all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value"]
+
+Value: TypeAlias = Any
+"""A message: dict, list/tuple, str, int (int64), float, bool, None, or
+bytes/bytearray/memoryview (binary). Incoming binary arrives as bytes."""
+
+
+class _Drop:
+    """The type of DROP."""
+
+    def __repr__(self) -> str:
+        return "weft.DROP"
+
+
+DROP: Any = _Drop()
+"""Returned by a transform to drop (swallow) the message."""
+
+Transform: TypeAlias = Callable[["Spark | None", Value], Value]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """Message transforms run in the core's pipeline, in list order.
+
+    ``incoming(spark, msg)`` runs on every received message before the data
+    event; ``outgoing(spark, msg)`` on every write and broadcast before
+    encoding. Return the message (changed or not) to pass it on, or
+    ``weft.DROP`` to drop it. An exception drops the message too (an error
+    event of kind "transform" follows) and is reported to the event loop.
+    """
+
+    name: str
+    incoming: Transform | None = None
+    outgoing: Transform | None = None
+
+
+_SENTINEL = object()
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _add_listener(listeners: dict[str, list[Callable[..., Any]]], event: str, fn: Any) -> Any:
+    if fn is None:
+
+        def decorator(f: _F) -> _F:
+            listeners.setdefault(event, []).append(f)
+            return f
+
+        return decorator
+    if not callable(fn):
+        raise TypeError("a listener must be callable")
+    listeners.setdefault(event, []).append(fn)
+    return fn
+
+
+class _MessageQueue:
+    """An unbounded FIFO with one async reader, closed by a sentinel."""
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.closed = False
+
+    def put(self, item: Any) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        self.put(_SENTINEL)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if item is _SENTINEL:
+            self._items.appendleft(item)  # stays closed for every reader
+            raise StopAsyncIteration
+        return item
+
+
+class Spark:
+    """One connection to a server.
+
+    Valid from the server's connection event until its disconnection; after
+    that it is ``closed`` and every call that would touch the C spark raises
+    ``weft.ClosedError`` (the object never reaches freed memory).
+
+    Messages: ``async for msg in spark`` (until it disconnects), or
+    ``spark.on("data", fn)`` (then nothing is queued for iteration).
+    Events for ``on``: "data" (msg), "drain", "error" (weft.Error), "end".
+    """
+
+    def __init__(self, server: Server, ptr: _ll.SparkHandle) -> None:
+        self._server = server
+        self._drv = server._drv
+        self._ptr: _ll.SparkHandle | None = ptr
+        self.id: str = _ll.weft_spark_id(ptr) or ""
+        self.headers: dict[str, str] = {
+            k.lower(): v for k, v in _ll.pyweft_spark_headers(ptr).items()
+        }
+        """Request headers by lower-case name (as Node's req.headers)."""
+        self.address: str = _ll.weft_spark_address(ptr) or ""
+        self.port: int = _ll.weft_spark_port(ptr)
+        self.url: str = _ll.weft_spark_url(ptr) or ""
+        self.query: dict[str, str] = _ll.pyweft_spark_query(ptr)
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._queue = _MessageQueue()
+        self._closed = self._drv.aloop.create_future()
+        self._above_hwm = False
+        self._drain: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self._ptr is None else "open"
+        return f"<weft.Spark {self.id} {self.address} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the spark disconnected."""
+        return self._ptr is None
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued and not yet handed to the kernel (0 when closed)."""
+        return 0 if self._ptr is None else _ll.weft_spark_buffered_amount(self._ptr)
+
+    @overload
+    def on(self, event: str, fn: _F) -> _F: ...
+    @overload
+    def on(self, event: str) -> Callable[[_F], _F]: ...
+    def on(self, event: str, fn: Any = None) -> Any:
+        """Adds a listener ("data", "drain", "error", "end") and returns it;
+        without fn, returns a decorator."""
+        if event not in ("data", "drain", "error", "end"):
+            raise ValueError(f"unknown spark event {event!r}")
+        return _add_listener(self._listeners, event, fn)
+
+    def off(self, event: str, fn: Callable[..., Any]) -> None:
+        """Removes a listener added with on()."""
+        fns = self._listeners.get(event, [])
+        if fn in fns:
+            fns.remove(fn)
+
+    def _need(self) -> _ll.SparkHandle:
+        if self._ptr is None:
+            raise ClosedError("spark is closed", ClosedError.code)
+        return self._ptr
+
+    def write(self, msg: Value) -> bool:
+        """Queues a message; never blocks. Returns True while the queue is
+        under the high-water mark, False at or above it (await drain()).
+        Raises weft.ClosedError, weft.QueueFull, TypeError/OverflowError for
+        values that cannot be sent."""
+        rc = _ll.pyweft_spark_write(self._need(), msg)
+        self._drv.kick()
+        check(rc, "write")
+        if rc == 1:
+            self._above_hwm = True
+        return rc == 0
+
+    async def drain(self) -> None:
+        """Waits until the queue is below the high-water mark again."""
+        if not self._above_hwm:
+            return
+        if self._ptr is None:
+            raise ClosedError("spark is closed", ClosedError.code)
+        if self._drain is None:
+            self._drain = self._drv.aloop.create_future()
+        await asyncio.shield(self._drain)
+
+    async def end(self, msg: Value = None, *, reconnect: bool = False) -> None:
+        """Ends the spark (writes msg first when given; with reconnect=True
+        the client is told nothing and reconnects) and waits until it has
+        disconnected. Ending a closed spark does nothing."""
+        if self._ptr is not None:
+            rc = _ll.pyweft_spark_end(self._ptr, msg, 1 if reconnect else 0)
+            self._drv.kick()
+            if rc < 0 and rc != ClosedError.code:
+                check(rc, "end")
+        await asyncio.shield(self._closed)
+
+    async def wait_closed(self) -> None:
+        """Waits for the disconnection."""
+        await asyncio.shield(self._closed)
+
+    def __aiter__(self) -> AsyncIterator[Value]:
+        return self
+
+    async def __anext__(self) -> Value:
+        return await self._queue.get()
+
+    # -- from the C layer -------------------------------------------------
+    def _on_data(self, msg: Value) -> None:
+        fns = self._listeners.get("data")
+        if fns:
+            emit(self._drv, fns, msg)
+        else:
+            self._queue.put(msg)
+
+    def _on_drain(self) -> None:
+        self._above_hwm = False
+        if self._drain is not None:
+            if not self._drain.done():
+                self._drain.set_result(None)
+            self._drain = None
+        emit(self._drv, self._listeners.get("drain", []))
+
+    def _on_error(self, err: Error) -> None:
+        emit(self._drv, self._listeners.get("error", []), err)
+
+    def _on_disconnection(self) -> None:
+        self._ptr = None
+        self._queue.close()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_exception(ClosedError("spark closed", ClosedError.code))
+            self._drain.exception()  # retrieved: no "never retrieved" noise
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._server._spark_gone(self)
+        emit(self._drv, self._listeners.get("end", []))
+
+
+class AuthRequest:
+    """An upgrade request under authorization (valid while the authorization
+    function runs)."""
+
+    def __init__(self, ptr: _ll.AuthHandle) -> None:
+        self._ptr: _ll.AuthHandle | None = ptr
+        self.address: str = _ll.weft_auth_address(ptr) or ""
+        self.url: str = _ll.weft_auth_url(ptr) or ""
+
+    def header(self, name: str) -> str | None:
+        """A request header by case-insensitive name, or None."""
+        if self._ptr is None:
+            raise ClosedError("request already answered", ClosedError.code)
+        return _ll.weft_auth_header(self._ptr, name)
+
+    def query(self, key: str) -> str | None:
+        """A decoded query parameter, or None."""
+        if self._ptr is None:
+            raise ClosedError("request already answered", ClosedError.code)
+        return _ll.weft_auth_query(self._ptr, key)
+
+
+AuthorizeFn: TypeAlias = Callable[[AuthRequest], "Awaitable[None] | None"]
+ServerEvent: TypeAlias = Literal["connection", "disconnection", "error", "close"]
+
+
+class Server:
+    """A listening weft server; made by ``await weft.serve(...)``.
+
+    New sparks: ``async for spark in server`` (until the server closes), or
+    ``server.on("connection", fn)`` (then nothing is queued for iteration).
+    Events for ``on``: "connection" (spark), "disconnection" (spark), "error"
+    (spark or None, weft.Error), "close".
+    """
+
+    def __init__(self, drv: Driver) -> None:
+        self._drv = drv
+        self._ptr: _ll.ServerHandle | None = None
+        self._sparks: dict[str, Spark] = {}
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._incoming: _MessageQueue = _MessageQueue()
+        self._closed = drv.aloop.create_future()
+        self._plugins: list[Plugin] = []
+        self.port = 0
+        self.pathname = "/primus"
+        self.url = ""
+
+    def __repr__(self) -> str:
+        return f"<weft.Server {self.url} sparks={len(self._sparks)}>"
+
+    # -- events -----------------------------------------------------------
+    @overload
+    def on(self, event: ServerEvent, fn: _F) -> _F: ...
+    @overload
+    def on(self, event: ServerEvent) -> Callable[[_F], _F]: ...
+    def on(self, event: ServerEvent, fn: Any = None) -> Any:
+        """Adds a listener and returns it: ``server.on("connection", fn)``,
+        or as a decorator, ``@server.on("connection")``."""
+        if event not in ("connection", "disconnection", "error", "close"):
+            raise ValueError(f"unknown server event {event!r}")
+        return _add_listener(self._listeners, event, fn)
+
+    def off(self, event: ServerEvent, fn: Callable[..., Any]) -> None:
+        """Removes a listener added with on()."""
+        fns = self._listeners.get(event, [])
+        if fn in fns:
+            fns.remove(fn)
+
+    # -- sparks -----------------------------------------------------------
+    @property
+    def sparks(self) -> list[Spark]:
+        """The open sparks (a snapshot)."""
+        return list(self._sparks.values())
+
+    def __iter__(self) -> Iterator[Spark]:
+        return iter(self.sparks)
+
+    def __len__(self) -> int:
+        return len(self._sparks)
+
+    def spark(self, spark_id: str) -> Spark | None:
+        """The open spark with this id, or None."""
+        return self._sparks.get(spark_id)
+
+    def __aiter__(self) -> AsyncIterator[Spark]:
+        return self
+
+    async def __anext__(self) -> Spark:
+        spark: Spark = await self._incoming.get()
+        return spark
+
+    # -- actions ----------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def write(self, msg: Value) -> int:
+        """Broadcasts to every open spark (encoded once); returns how many
+        sparks it was queued on."""
+        if self._ptr is None:
+            raise ClosedError("server is closed", ClosedError.code)
+        rc = _ll.pyweft_server_write(self._ptr, msg)
+        self._drv.kick()
+        return check(rc, "broadcast")
+
+    def authorize(self, fn: AuthorizeFn | None) -> None:
+        """Sets the authorization function, called with an AuthRequest for
+        every upgrade before a spark exists. Returning allows; raising
+        ``weft.Unauthorized(status, message)`` denies with that status and
+        {"error": message}; any other exception denies with 500 and is
+        reported to the event loop. May be sync or async. None removes it."""
+        if self._ptr is None:
+            raise ClosedError("server is closed", ClosedError.code)
+        hook: Any = None if fn is None else self._make_auth_hook(fn)
+        check(_ll.pyweft_server_set_authorize(self._ptr, self._drv.core, hook), "authorize")
+
+    def _make_auth_hook(self, fn: AuthorizeFn) -> Callable[[_ll.AuthHandle], None]:
+        drv = self._drv
+
+        def answer(req: AuthRequest, exc: BaseException | None) -> None:
+            ptr = req._ptr
+            req._ptr = None
+            if ptr is None:
+                return
+            if exc is None:
+                _ll.weft_auth_allow(ptr)
+            elif isinstance(exc, Unauthorized):
+                _ll.weft_auth_deny(ptr, exc.status, exc.message)
+            else:
+                _ll.weft_auth_deny(ptr, 500, "authorization failed")
+                drv.aloop.call_exception_handler(
+                    {"message": "exception in a weft authorization function", "exception": exc}
+                )
+            drv.kick()
+
+        async def run(req: AuthRequest, aw: Awaitable[None]) -> None:
+            try:
+                await aw
+            except Exception as exc:
+                answer(req, exc)
+            else:
+                answer(req, None)
+
+        def hook(ptr: _ll.AuthHandle) -> None:
+            req = AuthRequest(ptr)
+            try:
+                res = fn(req)
+            except Exception as exc:
+                answer(req, exc)
+                return
+            if inspect.isawaitable(res):
+                drv.spawn(run(req, res))
+            else:
+                answer(req, None)
+
+        return hook
+
+    async def close(self, end: bool = True, timeout: float = 1.0) -> None:
+        """Stops listening and ends every spark (telling clients not to
+        reconnect unless end=False), waits at most `timeout` seconds for
+        their closing handshakes, then for the server to be freed."""
+        if self._ptr is not None:
+            ptr = self._ptr
+            self._ptr = None
+            ms = max(1, int(timeout * 1000))
+            rc = _ll.pyweft_server_destroy(ptr, 0 if end else 1, ms)
+            self._drv.kick()
+            if rc < 0 and rc != ClosedError.code:
+                check(rc, "close")
+        await asyncio.shield(self._closed)
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- plugins (before listening) --------------------------------------
+    def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
+        assert self._ptr is not None
+        self._plugins = list(plugins)
+        ins = [p.incoming for p in self._plugins if p.incoming is not None]
+        outs = [p.outgoing for p in self._plugins if p.outgoing is not None]
+        if not ins and not outs:
+            return
+
+        def chain(fns: list[Transform]) -> Any:
+            if not fns:
+                return None
+
+            def run(spark: Spark | None, msg: Value) -> Value:
+                for fn in fns:
+                    msg = fn(spark, msg)
+                    if msg is DROP:
+                        return DROP
+                return msg
+
+            return run
+
+        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, chain(ins), chain(outs), DROP)
+        check(rc, "plugins")
+
+    # -- from the C layer -------------------------------------------------
+    def _on_connection(self, ptr: _ll.SparkHandle) -> Spark:
+        spark = Spark(self, ptr)
+        self._sparks[spark.id] = spark
+        return spark
+
+    def _on_connected(self, spark: Spark) -> None:
+        fns = self._listeners.get("connection")
+        if fns:
+            emit(self._drv, fns, spark)
+        else:
+            self._incoming.put(spark)
+
+    def _spark_gone(self, spark: Spark) -> None:
+        if self._sparks.get(spark.id) is spark:
+            del self._sparks[spark.id]
+        emit(self._drv, self._listeners.get("disconnection", []), spark)
+
+    def _on_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
+        err = error_from_code(code, f"{kind}: {message}" if kind else message)
+        err.kind = kind
+        if spark is not None:
+            spark._on_error(err)
+        emit(self._drv, self._listeners.get("error", []), spark, err)
+
+    def _on_close(self) -> None:
+        self._ptr = None
+        self._incoming.close()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._drv.release()
+        emit(self._drv, self._listeners.get("close", []))
+
+
+async def serve(
+    url: str = "ws://127.0.0.1:0/primus",
+    *,
+    parser: str = "json",
+    ping_interval: float | None = 30.0,
+    max_length: int | None = None,
+    compression: bool = False,
+    high_water_mark: int | None = None,
+    max_queue: int | None = None,
+    origins: Sequence[str] = (),
+    trusted_proxies: Sequence[str] = (),
+    tls: tuple[str, str] | None = None,
+    plugins: Sequence[Plugin] = (),
+    authorize: AuthorizeFn | None = None,
+) -> Server:
+    """Starts a server listening on `url` ("ws://host:port/path"; port 0
+    picks a free port: read ``server.port``).
+
+    parser: "json", "msgpack" or "raw". ping_interval: seconds between
+    heartbeats (None or 0 turns them off). max_length: largest message in
+    bytes (10 MiB). high_water_mark / max_queue: per-spark queue limits in
+    bytes. tls: (cert_file, key_file) for wss://. plugins: transforms, run in
+    order. authorize: see Server.authorize.
+    """
+    drv = get_driver()
+    srv = Server(drv)
+    rc, ptr = _ll.weft_server_new(drv.loop)
+    check(rc, "server")
+    srv._ptr = ptr
+    drv.acquire()
+    rc = _ll.pyweft_server_set_target(ptr, drv.core, srv)
+    if rc < 0:  # no close event will reach us: release by hand
+        _ll.pyweft_server_destroy(ptr, 1, 1)
+        drv.release()
+        check(rc, "events")
+    try:
+        check(_ll.weft_server_set_parser(ptr, parser), f"parser {parser!r}")
+        ms = int(round((ping_interval or 0) * 1000))
+        if ms < 0:
+            raise ValueError("ping_interval must not be negative")
+        check(_ll.weft_server_set_ping_interval(ptr, ms), "ping_interval")
+        if max_length is not None:
+            if max_length <= 0:
+                raise ValueError("max_length must be positive")
+            check(_ll.weft_server_set_max_length(ptr, max_length), "max_length")
+        if compression:
+            check(_ll.weft_server_set_compression(ptr, 1), "compression")
+        if high_water_mark is not None:
+            check(_ll.weft_server_set_high_water_mark(ptr, high_water_mark), "high_water_mark")
+        if max_queue is not None:
+            check(_ll.weft_server_set_max_queue(ptr, max_queue), "max_queue")
+        for origin in origins:
+            check(_ll.weft_server_add_origin(ptr, origin), "origin")
+        for ip in trusted_proxies:
+            check(_ll.weft_server_add_trusted_proxy(ptr, ip), "trusted_proxy")
+        if tls is not None:
+            check(_ll.weft_server_set_tls(ptr, tls[0], tls[1]), "tls")
+        srv._install_plugins(plugins)
+        if authorize is not None:
+            srv.authorize(authorize)
+        check(_ll.weft_server_listen(ptr, url), f"listen {url}")
+    except BaseException:
+        srv._ptr = None
+        _ll.pyweft_server_destroy(ptr, 1, 1)
+        drv.kick()
+        await asyncio.shield(srv._closed)
+        raise
+    drv.kick()
+    srv.port = _ll.weft_server_port(ptr)
+    srv.pathname = _ll.weft_server_pathname(ptr) or "/primus"
+    scheme = url.split("://", 1)[0] if "://" in url else "ws"
+    hostpart = url.split("://", 1)[-1].split("/", 1)[0]
+    host = hostpart.rsplit(":", 1)[0] if ":" in hostpart else hostpart
+    srv.url = f"{scheme}://{host}:{srv.port}{srv.pathname}"
+    return srv
