@@ -14,7 +14,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
 SENDERS=${SENDERS:-8}
 INFLIGHT=${INFLIGHT:-4}
 CLIENTS=${CLIENTS:-"1000 10000"}
-SERVERS=${SERVERS:-"weft-c ws primus"}
+SERVERS=${SERVERS:-"weft-c weft-node weft-python weft-lua ws primus"}
 NODE=${NODE:-node}
 mkdir -p bench/results
 out=bench/results/broadcast.json
@@ -33,9 +33,12 @@ cleanup() {
   rm -rf "$logdir"
 }
 trap cleanup EXIT
+# shellcheck source=hosts.sh
+. bench/hosts.sh
 
-start_server() { # $1 = weft-c|ws|primus
+start_server() { # $1 = weft-c|ws|primus or a host (hosts.sh)
   case $1 in
+    weft-node | weft-python | weft-lua) start_host "$1" broadcast "$logdir/out" "$logdir/err" ;;
     weft-c) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode broadcast \
       >"$logdir/out" 2>"$logdir/err" & ;;
     ws) "${PIN0[@]}" "$NODE" bench/peers/ws_server.js --port 0 --mode broadcast \
@@ -69,6 +72,7 @@ field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 echo "[" >"$out"
 first=1
 for server in $SERVERS; do
+  host_available "$server" || { echo "broadcast: $server is not built here (make test builds it): skipped" >&2; continue; }
   for clients in $CLIENTS; do
     rates=() lines=()
     for run in $(seq "$RUNS"); do

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
-SERVERS=${SERVERS:-"weft-c weft-c-msgpack ws primus"}
+SERVERS=${SERVERS:-"weft-c weft-c-msgpack weft-node weft-python weft-lua ws primus"}
 NODE=${NODE:-node}
 mkdir -p bench/results
 out=bench/results/echo.json
@@ -27,9 +27,12 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
+# shellcheck source=hosts.sh
+. bench/hosts.sh
 
-start_server() { # $1 = weft-c|ws|primus
+start_server() { # $1 = weft-c|ws|primus or a host (hosts.sh)
   case $1 in
+    weft-node | weft-python | weft-lua) start_host "$1" echo "$log" /dev/null ;;
     weft-c) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo >"$log" 2>/dev/null & ;;
     weft-c-msgpack) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo \
       --parser msgpack >"$log" 2>/dev/null & ;;
@@ -48,6 +51,7 @@ start_server() { # $1 = weft-c|ws|primus
 echo "[" >"$out"
 first=1
 for server in $SERVERS; do
+  host_available "$server" || { echo "echo: $server is not built here (make test builds it): skipped" >&2; continue; }
   for case in "100 32" "1000 32" "100 1024" "1000 1024"; do
     set -- $case
     conns=$1 size=$2

@@ -33,8 +33,8 @@ if os.environ.get("PLOT_NOTE"):
     notes.append(os.environ["PLOT_NOTE"])
 
 ALIAS = {"node-ws": "ws", "node-primus": "primus", "weft": "weft-c"}
-ORDER = ["weft-c", "weft-c-msgpack", "uws", "lws", "ws", "primus"]
-LABEL = {"weft-c": "weft (C)", "weft-c-msgpack": "weft (C, msgpack)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
+ORDER = ["weft-c", "weft-c-msgpack", "weft-node", "weft-python", "weft-lua", "uws", "lws", "ws", "primus"]
+LABEL = {"weft-c": "weft (C)", "weft-c-msgpack": "weft (C, msgpack)", "weft-node": "weft (Node)", "weft-python": "weft (Python)", "weft-lua": "weft (Lua)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
 
 def srv(name):
     return ALIAS.get(name, name)
@@ -160,8 +160,9 @@ if echo:
     servers = order(s for c in cases.values() for s in c)
     extra = any("pipeline" in e for e in echo)
     hdr = "| conns × size | " + " | ".join(LABEL.get(s, s) for s in servers)
-    ratios = [s for s in ("ws", "primus") if s in servers and "weft-c" in servers]
-    hdr += "".join(f" | weft / {LABEL[s]}" for s in ratios) + " |"
+    ratios = [(a, b) for a, b in (("weft-c", "ws"), ("weft-c", "primus"), ("weft-node", "ws"))
+              if a in servers and b in servers]
+    hdr += "".join(f" | {LABEL[a]} / {LABEL[b]}" for a, b in ratios) + " |"
     w(hdr)
     w("|" + "---|" * (1 + len(servers) + len(ratios)))
     rows = []
@@ -176,7 +177,7 @@ if echo:
                 cells.append(c)
             else:
                 cells.append("–")
-        rc = [ratio(by.get("weft-c", {}).get("median"), by.get(s, {}).get("median")) for s in ratios]
+        rc = [ratio(by.get(a, {}).get("median"), by.get(b, {}).get("median")) for a, b in ratios]
         w(f"| {conns} × {size} B | " + " | ".join(cells + rc) + " |")
         rows.append((f"{conns}x{size}B", {s: (by[s]["median"], by[s]["min"], by[s]["max"]) for s in by}))
     pipes = sorted({e.get("pipeline", 8) for e in echo})
@@ -330,6 +331,37 @@ plot {', '.join(dats)}
       "connecting time, as a fraction of one CPU; near 1.0 would mean the client, not the server, "
       "limits the rate. A wide min–max here usually means another process was busy on the two CPUs "
       "during that run (load average before each run is in `memory.json`).\n")
+
+# ---------------- beside uWebSockets
+uws = load("uws")
+if uws:
+    w("## Beside uWebSockets\n")
+    w("uWebSockets (its `examples/EchoServer.cpp`) and its own C load generator "
+      "(`benchmarks/load_test.c`: one 32-byte text message in flight per connection), built "
+      "locally from the fetched sources and not part of this repository, run beside weft in one "
+      "run: server on CPU 0, load on CPU 1. weft serves `--parser raw` here (uWebSockets echoes "
+      "bytes, it has no parser), and also `json`. `load_test` asks for `/`, so it was run against "
+      "weft with that one string changed to `/primus`. `echo_load` is weft's pipelined load "
+      "generator (8 in flight). Medians of the runs (min–max); msgs/s.\n")
+    groups = {}
+    for r in uws:
+        v = r.get("msgs_per_s", r.get("result", {}).get("msgs_per_s"))
+        cpu = r.get("result", {}).get("load_cpu")
+        groups.setdefault((r["tool"], r["conns"], r["server"]), []).append((float(v or 0), cpu))
+    label = {"uws": "uWebSockets", "weft-c-raw": "weft (C, raw)", "weft-c": "weft (C, json)"}
+    w("| load tool | conns × 32 B | server | msgs/s | load CPU | weft raw / uWebSockets |")
+    w("|---|---|---|---|---|---|")
+    for (tool, conns, server), vals in sorted(groups.items()):
+        xs = sorted(v for v, _ in vals)
+        med = statistics.median(xs)
+        cpus = [c for _, c in vals if c is not None]
+        base = groups.get((tool, conns, "uws"))
+        rel = ""
+        if server == "weft-c-raw" and base:
+            rel = f"{med / statistics.median(sorted(v for v, _ in base)):.2f}×"
+        w(f"| {tool} | {conns} | {label.get(server, server)} | {fmt(med)} ({fmt(xs[0])}–{fmt(xs[-1])}) | "
+          f"{fmt(statistics.median(cpus), 2) if cpus else '–'} | {rel} |")
+    w("")
 
 # ---------------- extensions
 ext = load("ext")
