@@ -37,6 +37,7 @@ struct weft_channel {
   uint32_t unacked;  /* received and not yet granted back */
   uint32_t consumed; /* delivered since the last grant */
   int paused, ending, delivering;
+  int finished; /* its end event ran or runs: off the maps, freed after */
   msgq out, in;
 };
 
@@ -132,7 +133,8 @@ static weft_channel *create(weft_channels *chs, void *t, weft_spark *spark, cons
   return c;
 }
 
-static void destroy_channel(weft_channel *c) {
+/* Takes the channel off the maps, so nothing finds it again. */
+static void unlink_channel(weft_channel *c) {
   weft_channels *chs = c->chs;
   weft_channel *head = weft__map_get(&chs->by_key, c->key), **pp = &head;
   while (*pp && *pp != c)
@@ -149,17 +151,26 @@ static void destroy_channel(weft_channel *c) {
   else
     weft__map_del(&chs->targets, weft__map_ptr(c->target));
   if (c->tnext) c->tnext->tprev = c->tprev;
+  chs->count--;
+}
+
+static void free_channel(weft_channel *c) {
   q_free(&c->out);
   q_free(&c->in);
   free(c->name);
   free(c);
-  chs->count--;
 }
 
-/* The end event, then the channel is gone. */
+/* The end event, then the channel is gone. The end event may close the
+ * connection (target_gone no longer finds the channel), and a data event may
+ * end it (the delivering caller frees it once the event returned). */
 static void finish(weft_channel *c) {
+  if (c->finished) return;
+  c->finished = 1;
+  c->ending = 1;
+  unlink_channel(c);
   if (c->ev.end) c->ev.end(c, c->user);
-  destroy_channel(c);
+  if (!c->delivering) free_channel(c);
 }
 
 /* ---- sending ---- */
@@ -227,6 +238,10 @@ static void drain_in(weft_channel *c) {
     weft_value_free(v);
   }
   c->delivering = 0;
+  if (c->finished) {
+    free_channel(c);
+    return;
+  }
   grant(c);
 }
 
@@ -249,8 +264,14 @@ static void on_data(weft_channel *c, weft_spark *spark, const weft_value *msg) {
   c->delivering = 1;
   deliver(c, msg);
   c->delivering = 0;
-  if (c->in.len && !c->paused) drain_in(c);
-  grant(c);
+  if (c->finished) {
+    free_channel(c);
+    return;
+  }
+  if (c->in.len && !c->paused)
+    drain_in(c);
+  else
+    grant(c);
 }
 
 static int incoming(weft_channels *chs, weft_spark *spark, void *t, const weft_value *msg) {

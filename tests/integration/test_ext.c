@@ -954,6 +954,53 @@ static void test_batching_misuse(void **state) {
   assert_int_equal(weft_loop_close(loop), 0);
 }
 
+/* A channel's own events may end the connection under it. */
+static void kill_data(weft_channel *ch, const weft_value *msg, void *user) {
+  fx *f = user;
+  (void)msg;
+  f->sch_got[3]++;
+  weft_spark_end(weft_channel_spark(ch), NULL, 0); /* ends every channel of the spark */
+}
+
+static void kill_end(weft_channel *ch, void *user) {
+  (void)ch;
+  ((fx *)user)->sch_ends++;
+}
+
+static void kill_open(weft_channel *ch, void *user) {
+  weft_channel_events ev = {.size = sizeof(ev), .data = kill_data, .end = kill_end};
+  weft_channel_set_events(ch, &ev, user);
+}
+
+static void kill_start(fx *f) {
+  weft_channel *a, *b;
+  CHECK(f, weft_channel_open(f->peers[0].chs, NULL, "other", &b) == 0);
+  CHECK(f, weft_channel_open(f->peers[0].chs, NULL, "kill", &a) == 0);
+  weft_value *v = weft_value_new_int(1);
+  CHECK(f, weft_channel_write(b, v) == 0); /* opens "other" at the server first */
+  CHECK(f, weft_channel_write(a, v) == 0);
+  CHECK(f, weft_channel_write(a, v) == 0); /* after the end: dropped */
+  weft_value_free(v);
+}
+
+static void kill_tick(fx *f) {
+  if (f->ticks >= 30) finish(f);
+}
+
+static void test_channel_event_ends_connection(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 1, WITH_CHANNELS);
+  assert_int_equal(weft_channels_on_open(f.schs, kill_open, &f), 0);
+  f.start = kill_start;
+  f.on_tick = kill_tick;
+  fx_run(&f);
+  /* The first message ("other") ends the connection from inside its data
+   * event: that channel's end runs there, and nothing after it arrives. */
+  assert_int_equal(f.sch_got[3], 1);
+  assert_int_equal(f.sch_ends, 1);
+}
+
 int main(void) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -969,6 +1016,7 @@ int main(void) {
       cmocka_unit_test(test_client_join_policy),
       cmocka_unit_test(test_channels),
       cmocka_unit_test(test_channels_bad_input),
+      cmocka_unit_test(test_channel_event_ends_connection),
       cmocka_unit_test(test_batching_msgpack),
       cmocka_unit_test(test_batching_misuse),
   };
