@@ -67,51 +67,60 @@ if command -v clang-format >/dev/null; then
   fi
 fi
 
-run_suite() { # INTERP MODULE_DIR
-  echo "=== suite under $1"
-  local log=$BUILD/suite-$1.log rc
+run_suite() { # INTERP MODULE_DIR SCRIPT
+  echo "=== $3 under $1"
+  local log=$BUILD/suite-$1-$(basename "$3" .lua).log rc
   WEFT_ROOT=$ROOT LUA_CPATH="$2/?.so" LUA_PATH="$ROOT/lua/tests/?.lua" \
-    timeout 120 "$1" lua/tests/test_weft.lua 2>&1 | tee "$log"
+    timeout 120 "$1" "lua/tests/$3" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   local line
-  line=$(grep -E '^[a-z0-9.]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  line=$(grep -E '^[a-z0-9.-]+: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
   if [ -n "$line" ]; then
     tpassed=$((tpassed + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
     tfailed=$((tfailed + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
   fi
   return "$rc"
 }
-if [ -f "$MOD54" ] && command -v lua5.4 >/dev/null; then
-  if run_suite lua5.4 "$BUILD/lua/5.4"; then ok "suite (lua5.4)"; else ko "suite (lua5.4)"; fi
-else
-  ko "lua5.4 or its module missing (bash scripts/deps.sh)"
-fi
-if [ -f "$MODJIT" ] && command -v luajit >/dev/null; then
-  if run_suite luajit "$BUILD/lua/jit"; then ok "suite (luajit)"; else ko "suite (luajit)"; fi
-else
-  ko "luajit or its module missing (bash scripts/deps.sh)"
-fi
+# test_weft.lua: the module; test_ext.lua: the extensions (issue #9)
+SUITES=(test_weft.lua test_ext.lua)
+for suite in "${SUITES[@]}"; do
+  if [ -f "$MOD54" ] && command -v lua5.4 >/dev/null; then
+    if run_suite lua5.4 "$BUILD/lua/5.4" "$suite"; then ok "$suite (lua5.4)"; else ko "$suite (lua5.4)"; fi
+  else
+    ko "lua5.4 or its module missing (bash scripts/deps.sh)"
+  fi
+  if [ -f "$MODJIT" ] && command -v luajit >/dev/null; then
+    if run_suite luajit "$BUILD/lua/jit" "$suite"; then ok "$suite (luajit)"; else ko "$suite (luajit)"; fi
+  else
+    ko "luajit or its module missing (bash scripts/deps.sh)"
+  fi
+done
 
 VG=()
 command -v valgrind >/dev/null &&
   VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 if [ ${#VG[@]} -gt 0 ] && [ -f "$MOD54" ]; then
-  echo "=== the lua5.4 suite under valgrind (memory errors and definite leaks fail)"
-  if WEFT_ROOT=$ROOT LUA_CPATH="$BUILD/lua/5.4/?.so" LUA_PATH="$ROOT/lua/tests/?.lua" \
-    timeout 180 "${VG[@]}" lua5.4 lua/tests/test_weft.lua >"$BUILD/suite-valgrind.log" 2>&1; then
-    ok "suite under valgrind"
-  else
-    tail -60 "$BUILD/suite-valgrind.log"
-    ko "suite under valgrind"
-  fi
+  for suite in "${SUITES[@]}"; do
+    echo "=== $suite (lua5.4) under valgrind (memory errors and definite leaks fail)"
+    vlog=$BUILD/suite-valgrind-$(basename "$suite" .lua).log
+    if WEFT_ROOT=$ROOT LUA_CPATH="$BUILD/lua/5.4/?.so" LUA_PATH="$ROOT/lua/tests/?.lua" \
+      timeout 180 "${VG[@]}" lua5.4 "lua/tests/$suite" >"$vlog" 2>&1; then
+      ok "$suite under valgrind"
+    else
+      tail -60 "$vlog"
+      ko "$suite under valgrind"
+    fi
+  done
 fi
 
-echo "=== lua_close with open handles (valgrind when available)"
-if LUA_CPATH="$BUILD/lua/5.4/?.so" timeout 60 "${VG[@]}" lua5.4 lua/tests/open_at_exit.lua; then
-  ok "lua_close with open handles"
-else
-  ko "lua_close with open handles"
-fi
+for script in open_at_exit.lua open_at_exit_ext.lua; do
+  echo "=== lua_close with open handles: $script (valgrind when available)"
+  if LUA_CPATH="$BUILD/lua/5.4/?.so" timeout 60 "${VG[@]}" lua5.4 "lua/tests/$script"; then
+    ok "lua_close with open handles ($script)"
+  else
+    ko "lua_close with open handles ($script)"
+  fi
+done
 
 echo "=== embedding host: game example headless (100 bots, 50 ticks at 20 Hz)"
 if [ -x "$HOST" ] &&

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include <uv.h>
+#include <weft/ext.h>
 #include <weft/weft.h>
 
 #if LUA_VERSION_NUM < 502
@@ -42,6 +43,9 @@
 #define MT_CLIENT "weft.client"
 #define MT_ARRAY "weft.array"
 #define MT_MAP "weft.map"
+#define MT_REPLY "weft.reply"
+#define MT_CHANNEL "weft.channel"
+#define MT_TARGET "weft.target"
 
 /* ------------------------------------------------------------------------ */
 /* Types                                                                    */
@@ -57,6 +61,7 @@ typedef struct weft__lloop {
   weft_loop *loop;
   lua_State *L; /* the state of the latest call into the module */
   int tb_ref, err_ref, array_mt_ref, map_mt_ref;
+  int chans_ref;     /* table: lightuserdata(weft_channel) -> channel userdata */
   int nerr;          /* handler errors dropped after the first pending one */
   int closing;       /* lua_close: no more calls into Lua */
   int running;       /* inside weft.run() */
@@ -64,9 +69,34 @@ typedef struct weft__lloop {
   weft__lhandle *handles;
 } weft__lloop;
 
-enum { SEV_CONNECTION, SEV_DISCONNECTION, SEV_DATA, SEV_DRAIN, SEV_ERROR, SEV_CLOSE, SEV_N };
-static const char *const server_events[] = {"connection", "disconnection", "data", "drain",
-                                            "error",      "close",         NULL};
+enum {
+  SEV_CONNECTION,
+  SEV_DISCONNECTION,
+  SEV_DATA,
+  SEV_DRAIN,
+  SEV_ERROR,
+  SEV_CLOSE,
+  SEV_CHANNEL,
+  SEV_N
+};
+static const char *const server_events[] = {"connection", "disconnection", "data",    "drain",
+                                            "error",      "close",         "channel", NULL};
+
+typedef struct weft__lreply weft__lreply;
+
+/* The extensions of one server or client (emitter, rooms, channels). */
+typedef struct weft__lext {
+  weft__lloop *lp;
+  void *owner; /* the weft__lserver or weft__lclient */
+  int is_client;
+  int dead; /* closing: events are refused without calling Lua */
+  weft_emitter *em;
+  weft_rooms *rooms;
+  weft_channels *chs;
+  int handlers_ref;      /* table: event name -> function */
+  int policy_ref;        /* rooms policy function */
+  weft__lreply *replies; /* reply userdata not answered yet */
+} weft__lext;
 
 typedef struct weft__lserver {
   weft__lhandle h; /* first member */
@@ -74,6 +104,7 @@ typedef struct weft__lserver {
   weft_server *s; /* NULL once destroy was called */
   int quiet;      /* collected: no server-level handlers any more */
   int cb[SEV_N];
+  weft__lext ext;
 } weft__lserver;
 
 typedef struct weft__lserver_ud {
@@ -104,6 +135,7 @@ enum {
   CEV_ONLINE,
   CEV_OFFLINE,
   CEV_ID,
+  CEV_CHANNEL,
   CEV_N
 };
 static const char *const client_events[] = {"open",
@@ -119,6 +151,7 @@ static const char *const client_events[] = {"open",
                                             "online",
                                             "offline",
                                             "id",
+                                            "channel",
                                             NULL};
 
 typedef struct weft__lclient {
@@ -127,6 +160,7 @@ typedef struct weft__lclient {
   weft_client *c; /* NULL once destroy was called */
   int quiet;
   int cb[CEV_N];
+  weft__lext ext;
 } weft__lclient;
 
 typedef struct weft__lclient_ud {
@@ -134,6 +168,13 @@ typedef struct weft__lclient_ud {
 } weft__lclient_ud;
 
 #define LOOP_UP(L) ((weft__lloop *)lua_touserdata(L, lua_upvalueindex(1)))
+
+/* The extensions (defined with their Lua API further down). */
+static void weft__lext_init(weft__lext *x, weft__lloop *lp, void *owner, int is_client);
+static int weft__lext_attach(lua_State *L, weft__lext *x, weft_server *s, weft_client *c,
+                             const char **what);
+static void weft__lext_close(weft__lext *x);
+static void weft__lext_free(weft__lext *x, lua_State *L);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                            */
@@ -469,9 +510,10 @@ static void weft__lpush_error(lua_State *L, const weft_error_info *err) {
 /* Calling into Lua from the loop                                           */
 /* ------------------------------------------------------------------------ */
 
-enum { D_CALL, D_CONNECTION };
+enum { D_CALL, D_CONNECTION, D_CUSTOM };
 
-typedef struct weft__ldispatch {
+typedef struct weft__ldispatch weft__ldispatch;
+struct weft__ldispatch {
   weft__lloop *lp;
   int kind;
   int ref;      /* handler (LUA_NOREF: none) */
@@ -484,7 +526,10 @@ typedef struct weft__ldispatch {
   weft_spark *sp;
   weft__lserver *srv;
   weft__lspark *spark;
-} weft__ldispatch;
+  int (*custom)(lua_State *L, weft__ldispatch *d); /* D_CUSTOM: pushes and calls itself */
+  void *ctx;
+  int result;
+};
 
 static int weft__ltraceback(lua_State *L) {
   /* Error objects that are not strings (tables, userdata) pass through as
@@ -533,6 +578,7 @@ static int weft__lpush_args(lua_State *L, weft__ldispatch *d) {
 static int weft__ldispatch_fn(lua_State *L) {
   weft__ldispatch *d = lua_touserdata(L, 1);
   lua_settop(L, 0);
+  if (d->kind == D_CUSTOM) return d->custom(L, d);
   if (d->kind == D_CONNECTION) {
     weft__lspark *p = lua_newuserdata(L, sizeof(*p));
     memset(p, 0, sizeof(*p));
@@ -564,17 +610,23 @@ static void weft__lstore_error(weft__lloop *lp, lua_State *L) {
   if (lp->running) weft_loop_stop(lp->loop);
 }
 
-static void weft__lrun(weft__ldispatch *d) {
+/* Returns 0 when the handler ran and returned, -1 otherwise. */
+static int weft__lrun(weft__ldispatch *d) {
   weft__lloop *lp = d->lp;
-  if (lp->closing) return;
+  if (lp->closing) return -1;
   lua_State *L = lp->L;
-  if (!lua_checkstack(L, 4)) return;
+  if (!lua_checkstack(L, 4)) return -1;
   lp->ncb++;
+  int rc = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, lp->tb_ref);
   lua_pushcfunction(L, weft__ldispatch_fn);
   lua_pushlightuserdata(L, d);
-  if (lua_pcall(L, 1, 0, -3) != 0) weft__lstore_error(lp, L);
+  if (lua_pcall(L, 1, 0, -3) != 0) {
+    weft__lstore_error(lp, L);
+    rc = -1;
+  }
   lua_pop(L, 1);
+  return rc;
 }
 
 static void weft__linit_dispatch(weft__ldispatch *d, weft__lloop *lp, int kind, int ref) {
@@ -697,9 +749,11 @@ static void weft__lon_server_close(weft_server *s, void *user) {
 static void weft__lserver_free(void *user) {
   weft__lserver *srv = user;
   weft__lloop *lp = srv->lp;
-  if (!lp->closing)
+  if (!lp->closing) {
     for (int i = 0; i < SEV_N; i++)
       weft__lunref(lp->L, &srv->cb[i]);
+    weft__lext_free(&srv->ext, lp->L);
+  }
   weft__lunlink(lp, &srv->h);
   free(srv);
 }
@@ -816,6 +870,7 @@ static int weft__lserver_close_impl(weft__lserver *srv, int reconnect, uint32_t 
   if (!srv || !srv->s) return WEFT_ECLOSED;
   weft_server *s = srv->s;
   srv->s = NULL;
+  weft__lext_close(&srv->ext);
   weft_destroy_options o = {.size = sizeof(o), .reconnect = reconnect, .timeout_ms = timeout_ms};
   return weft_server_destroy(s, &o);
 }
@@ -841,6 +896,7 @@ static int weft__l_server(lua_State *L) {
   srv->lp = lp;
   for (int i = 0; i < SEV_N; i++)
     srv->cb[i] = LUA_NOREF;
+  weft__lext_init(&srv->ext, lp, srv, 0);
   int rc = weft_server_new(lp->loop, &srv->s);
   if (rc != 0) {
     free(srv);
@@ -899,6 +955,8 @@ static int weft__l_server(lua_State *L) {
     else
       rc = weft_server_set_tls(srv->s, lua_tostring(L, -2), lua_tostring(L, -1));
   }
+  lua_settop(L, 2);
+  if (rc == 0) rc = weft__lext_attach(L, &srv->ext, srv->s, NULL, &what);
   lua_settop(L, 2);
   if (rc == 0) {
     lua_getfield(L, 1, "url");
@@ -1178,9 +1236,11 @@ static void weft__lc_id(weft_client *c, const char *id, void *u) {
 static void weft__lclient_free(void *user) {
   weft__lclient *cl = user;
   weft__lloop *lp = cl->lp;
-  if (!lp->closing)
+  if (!lp->closing) {
     for (int i = 0; i < CEV_N; i++)
       weft__lunref(lp->L, &cl->cb[i]);
+    weft__lext_free(&cl->ext, lp->L);
+  }
   weft__lunlink(lp, &cl->h);
   free(cl);
 }
@@ -1193,6 +1253,7 @@ static int weft__lclient_destroy_impl(weft__lclient *cl) {
   if (!cl || !cl->c) return WEFT_ECLOSED;
   weft_client *c = cl->c;
   cl->c = NULL;
+  weft__lext_close(&cl->ext);
   if (weft_client_state(c) != WEFT_CLIENT_CLOSED) weft_client_end(c, NULL);
   return weft_client_destroy(c);
 }
@@ -1214,6 +1275,7 @@ static int weft__l_client(lua_State *L) {
   cl->h.is_client = 1;
   for (int i = 0; i < CEV_N; i++)
     cl->cb[i] = LUA_NOREF;
+  weft__lext_init(&cl->ext, lp, cl, 1);
   int rc = weft_client_new(lp->loop, url, &cl->c);
   if (rc != 0) {
     free(cl);
@@ -1305,6 +1367,8 @@ static int weft__l_client(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  lua_settop(L, 2);
+  if (rc == 0) rc = weft__lext_attach(L, &cl->ext, NULL, cl->c, &what);
   lua_settop(L, 2);
   lua_getfield(L, 1, "manual");
   int manual = lua_toboolean(L, -1);
@@ -1410,6 +1474,1097 @@ static int weft__lclient_tostring(lua_State *L) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Extensions: emitter with acks, rooms, channels                           */
+/* ------------------------------------------------------------------------ */
+
+struct weft__lreply { /* the userdata of a reply handle */
+  weft_reply *r;      /* NULL once answered (or dropped at close) */
+  weft__lext *x;
+  weft__lreply *prev, *next;
+};
+
+typedef struct weft__lchannel { /* the userdata of a channel */
+  weft_channel *ch;             /* NULL after its end event */
+  weft__lloop *lp;
+  int is_client;
+  int cb[3]; /* data, end, drain */
+} weft__lchannel;
+static const char *const channel_events[] = {"data", "end", "drain", NULL};
+
+static void weft__lext_init(weft__lext *x, weft__lloop *lp, void *owner, int is_client) {
+  memset(x, 0, sizeof(*x));
+  x->lp = lp;
+  x->owner = owner;
+  x->is_client = is_client;
+  x->handlers_ref = x->policy_ref = LUA_NOREF;
+}
+
+static void weft__lreply_unlink(weft__lreply *ru) {
+  weft__lext *x = ru->x;
+  if (ru->prev)
+    ru->prev->next = ru->next;
+  else if (x && x->replies == ru)
+    x->replies = ru->next;
+  if (ru->next) ru->next->prev = ru->prev;
+  ru->prev = ru->next = NULL;
+  ru->x = NULL;
+}
+
+static void weft__lreject_str(weft_reply *r, const char *why) {
+  weft_value *v = weft_value_new_string(why, strlen(why));
+  weft_reply_reject(r, v);
+  weft_value_free(v);
+}
+
+/* The server or client is closing: unanswered replies are rejected (the C
+ * replies must be answered before the emitter goes), and later events are
+ * refused without calling Lua. Never calls into Lua. */
+static void weft__lext_close(weft__lext *x) {
+  x->dead = 1;
+  while (x->replies) {
+    weft__lreply *ru = x->replies;
+    weft_reply *r = ru->r;
+    ru->r = NULL;
+    weft__lreply_unlink(ru);
+    if (r) weft__lreject_str(r, "closing");
+  }
+}
+
+static void weft__lext_free(weft__lext *x, lua_State *L) {
+  weft__lunref(L, &x->handlers_ref);
+  weft__lunref(L, &x->policy_ref);
+}
+
+/* Pushes the Lua spark of a C spark, or nil. */
+static void weft__lpush_spark(lua_State *L, weft_spark *sp) {
+  weft__lspark *p = sp ? weft_spark_get_user(sp) : NULL;
+  if (p && p->self_ref != LUA_NOREF)
+    lua_rawgeti(L, LUA_REGISTRYINDEX, p->self_ref);
+  else
+    lua_pushnil(L);
+}
+
+/* ---- errors of the extensions go to the owner's error event ---- */
+
+static void weft__lon_error(weft_server *s, weft_spark *sp, const weft_error_info *err, void *user);
+static void weft__lclient_call(weft__lclient *cl, int ev, const weft_value *msg,
+                               const weft_error_info *err, const weft_reconnect_info *ri,
+                               const char *str);
+
+static void weft__lext_error(weft__lext *x, weft_spark *sp, const weft_error_info *err) {
+  if (x->dead) return;
+  if (x->is_client)
+    weft__lclient_call(x->owner, CEV_ERROR, NULL, err, NULL, NULL);
+  else
+    weft__lon_error(NULL, sp, err, x->owner);
+}
+static void weft__lon_em_error(weft_emitter *em, weft_spark *sp, const weft_error_info *err,
+                               void *user) {
+  (void)em;
+  weft__lext_error(user, sp, err);
+}
+static void weft__lon_ch_error(weft_channels *chs, weft_spark *sp, const weft_error_info *err,
+                               void *user) {
+  (void)chs;
+  weft__lext_error(user, sp, err);
+}
+
+/* ---- acks ---- */
+
+typedef struct weft__lack {
+  weft__lloop *lp;
+  int ref;
+  const weft_ack *ack;
+} weft__lack;
+
+static void weft__lpush_ack_error(weft__lloop *lp, lua_State *L, const weft_ack *ack) {
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, ack->status);
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, weft_err_name(ack->status));
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, "emitter");
+  lua_setfield(L, -2, "kind");
+  if (ack->status == WEFT_EREJECTED && ack->value && weft_value_type(ack->value) == WEFT_STRING) {
+    const char *s = NULL;
+    size_t len = 0;
+    weft_value_get_string(ack->value, &s, &len);
+    lua_pushfstring(L, "rejected: %s", s);
+  } else {
+    lua_pushstring(L, ack->status == WEFT_ETIMEDOUT ? "no answer in time"
+                      : ack->status == WEFT_ECLOSED ? "the connection closed before the answer"
+                                                    : weft_strerror(ack->status));
+  }
+  lua_setfield(L, -2, "message");
+  if (ack->value) {
+    weft__lpush_value(lp, L, ack->value);
+    lua_setfield(L, -2, "reason");
+  }
+}
+
+static int weft__lack_call(lua_State *L, weft__ldispatch *d) {
+  weft__lack *a = d->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a->ref);
+  if (a->ack->status == 0) {
+    lua_pushnil(L);
+    if (a->ack->value)
+      weft__lpush_value(d->lp, L, a->ack->value);
+    else
+      lua_pushnil(L);
+  } else {
+    weft__lpush_ack_error(d->lp, L, a->ack);
+    lua_pushnil(L);
+  }
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+static void weft__lon_ack(const weft_ack *ack, void *user) {
+  weft__lack *a = user;
+  weft__lloop *lp = a->lp;
+  if (!lp->closing) {
+    weft__ldispatch d;
+    weft__linit_dispatch(&d, lp, D_CUSTOM, LUA_NOREF);
+    d.custom = weft__lack_call;
+    a->ack = ack;
+    d.ctx = a;
+    weft__lrun(&d);
+    weft__lunref(lp->L, &a->ref);
+  }
+  free(a);
+}
+
+/* ---- events ---- */
+
+typedef struct weft__levctx {
+  weft__lext *x;
+  const weft_event *ev;
+  weft__lreply *ru; /* the reply userdata, once made */
+} weft__levctx;
+
+static int weft__levent_call(lua_State *L, weft__ldispatch *d) {
+  weft__levctx *c = d->ctx;
+  const weft_event *ev = c->ev;
+  luaL_checkstack(L, 8, "event");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->x->handlers_ref);
+  int wildcard = strcmp(ev->name, "*") == 0; /* an event named "*" is no special case */
+  lua_getfield(L, -1, ev->name);
+  if (lua_isnil(L, -1) || wildcard) {
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "*");
+    wildcard = 1;
+  }
+  lua_remove(L, -2);
+  if (lua_isnil(L, -1)) return luaL_error(L, "no handler for event '%s'", ev->name);
+  int n = 0;
+  if (!c->x->is_client) {
+    weft__lpush_spark(L, ev->spark);
+    n++;
+  }
+  if (ev->reply) {
+    weft__lreply *ru = lua_newuserdata(L, sizeof(*ru));
+    memset(ru, 0, sizeof(*ru));
+    luaL_getmetatable(L, MT_REPLY);
+    lua_setmetatable(L, -2);
+    ru->r = ev->reply;
+    ru->x = c->x;
+    ru->next = c->x->replies;
+    if (ru->next) ru->next->prev = ru;
+    c->x->replies = ru;
+    c->ru = ru;
+  } else {
+    lua_pushnil(L);
+  }
+  n++;
+  if (wildcard) {
+    lua_pushstring(L, ev->name);
+    n++;
+  }
+  size_t na = ev->args ? weft_value_len(ev->args) : 0;
+  if (na > 100000) return luaL_error(L, "event '%s': too many arguments", ev->name);
+  luaL_checkstack(L, (int)na + 4, "too many event arguments");
+  for (size_t i = 0; i < na; i++) {
+    weft__lpush_value(d->lp, L, weft_value_array_at(ev->args, i));
+    n++;
+  }
+  lua_call(L, n, 0);
+  return 0;
+}
+
+static void weft__lon_event(const weft_event *ev, void *user) {
+  weft__lext *x = user;
+  if (x->dead || x->lp->closing || x->handlers_ref == LUA_NOREF) {
+    if (ev->reply) weft__lreject_str(ev->reply, "closing");
+    return;
+  }
+  weft__levctx c = {x, ev, NULL};
+  weft__ldispatch d;
+  weft__linit_dispatch(&d, x->lp, D_CUSTOM, LUA_NOREF);
+  d.custom = weft__levent_call;
+  d.ctx = &c;
+  int rc = weft__lrun(&d);
+  if (!ev->reply) return;
+  if (!c.ru) { /* the handler never got its reply */
+    weft__lreject_str(ev->reply, "handler error");
+  } else if (rc != 0) {
+    /* The handler raised before answering. Its userdata may have been
+     * collected since (storing the error allocates), so it is looked up in
+     * the list of live replies instead of through c.ru. */
+    for (weft__lreply *ru = x->replies; ru; ru = ru->next) {
+      if (ru->r != ev->reply) continue;
+      ru->r = NULL;
+      weft__lreply_unlink(ru);
+      weft__lreject_str(ev->reply, "handler error");
+      break;
+    }
+  }
+}
+
+/* ---- rooms policy ---- */
+
+typedef struct weft__lpolctx {
+  weft__lext *x;
+  weft_spark *sp;
+  const char *room;
+  int join;
+  int allow;
+} weft__lpolctx;
+
+static int weft__lpolicy_call(lua_State *L, weft__ldispatch *d) {
+  weft__lpolctx *c = d->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->x->policy_ref);
+  weft__lpush_spark(L, c->sp);
+  lua_pushstring(L, c->room);
+  lua_pushboolean(L, c->join);
+  lua_call(L, 3, 1);
+  c->allow = lua_toboolean(L, -1);
+  return 0;
+}
+
+static int weft__lon_policy(weft_spark *sp, const char *room, int join, void *user) {
+  weft__lext *x = user;
+  if (x->dead || x->policy_ref == LUA_NOREF) return WEFT_EREJECTED;
+  weft__lpolctx c = {x, sp, room, join, 0};
+  weft__ldispatch d;
+  weft__linit_dispatch(&d, x->lp, D_CUSTOM, LUA_NOREF);
+  d.custom = weft__lpolicy_call;
+  d.ctx = &c;
+  if (weft__lrun(&d) != 0) return WEFT_EREJECTED;
+  return c.allow ? 0 : WEFT_EREJECTED;
+}
+
+/* ---- channels ---- */
+
+static void weft__lch_data(weft_channel *ch, const weft_value *msg, void *user);
+static void weft__lch_end(weft_channel *ch, void *user);
+static void weft__lch_drain(weft_channel *ch, void *user);
+
+/* Pushes the userdata of `ch`, making it (and its events) on first use.
+ * Raises only on memory errors. */
+static void weft__lpush_channel(lua_State *L, weft__lloop *lp, weft_channel *ch, int is_client) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->chans_ref);
+  lua_pushlightuserdata(L, ch);
+  lua_rawget(L, -2);
+  if (!lua_isnil(L, -1)) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  weft__lchannel *u = lua_newuserdata(L, sizeof(*u));
+  u->ch = ch;
+  u->lp = lp;
+  u->is_client = is_client;
+  for (int i = 0; i < 3; i++)
+    u->cb[i] = LUA_NOREF;
+  luaL_getmetatable(L, MT_CHANNEL);
+  lua_setmetatable(L, -2);
+  lua_pushlightuserdata(L, ch);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4); /* anchored until its end event */
+  lua_remove(L, -2);
+  weft_channel_events ev = {
+      .size = sizeof(ev), .data = weft__lch_data, .end = weft__lch_end, .drain = weft__lch_drain};
+  weft_channel_set_events(ch, &ev, u);
+}
+
+static void weft__lch_call(weft__lchannel *u, int which, const weft_value *msg) {
+  if (u->cb[which] == LUA_NOREF) return;
+  weft__ldispatch d;
+  weft__linit_dispatch(&d, u->lp, D_CALL, u->cb[which]);
+  d.msg = msg;
+  weft__lrun(&d);
+}
+static void weft__lch_data(weft_channel *ch, const weft_value *msg, void *user) {
+  (void)ch;
+  weft__lch_call(user, 0, msg);
+}
+static void weft__lch_drain(weft_channel *ch, void *user) {
+  (void)ch;
+  weft__lch_call(user, 2, NULL);
+}
+static void weft__lch_end(weft_channel *ch, void *user) {
+  weft__lchannel *u = user;
+  weft__lloop *lp = u->lp;
+  weft__lch_call(u, 1, NULL);
+  u->ch = NULL;
+  if (lp->closing) return;
+  lua_State *L = lp->L;
+  for (int i = 0; i < 3; i++)
+    weft__lunref(L, &u->cb[i]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->chans_ref);
+  lua_pushlightuserdata(L, ch);
+  lua_pushnil(L);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+typedef struct weft__lopenctx {
+  weft__lext *x;
+  weft_channel *ch;
+  int handled;
+} weft__lopenctx;
+
+static int weft__lopen_call(lua_State *L, weft__ldispatch *d) {
+  weft__lopenctx *c = d->ctx;
+  int ref = c->x->is_client ? ((weft__lclient *)c->x->owner)->cb[CEV_CHANNEL]
+                            : ((weft__lserver *)c->x->owner)->cb[SEV_CHANNEL];
+  if (ref == LUA_NOREF) return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  weft__lpush_channel(L, d->lp, c->ch, c->x->is_client);
+  c->handled = 1;
+  int n = 1;
+  if (!c->x->is_client) {
+    weft__lpush_spark(L, weft_channel_spark(c->ch));
+    n++;
+  }
+  lua_call(L, n, 0);
+  return 0;
+}
+
+/* The peer opened a channel: the owner's "channel" handler gets it; without
+ * one (or when it raises before taking it) the channel is refused. */
+static void weft__lon_channel_open(weft_channel *ch, void *user) {
+  weft__lext *x = user;
+  weft__lopenctx c = {x, ch, 0};
+  if (!x->dead && !x->lp->closing) {
+    weft__ldispatch d;
+    weft__linit_dispatch(&d, x->lp, D_CUSTOM, LUA_NOREF);
+    d.custom = weft__lopen_call;
+    d.ctx = &c;
+    weft__lrun(&d);
+  }
+  if (!c.handled) weft_channel_end(ch);
+}
+
+/* ---- attaching: the options emitter=, rooms=, channels=, batching= ---- */
+
+/* Table at index 1 holds the options; returns 0 or an error, *what says
+ * which option failed. Runs before listen/open. */
+static int weft__lext_attach(lua_State *L, weft__lext *x, weft_server *s, weft_client *c,
+                             const char **what) {
+  int top = lua_gettop(L), rc = 0;
+  lua_getfield(L, 1, "emitter");
+  if (lua_toboolean(L, -1)) {
+    *what = "emitter";
+    rc = s ? weft_emitter_server(s, &x->em) : weft_emitter_client(c, &x->em);
+    if (rc == 0 && lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "timeout");
+      if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0)
+        rc = weft_emitter_set_timeout(x->em, (uint32_t)lua_tonumber(L, -1));
+      else if (!lua_isnil(L, -1))
+        rc = WEFT_EINVAL;
+    }
+    if (rc == 0) rc = weft_emitter_on_error(x->em, weft__lon_em_error, x);
+    if (rc == 0) {
+      lua_newtable(L);
+      x->handlers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+  }
+  lua_settop(L, top);
+  if (rc == 0) {
+    lua_getfield(L, 1, "rooms");
+    if (lua_toboolean(L, -1)) {
+      *what = "rooms";
+      rc = s ? weft_rooms_server(s, &x->rooms) : WEFT_EINVAL; /* rooms live on servers */
+    }
+    lua_settop(L, top);
+  }
+  if (rc == 0) {
+    lua_getfield(L, 1, "channels");
+    if (lua_toboolean(L, -1)) {
+      *what = "channels";
+      rc = s ? weft_channels_server(s, &x->chs) : weft_channels_client(c, &x->chs);
+      if (rc == 0 && lua_type(L, -1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "window");
+        if (lua_type(L, -1) == LUA_TNUMBER)
+          rc = weft_channels_set_window(x->chs, (uint32_t)lua_tonumber(L, -1));
+        else if (!lua_isnil(L, -1))
+          rc = WEFT_EINVAL;
+      }
+      if (rc == 0) rc = weft_channels_on_open(x->chs, weft__lon_channel_open, x);
+      if (rc == 0) rc = weft_channels_on_error(x->chs, weft__lon_ch_error, x);
+    }
+    lua_settop(L, top);
+  }
+  if (rc == 0) {
+    lua_getfield(L, 1, "batching");
+    if (!lua_isnil(L, -1)) {
+      *what = "batching";
+      if (lua_type(L, -1) == LUA_TBOOLEAN) {
+        size_t n = lua_toboolean(L, -1) ? 16384 : 0;
+        rc = s ? weft_server_set_batching(s, n) : weft_client_set_batching(c, n);
+      } else if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0) {
+        size_t n = (size_t)lua_tonumber(L, -1);
+        rc = s ? weft_server_set_batching(s, n) : weft_client_set_batching(c, n);
+      } else {
+        rc = WEFT_EINVAL;
+      }
+    }
+    lua_settop(L, top);
+  }
+  return rc;
+}
+
+/* ---- Lua API: helpers ---- */
+
+static weft__lext *weft__lext_of(lua_State *L, int *is_client) {
+  void *u = lua_touserdata(L, 1);
+  if (u && lua_getmetatable(L, 1)) {
+    luaL_getmetatable(L, MT_SERVER);
+    int srv = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (srv) {
+      weft__lserver *s = ((weft__lserver_ud *)u)->impl;
+      *is_client = 0;
+      return s && s->s ? &s->ext : NULL;
+    }
+  }
+  weft__lclient_ud *cu = luaL_checkudata(L, 1, MT_CLIENT);
+  *is_client = 1;
+  return cu->impl && cu->impl->c ? &cu->impl->ext : NULL;
+}
+
+/* Values at [first, last] as one array (nil is null). */
+static int weft__lbuild_args(weft__lloop *lp, lua_State *L, int first, int last, weft_value **out,
+                             int *nret) {
+  weft_value *arr = weft_value_new_array();
+  if (!arr) {
+    *nret = weft__lfail(L, WEFT_ENOMEM, "emit");
+    return WEFT_ENOMEM;
+  }
+  for (int i = first; i <= last; i++) {
+    weft_value *v;
+    int rc = weft__lcheck_value(lp, L, i, &v, nret);
+    if (rc == 0) {
+      rc = weft_value_array_push(arr, v);
+      if (rc != 0) *nret = weft__lfail(L, rc, "emit");
+    }
+    if (rc != 0) {
+      weft_value_free(arr);
+      return rc;
+    }
+  }
+  *out = arr;
+  return 0;
+}
+
+/* Splits emit's arguments from index `first`: a trailing function asks for
+ * an ack, optionally followed by { timeout = ms }. */
+static int weft__lemit_split(lua_State *L, int first, int *last, int *fn, uint32_t *timeout) {
+  int top = lua_gettop(L);
+  *fn = 0;
+  *timeout = WEFT_EMIT_DEFAULT_TIMEOUT;
+  *last = top;
+  if (top >= first && lua_type(L, top) == LUA_TFUNCTION) {
+    *fn = top;
+    *last = top - 1;
+  } else if (top > first && lua_type(L, top) == LUA_TTABLE &&
+             lua_type(L, top - 1) == LUA_TFUNCTION) {
+    *fn = top - 1;
+    *last = top - 2;
+    lua_getfield(L, top, "timeout");
+    if (lua_type(L, -1) == LUA_TNUMBER && lua_tonumber(L, -1) >= 0 &&
+        lua_tonumber(L, -1) < 4294967295.0)
+      *timeout = (uint32_t)lua_tonumber(L, -1);
+    else if (!lua_isnil(L, -1))
+      return luaL_argerror(L, top, "timeout must be a number of ms >= 0");
+    lua_pop(L, 1);
+  }
+  return 0;
+}
+
+/* emit on a spark (sp) or a client (sp NULL). Stack: self, name, args... */
+static int weft__lemit_common(lua_State *L, weft__lloop *lp, weft_emitter *em, weft_spark *sp) {
+  const char *name = luaL_checkstring(L, 2);
+  int last, fn;
+  uint32_t timeout;
+  weft__lemit_split(L, 3, &last, &fn, &timeout);
+  if (!em) return weft__lfailmsg(L, WEFT_ESTATE, "emit: the emitter is not enabled (emitter=true)");
+  weft_value *args;
+  int nret;
+  if (weft__lbuild_args(lp, L, 3, last, &args, &nret) != 0) return nret;
+  weft__lack *a = NULL;
+  if (fn) {
+    a = malloc(sizeof(*a));
+    if (!a) {
+      weft_value_free(args);
+      return weft__lfail(L, WEFT_ENOMEM, "emit");
+    }
+    a->lp = lp;
+    a->ack = NULL;
+    lua_pushvalue(L, fn);
+    a->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  int rc = weft_emitter_emit(em, sp, name, args, timeout, fn ? weft__lon_ack : NULL, a);
+  weft_value_free(args);
+  if (rc < 0) {
+    if (a) {
+      weft__lunref(L, &a->ref);
+      free(a);
+    }
+    return weft__lfail(L, rc, "emit");
+  }
+  lua_pushboolean(L, rc == 0);
+  return 1;
+}
+
+/* ---- server and client: handle, emit ---- */
+
+/* handle(name, fn|nil): sets the handler of an event ("*": every event
+ * without its own handler). */
+static int weft__lext_handle(lua_State *L) {
+  int is_client;
+  weft__lext *x = weft__lext_of(L, &is_client);
+  const char *name = luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  LOOP_UP(L)->L = L;
+  if (!x) return weft__lfail(L, WEFT_ECLOSED, "handle");
+  if (!x->em)
+    return weft__lfailmsg(L, WEFT_ESTATE, "handle: the emitter is not enabled (emitter=true)");
+  size_t len = strlen(name);
+  if (len == 0 || len > 255) return weft__lfail(L, WEFT_EINVAL, "handle");
+  int rc = weft_emitter_on(x->em, name, lua_isnoneornil(L, 3) ? NULL : weft__lon_event, x);
+  if (rc != 0) return weft__lfail(L, rc, "handle");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, x->handlers_ref);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, -3);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* server:emit(name, ...): to every open spark, no acks; returns the count. */
+static int weft__lserver_emit(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  const char *name = luaL_checkstring(L, 2);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "emit");
+  if (!ud->impl->ext.em)
+    return weft__lfailmsg(L, WEFT_ESTATE, "emit: the emitter is not enabled (emitter=true)");
+  if (lua_type(L, lua_gettop(L)) == LUA_TFUNCTION)
+    return weft__lfailmsg(L, WEFT_EINVAL, "emit: a broadcast cannot ask for acks");
+  weft_value *args;
+  int nret;
+  if (weft__lbuild_args(lp, L, 3, lua_gettop(L), &args, &nret) != 0) return nret;
+  int rc = weft_emitter_broadcast(ud->impl->ext.em, name, args);
+  weft_value_free(args);
+  if (rc < 0) return weft__lfail(L, rc, "emit");
+  lua_pushinteger(L, rc);
+  return 1;
+}
+
+static int weft__lspark_emit(lua_State *L) {
+  weft__lspark *p = weft__lcheck_spark(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  luaL_checkstring(L, 2);
+  if (!p->sp) return weft__lfail(L, WEFT_ECLOSED, "emit");
+  return weft__lemit_common(L, lp, p->srv->ext.em, p->sp);
+}
+
+static int weft__lclient_emit(lua_State *L) {
+  weft__lclient_ud *ud = weft__lcheck_client(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  luaL_checkstring(L, 2);
+  if (!ud->impl || !ud->impl->c) return weft__lfail(L, WEFT_ECLOSED, "emit");
+  return weft__lemit_common(L, lp, ud->impl->ext.em, NULL);
+}
+
+/* ---- replies ---- */
+
+static weft__lreply *weft__lcheck_reply(lua_State *L) { return luaL_checkudata(L, 1, MT_REPLY); }
+
+static int weft__lreply_answer(lua_State *L, int resolve) {
+  weft__lreply *ru = weft__lcheck_reply(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  if (!ru->r)
+    return weft__lfailmsg(L, WEFT_ESTATE,
+                          "reply: already answered (or dropped: its server or client closed)");
+  weft_value *v = NULL;
+  int nret;
+  if (!lua_isnoneornil(L, 2) && weft__lcheck_value(lp, L, 2, &v, &nret) != 0) return nret;
+  weft_reply *r = ru->r;
+  ru->r = NULL;
+  weft__lreply_unlink(ru);
+  int rc = resolve ? weft_reply_resolve(r, v) : weft_reply_reject(r, v);
+  weft_value_free(v);
+  if (rc < 0) return weft__lfail(L, rc, resolve ? "resolve" : "reject");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+static int weft__lreply_resolve(lua_State *L) { return weft__lreply_answer(L, 1); }
+static int weft__lreply_reject(lua_State *L) { return weft__lreply_answer(L, 0); }
+static int weft__lreply_pending(lua_State *L) {
+  lua_pushboolean(L, weft__lcheck_reply(L)->r != NULL);
+  return 1;
+}
+
+/* __gc: a reply dropped unanswered is rejected with "dropped". */
+static int weft__lreply_gc(lua_State *L) {
+  weft__lreply *ru = luaL_checkudata(L, 1, MT_REPLY);
+  if (!ru->r) return 0;
+  LOOP_UP(L)->L = L;
+  weft_reply *r = ru->r;
+  ru->r = NULL;
+  weft__lreply_unlink(ru);
+  weft__lreject_str(r, "dropped");
+  return 0;
+}
+
+static int weft__lreply_tostring(lua_State *L) {
+  lua_pushstring(L, weft__lcheck_reply(L)->r ? "weft.reply" : "weft.reply (answered)");
+  return 1;
+}
+
+/* ---- rooms ---- */
+
+static weft_rooms *weft__lrooms_of_spark(lua_State *L, weft__lspark *p, const char *what,
+                                         int *nret) {
+  if (!p->sp) {
+    *nret = weft__lfail(L, WEFT_ECLOSED, what);
+    return NULL;
+  }
+  if (!p->srv->ext.rooms) {
+    lua_pushfstring(L, "%s: rooms are not enabled (rooms=true)", what);
+    *nret = weft__lfailmsg(L, WEFT_ESTATE, lua_tostring(L, -1));
+    return NULL;
+  }
+  return p->srv->ext.rooms;
+}
+
+static int weft__lspark_room_op(lua_State *L, int op) {
+  weft__lspark *p = weft__lcheck_spark(L);
+  static const char *const names[] = {"join", "leave", "leave_all", "in_room"};
+  const char *room = op == 2 ? NULL : luaL_checkstring(L, 2);
+  LOOP_UP(L)->L = L;
+  int nret;
+  weft_rooms *rooms = weft__lrooms_of_spark(L, p, names[op], &nret);
+  if (!rooms) return nret;
+  int rc = op == 0   ? weft_rooms_join(rooms, p->sp, room)
+           : op == 1 ? weft_rooms_leave(rooms, p->sp, room)
+           : op == 2 ? weft_rooms_leave_all(rooms, p->sp)
+                     : weft_rooms_has(rooms, p->sp, room);
+  if (rc < 0) return weft__lfail(L, rc, names[op]);
+  lua_pushboolean(L, op == 3 ? rc > 0 : 1);
+  return 1;
+}
+static int weft__lspark_join(lua_State *L) { return weft__lspark_room_op(L, 0); }
+static int weft__lspark_leave(lua_State *L) { return weft__lspark_room_op(L, 1); }
+static int weft__lspark_leave_all(lua_State *L) { return weft__lspark_room_op(L, 2); }
+static int weft__lspark_in_room(lua_State *L) { return weft__lspark_room_op(L, 3); }
+
+/* spark:rooms() -> { names } */
+static int weft__lspark_rooms(lua_State *L) {
+  weft__lspark *p = weft__lcheck_spark(L);
+  int nret;
+  weft_rooms *rooms = weft__lrooms_of_spark(L, p, "rooms", &nret);
+  if (!rooms) return nret;
+  int n = weft_rooms_of_spark_count(rooms, p->sp);
+  lua_createtable(L, n > 0 ? n : 0, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, weft_rooms_of_spark_at(rooms, p->sp, (size_t)i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+static weft_rooms *weft__lrooms_of_server(lua_State *L, const char *what, int *nret) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  if (!ud->impl || !ud->impl->s) {
+    *nret = weft__lfail(L, WEFT_ECLOSED, what);
+    return NULL;
+  }
+  if (!ud->impl->ext.rooms) {
+    lua_pushfstring(L, "%s: rooms are not enabled (rooms=true)", what);
+    *nret = weft__lfailmsg(L, WEFT_ESTATE, lua_tostring(L, -1));
+    return NULL;
+  }
+  return ud->impl->ext.rooms;
+}
+
+/* server:rooms() -> { names of the rooms that have members } */
+static int weft__lserver_rooms(lua_State *L) {
+  int nret;
+  weft_rooms *rooms = weft__lrooms_of_server(L, "rooms", &nret);
+  if (!rooms) return nret;
+  int n = weft_rooms_count(rooms);
+  lua_createtable(L, n > 0 ? n : 0, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushstring(L, weft_rooms_name_at(rooms, (size_t)i));
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+/* server:members(room) -> { sparks } */
+static int weft__lserver_members(lua_State *L) {
+  const char *room = luaL_checkstring(L, 2);
+  int nret;
+  weft_rooms *rooms = weft__lrooms_of_server(L, "members", &nret);
+  if (!rooms) return nret;
+  int n = weft_rooms_member_count(rooms, room);
+  if (n < 0) return weft__lfail(L, n, "members");
+  lua_createtable(L, n, 0);
+  int j = 0;
+  for (int i = 0; i < n; i++) {
+    weft__lpush_spark(L, weft_rooms_member_at(rooms, room, (size_t)i));
+    if (lua_isnil(L, -1))
+      lua_pop(L, 1);
+    else
+      lua_rawseti(L, -2, ++j);
+  }
+  return 1;
+}
+
+/* server:rooms_policy(fn(spark, room, join) -> allow | nil) */
+static int weft__lserver_rooms_policy(lua_State *L) {
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+  int nret;
+  weft_rooms *rooms = weft__lrooms_of_server(L, "rooms_policy", &nret);
+  if (!rooms) return nret;
+  weft__lserver *srv = ((weft__lserver_ud *)lua_touserdata(L, 1))->impl;
+  if (!srv->ext.em)
+    return weft__lfailmsg(L, WEFT_ESTATE, "rooms_policy: needs the emitter too (emitter=true)");
+  weft__lunref(L, &srv->ext.policy_ref);
+  int rc;
+  if (lua_isnoneornil(L, 2)) {
+    rc = weft_rooms_set_client_policy(rooms, NULL, NULL);
+  } else {
+    lua_pushvalue(L, 2);
+    srv->ext.policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rc = weft_rooms_set_client_policy(rooms, weft__lon_policy, &srv->ext);
+  }
+  if (rc != 0) return weft__lfail(L, rc, "rooms_policy");
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* server:spark(id) -> the open spark with this id, or nil */
+static int weft__lserver_spark(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  const char *id = luaL_checkstring(L, 2);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "spark");
+  weft__lpush_spark(L, weft_server_spark(ud->impl->s, id));
+  return 1;
+}
+
+/* ---- targets: server:to(rooms...):except(ids...):write(msg) / :emit(...) ---- */
+
+static int weft__lis_udata(lua_State *L, int i, const char *mt) {
+  if (!lua_getmetatable(L, i)) return 0;
+  luaL_getmetatable(L, mt);
+  int eq = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return eq;
+}
+
+/* Appends strings (or the ids of sparks) from argument `from` on, flattening
+ * tables, into the array at index `t`. */
+static void weft__lcollect(lua_State *L, int t, int from, int to, int depth) {
+  for (int i = from; i <= to; i++) {
+    int ty = lua_type(L, i);
+    if (ty == LUA_TSTRING) {
+      lua_pushvalue(L, i);
+    } else if (ty == LUA_TUSERDATA && weft__lis_udata(L, i, MT_SPARK)) {
+      weft__lspark *p = lua_touserdata(L, i);
+      if (!p->sp) continue; /* gone: nothing to exclude */
+      lua_pushstring(L, weft_spark_id(p->sp));
+    } else if (ty == LUA_TTABLE && depth == 0) {
+      int n = (int)lua_rawlen(L, i);
+      for (int k = 1; k <= n; k++) {
+        lua_rawgeti(L, i, k);
+        weft__lcollect(L, t, lua_gettop(L), lua_gettop(L), 1);
+        lua_pop(L, 1);
+      }
+      continue;
+    } else {
+      luaL_argerror(L, i, "room names or spark ids (strings, sparks, or a table of them)");
+      continue;
+    }
+    lua_rawseti(L, t, (int)lua_rawlen(L, t) + 1);
+  }
+}
+
+/* server:to(rooms...) -> target; no rooms: every open spark. */
+static int weft__lserver_to(lua_State *L) {
+  weft__lcheck_server(L);
+  int top = lua_gettop(L);
+  lua_createtable(L, 1, 2); /* top+1 */
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  if (top >= 2) {
+    lua_newtable(L);
+    weft__lcollect(L, top + 2, 2, top, 0);
+    lua_setfield(L, top + 1, "_rooms");
+  }
+  lua_newtable(L);
+  lua_setfield(L, top + 1, "_except");
+  luaL_getmetatable(L, MT_TARGET);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int weft__ltarget_except(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int top = lua_gettop(L);
+  lua_getfield(L, 1, "_except");
+  weft__lcollect(L, top + 1, 2, top, 0);
+  lua_settop(L, 1);
+  return 1;
+}
+
+typedef struct weft__lcollect_ctx {
+  const char *const *except;
+  size_t n_except;
+  weft_spark **out;
+  size_t n, cap;
+} weft__lcollect_ctx;
+
+static int weft__lcollect_spark(weft_spark *sp, void *user) {
+  weft__lcollect_ctx *c = user;
+  const char *id = weft_spark_id(sp);
+  for (size_t i = 0; i < c->n_except; i++)
+    if (strcmp(c->except[i], id) == 0) return 0;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    weft_spark **m = realloc(c->out, cap * sizeof(*m));
+    if (!m) return WEFT_ENOMEM;
+    c->out = m;
+    c->cap = cap;
+  }
+  c->out[c->n++] = sp;
+  return 0;
+}
+
+/* Stack: target, then the message or the event's name and args. */
+static int weft__ltarget_send(lua_State *L, int emit) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  const char *what = emit ? "emit" : "write";
+  const char *name = emit ? luaL_checkstring(L, 2) : NULL;
+  int top = lua_gettop(L);
+  lua_rawgeti(L, 1, 1);
+  weft__lserver_ud *ud = luaL_checkudata(L, -1, MT_SERVER);
+  lua_pop(L, 1);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, what);
+  weft__lserver *srv = ud->impl;
+  if (emit && !srv->ext.em)
+    return weft__lfailmsg(L, WEFT_ESTATE, "emit: the emitter is not enabled (emitter=true)");
+  lua_getfield(L, 1, "_rooms");  /* top+1 */
+  lua_getfield(L, 1, "_except"); /* top+2 */
+  int has_rooms = lua_type(L, top + 1) == LUA_TTABLE;
+  if (has_rooms && !srv->ext.rooms)
+    return weft__lfailmsg(L, WEFT_ESTATE, "to: rooms are not enabled (rooms=true)");
+  weft_value *msg = NULL, *args = NULL;
+  int nret, rc;
+  if (emit) {
+    if (weft__lbuild_args(lp, L, 3, top, &args, &nret) != 0) return nret;
+  } else if (weft__lcheck_value(lp, L, 2, &msg, &nret) != 0) {
+    return nret;
+  }
+  size_t nr = has_rooms ? lua_rawlen(L, top + 1) : 0;
+  size_t ne = lua_type(L, top + 2) == LUA_TTABLE ? lua_rawlen(L, top + 2) : 0;
+  const char **names = calloc(nr + ne + 1, sizeof(*names));
+  if (!names) {
+    rc = WEFT_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < nr; i++) { /* the strings stay anchored in the target */
+    lua_rawgeti(L, top + 1, (int)i + 1);
+    names[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  for (size_t i = 0; i < ne; i++) {
+    lua_rawgeti(L, top + 2, (int)i + 1);
+    names[nr + i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  if (has_rooms) {
+    rc = emit ? weft_rooms_emit(srv->ext.rooms, names, nr, names + nr, ne, name, args)
+              : weft_rooms_write(srv->ext.rooms, names, nr, names + nr, ne, msg);
+  } else {
+    weft__lcollect_ctx c = {names + nr, ne, NULL, 0, 0};
+    rc = weft_server_foreach(srv->s, weft__lcollect_spark, &c);
+    if (rc == 0 && emit) rc = weft_emitter_packet(name, args, &msg);
+    if (rc == 0) rc = c.n ? weft_server_write_to(srv->s, msg, c.out, c.n) : 0;
+    free(c.out);
+  }
+  free(names);
+done:
+  weft_value_free(msg);
+  weft_value_free(args);
+  if (rc < 0) return weft__lfail(L, rc, what);
+  lua_pushinteger(L, rc);
+  return 1;
+}
+static int weft__ltarget_write(lua_State *L) { return weft__ltarget_send(L, 0); }
+static int weft__ltarget_emit(lua_State *L) { return weft__ltarget_send(L, 1); }
+
+/* ---- client: join, leave ---- */
+
+static void weft__lon_room_ack(const weft_ack *ack, void *user) { weft__lon_ack(ack, user); }
+
+static int weft__lclient_room(lua_State *L, int join) {
+  weft__lclient_ud *ud = weft__lcheck_client(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  const char *room = luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
+  const char *what = join ? "join" : "leave";
+  if (!ud->impl || !ud->impl->c) return weft__lfail(L, WEFT_ECLOSED, what);
+  weft_emitter *em = ud->impl->ext.em;
+  if (!em) return weft__lfailmsg(L, WEFT_ESTATE, "join/leave: needs the emitter (emitter=true)");
+  weft__lack *a = NULL;
+  if (!lua_isnoneornil(L, 3)) {
+    if (!(a = malloc(sizeof(*a)))) return weft__lfail(L, WEFT_ENOMEM, what);
+    a->lp = lp;
+    a->ack = NULL;
+    lua_pushvalue(L, 3);
+    a->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  int rc = join ? weft_emitter_join(em, room, a ? weft__lon_room_ack : NULL, a)
+                : weft_emitter_leave(em, room, a ? weft__lon_room_ack : NULL, a);
+  if (rc < 0) {
+    if (a) {
+      weft__lunref(L, &a->ref);
+      free(a);
+    }
+    return weft__lfail(L, rc, what);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+static int weft__lclient_join(lua_State *L) { return weft__lclient_room(L, 1); }
+static int weft__lclient_leave(lua_State *L) { return weft__lclient_room(L, 0); }
+
+/* ---- channels: spark:channel(name), client:channel(name) ---- */
+
+static int weft__lchannel_open(lua_State *L, weft__lext *x, weft_spark *sp, int is_client) {
+  const char *name = luaL_checkstring(L, 2);
+  if (!x->chs)
+    return weft__lfailmsg(L, WEFT_ESTATE, "channel: channels are not enabled (channels=true)");
+  weft_channel *ch;
+  int rc = weft_channel_open(x->chs, sp, name, &ch);
+  if (rc != 0) return weft__lfail(L, rc, "channel");
+  weft__lpush_channel(L, x->lp, ch, is_client);
+  return 1;
+}
+
+static int weft__lspark_channel(lua_State *L) {
+  weft__lspark *p = weft__lcheck_spark(L);
+  LOOP_UP(L)->L = L;
+  luaL_checkstring(L, 2);
+  if (!p->sp) return weft__lfail(L, WEFT_ECLOSED, "channel");
+  return weft__lchannel_open(L, &p->srv->ext, p->sp, 0);
+}
+
+static int weft__lclient_channel(lua_State *L) {
+  weft__lclient_ud *ud = weft__lcheck_client(L);
+  LOOP_UP(L)->L = L;
+  luaL_checkstring(L, 2);
+  if (!ud->impl || !ud->impl->c) return weft__lfail(L, WEFT_ECLOSED, "channel");
+  return weft__lchannel_open(L, &ud->impl->ext, NULL, 1);
+}
+
+static weft__lchannel *weft__lcheck_channel(lua_State *L) {
+  return luaL_checkudata(L, 1, MT_CHANNEL);
+}
+
+static int weft__lchannel_on(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  if (!u->ch) return weft__lfail(L, WEFT_ECLOSED, "on");
+  return weft__lset_handler(L, u->cb, channel_events);
+}
+
+static int weft__lchannel_write(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  if (!u->ch) return weft__lfail(L, WEFT_ECLOSED, "write");
+  weft_value *v;
+  int nret;
+  if (weft__lcheck_value(lp, L, 2, &v, &nret) != 0) return nret;
+  int rc = weft_channel_write(u->ch, v);
+  weft_value_free(v);
+  if (rc < 0) return weft__lfail(L, rc, "write");
+  lua_pushboolean(L, rc == 0); /* false: queued until the peer grants credit ("drain") */
+  return 1;
+}
+
+static int weft__lchannel_op(lua_State *L, int op) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  static const char *const names[] = {"pause", "resume", "close"};
+  LOOP_UP(L)->L = L;
+  if (!u->ch) return weft__lfail(L, WEFT_ECLOSED, names[op]);
+  int rc = op == 0   ? weft_channel_pause(u->ch)
+           : op == 1 ? weft_channel_resume(u->ch)
+                     : weft_channel_end(u->ch);
+  if (rc < 0) return weft__lfail(L, rc, names[op]);
+  lua_settop(L, 1);
+  return 1;
+}
+static int weft__lchannel_pause(lua_State *L) { return weft__lchannel_op(L, 0); }
+static int weft__lchannel_resume(lua_State *L) { return weft__lchannel_op(L, 1); }
+static int weft__lchannel_close(lua_State *L) { return weft__lchannel_op(L, 2); }
+
+static int weft__lchannel_name(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  if (!u->ch) return weft__lfail(L, WEFT_ECLOSED, "name");
+  lua_pushstring(L, weft_channel_name(u->ch));
+  return 1;
+}
+static int weft__lchannel_queued(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  lua_pushinteger(L, u->ch ? (lua_Integer)weft_channel_queued(u->ch) : 0);
+  return 1;
+}
+static int weft__lchannel_is_open(lua_State *L) {
+  lua_pushboolean(L, weft__lcheck_channel(L)->ch != NULL);
+  return 1;
+}
+static int weft__lchannel_spark(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  weft__lpush_spark(L, u->ch ? weft_channel_spark(u->ch) : NULL);
+  return 1;
+}
+static int weft__lchannel_tostring(lua_State *L) {
+  weft__lchannel *u = weft__lcheck_channel(L);
+  if (u->ch)
+    lua_pushfstring(L, "weft.channel (%s)", weft_channel_name(u->ch));
+  else
+    lua_pushstring(L, "weft.channel (ended)");
+  return 1;
+}
+static int weft__ltarget_tostring(lua_State *L) {
+  lua_pushstring(L, "weft.target");
+  return 1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Markers and module                                                       */
 /* ------------------------------------------------------------------------ */
 
@@ -1507,18 +2662,58 @@ static const luaL_Reg server_methods[] = {{"on", weft__lserver_on},
                                           {"count", weft__lserver_count},
                                           {"close", weft__lserver_close},
                                           {"poll", weft__l_poll},
+                                          {"handle", weft__lext_handle},
+                                          {"emit", weft__lserver_emit},
+                                          {"rooms", weft__lserver_rooms},
+                                          {"members", weft__lserver_members},
+                                          {"rooms_policy", weft__lserver_rooms_policy},
+                                          {"to", weft__lserver_to},
+                                          {"spark", weft__lserver_spark},
                                           {NULL, NULL}};
-static const luaL_Reg spark_methods[] = {
-    {"on", weft__lspark_on},           {"write", weft__lspark_write},
-    {"close", weft__lspark_close},     {"id", weft__lspark_id},
-    {"address", weft__lspark_address}, {"query", weft__lspark_query},
-    {"header", weft__lspark_header},   {"buffered", weft__lspark_buffered},
-    {"is_open", weft__lspark_is_open}, {NULL, NULL}};
-static const luaL_Reg client_methods[] = {
-    {"on", weft__lclient_on},       {"open", weft__lclient_open},
-    {"write", weft__lclient_write}, {"id", weft__lclient_id},
-    {"state", weft__lclient_state}, {"close", weft__lclient_close},
-    {"poll", weft__l_poll},         {NULL, NULL}};
+static const luaL_Reg spark_methods[] = {{"on", weft__lspark_on},
+                                         {"write", weft__lspark_write},
+                                         {"close", weft__lspark_close},
+                                         {"id", weft__lspark_id},
+                                         {"address", weft__lspark_address},
+                                         {"query", weft__lspark_query},
+                                         {"header", weft__lspark_header},
+                                         {"buffered", weft__lspark_buffered},
+                                         {"is_open", weft__lspark_is_open},
+                                         {"emit", weft__lspark_emit},
+                                         {"join", weft__lspark_join},
+                                         {"leave", weft__lspark_leave},
+                                         {"leave_all", weft__lspark_leave_all},
+                                         {"in_room", weft__lspark_in_room},
+                                         {"rooms", weft__lspark_rooms},
+                                         {"channel", weft__lspark_channel},
+                                         {NULL, NULL}};
+static const luaL_Reg client_methods[] = {{"on", weft__lclient_on},
+                                          {"open", weft__lclient_open},
+                                          {"write", weft__lclient_write},
+                                          {"id", weft__lclient_id},
+                                          {"state", weft__lclient_state},
+                                          {"close", weft__lclient_close},
+                                          {"poll", weft__l_poll},
+                                          {"handle", weft__lext_handle},
+                                          {"emit", weft__lclient_emit},
+                                          {"join", weft__lclient_join},
+                                          {"leave", weft__lclient_leave},
+                                          {"channel", weft__lclient_channel},
+                                          {NULL, NULL}};
+static const luaL_Reg reply_methods[] = {{"resolve", weft__lreply_resolve},
+                                         {"reject", weft__lreply_reject},
+                                         {"pending", weft__lreply_pending},
+                                         {NULL, NULL}};
+static const luaL_Reg channel_methods[] = {
+    {"on", weft__lchannel_on},         {"write", weft__lchannel_write},
+    {"pause", weft__lchannel_pause},   {"resume", weft__lchannel_resume},
+    {"close", weft__lchannel_close},   {"name", weft__lchannel_name},
+    {"queued", weft__lchannel_queued}, {"is_open", weft__lchannel_is_open},
+    {"spark", weft__lchannel_spark},   {NULL, NULL}};
+static const luaL_Reg target_methods[] = {{"except", weft__ltarget_except},
+                                          {"write", weft__ltarget_write},
+                                          {"emit", weft__ltarget_emit},
+                                          {NULL, NULL}};
 static const luaL_Reg module_funcs[] = {{"server", weft__l_server},
                                         {"client", weft__l_client},
                                         {"poll", weft__l_poll},
@@ -1572,7 +2767,7 @@ WEFT__LUA_EXPORT int luaopen_weft(lua_State *L) {
     lua_pop(L, 1);
     weft__lloop *lp = lua_newuserdata(L, sizeof(*lp));
     memset(lp, 0, sizeof(*lp));
-    lp->tb_ref = lp->err_ref = lp->array_mt_ref = lp->map_mt_ref = LUA_NOREF;
+    lp->tb_ref = lp->err_ref = lp->array_mt_ref = lp->map_mt_ref = lp->chans_ref = LUA_NOREF;
     lp->L = L;
     int rc = weft_loop_new(&lp->loop);
     if (rc != 0) return luaL_error(L, "weft: cannot create the loop: %s", weft_strerror(rc));
@@ -1590,6 +2785,8 @@ WEFT__LUA_EXPORT int luaopen_weft(lua_State *L) {
     lua_pushstring(L, "map");
     lua_setfield(L, -2, "__weft");
     lp->map_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    lp->chans_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, MT_LOOP ".instance");
   }
@@ -1599,6 +2796,9 @@ WEFT__LUA_EXPORT int luaopen_weft(lua_State *L) {
   weft__lnew_class(L, loop_idx, MT_SPARK, spark_methods, NULL, weft__lspark_tostring);
   weft__lnew_class(L, loop_idx, MT_CLIENT, client_methods, weft__lclient_gc,
                    weft__lclient_tostring);
+  weft__lnew_class(L, loop_idx, MT_REPLY, reply_methods, weft__lreply_gc, weft__lreply_tostring);
+  weft__lnew_class(L, loop_idx, MT_CHANNEL, channel_methods, NULL, weft__lchannel_tostring);
+  weft__lnew_class(L, loop_idx, MT_TARGET, target_methods, NULL, weft__ltarget_tostring);
 
   lua_newtable(L);
   lua_pushvalue(L, loop_idx);
