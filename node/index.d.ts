@@ -62,7 +62,76 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** Plugins to register, by name. */
   plugin?: Record<string, Plugin>;
+  /** Events with acks (primus-emitter's packets); `timeout`: default ack timeout in ms (10000, 0 none). */
+  emitter?: boolean | { timeout?: number };
+  /** Rooms (turns the emitter on too). */
+  rooms?: boolean;
+  /** Named channels; `window`: messages in flight per channel (64, 1..65536). */
+  channels?: boolean | { window?: number };
+  /** Batch a turn's writes per spark into one frame of at most this many bytes (weft peers only); true: 16384. */
+  batching?: boolean | number;
   [key: string]: unknown;
+}
+
+/** The error of an ack: code "EREJECTED" (reason: the peer's reason), "ETIMEDOUT" or "ECLOSED". */
+export interface AckError extends WeftError {
+  code: 'EREJECTED' | 'ETIMEDOUT' | 'ECLOSED';
+  kind: 'emitter';
+  /** EREJECTED: the reason the peer gave, as sent. */
+  reason?: any;
+}
+export type AckCallback = (err: AckError | null, value?: any) => void;
+
+/**
+ * The answer handle a handler gets (last argument) when the sender waits:
+ * ack(null, value) / ack(err) Node's way, or ack.resolve(value) / ack.reject(reason).
+ * The first answer counts; later ones return false. A handler that returns a
+ * promise answers with it unless it called the ack.
+ */
+export interface Ack {
+  (err?: Error | string | null | unknown, value?: Value): boolean;
+  resolve(value?: Value): boolean;
+  reject(reason?: Error | Value): boolean;
+  readonly answered: boolean;
+}
+
+export interface RequestOptions {
+  /** ms to wait for the answer (the emitter's default otherwise; 0 waits forever). */
+  timeout?: number;
+}
+
+/** The sparks in some rooms (all sparks when none named) but some ids. */
+export interface Target {
+  readonly server: Server;
+  /** Set by server.room(name). */
+  name?: string;
+  to(...rooms: (string | string[])[]): Target;
+  except(...ids: (string | string[])[]): Target;
+  /** Ids of the sparks it reaches now. */
+  clients(): string[];
+  sparks(): Spark[];
+  /** Writes to each of them once (encoded once); returns how many. */
+  write(data: Value): number;
+  /** Emits an event to each of them (no acks); returns how many. */
+  send(event: string, ...args: Value[]): number;
+}
+
+/**
+ * A named channel over one spark or client: a Duplex in object mode with its
+ * own flow control (write() false while the peer grants no credit, then 'drain').
+ */
+export class Channel extends Duplex {
+  readonly name: string;
+  /** The spark on a server, null on a client. */
+  readonly spark: Spark | null;
+  /** Messages waiting for the peer's credit. */
+  readonly queued: number;
+  write(data: Value, cb?: (err?: Error | null) => void): boolean;
+  write(data: Value, encoding?: BufferEncoding, cb?: (err?: Error | null) => void): boolean;
+  on(event: 'data', listener: (data: any) => void): this;
+  on(event: 'end' | 'drain' | 'close' | 'finish', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
 export interface Packet {
@@ -129,9 +198,29 @@ export class Spark extends Duplex {
   end(data?: Value, options?: { reconnect?: boolean }): this;
   end(cb?: () => void): this;
 
+  // ---- events with acks (option emitter) ----
+  /** primus-emitter's send: with a trailing callback the peer answers. Returns write()'s boolean. */
+  send(event: string, ...args: [...Value[], AckCallback] | Value[]): boolean;
+  /** Promise form of send() with an answer. */
+  request<T = any>(event: string, args?: Value[], options?: RequestOptions): Promise<T>;
+  // ---- rooms (option rooms) ----
+  join(room: string): this;
+  leave(room: string): this;
+  leaveAll(): this;
+  rooms(): string[];
+  inRoom(room: string): boolean;
+  /** Sparks in these rooms, but this one. */
+  to(...rooms: (string | string[])[]): Target;
+  /** Every spark but this one. */
+  readonly broadcast: Target;
+  // ---- channels (option channels) ----
+  channel(name: string): Channel;
+
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'end' | 'drain' | 'close' | 'finish', listener: () => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;
+  on(event: 'channel', listener: (channel: Channel) => void): this;
+  /** '*': every remote event without a listener of its own: (name, ...args, ack?). */
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
@@ -165,6 +254,20 @@ export class Server extends EventEmitter {
   destroy(fn: () => void): this;
   close(fn?: () => void): this;
 
+  /** Emits an event to every spark (no acks; encoded once). Returns how many. */
+  send(event: string, ...args: Value[]): number;
+  /** Sparks in any of these rooms. */
+  to(...rooms: (string | string[])[]): Target;
+  in(...rooms: (string | string[])[]): Target;
+  /** Every spark but these ids. */
+  except(...ids: (string | string[])[]): Target;
+  room(name: string): Target & { name: string };
+  /** Rooms that have members. */
+  rooms(): string[];
+  /** Lets clients join/leave rooms: return true to allow (synchronously); null turns it off. */
+  roomsPolicy(fn: ((spark: Spark, room: string, join: boolean) => boolean) | null): this;
+
+  on(event: 'channel', listener: (channel: Channel, spark: Spark) => void): this;
   on(event: 'connection' | 'disconnection', listener: (spark: Spark) => void): this;
   on(event: 'error', listener: (err: WeftError, spark?: Spark) => void): this;
   on(event: 'close', listener: () => void): this;
@@ -207,6 +310,12 @@ export interface ClientOptions {
   ca?: string;
   /** false turns certificate verification off (tests only). */
   rejectUnauthorized?: boolean;
+  /** Events with acks; `timeout`: default ack timeout in ms. */
+  emitter?: boolean | { timeout?: number };
+  /** Named channels; `window` as the server's. */
+  channels?: boolean | { window?: number };
+  /** Batching of this client's writes (bytes; true: 16384). */
+  batching?: boolean | number;
 }
 
 export interface ReconnectInfo {
@@ -236,7 +345,16 @@ export class Client extends Duplex {
   destroy(err?: Error): this;
   id(fn: (id: string) => void): this;
   setOnline(online: boolean): this;
+  send(event: string, ...args: [...Value[], AckCallback] | Value[]): boolean;
+  request<T = any>(event: string, args?: Value[], options?: RequestOptions): Promise<T>;
+  /** Asks the server to put this client in a room (its roomsPolicy decides). */
+  join(room: string): Promise<void>;
+  join(room: string, cb: (err: AckError | WeftError | null) => void): this;
+  leave(room: string): Promise<void>;
+  leave(room: string, cb: (err: AckError | WeftError | null) => void): this;
+  channel(name: string): Channel;
 
+  on(event: 'channel', listener: (channel: Channel) => void): this;
   on(event: 'open' | 'end' | 'close' | 'timeout' | 'online' | 'offline' | 'destroy', listener: () => void): this;
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;

@@ -22,7 +22,7 @@ class WeftError extends Error {
 // Error codes the binding returns as negative numbers (weft.h's order).
 const CODES = ['INVAL', 'NOMEM', 'STATE', 'CLOSED', 'EXIST', 'NOENT', 'TYPE', 'RANGE', 'DEPTH',
   'PARSE', 'UTF8', 'TOOBIG', 'PROTO', 'URL', 'ADDRINUSE', 'ADDRNOTAVAIL', 'CONNREFUSED', 'IO',
-  'TIMEDOUT', 'NOBUFS', 'VERSION', 'UNAUTHORIZED', 'UNSUPPORTED'];
+  'TIMEDOUT', 'NOBUFS', 'VERSION', 'UNAUTHORIZED', 'UNSUPPORTED', 'REJECTED'];
 const ESTATE = -29997;
 const ECLOSED = -29996;
 function codeName(rc) {
@@ -251,6 +251,7 @@ class Server extends EventEmitter {
     this._pendingAuth = new Set();
     this._closed = false;
     this._destroyCallbacks = [];
+    this._ext = {};
     this[kExt] = binding.serverNew(this);
     const ext = this[kExt];
     try {
@@ -267,6 +268,7 @@ class Server extends EventEmitter {
         for (const o of list) if (o.trim()) binding.serverSet(ext, 'origin', o.trim());
       }
       for (const ip of options.trustedProxies || []) binding.serverSet(ext, 'trustedProxy', ip);
+      this._ext = ext_.attachServer(this, options);
       let scheme = 'ws';
       if (options.tls) {
         binding.serverTls(ext, options.tls.cert, options.tls.key);
@@ -473,6 +475,7 @@ class Client extends Duplex {
     this.url = wsUrl;
     this[kExt] = binding.clientNew(this, wsUrl);
     this._ended = false;
+    this._ext = {};
     const ext = this[kExt];
     try {
       if (options.parser !== undefined) binding.clientSet(ext, 'parser', normalizeParser(options.parser));
@@ -492,6 +495,7 @@ class Client extends Duplex {
       for (const [k, v] of Object.entries(headers)) binding.clientSet(ext, 'header', k, String(v));
       if (options.ca) binding.clientSet(ext, 'caFile', options.ca);
       if (options.rejectUnauthorized === false) binding.clientSet(ext, 'verify', false);
+      this._ext = ext_.attachClient(this, options);
     } catch (e) {
       binding.clientCall(ext, 'destroy');
       throw e;
@@ -628,8 +632,12 @@ Client.OPENING = 1;
 Client.CLOSED = 2;
 Client.OPEN = 3;
 
+// Events with acks, rooms, channels (lib/ext.js).
+const ext_ = require('./ext').install({ Server, Spark, Client, kExt, WeftError, rcError, softError, ECLOSED });
+
 // Dispatchers the addon calls (this = the server, spark or client).
 binding.setup({
+  ...ext_.dispatchers,
   spark(ext, id) { return new Spark(this, ext, id); },
   connection(spark) {
     this._sparks.set(spark.id, spark);
@@ -688,6 +696,7 @@ module.exports = {
   Server,
   Spark,
   Client,
+  Channel: ext_.Channel,
   Socket: Client,
   WeftError,
   createServer,

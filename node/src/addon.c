@@ -21,6 +21,7 @@
 
 #include <node_api.h>
 #include <uv.h>
+#include <weft/ext.h>
 #include <weft/weft.h>
 
 #define WEFT_NODE_MAX_DEPTH 512
@@ -41,6 +42,11 @@ enum {
   CB_AUTHORIZE,     /* this=server (authExt) */
   CB_CLIENT,        /* this=client (event, a, b, c) */
   CB_CLIENT_DATA,   /* this=client (value) */
+  CB_EVENT,         /* this=spark|client (name, args, replyExt|undefined) */
+  CB_ACK,           /* (token, codeName|null, value) */
+  CB_CHANNEL,       /* this=channel (what, value) */
+  CB_CHANNEL_OPEN,  /* this=server|client (chExt, name, spark|null) -> Channel */
+  CB_POLICY,        /* this=server (spark, room, join) -> bool */
   CB_COUNT
 };
 
@@ -58,10 +64,13 @@ struct weft__addon {
   weft__nclient *clients;
 };
 
+typedef struct weft__nreply weft__nreply;
+
 typedef struct weft__nspark {
   weft_spark *spark; /* NULL after disconnection */
-  napi_ref obj;      /* strong from connection to disconnection */
-  int js_gone;       /* the external was finalized */
+  weft__nserver *srv;
+  napi_ref obj; /* strong from connection to disconnection */
+  int js_gone;  /* the external was finalized */
 } weft__nspark;
 
 struct weft__nserver {
@@ -70,6 +79,10 @@ struct weft__nserver {
   napi_ref obj;     /* strong until close */
   int destroying;
   int js_gone;
+  weft_emitter *em; /* extensions, attached before listen; NULL after close */
+  weft_rooms *rooms;
+  weft_channels *chs;
+  weft__nreply *replies; /* replies handed to JavaScript, not answered yet */
   weft__nserver *next, *prev;
 };
 
@@ -79,6 +92,9 @@ struct weft__nclient {
   napi_ref obj;
   int destroying;
   int js_gone;
+  weft_emitter *em;
+  weft_channels *chs;
+  weft__nreply *replies;
   weft__nclient *next, *prev;
 };
 
@@ -86,6 +102,8 @@ typedef struct weft__nauth {
   weft__addon *a;
   weft_auth *req; /* NULL once answered */
 } weft__nauth;
+
+static void drop_replies(weft__nreply **head);
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
@@ -572,6 +590,7 @@ static void ev_connection(weft_spark *spark, void *user) {
   weft__nspark *ns = calloc(1, sizeof(*ns));
   if (!ns) return;
   ns->spark = spark;
+  ns->srv = s;
   ns->js_gone = 1; /* until an external holds it */
   weft_spark_set_user(spark, ns, NULL);
   if (a->teardown) return;
@@ -675,6 +694,10 @@ static void ev_close(weft_server *srv, void *user) {
   weft__addon *a = s->a;
   napi_env env = a->env;
   s->srv = NULL;
+  drop_replies(&s->replies);
+  s->em = NULL;
+  s->rooms = NULL;
+  s->chs = NULL;
   napi_handle_scope scope;
   if (!a->teardown && napi_open_handle_scope(env, &scope) == napi_ok) {
     napi_value server;
@@ -1215,6 +1238,9 @@ static void cev_destroy(weft_client *c, void *user) {
   weft__nclient *nc = user;
   weft__addon *a = nc->a;
   nc->c = NULL;
+  drop_replies(&nc->replies);
+  nc->em = NULL;
+  nc->chs = NULL;
   cev_simple(c, user, "destroy");
   if (nc->prev)
     nc->prev->next = nc->next;
@@ -1426,14 +1452,831 @@ static napi_value js_client_end(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* Extensions: emitter (events with acks), rooms, channels, batching       */
+/* ---------------------------------------------------------------------- */
+
+/* A reply handed to JavaScript. The core frees unanswered replies with the
+ * emitter (after the server's close or the client's destroy event), so the
+ * owner's list is emptied there and a late answer finds r == NULL. */
+struct weft__nreply {
+  weft_reply *r; /* NULL once answered or the owner closed */
+  weft__nreply **head;
+  weft__nreply *next, *prev;
+  int teardown_only; /* set when its addon is tearing down */
+  weft__addon *a;
+};
+
+static void reply_unlink(weft__nreply *nr) {
+  if (!nr->head) return;
+  if (nr->prev)
+    nr->prev->next = nr->next;
+  else
+    *nr->head = nr->next;
+  if (nr->next) nr->next->prev = nr->prev;
+  nr->next = nr->prev = NULL;
+  nr->head = NULL;
+}
+
+static void drop_replies(weft__nreply **head) {
+  while (*head) {
+    weft__nreply *nr = *head;
+    nr->r = NULL;
+    reply_unlink(nr);
+  }
+}
+
+static void reply_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  weft__nreply *nr = data;
+  /* Collected without an answer: the sender must not wait for ever. */
+  if (nr->r) { /* owners drop their replies at close, before any teardown finalizer */
+    weft_value *why = weft_value_new_string("no answer", 9);
+    weft_reply *r = nr->r;
+    nr->r = NULL;
+    reply_unlink(nr);
+    weft_reply_reject(r, why);
+    weft_value_free(why);
+  }
+  reply_unlink(nr);
+  free(nr);
+}
+
+/* An ack on its way: JavaScript keeps the callback under `token`. */
+typedef struct weft__nack {
+  weft__addon *a;
+  double token;
+} weft__nack;
+
+static void on_ack(const weft_ack *ack, void *user) {
+  weft__nack *k = user;
+  weft__addon *a = k->a;
+  napi_env env = a->env;
+  if (!a->teardown) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value argv[3], recv;
+      if (napi_get_global(env, &recv) != napi_ok) recv = undefined(env);
+      napi_create_double(env, k->token, &argv[0]);
+      if (ack->status == 0)
+        napi_get_null(env, &argv[1]);
+      else
+        argv[1] = make_string(env, weft_err_name(ack->status));
+      argv[2] = ack->value ? to_js(env, ack->value, 0) : NULL;
+      if (!argv[2]) argv[2] = undefined(env);
+      call_js(a, CB_ACK, recv, 3, argv);
+      napi_close_handle_scope(env, scope);
+    }
+  }
+  free(k);
+}
+
+static void on_event(const weft_event *ev, napi_ref owner_ref, weft__addon *a,
+                     weft__nreply **replies) {
+  napi_env env = a->env;
+  if (a->teardown) {
+    if (ev->reply) weft_reply_reject(ev->reply, NULL);
+    return;
+  }
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    if (ev->reply) weft_reply_reject(ev->reply, NULL);
+    return;
+  }
+  weft__nreply *nr = NULL;
+  napi_value recv, argv[3];
+  if (ev->spark) {
+    weft__nspark *ns = weft_spark_get_user(ev->spark);
+    if (!ns || !ns->obj) goto fail;
+    NAPI_OK(napi_get_reference_value(env, ns->obj, &recv));
+  } else {
+    if (!owner_ref) goto fail;
+    NAPI_OK(napi_get_reference_value(env, owner_ref, &recv));
+  }
+  argv[0] = make_string(env, ev->name);
+  argv[1] = to_js(env, ev->args, 0);
+  if (!argv[0] || !argv[1]) goto fail;
+  if (ev->reply) {
+    nr = calloc(1, sizeof(*nr));
+    if (!nr) goto fail;
+    nr->a = a;
+    nr->r = ev->reply;
+    nr->head = replies;
+    nr->next = *replies;
+    if (*replies) (*replies)->prev = nr;
+    *replies = nr;
+    if (napi_create_external(env, nr, reply_finalize, NULL, &argv[2]) != napi_ok) {
+      reply_unlink(nr);
+      free(nr);
+      nr = NULL;
+      goto fail;
+    }
+    nr = NULL; /* the external owns it */
+  } else {
+    argv[2] = undefined(env);
+  }
+  call_js(a, CB_EVENT, recv, 3, argv);
+  napi_close_handle_scope(env, scope);
+  return;
+fail:
+  if (ev->reply) weft_reply_reject(ev->reply, NULL);
+  napi_close_handle_scope(env, scope);
+}
+
+static void srv_event(const weft_event *ev, void *user) {
+  weft__nserver *s = user;
+  on_event(ev, NULL, s->a, &s->replies);
+}
+
+static void cli_event(const weft_event *ev, void *user) {
+  weft__nclient *nc = user;
+  on_event(ev, nc->obj, nc->a, &nc->replies);
+}
+
+static void srv_em_error(weft_emitter *em, weft_spark *spark, const weft_error_info *err,
+                         void *user) {
+  (void)em;
+  ev_error(NULL, spark, err, user);
+}
+
+static void cli_em_error(weft_emitter *em, weft_spark *spark, const weft_error_info *err,
+                         void *user) {
+  (void)em;
+  (void)spark;
+  weft__nclient *nc = user;
+  cev_error(nc->c, err, nc);
+}
+
+/* ---- channels ---- */
+
+typedef struct weft__nchannel {
+  weft__addon *a;
+  weft_channel *ch; /* NULL after its end event */
+  napi_ref obj;     /* strong until the end event */
+  int js_gone;
+} weft__nchannel;
+
+static void channel_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  weft__nchannel *nch = data;
+  if (nch->ch) {
+    nch->js_gone = 1;
+    return;
+  }
+  free(nch);
+}
+
+static void channel_call(weft__nchannel *nch, const char *what, const weft_value *msg) {
+  weft__addon *a = nch->a;
+  napi_env env = a->env;
+  if (a->teardown || !nch->obj) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value obj, argv[2];
+  NAPI_OK(napi_get_reference_value(env, nch->obj, &obj));
+  argv[0] = make_string(env, what);
+  argv[1] = msg ? to_js(env, msg, 0) : undefined(env);
+  if (!argv[0] || !argv[1]) goto fail;
+  call_js(a, CB_CHANNEL, obj, 2, argv);
+fail:
+  napi_close_handle_scope(env, scope);
+}
+
+static void ch_data(weft_channel *ch, const weft_value *msg, void *user) {
+  (void)ch;
+  channel_call(user, "data", msg);
+}
+
+static void ch_drain(weft_channel *ch, void *user) {
+  (void)ch;
+  channel_call(user, "drain", NULL);
+}
+
+static void ch_end(weft_channel *ch, void *user) {
+  (void)ch;
+  weft__nchannel *nch = user;
+  channel_call(nch, "end", NULL);
+  nch->ch = NULL;
+  if (nch->obj) napi_delete_reference(nch->a->env, nch->obj);
+  nch->obj = NULL;
+  if (nch->js_gone) free(nch);
+}
+
+static const weft_channel_events channel_events = {
+    .size = sizeof(weft_channel_events), .data = ch_data, .end = ch_end, .drain = ch_drain};
+
+/* The peer opened a channel: JavaScript makes its object, or refuses. */
+static void ch_open(weft_channel *ch, weft__addon *a, napi_ref owner_ref) {
+  napi_env env = a->env;
+  weft__nchannel *nch = calloc(1, sizeof(*nch));
+  if (!nch) {
+    weft_channel_end(ch);
+    return;
+  }
+  nch->a = a;
+  nch->ch = ch;
+  nch->js_gone = 1; /* until an external holds it */
+  if (weft_channel_set_events(ch, &channel_events, nch) != 0) {
+    free(nch);
+    weft_channel_end(ch);
+    return;
+  }
+  napi_handle_scope scope;
+  if (a->teardown || !owner_ref || napi_open_handle_scope(env, &scope) != napi_ok) {
+    weft_channel_end(ch);
+    return;
+  }
+  napi_value owner, argv[3], obj;
+  napi_valuetype t;
+  NAPI_OK(napi_get_reference_value(env, owner_ref, &owner));
+  NAPI_OK(napi_create_external(env, nch, channel_finalize, NULL, &argv[0]));
+  nch->js_gone = 0;
+  argv[1] = make_string(env, weft_channel_name(ch));
+  argv[2] = NULL;
+  weft_spark *sp = weft_channel_spark(ch);
+  weft__nspark *ns = sp ? weft_spark_get_user(sp) : NULL;
+  if (ns && ns->obj) NAPI_OK(napi_get_reference_value(env, ns->obj, &argv[2]));
+  if (!argv[2]) NAPI_OK(napi_get_null(env, &argv[2]));
+  obj = call_js(a, CB_CHANNEL_OPEN, owner, 3, argv);
+  if (obj && napi_typeof(env, obj, &t) == napi_ok && t == napi_object &&
+      napi_create_reference(env, obj, 1, &nch->obj) == napi_ok) {
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+fail:
+  napi_close_handle_scope(env, scope);
+  if (nch->ch) weft_channel_end(ch); /* refused: nobody listens */
+}
+
+static void srv_ch_open(weft_channel *ch, void *user) {
+  weft__nserver *s = user;
+  ch_open(ch, s->a, s->obj);
+}
+
+static void cli_ch_open(weft_channel *ch, void *user) {
+  weft__nclient *nc = user;
+  ch_open(ch, nc->a, nc->obj);
+}
+
+static void srv_ch_error(weft_channels *chs, weft_spark *spark, const weft_error_info *err,
+                         void *user) {
+  (void)chs;
+  ev_error(NULL, spark, err, user);
+}
+
+static void cli_ch_error(weft_channels *chs, weft_spark *spark, const weft_error_info *err,
+                         void *user) {
+  (void)chs;
+  (void)spark;
+  weft__nclient *nc = user;
+  cev_error(nc->c, err, nc);
+}
+
+/* ---- attaching ---- */
+
+/* 1: a number in [0, 2^32) in *out; 0: undefined; -1: anything else. */
+static int get_number(napi_env env, napi_value v, double *out) {
+  napi_valuetype t;
+  *out = 0;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_undefined) return 0;
+  if (t != napi_number) return -1;
+  napi_get_value_double(env, v, out);
+  return *out >= 0 && *out <= 4294967295.0 ? 1 : -1;
+}
+
+/* serverExt(ext, what, number): emitter (ack timeout), rooms, channels
+ * (window), batching (bytes). Before listen, except batching's 0. */
+static napi_value js_server_ext(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  if (!s->srv) return throw_weft(env, WEFT_ECLOSED, "server");
+  char what[16];
+  size_t len;
+  double d;
+  if (napi_get_value_string_utf8(env, argv[1], what, sizeof(what), &len) != napi_ok)
+    return throw_type(env, "what must be a string");
+  int has = get_number(env, argv[2], &d);
+  if (has < 0) return throw_weft(env, WEFT_EINVAL, what);
+  int rc = WEFT_EINVAL;
+  if (!strcmp(what, "emitter")) {
+    rc = s->em ? 0 : weft_emitter_server(s->srv, &s->em);
+    if (rc == 0) rc = weft_emitter_on(s->em, "*", srv_event, s);
+    if (rc == 0) rc = weft_emitter_on_error(s->em, srv_em_error, s);
+    if (rc == 0 && has) rc = weft_emitter_set_timeout(s->em, (uint32_t)d);
+  } else if (!strcmp(what, "rooms")) {
+    rc = s->rooms ? 0 : weft_rooms_server(s->srv, &s->rooms);
+  } else if (!strcmp(what, "channels")) {
+    rc = s->chs ? 0 : weft_channels_server(s->srv, &s->chs);
+    if (rc == 0) rc = weft_channels_on_open(s->chs, srv_ch_open, s);
+    if (rc == 0) rc = weft_channels_on_error(s->chs, srv_ch_error, s);
+    if (rc == 0 && has) rc = weft_channels_set_window(s->chs, (uint32_t)d);
+  } else if (!strcmp(what, "batching")) {
+    rc = weft_server_set_batching(s->srv, (size_t)d);
+  }
+  if (rc != 0) return throw_weft(env, rc, what);
+  return undefined(env);
+}
+
+/* clientExt(ext, what, number): emitter, channels, batching. */
+static napi_value js_client_ext(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
+  weft__nclient *nc = arg_client(env, argv[0]);
+  if (!nc) return NULL;
+  if (!nc->c || nc->destroying) return throw_weft(env, WEFT_ECLOSED, "client");
+  char what[16];
+  size_t len;
+  double d;
+  if (napi_get_value_string_utf8(env, argv[1], what, sizeof(what), &len) != napi_ok)
+    return throw_type(env, "what must be a string");
+  int has = get_number(env, argv[2], &d);
+  if (has < 0) return throw_weft(env, WEFT_EINVAL, what);
+  int rc = WEFT_EINVAL;
+  if (!strcmp(what, "emitter")) {
+    rc = nc->em ? 0 : weft_emitter_client(nc->c, &nc->em);
+    if (rc == 0) rc = weft_emitter_on(nc->em, "*", cli_event, nc);
+    if (rc == 0) rc = weft_emitter_on_error(nc->em, cli_em_error, nc);
+    if (rc == 0 && has) rc = weft_emitter_set_timeout(nc->em, (uint32_t)d);
+  } else if (!strcmp(what, "channels")) {
+    rc = nc->chs ? 0 : weft_channels_client(nc->c, &nc->chs);
+    if (rc == 0) rc = weft_channels_on_open(nc->chs, cli_ch_open, nc);
+    if (rc == 0) rc = weft_channels_on_error(nc->chs, cli_ch_error, nc);
+    if (rc == 0 && has) rc = weft_channels_set_window(nc->chs, (uint32_t)d);
+  } else if (!strcmp(what, "batching")) {
+    rc = weft_client_set_batching(nc->c, (size_t)d);
+  }
+  if (rc != 0) return throw_weft(env, rc, what);
+  return undefined(env);
+}
+
+/* ---- emitting ---- */
+
+/* A JS array (or undefined) as an owned weft array; NULL with an exception. */
+static weft_value *args_from_js(napi_env env, napi_value v) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t == napi_undefined) {
+    weft_value *arr = weft_value_new_array();
+    if (!arr) throw_weft(env, WEFT_ENOMEM, "args");
+    return arr;
+  }
+  bool isarr = false;
+  if (napi_is_array(env, v, &isarr) != napi_ok || !isarr) {
+    throw_type(env, "args must be an array");
+    return NULL;
+  }
+  return from_js(env, v, 0);
+}
+
+/* Starts an ack when token >= 0; *out_k is freed by the caller on error. */
+static int emit_common(napi_env env, weft_emitter *em, weft_spark *to, napi_value *argv,
+                       int *thrown) {
+  /* argv: event, args, timeout (-1 default), token (-1 none) */
+  *thrown = 0;
+  char *event = get_string(env, argv[0], NULL);
+  if (!event) {
+    *thrown = 1;
+    throw_type(env, "event must be a string");
+    return WEFT_EINVAL;
+  }
+  weft_value *args = args_from_js(env, argv[1]);
+  if (!args) {
+    free(event);
+    *thrown = 1;
+    return WEFT_EINVAL;
+  }
+  double timeout = -1, token = -1;
+  napi_get_value_double(env, argv[2], &timeout);
+  napi_get_value_double(env, argv[3], &token);
+  weft__nack *k = NULL;
+  if (token >= 0) {
+    k = malloc(sizeof(*k));
+    if (!k) {
+      free(event);
+      weft_value_free(args);
+      return WEFT_ENOMEM;
+    }
+    k->a = get_addon(env);
+    k->token = token;
+  }
+  uint32_t tmo =
+      timeout >= 0 && timeout <= 4294967294.0 ? (uint32_t)timeout : WEFT_EMIT_DEFAULT_TIMEOUT;
+  int rc = weft_emitter_emit(em, to, event, args, tmo, k ? on_ack : NULL, k);
+  if (rc < 0) free(k);
+  free(event);
+  weft_value_free(args);
+  return rc;
+}
+
+/* sparkEmit(sparkExt, event, args, timeout, token) -> 0 | 1 | -code */
+static napi_value js_spark_emit(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv, NULL) != 0) return NULL;
+  weft__nspark *ns = arg_spark(env, argv[0]);
+  if (!ns) return NULL;
+  if (!ns->spark) return make_int(env, WEFT_ECLOSED);
+  if (!ns->srv || !ns->srv->em) return throw_weft(env, WEFT_ESTATE, "emitter not enabled");
+  int thrown;
+  int rc = emit_common(env, ns->srv->em, ns->spark, argv + 1, &thrown);
+  return thrown ? NULL : make_int(env, rc);
+}
+
+/* clientEmit(ext, event, args, timeout, token) -> 0 | 1 | -code */
+static napi_value js_client_emit(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv, NULL) != 0) return NULL;
+  weft__nclient *nc = arg_client(env, argv[0]);
+  if (!nc) return NULL;
+  if (!nc->c || nc->destroying) return make_int(env, WEFT_ECLOSED);
+  if (!nc->em) return throw_weft(env, WEFT_ESTATE, "emitter not enabled");
+  int thrown;
+  int rc = emit_common(env, nc->em, NULL, argv + 1, &thrown);
+  return thrown ? NULL : make_int(env, rc);
+}
+
+/* clientRoom(ext, join, room, token) -> 0 | -code */
+static napi_value js_client_room(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (get_args(env, info, 4, argv, NULL) != 0) return NULL;
+  weft__nclient *nc = arg_client(env, argv[0]);
+  if (!nc) return NULL;
+  if (!nc->c || nc->destroying) return make_int(env, WEFT_ECLOSED);
+  if (!nc->em) return throw_weft(env, WEFT_ESTATE, "emitter not enabled");
+  bool join = false;
+  double token = -1;
+  napi_get_value_bool(env, argv[1], &join);
+  char *room = get_string(env, argv[2], NULL);
+  if (!room) return throw_type(env, "room must be a string");
+  napi_get_value_double(env, argv[3], &token);
+  weft__nack *k = malloc(sizeof(*k));
+  if (!k) {
+    free(room);
+    return throw_weft(env, WEFT_ENOMEM, "room");
+  }
+  k->a = nc->a;
+  k->token = token;
+  int rc = join ? weft_emitter_join(nc->em, room, on_ack, k)
+                : weft_emitter_leave(nc->em, room, on_ack, k);
+  if (rc < 0) free(k);
+  free(room);
+  return make_int(env, rc);
+}
+
+/* replyAnswer(replyExt, ok, value) -> 0 | -code; throws when answered twice */
+static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
+  weft__nreply *nr = get_external(env, argv[0]);
+  if (!nr) return throw_type(env, "not a reply handle");
+  if (!nr->r) return make_int(env, WEFT_ECLOSED);
+  bool ok = false;
+  napi_get_value_bool(env, argv[1], &ok);
+  napi_valuetype t;
+  weft_value *v = NULL;
+  if (napi_typeof(env, argv[2], &t) != napi_ok) return NULL;
+  if (t != napi_undefined) {
+    v = from_js(env, argv[2], 0);
+    if (!v) return NULL; /* not answered yet: the caller may try again */
+  }
+  weft_reply *r = nr->r;
+  nr->r = NULL;
+  reply_unlink(nr);
+  int rc = ok ? weft_reply_resolve(r, v) : weft_reply_reject(r, v);
+  weft_value_free(v);
+  return make_int(env, rc);
+}
+
+/* A JS array of strings as a malloc'd vector (each malloc'd). */
+static int strings_from_js(napi_env env, napi_value v, char ***out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_undefined || t == napi_null) return 0;
+  bool isarr = false;
+  uint32_t len = 0;
+  if (napi_is_array(env, v, &isarr) != napi_ok || !isarr) return -1;
+  if (napi_get_array_length(env, v, &len) != napi_ok) return -1;
+  if (len == 0) return 0;
+  char **vec = calloc(len, sizeof(*vec));
+  if (!vec) return -1;
+  for (uint32_t i = 0; i < len; i++) {
+    napi_value item;
+    if (napi_get_element(env, v, i, &item) != napi_ok || !(vec[i] = get_string(env, item, NULL))) {
+      for (uint32_t j = 0; j < i; j++)
+        free(vec[j]);
+      free(vec);
+      return -1;
+    }
+  }
+  *out = vec;
+  *n = len;
+  return 0;
+}
+
+static void strings_free(char **vec, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(vec[i]);
+  free(vec);
+}
+
+/* serverSend(ext, target, mode, a, b, rooms, except) -> count | -code
+ *   target: "all" (broadcast; mode "emit" only), "sparks" (rooms = array of
+ *   spark handles), "rooms" (rooms = names, except = ids);
+ *   mode: "write" (a = value) or "emit" (a = event, b = args). */
+static napi_value js_server_send(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (get_args(env, info, 7, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  if (!s->srv || s->destroying) return make_int(env, 0);
+  char target[8], mode[8];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[1], target, sizeof(target), &len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[2], mode, sizeof(mode), &len) != napi_ok)
+    return throw_type(env, "target and mode must be strings");
+  int emit = !strcmp(mode, "emit");
+  char *event = NULL;
+  weft_value *val = NULL, *args = NULL, *packet = NULL;
+  char **rooms = NULL, **except = NULL;
+  size_t nrooms = 0, nexcept = 0;
+  weft_spark **sparks = NULL;
+  int rc = WEFT_EINVAL;
+  if (emit) {
+    if (!s->em) return throw_weft(env, WEFT_ESTATE, "emitter not enabled");
+    event = get_string(env, argv[3], NULL);
+    if (!event) return throw_type(env, "event must be a string");
+    args = args_from_js(env, argv[4]);
+    if (!args) goto thrown;
+  } else {
+    val = from_js(env, argv[3], 0);
+    if (!val) goto thrown;
+  }
+  if (!strcmp(target, "all")) {
+    rc = emit ? weft_emitter_broadcast(s->em, event, args) : weft_server_write(s->srv, val);
+  } else if (!strcmp(target, "rooms")) {
+    if (!s->rooms) {
+      rc = WEFT_ESTATE;
+      goto done;
+    }
+    if (strings_from_js(env, argv[5], &rooms, &nrooms) != 0 ||
+        strings_from_js(env, argv[6], &except, &nexcept) != 0) {
+      rc = WEFT_EINVAL;
+      goto done;
+    }
+    rc = emit ? weft_rooms_emit(s->rooms, (const char *const *)rooms, nrooms,
+                                (const char *const *)except, nexcept, event, args)
+              : weft_rooms_write(s->rooms, (const char *const *)rooms, nrooms,
+                                 (const char *const *)except, nexcept, val);
+  } else if (!strcmp(target, "sparks")) {
+    bool isarr = false;
+    uint32_t n = 0;
+    if (napi_is_array(env, argv[5], &isarr) != napi_ok || !isarr ||
+        napi_get_array_length(env, argv[5], &n) != napi_ok)
+      goto done;
+    sparks = calloc(n ? n : 1, sizeof(*sparks));
+    if (!sparks) {
+      rc = WEFT_ENOMEM;
+      goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value item;
+      if (napi_get_element(env, argv[5], i, &item) != napi_ok) goto done;
+      weft__nspark *ns = get_external(env, item);
+      sparks[i] = ns && ns->srv == s ? ns->spark : NULL;
+    }
+    if (emit) {
+      rc = weft_emitter_packet(event, args, &packet);
+      if (rc != 0) goto done;
+    }
+    rc = weft_server_write_to(s->srv, emit ? packet : val, sparks, n);
+  }
+done:
+  free(event);
+  weft_value_free(val);
+  weft_value_free(args);
+  weft_value_free(packet);
+  strings_free(rooms, nrooms);
+  strings_free(except, nexcept);
+  free(sparks);
+  return make_int(env, rc);
+thrown:
+  free(event);
+  weft_value_free(val);
+  weft_value_free(args);
+  return NULL;
+}
+
+/* ---- rooms ---- */
+
+static int policy_cb(weft_spark *spark, const char *room, int join, void *user) {
+  weft__nserver *s = user;
+  weft__addon *a = s->a;
+  napi_env env = a->env;
+  weft__nspark *ns = weft_spark_get_user(spark);
+  if (a->teardown || !ns || !ns->obj || !s->obj) return WEFT_EUNAUTHORIZED;
+  int rc = WEFT_EUNAUTHORIZED;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return rc;
+  napi_value server, argv[3], r;
+  bool yes = false;
+  NAPI_OK(napi_get_reference_value(env, s->obj, &server));
+  NAPI_OK(napi_get_reference_value(env, ns->obj, &argv[0]));
+  argv[1] = make_string(env, room);
+  NAPI_OK(napi_get_boolean(env, join != 0, &argv[2]));
+  r = call_js(a, CB_POLICY, server, 3, argv);
+  if (r && napi_get_value_bool(env, r, &yes) == napi_ok && yes) rc = 0;
+fail:
+  napi_close_handle_scope(env, scope);
+  return rc;
+}
+
+static napi_value string_array(napi_env env, weft_rooms *rs, int count,
+                               const char *(*at)(weft_rooms *, const void *, size_t),
+                               const void *key) {
+  napi_value arr;
+  if (napi_create_array_with_length(env, count > 0 ? (size_t)count : 0, &arr) != napi_ok)
+    return NULL;
+  for (int i = 0; i < count; i++) {
+    const char *n = at(rs, key, (size_t)i);
+    napi_value v = n ? make_string(env, n) : NULL;
+    if (v) napi_set_element(env, arr, (uint32_t)i, v);
+  }
+  return arr;
+}
+
+static const char *at_room(weft_rooms *rs, const void *key, size_t i) {
+  (void)key;
+  return weft_rooms_name_at(rs, i);
+}
+static const char *at_member(weft_rooms *rs, const void *key, size_t i) {
+  weft_spark *sp = weft_rooms_member_at(rs, key, i);
+  return sp ? weft_spark_id(sp) : NULL;
+}
+static const char *at_of_spark(weft_rooms *rs, const void *key, size_t i) {
+  return weft_rooms_of_spark_at(rs, (weft_spark *)key, i);
+}
+
+/* roomsCall(serverExt, op, sparkExt|undefined, room|undefined)
+ *   op: join, leave, leaveAll, has (-> bool), list (-> names),
+ *   members (-> ids), of (-> names), policy (room = bool). */
+static napi_value js_rooms_call(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (get_args(env, info, 4, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  char op[12];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[1], op, sizeof(op), &len) != napi_ok)
+    return throw_type(env, "op must be a string");
+  if (!s->srv || !s->rooms) return throw_weft(env, s->srv ? WEFT_ESTATE : WEFT_ECLOSED, "rooms");
+  weft_rooms *rs = s->rooms;
+  if (!strcmp(op, "list")) return string_array(env, rs, weft_rooms_count(rs), at_room, NULL);
+  if (!strcmp(op, "policy")) {
+    bool on = false;
+    napi_get_value_bool(env, argv[3], &on);
+    int rc = weft_rooms_set_client_policy(rs, on ? policy_cb : NULL, s);
+    if (rc != 0) return throw_weft(env, rc, "roomsPolicy");
+    return undefined(env);
+  }
+  char *room = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[3], &t) != napi_ok) return NULL;
+  if (t != napi_undefined) {
+    room = get_string(env, argv[3], NULL);
+    if (!room) return throw_type(env, "room must be a string");
+  }
+  napi_value out = NULL;
+  if (!strcmp(op, "members")) {
+    out = room ? string_array(env, rs, weft_rooms_member_count(rs, room), at_member, room)
+               : (throw_weft(env, WEFT_EINVAL, "room"), NULL);
+    free(room);
+    return out;
+  }
+  weft__nspark *ns = get_external(env, argv[2]);
+  if (!ns) {
+    free(room);
+    return throw_type(env, "not a weft spark handle");
+  }
+  weft_spark *sp = ns->srv == s ? ns->spark : NULL;
+  int rc = WEFT_EINVAL;
+  if (!strcmp(op, "of")) {
+    free(room);
+    if (!sp) {
+      napi_create_array(env, &out);
+      return out;
+    }
+    return string_array(env, rs, weft_rooms_of_spark_count(rs, sp), at_of_spark, sp);
+  }
+  if (!sp) {
+    rc = WEFT_ECLOSED;
+  } else if (!strcmp(op, "leaveAll")) {
+    rc = weft_rooms_leave_all(rs, sp);
+  } else if (room && !strcmp(op, "join")) {
+    rc = weft_rooms_join(rs, sp, room);
+  } else if (room && !strcmp(op, "leave")) {
+    rc = weft_rooms_leave(rs, sp, room);
+  } else if (room && !strcmp(op, "has")) {
+    rc = weft_rooms_has(rs, sp, room);
+    free(room);
+    if (rc < 0) return throw_weft(env, rc, "rooms.has");
+    napi_get_boolean(env, rc > 0, &out);
+    return out;
+  }
+  free(room);
+  if (rc == WEFT_ECLOSED && strcmp(op, "join") != 0) rc = 0; /* a closed spark is in no room */
+  if (rc != 0) return throw_weft(env, rc, op);
+  return undefined(env);
+}
+
+/* ---- channels from JavaScript ---- */
+
+/* channelOpen(ownerExt, isClient, name, jsChannel) -> channel external */
+static napi_value js_channel_open(napi_env env, napi_callback_info info) {
+  napi_value argv[4], ext;
+  if (get_args(env, info, 4, argv, NULL) != 0) return NULL;
+  bool is_client = false;
+  napi_get_value_bool(env, argv[1], &is_client);
+  weft_channels *chs = NULL;
+  weft_spark *sp = NULL;
+  weft__addon *a = get_addon(env);
+  if (is_client) {
+    weft__nclient *nc = arg_client(env, argv[0]);
+    if (!nc) return NULL;
+    if (!nc->c || nc->destroying) return throw_weft(env, WEFT_ECLOSED, "channel");
+    chs = nc->chs;
+  } else {
+    weft__nspark *ns = arg_spark(env, argv[0]);
+    if (!ns) return NULL;
+    if (!ns->spark) return throw_weft(env, WEFT_ECLOSED, "channel");
+    chs = ns->srv ? ns->srv->chs : NULL;
+    sp = ns->spark;
+  }
+  if (!chs) return throw_weft(env, WEFT_ESTATE, "channels not enabled");
+  char *name = get_string(env, argv[2], NULL);
+  if (!name) return throw_type(env, "channel name must be a string");
+  weft_channel *ch = NULL;
+  int rc = weft_channel_open(chs, sp, name, &ch);
+  free(name);
+  if (rc != 0) return throw_weft(env, rc, "channel");
+  weft__nchannel *nch = calloc(1, sizeof(*nch));
+  if (!nch) return throw_weft(env, WEFT_ENOMEM, "channel");
+  nch->a = a;
+  nch->ch = ch;
+  if (napi_create_reference(env, argv[3], 1, &nch->obj) != napi_ok ||
+      napi_create_external(env, nch, channel_finalize, NULL, &ext) != napi_ok) {
+    if (nch->obj) napi_delete_reference(env, nch->obj);
+    free(nch);
+    return NULL;
+  }
+  weft_channel_set_events(ch, &channel_events, nch);
+  return ext;
+}
+
+/* channelCall(chExt, op, value) -> rc: write (0|1|-code), end, pause,
+ * resume, queued. */
+static napi_value js_channel_call(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
+  weft__nchannel *nch = get_external(env, argv[0]);
+  if (!nch) return throw_type(env, "not a weft channel handle");
+  char op[8];
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[1], op, sizeof(op), &len) != napi_ok)
+    return throw_type(env, "op must be a string");
+  if (!nch->ch) return make_int(env, !strcmp(op, "queued") ? 0 : WEFT_ECLOSED);
+  int64_t rc = WEFT_EINVAL;
+  if (!strcmp(op, "write")) {
+    weft_value *v = from_js(env, argv[2], 0);
+    if (!v) return NULL;
+    rc = weft_channel_write(nch->ch, v);
+    weft_value_free(v);
+  } else if (!strcmp(op, "end")) {
+    rc = weft_channel_end(nch->ch);
+  } else if (!strcmp(op, "pause")) {
+    rc = weft_channel_pause(nch->ch);
+  } else if (!strcmp(op, "resume")) {
+    rc = weft_channel_resume(nch->ch);
+  } else if (!strcmp(op, "queued")) {
+    rc = (int64_t)weft_channel_queued(nch->ch);
+  }
+  return make_int(env, rc);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Module                                                                 */
 /* ---------------------------------------------------------------------- */
 
 /* setup({spark, connection, ...}) */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
-  static const char *const names[CB_COUNT] = {"spark",  "connection", "disconnection", "data",
-                                              "drain",  "error",      "close",         "authorize",
-                                              "client", "clientData"};
+  static const char *const names[CB_COUNT] = {
+      "spark", "connection", "disconnection", "data",        "drain",
+      "error", "close",      "authorize",     "client",      "clientData",
+      "event", "ack",        "channel",       "channelOpen", "policy"};
   napi_value argv[1];
   weft__addon *a = get_addon(env);
   if (get_args(env, info, 1, argv, NULL) != 0 || !a) return NULL;
@@ -1538,6 +2381,16 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("clientCall", js_client_call),
       FN("clientWrite", js_client_write),
       FN("clientEnd", js_client_end),
+      FN("serverExt", js_server_ext),
+      FN("clientExt", js_client_ext),
+      FN("sparkEmit", js_spark_emit),
+      FN("clientEmit", js_client_emit),
+      FN("clientRoom", js_client_room),
+      FN("replyAnswer", js_reply_answer),
+      FN("serverSend", js_server_send),
+      FN("roomsCall", js_rooms_call),
+      FN("channelOpen", js_channel_open),
+      FN("channelCall", js_channel_call),
       FN("encode", js_encode),
       FN("decode", js_decode),
       FN("live", js_live),

@@ -18,3 +18,28 @@ const Socket = weft.createSocket({ parser: 'msgpack' });
 new Socket('ws://x').end();
 const b: Buffer = weft.encode('json', { a: 1 });
 void b; void weft.version;
+// Issue #9: events with acks, rooms, channels, batching.
+const ext = new weft.Server({ port: 0, emitter: { timeout: 500 }, rooms: true, channels: { window: 8 }, batching: 16384 });
+ext.on('connection', (spark) => {
+  spark.on('sum', (a: number, b: number, ack: weft.Ack) => { ack(null, a + b); });
+  spark.on('*', (name: string, ...args: any[]) => { void name; void args; });
+  spark.send('news', 1, { a: 2 });
+  spark.send('ask', 1, (err, v) => { if (err) void err.code; void v; });
+  spark.request<number>('ask', [1], { timeout: 100 }).then((n) => n + 1).catch((e: weft.AckError) => e.reason);
+  spark.join('r').leave('r').leaveAll();
+  const rooms: string[] = spark.rooms();
+  const n: number = spark.broadcast.send('x') + spark.to('r').except('id').write({ a: 1 });
+  void rooms; void n;
+  const ch: weft.Channel = spark.channel('c');
+  ch.write({ a: 1 });
+  ch.on('data', (d) => void d);
+});
+ext.on('channel', (ch, spark) => { void ch.name; void spark.id; });
+ext.roomsPolicy((spark, room, join) => join && room.startsWith('public') && !!spark.id);
+const count: number = ext.send('all', 1) + ext.to('a', 'b').except('x').send('e', 2) + ext.room('a').clients().length;
+void count; void ext.rooms();
+const ec = weft.connect('ws://x/primus', { emitter: true, channels: true, batching: true });
+ec.join('public:a').then(() => ec.leave('public:a'));
+ec.join('x', (err) => void err);
+ec.on('channel', (ch) => ch.end());
+ec.request('sum', [1, 2]).then((v) => void v);
