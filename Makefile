@@ -15,9 +15,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The demo: a broadcast server on 127.0.0.1:8080.
+# The demo: the chat of examples/chat at http://127.0.0.1:8080/ (the page,
+# the browser client at /primus/weft.js and the real-time endpoint /primus).
 run: build
-	$(BUILD)/weft serve --host 127.0.0.1 --port 8080 --mode broadcast
+	@echo "weft chat: open http://127.0.0.1:8080/"
+	$(BUILD)/weft serve --host 127.0.0.1 --port 8080 --mode chat --static examples/chat
 
 # Every suite; prints one summary line "N passed, N failed" at the end.
 test: deps

@@ -21,6 +21,7 @@ static const char *status_text(int status) {
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
   case 408: return "Request Timeout";
+  case 414: return "URI Too Long";
   case 426: return "Upgrade Required";
   case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
@@ -37,7 +38,7 @@ static int origin_allowed(const weft_server *s, const char *origin) {
   return 0;
 }
 
-static int send_raw(weft__conn *c, const char *head, size_t hlen, const char *body, size_t blen) {
+static int send_raw(weft__conn *c, const char *head, size_t hlen, const void *body, size_t blen) {
   weft__payload *p = weft__payload_new(WEFT__P_RAW, NULL, hlen + blen);
   if (!p) return WEFT_ENOMEM;
   memcpy(p->data, head, hlen);
@@ -49,6 +50,11 @@ static int send_raw(weft__conn *c, const char *head, size_t hlen, const char *bo
 
 void weft__http_respond(weft__conn *c, int status, const char *ctype, const char *body,
                         const char *extra) {
+  weft__http_respond_body(c, status, ctype, body, body ? strlen(body) : 0, extra);
+}
+
+void weft__http_respond_body(weft__conn *c, int status, const char *ctype, const void *body,
+                             size_t blen, const char *extra) {
   const char *origin = c->req.storage ? weft__http_get(&c->req, "Origin") : NULL;
   char cors[512] = "";
   if (origin && origin_allowed(c->server, origin) && strlen(origin) < 300)
@@ -56,7 +62,6 @@ void weft__http_respond(weft__conn *c, int status, const char *ctype, const char
              "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
              "Vary: Origin\r\n",
              origin);
-  size_t blen = body ? strlen(body) : 0;
   int head_only = c->req.method && strcmp(c->req.method, "HEAD") == 0;
   char head[1536];
   int n = snprintf(head, sizeof(head),
@@ -242,6 +247,9 @@ void weft__http_request(weft__conn *c) {
     weft__http_respond(c, 503, "text/plain", "Service Unavailable", NULL);
     return;
   }
+  /* Assets and the static folder (plain HTTP only: upgrades go on below). */
+  const char *up = weft__http_get(h, "Upgrade");
+  if ((!up || !weft__http_has_token(up, "websocket")) && weft__static_request(c)) return;
   if (!path_matches(s, h->path)) {
     weft__http_respond(c, 404, "text/plain", "Not Found", NULL);
     return;

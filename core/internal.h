@@ -225,6 +225,11 @@ struct weft_server {
   int iterating; /* > 0 while walking the open list */
   int unlink_pending;
   int timers_closed;
+
+  /* static.c: in-memory assets and a folder served over plain HTTP */
+  struct weft__asset *assets;
+  size_t n_assets;
+  char *static_dir;
 };
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
@@ -336,5 +341,14 @@ void weft__http_request(weft__conn *c);
 void weft__http_respond(weft__conn *c, int status, const char *ctype, const char *body,
                         const char *extra_headers);
 void weft__http_upgrade_allowed(weft__conn *c);
+/* Like weft__http_respond with a body of `blen` bytes (binary allowed). */
+void weft__http_respond_body(weft__conn *c, int status, const char *ctype, const void *body,
+                             size_t blen, const char *extra_headers);
+
+/* static.c: answers GET/HEAD for a registered asset or a file of the static
+ * folder (and refuses bad paths); returns 1 when it answered, 0 when the
+ * request is not for static content. */
+int weft__static_request(weft__conn *c);
+void weft__static_free(weft_server *s);
 
 #endif

@@ -488,6 +488,7 @@ static void finalize(weft_server *s) {
   weft__tls_ctx_free(s->tls);
   free(s->tls_cert);
   free(s->tls_key);
+  weft__static_free(s);
   weft__arena_free(&s->arena);
   s->loop->users--;
   free(s);

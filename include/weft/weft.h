@@ -464,6 +464,38 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 #define WEFT_END_RECONNECT 1
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
 
+/* --- Static content ---------------------------------------------------------- */
+
+/*
+ * Plain HTTP GET/HEAD answered next to the real-time endpoint, so one process
+ * serves a page, its scripts and the WebSocket (Primus serves its client at
+ * <path>/primus.js the same way). Both may be called before or while
+ * listening. Other methods on these paths get 405; answers carry
+ * Content-Type, Content-Length and Cache-Control: no-store.
+ *
+ * weft_server_add_asset(): serves `len` bytes of `data` (copied) at the
+ * exact request path `path` ("/primus/weft.js"; the query is ignored) with
+ * `content_type`. Assets are looked up first, also under the pathname.
+ * Errors: WEFT_EINVAL (NULL, a path that does not start with '/', has a ".",
+ * ".." or hidden segment, a '?', '#', '\' or control character, is over 1024
+ * bytes; a content type with control characters), WEFT_EEXIST (the path is
+ * taken), WEFT_ECLOSED (the server is closing), WEFT_ENOMEM.
+ *
+ * weft_server_set_static_dir(): serves the files of the folder `dir` (its
+ * real path is resolved now and copied; a second call replaces it) at every
+ * path outside the pathname: "/" and paths ending in '/' serve that folder's
+ * index.html; the path is percent-decoded once; no listings, symbolic links
+ * are not followed, and a "." / ".." / hidden segment, a malformed or %00
+ * escape (400) or a path over 1024 bytes (414) is refused; a missing file or
+ * a folder is 404; files over 16 MiB are 500. Files are read on the loop's
+ * thread when requested: this is for pages and scripts, not for large
+ * downloads. Errors: WEFT_EINVAL (NULL, "", not a folder), WEFT_ENOENT (no
+ * such path), WEFT_ECLOSED, WEFT_ENOMEM.
+ */
+WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
+                                      const char *content_type, const void *data, size_t len);
+WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir);
+
 /* ------------------------------------------------------------------------ */
 /* Client                                                                   */
 /* ------------------------------------------------------------------------ */

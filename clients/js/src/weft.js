@@ -1,0 +1,582 @@
+// weft's browser client: Primus 8's `websockets` wire protocol with the
+// behaviour of weft's C client (core/client.c): randomized exponential
+// backoff with strategies, heartbeat answering with a ping timeout,
+// online/offline, a write queue while not open, id(), end(), the server's
+// primus::server::close, json and msgpack parsers (read from <path>/spec).
+import { encode as mpEncode, decode as mpDecode } from './msgpack.js';
+
+const OPENING = 1;
+const CLOSED = 2;
+const OPEN = 3;
+
+/** Error with the class of failure in `kind` (as the C client's error events). */
+export class WeftError extends Error {
+  constructor(kind, message, extra) {
+    super(message);
+    this.name = 'WeftError';
+    this.kind = kind;
+    Object.assign(this, extra);
+  }
+}
+
+const report = (e) => {
+  // A listener that throws must not break the client's state machine: the
+  // exception is reported as uncaught would be, and the client goes on.
+  if (typeof reportError === 'function') reportError(e);
+  else if (typeof console !== 'undefined') console.error(e);
+};
+
+/** A small event emitter (on/once/off/emit), listeners isolated from each other. */
+export class Emitter {
+  constructor() {
+    this._events = Object.create(null);
+  }
+  on(name, fn) {
+    (this._events[name] || (this._events[name] = [])).push(fn);
+    return this;
+  }
+  once(name, fn) {
+    const wrap = (...args) => {
+      this.off(name, wrap);
+      fn.apply(this, args);
+    };
+    wrap.fn = fn;
+    return this.on(name, wrap);
+  }
+  off(name, fn) {
+    if (name === undefined) this._events = Object.create(null);
+    else if (!fn) delete this._events[name];
+    else if (this._events[name]) this._events[name] = this._events[name].filter((l) => l !== fn && l.fn !== fn);
+    return this;
+  }
+  emit(name, ...args) {
+    const list = this._events[name];
+    if (!list) return false;
+    for (const fn of list.slice()) {
+      try {
+        fn.apply(this, args);
+      } catch (e) {
+        report(e);
+      }
+    }
+    return true;
+  }
+  listeners(name) {
+    return (this._events[name] || []).map((l) => l.fn || l);
+  }
+}
+Emitter.prototype.addListener = Emitter.prototype.on;
+Emitter.prototype.removeListener = Emitter.prototype.off;
+Emitter.prototype.removeAllListeners = function (name) {
+  return this.off(name);
+};
+
+/**
+ * The wait before reconnect attempt `attempt` (1 for the first):
+ * min(round((rand + 1) * min * factor^(attempt-1)), max), rand in [0, 1).
+ */
+export function backoff(attempt, { min = 500, max = Infinity, factor = 2 } = {}, rand = Math.random()) {
+  const d = Math.round((rand + 1) * min * Math.pow(factor, attempt - 1));
+  return Math.min(d, max || Infinity);
+}
+
+const escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
+const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+const toBytes = (v) =>
+  v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/**
+ * The parsers: encode(value) gives what WebSocket.send takes (a string for
+ * a text frame, a Uint8Array for a binary frame); decode(frame) takes a
+ * string (text frame) or an ArrayBuffer (binary frame). Both throw on bad
+ * input. json passes binary through as binary frames, as Primus does.
+ */
+export const parsers = {
+  json: {
+    name: 'json',
+    encode(v) {
+      if (isBinary(v)) return toBytes(v);
+      const s = JSON.stringify(v);
+      if (s === undefined) throw new TypeError('cannot encode ' + typeof v + ' as JSON');
+      return escapeLS(s);
+    },
+    decode(frame) {
+      return typeof frame === 'string' ? JSON.parse(frame) : toBytes(frame);
+    }
+  },
+  msgpack: {
+    name: 'msgpack',
+    encode: mpEncode,
+    decode(frame) {
+      return typeof frame === 'string' ? frame : mpDecode(frame);
+    }
+  }
+};
+
+function strategyOf(s) {
+  const out = { disconnect: false, online: false, timeout: false };
+  if (s === false || s === null) return out;
+  if (s === undefined) s = 'disconnect,online,timeout';
+  const list = Array.isArray(s) ? s : String(s).split(',');
+  for (let name of list) {
+    name = String(name).trim().toLowerCase();
+    if (name === '' || name === 'none') continue;
+    if (!(name in out)) throw new TypeError(`unknown reconnect strategy "${name}"`);
+    out[name] = true;
+  }
+  return out;
+}
+
+const byteLength = (frame) => (typeof frame === 'string' ? new TextEncoder().encode(frame).length : frame.byteLength);
+
+/**
+ * The client. `new Weft(url, options)` connects on the next tick unless
+ * `options.manual`; see README.md and weft.d.ts for the options and events.
+ */
+export class Weft extends Emitter {
+  constructor(url, options) {
+    super();
+    if (url !== null && typeof url === 'object' && !(url instanceof URL)) {
+      options = url;
+      url = undefined;
+    }
+    const o = Object.assign({}, options);
+    const base = typeof location !== 'undefined' ? location.href : undefined;
+    let u;
+    try {
+      u = new URL(url === undefined ? base : String(url), base);
+    } catch (e) {
+      throw new TypeError(`invalid URL: ${url}`);
+    }
+    const scheme = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' }[u.protocol];
+    if (!scheme) throw new TypeError(`unsupported URL scheme ${u.protocol}`);
+    const path = u.pathname && u.pathname !== '/' ? u.pathname.replace(/\/+$/, '') : o.pathname || '/primus';
+    this.url = `${scheme}//${u.host}${path}${u.search}`;
+    this._specUrl = `${scheme === 'wss:' ? 'https:' : 'http:'}//${u.host}${path}/spec`;
+
+    const r = Object.assign({ min: 500, max: Infinity, retries: 10, factor: 2 }, o.reconnect);
+    if (!(r.min > 0) || !(r.factor >= 1) || !(r.max >= r.min) || !(r.retries >= 0))
+      throw new TypeError('invalid reconnect options');
+    this.options = o;
+    this._reconnect = r;
+    this._strategy = strategyOf(o.strategy);
+    if (o.parser !== undefined && !parsers[o.parser]) throw new TypeError(`unknown parser "${o.parser}"`);
+    this._parser = parsers[o.parser || 'json'];
+    this._parserSet = o.parser !== undefined;
+    this._timeout = o.timeout === undefined ? 10000 : o.timeout || 0;
+    this._pingTimeoutSet = o.pingTimeout !== undefined;
+    this._pingTimeout = this._pingTimeoutSet ? o.pingTimeout || 0 : 45000;
+    this._queueLimit = o.queueLimit || 0;
+    this._WebSocket = 'WebSocket' in o ? o.WebSocket : typeof WebSocket !== 'undefined' ? WebSocket : null;
+    this._fetch = 'fetch' in o ? o.fetch : typeof fetch !== 'undefined' ? fetch.bind(globalThis) : null;
+    this._random = o.random || Math.random;
+    if (!this._WebSocket) throw new TypeError('no WebSocket implementation (pass options.WebSocket)');
+
+    this.readyState = CLOSED;
+    this.online = true;
+    this._ended = false;
+    this._disconnect = false;
+    this._reconnecting = false;
+    this._retryPending = false;
+    this._attempt = 0;
+    this._delay = 0;
+    this._specDone = false;
+    this._conn = null;
+    this._queue = [];
+    this._queueBytes = 0;
+    this._timers = {};
+
+    if (o.network !== false && typeof window !== 'undefined' && window.addEventListener) {
+      this._onOnline = () => this.setOnline(true);
+      this._onOffline = () => this.setOnline(false);
+      window.addEventListener('online', this._onOnline);
+      window.addEventListener('offline', this._onOffline);
+      if (typeof navigator !== 'undefined' && navigator.onLine === false) this.online = false;
+    }
+    if (!o.manual) this._later('open', () => this.open(), 0);
+  }
+
+  // ---- timers ----
+  _later(name, fn, ms) {
+    this._clear(name);
+    this._timers[name] = setTimeout(() => {
+      delete this._timers[name];
+      fn();
+    }, ms);
+  }
+  _clear(name) {
+    if (this._timers[name] !== undefined) clearTimeout(this._timers[name]);
+    delete this._timers[name];
+  }
+  _info() {
+    return { attempt: this._attempt, retries: this._reconnect.retries, delay: this._delay, scheduled: this._delay };
+  }
+
+  // ---- connecting ----
+
+  /** Starts connecting (automatic unless `manual`). Returns false when already open, opening or ended. */
+  open() {
+    this._clear('open');
+    if (this._ended || this.readyState !== CLOSED || this._conn || this._retryPending) return false;
+    if (!this.online) return false; /* the online event reconnects */
+    if (this._timeout) this._later('connect', () => this._onConnectTimeout(), this._timeout);
+    this._start();
+    return true;
+  }
+
+  _start() {
+    this.readyState = OPENING;
+    const a = { ws: null, open: false };
+    this._conn = a;
+    if (!this._specDone && (!this._parserSet || !this._pingTimeoutSet) && this._fetch) {
+      // Primus bakes the server's pingInterval and parser into its library;
+      // weft's client reads them from <path>/spec before its first connection.
+      const ctrl = typeof AbortController !== 'undefined' ? new AbortController() : null;
+      a.abort = () => ctrl && ctrl.abort();
+      Promise.resolve()
+        .then(() => this._fetch(this._specUrl, ctrl ? { signal: ctrl.signal } : undefined))
+        .then((res) => (res && res.ok ? res.json() : null))
+        .catch(() => null)
+        .then((spec) => {
+          if (this._conn !== a) return;
+          this._specDone = true;
+          if (spec && typeof spec === 'object') {
+            if (!this._parserSet && parsers[spec.parser]) this._parser = parsers[spec.parser];
+            if (!this._pingTimeoutSet) {
+              if (spec.pingInterval === false) this._pingTimeout = 0;
+              else if (spec.pingInterval > 0) this._pingTimeout = Math.round(spec.pingInterval * 1.5);
+            }
+          }
+          this._connect(a);
+        });
+      return;
+    }
+    this._connect(a);
+  }
+
+  _connect(a) {
+    let ws;
+    try {
+      ws = new this._WebSocket(this.url);
+    } catch (e) {
+      this._conn = a;
+      return Promise.resolve().then(() => this._conn === a && this._lost(a, new WeftError('connect', e.message)));
+    }
+    a.ws = ws;
+    ws.binaryType = 'arraybuffer';
+    ws.onopen = () => {
+      if (this._conn !== a) return;
+      a.open = true;
+      this._opened();
+    };
+    ws.onmessage = (ev) => {
+      if (this._conn === a && a.open) this._message(ev.data);
+    };
+    ws.onclose = (ev) => {
+      if (this._conn !== a) return;
+      this._lost(a, a.open ? null : new WeftError('connect', `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
+    };
+    ws.onerror = () => {}; /* a close event follows */
+  }
+
+  _opened() {
+    this._clear('connect');
+    if (this._reconnecting) {
+      const info = this._info();
+      this._reconnecting = false;
+      this._attempt = 0;
+      this.emit('reconnected', info);
+    }
+    if (!this.online) {
+      this.online = true;
+      this.emit('online');
+    }
+    this.readyState = OPEN;
+    this._heartbeat();
+    // Writes made while not open leave first, in order, before `open`.
+    const q = this._queue;
+    this._queue = [];
+    this._queueBytes = 0;
+    for (const frame of q) this._conn.ws.send(frame);
+    this.emit('open');
+  }
+
+  _heartbeat() {
+    if (this._pingTimeout) this._later('ping', () => this._onPingTimeout(), this._pingTimeout);
+  }
+
+  _onPingTimeout() {
+    if (this.readyState !== OPEN || !this._conn) return;
+    // No ping for too long: the connection is dead even if the socket says not.
+    if (this.online) {
+      this.online = false;
+      this.emit('offline');
+      if (this.readyState !== OPEN || !this._conn) return;
+    }
+    const a = this._conn;
+    this._closeSocket(a);
+    this._lost(a, null);
+  }
+
+  _message(frame) {
+    let v;
+    try {
+      v = this._parser.decode(frame);
+    } catch (e) {
+      this.emit('error', new WeftError(this._parser.name, `undecodable message: ${e.message}`, { offset: e.offset }));
+      return;
+    }
+    // A weft server with batching on sends one loop turn's messages as
+    // {"weft::batch": [...]}: each is handled as if it came alone.
+    const batch = v && typeof v === 'object' && v['weft::batch'];
+    if (Array.isArray(batch) && Object.keys(v).length === 1) {
+      const conn = this._conn;
+      for (const m of batch) {
+        if (this._conn !== conn) break; // closed or ended by a listener
+        this._value(m);
+      }
+      return;
+    }
+    this._value(v);
+  }
+
+  _value(v) {
+    if (typeof v === 'string' && v.startsWith('primus::')) {
+      if (v.startsWith('primus::ping::')) {
+        this._heartbeat();
+        this._sendFrame(this._parser.encode('primus::pong::' + v.slice(14, 78)));
+        return;
+      }
+      if (v === 'primus::server::close') {
+        this._disconnect = true;
+        return;
+      }
+      if (v.startsWith('primus::id::')) {
+        this.emit('id', v.slice(12));
+        return;
+      }
+    }
+    this.emit('data', v);
+  }
+
+  _closeSocket(a, code) {
+    if (a.abort) a.abort();
+    if (a.ws) {
+      a.ws.onopen = a.ws.onmessage = a.ws.onclose = null;
+      try {
+        if (code) a.ws.close(code);
+        else a.ws.close();
+      } catch (e) {
+        /* already closing */
+      }
+    }
+  }
+
+  /** Leaves the current attempt to finish closing on its own. */
+  _detach(sendClose) {
+    const a = this._conn;
+    if (!a) return;
+    this._conn = null;
+    this._closeSocket(a, sendClose && a.open ? 1000 : 0);
+  }
+
+  _lost(a, err) {
+    this._conn = null;
+    this._clear('ping');
+    if (this._ended) return;
+    const prev = this.readyState;
+    // As Primus's recovery: a failed retry is not an error, just the next step.
+    if (err && !this._reconnecting) this.emit('error', err);
+    if (this._ended) return;
+    this.readyState = CLOSED;
+    if (this._disconnect) {
+      this._disconnect = false;
+      if (prev === OPEN) this.emit('close');
+      this._end();
+      return;
+    }
+    if (prev !== OPEN) {
+      if (this._reconnecting) {
+        this._recover();
+      } else if (this._timers.connect !== undefined || !this._timeout) {
+        this._clear('connect');
+        if (this._strategy.timeout) this._recover();
+        else this._end();
+      }
+      return;
+    }
+    this.emit('close');
+    if (this._ended) return;
+    if (this._strategy.disconnect) this._recover();
+    else this._end();
+  }
+
+  _onConnectTimeout() {
+    if (this.readyState === OPEN || this._ended) return;
+    if (this._reconnecting) {
+      this._detach(false);
+      this.readyState = CLOSED;
+      this._recover();
+      return;
+    }
+    this.emit('timeout');
+    if (this._ended) return;
+    this._detach(false);
+    this.readyState = CLOSED;
+    if (this._strategy.timeout) this._recover();
+    else this._end();
+  }
+
+  // ---- recovery ----
+  _recover() {
+    if (this._retryPending || this._ended) return;
+    this._reconnecting = true;
+    this._attempt++;
+    if (this._attempt > this._reconnect.retries) {
+      this._attempt--;
+      const info = this._info();
+      this._reconnecting = false;
+      this.emit('reconnect failed', info);
+      this._end();
+      return;
+    }
+    this._delay = backoff(this._attempt, this._reconnect, this._random());
+    this.emit('reconnect scheduled', this._info());
+    if (this._ended) return;
+    this.readyState = CLOSED;
+    this._retryPending = true;
+    this._later('retry', () => this._retry(), this._delay);
+  }
+
+  _retry() {
+    this._retryPending = false;
+    if (this._ended) return;
+    this.emit('reconnect', this._info());
+    if (this._ended || this._conn) return;
+    if (this._timeout) this._later('connect', () => this._onConnectTimeout(), this._timeout);
+    this._start();
+  }
+
+  // ---- writing ----
+  _sendFrame(frame) {
+    if (this.readyState === OPEN && this._conn && this._conn.open) {
+      this._conn.ws.send(frame);
+      return true;
+    }
+    const n = byteLength(frame);
+    if (this._queueLimit && this._queueBytes + n > this._queueLimit) return false;
+    this._queue.push(frame);
+    this._queueBytes += n;
+    return true;
+  }
+
+  /**
+   * Sends a message, or queues it while not open (sent in order before the
+   * next `open`). Returns false when the client has ended, the queue limit
+   * is reached, or the value cannot be encoded (an `error` event of kind
+   * "encode" says why).
+   */
+  write(data) {
+    if (this._ended) return false;
+    let frame;
+    try {
+      frame = this._parser.encode(data);
+    } catch (e) {
+      this.emit('error', new WeftError('encode', e.message));
+      return false;
+    }
+    return this._sendFrame(frame);
+  }
+
+  /** Bytes written but not yet sent (queued while offline included). */
+  get bufferedAmount() {
+    const ws = this._conn && this._conn.ws;
+    return this._queueBytes + (ws && ws.bufferedAmount ? ws.bufferedAmount : 0);
+  }
+
+  /** Asks the server for this connection's spark id; `fn(id)` and the `id` event answer. */
+  id(fn) {
+    if (this._ended) return false;
+    if (typeof fn === 'function') this.once('id', fn);
+    return this._sendFrame(this._parser.encode('primus::id::'));
+  }
+
+  /** Tells the client the network went away (false) or came back (true). */
+  setOnline(online) {
+    if (!online && this.online) {
+      this.online = false;
+      this.emit('offline');
+      if (this._ended) return;
+      // As Primus: going offline drops the connection and any retry plan.
+      if (this._conn) {
+        const wasOpen = this.readyState === OPEN;
+        this._detach(false);
+        if (wasOpen) this.emit('close');
+      }
+      this._clear('retry');
+      this._clear('ping');
+      this._clear('connect');
+      this._retryPending = false;
+      this._reconnecting = false;
+      this._attempt = 0;
+      this.readyState = CLOSED;
+    } else if (online && !this.online) {
+      this.online = true;
+      this.emit('online');
+      if (this._strategy.online && !this._ended && !this._conn && this.readyState === CLOSED) this._recover();
+    }
+  }
+
+  _end() {
+    if (this._ended) return;
+    const prev = this.readyState;
+    this._ended = true;
+    this._reconnecting = false;
+    this._retryPending = false;
+    for (const name of Object.keys(this._timers)) this._clear(name);
+    this._detach(true);
+    this._queue = [];
+    this._queueBytes = 0;
+    this.readyState = CLOSED;
+    if (this._onOnline) {
+      window.removeEventListener('online', this._onOnline);
+      window.removeEventListener('offline', this._onOffline);
+      this._onOnline = this._onOffline = null;
+    }
+    if (prev !== CLOSED) this.emit('close');
+    this.emit('end');
+  }
+
+  /**
+   * Closes for good: writes `data` first when given and open, closes the
+   * connection (1000), emits `close` (when it was open or opening) and `end`.
+   * Queued writes that never went out are dropped. Returns false when already ended.
+   */
+  end(data) {
+    if (this._ended) return false;
+    if (data !== undefined && this.readyState === OPEN) this.write(data);
+    this._end();
+    return true;
+  }
+
+  /** Ends the client and removes every listener. */
+  destroy() {
+    this.end();
+    this.off();
+  }
+
+  /** new Weft(url, options), as Primus.connect. */
+  static connect(url, options) {
+    return new this(url, options);
+  }
+}
+
+Weft.OPENING = OPENING;
+Weft.CLOSED = CLOSED;
+Weft.OPEN = OPEN;
+Weft.backoff = backoff;
+Weft.parsers = parsers;
+Weft.WeftError = WeftError;
+Weft.version = '0.1.0';
+
+export default Weft;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# clients/js stage of `make test`: checks the committed dist/ is built from
+# src/, builds the weft CLI into build-js/core, runs the unit tests
+# (node:test), the type check (tsc), the chat server's protocol tests and
+# the browser tests in headless
+# Chromium. Screenshots land in build-js/artifacts/. Ends with
+# "clients/js: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+ROOT=$(cd ../.. && pwd)
+BUILD="$ROOT/build-js/core"
+LOG="$ROOT/build-js/test-logs"
+mkdir -p "$LOG" "$ROOT/build-js/artifacts"
+start=$(date +%s)
+passed=0
+failed=0
+step() { # NAME CMD...
+  local name=$1
+  shift
+  if "$@" >"$LOG/$name.log" 2>&1; then
+    echo "  ok   $name"
+  else
+    echo "  FAIL $name (log: build-js/test-logs/$name.log)"
+    tail -40 "$LOG/$name.log" | grep -v -i dbus
+    failed=$((failed + 1))
+    return 1
+  fi
+}
+# node:test's own counts for a test file
+count() { # LOGNAME
+  local p f
+  p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$LOG/$1.log" | tail -1)
+  f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$LOG/$1.log" | tail -1)
+  passed=$((passed + ${p:-0}))
+  [ "${f:-0}" -gt 0 ] && echo "       ($1: ${f} failed)"
+  return 0
+}
+
+[ -f node_modules/.stamp ] || bash deps.sh
+step dist-up-to-date node build.mjs --check && passed=$((passed + 1))
+step build-cli bash -c "cmake -S '$ROOT' -B '$BUILD' >/dev/null && cmake --build '$BUILD' -j2 --target weft_cli" &&
+  passed=$((passed + 1))
+step types npx --no-install tsc -p test/tsconfig.json && passed=$((passed + 1))
+step unit timeout 60 node --test --test-force-exit --test-reporter=spec test/unit.test.mjs
+count unit
+if [ -x "$BUILD/weft" ]; then
+  step chat env WEFT_BIN="$BUILD/weft" timeout 60 node --test --test-force-exit \
+    --test-reporter=spec test/chat.test.mjs
+  count chat
+  step browser env WEFT_BIN="$BUILD/weft" timeout 150 node --test --test-force-exit \
+    --test-reporter=spec test/browser.test.mjs
+  count browser
+else
+  echo "  FAIL browser (no $BUILD/weft)"
+  failed=$((failed + 1))
+fi
+sizes=$(node build.mjs --check 2>/dev/null | grep 'weft.min.js')
+echo "clients/js: bundle ${sizes#dist/weft.min.js: }; $(($(date +%s) - start)) s"
+echo "clients/js: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,28 @@
+// Compiled by `tsc -p test/tsconfig.json` in test.sh: the declarations in
+// weft.d.ts describe the client as applications use it.
+import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
+
+const c = new Weft('ws://127.0.0.1:8080/primus', {
+  parser: 'msgpack',
+  reconnect: { min: 100, max: 5000, retries: 3, factor: 2 },
+  strategy: ['disconnect', 'online'],
+  queueLimit: 1 << 20
+});
+c.on('open', () => c.write({ hello: 'weft' }));
+c.on('data', (msg: unknown) => console.log(msg));
+c.on('reconnect scheduled', (info: ReconnectInfo) => console.log(info.attempt, info.delay));
+c.on('error', (e: WeftError) => console.log(e.kind, e.message));
+c.id((id: string) => console.log(id.length));
+const ok: boolean = c.write(new Uint8Array([1, 2]));
+const state: 1 | 2 | 3 = c.readyState;
+const d: number = backoff(3, { min: 500 }, 0.5);
+if (c.readyState === Weft.OPEN) c.end('bye');
+const p = Weft.connect();
+p.destroy();
+const g = new globalThis.Primus('/primus');
+g.setOnline(false);
+console.log(ok, state, d);
+// @ts-expect-error: unknown event names are refused
+c.on('nope', () => {});
+// @ts-expect-error: parsers are json or msgpack
+new Weft('/primus', { parser: 'xml' });

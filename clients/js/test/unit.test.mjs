@@ -1,0 +1,378 @@
+// Unit tests of the client (node:test): the backoff schedule, the write
+// queue, the parsers (against msgpack-lite, the codec of primus-msgpack),
+// the heartbeat, server close, id(), the spec, online/offline and bad input.
+// A fake WebSocket stands in for the network; timers are real and short.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Weft, backoff, parsers } from '../src/weft.js';
+import { encode, decode, MsgpackError, MAX_DEPTH } from '../src/msgpack.js';
+import { ROOT } from './helpers.mjs';
+
+const msgpackLite = createRequire(join(ROOT, 'tests/interop/package.json'))('msgpack-lite');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class FakeSocket {
+  static all = [];
+  constructor(url) {
+    this.url = url;
+    this.sent = [];
+    this.closed = null;
+    this.readyState = 0;
+    FakeSocket.all.push(this);
+  }
+  send(frame) {
+    if (this.readyState !== 1) throw new Error('send on a socket that is not open');
+    this.sent.push(frame);
+  }
+  close(code) {
+    this.closed = code || 1005;
+  }
+  // the server's side
+  accept() {
+    this.readyState = 1;
+    this.onopen && this.onopen({});
+  }
+  deliver(frame) {
+    this.onmessage && this.onmessage({ data: frame });
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose && this.onclose({ code });
+  }
+  static last() {
+    return FakeSocket.all[FakeSocket.all.length - 1];
+  }
+}
+
+/** A client on the fake socket, recording its events. */
+function client(opts = {}) {
+  FakeSocket.all = [];
+  const c = new Weft('http://127.0.0.1:1234', { WebSocket: FakeSocket, fetch: null, manual: true, pingTimeout: 0, ...opts });
+  c.log = [];
+  for (const ev of ['open', 'close', 'end', 'timeout', 'reconnect scheduled', 'reconnect', 'reconnected', 'reconnect failed', 'online', 'offline', 'error', 'data', 'id'])
+    c.on(ev, (arg) => c.log.push(arg === undefined ? ev : [ev, arg]));
+  return c;
+}
+const names = (c) => c.log.map((e) => (Array.isArray(e) ? e[0] : e));
+
+test('backoff: min(round((rand + 1) * min * factor^(n-1)), max)', () => {
+  assert.equal(backoff(1, { min: 500, factor: 2 }, 0), 500);
+  assert.equal(backoff(1, { min: 500, factor: 2 }, 0.999), 1000);
+  assert.equal(backoff(2, { min: 500, factor: 2 }, 0.5), 1500);
+  assert.equal(backoff(4, { min: 500, factor: 2 }, 0.25), 5000);
+  assert.equal(backoff(10, { min: 500, factor: 2, max: 30000 }, 0.9), 30000);
+  assert.equal(backoff(3, { min: 100, factor: 3 }, 0.1), 990);
+  for (let n = 1; n <= 10; n++) {
+    const d = backoff(n, {}, Math.random());
+    assert.ok(d >= 500 * 2 ** (n - 1) && d <= 1000 * 2 ** (n - 1), `attempt ${n}: ${d}`);
+  }
+});
+
+test('reconnect schedule follows the backoff with the given randomness; retries run out', async () => {
+  const rand = [0, 0.5, 0.25];
+  const c = client({ reconnect: { min: 10, factor: 2, retries: 3 }, random: () => rand.shift() });
+  // Every retry meets a server that refuses at once.
+  c.on('reconnect', () => queueMicrotask(() => FakeSocket.last().drop()));
+  const ended = new Promise((resolve) => c.once('end', resolve));
+  c.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().drop();
+  await Promise.race([ended, sleep(5000).then(() => assert.fail('no end within 5 s'))]);
+  const scheduled = c.log.filter((e) => e[0] === 'reconnect scheduled').map((e) => [e[1].attempt, e[1].delay]);
+  assert.deepEqual(scheduled, [[1, 10], [2, 30], [3, 50]]);
+  assert.deepEqual(names(c).slice(-2), ['reconnect failed', 'end']);
+  assert.equal(FakeSocket.all.length, 4);
+  assert.ok(!names(c).includes('error'), 'a failed retry is not an error');
+});
+
+test('reconnected and open after a dropped connection; state constants', async () => {
+  const c = client({ reconnect: { min: 5, max: 5 } });
+  assert.equal(c.readyState, Weft.CLOSED);
+  c.open();
+  assert.equal(c.readyState, Weft.OPENING);
+  FakeSocket.last().accept();
+  assert.equal(c.readyState, Weft.OPEN);
+  FakeSocket.last().drop();
+  assert.equal(c.readyState, Weft.CLOSED);
+  await sleep(30);
+  FakeSocket.last().accept();
+  assert.deepEqual(names(c), ['open', 'close', 'reconnect scheduled', 'reconnect', 'reconnected', 'open']);
+  c.end();
+});
+
+test('queue: writes while not open go out in order before open; end drops them', async () => {
+  const c = client({ reconnect: { min: 5, max: 5 } });
+  let sentAtOpen;
+  c.on('open', () => (sentAtOpen = FakeSocket.last().sent.slice()));
+  assert.equal(c.write({ n: 1 }), true);
+  assert.equal(c.write('two'), true);
+  assert.ok(c.bufferedAmount > 0);
+  c.open();
+  FakeSocket.last().accept();
+  assert.deepEqual(sentAtOpen, ['{"n":1}', '"two"']);
+  assert.equal(c.bufferedAmount, 0);
+  FakeSocket.last().drop();
+  c.write('three');
+  c.write('four');
+  await sleep(30);
+  FakeSocket.last().accept();
+  assert.deepEqual(FakeSocket.last().sent, ['"three"', '"four"']);
+  FakeSocket.last().drop();
+  c.write('never');
+  c.end();
+  assert.equal(c.bufferedAmount, 0);
+  assert.equal(c.write('after end'), false);
+  assert.equal(c.end(), false);
+});
+
+test('queue limit: writes beyond it return false and queue nothing', () => {
+  const c = client({ queueLimit: 10 });
+  assert.equal(c.write('12345678'), true); /* 10 bytes with quotes */
+  assert.equal(c.write('x'), false);
+  assert.equal(c.bufferedAmount, 10);
+});
+
+test('parsers: json escapes U+2028/9, passes binary through, refuses what JSON cannot carry', () => {
+  const j = parsers.json;
+  assert.equal(j.encode({ s: 'a\u2028b\u2029' }), '{"s":"a\\u2028b\\u2029"}');
+  assert.deepEqual(JSON.parse(j.encode({ s: 'a\u2028b' })), { s: 'a\u2028b' });
+  assert.deepEqual(j.encode(new Uint8Array([1, 2])), new Uint8Array([1, 2]));
+  assert.deepEqual(j.decode(new Uint8Array([3]).buffer), new Uint8Array([3]));
+  assert.throws(() => j.encode(undefined));
+  assert.throws(() => j.decode('{bad'));
+});
+
+test('msgpack: round trips and byte-for-byte agreement with msgpack-lite', () => {
+  const values = [
+    null, true, false, 0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129,
+    -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53 - 1), 0.5, -2.25, 1e300, '', 'a', 'é€😀', 'x'.repeat(31),
+    'x'.repeat(32), 'y'.repeat(300), 'z'.repeat(70000), [], [1, [2, [3]]], new Array(16).fill(7), new Array(70000).fill(0),
+    {}, { a: 1, b: { c: [true, null] } }, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]))
+  ];
+  for (const v of values) {
+    const mine = encode(v);
+    assert.deepEqual(decode(mine), v);
+    assert.deepEqual(msgpackLite.decode(Buffer.from(mine)), v);
+    assert.deepEqual(decode(msgpackLite.encode(v)), v);
+  }
+  const bin = new Uint8Array([0, 1, 2, 255]);
+  assert.deepEqual(decode(encode(bin)), bin);
+  assert.deepEqual(new Uint8Array(msgpackLite.decode(Buffer.from(encode(bin)))), bin);
+  assert.deepEqual(decode(encode({ b: new Uint8Array(300) })).b.length, 300);
+  assert.equal(decode(encode(2n ** 63n)), 2n ** 63n);
+  assert.equal(decode(new Uint8Array([0xca, 0x3f, 0xc0, 0, 0])), 1.5);
+});
+
+test('msgpack: bad input throws MsgpackError with an offset', () => {
+  const bad = [
+    [[], 'truncated'],
+    [[0xa3, 0x61], 'truncated'],
+    [[0x92, 0x01], 'truncated'],
+    [[0xc4, 0x05, 1], 'truncated'],
+    [[0x01, 0x02], 'trailing'],
+    [[0xc1], 'unsupported'],
+    [[0xd4, 0x01, 0x00], 'unsupported'],
+    [[0xa2, 0xc3, 0x28], 'UTF-8'],
+    [new Array(MAX_DEPTH + 2).fill(0x91).concat([0]), 'deeply']
+  ];
+  for (const [bytes, what] of bad) {
+    assert.throws(() => decode(new Uint8Array(bytes)), (e) => e instanceof MsgpackError && e.message.includes(what) && typeof e.offset === 'number', JSON.stringify(bytes.slice(0, 4)));
+  }
+  let deep = [];
+  for (let i = 0; i < MAX_DEPTH + 5; i++) deep = [deep];
+  assert.throws(() => encode(deep), MsgpackError);
+  assert.throws(() => encode(() => 1), MsgpackError);
+  assert.throws(() => encode(2n ** 64n), MsgpackError);
+});
+
+test('msgpack client: binary frames out and in; undecodable message is an error and the connection stays', () => {
+  const c = client({ parser: 'msgpack' });
+  c.open();
+  const s = FakeSocket.last();
+  s.accept();
+  c.write({ a: 1 });
+  assert.deepEqual(decode(s.sent[0]), { a: 1 });
+  s.deliver(encode({ b: 2 }).buffer);
+  s.deliver(new Uint8Array([0xc1]).buffer);
+  s.deliver(encode('after').buffer);
+  const errs = c.log.filter((e) => e[0] === 'error');
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0][1].kind, 'msgpack');
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ b: 2 }, 'after']);
+  assert.equal(c.readyState, Weft.OPEN);
+});
+
+test('json client: invalid JSON is an error event, the connection stays open', () => {
+  const c = client();
+  c.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().deliver('{not json');
+  FakeSocket.last().deliver('{"ok":true}');
+  assert.equal(c.log.find((e) => e[0] === 'error')[1].kind, 'json');
+  assert.deepEqual(c.log.find((e) => e[0] === 'data')[1], { ok: true });
+  assert.equal(c.readyState, Weft.OPEN);
+  assert.equal(c.write(undefined), false, 'unencodable');
+  assert.equal(c.log.filter((e) => e[0] === 'error')[1][1].kind, 'encode');
+});
+
+test('batches: {"weft::batch": [...]} is unpacked in order; look-alikes are plain data', () => {
+  const c = client();
+  c.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().deliver('{"weft::batch":["a",{"b":1},"primus::id::x7"]}');
+  FakeSocket.last().deliver('{"weft::batch":5}');
+  FakeSocket.last().deliver('{"weft::batch":[1],"other":2}');
+  const datas = c.log.filter((e) => e[0] === 'data').map((e) => e[1]);
+  assert.deepEqual(datas, ['a', { b: 1 }, { 'weft::batch': 5 }, { 'weft::batch': [1], other: 2 }]);
+  assert.deepEqual(c.log.find((e) => e[0] === 'id'), ['id', 'x7']);
+});
+
+test('heartbeat: pings are answered; no ping within pingTimeout → offline, close, reconnect', async () => {
+  const c = client({ pingTimeout: 40, reconnect: { min: 1000 } });
+  c.open();
+  const s = FakeSocket.last();
+  s.accept();
+  s.deliver('"primus::ping::1700000000000"');
+  assert.deepEqual(s.sent, ['"primus::pong::1700000000000"']);
+  await sleep(25);
+  s.deliver('"primus::ping::2"'); /* resets the timer */
+  await sleep(25);
+  assert.equal(c.readyState, Weft.OPEN);
+  await sleep(40);
+  assert.deepEqual(names(c), ['open', 'offline', 'close', 'reconnect scheduled']);
+  c.end();
+});
+
+test('primus::server::close ends the client without reconnecting; other primus:: strings are data', () => {
+  const c = client();
+  c.open();
+  const s = FakeSocket.last();
+  s.accept();
+  s.deliver('"primus::other"');
+  s.deliver('"primus::server::close"');
+  s.drop(1000);
+  assert.deepEqual(names(c), ['open', 'data', 'close', 'end']);
+  assert.equal(c.open(), false);
+});
+
+test('id(): asks with primus::id:: and answers the callback and the id event', () => {
+  const c = client();
+  let got;
+  c.id((id) => (got = id)); /* queued while not open */
+  c.open();
+  const s = FakeSocket.last();
+  s.accept();
+  assert.deepEqual(s.sent, ['"primus::id::"']);
+  s.deliver('"primus::id::abc"');
+  assert.equal(got, 'abc');
+  assert.deepEqual(c.log.at(-1), ['id', 'abc']);
+});
+
+test('spec: parser and ping timeout (1.5 × pingInterval) come from <path>/spec', async () => {
+  let asked;
+  const fetch = async (url) => ((asked = url), { ok: true, json: async () => ({ pingInterval: 20, parser: 'msgpack' }) });
+  const c = client({ fetch, pingTimeout: undefined });
+  c.open();
+  await sleep(5);
+  assert.equal(asked, 'http://127.0.0.1:1234/primus/spec');
+  assert.equal(c._parser.name, 'msgpack');
+  assert.equal(c._pingTimeout, 30);
+  FakeSocket.last().accept();
+  assert.equal(FakeSocket.all.length, 1);
+  c.end();
+  // a failing spec keeps the defaults
+  const d = client({ fetch: async () => { throw new Error('down'); }, pingTimeout: undefined });
+  d.open();
+  await sleep(5);
+  assert.equal(d._parser.name, 'json');
+  assert.equal(d._pingTimeout, 45000);
+  d.end();
+});
+
+test('URLs: http→ws, https→wss, /primus by default, query kept; bad URLs and options throw', () => {
+  const u = (url, o) => new Weft(url, { WebSocket: FakeSocket, manual: true, ...o }).url;
+  assert.equal(u('http://h:1'), 'ws://h:1/primus');
+  assert.equal(u('https://h/?a=1'), 'wss://h/primus?a=1');
+  assert.equal(u('ws://h:2/rt/'), 'ws://h:2/rt');
+  assert.equal(u('http://h:1', { pathname: '/x' }), 'ws://h:1/x');
+  assert.throws(() => u('ftp://h'), TypeError);
+  assert.throws(() => u('not a url'), TypeError);
+  assert.throws(() => u('http://h', { parser: 'xml' }), TypeError);
+  assert.throws(() => u('http://h', { strategy: 'sometimes' }), TypeError);
+  assert.throws(() => u('http://h', { reconnect: { min: 0 } }), TypeError);
+  assert.throws(() => u('http://h', { reconnect: { factor: 0.5 } }), TypeError);
+  assert.throws(() => new Weft('http://h', { manual: true, WebSocket: null }), TypeError);
+});
+
+test('strategies: without "disconnect" a dropped connection ends; without "timeout" a failed first connection ends', () => {
+  const c = client({ strategy: 'online,timeout' });
+  c.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().drop();
+  assert.deepEqual(names(c), ['open', 'close', 'end']);
+  const d = client({ strategy: false });
+  d.open();
+  FakeSocket.last().drop();
+  assert.deepEqual(names(d), ['error', 'end']);
+  assert.equal(d.log[0][1].kind, 'connect');
+});
+
+test('connect timeout: timeout event, then the timeout strategy reconnects', async () => {
+  const c = client({ timeout: 20, reconnect: { min: 1000 } });
+  c.open();
+  await sleep(40);
+  assert.deepEqual(names(c), ['timeout', 'reconnect scheduled']);
+  c.end();
+  assert.deepEqual(names(c).slice(-1), ['end']);
+});
+
+test('offline/online: offline drops the connection and the retry plan; online reconnects', async () => {
+  const c = client({ reconnect: { min: 5, max: 5 } });
+  c.open();
+  FakeSocket.last().accept();
+  c.setOnline(false);
+  assert.deepEqual(names(c), ['open', 'offline', 'close']);
+  assert.equal(FakeSocket.last().closed !== null, true);
+  await sleep(20);
+  assert.equal(FakeSocket.all.length, 1, 'no retry while offline');
+  c.setOnline(true);
+  await sleep(20);
+  FakeSocket.last().accept();
+  assert.deepEqual(names(c).slice(3), ['online', 'reconnect scheduled', 'reconnect', 'reconnected', 'open']);
+  c.end();
+});
+
+test('a listener that throws does not break the client', () => {
+  const c = client();
+  const errors = [];
+  const orig = console.error;
+  console.error = (e) => errors.push(e);
+  try {
+    c.on('data', () => {
+      throw new Error('app bug');
+    });
+    c.open();
+    FakeSocket.last().accept();
+    FakeSocket.last().deliver('1');
+    FakeSocket.last().deliver('2');
+  } finally {
+    console.error = orig;
+  }
+  assert.equal(errors.length, 2);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [1, 2]);
+});
+
+test('end(data) writes the message, closes with 1000, emits close and end once', () => {
+  const c = client();
+  c.open();
+  const s = FakeSocket.last();
+  s.accept();
+  c.end({ bye: true });
+  assert.deepEqual(s.sent, ['{"bye":true}']);
+  assert.equal(s.closed, 1000);
+  assert.deepEqual(names(c), ['open', 'close', 'end']);
+  s.drop(1000); /* late events of the old socket are ignored */
+  assert.deepEqual(names(c), ['open', 'close', 'end']);
+});

@@ -1,0 +1,152 @@
+// Types of weft's browser client (src/weft.js; dist/weft.mjs, the global
+// `Weft` of dist/weft.min.js and the global `Primus` of dist/primus.min.js).
+
+/** A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame. */
+export type Message =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | Message[]
+  | { [key: string]: Message };
+
+export interface ReconnectOptions {
+  /** First wait in ms (500). */
+  min?: number;
+  /** Longest wait in ms (Infinity). */
+  max?: number;
+  /** Attempts before giving up (10). */
+  retries?: number;
+  /** Growth per attempt (2). */
+  factor?: number;
+}
+
+export type Strategy = 'disconnect' | 'online' | 'timeout' | 'none';
+
+export interface WeftOptions {
+  /** "json" or "msgpack"; by default the server's, read from <path>/spec (json when unknown). */
+  parser?: 'json' | 'msgpack';
+  /** Pathname when the URL has none ("/primus"). */
+  pathname?: string;
+  reconnect?: ReconnectOptions;
+  /** When to reconnect: a comma-separated list or an array; false never reconnects. */
+  strategy?: string | Strategy[] | false;
+  /** ms for a connection to open (10000); 0 or false turns it off. */
+  timeout?: number | false;
+  /** ms without a server ping before the connection is taken for dead; by default 1.5 × the spec's pingInterval, else 45000; 0 or false off. */
+  pingTimeout?: number | false;
+  /** Bytes of writes held while not open; 0 = unbounded (writes beyond it return false). */
+  queueLimit?: number;
+  /** Do not connect until open() is called. */
+  manual?: boolean;
+  /** false: ignore the browser's online/offline events. */
+  network?: boolean;
+  /** A WebSocket constructor (tests, non-browser hosts). */
+  WebSocket?: unknown;
+  /** A fetch function for <path>/spec (tests, non-browser hosts). */
+  fetch?: unknown;
+  /** A source of numbers in [0, 1) for the backoff (tests). */
+  random?: () => number;
+}
+
+export interface ReconnectInfo {
+  /** 1 for the first retry. */
+  attempt: number;
+  retries: number;
+  /** The wait before this attempt, ms. */
+  delay: number;
+  /** Same as delay (Primus's name). */
+  scheduled: number;
+}
+
+export declare class WeftError extends Error {
+  /** "connect", "json", "msgpack", "encode". */
+  kind: string;
+  /** Byte offset of a decoding failure (msgpack). */
+  offset?: number;
+  /** WebSocket close code of a failed connection. */
+  code?: number;
+}
+
+export interface WeftEvents {
+  open: () => void;
+  data: (message: any) => void;
+  error: (err: WeftError) => void;
+  close: () => void;
+  end: () => void;
+  timeout: () => void;
+  'reconnect scheduled': (info: ReconnectInfo) => void;
+  reconnect: (info: ReconnectInfo) => void;
+  reconnected: (info: ReconnectInfo) => void;
+  'reconnect failed': (info: ReconnectInfo) => void;
+  online: () => void;
+  offline: () => void;
+  id: (id: string) => void;
+}
+
+export declare class Emitter<Events extends { [K in keyof Events]: (...args: any[]) => void }> {
+  on<K extends keyof Events>(name: K, fn: Events[K]): this;
+  addListener<K extends keyof Events>(name: K, fn: Events[K]): this;
+  once<K extends keyof Events>(name: K, fn: Events[K]): this;
+  off<K extends keyof Events>(name?: K, fn?: Events[K]): this;
+  removeListener<K extends keyof Events>(name?: K, fn?: Events[K]): this;
+  removeAllListeners<K extends keyof Events>(name?: K): this;
+  emit<K extends keyof Events>(name: K, ...args: Parameters<Events[K]>): boolean;
+  listeners<K extends keyof Events>(name: K): Events[K][];
+}
+
+export interface Parser {
+  name: 'json' | 'msgpack';
+  encode(value: any): string | Uint8Array;
+  decode(frame: string | ArrayBuffer): any;
+}
+
+export declare class Weft extends Emitter<WeftEvents> {
+  /** "ws://host:port/primus?query" or wss:. Without a URL: the page's origin. */
+  constructor(url?: string | URL, options?: WeftOptions);
+  constructor(options: WeftOptions);
+  static connect(url?: string | URL, options?: WeftOptions): Weft;
+  static readonly OPENING: 1;
+  static readonly CLOSED: 2;
+  static readonly OPEN: 3;
+  static readonly version: string;
+  static backoff: typeof backoff;
+  static parsers: typeof parsers;
+  static WeftError: typeof WeftError;
+
+  readonly url: string;
+  readonly options: WeftOptions;
+  /** Weft.OPENING, Weft.CLOSED or Weft.OPEN. */
+  readonly readyState: 1 | 2 | 3;
+  /** false after an offline event until online. */
+  readonly online: boolean;
+  /** Bytes written and not yet sent (queued while offline included). */
+  readonly bufferedAmount: number;
+
+  /** Starts connecting; false when already open, opening, ended, or offline. */
+  open(): boolean;
+  /** Sends, or queues while not open; false when ended, over queueLimit, or not encodable. */
+  write(data: any): boolean;
+  /** Asks for the spark id; fn and the `id` event answer. */
+  id(fn?: (id: string) => void): boolean;
+  /** Tells the client the network went away (false) or came back (true). */
+  setOnline(online: boolean): void;
+  /** Closes for good (writes `data` first when open); false when already ended. */
+  end(data?: any): boolean;
+  /** end() and remove every listener. */
+  destroy(): void;
+}
+
+/** min(round((rand + 1) * min * factor^(attempt-1)), max). */
+export declare function backoff(attempt: number, options?: ReconnectOptions, rand?: number): number;
+export declare const parsers: { json: Parser; msgpack: Parser };
+
+export default Weft;
+
+declare global {
+  /** The classic-script builds' globals. */
+  var Weft: typeof import('./weft').Weft;
+  var Primus: typeof import('./weft').Weft;
+}
