@@ -96,6 +96,13 @@ run_fuzz() {
   return $rc
 }
 
+# Acks across hosts (C, Lua, Node; Python when its emitter lands): needs
+# the host stages' builds.
+run_cross() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  WEFT_BUILD=build node --test --test-concurrency=1 tests/cross/
+}
+
 run_format() {
   local bad
   bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
@@ -127,12 +134,14 @@ case $what in
   fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
+  cross) stage "acks across hosts" run_cross ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
     stage "interop with the npm Primus client" run_interop
     host_stages
+    stage "acks across hosts" run_cross
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz

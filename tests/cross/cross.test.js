@@ -1,0 +1,96 @@
+'use strict';
+//
+// Cross-host acknowledgements (issue #9): an event emitted with an ack by a
+// client of one host, answered by a server of another host, over real
+// sockets on 127.0.0.1. Each server is a small script of its host's test
+// folder that listens on port 0, prints "listening <port>", resolves "sum"
+// with the sum of its arguments and rejects "fail" with "nope".
+//
+// Needs the hosts built: the C tools in $WEFT_BUILD (default build/), the
+// Lua module in $WEFT_BUILD/lua/5.4, the Node addon in node/build.
+// scripts/test.sh runs this after the host stages.
+//
+const { test, after } = require('node:test');
+const assert = require('node:assert');
+const { spawn, execFile } = require('node:child_process');
+const path = require('node:path');
+const readline = require('node:readline');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BUILD = path.resolve(ROOT, process.env.WEFT_BUILD || 'build');
+const ACK_CLIENT = path.join(BUILD, 'tests', 'weft_ack_client');
+const started = new Set();
+
+after(() => {
+  for (const child of started) child.kill('SIGTERM');
+});
+
+/** Starts a server script and resolves with { child, url } once it listens. */
+function startServer(file, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.add(child);
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => reject(new Error(`${file}: not listening after 10 s\n${stderr}`)), 10000);
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /^listening (\d+)/.exec(line);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ child, url: `ws://127.0.0.1:${m[1]}/primus` });
+    });
+    child.on('exit', (code) => {
+      started.delete(child);
+      clearTimeout(timer);
+      reject(new Error(`${file} exited (${code}) before listening\n${stderr}`));
+    });
+  });
+}
+
+function stop(server) {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null) return resolve();
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGTERM');
+  });
+}
+
+/** The C client: emits once, returns its printed outcome. */
+function cEmit(url, event, args, want, expected) {
+  return new Promise((resolve) => {
+    execFile(ACK_CLIENT, [url, event, JSON.stringify(args), want, JSON.stringify(expected)],
+      { timeout: 15000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? err.code : 0, out: stdout.trim(), stderr });
+      });
+  });
+}
+
+const luaServer = () => startServer('lua5.4', [path.join(ROOT, 'lua', 'tests', 'reject_server.lua')], {
+  LUA_CPATH: path.join(BUILD, 'lua', '5.4', '?.so'),
+});
+const nodeServer = () => startServer(process.execPath, [path.join(ROOT, 'node', 'test', 'fixtures', 'ack_server.js')]);
+
+test('a C client emits to a Lua server: rejected, and resolved', async () => {
+  const server = await luaServer();
+  try {
+    const no = await cEmit(server.url, 'fail', [], 'rejected', 'nope');
+    assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
+    assert.deepStrictEqual(JSON.parse(no.out), { status: 'EREJECTED', value: 'nope' });
+    const yes = await cEmit(server.url, 'sum', [1, 2, 3], 'resolved', 6);
+    assert.strictEqual(yes.code, 0, `${yes.out} ${yes.stderr}`);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('a C client emits to a Node server: resolved, and rejected', async () => {
+  const server = await nodeServer();
+  try {
+    const yes = await cEmit(server.url, 'sum', [40, 2], 'resolved', 42);
+    assert.strictEqual(yes.code, 0, `${yes.out} ${yes.stderr}`);
+    const no = await cEmit(server.url, 'fail', ['x'], 'rejected', 'nope');
+    assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
+  } finally {
+    await stop(server);
+  }
+});
