@@ -16,6 +16,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <weft/ext.h>
 #include <weft/plugin.h>
 #include <weft/weft.h>
 
@@ -26,6 +27,9 @@ typedef struct pyweft_loop pyweft_loop;
 /* Implemented by the SWIG module (bindings/weft.i): wraps a handle as the
  * module's pointer object of C type `type` ("weft_spark *"). */
 PyObject *weft__py_wrap_ptr(void *ptr, const char *type);
+/* The reverse: the handle of a pointer object of C type `type`, or NULL
+ * with TypeError set. */
+void *weft__py_unwrap_ptr(PyObject *obj, const char *type);
 
 /* A new loop; NULL with MemoryError/OSError set on failure. */
 pyweft_loop *pyweft_loop_new(void);
@@ -81,5 +85,54 @@ PyObject *pyweft_spark_query(weft_spark *spark);
 /* Client: `target` receives _on_data(msg) and _on_event(name, *args) for
  * every other event; released after the destroy event. */
 int pyweft_client_set_target(weft_client *c, pyweft_loop *pl, PyObject *target);
+
+/* Extensions (include/weft/ext.h). A pyweft_ext belongs to its server or
+ * client (freed with it, by the plugin "python.ext"); the Python layer never
+ * uses it after the close (server) or destroy (client) event.
+ *
+ * The target receives _on_emit(spark or None, name, args list, reply or
+ * None), _on_ext_error(spark or None, code, kind, message), _on_channel(spark
+ * or None, channel_ptr) -> channel object (None refuses), and on servers
+ * _rooms_policy(spark, room, join) -> 0 or a negative WEFT_E* code (an
+ * exception refuses with WEFT_EUNAUTHORIZED and is stored). `window` 0
+ * keeps the channels' default. Attach before listen/open. */
+typedef struct pyweft_ext pyweft_ext;
+int pyweft_ext_server(weft_server *s, pyweft_loop *pl, PyObject *target, int emitter, int rooms,
+                      int channels, uint32_t window, pyweft_ext **out);
+int pyweft_ext_client(weft_client *c, pyweft_loop *pl, PyObject *target, int emitter, int channels,
+                      uint32_t window, pyweft_ext **out);
+/* The extension handles (NULL when not attached). */
+weft_emitter *pyweft_ext_emitter(pyweft_ext *x);
+weft_rooms *pyweft_ext_rooms(pyweft_ext *x);
+/* Turns the client rooms policy (target._rooms_policy) on or off. */
+int pyweft_ext_set_policy(pyweft_ext *x, int on);
+
+/* A reply is a capsule: answered at most once (later calls return
+ * WEFT_ESTATE); collected unanswered, it is rejected with "reply dropped".
+ * A value that cannot convert raises and leaves the reply unanswered. */
+PyObject *pyweft_reply_answer(PyObject *reply, int resolve, PyObject *value);
+/* 1 while the reply is unanswered. */
+int pyweft_reply_pending(PyObject *reply);
+
+/* Emits `event` with `args` (list/tuple or None); with fn, fn(status,
+ * value) runs once with the outcome (never from inside this call and never
+ * when this returns an error). `to` is the spark on servers, NULL on
+ * clients. Returns the weft code. */
+PyObject *pyweft_emit(pyweft_ext *x, weft_spark *to, const char *event, PyObject *args,
+                      uint32_t timeout_ms, PyObject *fn);
+PyObject *pyweft_emit_broadcast(pyweft_ext *x, const char *event, PyObject *args);
+/* A client's weft::join (join=1) or weft::leave request; fn as for emit. */
+PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyObject *fn);
+/* weft_rooms_write (event NULL, payload the message) or weft_rooms_emit
+ * (payload the argument list); rooms and except are lists of str. */
+PyObject *pyweft_rooms_send(pyweft_ext *x, PyObject *rooms, PyObject *except, const char *event,
+                            PyObject *payload);
+/* weft_server_write_to over a list of spark handles; with
+ * an event, the payload is its argument list and an emitter packet is sent. */
+PyObject *pyweft_write_to(weft_server *s, PyObject *sparks, const char *event, PyObject *payload);
+/* Opens (or finds) a channel and binds obj (_on_data(msg), _on_drain(),
+ * _on_end(); released after the end event): (code, channel_ptr or None). */
+PyObject *pyweft_channel_open(pyweft_ext *x, weft_spark *spark, const char *name, PyObject *obj);
+PyObject *pyweft_channel_write(weft_channel *ch, PyObject *obj);
 
 #endif /* PYWEFT_H */

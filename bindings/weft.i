@@ -25,11 +25,25 @@
   $result = Py_BuildValue("(NN)", $result, SWIG_NewPointerObj(*$1, $descriptor(weft_client *), 0));
 }
 
+%typemap(in, numinputs=0) pyweft_ext **out (pyweft_ext *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) pyweft_ext **out {
+  $result = Py_BuildValue("(NN)", $result, SWIG_NewPointerObj(*$1, $descriptor(pyweft_ext *), 0));
+}
+
 %wrapper %{
 PyObject *weft__py_wrap_ptr(void *ptr, const char *type) {
   swig_type_info *ti = SWIG_TypeQuery(type);
   if (!ti) return PyErr_Format(PyExc_RuntimeError, "weft: no SWIG type %s", type);
   return SWIG_NewPointerObj(ptr, ti, 0);
+}
+void *weft__py_unwrap_ptr(PyObject *obj, const char *type) {
+  swig_type_info *ti = SWIG_TypeQuery(type);
+  void *ptr = NULL;
+  if (!ti || !SWIG_IsOK(SWIG_ConvertPtr(obj, &ptr, ti, 0)) || !ptr) {
+    PyErr_Format(PyExc_TypeError, "weft: expected a %s", type);
+    return NULL;
+  }
+  return ptr;
 }
 %}
 
@@ -44,6 +58,7 @@ uintptr_t pyweft_addr(void *ptr) { return (uintptr_t)ptr; }
 %}
 
 %ignore weft__py_wrap_ptr;
+%ignore weft__py_unwrap_ptr;
 %include "pyweft.h"
 
 /* Errors and versions */
@@ -112,3 +127,27 @@ int weft_client_id(weft_client *c);
 int weft_client_set_online(weft_client *c, int online);
 int weft_client_destroy(weft_client *c);
 int weft_client_state(const weft_client *c);
+
+/* Batching and extensions (include/weft/ext.h); values, callbacks and
+ * lists go through pyweft.c above. */
+int weft_server_set_batching(weft_server *server, size_t max_bytes);
+int weft_client_set_batching(weft_client *c, size_t max_bytes);
+typedef struct weft_emitter weft_emitter;
+typedef struct weft_rooms weft_rooms;
+typedef struct weft_channel weft_channel;
+int weft_emitter_set_timeout(weft_emitter *em, uint32_t ms);
+int weft_rooms_join(weft_rooms *rooms, weft_spark *spark, const char *room);
+int weft_rooms_leave(weft_rooms *rooms, weft_spark *spark, const char *room);
+int weft_rooms_leave_all(weft_rooms *rooms, weft_spark *spark);
+int weft_rooms_has(weft_rooms *rooms, weft_spark *spark, const char *room);
+int weft_rooms_count(weft_rooms *rooms);
+const char *weft_rooms_name_at(weft_rooms *rooms, size_t i);
+int weft_rooms_member_count(weft_rooms *rooms, const char *room);
+weft_spark *weft_rooms_member_at(weft_rooms *rooms, const char *room, size_t i);
+int weft_rooms_of_spark_count(weft_rooms *rooms, weft_spark *spark);
+const char *weft_rooms_of_spark_at(weft_rooms *rooms, weft_spark *spark, size_t i);
+const char *weft_channel_name(const weft_channel *ch);
+int weft_channel_end(weft_channel *ch);
+int weft_channel_pause(weft_channel *ch);
+int weft_channel_resume(weft_channel *ch);
+size_t weft_channel_queued(const weft_channel *ch);

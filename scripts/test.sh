@@ -96,7 +96,7 @@ run_fuzz() {
   return $rc
 }
 
-# Acks across hosts (C, Lua, Node; Python when its emitter lands): needs
+# Acks across hosts (C and Python clients; Lua and Node servers): needs
 # the host stages' builds.
 run_cross() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1

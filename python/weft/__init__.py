@@ -36,6 +36,7 @@ from .errors import (
     ProtocolError,
     QueueFull,
     RangeError,
+    Rejected,
     StateError,
     Timeout,
     TooBigError,
@@ -46,6 +47,7 @@ from .errors import (
     ValueTypeError,
     VersionError,
 )
+from .ext import Broadcast, Channel, EventHandler, Reply
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve
 
 __version__ = "0.1.0"
@@ -63,6 +65,11 @@ __all__ = [
     "Plugin",
     "DROP",
     "Value",
+    "Channel",
+    "Reply",
+    "Broadcast",
+    "EventHandler",
+    "Rejected",
     "encode",
     "decode",
     "core_version",

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NamedTuple, overload
+from typing import Any, Literal, NamedTuple, overload
 
+from . import ext as _x
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
-from .errors import ClosedError, Error, HTTPError, Unauthorized, check, error_from_code
+from .errors import (
+    ClosedError,
+    Error,
+    HTTPError,
+    StateError,
+    Unauthorized,
+    check,
+    error_from_code,
+)
 from .server import _F, Value, _add_listener, _MessageQueue
 
 __all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
@@ -29,6 +39,7 @@ EVENTS = (
     "online",
     "offline",
     "id",
+    "channel",
 )
 
 
@@ -74,6 +85,13 @@ class Client:
         self._id_waiters: list[asyncio.Future[str]] = []
         self.last_error: Error | None = None
         """The last error event's error (why a connection failed)."""
+        self._ext: Any = None
+        self._channels_on = False
+        self._window = 64
+        self._handlers: dict[str, _x.EventHandler] = {}
+        self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
+        self._channels: dict[str, _x.Channel] = {}
+        self._incoming_channels = _MessageQueue()
 
     def __repr__(self) -> str:
         return f"<weft.Client {self.url} {self.state}>"
@@ -170,6 +188,114 @@ class Client:
         check(_ll.weft_client_set_online(self._need(), 1 if online else 0), "online")
         self._drv.kick()
 
+    # -- extensions -------------------------------------------------------
+    def _need_emitter(self) -> Any:
+        self._need()
+        if self._ext is None or _ll.pyweft_ext_emitter(self._ext) is None:
+            raise StateError("the emitter is not enabled (emitter=True)", StateError.code)
+        return self._ext
+
+    @overload
+    def on_event(self, event: str, fn: _F) -> _F: ...
+    @overload
+    def on_event(self, event: str) -> Callable[[_F], _F]: ...
+    def on_event(self, event: str, fn: Any = None) -> Any:
+        """Sets the handler of a named event, ``fn(*args)`` ("*": the
+        wildcard, ``fn(name, *args)``); returns fn, or without fn a
+        decorator. The return value answers an event that asks for an
+        acknowledgement; raising weft.Rejected(reason) rejects it."""
+        _x.check_name(event, "an event name")
+        if not event:
+            raise ValueError("empty event name")
+
+        def put(f: _F) -> _F:
+            if not callable(f):
+                raise TypeError("a handler must be callable")
+            self._handlers[event] = f
+            return f
+
+        return put if fn is None else put(fn)
+
+    def off_event(self, event: str) -> None:
+        """Removes the handler of `event`."""
+        self._handlers.pop(event, None)
+
+    @overload
+    def emit(
+        self, event: str, *args: Value, ack: Literal[False] = False, timeout: float | None = None
+    ) -> None: ...
+    @overload
+    def emit(
+        self, event: str, *args: Value, ack: Literal[True], timeout: float | None = None
+    ) -> asyncio.Future[Value]: ...
+    def emit(
+        self, event: str, *args: Value, ack: bool = False, timeout: float | None = None
+    ) -> asyncio.Future[Value] | None:
+        """Emits a named event to the server (needs emitter=True); queued
+        while offline like any write. Without ack, returns None. With
+        ack=True, returns a future of the server's answer: awaiting it
+        gives the resolved value or raises weft.Rejected(reason),
+        weft.Timeout (none within `timeout` seconds; None: the client's
+        ack_timeout; 0: forever) or weft.ClosedError (the connection closed
+        first)."""
+        _x.check_name(event, "an event name")
+        ext = self._need_emitter()
+        fut, settle = _x.ack_future(self._drv) if ack else (None, None)
+        rc = _ll.pyweft_emit(ext, None, event, list(args), _x.timeout_ms(timeout), settle)
+        self._drv.kick()
+        check(rc, f"emit {event!r}")
+        return fut
+
+    async def _membership(self, room: str, join: bool) -> None:
+        _x.check_name(room, "a room name")
+        ext = self._need_emitter()
+        fut, settle = _x.ack_future(self._drv)
+        rc = _ll.pyweft_emit_membership(ext, room, 1 if join else 0, settle)
+        self._drv.kick()
+        check(rc, "join" if join else "leave")
+        await fut
+
+    async def join(self, room: str) -> None:
+        """Asks the server to put this connection in `room`; raises
+        weft.Rejected(reason) when the server's rooms policy refuses."""
+        await self._membership(room, True)
+
+    async def leave(self, room: str) -> None:
+        """Asks the server to take this connection out of `room`."""
+        await self._membership(room, False)
+
+    def channel(self, name: str) -> _x.Channel:
+        """The channel `name` over this connection, opened on first use
+        (needs channels=True and an open connection)."""
+        self._need()
+        ext = self._ext if self._channels_on else None
+        return _x.open_channel(self._drv, ext, self._channels, None, None, name, self._window)
+
+    async def channels(self) -> AsyncIterator[_x.Channel]:
+        """Channels opened by the server, as they open (when no "channel"
+        listener is set), until the client ends."""
+        while True:
+            try:
+                ch: _x.Channel = await self._incoming_channels.get()
+            except StopAsyncIteration:
+                return
+            yield ch
+
+    def _on_emit(self, spark: Any, name: str, args: list[Any], cap: Any) -> None:
+        _x.dispatch_event(self._drv, self._handlers, self._replies, (), name, args, cap)
+
+    def _on_ext_error(self, spark: Any, code: int, kind: str, message: str) -> None:
+        self._on_event("error", code, kind, message, 0, None)
+
+    def _on_channel(self, spark: Any, ptr: Any) -> _x.Channel:
+        name = _ll.weft_channel_name(ptr) or ""
+        ch = _x.Channel(self._drv, name, None, self._window)
+        _x.bind_channel(ch, ptr, self._channels)
+        if not self._listeners.get("channel"):
+            self._incoming_channels.put(ch)
+        self._dispatch("channel", (ch,))
+        return ch
+
     async def end(self, msg: Value = None) -> None:
         """Closes for good (writes msg first when given) and waits for the
         end event. Ending an ended client does nothing."""
@@ -208,7 +334,11 @@ class Client:
         self._dispatch("data", (msg,))
 
     def _on_event(self, name: str, *args: Any) -> None:
+        if name == "close":
+            _x.drop_replies(self._replies)  # dead since the close: frees them in C
         if name == "destroy":
+            _x.drop_replies(self._replies)
+            self._ext = None
             self._ptr = None
             self._drv.release()
             return
@@ -243,6 +373,7 @@ class Client:
                 for q in self._event_queues:
                     q.close()
                 self._queue.close()
+                self._incoming_channels.close()
                 # Free the C client outside of its own callback.
                 self._drv.aloop.call_soon(self._destroy)
 
@@ -303,6 +434,11 @@ async def connect(
     ca_file: str | None = None,
     verify: bool = True,
     wait: bool = True,
+    emitter: bool = False,
+    channels: bool = False,
+    channel_window: int | None = None,
+    ack_timeout: float | None = None,
+    batching: int | None = None,
 ) -> Client:
     """Connects to a weft or Primus server at `url` ("ws://host:port/path").
 
@@ -315,6 +451,13 @@ async def connect(
     connection is open and raises the reason (weft.Unauthorized,
     weft.HTTPError, weft.Error) when the client ends before; with wait=False
     it returns at once.
+
+    Extensions (off by default, as on the server): emitter=True for named
+    events with acknowledgements (Client.emit, on_event, join/leave);
+    channels=True for named channels (Client.channel; channel_window:
+    messages of credit, 64); ack_timeout: default seconds an emit waits for
+    its answer (10; 0: forever); batching: bytes per batch frame (weft
+    servers only).
     """
     drv = get_driver()
     client = Client(drv, url)
@@ -364,6 +507,21 @@ async def connect(
             check(_ll.weft_client_set_ca_file(ptr, ca_file), "ca_file")
         if not verify:
             check(_ll.weft_client_set_verify(ptr, 0), "verify")
+        if batching:
+            check(_ll.weft_client_set_batching(ptr, batching), "batching")
+        if emitter or channels:
+            if channel_window is not None and not 1 <= channel_window <= 65536:
+                raise ValueError("channel_window must be 1..65536")
+            rc, ext = _ll.pyweft_ext_client(
+                ptr, drv.core, client, int(emitter), int(channels), channel_window or 0
+            )
+            check(rc, "extensions")
+            client._ext = ext
+            client._channels_on = channels
+            client._window = channel_window or 64
+            if emitter and ack_timeout is not None:
+                ms = _x.timeout_ms(ack_timeout)
+                check(_ll.weft_emitter_set_timeout(_ll.pyweft_ext_emitter(ext), ms), "ack_timeout")
         check(_ll.weft_client_open(ptr), "open")
     except BaseException:
         _ll.weft_client_destroy(ptr)

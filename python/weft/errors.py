@@ -30,6 +30,7 @@ __all__ = [
     "HTTPError",
     "Unauthorized",
     "Unsupported",
+    "Rejected",
     "error_from_code",
     "check",
 ]
@@ -126,12 +127,24 @@ class IOFailure(Error):
     """EIO: an input/output error."""
 
 
-class Timeout(Error):
-    """ETIMEDOUT."""
+class Timeout(Error, TimeoutError):
+    """ETIMEDOUT (also an acknowledgement that did not come in time)."""
 
 
 class QueueFull(Error):
     """ENOBUFS: the outbound queue is full; nothing was queued."""
+
+
+class Rejected(Error):
+    """EREJECTED: the peer rejected an event (or a client's join/leave).
+
+    Raise it in an event handler to reject with `reason` (any value that can
+    be sent); an awaited ``emit(..., ack=True)`` raises it with the peer's
+    reason in ``.reason``."""
+
+    def __init__(self, reason: object = "rejected") -> None:
+        self.reason = reason
+        super().__init__(str(reason), Rejected.code or None)
 
 
 class VersionError(Error):
@@ -189,6 +202,7 @@ _BY_NAME: dict[str, type[Error]] = {
     "EVERSION": VersionError,
     "EUNAUTHORIZED": Unauthorized,
     "EUNSUPPORTED": Unsupported,
+    "EREJECTED": Rejected,
 }
 _BY_CODE: dict[int, type[Error]] = {}
 for _code, _name, _msg in _ll.pyweft_error_codes():
@@ -205,6 +219,8 @@ def error_from_code(code: int, message: str = "") -> Error:
     text = message or _ll.weft_strerror(code)
     if cls is Unauthorized:
         return Unauthorized(401, text)
+    if cls is Rejected:
+        return Rejected(text)
     if issubclass(cls, HTTPError):
         return cls(400, text, code)
     return cls(text, code)

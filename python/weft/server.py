@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
-from .errors import ClosedError, Error, Unauthorized, check, error_from_code
+from . import ext as _x
+from .errors import ClosedError, Error, Rejected, StateError, Unauthorized, check, error_from_code
 
 __all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value"]
 
@@ -129,6 +131,8 @@ class Spark:
         self._closed = self._drv.aloop.create_future()
         self._above_hwm = False
         self._drain: asyncio.Future[None] | None = None
+        self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
+        self._channels: dict[str, _x.Channel] = {}
 
     def __repr__(self) -> str:
         state = "closed" if self._ptr is None else "open"
@@ -209,6 +213,72 @@ class Spark:
     async def __anext__(self) -> Value:
         return await self._queue.get()
 
+    # -- extensions -------------------------------------------------------
+    @overload
+    def emit(
+        self, event: str, *args: Value, ack: Literal[False] = False, timeout: float | None = None
+    ) -> None: ...
+    @overload
+    def emit(
+        self, event: str, *args: Value, ack: Literal[True], timeout: float | None = None
+    ) -> asyncio.Future[Value]: ...
+    def emit(
+        self, event: str, *args: Value, ack: bool = False, timeout: float | None = None
+    ) -> asyncio.Future[Value] | None:
+        """Emits a named event to this spark (needs emitter=True).
+
+        Without ack, returns None once queued. With ack=True, returns a
+        future: ``await spark.emit("x", 1, ack=True)`` gives the value the
+        client resolved, or raises weft.Rejected(reason), weft.Timeout (no
+        answer within `timeout` seconds; None: the server's ack_timeout; 0:
+        wait forever) or weft.ClosedError (the spark disconnected first).
+        Raises at once: weft.ClosedError, weft.InvalidArgument (a reserved
+        or invalid name), TypeError for arguments that cannot be sent."""
+        _x.check_name(event, "an event name")
+        ext = self._server._need_emitter()
+        ptr = self._need()
+        fut, settle = _x.ack_future(self._drv) if ack else (None, None)
+        rc = _ll.pyweft_emit(ext, ptr, event, list(args), _x.timeout_ms(timeout), settle)
+        self._drv.kick()
+        check(rc, f"emit {event!r}")
+        return fut
+
+    def join(self, room: str) -> None:
+        """Puts the spark in `room` (needs rooms=True). Joining twice is no
+        error. Raises weft.InvalidArgument for an invalid name."""
+        _x.check_name(room, "a room name")
+        rc = _ll.weft_rooms_join(self._server._need_rooms(), self._need(), room)
+        check(rc, f"join {room!r}")
+
+    def leave(self, room: str) -> None:
+        """Takes the spark out of `room` (no error when it is not in it)."""
+        _x.check_name(room, "a room name")
+        rc = _ll.weft_rooms_leave(self._server._need_rooms(), self._need(), room)
+        check(rc, f"leave {room!r}")
+
+    def leave_all(self) -> None:
+        """Takes the spark out of every room."""
+        check(_ll.weft_rooms_leave_all(self._server._need_rooms(), self._need()), "leave_all")
+
+    @property
+    def rooms(self) -> list[str]:
+        """The rooms the spark is in (empty once closed or without rooms)."""
+        srv = self._server
+        if self._ptr is None or srv._ext is None or not srv._rooms_on:
+            return []
+        rs = _ll.pyweft_ext_rooms(srv._ext)
+        n = max(0, _ll.weft_rooms_of_spark_count(rs, self._ptr))
+        out = [_ll.weft_rooms_of_spark_at(rs, self._ptr, i) for i in range(n)]
+        return [r for r in out if r is not None]
+
+    def channel(self, name: str) -> _x.Channel:
+        """The channel `name` over this spark, opened on first use (needs
+        channels=True)."""
+        srv = self._server
+        ptr = self._need()
+        ext = srv._ext if srv._channels_on else None
+        return _x.open_channel(self._drv, ext, self._channels, self, ptr, name, srv._window)
+
     # -- from the C layer -------------------------------------------------
     def _on_data(self, msg: Value) -> None:
         fns = self._listeners.get("data")
@@ -229,6 +299,7 @@ class Spark:
         emit(self._drv, self._listeners.get("error", []), err)
 
     def _on_disconnection(self) -> None:
+        _x.drop_replies(self._replies)  # before the pointer goes: frees them in C
         self._ptr = None
         self._queue.close()
         if self._drain is not None and not self._drain.done():
@@ -263,7 +334,8 @@ class AuthRequest:
 
 
 AuthorizeFn: TypeAlias = Callable[[AuthRequest], "Awaitable[None] | None"]
-ServerEvent: TypeAlias = Literal["connection", "disconnection", "error", "close"]
+ServerEvent: TypeAlias = Literal["connection", "disconnection", "error", "close", "channel"]
+RoomsPolicy: TypeAlias = Callable[[Spark, str, bool], bool]
 
 
 class Server:
@@ -283,6 +355,13 @@ class Server:
         self._incoming: _MessageQueue = _MessageQueue()
         self._closed = drv.aloop.create_future()
         self._plugins: list[Plugin] = []
+        self._ext: Any = None
+        self._rooms_on = False
+        self._channels_on = False
+        self._window = 64
+        self._handlers: dict[str, _x.EventHandler] = {}
+        self._policy: RoomsPolicy | None = None
+        self._incoming_channels: _MessageQueue = _MessageQueue()
         self.port = 0
         self.pathname = "/primus"
         self.url = ""
@@ -298,7 +377,7 @@ class Server:
     def on(self, event: ServerEvent, fn: Any = None) -> Any:
         """Adds a listener and returns it: ``server.on("connection", fn)``,
         or as a decorator, ``@server.on("connection")``."""
-        if event not in ("connection", "disconnection", "error", "close"):
+        if event not in ("connection", "disconnection", "error", "close", "channel"):
             raise ValueError(f"unknown server event {event!r}")
         return _add_listener(self._listeners, event, fn)
 
@@ -425,6 +504,175 @@ class Server:
     ) -> None:
         await self.close()
 
+    # -- extensions -------------------------------------------------------
+    def _need_ptr(self) -> _ll.ServerHandle:
+        if self._ptr is None:
+            raise ClosedError("server is closed", ClosedError.code)
+        return self._ptr
+
+    def _need_emitter(self) -> Any:
+        self._need_ptr()
+        if self._ext is None or _ll.pyweft_ext_emitter(self._ext) is None:
+            raise StateError("the emitter is not enabled (emitter=True)", StateError.code)
+        return self._ext
+
+    def _need_rooms(self) -> Any:
+        self._need_ptr()
+        if self._ext is None or not self._rooms_on:
+            raise StateError("rooms are not enabled (rooms=True)", StateError.code)
+        return _ll.pyweft_ext_rooms(self._ext)
+
+    @overload
+    def on_event(self, event: str, fn: _F) -> _F: ...
+    @overload
+    def on_event(self, event: str) -> Callable[[_F], _F]: ...
+    def on_event(self, event: str, fn: Any = None) -> Any:
+        """Sets the handler of a named event, ``fn(spark, *args)`` (one per
+        name; "*" is the wildcard, ``fn(spark, name, *args)``, for events
+        without a handler of their own). Returns fn; without fn, a
+        decorator. See weft.ext.EventHandler for how answers work. An event
+        that asks for an answer and has no handler is rejected with "no
+        handler for <name>"."""
+        _x.check_name(event, "an event name")
+        if not event:
+            raise ValueError("empty event name")
+
+        def put(f: _F) -> _F:
+            if not callable(f):
+                raise TypeError("a handler must be callable")
+            self._handlers[event] = f
+            return f
+
+        return put if fn is None else put(fn)
+
+    def off_event(self, event: str) -> None:
+        """Removes the handler of `event`."""
+        self._handlers.pop(event, None)
+
+    def emit(self, event: str, *args: Value) -> int:
+        """Emits an event to every open spark (no acknowledgements; encoded
+        once); returns how many sparks it was queued on."""
+        _x.check_name(event, "an event name")
+        ext = self._need_emitter()
+        rc = _ll.pyweft_emit_broadcast(ext, event, list(args))
+        self._drv.kick()
+        return check(rc, f"emit {event!r}")
+
+    def rooms(self) -> list[str]:
+        """The rooms that exist (that have members)."""
+        rs = self._need_rooms()
+        n = max(0, _ll.weft_rooms_count(rs))
+        names = [_ll.weft_rooms_name_at(rs, i) for i in range(n)]
+        return [r for r in names if r is not None]
+
+    def members(self, room: str) -> list[Spark]:
+        """The sparks in `room` (empty for an unknown room)."""
+        _x.check_name(room, "a room name")
+        rs = self._need_rooms()
+        n = check(_ll.weft_rooms_member_count(rs, room), f"room {room!r}")
+        out: list[Spark] = []
+        for i in range(n):
+            sp = _ll.weft_rooms_member_at(rs, room, i)
+            spark = self._sparks.get(_ll.weft_spark_id(sp) or "") if sp is not None else None
+            if spark is not None:
+                out.append(spark)
+        return out
+
+    def to(self, *rooms: str) -> _x.Broadcast:
+        """The members of any of `rooms`: ``server.to("a", "b").except_(id)
+        .emit("news", 1)`` (needs rooms=True)."""
+        if not rooms:
+            raise ValueError("to() needs at least one room")
+        for r in rooms:
+            _x.check_name(r, "a room name")
+        return _x.Broadcast(self, rooms)
+
+    def except_(self, *spark_ids: str) -> _x.Broadcast:
+        """Every open spark but these: ``server.except_(spark.id).write(m)``
+        sends to everyone but the sender."""
+        return _x.Broadcast(self, None).except_(*spark_ids)
+
+    def only(self, *spark_ids: str) -> _x.Broadcast:
+        """The sparks with these ids (unknown ids are skipped)."""
+        return _x.Broadcast(self, None, list(spark_ids))
+
+    def rooms_policy(self, fn: RoomsPolicy | None) -> None:
+        """Lets clients join and leave rooms themselves (``await
+        client.join(room)``): ``fn(spark, room, join)`` returns True to
+        allow; False, or raising weft.Rejected, refuses. Synchronous (the
+        core asks synchronously). None: clients may not (the default)."""
+        self._need_rooms()
+        if fn is not None and not callable(fn):
+            raise TypeError("a rooms policy must be callable")
+        self._policy = fn
+        check(_ll.pyweft_ext_set_policy(self._ext, 0 if fn is None else 1), "rooms_policy")
+
+    async def channels(self) -> AsyncIterator[_x.Channel]:
+        """Channels opened by clients, as they open (when no "channel"
+        listener is set), until the server closes."""
+        while True:
+            try:
+                ch: _x.Channel = await self._incoming_channels.get()
+            except StopAsyncIteration:
+                return
+            yield ch
+
+    def _install_ext(
+        self, emitter: bool, rooms: bool, channels: bool, window: int | None,
+        ack_timeout: float | None,
+    ) -> None:
+        assert self._ptr is not None
+        if rooms:
+            emitter = True  # rooms answer clients' requests through it
+        if not (emitter or rooms or channels):
+            return
+        if window is not None and not 1 <= window <= 65536:
+            raise ValueError("channel_window must be 1..65536")
+        rc, ext = _ll.pyweft_ext_server(
+            self._ptr, self._drv.core, self, int(emitter), int(rooms), int(channels), window or 0
+        )
+        check(rc, "extensions")
+        self._ext = ext
+        self._rooms_on = rooms
+        self._channels_on = channels
+        self._window = window or 64
+        if emitter and ack_timeout is not None:
+            ms = _x.timeout_ms(ack_timeout)
+            check(_ll.weft_emitter_set_timeout(_ll.pyweft_ext_emitter(ext), ms), "ack_timeout")
+
+    def _on_emit(self, spark: Spark | None, name: str, args: list[Any], cap: Any) -> None:
+        if spark is None:
+            if cap is not None:
+                _ll.pyweft_reply_answer(cap, 0, "no spark")
+            return
+        _x.dispatch_event(self._drv, self._handlers, spark._replies, (spark,), name, args, cap)
+
+    def _on_ext_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
+        self._on_error(spark, code, kind, message)
+
+    def _on_channel(self, spark: Spark | None, ptr: Any) -> _x.Channel | None:
+        if spark is None or spark._ptr is None:
+            return None
+        name = _ll.weft_channel_name(ptr) or ""
+        ch = _x.Channel(self._drv, name, spark, self._window)
+        _x.bind_channel(ch, ptr, spark._channels)
+        fns = self._listeners.get("channel")
+        if fns:
+            emit(self._drv, fns, ch)
+        else:
+            self._incoming_channels.put(ch)
+        return ch
+
+    def _rooms_policy(self, spark: Spark | None, room: str, join: int) -> int:
+        fn = self._policy
+        if fn is None or spark is None:
+            return Unauthorized.code
+        try:
+            ok = fn(spark, room, bool(join))
+        except Rejected:
+            return Unauthorized.code
+        return 0 if ok else Unauthorized.code
+
     # -- plugins (before listening) --------------------------------------
     def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
         assert self._ptr is not None
@@ -477,7 +725,9 @@ class Server:
 
     def _on_close(self) -> None:
         self._ptr = None
+        self._ext = None  # freed with the server
         self._incoming.close()
+        self._incoming_channels.close()
         if not self._closed.done():
             self._closed.set_result(None)
         self._drv.release()
@@ -498,6 +748,12 @@ async def serve(
     tls: tuple[str, str] | None = None,
     plugins: Sequence[Plugin] = (),
     authorize: AuthorizeFn | None = None,
+    emitter: bool = False,
+    rooms: bool = False,
+    channels: bool = False,
+    channel_window: int | None = None,
+    ack_timeout: float | None = None,
+    batching: int | None = None,
 ) -> Server:
     """Starts a server listening on `url` ("ws://host:port/path"; port 0
     picks a free port: read ``server.port``).
@@ -507,6 +763,14 @@ async def serve(
     bytes (10 MiB). high_water_mark / max_queue: per-spark queue limits in
     bytes. tls: (cert_file, key_file) for wss://. plugins: transforms, run in
     order. authorize: see Server.authorize.
+
+    Extensions (off by default): emitter=True for named events with
+    acknowledgements (Spark.emit, Server.on_event); rooms=True for rooms
+    (implies the emitter); channels=True for named channels (Spark.channel;
+    channel_window: messages of credit, 64). ack_timeout: seconds an emit
+    waits for its acknowledgement by default (10; 0 waits forever).
+    batching: bytes per batch frame; the writes of one loop turn to a spark
+    leave as one frame (weft peers only; off by default).
     """
     drv = get_driver()
     srv = Server(drv)
@@ -541,6 +805,9 @@ async def serve(
             check(_ll.weft_server_add_trusted_proxy(ptr, ip), "trusted_proxy")
         if tls is not None:
             check(_ll.weft_server_set_tls(ptr, tls[0], tls[1]), "tls")
+        if batching:
+            check(_ll.weft_server_set_batching(ptr, batching), "batching")
+        srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
         srv._install_plugins(plugins)
         if authorize is not None:
             srv.authorize(authorize)

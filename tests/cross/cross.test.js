@@ -7,7 +7,8 @@
 // with the sum of its arguments and rejects "fail" with "nope".
 //
 // Needs the hosts built: the C tools in $WEFT_BUILD (default build/), the
-// Lua module in $WEFT_BUILD/lua/5.4, the Node addon in node/build.
+// Lua module in $WEFT_BUILD/lua/5.4, the Node addon in node/build, the
+// Python package in build-python/venv.
 // scripts/test.sh runs this after the host stages.
 //
 const { test, after } = require('node:test');
@@ -89,6 +90,41 @@ test('a C client emits to a Node server: resolved, and rejected', async () => {
     const yes = await cEmit(server.url, 'sum', [40, 2], 'resolved', 42);
     assert.strictEqual(yes.code, 0, `${yes.out} ${yes.stderr}`);
     const no = await cEmit(server.url, 'fail', ['x'], 'rejected', 'nope');
+    assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
+  } finally {
+    await stop(server);
+  }
+});
+
+/** The Python client (python/tests/ack_client.py, in the venv python/test.sh made). */
+function pyEmit(url, event, args, want, expected) {
+  const py = path.join(ROOT, 'build-python', 'venv', 'bin', 'python');
+  return new Promise((resolve) => {
+    execFile(py, [path.join(ROOT, 'python', 'tests', 'ack_client.py'), url, event,
+      JSON.stringify(args), want, JSON.stringify(expected)],
+    { timeout: 20000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, out: stdout.trim(), stderr });
+    });
+  });
+}
+
+test('a Python client emits to a Node server: resolved, and rejected', async () => {
+  const server = await nodeServer();
+  try {
+    const yes = await pyEmit(server.url, 'sum', [1, 2], 'resolved', 3);
+    assert.strictEqual(yes.code, 0, `${yes.out} ${yes.stderr}`);
+    assert.deepStrictEqual(JSON.parse(yes.out), { status: 'OK', value: 3 });
+    const no = await pyEmit(server.url, 'fail', [], 'rejected', 'nope');
+    assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('a Python client emits to a Lua server: rejected', async () => {
+  const server = await luaServer();
+  try {
+    const no = await pyEmit(server.url, 'fail', [], 'rejected', 'nope');
     assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
   } finally {
     await stop(server);
