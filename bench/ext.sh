@@ -48,7 +48,7 @@ stop_server() {
 field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
 # median and spread (min-max) of the numbers on stdin
-stats() { sort -n | awk '{a[NR]=$1} END {printf "%d %d %d", a[int((NR+1)/2)], a[1], a[NR]}'; }
+stats() { sort -n | awk '{a[NR]=$1} END {printf "%d %d %d\n", a[int((NR+1)/2)], a[1], a[NR]}'; }
 
 run_case() { # name key cmd...
   local name=$1 key=$2
