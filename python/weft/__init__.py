@@ -19,34 +19,8 @@ from typing import Any
 
 from . import lowlevel as _ll
 from .client import EVENTS, Backoff, Client, Event, connect
-from .errors import (
-    AddressInUseError,
-    AddressNotAvailableError,
-    ClosedError,
-    ConnectionRefused,
-    DepthError,
-    Error,
-    ExistsError,
-    HTTPError,
-    InvalidArgument,
-    IOFailure,
-    NotFoundError,
-    OutOfMemory,
-    ParseError,
-    ProtocolError,
-    QueueFull,
-    RangeError,
-    Rejected,
-    StateError,
-    Timeout,
-    TooBigError,
-    Unauthorized,
-    Unsupported,
-    URLError,
-    UTF8Error,
-    ValueTypeError,
-    VersionError,
-)
+from . import errors as _errors
+from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
 from .ext import Broadcast, Channel, EventHandler, Reply
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve
 
@@ -69,36 +43,11 @@ __all__ = [
     "Reply",
     "Broadcast",
     "EventHandler",
-    "Rejected",
     "encode",
     "decode",
     "core_version",
-    "Error",
-    "InvalidArgument",
-    "OutOfMemory",
-    "StateError",
-    "ClosedError",
-    "ExistsError",
-    "NotFoundError",
-    "ValueTypeError",
-    "RangeError",
-    "DepthError",
-    "ParseError",
-    "UTF8Error",
-    "TooBigError",
-    "ProtocolError",
-    "URLError",
-    "AddressInUseError",
-    "AddressNotAvailableError",
-    "ConnectionRefused",
-    "IOFailure",
-    "Timeout",
-    "QueueFull",
-    "VersionError",
-    "HTTPError",
-    "Unauthorized",
-    "Unsupported",
 ]
+__all__ += _errors.__all__
 
 
 def encode(msg: Value, parser: str = "json") -> bytes:
