@@ -204,17 +204,7 @@ class Client:
         wildcard, ``fn(name, *args)``); returns fn, or without fn a
         decorator. The return value answers an event that asks for an
         acknowledgement; raising weft.Rejected(reason) rejects it."""
-        _x.check_name(event, "an event name")
-        if not event:
-            raise ValueError("empty event name")
-
-        def put(f: _F) -> _F:
-            if not callable(f):
-                raise TypeError("a handler must be callable")
-            self._handlers[event] = f
-            return f
-
-        return put if fn is None else put(fn)
+        return _x.set_handler(self._handlers, event, fn)
 
     def off_event(self, event: str) -> None:
         """Removes the handler of `event`."""

@@ -53,6 +53,22 @@ def check_name(name: str, what: str) -> None:
         raise TypeError(f"{what} must be a str")
 
 
+def set_handler(handlers: dict[str, Any], event: str, fn: Any) -> Any:
+    """on_event's body for servers and clients: stores fn as the handler of
+    `event` and returns it; without fn, returns a decorator that does."""
+    check_name(event, "an event name")
+    if not event:
+        raise ValueError("empty event name")
+
+    def put(f: Any) -> Any:
+        if not callable(f):
+            raise TypeError("a handler must be callable")
+        handlers[event] = f
+        return f
+
+    return put if fn is None else put(fn)
+
+
 class Reply:
     """The answer handle of one received event that asks for an
     acknowledgement. Answer once with resolve() or reject(); a Reply that is

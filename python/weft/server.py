@@ -533,17 +533,7 @@ class Server:
         decorator. See weft.ext.EventHandler for how answers work. An event
         that asks for an answer and has no handler is rejected with "no
         handler for <name>"."""
-        _x.check_name(event, "an event name")
-        if not event:
-            raise ValueError("empty event name")
-
-        def put(f: _F) -> _F:
-            if not callable(f):
-                raise TypeError("a handler must be callable")
-            self._handlers[event] = f
-            return f
-
-        return put if fn is None else put(fn)
+        return _x.set_handler(self._handlers, event, fn)
 
     def off_event(self, event: str) -> None:
         """Removes the handler of `event`."""
