@@ -49,6 +49,8 @@ export interface WeftOptions {
   fetch?: unknown;
   /** A source of numbers in [0, 1) for the backoff (tests). */
   random?: () => number;
+  /** Events with acknowledgements (primus-emitter's packets): send(), request(), join(); events from the server reach listeners by name. `{timeout}` is the default ack timeout in ms (10000). */
+  emitter?: boolean | { timeout?: number };
 }
 
 export interface ReconnectInfo {
@@ -62,8 +64,10 @@ export interface ReconnectInfo {
 }
 
 export declare class WeftError extends Error {
-  /** "connect", "json", "msgpack", "encode". */
+  /** "connect", "json", "msgpack", "encode"; "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks. */
   kind: string;
+  /** The server's rejection reason (kind "rejected"). */
+  reason?: unknown;
   /** Byte offset of a decoding failure (msgpack). */
   offset?: number;
   /** WebSocket close code of a failed connection. */
@@ -137,6 +141,15 @@ export declare class Weft extends Emitter<WeftEvents> {
   end(data?: any): boolean;
   /** end() and remove every listener. */
   destroy(): void;
+  /** Emits an event to the server (needs the emitter option); a trailing callback asks for an answer: cb(err, value). */
+  send(event: string, ...args: any[]): boolean;
+  /** A listener for an event the server emits (emitter option): fn(...args, ack?) — `on` for any name, typed loosely. */
+  onEvent(event: string, fn: (...args: any[]) => void): this;
+  /** The promise form of send with an answer. */
+  request(event: string, args?: any[], options?: { timeout?: number }): Promise<any>;
+  /** Asks the server to put this connection in a room (its rooms policy decides). */
+  join(room: string): Promise<void>;
+  leave(room: string): Promise<void>;
 }
 
 /** min(round((rand + 1) * min * factor^(attempt-1)), max). */

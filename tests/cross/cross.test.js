@@ -130,3 +130,34 @@ test('a Python client emits to a Lua server: rejected', async () => {
     await stop(server);
   }
 });
+
+/** weft's browser client, run in Node with the ws package as its WebSocket. */
+async function jsRequest(url, event, args) {
+  const { Weft } = await import(path.join(ROOT, 'clients', 'js', 'src', 'weft.js'));
+  const WebSocket = require(path.join(ROOT, 'tests', 'interop', 'node_modules', 'ws'));
+  const client = new Weft(url, { WebSocket, emitter: true, network: false });
+  try {
+    return { value: await client.request(event, args, { timeout: 5000 }) };
+  } catch (err) {
+    return { err };
+  } finally {
+    client.end();
+  }
+}
+
+test('the browser client emits to a Node server (resolved) and a Lua server (rejected)', async () => {
+  const node = await nodeServer();
+  try {
+    assert.deepStrictEqual(await jsRequest(node.url, 'sum', [20, 22]), { value: 42 });
+  } finally {
+    await stop(node);
+  }
+  const lua = await luaServer();
+  try {
+    const { err } = await jsRequest(lua.url, 'fail', []);
+    assert.strictEqual(err.kind, 'rejected');
+    assert.strictEqual(err.reason, 'nope');
+  } finally {
+    await stop(lua);
+  }
+});

@@ -337,6 +337,7 @@ function strategyOf(s) {
   }
   return out;
 }
+var RESERVED = /^(open|data|error|close|end|timeout|reconnect( scheduled| failed)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
 var byteLength = (frame) => typeof frame === "string" ? new TextEncoder().encode(frame).length : frame.byteLength;
 var Weft = class extends Emitter {
   constructor(url, options) {
@@ -371,6 +372,7 @@ var Weft = class extends Emitter {
     this._pingTimeoutSet = o.pingTimeout !== void 0;
     this._pingTimeout = this._pingTimeoutSet ? o.pingTimeout || 0 : 45e3;
     this._queueLimit = o.queueLimit || 0;
+    this._em = o.emitter ? { ids: 0, pending: /* @__PURE__ */ new Map(), timeout: o.emitter.timeout || 1e4 } : null;
     this._WebSocket = "WebSocket" in o ? o.WebSocket : typeof WebSocket !== "undefined" ? WebSocket : null;
     this._fetch = "fetch" in o ? o.fetch : typeof fetch !== "undefined" ? fetch.bind(globalThis) : null;
     this._random = o.random || Math.random;
@@ -539,7 +541,103 @@ var Weft = class extends Emitter {
         return;
       }
     }
+    if (this._em && this._packet(v)) return;
     this.emit("data", v);
+  }
+  // ---- events with acknowledgements ----
+  /** An emitter packet ({type: 0|1, data, id}) is handled here; else false. */
+  _packet(v) {
+    if (!v || typeof v !== "object" || v.type !== 0 && v.type !== 1 || !("data" in v || "id" in v))
+      return false;
+    const { type, data, id } = v;
+    const bad = (why) => this.emit("error", new WeftError("emitter", why));
+    if (type === 1) {
+      const p = this._em.pending.get(id);
+      if (!p) return bad(`ack with an unknown id (or after its timeout): ${id}`), true;
+      this._em.pending.delete(id);
+      clearTimeout(p.timer);
+      const a = Array.isArray(data) ? data : [];
+      if (a[0] != null) p.done(Object.assign(new WeftError("rejected", String(a[0])), { reason: a[0] }));
+      else p.done(null, a.length > 1 ? a[1] : null);
+      return true;
+    }
+    if (!Array.isArray(data) || typeof data[0] !== "string" || !data[0]) return bad("emitter event without a valid name"), true;
+    const [name, ...args] = data;
+    const answer = (d) => id != null && this.write({ type: 1, id, data: d });
+    if (RESERVED.test(name)) return bad("reserved event name"), answer(["reserved event name"]), true;
+    if (id != null) {
+      if (!this.listeners(name).length) return answer([`no handler for ${name}`]), true;
+      let sent = false;
+      const ack = (err, value) => {
+        if (!sent) answer(err != null ? [err] : [null, value === void 0 ? null : value]);
+        sent = true;
+      };
+      args.push(ack);
+    }
+    this.emit(name, ...args);
+    return true;
+  }
+  /** Fails every emit still waiting for its answer (the connection went away). */
+  _failPending() {
+    if (!this._em) return;
+    const pending = [...this._em.pending.values()];
+    this._em.pending.clear();
+    for (const p of pending) {
+      clearTimeout(p.timer);
+      p.done(new WeftError("closed", "the connection closed before the answer"));
+    }
+  }
+  _emitPacket(event, args, done, timeout) {
+    const packet = { type: 0, data: [event, ...args] };
+    if (done) {
+      const id = packet.id = this._em.ids = this._em.ids % 4294967295 + 1;
+      const ms = timeout === void 0 ? this._em.timeout : timeout;
+      const timer = ms ? setTimeout(() => {
+        this._em.pending.delete(id);
+        done(new WeftError("timeout", `no answer to "${event}" in ${ms} ms`));
+      }, ms) : void 0;
+      this._em.pending.set(id, { done, timer });
+    }
+    return this.write(packet);
+  }
+  /**
+   * Emits `event` to the server (primus-emitter's send): `send(event, ...args[, cb])`.
+   * With a trailing function, the server is asked for an answer: `cb(err, value)`,
+   * err a WeftError of kind "rejected" (err.reason), "timeout" or "closed".
+   * Needs the `emitter` option; reserved names throw.
+   */
+  send(event, ...args) {
+    this._check(event);
+    const cb = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    return this._emitPacket(event, args, cb);
+  }
+  /** `on` for an event the server emits: fn(...args, ack?) (ack when it wants an answer). */
+  onEvent(event, fn) {
+    return this.on(event, fn);
+  }
+  /** The promise form: resolves with the answer, rejects with its WeftError. */
+  request(event, args = [], { timeout } = {}) {
+    return new Promise((resolve, reject) => {
+      this._check(event);
+      this._emitPacket(event, args, (err, value) => err ? reject(err) : resolve(value), timeout);
+    });
+  }
+  _check(event) {
+    if (!this._em) throw new Error("the emitter option is off");
+    if (typeof event !== "string" || !event || RESERVED.test(event)) throw new TypeError(`bad event name ${event}`);
+  }
+  /** Asks the server to put this connection in `room` (its rooms policy decides). */
+  join(room) {
+    return this._room("weft::join", room);
+  }
+  leave(room) {
+    return this._room("weft::leave", room);
+  }
+  _room(event, room) {
+    if (!this._em) return Promise.reject(new Error("the emitter option is off"));
+    return new Promise(
+      (resolve, reject) => this._emitPacket(event, [String(room)], (err) => err ? reject(err) : resolve())
+    );
   }
   _closeSocket(a, code) {
     if (a.abort) a.abort();
@@ -583,6 +681,7 @@ var Weft = class extends Emitter {
       }
       return;
     }
+    this._failPending();
     this.emit("close");
     if (this._ended) return;
     if (this._strategy.disconnect) this._recover();
@@ -680,6 +779,7 @@ var Weft = class extends Emitter {
       if (this._conn) {
         const wasOpen = this.readyState === OPEN;
         this._detach(false);
+        this._failPending();
         if (wasOpen) this.emit("close");
       }
       this._clear("retry");
@@ -706,6 +806,7 @@ var Weft = class extends Emitter {
     this._queue = [];
     this._queueBytes = 0;
     this.readyState = CLOSED;
+    this._failPending();
     if (this._onOnline) {
       window.removeEventListener("online", this._onOnline);
       window.removeEventListener("offline", this._onOffline);

@@ -21,7 +21,12 @@ const p = Weft.connect();
 p.destroy();
 const g = new globalThis.Primus('/primus');
 g.setOnline(false);
-console.log(ok, state, d);
+const e = new Weft('/primus', { emitter: { timeout: 5000 } });
+e.onEvent('news', (text: string, ack?: (err: unknown, value?: unknown) => void) => ack && ack(null, text.length));
+const sent: boolean = e.send('sum', 1, 2, (err: WeftError | null, v: number) => console.log(err?.reason, v));
+e.request('sum', [1, 2], { timeout: 100 }).then((v) => console.log(v));
+e.join('lobby').then(() => e.leave('lobby'));
+console.log(ok, state, d, sent);
 // @ts-expect-error: unknown event names are refused
 c.on('nope', () => {});
 // @ts-expect-error: parsers are json or msgpack

@@ -376,3 +376,66 @@ test('end(data) writes the message, closes with 1000, emits close and end once',
   s.drop(1000); /* late events of the old socket are ignored */
   assert.deepEqual(names(c), ['open', 'close', 'end']);
 });
+
+test('emitter: send with an ack; resolved, rejected, timed out, failed by a close', async () => {
+  const c = client({ emitter: { timeout: 50 } });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  const got = [];
+  c.send('sum', 1, 2, (err, v) => got.push(['sum', err && err.kind, v]));
+  c.send('nope', (err) => got.push(['nope', err.kind, err.reason]));
+  c.send('slow', (err) => got.push(['slow', err.kind]));
+  c.send('plain', 'x'); // no ack asked: no id
+  assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [
+    { type: 0, data: ['sum', 1, 2], id: 1 },
+    { type: 0, data: ['nope'], id: 2 },
+    { type: 0, data: ['slow'], id: 3 },
+    { type: 0, data: ['plain', 'x'] },
+  ]);
+  ws.deliver('{"type":1,"id":1,"data":[null,3]}');
+  ws.deliver('{"type":1,"id":2,"data":["no way"]}');
+  await sleep(80);
+  ws.deliver('{"type":1,"id":3,"data":[null,1]}'); // after its timeout: an error event
+  assert.deepEqual(got, [['sum', null, 3], ['nope', 'rejected', 'no way'], ['slow', 'timeout']]);
+  assert.equal(c.log.filter((e) => e[0] === 'error')[0][1].kind, 'emitter');
+  const p = c.request('later', [1]);
+  ws.drop();
+  await assert.rejects(p, (e) => e.kind === 'closed');
+  await assert.rejects(c.request('data'), TypeError); // reserved
+  assert.throws(() => c.send(''), TypeError);
+  c.end();
+});
+
+test('emitter: events from the server reach listeners with an ack; bad packets are errors', () => {
+  const c = client({ emitter: true });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  const heard = [];
+  c.on('news', (a, b, ack) => {
+    heard.push([a, b]);
+    if (ack) ack(null, 'thanks');
+  });
+  ws.deliver('{"type":0,"data":["news",1,"x"]}');
+  ws.deliver('{"type":0,"data":["news",2,"y"],"id":7}');
+  ws.deliver('{"type":0,"data":["nobody"],"id":8}');
+  ws.deliver('{"type":0,"data":["open"],"id":9}');
+  ws.deliver('{"type":0,"data":[5]}');
+  ws.deliver('{"type":0}'); // no data and no id: ordinary data
+  assert.deepEqual(heard, [[1, 'x'], [2, 'y']]);
+  assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [
+    { type: 1, id: 7, data: [null, 'thanks'] },
+    { type: 1, id: 8, data: ['no handler for nobody'] },
+    { type: 1, id: 9, data: ['reserved event name'] },
+  ]);
+  assert.equal(c.log.filter((e) => e[0] === 'error').length, 2);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ type: 0 }]);
+  // Without the option, packets are plain data.
+  const d = client();
+  d.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().deliver('{"type":0,"data":["news",1]}');
+  assert.deepEqual(d.log.find((e) => e[0] === 'data')[1], { type: 0, data: ['news', 1] });
+  assert.throws(() => d.send('x'), /emitter option is off/);
+});
