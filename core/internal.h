@@ -145,7 +145,8 @@ void weft__batch_free(weft__batch *b);
 /* The messages of a batch envelope, or NULL when `v` is not one. */
 const weft_value *weft__batch_items(const weft_value *v);
 
-/* Is `v` a string starting with `prefix`? *rest gets what follows. */
+/* Is `v` a string starting with `prefix` (which starts with "primus::")?
+ * *rest gets what follows. */
 int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len);
 
 /* ---- plugins ---- */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "value_internal.h"
 
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out) {
@@ -37,7 +38,8 @@ int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int
     return *owned ? 0 : WEFT_ENOMEM;
   }
   size_t pos = 0;
-  int rc = parser->decode(data, len, arena, out, &pos);
+  /* Text frames were validated as UTF-8 by the frame reader. */
+  int rc = parser->decode(data, len, binary ? 0 : WEFT__DECODE_UTF8_VALID, arena, out, &pos);
   if (rc)
     snprintf(err, errcap, "failed to decode incoming %s data at byte %zu: %s", parser->name, pos,
              weft_strerror(rc));
@@ -45,9 +47,13 @@ int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int
 }
 
 int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len) {
-  const char *s;
-  size_t n, k = strlen(prefix);
-  if (weft_value_get_string(v, &s, &n) != 0 || n < k || memcmp(s, prefix, k) != 0) return 0;
+  /* Asked of every incoming message: nearly all are not Primus control
+   * strings, and every prefix asked for starts with "primus::", so that
+   * answers most calls without a strlen or a call. */
+  if (!v || v->type != WEFT_STRING || v->len < 8 || memcmp(v->u.str, "primus::", 8) != 0) return 0;
+  const char *s = v->u.str;
+  size_t n = v->len, k = strlen(prefix);
+  if (n < k || memcmp(s, prefix, k) != 0) return 0;
   if (rest) *rest = s + k;
   if (rest_len) *rest_len = n - k;
   return 1;

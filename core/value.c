@@ -560,7 +560,7 @@ int weft_value_decode(const char *parser, const void *data, size_t len, weft_val
   weft__arena a;
   weft__arena_init(&a);
   const weft_value *root = NULL;
-  int rc = ops->decode(data ? data : (const void *)"", len, &a, &root, errpos);
+  int rc = ops->decode(data ? data : (const void *)"", len, 0, &a, &root, errpos);
   if (rc) {
     weft__arena_free(&a);
     return rc;

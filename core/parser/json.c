@@ -425,9 +425,9 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end_array,
 };
 
-static int json_decode(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
-                       size_t *errpos) {
-  size_t bad = weft__utf8_check(data, len);
+static int json_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,
+                       const weft_value **out, size_t *errpos) {
+  size_t bad = flags & WEFT__DECODE_UTF8_VALID ? len : weft__utf8_check(data, len);
   if (bad != len) {
     if (errpos) *errpos = bad;
     return WEFT_EUTF8;

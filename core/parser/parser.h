@@ -13,6 +13,8 @@
 #include "../value.h"
 #include "weft/weft.h"
 
+#define WEFT__DECODE_UTF8_VALID 1
+
 typedef struct weft__parser_ops {
   const char *name;
   /* 1: messages travel as binary frames (msgpack); 0: text frames (json). */
@@ -20,9 +22,12 @@ typedef struct weft__parser_ops {
   /* Decodes exactly one message from data[0..len). On success *out points to
    * a tree allocated in `arena` (valid until the arena is reset or freed).
    * Returns 0 or WEFT_EPARSE / WEFT_EUTF8 / WEFT_EDEPTH / WEFT_ENOMEM; on
-   * error *errpos (when not NULL) is the byte offset of the failure. */
-  int (*decode)(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
-                size_t *errpos);
+   * error *errpos (when not NULL) is the byte offset of the failure.
+   * WEFT__DECODE_UTF8_VALID in `flags`: the bytes are known to be valid
+   * UTF-8 (a text frame the WebSocket reader validated), so a text parser
+   * need not check them again. */
+  int (*decode)(const uint8_t *data, size_t len, int flags, weft__arena *arena,
+                const weft_value **out, size_t *errpos);
   /* Appends the encoding of `v` to `out`. Returns 0 or WEFT_EDEPTH /
    * WEFT_ETYPE / WEFT_ENOMEM (out->len is then unspecified). */
   int (*encode)(const weft_value *v, weft__buf *out);

@@ -10,9 +10,9 @@
 #include "../value_internal.h"
 #include "parser.h"
 
-static int raw_decode(const uint8_t *data, size_t len, weft__arena *arena, const weft_value **out,
-                      size_t *errpos) {
-  size_t bad = weft__utf8_check(data, len);
+static int raw_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,
+                      const weft_value **out, size_t *errpos) {
+  size_t bad = flags & WEFT__DECODE_UTF8_VALID ? len : weft__utf8_check(data, len);
   if (bad != len) {
     if (errpos) *errpos = bad;
     return WEFT_EUTF8;

@@ -27,14 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   weft__arena arena;
   weft__arena_init(&arena);
   const weft_value *av = NULL;
-  if (weft__parser_msgpack.decode(data, size, &arena, &av, NULL) != 0) abort();
+  if (weft__parser_msgpack.decode(data, size, 0, &arena, &av, NULL) != 0) abort();
   if (!weft_value_equal(v, av)) abort();
 
   uint8_t *enc1 = NULL, *enc2 = NULL;
   size_t len1 = 0, len2 = 0;
   if (weft_value_encode("msgpack", v, &enc1, &len1) != 0) abort();
   weft__arena_reset(&arena);
-  if (weft__parser_msgpack.decode(enc1, len1, &arena, &av, NULL) != 0) abort();
+  if (weft__parser_msgpack.decode(enc1, len1, 0, &arena, &av, NULL) != 0) abort();
   if (!weft_value_equal(v, av)) abort();
   if (weft_value_encode("msgpack", av, &enc2, &len2) != 0) abort();
   if (len1 != len2 || memcmp(enc1, enc2, len1) != 0) abort();

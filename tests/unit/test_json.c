@@ -470,8 +470,8 @@ static void test_arena_reuse(void **state) {
   weft__buf out = {0};
   for (int k = 0; k < 1000; k++) {
     const weft_value *v = NULL;
-    assert_int_equal(weft__parser_json.decode((const uint8_t *)msg, sizeof msg - 1, &a, &v, NULL),
-                     0);
+    assert_int_equal(
+        weft__parser_json.decode((const uint8_t *)msg, sizeof msg - 1, 0, &a, &v, NULL), 0);
     out.len = 0;
     assert_int_equal(weft__parser_json.encode(v, &out), 0);
     /* A typical message fits the first block: nothing else is allocated. */

@@ -355,7 +355,7 @@ static void test_arena_reuse(void **state) {
   weft__arena_init(&a);
   for (int k = 0; k < 1000; k++) {
     const weft_value *d = NULL;
-    assert_int_equal(weft__parser_msgpack.decode(mp.data, mp.len, &a, &d, NULL), 0);
+    assert_int_equal(weft__parser_msgpack.decode(mp.data, mp.len, 0, &a, &d, NULL), 0);
     assert_true(weft_value_equal(d, v));
     assert_ptr_equal(a.cur, a.head);
     weft__arena_reset(&a);
