@@ -10,18 +10,8 @@ local test, eq = tap.test, tap.eq
 local ROOT = os.getenv("WEFT_ROOT") or "."
 local IS54 = math.type ~= nil
 
-local function wait(cond, ms, what)
-  local deadline = weft.clock() + (ms or 5000)
-  while not cond() do
-    if weft.clock() > deadline then error("timed out waiting for " .. (what or "a condition"), 2) end
-    weft.poll(5)
-  end
-end
-
-local function settle()
-  local deadline = weft.clock() + 3000
-  while weft.clock() < deadline and weft.timeout() ~= -1 do weft.poll(5) end
-end
+local helpers = require "helpers"
+local wait, settle = helpers.wait, helpers.settle
 
 local function url_of(srv) return "ws://127.0.0.1:" .. srv:port() .. "/primus" end
 

@@ -11,19 +11,8 @@ local ROOT = os.getenv("WEFT_ROOT") or "."
 local INTEROP = ROOT .. "/tests/interop"
 local IS54 = math.type ~= nil
 
-local function wait(cond, ms, what)
-  local deadline = weft.clock() + (ms or 5000)
-  while not cond() do
-    if weft.clock() > deadline then error("timed out waiting for " .. (what or "a condition"), 2) end
-    weft.poll(5)
-  end
-end
-
--- Let close handshakes finish so tests do not leak handles into each other.
-local function settle()
-  local deadline = weft.clock() + 3000
-  while weft.clock() < deadline and weft.timeout() ~= -1 do weft.poll(5) end
-end
+local helpers = require "helpers"
+local wait, settle = helpers.wait, helpers.settle
 
 local function echo_server(parser)
   local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser })
