@@ -10,7 +10,8 @@
 -- previous tick's broadcast is flushed here too), then server:write() of a
 -- 200-byte state to every player. Prints per-tick figures (ms): mean, p50,
 -- p99 and max of poll, broadcast and both; inputs handled per tick; and this
--- process's CPU time per tick.
+-- process's CPU time per tick. BOTS_PREFIX, if set, goes before the bots'
+-- command (run.sh pins them to the other core with "taskset -c 1").
 local weft = require "weft"
 local players = tonumber(arg[1]) or 100
 local ticks = tonumber(arg[2]) or 200
@@ -28,7 +29,7 @@ end)
 
 local url = "ws://127.0.0.1:" .. server:port() .. "/primus"
 local seconds = math.ceil((ticks * tick_ms) / 1000) + 10
-local bots = assert(io.popen(("LUA_CPATH=%q %s %s/bots.lua %s %d %d"):format(
+local bots = assert(io.popen(("LUA_CPATH=%q " .. (os.getenv("BOTS_PREFIX") or "") .. " %s %s/bots.lua %s %d %d"):format(
   package.cpath, interp, here, url, players, seconds)))
 
 local deadline = weft.clock() + 30000
