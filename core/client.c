@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "tls.h"
+#include "value_internal.h"
 
 enum { A_RESOLVING, A_CONNECTING, A_SPEC, A_HANDSHAKE, A_REFUSED, A_OPEN, A_LINGER, A_DEAD };
 
@@ -197,14 +198,15 @@ static void heartbeat(weft_client *c) {
 static void client_value(weft_client *c, const weft_value *v, int owned) {
   const char *rest;
   size_t rlen;
-  if (!owned && weft__message_is(v, "primus::ping::", &rest, &rlen)) {
+  int control = !owned && weft__value_maybe_control(v);
+  if (control && weft__message_is(v, "primus::ping::", &rest, &rlen)) {
     heartbeat(c);
     char pong[96];
     int n = snprintf(pong, sizeof(pong), "primus::pong::%.*s", (int)(rlen < 64 ? rlen : 64), rest);
     send_string(c, pong, (size_t)n);
-  } else if (!owned && weft__message_is(v, "primus::server::close", NULL, NULL)) {
+  } else if (control && weft__message_is(v, "primus::server::close", NULL, NULL)) {
     c->disconnect = 1;
-  } else if (!owned && weft__message_is(v, "primus::id::", &rest, &rlen)) {
+  } else if (control && weft__message_is(v, "primus::id::", &rest, &rlen)) {
     char id[96];
     snprintf(id, sizeof(id), "%.*s", (int)(rlen < 95 ? rlen : 95), rest);
     EMIT(c, id, c, id, c->ev_user);
@@ -228,7 +230,8 @@ static void client_message(weft_client *c, int binary, const uint8_t *data, size
   char err[160];
   int rc =
       weft__message_decode(c->parser, &c->arena, binary, data, len, &v, &owned, err, sizeof(err));
-  const weft_value *items = rc == 0 && !owned ? weft__batch_items(v) : NULL;
+  const weft_value *items =
+      rc == 0 && !owned && weft__value_maybe_batch(v) ? weft__batch_items(v) : NULL;
   if (rc) {
     emit_error(c, rc, rc == WEFT_ENOMEM ? "io" : c->parser->name, err, 0, NULL);
   } else if (items) {

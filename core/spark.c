@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "value_internal.h"
 
 static const char id_alphabet[] =
     "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
@@ -66,6 +67,7 @@ void weft__spark_free_identity(weft_spark *c) {
 
 /* Answers Primus's control strings; returns 1 when `v` was one. */
 static int protocol(weft_spark *c, const weft_value *v) {
+  if (!weft__value_maybe_control(v)) return 0;
   if (weft__message_is(v, "primus::pong::", NULL, NULL)) {
     c->alive = 1;
     return 1;
@@ -104,7 +106,8 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   int outer = s->dispatching++ == 0;
   int rc =
       weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
-  const weft_value *items = rc == 0 && !owned ? weft__batch_items(v) : NULL;
+  const weft_value *items =
+      rc == 0 && !owned && weft__value_maybe_batch(v) ? weft__batch_items(v) : NULL;
   if (rc != 0) {
     weft__server_error(s, c, rc, rc == WEFT_ENOMEM ? "io" : s->parser->name, err);
   } else if (items) {

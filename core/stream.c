@@ -86,19 +86,22 @@ static inline size_t frame_len(const weft__payload *p) { return p->hlen + p->len
 
 /* ---- queue ---- */
 
+/* The ring's capacity is a power of two (4, doubled), so positions wrap
+ * with a mask instead of a division (tens of cycles per queued frame). */
+
 static int queue_push(weft__stream *s, weft__payload *p) {
   if (s->q_len == s->q_cap) {
     size_t cap = s->q_cap ? s->q_cap * 2 : 4;
     weft__qent *q = malloc(cap * sizeof(*q));
     if (!q) return WEFT_ENOMEM;
     for (size_t i = 0; i < s->q_len; i++)
-      q[i] = s->q[(s->q_head + i) % s->q_cap];
+      q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
     free(s->q);
     s->q = q;
     s->q_cap = cap;
     s->q_head = 0;
   }
-  weft__qent *e = &s->q[(s->q_head + s->q_len) % s->q_cap];
+  weft__qent *e = &s->q[(s->q_head + s->q_len) & (s->q_cap - 1)];
   e->p = p;
   e->off = 0;
   p->refs++;
@@ -120,7 +123,7 @@ static void queue_consume(weft__stream *s, size_t n) {
     n -= rem;
     s->queued -= rem;
     weft__payload_release(e->p);
-    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_head = (s->q_head + 1) & (s->q_cap - 1);
     s->q_len--;
   }
 }
@@ -128,7 +131,7 @@ static void queue_consume(weft__stream *s, size_t n) {
 static void queue_clear(weft__stream *s) {
   while (s->q_len > 0) {
     weft__payload_release(s->q[s->q_head].p);
-    s->q_head = (s->q_head + 1) % s->q_cap;
+    s->q_head = (s->q_head + 1) & (s->q_cap - 1);
     s->q_len--;
   }
   s->queued = 0;
@@ -164,7 +167,7 @@ int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
 static size_t fill_iov(weft__stream *s, uv_buf_t *iov) {
   size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX;
   for (size_t i = 0; i < n; i++) {
-    weft__qent *e = &s->q[(s->q_head + i) % s->q_cap];
+    weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
     iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off, (unsigned)(frame_len(e->p) - e->off));
   }
   return n;
@@ -180,7 +183,7 @@ static void on_write(uv_write_t *req, int status) {
   }
   size_t done = 0;
   for (size_t i = 0; i < s->inflight_n; i++) {
-    weft__qent *e = &s->q[(s->q_head + i) % s->q_cap];
+    weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
     done += frame_len(e->p) - e->off;
   }
   s->inflight_n = 0;

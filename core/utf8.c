@@ -49,6 +49,13 @@ static const uint8_t utf8_trans[108] = {
 
 /* Text is mostly ASCII: skips it eight bytes per step. */
 static size_t skip_ascii(const uint8_t *p, size_t i, size_t len) {
+  while (len - i >= 16) {
+    uint64_t a, b;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, p + i + 8, 8);
+    if ((a | b) & UINT64_C(0x8080808080808080)) break;
+    i += 16;
+  }
   while (len - i >= 8) {
     uint64_t w;
     memcpy(&w, p + i, 8);
@@ -75,7 +82,8 @@ uint32_t weft__utf8_step(uint32_t state, const uint8_t *p, size_t len) {
 }
 
 int weft__utf8_valid(const uint8_t *p, size_t len) {
-  return weft__utf8_step(WEFT__UTF8_ACCEPT, p, len) == WEFT__UTF8_ACCEPT;
+  size_t i = skip_ascii(p, 0, len);
+  return i == len || weft__utf8_step(WEFT__UTF8_ACCEPT, p + i, len - i) == WEFT__UTF8_ACCEPT;
 }
 
 size_t weft__utf8_check(const uint8_t *p, size_t len) {

@@ -108,4 +108,15 @@ static inline const char *weft__arena_strdup(weft__arena *a, const void *p, size
   return s;
 }
 
+/* Asked of every incoming message, so answered inline: whether it may be a
+ * Primus control string ("primus::…") or a batch envelope (a one-entry
+ * map). Most messages are neither. */
+static inline int weft__value_maybe_control(const weft_value *v) {
+  return v->type == WEFT_STRING && v->len >= 8 && memcmp(v->u.str, "primus::", 8) == 0;
+}
+
+static inline int weft__value_maybe_batch(const weft_value *v) {
+  return v->type == WEFT_MAP && v->len == 1;
+}
+
 #endif

@@ -97,36 +97,42 @@ size_t weft__ws_frame_header(uint8_t out[14], int opcode, int fin, int rsv1, uin
 }
 
 void weft__ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t offset) {
-  /* m[k] is the mask byte for position k of every 8-byte block, so whole
-   * words XOR with one 64-bit value whatever the host's byte order. */
+  /* The mask rotated to `offset`, twice over: an 8-byte word whose bytes are
+   * the mask for each position of every 8-byte block (both halves are the
+   * same 4 bytes, so the host's byte order does not matter for the
+   * doubling; the rotation follows it). */
+  uint32_t m4;
+  memcpy(&m4, mask, 4);
+  unsigned rot = (unsigned)(offset & 3) * 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  if (rot) m4 = m4 << rot | m4 >> (32 - rot);
+#else
+  if (rot) m4 = m4 >> rot | m4 << (32 - rot);
+#endif
+  uint64_t w = (uint64_t)m4 << 32 | m4;
   uint8_t m[8];
-  for (size_t k = 0; k < 8; k++)
-    m[k] = mask[(offset + k) & 3];
+  memcpy(m, &w, 8);
   size_t i = 0;
-  if (len >= 8) {
-    uint64_t w;
-    memcpy(&w, m, 8);
-    for (; i + 32 <= len; i += 32) {
-      uint64_t a, b, c, d;
-      memcpy(&a, p + i, 8);
-      memcpy(&b, p + i + 8, 8);
-      memcpy(&c, p + i + 16, 8);
-      memcpy(&d, p + i + 24, 8);
-      a ^= w;
-      b ^= w;
-      c ^= w;
-      d ^= w;
-      memcpy(p + i, &a, 8);
-      memcpy(p + i + 8, &b, 8);
-      memcpy(p + i + 16, &c, 8);
-      memcpy(p + i + 24, &d, 8);
-    }
-    for (; i + 8 <= len; i += 8) {
-      uint64_t a;
-      memcpy(&a, p + i, 8);
-      a ^= w;
-      memcpy(p + i, &a, 8);
-    }
+  for (; i + 32 <= len; i += 32) {
+    uint64_t a, b, c, d;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, p + i + 8, 8);
+    memcpy(&c, p + i + 16, 8);
+    memcpy(&d, p + i + 24, 8);
+    a ^= w;
+    b ^= w;
+    c ^= w;
+    d ^= w;
+    memcpy(p + i, &a, 8);
+    memcpy(p + i + 8, &b, 8);
+    memcpy(p + i + 16, &c, 8);
+    memcpy(p + i + 24, &d, 8);
+  }
+  for (; i + 8 <= len; i += 8) {
+    uint64_t a;
+    memcpy(&a, p + i, 8);
+    a ^= w;
+    memcpy(p + i, &a, 8);
   }
   for (; i < len; i++)
     p[i] ^= m[i & 7];
@@ -260,6 +266,21 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
   while (pos < len) {
     uint8_t *f = buf + pos;
     size_t avail = len - pos;
+    /* Most frames are small whole text or binary messages, masked as
+     * expected, not compressed: they skip the general checks below. */
+    if ((f[0] == 0x81 || f[0] == 0x82) && !r->in_message && avail >= 2 &&
+        (f[1] >> 7) == r->expect_masked && (f[1] & 0x7f) < 126) {
+      size_t n = f[1] & 0x7f, hlen = r->expect_masked ? 6 : 2;
+      if (n <= r->max_length && avail >= hlen + n) {
+        uint8_t *payload = f + hlen;
+        if (r->expect_masked) weft__ws_mask(payload, n, f + 2, 0);
+        int rc = deliver(r, f[0] == 0x82, 0, 0, payload, n, payload, cbs, ctx);
+        if (rc < 0) return fail(r, -rc);
+        pos += hlen + n;
+        if (rc) break;
+        continue;
+      }
+    }
     int code = check_b0(r, f[0]);
     if (code) return fail(r, code);
     if (avail < 2) break;
