@@ -9,9 +9,10 @@
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out) {
   *out = NULL;
+  if (!v) return WEFT_EINVAL;
   /* Binary with a text parser passes through as a binary frame, as Primus's
    * json decoder hands binary frames through untouched. */
-  if (!parser->binary && weft_value_type(v) == WEFT_BINARY) {
+  if (!parser->binary && v->type == WEFT_BINARY) {
     const uint8_t *p;
     size_t n;
     weft_value_get_binary(v, &p, &n);

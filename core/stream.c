@@ -74,6 +74,12 @@ void weft__payload_release(weft__payload *p) {
 
 void weft__payload_frame(weft__payload *p, const uint8_t *mask) {
   if (p->hlen || p->kind == WEFT__P_RAW) return;
+  if (p->len < 126 && !mask) { /* most frames: two bytes, written in place */
+    p->head[sizeof(p->head) - 2] = (uint8_t)(0x80 | (p->rsv1 ? 0x40 : 0) | p->kind);
+    p->head[sizeof(p->head) - 1] = (uint8_t)p->len;
+    p->hlen = 2;
+    return;
+  }
   uint8_t h[14];
   size_t n = weft__ws_frame_header(h, p->kind, 1, p->rsv1, p->len, mask);
   memcpy(p->head + sizeof(p->head) - n, h, n);
@@ -168,7 +174,8 @@ static size_t fill_iov(weft__stream *s, uv_buf_t *iov) {
   size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX;
   for (size_t i = 0; i < n; i++) {
     weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
-    iov[i] = uv_buf_init((char *)frame_start(e->p) + e->off, (unsigned)(frame_len(e->p) - e->off));
+    iov[i].base = (char *)frame_start(e->p) + e->off;
+    iov[i].len = frame_len(e->p) - e->off;
   }
   return n;
 }

@@ -29,9 +29,7 @@ static int raw_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
 }
 
 static int raw_encode(const weft_value *v, weft__buf *out) {
-  const char *s;
-  size_t n;
-  if (weft_value_get_string(v, &s, &n) == 0) return weft__buf_append(out, s, n);
+  if (v->type == WEFT_STRING) return weft__buf_append(out, v->u.str, v->len);
   return weft__parser_json.encode(v, out);
 }
 
