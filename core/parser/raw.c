@@ -17,7 +17,7 @@ static int raw_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
     if (errpos) *errpos = bad;
     return WEFT_EUTF8;
   }
-  struct weft_value *v = weft__arena_alloc(arena, sizeof(*v));
+  struct weft_value *v = weft__arena_bump(arena, sizeof(*v), WEFT__ARENA_ALIGN);
   const char *s = v ? weft__arena_strdup(arena, data, len) : NULL;
   if (!s) return WEFT_ENOMEM;
   memset(v, 0, sizeof(*v));
