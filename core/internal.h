@@ -19,6 +19,10 @@
 #include "weft/weft.h"
 
 #define WEFT__READ_CHUNK 65536
+/* Queued frames up to this many bytes in all are copied into one buffer and
+ * written with a single-buffer write: the kernel's per-iovec cost for many
+ * small frames is higher than the copy. */
+#define WEFT__CORK 16384
 
 /* The struct holding `ptr` as its member `member`. */
 #define WEFT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -73,6 +77,7 @@ struct weft_loop {
   size_t pool_len;
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
   uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */
+  uint8_t cork[WEFT__CORK];       /* small frames gathered for one write */
 };
 
 /* Marks a stream as having data to flush at the end of this loop turn. */

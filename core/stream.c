@@ -170,14 +170,29 @@ int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
 
 /* ---- writing ---- */
 
-static size_t fill_iov(weft__stream *s, uv_buf_t *iov) {
-  size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX;
+static size_t fill_iov(weft__stream *s, uv_buf_t *iov, size_t *total) {
+  size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX, sum = 0;
   for (size_t i = 0; i < n; i++) {
     weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
     iov[i].base = (char *)frame_start(e->p) + e->off;
     iov[i].len = frame_len(e->p) - e->off;
+    sum += iov[i].len;
   }
+  *total = sum;
   return n;
+}
+
+/* Small frames leave as one buffer (see WEFT__CORK). Only for a write that
+ * completes or fails now: the buffer is the loop's, reused by the next. */
+static size_t cork(weft_loop *loop, uv_buf_t *iov, size_t n, size_t total) {
+  if (n < 2 || total > sizeof(loop->cork)) return n;
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    memcpy(loop->cork + at, iov[i].base, iov[i].len);
+    at += iov[i].len;
+  }
+  iov[0] = uv_buf_init((char *)loop->cork, (unsigned)total);
+  return 1;
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -239,7 +254,9 @@ void weft__stream_flush(weft__stream *s) {
   }
   if (s->writing || s->q_len == 0) return;
   uv_buf_t iov[WEFT__IOV_MAX];
-  size_t n = fill_iov(s, iov);
+  size_t total;
+  size_t n = fill_iov(s, iov, &total);
+  n = cork(s->loop, iov, n, total);
   int w = uv_try_write((uv_stream_t *)&s->tcp, iov, (unsigned)n);
   if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
   if (w < 0) {
@@ -248,7 +265,7 @@ void weft__stream_flush(weft__stream *s) {
   }
   queue_consume(s, (size_t)w);
   if (s->q_len > 0) {
-    n = fill_iov(s, iov);
+    n = fill_iov(s, iov, &total);
     s->inflight_n = n;
     s->wreq.data = s;
     int rc = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, iov, (unsigned)n, on_write);
