@@ -343,25 +343,50 @@ if uws:
       "bytes, it has no parser), and also `json`. `load_test` asks for `/`, so it was run against "
       "weft with that one string changed to `/primus`. `echo_load` is weft's pipelined load "
       "generator (8 in flight). Medians of the runs (min–max); msgs/s.\n")
+    w("Besides msgs/s, each `echo_load` run records the server's own CPU time over the measured "
+      "window (`/proc/PID/stat`, user and kernel): msgs per server CPU-second is the rate a "
+      "saturated server would reach, so it compares the servers even when the load generator, "
+      "not the server, was the limit.\n")
     groups = {}
     for r in uws:
-        v = r.get("msgs_per_s", r.get("result", {}).get("msgs_per_s"))
-        cpu = r.get("result", {}).get("load_cpu")
-        groups.setdefault((r["tool"], r["conns"], r["server"]), []).append((float(v or 0), cpu))
+        if r["tool"] == "callgrind":
+            continue
+        res = r.get("result", {})
+        v = r.get("msgs_per_s", res.get("msgs_per_s"))
+        groups.setdefault((r["tool"], r["conns"], r["server"]), []).append((float(v or 0), res))
     label = {"uws": "uWebSockets", "weft-c-raw": "weft (C, raw)", "weft-c": "weft (C, json)"}
-    w("| load tool | conns × 32 B | server | msgs/s | load CPU | weft raw / uWebSockets |")
-    w("|---|---|---|---|---|---|")
+
+    def med_of(vals, key):
+        xs = [res[key] for _, res in vals if res.get(key) is not None]
+        return statistics.median(xs) if xs else None
+
+    w("| load tool | conns × 32 B | server | msgs/s | load CPU | server CPU | server user / kernel ns per msg | msgs per server CPU-s | weft / uWS: msgs/s | per CPU-s |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for (tool, conns, server), vals in sorted(groups.items()):
         xs = sorted(v for v, _ in vals)
         med = statistics.median(xs)
-        cpus = [c for _, c in vals if c is not None]
         base = groups.get((tool, conns, "uws"))
-        rel = ""
-        if server == "weft-c-raw" and base:
+        lc, sc = med_of(vals, "load_cpu"), med_of(vals, "server_cpu")
+        un, kn, pc = med_of(vals, "user_ns"), med_of(vals, "sys_ns"), med_of(vals, "per_server_cpu")
+        rel = relc = ""
+        if server != "uws" and base:
             rel = f"{med / statistics.median(sorted(v for v, _ in base)):.2f}×"
+            bpc = med_of(base, "per_server_cpu")
+            if pc and bpc:
+                relc = f"{pc / bpc:.2f}×"
         w(f"| {tool} | {conns} | {label.get(server, server)} | {fmt(med)} ({fmt(xs[0])}–{fmt(xs[-1])}) | "
-          f"{fmt(statistics.median(cpus), 2) if cpus else '–'} | {rel} |")
+          f"{fmt(lc, 2) if lc is not None else '–'} | {fmt(sc, 2) if sc is not None else '–'} | "
+          f"{f'{fmt(un)} / {fmt(kn)}' if un is not None else '–'} | {fmt(pc) if pc else '–'} | {rel} | {relc} |")
     w("")
+    cg = [r for r in uws if r["tool"] == "callgrind"]
+    if cg:
+        w("User-space instructions per echoed message (callgrind, `echo_load` 100 conns × 32 B, "
+          "8 in flight; kernel time is not in these):\n")
+        w("| server | instructions per message |")
+        w("|---|---|")
+        for r in cg:
+            w(f"| {label.get(r['server'], r['server'])} | {fmt(r['ir_per_msg'])} |")
+        w("")
 
 # ---------------- extensions
 ext = load("ext")
