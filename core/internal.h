@@ -24,6 +24,12 @@
  * small frames is higher than the copy. */
 #define WEFT__CORK 16384
 
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT__PREFETCH(p) __builtin_prefetch((p), 1)
+#else
+#define WEFT__PREFETCH(p) ((void)(p))
+#endif
+
 /* The struct holding `ptr` as its member `member`. */
 #define WEFT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
@@ -83,6 +89,9 @@ struct weft_loop {
 /* Marks a stream as having data to flush at the end of this loop turn. */
 void weft__loop_mark_dirty(weft_loop *loop, weft__stream *s);
 void weft__loop_unmark_dirty(weft_loop *loop, weft__stream *s);
+/* Flushes `s` now if it was the last stream marked dirty (found in O(1);
+ * anything marked after it means a fan-out, left for the check phase). */
+void weft__loop_flush_if_last(weft_loop *loop, weft__stream *s);
 void weft__loop_pool_free(weft_loop *loop);
 
 /* ---- payloads: encoded messages shared by every recipient ---- */

@@ -35,6 +35,9 @@ weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, s
   if (p) {
     loop->pool = p->deflated; /* the free list is threaded through `deflated` */
     loop->pool_len--;
+    /* The free list's payloads are cold by the time the next message needs
+     * one (a loop turn of syscalls lies between): fetch the next ahead. */
+    WEFT__PREFETCH(loop->pool);
   } else if (!(p = malloc(sizeof(*p) + WEFT__POOL_DATA))) {
     return NULL;
   }
@@ -374,9 +377,10 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
   if (!shared) {
     s->in.len += (size_t)nread;
     weft__stream_reprocess(s);
-    return;
+  } else {
+    deliver(s, loop->rbuf, (size_t)nread);
   }
-  deliver(s, loop->rbuf, (size_t)nread);
+  if (!s->closed) weft__loop_flush_if_last(loop, s);
 }
 
 /* ---- life ---- */
