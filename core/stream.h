@@ -2,7 +2,7 @@
  * A stream: one TCP connection's bytes in and out, shared by server sparks
  * and clients. Reads land in the loop's shared buffer and only unconsumed
  * bytes are kept; writes queue references to payloads and leave corked, one
- * writev per stream per loop turn (loop.c), with at most one uv_write in
+ * write per stream per loop turn (loop.c), with at most one uv_write in
  * flight. The owner supplies what the bytes mean through the ops.
  */
 #ifndef WEFT__STREAM_H
