@@ -22,7 +22,7 @@
       "dependencies": ["weft_core"],
       "sources": ["src/addon.c"],
       "cflags": ["-Werror"],
-      "libraries": ["-lyajl", "-lm"],
+      "libraries": ["-lm"],
       # Only the Node-API entry points leave the addon: the core's weft_*
       # symbols stay private to it (they come from the static library).
       "ldflags": ["-Wl,--exclude-libs,ALL"]

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev libyajl-dev
+APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev
           libcmocka-dev zlib1g-dev libssl-dev valgrind clang libclang-rt-14-dev
           clang-format)
 # Node.js may come from another source (the machine's own build ships npm);

@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the json parser. Whatever decodes must re-encode, decode
  * again to the same value, re-encode to the same bytes, and survive msgpack.
- * Errors must carry an offset inside the input.
+ * Errors must carry an offset inside the input. Decoding with and without the
+ * UTF-8 pass agrees on valid UTF-8.
  */
 #include <math.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "parser/parser.h"
+#include "utf8.h"
 #include "value.h"
 #include "weft/weft.h"
 
@@ -40,6 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   weft_value *v = NULL;
   size_t pos = SIZE_MAX;
   int rc = weft_value_decode("json", data, size, &v, &pos);
+  /* Text the frame reader has validated skips the UTF-8 pass and must come
+   * out the same: same status, same error offset, same value. */
+  if (weft__utf8_check(data, size) == size) {
+    weft__arena va;
+    weft__arena_init(&va);
+    const weft_value *vv = NULL;
+    size_t vpos = SIZE_MAX;
+    int vrc = weft__parser_json.decode(data, size, WEFT__DECODE_UTF8_VALID, &va, &vv, &vpos);
+    if (vrc != rc || (rc && vpos != pos) || (!rc && !weft_value_equal(v, vv))) abort();
+    weft__arena_free(&va);
+  }
   if (rc) {
     if (v || pos > size) abort();
     if (rc != WEFT_EPARSE && rc != WEFT_EUTF8 && rc != WEFT_EDEPTH && rc != WEFT_ENOMEM) abort();

@@ -460,6 +460,165 @@ static void test_depth(void **state) {
   free(m);
 }
 
+/* A lone surrogate anywhere in the text is the error, even after another. */
+static void test_lone_surrogate_wins(void **state) {
+  (void)state;
+  expect_error_at("[1 2, \"\\ud800\"]", WEFT_EUTF8, 7);
+  expect_error_at("[1,] \"\\udc00", WEFT_EUTF8, 6);
+  expect_error_at("{\"a\" 1} \\ud83d", WEFT_EUTF8, 8);
+  expect_error_at("[\"\\x\", \"\\ud800\"]", WEFT_EUTF8, 8);
+  size_t d = WEFT_VALUE_MAX_DEPTH + 1;
+  char *text = malloc(d + 16);
+  memset(text, '[', d);
+  strcpy(text + d, "\"\\ud800\"");
+  expect_error_at(text, WEFT_EUTF8, d + 1);
+  free(text);
+  /* A valid pair after an error leaves that error. */
+  expect_error_at("[1,] \"\\ud83d\\ude00\"", WEFT_EPARSE, 4);
+}
+
+/* Only space, tab, CR and LF are blanks (RFC 8259, JSON.parse): not \v or
+ * \f, which yajl let through. */
+static void test_blanks(void **state) {
+  (void)state;
+  expect_error_at("\v1", WEFT_EPARSE, 1);
+  expect_error_at("[1,\f2]", WEFT_EPARSE, 4);
+  expect_error_at("1\v", WEFT_EPARSE, 2);
+  expect_error_at("{\"a\"\v:1}", WEFT_EPARSE, 5);
+  expect_roundtrip(" \t\r\n{ \t\r\n\"a\" \t\r\n: \t\r\n1 \t\r\n} \t\r\n", "{\"a\":1}");
+}
+
+/* Trailing garbage is refused whatever it is, an unterminated string too
+ * (yajl accepted that one). */
+static void test_trailing(void **state) {
+  (void)state;
+  expect_error_at("[1] \"abc", WEFT_EPARSE, 8);
+  expect_error_at("0\"", WEFT_EPARSE, 2);
+  expect_error_at("{}\"", WEFT_EPARSE, 3);
+  expect_error_at("\"a\"\"", WEFT_EPARSE, 4);
+  expect_error_at("[1] x", WEFT_EPARSE, 5);
+  expect_error_at("[1]]", WEFT_EPARSE, 4);
+  expect_error_at("1 2", WEFT_EPARSE, 3);
+  expect_error_at("true false ", WEFT_EPARSE, 10);
+  expect_error_at("null\"a\"", WEFT_EPARSE, 7);
+}
+
+/* The error offsets, pinned: those the yajl-based decoder reported. */
+static void test_error_offsets_exact(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    size_t at;
+  } cases[] = {
+      /* A token that does not belong: just past it. */
+      {"[1,]", 4},
+      {"[,1]", 2},
+      {"[1 2]", 4},
+      {"[1}", 3},
+      {"{\"a\" 1}", 6},
+      {"{\"a\":}", 6},
+      {"{1:1}", 2},
+      {"{\"a\":1,}", 8},
+      {"[\"a\" \"bc\"]", 9},
+      {"[1,true false]", 13},
+      {"]", 1},
+      {":", 1},
+      /* After a value in a map: at the token, two bytes in for a string. */
+      {"{\"a\":1 \"bc\":2}", 9},
+      {"{\"a\":1 2}", 7},
+      {"{\"a\":1]", 6},
+      {"{\"a\":1 \"b\\n\":2}", 9},
+      /* A malformed token: at the offending byte. */
+      {"[-]", 2},
+      {"[1.]", 3},
+      {"[1.e5]", 3},
+      {"[1e]", 3},
+      {"[1e+]", 4},
+      {"[-a]", 2},
+      {"[tru]", 4},
+      {"[nulx]", 4},
+      {"[fals ]", 5},
+      {"[True]", 2},
+      {"[x]", 2},
+      {"/*c*/[1]", 0},
+      {"[1]//c", 3},
+      {"[\"a\\x\"]", 4},
+      {"[\"a\\u12g4\"]", 7},
+      {"[\"a\tb\"]", 3},
+      {"[\"a\"x]", 5},
+      {"[1.5x]", 5},
+      {"[01]", 3},
+      {"{\"k\\q\":1}", 4},
+      /* Cut by the end: the end. */
+      {"[1", 2},
+      {"[1.", 3},
+      {"-", 1},
+      {"[\"abc", 5},
+      {"[\"a\\", 4},
+      {"[\"\\u12", 6},
+      {"{\"a\":1,", 7},
+      {"[tr", 3},
+      {"[1] 2", 5},
+      {"[01", 3},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+    expect_error_at(cases[k].text, WEFT_EPARSE, cases[k].at);
+}
+
+/* Strings of every length up to 40 with a quote, backslash, control byte or
+ * U+2028 at every position: the eight-byte scans in both directions. */
+static void test_string_scan_boundaries(void **state) {
+  (void)state;
+  static const struct {
+    const char *raw, *json;
+  } specials[] = {
+      {"\"", "\\\""},
+      {"\\", "\\\\"},
+      {"\n", "\\n"},
+      {"\x1f", "\\u001f"},
+      {"\x7f", "\x7f"},
+      {"\xc3\xa9", "\xc3\xa9"},
+      {"\xe2\x80\xa8", "\\u2028"},
+      {"\xe2\x82\xac", "\xe2\x82\xac"},
+  };
+  char raw[64], json[128];
+  for (size_t n = 0; n <= 40; n++) {
+    for (size_t at = 0; at <= n; at++) {
+      for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        size_t rl = strlen(specials[k].raw), jl = strlen(specials[k].json);
+        memset(raw, 'a', at);
+        memcpy(raw + at, specials[k].raw, rl);
+        memset(raw + at + rl, 'b', n - at);
+        size_t rlen = n + rl;
+        json[0] = '"';
+        memset(json + 1, 'a', at);
+        memcpy(json + 1 + at, specials[k].json, jl);
+        memset(json + 1 + at + jl, 'b', n - at);
+        json[1 + n + jl] = '"';
+        json[2 + n + jl] = '\0';
+        weft_value *s = weft_value_new_string(raw, rlen);
+        assert_non_null(s);
+        expect_encoding(s, json);
+        weft_value *v;
+        assert_int_equal(decode(json, &v), 0);
+        assert_true(weft_value_equal(s, v));
+        weft_value_free(v);
+        weft_value_free(s);
+      }
+      /* A raw control byte or a missing closing quote at any position. */
+      memset(json, 'a', n + 2);
+      json[0] = '"';
+      json[n + 1] = '"';
+      json[n + 2] = '\0';
+      json[1 + at] = '\x01';
+      expect_error_at(json, WEFT_EPARSE, 1 + at);
+      json[1 + at] = 'a';
+      json[n + 1] = 'a';
+      expect_error_at(json, WEFT_EPARSE, n + 2);
+    }
+  }
+}
+
 /* The parser's own API: decode into a caller's arena, reset, repeat. */
 static void test_arena_reuse(void **state) {
   (void)state;
@@ -530,6 +689,11 @@ int main(void) {
       cmocka_unit_test(test_truncation),
       cmocka_unit_test(test_error_offsets),
       cmocka_unit_test(test_depth),
+      cmocka_unit_test(test_lone_surrogate_wins),
+      cmocka_unit_test(test_blanks),
+      cmocka_unit_test(test_trailing),
+      cmocka_unit_test(test_error_offsets_exact),
+      cmocka_unit_test(test_string_scan_boundaries),
       cmocka_unit_test(test_arena_reuse),
       cmocka_unit_test(test_large),
   };

@@ -1,0 +1,50 @@
+/*
+ * The two halves of the "json" parser (json_decode.c, json_encode.c); json.c
+ * puts them behind the parser ops table.
+ */
+#ifndef WEFT__JSON_H
+#define WEFT__JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parser.h"
+
+/* The ops table's decode and encode (see parser.h for the contracts). */
+int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,
+                      const weft_value **out, size_t *errpos);
+int weft__json_encode(const weft_value *v, weft__buf *out);
+
+/* SWAR: eight bytes at a time, on little-endian targets (where the lowest
+ * flagged byte of a mask is the first in memory). The tests work on the low
+ * seven bits of each byte, where additions carry into the byte's own high
+ * bit and never into the next byte, so each byte's flag is exact. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ &&                        \
+    (defined(__GNUC__) || defined(__clang__))
+#define WEFT__JSON_SWAR 1
+#define WEFT__LOWS UINT64_C(0x7f7f7f7f7f7f7f7f)
+#define WEFT__HIGHS UINT64_C(0x8080808080808080)
+#define WEFT__REP(b) (UINT64_C(0x0101010101010101) * (uint8_t)(b))
+/* High bit of each byte whose low seven bits (y = x & WEFT__LOWS) differ
+ * from those of c. */
+static inline uint64_t weft__swar_ne7(uint64_t y, uint8_t c) {
+  return (y ^ WEFT__REP(c & 0x7f)) + WEFT__LOWS;
+}
+/* High bit of each byte whose low seven bits are neither a control nor '"'
+ * (y ^ 2 swaps '"' with ' ', so both tests are one: y ^ 2 >= 0x21) nor '\\'.
+ * Only meaningful for ASCII bytes. */
+static inline uint64_t weft__swar_ascii_ok(uint64_t y) {
+  return ((y ^ WEFT__REP(0x02)) + WEFT__REP(0x80 - 0x21)) & weft__swar_ne7(y, '\\');
+}
+/* High bit of each byte that a JSON string cannot hold raw: '"', '\\' and
+ * the controls below 0x20. */
+static inline uint64_t weft__swar_str_special(uint64_t x) {
+  return ~(weft__swar_ascii_ok(x & WEFT__LOWS) | x) & WEFT__HIGHS;
+}
+/* Index of the first flagged byte of a non-zero mask. */
+static inline unsigned weft__swar_first(uint64_t m) { return (unsigned)__builtin_ctzll(m) >> 3; }
+#else
+#define WEFT__JSON_SWAR 0
+#endif
+
+#endif
