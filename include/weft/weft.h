@@ -369,7 +369,9 @@ WEFT_EXTERN weft_loop *weft_server_loop(const weft_server *server);
 
 /* Batching, off by default: the messages weft_spark_write() queues on one
  * spark in one loop turn leave as one frame, {"weft::batch": [m1, m2, …]},
- * built from their encoded bytes. weft servers and clients unpack it before
+ * built from their encoded bytes (replies written while handling that
+ * spark's own data leave when the read that brought it is handled, so a
+ * turn may send one batch per read). weft servers and clients unpack it before
  * control strings, transforms and events, so the receiver sees the messages
  * one by one, in order. For weft peers only: a Primus client would see the
  * envelope. A batch holds at most `max_bytes` (a larger message leaves on

@@ -693,7 +693,7 @@ CLIENT(batching_client) {
   size_t n;
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n > 14 && memcmp(p, "\"primus::id::", 13) == 0);
   CHECK(recv_text(&c, "\"two\""));
-  /* Not envelopes: ordinary data, echoed (both in one turn: one batch). */
+  /* Not envelopes: ordinary data, echoed (both in one read: one batch). */
   CHECK(wsc_send_text(&c, "{\"weft::batch\":5}") == 0);
   CHECK(wsc_send_text(&c, "{\"weft::batch\":[1],\"x\":1}") == 0);
   CHECK(wsc_send_text(&c, "\"bcast:three\"") == 0);
@@ -703,8 +703,8 @@ CLIENT(batching_client) {
   CHECK(op == 1);
   if (en > 20 && memcmp(e, "{\"weft::batch\":[{", 17) == 0) {
     CHECK(recv_text(&c, "\"three\"")); /* both echoes came in one frame */
-  } else {                             /* the two echoes left in two turns: frames of their own */
-    CHECK(en == 16 && memcmp(e, "{\"weft::batch\":5}", 16) == 0);
+  } else { /* the two arrived in two reads: their echoes leave as frames of their own */
+    CHECK(en == 17 && memcmp(e, "{\"weft::batch\":5}", 17) == 0);
     CHECK(recv_text(&c, "{\"weft::batch\":[1],\"x\":1}"));
     CHECK(recv_text(&c, "\"three\""));
   }
