@@ -53,8 +53,9 @@ int pyweft_server_destroy(weft_server *server, int reconnect, uint32_t timeout_m
   weft_destroy_options o = {.size = sizeof(o), .reconnect = reconnect, .timeout_ms = timeout_ms};
   return weft_server_destroy(server, &o);
 }
-/* The address of a handle, to key dictionaries by. */
-uintptr_t pyweft_addr(void *ptr) { return (uintptr_t)ptr; }
+/* The address of a handle, to key dictionaries by. unsigned long long, not
+ * uintptr_t: SWIG's stdint.i maps uintptr_t to a 32-bit unsigned int. */
+unsigned long long pyweft_addr(void *ptr) { return (unsigned long long)(uintptr_t)ptr; }
 %}
 
 %ignore weft__py_wrap_ptr;

@@ -100,3 +100,13 @@ def test_misuse_returns_codes() -> None:
     ll.pyweft_server_destroy(srv, 0, 100)
     run_until(pl, lambda: t.closed == 1)
     run_until(pl, lambda: ll.pyweft_loop_close(pl) == 0)
+
+
+def test_addr_is_the_whole_pointer() -> None:
+    pl = ll.pyweft_loop_new()
+    try:
+        loop = ll.pyweft_loop_get(pl)
+        assert ll.pyweft_addr(loop) == int(loop)
+        assert int(loop) > 0
+    finally:
+        run_until(pl, lambda: ll.pyweft_loop_close(pl) == 0)
