@@ -682,6 +682,7 @@ WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnect_scheduled, "reconnect scheduled")
 WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnect, "reconnect")
 WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnected, "reconnected")
 WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnect_failed, "reconnect failed")
+WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnect_timeout, "reconnect timeout")
 #undef WEFT__PY_CLIENT_RECONNECT
 
 static void weft__py_c_data(weft_client *c, const weft_value *msg, void *user) {
@@ -737,7 +738,8 @@ int pyweft_client_set_target(weft_client *c, pyweft_loop *pl, PyObject *target) 
                            .online = weft__py_c_online,
                            .offline = weft__py_c_offline,
                            .id = weft__py_c_id,
-                           .destroy = weft__py_c_destroy};
+                           .destroy = weft__py_c_destroy,
+                           .reconnect_timeout = weft__py_c_reconnect_timeout};
   int rc = weft_client_set_events(c, &ev, r, weft__py_reg_free);
   if (rc != 0) weft__py_reg_free(r);
   return rc;

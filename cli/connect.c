@@ -134,6 +134,12 @@ static void on_failed(weft_client *c, const weft_reconnect_info *i, void *u) {
   say("reconnect failed", NULL);
 }
 
+static void on_rtimeout(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c, (void)u;
+  fprintf(stderr, "reconnect timeout %u\n", i->attempt);
+  fflush(stderr);
+}
+
 static void on_online(weft_client *c, void *u) {
   (void)c, (void)u;
   say("online", NULL);
@@ -312,9 +318,10 @@ int weft_cli_connect(int argc, char **argv) {
     weft_loop_close(a.loop);
     return 2;
   }
-  weft_client_events ev = {sizeof(ev), on_open,    on_data,      on_error,     on_close,
-                           on_end,     on_timeout, on_scheduled, on_reconnect, on_reconnected,
-                           on_failed,  on_online,  on_offline,   on_id,        NULL};
+  weft_client_events ev = {sizeof(ev),   on_open,        on_data,    on_error,
+                           on_close,     on_end,         on_timeout, on_scheduled,
+                           on_reconnect, on_reconnected, on_failed,  on_online,
+                           on_offline,   on_id,          NULL,       on_rtimeout};
   weft_client_set_events(a.client, &ev, &a, NULL);
   uv_loop_t *uv = weft_loop_uv(a.loop);
   uv_timer_init(uv, &a.drain);

@@ -738,6 +738,9 @@ static void on_connect_timeout(uv_timer_t *t) {
   if (c->reconnecting) {
     /* A retry that hangs (a server that accepts but never answers) counts
      * as failed, as Primus's recovery times its attempts out. */
+    weft_reconnect_info i = info_of(c);
+    EMIT(c, reconnect_timeout, c, &i, c->ev_user);
+    if (c->ended) return;
     detach(c, 0);
     c->state = WEFT_CLIENT_CLOSED;
     recovery_reconnect(c);

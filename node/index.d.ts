@@ -359,7 +359,7 @@ export class Client extends Duplex {
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;
   on(event: 'reconnect scheduled' | 'reconnect' | 'reconnected', listener: (opts: ReconnectInfo) => void): this;
-  on(event: 'reconnect failed', listener: (err: WeftError, opts: ReconnectInfo) => void): this;
+  on(event: 'reconnect failed' | 'reconnect timeout', listener: (err: WeftError, opts: ReconnectInfo) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 export { Client as Socket };

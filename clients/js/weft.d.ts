@@ -84,7 +84,8 @@ export interface WeftEvents {
   'reconnect scheduled': (info: ReconnectInfo) => void;
   reconnect: (info: ReconnectInfo) => void;
   reconnected: (info: ReconnectInfo) => void;
-  'reconnect failed': (info: ReconnectInfo) => void;
+  'reconnect failed': (err: WeftError, info: ReconnectInfo) => void;
+  'reconnect timeout': (err: WeftError, info: ReconnectInfo) => void;
   online: () => void;
   offline: () => void;
   id: (id: string) => void;

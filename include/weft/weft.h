@@ -523,6 +523,9 @@ WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir)
  *   reconnect            the retry starts now;
  *   reconnected          a retry succeeded (just before open);
  *   reconnect failed     retries are exhausted (end follows);
+ *   reconnect timeout    a retry did not open within the client's timeout
+ *                        (weft_client_set_timeout); it is abandoned and the
+ *                        backoff goes on (Primus's recovery event);
  *   online / offline     the network came back / went away (heartbeat
  *                        expiry, weft_client_set_online());
  *   id                   the answer to weft_client_id();
@@ -553,6 +556,8 @@ typedef struct weft_client_events {
   void (*offline)(weft_client *c, void *user);
   void (*id)(weft_client *c, const char *id, void *user);
   void (*destroy)(weft_client *c, void *user);
+  /* Added after the first release: set `size` to cover it. */
+  void (*reconnect_timeout)(weft_client *c, const weft_reconnect_info *info, void *user);
 } weft_client_events;
 
 /* A client for "ws://host:port/path?query" (the path is the server's

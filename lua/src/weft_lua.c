@@ -132,6 +132,7 @@ enum {
   CEV_RECONNECT,
   CEV_RECONNECTED,
   CEV_RFAILED,
+  CEV_RTIMEOUT,
   CEV_ONLINE,
   CEV_OFFLINE,
   CEV_ID,
@@ -148,6 +149,7 @@ static const char *const client_events[] = {"open",
                                             "reconnect",
                                             "reconnected",
                                             "reconnect failed",
+                                            "reconnect timeout",
                                             "online",
                                             "offline",
                                             "id",
@@ -1219,6 +1221,10 @@ static void weft__lc_rfailed(weft_client *c, const weft_reconnect_info *i, void 
   (void)c;
   weft__lclient_call(CL(u), CEV_RFAILED, NULL, NULL, i, NULL);
 }
+static void weft__lc_rtimeout(weft_client *c, const weft_reconnect_info *i, void *u) {
+  (void)c;
+  weft__lclient_call(CL(u), CEV_RTIMEOUT, NULL, NULL, i, NULL);
+}
 static void weft__lc_online(weft_client *c, void *u) {
   (void)c;
   weft__lclient_call(CL(u), CEV_ONLINE, NULL, NULL, NULL, NULL);
@@ -1296,7 +1302,8 @@ static int weft__l_client(lua_State *L) {
                            .reconnect_failed = weft__lc_rfailed,
                            .online = weft__lc_online,
                            .offline = weft__lc_offline,
-                           .id = weft__lc_id};
+                           .id = weft__lc_id,
+                           .reconnect_timeout = weft__lc_rtimeout};
   weft_client_set_events(cl->c, &ev, cl, weft__lclient_free);
 
   weft__lclient_ud *ud = lua_newuserdata(L, sizeof(*ud)); /* 2 */

@@ -410,6 +410,38 @@ local function have_node()
   return f ~= nil and os.execute("command -v node >/dev/null 2>&1")
 end
 
+test("reconnect timeout: a retry that hangs is abandoned, the backoff goes on", function()
+  assert(have_node(), "node is required (bash scripts/deps.sh)")
+  -- a TCP server that accepts and never answers; it exits by itself after 5 s
+  local out = os.tmpname()
+  local h = io.popen(("node -e %q > %s 2>&1"):format(
+    "const s=require('net').createServer(()=>{});s.listen(0,'127.0.0.1',()=>console.log(s.address().port));"
+      .. "setTimeout(()=>process.exit(0),5000)", out))
+  local port
+  wait(function()
+    local f = io.open(out)
+    if f then
+      port = tonumber((f:read("*a") or ""):match("%d+"))
+      f:close()
+    end
+    return port
+  end, 10000, "the silent server's port")
+  local c = assert(weft.client { url = "ws://127.0.0.1:" .. port .. "/primus", timeout = 200,
+    reconnect = { min = 10, max = 20, retries = 2 } })
+  local seen = {}
+  c:on("error", function() end)
+  for _, name in ipairs { "timeout", "reconnect scheduled", "reconnect timeout" } do
+    c:on(name, function(info) seen[#seen + 1] = name .. (info and info.attempt or "") end)
+  end
+  wait(function() return #seen >= 4 end, 5000, "timeout, retry, reconnect timeout, retry")
+  eq(table.concat(seen, ",", 1, 4), "timeout,reconnect scheduled1,reconnect timeout1,reconnect scheduled2",
+    "events")
+  c:close()
+  h:close()
+  os.remove(out)
+  settle()
+end)
+
 test("interop: the npm Primus client against a Lua server (msgpack)", function()
   assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
   local srv = echo_server("msgpack")

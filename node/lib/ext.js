@@ -14,7 +14,7 @@ const binding = require('./binding');
 const LOCAL_EVENTS = new Set([
   'open', 'data', 'end', 'error', 'close', 'drain', 'finish', 'prefinish', 'pipe', 'unpipe',
   'readable', 'pause', 'resume', 'newListener', 'removeListener', 'destroy', 'channel', '*',
-  'reconnect', 'reconnect scheduled', 'reconnected', 'reconnect failed', 'timeout', 'online',
+  'reconnect', 'reconnect scheduled', 'reconnected', 'reconnect failed', 'reconnect timeout', 'timeout', 'online',
   'offline', 'connection', 'disconnection', 'log', 'pong', 'initialised', 'reconnecting'
 ]);
 

@@ -461,7 +461,7 @@ function strategyString(s) {
 /**
  * A Primus-compatible client: reconnects with randomized exponential backoff,
  * queues writes while offline, emits open, data, reconnect scheduled,
- * reconnect, reconnected, reconnect failed, end, close, timeout, error,
+ * reconnect, reconnected, reconnect timeout, reconnect failed, end, close, timeout, error,
  * online, offline. A Duplex stream in object mode.
  */
 class Client extends Duplex {
@@ -586,6 +586,11 @@ class Client extends Duplex {
         break;
       case 'reconnect failed': {
         const err = new WeftError('Unable to recover', 'ETIMEDOUT', 'reconnect');
+        this.emit(name, err, { attempt: a, retries: b, scheduled: c, backoff: c });
+        break;
+      }
+      case 'reconnect timeout': { // as Primus's recovery: (err, opts), then the backoff goes on
+        const err = new WeftError('Failed to reconnect in a timely manner', 'ETIMEDOUT', 'reconnect');
         this.emit(name, err, { attempt: a, retries: b, scheduled: c, backoff: c });
         break;
       }

@@ -1212,6 +1212,9 @@ static void cev_rd(weft_client *c, const weft_reconnect_info *ri, void *user) {
 static void cev_rf(weft_client *c, const weft_reconnect_info *ri, void *user) {
   cev_with_args(c, user, "reconnect failed", 3, build_reconnect, ri);
 }
+static void cev_rt(weft_client *c, const weft_reconnect_info *ri, void *user) {
+  cev_with_args(c, user, "reconnect timeout", 3, build_reconnect, ri);
+}
 static void cev_id(weft_client *c, const char *id, void *user) {
   cev_with_args(c, user, "id", 1, build_id, id);
 }
@@ -1307,7 +1310,8 @@ static napi_value js_client_new(napi_env env, napi_callback_info info) {
                            .online = cev_online,
                            .offline = cev_offline,
                            .id = cev_id,
-                           .destroy = cev_destroy};
+                           .destroy = cev_destroy,
+                           .reconnect_timeout = cev_rt};
   weft_client_set_events(nc->c, &ev, nc, NULL);
   nc->next = a->clients;
   if (a->clients) a->clients->prev = nc;

@@ -107,6 +107,22 @@ test('timeout: a server that accepts TCP and never answers', async (t) => {
   await once(c, 'end', 3000);
 });
 
+test('reconnect timeout: a retry that hangs is abandoned and the backoff goes on', async (t) => {
+  const sockets = new Set();
+  const silent = require('node:net').createServer((s) => sockets.add(s));
+  await new Promise((resolve) => silent.listen(0, HOST, resolve));
+  t.after(() => { for (const s of sockets) s.destroy(); silent.close(); });
+  const c = client(t, `ws://${HOST}:${silent.address().port}/primus`,
+    { timeout: 200, pingTimeout: 1000, reconnect: { min: 10, max: 20, retries: 2 } });
+  c.on('error', () => {});
+  await once(c, 'timeout', 3000);
+  const [err, opts] = await onceArgs(c, 'reconnect timeout', 3000);
+  assert.ok(err instanceof Error);
+  assert.equal(err.code, 'ETIMEDOUT');
+  assert.equal(opts.attempt, 1);
+  assert.equal((await onceArgs(c, 'reconnect scheduled', 3000))[0].attempt, 2);
+});
+
 test('the weft client against the weft server, msgpack, binary and BigInt', async (t) => {
   const server = weftServer(t, { parser: 'msgpack' });
   server.on('connection', (spark) => spark.on('data', (d) => spark.write(d)));

@@ -54,6 +54,35 @@ async def test_client_times_out_on_silent_server() -> None:
         await server.wait_closed()
 
 
+async def test_reconnect_timeout_abandons_a_hanging_retry() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        seen: list[tuple[str, int]] = []
+        client = await weft.connect(f"ws://127.0.0.1:{port}/primus", timeout=0.2, wait=False,
+                                    reconnect=weft.Backoff(min=0.01, max=0.02, retries=2))
+        client.on("error", lambda err: None)
+        for name in ("timeout", "reconnect scheduled", "reconnect timeout"):
+            client.on(name, lambda *a, name=name: seen.append((name, a[0] if a else 0)))
+        deadline = asyncio.get_running_loop().time() + T
+        while ("reconnect scheduled", 2) not in seen:
+            assert asyncio.get_running_loop().time() < deadline, seen
+            await asyncio.sleep(0.01)
+        assert seen[:4] == [("timeout", 0), ("reconnect scheduled", 1), ("reconnect timeout", 1),
+                            ("reconnect scheduled", 2)]
+        await asyncio.wait_for(client.end(), T)
+    finally:
+        for w in held:
+            w.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_offline_queue_limit() -> None:
     server = await weft.serve("ws://127.0.0.1:0/primus")
     port = server.port

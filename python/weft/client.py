@@ -36,6 +36,7 @@ EVENTS = (
     "reconnect",
     "reconnected",
     "reconnect failed",
+    "reconnect timeout",
     "online",
     "offline",
     "id",

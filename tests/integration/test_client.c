@@ -51,7 +51,7 @@ struct cl {
   int idx;
   char log[2048];
   int opens, closes, ends, timeouts, errors, destroys, onlines, offlines, ids, datas;
-  int nsched, nrec, nok, failed;
+  int nsched, nrec, nok, failed, rtimeouts;
   char err_kind[32];
   int err_status, err_code;
   char err_body[256];
@@ -310,6 +310,14 @@ static void c_failed(weft_client *c, const weft_reconnect_info *info, void *u) {
   after_event(k, "failed", info);
 }
 
+static void c_rtimeout(weft_client *c, const weft_reconnect_info *info, void *u) {
+  cl *k = u;
+  (void)c;
+  k->rtimeouts++;
+  logev(k, "rtimeout%u", info->attempt);
+  after_event(k, "rtimeout", info);
+}
+
 static void c_online(weft_client *c, void *u) {
   cl *k = u;
   (void)c;
@@ -376,7 +384,8 @@ static const weft_client_events client_events = {sizeof(weft_client_events),
                                                  c_online,
                                                  c_offline,
                                                  c_id,
-                                                 c_destroy};
+                                                 c_destroy,
+                                                 c_rtimeout};
 
 /* ---- server events ---- */
 
@@ -1404,7 +1413,8 @@ static void test_connect_timeout(void **state) {
                (unsigned long long)after_ms);
     if (reconnecting) {
       /* docs/protocol.md: each retry is bounded by the connect timeout too */
-      assert_string_equal(seq, "timeout,sched1,rec1,sched2");
+      assert_string_equal(seq, "timeout,sched1,rec1,rtimeout1,sched2");
+      assert_int_equal(k.rtimeouts, 1);
       assert_true(k.sched[0].delay_ms >= 100 && k.sched[0].delay_ms <= 200);
       assert_true(f.raw_accepted >= 2);
       uint64_t retry_ms = (k.sched_ns[1] - k.rec_ns[0]) / 1000000u;

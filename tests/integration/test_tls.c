@@ -121,8 +121,13 @@ static void run(fix *f, const char *host, const char *ca_file, int verify) {
   char url[128];
   snprintf(url, sizeof(url), "wss://%s:%d/primus", host, weft_server_port(f->server));
   assert_int_equal(weft_client_new(f->loop, url, &f->client), 0);
-  weft_client_events cev = {sizeof(cev), c_open, c_data, c_error, NULL, c_end, NULL,     NULL,
-                            NULL,        NULL,   NULL,   NULL,    NULL, c_id,  c_destroy};
+  weft_client_events cev = {.size = sizeof(cev),
+                            .open = c_open,
+                            .data = c_data,
+                            .error = c_error,
+                            .end = c_end,
+                            .id = c_id,
+                            .destroy = c_destroy};
   weft_client_set_events(f->client, &cev, f, NULL);
   weft_client_set_strategy(f->client, "none");
   if (ca_file) assert_int_equal(weft_client_set_ca_file(f->client, ca_file), 0);

@@ -337,7 +337,7 @@ function strategyOf(s) {
   }
   return out;
 }
-var RESERVED = /^(open|data|error|close|end|timeout|reconnect( scheduled| failed)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
+var RESERVED = /^(open|data|error|close|end|timeout|reconnect( scheduled| failed| timeout)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
 var byteLength = (frame) => typeof frame === "string" ? new TextEncoder().encode(frame).length : frame.byteLength;
 var Weft = class extends Emitter {
   constructor(url, options) {
@@ -690,6 +690,8 @@ var Weft = class extends Emitter {
   _onConnectTimeout() {
     if (this.readyState === OPEN || this._ended) return;
     if (this._reconnecting) {
+      this.emit("reconnect timeout", new WeftError("timeout", "Failed to reconnect in a timely manner"), this._info());
+      if (this._ended) return;
       this._detach(false);
       this.readyState = CLOSED;
       this._recover();
@@ -711,7 +713,7 @@ var Weft = class extends Emitter {
       this._attempt--;
       const info = this._info();
       this._reconnecting = false;
-      this.emit("reconnect failed", info);
+      this.emit("reconnect failed", new WeftError("reconnect", "Unable to recover"), info);
       this._end();
       return;
     }

@@ -130,7 +130,7 @@ function strategyOf(s) {
 // Names a remote event may not have: the client's own events, Primus's and
 // primus-emitter's, and the core's reserved prefixes (docs/extensions.md).
 const RESERVED =
-  /^(open|data|error|close|end|timeout|reconnect( scheduled| failed)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
+  /^(open|data|error|close|end|timeout|reconnect( scheduled| failed| timeout)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
 
 const byteLength = (frame) => (typeof frame === 'string' ? new TextEncoder().encode(frame).length : frame.byteLength);
 
@@ -528,7 +528,9 @@ export class Weft extends Emitter {
 
   _onConnectTimeout() {
     if (this.readyState === OPEN || this._ended) return;
-    if (this._reconnecting) {
+    if (this._reconnecting) { // as Primus's recovery: (err, opts), then the backoff goes on
+      this.emit('reconnect timeout', new WeftError('timeout', 'Failed to reconnect in a timely manner'), this._info());
+      if (this._ended) return;
       this._detach(false);
       this.readyState = CLOSED;
       this._recover();
@@ -551,7 +553,7 @@ export class Weft extends Emitter {
       this._attempt--;
       const info = this._info();
       this._reconnecting = false;
-      this.emit('reconnect failed', info);
+      this.emit('reconnect failed', new WeftError('reconnect', 'Unable to recover'), info); // (err, opts), as Primus
       this._end();
       return;
     }

@@ -11,6 +11,7 @@ const c = new Weft('ws://127.0.0.1:8080/primus', {
 c.on('open', () => c.write({ hello: 'weft' }));
 c.on('data', (msg: unknown) => console.log(msg));
 c.on('reconnect scheduled', (info: ReconnectInfo) => console.log(info.attempt, info.delay));
+c.on('reconnect timeout', (err: WeftError, info: ReconnectInfo) => console.log(err.kind, info.attempt));
 c.on('error', (e: WeftError) => console.log(e.kind, e.message));
 c.id((id: string) => console.log(id.length));
 const ok: boolean = c.write(new Uint8Array([1, 2]));

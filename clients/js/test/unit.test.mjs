@@ -51,8 +51,10 @@ function client(opts = {}) {
   FakeSocket.all = [];
   const c = new Weft('http://127.0.0.1:1234', { WebSocket: FakeSocket, fetch: null, manual: true, pingTimeout: 0, ...opts });
   c.log = [];
-  for (const ev of ['open', 'close', 'end', 'timeout', 'reconnect scheduled', 'reconnect', 'reconnected', 'reconnect failed', 'online', 'offline', 'error', 'data', 'id'])
+  for (const ev of ['open', 'close', 'end', 'timeout', 'reconnect scheduled', 'reconnect', 'reconnected', 'online', 'offline', 'error', 'data', 'id'])
     c.on(ev, (arg) => c.log.push(arg === undefined ? ev : [ev, arg]));
+  for (const ev of ['reconnect failed', 'reconnect timeout']) // (err, info), as Primus
+    c.on(ev, (err, info) => c.log.push([ev, info, err]));
   return c;
 }
 const names = (c) => c.log.map((e) => (Array.isArray(e) ? e[0] : e));
@@ -83,6 +85,8 @@ test('reconnect schedule follows the backoff with the given randomness; retries 
   const scheduled = c.log.filter((e) => e[0] === 'reconnect scheduled').map((e) => [e[1].attempt, e[1].delay]);
   assert.deepEqual(scheduled, [[1, 10], [2, 30], [3, 50]]);
   assert.deepEqual(names(c).slice(-2), ['reconnect failed', 'end']);
+  const failed = c.log.find((e) => e[0] === 'reconnect failed');
+  assert.ok(failed[2] instanceof Error && failed[1].attempt === 3, 'reconnect failed gets (err, info)');
   assert.equal(FakeSocket.all.length, 4);
   assert.ok(!names(c).includes('error'), 'a failed retry is not an error');
 });
@@ -326,6 +330,20 @@ test('connect timeout: timeout event, then the timeout strategy reconnects', asy
   assert.deepEqual(names(c), ['timeout', 'reconnect scheduled']);
   c.end();
   assert.deepEqual(names(c).slice(-1), ['end']);
+});
+
+test('reconnect timeout: a retry that does not open in time is abandoned; the backoff goes on', async () => {
+  const c = client({ timeout: 20, reconnect: { min: 5, max: 5, retries: 3 } });
+  c.open();
+  FakeSocket.last().accept();
+  FakeSocket.last().drop(); // the retry's socket never opens
+  await sleep(60);
+  assert.deepEqual(names(c).slice(0, 5), ['open', 'close', 'reconnect scheduled', 'reconnect', 'reconnect timeout']);
+  const t = c.log.find((e) => e[0] === 'reconnect timeout');
+  assert.ok(t[2] instanceof Error && t[2].kind === 'timeout');
+  assert.equal(t[1].attempt, 1);
+  assert.equal(names(c)[5], 'reconnect scheduled');
+  c.end();
 });
 
 test('offline/online: offline drops the connection and the retry plan; online reconnects', async () => {
