@@ -412,11 +412,13 @@ end
 
 test("reconnect timeout: a retry that hangs is abandoned, the backoff goes on", function()
   assert(have_node(), "node is required (bash scripts/deps.sh)")
-  -- a TCP server that accepts and never answers; it exits by itself after 5 s
+  -- a TCP server that accepts and never answers; it exits when its stdin
+  -- closes (h:close() below), or by itself after 10 s
   local out = os.tmpname()
   local h = io.popen(("node -e %q > %s 2>&1"):format(
     "const s=require('net').createServer(()=>{});s.listen(0,'127.0.0.1',()=>console.log(s.address().port));"
-      .. "setTimeout(()=>process.exit(0),5000)", out))
+      .. "process.stdin.on('end',()=>process.exit(0));process.stdin.resume();"
+      .. "setTimeout(()=>process.exit(0),10000)", out), "w")
   local port
   wait(function()
     local f = io.open(out)
