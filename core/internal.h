@@ -271,6 +271,9 @@ struct weft_spark {
   uint8_t close_sent;
   uint8_t on_pending;   /* on server->pending */
   uint8_t unlink_later; /* left on the open list until an iteration ends */
+  weft__batch *batch;   /* messages held for this loop turn */
+
+  weft__ws_reader reader;
 
   /* lists */
   weft_spark *next, *prev;   /* open list */
@@ -278,8 +281,6 @@ struct weft_spark {
                                 unlink may be deferred during a walk) */
   weft_spark *hnext;         /* id bucket chain */
   uint64_t deadline;         /* ms; for HTTP, auth and closing states */
-
-  weft__ws_reader reader;
 
   /* identity */
   char id[64];
@@ -292,7 +293,6 @@ struct weft_spark {
 
   void *user;
   void (*user_free)(void *);
-  weft__batch *batch; /* messages held for this loop turn */
 };
 
 struct weft_auth {

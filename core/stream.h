@@ -54,13 +54,15 @@ struct weft__stream {
   size_t q_head, q_len, q_cap;
   size_t queued; /* bytes queued, not yet written */
   size_t inflight_n;
-  uv_write_t wreq;
   /* TLS: frames wait in pq as plaintext until the flush encrypts them into
    * q; until the handshake is done they just wait. */
   struct weft__tls *tls;
   uint8_t tls_ready;
   struct weft__payload **pq;
   size_t pq_len, pq_cap;
+  /* Last: used only when a write cannot complete at once, so it stays out
+   * of the cache lines every message touches. */
+  uv_write_t wreq;
 };
 
 /* uv_tcp_init on the loop; the stream is then closable with
