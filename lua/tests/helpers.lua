@@ -17,4 +17,19 @@ function M.settle()
   while weft.clock() < deadline and weft.timeout() ~= -1 do weft.poll(5) end
 end
 
+-- Waits (driving the loop) until the file at `path` holds a whole line, as
+-- a child process writes it; returns what the file holds then.
+function M.wait_line(path, ms, what)
+  local text
+  M.wait(function()
+    local f = io.open(path)
+    if f then
+      text = f:read("*a")
+      f:close()
+    end
+    return text and text:find("\n", 1, true)
+  end, ms, what)
+  return text
+end
+
 return M

@@ -548,15 +548,7 @@ test("interop: the npm Primus client with primus-emitter packets, acks both ways
   local out = os.tmpname()
   local h = io.popen(("NODE_PATH=%s/node_modules node %s/lua/tests/primus_emitter_client.js %s > %s 2>&1")
     :format(INTEROP, ROOT, url_of(srv), out))
-  local result
-  wait(function()
-    local f = io.open(out)
-    if f then
-      result = f:read("*a")
-      f:close()
-    end
-    return result and result:find("\n", 1, true)
-  end, 15000, "the node client")
+  local result = helpers.wait_line(out, 15000, "the node client")
   h:close()
   os.remove(out)
   assert(result:find("^ok"), "node client: " .. tostring(result))

@@ -419,15 +419,7 @@ test("reconnect timeout: a retry that hangs is abandoned, the backoff goes on", 
     "const s=require('net').createServer(()=>{});s.listen(0,'127.0.0.1',()=>console.log(s.address().port));"
       .. "process.stdin.on('end',()=>process.exit(0));process.stdin.resume();"
       .. "setTimeout(()=>process.exit(0),10000)", out), "w")
-  local port
-  wait(function()
-    local f = io.open(out)
-    if f then
-      port = tonumber((f:read("*a") or ""):match("%d+"))
-      f:close()
-    end
-    return port
-  end, 10000, "the silent server's port")
+  local port = tonumber(helpers.wait_line(out, 10000, "the silent server's port"):match("%d+"))
   local c = assert(weft.client { url = "ws://127.0.0.1:" .. port .. "/primus", timeout = 200,
     reconnect = { min = 10, max = 20, retries = 2 } })
   local seen = {}
@@ -451,15 +443,7 @@ test("interop: the npm Primus client against a Lua server (msgpack)", function()
   local script = ROOT .. "/lua/tests/primus_client.js"
   local h = io.popen(("NODE_PATH=%s/node_modules node %s %s msgpack > %s 2>&1"):format(
     INTEROP, script, url_of(srv), out))
-  local result
-  wait(function()
-    local f = io.open(out)
-    if f then
-      result = f:read("*a")
-      f:close()
-    end
-    return result and result:find("\n", 1, true)
-  end, 15000, "the node client")
+  local result = helpers.wait_line(out, 15000, "the node client")
   h:close()
   os.remove(out)
   assert(result:find("^ok"), "node client: " .. tostring(result))
