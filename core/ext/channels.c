@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/map.h"
 #include "ext_internal.h"
-#include "map.h"
 
 #define PLUGIN "weft.channels"
 #define CREDIT_MAX (1u << 30)

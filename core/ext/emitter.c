@@ -12,9 +12,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "../utf8.h"
+#include "base/map.h"
+#include "base/utf8.h"
 #include "ext_internal.h"
-#include "map.h"
 
 typedef struct pending {
   uint32_t id;
@@ -479,11 +479,7 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
     }
   }
   if (strncmp(name, "weft::", 6) == 0) {
-    weft_rooms *rooms = em->server ? weft_server_plugin(em->server, WEFT__ROOMS_PLUGIN) : NULL;
-    int join = strcmp(name, "weft::join") == 0;
-    if (rooms && (join || strcmp(name, "weft::leave") == 0)) {
-      weft__rooms_request(rooms, spark, &args, join, reply);
-    } else {
+    if (!weft__reserved_dispatch(em->server, name, spark, &args, reply)) {
       if (reply) reject_str(reply, "unknown reserved event");
       wire_error(em, spark, WEFT_EINVAL, "unknown reserved event");
     }

@@ -1,10 +1,12 @@
-/* Shared between the extensions: rooms answer the emitter's reserved
- * "weft::join"/"weft::leave" events, and both build packets as borrowed
- * views over existing values (no copies, no mallocs per message). */
+/* Shared between the extensions: the reserved events the emitter
+ * dispatches to whoever registered them (reserved.c), and packets built as
+ * borrowed views over existing values (no copies, no mallocs per
+ * message). */
 #ifndef WEFT_EXT_INTERNAL_H
 #define WEFT_EXT_INTERNAL_H
 
-#include "../value_internal.h"
+#include "base/value_internal.h"
+#include "primus/primus.h"
 #include "weft/ext.h"
 
 #define WEFT__EMITTER_PLUGIN "weft.emitter"
@@ -43,9 +45,15 @@ static inline void weft__ext_map(weft_value *map, weft_value *kv, size_t n) {
 /* Is s[0..len) a valid name: 1..255 bytes, UTF-8, no NUL. */
 int weft__ext_name_ok(const char *s, size_t len);
 
-/* rooms.c: a client asks to join or leave; answers through `reply` (may be
- * NULL when the client asked for no answer). */
-void weft__rooms_request(weft_rooms *rooms, weft_spark *spark, const weft_value *args, int join,
-                         weft_reply *reply);
+/* reserved.c: a handler of a reserved event ("weft::join"); it answers
+ * through `reply` (NULL when the sender asked for no answer). */
+typedef void (*weft__reserved_cb)(weft_spark *spark, const weft_value *args, weft_reply *reply,
+                                  void *user);
+/* Registers `name` (a literal that outlives the server) on the server,
+ * before it listens. Errors: those of weft_server_use(), WEFT_ENOMEM. */
+int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, void *user);
+/* Runs the handler of `name`; 0 when none is registered. */
+int weft__reserved_dispatch(weft_server *s, const char *name, weft_spark *spark,
+                            const weft_value *args, weft_reply *reply);
 
 #endif

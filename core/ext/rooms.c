@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../internal.h"
+#include "base/map.h"
 #include "ext_internal.h"
-#include "map.h"
 
 typedef struct spark_state spark_state;
 typedef struct room room;
@@ -146,8 +145,9 @@ static int check_name(const char *name) {
 }
 
 int weft_rooms_join(weft_rooms *rs, weft_spark *spark, const char *name) {
-  if (!rs || !spark || spark->server != rs->server || check_name(name)) return WEFT_EINVAL;
-  if (spark->state != WEFT__C_OPEN) return WEFT_ECLOSED;
+  if (!rs || !spark || weft_spark_server(spark) != rs->server || check_name(name))
+    return WEFT_EINVAL;
+  if (!weft__spark_is_open(spark)) return WEFT_ECLOSED;
   size_t len = strlen(name);
   room *r = find_room(rs, name, len);
   spark_state *st = state_of(rs, spark);
@@ -309,8 +309,8 @@ static void answer(weft_reply *reply, int rc, const char *why) {
   weft_value_free(v);
 }
 
-void weft__rooms_request(weft_rooms *rs, weft_spark *spark, const weft_value *args, int join,
-                         weft_reply *reply) {
+static void request(weft_rooms *rs, weft_spark *spark, const weft_value *args, int join,
+                    weft_reply *reply) {
   const weft_value *name = weft_value_len(args) ? weft_value_array_at(args, 0) : NULL;
   const char *s;
   size_t len;
@@ -329,6 +329,14 @@ void weft__rooms_request(weft_rooms *rs, weft_spark *spark, const weft_value *ar
   }
   rc = join ? weft_rooms_join(rs, spark, s) : weft_rooms_leave(rs, spark, s);
   answer(reply, rc, rc ? weft_strerror(rc) : NULL);
+}
+
+static void on_join(weft_spark *spark, const weft_value *args, weft_reply *reply, void *rs) {
+  request(rs, spark, args, 1, reply);
+}
+
+static void on_leave(weft_spark *spark, const weft_value *args, weft_reply *reply, void *rs) {
+  request(rs, spark, args, 0, reply);
 }
 
 /* ---- plugin ---- */
@@ -371,6 +379,8 @@ int weft_rooms_server(weft_server *server, weft_rooms **out) {
   if (!rs) return WEFT_ENOMEM;
   rs->server = server;
   int rc = weft_server_use(server, &rooms_ops, rs); /* frees rs on error */
+  if (rc == 0) rc = weft__reserved_on(server, "weft::join", on_join, rs);
+  if (rc == 0) rc = weft__reserved_on(server, "weft::leave", on_leave, rs);
   if (rc == 0) *out = rs;
   return rc;
 }

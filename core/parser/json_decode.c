@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../utf8.h"
-#include "../value_internal.h"
+#include "base/utf8.h"
+#include "base/value_internal.h"
 #include "json.h"
 
 /* Values waiting for their container to close; spills to the heap. */

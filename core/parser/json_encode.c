@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../value_internal.h"
+#include "base/value_internal.h"
 #include "json.h"
 
 /* Appends inline: the encoder writes a few bytes at a time, and a call into

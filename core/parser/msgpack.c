@@ -30,8 +30,8 @@
 #include <msgpack.h>
 #include <msgpack/unpack_define.h>
 
-#include "../utf8.h"
-#include "../value_internal.h"
+#include "base/utf8.h"
+#include "base/value_internal.h"
 #include "parser.h"
 
 /* ------------------------------------------------------------------------ */

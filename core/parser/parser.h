@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../buf.h"
-#include "../value.h"
+#include "base/buf.h"
+#include "base/value.h"
 #include "weft/weft.h"
 
 #define WEFT__DECODE_UTF8_VALID 1

@@ -6,8 +6,8 @@
  * plain browser WebSockets). Values that are neither string nor binary are
  * sent as JSON text, so replies built as maps still reach such peers.
  */
-#include "../utf8.h"
-#include "../value_internal.h"
+#include "base/utf8.h"
+#include "base/value_internal.h"
 #include "parser.h"
 
 static int raw_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,

@@ -1,38 +1,170 @@
 /*
- * Transformers (transports) behind one ops table. The server core (Primus
- * layer: ids, heartbeats, transforms, broadcast) calls these; a transport
- * owns sockets, framing and queues. Today: "websockets"; engine.io, tcp and
- * ipc join behind the same table.
+ * Transports ("transformers"): a framing on a byte stream, behind three
+ * sets of ops, as nng's transports are — a listener (bind, accept, reject,
+ * stop), a dialer (dial, cancel) and a connection (send, hold, queued,
+ * close, abort). The Primus layer above (server, sparks, client) uses only
+ * these; a transport calls up only through the events its owner gave it.
+ *
+ * Memory: a connection is one block — the owner's part (a spark), then the
+ * weft__conn every transport's connection starts with, then the
+ * transport's own (sized by the transport) — so a spark costs one
+ * allocation whatever carries it.
+ *
+ * Adding a transport: a folder here with its ops, and one line in
+ * registry.c.
  */
 #ifndef WEFT__TRANSPORT_H
 #define WEFT__TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-struct weft_server;
-struct weft_spark;
-struct weft__url;
-struct weft__payload;
+#include "base/buf.h"
+#include "base/url.h"
+#include "http/server.h"
+#include "runtime/payload.h"
 
-typedef struct weft__transport_ops {
-  const char *name;       /* the spec's "transformer": "websockets" */
-  const char *schemes[5]; /* URL schemes it listens on, NULL-terminated */
-  /* Binds and starts accepting. Returns 0 or a WEFT_E* code. */
-  int (*listen)(struct weft_server *s, const struct weft__url *url);
-  /* Stops accepting new connections (asynchronous close of the listener). */
-  void (*stop)(struct weft_server *s);
-  /* Queues one encoded message (takes its own reference). Returns 0 or
-   * WEFT_ECLOSED / WEFT_ENOMEM. */
-  int (*send)(struct weft_spark *sp, struct weft__payload *p);
-  /* Orderly close with a close code; the disconnection follows. */
-  void (*close)(struct weft_spark *sp, int code, const char *reason);
-  /* Immediate close, queued data discarded. */
-  void (*abort)(struct weft_spark *sp);
-} weft__transport_ops;
+struct weft__tls_ctx;
+typedef struct weft__transport weft__transport;
+typedef struct weft__conn weft__conn;
+typedef struct weft__listener weft__listener;
 
-extern const weft__transport_ops weft__transport_ws;
+/* The framings, as payloads record whose header they carry. */
+enum { WEFT__FRAMING_WS = 1 };
 
-/* The transport serving a URL scheme, or NULL. */
-const weft__transport_ops *weft__transport_find(const char *scheme);
+/* Why a dialed connection failed (kind as weft_error_info's). */
+typedef struct weft__fault {
+  int code;
+  const char *kind;
+  const char *message;
+} weft__fault;
+
+/* What a connection tells its owner. Any member may be NULL. */
+typedef struct weft__conn_events {
+  /* Open: the server accepted it, or the dialed handshake succeeded. */
+  void (*opened)(weft__conn *c);
+  /* One message; the bytes are valid during the call. */
+  void (*message)(weft__conn *c, int binary, uint8_t *data, size_t len);
+  /* Queued bytes were written (the queue shrank). */
+  void (*drained)(weft__conn *c);
+  /* The flush is about to write: queue what was held back (hold). */
+  void (*seal)(weft__conn *c);
+  /* No longer open (closing, failed, aborted): sends are refused now. Only
+   * for connections that had opened; `why` when a bad frame ended it. */
+  void (*closing)(weft__conn *c, const weft__fault *why);
+  /* Dialed: the server answered the handshake with `status` (not a
+   * switch), with this body. */
+  void (*refused)(weft__conn *c, int status, const uint8_t *body, size_t len);
+  /* Gone: `why` is NULL for a clean end, else the failure. The memory goes
+   * when this returns. Server side: for connections that were admitted. */
+  void (*closed)(weft__conn *c, const weft__fault *why);
+} weft__conn_events;
+
+struct weft__conn {
+  const weft__transport *tran;
+  const weft__conn_events *ev;
+  void *owner; /* NULL: nobody listens any more (a dial given up) */
+  /* The request that opened it and the peer's address (headers, query,
+   * URL); transports without HTTP give one without a head. */
+  const weft__http_req *peer;
+};
+
+/* What a listener serves and whom it tells. */
+typedef struct weft__listen_params {
+  weft_loop *loop;
+  weft__url url;
+  char path[256];        /* the pathname served */
+  weft__http_site *site; /* for transports over HTTP */
+  struct weft__tls_ctx *tls;
+  size_t max_length; /* largest incoming message */
+  int compression;   /* offer permessage-deflate (WebSocket) */
+  unsigned unix_mode;
+  size_t owner_size; /* the owner's bytes before each weft__conn */
+  const weft__conn_events *ev;
+  /* A peer asks to open a connection: answer with accept or reject, now or
+   * later. */
+  void (*admit)(weft__conn *c, void *user);
+  /* Stopped, and every connection is gone: free it (weft__listener_free). */
+  void (*closed)(weft__listener *l, void *user);
+  void *user;
+} weft__listen_params;
+
+struct weft__listener {
+  const weft__transport *tran;
+  weft__listen_params p;
+  int port;             /* the bound TCP port, 0 for a Unix socket */
+  char served[1200];    /* the URL served, the port resolved */
+  weft__listener *next; /* the owner's list */
+  /* the transport's part follows (weft__listener_priv) */
+};
+
+typedef struct weft__dial_params {
+  weft_loop *loop;
+  weft__url url; /* path: the request target (path + query) */
+  struct weft__tls_ctx *tls;
+  const weft__buf *headers; /* extra request header lines, "Name: value\r\n" */
+  size_t max_length;
+  const weft__conn_events *ev;
+  void *owner;
+} weft__dial_params;
+
+struct weft__transport {
+  const char *name;           /* the spec's "transformer": "websockets" */
+  const char *const *schemes; /* URL schemes it serves and dials, NULL-ended */
+  int over_http;              /* HTTP carries it: the site and the spec apply */
+  struct {
+    size_t size; /* bytes of its private part */
+    /* Binds p->url and starts accepting. On error the listener is
+     * stopping: p->closed follows. */
+    int (*bind)(weft__listener *l);
+    /* Answers an admission: open it (opened follows) … */
+    void (*accept)(weft__conn *c);
+    /* … or refuse it with an HTTP status and a reason (closed follows). */
+    void (*reject)(weft__conn *c, int status, const char *message);
+    /* Stops accepting and drops connections not yet open; `hard` drops
+     * the closing ones too. Open connections are the owner's to end. */
+    void (*stop)(weft__listener *l, int hard);
+    /* Serves an already connected socket as if it had been accepted (the
+     * descriptor is the listener's afterwards). */
+    int (*adopt)(weft__listener *l, int fd);
+  } listener;
+  struct {
+    /* Starts connecting; events follow, never from inside the call. */
+    int (*dial)(const weft__dial_params *p, weft__conn **out);
+    /* Gives up on a connection: no event follows; it closes on its own. */
+    void (*cancel)(weft__conn *c, int orderly);
+  } dialer;
+  struct {
+    /* Queues one encoded message (TEXT or BINARY; takes its own reference).
+     * Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
+    int (*send)(weft__conn *c, weft__payload *p);
+    /* The owner holds messages back this turn: seal runs before the flush. */
+    void (*hold)(weft__conn *c);
+    /* Bytes queued and not yet written. */
+    size_t (*queued)(const weft__conn *c);
+    /* Orderly close with a code and reason: closing, then closed. */
+    void (*close)(weft__conn *c, int code, const char *reason);
+    /* Now, queued data dropped: closing (when open), then closed. */
+    void (*abort)(weft__conn *c);
+  } conn;
+};
+
+/* The transport of that name, or NULL. */
+const weft__transport *weft__transport_find(const char *name);
+/* Does `t` serve URLs of this scheme? */
+int weft__transport_serves(const weft__transport *t, const char *scheme);
+/* The name of the i-th transport, NULL past the end. */
+const char *weft__transport_at(size_t i);
+
+/* A listener of `t` on p (copied); *out is set even on error, and then
+ * p->closed follows as after a stop. */
+int weft__listener_new(const weft__transport *t, const weft__listen_params *p,
+                       weft__listener **out);
+void weft__listener_free(weft__listener *l);
+static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
+
+/* Close codes an owner asks for: RFC 6455's numbers, which every framing
+ * maps to its own way of ending. */
+enum { WEFT__END_NORMAL = 1000, WEFT__END_GOING_AWAY = 1001 };
 
 #endif

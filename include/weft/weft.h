@@ -177,6 +177,13 @@ WEFT_EXTERN const weft_value *weft_value_map_get(const weft_value *v, const char
 /* Parsers (encodings)                                                      */
 /* ------------------------------------------------------------------------ */
 
+/* Transformer (transport) names: "websockets" (Primus's default: RFC 6455
+ * over TCP, TLS or a Unix socket). weft_transformer_exists() returns 1 for
+ * a known name, else 0; weft_transformer_at(i) is the i-th name this build
+ * has, NULL past the last (to list them in an error message). */
+WEFT_EXTERN int weft_transformer_exists(const char *name);
+WEFT_EXTERN const char *weft_transformer_at(size_t i);
+
 /* Parser names: "json" (text frames; strict RFC 8259, UTF-8 validated,
  * U+2028/U+2029 escaped on output), "msgpack" (binary frames), and "raw"
  * (weft's own, not Primus's: a text frame is a string, a binary frame is
@@ -297,6 +304,8 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
                                        void *user, void (*free_user)(void *user));
 
 /* Options; each returns WEFT_ESTATE once listening unless noted.
+ *  transformer: "websockets" (default) — WEFT_EINVAL for another (see
+ *    weft_transformer_at() for the names there are).
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
@@ -310,6 +319,7 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *    the default when none is added); other origins get 403.
  *  trusted_proxy: adds an IP address whose X-Forwarded-For is believed when it
  *    is the peer (spark address then comes from the header). */
+WEFT_EXTERN int weft_server_set_transformer(weft_server *server, const char *transformer);
 WEFT_EXTERN int weft_server_set_parser(weft_server *server, const char *parser);
 WEFT_EXTERN int weft_server_set_ping_interval(weft_server *server, uint32_t ms);
 WEFT_EXTERN int weft_server_set_max_length(weft_server *server, size_t bytes);
@@ -353,17 +363,39 @@ WEFT_EXTERN const char *weft_auth_query(const weft_auth *req, const char *key);
 WEFT_EXTERN int weft_auth_allow(weft_auth *req);
 WEFT_EXTERN int weft_auth_deny(weft_auth *req, int status, const char *message);
 
-/* Starts listening on "ws://host:port/path" or "wss://…" (after
- * weft_server_set_tls()) (port 0 picks a free port; the
- * path is the pathname, "/primus" when the URL has none). Upgrades to any path
- * starting with the pathname are accepted; GET <path>/spec answers the
- * server's spec as JSON; other HTTP under the path gets 426.
- * Errors: WEFT_EURL, WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL, WEFT_ESTATE, WEFT_EIO. */
+/* Starts listening on a URL the transformer serves; may be called again to
+ * listen on more (each URL with its own pathname; options are fixed from
+ * the first). For "websockets":
+ *  - "ws://host:port/path" (also http://), TCP; port 0 picks a free port;
+ *  - "wss://host:port/path" (also https://), TLS after weft_server_set_tls();
+ *  - "ws+unix:///path/to.sock:/path" (and wss+unix), a Unix-domain socket,
+ *    the form of the npm `ws` package: the socket's path, ':', the request
+ *    path. The socket file is made with 0777 & ~umask unless
+ *    weft_server_set_unix_mode() says otherwise, and removed when the
+ *    server closes; a file left by a server that is gone (nobody accepts
+ *    on it) is replaced, while a path where a server accepts, or that is
+ *    not a socket, is WEFT_EADDRINUSE.
+ * The path is the pathname: "/primus" when the URL names none ("ws://h:1"),
+ * and as given otherwise, "/" included ("ws://h:1/" serves every path).
+ * Upgrades to any path starting with the pathname are accepted; GET
+ * <path>/spec answers the server's spec as JSON; other HTTP under the path
+ * gets 426. Errors: WEFT_EURL (malformed, a scheme the transformer does not
+ * serve, a socket path over 107 bytes), WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL,
+ * WEFT_EINVAL (wss without TLS files), WEFT_ESTATE (closing), WEFT_EIO. */
 WEFT_EXTERN int weft_server_listen(weft_server *server, const char *url);
-/* The bound port, or a negative error when not listening. */
+/* The first listener's bound port (0 for a Unix socket), or a negative
+ * error when not listening. */
 WEFT_EXTERN int weft_server_port(const weft_server *server);
-/* The pathname in use ("/primus"). */
+/* The first listener's pathname ("/primus"; "/primus" before listening). */
 WEFT_EXTERN const char *weft_server_pathname(const weft_server *server);
+/* The URL the i-th listener serves, its port resolved
+ * ("ws://127.0.0.1:41234/primus", "ws+unix:///run/app.sock:/primus"), or
+ * NULL past the last or when not listening. Valid while the server lives. */
+WEFT_EXTERN const char *weft_server_url(const weft_server *server, size_t i);
+/* The permissions (chmod) of the socket files of "…+unix" listeners, e.g.
+ * 0660; 0 (the default) keeps what bind() made. Errors: WEFT_EINVAL (over
+ * 07777), WEFT_ESTATE (listening). */
+WEFT_EXTERN int weft_server_set_unix_mode(weft_server *server, unsigned mode);
 /* The loop the server runs on (never NULL for a valid server). */
 WEFT_EXTERN weft_loop *weft_server_loop(const weft_server *server);
 
@@ -561,7 +593,9 @@ typedef struct weft_client_events {
 } weft_client_events;
 
 /* A client for "ws://host:port/path?query" (the path is the server's
- * pathname, "/primus" when the URL has none; the query is sent as is). It
+ * pathname, "/primus" when the URL has none — "ws://h:1/" asks for "/" —;
+ * the query is sent as is), or "ws+unix:///path/to.sock:/path?query" over a
+ * Unix-domain socket (Host: localhost). It
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see
@@ -598,6 +632,10 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *  verify: 0 turns certificate verification off (tests, development only);
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
+/* The transformer to dial with: "websockets" (default). Before
+ * weft_client_open(); errors: WEFT_EINVAL (unknown), WEFT_EURL (it does not
+ * serve the URL's scheme), WEFT_ESTATE (opened already). */
+WEFT_EXTERN int weft_client_set_transformer(weft_client *c, const char *transformer);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);
 WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);

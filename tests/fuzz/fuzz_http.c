@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/ws_codec.h"
+#include "transport/ws/codec.h"
 #include "weft/weft.h"
 
 static void check_head(const uint8_t *data, size_t size, int request) {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
+#include "base/value.h"
 #include "parser/parser.h"
-#include "utf8.h"
-#include "value.h"
 #include "weft/weft.h"
 
 /* weft_value_equal, except that a non-finite float may come back as null:

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/value.h"
 #include "parser/parser.h"
-#include "value.h"
 #include "weft/weft.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

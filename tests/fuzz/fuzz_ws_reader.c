@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/ws_codec.h"
+#include "transport/ws/codec.h"
 #include "weft/weft.h"
 
 typedef struct log {

@@ -20,7 +20,7 @@
 #include <uv.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "transport/ws/codec.h"
 #include "weft/plugin.h"
 #include "weft/weft.h"
 #include "wsclient.h"

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/value.h"
 #include "parser/parser.h"
-#include "value.h"
 #include "weft/weft.h"
 
 /* Decodes text (length from strlen unless given) and returns the status. */

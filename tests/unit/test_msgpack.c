@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/value.h"
 #include "parser/parser.h"
-#include "value.h"
 #include "weft/weft.h"
 
 static int decode_n(const void *data, size_t len, weft_value **out, size_t *errpos) {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "transport/ws_codec.h"
+#include "transport/ws/codec.h"
 #include "weft/weft.h"
 
 #define RESP_BOTH "permessage-deflate; server_no_context_takeover; client_no_context_takeover"

@@ -10,7 +10,7 @@
 #include <stdalign.h>
 #include <string.h>
 
-#include "value.h"
+#include "base/value.h"
 #include "weft/weft.h"
 
 static void test_scalars(void **state) {

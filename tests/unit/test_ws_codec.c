@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport/ws_codec.h"
+#include "transport/ws/codec.h"
 #include "weft/weft.h"
 
 /* ---- helpers: build frames, run the reader like a caller would ---------- */

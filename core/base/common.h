@@ -1,0 +1,23 @@
+/* Small definitions every layer uses. */
+#ifndef WEFT__COMMON_H
+#define WEFT__COMMON_H
+
+#include <stddef.h>
+
+/* The struct holding `ptr` as its member `member`. */
+#define WEFT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define WEFT__COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT__PREFETCH(p) __builtin_prefetch((p), 1)
+#else
+#define WEFT__PREFETCH(p) ((void)(p))
+#endif
+
+/* A copy of a NUL-terminated string, or NULL when out of memory. */
+char *weft__strdup(const char *s);
+/* ASCII case-insensitive equality (1 equal, 0 not). */
+int weft__strcaseeq(const char *a, const char *b);
+
+#endif

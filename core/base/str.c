@@ -1,0 +1,14 @@
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common.h"
+
+char *weft__strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+int weft__strcaseeq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }

@@ -1,0 +1,365 @@
+/*
+ * HTTP endpoints and connections (see server.h): accepting byte streams,
+ * reading request heads, answering, lingering, deadlines, and handing a
+ * connection's bytes to the framing after an upgrade.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "runtime/payload.h"
+#include "runtime/tls.h"
+#include "server.h"
+
+#define WEFT__REAPER_MS 250
+#define WEFT__HEAD_MS 10000  /* a request head must arrive within this */
+#define WEFT__LINGER_MS 2000 /* an answer must be written within this */
+
+/* ---- the pending list and its deadlines ---- */
+
+static void on_reaper(uv_timer_t *t) {
+  weft__http_endpoint *ep = t->data;
+  uint64_t now = uv_now(ep->loop->uv);
+  for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
+    next = hc->pnext;
+    if (hc->deadline <= now) weft__http_abort(hc);
+  }
+  if (!ep->pending) {
+    uv_timer_stop(&ep->reaper);
+    ep->reaper_active = 0;
+  }
+}
+
+static void pending_add(weft__http_conn *hc, uint64_t ms) {
+  weft__http_endpoint *ep = hc->ep;
+  hc->deadline = ms == UINT64_MAX ? UINT64_MAX : uv_now(ep->loop->uv) + ms;
+  if (hc->on_pending) return;
+  hc->on_pending = 1;
+  hc->pprev = NULL;
+  hc->pnext = ep->pending;
+  if (ep->pending) ep->pending->pprev = hc;
+  ep->pending = hc;
+  if (!ep->reaper_active && ep->timer_open && !uv_is_closing((uv_handle_t *)&ep->reaper)) {
+    uv_timer_start(&ep->reaper, on_reaper, WEFT__REAPER_MS, WEFT__REAPER_MS);
+    ep->reaper_active = 1;
+  }
+}
+
+static void pending_remove(weft__http_conn *hc) {
+  if (!hc->on_pending) return;
+  hc->on_pending = 0;
+  if (hc->pprev)
+    hc->pprev->pnext = hc->pnext;
+  else
+    hc->ep->pending = hc->pnext;
+  if (hc->pnext) hc->pnext->pprev = hc->pprev;
+  hc->pnext = hc->pprev = NULL;
+}
+
+/* ---- closing ---- */
+
+void weft__http_abort(weft__http_conn *hc) {
+  if (hc->state == WEFT__HC_CLOSED) return;
+  pending_remove(hc);
+  hc->state = WEFT__HC_CLOSED;
+  weft__stream_close(&hc->io);
+}
+
+void weft__http_linger(weft__http_conn *hc) {
+  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return;
+  hc->state = WEFT__HC_LINGER;
+  pending_add(hc, WEFT__LINGER_MS);
+  if (weft__stream_idle(&hc->io)) weft__http_abort(hc);
+}
+
+void weft__http_hold(weft__http_conn *hc) {
+  if (hc->state != WEFT__HC_HEAD && hc->state != WEFT__HC_HELD) return;
+  hc->state = WEFT__HC_HELD;
+  pending_add(hc, UINT64_MAX);
+}
+
+void weft__http_upgraded(weft__http_conn *hc) {
+  if (hc->state == WEFT__HC_CLOSED) return;
+  pending_remove(hc);
+  hc->state = WEFT__HC_UPGRADED;
+}
+
+void weft__http_deadline(weft__http_conn *hc, uint32_t ms) {
+  if (hc->state != WEFT__HC_CLOSED) pending_add(hc, ms);
+}
+
+static void on_timer_closed(uv_handle_t *h);
+
+/* The last of a stopped endpoint's connections and handles is gone. */
+static void maybe_closed(weft__http_endpoint *ep) {
+  if (!ep->stopping || ep->n_conns) return;
+  if (ep->timer_open) {
+    if (!uv_is_closing((uv_handle_t *)&ep->reaper)) {
+      uv_timer_stop(&ep->reaper);
+      ep->reaper_active = 0;
+      uv_close((uv_handle_t *)&ep->reaper, on_timer_closed);
+    }
+    return;
+  }
+  if (!ep->acc_open && ep->closed) ep->closed(ep);
+}
+
+static void on_stream_closed(weft__stream *io) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  weft__http_endpoint *ep = hc->ep;
+  if (ep->handler->closed) ep->handler->closed(hc);
+  weft__http_req_free(&hc->req);
+  free((char *)hc - ep->conn_offset);
+  ep->n_conns--;
+  maybe_closed(ep);
+}
+
+/* ---- answering ---- */
+
+const char *weft__http_status_text(int status) {
+  switch (status) {
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 402: return "Payment Required";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 414: return "URI Too Long";
+  case 426: return "Upgrade Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  default: return status >= 500 ? "Server Error" : "Client Error";
+  }
+}
+
+void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                        size_t blen, const char *extra) {
+  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return;
+  char cors[512];
+  weft__http_cors(hc, cors, sizeof(cors));
+  const char *method = hc->req.head.method;
+  int head_only = method && strcmp(method, "HEAD") == 0;
+  char head[1536];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
+                   "Connection: close\r\n%s%s\r\n",
+                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", blen, cors,
+                   extra ? extra : "");
+  size_t send = head_only ? 0 : blen;
+  weft__payload *p = n > 0 && (size_t)n < sizeof(head)
+                         ? weft__payload_new(WEFT__P_RAW, NULL, (size_t)n + send)
+                         : NULL;
+  if (!p) {
+    weft__http_abort(hc);
+    return;
+  }
+  memcpy(p->data, head, (size_t)n);
+  if (send) memcpy(p->data + n, body, send);
+  int rc = weft__stream_enqueue(&hc->io, p);
+  weft__payload_release(p);
+  if (rc) {
+    weft__http_abort(hc);
+    return;
+  }
+  weft__http_linger(hc);
+}
+
+void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {
+  const char *text = weft__http_status_text(status);
+  weft__http_respond(hc, status, "text/plain", text, strlen(text), extra);
+}
+
+void weft__http_respond_error(weft__http_conn *hc, int status, const char *message) {
+  const char *text = message ? message : weft__http_status_text(status);
+  /* {"error": text} with text escaped as a JSON string. */
+  size_t n = strlen(text);
+  char *body = malloc(n * 6 + 16);
+  if (!body) {
+    weft__http_respond(hc, status, "application/json", "{}", 2, NULL);
+    return;
+  }
+  size_t o = 0;
+  memcpy(body, "{\"error\":\"", 10);
+  o = 10;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (c == '"' || c == '\\') {
+      body[o++] = '\\';
+      body[o++] = (char)c;
+    } else if (c < 0x20) {
+      o += (size_t)snprintf(body + o, 7, "\\u%04x", c);
+    } else {
+      body[o++] = (char)c;
+    }
+  }
+  memcpy(body + o, "\"}", 2);
+  o += 2;
+  weft__http_respond(hc, status, "application/json", body, o, NULL);
+  free(body);
+}
+
+/* ---- the stream's events ---- */
+
+static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  weft__http_endpoint *ep = hc->ep;
+  if (hc->state == WEFT__HC_UPGRADED) return ep->handler->read(hc, data, len);
+  if (hc->state == WEFT__HC_HELD) {
+    /* Kept until the answer, within reason: an authorization that never
+     * answers must not buffer without bound. */
+    if (io->in.len > WEFT__READ_CHUNK) weft__http_abort(hc);
+    return 0;
+  }
+  if (hc->state != WEFT__HC_HEAD) return len; /* lingering or closed: discard */
+  int rc = weft__http_parse_request(data, len, &hc->req.head);
+  if (rc == 0) return 0;
+  if (rc < 0) {
+    weft__http_respond_status(hc, rc == WEFT_ETOOBIG ? 431 : 400, NULL);
+    return len;
+  }
+  weft__http_route(hc);
+  if (hc->state == WEFT__HC_UPGRADED)
+    return (size_t)rc + ep->handler->read(hc, data + rc, len - (size_t)rc);
+  return hc->state == WEFT__HC_HELD ? (size_t)rc : len;
+}
+
+static void on_eof(weft__stream *io, int uverr) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  const weft__http_handler *h = hc->ep->handler;
+  if (hc->state == WEFT__HC_UPGRADED && h->eof)
+    h->eof(hc, uverr);
+  else
+    weft__http_abort(hc);
+}
+
+static void on_written(weft__stream *io) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  if (hc->state == WEFT__HC_UPGRADED && hc->ep->handler->written) hc->ep->handler->written(hc);
+  if (hc->state == WEFT__HC_LINGER && weft__stream_idle(io)) weft__http_abort(hc);
+}
+
+static void on_seal(weft__stream *io) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  if (hc->state == WEFT__HC_UPGRADED && hc->ep->handler->seal) hc->ep->handler->seal(hc);
+}
+
+static const weft__stream_ops http_stream_ops = {on_bytes, on_eof, on_written, on_stream_closed,
+                                                 on_seal};
+
+/* ---- endpoints ---- */
+
+static void free_stream(weft__stream *s) { free(s); }
+
+static weft__http_conn *conn_new(weft__http_endpoint *ep, int kind) {
+  char *block = calloc(1, ep->conn_size);
+  if (!block) return NULL;
+  weft__http_conn *hc = (weft__http_conn *)(void *)(block + ep->conn_offset);
+  hc->ep = ep;
+  weft__stream_init(&hc->io, ep->loop, kind, &http_stream_ops);
+  ep->n_conns++; /* from here on_stream_closed runs, whatever happens */
+  return hc;
+}
+
+/* Reads the request head of a connected stream. */
+static void conn_start(weft__http_conn *hc) {
+  weft__http_endpoint *ep = hc->ep;
+  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  pending_add(hc, WEFT__HEAD_MS);
+  if ((ep->tls && weft__stream_tls(&hc->io, ep->tls, 1, NULL) != 0) ||
+      weft__stream_start(&hc->io) != 0)
+    weft__http_abort(hc);
+}
+
+static void on_connection(weft__acceptor *acc, int status) {
+  weft__http_endpoint *ep = WEFT__CONTAINER(acc, weft__http_endpoint, acc);
+  if (status < 0) return; /* nothing to accept (EMFILE…): libuv retries */
+  weft__http_conn *hc = conn_new(ep, acc->kind);
+  if (!hc) {
+    /* Out of memory: accept and drop, or the listener would spin on it. */
+    weft__stream *s = malloc(sizeof(*s));
+    if (!s) return;
+    static const weft__stream_ops drop_ops = {NULL, NULL, NULL, free_stream, NULL};
+    weft__stream_init(s, ep->loop, acc->kind, &drop_ops);
+    weft__acceptor_accept(acc, s);
+    weft__stream_close(s);
+    return;
+  }
+  if (weft__acceptor_accept(acc, &hc->io) != 0) {
+    weft__http_abort(hc);
+    return;
+  }
+  conn_start(hc);
+}
+
+int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd) {
+  if (ep->stopping) return WEFT_ESTATE;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return WEFT_EINVAL;
+  int kind = ss.ss_family == AF_UNIX ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP;
+  weft__http_conn *hc = conn_new(ep, kind);
+  if (!hc) return WEFT_ENOMEM;
+  int rc =
+      kind == WEFT__STREAM_PIPE ? uv_pipe_open(&hc->io.h.pipe, fd) : uv_tcp_open(&hc->io.h.tcp, fd);
+  if (rc) {
+    weft__http_abort(hc);
+    return weft__uv_err(rc);
+  }
+  conn_start(hc);
+  return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+  weft__http_endpoint *ep = h->data;
+  ep->timer_open = 0;
+  maybe_closed(ep);
+}
+
+static void on_acceptor_closed(weft__acceptor *acc) {
+  weft__http_endpoint *ep = WEFT__CONTAINER(acc, weft__http_endpoint, acc);
+  ep->acc_open = 0;
+  maybe_closed(ep);
+}
+
+int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const weft__url *u,
+                             const char *path, unsigned unix_mode) {
+  ep->loop = loop;
+  size_t n = strlen(path);
+  if (n >= sizeof(ep->path)) n = sizeof(ep->path) - 1;
+  memcpy(ep->path, path, n);
+  ep->path[n] = '\0';
+  ep->plen = strcmp(ep->path, "/") == 0 ? 0 : n;
+  uv_timer_init(loop->uv, &ep->reaper);
+  ep->reaper.data = ep;
+  ep->timer_open = 1;
+  ep->acc.on_connection = on_connection;
+  ep->acc.on_closed = on_acceptor_closed;
+  ep->acc_open = 1;
+  int rc = weft__acceptor_listen(&ep->acc, loop, u, unix_mode);
+  if (rc) weft__http_endpoint_stop(ep, 1);
+  return rc;
+}
+
+int weft__http_endpoint_port(const weft__http_endpoint *ep) {
+  return weft__acceptor_port(&ep->acc);
+}
+
+void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard) {
+  if (!ep->stopping) {
+    ep->stopping = 1;
+    if (!weft__acceptor_close(&ep->acc)) ep->acc_open = 0;
+  }
+  for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
+    next = hc->pnext;
+    if (hard || hc->state == WEFT__HC_HEAD || hc->state == WEFT__HC_HELD) weft__http_abort(hc);
+  }
+  maybe_closed(ep);
+}

@@ -1,0 +1,302 @@
+/*
+ * HTTP/1.x head parser for the upgrade handshake (and the plain requests the
+ * server answers under its path). It only needs the request line, the status
+ * line and the header fields; bodies never reach it.
+ *
+ * Line endings: CRLF, and bare LF as well. Node's llhttp and most servers
+ * accept bare LF, hand-typed requests (nc, telnet scripts) send it, and
+ * accepting it cannot smuggle anything here because we never parse a body
+ * or sit behind a proxy that frames differently. A CR that is not directly
+ * followed by LF is rejected.
+ *
+ * Strictness where it matters: obs-fold (a line starting with SP/HTAB),
+ * whitespace between a field name and its colon, control characters (NUL,
+ * CR, LF, DEL, ...) inside fields, non-token field names and methods, and
+ * anything but "HTTP/1.<digit>" are errors (WEFT_EPROTO).
+ */
+#include "parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "weft/weft.h"
+
+/* RFC 9110 tchar. */
+/* clang-format off */
+static const uint8_t tchar[256] = {
+  ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+  ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+  ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+  ['8'] = 1, ['9'] = 1,
+  ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+  ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+  ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+  ['Y'] = 1, ['Z'] = 1,
+  ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+  ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+  ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+  ['y'] = 1, ['z'] = 1,
+};
+/* clang-format on */
+
+/* field-vchar / SP / HTAB: everything but the C0 controls and DEL, so UTF-8
+ * (obs-text) passes through. */
+static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+static int is_ows(char c) { return c == ' ' || c == '\t'; }
+
+/* Finds the end of the head: the offset just past the empty line that ends
+ * it, or 0 when it has not arrived. `start` skips empty lines before the
+ * request line (RFC 9112 2.2 lets a server ignore them). */
+static size_t find_end(const uint8_t *buf, size_t len, size_t *start, int *bad) {
+  size_t s = 0;
+  while (s < len && (buf[s] == '\n' || (buf[s] == '\r' && s + 1 < len && buf[s + 1] == '\n')))
+    s += buf[s] == '\r' ? 2 : 1;
+  *start = s;
+  for (size_t i = s; i < len; i++) {
+    uint8_t c = buf[i];
+    if (c == 0) {
+      /* No valid head holds a NUL: fail now rather than wait for 8 KiB. */
+      *bad = 1;
+      return 0;
+    }
+    if (c != '\n') continue;
+    if (i + 1 < len && buf[i + 1] == '\n') return i + 2;
+    if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
+  }
+  return 0;
+}
+
+/* 1 when the bytes so far cannot start a head: lets garbage (TLS, binary)
+ * fail on its first bytes instead of after 8 KiB. */
+static int bad_start(const uint8_t *p, size_t n, int request) {
+  if (!request) return memcmp(p, "HTTP/1.", n < 7 ? n : 7) != 0;
+  size_t i = 0;
+  while (i < n && tchar[p[i]])
+    i++;
+  return i < n && (i == 0 || p[i] != ' ');
+}
+
+/* Cuts the next line out of [*p, end): returns its start, NUL-terminates it
+ * in place (over the CR or LF) and advances *p past the LF. NULL when a CR
+ * stands alone. */
+static char *next_line(char **p, char *end, size_t *n) {
+  char *s = *p;
+  char *lf = memchr(s, '\n', (size_t)(end - s));
+  if (!lf) return NULL; /* find_end guarantees one; defensive */
+  char *e = lf;
+  if (e > s && e[-1] == '\r') e--;
+  if (memchr(s, '\r', (size_t)(e - s))) return NULL;
+  *e = '\0';
+  *n = (size_t)(e - s);
+  *p = lf + 1;
+  return s;
+}
+
+/* Parses "HTTP/1.<digit>" at s[0..8); returns the minor version or -1. */
+static int parse_version(const char *s) {
+  if (memcmp(s, "HTTP/1.", 7) != 0) return -1;
+  if (s[7] < '0' || s[7] > '9') return -1;
+  return s[7] - '0';
+}
+
+static int parse_request_line(weft__http_head *h, char *line, size_t n) {
+  size_t i = 0;
+  while (i < n && tchar[(uint8_t)line[i]])
+    i++;
+  if (i == 0 || i >= n || line[i] != ' ') return WEFT_EPROTO;
+  line[i] = '\0';
+  h->method = line;
+  size_t t = ++i;
+  while (i < n && line[i] != ' ') {
+    uint8_t c = (uint8_t)line[i];
+    if (c <= 0x20 || c == 0x7f) return WEFT_EPROTO;
+    i++;
+  }
+  if (i == t || i >= n) return WEFT_EPROTO;
+  line[i] = '\0';
+  h->target = line + t;
+  i++;
+  if (n - i != 8) return WEFT_EPROTO;
+  h->version_minor = parse_version(line + i);
+  if (h->version_minor < 0) return WEFT_EPROTO;
+  return 0;
+}
+
+static int parse_status_line(weft__http_head *h, char *line, size_t n) {
+  if (n < 12 || line[8] != ' ') return WEFT_EPROTO;
+  h->version_minor = parse_version(line);
+  if (h->version_minor < 0) return WEFT_EPROTO;
+  int status = 0;
+  for (size_t i = 9; i < 12; i++) {
+    if (line[i] < '0' || line[i] > '9') return WEFT_EPROTO;
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100) return WEFT_EPROTO;
+  h->status = status;
+  /* The reason may be empty, and some servers drop the SP before it too. */
+  if (n == 12) {
+    h->reason = line + 12;
+    return 0;
+  }
+  if (line[12] != ' ') return WEFT_EPROTO;
+  for (size_t i = 13; i < n; i++)
+    if (!field_char((uint8_t)line[i])) return WEFT_EPROTO;
+  h->reason = line + 13;
+  return 0;
+}
+
+static int parse_header_line(weft__http_head *h, char *line, size_t n) {
+  if (is_ows(line[0])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
+  size_t i = 0;
+  while (i < n && tchar[(uint8_t)line[i]])
+    i++;
+  if (i == 0 || i >= n || line[i] != ':') return WEFT_EPROTO;
+  line[i] = '\0';
+  size_t v = i + 1;
+  while (v < n && is_ows(line[v]))
+    v++;
+  size_t e = n;
+  while (e > v && is_ows(line[e - 1]))
+    e--;
+  for (size_t k = v; k < e; k++)
+    if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
+  line[e] = '\0';
+  if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
+  h->headers[h->n_headers].name = line;
+  h->headers[h->n_headers].value = line + v;
+  h->n_headers++;
+  return 0;
+}
+
+static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
+  if (!h) return WEFT_EINVAL;
+  /* Whatever the outcome, h can be passed to weft__http_head_free. */
+  h->storage = NULL;
+  h->n_headers = 0;
+  h->method = h->target = h->path = h->query = h->reason = NULL;
+  h->status = h->version_minor = 0;
+  if (!buf) return len ? WEFT_EINVAL : 0;
+  size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
+  size_t start = 0;
+  int bad = 0;
+  size_t end = find_end(buf, scan, &start, &bad);
+  if (bad || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
+  if (!end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
+  if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
+
+  /* One block: the header table (one slot per line at most, so idle
+   * connections keep no unused slots), the head NUL-terminated, then room
+   * for the path of the target (the target itself must stay whole). */
+  size_t n = end - start, lines = 0;
+  for (size_t i = start; i < end; i++)
+    lines += buf[i] == '\n';
+  if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
+  size_t table = lines * sizeof(weft__http_header);
+  char *blk = malloc(table + 2 * n + 2);
+  if (!blk) return WEFT_ENOMEM;
+  char *s = blk + table;
+  memcpy(s, buf + start, n);
+  s[n] = '\0';
+  memset(h, 0, sizeof *h);
+  h->storage = blk;
+  h->headers = (weft__http_header *)(void *)blk;
+
+  char *p = s, *stop = s + n;
+  size_t ln;
+  char *line = next_line(&p, stop, &ln);
+  int rc = WEFT_EPROTO;
+  if (!line) goto fail;
+  rc = request ? parse_request_line(h, line, ln) : parse_status_line(h, line, ln);
+  if (rc) goto fail;
+  for (;;) {
+    line = next_line(&p, stop, &ln);
+    rc = WEFT_EPROTO;
+    if (!line) goto fail;
+    if (ln == 0) break;
+    rc = parse_header_line(h, line, ln);
+    if (rc) goto fail;
+  }
+  if (request) {
+    size_t tl = strlen(h->target);
+    char *q = memchr(h->target, '?', tl);
+    char *path = s + n + 1;
+    size_t pl = q ? (size_t)(q - h->target) : tl;
+    memcpy(path, h->target, pl);
+    path[pl] = '\0';
+    h->path = path;
+    h->query = q ? q + 1 : h->target + tl;
+  }
+  return (int)end;
+
+fail:
+  weft__http_head_free(h);
+  return rc;
+}
+
+int weft__http_parse_request(const uint8_t *buf, size_t len, weft__http_head *h) {
+  return parse_head(buf, len, h, 1);
+}
+
+int weft__http_parse_response(const uint8_t *buf, size_t len, weft__http_head *h) {
+  return parse_head(buf, len, h, 0);
+}
+
+void weft__http_head_free(weft__http_head *h) {
+  if (!h) return;
+  free(h->storage);
+  memset(h, 0, sizeof *h);
+}
+
+const char *weft__http_get(const weft__http_head *h, const char *name) {
+  if (!h || !name) return NULL;
+  for (size_t i = 0; i < h->n_headers; i++)
+    if (strcasecmp(h->headers[i].name, name) == 0) return h->headers[i].value;
+  return NULL;
+}
+
+int weft__http_has_token(const char *value, const char *token) {
+  if (!value || !token) return 0;
+  size_t tl = strlen(token);
+  const char *p = value;
+  for (;;) {
+    while (is_ows(*p))
+      p++;
+    const char *e = p;
+    while (*e && *e != ',')
+      e++;
+    const char *t = e;
+    while (t > p && is_ows(t[-1]))
+      t--;
+    if ((size_t)(t - p) == tl && strncasecmp(p, token, tl) == 0) return 1;
+    if (!*e) return 0;
+    p = e + 1;
+  }
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+size_t weft__url_decode(char *dst, const char *src, size_t len) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = src[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%' && i + 2 < len) {
+      int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        c = (char)(hi << 4 | lo);
+        i += 2;
+      }
+    }
+    dst[o++] = c;
+  }
+  dst[o] = '\0';
+  return o;
+}

@@ -1,0 +1,56 @@
+/*
+ * HTTP/1.1 message heads, with no I/O: bytes in, a parsed head out. The
+ * HTTP connections (conn.c) and the client's fetch drive it; the fuzz
+ * target feeds it directly.
+ */
+#ifndef WEFT__HTTP_PARSE_H
+#define WEFT__HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEFT__HTTP_MAX_HEAD 8192
+#define WEFT__HTTP_MAX_HEADERS 64
+
+typedef struct weft__http_header {
+  const char *name;  /* as sent; compare case-insensitively */
+  const char *value; /* leading/trailing whitespace trimmed */
+} weft__http_header;
+
+typedef struct weft__http_head {
+  char *storage; /* owned block the pointers below point into */
+  /* Request: method and target ("/primus?x=1"), path is the target without
+   * the query and query the part after '?' ("" when none). Response: status
+   * and reason; method/target/path/query are NULL. */
+  const char *method;
+  const char *target;
+  const char *path;
+  const char *query;
+  int status;
+  const char *reason;
+  int version_minor;          /* HTTP/1.<minor> */
+  weft__http_header *headers; /* n_headers entries, inside storage */
+  size_t n_headers;
+} weft__http_head;
+
+/* Parses a request (or response) head at the start of buf[0..len).
+ * Returns the head's length including the final CRLFCRLF (> 0) and fills
+ * `h` (free with weft__http_head_free); 0 when more bytes are needed;
+ * WEFT_ETOOBIG when no head ended within WEFT__HTTP_MAX_HEAD bytes or there
+ * are too many headers; WEFT_EPROTO when malformed. */
+int weft__http_parse_request(const uint8_t *buf, size_t len, weft__http_head *h);
+int weft__http_parse_response(const uint8_t *buf, size_t len, weft__http_head *h);
+void weft__http_head_free(weft__http_head *h);
+
+/* Header value by case-insensitive name (the first), or NULL. */
+const char *weft__http_get(const weft__http_head *h, const char *name);
+/* 1 when the comma-separated header value contains `token`
+ * (case-insensitive, whitespace ignored). */
+int weft__http_has_token(const char *value, const char *token);
+
+/* Percent-decodes src[0..len) ('+' becomes ' ') into dst (which must hold
+ * len+1 bytes), NUL-terminates; returns the decoded length. Invalid escapes
+ * are copied through. */
+size_t weft__url_decode(char *dst, const char *src, size_t len);
+
+#endif

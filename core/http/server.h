@@ -1,0 +1,191 @@
+/*
+ * The HTTP side of a server, under every framing that rides HTTP
+ * (WebSocket today; engine.io and Vibe next):
+ *
+ *  - a site: what a server serves besides its real-time endpoint (assets,
+ *    a static folder) and its policy (allowed origins, trusted proxies, the
+ *    owner's own routes such as Primus's <path>/spec);
+ *  - an endpoint: one listening socket, the pathname it serves, and the
+ *    framing (handler) its requests go to;
+ *  - a connection: a byte stream reading request heads, answering, and
+ *    lingering until its answer is written; or handed to the framing,
+ *    which then reads its bytes (an upgrade).
+ *
+ * The HTTP layer calls its handler only through the handler's ops, and its
+ * owner only through the site's route hook.
+ */
+#ifndef WEFT__HTTP_SERVER_H
+#define WEFT__HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/url.h"
+#include "parse.h"
+#include "runtime/net.h"
+#include "runtime/stream.h"
+
+struct weft__tls_ctx;
+typedef struct weft__http_conn weft__http_conn;
+typedef struct weft__http_endpoint weft__http_endpoint;
+
+/* ---- what a request says about its peer ---- */
+
+typedef struct weft__http_req {
+  weft__http_head head; /* storage NULL when no request was read */
+  char **query;         /* decoded key, value, key, value … (one block) */
+  size_t n_query;
+  char address[64]; /* after a trusted proxy's X-Forwarded-For */
+  int port;
+} weft__http_req;
+
+/* A decoded query parameter (the last when repeated), or NULL. */
+const char *weft__http_req_query(const weft__http_req *r, const char *key);
+void weft__http_req_free(weft__http_req *r);
+
+/* ---- the site ---- */
+
+struct weft__asset;
+
+typedef struct weft__http_site {
+  struct weft__asset *assets;
+  size_t n_assets;
+  char *static_dir;
+  char **origins;
+  size_t n_origins;
+  char **proxies;
+  size_t n_proxies;
+  /* The owner's own answers under an endpoint's path, asked before the
+   * framing for plain (not upgrade) requests: `rest` is what follows the
+   * path. Returns 1 when it answered. */
+  int (*route)(weft__http_conn *hc, const char *rest, void *user);
+  void *route_user;
+} weft__http_site;
+
+int weft__http_site_add_origin(weft__http_site *site, const char *origin);
+int weft__http_site_add_proxy(weft__http_site *site, const char *ip);
+/* Assets and the static folder (static.c); the errors of
+ * weft_server_add_asset() and weft_server_set_static_dir(). */
+int weft__http_site_add_asset(weft__http_site *site, const char *path, const char *ctype,
+                              const void *data, size_t len);
+int weft__http_site_set_static_dir(weft__http_site *site, const char *dir);
+void weft__http_site_free(weft__http_site *site);
+
+/* ---- the framing behind an endpoint ---- */
+
+typedef struct weft__http_handler {
+  /* A request under the endpoint's path that the site did not answer.
+   * The handler answers it (weft__http_respond…), or keeps it
+   * (weft__http_hold) and later answers or upgrades it. */
+  void (*request)(weft__http_conn *hc);
+  /* After weft__http_upgraded(): the connection's bytes, its queue
+   * shrinking, and the seal before a flush. */
+  size_t (*read)(weft__http_conn *hc, uint8_t *data, size_t len);
+  void (*written)(weft__http_conn *hc);
+  void (*seal)(weft__http_conn *hc);
+  /* The peer went away or the socket failed while the handler held the
+   * connection; the handler closes it (or it is aborted when NULL). */
+  void (*eof)(weft__http_conn *hc, int uverr);
+  /* The stream is closed; the memory is freed when this returns. */
+  void (*closed)(weft__http_conn *hc);
+} weft__http_handler;
+
+/* ---- endpoints ---- */
+
+struct weft__http_endpoint {
+  weft__acceptor acc;
+  weft_loop *loop;
+  weft__http_site *site;
+  const weft__http_handler *handler;
+  void *user; /* the handler's */
+  char path[256];
+  size_t plen; /* the path's length as a prefix: 0 for "/" */
+  struct weft__tls_ctx *tls;
+  /* Each connection is a block of `conn_size` bytes with its
+   * weft__http_conn at `conn_offset` (the framing's and its owner's parts
+   * around it), zeroed. */
+  size_t conn_size, conn_offset;
+  weft__http_conn *pending; /* connections not handed over as upgraded */
+  size_t n_conns;           /* every live connection */
+  uv_timer_t reaper;        /* deadlines of the pending ones */
+  uint8_t reaper_active, stopping, timer_open, acc_open;
+  /* Stopped, and every connection and handle is gone: the memory may go. */
+  void (*closed)(weft__http_endpoint *ep);
+};
+
+/* Starts serving `path` at the URL's address (set site, handler, user,
+ * tls, conn_size, conn_offset and closed first). Returns 0 or the error of
+ * weft__acceptor_listen(); after an error the endpoint is stopping and
+ * `closed` follows, as it does after weft__http_endpoint_stop(). */
+int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const weft__url *u,
+                             const char *path, unsigned unix_mode);
+/* Serves an already connected stream socket as if it had been accepted
+ * (socket activation, a descriptor handed over; the fuzz target's way in).
+ * The fd is the endpoint's afterwards, even on error. */
+int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd);
+/* The bound TCP port (0 for a Unix socket). */
+int weft__http_endpoint_port(const weft__http_endpoint *ep);
+/* Stops accepting and aborts the pending connections that hold no
+ * upgrade yet (reading a head, held by the handler); `hard` aborts every
+ * pending one (lingering, closing too). Upgraded connections are the
+ * handler's. closed follows once all are gone. */
+void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard);
+
+/* ---- connections ---- */
+
+enum {
+  WEFT__HC_HEAD = 0, /* reading a request head */
+  WEFT__HC_HELD,     /* the handler holds it (answering later) */
+  WEFT__HC_UPGRADED, /* the handler reads its bytes */
+  WEFT__HC_LINGER,   /* writing its last bytes, then closing */
+  WEFT__HC_CLOSED    /* the stream is closing */
+};
+
+struct weft__http_conn {
+  weft__stream io;
+  weft__http_endpoint *ep;
+  uint8_t state; /* WEFT__HC_* */
+  uint8_t on_pending;
+  weft__http_conn *pnext, *pprev;
+  uint64_t deadline; /* ms of the loop's clock, while pending */
+  weft__http_req req;
+};
+
+/* Answers with `status` and closes once written: Content-Type, Length,
+ * Cache-Control: no-store, Connection: close, CORS for an allowed Origin,
+ * and `extra` header lines ("Name: v\r\n…"). A HEAD request gets no body. */
+void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                        size_t len, const char *extra);
+/* The reason phrase of a status ("Not Found"). */
+const char *weft__http_status_text(int status);
+/* text/plain with the status's reason phrase. */
+void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra);
+/* application/json {"error": message} (the status's phrase when NULL). */
+void weft__http_respond_error(weft__http_conn *hc, int status, const char *message);
+/* The handler keeps the request for later: no deadline, still dropped
+ * when the endpoint stops. */
+void weft__http_hold(weft__http_conn *hc);
+/* The handler takes the byte stream over (after writing its answer). */
+void weft__http_upgraded(weft__http_conn *hc);
+/* Puts an upgraded connection back on the endpoint's watch: aborted after
+ * `ms`, or when the endpoint stops hard. */
+void weft__http_deadline(weft__http_conn *hc, uint32_t ms);
+/* Writes what is queued, then closes (within 2 s). */
+void weft__http_linger(weft__http_conn *hc);
+/* Closes now; queued bytes are dropped. */
+void weft__http_abort(weft__http_conn *hc);
+/* Is `token` among the comma-separated values of the header `name`? */
+int weft__http_header_has(const weft__http_head *h, const char *name, const char *token);
+
+/* site.c: the routing of one request, from conn.c. */
+void weft__http_route(weft__http_conn *hc);
+/* The CORS header lines for the request's Origin, into out[0..cap) ("" when
+ * there is none or it is not allowed). */
+void weft__http_cors(const weft__http_conn *hc, char *out, size_t cap);
+/* static.c: answers GET/HEAD for an asset (assets) or a file of the folder
+ * (files); returns 1 when it answered. */
+int weft__http_static_asset(weft__http_conn *hc);
+int weft__http_static_file(weft__http_conn *hc);
+void weft__http_static_free(weft__http_site *site);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * A site's policy and the routing of one request: static content, the
+ * endpoint's path, allowed origins, CORS and preflights, the query, the
+ * peer's address behind a trusted proxy, the owner's routes, and last the
+ * framing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "server.h"
+
+/* ---- the site ---- */
+
+static int add_string(char ***list, size_t *n, const char *v) {
+  char *d = weft__strdup(v);
+  if (!d) return WEFT_ENOMEM;
+  char **l = realloc(*list, (*n + 1) * sizeof(*l));
+  if (!l) {
+    free(d);
+    return WEFT_ENOMEM;
+  }
+  l[(*n)++] = d;
+  *list = l;
+  return 0;
+}
+
+static void free_strings(char **list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+int weft__http_site_add_origin(weft__http_site *site, const char *origin) {
+  if (!origin || !*origin) return WEFT_EINVAL;
+  return add_string(&site->origins, &site->n_origins, origin);
+}
+
+int weft__http_site_add_proxy(weft__http_site *site, const char *ip) {
+  struct sockaddr_storage ss;
+  if (!ip || weft__sockaddr(ip, 0, &ss) != 0) return WEFT_EINVAL;
+  return add_string(&site->proxies, &site->n_proxies, ip);
+}
+
+void weft__http_site_free(weft__http_site *site) {
+  weft__http_static_free(site);
+  free_strings(site->origins, site->n_origins);
+  free_strings(site->proxies, site->n_proxies);
+  site->origins = site->proxies = NULL;
+  site->n_origins = site->n_proxies = 0;
+}
+
+static int origin_allowed(const weft__http_site *site, const char *origin) {
+  if (!origin || site->n_origins == 0) return 1;
+  for (size_t i = 0; i < site->n_origins; i++)
+    if (strcmp(site->origins[i], "*") == 0 || weft__strcaseeq(site->origins[i], origin)) return 1;
+  return 0;
+}
+
+void weft__http_cors(const weft__http_conn *hc, char *out, size_t cap) {
+  const char *origin = hc->req.head.storage ? weft__http_get(&hc->req.head, "Origin") : NULL;
+  out[0] = '\0';
+  if (origin && origin_allowed(hc->ep->site, origin) && strlen(origin) < 300)
+    snprintf(out, cap,
+             "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
+             "Vary: Origin\r\n",
+             origin);
+}
+
+/* ---- what the request says about its peer ---- */
+
+const char *weft__http_req_query(const weft__http_req *r, const char *key) {
+  for (size_t i = r->n_query; i-- > 0;)
+    if (strcmp(r->query[2 * i], key) == 0) return r->query[2 * i + 1];
+  return NULL;
+}
+
+void weft__http_req_free(weft__http_req *r) {
+  weft__http_head_free(&r->head);
+  free(r->query);
+  r->query = NULL;
+  r->n_query = 0;
+}
+
+/* Splits and decodes the query string into key/value pairs kept in one
+ * allocation: the pointer array followed by the strings. */
+static int parse_query(weft__http_req *r) {
+  const char *q = r->head.query;
+  if (!q || !*q || r->query) return 0;
+  size_t n = 1, qlen = strlen(q);
+  for (const char *p = q; *p; p++)
+    n += *p == '&';
+  char **arr = malloc(2 * n * sizeof(char *) + 2 * (qlen + n));
+  if (!arr) return WEFT_ENOMEM;
+  char *out = (char *)(arr + 2 * n);
+  size_t k = 0;
+  const char *p = q;
+  while (*p) {
+    size_t len = strcspn(p, "&");
+    if (len > 0) {
+      const char *eq = memchr(p, '=', len);
+      size_t klen = eq ? (size_t)(eq - p) : len;
+      arr[2 * k] = out;
+      out += weft__url_decode(out, p, klen) + 1;
+      arr[2 * k + 1] = out;
+      out +=
+          (eq ? weft__url_decode(out, eq + 1, len - klen - 1) : weft__url_decode(out, "", 0)) + 1;
+      k++;
+    }
+    p += len;
+    if (*p == '&') p++;
+  }
+  r->query = arr;
+  r->n_query = k;
+  return 0;
+}
+
+static int is_trusted(const weft__http_site *site, const char *ip) {
+  for (size_t i = 0; i < site->n_proxies; i++)
+    if (strcmp(site->proxies[i], ip) == 0) return 1;
+  return 0;
+}
+
+/* Behind a trusted proxy the client is the leftmost X-Forwarded-For entry. */
+static void forwarded_address(weft__http_conn *hc) {
+  weft__http_req *r = &hc->req;
+  if (!is_trusted(hc->ep->site, r->address)) return;
+  const char *xff = weft__http_get(&r->head, "X-Forwarded-For");
+  if (!xff) return;
+  while (*xff == ' ')
+    xff++;
+  size_t len = strcspn(xff, ", ");
+  char ip[64];
+  if (len == 0 || len >= sizeof(ip)) return;
+  memcpy(ip, xff, len);
+  ip[len] = '\0';
+  struct sockaddr_storage ss;
+  if (weft__sockaddr(ip, 0, &ss) != 0) return; /* not an address: ignore */
+  strcpy(r->address, ip);
+  const char *xfp = weft__http_get(&r->head, "X-Forwarded-Port");
+  if (xfp) {
+    int port = atoi(xfp);
+    if (port > 0 && port < 65536) r->port = port;
+  }
+}
+
+int weft__http_header_has(const weft__http_head *h, const char *name, const char *token) {
+  const char *v = weft__http_get(h, name);
+  return v && weft__http_has_token(v, token);
+}
+
+/* ---- routing ---- */
+
+static void respond_preflight(weft__http_conn *hc) {
+  const char *req_headers = weft__http_get(&hc->req.head, "Access-Control-Request-Headers");
+  char extra[512];
+  snprintf(extra, sizeof(extra),
+           "Access-Control-Allow-Methods: GET, HEAD, PUT, POST, DELETE, OPTIONS\r\n"
+           "Access-Control-Max-Age: 2592000\r\n%s%.300s%s",
+           req_headers ? "Access-Control-Allow-Headers: " : "", req_headers ? req_headers : "",
+           req_headers ? "\r\n" : "");
+  weft__http_respond(hc, 200, "text/plain", "", 0, extra);
+}
+
+void weft__http_route(weft__http_conn *hc) {
+  weft__http_endpoint *ep = hc->ep;
+  weft__http_site *site = ep->site;
+  const weft__http_head *h = &hc->req.head;
+  if (ep->stopping) {
+    weft__http_respond_status(hc, 503, NULL);
+    return;
+  }
+  int upgrade = weft__http_header_has(h, "Upgrade", "websocket");
+  if (!upgrade && weft__http_static_asset(hc)) return;
+  /* Upgrades go to any path that starts with the pathname (as Primus's
+   * do); the folder serves what is not the pathname or below it. */
+  int under = strncmp(h->path, ep->path, ep->plen) == 0;
+  char after = h->path[under ? ep->plen : 0];
+  int inside = under && (ep->plen == 0 || after == '/' || after == '\0');
+  if (!upgrade && !inside && weft__http_static_file(hc)) return;
+  if (!under) {
+    weft__http_respond_status(hc, 404, NULL);
+    return;
+  }
+  if (!origin_allowed(site, weft__http_get(h, "Origin"))) {
+    weft__http_respond_status(hc, 403, NULL);
+    return;
+  }
+  if (!upgrade) {
+    if (strcmp(h->method, "OPTIONS") == 0) {
+      respond_preflight(hc);
+      return;
+    }
+    if (site->route && site->route(hc, h->path + ep->plen, site->route_user)) return;
+    /* A server at "/" shares every path with the static folder. */
+    if (ep->plen == 0 && weft__http_static_file(hc)) return;
+  }
+  if (parse_query(&hc->req) != 0) {
+    weft__http_respond_status(hc, 500, NULL);
+    return;
+  }
+  forwarded_address(hc);
+  ep->handler->request(hc);
+}

@@ -1,0 +1,98 @@
+/*
+ * What a Primus server answers before a spark exists: the authorization of
+ * an upgrade (Primus's authorize, answered now or later through weft_auth)
+ * and the spec at <path>/spec.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "primus.h"
+
+/* ---- weft_auth ---- */
+
+static const weft__http_req *auth_req(const weft_auth *a) {
+  return a && a->spark ? a->spark->conn.peer : NULL;
+}
+
+const char *weft_auth_header(const weft_auth *a, const char *name) {
+  const weft__http_req *r = auth_req(a);
+  return r && name ? weft__http_get(&r->head, name) : NULL;
+}
+
+const char *weft_auth_address(const weft_auth *a) {
+  const weft__http_req *r = auth_req(a);
+  return r ? r->address : NULL;
+}
+
+const char *weft_auth_url(const weft_auth *a) {
+  const weft__http_req *r = auth_req(a);
+  return r ? r->head.target : NULL;
+}
+
+const char *weft_auth_query(const weft_auth *a, const char *key) {
+  const weft__http_req *r = auth_req(a);
+  return r && key ? weft__http_req_query(r, key) : NULL;
+}
+
+/* Releases `a`; the spark it was for, when it still waits for the answer. */
+static weft_spark *auth_take(weft_auth *a) {
+  weft_spark *c = a->spark;
+  if (c) c->auth = NULL;
+  free(a);
+  return c && c->state == WEFT__SP_NEW ? c : NULL;
+}
+
+int weft_auth_allow(weft_auth *a) {
+  if (!a) return WEFT_EINVAL;
+  weft_spark *c = auth_take(a);
+  if (!c) return WEFT_ECLOSED;
+  if (c->server->state != WEFT__SRV_LISTENING) {
+    c->conn.tran->listener.reject(&c->conn, 503, NULL);
+    return WEFT_ECLOSED;
+  }
+  c->conn.tran->listener.accept(&c->conn);
+  return 0;
+}
+
+int weft_auth_deny(weft_auth *a, int status, const char *message) {
+  if (!a) return WEFT_EINVAL;
+  weft_spark *c = auth_take(a);
+  if (!c) return WEFT_ECLOSED;
+  if (status < 400 || status > 599) status = 401;
+  c->conn.tran->listener.reject(&c->conn, status,
+                                message ? message : weft__http_status_text(status));
+  return 0;
+}
+
+/* ---- the spec ---- */
+
+int weft__server_route(weft__http_conn *hc, const char *rest, void *user) {
+  weft_server *s = user;
+  const char *m = hc->req.head.method;
+  if (strcmp(rest, "/spec") != 0 || (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)) return 0;
+  char body[512], ping[16];
+  if (s->ping_interval)
+    snprintf(ping, sizeof(ping), "%u", s->ping_interval);
+  else
+    strcpy(ping, "false");
+  const char *path = hc->ep->path;
+  weft_value *pv = weft_value_new_string(path, strlen(path));
+  uint8_t *pj = NULL;
+  size_t pl = 0;
+  if (!pv || weft_value_encode("json", pv, &pj, &pl) != 0 || pl > 300) {
+    weft_value_free(pv);
+    weft_free(pj);
+    weft__http_respond_status(hc, 500, NULL);
+    return 1;
+  }
+  weft_value_free(pv);
+  int n = snprintf(body, sizeof(body),
+                   "{\"pingInterval\":%s,\"pathname\":%.*s,\"version\":\"%s\",\"parser\":\"%s\","
+                   "\"transformer\":\"%s\"}",
+                   ping, (int)pl, (const char *)pj, WEFT_VERSION_STRING, s->parser->name,
+                   s->transport->name);
+  weft_free(pj);
+  weft__http_respond(hc, 200, "application/json", body, (size_t)n, NULL);
+  return 1;
+}

@@ -1,0 +1,139 @@
+/*
+ * A server's options. Most are fixed once it listens (WEFT_ESTATE after);
+ * the queue limits and the callbacks may change at any time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "primus.h"
+
+#define CHECK_NEW(s)                                                                               \
+  do {                                                                                             \
+    if (!(s)) return WEFT_EINVAL;                                                                  \
+    if ((s)->state != WEFT__SRV_NEW) return WEFT_ESTATE;                                           \
+  } while (0)
+
+int weft_server_set_parser(weft_server *s, const char *name) {
+  CHECK_NEW(s);
+  const weft__parser_ops *p = name ? weft__parser_find(name) : NULL;
+  if (!p) return WEFT_EINVAL;
+  s->parser = p;
+  return 0;
+}
+
+int weft_server_set_ping_interval(weft_server *s, uint32_t ms) {
+  CHECK_NEW(s);
+  s->ping_interval = ms;
+  return 0;
+}
+
+int weft_server_set_max_length(weft_server *s, size_t bytes) {
+  CHECK_NEW(s);
+  if (bytes == 0) return WEFT_EINVAL;
+  s->max_length = bytes;
+  return 0;
+}
+
+int weft_server_set_compression(weft_server *s, int on) {
+  CHECK_NEW(s);
+  s->compression = on != 0;
+  return 0;
+}
+
+int weft_server_set_high_water_mark(weft_server *s, size_t bytes) {
+  if (!s || bytes == 0) return WEFT_EINVAL;
+  s->hwm = bytes;
+  return 0;
+}
+
+int weft_server_set_max_queue(weft_server *s, size_t bytes) {
+  if (!s || bytes == 0) return WEFT_EINVAL;
+  s->max_queue = bytes;
+  return 0;
+}
+
+int weft_server_add_origin(weft_server *s, const char *origin) {
+  CHECK_NEW(s);
+  return weft__http_site_add_origin(&s->site, origin);
+}
+
+int weft_server_add_trusted_proxy(weft_server *s, const char *ip) {
+  CHECK_NEW(s);
+  return weft__http_site_add_proxy(&s->site, ip);
+}
+
+int weft_server_set_tls(weft_server *s, const char *cert, const char *key) {
+  CHECK_NEW(s);
+  if (!cert || !key || !*cert || !*key) return WEFT_EINVAL;
+  char *c = weft__strdup(cert), *k = weft__strdup(key);
+  if (!c || !k) {
+    free(c);
+    free(k);
+    return WEFT_ENOMEM;
+  }
+  free(s->tls_cert);
+  free(s->tls_key);
+  s->tls_cert = c;
+  s->tls_key = k;
+  return 0;
+}
+
+int weft_server_set_id_generator(weft_server *s, weft_id_generator gen, void *user,
+                                 void (*free_user)(void *)) {
+  if (!s) return WEFT_EINVAL;
+  if (s->idgen_free) s->idgen_free(s->idgen_user);
+  s->idgen = gen;
+  s->idgen_user = user;
+  s->idgen_free = free_user;
+  return 0;
+}
+
+int weft_server_set_authorize(weft_server *s, weft_authorize_cb cb, void *user,
+                              void (*free_user)(void *)) {
+  if (!s) return WEFT_EINVAL;
+  if (s->auth_free) s->auth_free(s->auth_user);
+  s->auth_cb = cb;
+  s->auth_user = user;
+  s->auth_free = free_user;
+  return 0;
+}
+
+int weft_server_set_transformer(weft_server *s, const char *name) {
+  CHECK_NEW(s);
+  const weft__transport *t = weft__transport_find(name);
+  if (!t) return WEFT_EINVAL;
+  s->transport = t;
+  return 0;
+}
+
+int weft_server_set_unix_mode(weft_server *s, unsigned mode) {
+  CHECK_NEW(s);
+  if (mode > 07777) return WEFT_EINVAL;
+  s->unix_mode = mode;
+  return 0;
+}
+
+int weft_server_set_batching(weft_server *s, size_t max_bytes) {
+  CHECK_NEW(s);
+  if (max_bytes && strcmp(s->parser->name, "raw") == 0) return WEFT_EUNSUPPORTED;
+  s->batch_max = max_bytes;
+  return 0;
+}
+
+int weft_server_add_asset(weft_server *s, const char *path, const char *content_type,
+                          const void *data, size_t len) {
+  if (!s) return WEFT_EINVAL;
+  if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
+  return weft__http_site_add_asset(&s->site, path, content_type, data, len);
+}
+
+int weft_server_set_static_dir(weft_server *s, const char *dir) {
+  if (!s) return WEFT_EINVAL;
+  if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
+  return weft__http_site_set_static_dir(&s->site, dir);
+}
+
+int weft_transformer_exists(const char *name) { return weft__transport_find(name) != NULL; }
+
+const char *weft_transformer_at(size_t i) { return weft__transport_at(i); }

@@ -1,0 +1,267 @@
+/*
+ * The Primus layer: servers that hand out sparks, the reconnecting client,
+ * messages (encode once, decode into an arena, batches), plugins and their
+ * transforms. It speaks to the wire only through transport ops
+ * (transport/transport.h); bindings see none of this, only include/weft/.
+ */
+#ifndef WEFT__PRIMUS_H
+#define WEFT__PRIMUS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/rand.h"
+#include "base/value.h"
+#include "http/server.h"
+#include "parser/parser.h"
+#include "runtime/loop.h"
+#include "runtime/payload.h"
+#include "transport/transport.h"
+#include "weft/plugin.h"
+#include "weft/weft.h"
+
+/* ---- message.c: values to payloads and back, for sparks and clients ---- */
+
+/* Encodes with the parser (binary values pass through text parsers as
+ * binary frames); the payload is new (one reference). */
+int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
+                         weft__payload **out);
+/* Decodes one incoming message into `arena` (or *owned for a binary frame
+ * under a text parser, freed by the caller); on failure `err` says why. */
+int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int binary,
+                         const uint8_t *data, size_t len, const weft_value **out,
+                         weft_value **owned, char *err, size_t errcap);
+/* Is `v` a string starting with `prefix` (which starts with "primus::")?
+ * *rest gets what follows. */
+int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len);
+
+/* Batching: messages written in one loop turn leave as one frame,
+ * {"weft::batch": [m1, m2, …]}, built from their encoded bytes (no
+ * re-encoding); receivers unpack it before anything else sees it. */
+typedef struct weft__batch weft__batch;
+/* May `p` (encoded by `parser`) join a batch of at most `max` bytes? */
+int weft__batchable(const weft__parser_ops *parser, const weft__payload *p, size_t max);
+/* Appends one encoded message; *b is created on first use. */
+int weft__batch_add(weft__batch **b, const weft__payload *p);
+size_t weft__batch_bytes(const weft__batch *b);
+/* The frame of what is batched (one reference; NULL when empty or out of
+ * memory), and the batch is empty again. */
+weft__payload *weft__batch_seal(weft__batch *b, const weft__parser_ops *parser, weft_loop *loop);
+void weft__batch_clear(weft__batch *b);
+void weft__batch_free(weft__batch *b);
+/* The messages of a batch envelope, or NULL when `v` is not one. */
+const weft_value *weft__batch_items(const weft_value *v);
+
+/* ---- plugin.c ---- */
+
+typedef struct weft__plugin {
+  const weft_plugin_ops *ops;
+  void *user;
+  char *name;
+} weft__plugin;
+
+typedef struct weft__plugin_list {
+  weft__plugin *items;
+  size_t n;
+} weft__plugin_list;
+
+/* Appends a plugin after the common checks (`state_rc` is the handle's own
+ * refusal, 0 when it may take plugins); on error destroy has run. */
+int weft__plugin_add(weft__plugin_list *l, const weft_plugin_ops *ops, void *user, int state_rc,
+                     size_t min_size);
+/* Runs client_init of the plugin just added; on error it is removed again. */
+int weft__client_plugin_init(weft__plugin_list *l, weft_client *c);
+void *weft__plugin_find(weft__plugin_list *l, const char *name);
+void weft__plugins_free(weft__plugin_list *l);
+void weft__client_plugins_notify(weft__plugin_list *l, weft_client *c, int open);
+int weft__client_plugins_incoming(weft__plugin_list *l, weft_client *c, const weft_value *msg,
+                                  const weft_value **out, weft_value **owned);
+/* Runs the transforms of one direction; *out is the message to use (msg or
+ * *owned); returns WEFT_PASS, WEFT_SWALLOW or an error. */
+int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
+                            const weft_value **out, weft_value **owned);
+
+/* ---- the server ---- */
+
+struct weft_server {
+  weft_loop *loop;
+  int state; /* WEFT__SRV_* */
+  weft_server_events ev;
+  void *ev_user;
+  void (*ev_free)(void *);
+
+  /* options */
+  const weft__transport *transport;
+  const weft__parser_ops *parser;
+  uint32_t ping_interval;
+  size_t max_length;
+  int compression;
+  size_t hwm;
+  size_t max_queue;
+  size_t batch_max; /* 0: no batching */
+  unsigned unix_mode;
+  weft_id_generator idgen;
+  void *idgen_user;
+  void (*idgen_free)(void *);
+  weft_authorize_cb auth_cb;
+  void *auth_user;
+  void (*auth_free)(void *);
+  char *tls_cert, *tls_key;
+  struct weft__tls_ctx *tls;
+  weft__http_site site; /* assets, static folder, origins, proxies, the spec */
+
+  weft__plugin_list plugins;
+  int has_incoming, has_outgoing;
+
+  weft__listener *listeners; /* in the order they were added */
+  size_t n_listeners;
+  size_t closing_listeners; /* stopped or failed, not yet closed */
+
+  /* sparks */
+  weft_spark *open_head; /* open sparks, doubly linked */
+  size_t n_open;
+  weft_spark **buckets; /* id → spark */
+  size_t n_buckets;
+
+  uv_timer_t ping_timer;
+  uv_timer_t destroy_timer;
+  size_t live_handles; /* uv handles to close before freeing */
+
+  weft__arena arena; /* decoded messages, reset after dispatch */
+  weft__rand rand;
+  int dispatching;
+  int iterating; /* > 0 while walking the open list */
+  int unlink_pending;
+  int timers_closed;
+};
+
+enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
+
+/* ---- sparks ---- */
+
+enum {
+  WEFT__SP_NEW = 0, /* asked to open: being authorized */
+  WEFT__SP_OPEN,    /* a spark: connection event emitted */
+  WEFT__SP_ENDED    /* no longer open; the disconnection follows */
+};
+
+struct weft_spark {
+  weft_server *server;
+  uint8_t state;           /* WEFT__SP_* */
+  uint8_t alive;           /* answered the last ping */
+  uint8_t above_hwm;       /* a write returned 1: drain owed */
+  uint8_t was_open;        /* connection event emitted: disconnection owed */
+  uint8_t unlink_later;    /* left on the open list until an iteration ends */
+  weft__batch *batch;      /* messages held for this loop turn */
+  weft_spark *next, *prev; /* open list */
+  weft_spark *hnext;       /* id bucket chain */
+  char id[64];
+  weft_auth *auth;
+  void *user;
+  void (*user_free)(void *);
+  weft__conn conn; /* last: the transport's part follows (transport.h) */
+};
+
+struct weft_auth {
+  weft_spark *spark; /* NULL once the connection is gone */
+};
+
+/* ---- the client ---- */
+
+struct weft__http_fetch;
+
+struct weft_client {
+  weft_loop *loop;
+  weft_client_events ev;
+  void *ev_user;
+  void (*ev_free)(void *);
+  /* options */
+  weft__url url; /* path: the request target */
+  const weft__transport *transport;
+  const weft__parser_ops *parser;
+  uint32_t rmin, rmax, retries;
+  double factor;
+  int strat_disconnect, strat_online, strat_timeout;
+  uint32_t timeout_ms, ping_timeout_ms;
+  int ping_timeout_set, spec_done;
+  size_t max_length, queue_limit;
+  int retry_refused;
+  weft__buf headers; /* extra "Name: value\r\n" lines */
+  int secure, verify;
+  char *ca_file;
+  struct weft__tls_ctx *tls;
+  /* state */
+  int state;
+  int ended, destroyed, online, disconnect, refused;
+  int reconnecting, retry_pending, opened;
+  uint32_t attempt, delay;
+  weft__conn *conn;              /* being dialed, or open */
+  int conn_open;                 /* …and open (its closing has not come) */
+  struct weft__http_fetch *spec; /* <path>/spec being read before the first dial */
+  weft_error_info fault;         /* why the open connection failed, for its close */
+  char fault_msg[160];
+  uv_timer_t connect_timer, ping_timer, retry_timer;
+  size_t live_handles;
+  weft__payload **pend;
+  size_t pend_len, pend_cap, pend_bytes;
+  weft__arena arena;
+  weft__rand rand;
+  weft__plugin_list plugins;
+  size_t batch_max;
+  weft__batch *batch; /* messages held for this loop turn, while open */
+};
+
+/* client.c */
+/* Starts a connection attempt (the spec first, once, when needed). */
+void weft__client_attempt(weft_client *c);
+/* Ends the client for good (close, end events); no reconnect follows. */
+void weft__client_end(weft_client *c);
+/* Leaves the current attempt or connection to close on its own. */
+void weft__client_detach(weft_client *c, int send_close);
+void weft__client_emit_close(weft_client *c);
+void weft__client_emit_error(weft_client *c, int code, const char *kind, const char *msg,
+                             int status, const char *body);
+/* Sends now when open, else queues for the next open (in order). */
+int weft__client_send(weft_client *c, weft__payload *p);
+int weft__client_send_string(weft_client *c, const char *s, size_t n);
+void weft__client_reconnect(weft_client *c);
+void weft__client_pend_clear(weft_client *c);
+void weft__client_on_connect_timeout(uv_timer_t *t);
+
+/* server.c */
+/* Serves an already connected stream socket on the first listener (the
+ * fuzz target's way in; fd is the server's afterwards). */
+int weft__server_adopt(weft_server *s, int fd);
+void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
+int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
+
+/* sparks.c: the open sparks, their index and walks */
+/* Walks of the open list bracket themselves with these so sparks closed
+ * during the walk stay linked until it ends. */
+void weft__server_iter_begin(weft_server *s);
+void weft__server_iter_end(weft_server *s);
+void weft__server_add_open(weft_server *s, weft_spark *c);
+void weft__server_remove_open(weft_server *s, weft_spark *c);
+extern const weft__conn_events weft__spark_events;
+/* The heartbeat timer's callback: a ping to every spark, and the end of
+ * those that missed the last one. */
+void weft__server_ping(uv_timer_t *t);
+/* A listener's request to open: authorization, then the spark. */
+void weft__spark_admit(weft__conn *conn, void *server);
+
+/* spark.c: the Primus layer over one connection */
+int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
+void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
+int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+/* Queues the spark's batch, if any (before the flush). */
+void weft__spark_seal(weft_spark *c);
+int weft__spark_send_string(weft_spark *c, const char *s);
+void weft__spark_opened(weft_spark *c);
+void weft__spark_closed(weft_spark *c);
+static inline int weft__spark_is_open(const weft_spark *c) { return c->state == WEFT__SP_OPEN; }
+
+/* auth.c */
+/* The owner route of every server's HTTP site: GET <path>/spec. */
+int weft__server_route(weft__http_conn *hc, const char *rest, void *server);
+
+#endif

@@ -1,0 +1,366 @@
+/*
+ * Sparks: the Primus layer over one connection — ids, the primus:: control
+ * strings, transforms, writes with back-pressure, end, and what the
+ * connection's request says (headers, query, address).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/value_internal.h"
+#include "primus.h"
+
+static const char id_alphabet[] =
+    "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
+
+static void make_id(weft_spark *c) {
+  weft_server *s = c->server;
+  if (s->idgen) {
+    c->id[0] = '\0';
+    if (s->idgen(c->id, sizeof(c->id), s->idgen_user) == 0 && c->id[0] &&
+        memchr(c->id, '\0', sizeof(c->id)) && !weft_server_spark(s, c->id))
+      return;
+  }
+  uint8_t r[21];
+  if (weft__rand_bytes(&s->rand, r, sizeof(r)) != 0) {
+    /* No entropy: still unique within this server. */
+    static const char hex[] = "0123456789abcdef";
+    uintptr_t v = (uintptr_t)c;
+    for (size_t i = 0; i < sizeof(r); i++, v >>= 4)
+      r[i] = (uint8_t)hex[v & 15];
+  }
+  for (size_t i = 0; i < sizeof(r); i++)
+    c->id[i] = id_alphabet[r[i] & 63];
+  c->id[sizeof(r)] = '\0';
+}
+
+void weft__spark_opened(weft_spark *c) {
+  weft_server *s = c->server;
+  make_id(c);
+  c->state = WEFT__SP_OPEN;
+  c->alive = 1;
+  c->was_open = 1;
+  weft__server_add_open(s, c);
+  for (size_t i = 0; i < s->plugins.n && c->state == WEFT__SP_OPEN; i++)
+    if (s->plugins.items[i].ops->connection)
+      s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
+  if (c->state == WEFT__SP_OPEN && s->ev.connection) s->ev.connection(c, s->ev_user);
+}
+
+void weft__spark_closed(weft_spark *c) {
+  weft_server *s = c->server;
+  for (size_t i = 0; i < s->plugins.n; i++)
+    if (s->plugins.items[i].ops->disconnection)
+      s->plugins.items[i].ops->disconnection(c, s->plugins.items[i].user);
+  if (s->ev.disconnection) s->ev.disconnection(c, s->ev_user);
+  if (c->user_free) c->user_free(c->user);
+  c->user = NULL;
+  c->user_free = NULL;
+}
+
+/* ---- incoming ---- */
+
+/* Answers Primus's control strings; returns 1 when `v` was one. */
+static int protocol(weft_spark *c, const weft_value *v) {
+  if (!weft__value_maybe_control(v)) return 0;
+  if (weft__message_is(v, "primus::pong::", NULL, NULL)) {
+    c->alive = 1;
+    return 1;
+  }
+  if (weft__message_is(v, "primus::id::", NULL, NULL)) {
+    char reply[96];
+    memcpy(reply, "primus::id::", 12);
+    strcpy(reply + 12, c->id);
+    weft__spark_send_string(c, reply);
+    return 1;
+  }
+  return 0; /* unknown primus:: strings are data, as in Primus */
+}
+
+static void deliver(weft_spark *c, const weft_value *v) {
+  weft_server *s = c->server;
+  const weft_value *msg = v;
+  weft_value *owned = NULL;
+  if (s->has_incoming) {
+    int rc = weft__plugins_transform(c, 0, v, &msg, &owned);
+    if (rc != WEFT_PASS) {
+      if (rc < 0) weft__server_error(s, c, rc, "transform", "incoming transform failed");
+      weft_value_free(owned);
+      return;
+    }
+  }
+  if (c->state == WEFT__SP_OPEN && s->ev.data) s->ev.data(c, msg, s->ev_user);
+  weft_value_free(owned);
+}
+
+void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len) {
+  weft_server *s = c->server;
+  const weft_value *v;
+  weft_value *owned;
+  char err[160];
+  int outer = s->dispatching++ == 0;
+  int rc =
+      weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
+  const weft_value *items =
+      rc == 0 && !owned && weft__value_maybe_batch(v) ? weft__batch_items(v) : NULL;
+  if (rc != 0) {
+    weft__server_error(s, c, rc, rc == WEFT_ENOMEM ? "io" : s->parser->name, err);
+  } else if (items) {
+    for (size_t i = 0, n = weft_value_len(items); i < n && c->state == WEFT__SP_OPEN; i++) {
+      const weft_value *item = weft_value_array_at(items, i);
+      if (!protocol(c, item)) deliver(c, item);
+    }
+  } else if (owned || !protocol(c, v)) {
+    deliver(c, v);
+  }
+  weft_value_free(owned);
+  s->dispatching--;
+  if (outer) weft__arena_reset(&s->arena);
+}
+
+/* ---- outgoing ---- */
+
+/* What was batched leaves before anything written after it. */
+static int seal_batch(weft_spark *c) {
+  weft__payload *b = weft__batch_seal(c->batch, c->server->parser, c->server->loop);
+  if (!b) return c->batch && weft__batch_bytes(c->batch) ? WEFT_ENOMEM : 0;
+  int rc = c->conn.tran->conn.send(&c->conn, b);
+  weft__payload_release(b);
+  return rc;
+}
+
+void weft__spark_seal(weft_spark *c) {
+  if (c->batch && c->state == WEFT__SP_OPEN) seal_batch(c);
+}
+
+int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
+  weft_server *s = c->server;
+  if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  if (c->batch && weft__batch_bytes(c->batch)) {
+    int rc = seal_batch(c);
+    if (rc) return rc;
+  }
+  size_t need = p->len + sizeof(p->head);
+  const weft__transport *t = c->conn.tran;
+  if (t->conn.queued(&c->conn) + need > s->max_queue) return WEFT_ENOBUFS;
+  int rc = t->conn.send(&c->conn, p);
+  if (rc) return rc;
+  if (t->conn.queued(&c->conn) >= s->hwm) {
+    c->above_hwm = 1;
+    return 1;
+  }
+  return 0;
+}
+
+int weft__spark_send_string(weft_spark *c, const char *str) {
+  weft_value *v = weft_value_new_string(str, strlen(str));
+  if (!v) return WEFT_ENOMEM;
+  weft__payload *p;
+  int rc = weft__server_encode(c->server, v, &p);
+  weft_value_free(v);
+  if (rc) return rc;
+  rc = weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+/* Holds a message for this loop turn's batch (the flush seals it). */
+static int batch_payload(weft_spark *c, weft__payload *p) {
+  weft_server *s = c->server;
+  size_t held = weft__batch_bytes(c->batch);
+  if (held && held + p->len + 1 > s->batch_max) {
+    int rc = seal_batch(c);
+    if (rc) return rc;
+    held = 0;
+  }
+  const weft__transport *t = c->conn.tran;
+  size_t queued = t->conn.queued(&c->conn);
+  if (queued + held + p->len > s->max_queue) return WEFT_ENOBUFS;
+  if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
+  t->conn.hold(&c->conn);
+  if (queued + held + p->len >= s->hwm) {
+    c->above_hwm = 1;
+    return 1;
+  }
+  return 0;
+}
+
+static int write_value(weft_spark *c, const weft_value *msg, weft__payload **shared) {
+  weft_server *s = c->server;
+  const weft_value *out = msg;
+  weft_value *owned = NULL;
+  if (s->has_outgoing) {
+    int rc = weft__plugins_transform(c, 1, msg, &out, &owned);
+    if (rc != WEFT_PASS) {
+      weft_value_free(owned);
+      return rc == WEFT_SWALLOW ? 0 : rc;
+    }
+    if (c->state != WEFT__SP_OPEN) {
+      weft_value_free(owned);
+      return WEFT_ECLOSED;
+    }
+  }
+  weft__payload *p = NULL;
+  int rc = 0;
+  if (!owned && shared && *shared) {
+    p = *shared;
+    p->refs++;
+  } else {
+    rc = weft__server_encode(s, out, &p);
+    if (rc == 0 && !owned && shared) {
+      *shared = p; /* unchanged by transforms: the next spark reuses it */
+      p->refs++;
+    }
+  }
+  weft_value_free(owned);
+  if (rc) return rc;
+  rc = s->batch_max && weft__batchable(s->parser, p, s->batch_max) ? batch_payload(c, p)
+                                                                   : weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+int weft_spark_write(weft_spark *c, const weft_value *msg) {
+  if (!c || !msg) return WEFT_EINVAL;
+  if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  return write_value(c, msg, NULL);
+}
+
+int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
+  weft__payload *shared = NULL;
+  int n = 0;
+  weft__server_iter_begin(s);
+  for (weft_spark *c = s->open_head; c; c = c->next) {
+    if (c->state != WEFT__SP_OPEN) continue;
+    int rc = write_value(c, msg, &shared);
+    if (rc >= 0)
+      n++;
+    else
+      weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
+  }
+  weft__server_iter_end(s);
+  weft__payload_release(shared);
+  return n;
+}
+
+int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *const *sparks,
+                         size_t n) {
+  if (!s || !msg || (!sparks && n)) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  weft__payload *shared = NULL;
+  if (!s->has_outgoing) {
+    int rc = weft__server_encode(s, msg, &shared);
+    if (rc) return rc;
+  }
+  int sent = 0;
+  /* Sparks ended by a transform or an error event stay allocated until the
+   * walk is over, so later entries are still safe to look at. */
+  weft__server_iter_begin(s);
+  for (size_t i = 0; i < n; i++) {
+    weft_spark *c = sparks[i];
+    if (!c || c->server != s || c->state != WEFT__SP_OPEN) continue;
+    int rc = s->has_outgoing ? write_value(c, msg, &shared) : weft__spark_send_payload(c, shared);
+    if (rc >= 0)
+      sent++;
+    else
+      weft__server_error(s, c, rc, "queue", "message not delivered to this spark");
+  }
+  weft__server_iter_end(s);
+  weft__payload_release(shared);
+  return sent;
+}
+
+int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary) {
+  if (!c || (!data && len)) return WEFT_EINVAL;
+  if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  weft__payload *p;
+  int rc = weft__payload_message(data, len, binary, &p);
+  if (rc) return rc;
+  rc = weft__spark_send_payload(c, p);
+  weft__payload_release(p);
+  return rc;
+}
+
+size_t weft_spark_buffered_amount(const weft_spark *c) {
+  return c && c->conn.tran ? c->conn.tran->conn.queued(&c->conn) : 0;
+}
+
+int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
+  if (!c || (flags & ~WEFT_END_RECONNECT)) return WEFT_EINVAL;
+  if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  if (msg) weft_spark_write(c, msg);
+  if (c->state != WEFT__SP_OPEN) return 0;
+  if (!(flags & WEFT_END_RECONNECT)) weft__spark_send_string(c, "primus::server::close");
+  if (c->state == WEFT__SP_OPEN) c->conn.tran->conn.close(&c->conn, WEFT__END_NORMAL, NULL);
+  return 0;
+}
+
+/* ---- accessors ---- */
+
+weft_server *weft_spark_server(const weft_spark *c) { return c ? c->server : NULL; }
+const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
+
+/* The request that opened the spark (no head for a transport without
+ * HTTP). */
+static const weft__http_req *req_of(const weft_spark *c) { return c ? c->conn.peer : NULL; }
+
+const char *weft_spark_header(const weft_spark *c, const char *name) {
+  const weft__http_req *r = req_of(c);
+  return r && name ? weft__http_get(&r->head, name) : NULL;
+}
+
+size_t weft_spark_header_count(const weft_spark *c) {
+  const weft__http_req *r = req_of(c);
+  return r ? r->head.n_headers : 0;
+}
+
+int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const char **value) {
+  const weft__http_req *r = req_of(c);
+  if (!r || !name || !value || i >= r->head.n_headers) return WEFT_EINVAL;
+  *name = r->head.headers[i].name;
+  *value = r->head.headers[i].value;
+  return 0;
+}
+
+const char *weft_spark_address(const weft_spark *c) {
+  const weft__http_req *r = req_of(c);
+  return r ? r->address : NULL;
+}
+
+int weft_spark_port(const weft_spark *c) {
+  const weft__http_req *r = req_of(c);
+  return r ? r->port : WEFT_EINVAL;
+}
+
+const char *weft_spark_url(const weft_spark *c) {
+  const weft__http_req *r = req_of(c);
+  return r ? r->head.target : NULL;
+}
+
+const char *weft_spark_query(const weft_spark *c, const char *key) {
+  const weft__http_req *r = req_of(c);
+  return r && key ? weft__http_req_query(r, key) : NULL;
+}
+
+size_t weft_spark_query_count(const weft_spark *c) {
+  const weft__http_req *r = req_of(c);
+  return r ? r->n_query : 0;
+}
+
+int weft_spark_query_at(const weft_spark *c, size_t i, const char **key, const char **value) {
+  const weft__http_req *r = req_of(c);
+  if (!r || !key || !value || i >= r->n_query) return WEFT_EINVAL;
+  *key = r->query[2 * i];
+  *value = r->query[2 * i + 1];
+  return 0;
+}
+
+int weft_spark_set_user(weft_spark *c, void *user, void (*free_user)(void *)) {
+  if (!c) return WEFT_EINVAL;
+  if (c->user_free && c->user != user) c->user_free(c->user);
+  c->user = user;
+  c->user_free = free_user;
+  return 0;
+}
+
+void *weft_spark_get_user(const weft_spark *c) { return c ? c->user : NULL; }

@@ -1,0 +1,254 @@
+/*
+ * A server's open sparks: the list every walk goes through (broadcast, the
+ * heartbeat, foreach), the index by id, and the connection events that
+ * make and end sparks (admission, authorization, open, data, close).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "primus.h"
+
+/* ---- open sparks: list and id index ---- */
+
+static size_t id_hash(const char *id) {
+  size_t h = 1469598103934665603ull;
+  for (; *id; id++)
+    h = (h ^ (unsigned char)*id) * 1099511628211ull;
+  return h;
+}
+
+static void index_grow(weft_server *s) {
+  size_t n = s->n_buckets ? s->n_buckets * 2 : 64;
+  weft_spark **b = calloc(n, sizeof(*b));
+  if (!b) return; /* chains just get longer */
+  for (size_t i = 0; i < s->n_buckets; i++) {
+    weft_spark *c = s->buckets[i];
+    while (c) {
+      weft_spark *next = c->hnext;
+      size_t k = id_hash(c->id) & (n - 1);
+      c->hnext = b[k];
+      b[k] = c;
+      c = next;
+    }
+  }
+  free(s->buckets);
+  s->buckets = b;
+  s->n_buckets = n;
+}
+
+weft_spark *weft_server_spark(weft_server *s, const char *id) {
+  if (!s || !id || !s->n_buckets) return NULL;
+  for (weft_spark *c = s->buckets[id_hash(id) & (s->n_buckets - 1)]; c; c = c->hnext)
+    if (strcmp(c->id, id) == 0) return c;
+  return NULL;
+}
+
+static void list_unlink(weft_spark **head, weft_spark *c) {
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    *head = c->next;
+  if (c->next) c->next->prev = c->prev;
+  c->next = c->prev = NULL;
+}
+
+static void list_push(weft_spark **head, weft_spark *c) {
+  c->prev = NULL;
+  c->next = *head;
+  if (*head) (*head)->prev = c;
+  *head = c;
+}
+
+void weft__server_add_open(weft_server *s, weft_spark *c) {
+  if (s->n_open + 1 > s->n_buckets) index_grow(s);
+  if (s->n_buckets) {
+    size_t k = id_hash(c->id) & (s->n_buckets - 1);
+    c->hnext = s->buckets[k];
+    s->buckets[k] = c;
+  }
+  list_push(&s->open_head, c);
+  s->n_open++;
+}
+
+void weft__server_remove_open(weft_server *s, weft_spark *c) {
+  if (s->n_buckets) {
+    for (weft_spark **pp = &s->buckets[id_hash(c->id) & (s->n_buckets - 1)]; *pp;
+         pp = &(*pp)->hnext) {
+      if (*pp == c) {
+        *pp = c->hnext;
+        break;
+      }
+    }
+  }
+  c->hnext = NULL;
+  /* While an iteration walks the list the node stays linked (it is skipped
+   * because it is no longer open) and is unlinked when the walk ends. */
+  if (s->iterating) {
+    c->unlink_later = 1;
+    s->unlink_pending = 1;
+  } else {
+    list_unlink(&s->open_head, c);
+  }
+  s->n_open--;
+}
+
+void weft__server_iter_begin(weft_server *s) { s->iterating++; }
+
+void weft__server_iter_end(weft_server *s) {
+  if (--s->iterating > 0 || !s->unlink_pending) return;
+  s->unlink_pending = 0;
+  weft_spark *c = s->open_head;
+  while (c) {
+    weft_spark *next = c->next;
+    if (c->unlink_later) {
+      c->unlink_later = 0;
+      list_unlink(&s->open_head, c);
+    }
+    c = next;
+  }
+}
+
+/* ---- the connection's events ---- */
+
+static weft_spark *spark_of(weft__conn *conn) { return WEFT__CONTAINER(conn, weft_spark, conn); }
+
+void weft__spark_admit(weft__conn *conn, void *user) {
+  weft_server *s = user;
+  weft_spark *sp = spark_of(conn);
+  sp->server = s;
+  if (!s->auth_cb) {
+    conn->tran->listener.accept(conn);
+    return;
+  }
+  weft_auth *a = calloc(1, sizeof(*a));
+  if (!a) {
+    conn->tran->listener.reject(conn, 500, NULL);
+    return;
+  }
+  a->spark = sp;
+  sp->auth = a;
+  s->auth_cb(a, s->auth_user);
+}
+
+static void on_opened(weft__conn *conn) { weft__spark_opened(spark_of(conn)); }
+
+static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) {
+  weft__spark_message(spark_of(conn), binary, data, len);
+}
+
+static void on_drained(weft__conn *conn) {
+  weft_spark *c = spark_of(conn);
+  weft_server *s = c->server;
+  if (c->above_hwm && c->state == WEFT__SP_OPEN && conn->tran->conn.queued(conn) < s->hwm) {
+    c->above_hwm = 0;
+    if (s->ev.drain) s->ev.drain(c, s->ev_user);
+  }
+}
+
+static void on_seal(weft__conn *conn) { weft__spark_seal(spark_of(conn)); }
+
+static void on_closing(weft__conn *conn, const weft__fault *why) {
+  weft_spark *c = spark_of(conn);
+  if (why) weft__server_error(c->server, c, why->code, why->kind, why->message);
+  if (c->state != WEFT__SP_OPEN) return;
+  c->state = WEFT__SP_ENDED;
+  weft__server_remove_open(c->server, c);
+}
+
+static void on_closed(weft__conn *conn, const weft__fault *why) {
+  (void)why;
+  weft_spark *c = spark_of(conn);
+  if (c->auth) c->auth->spark = NULL;
+  if (c->was_open) weft__spark_closed(c);
+  weft__batch_free(c->batch);
+  c->batch = NULL;
+}
+
+const weft__conn_events weft__spark_events = {on_opened,  on_message, on_drained, on_seal,
+                                              on_closing, NULL,       on_closed};
+
+/* ---- walks, broadcast, heartbeat ---- */
+
+int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *user) {
+  if (!s || !fn) return WEFT_EINVAL;
+  int rc = 0;
+  weft__server_iter_begin(s);
+  for (weft_spark *c = s->open_head; c && rc == 0; c = c->next)
+    if (c->state == WEFT__SP_OPEN) rc = fn(c, user);
+  weft__server_iter_end(s);
+  return rc;
+}
+
+static int broadcast_payload(weft_server *s, weft__payload *p) {
+  int n = 0;
+  weft__server_iter_begin(s);
+  for (weft_spark *c = s->open_head; c; c = c->next) {
+    if (c->state != WEFT__SP_OPEN) continue;
+    int rc = weft__spark_send_payload(c, p);
+    if (rc >= 0)
+      n++;
+    else
+      weft__server_error(s, c, rc, "queue", "broadcast skipped: outbound queue full");
+  }
+  weft__server_iter_end(s);
+  return n;
+}
+
+int weft_server_write(weft_server *s, const weft_value *msg) {
+  if (!s || !msg) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  if (s->has_outgoing) return weft__spark_broadcast_transformed(s, msg);
+  weft__payload *p;
+  int rc = weft__server_encode(s, msg, &p);
+  if (rc) return rc;
+  int n = broadcast_payload(s, p);
+  weft__payload_release(p);
+  return n;
+}
+
+int weft_server_write_raw(weft_server *s, const void *data, size_t len, int binary) {
+  if (!s || (!data && len)) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  weft__payload *p;
+  int rc = weft__payload_message(data, len, binary, &p);
+  if (rc) return rc;
+  int n = broadcast_payload(s, p);
+  weft__payload_release(p);
+  return n;
+}
+
+/* ---- heartbeat ---- */
+
+void weft__server_ping(uv_timer_t *t) {
+  weft_server *s = t->data;
+  char msg[64];
+  snprintf(msg, sizeof(msg), "primus::ping::%llu", (unsigned long long)uv_now(s->loop->uv));
+  /* uv_now is monotonic; Primus sends Date.now(): use wall-clock ms. */
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) == 0)
+    snprintf(msg, sizeof(msg), "primus::ping::%lld",
+             (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+  weft_value *v = weft_value_new_string(msg, strlen(msg));
+  weft__payload *p = NULL;
+  if (!v || weft__server_encode(s, v, &p) != 0) {
+    weft_value_free(v);
+    return;
+  }
+  weft_value_free(v);
+  weft__server_iter_begin(s);
+  for (weft_spark *c = s->open_head; c; c = c->next) {
+    if (c->state != WEFT__SP_OPEN) continue;
+    if (!c->alive) {
+      weft__server_error(s, c, WEFT_ETIMEDOUT, "timeout", "no answer to the last ping");
+      if (c->state == WEFT__SP_OPEN)
+        c->conn.tran->conn.close(&c->conn, WEFT__END_GOING_AWAY, "ping timeout");
+      continue;
+    }
+    c->alive = 0;
+    weft__spark_send_payload(c, p);
+  }
+  weft__server_iter_end(s);
+  weft__payload_release(p);
+}

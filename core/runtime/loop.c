@@ -1,0 +1,258 @@
+/*
+ * The loop (see loop.h).
+ *
+ * Corking: writes made during a loop turn only queue; the check phase (right
+ * after poll, same iteration) flushes each dirty stream with one write. A
+ * stream whose own read callback wrote to it (and to no other stream after
+ * it) is flushed when that callback ends instead, while its frames are still
+ * in the CPU's cache: request/response traffic leaves with the same one
+ * write, sooner. Writes made outside a callback (a host calling in between
+ * iterations) start the idle handle so the next poll does not block.
+ */
+#include "loop.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "payload.h"
+
+struct weft__post {
+  void (*fn)(void *);
+  void *user;
+  weft__post *next;
+};
+
+/* Flushes what is at the head of the dirty list. */
+static void flush_head(weft_loop *loop) {
+  weft__flushable *f = loop->dirty;
+  if (f->ops->seal) f->ops->seal(f);
+  /* A flush can make its owner dirty again only through a callback that
+   * writes, which re-adds it: take it off the list first. */
+  loop->dirty = f->next;
+  f->next = NULL;
+  f->ops->flush(f);
+}
+
+void weft__loop_flush_if_last(weft_loop *loop, weft__flushable *f) {
+  if (loop->dirty == f) flush_head(loop);
+}
+
+static void flush_all(weft_loop *loop) {
+  while (loop->dirty != &loop->dirty_end)
+    flush_head(loop);
+  if (loop->idle_active) {
+    uv_idle_stop(&loop->idle);
+    loop->idle_active = 0;
+  }
+}
+
+static void on_check(uv_check_t *h) { flush_all(h->data); }
+static void on_idle(uv_idle_t *h) { flush_all(h->data); }
+
+void weft__loop_mark_dirty(weft_loop *loop, weft__flushable *f) {
+  if (f->next) return;
+  f->next = loop->dirty;
+  loop->dirty = f;
+  if (!loop->idle_active) {
+    uv_idle_start(&loop->idle, on_idle);
+    loop->idle_active = 1;
+  }
+}
+
+void weft__loop_unmark_dirty(weft_loop *loop, weft__flushable *f) {
+  if (!f->next) return;
+  for (weft__flushable **pp = &loop->dirty; *pp != &loop->dirty_end; pp = &(*pp)->next) {
+    if (*pp == f) {
+      *pp = f->next;
+      break;
+    }
+  }
+  f->next = NULL;
+}
+
+static void on_async(uv_async_t *h) {
+  weft_loop *loop = h->data;
+  uv_mutex_lock(&loop->post_mu);
+  weft__post *list = loop->posts;
+  loop->posts = NULL;
+  uv_mutex_unlock(&loop->post_mu);
+  /* Posted in order, stored newest first: reverse. */
+  weft__post *rev = NULL;
+  while (list) {
+    weft__post *n = list->next;
+    list->next = rev;
+    rev = list;
+    list = n;
+  }
+  while (rev) {
+    weft__post *n = rev->next;
+    rev->fn(rev->user);
+    free(rev);
+    rev = n;
+  }
+}
+
+int weft__uv_err(int uverr) {
+  switch (uverr) {
+  case 0: return 0;
+  case UV_EADDRINUSE: return WEFT_EADDRINUSE;
+  case UV_EADDRNOTAVAIL: return WEFT_EADDRNOTAVAIL;
+  case UV_ECONNREFUSED: return WEFT_ECONNREFUSED;
+  case UV_ENOMEM: return WEFT_ENOMEM;
+  case UV_EINVAL: return WEFT_EINVAL;
+  case UV_ETIMEDOUT: return WEFT_ETIMEDOUT;
+  case UV_ENOBUFS: return WEFT_ENOBUFS;
+  case UV_ENOENT: return WEFT_ENOENT;
+  default: return WEFT_EIO;
+  }
+}
+
+static int loop_init(weft_loop *loop) {
+  loop->dirty = &loop->dirty_end;
+  uv_check_init(loop->uv, &loop->check);
+  uv_idle_init(loop->uv, &loop->idle);
+  loop->check.data = loop->idle.data = loop;
+  uv_check_start(&loop->check, on_check);
+  uv_unref((uv_handle_t *)&loop->check);
+  if (uv_mutex_init(&loop->post_mu) != 0) return WEFT_EIO;
+  if (uv_async_init(loop->uv, &loop->async, on_async) != 0) {
+    uv_mutex_destroy(&loop->post_mu);
+    return WEFT_EIO;
+  }
+  loop->async.data = loop;
+  uv_unref((uv_handle_t *)&loop->async);
+  loop->handles = 3;
+  return 0;
+}
+
+int weft_loop_new(weft_loop **out) {
+  if (!out) return WEFT_EINVAL;
+  *out = NULL;
+  weft_loop *loop = calloc(1, sizeof(*loop));
+  if (!loop) return WEFT_ENOMEM;
+  if (uv_loop_init(&loop->own) != 0) {
+    free(loop);
+    return WEFT_EIO;
+  }
+  loop->uv = &loop->own;
+  loop->owned = 1;
+  int rc = loop_init(loop);
+  if (rc) {
+    uv_loop_close(&loop->own);
+    free(loop);
+    return rc;
+  }
+  *out = loop;
+  return 0;
+}
+
+int weft_loop_new_uv(weft_loop **out, void *uv_loop) {
+  if (!out || !uv_loop) return WEFT_EINVAL;
+  *out = NULL;
+  weft_loop *loop = calloc(1, sizeof(*loop));
+  if (!loop) return WEFT_ENOMEM;
+  loop->uv = uv_loop;
+  int rc = loop_init(loop);
+  if (rc) {
+    free(loop);
+    return rc;
+  }
+  *out = loop;
+  return 0;
+}
+
+void *weft_loop_uv(weft_loop *loop) { return loop ? loop->uv : NULL; }
+
+int weft_loop_run(weft_loop *loop) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->depth) return WEFT_ESTATE;
+  loop->depth++;
+  uv_run(loop->uv, UV_RUN_DEFAULT);
+  loop->depth--;
+  return 0;
+}
+
+int weft_loop_run_once(weft_loop *loop) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->depth) return WEFT_ESTATE;
+  loop->depth++;
+  int more = uv_run(loop->uv, UV_RUN_NOWAIT);
+  loop->depth--;
+  return more ? 1 : 0;
+}
+
+int weft_loop_fd(const weft_loop *loop) { return loop ? uv_backend_fd(loop->uv) : -1; }
+
+int weft_loop_timeout(const weft_loop *loop) {
+  if (!loop) return -1;
+  if (loop->dirty != &loop->dirty_end) return 0;
+  /* libuv answers 0 for a loop with nothing alive: a host that sleeps that
+   * long before polling again would spin. Nothing alive: no timer (-1). */
+  if (!uv_loop_alive(loop->uv)) return -1;
+  return uv_backend_timeout(loop->uv);
+}
+
+int weft_loop_stop(weft_loop *loop) {
+  if (!loop) return WEFT_EINVAL;
+  uv_stop(loop->uv);
+  return 0;
+}
+
+int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
+  if (!loop || !fn) return WEFT_EINVAL;
+  weft__post *p = malloc(sizeof(*p));
+  if (!p) return WEFT_ENOMEM;
+  p->fn = fn;
+  p->user = user;
+  uv_mutex_lock(&loop->post_mu);
+  if (loop->closing) {
+    uv_mutex_unlock(&loop->post_mu);
+    free(p);
+    return WEFT_ECLOSED;
+  }
+  p->next = loop->posts;
+  loop->posts = p;
+  uv_mutex_unlock(&loop->post_mu);
+  uv_async_send(&loop->async);
+  return 0;
+}
+
+static void loop_free(weft_loop *loop) {
+  weft__payload_pool_free(loop);
+  uv_mutex_destroy(&loop->post_mu);
+  weft__buf_free(&loop->scratch);
+  free(loop);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  weft_loop *loop = h->data;
+  /* A borrowed loop is freed from its host's loop once our handles are gone. */
+  if (--loop->handles == 0 && !loop->owned) loop_free(loop);
+}
+
+int weft_loop_close(weft_loop *loop) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->users > 0 || loop->depth || loop->closing) return WEFT_ESTATE;
+  uv_mutex_lock(&loop->post_mu);
+  loop->closing = 1;
+  weft__post *left = loop->posts;
+  loop->posts = NULL;
+  uv_mutex_unlock(&loop->post_mu);
+  while (left) {
+    weft__post *n = left->next;
+    free(left);
+    left = n;
+  }
+  uv_close((uv_handle_t *)&loop->check, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->async, on_handle_closed);
+  if (!loop->owned) return 0;
+  while (loop->handles > 0)
+    uv_run(loop->uv, UV_RUN_NOWAIT);
+  /* Every weft handle is closed; anything else left is the caller's bug, but
+   * run the loop dry so uv_loop_close() can succeed. */
+  uv_run(loop->uv, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(loop->uv);
+  loop_free(loop);
+  return rc == 0 ? 0 : WEFT_ESTATE;
+}

@@ -1,0 +1,76 @@
+/*
+ * The loop: a libuv loop (its own or the host's) and what every connection
+ * on it shares — the read buffer, the decrypted-TLS buffer, the encode
+ * scratch, the write cork, the pool of small payloads — and the list of
+ * things to flush at the end of the loop turn (corked writes, decision #3).
+ */
+#ifndef WEFT__LOOP_H
+#define WEFT__LOOP_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "weft/weft.h"
+
+#define WEFT__READ_CHUNK 65536
+/* Queued frames up to this many bytes in all are copied into one buffer and
+ * written with a single-buffer write: the kernel's per-iovec cost for many
+ * small frames is higher than the copy. */
+#define WEFT__CORK 16384
+
+typedef struct weft__post weft__post;
+struct weft__payload;
+
+/* Something with bytes to write at the end of this loop turn (a stream).
+ * `next` is NULL while it is not on the loop's list. */
+typedef struct weft__flushable weft__flushable;
+typedef struct weft__flush_ops {
+  /* Optional, first: queue what was held back for this turn (a batch). It
+   * runs while still marked, so what it queues does not mark it again. */
+  void (*seal)(weft__flushable *f);
+  /* Write what is queued; it is off the list by now. */
+  void (*flush)(weft__flushable *f);
+} weft__flush_ops;
+struct weft__flushable {
+  weft__flushable *next;
+  const weft__flush_ops *ops;
+};
+
+struct weft_loop {
+  uv_loop_t *uv;
+  uv_loop_t own;
+  int owned;
+  int depth; /* > 0 while inside weft_loop_run/run_once */
+  int closing;
+  size_t users;     /* live servers, clients and connections */
+  size_t handles;   /* our uv handles still to close (check, idle, async) */
+  uv_check_t check; /* flushes corked writes right after poll */
+  uv_idle_t idle;   /* keeps the next poll from blocking while writes wait */
+  uv_async_t async; /* weft_loop_post() */
+  uv_mutex_t post_mu;
+  weft__post *posts;
+  weft__flushable *dirty;    /* to flush this turn, last marked first */
+  weft__flushable dirty_end; /* the list's end: `next` is never NULL on it */
+  int idle_active;
+  int rbuf_busy;
+  weft__buf scratch;          /* encode scratch, reused */
+  struct weft__payload *pool; /* free small payloads */
+  size_t pool_len;
+  uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
+  uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */
+  uint8_t cork[WEFT__CORK];       /* small frames gathered for one write */
+};
+
+/* Puts `f` on the list flushed at the end of this loop turn (once). */
+void weft__loop_mark_dirty(weft_loop *loop, weft__flushable *f);
+void weft__loop_unmark_dirty(weft_loop *loop, weft__flushable *f);
+/* Flushes `f` now if it was the last one marked (found in O(1); anything
+ * marked after it means a fan-out, left for the check phase). */
+void weft__loop_flush_if_last(weft_loop *loop, weft__flushable *f);
+/* The WEFT_E* code of a libuv error (WEFT_EIO for the ones without one). */
+int weft__uv_err(int uverr);
+
+static inline int weft__loop_is_dirty(const weft__flushable *f) { return f->next != NULL; }
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * Where byte streams come from: listening sockets (TCP or Unix-domain) that
+ * accept streams, and connections made to a URL's address (a TCP host and
+ * port, resolving names on libuv's thread pool, or a Unix socket's path).
+ */
+#ifndef WEFT__NET_H
+#define WEFT__NET_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "base/url.h"
+#include "stream.h"
+
+/* The stream kind a URL's address needs (WEFT__STREAM_PIPE for a socket
+ * path, else WEFT__STREAM_TCP). */
+static inline int weft__url_stream_kind(const weft__url *u) {
+  return u->sock[0] ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP;
+}
+
+/* Resolves a numeric host (IPv4/IPv6 literal or "localhost") and port.
+ * Returns 0 or WEFT_EADDRNOTAVAIL. */
+int weft__sockaddr(const char *host, int port, struct sockaddr_storage *ss);
+
+/* ---- listening ---- */
+
+typedef struct weft__acceptor weft__acceptor;
+struct weft__acceptor {
+  weft__uv_stream h;
+  uint8_t kind;      /* WEFT__STREAM_* */
+  uint8_t inited;    /* the handle exists: a close is owed */
+  char *path;        /* the socket file this acceptor made, removed at close */
+  uint64_t dev, ino; /* …as made, so a file put there since is left alone */
+  /* A peer is waiting (status 0: call weft__acceptor_accept) or accepting
+   * failed (a libuv error). */
+  void (*on_connection)(weft__acceptor *a, int status);
+  /* After weft__acceptor_close() returned 1: the memory may go. */
+  void (*on_closed)(weft__acceptor *a);
+};
+
+/* Binds the URL's address and listens. A Unix socket file left by a server
+ * that is gone (nobody accepts on it) is replaced; a path where a server
+ * accepts, or that is not a socket, is WEFT_EADDRINUSE. `mode`, when not 0,
+ * is given to the socket file (chmod), else it keeps what bind() made
+ * (0777 & ~umask). Errors: WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL, WEFT_EURL,
+ * WEFT_ENOMEM, WEFT_EIO; weft__acceptor_close() is owed either way. */
+int weft__acceptor_listen(weft__acceptor *a, weft_loop *loop, const weft__url *u, unsigned mode);
+/* Accepts the waiting peer into `s` (initialised with the acceptor's kind). */
+int weft__acceptor_accept(weft__acceptor *a, weft__stream *s);
+/* The bound TCP port (0 for a Unix socket). */
+int weft__acceptor_port(const weft__acceptor *a);
+/* Stops listening and removes the socket file it made. Returns 1 when
+ * on_closed follows, 0 when nothing was open (the memory may go now). */
+int weft__acceptor_close(weft__acceptor *a);
+
+/* ---- connecting ---- */
+
+typedef struct weft__connector weft__connector;
+struct weft__connector {
+  weft__stream *s;
+  uv_connect_t req;
+  uv_getaddrinfo_t gai;
+  uint8_t resolving;
+  uint8_t cancelled;
+  int port;
+  /* Once: 0 connected, or a WEFT_E* code and a reason. */
+  void (*cb)(weft__connector *c, int status, const char *why);
+};
+
+/* Connects `s` (initialised with weft__url_stream_kind(u)) to the URL's
+ * address; cb follows, never from inside this call. Returns 0, or an error
+ * when nothing was started. */
+int weft__connector_start(weft__connector *c, weft__stream *s, const weft__url *u,
+                          void (*cb)(weft__connector *c, int status, const char *why));
+/* Gives up: returns 1 when a name is being resolved — cb still follows
+ * (with WEFT_ECLOSED) and the stream must stay open until then — else 0. */
+int weft__connector_cancel(weft__connector *c);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * A byte stream: one connection's bytes in and out over a libuv stream — a
+ * TCP socket or a Unix-domain socket — with TLS on top of either. Reads land
+ * in the loop's shared buffer and only unconsumed bytes are kept; writes
+ * queue references to payloads and leave corked, one write per stream per
+ * loop turn (loop.h), with at most one uv_write in flight. The owner (a
+ * framing) supplies what the bytes mean through the ops.
+ */
+#ifndef WEFT__STREAM_H
+#define WEFT__STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "loop.h"
+
+struct weft__payload;
+struct weft__tls;
+struct weft__tls_ctx;
+typedef struct weft__stream weft__stream;
+
+/* What a stream runs over. */
+enum { WEFT__STREAM_TCP = 0, WEFT__STREAM_PIPE = 1 };
+
+/* Either kind of libuv handle, so one struct serves both. */
+typedef union weft__uv_stream {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+} weft__uv_stream;
+
+typedef struct weft__stream_ops {
+  /* Bytes arrived: consume what can be, return how many; the rest is kept
+   * and offered again with more appended. */
+  size_t (*read)(weft__stream *s, uint8_t *data, size_t len);
+  /* The peer closed or the socket failed (a libuv error). */
+  void (*eof)(weft__stream *s, int uverr);
+  /* Queued bytes were written (the queue shrank). */
+  void (*written)(weft__stream *s);
+  /* The handle is closed: the owner may free the memory holding it. */
+  void (*closed)(weft__stream *s);
+  /* Optional: just before the flush, the owner queues what it held back
+   * for this loop turn (a batch of messages). */
+  void (*seal)(weft__stream *s);
+} weft__stream_ops;
+
+typedef struct weft__qent {
+  struct weft__payload *p;
+  size_t off; /* bytes of the frame already written */
+} weft__qent;
+
+struct weft__stream {
+  weft__flushable flush; /* on the loop's list while writes wait */
+  weft_loop *loop;
+  const weft__stream_ops *ops;
+  uint8_t kind;    /* WEFT__STREAM_* */
+  uint8_t closed;  /* uv_close called */
+  uint8_t writing; /* a uv_write is in flight */
+  uint8_t tls_ready;
+  weft__buf in;  /* unconsumed bytes across reads */
+  size_t need;   /* owner's hint: bytes the pending unit needs in all */
+  weft__qent *q; /* ring of queued frames */
+  size_t q_head, q_len, q_cap;
+  size_t queued; /* bytes queued, not yet written */
+  size_t inflight_n;
+  /* TLS: frames wait in pq as plaintext until the flush encrypts them into
+   * q; until the handshake is done they just wait. */
+  struct weft__tls *tls;
+  struct weft__payload **pq;
+  size_t pq_len, pq_cap;
+  weft__uv_stream h;
+  /* Last: used only when a write cannot complete at once, so it stays out
+   * of the cache lines every message touches. */
+  uv_write_t wreq;
+};
+
+/* Initialises the handle (`kind`) on the loop; the stream is then closable
+ * with weft__stream_close() whatever happens next. */
+void weft__stream_init(weft__stream *s, weft_loop *loop, int kind, const weft__stream_ops *ops);
+/* Makes the stream speak TLS (before weft__stream_start). Returns 0 or
+ * WEFT_ENOMEM. */
+int weft__stream_tls(weft__stream *s, struct weft__tls_ctx *ctx, int server, const char *host);
+/* Why TLS failed, "" when it did not (or is not in use). */
+const char *weft__stream_tls_error(const weft__stream *s);
+/* Starts reading (TCP: with TCP_NODELAY); a TLS client sends its hello.
+ * Returns 0 or a WEFT_E* code. */
+int weft__stream_start(weft__stream *s);
+/* Nothing queued and nothing being written. */
+int weft__stream_idle(const weft__stream *s);
+/* Queues a payload's wire bytes (taking its own reference) and marks the
+ * stream for the next flush. Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
+int weft__stream_enqueue(weft__stream *s, struct weft__payload *p);
+/* Makes sure the owner's seal runs before this turn's flush. */
+static inline void weft__stream_mark(weft__stream *s) { weft__loop_mark_dirty(s->loop, &s->flush); }
+/* Writes what is queued now. */
+void weft__stream_flush(weft__stream *s);
+/* Offers the kept bytes to ops->read again (after the owner's state
+ * changed, e.g. an authorization answer). */
+void weft__stream_reprocess(weft__stream *s);
+/* The peer's address ("" for a Unix socket) and port (0 for a Unix socket). */
+void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port);
+/* Closes the handle; queued data is dropped; ops->closed follows. */
+void weft__stream_close(weft__stream *s);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * What a WebSocket connection does the same on both sides: frames out
+ * (written once per payload: server frames carry no mask and no
+ * per-connection state, so one frame — and one compressed frame — serves
+ * every recipient), frames in through the reader, pings answered, and the
+ * closing handshake. How a side ends its byte stream is its weft__ws_side.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "ws.h"
+
+#define WEFT__DEFLATE_MIN 64  /* smaller messages are not worth compressing */
+#define WEFT__CLOSE_WAIT 2000 /* ms a server waits for the peer's close frame */
+
+/* Payload variants this framing makes (payload.h). */
+enum { TAG_DEFLATED = 1, TAG_COPY = 2 };
+
+#define EMIT(w, name, ...)                                                                         \
+  do {                                                                                             \
+    if ((w)->base.owner && (w)->base.ev->name) (w)->base.ev->name(&(w)->base, __VA_ARGS__);        \
+  } while (0)
+
+/* ---- frames out ---- */
+
+static weft__payload *deflated(weft__ws_conn *w, weft__payload *p) {
+  weft__payload *d = weft__payload_variant(p, TAG_DEFLATED);
+  if (d) return d;
+  weft__buf *out = &weft__ws_io(w)->loop->scratch;
+  out->len = 0;
+  if (weft__pmd_deflate(w->reader.pmd, p->data, p->len, out) != 0) return NULL;
+  d = weft__payload_new(p->kind, out->data, out->len);
+  if (d) weft__payload_add_variant(p, d, TAG_DEFLATED);
+  return d;
+}
+
+/* Writes p's frame header in front of its data, once; a client's frames
+ * are masked (they are never shared). */
+static void frame(weft__payload *p, const uint8_t *mask) {
+  int rsv1 = p->tag == TAG_DEFLATED;
+  int opcode = p->kind == WEFT__P_BINARY ? WEFT__WS_BINARY : WEFT__WS_TEXT;
+  if (p->len < 126 && !mask) { /* most frames: two bytes, written in place */
+    p->head[sizeof(p->head) - 2] = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | opcode);
+    p->head[sizeof(p->head) - 1] = (uint8_t)p->len;
+    p->hlen = 2;
+  } else {
+    uint8_t h[14];
+    size_t n = weft__ws_frame_header(h, opcode, 1, rsv1, p->len, mask);
+    memcpy(p->head + sizeof(p->head) - n, h, n);
+    p->hlen = (uint8_t)n;
+    if (mask) weft__ws_mask(p->data, p->len, mask, 0);
+  }
+  p->framing = WEFT__FRAMING_WS;
+}
+
+int weft__ws_send(weft__conn *c, weft__payload *p) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  if (w->state != WEFT__WS_OPEN) return WEFT_ECLOSED;
+  if (w->reader.pmd && p->len >= WEFT__DEFLATE_MIN) {
+    weft__payload *d = deflated(w, p);
+    if (d) p = d; /* on failure the plain frame is still valid */
+  }
+  if (p->framing != WEFT__FRAMING_WS) {
+    if (p->framing) { /* another framing's header is in place: a copy of ours */
+      weft__payload *v = weft__payload_variant(p, TAG_COPY);
+      if (!v) {
+        if (!(v = weft__payload_new(p->kind, p->data, p->len))) return WEFT_ENOMEM;
+        weft__payload_add_variant(p, v, TAG_COPY);
+      }
+      p = v;
+    }
+    if (p->framing != WEFT__FRAMING_WS) {
+      uint8_t mask[4];
+      weft__rand *r = w->side->rand ? w->side->rand(w) : NULL;
+      if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) return WEFT_EIO;
+      frame(p, r ? mask : NULL);
+    }
+  }
+  return weft__stream_enqueue(weft__ws_io(w), p);
+}
+
+/* A control frame, built whole (masked on a client). */
+static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_t n) {
+  uint8_t mask[4];
+  weft__rand *r = w->side->rand ? w->side->rand(w) : NULL;
+  if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) return WEFT_EIO;
+  weft__payload *p = weft__payload_new(WEFT__P_RAW, NULL, 14 + n);
+  if (!p) return WEFT_ENOMEM;
+  size_t h = weft__ws_frame_header(p->data, opcode, 1, 0, n, r ? mask : NULL);
+  if (n) memcpy(p->data + h, data, n);
+  if (r) weft__ws_mask(p->data + h, n, mask, 0);
+  p->len = h + n;
+  int rc = weft__stream_enqueue(weft__ws_io(w), p);
+  weft__payload_release(p);
+  return rc;
+}
+
+int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason) {
+  uint8_t body[125];
+  size_t n = weft__ws_close_payload(body, code, reason);
+  return send_control(w, WEFT__WS_CLOSE, body, n);
+}
+
+void weft__ws_hold(weft__conn *c) { weft__stream_mark(weft__ws_io((weft__ws_conn *)c)); }
+
+size_t weft__ws_queued(const weft__conn *c) {
+  return weft__ws_io((weft__ws_conn *)(void *)(uintptr_t)c)->queued;
+}
+
+/* ---- state ---- */
+
+void weft__ws_open(weft__ws_conn *w) {
+  w->state = WEFT__WS_OPEN;
+  if (w->base.owner && w->base.ev->opened) w->base.ev->opened(&w->base);
+}
+
+void weft__ws_down(weft__ws_conn *w, const weft__fault *why) {
+  if (w->state != WEFT__WS_OPEN) return;
+  w->state = WEFT__WS_CLOSING;
+  EMIT(w, closing, why);
+}
+
+void weft__ws_close(weft__conn *c, int code, const char *reason) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  if (w->state != WEFT__WS_OPEN) return;
+  if (weft__ws_send_close(w, code, reason) != 0) {
+    weft__ws_abort(c);
+    return;
+  }
+  weft__ws_down(w, NULL);
+  if (w->state != WEFT__WS_CLOSING) return; /* the owner aborted it meanwhile */
+  if (w->side->deadline)
+    w->side->deadline(w, WEFT__CLOSE_WAIT);
+  else
+    w->side->linger(w);
+}
+
+void weft__ws_abort(weft__conn *c) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  if (w->state == WEFT__WS_CLOSED) return;
+  weft__ws_down(w, NULL);
+  w->state = WEFT__WS_CLOSED;
+  w->side->abort(w);
+}
+
+void weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
+  weft__ws_down(w, NULL);
+  w->state = WEFT__WS_CLOSED;
+  weft__ws_reader_free(&w->reader);
+  if (w->base.owner && w->base.ev->closed) w->base.ev->closed(&w->base, why);
+}
+
+/* ---- frames in ---- */
+
+static int on_message(void *ctx, int binary, uint8_t *data, size_t len) {
+  weft__ws_conn *w = ctx;
+  if (w->state != WEFT__WS_OPEN) return 0; /* closing: data is ignored */
+  EMIT(w, message, binary, data, len);
+  return w->state == WEFT__WS_CLOSED;
+}
+
+static int on_ping(void *ctx, uint8_t *data, size_t len) {
+  weft__ws_conn *w = ctx;
+  if (w->state == WEFT__WS_OPEN) send_control(w, WEFT__WS_PONG, data, len);
+  return 0;
+}
+
+static int on_pong(void *ctx, uint8_t *data, size_t len) {
+  (void)ctx, (void)data, (void)len;
+  return 0;
+}
+
+static int on_close(void *ctx, int code, const char *reason, size_t rlen) {
+  weft__ws_conn *w = ctx;
+  (void)reason, (void)rlen;
+  if (w->state == WEFT__WS_OPEN) { /* the peer starts it: answer with its code */
+    weft__ws_send_close(w, code == WEFT__CLOSE_NO_STATUS ? 0 : code, NULL);
+    weft__ws_down(w, NULL);
+  }
+  /* Ours was answered, or we answered: what is queued goes, then the end. */
+  if (w->state == WEFT__WS_CLOSING) w->side->linger(w);
+  return 1;
+}
+
+static const weft__ws_reader_cbs reader_cbs = {on_message, on_ping, on_pong, on_close};
+
+static const char *close_kind(int code) {
+  switch (code) {
+  case WEFT__CLOSE_TOO_BIG: return "toobig";
+  case WEFT__CLOSE_INVALID_DATA: return "utf8";
+  default: return "protocol";
+  }
+}
+
+size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
+  if (w->state != WEFT__WS_OPEN && w->state != WEFT__WS_CLOSING) return len;
+  long n = weft__ws_reader_feed(&w->reader, data, len, &reader_cbs, w);
+  if (n >= 0) {
+    weft__ws_io(w)->need = w->reader.need;
+    return (size_t)n;
+  }
+  int code = w->reader.close_code ? w->reader.close_code : WEFT__CLOSE_PROTOCOL;
+  if (w->state != WEFT__WS_OPEN) {
+    weft__ws_abort(&w->base);
+    return len;
+  }
+  /* Clients report every bad frame as "protocol", servers say which. */
+  weft__fault f = {(int)n, w->side->rand ? "protocol" : close_kind(code), weft_strerror((int)n)};
+  weft__ws_send_close(w, code, NULL);
+  weft__ws_down(w, &f);
+  if (w->state == WEFT__WS_CLOSING) w->side->linger(w);
+  return len;
+}

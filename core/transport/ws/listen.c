@@ -1,0 +1,178 @@
+/*
+ * The WebSocket listener: an HTTP endpoint whose upgrade requests become
+ * connections. A valid upgrade is held while the owner admits it (Primus's
+ * authorize may answer later), then answered with 101 and handed frames.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "ws.h"
+
+static weft__ws_sconn *of_hc(weft__http_conn *hc) {
+  return WEFT__CONTAINER(hc, weft__ws_sconn, hc);
+}
+
+static weft__listener *listener_of(weft__http_conn *hc) { return hc->ep->user; }
+
+/* ---- how a server connection ends ---- */
+
+static void side_linger(weft__ws_conn *w) {
+  w->state = WEFT__WS_LINGER;
+  weft__http_linger(&((weft__ws_sconn *)w)->hc);
+}
+
+static void side_abort(weft__ws_conn *w) { weft__http_abort(&((weft__ws_sconn *)w)->hc); }
+
+static void side_deadline(weft__ws_conn *w, uint32_t ms) {
+  weft__http_deadline(&((weft__ws_sconn *)w)->hc, ms);
+}
+
+static const weft__ws_side server_side = {side_linger, side_abort, side_deadline, NULL};
+
+/* ---- the HTTP handler ---- */
+
+static void on_request(weft__http_conn *hc) {
+  const weft__http_head *h = &hc->req.head;
+  if (!weft__http_header_has(h, "Upgrade", "websocket")) {
+    weft__http_respond_status(hc, 426, NULL);
+    return;
+  }
+  char accept[29];
+  int rc = weft__ws_check_upgrade(h, accept);
+  if (rc == WEFT_EUNSUPPORTED) {
+    weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
+    return;
+  }
+  if (rc != 0) {
+    weft__http_respond_status(hc, 400, NULL);
+    return;
+  }
+  weft__listener *l = listener_of(hc);
+  weft__ws_sconn *sc = of_hc(hc);
+  weft__ws_conn *w = &sc->ws;
+  w->base.tran = &weft__transport_ws;
+  w->base.ev = l->p.ev;
+  w->base.peer = &hc->req;
+  w->base.owner = (char *)sc - l->p.owner_size;
+  w->side = &server_side;
+  weft__http_hold(hc);
+  w->admitting = 1; /* an accept from in here: the read goes on by itself */
+  l->p.admit(&w->base, l->p.user);
+  w->admitting = 0;
+}
+
+void weft__ws_accept(weft__conn *c) {
+  weft__ws_sconn *sc = (weft__ws_sconn *)c;
+  weft__http_conn *hc = &sc->hc;
+  weft__ws_conn *w = &sc->ws;
+  if (hc->state != WEFT__HC_HELD || w->state != WEFT__WS_NEW) return;
+  int inside = w->admitting;
+  weft__listener *l = listener_of(hc);
+  weft__ws_listener *wl = weft__listener_priv(l);
+  char accept[29];
+  weft__ws_check_upgrade(&hc->req.head, accept);
+  char ext[160] = "";
+  weft__pmd *pmd = NULL;
+  if (wl->pmd) {
+    weft__pmd_params pp;
+    char resp[128];
+    if (weft__pmd_negotiate(weft__http_get(&hc->req.head, "Sec-WebSocket-Extensions"), &pp, resp,
+                            sizeof(resp)) == 0 &&
+        pp.enabled) {
+      snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: %s\r\n", resp);
+      pmd = wl->pmd;
+    }
+  }
+  char head[512];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                   accept, ext);
+  weft__payload *p = weft__payload_new(WEFT__P_RAW, head, (size_t)n);
+  int rc = p ? weft__stream_enqueue(&hc->io, p) : WEFT_ENOMEM;
+  weft__payload_release(p);
+  if (rc) {
+    weft__ws_abort(c);
+    return;
+  }
+  weft__http_upgraded(hc);
+  weft__ws_reader_init(&w->reader, 1, l->p.max_length);
+  w->reader.allow_rsv1 = pmd != NULL;
+  w->reader.pmd = pmd;
+  weft__ws_open(w);
+  /* Bytes that came after the head while the answer was awaited. */
+  if (!inside && w->state == WEFT__WS_OPEN) weft__stream_reprocess(&hc->io);
+}
+
+void weft__ws_reject(weft__conn *c, int status, const char *message) {
+  weft__http_conn *hc = &((weft__ws_sconn *)c)->hc;
+  if (hc->state != WEFT__HC_HELD) return;
+  if (status < 400 || status > 599) status = 401;
+  if (message)
+    weft__http_respond_error(hc, status, message);
+  else
+    weft__http_respond_status(hc, status, NULL);
+}
+
+static size_t on_read(weft__http_conn *hc, uint8_t *data, size_t len) {
+  return weft__ws_read(&of_hc(hc)->ws, data, len);
+}
+
+static void on_written(weft__http_conn *hc) {
+  weft__ws_conn *w = &of_hc(hc)->ws;
+  if (w->state == WEFT__WS_OPEN && w->base.ev->drained) w->base.ev->drained(&w->base);
+}
+
+static void on_seal(weft__http_conn *hc) {
+  weft__ws_conn *w = &of_hc(hc)->ws;
+  if (w->state == WEFT__WS_OPEN && w->base.ev->seal) w->base.ev->seal(&w->base);
+}
+
+static void on_eof(weft__http_conn *hc, int uverr) {
+  (void)uverr;
+  weft__ws_abort(&of_hc(hc)->ws.base);
+}
+
+static void on_closed(weft__http_conn *hc) { weft__ws_closed(&of_hc(hc)->ws, NULL); }
+
+static const weft__http_handler handler = {on_request, on_read, on_written,
+                                           on_seal,    on_eof,  on_closed};
+
+/* ---- the listener ---- */
+
+static void on_endpoint_closed(weft__http_endpoint *ep) {
+  weft__listener *l = ep->user;
+  weft__ws_listener *wl = weft__listener_priv(l);
+  weft__pmd_free(wl->pmd);
+  wl->pmd = NULL;
+  l->p.closed(l, l->p.user);
+}
+
+int weft__ws_bind(weft__listener *l) {
+  weft__ws_listener *wl = weft__listener_priv(l);
+  weft__http_endpoint *ep = &wl->ep;
+  ep->site = l->p.site;
+  ep->handler = &handler;
+  ep->user = l;
+  ep->tls = l->p.tls;
+  ep->conn_size = l->p.owner_size + sizeof(weft__ws_sconn);
+  ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
+  ep->closed = on_endpoint_closed;
+  int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
+  if (rc == 0 && l->p.compression && (rc = weft__pmd_new(&wl->pmd)) != 0)
+    weft__http_endpoint_stop(ep, 1);
+  l->port = rc ? 0 : weft__http_endpoint_port(ep);
+  weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
+  return rc;
+}
+
+int weft__ws_adopt(weft__listener *l, int fd) {
+  weft__ws_listener *wl = weft__listener_priv(l);
+  return weft__http_endpoint_adopt(&wl->ep, fd);
+}
+
+void weft__ws_stop(weft__listener *l, int hard) {
+  weft__ws_listener *wl = weft__listener_priv(l);
+  weft__http_endpoint_stop(&wl->ep, hard);
+}

@@ -1,0 +1,91 @@
+/*
+ * The "websockets" transport: RFC 6455 over a byte stream (TCP, TLS, Unix
+ * socket), the HTTP/1.1 upgrade on the server side through the HTTP layer,
+ * and a dialer for clients. Files: conn.c (what both sides share: framing,
+ * sending, the close handshake), listen.c (the listener), dial.c (the
+ * dialer), codec.c and pmd.c (no I/O).
+ */
+#ifndef WEFT__WS_H
+#define WEFT__WS_H
+
+#include "base/rand.h"
+#include "codec.h"
+#include "runtime/net.h"
+#include "transport/transport.h"
+
+extern const weft__transport weft__transport_ws;
+
+enum {
+  WEFT__WS_NEW = 0, /* the handshake is not done */
+  WEFT__WS_OPEN,    /* frames flow */
+  WEFT__WS_CLOSING, /* our close frame is sent; waiting for the peer's */
+  WEFT__WS_LINGER,  /* the closing handshake is over: flush, then close */
+  WEFT__WS_CLOSED   /* the stream is closing */
+};
+
+typedef struct weft__ws_conn weft__ws_conn;
+
+/* How each side ends its byte stream (listen.c, dial.c). */
+typedef struct weft__ws_side {
+  void (*linger)(weft__ws_conn *w); /* write what is queued, then close */
+  void (*abort)(weft__ws_conn *w);  /* close now */
+  /* Closes it if it is still open after `ms` (NULL: no deadline). */
+  void (*deadline)(weft__ws_conn *w, uint32_t ms);
+  /* Client frames' masks; NULL on the server. */
+  weft__rand *(*rand)(weft__ws_conn *w);
+} weft__ws_side;
+
+/* What both sides' connections start with. The byte stream follows it
+ * directly in both (see weft__ws_io). */
+struct weft__ws_conn {
+  weft__conn base;
+  const weft__ws_side *side;
+  weft__ws_reader reader; /* reader.pmd: the shared compressor, when negotiated */
+  uint8_t state;          /* WEFT__WS_* */
+  uint8_t admitting;      /* server: inside the owner's admit */
+};
+
+/* A server connection: the HTTP connection (its stream first) follows. */
+typedef struct weft__ws_sconn {
+  weft__ws_conn ws;
+  weft__http_conn hc;
+} weft__ws_sconn;
+
+static inline weft__stream *weft__ws_io(weft__ws_conn *w) {
+  return (weft__stream *)(void *)(w + 1);
+}
+
+/* conn.c: the connection ops of both sides. */
+int weft__ws_send(weft__conn *c, weft__payload *p);
+void weft__ws_hold(weft__conn *c);
+size_t weft__ws_queued(const weft__conn *c);
+void weft__ws_close(weft__conn *c, int code, const char *reason);
+void weft__ws_abort(weft__conn *c);
+/* The handshake is done: frames flow, and the owner hears of it. */
+void weft__ws_open(weft__ws_conn *w);
+/* Feeds bytes to the frame reader; returns the bytes used. */
+size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len);
+/* The connection stops being open (once): the owner's closing event. */
+void weft__ws_down(weft__ws_conn *w, const weft__fault *why);
+/* The stream is closed: the owner hears it last (`why` for a failure). */
+void weft__ws_closed(weft__ws_conn *w, const weft__fault *why);
+/* Queues a close frame (code 0: an empty one). Returns 0 or an error. */
+int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason);
+
+/* listen.c: a listener's private part, and its ops. */
+typedef struct weft__ws_listener {
+  weft__http_endpoint ep;
+  weft__pmd *pmd; /* the shared compressor, when compression is on */
+} weft__ws_listener;
+
+int weft__ws_bind(weft__listener *l);
+void weft__ws_accept(weft__conn *c);
+void weft__ws_reject(weft__conn *c, int status, const char *message);
+void weft__ws_stop(weft__listener *l, int hard);
+int weft__ws_adopt(weft__listener *l, int fd);
+
+/* dial.c: the dialer ops. */
+int weft__ws_dial(const weft__dial_params *p, weft__conn **out);
+void weft__ws_cancel(weft__conn *c, int orderly);
+
+#endif
