@@ -2,7 +2,13 @@
 #ifndef WEFT_CLI_H
 #define WEFT_CLI_H
 
+#include <stddef.h>
+
 /* `weft connect URL [options]`: argv[0] is the URL. Returns the exit status. */
 int weft_cli_connect(int argc, char **argv);
+/* The transformers there are, comma-separated, into out[0..cap). */
+void weft_cli_transformers(char *out, size_t cap);
+/* 0 for a known transformer; else prints the names there are and -1. */
+int weft_cli_check_transformer(const char *name);
 
 #endif

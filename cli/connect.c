@@ -1,5 +1,6 @@
 /*
- * weft connect URL [--parser json|msgpack] [--reconnect-min MS] [--reconnect-max MS]
+ * weft connect URL [--transformer websockets] [--parser json|msgpack]
+ *                  [--reconnect-min MS] [--reconnect-max MS]
  *                  [--retries N] [--timeout MS] [--ping-timeout MS] [--strategy LIST]
  *                  [--header 'Name: value']... [--ca-file PEM] [--insecure]
  *
@@ -262,6 +263,8 @@ static int configure(weft_client *c, int argc, char **argv) {
       rc = weft_client_set_ca_file(c, val);
     else if (strcmp(k, "--parser") == 0)
       rc = weft_client_set_parser(c, val);
+    else if (strcmp(k, "--transformer") == 0)
+      rc = weft_cli_check_transformer(val) ? -2 : weft_client_set_transformer(c, val);
     else if (strcmp(k, "--strategy") == 0)
       rc = weft_client_set_strategy(c, val);
     else if (strcmp(k, "--reconnect-min") == 0)
@@ -286,6 +289,7 @@ static int configure(weft_client *c, int argc, char **argv) {
         rc = weft_client_add_header(c, name, hv);
       }
     }
+    if (rc == -2) return -1; /* already said why */
     if (rc != 0) {
       fprintf(stderr, "weft: bad option %s%s%s\n", k, val ? " " : "", val ? val : "");
       return -1;

@@ -1,12 +1,17 @@
 /*
  * weft — command-line front end.
  *
- *   weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack]
+ *   weft serve [--listen URL]... [--host H] [--port P] [--path /primus]
+ *              [--transformer websockets] [--parser json|msgpack|raw]
  *              [--ping-interval MS] [--max-length BYTES] [--compression]
  *              [--mode echo|broadcast|chat] [--static DIR]
+ *              [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]
  *
- * Prints "listening on ws://H:P/path" once ready and a line per connection
- * and disconnection; SIGINT/SIGTERM close everything and exit 0. The server
+ * Listens on every --listen URL (any scheme the transformer serves:
+ * ws://127.0.0.1:8080/, ws+unix:///run/app.sock:/primus, wss://…), or on
+ * ws://H:P/path built from the shorthand when none is given. Prints
+ * "listening on URL" for each once ready and a line per connection and
+ * disconnection; SIGINT/SIGTERM close everything and exit 0. The server
  * also answers GET <path>/weft.js and <path>/primus.js with the browser
  * client (clients/js, embedded at build time) and, with --static, the files
  * of DIR outside the path. --mode chat is the demo of examples/chat.
@@ -26,10 +31,14 @@ extern const size_t weft_cli_weft_js_len;
 extern const unsigned char weft_cli_primus_js[];
 extern const size_t weft_cli_primus_js_len;
 
+#define MAX_LISTEN 16
+
 typedef struct serve_opts {
-  const char *host, *path, *parser, *mode, *cert, *key, *static_dir;
-  long port, ping_interval, max_length;
+  const char *host, *path, *parser, *mode, *cert, *key, *static_dir, *transformer;
+  long port, ping_interval, max_length, unix_mode;
   int compression, ping_set;
+  const char *listen[MAX_LISTEN];
+  int n_listen;
 } serve_opts;
 
 typedef struct app {
@@ -42,11 +51,28 @@ typedef struct app {
 } app;
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: weft serve [--host H] [--port P] [--path /primus] [--parser json|msgpack|raw]\n"
-          "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
-          "                  [--mode echo|broadcast|chat] [--static DIR]\n"
-          "       weft --version\n");
+  fprintf(f, "usage: weft serve [--listen URL]... [--host H] [--port P] [--path /primus]\n"
+             "                  [--transformer NAME] [--parser json|msgpack|raw]\n"
+             "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
+             "                  [--mode echo|broadcast|chat] [--static DIR]\n"
+             "                  [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]\n"
+             "       weft connect URL [--transformer NAME] [options]\n"
+             "       weft --version\n");
+}
+
+void weft_cli_transformers(char *out, size_t cap) {
+  size_t at = 0;
+  out[0] = '\0';
+  for (size_t i = 0; weft_transformer_at(i) && at < cap; i++)
+    at += (size_t)snprintf(out + at, cap - at, "%s%s", i ? ", " : "", weft_transformer_at(i));
+}
+
+int weft_cli_check_transformer(const char *name) {
+  if (weft_transformer_exists(name)) return 0;
+  char names[256];
+  weft_cli_transformers(names, sizeof(names));
+  fprintf(stderr, "weft: unknown transformer %s (available: %s)\n", name, names);
+  return -1;
 }
 
 /* ---- chat mode (examples/chat) ----
@@ -241,8 +267,14 @@ static int parse_long(const char *s, long min, long max, long *out) {
 }
 
 static int parse_serve(int argc, char **argv, serve_opts *o) {
-  *o = (serve_opts){"127.0.0.1", "/primus", "json", "echo",   NULL, NULL,
-                    NULL,        8080,      30000,  10 << 20, 0,    0};
+  *o = (serve_opts){.host = "127.0.0.1",
+                    .path = "/primus",
+                    .parser = "json",
+                    .mode = "echo",
+                    .transformer = "websockets",
+                    .port = 8080,
+                    .ping_interval = 30000,
+                    .max_length = 10 << 20};
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -253,6 +285,13 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
     }
     if (!v)
       ok = 0;
+    else if (strcmp(k, "--listen") == 0)
+      ok = o->n_listen < MAX_LISTEN && (o->listen[o->n_listen++] = v);
+    else if (strcmp(k, "--transformer") == 0)
+      o->transformer = v;
+    else if (strcmp(k, "--unix-mode") == 0)
+      ok = (o->unix_mode = strtol(v, NULL, 8)) > 0 && o->unix_mode <= 07777 &&
+           strspn(v, "01234567") == strlen(v);
     else if (strcmp(k, "--host") == 0)
       o->host = v;
     else if (strcmp(k, "--path") == 0)
@@ -292,7 +331,36 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
     fprintf(stderr, "weft: unknown parser %s\n", o->parser);
     return -1;
   }
-  return 0;
+  return weft_cli_check_transformer(o->transformer);
+}
+
+/* The pathname in a URL the server reports (weft_server_url): what follows
+ * host:port, or a socket path's ':'. */
+static const char *pathname_of(const char *url) {
+  const char *p = strstr(url, "://");
+  if (!p) return "/";
+  p += 3;
+  if (strstr(url, "+unix://")) {
+    p = strchr(p, ':');
+    return p ? p + 1 : "/";
+  }
+  if (*p == '[') p = strchr(p, ']');
+  p = p ? strchr(p, '/') : NULL;
+  return p ? p : "/";
+}
+
+/* The browser client at <path>/weft.js, and at <path>/primus.js for pages
+ * written for Primus (global Primus), for every pathname served. */
+static int add_client_assets(weft_server *s, const char *path) {
+  static const char js[] = "text/javascript; charset=utf-8";
+  const char *base = strcmp(path, "/") == 0 ? "" : path;
+  char asset[1100];
+  snprintf(asset, sizeof(asset), "%s/weft.js", base);
+  int rc = weft_server_add_asset(s, asset, js, weft_cli_weft_js, weft_cli_weft_js_len);
+  if (rc && rc != WEFT_EEXIST) return rc;
+  snprintf(asset, sizeof(asset), "%s/primus.js", base);
+  rc = weft_server_add_asset(s, asset, js, weft_cli_primus_js, weft_cli_primus_js_len);
+  return rc == WEFT_EEXIST ? 0 : rc;
 }
 
 static int serve(int argc, char **argv) {
@@ -313,47 +381,42 @@ static int serve(int argc, char **argv) {
   weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data,
                            NULL,       on_error,      on_close};
   weft_server_set_events(a.server, &ev, &a, NULL);
+  weft_server_set_transformer(a.server, o.transformer);
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
-  /* The browser client at <path>/weft.js, and at <path>/primus.js for pages
-   * written for Primus (global Primus). */
-  char asset[300];
-  const char *js = "text/javascript; charset=utf-8";
-  snprintf(asset, sizeof(asset), "%s/weft.js", strcmp(o.path, "/") == 0 ? "" : o.path);
-  rc = weft_server_add_asset(a.server, asset, js, weft_cli_weft_js, weft_cli_weft_js_len);
-  snprintf(asset, sizeof(asset), "%s/primus.js", strcmp(o.path, "/") == 0 ? "" : o.path);
-  if (rc == 0)
-    rc = weft_server_add_asset(a.server, asset, js, weft_cli_primus_js, weft_cli_primus_js_len);
-  if (rc) {
-    fprintf(stderr, "weft: bad --path %s: %s\n", o.path, weft_strerror(rc));
-    return 2;
-  }
+  if (o.unix_mode) weft_server_set_unix_mode(a.server, (unsigned)o.unix_mode);
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
     fprintf(stderr, "weft: --static %s: %s\n", o.static_dir, weft_strerror(rc));
     return 2;
   }
-  const char *scheme = o.cert || o.key ? "wss" : "ws";
   if ((o.cert || o.key) &&
       weft_server_set_tls(a.server, o.cert ? o.cert : "", o.key ? o.key : "")) {
     fprintf(stderr, "weft: --tls-cert and --tls-key go together\n");
     return 2;
   }
-  char url[600];
-  int v6 = strchr(o.host, ':') != NULL;
-  snprintf(url, sizeof(url), "%s://%s%s%s:%ld%s", scheme, v6 ? "[" : "", o.host, v6 ? "]" : "",
-           o.port, o.path);
-  rc = weft_server_listen(a.server, url);
-  if (rc) {
-    fprintf(stderr, "weft: cannot listen on %s: %s\n", url, weft_strerror(rc));
-    weft_server_destroy(a.server, NULL);
-    weft_loop_run(a.loop);
-    weft_loop_close(a.loop);
-    return 1;
+  char shorthand[600];
+  if (o.n_listen == 0) {
+    int v6 = strchr(o.host, ':') != NULL;
+    snprintf(shorthand, sizeof(shorthand), "%s://%s%s%s:%ld%s", o.cert || o.key ? "wss" : "ws",
+             v6 ? "[" : "", o.host, v6 ? "]" : "", o.port, o.path);
+    o.listen[o.n_listen++] = shorthand;
   }
-  printf("listening on %s://%s%s%s:%d%s\n", scheme, v6 ? "[" : "", o.host, v6 ? "]" : "",
-         weft_server_port(a.server), weft_server_pathname(a.server));
+  for (int i = 0; i < o.n_listen; i++) {
+    rc = weft_server_listen(a.server, o.listen[i]);
+    if (rc == 0)
+      rc = add_client_assets(a.server, pathname_of(weft_server_url(a.server, (size_t)i)));
+    if (rc) {
+      fprintf(stderr, "weft: cannot listen on %s: %s\n", o.listen[i], weft_strerror(rc));
+      weft_server_destroy(a.server, NULL);
+      weft_loop_run(a.loop);
+      weft_loop_close(a.loop);
+      return 1;
+    }
+  }
+  for (int i = 0; i < o.n_listen; i++)
+    printf("listening on %s\n", weft_server_url(a.server, (size_t)i));
   fflush(stdout);
   uv_loop_t *uv = weft_loop_uv(a.loop);
   uv_signal_init(uv, &a.sigint);

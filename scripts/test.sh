@@ -40,6 +40,12 @@ run_c() {
     ctest --test-dir build -L c --output-on-failure -j "$JOBS"
 }
 
+# The dependency rule between the core's layer folders (docs/architecture.md):
+# includes and calls go down, checked on the objects of the C build.
+run_layers() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && python3 scripts/layers.py --graph
+}
+
 run_interop() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   WEFT_TEST_SERVER="$ROOT/build/tests/weft_test_server" WEFT_CLI="$ROOT/build/weft" \
@@ -60,7 +66,7 @@ run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
   for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
-    build/tests/test_ext; do
+    build/tests/test_ext build/tests/test_listen; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -128,6 +134,7 @@ host_stages() {
 what=${1:-all}
 case $what in
   c) stage "C unit and integration tests" run_c ;;
+  layers) stage "layers" run_layers ;;
   interop) stage "interop with the npm Primus client" run_interop ;;
   asan) stage "C tests under ASan+UBSan" run_asan ;;
   valgrind) stage "valgrind" run_valgrind ;;
@@ -139,6 +146,7 @@ case $what in
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
+    stage "layers" run_layers
     stage "interop with the npm Primus client" run_interop
     host_stages
     stage "acks across hosts" run_cross

@@ -13,7 +13,6 @@
 #include <uv.h>
 
 #include "base/map.h"
-#include "base/utf8.h"
 #include "ext_internal.h"
 
 typedef struct pending {
@@ -70,28 +69,6 @@ struct weft_emitter {
   recycled *free_list;
   size_t n_free;
 };
-
-/* Primus's own events, and primus-emitter's list: emitting them would
- * collide with the connection's events on a Primus peer. */
-static const char *const reserved[] = {
-    "log",           "end",        "pong",         "open",       "data",
-    "error",         "close",      "online",       "offline",    "timeout",
-    "initialised",   "reconnect",  "reconnecting", "connection", "disconnection",
-    "leaveallrooms", "roomserror", "leaveroom",    "joinroom",   NULL};
-
-static int is_reserved(const char *name) {
-  if (strncmp(name, "incoming::", 10) == 0 || strncmp(name, "outgoing::", 10) == 0 ||
-      strncmp(name, "weft::", 6) == 0)
-    return 1;
-  for (size_t i = 0; reserved[i]; i++)
-    if (strcmp(name, reserved[i]) == 0) return 1;
-  return 0;
-}
-
-int weft__ext_name_ok(const char *s, size_t len) {
-  return s && len >= 1 && len <= WEFT__NAME_MAX && !memchr(s, 0, len) &&
-         weft__utf8_valid((const uint8_t *)s, len);
-}
 
 /* ---- recycling ---- */
 
@@ -256,50 +233,6 @@ static void target_gone(weft_emitter *em, void *t) {
   arm(em);
 }
 
-/* ---- packets ---- */
-
-/* {"type": t, "data": data, "id": id} over borrowed nodes (id 0: none). */
-static void packet_map(weft_value *map, weft_value kv[6], int type, weft_value *data, uint32_t id) {
-  weft__ext_str(&kv[0], "type");
-  weft__ext_int(&kv[1], type);
-  weft__ext_str(&kv[2], "data");
-  kv[3] = *data;
-  weft__ext_str(&kv[4], "id");
-  weft__ext_int(&kv[5], id);
-  weft__ext_map(map, kv, id ? 3 : 2);
-}
-
-typedef struct event_packet {
-  weft_value map, kv[6], data;
-  weft_value small[9]; /* name + up to 8 arguments without a malloc */
-  weft_value *items;
-} event_packet;
-
-static int event_build(event_packet *ep, const char *event, const weft_value *args, uint32_t id) {
-  size_t n = args ? args->len : 0;
-  if (args && args->type != WEFT_ARRAY) return WEFT_EINVAL;
-  ep->items = n + 1 <= 9 ? ep->small : malloc((n + 1) * sizeof(weft_value));
-  if (!ep->items) return WEFT_ENOMEM;
-  weft__ext_str(&ep->items[0], event);
-  for (size_t i = 0; i < n; i++)
-    ep->items[i + 1] = weft__value_view(&args->u.items[i]);
-  memset(&ep->data, 0, sizeof(ep->data));
-  ep->data.type = WEFT_ARRAY;
-  ep->data.len = n + 1;
-  ep->data.u.items = ep->items;
-  packet_map(&ep->map, ep->kv, 0, &ep->data, id);
-  return 0;
-}
-
-static void event_done(event_packet *ep) {
-  if (ep->items != ep->small) free(ep->items);
-}
-
-static int name_check(const char *event) {
-  if (!event || !weft__ext_name_ok(event, strlen(event))) return WEFT_EINVAL;
-  return is_reserved(event) ? WEFT_EINVAL : 0;
-}
-
 /* ---- sending ---- */
 
 static int write_to(weft_emitter *em, void *t, const weft_value *msg) {
@@ -317,11 +250,11 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
                      cb, user, &id);
     if (rc) return rc;
   }
-  event_packet ep;
-  rc = event_build(&ep, event, args, id);
+  weft__ext_event ep;
+  rc = weft__ext_event_build(&ep, event, args, id);
   if (rc == 0) {
     rc = write_to(em, t, &ep.map);
-    event_done(&ep);
+    weft__ext_event_done(&ep);
   }
   if (rc < 0 && id) { /* not sent: the ack will never come, and cb must not run */
     pending *p = weft__map_get(&em->by_id, id);
@@ -337,7 +270,7 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
 int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *event, const weft_value *args,
                       uint32_t timeout_ms, weft_ack_cb cb, void *user) {
   if (!em || (em->server ? !to : to != NULL)) return WEFT_EINVAL;
-  int rc = name_check(event);
+  int rc = weft__ext_event_name_check(event);
   return rc ? rc : emit_any(em, to, event, args, timeout_ms, cb, user);
 }
 
@@ -363,25 +296,13 @@ int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void 
 
 int weft_emitter_broadcast(weft_emitter *em, const char *event, const weft_value *args) {
   if (!em || !em->server) return WEFT_EINVAL;
-  int rc = name_check(event);
+  int rc = weft__ext_event_name_check(event);
   if (rc) return rc;
-  event_packet ep;
-  if ((rc = event_build(&ep, event, args, 0)) != 0) return rc;
+  weft__ext_event ep;
+  if ((rc = weft__ext_event_build(&ep, event, args, 0)) != 0) return rc;
   rc = weft_server_write(em->server, &ep.map);
-  event_done(&ep);
+  weft__ext_event_done(&ep);
   return rc;
-}
-
-int weft_emitter_packet(const char *event, const weft_value *args, weft_value **out) {
-  if (!out) return WEFT_EINVAL;
-  *out = NULL;
-  int rc = name_check(event);
-  if (rc) return rc;
-  event_packet ep;
-  if ((rc = event_build(&ep, event, args, 0)) != 0) return rc;
-  *out = weft_value_dup(&ep.map); /* a deep, owned copy of the views */
-  event_done(&ep);
-  return *out ? 0 : WEFT_ENOMEM;
 }
 
 /* ---- replies ---- */
@@ -421,7 +342,7 @@ static int reply_send(weft_reply *r, const weft_value *first, const weft_value *
     data.type = WEFT_ARRAY;
     data.len = second ? 2 : 1;
     data.u.items = items;
-    packet_map(&map, kv, 1, &data, r->id);
+    weft__ext_packet_map(&map, kv, 1, &data, r->id);
     rc = write_to(em, t, &map);
     if (rc > 0) rc = 0;
     if (tg) target_maybe_free(em, t, tg);
@@ -485,7 +406,7 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
     }
     return;
   }
-  if (is_reserved(name)) {
+  if (weft__ext_reserved_name(name)) {
     if (reply) reject_str(reply, "reserved event name");
     wire_error(em, spark, WEFT_EINVAL, "reserved event name");
     return;

@@ -42,8 +42,25 @@ static inline void weft__ext_map(weft_value *map, weft_value *kv, size_t n) {
   map->u.items = kv;
 }
 
+/* packet.c */
 /* Is s[0..len) a valid name: 1..255 bytes, UTF-8, no NUL. */
 int weft__ext_name_ok(const char *s, size_t len);
+/* Names an application may not emit: Primus's own events, "weft::…". */
+int weft__ext_reserved_name(const char *name);
+/* 0 for a name an application may emit, else WEFT_EINVAL. */
+int weft__ext_event_name_check(const char *event);
+/* {"type": t, "data": data, "id": id} over borrowed nodes (id 0: none). */
+void weft__ext_packet_map(weft_value *map, weft_value kv[6], int type, weft_value *data,
+                          uint32_t id);
+/* An event packet over borrowed nodes: `map` is the packet. */
+typedef struct weft__ext_event {
+  weft_value map, kv[6], data;
+  weft_value small[9]; /* name + up to 8 arguments without a malloc */
+  weft_value *items;
+} weft__ext_event;
+int weft__ext_event_build(weft__ext_event *ep, const char *event, const weft_value *args,
+                          uint32_t id);
+void weft__ext_event_done(weft__ext_event *ep);
 
 /* reserved.c: a handler of a reserved event ("weft::join"); it answers
  * through `reply` (NULL when the sender asked for no answer). */

@@ -11,28 +11,18 @@
 
 /* ---- weft_auth ---- */
 
-static const weft__http_req *auth_req(const weft_auth *a) {
-  return a && a->spark ? a->spark->conn.peer : NULL;
-}
+/* The request's details are the spark's (it exists from the request on). */
+static const weft_spark *auth_spark(const weft_auth *a) { return a ? a->spark : NULL; }
 
 const char *weft_auth_header(const weft_auth *a, const char *name) {
-  const weft__http_req *r = auth_req(a);
-  return r && name ? weft__http_get(&r->head, name) : NULL;
+  return weft_spark_header(auth_spark(a), name);
 }
 
-const char *weft_auth_address(const weft_auth *a) {
-  const weft__http_req *r = auth_req(a);
-  return r ? r->address : NULL;
-}
-
-const char *weft_auth_url(const weft_auth *a) {
-  const weft__http_req *r = auth_req(a);
-  return r ? r->head.target : NULL;
-}
+const char *weft_auth_address(const weft_auth *a) { return weft_spark_address(auth_spark(a)); }
+const char *weft_auth_url(const weft_auth *a) { return weft_spark_url(auth_spark(a)); }
 
 const char *weft_auth_query(const weft_auth *a, const char *key) {
-  const weft__http_req *r = auth_req(a);
-  return r && key ? weft__http_req_query(r, key) : NULL;
+  return weft_spark_query(auth_spark(a), key);
 }
 
 /* Releases `a`; the spark it was for, when it still waits for the answer. */

@@ -50,24 +50,51 @@ static int unix_in_use(const char *path) {
   return !(err == ECONNREFUSED || err == ENOENT);
 }
 
+/* Which file a path names: device, inode and change time (an inode is
+ * reused at once after an unlink, the time is not). */
+static uint64_t file_id(const struct stat *st) {
+  uint64_t h = 1469598103934665603ull;
+  uint64_t parts[4] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_ctim.tv_sec,
+                       (uint64_t)st->st_ctim.tv_nsec};
+  for (int i = 0; i < 4; i++)
+    h = (h ^ parts[i]) * 1099511628211ull;
+  return h | 1; /* never 0: 0 means unknown */
+}
+
+/* A bound Unix socket of its own, not uv_pipe_bind(): libuv would unlink
+ * the path at close whatever file is there by then. Returns an fd or a
+ * negative errno. */
+static int bind_unix(const char *path) {
+  struct sockaddr_un sa = {0};
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, path, strlen(path) + 1); /* the URL parser kept it short */
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) return fd;
+  int err = errno;
+  close(fd);
+  return -err;
+}
+
 static int listen_unix(weft__acceptor *a, weft_loop *loop, const weft__url *u, unsigned mode) {
   uv_pipe_init(loop->uv, &a->h.pipe, 0);
   a->inited = 1;
-  int rc = uv_pipe_bind(&a->h.pipe, u->sock);
+  int fd = bind_unix(u->sock);
   struct stat st;
-  if (rc == UV_EADDRINUSE && lstat(u->sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
+  if (fd == -EADDRINUSE && lstat(u->sock, &st) == 0 && S_ISSOCK(st.st_mode) &&
       !unix_in_use(u->sock)) {
     /* A server that died left its socket file: nobody answers there. */
-    if (unlink(u->sock) == 0) rc = uv_pipe_bind(&a->h.pipe, u->sock);
+    if (unlink(u->sock) == 0) fd = bind_unix(u->sock);
   }
-  if (rc == UV_ENAMETOOLONG) return WEFT_EURL;
-  if (rc) return weft__uv_err(rc);
-  if (stat(u->sock, &st) == 0) {
-    a->dev = (uint64_t)st.st_dev;
-    a->ino = (uint64_t)st.st_ino;
+  if (fd < 0) return weft__uv_err(uv_translate_sys_error(-fd));
+  int rc = mode && chmod(u->sock, (mode_t)mode) != 0 ? UV_EIO : uv_pipe_open(&a->h.pipe, fd);
+  if (rc || !(a->path = weft__strdup(u->sock))) {
+    close(fd);
+    unlink(u->sock);
+    return rc ? weft__uv_err(rc) : WEFT_ENOMEM;
   }
-  if (!(a->path = weft__strdup(u->sock))) return WEFT_ENOMEM;
-  if (mode && chmod(u->sock, (mode_t)mode) != 0) return WEFT_EIO;
+  /* After the chmod: that changes the time that tells this file apart. */
+  if (lstat(u->sock, &st) == 0) a->made = file_id(&st);
   return 0;
 }
 
@@ -102,7 +129,7 @@ int weft__acceptor_close(weft__acceptor *a) {
     /* Only the file this acceptor made: another server may have taken the
      * path since (after removing ours). */
     struct stat st;
-    if (stat(a->path, &st) == 0 && (uint64_t)st.st_dev == a->dev && (uint64_t)st.st_ino == a->ino)
+    if (lstat(a->path, &st) == 0 && S_ISSOCK(st.st_mode) && file_id(&st) == a->made)
       unlink(a->path);
     free(a->path);
     a->path = NULL;

@@ -28,10 +28,10 @@ int weft__sockaddr(const char *host, int port, struct sockaddr_storage *ss);
 typedef struct weft__acceptor weft__acceptor;
 struct weft__acceptor {
   weft__uv_stream h;
-  uint8_t kind;      /* WEFT__STREAM_* */
-  uint8_t inited;    /* the handle exists: a close is owed */
-  char *path;        /* the socket file this acceptor made, removed at close */
-  uint64_t dev, ino; /* …as made, so a file put there since is left alone */
+  uint8_t kind;   /* WEFT__STREAM_* */
+  uint8_t inited; /* the handle exists: a close is owed */
+  char *path;     /* the socket file this acceptor made, removed at close */
+  uint64_t made;  /* …and which file that was, so one put there since stays */
   /* A peer is waiting (status 0: call weft__acceptor_accept) or accepting
    * failed (a libuv error). */
   void (*on_connection)(weft__acceptor *a, int status);

@@ -1,0 +1,420 @@
+/*
+ * Where a server listens: Unix-domain sockets (ws+unix://, served and
+ * dialed; stale socket files, paths in use, permissions, clean-up), several
+ * listeners on one server, a server at "/", and transformers by name — with
+ * their bad input. Servers and weft clients share the loop; raw HTTP and
+ * WebSocket requests come from a client thread.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "weft/weft.h"
+#include "wsclient.h"
+
+typedef struct fix {
+  weft_loop *loop;
+  weft_server *server;
+  weft_client *clients[2];
+  int n_clients, ended, echoes, server_closed;
+  char ids[2][64];
+  char spark_addr[64];
+  int spark_port;
+  char spark_url[256];
+  uv_timer_t guard;
+  char fail[256];
+} fix;
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+  snprintf(tmpdir, sizeof(tmpdir), "/tmp/weft-listen-XXXXXX");
+  assert_non_null(mkdtemp(tmpdir));
+}
+
+static void sock_path(char *out, size_t cap, const char *name) {
+  snprintf(out, cap, "%s/%s", tmpdir, name);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0;
+}
+
+/* ---- a server and weft clients on one loop ---- */
+
+static void s_connection(weft_spark *sp, void *user) {
+  fix *f = user;
+  snprintf(f->spark_addr, sizeof(f->spark_addr), "%s", weft_spark_address(sp));
+  f->spark_port = weft_spark_port(sp);
+  snprintf(f->spark_url, sizeof(f->spark_url), "%s", weft_spark_url(sp));
+}
+
+static void s_data(weft_spark *sp, const weft_value *msg, void *user) {
+  (void)user;
+  weft_spark_write(sp, msg);
+}
+
+static void s_close(weft_server *s, void *user) {
+  (void)s;
+  ((fix *)user)->server_closed = 1;
+}
+
+static void finish(fix *f) {
+  if (!uv_is_closing((uv_handle_t *)&f->guard)) uv_close((uv_handle_t *)&f->guard, NULL);
+  for (int i = 0; i < f->n_clients; i++)
+    if (f->clients[i]) weft_client_destroy(f->clients[i]);
+  if (!f->server_closed) weft_server_destroy(f->server, NULL);
+}
+
+static int client_index(fix *f, weft_client *c) { return c == f->clients[0] ? 0 : 1; }
+
+static void c_open(weft_client *c, void *user) {
+  (void)user;
+  weft_value *v = weft_value_new_string("over the socket", 15);
+  weft_client_write(c, v);
+  weft_value_free(v);
+  weft_client_id(c);
+}
+
+static void c_data(weft_client *c, const weft_value *msg, void *user) {
+  fix *f = user;
+  const char *s;
+  size_t n;
+  if (weft_value_get_string(msg, &s, &n) == 0 && n == 15 && memcmp(s, "over the socket", 15) == 0)
+    f->echoes++;
+  if (f->ids[client_index(f, c)][0]) weft_client_end(c, NULL);
+}
+
+static void c_id(weft_client *c, const char *id, void *user) {
+  fix *f = user;
+  snprintf(f->ids[client_index(f, c)], sizeof(f->ids[0]), "%s", id);
+  weft_client_end(c, NULL);
+}
+
+static void c_error(weft_client *c, const weft_error_info *e, void *user) {
+  fix *f = user;
+  (void)c;
+  snprintf(f->fail, sizeof(f->fail), "client error %s: %s", e->kind, e->message);
+}
+
+static void c_end(weft_client *c, void *user) {
+  fix *f = user;
+  int i = client_index(f, c);
+  weft_client_destroy(c);
+  f->clients[i] = NULL;
+  if (++f->ended == f->n_clients) finish(f);
+}
+
+static void on_guard(uv_timer_t *t) {
+  fix *f = t->data;
+  snprintf(f->fail, sizeof(f->fail), "timed out");
+  finish(f);
+}
+
+static void add_client(fix *f, const char *url) {
+  weft_client *c;
+  assert_int_equal(weft_client_new(f->loop, url, &c), 0);
+  weft_client_events ev = {.size = sizeof(ev),
+                           .open = c_open,
+                           .data = c_data,
+                           .error = c_error,
+                           .end = c_end,
+                           .id = c_id};
+  weft_client_set_events(c, &ev, f, NULL);
+  weft_client_set_strategy(c, "none");
+  f->clients[f->n_clients++] = c;
+}
+
+static void new_server(fix *f) {
+  assert_int_equal(weft_loop_new(&f->loop), 0);
+  assert_int_equal(weft_server_new(f->loop, &f->server), 0);
+  weft_server_events ev = {
+      .size = sizeof(ev), .connection = s_connection, .data = s_data, .close = s_close};
+  weft_server_set_events(f->server, &ev, f, NULL);
+}
+
+static void run_clients(fix *f) {
+  for (int i = 0; i < f->n_clients; i++)
+    assert_int_equal(weft_client_open(f->clients[i]), 0);
+  uv_timer_init(weft_loop_uv(f->loop), &f->guard);
+  f->guard.data = f;
+  uv_timer_start(&f->guard, on_guard, 10000, 0);
+  assert_int_equal(weft_loop_run(f->loop), 0);
+  if (f->fail[0]) fail_msg("%s", f->fail);
+  assert_true(f->server_closed);
+  assert_int_equal(weft_loop_close(f->loop), 0);
+}
+
+/* One server on a Unix socket and on TCP at "/": a weft client over each
+ * echoes and learns its spark id; the socket file goes with the server. */
+static void test_unix_and_two_listeners(void **state) {
+  (void)state;
+  fix f = {0};
+  make_tmpdir();
+  char path[128], url[256], tcp[128];
+  sock_path(path, sizeof(path), "app.sock");
+  new_server(&f);
+  snprintf(url, sizeof(url), "ws+unix://%s:/primus", path);
+  assert_int_equal(weft_server_listen(f.server, url), 0);
+  assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/"), 0);
+  assert_string_equal(weft_server_url(f.server, 0), url);
+  assert_int_equal(weft_server_port(f.server), 0); /* the first listener: a socket file */
+  const char *second = weft_server_url(f.server, 1);
+  assert_non_null(second);
+  assert_true(strncmp(second, "ws://127.0.0.1:", 15) == 0 && strchr(second + 15, '/'));
+  assert_string_equal(strrchr(second, '/'), "/");
+  assert_null(weft_server_url(f.server, 2));
+  assert_string_equal(weft_server_pathname(f.server), "/primus");
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true(S_ISSOCK(st.st_mode));
+  add_client(&f, url);
+  snprintf(tcp, sizeof(tcp), "%s", second); /* ws://127.0.0.1:N/ asks for "/" */
+  add_client(&f, tcp);
+  run_clients(&f);
+  assert_int_equal(f.echoes, 2);
+  assert_true(f.ids[0][0] && f.ids[1][0] && strcmp(f.ids[0], f.ids[1]) != 0);
+  assert_false(exists(path)); /* removed at close */
+  rmdir(tmpdir);
+}
+
+/* A Unix socket's address: no IP and no port. */
+static void test_unix_peer(void **state) {
+  (void)state;
+  fix f = {0};
+  make_tmpdir();
+  char path[128], url[256];
+  sock_path(path, sizeof(path), "peer.sock");
+  new_server(&f);
+  snprintf(url, sizeof(url), "ws+unix://%s:/chat?room=1", path);
+  assert_int_equal(weft_server_listen(f.server, url), 0);
+  assert_string_equal(weft_server_pathname(f.server), "/chat");
+  add_client(&f, url);
+  run_clients(&f);
+  assert_int_equal(f.echoes, 1);
+  assert_string_equal(f.spark_addr, "");
+  assert_int_equal(f.spark_port, 0);
+  assert_string_equal(f.spark_url, "/chat?room=1");
+  rmdir(tmpdir);
+}
+
+/* A file a killed server left behind is replaced; a live server's path, or
+ * a path that is not a socket, is in use; the socket file's mode. */
+static void test_unix_stale_busy_mode(void **state) {
+  (void)state;
+  make_tmpdir();
+  char path[128], url[256], file[128], furl[256];
+  sock_path(path, sizeof(path), "stale.sock");
+  snprintf(url, sizeof(url), "ws+unix://%s:/primus", path);
+  /* A stale socket file: bound, never listened on, closed without unlink. */
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  assert_true(strlen(path) < sizeof(sa.sun_path));
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  close(fd);
+  assert_true(exists(path));
+
+  weft_loop *loop;
+  weft_server *a, *b, *c;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &a), 0);
+  assert_int_equal(weft_server_set_unix_mode(a, 010000), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_unix_mode(a, 0600), 0);
+  assert_int_equal(weft_server_listen(a, url), 0); /* the stale file is replaced */
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_int_equal(weft_server_set_unix_mode(a, 0644), WEFT_ESTATE);
+
+  /* A live server's path is in use, and stays served. */
+  assert_int_equal(weft_server_new(loop, &b), 0);
+  assert_int_equal(weft_server_listen(b, url), WEFT_EADDRINUSE);
+  assert_true(exists(path));
+  /* A path that is a plain file is in use and left alone. */
+  sock_path(file, sizeof(file), "plain.txt");
+  FILE *fp = fopen(file, "w");
+  fputs("keep me", fp);
+  fclose(fp);
+  snprintf(furl, sizeof(furl), "ws+unix://%s", file);
+  assert_int_equal(weft_server_listen(b, furl), WEFT_EADDRINUSE);
+  assert_int_equal(stat(file, &st), 0);
+  assert_int_equal((int)st.st_size, 7);
+  /* Without a mode the file keeps what bind() made under the umask. */
+  char p2[128], u2[256];
+  sock_path(p2, sizeof(p2), "umask.sock");
+  snprintf(u2, sizeof(u2), "ws+unix://%s", p2);
+  mode_t old = umask(027);
+  assert_int_equal(weft_server_listen(b, u2), 0);
+  umask(old);
+  assert_int_equal(stat(p2, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0750);
+  assert_string_equal(weft_server_pathname(b), "/primus"); /* no path named */
+
+  /* Bad paths. */
+  assert_int_equal(weft_server_new(loop, &c), 0);
+  char longurl[300] = "ws+unix:///tmp/";
+  memset(longurl + 15, 'x', 110);
+  longurl[125] = '\0';
+  assert_int_equal(weft_server_listen(c, longurl), WEFT_EURL);
+  assert_int_equal(weft_server_listen(c, "ws+unix://"), WEFT_EURL);
+  assert_int_equal(weft_server_listen(c, "ws+unix:///tmp/x.sock:primus"), WEFT_EURL);
+  assert_true(weft_server_listen(c, "ws+unix:///nonexistent-weft-dir/x.sock") < 0);
+
+  /* A file put in place of ours after we listened is not ours to remove. */
+  assert_int_equal(unlink(path), 0);
+  fp = fopen(path, "w");
+  fclose(fp);
+  assert_int_equal(weft_server_destroy(a, NULL), 0);
+  assert_int_equal(weft_server_destroy(b, NULL), 0);
+  assert_int_equal(weft_server_destroy(c, NULL), 0);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+  assert_true(exists(path)); /* not ours */
+  assert_false(exists(p2));  /* ours: removed */
+  unlink(path);
+  unlink(file);
+  rmdir(tmpdir);
+}
+
+/* ---- a server at "/" (raw HTTP and WebSocket from a thread) ---- */
+
+typedef struct root_fix {
+  weft_loop *loop;
+  weft_server *server;
+  int port;
+  pthread_t thread;
+  char fail[512];
+  int closed;
+} root_fix;
+
+#define CHECK(cond)                                                                                \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      if (!f->fail[0]) snprintf(f->fail, sizeof(f->fail), "line %d: %s", __LINE__, #cond);         \
+      return;                                                                                      \
+    }                                                                                              \
+  } while (0)
+
+static void root_echo(wsc *c, root_fix *f, const char *target) {
+  CHECK(wsc_connect(c, f->port, target, NULL, NULL, 0, NULL, 0) == 101);
+  CHECK(wsc_send_text(c, "\"at the root\"") == 0);
+  uint8_t *p;
+  size_t n;
+  CHECK(wsc_recv_data(c, &p, &n, 1, 3000) == 1);
+  CHECK(n == 13 && memcmp(p, "\"at the root\"", 13) == 0);
+}
+
+static void root_body(root_fix *f) {
+  wsc c = {0};
+  root_echo(&c, f, "/");
+  wsc_close(&c);
+  if (f->fail[0]) return;
+  wsc d = {0};
+  root_echo(&d, f, "/any/path?x=1");
+  wsc_close(&d);
+  if (f->fail[0]) return;
+  char resp[4096];
+  CHECK(wsc_http(f->port, "GET /spec HTTP/1.1\r\nHost: a\r\n\r\n", resp, sizeof(resp)) == 200);
+  CHECK(strstr(resp, "\"pathname\":\"/\""));
+  CHECK(strstr(resp, "\"transformer\":\"websockets\""));
+  CHECK(wsc_http(f->port, "GET /page HTTP/1.1\r\nHost: a\r\n\r\n", resp, sizeof(resp)) == 426);
+}
+
+static void root_destroy(void *user) {
+  root_fix *f = user;
+  weft_server_destroy(f->server, NULL);
+}
+
+static void *root_main(void *arg) {
+  root_fix *f = arg;
+  root_body(f);
+  weft_loop_post(f->loop, root_destroy, f);
+  return NULL;
+}
+
+static void root_data(weft_spark *sp, const weft_value *msg, void *user) {
+  (void)user;
+  weft_spark_write(sp, msg);
+}
+
+static void root_close(weft_server *s, void *user) {
+  (void)s;
+  ((root_fix *)user)->closed = 1;
+}
+
+static void test_root_path(void **state) {
+  (void)state;
+  root_fix fx = {0}, *f = &fx;
+  assert_int_equal(weft_loop_new(&f->loop), 0);
+  assert_int_equal(weft_server_new(f->loop, &f->server), 0);
+  weft_server_events ev = {.size = sizeof(ev), .data = root_data, .close = root_close};
+  weft_server_set_events(f->server, &ev, f, NULL);
+  assert_int_equal(weft_server_set_ping_interval(f->server, 0), 0);
+  assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/"), 0);
+  assert_string_equal(weft_server_pathname(f->server), "/");
+  f->port = weft_server_port(f->server);
+  assert_int_equal(pthread_create(&f->thread, NULL, root_main, f), 0);
+  assert_int_equal(weft_loop_run(f->loop), 0);
+  pthread_join(f->thread, NULL);
+  if (f->fail[0]) fail_msg("client: %s", f->fail);
+  assert_true(f->closed);
+  assert_int_equal(weft_loop_close(f->loop), 0);
+}
+
+/* ---- transformers by name ---- */
+
+static void test_transformers(void **state) {
+  (void)state;
+  assert_string_equal(weft_transformer_at(0), "websockets");
+  assert_null(weft_transformer_at(1));
+  assert_int_equal(weft_transformer_exists("websockets"), 1);
+  assert_int_equal(weft_transformer_exists("engine.io"), 0);
+  assert_int_equal(weft_transformer_exists(NULL), 0);
+  weft_loop *loop;
+  weft_server *s;
+  weft_client *c;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_set_transformer(NULL, "websockets"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "sockjs"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
+  assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), WEFT_EURL);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);
+  assert_int_equal(weft_server_set_transformer(s, "websockets"), WEFT_ESTATE);
+  assert_int_equal(weft_client_new(loop, "ws+unix://", &c), WEFT_EURL);
+  assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), WEFT_EURL);
+  assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
+  assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_transformer(NULL, "websockets"), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_transformer(c, "websockets"), 0);
+  assert_int_equal(weft_client_destroy(c), 0);
+  assert_int_equal(weft_server_destroy(s, NULL), 0);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_unix_and_two_listeners), cmocka_unit_test(test_unix_peer),
+      cmocka_unit_test(test_unix_stale_busy_mode),   cmocka_unit_test(test_root_path),
+      cmocka_unit_test(test_transformers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
