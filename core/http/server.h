@@ -35,7 +35,7 @@ typedef struct weft__http_req {
   weft__http_head head; /* storage NULL when no request was read */
   char **query;         /* decoded key, value, key, value … (one block) */
   size_t n_query;
-  char address[64]; /* after a trusted proxy's X-Forwarded-For */
+  char address[48]; /* IPv6 needs 46; after a trusted proxy's X-Forwarded-For */
   int port;
 } weft__http_req;
 

@@ -131,7 +131,7 @@ static void forwarded_address(weft__http_conn *hc) {
   while (*xff == ' ')
     xff++;
   size_t len = strcspn(xff, ", ");
-  char ip[64];
+  char ip[sizeof(r->address)];
   if (len == 0 || len >= sizeof(ip)) return;
   memcpy(ip, xff, len);
   ip[len] = '\0';

@@ -302,7 +302,9 @@ const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
 
 /* The request that opened the spark (no head for a transport without
  * HTTP). */
-static const weft__http_req *req_of(const weft_spark *c) { return c ? c->conn.peer : NULL; }
+static const weft__http_req *req_of(const weft_spark *c) {
+  return c && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
+}
 
 const char *weft_spark_header(const weft_spark *c, const char *name) {
   const weft__http_req *r = req_of(c);

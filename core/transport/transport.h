@@ -64,9 +64,6 @@ struct weft__conn {
   const weft__transport *tran;
   const weft__conn_events *ev;
   void *owner; /* NULL: nobody listens any more (a dial given up) */
-  /* The request that opened it and the peer's address (headers, query,
-   * URL); transports without HTTP give one without a head. */
-  const weft__http_req *peer;
 };
 
 /* What a listener serves and whom it tells. */
@@ -146,6 +143,10 @@ struct weft__transport {
     void (*close)(weft__conn *c, int code, const char *reason);
     /* Now, queued data dropped: closing (when open), then closed. */
     void (*abort)(weft__conn *c);
+    /* Who is at the other end: the request that opened it (headers, query,
+     * URL) and the peer's address; transports without HTTP give one
+     * without a head; NULL on a dialed connection. */
+    const weft__http_req *(*peer)(const weft__conn *c);
   } conn;
 };
 

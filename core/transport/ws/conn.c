@@ -72,7 +72,7 @@ int weft__ws_send(weft__conn *c, weft__payload *p) {
     }
     if (p->framing != WEFT__FRAMING_WS) {
       uint8_t mask[4];
-      weft__rand *r = w->side->rand ? w->side->rand(w) : NULL;
+      weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
       if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) return WEFT_EIO;
       frame(p, r ? mask : NULL);
     }
@@ -83,7 +83,7 @@ int weft__ws_send(weft__conn *c, weft__payload *p) {
 /* A control frame, built whole (masked on a client). */
 static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_t n) {
   uint8_t mask[4];
-  weft__rand *r = w->side->rand ? w->side->rand(w) : NULL;
+  weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
   if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) return WEFT_EIO;
   weft__payload *p = weft__payload_new(WEFT__P_RAW, NULL, 14 + n);
   if (!p) return WEFT_ENOMEM;
@@ -130,10 +130,10 @@ void weft__ws_close(weft__conn *c, int code, const char *reason) {
   }
   weft__ws_down(w, NULL);
   if (w->state != WEFT__WS_CLOSING) return; /* the owner aborted it meanwhile */
-  if (w->side->deadline)
-    w->side->deadline(w, WEFT__CLOSE_WAIT);
+  if (weft__ws_side_of(w)->deadline)
+    weft__ws_side_of(w)->deadline(w, WEFT__CLOSE_WAIT);
   else
-    w->side->linger(w);
+    weft__ws_side_of(w)->linger(w);
 }
 
 void weft__ws_abort(weft__conn *c) {
@@ -141,7 +141,7 @@ void weft__ws_abort(weft__conn *c) {
   if (w->state == WEFT__WS_CLOSED) return;
   weft__ws_down(w, NULL);
   w->state = WEFT__WS_CLOSED;
-  w->side->abort(w);
+  weft__ws_side_of(w)->abort(w);
 }
 
 void weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
@@ -179,7 +179,7 @@ static int on_close(void *ctx, int code, const char *reason, size_t rlen) {
     weft__ws_down(w, NULL);
   }
   /* Ours was answered, or we answered: what is queued goes, then the end. */
-  if (w->state == WEFT__WS_CLOSING) w->side->linger(w);
+  if (w->state == WEFT__WS_CLOSING) weft__ws_side_of(w)->linger(w);
   return 1;
 }
 
@@ -206,9 +206,10 @@ size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
     return len;
   }
   /* Clients report every bad frame as "protocol", servers say which. */
-  weft__fault f = {(int)n, w->side->rand ? "protocol" : close_kind(code), weft_strerror((int)n)};
+  weft__fault f = {(int)n, weft__ws_side_of(w)->rand ? "protocol" : close_kind(code),
+                   weft_strerror((int)n)};
   weft__ws_send_close(w, code, NULL);
   weft__ws_down(w, &f);
-  if (w->state == WEFT__WS_CLOSING) w->side->linger(w);
+  if (w->state == WEFT__WS_CLOSING) weft__ws_side_of(w)->linger(w);
   return len;
 }

@@ -67,7 +67,7 @@ static void side_abort(weft__ws_conn *w) {
 
 static weft__rand *side_rand(weft__ws_conn *w) { return &((ws_dconn *)w)->rand; }
 
-static const weft__ws_side client_side = {side_linger, side_abort, NULL, side_rand};
+const weft__ws_side weft__ws_client_side = {side_linger, side_abort, NULL, side_rand};
 
 /* ---- the handshake ---- */
 
@@ -221,7 +221,7 @@ int weft__ws_dial(const weft__dial_params *p, weft__conn **out) {
   d->ws.base.tran = &weft__transport_ws;
   d->ws.base.ev = p->ev;
   d->ws.base.owner = p->owner;
-  d->ws.side = &client_side;
+  d->ws.client = 1;
   d->loop = p->loop;
   d->max_length = p->max_length;
   p->loop->users++;

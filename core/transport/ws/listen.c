@@ -28,7 +28,7 @@ static void side_deadline(weft__ws_conn *w, uint32_t ms) {
   weft__http_deadline(&((weft__ws_sconn *)w)->hc, ms);
 }
 
-static const weft__ws_side server_side = {side_linger, side_abort, side_deadline, NULL};
+const weft__ws_side weft__ws_server_side = {side_linger, side_abort, side_deadline, NULL};
 
 /* ---- the HTTP handler ---- */
 
@@ -53,9 +53,7 @@ static void on_request(weft__http_conn *hc) {
   weft__ws_conn *w = &sc->ws;
   w->base.tran = &weft__transport_ws;
   w->base.ev = l->p.ev;
-  w->base.peer = &hc->req;
   w->base.owner = (char *)sc - l->p.owner_size;
-  w->side = &server_side;
   weft__http_hold(hc);
   w->admitting = 1; /* an accept from in here: the read goes on by itself */
   l->p.admit(&w->base, l->p.user);
@@ -165,6 +163,11 @@ int weft__ws_bind(weft__listener *l) {
   l->port = rc ? 0 : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   return rc;
+}
+
+const weft__http_req *weft__ws_peer(const weft__conn *c) {
+  const weft__ws_conn *w = (const weft__ws_conn *)c;
+  return w->client ? NULL : &((const weft__ws_sconn *)w)->hc.req;
 }
 
 int weft__ws_adopt(weft__listener *l, int fd) {

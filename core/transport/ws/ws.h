@@ -35,15 +35,21 @@ typedef struct weft__ws_side {
   weft__rand *(*rand)(weft__ws_conn *w);
 } weft__ws_side;
 
+extern const weft__ws_side weft__ws_server_side, weft__ws_client_side;
+
 /* What both sides' connections start with. The byte stream follows it
  * directly in both (see weft__ws_io). */
 struct weft__ws_conn {
   weft__conn base;
-  const weft__ws_side *side;
   weft__ws_reader reader; /* reader.pmd: the shared compressor, when negotiated */
   uint8_t state;          /* WEFT__WS_* */
+  uint8_t client;         /* dialed: frames out are masked (weft__ws_client_side) */
   uint8_t admitting;      /* server: inside the owner's admit */
 };
+
+static inline const weft__ws_side *weft__ws_side_of(const weft__ws_conn *w) {
+  return w->client ? &weft__ws_client_side : &weft__ws_server_side;
+}
 
 /* A server connection: the HTTP connection (its stream first) follows. */
 typedef struct weft__ws_sconn {
@@ -61,6 +67,8 @@ void weft__ws_hold(weft__conn *c);
 size_t weft__ws_queued(const weft__conn *c);
 void weft__ws_close(weft__conn *c, int code, const char *reason);
 void weft__ws_abort(weft__conn *c);
+/* The request a server connection was opened with (NULL when dialed). */
+const weft__http_req *weft__ws_peer(const weft__conn *c);
 /* The handshake is done: frames flow, and the owner hears of it. */
 void weft__ws_open(weft__ws_conn *w);
 /* Feeds bytes to the frame reader; returns the bytes used. */
