@@ -119,6 +119,23 @@ def call_graph(build):
     return defs, uses, files
 
 
+def call_edges(defs, uses):
+    """The calls between folders, and the ones that go up a layer."""
+    edges, bad = {}, []
+    for src, called in uses.items():
+        for name in called:
+            if name not in defs:
+                continue
+            sf, df = folder_of(src), folder_of(defs[name])
+            if sf == df:
+                continue
+            edges.setdefault((sf, df), set()).add(name)
+            if not BY_FOLDER and (rank(sf) is None or rank(df) > rank(sf)):
+                bad.append(f"{os.path.relpath(src, ROOT)} calls {name} "
+                           f"({os.path.relpath(defs[name], ROOT)}): {sf} may not call {df}")
+    return edges, bad
+
+
 def sccs(graph):
     """Tarjan: strongly connected components with more than one file."""
     index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
@@ -152,6 +169,45 @@ def sccs(graph):
     return out
 
 
+def self_test():
+    """The check's own bad-input path: a tree where base/ includes and calls
+    into primus/, and a file sits outside the layers, must be refused."""
+    import shutil
+    import tempfile
+    global ROOT, CORE
+    saved = ROOT, CORE
+    tmp = tempfile.mkdtemp(prefix="weft-layers-")
+    try:
+        ROOT, CORE = tmp, os.path.join(tmp, "core")
+        files = {
+            "core/base/low.c": '#include "primus/high.h"\nint weft__low(void) { return weft__high(); }\n',
+            "core/primus/high.h": "int weft__high(void);\n",
+            "core/primus/high.c": '#include "high.h"\nint weft__high(void) { return 1; }\n',
+            "core/stray.c": "int weft__stray(void) { return 0; }\n",
+        }
+        for rel, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+            with open(os.path.join(tmp, rel), "w", encoding="utf-8") as fh:
+                fh.write(text)
+        with open(os.path.join(CORE, "sources.txt"), "w", encoding="utf-8") as fh:
+            fh.write("core/base/low.c\ncore/primus/high.c\n")
+        build = os.path.join(tmp, "build")
+        for rel in ("core/base/low.c", "core/primus/high.c"):
+            obj = os.path.join(build, "CMakeFiles", "weft_objs.dir", rel + ".o")
+            os.makedirs(os.path.dirname(obj), exist_ok=True)
+            subprocess.run(["cc", "-c", "-I", CORE, os.path.join(tmp, rel), "-o", obj], check=True)
+        bad = check_includes()
+        defs, uses, _ = call_graph(build)
+        _, up = call_edges(defs, uses)
+        ok = (any("includes primus/high.h" in b for b in bad) and any("stray.c" in b for b in bad)
+              and len(up) == 1 and "calls weft__high" in up[0])
+        print(f"layers self-test: {'ok' if ok else 'FAILED'} (an upward include, a stray file and an upward call are caught)")
+        return 0 if ok else 1
+    finally:
+        ROOT, CORE = saved
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     global BY_FOLDER, ROOT, CORE
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -159,7 +215,10 @@ def main():
     ap.add_argument("--graph", action="store_true", help="print the graph between folders")
     ap.add_argument("--by-folder", action="store_true", help="plain folders, no layer rule")
     ap.add_argument("--root", help="another checkout to measure (default: this one)")
+    ap.add_argument("--self-test", action="store_true", help="check that violations are caught")
     a = ap.parse_args()
+    if a.self_test:
+        return self_test()
     BY_FOLDER = a.by_folder
     if a.root:
         ROOT = os.path.abspath(a.root)
@@ -169,18 +228,8 @@ def main():
 
     bad = check_includes()
     defs, uses, files = call_graph(a.build)
-    edges = {}
-    for src, called in uses.items():
-        for name in called:
-            if name not in defs:
-                continue
-            sf, df = folder_of(src), folder_of(defs[name])
-            if sf == df:
-                continue
-            edges.setdefault((sf, df), set()).add(name)
-            if not BY_FOLDER and (rank(sf) is None or rank(df) > rank(sf)):
-                bad.append(f"{os.path.relpath(src, ROOT)} calls {name} "
-                           f"({os.path.relpath(defs[name], ROOT)}): {sf} may not call {df}")
+    edges, up = call_edges(defs, uses)
+    bad += up
     if a.graph:
         print("calls between folders (distinct symbols):")
         for (sf, df), names in sorted(edges.items()):

@@ -43,7 +43,8 @@ run_c() {
 # The dependency rule between the core's layer folders (docs/architecture.md):
 # includes and calls go down, checked on the objects of the C build.
 run_layers() {
-  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && python3 scripts/layers.py --graph
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && python3 scripts/layers.py --self-test &&
+    python3 scripts/layers.py --graph
 }
 
 run_interop() {
