@@ -595,7 +595,8 @@ typedef struct weft_client_events {
 /* A client for "ws://host:port/path?query" (the path is the server's
  * pathname, "/primus" when the URL has none — "ws://h:1/" asks for "/" —;
  * the query is sent as is), or "ws+unix:///path/to.sock:/path?query" over a
- * Unix-domain socket (Host: localhost). It
+ * Unix-domain socket (Host: localhost; "wss+unix" checks the certificate's
+ * chain only, there being no host name to match). It
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see

@@ -193,6 +193,29 @@ static void test_unix_and_two_listeners(void **state) {
   rmdir(tmpdir);
 }
 
+/* TLS over a Unix socket: wss+unix, the chain checked against the test CA
+ * (there is no host name to check). */
+static void test_wss_unix(void **state) {
+  (void)state;
+  fix f = {0};
+  make_tmpdir();
+  char path[128], url[256];
+  sock_path(path, sizeof(path), "tls.sock");
+  new_server(&f);
+  snprintf(url, sizeof(url), "wss+unix://%s:/primus", path);
+  assert_int_equal(weft_server_listen(f.server, url), WEFT_EINVAL); /* no certificate yet */
+  assert_int_equal(
+      weft_server_set_tls(f.server, WEFT_TEST_DATA "/tls/cert.pem", WEFT_TEST_DATA "/tls/key.pem"),
+      0);
+  assert_int_equal(weft_server_listen(f.server, url), 0);
+  add_client(&f, url);
+  assert_int_equal(weft_client_set_ca_file(f.clients[0], WEFT_TEST_DATA "/tls/cert.pem"), 0);
+  run_clients(&f);
+  assert_int_equal(f.echoes, 1);
+  assert_false(exists(path));
+  rmdir(tmpdir);
+}
+
 /* A Unix socket's address: no IP and no port. */
 static void test_unix_peer(void **state) {
   (void)state;
@@ -412,8 +435,11 @@ static void test_transformers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_unix_and_two_listeners), cmocka_unit_test(test_unix_peer),
-      cmocka_unit_test(test_unix_stale_busy_mode),   cmocka_unit_test(test_root_path),
+      cmocka_unit_test(test_unix_and_two_listeners),
+      cmocka_unit_test(test_unix_peer),
+      cmocka_unit_test(test_wss_unix),
+      cmocka_unit_test(test_unix_stale_busy_mode),
+      cmocka_unit_test(test_root_path),
       cmocka_unit_test(test_transformers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
