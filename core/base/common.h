@@ -11,8 +11,11 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define WEFT__PREFETCH(p) __builtin_prefetch((p), 1)
+/* For a rare path kept out of a hot function's register pressure. */
+#define WEFT__NOINLINE __attribute__((noinline))
 #else
 #define WEFT__PREFETCH(p) ((void)(p))
+#define WEFT__NOINLINE
 #endif
 
 /* A copy of a NUL-terminated string, or NULL when out of memory. */

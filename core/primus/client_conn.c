@@ -52,7 +52,7 @@ static int is_open(const weft_client *c) {
 }
 
 static int send_now(weft_client *c, weft__payload *p) {
-  return c->conn->tran->conn.send(c->conn, p);
+  return c->conn->tran->conn.send(c->conn, p, SIZE_MAX, NULL);
 }
 
 /* What was batched leaves before anything written after it. */

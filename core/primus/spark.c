@@ -124,7 +124,7 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
 static int seal_batch(weft_spark *c) {
   weft__payload *b = weft__batch_seal(c->batch, c->server->parser, c->server->loop);
   if (!b) return c->batch && weft__batch_bytes(c->batch) ? WEFT_ENOMEM : 0;
-  int rc = c->conn.tran->conn.send(&c->conn, b);
+  int rc = c->conn.tran->conn.send(&c->conn, b, SIZE_MAX, NULL);
   weft__payload_release(b);
   return rc;
 }
@@ -140,12 +140,10 @@ int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
     int rc = seal_batch(c);
     if (rc) return rc;
   }
-  size_t need = p->len + sizeof(p->head);
-  const weft__transport *t = c->conn.tran;
-  if (t->conn.queued(&c->conn) + need > s->max_queue) return WEFT_ENOBUFS;
-  int rc = t->conn.send(&c->conn, p);
+  size_t queued;
+  int rc = c->conn.tran->conn.send(&c->conn, p, s->max_queue, &queued);
   if (rc) return rc;
-  if (t->conn.queued(&c->conn) >= s->hwm) {
+  if (queued >= s->hwm) {
     c->above_hwm = 1;
     return 1;
   }

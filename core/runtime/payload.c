@@ -60,8 +60,7 @@ int weft__payload_message(const void *data, size_t len, int binary, weft__payloa
   return *out ? 0 : WEFT_ENOMEM;
 }
 
-void weft__payload_release(weft__payload *p) {
-  if (!p || --p->refs > 0) return;
+void weft__payload_free(weft__payload *p) {
   /* A variant has none of its own: its `variants` links its siblings. */
   for (weft__payload *v = p->tag ? NULL : p->variants, *next; v; v = next) {
     next = v->variants;

@@ -48,7 +48,11 @@ weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, s
 /* A TEXT or BINARY payload of pre-encoded bytes; text must be UTF-8
  * (WEFT_EUTF8). */
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out);
-void weft__payload_release(weft__payload *p);
+/* Drops a reference (inline: a delivery releases one on every write). */
+void weft__payload_free(weft__payload *p);
+static inline void weft__payload_release(weft__payload *p) {
+  if (p && --p->refs == 0) weft__payload_free(p);
+}
 void weft__payload_pool_free(weft_loop *loop);
 
 /* The cached variant of `p` with this tag, or NULL. */

@@ -132,9 +132,12 @@ struct weft__transport {
     void (*cancel)(weft__conn *c, int orderly);
   } dialer;
   struct {
-    /* Queues one encoded message (TEXT or BINARY; takes its own reference).
-     * Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
-    int (*send)(weft__conn *c, weft__payload *p);
+    /* Queues one encoded message (TEXT or BINARY; takes its own reference)
+     * unless the queue would pass `limit` bytes; *queued (when not NULL)
+     * gets the bytes queued after it. One call per message on the hot path:
+     * the limit check and the count come with it. Returns 0, WEFT_ENOBUFS
+     * (over the limit; nothing queued), WEFT_ECLOSED or WEFT_ENOMEM. */
+    int (*send)(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
     /* The owner holds messages back this turn: seal runs before the flush. */
     void (*hold)(weft__conn *c);
     /* Bytes queued and not yet written. */

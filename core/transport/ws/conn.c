@@ -54,30 +54,58 @@ static void frame(weft__payload *p, const uint8_t *mask) {
   p->framing = WEFT__FRAMING_WS;
 }
 
-int weft__ws_send(weft__conn *c, weft__payload *p) {
-  weft__ws_conn *w = (weft__ws_conn *)c;
-  if (w->state != WEFT__WS_OPEN) return WEFT_ECLOSED;
+/* The payload as this connection sends it: compressed when negotiated,
+ * framed for WebSocket (a copy when another framing's header is in
+ * place). Kept out of weft__ws_send so its common case (a payload a
+ * broadcast framed already) stays a few instructions. */
+static WEFT__NOINLINE weft__payload *prepare(weft__ws_conn *w, weft__payload *p, int *rc) {
   if (w->reader.pmd && p->len >= WEFT__DEFLATE_MIN) {
     weft__payload *d = deflated(w, p);
     if (d) p = d; /* on failure the plain frame is still valid */
   }
-  if (p->framing != WEFT__FRAMING_WS) {
-    if (p->framing) { /* another framing's header is in place: a copy of ours */
-      weft__payload *v = weft__payload_variant(p, TAG_COPY);
-      if (!v) {
-        if (!(v = weft__payload_new(p->kind, p->data, p->len))) return WEFT_ENOMEM;
-        weft__payload_add_variant(p, v, TAG_COPY);
+  if (p->framing == WEFT__FRAMING_WS) return p;
+  if (p->framing) { /* another framing's header is in place: a copy of ours */
+    weft__payload *v = weft__payload_variant(p, TAG_COPY);
+    if (!v) {
+      if (!(v = weft__payload_new(p->kind, p->data, p->len))) {
+        *rc = WEFT_ENOMEM;
+        return NULL;
       }
-      p = v;
+      weft__payload_add_variant(p, v, TAG_COPY);
     }
-    if (p->framing != WEFT__FRAMING_WS) {
-      uint8_t mask[4];
-      weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
-      if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) return WEFT_EIO;
-      frame(p, r ? mask : NULL);
-    }
+    if (v->framing == WEFT__FRAMING_WS) return v;
+    p = v;
   }
-  return weft__stream_enqueue(weft__ws_io(w), p);
+  uint8_t mask[4];
+  weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
+  if (r && weft__rand_bytes(r, mask, sizeof(mask)) != 0) {
+    *rc = WEFT_EIO;
+    return NULL;
+  }
+  frame(p, r ? mask : NULL);
+  return p;
+}
+
+int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  weft__stream *io = weft__ws_io(w);
+  if (w->state != WEFT__WS_OPEN) return WEFT_ECLOSED;
+  if (io->queued + p->len + sizeof(p->head) > limit) return WEFT_ENOBUFS;
+  int rc = 0;
+  if (!p->framing && p->len < 126 && !w->client && !w->reader.pmd) {
+    /* Most messages: a server's small frame, its two-byte header written in
+     * place (the same as frame(), without the call). */
+    p->head[sizeof(p->head) - 2] =
+        (uint8_t)(0x80 | (p->kind == WEFT__P_BINARY ? WEFT__WS_BINARY : WEFT__WS_TEXT));
+    p->head[sizeof(p->head) - 1] = (uint8_t)p->len;
+    p->hlen = 2;
+    p->framing = WEFT__FRAMING_WS;
+  } else if ((p->framing != WEFT__FRAMING_WS || w->reader.pmd) && !(p = prepare(w, p, &rc))) {
+    return rc;
+  }
+  rc = weft__stream_enqueue(io, p);
+  if (queued) *queued = io->queued;
+  return rc;
 }
 
 /* A control frame, built whole (masked on a client). */

@@ -62,7 +62,7 @@ static inline weft__stream *weft__ws_io(weft__ws_conn *w) {
 }
 
 /* conn.c: the connection ops of both sides. */
-int weft__ws_send(weft__conn *c, weft__payload *p);
+int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
 void weft__ws_hold(weft__conn *c);
 size_t weft__ws_queued(const weft__conn *c);
 void weft__ws_close(weft__conn *c, int code, const char *reason);
