@@ -199,6 +199,28 @@ static int weft__lfailmsg(lua_State *L, int code, const char *msg) {
   return 3;
 }
 
+/* nil, "unknown transformer 'x' (available: a, b)", "EINVAL" for a name the core
+ * does not know (the names listed are the core's, weft_transformer_at());
+ * nil, "transformer: <message>", name for another failure. */
+static int weft__lfail_transformer(lua_State *L, int code, const char *name) {
+  if (code != WEFT_EINVAL || !name || weft_transformer_exists(name))
+    return weft__lfail(L, code, "transformer");
+  lua_pushnil(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "unknown transformer '");
+  luaL_addstring(&b, name);
+  luaL_addstring(&b, "' (available: ");
+  for (size_t i = 0; weft_transformer_at(i); i++) {
+    if (i > 0) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, weft_transformer_at(i));
+  }
+  luaL_addstring(&b, ")");
+  luaL_pushresult(&b);
+  lua_pushstring(L, weft_err_name(code));
+  return 3;
+}
+
 static int weft__labsindex(lua_State *L, int idx) {
   return (idx < 0 && idx > LUA_REGISTRYINDEX) ? lua_gettop(L) + idx + 1 : idx;
 }
@@ -841,6 +863,16 @@ static int weft__l_sleep(lua_State *L) {
   return 0;
 }
 
+/* weft.transformers() --> { "websockets", ... }: the core's names. */
+static int weft__l_transformers(lua_State *L) {
+  lua_newtable(L);
+  for (size_t i = 0; weft_transformer_at(i); i++) {
+    lua_pushstring(L, weft_transformer_at(i));
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 1;
+}
+
 /* Milliseconds until the loop has timed work (-1 none, 0 ready now). */
 static int weft__l_timeout(lua_State *L) {
   lua_pushinteger(L, weft__lloop_timeout(LOOP_UP(L)));
@@ -877,16 +909,38 @@ static int weft__lserver_close_impl(weft__lserver *srv, int reconnect, uint32_t 
   return weft_server_destroy(s, &o);
 }
 
-/* weft.server{ url=, parser=, ping_interval=, max_length=, compression=,
- *              high_water_mark=, max_queue=, origins={}, trusted_proxies={},
- *              tls={cert=, key=} } */
+/* The server's `url` option: a string, or a list of strings (one listener
+ * each). Returns how many; raises when it is missing or of another type. */
+static int weft__lserver_urls_opt(lua_State *L) {
+  lua_getfield(L, 1, "url");
+  int n = 0;
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    n = 1;
+  } else if (lua_type(L, -1) == LUA_TTABLE) {
+    for (;; n++) {
+      lua_rawgeti(L, -1, n + 1);
+      int t = lua_type(L, -1);
+      lua_pop(L, 1);
+      if (t == LUA_TNIL) break;
+      if (t != LUA_TSTRING) return luaL_argerror(L, 1, "'url' list must hold strings only");
+    }
+  } else if (!lua_isnil(L, -1)) {
+    return luaL_argerror(L, 1, "'url' must be a string or a list of strings");
+  }
+  lua_pop(L, 1);
+  if (n == 0) return luaL_argerror(L, 1, "'url' is required");
+  return n;
+}
+
+/* weft.server{ url= (string or list), transformer=, parser=, ping_interval=,
+ *              max_length=, compression=, high_water_mark=, max_queue=,
+ *              origins={}, trusted_proxies={}, tls={cert=, key=}, unix_mode= } */
 static int weft__l_server(lua_State *L) {
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  if (!weft__lopt_field(L, 1, "url", LUA_TSTRING)) return luaL_argerror(L, 1, "'url' is required");
-  lua_pop(L, 1);
+  int nurl = weft__lserver_urls_opt(L);
 
   weft__lserver_ud *ud = lua_newuserdata(L, sizeof(*ud)); /* 2 */
   ud->impl = NULL;
@@ -922,6 +976,14 @@ static int weft__l_server(lua_State *L) {
     what = name;                                                                                   \
   }                                                                                                \
   lua_settop(L, 2);
+  SRVOPT("transformer", LUA_TSTRING, weft_server_set_transformer(srv->s, lua_tostring(L, -1)))
+  if (rc != 0) { /* the core's names in the message */
+    ud->impl = NULL;
+    srv->quiet = 1;
+    weft__lserver_close_impl(srv, 0, 0);
+    lua_getfield(L, 1, "transformer");
+    return weft__lfail_transformer(L, rc, lua_tostring(L, -1));
+  }
   SRVOPT("parser", LUA_TSTRING, weft_server_set_parser(srv->s, lua_tostring(L, -1)))
   SRVOPT("ping_interval", LUA_TNUMBER,
          weft_server_set_ping_interval(srv->s, (uint32_t)lua_tonumber(L, -1)))
@@ -930,6 +992,10 @@ static int weft__l_server(lua_State *L) {
          weft_server_set_high_water_mark(srv->s, (size_t)lua_tonumber(L, -1)))
   SRVOPT("max_queue", LUA_TNUMBER, weft_server_set_max_queue(srv->s, (size_t)lua_tonumber(L, -1)))
   SRVOPT("compression", LUA_TBOOLEAN, weft_server_set_compression(srv->s, lua_toboolean(L, -1)))
+  SRVOPT("unix_mode", LUA_TNUMBER,
+         weft_server_set_unix_mode(srv->s, lua_tonumber(L, -1) > 0xffffffffu
+                                               ? 0xffffffffu
+                                               : (unsigned)lua_tonumber(L, -1)))
 #undef SRVOPT
   static const char *const lists[] = {"origins", "trusted_proxies"};
   for (int li = 0; li < 2 && rc == 0; li++) {
@@ -960,10 +1026,23 @@ static int weft__l_server(lua_State *L) {
   lua_settop(L, 2);
   if (rc == 0) rc = weft__lext_attach(L, &srv->ext, srv->s, NULL, &what);
   lua_settop(L, 2);
-  if (rc == 0) {
-    lua_getfield(L, 1, "url");
-    rc = weft_server_listen(srv->s, lua_tostring(L, -1));
-    what = "listen";
+  if (rc == 0) {               /* one listener per URL; a failure names its URL */
+    lua_getfield(L, 1, "url"); /* 3 */
+    for (int i = 1; rc == 0 && i <= nurl; i++) {
+      lua_settop(L, 3);
+      if (lua_type(L, 3) == LUA_TTABLE)
+        lua_rawgeti(L, 3, i);
+      else
+        lua_pushvalue(L, 3);
+      rc = weft_server_listen(srv->s, lua_tostring(L, 4));
+    }
+    if (rc != 0) {
+      ud->impl = NULL;
+      srv->quiet = 1;
+      weft__lserver_close_impl(srv, 0, 0);
+      lua_pushfstring(L, "listen %s: %s", lua_tostring(L, 4), weft_strerror(rc));
+      return weft__lfailmsg(L, rc, lua_tostring(L, -1));
+    }
     lua_settop(L, 2);
   }
   if (rc != 0) {
@@ -1001,6 +1080,35 @@ static int weft__lserver_port(lua_State *L) {
   weft__lserver_ud *ud = weft__lcheck_server(L);
   if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "port");
   lua_pushinteger(L, weft_server_port(ud->impl->s));
+  return 1;
+}
+
+/* server:url([i]) --> the URL the i-th listener (1-based, default 1) serves,
+ * port resolved; nil past the last. */
+static int weft__lserver_url(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  lua_Integer i = luaL_optinteger(L, 2, 1);
+  luaL_argcheck(L, i >= 1, 2, "index must be >= 1");
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "url");
+  const char *url = weft_server_url(ud->impl->s, (size_t)(i - 1));
+  if (url)
+    lua_pushstring(L, url);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* server:urls() --> { url, ... } of every listener, in listen order. */
+static int weft__lserver_urls(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "urls");
+  lua_newtable(L);
+  for (size_t i = 0;; i++) {
+    const char *url = weft_server_url(ud->impl->s, i);
+    if (!url) break;
+    lua_pushstring(L, url);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
   return 1;
 }
 
@@ -1049,8 +1157,9 @@ static int weft__lserver_gc(lua_State *L) {
 
 static int weft__lserver_tostring(lua_State *L) {
   weft__lserver_ud *ud = weft__lcheck_server(L);
-  if (ud->impl && ud->impl->s)
-    lua_pushfstring(L, "weft.server (port %d)", weft_server_port(ud->impl->s));
+  const char *url = ud->impl && ud->impl->s ? weft_server_url(ud->impl->s, 0) : NULL;
+  if (url)
+    lua_pushfstring(L, "weft.server (%s)", url);
   else
     lua_pushstring(L, "weft.server (closed)");
   return 1;
@@ -1264,7 +1373,7 @@ static int weft__lclient_destroy_impl(weft__lclient *cl) {
   return weft_client_destroy(c);
 }
 
-/* weft.client{ url=, parser=, timeout=, ping_timeout=, max_length=,
+/* weft.client{ url=, transformer=, parser=, timeout=, ping_timeout=, max_length=,
  *   queue_limit=, strategy=, reconnect={min=,max=,retries=,factor=},
  *   retry_refused=, headers={name=value}, ca_file=, verify=, manual= } */
 static int weft__l_client(lua_State *L) {
@@ -1317,6 +1426,16 @@ static int weft__l_client(lua_State *L) {
     rc = call;                                                                                     \
     what = name;                                                                                   \
   }                                                                                                \
+  lua_settop(L, 2);
+  if (weft__lopt_field(L, 1, "transformer", LUA_TSTRING)) {
+    rc = weft_client_set_transformer(cl->c, lua_tostring(L, -1));
+    if (rc != 0) { /* the core's names in the message */
+      ud->impl = NULL;
+      cl->quiet = 1;
+      weft__lclient_destroy_impl(cl);
+      return weft__lfail_transformer(L, rc, lua_tostring(L, 3));
+    }
+  }
   lua_settop(L, 2);
   if (weft__lopt_field(L, 1, "parser", LUA_TSTRING)) {
     rc = weft_client_set_parser(cl->c, lua_tostring(L, -1));
@@ -2666,6 +2785,8 @@ static int weft__lloop_gc(lua_State *L) {
 static const luaL_Reg server_methods[] = {{"on", weft__lserver_on},
                                           {"write", weft__lserver_write},
                                           {"port", weft__lserver_port},
+                                          {"url", weft__lserver_url},
+                                          {"urls", weft__lserver_urls},
                                           {"count", weft__lserver_count},
                                           {"close", weft__lserver_close},
                                           {"poll", weft__l_poll},
@@ -2729,6 +2850,7 @@ static const luaL_Reg module_funcs[] = {{"server", weft__l_server},
                                         {"clock", weft__l_clock},
                                         {"sleep", weft__l_sleep},
                                         {"timeout", weft__l_timeout},
+                                        {"transformers", weft__l_transformers},
                                         {"array", weft__l_array},
                                         {"map", weft__l_map},
                                         {"encode", weft__l_encode},

@@ -32,4 +32,27 @@ function M.wait_line(path, ms, what)
   return text
 end
 
+-- A new empty directory made by mkdtemp (`mktemp -d`), under /tmp so that
+-- socket paths stay far below the 107-byte limit whatever TMPDIR says.
+function M.mkdtemp()
+  local h = assert(io.popen("mktemp -d /tmp/weft-lua.XXXXXX"))
+  local dir = h:read("*l")
+  h:close()
+  assert(dir and dir:match("^/tmp/weft%-lua%.%w+$"), "mktemp -d failed")
+  return dir
+end
+
+-- Whether anything (a socket file included) exists at `path`.
+function M.exists(path) return os.rename(path, path) ~= nil end
+
+-- Runs fn(dir) with a fresh temporary directory and removes the directory
+-- afterwards, whatever fn did (then re-raises fn's error).
+function M.with_tmpdir(fn)
+  local dir = M.mkdtemp()
+  local ok, err = xpcall(function() return fn(dir) end, debug.traceback)
+  os.execute("rm -rf '" .. dir .. "'")
+  assert(not M.exists(dir), "temporary directory left behind: " .. dir)
+  if not ok then error(err, 0) end
+end
+
 return M

@@ -1,6 +1,7 @@
 -- The Lua suite: lua5.4 or luajit, with LUA_CPATH pointing at the build's
 -- weft.so and LUA_PATH at lua/tests/. Every test uses real sockets on
--- 127.0.0.1 with port 0 and waits with bounded deadlines.
+-- 127.0.0.1 with port 0 (or Unix sockets in a mktemp -d folder that is
+-- removed) and waits with bounded deadlines.
 --
 --   WEFT_ROOT=<repo> LUA_CPATH=... LUA_PATH=... lua5.4 test_weft.lua
 local tap = require "tap"
@@ -306,6 +307,184 @@ test("tls: wss:// server and client (the repo's test certificate)", function()
   assert(name == "EINVAL" or name == "EIO", name)
   v, _, name = weft.server { url = "wss://127.0.0.1:0/primus", tls = {} }
   eq(name, "EINVAL", "tls without cert and key")
+  settle()
+end)
+
+-- Transports: transformers, Unix sockets, a server at "/" ------------------------------------
+
+-- A client on `url` that writes `msg` and returns the echo (waits, bounded).
+local function echo_once(url, msg, opts)
+  local o = { url = url }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local c = assert(weft.client(o))
+  local got, errs = nil, {}
+  c:on("data", function(m) got = m end)
+  c:on("error", function(e) errs[#errs + 1] = e.kind .. ": " .. e.message end)
+  c:write(msg)
+  wait(function() return got ~= nil or #errs > 0 end, 5000, "an echo over " .. url)
+  assert(got ~= nil, "errors over " .. url .. ": " .. table.concat(errs, "; "))
+  c:close()
+  return got
+end
+
+test("transformer: by name on server and client; weft.transformers() lists the core's names", function()
+  local names = weft.transformers()
+  eq(type(names), "table", "transformers() is a table")
+  eq(names[1], "websockets", "the first (default) transformer")
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", transformer = "websockets" })
+  srv:on("connection", function(spark) spark:on("data", function(m) spark:write(m) end) end)
+  local got = echo_once(url_of(srv), { t = "websockets" }, { transformer = "websockets" })
+  eq(got.t, "websockets", "echo with the transformer named on both sides")
+  srv:close()
+  settle()
+end)
+
+test("transformer: an unknown name fails with the core's names (server and client)", function()
+  local expected = "unknown transformer 'sockjs' (available: " .. table.concat(weft.transformers(), ", ") .. ")"
+  local v, msg, name = weft.server { url = "ws://127.0.0.1:0/primus", transformer = "sockjs" }
+  eq(v, nil, "server: no server")
+  eq(msg, expected, "server: message")
+  eq(name, "EINVAL", "server: name")
+  local ok, err = pcall(function() return assert(weft.server { url = "ws://127.0.0.1:0/", transformer = "sockjs" }) end)
+  eq(ok, false, "server: assert raises")
+  eq(tostring(err):sub(-#expected), expected, "server: raised message") -- 5.4 prefixes the position
+  v, msg, name = weft.client { url = "ws://127.0.0.1:1/primus", transformer = "sockjs" }
+  eq(v, nil, "client: no client")
+  eq(msg, expected, "client: message")
+  eq(name, "EINVAL", "client: name")
+  ok, err = pcall(function() return assert(weft.client { url = "ws://127.0.0.1:1/", transformer = "sockjs" }) end)
+  eq(ok, false, "client: assert raises")
+  eq(tostring(err):sub(-#expected), expected, "client: raised message") -- 5.4 prefixes the position
+  v, msg, name = weft.client { url = "ws://127.0.0.1:1/primus", transformer = "" }
+  eq(name, "EINVAL", "client: empty name")
+  assert(msg:find("unknown transformer ''", 1, true), msg)
+  assert(not pcall(weft.server, { url = "ws://127.0.0.1:0/", transformer = 42 }), "server: a number raises")
+  assert(not pcall(weft.client, { url = "ws://127.0.0.1:1/", transformer = true }), "client: a boolean raises")
+  settle()
+end)
+
+test("unix: a server on ws+unix:// and a client over it echo; the socket file goes with the server", function()
+  helpers.with_tmpdir(function(dir)
+    local sock = dir .. "/app.sock"
+    local url = "ws+unix://" .. sock .. ":/primus"
+    local srv = assert(weft.server { url = url, unix_mode = tonumber("600", 8) })
+    local spark, closed = nil, false
+    srv:on("connection", function(s)
+      spark = s
+      s:on("data", function(m) s:write(m) end)
+    end)
+    srv:on("close", function() closed = true end)
+    eq(srv:url(), url, "url()")
+    eq(srv:url(1), url, "url(1)")
+    eq(srv:url(2), nil, "url(2): no second listener")
+    eq(#srv:urls(), 1, "one listener")
+    eq(srv:port(), 0, "a Unix socket has no port")
+    eq(tostring(srv), "weft.server (" .. url .. ")", "tostring")
+    assert(helpers.exists(sock), "the socket file exists while serving")
+    local h = assert(io.popen("stat -c %a '" .. sock .. "'"))
+    eq(h:read("*l"), "600", "unix_mode")
+    h:close()
+    local got = echo_once(url, { over = "unix", n = 7 })
+    eq(got.over, "unix", "echo over the Unix socket")
+    eq(got.n, 7, "echo value")
+    local ip, port = spark:address()
+    eq(ip, "", "a spark over a Unix socket has no address")
+    eq(port, 0, "nor a port")
+    eq(spark:header("host"), "localhost", "the client's Host header")
+    -- a path where a server accepts is taken
+    local v, msg, name = weft.server { url = url }
+    eq(v, nil, "second server on the same socket")
+    eq(name, "EADDRINUSE", "name")
+    assert(msg:find(url, 1, true), "the message names the URL: " .. msg)
+    srv:close()
+    wait(function() return closed end, 5000, "the server's close")
+    eq(helpers.exists(sock), false, "the socket file is removed at close")
+    assert(os.remove(dir), "the directory is empty after the server closed")
+  end)
+  settle()
+end)
+
+test("unix: one server on TCP and a Unix socket; urls() lists both; clients over each echo", function()
+  helpers.with_tmpdir(function(dir)
+    local unix_url = "ws+unix://" .. dir .. "/both.sock:/primus"
+    local srv = assert(weft.server { url = { "ws://127.0.0.1:0/primus", unix_url } })
+    local closed = false
+    srv:on("connection", function(s) s:on("data", function(m) s:write(m) end) end)
+    srv:on("close", function() closed = true end)
+    local urls = srv:urls()
+    eq(#urls, 2, "two listeners")
+    eq(urls[1], url_of(srv), "the TCP URL, port resolved")
+    eq(urls[2], unix_url, "the Unix URL")
+    eq(srv:url(2), unix_url, "url(2)")
+    eq(echo_once(urls[1], "tcp"), "tcp", "echo over TCP")
+    eq(echo_once(urls[2], "unix"), "unix", "echo over the Unix socket")
+    srv:close()
+    wait(function() return closed end, 5000, "the server's close")
+    local v, _, name = srv:urls()
+    eq(v, nil, "urls() after close")
+    eq(name, "ECLOSED", "urls() after close: name")
+    eq(helpers.exists(dir .. "/both.sock"), false, "the socket file is removed at close")
+  end)
+  settle()
+end)
+
+test('path "/": a server at ws://127.0.0.1:0/ and a client at ws://127.0.0.1:PORT/ echo', function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/" })
+  srv:on("connection", function(s) s:on("data", function(m) s:write(m) end) end)
+  local root = "ws://127.0.0.1:" .. srv:port() .. "/"
+  eq(srv:url(), root, "the served URL is /")
+  eq(echo_once(root, { at = "/" }).at, "/", "echo at /")
+  eq(echo_once(root .. "any/where", "deep"), "deep", "a server at / serves every path")
+  srv:close()
+  settle()
+end)
+
+test("unix: bad input (malformed ws+unix URLs, unix_mode, url lists) fails cleanly", function()
+  helpers.with_tmpdir(function(dir)
+    local bad = {
+      "ws+unix://",                                 -- no socket path
+      "ws+unix://:/primus",                          -- empty socket path
+      "ws+unix://" .. dir .. "/a.sock:primus",      -- request path without '/'
+      "ws+unix://" .. dir .. "/a.sock:",            -- ':' and nothing after
+      "ws+unix://" .. dir .. "/" .. ("s"):rep(110) .. ".sock:/primus", -- over 107 bytes
+    }
+    for _, url in ipairs(bad) do
+      local v, msg, name = weft.server { url = url }
+      eq(v, nil, "server " .. url)
+      eq(name, "EURL", "server name for " .. url)
+      assert(msg:find(url, 1, true), "the message names the URL: " .. msg)
+      v, msg, name = weft.client { url = url }
+      eq(v, nil, "client " .. url)
+      eq(name, "EURL", "client name for " .. url)
+    end
+    -- nothing listens on a missing socket file: the client reports it and ends
+    local c = assert(weft.client { url = "ws+unix://" .. dir .. "/none.sock:/primus",
+      reconnect = { retries = 0 } })
+    local kind, ended = nil, false
+    c:on("error", function(e) kind = kind or e.kind end)
+    c:on("end", function() ended = true end)
+    wait(function() return ended end, 5000, "the client's end")
+    eq(kind, "connect", "error kind for a missing socket")
+    c:close()
+    -- unix_mode beyond 07777
+    local v, _, name = weft.server { url = "ws+unix://" .. dir .. "/m.sock:/primus", unix_mode = 4096 }
+    eq(v, nil, "unix_mode 010000")
+    eq(name, "EINVAL", "unix_mode name")
+    assert(not pcall(weft.server, { url = "ws+unix://" .. dir .. "/m.sock", unix_mode = -1 }), "negative mode raises")
+    -- a list whose second URL is bad: no server, and the first listener is undone
+    local first = "ws+unix://" .. dir .. "/first.sock:/primus"
+    local msg
+    v, msg, name = weft.server { url = { first, "ws+unix://" .. dir .. "/x.sock:nope" } }
+    eq(v, nil, "a list with a bad URL")
+    eq(name, "EURL", "its name")
+    assert(msg:find("x.sock:nope", 1, true), "the message names the bad URL: " .. msg)
+    settle()
+    eq(helpers.exists(dir .. "/first.sock"), false, "the first listener's socket file is removed")
+    assert(not pcall(weft.server, { url = {} }), "an empty url list raises")
+    assert(not pcall(weft.server, { url = { "ws://127.0.0.1:0/", 42 } }), "a non-string in the list raises")
+    assert(not pcall(weft.server, { url = 42 }), "a number url raises")
+    assert(os.remove(dir), "the directory is empty")
+  end)
   settle()
 end)
 
