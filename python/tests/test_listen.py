@@ -1,25 +1,28 @@
-"""Transformers by name, Unix-domain sockets and several listeners, through
-real sockets: 127.0.0.1 with port 0, and Unix sockets in a temporary
-folder."""
+"""Transformers by name, Unix-domain sockets, several listeners and servers
+at "/" (from Python and from the CLI), through real sockets: 127.0.0.1 with
+port 0, and Unix sockets in a temporary folder."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import re
+import signal
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 
 import weft
 from weft import _driver
 from weft import lowlevel as _ll
 
-from conftest import T
+from conftest import ROOT, T
 
 URL = "ws://127.0.0.1:0/primus"
+CLI = Path(os.environ.get("WEFT_CLI") or ROOT / "build" / "weft")
 
 
 def echo(spark: weft.Spark) -> None:
@@ -176,3 +179,55 @@ async def test_several_listeners(sock_dir: Path) -> None:
         await weft.serve([f"ws+unix://{path}:/ok", "ws+unix://"])
     assert not path.exists()
     await wait_released()
+
+
+# -- a server at "/" ----------------------------------------------------------
+
+
+async def test_root_path_serves_every_path_to_a_generic_client() -> None:
+    async with await weft.serve("ws://127.0.0.1:0/", parser="raw") as server:
+        assert server.pathname == "/"
+        assert server.url == f"ws://127.0.0.1:{server.port}/"
+        server.on("connection", echo)
+        for path in ("/", "/x"):
+            async with websockets.connect(f"ws://127.0.0.1:{server.port}{path}") as ws:
+                await ws.send(f"text at {path}")
+                assert await asyncio.wait_for(ws.recv(), T) == f"text at {path}"
+                await ws.send(b"\x00\x01binary")
+                assert await asyncio.wait_for(ws.recv(), T) == b"\x00\x01binary"
+        # The weft client asks for "/" as well.
+        async with await weft.connect(server.url, parser="json") as client:
+            assert await roundtrip(client, "raw text") == "raw text"
+
+
+async def test_cli_at_root_path_echoes_to_a_generic_client() -> None:
+    assert os.access(CLI, os.X_OK), f"no weft CLI at {CLI} (python/test.sh builds it)"
+    env = dict(os.environ)
+    env.pop("LD_PRELOAD", None)  # the ASan run's preload is for this Python only
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI), "serve", "--path", "/", "--parser", "raw", "--port", "0",
+        "--ping-interval", "0", stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), T)).decode()
+        m = re.fullmatch(r"listening on (ws://127\.0\.0\.1:(\d+)/)\n", line)
+        assert m, line
+        url = m.group(1)
+        async with websockets.connect(url) as ws:
+            await ws.send("hello cli")
+            assert await asyncio.wait_for(ws.recv(), T) == "hello cli"
+            await ws.send(b"\xde\xad\xbe\xef")
+            assert await asyncio.wait_for(ws.recv(), T) == b"\xde\xad\xbe\xef"
+        async with websockets.connect(url + "deeper/path") as ws:
+            await ws.send("at a deeper path")
+            assert await asyncio.wait_for(ws.recv(), T) == "at a deeper path"
+    finally:
+        if proc.returncode is None:
+            os.kill(proc.pid, signal.SIGTERM)  # only the PID we started
+        try:
+            await asyncio.wait_for(proc.wait(), T)
+        except asyncio.TimeoutError:
+            os.kill(proc.pid, signal.SIGKILL)
+            await proc.wait()
+    assert proc.returncode == 0
