@@ -68,6 +68,8 @@ const char *weft_strerror(int code);
 unsigned weft_version(void);
 const char *weft_version_string(void);
 int weft_parser_exists(const char *name);
+int weft_transformer_exists(const char *name);
+const char *weft_transformer_at(size_t i);
 
 /* Server */
 typedef struct weft_server weft_server;
@@ -77,6 +79,7 @@ typedef struct weft_client weft_client;
 typedef struct weft_loop weft_loop;
 
 int weft_server_new(weft_loop *loop, weft_server **out);
+int weft_server_set_transformer(weft_server *server, const char *transformer);
 int weft_server_set_parser(weft_server *server, const char *parser);
 int weft_server_set_ping_interval(weft_server *server, uint32_t ms);
 int weft_server_set_max_length(weft_server *server, size_t bytes);
@@ -89,6 +92,8 @@ int weft_server_set_tls(weft_server *server, const char *cert_file, const char *
 int weft_server_listen(weft_server *server, const char *url);
 int weft_server_port(const weft_server *server);
 const char *weft_server_pathname(const weft_server *server);
+const char *weft_server_url(const weft_server *server, size_t i);
+int weft_server_set_unix_mode(weft_server *server, unsigned mode);
 size_t weft_server_spark_count(const weft_server *server);
 
 /* Sparks */
@@ -110,6 +115,7 @@ int weft_auth_deny(weft_auth *req, int status, const char *message);
 
 /* Client */
 int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
+int weft_client_set_transformer(weft_client *c, const char *transformer);
 int weft_client_set_parser(weft_client *c, const char *parser);
 int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, uint32_t retries,
                               double factor);

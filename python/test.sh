@@ -25,6 +25,20 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$VENV/bin/python" -c 'impo
   echo "$want" >"$stamp"
 fi
 
+# The CLI that tests/test_listen.py runs (never skipped): $WEFT_CLI when set,
+# else the C build's build/weft, configured when missing and brought up to
+# date here (an incremental build of that one target).
+if [ -z "${WEFT_CLI:-}" ]; then
+  export WEFT_CLI=$ROOT/build/weft
+  mkdir -p "$ROOT/build-python"
+  if ! { { [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo; } &&
+    cmake --build build -j 2 --target weft_cli; } >"$ROOT/build-python/cli.log" 2>&1; then
+    tail -40 "$ROOT/build-python/cli.log"
+    echo "python: building the CLI (build/weft) failed"
+    exit 1
+  fi
+fi
+
 rc=0
 echo "pytest"
 (cd python && timeout 180 "$VENV/bin/pytest" -q) || rc=1

@@ -6,7 +6,8 @@ import asyncio
 import json
 import re
 import shutil
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,17 @@ needs_node = pytest.mark.skipif(not HAVE_PRIMUS, reason="node and tests/interop/
 
 # Generous bounds: every wait in the suite is bounded.
 T = 10.0
+
+
+@pytest.fixture
+def sock_dir() -> Iterator[Path]:
+    """A fresh folder for Unix sockets (mkdtemp; removed afterwards). Short:
+    a socket path may have at most 107 bytes."""
+    d = Path(tempfile.mkdtemp(prefix="weft-py-"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class LoopErrors:

@@ -22,7 +22,7 @@ from .client import EVENTS, Backoff, Client, Event, connect
 from . import errors as _errors
 from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
 from .ext import Broadcast, Channel, EventHandler, Reply
-from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve
+from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve, transformers
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ __all__ = [
     "encode",
     "decode",
     "core_version",
+    "transformers",
 ]
 __all__ += _errors.__all__
 

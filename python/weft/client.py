@@ -21,7 +21,7 @@ from .errors import (
     check,
     error_from_code,
 )
-from .server import _F, Value, _add_listener, _MessageQueue
+from .server import _F, Value, _add_listener, _MessageQueue, check_transformer
 
 __all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
 
@@ -413,6 +413,7 @@ def _ms(seconds: float, what: str) -> int:
 async def connect(
     url: str,
     *,
+    transformer: str = "websockets",
     parser: str = "json",
     reconnect: Backoff | None = Backoff(),
     strategy: str | Sequence[str] | None = None,
@@ -431,8 +432,12 @@ async def connect(
     ack_timeout: float | None = None,
     batching: int | None = None,
 ) -> Client:
-    """Connects to a weft or Primus server at `url` ("ws://host:port/path").
+    """Connects to a weft or Primus server at `url`: "ws://host:port/path"
+    (no path: "/primus"), "wss://…", or "ws+unix:///abs/app.sock:/path" over
+    a Unix-domain socket. A malformed URL raises weft.URLError.
 
+    transformer: the transport, "websockets" (weft.transformers() lists
+    them; another name raises weft.InvalidArgument naming them).
     reconnect: a Backoff, or None never to reconnect. strategy: which
     failures reconnect ("disconnect", "online", "timeout"; default all).
     timeout: seconds for the first connection to open (None: no limit).
@@ -462,6 +467,7 @@ async def connect(
         drv.release()
         check(rc, "events")
     try:
+        check_transformer(_ll.weft_client_set_transformer(ptr, transformer), transformer)
         check(_ll.weft_client_set_parser(ptr, parser), f"parser {parser!r}")
         if reconnect is None:
             check(_ll.weft_client_set_strategy(ptr, "none"), "strategy")

@@ -14,9 +14,18 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
 from . import ext as _x
-from .errors import ClosedError, Error, Rejected, StateError, Unauthorized, check, error_from_code
+from .errors import (
+    ClosedError,
+    Error,
+    InvalidArgument,
+    Rejected,
+    StateError,
+    Unauthorized,
+    check,
+    error_from_code,
+)
 
-__all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value"]
+__all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value", "transformers"]
 
 Value: TypeAlias = Any
 """A message: dict, list/tuple, str, int (int64), float, bool, None, or
@@ -50,6 +59,26 @@ class Plugin:
     name: str
     incoming: Transform | None = None
     outgoing: Transform | None = None
+
+
+def transformers() -> list[str]:
+    """The transformer (transport) names this build of the core has, in the
+    core's order (weft_transformer_at): ["websockets"]."""
+    names: list[str] = []
+    while (name := _ll.weft_transformer_at(len(names))) is not None:
+        names.append(name)
+    return names
+
+
+def check_transformer(rc: int, name: str) -> None:
+    """Raises for a weft_*_set_transformer code: weft.InvalidArgument (a
+    ValueError) naming the available transformers when `name` is unknown."""
+    if rc == InvalidArgument.code:
+        available = ", ".join(transformers())
+        raise InvalidArgument(
+            f"unknown transformer {name!r} (available: {available})", InvalidArgument.code
+        )
+    check(rc, f"transformer {name!r}")
 
 
 _SENTINEL = object()
@@ -363,8 +392,14 @@ class Server:
         self._policy: RoomsPolicy | None = None
         self._incoming_channels: _MessageQueue = _MessageQueue()
         self.port = 0
+        """The first listener's port (0 for a Unix socket)."""
         self.pathname = "/primus"
+        """The first listener's pathname ("/" serves every path)."""
+        self.urls: list[str] = []
+        """The URL each listener serves, in listening order, port resolved
+        ("ws://127.0.0.1:41234/primus", "ws+unix:///run/app.sock:/primus")."""
         self.url = ""
+        """The first of urls."""
 
     def __repr__(self) -> str:
         return f"<weft.Server {self.url} sparks={len(self._sparks)}>"
@@ -725,8 +760,9 @@ class Server:
 
 
 async def serve(
-    url: str = "ws://127.0.0.1:0/primus",
+    url: str | Sequence[str] = "ws://127.0.0.1:0/primus",
     *,
+    transformer: str = "websockets",
     parser: str = "json",
     ping_interval: float | None = 30.0,
     max_length: int | None = None,
@@ -744,10 +780,18 @@ async def serve(
     channel_window: int | None = None,
     ack_timeout: float | None = None,
     batching: int | None = None,
+    unix_mode: int | None = None,
 ) -> Server:
-    """Starts a server listening on `url` ("ws://host:port/path"; port 0
-    picks a free port: read ``server.port``).
+    """Starts a server listening on `url`, or on each of a list of URLs:
+    "ws://host:port/path" (port 0 picks a free port: read ``server.port``
+    or ``server.urls``), "wss://…", or "ws+unix:///abs/app.sock:/path" (a
+    Unix-domain socket; its file is removed when the server closes). A URL
+    without a path serves "/primus"; "ws://host:port/" serves every path.
 
+    transformer: the transport, "websockets" (weft.transformers() lists
+    them; another name raises weft.InvalidArgument naming them).
+    unix_mode: permissions of ws+unix socket files (e.g. 0o660; None keeps
+    bind()'s 0o777 & ~umask).
     parser: "json", "msgpack" or "raw". ping_interval: seconds between
     heartbeats (None or 0 turns them off). max_length: largest message in
     bytes (10 MiB). high_water_mark / max_queue: per-spark queue limits in
@@ -762,6 +806,9 @@ async def serve(
     batching: bytes per batch frame; the writes of one loop turn to a spark
     leave as one frame (weft peers only; off by default).
     """
+    urls = [url] if isinstance(url, str) else list(url)
+    if not urls:
+        raise ValueError("serve() needs at least one URL")
     drv = get_driver()
     srv = Server(drv)
     rc, ptr = _ll.weft_server_new(drv.loop)
@@ -774,6 +821,7 @@ async def serve(
         drv.release()
         check(rc, "events")
     try:
+        check_transformer(_ll.weft_server_set_transformer(ptr, transformer), transformer)
         check(_ll.weft_server_set_parser(ptr, parser), f"parser {parser!r}")
         ms = int(round((ping_interval or 0) * 1000))
         if ms < 0:
@@ -797,11 +845,16 @@ async def serve(
             check(_ll.weft_server_set_tls(ptr, tls[0], tls[1]), "tls")
         if batching:
             check(_ll.weft_server_set_batching(ptr, batching), "batching")
+        if unix_mode is not None:
+            if unix_mode < 0:
+                raise ValueError("unix_mode must not be negative")
+            check(_ll.weft_server_set_unix_mode(ptr, unix_mode), f"unix_mode {unix_mode:#o}")
         srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
         srv._install_plugins(plugins)
         if authorize is not None:
             srv.authorize(authorize)
-        check(_ll.weft_server_listen(ptr, url), f"listen {url}")
+        for u in urls:
+            check(_ll.weft_server_listen(ptr, u), f"listen {u}")
     except BaseException:
         srv._ptr = None
         _ll.pyweft_server_destroy(ptr, 1, 1)
@@ -811,8 +864,7 @@ async def serve(
     drv.kick()
     srv.port = _ll.weft_server_port(ptr)
     srv.pathname = _ll.weft_server_pathname(ptr) or "/primus"
-    scheme = url.split("://", 1)[0] if "://" in url else "ws"
-    hostpart = url.split("://", 1)[-1].split("/", 1)[0]
-    host = hostpart.rsplit(":", 1)[0] if ":" in hostpart else hostpart
-    srv.url = f"{scheme}://{host}:{srv.port}{srv.pathname}"
+    while (served := _ll.weft_server_url(ptr, len(srv.urls))) is not None:
+        srv.urls.append(served)
+    srv.url = srv.urls[0] if srv.urls else ""
     return srv
