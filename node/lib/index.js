@@ -745,11 +745,16 @@ function encode(parser, value) { return binding.encode(parser, value); }
 /** Decodes a Buffer (or string) with a parser. */
 function decode(parser, data) { return binding.decode(parser, data); }
 
+// Written as `name` / `name: identifier` entries only, so that Node's ESM
+// loader finds every name (`import { connect } from 'weft'`): it reads the
+// object literal and stops at the first other value.
+const Channel = ext_.Channel;
+const version = binding.version;
 module.exports = {
   Server,
   Spark,
   Client,
-  Channel: ext_.Channel,
+  Channel,
   Socket: Client,
   WeftError,
   createServer,
@@ -758,5 +763,5 @@ module.exports = {
   transformers,
   encode,
   decode,
-  version: binding.version
+  version
 };
