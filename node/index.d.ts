@@ -21,6 +21,15 @@ export type Value =
 
 export type ParserName = 'json' | 'msgpack' | 'raw';
 
+/**
+ * A transformer's name. The names there are come from the C core at run
+ * time (`transformers()`; this build: "websockets", the default), so the
+ * type is `string` rather than a list written here; Primus's names are taken
+ * in any case ("WebSockets"). An unknown name throws a WeftError with code
+ * "EINVAL": "unknown transformer 'sockjs' (available: websockets)".
+ */
+export type TransformerName = string;
+
 /** An error from weft: `code` is an "EINVAL"-style name, `kind` the class of error. */
 export class WeftError extends Error {
   code?: string;
@@ -33,17 +42,27 @@ export class WeftError extends Error {
 }
 
 export interface ServerOptions {
-  /** TCP port; 0 picks a free one. Default 8080. */
+  /** TCP port; 0 picks a free one. Default 8080. Not with `listen`. */
   port?: number | string;
-  /** Bind address, default "0.0.0.0". `hostname` is an alias. */
+  /** Bind address, default "0.0.0.0". `hostname` is an alias. Not with `listen`. */
   host?: string;
   hostname?: string;
-  /** Default "/primus". */
+  /** Default "/primus"; "/" serves every path. Not with `listen`. */
   pathname?: string;
+  /**
+   * Whole URLs to listen on instead of port/host/pathname (a TypeError with
+   * them), one listener each: "ws://127.0.0.1:0/primus", "wss://…" (with
+   * `tls`), "ws+unix:///abs/app.sock:/primus" (a Unix-domain socket: the
+   * socket's path, ':', the request path), "wss+unix://…". A URL without a
+   * path serves "/primus"; "ws://h:p/" serves every path.
+   */
+  listen?: string | readonly string[];
+  /** chmod of the socket files of ws+unix listeners (e.g. 0o660); default: bind()'s 0777 & ~umask. */
+  unixMode?: number;
   /** Default "json". */
   parser?: ParserName | Uppercase<ParserName>;
-  /** Only "websockets" is supported (the default). */
-  transformer?: 'websockets';
+  /** Default "websockets"; see TransformerName. */
+  transformer?: TransformerName;
   /** ms between primus::ping heartbeats (30000); false or 0 turns them off. */
   pingInterval?: number | false;
   /** Largest message in bytes (10 MiB); bigger ones close with 1009. */
@@ -229,17 +248,23 @@ export class Server extends EventEmitter {
   constructor(options?: ServerOptions);
   readonly options: ServerOptions;
   readonly parser: ParserName;
+  /** The first listener's pathname ("/primus"). */
   readonly pathname: string;
+  /** The first listener's port (0 for a Unix socket). */
   readonly port: number;
+  /** The first listener's host ("" for a Unix socket). */
   readonly host: string;
-  /** "ws://host:port/pathname" */
+  /** The first listener's URL, port resolved: "ws://host:port/pathname", "ws+unix:///abs/app.sock:/primus". */
   readonly url: string;
+  /** Every listener's URL, in the order of `listen`. */
+  readonly urls: readonly string[];
   /** Primus's `primus.server` (the HTTP server); the server itself here. */
   readonly server: this;
   readonly listening: boolean;
   /** Number of open sparks. */
   readonly connected: number;
-  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | null;
+  /** As net.Server#address(): the first listener's address, the socket's path for a Unix socket, null once closed. */
+  address(): { address: string; family: 'IPv4' | 'IPv6'; port: number } | string | null;
   spark(id: string): Spark | undefined;
   forEach(fn: (spark: Spark, id: string, sparks: Map<string, Spark>) => boolean | void): this;
   forEach(fn: (spark: Spark, next: (err?: Error | null, more?: boolean) => void) => void, done: (err?: Error) => void): this;
@@ -287,7 +312,8 @@ export interface ReconnectOptions {
 
 export interface ClientOptions {
   parser?: ParserName | Uppercase<ParserName>;
-  transformer?: 'websockets';
+  /** Default "websockets"; see TransformerName. */
+  transformer?: TransformerName;
   reconnect?: ReconnectOptions;
   /** "disconnect,online,timeout" (default), a list, or false for none. */
   strategy?: string | string[] | false;
@@ -331,6 +357,7 @@ export class Client extends Duplex {
   static readonly OPENING: 1;
   static readonly CLOSED: 2;
   static readonly OPEN: 3;
+  /** ws://, wss:// (http(s):// too), or ws+unix:///abs/app.sock:/primus over a Unix-domain socket. */
   constructor(url: string, options?: ClientOptions);
   readonly url: string;
   readonly options: ClientOptions;
@@ -371,6 +398,8 @@ export function createServer(options?: ServerOptions): Server;
 export function createSocket(options?: ClientOptions): new (url: string, options?: ClientOptions) => Client;
 /** new Client(url, options). */
 export function connect(url: string, options?: ClientOptions): Client;
+/** The transformer names this build has, from the C core (a new array each call). */
+export function transformers(): string[];
 /** Encodes a value with a parser into a Buffer. */
 export function encode(parser: 'json' | 'msgpack', value: Value): Buffer;
 /** Decodes a Buffer (or string) with a parser. */

@@ -222,28 +222,62 @@ function normalizeParser(p) {
   throw new TypeError('parser must be "json", "msgpack" or "raw"');
 }
 
+// Primus takes transformer names in any case ("WebSockets"); the core knows
+// them in lower case. Which names exist is the core's answer (weft_transformer_at).
+function transformerName(t) {
+  if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${typeof t}`);
+  return t.toLowerCase();
+}
+
+// What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
+function listenUrls(options) {
+  if (options.listen !== undefined) {
+    for (const k of ['port', 'host', 'hostname', 'pathname']) {
+      if (options[k] !== undefined) throw new TypeError(`listen names whole URLs: give listen or ${k}, not both`);
+    }
+    const urls = Array.isArray(options.listen) ? options.listen : [options.listen];
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string')) {
+      throw new TypeError('listen must be a URL string or a non-empty array of them');
+    }
+    return urls;
+  }
+  const port = options.port === undefined ? 8080 : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer in [0, 65535], got ${options.port}`);
+  }
+  let host = options.host || options.hostname || '0.0.0.0';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  let pathname = options.pathname || '/primus';
+  if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+  return [`${options.tls ? 'wss' : 'ws'}://${host}:${port}${pathname}`];
+}
+
+// A served URL (as the core formats it) as net.Server#address() answers: the
+// socket's path for a Unix socket ("ws+unix://SOCKET:PATH"), else
+// { address, family, port }.
+function urlAddress(url, port) {
+  const unix = /^[a-z]+\+unix:\/\/([^:?#]*)/i.exec(url);
+  if (unix) return unix[1];
+  const address = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port };
+}
+
 /**
  * A Primus-compatible server. Listens at construction:
- * `new Server({ port, host, pathname, parser, pingInterval, maxLength, compression })`.
+ * `new Server({ port, host, pathname, parser, transformer, pingInterval, maxLength, compression })`,
+ * or `new Server({ listen: ['ws://127.0.0.1:0/primus', 'ws+unix:///run/app.sock:/primus'] })`.
  */
 class Server extends EventEmitter {
   constructor(options) {
     super();
     options = options || {};
-    if (options.transformer && String(options.transformer).toLowerCase() !== 'websockets') {
-      throw new WeftError(`transformer ${options.transformer} is not supported (websockets only)`, 'EUNSUPPORTED');
+    const transformer = options.transformer === undefined ? undefined : transformerName(options.transformer);
+    if (options.unixMode !== undefined && (typeof options.unixMode !== 'number' || !Number.isInteger(options.unixMode))) {
+      throw new TypeError(`unixMode must be an integer (e.g. 0o660), got ${options.unixMode}`);
     }
-    const port = options.port === undefined ? 8080 : Number(options.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new RangeError(`port must be an integer in [0, 65535], got ${options.port}`);
-    }
-    let host = options.host || options.hostname || '0.0.0.0';
-    if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
-    let pathname = options.pathname || '/primus';
-    if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+    const urls = listenUrls(options);
     this.options = options;
     this.parser = normalizeParser(options.parser);
-    this.pathname = pathname;
     this._transforms = { incoming: [], outgoing: [] };
     this._sparks = new Map();
     this._plugins = Object.create(null);
@@ -255,6 +289,7 @@ class Server extends EventEmitter {
     this[kExt] = binding.serverNew(this);
     const ext = this[kExt];
     try {
+      if (transformer !== undefined) binding.serverSet(ext, 'transformer', transformer);
       binding.serverSet(ext, 'parser', this.parser);
       if (options.pingInterval !== undefined) {
         binding.serverSet(ext, 'pingInterval', options.pingInterval === false ? 0 : options.pingInterval);
@@ -268,15 +303,23 @@ class Server extends EventEmitter {
         for (const o of list) if (o.trim()) binding.serverSet(ext, 'origin', o.trim());
       }
       for (const ip of options.trustedProxies || []) binding.serverSet(ext, 'trustedProxy', ip);
+      if (options.unixMode !== undefined) binding.serverSet(ext, 'unixMode', options.unixMode);
       this._ext = ext_.attachServer(this, options);
-      let scheme = 'ws';
-      if (options.tls) {
-        binding.serverTls(ext, options.tls.cert, options.tls.key);
-        scheme = 'wss';
+      if (options.tls) binding.serverTls(ext, options.tls.cert, options.tls.key);
+      // Each call answers the first listener's port (0 for a Unix socket).
+      for (const url of urls) {
+        try {
+          this.port = binding.serverListen(ext, url);
+        } catch (e) {
+          if (e && typeof e.message === 'string') e.message += ` (${url})`;
+          throw e;
+        }
       }
-      this.port = binding.serverListen(ext, `${scheme}://${host}:${port}${pathname}`);
-      this.host = host.replace(/^\[|\]$/g, '');
-      this.url = `${scheme}://${host}:${this.port}${pathname}`;
+      this.urls = Object.freeze(binding.serverUrls(ext));
+      this.url = this.urls[0];
+      this.pathname = binding.serverPathname(ext);
+      this._address = urlAddress(this.url, this.port);
+      this.host = typeof this._address === 'string' ? '' : this._address.address;
     } catch (e) {
       this._closed = true;
       try { binding.serverDestroy(ext, false, 1); } catch (e2) { /* already closing */ }
@@ -290,10 +333,13 @@ class Server extends EventEmitter {
   get listening() { return !this._closed; }
 
   /** `{ address, family, port }` as net.Server#address(). */
+  /**
+   * The first listener's address as net.Server#address(): `{ address, family,
+   * port }`, or the socket's path for a Unix socket; null once closed.
+   */
   address() {
     if (this._closed) return null;
-    const ipv6 = this.host.includes(':');
-    return { address: this.host, family: ipv6 ? 'IPv6' : 'IPv4', port: this.port };
+    return typeof this._address === 'string' ? this._address : Object.assign({}, this._address);
   }
 
   /** Number of open sparks. */
@@ -478,6 +524,7 @@ class Client extends Duplex {
     this._ext = {};
     const ext = this[kExt];
     try {
+      if (options.transformer !== undefined) binding.clientSet(ext, 'transformer', transformerName(options.transformer));
       if (options.parser !== undefined) binding.clientSet(ext, 'parser', normalizeParser(options.parser));
       const r = options.reconnect;
       if (r) {
@@ -682,9 +729,7 @@ function connect(url, options) {
 /** Primus's createSocket(options): a Client class with default options. */
 function createSocket(defaults) {
   defaults = defaults || {};
-  if (defaults.transformer && String(defaults.transformer).toLowerCase() !== 'websockets') {
-    throw new WeftError(`transformer ${defaults.transformer} is not supported (websockets only)`, 'EUNSUPPORTED');
-  }
+  if (defaults.transformer !== undefined) binding.transformerCheck(transformerName(defaults.transformer));
   return class Socket extends Client {
     constructor(url, options) {
       super(url, Object.assign({}, defaults, options));
@@ -692,22 +737,31 @@ function createSocket(defaults) {
   };
 }
 
+/** The transformer names this build has, from the core ("websockets"). */
+function transformers() { return binding.transformers(); }
+
 /** Encodes a value with a parser ("json" or "msgpack") into a Buffer. */
 function encode(parser, value) { return binding.encode(parser, value); }
 /** Decodes a Buffer (or string) with a parser. */
 function decode(parser, data) { return binding.decode(parser, data); }
 
+// Written as `name` / `name: identifier` entries only, so that Node's ESM
+// loader finds every name (`import { connect } from 'weft'`): it reads the
+// object literal and stops at the first other value.
+const Channel = ext_.Channel;
+const version = binding.version;
 module.exports = {
   Server,
   Spark,
   Client,
-  Channel: ext_.Channel,
+  Channel,
   Socket: Client,
   WeftError,
   createServer,
   createSocket,
   connect,
+  transformers,
   encode,
   decode,
-  version: binding.version
+  version
 };

@@ -120,12 +120,11 @@ static napi_value undefined(napi_env env) {
   return u;
 }
 
-/* Throws an Error with .code = "EINVAL"-style name and .errno = the code. */
-static napi_value throw_weft(napi_env env, int code, const char *what) {
+/* Throws an Error with .code = "EINVAL"-style name, .errno = the code and
+ * this message. */
+static napi_value throw_message(napi_env env, int code, const char *message) {
   napi_value msg, codev, err, num;
-  char buf[256];
-  snprintf(buf, sizeof(buf), "%s: %s", what, weft_strerror(code));
-  if (napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &msg) != napi_ok) return NULL;
+  if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg) != napi_ok) return NULL;
   if (napi_create_string_utf8(env, weft_err_name(code), NAPI_AUTO_LENGTH, &codev) != napi_ok)
     return NULL;
   if (napi_create_error(env, codev, msg, &err) != napi_ok) return NULL;
@@ -133,6 +132,35 @@ static napi_value throw_weft(napi_env env, int code, const char *what) {
     napi_set_named_property(env, err, "errno", num);
   napi_throw(env, err);
   return NULL;
+}
+
+/* The same with the message "what: strerror(code)". */
+static napi_value throw_weft(napi_env env, int code, const char *what) {
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s: %s", what, weft_strerror(code));
+  return throw_message(env, code, buf);
+}
+
+/* A refused transformer name, with the names there are taken from the core:
+ * "unknown transformer 'sockjs' (available: websockets)" (WEFT_EINVAL), or
+ * "transformer 'x' does not serve this URL's scheme" (WEFT_EURL, clients). */
+static napi_value throw_transformer(napi_env env, int code, const char *name) {
+  char list[256] = "", buf[512];
+  size_t n = 0;
+  for (size_t i = 0; n < sizeof(list); i++) {
+    const char *t = weft_transformer_at(i);
+    if (!t) break;
+    int w = snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "", t);
+    if (w < 0) break;
+    n += (size_t)w;
+  }
+  if (code == WEFT_EINVAL)
+    snprintf(buf, sizeof(buf), "unknown transformer '%.100s' (available: %s)", name, list);
+  else if (code == WEFT_EURL)
+    snprintf(buf, sizeof(buf), "transformer '%.100s' does not serve this URL's scheme", name);
+  else
+    snprintf(buf, sizeof(buf), "transformer: %s", weft_strerror(code));
+  return throw_message(env, code, buf);
 }
 
 static napi_value throw_type(napi_env env, const char *msg) {
@@ -781,8 +809,8 @@ static napi_value js_server_new(napi_env env, napi_callback_info info) {
   return ext;
 }
 
-/* serverSet(ext, name, value): parser, pingInterval, maxLength, compression,
- * highWaterMark, maxQueue, origin, trustedProxy. */
+/* serverSet(ext, name, value): transformer, parser, pingInterval, maxLength,
+ * compression, highWaterMark, maxQueue, unixMode, origin, trustedProxy. */
 static napi_value js_server_set(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
@@ -799,7 +827,14 @@ static napi_value js_server_set(napi_env env, napi_callback_info info) {
   if (t == napi_string) {
     char *val = get_string(env, argv[2], NULL);
     if (!val) return throw_weft(env, WEFT_ENOMEM, name);
-    if (!strcmp(name, "parser"))
+    if (!strcmp(name, "transformer")) {
+      rc = weft_server_set_transformer(s->srv, val);
+      if (rc != 0) {
+        throw_transformer(env, rc, val);
+        free(val);
+        return NULL;
+      }
+    } else if (!strcmp(name, "parser"))
       rc = weft_server_set_parser(s->srv, val);
     else if (!strcmp(name, "origin"))
       rc = weft_server_add_origin(s->srv, val);
@@ -826,6 +861,8 @@ static napi_value js_server_set(napi_env env, napi_callback_info info) {
       rc = weft_server_set_high_water_mark(s->srv, (size_t)d);
     else if (!strcmp(name, "maxQueue"))
       rc = weft_server_set_max_queue(s->srv, (size_t)d);
+    else if (!strcmp(name, "unixMode") && d <= UINT32_MAX && d == (unsigned)d)
+      rc = weft_server_set_unix_mode(s->srv, (unsigned)d);
   }
   if (rc != 0) return throw_weft(env, rc, name);
   return undefined(env);
@@ -859,6 +896,22 @@ static napi_value js_server_listen(napi_env env, napi_callback_info info) {
   free(url);
   if (rc != 0) return throw_weft(env, rc, "listen");
   return make_int(env, weft_server_port(s->srv));
+}
+
+/* serverUrls(ext) -> the URLs the listeners serve, ports resolved. */
+static napi_value js_server_urls(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr;
+  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  if (napi_create_array(env, &arr) != napi_ok) return NULL;
+  for (size_t i = 0; s->srv; i++) {
+    const char *url = weft_server_url(s->srv, i);
+    if (!url) break;
+    napi_value v = make_string(env, url);
+    if (!v || napi_set_element(env, arr, (uint32_t)i, v) != napi_ok) return NULL;
+  }
+  return arr;
 }
 
 static napi_value js_server_pathname(napi_env env, napi_callback_info info) {
@@ -1354,7 +1407,16 @@ static napi_value js_client_set(napi_env env, napi_callback_info info) {
   int rc = WEFT_EINVAL;
   weft_client *c = nc->c;
   char *s1 = NULL, *s2 = NULL;
-  if (!strcmp(name, "parser") || !strcmp(name, "strategy") || !strcmp(name, "caFile")) {
+  if (!strcmp(name, "transformer")) {
+    s1 = get_string(env, argv[2], NULL);
+    if (!s1) return throw_type(env, "transformer must be a string");
+    rc = weft_client_set_transformer(c, s1);
+    if (rc != 0) {
+      throw_transformer(env, rc, s1);
+      free(s1);
+      return NULL;
+    }
+  } else if (!strcmp(name, "parser") || !strcmp(name, "strategy") || !strcmp(name, "caFile")) {
     s1 = get_string(env, argv[2], NULL);
     if (!s1) return throw_type(env, "expected a string");
     rc = !strcmp(name, "parser")     ? weft_client_set_parser(c, s1)
@@ -2346,6 +2408,32 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* transformers() -> the names the core has (weft_transformer_at). */
+static napi_value js_transformers(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr;
+  if (napi_create_array(env, &arr) != napi_ok) return NULL;
+  for (size_t i = 0;; i++) {
+    const char *t = weft_transformer_at(i);
+    if (!t) break;
+    napi_value v = make_string(env, t);
+    if (!v || napi_set_element(env, arr, (uint32_t)i, v) != napi_ok) return NULL;
+  }
+  return arr;
+}
+
+/* transformerCheck(name): throws unless the core knows the name. */
+static napi_value js_transformer_check(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
+  char *name = get_string(env, argv[0], NULL);
+  if (!name) return throw_type(env, "transformer must be a string");
+  int ok = weft_transformer_exists(name);
+  if (!ok) throw_transformer(env, WEFT_EINVAL, name);
+  free(name);
+  return ok ? undefined(env) : NULL;
+}
+
 static napi_value js_live(napi_env env, napi_callback_info info) {
   (void)info;
   weft__addon *a = get_addon(env);
@@ -2371,6 +2459,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("serverTls", js_server_tls),
       FN("serverListen", js_server_listen),
       FN("serverPathname", js_server_pathname),
+      FN("serverUrls", js_server_urls),
       FN("serverWrite", js_server_write),
       FN("serverDestroy", js_server_destroy),
       FN("serverAuthorize", js_server_authorize),
@@ -2398,6 +2487,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("encode", js_encode),
       FN("decode", js_decode),
       FN("live", js_live),
+      FN("transformers", js_transformers),
+      FN("transformerCheck", js_transformer_check),
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok)

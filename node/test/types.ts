@@ -43,3 +43,13 @@ ec.join('public:a').then(() => ec.leave('public:a'));
 ec.join('x', (err) => void err);
 ec.on('channel', (ch) => ch.end());
 ec.request('sum', [1, 2]).then((v) => void v);
+// Transformers by name, listen URLs (Unix sockets), several listeners.
+const names: string[] = weft.transformers();
+const tname: weft.TransformerName = names[0];
+const unix = new weft.Server({ listen: ['ws+unix:///tmp/app.sock:/primus', 'ws://127.0.0.1:0/'], unixMode: 0o660, transformer: tname });
+const urls: readonly string[] = unix.urls;
+const addr = unix.address();
+if (typeof addr === 'string') void addr.length;
+else if (addr) void addr.port;
+const uc = weft.connect(urls[0], { transformer: 'websockets' });
+void uc; void weft.createSocket({ transformer: 'WebSockets' });
