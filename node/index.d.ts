@@ -26,7 +26,7 @@ export type ParserName = 'json' | 'msgpack' | 'raw';
  * time (`transformers()`; this build: "websockets", the default), so the
  * type is `string` rather than a list written here; Primus's names are taken
  * in any case ("WebSockets"). An unknown name throws a WeftError with code
- * "EINVAL": "unknown transformer 'sockjs' (available: websockets)".
+ * "EUNSUPPORTED": "unknown transformer 'sockjs' (available: websockets)".
  */
 export type TransformerName = string;
 

@@ -328,8 +328,9 @@ void *weft_client_plugin(weft_client *c, const char *name) {
 }
 
 int weft_client_set_transformer(weft_client *c, const char *name) {
+  if (!c || !name) return WEFT_EINVAL;
   const weft__transport *t = weft__transport_find(name);
-  if (!c || !t) return WEFT_EINVAL;
+  if (!t) return WEFT_EUNSUPPORTED;
   if (c->opened) return WEFT_ESTATE;
   if (!weft__transport_serves(t, c->url.scheme)) return WEFT_EURL;
   c->transport = t;

@@ -101,8 +101,9 @@ int weft_server_set_authorize(weft_server *s, weft_authorize_cb cb, void *user,
 
 int weft_server_set_transformer(weft_server *s, const char *name) {
   CHECK_NEW(s);
+  if (!name) return WEFT_EINVAL;
   const weft__transport *t = weft__transport_find(name);
-  if (!t) return WEFT_EINVAL;
+  if (!t) return WEFT_EUNSUPPORTED;
   s->transport = t;
   return 0;
 }

@@ -304,8 +304,8 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
                                        void *user, void (*free_user)(void *user));
 
 /* Options; each returns WEFT_ESTATE once listening unless noted.
- *  transformer: "websockets" (default) — WEFT_EINVAL for another (see
- *    weft_transformer_at() for the names there are).
+ *  transformer: "websockets" (default) — WEFT_EUNSUPPORTED for a name this
+ *    build does not have (weft_transformer_at() lists the ones it has).
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
@@ -634,8 +634,9 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
 /* The transformer to dial with: "websockets" (default). Before
- * weft_client_open(); errors: WEFT_EINVAL (unknown), WEFT_EURL (it does not
- * serve the URL's scheme), WEFT_ESTATE (opened already). */
+ * weft_client_open(); errors: WEFT_EINVAL (NULL), WEFT_EUNSUPPORTED (a name
+ * this build does not have), WEFT_EURL (it does not serve the URL's
+ * scheme), WEFT_ESTATE (opened already). */
 WEFT_EXTERN int weft_client_set_transformer(weft_client *c, const char *transformer);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);

@@ -199,11 +199,11 @@ static int weft__lfailmsg(lua_State *L, int code, const char *msg) {
   return 3;
 }
 
-/* nil, "unknown transformer 'x' (available: a, b)", "EINVAL" for a name the core
+/* nil, "unknown transformer 'x' (available: a, b)", "EUNSUPPORTED" for a name the core
  * does not know (the names listed are the core's, weft_transformer_at());
  * nil, "transformer: <message>", name for another failure. */
 static int weft__lfail_transformer(lua_State *L, int code, const char *name) {
-  if (code != WEFT_EINVAL || !name || weft_transformer_exists(name))
+  if (code != WEFT_EUNSUPPORTED || !name || weft_transformer_exists(name))
     return weft__lfail(L, code, "transformer");
   lua_pushnil(L);
   luaL_Buffer b;

@@ -344,19 +344,19 @@ test("transformer: an unknown name fails with the core's names (server and clien
   local v, msg, name = weft.server { url = "ws://127.0.0.1:0/primus", transformer = "sockjs" }
   eq(v, nil, "server: no server")
   eq(msg, expected, "server: message")
-  eq(name, "EINVAL", "server: name")
+  eq(name, "EUNSUPPORTED", "server: name")
   local ok, err = pcall(function() return assert(weft.server { url = "ws://127.0.0.1:0/", transformer = "sockjs" }) end)
   eq(ok, false, "server: assert raises")
   eq(tostring(err):sub(-#expected), expected, "server: raised message") -- 5.4 prefixes the position
   v, msg, name = weft.client { url = "ws://127.0.0.1:1/primus", transformer = "sockjs" }
   eq(v, nil, "client: no client")
   eq(msg, expected, "client: message")
-  eq(name, "EINVAL", "client: name")
+  eq(name, "EUNSUPPORTED", "client: name")
   ok, err = pcall(function() return assert(weft.client { url = "ws://127.0.0.1:1/", transformer = "sockjs" }) end)
   eq(ok, false, "client: assert raises")
   eq(tostring(err):sub(-#expected), expected, "client: raised message") -- 5.4 prefixes the position
   v, msg, name = weft.client { url = "ws://127.0.0.1:1/primus", transformer = "" }
-  eq(name, "EINVAL", "client: empty name")
+  eq(name, "EUNSUPPORTED", "client: empty name")
   assert(msg:find("unknown transformer ''", 1, true), msg)
   assert(not pcall(weft.server, { url = "ws://127.0.0.1:0/", transformer = 42 }), "server: a number raises")
   assert(not pcall(weft.client, { url = "ws://127.0.0.1:1/", transformer = true }), "client: a boolean raises")

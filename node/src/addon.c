@@ -142,7 +142,7 @@ static napi_value throw_weft(napi_env env, int code, const char *what) {
 }
 
 /* A refused transformer name, with the names there are taken from the core:
- * "unknown transformer 'sockjs' (available: websockets)" (WEFT_EINVAL), or
+ * "unknown transformer 'sockjs' (available: websockets)" (WEFT_EUNSUPPORTED), or
  * "transformer 'x' does not serve this URL's scheme" (WEFT_EURL, clients). */
 static napi_value throw_transformer(napi_env env, int code, const char *name) {
   char list[256] = "", buf[512];
@@ -154,7 +154,7 @@ static napi_value throw_transformer(napi_env env, int code, const char *name) {
     if (w < 0) break;
     n += (size_t)w;
   }
-  if (code == WEFT_EINVAL)
+  if (code == WEFT_EUNSUPPORTED)
     snprintf(buf, sizeof(buf), "unknown transformer '%.100s' (available: %s)", name, list);
   else if (code == WEFT_EURL)
     snprintf(buf, sizeof(buf), "transformer '%.100s' does not serve this URL's scheme", name);
@@ -2429,7 +2429,7 @@ static napi_value js_transformer_check(napi_env env, napi_callback_info info) {
   char *name = get_string(env, argv[0], NULL);
   if (!name) return throw_type(env, "transformer must be a string");
   int ok = weft_transformer_exists(name);
-  if (!ok) throw_transformer(env, WEFT_EINVAL, name);
+  if (!ok) throw_transformer(env, WEFT_EUNSUPPORTED, name);
   free(name);
   return ok ? undefined(env) : NULL;
 }

@@ -81,11 +81,11 @@ test('transformers() lists the core\'s names; the transformer is chosen by name 
 test('bad input: an unknown transformer throws on server and client, naming the ones there are', (t) => {
   const dir = tmpdir(t);
   const sock = path.join(dir, 't.sock');
-  const unknown = { code: 'EINVAL', message: `unknown transformer 'sockjs' ${available()}` };
+  const unknown = { code: 'EUNSUPPORTED', message: `unknown transformer 'sockjs' ${available()}` };
   assert.throws(() => new weft.Server({ listen: `ws+unix://${sock}:/primus`, transformer: 'sockjs' }), unknown);
   assert.equal(fs.existsSync(sock), false, 'nothing listened');
   assert.throws(() => new weft.Server({ port: 0, host: HOST, transformer: 'engine.io' }),
-    { code: 'EINVAL', message: `unknown transformer 'engine.io' ${available()}` });
+    { code: 'EUNSUPPORTED', message: `unknown transformer 'engine.io' ${available()}` });
   assert.throws(() => weft.connect(`ws://${HOST}:1/primus`, { transformer: 'sockjs', manual: true }), unknown);
   assert.throws(() => new weft.Client(`ws+unix://${sock}:/primus`, { transformer: 'sockjs', manual: true }), unknown);
   assert.throws(() => weft.createSocket({ transformer: 'sockjs' }), unknown);

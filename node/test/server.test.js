@@ -245,8 +245,7 @@ test('bad input: a message over maxLength closes with 1009', async (t) => {
 test('bad options and misuse throw clear errors', async (t) => {
   assert.throws(() => new weft.Server({ port: -1 }), RangeError);
   assert.throws(() => new weft.Server({ port: 0, host: HOST, parser: 'yaml' }), { code: 'EINVAL' });
-  assert.throws(() => new weft.Server({ port: 0, host: HOST, transformer: 'engine.io' }),
-    { code: 'EINVAL', message: `unknown transformer 'engine.io' (available: ${weft.transformers().join(', ')})` });
+  assert.throws(() => new weft.Server({ port: 0, host: HOST, transformer: 'engine.io' }), { code: 'EUNSUPPORTED' });
   assert.throws(() => new weft.Server({ port: 0, host: HOST, maxLength: -5 }), { code: 'EINVAL' });
   const server = weftServer(t);
   assert.throws(() => new weft.Server({ port: server.port, host: HOST }), { code: 'EADDRINUSE' });

@@ -58,20 +58,20 @@ async def test_transformers_come_from_the_core() -> None:
 
 
 async def test_unknown_transformer_on_server() -> None:
-    with pytest.raises(weft.InvalidArgument) as info:
+    with pytest.raises(weft.Unsupported) as info:
         await weft.serve(URL, transformer="sockjs")
     available = ", ".join(weft.transformers())
     assert str(info.value) == f"unknown transformer 'sockjs' (available: {available})"
     assert isinstance(info.value, ValueError)
-    assert info.value.name == "EINVAL"
-    with pytest.raises(weft.InvalidArgument, match=r"unknown transformer ''"):
+    assert info.value.name == "EUNSUPPORTED"
+    with pytest.raises(weft.Unsupported, match=r"unknown transformer ''"):
         await weft.serve(URL, transformer="")
     await wait_released()
 
 
 async def test_unknown_transformer_on_client() -> None:
     async with await weft.serve(URL) as server:
-        with pytest.raises(weft.InvalidArgument) as info:
+        with pytest.raises(weft.Unsupported) as info:
             await weft.connect(server.url, transformer="engine.io")
         available = ", ".join(weft.transformers())
         assert str(info.value) == f"unknown transformer 'engine.io' (available: {available})"

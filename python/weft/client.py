@@ -437,7 +437,7 @@ async def connect(
     a Unix-domain socket. A malformed URL raises weft.URLError.
 
     transformer: the transport, "websockets" (weft.transformers() lists
-    them; another name raises weft.InvalidArgument naming them).
+    them; another name raises weft.Unsupported naming them).
     reconnect: a Backoff, or None never to reconnect. strategy: which
     failures reconnect ("disconnect", "online", "timeout"; default all).
     timeout: seconds for the first connection to open (None: no limit).

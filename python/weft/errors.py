@@ -151,8 +151,9 @@ class VersionError(Error):
     """EVERSION: plugin ABI version not supported."""
 
 
-class Unsupported(Error):
-    """EUNSUPPORTED."""
+class Unsupported(Error, ValueError):
+    """EUNSUPPORTED: a name or combination this build does not have (an
+    unknown transformer, batching with the raw parser)."""
 
 
 class HTTPError(Error):

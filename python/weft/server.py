@@ -21,6 +21,7 @@ from .errors import (
     Rejected,
     StateError,
     Unauthorized,
+    Unsupported,
     check,
     error_from_code,
 )
@@ -71,13 +72,11 @@ def transformers() -> list[str]:
 
 
 def check_transformer(rc: int, name: str) -> None:
-    """Raises for a weft_*_set_transformer code: weft.InvalidArgument (a
+    """Raises for a weft_*_set_transformer code: weft.Unsupported (a
     ValueError) naming the available transformers when `name` is unknown."""
-    if rc == InvalidArgument.code:
+    if rc == Unsupported.code:
         available = ", ".join(transformers())
-        raise InvalidArgument(
-            f"unknown transformer {name!r} (available: {available})", InvalidArgument.code
-        )
+        raise Unsupported(f"unknown transformer {name!r} (available: {available})", Unsupported.code)
     check(rc, f"transformer {name!r}")
 
 
@@ -789,7 +788,7 @@ async def serve(
     without a path serves "/primus"; "ws://host:port/" serves every path.
 
     transformer: the transport, "websockets" (weft.transformers() lists
-    them; another name raises weft.InvalidArgument naming them).
+    them; another name raises weft.Unsupported naming them).
     unix_mode: permissions of ws+unix socket files (e.g. 0o660; None keeps
     bind()'s 0o777 & ~umask).
     parser: "json", "msgpack" or "raw". ping_interval: seconds between

@@ -416,7 +416,7 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_server_new(loop, &s), 0);
   assert_int_equal(weft_server_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, NULL), WEFT_EINVAL);
-  assert_int_equal(weft_server_set_transformer(s, "sockjs"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "sockjs"), WEFT_EUNSUPPORTED);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
   assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), WEFT_EURL);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);
@@ -424,7 +424,8 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_client_new(loop, "ws+unix://", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
-  assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_client_set_transformer(c, NULL), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(c, "websockets"), 0);
   assert_int_equal(weft_client_destroy(c), 0);
