@@ -83,6 +83,7 @@ void weft__http_upgraded(weft__http_conn *hc) {
   if (hc->state == WEFT__HC_CLOSED) return;
   pending_remove(hc);
   hc->state = WEFT__HC_UPGRADED;
+  hc->io.ops = &hc->ep->handler->upgraded;
 }
 
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms) {
@@ -105,14 +106,18 @@ static void maybe_closed(weft__http_endpoint *ep) {
   if (!ep->acc_open && ep->closed) ep->closed(ep);
 }
 
-static void on_stream_closed(weft__stream *io) {
-  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+void weft__http_closed(weft__http_conn *hc) {
   weft__http_endpoint *ep = hc->ep;
-  if (ep->handler->closed) ep->handler->closed(hc);
   weft__http_req_free(&hc->req);
   free((char *)hc - ep->conn_offset);
   ep->n_conns--;
   maybe_closed(ep);
+}
+
+static void on_stream_closed(weft__stream *io) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  if (hc->ep->handler->closed) hc->ep->handler->closed(hc);
+  weft__http_closed(hc);
 }
 
 /* ---- answering ---- */
@@ -210,8 +215,6 @@ void weft__http_respond_error(weft__http_conn *hc, int status, const char *messa
 
 static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  weft__http_endpoint *ep = hc->ep;
-  if (hc->state == WEFT__HC_UPGRADED) return ep->handler->read(hc, data, len);
   if (hc->state == WEFT__HC_HELD) {
     /* Kept until the answer, within reason: an authorization that never
      * answers must not buffer without bound. */
@@ -226,33 +229,24 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
     return len;
   }
   weft__http_route(hc);
+  /* Upgraded from in there: the rest is the handler's (its ops by now). */
   if (hc->state == WEFT__HC_UPGRADED)
-    return (size_t)rc + ep->handler->read(hc, data + rc, len - (size_t)rc);
+    return (size_t)rc + io->ops->read(io, data + rc, len - (size_t)rc);
   return hc->state == WEFT__HC_HELD ? (size_t)rc : len;
 }
 
 static void on_eof(weft__stream *io, int uverr) {
-  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  const weft__http_handler *h = hc->ep->handler;
-  if (hc->state == WEFT__HC_UPGRADED && h->eof)
-    h->eof(hc, uverr);
-  else
-    weft__http_abort(hc);
+  (void)uverr;
+  weft__http_abort(WEFT__CONTAINER(io, weft__http_conn, io));
 }
 
 static void on_written(weft__stream *io) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  if (hc->state == WEFT__HC_UPGRADED && hc->ep->handler->written) hc->ep->handler->written(hc);
   if (hc->state == WEFT__HC_LINGER && weft__stream_idle(io)) weft__http_abort(hc);
 }
 
-static void on_seal(weft__stream *io) {
-  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  if (hc->state == WEFT__HC_UPGRADED && hc->ep->handler->seal) hc->ep->handler->seal(hc);
-}
-
 static const weft__stream_ops http_stream_ops = {on_bytes, on_eof, on_written, on_stream_closed,
-                                                 on_seal};
+                                                 NULL};
 
 /* ---- endpoints ---- */
 

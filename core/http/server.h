@@ -78,15 +78,13 @@ typedef struct weft__http_handler {
    * The handler answers it (weft__http_respond…), or keeps it
    * (weft__http_hold) and later answers or upgrades it. */
   void (*request)(weft__http_conn *hc);
-  /* After weft__http_upgraded(): the connection's bytes, its queue
-   * shrinking, and the seal before a flush. */
-  size_t (*read)(weft__http_conn *hc, uint8_t *data, size_t len);
-  void (*written)(weft__http_conn *hc);
-  void (*seal)(weft__http_conn *hc);
-  /* The peer went away or the socket failed while the handler held the
-   * connection; the handler closes it (or it is aborted when NULL). */
-  void (*eof)(weft__http_conn *hc, int uverr);
-  /* The stream is closed; the memory is freed when this returns. */
+  /* The stream's ops from weft__http_upgraded() on: the handler reads the
+   * bytes itself, with no HTTP dispatch in between (the stream's owner is
+   * still the weft__http_conn: WEFT__CONTAINER(s, weft__http_conn, io)).
+   * Its `closed` must end with weft__http_closed(). */
+  weft__stream_ops upgraded;
+  /* The stream closed before an upgrade; the memory is freed when this
+   * returns. */
   void (*closed)(weft__http_conn *hc);
 } weft__http_handler;
 
@@ -165,8 +163,11 @@ void weft__http_respond_error(weft__http_conn *hc, int status, const char *messa
 /* The handler keeps the request for later: no deadline, still dropped
  * when the endpoint stops. */
 void weft__http_hold(weft__http_conn *hc);
-/* The handler takes the byte stream over (after writing its answer). */
+/* The handler takes the byte stream over (after writing its answer): its
+ * `upgraded` ops replace the HTTP ones. */
 void weft__http_upgraded(weft__http_conn *hc);
+/* The end of an upgraded connection's `closed`: frees its memory. */
+void weft__http_closed(weft__http_conn *hc);
 /* Puts an upgraded connection back on the endpoint's watch: aborted after
  * `ms`, or when the endpoint stops hard. */
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms);

@@ -56,6 +56,7 @@ struct weft__stream {
   weft__flushable flush; /* on the loop's list while writes wait */
   weft_loop *loop;
   const weft__stream_ops *ops;
+  weft__uv_stream h;
   uint8_t kind;    /* WEFT__STREAM_* */
   uint8_t closed;  /* uv_close called */
   uint8_t writing; /* a uv_write is in flight */
@@ -71,7 +72,6 @@ struct weft__stream {
   struct weft__tls *tls;
   struct weft__payload **pq;
   size_t pq_len, pq_cap;
-  weft__uv_stream h;
   /* Last: used only when a write cannot complete at once, so it stays out
    * of the cache lines every message touches. */
   uv_write_t wreq;

@@ -113,29 +113,46 @@ void weft__ws_reject(weft__conn *c, int status, const char *message) {
     weft__http_respond_status(hc, status, NULL);
 }
 
-static size_t on_read(weft__http_conn *hc, uint8_t *data, size_t len) {
-  return weft__ws_read(&of_hc(hc)->ws, data, len);
+/* ---- the stream, once upgraded ---- */
+
+static weft__ws_sconn *of_io(weft__stream *io) {
+  return of_hc(WEFT__CONTAINER(io, weft__http_conn, io));
 }
 
-static void on_written(weft__http_conn *hc) {
-  weft__ws_conn *w = &of_hc(hc)->ws;
-  if (w->state == WEFT__WS_OPEN && w->base.ev->drained) w->base.ev->drained(&w->base);
+static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
+  return weft__ws_read(&of_io(io)->ws, data, len);
 }
 
-static void on_seal(weft__http_conn *hc) {
-  weft__ws_conn *w = &of_hc(hc)->ws;
+static void on_written(weft__stream *io) {
+  weft__ws_sconn *sc = of_io(io);
+  weft__ws_conn *w = &sc->ws;
+  if (w->state == WEFT__WS_OPEN && w->base.ev->drained)
+    w->base.ev->drained(&w->base);
+  else if (sc->hc.state == WEFT__HC_LINGER && weft__stream_idle(io))
+    weft__http_abort(&sc->hc);
+}
+
+static void on_seal(weft__stream *io) {
+  weft__ws_conn *w = &of_io(io)->ws;
   if (w->state == WEFT__WS_OPEN && w->base.ev->seal) w->base.ev->seal(&w->base);
 }
 
-static void on_eof(weft__http_conn *hc, int uverr) {
+static void on_eof(weft__stream *io, int uverr) {
   (void)uverr;
-  weft__ws_abort(&of_hc(hc)->ws.base);
+  weft__ws_abort(&of_io(io)->ws.base);
 }
 
+static void on_upgraded_closed(weft__stream *io) {
+  weft__ws_sconn *sc = of_io(io);
+  weft__ws_closed(&sc->ws, NULL);
+  weft__http_closed(&sc->hc);
+}
+
+/* Before an upgrade: a held request whose peer went away. */
 static void on_closed(weft__http_conn *hc) { weft__ws_closed(&of_hc(hc)->ws, NULL); }
 
-static const weft__http_handler handler = {on_request, on_read, on_written,
-                                           on_seal,    on_eof,  on_closed};
+static const weft__http_handler handler = {
+    on_request, {on_read, on_eof, on_written, on_upgraded_closed, on_seal}, on_closed};
 
 /* ---- the listener ---- */
 
