@@ -1090,11 +1090,7 @@ static int weft__lserver_url(lua_State *L) {
   lua_Integer i = luaL_optinteger(L, 2, 1);
   luaL_argcheck(L, i >= 1, 2, "index must be >= 1");
   if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "url");
-  const char *url = weft_server_url(ud->impl->s, (size_t)(i - 1));
-  if (url)
-    lua_pushstring(L, url);
-  else
-    lua_pushnil(L);
+  lua_pushstring(L, weft_server_url(ud->impl->s, (size_t)(i - 1))); /* nil past the last */
   return 1;
 }
 

@@ -899,19 +899,28 @@ static napi_value js_server_listen(napi_env env, napi_callback_info info) {
 }
 
 /* serverUrls(ext) -> the URLs the listeners serve, ports resolved. */
-static napi_value js_server_urls(napi_env env, napi_callback_info info) {
-  napi_value argv[1], arr;
-  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
-  weft__nserver *s = arg_server(env, argv[0]);
-  if (!s) return NULL;
+/* An array of the strings at(ctx, 0), at(ctx, 1), … up to the first NULL:
+ * the core's lists (transformer names, a server's URLs). */
+static napi_value string_list(napi_env env, const char *(*at)(const void *ctx, size_t i),
+                              const void *ctx) {
+  napi_value arr;
   if (napi_create_array(env, &arr) != napi_ok) return NULL;
-  for (size_t i = 0; s->srv; i++) {
-    const char *url = weft_server_url(s->srv, i);
-    if (!url) break;
-    napi_value v = make_string(env, url);
+  const char *item;
+  for (size_t i = 0; (item = at(ctx, i)) != NULL; i++) {
+    napi_value v = make_string(env, item);
     if (!v || napi_set_element(env, arr, (uint32_t)i, v) != napi_ok) return NULL;
   }
   return arr;
+}
+
+static const char *server_url_at(const void *srv, size_t i) { return weft_server_url(srv, i); }
+
+static napi_value js_server_urls(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  return string_list(env, server_url_at, s->srv); /* none once closed */
 }
 
 static napi_value js_server_pathname(napi_env env, napi_callback_info info) {
@@ -2408,18 +2417,15 @@ static napi_value js_decode(napi_env env, napi_callback_info info) {
   return out;
 }
 
+static const char *transformer_at(const void *unused, size_t i) {
+  (void)unused;
+  return weft_transformer_at(i);
+}
+
 /* transformers() -> the names the core has (weft_transformer_at). */
 static napi_value js_transformers(napi_env env, napi_callback_info info) {
   (void)info;
-  napi_value arr;
-  if (napi_create_array(env, &arr) != napi_ok) return NULL;
-  for (size_t i = 0;; i++) {
-    const char *t = weft_transformer_at(i);
-    if (!t) break;
-    napi_value v = make_string(env, t);
-    if (!v || napi_set_element(env, arr, (uint32_t)i, v) != napi_ok) return NULL;
-  }
-  return arr;
+  return string_list(env, transformer_at, NULL);
 }
 
 /* transformerCheck(name): throws unless the core knows the name. */
