@@ -86,6 +86,8 @@ int weft_server_set_max_length(weft_server *server, size_t bytes);
 int weft_server_set_compression(weft_server *server, int on);
 int weft_server_set_high_water_mark(weft_server *server, size_t bytes);
 int weft_server_set_max_queue(weft_server *server, size_t bytes);
+enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
+int weft_server_set_queue_policy(weft_server *server, int policy);
 int weft_server_add_origin(weft_server *server, const char *origin);
 int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
 int weft_server_set_tls(weft_server *server, const char *cert_file, const char *key_file);

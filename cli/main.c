@@ -35,7 +35,8 @@ extern const size_t weft_cli_primus_js_len;
 
 typedef struct serve_opts {
   const char *host, *path, *parser, *mode, *cert, *key, *static_dir, *transformer;
-  long port, ping_interval, max_length, unix_mode;
+  long port, ping_interval, max_length, unix_mode, max_queue, max_conns, max_per_ip, max_handshakes;
+  const char *queue_policy;
   int compression, ping_set;
   const char *listen[MAX_LISTEN];
   int n_listen;
@@ -51,13 +52,16 @@ typedef struct app {
 } app;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: weft serve [--listen URL]... [--host H] [--port P] [--path /primus]\n"
-             "                  [--transformer NAME] [--parser json|msgpack|raw]\n"
-             "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
-             "                  [--mode echo|broadcast|chat] [--static DIR]\n"
-             "                  [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]\n"
-             "       weft connect URL [--transformer NAME] [options]\n"
-             "       weft --version\n");
+  fprintf(
+      f, "usage: weft serve [--listen URL]... [--host H] [--port P] [--path /primus]\n"
+         "                  [--transformer NAME] [--parser json|msgpack|raw]\n"
+         "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
+         "                  [--mode echo|broadcast|chat] [--static DIR]\n"
+         "                  [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]\n"
+         "                  [--max-queue BYTES] [--queue-policy close|drop] [--max-connections N]\n"
+         "                  [--max-per-ip N] [--max-handshakes N]\n"
+         "       weft connect URL [--transformer NAME] [options]\n"
+         "       weft --version\n");
 }
 
 void weft_cli_transformers(char *out, size_t cap) {
@@ -312,6 +316,16 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
       ok = (o->ping_set = 1, parse_long(v, 0, 86400000, &o->ping_interval) == 0);
     else if (strcmp(k, "--max-length") == 0)
       ok = parse_long(v, 1, 1L << 40, &o->max_length) == 0;
+    else if (strcmp(k, "--max-queue") == 0)
+      ok = parse_long(v, 1, 1L << 40, &o->max_queue) == 0;
+    else if (strcmp(k, "--queue-policy") == 0)
+      ok = (o->queue_policy = v, strcmp(v, "close") == 0 || strcmp(v, "drop") == 0);
+    else if (strcmp(k, "--max-connections") == 0)
+      ok = parse_long(v, 0, 1L << 40, &o->max_conns) == 0;
+    else if (strcmp(k, "--max-per-ip") == 0)
+      ok = parse_long(v, 0, 1L << 40, &o->max_per_ip) == 0;
+    else if (strcmp(k, "--max-handshakes") == 0)
+      ok = parse_long(v, 0, 1L << 40, &o->max_handshakes) == 0;
     else
       ok = 0;
     if (!ok) {
@@ -387,6 +401,12 @@ static int serve(int argc, char **argv) {
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
   if (o.unix_mode) weft_server_set_unix_mode(a.server, (unsigned)o.unix_mode);
+  if (o.max_queue) weft_server_set_max_queue(a.server, (size_t)o.max_queue);
+  if (o.queue_policy && strcmp(o.queue_policy, "drop") == 0)
+    weft_server_set_queue_policy(a.server, WEFT_QUEUE_DROP);
+  weft_server_set_max_connections(a.server, (size_t)o.max_conns);
+  weft_server_set_max_connections_per_ip(a.server, (size_t)o.max_per_ip);
+  weft_server_set_max_handshakes(a.server, (size_t)o.max_handshakes);
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
     fprintf(stderr, "weft: --static %s: %s\n", o.static_dir, weft_strerror(rc));
     return 2;

@@ -71,8 +71,12 @@ export interface ServerOptions {
   compression?: boolean;
   /** Queued bytes per spark at which write() returns false (1 MiB). */
   highWaterMark?: number;
-  /** Queued bytes per spark beyond which write() throws ENOBUFS (64 MiB). */
+  /** Memory a spark's queue may hold (64 MiB; each message counts its
+   * allocation, not only its bytes); a write beyond it throws ENOBUFS. */
   maxQueue?: number;
+  /** What a full queue does: 'close' (default) closes the spark with 1008,
+   * 'drop' drops that message; an 'error' event of kind "queue" either way. */
+  queuePolicy?: 'close' | 'drop';
   /** Allowed Origins ("*" or a comma-separated list). */
   origins?: string | string[];
   /** Proxies whose X-Forwarded-For is believed. */

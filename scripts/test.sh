@@ -103,6 +103,14 @@ run_fuzz() {
   return $rc
 }
 
+# Hostile peers against `weft serve` with a crowd of 20 echoing clients
+# (issue #16): memory bounded and returned, the slow-consumer policy, the
+# heartbeat, fairness. The release build only: its bounds are about it.
+run_hostile() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  WEFT_CLI="$ROOT/build/weft" node --test --test-concurrency=1 tests/hostile/
+}
+
 # Acks across hosts (C and Python clients; Lua and Node servers): needs
 # the host stages' builds.
 run_cross() {
@@ -143,6 +151,7 @@ case $what in
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
+  hostile) stage "hostile peers" run_hostile ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
@@ -151,6 +160,7 @@ case $what in
     stage "interop with the npm Primus client" run_interop
     host_stages
     stage "acks across hosts" run_cross
+    stage "hostile peers" run_hostile
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz

@@ -68,9 +68,20 @@ void weft__http_abort(weft__http_conn *hc) {
 
 void weft__http_linger(weft__http_conn *hc) {
   if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return;
+  weft__http_site_handshake_done(hc->ep->site, hc);
   hc->state = WEFT__HC_LINGER;
   pending_add(hc, WEFT__LINGER_MS);
   if (weft__stream_idle(&hc->io)) weft__http_abort(hc);
+}
+
+/* An HTTP answer is written: the write side ends and what the peer still
+ * sends is read and dropped until it closes (or the linger deadline), so
+ * the answer is not lost to a reset of unread input. */
+static void answered(weft__http_conn *hc) {
+  if (hc->shut || weft__stream_shutdown(&hc->io) != 0)
+    weft__http_abort(hc);
+  else
+    hc->shut = 1;
 }
 
 void weft__http_hold(weft__http_conn *hc) {
@@ -82,6 +93,7 @@ void weft__http_hold(weft__http_conn *hc) {
 void weft__http_upgraded(weft__http_conn *hc) {
   if (hc->state == WEFT__HC_CLOSED) return;
   pending_remove(hc);
+  weft__http_site_handshake_done(hc->ep->site, hc);
   hc->state = WEFT__HC_UPGRADED;
   hc->io.ops = &hc->ep->handler->upgraded;
 }
@@ -108,6 +120,7 @@ static void maybe_closed(weft__http_endpoint *ep) {
 
 void weft__http_closed(weft__http_conn *hc) {
   weft__http_endpoint *ep = hc->ep;
+  if (hc->counted) weft__http_site_release(ep->site, hc);
   weft__http_req_free(&hc->req);
   free((char *)hc - ep->conn_offset);
   ep->n_conns--;
@@ -225,7 +238,11 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
   int rc = weft__http_parse_request(data, len, &hc->req.head);
   if (rc == 0) return 0;
   if (rc < 0) {
-    weft__http_respond_status(hc, rc == WEFT_ETOOBIG ? 431 : 400, NULL);
+    /* Too big: a request line with no end in sight is a URI too long (RFC
+     * 9112 3), else the header fields are too large. */
+    size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
+    int line_too_long = rc == WEFT_ETOOBIG && !memchr(data, '\n', scan);
+    weft__http_respond_status(hc, rc != WEFT_ETOOBIG ? 400 : line_too_long ? 414 : 431, NULL);
     return len;
   }
   weft__http_route(hc);
@@ -242,7 +259,7 @@ static void on_eof(weft__stream *io, int uverr) {
 
 static void on_written(weft__stream *io) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  if (hc->state == WEFT__HC_LINGER && weft__stream_idle(io)) weft__http_abort(hc);
+  if (hc->state == WEFT__HC_LINGER && weft__stream_idle(io) && !hc->shut) answered(hc);
 }
 
 static const weft__stream_ops http_stream_ops = {on_bytes, on_eof, on_written, on_stream_closed,
@@ -266,10 +283,20 @@ static weft__http_conn *conn_new(weft__http_endpoint *ep, int kind) {
 static void conn_start(weft__http_conn *hc) {
   weft__http_endpoint *ep = hc->ep;
   weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  hc->counted = 1;
+  int refuse = weft__http_site_admit(ep->site, hc);
   pending_add(hc, WEFT__HEAD_MS);
   if ((ep->tls && weft__stream_tls(&hc->io, ep->tls, 1, NULL) != 0) ||
-      weft__stream_start(&hc->io) != 0)
+      weft__stream_start(&hc->io) != 0) {
     weft__http_abort(hc);
+    return;
+  }
+  /* Over a limit: answered at once, before reading anything (TLS needs its
+   * handshake first: over TLS the answer is a close). */
+  if (refuse && ep->tls)
+    weft__http_abort(hc);
+  else if (refuse)
+    weft__http_respond_status(hc, refuse, NULL);
 }
 
 static void on_connection(weft__acceptor *acc, int status) {
@@ -331,6 +358,7 @@ int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const wef
   memcpy(ep->path, path, n);
   ep->path[n] = '\0';
   ep->plen = strcmp(ep->path, "/") == 0 ? 0 : n;
+  weft__http_site_cap(ep->site);
   uv_timer_init(loop->uv, &ep->reaper);
   ep->reaper.data = ep;
   ep->timer_open = 1;

@@ -101,6 +101,21 @@ static int parse_version(const char *s) {
   return s[7] - '0';
 }
 
+/* The origin form of a request target (RFC 9112 3.2): an absolute-form
+ * target ("http://host:port/path?q", which a server must accept) becomes
+ * its path and query; others are left as they are. */
+static const char *origin_form(char *t) {
+  size_t skip = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
+  if (!skip) return t;
+  char *rest = t + skip + strcspn(t + skip, "/?");
+  if (*rest == '/') return rest;
+  if (*rest == '?' && rest > t + skip) { /* "http://h?q": the path is "/" */
+    rest[-1] = '/';
+    return rest - 1;
+  }
+  return *rest ? t : "/";
+}
+
 static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   size_t i = 0;
   while (i < n && tchar[(uint8_t)line[i]])
@@ -116,7 +131,7 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   }
   if (i == t || i >= n) return WEFT_EPROTO;
   line[i] = '\0';
-  h->target = line + t;
+  h->target = origin_form(line + t);
   i++;
   if (n - i != 8) return WEFT_EPROTO;
   h->version_minor = parse_version(line + i);
@@ -254,6 +269,13 @@ const char *weft__http_get(const weft__http_head *h, const char *name) {
   for (size_t i = 0; i < h->n_headers; i++)
     if (strcasecmp(h->headers[i].name, name) == 0) return h->headers[i].value;
   return NULL;
+}
+
+size_t weft__http_count(const weft__http_head *h, const char *name) {
+  size_t n = 0;
+  for (size_t i = 0; h && name && i < h->n_headers; i++)
+    n += strcasecmp(h->headers[i].name, name) == 0;
+  return n;
 }
 
 int weft__http_has_token(const char *value, const char *token) {

@@ -44,6 +44,8 @@ void weft__http_head_free(weft__http_head *h);
 
 /* Header value by case-insensitive name (the first), or NULL. */
 const char *weft__http_get(const weft__http_head *h, const char *name);
+/* How many header lines carry that name (case-insensitive). */
+size_t weft__http_count(const weft__http_head *h, const char *name);
 /* 1 when the comma-separated header value contains `token`
  * (case-insensitive, whitespace ignored). */
 int weft__http_has_token(const char *value, const char *token);

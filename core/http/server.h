@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/map.h"
 #include "base/url.h"
 #include "parse.h"
 #include "runtime/net.h"
@@ -60,7 +61,23 @@ typedef struct weft__http_site {
    * path. Returns 1 when it answered. */
   int (*route)(weft__http_conn *hc, const char *rest, void *user);
   void *route_user;
+  /* Connection limits (0: none; max_conns 0 means below the fd limit). */
+  size_t max_conns, max_per_ip, max_handshakes;
+  size_t conn_cap; /* max_conns, or what the fd limit allows */
+  size_t n_conns, n_handshakes;
+  weft__map per_ip; /* address hash -> struct weft__ip_count chain */
 } weft__http_site;
+
+/* A new connection against the site's limits: counts it (release it with
+ * weft__http_site_release) and returns 0, or the status to refuse it with
+ * (503 over the connection or handshake caps, 429 over its address's). */
+int weft__http_site_admit(weft__http_site *site, weft__http_conn *hc);
+/* The connection is past its handshake (upgraded, answered or gone). */
+void weft__http_site_handshake_done(weft__http_site *site, weft__http_conn *hc);
+void weft__http_site_release(weft__http_site *site, weft__http_conn *hc);
+/* The connection cap a listen sets when max_conns is 0: the soft
+ * RLIMIT_NOFILE less room for the process's other descriptors. */
+void weft__http_site_cap(weft__http_site *site);
 
 int weft__http_site_add_origin(weft__http_site *site, const char *origin);
 int weft__http_site_add_proxy(weft__http_site *site, const char *ip);
@@ -144,6 +161,10 @@ struct weft__http_conn {
   weft__http_endpoint *ep;
   uint8_t state; /* WEFT__HC_* */
   uint8_t on_pending;
+  uint8_t shut;               /* the answer is written and the write side ended */
+  uint8_t counted;            /* in the site's counts (released when it closes) */
+  uint8_t handshaking;        /* counted in the site's handshakes */
+  struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
   uint64_t deadline; /* ms of the loop's clock, while pending */
   weft__http_req req;

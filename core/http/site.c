@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/common.h"
 #include "server.h"
@@ -45,6 +46,7 @@ int weft__http_site_add_proxy(weft__http_site *site, const char *ip) {
 
 void weft__http_site_free(weft__http_site *site) {
   weft__http_static_free(site);
+  weft__map_free(&site->per_ip); /* empty: every connection released its count */
   free_strings(site->origins, site->n_origins);
   free_strings(site->proxies, site->n_proxies);
   site->origins = site->proxies = NULL;
@@ -171,6 +173,13 @@ void weft__http_route(weft__http_conn *hc) {
     weft__http_respond_status(hc, 503, NULL);
     return;
   }
+  /* RFC 9112 3.2: an HTTP/1.1 request without Host, or any with more than
+   * one, is answered 400. */
+  size_t hosts = weft__http_count(h, "Host");
+  if (hosts > 1 || (hosts == 0 && h->version_minor >= 1)) {
+    weft__http_respond_status(hc, 400, NULL);
+    return;
+  }
   int upgrade = weft__http_header_has(h, "Upgrade", "websocket");
   if (!upgrade && weft__http_static_asset(hc)) return;
   /* Upgrades go to any path that starts with the pathname (as Primus's
@@ -202,4 +211,80 @@ void weft__http_route(weft__http_conn *hc) {
   }
   forwarded_address(hc);
   ep->handler->request(hc);
+}
+
+/* ---- connection limits ---- */
+
+struct weft__ip_count {
+  char ip[48];
+  size_t n;
+  struct weft__ip_count *next; /* same hash */
+};
+
+void weft__http_site_cap(weft__http_site *site) {
+  struct rlimit rl;
+  site->conn_cap = site->max_conns;
+  if (site->max_conns || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  size_t fds = (size_t)rl.rlim_cur;
+  site->conn_cap = fds > 128 ? fds - 64 : fds / 2;
+}
+
+static struct weft__ip_count *ip_count(weft__http_site *site, const char *ip, int create) {
+  uint64_t h = weft__map_hash(ip, strlen(ip));
+  struct weft__ip_count *head = weft__map_get(&site->per_ip, h);
+  for (struct weft__ip_count *c = head; c; c = c->next)
+    if (strcmp(c->ip, ip) == 0) return c;
+  if (!create) return NULL;
+  struct weft__ip_count *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  snprintf(c->ip, sizeof(c->ip), "%s", ip);
+  c->next = head;
+  if (weft__map_put(&site->per_ip, h, c) != 0) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void ip_release(weft__http_site *site, struct weft__ip_count *c) {
+  if (--c->n) return;
+  uint64_t h = weft__map_hash(c->ip, strlen(c->ip));
+  struct weft__ip_count *head = weft__map_get(&site->per_ip, h), **pp = &head;
+  while (*pp != c)
+    pp = &(*pp)->next;
+  *pp = c->next;
+  if (head)
+    weft__map_put(&site->per_ip, h, head); /* replacing never grows */
+  else
+    weft__map_del(&site->per_ip, h);
+  free(c);
+}
+
+int weft__http_site_admit(weft__http_site *site, weft__http_conn *hc) {
+  site->n_conns++;
+  site->n_handshakes++;
+  hc->handshaking = 1;
+  if (site->conn_cap && site->n_conns > site->conn_cap) return 503;
+  if (site->max_handshakes && site->n_handshakes > site->max_handshakes) return 503;
+  const char *ip = hc->req.address;
+  if (!site->max_per_ip || !ip[0]) return 0; /* a Unix socket's peer has no address */
+  struct weft__ip_count *c = ip_count(site, ip, 1);
+  if (!c) return 503;
+  if (c->n >= site->max_per_ip) return 429; /* others hold it: c->n >= 1 */
+  c->n++;
+  hc->ipc = c;
+  return 0;
+}
+
+void weft__http_site_handshake_done(weft__http_site *site, weft__http_conn *hc) {
+  if (!hc->handshaking) return;
+  hc->handshaking = 0;
+  site->n_handshakes--;
+}
+
+void weft__http_site_release(weft__http_site *site, weft__http_conn *hc) {
+  weft__http_site_handshake_done(site, hc);
+  site->n_conns--;
+  if (hc->ipc) ip_release(site, hc->ipc);
+  hc->ipc = NULL;
 }

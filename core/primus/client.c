@@ -247,7 +247,7 @@ int weft_client_write_raw(weft_client *c, const void *data, size_t len, int bina
 
 size_t weft_client_buffered_amount(const weft_client *c) {
   if (!c) return 0;
-  return c->pend_bytes + (c->conn ? c->conn->tran->conn.queued(c->conn) : 0);
+  return c->pend_bytes + (c->conn ? c->conn->tran->conn.queued(c->conn, NULL) : 0);
 }
 
 int weft_client_id(weft_client *c) {

@@ -24,6 +24,7 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
   int rc = parser->encode(v, b);
   if (rc) return rc;
   *out = weft__payload_take(loop, parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, b->data, b->len);
+  weft__loop_scratch_done(loop);
   return *out ? 0 : WEFT_ENOMEM;
 }
 

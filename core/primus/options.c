@@ -108,6 +108,31 @@ int weft_server_set_transformer(weft_server *s, const char *name) {
   return 0;
 }
 
+int weft_server_set_queue_policy(weft_server *s, int policy) {
+  if (!s || (policy != WEFT_QUEUE_CLOSE && policy != WEFT_QUEUE_DROP)) return WEFT_EINVAL;
+  s->queue_policy = policy;
+  return 0;
+}
+
+int weft_server_set_max_connections(weft_server *s, size_t n) {
+  if (!s) return WEFT_EINVAL;
+  s->site.max_conns = n;
+  weft__http_site_cap(&s->site);
+  return 0;
+}
+
+int weft_server_set_max_connections_per_ip(weft_server *s, size_t n) {
+  if (!s) return WEFT_EINVAL;
+  s->site.max_per_ip = n;
+  return 0;
+}
+
+int weft_server_set_max_handshakes(weft_server *s, size_t n) {
+  if (!s) return WEFT_EINVAL;
+  s->site.max_handshakes = n;
+  return 0;
+}
+
 int weft_server_set_unix_mode(weft_server *s, unsigned mode) {
   CHECK_NEW(s);
   if (mode > 07777) return WEFT_EINVAL;

@@ -99,6 +99,7 @@ struct weft_server {
   size_t hwm;
   size_t max_queue;
   size_t batch_max; /* 0: no batching */
+  int queue_policy; /* WEFT_QUEUE_CLOSE or WEFT_QUEUE_DROP */
   unsigned unix_mode;
   weft_id_generator idgen;
   void *idgen_user;
@@ -124,6 +125,8 @@ struct weft_server {
   size_t n_buckets;
 
   uv_timer_t ping_timer;
+  char ping_value[24]; /* what the last primus::ping carried: a pong must repeat it */
+  uint8_t ping_len;
   uv_timer_t destroy_timer;
   size_t live_handles; /* uv handles to close before freeing */
 

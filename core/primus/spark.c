@@ -63,8 +63,13 @@ void weft__spark_closed(weft_spark *c) {
 /* Answers Primus's control strings; returns 1 when `v` was one. */
 static int protocol(weft_spark *c, const weft_value *v) {
   if (!weft__value_maybe_control(v)) return 0;
-  if (weft__message_is(v, "primus::pong::", NULL, NULL)) {
-    c->alive = 1;
+  const char *rest;
+  size_t rlen;
+  if (weft__message_is(v, "primus::pong::", &rest, &rlen)) {
+    /* Only an answer to the last ping counts: a made-up pong must not keep
+     * alive a peer that does not read (it is taken and ignored). */
+    weft_server *s = c->server;
+    if (s->ping_len && rlen == s->ping_len && memcmp(rest, s->ping_value, rlen) == 0) c->alive = 1;
     return 1;
   }
   if (weft__message_is(v, "primus::id::", NULL, NULL)) {
@@ -133,6 +138,22 @@ void weft__spark_seal(weft_spark *c) {
   if (c->batch && c->state == WEFT__SP_OPEN) seal_batch(c);
 }
 
+/* A write found the spark's queue full: the server's slow-consumer policy,
+ * never silent. The close frame goes out past the limit (a control frame);
+ * a peer that reads nothing is cut off when the closing handshake's
+ * deadline passes. */
+static int queue_full(weft_spark *c) {
+  weft_server *s = c->server;
+  if (s->queue_policy == WEFT_QUEUE_DROP) {
+    weft__server_error(s, c, WEFT_ENOBUFS, "queue", "outbound queue full: message dropped");
+    return WEFT_ENOBUFS;
+  }
+  weft__server_error(s, c, WEFT_ENOBUFS, "queue", "outbound queue full: closing the connection");
+  if (c->state == WEFT__SP_OPEN)
+    c->conn.tran->conn.close(&c->conn, WEFT__END_POLICY, "outbound queue full");
+  return WEFT_ENOBUFS;
+}
+
 int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
@@ -142,6 +163,7 @@ int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
   }
   size_t queued;
   int rc = c->conn.tran->conn.send(&c->conn, p, s->max_queue, &queued);
+  if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (queued >= s->hwm) {
     c->above_hwm = 1;
@@ -172,8 +194,8 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
     held = 0;
   }
   const weft__transport *t = c->conn.tran;
-  size_t queued = t->conn.queued(&c->conn);
-  if (queued + held + p->len > s->max_queue) return WEFT_ENOBUFS;
+  size_t mem, queued = t->conn.queued(&c->conn, &mem);
+  if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
   t->conn.hold(&c->conn);
   if (queued + held + p->len >= s->hwm) {
@@ -233,7 +255,7 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
     int rc = write_value(c, msg, &shared);
     if (rc >= 0)
       n++;
-    else
+    else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
       weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
@@ -260,7 +282,7 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
     int rc = s->has_outgoing ? write_value(c, msg, &shared) : weft__spark_send_payload(c, shared);
     if (rc >= 0)
       sent++;
-    else
+    else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
       weft__server_error(s, c, rc, "queue", "message not delivered to this spark");
   }
   weft__server_iter_end(s);
@@ -280,7 +302,7 @@ int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary
 }
 
 size_t weft_spark_buffered_amount(const weft_spark *c) {
-  return c && c->conn.tran ? c->conn.tran->conn.queued(&c->conn) : 0;
+  return c && c->conn.tran ? c->conn.tran->conn.queued(&c->conn, NULL) : 0;
 }
 
 int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {

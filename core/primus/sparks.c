@@ -141,7 +141,7 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
 static void on_drained(weft__conn *conn) {
   weft_spark *c = spark_of(conn);
   weft_server *s = c->server;
-  if (c->above_hwm && c->state == WEFT__SP_OPEN && conn->tran->conn.queued(conn) < s->hwm) {
+  if (c->above_hwm && c->state == WEFT__SP_OPEN && conn->tran->conn.queued(conn, NULL) < s->hwm) {
     c->above_hwm = 0;
     if (s->ev.drain) s->ev.drain(c, s->ev_user);
   }
@@ -189,8 +189,8 @@ static int broadcast_payload(weft_server *s, weft__payload *p) {
     int rc = weft__spark_send_payload(c, p);
     if (rc >= 0)
       n++;
-    else
-      weft__server_error(s, c, rc, "queue", "broadcast skipped: outbound queue full");
+    else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
+      weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
   return n;
@@ -230,6 +230,11 @@ void weft__server_ping(uv_timer_t *t) {
   if (uv_gettimeofday(&tv) == 0)
     snprintf(msg, sizeof(msg), "primus::ping::%lld",
              (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+  size_t n = strlen(msg) - 14; /* after "primus::ping::" */
+  if (n < sizeof(s->ping_value)) {
+    memcpy(s->ping_value, msg + 14, n);
+    s->ping_len = (uint8_t)n;
+  }
   weft_value *v = weft_value_new_string(msg, strlen(msg));
   weft__payload *p = NULL;
   if (!v || weft__server_encode(s, v, &p) != 0) {

@@ -13,6 +13,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "payload.h"
 
@@ -46,17 +49,64 @@ static void flush_all(weft_loop *loop) {
   }
 }
 
-static void on_check(uv_check_t *h) { flush_all(h->data); }
 static void on_idle(uv_idle_t *h) { flush_all(h->data); }
+
+/* The next poll must not block: the idle handle is active meanwhile. */
+static void keep_polling(weft_loop *loop) {
+  if (!loop->idle_active) {
+    uv_idle_start(&loop->idle, on_idle);
+    loop->idle_active = 1;
+  }
+}
+
+/* Resumes what was deferred before this pass; what defers again waits for
+ * the next turn. */
+static void resume_deferred(weft_loop *loop) {
+  size_t n = loop->n_deferred;
+  for (size_t i = 0; i < n; i++) {
+    weft__flushable *f = loop->deferred[i];
+    if (!f) continue;
+    loop->deferred[i] = NULL;
+    f->ops->resume(f);
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < loop->n_deferred; i++)
+    if (loop->deferred[i]) loop->deferred[k++] = loop->deferred[i];
+  loop->n_deferred = k;
+}
+
+static void on_check(uv_check_t *h) {
+  weft_loop *loop = h->data;
+  if (loop->n_deferred) resume_deferred(loop);
+  flush_all(loop);
+  if (loop->n_deferred) keep_polling(loop);
+}
+
+int weft__loop_defer(weft_loop *loop, weft__flushable *f) {
+  for (size_t i = 0; i < loop->n_deferred; i++)
+    if (loop->deferred[i] == f) return 0;
+  if (loop->n_deferred == loop->cap_deferred) {
+    size_t cap = loop->cap_deferred ? loop->cap_deferred * 2 : 16;
+    weft__flushable **d = realloc(loop->deferred, cap * sizeof(*d));
+    if (!d) return WEFT_ENOMEM;
+    loop->deferred = d;
+    loop->cap_deferred = cap;
+  }
+  loop->deferred[loop->n_deferred++] = f;
+  keep_polling(loop);
+  return 0;
+}
+
+void weft__loop_undefer(weft_loop *loop, weft__flushable *f) {
+  for (size_t i = 0; i < loop->n_deferred; i++)
+    if (loop->deferred[i] == f) loop->deferred[i] = NULL; /* compacted after the pass */
+}
 
 void weft__loop_mark_dirty(weft_loop *loop, weft__flushable *f) {
   if (f->next) return;
   f->next = loop->dirty;
   loop->dirty = f;
-  if (!loop->idle_active) {
-    uv_idle_start(&loop->idle, on_idle);
-    loop->idle_active = 1;
-  }
+  keep_polling(loop);
 }
 
 void weft__loop_unmark_dirty(weft_loop *loop, weft__flushable *f) {
@@ -107,8 +157,37 @@ int weft__uv_err(int uverr) {
   }
 }
 
+#define WEFT__TRIM_AFTER (1u << 20) /* bytes released before a trim is worth it */
+#define WEFT__TRIM_EVERY 1000       /* ms between trims at most */
+#define WEFT__SCRATCH_KEEP 65536    /* the encode scratch kept between uses */
+
+static void on_trim(uv_timer_t *t) {
+  weft_loop *loop = t->data;
+  loop->released = 0;
+  loop->trimmed_at = uv_now(loop->uv);
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+void weft__loop_released(weft_loop *loop, size_t bytes) {
+  loop->released += bytes;
+  if (loop->released < WEFT__TRIM_AFTER || uv_is_active((uv_handle_t *)&loop->trim)) return;
+  uint64_t now = uv_now(loop->uv), due = loop->trimmed_at + WEFT__TRIM_EVERY;
+  uv_timer_start(&loop->trim, on_trim, due > now ? due - now : 0, 0);
+}
+
+void weft__loop_scratch_done(weft_loop *loop) {
+  if (loop->scratch.cap <= WEFT__SCRATCH_KEEP) return;
+  weft__loop_released(loop, loop->scratch.cap);
+  weft__buf_free(&loop->scratch);
+}
+
 static int loop_init(weft_loop *loop) {
   loop->dirty = &loop->dirty_end;
+  uv_timer_init(loop->uv, &loop->trim);
+  loop->trim.data = loop;
+  uv_unref((uv_handle_t *)&loop->trim);
   uv_check_init(loop->uv, &loop->check);
   uv_idle_init(loop->uv, &loop->idle);
   loop->check.data = loop->idle.data = loop;
@@ -121,7 +200,7 @@ static int loop_init(weft_loop *loop) {
   }
   loop->async.data = loop;
   uv_unref((uv_handle_t *)&loop->async);
-  loop->handles = 3;
+  loop->handles = 4;
   return 0;
 }
 
@@ -185,7 +264,7 @@ int weft_loop_fd(const weft_loop *loop) { return loop ? uv_backend_fd(loop->uv) 
 
 int weft_loop_timeout(const weft_loop *loop) {
   if (!loop) return -1;
-  if (loop->dirty != &loop->dirty_end) return 0;
+  if (loop->dirty != &loop->dirty_end || loop->n_deferred) return 0;
   /* libuv answers 0 for a loop with nothing alive: a host that sleeps that
    * long before polling again would spin. Nothing alive: no timer (-1). */
   if (!uv_loop_alive(loop->uv)) return -1;
@@ -219,6 +298,7 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 
 static void loop_free(weft_loop *loop) {
   weft__payload_pool_free(loop);
+  free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);
   free(loop);
@@ -246,6 +326,7 @@ int weft_loop_close(weft_loop *loop) {
   uv_close((uv_handle_t *)&loop->check, on_handle_closed);
   uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->trim, on_handle_closed);
   if (!loop->owned) return 0;
   while (loop->handles > 0)
     uv_run(loop->uv, UV_RUN_NOWAIT);

@@ -31,6 +31,8 @@ typedef struct weft__flush_ops {
   void (*seal)(weft__flushable *f);
   /* Write what is queued; it is off the list by now. */
   void (*flush)(weft__flushable *f);
+  /* Optional: go on with work deferred to this turn (weft__loop_defer). */
+  void (*resume)(weft__flushable *f);
 } weft__flush_ops;
 struct weft__flushable {
   weft__flushable *next;
@@ -50,8 +52,13 @@ struct weft_loop {
   uv_async_t async; /* weft_loop_post() */
   uv_mutex_t post_mu;
   weft__post *posts;
-  weft__flushable *dirty;    /* to flush this turn, last marked first */
-  weft__flushable dirty_end; /* the list's end: `next` is never NULL on it */
+  weft__flushable *dirty;     /* to flush this turn, last marked first */
+  weft__flushable dirty_end;  /* the list's end: `next` is never NULL on it */
+  weft__flushable **deferred; /* to resume in the next check phase */
+  size_t n_deferred, cap_deferred;
+  uv_timer_t trim;     /* hands freed memory back to the system */
+  size_t released;     /* big frees since the last trim */
+  uint64_t trimmed_at; /* ms of the loop's clock */
   int idle_active;
   int rbuf_busy;
   weft__buf scratch;          /* encode scratch, reused */
@@ -68,8 +75,25 @@ void weft__loop_unmark_dirty(weft_loop *loop, weft__flushable *f);
 /* Flushes `f` now if it was the last one marked (found in O(1); anything
  * marked after it means a fan-out, left for the check phase). */
 void weft__loop_flush_if_last(weft_loop *loop, weft__flushable *f);
+/* Big memory went back to the allocator (a peer's queue, a large
+ * message): once 1 MiB has, it is handed back to the system
+ * (malloc_trim, glibc) at most once a second, so a server's RSS returns
+ * after hostile or bursty traffic. */
+void weft__loop_released(weft_loop *loop, size_t bytes);
+/* The encode scratch after use: kept when small, freed when a large
+ * message grew it. */
+void weft__loop_scratch_done(weft_loop *loop);
+
 /* The WEFT_E* code of a libuv error (WEFT_EIO for the ones without one). */
 int weft__uv_err(int uverr);
+
+/* Runs f->ops->resume in the next check phase (once, however often it is
+ * deferred), and keeps the poll from blocking until then: work a
+ * connection set aside to let the others go first. Returns 0 or
+ * WEFT_ENOMEM. */
+int weft__loop_defer(weft_loop *loop, weft__flushable *f);
+/* Forgets a deferral (the flushable goes away). */
+void weft__loop_undefer(weft_loop *loop, weft__flushable *f);
 
 static inline int weft__loop_is_dirty(const weft__flushable *f) { return f->next != NULL; }
 

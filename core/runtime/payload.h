@@ -60,6 +60,13 @@ weft__payload *weft__payload_variant(const weft__payload *p, uint8_t tag);
 /* Caches `v` as p's variant `tag` (taking the caller's reference). */
 void weft__payload_add_variant(weft__payload *p, weft__payload *v, uint8_t tag);
 
+/* The memory a payload takes (what its allocation holds), so a queue's
+ * limit counts what a peer that does not read really pins: a 2-byte
+ * message from the pool costs its whole slot. */
+static inline size_t weft__payload_footprint(const weft__payload *p) {
+  return sizeof(*p) + (p->pool ? WEFT__POOL_DATA : p->len);
+}
+
 /* The bytes to write: the header its framing put in front, then the data. */
 static inline uint8_t *weft__payload_wire(weft__payload *p) {
   return p->head + sizeof(p->head) - p->hlen;

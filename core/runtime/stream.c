@@ -14,6 +14,9 @@
 #include "tls.h"
 
 #define WEFT__IOV_MAX 64
+/* Buffers this big going back to the allocator are told to the loop, which
+ * hands memory back to the system after enough of them (loop.h). */
+#define WEFT__BIG 65536
 
 /* ---- queue ---- */
 
@@ -38,7 +41,12 @@ static int queue_push(weft__stream *s, weft__payload *p) {
   p->refs++;
   s->q_len++;
   s->queued += weft__payload_wire_len(p);
+  s->held += weft__stream_cost(p);
   return 0;
+}
+
+size_t weft__stream_cost(const weft__payload *p) {
+  return weft__payload_footprint(p) + sizeof(weft__qent);
 }
 
 /* Drops `n` written bytes from the head of the queue. */
@@ -53,6 +61,8 @@ static void queue_consume(weft__stream *s, size_t n) {
     }
     n -= rem;
     s->queued -= rem;
+    s->held -= weft__stream_cost(e->p);
+    if (e->p->len >= WEFT__BIG && e->p->refs == 1) weft__loop_released(s->loop, e->p->len);
     weft__payload_release(e->p);
     s->q_head = (s->q_head + 1) & (s->q_cap - 1);
     s->q_len--;
@@ -65,7 +75,7 @@ static void queue_clear(weft__stream *s) {
     s->q_head = (s->q_head + 1) & (s->q_cap - 1);
     s->q_len--;
   }
-  s->queued = 0;
+  s->queued = s->held = 0;
   free(s->q);
   s->q = NULL;
   s->q_cap = s->q_head = 0;
@@ -84,6 +94,7 @@ int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
     p->refs++;
     s->pq[s->pq_len++] = p;
     s->queued += weft__payload_wire_len(p);
+    s->held += weft__stream_cost(p);
     weft__stream_mark(s);
     return 0;
   }
@@ -91,6 +102,24 @@ int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
   if (rc) return rc;
   weft__stream_mark(s);
   return 0;
+}
+
+weft__payload *weft__stream_tail(const weft__stream *s) {
+  if (s->tls) return s->pq_len ? s->pq[s->pq_len - 1] : NULL; /* plaintext: nothing written */
+  if (s->q_len == 0 || (s->writing && s->q_len <= s->inflight_n)) return NULL;
+  const weft__qent *e = &s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)];
+  return e->off ? NULL : e->p;
+}
+
+void weft__stream_swap_tail(weft__stream *s, weft__payload *p) {
+  weft__payload **slot =
+      s->tls ? &s->pq[s->pq_len - 1] : &s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)].p;
+  weft__payload *old = *slot;
+  s->queued += weft__payload_wire_len(p) - weft__payload_wire_len(old);
+  s->held += weft__stream_cost(p) - weft__stream_cost(old);
+  p->refs++;
+  *slot = p;
+  weft__payload_release(old);
 }
 
 /* ---- writing ---- */
@@ -173,10 +202,12 @@ static int tls_pump(weft__stream *s) {
       weft__payload *p = s->pq[i];
       int rc = weft__tls_write(s->tls, weft__payload_wire(p), weft__payload_wire_len(p));
       s->queued -= weft__payload_wire_len(p);
+      s->held -= weft__stream_cost(p);
       weft__payload_release(p);
       if (rc) {
         for (size_t k = i + 1; k < s->pq_len; k++) {
           s->queued -= weft__payload_wire_len(s->pq[k]);
+          s->held -= weft__stream_cost(s->pq[k]);
           weft__payload_release(s->pq[k]);
         }
         s->pq_len = 0;
@@ -255,6 +286,7 @@ void weft__stream_reprocess(weft__stream *s) {
   if (s->closed) return;
   if (used >= s->in.len) {
     /* Nothing pending: give the memory back, idle streams hold none. */
+    if (s->in.cap >= WEFT__BIG) weft__loop_released(s->loop, s->in.cap);
     weft__buf_free(&s->in);
   } else if (used > 0) {
     memmove(s->in.data, s->in.data + used, s->in.len - used);
@@ -279,7 +311,7 @@ static void deliver(weft__stream *s, uint8_t *data, size_t n) {
 /* Ciphertext arrived: advance the handshake, then decrypt what is there. */
 static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
   weft_loop *loop = s->loop;
-  if (weft__tls_feed(s->tls, data, n) != 0) {
+  if (n && weft__tls_feed(s->tls, data, n) != 0) {
     s->ops->eof(s, UV_ENOMEM);
     return;
   }
@@ -294,7 +326,7 @@ static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
     if (rc == 0) return;
     s->tls_ready = 1;
   }
-  while (!s->closed) {
+  while (!s->closed && !s->yielded) {
     long r = weft__tls_read(s->tls, loop->tbuf, sizeof(loop->tbuf));
     if (r == 0) break;
     if (r < 0) {
@@ -339,7 +371,27 @@ static void on_flush(weft__flushable *f) {
   weft__stream_flush(WEFT__CONTAINER(f, weft__stream, flush));
 }
 
-static const weft__flush_ops flush_ops = {on_seal, on_flush};
+void weft__stream_yield(weft__stream *s) {
+  if (s->yielded || s->closed) return;
+  if (weft__loop_defer(s->loop, &s->flush) != 0) return; /* no memory: carry on now */
+  s->yielded = 1;
+  uv_read_stop(&s->h.stream);
+}
+
+/* The next turn: what was kept first, then TLS plaintext still waiting in
+ * the session, then reading again, unless the owner yields once more. */
+static void on_resume(weft__flushable *f) {
+  weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
+  if (s->closed) return;
+  s->yielded = 0;
+  weft__stream_reprocess(s);
+  if (s->tls && !s->closed && !s->yielded) tls_input(s, NULL, 0);
+  if (s->closed || s->yielded) return;
+  int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
+  if (rc) s->ops->eof(s, rc);
+}
+
+static const weft__flush_ops flush_ops = {on_seal, on_flush, on_resume};
 
 void weft__stream_init(weft__stream *s, weft_loop *loop, int kind, const weft__stream_ops *ops) {
   memset(s, 0, sizeof(*s));
@@ -375,6 +427,7 @@ int weft__stream_start(weft__stream *s) {
 
 static void on_closed(uv_handle_t *h) {
   weft__stream *s = h->data;
+  weft__loop_released(s->loop, s->held + s->in.cap + s->q_cap * sizeof(weft__qent));
   queue_clear(s);
   for (size_t i = 0; i < s->pq_len; i++)
     weft__payload_release(s->pq[i]);
@@ -405,9 +458,24 @@ void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port) {
   }
 }
 
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  (void)status; /* cancelled by a close, or done: the reads end it */
+  free(req);
+}
+
+int weft__stream_shutdown(weft__stream *s) {
+  if (s->closed || s->tls) return WEFT_ESTATE;
+  uv_shutdown_t *req = malloc(sizeof(*req));
+  if (!req) return WEFT_ENOMEM;
+  int rc = uv_shutdown(req, &s->h.stream, on_shutdown);
+  if (rc) free(req);
+  return weft__uv_err(rc);
+}
+
 void weft__stream_close(weft__stream *s) {
   if (s->closed) return;
   weft__loop_unmark_dirty(s->loop, &s->flush);
+  if (s->yielded) weft__loop_undefer(s->loop, &s->flush);
   s->closed = 1;
   uv_read_stop(&s->h.stream);
   uv_close(&s->h.handle, on_closed);

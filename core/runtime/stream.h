@@ -61,11 +61,13 @@ struct weft__stream {
   uint8_t closed;  /* uv_close called */
   uint8_t writing; /* a uv_write is in flight */
   uint8_t tls_ready;
-  weft__buf in;  /* unconsumed bytes across reads */
-  size_t need;   /* owner's hint: bytes the pending unit needs in all */
-  weft__qent *q; /* ring of queued frames */
+  uint8_t yielded; /* reading stopped until the next check phase */
+  weft__buf in;    /* unconsumed bytes across reads */
+  size_t need;     /* owner's hint: bytes the pending unit needs in all */
+  weft__qent *q;   /* ring of queued frames */
   size_t q_head, q_len, q_cap;
   size_t queued; /* bytes queued, not yet written */
+  size_t held;   /* memory the queue holds: its payloads and their slots */
   size_t inflight_n;
   /* TLS: frames wait in pq as plaintext until the flush encrypts them into
    * q; until the handshake is done they just wait. */
@@ -93,15 +95,33 @@ int weft__stream_idle(const weft__stream *s);
 /* Queues a payload's wire bytes (taking its own reference) and marks the
  * stream for the next flush. Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
 int weft__stream_enqueue(weft__stream *s, struct weft__payload *p);
+/* The payload last queued when nothing of it is written yet (it may still
+ * be replaced), else NULL. */
+struct weft__payload *weft__stream_tail(const weft__stream *s);
+/* Replaces that payload with `p` (taking its own reference): one pending
+ * control reply stands for many (a pong answers the latest ping). */
+void weft__stream_swap_tail(weft__stream *s, struct weft__payload *p);
+/* The memory one more queued payload would add. */
+size_t weft__stream_cost(const struct weft__payload *p);
 /* Makes sure the owner's seal runs before this turn's flush. */
 static inline void weft__stream_mark(weft__stream *s) { weft__loop_mark_dirty(s->loop, &s->flush); }
 /* Writes what is queued now. */
 void weft__stream_flush(weft__stream *s);
+/* From inside ops->read: the owner has had its share of this loop turn.
+ * Reading stops; what it did not consume is kept and offered again in the
+ * next check phase, after every other connection had its turn, and then
+ * reading goes on. */
+void weft__stream_yield(weft__stream *s);
 /* Offers the kept bytes to ops->read again (after the owner's state
  * changed, e.g. an authorization answer). */
 void weft__stream_reprocess(weft__stream *s);
 /* The peer's address ("" for a Unix socket) and port (0 for a Unix socket). */
 void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port);
+/* Ends the write side (a FIN after what was written; TCP and Unix sockets,
+ * not TLS) while reading goes on: a lingering close, so a peer still
+ * sending its request gets the answer, not a reset. Call it when the
+ * stream is idle. Returns 0 or an error (then close it). */
+int weft__stream_shutdown(weft__stream *s);
 /* Closes the handle; queued data is dropped; ops->closed follows. */
 void weft__stream_close(weft__stream *s);
 

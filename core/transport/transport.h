@@ -133,15 +133,18 @@ struct weft__transport {
   } dialer;
   struct {
     /* Queues one encoded message (TEXT or BINARY; takes its own reference)
-     * unless the queue would pass `limit` bytes; *queued (when not NULL)
-     * gets the bytes queued after it. One call per message on the hot path:
-     * the limit check and the count come with it. Returns 0, WEFT_ENOBUFS
-     * (over the limit; nothing queued), WEFT_ECLOSED or WEFT_ENOMEM. */
+     * unless the memory the queue holds would pass `limit` bytes (each
+     * queued frame counts its allocation and its slot, not only its bytes);
+     * *queued (when not NULL) gets the bytes queued after it. One call per
+     * message on the hot path: the limit check and the count come with it.
+     * Returns 0, WEFT_ENOBUFS (over the limit; nothing queued),
+     * WEFT_ECLOSED or WEFT_ENOMEM. */
     int (*send)(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
     /* The owner holds messages back this turn: seal runs before the flush. */
     void (*hold)(weft__conn *c);
-    /* Bytes queued and not yet written. */
-    size_t (*queued)(const weft__conn *c);
+    /* Bytes queued and not yet written; *held (when not NULL) gets the
+     * memory the queue holds (what `send`'s limit counts). */
+    size_t (*queued)(const weft__conn *c, size_t *held);
     /* Orderly close with a code and reason: closing, then closed. */
     void (*close)(weft__conn *c, int code, const char *reason);
     /* Now, queued data dropped: closing (when open), then closed. */
@@ -169,6 +172,6 @@ static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
 
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing
  * maps to its own way of ending. */
-enum { WEFT__END_NORMAL = 1000, WEFT__END_GOING_AWAY = 1001 };
+enum { WEFT__END_NORMAL = 1000, WEFT__END_GOING_AWAY = 1001, WEFT__END_POLICY = 1008 };
 
 #endif

@@ -313,8 +313,16 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *  compression: 1 negotiates permessage-deflate with clients that offer it.
  *  high_water_mark: queued bytes above which writes return 1, 1 MiB.
  *    (May be changed while listening.)
- *  max_queue: queued bytes above which writes fail with WEFT_ENOBUFS, 64 MiB.
+ *  max_queue: the memory a spark's outbound queue may hold, 64 MiB: each
+ *    queued message counts its allocation and its slot, not only its bytes
+ *    (many tiny messages cost what they really pin). A write that would
+ *    pass it is refused with WEFT_ENOBUFS and the queue policy applies.
  *    (May be changed while listening.)
+ *  queue_policy: what a full queue does to its spark: WEFT_QUEUE_CLOSE (the
+ *    default) closes it with 1008 "outbound queue full"; WEFT_QUEUE_DROP
+ *    drops that message and keeps the spark. Either way an error event of
+ *    kind "queue" says so, once per refused write. (May be changed while
+ *    listening.)
  *  origin: adds an allowed Origin for upgrades and CORS ("*" allows any,
  *    the default when none is added); other origins get 403.
  *  trusted_proxy: adds an IP address whose X-Forwarded-For is believed when it
@@ -326,6 +334,8 @@ WEFT_EXTERN int weft_server_set_max_length(weft_server *server, size_t bytes);
 WEFT_EXTERN int weft_server_set_compression(weft_server *server, int on);
 WEFT_EXTERN int weft_server_set_high_water_mark(weft_server *server, size_t bytes);
 WEFT_EXTERN int weft_server_set_max_queue(weft_server *server, size_t bytes);
+enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
+WEFT_EXTERN int weft_server_set_queue_policy(weft_server *server, int policy);
 WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
 WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
 /* TLS for "wss://" URLs: PEM certificate (chain) and private key files,
@@ -392,6 +402,24 @@ WEFT_EXTERN const char *weft_server_pathname(const weft_server *server);
  * ("ws://127.0.0.1:41234/primus", "ws+unix:///run/app.sock:/primus"), or
  * NULL past the last or when not listening. Valid while the server lives. */
 WEFT_EXTERN const char *weft_server_url(const weft_server *server, size_t i);
+/* Connection limits, for every listener of the server together; they may
+ * be changed while listening. A connection over one is answered at once —
+ * before its request is read — and closed (over TLS it is only closed).
+ *  max_connections: connections at once; beyond it, 503. 0 (the default)
+ *    means just below the process's open-file limit as it is when the
+ *    server listens (the soft RLIMIT_NOFILE less 64), so a server that
+ *    runs out answers instead of failing to accept.
+ *  max_connections_per_ip: connections at once from one peer address
+ *    (before any X-Forwarded-For); beyond it, 429. 0 (the default): none.
+ *    Peers on a Unix socket have no address and are not counted.
+ *  max_handshakes: connections still in their HTTP handshake (reading the
+ *    request, being authorized) at once; beyond it, 503. 0 (the default):
+ *    none.
+ * Errors: WEFT_EINVAL (NULL server). */
+WEFT_EXTERN int weft_server_set_max_connections(weft_server *server, size_t n);
+WEFT_EXTERN int weft_server_set_max_connections_per_ip(weft_server *server, size_t n);
+WEFT_EXTERN int weft_server_set_max_handshakes(weft_server *server, size_t n);
+
 /* The permissions (chmod) of the socket files of "…+unix" listeners, e.g.
  * 0660; 0 (the default) keeps what bind() made. Errors: WEFT_EINVAL (over
  * 07777), WEFT_ESTATE (listening). */
@@ -483,8 +511,9 @@ WEFT_EXTERN void *weft_spark_get_user(const weft_spark *spark);
 /* Writes a message (outgoing transforms, then the parser). Never blocks.
  * Returns 0 when the queue is below the high-water mark, 1 when at or above
  * it (the message is queued; a drain event follows), or an error:
- * WEFT_ECLOSED, WEFT_ENOBUFS (queue at max_queue; nothing queued),
- * WEFT_EDEPTH/WEFT_ETYPE (cannot encode), WEFT_ENOMEM. */
+ * WEFT_ECLOSED, WEFT_ENOBUFS (queue at max_queue; nothing queued; the queue
+ * policy has closed the spark or dropped the message, and said so in an
+ * error event), WEFT_EDEPTH/WEFT_ETYPE (cannot encode), WEFT_ENOMEM. */
 WEFT_EXTERN int weft_spark_write(weft_spark *spark, const weft_value *msg);
 /* Pre-encoded bytes as one frame, bypassing transforms; returns as above,
  * plus WEFT_EUTF8 for a text frame that is not UTF-8. */

@@ -991,6 +991,11 @@ static int weft__l_server(lua_State *L) {
   SRVOPT("high_water_mark", LUA_TNUMBER,
          weft_server_set_high_water_mark(srv->s, (size_t)lua_tonumber(L, -1)))
   SRVOPT("max_queue", LUA_TNUMBER, weft_server_set_max_queue(srv->s, (size_t)lua_tonumber(L, -1)))
+  SRVOPT(
+      "queue_policy", LUA_TSTRING,
+      weft_server_set_queue_policy(srv->s, !strcmp(lua_tostring(L, -1), "close")  ? WEFT_QUEUE_CLOSE
+                                           : !strcmp(lua_tostring(L, -1), "drop") ? WEFT_QUEUE_DROP
+                                                                                  : -1))
   SRVOPT("compression", LUA_TBOOLEAN, weft_server_set_compression(srv->s, lua_toboolean(L, -1)))
   SRVOPT("unix_mode", LUA_TNUMBER,
          weft_server_set_unix_mode(srv->s, lua_tonumber(L, -1) > 0xffffffffu

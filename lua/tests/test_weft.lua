@@ -310,6 +310,41 @@ test("tls: wss:// server and client (the repo's test certificate)", function()
   settle()
 end)
 
+-- The slow-consumer policy ------------------------------------------------------------------
+
+test("queue_policy: a full queue closes the spark (default) or drops that message", function()
+  for _, policy in ipairs({ "close", "drop" }) do
+    local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", max_queue = 8192,
+                                     queue_policy = policy, ping_interval = 0 })
+    local kinds, refused, gone = {}, nil, false
+    srv:on("error", function(e) kinds[#kinds + 1] = e.kind end)
+    srv:on("disconnection", function() gone = true end)
+    srv:on("connection", function(spark)
+      for _ = 1, 100 do
+        local ok, _, name = spark:write(string.rep("z", 1000))
+        if ok == nil then refused = name; break end
+      end
+    end)
+    local c = assert(weft.client { url = url_of(srv), ping_timeout = 0 })
+    wait(function() return refused ~= nil end, 5000, "a refused write (" .. policy .. ")")
+    eq(refused, "ENOBUFS", policy .. ": the write is refused")
+    eq(table.concat(kinds, ","), "queue", policy .. ": one error of kind queue")
+    if policy == "close" then
+      wait(function() return gone end, 5000, "the spark closed")
+    else
+      local t0 = weft.clock()
+      wait(function() return weft.clock() - t0 >= 200 end, 1000, "a pause")
+      eq(gone, false, "drop: the spark stays")
+      eq(srv:count(), 1, "drop: one spark")
+    end
+    c:close()
+    srv:close()
+  end
+  local v, _, name = weft.server { url = "ws://127.0.0.1:0/primus", queue_policy = "sometimes" }
+  eq(v, nil, "a policy that does not exist")
+  eq(name, "EINVAL", "its error")
+end)
+
 -- Transports: transformers, Unix sockets, a server at "/" ------------------------------------
 
 -- A client on `url` that writes `msg` and returns the echo (waits, bounded).

@@ -298,6 +298,7 @@ class Server extends EventEmitter {
       if (options.compression !== undefined) binding.serverSet(ext, 'compression', !!options.compression);
       if (options.highWaterMark !== undefined) binding.serverSet(ext, 'highWaterMark', options.highWaterMark);
       if (options.maxQueue !== undefined) binding.serverSet(ext, 'maxQueue', options.maxQueue);
+      if (options.queuePolicy !== undefined) binding.serverSet(ext, 'queuePolicy', String(options.queuePolicy));
       if (options.origins !== undefined) {
         const list = Array.isArray(options.origins) ? options.origins : String(options.origins).split(',');
         for (const o of list) if (o.trim()) binding.serverSet(ext, 'origin', o.trim());

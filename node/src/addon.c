@@ -836,6 +836,10 @@ static napi_value js_server_set(napi_env env, napi_callback_info info) {
       }
     } else if (!strcmp(name, "parser"))
       rc = weft_server_set_parser(s->srv, val);
+    else if (!strcmp(name, "queuePolicy"))
+      rc = weft_server_set_queue_policy(s->srv, !strcmp(val, "close")  ? WEFT_QUEUE_CLOSE
+                                                : !strcmp(val, "drop") ? WEFT_QUEUE_DROP
+                                                                       : -1);
     else if (!strcmp(name, "origin"))
       rc = weft_server_add_origin(s->srv, val);
     else if (!strcmp(name, "trustedProxy"))

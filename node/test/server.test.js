@@ -295,8 +295,31 @@ test('msgpack: the npm Primus client (primus-msgpack) against a weft msgpack ser
   assert.deepEqual(plain(await once(client, 'data')), v);
 });
 
+test('a full queue closes the spark by default (1008, an error of kind queue)', async (t) => {
+  const server = weftServer(t, { maxQueue: 4096 });
+  assert.throws(() => weftServer(t, { queuePolicy: 'bogus' }), { code: 'EINVAL' });
+  const ws = new WebSocket(server.url);
+  t.after(() => ws.terminate());
+  const spark = await once(server, 'connection');
+  const errors = [];
+  server.on('error', (e) => errors.push(e));
+  spark.on('error', (e) => errors.push(e));
+  const closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+  let thrown = null;
+  for (let i = 0; i < 20 && !thrown; i++) {
+    try {
+      spark.write('z'.repeat(1000));
+    } catch (e) {
+      thrown = e;
+    }
+  }
+  assert.equal(thrown && thrown.code, 'ENOBUFS');
+  assert.equal(await closed, 1008);
+  assert.ok(errors.some((e) => e.kind === 'queue' || /queue/.test(String(e.message))), 'an error said why');
+});
+
 test('bad input: writes beyond maxQueue throw ENOBUFS and queue nothing', async (t) => {
-  const server = weftServer(t, { highWaterMark: 1024, maxQueue: 4096 });
+  const server = weftServer(t, { highWaterMark: 1024, maxQueue: 4096, queuePolicy: 'drop' });
   const client = primusClient(t, server.url);
   const spark = await once(server, 'connection');
   await once(client, 'open');

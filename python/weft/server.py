@@ -768,6 +768,7 @@ async def serve(
     compression: bool = False,
     high_water_mark: int | None = None,
     max_queue: int | None = None,
+    queue_policy: Literal["close", "drop"] = "close",
     origins: Sequence[str] = (),
     trusted_proxies: Sequence[str] = (),
     tls: tuple[str, str] | None = None,
@@ -794,7 +795,10 @@ async def serve(
     parser: "json", "msgpack" or "raw". ping_interval: seconds between
     heartbeats (None or 0 turns them off). max_length: largest message in
     bytes (10 MiB). high_water_mark / max_queue: per-spark queue limits in
-    bytes. tls: (cert_file, key_file) for wss://. plugins: transforms, run in
+    bytes (max_queue counts the memory the queue holds, each message's
+    allocation and slot). queue_policy: what a full queue does, "close" (the
+    spark, with 1008) or "drop" (that message); weft.QueueFull is raised and
+    an error event of kind "queue" emitted either way. tls: (cert_file, key_file) for wss://. plugins: transforms, run in
     order. authorize: see Server.authorize.
 
     Extensions (off by default): emitter=True for named events with
@@ -836,6 +840,10 @@ async def serve(
             check(_ll.weft_server_set_high_water_mark(ptr, high_water_mark), "high_water_mark")
         if max_queue is not None:
             check(_ll.weft_server_set_max_queue(ptr, max_queue), "max_queue")
+        policies = {"close": _ll.WEFT_QUEUE_CLOSE, "drop": _ll.WEFT_QUEUE_DROP}
+        if queue_policy not in policies:
+            raise InvalidArgument(f"queue_policy must be 'close' or 'drop', not {queue_policy!r}")
+        check(_ll.weft_server_set_queue_policy(ptr, policies[queue_policy]), "queue_policy")
         for origin in origins:
             check(_ll.weft_server_add_origin(ptr, origin), "origin")
         for ip in trusted_proxies:

@@ -285,6 +285,47 @@ static void test_echo(void **state) {
   assert_int_equal(f.connections, 1);
 }
 
+#define UPGRADE_HEAD                                                                               \
+  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"                     \
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
+/* RFC 9112 and RFC 6455 strictness (issue #16): a request line too long is
+ * 414, a missing or repeated Host 400, a repeated key 400, a body with the
+ * upgrade 400; an absolute-form target is served. */
+static void http_strictness(fixture *f) {
+  char resp[4096];
+  static char line[110000];
+  int n = snprintf(line, sizeof(line), "GET /primus/");
+  memset(line + n, 'a', 100 * 1024);
+  strcpy(line + n + 100 * 1024, " HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(wsc_http(f->port, line, resp, sizeof(resp)) == 414);
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\n\r\n", resp, sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.0\r\n\r\n", resp, sizeof(resp)) == 200);
+  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", resp,
+                 sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port, "GET /primus HTTP/1.1\r\n" UPGRADE_HEAD "\r\n", resp, sizeof(resp)) ==
+        400);
+  CHECK(wsc_http(f->port,
+                 "GET /primus HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEAD
+                 "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\n\r\n",
+                 resp, sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port,
+                 "GET /primus HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEAD
+                 "Content-Length: 5\r\n\r\nhello",
+                 resp, sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port,
+                 "GET /primus HTTP/1.1\r\nHost: x\r\n" UPGRADE_HEAD
+                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                 resp, sizeof(resp)) == 400);
+  CHECK(wsc_http(f->port, "GET http://127.0.0.1/primus/spec HTTP/1.1\r\nHost: x\r\n\r\n", resp,
+                 sizeof(resp)) == 200);
+  CHECK(strstr(resp, "\"pathname\":\"/primus\""));
+  CHECK(wsc_http(f->port, "GET HTTPS://h:1/primus?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", resp,
+                 sizeof(resp)) == 426); /* under the path, not an upgrade */
+  CHECK(wsc_http(f->port, "GET http://h/other HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) ==
+        404);
+}
+
 CLIENT(http_client) {
   char resp[4096];
   CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) ==
@@ -293,29 +334,31 @@ CLIENT(http_client) {
   CHECK(strstr(resp, "\"transformer\":\"websockets\"") && strstr(resp, "\"parser\":\"json\""));
   CHECK(strstr(resp, "application/json"));
   CHECK(wsc_http(f->port, "GET /primus HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) == 426);
-  CHECK(wsc_http(f->port, "GET /primus/anything HTTP/1.1\r\n\r\n", resp, sizeof(resp)) == 426);
-  CHECK(wsc_http(f->port, "GET /other HTTP/1.1\r\n\r\n", resp, sizeof(resp)) == 404);
+  CHECK(wsc_http(f->port, "GET /primus/anything HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) ==
+        426);
+  CHECK(wsc_http(f->port, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n", resp, sizeof(resp)) == 404);
   CHECK(wsc_http(f->port, "BLAH\r\n\r\n", resp, sizeof(resp)) == 400);
   CHECK(wsc_http(f->port,
-                 "OPTIONS /primus HTTP/1.1\r\nOrigin: http://a.test\r\n"
+                 "OPTIONS /primus HTTP/1.1\r\nHost: x\r\nOrigin: http://a.test\r\n"
                  "Access-Control-Request-Headers: x-y\r\n\r\n",
                  resp, sizeof(resp)) == 200);
   CHECK(strstr(resp, "Access-Control-Allow-Origin: http://a.test"));
   CHECK(strstr(resp, "Access-Control-Allow-Headers: x-y"));
   char big[12000];
-  int n = snprintf(big, sizeof(big), "GET /primus HTTP/1.1\r\nX: ");
+  int n = snprintf(big, sizeof(big), "GET /primus HTTP/1.1\r\nHost: x\r\nX: ");
   memset(big + n, 'a', 10000);
   strcpy(big + n + 10000, "\r\n\r\n");
   CHECK(wsc_http(f->port, big, resp, sizeof(resp)) == 431);
   CHECK(wsc_http(f->port,
-                 "GET /primus HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "GET /primus HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
                  resp, sizeof(resp)) == 426);
   CHECK(strstr(resp, "Sec-WebSocket-Version: 13"));
   CHECK(wsc_http(f->port,
-                 "GET /primus HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "GET /primus HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
                  resp, sizeof(resp)) == 400);
+  http_strictness(f);
 }
 
 static void test_http(void **state) {
@@ -787,6 +830,9 @@ static void test_compression(void **state) {
 static void small_queue(fixture *f) {
   weft_server_set_high_water_mark(f->server, 256 * 1024);
   weft_server_set_max_queue(f->server, 4 * 1024 * 1024);
+  /* This test is about the drop policy: the spark stays after a refusal
+   * (the default closes it: test_queue_full_closes). */
+  weft_server_set_queue_policy(f->server, WEFT_QUEUE_DROP);
 }
 
 CLIENT(backpressure_client) {
@@ -811,6 +857,31 @@ static void test_backpressure(void **state) {
   assert_int_equal(f.flood_first_full, 4); /* 4 × 64 KiB reaches the mark */
   assert_true(f.flood_nobufs > 4 && f.flood_nobufs <= 64);
   assert_true(f.drains >= 1);
+}
+
+/* The default queue policy: a spark whose queue is full is closed with
+ * 1008 after what was queued, and an error event of kind "queue" says so. */
+static void small_queue_default(fixture *f) {
+  weft_server_set_max_queue(f->server, 4 * 1024 * 1024);
+  assert_int_equal(weft_server_set_queue_policy(f->server, 7), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_queue_policy(NULL, WEFT_QUEUE_DROP), WEFT_EINVAL);
+}
+
+CLIENT(queue_full_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"flood\"") == 0);
+  CHECK(wsc_expect_close(&c, 5000) == 1008);
+  wsc_close(&c);
+}
+
+static void test_queue_full_closes(void **state) {
+  (void)state;
+  fixture f = {.client = queue_full_client, .configure = small_queue_default};
+  run(&f);
+  assert_true(f.flood_nobufs > 4 && f.flood_nobufs <= 64);
+  assert_non_null(strstr(f.error_kinds, "queue,"));
+  assert_null(strstr(strstr(f.error_kinds, "queue,") + 6, "queue,")); /* said once */
 }
 
 /* Destroy with sparks connected: each gets primus::server::close and 1000. */
@@ -874,9 +945,11 @@ CLIENT(misc_client) {
   CHECK(wsc_connect(&b, f->port, "/primus", "Origin: http://evil.test\r\n", NULL, 0, NULL, 0) ==
         403);
   wsc_close(&b);
-  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nOrigin: http://evil.test\r\n\r\n", resp,
+  CHECK(wsc_http(f->port,
+                 "GET /primus/spec HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.test\r\n\r\n", resp,
                  sizeof(resp)) == 403);
-  CHECK(wsc_http(f->port, "GET /primus/spec HTTP/1.1\r\nOrigin: http://good.test\r\n\r\n", resp,
+  CHECK(wsc_http(f->port,
+                 "GET /primus/spec HTTP/1.1\r\nHost: x\r\nOrigin: http://good.test\r\n\r\n", resp,
                  sizeof(resp)) == 200);
   CHECK(strstr(resp, "Access-Control-Allow-Origin: http://good.test"));
   CHECK(open_ws(f, &b, NULL) == 101); /* no Origin header: not a browser, allowed */
@@ -1009,6 +1082,7 @@ int main(void) {
       cmocka_unit_test(test_msgpack),
       cmocka_unit_test(test_compression),
       cmocka_unit_test(test_backpressure),
+      cmocka_unit_test(test_queue_full_closes),
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_misc),
       cmocka_unit_test(test_destroy_reconnect),

@@ -15,11 +15,14 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -30,6 +33,7 @@ typedef struct fix {
   weft_loop *loop;
   weft_server *server;
   int port;         /* for the client thread */
+  int per_ip;       /* which limits scenario the thread runs */
   pthread_t thread; /* raw HTTP and WebSocket requests */
   weft_client *clients[2];
   int n_clients, ended, echoes, server_closed;
@@ -379,6 +383,99 @@ static void test_root_path(void **state) {
   assert_int_equal(weft_loop_close(f.loop), 0);
 }
 
+/* ---- connection limits (from the client thread) ---- */
+
+/* The status of a WebSocket request, retried for up to 2 s while it is not
+ * `want` (the server learns of a closed connection a moment later). */
+static int status_soon(fix *f, wsc *c, int want) {
+  int st = -1;
+  for (int i = 0; i < 100; i++) {
+    st = wsc_connect(c, f->port, "/primus", NULL, NULL, 0, NULL, 0);
+    if (st == want) return st;
+    wsc_close(c);
+    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+  }
+  return st;
+}
+
+static int tcp_open(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void per_ip_requests(fix *f) {
+  wsc a, b, c;
+  REQUIRE(wsc_connect(&a, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 101);
+  REQUIRE(wsc_connect(&b, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 101);
+  char body[256] = "";
+  REQUIRE(wsc_connect(&c, f->port, "/primus", NULL, NULL, 0, body, sizeof(body)) == 429);
+  wsc_close(&c);
+  wsc_close(&b);
+  REQUIRE(status_soon(f, &b, 101) == 101); /* a place came free */
+  wsc_close(&a);
+  wsc_close(&b);
+}
+
+static void caps_requests(fix *f) {
+  int idle = tcp_open(f->port); /* sends nothing: one handshake in progress */
+  wsc a, b, c;
+  REQUIRE(idle >= 0);
+  REQUIRE(wsc_connect(&a, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 503);
+  wsc_close(&a);
+  close(idle);
+  REQUIRE(status_soon(f, &a, 101) == 101);
+  REQUIRE(wsc_connect(&b, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 101);
+  REQUIRE(wsc_connect(&c, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 503); /* 2 at once */
+  wsc_close(&c);
+  wsc_close(&a);
+  wsc_close(&b);
+}
+
+static void *limits_thread(void *arg) {
+  fix *f = arg;
+  if (f->per_ip)
+    per_ip_requests(f);
+  else
+    caps_requests(f);
+  weft_loop_post(f->loop, root_done, arg);
+  return NULL;
+}
+
+/* Over a limit a connection is answered at once (429 for its address, 503
+ * for the server's caps) and a place that comes free is taken again. */
+static void run_limits(size_t total, size_t per_ip, size_t handshakes) {
+  fix f = {0};
+  new_server(&f);
+  assert_int_equal(weft_server_set_max_connections(NULL, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_max_connections(f.server, total), 0);
+  assert_int_equal(weft_server_set_max_connections_per_ip(f.server, per_ip), 0);
+  assert_int_equal(weft_server_set_max_handshakes(f.server, handshakes), 0);
+  assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/primus"), 0);
+  f.port = weft_server_port(f.server);
+  f.per_ip = per_ip != 0;
+  assert_int_equal(pthread_create(&f.thread, NULL, limits_thread, &f), 0);
+  assert_int_equal(weft_loop_run(f.loop), 0);
+  pthread_join(f.thread, NULL);
+  if (f.fail[0]) fail_msg("client thread: %s", f.fail);
+  assert_int_equal(weft_loop_close(f.loop), 0);
+}
+
+static void test_limit_per_ip(void **state) {
+  (void)state;
+  run_limits(0, 2, 0);
+}
+
+static void test_limit_total_and_handshakes(void **state) {
+  (void)state;
+  run_limits(2, 0, 1);
+}
+
 /* ---- transformers by name ---- */
 
 static void test_transformers(void **state) {
@@ -420,6 +517,8 @@ int main(void) {
       cmocka_unit_test(test_unix_stale_busy_mode),
       cmocka_unit_test(test_root_path),
       cmocka_unit_test(test_transformers),
+      cmocka_unit_test(test_limit_per_ip),
+      cmocka_unit_test(test_limit_total_and_handshakes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,34 @@ static void test_node_ws(void **state) {
   weft__http_head_free(&h);
 }
 
+/* An absolute-form target (RFC 9112 3.2.2) is read as its origin form;
+ * header lines are counted by name. */
+static void test_absolute_form(void **state) {
+  (void)state;
+  static const struct {
+    const char *line, *target, *path, *query;
+  } cases[] = {
+      {"GET http://h:1/p?q=1 HTTP/1.1", "/p?q=1", "/p", "q=1"},
+      {"GET HTTPS://h/a/b HTTP/1.1", "/a/b", "/a/b", ""},
+      {"GET http://h?x HTTP/1.1", "/?x", "/", "x"},
+      {"GET http://h HTTP/1.1", "/", "/", ""},
+      {"GET /plain?y HTTP/1.1", "/plain?y", "/plain", "y"},
+      {"GET ftp://h/p HTTP/1.1", "ftp://h/p", "ftp://h/p", ""},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char req[256];
+    snprintf(req, sizeof(req), "%s\r\nHost: a\r\nhost: b\r\n\r\n", cases[i].line);
+    weft__http_head h;
+    assert_int_equal(parse_str(req, &h), (int)strlen(req));
+    assert_string_equal(h.target, cases[i].target);
+    assert_string_equal(h.path, cases[i].path);
+    assert_string_equal(h.query, cases[i].query);
+    assert_int_equal(weft__http_count(&h, "HOST"), 2);
+    assert_int_equal(weft__http_count(&h, "Upgrade"), 0);
+    weft__http_head_free(&h);
+  }
+}
+
 static void test_curl(void **state) {
   (void)state;
   weft__http_head h;
@@ -416,6 +444,7 @@ int main(void) {
       cmocka_unit_test(test_chromium),
       cmocka_unit_test(test_node_ws),
       cmocka_unit_test(test_curl),
+      cmocka_unit_test(test_absolute_form),
       cmocka_unit_test(test_firefox),
       cmocka_unit_test(test_split_arrival),
       cmocka_unit_test(test_bare_lf_and_leading_blank),

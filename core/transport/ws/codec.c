@@ -64,7 +64,8 @@ int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]) {
   const char *v = weft__http_get(h, "Sec-WebSocket-Version");
   if (!v || strcmp(v, "13") != 0) return WEFT_EUNSUPPORTED;
   const char *key = weft__http_get(h, "Sec-WebSocket-Key");
-  if (!key_ok(key)) return WEFT_EPROTO;
+  /* RFC 6455 11.3.1: the key must not appear more than once. */
+  if (!key_ok(key) || weft__http_count(h, "Sec-WebSocket-Key") != 1) return WEFT_EPROTO;
   weft__ws_accept_key(key, accept);
   return accept[0] ? 0 : WEFT_EIO;
 }

@@ -13,6 +13,10 @@
 
 #define WEFT__DEFLATE_MIN 64  /* smaller messages are not worth compressing */
 #define WEFT__CLOSE_WAIT 2000 /* ms a server waits for the peer's close frame */
+/* Message bytes one connection may hand up per loop turn before the others
+ * go: a burst of large messages costs its peers one message's time, not the
+ * burst's. */
+#define WEFT__TURN_BUDGET (1u << 20)
 
 /* Payload variants this framing makes (payload.h). */
 enum { TAG_DEFLATED = 1, TAG_COPY = 2 };
@@ -31,6 +35,7 @@ static weft__payload *deflated(weft__ws_conn *w, weft__payload *p) {
   out->len = 0;
   if (weft__pmd_deflate(w->reader.pmd, p->data, p->len, out) != 0) return NULL;
   d = weft__payload_new(p->kind, out->data, out->len);
+  weft__loop_scratch_done(weft__ws_io(w)->loop);
   if (d) weft__payload_add_variant(p, d, TAG_DEFLATED);
   return d;
 }
@@ -90,7 +95,7 @@ int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued)
   weft__ws_conn *w = (weft__ws_conn *)c;
   weft__stream *io = weft__ws_io(w);
   if (w->state != WEFT__WS_OPEN) return WEFT_ECLOSED;
-  if (io->queued + p->len + sizeof(p->head) > limit) return WEFT_ENOBUFS;
+  if (io->held + weft__stream_cost(p) > limit) return WEFT_ENOBUFS;
   int rc = 0;
   if (!p->framing && p->len < 126 && !w->client && !w->reader.pmd) {
     /* Most messages: a server's small frame, its two-byte header written in
@@ -108,7 +113,16 @@ int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued)
   return rc;
 }
 
-/* A control frame, built whole (masked on a client). */
+/* Is `p` a pong frame this connection queued (control frames are RAW
+ * payloads holding the whole frame, FIN and opcode first)? */
+static int is_pong(const weft__payload *p) {
+  return p && p->kind == WEFT__P_RAW && p->len >= 2 && p->data[0] == (0x80 | WEFT__WS_PONG);
+}
+
+/* A control frame, built whole (masked on a client, with a fresh mask). A
+ * pong replaces one still waiting unwritten at the tail of the queue: it
+ * answers the latest ping (RFC 6455 5.5.3), and a peer that pings without
+ * reading pins one pong, not one per ping. */
 static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_t n) {
   uint8_t mask[4];
   weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
@@ -119,7 +133,12 @@ static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_
   if (n) memcpy(p->data + h, data, n);
   if (r) weft__ws_mask(p->data + h, n, mask, 0);
   p->len = h + n;
-  int rc = weft__stream_enqueue(weft__ws_io(w), p);
+  weft__stream *io = weft__ws_io(w);
+  int rc = 0;
+  if (opcode == WEFT__WS_PONG && is_pong(weft__stream_tail(io)))
+    weft__stream_swap_tail(io, p);
+  else
+    rc = weft__stream_enqueue(io, p);
   weft__payload_release(p);
   return rc;
 }
@@ -132,8 +151,10 @@ int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason) {
 
 void weft__ws_hold(weft__conn *c) { weft__stream_mark(weft__ws_io((weft__ws_conn *)c)); }
 
-size_t weft__ws_queued(const weft__conn *c) {
-  return weft__ws_io((weft__ws_conn *)(void *)(uintptr_t)c)->queued;
+size_t weft__ws_queued(const weft__conn *c, size_t *held) {
+  const weft__stream *io = weft__ws_io((weft__ws_conn *)(void *)(uintptr_t)c);
+  if (held) *held = io->held;
+  return io->queued;
 }
 
 /* ---- state ---- */
@@ -185,7 +206,8 @@ static int on_message(void *ctx, int binary, uint8_t *data, size_t len) {
   weft__ws_conn *w = ctx;
   if (w->state != WEFT__WS_OPEN) return 0; /* closing: data is ignored */
   EMIT(w, message, binary, data, len);
-  return w->state == WEFT__WS_CLOSED;
+  w->fed += len < WEFT__TURN_BUDGET ? (uint32_t)len : WEFT__TURN_BUDGET;
+  return w->state == WEFT__WS_CLOSED || w->fed >= WEFT__TURN_BUDGET;
 }
 
 static int on_ping(void *ctx, uint8_t *data, size_t len) {
@@ -223,9 +245,12 @@ static const char *close_kind(int code) {
 
 size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
   if (w->state != WEFT__WS_OPEN && w->state != WEFT__WS_CLOSING) return len;
+  w->fed = 0;
   long n = weft__ws_reader_feed(&w->reader, data, len, &reader_cbs, w);
   if (n >= 0) {
-    weft__ws_io(w)->need = w->reader.need;
+    weft__stream *io = weft__ws_io(w);
+    io->need = w->reader.need;
+    if (w->fed >= WEFT__TURN_BUDGET && (size_t)n < len) weft__stream_yield(io);
     return (size_t)n;
   }
   int code = w->reader.close_code ? w->reader.close_code : WEFT__CLOSE_PROTOCOL;

@@ -40,6 +40,10 @@ static void on_request(weft__http_conn *hc) {
   }
   char accept[29];
   int rc = weft__ws_check_upgrade(h, accept);
+  /* A body with the upgrade would be read as frames: refuse it. */
+  const char *cl = weft__http_get(h, "Content-Length");
+  if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))
+    rc = WEFT_EPROTO;
   if (rc == WEFT_EUNSUPPORTED) {
     weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
     return;

@@ -42,6 +42,7 @@ extern const weft__ws_side weft__ws_server_side, weft__ws_client_side;
 struct weft__ws_conn {
   weft__conn base;
   weft__ws_reader reader; /* reader.pmd: the shared compressor, when negotiated */
+  uint32_t fed;           /* message bytes handed up by the feed under way */
   uint8_t state;          /* WEFT__WS_* */
   uint8_t client;         /* dialed: frames out are masked (weft__ws_client_side) */
   uint8_t admitting;      /* server: inside the owner's admit */
@@ -64,7 +65,7 @@ static inline weft__stream *weft__ws_io(weft__ws_conn *w) {
 /* conn.c: the connection ops of both sides. */
 int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
 void weft__ws_hold(weft__conn *c);
-size_t weft__ws_queued(const weft__conn *c);
+size_t weft__ws_queued(const weft__conn *c, size_t *held);
 void weft__ws_close(weft__conn *c, int code, const char *reason);
 void weft__ws_abort(weft__conn *c);
 /* The request a server connection was opened with (NULL when dialed). */
