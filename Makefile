@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test test-c test-layers test-interop test-hostile test-asan test-valgrind test-fuzz fuzz \
+.PHONY: all deps build run test test-c test-layers test-interop test-hostile test-metrics test-asan test-valgrind test-fuzz fuzz \
         format format-check bench clean
 
 all: build
@@ -25,7 +25,7 @@ run: build
 test: deps
 	@bash scripts/test.sh all
 
-test-c test-layers test-interop test-hostile test-asan test-valgrind test-fuzz format-check: deps
+test-c test-layers test-interop test-hostile test-metrics test-asan test-valgrind test-fuzz format-check: deps
 	@bash scripts/test.sh $(patsubst test-%,%,$@)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 600).

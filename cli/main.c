@@ -40,6 +40,8 @@ typedef struct serve_opts {
   int compression, ping_set;
   const char *listen[MAX_LISTEN];
   int n_listen;
+  int log_level;
+  const char *metrics;
 } serve_opts;
 
 typedef struct app {
@@ -59,7 +61,8 @@ static void usage(FILE *f) {
          "                  [--mode echo|broadcast|chat] [--static DIR]\n"
          "                  [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]\n"
          "                  [--max-queue BYTES] [--queue-policy close|drop] [--max-connections N]\n"
-         "                  [--max-per-ip N] [--max-handshakes N]\n"
+         "                  [--max-per-ip N] [--max-handshakes N] [--metrics PATH]\n"
+         "                  [--log-level off|error|warn|info|debug]\n"
          "       weft connect URL [--transformer NAME] [options]\n"
          "       weft --version\n");
 }
@@ -270,6 +273,21 @@ static int parse_long(const char *s, long min, long max, long *out) {
   return 0;
 }
 
+static const char *const log_levels[] = {"off", "error", "warn", "info", "debug"};
+
+static int log_level_of(const char *name) {
+  for (int i = 0; i < (int)(sizeof(log_levels) / sizeof(log_levels[0])); i++)
+    if (strcmp(name, log_levels[i]) == 0) return i;
+  return -1;
+}
+
+/* --log-level: one line per record on stderr. */
+static void on_log(const weft_log_record *r, void *user) {
+  (void)user;
+  fprintf(stderr, "weft %s %s%s%s: %s\n", log_levels[r->level], r->event, r->kind ? " " : "",
+          r->kind ? r->kind : "", r->message);
+}
+
 static int parse_serve(int argc, char **argv, serve_opts *o) {
   *o = (serve_opts){.host = "127.0.0.1",
                     .path = "/primus",
@@ -326,6 +344,10 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
       ok = parse_long(v, 0, 1L << 40, &o->max_per_ip) == 0;
     else if (strcmp(k, "--max-handshakes") == 0)
       ok = parse_long(v, 0, 1L << 40, &o->max_handshakes) == 0;
+    else if (strcmp(k, "--metrics") == 0)
+      ok = (o->metrics = v)[0] == '/';
+    else if (strcmp(k, "--log-level") == 0)
+      ok = (o->log_level = log_level_of(v)) >= 0;
     else
       ok = 0;
     if (!ok) {
@@ -407,6 +429,11 @@ static int serve(int argc, char **argv) {
   weft_server_set_max_connections(a.server, (size_t)o.max_conns);
   weft_server_set_max_connections_per_ip(a.server, (size_t)o.max_per_ip);
   weft_server_set_max_handshakes(a.server, (size_t)o.max_handshakes);
+  if (o.log_level) weft_loop_set_log(a.loop, o.log_level, on_log, NULL, NULL);
+  if (o.metrics && (rc = weft_server_set_metrics_path(a.server, o.metrics)) != 0) {
+    fprintf(stderr, "weft: --metrics %s: %s\n", o.metrics, weft_strerror(rc));
+    return 2;
+  }
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
     fprintf(stderr, "weft: --static %s: %s\n", o.static_dir, weft_strerror(rc));
     return 2;

@@ -41,6 +41,23 @@ if [ ${#missing[@]} -gt 0 ]; then
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
 
+# promtool and prometheus for the metrics stage: Debian's package unpacked
+# into build-tools/ (not installed: its service must not start on a test
+# machine).
+PROM_DIR=build-tools/prometheus
+if [ ! -x "$PROM_DIR/promtool" ]; then
+  echo "deps: unpacking Debian's prometheus into $PROM_DIR"
+  tmp=$(mktemp -d)
+  if ! apt-cache policy prometheus 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+  fi
+  (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null && dpkg-deb -x prometheus_*.deb x) &&
+    mkdir -p "$PROM_DIR" && cp "$tmp/x/usr/bin/promtool" "$tmp/x/usr/bin/prometheus" "$PROM_DIR/"
+  rm -rf "$tmp"
+  [ -x "$PROM_DIR/promtool" ] || { echo "deps: could not unpack prometheus" >&2; exit 1; }
+fi
+
 # npm packages for the interop tests (Primus client and server, primus-msgpack).
 if [ -f tests/interop/package.json ]; then
   if [ ! -d tests/interop/node_modules ] ||

@@ -111,6 +111,14 @@ run_hostile() {
   WEFT_CLI="$ROOT/build/weft" node --test --test-concurrency=1 tests/hostile/
 }
 
+# The metrics path as an operator scrapes it: exact counters after known
+# traffic, promtool check metrics, a real Prometheus server (issue #17).
+run_metrics() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  WEFT_CLI="$ROOT/build/weft" WEFT_PROMETHEUS="$ROOT/build-tools/prometheus" \
+    node --test --test-concurrency=1 tests/metrics/
+}
+
 # Acks across hosts (C and Python clients; Lua and Node servers): needs
 # the host stages' builds.
 run_cross() {
@@ -152,6 +160,7 @@ case $what in
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
   hostile) stage "hostile peers" run_hostile ;;
+  metrics) stage "metrics: promtool and Prometheus" run_metrics ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
@@ -161,6 +170,7 @@ case $what in
     host_stages
     stage "acks across hosts" run_cross
     stage "hostile peers" run_hostile
+    stage "metrics: promtool and Prometheus" run_metrics
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "runtime/log.h"
 #include "runtime/payload.h"
 #include "runtime/tls.h"
 #include "server.h"
@@ -160,6 +161,13 @@ const char *weft__http_status_text(int status) {
 void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
                         size_t blen, const char *extra) {
   if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return;
+  weft__http_site *site = hc->ep->site;
+  site->answers[weft__http_status_index(status)]++;
+  if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
+    weft__log(hc->ep->loop, WEFT_LOG_INFO, "refused", site->owner, NULL, NULL, NULL,
+              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
+              hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
+              hc->req.head.target ? hc->req.head.target : "-");
   char cors[512];
   weft__http_cors(hc, cors, sizeof(cors));
   const char *method = hc->req.head.method;
@@ -188,6 +196,15 @@ void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, cons
     return;
   }
   weft__http_linger(hc);
+}
+
+const int weft__http_statuses[16] = {200, 204, 400, 401, 402, 403, 404, 405,
+                                     408, 414, 426, 429, 431, 500, 503, 0};
+
+size_t weft__http_status_index(int status) {
+  for (size_t i = 0; i < 15; i++)
+    if (weft__http_statuses[i] == status) return i;
+  return 15;
 }
 
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {

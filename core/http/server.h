@@ -61,6 +61,15 @@ typedef struct weft__http_site {
    * path. Returns 1 when it answered. */
   int (*route)(weft__http_conn *hc, const char *rest, void *user);
   void *route_user;
+  /* One page generated on request at an exact path (GET/HEAD), before the
+   * assets: the owner's metrics. NULL path: none. */
+  char *page_path;
+  void (*page)(weft__http_conn *hc, void *user);
+  void *page_user;
+  /* Answers by status (weft__http_status_index()), and who the site is
+   * for, in log records. */
+  uint64_t answers[16];
+  struct weft_server *owner;
   /* Connection limits (0: none; max_conns 0 means below the fd limit). */
   size_t max_conns, max_per_ip, max_handshakes;
   size_t conn_cap; /* max_conns, or what the fd limit allows */
@@ -177,6 +186,10 @@ void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, cons
                         size_t len, const char *extra);
 /* The reason phrase of a status ("Not Found"). */
 const char *weft__http_status_text(int status);
+/* The statuses the site counts, and the slot of one (the last slot: any
+ * other). */
+extern const int weft__http_statuses[16];
+size_t weft__http_status_index(int status);
 /* text/plain with the status's reason phrase. */
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra);
 /* application/json {"error": message} (the status's phrase when NULL). */

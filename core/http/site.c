@@ -45,6 +45,8 @@ int weft__http_site_add_proxy(weft__http_site *site, const char *ip) {
 }
 
 void weft__http_site_free(weft__http_site *site) {
+  free(site->page_path);
+  site->page_path = NULL;
   weft__http_static_free(site);
   weft__map_free(&site->per_ip); /* empty: every connection released its count */
   free_strings(site->origins, site->n_origins);
@@ -181,6 +183,13 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   int upgrade = weft__http_header_has(h, "Upgrade", "websocket");
+  if (!upgrade && site->page_path && strcmp(h->path, site->page_path) == 0) {
+    if (strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0)
+      site->page(hc, site->page_user);
+    else
+      weft__http_respond_status(hc, 405, "Allow: GET, HEAD\r\n");
+    return;
+  }
   if (!upgrade && weft__http_static_asset(hc)) return;
   /* Upgrades go to any path that starts with the pathname (as Primus's
    * do); the folder serves what is not the pathname or below it. */

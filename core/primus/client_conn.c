@@ -7,6 +7,7 @@
  * on its own.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "base/value_internal.h"
 #include "http/fetch.h"
 #include "primus.h"
+#include "runtime/log.h"
 
 static void client_lost(weft_client *c, const weft_error_info *why);
 static void dial(weft_client *c);
@@ -25,18 +27,41 @@ static void dial(weft_client *c);
 
 /* ---- events ---- */
 
+/* One log record about the client, its server named as the URL did. */
+#define CLIENT_LOG(c, level, event, kind, ...)                                                     \
+  do {                                                                                             \
+    if (weft__log_on((c)->loop, level)) client_log(c, level, event, kind, __VA_ARGS__);            \
+  } while (0)
+
+static void client_log(weft_client *c, int level, const char *event, const char *kind,
+                       const char *fmt, ...) {
+  char what[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  if (c->url.sock[0])
+    weft__log(c->loop, level, event, NULL, c, NULL, kind, "%s://%s: %s", c->url.scheme, c->url.sock,
+              what);
+  else
+    weft__log(c->loop, level, event, NULL, c, NULL, kind, "%s://%s:%d: %s", c->url.scheme,
+              c->url.host, c->url.port, what);
+}
+
 /* The connection went away: plugins first, then the application. */
 void weft__client_emit_close(weft_client *c) {
   /* Messages batched for a connection that is gone go with it, as frames
    * queued on it do. */
   weft__batch_clear(c->batch);
   weft__client_plugins_notify(&c->plugins, c, 0);
+  CLIENT_LOG(c, WEFT_LOG_INFO, "close", NULL, "%s", "connection closed");
   EMIT(c, close, c, c->ev_user);
 }
 
 void weft__client_emit_error(weft_client *c, int code, const char *kind, const char *msg,
                              int status, const char *body) {
   weft_error_info e = {code, kind, msg ? msg : weft_strerror(code), status, body};
+  CLIENT_LOG(c, WEFT_LOG_WARN, "error", kind, "%s", e.message);
   EMIT(c, error, c, &e, c->ev_user);
 }
 
@@ -206,6 +231,7 @@ static void on_opened(weft__conn *conn) {
   }
   c->pend_len = c->pend_bytes = 0;
   weft__client_plugins_notify(&c->plugins, c, 1);
+  CLIENT_LOG(c, WEFT_LOG_INFO, "open", NULL, "%s", "connection open");
   if (c->state == WEFT_CLIENT_OPEN) EMIT(c, open, c, c->ev_user);
 }
 
@@ -348,6 +374,7 @@ void weft__client_reconnect(weft_client *c) {
     c->attempt--;
     weft_reconnect_info i = info_of(c);
     c->reconnecting = 0;
+    CLIENT_LOG(c, WEFT_LOG_WARN, "reconnect", NULL, "gave up after %u attempts", i.attempt);
     EMIT(c, reconnect_failed, c, &i, c->ev_user);
     weft__client_end(c);
     return;
@@ -360,6 +387,8 @@ void weft__client_reconnect(weft_client *c) {
   if (d > 4294967295.0) d = 4294967295.0;
   c->delay = (uint32_t)d;
   weft_reconnect_info i = info_of(c);
+  CLIENT_LOG(c, WEFT_LOG_INFO, "reconnect", NULL, "reconnect attempt %u of %u in %u ms", i.attempt,
+             i.retries, i.delay_ms);
   EMIT(c, reconnect_scheduled, c, &i, c->ev_user);
   if (c->ended) return;
   /* Between retries the state stays CLOSED, as Primus's readyState. */
@@ -447,5 +476,6 @@ void weft__client_end(weft_client *c) {
   weft__client_pend_clear(c);
   c->state = WEFT_CLIENT_CLOSED;
   if (prev != WEFT_CLIENT_CLOSED) weft__client_emit_close(c);
+  CLIENT_LOG(c, WEFT_LOG_INFO, "end", NULL, "%s", "ended");
   EMIT(c, end, c, c->ev_user);
 }

@@ -83,6 +83,20 @@ int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
 
 /* ---- the server ---- */
 
+#define WEFT__KINDS 17 /* error kinds counted by name (metrics.c) */
+
+/* What metrics.c reports; per transport by registry index. */
+typedef struct weft__metrics {
+  uint64_t open[WEFT__TRANSPORTS_MAX], opened[WEFT__TRANSPORTS_MAX];
+  uint64_t msgs_in[WEFT__TRANSPORTS_MAX], msgs_out[WEFT__TRANSPORTS_MAX];
+  uint64_t bytes_in[WEFT__TRANSPORTS_MAX], bytes_out[WEFT__TRANSPORTS_MAX];
+  uint64_t handshakes, timeouts, queue_refused;
+  uint64_t errors[WEFT__KINDS];
+} weft__metrics;
+
+/* metrics.c: counts an error event by kind. */
+void weft__metrics_error(weft_server *s, const char *kind);
+
 struct weft_server {
   weft_loop *loop;
   int state; /* WEFT__SRV_* */
@@ -131,6 +145,7 @@ struct weft_server {
   size_t live_handles; /* uv handles to close before freeing */
 
   weft__arena arena; /* decoded messages, reset after dispatch */
+  weft__metrics m;
   weft__rand rand;
   int dispatching;
   int iterating; /* > 0 while walking the open list */
@@ -155,6 +170,7 @@ struct weft_spark {
   uint8_t above_hwm;       /* a write returned 1: drain owed */
   uint8_t was_open;        /* connection event emitted: disconnection owed */
   uint8_t unlink_later;    /* left on the open list until an iteration ends */
+  uint8_t tran;            /* the transport's registry index, for the metrics */
   weft__batch *batch;      /* messages held for this loop turn */
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
@@ -256,6 +272,8 @@ void weft__spark_admit(weft__conn *conn, void *server);
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
 int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+/* The same for Primus's own strings (pings, ids): not counted as messages. */
+int weft__spark_send_control(weft_spark *c, weft__payload *p);
 /* Queues the spark's batch, if any (before the flush). */
 void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);

@@ -10,6 +10,7 @@
 
 #include "base/common.h"
 #include "primus.h"
+#include "runtime/log.h"
 #include "runtime/tls.h"
 
 #define WEFT__HWM_DEFAULT (1u << 20)
@@ -33,6 +34,7 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   s->max_queue = WEFT__MAX_QUEUE_DEFAULT;
   s->site.route = weft__server_route;
   s->site.route_user = s;
+  s->site.owner = s;
   weft__arena_init(&s->arena);
   uv_timer_init(loop->uv, &s->ping_timer);
   uv_timer_init(loop->uv, &s->destroy_timer);
@@ -56,8 +58,20 @@ int weft_server_set_events(weft_server *s, const weft_server_events *ev, void *u
 
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind,
                         const char *msg) {
+  weft__metrics_error(s, kind);
+  if (!msg) msg = weft_strerror(code);
+  if (weft__log_on(s->loop, WEFT_LOG_WARN)) {
+    const char *event = !kind                          ? "error"
+                        : strcmp(kind, "timeout") == 0 ? "timeout"
+                        : strcmp(kind, "queue") == 0   ? "queue"
+                                                       : "error";
+    if (c)
+      weft__log(s->loop, WEFT_LOG_WARN, event, s, NULL, c->id, kind, "spark %s: %s", c->id, msg);
+    else
+      weft__log(s->loop, WEFT_LOG_WARN, event, s, NULL, NULL, kind, "server: %s", msg);
+  }
   if (!s->ev.error) return;
-  weft_error_info e = {code, kind, msg ? msg : weft_strerror(code), 0, NULL};
+  weft_error_info e = {code, kind, msg, 0, NULL};
   s->ev.error(s, c, &e, s->ev_user);
 }
 
@@ -140,6 +154,8 @@ int weft_server_listen(weft_server *s, const char *url) {
     pp = &(*pp)->next;
   *pp = l;
   s->n_listeners++;
+  weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "listening on %s (%s)",
+            l->served, s->transport->name);
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
     uv_timer_start(&s->ping_timer, weft__server_ping, s->ping_interval, s->ping_interval);
   s->state = WEFT__SRV_LISTENING;

@@ -9,6 +9,7 @@
 
 #include "base/value_internal.h"
 #include "primus.h"
+#include "runtime/log.h"
 
 static const char id_alphabet[] =
     "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
@@ -40,7 +41,12 @@ void weft__spark_opened(weft_spark *c) {
   c->state = WEFT__SP_OPEN;
   c->alive = 1;
   c->was_open = 1;
+  c->tran = (uint8_t)weft__transport_index(c->conn.tran);
   weft__server_add_open(s, c);
+  if (weft__log_on(s->loop, WEFT_LOG_INFO))
+    weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, c->id, NULL,
+              "spark %s connected from %s:%d (%s)", c->id, weft_spark_address(c),
+              weft_spark_port(c), c->conn.tran->name);
   for (size_t i = 0; i < s->plugins.n && c->state == WEFT__SP_OPEN; i++)
     if (s->plugins.items[i].ops->connection)
       s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
@@ -53,6 +59,9 @@ void weft__spark_closed(weft_spark *c) {
     if (s->plugins.items[i].ops->disconnection)
       s->plugins.items[i].ops->disconnection(c, s->plugins.items[i].user);
   if (s->ev.disconnection) s->ev.disconnection(c, s->ev_user);
+  if (weft__log_on(s->loop, WEFT_LOG_INFO))
+    weft__log(s->loop, WEFT_LOG_INFO, "disconnection", s, NULL, c->id, NULL,
+              "spark %s disconnected", c->id);
   if (c->user_free) c->user_free(c->user);
   c->user = NULL;
   c->user_free = NULL;
@@ -84,6 +93,7 @@ static int protocol(weft_spark *c, const weft_value *v) {
 
 static void deliver(weft_spark *c, const weft_value *v) {
   weft_server *s = c->server;
+  s->m.msgs_in[c->tran]++;
   const weft_value *msg = v;
   weft_value *owned = NULL;
   if (s->has_incoming) {
@@ -104,6 +114,7 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   weft_value *owned;
   char err[160];
   int outer = s->dispatching++ == 0;
+  s->m.bytes_in[c->tran] += len;
   int rc =
       weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
   const weft_value *items =
@@ -144,6 +155,7 @@ void weft__spark_seal(weft_spark *c) {
  * deadline passes. */
 static int queue_full(weft_spark *c) {
   weft_server *s = c->server;
+  s->m.queue_refused++;
   if (s->queue_policy == WEFT_QUEUE_DROP) {
     weft__server_error(s, c, WEFT_ENOBUFS, "queue", "outbound queue full: message dropped");
     return WEFT_ENOBUFS;
@@ -154,7 +166,7 @@ static int queue_full(weft_spark *c) {
   return WEFT_ENOBUFS;
 }
 
-int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
+int weft__spark_send_control(weft_spark *c, weft__payload *p) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (c->batch && weft__batch_bytes(c->batch)) {
@@ -172,6 +184,16 @@ int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
   return 0;
 }
 
+int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
+  int rc = weft__spark_send_control(c, p);
+  if (rc >= 0) {
+    weft_server *s = c->server;
+    s->m.msgs_out[c->tran]++;
+    s->m.bytes_out[c->tran] += p->len;
+  }
+  return rc;
+}
+
 int weft__spark_send_string(weft_spark *c, const char *str) {
   weft_value *v = weft_value_new_string(str, strlen(str));
   if (!v) return WEFT_ENOMEM;
@@ -179,7 +201,7 @@ int weft__spark_send_string(weft_spark *c, const char *str) {
   int rc = weft__server_encode(c->server, v, &p);
   weft_value_free(v);
   if (rc) return rc;
-  rc = weft__spark_send_payload(c, p);
+  rc = weft__spark_send_control(c, p);
   weft__payload_release(p);
   return rc;
 }
@@ -198,6 +220,8 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
   t->conn.hold(&c->conn);
+  s->m.msgs_out[c->tran]++;
+  s->m.bytes_out[c->tran] += p->len;
   if (queued + held + p->len >= s->hwm) {
     c->above_hwm = 1;
     return 1;

@@ -70,6 +70,8 @@ void weft__server_add_open(weft_server *s, weft_spark *c) {
   }
   list_push(&s->open_head, c);
   s->n_open++;
+  s->m.open[c->tran]++;
+  s->m.opened[c->tran]++;
 }
 
 void weft__server_remove_open(weft_server *s, weft_spark *c) {
@@ -92,6 +94,7 @@ void weft__server_remove_open(weft_server *s, weft_spark *c) {
     list_unlink(&s->open_head, c);
   }
   s->n_open--;
+  s->m.open[c->tran]--;
 }
 
 void weft__server_iter_begin(weft_server *s) { s->iterating++; }
@@ -118,6 +121,7 @@ void weft__spark_admit(weft__conn *conn, void *user) {
   weft_server *s = user;
   weft_spark *sp = spark_of(conn);
   sp->server = s;
+  s->m.handshakes++;
   if (!s->auth_cb) {
     conn->tran->listener.accept(conn);
     return;
@@ -246,13 +250,14 @@ void weft__server_ping(uv_timer_t *t) {
   for (weft_spark *c = s->open_head; c; c = c->next) {
     if (c->state != WEFT__SP_OPEN) continue;
     if (!c->alive) {
+      s->m.timeouts++;
       weft__server_error(s, c, WEFT_ETIMEDOUT, "timeout", "no answer to the last ping");
       if (c->state == WEFT__SP_OPEN)
         c->conn.tran->conn.close(&c->conn, WEFT__END_GOING_AWAY, "ping timeout");
       continue;
     }
     c->alive = 0;
-    weft__spark_send_payload(c, p);
+    weft__spark_send_control(c, p);
   }
   weft__server_iter_end(s);
   weft__payload_release(p);

@@ -297,6 +297,7 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 }
 
 static void loop_free(weft_loop *loop) {
+  if (loop->log_free) loop->log_free(loop->log_user);
   weft__payload_pool_free(loop);
   free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);

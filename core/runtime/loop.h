@@ -56,6 +56,10 @@ struct weft_loop {
   weft__flushable dirty_end;  /* the list's end: `next` is never NULL on it */
   weft__flushable **deferred; /* to resume in the next check phase */
   size_t n_deferred, cap_deferred;
+  int log_level; /* WEFT_LOG_*: records up to this level go to log_cb */
+  weft_log_cb log_cb;
+  void *log_user;
+  void (*log_free)(void *);
   uv_timer_t trim;     /* hands freed memory back to the system */
   size_t released;     /* big frees since the last trim */
   uint64_t trimmed_at; /* ms of the loop's clock */

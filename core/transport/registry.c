@@ -20,6 +20,12 @@ int weft__transport_serves(const weft__transport *t, const char *scheme) {
   return 0;
 }
 
+size_t weft__transport_index(const weft__transport *t) {
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+    if (all[i] == t) return i;
+  return 0;
+}
+
 const char *weft__transport_at(size_t i) {
   return i < sizeof(all) / sizeof(all[0]) ? all[i]->name : NULL;
 }

@@ -162,6 +162,9 @@ const weft__transport *weft__transport_find(const char *name);
 int weft__transport_serves(const weft__transport *t, const char *scheme);
 /* The name of the i-th transport, NULL past the end. */
 const char *weft__transport_at(size_t i);
+/* A transport's place in the registry (for per-transport counters). */
+size_t weft__transport_index(const weft__transport *t);
+#define WEFT__TRANSPORTS_MAX 4
 
 /* A listener of `t` on p (copied); *out is set even on error, and then
  * p->closed follows as after a stop. */

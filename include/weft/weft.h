@@ -241,6 +241,30 @@ WEFT_EXTERN int weft_loop_timeout(const weft_loop *loop);
 /* Makes weft_loop_run() return after the current iteration. */
 WEFT_EXTERN int weft_loop_stop(weft_loop *loop);
 
+/* The log: records of what happens on the loop (listening, connections and
+ * disconnections, refused handshakes, error events, heartbeat timeouts,
+ * full queues, a client's reconnects), off by default. Levels: */
+enum { WEFT_LOG_OFF = 0, WEFT_LOG_ERROR, WEFT_LOG_WARN, WEFT_LOG_INFO, WEFT_LOG_DEBUG };
+struct weft_server;
+struct weft_client;
+typedef struct weft_log_record {
+  int level;                  /* WEFT_LOG_ERROR..DEBUG */
+  const char *event;          /* "listen", "connection", "disconnection", "refused", "error",
+                               * "timeout", "queue", "open", "close", "reconnect", "end" */
+  const char *message;        /* one line of text */
+  struct weft_server *server; /* the server it is about, or NULL */
+  struct weft_client *client; /* the client it is about, or NULL */
+  const char *spark;          /* the spark's id, or NULL */
+  const char *kind;           /* an error's kind (as weft_error_info's), or NULL */
+} weft_log_record;
+typedef void (*weft_log_cb)(const weft_log_record *record, void *user);
+/* Sends the records up to `level` to `cb` (everything on the record is
+ * borrowed for the call). WEFT_LOG_OFF (or a NULL cb) turns it off.
+ * `free_user` runs when replaced or when the loop is freed. Errors:
+ * WEFT_EINVAL (NULL loop, a level out of range, a level without cb). */
+WEFT_EXTERN int weft_loop_set_log(weft_loop *loop, int level, weft_log_cb cb, void *user,
+                                  void (*free_user)(void *user));
+
 /* Runs `fn(user)` on the loop's thread soon. The only thread-safe call.
  * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECLOSED (the loop is closing). */
 WEFT_EXTERN int weft_loop_post(weft_loop *loop, void (*fn)(void *user), void *user);
@@ -468,6 +492,40 @@ WEFT_EXTERN int weft_server_foreach(weft_server *server, int (*fn)(weft_spark *s
 WEFT_EXTERN size_t weft_server_spark_count(const weft_server *server);
 /* The open spark with this id, or NULL. */
 WEFT_EXTERN weft_spark *weft_server_spark(weft_server *server, const char *id);
+
+/* Metrics: counters and gauges the server keeps as it works (a few
+ * additions per message; always on). Counters only grow for the life of
+ * the server. Messages are the application's (Primus's pings, pongs and
+ * ids are not counted); bytes are encoded payloads (each delivery of a
+ * broadcast counts). Set `size` to sizeof(weft_metrics) before the
+ * call; fields a library of an older layout lacks are left as they were
+ * and `size` is set to what was filled. */
+typedef struct weft_metrics {
+  size_t size;
+  uint64_t connections_open;  /* gauge: open sparks */
+  uint64_t connections_total; /* sparks opened */
+  uint64_t handshakes_total;  /* upgrade requests that reached authorization */
+  uint64_t refused_total;     /* HTTP answers of status 400 and above */
+  uint64_t messages_in_total, messages_out_total;
+  uint64_t bytes_in_total, bytes_out_total;
+  uint64_t queue_bytes;         /* gauge: written to sparks, not yet on the wire */
+  uint64_t queue_refused_total; /* writes that found a full queue */
+  uint64_t heartbeat_timeouts_total;
+  uint64_t errors_total; /* error events, whatever their kind */
+} weft_metrics;
+/* Fills `out`. Errors: WEFT_EINVAL (NULL, or size too small). */
+WEFT_EXTERN int weft_server_metrics(const weft_server *server, weft_metrics *out);
+/* The metrics in Prometheus's text exposition format (version 0.0.4),
+ * with per-transport, per-status and per-error-kind series, into `buf` of
+ * `cap` bytes (NUL-terminated when it fits). Returns the length of the
+ * whole text (call with cap 0 to size the buffer) or WEFT_EINVAL. */
+WEFT_EXTERN long weft_server_metrics_text(const weft_server *server, char *buf, size_t cap);
+/* Serves that text on GET/HEAD of `path` (exact, e.g. "/metrics") on every
+ * listener of the server, ahead of the static folder; NULL turns it off.
+ * Off by default: metrics say how busy a server is, expose them on
+ * purpose. Errors: WEFT_EINVAL (not starting with '/', or holding '?',
+ * '#', a space or a line break), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_server_set_metrics_path(weft_server *server, const char *path);
 
 /* Destroy: stop listening, end every spark (with primus::server::close, or
  * without it when `reconnect` is set so clients come back), wait at most
