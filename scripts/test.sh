@@ -119,6 +119,12 @@ run_format() {
   fi
 }
 
+# Each package installed as its users install it, into temporary prefixes,
+# venvs and folders, with a hello world run in each (scripts/packages.sh).
+run_packages() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/packages.sh
+}
+
 # Each host front end owns its stage: HOST/test.sh builds what it needs and
 # runs that host's suites (python/, node/, lua/, clients/js/).
 HOSTS=(python node lua clients/js)
@@ -143,6 +149,7 @@ case $what in
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
+  packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
@@ -151,6 +158,7 @@ case $what in
     stage "interop with the npm Primus client" run_interop
     host_stages
     stage "acks across hosts" run_cross
+    stage "packages: install and hello world in each ecosystem" run_packages
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz
