@@ -269,46 +269,39 @@ static int bad(const char *opt, const char *val, const char *why) {
 /* One option with its value `v` (NULL when it has none): 0, or -1 once said
  * why not. */
 static int serve_option(serve_opts *o, const char *k, const char *v) {
-  static const char *const known[] = {
-      "--listen", "--transformer",   "--unix-mode", "--host",     "--path",
-      "--parser", "--mode",          "--static",    "--tls-cert", "--tls-key",
-      "--port",   "--ping-interval", "--max-length"};
-  size_t i = 0;
-  while (i < sizeof(known) / sizeof(known[0]) && strcmp(k, known[i]) != 0)
-    i++;
-  if (i == sizeof(known) / sizeof(known[0]))
-    return bad(k, NULL, "unknown option (weft serve --help lists the options)");
+  const struct {
+    const char *name;
+    const char **to;
+  } text[] = {
+      {"--transformer", &o->transformer}, {"--host", &o->host},  {"--path", &o->path},
+      {"--parser", &o->parser},           {"--mode", &o->mode},  {"--static", &o->static_dir},
+      {"--tls-cert", &o->cert},           {"--tls-key", &o->key}};
+  static const char *const others[] = {"--listen", "--unix-mode", "--port", "--ping-interval",
+                                       "--max-length"};
+  size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
+  while (t < n_text && strcmp(k, text[t].name) != 0)
+    t++;
+  int known = t < n_text;
+  for (size_t i = 0; !known && i < sizeof(others) / sizeof(others[0]); i++)
+    known = strcmp(k, others[i]) == 0;
+  if (!known) return bad(k, NULL, "unknown option (weft serve --help lists the options)");
   if (!v) return bad(k, NULL, "needs a value");
-  if (strcmp(k, "--listen") == 0) {
+  if (t < n_text) {
+    *text[t].to = v;
+  } else if (strcmp(k, "--listen") == 0) {
     if (o->n_listen == MAX_LISTEN) return bad(k, v, "at most 16 --listen URLs");
     o->listen[o->n_listen++] = v;
-  } else if (strcmp(k, "--transformer") == 0) {
-    o->transformer = v;
   } else if (strcmp(k, "--unix-mode") == 0) {
     o->unix_mode = strtol(v, NULL, 8);
     if (!*v || strspn(v, "01234567") != strlen(v) || o->unix_mode <= 0 || o->unix_mode > 07777)
       return bad(k, v, "not octal permissions from 1 to 7777, such as 660");
-  } else if (strcmp(k, "--host") == 0) {
-    o->host = v;
-  } else if (strcmp(k, "--path") == 0) {
-    o->path = v;
-  } else if (strcmp(k, "--parser") == 0) {
-    o->parser = v;
-  } else if (strcmp(k, "--mode") == 0) {
-    o->mode = v;
-  } else if (strcmp(k, "--static") == 0) {
-    o->static_dir = v;
-  } else if (strcmp(k, "--tls-cert") == 0) {
-    o->cert = v;
-  } else if (strcmp(k, "--tls-key") == 0) {
-    o->key = v;
   } else if (strcmp(k, "--port") == 0) {
     if (parse_long(v, 0, 65535, &o->port)) return bad(k, v, "not a port number (0 to 65535)");
   } else if (strcmp(k, "--ping-interval") == 0) {
     o->ping_set = 1;
     if (parse_long(v, 0, 86400000, &o->ping_interval))
       return bad(k, v, "not a number of milliseconds (0 to 86400000)");
-  } else { /* --max-length, the last of `known` */
+  } else { /* --max-length, the last of `others` */
     if (parse_long(v, 1, 1L << 40, &o->max_length))
       return bad(k, v, "not a number of bytes (1 to 2^40)");
   }
