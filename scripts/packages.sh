@@ -7,7 +7,8 @@
 #   version   scripts/version.py --check (and --self-test): every copy of VERSION
 #   C         make install PREFIX=…; hello.c through pkg-config (weft, and
 #             weft-static: no libweft.so needed) and find_package(weft)
-#             (weft::weft, weft::weft_static); add_subdirectory from a parent
+#             (weft::weft, weft::weft_static; the static one's missing
+#             dependencies named); add_subdirectory from a parent
 #   Python    python -m build (sdist, then the wheel from the sdist); the sdist
 #             and the wheel each into a fresh venv; a missing system library
 #             named by pip install
@@ -101,6 +102,23 @@ c_cmake() { # BUILD_DIR CMAKE_ARGS...
     expect_hello "$b/hello_shared" && expect_hello "$b/hello_static"
 }
 
+# find_package(weft) where pkg-config finds none of the static library's
+# dependencies: weft::weft still works, and requiring the static one fails
+# naming what it needs.
+c_cmake_no_deps() {
+  mkdir -p "$T/no-pc"
+  local out
+  out=$(PKG_CONFIG_LIBDIR=$T/no-pc PKG_CONFIG_PATH= cmake -S "$HELLO" -B "$T/cmake-no-deps" \
+    -DCMAKE_PREFIX_PATH="$P" 2>&1)
+  [ $? -ne 0 ] || { echo "$out"; echo "configured without weft::weft_static's dependencies"; return 1; }
+  grep -q "weft::weft_static needs libuv (Debian/Ubuntu package: libuv1-dev)" <<<"$out" ||
+    { echo "$out"; echo "the reason is not named"; return 1; }
+  rm -rf "$T/cmake-no-deps"
+  PKG_CONFIG_LIBDIR=$T/no-pc PKG_CONFIG_PATH= cmake -S "$HELLO" -B "$T/cmake-no-deps" \
+    -DCMAKE_PREFIX_PATH="$P" -DHELLO_COMPONENTS=shared && cmake --build "$T/cmake-no-deps" &&
+    expect_hello "$T/cmake-no-deps/hello_shared"
+}
+
 # ---- Python ----
 python_build() {
   [ -x "$VENV/bin/python" ] || bash python/deps.sh || return 1
@@ -181,6 +199,7 @@ step "C: make install PREFIX=…" c_install
 step "C: pkg-config weft (shared) and weft-static" c_pkgconfig
 step "C: find_package(weft): weft::weft and weft::weft_static" c_cmake "$T/cmake-installed" \
   -DCMAKE_PREFIX_PATH="$P"
+step "C: find_package(weft) without the static library's dependencies" c_cmake_no_deps
 step "C: add_subdirectory(weft) from a parent project" c_cmake "$T/cmake-subdir" \
   -DWEFT_SOURCE_DIR="$ROOT"
 step "Python: python -m build (sdist, wheel from the sdist)" python_build
