@@ -14,7 +14,7 @@
 #             named by pip install
 #   Node      npm pack; the tarball installed offline into an empty folder;
 #             CommonJS, ESM, and TypeScript (nodenext, tsc --strict)
-#   Lua       luarocks make (Lua 5.4) into a local tree
+#   Lua       luarocks make into a local tree, for Lua 5.4 and for LuaJIT
 # Network: PyPI only (the build backend in pip's isolated build environments).
 # About a minute on 2 cores. Ends with "packages: N passed, N failed".
 set -uo pipefail
@@ -184,11 +184,13 @@ node_typescript() {
 }
 
 # ---- Lua ----
-lua_rock() {
-  luarocks --lua-version 5.4 make --tree "$T/rocks" "weft-$VERSION-1.rockspec" || return 1
-  [ -f "$T/rocks/lib/lua/5.4/weft.so" ] || { echo "no $T/rocks/lib/lua/5.4/weft.so"; return 1; }
-  (eval "$(luarocks --lua-version 5.4 --tree "$T/rocks" path)" && cd "$T" &&
-    expect_hello lua5.4 "$HELLO/hello.lua")
+lua_rock() { # LUA_VERSION INTERPRETER [luarocks variables]
+  local v=$1 lua=$2
+  shift 2
+  luarocks --lua-version "$v" make --tree "$T/rocks" "$@" "weft-$VERSION-1.rockspec" || return 1
+  [ -f "$T/rocks/lib/lua/$v/weft.so" ] || { echo "no $T/rocks/lib/lua/$v/weft.so"; return 1; }
+  (eval "$(luarocks --lua-version "$v" --tree "$T/rocks" path)" && cd "$T" &&
+    expect_hello "$lua" "$HELLO/hello.lua")
 }
 
 export ROOT T HELLO VENV PY VERSION P N
@@ -212,6 +214,9 @@ step "Node: the tarball installs offline in an empty folder" node_install
 step "Node: CommonJS" expect_hello node "$N/hello.cjs"
 step "Node: ESM named imports" expect_hello node "$N/hello.mjs"
 step "Node: TypeScript nodenext (tsc --strict)" node_typescript
-step "Lua: luarocks make (Lua 5.4) into a local tree" lua_rock
+step "Lua: luarocks make (Lua 5.4) into a local tree" lua_rock 5.4 lua5.4
+# LuaJIT speaks Lua 5.1's API: luarocks' 5.1 tree, with LuaJIT's headers.
+step "Lua: luarocks make for LuaJIT (--lua-version 5.1)" lua_rock 5.1 luajit \
+  LUA_INCDIR=/usr/include/luajit-2.1
 echo "packages: $passed passed, $failed failed ($((SECONDS - t0)) s)"
 [ "$failed" -eq 0 ]
