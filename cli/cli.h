@@ -3,6 +3,7 @@
 #define WEFT_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* `weft connect URL [options]`: argv[0] is the URL. Returns the exit status. */
 int weft_cli_connect(int argc, char **argv);
@@ -10,5 +11,11 @@ int weft_cli_connect(int argc, char **argv);
 void weft_cli_transformers(char *out, size_t cap);
 /* 0 for a known transformer; else prints the names there are and -1. */
 int weft_cli_check_transformer(const char *name);
+
+/* help.c: 1 when argv holds --help or -h; the help texts. */
+int weft_cli_wants_help(int argc, char **argv);
+void weft_cli_help(FILE *f);
+void weft_cli_help_serve(FILE *f);
+void weft_cli_help_connect(FILE *f);
 
 #endif

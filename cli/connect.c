@@ -304,8 +304,12 @@ static int configure(weft_client *c, int argc, char **argv) {
 }
 
 int weft_cli_connect(int argc, char **argv) {
+  if (weft_cli_wants_help(argc, argv)) {
+    weft_cli_help_connect(stdout);
+    return 0;
+  }
   if (argc < 1) {
-    fprintf(stderr, "usage: weft connect URL [options]\n");
+    fprintf(stderr, "usage: weft connect URL [options] (weft connect --help for more)\n");
     return 2;
   }
   conn_app a = {0};
@@ -350,8 +354,15 @@ int weft_cli_connect(int argc, char **argv) {
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-  weft_client_open(a.client);
-  if (!a.in) read_all_stdin(&a);
+  /* A client that cannot start (a CA file that does not load: the error event
+   * said which) ends here: nothing else would end the loop. */
+  if ((rc = weft_client_open(a.client)) != 0) {
+    fprintf(stderr, "weft: cannot connect to %s: %s\n", argv[0], weft_strerror(rc));
+    a.failed = 1;
+    weft_client_end(a.client, NULL); /* on_end closes the rest */
+  } else if (!a.in) {
+    read_all_stdin(&a);
+  }
   weft_loop_run(a.loop);
   free(a.line);
   rc = weft_loop_close(a.loop);

@@ -16,10 +16,14 @@
  * client (clients/js, embedded at build time) and, with --static, the files
  * of DIR outside the path. --mode chat is the demo of examples/chat.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 #include <weft/weft.h>
 
@@ -52,20 +56,6 @@ typedef struct app {
   size_t history_head, history_len;
   uv_signal_t sigint, sigterm;
 } app;
-
-static void usage(FILE *f) {
-  fprintf(
-      f, "usage: weft serve [--listen URL]... [--host H] [--port P] [--path /primus]\n"
-         "                  [--transformer NAME] [--parser json|msgpack|raw]\n"
-         "                  [--ping-interval MS] [--max-length BYTES] [--compression]\n"
-         "                  [--mode echo|broadcast|chat] [--static DIR]\n"
-         "                  [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]\n"
-         "                  [--max-queue BYTES] [--queue-policy close|drop] [--max-connections N]\n"
-         "                  [--max-per-ip N] [--max-handshakes N] [--metrics PATH]\n"
-         "                  [--log-level off|error|warn|info|debug]\n"
-         "       weft connect URL [--transformer NAME] [options]\n"
-         "       weft --version\n");
-}
 
 void weft_cli_transformers(char *out, size_t cap) {
   size_t at = 0;
@@ -288,6 +278,80 @@ static void on_log(const weft_log_record *r, void *user) {
           r->kind ? r->kind : "", r->message);
 }
 
+/* Says what is wrong with an option; returns -1. */
+static int bad(const char *opt, const char *val, const char *why) {
+  fprintf(stderr, "weft serve: %s%s%s: %s\n", opt, val ? " " : "", val ? val : "", why);
+  return -1;
+}
+
+/* One option with its value `v` (NULL when it has none): 0, or -1 once said
+ * why not. */
+static int serve_option(serve_opts *o, const char *k, const char *v) {
+  const struct {
+    const char *name;
+    const char **to;
+  } text[] = {
+      {"--transformer", &o->transformer}, {"--host", &o->host},  {"--path", &o->path},
+      {"--parser", &o->parser},           {"--mode", &o->mode},  {"--static", &o->static_dir},
+      {"--tls-cert", &o->cert},           {"--tls-key", &o->key}};
+  static const char *const others[] = {"--listen",          "--unix-mode",  "--port",
+                                       "--ping-interval",   "--max-queue",  "--queue-policy",
+                                       "--max-connections", "--max-per-ip", "--max-handshakes",
+                                       "--metrics",         "--log-level",  "--max-length"};
+  size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
+  while (t < n_text && strcmp(k, text[t].name) != 0)
+    t++;
+  int known = t < n_text;
+  for (size_t i = 0; !known && i < sizeof(others) / sizeof(others[0]); i++)
+    known = strcmp(k, others[i]) == 0;
+  if (!known) return bad(k, NULL, "unknown option (weft serve --help lists the options)");
+  if (!v) return bad(k, NULL, "needs a value");
+  if (t < n_text) {
+    *text[t].to = v;
+  } else if (strcmp(k, "--listen") == 0) {
+    if (o->n_listen == MAX_LISTEN) return bad(k, v, "at most 16 --listen URLs");
+    o->listen[o->n_listen++] = v;
+  } else if (strcmp(k, "--unix-mode") == 0) {
+    o->unix_mode = strtol(v, NULL, 8);
+    if (!*v || strspn(v, "01234567") != strlen(v) || o->unix_mode <= 0 || o->unix_mode > 07777)
+      return bad(k, v, "not octal permissions from 1 to 7777, such as 660");
+  } else if (strcmp(k, "--port") == 0) {
+    if (parse_long(v, 0, 65535, &o->port)) return bad(k, v, "not a port number (0 to 65535)");
+  } else if (strcmp(k, "--ping-interval") == 0) {
+    o->ping_set = 1;
+    if (parse_long(v, 0, 86400000, &o->ping_interval))
+      return bad(k, v, "not a number of milliseconds (0 to 86400000)");
+  } else if (strcmp(k, "--max-queue") == 0) {
+    if (parse_long(v, 1, 1L << 40, &o->max_queue))
+      return bad(k, v, "not a number of bytes (1 to 2^40)");
+  } else if (strcmp(k, "--queue-policy") == 0) {
+    o->queue_policy = v;
+    if (strcmp(v, "close") != 0 && strcmp(v, "drop") != 0) return bad(k, v, "is close or drop");
+  } else if (strcmp(k, "--max-connections") == 0 || strcmp(k, "--max-per-ip") == 0 ||
+             strcmp(k, "--max-handshakes") == 0) {
+    long *to = strcmp(k, "--max-connections") == 0 ? &o->max_conns
+               : strcmp(k, "--max-per-ip") == 0    ? &o->max_per_ip
+                                                   : &o->max_handshakes;
+    if (parse_long(v, 0, 1L << 40, to)) return bad(k, v, "not a count (0: no limit)");
+  } else if (strcmp(k, "--metrics") == 0) {
+    o->metrics = v;
+    if (v[0] != '/' || strpbrk(v, "?# ")) return bad(k, v, "not a path such as /metrics");
+  } else if (strcmp(k, "--log-level") == 0) {
+    if ((o->log_level = log_level_of(v)) < 0)
+      return bad(k, v, "is off, error, warn, info or debug");
+  } else { /* --max-length, the last of `others` */
+    if (parse_long(v, 1, 1L << 40, &o->max_length))
+      return bad(k, v, "not a number of bytes (1 to 2^40)");
+  }
+  return 0;
+}
+
+/* A TLS file the server will need, readable now: else says why. */
+static int check_file(const char *opt, const char *path) {
+  if (!path || access(path, R_OK) == 0) return 0;
+  return bad(opt, path, strerror(errno));
+}
+
 static int parse_serve(int argc, char **argv, serve_opts *o) {
   *o = (serve_opts){.host = "127.0.0.1",
                     .path = "/primus",
@@ -298,76 +362,54 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
                     .ping_interval = 30000,
                     .max_length = 10 << 20};
   for (int i = 0; i < argc; i++) {
-    const char *k = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    int ok = 1;
-    if (strcmp(k, "--compression") == 0) {
+    if (strcmp(argv[i], "--compression") == 0) {
       o->compression = 1;
       continue;
     }
-    if (!v)
-      ok = 0;
-    else if (strcmp(k, "--listen") == 0)
-      ok = o->n_listen < MAX_LISTEN && (o->listen[o->n_listen++] = v);
-    else if (strcmp(k, "--transformer") == 0)
-      o->transformer = v;
-    else if (strcmp(k, "--unix-mode") == 0)
-      ok = (o->unix_mode = strtol(v, NULL, 8)) > 0 && o->unix_mode <= 07777 &&
-           strspn(v, "01234567") == strlen(v);
-    else if (strcmp(k, "--host") == 0)
-      o->host = v;
-    else if (strcmp(k, "--path") == 0)
-      o->path = v;
-    else if (strcmp(k, "--parser") == 0)
-      o->parser = v;
-    else if (strcmp(k, "--mode") == 0)
-      o->mode = v;
-    else if (strcmp(k, "--static") == 0)
-      o->static_dir = v;
-    else if (strcmp(k, "--tls-cert") == 0)
-      o->cert = v;
-    else if (strcmp(k, "--tls-key") == 0)
-      o->key = v;
-    else if (strcmp(k, "--port") == 0)
-      ok = parse_long(v, 0, 65535, &o->port) == 0;
-    else if (strcmp(k, "--ping-interval") == 0)
-      ok = (o->ping_set = 1, parse_long(v, 0, 86400000, &o->ping_interval) == 0);
-    else if (strcmp(k, "--max-length") == 0)
-      ok = parse_long(v, 1, 1L << 40, &o->max_length) == 0;
-    else if (strcmp(k, "--max-queue") == 0)
-      ok = parse_long(v, 1, 1L << 40, &o->max_queue) == 0;
-    else if (strcmp(k, "--queue-policy") == 0)
-      ok = (o->queue_policy = v, strcmp(v, "close") == 0 || strcmp(v, "drop") == 0);
-    else if (strcmp(k, "--max-connections") == 0)
-      ok = parse_long(v, 0, 1L << 40, &o->max_conns) == 0;
-    else if (strcmp(k, "--max-per-ip") == 0)
-      ok = parse_long(v, 0, 1L << 40, &o->max_per_ip) == 0;
-    else if (strcmp(k, "--max-handshakes") == 0)
-      ok = parse_long(v, 0, 1L << 40, &o->max_handshakes) == 0;
-    else if (strcmp(k, "--metrics") == 0)
-      ok = (o->metrics = v)[0] == '/';
-    else if (strcmp(k, "--log-level") == 0)
-      ok = (o->log_level = log_level_of(v)) >= 0;
-    else
-      ok = 0;
-    if (!ok) {
-      fprintf(stderr, "weft: bad option %s%s%s\n", k, v ? " " : "", v ? v : "");
-      return -1;
-    }
+    if (serve_option(o, argv[i], i + 1 < argc ? argv[i + 1] : NULL)) return -1;
     i++;
   }
   if (strcmp(o->mode, "echo") != 0 && strcmp(o->mode, "broadcast") != 0 &&
-      strcmp(o->mode, "chat") != 0) {
-    fprintf(stderr, "weft: --mode is echo, broadcast or chat\n");
-    return -1;
-  }
+      strcmp(o->mode, "chat") != 0)
+    return bad("--mode", o->mode, "not a mode (echo, broadcast or chat)");
   /* Generic WebSocket peers would take primus::ping strings for data. */
   if (strcmp(o->parser, "raw") == 0 && !o->ping_set) o->ping_interval = 0;
-  if (!weft_parser_exists(o->parser)) {
-    fprintf(stderr, "weft: unknown parser %s\n", o->parser);
-    return -1;
-  }
+  if (!weft_parser_exists(o->parser))
+    return bad("--parser", o->parser, "unknown parser (json, msgpack or raw)");
+  if (!o->cert != !o->key)
+    return bad(o->cert ? "--tls-cert" : "--tls-key", NULL, "--tls-cert and --tls-key go together");
+  if (check_file("--tls-cert", o->cert) || check_file("--tls-key", o->key)) return -1;
   return weft_cli_check_transformer(o->transformer);
+}
+
+/* --host as the core takes it: an IP address (or localhost) as given, a host
+ * name resolved here to its first address, into buf. -1 once said why not. */
+static int resolve_host(const char *host, char *buf, size_t cap) {
+  unsigned char addr[sizeof(struct in6_addr)];
+  if (strcmp(host, "localhost") == 0 || inet_pton(AF_INET, host, addr) == 1 ||
+      inet_pton(AF_INET6, host, addr) == 1) {
+    snprintf(buf, cap, "%s", host);
+    return 0;
+  }
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = getaddrinfo(host, NULL, &hints, &res);
+  if (rc == 0)
+    rc = getnameinfo(res->ai_addr, res->ai_addrlen, buf, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+  if (res) freeaddrinfo(res);
+  if (rc == 0) return 0;
+  fprintf(stderr, "weft serve: --host %s: unknown host (%s)\n", host, gai_strerror(rc));
+  return -1;
+}
+
+/* What a failed listen needs said beyond the error's name. */
+static const char *listen_hint(int rc) {
+  switch (rc) {
+  case WEFT_EADDRNOTAVAIL: return " (a server listens on an IP address of this machine)";
+  case WEFT_EADDRINUSE: return " (another server has it; --port 0 picks a free port)";
+  case WEFT_EURL: return " (weft serve --help shows the URL forms)";
+  default: return "";
+  }
 }
 
 /* The pathname in a URL the server reports (weft_server_url): what follows
@@ -399,12 +441,31 @@ static int add_client_assets(weft_server *s, const char *path) {
   return rc == WEFT_EEXIST ? 0 : rc;
 }
 
-static int serve(int argc, char **argv) {
-  serve_opts o;
-  if (parse_serve(argc, argv, &o) != 0) {
-    usage(stderr);
-    return 2;
+/* With --static: where a browser finds the pages (the first TCP listener's
+ * http(s):// URL), the last line printed when ready. */
+static void print_site(const weft_server *s, int n, const char *dir) {
+  for (int i = 0; i < n; i++) {
+    const char *url = weft_server_url(s, (size_t)i);
+    const char *rest = strncmp(url, "wss://", 6) == 0  ? url + 6
+                       : strncmp(url, "ws://", 5) == 0 ? url + 5
+                                                       : NULL;
+    if (!rest) continue;
+    printf("serving %s at %s://%.*s/\n", dir, rest - url == 6 ? "https" : "http",
+           (int)strcspn(rest, "/"), rest);
+    return;
   }
+}
+
+static int serve(int argc, char **argv) {
+  if (weft_cli_wants_help(argc, argv)) {
+    weft_cli_help_serve(stdout);
+    return 0;
+  }
+  serve_opts o;
+  char host[NI_MAXHOST];
+  if (parse_serve(argc, argv, &o) != 0 ||
+      (o.n_listen == 0 && resolve_host(o.host, host, sizeof(host)) != 0))
+    return 2;
   app a = {0};
   a.broadcast = strcmp(o.mode, "broadcast") == 0;
   a.chat = strcmp(o.mode, "chat") == 0;
@@ -431,23 +492,22 @@ static int serve(int argc, char **argv) {
   weft_server_set_max_handshakes(a.server, (size_t)o.max_handshakes);
   if (o.log_level) weft_loop_set_log(a.loop, o.log_level, on_log, NULL, NULL);
   if (o.metrics && (rc = weft_server_set_metrics_path(a.server, o.metrics)) != 0) {
-    fprintf(stderr, "weft: --metrics %s: %s\n", o.metrics, weft_strerror(rc));
+    fprintf(stderr, "weft serve: --metrics %s: %s\n", o.metrics, weft_strerror(rc));
     return 2;
   }
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
-    fprintf(stderr, "weft: --static %s: %s\n", o.static_dir, weft_strerror(rc));
+    fprintf(stderr, "weft serve: --static %s: %s\n", o.static_dir, weft_strerror(rc));
     return 2;
   }
-  if ((o.cert || o.key) &&
-      weft_server_set_tls(a.server, o.cert ? o.cert : "", o.key ? o.key : "")) {
-    fprintf(stderr, "weft: --tls-cert and --tls-key go together\n");
+  if (o.cert && (rc = weft_server_set_tls(a.server, o.cert, o.key)) != 0) {
+    fprintf(stderr, "weft serve: TLS: %s\n", weft_strerror(rc));
     return 2;
   }
-  char shorthand[600];
+  char shorthand[1200];
   if (o.n_listen == 0) {
-    int v6 = strchr(o.host, ':') != NULL;
-    snprintf(shorthand, sizeof(shorthand), "%s://%s%s%s:%ld%s", o.cert || o.key ? "wss" : "ws",
-             v6 ? "[" : "", o.host, v6 ? "]" : "", o.port, o.path);
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(shorthand, sizeof(shorthand), "%s://%s%s%s:%ld%s", o.cert ? "wss" : "ws",
+             v6 ? "[" : "", host, v6 ? "]" : "", o.port, o.path);
     o.listen[o.n_listen++] = shorthand;
   }
   for (int i = 0; i < o.n_listen; i++) {
@@ -455,7 +515,8 @@ static int serve(int argc, char **argv) {
     if (rc == 0)
       rc = add_client_assets(a.server, pathname_of(weft_server_url(a.server, (size_t)i)));
     if (rc) {
-      fprintf(stderr, "weft: cannot listen on %s: %s\n", o.listen[i], weft_strerror(rc));
+      fprintf(stderr, "weft serve: cannot listen on %s: %s%s\n", o.listen[i], weft_strerror(rc),
+              listen_hint(rc));
       weft_server_destroy(a.server, NULL);
       weft_loop_run(a.loop);
       weft_loop_close(a.loop);
@@ -464,6 +525,7 @@ static int serve(int argc, char **argv) {
   }
   for (int i = 0; i < o.n_listen; i++)
     printf("listening on %s\n", weft_server_url(a.server, (size_t)i));
+  if (o.static_dir) print_site(a.server, o.n_listen, o.static_dir);
   fflush(stdout);
   uv_loop_t *uv = weft_loop_uv(a.loop);
   uv_signal_init(uv, &a.sigint);
@@ -480,12 +542,20 @@ static int serve(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  if (argc >= 2 && strcmp(argv[1], "serve") == 0) return serve(argc - 2, argv + 2);
-  if (argc >= 2 && strcmp(argv[1], "connect") == 0) return weft_cli_connect(argc - 2, argv + 2);
-  if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+  const char *cmd = argc >= 2 ? argv[1] : NULL;
+  if (cmd && strcmp(cmd, "serve") == 0) return serve(argc - 2, argv + 2);
+  if (cmd && strcmp(cmd, "connect") == 0) return weft_cli_connect(argc - 2, argv + 2);
+  if (cmd && (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0)) {
     printf("weft %s\n", weft_version_string());
     return 0;
   }
-  usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
-  return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+  if (cmd && (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)) {
+    weft_cli_help(stdout);
+    return 0;
+  }
+  if (cmd)
+    fprintf(stderr, "weft: unknown command %s (weft --help lists the commands)\n", cmd);
+  else
+    fprintf(stderr, "usage: weft serve|connect [options]; weft --help for more\n");
+  return 2;
 }

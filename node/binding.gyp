@@ -1,11 +1,12 @@
 {
   # Two targets: the core's C sources (core/sources.txt, the one list) as a
-  # static library, and the addon. The addon's own code is held to -Werror;
-  # the core's warnings are enforced by its own CMake build (the C stage of
-  # `make test`), so a compiler difference in node-gyp's flags cannot break
-  # the Node build.
+  # static library, and the addon. scripts/sources.js says where the sources
+  # are (../ in the repository, csrc/ in a packed tarball). The addon's own
+  # code is held to -Werror; the core's warnings are enforced by its own
+  # CMake build (the C stage of `make test`), so a compiler difference in
+  # node-gyp's flags cannot break the Node build.
   "target_defaults": {
-    "include_dirs": ["../include", "../core"],
+    "include_dirs": ["<!@(node scripts/sources.js --include)"],
     "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"],
     "cflags": ["-std=c11", "-fvisibility=hidden", "-O2", "-Wall", "-Wextra"],
     "cflags_c": ["-std=c11"]

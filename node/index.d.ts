@@ -41,6 +41,7 @@ export class WeftError extends Error {
   body?: string;
 }
 
+/** The options of `new Server()` / `createServer()`; an unknown name throws a TypeError. */
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default 8080. Not with `listen`. */
   port?: number | string;
@@ -93,7 +94,14 @@ export interface ServerOptions {
   channels?: boolean | { window?: number };
   /** Batch a turn's writes per spark into one frame of at most this many bytes (weft peers only); true: 16384. */
   batching?: boolean | number;
-  [key: string]: unknown;
+  /** Default ack timeout in ms when `emitter` is `true` (as `emitter: { timeout }`). */
+  ackTimeout?: number;
+  /** Primus's options with nothing for weft to do: accepted, so that a Primus app switches with one line. */
+  iknowhttpsisbetter?: boolean;
+  iknowclusterwillbreakconnections?: boolean;
+  global?: string;
+  // No index signature: a misspelt option ({ prot: 9999 }) is a type error,
+  // and a TypeError at run time ("unknown Server option "prot" (did you mean "port"?)").
 }
 
 /** The error of an ack: code "EREJECTED" (reason: the peer's reason), "ETIMEDOUT" or "ECLOSED". */
@@ -314,6 +322,7 @@ export interface ReconnectOptions {
   factor?: number;
 }
 
+/** The options of `new Client()` / `connect()` / `createSocket()`; an unknown name throws a TypeError. */
 export interface ClientOptions {
   parser?: ParserName | Uppercase<ParserName>;
   /** Default "websockets"; see TransformerName. */
@@ -346,6 +355,9 @@ export interface ClientOptions {
   channels?: boolean | { window?: number };
   /** Batching of this client's writes (bytes; true: 16384). */
   batching?: boolean | number;
+  /** Default ack timeout in ms when `emitter` is `true`. */
+  ackTimeout?: number;
+  // As ServerOptions: an unknown option is a type error and a TypeError.
 }
 
 export interface ReconnectInfo {

@@ -11,12 +11,15 @@ t0=$SECONDS
 
 # Reinstall when anything the wheel is built from changed.
 stamp=$ROOT/build-python/.installed.sha
-want=$(cat python/pyproject.toml python/CMakeLists.txt core/sources.txt \
-  $(git ls-files -co --exclude-standard python/weft bindings core include | sort) 2>/dev/null |
+want=$(cat python/pyproject.toml python/CMakeLists.txt core/sources.txt VERSION \
+  $(git ls-files -co --exclude-standard python/weft bindings core include cmake | sort) 2>/dev/null |
   sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$VENV/bin/python" -c 'import weft' 2>/dev/null; then
   echo "pip install ./python"
-  if ! "$VENV/bin/pip" install -q --no-build-isolation --force-reinstall --no-deps ./python \
+  # The build tree: kept under build-python/ so that rebuilds are incremental
+  # (a user's `pip install ./python` builds in a temporary folder).
+  if ! "$VENV/bin/pip" install -q --no-build-isolation --force-reinstall --no-deps \
+    --config-settings=build-dir="$ROOT/build-python/skbuild" ./python \
     >"$ROOT/build-python/install.log" 2>&1; then
     tail -60 "$ROOT/build-python/install.log"
     echo "python: pip install failed"

@@ -135,6 +135,12 @@ run_format() {
   fi
 }
 
+# Each package installed as its users install it, into temporary prefixes,
+# venvs and folders, with a hello world run in each (scripts/packages.sh).
+run_packages() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/packages.sh
+}
+
 # Each host front end owns its stage: HOST/test.sh builds what it needs and
 # runs that host's suites (python/, node/, lua/, clients/js/).
 HOSTS=(python node lua clients/js)
@@ -161,6 +167,7 @@ case $what in
   cross) stage "acks across hosts" run_cross ;;
   hostile) stage "hostile peers" run_hostile ;;
   metrics) stage "metrics: promtool and Prometheus" run_metrics ;;
+  packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
@@ -171,6 +178,7 @@ case $what in
     stage "acks across hosts" run_cross
     stage "hostile peers" run_hostile
     stage "metrics: promtool and Prometheus" run_metrics
+    stage "packages: install and hello world in each ecosystem" run_packages
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz

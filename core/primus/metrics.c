@@ -14,9 +14,8 @@
 
 /* The error kinds counted by name; anything else is "other". */
 static const char *const kinds[WEFT__KINDS] = {
-    "json",  "msgpack",   "raw",   "protocol", "toobig", "utf8",    "timeout",
-    "queue", "transform", "io",    "tls",      "encode", "emitter", "channel",
-    "http",  "connect",   "other",
+    "json", "msgpack", "raw",    "protocol", "toobig",  "utf8", "timeout", "queue", "transform",
+    "io",   "tls",     "encode", "emitter",  "channel", "http", "connect", "other",
 };
 
 void weft__metrics_error(weft_server *s, const char *kind) {
@@ -41,7 +40,8 @@ int weft_server_metrics(const weft_server *s, weft_metrics *out) {
   }
   m.handshakes_total = s->m.handshakes;
   for (size_t i = 0; i < 16; i++)
-    if (weft__http_statuses[i] >= 400 || weft__http_statuses[i] == 0) m.refused_total += s->site.answers[i];
+    if (weft__http_statuses[i] >= 400 || weft__http_statuses[i] == 0)
+      m.refused_total += s->site.answers[i];
   for (weft_spark *c = s->open_head; c; c = c->next)
     if (c->state == WEFT__SP_OPEN) m.queue_bytes += c->conn.tran->conn.queued(&c->conn, NULL);
   m.queue_refused_total = s->m.queue_refused;

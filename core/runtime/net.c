@@ -157,6 +157,11 @@ static void connect_to(weft__connector *c, const struct sockaddr *sa) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   weft__connector *c = req->data;
+  char why[320];
+  snprintf(why, sizeof(why), "cannot resolve %s: %s", c->host ? c->host : "the host",
+           uv_strerror(status < 0 ? status : UV_EAI_NONAME));
+  free(c->host);
+  c->host = NULL;
   c->resolving = 0;
   if (c->cancelled) {
     if (res) uv_freeaddrinfo(res);
@@ -165,7 +170,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   }
   if (status < 0 || !res) {
     if (res) uv_freeaddrinfo(res);
-    c->cb(c, WEFT_EADDRNOTAVAIL, uv_strerror(status));
+    c->cb(c, WEFT_EADDRNOTAVAIL, why);
     return;
   }
   connect_to(c, res->ai_addr);
@@ -198,8 +203,11 @@ int weft__connector_start(weft__connector *c, weft__stream *s, const weft__url *
   hints.ai_socktype = SOCK_STREAM;
   c->gai.data = c;
   c->resolving = 1;
+  c->host = weft__strdup(u->host);
   int rc = uv_getaddrinfo(s->loop->uv, &c->gai, on_resolved, u->host, port, &hints);
   if (rc) {
+    free(c->host);
+    c->host = NULL;
     c->resolving = 0;
     return WEFT_EADDRNOTAVAIL;
   }

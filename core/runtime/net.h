@@ -63,6 +63,7 @@ struct weft__connector {
   uv_getaddrinfo_t gai;
   uint8_t resolving;
   uint8_t cancelled;
+  char *host; /* the name being resolved (owned), for the error that names it */
   int port;
   /* Once: 0 connected, or a WEFT_E* code and a reason. */
   void (*cb)(weft__connector *c, int status, const char *why);

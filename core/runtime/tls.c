@@ -21,11 +21,16 @@ struct weft__tls {
   char err[200];
 };
 
-static void ssl_errstr(char *err, size_t cap, const char *what) {
+/* "what file: why", the reason from OpenSSL's first error (a system error,
+ * such as a missing file, as strerror says it); `file` may be NULL. */
+static void ssl_errstr(char *err, size_t cap, const char *what, const char *file) {
   unsigned long e = ERR_get_error();
   char buf[160] = "";
-  if (e) ERR_error_string_n(e, buf, sizeof(buf));
-  snprintf(err, cap, "%s%s%s", what, *buf ? ": " : "", buf);
+  if (e && ERR_SYSTEM_ERROR(e))
+    uv_strerror_r(-(int)ERR_GET_REASON(e), buf, sizeof(buf));
+  else if (e)
+    ERR_error_string_n(e, buf, sizeof(buf));
+  snprintf(err, cap, "%s%s%s%s%s", what, file ? " " : "", file ? file : "", *buf ? ": " : "", buf);
   ERR_clear_error();
 }
 
@@ -52,13 +57,18 @@ int weft__tls_ctx_server(weft__tls_ctx **out, const char *cert, const char *key,
   if (!ctx) return WEFT_ENOMEM;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-    ssl_errstr(err, cap, "cannot load the certificate");
+    ssl_errstr(err, cap, "cannot load the certificate", cert);
     SSL_CTX_free(ctx);
     return WEFT_EINVAL;
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    ssl_errstr(err, cap, "cannot load the key, or it does not match the certificate");
+  if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    ssl_errstr(err, cap, "cannot load the key", key);
+    SSL_CTX_free(ctx);
+    return WEFT_EINVAL;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    snprintf(err, cap, "the key %s does not match the certificate %s", key, cert);
     SSL_CTX_free(ctx);
     return WEFT_EINVAL;
   }
@@ -76,7 +86,10 @@ int weft__tls_ctx_client(weft__tls_ctx **out, const char *ca_file, int verify, c
     int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
                      : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
-      ssl_errstr(err, cap, "cannot load the trusted certificates");
+      ssl_errstr(err, cap,
+                 ca_file ? "cannot load the trusted certificates"
+                         : "cannot load the system's trusted certificates",
+                 ca_file);
       SSL_CTX_free(ctx);
       return WEFT_EINVAL;
     }
@@ -149,7 +162,8 @@ static int fail(weft__tls *t, int rc) {
              X509_verify_cert_error_string(v));
     ERR_clear_error();
   } else {
-    ssl_errstr(t->err, sizeof(t->err), rc == SSL_ERROR_SSL ? "TLS failure" : "TLS I/O failure");
+    ssl_errstr(t->err, sizeof(t->err), rc == SSL_ERROR_SSL ? "TLS failure" : "TLS I/O failure",
+               NULL);
   }
   return WEFT_EPROTO;
 }

@@ -6,6 +6,7 @@
 const { Duplex } = require('node:stream');
 const { EventEmitter } = require('node:events');
 const binding = require('./binding');
+const { checkServer, checkClient } = require('./options');
 
 const kExt = Symbol('weft.handle');
 
@@ -270,7 +271,7 @@ function urlAddress(url, port) {
 class Server extends EventEmitter {
   constructor(options) {
     super();
-    options = options || {};
+    options = checkServer(options || {});
     const transformer = options.transformer === undefined ? undefined : transformerName(options.transformer);
     if (options.unixMode !== undefined && (typeof options.unixMode !== 'number' || !Number.isInteger(options.unixMode))) {
       throw new TypeError(`unixMode must be an integer (e.g. 0o660), got ${options.unixMode}`);
@@ -515,7 +516,7 @@ class Client extends Duplex {
   constructor(url, options) {
     super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
     if (typeof url !== 'string') throw new TypeError('url must be a string');
-    options = options || {};
+    options = checkClient(options || {});
     this.options = options;
     // Primus's clients take http(s):// URLs too.
     const wsUrl = url.replace(/^http(s?):\/\//i, 'ws$1://');
@@ -729,7 +730,7 @@ function connect(url, options) {
 
 /** Primus's createSocket(options): a Client class with default options. */
 function createSocket(defaults) {
-  defaults = defaults || {};
+  defaults = checkClient(defaults || {});
   if (defaults.transformer !== undefined) binding.transformerCheck(transformerName(defaults.transformer));
   return class Socket extends Client {
     constructor(url, options) {

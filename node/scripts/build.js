@@ -6,7 +6,26 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const here = path.resolve(__dirname, '..');
+const { here, sourceRoot } = require('./sources');
+
+// include/weft/version.h, generated from its template with this package's
+// version (package.json's, which scripts/version.py keeps equal to VERSION),
+// as the CMake builds generate it.
+function generateVersionHeader() {
+  const version = require('../package.json').version;
+  const [major, minor, patch] = version.split('.');
+  const values = { WEFT_VERSION: version, WEFT_VERSION_MAJOR: major, WEFT_VERSION_MINOR: minor,
+    WEFT_VERSION_PATCH: patch };
+  const template = path.join(here, sourceRoot(), 'include', 'weft', 'version.h.in');
+  const text = fs.readFileSync(template, 'utf8').replace(/@(\w+)@/g, (m, name) => {
+    if (!(name in values)) throw new Error(`weft: ${template}: unknown @${name}@`);
+    return values[name];
+  });
+  const out = path.join(here, 'gen', 'include', 'weft', 'version.h');
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  if (!fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== text) fs.writeFileSync(out, text);
+}
+
 function nodedir() {
   if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
   const prefix = path.resolve(path.dirname(process.execPath), '..');
@@ -29,6 +48,7 @@ function nodeGyp() {
   return candidates.find((p) => fs.existsSync(p));
 }
 
+generateVersionHeader();
 const dir = nodedir();
 const gyp = nodeGyp();
 if (!gyp) {

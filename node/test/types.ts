@@ -53,3 +53,12 @@ if (typeof addr === 'string') void addr.length;
 else if (addr) void addr.port;
 const uc = weft.connect(urls[0], { transformer: 'websockets' });
 void uc; void weft.createSocket({ transformer: 'WebSockets' });
+// Options are typed precisely: a misspelt one is an error (and a TypeError at
+// run time, test/options.test.js).
+// @ts-expect-error: "prot" is not a ServerOptions key
+void new weft.Server({ prot: 9999 });
+// @ts-expect-error: "retrys" is not a ClientOptions key
+void weft.connect('ws://x/primus', { retrys: 1 });
+// @ts-expect-error: "reconect" is not a ClientOptions key
+void weft.createSocket({ reconect: { min: 1 } });
+void new weft.Server({ port: 0, iknowhttpsisbetter: true, ackTimeout: 100 });

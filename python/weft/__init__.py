@@ -24,7 +24,7 @@ from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
 from .ext import Broadcast, Channel, EventHandler, Reply
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve, transformers
 
-__version__ = "0.1.0"
+__version__: str = _ll.weft_version_string()  # the core's, from VERSION
 
 __all__ = [
     "serve",

@@ -189,7 +189,8 @@ static void traffic(fix *f) {
     }
   REQUIRE(wsc_http(f->port, "POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", resp,
                    sizeof(resp)) == 405);
-  REQUIRE(wsc_http(f->port, "HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", resp, sizeof(resp)) == 200);
+  REQUIRE(wsc_http(f->port, "HEAD /metrics HTTP/1.1\r\nHost: a\r\n\r\n", resp, sizeof(resp)) ==
+          200);
   REQUIRE(!strstr(resp, "# TYPE")); /* a head without the body */
 }
 
@@ -251,8 +252,8 @@ static void test_counters_and_log(void **state) {
   int at = record_at(&f, "listen", 0);
   assert_int_equal(at, 0);
   assert_int_equal(f.levels[at], WEFT_LOG_INFO);
-  assert_true((at = record_at(&f, "refused", at + 1)) > 0);  /* 404 */
-  assert_true((at = record_at(&f, "refused", at + 1)) > 0);  /* 400 */
+  assert_true((at = record_at(&f, "refused", at + 1)) > 0); /* 404 */
+  assert_true((at = record_at(&f, "refused", at + 1)) > 0); /* 400 */
   assert_true((at = record_at(&f, "connection", at + 1)) > 0);
   assert_true((at = record_at(&f, "error:json", at + 1)) > 0);
   assert_int_equal(f.levels[at], WEFT_LOG_WARN);
@@ -318,7 +319,7 @@ static void test_bad_input(void **state) {
   assert_int_equal(weft_server_metrics(NULL, &m), WEFT_EINVAL);
   assert_int_equal(weft_server_metrics(s, NULL), WEFT_EINVAL);
   assert_int_equal(weft_server_metrics(s, &m), WEFT_EINVAL); /* size 0 */
-  m.size = offsetof(weft_metrics, connections_total); /* an older, shorter layout */
+  m.size = offsetof(weft_metrics, connections_total);        /* an older, shorter layout */
   m.connections_total = 77;
   assert_int_equal(weft_server_metrics(s, &m), 0);
   assert_int_equal(m.size, offsetof(weft_metrics, connections_total));
