@@ -7,7 +7,7 @@
 
 const SERVER = [
   'port', 'host', 'hostname', 'pathname', 'listen', 'unixMode', 'parser', 'transformer',
-  'pingInterval', 'maxLength', 'compression', 'highWaterMark', 'maxQueue', 'origins',
+  'pingInterval', 'maxLength', 'compression', 'highWaterMark', 'maxQueue', 'queuePolicy', 'origins',
   'trustedProxies', 'tls', 'plugin', 'emitter', 'rooms', 'channels', 'batching', 'ackTimeout',
   // Primus's, with nothing for weft to do: accepted so that a Primus app
   // switches with one line.
