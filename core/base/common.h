@@ -5,6 +5,13 @@
 #include <stddef.h>
 
 /* The struct holding `ptr` as its member `member`. */
+/* printf-style checking of a function's format (argument `f`, values from `a`). */
+#if defined(__GNUC__) || defined(__clang__)
+#define WEFT__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define WEFT__PRINTF(f, a)
+#endif
+
 #define WEFT__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define WEFT__COUNT(a) (sizeof(a) / sizeof((a)[0]))

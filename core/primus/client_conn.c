@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "base/value_internal.h"
 #include "http/fetch.h"
 #include "primus.h"
@@ -33,6 +34,7 @@ static void dial(weft_client *c);
     if (weft__log_on((c)->loop, level)) client_log(c, level, event, kind, __VA_ARGS__);            \
   } while (0)
 
+WEFT__PRINTF(5, 6)
 static void client_log(weft_client *c, int level, const char *event, const char *kind,
                        const char *fmt, ...) {
   char what[256];

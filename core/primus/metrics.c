@@ -61,7 +61,7 @@ typedef struct text {
   size_t cap, len;
 } text;
 
-static void put(text *t, const char *fmt, ...) {
+WEFT__PRINTF(2, 3) static void put(text *t, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(t->len < t->cap ? t->buf + t->len : NULL, t->len < t->cap ? t->cap - t->len : 0,
