@@ -17,6 +17,8 @@ server_pid=
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
   wait 2>/dev/null || true
+  # PROFILE_KEEP=DIR keeps the callgrind files and their annotations there.
+  [ -n "${PROFILE_KEEP:-}" ] && mkdir -p "$PROFILE_KEEP" && cp "$dir"/* "$PROFILE_KEEP"/
   rm -rf "$dir"
 }
 trap cleanup EXIT

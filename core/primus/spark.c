@@ -166,7 +166,9 @@ static int queue_full(weft_spark *c) {
   return WEFT_ENOBUFS;
 }
 
-int weft__spark_send_control(weft_spark *c, weft__payload *p) {
+/* One message to the spark's connection; `count`: an application's
+ * message, for the metrics (Primus's own strings are not). */
+static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (c->batch && weft__batch_bytes(c->batch)) {
@@ -177,6 +179,10 @@ int weft__spark_send_control(weft_spark *c, weft__payload *p) {
   int rc = c->conn.tran->conn.send(&c->conn, p, s->max_queue, &queued);
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
+  if (count) {
+    s->m.msgs_out[c->tran]++;
+    s->m.bytes_out[c->tran] += p->len;
+  }
   if (queued >= s->hwm) {
     c->above_hwm = 1;
     return 1;
@@ -184,15 +190,9 @@ int weft__spark_send_control(weft_spark *c, weft__payload *p) {
   return 0;
 }
 
-int weft__spark_send_payload(weft_spark *c, weft__payload *p) {
-  int rc = weft__spark_send_control(c, p);
-  if (rc >= 0) {
-    weft_server *s = c->server;
-    s->m.msgs_out[c->tran]++;
-    s->m.bytes_out[c->tran] += p->len;
-  }
-  return rc;
-}
+int weft__spark_send_control(weft_spark *c, weft__payload *p) { return send_frame(c, p, 0); }
+
+int weft__spark_send_payload(weft_spark *c, weft__payload *p) { return send_frame(c, p, 1); }
 
 int weft__spark_send_string(weft_spark *c, const char *str) {
   weft_value *v = weft_value_new_string(str, strlen(str));

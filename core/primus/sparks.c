@@ -187,16 +187,22 @@ int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *u
 
 static int broadcast_payload(weft_server *s, weft__payload *p) {
   int n = 0;
+  uint32_t by_tran[WEFT__TRANSPORTS_MAX] = {0}; /* deliveries, counted once at the end */
   weft__server_iter_begin(s);
   for (weft_spark *c = s->open_head; c; c = c->next) {
     if (c->state != WEFT__SP_OPEN) continue;
-    int rc = weft__spark_send_payload(c, p);
-    if (rc >= 0)
+    int rc = weft__spark_send_control(c, p);
+    if (rc >= 0) {
       n++;
-    else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
+      by_tran[c->tran]++;
+    } else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
       weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
+  for (size_t t = 0; t < WEFT__TRANSPORTS_MAX; t++) {
+    s->m.msgs_out[t] += by_tran[t];
+    s->m.bytes_out[t] += (uint64_t)by_tran[t] * p->len;
+  }
   return n;
 }
 

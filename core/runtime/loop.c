@@ -159,7 +159,6 @@ int weft__uv_err(int uverr) {
 
 #define WEFT__TRIM_AFTER (1u << 20) /* bytes released before a trim is worth it */
 #define WEFT__TRIM_EVERY 1000       /* ms between trims at most */
-#define WEFT__SCRATCH_KEEP 65536    /* the encode scratch kept between uses */
 
 static void on_trim(uv_timer_t *t) {
   weft_loop *loop = t->data;
@@ -177,8 +176,7 @@ void weft__loop_released(weft_loop *loop, size_t bytes) {
   uv_timer_start(&loop->trim, on_trim, due > now ? due - now : 0, 0);
 }
 
-void weft__loop_scratch_done(weft_loop *loop) {
-  if (loop->scratch.cap <= WEFT__SCRATCH_KEEP) return;
+void weft__loop_scratch_drop(weft_loop *loop) {
   weft__loop_released(loop, loop->scratch.cap);
   weft__buf_free(&loop->scratch);
 }

@@ -86,7 +86,11 @@ void weft__loop_flush_if_last(weft_loop *loop, weft__flushable *f);
 void weft__loop_released(weft_loop *loop, size_t bytes);
 /* The encode scratch after use: kept when small, freed when a large
  * message grew it. */
-void weft__loop_scratch_done(weft_loop *loop);
+#define WEFT__SCRATCH_KEEP 65536 /* the encode scratch kept between uses */
+void weft__loop_scratch_drop(weft_loop *loop);
+static inline void weft__loop_scratch_done(weft_loop *loop) {
+  if (loop->scratch.cap > WEFT__SCRATCH_KEEP) weft__loop_scratch_drop(loop);
+}
 
 /* The WEFT_E* code of a libuv error (WEFT_EIO for the ones without one). */
 int weft__uv_err(int uverr);

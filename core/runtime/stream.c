@@ -45,10 +45,6 @@ static int queue_push(weft__stream *s, weft__payload *p) {
   return 0;
 }
 
-size_t weft__stream_cost(const weft__payload *p) {
-  return weft__payload_footprint(p) + sizeof(weft__qent);
-}
-
 /* Drops `n` written bytes from the head of the queue. */
 static void queue_consume(weft__stream *s, size_t n) {
   while (n > 0 && s->q_len > 0) {

@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "loop.h"
+#include "payload.h"
 
 struct weft__payload;
 struct weft__tls;
@@ -102,7 +103,9 @@ struct weft__payload *weft__stream_tail(const weft__stream *s);
  * control reply stands for many (a pong answers the latest ping). */
 void weft__stream_swap_tail(weft__stream *s, struct weft__payload *p);
 /* The memory one more queued payload would add. */
-size_t weft__stream_cost(const struct weft__payload *p);
+static inline size_t weft__stream_cost(const struct weft__payload *p) {
+  return weft__payload_footprint(p) + sizeof(weft__qent);
+}
 /* Makes sure the owner's seal runs before this turn's flush. */
 static inline void weft__stream_mark(weft__stream *s) { weft__loop_mark_dirty(s->loop, &s->flush); }
 /* Writes what is queued now. */

@@ -207,7 +207,7 @@ static int on_message(void *ctx, int binary, uint8_t *data, size_t len) {
   if (w->state != WEFT__WS_OPEN) return 0; /* closing: data is ignored */
   EMIT(w, message, binary, data, len);
   w->fed += len < WEFT__TURN_BUDGET ? (uint32_t)len : WEFT__TURN_BUDGET;
-  return w->state == WEFT__WS_CLOSED || w->fed >= WEFT__TURN_BUDGET;
+  return w->fed >= WEFT__TURN_BUDGET || w->state == WEFT__WS_CLOSED;
 }
 
 static int on_ping(void *ctx, uint8_t *data, size_t len) {
