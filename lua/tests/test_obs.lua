@@ -182,12 +182,7 @@ test("log: an error in the log function is raised by poll(), and the server goes
   end)
   local srv = echo_server()
   local c = assert(weft.client { url = srv:url(), reconnect = { retries = 0 } })
-  local raised
-  local deadline = weft.clock() + 5000
-  while not raised and weft.clock() < deadline do
-    local ok, err = pcall(weft.poll, 5)
-    if not ok then raised = err end
-  end
+  local raised = helpers.raised()
   assert(raised and tostring(raised):find("log boom"), "raised: " .. tostring(raised))
   local got
   c:on("data", function(m) got = m end)

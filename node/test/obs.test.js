@@ -7,55 +7,16 @@
 // Real sockets on 127.0.0.1: the npm `ws` client and raw HTTP.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { weft, HOST, rawHttp, waitUntil, withTimeout, weftServer, runNode } = require('./helpers');
 const log = require('../lib/log');
+// The same known traffic as the CLI's and Lua's metrics tests.
+const traffic = require('../../tests/support/traffic');
 
-const NO_KEY = 'GET /primus HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-  'Sec-WebSocket-Version: 13\r\n\r\n';
-
-function get(port, target, method = 'GET') {
-  return withTimeout(new Promise((resolve, reject) => {
-    const req = http.request({ host: HOST, port, path: target, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  }), 5000, `${method} ${target}`);
-}
-
-async function openWs(url) {
-  const ws = new WebSocket(url);
-  await withTimeout(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 5000, 'open');
-  return ws;
-}
-
-async function echoes(ws, msg, n) {
-  let got = 0;
-  const done = new Promise((resolve) => ws.on('message', (d) => { if (String(d) === msg && ++got === n) resolve(); }));
-  for (let i = 0; i < n; i++) ws.send(msg);
-  await withTimeout(done, 5000, 'echoes');
-}
-
-/** Sends a message over the server's max length; resolves with the close code. */
-async function oversize(url) {
-  const ws = await openWs(url);
-  return withTimeout(new Promise((resolve) => {
-    ws.on('close', (code) => resolve(code));
-    ws.send(`"${'x'.repeat(200)}"`);
-  }), 5000, 'close 1009');
-}
-
-function series(text, name) {
-  const lines = text.split('\n').filter((l) => l.startsWith(`${name} `));
-  assert.equal(lines.length, 1, `series ${name}`);
-  return Number(lines[0].slice(name.length + 1));
-}
+const { NO_KEY, get, series } = traffic;
+const openWs = (url) => traffic.openWs(WebSocket, url);
+const oversize = (url) => traffic.oversize(WebSocket, url);
 
 function echoServer(t, options) {
   const server = weftServer(t, Object.assign({ pingInterval: false, maxLength: 100 }, options));
@@ -63,14 +24,9 @@ function echoServer(t, options) {
   return server;
 }
 
-/** 3 connections × 5 messages, one refused handshake, one oversize message. */
+/** 3 connections × 5 messages, one refused handshake, one oversize message; until closed. */
 async function knownTraffic(server) {
-  const clients = [];
-  for (let i = 0; i < 3; i++) clients.push(await openWs(server.url));
-  for (const ws of clients) await echoes(ws, '"hi"', 5);
-  assert.match(await rawHttp(server.port, NO_KEY), /^HTTP\/1\.1 400 /);
-  assert.equal(await oversize(server.url), 1009);
-  for (const ws of clients) ws.close();
+  assert.deepEqual(await traffic.knownTraffic(WebSocket, server.port), { refused: 400, oversize: 1009 });
   await waitUntil(() => server.metrics().connectionsOpen === 0, 5000, 'every spark closed');
 }
 
