@@ -34,6 +34,12 @@ static void dial(weft_client *c);
   } while (0)
 
 static void client_log(weft_client *c, int level, const char *event, const char *kind,
+                       const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+static void client_log(weft_client *c, int level, const char *event, const char *kind,
                        const char *fmt, ...) {
   char what[256];
   va_list ap;

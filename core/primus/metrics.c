@@ -61,6 +61,12 @@ typedef struct text {
   size_t cap, len;
 } text;
 
+/* Checked as printf's (and -Wformat-nonliteral holds under clang). */
+static void put(text *t, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 static void put(text *t, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
