@@ -65,7 +65,7 @@ int pyweft_loop_fd(pyweft_loop *pl) { return pl ? weft_loop_fd(pl->loop) : -1; }
 int pyweft_loop_timeout(pyweft_loop *pl) { return pl ? weft_loop_timeout(pl->loop) : -1; }
 
 /* Stores the current Python exception on the loop (GIL held). */
-static void weft__py_store(pyweft_loop *pl) {
+void weft__py_store(pyweft_loop *pl) {
   PyObject *type = NULL, *exc = NULL, *tb = NULL;
   PyErr_Fetch(&type, &exc, &tb);
   if (!type) return;

@@ -31,6 +31,10 @@ PyObject *weft__py_wrap_ptr(void *ptr, const char *type);
  * with TypeError set. */
 void *weft__py_unwrap_ptr(PyObject *obj, const char *type);
 
+/* Stores the pending Python exception on the loop, for pyweft_loop_run_once()
+ * to raise (for the callbacks of pyobs.c). */
+void weft__py_store(pyweft_loop *pl);
+
 /* A new loop; NULL with MemoryError/OSError set on failure. */
 pyweft_loop *pyweft_loop_new(void);
 /* The weft loop underneath (for the plain weft_* calls). */
@@ -43,6 +47,22 @@ int pyweft_loop_timeout(pyweft_loop *pl);
 PyObject *pyweft_loop_run_once(pyweft_loop *pl);
 /* Closes and frees the loop; WEFT_ESTATE (nothing freed) while handles live. */
 int pyweft_loop_close(pyweft_loop *pl);
+
+/* The loop's log (weft_loop_set_log; pyobs.c): records up to `level`
+ * (WEFT_LOG_OFF..WEFT_LOG_DEBUG) go to fn(level, event, message, origin,
+ * spark, kind), origin 1 for a server's record, 2 for a client's, 0 else;
+ * spark and kind are str or None; the message is decoded as UTF-8 with
+ * backslashreplace (it may quote bytes from the network). An exception fn
+ * raises is stored (raised after the step). A record that fn itself causes
+ * (a write from a logging handler that fails, …) is not delivered: no
+ * recursion. fn None or level WEFT_LOG_OFF turns it off. Returns the weft
+ * code (WEFT_EINVAL: a level out of range, or not callable). */
+int pyweft_loop_set_log(pyweft_loop *pl, int level, PyObject *fn);
+/* weft_server_metrics as a dict of the struct's field names to ints; NULL
+ * with ValueError set when the core refuses. */
+PyObject *pyweft_server_metrics(weft_server *s);
+/* weft_server_metrics_text as a str. */
+PyObject *pyweft_server_metrics_text(weft_server *s);
 
 /* Values. */
 PyObject *pyweft_value_to_py(const weft_value *v);

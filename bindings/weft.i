@@ -60,6 +60,7 @@ unsigned long long pyweft_addr(void *ptr) { return (unsigned long long)(uintptr_
 
 %ignore weft__py_wrap_ptr;
 %ignore weft__py_unwrap_ptr;
+%ignore weft__py_store;
 %include "pyweft.h"
 
 /* Errors and versions */
@@ -97,6 +98,10 @@ const char *weft_server_pathname(const weft_server *server);
 const char *weft_server_url(const weft_server *server, size_t i);
 int weft_server_set_unix_mode(weft_server *server, unsigned mode);
 size_t weft_server_spark_count(const weft_server *server);
+int weft_server_set_metrics_path(weft_server *server, const char *path);
+
+/* The loop's log levels (weft_loop_set_log; pyweft_loop_set_log). */
+enum { WEFT_LOG_OFF = 0, WEFT_LOG_ERROR, WEFT_LOG_WARN, WEFT_LOG_INFO, WEFT_LOG_DEBUG };
 
 /* Sparks */
 const char *weft_spark_id(const weft_spark *spark);

@@ -41,6 +41,52 @@ export class WeftError extends Error {
   body?: string;
 }
 
+/** How much of the core's log a server or client wants ('info' by default); another value throws a TypeError (ERR_INVALID_ARG_VALUE). */
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug';
+
+/** What a log record is about. */
+export type LogEvent =
+  // a server's
+  | 'listen' | 'connection' | 'disconnection' | 'refused' | 'error' | 'timeout' | 'queue'
+  // a client's ('error' too)
+  | 'open' | 'close' | 'reconnect' | 'end';
+
+/** One record of the core's log: the 'log' event of the server or client it is about. */
+export interface LogRecord {
+  level: Exclude<LogLevel, 'off'>;
+  event: LogEvent;
+  /** One line of text. */
+  message: string;
+  /** The spark's id, or null. */
+  spark: string | null;
+  /** An error's kind ("toobig", "json", "queue", "timeout", ...), or null. */
+  kind: string | null;
+}
+
+/** A server's counters and gauges (server.metrics()): numbers, exact below 2^53. */
+export interface Metrics {
+  /** Gauge: open sparks. */
+  connectionsOpen: number;
+  connectionsTotal: number;
+  /** Upgrade requests that reached authorization. */
+  handshakesTotal: number;
+  /** HTTP answers of status 400 and above. */
+  refusedTotal: number;
+  /** The application's messages (not Primus's pings, pongs and ids). */
+  messagesInTotal: number;
+  messagesOutTotal: number;
+  /** Their encoded payloads (each delivery of a broadcast counts). */
+  bytesInTotal: number;
+  bytesOutTotal: number;
+  /** Gauge: written to sparks, not yet on the wire. */
+  queueBytes: number;
+  /** Writes that found a full queue. */
+  queueRefusedTotal: number;
+  heartbeatTimeoutsTotal: number;
+  /** Error events, whatever their kind. */
+  errorsTotal: number;
+}
+
 /** The options of `new Server()` / `createServer()`; an unknown name throws a TypeError. */
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default 8080. Not with `listen`. */
@@ -96,6 +142,14 @@ export interface ServerOptions {
   batching?: boolean | number;
   /** Default ack timeout in ms when `emitter` is `true` (as `emitter: { timeout }`). */
   ackTimeout?: number;
+  /**
+   * Serve metricsText() for Prometheus on GET/HEAD of this exact path (e.g.
+   * "/metrics") on every listener. Off by default. A path not starting with
+   * "/" or holding "?", "#", a space or a line break throws code "EINVAL".
+   */
+  metricsPath?: string;
+  /** Records up to this level become 'log' events (when listened to). */
+  logLevel?: LogLevel;
   /** Primus's options with nothing for weft to do: accepted, so that a Primus app switches with one line. */
   iknowhttpsisbetter?: boolean;
   iknowclusterwillbreakconnections?: boolean;
@@ -301,6 +355,10 @@ export class Server extends EventEmitter {
   room(name: string): Target & { name: string };
   /** Rooms that have members. */
   rooms(): string[];
+  /** The counters and gauges now. Throws code "ECLOSED" once closed. */
+  metrics(): Metrics;
+  /** The same in Prometheus's text exposition format (0.0.4). Throws code "ECLOSED" once closed. */
+  metricsText(): string;
   /** Lets clients join/leave rooms: return true to allow (synchronously); null turns it off. */
   roomsPolicy(fn: ((spark: Spark, room: string, join: boolean) => boolean) | null): this;
 
@@ -308,6 +366,8 @@ export class Server extends EventEmitter {
   on(event: 'connection' | 'disconnection', listener: (spark: Spark) => void): this;
   on(event: 'error', listener: (err: WeftError, spark?: Spark) => void): this;
   on(event: 'close', listener: () => void): this;
+  /** The core's records about this server, emitted on the next tick. */
+  on(event: 'log', listener: (record: LogRecord) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
@@ -357,6 +417,8 @@ export interface ClientOptions {
   batching?: boolean | number;
   /** Default ack timeout in ms when `emitter` is `true`. */
   ackTimeout?: number;
+  /** Records up to this level become 'log' events (when listened to). */
+  logLevel?: LogLevel;
   // As ServerOptions: an unknown option is a type error and a TypeError.
 }
 
@@ -403,6 +465,8 @@ export class Client extends Duplex {
   on(event: 'error', listener: (err: WeftError) => void): this;
   on(event: 'reconnect scheduled' | 'reconnect' | 'reconnected', listener: (opts: ReconnectInfo) => void): this;
   on(event: 'reconnect failed' | 'reconnect timeout', listener: (err: WeftError, opts: ReconnectInfo) => void): this;
+  /** The core's records about this client (open, close, error, reconnect, end), emitted on the next tick. */
+  on(event: 'log', listener: (record: LogRecord) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 export { Client as Socket };

@@ -65,6 +65,8 @@ typedef struct weft__lloop {
   int nerr;          /* handler errors dropped after the first pending one */
   int closing;       /* lua_close: no more calls into Lua */
   int running;       /* inside weft.run() */
+  int log_ref;       /* the log function (weft.set_log) */
+  int log_busy;      /* the log function runs: records it causes are dropped */
   unsigned long ncb; /* callbacks dispatched (poll() returns the difference) */
   weft__lhandle *handles;
 } weft__lloop;
@@ -934,7 +936,8 @@ static int weft__lserver_urls_opt(lua_State *L) {
 
 /* weft.server{ url= (string or list), transformer=, parser=, ping_interval=,
  *              max_length=, compression=, high_water_mark=, max_queue=,
- *              origins={}, trusted_proxies={}, tls={cert=, key=}, unix_mode= } */
+ *              origins={}, trusted_proxies={}, tls={cert=, key=}, unix_mode=,
+ *              metrics_path= } */
 static int weft__l_server(lua_State *L) {
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
@@ -997,6 +1000,7 @@ static int weft__l_server(lua_State *L) {
                                            : !strcmp(lua_tostring(L, -1), "drop") ? WEFT_QUEUE_DROP
                                                                                   : -1))
   SRVOPT("compression", LUA_TBOOLEAN, weft_server_set_compression(srv->s, lua_toboolean(L, -1)))
+  SRVOPT("metrics_path", LUA_TSTRING, weft_server_set_metrics_path(srv->s, lua_tostring(L, -1)))
   SRVOPT("unix_mode", LUA_TNUMBER,
          weft_server_set_unix_mode(srv->s, lua_tonumber(L, -1) > 0xffffffffu
                                                ? 0xffffffffu
@@ -2783,6 +2787,108 @@ static int weft__lloop_gc(lua_State *L) {
   return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The loop's log (weft.set_log) and a server's metrics                     */
+/* ------------------------------------------------------------------------ */
+
+static const char *const log_levels[] = {"off", "error", "warn", "info", "debug", NULL};
+
+/* Pushes the record as a table and calls the log function with it. */
+static int weft__llog_call(lua_State *L, weft__ldispatch *d) {
+  const weft_log_record *r = d->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, d->ref);
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, log_levels[r->level]);
+  lua_setfield(L, -2, "level");
+  lua_pushstring(L, r->event);
+  lua_setfield(L, -2, "event");
+  lua_pushstring(L, r->message);
+  lua_setfield(L, -2, "message");
+  lua_pushstring(L, r->spark); /* nil when NULL */
+  lua_setfield(L, -2, "spark");
+  lua_pushstring(L, r->kind);
+  lua_setfield(L, -2, "kind");
+  lua_pushstring(L, r->server ? "server" : r->client ? "client" : NULL);
+  lua_setfield(L, -2, "source");
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+static void weft__lon_log(const weft_log_record *r, void *user) {
+  weft__lloop *lp = user;
+  if (lp->log_busy || lp->log_ref == LUA_NOREF || r->level < 1 || r->level > 4) return;
+  weft__ldispatch d;
+  weft__linit_dispatch(&d, lp, D_CUSTOM, lp->log_ref);
+  d.custom = weft__llog_call;
+  d.ctx = (void *)r;
+  lp->log_busy = 1;
+  weft__lrun(&d); /* an error is kept and raised by poll(), as a handler's */
+  lp->log_busy = 0;
+}
+
+/* weft.set_log(level, fn): records up to `level` ("error", "warn", "info",
+ * "debug") go to fn(record); weft.set_log("off") (fn may be left out)
+ * turns it off. A bad level name or a fn that is not a function raises. */
+static int weft__l_set_log(lua_State *L) {
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  int level = luaL_checkoption(L, 1, NULL, log_levels);
+  if (level != WEFT_LOG_OFF) luaL_checktype(L, 2, LUA_TFUNCTION);
+  int rc = weft_loop_set_log(lp->loop, level, level ? weft__lon_log : NULL, lp, NULL);
+  if (rc != 0) return weft__lfail(L, rc, "set_log");
+  weft__lunref(L, &lp->log_ref);
+  if (level != WEFT_LOG_OFF) {
+    lua_pushvalue(L, 2);
+    lp->log_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* server:metrics() --> { connections_open = n, ... } (weft_metrics' fields). */
+static int weft__lserver_metrics(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "metrics");
+  weft_metrics m;
+  memset(&m, 0, sizeof(m));
+  m.size = sizeof(m);
+  int rc = weft_server_metrics(ud->impl->s, &m);
+  if (rc != 0) return weft__lfail(L, rc, "metrics");
+  const struct {
+    const char *name;
+    uint64_t v;
+  } f[] = {{"connections_open", m.connections_open},
+           {"connections_total", m.connections_total},
+           {"handshakes_total", m.handshakes_total},
+           {"refused_total", m.refused_total},
+           {"messages_in_total", m.messages_in_total},
+           {"messages_out_total", m.messages_out_total},
+           {"bytes_in_total", m.bytes_in_total},
+           {"bytes_out_total", m.bytes_out_total},
+           {"queue_bytes", m.queue_bytes},
+           {"queue_refused_total", m.queue_refused_total},
+           {"heartbeat_timeouts_total", m.heartbeat_timeouts_total},
+           {"errors_total", m.errors_total}};
+  lua_createtable(L, 0, (int)(sizeof(f) / sizeof(f[0])));
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    lua_pushinteger(L, (lua_Integer)f[i].v);
+    lua_setfield(L, -2, f[i].name);
+  }
+  return 1;
+}
+
+/* server:metrics_text() --> the Prometheus text (what metrics_path serves). */
+static int weft__lserver_metrics_text(lua_State *L) {
+  weft__lserver_ud *ud = weft__lcheck_server(L);
+  if (!ud->impl || !ud->impl->s) return weft__lfail(L, WEFT_ECLOSED, "metrics_text");
+  long n = weft_server_metrics_text(ud->impl->s, NULL, 0);
+  if (n < 0) return weft__lfail(L, (int)n, "metrics_text");
+  char *buf = lua_newuserdata(L, (size_t)n + 1); /* collected: nothing leaks if Lua raises */
+  weft_server_metrics_text(ud->impl->s, buf, (size_t)n + 1);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
 static const luaL_Reg server_methods[] = {{"on", weft__lserver_on},
                                           {"write", weft__lserver_write},
                                           {"port", weft__lserver_port},
@@ -2798,6 +2904,8 @@ static const luaL_Reg server_methods[] = {{"on", weft__lserver_on},
                                           {"rooms_policy", weft__lserver_rooms_policy},
                                           {"to", weft__lserver_to},
                                           {"spark", weft__lserver_spark},
+                                          {"metrics", weft__lserver_metrics},
+                                          {"metrics_text", weft__lserver_metrics_text},
                                           {NULL, NULL}};
 static const luaL_Reg spark_methods[] = {{"on", weft__lspark_on},
                                          {"write", weft__lspark_write},
@@ -2856,6 +2964,7 @@ static const luaL_Reg module_funcs[] = {{"server", weft__l_server},
                                         {"map", weft__l_map},
                                         {"encode", weft__l_encode},
                                         {"decode", weft__l_decode},
+                                        {"set_log", weft__l_set_log},
                                         {NULL, NULL}};
 
 /* Creates metatable `name` (methods with the loop as upvalue; __index itself;
@@ -2898,6 +3007,7 @@ WEFT__LUA_EXPORT int luaopen_weft(lua_State *L) {
     weft__lloop *lp = lua_newuserdata(L, sizeof(*lp));
     memset(lp, 0, sizeof(*lp));
     lp->tb_ref = lp->err_ref = lp->array_mt_ref = lp->map_mt_ref = lp->chans_ref = LUA_NOREF;
+    lp->log_ref = LUA_NOREF;
     lp->L = L;
     int rc = weft_loop_new(&lp->loop);
     if (rc != 0) return luaL_error(L, "weft: cannot create the loop: %s", weft_strerror(rc));

@@ -11,6 +11,16 @@ function M.wait(cond, ms, what)
   end
 end
 
+-- Polls until poll() raises (a handler's error, re-raised after the step);
+-- returns that error, or nil after `ms` (5000).
+function M.raised(ms)
+  local deadline = weft.clock() + (ms or 5000)
+  while weft.clock() < deadline do
+    local ok, err = pcall(weft.poll, 5)
+    if not ok then return err end
+  end
+end
+
 -- Lets close handshakes finish so tests do not leak handles into each other.
 function M.settle()
   local deadline = weft.clock() + 3000

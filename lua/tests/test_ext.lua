@@ -200,12 +200,7 @@ test("emitter: a handler error is re-raised by poll(); the sender gets 'handler 
   srv:handle("drop", function(_, reply) reply = nil end) -- dropped: collected -> "dropped"
   local got = {}
   cl[1]:emit("boom", function(err) got.boom = err end)
-  local raised
-  local deadline = weft.clock() + 5000
-  while not raised and weft.clock() < deadline do
-    local ok, err = pcall(weft.poll, 5)
-    if not ok then raised = err end
-  end
+  local raised = helpers.raised()
   assert(raised and tostring(raised):find("kaboom"), "re-raised: " .. tostring(raised))
   wait(function() return got.boom end, 5000, "ack of the failing handler")
   eq(got.boom.reason, "handler error", "rejected by the binding")

@@ -189,12 +189,7 @@ test("errors: a handler error is re-raised by poll() with its traceback; the ser
   local got = {}
   c:on("data", function(m) got[#got + 1] = m end)
   c:write("boom")
-  local raised
-  local deadline = weft.clock() + 5000
-  while not raised and weft.clock() < deadline do
-    local ok, err = pcall(weft.poll, 5)
-    if not ok then raised = err end
-  end
+  local raised = helpers.raised()
   assert(raised, "poll() did not raise")
   assert(raised:find("handler boom", 1, true), raised)
   assert(raised:find("stack traceback", 1, true), "no traceback in: " .. raised)

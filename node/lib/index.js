@@ -7,6 +7,7 @@ const { Duplex } = require('node:stream');
 const { EventEmitter } = require('node:events');
 const binding = require('./binding');
 const { checkServer, checkClient } = require('./options');
+const log = require('./log');
 
 const kExt = Symbol('weft.handle');
 
@@ -290,6 +291,7 @@ class Server extends EventEmitter {
     this[kExt] = binding.serverNew(this);
     const ext = this[kExt];
     try {
+      log.attach(this, options);
       if (transformer !== undefined) binding.serverSet(ext, 'transformer', transformer);
       binding.serverSet(ext, 'parser', this.parser);
       if (options.pingInterval !== undefined) {
@@ -306,6 +308,12 @@ class Server extends EventEmitter {
       }
       for (const ip of options.trustedProxies || []) binding.serverSet(ext, 'trustedProxy', ip);
       if (options.unixMode !== undefined) binding.serverSet(ext, 'unixMode', options.unixMode);
+      if (options.metricsPath !== undefined) {
+        if (typeof options.metricsPath !== 'string') {
+          throw new TypeError(`metricsPath must be a string (e.g. "/metrics"), got ${typeof options.metricsPath}`);
+        }
+        binding.serverSet(ext, 'metricsPath', options.metricsPath);
+      }
       this._ext = ext_.attachServer(this, options);
       if (options.tls) binding.serverTls(ext, options.tls.cert, options.tls.key);
       // Each call answers the first listener's port (0 for a Unix socket).
@@ -437,6 +445,24 @@ class Server extends EventEmitter {
 
   /** Alias of destroy() shaped after net.Server#close(cb). */
   close(fn) { return this.destroy({}, fn); }
+
+  /**
+   * The server's counters and gauges now, as numbers (exact below 2^53):
+   * connectionsOpen, connectionsTotal, handshakesTotal, refusedTotal,
+   * messagesInTotal, messagesOutTotal, bytesInTotal, bytesOutTotal,
+   * queueBytes, queueRefusedTotal, heartbeatTimeoutsTotal, errorsTotal.
+   * Throws ECLOSED once the server has closed.
+   */
+  metrics() { return binding.serverMetrics(this[kExt]); }
+
+  /** The same in Prometheus's text format (what options.metricsPath serves). */
+  metricsText() { return binding.serverMetricsText(this[kExt]); }
+
+  removeAllListeners(...args) {
+    super.removeAllListeners(...args);
+    log.hook(this); // keeps following 'log' listeners
+    return this;
+  }
 }
 
 function onAuthorize(ext) {
@@ -526,6 +552,7 @@ class Client extends Duplex {
     this._ext = {};
     const ext = this[kExt];
     try {
+      log.attach(this, options);
       if (options.transformer !== undefined) binding.clientSet(ext, 'transformer', transformerName(options.transformer));
       if (options.parser !== undefined) binding.clientSet(ext, 'parser', normalizeParser(options.parser));
       const r = options.reconnect;
@@ -664,11 +691,18 @@ class Client extends Duplex {
         break;
       case 'destroy':
         this._ended = true;
+        log.detach(this);
         this.emit('destroy');
         break;
       default:
         this.emit(name);
     }
+  }
+
+  removeAllListeners(...args) {
+    super.removeAllListeners(...args);
+    log.hook(this); // keeps following 'log' listeners
+    return this;
   }
 
   _finishStreams() {
@@ -712,6 +746,7 @@ binding.setup({
   close() {
     this._closed = true;
     this._closedDone = true;
+    log.detach(this);
     this._sparks.clear();
     this._pendingAuth.clear();
     const cbs = this._destroyCallbacks.splice(0);
@@ -720,6 +755,7 @@ binding.setup({
   },
   authorize: onAuthorize,
   client(event, a, b, c, d) { this._event(event, a, b, c, d); },
+  log: log.dispatch,
   clientData(value) { this._data(value); }
 });
 

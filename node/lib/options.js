@@ -9,6 +9,7 @@ const SERVER = [
   'port', 'host', 'hostname', 'pathname', 'listen', 'unixMode', 'parser', 'transformer',
   'pingInterval', 'maxLength', 'compression', 'highWaterMark', 'maxQueue', 'queuePolicy', 'origins',
   'trustedProxies', 'tls', 'plugin', 'emitter', 'rooms', 'channels', 'batching', 'ackTimeout',
+  'metricsPath', 'logLevel',
   // Primus's, with nothing for weft to do: accepted so that a Primus app
   // switches with one line.
   'iknowhttpsisbetter', 'iknowclusterwillbreakconnections', 'global'
@@ -16,7 +17,7 @@ const SERVER = [
 const CLIENT = [
   'parser', 'transformer', 'reconnect', 'strategy', 'timeout', 'pingTimeout', 'manual',
   'maxLength', 'queueSize', 'retryRefused', 'headers', 'transport', 'ca', 'rejectUnauthorized',
-  'emitter', 'channels', 'batching', 'ackTimeout'
+  'emitter', 'channels', 'batching', 'ackTimeout', 'logLevel'
 ];
 
 // Edit distance, for the "did you mean" of a misspelt name.

@@ -47,6 +47,7 @@ enum {
   CB_CHANNEL,       /* this=channel (what, value) */
   CB_CHANNEL_OPEN,  /* this=server|client (chExt, name, spark|null) -> Channel */
   CB_POLICY,        /* this=server (spark, room, join) -> bool */
+  CB_LOG,           /* this=server|client (level, event, message, spark|null, kind|null) */
   CB_COUNT
 };
 
@@ -810,7 +811,8 @@ static napi_value js_server_new(napi_env env, napi_callback_info info) {
 }
 
 /* serverSet(ext, name, value): transformer, parser, pingInterval, maxLength,
- * compression, highWaterMark, maxQueue, unixMode, origin, trustedProxy. */
+ * compression, highWaterMark, maxQueue, unixMode, origin, trustedProxy,
+ * metricsPath. */
 static napi_value js_server_set(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (get_args(env, info, 3, argv, NULL) != 0) return NULL;
@@ -844,6 +846,8 @@ static napi_value js_server_set(napi_env env, napi_callback_info info) {
       rc = weft_server_add_origin(s->srv, val);
     else if (!strcmp(name, "trustedProxy"))
       rc = weft_server_add_trusted_proxy(s->srv, val);
+    else if (!strcmp(name, "metricsPath"))
+      rc = weft_server_set_metrics_path(s->srv, val);
     free(val);
   } else if (t == napi_number || t == napi_boolean) {
     double d = 0;
@@ -2347,15 +2351,119 @@ static napi_value js_channel_call(napi_env env, napi_callback_info info) {
 }
 
 /* ---------------------------------------------------------------------- */
+/* The loop's log and a server's metrics                                  */
+/* ---------------------------------------------------------------------- */
+
+/* The loop's log function: each record goes to the dispatcher with the
+ * server or client it is about as `this` (lib/log.js queues it for the next
+ * tick, so JavaScript never runs inside the core's record). */
+static void on_log(const weft_log_record *r, void *user) {
+  weft__addon *a = user;
+  if (a->teardown) return;
+  napi_ref obj = NULL;
+  for (weft__nserver *s = a->servers; r->server && s && !obj; s = s->next)
+    if (s->srv == r->server) obj = s->obj;
+  for (weft__nclient *c = a->clients; r->client && c && !obj; c = c->next)
+    if (c->c == r->client) obj = c->obj;
+  if (!obj) return;
+  napi_env env = a->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value recv, null, argv[5];
+  NAPI_OK(napi_get_reference_value(env, obj, &recv));
+  NAPI_OK(napi_get_null(env, &null));
+  argv[0] = make_int(env, r->level);
+  argv[1] = make_string(env, r->event);
+  argv[2] = make_string(env, r->message);
+  argv[3] = r->spark ? make_string(env, r->spark) : null;
+  argv[4] = r->kind ? make_string(env, r->kind) : null;
+  for (int i = 0; i < 5; i++)
+    if (!argv[i]) goto fail;
+  call_js(a, CB_LOG, recv, 5, argv);
+fail:
+  napi_close_handle_scope(env, scope);
+}
+
+/* logLevel(level): the loop's level (WEFT_LOG_OFF..WEFT_LOG_DEBUG). */
+static napi_value js_log_level(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  weft__addon *a = get_addon(env);
+  if (get_args(env, info, 1, argv, NULL) != 0 || !a) return NULL;
+  int32_t level = -1;
+  if (napi_get_value_int32(env, argv[0], &level) != napi_ok)
+    return throw_type(env, "level must be a number");
+  weft_loop *loop = addon_loop(env, a);
+  if (!loop) return throw_weft(env, WEFT_ECLOSED, "loop");
+  int rc = weft_loop_set_log(loop, level, level > 0 ? on_log : NULL, a, NULL);
+  if (rc != 0) return throw_weft(env, rc, "logLevel");
+  return undefined(env);
+}
+
+/* serverMetrics(ext) -> { connectionsOpen, ... } (numbers: exact below
+ * 2^53). */
+static napi_value js_server_metrics(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  if (!s->srv) return throw_weft(env, WEFT_ECLOSED, "metrics");
+  weft_metrics m;
+  memset(&m, 0, sizeof(m));
+  m.size = sizeof(m);
+  int rc = weft_server_metrics(s->srv, &m);
+  if (rc != 0) return throw_weft(env, rc, "metrics");
+  const struct {
+    const char *name;
+    uint64_t v;
+  } f[] = {{"connectionsOpen", m.connections_open},
+           {"connectionsTotal", m.connections_total},
+           {"handshakesTotal", m.handshakes_total},
+           {"refusedTotal", m.refused_total},
+           {"messagesInTotal", m.messages_in_total},
+           {"messagesOutTotal", m.messages_out_total},
+           {"bytesInTotal", m.bytes_in_total},
+           {"bytesOutTotal", m.bytes_out_total},
+           {"queueBytes", m.queue_bytes},
+           {"queueRefusedTotal", m.queue_refused_total},
+           {"heartbeatTimeoutsTotal", m.heartbeat_timeouts_total},
+           {"errorsTotal", m.errors_total}};
+  if (napi_create_object(env, &out) != napi_ok) return NULL;
+  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+    napi_value v;
+    if (napi_create_double(env, (double)f[i].v, &v) != napi_ok ||
+        napi_set_named_property(env, out, f[i].name, v) != napi_ok)
+      return NULL;
+  }
+  return out;
+}
+
+/* serverMetricsText(ext) -> the Prometheus text. */
+static napi_value js_server_metrics_text(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out = NULL;
+  if (get_args(env, info, 1, argv, NULL) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  if (!s->srv) return throw_weft(env, WEFT_ECLOSED, "metricsText");
+  long n = weft_server_metrics_text(s->srv, NULL, 0);
+  if (n < 0) return throw_weft(env, (int)n, "metricsText");
+  char *buf = malloc((size_t)n + 1);
+  if (!buf) return throw_weft(env, WEFT_ENOMEM, "metricsText");
+  weft_server_metrics_text(s->srv, buf, (size_t)n + 1);
+  napi_create_string_utf8(env, buf, (size_t)n, &out);
+  free(buf);
+  return out;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Module                                                                 */
 /* ---------------------------------------------------------------------- */
 
 /* setup({spark, connection, ...}) */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   static const char *const names[CB_COUNT] = {
-      "spark", "connection", "disconnection", "data",        "drain",
-      "error", "close",      "authorize",     "client",      "clientData",
-      "event", "ack",        "channel",       "channelOpen", "policy"};
+      "spark",   "connection",  "disconnection", "data",       "drain", "error",
+      "close",   "authorize",   "client",        "clientData", "event", "ack",
+      "channel", "channelOpen", "policy",        "log"};
   napi_value argv[1];
   weft__addon *a = get_addon(env);
   if (get_args(env, info, 1, argv, NULL) != 0 || !a) return NULL;
@@ -2499,6 +2607,9 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       FN("live", js_live),
       FN("transformers", js_transformers),
       FN("transformerCheck", js_transformer_check),
+      FN("logLevel", js_log_level),
+      FN("serverMetrics", js_server_metrics),
+      FN("serverMetricsText", js_server_metrics_text),
 #undef FN
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok)

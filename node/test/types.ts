@@ -62,3 +62,25 @@ void weft.connect('ws://x/primus', { retrys: 1 });
 // @ts-expect-error: "reconect" is not a ClientOptions key
 void weft.createSocket({ reconect: { min: 1 } });
 void new weft.Server({ port: 0, iknowhttpsisbetter: true, ackTimeout: 100 });
+// Logs and metrics (issue #17).
+const observed = new weft.Server({ port: 0, metricsPath: '/metrics', logLevel: 'warn' });
+observed.on('log', (r: weft.LogRecord) => {
+  const level: 'error' | 'warn' | 'info' | 'debug' = r.level;
+  const spark: string | null = r.spark;
+  if (r.event === 'refused' && r.kind === null) void r.message.length;
+  void level; void spark;
+});
+const m: weft.Metrics = observed.metrics();
+const total: number = m.connectionsTotal + m.bytesOutTotal + m.errorsTotal;
+const text: string = observed.metricsText();
+void total; void text;
+const logged = weft.connect('ws://x/primus', { logLevel: 'debug' });
+logged.on('log', (r) => { const e: weft.LogEvent = r.event; void e; });
+// @ts-expect-error: 'loud' is not a LogLevel
+void new weft.Server({ logLevel: 'loud' });
+// @ts-expect-error: metricsPath is a string
+void new weft.Server({ metricsPath: true });
+// @ts-expect-error: metricsPath is a server option
+void weft.connect('ws://x/primus', { metricsPath: '/m' });
+// @ts-expect-error: a record's level is never 'off'
+observed.on('log', (r: weft.LogRecord) => r.level === 'off');

@@ -11,6 +11,9 @@ timer follows the core's next deadline, and nothing busy-polls.
 
     client = await weft.connect("ws://127.0.0.1:8080/primus")
     client.write({"hello": "weft"})
+
+Log records go to the standard logging module (logger "weft"); a server's
+counters are ``server.metrics()`` and ``server.metrics_text()``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from .client import EVENTS, Backoff, Client, Event, connect
 from . import errors as _errors
 from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
 from .ext import Broadcast, Channel, EventHandler, Reply
+from ._obs import Metrics, set_log_level
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve, transformers
 
 __version__: str = _ll.weft_version_string()  # the core's, from VERSION
@@ -47,6 +51,8 @@ __all__ = [
     "decode",
     "core_version",
     "transformers",
+    "Metrics",
+    "set_log_level",
 ]
 __all__ += _errors.__all__
 

@@ -15,7 +15,9 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from . import _obs
 from . import lowlevel as _ll
+from .errors import check
 
 _drivers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Driver] = (
     weakref.WeakKeyDictionary()
@@ -35,7 +37,20 @@ class Driver:
         self._handles = 0
         self._tasks: set[asyncio.Future[Any]] = set()
         self.steps = 0
+        self.log_level = _ll.WEFT_LOG_OFF
         aloop.add_reader(self.fd, self._step)
+        _obs.watch(self)
+        self.sync_log()
+
+    def sync_log(self) -> None:
+        """Sets the core's log level to what the "weft" loggers want
+        (weft._obs.core_level): records the core would format for nobody
+        are never made."""
+        level = _obs.core_level()
+        if self.core is None or level == self.log_level:
+            return
+        check(_ll.pyweft_loop_set_log(self.core, level, _obs.emit if level else None), "log")
+        self.log_level = level
 
     # -- lifetime ---------------------------------------------------------
     def acquire(self) -> None:

@@ -454,8 +454,12 @@ async def connect(
     messages of credit, 64); ack_timeout: default seconds an emit waits for
     its answer (10; 0: forever); batching: bytes per batch frame (weft
     servers only).
+
+    The client's log records (open, close, error, reconnect, end) go to the
+    logger "weft.client" (see weft.set_log_level).
     """
     drv = get_driver()
+    drv.sync_log()
     client = Client(drv, url)
     rc, ptr = _ll.weft_client_new(drv.loop, url)
     check(rc, f"client {url}")

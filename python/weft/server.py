@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
+from ._obs import Metrics
 from . import ext as _x
 from .errors import (
     ClosedError,
@@ -527,6 +528,19 @@ class Server:
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed)
 
+    # -- metrics ----------------------------------------------------------
+    def metrics(self) -> Metrics:
+        """The server's counters and gauges now (see weft.Metrics). Raises
+        weft.ClosedError once the server is closed."""
+        return Metrics(**_ll.pyweft_server_metrics(self._need_ptr()))
+
+    def metrics_text(self) -> str:
+        """The same in Prometheus's text exposition format (0.0.4), with
+        per-transport, per-status and per-error-kind series: what the
+        metrics_path serves. Raises weft.ClosedError once closed."""
+        text: str = _ll.pyweft_server_metrics_text(self._need_ptr())
+        return text
+
     async def __aenter__(self) -> Server:
         return self
 
@@ -781,6 +795,7 @@ async def serve(
     ack_timeout: float | None = None,
     batching: int | None = None,
     unix_mode: int | None = None,
+    metrics_path: str | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -808,11 +823,21 @@ async def serve(
     waits for its acknowledgement by default (10; 0 waits forever).
     batching: bytes per batch frame; the writes of one loop turn to a spark
     leave as one frame (weft peers only; off by default).
+
+    metrics_path: serves ``metrics_text()`` on GET/HEAD of this exact path
+    (e.g. "/metrics") on every listener, for Prometheus (off by default:
+    expose it on purpose). A path that does not start with "/" or holds
+    "?", "#", a space or a line break raises weft.InvalidArgument; another
+    type, TypeError. The core's log records go to the logger "weft" (see
+    weft.set_log_level).
     """
     urls = [url] if isinstance(url, str) else list(url)
     if not urls:
         raise ValueError("serve() needs at least one URL")
+    if metrics_path is not None and not isinstance(metrics_path, str):
+        raise TypeError(f"metrics_path must be a str, not {type(metrics_path).__name__}")
     drv = get_driver()
+    drv.sync_log()
     srv = Server(drv)
     rc, ptr = _ll.weft_server_new(drv.loop)
     check(rc, "server")
@@ -856,6 +881,9 @@ async def serve(
             if unix_mode < 0:
                 raise ValueError("unix_mode must not be negative")
             check(_ll.weft_server_set_unix_mode(ptr, unix_mode), f"unix_mode {unix_mode:#o}")
+        if metrics_path is not None:
+            rc = _ll.weft_server_set_metrics_path(ptr, metrics_path)
+            check(rc, f"metrics_path {metrics_path!r}")
         srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
         srv._install_plugins(plugins)
         if authorize is not None:

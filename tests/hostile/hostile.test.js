@@ -22,6 +22,7 @@ const { describe, test } = require('node:test');
 
 const WS_PATH = path.join(__dirname, '..', 'interop', 'node_modules', 'ws');
 const WebSocket = require(WS_PATH);
+const { within, delay } = require('../support/traffic');
 
 const CLI = process.env.WEFT_CLI;
 const CROWD = 20;
@@ -59,15 +60,6 @@ async function startServer(t, args = []) {
   };
   return { child, port, url: `ws://127.0.0.1:${port}/primus`, lines, errors, waitLine, rss, stop };
 }
-
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([promise, new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  })]).finally(() => clearTimeout(timer));
-}
-
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- the crowd --------------------------------------------------------------
 

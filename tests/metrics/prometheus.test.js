@@ -11,7 +11,6 @@
 const assert = require('node:assert/strict');
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const http = require('node:http');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
@@ -19,18 +18,12 @@ const readline = require('node:readline');
 const { test } = require('node:test');
 
 const WebSocket = require(path.join(__dirname, '..', 'interop', 'node_modules', 'ws'));
+const traffic = require('../support/traffic');
+const { within, delay, get, series } = traffic;
 
 const CLI = process.env.WEFT_CLI;
 const PROM = process.env.WEFT_PROMETHEUS;
 
-function within(promise, ms, what) {
-  let timer;
-  return Promise.race([promise, new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  })]).finally(() => clearTimeout(timer));
-}
-
-const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function spawnStopped(t, cmd, args) {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -51,83 +44,16 @@ async function startServer(t, args) {
   return { child, port, errors };
 }
 
-function get(port, target, method = 'GET') {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: target, method }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** One raw request; resolves with the status line's code. */
-function rawStatus(port, request) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(request));
-    let got = '';
-    s.setEncoding('latin1');
-    s.on('data', (d) => { got += d; });
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1])));
-    s.on('error', reject);
-  });
-}
-
-async function openWs(url) {
-  const ws = new WebSocket(url);
-  await within(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 5000, 'open');
-  return ws;
-}
-
-/** Sends `n` messages and waits for their echoes. */
-async function echoes(ws, msg, n) {
-  let got = 0;
-  const done = new Promise((resolve) => ws.on('message', (d) => {
-    if (String(d) === msg && ++got === n) resolve();
-  }));
-  for (let i = 0; i < n; i++) ws.send(msg);
-  await within(done, 5000, 'echoes');
-}
-
-/** The value of one series in a text exposition. */
-function series(text, name) {
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `no series ${name}`);
-  return Number(line.slice(name.length + 1));
-}
-
-async function knownTraffic(t, port) {
-  const url = `ws://127.0.0.1:${port}/primus`;
-  const clients = [];
-  for (let i = 0; i < 3; i++) clients.push(await openWs(url));
-  for (const ws of clients) await echoes(ws, '"hi"', 5);
-  // One refused handshake: no Sec-WebSocket-Key.
-  const refused = await rawStatus(port, 'GET /primus HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n' +
-    'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n');
-  assert.equal(refused, 400);
-  // One oversize message (the server's --max-length is 100).
-  const big = await openWs(url);
-  const code = await within(new Promise((resolve) => {
-    big.on('close', (c) => resolve(c));
-    big.send(`"${'x'.repeat(200)}"`);
-  }), 5000, 'close 1009');
-  assert.equal(code, 1009);
-  for (const ws of clients) ws.close();
-  // Until the server has seen every close.
-  for (let i = 0; i < 100; i++) {
-    const { body } = await get(port, '/metrics');
-    if (series(body, 'weft_connections{transport="websockets"}') === 0) return body;
-    await delay(20);
-  }
-  throw new Error('connections did not close');
+/** The known traffic (tests/support/traffic.js), then the text once the server has seen every close. */
+async function knownTraffic(port) {
+  const sent = await traffic.knownTraffic(WebSocket, port);
+  assert.deepEqual(sent, { refused: 400, oversize: 1009 });
+  return (await traffic.scrapeUntilClosed(port)).page.body;
 }
 
 test('the scraped text holds the exact counters and passes promtool', async (t) => {
   const srv = await startServer(t, ['--metrics', '/metrics', '--max-length', '100', '--log-level', 'info']);
-  const text = await knownTraffic(t, srv.port);
+  const text = await knownTraffic(srv.port);
   const expect = {
     'weft_connections{transport="websockets"}': 0,
     'weft_connections_total{transport="websockets"}': 4,
@@ -166,8 +92,8 @@ test('the scraped text holds the exact counters and passes promtool', async (t) 
 
 test('a real Prometheus server scrapes the metrics path', async (t) => {
   const srv = await startServer(t, ['--metrics', '/metrics']);
-  const ws = await openWs(`ws://127.0.0.1:${srv.port}/primus`);
-  await echoes(ws, '"scraped"', 3);
+  const ws = await traffic.openWs(WebSocket, `ws://127.0.0.1:${srv.port}/primus`);
+  await traffic.echoes(ws, '"scraped"', 3);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-prom-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), [
