@@ -97,7 +97,8 @@ size_t weft__ws_close_payload(uint8_t out[125], int code, const char *reason);
  * The reader: consumes frames from a byte stream, assembles fragmented
  * messages, validates (masking, opcodes, RSV bits, control frame rules,
  * continuation order, UTF-8 of text and close reasons, fail-fast on
- * fragments), inflates compressed messages, and reports events.
+ * fragments and on the bytes of a frame not complete yet), inflates
+ * compressed messages, and reports events.
  *
  * Callbacks return 0 to go on, non-zero to stop feeding at once (the feed
  * then returns the bytes consumed up to and including that frame).
@@ -124,17 +125,20 @@ typedef struct weft__ws_reader {
   int msg_binary;
   int msg_compressed;
   uint32_t utf8_state;
-  weft__buf msg;     /* fragments so far */
-  weft__buf scratch; /* inflate output */
-  size_t need;       /* bytes needed to complete the pending frame, 0 unknown */
-  int close_code;    /* set when feed fails: 1002, 1007 or 1009 */
+  weft__buf msg;      /* fragments so far */
+  weft__buf scratch;  /* inflate output */
+  size_t need;        /* bytes needed to complete the pending frame, 0 unknown */
+  size_t pend_done;   /* payload bytes of the pending text frame unmasked and checked */
+  uint32_t pend_utf8; /* the UTF-8 state after them */
+  int close_code;     /* set when feed fails: 1002, 1007 or 1009 */
 } weft__ws_reader;
 
 void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_length);
 void weft__ws_reader_free(weft__ws_reader *r);
 /* Feeds buf[0..len) (modified in place). Returns the number of bytes
- * consumed: whole frames only; the caller keeps the rest and feeds it again
- * with more bytes appended. A negative return is WEFT_EPROTO, WEFT_EUTF8 or
+ * consumed: whole frames only; the caller keeps the rest as the call left it
+ * (the part of a text frame that is there is unmasked and checked already)
+ * and feeds it again with more bytes appended. A negative return is WEFT_EPROTO, WEFT_EUTF8 or
  * WEFT_ETOOBIG, with r->close_code telling what to close with; the stream is
  * then dead. */
 long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
