@@ -173,7 +173,7 @@ static void run(const uint8_t *data, size_t size, int server, weft__pmd *pmd, ui
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static weft__pmd *pmd;
-  if (!pmd && weft__pmd_new(&pmd)) abort();
+  if (!pmd && weft__pmd_new(&pmd, 15, 0)) abort();
   if (size < 3) return 0;
   uint8_t cfg = data[0];
   int server = cfg & 1;

@@ -662,7 +662,7 @@ static void test_control_rules(void **state) {
 static void test_rsv1_rules(void **state) {
   (void)state;
   weft__pmd *z;
-  assert_int_equal(weft__pmd_new(&z), 0);
+  assert_int_equal(weft__pmd_new(&z, 15, 0), 0);
   weft__buf s = {0};
   put(&s, WEFT__WS_PING, 1, 1, "", 0, 1); /* compressed control frame */
   expect_fail(&s, 1, z, 100, 1002);
