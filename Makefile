@@ -4,6 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all deps build run test test-c test-layers test-interop test-asan test-valgrind test-fuzz fuzz \
+        test-autobahn \
         format format-check bench clean
 
 all: build
@@ -25,7 +26,7 @@ run: build
 test: deps
 	@bash scripts/test.sh all
 
-test-c test-layers test-interop test-asan test-valgrind test-fuzz format-check: deps
+test-c test-layers test-interop test-asan test-valgrind test-fuzz test-autobahn format-check: deps
 	@bash scripts/test.sh $(patsubst test-%,%,$@)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 600).

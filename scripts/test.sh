@@ -119,6 +119,12 @@ run_format() {
   fi
 }
 
+# The Autobahn testsuite against the server and the client of build/weft
+# (scripts/autobahn.sh: skipped where there is no Python 2.7).
+run_autobahn() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/autobahn.sh all
+}
+
 # Each host front end owns its stage: HOST/test.sh builds what it needs and
 # runs that host's suites (python/, node/, lua/, clients/js/).
 HOSTS=(python node lua clients/js)
@@ -143,12 +149,14 @@ case $what in
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
+  autobahn) stage "Autobahn testsuite (server and client)" run_autobahn ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
     stage "layers" run_layers
     stage "interop with the npm Primus client" run_interop
+    stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
     stage "acks across hosts" run_cross
     stage "C tests under ASan+UBSan" run_asan
