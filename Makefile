@@ -10,7 +10,7 @@ PORT ?= 8080
 PREFIX ?= /usr/local
 
 .PHONY: all deps build run install test test-c test-layers test-interop test-hostile test-metrics \
-        test-asan test-valgrind test-fuzz test-packages fuzz format format-check bench clean
+        test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench clean
 
 all: build
 
@@ -37,7 +37,7 @@ test: deps
 	@bash scripts/test.sh all
 
 test-c test-layers test-interop test-hostile test-metrics test-asan test-valgrind test-fuzz \
-  test-packages format-check: deps
+  test-packages test-autobahn format-check: deps
 	@bash scripts/test.sh $(patsubst test-%,%,$@)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 600).

@@ -10,6 +10,12 @@
 # Cases: echo 100 and 1000 connections x 32 B (8 in flight each), broadcast
 # to 1k and 10k clients (8 senders, 4 in flight), and memory per idle
 # connection (server RSS at 10k open connections minus RSS at 0, over 10k).
+# With --compression on the server (not in the default CASES): bcastz1k,
+# broadcast of 256 B to 1k clients that offer permessage-deflate (deliveries/s,
+# and bcastz1k_ns: the server's CPU ns per delivery); bcastzmix1k, the same
+# with the clients' server_max_window_bits spread over none, 8, 9, …, 15;
+# idlez10k, memory per idle connection that negotiated permessage-deflate,
+# and idlez10k_w10 with server_max_window_bits=10.
 # RUNS (default 3) of each per build; prints the medians, the ratio B/A and
 # every run, and writes bench/results/ab.json. Timings live here, never in
 # tests.
@@ -38,8 +44,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() { # BUILD MODE
-  "${PIN0[@]}" "$1/weft" serve --port 0 --ping-interval 0 --mode "$2" >"$log" 2>/dev/null &
+start() { # BUILD MODE [SERVER OPTIONS…]
+  local build=$1 mode=$2
+  shift 2
+  "${PIN0[@]}" "$build/weft" serve --port 0 --ping-interval 0 --mode "$mode" "$@" >"$log" 2>/dev/null &
   server_pid=$!
   port=
   for _ in $(seq 300); do
@@ -47,7 +55,7 @@ start() { # BUILD MODE
     [ -n "$port" ] && return 0
     sleep 0.05
   done
-  echo "ab: $1/weft did not start" >&2
+  echo "ab: $build/weft did not start" >&2
   return 1
 }
 
@@ -61,7 +69,28 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
-# One run of one case on one build: prints its figure.
+# Memory per idle connection: prints bytes per connection of 10k. With an
+# extension offer (permessage-deflate), the server has compression on.
+idle_rss() { # BUILD [OFFER]
+  local opts=() ext=()
+  [ -n "${2:-}" ] && opts=(--compression) ext=(--extensions "$2")
+  start "$1" echo "${opts[@]}" || return 1
+  sleep 1
+  local before after word
+  before=$(rss_kb "$server_pid")
+  coproc IDLE { "${PIN1[@]}" timeout 300 "$LOAD/idle_load" --port "$port" --stages 10000 \
+    --timeout 120 --hold 120 "${ext[@]}" 2>/dev/null; }
+  local idle_pid=$IDLE_PID
+  read -r -t 150 -u "${IDLE[0]}" word _ && [ "$word" = ready ] && sleep 1 &&
+    after=$(rss_kb "$server_pid")
+  echo >&"${IDLE[1]}"
+  exec {IDLE[1]}>&- 2>/dev/null || true
+  wait "$idle_pid" 2>/dev/null
+  stop
+  [ -n "${after:-}" ] && echo $(((after - before) * 1024 / 10000))
+}
+
+# One run of one case on one build: prints "CASE FIGURE" lines.
 run_case() { # CASE BUILD
   case $1 in
     echo100 | echo1000)
@@ -70,7 +99,7 @@ run_case() { # CASE BUILD
       line=$(timeout 60 "${PIN1[@]}" "$LOAD/echo_load" --port "$port" --conns "${1#echo}" --size 32 \
         --pipeline 8 --seconds "$SECONDS_PER_RUN")
       stop
-      field "$line" msgs_per_s
+      echo "$1 $(field "$line" msgs_per_s)"
       ;;
     bcast1k | bcast10k)
       start "$2" broadcast || return 1
@@ -79,24 +108,22 @@ run_case() { # CASE BUILD
       line=$(timeout 120 "${PIN1[@]}" "$LOAD/bcast_load" --port "$port" --clients "$n" --senders 8 \
         --inflight 4 --seconds "$SECONDS_PER_RUN" 2>/dev/null)
       stop
-      field "$line" deliveries_per_s
+      echo "$1 $(field "$line" deliveries_per_s)"
       ;;
-    idle10k)
-      start "$2" echo || return 1
-      sleep 1
-      local before after word
-      before=$(rss_kb "$server_pid")
-      coproc IDLE { "${PIN1[@]}" timeout 300 "$LOAD/idle_load" --port "$port" --stages 10000 \
-        --timeout 120 --hold 120 2>/dev/null; }
-      local idle_pid=$IDLE_PID
-      read -r -t 150 -u "${IDLE[0]}" word _ && [ "$word" = ready ] && sleep 1 &&
-        after=$(rss_kb "$server_pid")
-      echo >&"${IDLE[1]}"
-      exec {IDLE[1]}>&- 2>/dev/null || true
-      wait "$idle_pid" 2>/dev/null
+    bcastz1k | bcastzmix1k)
+      start "$2" broadcast --compression || return 1
+      local windows=0 line
+      [ "$1" = bcastzmix1k ] && windows=0,8,9,10,11,12,13,14,15
+      line=$(timeout 120 "${PIN1[@]}" "$LOAD/bcast_load" --port "$port" --clients 1000 --senders 8 \
+        --inflight 4 --size 256 --deflate "$windows" --server-pid "$server_pid" \
+        --seconds "$SECONDS_PER_RUN" 2>/dev/null)
       stop
-      [ -n "${after:-}" ] && echo $(((after - before) * 1024 / 10000))
+      echo "$1 $(field "$line" deliveries_per_s)"
+      echo "${1}_ns $(field "$line" server_ns_per_delivery)"
       ;;
+    idlez10k) echo "$1 $(idle_rss "$2" "permessage-deflate; client_max_window_bits")" ;;
+    idlez10k_w10) echo "$1 $(idle_rss "$2" "permessage-deflate; server_max_window_bits=10")" ;;
+    idle10k) echo "$1 $(idle_rss "$2")" ;;
   esac
 }
 
@@ -105,8 +132,9 @@ for c in $CASES; do
     for side in A B; do
       build=$A
       [ $side = B ] && build=$B
-      v=$(run_case "$c" "$build")
-      echo "$c $side $r ${v:-0}" | tee -a "$raw" >&2
+      while read -r name v; do
+        echo "$name $side $r ${v:-0}" | tee -a "$raw" >&2
+      done < <(run_case "$c" "$build")
     done
   done
 done
@@ -119,7 +147,9 @@ for line in open(raw):
     case, side, run, v = line.split()
     rows.setdefault(case, {"A": [], "B": []})[side].append(float(v))
 unit = {"echo100": "msgs/s", "echo1000": "msgs/s", "bcast1k": "deliveries/s",
-        "bcast10k": "deliveries/s", "idle10k": "bytes/conn"}
+        "bcast10k": "deliveries/s", "idle10k": "bytes/conn", "bcastz1k": "deliveries/s",
+        "bcastz1k_ns": "server ns/deliv", "bcastzmix1k": "deliveries/s",
+        "bcastzmix1k_ns": "server ns/deliv", "idlez10k": "bytes/conn", "idlez10k_w10": "bytes/conn"}
 out = []
 print(f"A = {a}\nB = {b}")
 print(f"{'case':<10} {'A median':>12} {'B median':>12} {'B/A':>6}  unit          runs A | runs B")

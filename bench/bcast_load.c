@@ -5,9 +5,16 @@
  *
  *   bcast_load --port P [--path /primus] [--clients 1000] [--senders 8]
  *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
- *              [--addrs 8] [--connect-concurrency 256]
+ *              [--addrs 8] [--connect-concurrency 256] [--size 32]
+ *              [--deflate BITS,BITS,...] [--server-pid PID]
  *
- * Each message is a 32-byte JSON string "s<seq hex8>t<send ns hex16>xxxx".
+ * Each message is a --size-byte JSON string "s<seq hex8>t<send ns hex16>"
+ * filled up with English-like words. --deflate makes receiver i offer
+ * permessage-deflate with server_max_window_bits=BITS[i % n] (0: without
+ * the parameter); compressed frames are inflated (one shared zlib stream:
+ * the server keeps no context) before their sequence number is read.
+ * --server-pid adds the server's CPU time in the window: server_cpu (cores)
+ * and server_ns_per_delivery.
  * With --inflight k every sender keeps k messages whose fan-out is not yet
  * complete (a message is complete when all N receivers got it); with --rate
  * the senders together send that many messages per second, whatever
@@ -28,13 +35,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "ws_frames.h"
 
 #define RING_BITS 20
 #define RING (1u << RING_BITS)
-#define MSG_SIZE 32
+#define MSG_MIN 32
+#define MSG_MAX 4096
+#define MAX_WINDOWS 16
 
 typedef struct msgrec {
   uint64_t sent_ns, last_ns;
@@ -69,7 +80,13 @@ typedef struct bench {
   size_t nlat, lat_cap;
   uv_timer_t timer, pace;
   uint64_t pace_start, paced;
-  char request[512];
+  int size;                           /* message bytes */
+  int windows[MAX_WINDOWS], nwindows; /* --deflate */
+  z_stream inf;
+  uint8_t inflated[MSG_MAX + 64];
+  uint64_t compressed;
+  int server_pid;
+  double server_cpu_start;
 } bench;
 
 static double cpu_seconds(void) {
@@ -77,6 +94,22 @@ static double cpu_seconds(void) {
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
          ru.ru_stime.tv_usec / 1e6;
+}
+
+/* utime + stime of a process, in seconds (-1 when unknown). */
+static double proc_cpu_seconds(int pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+  unsigned long long ut = 0, st = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+    return -1;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void fail(bench *b, const char *what, int status) {
@@ -93,8 +126,10 @@ static void on_write(uv_write_t *w, int status) {
 static const char hexd[] = "0123456789abcdef";
 
 static void send_message(bench *b, conn *c) {
-  uint8_t frame[6 + MSG_SIZE];
-  uint8_t payload[MSG_SIZE];
+  static const char words[] = "the quick brown fox jumps over the lazy dog; ";
+  uint8_t frame[8 + MSG_MAX];
+  uint8_t payload[MSG_MAX];
+  size_t size = (size_t)b->size;
   uint32_t seq = b->next_seq++;
   uint64_t now = uv_hrtime();
   msgrec *m = &b->ring[seq & (RING - 1)];
@@ -114,20 +149,28 @@ static void send_message(bench *b, conn *c) {
   payload[p++] = 't';
   for (int i = 15; i >= 0; i--)
     payload[p++] = (uint8_t)hexd[(now >> (4 * i)) & 15];
-  while (p < MSG_SIZE - 1)
-    payload[p++] = 'x';
+  for (size_t i = 0; p < size - 1; i++)
+    payload[p++] = (uint8_t)words[(seq + i) % (sizeof(words) - 1)];
   payload[p++] = '"';
   const uint8_t mask[4] = {0x11, 0x22, 0x33, 0x44};
+  size_t h = 2;
   frame[0] = 0x81;
-  frame[1] = 0x80 | MSG_SIZE;
-  memcpy(frame + 2, mask, 4);
-  for (int i = 0; i < MSG_SIZE; i++)
-    frame[6 + i] = payload[i] ^ mask[i & 3];
-  uv_buf_t buf = uv_buf_init((char *)frame, sizeof(frame));
+  if (size < 126) {
+    frame[1] = (uint8_t)(0x80 | size);
+  } else {
+    frame[1] = 0x80 | 126;
+    frame[2] = (uint8_t)(size >> 8);
+    frame[3] = (uint8_t)size;
+    h = 4;
+  }
+  memcpy(frame + h, mask, 4);
+  for (size_t i = 0; i < size; i++)
+    frame[h + 4 + i] = payload[i] ^ mask[i & 3];
+  uv_buf_t buf = uv_buf_init((char *)frame, (unsigned)(h + 4 + size));
   int w = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   if (w < 0) w = 0;
   if ((size_t)w < buf.len) {
-    uv_write_t *req = malloc(sizeof(*req) + sizeof(frame));
+    uv_write_t *req = malloc(sizeof(*req) + buf.len);
     memcpy(req + 1, frame + w, buf.len - (size_t)w);
     uv_buf_t rest = uv_buf_init((char *)(req + 1), buf.len - (unsigned)w);
     uv_write(req, (uv_stream_t *)&c->tcp, &rest, 1, on_write);
@@ -174,6 +217,26 @@ static void delivered(bench *b, uint32_t seq, uint64_t now) {
 }
 
 static void start_sending(bench *b);
+
+/* A compressed message (no context kept by the server) into b->inflated;
+ * returns its length, 0 when it does not inflate. */
+static size_t inflate_message(bench *b, const uint8_t *p, size_t n) {
+  static const uint8_t tail[4] = {0, 0, 0xff, 0xff};
+  if (inflateReset(&b->inf) != Z_OK) return 0;
+  b->inf.next_out = b->inflated;
+  b->inf.avail_out = sizeof(b->inflated);
+  b->inf.next_in = (Bytef *)(uintptr_t)p;
+  b->inf.avail_in = (uInt)n;
+  int rc = inflate(&b->inf, Z_SYNC_FLUSH);
+  if (rc == Z_OK || rc == Z_BUF_ERROR) {
+    b->inf.next_in = (Bytef *)(uintptr_t)tail;
+    b->inf.avail_in = sizeof(tail);
+    rc = inflate(&b->inf, Z_SYNC_FLUSH);
+  }
+  return rc == Z_OK || rc == Z_BUF_ERROR || rc == Z_STREAM_END
+             ? sizeof(b->inflated) - b->inf.avail_out
+             : 0;
+}
 
 static void connect_more(bench *b);
 
@@ -228,6 +291,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       frames++;
       uint32_t seq;
       if (!c->sender) {
+        if (c->in[off] & 0x40) { /* RSV1: compressed */
+          b->compressed++;
+          plen = inflate_message(b, payload, (size_t)plen);
+          payload = b->inflated;
+        }
         if (parse_seq(payload, (size_t)plen, &seq))
           delivered(b, seq, now);
         else
@@ -253,7 +321,20 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  uv_buf_t buf = uv_buf_init(c->b->request, (unsigned)strlen(c->b->request));
+  bench *b = c->b;
+  char ext[96] = "";
+  if (b->nwindows && !c->sender) {
+    int bits = b->windows[c->idx % b->nwindows];
+    snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: permessage-deflate%s%.0d\r\n",
+             bits ? "; server_max_window_bits=" : "", bits);
+  }
+  char request[512];
+  int n = snprintf(request, sizeof(request),
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                   b->path, b->port, ext);
+  uv_buf_t buf = uv_buf_init(request, (unsigned)n);
   uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
@@ -332,6 +413,7 @@ static void on_timer(uv_timer_t *t) {
     b->deliveries = b->sender_deliveries = 0;
     b->window_start = uv_hrtime();
     b->cpu_start = cpu_seconds();
+    if (b->server_pid) b->server_cpu_start = proc_cpu_seconds(b->server_pid);
     uv_timer_start(t, on_timer, (uint64_t)(b->seconds * 1000), 0);
     return;
   }
@@ -341,6 +423,8 @@ static void on_timer(uv_timer_t *t) {
     b->window_end = uv_hrtime();
     double secs = (double)(b->window_end - b->window_start) / 1e9;
     double cpu = (cpu_seconds() - b->cpu_start) / secs;
+    double server = b->server_pid ? proc_cpu_seconds(b->server_pid) - b->server_cpu_start : 0;
+    uint64_t all = b->deliveries + b->sender_deliveries;
     qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_u64);
     /* messages whose fan-out is still incomplete at the end */
     uint64_t incomplete = 0;
@@ -349,12 +433,15 @@ static void on_timer(uv_timer_t *t) {
     printf("{\"clients\":%d,\"senders\":%d,\"size\":%d,\"inflight\":%d,\"rate\":%.0f,"
            "\"deliveries_per_s\":%.0f,\"sender_deliveries_per_s\":%.0f,\"msgs_per_s\":%.0f,"
            "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"sent\":%llu,\"completed\":%llu,"
-           "\"incomplete\":%llu,\"stray\":%llu,\"load_cpu\":%.2f,\"seconds\":%.2f}\n",
-           b->nclients, b->nsenders, MSG_SIZE, b->inflight, b->rate, (double)b->deliveries / secs,
+           "\"incomplete\":%llu,\"stray\":%llu,\"load_cpu\":%.2f,\"seconds\":%.2f,"
+           "\"compressed\":%llu,\"server_cpu\":%.3f,\"server_ns_per_delivery\":%.1f}\n",
+           b->nclients, b->nsenders, b->size, b->inflight, b->rate, (double)b->deliveries / secs,
            (double)b->sender_deliveries / secs, (double)b->completed_in_window / secs, pct(b, 0.5),
            pct(b, 0.99), b->nlat ? (double)b->lat[b->nlat - 1] / 1e6 : 0.0,
            (unsigned long long)b->sent_in_window, (unsigned long long)b->completed_in_window,
-           (unsigned long long)incomplete, (unsigned long long)b->stray, cpu, secs);
+           (unsigned long long)incomplete, (unsigned long long)b->stray, cpu, secs,
+           (unsigned long long)b->compressed, server / secs,
+           all ? server * 1e9 / (double)all : 0.0);
     fflush(stdout);
     uv_stop(b->loop);
   }
@@ -380,6 +467,7 @@ int main(int argc, char **argv) {
   b.naddrs = 8;
   b.concurrency = 256;
   b.path = "/primus";
+  b.size = MSG_MIN;
   double connect_timeout = 60;
   for (int i = 1; i + 1 < argc || i < argc; i += 2) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
@@ -406,15 +494,24 @@ int main(int argc, char **argv) {
       b.concurrency = atoi(v);
     else if (strcmp(k, "--connect-timeout") == 0)
       connect_timeout = atof(v);
-    else {
+    else if (strcmp(k, "--size") == 0)
+      b.size = atoi(v);
+    else if (strcmp(k, "--server-pid") == 0)
+      b.server_pid = atoi(v);
+    else if (strcmp(k, "--deflate") == 0) {
+      for (const char *p = v; *p && b.nwindows < MAX_WINDOWS; p += strcspn(p, ","), p += *p == ',')
+        b.windows[b.nwindows++] = atoi(p);
+    } else {
       fprintf(stderr, "bcast_load: unknown option %s\n", k);
       return 2;
     }
   }
   if (b.port <= 0 || b.nclients <= 0 || b.nsenders <= 0 || b.naddrs <= 0 || b.naddrs > 254 ||
-      b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0)) {
+      b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0) || b.size < MSG_MIN ||
+      b.size > MSG_MAX) {
     fprintf(stderr, "usage: bcast_load --port P [--clients N] [--senders S] "
-                    "[--inflight K | --rate R] [--seconds T]\n");
+                    "[--inflight K | --rate R] [--seconds T] [--size 32..4096] "
+                    "[--deflate BITS,...] [--server-pid PID]\n");
     return 2;
   }
   struct rlimit rl;
@@ -429,11 +526,7 @@ int main(int argc, char **argv) {
   }
   b.loop = uv_default_loop();
   b.ring = calloc(RING, sizeof(msgrec));
-  snprintf(b.request, sizeof(b.request),
-           "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Sec-WebSocket-Version: 13\r\n\r\n",
-           b.path, b.port);
+  if (inflateInit2(&b.inf, -15) != Z_OK) return 1;
   b.conns = calloc((size_t)(b.nclients + b.nsenders), sizeof(conn));
   uv_timer_init(b.loop, &b.timer);
   uv_timer_init(b.loop, &b.pace);

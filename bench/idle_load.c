@@ -5,6 +5,7 @@
  *
  *   idle_load --port P [--path /primus] [--stages 1000,5000,10000]
  *             [--inflight 200] [--sources 8] [--timeout 120] [--hold 900]
+ *             [--extensions 'permessage-deflate; …']
  *
  * Source addresses are spread over 127.0.0.1 .. 127.0.0.<sources> (each
  * socket is bound before connecting) so that 10k+ connections do not run
@@ -336,7 +337,7 @@ static int parse_stages(bench *b, const char *s) {
 
 int main(int argc, char **argv) {
   bench b = {0};
-  const char *stages = "1000";
+  const char *stages = "1000", *extensions = NULL;
   b.path = "/primus";
   b.inflight_max = 200;
   b.sources = 8;
@@ -361,6 +362,8 @@ int main(int argc, char **argv) {
       b.hold = atof(v);
     else if (strcmp(k, "--max-failures") == 0)
       b.max_failures = atoi(v);
+    else if (strcmp(k, "--extensions") == 0)
+      extensions = v;
     else {
       fprintf(stderr, "idle_load: unknown option %s\n", k);
       return 2;
@@ -388,8 +391,9 @@ int main(int argc, char **argv) {
   snprintf(b.request, sizeof(b.request),
            "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-           "Sec-WebSocket-Version: 13\r\n\r\n",
-           b.path, b.port);
+           "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+           b.path, b.port, extensions ? "Sec-WebSocket-Extensions: " : "",
+           extensions ? extensions : "", extensions ? "\r\n" : "");
   uv_ip4_addr("127.0.0.1", b.port, &b.dst);
   b.capacity = target + b.inflight_max + 16;
   b.conns = calloc((size_t)b.capacity, sizeof(conn));

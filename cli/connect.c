@@ -1,13 +1,21 @@
 /*
- * weft connect URL [--transformer websockets] [--parser json|msgpack]
+ * weft connect URL [--transformer websockets] [--parser json|msgpack|raw]
  *                  [--reconnect-min MS] [--reconnect-max MS]
  *                  [--retries N] [--timeout MS] [--ping-timeout MS] [--strategy LIST]
  *                  [--header 'Name: value']... [--ca-file PEM] [--insecure]
+ *                  [--max-length BYTES] [--compression] [--echo]
  *
  * Each stdin line is sent (the JSON value when it parses, else the string;
  * "/id" asks for the spark id, "/end" ends). Each incoming message is printed
  * on stdout as one line of JSON; each event on stderr as one line. Exits 0
  * after `end`, 1 when the server refused or the retries ran out.
+ *
+ * --echo makes a plain WebSocket echo client (what conformance suites
+ * drive): the raw parser, every message sent back as it came (text as text,
+ * binary as binary) and not printed, stdin not read, no heartbeat and no
+ * /spec request (--ping-timeout 0), and no reconnect (--strategy none)
+ * unless those options say otherwise. --compression offers
+ * permessage-deflate; --max-length bounds incoming messages (10 MiB).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +40,7 @@ typedef struct conn_app {
   size_t len, cap;
   int failed;
   int ended;
+  int echo; /* --echo: send every message back, read no stdin */
 } conn_app;
 
 static void say(const char *fmt_kind, const char *a) {
@@ -44,8 +53,22 @@ static void on_open(weft_client *c, void *u) {
   say("open", NULL);
 }
 
+/* --echo: the raw parser gives text as a string and binary as binary. */
+static void echo(weft_client *c, const weft_value *msg) {
+  const char *s;
+  const uint8_t *b;
+  size_t n;
+  int rc = weft_value_get_string(msg, &s, &n) == 0   ? weft_client_write_raw(c, s, n, 0)
+           : weft_value_get_binary(msg, &b, &n) == 0 ? weft_client_write_raw(c, b, n, 1)
+                                                     : WEFT_ETYPE;
+  if (rc < 0) say("error write 0", weft_strerror(rc));
+}
+
 static void on_data(weft_client *c, const weft_value *msg, void *u) {
-  (void)c, (void)u;
+  if (((conn_app *)u)->echo) {
+    echo(c, msg);
+    return;
+  }
   uint8_t *json;
   size_t n;
   if (weft_value_encode("json", msg, &json, &n) != 0) {
@@ -248,8 +271,24 @@ static int parse_u32(const char *s, uint32_t *out) {
   return 0;
 }
 
-static int configure(weft_client *c, int argc, char **argv) {
+static int parse_size(const char *s, size_t *out) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (!*s || *s == '-' || *end || v == 0 || v > SIZE_MAX) return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+static int configure(conn_app *a, int argc, char **argv) {
+  weft_client *c = a->client;
   uint32_t rmin = 500, rmax = 0, retries = 10, v;
+  size_t bytes;
+  /* --echo's defaults first: the options given may change them. */
+  for (int i = 0; i < argc; i++)
+    if (strcmp(argv[i], "--echo") == 0) a->echo = 1;
+  if (a->echo && (weft_client_set_parser(c, "raw") || weft_client_set_ping_timeout(c, 0) ||
+                  weft_client_set_strategy(c, "none")))
+    return -1;
   for (int i = 0; i < argc; i++) {
     const char *k = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     int rc = -1;
@@ -257,12 +296,22 @@ static int configure(weft_client *c, int argc, char **argv) {
       weft_client_set_verify(c, 0);
       continue;
     }
+    if (strcmp(k, "--compression") == 0) {
+      weft_client_set_compression(c, 1);
+      continue;
+    }
+    if (strcmp(k, "--echo") == 0) continue;
     if (!val)
       rc = -1;
     else if (strcmp(k, "--ca-file") == 0)
       rc = weft_client_set_ca_file(c, val);
-    else if (strcmp(k, "--parser") == 0)
+    else if (strcmp(k, "--parser") == 0 && a->echo && strcmp(val, "raw") != 0) {
+      fprintf(stderr, "weft: --echo speaks the raw parser\n");
+      rc = -2;
+    } else if (strcmp(k, "--parser") == 0)
       rc = weft_client_set_parser(c, val);
+    else if (strcmp(k, "--max-length") == 0)
+      rc = parse_size(val, &bytes) ? -1 : weft_client_set_max_length(c, bytes);
     else if (strcmp(k, "--transformer") == 0)
       rc = weft_cli_check_transformer(val) ? -2 : weft_client_set_transformer(c, val);
     else if (strcmp(k, "--strategy") == 0)
@@ -320,7 +369,7 @@ int weft_cli_connect(int argc, char **argv) {
     if (a.loop) weft_loop_close(a.loop);
     return 2;
   }
-  if (configure(a.client, argc - 1, argv + 1) != 0) {
+  if (configure(&a, argc - 1, argv + 1) != 0) {
     weft_client_destroy(a.client);
     weft_loop_run(a.loop);
     weft_loop_close(a.loop);
@@ -334,8 +383,10 @@ int weft_cli_connect(int argc, char **argv) {
   uv_loop_t *uv = weft_loop_uv(a.loop);
   uv_timer_init(uv, &a.drain);
   a.drain.data = &a;
-  uv_handle_type kind = uv_guess_handle(0);
-  if (kind == UV_TTY) {
+  uv_handle_type kind = a.echo ? UV_UNKNOWN_HANDLE : uv_guess_handle(0);
+  if (a.echo) {
+    /* stdin is not ours: the connection's end ends us. */
+  } else if (kind == UV_TTY) {
     uv_tty_init(uv, &a.in_tty, 0, 1);
     a.in = (uv_stream_t *)&a.in_tty;
   } else if (kind == UV_NAMED_PIPE || kind == UV_TCP) {
@@ -360,7 +411,7 @@ int weft_cli_connect(int argc, char **argv) {
     fprintf(stderr, "weft: cannot connect to %s: %s\n", argv[0], weft_strerror(rc));
     a.failed = 1;
     weft_client_end(a.client, NULL); /* on_end closes the rest */
-  } else if (!a.in) {
+  } else if (!a.in && !a.echo) {
     read_all_stdin(&a);
   }
   weft_loop_run(a.loop);

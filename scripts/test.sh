@@ -141,6 +141,12 @@ run_packages() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/packages.sh
 }
 
+# The Autobahn testsuite against the server and the client of build/weft
+# (scripts/autobahn.sh: skipped where there is no Python 2.7).
+run_autobahn() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/autobahn.sh all
+}
+
 # Each host front end owns its stage: HOST/test.sh builds what it needs and
 # runs that host's suites (python/, node/, lua/, clients/js/).
 HOSTS=(python node lua clients/js)
@@ -168,12 +174,14 @@ case $what in
   hostile) stage "hostile peers" run_hostile ;;
   metrics) stage "metrics: promtool and Prometheus" run_metrics ;;
   packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
+  autobahn) stage "Autobahn testsuite (server and client)" run_autobahn ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
     stage "layers" run_layers
     stage "interop with the npm Primus client" run_interop
+    stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
     stage "acks across hosts" run_cross
     stage "hostile peers" run_hostile

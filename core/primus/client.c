@@ -165,6 +165,12 @@ int weft_client_set_queue_limit(weft_client *c, size_t bytes) {
   return 0;
 }
 
+int weft_client_set_compression(weft_client *c, int on) {
+  if (!c) return WEFT_EINVAL;
+  c->compression = on != 0;
+  return 0;
+}
+
 int weft_client_set_retry_refused(weft_client *c, int on) {
   if (!c) return WEFT_EINVAL;
   c->retry_refused = on != 0;

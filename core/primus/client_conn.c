@@ -310,7 +310,14 @@ static void on_spec(const weft__http_result *r, void *user) {
 }
 
 static void dial(weft_client *c) {
-  weft__dial_params p = {c->loop, c->url, c->tls, &c->headers, c->max_length, &client_events, c};
+  weft__dial_params p = {.loop = c->loop,
+                         .url = c->url,
+                         .tls = c->tls,
+                         .headers = &c->headers,
+                         .max_length = c->max_length,
+                         .compression = c->compression,
+                         .ev = &client_events,
+                         .owner = c};
   weft__conn *conn;
   int rc = c->transport->dialer.dial(&p, &conn);
   if (rc) {

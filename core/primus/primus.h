@@ -205,6 +205,7 @@ struct weft_client {
   int ping_timeout_set, spec_done;
   size_t max_length, queue_limit;
   int retry_refused;
+  int compression;   /* offer permessage-deflate */
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;

@@ -101,6 +101,7 @@ typedef struct weft__dial_params {
   struct weft__tls_ctx *tls;
   const weft__buf *headers; /* extra request header lines, "Name: value\r\n" */
   size_t max_length;
+  int compression; /* offer permessage-deflate (WebSocket) */
   const weft__conn_events *ev;
   void *owner;
 } weft__dial_params;

@@ -710,6 +710,13 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    connection reads the server's <path>/spec and uses 1.5 x its
  *    pingInterval (off when it is false), else 45000 as Primus.
  *  max_length: largest incoming message, 10 MiB.
+ *  compression: 1 offers permessage-deflate (RFC 7692) from the next
+ *    connection on; off by default. The client compresses each message of
+ *    64 bytes or more afresh, within the window the server allows, and
+ *    inflates what the server sends (keeping the server's context when the
+ *    server keeps it: a 32 KiB window per connection). A server's answer it
+ *    cannot honour fails that connection (an error event of kind
+ *    "protocol"). Errors: WEFT_EINVAL (NULL) only.
  *  queue_limit: bytes of writes held while not open, 0 = unbounded;
  *    beyond it writes fail with WEFT_ENOBUFS.
  *  retry_refused: 1 keeps reconnecting after the server refused the upgrade
@@ -731,6 +738,7 @@ WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);
 WEFT_EXTERN int weft_client_set_timeout(weft_client *c, uint32_t ms);
 WEFT_EXTERN int weft_client_set_ping_timeout(weft_client *c, uint32_t ms);
 WEFT_EXTERN int weft_client_set_max_length(weft_client *c, size_t bytes);
+WEFT_EXTERN int weft_client_set_compression(weft_client *c, int on);
 WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);

@@ -1,9 +1,10 @@
 /*
  * The frame reader against arbitrary bytes. The first three input bytes pick
- * the settings (server or client side, permessage-deflate, a small
- * max_length, callbacks that stop) and the chunking seed; the rest is the
- * stream. It is fed twice, whole and in random chunks the way a connection
- * keeps unconsumed bytes, and both runs must report the same events.
+ * the settings (server or client side, permessage-deflate with a fresh
+ * context per message or with the peer's context kept, a small max_length,
+ * callbacks that stop) and the chunking seed; the rest is the stream. It is
+ * fed twice, whole and in random chunks the way a connection keeps
+ * unconsumed bytes, and both runs must report the same events.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -173,11 +174,12 @@ static void run(const uint8_t *data, size_t size, int server, weft__pmd *pmd, ui
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static weft__pmd *pmd;
-  if (!pmd && weft__pmd_new(&pmd)) abort();
+  if (!pmd && weft__pmd_new(&pmd, 15, 0)) abort();
   if (size < 3) return 0;
   uint8_t cfg = data[0];
   int server = cfg & 1;
   int use_pmd = (cfg >> 1) & 1;
+  int takeover = (cfg >> 6) & 1;
   uint64_t max = (cfg & 4) ? (uint64_t)data[1] * 3 : (cfg & 8) ? 70000 : 1 << 20;
   unsigned stop_mod = (cfg >> 4) & 3;
   uint32_t seed = (uint32_t)data[2] << 8 | 0x5a;
@@ -185,8 +187,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size -= 3;
 
   outcome whole, split;
-  run(data, size, server, use_pmd ? pmd : NULL, max, stop_mod, 0, &whole);
-  run(data, size, server, use_pmd ? pmd : NULL, max, stop_mod, seed, &split);
+  /* A takeover inflater carries context from run to run: each gets its own. */
+  weft__pmd *kept[2] = {NULL, NULL};
+  if (use_pmd && takeover && (weft__pmd_new(&kept[0], 15, 1) || weft__pmd_new(&kept[1], 15, 1)))
+    abort();
+  run(data, size, server, !use_pmd ? NULL : takeover ? kept[0] : pmd, max, stop_mod, 0, &whole);
+  run(data, size, server, !use_pmd ? NULL : takeover ? kept[1] : pmd, max, stop_mod, seed, &split);
+  weft__pmd_free(kept[0]);
+  weft__pmd_free(kept[1]);
   if (whole.err != split.err || whole.close_code != split.close_code ||
       whole.log.events != split.log.events || whole.log.hash != split.log.hash)
     abort();

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "weft/weft.h"
 
@@ -104,6 +105,8 @@ struct fx {
   int nraw, raw_accepted;
   void *raw_script; /* raw_script_fn */
   int spec_requests, upgrade_requests;
+  uint8_t raw_in[8192]; /* what raw peers read after they answered */
+  size_t raw_in_len;
 };
 
 static int time_scale(void) {
@@ -534,6 +537,10 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     return;
   }
   raw_script_fn script = (raw_script_fn)f->raw_script;
+  if (rc->answered && (size_t)n <= sizeof(f->raw_in) - f->raw_in_len) {
+    memcpy(f->raw_in + f->raw_in_len, buf->base, (size_t)n);
+    f->raw_in_len += (size_t)n;
+  }
   if (!script || rc->answered || n == 0) return;
   size_t take =
       (size_t)n < sizeof(rc->req) - 1 - rc->reqlen ? (size_t)n : sizeof(rc->req) - 1 - rc->reqlen;
@@ -1603,6 +1610,11 @@ static void test_online_offline(void **state) {
 /* Answers split across reads (as Primus writes its 401: line by line)      */
 /* ------------------------------------------------------------------------ */
 
+static void unmask(uint8_t *p, size_t n, const uint8_t key[4]) {
+  for (size_t i = 0; i < n; i++)
+    p[i] ^= key[i & 3];
+}
+
 static void add_chunk(rawc *rc, const void *p, size_t n) {
   memcpy(rc->chunk[rc->nchunks], p, n);
   rc->chunk_len[rc->nchunks++] = n;
@@ -1723,6 +1735,233 @@ static void test_split_answers(void **state) {
       assert_int_equal(k.datas, 1);
     }
   }
+}
+
+/* ------------------------------------------------------------------------ */
+/* permessage-deflate                                                       */
+/* ------------------------------------------------------------------------ */
+
+static void pmd_echo_on(cl *k, const char *ev, const void *arg) {
+  fx *f = k->f;
+  const char *big = f->ctx;
+  if (strcmp(ev, "open") == 0) {
+    FCHECK(f, write_str(k->c, big) == 0);
+    FCHECK(f, write_str(k->c, "short") == 0);
+  } else if (strcmp(ev, "data") == 0 && k->datas == 1) {
+    FCHECK(f, str_eq(arg, big));
+  } else if (strcmp(ev, "data") == 0) {
+    FCHECK(f, str_eq(arg, "short"));
+    fx_finish(f);
+  }
+}
+
+static void compression_server(fx *f) { weft_server_set_compression(f->server, 1); }
+
+/* Against a weft server with compression, with and without the client's:
+ * long and short messages come back as they went. */
+static void test_compression_echo(void **state) {
+  (void)state;
+  char big[3000];
+  for (size_t i = 0; i < sizeof big - 1; i++)
+    big[i] = "weft compresses this "[i % 21];
+  big[sizeof big - 1] = '\0';
+  for (int on = 0; on < 2; on++) {
+    fx f = {0};
+    cl k = {.on = pmd_echo_on};
+    fx_init(&f, 1, compression_server);
+    f.ctx = big;
+    new_client(&f, &k, NULL);
+    assert_int_equal(weft_client_set_compression(k.c, on), 0);
+    assert_int_equal(weft_client_set_ping_timeout(k.c, 0), 0);
+    assert_int_equal(weft_client_open(k.c), 0);
+    fx_run(&f, 10);
+    assert_int_equal(k.datas, 2);
+    assert_int_equal(k.errors, 0);
+  }
+  assert_int_equal(weft_client_set_compression(NULL, 1), WEFT_EINVAL);
+}
+
+/* The raw peer's answer: its Sec-WebSocket-Extensions line (pmd_answer),
+ * then two text frames compressed the way pmd_takeover says. */
+static const char *pmd_answer;
+static int pmd_takeover, pmd_offered;
+
+static size_t pmd_compress(z_stream *z, const char *text, uint8_t *out, size_t cap) {
+  z->next_in = (Bytef *)(uintptr_t)text;
+  z->avail_in = (uInt)strlen(text);
+  z->next_out = out;
+  z->avail_out = (uInt)cap;
+  assert_int_equal(deflate(z, Z_SYNC_FLUSH), Z_OK);
+  return cap - z->avail_out - 4; /* without 00 00 ff ff */
+}
+
+static void script_pmd_101(rawc *rc, const char *key) {
+  char in[256], acc[64], head[512];
+  unsigned char sha[SHA_DIGEST_LENGTH];
+  pmd_offered = strstr(rc->req, "\r\nSec-WebSocket-Extensions: permessage-deflate; "
+                                "client_no_context_takeover; client_max_window_bits\r\n") != NULL;
+  snprintf(in, sizeof(in), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+  SHA1((const unsigned char *)in, strlen(in), sha);
+  EVP_EncodeBlock((unsigned char *)acc, sha, SHA_DIGEST_LENGTH);
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                   "Sec-WebSocket-Extensions: %s\r\n\r\n",
+                   acc, pmd_answer);
+  add_chunk(rc, head, (size_t)n);
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  for (int i = 0; i < 2; i++) {
+    uint8_t frame[200];
+    if (!pmd_takeover) deflateReset(&z);
+    size_t len = pmd_compress(&z, "\"hello hello hello hello\"", frame + 2, sizeof frame - 2);
+    frame[0] = 0xc1; /* FIN, RSV1, text */
+    frame[1] = (uint8_t)len;
+    add_chunk(rc, frame, len + 2);
+  }
+  deflateEnd(&z);
+}
+
+static void pmd_raw_on(cl *k, const char *ev, const void *arg) {
+  fx *f = k->f;
+  if (strcmp(ev, "data") == 0) {
+    FCHECK(f, str_eq(arg, "hello hello hello hello"));
+    if (k->datas == 2) fx_finish(f);
+  } else if (strcmp(ev, "end") == 0) {
+    fx_after(f, 100, fx_finish);
+  }
+}
+
+/* What the client makes of a server's answers: the server's context kept
+ * (the second frame refers to the first), given up, and answers that fail
+ * the connection (a parameter it cannot know, an extension not offered). */
+static void test_compression_answers(void **state) {
+  (void)state;
+  static const struct {
+    int offer;
+    const char *answer;
+    int takeover;
+    const char *log;
+  } cases[] = {
+      {1, "permessage-deflate", 1, "open"},
+      {1, "permessage-deflate; server_no_context_takeover; client_max_window_bits=9", 0, "open"},
+      {1, "permessage-deflate; server_max_window_bits=10; client_no_context_takeover", 1, "open"},
+      {1, "permessage-deflate; mux", 0, "error:protocol,end"},
+      {1, "permessage-deflate; client_max_window_bits", 0, "error:protocol,end"},
+      {1, "permessage-deflate, permessage-deflate", 0, "error:protocol,end"},
+      {0, "permessage-deflate", 0, "error:protocol,end"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fx f = {0};
+    cl k = {.on = pmd_raw_on};
+    pmd_answer = cases[i].answer;
+    pmd_takeover = cases[i].takeover;
+    pmd_offered = -1;
+    fx_init(&f, 0, NULL);
+    f.raw_script = (void *)script_pmd_101;
+    assert_int_equal(raw_start(&f, 1), 0);
+    new_client(&f, &k, NULL);
+    assert_int_equal(weft_client_set_compression(k.c, cases[i].offer), 0);
+    assert_int_equal(weft_client_set_ping_timeout(k.c, 0), 0);
+    assert_int_equal(weft_client_set_strategy(k.c, "none"), 0);
+    assert_int_equal(weft_client_open(k.c), 0);
+    fx_run(&f, 10);
+    char log[2048];
+    log_before_finish(&k, log, sizeof(log));
+    if (strcmp(log, cases[i].log) != 0)
+      fail_msg("answer \"%s\": log %s, want %s", cases[i].answer, log, cases[i].log);
+    assert_int_equal(pmd_offered, cases[i].offer);
+    assert_int_equal(k.datas, strcmp(cases[i].log, "open") == 0 ? 2 : 0);
+  }
+}
+
+static void pmd_frames_on(cl *k, const char *ev, const void *arg) {
+  fx *f = k->f;
+  (void)arg;
+  if (strcmp(ev, "open") == 0) {
+    FCHECK(f, write_str(k->c, f->ctx) == 0);
+    FCHECK(f, write_str(k->c, f->ctx) == 0);
+    FCHECK(f, write_str(k->c, "tiny") == 0);
+    FCHECK(f, weft_client_end(k->c, NULL) == 0);
+  } else if (strcmp(ev, "end") == 0) {
+    fx_after(f, 300, fx_finish);
+  }
+}
+
+/* The client's frames on the wire: each masked with its own key (the close
+ * frame too); long messages compressed within the 9-bit window the server
+ * allowed, short ones not. */
+static void test_compression_frames(void **state) {
+  (void)state;
+  char text[400];
+  for (size_t i = 0; i < sizeof text - 1; i++)
+    text[i] = "0123456789abcdefghijklmnopqrstuvwxyz"[(i * 7) % 36];
+  text[sizeof text - 1] = '\0';
+  fx f = {0};
+  cl k = {.on = pmd_frames_on};
+  pmd_answer = "permessage-deflate; client_max_window_bits=9";
+  pmd_takeover = 1;
+  fx_init(&f, 0, NULL);
+  f.ctx = text;
+  f.raw_script = (void *)script_pmd_101;
+  assert_int_equal(raw_start(&f, 1), 0);
+  new_client(&f, &k, NULL);
+  assert_int_equal(weft_client_set_compression(k.c, 1), 0);
+  assert_int_equal(weft_client_set_ping_timeout(k.c, 0), 0);
+  assert_int_equal(weft_client_open(k.c), 0);
+  fx_run(&f, 10);
+  uint8_t keys[8][4], *p = f.raw_in;
+  int ops[8], rsv1[8], n = 0;
+  size_t left = f.raw_in_len;
+  while (left >= 6 && n < 8) {
+    size_t len = p[1] & 0x7f, h = 2;
+    assert_true(p[1] & 0x80); /* masked */
+    if (len == 126) {
+      len = (size_t)p[2] << 8 | p[3];
+      h = 4;
+    }
+    assert_true(left >= h + 4 + len);
+    memcpy(keys[n], p + h, 4);
+    ops[n] = p[0] & 0x0f;
+    rsv1[n] = (p[0] & 0x40) != 0;
+    uint8_t *payload = p + h + 4;
+    unmask(payload, len, keys[n]);
+    if (ops[n] == 1 && rsv1[n]) {
+      /* "text" as JSON, inflated with exactly a 9-bit window */
+      uint8_t out[512];
+      z_stream z;
+      memset(&z, 0, sizeof z);
+      assert_int_equal(inflateInit2(&z, -9), Z_OK);
+      uint8_t in[512];
+      memcpy(in, payload, len);
+      memcpy(in + len, "\x00\x00\xff\xff", 4);
+      z.next_in = in;
+      z.avail_in = (uInt)len + 4;
+      z.next_out = out;
+      z.avail_out = sizeof out;
+      int zr = inflate(&z, Z_SYNC_FLUSH);
+      assert_true(zr == Z_OK || zr == Z_BUF_ERROR);
+      assert_int_equal(sizeof out - z.avail_out, strlen(text) + 2);
+      assert_memory_equal(out + 1, text, strlen(text));
+      inflateEnd(&z);
+    }
+    p += h + 4 + len;
+    left -= h + 4 + len;
+    n++;
+  }
+  assert_int_equal(left, 0);
+  assert_int_equal(n, 4);
+  assert_int_equal(ops[0], 1);
+  assert_int_equal(rsv1[0], 1);
+  assert_int_equal(ops[1], 1);
+  assert_int_equal(rsv1[1], 1);
+  assert_int_equal(ops[2], 1);
+  assert_int_equal(rsv1[2], 0); /* "tiny" is below the threshold */
+  assert_int_equal(ops[3], 8);  /* close */
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if (memcmp(keys[i], keys[j], 4) == 0) fail_msg("frames %d and %d share a mask key", i, j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1883,6 +2122,9 @@ int main(void) {
       cmocka_unit_test(test_connect_timeout),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_split_answers),
+      cmocka_unit_test(test_compression_echo),
+      cmocka_unit_test(test_compression_answers),
+      cmocka_unit_test(test_compression_frames),
       cmocka_unit_test(test_spec_ping_timeout),
       cmocka_unit_test(test_heartbeat_answered),
       cmocka_unit_test(test_heartbeat_timeout),

@@ -811,7 +811,7 @@ CLIENT(compression_client) {
   /* A compressed message from the client is inflated. */
   weft__pmd *z;
   weft__buf b = {0};
-  CHECK(weft__pmd_new(&z) == 0);
+  CHECK(weft__pmd_new(&z, 15, 0) == 0);
   CHECK(weft__pmd_deflate(z, (const uint8_t *)"\"tiny\"", 6, &b) == 0);
   weft__pmd_free(z);
   CHECK(wsc_send_frame(&c, 1, 1, 1, b.data, b.len, 0) == 0);

@@ -23,7 +23,8 @@ static int nego(const char *offers, weft__pmd_params *p, char *resp) {
   return weft__pmd_negotiate(offers, p, resp, 128);
 }
 
-static void accepted(const char *offers, const char *want) {
+/* Accepted with this answer, compressing with a window of `bits`. */
+static void accepted_bits(const char *offers, const char *want, int bits) {
   weft__pmd_params p;
   char resp[128];
   assert_int_equal(nego(offers, &p, resp), 0);
@@ -31,9 +32,11 @@ static void accepted(const char *offers, const char *want) {
   assert_string_equal(resp, want);
   assert_int_equal(p.server_no_context_takeover, 1);
   assert_int_equal(p.client_no_context_takeover, 1);
-  assert_int_equal(p.server_max_window_bits, 15);
+  assert_int_equal(p.server_max_window_bits, bits);
   assert_int_equal(p.client_max_window_bits, 15);
 }
+
+static void accepted(const char *offers, const char *want) { accepted_bits(offers, want, 15); }
 
 static void refused(const char *offers) {
   weft__pmd_params p;
@@ -67,19 +70,21 @@ static void test_negotiate_clients(void **state) {
 static void test_negotiate_multiple(void **state) {
   (void)state;
   /* The first acceptable offer wins. */
-  accepted("permessage-deflate; server_max_window_bits=10, permessage-deflate; "
+  accepted("permessage-deflate; server_max_window_bits=16, permessage-deflate; "
            "client_max_window_bits",
            RESP_BOTH);
-  accepted("permessage-deflate; server_max_window_bits=10; client_max_window_bits, "
+  accepted("permessage-deflate; server_max_window_bits=7; client_max_window_bits, "
            "permessage-deflate; server_max_window_bits=15",
            RESP_BOTH "; server_max_window_bits=15");
+  accepted_bits("permessage-deflate; server_max_window_bits=10, permessage-deflate",
+                RESP_BOTH "; server_max_window_bits=10", 10);
   accepted("x-webkit-deflate-frame, permessage-deflate", RESP_BOTH);
   accepted("foo; bar=\"a, permessage-deflate\", permessage-deflate", RESP_BOTH);
   accepted("permessage-deflate; bogus, permessage-deflate", RESP_BOTH);
   accepted(",, ,permessage-deflate,", RESP_BOTH);
   accepted("permessage-deflate;, permessage-deflate", RESP_BOTH);
   accepted("permessage-deflate garbage, permessage-deflate", RESP_BOTH);
-  refused("permessage-deflate; server_max_window_bits=10, permessage-deflate; foo");
+  refused("permessage-deflate; server_max_window_bits=16, permessage-deflate; foo");
   /* An unterminated quote swallows the rest. */
   refused("permessage-deflate; x=\"unterminated, permessage-deflate");
 }
@@ -96,10 +101,11 @@ static void test_negotiate_bad(void **state) {
       " , ",
       "x-webkit-deflate-frame",
       "permessage-deflatex",
-      "permessage-deflate; server_max_window_bits=10", /* we cannot shrink our window */
-      "permessage-deflate; server_max_window_bits=8",
       "permessage-deflate; server_max_window_bits",
       "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits=7",
+      "permessage-deflate; server_max_window_bits=09",
+      "permessage-deflate; server_max_window_bits=\"\"",
       "permessage-deflate; client_max_window_bits=16",
       "permessage-deflate; client_max_window_bits=7",
       "permessage-deflate; client_max_window_bits=08",
@@ -127,6 +133,62 @@ static void test_negotiate_bad(void **state) {
     refused(bad[i]);
 }
 
+/* Every window size a client may ask for (RFC 7692 7.1.2.1) is taken and
+ * echoed: the connection is served by the compressor for that size. */
+static void test_negotiate_windows(void **state) {
+  (void)state;
+  for (int bits = 8; bits <= 15; bits++) {
+    char offer[128], want[160];
+    snprintf(offer, sizeof offer,
+             "permessage-deflate; client_no_context_takeover; client_max_window_bits; "
+             "server_max_window_bits=%d",
+             bits);
+    snprintf(want, sizeof want, RESP_BOTH "; server_max_window_bits=%d", bits);
+    accepted_bits(offer, want, bits);
+    snprintf(offer, sizeof offer, "permessage-deflate; server_max_window_bits=\"%d\"", bits);
+    accepted_bits(offer, want, bits);
+  }
+}
+
+/* A client's offer, and what it makes of the server's answer. */
+static void test_client_accept(void **state) {
+  (void)state;
+  weft__pmd_params p;
+  assert_non_null(strstr(weft__pmd_offer, "permessage-deflate"));
+  assert_int_equal(weft__pmd_accept(NULL, &p), 0);
+  assert_int_equal(p.enabled, 0);
+  assert_int_equal(weft__pmd_accept("permessage-deflate", &p), 0);
+  assert_int_equal(p.enabled, 1);
+  assert_int_equal(p.server_no_context_takeover, 0); /* the server keeps its context */
+  assert_int_equal(p.client_no_context_takeover, 0);
+  assert_int_equal(p.server_max_window_bits, 15);
+  assert_int_equal(p.client_max_window_bits, 15);
+  assert_int_equal(weft__pmd_accept(RESP_BOTH "; server_max_window_bits=10", &p), 0);
+  assert_int_equal(p.server_no_context_takeover, 1);
+  assert_int_equal(p.client_no_context_takeover, 1);
+  assert_int_equal(p.server_max_window_bits, 10);
+  assert_int_equal(weft__pmd_accept(" Permessage-Deflate ; client_max_window_bits=9 ", &p), 0);
+  assert_int_equal(p.client_max_window_bits, 9);
+  assert_int_equal(p.server_no_context_takeover, 0);
+  static const char *bad[] = {
+      "",
+      "x-webkit-deflate-frame",
+      "permessage-deflate, permessage-deflate",
+      "permessage-deflate; client_max_window_bits", /* an answer gives the value */
+      "permessage-deflate; client_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; server_max_window_bits=7",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; client_no_context_takeover=1",
+      "permessage-deflate; mux",
+      "permessage-deflate;",
+      "permessage-deflate x",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    if (weft__pmd_accept(bad[i], &p) != WEFT_EPROTO) fail_msg("accepted: %s", bad[i]);
+  assert_int_equal(weft__pmd_accept("permessage-deflate", NULL), WEFT_EINVAL);
+}
+
 static void test_negotiate_small_resp(void **state) {
   (void)state;
   weft__pmd_params p;
@@ -145,7 +207,7 @@ static void test_negotiate_small_resp(void **state) {
 
 /* ---- streams ------------------------------------------------------------ */
 
-static int setup(void **state) { return weft__pmd_new((weft__pmd **)state) ? -1 : 0; }
+static int setup(void **state) { return weft__pmd_new((weft__pmd **)state, 15, 0) ? -1 : 0; }
 static int teardown(void **state) {
   weft__pmd_free(*state);
   return 0;
@@ -319,7 +381,7 @@ static void test_corrupt(void **state) {
   weft__buf_free(&out);
   assert_int_equal(weft__pmd_inflate(NULL, hello, 1, 1, &out), WEFT_EINVAL);
   assert_int_equal(weft__pmd_deflate(z, NULL, 1, &out), WEFT_EINVAL);
-  assert_int_equal(weft__pmd_new(NULL), WEFT_EINVAL);
+  assert_int_equal(weft__pmd_new(NULL, 15, 0), WEFT_EINVAL);
   weft__pmd_free(NULL);
 }
 
@@ -362,6 +424,122 @@ static void test_interop_zlib(void **state) {
   inflateEnd(&s);
   weft__buf_free(&out);
   weft__buf_free(&d);
+}
+
+/* Plain zlib inflating `c` (plus the tail) with a window of `bits`. */
+static int zlib_inflate(const weft__buf *c, int bits, uint8_t *out, size_t cap, size_t *n) {
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  assert_int_equal(inflateInit2(&s, -bits), Z_OK);
+  uint8_t *in = malloc(c->len + 4);
+  memcpy(in, c->data, c->len);
+  memcpy(in + c->len, "\x00\x00\xff\xff", 4);
+  s.next_in = in;
+  s.avail_in = (uInt)c->len + 4;
+  s.next_out = out;
+  s.avail_out = (uInt)cap;
+  int rc = inflate(&s, Z_SYNC_FLUSH);
+  *n = cap - s.avail_out;
+  inflateEnd(&s);
+  free(in);
+  return rc == Z_OK || rc == Z_BUF_ERROR ? 0 : -1;
+}
+
+/* Each window size compresses within its window: a peer inflating with
+ * exactly that many bits (8 included) reads it. Repeats 1000 bytes apart
+ * are found by 15 bits, not by 9. */
+static void test_windows(void **state) {
+  (void)state;
+  size_t n = 20000;
+  uint8_t *p = malloc(n), *back = malloc(n);
+  unsigned r = 3;
+  for (size_t i = 0; i < 1000; i++)
+    p[i] = (uint8_t)((r = r * 1103515245u + 12345u) >> 16);
+  for (size_t i = 1000; i < n; i++)
+    p[i] = p[i - 1000];
+  size_t len[16] = {0};
+  for (int bits = 8; bits <= 15; bits++) {
+    weft__pmd *z;
+    assert_int_equal(weft__pmd_new(&z, bits, 0), 0);
+    assert_int_equal(weft__pmd_window(z), bits < 9 ? 9 : bits);
+    weft__buf c = {0};
+    assert_int_equal(weft__pmd_deflate(z, p, n, &c), 0);
+    size_t got;
+    assert_int_equal(zlib_inflate(&c, bits, back, n, &got), 0);
+    assert_int_equal(got, n);
+    assert_memory_equal(back, p, n);
+    len[bits] = c.len;
+    weft__buf_free(&c);
+    weft__pmd_free(z);
+  }
+  assert_true(len[15] * 5 < len[9]);
+  weft__pmd *z = NULL;
+  assert_int_equal(weft__pmd_new(&z, 7, 0), WEFT_EINVAL);
+  assert_null(z);
+  assert_int_equal(weft__pmd_new(&z, 16, 0), WEFT_EINVAL);
+  free(p);
+  free(back);
+}
+
+/* zlib's deflate of `p` as one message: Z_SYNC_FLUSH with the tail
+ * stripped, or Z_FINISH (a final block). */
+static void zdeflate(z_stream *s, const char *p, int finish, weft__buf *out) {
+  uint8_t c[512];
+  s->next_in = (Bytef *)(uintptr_t)p;
+  s->avail_in = (uInt)strlen(p);
+  s->next_out = c;
+  s->avail_out = sizeof c;
+  int rc = deflate(s, finish ? Z_FINISH : Z_SYNC_FLUSH);
+  assert_int_equal(rc, finish ? Z_STREAM_END : Z_OK);
+  size_t n = sizeof c - s->avail_out;
+  if (!finish) n -= 4;
+  out->len = 0;
+  weft__buf_append(out, c, n);
+}
+
+/* A client's inflater under server context takeover: later messages refer
+ * to earlier ones, also across a message that ended with a final block. */
+static void test_takeover(void **state) {
+  (void)state;
+  static const char m1[] = "the quick brown fox jumps over the lazy dog";
+  weft__pmd *keep, *fresh;
+  assert_int_equal(weft__pmd_new(&keep, 15, 1), 0);
+  assert_int_equal(weft__pmd_new(&fresh, 15, 0), 0);
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  assert_int_equal(deflateInit2(&s, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  weft__buf c = {0}, out = {0};
+  for (int i = 0; i < 3; i++) {
+    zdeflate(&s, m1, 0, &c);
+    out.len = 0;
+    assert_int_equal(weft__pmd_inflate(keep, c.data, c.len, 1000, &out), 0);
+    assert_int_equal(out.len, strlen(m1));
+    assert_memory_equal(out.data, m1, out.len);
+  }
+  /* The third copy is a back reference: without the context it is corrupt. */
+  out.len = 0;
+  assert_true(c.len < 10);
+  assert_int_equal(weft__pmd_inflate(fresh, c.data, c.len, 1000, &out), WEFT_EPROTO);
+  /* A final block, then a new stream that keeps the window. */
+  zdeflate(&s, "jumps over", 1, &c);
+  out.len = 0;
+  assert_int_equal(weft__pmd_inflate(keep, c.data, c.len, 1000, &out), 0);
+  assert_int_equal(out.len, 10);
+  assert_int_equal(deflateReset(&s), Z_OK);
+  static const char dict[] = "the quick brown fox jumps over the lazy dog"
+                             "the quick brown fox jumps over the lazy dog"
+                             "the quick brown fox jumps over the lazy dogjumps over";
+  assert_int_equal(deflateSetDictionary(&s, (const Bytef *)dict, sizeof dict - 1), Z_OK);
+  zdeflate(&s, m1, 0, &c);
+  out.len = 0;
+  assert_int_equal(weft__pmd_inflate(keep, c.data, c.len, 1000, &out), 0);
+  assert_int_equal(out.len, strlen(m1));
+  assert_memory_equal(out.data, m1, out.len);
+  deflateEnd(&s);
+  weft__buf_free(&c);
+  weft__buf_free(&out);
+  weft__pmd_free(keep);
+  weft__pmd_free(fresh);
 }
 
 /* ---- compressed frames through the reader ------------------------------ */
@@ -547,7 +725,11 @@ int main(void) {
       cmocka_unit_test(test_negotiate_clients),
       cmocka_unit_test(test_negotiate_multiple),
       cmocka_unit_test(test_negotiate_bad),
+      cmocka_unit_test(test_negotiate_windows),
+      cmocka_unit_test(test_client_accept),
       cmocka_unit_test(test_negotiate_small_resp),
+      cmocka_unit_test(test_windows),
+      cmocka_unit_test(test_takeover),
       cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rfc_examples, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limits, setup, teardown),

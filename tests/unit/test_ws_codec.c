@@ -662,7 +662,7 @@ static void test_control_rules(void **state) {
 static void test_rsv1_rules(void **state) {
   (void)state;
   weft__pmd *z;
-  assert_int_equal(weft__pmd_new(&z), 0);
+  assert_int_equal(weft__pmd_new(&z, 15, 0), 0);
   weft__buf s = {0};
   put(&s, WEFT__WS_PING, 1, 1, "", 0, 1); /* compressed control frame */
   expect_fail(&s, 1, z, 100, 1002);
@@ -890,6 +890,115 @@ static void test_utf8_text(void **state) {
   weft__buf_free(&s);
 }
 
+/* Feeds s[0..len) one byte at a time to a fresh reader, keeping unconsumed
+ * bytes as a connection does. Returns the first error (0 when none) and in
+ * *at how many bytes had been offered then. */
+static long feed_bytewise(const weft__buf *s, int server, weft__pmd *pmd, rec *rc, size_t *at) {
+  weft__ws_reader r;
+  weft__ws_reader_init(&r, server, 1 << 20);
+  if (pmd) {
+    r.allow_rsv1 = 1;
+    r.pmd = pmd;
+  }
+  uint8_t *pending = malloc(s->len + 1);
+  size_t have = 0;
+  long err = 0;
+  for (size_t i = 0; i < s->len && !err; i++) {
+    pending[have++] = s->data[i];
+    long n = weft__ws_reader_feed(&r, pending, have, &cbs, rc);
+    if (n < 0) {
+      err = n;
+      *at = i + 1;
+      assert_int_equal(r.close_code, WEFT__CLOSE_INVALID_DATA);
+      break;
+    }
+    memmove(pending, pending + n, have - (size_t)n);
+    have -= (size_t)n;
+  }
+  free(pending);
+  weft__ws_reader_free(&r);
+  return err;
+}
+
+static void test_utf8_within_frame(void **state) {
+  (void)state;
+  static const char text[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 ascii \xe2\x82\xac";
+  size_t tl = sizeof text - 1;
+  weft__buf s = {0};
+  rec rc = {0};
+  size_t at = 0;
+  /* Valid text split at every byte, on both sides (masked and not): one
+   * message, intact, with code points cut anywhere. */
+  for (int server = 0; server <= 1; server++) {
+    s.len = 0;
+    put(&s, WEFT__WS_TEXT, 1, 0, text, tl, server);
+    assert_int_equal(feed_bytewise(&s, server, NULL, &rc, &at), 0);
+    assert_int_equal(rc.n, 1);
+    assert_int_equal(rc.evs[0].len, tl);
+    assert_memory_equal(rc.evs[0].data, text, tl);
+    rec_free(&rc);
+    expect_one_msg(&s, server, text, tl, 0);
+  }
+  /* A 200-byte frame (16-bit length) fails at its first bad byte, long
+   * before the frame ends: byte 10 of the payload is 0xff. */
+  uint8_t big[200];
+  memset(big, 'x', sizeof big);
+  big[10] = 0xff;
+  s.len = 0;
+  put(&s, WEFT__WS_TEXT, 1, 0, big, sizeof big, 1);
+  assert_int_equal(feed_bytewise(&s, 1, NULL, &rc, &at), WEFT_EUTF8);
+  assert_int_equal(at, 8 + 11); /* header (2 + 2 + mask 4), then 11 bytes */
+  assert_int_equal(rc.n, 0);
+  expect_fail(&s, 1, NULL, 1000, 1007);
+  /* The same when a whole feed holds part of the frame only. */
+  weft__ws_reader r;
+  weft__ws_reader_init(&r, 1, 1000);
+  assert_int_equal(weft__ws_reader_feed(&r, s.data, 8 + 5, &cbs, &rc), 0);
+  assert_int_equal(weft__ws_reader_feed(&r, s.data, 8 + 40, &cbs, &rc), WEFT_EUTF8);
+  assert_int_equal(r.close_code, WEFT__CLOSE_INVALID_DATA);
+  weft__ws_reader_free(&r);
+  /* A surrogate in a continuation frame of a text message, caught before
+   * that frame's last byte. */
+  s.len = 0;
+  put(&s, WEFT__WS_TEXT, 0, 0, "ok", 2, 1);
+  memcpy(big + 10, "\xed\xa0\x80", 3);
+  put(&s, WEFT__WS_CONT, 1, 0, big, sizeof big, 1);
+  assert_int_equal(feed_bytewise(&s, 1, NULL, &rc, &at), WEFT_EUTF8);
+  assert_int_equal(at, 8 + 8 + 12);
+  assert_int_equal(rc.n, 0);
+  /* A code point cut at the end of what arrived is not an error yet. */
+  s.len = 0;
+  put(&s, WEFT__WS_TEXT, 1, 0, "\xf0\x9f\x98\x80", 4, 1);
+  weft__ws_reader_init(&r, 1, 1000);
+  assert_int_equal(weft__ws_reader_feed(&r, s.data, 6 + 2, &cbs, &rc), 0);
+  assert_int_equal(weft__ws_reader_feed(&r, s.data, 6 + 3, &cbs, &rc), 0);
+  assert_int_equal(weft__ws_reader_feed(&r, s.data, s.len, &cbs, &rc), (long)s.len);
+  assert_int_equal(rc.n, 1);
+  assert_memory_equal(rc.evs[0].data, "\xf0\x9f\x98\x80", 4);
+  rec_free(&rc);
+  weft__ws_reader_free(&r);
+  /* Valid text in fragments, each split at every byte, with a ping between:
+   * one message. */
+  s.len = 0;
+  put(&s, WEFT__WS_TEXT, 0, 0, text, 5, 1);
+  put(&s, WEFT__WS_PING, 1, 0, "p", 1, 1);
+  put(&s, WEFT__WS_CONT, 0, 0, text + 5, 4, 1);
+  put(&s, WEFT__WS_CONT, 1, 0, text + 9, tl - 9, 1);
+  assert_int_equal(feed_bytewise(&s, 1, NULL, &rc, &at), 0);
+  assert_int_equal(rc.n, 2);
+  assert_int_equal(rc.evs[1].len, tl);
+  assert_memory_equal(rc.evs[1].data, text, tl);
+  rec_free(&rc);
+  /* Binary frames are not text: their bytes are never checked. */
+  s.len = 0;
+  put(&s, WEFT__WS_BINARY, 1, 0, big, sizeof big, 1);
+  assert_int_equal(feed_bytewise(&s, 1, NULL, &rc, &at), 0);
+  assert_int_equal(rc.n, 1);
+  assert_memory_equal(rc.evs[0].data, big, sizeof big);
+  rec_free(&rc);
+  weft__buf_free(&s);
+}
+
 static void test_close_frames(void **state) {
   (void)state;
   weft__buf s = {0};
@@ -1059,6 +1168,7 @@ int main(void) {
       cmocka_unit_test(test_length_rules),
       cmocka_unit_test(test_need),
       cmocka_unit_test(test_utf8_text),
+      cmocka_unit_test(test_utf8_within_frame),
       cmocka_unit_test(test_close_frames),
       cmocka_unit_test(test_stop),
       cmocka_unit_test(test_stop_control),

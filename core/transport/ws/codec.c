@@ -205,6 +205,7 @@ static long code_error(int close_code) {
 static long fail(weft__ws_reader *r, int close_code) {
   r->close_code = close_code;
   r->need = 0;
+  r->pend_done = 0;
   trim(&r->msg);
   trim(&r->scratch);
   return code_error(close_code);
@@ -269,7 +270,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
     size_t avail = len - pos;
     /* Most frames are small whole text or binary messages, masked as
      * expected, not compressed: they skip the general checks below. */
-    if ((f[0] == 0x81 || f[0] == 0x82) && !r->in_message && avail >= 2 &&
+    if ((f[0] == 0x81 || f[0] == 0x82) && !r->in_message && !r->pend_done && avail >= 2 &&
         (f[1] >> 7) == r->expect_masked && (f[1] & 0x7f) < 126) {
       size_t n = f[1] & 0x7f, hlen = r->expect_masked ? 6 : 2;
       if (n <= r->max_length && avail >= hlen + n) {
@@ -313,14 +314,36 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
       uint64_t have = op == WEFT__WS_CONT ? r->msg.len : 0;
       if (plen > limit || have > limit - plen) return fail(r, WEFT__CLOSE_TOO_BIG);
     }
+    /* Uncompressed text is checked as its bytes arrive, so a bad one fails
+     * before the rest of the frame (or message) comes. A frame cut short is
+     * offered again with more bytes appended: the first pend_done bytes of
+     * its payload are unmasked and checked already (state pend_utf8). */
+    int text =
+        !control && !compressed && (op == WEFT__WS_TEXT || (op == WEFT__WS_CONT && !r->msg_binary));
+    uint8_t *payload = f + hlen;
+    size_t done = r->pend_done;
+    uint32_t st = done ? r->pend_utf8 : op == WEFT__WS_CONT ? r->utf8_state : WEFT__UTF8_ACCEPT;
     if (avail < hlen || plen > avail - hlen) {
       uint64_t total = hlen + plen;
       r->need = total < SIZE_MAX ? (size_t)total : SIZE_MAX;
+      if (text && avail > hlen + done) {
+        size_t got = avail - hlen;
+        if (masked) weft__ws_mask(payload + done, got - done, f + hlen - 4, done);
+        st = weft__utf8_step(st, payload + done, got - done);
+        if (st == WEFT__UTF8_REJECT) return fail(r, WEFT__CLOSE_INVALID_DATA);
+        r->pend_done = got;
+        r->pend_utf8 = st;
+      }
       break;
     }
     size_t n = (size_t)plen;
-    uint8_t *payload = f + hlen;
-    if (masked) weft__ws_mask(payload, n, f + hlen - 4, 0);
+    if (masked) weft__ws_mask(payload + done, n - done, f + hlen - 4, done);
+    r->pend_done = 0;
+    if (text) {
+      st = weft__utf8_step(st, payload + done, n - done);
+      if (st == WEFT__UTF8_REJECT || (fin && st != WEFT__UTF8_ACCEPT))
+        return fail(r, WEFT__CLOSE_INVALID_DATA);
+    }
     size_t flen = hlen + n;
     int stop = 0;
 
@@ -347,7 +370,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         stop = cbs && cbs->pong ? cbs->pong(ctx, payload, n) : 0;
     } else if (op != WEFT__WS_CONT && fin) {
       /* The common case: a whole message in one frame, delivered in place. */
-      int rc = deliver(r, op == WEFT__WS_BINARY, compressed, 0, payload, n, payload, cbs, ctx);
+      int rc = deliver(r, op == WEFT__WS_BINARY, compressed, text, payload, n, payload, cbs, ctx);
       if (rc < 0) return fail(r, -rc);
       stop = rc;
     } else {
@@ -355,16 +378,9 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         r->in_message = 1;
         r->msg_binary = op == WEFT__WS_BINARY;
         r->msg_compressed = compressed;
-        r->utf8_state = WEFT__UTF8_ACCEPT;
         r->msg.len = 0;
       }
-      /* Uncompressed text is checked fragment by fragment so a bad one
-       * fails before the rest of the message arrives. */
-      if (!r->msg_binary && !r->msg_compressed) {
-        r->utf8_state = weft__utf8_step(r->utf8_state, payload, n);
-        if (r->utf8_state == WEFT__UTF8_REJECT) return fail(r, WEFT__CLOSE_INVALID_DATA);
-        if (fin && r->utf8_state != WEFT__UTF8_ACCEPT) return fail(r, WEFT__CLOSE_INVALID_DATA);
-      }
+      r->utf8_state = text ? st : WEFT__UTF8_ACCEPT;
       if (weft__buf_append(&r->msg, payload, n)) return fail(r, WEFT__CLOSE_INTERNAL);
       if (fin) {
         r->in_message = 0;

@@ -28,9 +28,9 @@ int weft__ws_make_key(char out[25]);
 
 /* ---- permessage-deflate (RFC 7692) ------------------------------------ */
 
-/* Negotiated parameters. The server always answers with both
- * no_context_takeover flags, so one shared compressor and decompressor serve
- * every connection and idle connections keep no zlib state. */
+/* Negotiated parameters. A server always answers with both
+ * no_context_takeover flags, so one set of shared streams per window size
+ * serves every connection and idle connections keep no zlib state. */
 typedef struct weft__pmd_params {
   int enabled;
   int server_no_context_takeover;
@@ -40,21 +40,38 @@ typedef struct weft__pmd_params {
 } weft__pmd_params;
 
 /* Server side: picks the first acceptable offer in a Sec-WebSocket-Extensions
- * value (NULL: none). On acceptance p->enabled = 1 and `resp` receives the
- * response header value. Offers it cannot honour (server_max_window_bits <
- * 15, unknown parameters, bad values) are skipped. Returns 0 (enabled or
- * not), WEFT_EINVAL when resp is too small. */
+ * value (NULL: none). On acceptance p->enabled = 1, p->server_max_window_bits
+ * is the window to compress with, and `resp` receives the response header
+ * value. Offers it cannot honour (unknown parameters, bad values) are
+ * skipped. Returns 0 (enabled or not), WEFT_EINVAL when resp is too small. */
 int weft__pmd_negotiate(const char *offers, weft__pmd_params *p, char *resp, size_t cap);
 
-typedef struct weft__pmd weft__pmd; /* shared zlib streams */
-int weft__pmd_new(weft__pmd **out);
+/* Client side: the offer a client sends (it compresses every message
+ * afresh, and accepts any window limit) … */
+extern const char weft__pmd_offer[];
+/* … and the server's answer to it (`value` NULL: none, not enabled). Returns
+ * 0 (p->enabled tells), WEFT_EPROTO for an answer a client must fail the
+ * connection for (another extension, more than one, unknown or repeated
+ * parameters, bad values, client_max_window_bits without a value),
+ * WEFT_EINVAL (p NULL). */
+int weft__pmd_accept(const char *value, weft__pmd_params *p);
+
+/* zlib streams: a compressor with a window of 2^bits bytes (8..15; 8 is
+ * served by 9, see pmd.c) and no context kept, and an inflater with a 15-bit
+ * window that keeps the peer's context between messages when `takeover`.
+ * Both are set up on first use. Errors: WEFT_EINVAL (bits), WEFT_ENOMEM. */
+typedef struct weft__pmd weft__pmd;
+int weft__pmd_new(weft__pmd **out, int bits, int takeover);
 void weft__pmd_free(weft__pmd *z);
+/* The compressor's window bits (9..15). */
+int weft__pmd_window(const weft__pmd *z);
 /* Compresses one whole message (fresh context), appending to `out` without
  * the trailing 00 00 ff ff. Returns 0 or WEFT_ENOMEM/WEFT_EIO. */
 int weft__pmd_deflate(weft__pmd *z, const uint8_t *p, size_t len, weft__buf *out);
-/* Decompresses one whole message (fresh context), appending to `out`.
- * Returns 0; WEFT_ETOOBIG when the output would exceed `max`; WEFT_EPROTO for
- * corrupt data; WEFT_ENOMEM. */
+/* Decompresses one whole message (a fresh context unless takeover),
+ * appending to `out`. Returns 0; WEFT_ETOOBIG when the output would exceed
+ * `max`; WEFT_EPROTO for corrupt data; WEFT_ENOMEM. After an error a
+ * takeover inflater is unusable. */
 int weft__pmd_inflate(weft__pmd *z, const uint8_t *p, size_t len, size_t max, weft__buf *out);
 
 /* ---- Frames ------------------------------------------------------------- */
@@ -97,7 +114,8 @@ size_t weft__ws_close_payload(uint8_t out[125], int code, const char *reason);
  * The reader: consumes frames from a byte stream, assembles fragmented
  * messages, validates (masking, opcodes, RSV bits, control frame rules,
  * continuation order, UTF-8 of text and close reasons, fail-fast on
- * fragments), inflates compressed messages, and reports events.
+ * fragments and on the bytes of a frame not complete yet), inflates
+ * compressed messages, and reports events.
  *
  * Callbacks return 0 to go on, non-zero to stop feeding at once (the feed
  * then returns the bytes consumed up to and including that frame).
@@ -124,17 +142,20 @@ typedef struct weft__ws_reader {
   int msg_binary;
   int msg_compressed;
   uint32_t utf8_state;
-  weft__buf msg;     /* fragments so far */
-  weft__buf scratch; /* inflate output */
-  size_t need;       /* bytes needed to complete the pending frame, 0 unknown */
-  int close_code;    /* set when feed fails: 1002, 1007 or 1009 */
+  weft__buf msg;      /* fragments so far */
+  weft__buf scratch;  /* inflate output */
+  size_t need;        /* bytes needed to complete the pending frame, 0 unknown */
+  size_t pend_done;   /* payload bytes of the pending text frame unmasked and checked */
+  uint32_t pend_utf8; /* the UTF-8 state after them */
+  int close_code;     /* set when feed fails: 1002, 1007 or 1009 */
 } weft__ws_reader;
 
 void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_length);
 void weft__ws_reader_free(weft__ws_reader *r);
 /* Feeds buf[0..len) (modified in place). Returns the number of bytes
- * consumed: whole frames only; the caller keeps the rest and feeds it again
- * with more bytes appended. A negative return is WEFT_EPROTO, WEFT_EUTF8 or
+ * consumed: whole frames only; the caller keeps the rest as the call left it
+ * (the part of a text frame that is there is unmasked and checked already)
+ * and feeds it again with more bytes appended. A negative return is WEFT_EPROTO, WEFT_EUTF8 or
  * WEFT_ETOOBIG, with r->close_code telling what to close with; the stream is
  * then dead. */
 long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,

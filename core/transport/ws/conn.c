@@ -1,9 +1,9 @@
 /*
  * What a WebSocket connection does the same on both sides: frames out
  * (written once per payload: server frames carry no mask and no
- * per-connection state, so one frame — and one compressed frame — serves
- * every recipient), frames in through the reader, pings answered, and the
- * closing handshake. How a side ends its byte stream is its weft__ws_side.
+ * per-connection state, so one frame — and one compressed frame per window
+ * size — serves every recipient), frames in through the reader, pings
+ * answered, and the closing handshake. How a side ends its byte stream is its weft__ws_side.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +18,10 @@
  * burst's. */
 #define WEFT__TURN_BUDGET (1u << 20)
 
-/* Payload variants this framing makes (payload.h). */
-enum { TAG_DEFLATED = 1, TAG_COPY = 2 };
+/* Payload variants this framing makes (payload.h): a copy, and one
+ * compressed variant per window size (TAG_DEFLATED + bits - 9), so
+ * recipients that asked for the same window share it. */
+enum { TAG_COPY = 1, TAG_DEFLATED = 2 };
 
 #define EMIT(w, name, ...)                                                                         \
   do {                                                                                             \
@@ -29,21 +31,22 @@ enum { TAG_DEFLATED = 1, TAG_COPY = 2 };
 /* ---- frames out ---- */
 
 static weft__payload *deflated(weft__ws_conn *w, weft__payload *p) {
-  weft__payload *d = weft__payload_variant(p, TAG_DEFLATED);
+  uint8_t tag = (uint8_t)(TAG_DEFLATED + weft__pmd_window(w->reader.pmd) - 9);
+  weft__payload *d = weft__payload_variant(p, tag);
   if (d) return d;
   weft__buf *out = &weft__ws_io(w)->loop->scratch;
   out->len = 0;
   if (weft__pmd_deflate(w->reader.pmd, p->data, p->len, out) != 0) return NULL;
   d = weft__payload_new(p->kind, out->data, out->len);
   weft__loop_scratch_done(weft__ws_io(w)->loop);
-  if (d) weft__payload_add_variant(p, d, TAG_DEFLATED);
+  if (d) weft__payload_add_variant(p, d, tag);
   return d;
 }
 
 /* Writes p's frame header in front of its data, once; a client's frames
  * are masked (they are never shared). */
 static void frame(weft__payload *p, const uint8_t *mask) {
-  int rsv1 = p->tag == TAG_DEFLATED;
+  int rsv1 = p->tag >= TAG_DEFLATED;
   int opcode = p->kind == WEFT__P_BINARY ? WEFT__WS_BINARY : WEFT__WS_TEXT;
   if (p->len < 126 && !mask) { /* most frames: two bytes, written in place */
     p->head[sizeof(p->head) - 2] = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | opcode);

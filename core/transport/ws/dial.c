@@ -26,6 +26,8 @@ typedef struct ws_dconn {
   int status; /* of a refusal */
   size_t body_need;
   size_t max_length;
+  uint8_t compression;    /* permessage-deflate offered */
+  weft__pmd *pmd;         /* … and accepted: this connection's zlib streams */
   weft__payload *request; /* the upgrade request, sent once connected */
   weft__fault fault;
   char fault_msg[160];
@@ -97,15 +99,30 @@ static size_t handshake(ws_dconn *d, uint8_t *data, size_t len) {
     return used;
   }
   const char *acc = weft__http_get(&h, "Sec-WebSocket-Accept");
+  const char *ext = weft__http_get(&h, "Sec-WebSocket-Extensions");
   int ok = weft__http_header_has(&h, "Upgrade", "websocket") &&
-           weft__http_header_has(&h, "Connection", "upgrade") && acc &&
-           strcmp(acc, d->accept) == 0 && !weft__http_get(&h, "Sec-WebSocket-Extensions");
+           weft__http_header_has(&h, "Connection", "upgrade") && acc && strcmp(acc, d->accept) == 0;
+  /* An extension we did not offer, or an answer we cannot honour, fails
+   * the connection (RFC 6455 4.1, RFC 7692 5). */
+  weft__pmd_params pp = {0};
+  int ext_ok = ext ? d->compression && weft__pmd_accept(ext, &pp) == 0 : 1;
   weft__http_head_free(&h);
-  if (!ok) {
-    fail(d, WEFT_EPROTO, "protocol", "invalid WebSocket upgrade response");
+  if (!ok || !ext_ok) {
+    fail(d, WEFT_EPROTO, "protocol",
+         ok ? "invalid Sec-WebSocket-Extensions in the upgrade response"
+            : "invalid WebSocket upgrade response");
+    return len;
+  }
+  /* Our frames use the window the server allows; its frames keep their
+   * context unless it gave that up. */
+  if (pp.enabled &&
+      weft__pmd_new(&d->pmd, pp.client_max_window_bits, !pp.server_no_context_takeover) != 0) {
+    fail(d, WEFT_ENOMEM, "io", NULL);
     return len;
   }
   weft__ws_reader_init(&d->ws.reader, 0, d->max_length);
+  d->ws.reader.allow_rsv1 = d->pmd != NULL;
+  d->ws.reader.pmd = d->pmd;
   d->phase = D_WS;
   weft__ws_open(&d->ws);
   return used;
@@ -159,6 +176,7 @@ static void on_closed(weft__stream *io) {
   weft_loop *loop = d->loop;
   weft__payload_release(d->request);
   weft__ws_closed(&d->ws, d->failed && d->fault.kind ? &d->fault : NULL);
+  weft__pmd_free(d->pmd);
   free(d);
   loop->users--;
 }
@@ -198,11 +216,13 @@ static int build_request(ws_dconn *d, const weft__dial_params *p) {
     snprintf(host, sizeof(host), "localhost");
   else
     snprintf(host, sizeof(host), "%s%s%s:%d", v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
-  char head[1600];
+  char head[1700];
   int n = snprintf(head, sizeof(head),
                    "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
-                   u->path, host, key);
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                   "%s%s%s",
+                   u->path, host, key, p->compression ? "Sec-WebSocket-Extensions: " : "",
+                   p->compression ? weft__pmd_offer : "", p->compression ? "\r\n" : "");
   size_t extra = p->headers ? p->headers->len : 0;
   if (n < 0 || (size_t)n >= sizeof(head)) return WEFT_EURL;
   weft__payload *r = weft__payload_new(WEFT__P_RAW, NULL, (size_t)n + extra + 2);
@@ -224,6 +244,7 @@ int weft__ws_dial(const weft__dial_params *p, weft__conn **out) {
   d->ws.client = 1;
   d->loop = p->loop;
   d->max_length = p->max_length;
+  d->compression = p->compression != 0;
   p->loop->users++;
   weft__stream_init(&d->io, p->loop, weft__url_stream_kind(&p->url), &dial_ops);
   *out = &d->ws.base;

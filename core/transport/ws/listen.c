@@ -64,6 +64,14 @@ static void on_request(weft__http_conn *hc) {
   w->admitting = 0;
 }
 
+/* The listener's streams for this window size, made on first use (NULL
+ * when out of memory: the connection goes uncompressed). */
+static weft__pmd *shared_pmd(weft__ws_listener *wl, int bits) {
+  weft__pmd **z = &wl->pmd[(bits < 9 ? 9 : bits) - 9];
+  if (!*z && weft__pmd_new(z, bits, 0) != 0) return NULL;
+  return *z;
+}
+
 void weft__ws_accept(weft__conn *c) {
   weft__ws_sconn *sc = (weft__ws_sconn *)c;
   weft__http_conn *hc = &sc->hc;
@@ -76,15 +84,13 @@ void weft__ws_accept(weft__conn *c) {
   weft__ws_check_upgrade(&hc->req.head, accept);
   char ext[160] = "";
   weft__pmd *pmd = NULL;
-  if (wl->pmd) {
+  if (l->p.compression) {
     weft__pmd_params pp;
     char resp[128];
     if (weft__pmd_negotiate(weft__http_get(&hc->req.head, "Sec-WebSocket-Extensions"), &pp, resp,
                             sizeof(resp)) == 0 &&
-        pp.enabled) {
+        pp.enabled && (pmd = shared_pmd(wl, pp.server_max_window_bits)))
       snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: %s\r\n", resp);
-      pmd = wl->pmd;
-    }
   }
   char head[512];
   int n = snprintf(head, sizeof(head),
@@ -163,8 +169,10 @@ static const weft__http_handler handler = {
 static void on_endpoint_closed(weft__http_endpoint *ep) {
   weft__listener *l = ep->user;
   weft__ws_listener *wl = weft__listener_priv(l);
-  weft__pmd_free(wl->pmd);
-  wl->pmd = NULL;
+  for (size_t i = 0; i < WEFT__PMD_WINDOWS; i++) {
+    weft__pmd_free(wl->pmd[i]);
+    wl->pmd[i] = NULL;
+  }
   l->p.closed(l, l->p.user);
 }
 
@@ -179,8 +187,6 @@ int weft__ws_bind(weft__listener *l) {
   ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
   ep->closed = on_endpoint_closed;
   int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
-  if (rc == 0 && l->p.compression && (rc = weft__pmd_new(&wl->pmd)) != 0)
-    weft__http_endpoint_stop(ep, 1);
   l->port = rc ? 0 : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   return rc;

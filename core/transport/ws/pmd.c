@@ -1,11 +1,14 @@
 /*
  * permessage-deflate (RFC 7692): negotiation and the zlib streams.
  *
- * The server always answers with server_no_context_takeover and
+ * A server always answers with server_no_context_takeover and
  * client_no_context_takeover, so every message is compressed and inflated
- * with a fresh context. That lets one deflate and one inflate stream (about
- * 300 KiB together) serve every connection on a loop, where keeping the
- * context would cost each connection its own 32 KiB window per direction.
+ * with a fresh context. That lets one set of streams serve every connection
+ * on a listener (one per window size a client asked for), where keeping the
+ * context would cost each connection its own window per direction. A client
+ * takes what the server answers: its inflater keeps the server's context
+ * when the server did not give it up; it compresses each message afresh
+ * (always allowed) within the window the server allows.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -30,9 +33,14 @@
 /* zlib counts in uInt; longer inputs are fed in pieces of this size. */
 #define PMD_CHUNK ((size_t)1 << 30)
 
+/* Each stream is set up on first use: an idle listener, or a client that
+ * never sends a long message, holds no zlib memory. */
 struct weft__pmd {
   z_stream def;
   z_stream inf;
+  uint8_t def_ready, inf_ready;
+  uint8_t bits;     /* the deflate window, 9..15 */
+  uint8_t takeover; /* the inflater keeps the peer's context */
 };
 
 /* ---- negotiation -------------------------------------------------------- */
@@ -92,14 +100,23 @@ static int name_is(const char *p, size_t n, const char *lit) {
   return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
 }
 
-/* Parses one offer at *pp, leaving *pp at the ',' after it or at the end.
- * Returns the set of P_* params seen when the offer is a permessage-deflate
- * offer we can honour, -1 otherwise. */
-static int parse_offer(const char **pp) {
+/* One element of a Sec-WebSocket-Extensions value: which P_* parameters it
+ * has, the window sizes given (0: none given), and whether it is a
+ * permessage-deflate element whose parameters are all known, each given
+ * once, with well-formed values. */
+typedef struct pmd_ext {
+  int ok;
+  int seen;
+  int smwb, cmwb;
+} pmd_ext;
+
+/* Parses the element at *pp, leaving *pp at the ',' after it or at the
+ * end. */
+static void parse_ext(const char **pp, pmd_ext *e) {
   const char *p = *pp;
   size_t n = token_len(p);
-  int ok = n > 0 && name_is(p, n, "permessage-deflate");
-  int seen = 0;
+  memset(e, 0, sizeof *e);
+  e->ok = n > 0 && name_is(p, n, "permessage-deflate");
   p = skip_ows(p + n);
   if (n == 0) goto bad;
   while (*p == ';') {
@@ -137,42 +154,47 @@ static int parse_offer(const char **pp) {
       }
       p = skip_ows(p);
     }
-    if (!ok) continue;
+    if (!e->ok) continue;
     int bit, wb = vl <= sizeof val ? window_bits(val, vl) : -1;
     if (name_is(pn, pl, "server_no_context_takeover")) {
       bit = P_SNCT;
-      if (has_val) ok = 0;
+      if (has_val) e->ok = 0;
     } else if (name_is(pn, pl, "client_no_context_takeover")) {
       bit = P_CNCT;
-      if (has_val) ok = 0;
+      if (has_val) e->ok = 0;
     } else if (name_is(pn, pl, "server_max_window_bits")) {
       bit = P_SMWB;
-      /* Our one shared compressor always uses a 32 KiB window. */
-      if (!has_val || wb != 15) ok = 0;
+      if (!has_val || wb < 0) e->ok = 0;
+      e->smwb = wb;
     } else if (name_is(pn, pl, "client_max_window_bits")) {
       bit = P_CMWB;
-      if (has_val && wb < 0) ok = 0;
+      if (has_val && wb < 0) e->ok = 0;
+      e->cmwb = has_val ? wb : 0;
     } else {
       bit = 0;
-      ok = 0;
+      e->ok = 0;
     }
-    if (seen & bit) ok = 0;
-    seen |= bit;
+    if (e->seen & bit) e->ok = 0;
+    e->seen |= bit;
   }
   if (*p && *p != ',') goto bad;
   *pp = p;
-  return ok ? seen : -1;
+  return;
 
 bad:
+  e->ok = 0;
   *pp = skip_offer(p);
-  return -1;
+}
+
+static void params_init(weft__pmd_params *p) {
+  memset(p, 0, sizeof *p);
+  p->server_max_window_bits = PMD_WINDOW_BITS;
+  p->client_max_window_bits = PMD_WINDOW_BITS;
 }
 
 int weft__pmd_negotiate(const char *offers, weft__pmd_params *p, char *resp, size_t cap) {
   if (!p) return WEFT_EINVAL;
-  memset(p, 0, sizeof *p);
-  p->server_max_window_bits = PMD_WINDOW_BITS;
-  p->client_max_window_bits = PMD_WINDOW_BITS;
+  params_init(p);
   if (!offers) return 0;
   const char *s = offers;
   while (*s) {
@@ -182,16 +204,20 @@ int weft__pmd_negotiate(const char *offers, weft__pmd_params *p, char *resp, siz
       continue;
     }
     if (!*s) break;
-    int seen = parse_offer(&s);
-    if (seen < 0) continue;
-    /* RFC 7692 7.1.2.1: an accepted server_max_window_bits must be echoed;
+    pmd_ext e;
+    parse_ext(&s, &e);
+    if (!e.ok) continue;
+    /* RFC 7692 7.1.2.1: an accepted server_max_window_bits is echoed, and
+     * our compressor for that window size serves the connection;
      * client_max_window_bits is left out, so the client may use 15 bits,
      * which our 15-bit inflater reads whatever the client picks. */
     if (!resp) return WEFT_EINVAL;
+    char smwb[32] = "";
+    if (e.seen & P_SMWB) snprintf(smwb, sizeof smwb, "; server_max_window_bits=%d", e.smwb);
     int n = snprintf(resp, cap,
                      "permessage-deflate; server_no_context_takeover; "
                      "client_no_context_takeover%s",
-                     (seen & P_SMWB) ? "; server_max_window_bits=15" : "");
+                     smwb);
     if (n < 0 || (size_t)n >= cap) {
       if (cap) resp[0] = '\0';
       return WEFT_EINVAL;
@@ -199,43 +225,69 @@ int weft__pmd_negotiate(const char *offers, weft__pmd_params *p, char *resp, siz
     p->enabled = 1;
     p->server_no_context_takeover = 1;
     p->client_no_context_takeover = 1;
+    if (e.seen & P_SMWB) p->server_max_window_bits = e.smwb;
     return 0;
   }
   return 0;
 }
 
+const char weft__pmd_offer[] =
+    "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+
+int weft__pmd_accept(const char *value, weft__pmd_params *p) {
+  if (!p) return WEFT_EINVAL;
+  params_init(p);
+  if (!value) return 0;
+  const char *s = skip_ows(value);
+  pmd_ext e;
+  parse_ext(&s, &e);
+  /* One element, ours, and client_max_window_bits with its value. */
+  if (!e.ok || *s || ((e.seen & P_CMWB) && !e.cmwb)) return WEFT_EPROTO;
+  p->enabled = 1;
+  p->server_no_context_takeover = (e.seen & P_SNCT) != 0;
+  p->client_no_context_takeover = (e.seen & P_CNCT) != 0;
+  if (e.seen & P_SMWB) p->server_max_window_bits = e.smwb;
+  if (e.seen & P_CMWB) p->client_max_window_bits = e.cmwb;
+  return 0;
+}
+
 /* ---- streams ------------------------------------------------------------ */
 
-int weft__pmd_new(weft__pmd **out) {
+int weft__pmd_new(weft__pmd **out, int bits, int takeover) {
   if (!out) return WEFT_EINVAL;
   *out = NULL;
+  if (bits < 8 || bits > 15) return WEFT_EINVAL;
   weft__pmd *z = calloc(1, sizeof *z);
   if (!z) return WEFT_ENOMEM;
-  if (deflateInit2(&z->def, PMD_LEVEL, Z_DEFLATED, -PMD_WINDOW_BITS, PMD_MEM_LEVEL,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
-    free(z);
-    return WEFT_ENOMEM;
-  }
-  if (inflateInit2(&z->inf, -PMD_WINDOW_BITS) != Z_OK) {
-    deflateEnd(&z->def);
-    free(z);
-    return WEFT_ENOMEM;
-  }
+  /* zlib refuses a raw deflate window of 8 bits; 9 bits serve it: zlib
+   * never looks back further than the window minus 262 bytes (250 here),
+   * which a 256-byte window holds. */
+  z->bits = (uint8_t)(bits < 9 ? 9 : bits);
+  z->takeover = takeover != 0;
   *out = z;
   return 0;
 }
 
+int weft__pmd_window(const weft__pmd *z) { return z ? z->bits : PMD_WINDOW_BITS; }
+
 void weft__pmd_free(weft__pmd *z) {
   if (!z) return;
-  deflateEnd(&z->def);
-  inflateEnd(&z->inf);
+  if (z->def_ready) deflateEnd(&z->def);
+  if (z->inf_ready) inflateEnd(&z->inf);
   free(z);
 }
 
 int weft__pmd_deflate(weft__pmd *z, const uint8_t *p, size_t len, weft__buf *out) {
   if (!z || !out || (!p && len)) return WEFT_EINVAL;
   z_stream *s = &z->def;
-  if (deflateReset(s) != Z_OK) return WEFT_EIO;
+  if (!z->def_ready) {
+    if (deflateInit2(s, PMD_LEVEL, Z_DEFLATED, -(int)z->bits, PMD_MEM_LEVEL, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+      return WEFT_ENOMEM;
+    z->def_ready = 1;
+  } else if (deflateReset(s) != Z_OK) {
+    return WEFT_EIO;
+  }
   size_t start = out->len;
   /* deflateBound covers the data; the sync flush adds at most ~10 bytes. */
   uLong bound = deflateBound(s, (uLong)(len < PMD_CHUNK ? len : PMD_CHUNK)) + 16;
@@ -278,6 +330,18 @@ fail:
   return WEFT_EIO;
 }
 
+/* After a final block the peer's next message starts a new stream that may
+ * still refer to what came before: keep the window across the reset. */
+static int restart(z_stream *s) {
+  uint8_t *dict = malloc((size_t)1 << PMD_WINDOW_BITS);
+  if (!dict) return WEFT_ENOMEM;
+  uInt n = 0;
+  int ok = inflateGetDictionary(s, dict, &n) == Z_OK && inflateReset(s) == Z_OK &&
+           (n == 0 || inflateSetDictionary(s, dict, n) == Z_OK);
+  free(dict);
+  return ok ? 0 : WEFT_EPROTO;
+}
+
 int weft__pmd_inflate(weft__pmd *z, const uint8_t *p, size_t len, size_t max, weft__buf *out) {
   static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
   if (!z || !out || (!p && len)) return WEFT_EINVAL;
@@ -285,7 +349,12 @@ int weft__pmd_inflate(weft__pmd *z, const uint8_t *p, size_t len, size_t max, we
    * all means the same and costs nothing to accept. */
   if (len == 0) return 0;
   z_stream *s = &z->inf;
-  if (inflateReset(s) != Z_OK) return WEFT_EIO;
+  if (!z->inf_ready) {
+    if (inflateInit2(s, -PMD_WINDOW_BITS) != Z_OK) return WEFT_ENOMEM;
+    z->inf_ready = 1;
+  } else if (!z->takeover && inflateReset(s) != Z_OK) {
+    return WEFT_EIO;
+  }
   size_t start = out->len, produced = 0, left = len;
   const uint8_t *in = p;
   int rc = WEFT_EPROTO, tail_fed = 0, out_full = 0;
@@ -338,7 +407,10 @@ int weft__pmd_inflate(weft__pmd *z, const uint8_t *p, size_t len, size_t max, we
       rc = WEFT_ETOOBIG;
       goto fail;
     }
-    if (zr == Z_STREAM_END) break; /* a final block (BFINAL) ends the message */
+    if (zr == Z_STREAM_END) { /* a final block (BFINAL) ends the message */
+      if (z->takeover && (rc = restart(s)) != 0) goto fail;
+      break;
+    }
     if (zr == Z_MEM_ERROR) {
       rc = WEFT_ENOMEM;
       goto fail;

@@ -41,11 +41,13 @@ extern const weft__ws_side weft__ws_server_side, weft__ws_client_side;
  * directly in both (see weft__ws_io). */
 struct weft__ws_conn {
   weft__conn base;
-  weft__ws_reader reader; /* reader.pmd: the shared compressor, when negotiated */
-  uint32_t fed;           /* message bytes handed up by the feed under way */
-  uint8_t state;          /* WEFT__WS_* */
-  uint8_t client;         /* dialed: frames out are masked (weft__ws_client_side) */
-  uint8_t admitting;      /* server: inside the owner's admit */
+  /* reader.pmd: the zlib streams when compression was negotiated (the
+   * listener's for its window size, or a client's own). */
+  weft__ws_reader reader;
+  uint32_t fed;      /* message bytes handed up by the feed under way */
+  uint8_t state;     /* WEFT__WS_* */
+  uint8_t client;    /* dialed: frames out are masked (weft__ws_client_side) */
+  uint8_t admitting; /* server: inside the owner's admit */
 };
 
 static inline const weft__ws_side *weft__ws_side_of(const weft__ws_conn *w) {
@@ -82,9 +84,14 @@ void weft__ws_closed(weft__ws_conn *w, const weft__fault *why);
 int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason);
 
 /* listen.c: a listener's private part, and its ops. */
+/* Window sizes 9..15 (a client's 8 is served by 9). */
+#define WEFT__PMD_WINDOWS 7
+
 typedef struct weft__ws_listener {
   weft__http_endpoint ep;
-  weft__pmd *pmd; /* the shared compressor, when compression is on */
+  /* Compression: the streams shared by its connections, one set per
+   * window size (server_max_window_bits) in use, made on first use. */
+  weft__pmd *pmd[WEFT__PMD_WINDOWS];
 } weft__ws_listener;
 
 int weft__ws_bind(weft__listener *l);
