@@ -109,5 +109,9 @@ void weft_cli_help_connect(FILE *f) {
              "  --header 'N: V'      an extra request header; repeat for more\n"
              "  --ca-file PEM        certificates to trust for wss:// instead of the system's\n"
              "  --insecure           do not verify the server's certificate (testing only)\n"
+             "  --max-length BYTES   largest message accepted, larger ones close (10485760)\n"
+             "  --compression        offer permessage-deflate\n"
+             "  --echo               send every message back as it came (text as text, binary as\n"
+             "                       binary; raw parser, no stdin): the Autobahn client testee\n"
              "  --help               this text\n");
 }
