@@ -432,6 +432,14 @@ int weft_channels_on_error(weft_channels *chs,
   return 0;
 }
 
+weft_channels *weft_channels_of_server(weft_server *server) {
+  return weft_server_plugin(server, PLUGIN);
+}
+
+weft_channels *weft_channels_of_client(weft_client *client) {
+  return weft_client_plugin(client, PLUGIN);
+}
+
 int weft_channels_set_window(weft_channels *chs, uint32_t messages) {
   if (!chs || messages < 1 || messages > 65536) return WEFT_EINVAL;
   if (chs->count) return WEFT_ESTATE;

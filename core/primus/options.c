@@ -63,20 +63,22 @@ int weft_server_add_trusted_proxy(weft_server *s, const char *ip) {
   return weft__http_site_add_proxy(&s->site, ip);
 }
 
+int weft__server_set_tls_file(weft_server *s, int key, const char *path) {
+  CHECK_NEW(s);
+  if (!path || !*path) return WEFT_EINVAL;
+  char *copy = weft__strdup(path);
+  if (!copy) return WEFT_ENOMEM;
+  char **slot = key ? &s->tls_key : &s->tls_cert;
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
 int weft_server_set_tls(weft_server *s, const char *cert, const char *key) {
   CHECK_NEW(s);
   if (!cert || !key || !*cert || !*key) return WEFT_EINVAL;
-  char *c = weft__strdup(cert), *k = weft__strdup(key);
-  if (!c || !k) {
-    free(c);
-    free(k);
-    return WEFT_ENOMEM;
-  }
-  free(s->tls_cert);
-  free(s->tls_key);
-  s->tls_cert = c;
-  s->tls_key = k;
-  return 0;
+  int rc = weft__server_set_tls_file(s, 0, cert);
+  return rc ? rc : weft__server_set_tls_file(s, 1, key);
 }
 
 int weft_server_set_id_generator(weft_server *s, weft_id_generator gen, void *user,

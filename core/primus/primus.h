@@ -254,6 +254,8 @@ void weft__client_on_connect_timeout(uv_timer_t *t);
 int weft__server_adopt(weft_server *s, int fd);
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
+/* options.c: the certificate (key 0) or key (1) file for wss:// (copied). */
+int weft__server_set_tls_file(weft_server *s, int key, const char *path);
 
 /* sparks.c: the open sparks, their index and walks */
 /* Walks of the open list bracket themselves with these so sparks closed

@@ -124,7 +124,7 @@ int weft_server_listen(weft_server *s, const char *url) {
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
   if (weft__url_secure(&p.url)) {
     char err[256];
-    if (!s->tls_cert) return WEFT_EINVAL;
+    if (!s->tls_cert || !s->tls_key) return WEFT_EINVAL;
     rc = s->tls ? 0 : weft__tls_ctx_server(&s->tls, s->tls_cert, s->tls_key, err, sizeof(err));
     if (rc) {
       weft__server_error(s, NULL, rc, "tls", err);

@@ -234,6 +234,9 @@ typedef void (*weft_channel_open_cb)(weft_channel *ch, void *user);
  * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE. */
 WEFT_EXTERN int weft_channels_server(weft_server *server, weft_channels **out);
 WEFT_EXTERN int weft_channels_client(weft_client *client, weft_channels **out);
+/* The channels attached to a server or client, or NULL. */
+WEFT_EXTERN weft_channels *weft_channels_of_server(weft_server *server);
+WEFT_EXTERN weft_channels *weft_channels_of_client(weft_client *client);
 
 /* Channels opened by the peer are passed to cb. Without one, they are
  * refused (ended at once) and an error event of kind "channel" follows. */

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "weft/ext.h"
+#include "weft/options.h"
 
 #define MAX_PEERS 1000
 
@@ -34,6 +35,7 @@ typedef struct peer {
   weft_spark *spark; /* its spark on the server */
   int opened, marker, room_msgs, datas, errors;
   char last_event[64];
+  char got[16]; /* recipients: the letters received, in order */
 } peer;
 
 struct fx {
@@ -639,6 +641,107 @@ static void test_rooms_with_exceptions(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* One message to a selection: rooms, ids, everyone, minus some ids          */
+/* ------------------------------------------------------------------------ */
+
+static const char *pid(fx *f, int i) { return weft_spark_id(f->peers[i].spark); }
+
+static int send_letter(fx *f, const char *letter, const char **rooms, size_t nr, const char **ids,
+                       size_t ni, const char **ex, size_t ne) {
+  weft_recipients to = {sizeof(to), rooms, nr, ids, ni, ex, ne};
+  weft_value *v = weft_value_new_string(letter, 1);
+  int n = weft_server_send(f->server, &to, v);
+  weft_value_free(v);
+  return n;
+}
+
+static void sel_peer_data(peer *p, const weft_value *msg) {
+  const char *s;
+  size_t n;
+  size_t at = strlen(p->got);
+  if (weft_value_get_string(msg, &s, &n) == 0 && n == 1 && at + 1 < sizeof(p->got))
+    p->got[at] = s[0];
+}
+
+static void h_letter(const weft_event *ev, void *user) {
+  peer *p = user;
+  snprintf(p->last_event, sizeof(p->last_event), "%s", ev->name);
+}
+
+static void sel_start(fx *f) {
+  const char *r01[] = {"r0", "r1"}, *r3[] = {"r3"}, *r9[] = {"r9"}, *bad[] = {""};
+  const char *ex1[] = {pid(f, 1)}, *ex012[] = {pid(f, 2), pid(f, 0), pid(f, 1)};
+  const char *ids23[] = {pid(f, 2), pid(f, 3), "no-such-id"}, *ids4[] = {pid(f, 4)};
+  CHECK(f, send_letter(f, "A", r01, 2, NULL, 0, ex1, 1) == 1);
+  CHECK(f, send_letter(f, "B", r3, 1, ids23, 3, NULL, 0) == 2); /* peer 3 once */
+  CHECK(f, send_letter(f, "C", NULL, 0, NULL, 0, ex012, 3) == 3);
+  weft_value *d = weft_value_new_string("D", 1);
+  CHECK(f, weft_server_send(f->server, NULL, d) == 6);
+  weft_value_free(d);
+  CHECK(f, send_letter(f, "X", r9, 1, NULL, 0, NULL, 0) == 0); /* an empty room */
+  weft_recipients to4 = {sizeof(to4), NULL, 0, ids4, 1, NULL, 0};
+  CHECK(f, weft_server_send_event(f->server, &to4, "letter", NULL) == 1);
+  /* Bad selections. */
+  CHECK(f, send_letter(f, "Z", bad, 1, NULL, 0, NULL, 0) == WEFT_EINVAL);
+  CHECK(f, send_letter(f, "Z", NULL, 1, NULL, 0, NULL, 0) == WEFT_EINVAL);
+  CHECK(f, send_letter(f, "Z", NULL, 0, NULL, 0, NULL, 2) == WEFT_EINVAL);
+  weft_recipients small = {1, NULL, 0, NULL, 0, NULL, 0};
+  weft_value *z = weft_value_new_string("Z", 1);
+  CHECK(f, weft_server_send(f->server, &small, z) == WEFT_EINVAL);
+  CHECK(f, weft_server_send(NULL, NULL, z) == WEFT_EINVAL);
+  CHECK(f, weft_server_send(f->server, NULL, NULL) == WEFT_EINVAL);
+  weft_value_free(z);
+  CHECK(f, weft_server_send_event(f->server, NULL, NULL, NULL) == WEFT_EINVAL);
+}
+
+static void sel_tick(fx *f) {
+  int all = 0;
+  for (int i = 0; i < f->npeers; i++)
+    all += strchr(f->peers[i].got, 'D') != NULL;
+  if (all < f->npeers || strcmp(f->peers[4].last_event, "letter") != 0) return;
+  static const char *const want[] = {"AD", "D", "BD", "BCD", "CD", "CD"};
+  for (int i = 0; i < f->npeers; i++)
+    if (strcmp(f->peers[i].got, want[i]) != 0)
+      failf(f, __LINE__, "peer %d got \"%s\", expected \"%s\"", i, f->peers[i].got, want[i]);
+  for (int i = 0; i < f->npeers; i++)
+    if (i != 4 && f->peers[i].last_event[0]) failf(f, __LINE__, "peer %d got the event", i);
+  finish(f);
+}
+
+static void test_recipients(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 6, WITH_ROOMS);
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(weft_emitter_on(f.peers[i].em, "letter", h_letter, &f.peers[i]), 0);
+  f.start = sel_start;
+  f.on_tick = sel_tick;
+  f.peer_data = sel_peer_data;
+  fx_run(&f);
+}
+
+/* Without rooms, or before listening: the state is wrong. */
+static void test_recipients_state(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_server *s;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  weft_value *v = weft_value_new_int(1);
+  const char *rooms[] = {"r"};
+  weft_recipients to = {sizeof(to), rooms, 1, NULL, 0, NULL, 0};
+  assert_int_equal(weft_server_send(s, NULL, v), WEFT_ESTATE);               /* not listening */
+  assert_int_equal(weft_server_send_event(s, NULL, "e", NULL), WEFT_ESTATE); /* no emitter */
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_send(s, &to, v), WEFT_ESTATE); /* no rooms */
+  assert_int_equal(weft_server_send(s, NULL, v), 0);          /* nobody yet */
+  weft_value_free(v);
+  weft_server_destroy(s, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Clients asking to join rooms: the application's policy decides           */
 /* ------------------------------------------------------------------------ */
 
@@ -1046,6 +1149,8 @@ int main(void) {
       cmocka_unit_test(test_bad_packets),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_rooms_with_exceptions),
+      cmocka_unit_test(test_recipients),
+      cmocka_unit_test(test_recipients_state),
       cmocka_unit_test(test_client_join_policy),
       cmocka_unit_test(test_channels),
       cmocka_unit_test(test_channels_bad_input),
