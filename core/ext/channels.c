@@ -196,8 +196,15 @@ static int send_packet(weft_channel *c, int type, const weft_value *data, uint32
   return rc > 0 ? 0 : rc;
 }
 
+/* To the error handler, or by default to the owner's error event. */
 static void error(weft_channels *chs, weft_spark *spark, int code, const char *msg) {
-  if (!chs->err_cb) return;
+  if (!chs->err_cb) {
+    if (chs->server)
+      weft__server_error(chs->server, spark, code, "channel", msg);
+    else
+      weft__client_emit_error(chs->client, code, "channel", msg, 0, NULL);
+    return;
+  }
   weft_error_info e = {code, "channel", msg, 0, NULL};
   chs->err_cb(chs, spark, &e, chs->err_user);
 }

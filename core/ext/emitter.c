@@ -113,8 +113,15 @@ static void target_maybe_free(weft_emitter *em, void *t, target *tg) {
 
 /* ---- errors ---- */
 
+/* To the error handler, or by default to the owner's error event. */
 static void wire_error(weft_emitter *em, weft_spark *spark, int code, const char *msg) {
-  if (!em->err_cb) return;
+  if (!em->err_cb) {
+    if (em->server)
+      weft__server_error(em->server, spark, code, "emitter", msg);
+    else
+      weft__client_emit_error(em->client, code, "emitter", msg, 0, NULL);
+    return;
+  }
   weft_error_info e = {code, "emitter", msg, 0, NULL};
   em->err_cb(em, spark, &e, em->err_user);
 }
@@ -361,6 +368,12 @@ int weft_reply_reject(weft_reply *r, const weft_value *reason) {
   weft__ext_str(&dflt, "rejected");
   if (reason && reason->type == WEFT_NULL) reason = NULL; /* null would read as resolved */
   return reply_send(r, reason ? reason : &dflt, NULL);
+}
+
+int weft_reply_drop(weft_reply *r) {
+  weft_value why;
+  weft__ext_str(&why, WEFT_REPLY_DROPPED);
+  return weft_reply_reject(r, &why);
 }
 
 static void reject_str(weft_reply *r, const char *why) {

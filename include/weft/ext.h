@@ -64,7 +64,9 @@ typedef void (*weft_ack_cb)(const weft_ack *ack, void *user);
 /* Errors the emitter meets on the wire: malformed extension messages, acks
  * with an unknown id (or arriving after their timeout), reserved names.
  * `spark` is the sender on a server, NULL on a client. The message is
- * dropped; the connection stays open. err->kind is "emitter". */
+ * dropped; the connection stays open. err->kind is "emitter". Without a
+ * handler (weft_emitter_on_error), they go to the server's or client's
+ * error event with that kind; channels' errors likewise, kind "channel". */
 typedef void (*weft_emitter_error_cb)(weft_emitter *em, weft_spark *spark,
                                       const weft_error_info *err, void *user);
 
@@ -132,6 +134,12 @@ WEFT_EXTERN int weft_emitter_packet(const char *event, const weft_value *args, w
  * queue error. WEFT_EINVAL only for a NULL reply. */
 WEFT_EXTERN int weft_reply_resolve(weft_reply *reply, const weft_value *value);
 WEFT_EXTERN int weft_reply_reject(weft_reply *reply, const weft_value *reason);
+/* Rejects with the reason WEFT_REPLY_DROPPED: what a host does with a
+ * reply its application let go of without answering (collected by the
+ * garbage collector, a handler that returned without answering). The
+ * sender sees the same text from every host. Errors as weft_reply_reject. */
+#define WEFT_REPLY_DROPPED "no answer"
+WEFT_EXTERN int weft_reply_drop(weft_reply *reply);
 
 /* ------------------------------------------------------------------------ */
 /* Rooms                                                                    */

@@ -441,6 +441,52 @@ static void test_bad_packets(void **state) {
   assert_string_equal(f.ack_value[0], "3");
 }
 
+/* Without an error handler the bad packets reach the server's error event
+ * (kind "emitter"), and a reply dropped unanswered rejects with the one
+ * text every host uses. */
+static void srv_event_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
+  fx *f = user;
+  (void)s;
+  CHECK(f, sp != NULL && strcmp(e->kind, "emitter") == 0);
+  f->srv_errors++;
+}
+
+static void h_drop(const weft_event *ev, void *user) {
+  CHECK((fx *)user, weft_reply_drop(ev->reply) == 0);
+}
+
+static void routed_start(fx *f) {
+  bad_start(f);
+  CHECK(f, weft_emitter_emit(f->peers[0].em, NULL, "drop", NULL, 2000, record_ack, f) == 0);
+}
+
+static void routed_tick(fx *f) {
+  if (f->acks == 2) finish(f);
+}
+
+static void test_errors_routed_and_dropped_replies(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 1, 0);
+  assert_int_equal(weft_emitter_on_error(f.sem, NULL, NULL), 0);
+  weft_server_events ev = {.size = sizeof(ev),
+                           .connection = srv_connection,
+                           .data = srv_data,
+                           .error = srv_event_error};
+  assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "drop", h_drop, &f), 0);
+  f.start = routed_start;
+  f.on_tick = routed_tick;
+  fx_run(&f);
+  assert_int_equal(f.srv_errors, (int)N_BAD);
+  assert_int_equal(f.acks, 2);
+  int dropped = f.ack_status[0] == WEFT_EREJECTED ? 0 : 1;
+  assert_int_equal(f.ack_status[dropped], WEFT_EREJECTED);
+  assert_string_equal(f.ack_value[dropped], "\"" WEFT_REPLY_DROPPED "\"");
+  assert_int_equal(weft_reply_drop(NULL), WEFT_EINVAL);
+}
+
 /* ------------------------------------------------------------------------ */
 /* API misuse returns errors                                                */
 /* ------------------------------------------------------------------------ */
@@ -1147,6 +1193,7 @@ int main(void) {
       cmocka_unit_test(test_ack_round_trips),
       cmocka_unit_test(test_ack_timeout_late_and_disconnect),
       cmocka_unit_test(test_bad_packets),
+      cmocka_unit_test(test_errors_routed_and_dropped_replies),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_rooms_with_exceptions),
       cmocka_unit_test(test_recipients),
