@@ -18,8 +18,8 @@ typedef union arg {
   int b;
   uint64_t u;
   double d;
-  const char *s;        /* NUL-terminated copy, freed after the call */
-  const weft_value *v;  /* STRINGS, HEADERS */
+  const char *s;       /* NUL-terminated copy, freed after the call */
+  const weft_value *v; /* STRINGS, HEADERS */
 } arg;
 
 typedef int (*setter)(void *handle, arg a);
@@ -52,6 +52,7 @@ static int s_maxip(void *h, arg a) {
 static int s_maxhs(void *h, arg a) { return weft_server_set_max_handshakes(S(h), (size_t)a.u); }
 static int s_metrics(void *h, arg a) { return weft_server_set_metrics_path(S(h), a.s); }
 static int s_static(void *h, arg a) { return weft_server_set_static_dir(S(h), a.s); }
+static int s_library(void *h, arg a) { return weft_server_set_client_library(S(h), a.b); }
 static int s_cert(void *h, arg a) { return weft__server_set_tls_file(S(h), 0, a.s); }
 static int s_key(void *h, arg a) { return weft__server_set_tls_file(S(h), 1, a.s); }
 
@@ -117,7 +118,7 @@ static int s_ack(void *h, arg a) {
 }
 
 #define OPT(name, type, flags, def, choices, min, max, unit, expects, doc, set)                    \
-  {{name, type, flags, def, choices, min, max, unit, expects, doc}, set}
+  { {name, type, flags, def, choices, min, max, unit, expects, doc}, set }
 #define FIX WEFT_OPT_FIXED
 #define EXT (WEFT_OPT_EXT | WEFT_OPT_FIXED)
 
@@ -149,8 +150,8 @@ static const row server_rows[] = {
         "the writes of one loop turn to a spark leave as one frame of at most this size", s_batch),
     OPT("origins", WEFT_OPT_STRINGS, FIX, "[]", NULL, 0, 0, NULL, "a list of origins",
         "origins allowed to connect (CORS); none: any", s_origins),
-    OPT("trusted_proxies", WEFT_OPT_STRINGS, FIX, "[]", NULL, 0, 0, NULL,
-        "a list of IP addresses", "proxies whose X-Forwarded-For is believed", s_proxies),
+    OPT("trusted_proxies", WEFT_OPT_STRINGS, FIX, "[]", NULL, 0, 0, NULL, "a list of IP addresses",
+        "proxies whose X-Forwarded-For is believed", s_proxies),
     OPT("tls_cert", WEFT_OPT_STRING, FIX, "null", NULL, 0, 0, NULL, "a file path",
         "certificate chain (PEM) for wss://", s_cert),
     OPT("tls_key", WEFT_OPT_STRING, FIX, "null", NULL, 0, 0, NULL, "a file path",
@@ -162,15 +163,15 @@ static const row server_rows[] = {
         "a whole number (0: the descriptor limit less 64)",
         "open connections at most; more are answered 503", s_maxc),
     OPT("max_connections_per_ip", WEFT_OPT_UINT, 0, "0", NULL, 0, BIG, NULL,
-        "a whole number (0: no limit)", "connections per client address; more get 429",
-        s_maxip),
-    OPT("max_handshakes", WEFT_OPT_UINT, 0, "0", NULL, 0, BIG, NULL,
-        "a whole number (0: no limit)",
+        "a whole number (0: no limit)", "connections per client address; more get 429", s_maxip),
+    OPT("max_handshakes", WEFT_OPT_UINT, 0, "0", NULL, 0, BIG, NULL, "a whole number (0: no limit)",
         "requests being read or authorized at once; more get 503", s_maxhs),
-    OPT("metrics_path", WEFT_OPT_STRING, 0, "null", NULL, 0, 0, NULL,
-        "a path starting with '/'", "serve Prometheus metrics at this path", s_metrics),
+    OPT("metrics_path", WEFT_OPT_STRING, 0, "null", NULL, 0, 0, NULL, "a path starting with '/'",
+        "serve Prometheus metrics at this path", s_metrics),
     OPT("static_dir", WEFT_OPT_STRING, 0, "null", NULL, 0, 0, NULL, "a folder path",
         "serve this folder's files at the paths outside the pathname", s_static),
+    OPT("client_library", WEFT_OPT_BOOL, FIX, "true", NULL, 0, 0, NULL, "a boolean",
+        "serve the browser client at <pathname>/weft.js and <pathname>/primus.js", s_library),
     OPT("emitter", WEFT_OPT_BOOL, EXT, "false", NULL, 0, 0, NULL, "a boolean",
         "named events with acknowledgements", s_emitter),
     OPT("rooms", WEFT_OPT_BOOL, EXT, "false", NULL, 0, 0, NULL, "a boolean",
@@ -260,8 +261,7 @@ static const row client_rows[] = {
     OPT("transformer", WEFT_OPT_ENUM, FIX, "\"websockets\"", NULL, 0, 0, NULL,
         "a transformer name this build has", "the transport to dial with", c_transformer),
     OPT("parser", WEFT_OPT_ENUM, FIX, "\"json\"", "json|msgpack|raw", 0, 0, NULL,
-        "\"json\", \"msgpack\" or \"raw\"", "how messages are encoded (as the server's)",
-        c_parser),
+        "\"json\", \"msgpack\" or \"raw\"", "how messages are encoded (as the server's)", c_parser),
     OPT("reconnect_min", WEFT_OPT_UINT, 0, "500", NULL, 1, U32, "ms",
         "a whole number of ms from 1 to 4294967295", "the first reconnect's base delay", c_rmin),
     OPT("reconnect_max", WEFT_OPT_UINT, 0, "0", NULL, 0, U32, "ms",
@@ -284,12 +284,11 @@ static const row client_rows[] = {
     OPT("max_length", WEFT_OPT_UINT, 0, "10485760", NULL, 1, BIG, "bytes",
         "a whole number of bytes from 1 to 2^40", "largest incoming message", c_maxlen),
     OPT("queue_limit", WEFT_OPT_UINT, 0, "0", NULL, 0, BIG, "bytes",
-        "a whole number of bytes, 0 for no limit", "bytes of writes held while not open",
-        c_qlimit),
+        "a whole number of bytes, 0 for no limit", "bytes of writes held while not open", c_qlimit),
     OPT("retry_refused", WEFT_OPT_BOOL, 0, "false", NULL, 0, 0, NULL, "a boolean",
         "keep reconnecting after the server refused the upgrade", c_refused),
-    OPT("headers", WEFT_OPT_HEADERS, 0, "{}", NULL, 0, 0, NULL,
-        "a map of header names to values", "extra request headers", c_headers),
+    OPT("headers", WEFT_OPT_HEADERS, 0, "{}", NULL, 0, 0, NULL, "a map of header names to values",
+        "extra request headers", c_headers),
     OPT("ca_file", WEFT_OPT_STRING, 0, "null", NULL, 0, 0, NULL, "a file path",
         "certificates to trust for wss:// instead of the system's", c_ca),
     OPT("verify", WEFT_OPT_BOOL, 0, "true", NULL, 0, 0, NULL, "a boolean",

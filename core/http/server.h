@@ -94,6 +94,9 @@ int weft__http_site_add_proxy(weft__http_site *site, const char *ip);
  * weft_server_add_asset() and weft_server_set_static_dir(). */
 int weft__http_site_add_asset(weft__http_site *site, const char *path, const char *ctype,
                               const void *data, size_t len);
+/* The same; `borrowed`: the data is static, served in place (not copied). */
+int weft__http_site_add_asset_ex(weft__http_site *site, const char *path, const char *ctype,
+                                 const void *data, size_t len, int borrowed);
 int weft__http_site_set_static_dir(weft__http_site *site, const char *dir);
 void weft__http_site_free(weft__http_site *site);
 

@@ -112,8 +112,9 @@ struct weft_server {
   int compression;
   size_t hwm;
   size_t max_queue;
-  size_t batch_max; /* 0: no batching */
-  int queue_policy; /* WEFT_QUEUE_CLOSE or WEFT_QUEUE_DROP */
+  size_t batch_max;   /* 0: no batching */
+  int queue_policy;   /* WEFT_QUEUE_CLOSE or WEFT_QUEUE_DROP */
+  int client_library; /* serve the browser client under each pathname (library.c) */
   unsigned unix_mode;
   weft_id_generator idgen;
   void *idgen_user;
@@ -254,6 +255,8 @@ void weft__client_on_connect_timeout(uv_timer_t *t);
 int weft__server_adopt(weft_server *s, int fd);
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
+/* library.c: the browser client under `pathname` (when client_library). */
+int weft__server_add_library(weft_server *s, const char *pathname);
 /* options.c: the certificate (key 0) or key (1) file for wss:// (copied). */
 int weft__server_set_tls_file(weft_server *s, int key, const char *path);
 

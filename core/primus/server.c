@@ -32,6 +32,7 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   s->max_length = 10u << 20;
   s->hwm = WEFT__HWM_DEFAULT;
   s->max_queue = WEFT__MAX_QUEUE_DEFAULT;
+  s->client_library = 1;
   s->site.route = weft__server_route;
   s->site.route_user = s;
   s->site.owner = s;
@@ -122,6 +123,7 @@ int weft_server_listen(weft_server *s, const char *url) {
   if (rc) return rc;
   if (!weft__transport_serves(s->transport, p.url.scheme)) return WEFT_EURL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
+  if ((rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {
     char err[256];
     if (!s->tls_cert || !s->tls_key) return WEFT_EINVAL;

@@ -613,6 +613,14 @@ WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int fla
  * downloads. Errors: WEFT_EINVAL (NULL, "", not a folder), WEFT_ENOENT (no
  * such path), WEFT_ECLOSED, WEFT_ENOMEM.
  */
+/* The browser client: weft's (global Weft) at <pathname>/weft.js and the
+ * Primus-compatible one (global Primus) at <pathname>/primus.js, served
+ * from the library itself under every pathname the server listens on,
+ * unless turned off here (before listening) or the application registered
+ * those paths itself first. On by default. Errors: WEFT_EINVAL,
+ * WEFT_ESTATE (listening), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_client_library(weft_server *server, int on);
+
 WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
                                       const char *content_type, const void *data, size_t len);
 WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir);

@@ -469,10 +469,8 @@ static void test_errors_routed_and_dropped_replies(void **state) {
   fx f;
   fx_init(&f, 1, 0);
   assert_int_equal(weft_emitter_on_error(f.sem, NULL, NULL), 0);
-  weft_server_events ev = {.size = sizeof(ev),
-                           .connection = srv_connection,
-                           .data = srv_data,
-                           .error = srv_event_error};
+  weft_server_events ev = {
+      .size = sizeof(ev), .connection = srv_connection, .data = srv_data, .error = srv_event_error};
   assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
   assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
   assert_int_equal(weft_emitter_on(f.sem, "drop", h_drop, &f), 0);
