@@ -42,6 +42,7 @@ typedef struct handler {
   char *name;
   weft_event_cb cb;
   void *user;
+  void (*user_free)(void *);
   struct handler *next; /* same hash */
 } handler;
 
@@ -61,6 +62,7 @@ struct weft_emitter {
   handler wildcard;
   weft_emitter_error_cb err_cb;
   void *err_user;
+  void (*err_free)(void *);
   uint32_t timeout_ms, next_id;
   weft__map by_id;   /* id -> pending */
   weft__map targets; /* spark/client -> target */
@@ -527,11 +529,14 @@ static void destroy(void *user) {
     if (!em->handlers.slots[i].key) continue;
     for (handler *h = em->handlers.slots[i].val, *n; h; h = n) {
       n = h->next;
+      if (h->user_free) h->user_free(h->user);
       free(h->name);
       free(h);
     }
   }
   weft__map_free(&em->handlers);
+  if (em->wildcard.user_free) em->wildcard.user_free(em->wildcard.user);
+  if (em->err_free) em->err_free(em->err_user);
   for (recycled *r = em->free_list, *n; r; r = n) {
     n = r->next;
     free(r);
@@ -598,21 +603,23 @@ weft_emitter *weft_emitter_of_client(weft_client *client) {
   return weft_client_plugin(client, WEFT__EMITTER_PLUGIN);
 }
 
-int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user) {
-  if (!em || !event) return WEFT_EINVAL;
+int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user,
+                    void (*free_user)(void *)) {
+  if (!em || !event || (!cb && free_user)) return WEFT_EINVAL;
   size_t len = strlen(event);
   if (!weft__ext_name_ok(event, len)) return WEFT_EINVAL;
   if (strcmp(event, "*") == 0) {
     em->wildcard.cb = cb;
-    em->wildcard.user = user;
+    weft__ext_set_user(&em->wildcard.user, &em->wildcard.user_free, user, free_user);
     return 0;
   }
   uint64_t hash = weft__map_hash(event, len);
   handler *h = find_handler(em, event, len);
   if (h && cb) {
     h->cb = cb;
-    h->user = user;
+    weft__ext_set_user(&h->user, &h->user_free, user, free_user);
   } else if (h) { /* removal */
+    if (h->user_free) h->user_free(h->user);
     handler *head = weft__map_get(&em->handlers, hash), **pp = &head;
     while (*pp != h)
       pp = &(*pp)->next;
@@ -631,7 +638,7 @@ int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void 
       return WEFT_ENOMEM;
     }
     memcpy(name, event, len + 1);
-    *h = (handler){hash, name, cb, user, weft__map_get(&em->handlers, hash)};
+    *h = (handler){hash, name, cb, user, free_user, weft__map_get(&em->handlers, hash)};
     if (weft__map_put(&em->handlers, hash, h)) {
       free(name);
       free(h);
@@ -641,10 +648,11 @@ int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void 
   return 0;
 }
 
-int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user) {
-  if (!em) return WEFT_EINVAL;
+int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user,
+                          void (*free_user)(void *)) {
+  if (!em || (!cb && free_user)) return WEFT_EINVAL;
   em->err_cb = cb;
-  em->err_user = user;
+  weft__ext_set_user(&em->err_user, &em->err_free, user, free_user);
   return 0;
 }
 

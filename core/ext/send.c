@@ -95,6 +95,7 @@ static int gather(weft_server *s, const weft_recipients *to, picked *p) {
 }
 
 int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value *msg) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg || (to && to->size < LISTS_END)) return WEFT_EINVAL;
   if (to && (!list_ok(to->rooms, to->n_rooms) || !list_ok(to->ids, to->n_ids) ||
              !list_ok(to->except, to->n_except)))
@@ -124,6 +125,7 @@ int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value
 
 int weft_server_send_event(weft_server *s, const weft_recipients *to, const char *event,
                            const weft_value *args) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !event) return WEFT_EINVAL;
   if (!weft_emitter_of_server(s)) return WEFT_ESTATE;
   weft_value *packet;

@@ -119,19 +119,19 @@ static void maybe_closed(weft__http_endpoint *ep) {
   if (!ep->acc_open && ep->closed) ep->closed(ep);
 }
 
-void weft__http_closed(weft__http_conn *hc) {
+void weft__http_closed(weft__http_conn *hc, int keep) {
   weft__http_endpoint *ep = hc->ep;
   if (hc->counted) weft__http_site_release(ep->site, hc);
   weft__http_req_free(&hc->req);
-  free((char *)hc - ep->conn_offset);
+  if (!keep) free((char *)hc - ep->conn_offset);
   ep->n_conns--;
   maybe_closed(ep);
 }
 
 static void on_stream_closed(weft__stream *io) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  if (hc->ep->handler->closed) hc->ep->handler->closed(hc);
-  weft__http_closed(hc);
+  int keep = hc->ep->handler->closed ? hc->ep->handler->closed(hc) : 0;
+  weft__http_closed(hc, keep);
 }
 
 /* ---- answering ---- */

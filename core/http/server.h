@@ -113,8 +113,8 @@ typedef struct weft__http_handler {
    * Its `closed` must end with weft__http_closed(). */
   weft__stream_ops upgraded;
   /* The stream closed before an upgrade; the memory is freed when this
-   * returns. */
-  void (*closed)(weft__http_conn *hc);
+   * returns, unless it returns nonzero (kept, as weft__http_closed). */
+  int (*closed)(weft__http_conn *hc);
 } weft__http_handler;
 
 /* ---- endpoints ---- */
@@ -203,8 +203,10 @@ void weft__http_hold(weft__http_conn *hc);
 /* The handler takes the byte stream over (after writing its answer): its
  * `upgraded` ops replace the HTTP ones. */
 void weft__http_upgraded(weft__http_conn *hc);
-/* The end of an upgraded connection's `closed`: frees its memory. */
-void weft__http_closed(weft__http_conn *hc);
+/* The end of an upgraded connection's `closed`: its bookkeeping, and its
+ * memory unless `keep` (the owner holds the block and frees it later with
+ * free() at the block's start: it was calloc'd). */
+void weft__http_closed(weft__http_conn *hc, int keep);
 /* Puts an upgraded connection back on the endpoint's watch: aborted after
  * `ms`, or when the endpoint stops hard. */
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms);

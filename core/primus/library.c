@@ -11,8 +11,8 @@
 static int add(weft_server *s, const char *base, const char *file, const char *data, size_t len) {
   char path[256 + 16]; /* a pathname is under 256 bytes (transport.h) */
   snprintf(path, sizeof(path), "%s/%s", base, file);
-  int rc = weft__http_site_add_asset_ex(&s->site, path, "text/javascript; charset=utf-8", data,
-                                        len, 1);
+  int rc =
+      weft__http_site_add_asset_ex(&s->site, path, "text/javascript; charset=utf-8", data, len, 1);
   return rc == WEFT_EEXIST ? 0 : rc; /* the application's own, or a second listener's */
 }
 

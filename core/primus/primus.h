@@ -145,7 +145,9 @@ struct weft_server {
   uv_timer_t destroy_timer;
   size_t live_handles; /* uv handles to close before freeing */
 
-  weft__arena arena; /* decoded messages, reset after dispatch */
+  weft__arena arena;   /* decoded messages, reset after dispatch */
+  uint32_t refs;       /* the creator's and weft_server_retain()s */
+  uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
   weft__metrics m;
   weft__rand rand;
   int dispatching;
@@ -156,12 +158,19 @@ struct weft_server {
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
 
+/* A server closed for good, kept only for its retainers
+ * (weft_server_retain): every call says so. */
+static inline int weft__server_gone(const weft_server *s) {
+  return s && s->state == WEFT__SRV_CLOSED;
+}
+
 /* ---- sparks ---- */
 
 enum {
   WEFT__SP_NEW = 0, /* asked to open: being authorized */
   WEFT__SP_OPEN,    /* a spark: connection event emitted */
-  WEFT__SP_ENDED    /* no longer open; the disconnection follows */
+  WEFT__SP_ENDED,   /* no longer open; the disconnection follows */
+  WEFT__SP_GONE     /* closed, kept only for its retainers: every call says so */
 };
 
 struct weft_spark {
@@ -172,6 +181,7 @@ struct weft_spark {
   uint8_t was_open;        /* connection event emitted: disconnection owed */
   uint8_t unlink_later;    /* left on the open list until an iteration ends */
   uint8_t tran;            /* the transport's registry index, for the metrics */
+  uint16_t refs;           /* weft_spark_retain()s: the block outlives the connection */
   weft__batch *batch;      /* messages held for this loop turn */
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
@@ -229,8 +239,15 @@ struct weft_client {
   weft__rand rand;
   weft__plugin_list plugins;
   size_t batch_max;
-  weft__batch *batch; /* messages held for this loop turn, while open */
+  weft__batch *batch;  /* messages held for this loop turn, while open */
+  uint32_t refs;       /* the creator's and weft_client_retain()s */
+  uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
+  uint8_t freed;       /* destroyed, kept only for its retainers */
 };
+
+/* A client destroyed for good, kept only for its retainers: every call
+ * says so. */
+static inline int weft__client_gone(const weft_client *c) { return c && c->freed; }
 
 /* client.c */
 /* Starts a connection attempt (the spec first, once, when needed). */

@@ -289,6 +289,7 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
 
 int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *const *sparks,
                          size_t n) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg || (!sparks && n)) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   weft__payload *shared = NULL;
@@ -326,7 +327,8 @@ int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary
 }
 
 size_t weft_spark_buffered_amount(const weft_spark *c) {
-  return c && c->conn.tran ? c->conn.tran->conn.queued(&c->conn, NULL) : 0;
+  return c && c->state != WEFT__SP_GONE && c->conn.tran ? c->conn.tran->conn.queued(&c->conn, NULL)
+                                                        : 0;
 }
 
 int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
@@ -347,7 +349,7 @@ const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
 /* The request that opened the spark (no head for a transport without
  * HTTP). */
 static const weft__http_req *req_of(const weft_spark *c) {
-  return c && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
+  return c && c->state != WEFT__SP_GONE && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
 }
 
 const char *weft_spark_header(const weft_spark *c, const char *name) {
@@ -403,6 +405,7 @@ int weft_spark_query_at(const weft_spark *c, size_t i, const char **key, const c
 
 int weft_spark_set_user(weft_spark *c, void *user, void (*free_user)(void *)) {
   if (!c) return WEFT_EINVAL;
+  if (c->state == WEFT__SP_GONE) return WEFT_ECLOSED; /* nobody would free it */
   if (c->user_free && c->user != user) c->user_free(c->user);
   c->user = user;
   c->user_free = free_user;

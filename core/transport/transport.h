@@ -56,8 +56,11 @@ typedef struct weft__conn_events {
    * switch), with this body. */
   void (*refused)(weft__conn *c, int status, const uint8_t *body, size_t len);
   /* Gone: `why` is NULL for a clean end, else the failure. The memory goes
-   * when this returns. Server side: for connections that were admitted. */
-  void (*closed)(weft__conn *c, const weft__fault *why);
+   * when this returns, unless (server side) it returns nonzero: then the
+   * owner keeps the block and frees it later with free() at the owner's
+   * part, the block's start. Server side: for connections that were
+   * admitted. */
+  int (*closed)(weft__conn *c, const weft__fault *why);
 } weft__conn_events;
 
 struct weft__conn {

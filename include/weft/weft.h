@@ -282,6 +282,32 @@ WEFT_EXTERN int weft_loop_close(weft_loop *loop);
 typedef struct weft_server weft_server;
 typedef struct weft_spark weft_spark;
 typedef struct weft_auth weft_auth;
+struct weft_client;
+
+/*
+ * Handle lifetimes. A server or client is created with one reference, its
+ * creator's, which weft_server_destroy() / weft_client_destroy() give up
+ * once the close or destroy event has run; a spark belongs to its server
+ * and is gone after its disconnection event. Anyone else who keeps a
+ * handle (a host's wrapper object) takes a reference with *_retain() and
+ * gives it back with *_release(): the handle's memory then stays until the
+ * last release, and every call on a handle that has closed in the
+ * meantime returns WEFT_ECLOSED (NULL or 0 for getters; a spark's id stays
+ * readable) instead of touching freed memory. Without retains, the C rules
+ * are as before: don't use a handle after its last event.
+ *
+ * Errors: WEFT_EINVAL (NULL; a release without a retain — the creator's
+ * reference is not released here), WEFT_ECLOSED (retaining a handle that
+ * is already gone), WEFT_ERANGE (too many retains). A release may free the
+ * handle: don't use it afterwards. Safe from inside the handle's events,
+ * including its last one.
+ */
+WEFT_EXTERN int weft_server_retain(weft_server *server);
+WEFT_EXTERN int weft_server_release(weft_server *server);
+WEFT_EXTERN int weft_spark_retain(weft_spark *spark);
+WEFT_EXTERN int weft_spark_release(weft_spark *spark);
+WEFT_EXTERN int weft_client_retain(struct weft_client *client);
+WEFT_EXTERN int weft_client_release(struct weft_client *client);
 
 /* What went wrong, for error events. `kind` names the class of error as
  * Primacron's namespaced events do ("json", "msgpack", "invalid", "toobig",

@@ -197,11 +197,11 @@ static void fx_init(fx *f, int npeers, int flags) {
   assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
   assert_int_equal(weft_emitter_server(f->server, &f->sem), 0);
   assert_ptr_equal(weft_emitter_of_server(f->server), f->sem);
-  assert_int_equal(weft_emitter_on_error(f->sem, srv_error, f), 0);
+  assert_int_equal(weft_emitter_on_error(f->sem, srv_error, f, NULL), 0);
   if (with_rooms) assert_int_equal(weft_rooms_server(f->server, &f->rooms), 0);
   if (flags & WITH_CHANNELS) {
     assert_int_equal(weft_channels_server(f->server, &f->schs), 0);
-    assert_int_equal(weft_channels_on_error(f->schs, srv_ch_error, f), 0);
+    assert_int_equal(weft_channels_on_error(f->schs, srv_ch_error, f, NULL), 0);
   }
   assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/primus"), 0);
   snprintf(f->url, sizeof(f->url), "ws://127.0.0.1:%d/primus", weft_server_port(f->server));
@@ -222,7 +222,7 @@ static void fx_init(fx *f, int npeers, int flags) {
     weft_client_events ce = {.size = sizeof(ce), .open = cli_open, .data = cli_data};
     assert_int_equal(weft_client_set_events(p->c, &ce, p, NULL), 0);
     assert_int_equal(weft_emitter_client(p->c, &p->em), 0);
-    assert_int_equal(weft_emitter_on_error(p->em, cli_error, p), 0);
+    assert_int_equal(weft_emitter_on_error(p->em, cli_error, p, NULL), 0);
     if (flags & WITH_CHANNELS) assert_int_equal(weft_channels_client(p->c, &p->chs), 0);
     assert_int_equal(weft_client_open(p->c), 0);
   }
@@ -303,9 +303,9 @@ static void test_ack_round_trips(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
-  assert_int_equal(weft_emitter_on(f.sem, "slow", h_slow, &f), 0);
-  assert_int_equal(weft_emitter_on(f.peers[0].em, "ask", h_ask, &f.peers[0]), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "slow", h_slow, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.peers[0].em, "ask", h_ask, &f.peers[0], NULL), 0);
   f.start = ack_start;
   f.on_tick = ack_tick;
   fx_run(&f);
@@ -370,8 +370,8 @@ static void test_ack_timeout_late_and_disconnect(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 2, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "keep", h_keep, &f), 0);
-  assert_int_equal(weft_emitter_on(f.peers[1].em, "hold", h_never, &f.peers[1]), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "keep", h_keep, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.peers[1].em, "hold", h_never, &f.peers[1], NULL), 0);
   f.start = timeout_start;
   f.on_tick = timeout_tick;
   fx_run(&f);
@@ -430,7 +430,7 @@ static void test_bad_packets(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
   f.start = bad_start;
   f.on_tick = bad_tick;
   fx_run(&f);
@@ -468,12 +468,12 @@ static void test_errors_routed_and_dropped_replies(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, 0);
-  assert_int_equal(weft_emitter_on_error(f.sem, NULL, NULL), 0);
+  assert_int_equal(weft_emitter_on_error(f.sem, NULL, NULL, NULL), 0);
   weft_server_events ev = {
       .size = sizeof(ev), .connection = srv_connection, .data = srv_data, .error = srv_event_error};
   assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
-  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
-  assert_int_equal(weft_emitter_on(f.sem, "drop", h_drop, &f), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "drop", h_drop, &f, NULL), 0);
   f.start = routed_start;
   f.on_tick = routed_tick;
   fx_run(&f);
@@ -507,11 +507,11 @@ static void misuse_start(fx *f) {
   memset(longname, 'a', sizeof(longname) - 1);
   longname[sizeof(longname) - 1] = 0;
   CHECK(f, weft_emitter_emit(cem, NULL, longname, NULL, 0, NULL, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, "", noop_event, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, longname, noop_event, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, "x", noop_event, NULL) == 0);
-  CHECK(f, weft_emitter_on(cem, "x", NULL, NULL) == 0); /* removes */
-  CHECK(f, weft_emitter_on(cem, "never-set", NULL, NULL) == 0);
+  CHECK(f, weft_emitter_on(cem, "", noop_event, NULL, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_emitter_on(cem, longname, noop_event, NULL, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_emitter_on(cem, "x", noop_event, NULL, NULL) == 0);
+  CHECK(f, weft_emitter_on(cem, "x", NULL, NULL, NULL) == 0); /* removes */
+  CHECK(f, weft_emitter_on(cem, "never-set", NULL, NULL, NULL) == 0);
   CHECK(f, weft_emitter_broadcast(cem, "x", NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_broadcast(f->sem, "x", args) == 1);
   CHECK(f, weft_emitter_set_timeout(cem, WEFT_EMIT_DEFAULT_TIMEOUT) == WEFT_EINVAL);
@@ -757,7 +757,7 @@ static void test_recipients(void **state) {
   fx f;
   fx_init(&f, 6, WITH_ROOMS);
   for (int i = 0; i < 6; i++)
-    assert_int_equal(weft_emitter_on(f.peers[i].em, "letter", h_letter, &f.peers[i]), 0);
+    assert_int_equal(weft_emitter_on(f.peers[i].em, "letter", h_letter, &f.peers[i], NULL), 0);
   f.start = sel_start;
   f.on_tick = sel_tick;
   f.peer_data = sel_peer_data;
@@ -814,7 +814,7 @@ static void join_tick(fx *f) {
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "again") == 1);
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "secret") == 0);
     /* Without a policy, clients may not change rooms. */
-    weft_rooms_set_client_policy(f->rooms, NULL, NULL);
+    weft_rooms_set_client_policy(f->rooms, NULL, NULL, NULL);
     CHECK(f, weft_emitter_join(f->peers[0].em, "later", record_ack, f) == 0);
     f->policy_calls++; /* once only */
   }
@@ -828,7 +828,7 @@ static void test_client_join_policy(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, WITH_ROOMS);
-  assert_int_equal(weft_rooms_set_client_policy(f.rooms, policy, &f), 0);
+  assert_int_equal(weft_rooms_set_client_policy(f.rooms, policy, &f, NULL), 0);
   f.start = join_start;
   f.on_tick = join_tick;
   fx_run(&f);
@@ -867,7 +867,7 @@ static void sch_end(weft_channel *ch, void *user) {
 static void srv_ch_open(weft_channel *ch, void *user) {
   fx *f = user;
   weft_channel_events ev = {.size = sizeof(ev), .data = sch_data, .end = sch_end};
-  CHECK(f, weft_channel_set_events(ch, &ev, f) == 0);
+  CHECK(f, weft_channel_set_events(ch, &ev, f, NULL) == 0);
   CHECK(f, weft_channel_spark(ch) == f->peers[0].spark);
   f->sch[ch_index(ch)] = ch;
   if (ch_index(ch) == 0 || ch_index(ch) == 2) weft_channel_pause(ch); /* "a", "v" */
@@ -892,7 +892,7 @@ static void cch_drain(weft_channel *ch, void *user) {
 static void cli_ch_open(weft_channel *ch, void *user) {
   fx *f = user;
   weft_channel_events ev = {.size = sizeof(ev), .data = cch_data, .end = cch_end};
-  CHECK(f, weft_channel_set_events(ch, &ev, f) == 0);
+  CHECK(f, weft_channel_set_events(ch, &ev, f, NULL) == 0);
 }
 
 static weft_channel *cch_a;
@@ -903,8 +903,8 @@ static void ch_start(fx *f) {
   CHECK(f, weft_channel_open(p->chs, NULL, "a", &a) == 0);
   CHECK(f, weft_channel_open(p->chs, NULL, "b", &b) == 0);
   weft_channel_events ev = {.size = sizeof(ev), .end = cch_end, .drain = cch_drain};
-  weft_channel_set_events(a, &ev, f);
-  weft_channel_set_events(b, &ev, f);
+  weft_channel_set_events(a, &ev, f, NULL);
+  weft_channel_set_events(b, &ev, f, NULL);
   cch_a = a;
   int queued = 0;
   for (int i = 0; i < CH_MSGS; i++) {
@@ -942,7 +942,7 @@ static void ch_tick(fx *f) {
     weft_channel *c;
     CHECK(f, weft_channel_open(f->schs, f->peers[0].spark, "c", &c) == 0);
     weft_channel_events ev = {.size = sizeof(ev), .end = sch_end};
-    weft_channel_set_events(c, &ev, f);
+    weft_channel_set_events(c, &ev, f, NULL);
     weft_value *v = weft_value_new_string("hi", 2);
     CHECK(f, weft_channel_write(c, v) == 0);
     weft_value_free(v);
@@ -965,8 +965,8 @@ static void test_channels(void **state) {
   fx_init(&f, 1, WITH_CHANNELS);
   assert_int_equal(weft_channels_set_window(f.schs, 8), 0);
   assert_int_equal(weft_channels_set_window(f.peers[0].chs, 8), 0);
-  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f), 0);
-  assert_int_equal(weft_channels_on_open(f.peers[0].chs, cli_ch_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f, NULL), 0);
+  assert_int_equal(weft_channels_on_open(f.peers[0].chs, cli_ch_open, &f, NULL), 0);
   f.start = ch_start;
   f.on_tick = ch_tick;
   fx_run(&f);
@@ -1019,7 +1019,7 @@ static void chbad_start(fx *f) {
   CHECK(f, weft_channels_set_window(f->schs, 0) == WEFT_EINVAL);
   weft_channel_events short_ev = {.size = 1};
   CHECK(f, weft_channel_open(p->chs, NULL, "ok", &c) == 0);
-  CHECK(f, weft_channel_set_events(c, &short_ev, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_channel_set_events(c, &short_ev, NULL, NULL) == WEFT_EINVAL);
 }
 
 static void chbad_tick(fx *f) {
@@ -1033,7 +1033,7 @@ static void test_channels_bad_input(void **state) {
   fx f;
   fx_init(&f, 1, WITH_CHANNELS);
   assert_int_equal(weft_channels_set_window(f.schs, 4), 0);
-  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f, NULL), 0);
   f.start = chbad_start;
   f.on_tick = chbad_tick;
   fx_run(&f);
@@ -1149,7 +1149,7 @@ static void kill_end(weft_channel *ch, void *user) {
 
 static void kill_open(weft_channel *ch, void *user) {
   weft_channel_events ev = {.size = sizeof(ev), .data = kill_data, .end = kill_end};
-  weft_channel_set_events(ch, &ev, user);
+  weft_channel_set_events(ch, &ev, user, NULL);
 }
 
 static void kill_start(fx *f) {
@@ -1171,7 +1171,7 @@ static void test_channel_event_ends_connection(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, WITH_CHANNELS);
-  assert_int_equal(weft_channels_on_open(f.schs, kill_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, kill_open, &f, NULL), 0);
   f.start = kill_start;
   f.on_tick = kill_tick;
   fx_run(&f);

@@ -196,11 +196,11 @@ void weft__ws_abort(weft__conn *c) {
   weft__ws_side_of(w)->abort(w);
 }
 
-void weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
+int weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
   weft__ws_down(w, NULL);
   w->state = WEFT__WS_CLOSED;
   weft__ws_reader_free(&w->reader);
-  if (w->base.owner && w->base.ev->closed) w->base.ev->closed(&w->base, why);
+  return w->base.owner && w->base.ev->closed ? w->base.ev->closed(&w->base, why) : 0;
 }
 
 /* ---- frames in ---- */
