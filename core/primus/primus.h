@@ -85,6 +85,14 @@ int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
 
 #define WEFT__KINDS 17 /* error kinds counted by name (metrics.c) */
 
+/* The per-message counters; -DWEFT_NO_METRICS compiles them out, for
+ * bench/metrics_cost.sh to measure what they cost (never in a release). */
+#ifdef WEFT_NO_METRICS
+#define WEFT__METRIC(stmt) ((void)0)
+#else
+#define WEFT__METRIC(stmt) (void)(stmt)
+#endif
+
 /* What metrics.c reports; per transport by registry index. */
 typedef struct weft__metrics {
   uint64_t open[WEFT__TRANSPORTS_MAX], opened[WEFT__TRANSPORTS_MAX];

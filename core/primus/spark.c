@@ -93,7 +93,7 @@ static int protocol(weft_spark *c, const weft_value *v) {
 
 static void deliver(weft_spark *c, const weft_value *v) {
   weft_server *s = c->server;
-  s->m.msgs_in[c->tran]++;
+  WEFT__METRIC(s->m.msgs_in[c->tran]++);
   const weft_value *msg = v;
   weft_value *owned = NULL;
   if (s->has_incoming) {
@@ -114,7 +114,7 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   weft_value *owned;
   char err[160];
   int outer = s->dispatching++ == 0;
-  s->m.bytes_in[c->tran] += len;
+  WEFT__METRIC(s->m.bytes_in[c->tran] += len);
   int rc =
       weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
   const weft_value *items =
@@ -180,8 +180,8 @@ static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {
-    s->m.msgs_out[c->tran]++;
-    s->m.bytes_out[c->tran] += p->len;
+    WEFT__METRIC(s->m.msgs_out[c->tran]++);
+    WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   }
   if (queued >= s->hwm) {
     c->above_hwm = 1;
@@ -220,8 +220,8 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
   t->conn.hold(&c->conn);
-  s->m.msgs_out[c->tran]++;
-  s->m.bytes_out[c->tran] += p->len;
+  WEFT__METRIC(s->m.msgs_out[c->tran]++);
+  WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   if (queued + held + p->len >= s->hwm) {
     c->above_hwm = 1;
     return 1;

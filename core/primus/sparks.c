@@ -214,14 +214,15 @@ static int broadcast_payload(weft_server *s, weft__payload *p) {
     int rc = weft__spark_send_control(c, p);
     if (rc >= 0) {
       n++;
-      by_tran[c->tran]++;
+      WEFT__METRIC(by_tran[c->tran]++);
     } else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
       weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
+  (void)by_tran;
   for (size_t t = 0; t < WEFT__TRANSPORTS_MAX; t++) {
-    s->m.msgs_out[t] += by_tran[t];
-    s->m.bytes_out[t] += (uint64_t)by_tran[t] * p->len;
+    WEFT__METRIC(s->m.msgs_out[t] += by_tran[t]);
+    WEFT__METRIC(s->m.bytes_out[t] += (uint64_t)by_tran[t] * p->len);
   }
   return n;
 }
