@@ -178,7 +178,7 @@ static void test_bad_input(void **state) {
   assert_int_equal(weft_server_retain(s), 0);
   assert_int_equal(weft_server_release(s), 0);
   assert_int_equal(weft_server_release(s), WEFT_EINVAL); /* only the creator's is left */
-  assert_int_equal(weft_server_destroy(s, NULL), 0);    /* and that frees it */
+  assert_int_equal(weft_server_destroy(s, NULL), 0);     /* and that frees it */
   assert_int_equal(weft_loop_run(loop), 0);
   assert_int_equal(weft_loop_close(loop), 0);
 }
