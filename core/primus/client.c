@@ -350,8 +350,8 @@ int weft_client_end(weft_client *c, const weft_value *msg) {
 int weft_client_destroy(weft_client *c) {
   if (!c) return WEFT_EINVAL;
   if (c->destroyed) return WEFT_ECLOSED;
+  c->destroyed = 1; /* before the end event: a destroy from there is ECLOSED */
   weft__client_end(c);
-  c->destroyed = 1;
   uv_close((uv_handle_t *)&c->connect_timer, on_timer_closed);
   uv_close((uv_handle_t *)&c->ping_timer, on_timer_closed);
   uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);

@@ -183,11 +183,32 @@ static void test_bad_input(void **state) {
   assert_int_equal(weft_loop_close(loop), 0);
 }
 
+/* A client destroyed before it ended: its end event runs inside
+ * weft_client_destroy, and a destroy from there is WEFT_ECLOSED (it used
+ * to close the client's timers twice). */
+static void end_destroys(weft_client *c, void *user) { *(int *)user = weft_client_destroy(c); }
+
+static void test_destroy_from_end_event(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_client *c;
+  int rc = 1;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_client_new(loop, "ws://127.0.0.1:1/primus", &c), 0);
+  weft_client_events ev = {.size = sizeof(ev), .end = end_destroys};
+  assert_int_equal(weft_client_set_events(c, &ev, &rc, NULL), 0);
+  assert_int_equal(weft_client_destroy(c), 0);
+  assert_int_equal(rc, WEFT_ECLOSED);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_retained_after_close),
       cmocka_unit_test(test_released_in_last_event),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_destroy_from_end_event),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
