@@ -332,12 +332,17 @@ size_t weft_spark_buffered_amount(const weft_spark *c) {
 }
 
 int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
-  if (!c || (flags & ~WEFT_END_RECONNECT)) return WEFT_EINVAL;
+  if (!c || (flags & ~(WEFT_END_RECONNECT | WEFT_END_ERROR))) return WEFT_EINVAL;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (msg) weft_spark_write(c, msg);
   if (c->state != WEFT__SP_OPEN) return 0;
-  if (!(flags & WEFT_END_RECONNECT)) weft__spark_send_string(c, "primus::server::close");
-  if (c->state == WEFT__SP_OPEN) c->conn.tran->conn.close(&c->conn, WEFT__END_NORMAL, NULL);
+  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR)))
+    weft__spark_send_string(c, "primus::server::close");
+  if (c->state == WEFT__SP_OPEN) {
+    int error = (flags & WEFT_END_ERROR) != 0;
+    c->conn.tran->conn.close(&c->conn, error ? WEFT__END_ERROR : WEFT__END_NORMAL,
+                             error ? "internal error" : NULL);
+  }
   return 0;
 }
 

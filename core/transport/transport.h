@@ -179,6 +179,11 @@ static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
 
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing
  * maps to its own way of ending. */
-enum { WEFT__END_NORMAL = 1000, WEFT__END_GOING_AWAY = 1001, WEFT__END_POLICY = 1008 };
+enum {
+  WEFT__END_NORMAL = 1000,
+  WEFT__END_GOING_AWAY = 1001,
+  WEFT__END_POLICY = 1008,
+  WEFT__END_ERROR = 1011
+};
 
 #endif

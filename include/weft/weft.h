@@ -607,8 +607,13 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 
 /* Ends the spark: writes `msg` when not NULL, then primus::server::close
  * unless WEFT_END_RECONNECT is given, then closes the WebSocket (1000).
- * Queued data is flushed first. The disconnection event follows. */
+ * WEFT_END_ERROR says the server failed on this spark (a host's handler
+ * raised): no primus::server::close (the client reconnects), and the close
+ * code is 1011 "internal error". Queued data is flushed first. The
+ * disconnection event follows. Errors: WEFT_EINVAL (NULL, unknown flags),
+ * WEFT_ECLOSED. */
 #define WEFT_END_RECONNECT 1
+#define WEFT_END_ERROR 2
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
 
 /* --- Static content ---------------------------------------------------------- */
