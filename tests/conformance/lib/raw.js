@@ -21,7 +21,7 @@ class RawPeers {
     this.servers = new Map();
   }
 
-  /** raw_connect {raw, url, origin?, headers?, deflate?} */
+  /** raw_connect {raw, url, origin?, headers?, deflate?}: resolves once open or refused. */
   connect(step) {
     const name = step.raw;
     const ws = new WS(step.url.replace(/^http/, 'ws'), {
@@ -39,6 +39,11 @@ class RawPeers {
     ws.on('message', (data, isBinary) => this.onEvent(frameEvent({ ev: 'raw_message', raw: name }, data, isBinary)));
     ws.on('close', (code) => this.onEvent({ ev: 'raw_close', raw: name, code }));
     ws.on('error', (e) => this.onEvent({ ev: 'raw_error', raw: name, message: e.message }));
+    return new Promise((resolve) => {
+      ws.once('open', resolve);
+      ws.once('unexpected-response', resolve);
+      ws.once('error', resolve);
+    });
   }
 
   /** raw_serve {raw_server}: resolves with its ws:// URL (path /primus). */

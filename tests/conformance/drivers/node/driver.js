@@ -216,15 +216,19 @@ const COMMANDS = {
     const sp = spark(c);
     const payload = 'x'.repeat(c.size);
     let writes = 0;
+    let full = false;
     try {
-      for (; writes < c.max;) {
+      while (writes < c.max) {
         writes++;
-        if (!sp.write(payload)) return { writes, full: true };
+        if (!sp.write(payload)) {
+          full = true;
+          if (c.until !== 'error') break;
+        }
       }
     } catch (e) {
       return { writes, full: true, code: e.code };
     }
-    return { writes, full: false };
+    return { writes, full };
   },
   end(c) {
     const t = target(c);
@@ -233,7 +237,7 @@ const COMMANDS = {
   },
   spark_info(c) {
     const sp = spark(c);
-    const r = { id: sp.id, address: sp.address.ip, headers: {}, query: {} };
+    const r = { spark: sp.id, address: sp.address.ip, headers: {}, query: {} };
     for (const h of c.headers || []) r.headers[h] = sp.headers[h.toLowerCase()];
     for (const q of c.query || []) r.query[q] = sp.query[q];
     if (c.all) Object.assign(r, { headers: { ...sp.headers }, query: { ...sp.query } });
@@ -270,7 +274,14 @@ const COMMANDS = {
     count: server(c).s.to(...c.rooms).except(...(c.except || [])).send(c.event, ...(c.args || []).map(native)),
   }),
   channel_open(c) { channel(c); },
-  channel_write: (c) => ({ queued: !channel(c).write(native(c.value)) }),
+  channel_write(c) {
+    // Node's backpressure signal is its Writable's: write() says false only
+    // past the stream's high-water mark; a message waiting for credit is one
+    // C holds (queued) or one Node keeps while C holds the one before it.
+    const ch = channel(c);
+    ch.write(native(c.value));
+    return { queued: ch.queued > 0 || ch.writableLength > 0 };
+  },
   channel_end(c) { channel(c).end(); },
   channel_pause(c) { channel(c).pause(); },
   channel_resume(c) { channel(c).resume(); },
@@ -286,7 +297,7 @@ function handle(c) {
   const fn = COMMANDS[c.cmd];
   if (!fn) return out({ id: c.id, ok: false, code: 'ECAP', message: `unknown command ${c.cmd}` });
   try {
-    out({ id: c.id, ok: true, ...(fn(c) || {}) });
+    out({ ...(fn(c) || {}), id: c.id, ok: true });
   } catch (e) {
     out({ id: c.id, ok: false, code: e.code || e.name, message: e.message });
   }
