@@ -21,6 +21,7 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => 
 const HOSTS = {
   c: {
     argv: [path.join(BUILD, 'tests', 'conformance', 'weft_conformance_c')],
+    env: { WEFT_CLIENT_DIST: path.join(ROOT, 'clients', 'js', 'dist') },
     missing: () => (fs.existsSync(path.join(BUILD, 'tests', 'conformance', 'weft_conformance_c'))
       ? null : `no ${path.relative(ROOT, BUILD)}/tests/conformance/weft_conformance_c (bash scripts/test.sh c)`),
   },
