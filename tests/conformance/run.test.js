@@ -120,13 +120,18 @@ after(() => {
   const w0 = Math.max(8, ...scenarios.map((s) => s.name.length));
   const lines = [`${'scenario'.padEnd(w0)}  ${hosts.map((h) => h.padEnd(9)).join(' ')}`];
   const notes = [];
+  const noteOf = (text) => {
+    if (!notes.includes(text)) notes.push(text);
+    return notes.indexOf(text) + 1;
+  };
   for (const sc of scenarios) {
     const row = hosts.map((h) => {
       const r = results.get(`${sc.name}|${h}`);
       if (!r) return '-'.padEnd(9);
       if (r.status === 'PASS') return 'PASS'.padEnd(9);
-      notes.push(`${sc.name} / ${h}: ${r.status}: ${r.reason}`);
-      return `${r.status === 'EXCEPTION' ? 'EXC' : r.status}(${notes.length})`.padEnd(9);
+      if (r.status === 'NOT BUILT') return `NOTBUILT(${noteOf(`${h}: not built: ${r.reason}`)})`.padEnd(9);
+      const n = noteOf(`${sc.name} / ${h}: ${r.status}: ${r.reason}`);
+      return `${r.status === 'EXCEPTION' ? 'EXC' : r.status}(${n})`.padEnd(9);
     });
     lines.push(`${sc.name.padEnd(w0)}  ${row.join(' ')}`);
   }
