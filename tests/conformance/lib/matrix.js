@@ -76,13 +76,13 @@ function render(m) {
   const esc = (s) => String(s).replace(/\|/g, '\\|');
   const head = `| capability | ${m.hosts.map((h) => m.titles[h]).join(' | ')} |`;
   const lines = [head, `|---|${m.hosts.map(() => '---').join('|')}|`];
-  const notes = [];
+  const notes = []; // each reason once
   for (const [id, row] of m.rows) {
     const cells = m.hosts.map((h) => {
       const c = cell(m, id, h);
       if (c.has) return `✓ ${esc(c.api)}`.trim();
-      notes.push(`${id}, ${m.titles[h]}: ${c.reason}`);
-      return `${c.na ? 'n/a' : '✗'} [${notes.length}]`;
+      if (!notes.includes(c.reason)) notes.push(c.reason);
+      return `${c.na ? 'n/a' : '✗'} [${notes.indexOf(c.reason) + 1}]`;
     });
     lines.push(`| **${id}**: ${esc(row.what)} | ${cells.join(' | ')} |`);
   }
