@@ -21,11 +21,14 @@ static client_rec *find(const char *name) {
   return NULL;
 }
 
-static void plain(client_rec *r, const char *ev) {
+/* An event about client r, its other fields to add. */
+static weft_value *event_of(const client_rec *r, const char *ev) {
   weft_value *m = conf_event(ev);
   conf_put_str(m, "client", r->name);
-  conf_emit(m);
+  return m;
 }
+
+static void plain(client_rec *r, const char *ev) { conf_emit(event_of(r, ev)); }
 
 static void on_open(weft_client *c, void *u) { (void)c, plain(u, "open"); }
 static void on_close(weft_client *c, void *u) { (void)c, plain(u, "close"); }
@@ -35,19 +38,15 @@ static void on_online(weft_client *c, void *u) { (void)c, plain(u, "online"); }
 static void on_offline(weft_client *c, void *u) { (void)c, plain(u, "offline"); }
 
 static void on_data(weft_client *c, const weft_value *msg, void *user) {
-  client_rec *r = user;
   (void)c;
-  weft_value *m = conf_event("data");
-  conf_put_str(m, "client", r->name);
+  weft_value *m = event_of(user, "data");
   conf_put_value(m, "value", msg);
   conf_emit(m);
 }
 
 static void on_error(weft_client *c, const weft_error_info *err, void *user) {
-  client_rec *r = user;
   (void)c;
-  weft_value *m = conf_event("error");
-  conf_put_str(m, "client", r->name);
+  weft_value *m = event_of(user, "error");
   conf_put_str(m, "code", weft_err_name(err->code));
   conf_put_str(m, "kind", err->kind);
   if (err->status) conf_put_int(m, "status", err->status);
@@ -56,8 +55,7 @@ static void on_error(weft_client *c, const weft_error_info *err, void *user) {
 }
 
 static void info(client_rec *r, const char *ev, const weft_reconnect_info *i) {
-  weft_value *m = conf_event(ev);
-  conf_put_str(m, "client", r->name);
+  weft_value *m = event_of(r, ev);
   conf_put_int(m, "attempt", i->attempt);
   conf_put_int(m, "retries", i->retries);
   conf_put_int(m, "delay", i->delay_ms);
@@ -81,10 +79,8 @@ static void on_rtimeout(weft_client *c, const weft_reconnect_info *i, void *u) {
 }
 
 static void on_id(weft_client *c, const char *id, void *user) {
-  client_rec *r = user;
   (void)c;
-  weft_value *m = conf_event("id");
-  conf_put_str(m, "client", r->name);
+  weft_value *m = event_of(user, "id");
   conf_put_str(m, "id", id);
   conf_emit(m);
 }

@@ -56,13 +56,18 @@ static void on_event(const weft_event *ev, void *user) {
   conf_emit(m);
 }
 
-static void on_emitter_error(weft_emitter *em, weft_spark *sp, const weft_error_info *err,
-                             void *user) {
-  (void)em;
-  weft_value *m = about(user, "error", sp);
+/* An error event of the emitter or the channels (kind "emitter", "channel"). */
+static void error_event(const struct owner *o, weft_spark *sp, const weft_error_info *err) {
+  weft_value *m = about(o, "error", sp);
   conf_put_str(m, "code", weft_err_name(err->code));
   conf_put_str(m, "kind", err->kind);
   conf_emit(m);
+}
+
+static void on_emitter_error(weft_emitter *em, weft_spark *sp, const weft_error_info *err,
+                             void *user) {
+  (void)em;
+  error_event(user, sp, err);
 }
 
 int conf_listen_events(weft_emitter *em, const char *name, int server, const weft_value *names) {
@@ -166,10 +171,7 @@ static void on_channel_open(weft_channel *ch, void *user) {
 static void on_channels_error(weft_channels *chs, weft_spark *sp, const weft_error_info *err,
                               void *user) {
   (void)chs;
-  weft_value *m = about(user, "error", sp);
-  conf_put_str(m, "code", weft_err_name(err->code));
-  conf_put_str(m, "kind", err->kind);
-  conf_emit(m);
+  error_event(user, sp, err);
 }
 
 int conf_watch_channels(weft_channels *chs, const char *name, int server) {

@@ -112,6 +112,18 @@ MENU = {
 }
 
 
+def options(o: dict[str, Any], refused: tuple[str, ...], names: tuple[str, ...], **kw: Any) -> dict[str, Any]:
+    """The keyword arguments of serve() or connect() from the protocol's
+    options: `names` pass as they are; `refused` ones the host lacks (ECAP)."""
+    for k in refused:
+        if k in o:
+            raise Cap(f"the Python host cannot {k}")
+    kw.update({k: o[k] for k in names if k in o})
+    if "ack_timeout" in o:
+        kw["ack_timeout"] = o["ack_timeout"] / 1000
+    return kw
+
+
 class Driver:
     def __init__(self) -> None:
         self.servers: dict[str, weft.Server] = {}
@@ -156,20 +168,13 @@ class Driver:
     # -- serve -------------------------------------------------------------
     async def serve(self, c: dict[str, Any]) -> dict[str, Any]:
         o = c.get("options", {})
-        for k in ("id_generator", "static_dir", "asset", "serve_client"):
-            if k in o:
-                raise Cap(f"the Python host cannot {k}")
         name = c["server"]
-        kw: dict[str, Any] = {}
-        for k in ("parser", "transformer", "max_length", "compression", "high_water_mark", "max_queue",
-                  "queue_policy", "origins", "trusted_proxies", "batching", "emitter", "rooms",
-                  "channels", "channel_window"):
-            if k in o:
-                kw[k] = o[k]
+        kw = options(o, ("id_generator", "static_dir", "asset", "serve_client"),
+                     ("parser", "transformer", "max_length", "compression", "high_water_mark", "max_queue",
+                      "queue_policy", "origins", "trusted_proxies", "batching", "emitter", "rooms",
+                      "channels", "channel_window"))
         if "ping_interval" in o:
             kw["ping_interval"] = o["ping_interval"] / 1000 or None
-        if "ack_timeout" in o:
-            kw["ack_timeout"] = o["ack_timeout"] / 1000
         plugins = []
         for t in o.get("transforms", []) + o.get("plugins", []):
             if t not in MENU:
@@ -222,15 +227,10 @@ class Driver:
     # -- connect -----------------------------------------------------------
     async def connect(self, c: dict[str, Any]) -> dict[str, Any]:
         o = c.get("options", {})
-        for k in ("manual", "compression", "transforms", "plugins"):
-            if k in o:
-                raise Cap(f"the Python client cannot {k}")
         name = c["client"]
-        kw: dict[str, Any] = {"wait": False}
-        for k in ("parser", "transformer", "max_length", "queue_limit", "headers", "retry_refused",
-                  "emitter", "channels", "channel_window", "batching"):
-            if k in o:
-                kw[k] = o[k]
+        kw = options(o, ("manual", "compression", "transforms", "plugins"),
+                     ("parser", "transformer", "max_length", "queue_limit", "headers", "retry_refused",
+                      "emitter", "channels", "channel_window", "batching"), wait=False)
         if "reconnect" in o:
             r = o["reconnect"]
             kw["reconnect"] = weft.Backoff(min=r.get("min", 500) / 1000,
@@ -240,7 +240,7 @@ class Driver:
             kw["reconnect"] = None
         elif "strategy" in o:
             kw["strategy"] = o["strategy"]
-        for k in ("timeout", "ping_timeout", "ack_timeout"):
+        for k in ("timeout", "ping_timeout"):
             if k in o:
                 kw[k] = o[k] / 1000 if k != "timeout" or o[k] else None
         cl = await weft.connect(c["url"], **kw)
