@@ -92,6 +92,10 @@ run_fuzz() {
     corpus="build-fuzz/corpus/$(basename "$f")"
     mkdir -p "$corpus"
     [ -d "tests/fuzz/seeds/$(basename "$f")" ] && cp -n tests/fuzz/seeds/"$(basename "$f")"/* "$corpus"/ 2>/dev/null
+    # The committed corpus: what long runs found, merged to its coverage
+    # (tests/fuzz/README.md says how it is refreshed).
+    [ -f "tests/fuzz/corpus/$(basename "$f").tar.gz" ] &&
+      tar -xzf "tests/fuzz/corpus/$(basename "$f").tar.gz" -C "$corpus" --skip-old-files
     echo "fuzz $(basename "$f") for ${FUZZ_SECONDS}s"
     if ! "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix=build-fuzz/ \
       "$corpus" >"build-fuzz/$(basename "$f").log" 2>&1; then
