@@ -153,8 +153,8 @@ test('bad input: malformed packets are error events of kind emitter; misuse thro
   assert.throws(() => server.to('r'), (e) => e.code === 'ESTATE'); // rooms are off
   const plainServer = weftServer(t, {});
   assert.throws(() => plainServer.send('x'), (e) => e.code === 'ESTATE');
-  assert.throws(() => weftServer(t, { emitter: { timeout: -1 } }), (e) => e.code === 'EINVAL');
-  assert.throws(() => weftServer(t, { channels: { window: 0 } }), (e) => e.code === 'EINVAL');
+  assert.throws(() => weftServer(t, { emitter: { timeout: -1 } }), (e) => e.code === 'ERANGE' && e instanceof RangeError);
+  assert.throws(() => weftServer(t, { channels: { window: 0 } }), (e) => e.code === 'ERANGE' && /channelWindow/.test(e.message));
   const noExt = weftClient(t, server.url, { manual: true });
   assert.throws(() => noExt.send('x'), (e) => e.code === 'ESTATE');
   assert.throws(() => noExt.channel('x'), (e) => e.code === 'ESTATE');
@@ -371,8 +371,8 @@ test('batching: a turn of writes leaves as one frame and arrives as single messa
   assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i));
   // Bad input: the raw parser has no envelope; sizes must be numbers.
   assert.throws(() => weftServer(t, { batching: 1024, parser: 'raw' }), (e) => e.code === 'EUNSUPPORTED');
-  assert.throws(() => weftServer(t, { batching: -1 }), (e) => e.code === 'EINVAL');
-  assert.throws(() => weftClient(t, server.url, { batching: 'big', manual: true }), (e) => e.code === 'EINVAL');
+  assert.throws(() => weftServer(t, { batching: -1 }), (e) => e.code === 'ERANGE');
+  assert.throws(() => weftClient(t, server.url, { batching: 'big', manual: true }), (e) => e.code === 'ETYPE' && e instanceof TypeError);
 });
 
 test('interop: the npm Primus client speaks primus-emitter packets', async (t) => {
