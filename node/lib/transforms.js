@@ -45,10 +45,17 @@ function runTransforms(list, ctx, data, done) {
   step();
 }
 
-/** A transform's failure: an 'error' event of kind "transform" (the spark's, else its server's). */
-function transformError(self, err) {
-  const e = err instanceof Error ? err : new WeftError(String(err), 'ETRANSFORM', 'transform');
-  if (e.kind === undefined) e.kind = 'transform';
+/**
+ * A transform's failure (next(err)): an 'error' event of kind "transform",
+ * code err.code when it is a string, else "ETRANSFORM", `cause` what the
+ * transform failed with (the spark's listeners, else its server's; a
+ * client's). The message is dropped; the connection stays open.
+ */
+function transformError(self, err, outgoing) {
+  const why = err instanceof Error ? err.message : String(err);
+  const code = err && typeof err.code === 'string' ? err.code : 'ETRANSFORM';
+  const e = new WeftError(`${outgoing ? 'an outgoing' : 'an incoming'} transform failed: ${why}`, code, 'transform');
+  e.cause = err;
   if (self.primus) {
     if (self.listenerCount('error') > 0) self.emit('error', e);
     else if (self.primus.listenerCount('error') > 0) self.primus.emit('error', e, self);
@@ -69,7 +76,7 @@ function dispatch(outgoing, value) {
   let result = false;
   let sync = true;
   runTransforms(owner._transforms[outgoing ? 'outgoing' : 'incoming'], self, value, (err, data, pass) => {
-    if (err) return transformError(self, err);
+    if (err) return transformError(self, err, outgoing);
     if (!pass) return undefined;
     if (!outgoing) return self._deliver(data);
     if (sync) result = [data];
@@ -84,7 +91,7 @@ function dispatch(outgoing, value) {
 function clientOutgoing(client, data, write) {
   let ret = true;
   runTransforms(client._transforms.outgoing, client, data, (err, out, pass) => {
-    if (err) transformError(client, err);
+    if (err) transformError(client, err, true);
     else if (pass) ret = write(out);
   });
   return ret;
