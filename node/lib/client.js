@@ -11,6 +11,7 @@ const { WeftError, ESTATE, ECLOSED, rcError, check, softError } = require('./err
 const { checkClient, applyClient, unknownTransformer } = require('./options');
 const { kExt, mixin, clientOutgoing } = require('./transforms');
 const log = require('./log');
+const { writeThrough } = require('./spark');
 
 
 /**
@@ -85,14 +86,7 @@ class Client extends Duplex {
     return ret;
   }
 
-  _write(chunk, encoding, cb) {
-    try {
-      this.write(chunk);
-      cb();
-    } catch (e) {
-      cb(e);
-    }
-  }
+  _write(chunk, encoding, cb) { writeThrough(this, chunk, cb); }
 
   _read() {}
 

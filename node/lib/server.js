@@ -46,6 +46,10 @@ function urlAddress(url, port) {
   return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port };
 }
 
+// binding.serverHook's hooks (src/auth.c).
+const HOOK_AUTHORIZE = 0;
+const HOOK_ID = 1;
+
 function invalid(name, value, expected) {
   const err = new TypeError(`${name} must be ${expected}; received ${util.inspect(value)}`);
   err.code = 'ERR_INVALID_ARG_VALUE';
@@ -86,7 +90,7 @@ class Server extends EventEmitter {
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
-      if (options.idGenerator) check(binding.serverIdGenerator(ext, true), 'idGenerator');
+      if (options.idGenerator) check(binding.serverHook(ext, HOOK_ID, true), 'idGenerator');
       for (const url of urls) { // each answers the first listener's port (0 for a Unix socket)
         try {
           this.port = binding.serverListen(ext, url);
@@ -175,7 +179,7 @@ class Server extends EventEmitter {
   authorize(fn) {
     if (fn !== null && typeof fn !== 'function') throw new TypeError('authorize expects a function');
     this._auth = fn;
-    check(binding.serverAuthorize(this[kExt], !!fn), 'authorize');
+    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!fn), 'authorize');
     return this;
   }
 

@@ -14,6 +14,16 @@ const { kExt } = require('./transforms');
 const END_RECONNECT = 1;
 const END_ERROR = 2;
 
+/** The Writable side of a Spark or Client: write(), then cb (or cb(err) for a throw). */
+function writeThrough(self, chunk, cb) {
+  try {
+    self.write(chunk);
+    cb();
+  } catch (e) {
+    cb(e);
+  }
+}
+
 /**
  * One connection on the server. 'data' for each message, write() returns
  * false at the high-water mark and 'drain' follows, end() closes it.
@@ -53,14 +63,7 @@ class Spark extends Duplex {
     throw rcError(rc, 'spark.write');
   }
 
-  _write(chunk, encoding, cb) {
-    try {
-      this.write(chunk);
-      cb();
-    } catch (e) {
-      cb(e);
-    }
-  }
+  _write(chunk, encoding, cb) { writeThrough(this, chunk, cb); }
 
   _read() {}
 
@@ -119,4 +122,4 @@ Spark.OPENING = 1;
 Spark.CLOSED = 2;
 Spark.OPEN = 3;
 
-module.exports = { Spark };
+module.exports = { Spark, writeThrough };

@@ -45,17 +45,6 @@ static void ev_authorize(weft_auth *req, void *user) {
   napi_close_handle_scope(env, scope);
 }
 
-/* serverAuthorize(ext, on) -> 0 | -code */
-static napi_value js_server_authorize(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  bool on = false;
-  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
-  weft__nserver *s = weft__node_unwrap(env, argv[0], WEFT__N_SERVER);
-  if (!s) return NULL;
-  napi_get_value_bool(env, argv[1], &on);
-  return weft__node_int(env, weft_server_set_authorize(s->srv, on ? ev_authorize : NULL, s, NULL));
-}
-
 /* authInfo(ext, what, name?) -> string | undefined; what: header, address,
  * url, query. */
 static napi_value js_auth_info(napi_env env, napi_callback_info info) {
@@ -126,23 +115,30 @@ static int gen_id(char *buf, size_t cap, void *user) {
   return rc;
 }
 
-/* serverIdGenerator(ext, on) -> 0 | -code */
-static napi_value js_server_id_generator(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
+/* serverHook(ext, hook, on) -> 0 | -code: hook 0 is authorize, 1 the id
+ * generator; on: the dispatcher (CB_AUTHORIZE, CB_ID) answers, off: the
+ * core's default. The server block is the user (freed with the wrapper, so
+ * no free_user). */
+static napi_value js_server_hook(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
   bool on = false;
-  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
+  int32_t hook = -1;
+  if (weft__node_args(env, info, 3, argv) != 0) return NULL;
   weft__nserver *s = weft__node_unwrap(env, argv[0], WEFT__N_SERVER);
   if (!s) return NULL;
-  napi_get_value_bool(env, argv[1], &on);
-  return weft__node_int(env, weft_server_set_id_generator(s->srv, on ? gen_id : NULL, s, NULL));
+  napi_get_value_int32(env, argv[1], &hook);
+  napi_get_value_bool(env, argv[2], &on);
+  int rc = hook == 0   ? weft_server_set_authorize(s->srv, on ? ev_authorize : NULL, s, NULL)
+           : hook == 1 ? weft_server_set_id_generator(s->srv, on ? gen_id : NULL, s, NULL)
+                       : WEFT_EINVAL;
+  return weft__node_int(env, rc);
 }
 
 int weft__node_define_auth(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      WEFT__NODE_FN("serverAuthorize", js_server_authorize),
+      WEFT__NODE_FN("serverHook", js_server_hook),
       WEFT__NODE_FN("authInfo", js_auth_info),
       WEFT__NODE_FN("authAnswer", js_auth_answer),
-      WEFT__NODE_FN("serverIdGenerator", js_server_id_generator),
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok;
 }

@@ -3,7 +3,7 @@
 // weft server, over real sockets.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { weft, once, onceArgs, waitUntil, delay, weftServer, primusServer, HOST } = require('./helpers');
+const { weft, once, onceArgs, waitUntil, delay, weftServer, primusServer, HOST, catchUncaught } = require('./helpers');
 
 function client(t, url, options) {
   const c = weft.connect(url, Object.assign({ reconnect: { min: 50, max: 200, retries: 3 } }, options));
@@ -167,15 +167,7 @@ test('bad client input: URLs and options', (t) => {
 
 test('an error thrown in a client handler reaches uncaughtException', async (t) => {
   const { url } = await primusServer(t);
-  const errors = [];
-  const handler = (e) => errors.push(e);
-  const saved = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', handler);
-  t.after(() => {
-    process.removeListener('uncaughtException', handler);
-    for (const l of saved) process.on('uncaughtException', l);
-  });
+  const errors = catchUncaught(t);
   const c = client(t, url);
   c.on('data', (d) => { if (d === 'boom') throw new Error('client handler bug'); });
   await once(c, 'open');

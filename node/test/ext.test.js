@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const WebSocket = require('ws');
-const { weft, Primus, once, plain, delay, waitUntil, withTimeout, weftServer, primusClient, ROOT } = require('./helpers');
+const { weft, Primus, once, plain, delay, waitUntil, withTimeout, weftServer, primusClient, catchUncaught, ROOT } = require('./helpers');
 
 const EXT = { emitter: true, rooms: true, channels: true };
 
@@ -24,21 +24,6 @@ async function pair(t, serverOptions = {}, clientOptions = {}) {
   await once(client, 'open');
   const spark = await sparkP;
   return { server, client, spark };
-}
-
-// Collects uncaught exceptions for the duration of a test (node:test would
-// otherwise fail the test on them).
-function catchUncaught(t) {
-  const errors = [];
-  const saved = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  const handler = (e) => errors.push(e);
-  process.on('uncaughtException', handler);
-  t.after(() => {
-    process.removeListener('uncaughtException', handler);
-    for (const l of saved) process.on('uncaughtException', l);
-  });
-  return errors;
 }
 
 test('acks client → server: resolve, reject, async handler, no handler, timeout, callback and emit forms', async (t) => {

@@ -11,7 +11,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
-const { weft, HOST, once, onceArgs, delay, waitUntil, weftServer, primusClient } = require('./helpers');
+const { weft, HOST, once, onceArgs, delay, waitUntil, weftServer, primusClient, catchUncaught } = require('./helpers');
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -30,20 +30,6 @@ function weftClient(t, url, options) {
   c.on('error', () => {});
   t.after(() => c.destroy());
   return c;
-}
-
-/** Replaces process 'uncaughtException' listeners for the test; returns what reaches it. */
-function catchUncaught(t) {
-  const errors = [];
-  const handler = (e) => errors.push(e);
-  const saved = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', handler);
-  t.after(() => {
-    process.removeListener('uncaughtException', handler);
-    for (const l of saved) process.on('uncaughtException', l);
-  });
-  return errors;
 }
 
 /** The npm ws client at a weft server's endpoint (Primus's websocket URL). */

@@ -4,7 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const WebSocket = require('ws');
-const { weft, once, onceArgs, plain, rawHttp, delay, waitUntil, weftServer, primusClient, HOST } = require('./helpers');
+const { weft, once, onceArgs, plain, rawHttp, delay, waitUntil, weftServer, primusClient, HOST, catchUncaught } = require('./helpers');
 
 function echo(server) {
   server.on('connection', (spark) => spark.on('data', (d) => spark.write(d)));
@@ -77,15 +77,7 @@ test('authorize: allow, and deny with status and JSON body', async (t) => {
 
 test('authorize: a throwing hook refuses the request and reaches uncaughtException', async (t) => {
   const server = weftServer(t);
-  const errors = [];
-  const handler = (e) => errors.push(e);
-  const saved = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', handler);
-  t.after(() => {
-    process.removeListener('uncaughtException', handler);
-    for (const l of saved) process.on('uncaughtException', l);
-  });
+  const errors = catchUncaught(t);
   server.authorize(() => { throw new Error('hook bug'); });
   const client = primusClient(t, server.url);
   const err = await once(client, 'error');
@@ -166,15 +158,7 @@ test('destroy() sends primus::server::close and calls back after close', async (
 
 test('a handler that throws reaches uncaughtException and the server keeps serving', async (t) => {
   const server = weftServer(t);
-  const errors = [];
-  const handler = (e) => errors.push(e);
-  const saved = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', handler);
-  t.after(() => {
-    process.removeListener('uncaughtException', handler);
-    for (const l of saved) process.on('uncaughtException', l);
-  });
+  const errors = catchUncaught(t);
   server.on('connection', (spark) => {
     spark.on('data', (d) => {
       if (d === 'boom') throw new Error('handler bug');
