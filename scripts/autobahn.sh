@@ -165,7 +165,9 @@ run_client_side() {
 {"url": "ws://127.0.0.1:$port", "outdir": "$dir", "cases": ["*"], "exclude-cases": [],
  "exclude-agent-cases": {}}
 EOF
-  (cd "$dir" && exec "$WSTEST" -m fuzzingserver -s "$dir/spec.json") >"$dir/wstest.log" 2>&1 &
+  # --webport 0: no embedded web server (its default port 8080 collides
+  # with any other run on the machine).
+  (cd "$dir" && exec "$WSTEST" -m fuzzingserver --webport 0 -s "$dir/spec.json") >"$dir/wstest.log" 2>&1 &
   pid=$!
   if ! wait_port "$port" "$pid" || ! n=$(case_count "$port"); then
     echo "client: the fuzzingserver did not start"
