@@ -41,6 +41,7 @@ struct fixture {
   char order[128];
   int plugin_destroys;
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
+  weft_spark *paused; /* by "pause", resumed by resume_paused */
 };
 
 #define CHECK(cond)                                                                                \
@@ -116,6 +117,10 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   } else if (str_is(msg, "end-error", NULL)) {
     if (weft_spark_end(sp, NULL, 4) == WEFT_EINVAL) /* an unknown flag: nothing happens */
       weft_spark_end(sp, NULL, WEFT_END_ERROR);
+  } else if (str_is(msg, "pause", NULL)) {
+    f->paused = sp;
+    int a = weft_spark_pause(sp), b = weft_spark_pause(sp); /* twice is once */
+    reply_str(sp, a == 0 && b == 0 ? "paused" : "pause failed");
   } else if (str_is(msg, "bcast:", &rest)) {
     weft_value *v = weft_value_new_string(rest, strlen(rest));
     weft_server_write(f->server, v);
@@ -506,6 +511,53 @@ static void test_end(void **state) {
   (void)state;
   fixture f = {.client = end_client};
   run(&f);
+}
+
+static void resume_paused(void *arg) {
+  fixture *f = arg;
+  assert_int_equal(weft_spark_resume(f->paused), 0);
+  assert_int_equal(weft_spark_resume(f->paused), 0); /* resuming a reading spark: nothing */
+}
+
+/* A paused spark hears nothing (its messages wait in the kernel) and is not
+ * timed out by the heartbeat meanwhile; resumed, it gets them all, in
+ * order, from the next loop turn. */
+static void ping_100ms(fixture *f) { weft_server_set_ping_interval(f->server, 100); }
+
+CLIENT(pause_client) {
+  wsc c;
+  uint8_t *p;
+  size_t n;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"pause\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 8 && memcmp(p, "\"paused\"", 8) == 0);
+  const char *msgs[] = {"\"p1\"", "\"p2\"", "\"p3\"", "\"p4\"", "\"p5\""};
+  for (int i = 0; i < 5; i++)
+    CHECK(wsc_send_text(&c, msgs[i]) == 0);
+  /* 5 heartbeat periods: pings (unanswered) but no echo and no close. */
+  uint64_t t0 = uv_hrtime();
+  int pings = 0;
+  while (uv_hrtime() - t0 < 500000000ull) {
+    int op = wsc_recv(&c, &p, &n, NULL, 50);
+    CHECK(op == -1 || (op == 1 && n > 15 && memcmp(p, "\"primus::ping::", 15) == 0));
+    pings += op == 1;
+  }
+  CHECK(pings >= 3);
+  weft_loop_post(f->loop, resume_paused, f);
+  for (int i = 0; i < 5; i++) {
+    CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
+    CHECK(n == 4 && memcmp(p, msgs[i], 4) == 0);
+  }
+  wsc_close(&c);
+}
+
+static void test_pause(void **state) {
+  (void)state;
+  fixture f = {.client = pause_client, .configure = ping_100ms};
+  run(&f);
+  assert_null(strstr(f.error_kinds, "timeout,"));
+  assert_int_equal(weft_spark_pause(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_spark_resume(NULL), WEFT_EINVAL);
 }
 
 CLIENT(broadcast_client) {
@@ -1085,6 +1137,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_ping_timeout),
       cmocka_unit_test(test_end),
+      cmocka_unit_test(test_pause),
       cmocka_unit_test(test_broadcast),
       cmocka_unit_test(test_auth),
       cmocka_unit_test(test_plugins),

@@ -105,6 +105,8 @@ static void test_retained_after_close(void **state) {
   assert_int_equal(weft_spark_write(sp, v), WEFT_ECLOSED);
   assert_int_equal(weft_spark_write_raw(sp, "x", 1, 0), WEFT_ECLOSED);
   assert_int_equal(weft_spark_end(sp, NULL, 0), WEFT_ECLOSED);
+  assert_int_equal(weft_spark_pause(sp), WEFT_ECLOSED);
+  assert_int_equal(weft_spark_resume(sp), WEFT_ECLOSED);
   assert_string_equal(weft_spark_id(sp), f.id);
   assert_null(weft_spark_header(sp, "host"));
   assert_int_equal(weft_spark_header_count(sp), 0);
