@@ -21,7 +21,8 @@ from .errors import (
     check,
     error_from_code,
 )
-from .server import _F, Value, _add_listener, _MessageQueue, check_transformer
+from .server import check_transformer
+from .spark import _F, Value, _add_listener, _MessageQueue
 
 __all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
 

@@ -223,7 +223,7 @@ class Channel:
     """
 
     def __init__(self, drv: Driver, name: str, spark: Spark | None, window: int) -> None:
-        from .server import _MessageQueue
+        from .spark import _MessageQueue
 
         self._drv = drv
         self.name = name
@@ -261,7 +261,7 @@ class Channel:
     def on(self, event: str, fn: Any = None) -> Any:
         """Adds a listener ("data", "drain", "end"); without fn, returns a
         decorator."""
-        from .server import _add_listener
+        from .spark import _add_listener
 
         if event not in ("data", "drain", "end"):
             raise ValueError(f"unknown channel event {event!r}")
