@@ -6,6 +6,7 @@
 #   bash bench/python.sh build REV DIR     the package of git revision REV into DIR
 #   bash bench/python.sh echo A B          echo_load against python/bench/weft_server.py
 #   bash bench/python.sh calls A B         python/bench/calls.py (ns per call, in process)
+#   bash bench/python.sh dispatch [A]      python/bench/dispatch.py (SWIG vs hand-written, ns per call)
 #   bash bench/python.sh rss [A]           python/bench/paused_rss.py (100k x 1 KiB, paused reader; figures in bench/results/python.json)
 #
 # A and B are folders holding a `weft` package (from `build`), or "venv" for
@@ -85,6 +86,16 @@ calls)
       echo "median $side $what: $(echo "$vals" | tr ' ' '\n' | grep . | median) ns"
     done
   rm -f /tmp/weft-calls.$$
+  ;;
+dispatch)
+  d=$(mktemp -d)
+  trap 'rm -rf "$d"' EXIT
+  inc=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  ext=$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+  cc -O2 -shared -fPIC -I"$inc" python/bench/dispatch.c -o "$d/_dispatch$ext"
+  for run in $(seq "$RUNS"); do
+    PYTHONPATH=$d${A:+:}$(pkgpath "$A") "${PIN0[@]}" "$PY" python/bench/dispatch.py | sed "s/^/run $run /"
+  done
   ;;
 rss)
   PYTHONPATH=$(pkgpath "$A") "$PY" python/bench/paused_rss.py

@@ -171,3 +171,20 @@ WEFT_OUT_HANDLE(weft_channel)
 %include "weft/plugin.h"
 %include "weft/options.h"
 %include "weft/ext.h"
+
+/* The package calls the C wrappers themselves: lowlevel.py's proxy
+ * functions only forward their arguments, and that Python frame was half of
+ * a binding call's cost (bench/python.sh dispatch; docs/decisions.md #15).
+ * Classes (weft_option, ...) stay as SWIG made them. */
+%pythoncode %{
+def _direct() -> None:
+    import types
+    g = globals()
+    for name, fn in list(g.items()):
+        if isinstance(fn, types.FunctionType) and fn.__module__ == __name__:
+            c = getattr(_lowlevel, name, None)
+            if c is not None:
+                g[name] = c
+_direct()
+del _direct
+%}
