@@ -259,16 +259,84 @@ static const weft_plugin_ops weft__py_plugin_ops = {
     .destroy = weft__py_reg_free,
 };
 
-int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                      PyObject *drop) {
-  if (!s || !pl || !incoming || !outgoing || !drop) return WEFT_EINVAL;
+static int weft__py_c_incoming(weft_client *c, const weft_value *msg, weft_value **replace,
+                               void *user) {
+  (void)c;
+  weft__py_reg *r = user;
+  return weft__py_transform(r, r->target, NULL, msg, replace);
+}
+
+static int weft__py_c_outgoing(weft_client *c, const weft_value *msg, weft_value **replace,
+                               void *user) {
+  (void)c;
+  weft__py_reg *r = user;
+  return weft__py_transform(r, r->outgoing, NULL, msg, replace);
+}
+
+static const weft_plugin_ops weft__py_client_plugin_ops = {
+    .version = WEFT_PLUGIN_VERSION,
+    .size = sizeof(weft_plugin_ops),
+    .name = "python",
+    .destroy = weft__py_reg_free,
+    .client_incoming = weft__py_c_incoming,
+    .client_outgoing = weft__py_c_outgoing,
+};
+
+static weft__py_reg *weft__py_plugin_reg(pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                                         PyObject *drop) {
   weft__py_reg *r = weft__py_reg_new(pl, incoming);
-  if (!r) return WEFT_ENOMEM;
+  if (!r) return NULL;
   Py_INCREF(outgoing);
   r->outgoing = outgoing;
   Py_INCREF(drop);
   r->drop = drop;
+  return r;
+}
+
+int pyweft_client_use(weft_client *c, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                      PyObject *drop) {
+  if (!c || !pl || !incoming || !outgoing || !drop) return WEFT_EINVAL;
+  weft__py_reg *r = weft__py_plugin_reg(pl, incoming, outgoing, drop);
+  return r ? weft_client_use(c, &weft__py_client_plugin_ops, r) : WEFT_ENOMEM;
+}
+
+int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                      PyObject *drop) {
+  if (!s || !pl || !incoming || !outgoing || !drop) return WEFT_EINVAL;
   /* One registration per server: the Python layer chains every Python
    * plugin's transforms inside these two callables. */
-  return weft_server_use(s, &weft__py_plugin_ops, r);
+  weft__py_reg *r = weft__py_plugin_reg(pl, incoming, outgoing, drop);
+  return r ? weft_server_use(s, &weft__py_plugin_ops, r) : WEFT_ENOMEM;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Spark ids                                                              */
+/* ---------------------------------------------------------------------- */
+
+static int weft__py_idgen(char *buf, size_t cap, void *user) {
+  weft__py_reg *r = user;
+  PyGILState_STATE g = PyGILState_Ensure();
+  int rc = 1;
+  PyObject *res = PyObject_CallNoArgs(r->target);
+  if (res && PyUnicode_Check(res)) {
+    Py_ssize_t n = 0;
+    const char *id = PyUnicode_AsUTF8AndSize(res, &n);
+    if (id && n > 0 && (size_t)n < cap && !memchr(id, 0, (size_t)n)) {
+      memcpy(buf, id, (size_t)n + 1);
+      rc = 0;
+    }
+  }
+  if (PyErr_Occurred()) weft__py_store(r->pl);
+  Py_XDECREF(res);
+  PyGILState_Release(g);
+  return rc;
+}
+
+int pyweft_server_set_id_generator(weft_server *s, pyweft_loop *pl, PyObject *fn) {
+  if (!s || !pl || !fn || !PyCallable_Check(fn)) return WEFT_EINVAL;
+  weft__py_reg *r = weft__py_reg_new(pl, fn);
+  if (!r) return WEFT_ENOMEM;
+  int rc = weft_server_set_id_generator(s, weft__py_idgen, r, weft__py_reg_free);
+  if (rc != 0) weft__py_reg_free(r);
+  return rc;
 }

@@ -83,12 +83,20 @@ int pyweft_server_set_target(weft_server *s, pyweft_loop *pl, PyObject *target);
 /* Authorization: fn(auth_ptr) is called for every upgrade; the Python side
  * answers with weft_auth_allow/deny. An exception denies with 500. */
 int pyweft_server_set_authorize(weft_server *s, pyweft_loop *pl, PyObject *fn);
+/* Spark ids from fn() -> str (weft_server_set_id_generator): anything else,
+ * an empty or too long id, or an exception (stored) falls back to the
+ * default id. The core releases fn with the server. */
+int pyweft_server_set_id_generator(weft_server *s, pyweft_loop *pl, PyObject *fn);
 /* The plugin "python" of transforms (one per server; the Python layer
  * chains its plugins inside): incoming/outgoing are callables (or None)
  * fn(spark_object, msg) returning the message (the same object passes it on,
  * another replaces it) or `drop` (the message is swallowed). An exception
  * drops the message (error event of kind "transform") and is stored. */
 int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                      PyObject *drop);
+/* The same on a client (weft_client_use; before it opens): the callables
+ * get None as their first argument. */
+int pyweft_client_use(weft_client *c, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
                       PyObject *drop);
 
 /* Writes: raise TypeError/OverflowError for values that cannot convert,

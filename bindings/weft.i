@@ -92,6 +92,15 @@ WEFT_OUT_HANDLE(weft_channel)
   weft_value_free(*$1);
   $result = Py_BuildValue("(NN)", $result, o);
 }
+/* Bytes in: any buffer (bytes, bytearray, memoryview), borrowed for the call. */
+%typemap(in) (const void *data, size_t len) (Py_buffer view = {0}) {
+  if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) != 0) SWIG_fail;
+  $1 = view.buf;
+  $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t len) {
+  if (view$argnum.obj) PyBuffer_Release(&view$argnum);
+}
 /* (name, value) pairs out. */
 %typemap(in, numinputs=0) const char **OUTSTR (const char *tmp = NULL) { $1 = &tmp; }
 %typemap(argout) const char **OUTSTR {

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar, overload
@@ -14,6 +14,9 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
 from ._obs import Metrics
+from . import _options
+from . import plugin as _p
+from .plugin import DROP, Plugin
 from . import ext as _x
 from .spark import _F, Spark, Value, _add_listener, _MessageQueue
 from .errors import (
@@ -30,35 +33,6 @@ from .errors import (
 
 __all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value", "transformers"]
 
-
-
-class _Drop:
-    """The type of DROP."""
-
-    def __repr__(self) -> str:
-        return "weft.DROP"
-
-
-DROP: Any = _Drop()
-"""Returned by a transform to drop (swallow) the message."""
-
-Transform: TypeAlias = Callable[["Spark | None", Value], Value]
-
-
-@dataclass(frozen=True)
-class Plugin:
-    """Message transforms run in the core's pipeline, in list order.
-
-    ``incoming(spark, msg)`` runs on every received message before the data
-    event; ``outgoing(spark, msg)`` on every write and broadcast before
-    encoding. Return the message (changed or not) to pass it on, or
-    ``weft.DROP`` to drop it. An exception drops the message too (an error
-    event of kind "transform" follows) and is reported to the event loop.
-    """
-
-    name: str
-    incoming: Transform | None = None
-    outgoing: Transform | None = None
 
 
 def transformers() -> list[str]:
@@ -458,27 +432,27 @@ class Server:
     # -- plugins (before listening) --------------------------------------
     def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
         assert self._ptr is not None
-        self._plugins = list(plugins)
+        self._plugins = list(_p.by_name(plugins).values())
         ins = [p.incoming for p in self._plugins if p.incoming is not None]
         outs = [p.outgoing for p in self._plugins if p.outgoing is not None]
         if not ins and not outs:
             return
-
-        def chain(fns: list[Transform]) -> Any:
-            if not fns:
-                return None
-
-            def run(spark: Spark | None, msg: Value) -> Value:
-                for fn in fns:
-                    msg = fn(spark, msg)
-                    if msg is DROP:
-                        return DROP
-                return msg
-
-            return run
-
-        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, chain(ins), chain(outs), DROP)
+        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, _p.chain(ins), _p.chain(outs), DROP)
         check(rc, "plugins")
+
+    def plugin(self, name: str) -> Plugin | None:
+        """The plugin given to serve() under `name`, or None."""
+        return next((p for p in self._plugins if p.name == name), None)
+
+    def _hooks(self, which: str, spark: Spark) -> None:
+        hooks = [getattr(p, which) for p in self._plugins if getattr(p, which) is not None]
+        if hooks:
+            _p.run_hooks(self._report, hooks, spark)
+
+    def _report(self, exc: BaseException) -> None:
+        self._drv.aloop.call_exception_handler(
+            {"message": "exception in a weft plugin hook", "exception": exc}
+        )
 
     # -- from the C layer -------------------------------------------------
     def _on_connection(self, ptr: _ll.SparkHandle) -> Spark:
@@ -487,6 +461,7 @@ class Server:
         return spark
 
     def _on_connected(self, spark: Spark) -> None:
+        self._hooks("connection", spark)
         fns = self._listeners.get("connection")
         if fns:
             for fn in list(fns):
@@ -497,6 +472,7 @@ class Server:
     def _spark_gone(self, spark: Spark) -> None:
         if self._sparks.get(spark.id) is spark:
             del self._sparks[spark.id]
+        self._hooks("disconnection", spark)
         emit(self._drv, self._listeners.get("disconnection", []), spark)
 
     def _on_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
@@ -542,6 +518,13 @@ async def serve(
     batching: int | None = None,
     unix_mode: int | None = None,
     metrics_path: str | None = None,
+    max_connections: int | None = None,
+    max_connections_per_ip: int | None = None,
+    max_handshakes: int | None = None,
+    static_dir: str | None = None,
+    assets: Mapping[str, tuple[str, bytes]] | None = None,
+    client_library: bool = True,
+    id_generator: Callable[[], str] | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -573,6 +556,18 @@ async def serve(
     batching: bytes per batch frame; the writes of one loop turn to a spark
     leave as one frame (weft peers only; off by default).
 
+    max_connections / max_connections_per_ip / max_handshakes: connection
+    limits (0 or None: the core's defaults). static_dir: a folder whose
+    files are served outside the endpoint's path ("/" is its index.html).
+    assets: {path: (content_type, bytes)} served at those exact paths.
+    client_library: serve the browser client at <path>/weft.js and
+    <path>/primus.js (on by default). id_generator: a function returning
+    each new spark's id (a str; an exception or a bad value falls back to
+    the default random id, and the exception is reported to the loop).
+    Every option the core knows goes through its table (weft/options.h):
+    a value it refuses raises weft.RangeError, weft.ValueTypeError,
+    weft.InvalidArgument or weft.Unsupported naming the option.
+
     metrics_path: serves ``metrics_text()`` on GET/HEAD of this exact path
     (e.g. "/metrics") on every listener, for Prometheus (off by default:
     expose it on purpose). A path that does not start with "/" or holds
@@ -603,41 +598,33 @@ async def serve(
         drv.release()
         check(rc, "events")
     try:
-        check_transformer(_ll.weft_server_set_transformer(ptr, transformer), transformer)
-        check(_ll.weft_server_set_parser(ptr, parser), f"parser {parser!r}")
         ms = int(round((ping_interval or 0) * 1000))
         if ms < 0:
             raise ValueError("ping_interval must not be negative")
-        check(_ll.weft_server_set_ping_interval(ptr, ms), "ping_interval")
-        if max_length is not None:
-            if max_length <= 0:
-                raise ValueError("max_length must be positive")
-            check(_ll.weft_server_set_max_length(ptr, max_length), "max_length")
-        if compression:
-            check(_ll.weft_server_set_compression(ptr, 1), "compression")
-        if high_water_mark is not None:
-            check(_ll.weft_server_set_high_water_mark(ptr, high_water_mark), "high_water_mark")
-        if max_queue is not None:
-            check(_ll.weft_server_set_max_queue(ptr, max_queue), "max_queue")
-        policies = {"close": _ll.WEFT_QUEUE_CLOSE, "drop": _ll.WEFT_QUEUE_DROP}
-        if queue_policy not in policies:
+        if max_length is not None and max_length <= 0:
+            raise ValueError("max_length must be positive")
+        if queue_policy not in ("close", "drop"):
             raise InvalidArgument(f"queue_policy must be 'close' or 'drop', not {queue_policy!r}")
-        check(_ll.weft_server_set_queue_policy(ptr, policies[queue_policy]), "queue_policy")
-        for origin in origins:
-            check(_ll.weft_server_add_origin(ptr, origin), "origin")
-        for ip in trusted_proxies:
-            check(_ll.weft_server_add_trusted_proxy(ptr, ip), "trusted_proxy")
-        if tls is not None:
-            check(_ll.weft_server_set_tls(ptr, tls[0], tls[1]), "tls")
-        if batching:
-            check(_ll.weft_server_set_batching(ptr, batching), "batching")
-        if unix_mode is not None:
-            if unix_mode < 0:
-                raise ValueError("unix_mode must not be negative")
-            check(_ll.weft_server_set_unix_mode(ptr, unix_mode), f"unix_mode {unix_mode:#o}")
-        if metrics_path is not None:
-            rc = _ll.weft_server_set_metrics_path(ptr, metrics_path)
-            check(rc, f"metrics_path {metrics_path!r}")
+        if unix_mode is not None and unix_mode < 0:
+            raise ValueError("unix_mode must not be negative")
+        cert, key = tls if tls is not None else (None, None)
+        _options.apply("server", ptr, {
+            "transformer": transformer, "parser": parser, "ping_interval": ms,
+            "max_length": max_length, "compression": compression or None,
+            "high_water_mark": high_water_mark, "max_queue": max_queue,
+            "queue_policy": queue_policy, "batching": batching or None,
+            "origins": list(origins) or None, "trusted_proxies": list(trusted_proxies) or None,
+            "tls_cert": cert, "tls_key": key, "unix_mode": unix_mode,
+            "max_connections": max_connections, "max_connections_per_ip": max_connections_per_ip,
+            "max_handshakes": max_handshakes, "metrics_path": metrics_path,
+            "static_dir": static_dir, "client_library": client_library,
+        })  # fmt: skip
+        if id_generator is not None:
+            if not callable(id_generator):
+                raise TypeError("id_generator must be callable")
+            check(_ll.pyweft_server_set_id_generator(ptr, drv.core, id_generator), "id_generator")
+        for path, (content_type, body) in (assets or {}).items():
+            check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
         srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
         srv._install_plugins(plugins)
         if authorize is not None:
