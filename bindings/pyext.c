@@ -56,11 +56,7 @@ static void weft__py_reply_del(PyObject *cap) {
     PyErr_Clear();
     return;
   }
-  if (b->reply) {
-    weft_value *why = weft_value_new_string("reply dropped", 13);
-    weft_reply_reject(b->reply, why);
-    weft_value_free(why);
-  }
+  if (b->reply) weft_reply_drop(b->reply);
   free(b);
 }
 
@@ -68,6 +64,11 @@ PyObject *pyweft_reply_answer(PyObject *cap, int resolve, PyObject *value) {
   weft__py_reply_box *b = PyCapsule_GetPointer(cap, WEFT__PY_REPLY);
   if (!b) return NULL;
   if (!b->reply) return PyLong_FromLong(WEFT_ESTATE); /* answered already */
+  if (resolve < 0) {
+    weft_reply *r = b->reply;
+    b->reply = NULL;
+    return PyLong_FromLong(weft_reply_drop(r));
+  }
   weft_value *v = NULL;
   if (value && value != Py_None) {
     v = pyweft_value_from_py(value);

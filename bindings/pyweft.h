@@ -136,8 +136,11 @@ weft_rooms *pyweft_ext_rooms(pyweft_ext *x);
 int pyweft_ext_set_policy(pyweft_ext *x, int on);
 
 /* A reply is a capsule: answered at most once (later calls return
- * WEFT_ESTATE); collected unanswered, it is rejected with "reply dropped".
- * A value that cannot convert raises and leaves the reply unanswered. */
+ * WEFT_ESTATE); collected unanswered, it is dropped (weft_reply_drop: the
+ * sender sees WEFT_REPLY_DROPPED, "no answer", as from every host).
+ * `resolve`: 1 resolves with value, 0 rejects with it, -1 drops (value
+ * unused). A value that cannot convert raises and leaves the reply
+ * unanswered. */
 PyObject *pyweft_reply_answer(PyObject *reply, int resolve, PyObject *value);
 /* 1 while the reply is unanswered. */
 int pyweft_reply_pending(PyObject *reply);

@@ -109,24 +109,24 @@ WEFT_OUT_HANDLE(weft_channel)
 %apply const char **OUTSTR { const char **name, const char **value, const char **key };
 
 /* Callbacks, user pointers and the value API: the hand-written C above
- * (pyweft.c) covers them; SWIG cannot call back into Python from C. */
+ * (pyweft.c) covers them; SWIG cannot call back into Python from C. Whole
+ * families go by pattern: the value API (values convert in C, never
+ * element by element), the loop's libuv and blocking entry points (the
+ * asyncio driver steps the loop), and iterations with a C callback (the
+ * package keeps its own objects). */
+%rename("$ignore", regextarget=1) "^weft_value_";
+%rename("$ignore", regextarget=1) "^weft_loop_(new_uv|uv|run|post)$";
+%rename("$ignore", regextarget=1) "_foreach$";
+/* C user pointers (a spark's, a plugin's): the package keeps its objects. */
+%rename("$ignore", regextarget=1) "^weft_spark_[gs]et_user$|^weft_(server|client)_plugin$";
 %ignore weft_loop_set_log;
-%ignore weft_loop_post;
-%ignore weft_loop_new_uv;
-%ignore weft_loop_uv;
-%ignore weft_loop_run;
 %ignore weft_free;
 %ignore weft_server_set_events;
 %ignore weft_client_set_events;
 %ignore weft_server_set_id_generator;
 %ignore weft_server_set_authorize;
-%ignore weft_server_foreach;
-%ignore weft_spark_set_user;
-%ignore weft_spark_get_user;
 %ignore weft_server_use;
 %ignore weft_client_use;
-%ignore weft_server_plugin;
-%ignore weft_client_plugin;
 %ignore weft_emitter_on;
 %ignore weft_emitter_on_error;
 %ignore weft_emitter_emit;
@@ -139,33 +139,6 @@ WEFT_OUT_HANDLE(weft_channel)
 %ignore weft_reply_resolve;
 %ignore weft_reply_reject;
 %ignore weft_reply_drop;
-%ignore weft_value_encode;
-%ignore weft_value_decode;
-%ignore weft_value_new_null;
-%ignore weft_value_new_bool;
-%ignore weft_value_new_int;
-%ignore weft_value_new_float;
-%ignore weft_value_new_string;
-%ignore weft_value_new_binary;
-%ignore weft_value_new_array;
-%ignore weft_value_new_map;
-%ignore weft_value_array_push;
-%ignore weft_value_map_add;
-%ignore weft_value_map_add_value;
-%ignore weft_value_free;
-%ignore weft_value_dup;
-%ignore weft_value_equal;
-%ignore weft_value_type;
-%ignore weft_value_get_bool;
-%ignore weft_value_get_int;
-%ignore weft_value_get_float;
-%ignore weft_value_get_string;
-%ignore weft_value_get_binary;
-%ignore weft_value_len;
-%ignore weft_value_array_at;
-%ignore weft_value_map_key_at;
-%ignore weft_value_map_value_at;
-%ignore weft_value_map_get;
 /* Structs of callbacks and records only C fills. */
 %ignore weft_server_events;
 %ignore weft_client_events;

@@ -72,7 +72,8 @@ def set_handler(handlers: dict[str, Any], event: str, fn: Any) -> Any:
 class Reply:
     """The answer handle of one received event that asks for an
     acknowledgement. Answer once with resolve() or reject(); a Reply that is
-    garbage-collected unanswered is rejected with "reply dropped". Answering
+    garbage-collected unanswered is rejected with "no answer" (the core's
+    WEFT_REPLY_DROPPED, the same text from every host). Answering
     after the sender disconnected does nothing (returns False)."""
 
     __slots__ = ("_cap", "__weakref__")
@@ -85,8 +86,8 @@ class Reply:
         """True until answered."""
         return bool(_ll.pyweft_reply_pending(self._cap))
 
-    def _answer(self, resolve: bool, value: Any) -> bool:
-        rc = _ll.pyweft_reply_answer(self._cap, 1 if resolve else 0, value)
+    def _answer(self, how: int, value: Any) -> bool:
+        rc = _ll.pyweft_reply_answer(self._cap, how, value)
         if rc == StateError.code:
             raise StateError("reply answered already", rc)
         if rc == ClosedError.code:
@@ -98,16 +99,17 @@ class Reply:
         """Answers with `value`. Returns False when the sender is gone.
         Raises weft.StateError when answered already, TypeError for a value
         that cannot be sent (the reply stays unanswered)."""
-        return self._answer(True, value)
+        return self._answer(1, value)
 
     def reject(self, reason: Any = "rejected") -> bool:
         """Rejects with `reason` (None sends "rejected")."""
-        return self._answer(False, reason)
+        return self._answer(0, reason)
 
     def close(self) -> None:
-        """Rejects with "reply dropped" when still unanswered."""
+        """Drops the reply when still unanswered: the sender's emit is
+        rejected with "no answer" (weft_reply_drop)."""
         if self.pending:
-            self.reject("reply dropped")
+            self._answer(-1, None)
 
 
 def ack_future(drv: Driver) -> tuple[asyncio.Future[Any], Callable[[int, Any], None]]:
