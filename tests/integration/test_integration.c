@@ -449,6 +449,27 @@ static void test_bad_input(void **state) {
   assert_non_null(strstr(f.error_kinds, "protocol,"));
 }
 
+/* Reads for `ms`: counts the heartbeat's pings (answering them when
+ * `answer`); -1 when anything else arrives or the connection fails. */
+static int pings_for(wsc *c, uint64_t ms, int answer) {
+  uint64_t t0 = uv_hrtime();
+  int pings = 0;
+  while (uv_hrtime() - t0 < ms * 1000000ull) {
+    uint8_t *p;
+    size_t n;
+    int op = wsc_recv(c, &p, &n, NULL, 50);
+    if (op == -1) continue;
+    if (op != 1 || n <= 15 || memcmp(p, "\"primus::ping::", 15) != 0) return -1;
+    if (answer) {
+      char pong[96];
+      snprintf(pong, sizeof(pong), "\"primus::pong::%.*s", (int)(n - 15), (char *)p + 15);
+      if (wsc_send_text(c, pong) != 0) return -1;
+    }
+    pings++;
+  }
+  return pings;
+}
+
 static void fast_ping(fixture *f) { weft_server_set_ping_interval(f->server, 150); }
 
 CLIENT(ping_client) {
@@ -456,21 +477,7 @@ CLIENT(ping_client) {
   CHECK(open_ws(f, &live, NULL) == 101);
   CHECK(open_ws(f, &dead, NULL) == 101);
   /* The live client answers pings for ~5 intervals and is still echoed. */
-  uint64_t t0 = uv_hrtime();
-  int pings = 0;
-  while (uv_hrtime() - t0 < 800000000ull) {
-    uint8_t *p;
-    size_t n;
-    int op = wsc_recv(&live, &p, &n, NULL, 100);
-    if (op == 1 && n > 15 && memcmp(p, "\"primus::ping::", 15) == 0) {
-      char pong[96];
-      snprintf(pong, sizeof(pong), "\"primus::pong::%.*s", (int)(n - 15), (char *)p + 15);
-      CHECK(wsc_send_text(&live, pong) == 0);
-      pings++;
-    }
-    CHECK(op != -2);
-  }
-  CHECK(pings >= 3);
+  CHECK(pings_for(&live, 800, 1) >= 3);
   CHECK(echo_ok(&live, "\"alive\""));
   /* The silent one was dropped with 1001. */
   CHECK(wsc_expect_close(&dead, 1000) == 1001);
@@ -535,14 +542,7 @@ CLIENT(pause_client) {
   for (int i = 0; i < 5; i++)
     CHECK(wsc_send_text(&c, msgs[i]) == 0);
   /* 5 heartbeat periods: pings (unanswered) but no echo and no close. */
-  uint64_t t0 = uv_hrtime();
-  int pings = 0;
-  while (uv_hrtime() - t0 < 500000000ull) {
-    int op = wsc_recv(&c, &p, &n, NULL, 50);
-    CHECK(op == -1 || (op == 1 && n > 15 && memcmp(p, "\"primus::ping::", 15) == 0));
-    pings += op == 1;
-  }
-  CHECK(pings >= 3);
+  CHECK(pings_for(&c, 500, 0) >= 3);
   weft_loop_post(f->loop, resume_paused, f);
   for (int i = 0; i < 5; i++) {
     CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
