@@ -374,54 +374,27 @@ static int weft__py_strv(PyObject *list, const char ***out, size_t *n) {
   return 0;
 }
 
-PyObject *pyweft_rooms_send(pyweft_ext *x, PyObject *rooms, PyObject *except, const char *event,
-                            PyObject *payload) {
-  if (!x || !x->rooms) return PyLong_FromLong(WEFT_EINVAL);
-  const char **rv = NULL, **ev = NULL;
-  size_t nr = 0, ne = 0;
+PyObject *pyweft_server_send(weft_server *s, PyObject *rooms, PyObject *ids, PyObject *except,
+                             const char *event, PyObject *payload) {
+  weft_recipients to = {.size = sizeof(to)};
+  const char **rv = NULL, **iv = NULL, **ev = NULL;
   weft_value *v = NULL;
   PyObject *res = NULL;
-  if (weft__py_strv(rooms, &rv, &nr) != 0 || weft__py_strv(except, &ev, &ne) != 0) goto out;
+  if (weft__py_strv(rooms, &rv, &to.n_rooms) != 0 || weft__py_strv(ids, &iv, &to.n_ids) != 0 ||
+      weft__py_strv(except, &ev, &to.n_except) != 0)
+    goto out;
+  to.rooms = rv;
+  to.ids = iv;
+  to.except = ev;
   if (event ? weft__py_args(payload, &v) != 0 : !(v = pyweft_value_from_py(payload))) goto out;
-  int rc = event ? weft_rooms_emit(x->rooms, rv, nr, ev, ne, event, v)
-                 : weft_rooms_write(x->rooms, rv, nr, ev, ne, v);
-  res = PyLong_FromLong(rc);
+  /* No rooms and no ids: everyone (but `except`), as weft_server_send(NULL). */
+  res = PyLong_FromLong(event ? weft_server_send_event(s, &to, event, v)
+                              : weft_server_send(s, &to, v));
 out:
   weft_value_free(v);
   free(rv);
+  free(iv);
   free(ev);
-  return res;
-}
-
-PyObject *pyweft_write_to(weft_server *s, PyObject *sparks, const char *event, PyObject *payload) {
-  if (!s || !sparks || !PyList_Check(sparks)) {
-    PyErr_SetString(PyExc_TypeError, "expected a list of sparks");
-    return NULL;
-  }
-  Py_ssize_t n = PyList_GET_SIZE(sparks);
-  weft_spark **v = calloc(n ? (size_t)n : 1, sizeof(*v));
-  if (!v) return PyErr_NoMemory();
-  PyObject *res = NULL;
-  weft_value *msg = NULL, *args = NULL;
-  for (Py_ssize_t i = 0; i < n; i++) {
-    v[i] = weft__py_unwrap_ptr(PyList_GET_ITEM(sparks, i), "weft_spark *");
-    if (!v[i]) goto out;
-  }
-  int rc;
-  if (event) {
-    if (weft__py_args(payload, &args) != 0) goto out;
-    rc = weft_emitter_packet(event, args, &msg);
-  } else {
-    msg = pyweft_value_from_py(payload);
-    if (!msg) goto out;
-    rc = 0;
-  }
-  if (rc == 0) rc = weft_server_write_to(s, msg, v, (size_t)n);
-  res = PyLong_FromLong(rc);
-out:
-  weft_value_free(msg);
-  weft_value_free(args);
-  free(v);
   return res;
 }
 

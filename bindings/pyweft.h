@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <weft/ext.h>
+#include <weft/options.h>
 #include <weft/plugin.h>
 #include <weft/weft.h>
 
@@ -154,13 +155,13 @@ PyObject *pyweft_emit(pyweft_ext *x, weft_spark *to, const char *event, PyObject
 PyObject *pyweft_emit_broadcast(pyweft_ext *x, const char *event, PyObject *args);
 /* A client's weft::join (join=1) or weft::leave request; fn as for emit. */
 PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyObject *fn);
-/* weft_rooms_write (event NULL, payload the message) or weft_rooms_emit
- * (payload the argument list); rooms and except are lists of str. */
-PyObject *pyweft_rooms_send(pyweft_ext *x, PyObject *rooms, PyObject *except, const char *event,
-                            PyObject *payload);
-/* weft_server_write_to over a list of spark handles; with
- * an event, the payload is its argument list and an emitter packet is sent. */
-PyObject *pyweft_write_to(weft_server *s, PyObject *sparks, const char *event, PyObject *payload);
+/* weft_server_send (event NULL: payload is the message) or
+ * weft_server_send_event (payload is the argument list): rooms, ids and
+ * except are lists of str or None (weft/options.h's weft_recipients; no
+ * rooms and no ids: every open spark). Returns the sparks reached or the
+ * weft code. */
+PyObject *pyweft_server_send(weft_server *s, PyObject *rooms, PyObject *ids, PyObject *except,
+                             const char *event, PyObject *payload);
 /* Opens (or finds) a channel and binds obj (_on_data(msg), _on_drain(),
  * _on_end(); released after the end event): (code, channel_ptr or None). */
 PyObject *pyweft_channel_open(pyweft_ext *x, weft_spark *spark, const char *name, PyObject *obj);

@@ -432,18 +432,11 @@ class Broadcast:
     def _send(self, event: str | None, payload: Any) -> int:
         srv = self._server
         ptr = srv._need_ptr()
-        if self._rooms is not None:
-            if srv._ext is None or not srv._rooms_on:
-                raise StateError("rooms are not enabled (rooms=True)", StateError.code)
-            rc = _ll.pyweft_rooms_send(srv._ext, self._rooms, self._except, event, payload)
-        else:
-            excluded = set(self._except)
-            if self._ids is not None:
-                sparks = [srv._sparks.get(i) for i in self._ids if i not in excluded]
-            else:
-                sparks = [s for i, s in srv._sparks.items() if i not in excluded]
-            handles = [s._ptr for s in sparks if s is not None and s._ptr is not None]
-            rc = _ll.pyweft_write_to(ptr, handles, event, payload)
+        if self._rooms is not None and (srv._ext is None or not srv._rooms_on):
+            raise StateError("rooms are not enabled (rooms=True)", StateError.code)
+        if self._ids is not None and not self._ids:
+            return 0  # only() of nobody
+        rc = _ll.pyweft_server_send(ptr, self._rooms, self._ids, self._except, event, payload)
         srv._drv.kick()
         return check(rc, "emit" if event else "write")
 
