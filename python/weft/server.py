@@ -407,7 +407,7 @@ class Server:
         self._on_error(spark, code, kind, message)
 
     def _on_channel(self, spark: Spark | None, ptr: Any) -> _x.Channel | None:
-        if spark is None or spark._ptr is None:
+        if spark is None or spark.closed:
             return None
         name = _ll.weft_channel_name(ptr) or ""
         ch = _x.Channel(self._drv, name, spark, self._window)

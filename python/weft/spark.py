@@ -90,27 +90,27 @@ class _ReceiveQueue(_MessageQueue):
 
     def put(self, item: Any) -> None:
         super().put(item)
-        ptr = self._spark._ptr
-        if self.limit and not self.paused and ptr is not None and len(self) >= self.limit:
-            self.paused = _ll.weft_spark_pause(ptr) == 0
+        spark = self._spark
+        if self.limit and not self.paused and not spark.closed and len(self) >= self.limit:
+            self.paused = _ll.weft_spark_pause(spark._ptr) == 0
 
     async def get(self) -> Any:
         item = await super().get()
-        ptr = self._spark._ptr
         if self.paused and self.limit and len(self) <= self.limit // 2:
             self.paused = False
-            if ptr is not None:
-                _ll.weft_spark_resume(ptr)
-                self._spark._drv.kick()
+            _ll.weft_spark_resume(self._spark._ptr)  # closed meanwhile: ECLOSED, nothing to do
+            self._spark._drv.kick()
         return item
 
 
 class Spark:
     """One connection to a server.
 
-    Valid from the server's connection event until its disconnection; after
-    that it is ``closed`` and every call that would touch the C spark raises
-    ``weft.ClosedError`` (the object never reaches freed memory).
+    Open from the server's connection event until its disconnection; after
+    that it is ``closed`` and every call that would act on it raises
+    ``weft.ClosedError``: the object holds a reference to the C spark
+    (weft_spark_retain, released when the object is collected), so the core
+    answers WEFT_ECLOSED instead of the package keeping guards.
 
     Messages: ``async for msg in spark`` (until it disconnects), or
     ``spark.on("data", fn)`` (then nothing is queued for iteration). The
@@ -124,7 +124,10 @@ class Spark:
     def __init__(self, server: Server, ptr: _ll.SparkHandle, receive_queue: int | None) -> None:
         self._server = server
         self._drv = server._drv
-        self._ptr: _ll.SparkHandle | None = ptr
+        check(_ll.weft_spark_retain(ptr), "retain")
+        weakref.finalize(self, _ll.weft_spark_release, ptr)
+        self._ptr: _ll.SparkHandle = ptr
+        self._open = True
         self.id: str = _ll.weft_spark_id(ptr) or ""
         self.headers: dict[str, str] = {
             k.lower(): v for k, v in _ll.pyweft_spark_headers(ptr).items()
@@ -143,13 +146,13 @@ class Spark:
         self._channels: dict[str, _x.Channel] = {}
 
     def __repr__(self) -> str:
-        state = "closed" if self._ptr is None else "open"
+        state = "open" if self._open else "closed"
         return f"<weft.Spark {self.id} {self.address} {state}>"
 
     @property
     def closed(self) -> bool:
         """True once the spark disconnected."""
-        return self._ptr is None
+        return not self._open
 
     @property
     def paused(self) -> bool:
@@ -160,7 +163,7 @@ class Spark:
     @property
     def buffered_amount(self) -> int:
         """Bytes queued and not yet handed to the kernel (0 when closed)."""
-        return 0 if self._ptr is None else _ll.weft_spark_buffered_amount(self._ptr)
+        return _ll.weft_spark_buffered_amount(self._ptr)
 
     @overload
     def on(self, event: str, fn: _F) -> _F: ...
@@ -179,17 +182,12 @@ class Spark:
         if fn in fns:
             fns.remove(fn)
 
-    def _need(self) -> _ll.SparkHandle:
-        if self._ptr is None:
-            raise ClosedError("spark is closed", ClosedError.code)
-        return self._ptr
-
     def write(self, msg: Value) -> bool:
         """Queues a message; never blocks. Returns True while the queue is
         under the high-water mark, False at or above it (await drain()).
         Raises weft.ClosedError, weft.QueueFull, TypeError/OverflowError for
         values that cannot be sent."""
-        rc = _ll.pyweft_spark_write(self._need(), msg)
+        rc = _ll.pyweft_spark_write(self._ptr, msg)
         self._drv.kick()
         check(rc, "write")
         if rc == 1:
@@ -200,7 +198,7 @@ class Spark:
         """Waits until the queue is below the high-water mark again."""
         if not self._above_hwm:
             return
-        if self._ptr is None:
+        if not self._open:
             raise ClosedError("spark is closed", ClosedError.code)
         if self._drain is None:
             self._drain = self._drv.aloop.create_future()
@@ -210,11 +208,10 @@ class Spark:
         """Ends the spark (writes msg first when given; with reconnect=True
         the client is told nothing and reconnects) and waits until it has
         disconnected. Ending a closed spark does nothing."""
-        if self._ptr is not None:
-            rc = _ll.pyweft_spark_end(self._ptr, msg, 1 if reconnect else 0)
-            self._drv.kick()
-            if rc < 0 and rc != ClosedError.code:
-                check(rc, "end")
+        rc = _ll.pyweft_spark_end(self._ptr, msg, 1 if reconnect else 0)
+        self._drv.kick()
+        if rc < 0 and rc != ClosedError.code:
+            check(rc, "end")
         await asyncio.shield(self._closed)
 
     async def wait_closed(self) -> None:
@@ -250,7 +247,7 @@ class Spark:
         or invalid name), TypeError for arguments that cannot be sent."""
         _x.check_name(event, "an event name")
         ext = self._server._need_emitter()
-        ptr = self._need()
+        ptr = self._ptr
         fut, settle = _x.ack_future(self._drv) if ack else (None, None)
         rc = _ll.pyweft_emit(ext, ptr, event, list(args), _x.timeout_ms(timeout), settle)
         self._drv.kick()
@@ -261,24 +258,24 @@ class Spark:
         """Puts the spark in `room` (needs rooms=True). Joining twice is no
         error. Raises weft.InvalidArgument for an invalid name."""
         _x.check_name(room, "a room name")
-        rc = _ll.weft_rooms_join(self._server._need_rooms(), self._need(), room)
+        rc = _ll.weft_rooms_join(self._server._need_rooms(), self._ptr, room)
         check(rc, f"join {room!r}")
 
     def leave(self, room: str) -> None:
         """Takes the spark out of `room` (no error when it is not in it)."""
         _x.check_name(room, "a room name")
-        rc = _ll.weft_rooms_leave(self._server._need_rooms(), self._need(), room)
+        rc = _ll.weft_rooms_leave(self._server._need_rooms(), self._ptr, room)
         check(rc, f"leave {room!r}")
 
     def leave_all(self) -> None:
         """Takes the spark out of every room."""
-        check(_ll.weft_rooms_leave_all(self._server._need_rooms(), self._need()), "leave_all")
+        check(_ll.weft_rooms_leave_all(self._server._need_rooms(), self._ptr), "leave_all")
 
     @property
     def rooms(self) -> list[str]:
         """The rooms the spark is in (empty once closed or without rooms)."""
         srv = self._server
-        if self._ptr is None or srv._ext is None or not srv._rooms_on:
+        if srv._ext is None or not srv._rooms_on:
             return []
         rs = _ll.pyweft_ext_rooms(srv._ext)
         n = max(0, _ll.weft_rooms_of_spark_count(rs, self._ptr))
@@ -289,7 +286,7 @@ class Spark:
         """The channel `name` over this spark, opened on first use (needs
         channels=True)."""
         srv = self._server
-        ptr = self._need()
+        ptr = self._ptr
         ext = srv._ext if srv._channels_on else None
         return _x.open_channel(self._drv, ext, self._channels, self, ptr, name, srv._window)
 
@@ -309,9 +306,8 @@ class Spark:
 
     def _handler_failed(self, exc: BaseException) -> None:
         logger.error("connection handler of spark %s failed", self.id, exc_info=exc)
-        if self._ptr is not None:
-            _ll.pyweft_spark_end(self._ptr, None, _ll.WEFT_END_ERROR)
-            self._drv.kick()
+        _ll.pyweft_spark_end(self._ptr, None, _ll.WEFT_END_ERROR)  # ECLOSED when gone
+        self._drv.kick()
 
     # -- from the C layer -------------------------------------------------
     def _on_data(self, msg: Value) -> None:
@@ -333,8 +329,8 @@ class Spark:
         emit(self._drv, self._listeners.get("error", []), err)
 
     def _on_disconnection(self) -> None:
-        _x.drop_replies(self._replies)  # before the pointer goes: frees them in C
-        self._ptr = None
+        _x.drop_replies(self._replies)  # dead with the connection: frees them in C
+        self._open = False
         self._queue.close()
         if self._drain is not None and not self._drain.done():
             self._drain.set_exception(ClosedError("spark closed", ClosedError.code))
