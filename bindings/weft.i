@@ -104,7 +104,7 @@ WEFT_OUT_HANDLE(weft_channel)
 /* (name, value) pairs out. */
 %typemap(in, numinputs=0) const char **OUTSTR (const char *tmp = NULL) { $1 = &tmp; }
 %typemap(argout) const char **OUTSTR {
-  $result = SWIG_Python_AppendOutput($result, *$1 ? PyUnicode_FromString(*$1) : (Py_INCREF(Py_None), Py_None));
+  %append_output(*$1 ? PyUnicode_FromString(*$1) : (Py_INCREF(Py_None), Py_None));
 }
 %apply const char **OUTSTR { const char **name, const char **value, const char **key };
 
