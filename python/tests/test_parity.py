@@ -201,3 +201,23 @@ def test_serve_and_connect_cover_the_option_tables() -> None:
         for row in rows:
             assert host_spelling.get(row.name, row.name) in params(fn), (kind, row.name)
             assert row.expects and row.doc
+
+
+async def test_write_raw() -> None:
+    async with await weft.serve(URL, ping_interval=None) as server:
+        async with await weft.connect(server.url) as client:
+            spark = await next_spark(server)
+            assert spark.write_raw(b'{"pre":"encoded"}') is True
+            assert await asyncio.wait_for(client.__anext__(), T) == {"pre": "encoded"}
+            assert server.write_raw(bytearray(b"[1,2]")) == 1
+            assert await asyncio.wait_for(client.__anext__(), T) == [1, 2]
+            client.write_raw(memoryview(b'"up"'))
+            assert await asyncio.wait_for(spark.__anext__(), T) == "up"
+            with pytest.raises(weft.UTF8Error):
+                spark.write_raw(b"\xff\xfe")
+            with pytest.raises(TypeError):
+                spark.write_raw("not bytes")  # type: ignore[arg-type]
+            assert spark.write_raw(b"\x00\x01", binary=True) is True
+        await asyncio.wait_for(spark.wait_closed(), T)
+        with pytest.raises(weft.ClosedError):
+            spark.write_raw(b"1")

@@ -176,6 +176,14 @@ class Client:
         self._drv.kick()
         check(rc, "write")
 
+    def write_raw(self, data: bytes | bytearray | memoryview, binary: bool = False) -> None:
+        """Sends bytes already encoded for the server's parser as one frame
+        (text frames must be UTF-8: weft.UTF8Error), past the plugins'
+        transforms; queued while not connected, as write()."""
+        rc = _ll.weft_client_write_raw(self._need(), data, int(binary))
+        self._drv.kick()
+        check(rc, "write_raw")
+
     async def id(self) -> str:
         """Asks the server for this connection's spark id."""
         ptr = self._need()

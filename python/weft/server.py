@@ -177,6 +177,14 @@ class Server:
         self._drv.kick()
         return check(rc, "broadcast")
 
+    def write_raw(self, data: bytes | bytearray | memoryview, binary: bool = False) -> int:
+        """Broadcasts bytes already encoded for the parser as one frame
+        (text frames must be UTF-8: weft.UTF8Error), past the plugins'
+        transforms; returns how many sparks it was queued on."""
+        rc = _ll.weft_server_write_raw(self._need_ptr(), data, int(binary))
+        self._drv.kick()
+        return check(rc, "write_raw")
+
     def authorize(self, fn: AuthorizeFn | None) -> None:
         """Sets the authorization function, called with an AuthRequest for
         every upgrade before a spark exists. Returning allows; raising

@@ -194,6 +194,17 @@ class Spark:
             self._above_hwm = True
         return rc == 0
 
+    def write_raw(self, data: bytes | bytearray | memoryview, binary: bool = False) -> bool:
+        """Queues bytes already encoded for the parser as one frame (text
+        frames must be UTF-8: weft.UTF8Error), past the plugins' transforms;
+        returns as write() does."""
+        rc = _ll.weft_spark_write_raw(self._ptr, data, int(binary))
+        self._drv.kick()
+        check(rc, "write_raw")
+        if rc == 1:
+            self._above_hwm = True
+        return rc == 0
+
     async def drain(self) -> None:
         """Waits until the queue is below the high-water mark again."""
         if not self._above_hwm:
