@@ -156,7 +156,7 @@ WEFT_OUT_HANDLE(weft_channel)
 
 /* The package calls the C wrappers themselves: lowlevel.py's proxy
  * functions only forward their arguments, and that Python frame was half of
- * a binding call's cost (bench/python.sh dispatch; docs/decisions.md #15).
+ * a binding call's cost (bench/python.sh dispatch; docs/decisions.md #16).
  * Classes (weft_option, ...) stay as SWIG made them. */
 %pythoncode %{
 def _direct() -> None:

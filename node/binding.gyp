@@ -21,7 +21,9 @@
     {
       "target_name": "weft",
       "dependencies": ["weft_core"],
-      "sources": ["src/addon.c"],
+      "sources": ["src/module.c", "src/value.c", "src/server.c", "src/auth.c", "src/spark.c",
+                  "src/client.c", "src/transform.c", "src/emitter.c", "src/rooms.c",
+                  "src/channel.c", "src/log.c"],
       "cflags": ["-Werror"],
       "libraries": ["-lm"],
       # Only the Node-API entry points leave the addon: the core's weft_*

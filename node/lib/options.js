@@ -1,24 +1,176 @@
 'use strict';
 //
-// The option names each constructor knows (index.d.ts types the same ones): a
-// misspelt option such as `new Server({ prot: 9999 })` throws a TypeError
-// naming it, instead of being ignored while the server binds 0.0.0.0:8080.
+// Options come from the core's tables (include/weft/options.h,
+// weft_server_option_at / weft_client_option_at): every row is an option
+// here under its camelCase name (ping_interval: pingInterval), set through
+// the core (weft_server_set_option), which checks type, range and choices
+// once for every host. This file adds only Node's translation — Primus's
+// spellings and shapes (pingInterval: false, reconnect: { min, max },
+// tls: { cert, key }) — and the options only a host has (port, listen,
+// plugin, idGenerator, logLevel, ...). The option objects are closed: a
+// misspelt key is a TypeError naming the option meant. index.d.ts's option
+// interfaces are generated from the same data (scripts/options-dts.js;
+// test/options.test.js fails when they differ).
 //
+const binding = require('./binding');
+const { WeftError, errorInfo } = require('./errors');
 
-const SERVER = [
-  'port', 'host', 'hostname', 'pathname', 'listen', 'unixMode', 'parser', 'transformer',
-  'pingInterval', 'maxLength', 'compression', 'highWaterMark', 'maxQueue', 'queuePolicy', 'origins',
-  'trustedProxies', 'tls', 'plugin', 'emitter', 'rooms', 'channels', 'batching', 'ackTimeout',
-  'metricsPath', 'logLevel',
-  // Primus's, with nothing for weft to do: accepted so that a Primus app
-  // switches with one line.
-  'iknowhttpsisbetter', 'iknowclusterwillbreakconnections', 'global'
-];
-const CLIENT = [
-  'parser', 'transformer', 'reconnect', 'strategy', 'timeout', 'pingTimeout', 'manual',
-  'maxLength', 'queueSize', 'retryRefused', 'headers', 'transport', 'ca', 'rejectUnauthorized',
-  'emitter', 'channels', 'batching', 'ackTimeout', 'logLevel'
-];
+const camel = (s) => s.replace(/_([a-z])/g, (m, c) => c.toUpperCase());
+
+/** The core's rows for 'server' or 'client', named the Node way (frozen). */
+function coreTable(kind) {
+  return Object.freeze(binding.optionTable(kind).map((r) => Object.freeze({
+    name: camel(r.name),
+    coreName: r.name,
+    type: r.type, // bool, uint, number, string, enum, strings, headers
+    default: JSON.parse(r.def),
+    choices: r.choices ? Object.freeze(r.choices.split('|')) : null,
+    min: r.min,
+    max: r.max,
+    unit: r.unit,
+    expects: r.expects,
+    doc: r.doc,
+    fixed: r.fixed,
+    extension: r.extension
+  })));
+}
+
+const TABLES = { Server: coreTable('server'), Client: coreTable('client') };
+
+const lower = (v) => (typeof v === 'string' ? v.toLowerCase() : v);
+const falseIsZero = (v) => (v === false ? 0 : v);
+const batching = (v) => (v === true ? 16384 : v === false ? 0 : v);
+// `true` or `{ timeout }` (`{ window }`): the extension on, and its tuning.
+const extension = (tuning, key) => (v, set) => {
+  if (v === null || typeof v !== 'object') return v;
+  if (v[key] !== undefined) set(tuning, v[key]);
+  return true;
+};
+
+/*
+ * Node's side of the core's options: `ts` is the TypeScript type where
+ * Node takes more than the core's type, `to(value, set)` the translation
+ * into the core's value (set(name, v) sets another option), `note` what the
+ * translation adds to the docs.
+ */
+const NODE = {
+  Server: {
+    transformer: { ts: 'TransformerName', to: lower, note: 'in any case, as Primus\'s' },
+    parser: { ts: 'ParserName | Uppercase<ParserName>', to: lower },
+    pingInterval: { ts: 'number | false', to: falseIsZero, note: 'false: 0' },
+    origins: {
+      ts: 'string | readonly string[]',
+      to: (v) => (typeof v === 'string' ? v.split(',').map((o) => o.trim()).filter(Boolean) : v),
+      note: 'or one comma-separated string'
+    },
+    trustedProxies: { ts: 'readonly string[]' },
+    batching: { ts: 'boolean | number', to: batching, note: 'true: 16384' },
+    emitter: { ts: 'boolean | { timeout?: number }', to: extension('ackTimeout', 'timeout'), note: '{ timeout }: with ackTimeout' },
+    channels: { ts: 'boolean | { window?: number }', to: extension('channelWindow', 'window'), note: '{ window }: with channelWindow' }
+  },
+  Client: {
+    transformer: { ts: 'TransformerName', to: lower, note: 'in any case, as Primus\'s' },
+    parser: { ts: 'ParserName | Uppercase<ParserName>', to: lower },
+    strategy: {
+      ts: 'string | readonly string[] | false',
+      to: (v) => (v === false ? '' : Array.isArray(v) ? v.join(',') : v),
+      note: 'a list, or false for none'
+    },
+    timeout: { ts: 'number | false', to: falseIsZero, note: 'false: 0' },
+    pingTimeout: { ts: 'number | false', to: falseIsZero, note: 'false: 0' },
+    headers: {
+      ts: 'Record<string, string | number>',
+      to: (v) => (v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : v)
+    },
+    batching: { ts: 'boolean | number', to: batching, note: 'true: 16384' },
+    emitter: { ts: 'boolean | { timeout?: number }', to: extension('ackTimeout', 'timeout'), note: '{ timeout }: with ackTimeout' },
+    channels: { ts: 'boolean | { window?: number }', to: extension('channelWindow', 'window'), note: '{ window }: with channelWindow' }
+  }
+};
+
+const none = () => undefined;
+
+/*
+ * The options only Node has (the core has no row for them): `ts` and `doc`
+ * for index.d.ts, and `to(value, set)` for those that are the core's options
+ * in another shape. The constructors read the rest themselves.
+ */
+const HOST = {
+  Server: {
+    port: { ts: 'number | string', doc: 'TCP port; 0 picks a free one. Default 8080. Not with `listen`.' },
+    host: { ts: 'string', doc: 'Bind address, default "0.0.0.0". Not with `listen`.' },
+    hostname: { ts: 'string', doc: 'Primus\'s name of `host`.' },
+    pathname: { ts: 'string', doc: 'Default "/primus"; "/" serves every path. Not with `listen`.' },
+    listen: {
+      ts: 'string | readonly string[]',
+      doc: 'Whole URLs to listen on instead of port/host/pathname (a TypeError with them), one listener each: ' +
+        '"ws://127.0.0.1:0/primus", "wss://…" (with TLS), "ws+unix:///abs/app.sock:/primus" (a Unix-domain socket: ' +
+        'the socket\'s path, \':\', the request path), "wss+unix://…". A URL without a path serves "/primus"; ' +
+        '"ws://h:p/" serves every path.'
+    },
+    tls: {
+      ts: '{ cert: string; key: string }',
+      doc: 'PEM files for wss://: the pair of tlsCert and tlsKey.',
+      to: (v, set) => {
+        if (v === null || typeof v !== 'object') throw new TypeError('tls must be { cert, key } (PEM file paths)');
+        set('tlsCert', v.cert);
+        set('tlsKey', v.key);
+      }
+    },
+    plugin: { ts: 'Record<string, Plugin>', doc: 'Plugins to register, by name (as use()).' },
+    idGenerator: {
+      ts: '(this: Server) => string',
+      doc: 'Spark ids: a function returning a string of 1 to 62 bytes not taken by an open spark; anything else ' +
+        '(or a throw) gives the default id (21 random characters).'
+    },
+    handlerErrors: {
+      ts: "'uncaughtException' | 'close'",
+      doc: 'What an exception thrown by a handler weft calls does: \'uncaughtException\' (default) lets it reach ' +
+        'process \'uncaughtException\', as any Node callback\'s; \'close\' closes that spark with 1011 and emits ' +
+        '\'error\' (kind "handler", code "EHANDLER", cause: the exception).'
+    },
+    logLevel: { ts: 'LogLevel', doc: 'Records up to this level become \'log\' events (when listened to); \'info\' by default.' },
+    // Primus's, with nothing for weft to do: accepted so that a Primus app
+    // switches with one line.
+    iknowhttpsisbetter: { ts: 'boolean', doc: 'Primus\'s; nothing to do here (accepted for the one-line switch).', to: none },
+    iknowclusterwillbreakconnections: { ts: 'boolean', doc: 'Primus\'s; nothing to do here.', to: none },
+    global: { ts: 'string', doc: 'Primus\'s; nothing to do here.', to: none }
+  },
+  Client: {
+    reconnect: {
+      ts: 'ReconnectOptions',
+      doc: 'Primus\'s backoff: { min, max, retries, factor } (reconnectMin, reconnectMax, retries, factor; ' +
+        'max: Infinity is no limit).',
+      to: (v, set) => {
+        if (v === null || typeof v !== 'object') throw new TypeError('reconnect must be { min, max, retries, factor }');
+        if (v.min !== undefined) set('reconnectMin', v.min);
+        if (v.max !== undefined) set('reconnectMax', v.max === Infinity ? 0 : v.max);
+        if (v.retries !== undefined) set('retries', v.retries);
+        if (v.factor !== undefined) set('factor', v.factor);
+      }
+    },
+    manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    queueSize: {
+      ts: 'number',
+      doc: 'Primus\'s name of queueLimit (Infinity: no limit).',
+      to: (v, set) => set('queueLimit', v === Infinity ? 0 : v)
+    },
+    transport: {
+      ts: '{ headers?: Record<string, string | number> }',
+      doc: 'Primus\'s place for headers: transport.headers (merged under headers).',
+      to: (v, set, all) => {
+        if (v && v.headers) set('headers', NODE.Client.headers.to(Object.assign({}, v.headers, all.headers)), true);
+      }
+    },
+    ca: { ts: 'string', doc: 'Node\'s name of caFile.', to: (v, set) => set('caFile', v) },
+    rejectUnauthorized: { ts: 'boolean', doc: 'Node\'s name of verify.', to: (v, set) => set('verify', v) },
+    plugin: { ts: 'Record<string, Plugin>', doc: 'Plugins to register, by name (as use()).' },
+    logLevel: { ts: 'LogLevel', doc: 'Records up to this level become \'log\' events (when listened to); \'info\' by default.' }
+  }
+};
+
+const KNOWN = {};
+for (const kind of ['Server', 'Client']) KNOWN[kind] = [...Object.keys(HOST[kind]), ...TABLES[kind].map((r) => r.name)];
 
 // Edit distance, for the "did you mean" of a misspelt name.
 function distance(a, b) {
@@ -33,10 +185,12 @@ function distance(a, b) {
   return prev[b.length];
 }
 
-function check(options, known, what) {
+/** Throws a TypeError for an options object that is not one, or has a key nobody knows. */
+function check(options, kind) {
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(`${what} options must be an object, got ${options === null ? 'null' : typeof options}`);
+    throw new TypeError(`${kind} options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
+  const known = KNOWN[kind];
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     let near = null;
@@ -44,15 +198,82 @@ function check(options, known, what) {
       const d = distance(key.toLowerCase(), name.toLowerCase());
       if (d <= 2 && (near === null || d < near.d)) near = { name, d };
     }
-    throw new TypeError(`unknown ${what} option "${key}"` +
+    throw new TypeError(`unknown ${kind} option "${key}"` +
       (near ? ` (did you mean "${near.name}"?)` : ` (known: ${known.join(', ')})`));
   }
   return options;
 }
 
+const describe = (v) => {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === null || typeof v !== 'object') return String(v);
+  try { return JSON.stringify(v); } catch (e) { return Object.prototype.toString.call(v); }
+};
+
+/** EUNSUPPORTED: "unknown transformer 'sockjs' (available: websockets)". */
+function unknownTransformer(name) {
+  return new WeftError(`unknown transformer '${name}' (available: ${binding.transformers().join(', ')})`, 'EUNSUPPORTED');
+}
+
+/** The error of a refused option: TypeError (ETYPE), RangeError (ERANGE), else a WeftError. */
+function optionError(kind, row, value, rc) {
+  const [code, text] = errorInfo(rc);
+  let err;
+  if (code === 'EUNSUPPORTED' && row.coreName === 'transformer') {
+    err = unknownTransformer(value);
+  } else if (code === 'ETYPE' || code === 'ERANGE') {
+    const E = code === 'ETYPE' ? TypeError : RangeError;
+    err = new E(`${kind} option "${row.name}" must be ${row.expects} (got ${describe(value)})`);
+    err.code = code;
+  } else {
+    err = new WeftError(`${kind} option "${row.name}" (${describe(value)}): ${text}`, code);
+  }
+  return err;
+}
+
+/**
+ * Sets the user's options on a new handle through the core, in the table's
+ * order (extensions before their tunings). Returns { emitter, rooms,
+ * channels }: the extensions now on.
+ */
+function apply(kind, ext, options) {
+  const table = TABLES[kind];
+  const byName = new Map(table.map((r) => [r.name, r]));
+  const values = new Map(); // row -> the core's value
+  const given = new Set(Object.keys(options).filter((k) => options[k] !== undefined));
+  const set = (name, v, merged) => {
+    const row = byName.get(name);
+    if (!merged && given.has(name)) throw new TypeError(`${kind} options: give ${name} once (it is set by another option too)`);
+    if (v !== undefined) values.set(row, v);
+  };
+  const keys = [...given];
+  for (const key of keys.filter((k) => !HOST[kind][k])) {
+    const node = NODE[kind][key];
+    const out = node && node.to ? node.to(options[key], set) : options[key];
+    if (out !== undefined) values.set(byName.get(key), out);
+  }
+  for (const key of keys.filter((k) => HOST[kind][k] && HOST[kind][k].to)) HOST[kind][key].to(options[key], set, options);
+  const setOption = kind === 'Server' ? binding.serverSetOption : binding.clientSetOption;
+  for (const row of table) {
+    if (!values.has(row)) continue;
+    const v = values.get(row);
+    const rc = setOption(ext, row.coreName, v);
+    if (rc < 0) throw optionError(kind, row, v, rc);
+  }
+  const on = (name) => values.get(byName.get(name)) === true;
+  return { emitter: on('emitter') || on('rooms'), rooms: on('rooms'), channels: on('channels') };
+}
+
 module.exports = {
+  TABLES,
+  NODE,
+  HOST,
   /** Throws a TypeError for a key that is not a Server option. */
-  checkServer: (options) => check(options, SERVER, 'Server'),
+  checkServer: (options) => check(options, 'Server'),
   /** Throws a TypeError for a key that is not a Client option. */
-  checkClient: (options) => check(options, CLIENT, 'Client')
+  checkClient: (options) => check(options, 'Client'),
+  unknownTransformer,
+  applyServer: (ext, options) => apply('Server', ext, options),
+  applyClient: (ext, options) => apply('Client', ext, options)
 };

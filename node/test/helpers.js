@@ -101,6 +101,24 @@ async function primusServer(t, options = {}) {
   return { primus, httpServer, url, port: httpServer.address().port };
 }
 
+/**
+ * Collects uncaught exceptions for the duration of a test (node:test would
+ * otherwise fail the test on them): the process's listeners are put back
+ * after it. Returns the array they are pushed to.
+ */
+function catchUncaught(t) {
+  const errors = [];
+  const saved = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  const handler = (e) => errors.push(e);
+  process.on('uncaughtException', handler);
+  t.after(() => {
+    process.removeListener('uncaughtException', handler);
+    for (const l of saved) process.on('uncaughtException', l);
+  });
+  return errors;
+}
+
 /** Runs a node script; kills it by PID if it outlives `ms`. */
 function runNode(args, ms = 20000, env = {}) {
   return new Promise((resolve) => {
@@ -117,4 +135,4 @@ function runNode(args, ms = 20000, env = {}) {
   });
 }
 
-module.exports = { weft, Primus, HOST, once, onceArgs, plain, rawHttp, delay, waitUntil, withTimeout, weftServer, primusClient, primusServer, runNode, ROOT: path.resolve(__dirname, '..') };
+module.exports = { weft, Primus, HOST, once, onceArgs, plain, rawHttp, delay, waitUntil, withTimeout, weftServer, primusClient, primusServer, runNode, catchUncaught, ROOT: path.resolve(__dirname, '..') };

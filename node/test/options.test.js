@@ -28,3 +28,24 @@ test("Primus's no-op server options are accepted", async () => {
   assert.ok(server.port > 0);
   await new Promise((resolve) => server.destroy(resolve));
 });
+
+test("index.d.ts's option interfaces are the core's tables (scripts/options-dts.js --check)", () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { generate } = require('../scripts/options-dts');
+  const file = path.join(__dirname, '..', 'index.d.ts');
+  const text = fs.readFileSync(file, 'utf8');
+  assert.equal(generate(text), text, 'run `node scripts/options-dts.js` in node/');
+  // Every row of both tables is a member of its interface, under its Node name.
+  for (const [kind, rows] of [['Server', weft.serverOptions()], ['Client', weft.clientOptions()]]) {
+    const body = text.slice(text.indexOf(`export interface ${kind}Options {`));
+    const members = body.slice(0, body.indexOf('\n}\n'));
+    for (const row of rows) assert.match(members, new RegExp(`\\n  ${row.name}\\?: `), `${kind}Options.${row.name}`);
+  }
+  // A table row the file lacks is found: drop one member and regenerate.
+  const dropped = text.replace(/\n {2}maxQueue\?: [^\n]*/, '');
+  assert.notEqual(dropped, text);
+  assert.equal(generate(dropped), text);
+  // Without the markers the generator refuses.
+  assert.throws(() => generate('export interface ServerOptions {}'), /markers of ServerOptions are missing/);
+});

@@ -15,7 +15,8 @@ const CAPS = [
   'queue', 'drain', 'spark.enumerate', 'origins', 'trusted_proxies', 'compression', 'client.manual',
   'client.destroy', 'client.set_online', 'client.id', 'client.headers', 'client.emitter',
   'client.channels', 'client.batching', 'client.max_length', 'client.http_status', 'values',
-  'values.int64.json', 'values.binary',
+  'values.int64.json', 'values.binary', 'id_generator', 'static_files', 'serve_client', 'client.compression',
+  'client.transform.in', 'client.transform.out', 'client.plugin',
 ];
 
 const out = (ev) => process.stdout.write(`${JSON.stringify(ev)}\n`);
@@ -44,7 +45,13 @@ const TRANSFORMS = {
   fail_incoming: ['incoming', (p, next) => next(p.data === 'fail' ? new Error('transform failed') : null)],
 };
 const PLUGINS = {
-  greeter: { server(server) { server.on('connection', (spark) => spark.write({ greeting: 'hello' })); } },
+  greeter: {
+    server(server) { server.on('connection', (spark) => spark.write({ greeting: 'hello' })); },
+    client(client) { client.on('open', () => client.write({ greeting: 'hello' })); },
+  },
+};
+const ID_GENERATORS = {
+  counter() { let n = 0; return () => `conf-${++n}`; },
 };
 
 function about(obj, spark) {
@@ -78,16 +85,21 @@ function watchChannel(ch, obj, spark) {
 
 function serve(c) {
   const o = c.options || {};
-  for (const k of ['id_generator', 'static_dir', 'asset']) if (o[k] !== undefined) throw new Cap(k);
   const opts = { listen: [c.url || 'ws://127.0.0.1:0/primus'] };
   const map = { parser: 'parser', transformer: 'transformer', max_length: 'maxLength', compression: 'compression',
     high_water_mark: 'highWaterMark', max_queue: 'maxQueue', queue_policy: 'queuePolicy', origins: 'origins',
-    trusted_proxies: 'trustedProxies', batching: 'batching', rooms: 'rooms' };
+    trusted_proxies: 'trustedProxies', batching: 'batching', rooms: 'rooms', static_dir: 'staticDir',
+    serve_client: 'clientLibrary' };
   for (const [k, n] of Object.entries(map)) if (o[k] !== undefined) opts[n] = o[k];
   if (o.ping_interval !== undefined) opts.pingInterval = o.ping_interval || false;
   if (o.emitter) opts.emitter = o.ack_timeout !== undefined ? { timeout: o.ack_timeout } : true;
   if (o.channels) opts.channels = o.channel_window ? { window: o.channel_window } : true;
+  if (o.id_generator !== undefined) {
+    if (!ID_GENERATORS[o.id_generator]) throw new Error(`unknown id generator ${o.id_generator}`);
+    opts.idGenerator = ID_GENERATORS[o.id_generator]();
+  }
   const s = new weft.Server(opts);
+  if (o.asset) s.addAsset(o.asset.path, o.asset.type, o.asset.text);
   const rec = { s, sparks: new Map() };
   servers.set(c.server, rec);
   const name = c.server;
@@ -128,16 +140,22 @@ function serve(c) {
 
 function connect(c) {
   const o = c.options || {};
-  for (const k of ['transforms', 'plugins', 'compression']) if (o[k] !== undefined) throw new Cap(`client ${k}`);
   const opts = {};
   const map = { parser: 'parser', transformer: 'transformer', reconnect: 'reconnect', timeout: 'timeout',
     ping_timeout: 'pingTimeout', max_length: 'maxLength', queue_limit: 'queueSize', retry_refused: 'retryRefused',
-    headers: 'headers', manual: 'manual', batching: 'batching' };
+    headers: 'headers', manual: 'manual', batching: 'batching', compression: 'compression' };
   for (const [k, n] of Object.entries(map)) if (o[k] !== undefined) opts[n] = o[k];
   if (o.strategy !== undefined) opts.strategy = o.strategy === 'none' ? false : o.strategy;
   if (o.emitter) opts.emitter = o.ack_timeout !== undefined ? { timeout: o.ack_timeout } : true;
   if (o.channels) opts.channels = o.channel_window ? { window: o.channel_window } : true;
+  // Transforms and plugins before the first connection: the client connects
+  // on the next tick (or at open() with manual).
   const cl = new weft.Client(c.url, opts);
+  for (const t of o.transforms || []) {
+    if (!TRANSFORMS[t]) throw new Error(`unknown transform ${t}`);
+    cl.transform(...TRANSFORMS[t]);
+  }
+  for (const p of o.plugins || []) cl.use(p, PLUGINS[p]);
   const name = c.client;
   clients.set(name, cl);
   const plain = ['open', 'close', 'end', 'timeout', 'online', 'offline'];
@@ -205,7 +223,13 @@ const COMMANDS = {
     target(c).id((id) => out({ ev: 'id', client: c.client, id }));
   },
   write(c) {
-    return { below: target(c).write(native(c.value)) };
+    // A closed Spark's write() is false, as Primus's: the core said ECLOSED.
+    const t = target(c);
+    const below = t.write(native(c.value));
+    if (!below && c.server !== undefined && t.readyState === weft.Spark.CLOSED) {
+      throw Object.assign(new Error('the spark is closed'), { code: 'ECLOSED' });
+    }
+    return { below };
   },
   write_many(c) {
     const t = target(c);

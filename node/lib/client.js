@@ -1,0 +1,212 @@
+'use strict';
+//
+// Client: Primus's client API over a weft_client, a Duplex stream in object
+// mode. Options come from the core's table (lib/options.js). The handle is
+// retained by the addon until this object is collected: once destroyed,
+// every call is the core's ECLOSED.
+//
+const { Duplex } = require('node:stream');
+const binding = require('./binding');
+const { WeftError, ESTATE, ECLOSED, rcError, check, softError } = require('./errors');
+const { checkClient, applyClient, unknownTransformer } = require('./options');
+const { kExt, mixin, clientOutgoing } = require('./transforms');
+const log = require('./log');
+const { writeThrough } = require('./spark');
+
+
+/**
+ * A Primus-compatible client: reconnects with randomized exponential backoff,
+ * queues writes while offline, emits open, data, reconnect scheduled,
+ * reconnect, reconnected, reconnect timeout, reconnect failed, end, close,
+ * timeout, error, online, offline.
+ */
+class Client extends Duplex {
+  constructor(url, options) {
+    super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+    if (typeof url !== 'string') throw new TypeError('url must be a string');
+    options = checkClient(options || {});
+    this.options = options;
+    // Primus's clients take http(s):// URLs too.
+    this.url = url.replace(/^http(s?):\/\//i, 'ws$1://');
+    this._ended = false;
+    this._ext = {};
+    this._transforms = { incoming: [], outgoing: [] };
+    this._plugins = Object.create(null);
+    this._idCallbacks = [];
+    const ext = binding.clientNew(this, this.url);
+    this[kExt] = ext;
+    try {
+      log.attach(this, options);
+      this._ext = applyClient(ext, options);
+      if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
+      if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      check(binding.transformsAttach(ext), 'transforms');
+    } catch (e) {
+      binding.clientDestroy(ext);
+      throw e;
+    }
+    for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+    if (!options.manual) process.nextTick(() => { if (!this._ended && !this._opened) this.open(); });
+  }
+
+  /** Client.OPENING / OPEN / CLOSED (Primus's readyState values). */
+  get readyState() {
+    const s = binding.clientState(this[kExt]);
+    return s === 2 ? Client.OPEN : s === 1 ? Client.OPENING : Client.CLOSED;
+  }
+
+  /** Bytes written and not yet sent (offline queue included). */
+  get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
+
+  /** Starts connecting (automatic unless options.manual). */
+  open() {
+    this._opened = true;
+    const rc = binding.clientOpen(this[kExt]);
+    if (rc < 0 && rc !== ESTATE /* already opening */) throw rcError(rc, 'open');
+    return this;
+  }
+
+  _nativeWrite(data) {
+    const rc = binding.clientWrite(this[kExt], data);
+    if (rc === 0) return true;
+    if (rc === ECLOSED) return false; // ended
+    throw rcError(rc, 'client.write');
+  }
+
+  /**
+   * Sends a message (after the outgoing transforms), or queues it while not
+   * open. Throws when it cannot be encoded.
+   */
+  write(data, encoding, cb) {
+    if (typeof encoding === 'function') cb = encoding;
+    const ret = this._transforms.outgoing.length === 0
+      ? this._nativeWrite(data)
+      : clientOutgoing(this, data, (out) => this._nativeWrite(out));
+    if (typeof cb === 'function') process.nextTick(cb);
+    return ret;
+  }
+
+  _write(chunk, encoding, cb) { writeThrough(this, chunk, cb); }
+
+  _read() {}
+
+  _final(cb) {
+    if (!this._ended) binding.clientEnd(this[kExt], undefined);
+    cb();
+  }
+
+  /** Asks for this connection's spark id: fn(id). */
+  id(fn) {
+    if (typeof fn === 'function') this._idCallbacks.push(fn);
+    binding.clientId(this[kExt]);
+    return this;
+  }
+
+  /** Tells the client the network went away (false) or came back (true). */
+  setOnline(online) {
+    check(binding.clientSetOnline(this[kExt], !!online), 'setOnline');
+    return this;
+  }
+
+  /** Closes for good: writes data when given, emits close (if open) and end. */
+  end(data) {
+    if (typeof data === 'function') data = undefined;
+    if (!this._ended) binding.clientEnd(this[kExt], data === null ? undefined : data);
+    return this;
+  }
+
+  /** end() and release the handle. */
+  destroy(err) {
+    if (!this._ended) binding.clientEnd(this[kExt], undefined);
+    binding.clientDestroy(this[kExt]);
+    if (err) softError(this, err);
+    return this;
+  }
+
+  /** What survived the incoming transforms (or every message, without them). */
+  _deliver(value) { this.push(value); }
+
+  _event(name, a, b, c, d) {
+    const opts = { attempt: a, retries: b, scheduled: c, backoff: c };
+    switch (name) {
+      case 'reconnect scheduled':
+      case 'reconnect':
+      case 'reconnected':
+        this.emit(name, opts);
+        break;
+      case 'reconnect failed':
+        this.emit(name, new WeftError('Unable to recover', 'ETIMEDOUT', 'reconnect'), opts);
+        break;
+      case 'reconnect timeout': // as Primus's recovery: (err, opts), then the backoff goes on
+        this.emit(name, new WeftError('Failed to reconnect in a timely manner', 'ETIMEDOUT', 'reconnect'), opts);
+        break;
+      case 'error': {
+        const err = new WeftError(c || a, a, b);
+        if (Array.isArray(d) && d[0]) {
+          err.statusCode = d[0];
+          if (d[1] !== undefined) err.body = d[1];
+        }
+        softError(this, err);
+        break;
+      }
+      case 'id':
+        for (const fn of this._idCallbacks.splice(0)) fn(a);
+        break;
+      case 'end':
+        this._ended = true;
+        this.emit('end');
+        this._finishStreams();
+        break;
+      case 'destroy':
+        this._ended = true;
+        log.detach(this);
+        this.emit('destroy');
+        break;
+      default:
+        this.emit(name);
+    }
+  }
+
+  removeAllListeners(...args) {
+    super.removeAllListeners(...args);
+    log.hook(this); // keeps following 'log' listeners
+    return this;
+  }
+
+  _finishStreams() {
+    // Primus's 'end' was just emitted: end the stream sides without a second
+    // 'end' event (the readable side is marked ended directly).
+    const rs = this._readableState;
+    if (rs && !rs.ended) {
+      rs.ended = true;
+      rs.endEmitted = true;
+    }
+    if (!this.writableEnded) Duplex.prototype.end.call(this);
+  }
+}
+mixin(Client.prototype, 'client');
+Client.OPENING = 1;
+Client.CLOSED = 2;
+Client.OPEN = 3;
+
+/** Primus's `new Primus.Socket(url, options)` / `primus.connect`. */
+function connect(url, options) {
+  return new Client(url, options);
+}
+
+/** Primus's createSocket(options): a Client class with default options. */
+function createSocket(defaults) {
+  defaults = checkClient(defaults || {});
+  const t = defaults.transformer;
+  if (t !== undefined) {
+    if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${t === null ? 'null' : typeof t}`);
+    if (!binding.transformerExists(t.toLowerCase())) throw unknownTransformer(t);
+  }
+  return class Socket extends Client {
+    constructor(url, options) {
+      super(url, Object.assign({}, defaults, options));
+    }
+  };
+}
+
+module.exports = { Client, connect, createSocket };

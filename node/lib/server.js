@@ -1,0 +1,278 @@
+'use strict';
+//
+// Server: Primus's server API over a weft_server. Listens at construction.
+// Options come from the core's table (lib/options.js); messages to many
+// sparks go through the core's recipients call (weft_server_send).
+//
+const { EventEmitter } = require('node:events');
+const util = require('node:util');
+const binding = require('./binding');
+const { ECLOSED, ESTATE, check, handlerError, HANDLER_ERRORS } = require('./errors');
+const { checkServer, applyServer } = require('./options');
+const { kExt, mixin } = require('./transforms');
+const log = require('./log');
+
+// What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
+function listenUrls(options) {
+  if (options.listen !== undefined) {
+    for (const k of ['port', 'host', 'hostname', 'pathname']) {
+      if (options[k] !== undefined) throw new TypeError(`listen names whole URLs: give listen or ${k}, not both`);
+    }
+    const urls = Array.isArray(options.listen) ? options.listen : [options.listen];
+    if (urls.length === 0 || urls.some((u) => typeof u !== 'string')) {
+      throw new TypeError('listen must be a URL string or a non-empty array of them');
+    }
+    return urls;
+  }
+  const port = options.port === undefined ? 8080 : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer in [0, 65535], got ${options.port}`);
+  }
+  let host = options.host || options.hostname || '0.0.0.0';
+  if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
+  let pathname = options.pathname || '/primus';
+  if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+  const tls = options.tls || options.tlsCert;
+  return [`${tls ? 'wss' : 'ws'}://${host}:${port}${pathname}`];
+}
+
+// A served URL (as the core formats it) as net.Server#address() answers: the
+// socket's path for a Unix socket ("ws+unix://SOCKET:PATH"), else
+// { address, family, port }.
+function urlAddress(url, port) {
+  const unix = /^[a-z]+\+unix:\/\/([^:?#]*)/i.exec(url);
+  if (unix) return unix[1];
+  const address = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return { address, family: address.includes(':') ? 'IPv6' : 'IPv4', port };
+}
+
+// binding.serverHook's hooks (src/auth.c).
+const HOOK_AUTHORIZE = 0;
+const HOOK_ID = 1;
+
+function invalid(name, value, expected) {
+  const err = new TypeError(`${name} must be ${expected}; received ${util.inspect(value)}`);
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+
+/**
+ * A Primus-compatible server. Listens at construction:
+ * `new Server({ port, host, pathname, parser, pingInterval, ... })`, or
+ * `new Server({ listen: ['ws://127.0.0.1:0/primus', 'ws+unix:///run/app.sock:/primus'] })`.
+ */
+class Server extends EventEmitter {
+  constructor(options) {
+    super();
+    options = checkServer(options || {});
+    const handlerErrors = options.handlerErrors === undefined ? 'uncaughtException' : options.handlerErrors;
+    if (!HANDLER_ERRORS.includes(handlerErrors)) throw invalid('handlerErrors', handlerErrors, "'uncaughtException' or 'close'");
+    if (options.idGenerator !== undefined && typeof options.idGenerator !== 'function') {
+      throw invalid('idGenerator', options.idGenerator, 'a function');
+    }
+    const urls = listenUrls(options);
+    this.options = options;
+    this.parser = typeof options.parser === 'string' ? options.parser.toLowerCase() : 'json';
+    this._handlerErrors = handlerErrors;
+    this._transforms = { incoming: [], outgoing: [] };
+    this._sparks = new Map();
+    this._plugins = Object.create(null);
+    this._auth = null;
+    this._closed = false;
+    this._destroyCallbacks = [];
+    this._ext = {};
+    const ext = binding.serverNew(this);
+    this[kExt] = ext;
+    try {
+      log.attach(this, options);
+      this._ext = applyServer(ext, options);
+      if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
+      if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      check(binding.transformsAttach(ext), 'transforms');
+      if (options.idGenerator) check(binding.serverHook(ext, HOOK_ID, true), 'idGenerator');
+      for (const url of urls) { // each answers the first listener's port (0 for a Unix socket)
+        try {
+          this.port = binding.serverListen(ext, url);
+        } catch (e) {
+          if (e && typeof e.message === 'string') e.message += ` (${url})`;
+          throw e;
+        }
+      }
+      this.urls = Object.freeze(binding.serverUrls(ext));
+      this.url = this.urls[0];
+      this.pathname = binding.serverPathname(ext);
+      this._address = urlAddress(this.url, this.port);
+      this.host = typeof this._address === 'string' ? '' : this._address.address;
+    } catch (e) {
+      this._closed = true;
+      binding.serverDestroy(ext, false, 1);
+      throw e;
+    }
+    for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+  }
+
+  /** Primus's `primus.server` is the HTTP server; here the server itself plays it. */
+  get server() { return this; }
+  get listening() { return !this._closed; }
+
+  /**
+   * The first listener's address as net.Server#address(): `{ address, family,
+   * port }`, or the socket's path for a Unix socket; null once closed.
+   */
+  address() {
+    if (this._closed) return null;
+    return typeof this._address === 'string' ? this._address : Object.assign({}, this._address);
+  }
+
+  /** Number of open sparks. */
+  get connected() { return this._sparks.size; }
+
+  /** The open spark with this id, or undefined. */
+  spark(id) { return this._sparks.get(id); }
+
+  /** Calls fn(spark, id, sparks) for each open spark; stops when fn returns false. */
+  forEach(fn, done) {
+    if (typeof done === 'function') {
+      // Primus's async form: fn(spark, next) then done(err).
+      const list = [...this._sparks.values()];
+      let i = 0;
+      const next = (err, more) => {
+        if (err) return done(err);
+        if (more === false || i >= list.length) return done();
+        return fn(list[i++], next);
+      };
+      next();
+      return this;
+    }
+    for (const [id, spark] of [...this._sparks]) {
+      if (fn(spark, id, this._sparks) === false) break;
+    }
+    return this;
+  }
+
+  /** Broadcast: one encoding shared by every spark (per spark with outgoing transforms). */
+  write(data) {
+    if (this._closed) return false;
+    const rc = binding.serverSend(this[kExt], null, null, null, data);
+    if (rc === ECLOSED || rc === ESTATE) return false;
+    check(rc, 'write');
+    return true;
+  }
+
+  /**
+   * Serves `data` (a Buffer or a string) at the exact path `path` with this
+   * Content-Type (weft_server_add_asset), before or while listening.
+   */
+  addAsset(path, contentType, data) {
+    if (typeof path !== 'string' || typeof contentType !== 'string') throw new TypeError('addAsset(path, contentType, data): path and contentType are strings');
+    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new TypeError('addAsset(path, contentType, data): data is a Buffer or a string');
+    check(binding.serverAddAsset(this[kExt], path, contentType, data), `addAsset ${path}`);
+    return this;
+  }
+
+  /**
+   * Authorization hook: fn(req, done). done(err) refuses with err.statusCode
+   * (401 by default) and {"error": err.message}; done() accepts. req has
+   * headers (looked up by name), url, query, address, socket.remoteAddress.
+   */
+  authorize(fn) {
+    if (fn !== null && typeof fn !== 'function') throw new TypeError('authorize expects a function');
+    this._auth = fn;
+    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!fn), 'authorize');
+    return this;
+  }
+
+  /**
+   * Stops listening, ends every spark (primus::server::close unless
+   * options.reconnect) and calls fn once closed. options.timeout bounds the wait
+   * for the sparks' closing handshakes.
+   */
+  destroy(options, fn) {
+    if (typeof options === 'function') { fn = options; options = {}; }
+    options = options || {};
+    if (typeof fn === 'function') {
+      if (this._closedDone) process.nextTick(fn);
+      else this._destroyCallbacks.push(fn);
+    }
+    if (this._closed) return this;
+    this._closed = true;
+    binding.serverDestroy(this[kExt], !!options.reconnect, Number(options.timeout) || 0);
+    return this;
+  }
+
+  /** Alias of destroy() shaped after net.Server#close(cb). */
+  close(fn) { return this.destroy({}, fn); }
+
+  /**
+   * The server's counters and gauges now, as numbers (exact below 2^53).
+   * Throws ECLOSED once the server has closed.
+   */
+  metrics() { return binding.serverMetrics(this[kExt]); }
+
+  /** The same in Prometheus's text format (what options.metricsPath serves). */
+  metricsText() { return binding.serverMetricsText(this[kExt]); }
+
+  removeAllListeners(...args) {
+    super.removeAllListeners(...args);
+    log.hook(this); // keeps following 'log' listeners
+    return this;
+  }
+}
+mixin(Server.prototype, 'server');
+
+// A request waiting for authorize's answer (this = the server). A request
+// nobody answers is refused (500) when the addon's handle is collected.
+function onAuthorize(ext) {
+  const server = this;
+  const fn = server._auth;
+  let answered = false;
+  const answer = (allow, status, message) => {
+    if (answered) return;
+    answered = true;
+    binding.authAnswer(ext, allow, status, message);
+  };
+  if (!fn) return answer(true);
+  const url = binding.authInfo(ext, 'url') || '';
+  const cache = Object.create(null);
+  const headers = new Proxy(cache, {
+    get(target, name) {
+      if (typeof name !== 'string') return undefined;
+      const key = name.toLowerCase();
+      if (!(key in target)) {
+        const v = binding.authInfo(ext, 'header', key);
+        if (v === undefined) return undefined;
+        target[key] = v;
+      }
+      return target[key];
+    },
+    has(target, name) {
+      return typeof name === 'string' && this.get(target, name) !== undefined;
+    }
+  });
+  const address = binding.authInfo(ext, 'address') || '';
+  const q = url.indexOf('?');
+  const query = Object.fromEntries(new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''));
+  const req = { headers, url, query, address, method: 'GET', socket: { remoteAddress: address }, connection: { remoteAddress: address } };
+  try {
+    fn.call(server, req, (err) => {
+      if (!err) return answer(true);
+      const status = Number(err.statusCode || err.status) || 401;
+      return answer(false, status >= 400 && status <= 599 ? status : 401, err.message || String(err));
+    });
+  } catch (e) {
+    answer(false, 500, 'Internal Server Error');
+    handlerError(server, null, e);
+  }
+  return undefined;
+}
+
+/** Primus's createServer(fn?, options). */
+function createServer(fn, options) {
+  if (typeof fn === 'object' && fn !== null) { options = fn; fn = null; }
+  const server = new Server(options);
+  if (typeof fn === 'function') server.on('connection', fn);
+  return server;
+}
+
+module.exports = { Server, createServer, onAuthorize };

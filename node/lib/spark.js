@@ -1,0 +1,125 @@
+'use strict';
+//
+// Spark: one connection on a server, a Duplex stream in object mode. Its
+// handle is the core's spark, retained by the addon until this object is
+// collected: once closed, every call is the core's ECLOSED (write() then
+// returns false, as Primus's).
+//
+const { Duplex } = require('node:stream');
+const binding = require('./binding');
+const { ECLOSED, rcError, handlerError } = require('./errors');
+const { kExt } = require('./transforms');
+
+// weft_spark_end's flags (include/weft/weft.h).
+const END_RECONNECT = 1;
+const END_ERROR = 2;
+
+/** The Writable side of a Spark or Client: write(), then cb (or cb(err) for a throw). */
+function writeThrough(self, chunk, cb) {
+  try {
+    self.write(chunk);
+    cb();
+  } catch (e) {
+    cb(e);
+  }
+}
+
+/**
+ * One connection on the server. 'data' for each message, write() returns
+ * false at the high-water mark and 'drain' follows, end() closes it.
+ */
+class Spark extends Duplex {
+  constructor(server, ext, id) {
+    // With handlerErrors 'close', a listener's rejected promise closes the
+    // spark as a thrown exception does (EventEmitter's captureRejections).
+    super({ objectMode: true, allowHalfOpen: false, autoDestroy: true, captureRejections: server._handlerErrors === 'close' });
+    this[kExt] = ext;
+    this.primus = server;
+    this.id = id;
+    const info = binding.sparkInfo(ext);
+    this.headers = info.headers;
+    this.address = { ip: info.ip, port: info.port };
+    this.query = info.query;
+    this.url = info.url;
+    this.readyState = Spark.OPEN;
+  }
+
+  /** Bytes queued and not yet handed to the kernel. */
+  get bufferedAmount() {
+    return binding.sparkBuffered(this[kExt]);
+  }
+
+  /**
+   * Writes one message (after the outgoing transforms). Returns false when the
+   * spark's queue is at the high-water mark (wait for 'drain') or it is closed.
+   * Throws for values that cannot be encoded and when the queue is full (ENOBUFS).
+   */
+  write(data, encoding, cb) {
+    if (typeof encoding === 'function') cb = encoding;
+    const rc = binding.sparkWrite(this[kExt], data);
+    if (typeof cb === 'function') process.nextTick(cb);
+    if (rc === 0) return true;
+    if (rc === 1 || rc === ECLOSED) return false; // 'drain' follows; Primus ignores writes to closed sparks
+    throw rcError(rc, 'spark.write');
+  }
+
+  _write(chunk, encoding, cb) { writeThrough(this, chunk, cb); }
+
+  _read() {}
+
+  _final(cb) {
+    this._endNative(undefined, 0);
+    cb();
+  }
+
+  _destroy(err, cb) {
+    // stream.destroy(): close the connection too (no goodbye message).
+    this._endNative(undefined, 0);
+    cb(err);
+  }
+
+  _endNative(data, flags) {
+    if (this._ended) return;
+    this._ended = true;
+    binding.sparkEnd(this[kExt], data, flags);
+  }
+
+  /** A handler failed on this spark (handlerErrors 'close'): close it with 1011. */
+  _fail() { this._endNative(undefined, END_ERROR); }
+
+  /**
+   * Ends the connection: writes `data` when given, then primus::server::close
+   * (unless options.reconnect, so the client comes back), then closes.
+   */
+  end(data, options) {
+    if (typeof data === 'function') { options = undefined; data = undefined; }
+    if (typeof options === 'function') options = undefined;
+    this._endNative(data === null ? undefined : data, options && options.reconnect ? END_RECONNECT : 0);
+    if (!this.writableEnded) Duplex.prototype.end.call(this);
+    return this;
+  }
+
+  /** What survived the incoming transforms (or every message, without them). */
+  _deliver(value) {
+    if (this.readyState === Spark.OPEN) this.push(value);
+  }
+
+  _closed() {
+    this.readyState = Spark.CLOSED;
+    this._ended = true;
+    this.push(null);
+    // Nobody reads: let the stream reach 'end' anyway, as Primus's spark does.
+    if (this.readableFlowing === null) this.resume();
+    if (!this.writableEnded) Duplex.prototype.end.call(this);
+  }
+
+  /** captureRejections (handlerErrors 'close'): a listener's promise rejected. */
+  [Symbol.for('nodejs.rejection')](err) {
+    handlerError(this.primus, this, err);
+  }
+}
+Spark.OPENING = 1;
+Spark.CLOSED = 2;
+Spark.OPEN = 3;
+
+module.exports = { Spark, writeThrough };

@@ -1,0 +1,137 @@
+/*
+ * Rooms (weft/ext.h): membership from JavaScript, and the policy that lets
+ * clients join and leave (a synchronous JavaScript answer). Messages to
+ * rooms go through the recipients call (server.c: weft_server_send). The
+ * rooms of a spark are its server's: the spark's wrapper retains that
+ * server, and the core answers NULL for the rooms of a closed one.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addon.h"
+
+/* The rooms of the server of a server or spark external; NULL with *rc
+ * ECLOSED when the server closed (or has no rooms: lib/ checks that first),
+ * NULL with a TypeError for another handle. */
+static weft_rooms *rooms_of(napi_env env, napi_value v, weft__nspark **ns, int *rc) {
+  napi_valuetype t;
+  void *p = NULL;
+  *ns = NULL;
+  *rc = WEFT_ECLOSED;
+  if (napi_typeof(env, v, &t) == napi_ok && t == napi_external &&
+      napi_get_value_external(env, v, &p) == napi_ok && p) {
+    if (*(uint32_t *)p == WEFT__N_SERVER) return weft_rooms_of_server(((weft__nserver *)p)->srv);
+    if (*(uint32_t *)p == WEFT__N_SPARK) {
+      *ns = p;
+      return weft_rooms_of_server((*ns)->srv);
+    }
+  }
+  *rc = 0;
+  weft__node_throw_type(env, "not a weft server or spark handle");
+  return NULL;
+}
+
+static napi_value names(napi_env env, weft_rooms *rs, int n,
+                        const char *(*at)(weft_rooms *, const void *, size_t), const void *key) {
+  napi_value arr;
+  if (n < 0) return weft__node_throw(env, n, "rooms");
+  if (napi_create_array_with_length(env, (size_t)n, &arr) != napi_ok) return NULL;
+  for (int i = 0; i < n; i++) {
+    napi_value v = weft__node_str(env, at(rs, key, (size_t)i));
+    if (v) napi_set_element(env, arr, (uint32_t)i, v);
+  }
+  return arr;
+}
+
+static const char *at_room(weft_rooms *rs, const void *key, size_t i) {
+  (void)key;
+  return weft_rooms_name_at(rs, i);
+}
+static const char *at_member(weft_rooms *rs, const void *key, size_t i) {
+  weft_spark *sp = weft_rooms_member_at(rs, key, i);
+  return sp ? weft_spark_id(sp) : NULL;
+}
+static const char *at_of_spark(weft_rooms *rs, const void *key, size_t i) {
+  return weft_rooms_of_spark_at(rs, (weft_spark *)key, i);
+}
+
+/* roomsCall(serverExt | sparkExt, op, room?) -> depends on op:
+ *   spark: join, leave, leaveAll (-> 0 | -code), has (-> 1 | 0 | -code),
+ *          of (-> names);
+ *   server: list (-> names), members (room -> spark ids). */
+static napi_value js_rooms_call(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char op[12], *room = NULL;
+  size_t len;
+  weft__nspark *ns;
+  int rc;
+  if (weft__node_args(env, info, 3, argv) != 0) return NULL;
+  weft_rooms *rs = rooms_of(env, argv[0], &ns, &rc);
+  if (!rs) return rc ? weft__node_int(env, rc) : NULL;
+  if (napi_get_value_string_utf8(env, argv[1], op, sizeof(op), &len) != napi_ok)
+    return weft__node_throw_type(env, "op must be a string");
+  napi_valuetype t;
+  if (napi_typeof(env, argv[2], &t) == napi_ok && t != napi_undefined &&
+      !(room = weft__node_string(env, argv[2], NULL)))
+    return weft__node_throw_type(env, "room must be a string");
+  napi_value out = NULL;
+  weft_spark *sp = ns ? ns->spark : NULL;
+  rc = WEFT_EINVAL;
+  if (!strcmp(op, "list") && !ns)
+    out = names(env, rs, weft_rooms_count(rs), at_room, NULL);
+  else if (!strcmp(op, "members") && !ns && room)
+    out = names(env, rs, weft_rooms_member_count(rs, room), at_member, room);
+  else if (!strcmp(op, "of") && sp)
+    out = names(env, rs, weft_rooms_of_spark_count(rs, sp), at_of_spark, sp);
+  else if (!strcmp(op, "join") && sp && room)
+    rc = weft_rooms_join(rs, sp, room);
+  else if (!strcmp(op, "leave") && sp && room)
+    rc = weft_rooms_leave(rs, sp, room);
+  else if (!strcmp(op, "leaveAll") && sp)
+    rc = weft_rooms_leave_all(rs, sp);
+  else if (!strcmp(op, "has") && sp && room)
+    rc = weft_rooms_has(rs, sp, room);
+  free(room);
+  return out ? out : weft__node_int(env, rc);
+}
+
+/* The policy: this = the server, (spark, room, join) -> true allows. */
+static int policy_cb(weft_spark *spark, const char *room, int join, void *user) {
+  weft__nserver *s = user;
+  weft__addon *a = s->base.a;
+  napi_env env = a->env;
+  napi_handle_scope scope;
+  napi_value argv[3], r;
+  bool yes = false;
+  if (a->teardown || napi_open_handle_scope(env, &scope) != napi_ok) return WEFT_EUNAUTHORIZED;
+  argv[0] = weft__node_spark_obj(env, spark);
+  argv[1] = weft__node_str(env, room);
+  napi_get_boolean(env, join != 0, &argv[2]);
+  if (argv[0] && argv[1]) {
+    r = weft__node_call(a, CB_POLICY, weft__node_deref(env, s->base.obj), 3, argv);
+    if (r) napi_get_value_bool(env, r, &yes);
+  }
+  napi_close_handle_scope(env, scope);
+  return yes ? 0 : WEFT_EUNAUTHORIZED;
+}
+
+/* roomsPolicy(serverExt, on) -> 0 | -code */
+static napi_value js_rooms_policy(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bool on = false;
+  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
+  weft__nserver *s = weft__node_unwrap(env, argv[0], WEFT__N_SERVER);
+  if (!s) return NULL;
+  weft_rooms *rs = weft_rooms_of_server(s->srv);
+  if (!rs) return weft__node_int(env, WEFT_ECLOSED);
+  napi_get_value_bool(env, argv[1], &on);
+  return weft__node_int(env, weft_rooms_set_client_policy(rs, on ? policy_cb : NULL, s, NULL));
+}
+
+int weft__node_define_rooms(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      WEFT__NODE_FN("roomsCall", js_rooms_call),
+      WEFT__NODE_FN("roomsPolicy", js_rooms_policy),
+  };
+  return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok;
+}
