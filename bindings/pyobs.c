@@ -72,17 +72,15 @@ PyObject *pyweft_server_metrics(weft_server *s) {
   int rc = weft_server_metrics(s, &m);
   if (rc != 0)
     return PyErr_Format(PyExc_ValueError, "%s: %s", weft_err_name(rc), weft_strerror(rc));
-  return Py_BuildValue(
-      "{sKsKsKsKsKsKsKsKsKsKsKsK}", "connections_open", (unsigned long long)m.connections_open,
-      "connections_total", (unsigned long long)m.connections_total, "handshakes_total",
-      (unsigned long long)m.handshakes_total, "refused_total", (unsigned long long)m.refused_total,
-      "messages_in_total", (unsigned long long)m.messages_in_total, "messages_out_total",
-      (unsigned long long)m.messages_out_total, "bytes_in_total",
-      (unsigned long long)m.bytes_in_total, "bytes_out_total",
-      (unsigned long long)m.bytes_out_total, "queue_bytes", (unsigned long long)m.queue_bytes,
-      "queue_refused_total", (unsigned long long)m.queue_refused_total, "heartbeat_timeouts_total",
-      (unsigned long long)m.heartbeat_timeouts_total, "errors_total",
-      (unsigned long long)m.errors_total);
+  PyObject *d = PyDict_New();
+  const char *name;
+  uint64_t v = 0;
+  for (size_t i = 0; d && (name = weft_metrics_at(&m, i, &v)) != NULL; i++) {
+    PyObject *n = PyLong_FromUnsignedLongLong(v);
+    if (!n || PyDict_SetItemString(d, name, n) != 0) Py_CLEAR(d);
+    Py_XDECREF(n);
+  }
+  return d;
 }
 
 PyObject *pyweft_server_metrics_text(weft_server *s) {

@@ -17,6 +17,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <weft/ext.h>
+#include <weft/options.h>
 #include <weft/plugin.h>
 #include <weft/weft.h>
 
@@ -83,12 +84,20 @@ int pyweft_server_set_target(weft_server *s, pyweft_loop *pl, PyObject *target);
 /* Authorization: fn(auth_ptr) is called for every upgrade; the Python side
  * answers with weft_auth_allow/deny. An exception denies with 500. */
 int pyweft_server_set_authorize(weft_server *s, pyweft_loop *pl, PyObject *fn);
+/* Spark ids from fn() -> str (weft_server_set_id_generator): anything else,
+ * an empty or too long id, or an exception (stored) falls back to the
+ * default id. The core releases fn with the server. */
+int pyweft_server_set_id_generator(weft_server *s, pyweft_loop *pl, PyObject *fn);
 /* The plugin "python" of transforms (one per server; the Python layer
  * chains its plugins inside): incoming/outgoing are callables (or None)
  * fn(spark_object, msg) returning the message (the same object passes it on,
  * another replaces it) or `drop` (the message is swallowed). An exception
  * drops the message (error event of kind "transform") and is stored. */
 int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                      PyObject *drop);
+/* The same on a client (weft_client_use; before it opens): the callables
+ * get None as their first argument. */
+int pyweft_client_use(weft_client *c, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
                       PyObject *drop);
 
 /* Writes: raise TypeError/OverflowError for values that cannot convert,
@@ -128,8 +137,11 @@ weft_rooms *pyweft_ext_rooms(pyweft_ext *x);
 int pyweft_ext_set_policy(pyweft_ext *x, int on);
 
 /* A reply is a capsule: answered at most once (later calls return
- * WEFT_ESTATE); collected unanswered, it is rejected with "reply dropped".
- * A value that cannot convert raises and leaves the reply unanswered. */
+ * WEFT_ESTATE); collected unanswered, it is dropped (weft_reply_drop: the
+ * sender sees WEFT_REPLY_DROPPED, "no answer", as from every host).
+ * `resolve`: 1 resolves with value, 0 rejects with it, -1 drops (value
+ * unused). A value that cannot convert raises and leaves the reply
+ * unanswered. */
 PyObject *pyweft_reply_answer(PyObject *reply, int resolve, PyObject *value);
 /* 1 while the reply is unanswered. */
 int pyweft_reply_pending(PyObject *reply);
@@ -143,13 +155,13 @@ PyObject *pyweft_emit(pyweft_ext *x, weft_spark *to, const char *event, PyObject
 PyObject *pyweft_emit_broadcast(pyweft_ext *x, const char *event, PyObject *args);
 /* A client's weft::join (join=1) or weft::leave request; fn as for emit. */
 PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyObject *fn);
-/* weft_rooms_write (event NULL, payload the message) or weft_rooms_emit
- * (payload the argument list); rooms and except are lists of str. */
-PyObject *pyweft_rooms_send(pyweft_ext *x, PyObject *rooms, PyObject *except, const char *event,
-                            PyObject *payload);
-/* weft_server_write_to over a list of spark handles; with
- * an event, the payload is its argument list and an emitter packet is sent. */
-PyObject *pyweft_write_to(weft_server *s, PyObject *sparks, const char *event, PyObject *payload);
+/* weft_server_send (event NULL: payload is the message) or
+ * weft_server_send_event (payload is the argument list): rooms, ids and
+ * except are lists of str or None (weft/options.h's weft_recipients; no
+ * rooms and no ids: every open spark). Returns the sparks reached or the
+ * weft code. */
+PyObject *pyweft_server_send(weft_server *s, PyObject *rooms, PyObject *ids, PyObject *except,
+                             const char *event, PyObject *payload);
 /* Opens (or finds) a channel and binds obj (_on_data(msg), _on_drain(),
  * _on_end(); released after the end event): (code, channel_ptr or None). */
 PyObject *pyweft_channel_open(pyweft_ext *x, weft_spark *spark, const char *name, PyObject *obj);

@@ -11,6 +11,7 @@
 
 %{
 #include "pyweft.h"
+#include <weft/options.h>
 %}
 
 %include <stdint.i>
@@ -63,105 +64,109 @@ unsigned long long pyweft_addr(void *ptr) { return (unsigned long long)(uintptr_
 %ignore weft__py_store;
 %include "pyweft.h"
 
-/* Errors and versions */
-const char *weft_err_name(int code);
-const char *weft_strerror(int code);
-unsigned weft_version(void);
-const char *weft_version_string(void);
-int weft_parser_exists(const char *name);
-int weft_transformer_exists(const char *name);
-const char *weft_transformer_at(size_t i);
+/* The public headers themselves: every function they declare is wrapped
+ * unless ignored below, so coverage follows the ABI. */
+%define WEFT_OUT_HANDLE(TYPE)
+%typemap(in, numinputs=0) TYPE **out (TYPE *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) TYPE **out {
+  $result = Py_BuildValue("(NN)", $result, SWIG_NewPointerObj(*$1, $descriptor(TYPE *), 0));
+}
+%enddef
+WEFT_OUT_HANDLE(weft_loop)
+WEFT_OUT_HANDLE(weft_emitter)
+WEFT_OUT_HANDLE(weft_rooms)
+WEFT_OUT_HANDLE(weft_channels)
+WEFT_OUT_HANDLE(weft_channel)
 
-/* Server */
-typedef struct weft_server weft_server;
-typedef struct weft_spark weft_spark;
-typedef struct weft_auth weft_auth;
-typedef struct weft_client weft_client;
-typedef struct weft_loop weft_loop;
+/* Values in: any Python value, converted in C (pyweft_value_from_py). */
+%typemap(in) const weft_value * {
+  if ($input == Py_None) { $1 = NULL; } else {
+    $1 = pyweft_value_from_py($input);
+    if (!$1) SWIG_fail;
+  }
+}
+%typemap(freearg) const weft_value * { weft_value_free((weft_value *)$1); }
+%typemap(in, numinputs=0) weft_value **out (weft_value *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) weft_value **out {
+  PyObject *o = *$1 ? pyweft_value_to_py(*$1) : (Py_INCREF(Py_None), Py_None);
+  weft_value_free(*$1);
+  $result = Py_BuildValue("(NN)", $result, o);
+}
+/* Bytes in: any buffer (bytes, bytearray, memoryview), borrowed for the call. */
+%typemap(in) (const void *data, size_t len) (Py_buffer view = {0}) {
+  if (PyObject_GetBuffer($input, &view, PyBUF_SIMPLE) != 0) SWIG_fail;
+  $1 = view.buf;
+  $2 = (size_t)view.len;
+}
+%typemap(freearg) (const void *data, size_t len) {
+  if (view$argnum.obj) PyBuffer_Release(&view$argnum);
+}
+/* (name, value) pairs out. */
+%typemap(in, numinputs=0) const char **OUTSTR (const char *tmp = NULL) { $1 = &tmp; }
+%typemap(argout) const char **OUTSTR {
+  %append_output(*$1 ? PyUnicode_FromString(*$1) : (Py_INCREF(Py_None), Py_None));
+}
+%apply const char **OUTSTR { const char **name, const char **value, const char **key };
 
-int weft_server_new(weft_loop *loop, weft_server **out);
-int weft_server_set_transformer(weft_server *server, const char *transformer);
-int weft_server_set_parser(weft_server *server, const char *parser);
-int weft_server_set_ping_interval(weft_server *server, uint32_t ms);
-int weft_server_set_max_length(weft_server *server, size_t bytes);
-int weft_server_set_compression(weft_server *server, int on);
-int weft_server_set_high_water_mark(weft_server *server, size_t bytes);
-int weft_server_set_max_queue(weft_server *server, size_t bytes);
-enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
-int weft_server_set_queue_policy(weft_server *server, int policy);
-int weft_server_add_origin(weft_server *server, const char *origin);
-int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
-int weft_server_set_tls(weft_server *server, const char *cert_file, const char *key_file);
-int weft_server_listen(weft_server *server, const char *url);
-int weft_server_port(const weft_server *server);
-const char *weft_server_pathname(const weft_server *server);
-const char *weft_server_url(const weft_server *server, size_t i);
-int weft_server_set_unix_mode(weft_server *server, unsigned mode);
-size_t weft_server_spark_count(const weft_server *server);
-int weft_server_set_metrics_path(weft_server *server, const char *path);
+/* Callbacks, user pointers and the value API: the hand-written C above
+ * (pyweft.c) covers them; SWIG cannot call back into Python from C. Whole
+ * families go by pattern: the value API (values convert in C, never
+ * element by element), the loop's libuv and blocking entry points (the
+ * asyncio driver steps the loop), and iterations with a C callback (the
+ * package keeps its own objects). */
+%rename("$ignore", regextarget=1) "^weft_value_";
+%rename("$ignore", regextarget=1) "^weft_loop_(new_uv|uv|run|post)$";
+%rename("$ignore", regextarget=1) "_foreach$";
+/* C user pointers (a spark's, a plugin's): the package keeps its objects. */
+%rename("$ignore", regextarget=1) "^weft_spark_[gs]et_user$|^weft_(server|client)_plugin$";
+%ignore weft_loop_set_log;
+%ignore weft_free;
+%ignore weft_server_set_events;
+%ignore weft_client_set_events;
+%ignore weft_server_set_id_generator;
+%ignore weft_server_set_authorize;
+%ignore weft_server_use;
+%ignore weft_client_use;
+%ignore weft_emitter_on;
+%ignore weft_emitter_on_error;
+%ignore weft_emitter_emit;
+%ignore weft_emitter_join;
+%ignore weft_emitter_leave;
+%ignore weft_rooms_set_client_policy;
+%ignore weft_channels_on_open;
+%ignore weft_channels_on_error;
+%ignore weft_channel_set_events;
+%ignore weft_reply_resolve;
+%ignore weft_reply_reject;
+%ignore weft_reply_drop;
+/* Structs of callbacks and records only C fills. */
+%ignore weft_server_events;
+%ignore weft_client_events;
+%ignore weft_plugin_ops;
+%ignore weft_channel_events;
+%ignore weft_event;
+%ignore weft_ack;
+%ignore weft_log_record;
 
-/* The loop's log levels (weft_loop_set_log; pyweft_loop_set_log). */
-enum { WEFT_LOG_OFF = 0, WEFT_LOG_ERROR, WEFT_LOG_WARN, WEFT_LOG_INFO, WEFT_LOG_DEBUG };
+%immutable;
+%include "weft/weft.h"
+%include "weft/plugin.h"
+%include "weft/options.h"
+%include "weft/ext.h"
 
-/* Sparks */
-const char *weft_spark_id(const weft_spark *spark);
-const char *weft_spark_header(const weft_spark *spark, const char *name);
-const char *weft_spark_address(const weft_spark *spark);
-int weft_spark_port(const weft_spark *spark);
-const char *weft_spark_url(const weft_spark *spark);
-const char *weft_spark_query(const weft_spark *spark, const char *key);
-size_t weft_spark_buffered_amount(const weft_spark *spark);
-
-/* Authorization requests */
-const char *weft_auth_header(const weft_auth *req, const char *name);
-const char *weft_auth_address(const weft_auth *req);
-const char *weft_auth_url(const weft_auth *req);
-const char *weft_auth_query(const weft_auth *req, const char *key);
-int weft_auth_allow(weft_auth *req);
-int weft_auth_deny(weft_auth *req, int status, const char *message);
-
-/* Client */
-int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
-int weft_client_set_transformer(weft_client *c, const char *transformer);
-int weft_client_set_parser(weft_client *c, const char *parser);
-int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, uint32_t retries,
-                              double factor);
-int weft_client_set_strategy(weft_client *c, const char *strategy);
-int weft_client_set_timeout(weft_client *c, uint32_t ms);
-int weft_client_set_ping_timeout(weft_client *c, uint32_t ms);
-int weft_client_set_max_length(weft_client *c, size_t bytes);
-int weft_client_set_queue_limit(weft_client *c, size_t bytes);
-int weft_client_set_retry_refused(weft_client *c, int on);
-int weft_client_add_header(weft_client *c, const char *name, const char *value);
-int weft_client_set_ca_file(weft_client *c, const char *path);
-int weft_client_set_verify(weft_client *c, int on);
-int weft_client_open(weft_client *c);
-size_t weft_client_buffered_amount(const weft_client *c);
-int weft_client_id(weft_client *c);
-int weft_client_set_online(weft_client *c, int online);
-int weft_client_destroy(weft_client *c);
-int weft_client_state(const weft_client *c);
-
-/* Batching and extensions (include/weft/ext.h); values, callbacks and
- * lists go through pyweft.c above. */
-int weft_server_set_batching(weft_server *server, size_t max_bytes);
-int weft_client_set_batching(weft_client *c, size_t max_bytes);
-typedef struct weft_emitter weft_emitter;
-typedef struct weft_rooms weft_rooms;
-typedef struct weft_channel weft_channel;
-int weft_emitter_set_timeout(weft_emitter *em, uint32_t ms);
-int weft_rooms_join(weft_rooms *rooms, weft_spark *spark, const char *room);
-int weft_rooms_leave(weft_rooms *rooms, weft_spark *spark, const char *room);
-int weft_rooms_leave_all(weft_rooms *rooms, weft_spark *spark);
-int weft_rooms_has(weft_rooms *rooms, weft_spark *spark, const char *room);
-int weft_rooms_count(weft_rooms *rooms);
-const char *weft_rooms_name_at(weft_rooms *rooms, size_t i);
-int weft_rooms_member_count(weft_rooms *rooms, const char *room);
-weft_spark *weft_rooms_member_at(weft_rooms *rooms, const char *room, size_t i);
-int weft_rooms_of_spark_count(weft_rooms *rooms, weft_spark *spark);
-const char *weft_rooms_of_spark_at(weft_rooms *rooms, weft_spark *spark, size_t i);
-const char *weft_channel_name(const weft_channel *ch);
-int weft_channel_end(weft_channel *ch);
-int weft_channel_pause(weft_channel *ch);
-int weft_channel_resume(weft_channel *ch);
-size_t weft_channel_queued(const weft_channel *ch);
+/* The package calls the C wrappers themselves: lowlevel.py's proxy
+ * functions only forward their arguments, and that Python frame was half of
+ * a binding call's cost (bench/python.sh dispatch; docs/decisions.md #16).
+ * Classes (weft_option, ...) stay as SWIG made them. */
+%pythoncode %{
+def _direct() -> None:
+    import types
+    g = globals()
+    for name, fn in list(g.items()):
+        if isinstance(fn, types.FunctionType) and fn.__module__ == __name__:
+            c = getattr(_lowlevel, name, None)
+            if c is not None:
+                g[name] = c
+_direct()
+del _direct
+%}

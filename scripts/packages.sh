@@ -128,7 +128,7 @@ python_build() {
   # Self-contained: the core travels inside, as files (not links).
   local sdist=$T/dist/weft-$VERSION.tar.gz
   for f in core/sources.txt core/primus/server.c include/weft/weft.h include/weft/version.h.in \
-    bindings/weft.i bindings/pyweft.c cmake/weft_deps.cmake VERSION LICENSE; do
+    bindings/weft.i bindings/pyweft.c bindings/pyint.h cmake/weft_deps.cmake VERSION LICENSE; do
     tar tvzf "$sdist" "weft-$VERSION/$f" | grep -q '^-' || { echo "sdist lacks the file $f"; return 1; }
   done
   # The build tree stays out of the repository.

@@ -251,7 +251,11 @@ static int write_to(weft_emitter *em, void *t, const weft_value *msg) {
 static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const weft_value *args,
                     uint32_t timeout_ms, weft_ack_cb cb, void *user) {
   int rc;
-  if (to && weft_spark_server(to) != em->server) return WEFT_EINVAL;
+  if (to) { /* a retained spark that closed has no server any more */
+    weft_server *ts = weft_spark_server(to);
+    if (!ts) return WEFT_ECLOSED;
+    if (ts != em->server) return WEFT_EINVAL;
+  }
   void *t = em->server ? (void *)to : (void *)em->client;
   uint32_t id = 0;
   if (cb) {

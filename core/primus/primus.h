@@ -186,7 +186,7 @@ enum {
 struct weft_spark {
   weft_server *server;
   uint8_t state;           /* WEFT__SP_* */
-  uint8_t alive;           /* answered the last ping */
+  uint8_t alive;           /* bit 0: answered the last ping; WEFT__SP_PAUSED */
   uint8_t above_hwm;       /* a write returned 1: drain owed */
   uint8_t was_open;        /* connection event emitted: disconnection owed */
   uint8_t unlink_later;    /* left on the open list until an iteration ends */
@@ -312,6 +312,10 @@ void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);
 void weft__spark_opened(weft_spark *c);
 void weft__spark_closed(weft_spark *c);
+/* A bit of `alive`: reading is paused (weft_spark_pause), so the answer to
+ * a ping may wait unread: the heartbeat does not time the spark out. */
+#define WEFT__SP_PAUSED 2
+
 static inline int weft__spark_is_open(const weft_spark *c) { return c->state == WEFT__SP_OPEN; }
 
 /* auth.c */

@@ -78,7 +78,7 @@ static int protocol(weft_spark *c, const weft_value *v) {
     /* Only an answer to the last ping counts: a made-up pong must not keep
      * alive a peer that does not read (it is taken and ignored). */
     weft_server *s = c->server;
-    if (s->ping_len && rlen == s->ping_len && memcmp(rest, s->ping_value, rlen) == 0) c->alive = 1;
+    if (s->ping_len && rlen == s->ping_len && memcmp(rest, s->ping_value, rlen) == 0) c->alive |= 1;
     return 1;
   }
   if (weft__message_is(v, "primus::id::", NULL, NULL)) {
@@ -345,6 +345,20 @@ int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
   }
   return 0;
 }
+
+static int pause_reading(weft_spark *c, int on) {
+  if (!c) return WEFT_EINVAL;
+  if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  if (on)
+    c->alive |= WEFT__SP_PAUSED;
+  else if (c->alive & WEFT__SP_PAUSED)
+    c->alive = 1; /* a fresh heartbeat period */
+  c->conn.tran->conn.pause(&c->conn, on);
+  return 0;
+}
+
+int weft_spark_pause(weft_spark *c) { return pause_reading(c, 1); }
+int weft_spark_resume(weft_spark *c) { return pause_reading(c, 0); }
 
 /* ---- accessors ---- */
 

@@ -285,7 +285,7 @@ void weft__server_ping(uv_timer_t *t) {
         c->conn.tran->conn.close(&c->conn, WEFT__END_GOING_AWAY, "ping timeout");
       continue;
     }
-    c->alive = 0;
+    c->alive &= WEFT__SP_PAUSED;
     weft__spark_send_control(c, p);
   }
   weft__server_iter_end(s);

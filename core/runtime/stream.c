@@ -322,7 +322,7 @@ static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
     if (rc == 0) return;
     s->tls_ready = 1;
   }
-  while (!s->closed && !s->yielded) {
+  while (!s->closed && !s->yielded && !s->paused) {
     long r = weft__tls_read(s->tls, loop->tbuf, sizeof(loop->tbuf));
     if (r == 0) break;
     if (r < 0) {
@@ -380,11 +380,25 @@ static void on_resume(weft__flushable *f) {
   weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
   if (s->closed) return;
   s->yielded = 0;
+  if (s->paused) return; /* weft__stream_pause(s, 0) defers again */
   weft__stream_reprocess(s);
-  if (s->tls && !s->closed && !s->yielded) tls_input(s, NULL, 0);
-  if (s->closed || s->yielded) return;
+  if (s->tls && !s->closed && !s->yielded && !s->paused) tls_input(s, NULL, 0);
+  if (s->closed || s->yielded || s->paused) return;
   int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
   if (rc) s->ops->eof(s, rc);
+}
+
+void weft__stream_pause(weft__stream *s, int on) {
+  if (s->closed || s->paused == !!on) return;
+  s->paused = (uint8_t) !!on;
+  if (s->yielded) return; /* on_resume looks at `paused` */
+  if (on) {
+    uv_read_stop(&s->h.stream);
+  } else if (weft__loop_defer(s->loop, &s->flush) == 0) {
+    s->yielded = 1; /* on_resume: the kept bytes, then reading */
+  } else {
+    s->paused = 1; /* no memory to defer: stay paused rather than re-enter */
+  }
 }
 
 static const weft__flush_ops flush_ops = {on_seal, on_flush, on_resume};

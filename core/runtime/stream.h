@@ -63,6 +63,7 @@ struct weft__stream {
   uint8_t writing; /* a uv_write is in flight */
   uint8_t tls_ready;
   uint8_t yielded; /* reading stopped until the next check phase */
+  uint8_t paused;  /* reading stopped by the owner until it resumes */
   weft__buf in;    /* unconsumed bytes across reads */
   size_t need;     /* owner's hint: bytes the pending unit needs in all */
   weft__qent *q;   /* ring of queued frames */
@@ -115,6 +116,12 @@ void weft__stream_flush(weft__stream *s);
  * next check phase, after every other connection had its turn, and then
  * reading goes on. */
 void weft__stream_yield(weft__stream *s);
+/* The owner stops reading (on = 1) until it resumes (on = 0): what it
+ * has not consumed is kept, and the kernel's buffers fill (the peer slows
+ * down). From inside ops->read, it returns what it consumed so far. Reading
+ * resumes in the next check phase (kept bytes first), never inside the
+ * call. */
+void weft__stream_pause(weft__stream *s, int on);
 /* Offers the kept bytes to ops->read again (after the owner's state
  * changed, e.g. an authorization answer). */
 void weft__stream_reprocess(weft__stream *s);

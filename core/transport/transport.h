@@ -157,6 +157,10 @@ struct weft__transport {
      * URL) and the peer's address; transports without HTTP give one
      * without a head; NULL on a dialed connection. */
     const weft__http_req *(*peer)(const weft__conn *c);
+    /* Stops reading (on = 1): no message event follows, from the next
+     * message on, until reading resumes (on = 0; messages already read go
+     * first, from the next loop turn). */
+    void (*pause)(weft__conn *c, int on);
   } conn;
 };
 

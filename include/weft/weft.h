@@ -622,6 +622,21 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 #define WEFT_END_ERROR 2
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
 
+/* Flow control of what the spark sends: weft_spark_pause() stops reading
+ * its connection, so no data event follows (but for the rest of a batch
+ * frame being delivered) until weft_spark_resume(). What the peer sends
+ * meanwhile waits in the kernel's buffers, whose fullness slows the peer
+ * down (TCP flow control): an application that consumes slower than the
+ * peer writes bounds its own queue this way instead of growing it.
+ * Writes, ends and closes go on while paused; the heartbeat does not time
+ * out a paused spark (its answers wait behind its messages) and starts a
+ * fresh period when it resumes. Pausing a paused spark, or resuming one
+ * that reads, changes nothing. Reading resumes from the next loop turn
+ * (what was read already comes first), never inside the call.
+ * Errors: WEFT_EINVAL (NULL), WEFT_ECLOSED (not open). */
+WEFT_EXTERN int weft_spark_pause(weft_spark *spark);
+WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
+
 /* --- Static content ---------------------------------------------------------- */
 
 /*

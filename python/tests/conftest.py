@@ -126,3 +126,18 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
         return factories
     factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+async def http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request on its own connection: (status, headers, body)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), T)  # the server closes
+    finally:
+        writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body

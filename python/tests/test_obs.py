@@ -17,26 +17,11 @@ import weft
 from weft import _obs
 from weft import lowlevel as _ll
 
-from conftest import T, LoopErrors
+from conftest import T, LoopErrors, http
 
 URL = "ws://127.0.0.1:0/primus"
 NO_KEY = (b"GET /primus HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
           b"Sec-WebSocket-Version: 13\r\n\r\n")
-
-
-async def http(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """One request on its own connection: (status, headers, body)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), T)  # the server closes
-    finally:
-        writer.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
 async def scrape(port: int) -> tuple[int, dict[str, str], str]:

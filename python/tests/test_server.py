@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -226,7 +227,13 @@ async def test_on_as_decorator() -> None:
             server.on("error", 42)
 
 
-async def test_async_callbacks_become_tasks(loop_errors: LoopErrors) -> None:
+async def test_async_callbacks_become_tasks(
+    loop_errors: LoopErrors, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A coroutine connection listener runs as a task; its exception is the
+    spark handler's failure (test_failure.py): logged on "weft", not left
+    to the loop's exception handler."""
+    caplog.set_level(logging.ERROR, logger="weft")
     async with await weft.serve(URL) as server:
         done = asyncio.Event()
 
@@ -242,7 +249,9 @@ async def test_async_callbacks_become_tasks(loop_errors: LoopErrors) -> None:
         assert await asyncio.wait_for(client.__anext__(), T) == {"echo": "x"}
         await asyncio.wait_for(done.wait(), T)
         await asyncio.sleep(0.01)
-        assert any(isinstance(e, RuntimeError) for e in loop_errors.exceptions)
+        assert not any(isinstance(e, RuntimeError) for e in loop_errors.exceptions)
+        failed = [r for r in caplog.records if r.name == "weft" and r.exc_info]
+        assert len(failed) == 1 and isinstance(failed[0].exc_info[1], RuntimeError)
         await client.end()
 
 

@@ -119,15 +119,24 @@ class Driver:
         if inspect.isawaitable(res):
             self.spawn(res)
 
-    def spawn(self, aw: Awaitable[Any]) -> asyncio.Future[Any]:
+    def spawn(
+        self, aw: Awaitable[Any], on_error: Callable[[BaseException], None] | None = None
+    ) -> asyncio.Future[Any]:
+        """A task for `aw`; its exception goes to `on_error` when given, else
+        to the loop's exception handler."""
         task = asyncio.ensure_future(aw)
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(lambda t: self._task_done(t, on_error))
         return task
 
-    def _task_done(self, task: asyncio.Future[Any]) -> None:
+    def _task_done(
+        self, task: asyncio.Future[Any], on_error: Callable[[BaseException], None] | None
+    ) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
+            if on_error is not None:
+                on_error(task.exception())  # type: ignore[arg-type]
+                return
             self.aloop.call_exception_handler(
                 {
                     "message": "exception in a weft callback task",

@@ -21,7 +21,10 @@ from .errors import (
     check,
     error_from_code,
 )
-from .server import _F, Value, _add_listener, _MessageQueue, check_transformer
+from . import _options
+from . import plugin as _p
+from .plugin import DROP, Plugin
+from .spark import _F, Value, _add_listener, _MessageQueue
 
 __all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
 
@@ -93,6 +96,7 @@ class Client:
         self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
         self._channels: dict[str, _x.Channel] = {}
         self._incoming_channels = _MessageQueue()
+        self._plugins: dict[str, Plugin] = {}
 
     def __repr__(self) -> str:
         return f"<weft.Client {self.url} {self.state}>"
@@ -171,6 +175,14 @@ class Client:
         rc = _ll.pyweft_client_write(self._need(), msg)
         self._drv.kick()
         check(rc, "write")
+
+    def write_raw(self, data: bytes | bytearray | memoryview, binary: bool = False) -> None:
+        """Sends bytes already encoded for the server's parser as one frame
+        (text frames must be UTF-8: weft.UTF8Error), past the plugins'
+        transforms; queued while not connected, as write()."""
+        rc = _ll.weft_client_write_raw(self._need(), data, int(binary))
+        self._drv.kick()
+        check(rc, "write_raw")
 
     async def id(self) -> str:
         """Asks the server for this connection's spark id."""
@@ -297,6 +309,35 @@ class Client:
                 check(rc, "end")
         await asyncio.shield(self._ended)
 
+    def open(self) -> None:
+        """Starts connecting a client made with connect(manual=True).
+        Raises weft.StateError when it is open or connecting already,
+        weft.ClosedError once it ended."""
+        check(_ll.weft_client_open(self._need()), "open")
+        self._drv.kick()
+
+    def destroy(self) -> None:
+        """Ends the client at once for good (writes still queued are
+        dropped; the end event follows from the loop) and frees it.
+        Destroying an ended client does nothing."""
+        if self._ptr is not None and not self._ended.done():
+            _ll.weft_client_destroy(self._ptr)
+            self._drv.kick()
+
+    def plugin(self, name: str) -> Plugin | None:
+        """The plugin given to connect() under `name`, or None."""
+        return self._plugins.get(name)
+
+    def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
+        self._plugins = _p.by_name(plugins)
+        ins = [p.incoming for p in self._plugins.values() if p.incoming is not None]
+        outs = [p.outgoing for p in self._plugins.values() if p.outgoing is not None]
+        if ins or outs:
+            rc = _ll.pyweft_client_use(
+                self._need(), self._drv.core, _p.chain(ins, self), _p.chain(outs, self), DROP
+            )
+            check(rc, "plugins")
+
     async def wait_open(self) -> None:
         """Waits for the first open; raises the reason when the client ends
         before it opened."""
@@ -352,8 +393,10 @@ class Client:
                 if not fut.done():
                     fut.set_result(args[0] or "")
             self._id_waiters.clear()
-        elif name == "open":
-            if not self._opened.done():
+        elif name in ("open", "close"):
+            hooks = [getattr(p, name) for p in self._plugins.values() if getattr(p, name)]
+            _p.run_hooks(self._report, hooks, self)
+            if name == "open" and not self._opened.done():
                 self._opened.set_result(None)
         elif name == "end":
             self._finish()
@@ -367,6 +410,11 @@ class Client:
                 self._incoming_channels.close()
                 # Free the C client outside of its own callback.
                 self._drv.aloop.call_soon(self._destroy)
+
+    def _report(self, exc: BaseException) -> None:
+        self._drv.aloop.call_exception_handler(
+            {"message": "exception in a weft plugin hook", "exception": exc}
+        )
 
     def _finish(self) -> None:
         if not self._opened.done():
@@ -431,6 +479,9 @@ async def connect(
     channel_window: int | None = None,
     ack_timeout: float | None = None,
     batching: int | None = None,
+    compression: bool = False,
+    manual: bool = False,
+    plugins: Sequence[Plugin] = (),
 ) -> Client:
     """Connects to a weft or Primus server at `url`: "ws://host:port/path"
     (no path: "/primus"), "wss://…", or "ws+unix:///abs/app.sock:/path" over
@@ -455,6 +506,14 @@ async def connect(
     its answer (10; 0: forever); batching: bytes per batch frame (weft
     servers only).
 
+    compression: offer permessage-deflate. manual=True: nothing connects
+    until client.open() (writes before it are queued and sent in order);
+    connect() returns at once. plugins: weft.Plugin transforms (given the
+    Client) and open/close hooks, in order (Client.plugin(name)). Every
+    option the core knows goes through its table (weft/options.h): a value
+    it refuses raises weft.RangeError, weft.ValueTypeError or
+    weft.InvalidArgument naming the option.
+
     The client's log records (open, close, error, reconnect, end) go to the
     logger "weft.client" (see weft.set_log_level).
     """
@@ -471,45 +530,32 @@ async def connect(
         drv.release()
         check(rc, "events")
     try:
-        check_transformer(_ll.weft_client_set_transformer(ptr, transformer), transformer)
-        check(_ll.weft_client_set_parser(ptr, parser), f"parser {parser!r}")
+        given: dict[str, Any] = {
+            "transformer": transformer, "parser": parser,
+            "timeout": 0 if timeout is None else _ms(timeout, "timeout"),
+            "ping_timeout": None if ping_timeout is None else _ms(ping_timeout, "ping_timeout"),
+            "max_length": max_length, "queue_limit": queue_limit,
+            "retry_refused": retry_refused or None, "headers": dict(headers) if headers else None,
+            "ca_file": ca_file, "verify": False if not verify else None,
+            "compression": compression or None, "batching": batching or None,
+        }  # fmt: skip
+        if max_length is not None and max_length <= 0:
+            raise ValueError("max_length must be positive")
         if reconnect is None:
-            check(_ll.weft_client_set_strategy(ptr, "none"), "strategy")
+            given["strategy"] = "none"
         else:
             if reconnect.retries < 0 or reconnect.factor < 1:
                 raise ValueError("bad Backoff")
-            check(
-                _ll.weft_client_set_reconnect(
-                    ptr,
-                    _ms(reconnect.min, "Backoff.min"),
-                    0 if reconnect.max is None else _ms(reconnect.max, "Backoff.max"),
-                    reconnect.retries,
-                    reconnect.factor,
-                ),
-                "reconnect",
+            given.update(
+                reconnect_min=_ms(reconnect.min, "Backoff.min"),
+                reconnect_max=0 if reconnect.max is None else _ms(reconnect.max, "Backoff.max"),
+                retries=reconnect.retries,
+                factor=float(reconnect.factor),
             )
             if strategy is not None:
-                s = strategy if isinstance(strategy, str) else ",".join(strategy)
-                check(_ll.weft_client_set_strategy(ptr, s), f"strategy {s!r}")
-        check(_ll.weft_client_set_timeout(ptr, 0 if timeout is None else _ms(timeout, "timeout")))
-        if ping_timeout is not None:
-            check(_ll.weft_client_set_ping_timeout(ptr, _ms(ping_timeout, "ping_timeout")))
-        if max_length is not None:
-            if max_length <= 0:
-                raise ValueError("max_length must be positive")
-            check(_ll.weft_client_set_max_length(ptr, max_length), "max_length")
-        if queue_limit is not None:
-            check(_ll.weft_client_set_queue_limit(ptr, queue_limit), "queue_limit")
-        if retry_refused:
-            check(_ll.weft_client_set_retry_refused(ptr, 1), "retry_refused")
-        for name, value in (headers or {}).items():
-            check(_ll.weft_client_add_header(ptr, name, value), f"header {name!r}")
-        if ca_file is not None:
-            check(_ll.weft_client_set_ca_file(ptr, ca_file), "ca_file")
-        if not verify:
-            check(_ll.weft_client_set_verify(ptr, 0), "verify")
-        if batching:
-            check(_ll.weft_client_set_batching(ptr, batching), "batching")
+                given["strategy"] = strategy if isinstance(strategy, str) else ",".join(strategy)
+        _options.apply("client", ptr, given)
+        client._install_plugins(plugins)
         if emitter or channels:
             if channel_window is not None and not 1 <= channel_window <= 65536:
                 raise ValueError("channel_window must be 1..65536")
@@ -523,13 +569,14 @@ async def connect(
             if emitter and ack_timeout is not None:
                 ms = _x.timeout_ms(ack_timeout)
                 check(_ll.weft_emitter_set_timeout(_ll.pyweft_ext_emitter(ext), ms), "ack_timeout")
-        check(_ll.weft_client_open(ptr), "open")
+        if not manual:
+            check(_ll.weft_client_open(ptr), "open")
     except BaseException:
         _ll.weft_client_destroy(ptr)
         drv.kick()
         raise
     drv.kick()
-    if wait:
+    if wait and not manual:
         try:
             await client.wait_open()
         except BaseException:

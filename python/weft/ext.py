@@ -72,7 +72,8 @@ def set_handler(handlers: dict[str, Any], event: str, fn: Any) -> Any:
 class Reply:
     """The answer handle of one received event that asks for an
     acknowledgement. Answer once with resolve() or reject(); a Reply that is
-    garbage-collected unanswered is rejected with "reply dropped". Answering
+    garbage-collected unanswered is rejected with "no answer" (the core's
+    WEFT_REPLY_DROPPED, the same text from every host). Answering
     after the sender disconnected does nothing (returns False)."""
 
     __slots__ = ("_cap", "__weakref__")
@@ -85,8 +86,8 @@ class Reply:
         """True until answered."""
         return bool(_ll.pyweft_reply_pending(self._cap))
 
-    def _answer(self, resolve: bool, value: Any) -> bool:
-        rc = _ll.pyweft_reply_answer(self._cap, 1 if resolve else 0, value)
+    def _answer(self, how: int, value: Any) -> bool:
+        rc = _ll.pyweft_reply_answer(self._cap, how, value)
         if rc == StateError.code:
             raise StateError("reply answered already", rc)
         if rc == ClosedError.code:
@@ -98,16 +99,17 @@ class Reply:
         """Answers with `value`. Returns False when the sender is gone.
         Raises weft.StateError when answered already, TypeError for a value
         that cannot be sent (the reply stays unanswered)."""
-        return self._answer(True, value)
+        return self._answer(1, value)
 
     def reject(self, reason: Any = "rejected") -> bool:
         """Rejects with `reason` (None sends "rejected")."""
-        return self._answer(False, reason)
+        return self._answer(0, reason)
 
     def close(self) -> None:
-        """Rejects with "reply dropped" when still unanswered."""
+        """Drops the reply when still unanswered: the sender's emit is
+        rejected with "no answer" (weft_reply_drop)."""
         if self.pending:
-            self.reject("reply dropped")
+            self._answer(-1, None)
 
 
 def ack_future(drv: Driver) -> tuple[asyncio.Future[Any], Callable[[int, Any], None]]:
@@ -223,7 +225,7 @@ class Channel:
     """
 
     def __init__(self, drv: Driver, name: str, spark: Spark | None, window: int) -> None:
-        from .server import _MessageQueue
+        from .spark import _MessageQueue
 
         self._drv = drv
         self.name = name
@@ -261,7 +263,7 @@ class Channel:
     def on(self, event: str, fn: Any = None) -> Any:
         """Adds a listener ("data", "drain", "end"); without fn, returns a
         decorator."""
-        from .server import _add_listener
+        from .spark import _add_listener
 
         if event not in ("data", "drain", "end"):
             raise ValueError(f"unknown channel event {event!r}")
@@ -430,18 +432,11 @@ class Broadcast:
     def _send(self, event: str | None, payload: Any) -> int:
         srv = self._server
         ptr = srv._need_ptr()
-        if self._rooms is not None:
-            if srv._ext is None or not srv._rooms_on:
-                raise StateError("rooms are not enabled (rooms=True)", StateError.code)
-            rc = _ll.pyweft_rooms_send(srv._ext, self._rooms, self._except, event, payload)
-        else:
-            excluded = set(self._except)
-            if self._ids is not None:
-                sparks = [srv._sparks.get(i) for i in self._ids if i not in excluded]
-            else:
-                sparks = [s for i, s in srv._sparks.items() if i not in excluded]
-            handles = [s._ptr for s in sparks if s is not None and s._ptr is not None]
-            rc = _ll.pyweft_write_to(ptr, handles, event, payload)
+        if self._rooms is not None and (srv._ext is None or not srv._rooms_on):
+            raise StateError("rooms are not enabled (rooms=True)", StateError.code)
+        if self._ids is not None and not self._ids:
+            return 0  # only() of nobody
+        rc = _ll.pyweft_server_send(ptr, self._rooms, self._ids, self._except, event, payload)
         srv._drv.kick()
         return check(rc, "emit" if event else "write")
 

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeAlias, TypeVar, overload
@@ -14,7 +14,11 @@ from typing import Any, Literal, TypeAlias, TypeVar, overload
 from . import lowlevel as _ll
 from ._driver import Driver, emit, get_driver
 from ._obs import Metrics
+from . import _options
+from . import plugin as _p
+from .plugin import DROP, Plugin
 from . import ext as _x
+from .spark import _F, Spark, Value, _add_listener, _MessageQueue
 from .errors import (
     ClosedError,
     Error,
@@ -29,38 +33,6 @@ from .errors import (
 
 __all__ = ["serve", "Server", "Spark", "AuthRequest", "Plugin", "DROP", "Value", "transformers"]
 
-Value: TypeAlias = Any
-"""A message: dict, list/tuple, str, int (int64), float, bool, None, or
-bytes/bytearray/memoryview (binary). Incoming binary arrives as bytes."""
-
-
-class _Drop:
-    """The type of DROP."""
-
-    def __repr__(self) -> str:
-        return "weft.DROP"
-
-
-DROP: Any = _Drop()
-"""Returned by a transform to drop (swallow) the message."""
-
-Transform: TypeAlias = Callable[["Spark | None", Value], Value]
-
-
-@dataclass(frozen=True)
-class Plugin:
-    """Message transforms run in the core's pipeline, in list order.
-
-    ``incoming(spark, msg)`` runs on every received message before the data
-    event; ``outgoing(spark, msg)`` on every write and broadcast before
-    encoding. Return the message (changed or not) to pass it on, or
-    ``weft.DROP`` to drop it. An exception drops the message too (an error
-    event of kind "transform" follows) and is reported to the event loop.
-    """
-
-    name: str
-    incoming: Transform | None = None
-    outgoing: Transform | None = None
 
 
 def transformers() -> list[str]:
@@ -79,265 +51,6 @@ def check_transformer(rc: int, name: str) -> None:
         available = ", ".join(transformers())
         raise Unsupported(f"unknown transformer {name!r} (available: {available})", Unsupported.code)
     check(rc, f"transformer {name!r}")
-
-
-_SENTINEL = object()
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _add_listener(listeners: dict[str, list[Callable[..., Any]]], event: str, fn: Any) -> Any:
-    if fn is None:
-
-        def decorator(f: _F) -> _F:
-            listeners.setdefault(event, []).append(f)
-            return f
-
-        return decorator
-    if not callable(fn):
-        raise TypeError("a listener must be callable")
-    listeners.setdefault(event, []).append(fn)
-    return fn
-
-
-class _MessageQueue:
-    """An unbounded FIFO with one async reader, closed by a sentinel."""
-
-    def __init__(self) -> None:
-        self._items: deque[Any] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self.closed = False
-
-    def put(self, item: Any) -> None:
-        self._items.append(item)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def close(self) -> None:
-        self.closed = True
-        self.put(_SENTINEL)
-
-    async def get(self) -> Any:
-        while not self._items:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        item = self._items.popleft()
-        if item is _SENTINEL:
-            self._items.appendleft(item)  # stays closed for every reader
-            raise StopAsyncIteration
-        return item
-
-
-class Spark:
-    """One connection to a server.
-
-    Valid from the server's connection event until its disconnection; after
-    that it is ``closed`` and every call that would touch the C spark raises
-    ``weft.ClosedError`` (the object never reaches freed memory).
-
-    Messages: ``async for msg in spark`` (until it disconnects), or
-    ``spark.on("data", fn)`` (then nothing is queued for iteration).
-    Events for ``on``: "data" (msg), "drain", "error" (weft.Error), "end".
-    """
-
-    def __init__(self, server: Server, ptr: _ll.SparkHandle) -> None:
-        self._server = server
-        self._drv = server._drv
-        self._ptr: _ll.SparkHandle | None = ptr
-        self.id: str = _ll.weft_spark_id(ptr) or ""
-        self.headers: dict[str, str] = {
-            k.lower(): v for k, v in _ll.pyweft_spark_headers(ptr).items()
-        }
-        """Request headers by lower-case name (as Node's req.headers)."""
-        self.address: str = _ll.weft_spark_address(ptr) or ""
-        self.port: int = _ll.weft_spark_port(ptr)
-        self.url: str = _ll.weft_spark_url(ptr) or ""
-        self.query: dict[str, str] = _ll.pyweft_spark_query(ptr)
-        self._listeners: dict[str, list[Callable[..., Any]]] = {}
-        self._queue = _MessageQueue()
-        self._closed = self._drv.aloop.create_future()
-        self._above_hwm = False
-        self._drain: asyncio.Future[None] | None = None
-        self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
-        self._channels: dict[str, _x.Channel] = {}
-
-    def __repr__(self) -> str:
-        state = "closed" if self._ptr is None else "open"
-        return f"<weft.Spark {self.id} {self.address} {state}>"
-
-    @property
-    def closed(self) -> bool:
-        """True once the spark disconnected."""
-        return self._ptr is None
-
-    @property
-    def buffered_amount(self) -> int:
-        """Bytes queued and not yet handed to the kernel (0 when closed)."""
-        return 0 if self._ptr is None else _ll.weft_spark_buffered_amount(self._ptr)
-
-    @overload
-    def on(self, event: str, fn: _F) -> _F: ...
-    @overload
-    def on(self, event: str) -> Callable[[_F], _F]: ...
-    def on(self, event: str, fn: Any = None) -> Any:
-        """Adds a listener ("data", "drain", "error", "end") and returns it;
-        without fn, returns a decorator."""
-        if event not in ("data", "drain", "error", "end"):
-            raise ValueError(f"unknown spark event {event!r}")
-        return _add_listener(self._listeners, event, fn)
-
-    def off(self, event: str, fn: Callable[..., Any]) -> None:
-        """Removes a listener added with on()."""
-        fns = self._listeners.get(event, [])
-        if fn in fns:
-            fns.remove(fn)
-
-    def _need(self) -> _ll.SparkHandle:
-        if self._ptr is None:
-            raise ClosedError("spark is closed", ClosedError.code)
-        return self._ptr
-
-    def write(self, msg: Value) -> bool:
-        """Queues a message; never blocks. Returns True while the queue is
-        under the high-water mark, False at or above it (await drain()).
-        Raises weft.ClosedError, weft.QueueFull, TypeError/OverflowError for
-        values that cannot be sent."""
-        rc = _ll.pyweft_spark_write(self._need(), msg)
-        self._drv.kick()
-        check(rc, "write")
-        if rc == 1:
-            self._above_hwm = True
-        return rc == 0
-
-    async def drain(self) -> None:
-        """Waits until the queue is below the high-water mark again."""
-        if not self._above_hwm:
-            return
-        if self._ptr is None:
-            raise ClosedError("spark is closed", ClosedError.code)
-        if self._drain is None:
-            self._drain = self._drv.aloop.create_future()
-        await asyncio.shield(self._drain)
-
-    async def end(self, msg: Value = None, *, reconnect: bool = False) -> None:
-        """Ends the spark (writes msg first when given; with reconnect=True
-        the client is told nothing and reconnects) and waits until it has
-        disconnected. Ending a closed spark does nothing."""
-        if self._ptr is not None:
-            rc = _ll.pyweft_spark_end(self._ptr, msg, 1 if reconnect else 0)
-            self._drv.kick()
-            if rc < 0 and rc != ClosedError.code:
-                check(rc, "end")
-        await asyncio.shield(self._closed)
-
-    async def wait_closed(self) -> None:
-        """Waits for the disconnection."""
-        await asyncio.shield(self._closed)
-
-    def __aiter__(self) -> AsyncIterator[Value]:
-        return self
-
-    async def __anext__(self) -> Value:
-        return await self._queue.get()
-
-    # -- extensions -------------------------------------------------------
-    @overload
-    def emit(
-        self, event: str, *args: Value, ack: Literal[False] = False, timeout: float | None = None
-    ) -> None: ...
-    @overload
-    def emit(
-        self, event: str, *args: Value, ack: Literal[True], timeout: float | None = None
-    ) -> asyncio.Future[Value]: ...
-    def emit(
-        self, event: str, *args: Value, ack: bool = False, timeout: float | None = None
-    ) -> asyncio.Future[Value] | None:
-        """Emits a named event to this spark (needs emitter=True).
-
-        Without ack, returns None once queued. With ack=True, returns a
-        future: ``await spark.emit("x", 1, ack=True)`` gives the value the
-        client resolved, or raises weft.Rejected(reason), weft.Timeout (no
-        answer within `timeout` seconds; None: the server's ack_timeout; 0:
-        wait forever) or weft.ClosedError (the spark disconnected first).
-        Raises at once: weft.ClosedError, weft.InvalidArgument (a reserved
-        or invalid name), TypeError for arguments that cannot be sent."""
-        _x.check_name(event, "an event name")
-        ext = self._server._need_emitter()
-        ptr = self._need()
-        fut, settle = _x.ack_future(self._drv) if ack else (None, None)
-        rc = _ll.pyweft_emit(ext, ptr, event, list(args), _x.timeout_ms(timeout), settle)
-        self._drv.kick()
-        check(rc, f"emit {event!r}")
-        return fut
-
-    def join(self, room: str) -> None:
-        """Puts the spark in `room` (needs rooms=True). Joining twice is no
-        error. Raises weft.InvalidArgument for an invalid name."""
-        _x.check_name(room, "a room name")
-        rc = _ll.weft_rooms_join(self._server._need_rooms(), self._need(), room)
-        check(rc, f"join {room!r}")
-
-    def leave(self, room: str) -> None:
-        """Takes the spark out of `room` (no error when it is not in it)."""
-        _x.check_name(room, "a room name")
-        rc = _ll.weft_rooms_leave(self._server._need_rooms(), self._need(), room)
-        check(rc, f"leave {room!r}")
-
-    def leave_all(self) -> None:
-        """Takes the spark out of every room."""
-        check(_ll.weft_rooms_leave_all(self._server._need_rooms(), self._need()), "leave_all")
-
-    @property
-    def rooms(self) -> list[str]:
-        """The rooms the spark is in (empty once closed or without rooms)."""
-        srv = self._server
-        if self._ptr is None or srv._ext is None or not srv._rooms_on:
-            return []
-        rs = _ll.pyweft_ext_rooms(srv._ext)
-        n = max(0, _ll.weft_rooms_of_spark_count(rs, self._ptr))
-        out = [_ll.weft_rooms_of_spark_at(rs, self._ptr, i) for i in range(n)]
-        return [r for r in out if r is not None]
-
-    def channel(self, name: str) -> _x.Channel:
-        """The channel `name` over this spark, opened on first use (needs
-        channels=True)."""
-        srv = self._server
-        ptr = self._need()
-        ext = srv._ext if srv._channels_on else None
-        return _x.open_channel(self._drv, ext, self._channels, self, ptr, name, srv._window)
-
-    # -- from the C layer -------------------------------------------------
-    def _on_data(self, msg: Value) -> None:
-        fns = self._listeners.get("data")
-        if fns:
-            emit(self._drv, fns, msg)
-        else:
-            self._queue.put(msg)
-
-    def _on_drain(self) -> None:
-        self._above_hwm = False
-        if self._drain is not None:
-            if not self._drain.done():
-                self._drain.set_result(None)
-            self._drain = None
-        emit(self._drv, self._listeners.get("drain", []))
-
-    def _on_error(self, err: Error) -> None:
-        emit(self._drv, self._listeners.get("error", []), err)
-
-    def _on_disconnection(self) -> None:
-        _x.drop_replies(self._replies)  # before the pointer goes: frees them in C
-        self._ptr = None
-        self._queue.close()
-        if self._drain is not None and not self._drain.done():
-            self._drain.set_exception(ClosedError("spark closed", ClosedError.code))
-            self._drain.exception()  # retrieved: no "never retrieved" noise
-        if not self._closed.done():
-            self._closed.set_result(None)
-        self._server._spark_gone(self)
-        emit(self._drv, self._listeners.get("end", []))
 
 
 class AuthRequest:
@@ -372,6 +85,10 @@ class Server:
 
     New sparks: ``async for spark in server`` (until the server closes), or
     ``server.on("connection", fn)`` (then nothing is queued for iteration).
+    A connection listener is that spark's handler: when it raises, or the
+    coroutine it returned does (e.g. inside ``async for msg in spark``), the
+    exception is logged on the logger "weft" and the spark ends with 1011
+    "internal error" (its client reconnects), as `websockets` does.
     Events for ``on``: "connection" (spark), "disconnection" (spark), "error"
     (spark or None, weft.Error), "close".
     """
@@ -382,6 +99,7 @@ class Server:
         self._sparks: dict[str, Spark] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._incoming: _MessageQueue = _MessageQueue()
+        self._receive_queue: int | None = 64
         self._closed = drv.aloop.create_future()
         self._plugins: list[Plugin] = []
         self._ext: Any = None
@@ -458,6 +176,14 @@ class Server:
         rc = _ll.pyweft_server_write(self._ptr, msg)
         self._drv.kick()
         return check(rc, "broadcast")
+
+    def write_raw(self, data: bytes | bytearray | memoryview, binary: bool = False) -> int:
+        """Broadcasts bytes already encoded for the parser as one frame
+        (text frames must be UTF-8: weft.UTF8Error), past the plugins'
+        transforms; returns how many sparks it was queued on."""
+        rc = _ll.weft_server_write_raw(self._need_ptr(), data, int(binary))
+        self._drv.kick()
+        return check(rc, "write_raw")
 
     def authorize(self, fn: AuthorizeFn | None) -> None:
         """Sets the authorization function, called with an AuthRequest for
@@ -689,7 +415,7 @@ class Server:
         self._on_error(spark, code, kind, message)
 
     def _on_channel(self, spark: Spark | None, ptr: Any) -> _x.Channel | None:
-        if spark is None or spark._ptr is None:
+        if spark is None or spark.closed:
             return None
         name = _ll.weft_channel_name(ptr) or ""
         ch = _x.Channel(self._drv, name, spark, self._window)
@@ -714,44 +440,47 @@ class Server:
     # -- plugins (before listening) --------------------------------------
     def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
         assert self._ptr is not None
-        self._plugins = list(plugins)
+        self._plugins = list(_p.by_name(plugins).values())
         ins = [p.incoming for p in self._plugins if p.incoming is not None]
         outs = [p.outgoing for p in self._plugins if p.outgoing is not None]
         if not ins and not outs:
             return
-
-        def chain(fns: list[Transform]) -> Any:
-            if not fns:
-                return None
-
-            def run(spark: Spark | None, msg: Value) -> Value:
-                for fn in fns:
-                    msg = fn(spark, msg)
-                    if msg is DROP:
-                        return DROP
-                return msg
-
-            return run
-
-        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, chain(ins), chain(outs), DROP)
+        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, _p.chain(ins), _p.chain(outs), DROP)
         check(rc, "plugins")
+
+    def plugin(self, name: str) -> Plugin | None:
+        """The plugin given to serve() under `name`, or None."""
+        return next((p for p in self._plugins if p.name == name), None)
+
+    def _hooks(self, which: str, spark: Spark) -> None:
+        hooks = [getattr(p, which) for p in self._plugins if getattr(p, which) is not None]
+        if hooks:
+            _p.run_hooks(self._report, hooks, spark)
+
+    def _report(self, exc: BaseException) -> None:
+        self._drv.aloop.call_exception_handler(
+            {"message": "exception in a weft plugin hook", "exception": exc}
+        )
 
     # -- from the C layer -------------------------------------------------
     def _on_connection(self, ptr: _ll.SparkHandle) -> Spark:
-        spark = Spark(self, ptr)
+        spark = Spark(self, ptr, self._receive_queue)
         self._sparks[spark.id] = spark
         return spark
 
     def _on_connected(self, spark: Spark) -> None:
+        self._hooks("connection", spark)
         fns = self._listeners.get("connection")
         if fns:
-            emit(self._drv, fns, spark)
+            for fn in list(fns):
+                spark._run_handler(fn)
         else:
             self._incoming.put(spark)
 
     def _spark_gone(self, spark: Spark) -> None:
         if self._sparks.get(spark.id) is spark:
             del self._sparks[spark.id]
+        self._hooks("disconnection", spark)
         emit(self._drv, self._listeners.get("disconnection", []), spark)
 
     def _on_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
@@ -783,6 +512,7 @@ async def serve(
     high_water_mark: int | None = None,
     max_queue: int | None = None,
     queue_policy: Literal["close", "drop"] = "close",
+    receive_queue: int | None = 64,
     origins: Sequence[str] = (),
     trusted_proxies: Sequence[str] = (),
     tls: tuple[str, str] | None = None,
@@ -796,6 +526,13 @@ async def serve(
     batching: int | None = None,
     unix_mode: int | None = None,
     metrics_path: str | None = None,
+    max_connections: int | None = None,
+    max_connections_per_ip: int | None = None,
+    max_handshakes: int | None = None,
+    static_dir: str | None = None,
+    assets: Mapping[str, tuple[str, bytes]] | None = None,
+    client_library: bool = True,
+    id_generator: Callable[[], str] | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -813,7 +550,10 @@ async def serve(
     bytes (max_queue counts the memory the queue holds, each message's
     allocation and slot). queue_policy: what a full queue does, "close" (the
     spark, with 1008) or "drop" (that message); weft.QueueFull is raised and
-    an error event of kind "queue" emitted either way. tls: (cert_file, key_file) for wss://. plugins: transforms, run in
+    an error event of kind "queue" emitted either way. receive_queue: the
+    messages a spark keeps for ``async for msg in spark`` before it stops
+    reading its connection until the iteration catches up (64; None: no
+    bound; see Spark). tls: (cert_file, key_file) for wss://. plugins: transforms, run in
     order. authorize: see Server.authorize.
 
     Extensions (off by default): emitter=True for named events with
@@ -823,6 +563,18 @@ async def serve(
     waits for its acknowledgement by default (10; 0 waits forever).
     batching: bytes per batch frame; the writes of one loop turn to a spark
     leave as one frame (weft peers only; off by default).
+
+    max_connections / max_connections_per_ip / max_handshakes: connection
+    limits (0 or None: the core's defaults). static_dir: a folder whose
+    files are served outside the endpoint's path ("/" is its index.html).
+    assets: {path: (content_type, bytes)} served at those exact paths.
+    client_library: serve the browser client at <path>/weft.js and
+    <path>/primus.js (on by default). id_generator: a function returning
+    each new spark's id (a str; an exception or a bad value falls back to
+    the default random id, and the exception is reported to the loop).
+    Every option the core knows goes through its table (weft/options.h):
+    a value it refuses raises weft.RangeError, weft.ValueTypeError,
+    weft.InvalidArgument or weft.Unsupported naming the option.
 
     metrics_path: serves ``metrics_text()`` on GET/HEAD of this exact path
     (e.g. "/metrics") on every listener, for Prometheus (off by default:
@@ -836,9 +588,14 @@ async def serve(
         raise ValueError("serve() needs at least one URL")
     if metrics_path is not None and not isinstance(metrics_path, str):
         raise TypeError(f"metrics_path must be a str, not {type(metrics_path).__name__}")
+    if receive_queue is not None and (
+        not isinstance(receive_queue, int) or isinstance(receive_queue, bool) or receive_queue < 1
+    ):
+        raise ValueError(f"receive_queue must be a positive int or None, not {receive_queue!r}")
     drv = get_driver()
     drv.sync_log()
     srv = Server(drv)
+    srv._receive_queue = receive_queue
     rc, ptr = _ll.weft_server_new(drv.loop)
     check(rc, "server")
     srv._ptr = ptr
@@ -849,41 +606,33 @@ async def serve(
         drv.release()
         check(rc, "events")
     try:
-        check_transformer(_ll.weft_server_set_transformer(ptr, transformer), transformer)
-        check(_ll.weft_server_set_parser(ptr, parser), f"parser {parser!r}")
         ms = int(round((ping_interval or 0) * 1000))
         if ms < 0:
             raise ValueError("ping_interval must not be negative")
-        check(_ll.weft_server_set_ping_interval(ptr, ms), "ping_interval")
-        if max_length is not None:
-            if max_length <= 0:
-                raise ValueError("max_length must be positive")
-            check(_ll.weft_server_set_max_length(ptr, max_length), "max_length")
-        if compression:
-            check(_ll.weft_server_set_compression(ptr, 1), "compression")
-        if high_water_mark is not None:
-            check(_ll.weft_server_set_high_water_mark(ptr, high_water_mark), "high_water_mark")
-        if max_queue is not None:
-            check(_ll.weft_server_set_max_queue(ptr, max_queue), "max_queue")
-        policies = {"close": _ll.WEFT_QUEUE_CLOSE, "drop": _ll.WEFT_QUEUE_DROP}
-        if queue_policy not in policies:
+        if max_length is not None and max_length <= 0:
+            raise ValueError("max_length must be positive")
+        if queue_policy not in ("close", "drop"):
             raise InvalidArgument(f"queue_policy must be 'close' or 'drop', not {queue_policy!r}")
-        check(_ll.weft_server_set_queue_policy(ptr, policies[queue_policy]), "queue_policy")
-        for origin in origins:
-            check(_ll.weft_server_add_origin(ptr, origin), "origin")
-        for ip in trusted_proxies:
-            check(_ll.weft_server_add_trusted_proxy(ptr, ip), "trusted_proxy")
-        if tls is not None:
-            check(_ll.weft_server_set_tls(ptr, tls[0], tls[1]), "tls")
-        if batching:
-            check(_ll.weft_server_set_batching(ptr, batching), "batching")
-        if unix_mode is not None:
-            if unix_mode < 0:
-                raise ValueError("unix_mode must not be negative")
-            check(_ll.weft_server_set_unix_mode(ptr, unix_mode), f"unix_mode {unix_mode:#o}")
-        if metrics_path is not None:
-            rc = _ll.weft_server_set_metrics_path(ptr, metrics_path)
-            check(rc, f"metrics_path {metrics_path!r}")
+        if unix_mode is not None and unix_mode < 0:
+            raise ValueError("unix_mode must not be negative")
+        cert, key = tls if tls is not None else (None, None)
+        _options.apply("server", ptr, {
+            "transformer": transformer, "parser": parser, "ping_interval": ms,
+            "max_length": max_length, "compression": compression or None,
+            "high_water_mark": high_water_mark, "max_queue": max_queue,
+            "queue_policy": queue_policy, "batching": batching or None,
+            "origins": list(origins) or None, "trusted_proxies": list(trusted_proxies) or None,
+            "tls_cert": cert, "tls_key": key, "unix_mode": unix_mode,
+            "max_connections": max_connections, "max_connections_per_ip": max_connections_per_ip,
+            "max_handshakes": max_handshakes, "metrics_path": metrics_path,
+            "static_dir": static_dir, "client_library": client_library,
+        })  # fmt: skip
+        if id_generator is not None:
+            if not callable(id_generator):
+                raise TypeError("id_generator must be callable")
+            check(_ll.pyweft_server_set_id_generator(ptr, drv.core, id_generator), "id_generator")
+        for path, (content_type, body) in (assets or {}).items():
+            check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
         srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
         srv._install_plugins(plugins)
         if authorize is not None:

@@ -41,6 +41,7 @@ struct fixture {
   char order[128];
   int plugin_destroys;
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
+  weft_spark *paused; /* by "pause", resumed by resume_paused */
 };
 
 #define CHECK(cond)                                                                                \
@@ -116,6 +117,10 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   } else if (str_is(msg, "end-error", NULL)) {
     if (weft_spark_end(sp, NULL, 4) == WEFT_EINVAL) /* an unknown flag: nothing happens */
       weft_spark_end(sp, NULL, WEFT_END_ERROR);
+  } else if (str_is(msg, "pause", NULL)) {
+    f->paused = sp;
+    int a = weft_spark_pause(sp), b = weft_spark_pause(sp); /* twice is once */
+    reply_str(sp, a == 0 && b == 0 ? "paused" : "pause failed");
   } else if (str_is(msg, "bcast:", &rest)) {
     weft_value *v = weft_value_new_string(rest, strlen(rest));
     weft_server_write(f->server, v);
@@ -444,6 +449,27 @@ static void test_bad_input(void **state) {
   assert_non_null(strstr(f.error_kinds, "protocol,"));
 }
 
+/* Reads for `ms`: counts the heartbeat's pings (answering them when
+ * `answer`); -1 when anything else arrives or the connection fails. */
+static int pings_for(wsc *c, uint64_t ms, int answer) {
+  uint64_t t0 = uv_hrtime();
+  int pings = 0;
+  while (uv_hrtime() - t0 < ms * 1000000ull) {
+    uint8_t *p;
+    size_t n;
+    int op = wsc_recv(c, &p, &n, NULL, 50);
+    if (op == -1) continue;
+    if (op != 1 || n <= 15 || memcmp(p, "\"primus::ping::", 15) != 0) return -1;
+    if (answer) {
+      char pong[96];
+      snprintf(pong, sizeof(pong), "\"primus::pong::%.*s", (int)(n - 15), (char *)p + 15);
+      if (wsc_send_text(c, pong) != 0) return -1;
+    }
+    pings++;
+  }
+  return pings;
+}
+
 static void fast_ping(fixture *f) { weft_server_set_ping_interval(f->server, 150); }
 
 CLIENT(ping_client) {
@@ -451,21 +477,7 @@ CLIENT(ping_client) {
   CHECK(open_ws(f, &live, NULL) == 101);
   CHECK(open_ws(f, &dead, NULL) == 101);
   /* The live client answers pings for ~5 intervals and is still echoed. */
-  uint64_t t0 = uv_hrtime();
-  int pings = 0;
-  while (uv_hrtime() - t0 < 800000000ull) {
-    uint8_t *p;
-    size_t n;
-    int op = wsc_recv(&live, &p, &n, NULL, 100);
-    if (op == 1 && n > 15 && memcmp(p, "\"primus::ping::", 15) == 0) {
-      char pong[96];
-      snprintf(pong, sizeof(pong), "\"primus::pong::%.*s", (int)(n - 15), (char *)p + 15);
-      CHECK(wsc_send_text(&live, pong) == 0);
-      pings++;
-    }
-    CHECK(op != -2);
-  }
-  CHECK(pings >= 3);
+  CHECK(pings_for(&live, 800, 1) >= 3);
   CHECK(echo_ok(&live, "\"alive\""));
   /* The silent one was dropped with 1001. */
   CHECK(wsc_expect_close(&dead, 1000) == 1001);
@@ -506,6 +518,46 @@ static void test_end(void **state) {
   (void)state;
   fixture f = {.client = end_client};
   run(&f);
+}
+
+static void resume_paused(void *arg) {
+  fixture *f = arg;
+  assert_int_equal(weft_spark_resume(f->paused), 0);
+  assert_int_equal(weft_spark_resume(f->paused), 0); /* resuming a reading spark: nothing */
+}
+
+/* A paused spark hears nothing (its messages wait in the kernel) and is not
+ * timed out by the heartbeat meanwhile; resumed, it gets them all, in
+ * order, from the next loop turn. */
+static void ping_100ms(fixture *f) { weft_server_set_ping_interval(f->server, 100); }
+
+CLIENT(pause_client) {
+  wsc c;
+  uint8_t *p;
+  size_t n;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"pause\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 8 && memcmp(p, "\"paused\"", 8) == 0);
+  const char *msgs[] = {"\"p1\"", "\"p2\"", "\"p3\"", "\"p4\"", "\"p5\""};
+  for (int i = 0; i < 5; i++)
+    CHECK(wsc_send_text(&c, msgs[i]) == 0);
+  /* 5 heartbeat periods: pings (unanswered) but no echo and no close. */
+  CHECK(pings_for(&c, 500, 0) >= 3);
+  weft_loop_post(f->loop, resume_paused, f);
+  for (int i = 0; i < 5; i++) {
+    CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1);
+    CHECK(n == 4 && memcmp(p, msgs[i], 4) == 0);
+  }
+  wsc_close(&c);
+}
+
+static void test_pause(void **state) {
+  (void)state;
+  fixture f = {.client = pause_client, .configure = ping_100ms};
+  run(&f);
+  assert_null(strstr(f.error_kinds, "timeout,"));
+  assert_int_equal(weft_spark_pause(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_spark_resume(NULL), WEFT_EINVAL);
 }
 
 CLIENT(broadcast_client) {
@@ -1085,6 +1137,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_ping_timeout),
       cmocka_unit_test(test_end),
+      cmocka_unit_test(test_pause),
       cmocka_unit_test(test_broadcast),
       cmocka_unit_test(test_auth),
       cmocka_unit_test(test_plugins),

@@ -27,11 +27,13 @@ typedef struct fx {
   weft_client *client;
   weft_spark *spark; /* retained in the connection event */
   weft_rooms *rooms;
+  weft_emitter *em;
+  int rc_late_emit; /* an emit to the retained spark, from the server's close event */
   char id[64];
   int disconnected, server_closed, client_destroyed;
   int release_in_event; /* release the handles from inside their last events */
   int rc_in_event[3];
-  int rc_rooms[3]; /* leave, leave_all and join from the disconnection event */
+  int rc_rooms[4]; /* leave, leave_all, join and an emit from the disconnection event */
 } fx;
 
 static void s_connection(weft_spark *sp, void *user) {
@@ -50,6 +52,8 @@ static void s_disconnection(weft_spark *sp, void *user) {
   f->rc_rooms[0] = weft_rooms_leave(f->rooms, sp, "lobby");
   f->rc_rooms[1] = weft_rooms_leave_all(f->rooms, sp);
   f->rc_rooms[2] = weft_rooms_join(f->rooms, sp, "lobby");
+  f->rc_rooms[3] =
+      weft_emitter_emit(weft_emitter_of_server(f->server), sp, "late", NULL, 0, NULL, NULL);
   if (f->release_in_event) {
     f->rc_in_event[0] = weft_spark_release(sp);
     f->spark = NULL;
@@ -59,6 +63,7 @@ static void s_disconnection(weft_spark *sp, void *user) {
 static void s_close(weft_server *s, void *user) {
   fx *f = user;
   f->server_closed = 1;
+  if (f->spark) f->rc_late_emit = weft_emitter_emit(f->em, f->spark, "late", NULL, 0, NULL, NULL);
   if (f->release_in_event) f->rc_in_event[1] = weft_server_release(s);
 }
 
@@ -82,6 +87,7 @@ static void run(fx *f) {
                            .disconnection = s_disconnection,
                            .close = s_close};
   assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
+  assert_int_equal(weft_emitter_server(f->server, &f->em), 0);
   assert_int_equal(weft_rooms_server(f->server, &f->rooms), 0);
   /* The creator's reference is not released here. */
   assert_int_equal(weft_server_release(f->server), WEFT_EINVAL);
@@ -105,13 +111,16 @@ static void test_retained_after_close(void **state) {
   fx f = {0};
   run(&f);
   weft_value *v = weft_value_new_string("late", 4);
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 4; i++)
     assert_int_equal(f.rc_rooms[i], WEFT_ECLOSED);
+  assert_int_equal(f.rc_late_emit, WEFT_ECLOSED); /* not EINVAL: the spark has no server now */
   /* the spark */
   weft_spark *sp = f.spark;
   assert_int_equal(weft_spark_write(sp, v), WEFT_ECLOSED);
   assert_int_equal(weft_spark_write_raw(sp, "x", 1, 0), WEFT_ECLOSED);
   assert_int_equal(weft_spark_end(sp, NULL, 0), WEFT_ECLOSED);
+  assert_int_equal(weft_spark_pause(sp), WEFT_ECLOSED);
+  assert_int_equal(weft_spark_resume(sp), WEFT_ECLOSED);
   assert_string_equal(weft_spark_id(sp), f.id);
   assert_null(weft_spark_header(sp, "host"));
   assert_int_equal(weft_spark_header_count(sp), 0);

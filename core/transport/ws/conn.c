@@ -172,6 +172,7 @@ void weft__ws_open(weft__ws_conn *w) {
 void weft__ws_down(weft__ws_conn *w, const weft__fault *why) {
   if (w->state != WEFT__WS_OPEN) return;
   w->state = WEFT__WS_CLOSING;
+  weft__stream_pause(weft__ws_io(w), 0); /* the peer's close frame is read */
   EMIT(w, closing, why);
 }
 
@@ -188,6 +189,11 @@ void weft__ws_close(weft__conn *c, int code, const char *reason) {
     weft__ws_side_of(w)->deadline(w, WEFT__CLOSE_WAIT);
   else
     weft__ws_side_of(w)->linger(w);
+}
+
+void weft__ws_pause(weft__conn *c, int on) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  if (w->state == WEFT__WS_OPEN) weft__stream_pause(weft__ws_io(w), on);
 }
 
 void weft__ws_abort(weft__conn *c) {
@@ -212,7 +218,7 @@ static int on_message(void *ctx, int binary, uint8_t *data, size_t len) {
   if (w->state != WEFT__WS_OPEN) return 0; /* closing: data is ignored */
   EMIT(w, message, binary, data, len);
   w->fed += len < WEFT__TURN_BUDGET ? (uint32_t)len : WEFT__TURN_BUDGET;
-  return w->fed >= WEFT__TURN_BUDGET || w->state == WEFT__WS_CLOSED;
+  return w->fed >= WEFT__TURN_BUDGET || w->state == WEFT__WS_CLOSED || weft__ws_io(w)->paused;
 }
 
 static int on_ping(void *ctx, uint8_t *data, size_t len) {

@@ -72,6 +72,8 @@ void weft__ws_close(weft__conn *c, int code, const char *reason);
 void weft__ws_abort(weft__conn *c);
 /* The request a server connection was opened with (NULL when dialed). */
 const weft__http_req *weft__ws_peer(const weft__conn *c);
+/* Stops or resumes reading the connection's stream. */
+void weft__ws_pause(weft__conn *c, int on);
 /* The handshake is done: frames flow, and the owner hears of it. */
 void weft__ws_open(weft__ws_conn *w);
 /* Feeds bytes to the frame reader; returns the bytes used. */

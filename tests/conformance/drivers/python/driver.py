@@ -22,7 +22,9 @@ CAPS = [
     "emitter", "rooms", "rooms.client", "channels", "batching", "queue", "drain",
     "spark.enumerate", "origins", "trusted_proxies", "compression", "client.set_online",
     "client.id", "client.headers", "client.emitter", "client.channels", "client.batching",
-    "client.max_length", "client.http_status",
+    "client.max_length", "client.http_status", "id_generator", "static_files", "serve_client",
+    "server.plugin", "client.plugin", "client.transform.in", "client.transform.out",
+    "client.compression", "client.manual", "client.destroy",
 ]
 SAFE = 2**53 - 1
 TAGS = ("$int", "$float", "$bin", "$map")
@@ -104,6 +106,8 @@ def _fail(spark: Any, msg: Any) -> Any:
 
 
 MENU = {
+    "greeter": weft.Plugin("greeter", connection=lambda sp: sp.write({"greeting": "hello"}),
+                           open=lambda cl: cl.write({"greeting": "hello"})),
     "swallow_drop": weft.Plugin("swallow_drop", incoming=_swallow),
     "incoming_wrap": weft.Plugin("incoming_wrap", incoming=lambda s, m: {"in": m}),
     "outgoing_wrap": weft.Plugin("outgoing_wrap", outgoing=lambda s, m: {"out": m}),
@@ -122,6 +126,15 @@ def options(o: dict[str, Any], refused: tuple[str, ...], names: tuple[str, ...],
     if "ack_timeout" in o:
         kw["ack_timeout"] = o["ack_timeout"] / 1000
     return kw
+
+
+def plugins(o: dict[str, Any]) -> list[weft.Plugin]:
+    """The menu's plugins named by the options' transforms and plugins."""
+    names = o.get("transforms", []) + o.get("plugins", [])
+    for t in names:
+        if t not in MENU:
+            raise Cap(f"the Python host has no {t}")
+    return [MENU[t] for t in names]
 
 
 class Driver:
@@ -169,18 +182,20 @@ class Driver:
     async def serve(self, c: dict[str, Any]) -> dict[str, Any]:
         o = c.get("options", {})
         name = c["server"]
-        kw = options(o, ("id_generator", "static_dir", "asset", "serve_client"),
-                     ("parser", "transformer", "max_length", "compression", "high_water_mark", "max_queue",
+        kw = options(o, (), ("static_dir", "parser", "transformer", "max_length", "compression", "high_water_mark", "max_queue",
                       "queue_policy", "origins", "trusted_proxies", "batching", "emitter", "rooms",
                       "channels", "channel_window"))
         if "ping_interval" in o:
             kw["ping_interval"] = o["ping_interval"] / 1000 or None
-        plugins = []
-        for t in o.get("transforms", []) + o.get("plugins", []):
-            if t not in MENU:
-                raise Cap(f"the Python host has no {t} (weft.Plugin has transforms only)")
-            plugins.append(MENU[t])
-        kw["plugins"] = plugins
+        if "serve_client" in o:
+            kw["client_library"] = bool(o["serve_client"])
+        if "asset" in o:
+            a = o["asset"]
+            kw["assets"] = {a["path"]: (a["type"], a["text"].encode())}
+        if o.get("id_generator") == "counter":
+            count = iter(range(1, 1 << 62))
+            kw["id_generator"] = lambda: f"conf-{next(count)}"
+        kw["plugins"] = plugins(o)
         if "authorize" in o:
             a = o["authorize"]
 
@@ -228,9 +243,9 @@ class Driver:
     async def connect(self, c: dict[str, Any]) -> dict[str, Any]:
         o = c.get("options", {})
         name = c["client"]
-        kw = options(o, ("manual", "compression", "transforms", "plugins"),
-                     ("parser", "transformer", "max_length", "queue_limit", "headers", "retry_refused",
+        kw = options(o, (), ("manual", "compression", "parser", "transformer", "max_length", "queue_limit", "headers", "retry_refused",
                       "emitter", "channels", "channel_window", "batching"), wait=False)
+        kw["plugins"] = plugins(o)
         if "reconnect" in o:
             r = o["reconnect"]
             kw["reconnect"] = weft.Backoff(min=r.get("min", 500) / 1000,
@@ -308,8 +323,8 @@ class Driver:
         if cmd == "connect":
             return await self.connect(c)
         if cmd in ("open", "destroy"):
-            raise Cap(f"the Python client has no {cmd}()")
-        if cmd == "close":
+            getattr(self.clients[c["client"]], cmd)()
+        elif cmd == "close":
             self.spawn(self.servers[c["server"]].close(end=not c.get("reconnect"),
                                                         timeout=c.get("timeout", 1000) / 1000))
         elif cmd == "write":
