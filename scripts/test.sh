@@ -126,6 +126,17 @@ run_cross() {
   WEFT_BUILD=build node --test --test-concurrency=1 tests/cross/
 }
 
+# The conformance suite (tests/conformance/): every scenario against the
+# driver of every host, the scenario x host table, and the capability
+# matrix of docs/bindings.md checked against the headers and the bindings.
+# Needs the host stages' builds (Python's venv, Node's addon, the browser's
+# Chromium); the C driver and the Lua module come with the C build.
+run_conformance() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  bash node/deps.sh || return 1
+  WEFT_BUILD=build timeout 600 node --test --test-reporter=spec --test-concurrency=1 tests/conformance/
+}
+
 run_format() {
   local bad
   bad=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run 2>&1 | grep -c 'warning:' || true)
@@ -171,6 +182,7 @@ case $what in
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
+  conformance) stage "conformance: scenarios x hosts, the bindings matrix" run_conformance ;;
   hostile) stage "hostile peers" run_hostile ;;
   metrics) stage "metrics: promtool and Prometheus" run_metrics ;;
   packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
@@ -183,6 +195,7 @@ case $what in
     stage "interop with the npm Primus client" run_interop
     stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
+    stage "conformance: scenarios x hosts, the bindings matrix" run_conformance
     stage "acks across hosts" run_cross
     stage "hostile peers" run_hostile
     stage "metrics: promtool and Prometheus" run_metrics
