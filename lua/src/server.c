@@ -328,6 +328,7 @@ static int collect_spark(weft_spark *sp, void *user) {
 /* server:sparks() --> { spark, ... }: the open sparks (for_each's list). */
 static int l_sparks(lua_State *L) {
   weft__lowner *o = check_server(L);
+  if (o->closed) return weft__lfail(L, WEFT_ECLOSED, "sparks"); /* closing: none to visit */
   collect c = {NULL, 0, 0};
   int rc = weft_server_foreach(o->s, collect_spark, &c);
   if (rc != 0) {
