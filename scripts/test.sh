@@ -67,7 +67,7 @@ run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
   for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
-    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options; do
+    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -92,6 +92,10 @@ run_fuzz() {
     corpus="build-fuzz/corpus/$(basename "$f")"
     mkdir -p "$corpus"
     [ -d "tests/fuzz/seeds/$(basename "$f")" ] && cp -n tests/fuzz/seeds/"$(basename "$f")"/* "$corpus"/ 2>/dev/null
+    # The committed corpus: what long runs found, merged to its coverage
+    # (tests/fuzz/README.md says how it is refreshed).
+    [ -f "tests/fuzz/corpus/$(basename "$f").tar.gz" ] &&
+      tar -xzf "tests/fuzz/corpus/$(basename "$f").tar.gz" -C "$corpus" --skip-old-files
     echo "fuzz $(basename "$f") for ${FUZZ_SECONDS}s"
     if ! "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix=build-fuzz/ \
       "$corpus" >"build-fuzz/$(basename "$f").log" 2>&1; then

@@ -51,6 +51,7 @@ static const char *CAPS[] = {"server",
                              "client.http_status",
                              "client.compression",
                              "client.transform.in",
+                             "client.transform.out",
                              "client.plugin",
                              NULL};
 

@@ -44,6 +44,11 @@ static int c_wrap_in(weft_client *c, const weft_value *msg, weft_value **rep, vo
   *rep = wrap("in", msg);
   return WEFT_PASS;
 }
+static int c_wrap_out(weft_client *c, const weft_value *msg, weft_value **rep, void *user) {
+  (void)c, (void)user;
+  *rep = wrap("out", msg);
+  return WEFT_PASS;
+}
 static int c_fail(weft_client *c, const weft_value *msg, weft_value **rep, void *user) {
   (void)c, (void)rep, (void)user;
   return is_text(msg, "fail") ? WEFT_EINVAL : WEFT_PASS;
@@ -74,6 +79,8 @@ static const weft_plugin_ops client_menu[] = {
     {OPS("swallow_drop"), .client_incoming = c_swallow},
     {OPS("incoming_wrap"), .client_incoming = c_wrap_in},
     {OPS("fail_incoming"), .client_incoming = c_fail},
+    {OPS("outgoing_wrap"), .client_outgoing = c_wrap_out},
+    {OPS("swallow_drop_out"), .client_outgoing = c_swallow},
     {OPS("greeter"), .client_open = c_greet},
 };
 
