@@ -109,7 +109,6 @@ static int l_client_new(lua_State *L) {
   weft__lowner *o = calloc(1, sizeof(*o));
   if (!o) return weft__lfail(L, WEFT_ENOMEM, "client");
   o->lp = lp;
-  o->out_ref = LUA_NOREF;
   for (int i = 0; i < WEFT__LCB; i++)
     o->cb[i] = LUA_NOREF;
   int rc = weft_client_new(lp->loop, url, &o->c);
@@ -181,27 +180,9 @@ static int l_write(lua_State *L) {
   weft__lowner *o = check_client(L);
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
-  int idx = 2;
-  if (o->out_ref != LUA_NOREF) {
-    lua_settop(L, 2);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, o->out_ref);
-    lua_pushvalue(L, 2);
-    lua_call(L, 1, 2); /* no C of the core below: an error reaches the caller */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->drop_ref);
-    if (lua_rawequal(L, 3, 5)) {
-      lua_pushboolean(L, 1); /* swallowed */
-      return 1;
-    }
-    if (lua_isnil(L, 3) && !lua_isnil(L, 4)) {
-      const char *why = lua_tostring(L, 4);
-      lua_pushfstring(L, "outgoing transform: %s", why ? why : "failed");
-      return weft__lfailmsg(L, WEFT_EINVAL, lua_tostring(L, -1));
-    }
-    idx = 3;
-  }
   weft_value *v;
   int nret;
-  if (weft__lcheck_value(lp, L, idx, &v, &nret) != 0) return nret;
+  if (weft__lcheck_value(lp, L, 2, &v, &nret) != 0) return nret;
   int rc = weft_client_write(o->c, v);
   weft_value_free(v);
   if (rc < 0) return weft__lfail(L, rc, "write");
@@ -218,16 +199,6 @@ static int l_write_raw(lua_State *L) {
   int rc = weft_client_write_raw(o->c, s, len, lua_toboolean(L, 3));
   if (rc < 0) return weft__lfail(L, rc, "write_raw");
   lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* client:_outgoing(fn|nil): the chain of outgoing transforms. */
-static int l_outgoing(lua_State *L) {
-  weft__lowner *o = check_client(L);
-  if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-  weft__lunref(L, &o->out_ref);
-  if (!lua_isnil(L, 2)) o->out_ref = weft__lref(L, 2);
-  lua_settop(L, 1);
   return 1;
 }
 
@@ -284,14 +255,7 @@ static int l_close(lua_State *L) {
 
 const luaL_Reg weft__lclient_funcs[] = {{"client_new", l_client_new}, {NULL, NULL}};
 
-const luaL_Reg weft__lclient_methods[] = {{"_on", l_on},
-                                          {"_outgoing", l_outgoing},
-                                          {"open", l_open},
-                                          {"write", l_write},
-                                          {"write_raw", l_write_raw},
-                                          {"id", l_id},
-                                          {"state", l_state},
-                                          {"buffered", l_buffered},
-                                          {"set_online", l_set_online},
-                                          {"close", l_close},
-                                          {NULL, NULL}};
+const luaL_Reg weft__lclient_methods[] = {
+    {"_on", l_on},      {"open", l_open},   {"write", l_write},       {"write_raw", l_write_raw},
+    {"id", l_id},       {"state", l_state}, {"buffered", l_buffered}, {"set_online", l_set_online},
+    {"close", l_close}, {NULL, NULL}};

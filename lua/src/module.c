@@ -86,7 +86,6 @@ void weft__lowner_unref(weft__lowner *o) {
   lua_State *L = o->lp->L;
   for (int i = 0; i < WEFT__LCB; i++)
     weft__lunref(L, &o->cb[i]);
-  weft__lunref(L, &o->out_ref);
 }
 
 int weft__lowner_release(weft__lowner *o) {

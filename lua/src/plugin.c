@@ -115,6 +115,11 @@ static int on_client_incoming(weft_client *c, const weft_value *msg, weft_value 
   (void)c;
   return hook(user, "incoming", NULL, msg, replace);
 }
+static int on_client_outgoing(weft_client *c, const weft_value *msg, weft_value **replace,
+                              void *user) {
+  (void)c;
+  return hook(user, "outgoing", NULL, msg, replace);
+}
 static void plugin_destroy(void *user) {
   lplugin *p = user;
   weft__lunref(p->r.lp->L, &p->r.ref);
@@ -130,7 +135,7 @@ static int has(lua_State *L, const char *field) {
 
 /* handle:_use(name, plugin): the plugin table's hooks (servers:
  * connection, disconnection, incoming, outgoing; clients: open, close,
- * incoming), before listening / opening. */
+ * incoming, outgoing), before listening / opening. */
 static int l_use(lua_State *L) {
   int is_client;
   weft__lowner *o = weft__lcheck_owner(L, 1, &is_client);
@@ -154,6 +159,7 @@ static int l_use(lua_State *L) {
     if (has(L, "open")) ops->client_open = on_client_open;
     if (has(L, "close")) ops->client_close = on_client_close;
     if (has(L, "incoming")) ops->client_incoming = on_client_incoming;
+    if (has(L, "outgoing")) ops->client_outgoing = on_client_outgoing;
     rc = weft_client_use(o->c, ops, p); /* destroy has run when it fails */
   } else {
     if (has(L, "connection")) ops->connection = on_connection;

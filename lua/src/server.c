@@ -136,7 +136,6 @@ static int l_server_new(lua_State *L) {
   weft__lowner *o = calloc(1, sizeof(*o));
   if (!o) return weft__lfail(L, WEFT_ENOMEM, "server");
   o->lp = lp;
-  o->out_ref = LUA_NOREF;
   for (int i = 0; i < WEFT__LCB; i++)
     o->cb[i] = LUA_NOREF;
   int rc = weft_server_new(lp->loop, &o->s);

@@ -75,7 +75,6 @@ struct weft__lowner {
   int refs;           /* the userdata's and the core's */
   int closed;         /* close() was called: registrations get WEFT_ECLOSED */
   int close_on_error; /* servers: handler_errors = "close" */
-  int out_ref;        /* clients: the outgoing transforms (a list), or LUA_NOREF */
   weft__lreply *replies;
   int cb[WEFT__LCB]; /* handlers by event */
 };

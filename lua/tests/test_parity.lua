@@ -165,7 +165,7 @@ test("server plugins: hooks in order, transforms in and out, drop and failure; b
   settle()
 end)
 
-test("client plugins: open hook, transforms in and out, drop; bad input", function()
+test("client plugins: open hook, transforms in and out (the core's client_outgoing), drop, failure; bad input", function()
   local srv = assert(server {})
   local got = {}
   srv:on("connection", function(sp)
@@ -182,6 +182,7 @@ test("client plugins: open hook, transforms in and out, drop; bad input", functi
       { incoming = function(m) if m == "drop" then return weft.drop end end },
       { incoming = function(m) return { ["in"] = m } end },
       { outgoing = function(m) if m == "secret" then return weft.drop end end },
+      { outgoing = function(m) if m == "refuse" then return nil, "refused here" end end },
       { outgoing = function(m) return { out = m } end },
     },
   })
@@ -191,6 +192,9 @@ test("client plugins: open hook, transforms in and out, drop; bad input", functi
   wait(function() return #got == 1 end, 5000, "the open hook's greeting")
   eq(got[1].out.greeting, "hello", "the greeting went through outgoing")
   eq(c:write("secret"), true, "a dropped write is not an error")
+  local r, _, name = c:write("refuse")
+  eq(r, nil, "a failed outgoing transform fails the write")
+  eq(name, "EINVAL", "its error")
   c:write("echo")
   wait(function() return #back == 1 end, 5000, "the server's answer")
   eq(back[1]["in"], "x", "incoming: drop then wrap")

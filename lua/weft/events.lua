@@ -1,7 +1,7 @@
 -- What servers, sparks, clients and channels share on the Lua side: on()
 -- over the C handlers (event names, aliases, argument checks), the plugins
--- (their hooks handed to the C trampolines; client outgoing transforms as a
--- chain run by client:write), and tostring.
+-- (their hooks handed to the C trampolines over weft_plugin_ops), and
+-- tostring.
 local core = require "weft.core"
 local classes = core.classes
 
@@ -58,29 +58,12 @@ local HOOKS = {
   client = { "open", "close", "incoming", "outgoing" },
 }
 
--- Chains the client's outgoing transforms into one function for C.
-local function chain(fns)
-  local drop = core.drop
-  return function(msg)
-    for i = 1, #fns do
-      local r, why = fns[i](msg)
-      if r == drop then return drop end
-      if r ~= nil then
-        msg = r
-      elseif why ~= nil then
-        return nil, why
-      end
-    end
-    return msg
-  end
-end
-
 -- `level`: the code to blame for a bad plugin, counted from use() as error()'s.
 function M.use(handle, kind, list, level)
   if type(list) ~= "table" then
     error(("bad option 'plugins' (a list of plugin tables expected, got %s)"):format(type(list)), level)
   end
-  local mine, outs = {}, {}
+  local mine = {}
   registered[handle] = mine
   local weak = setmetatable({ handle }, { __mode = "v" }) -- hooks must not hold the client
   for i, p in ipairs(list) do
@@ -104,15 +87,12 @@ function M.use(handle, kind, list, level)
       local open, close = hooks.open, hooks.close
       if open then hooks.open = function() return open(weak[1]) end end
       if close then hooks.close = function() return close(weak[1]) end end
-      if hooks.outgoing then outs[#outs + 1] = hooks.outgoing end
-      hooks.outgoing = nil
     end
     if p.init then p.init(handle) end
     local ok, msg, ename = handle:_use(name, hooks)
     if not ok then return nil, msg, ename end
     mine[name] = p
   end
-  if #outs > 0 then handle:_outgoing(chain(outs)) end
   return true
 end
 
