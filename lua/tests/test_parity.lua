@@ -410,5 +410,23 @@ test('handler_errors = "close" without an error handler: closed, and poll() rais
   settle()
 end)
 
+-- Docs ------------------------------------------------------------------------------------
+
+test("README: the options tables are the core's (weft.server_options(), client_options()) and Lua's", function()
+  local f = assert(io.open(ROOT .. "/lua/README.md"))
+  local text = f:read("*a")
+  f:close()
+  local options = require "weft.options"
+  for _, kind in ipairs { "server", "client" } do
+    local head = "<!-- options: " .. kind .. " (generated from the core table: lua/tests/test_parity.lua checks it) -->\n"
+    local s = text:find(head, 1, true)
+    assert(s, "README has no " .. kind .. " options table")
+    local e = text:find("<!-- end of " .. kind .. " options -->", s, true)
+    eq(text:sub(s + #head, e - 1), options.markdown(kind),
+      kind .. " options in lua/README.md (regenerate: weft.options.markdown)")
+  end
+  eq(#weft.server_options() > 20, true, "the core's server table")
+end)
+
 local ok = tap.run((math.type and "lua5.4" or "luajit") .. "-parity", weft.clock)
 os.exit(ok and 0 or 1, true)

@@ -1,7 +1,7 @@
 -- The constructors' option tables, translated into the core's options by
 -- name (weft.server_options(), weft.client_options(): the core's table,
 -- checked there once) plus the options only Lua has. Also renders both as
--- Markdown for lua/README.md (lua/tools/options_doc.lua checks it).
+-- Markdown for lua/README.md (lua/tests/test_parity.lua checks it).
 local core = require "weft.core"
 
 local M = {}
