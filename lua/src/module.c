@@ -97,13 +97,6 @@ int weft__lowner_release(weft__lowner *o) {
 
 /* ---- calls into Lua ---- */
 
-void weft__lcall_init(weft__lcall *c, weft__lloop *lp, int ref) {
-  memset(c, 0, sizeof(*c));
-  c->lp = lp;
-  c->ref = ref;
-  c->arg_ref = c->tail_ref = LUA_NOREF;
-}
-
 static int traceback(lua_State *L) {
   /* Error objects that are not strings (tables, userdata) pass through as
    * they are, so handlers can raise structured errors. */
@@ -137,8 +130,7 @@ static int push_args(lua_State *L, weft__lcall *c) {
 /* Runs inside lua_pcall: everything that may raise happens here. */
 static int trampoline(lua_State *L) {
   weft__lcall *c = lua_touserdata(L, 1);
-  lua_settop(L, 0);
-  luaL_checkstack(L, 8, "weft callback");
+  lua_settop(L, 0); /* a C function has LUA_MINSTACK (20) slots: push_args needs 8 */
   int n = c->push ? c->push(L, c) : push_args(L, c);
   if (n < 0) return 0;
   c->ran = 1;

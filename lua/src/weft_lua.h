@@ -140,7 +140,10 @@ struct weft__lcall {
   void *ctx;
   int ran; /* set when there was something to call */
 };
-void weft__lcall_init(weft__lcall *c, weft__lloop *lp, int ref);
+/* Inline: on every event's path, and the stores it does not need fold away. */
+static inline void weft__lcall_init(weft__lcall *c, weft__lloop *lp, int ref) {
+  *c = (weft__lcall){.lp = lp, .ref = ref, .arg_ref = LUA_NOREF, .tail_ref = LUA_NOREF};
+}
 /* Returns 0 when the function ran and returned, 1 when there was nothing
  * to call, -1 when it raised (the error is kept for poll(), or closes the
  * spark: see the top of this file). */
