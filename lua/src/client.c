@@ -173,9 +173,8 @@ static int l_open(lua_State *L) {
   return 1;
 }
 
-/* client:write(msg): queued while not open, sent in order. The outgoing
- * transforms (a chain made by client.lua) run first: they return the
- * message, weft.drop, or nil and a reason. */
+/* client:write(msg): queued while not open, sent in order. The plugins'
+ * outgoing transforms run inside weft_client_write (client_outgoing). */
 static int l_write(lua_State *L) {
   weft__lowner *o = check_client(L);
   weft__lloop *lp = LOOP_UP(L);
