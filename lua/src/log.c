@@ -59,7 +59,8 @@ static int l_set_log(lua_State *L) {
   return 1;
 }
 
-/* server:metrics() --> { connections_open = n, ... } (weft_metrics' fields). */
+/* server:metrics() --> { connections_open = n, ... }: every counter of
+ * weft_metrics, named by the core (weft_metrics_at). */
 static int l_metrics(lua_State *L) {
   weft__lowner *o = ((weft__lhandle *)luaL_checkudata(L, 1, MT_SERVER))->o;
   if (o->closed) return weft__lfail(L, WEFT_ECLOSED, "metrics"); /* close() was called */
@@ -69,25 +70,12 @@ static int l_metrics(lua_State *L) {
   m.size = sizeof(m);
   int rc = weft_server_metrics(s, &m);
   if (rc != 0) return weft__lfail(L, rc, "metrics");
-  const struct {
-    const char *name;
-    uint64_t v;
-  } f[] = {{"connections_open", m.connections_open},
-           {"connections_total", m.connections_total},
-           {"handshakes_total", m.handshakes_total},
-           {"refused_total", m.refused_total},
-           {"messages_in_total", m.messages_in_total},
-           {"messages_out_total", m.messages_out_total},
-           {"bytes_in_total", m.bytes_in_total},
-           {"bytes_out_total", m.bytes_out_total},
-           {"queue_bytes", m.queue_bytes},
-           {"queue_refused_total", m.queue_refused_total},
-           {"heartbeat_timeouts_total", m.heartbeat_timeouts_total},
-           {"errors_total", m.errors_total}};
-  lua_createtable(L, 0, (int)(sizeof(f) / sizeof(f[0])));
-  for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-    lua_pushinteger(L, (lua_Integer)f[i].v);
-    lua_setfield(L, -2, f[i].name);
+  lua_createtable(L, 0, 16);
+  uint64_t v;
+  const char *name;
+  for (size_t i = 0; (name = weft_metrics_at(&m, i, &v)); i++) {
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, name);
   }
   return 1;
 }
