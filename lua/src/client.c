@@ -88,40 +88,21 @@ static void on_destroy(weft_client *c, void *u) {
   weft__lreplies_reject(u, NULL);
 }
 
-static void client_free(void *user) {
-  weft__lowner *o = user;
-  weft__lloop *lp = o->lp;
-  if (o->prev)
-    o->prev->next = o->next;
-  else if (lp->open == o)
-    lp->open = o->next;
-  if (o->next) o->next->prev = o->prev;
-  o->prev = o->next = NULL;
-  weft__lowner_release(o);
-}
-
 /* core.client_new(url) --> a client that has not connected yet. */
 static int l_client_new(lua_State *L) {
   weft__lloop *lp = LOOP_UP(L);
   const char *url = luaL_checkstring(L, 1);
   lp->L = L;
   weft__lhandle *h = weft__lnew(L, sizeof(*h), MT_CLIENT);
-  weft__lowner *o = calloc(1, sizeof(*o));
+  weft__lowner *o = weft__lowner_new(lp);
   if (!o) return weft__lfail(L, WEFT_ENOMEM, "client");
-  o->lp = lp;
-  for (int i = 0; i < WEFT__LCB; i++)
-    o->cb[i] = LUA_NOREF;
   int rc = weft_client_new(lp->loop, url, &o->c);
   if (rc != 0) {
     free(o);
     return weft__lfail(L, rc, "client");
   }
   weft_client_retain(o->c); /* the userdata's, released by __gc */
-  o->refs = 2;
-  h->o = o;
-  o->next = lp->open;
-  if (lp->open) lp->open->prev = o;
-  lp->open = o;
+  weft__lowner_link(o, h);
   weft_client_events ev = {.size = sizeof(ev),
                            .open = on_open,
                            .data = on_data,
@@ -138,7 +119,7 @@ static int l_client_new(lua_State *L) {
                            .id = on_id,
                            .destroy = on_destroy,
                            .reconnect_timeout = on_rtimeout};
-  weft_client_set_events(o->c, &ev, o, client_free);
+  weft_client_set_events(o->c, &ev, o, weft__lowner_free);
   return 1;
 }
 

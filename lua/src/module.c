@@ -95,6 +95,36 @@ int weft__lowner_release(weft__lowner *o) {
   return 1;
 }
 
+weft__lowner *weft__lowner_new(weft__lloop *lp) {
+  weft__lowner *o = calloc(1, sizeof(*o));
+  if (!o) return NULL;
+  o->lp = lp;
+  for (int i = 0; i < WEFT__LCB; i++)
+    o->cb[i] = LUA_NOREF;
+  return o;
+}
+
+void weft__lowner_link(weft__lowner *o, weft__lhandle *h) {
+  weft__lloop *lp = o->lp;
+  o->refs = 2;
+  h->o = o;
+  o->next = lp->open;
+  if (lp->open) lp->open->prev = o;
+  lp->open = o;
+}
+
+void weft__lowner_free(void *user) {
+  weft__lowner *o = user;
+  weft__lloop *lp = o->lp;
+  if (o->prev)
+    o->prev->next = o->next;
+  else if (lp->open == o)
+    lp->open = o->next;
+  if (o->next) o->next->prev = o->prev;
+  o->prev = o->next = NULL;
+  weft__lowner_release(o);
+}
+
 /* ---- calls into Lua ---- */
 
 static int traceback(lua_State *L) {

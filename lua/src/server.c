@@ -114,41 +114,21 @@ static void on_close(weft_server *s, void *user) {
   weft__lrun(&c);
 }
 
-/* free_user of the events: the core is done with the server. */
-static void server_free(void *user) {
-  weft__lowner *o = user;
-  weft__lloop *lp = o->lp;
-  if (o->prev)
-    o->prev->next = o->next;
-  else if (lp->open == o)
-    lp->open = o->next;
-  if (o->next) o->next->prev = o->prev;
-  o->prev = o->next = NULL;
-  weft__lowner_release(o);
-}
-
 /* ---- core.server_new() --> a server that does not listen yet ---- */
 
 static int l_server_new(lua_State *L) {
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
   weft__lhandle *h = weft__lnew(L, sizeof(*h), MT_SERVER);
-  weft__lowner *o = calloc(1, sizeof(*o));
+  weft__lowner *o = weft__lowner_new(lp);
   if (!o) return weft__lfail(L, WEFT_ENOMEM, "server");
-  o->lp = lp;
-  for (int i = 0; i < WEFT__LCB; i++)
-    o->cb[i] = LUA_NOREF;
   int rc = weft_server_new(lp->loop, &o->s);
   if (rc != 0) {
     free(o);
     return weft__lfail(L, rc, "server");
   }
   weft_server_retain(o->s); /* the userdata's, released by __gc */
-  o->refs = 2;
-  h->o = o;
-  o->next = lp->open;
-  if (lp->open) lp->open->prev = o;
-  lp->open = o;
+  weft__lowner_link(o, h);
   weft_server_events ev = {.size = sizeof(ev),
                            .connection = on_connection,
                            .disconnection = on_disconnection,
@@ -156,7 +136,7 @@ static int l_server_new(lua_State *L) {
                            .drain = on_drain,
                            .error = weft__lon_server_error,
                            .close = on_close};
-  weft_server_set_events(o->s, &ev, o, server_free);
+  weft_server_set_events(o->s, &ev, o, weft__lowner_free);
   return 1;
 }
 

@@ -160,6 +160,13 @@ int weft__lset_cb(lua_State *L, int *cb, int n);
 void *weft__lnew(lua_State *L, size_t size, const char *mt);
 void weft__lowner_unref(weft__lowner *o);
 int weft__lowner_release(weft__lowner *o); /* one reference less; frees at 0 */
+/* A new owner without handlers (NULL: out of memory); linked to its
+ * userdata `h` and the loop's list once its handle exists (two references:
+ * the userdata's and the core's). weft__lowner_free is the free_user of
+ * its events: off the list, the core's reference given back. */
+weft__lowner *weft__lowner_new(weft__lloop *lp);
+void weft__lowner_link(weft__lowner *o, weft__lhandle *h);
+void weft__lowner_free(void *user);
 
 /* ---- value.c ---- */
 
