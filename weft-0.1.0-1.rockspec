@@ -1,4 +1,4 @@
--- The Lua module `weft` (lua/src/weft_lua.c over the C core), for luarocks:
+-- The Lua module `weft` (lua/src/*.c over the C core, lua/weft/*.lua embedded), for luarocks:
 --   luarocks make                          (from this folder, a clone of weft)
 --   luarocks make --tree /opt/game-rocks   (into another tree)
 -- It builds with CMake (the root CMakeLists.txt, target weft_lua_rock) in

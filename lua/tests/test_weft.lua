@@ -233,7 +233,7 @@ test("errors: misuse and bad options return nil, message, name", function()
   assert(msg:find("listen"), msg)
   v, msg, name = weft.server { url = "ws://127.0.0.1:0/primus", parser = "yaml" }
   eq(v, nil, "bad parser")
-  eq(name, "EINVAL", "bad parser name")
+  eq(name, "ERANGE", "bad parser name")
   local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
   v, msg, name = weft.server { url = url_of(srv) }
   eq(v, nil, "port in use")
@@ -242,9 +242,12 @@ test("errors: misuse and bad options return nil, message, name", function()
   eq(v, nil, "bad client url")
   eq(name, "EURL", "client url name")
   v, msg, name = weft.client { url = url_of(srv), parser = "yaml" }
-  eq(name, "EINVAL", "client parser")
+  eq(name, "ERANGE", "client parser")
   assert(not pcall(weft.server, {}), "missing url raises (argument error)")
-  assert(not pcall(weft.server, { url = "ws://127.0.0.1:0/", max_length = -1 }), "negative option")
+  v, msg, name = weft.server { url = "ws://127.0.0.1:0/", max_length = -1 }
+  eq(name, "ERANGE", "a negative option: the core's range check")
+  assert(msg:find("max_length"), msg)
+  assert(not pcall(weft.server, { url = "ws://127.0.0.1:0/", max_length = "big" }), "a string for a number raises (ETYPE)")
   assert(not pcall(srv.on, srv, "nonsense", print), "unknown event raises")
   assert(not pcall(srv.on, srv, "data", 42), "non-function handler raises")
   assert(not pcall(weft.poll, -1), "negative wait")
@@ -337,7 +340,7 @@ test("queue_policy: a full queue closes the spark (default) or drops that messag
   end
   local v, _, name = weft.server { url = "ws://127.0.0.1:0/primus", queue_policy = "sometimes" }
   eq(v, nil, "a policy that does not exist")
-  eq(name, "EINVAL", "its error")
+  eq(name, "ERANGE", "its error")
 end)
 
 -- Transports: transformers, Unix sockets, a server at "/" ------------------------------------
@@ -499,8 +502,9 @@ test("unix: bad input (malformed ws+unix URLs, unix_mode, url lists) fails clean
     -- unix_mode beyond 07777
     local v, _, name = weft.server { url = "ws+unix://" .. dir .. "/m.sock:/primus", unix_mode = 4096 }
     eq(v, nil, "unix_mode 010000")
-    eq(name, "EINVAL", "unix_mode name")
-    assert(not pcall(weft.server, { url = "ws+unix://" .. dir .. "/m.sock", unix_mode = -1 }), "negative mode raises")
+    eq(name, "ERANGE", "unix_mode name")
+    v, _, name = weft.server { url = "ws+unix://" .. dir .. "/m.sock", unix_mode = -1 }
+    eq(name, "ERANGE", "a negative mode")
     -- a list whose second URL is bad: no server, and the first listener is undone
     local first = "ws+unix://" .. dir .. "/first.sock:/primus"
     local msg

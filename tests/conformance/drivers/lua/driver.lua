@@ -10,9 +10,13 @@ local weft = require "weft"
 
 local CAPS = {
   "server", "client", "values", "values.int64.json", "values.float", "parser.msgpack",
-  "parser.raw", "emitter", "rooms", "rooms.client", "channels", "batching", "queue", "drain",
-  "origins", "trusted_proxies", "compression", "client.manual", "client.id", "client.headers",
-  "client.emitter", "client.channels", "client.batching", "client.max_length", "client.http_status",
+  "parser.raw", "authorize", "server.transform.in", "server.transform.out", "server.plugin",
+  "id_generator", "static_files", "serve_client", "spark.enumerate",
+  "emitter", "rooms", "rooms.client", "channels", "batching", "queue", "drain",
+  "origins", "trusted_proxies", "compression", "client.manual", "client.destroy", "client.set_online",
+  "client.id", "client.headers", "client.compression", "client.transform.in", "client.transform.out",
+  "client.plugin", "client.emitter", "client.channels", "client.batching", "client.max_length",
+  "client.http_status",
 }
 local SAFE = 9007199254740991
 local TAGS = { ["$int"] = true, ["$float"] = true, ["$bin"] = true, ["$map"] = true }
@@ -176,19 +180,63 @@ local function watch_channel(ch, owner, spark_id)
   return ch
 end
 
+-- ---- the menu of transforms and plugins (README.md "The menu") ----------------
+-- A transform is a plugin with one hook (lua/README.md "Plugins and
+-- transforms"): it returns the message, nothing, weft.drop, or nil and why.
+local function last(...) return select(select("#", ...), ...) end -- the message (after the spark)
+local TRANSFORMS = {
+  swallow_drop = { incoming = function(...) if last(...) == "drop" then return weft.drop end end },
+  swallow_drop_out = { outgoing = function(...) if last(...) == "drop" then return weft.drop end end },
+  incoming_wrap = { incoming = function(...) return { ["in"] = last(...) } end },
+  outgoing_wrap = { outgoing = function(...) return { out = last(...) } end },
+  fail_incoming = { incoming = function(...) if last(...) == "fail" then return nil, "transform failed" end end },
+}
+local PLUGINS = {
+  greeter = {
+    server = { connection = function(sp) sp:write { greeting = "hello" } end },
+    client = { open = function(cl) cl:write { greeting = "hello" } end },
+  },
+}
+local function plugins(o, kind)
+  local list = {}
+  for _, t in ipairs(o.transforms or {}) do
+    list[#list + 1] = check(TRANSFORMS[t], "unknown transform " .. tostring(t))
+  end
+  for _, p in ipairs(o.plugins or {}) do
+    local pl = check(PLUGINS[p], "unknown plugin " .. tostring(p))[kind]
+    list[#list + 1] = { name = p, connection = pl.connection, open = pl.open }
+  end
+  return #list > 0 and list or nil
+end
+
 -- ---- commands ---------------------------------------------------------------
 local C = {}
 
 function C.serve(c)
   local o = c.options or {}
-  for _, k in ipairs { "authorize", "transforms", "plugins", "id_generator", "static_dir", "asset", "serve_client" } do
-    if o[k] ~= nil then cap(k) end
-  end
   local name = c.server
-  local opts = { url = c.url or "ws://127.0.0.1:0/primus" }
+  local opts = { url = c.url or "ws://127.0.0.1:0/primus", plugins = plugins(o, "server") }
   for _, k in ipairs { "parser", "transformer", "ping_interval", "max_length", "compression", "high_water_mark",
-                       "max_queue", "queue_policy", "origins", "trusted_proxies", "batching", "rooms" } do
+                       "max_queue", "queue_policy", "origins", "trusted_proxies", "batching", "rooms",
+                       "static_dir" } do
     if o[k] ~= nil then opts[k] = o[k] end
+  end
+  if o.serve_client ~= nil then opts.client_library = o.serve_client end
+  if o.authorize then
+    local a = o.authorize
+    opts.authorize = function(req)
+      if req:query(a.query) == a.equals then return true end
+      return false, a.status, a.message
+    end
+  end
+  if o.id_generator == "counter" then
+    local n = 0
+    opts.id_generator = function()
+      n = n + 1
+      return "conf-" .. n
+    end
+  elseif o.id_generator ~= nil then
+    error("unknown id_generator " .. tostring(o.id_generator))
   end
   -- The protocol's rooms imply the emitter (clients' join requests travel as
   -- events), as Node's and Python's options do; Lua's rooms do not.
@@ -196,6 +244,7 @@ function C.serve(c)
   if o.channels then opts.channels = o.channel_window and { window = o.channel_window } or true end
   local s = check(weft.server(opts))
   servers[name] = s
+  if o.asset then check(s:asset(o.asset.path, o.asset.type, o.asset.text)) end
   local about = { server = name }
   s:on("connection", function(sp)
     local id = sp:id()
@@ -229,13 +278,10 @@ end
 
 function C.connect(c)
   local o = c.options or {}
-  for _, k in ipairs { "transforms", "plugins", "compression" } do
-    if o[k] ~= nil then cap("client " .. k) end
-  end
   local name = c.client
-  local opts = { url = c.url }
+  local opts = { url = c.url, plugins = plugins(o, "client") }
   for _, k in ipairs { "parser", "transformer", "timeout", "ping_timeout", "reconnect", "strategy", "retry_refused",
-                       "max_length", "queue_limit", "headers", "manual", "batching" } do
+                       "max_length", "queue_limit", "headers", "manual", "batching", "compression" } do
     if o[k] ~= nil then opts[k] = o[k] end
   end
   if o.emitter then opts.emitter = o.ack_timeout and { timeout = o.ack_timeout } or true end
@@ -296,8 +342,8 @@ end
 
 function C.close(c) check(servers[c.server]:close { reconnect = c.reconnect or false, timeout = c.timeout }) end
 function C.open(c) check(target(c):open()) end
-function C.destroy() cap("destroy a client (client:close() ends it)") end
-function C.set_online() cap("set_online") end
+function C.destroy(c) check(target(c):close()) end
+function C.set_online(c) check(target(c):set_online(c.online and true or false)) end
 function C.client_id(c) check(target(c):id()) end
 function C.write(c)
   local r = check(target(c):write(native(c.value)))
@@ -327,11 +373,14 @@ C["end"] = function(c)
   else check(target(c):close(v)) end
 end
 function C.spark_info(c)
-  if c.all then cap("enumerate a spark's headers and query (by name only)") end
   local sp = spark(c)
   local headers, query = weft.map(), weft.map()
   for _, h in ipairs(c.headers or {}) do headers[h] = sp:header(h) end
   for _, q in ipairs(c.query or {}) do query[q] = sp:query(q) end
+  if c.all then
+    for k, v in pairs(check(sp:headers())) do headers[k] = v end
+    for k, v in pairs(check(sp:query())) do query[k] = v end
+  end
   return { spark = check(sp:id()), address = check(sp:address()), headers = headers, query = query }
 end
 function C.emit(c)
