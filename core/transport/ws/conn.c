@@ -21,7 +21,7 @@
 /* Payload variants this framing makes (payload.h): a copy, and one
  * compressed variant per window size (TAG_DEFLATED + bits - 9), so
  * recipients that asked for the same window share it. */
-enum { TAG_COPY = 1, TAG_DEFLATED = 2 };
+enum { TAG_COPY = WEFT__TAGS_WS, TAG_DEFLATED = WEFT__TAGS_WS + 1 };
 
 #define EMIT(w, name, ...)                                                                         \
   do {                                                                                             \
