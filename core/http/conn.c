@@ -91,6 +91,11 @@ void weft__http_hold(weft__http_conn *hc) {
   pending_add(hc, UINT64_MAX);
 }
 
+void weft__http_park(weft__http_conn *hc) {
+  weft__http_hold(hc);
+  if (hc->state == WEFT__HC_HELD) hc->parked = 1;
+}
+
 void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops) {
   if (hc->state == WEFT__HC_CLOSED) return;
   pending_remove(hc);
@@ -182,6 +187,7 @@ void weft__http_next(weft__http_conn *hc) {
   hc->req.n_query = 0;
   hc->state = WEFT__HC_HEAD;
   hc->hd = 0;
+  hc->parked = 0;
   /* The next request's peer: the socket's again (a proxy may name another). */
   weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
   pending_add(hc, WEFT__HEAD_MS);
@@ -422,7 +428,9 @@ void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard) {
   }
   for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
     next = hc->pnext;
-    if (hard || hc->state == WEFT__HC_HEAD || hc->state == WEFT__HC_HELD) weft__http_abort(hc);
+    if (hard || hc->state == WEFT__HC_HEAD || (hc->state == WEFT__HC_HELD && !hc->parked) ||
+        hc->state == WEFT__HC_BODY)
+      weft__http_abort(hc);
   }
   maybe_closed(ep);
 }

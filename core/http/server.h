@@ -207,6 +207,7 @@ struct weft__http_conn {
   uint8_t handshaking;        /* counted in the site's handshakes */
   uint8_t hd;                 /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
   uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
+  uint8_t parked;             /* held for a session: a soft stop leaves it */
   size_t body_len;            /* WEFT__HC_BODY: the body's bytes */
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
@@ -241,6 +242,10 @@ void weft__http_respond_error(weft__http_conn *hc, int status, const char *messa
 /* The handler keeps the request for later: no deadline, still dropped
  * when the endpoint stops. */
 void weft__http_hold(weft__http_conn *hc);
+/* The same for a request that belongs to a session the handler ends
+ * itself (a long poll): a soft stop leaves it, as it leaves upgraded
+ * connections; a hard one drops it. */
+void weft__http_park(weft__http_conn *hc);
 /* The handler takes the byte stream over (after writing its answer): `ops`
  * (NULL: its handler's `upgraded`) replace the HTTP ones. */
 void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops);

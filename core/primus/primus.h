@@ -105,7 +105,13 @@ struct weft_server {
   void (*ev_free)(void *);
 
   /* options */
-  const weft__transport *transport;
+  const weft__transport *transport; /* the first named: the spec's */
+  /* Side by side on every URL (transports.c): the one that binds first,
+   * then those that join its endpoint. */
+  const weft__transport *transports[WEFT__TRANSPORTS_MAX];
+  size_t n_transports;
+  uint32_t session_ping_interval, session_ping_timeout; /* engine.io's; 0: its defaults */
+  char session_cookie[64];
   const weft__parser_ops *parser;
   uint32_t ping_interval;
   size_t max_length;
@@ -281,6 +287,14 @@ int weft__spark_send_string(weft_spark *c, const char *s);
 void weft__spark_opened(weft_spark *c);
 void weft__spark_closed(weft_spark *c);
 static inline int weft__spark_is_open(const weft_spark *c) { return c->state == WEFT__SP_OPEN; }
+
+/* transports.c */
+/* Parses a comma-separated transformer list into the server's options.
+ * Errors: WEFT_EINVAL, WEFT_EUNSUPPORTED (a name this build lacks). */
+int weft__server_set_transports(weft_server *s, const char *list);
+/* Listens on p->url with each of the server's transports (the first binds,
+ * the others join it); *first gets the one that bound. */
+int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listener **first);
 
 /* auth.c */
 /* The owner route of every server's HTTP site: GET <path>/spec. */

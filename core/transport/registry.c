@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "transport.h"
+#include "engineio/eio.h"
 #include "ws/ws.h"
 
-static const weft__transport *const all[] = {&weft__transport_ws};
+static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio};
 
 const weft__transport *weft__transport_find(const char *name) {
   for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
