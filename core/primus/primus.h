@@ -212,6 +212,7 @@ struct weft_client {
   size_t max_length, queue_limit;
   int retry_refused;
   int compression;   /* offer permessage-deflate */
+  unsigned modes;    /* WEFT__DIAL_* the transport may use (engine.io); 0 all */
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;

@@ -114,3 +114,22 @@ int weft_server_set_session_cookie(weft_server *s, const char *name) {
   memcpy(s->session_cookie, name ? name : "", n + 1);
   return 0;
 }
+
+int weft_client_set_transports(weft_client *c, const char *list) {
+  if (!c || !list) return WEFT_EINVAL;
+  if (c->opened) return WEFT_ESTATE;
+  unsigned modes = 0;
+  char name[64];
+  int rc;
+  while ((rc = next_name(&list, name, sizeof(name))) == 1) {
+    if (strcmp(name, "polling") == 0)
+      modes |= WEFT__DIAL_POLLING;
+    else if (strcmp(name, "websocket") == 0)
+      modes |= WEFT__DIAL_WEBSOCKET;
+    else
+      return WEFT_EINVAL;
+  }
+  if (rc < 0 || !modes) return WEFT_EINVAL;
+  c->modes = modes;
+  return 0;
+}

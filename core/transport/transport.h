@@ -116,9 +116,14 @@ typedef struct weft__dial_params {
   const weft__buf *headers; /* extra request header lines, "Name: value\r\n" */
   size_t max_length;
   int compression; /* offer permessage-deflate (WebSocket) */
+  /* Framings with HTTP fallbacks (engine.io): which of their ways in the
+   * client may use, WEFT__DIAL_* bits; 0 is all of them. */
+  unsigned modes;
   const weft__conn_events *ev;
   void *owner;
 } weft__dial_params;
+
+enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };
 
 struct weft__transport {
   const char *name;           /* the spec's "transformer": "websockets" */

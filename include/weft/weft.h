@@ -759,6 +759,14 @@ WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
  * this build does not have), WEFT_EURL (it does not serve the URL's
  * scheme), WEFT_ESTATE (opened already). */
 WEFT_EXTERN int weft_client_set_transformer(weft_client *c, const char *transformer);
+/* engine.io's ways in, as engine.io-client's `transports` option: a
+ * comma-separated list of "polling" and "websocket". Both (the default):
+ * a polling handshake, then the upgrade to WebSocket when the server
+ * offers it; "polling": long-polling only (Primus's `websockets: false`);
+ * "websocket": a WebSocket from the start. Other transformers ignore it.
+ * Errors: WEFT_EINVAL (an unknown name, an empty list), WEFT_ESTATE (after
+ * the first connection started). */
+WEFT_EXTERN int weft_client_set_transports(weft_client *c, const char *transports);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);
 WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);

@@ -124,6 +124,7 @@ enum {
 
 struct weft__eio_session {
   weft__conn base; /* the owner's part lies before it */
+  uint8_t client;  /* 0: tells it from a dialed connection (transport.c) */
   weft__eio_listener *el;
   weft__eio_session *hnext;         /* sid chain */
   weft__eio_session *tnext, *tprev; /* timer list */
