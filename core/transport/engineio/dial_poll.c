@@ -45,24 +45,29 @@ int weft__eio_dhandshake(eio_dconn *d, const uint8_t *json, size_t len) {
   return rc;
 }
 
+/* A request of an open session that failed: no answer at all (the
+ * server went away) closes it as a dropped WebSocket does; an answer that
+ * is not 200 (a session the server no longer knows) is a protocol error. */
+static int request_failed(eio_dconn *d, const weft__http_result *r, const char *what) {
+  if (r->error == 0 && r->status == 200) return 0;
+  if (!d->open && r->error) {
+    weft__eio_dfail(d, r->error, r->kind, r->message);
+  } else if (!d->open) {
+    weft__eio_drefused(d, r->status, r->body, r->len);
+  } else if (r->error || r->status == 0) {
+    weft__eio_dclosed(d);
+  } else {
+    char msg[64];
+    snprintf(msg, sizeof(msg), "%s answered with HTTP %d", what, r->status);
+    weft__eio_dfail(d, WEFT_EPROTO, "protocol", msg);
+  }
+  return 1;
+}
+
 static void on_get(const weft__http_result *r, void *user) {
   eio_dconn *d = user;
   d->get = NULL;
-  if (d->done) return;
-  if (r->error) {
-    weft__eio_dfail(d, r->error, r->kind, r->message);
-    return;
-  }
-  if (r->status != 200) {
-    if (!d->open) {
-      weft__eio_drefused(d, r->status, r->body, r->len);
-    } else {
-      char msg[64];
-      snprintf(msg, sizeof(msg), "poll answered with HTTP %d", r->status);
-      weft__eio_dfail(d, WEFT_EPROTO, "http", msg);
-    }
-    return;
-  }
+  if (d->done || request_failed(d, r, "poll")) return;
   size_t at = 0;
   weft__eio_packet pk;
   int rc;
@@ -106,14 +111,7 @@ int weft__eio_dpoll(eio_dconn *d) {
 static void on_post(const weft__http_result *r, void *user) {
   eio_dconn *d = user;
   d->post = NULL;
-  if (d->done) return;
-  if (r->error || r->status != 200) {
-    char msg[64];
-    snprintf(msg, sizeof(msg), "post answered with HTTP %d", r->status);
-    weft__eio_dfail(d, r->error ? r->error : WEFT_EPROTO, r->error ? r->kind : "http",
-                    r->error ? r->message : msg);
-    return;
-  }
+  if (d->done || request_failed(d, r, "post")) return;
   if (d->pausing)
     weft__eio_dmaybe_upgrade(d);
   else
