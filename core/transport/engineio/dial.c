@@ -31,6 +31,7 @@ static void on_timer_closed(uv_handle_t *h) {
 /* Lets go of everything: requests, the WebSocket (`orderly`: a close
  * frame), the queue; the memory goes once the timer handle is closed. */
 static void release(eio_dconn *d, int orderly) {
+  d->lingering = 0;
   if (d->get) weft__http_fetch_cancel(d->get);
   if (d->post) weft__http_fetch_cancel(d->post);
   d->get = d->post = NULL;
@@ -286,13 +287,28 @@ static void post_close(eio_dconn *d) {
   weft__http_fetch_request(d->loop, &d->url, &req, d->tls, NULL, NULL, &f);
 }
 
+static void on_linger(uv_timer_t *t) { release(t->data, 0); }
+
+void weft__eio_drelease(eio_dconn *d) { release(d, 0); }
+
 void weft__eio_cancel(weft__conn *c, int orderly) {
   eio_dconn *d = (eio_dconn *)c;
   c->owner = NULL;
   if (d->done) return;
   d->done = 1;
-  if (orderly && d->open && !d->upgraded) post_close(d);
-  release(d, orderly);
+  if (!orderly || !d->open || d->upgraded || !d->get) {
+    if (orderly && d->open && !d->upgraded) post_close(d);
+    release(d, orderly);
+    return;
+  }
+  /* Polling: the close packet is posted, and the poll in flight is left to
+   * come back (the server answers it once it has the close), as
+   * engine.io-client does, for a second at most. */
+  post_close(d);
+  if (d->post) weft__http_fetch_cancel(d->post);
+  d->post = NULL;
+  d->lingering = 1;
+  uv_timer_start(&d->timer, on_linger, 1000, 0);
 }
 
 void weft__eio_dclose_op(weft__conn *c) {

@@ -26,6 +26,7 @@ typedef struct eio_dconn {
   uint8_t upgraded;   /* packets go over the WebSocket */
   uint8_t pausing;    /* the probe answered: polling winds down */
   uint8_t can_upgrade;
+  uint8_t lingering; /* cancelled while polling: the last poll may come back */
   char sid[64];
   uint32_t ping_interval, ping_timeout;
   uint32_t requests; /* for the t= parameter */
@@ -52,6 +53,8 @@ int weft__eio_dsend(eio_dconn *d, weft__payload *p);
 int weft__eio_dsend_text(eio_dconn *d, const char *text, size_t n);
 /* The polling handshake is done: open, and the probe when allowed. */
 void weft__eio_dopened(eio_dconn *d);
+/* Lets go of everything; the memory goes once the timer is closed. */
+void weft__eio_drelease(eio_dconn *d);
 /* Clean end (the server's close packet, or its WebSocket closed). */
 void weft__eio_dclosed(eio_dconn *d);
 

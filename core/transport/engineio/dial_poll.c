@@ -67,6 +67,11 @@ static int request_failed(eio_dconn *d, const weft__http_result *r, const char *
 static void on_get(const weft__http_result *r, void *user) {
   eio_dconn *d = user;
   d->get = NULL;
+  if (d->lingering) { /* cancelled, waiting for this answer to go */
+    uv_timer_stop(&d->timer);
+    weft__eio_drelease(d);
+    return;
+  }
   if (d->done || request_failed(d, r, "poll")) return;
   size_t at = 0;
   weft__eio_packet pk;
