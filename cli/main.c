@@ -478,7 +478,10 @@ static int serve(int argc, char **argv) {
   weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data,
                            NULL,       on_error,      on_close};
   weft_server_set_events(a.server, &ev, &a, NULL);
-  weft_server_set_transformer(a.server, o.transformer);
+  if ((rc = weft_server_set_transformer(a.server, o.transformer)) != 0) {
+    fprintf(stderr, "weft: --transformer %s: %s\n", o.transformer, weft_strerror(rc));
+    return 2;
+  }
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
   weft_server_set_max_length(a.server, (size_t)o.max_length);

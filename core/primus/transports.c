@@ -15,6 +15,7 @@
 static int next_name(const char **at, char *name, size_t cap) {
   const char *p = *at;
   if (!*p) return 0;
+  if (*p == ',' && p[1] == '\0') return WEFT_EINVAL; /* a trailing comma */
   while (*p == ' ')
     p++;
   size_t n = strcspn(p, ",");
@@ -51,7 +52,8 @@ int weft__server_set_transports(weft_server *s, const char *list) {
     named[n++] = t;
     binders += !t->can_join;
   }
-  if (rc < 0 || n == 0) return WEFT_EINVAL;
+  if (n == 0) return WEFT_EUNSUPPORTED; /* "" names no transformer there is */
+  if (rc < 0) return WEFT_EINVAL;
   if (n > 1) { /* side by side: all over HTTP, at most one binds */
     if (binders > 1) return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)

@@ -336,9 +336,10 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *    as a comma-separated list ("websockets,engine.io"): every URL then
  *    serves each (one port; a request with an EIO query is engine.io's),
  *    broadcasts reach every spark, and the spec names the first.
- *    WEFT_EUNSUPPORTED for a name this build does not have
+ *    WEFT_EUNSUPPORTED for a name this build does not have, or none
  *    (weft_transformer_at() lists the ones it has); WEFT_EINVAL for an
- *    empty list, a name twice, or framings that cannot share a port.
+ *    empty name in a list, a name twice, or framings that cannot share a
+ *    port.
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.

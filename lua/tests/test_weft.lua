@@ -15,8 +15,9 @@ local IS54 = math.type ~= nil
 local helpers = require "helpers"
 local wait, settle = helpers.wait, helpers.settle
 
-local function echo_server(parser)
-  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser })
+local function echo_server(parser, transformer)
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser,
+                                   transformer = transformer })
   srv:on("connection", function(spark)
     spark:on("data", function(msg) spark:write(msg) end)
   end)
@@ -680,6 +681,57 @@ test("interop: a Lua client against the npm Primus server", function()
   end)
   if pid then os.execute("kill " .. pid) end
   h:read("*a") -- drain its last lines until it exits, so it never writes to a closed pipe
+  h:close()
+  assert(ok, err)
+end)
+
+test("engine.io: a Lua client and a Lua server on engine.io; websockets beside it", function()
+  local srv = echo_server("json", "websockets,engine.io")
+  local got = echo_once(url_of(srv), { t = "engine.io", s = "é😀" }, { transformer = "engine.io" })
+  eq(got.t, "engine.io", "echo over engine.io")
+  eq(got.s, "é😀", "echo over engine.io")
+  got = echo_once(url_of(srv), { t = "websockets" })
+  eq(got.t, "websockets", "echo over websockets on the same port")
+  srv:close()
+  settle()
+end)
+
+test("interop: the npm Primus client on engine.io against a Lua server (msgpack)", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local srv = echo_server("msgpack", "engine.io")
+  local out = os.tmpname()
+  local script = ROOT .. "/lua/tests/primus_client.js"
+  local h = io.popen(("NODE_PATH=%s/node_modules node %s %s msgpack engine.io > %s 2>&1"):format(
+    INTEROP, script, url_of(srv), out))
+  local result = helpers.wait_line(out, 15000, "the node client")
+  h:close()
+  os.remove(out)
+  assert(result:find("^ok"), "node client: " .. tostring(result))
+  srv:close()
+  settle()
+end)
+
+test("interop: a Lua client on engine.io against the npm Primus server on engine.io", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/primus_server.js --port 0 --parser msgpack "
+    .. "--transformer engine.io"):format(INTEROP)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = line:match("listening on (%S+)")
+  local ok, err = pcall(function()
+    assert(url, "primus server said: " .. line)
+    local c = assert(weft.client { url = url, transformer = "engine.io", parser = "msgpack" })
+    local got
+    c:on("data", function(m) got = m end)
+    c:write { hello = "engine.io", list = { 1, 2, 3 } }
+    wait(function() return got end, 5000, "echo from Primus on engine.io")
+    eq(got.hello, "engine.io", "echo")
+    eq(#got.list, 3, "list")
+    c:close()
+    settle()
+  end)
+  if pid then os.execute("kill " .. pid) end
+  h:read("*a")
   h:close()
   assert(ok, err)
 end)

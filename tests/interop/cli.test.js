@@ -81,7 +81,7 @@ describe('weft serve (CLI)', { skip: CLI ? false : 'WEFT_CLI not set' }, () => {
 
   test('bad options are refused with status 2', { timeout: 10000 }, async (t) => {
     for (const args of [['--parser', 'xml'], ['--mode', 'fanout'], ['--port', '70000'], ['--bogus', '1'],
-      ['--transformer', 'engine.io'], ['--unix-mode', '999'], ['--queue-policy', 'maybe'],
+      ['--transformer', 'sockjs'], ['--transformer', 'websockets,websockets'], ['--unix-mode', '999'], ['--queue-policy', 'maybe'],
       ['--max-connections', '-1']]) {
       const cli = startCli(t, args);
       assert.deepStrictEqual(await cli.exited, { code: 2, signal: null }, args.join(' '));
