@@ -30,8 +30,31 @@ async function messages(page) {
   );
 }
 
-async function joinChat(port, nick) {
+// A page whose WebSocket never opens, as behind a proxy that refuses the
+// upgrade: the constructor works, then error and close (1006), no open.
+function blockWebSockets() {
+  window.WebSocket = class BlockedWebSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = url;
+      this.readyState = 0;
+      this.bufferedAmount = 0;
+      setTimeout(() => {
+        this.readyState = 3;
+        if (this.onerror) this.onerror(new Event('error'));
+        if (this.onclose) this.onclose({ code: 1006, reason: '', wasClean: false });
+      }, 20);
+    }
+    send() {
+      throw new Error('blocked');
+    }
+    close() {}
+  };
+}
+
+async function joinChat(port, nick, { blocked = false } = {}) {
   const page = await browser.context.newPage();
+  if (blocked) await page.addInitScript(blockWebSockets);
   page.on('pageerror', (e) => console.error(`[${nick}] page error`, e));
   await page.goto(`http://127.0.0.1:${port}/?reconnectMin=200&reconnectMax=1000`);
   await page.fill('#nick', nick);
@@ -120,6 +143,48 @@ test('chat: two pages, server killed and restarted, offline messages delivered o
     await alice.waitForFunction(() => document.querySelector('#count').textContent === '1', null, { timeout: 10000 });
     assert.deepEqual(await alice.$$eval('#online li', (l) => l.map((x) => x.textContent)), ['alice']);
     await alice.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('chat over engine.io: WebSocket blocked for one page (it polls), allowed for the other (it upgrades)', { timeout: 60000 }, async () => {
+  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'engine.io']);
+  try {
+    const alice = await joinChat(server.port, 'alice', { blocked: true });
+    const bob = await joinChat(server.port, 'bob');
+    for (const p of [alice, bob]) await p.waitForFunction(() => document.querySelector('#count').textContent === '2');
+    await say(alice, 'hello over polling');
+    await waitMessages(bob, ['alice: hello over polling']);
+    await say(bob, 'hi over a websocket');
+    for (const p of [alice, bob]) await waitMessages(p, ['alice: hello over polling', 'bob: hi over a websocket']);
+    // Bob's session upgraded once its probe answered; alice's probe never opened.
+    await bob.waitForFunction(() => window.chatClient.transport === 'websocket', null, { timeout: 10000 });
+    assert.equal(await alice.evaluate(() => window.chatClient.transport), 'polling');
+    assert.equal(await bob.evaluate(() => window.chatClient.transport), 'websocket');
+    await alice.screenshot({ path: join(ARTIFACTS, 'chat-engineio-alice-polling.png') });
+    await say(alice, 'still polling');
+    await waitMessages(bob, ['alice: still polling']);
+    await alice.close();
+    await bob.waitForFunction(() => document.querySelector('#count').textContent === '1', null, { timeout: 10000 });
+    await bob.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('chat beside websockets: a page whose WebSocket cannot open falls back to engine.io polling', { timeout: 60000 }, async () => {
+  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'websockets,engine.io']);
+  try {
+    const carol = await joinChat(server.port, 'carol', { blocked: true });
+    const dave = await joinChat(server.port, 'dave');
+    for (const p of [carol, dave]) await p.waitForFunction(() => document.querySelector('#count').textContent === '2');
+    await say(carol, 'from behind the proxy');
+    await waitMessages(dave, ['carol: from behind the proxy']);
+    assert.equal(await carol.evaluate(() => window.chatClient.transport), 'polling');
+    assert.equal(await dave.evaluate(() => window.chatClient.transport), 'websocket');
+    await carol.close();
+    await dave.close();
   } finally {
     await server.stop();
   }
