@@ -938,7 +938,7 @@ static int weft__py_ch_bind(pyweft_loop *pl, weft_channel *ch, PyObject *obj) {
                             .data = weft__py_ch_data,
                             .end = weft__py_ch_end,
                             .drain = weft__py_ch_drain};
-  int rc = weft_channel_set_events(ch, &ev, r);
+  int rc = weft_channel_set_events(ch, &ev, r, NULL);
   if (rc != 0) weft__py_reg_free(r);
   return rc;
 }
@@ -971,12 +971,12 @@ static pyweft_ext *weft__py_ext_new(pyweft_loop *pl, PyObject *target) {
 static int weft__py_ext_wire(pyweft_ext *x, uint32_t window) {
   int rc = 0;
   if (x->em) {
-    if (!rc) rc = weft_emitter_on(x->em, "*", weft__py_on_event, x);
-    if (!rc) rc = weft_emitter_on_error(x->em, weft__py_em_error, x);
+    if (!rc) rc = weft_emitter_on(x->em, "*", weft__py_on_event, x, NULL);
+    if (!rc) rc = weft_emitter_on_error(x->em, weft__py_em_error, x, NULL);
   }
   if (x->chs) {
-    if (!rc) rc = weft_channels_on_open(x->chs, weft__py_ch_open, x);
-    if (!rc) rc = weft_channels_on_error(x->chs, weft__py_ch_error, x);
+    if (!rc) rc = weft_channels_on_open(x->chs, weft__py_ch_open, x, NULL);
+    if (!rc) rc = weft_channels_on_error(x->chs, weft__py_ch_error, x, NULL);
     if (!rc && window) rc = weft_channels_set_window(x->chs, window);
   }
   return rc;
@@ -1017,7 +1017,7 @@ weft_rooms *pyweft_ext_rooms(pyweft_ext *x) { return x ? x->rooms : NULL; }
 
 int pyweft_ext_set_policy(pyweft_ext *x, int on) {
   if (!x || !x->rooms) return WEFT_EINVAL;
-  return weft_rooms_set_client_policy(x->rooms, on ? weft__py_policy : NULL, on ? x : NULL);
+  return weft_rooms_set_client_policy(x->rooms, on ? weft__py_policy : NULL, on ? x : NULL, NULL);
 }
 
 /* Acks: the registration holds the Python callable fn(status, value). */

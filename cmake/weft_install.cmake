@@ -1,6 +1,6 @@
 # What `cmake --install` and `make install PREFIX=…` put under the prefix:
 #   lib/libweft.so*, lib/libweft.a                 the libraries
-#   include/weft/{weft,plugin,ext,version}.h       the public headers
+#   include/weft/{weft,plugin,ext,options,version}.h      the public headers
 #   bin/weft                                       the CLI (WEFT_TOOLS)
 #   lib/pkgconfig/weft.pc, weft-static.pc          pkg-config
 #   lib/cmake/weft/                                find_package(weft): weft::weft, weft::weft_static
@@ -15,6 +15,7 @@ install(TARGETS weft EXPORT weftTargets
 install(TARGETS weft_static EXPORT weftStaticTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)
 install(FILES ${WEFT_ROOT}/include/weft/weft.h ${WEFT_ROOT}/include/weft/plugin.h
+              ${WEFT_ROOT}/include/weft/options.h
               ${WEFT_ROOT}/include/weft/ext.h ${WEFT_GEN}/weft/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/weft COMPONENT development)
 if(WEFT_TOOLS)

@@ -103,8 +103,8 @@ static int run_server(bench *b, int port) {
   weft_server_events ev = {.size = sizeof(ev), .connection = on_connection};
   if (weft_server_new(b->loop, &b->server) || weft_server_set_events(b->server, &ev, b, NULL) ||
       weft_server_set_ping_interval(b->server, 0) || weft_emitter_server(b->server, &em) ||
-      weft_rooms_server(b->server, &b->rooms) || weft_emitter_on(em, "echo", h_echo, b) ||
-      weft_emitter_on(em, "storm", h_storm, b) || weft_server_listen(b->server, url)) {
+      weft_rooms_server(b->server, &b->rooms) || weft_emitter_on(em, "echo", h_echo, b, NULL) ||
+      weft_emitter_on(em, "storm", h_storm, b, NULL) || weft_server_listen(b->server, url)) {
     fprintf(stderr, "ext_bench: server setup failed\n");
     return 1;
   }

@@ -27,6 +27,8 @@
 
 /* A copy of a NUL-terminated string, or NULL when out of memory. */
 char *weft__strdup(const char *s);
+/* The first n bytes of s, NUL-terminated (s need not be). */
+char *weft__strndup(const char *s, size_t n);
 /* ASCII case-insensitive equality (1 equal, 0 not). */
 int weft__strcaseeq(const char *a, const char *b);
 

@@ -33,6 +33,7 @@ struct weft_channel {
   weft_channel *tprev, *tnext;
   weft_channel_events ev;
   void *user;
+  void (*user_free)(void *);
   uint32_t credit;   /* messages we may still send */
   uint32_t unacked;  /* received and not yet granted back */
   uint32_t consumed; /* delivered since the last grant */
@@ -50,8 +51,10 @@ struct weft_channels {
   size_t count;
   weft_channel_open_cb open_cb;
   void *open_user;
+  void (*open_free)(void *);
   void (*err_cb)(weft_channels *, weft_spark *, const weft_error_info *, void *);
   void *err_user;
+  void (*err_free)(void *);
 };
 
 /* ---- queues of owned values ---- */
@@ -155,6 +158,7 @@ static void unlink_channel(weft_channel *c) {
 }
 
 static void free_channel(weft_channel *c) {
+  if (c->user_free) c->user_free(c->user);
   q_free(&c->out);
   q_free(&c->in);
   free(c->name);
@@ -196,8 +200,15 @@ static int send_packet(weft_channel *c, int type, const weft_value *data, uint32
   return rc > 0 ? 0 : rc;
 }
 
+/* To the error handler, or by default to the owner's error event. */
 static void error(weft_channels *chs, weft_spark *spark, int code, const char *msg) {
-  if (!chs->err_cb) return;
+  if (!chs->err_cb) {
+    if (chs->server)
+      weft__server_error(chs->server, spark, code, "channel", msg);
+    else
+      weft__client_emit_error(chs->client, code, "channel", msg, 0, NULL);
+    return;
+  }
   weft_error_info e = {code, "channel", msg, 0, NULL};
   chs->err_cb(chs, spark, &e, chs->err_user);
 }
@@ -362,15 +373,14 @@ static void destroy(void *user) {
     if (!chs->targets.slots[i].key) continue;
     while (c) {
       weft_channel *n = c->tnext;
-      q_free(&c->out);
-      q_free(&c->in);
-      free(c->name);
-      free(c);
+      free_channel(c);
       c = n;
     }
   }
   weft__map_free(&chs->targets);
   weft__map_free(&chs->by_key);
+  if (chs->open_free) chs->open_free(chs->open_user);
+  if (chs->err_free) chs->err_free(chs->err_user);
   free(chs);
 }
 
@@ -415,21 +425,30 @@ int weft_channels_client(weft_client *client, weft_channels **out) {
   return rc;
 }
 
-int weft_channels_on_open(weft_channels *chs, weft_channel_open_cb cb, void *user) {
-  if (!chs) return WEFT_EINVAL;
+int weft_channels_on_open(weft_channels *chs, weft_channel_open_cb cb, void *user,
+                          void (*free_user)(void *)) {
+  if (!chs || (!cb && free_user)) return WEFT_EINVAL;
   chs->open_cb = cb;
-  chs->open_user = user;
+  weft__ext_set_user(&chs->open_user, &chs->open_free, user, free_user);
   return 0;
 }
 
 int weft_channels_on_error(weft_channels *chs,
                            void (*cb)(weft_channels *, weft_spark *, const weft_error_info *,
                                       void *),
-                           void *user) {
-  if (!chs) return WEFT_EINVAL;
+                           void *user, void (*free_user)(void *)) {
+  if (!chs || (!cb && free_user)) return WEFT_EINVAL;
   chs->err_cb = cb;
-  chs->err_user = user;
+  weft__ext_set_user(&chs->err_user, &chs->err_free, user, free_user);
   return 0;
+}
+
+weft_channels *weft_channels_of_server(weft_server *server) {
+  return weft_server_plugin(server, PLUGIN);
+}
+
+weft_channels *weft_channels_of_client(weft_client *client) {
+  return weft_client_plugin(client, PLUGIN);
 }
 
 int weft_channels_set_window(weft_channels *chs, uint32_t messages) {
@@ -444,6 +463,7 @@ int weft_channel_open(weft_channels *chs, weft_spark *spark, const char *name, w
   *out = NULL;
   size_t len = strlen(name);
   if (!weft__ext_name_ok(name, len)) return WEFT_EINVAL;
+  if (spark && !weft__spark_is_open(spark)) return WEFT_ECLOSED;
   if (spark && weft_spark_server(spark) != chs->server) return WEFT_EINVAL;
   void *t = spark ? (void *)spark : (void *)chs->client;
   if (!spark && weft_client_state(chs->client) != WEFT_CLIENT_OPEN) return WEFT_ECLOSED;
@@ -454,11 +474,12 @@ int weft_channel_open(weft_channels *chs, weft_spark *spark, const char *name, w
   return 0;
 }
 
-int weft_channel_set_events(weft_channel *c, const weft_channel_events *ev, void *user) {
+int weft_channel_set_events(weft_channel *c, const weft_channel_events *ev, void *user,
+                            void (*free_user)(void *)) {
   if (!c || !ev || ev->size < offsetof(weft_channel_events, drain)) return WEFT_EINVAL;
   memset(&c->ev, 0, sizeof(c->ev));
   memcpy(&c->ev, ev, ev->size < sizeof(c->ev) ? ev->size : sizeof(c->ev));
-  c->user = user;
+  weft__ext_set_user(&c->user, &c->user_free, user, free_user);
   return 0;
 }
 

@@ -42,6 +42,7 @@ typedef struct handler {
   char *name;
   weft_event_cb cb;
   void *user;
+  void (*user_free)(void *);
   struct handler *next; /* same hash */
 } handler;
 
@@ -61,6 +62,7 @@ struct weft_emitter {
   handler wildcard;
   weft_emitter_error_cb err_cb;
   void *err_user;
+  void (*err_free)(void *);
   uint32_t timeout_ms, next_id;
   weft__map by_id;   /* id -> pending */
   weft__map targets; /* spark/client -> target */
@@ -113,8 +115,15 @@ static void target_maybe_free(weft_emitter *em, void *t, target *tg) {
 
 /* ---- errors ---- */
 
+/* To the error handler, or by default to the owner's error event. */
 static void wire_error(weft_emitter *em, weft_spark *spark, int code, const char *msg) {
-  if (!em->err_cb) return;
+  if (!em->err_cb) {
+    if (em->server)
+      weft__server_error(em->server, spark, code, "emitter", msg);
+    else
+      weft__client_emit_error(em->client, code, "emitter", msg, 0, NULL);
+    return;
+  }
   weft_error_info e = {code, "emitter", msg, 0, NULL};
   em->err_cb(em, spark, &e, em->err_user);
 }
@@ -363,6 +372,12 @@ int weft_reply_reject(weft_reply *r, const weft_value *reason) {
   return reply_send(r, reason ? reason : &dflt, NULL);
 }
 
+int weft_reply_drop(weft_reply *r) {
+  weft_value why;
+  weft__ext_str(&why, WEFT_REPLY_DROPPED);
+  return weft_reply_reject(r, &why);
+}
+
 static void reject_str(weft_reply *r, const char *why) {
   weft_value v;
   weft__ext_str(&v, why);
@@ -514,11 +529,14 @@ static void destroy(void *user) {
     if (!em->handlers.slots[i].key) continue;
     for (handler *h = em->handlers.slots[i].val, *n; h; h = n) {
       n = h->next;
+      if (h->user_free) h->user_free(h->user);
       free(h->name);
       free(h);
     }
   }
   weft__map_free(&em->handlers);
+  if (em->wildcard.user_free) em->wildcard.user_free(em->wildcard.user);
+  if (em->err_free) em->err_free(em->err_user);
   for (recycled *r = em->free_list, *n; r; r = n) {
     n = r->next;
     free(r);
@@ -585,21 +603,23 @@ weft_emitter *weft_emitter_of_client(weft_client *client) {
   return weft_client_plugin(client, WEFT__EMITTER_PLUGIN);
 }
 
-int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user) {
-  if (!em || !event) return WEFT_EINVAL;
+int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user,
+                    void (*free_user)(void *)) {
+  if (!em || !event || (!cb && free_user)) return WEFT_EINVAL;
   size_t len = strlen(event);
   if (!weft__ext_name_ok(event, len)) return WEFT_EINVAL;
   if (strcmp(event, "*") == 0) {
     em->wildcard.cb = cb;
-    em->wildcard.user = user;
+    weft__ext_set_user(&em->wildcard.user, &em->wildcard.user_free, user, free_user);
     return 0;
   }
   uint64_t hash = weft__map_hash(event, len);
   handler *h = find_handler(em, event, len);
   if (h && cb) {
     h->cb = cb;
-    h->user = user;
+    weft__ext_set_user(&h->user, &h->user_free, user, free_user);
   } else if (h) { /* removal */
+    if (h->user_free) h->user_free(h->user);
     handler *head = weft__map_get(&em->handlers, hash), **pp = &head;
     while (*pp != h)
       pp = &(*pp)->next;
@@ -618,7 +638,7 @@ int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void 
       return WEFT_ENOMEM;
     }
     memcpy(name, event, len + 1);
-    *h = (handler){hash, name, cb, user, weft__map_get(&em->handlers, hash)};
+    *h = (handler){hash, name, cb, user, free_user, weft__map_get(&em->handlers, hash)};
     if (weft__map_put(&em->handlers, hash, h)) {
       free(name);
       free(h);
@@ -628,10 +648,11 @@ int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void 
   return 0;
 }
 
-int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user) {
-  if (!em) return WEFT_EINVAL;
+int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user,
+                          void (*free_user)(void *)) {
+  if (!em || (!cb && free_user)) return WEFT_EINVAL;
   em->err_cb = cb;
-  em->err_user = user;
+  weft__ext_set_user(&em->err_user, &em->err_free, user, free_user);
   return 0;
 }
 

@@ -13,6 +13,14 @@
 #define WEFT__ROOMS_PLUGIN "weft.rooms"
 #define WEFT__NAME_MAX 255
 
+/* Replaces a registration's user, freeing the old one (unless the same). */
+static inline void weft__ext_set_user(void **slot, void (**free_slot)(void *), void *user,
+                                      void (*free_user)(void *)) {
+  if (*free_slot && *slot != user) (*free_slot)(*slot);
+  *slot = user;
+  *free_slot = free_user;
+}
+
 /* A node that borrows `v`'s payload: freeing it never frees anything. */
 static inline weft_value weft__value_view(const weft_value *v) {
   weft_value n = *v;

@@ -51,6 +51,7 @@ struct weft_rooms {
   size_t n_all, cap_all;
   weft_rooms_policy_cb policy;
   void *policy_user;
+  void (*policy_free)(void *);
   uint64_t generation;
   weft_spark **gather; /* recipients of one write, reused */
   size_t gather_cap;
@@ -145,9 +146,9 @@ static int check_name(const char *name) {
 }
 
 int weft_rooms_join(weft_rooms *rs, weft_spark *spark, const char *name) {
-  if (!rs || !spark || weft_spark_server(spark) != rs->server || check_name(name))
-    return WEFT_EINVAL;
+  if (!rs || !spark || check_name(name)) return WEFT_EINVAL;
   if (!weft__spark_is_open(spark)) return WEFT_ECLOSED;
+  if (weft_spark_server(spark) != rs->server) return WEFT_EINVAL;
   size_t len = strlen(name);
   room *r = find_room(rs, name, len);
   spark_state *st = state_of(rs, spark);
@@ -361,6 +362,7 @@ static void destroy(void *user) {
   weft__map_free(&rs->by_spark);
   free(rs->all);
   free(rs->gather);
+  if (rs->policy_free) rs->policy_free(rs->policy_user);
   free(rs);
 }
 
@@ -389,9 +391,10 @@ weft_rooms *weft_rooms_of_server(weft_server *server) {
   return weft_server_plugin(server, WEFT__ROOMS_PLUGIN);
 }
 
-int weft_rooms_set_client_policy(weft_rooms *rs, weft_rooms_policy_cb cb, void *user) {
-  if (!rs) return WEFT_EINVAL;
+int weft_rooms_set_client_policy(weft_rooms *rs, weft_rooms_policy_cb cb, void *user,
+                                 void (*free_user)(void *)) {
+  if (!rs || (!cb && free_user)) return WEFT_EINVAL;
   rs->policy = cb;
-  rs->policy_user = user;
+  weft__ext_set_user(&rs->policy_user, &rs->policy_free, user, free_user);
   return 0;
 }

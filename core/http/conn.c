@@ -211,11 +211,11 @@ static void maybe_closed(weft__http_endpoint *ep) {
   if (!ep->acc_open && ep->closed) ep->closed(ep);
 }
 
-void weft__http_closed(weft__http_conn *hc) {
+void weft__http_closed(weft__http_conn *hc, int keep) {
   weft__http_endpoint *ep = hc->ep;
   if (hc->counted) weft__http_site_release(ep->site, hc);
   weft__http_req_free(&hc->req);
-  free((char *)hc - ep->conn_offset);
+  if (!keep) free((char *)hc - ep->conn_offset);
   ep->n_conns--;
   maybe_closed(ep);
 }
@@ -223,8 +223,8 @@ void weft__http_closed(weft__http_conn *hc) {
 static void on_stream_closed(weft__stream *io) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
   const weft__http_handler *h = weft__http_handler_of(hc);
-  if (h->closed) h->closed(hc);
-  weft__http_closed(hc);
+  int keep = h->closed ? h->closed(hc) : 0;
+  weft__http_closed(hc, keep);
 }
 
 /* ---- the stream's events ---- */

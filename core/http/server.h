@@ -98,6 +98,9 @@ int weft__http_site_add_proxy(weft__http_site *site, const char *ip);
  * weft_server_add_asset() and weft_server_set_static_dir(). */
 int weft__http_site_add_asset(weft__http_site *site, const char *path, const char *ctype,
                               const void *data, size_t len);
+/* The same; `borrowed`: the data is static, served in place (not copied). */
+int weft__http_site_add_asset_ex(weft__http_site *site, const char *path, const char *ctype,
+                                 const void *data, size_t len, int borrowed);
 int weft__http_site_set_static_dir(weft__http_site *site, const char *dir);
 void weft__http_site_free(weft__http_site *site);
 
@@ -127,8 +130,8 @@ typedef struct weft__http_handler {
    * Its `closed` must end with weft__http_closed(). */
   weft__stream_ops upgraded;
   /* The stream closed before an upgrade; the memory is freed when this
-   * returns. */
-  void (*closed)(weft__http_conn *hc);
+   * returns, unless it returns nonzero (kept, as weft__http_closed). */
+  int (*closed)(weft__http_conn *hc);
 } weft__http_handler;
 
 /* ---- endpoints ---- */
@@ -263,8 +266,10 @@ void *weft__http_user(const weft__http_conn *hc);
  * whose state outlives the connection (an HTTP session); the connection
  * keeps an empty one. */
 void weft__http_take_req(weft__http_conn *hc, weft__http_req *out);
-/* The end of an upgraded connection's `closed`: frees its memory. */
-void weft__http_closed(weft__http_conn *hc);
+/* The end of an upgraded connection's `closed`: its bookkeeping, and its
+ * memory unless `keep` (the owner holds the block and frees it later with
+ * free() at the block's start: it was calloc'd). */
+void weft__http_closed(weft__http_conn *hc, int keep);
 /* Puts an upgraded connection back on the endpoint's watch: aborted after
  * `ms`, or when the endpoint stops hard; ms 0 takes it off again. */
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms);

@@ -30,6 +30,7 @@ struct weft__asset {
   char *ctype;
   uint8_t *data;
   size_t len;
+  int borrowed; /* static data: neither copied nor freed */
 };
 
 static int text_ok(const char *s, size_t max) {
@@ -56,6 +57,11 @@ static int path_safe(const char *p) {
 
 int weft__http_site_add_asset(weft__http_site *s, const char *path, const char *content_type,
                               const void *data, size_t len) {
+  return weft__http_site_add_asset_ex(s, path, content_type, data, len, 0);
+}
+
+int weft__http_site_add_asset_ex(weft__http_site *s, const char *path, const char *content_type,
+                                 const void *data, size_t len, int borrowed) {
   if (!path || !content_type || (!data && len)) return WEFT_EINVAL;
   if (!text_ok(path, WEFT__STATIC_MAX_PATH) || !path_safe(path) || !text_ok(content_type, 200))
     return WEFT_EINVAL;
@@ -67,14 +73,15 @@ int weft__http_site_add_asset(weft__http_site *s, const char *path, const char *
   struct weft__asset *a = &arr[s->n_assets];
   a->path = weft__strdup(path);
   a->ctype = weft__strdup(content_type);
-  a->data = malloc(len ? len : 1);
+  a->borrowed = borrowed;
+  a->data = borrowed ? (uint8_t *)(uintptr_t)data : malloc(len ? len : 1);
   if (!a->path || !a->ctype || !a->data) {
     free(a->path);
     free(a->ctype);
-    free(a->data);
+    if (!borrowed) free(a->data);
     return WEFT_ENOMEM;
   }
-  if (len) memcpy(a->data, data, len);
+  if (len && !borrowed) memcpy(a->data, data, len);
   a->len = len;
   s->n_assets++;
   return 0;
@@ -98,7 +105,7 @@ void weft__http_static_free(weft__http_site *s) {
   for (size_t i = 0; i < s->n_assets; i++) {
     free(s->assets[i].path);
     free(s->assets[i].ctype);
-    free(s->assets[i].data);
+    if (!s->assets[i].borrowed) free(s->assets[i].data);
   }
   free(s->assets);
   s->assets = NULL;

@@ -28,8 +28,36 @@ static void client_free(weft_client *c) {
   weft__tls_ctx_free(c->tls);
   free(c->ca_file);
   weft__arena_free(&c->arena);
-  free(c);
   loop->users--;
+  c->creator_ref = 0;
+  if (--c->refs == 0) {
+    free(c);
+    return;
+  }
+  /* Retained: what is left answers every call with WEFT_ECLOSED. */
+  c->freed = 1;
+  memset(&c->ev, 0, sizeof(c->ev));
+  c->ev_free = NULL;
+  c->pend = NULL;
+  c->batch = NULL;
+  c->tls = NULL;
+  c->ca_file = NULL;
+  c->loop = NULL;
+}
+
+int weft_client_retain(weft_client *c) {
+  if (!c) return WEFT_EINVAL;
+  if (c->freed) return WEFT_ECLOSED;
+  if (c->refs == UINT32_MAX) return WEFT_ERANGE;
+  c->refs++;
+  return 0;
+}
+
+int weft_client_release(weft_client *c) {
+  /* The creator's reference goes with weft_client_destroy, not here. */
+  if (!c || c->refs <= c->creator_ref) return WEFT_EINVAL;
+  if (--c->refs == 0) free(c);
+  return 0;
 }
 
 static void on_timer_closed(uv_handle_t *h) {
@@ -80,6 +108,8 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   uv_timer_init(loop->uv, &c->retry_timer);
   c->connect_timer.data = c->ping_timer.data = c->retry_timer.data = c;
   c->live_handles = 3;
+  c->refs = 1; /* the creator's, dropped when a destroy has finished */
+  c->creator_ref = 1;
   loop->users++;
   *out = c;
   return 0;
@@ -87,6 +117,7 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
 
 int weft_client_set_events(weft_client *c, const weft_client_events *ev, void *user,
                            void (*free_user)(void *)) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !ev || ev->size < offsetof(weft_client_events, open)) return WEFT_EINVAL;
   if (c->ev_free && c->ev_user != user) c->ev_free(c->ev_user);
   memset(&c->ev, 0, sizeof(c->ev));
@@ -97,6 +128,7 @@ int weft_client_set_events(weft_client *c, const weft_client_events *ev, void *u
 }
 
 int weft_client_set_parser(weft_client *c, const char *name) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   const weft__parser_ops *p = name ? weft__parser_find(name) : NULL;
   if (!c || !p) return WEFT_EINVAL;
   if (c->state != WEFT_CLIENT_CLOSED || c->pend_len) return WEFT_ESTATE;
@@ -106,6 +138,7 @@ int weft_client_set_parser(weft_client *c, const char *name) {
 
 int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, uint32_t retries,
                               double factor) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || min_ms == 0 || !(factor >= 1.0 && factor <= 1000.0) || (max_ms && max_ms < min_ms))
     return WEFT_EINVAL;
   c->rmin = min_ms;
@@ -116,6 +149,7 @@ int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, 
 }
 
 int weft_client_set_strategy(weft_client *c, const char *list) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !list) return WEFT_EINVAL;
   int d = 0, o = 0, t = 0;
   const char *p = list;
@@ -141,12 +175,14 @@ int weft_client_set_strategy(weft_client *c, const char *list) {
 }
 
 int weft_client_set_timeout(weft_client *c, uint32_t ms) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   c->timeout_ms = ms;
   return 0;
 }
 
 int weft_client_set_ping_timeout(weft_client *c, uint32_t ms) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   c->ping_timeout_ms = ms;
   c->ping_timeout_set = 1;
@@ -154,24 +190,28 @@ int weft_client_set_ping_timeout(weft_client *c, uint32_t ms) {
 }
 
 int weft_client_set_max_length(weft_client *c, size_t bytes) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || bytes == 0) return WEFT_EINVAL;
   c->max_length = bytes;
   return 0;
 }
 
 int weft_client_set_queue_limit(weft_client *c, size_t bytes) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   c->queue_limit = bytes;
   return 0;
 }
 
 int weft_client_set_compression(weft_client *c, int on) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   c->compression = on != 0;
   return 0;
 }
 
 int weft_client_set_retry_refused(weft_client *c, int on) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   c->retry_refused = on != 0;
   return 0;
@@ -185,6 +225,7 @@ static int header_ok(const char *s, int name) {
 }
 
 int weft_client_add_header(weft_client *c, const char *name, const char *value) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !name || !value || !header_ok(name, 1) || !header_ok(value, 0)) return WEFT_EINVAL;
   if (weft__buf_append(&c->headers, name, strlen(name)) || weft__buf_append(&c->headers, ": ", 2) ||
       weft__buf_append(&c->headers, value, strlen(value)) ||
@@ -194,6 +235,7 @@ int weft_client_add_header(weft_client *c, const char *name, const char *value) 
 }
 
 int weft_client_set_ca_file(weft_client *c, const char *path) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !path || !*path) return WEFT_EINVAL;
   if (c->tls) return WEFT_ESTATE;
   char *d = weft__strdup(path);
@@ -204,6 +246,7 @@ int weft_client_set_ca_file(weft_client *c, const char *path) {
 }
 
 int weft_client_set_verify(weft_client *c, int on) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (c->tls) return WEFT_ESTATE;
   c->verify = on != 0;
@@ -211,6 +254,7 @@ int weft_client_set_verify(weft_client *c, int on) {
 }
 
 int weft_client_open(weft_client *c) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (c->ended || c->destroyed) return WEFT_ECLOSED;
   if (c->state != WEFT_CLIENT_CLOSED || c->conn || c->spec || c->retry_pending) return WEFT_ESTATE;
@@ -230,6 +274,7 @@ int weft_client_open(weft_client *c) {
 }
 
 int weft_client_write(weft_client *c, const weft_value *msg) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !msg) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   weft__payload *p;
@@ -241,6 +286,7 @@ int weft_client_write(weft_client *c, const weft_value *msg) {
 }
 
 int weft_client_write_raw(weft_client *c, const void *data, size_t len, int binary) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || (!data && len)) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   weft__payload *p;
@@ -252,17 +298,20 @@ int weft_client_write_raw(weft_client *c, const void *data, size_t len, int bina
 }
 
 size_t weft_client_buffered_amount(const weft_client *c) {
+  if (weft__client_gone(c)) return 0;
   if (!c) return 0;
   return c->pend_bytes + (c->conn ? c->conn->tran->conn.queued(c->conn, NULL) : 0);
 }
 
 int weft_client_id(weft_client *c) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   return weft__client_send_string(c, "primus::id::", 12);
 }
 
 int weft_client_set_online(weft_client *c, int online) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (c->destroyed) return WEFT_ECLOSED;
   if (!online && c->online) {
@@ -290,6 +339,7 @@ int weft_client_set_online(weft_client *c, int online) {
 }
 
 int weft_client_end(weft_client *c, const weft_value *msg) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   if (msg && c->state == WEFT_CLIENT_OPEN) weft_client_write(c, msg);
@@ -300,19 +350,26 @@ int weft_client_end(weft_client *c, const weft_value *msg) {
 int weft_client_destroy(weft_client *c) {
   if (!c) return WEFT_EINVAL;
   if (c->destroyed) return WEFT_ECLOSED;
+  c->destroyed = 1; /* before the end event: a destroy from there is ECLOSED */
   weft__client_end(c);
-  c->destroyed = 1;
   uv_close((uv_handle_t *)&c->connect_timer, on_timer_closed);
   uv_close((uv_handle_t *)&c->ping_timer, on_timer_closed);
   uv_close((uv_handle_t *)&c->retry_timer, on_timer_closed);
   return 0;
 }
 
-int weft_client_state(const weft_client *c) { return c ? c->state : WEFT_EINVAL; }
+int weft_client_state(const weft_client *c) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
+  return c ? c->state : WEFT_EINVAL;
+}
 
-weft_loop *weft_client_loop(const weft_client *c) { return c ? c->loop : NULL; }
+weft_loop *weft_client_loop(const weft_client *c) {
+  if (weft__client_gone(c)) return NULL;
+  return c ? c->loop : NULL;
+}
 
 int weft_client_set_batching(weft_client *c, size_t max_bytes) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c) return WEFT_EINVAL;
   if (max_bytes && strcmp(c->parser->name, "raw") == 0) return WEFT_EUNSUPPORTED;
   c->batch_max = max_bytes;
@@ -320,6 +377,7 @@ int weft_client_set_batching(weft_client *c, size_t max_bytes) {
 }
 
 int weft_client_use(weft_client *c, const weft_plugin_ops *ops, void *user) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   int state_rc = !c                         ? WEFT_EINVAL
                  : c->ended || c->destroyed ? WEFT_ECLOSED
                  : c->opened                ? WEFT_ESTATE
@@ -330,10 +388,12 @@ int weft_client_use(weft_client *c, const weft_plugin_ops *ops, void *user) {
 }
 
 void *weft_client_plugin(weft_client *c, const char *name) {
+  if (weft__client_gone(c)) return NULL;
   return c ? weft__plugin_find(&c->plugins, name) : NULL;
 }
 
 int weft_client_set_transformer(weft_client *c, const char *name) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !name) return WEFT_EINVAL;
   const weft__transport *t = weft__transport_find(name);
   if (!t) return WEFT_EUNSUPPORTED;

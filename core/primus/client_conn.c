@@ -261,7 +261,7 @@ static void on_refused(weft__conn *conn, int status, const uint8_t *body, size_t
   if (!c->retry_refused) c->refused = 1;
 }
 
-static void on_closed(weft__conn *conn, const weft__fault *why) {
+static int on_closed(weft__conn *conn, const weft__fault *why) {
   weft_client *c = conn->owner;
   c->conn = NULL;
   c->conn_open = 0;
@@ -272,6 +272,7 @@ static void on_closed(weft__conn *conn, const weft__fault *why) {
     e = (weft_error_info){why->code, why->kind, c->fault_msg, 0, NULL};
   }
   client_lost(c, e.kind ? &e : NULL);
+  return 0; /* a dialed connection's memory is the dialer's */
 }
 
 static const weft__conn_events client_events = {on_opened,  on_message, NULL,     on_seal,

@@ -26,6 +26,7 @@ void weft__metrics_error(weft_server *s, const char *kind) {
 }
 
 int weft_server_metrics(const weft_server *s, weft_metrics *out) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !out || out->size < sizeof(size_t)) return WEFT_EINVAL;
   weft_metrics m;
   memset(&m, 0, sizeof(m));
@@ -82,6 +83,7 @@ static void per_transport(text *t, const char *name, const uint64_t *v) {
 }
 
 long weft_server_metrics_text(const weft_server *s, char *buf, size_t cap) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || (!buf && cap)) return WEFT_EINVAL;
   weft_metrics m;
   memset(&m, 0, sizeof(m));
@@ -141,6 +143,7 @@ static void metrics_page(weft__http_conn *hc, void *user) {
 }
 
 int weft_server_set_metrics_path(weft_server *s, const char *path) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   if (path && (path[0] != '/' || strpbrk(path, "?# \r\n"))) return WEFT_EINVAL;
   char *copy = path ? weft__strdup(path) : NULL;

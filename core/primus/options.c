@@ -11,6 +11,7 @@
 #define CHECK_NEW(s)                                                                               \
   do {                                                                                             \
     if (!(s)) return WEFT_EINVAL;                                                                  \
+    if ((s)->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;                                      \
     if ((s)->state != WEFT__SRV_NEW) return WEFT_ESTATE;                                           \
   } while (0)
 
@@ -42,12 +43,14 @@ int weft_server_set_compression(weft_server *s, int on) {
 }
 
 int weft_server_set_high_water_mark(weft_server *s, size_t bytes) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || bytes == 0) return WEFT_EINVAL;
   s->hwm = bytes;
   return 0;
 }
 
 int weft_server_set_max_queue(weft_server *s, size_t bytes) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || bytes == 0) return WEFT_EINVAL;
   s->max_queue = bytes;
   return 0;
@@ -63,24 +66,27 @@ int weft_server_add_trusted_proxy(weft_server *s, const char *ip) {
   return weft__http_site_add_proxy(&s->site, ip);
 }
 
+int weft__server_set_tls_file(weft_server *s, int key, const char *path) {
+  CHECK_NEW(s);
+  if (!path || !*path) return WEFT_EINVAL;
+  char *copy = weft__strdup(path);
+  if (!copy) return WEFT_ENOMEM;
+  char **slot = key ? &s->tls_key : &s->tls_cert;
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
 int weft_server_set_tls(weft_server *s, const char *cert, const char *key) {
   CHECK_NEW(s);
   if (!cert || !key || !*cert || !*key) return WEFT_EINVAL;
-  char *c = weft__strdup(cert), *k = weft__strdup(key);
-  if (!c || !k) {
-    free(c);
-    free(k);
-    return WEFT_ENOMEM;
-  }
-  free(s->tls_cert);
-  free(s->tls_key);
-  s->tls_cert = c;
-  s->tls_key = k;
-  return 0;
+  int rc = weft__server_set_tls_file(s, 0, cert);
+  return rc ? rc : weft__server_set_tls_file(s, 1, key);
 }
 
 int weft_server_set_id_generator(weft_server *s, weft_id_generator gen, void *user,
                                  void (*free_user)(void *)) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   if (s->idgen_free) s->idgen_free(s->idgen_user);
   s->idgen = gen;
@@ -91,6 +97,7 @@ int weft_server_set_id_generator(weft_server *s, weft_id_generator gen, void *us
 
 int weft_server_set_authorize(weft_server *s, weft_authorize_cb cb, void *user,
                               void (*free_user)(void *)) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   if (s->auth_free) s->auth_free(s->auth_user);
   s->auth_cb = cb;
@@ -106,12 +113,14 @@ int weft_server_set_transformer(weft_server *s, const char *name) {
 }
 
 int weft_server_set_queue_policy(weft_server *s, int policy) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || (policy != WEFT_QUEUE_CLOSE && policy != WEFT_QUEUE_DROP)) return WEFT_EINVAL;
   s->queue_policy = policy;
   return 0;
 }
 
 int weft_server_set_max_connections(weft_server *s, size_t n) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   s->site.max_conns = n;
   weft__http_site_cap(&s->site);
@@ -119,12 +128,14 @@ int weft_server_set_max_connections(weft_server *s, size_t n) {
 }
 
 int weft_server_set_max_connections_per_ip(weft_server *s, size_t n) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   s->site.max_per_ip = n;
   return 0;
 }
 
 int weft_server_set_max_handshakes(weft_server *s, size_t n) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   s->site.max_handshakes = n;
   return 0;
@@ -146,12 +157,14 @@ int weft_server_set_batching(weft_server *s, size_t max_bytes) {
 
 int weft_server_add_asset(weft_server *s, const char *path, const char *content_type,
                           const void *data, size_t len) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
   return weft__http_site_add_asset(&s->site, path, content_type, data, len);
 }
 
 int weft_server_set_static_dir(weft_server *s, const char *dir) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
   return weft__http_site_set_static_dir(&s->site, dir);

@@ -58,8 +58,10 @@ int weft_server_use(weft_server *s, const weft_plugin_ops *ops, void *user) {
     if (ops && ops->size >= sizeof(weft_plugin_ops) && ops->destroy) ops->destroy(user);
     return WEFT_EINVAL;
   }
-  int rc = weft__plugin_add(&s->plugins, ops, user, s->state != WEFT__SRV_NEW ? WEFT_ESTATE : 0,
-                            offsetof(weft_plugin_ops, destroy));
+  int state_rc = s->state >= WEFT__SRV_CLOSING ? WEFT_ECLOSED
+                 : s->state != WEFT__SRV_NEW   ? WEFT_ESTATE
+                                               : 0;
+  int rc = weft__plugin_add(&s->plugins, ops, user, state_rc, offsetof(weft_plugin_ops, destroy));
   if (rc) return rc;
   if (ops->server_init && (rc = ops->server_init(s, user)) != 0)
     return init_failed(&s->plugins, rc);
@@ -69,6 +71,7 @@ int weft_server_use(weft_server *s, const weft_plugin_ops *ops, void *user) {
 }
 
 void *weft_server_plugin(weft_server *s, const char *name) {
+  if (weft__server_gone(s)) return NULL;
   weft__plugin *p = s && name ? find(&s->plugins, name) : NULL;
   return p ? p->user : NULL;
 }

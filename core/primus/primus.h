@@ -85,6 +85,14 @@ int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
 
 #define WEFT__KINDS 17 /* error kinds counted by name (metrics.c) */
 
+/* The per-message counters; -DWEFT_NO_METRICS compiles them out, for
+ * bench/metrics_cost.sh to measure what they cost (never in a release). */
+#ifdef WEFT_NO_METRICS
+#define WEFT__METRIC(stmt) ((void)0)
+#else
+#define WEFT__METRIC(stmt) (void)(stmt)
+#endif
+
 /* What metrics.c reports; per transport by registry index. */
 typedef struct weft__metrics {
   uint64_t open[WEFT__TRANSPORTS_MAX], opened[WEFT__TRANSPORTS_MAX];
@@ -118,8 +126,9 @@ struct weft_server {
   int compression;
   size_t hwm;
   size_t max_queue;
-  size_t batch_max; /* 0: no batching */
-  int queue_policy; /* WEFT_QUEUE_CLOSE or WEFT_QUEUE_DROP */
+  size_t batch_max;   /* 0: no batching */
+  int queue_policy;   /* WEFT_QUEUE_CLOSE or WEFT_QUEUE_DROP */
+  int client_library; /* serve the browser client under each pathname (library.c) */
   unsigned unix_mode;
   weft_id_generator idgen;
   void *idgen_user;
@@ -150,7 +159,9 @@ struct weft_server {
   uv_timer_t destroy_timer;
   size_t live_handles; /* uv handles to close before freeing */
 
-  weft__arena arena; /* decoded messages, reset after dispatch */
+  weft__arena arena;   /* decoded messages, reset after dispatch */
+  uint32_t refs;       /* the creator's and weft_server_retain()s */
+  uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
   weft__metrics m;
   weft__rand rand;
   int dispatching;
@@ -161,12 +172,19 @@ struct weft_server {
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
 
+/* A server closed for good, kept only for its retainers
+ * (weft_server_retain): every call says so. */
+static inline int weft__server_gone(const weft_server *s) {
+  return s && s->state == WEFT__SRV_CLOSED;
+}
+
 /* ---- sparks ---- */
 
 enum {
   WEFT__SP_NEW = 0, /* asked to open: being authorized */
   WEFT__SP_OPEN,    /* a spark: connection event emitted */
-  WEFT__SP_ENDED    /* no longer open; the disconnection follows */
+  WEFT__SP_ENDED,   /* no longer open; the disconnection follows */
+  WEFT__SP_GONE     /* closed, kept only for its retainers: every call says so */
 };
 
 struct weft_spark {
@@ -177,6 +195,7 @@ struct weft_spark {
   uint8_t was_open;        /* connection event emitted: disconnection owed */
   uint8_t unlink_later;    /* left on the open list until an iteration ends */
   uint8_t tran;            /* the transport's registry index, for the metrics */
+  uint16_t refs;           /* weft_spark_retain()s: the block outlives the connection */
   weft__batch *batch;      /* messages held for this loop turn */
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
@@ -235,8 +254,15 @@ struct weft_client {
   weft__rand rand;
   weft__plugin_list plugins;
   size_t batch_max;
-  weft__batch *batch; /* messages held for this loop turn, while open */
+  weft__batch *batch;  /* messages held for this loop turn, while open */
+  uint32_t refs;       /* the creator's and weft_client_retain()s */
+  uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
+  uint8_t freed;       /* destroyed, kept only for its retainers */
 };
+
+/* A client destroyed for good, kept only for its retainers: every call
+ * says so. */
+static inline int weft__client_gone(const weft_client *c) { return c && c->freed; }
 
 /* client.c */
 /* Starts a connection attempt (the spec first, once, when needed). */
@@ -261,6 +287,10 @@ void weft__client_on_connect_timeout(uv_timer_t *t);
 int weft__server_adopt(weft_server *s, int fd);
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
+/* library.c: the browser client under `pathname` (when client_library). */
+int weft__server_add_library(weft_server *s, const char *pathname);
+/* options.c: the certificate (key 0) or key (1) file for wss:// (copied). */
+int weft__server_set_tls_file(weft_server *s, int key, const char *path);
 
 /* sparks.c: the open sparks, their index and walks */
 /* Walks of the open list bracket themselves with these so sparks closed

@@ -34,6 +34,7 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   s->max_length = 10u << 20;
   s->hwm = WEFT__HWM_DEFAULT;
   s->max_queue = WEFT__MAX_QUEUE_DEFAULT;
+  s->client_library = 1;
   s->site.route = weft__server_route;
   s->site.route_user = s;
   s->site.owner = s;
@@ -42,13 +43,31 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   uv_timer_init(loop->uv, &s->destroy_timer);
   s->ping_timer.data = s->destroy_timer.data = s;
   s->live_handles = 2;
+  s->refs = 1; /* the creator's, dropped when a destroy has finished */
+  s->creator_ref = 1;
   loop->users++;
   *out = s;
   return 0;
 }
 
+int weft_server_retain(weft_server *s) {
+  if (!s) return WEFT_EINVAL;
+  if (s->state == WEFT__SRV_CLOSED) return WEFT_ECLOSED;
+  if (s->refs == UINT32_MAX) return WEFT_ERANGE;
+  s->refs++;
+  return 0;
+}
+
+int weft_server_release(weft_server *s) {
+  /* The creator's reference goes with weft_server_destroy, not here. */
+  if (!s || s->refs <= s->creator_ref) return WEFT_EINVAL;
+  if (--s->refs == 0) free(s);
+  return 0;
+}
+
 int weft_server_set_events(weft_server *s, const weft_server_events *ev, void *user,
                            void (*free_user)(void *)) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !ev || ev->size < offsetof(weft_server_events, connection)) return WEFT_EINVAL;
   if (s->ev_free && s->ev_user != user) s->ev_free(s->ev_user);
   memset(&s->ev, 0, sizeof(s->ev));
@@ -117,6 +136,7 @@ static int pathname_of(const weft__url *u, char *out, size_t cap) {
 }
 
 int weft_server_listen(weft_server *s, const char *url) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !url) return WEFT_EINVAL;
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ESTATE;
   weft__listen_params p = {0};
@@ -125,9 +145,10 @@ int weft_server_listen(weft_server *s, const char *url) {
   for (size_t i = 0; i < s->n_transports; i++)
     if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
+  if ((rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {
     char err[256];
-    if (!s->tls_cert) return WEFT_EINVAL;
+    if (!s->tls_cert || !s->tls_key) return WEFT_EINVAL;
     rc = s->tls ? 0 : weft__tls_ctx_server(&s->tls, s->tls_cert, s->tls_key, err, sizeof(err));
     if (rc) {
       weft__server_error(s, NULL, rc, "tls", err);
@@ -156,16 +177,19 @@ int weft_server_listen(weft_server *s, const char *url) {
 }
 
 int weft_server_port(const weft_server *s) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s) return WEFT_EINVAL;
   return s->state == WEFT__SRV_LISTENING && s->listeners ? s->listeners->port : WEFT_ESTATE;
 }
 
 const char *weft_server_pathname(const weft_server *s) {
+  if (weft__server_gone(s)) return NULL;
   if (!s) return NULL;
   return s->listeners ? s->listeners->p.path : WEFT__PATHNAME_DEFAULT;
 }
 
 const char *weft_server_url(const weft_server *s, size_t i) {
+  if (weft__server_gone(s)) return NULL;
   if (!s || s->state != WEFT__SRV_LISTENING) return NULL;
   const weft__listener *l = s->listeners;
   for (; l; l = l->next) /* framings beside another serve its URL: not listed again */
@@ -178,9 +202,15 @@ int weft__server_adopt(weft_server *s, int fd) {
   return s->listeners->tran->listener.adopt(s->listeners, fd);
 }
 
-weft_loop *weft_server_loop(const weft_server *s) { return s ? s->loop : NULL; }
+weft_loop *weft_server_loop(const weft_server *s) {
+  if (weft__server_gone(s)) return NULL;
+  return s ? s->loop : NULL;
+}
 
-size_t weft_server_spark_count(const weft_server *s) { return s ? s->n_open : 0; }
+size_t weft_server_spark_count(const weft_server *s) {
+  if (weft__server_gone(s)) return 0;
+  return s ? s->n_open : 0;
+}
 
 /* ---- destroy ---- */
 
@@ -198,7 +228,19 @@ static void finalize(weft_server *s) {
   weft__http_site_free(&s->site);
   weft__arena_free(&s->arena);
   s->loop->users--;
-  free(s);
+  s->creator_ref = 0;
+  if (--s->refs == 0) {
+    free(s);
+    return;
+  }
+  /* Retained: what is left answers every call with WEFT_ECLOSED. */
+  memset(&s->ev, 0, sizeof(s->ev));
+  s->ev_free = s->idgen_free = s->auth_free = NULL;
+  s->buckets = NULL;
+  s->n_buckets = 0;
+  s->open_head = NULL;
+  s->n_open = 0;
+  s->loop = NULL;
 }
 
 static void on_timer_closed(uv_handle_t *h) {

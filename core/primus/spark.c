@@ -100,7 +100,7 @@ static int protocol(weft_spark *c, const weft_value *v) {
 
 static void deliver(weft_spark *c, const weft_value *v) {
   weft_server *s = c->server;
-  s->m.msgs_in[c->tran]++;
+  WEFT__METRIC(s->m.msgs_in[c->tran]++);
   const weft_value *msg = v;
   weft_value *owned = NULL;
   if (s->has_incoming) {
@@ -121,7 +121,7 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   weft_value *owned;
   char err[160];
   int outer = s->dispatching++ == 0;
-  s->m.bytes_in[c->tran] += len;
+  WEFT__METRIC(s->m.bytes_in[c->tran] += len);
   int rc =
       weft__message_decode(s->parser, &s->arena, binary, data, len, &v, &owned, err, sizeof(err));
   const weft_value *items =
@@ -187,8 +187,8 @@ static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {
-    s->m.msgs_out[c->tran]++;
-    s->m.bytes_out[c->tran] += p->len;
+    WEFT__METRIC(s->m.msgs_out[c->tran]++);
+    WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   }
   if (queued >= s->hwm) {
     c->above_hwm = 1;
@@ -227,8 +227,8 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
   t->conn.hold(&c->conn);
-  s->m.msgs_out[c->tran]++;
-  s->m.bytes_out[c->tran] += p->len;
+  WEFT__METRIC(s->m.msgs_out[c->tran]++);
+  WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   if (queued + held + p->len >= s->hwm) {
     c->above_hwm = 1;
     return 1;
@@ -296,6 +296,7 @@ int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg) {
 
 int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *const *sparks,
                          size_t n) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg || (!sparks && n)) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   weft__payload *shared = NULL;
@@ -333,16 +334,22 @@ int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary
 }
 
 size_t weft_spark_buffered_amount(const weft_spark *c) {
-  return c && c->conn.tran ? c->conn.tran->conn.queued(&c->conn, NULL) : 0;
+  return c && c->state != WEFT__SP_GONE && c->conn.tran ? c->conn.tran->conn.queued(&c->conn, NULL)
+                                                        : 0;
 }
 
 int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
-  if (!c || (flags & ~WEFT_END_RECONNECT)) return WEFT_EINVAL;
+  if (!c || (flags & ~(WEFT_END_RECONNECT | WEFT_END_ERROR))) return WEFT_EINVAL;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (msg) weft_spark_write(c, msg);
   if (c->state != WEFT__SP_OPEN) return 0;
-  if (!(flags & WEFT_END_RECONNECT)) weft__spark_send_string(c, "primus::server::close");
-  if (c->state == WEFT__SP_OPEN) c->conn.tran->conn.close(&c->conn, WEFT__END_NORMAL, NULL);
+  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR)))
+    weft__spark_send_string(c, "primus::server::close");
+  if (c->state == WEFT__SP_OPEN) {
+    int error = (flags & WEFT_END_ERROR) != 0;
+    c->conn.tran->conn.close(&c->conn, error ? WEFT__END_ERROR : WEFT__END_NORMAL,
+                             error ? "internal error" : NULL);
+  }
   return 0;
 }
 
@@ -354,7 +361,7 @@ const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
 /* The request that opened the spark (no head for a transport without
  * HTTP). */
 static const weft__http_req *req_of(const weft_spark *c) {
-  return c && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
+  return c && c->state != WEFT__SP_GONE && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
 }
 
 const char *weft_spark_header(const weft_spark *c, const char *name) {
@@ -410,6 +417,7 @@ int weft_spark_query_at(const weft_spark *c, size_t i, const char **key, const c
 
 int weft_spark_set_user(weft_spark *c, void *user, void (*free_user)(void *)) {
   if (!c) return WEFT_EINVAL;
+  if (c->state == WEFT__SP_GONE) return WEFT_ECLOSED; /* nobody would free it */
   if (c->user_free && c->user != user) c->user_free(c->user);
   c->user = user;
   c->user_free = free_user;

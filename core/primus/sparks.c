@@ -39,6 +39,7 @@ static void index_grow(weft_server *s) {
 }
 
 weft_spark *weft_server_spark(weft_server *s, const char *id) {
+  if (weft__server_gone(s)) return NULL;
   if (!s || !id || !s->n_buckets) return NULL;
   for (weft_spark *c = s->buckets[id_hash(id) & (s->n_buckets - 1)]; c; c = c->hnext)
     if (strcmp(c->id, id) == 0) return c;
@@ -161,13 +162,31 @@ static void on_closing(weft__conn *conn, const weft__fault *why) {
   weft__server_remove_open(c->server, c);
 }
 
-static void on_closed(weft__conn *conn, const weft__fault *why) {
+static int on_closed(weft__conn *conn, const weft__fault *why) {
   (void)why;
   weft_spark *c = spark_of(conn);
   if (c->auth) c->auth->spark = NULL;
   if (c->was_open) weft__spark_closed(c);
   weft__batch_free(c->batch);
   c->batch = NULL;
+  if (!c->refs) return 0;
+  c->state = WEFT__SP_GONE; /* the block stays until the last release */
+  c->server = NULL;
+  return 1;
+}
+
+int weft_spark_retain(weft_spark *c) {
+  if (!c) return WEFT_EINVAL;
+  if (c->state == WEFT__SP_GONE) return WEFT_ECLOSED;
+  if (c->refs == UINT16_MAX) return WEFT_ERANGE;
+  c->refs++;
+  return 0;
+}
+
+int weft_spark_release(weft_spark *c) {
+  if (!c || !c->refs) return WEFT_EINVAL;
+  if (--c->refs == 0 && c->state == WEFT__SP_GONE) free(c); /* the block's start */
+  return 0;
 }
 
 const weft__conn_events weft__spark_events = {on_opened,  on_message, on_drained, on_seal,
@@ -176,6 +195,7 @@ const weft__conn_events weft__spark_events = {on_opened,  on_message, on_drained
 /* ---- walks, broadcast, heartbeat ---- */
 
 int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *user) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !fn) return WEFT_EINVAL;
   int rc = 0;
   weft__server_iter_begin(s);
@@ -194,19 +214,21 @@ static int broadcast_payload(weft_server *s, weft__payload *p) {
     int rc = weft__spark_send_control(c, p);
     if (rc >= 0) {
       n++;
-      by_tran[c->tran]++;
+      WEFT__METRIC(by_tran[c->tran]++);
     } else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
       weft__server_error(s, c, rc, "queue", "broadcast not delivered to this spark");
   }
   weft__server_iter_end(s);
+  (void)by_tran;
   for (size_t t = 0; t < WEFT__TRANSPORTS_MAX; t++) {
-    s->m.msgs_out[t] += by_tran[t];
-    s->m.bytes_out[t] += (uint64_t)by_tran[t] * p->len;
+    WEFT__METRIC(s->m.msgs_out[t] += by_tran[t]);
+    WEFT__METRIC(s->m.bytes_out[t] += (uint64_t)by_tran[t] * p->len);
   }
   return n;
 }
 
 int weft_server_write(weft_server *s, const weft_value *msg) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   if (s->has_outgoing) return weft__spark_broadcast_transformed(s, msg);
@@ -219,6 +241,7 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
 }
 
 int weft_server_write_raw(weft_server *s, const void *data, size_t len, int binary) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || (!data && len)) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   weft__payload *p;

@@ -59,8 +59,11 @@ typedef struct weft__conn_events {
    * switch), with this body. */
   void (*refused)(weft__conn *c, int status, const uint8_t *body, size_t len);
   /* Gone: `why` is NULL for a clean end, else the failure. The memory goes
-   * when this returns. Server side: for connections that were admitted. */
-  void (*closed)(weft__conn *c, const weft__fault *why);
+   * when this returns, unless (server side) it returns nonzero: then the
+   * owner keeps the block and frees it later with free() at the owner's
+   * part, the block's start. Server side: for connections that were
+   * admitted. */
+  int (*closed)(weft__conn *c, const weft__fault *why);
 } weft__conn_events;
 
 struct weft__conn {
@@ -200,6 +203,11 @@ static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
 
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing
  * maps to its own way of ending. */
-enum { WEFT__END_NORMAL = 1000, WEFT__END_GOING_AWAY = 1001, WEFT__END_POLICY = 1008 };
+enum {
+  WEFT__END_NORMAL = 1000,
+  WEFT__END_GOING_AWAY = 1001,
+  WEFT__END_POLICY = 1008,
+  WEFT__END_ERROR = 1011
+};
 
 #endif

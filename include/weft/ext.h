@@ -64,7 +64,9 @@ typedef void (*weft_ack_cb)(const weft_ack *ack, void *user);
 /* Errors the emitter meets on the wire: malformed extension messages, acks
  * with an unknown id (or arriving after their timeout), reserved names.
  * `spark` is the sender on a server, NULL on a client. The message is
- * dropped; the connection stays open. err->kind is "emitter". */
+ * dropped; the connection stays open. err->kind is "emitter". Without a
+ * handler (weft_emitter_on_error), they go to the server's or client's
+ * error event with that kind; channels' errors likewise, kind "channel". */
 typedef void (*weft_emitter_error_cb)(weft_emitter *em, weft_spark *spark,
                                       const weft_error_info *err, void *user);
 
@@ -86,11 +88,20 @@ WEFT_EXTERN weft_emitter *weft_emitter_of_client(weft_client *client);
  * The name "*" sets the wildcard handler, called for every event that has
  * no handler of its own. An event that asks for an answer and finds no
  * handler at all is rejected with the reason "no handler for <name>".
- * `user` is passed back as is. Errors: WEFT_EINVAL (NULL or empty name, or
- * longer than 255 bytes), WEFT_ENOMEM. */
-WEFT_EXTERN int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user);
+ * `user` is passed back as is.
+ *
+ * Every registration of this header (handlers, policies, channel events)
+ * takes a `free_user` (may be NULL): it runs with the old `user` when the
+ * registration is replaced or removed, and when the extension is freed
+ * with its server or client, so a host never tracks those lifetimes
+ * itself. A `free_user` without a callback is WEFT_EINVAL.
+ * Errors: WEFT_EINVAL (NULL or empty name, or longer than 255 bytes),
+ * WEFT_ENOMEM. */
+WEFT_EXTERN int weft_emitter_on(weft_emitter *em, const char *event, weft_event_cb cb, void *user,
+                                void (*free_user)(void *user));
 
-WEFT_EXTERN int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user);
+WEFT_EXTERN int weft_emitter_on_error(weft_emitter *em, weft_emitter_error_cb cb, void *user,
+                                      void (*free_user)(void *user));
 
 /* The default acknowledgement timeout in ms (10000); 0 waits forever. */
 WEFT_EXTERN int weft_emitter_set_timeout(weft_emitter *em, uint32_t ms);
@@ -132,6 +143,12 @@ WEFT_EXTERN int weft_emitter_packet(const char *event, const weft_value *args, w
  * queue error. WEFT_EINVAL only for a NULL reply. */
 WEFT_EXTERN int weft_reply_resolve(weft_reply *reply, const weft_value *value);
 WEFT_EXTERN int weft_reply_reject(weft_reply *reply, const weft_value *reason);
+/* Rejects with the reason WEFT_REPLY_DROPPED: what a host does with a
+ * reply its application let go of without answering (collected by the
+ * garbage collector, a handler that returned without answering). The
+ * sender sees the same text from every host. Errors as weft_reply_reject. */
+#define WEFT_REPLY_DROPPED "no answer"
+WEFT_EXTERN int weft_reply_drop(weft_reply *reply);
 
 /* ------------------------------------------------------------------------ */
 /* Rooms                                                                    */
@@ -153,8 +170,8 @@ WEFT_EXTERN weft_rooms *weft_rooms_of_server(weft_server *server);
 
 /* Lets clients join and leave rooms themselves (needs an emitter on the
  * server, attached before or after the rooms). NULL turns it off. */
-WEFT_EXTERN int weft_rooms_set_client_policy(weft_rooms *rooms, weft_rooms_policy_cb cb,
-                                             void *user);
+WEFT_EXTERN int weft_rooms_set_client_policy(weft_rooms *rooms, weft_rooms_policy_cb cb, void *user,
+                                             void (*free_user)(void *user));
 
 /* Room names are 1..255 bytes of valid UTF-8 without NUL (WEFT_EINVAL).
  * Joining twice, or leaving a room one is not in, is no error (returns 0).
@@ -234,16 +251,20 @@ typedef void (*weft_channel_open_cb)(weft_channel *ch, void *user);
  * Errors: WEFT_EINVAL, WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE. */
 WEFT_EXTERN int weft_channels_server(weft_server *server, weft_channels **out);
 WEFT_EXTERN int weft_channels_client(weft_client *client, weft_channels **out);
+/* The channels attached to a server or client, or NULL. */
+WEFT_EXTERN weft_channels *weft_channels_of_server(weft_server *server);
+WEFT_EXTERN weft_channels *weft_channels_of_client(weft_client *client);
 
 /* Channels opened by the peer are passed to cb. Without one, they are
  * refused (ended at once) and an error event of kind "channel" follows. */
-WEFT_EXTERN int weft_channels_on_open(weft_channels *chs, weft_channel_open_cb cb, void *user);
+WEFT_EXTERN int weft_channels_on_open(weft_channels *chs, weft_channel_open_cb cb, void *user,
+                                      void (*free_user)(void *user));
 /* Protocol errors (malformed channel packets): kind "channel"; the
  * connection stays open. `spark` is NULL on a client. */
 WEFT_EXTERN int weft_channels_on_error(weft_channels *chs,
                                        void (*cb)(weft_channels *chs, weft_spark *spark,
                                                   const weft_error_info *err, void *user),
-                                       void *user);
+                                       void *user, void (*free_user)(void *user));
 /* The flow-control window in messages (64); 1..65536, before any channel
  * exists. */
 WEFT_EXTERN int weft_channels_set_window(weft_channels *chs, uint32_t messages);
@@ -255,7 +276,7 @@ WEFT_EXTERN int weft_channels_set_window(weft_channels *chs, uint32_t messages);
 WEFT_EXTERN int weft_channel_open(weft_channels *chs, weft_spark *spark, const char *name,
                                   weft_channel **out);
 WEFT_EXTERN int weft_channel_set_events(weft_channel *ch, const weft_channel_events *events,
-                                        void *user);
+                                        void *user, void (*free_user)(void *user));
 /* 0: sent; 1: queued until the peer grants credit (drain follows); or
  * WEFT_EINVAL, WEFT_ECLOSED (ending), WEFT_ENOMEM, an encoding error. */
 WEFT_EXTERN int weft_channel_write(weft_channel *ch, const weft_value *msg);

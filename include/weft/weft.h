@@ -286,6 +286,32 @@ WEFT_EXTERN int weft_loop_close(weft_loop *loop);
 typedef struct weft_server weft_server;
 typedef struct weft_spark weft_spark;
 typedef struct weft_auth weft_auth;
+struct weft_client;
+
+/*
+ * Handle lifetimes. A server or client is created with one reference, its
+ * creator's, which weft_server_destroy() / weft_client_destroy() give up
+ * once the close or destroy event has run; a spark belongs to its server
+ * and is gone after its disconnection event. Anyone else who keeps a
+ * handle (a host's wrapper object) takes a reference with *_retain() and
+ * gives it back with *_release(): the handle's memory then stays until the
+ * last release, and every call on a handle that has closed in the
+ * meantime returns WEFT_ECLOSED (NULL or 0 for getters; a spark's id stays
+ * readable) instead of touching freed memory. Without retains, the C rules
+ * are as before: don't use a handle after its last event.
+ *
+ * Errors: WEFT_EINVAL (NULL; a release without a retain — the creator's
+ * reference is not released here), WEFT_ECLOSED (retaining a handle that
+ * is already gone), WEFT_ERANGE (too many retains). A release may free the
+ * handle: don't use it afterwards. Safe from inside the handle's events,
+ * including its last one.
+ */
+WEFT_EXTERN int weft_server_retain(weft_server *server);
+WEFT_EXTERN int weft_server_release(weft_server *server);
+WEFT_EXTERN int weft_spark_retain(weft_spark *spark);
+WEFT_EXTERN int weft_spark_release(weft_spark *spark);
+WEFT_EXTERN int weft_client_retain(struct weft_client *client);
+WEFT_EXTERN int weft_client_release(struct weft_client *client);
 
 /* What went wrong, for error events. `kind` names the class of error as
  * Primacron's namespaced events do ("json", "msgpack", "invalid", "toobig",
@@ -609,8 +635,13 @@ WEFT_EXTERN size_t weft_spark_buffered_amount(const weft_spark *spark);
 
 /* Ends the spark: writes `msg` when not NULL, then primus::server::close
  * unless WEFT_END_RECONNECT is given, then closes the WebSocket (1000).
- * Queued data is flushed first. The disconnection event follows. */
+ * WEFT_END_ERROR says the server failed on this spark (a host's handler
+ * raised): no primus::server::close (the client reconnects), and the close
+ * code is 1011 "internal error". Queued data is flushed first. The
+ * disconnection event follows. Errors: WEFT_EINVAL (NULL, unknown flags),
+ * WEFT_ECLOSED. */
 #define WEFT_END_RECONNECT 1
+#define WEFT_END_ERROR 2
 WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int flags);
 
 /* --- Static content ---------------------------------------------------------- */
@@ -641,6 +672,14 @@ WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int fla
  * downloads. Errors: WEFT_EINVAL (NULL, "", not a folder), WEFT_ENOENT (no
  * such path), WEFT_ECLOSED, WEFT_ENOMEM.
  */
+/* The browser client: weft's (global Weft) at <pathname>/weft.js and the
+ * Primus-compatible one (global Primus) at <pathname>/primus.js, served
+ * from the library itself under every pathname the server listens on,
+ * unless turned off here (before listening) or the application registered
+ * those paths itself first. On by default. Errors: WEFT_EINVAL,
+ * WEFT_ESTATE (listening), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_client_library(weft_server *server, int on);
+
 WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
                                       const char *content_type, const void *data, size_t len);
 WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir);

@@ -1915,7 +1915,7 @@ static void weft__lpush_channel(lua_State *L, weft__lloop *lp, weft_channel *ch,
   lua_remove(L, -2);
   weft_channel_events ev = {
       .size = sizeof(ev), .data = weft__lch_data, .end = weft__lch_end, .drain = weft__lch_drain};
-  weft_channel_set_events(ch, &ev, u);
+  weft_channel_set_events(ch, &ev, u, NULL);
 }
 
 static void weft__lch_call(weft__lchannel *u, int which, const weft_value *msg) {
@@ -2005,7 +2005,7 @@ static int weft__lext_attach(lua_State *L, weft__lext *x, weft_server *s, weft_c
       else if (!lua_isnil(L, -1))
         rc = WEFT_EINVAL;
     }
-    if (rc == 0) rc = weft_emitter_on_error(x->em, weft__lon_em_error, x);
+    if (rc == 0) rc = weft_emitter_on_error(x->em, weft__lon_em_error, x, NULL);
     if (rc == 0) {
       lua_newtable(L);
       x->handlers_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -2032,8 +2032,8 @@ static int weft__lext_attach(lua_State *L, weft__lext *x, weft_server *s, weft_c
         else if (!lua_isnil(L, -1))
           rc = WEFT_EINVAL;
       }
-      if (rc == 0) rc = weft_channels_on_open(x->chs, weft__lon_channel_open, x);
-      if (rc == 0) rc = weft_channels_on_error(x->chs, weft__lon_ch_error, x);
+      if (rc == 0) rc = weft_channels_on_open(x->chs, weft__lon_channel_open, x, NULL);
+      if (rc == 0) rc = weft_channels_on_error(x->chs, weft__lon_ch_error, x, NULL);
     }
     lua_settop(L, top);
   }
@@ -2174,7 +2174,7 @@ static int weft__lext_handle(lua_State *L) {
     return weft__lfailmsg(L, WEFT_ESTATE, "handle: the emitter is not enabled (emitter=true)");
   size_t len = strlen(name);
   if (len == 0 || len > 255) return weft__lfail(L, WEFT_EINVAL, "handle");
-  int rc = weft_emitter_on(x->em, name, lua_isnoneornil(L, 3) ? NULL : weft__lon_event, x);
+  int rc = weft_emitter_on(x->em, name, lua_isnoneornil(L, 3) ? NULL : weft__lon_event, x, NULL);
   if (rc != 0) return weft__lfail(L, rc, "handle");
   lua_rawgeti(L, LUA_REGISTRYINDEX, x->handlers_ref);
   lua_pushvalue(L, 2);
@@ -2382,11 +2382,11 @@ static int weft__lserver_rooms_policy(lua_State *L) {
   weft__lunref(L, &srv->ext.policy_ref);
   int rc;
   if (lua_isnoneornil(L, 2)) {
-    rc = weft_rooms_set_client_policy(rooms, NULL, NULL);
+    rc = weft_rooms_set_client_policy(rooms, NULL, NULL, NULL);
   } else {
     lua_pushvalue(L, 2);
     srv->ext.policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    rc = weft_rooms_set_client_policy(rooms, weft__lon_policy, &srv->ext);
+    rc = weft_rooms_set_client_policy(rooms, weft__lon_policy, &srv->ext, NULL);
   }
   if (rc != 0) return weft__lfail(L, rc, "rooms_policy");
   lua_settop(L, 1);

@@ -1760,7 +1760,7 @@ static void ch_open(weft_channel *ch, weft__addon *a, napi_ref owner_ref) {
   nch->a = a;
   nch->ch = ch;
   nch->js_gone = 1; /* until an external holds it */
-  if (weft_channel_set_events(ch, &channel_events, nch) != 0) {
+  if (weft_channel_set_events(ch, &channel_events, nch, NULL) != 0) {
     free(nch);
     weft_channel_end(ch);
     return;
@@ -1847,15 +1847,15 @@ static napi_value js_server_ext(napi_env env, napi_callback_info info) {
   int rc = WEFT_EINVAL;
   if (!strcmp(what, "emitter")) {
     rc = s->em ? 0 : weft_emitter_server(s->srv, &s->em);
-    if (rc == 0) rc = weft_emitter_on(s->em, "*", srv_event, s);
-    if (rc == 0) rc = weft_emitter_on_error(s->em, srv_em_error, s);
+    if (rc == 0) rc = weft_emitter_on(s->em, "*", srv_event, s, NULL);
+    if (rc == 0) rc = weft_emitter_on_error(s->em, srv_em_error, s, NULL);
     if (rc == 0 && has) rc = weft_emitter_set_timeout(s->em, (uint32_t)d);
   } else if (!strcmp(what, "rooms")) {
     rc = s->rooms ? 0 : weft_rooms_server(s->srv, &s->rooms);
   } else if (!strcmp(what, "channels")) {
     rc = s->chs ? 0 : weft_channels_server(s->srv, &s->chs);
-    if (rc == 0) rc = weft_channels_on_open(s->chs, srv_ch_open, s);
-    if (rc == 0) rc = weft_channels_on_error(s->chs, srv_ch_error, s);
+    if (rc == 0) rc = weft_channels_on_open(s->chs, srv_ch_open, s, NULL);
+    if (rc == 0) rc = weft_channels_on_error(s->chs, srv_ch_error, s, NULL);
     if (rc == 0 && has) rc = weft_channels_set_window(s->chs, (uint32_t)d);
   } else if (!strcmp(what, "batching")) {
     rc = weft_server_set_batching(s->srv, (size_t)d);
@@ -1881,13 +1881,13 @@ static napi_value js_client_ext(napi_env env, napi_callback_info info) {
   int rc = WEFT_EINVAL;
   if (!strcmp(what, "emitter")) {
     rc = nc->em ? 0 : weft_emitter_client(nc->c, &nc->em);
-    if (rc == 0) rc = weft_emitter_on(nc->em, "*", cli_event, nc);
-    if (rc == 0) rc = weft_emitter_on_error(nc->em, cli_em_error, nc);
+    if (rc == 0) rc = weft_emitter_on(nc->em, "*", cli_event, nc, NULL);
+    if (rc == 0) rc = weft_emitter_on_error(nc->em, cli_em_error, nc, NULL);
     if (rc == 0 && has) rc = weft_emitter_set_timeout(nc->em, (uint32_t)d);
   } else if (!strcmp(what, "channels")) {
     rc = nc->chs ? 0 : weft_channels_client(nc->c, &nc->chs);
-    if (rc == 0) rc = weft_channels_on_open(nc->chs, cli_ch_open, nc);
-    if (rc == 0) rc = weft_channels_on_error(nc->chs, cli_ch_error, nc);
+    if (rc == 0) rc = weft_channels_on_open(nc->chs, cli_ch_open, nc, NULL);
+    if (rc == 0) rc = weft_channels_on_error(nc->chs, cli_ch_error, nc, NULL);
     if (rc == 0 && has) rc = weft_channels_set_window(nc->chs, (uint32_t)d);
   } else if (!strcmp(what, "batching")) {
     rc = weft_client_set_batching(nc->c, (size_t)d);
@@ -2222,7 +2222,7 @@ static napi_value js_rooms_call(napi_env env, napi_callback_info info) {
   if (!strcmp(op, "policy")) {
     bool on = false;
     napi_get_value_bool(env, argv[3], &on);
-    int rc = weft_rooms_set_client_policy(rs, on ? policy_cb : NULL, s);
+    int rc = weft_rooms_set_client_policy(rs, on ? policy_cb : NULL, s, NULL);
     if (rc != 0) return throw_weft(env, rc, "roomsPolicy");
     return undefined(env);
   }
@@ -2316,7 +2316,7 @@ static napi_value js_channel_open(napi_env env, napi_callback_info info) {
     free(nch);
     return NULL;
   }
-  weft_channel_set_events(ch, &channel_events, nch);
+  weft_channel_set_events(ch, &channel_events, nch, NULL);
   return ext;
 }
 

@@ -84,7 +84,7 @@ static void ch_data(weft_channel *ch, const weft_value *msg, void *user) {
 static void ch_open(weft_channel *ch, void *user) {
   (void)user;
   weft_channel_events ev = {.size = sizeof(ev), .data = ch_data};
-  weft_channel_set_events(ch, &ev, NULL);
+  weft_channel_set_events(ch, &ev, NULL, NULL);
 }
 
 static harness *setup(void) {
@@ -106,11 +106,11 @@ static harness *setup(void) {
     if (weft_emitter_server(h.server[i], &em) || weft_rooms_server(h.server[i], &rooms) ||
         weft_channels_server(h.server[i], &chs))
       abort();
-    weft_emitter_on(em, "*", on_event, em);
+    weft_emitter_on(em, "*", on_event, em, NULL);
     weft_emitter_set_timeout(em, 5);
-    weft_rooms_set_client_policy(rooms, allow_rooms, NULL);
+    weft_rooms_set_client_policy(rooms, allow_rooms, NULL, NULL);
     weft_channels_set_window(chs, 4);
-    weft_channels_on_open(chs, ch_open, NULL);
+    weft_channels_on_open(chs, ch_open, NULL, NULL);
     if (i) weft_server_set_batching(h.server[i], 512);
     if (weft_server_listen(h.server[i], "ws://127.0.0.1:0/primus") != 0) abort();
   }

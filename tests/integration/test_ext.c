@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "weft/ext.h"
+#include "weft/options.h"
 
 #define MAX_PEERS 1000
 
@@ -34,6 +35,7 @@ typedef struct peer {
   weft_spark *spark; /* its spark on the server */
   int opened, marker, room_msgs, datas, errors;
   char last_event[64];
+  char got[16]; /* recipients: the letters received, in order */
 } peer;
 
 struct fx {
@@ -195,11 +197,11 @@ static void fx_init(fx *f, int npeers, int flags) {
   assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
   assert_int_equal(weft_emitter_server(f->server, &f->sem), 0);
   assert_ptr_equal(weft_emitter_of_server(f->server), f->sem);
-  assert_int_equal(weft_emitter_on_error(f->sem, srv_error, f), 0);
+  assert_int_equal(weft_emitter_on_error(f->sem, srv_error, f, NULL), 0);
   if (with_rooms) assert_int_equal(weft_rooms_server(f->server, &f->rooms), 0);
   if (flags & WITH_CHANNELS) {
     assert_int_equal(weft_channels_server(f->server, &f->schs), 0);
-    assert_int_equal(weft_channels_on_error(f->schs, srv_ch_error, f), 0);
+    assert_int_equal(weft_channels_on_error(f->schs, srv_ch_error, f, NULL), 0);
   }
   assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/primus"), 0);
   snprintf(f->url, sizeof(f->url), "ws://127.0.0.1:%d/primus", weft_server_port(f->server));
@@ -220,7 +222,7 @@ static void fx_init(fx *f, int npeers, int flags) {
     weft_client_events ce = {.size = sizeof(ce), .open = cli_open, .data = cli_data};
     assert_int_equal(weft_client_set_events(p->c, &ce, p, NULL), 0);
     assert_int_equal(weft_emitter_client(p->c, &p->em), 0);
-    assert_int_equal(weft_emitter_on_error(p->em, cli_error, p), 0);
+    assert_int_equal(weft_emitter_on_error(p->em, cli_error, p, NULL), 0);
     if (flags & WITH_CHANNELS) assert_int_equal(weft_channels_client(p->c, &p->chs), 0);
     assert_int_equal(weft_client_open(p->c), 0);
   }
@@ -301,9 +303,9 @@ static void test_ack_round_trips(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
-  assert_int_equal(weft_emitter_on(f.sem, "slow", h_slow, &f), 0);
-  assert_int_equal(weft_emitter_on(f.peers[0].em, "ask", h_ask, &f.peers[0]), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "slow", h_slow, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.peers[0].em, "ask", h_ask, &f.peers[0], NULL), 0);
   f.start = ack_start;
   f.on_tick = ack_tick;
   fx_run(&f);
@@ -368,8 +370,8 @@ static void test_ack_timeout_late_and_disconnect(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 2, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "keep", h_keep, &f), 0);
-  assert_int_equal(weft_emitter_on(f.peers[1].em, "hold", h_never, &f.peers[1]), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "keep", h_keep, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.peers[1].em, "hold", h_never, &f.peers[1], NULL), 0);
   f.start = timeout_start;
   f.on_tick = timeout_tick;
   fx_run(&f);
@@ -428,7 +430,7 @@ static void test_bad_packets(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, 0);
-  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
   f.start = bad_start;
   f.on_tick = bad_tick;
   fx_run(&f);
@@ -437,6 +439,50 @@ static void test_bad_packets(void **state) {
   assert_int_equal(f.acks, 1);
   assert_int_equal(f.ack_status[0], 0);
   assert_string_equal(f.ack_value[0], "3");
+}
+
+/* Without an error handler the bad packets reach the server's error event
+ * (kind "emitter"), and a reply dropped unanswered rejects with the one
+ * text every host uses. */
+static void srv_event_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
+  fx *f = user;
+  (void)s;
+  CHECK(f, sp != NULL && strcmp(e->kind, "emitter") == 0);
+  f->srv_errors++;
+}
+
+static void h_drop(const weft_event *ev, void *user) {
+  CHECK((fx *)user, weft_reply_drop(ev->reply) == 0);
+}
+
+static void routed_start(fx *f) {
+  bad_start(f);
+  CHECK(f, weft_emitter_emit(f->peers[0].em, NULL, "drop", NULL, 2000, record_ack, f) == 0);
+}
+
+static void routed_tick(fx *f) {
+  if (f->acks == 2) finish(f);
+}
+
+static void test_errors_routed_and_dropped_replies(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 1, 0);
+  assert_int_equal(weft_emitter_on_error(f.sem, NULL, NULL, NULL), 0);
+  weft_server_events ev = {
+      .size = sizeof(ev), .connection = srv_connection, .data = srv_data, .error = srv_event_error};
+  assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "sum", h_sum, &f, NULL), 0);
+  assert_int_equal(weft_emitter_on(f.sem, "drop", h_drop, &f, NULL), 0);
+  f.start = routed_start;
+  f.on_tick = routed_tick;
+  fx_run(&f);
+  assert_int_equal(f.srv_errors, (int)N_BAD);
+  assert_int_equal(f.acks, 2);
+  int dropped = f.ack_status[0] == WEFT_EREJECTED ? 0 : 1;
+  assert_int_equal(f.ack_status[dropped], WEFT_EREJECTED);
+  assert_string_equal(f.ack_value[dropped], "\"" WEFT_REPLY_DROPPED "\"");
+  assert_int_equal(weft_reply_drop(NULL), WEFT_EINVAL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -461,11 +507,11 @@ static void misuse_start(fx *f) {
   memset(longname, 'a', sizeof(longname) - 1);
   longname[sizeof(longname) - 1] = 0;
   CHECK(f, weft_emitter_emit(cem, NULL, longname, NULL, 0, NULL, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, "", noop_event, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, longname, noop_event, NULL) == WEFT_EINVAL);
-  CHECK(f, weft_emitter_on(cem, "x", noop_event, NULL) == 0);
-  CHECK(f, weft_emitter_on(cem, "x", NULL, NULL) == 0); /* removes */
-  CHECK(f, weft_emitter_on(cem, "never-set", NULL, NULL) == 0);
+  CHECK(f, weft_emitter_on(cem, "", noop_event, NULL, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_emitter_on(cem, longname, noop_event, NULL, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_emitter_on(cem, "x", noop_event, NULL, NULL) == 0);
+  CHECK(f, weft_emitter_on(cem, "x", NULL, NULL, NULL) == 0); /* removes */
+  CHECK(f, weft_emitter_on(cem, "never-set", NULL, NULL, NULL) == 0);
   CHECK(f, weft_emitter_broadcast(cem, "x", NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_broadcast(f->sem, "x", args) == 1);
   CHECK(f, weft_emitter_set_timeout(cem, WEFT_EMIT_DEFAULT_TIMEOUT) == WEFT_EINVAL);
@@ -639,6 +685,107 @@ static void test_rooms_with_exceptions(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* One message to a selection: rooms, ids, everyone, minus some ids          */
+/* ------------------------------------------------------------------------ */
+
+static const char *pid(fx *f, int i) { return weft_spark_id(f->peers[i].spark); }
+
+static int send_letter(fx *f, const char *letter, const char **rooms, size_t nr, const char **ids,
+                       size_t ni, const char **ex, size_t ne) {
+  weft_recipients to = {sizeof(to), rooms, nr, ids, ni, ex, ne};
+  weft_value *v = weft_value_new_string(letter, 1);
+  int n = weft_server_send(f->server, &to, v);
+  weft_value_free(v);
+  return n;
+}
+
+static void sel_peer_data(peer *p, const weft_value *msg) {
+  const char *s;
+  size_t n;
+  size_t at = strlen(p->got);
+  if (weft_value_get_string(msg, &s, &n) == 0 && n == 1 && at + 1 < sizeof(p->got))
+    p->got[at] = s[0];
+}
+
+static void h_letter(const weft_event *ev, void *user) {
+  peer *p = user;
+  snprintf(p->last_event, sizeof(p->last_event), "%s", ev->name);
+}
+
+static void sel_start(fx *f) {
+  const char *r01[] = {"r0", "r1"}, *r3[] = {"r3"}, *r9[] = {"r9"}, *bad[] = {""};
+  const char *ex1[] = {pid(f, 1)}, *ex012[] = {pid(f, 2), pid(f, 0), pid(f, 1)};
+  const char *ids23[] = {pid(f, 2), pid(f, 3), "no-such-id"}, *ids4[] = {pid(f, 4)};
+  CHECK(f, send_letter(f, "A", r01, 2, NULL, 0, ex1, 1) == 1);
+  CHECK(f, send_letter(f, "B", r3, 1, ids23, 3, NULL, 0) == 2); /* peer 3 once */
+  CHECK(f, send_letter(f, "C", NULL, 0, NULL, 0, ex012, 3) == 3);
+  weft_value *d = weft_value_new_string("D", 1);
+  CHECK(f, weft_server_send(f->server, NULL, d) == 6);
+  weft_value_free(d);
+  CHECK(f, send_letter(f, "X", r9, 1, NULL, 0, NULL, 0) == 0); /* an empty room */
+  weft_recipients to4 = {sizeof(to4), NULL, 0, ids4, 1, NULL, 0};
+  CHECK(f, weft_server_send_event(f->server, &to4, "letter", NULL) == 1);
+  /* Bad selections. */
+  CHECK(f, send_letter(f, "Z", bad, 1, NULL, 0, NULL, 0) == WEFT_EINVAL);
+  CHECK(f, send_letter(f, "Z", NULL, 1, NULL, 0, NULL, 0) == WEFT_EINVAL);
+  CHECK(f, send_letter(f, "Z", NULL, 0, NULL, 0, NULL, 2) == WEFT_EINVAL);
+  weft_recipients small = {1, NULL, 0, NULL, 0, NULL, 0};
+  weft_value *z = weft_value_new_string("Z", 1);
+  CHECK(f, weft_server_send(f->server, &small, z) == WEFT_EINVAL);
+  CHECK(f, weft_server_send(NULL, NULL, z) == WEFT_EINVAL);
+  CHECK(f, weft_server_send(f->server, NULL, NULL) == WEFT_EINVAL);
+  weft_value_free(z);
+  CHECK(f, weft_server_send_event(f->server, NULL, NULL, NULL) == WEFT_EINVAL);
+}
+
+static void sel_tick(fx *f) {
+  int all = 0;
+  for (int i = 0; i < f->npeers; i++)
+    all += strchr(f->peers[i].got, 'D') != NULL;
+  if (all < f->npeers || strcmp(f->peers[4].last_event, "letter") != 0) return;
+  static const char *const want[] = {"AD", "D", "BD", "BCD", "CD", "CD"};
+  for (int i = 0; i < f->npeers; i++)
+    if (strcmp(f->peers[i].got, want[i]) != 0)
+      failf(f, __LINE__, "peer %d got \"%s\", expected \"%s\"", i, f->peers[i].got, want[i]);
+  for (int i = 0; i < f->npeers; i++)
+    if (i != 4 && f->peers[i].last_event[0]) failf(f, __LINE__, "peer %d got the event", i);
+  finish(f);
+}
+
+static void test_recipients(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, 6, WITH_ROOMS);
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(weft_emitter_on(f.peers[i].em, "letter", h_letter, &f.peers[i], NULL), 0);
+  f.start = sel_start;
+  f.on_tick = sel_tick;
+  f.peer_data = sel_peer_data;
+  fx_run(&f);
+}
+
+/* Without rooms, or before listening: the state is wrong. */
+static void test_recipients_state(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_server *s;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  weft_value *v = weft_value_new_int(1);
+  const char *rooms[] = {"r"};
+  weft_recipients to = {sizeof(to), rooms, 1, NULL, 0, NULL, 0};
+  assert_int_equal(weft_server_send(s, NULL, v), WEFT_ESTATE);               /* not listening */
+  assert_int_equal(weft_server_send_event(s, NULL, "e", NULL), WEFT_ESTATE); /* no emitter */
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_send(s, &to, v), WEFT_ESTATE); /* no rooms */
+  assert_int_equal(weft_server_send(s, NULL, v), 0);          /* nobody yet */
+  weft_value_free(v);
+  weft_server_destroy(s, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Clients asking to join rooms: the application's policy decides           */
 /* ------------------------------------------------------------------------ */
 
@@ -667,7 +814,7 @@ static void join_tick(fx *f) {
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "again") == 1);
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "secret") == 0);
     /* Without a policy, clients may not change rooms. */
-    weft_rooms_set_client_policy(f->rooms, NULL, NULL);
+    weft_rooms_set_client_policy(f->rooms, NULL, NULL, NULL);
     CHECK(f, weft_emitter_join(f->peers[0].em, "later", record_ack, f) == 0);
     f->policy_calls++; /* once only */
   }
@@ -681,7 +828,7 @@ static void test_client_join_policy(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, WITH_ROOMS);
-  assert_int_equal(weft_rooms_set_client_policy(f.rooms, policy, &f), 0);
+  assert_int_equal(weft_rooms_set_client_policy(f.rooms, policy, &f, NULL), 0);
   f.start = join_start;
   f.on_tick = join_tick;
   fx_run(&f);
@@ -720,7 +867,7 @@ static void sch_end(weft_channel *ch, void *user) {
 static void srv_ch_open(weft_channel *ch, void *user) {
   fx *f = user;
   weft_channel_events ev = {.size = sizeof(ev), .data = sch_data, .end = sch_end};
-  CHECK(f, weft_channel_set_events(ch, &ev, f) == 0);
+  CHECK(f, weft_channel_set_events(ch, &ev, f, NULL) == 0);
   CHECK(f, weft_channel_spark(ch) == f->peers[0].spark);
   f->sch[ch_index(ch)] = ch;
   if (ch_index(ch) == 0 || ch_index(ch) == 2) weft_channel_pause(ch); /* "a", "v" */
@@ -745,7 +892,7 @@ static void cch_drain(weft_channel *ch, void *user) {
 static void cli_ch_open(weft_channel *ch, void *user) {
   fx *f = user;
   weft_channel_events ev = {.size = sizeof(ev), .data = cch_data, .end = cch_end};
-  CHECK(f, weft_channel_set_events(ch, &ev, f) == 0);
+  CHECK(f, weft_channel_set_events(ch, &ev, f, NULL) == 0);
 }
 
 static weft_channel *cch_a;
@@ -756,8 +903,8 @@ static void ch_start(fx *f) {
   CHECK(f, weft_channel_open(p->chs, NULL, "a", &a) == 0);
   CHECK(f, weft_channel_open(p->chs, NULL, "b", &b) == 0);
   weft_channel_events ev = {.size = sizeof(ev), .end = cch_end, .drain = cch_drain};
-  weft_channel_set_events(a, &ev, f);
-  weft_channel_set_events(b, &ev, f);
+  weft_channel_set_events(a, &ev, f, NULL);
+  weft_channel_set_events(b, &ev, f, NULL);
   cch_a = a;
   int queued = 0;
   for (int i = 0; i < CH_MSGS; i++) {
@@ -795,7 +942,7 @@ static void ch_tick(fx *f) {
     weft_channel *c;
     CHECK(f, weft_channel_open(f->schs, f->peers[0].spark, "c", &c) == 0);
     weft_channel_events ev = {.size = sizeof(ev), .end = sch_end};
-    weft_channel_set_events(c, &ev, f);
+    weft_channel_set_events(c, &ev, f, NULL);
     weft_value *v = weft_value_new_string("hi", 2);
     CHECK(f, weft_channel_write(c, v) == 0);
     weft_value_free(v);
@@ -818,8 +965,8 @@ static void test_channels(void **state) {
   fx_init(&f, 1, WITH_CHANNELS);
   assert_int_equal(weft_channels_set_window(f.schs, 8), 0);
   assert_int_equal(weft_channels_set_window(f.peers[0].chs, 8), 0);
-  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f), 0);
-  assert_int_equal(weft_channels_on_open(f.peers[0].chs, cli_ch_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f, NULL), 0);
+  assert_int_equal(weft_channels_on_open(f.peers[0].chs, cli_ch_open, &f, NULL), 0);
   f.start = ch_start;
   f.on_tick = ch_tick;
   fx_run(&f);
@@ -872,7 +1019,7 @@ static void chbad_start(fx *f) {
   CHECK(f, weft_channels_set_window(f->schs, 0) == WEFT_EINVAL);
   weft_channel_events short_ev = {.size = 1};
   CHECK(f, weft_channel_open(p->chs, NULL, "ok", &c) == 0);
-  CHECK(f, weft_channel_set_events(c, &short_ev, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_channel_set_events(c, &short_ev, NULL, NULL) == WEFT_EINVAL);
 }
 
 static void chbad_tick(fx *f) {
@@ -886,7 +1033,7 @@ static void test_channels_bad_input(void **state) {
   fx f;
   fx_init(&f, 1, WITH_CHANNELS);
   assert_int_equal(weft_channels_set_window(f.schs, 4), 0);
-  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, srv_ch_open, &f, NULL), 0);
   f.start = chbad_start;
   f.on_tick = chbad_tick;
   fx_run(&f);
@@ -1002,7 +1149,7 @@ static void kill_end(weft_channel *ch, void *user) {
 
 static void kill_open(weft_channel *ch, void *user) {
   weft_channel_events ev = {.size = sizeof(ev), .data = kill_data, .end = kill_end};
-  weft_channel_set_events(ch, &ev, user);
+  weft_channel_set_events(ch, &ev, user, NULL);
 }
 
 static void kill_start(fx *f) {
@@ -1024,7 +1171,7 @@ static void test_channel_event_ends_connection(void **state) {
   (void)state;
   fx f;
   fx_init(&f, 1, WITH_CHANNELS);
-  assert_int_equal(weft_channels_on_open(f.schs, kill_open, &f), 0);
+  assert_int_equal(weft_channels_on_open(f.schs, kill_open, &f, NULL), 0);
   f.start = kill_start;
   f.on_tick = kill_tick;
   fx_run(&f);
@@ -1044,8 +1191,11 @@ int main(void) {
       cmocka_unit_test(test_ack_round_trips),
       cmocka_unit_test(test_ack_timeout_late_and_disconnect),
       cmocka_unit_test(test_bad_packets),
+      cmocka_unit_test(test_errors_routed_and_dropped_replies),
       cmocka_unit_test(test_misuse),
       cmocka_unit_test(test_rooms_with_exceptions),
+      cmocka_unit_test(test_recipients),
+      cmocka_unit_test(test_recipients_state),
       cmocka_unit_test(test_client_join_policy),
       cmocka_unit_test(test_channels),
       cmocka_unit_test(test_channels_bad_input),

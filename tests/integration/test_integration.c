@@ -113,6 +113,9 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     weft_spark_end(sp, NULL, 0);
   } else if (str_is(msg, "end-reconnect", NULL)) {
     weft_spark_end(sp, NULL, WEFT_END_RECONNECT);
+  } else if (str_is(msg, "end-error", NULL)) {
+    if (weft_spark_end(sp, NULL, 4) == WEFT_EINVAL) /* an unknown flag: nothing happens */
+      weft_spark_end(sp, NULL, WEFT_END_ERROR);
   } else if (str_is(msg, "bcast:", &rest)) {
     weft_value *v = weft_value_new_string(rest, strlen(rest));
     weft_server_write(f->server, v);
@@ -491,6 +494,12 @@ CLIENT(end_client) {
   CHECK(wsc_send_text(&b, "\"end-reconnect\"") == 0);
   CHECK(wsc_recv(&b, &p, &n, NULL, 3000) == 8); /* straight to the close frame */
   wsc_close(&b);
+  /* A failed handler: no primus::server::close (the client comes back), 1011. */
+  CHECK(open_ws(f, &a, NULL) == 101);
+  CHECK(wsc_send_text(&a, "\"end-error\"") == 0);
+  CHECK(wsc_recv(&a, &p, &n, NULL, 3000) == 8); /* straight to the close frame */
+  CHECK(n >= 2 && ((p[0] << 8) | p[1]) == 1011);
+  wsc_close(&a);
 }
 
 static void test_end(void **state) {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "primus/library.h"
 #include "weft/weft.h"
 #include "wsclient.h"
 
@@ -30,6 +31,7 @@ typedef struct fixture {
   int port;
   char dir[64];
   pthread_t thread;
+  void *thread_arg;
   char fail[512];
   int closed;
 } fixture;
@@ -156,6 +158,15 @@ static void client_body(fixture *f) {
   CHECK(strstr(r, "Content-Length: 0\r\n"));
   CHECK(get(f, "POST", "/primus/app.js", r, sizeof(r)) == 405);
   CHECK(get(f, "GET", "/primus/app.js/", r, sizeof(r)) == 426); /* not the asset */
+  /* the browser client, from the library itself */
+  static char lib[65536];
+  CHECK(get(f, "GET", "/primus/weft.js", lib, sizeof(lib)) == 200);
+  CHECK(strstr(lib, "Content-Type: text/javascript; charset=utf-8\r\n"));
+  CHECK(strlen(body_of(lib)) == weft__library_weft_js_len);
+  CHECK(memcmp(body_of(lib), weft__library_weft_js, weft__library_weft_js_len) == 0);
+  CHECK(get(f, "GET", "/primus/primus.js", lib, sizeof(lib)) == 200);
+  CHECK(strstr(body_of(lib), "Primus"));
+  CHECK(get(f, "GET", "/weft.js", lib, sizeof(lib)) == 404); /* only under the pathname */
   /* the folder never serves under the pathname; the endpoint still works */
   CHECK(get(f, "GET", "/primus", r, sizeof(r)) == 426);
   CHECK(get(f, "GET", "/primus/index.html", r, sizeof(r)) == 426);
@@ -220,6 +231,55 @@ static void test_static_and_assets(void **state) {
   remove_tree(f);
 }
 
+/* The client library under "/" (paths at the root), and turned off. */
+static int off_port;
+
+static void library_body(fixture *f) {
+  char r[65536];
+  CHECK(get(f, "GET", "/weft.js", r, sizeof(r)) == 200);
+  CHECK(strlen(body_of(r)) == weft__library_weft_js_len);
+  CHECK(get(f, "GET", "/primus.js", r, sizeof(r)) == 200);
+  fixture off = *f;
+  off.port = off_port;
+  CHECK(get(&off, "GET", "/primus/weft.js", r, sizeof(r)) == 426); /* only the endpoint */
+  CHECK(get(&off, "GET", "/primus/primus.js", r, sizeof(r)) == 426);
+}
+
+static void destroy_both(void *arg) {
+  fixture *f = arg;
+  weft_server_destroy(f->server, NULL);
+  weft_server_destroy((weft_server *)f->thread_arg, NULL);
+}
+
+static void *library_main(void *arg) {
+  fixture *f = arg;
+  library_body(f);
+  weft_loop_post(f->loop, destroy_both, f);
+  return NULL;
+}
+
+static void test_client_library(void **state) {
+  (void)state;
+  fixture fx = {0}, *f = &fx;
+  weft_server *off;
+  assert_int_equal(weft_loop_new(&f->loop), 0);
+  assert_int_equal(weft_server_new(f->loop, &f->server), 0);
+  assert_int_equal(weft_server_new(f->loop, &off), 0);
+  assert_int_equal(weft_server_set_client_library(NULL, 0), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_client_library(off, 0), 0);
+  assert_int_equal(weft_server_listen(f->server, "ws://127.0.0.1:0/"), 0);
+  assert_int_equal(weft_server_listen(off, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_set_client_library(off, 1), WEFT_ESTATE);
+  f->port = weft_server_port(f->server);
+  off_port = weft_server_port(off);
+  f->thread_arg = off;
+  assert_int_equal(pthread_create(&f->thread, NULL, library_main, f), 0);
+  assert_int_equal(weft_loop_run(f->loop), 0);
+  pthread_join(f->thread, NULL);
+  if (f->fail[0]) fail_msg("client: %s", f->fail);
+  assert_int_equal(weft_loop_close(f->loop), 0);
+}
+
 /* Misuse and bad arguments return errors and change nothing. */
 static void test_bad_arguments(void **state) {
   (void)state;
@@ -266,6 +326,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_static_and_assets),
       cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_client_library),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -199,7 +199,7 @@ static void ws_refused(weft__conn *c, int status, const uint8_t *body, size_t le
   if (!d->open) weft__eio_drefused(d, status, body, len);
 }
 
-static void ws_closed(weft__conn *c, const weft__fault *why) {
+static int ws_closed(weft__conn *c, const weft__fault *why) {
   eio_dconn *d = c->owner;
   d->ws = NULL;
   if (d->upgraded || !d->open) {
@@ -207,13 +207,14 @@ static void ws_closed(weft__conn *c, const weft__fault *why) {
       weft__eio_dfail(d, why->code, why->kind, why->message);
     else
       finish(d, NULL);
-    return;
+    return 0;
   }
   /* A probe that failed: polling goes on. */
   d->pausing = 0;
   int rc = weft__eio_dpoll(d);
   if (rc == 0) weft__eio_dpost(d);
   if (rc) weft__eio_dfail(d, rc, "connect", NULL);
+  return 0; /* a client keeps nothing */
 }
 
 static const weft__conn_events ws_events = {ws_opened, ws_message, ws_drained, ws_seal,

@@ -140,6 +140,7 @@ struct weft__eio_session {
   uint8_t state;  /* WEFT__EIO_S_* */
   uint8_t tlist;  /* WEFT__EIO_T_* */
   uint8_t upgraded, probed, b64, refreshed, admitting, first, busy, dead;
+  uint8_t kept; /* the owner keeps the block (its closed returned nonzero) */
   char sid[24];
   weft__http_req req; /* the handshake request, once admitted */
 };

@@ -185,15 +185,15 @@ static void on_seal(weft__http_conn *hc) {
 }
 
 /* A request the session held went away (the peer closed it). */
-static void on_closed(weft__http_conn *hc) {
+static int on_closed(weft__http_conn *hc) {
   weft__eio_session *s = weft__eio_session_of(hc);
-  if (!s) return;
+  if (!s) return 0;
   weft__eio_sconn(hc)->ws.base.owner = NULL;
   if (s->hs == hc) {
     s->hs = NULL;
     if (s->state == WEFT__EIO_S_NEW) {
       weft__eio_finish(s, NULL);
-      return;
+      return 0;
     }
   }
   /* The peer went away (engine.io ends the session too, with no error). */
@@ -204,6 +204,7 @@ static void on_closed(weft__http_conn *hc) {
     s->post = NULL;
     weft__eio_finish(s, NULL);
   }
+  return 0; /* the request's block is the HTTP layer's */
 }
 
 static int claims(const weft__http_conn *hc) {

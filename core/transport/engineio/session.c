@@ -55,7 +55,7 @@ static void session_free(weft__eio_session *s) {
   queue_clear(s);
   free(s->q);
   weft__http_req_free(&s->req);
-  free((char *)s - el->l->p.owner_size);
+  if (!s->kept) free((char *)s - el->l->p.owner_size); /* else the owner frees it */
   weft__eio_session_gone(el);
 }
 
@@ -95,7 +95,8 @@ void weft__eio_finish(weft__eio_session *s, const weft__fault *why) {
   }
   if (s->ws) weft__eio_ws_detach(s, 1);
   queue_clear(s);
-  EMIT(s, closed, why);
+  /* The owner may keep the block (a retained spark): it frees it later. */
+  s->kept = s->base.owner && s->base.ev->closed ? s->base.ev->closed(&s->base, why) != 0 : 0;
   s->base.owner = NULL;
   s->dead = 1;
   weft__eio_release(s);

@@ -177,14 +177,14 @@ static void ws_closing(weft__conn *c, const weft__fault *why) {
   if (s->base.owner && s->base.ev->closing) s->base.ev->closing(&s->base, why);
 }
 
-static void ws_closed(weft__conn *c, const weft__fault *why) {
+static int ws_closed(weft__conn *c, const weft__fault *why) {
   weft__eio_session *s = c->owner;
   if (s && s->state == WEFT__EIO_S_NEW && s->hs == &sconn_of(c)->hc) {
     s->hs = NULL; /* a handshake that failed before it opened */
     weft__eio_finish(s, why);
-    return;
+    return 0;
   }
-  if (!s || s->ws != sconn_of(c)) return;
+  if (!s || s->ws != sconn_of(c)) return 0;
   if (s->upgraded) {
     s->ws = NULL;
     weft__eio_finish(s, why);
@@ -192,6 +192,7 @@ static void ws_closed(weft__conn *c, const weft__fault *why) {
     s->ws = NULL; /* a probe that failed: polling goes on */
     s->probed = 0;
   }
+  return 0; /* the WebSocket's block is the session's, not an owner's */
 }
 
 static const weft__conn_events ws_events = {ws_opened,  ws_message, ws_drained, ws_seal,

@@ -122,10 +122,12 @@ static int is_pong(const weft__payload *p) {
   return p && p->kind == WEFT__P_RAW && p->len >= 2 && p->data[0] == (0x80 | WEFT__WS_PONG);
 }
 
-/* A control frame, built whole (masked on a client, with a fresh mask). A
- * pong replaces one still waiting unwritten at the tail of the queue: it
- * answers the latest ping (RFC 6455 5.5.3), and a peer that pings without
- * reading pins one pong, not one per ping. */
+/* A control frame, built whole (masked on a client, with a fresh mask).
+ * While the kernel takes no more (a write is in flight: the peer is not
+ * reading), a pong replaces one still waiting unwritten at the tail of the
+ * queue: it answers the latest ping (RFC 6455 5.5.3), and a peer that pings
+ * without reading pins one pong, not one per ping. A peer that reads gets
+ * a pong for every ping (Autobahn 2.10). */
 static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_t n) {
   uint8_t mask[4];
   weft__rand *r = weft__ws_side_of(w)->rand ? weft__ws_side_of(w)->rand(w) : NULL;
@@ -138,7 +140,7 @@ static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_
   p->len = h + n;
   weft__stream *io = weft__ws_io(w);
   int rc = 0;
-  if (opcode == WEFT__WS_PONG && is_pong(weft__stream_tail(io)))
+  if (opcode == WEFT__WS_PONG && io->writing && is_pong(weft__stream_tail(io)))
     weft__stream_swap_tail(io, p);
   else
     rc = weft__stream_enqueue(io, p);
@@ -196,11 +198,11 @@ void weft__ws_abort(weft__conn *c) {
   weft__ws_side_of(w)->abort(w);
 }
 
-void weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
+int weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
   weft__ws_down(w, NULL);
   w->state = WEFT__WS_CLOSED;
   weft__ws_reader_free(&w->reader);
-  if (w->base.owner && w->base.ev->closed) w->base.ev->closed(&w->base, why);
+  return w->base.owner && w->base.ev->closed ? w->base.ev->closed(&w->base, why) : 0;
 }
 
 /* ---- frames in ---- */

@@ -167,12 +167,11 @@ static void on_eof(weft__stream *io, int uverr) {
 
 static void on_upgraded_closed(weft__stream *io) {
   weft__ws_sconn *sc = of_io(io);
-  weft__ws_closed(&sc->ws, NULL);
-  weft__http_closed(&sc->hc);
+  weft__http_closed(&sc->hc, weft__ws_closed(&sc->ws, NULL));
 }
 
 /* Before an upgrade: a held request whose peer went away. */
-static void on_closed(weft__http_conn *hc) { weft__ws_closed(&of_hc(hc)->ws, NULL); }
+static int on_closed(weft__http_conn *hc) { return weft__ws_closed(&of_hc(hc)->ws, NULL); }
 
 static int claims(const weft__http_conn *hc) {
   return weft__http_header_has(&hc->req.head, "Upgrade", "websocket");

@@ -79,7 +79,7 @@ size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len);
 /* The connection stops being open (once): the owner's closing event. */
 void weft__ws_down(weft__ws_conn *w, const weft__fault *why);
 /* The stream is closed: the owner hears it last (`why` for a failure). */
-void weft__ws_closed(weft__ws_conn *w, const weft__fault *why);
+int weft__ws_closed(weft__ws_conn *w, const weft__fault *why);
 /* Queues a close frame (code 0: an empty one). Returns 0 or an error. */
 int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason);
 
