@@ -11,18 +11,20 @@
 #include "primus.h"
 
 /* The names of a comma-separated list, one by one: 1 with the next name in
- * name[0..cap), 0 at the end, WEFT_EINVAL for an empty or long one. */
-static int next_name(const char **at, char *name, size_t cap) {
+ * name[0..cap), 0 at the end, WEFT_EINVAL for an empty or long one (a
+ * leading, doubled or trailing comma). *at starts at the list; between
+ * names it rests on the comma that follows the last one. */
+static int next_name(const char **at, char *name, size_t cap, int first) {
   const char *p = *at;
   if (!*p) return 0;
-  if (*p == ',' && p[1] == '\0') return WEFT_EINVAL; /* a trailing comma */
+  if (!first && *p++ != ',') return WEFT_EINVAL;
   while (*p == ' ')
     p++;
   size_t n = strcspn(p, ",");
   size_t end = n;
   while (end && p[end - 1] == ' ')
     end--;
-  *at = p[n] ? p + n + 1 : p + n;
+  *at = p + n;
   if (end == 0 || end >= cap) return WEFT_EINVAL;
   memcpy(name, p, end);
   name[end] = '\0';
@@ -33,7 +35,7 @@ int weft_transformer_exists(const char *list) {
   if (!list || !*list) return 0;
   char name[64];
   int rc;
-  while ((rc = next_name(&list, name, sizeof(name))) == 1)
+  for (int k = 0; (rc = next_name(&list, name, sizeof(name), k == 0)) == 1; k++)
     if (!weft__transport_find(name)) return 0;
   return rc == 0;
 }
@@ -43,7 +45,7 @@ int weft__server_set_transports(weft_server *s, const char *list) {
   size_t n = 0, binders = 0;
   char name[64];
   int rc;
-  while ((rc = next_name(&list, name, sizeof(name))) == 1) {
+  for (int k = 0; (rc = next_name(&list, name, sizeof(name), k == 0)) == 1; k++) {
     const weft__transport *t = weft__transport_find(name);
     if (!t) return WEFT_EUNSUPPORTED;
     for (size_t i = 0; i < n; i++)
@@ -52,9 +54,9 @@ int weft__server_set_transports(weft_server *s, const char *list) {
     named[n++] = t;
     binders += !t->can_join;
   }
+  if (rc < 0) return WEFT_EINVAL;       /* an empty or long name in a list */
   if (n == 0) return WEFT_EUNSUPPORTED; /* "" names no transformer there is */
-  if (rc < 0) return WEFT_EINVAL;
-  if (n > 1) { /* side by side: all over HTTP, at most one binds */
+  if (n > 1) {                          /* side by side: all over HTTP, at most one binds */
     if (binders > 1) return WEFT_EINVAL;
     for (size_t i = 0; i < n; i++)
       if (!named[i]->over_http) return WEFT_EINVAL;
@@ -123,7 +125,7 @@ int weft_client_set_transports(weft_client *c, const char *list) {
   unsigned modes = 0;
   char name[64];
   int rc;
-  while ((rc = next_name(&list, name, sizeof(name))) == 1) {
+  for (int k = 0; (rc = next_name(&list, name, sizeof(name), k == 0)) == 1; k++) {
     if (strcmp(name, "polling") == 0)
       modes |= WEFT__DIAL_POLLING;
     else if (strcmp(name, "websocket") == 0)

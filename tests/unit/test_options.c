@@ -224,6 +224,7 @@ static void test_client_options(void **state) {
   assert_int_equal(cset(c, "transports", "\"websocket\""), 0);
   assert_int_equal(cset(c, "transports", "\"carrier-pigeon\""), WEFT_EINVAL);
   assert_int_equal(cset(c, "transports", "\"\""), WEFT_EINVAL);
+  assert_int_equal(cset(c, "transports", "\"polling,\""), WEFT_EINVAL);
   assert_int_equal(weft_client_open(c), 0);
   assert_int_equal(cset(c, "transports", "\"polling\""), WEFT_ESTATE);
   assert_int_equal(cset(c, "transformer", "\"websockets\""), WEFT_ESTATE);
