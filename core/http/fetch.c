@@ -169,8 +169,8 @@ int weft__http_fetch_request(weft_loop *loop, const weft__url *u, const weft__ht
 int weft__http_fetch_start(weft_loop *loop, const weft__url *u, const char *target,
                            struct weft__tls_ctx *tls, weft__http_fetch_cb cb, void *user,
                            weft__http_fetch **out) {
-  weft__http_request req = {"GET", target, "application/json", NULL, 0, NULL, 0, NULL,
-                            WEFT__FETCH_MAX_BODY};
+  weft__http_request req = {"GET", target, "application/json",  NULL, 0, NULL,
+                            0,     NULL,   WEFT__FETCH_MAX_BODY};
   return weft__http_fetch_request(loop, u, &req, tls, cb, user, out);
 }
 

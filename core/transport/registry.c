@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "transport.h"
 #include "engineio/eio.h"
+#include "transport.h"
 #include "ws/ws.h"
 
 static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio};

@@ -167,8 +167,8 @@ int main(int argc, char **argv) {
   weft_server_set_events(a.server, &ev, &a, NULL);
   if (weft_server_set_parser(a.server, parser) != 0) return 2;
   if (weft_server_set_transformer(a.server, transformer) != 0) return 2;
-  if (session_ping &&
-      weft_server_set_session_heartbeat(a.server, (uint32_t)session_ping, (uint32_t)session_timeout))
+  if (session_ping && weft_server_set_session_heartbeat(a.server, (uint32_t)session_ping,
+                                                        (uint32_t)session_timeout))
     return 2;
   if (cookie && weft_server_set_session_cookie(a.server, cookie) != 0) return 2;
   weft_server_set_ping_interval(a.server, (uint32_t)ping);

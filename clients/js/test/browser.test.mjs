@@ -260,15 +260,15 @@ test('the official Primus browser client (primus.library()) connects to weft and
   }
 });
 
-for (const parser of ['json', 'msgpack']) {
-  test(`weft's client in Chromium (${parser}, parser read from the spec; /primus/primus.js as Primus)`, { timeout: 30000 }, async () => {
+for (const [parser, transformer] of [['json', 'websockets'], ['msgpack', 'websockets'], ['json', 'engine.io'], ['msgpack', 'engine.io']]) {
+  test(`weft's client in Chromium (${parser}, ${transformer}, both read from the spec; /primus/primus.js as Primus)`, { timeout: 30000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-page-'));
     writeFileSync(
       join(dir, 'index.html'),
       '<!doctype html><meta charset="utf-8"><title>weft</title>' +
         '<script src="/primus/weft.js"></script><script src="/primus/primus.js"></script>'
     );
-    const server = await startWeft(['--port', '0', '--mode', 'echo', '--parser', parser, '--static', dir]);
+    const server = await startWeft(['--port', '0', '--mode', 'echo', '--parser', parser, '--static', dir, '--transformer', transformer]);
     const page = await browser.context.newPage();
     try {
       await page.goto(`http://127.0.0.1:${server.port}/`);
@@ -282,7 +282,7 @@ for (const parser of ['json', 'msgpack']) {
               c.on('open', () => sent.forEach((m) => c.write(m)));
               c.on('data', (d) => {
                 got.push(d);
-                if (got.length === sent.length) c.id((id) => (c.end(), done({ got, id, parser: c._parser.name })));
+                if (got.length === sent.length) c.id((id) => (done({ got, id, parser: c._parser.name, transport: c.transport }), c.end()));
               });
               c.on('error', (e) => reject(new Error(e.kind + ': ' + e.message)));
             };
@@ -294,7 +294,9 @@ for (const parser of ['json', 'msgpack']) {
       );
       for (const r of [result.w, result.p]) {
         assert.deepEqual(r.got, result.sent);
-        assert.match(r.id, /^[A-Za-z0-9_-]{21}$/);
+        // A spark id of weft's (21 characters), or engine.io's sid (20).
+        assert.match(r.id, transformer === 'engine.io' ? /^[A-Za-z0-9_-]{20}$/ : /^[A-Za-z0-9_-]{21}$/);
+        assert.match(r.transport, transformer === 'engine.io' ? /^(polling|websocket)$/ : /^websocket$/);
       }
       assert.equal(result.w.parser, parser);
       assert.equal(result.same, false); /* two bundles, two classes: same API */

@@ -282,8 +282,15 @@ size_t weft__eio_dqueued_op(const weft__conn *c, size_t *held) {
 static void post_close(eio_dconn *d) {
   char target[2400];
   weft__eio_dtarget(d, "polling", target, sizeof(target));
-  weft__http_request req = {"POST", target, "*/*", d->headers.data, d->headers.len,
-                            (const uint8_t *)"1", 1, "text/plain;charset=UTF-8", 64};
+  weft__http_request req = {"POST",
+                            target,
+                            "*/*",
+                            d->headers.data,
+                            d->headers.len,
+                            (const uint8_t *)"1",
+                            1,
+                            "text/plain;charset=UTF-8",
+                            64};
   weft__http_fetch *f;
   weft__http_fetch_request(d->loop, &d->url, &req, d->tls, NULL, NULL, &f);
 }
@@ -357,4 +364,3 @@ int weft__eio_dial(const weft__dial_params *p, weft__conn **out) {
   if (rc) weft__eio_dfail(d, rc, "connect", NULL);
   return 0;
 }
-

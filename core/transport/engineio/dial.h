@@ -10,7 +10,6 @@
 #include "eio.h"
 #include "http/fetch.h"
 
-
 typedef struct eio_dconn {
   weft__conn base;
   uint8_t client; /* 1: tells it from a server's session (transport.c) */
@@ -21,10 +20,10 @@ typedef struct eio_dconn {
   weft__buf headers;
   size_t max_length;
   unsigned modes;
-  uint8_t open;       /* the handshake is done (opened told) */
-  uint8_t done;       /* closed, or cancelled: no more events */
-  uint8_t upgraded;   /* packets go over the WebSocket */
-  uint8_t pausing;    /* the probe answered: polling winds down */
+  uint8_t open;     /* the handshake is done (opened told) */
+  uint8_t done;     /* closed, or cancelled: no more events */
+  uint8_t upgraded; /* packets go over the WebSocket */
+  uint8_t pausing;  /* the probe answered: polling winds down */
   uint8_t can_upgrade;
   uint8_t lingering; /* cancelled while polling: the last poll may come back */
   char sid[64];
@@ -33,9 +32,9 @@ typedef struct eio_dconn {
   weft__http_fetch *get, *post;
   weft__payload **q; /* packets waiting for the next post */
   size_t q_len, q_cap, q_bytes;
-  weft__conn *ws;         /* probing, upgraded, or the only transport */
-  weft__flushable flush;  /* end of the turn: the owner's seal, then the post */
-  uv_timer_t timer;       /* the heartbeat's deadline */
+  weft__conn *ws;        /* probing, upgraded, or the only transport */
+  weft__flushable flush; /* end of the turn: the owner's seal, then the post */
+  uv_timer_t timer;      /* the heartbeat's deadline */
   weft__fault fault;
   char fault_msg[160];
 } eio_dconn;
