@@ -98,6 +98,7 @@ typedef struct weft__metrics {
   uint64_t open[WEFT__TRANSPORTS_MAX], opened[WEFT__TRANSPORTS_MAX];
   uint64_t msgs_in[WEFT__TRANSPORTS_MAX], msgs_out[WEFT__TRANSPORTS_MAX];
   uint64_t bytes_in[WEFT__TRANSPORTS_MAX], bytes_out[WEFT__TRANSPORTS_MAX];
+  uint64_t polls[WEFT__TRANSPORTS_MAX]; /* polling requests (engine.io) */
   uint64_t handshakes, timeouts, queue_refused;
   uint64_t errors[WEFT__KINDS];
 } weft__metrics;

@@ -80,6 +80,7 @@ int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listen
   *first = NULL;
   for (size_t i = 0; i < s->n_transports; i++) {
     p->share = *first;
+    p->polls = &s->m.polls[weft__transport_index(s->transports[i])];
     weft__listener *l;
     int rc = weft__listener_new(s->transports[i], p, &l);
     if (!l) return rc;

@@ -88,6 +88,9 @@ typedef struct weft__listen_params {
    * a cookie naming the session (sticky load balancing; "" none). */
   uint32_t session_ping_interval, session_ping_timeout;
   char session_cookie[64];
+  /* Counted once per HTTP request of a polling session (handshake, poll,
+   * post) the framing serves; NULL: not counted. */
+  uint64_t *polls;
   /* Join this listener's HTTP endpoint (same address and path) instead of
    * binding one: framings side by side. NULL: bind. */
   struct weft__listener *share;

@@ -566,6 +566,9 @@ typedef struct weft_metrics {
   uint64_t queue_refused_total; /* writes that found a full queue */
   uint64_t heartbeat_timeouts_total;
   uint64_t errors_total; /* error events, whatever their kind */
+  /* HTTP requests of polling sessions (engine.io's handshakes, polls and
+   * posts; not its WebSocket upgrades) */
+  uint64_t polling_requests_total;
 } weft_metrics;
 /* Fills `out`. Errors: WEFT_EINVAL (NULL, or size too small). */
 WEFT_EXTERN int weft_server_metrics(const weft_server *server, weft_metrics *out);

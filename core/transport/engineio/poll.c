@@ -135,6 +135,7 @@ static void on_request(weft__http_conn *hc) {
     weft__http_respond_status(hc, 503, NULL);
     return;
   }
+  if (!upgrade && el->l->p.polls) (*el->l->p.polls)++;
   if (!transport || (!ws && strcmp(transport, "polling") != 0)) {
     weft__eio_refuse(hc, WEFT__EIO_E_TRANSPORT);
     return;
