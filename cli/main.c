@@ -36,6 +36,8 @@
 typedef struct serve_opts {
   const char *host, *path, *parser, *mode, *cert, *key, *static_dir, *transformer;
   long port, ping_interval, max_length, unix_mode, max_queue, max_conns, max_per_ip, max_handshakes;
+  long session_ping, session_timeout; /* engine.io's heartbeat; 0: its defaults */
+  const char *session_cookie;
   const char *queue_policy;
   int compression, ping_set;
   const char *listen[MAX_LISTEN];
@@ -286,14 +288,19 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   const struct {
     const char *name;
     const char **to;
-  } text[] = {
-      {"--transformer", &o->transformer}, {"--host", &o->host},  {"--path", &o->path},
-      {"--parser", &o->parser},           {"--mode", &o->mode},  {"--static", &o->static_dir},
-      {"--tls-cert", &o->cert},           {"--tls-key", &o->key}};
-  static const char *const others[] = {"--listen",          "--unix-mode",  "--port",
-                                       "--ping-interval",   "--max-queue",  "--queue-policy",
-                                       "--max-connections", "--max-per-ip", "--max-handshakes",
-                                       "--metrics",         "--log-level",  "--max-length"};
+  } text[] = {{"--transformer", &o->transformer},
+              {"--host", &o->host},
+              {"--path", &o->path},
+              {"--parser", &o->parser},
+              {"--mode", &o->mode},
+              {"--static", &o->static_dir},
+              {"--tls-cert", &o->cert},
+              {"--tls-key", &o->key},
+              {"--session-cookie", &o->session_cookie}};
+  static const char *const others[] = {
+      "--listen",       "--unix-mode",         "--port",       "--ping-interval",  "--max-queue",
+      "--queue-policy", "--max-connections",   "--max-per-ip", "--max-handshakes", "--metrics",
+      "--log-level",    "--session-heartbeat", "--max-length"};
   size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
   while (t < n_text && strcmp(k, text[t].name) != 0)
     t++;
@@ -332,6 +339,13 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   } else if (strcmp(k, "--metrics") == 0) {
     o->metrics = v;
     if (v[0] != '/' || strpbrk(v, "?# ")) return bad(k, v, "not a path such as /metrics");
+  } else if (strcmp(k, "--session-heartbeat") == 0) {
+    char *end;
+    o->session_ping = strtol(v, &end, 10);
+    o->session_timeout = *end == ',' ? strtol(end + 1, &end, 10) : 0;
+    if (*end || o->session_ping < 1 || o->session_ping > 0x7fffffff || o->session_timeout < 1 ||
+        o->session_timeout > 0x7fffffff)
+      return bad(k, v, "not INTERVAL,TIMEOUT in ms (each 1 to 2147483647), such as 25000,20000");
   } else if (strcmp(k, "--log-level") == 0) {
     if ((o->log_level = log_level_of(v)) < 0)
       return bad(k, v, "is off, error, warn, info or debug");
@@ -451,6 +465,13 @@ static int serve(int argc, char **argv) {
   }
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
+  if (o.session_ping)
+    weft_server_set_session_heartbeat(a.server, (uint32_t)o.session_ping,
+                                      (uint32_t)o.session_timeout);
+  if (o.session_cookie && (rc = weft_server_set_session_cookie(a.server, o.session_cookie)) != 0) {
+    fprintf(stderr, "weft serve: --session-cookie %s: %s\n", o.session_cookie, weft_strerror(rc));
+    return 2;
+  }
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
   if (o.unix_mode) weft_server_set_unix_mode(a.server, (unsigned)o.unix_mode);

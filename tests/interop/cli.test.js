@@ -82,7 +82,8 @@ describe('weft serve (CLI)', { skip: CLI ? false : 'WEFT_CLI not set' }, () => {
   test('bad options are refused with status 2', { timeout: 10000 }, async (t) => {
     for (const args of [['--parser', 'xml'], ['--mode', 'fanout'], ['--port', '70000'], ['--bogus', '1'],
       ['--transformer', 'sockjs'], ['--transformer', 'websockets,websockets'], ['--unix-mode', '999'], ['--queue-policy', 'maybe'],
-      ['--max-connections', '-1']]) {
+      ['--max-connections', '-1'], ['--session-heartbeat', '5'], ['--session-heartbeat', '0,5'],
+      ['--session-heartbeat', '5,x'], ['--session-cookie', 'a b']]) {
       const cli = startCli(t, args);
       assert.deepStrictEqual(await cli.exited, { code: 2, signal: null }, args.join(' '));
     }
