@@ -53,6 +53,10 @@ static void queue_clear(weft__eio_session *s) {
 static void session_free(weft__eio_session *s) {
   weft__eio_listener *el = s->el;
   queue_clear(s);
+  /* What goes back to the allocator, so an idle server returns a crowd of
+   * abandoned sessions to the system (the loop trims past a threshold). */
+  size_t bytes = sizeof(*s) + s->q_cap * sizeof(*s->q) + 512; /* 512: about the request's copy */
+  weft__loop_released(el->l->p.loop, bytes + (s->kept ? 0 : el->l->p.owner_size));
   free(s->q);
   weft__http_req_free(&s->req);
   if (!s->kept) free((char *)s - el->l->p.owner_size); /* else the owner frees it */
