@@ -83,7 +83,8 @@ static void on_body(weft__http_conn *hc, uint8_t *data, size_t len) {
     size_t at = 0;
     weft__eio_packet pk;
     int rc;
-    while (s->state == WEFT__EIO_S_OPEN &&
+    /* While closing, only the peer's close packet still counts. */
+    while ((s->state == WEFT__EIO_S_OPEN || s->state == WEFT__EIO_S_CLOSING) &&
            (rc = weft__eio_payload_next(data, len, &at, &pk)) != 0) {
       if (rc < 0) {
         weft__fault f = {rc, rc == WEFT_EUTF8 ? "utf8" : "protocol", "malformed engine.io payload"};

@@ -166,6 +166,10 @@ size_t weft__eio_handshake(const weft__eio_session *s, int upgrades, char *out, 
 /* ---- packets in ---- */
 
 void weft__eio_packet_in(weft__eio_session *s, const weft__eio_packet *pk) {
+  if (s->state == WEFT__EIO_S_CLOSING && pk->type == WEFT__EIO_CLOSE) {
+    weft__eio_finish(s, NULL); /* both sides close: no need to wait for a poll */
+    return;
+  }
   if (s->state != WEFT__EIO_S_OPEN) return;
   /* engine.io: any packet but a pong gives a late pong its time once more. */
   if (pk->type != WEFT__EIO_PONG && s->tlist == WEFT__EIO_T_PONG && !s->refreshed) {
