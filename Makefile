@@ -10,7 +10,7 @@ PORT ?= 8080
 PREFIX ?= /usr/local
 
 .PHONY: all deps build run install test test-c test-layers test-interop test-hostile test-metrics \
-        test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench clean
+        test-conformance test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench clean
 
 all: build
 
@@ -36,8 +36,8 @@ install: build
 test: deps
 	@bash scripts/test.sh all
 
-test-c test-layers test-interop test-hostile test-metrics test-asan test-valgrind test-fuzz \
-  test-packages test-autobahn format-check: deps
+test-c test-layers test-interop test-hostile test-metrics test-conformance test-asan test-valgrind \
+  test-fuzz test-packages test-autobahn format-check: deps
 	@bash scripts/test.sh $(patsubst test-%,%,$@)
 
 # Longer fuzzing: FUZZ_SECONDS per target (default 600).

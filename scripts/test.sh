@@ -67,7 +67,7 @@ run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
   for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
-    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options; do
+    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
@@ -92,6 +92,10 @@ run_fuzz() {
     corpus="build-fuzz/corpus/$(basename "$f")"
     mkdir -p "$corpus"
     [ -d "tests/fuzz/seeds/$(basename "$f")" ] && cp -n tests/fuzz/seeds/"$(basename "$f")"/* "$corpus"/ 2>/dev/null
+    # The committed corpus: what long runs found, merged to its coverage
+    # (tests/fuzz/README.md says how it is refreshed).
+    [ -f "tests/fuzz/corpus/$(basename "$f").tar.gz" ] &&
+      tar -xzf "tests/fuzz/corpus/$(basename "$f").tar.gz" -C "$corpus" --skip-old-files
     echo "fuzz $(basename "$f") for ${FUZZ_SECONDS}s"
     if ! "$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -artifact_prefix=build-fuzz/ \
       "$corpus" >"build-fuzz/$(basename "$f").log" 2>&1; then
@@ -124,6 +128,17 @@ run_metrics() {
 run_cross() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   WEFT_BUILD=build node --test --test-concurrency=1 tests/cross/
+}
+
+# The conformance suite (tests/conformance/): every scenario against the
+# driver of every host, the scenario x host table, and the capability
+# matrix of docs/bindings.md checked against the headers and the bindings.
+# Needs the host stages' builds (Python's venv, Node's addon, the browser's
+# Chromium); the C driver and the Lua module come with the C build.
+run_conformance() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  bash node/deps.sh || return 1
+  WEFT_BUILD=build timeout 600 node --test --test-reporter=spec --test-concurrency=1 tests/conformance/
 }
 
 run_format() {
@@ -171,6 +186,7 @@ case $what in
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
   cross) stage "acks across hosts" run_cross ;;
+  conformance) stage "conformance: scenarios x hosts, the bindings matrix" run_conformance ;;
   hostile) stage "hostile peers" run_hostile ;;
   metrics) stage "metrics: promtool and Prometheus" run_metrics ;;
   packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
@@ -183,6 +199,7 @@ case $what in
     stage "interop with the npm Primus client" run_interop
     stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
+    stage "conformance: scenarios x hosts, the bindings matrix" run_conformance
     stage "acks across hosts" run_cross
     stage "hostile peers" run_hostile
     stage "metrics: promtool and Prometheus" run_metrics

@@ -183,6 +183,7 @@ int weft_rooms_join(weft_rooms *rs, weft_spark *spark, const char *name) {
 
 int weft_rooms_leave(weft_rooms *rs, weft_spark *spark, const char *name) {
   if (!rs || !spark || check_name(name)) return WEFT_EINVAL;
+  if (!weft__spark_is_open(spark)) return WEFT_ECLOSED; /* it has left them all */
   spark_state *st = state_of(rs, spark);
   room *r = find_room(rs, name, strlen(name));
   if (!st || !r) return 0;
@@ -194,14 +195,19 @@ int weft_rooms_leave(weft_rooms *rs, weft_spark *spark, const char *name) {
   return 0;
 }
 
-int weft_rooms_leave_all(weft_rooms *rs, weft_spark *spark) {
-  if (!rs || !spark) return WEFT_EINVAL;
+static void leave_all(weft_rooms *rs, weft_spark *spark) {
   spark_state *st = state_of(rs, spark);
   while (st) {
     int last = st->n == 1;
     remove_membership(rs, spark, st, st->n - 1);
     if (last) break; /* st is freed with its last membership */
   }
+}
+
+int weft_rooms_leave_all(weft_rooms *rs, weft_spark *spark) {
+  if (!rs || !spark) return WEFT_EINVAL;
+  if (!weft__spark_is_open(spark)) return WEFT_ECLOSED;
+  leave_all(rs, spark);
   return 0;
 }
 
@@ -342,7 +348,7 @@ static void on_leave(weft_spark *spark, const weft_value *args, weft_reply *repl
 
 /* ---- plugin ---- */
 
-static void on_disconnection(weft_spark *spark, void *user) { weft_rooms_leave_all(user, spark); }
+static void on_disconnection(weft_spark *spark, void *user) { leave_all(user, spark); }
 
 static void destroy(void *user) {
   weft_rooms *rs = user;

@@ -277,8 +277,17 @@ int weft_client_write(weft_client *c, const weft_value *msg) {
   if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !msg) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
+  weft_value *owned = NULL;
+  if (c->plugins.n) {
+    int rc = weft__client_plugins_transform(&c->plugins, c, 1, msg, &msg, &owned);
+    if (rc != WEFT_PASS || c->ended) {
+      weft_value_free(owned);
+      return rc == WEFT_SWALLOW ? 0 : rc != WEFT_PASS ? rc : WEFT_ECLOSED;
+    }
+  }
   weft__payload *p;
   int rc = weft__message_encode(c->parser, c->loop, msg, &p);
+  weft_value_free(owned);
   if (rc) return rc;
   rc = weft__client_send(c, p);
   weft__payload_release(p);
@@ -383,7 +392,10 @@ int weft_client_use(weft_client *c, const weft_plugin_ops *ops, void *user) {
                  : c->opened                ? WEFT_ESTATE
                                             : 0;
   weft__plugin_list none = {0};
-  int rc = weft__plugin_add(c ? &c->plugins : &none, ops, user, state_rc, sizeof(weft_plugin_ops));
+  /* The first client hooks came with client_incoming: a struct that ends
+   * there is still whole (client_outgoing came later, read by size). */
+  size_t min = offsetof(weft_plugin_ops, client_incoming) + sizeof(ops->client_incoming);
+  int rc = weft__plugin_add(c ? &c->plugins : &none, ops, user, state_rc, min);
   return rc ? rc : weft__client_plugin_init(&c->plugins, c);
 }
 

@@ -175,7 +175,7 @@ static void client_value(weft_client *c, const weft_value *v, int owned) {
   } else if (c->plugins.n) {
     const weft_value *msg;
     weft_value *rep;
-    int rc = weft__client_plugins_incoming(&c->plugins, c, v, &msg, &rep);
+    int rc = weft__client_plugins_transform(&c->plugins, c, 0, v, &msg, &rep);
     if (rc < 0)
       weft__client_emit_error(c, rc, "transform", "an incoming transform failed", 0, NULL);
     else if (rc == WEFT_PASS && !c->ended)

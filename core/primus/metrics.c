@@ -5,6 +5,7 @@
  * opt-in HTTP path: weft_server_set_metrics_path).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,28 @@ void weft__metrics_error(weft_server *s, const char *kind) {
   while (i < WEFT__KINDS - 1 && (!kind || strcmp(kinds[i], kind) != 0))
     i++;
   s->m.errors[i]++;
+}
+
+/* The counters of weft_metrics by name, in the struct's order: what hosts
+ * build their own metrics objects from, so none keeps its own list. */
+static const struct {
+  const char *name;
+  size_t at;
+} fields[] = {
+#define FIELD(f)                                                                                   \
+  { #f, offsetof(weft_metrics, f) }
+    FIELD(connections_open),    FIELD(connections_total),        FIELD(handshakes_total),
+    FIELD(refused_total),       FIELD(messages_in_total),        FIELD(messages_out_total),
+    FIELD(bytes_in_total),      FIELD(bytes_out_total),          FIELD(queue_bytes),
+    FIELD(queue_refused_total), FIELD(heartbeat_timeouts_total), FIELD(errors_total),
+#undef FIELD
+};
+
+const char *weft_metrics_at(const weft_metrics *m, size_t i, uint64_t *value) {
+  if (!m || i >= sizeof(fields) / sizeof(*fields) || m->size < fields[i].at + sizeof(uint64_t))
+    return NULL;
+  if (value) memcpy(value, (const char *)m + fields[i].at, sizeof(*value));
+  return fields[i].name;
 }
 
 int weft_server_metrics(const weft_server *s, weft_metrics *out) {

@@ -105,15 +105,19 @@ void weft__client_plugins_notify(weft__plugin_list *l, weft_client *c, int open)
   }
 }
 
-int weft__client_plugins_incoming(weft__plugin_list *l, weft_client *c, const weft_value *msg,
-                                  const weft_value **out, weft_value **owned) {
+int weft__client_plugins_transform(weft__plugin_list *l, weft_client *c, int outgoing,
+                                   const weft_value *msg, const weft_value **out,
+                                   weft_value **owned) {
   *owned = NULL;
   *out = msg;
   for (size_t i = 0; i < l->n; i++) {
     const weft_plugin_ops *ops = l->items[i].ops;
-    if (!HAS_HOOK(ops, client_incoming)) continue;
+    int (*hook)(weft_client *, const weft_value *, weft_value **, void *) =
+        outgoing ? (HAS_HOOK(ops, client_outgoing) ? ops->client_outgoing : NULL)
+                 : (HAS_HOOK(ops, client_incoming) ? ops->client_incoming : NULL);
+    if (!hook) continue;
     weft_value *rep = NULL;
-    int rc = ops->client_incoming(c, *out, &rep, l->items[i].user);
+    int rc = hook(c, *out, &rep, l->items[i].user);
     if (rep) {
       weft_value_free(*owned);
       *owned = rep;

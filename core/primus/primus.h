@@ -74,8 +74,10 @@ int weft__client_plugin_init(weft__plugin_list *l, weft_client *c);
 void *weft__plugin_find(weft__plugin_list *l, const char *name);
 void weft__plugins_free(weft__plugin_list *l);
 void weft__client_plugins_notify(weft__plugin_list *l, weft_client *c, int open);
-int weft__client_plugins_incoming(weft__plugin_list *l, weft_client *c, const weft_value *msg,
-                                  const weft_value **out, weft_value **owned);
+/* As weft__plugins_transform, for a client's plugins. */
+int weft__client_plugins_transform(weft__plugin_list *l, weft_client *c, int outgoing,
+                                   const weft_value *msg, const weft_value **out,
+                                   weft_value **owned);
 /* Runs the transforms of one direction; *out is the message to use (msg or
  * *owned); returns WEFT_PASS, WEFT_SWALLOW or an error. */
 int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,

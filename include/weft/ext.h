@@ -175,7 +175,9 @@ WEFT_EXTERN int weft_rooms_set_client_policy(weft_rooms *rooms, weft_rooms_polic
 
 /* Room names are 1..255 bytes of valid UTF-8 without NUL (WEFT_EINVAL).
  * Joining twice, or leaving a room one is not in, is no error (returns 0).
- * Errors: WEFT_EINVAL, WEFT_ECLOSED (the spark is closing), WEFT_ENOMEM. */
+ * Errors: WEFT_EINVAL, WEFT_ECLOSED (the spark is closing or closed: it
+ * leaves its rooms by itself, so join, leave and leave_all all say so, in
+ * every host), WEFT_ENOMEM. */
 WEFT_EXTERN int weft_rooms_join(weft_rooms *rooms, weft_spark *spark, const char *room);
 WEFT_EXTERN int weft_rooms_leave(weft_rooms *rooms, weft_spark *spark, const char *room);
 WEFT_EXTERN int weft_rooms_leave_all(weft_rooms *rooms, weft_spark *spark);

@@ -24,6 +24,11 @@
  *   client_close    the connection went away, before the close event;
  *   client_incoming a decoded message, after primus:: control strings and
  *                   before the data event (same results as `incoming`);
+ *   client_outgoing a message given to weft_client_write(), before the
+ *                   parser (same results as `outgoing`: a swallowed message
+ *                   is not sent and the write returns 0; an error is the
+ *                   write's return value); raw writes and control strings
+ *                   bypass it;
  *   destroy         when the client is freed.
  * A plugin for one side only leaves the other side's members NULL.
  */
@@ -73,6 +78,9 @@ typedef struct weft_plugin_ops {
   void (*client_open)(weft_client *client, void *user);
   void (*client_close)(weft_client *client, void *user);
   int (*client_incoming)(weft_client *client, const weft_value *msg, weft_value **replace,
+                         void *user);
+  /* Later than the others: read only when `size` covers it. */
+  int (*client_outgoing)(weft_client *client, const weft_value *msg, weft_value **replace,
                          void *user);
 } weft_plugin_ops;
 

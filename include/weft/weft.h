@@ -572,6 +572,12 @@ typedef struct weft_metrics {
 } weft_metrics;
 /* Fills `out`. Errors: WEFT_EINVAL (NULL, or size too small). */
 WEFT_EXTERN int weft_server_metrics(const weft_server *server, weft_metrics *out);
+/* The i-th counter of `m` (0, 1, … in the struct's order): returns its
+ * name, the field's ("connections_open", …), and stores its value in
+ * *value when value is not NULL; NULL past the last counter, for a NULL
+ * `m`, or past what m->size covers. The names are static. Hosts build
+ * their metrics objects from this instead of a list of their own. */
+WEFT_EXTERN const char *weft_metrics_at(const weft_metrics *m, size_t i, uint64_t *value);
 /* The metrics in Prometheus's text exposition format (version 0.0.4),
  * with per-transport, per-status and per-error-kind series, into `buf` of
  * `cap` bytes (NUL-terminated when it fits). Returns the length of the

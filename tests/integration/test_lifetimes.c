@@ -31,6 +31,7 @@ typedef struct fx {
   int disconnected, server_closed, client_destroyed;
   int release_in_event; /* release the handles from inside their last events */
   int rc_in_event[3];
+  int rc_rooms[3]; /* leave, leave_all and join from the disconnection event */
 } fx;
 
 static void s_connection(weft_spark *sp, void *user) {
@@ -45,6 +46,10 @@ static void s_connection(weft_spark *sp, void *user) {
 static void s_disconnection(weft_spark *sp, void *user) {
   fx *f = user;
   f->disconnected = 1;
+  /* It leaves its rooms by itself: every host reports ECLOSED alike. */
+  f->rc_rooms[0] = weft_rooms_leave(f->rooms, sp, "lobby");
+  f->rc_rooms[1] = weft_rooms_leave_all(f->rooms, sp);
+  f->rc_rooms[2] = weft_rooms_join(f->rooms, sp, "lobby");
   if (f->release_in_event) {
     f->rc_in_event[0] = weft_spark_release(sp);
     f->spark = NULL;
@@ -100,6 +105,8 @@ static void test_retained_after_close(void **state) {
   fx f = {0};
   run(&f);
   weft_value *v = weft_value_new_string("late", 4);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(f.rc_rooms[i], WEFT_ECLOSED);
   /* the spark */
   weft_spark *sp = f.spark;
   assert_int_equal(weft_spark_write(sp, v), WEFT_ECLOSED);

@@ -304,6 +304,18 @@ static void test_counters_and_log(void **state) {
   assert_int_equal(f.m.queue_refused_total, 0);
   assert_int_equal(f.m.heartbeat_timeouts_total, 0);
   assert_int_equal(f.m.errors_total, 2); /* json, toobig */
+  /* By name, as hosts read them: every counter, in the struct's order. */
+  const char *names[] = {"connections_open",    "connections_total",        "handshakes_total",
+                         "refused_total",       "messages_in_total",        "messages_out_total",
+                         "bytes_in_total",      "bytes_out_total",          "queue_bytes",
+                         "queue_refused_total", "heartbeat_timeouts_total", "errors_total"};
+  const uint64_t *field = &f.m.connections_open;
+  for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+    uint64_t v = 99;
+    assert_string_equal(weft_metrics_at(&f.m, i, &v), names[i]);
+    assert_int_equal(v, field[i]);
+  }
+  assert_null(weft_metrics_at(&f.m, sizeof(names) / sizeof(*names), NULL));
   /* The records, in order. */
   int at = record_at(&f, "listen", 0);
   assert_int_equal(at, 0);
@@ -395,6 +407,11 @@ static void test_bad_input(void **state) {
   assert_int_equal(weft_server_metrics(s, &m), 0);
   assert_int_equal(m.size, offsetof(weft_metrics, connections_total));
   assert_int_equal(m.connections_total, 77); /* not written */
+  uint64_t v = 5;
+  assert_string_equal(weft_metrics_at(&m, 0, &v), "connections_open");
+  assert_null(weft_metrics_at(&m, 1, &v)); /* past what m.size covers */
+  assert_null(weft_metrics_at(NULL, 0, &v));
+  assert_null(weft_metrics_at(&m, (size_t)-1, &v));
   assert_int_equal(weft_server_metrics_text(NULL, NULL, 0), WEFT_EINVAL);
   char small[16];
   assert_int_equal(weft_server_metrics_text(s, NULL, 5), WEFT_EINVAL);
