@@ -34,10 +34,11 @@ static const struct {
 } fields[] = {
 #define FIELD(f)                                                                                   \
   { #f, offsetof(weft_metrics, f) }
-    FIELD(connections_open),    FIELD(connections_total),        FIELD(handshakes_total),
-    FIELD(refused_total),       FIELD(messages_in_total),        FIELD(messages_out_total),
-    FIELD(bytes_in_total),      FIELD(bytes_out_total),          FIELD(queue_bytes),
-    FIELD(queue_refused_total), FIELD(heartbeat_timeouts_total), FIELD(errors_total),
+    FIELD(connections_open),       FIELD(connections_total),        FIELD(handshakes_total),
+    FIELD(refused_total),          FIELD(messages_in_total),        FIELD(messages_out_total),
+    FIELD(bytes_in_total),         FIELD(bytes_out_total),          FIELD(queue_bytes),
+    FIELD(queue_refused_total),    FIELD(heartbeat_timeouts_total), FIELD(errors_total),
+    FIELD(polling_requests_total),
 #undef FIELD
 };
 
