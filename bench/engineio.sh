@@ -37,34 +37,10 @@ fi
 
 servers=("weft|$BUILD/weft serve --mode echo --ping-interval 0 --port 0 --transformer engine.io"
   "primus|node bench/peers/primus_server.js --mode echo --port 0 --transformer engine.io")
-cpu0() { if command -v taskset >/dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
-cpu1() { if command -v taskset >/dev/null; then taskset -c 1 "$@"; else "$@"; fi; }
 
-start_server() { # $1: command line
-  log=$(mktemp)
-  # shellcheck disable=SC2086
-  if command -v taskset >/dev/null; then
-    taskset -c 0 prlimit --nofile=20000:20000 $1 >"$log" 2>&1 &
-  else
-    prlimit --nofile=20000:20000 $1 >"$log" 2>&1 &
-  fi
-  server_pid=$!
-  port=
-  for _ in $(seq 300); do
-    port=$(sed -n 's#^listening on ws://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -n "$port" ]
-}
-stop_server() {
-  kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=
-  rm -f "$log"
-  log=
-}
+# start_server, stop_server
+. bench/server.sh
+stop() { stop_server; rm -f "$log"; log=; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 for entry in "${servers[@]}"; do
@@ -78,7 +54,7 @@ for entry in "${servers[@]}"; do
         { echo "engineio: $name $mode failed" >&2; exit 1; }
       echo "$name $mode run $run: $res"
       echo "$name $mode $res" >>"$raw"
-      stop_server
+      stop
     done
   done
   # Idle polling sessions.
@@ -100,7 +76,7 @@ for entry in "${servers[@]}"; do
   wait "$load" 2>/dev/null
   rm -f "$fifo"
   echo "$name idle-points $points" | tee -a "$raw"
-  stop_server
+  stop
 done
 
 python3 - "$raw" "$out" <<'PY'

@@ -18,15 +18,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "primus/primus.h"
 
 static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   (void)user;
-  if (weft_value_type(msg) == WEFT_STRING && weft_value_len(msg) == 3) {
-    weft_spark_end(sp, msg, 0);
-    return;
-  }
-  weft_spark_write(sp, msg);
+  fuzz_echo_or_end(sp, msg);
 }
 
 static void on_close(weft_server *s, void *user) {
