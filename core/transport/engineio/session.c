@@ -115,7 +115,11 @@ void weft__eio_end(weft__eio_session *s, const weft__fault *why) {
   weft__eio_hold(s);
   s->state = WEFT__EIO_S_CLOSING;
   EMIT(s, closing, why);
-  if (s->ws && !s->upgraded) weft__eio_ws_detach(s, 1); /* a probe */
+  /* A probe not answered yet goes (the client polls on). One answered
+   * ("3probe") stays: the client has paused its polling for it and upgrades
+   * next ("5"), which moves the close packet to the WebSocket; dropping it
+   * would leave the client paused until its heartbeat timeout. */
+  if (s->ws && !s->upgraded && !s->probed) weft__eio_ws_detach(s, 1);
   if (s->state != WEFT__EIO_S_CLOSING) {
     /* the owner aborted it meanwhile */
   } else if (why) {
