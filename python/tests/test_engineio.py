@@ -1,7 +1,8 @@
 """The engine.io transformer from Python: the npm Primus client (engine.io,
-polling then the upgrade, or polling only) against a Python server, the
-Python client against the npm Primus server on engine.io, and a server
-serving websockets and engine.io side by side."""
+polling then the upgrade, or polling only) against a Python server, and a
+server serving websockets and engine.io side by side. The Python client
+against the npm Primus server on engine.io is in test_interop.py, beside
+websockets."""
 
 from __future__ import annotations
 
@@ -44,24 +45,6 @@ async def test_npm_primus_client_engineio_against_python_server(parser: str, web
         data = [json.loads(line[5:]) for line in lines if line.startswith("data ")]
         assert data == [{"echo": m} for m in msgs]
         assert len(ids) == 1 and len(ids[0]) == 20  # the engine.io sid
-
-
-@needs_node
-@pytest.mark.parametrize("parser", ["json", "msgpack"])
-async def test_python_client_engineio_against_npm_primus_server(primus_server: Any, parser: str) -> None:
-    peer = await primus_server("--parser", parser, "--transformer", "engine.io")
-    async with await weft.connect(peer.url, parser=parser, transformer="engine.io") as client:
-        msgs: list[Any] = [{"hello": "primus"}, [1, "two"], 42, "s", "x" * 70000]
-        for m in msgs:
-            client.write(m)
-        got = [await asyncio.wait_for(client.__anext__(), T) for _ in msgs]
-        assert got == msgs
-        spark_id = await asyncio.wait_for(client.id(), T)
-        assert spark_id
-        client.write({"__weft_test": "end"})
-        async with asyncio.timeout(T):
-            while not client.ended:
-                await asyncio.sleep(0.01)
 
 
 async def test_websockets_and_engineio_side_by_side() -> None:
