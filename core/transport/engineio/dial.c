@@ -280,19 +280,8 @@ size_t weft__eio_dqueued_op(const weft__conn *c, size_t *held) {
 
 /* A close packet of its own, for a session polling (no answer awaited). */
 static void post_close(eio_dconn *d) {
-  char target[2400];
-  weft__eio_dtarget(d, "polling", target, sizeof(target));
-  weft__http_request req = {"POST",
-                            target,
-                            "*/*",
-                            d->headers.data,
-                            d->headers.len,
-                            (const uint8_t *)"1",
-                            1,
-                            "text/plain;charset=UTF-8",
-                            64};
   weft__http_fetch *f;
-  weft__http_fetch_request(d->loop, &d->url, &req, d->tls, NULL, NULL, &f);
+  weft__eio_drequest(d, (const uint8_t *)"1", 1, NULL, &f);
 }
 
 static void on_linger(uv_timer_t *t) { release(t->data, 0); }

@@ -67,6 +67,11 @@ void weft__eio_dabort_op(weft__conn *c);
 /* dial_poll.c */
 /* The next request target ("/primus/?EIO=4&transport=polling&t=…&sid=…"). */
 void weft__eio_dtarget(eio_dconn *d, const char *transport, char *out, size_t cap);
+/* Starts a polling request of the session: a GET (body NULL; the answer
+ * bounded by the largest message) or a POST of `body`; cb (may be NULL)
+ * gets the result with d as its user. Returns 0 or an error. */
+int weft__eio_drequest(eio_dconn *d, const uint8_t *body, size_t len, weft__http_fetch_cb cb,
+                       weft__http_fetch **out);
 /* Starts the handshake, or the next poll. Returns 0 or an error. */
 int weft__eio_dpoll(eio_dconn *d);
 /* Posts what is queued, when no post is on its way. */

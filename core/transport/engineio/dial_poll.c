@@ -97,20 +97,25 @@ static void on_get(const weft__http_result *r, void *user) {
     weft__eio_dfail(d, rc, "connect", NULL);
 }
 
-int weft__eio_dpoll(eio_dconn *d) {
-  if (d->get || d->done) return 0;
+int weft__eio_drequest(eio_dconn *d, const uint8_t *body, size_t len, weft__http_fetch_cb cb,
+                       weft__http_fetch **out) {
   char target[2400];
   weft__eio_dtarget(d, "polling", target, sizeof(target));
-  weft__http_request req = {"GET",
+  weft__http_request req = {body ? "POST" : "GET",
                             target,
                             "*/*",
                             d->headers.data,
                             d->headers.len,
-                            NULL,
-                            0,
-                            NULL,
-                            d->max_length * 8 + WEFT__EIO_ANSWER_SLACK};
-  return weft__http_fetch_request(d->loop, &d->url, &req, d->tls, on_get, d, &d->get);
+                            body,
+                            len,
+                            body ? "text/plain;charset=UTF-8" : NULL,
+                            body ? 64 : d->max_length * 8 + WEFT__EIO_ANSWER_SLACK};
+  return weft__http_fetch_request(d->loop, &d->url, &req, d->tls, cb, d, out);
+}
+
+int weft__eio_dpoll(eio_dconn *d) {
+  if (d->get || d->done) return 0;
+  return weft__eio_drequest(d, NULL, 0, on_get, &d->get);
 }
 
 static void on_post(const weft__http_result *r, void *user) {
@@ -137,12 +142,7 @@ void weft__eio_dpost(eio_dconn *d) {
   for (size_t i = 0; i < d->q_len; i++)
     weft__payload_release(d->q[i]);
   d->q_len = d->q_bytes = 0;
-  char target[2400];
-  weft__eio_dtarget(d, "polling", target, sizeof(target));
-  weft__http_request req = {
-      "POST", target, "*/*", d->headers.data, d->headers.len, body, len, "text/plain;charset=UTF-8",
-      64};
-  int rc = weft__http_fetch_request(d->loop, &d->url, &req, d->tls, on_post, d, &d->post);
+  int rc = weft__eio_drequest(d, body, len, on_post, &d->post);
   free(body);
   if (rc) weft__eio_dfail(d, rc, "connect", NULL);
 }
