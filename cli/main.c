@@ -437,6 +437,15 @@ static void print_site(const weft_server *s, int n, const char *dir) {
   }
 }
 
+/* Lets go of the server and the loop before an early exit (nothing
+ * listens yet): returns `status`. */
+static int quit(app *a, int status) {
+  weft_server_destroy(a->server, NULL);
+  weft_loop_run(a->loop);
+  weft_loop_close(a->loop);
+  return status;
+}
+
 static int serve(int argc, char **argv) {
   if (weft_cli_wants_help(argc, argv)) {
     weft_cli_help_serve(stdout);
@@ -461,7 +470,7 @@ static int serve(int argc, char **argv) {
   weft_server_set_events(a.server, &ev, &a, NULL);
   if ((rc = weft_server_set_transformer(a.server, o.transformer)) != 0) {
     fprintf(stderr, "weft: --transformer %s: %s\n", o.transformer, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
@@ -470,7 +479,7 @@ static int serve(int argc, char **argv) {
                                       (uint32_t)o.session_timeout);
   if (o.session_cookie && (rc = weft_server_set_session_cookie(a.server, o.session_cookie)) != 0) {
     fprintf(stderr, "weft serve: --session-cookie %s: %s\n", o.session_cookie, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
@@ -484,15 +493,15 @@ static int serve(int argc, char **argv) {
   if (o.log_level) weft_loop_set_log(a.loop, o.log_level, on_log, NULL, NULL);
   if (o.metrics && (rc = weft_server_set_metrics_path(a.server, o.metrics)) != 0) {
     fprintf(stderr, "weft serve: --metrics %s: %s\n", o.metrics, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
     fprintf(stderr, "weft serve: --static %s: %s\n", o.static_dir, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   if (o.cert && (rc = weft_server_set_tls(a.server, o.cert, o.key)) != 0) {
     fprintf(stderr, "weft serve: TLS: %s\n", weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   char shorthand[1200];
   if (o.n_listen == 0) {
@@ -506,10 +515,7 @@ static int serve(int argc, char **argv) {
     if (rc) {
       fprintf(stderr, "weft serve: cannot listen on %s: %s%s\n", o.listen[i], weft_strerror(rc),
               listen_hint(rc));
-      weft_server_destroy(a.server, NULL);
-      weft_loop_run(a.loop);
-      weft_loop_close(a.loop);
-      return 1;
+      return quit(&a, 1);
     }
   }
   for (int i = 0; i < o.n_listen; i++)
