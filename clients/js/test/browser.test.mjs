@@ -149,7 +149,11 @@ test('chat: two pages, server killed and restarted, offline messages delivered o
 });
 
 test('chat over engine.io: WebSocket blocked for one page (it polls), allowed for the other (it upgrades)', { timeout: 60000 }, async () => {
-  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'engine.io']);
+  // A page that closes may leave its session without a word (no poll held
+  // at that moment, or a socket the browser keeps): engine.io then learns
+  // it from the heartbeat, 1 s + 1 s here instead of 25 s + 20 s.
+  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'engine.io',
+    '--session-heartbeat', '1000,1000']);
   try {
     const alice = await joinChat(server.port, 'alice', { blocked: true });
     const bob = await joinChat(server.port, 'bob');
