@@ -56,32 +56,8 @@ mem_of() {
   echo "${rss:-0} ${pss:-0} ${priv:-0}"
 }
 
-start_server() { # $1: command line
-  log=$(mktemp)
-  # shellcheck disable=SC2086
-  # not through pin(): a function run with & is a subshell, and $! must be
-  # the server itself (taskset and prlimit exec it)
-  if command -v taskset >/dev/null; then
-    taskset -c 0 prlimit --nofile="$NOFILE:$NOFILE" $1 >"$log" 2>&1 &
-  else
-    prlimit --nofile="$NOFILE:$NOFILE" $1 >"$log" 2>&1 &
-  fi
-  server_pid=$!
-  port=
-  for _ in $(seq 300); do # up to 15 s (Node start-up)
-    port=$(sed -n 's#^listening on ws://127\.0\.0\.1:\([0-9]*\)/.*#\1#p' "$log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  [ -n "$port" ]
-}
-
-stop_server() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=
-}
+# start_server, stop_server
+. bench/server.sh
 
 for entry in "${servers[@]}"; do
   name=${entry%%|*} cmd=${entry#*|}

@@ -314,6 +314,8 @@ static int configure(conn_app *a, int argc, char **argv) {
       rc = parse_size(val, &bytes) ? -1 : weft_client_set_max_length(c, bytes);
     else if (strcmp(k, "--transformer") == 0)
       rc = weft_cli_check_transformer(val) ? -2 : weft_client_set_transformer(c, val);
+    else if (strcmp(k, "--transports") == 0)
+      rc = weft_client_set_transports(c, val);
     else if (strcmp(k, "--strategy") == 0)
       rc = weft_client_set_strategy(c, val);
     else if (strcmp(k, "--reconnect-min") == 0)

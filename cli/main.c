@@ -36,6 +36,8 @@
 typedef struct serve_opts {
   const char *host, *path, *parser, *mode, *cert, *key, *static_dir, *transformer;
   long port, ping_interval, max_length, unix_mode, max_queue, max_conns, max_per_ip, max_handshakes;
+  long session_ping, session_timeout; /* engine.io's heartbeat; 0: its defaults */
+  const char *session_cookie;
   const char *queue_policy;
   int compression, ping_set;
   const char *listen[MAX_LISTEN];
@@ -286,14 +288,19 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   const struct {
     const char *name;
     const char **to;
-  } text[] = {
-      {"--transformer", &o->transformer}, {"--host", &o->host},  {"--path", &o->path},
-      {"--parser", &o->parser},           {"--mode", &o->mode},  {"--static", &o->static_dir},
-      {"--tls-cert", &o->cert},           {"--tls-key", &o->key}};
-  static const char *const others[] = {"--listen",          "--unix-mode",  "--port",
-                                       "--ping-interval",   "--max-queue",  "--queue-policy",
-                                       "--max-connections", "--max-per-ip", "--max-handshakes",
-                                       "--metrics",         "--log-level",  "--max-length"};
+  } text[] = {{"--transformer", &o->transformer},
+              {"--host", &o->host},
+              {"--path", &o->path},
+              {"--parser", &o->parser},
+              {"--mode", &o->mode},
+              {"--static", &o->static_dir},
+              {"--tls-cert", &o->cert},
+              {"--tls-key", &o->key},
+              {"--session-cookie", &o->session_cookie}};
+  static const char *const others[] = {
+      "--listen",       "--unix-mode",         "--port",       "--ping-interval",  "--max-queue",
+      "--queue-policy", "--max-connections",   "--max-per-ip", "--max-handshakes", "--metrics",
+      "--log-level",    "--session-heartbeat", "--max-length"};
   size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
   while (t < n_text && strcmp(k, text[t].name) != 0)
     t++;
@@ -332,6 +339,13 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   } else if (strcmp(k, "--metrics") == 0) {
     o->metrics = v;
     if (v[0] != '/' || strpbrk(v, "?# ")) return bad(k, v, "not a path such as /metrics");
+  } else if (strcmp(k, "--session-heartbeat") == 0) {
+    char *end;
+    o->session_ping = strtol(v, &end, 10);
+    o->session_timeout = *end == ',' ? strtol(end + 1, &end, 10) : 0;
+    if (*end || o->session_ping < 1 || o->session_ping > 0x7fffffff || o->session_timeout < 1 ||
+        o->session_timeout > 0x7fffffff)
+      return bad(k, v, "not INTERVAL,TIMEOUT in ms (each 1 to 2147483647), such as 25000,20000");
   } else if (strcmp(k, "--log-level") == 0) {
     if ((o->log_level = log_level_of(v)) < 0)
       return bad(k, v, "is off, error, warn, info or debug");
@@ -423,6 +437,15 @@ static void print_site(const weft_server *s, int n, const char *dir) {
   }
 }
 
+/* Lets go of the server and the loop before an early exit (nothing
+ * listens yet): returns `status`. */
+static int quit(app *a, int status) {
+  weft_server_destroy(a->server, NULL);
+  weft_loop_run(a->loop);
+  weft_loop_close(a->loop);
+  return status;
+}
+
 static int serve(int argc, char **argv) {
   if (weft_cli_wants_help(argc, argv)) {
     weft_cli_help_serve(stdout);
@@ -445,9 +468,19 @@ static int serve(int argc, char **argv) {
   weft_server_events ev = {sizeof(ev), on_connection, on_disconnection, on_data,
                            NULL,       on_error,      on_close};
   weft_server_set_events(a.server, &ev, &a, NULL);
-  weft_server_set_transformer(a.server, o.transformer);
+  if ((rc = weft_server_set_transformer(a.server, o.transformer)) != 0) {
+    fprintf(stderr, "weft: --transformer %s: %s\n", o.transformer, weft_strerror(rc));
+    return quit(&a, 2);
+  }
   weft_server_set_parser(a.server, o.parser);
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
+  if (o.session_ping)
+    weft_server_set_session_heartbeat(a.server, (uint32_t)o.session_ping,
+                                      (uint32_t)o.session_timeout);
+  if (o.session_cookie && (rc = weft_server_set_session_cookie(a.server, o.session_cookie)) != 0) {
+    fprintf(stderr, "weft serve: --session-cookie %s: %s\n", o.session_cookie, weft_strerror(rc));
+    return quit(&a, 2);
+  }
   weft_server_set_max_length(a.server, (size_t)o.max_length);
   weft_server_set_compression(a.server, o.compression);
   if (o.unix_mode) weft_server_set_unix_mode(a.server, (unsigned)o.unix_mode);
@@ -460,15 +493,15 @@ static int serve(int argc, char **argv) {
   if (o.log_level) weft_loop_set_log(a.loop, o.log_level, on_log, NULL, NULL);
   if (o.metrics && (rc = weft_server_set_metrics_path(a.server, o.metrics)) != 0) {
     fprintf(stderr, "weft serve: --metrics %s: %s\n", o.metrics, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   if (o.static_dir && (rc = weft_server_set_static_dir(a.server, o.static_dir)) != 0) {
     fprintf(stderr, "weft serve: --static %s: %s\n", o.static_dir, weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   if (o.cert && (rc = weft_server_set_tls(a.server, o.cert, o.key)) != 0) {
     fprintf(stderr, "weft serve: TLS: %s\n", weft_strerror(rc));
-    return 2;
+    return quit(&a, 2);
   }
   char shorthand[1200];
   if (o.n_listen == 0) {
@@ -482,10 +515,7 @@ static int serve(int argc, char **argv) {
     if (rc) {
       fprintf(stderr, "weft serve: cannot listen on %s: %s%s\n", o.listen[i], weft_strerror(rc),
               listen_hint(rc));
-      weft_server_destroy(a.server, NULL);
-      weft_loop_run(a.loop);
-      weft_loop_close(a.loop);
-      return 1;
+      return quit(&a, 1);
     }
   }
   for (int i = 0; i < o.n_listen; i++)

@@ -95,6 +95,8 @@ export interface Metrics {
   heartbeatTimeoutsTotal: number;
   /** Error events, whatever their kind. */
   errorsTotal: number;
+  /** HTTP requests of engine.io's polling transport. */
+  pollingRequestsTotal: number;
 }
 
 /** The options of `new Server()` / `createServer()`; an unknown name throws a TypeError. */
@@ -159,6 +161,24 @@ export interface ServerOptions {
    * "ping_interval".)
    */
   pingInterval?: number | false;
+  /**
+   * Engine.io's pingInterval: time between the engine.io ping packets: a whole number of ms from 1
+   * to 2147483647. Default 25000 ms. Fixed once listening/open. (Core option
+   * "session_ping_interval".)
+   */
+  sessionPingInterval?: number;
+  /**
+   * Engine.io's pingTimeout: how long a pong may take; an abandoned polling session expires after
+   * interval + timeout: a whole number of ms from 1 to 2147483647. Default 20000 ms. Fixed once
+   * listening/open. (Core option "session_ping_timeout".)
+   */
+  sessionPingTimeout?: number;
+  /**
+   * Engine.io's cookie option: a cookie holding the sid, for sticky sessions: a cookie name (an
+   * RFC 6265 token under 64 bytes; "" for none). Default none. Fixed once listening/open. (Core
+   * option "session_cookie".)
+   */
+  sessionCookie?: string;
   /**
    * Largest message; a larger one closes the connection (1009): a whole number of bytes from 1 to
    * 2^40. Default 10485760 bytes. Fixed once listening/open. (Core option "max_length".)
@@ -554,6 +574,12 @@ export interface ClientOptions {
    * once listening/open. (Core option "parser".)
    */
   parser?: ParserName | Uppercase<ParserName>;
+  /**
+   * Engine.io's ways in: polling then the upgrade, polling only, or WebSocket only: a
+   * comma-separated list of polling and websocket. Default "polling,websocket". Fixed once
+   * listening/open. (Core option "transports".)
+   */
+  transports?: string;
   /**
    * The first reconnect's base delay: a whole number of ms from 1 to 4294967295. Default 500 ms.
    * (Core option "reconnect_min".)

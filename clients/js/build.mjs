@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const check = process.argv.includes('--check');
-const common = { bundle: true, write: false, target: ['es2020'], legalComments: 'none', charset: 'utf8' };
+// absWorkingDir: the paths esbuild writes into weft.mjs's comments are
+// relative to this folder, wherever the build is run from.
+const common = { bundle: true, write: false, target: ['es2020'], legalComments: 'none', charset: 'utf8', absWorkingDir: here };
 const outputs = [
   { entryPoints: [join(here, 'src/weft.js')], format: 'esm', minify: false, out: 'dist/weft.mjs' },
   { entryPoints: [join(here, 'src/global.js')], format: 'iife', minify: true, out: 'dist/weft.min.js' },

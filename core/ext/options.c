@@ -56,6 +56,18 @@ static int s_library(void *h, arg a) { return weft_server_set_client_library(S(h
 static int s_cert(void *h, arg a) { return weft__server_set_tls_file(S(h), 0, a.s); }
 static int s_key(void *h, arg a) { return weft__server_set_tls_file(S(h), 1, a.s); }
 
+/* engine.io's heartbeat: one of the pair, the other as it is (0: its
+ * default). */
+static int s_eio_ping(void *h, arg a) {
+  uint32_t t = S(h)->session_ping_timeout;
+  return weft_server_set_session_heartbeat(S(h), (uint32_t)a.u, t ? t : 20000);
+}
+static int s_eio_timeout(void *h, arg a) {
+  uint32_t i = S(h)->session_ping_interval;
+  return weft_server_set_session_heartbeat(S(h), i ? i : 25000, (uint32_t)a.u);
+}
+static int s_cookie(void *h, arg a) { return weft_server_set_session_cookie(S(h), a.s); }
+
 static int s_policy(void *h, arg a) {
   return weft_server_set_queue_policy(S(h), strcmp(a.s, "drop") == 0 ? WEFT_QUEUE_DROP
                                                                      : WEFT_QUEUE_CLOSE);
@@ -130,6 +142,17 @@ static const row server_rows[] = {
     OPT("ping_interval", WEFT_OPT_UINT, FIX, "30000", NULL, 0, U32, "ms",
         "a whole number of ms from 0 (no heartbeat) to 4294967295",
         "time between heartbeats (primus::ping)", s_ping),
+    OPT("session_ping_interval", WEFT_OPT_UINT, FIX, "25000", NULL, 1, 2147483647.0, "ms",
+        "a whole number of ms from 1 to 2147483647",
+        "engine.io's pingInterval: time between the engine.io ping packets", s_eio_ping),
+    OPT("session_ping_timeout", WEFT_OPT_UINT, FIX, "20000", NULL, 1, 2147483647.0, "ms",
+        "a whole number of ms from 1 to 2147483647",
+        "engine.io's pingTimeout: how long a pong may take; an abandoned polling session "
+        "expires after interval + timeout",
+        s_eio_timeout),
+    OPT("session_cookie", WEFT_OPT_STRING, FIX, "null", NULL, 0, 0, NULL,
+        "a cookie name (an RFC 6265 token under 64 bytes; \"\" for none)",
+        "engine.io's cookie option: a cookie holding the sid, for sticky sessions", s_cookie),
     OPT("max_length", WEFT_OPT_UINT, FIX, "10485760", NULL, 1, BIG, "bytes",
         "a whole number of bytes from 1 to 2^40",
         "largest message; a larger one closes the connection (1009)", s_maxlen),
@@ -192,6 +215,7 @@ static const row server_rows[] = {
 
 static int c_transformer(void *h, arg a) { return weft_client_set_transformer(C(h), a.s); }
 static int c_parser(void *h, arg a) { return weft_client_set_parser(C(h), a.s); }
+static int c_transports(void *h, arg a) { return weft_client_set_transports(C(h), a.s); }
 static int c_rmin(void *h, arg a) {
   weft_client *c = C(h);
   return weft_client_set_reconnect(c, (uint32_t)a.u, c->rmax, c->retries, c->factor);
@@ -262,6 +286,10 @@ static const row client_rows[] = {
         "a transformer name this build has", "the transport to dial with", c_transformer),
     OPT("parser", WEFT_OPT_ENUM, FIX, "\"json\"", "json|msgpack|raw", 0, 0, NULL,
         "\"json\", \"msgpack\" or \"raw\"", "how messages are encoded (as the server's)", c_parser),
+    OPT("transports", WEFT_OPT_STRING, FIX, "\"polling,websocket\"", NULL, 0, 0, NULL,
+        "a comma-separated list of polling and websocket",
+        "engine.io's ways in: polling then the upgrade, polling only, or WebSocket only",
+        c_transports),
     OPT("reconnect_min", WEFT_OPT_UINT, 0, "500", NULL, 1, U32, "ms",
         "a whole number of ms from 1 to 4294967295", "the first reconnect's base delay", c_rmin),
     OPT("reconnect_max", WEFT_OPT_UINT, 0, "0", NULL, 0, U32, "ms",

@@ -91,16 +91,108 @@ void weft__http_hold(weft__http_conn *hc) {
   pending_add(hc, UINT64_MAX);
 }
 
-void weft__http_upgraded(weft__http_conn *hc) {
+void weft__http_park(weft__http_conn *hc) {
+  weft__http_hold(hc);
+  if (hc->state == WEFT__HC_HELD) hc->parked = 1;
+}
+
+void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops) {
   if (hc->state == WEFT__HC_CLOSED) return;
   pending_remove(hc);
   weft__http_site_handshake_done(hc->ep->site, hc);
   hc->state = WEFT__HC_UPGRADED;
-  hc->io.ops = &hc->ep->handler->upgraded;
+  hc->io.ops = ops ? ops : &weft__http_handler_of(hc)->upgraded;
 }
 
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms) {
-  if (hc->state != WEFT__HC_CLOSED) pending_add(hc, ms);
+  if (hc->state == WEFT__HC_CLOSED) return;
+  if (ms)
+    pending_add(hc, ms);
+  else
+    pending_remove(hc);
+}
+
+/* ---- handlers, bodies, keep-alive ---- */
+
+const weft__http_handler *weft__http_handler_of(const weft__http_conn *hc) {
+  return hc->hd ? hc->ep->joined[hc->hd - 1].handler : hc->ep->handler;
+}
+
+void *weft__http_user(const weft__http_conn *hc) {
+  return hc->hd ? hc->ep->joined[hc->hd - 1].user : hc->ep->user;
+}
+
+int weft__http_endpoint_join(weft__http_endpoint *ep, const weft__http_handler *h, void *user,
+                             size_t conn_size, size_t conn_offset) {
+  if (!h || conn_offset != ep->conn_offset || conn_size < conn_offset + sizeof(weft__http_conn))
+    return WEFT_EINVAL;
+  if (ep->stopping || ep->n_conns) return WEFT_ESTATE;
+  if (ep->n_joined >= WEFT__HTTP_JOINED) return WEFT_ENOBUFS;
+  ep->joined[ep->n_joined].handler = h;
+  ep->joined[ep->n_joined].user = user;
+  ep->n_joined++;
+  if (conn_size > ep->conn_size) ep->conn_size = conn_size;
+  return 0;
+}
+
+void weft__http_dispatch(weft__http_conn *hc) {
+  weft__http_endpoint *ep = hc->ep;
+  int best = ep->handler->claims ? ep->handler->claims(hc) : 0;
+  hc->hd = 0;
+  for (uint8_t i = 0; i < ep->n_joined; i++) {
+    const weft__http_handler *h = ep->joined[i].handler;
+    int claim = h->claims ? h->claims(hc) : 0;
+    if (claim > best) {
+      best = claim;
+      hc->hd = (uint8_t)(i + 1);
+    }
+  }
+  weft__http_handler_of(hc)->request(hc);
+}
+
+int weft__http_read_body(weft__http_conn *hc, size_t max) {
+  const weft__http_head *h = &hc->req.head;
+  if (weft__http_get(h, "Transfer-Encoding")) return 411;
+  const char *cl = weft__http_get(h, "Content-Length");
+  size_t n = 0;
+  if (cl) {
+    if (!*cl || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 15) return 400;
+    n = (size_t)strtoull(cl, NULL, 10);
+  }
+  if (n > max) return 413;
+  hc->state = WEFT__HC_BODY;
+  hc->body_len = n;
+  pending_add(hc, WEFT__HEAD_MS); /* the body within as long as a head */
+  return 0;
+}
+
+void weft__http_mark(weft__http_conn *hc) {
+  if (hc->state == WEFT__HC_HELD) weft__stream_mark(&hc->io);
+}
+
+void weft__http_take_req(weft__http_conn *hc, weft__http_req *out) {
+  *out = hc->req;
+  memset(&hc->req.head, 0, sizeof(hc->req.head));
+  hc->req.query = NULL;
+  hc->req.n_query = 0;
+}
+
+/* An answer that keeps the connection: the next request is read on it
+ * (now, when the bytes are here already and this is not inside a read). */
+void weft__http_next(weft__http_conn *hc) {
+  weft__http_site_handshake_done(hc->ep->site, hc);
+  weft__http_head_free(&hc->req.head);
+  free(hc->req.query);
+  hc->req.query = NULL;
+  hc->req.n_query = 0;
+  hc->state = WEFT__HC_HEAD;
+  hc->hd = 0;
+  hc->parked = 0;
+  /* The next request's peer: the socket's again (a proxy may name another). */
+  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  pending_add(hc, WEFT__HEAD_MS);
+  /* Outside a read, pipelined bytes wait for the next check phase. */
+  if (!hc->reading && hc->io.in.len) weft__stream_yield(&hc->io);
 }
 
 static void on_timer_closed(uv_handle_t *h);
@@ -130,128 +222,16 @@ void weft__http_closed(weft__http_conn *hc, int keep) {
 
 static void on_stream_closed(weft__stream *io) {
   weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  int keep = hc->ep->handler->closed ? hc->ep->handler->closed(hc) : 0;
+  const weft__http_handler *h = weft__http_handler_of(hc);
+  int keep = h->closed ? h->closed(hc) : 0;
   weft__http_closed(hc, keep);
-}
-
-/* ---- answering ---- */
-
-const char *weft__http_status_text(int status) {
-  switch (status) {
-  case 101: return "Switching Protocols";
-  case 200: return "OK";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 402: return "Payment Required";
-  case 403: return "Forbidden";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 414: return "URI Too Long";
-  case 426: return "Upgrade Required";
-  case 429: return "Too Many Requests";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return status >= 500 ? "Server Error" : "Client Error";
-  }
-}
-
-void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
-                        size_t blen, const char *extra) {
-  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return;
-  weft__http_site *site = hc->ep->site;
-  site->answers[weft__http_status_index(status)]++;
-  if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
-    weft__log(hc->ep->loop, WEFT_LOG_INFO, "refused", site->owner, NULL, NULL, NULL,
-              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
-              hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
-              hc->req.head.target ? hc->req.head.target : "-");
-  char cors[512];
-  weft__http_cors(hc, cors, sizeof(cors));
-  const char *method = hc->req.head.method;
-  int head_only = method && strcmp(method, "HEAD") == 0;
-  char head[1536];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
-                   "Connection: close\r\n%s%s\r\n",
-                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", blen, cors,
-                   extra ? extra : "");
-  size_t send = head_only ? 0 : blen;
-  weft__payload *p = n > 0 && (size_t)n < sizeof(head)
-                         ? weft__payload_new(WEFT__P_RAW, NULL, (size_t)n + send)
-                         : NULL;
-  if (!p) {
-    weft__http_abort(hc);
-    return;
-  }
-  memcpy(p->data, head, (size_t)n);
-  if (send) memcpy(p->data + n, body, send);
-  int rc = weft__stream_enqueue(&hc->io, p);
-  weft__payload_release(p);
-  if (rc) {
-    weft__http_abort(hc);
-    return;
-  }
-  weft__http_linger(hc);
-}
-
-const int weft__http_statuses[16] = {200, 204, 400, 401, 402, 403, 404, 405,
-                                     408, 414, 426, 429, 431, 500, 503, 0};
-
-size_t weft__http_status_index(int status) {
-  for (size_t i = 0; i < 15; i++)
-    if (weft__http_statuses[i] == status) return i;
-  return 15;
-}
-
-void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {
-  const char *text = weft__http_status_text(status);
-  weft__http_respond(hc, status, "text/plain", text, strlen(text), extra);
-}
-
-void weft__http_respond_error(weft__http_conn *hc, int status, const char *message) {
-  const char *text = message ? message : weft__http_status_text(status);
-  /* {"error": text} with text escaped as a JSON string. */
-  size_t n = strlen(text);
-  char *body = malloc(n * 6 + 16);
-  if (!body) {
-    weft__http_respond(hc, status, "application/json", "{}", 2, NULL);
-    return;
-  }
-  size_t o = 0;
-  memcpy(body, "{\"error\":\"", 10);
-  o = 10;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (c == '"' || c == '\\') {
-      body[o++] = '\\';
-      body[o++] = (char)c;
-    } else if (c < 0x20) {
-      o += (size_t)snprintf(body + o, 7, "\\u%04x", c);
-    } else {
-      body[o++] = (char)c;
-    }
-  }
-  memcpy(body + o, "\"}", 2);
-  o += 2;
-  weft__http_respond(hc, status, "application/json", body, o, NULL);
-  free(body);
 }
 
 /* ---- the stream's events ---- */
 
-static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
-  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
-  if (hc->state == WEFT__HC_HELD) {
-    /* Kept until the answer, within reason: an authorization that never
-     * answers must not buffer without bound. */
-    if (io->in.len > WEFT__READ_CHUNK) weft__http_abort(hc);
-    return 0;
-  }
-  if (hc->state != WEFT__HC_HEAD) return len; /* lingering or closed: discard */
+/* A request head at the start of data[0..len): the bytes it used (the
+ * head), 0 when it is not whole yet, or len when the connection is done. */
+static size_t read_head(weft__http_conn *hc, uint8_t *data, size_t len) {
   int rc = weft__http_parse_request(data, len, &hc->req.head);
   if (rc == 0) return 0;
   if (rc < 0) {
@@ -263,10 +243,53 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
     return len;
   }
   weft__http_route(hc);
-  /* Upgraded from in there: the rest is the handler's (its ops by now). */
-  if (hc->state == WEFT__HC_UPGRADED)
-    return (size_t)rc + io->ops->read(io, data + rc, len - (size_t)rc);
-  return hc->state == WEFT__HC_HELD ? (size_t)rc : len;
+  return (size_t)rc;
+}
+
+static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  size_t used = 0;
+  hc->reading = 1;
+  /* An empty body is handed over at once too. */
+  while (used < len || (hc->state == WEFT__HC_BODY && hc->body_len == 0)) {
+    if (hc->state == WEFT__HC_HELD) {
+      /* Kept until the answer, within reason: an authorization that never
+       * answers must not buffer without bound. */
+      if (io->in.len > WEFT__READ_CHUNK) weft__http_abort(hc);
+      break;
+    }
+    if (hc->state == WEFT__HC_BODY) {
+      if (len - used < hc->body_len) {
+        io->need = hc->body_len;
+        break;
+      }
+      size_t n = hc->body_len;
+      io->need = 0;
+      hc->body_len = 0;
+      hc->state = WEFT__HC_HELD; /* until the handler answers */
+      const weft__http_handler *h = weft__http_handler_of(hc);
+      if (h->body)
+        h->body(hc, data + used, n);
+      else
+        weft__http_respond_status(hc, 500, NULL);
+      used += n;
+      continue;
+    }
+    if (hc->state != WEFT__HC_HEAD) { /* lingering or closed: discard */
+      used = len;
+      break;
+    }
+    size_t n = read_head(hc, data + used, len - used);
+    if (n == 0) break;
+    used += n;
+    /* Upgraded from in there: the rest is the handler's (its ops by now). */
+    if (hc->state == WEFT__HC_UPGRADED) {
+      hc->reading = 0;
+      return used + io->ops->read(io, data + used, len - used);
+    }
+  }
+  hc->reading = 0;
+  return used;
 }
 
 static void on_eof(weft__stream *io, int uverr) {
@@ -279,8 +302,15 @@ static void on_written(weft__stream *io) {
   if (hc->state == WEFT__HC_LINGER && weft__stream_idle(io) && !hc->shut) answered(hc);
 }
 
+/* Before the flush: a held request whose handler marked it answers now. */
+static void on_seal(weft__stream *io) {
+  weft__http_conn *hc = WEFT__CONTAINER(io, weft__http_conn, io);
+  const weft__http_handler *h = weft__http_handler_of(hc);
+  if (hc->state == WEFT__HC_HELD && h->seal) h->seal(hc);
+}
+
 static const weft__stream_ops http_stream_ops = {on_bytes, on_eof, on_written, on_stream_closed,
-                                                 NULL};
+                                                 on_seal};
 
 /* ---- endpoints ---- */
 
@@ -398,7 +428,9 @@ void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard) {
   }
   for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
     next = hc->pnext;
-    if (hard || hc->state == WEFT__HC_HEAD || hc->state == WEFT__HC_HELD) weft__http_abort(hc);
+    if (hard || hc->state == WEFT__HC_HEAD || (hc->state == WEFT__HC_HELD && !hc->parked) ||
+        hc->state == WEFT__HC_BODY)
+      weft__http_abort(hc);
   }
   maybe_closed(ep);
 }

@@ -1,8 +1,8 @@
 /*
- * One HTTP GET and its answer, for clients that ask a server something
- * before they connect (Primus's <path>/spec): a byte stream of its own to
- * the URL's address (TLS when given a context), the request, the head and
- * a body of at most 64 KiB.
+ * One HTTP request and its answer, for clients: Primus's <path>/spec read
+ * before they connect, and engine.io's polls and posts. A byte stream of
+ * its own to the URL's address (TLS when given a context), the request,
+ * the head and a body of bounded size.
  */
 #ifndef WEFT__HTTP_FETCH_H
 #define WEFT__HTTP_FETCH_H
@@ -22,10 +22,26 @@ typedef struct weft__http_result {
   int error;
   const char *kind;
   const char *message;
-  int status;          /* the HTTP status, 0 when no head was read */
-  const uint8_t *body; /* the body (status 200 with a whole body), else NULL */
+  int status;    /* the HTTP status, 0 when no head was read */
+  uint8_t *body; /* the whole body (may be modified), else NULL */
   size_t len;
+  const char *set_cookie; /* the first Set-Cookie header's value, or NULL */
 } weft__http_result;
+
+/* A request: method and target, extra header lines ("Name: v\r\n…"),
+ * a body (with its Content-Type), and the largest answer body taken
+ * (larger: status reported, no body). */
+typedef struct weft__http_request {
+  const char *method; /* "GET" */
+  const char *target; /* "/primus/spec" */
+  const char *accept; /* the Accept header's value, or NULL */
+  const uint8_t *headers;
+  size_t headers_len;
+  const uint8_t *body;
+  size_t body_len;
+  const char *ctype;
+  size_t max_body;
+} weft__http_request;
 
 typedef void (*weft__http_fetch_cb)(const weft__http_result *r, void *user);
 
@@ -35,6 +51,10 @@ typedef void (*weft__http_fetch_cb)(const weft__http_result *r, void *user);
 int weft__http_fetch_start(weft_loop *loop, const weft__url *u, const char *target,
                            struct weft__tls_ctx *tls, weft__http_fetch_cb cb, void *user,
                            weft__http_fetch **out);
+/* Any request (see weft__http_request; copied). */
+int weft__http_fetch_request(weft_loop *loop, const weft__url *u, const weft__http_request *req,
+                             struct weft__tls_ctx *tls, weft__http_fetch_cb cb, void *user,
+                             weft__http_fetch **out);
 /* cb will not run; the fetch frees itself once its stream is closed. */
 void weft__http_fetch_cancel(weft__http_fetch *f);
 

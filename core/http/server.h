@@ -30,6 +30,10 @@ struct weft__tls_ctx;
 typedef struct weft__http_conn weft__http_conn;
 typedef struct weft__http_endpoint weft__http_endpoint;
 
+/* Framings that may join one endpoint besides its own (see
+ * weft__http_endpoint_join). */
+#define WEFT__HTTP_JOINED 3
+
 /* ---- what a request says about its peer ---- */
 
 typedef struct weft__http_req {
@@ -103,10 +107,23 @@ void weft__http_site_free(weft__http_site *site);
 /* ---- the framing behind an endpoint ---- */
 
 typedef struct weft__http_handler {
+  /* Optional, when framings share an endpoint (weft__http_endpoint_join):
+   * how strongly this one claims a request (its query parsed by then): 0
+   * not at all, 1 it may (a WebSocket upgrade), 2 it is its own (an
+   * engine.io query). The highest claim wins, the earlier handler among
+   * equals; a request nobody claims goes to the endpoint's first handler. */
+  int (*claims)(const weft__http_conn *hc);
   /* A request under the endpoint's path that the site did not answer.
-   * The handler answers it (weft__http_respond…), or keeps it
-   * (weft__http_hold) and later answers or upgrades it. */
+   * The handler answers it (weft__http_respond…, weft__http_answer…),
+   * keeps it (weft__http_hold) and later answers or upgrades it, or asks
+   * for its body (weft__http_read_body). */
   void (*request)(weft__http_conn *hc);
+  /* Optional: the body asked for arrived whole (data may be modified; it
+   * is valid during the call). The handler answers or holds the request. */
+  void (*body)(weft__http_conn *hc, uint8_t *data, size_t len);
+  /* Optional: a held request was marked (weft__http_mark) and this loop
+   * turn's writes are about to be flushed: answer now what gathered. */
+  void (*seal)(weft__http_conn *hc);
   /* The stream's ops from weft__http_upgraded() on: the handler reads the
    * bytes itself, with no HTTP dispatch in between (the stream's owner is
    * still the weft__http_conn: WEFT__CONTAINER(s, weft__http_conn, io)).
@@ -125,6 +142,12 @@ struct weft__http_endpoint {
   weft__http_site *site;
   const weft__http_handler *handler;
   void *user; /* the handler's */
+  /* Framings that joined it (weft__http_endpoint_join), after `handler`. */
+  struct {
+    const weft__http_handler *handler;
+    void *user;
+  } joined[WEFT__HTTP_JOINED];
+  uint8_t n_joined;
   char path[256];
   size_t plen; /* the path's length as a prefix: 0 for "/" */
   struct weft__tls_ctx *tls;
@@ -152,6 +175,14 @@ int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const wef
 int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd);
 /* The bound TCP port (0 for a Unix socket). */
 int weft__http_endpoint_port(const weft__http_endpoint *ep);
+/* Another framing serves requests at the same address and path (claims
+ * decides whose each request is). Its connections share the endpoint's
+ * block layout: `conn_offset` must be the endpoint's (WEFT_EINVAL), and
+ * blocks grow to `conn_size` when larger. Only before the first
+ * connection (WEFT_ESTATE); WEFT_ENOBUFS past WEFT__HTTP_JOINED. The
+ * handler's `user` must outlive the connections routed to it. */
+int weft__http_endpoint_join(weft__http_endpoint *ep, const weft__http_handler *h, void *user,
+                             size_t conn_size, size_t conn_offset);
 /* Stops accepting and aborts the pending connections that hold no
  * upgrade yet (reading a head, held by the handler); `hard` aborts every
  * pending one (lingering, closing too). Upgraded connections are the
@@ -163,6 +194,7 @@ void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard);
 enum {
   WEFT__HC_HEAD = 0, /* reading a request head */
   WEFT__HC_HELD,     /* the handler holds it (answering later) */
+  WEFT__HC_BODY,     /* reading the body the handler asked for */
   WEFT__HC_UPGRADED, /* the handler reads its bytes */
   WEFT__HC_LINGER,   /* writing its last bytes, then closing */
   WEFT__HC_CLOSED    /* the stream is closing */
@@ -176,6 +208,10 @@ struct weft__http_conn {
   uint8_t shut;               /* the answer is written and the write side ended */
   uint8_t counted;            /* in the site's counts (released when it closes) */
   uint8_t handshaking;        /* counted in the site's handshakes */
+  uint8_t hd;                 /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
+  uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
+  uint8_t parked;             /* held for a session: a soft stop leaves it */
+  size_t body_len;            /* WEFT__HC_BODY: the body's bytes */
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
   uint64_t deadline; /* ms of the loop's clock, while pending */
@@ -187,6 +223,15 @@ struct weft__http_conn {
  * and `extra` header lines ("Name: v\r\n…"). A HEAD request gets no body. */
 void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
                         size_t len, const char *extra);
+/* The same, and when `keep` and the request allows it (HTTP/1.1 without
+ * "Connection: close", the endpoint not stopping) the connection stays
+ * open for the client's next request (keep-alive), which is read next.
+ * The body's `len` bytes are written by fill(dst, user) straight into the
+ * answer (no copy of a body built elsewhere); fill NULL: `body` is copied.
+ * Returns 0, or an error after which the connection is closing. */
+int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                      size_t len, const char *extra, int keep, void (*fill)(uint8_t *, void *),
+                      void *fill_user);
 /* The reason phrase of a status ("Not Found"). */
 const char *weft__http_status_text(int status);
 /* The statuses the site counts, and the slot of one (the last slot: any
@@ -200,15 +245,33 @@ void weft__http_respond_error(weft__http_conn *hc, int status, const char *messa
 /* The handler keeps the request for later: no deadline, still dropped
  * when the endpoint stops. */
 void weft__http_hold(weft__http_conn *hc);
-/* The handler takes the byte stream over (after writing its answer): its
- * `upgraded` ops replace the HTTP ones. */
-void weft__http_upgraded(weft__http_conn *hc);
+/* The same for a request that belongs to a session the handler ends
+ * itself (a long poll): a soft stop leaves it, as it leaves upgraded
+ * connections; a hard one drops it. */
+void weft__http_park(weft__http_conn *hc);
+/* The handler takes the byte stream over (after writing its answer): `ops`
+ * (NULL: its handler's `upgraded`) replace the HTTP ones. */
+void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops);
+/* The request's body is wanted, at most `max` bytes: the handler's `body`
+ * gets it whole once it arrived (a Content-Length body; none is 0 bytes).
+ * Returns 0, or the status to refuse the request with: 413 (longer than
+ * max, nothing of it buffered), 411 (chunked, which is not read). */
+int weft__http_read_body(weft__http_conn *hc, size_t max);
+/* A held request's handler wants its seal before this loop turn's flush. */
+void weft__http_mark(weft__http_conn *hc);
+/* The handler and its user a request was routed to. */
+const weft__http_handler *weft__http_handler_of(const weft__http_conn *hc);
+void *weft__http_user(const weft__http_conn *hc);
+/* Moves the request (head, query, address) out to *out, for a handler
+ * whose state outlives the connection (an HTTP session); the connection
+ * keeps an empty one. */
+void weft__http_take_req(weft__http_conn *hc, weft__http_req *out);
 /* The end of an upgraded connection's `closed`: its bookkeeping, and its
  * memory unless `keep` (the owner holds the block and frees it later with
  * free() at the block's start: it was calloc'd). */
 void weft__http_closed(weft__http_conn *hc, int keep);
 /* Puts an upgraded connection back on the endpoint's watch: aborted after
- * `ms`, or when the endpoint stops hard. */
+ * `ms`, or when the endpoint stops hard; ms 0 takes it off again. */
 void weft__http_deadline(weft__http_conn *hc, uint32_t ms);
 /* Writes what is queued, then closes (within 2 s). */
 void weft__http_linger(weft__http_conn *hc);
@@ -217,8 +280,12 @@ void weft__http_abort(weft__http_conn *hc);
 /* Is `token` among the comma-separated values of the header `name`? */
 int weft__http_header_has(const weft__http_head *h, const char *name, const char *token);
 
-/* site.c: the routing of one request, from conn.c. */
+/* site.c: the routing of one request, from conn.c; the framing's part,
+ * from site.c (picks the handler, then its request). */
 void weft__http_route(weft__http_conn *hc);
+void weft__http_dispatch(weft__http_conn *hc);
+/* conn.c: after an answer that keeps the connection, the next request. */
+void weft__http_next(weft__http_conn *hc);
 /* The CORS header lines for the request's Origin, into out[0..cap) ("" when
  * there is none or it is not allowed). */
 void weft__http_cors(const weft__http_conn *hc, char *out, size_t cap);

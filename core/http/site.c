@@ -219,7 +219,7 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   forwarded_address(hc);
-  ep->handler->request(hc);
+  weft__http_dispatch(hc);
 }
 
 /* ---- connection limits ---- */

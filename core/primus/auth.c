@@ -77,11 +77,17 @@ int weft__server_route(weft__http_conn *hc, const char *rest, void *user) {
     return 1;
   }
   weft_value_free(pv);
+  /* Side by side: every transformer served, so a client can fall back. */
+  char more[128] = "";
+  for (size_t i = 0, at = 0; s->n_transports > 1 && i < s->n_transports; i++)
+    at += (size_t)snprintf(more + at, sizeof(more) - at, "%s\"%s\"%s",
+                           i ? "," : ",\"transformers\":[", s->transports[i]->name,
+                           i + 1 == s->n_transports ? "]" : "");
   int n = snprintf(body, sizeof(body),
                    "{\"pingInterval\":%s,\"pathname\":%.*s,\"version\":\"%s\",\"parser\":\"%s\","
-                   "\"transformer\":\"%s\"}",
+                   "\"transformer\":\"%s\"%s}",
                    ping, (int)pl, (const char *)pj, WEFT_VERSION_STRING, s->parser->name,
-                   s->transport->name);
+                   s->transport->name, more);
   weft_free(pj);
   weft__http_respond(hc, 200, "application/json", body, (size_t)n, NULL);
   return 1;

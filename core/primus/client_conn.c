@@ -317,6 +317,7 @@ static void dial(weft_client *c) {
                          .headers = &c->headers,
                          .max_length = c->max_length,
                          .compression = c->compression,
+                         .modes = c->modes,
                          .ev = &client_events,
                          .owner = c};
   weft__conn *conn;

@@ -34,10 +34,11 @@ static const struct {
 } fields[] = {
 #define FIELD(f)                                                                                   \
   { #f, offsetof(weft_metrics, f) }
-    FIELD(connections_open),    FIELD(connections_total),        FIELD(handshakes_total),
-    FIELD(refused_total),       FIELD(messages_in_total),        FIELD(messages_out_total),
-    FIELD(bytes_in_total),      FIELD(bytes_out_total),          FIELD(queue_bytes),
-    FIELD(queue_refused_total), FIELD(heartbeat_timeouts_total), FIELD(errors_total),
+    FIELD(connections_open),       FIELD(connections_total),        FIELD(handshakes_total),
+    FIELD(refused_total),          FIELD(messages_in_total),        FIELD(messages_out_total),
+    FIELD(bytes_in_total),         FIELD(bytes_out_total),          FIELD(queue_bytes),
+    FIELD(queue_refused_total),    FIELD(heartbeat_timeouts_total), FIELD(errors_total),
+    FIELD(polling_requests_total),
 #undef FIELD
 };
 
@@ -61,6 +62,7 @@ int weft_server_metrics(const weft_server *s, weft_metrics *out) {
     m.messages_out_total += s->m.msgs_out[t];
     m.bytes_in_total += s->m.bytes_in[t];
     m.bytes_out_total += s->m.bytes_out[t];
+    m.polling_requests_total += s->m.polls[t];
   }
   m.handshakes_total = s->m.handshakes;
   for (size_t i = 0; i < 16; i++)
@@ -130,6 +132,9 @@ long weft_server_metrics_text(const weft_server *s, char *buf, size_t cap) {
       put(&t, "weft_http_responses_total{code=\"other\"} %llu\n",
           (unsigned long long)s->site.answers[i]);
   }
+  family(&t, "weft_polling_requests_total", "counter",
+         "HTTP requests of polling sessions (handshakes, polls, posts).");
+  per_transport(&t, "weft_polling_requests_total", s->m.polls);
   family(&t, "weft_messages_received_total", "counter", "Messages received from sparks.");
   per_transport(&t, "weft_messages_received_total", s->m.msgs_in);
   family(&t, "weft_messages_sent_total", "counter", "Messages queued to sparks (each delivery).");

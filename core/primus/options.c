@@ -109,10 +109,7 @@ int weft_server_set_authorize(weft_server *s, weft_authorize_cb cb, void *user,
 int weft_server_set_transformer(weft_server *s, const char *name) {
   CHECK_NEW(s);
   if (!name) return WEFT_EINVAL;
-  const weft__transport *t = weft__transport_find(name);
-  if (!t) return WEFT_EUNSUPPORTED;
-  s->transport = t;
-  return 0;
+  return weft__server_set_transports(s, name);
 }
 
 int weft_server_set_queue_policy(weft_server *s, int policy) {
@@ -172,7 +169,5 @@ int weft_server_set_static_dir(weft_server *s, const char *dir) {
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
   return weft__http_site_set_static_dir(&s->site, dir);
 }
-
-int weft_transformer_exists(const char *name) { return weft__transport_find(name) != NULL; }
 
 const char *weft_transformer_at(size_t i) { return weft__transport_at(i); }

@@ -100,6 +100,7 @@ typedef struct weft__metrics {
   uint64_t open[WEFT__TRANSPORTS_MAX], opened[WEFT__TRANSPORTS_MAX];
   uint64_t msgs_in[WEFT__TRANSPORTS_MAX], msgs_out[WEFT__TRANSPORTS_MAX];
   uint64_t bytes_in[WEFT__TRANSPORTS_MAX], bytes_out[WEFT__TRANSPORTS_MAX];
+  uint64_t polls[WEFT__TRANSPORTS_MAX]; /* polling requests (engine.io) */
   uint64_t handshakes, timeouts, queue_refused;
   uint64_t errors[WEFT__KINDS];
 } weft__metrics;
@@ -115,7 +116,13 @@ struct weft_server {
   void (*ev_free)(void *);
 
   /* options */
-  const weft__transport *transport;
+  const weft__transport *transport; /* the first named: the spec's */
+  /* Side by side on every URL (transports.c): the one that binds first,
+   * then those that join its endpoint. */
+  const weft__transport *transports[WEFT__TRANSPORTS_MAX];
+  size_t n_transports;
+  uint32_t session_ping_interval, session_ping_timeout; /* engine.io's; 0: its defaults */
+  char session_cookie[64];
   const weft__parser_ops *parser;
   uint32_t ping_interval;
   size_t max_length;
@@ -227,6 +234,7 @@ struct weft_client {
   size_t max_length, queue_limit;
   int retry_refused;
   int compression;   /* offer permessage-deflate */
+  unsigned modes;    /* WEFT__DIAL_* the transport may use (engine.io); 0 all */
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;
@@ -317,6 +325,14 @@ void weft__spark_closed(weft_spark *c);
 #define WEFT__SP_PAUSED 2
 
 static inline int weft__spark_is_open(const weft_spark *c) { return c->state == WEFT__SP_OPEN; }
+
+/* transports.c */
+/* Parses a comma-separated transformer list into the server's options.
+ * Errors: WEFT_EINVAL, WEFT_EUNSUPPORTED (a name this build lacks). */
+int weft__server_set_transports(weft_server *s, const char *list);
+/* Listens on p->url with each of the server's transports (the first binds,
+ * the others join it); *first gets the one that bound. */
+int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listener **first);
 
 /* auth.c */
 /* The owner route of every server's HTTP site: GET <path>/spec. */

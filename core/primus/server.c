@@ -27,6 +27,8 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   if (!s) return WEFT_ENOMEM;
   s->loop = loop;
   s->transport = weft__transport_find("websockets");
+  s->transports[0] = s->transport;
+  s->n_transports = 1;
   s->parser = &weft__parser_json;
   s->ping_interval = 30000;
   s->max_length = 10u << 20;
@@ -140,7 +142,8 @@ int weft_server_listen(weft_server *s, const char *url) {
   weft__listen_params p = {0};
   int rc = weft__url_parse(url, &p.url);
   if (rc) return rc;
-  if (!weft__transport_serves(s->transport, p.url.scheme)) return WEFT_EURL;
+  for (size_t i = 0; i < s->n_transports; i++)
+    if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
   if ((rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {
@@ -164,17 +167,7 @@ int weft_server_listen(weft_server *s, const char *url) {
   p.closed = on_listener_closed;
   p.user = s;
   weft__listener *l;
-  rc = weft__listener_new(s->transport, &p, &l);
-  if (!l) return rc;
-  if (rc) { /* it closes on its own: on_listener_closed */
-    s->closing_listeners++;
-    return rc;
-  }
-  weft__listener **pp = &s->listeners;
-  while (*pp)
-    pp = &(*pp)->next;
-  *pp = l;
-  s->n_listeners++;
+  if ((rc = weft__server_listen_all(s, &p, &l)) != 0) return rc;
   weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "listening on %s (%s)",
             l->served, s->transport->name);
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
@@ -199,8 +192,8 @@ const char *weft_server_url(const weft_server *s, size_t i) {
   if (weft__server_gone(s)) return NULL;
   if (!s || s->state != WEFT__SRV_LISTENING) return NULL;
   const weft__listener *l = s->listeners;
-  while (l && i--)
-    l = l->next;
+  for (; l; l = l->next) /* framings beside another serve its URL: not listed again */
+    if (!l->p.share && i-- == 0) break;
   return l ? l->served : NULL;
 }
 

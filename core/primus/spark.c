@@ -16,6 +16,13 @@ static const char id_alphabet[] =
 
 static void make_id(weft_spark *c) {
   weft_server *s = c->server;
+  /* A framing that named the connection to its peer (engine.io's sid):
+   * that name, unless the application generates ids (as Primus). */
+  const char *named = c->conn.tran->conn.id ? c->conn.tran->conn.id(&c->conn) : NULL;
+  if (named && !s->idgen && strlen(named) < sizeof(c->id)) {
+    strcpy(c->id, named);
+    return;
+  }
   if (s->idgen) {
     c->id[0] = '\0';
     if (s->idgen(c->id, sizeof(c->id), s->idgen_user) == 0 && c->id[0] &&

@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engineio/eio.h"
 #include "transport.h"
 #include "ws/ws.h"
 
-static const weft__transport *const all[] = {&weft__transport_ws};
+static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio};
 
 const weft__transport *weft__transport_find(const char *name) {
   for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)

@@ -30,7 +30,10 @@ typedef struct weft__conn weft__conn;
 typedef struct weft__listener weft__listener;
 
 /* The framings, as payloads record whose header they carry. */
-enum { WEFT__FRAMING_WS = 1 };
+enum { WEFT__FRAMING_WS = 1, WEFT__FRAMING_EIO = 2 };
+/* The first variant tag each framing may use (payload.h): tags are the
+ * framing's own from there on. */
+enum { WEFT__TAGS_WS = 1, WEFT__TAGS_EIO = 32 };
 
 /* Why a dialed connection failed (kind as weft_error_info's). */
 typedef struct weft__fault {
@@ -80,6 +83,17 @@ typedef struct weft__listen_params {
   int compression;   /* offer permessage-deflate (WebSocket) */
   unsigned unix_mode;
   size_t owner_size; /* the owner's bytes before each weft__conn */
+  /* Framings with sessions over HTTP requests (engine.io): the session
+   * heartbeat (the framing's own pings) and an expiry when unanswered, and
+   * a cookie naming the session (sticky load balancing; "" none). */
+  uint32_t session_ping_interval, session_ping_timeout;
+  char session_cookie[64];
+  /* Counted once per HTTP request of a polling session (handshake, poll,
+   * post) the framing serves; NULL: not counted. */
+  uint64_t *polls;
+  /* Join this listener's HTTP endpoint (same address and path) instead of
+   * binding one: framings side by side. NULL: bind. */
+  struct weft__listener *share;
   const weft__conn_events *ev;
   /* A peer asks to open a connection: answer with accept or reject, now or
    * later. */
@@ -92,6 +106,9 @@ typedef struct weft__listen_params {
 struct weft__listener {
   const weft__transport *tran;
   weft__listen_params p;
+  /* Its HTTP endpoint (transports over HTTP), which other framings may
+   * join (p.share). */
+  weft__http_endpoint *http;
   int port;             /* the bound TCP port, 0 for a Unix socket */
   char served[1200];    /* the URL served, the port resolved */
   weft__listener *next; /* the owner's list */
@@ -105,14 +122,20 @@ typedef struct weft__dial_params {
   const weft__buf *headers; /* extra request header lines, "Name: value\r\n" */
   size_t max_length;
   int compression; /* offer permessage-deflate (WebSocket) */
+  /* Framings with HTTP fallbacks (engine.io): which of their ways in the
+   * client may use, WEFT__DIAL_* bits; 0 is all of them. */
+  unsigned modes;
   const weft__conn_events *ev;
   void *owner;
 } weft__dial_params;
+
+enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };
 
 struct weft__transport {
   const char *name;           /* the spec's "transformer": "websockets" */
   const char *const *schemes; /* URL schemes it serves and dials, NULL-ended */
   int over_http;              /* HTTP carries it: the site and the spec apply */
+  int can_join;               /* its listener may join another's endpoint (p.share) */
   struct {
     size_t size; /* bytes of its private part */
     /* Binds p->url and starts accepting. On error the listener is
@@ -161,6 +184,10 @@ struct weft__transport {
      * message on, until reading resumes (on = 0; messages already read go
      * first, from the next loop turn). */
     void (*pause)(weft__conn *c, int on);
+    /* Optional: the name the framing gave the connection and told its
+     * peer (engine.io's sid), which the owner takes as its id; NULL when
+     * it has none. */
+    const char *(*id)(const weft__conn *c);
   } conn;
 };
 

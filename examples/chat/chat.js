@@ -80,6 +80,7 @@
     client = new Weft('/primus?nick=' + encodeURIComponent(nick), {
       reconnect: { min: num('reconnectMin', 500), max: num('reconnectMax', 10000), retries: 100 }
     });
+    window.chatClient = client; /* for a look from the console (and the tests) */
     client.on('open', () => {
       clearCountdown();
       $('pending').textContent = ''; /* the queued messages went out before `open` */

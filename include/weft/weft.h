@@ -178,9 +178,13 @@ WEFT_EXTERN const weft_value *weft_value_map_get(const weft_value *v, const char
 /* ------------------------------------------------------------------------ */
 
 /* Transformer (transport) names: "websockets" (Primus's default: RFC 6455
- * over TCP, TLS or a Unix socket). weft_transformer_exists() returns 1 for
- * a known name, else 0; weft_transformer_at(i) is the i-th name this build
- * has, NULL past the last (to list them in an error message). */
+ * over TCP, TLS or a Unix socket) and "engine.io" (Engine.IO protocol v4,
+ * Primus's engine.io transformer: HTTP long-polling upgraded to WebSocket,
+ * or WebSocket alone). weft_transformer_exists() returns 1 for a known
+ * name (or a comma-separated list of known names, as
+ * weft_server_set_transformer() takes), else 0; weft_transformer_at(i) is
+ * the i-th name this build has, NULL past the last (to list them in an
+ * error message). */
 WEFT_EXTERN int weft_transformer_exists(const char *name);
 WEFT_EXTERN const char *weft_transformer_at(size_t i);
 
@@ -354,8 +358,14 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
                                        void *user, void (*free_user)(void *user));
 
 /* Options; each returns WEFT_ESTATE once listening unless noted.
- *  transformer: "websockets" (default) — WEFT_EUNSUPPORTED for a name this
- *    build does not have (weft_transformer_at() lists the ones it has).
+ *  transformer: "websockets" (default), "engine.io", or both side by side
+ *    as a comma-separated list ("websockets,engine.io"): every URL then
+ *    serves each (one port; a request with an EIO query is engine.io's),
+ *    broadcasts reach every spark, and the spec names the first.
+ *    WEFT_EUNSUPPORTED for a name this build does not have, or none
+ *    (weft_transformer_at() lists the ones it has); WEFT_EINVAL for an
+ *    empty name in a list, a name twice, or framings that cannot share a
+ *    port.
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
@@ -491,6 +501,24 @@ WEFT_EXTERN weft_loop *weft_server_loop(const weft_server *server);
  * (the raw parser has no envelope). */
 WEFT_EXTERN int weft_server_set_batching(weft_server *server, size_t max_bytes);
 
+/* engine.io sessions (transformer "engine.io"):
+ *  session_heartbeat: the framing's own heartbeat, engine.io's
+ *    pingInterval and pingTimeout (25000 and 20000 ms): the server sends a
+ *    ping packet every `interval_ms`; a session whose pong has not come
+ *    `timeout_ms` later is closed (error kind "timeout"), and so is one
+ *    abandoned (its polls stopped). Primus's primus::ping heartbeat
+ *    (ping_interval) runs inside the messages as well. Errors: WEFT_EINVAL
+ *    (0, or over 2^31 - 1), WEFT_ESTATE (listening).
+ *  session_cookie: the name of a cookie set on the handshake answer of a
+ *    polling session, holding its sid (engine.io's `cookie` option, e.g.
+ *    "io"), so a load balancer can send a session's requests to the same
+ *    process (sticky sessions, docs/protocol.md); NULL or "" (the
+ *    default): none. Errors: WEFT_EINVAL (not an RFC 6265 token, 64 bytes
+ *    or more), WEFT_ESTATE (listening). */
+WEFT_EXTERN int weft_server_set_session_heartbeat(weft_server *server, uint32_t interval_ms,
+                                                  uint32_t timeout_ms);
+WEFT_EXTERN int weft_server_set_session_cookie(weft_server *server, const char *name);
+
 /* Broadcast: encodes once and queues the same frame on every open spark.
  * Returns the number of sparks it was queued on (sparks whose queue is full
  * are skipped and get an error event), or a negative error. With outgoing
@@ -538,6 +566,9 @@ typedef struct weft_metrics {
   uint64_t queue_refused_total; /* writes that found a full queue */
   uint64_t heartbeat_timeouts_total;
   uint64_t errors_total; /* error events, whatever their kind */
+  /* HTTP requests of polling sessions (engine.io's handshakes, polls and
+   * posts; not its WebSocket upgrades) */
+  uint64_t polling_requests_total;
 } weft_metrics;
 /* Fills `out`. Errors: WEFT_EINVAL (NULL, or size too small). */
 WEFT_EXTERN int weft_server_metrics(const weft_server *server, weft_metrics *out);
@@ -632,7 +663,10 @@ WEFT_EXTERN int weft_spark_end(weft_spark *spark, const weft_value *msg, int fla
  * out a paused spark (its answers wait behind its messages) and starts a
  * fresh period when it resumes. Pausing a paused spark, or resuming one
  * that reads, changes nothing. Reading resumes from the next loop turn
- * (what was read already comes first), never inside the call.
+ * (what was read already comes first), never inside the call. On
+ * engine.io, a spark that polls leaves the peer's next post unanswered
+ * (the peer keeps its messages meanwhile: one post, at most max_length,
+ * waits here) and one upgraded pauses its WebSocket.
  * Errors: WEFT_EINVAL (NULL), WEFT_ECLOSED (not open). */
 WEFT_EXTERN int weft_spark_pause(weft_spark *spark);
 WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
@@ -792,6 +826,14 @@ WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
  * this build does not have), WEFT_EURL (it does not serve the URL's
  * scheme), WEFT_ESTATE (opened already). */
 WEFT_EXTERN int weft_client_set_transformer(weft_client *c, const char *transformer);
+/* engine.io's ways in, as engine.io-client's `transports` option: a
+ * comma-separated list of "polling" and "websocket". Both (the default):
+ * a polling handshake, then the upgrade to WebSocket when the server
+ * offers it; "polling": long-polling only (Primus's `websockets: false`);
+ * "websocket": a WebSocket from the start. Other transformers ignore it.
+ * Errors: WEFT_EINVAL (an unknown name, an empty list), WEFT_ESTATE (after
+ * the first connection started). */
+WEFT_EXTERN int weft_client_set_transports(weft_client *c, const char *transports);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);
 WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);

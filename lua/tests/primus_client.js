@@ -1,10 +1,11 @@
 'use strict';
 // The official Primus client (npm primus 8) against a Lua weft server:
-// node primus_client.js URL [json|msgpack]. Sends 20 messages, expects them
-// echoed in order, prints "ok ..." or "fail ..." and exits (5 s at most).
+// node primus_client.js URL [json|msgpack] [websockets|engine.io]. Sends 20
+// messages, expects them echoed in order, prints "ok ..." or "fail ..." and
+// exits (5 s at most).
 const Primus = require('primus');
-const [url, parser = 'json'] = process.argv.slice(2);
-const opts = { transformer: 'websockets', parser };
+const [url, parser = 'json', transformer = 'websockets'] = process.argv.slice(2);
+const opts = { transformer, parser };
 const Socket = Primus.createSocket(opts);
 const client = new Socket(url, { reconnect: { retries: 0 } });
 const timer = setTimeout(() => { console.log('fail timeout'); process.exit(1); }, 5000);

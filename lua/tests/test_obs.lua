@@ -85,6 +85,7 @@ test("metrics: exact counters from metrics(), metrics_text() and the metrics pat
       connections_open = 0, connections_total = 4, handshakes_total = 4, refused_total = 1,
       messages_in_total = 15, messages_out_total = 15, bytes_in_total = 60, bytes_out_total = 60,
       queue_bytes = 0, queue_refused_total = 0, heartbeat_timeouts_total = 0, errors_total = 1,
+      polling_requests_total = 0,
     }
     local n = 0
     for k, v in pairs(m) do
@@ -92,7 +93,7 @@ test("metrics: exact counters from metrics(), metrics_text() and the metrics pat
       eq(v, want[k], k)
       if IS54 then eq(math.type(v), "integer", k .. " is an integer") end
     end
-    eq(n, 12, "fields")
+    eq(n, 13, "fields")
     local text = srv:metrics_text()
     for name, value in pairs(SERIES) do eq(series(text, name), value, name) end
     -- The scrapes: the page is made before its own 200 is counted.

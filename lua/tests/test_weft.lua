@@ -15,8 +15,9 @@ local IS54 = math.type ~= nil
 local helpers = require "helpers"
 local wait, settle = helpers.wait, helpers.settle
 
-local function echo_server(parser)
-  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser })
+local function echo_server(parser, transformer)
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = parser,
+                                   transformer = transformer })
   srv:on("connection", function(spark)
     spark:on("data", function(msg) spark:write(msg) end)
   end)
@@ -623,6 +624,47 @@ local function have_node()
   return f ~= nil and os.execute("command -v node >/dev/null 2>&1")
 end
 
+-- The npm Primus client (lua/tests/primus_client.js: 20 echoes) against srv.
+local function primus_client_against(srv, parser, transformer)
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local out = os.tmpname()
+  local script = ROOT .. "/lua/tests/primus_client.js"
+  local h = io.popen(("NODE_PATH=%s/node_modules node %s %s %s %s > %s 2>&1"):format(
+    INTEROP, script, url_of(srv), parser, transformer, out))
+  local result = helpers.wait_line(out, 15000, "the node client")
+  h:close()
+  os.remove(out)
+  assert(result:find("^ok"), "node client: " .. tostring(result))
+  srv:close()
+  settle()
+end
+
+-- A Lua client with `opts` writes `msg` to the npm Primus server
+-- (tests/interop/primus_server.js ARGS) and gets it back: returns the echo.
+local function echo_via_primus_server(args, opts, msg)
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/primus_server.js --port 0 %s"):format(INTEROP, args)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = line:match("listening on (%S+)")
+  local got
+  local ok, err = pcall(function()
+    assert(url, "primus server said: " .. line)
+    opts.url = url
+    local c = assert(weft.client(opts))
+    c:on("data", function(m) got = m end)
+    c:write(msg)
+    wait(function() return got end, 5000, "echo from Primus")
+    c:close()
+    settle()
+  end)
+  if pid then os.execute("kill " .. pid) end
+  h:read("*a") -- drain its last lines until it exits, so it never writes to a closed pipe
+  h:close()
+  assert(ok, err)
+  return got
+end
+
 test("reconnect timeout: a retry that hangs is abandoned, the backoff goes on", function()
   assert(have_node(), "node is required (bash scripts/deps.sh)")
   -- a TCP server that accepts and never answers; it exits when its stdin
@@ -650,42 +692,35 @@ test("reconnect timeout: a retry that hangs is abandoned, the backoff goes on", 
 end)
 
 test("interop: the npm Primus client against a Lua server (msgpack)", function()
-  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
-  local srv = echo_server("msgpack")
-  local out = os.tmpname()
-  local script = ROOT .. "/lua/tests/primus_client.js"
-  local h = io.popen(("NODE_PATH=%s/node_modules node %s %s msgpack > %s 2>&1"):format(
-    INTEROP, script, url_of(srv), out))
-  local result = helpers.wait_line(out, 15000, "the node client")
-  h:close()
-  os.remove(out)
-  assert(result:find("^ok"), "node client: " .. tostring(result))
+  primus_client_against(echo_server("msgpack"), "msgpack", "websockets")
+end)
+
+test("interop: a Lua client against the npm Primus server", function()
+  local got = echo_via_primus_server("--parser json", {}, { hello = "primus", list = { 1, 2, 3 } })
+  eq(got.hello, "primus", "echo")
+  eq(#got.list, 3, "list")
+end)
+
+test("engine.io: a Lua client and a Lua server on engine.io; websockets beside it", function()
+  local srv = echo_server("json", "websockets,engine.io")
+  local got = echo_once(url_of(srv), { t = "engine.io", s = "é😀" }, { transformer = "engine.io" })
+  eq(got.t, "engine.io", "echo over engine.io")
+  eq(got.s, "é😀", "echo over engine.io")
+  got = echo_once(url_of(srv), { t = "websockets" })
+  eq(got.t, "websockets", "echo over websockets on the same port")
   srv:close()
   settle()
 end)
 
-test("interop: a Lua client against the npm Primus server", function()
-  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
-  local h = assert(io.popen(("echo $$; exec node %s/primus_server.js --port 0 --parser json"):format(INTEROP)))
-  local pid = tonumber(h:read("*l"))
-  local line = h:read("*l") or ""
-  local url = line:match("listening on (%S+)")
-  local ok, err = pcall(function()
-    assert(url, "primus server said: " .. line)
-    local c = assert(weft.client { url = url })
-    local got
-    c:on("data", function(m) got = m end)
-    c:write { hello = "primus", list = { 1, 2, 3 } }
-    wait(function() return got end, 5000, "echo from Primus")
-    eq(got.hello, "primus", "echo")
-    eq(#got.list, 3, "list")
-    c:close()
-    settle()
-  end)
-  if pid then os.execute("kill " .. pid) end
-  h:read("*a") -- drain its last lines until it exits, so it never writes to a closed pipe
-  h:close()
-  assert(ok, err)
+test("interop: the npm Primus client on engine.io against a Lua server (msgpack)", function()
+  primus_client_against(echo_server("msgpack", "engine.io"), "msgpack", "engine.io")
+end)
+
+test("interop: a Lua client on engine.io against the npm Primus server on engine.io", function()
+  local got = echo_via_primus_server("--parser msgpack --transformer engine.io",
+    { transformer = "engine.io", parser = "msgpack" }, { hello = "engine.io", list = { 1, 2, 3 } })
+  eq(got.hello, "engine.io", "echo")
+  eq(#got.list, 3, "list")
 end)
 
 -- The game loop ------------------------------------------------------------------------------

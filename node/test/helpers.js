@@ -68,16 +68,15 @@ function weftServer(t, options) {
 }
 
 const sockets = new Map();
-function socketClass(parser = 'json') {
-  if (!sockets.has(parser)) {
-    sockets.set(parser, Primus.createSocket({ transformer: 'websockets', parser }));
-  }
-  return sockets.get(parser);
+function socketClass(parser = 'json', transformer = 'websockets') {
+  const key = `${parser}:${transformer}`;
+  if (!sockets.has(key)) sockets.set(key, Primus.createSocket({ transformer, parser }));
+  return sockets.get(key);
 }
 
 /** The npm Primus client, ended after the test. */
 function primusClient(t, url, options) {
-  const Socket = socketClass(options && options.parser);
+  const Socket = socketClass(options && options.parser, options && options.transformer);
   const client = new Socket(url, Object.assign({ reconnect: { retries: 0 }, strategy: false }, options));
   client.on('error', () => {});
   t.after(() => client.end());

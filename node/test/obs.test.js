@@ -46,7 +46,8 @@ test('metrics(), metricsText() and the metrics path hold the exact counters', as
     queueBytes: 0,
     queueRefusedTotal: 0,
     heartbeatTimeoutsTotal: 0,
-    errorsTotal: 1
+    errorsTotal: 1,
+    pollingRequestsTotal: 0 // no engine.io here
   });
   const text = server.metricsText();
   const expect = {

@@ -230,7 +230,7 @@ test('bad options and misuse throw clear errors', async (t) => {
   assert.throws(() => new weft.Server({ port: -1 }), RangeError);
   assert.throws(() => new weft.Server({ port: 0, host: HOST, parser: 'yaml' }),
     { name: 'RangeError', code: 'ERANGE', message: 'Server option "parser" must be "json", "msgpack" or "raw" (got "yaml")' });
-  assert.throws(() => new weft.Server({ port: 0, host: HOST, transformer: 'engine.io' }), { code: 'EUNSUPPORTED' });
+  assert.throws(() => new weft.Server({ port: 0, host: HOST, transformer: 'browserchannel' }), { code: 'EUNSUPPORTED' });
   assert.throws(() => new weft.Server({ port: 0, host: HOST, maxLength: -5 }), { name: 'RangeError', code: 'ERANGE' });
   const server = weftServer(t);
   assert.throws(() => new weft.Server({ port: server.port, host: HOST }), { code: 'EADDRINUSE' });

@@ -18,22 +18,23 @@ test('the two apps differ in the require line only', () => {
   assert.deepEqual(diff, [["const Primus = require('primus');", "const Primus = require('weft');"]]);
 });
 
-for (const app of ['primus-app.js', 'weft-app.js']) {
-  test(`chat app on ${app} with the npm Primus client`, async (t) => {
+for (const [app, transformer] of [['primus-app.js', 'websockets'], ['weft-app.js', 'websockets'],
+  ['primus-app.js', 'engine.io'], ['weft-app.js', 'engine.io']]) {
+  test(`chat app on ${app} (${transformer}) with the npm Primus client`, async (t) => {
     // '0' (a string): Primus's create-server takes a numeric 0 for "default
     // port 443"; the string still means "any free port" to both.
-    const primus = require(path.join(dir, app))('0', HOST);
+    const primus = require(path.join(dir, app))('0', HOST, transformer);
     t.after(() => new Promise((resolve) => primus.destroy({ timeout: 100 }, resolve)));
     if (!primus.server.listening) await once(primus.server, 'listening');
     const url = `http://${HOST}:${primus.server.address().port}`;
 
-    const alice = primusClient(t, `${url}?nick=alice`);
+    const alice = primusClient(t, `${url}?nick=alice`, { transformer });
     const aliceGot = [];
     alice.on('data', (d) => aliceGot.push(plain(d)));
     await once(alice, 'open');
     await waitUntil(() => aliceGot.length === 1, 2000, 'alice joined');
 
-    const bob = primusClient(t, `${url}?nick=bob`);
+    const bob = primusClient(t, `${url}?nick=bob`, { transformer });
     const bobGot = [];
     bob.on('data', (d) => bobGot.push(plain(d)));
     await once(bob, 'open');
@@ -44,7 +45,7 @@ for (const app of ['primus-app.js', 'weft-app.js']) {
     alice.write('who');
     await waitUntil(() => aliceGot.length === 4, 2000, 'who');
 
-    const mallory = primusClient(t, `${url}?nick=mallory`);
+    const mallory = primusClient(t, `${url}?nick=mallory`, { transformer });
     const refused = await once(mallory, 'error');
     assert.ok(refused);
 

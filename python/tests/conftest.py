@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -59,14 +60,16 @@ async def loop_errors() -> AsyncIterator[LoopErrors]:
 
 
 async def run_node_client(url: str, msgs: list[Any], parser: str = "json",
-                          expect: int | None = None) -> list[str]:
-    """Runs the npm Primus client; returns its output lines."""
+                          expect: int | None = None, env: dict[str, str] | None = None) -> list[str]:
+    """Runs the npm Primus client; returns its output lines. `env` adds
+    variables (PRIMUS_TRANSFORMER, PRIMUS_WEBSOCKETS: see primus_client.js)."""
     assert NODE
     args = [NODE, str(Path(__file__).parent / "primus_client.js"), url, parser, json.dumps(msgs)]
     if expect is not None:
         args.append(str(expect))
     proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+                                                stderr=asyncio.subprocess.PIPE,
+                                                env={**os.environ, **(env or {})})
     try:
         out, err = await asyncio.wait_for(proc.communicate(), T + 5)
     except asyncio.TimeoutError:

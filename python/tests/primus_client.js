@@ -2,6 +2,8 @@
 'use strict';
 // The npm Primus client for the Python interop tests.
 // Usage: node primus_client.js URL PARSER JSON_ARRAY_OF_MESSAGES [EXPECT]
+// (the transformer from $PRIMUS_TRANSFORMER, websockets by default, and for
+// engine.io $PRIMUS_WEBSOCKETS=false for polling only)
 // Connects, writes every message, prints `open`, `data <json>` for each
 // message received and `end` when done: after EXPECT messages (default: as
 // many as it wrote) it ends the connection and exits 0. Exits 1 on error,
@@ -15,15 +17,19 @@ const msgs = JSON.parse(msgsJson);
 const expect = expectArg === undefined ? msgs.length : Number(expectArg);
 const hidden = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket');
 if (hidden) delete globalThis.WebSocket;
-const Socket = Primus.createSocket({ transformer: 'websockets', parser });
+const transformer = process.env.PRIMUS_TRANSFORMER || 'websockets';
+const Socket = Primus.createSocket({ transformer, parser });
 if (hidden) Object.defineProperty(globalThis, 'WebSocket', hidden);
 
 const say = (line) => process.stdout.write(line + '\n');
-const client = new Socket(url, { strategy: false });
+const options = { strategy: false };
+if (process.env.PRIMUS_WEBSOCKETS === 'false') options.websockets = false;
+const client = new Socket(url, options);
 let got = 0;
 const timer = setTimeout(() => { say('timeout'); process.exit(2); }, 10000);
 client.on('open', () => {
   say('open');
+  if (process.env.PRIMUS_TRANSFORMER) say('transport ' + client.socket.transport.name);
   for (const m of msgs) client.write(m);
   if (expect === 0) finish();
 });

@@ -47,10 +47,13 @@ async def test_npm_primus_client_gets_broadcast_and_server_close() -> None:
 
 @needs_node
 @pytest.mark.parametrize("parser", ["json", "msgpack"])
-async def test_python_client_against_npm_primus_server(primus_server: Any, parser: str) -> None:
-    peer = await primus_server("--parser", parser)
-    async with await weft.connect(peer.url, parser=parser) as client:
-        msgs: list[Any] = [{"hello": "primus"}, [1, "two"], 42, "s"]
+@pytest.mark.parametrize("transformer", ["websockets", "engine.io"])
+async def test_python_client_against_npm_primus_server(
+    primus_server: Any, parser: str, transformer: str
+) -> None:
+    peer = await primus_server("--parser", parser, "--transformer", transformer)
+    async with await weft.connect(peer.url, parser=parser, transformer=transformer) as client:
+        msgs: list[Any] = [{"hello": "primus"}, [1, "two"], 42, "s", "x" * 70000]
         for m in msgs:
             client.write(m)
         got = [await asyncio.wait_for(client.__anext__(), T) for _ in msgs]

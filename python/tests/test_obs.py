@@ -78,6 +78,7 @@ EXPECTED = weft.Metrics(
     queue_refused_total=0,
     heartbeat_timeouts_total=0,
     errors_total=1,  # toobig
+    polling_requests_total=0,  # no engine.io here
 )
 
 SERIES = {
@@ -102,7 +103,7 @@ async def test_exact_counters_after_known_traffic() -> None:
     async with await weft.serve(
         URL, max_length=100, ping_interval=None, metrics_path="/metrics"
     ) as server:
-        assert server.metrics() == weft.Metrics(*[0] * 12)
+        assert server.metrics() == weft.Metrics(*[0] * 13)
         await known_traffic(server)
         assert server.metrics() == EXPECTED
         text = server.metrics_text()

@@ -221,3 +221,29 @@ async def test_write_raw() -> None:
         await asyncio.wait_for(spark.wait_closed(), T)
         with pytest.raises(weft.ClosedError):
             spark.write_raw(b"1")
+
+
+async def test_engineio_session_options() -> None:
+    """engine.io's heartbeat (seconds here, ms in the core) and sid cookie
+    reach the handshake; bad values are refused before listening."""
+    async with await weft.serve(
+        URL, transformer="engine.io", ping_interval=None,
+        session_ping_interval=0.5, session_ping_timeout=0.25, session_cookie="io",
+    ) as server:  # fmt: skip
+        async with await weft.connect(
+            server.url, transformer="engine.io", transports="polling", ping_timeout=None
+        ) as client:
+            spark = await next_spark(server)
+            client.write("over polling")
+            assert await asyncio.wait_for(spark.__anext__(), T) == "over polling"
+        # A handshake of our own (its session then expires unpolled).
+        status, headers, body = await http(server.port, get("/primus/?EIO=4&transport=polling"))
+        assert status == 200
+        assert b'"pingInterval":500' in body and b'"pingTimeout":250' in body
+        assert headers["set-cookie"].startswith("io=")
+    with pytest.raises(ValueError):
+        await weft.serve(URL, transformer="engine.io", session_ping_interval=0)
+    with pytest.raises(weft.InvalidArgument):
+        await weft.serve(URL, transformer="engine.io", session_cookie="no spaces")
+    with pytest.raises(weft.InvalidArgument):
+        await weft.connect("ws://127.0.0.1:1/primus", transformer="engine.io", transports="carrier")

@@ -128,3 +128,5 @@ class Metrics:
     heartbeat_timeouts_total: int
     errors_total: int
     """Error events, whatever their kind."""
+    polling_requests_total: int
+    """HTTP requests of engine.io's polling transport."""

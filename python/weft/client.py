@@ -482,13 +482,16 @@ async def connect(
     compression: bool = False,
     manual: bool = False,
     plugins: Sequence[Plugin] = (),
+    transports: str | None = None,
 ) -> Client:
     """Connects to a weft or Primus server at `url`: "ws://host:port/path"
     (no path: "/primus"), "wss://…", or "ws+unix:///abs/app.sock:/path" over
     a Unix-domain socket. A malformed URL raises weft.URLError.
 
     transformer: the transport, "websockets" (weft.transformers() lists
-    them; another name raises weft.Unsupported naming them).
+    them; another name raises weft.Unsupported naming them). transports:
+    on engine.io, "polling,websocket" (the default: polling, then the
+    upgrade), "polling" or "websocket".
     reconnect: a Backoff, or None never to reconnect. strategy: which
     failures reconnect ("disconnect", "online", "timeout"; default all).
     timeout: seconds for the first connection to open (None: no limit).
@@ -538,6 +541,7 @@ async def connect(
             "retry_refused": retry_refused or None, "headers": dict(headers) if headers else None,
             "ca_file": ca_file, "verify": False if not verify else None,
             "compression": compression or None, "batching": batching or None,
+            "transports": transports,
         }  # fmt: skip
         if max_length is not None and max_length <= 0:
             raise ValueError("max_length must be positive")

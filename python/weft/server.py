@@ -501,6 +501,15 @@ class Server:
         emit(self._drv, self._listeners.get("close", []))
 
 
+def _session_ms(seconds: float | None, name: str) -> int | None:
+    if seconds is None:
+        return None
+    ms = int(round(seconds * 1000))
+    if ms < 1:
+        raise ValueError(f"{name} must be at least 0.001 s")
+    return ms
+
+
 async def serve(
     url: str | Sequence[str] = "ws://127.0.0.1:0/primus",
     *,
@@ -533,6 +542,9 @@ async def serve(
     assets: Mapping[str, tuple[str, bytes]] | None = None,
     client_library: bool = True,
     id_generator: Callable[[], str] | None = None,
+    session_ping_interval: float | None = None,
+    session_ping_timeout: float | None = None,
+    session_cookie: str | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -568,6 +580,9 @@ async def serve(
     limits (0 or None: the core's defaults). static_dir: a folder whose
     files are served outside the endpoint's path ("/" is its index.html).
     assets: {path: (content_type, bytes)} served at those exact paths.
+    session_ping_interval / session_ping_timeout: engine.io's heartbeat, in
+    seconds (25 and 20, engine.io's defaults); session_cookie: the name of
+    a cookie holding the engine.io sid, for sticky load balancers (off).
     client_library: serve the browser client at <path>/weft.js and
     <path>/primus.js (on by default). id_generator: a function returning
     each new spark's id (a str; an exception or a bad value falls back to
@@ -626,6 +641,9 @@ async def serve(
             "max_connections": max_connections, "max_connections_per_ip": max_connections_per_ip,
             "max_handshakes": max_handshakes, "metrics_path": metrics_path,
             "static_dir": static_dir, "client_library": client_library,
+            "session_ping_interval": _session_ms(session_ping_interval, "session_ping_interval"),
+            "session_ping_timeout": _session_ms(session_ping_timeout, "session_ping_timeout"),
+            "session_cookie": session_cookie,
         })  # fmt: skip
         if id_generator is not None:
             if not callable(id_generator):

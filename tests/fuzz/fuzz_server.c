@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "primus/primus.h"
 #include "weft/ext.h"
 
@@ -25,12 +26,7 @@ typedef struct harness {
 
 static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   (void)user;
-  if (weft_value_type(msg) == WEFT_STRING && weft_value_len(msg) == 3) {
-    weft_spark_end(sp, msg, 0);
-    return;
-  }
-  weft_spark_write(sp, msg);
-  weft_server_write(weft_spark_server(sp), msg);
+  if (!fuzz_echo_or_end(sp, msg)) weft_server_write(weft_spark_server(sp), msg);
 }
 
 static int replace_ints(weft_spark *sp, const weft_value *msg, weft_value **rep, void *user) {

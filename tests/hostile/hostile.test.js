@@ -14,102 +14,14 @@
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
-const readline = require('node:readline');
 const { describe, test } = require('node:test');
 
 const WS_PATH = path.join(__dirname, '..', 'interop', 'node_modules', 'ws');
 const WebSocket = require(WS_PATH);
 const { within, delay } = require('../support/traffic');
-
-const CLI = process.env.WEFT_CLI;
-const CROWD = 20;
-const MiB = 1024 * 1024;
-
-// ---- the server -------------------------------------------------------------
-
-async function startServer(t, args = []) {
-  const child = spawn(CLI, ['serve', '--host', '127.0.0.1', '--port', '0', '--mode', 'echo', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  const lines = [];
-  const waiters = [];
-  readline.createInterface({ input: child.stdout }).on('line', (l) => {
-    lines.push(l);
-    for (const w of waiters.slice()) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
-  });
-  const errors = [];
-  readline.createInterface({ input: child.stderr }).on('line', (l) => errors.push(l));
-  const waitLine = (re, ms = 5000) => {
-    const seen = lines.find((l) => re.test(l));
-    if (seen) return Promise.resolve(seen);
-    return within(new Promise((resolve) => waiters.push({ re, resolve })), ms, `server line ${re}`);
-  };
-  const ready = await waitLine(/^listening on /);
-  const port = Number(/:(\d+)\//.exec(ready)[1]);
-  const rss = () => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-    return Number(m[1]) * 1024;
-  };
-  const stop = async () => {
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    child.kill('SIGTERM');
-    return within(exited, 5000, 'server exit');
-  };
-  return { child, port, url: `ws://127.0.0.1:${port}/primus`, lines, errors, waitLine, rss, stop };
-}
-
-// ---- the crowd --------------------------------------------------------------
-
-/** CROWD clients echoing every 25 ms; stop() says what went wrong. */
-async function startCrowd(t, url) {
-  const clients = [];
-  for (let i = 0; i < CROWD; i++) {
-    const ws = new WebSocket(url);
-    t.after(() => ws.terminate());
-    await within(new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }), 5000, 'crowd open');
-    const c = { ws, pending: new Map(), worst: 0, lost: 0, sent: 0, closed: false, n: 0 };
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString());
-      if (typeof msg === 'string' && msg.startsWith('primus::ping::')) {
-        ws.send(JSON.stringify(`primus::pong::${msg.slice(14)}`));
-        return;
-      }
-      const at = c.pending.get(msg.n);
-      if (at === undefined) return;
-      c.pending.delete(msg.n);
-      c.worst = Math.max(c.worst, Date.now() - at);
-    });
-    ws.on('close', () => { c.closed = true; });
-    clients.push(c);
-  }
-  const timer = setInterval(() => {
-    for (const c of clients) {
-      if (c.closed) continue;
-      const n = c.n++;
-      c.pending.set(n, Date.now());
-      c.sent++;
-      c.ws.send(JSON.stringify({ n, pad: 'crowd' }));
-    }
-  }, 25);
-  return {
-    clients,
-    /** Stops sending, waits for the last echoes; returns the worst latency. */
-    async stop() {
-      clearInterval(timer);
-      await delay(1000);
-      let worst = 0;
-      for (const [i, c] of clients.entries()) {
-        assert.equal(c.closed, false, `crowd client ${i} was closed`);
-        assert.equal(c.pending.size, 0, `crowd client ${i} lost ${c.pending.size} of ${c.sent} echoes`);
-        worst = Math.max(worst, c.worst);
-      }
-      return worst;
-    }
-  };
-}
+const { CLI, MiB, startServer, startCrowd } = require('./lib/peers');
 
 // ---- a raw peer -------------------------------------------------------------
 

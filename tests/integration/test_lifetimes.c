@@ -4,7 +4,8 @@
  * freed by its last release — including releases made inside its own last
  * event. Run under ASan and valgrind with the other C tests, which is what
  * proves no call touches freed memory. A server and a weft client share
- * one loop.
+ * one loop; each test runs over websockets and over engine.io (whose
+ * session keeps the spark's block for it when retained).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "weft/options.h"
 
 typedef struct fx {
+  const char *transformer;
   weft_loop *loop;
   weft_server *server;
   weft_client *client;
@@ -89,6 +91,7 @@ static void run(fx *f) {
   assert_int_equal(weft_server_set_events(f->server, &ev, f, NULL), 0);
   assert_int_equal(weft_emitter_server(f->server, &f->em), 0);
   assert_int_equal(weft_rooms_server(f->server, &f->rooms), 0);
+  assert_int_equal(weft_server_set_transformer(f->server, f->transformer), 0);
   /* The creator's reference is not released here. */
   assert_int_equal(weft_server_release(f->server), WEFT_EINVAL);
   assert_int_equal(weft_server_retain(f->server), 0);
@@ -98,6 +101,7 @@ static void run(fx *f) {
   assert_int_equal(weft_client_new(f->loop, url, &f->client), 0);
   assert_int_equal(weft_client_release(f->client), WEFT_EINVAL);
   assert_int_equal(weft_client_retain(f->client), 0);
+  assert_int_equal(weft_client_set_transformer(f->client, f->transformer), 0);
   weft_client_events ce = {.size = sizeof(ce), .end = c_end, .destroy = c_destroy};
   assert_int_equal(weft_client_set_events(f->client, &ce, f, NULL), 0);
   assert_int_equal(weft_client_open(f->client), 0);
@@ -106,9 +110,8 @@ static void run(fx *f) {
 }
 
 /* Every call on the closed handles, then the releases that free them. */
-static void test_retained_after_close(void **state) {
-  (void)state;
-  fx f = {0};
+static void retained_after_close(const char *transformer) {
+  fx f = {.transformer = transformer};
   run(&f);
   weft_value *v = weft_value_new_string("late", 4);
   for (int i = 0; i < 4; i++)
@@ -168,15 +171,34 @@ static void test_retained_after_close(void **state) {
   assert_int_equal(weft_client_release(c), 0);
 }
 
-/* Released from inside their last events: freed after the event returns. */
-static void test_released_in_last_event(void **state) {
+static void test_retained_after_close(void **state) {
   (void)state;
-  fx f = {.release_in_event = 1};
+  retained_after_close("websockets");
+}
+
+static void test_retained_after_close_engineio(void **state) {
+  (void)state;
+  retained_after_close("engine.io");
+}
+
+/* Released from inside their last events: freed after the event returns. */
+static void released_in_last_event(const char *transformer) {
+  fx f = {.transformer = transformer, .release_in_event = 1};
   run(&f);
   assert_int_equal(f.rc_in_event[0], 0);
   assert_int_equal(f.rc_in_event[1], 0);
   assert_int_equal(f.rc_in_event[2], 0);
   assert_int_equal(weft_loop_close(f.loop), 0);
+}
+
+static void test_released_in_last_event(void **state) {
+  (void)state;
+  released_in_last_event("websockets");
+}
+
+static void test_released_in_last_event_engineio(void **state) {
+  (void)state;
+  released_in_last_event("engine.io");
 }
 
 static void test_bad_input(void **state) {
@@ -222,7 +244,9 @@ static void test_destroy_from_end_event(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_retained_after_close),
+      cmocka_unit_test(test_retained_after_close_engineio),
       cmocka_unit_test(test_released_in_last_event),
+      cmocka_unit_test(test_released_in_last_event_engineio),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_destroy_from_end_event),
   };

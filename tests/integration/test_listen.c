@@ -481,9 +481,14 @@ static void test_limit_total_and_handshakes(void **state) {
 static void test_transformers(void **state) {
   (void)state;
   assert_string_equal(weft_transformer_at(0), "websockets");
-  assert_null(weft_transformer_at(1));
+  assert_string_equal(weft_transformer_at(1), "engine.io");
+  assert_null(weft_transformer_at(2));
   assert_int_equal(weft_transformer_exists("websockets"), 1);
-  assert_int_equal(weft_transformer_exists("engine.io"), 0);
+  assert_int_equal(weft_transformer_exists("engine.io"), 1);
+  assert_int_equal(weft_transformer_exists("websockets, engine.io"), 1);
+  assert_int_equal(weft_transformer_exists("websockets,sockjs"), 0);
+  assert_int_equal(weft_transformer_exists("websockets,"), 0);
+  assert_int_equal(weft_transformer_exists(""), 0);
   assert_int_equal(weft_transformer_exists(NULL), 0);
   weft_loop *loop;
   weft_server *s;
@@ -493,6 +498,12 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_server_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, NULL), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "sockjs"), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_server_set_transformer(s, "engine.io,sockjs"), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_server_set_transformer(s, ""), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_server_set_transformer(s, ",engine.io"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "engine.io,"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "engine.io,engine.io"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "engine.io,websockets"), 0);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
   assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), WEFT_EURL);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);

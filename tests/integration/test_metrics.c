@@ -201,6 +201,62 @@ static void *traffic_thread(void *arg) {
   return NULL;
 }
 
+/* A polling session by hand (handshake, a post, the poll that brings the
+ * echo back) and a WebSocket spark beside it, then the scrape. */
+static void traffic_eio(fix *f) {
+  static char resp[16384], req[512];
+  REQUIRE(wsc_http(f->port,
+                   "GET /primus/?EIO=4&transport=polling HTTP/1.1\r\nHost: a\r\n"
+                   "Connection: close\r\n\r\n",
+                   resp, sizeof(resp)) == 200);
+  const char *at = strstr(resp, "\"sid\":\"");
+  REQUIRE(at);
+  char sid[24] = {0};
+  for (size_t i = 0; i < 20 && at[7 + i] != '"'; i++)
+    sid[i] = at[7 + i];
+  snprintf(req, sizeof(req),
+           "POST /primus/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: a\r\n"
+           "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: 8\r\n"
+           "Connection: close\r\n\r\n4\"hello\"",
+           sid);
+  REQUIRE(wsc_http(f->port, req, resp, sizeof(resp)) == 200);
+  snprintf(req, sizeof(req),
+           "GET /primus/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: a\r\n"
+           "Connection: close\r\n\r\n",
+           sid);
+  REQUIRE(wsc_http(f->port, req, resp, sizeof(resp)) == 200);
+  REQUIRE(strstr(resp, "\r\n\r\n4\"hello\""));
+  wsc c;
+  REQUIRE(wsc_connect(&c, f->port, "/primus", NULL, NULL, 0, NULL, 0) == 101);
+  int ok = echo(&c, "\"hello\"");
+  wsc_close(&c);
+  REQUIRE(ok);
+  REQUIRE(scrape(f, resp, sizeof(resp)) == 200);
+  static const char *const lines[] = {
+      "\nweft_connections{transport=\"engine.io\"} 1\n",
+      "\nweft_connections_total{transport=\"engine.io\"} 1\n",
+      "\nweft_connections_total{transport=\"websockets\"} 1\n",
+      "\nweft_polling_requests_total{transport=\"engine.io\"} 3\n",
+      "\nweft_polling_requests_total{transport=\"websockets\"} 0\n",
+      "\nweft_messages_received_total{transport=\"engine.io\"} 1\n",
+      "\nweft_messages_sent_total{transport=\"engine.io\"} 1\n",
+      "\nweft_received_bytes_total{transport=\"engine.io\"} 7\n",
+      "\nweft_messages_received_total{transport=\"websockets\"} 1\n",
+  };
+  for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+    if (!strstr(resp, lines[i])) {
+      snprintf(f->fail, sizeof(f->fail), "scrape lacks %s", lines[i]);
+      return;
+    }
+}
+
+static void *eio_thread(void *arg) {
+  fix *f = arg;
+  traffic_eio(f);
+  weft_loop_post(f->loop, done, f);
+  return NULL;
+}
+
 /* Connects and reads nothing: the queue fills, the pings go unanswered. */
 static void *stalled_thread(void *arg) {
   fix *f = arg;
@@ -249,10 +305,11 @@ static void test_counters_and_log(void **state) {
   assert_int_equal(f.m.heartbeat_timeouts_total, 0);
   assert_int_equal(f.m.errors_total, 2); /* json, toobig */
   /* By name, as hosts read them: every counter, in the struct's order. */
-  const char *names[] = {"connections_open",    "connections_total",        "handshakes_total",
-                         "refused_total",       "messages_in_total",        "messages_out_total",
-                         "bytes_in_total",      "bytes_out_total",          "queue_bytes",
-                         "queue_refused_total", "heartbeat_timeouts_total", "errors_total"};
+  const char *names[] = {"connections_open",      "connections_total",        "handshakes_total",
+                         "refused_total",         "messages_in_total",        "messages_out_total",
+                         "bytes_in_total",        "bytes_out_total",          "queue_bytes",
+                         "queue_refused_total",   "heartbeat_timeouts_total", "errors_total",
+                         "polling_requests_total"};
   const uint64_t *field = &f.m.connections_open;
   for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
     uint64_t v = 99;
@@ -274,6 +331,21 @@ static void test_counters_and_log(void **state) {
   assert_true((at = record_at(&f, "error:toobig", at + 1)) > 0);
   assert_true((at = record_at(&f, "disconnection", at + 1)) > 0);
   assert_true((at = record_at(&f, "refused", at + 1)) > 0); /* 405 */
+}
+
+/* engine.io sparks and their polling requests under their own name. */
+static void test_engineio_counted_apart(void **state) {
+  (void)state;
+  fix f = {0};
+  new_server(&f, NULL);
+  assert_int_equal(weft_server_set_ping_interval(f.server, 0), 0);
+  assert_int_equal(weft_server_set_transformer(f.server, "websockets,engine.io"), 0);
+  assert_int_equal(weft_server_set_metrics_path(f.server, "/metrics"), 0);
+  assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/primus"), 0);
+  run(&f, eio_thread);
+  assert_int_equal(f.m.polling_requests_total, 3);
+  assert_int_equal(f.m.connections_total, 2);
+  assert_int_equal(f.m.messages_in_total, 2);
 }
 
 static void test_timeouts_and_full_queues(void **state) {
@@ -364,6 +436,7 @@ static void test_bad_input(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counters_and_log),
+      cmocka_unit_test(test_engineio_counted_apart),
       cmocka_unit_test(test_timeouts_and_full_queues),
       cmocka_unit_test(test_bad_input),
   };

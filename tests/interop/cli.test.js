@@ -81,8 +81,9 @@ describe('weft serve (CLI)', { skip: CLI ? false : 'WEFT_CLI not set' }, () => {
 
   test('bad options are refused with status 2', { timeout: 10000 }, async (t) => {
     for (const args of [['--parser', 'xml'], ['--mode', 'fanout'], ['--port', '70000'], ['--bogus', '1'],
-      ['--transformer', 'engine.io'], ['--unix-mode', '999'], ['--queue-policy', 'maybe'],
-      ['--max-connections', '-1']]) {
+      ['--transformer', 'sockjs'], ['--transformer', 'websockets,websockets'], ['--unix-mode', '999'], ['--queue-policy', 'maybe'],
+      ['--max-connections', '-1'], ['--session-heartbeat', '5'], ['--session-heartbeat', '0,5'],
+      ['--session-heartbeat', '5,x'], ['--session-cookie', 'a b']]) {
       const cli = startCli(t, args);
       assert.deepStrictEqual(await cli.exited, { code: 2, signal: null }, args.join(' '));
     }
@@ -95,7 +96,7 @@ describe('weft serve (CLI)', { skip: CLI ? false : 'WEFT_CLI not set' }, () => {
     child.stderr.on('data', (d) => { err += d; });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(code, 2);
-    assert.match(err, /unknown transformer sockjs \(available: websockets\)/);
+    assert.match(err, /unknown transformer sockjs \(available: websockets, engine.io\)/);
   });
 });
 

@@ -8,7 +8,8 @@
 //
 // Usage: node primus_server.js [--host 127.0.0.1] [--port 0] [--path /primus]
 //          [--parser json|msgpack] [--ping-interval MS] [--max-length BYTES]
-//          [--auth TOKEN]
+//          [--auth TOKEN] [--transformer websockets|engine.io]
+//          [--session-ping INTERVAL,TIMEOUT]
 //
 // stdout (one line each, written synchronously):
 //   listening on ws://HOST:PORT/PATH
@@ -36,7 +37,9 @@ function parseArgs(argv) {
     parser: 'json',
     pingInterval: 30000,
     maxLength: 10485760,
-    auth: null
+    auth: null,
+    transformer: 'websockets',
+    sessionPing: null
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -61,6 +64,11 @@ function parseArgs(argv) {
       case '--ping-interval': opts.pingInterval = Number(value); break;
       case '--max-length': opts.maxLength = Number(value); break;
       case '--auth': opts.auth = value; break;
+      case '--transformer':
+        if (value !== 'websockets' && value !== 'engine.io') usage(`bad transformer ${value}`);
+        opts.transformer = value;
+        break;
+      case '--session-ping': opts.sessionPing = value.split(',').map(Number); break;
       default: usage(`unknown option ${name}`);
     }
   }
@@ -85,11 +93,13 @@ const opts = parseArgs(process.argv.slice(2));
 const server = http.createServer();
 
 const primus = new Primus(server, {
-  transformer: 'websockets',
+  transformer: opts.transformer,
   parser: opts.parser,
   pathname: opts.path,
   pingInterval: opts.pingInterval, // 0 turns the heartbeat off
-  maxLength: opts.maxLength
+  maxLength: opts.maxLength,
+  // engine.io's own heartbeat (Primus hands `transport` to engine.io).
+  transport: opts.sessionPing ? { pingInterval: opts.sessionPing[0], pingTimeout: opts.sessionPing[1] } : {}
 });
 
 if (opts.auth !== null) {

@@ -4,6 +4,8 @@
  * maps carrying "__weft_test", which are commands: end, end-reconnect,
  * broadcast, count, id. --auth TOKEN refuses upgrades whose `token` query
  * differs, answering after 10 ms to exercise asynchronous authorization.
+ * --transformer (websockets, engine.io, or a list), --session-ping
+ * INTERVAL,TIMEOUT and --session-cookie NAME set engine.io's options.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -118,6 +120,8 @@ static void on_signal(uv_signal_t *h, int signum) {
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *host = "127.0.0.1", *path = "/primus", *parser = "json", *cert = NULL, *key = NULL;
+  const char *transformer = "websockets", *cookie = NULL;
+  long session_ping = 0, session_timeout = 0;
   long port = 0, ping = 30000, maxlen = 10 << 20;
   int compression = 0;
   app a = {0};
@@ -145,6 +149,12 @@ int main(int argc, char **argv) {
       cert = v;
     else if (strcmp(k, "--tls-key") == 0)
       key = v;
+    else if (strcmp(k, "--transformer") == 0)
+      transformer = v;
+    else if (strcmp(k, "--session-ping") == 0) /* engine.io's pingInterval,pingTimeout */
+      sscanf(v, "%ld,%ld", &session_ping, &session_timeout);
+    else if (strcmp(k, "--session-cookie") == 0)
+      cookie = v;
     else {
       fprintf(stderr, "test_server: unknown option %s\n", k);
       return 2;
@@ -156,6 +166,11 @@ int main(int argc, char **argv) {
                            on_error,   NULL};
   weft_server_set_events(a.server, &ev, &a, NULL);
   if (weft_server_set_parser(a.server, parser) != 0) return 2;
+  if (weft_server_set_transformer(a.server, transformer) != 0) return 2;
+  if (session_ping && weft_server_set_session_heartbeat(a.server, (uint32_t)session_ping,
+                                                        (uint32_t)session_timeout))
+    return 2;
+  if (cookie && weft_server_set_session_cookie(a.server, cookie) != 0) return 2;
   weft_server_set_ping_interval(a.server, (uint32_t)ping);
   weft_server_set_max_length(a.server, (size_t)maxlen);
   weft_server_set_compression(a.server, compression);

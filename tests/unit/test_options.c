@@ -70,8 +70,8 @@ static void check_table(const weft_option *(*at)(size_t), const weft_option *(*b
 
 static void test_tables(void **state) {
   (void)state;
-  check_table(weft_server_option_at, weft_server_option, 20);
-  check_table(weft_client_option_at, weft_client_option, 15);
+  check_table(weft_server_option_at, weft_server_option, 23);
+  check_table(weft_client_option_at, weft_client_option, 16);
   /* An extension comes before its tunings: hosts apply in table order. */
   size_t ch = 0, win = 0;
   for (size_t i = 0; weft_server_option_at(i); i++) {
@@ -105,6 +105,23 @@ static void test_server_options(void **state) {
   assert_int_equal(sset(s, "tls_cert", "\"/x/cert.pem\""), 0);
   assert_string_equal(s->tls_cert, "/x/cert.pem");
   assert_null(s->tls_key);
+  /* engine.io's heartbeat, one at a time (the other keeps its default),
+   * the sid cookie, and both transformers side by side. */
+  assert_int_equal(sset(s, "session_ping_timeout", "700"), 0);
+  assert_int_equal(s->session_ping_interval, 25000);
+  assert_int_equal(s->session_ping_timeout, 700);
+  assert_int_equal(sset(s, "session_ping_interval", "900"), 0);
+  assert_int_equal(s->session_ping_interval, 900);
+  assert_int_equal(s->session_ping_timeout, 700);
+  assert_int_equal(sset(s, "session_cookie", "\"io\""), 0);
+  assert_string_equal(s->session_cookie, "io");
+  assert_int_equal(sset(s, "session_cookie", "\"a b\""), WEFT_EINVAL);
+  assert_int_equal(sset(s, "session_cookie", "\"\""), 0);
+  assert_string_equal(s->session_cookie, "");
+  assert_int_equal(sset(s, "session_ping_interval", "0"), WEFT_ERANGE);
+  assert_int_equal(sset(s, "session_ping_timeout", "2147483648"), WEFT_ERANGE);
+  assert_int_equal(sset(s, "transformer", "\"websockets,engine.io\""), 0);
+  assert_int_equal(sset(s, "transformer", "\"engine.io,engine.io\""), WEFT_EINVAL);
   /* Type, range, choices, names. */
   assert_int_equal(sset(s, "ping_interval", "\"30\""), WEFT_ETYPE);
   assert_int_equal(sset(s, "ping_interval", "1.5"), WEFT_ETYPE);
@@ -204,7 +221,12 @@ static void test_client_options(void **state) {
   assert_int_equal(cset(c, "ack_timeout", "10"), 0);
   assert_int_equal(cset(c, "rooms", "true"), WEFT_ENOENT); /* a server option */
   assert_int_equal(cset(c, "parser", "\"msgpack\""), 0);
+  assert_int_equal(cset(c, "transports", "\"websocket\""), 0);
+  assert_int_equal(cset(c, "transports", "\"carrier-pigeon\""), WEFT_EINVAL);
+  assert_int_equal(cset(c, "transports", "\"\""), WEFT_EINVAL);
+  assert_int_equal(cset(c, "transports", "\"polling,\""), WEFT_EINVAL);
   assert_int_equal(weft_client_open(c), 0);
+  assert_int_equal(cset(c, "transports", "\"polling\""), WEFT_ESTATE);
   assert_int_equal(cset(c, "transformer", "\"websockets\""), WEFT_ESTATE);
   assert_int_equal(cset(c, "channels", "true"), WEFT_ESTATE);
   assert_int_equal(cset(c, "timeout", "20"), 0); /* not fixed */

@@ -237,6 +237,163 @@ function decode(input) {
   return v;
 }
 
+// src/eio.js
+var SEP = "";
+var b64 = (bytes) => {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 32768) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
+  return btoa(s);
+};
+var unb64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
+var pack = (f) => typeof f === "string" ? "4" + f : "b" + b64(f);
+var Eio = class {
+  constructor(url, { WebSocket: WebSocket2, fetch: fetch2, websockets }) {
+    const u = new URL(url);
+    this._q = u.search ? "&" + u.search.slice(1) : "";
+    this._http = `${u.protocol === "wss:" ? "https:" : "http:"}//${u.host}${u.pathname}/`;
+    this._wsUrl = `${u.protocol}//${u.host}${u.pathname}/`;
+    this._WS = websockets === false ? null : WebSocket2;
+    this._fetch = fetch2;
+    this._out = [];
+    this._n = 0;
+    this.transport = "polling";
+    this.bufferedAmount = 0;
+    this._poll();
+  }
+  _url(base, transport) {
+    return `${base}?EIO=4&transport=${transport}&t=${Date.now().toString(36)}.${this._n++}${this.sid ? "&sid=" + this.sid : ""}${this._q}`;
+  }
+  _req(body) {
+    const ctrl = new AbortController();
+    const init = { signal: ctrl.signal, cache: "no-store", credentials: "include" };
+    if (body !== void 0) Object.assign(init, { method: "POST", body, headers: { "Content-Type": "text/plain;charset=UTF-8" } });
+    const p = this._fetch(this._url(this._http, "polling"), init).then((r) => {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.text();
+    });
+    p.abort = () => ctrl.abort();
+    return p;
+  }
+  _poll() {
+    if (this._done || this._get || this._ws_up) return;
+    const p = this._get = this._req();
+    p.then(
+      (text) => {
+        this._get = null;
+        for (const pk of text.split(SEP)) this._packet(pk);
+        if (this._pausing) this._upgrade();
+        else this._poll();
+      },
+      () => this._end()
+    );
+  }
+  _post() {
+    if (this._done || this._postP || !this._out.length || this._ws_up) return;
+    const body = this._out.join(SEP);
+    this._out = [];
+    const p = this._postP = this._req(body);
+    p.then(
+      () => {
+        this._postP = null;
+        if (this._pausing) this._upgrade();
+        else this._post();
+      },
+      () => this._end()
+    );
+  }
+  // One packet from the server, over either transport.
+  _packet(pk) {
+    if (this._done) return;
+    const type = pk[0];
+    if (type === "0" && !this.sid) {
+      const h = JSON.parse(pk.slice(1));
+      this.sid = h.sid;
+      this._beatMs = h.pingInterval + h.pingTimeout;
+      this._beat();
+      if (this.onopen) this.onopen();
+      if (this._WS && h.upgrades.includes("websocket") && !this._done) this._probe();
+    } else if (type === "2") {
+      this._beat();
+      this._send("3");
+    } else if (type === "4" || type === "b") {
+      if (this.onmessage) this.onmessage({ data: type === "4" ? pk.slice(1) : unb64(pk.slice(1)) });
+    } else if (type === "1") {
+      this._end();
+    }
+  }
+  _beat() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._end(), this._beatMs);
+  }
+  _probe() {
+    let ws;
+    try {
+      ws = new this._WS(this._url(this._wsUrl, "websocket"));
+    } catch (e) {
+      return;
+    }
+    this._ws = ws;
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => ws.send("2probe");
+    ws.onmessage = (ev) => {
+      if (this._ws_up) {
+        if (typeof ev.data === "string") this._packet(ev.data);
+        else if (this.onmessage) this.onmessage(ev);
+        return;
+      }
+      if (ev.data === "3probe") {
+        this._pausing = true;
+        this._upgrade();
+      }
+    };
+    ws.onclose = () => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      if (this._ws_up) return this._end();
+      this._pausing = false;
+      this._poll();
+      this._post();
+    };
+  }
+  // Once the poll and the post in flight are back: "5", and the rest goes over the WebSocket.
+  _upgrade() {
+    if (!this._pausing || this._get || this._postP || !this._ws) return;
+    this._pausing = false;
+    this._ws_up = true;
+    this.transport = "websocket";
+    this._ws.send("5");
+    for (const pk of this._out) this._ws.send(pk);
+    this._out = [];
+  }
+  _send(pk) {
+    if (this._ws_up) this._ws.send(pk);
+    else {
+      this._out.push(pk);
+      this._post();
+    }
+  }
+  send(frame) {
+    if (this._ws_up && typeof frame !== "string") this._ws.send(frame);
+    else this._send(pack(frame));
+  }
+  _end(code) {
+    if (this._done) return;
+    this._done = true;
+    clearTimeout(this._timer);
+    if (this._get) this._get.abort();
+    if (this._ws) {
+      this._ws.onclose = this._ws.onmessage = null;
+      this._ws.close();
+    }
+    if (this.onclose) this.onclose({ code: code || 1006 });
+  }
+  close() {
+    if (!this._done && this.sid && !this._ws_up) this._fetch(this._url(this._http, "polling"), { method: "POST", body: "1" }).catch(() => {
+    });
+    this._end(1e3);
+  }
+};
+
 // src/weft.js
 var OPENING = 1;
 var CLOSED = 2;
@@ -366,6 +523,10 @@ var Weft = class extends Emitter {
     this._reconnect = r;
     this._strategy = strategyOf(o.strategy);
     if (o.parser !== void 0 && !parsers[o.parser]) throw new TypeError(`unknown parser "${o.parser}"`);
+    const tr = o.transformer && String(o.transformer).toLowerCase();
+    if (tr && tr !== "websockets" && tr !== "engine.io") throw new TypeError(`unknown transformer "${o.transformer}"`);
+    this._eio = tr === "engine.io";
+    this._eioOk = this._eio;
     this._parser = parsers[o.parser || "json"];
     this._parserSet = o.parser !== void 0;
     this._timeout = o.timeout === void 0 ? 1e4 : o.timeout || 0;
@@ -436,6 +597,9 @@ var Weft = class extends Emitter {
         this._specDone = true;
         if (spec && typeof spec === "object") {
           if (!this._parserSet && parsers[spec.parser]) this._parser = parsers[spec.parser];
+          const names = [spec.transformer].concat(spec.transformers || []);
+          if (names.includes("engine.io")) this._eioOk = true;
+          if (spec.transformer === "engine.io" && !this.options.transformer) this._eio = true;
           if (!this._pingTimeoutSet) {
             if (spec.pingInterval === false) this._pingTimeout = 0;
             else if (spec.pingInterval > 0) this._pingTimeout = Math.round(spec.pingInterval * 1.5);
@@ -449,8 +613,10 @@ var Weft = class extends Emitter {
   }
   _connect(a) {
     let ws;
+    const o = this.options;
+    const eio = this._eioOk && (this._eio || this._fallback || o.websockets === false);
     try {
-      ws = new this._WebSocket(this.url);
+      ws = eio ? new Eio(this.url, { WebSocket: this._WebSocket, fetch: this._fetch, websockets: o.websockets }) : new this._WebSocket(this.url);
     } catch (e) {
       this._conn = a;
       return Promise.resolve().then(() => this._conn === a && this._lost(a, new WeftError("connect", e.message)));
@@ -467,6 +633,10 @@ var Weft = class extends Emitter {
     };
     ws.onclose = (ev) => {
       if (this._conn !== a) return;
+      if (!a.open && !eio && this._eioOk && this._fetch) {
+        this._fallback = true;
+        return this._connect(a);
+      }
       this._lost(a, a.open ? null : new WeftError("connect", `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
     };
     ws.onerror = () => {
@@ -760,6 +930,11 @@ var Weft = class extends Emitter {
       return false;
     }
     return this._sendFrame(frame);
+  }
+  /** What carries the connection: "websocket", "polling" (engine.io), or null when none. */
+  get transport() {
+    const ws = this._conn && this._conn.open && this._conn.ws;
+    return ws ? ws.transport || "websocket" : null;
   }
   /** Bytes written but not yet sent (queued while offline included). */
   get bufferedAmount() {

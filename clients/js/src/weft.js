@@ -4,6 +4,7 @@
 // online/offline, a write queue while not open, id(), end(), the server's
 // primus::server::close, json and msgpack parsers (read from <path>/spec).
 import { encode as mpEncode, decode as mpDecode } from './msgpack.js';
+import { Eio } from './eio.js';
 
 const OPENING = 1;
 const CLOSED = 2;
@@ -166,6 +167,13 @@ export class Weft extends Emitter {
     this._reconnect = r;
     this._strategy = strategyOf(o.strategy);
     if (o.parser !== undefined && !parsers[o.parser]) throw new TypeError(`unknown parser "${o.parser}"`);
+    const tr = o.transformer && String(o.transformer).toLowerCase();
+    if (tr && tr !== 'websockets' && tr !== 'engine.io') throw new TypeError(`unknown transformer "${o.transformer}"`);
+    // engine.io: asked for, or the spec says the server speaks it (then a
+    // WebSocket that cannot open falls back to it, and `websockets: false`
+    // polls).
+    this._eio = tr === 'engine.io';
+    this._eioOk = this._eio;
     this._parser = parsers[o.parser || 'json'];
     this._parserSet = o.parser !== undefined;
     this._timeout = o.timeout === undefined ? 10000 : o.timeout || 0;
@@ -249,6 +257,9 @@ export class Weft extends Emitter {
           this._specDone = true;
           if (spec && typeof spec === 'object') {
             if (!this._parserSet && parsers[spec.parser]) this._parser = parsers[spec.parser];
+            const names = [spec.transformer].concat(spec.transformers || []);
+            if (names.includes('engine.io')) this._eioOk = true;
+            if (spec.transformer === 'engine.io' && !this.options.transformer) this._eio = true;
             if (!this._pingTimeoutSet) {
               if (spec.pingInterval === false) this._pingTimeout = 0;
               else if (spec.pingInterval > 0) this._pingTimeout = Math.round(spec.pingInterval * 1.5);
@@ -263,8 +274,12 @@ export class Weft extends Emitter {
 
   _connect(a) {
     let ws;
+    const o = this.options;
+    const eio = this._eioOk && (this._eio || this._fallback || o.websockets === false);
     try {
-      ws = new this._WebSocket(this.url);
+      ws = eio
+        ? new Eio(this.url, { WebSocket: this._WebSocket, fetch: this._fetch, websockets: o.websockets })
+        : new this._WebSocket(this.url);
     } catch (e) {
       this._conn = a;
       return Promise.resolve().then(() => this._conn === a && this._lost(a, new WeftError('connect', e.message)));
@@ -281,6 +296,12 @@ export class Weft extends Emitter {
     };
     ws.onclose = (ev) => {
       if (this._conn !== a) return;
+      // A WebSocket that cannot open (a proxy that blocks it): engine.io's
+      // polling, from now on, when the server speaks it.
+      if (!a.open && !eio && this._eioOk && this._fetch) {
+        this._fallback = true;
+        return this._connect(a);
+      }
       this._lost(a, a.open ? null : new WeftError('connect', `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
     };
     ws.onerror = () => {}; /* a close event follows */
@@ -603,6 +624,12 @@ export class Weft extends Emitter {
       return false;
     }
     return this._sendFrame(frame);
+  }
+
+  /** What carries the connection: "websocket", "polling" (engine.io), or null when none. */
+  get transport() {
+    const ws = this._conn && this._conn.open && this._conn.ws;
+    return ws ? ws.transport || 'websocket' : null;
   }
 
   /** Bytes written but not yet sent (queued while offline included). */

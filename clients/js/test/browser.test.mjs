@@ -30,8 +30,31 @@ async function messages(page) {
   );
 }
 
-async function joinChat(port, nick) {
+// A page whose WebSocket never opens, as behind a proxy that refuses the
+// upgrade: the constructor works, then error and close (1006), no open.
+function blockWebSockets() {
+  window.WebSocket = class BlockedWebSocket extends EventTarget {
+    constructor(url) {
+      super();
+      this.url = url;
+      this.readyState = 0;
+      this.bufferedAmount = 0;
+      setTimeout(() => {
+        this.readyState = 3;
+        if (this.onerror) this.onerror(new Event('error'));
+        if (this.onclose) this.onclose({ code: 1006, reason: '', wasClean: false });
+      }, 20);
+    }
+    send() {
+      throw new Error('blocked');
+    }
+    close() {}
+  };
+}
+
+async function joinChat(port, nick, { blocked = false } = {}) {
   const page = await browser.context.newPage();
+  if (blocked) await page.addInitScript(blockWebSockets);
   page.on('pageerror', (e) => console.error(`[${nick}] page error`, e));
   await page.goto(`http://127.0.0.1:${port}/?reconnectMin=200&reconnectMax=1000`);
   await page.fill('#nick', nick);
@@ -125,6 +148,52 @@ test('chat: two pages, server killed and restarted, offline messages delivered o
   }
 });
 
+test('chat over engine.io: WebSocket blocked for one page (it polls), allowed for the other (it upgrades)', { timeout: 60000 }, async () => {
+  // A page that closes may leave its session without a word (no poll held
+  // at that moment, or a socket the browser keeps): engine.io then learns
+  // it from the heartbeat, 1 s + 1 s here instead of 25 s + 20 s.
+  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'engine.io',
+    '--session-heartbeat', '1000,1000']);
+  try {
+    const alice = await joinChat(server.port, 'alice', { blocked: true });
+    const bob = await joinChat(server.port, 'bob');
+    for (const p of [alice, bob]) await p.waitForFunction(() => document.querySelector('#count').textContent === '2');
+    await say(alice, 'hello over polling');
+    await waitMessages(bob, ['alice: hello over polling']);
+    await say(bob, 'hi over a websocket');
+    for (const p of [alice, bob]) await waitMessages(p, ['alice: hello over polling', 'bob: hi over a websocket']);
+    // Bob's session upgraded once its probe answered; alice's probe never opened.
+    await bob.waitForFunction(() => window.chatClient.transport === 'websocket', null, { timeout: 10000 });
+    assert.equal(await alice.evaluate(() => window.chatClient.transport), 'polling');
+    assert.equal(await bob.evaluate(() => window.chatClient.transport), 'websocket');
+    await alice.screenshot({ path: join(ARTIFACTS, 'chat-engineio-alice-polling.png') });
+    await say(alice, 'still polling');
+    await waitMessages(bob, ['alice: still polling']);
+    await alice.close();
+    await bob.waitForFunction(() => document.querySelector('#count').textContent === '1', null, { timeout: 10000 });
+    await bob.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+test('chat beside websockets: a page whose WebSocket cannot open falls back to engine.io polling', { timeout: 60000 }, async () => {
+  const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT, '--transformer', 'websockets,engine.io']);
+  try {
+    const carol = await joinChat(server.port, 'carol', { blocked: true });
+    const dave = await joinChat(server.port, 'dave');
+    for (const p of [carol, dave]) await p.waitForFunction(() => document.querySelector('#count').textContent === '2');
+    await say(carol, 'from behind the proxy');
+    await waitMessages(dave, ['carol: from behind the proxy']);
+    assert.equal(await carol.evaluate(() => window.chatClient.transport), 'polling');
+    assert.equal(await dave.evaluate(() => window.chatClient.transport), 'websocket');
+    await carol.close();
+    await dave.close();
+  } finally {
+    await server.stop();
+  }
+});
+
 test('chat: a connection without a nick is refused with an error message', { timeout: 30000 }, async () => {
   const server = await startWeft(['--port', '0', '--mode', 'chat', '--static', CHAT]);
   const page = await browser.context.newPage();
@@ -195,15 +264,15 @@ test('the official Primus browser client (primus.library()) connects to weft and
   }
 });
 
-for (const parser of ['json', 'msgpack']) {
-  test(`weft's client in Chromium (${parser}, parser read from the spec; /primus/primus.js as Primus)`, { timeout: 30000 }, async () => {
+for (const [parser, transformer] of [['json', 'websockets'], ['msgpack', 'websockets'], ['json', 'engine.io'], ['msgpack', 'engine.io']]) {
+  test(`weft's client in Chromium (${parser}, ${transformer}, both read from the spec; /primus/primus.js as Primus)`, { timeout: 30000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-page-'));
     writeFileSync(
       join(dir, 'index.html'),
       '<!doctype html><meta charset="utf-8"><title>weft</title>' +
         '<script src="/primus/weft.js"></script><script src="/primus/primus.js"></script>'
     );
-    const server = await startWeft(['--port', '0', '--mode', 'echo', '--parser', parser, '--static', dir]);
+    const server = await startWeft(['--port', '0', '--mode', 'echo', '--parser', parser, '--static', dir, '--transformer', transformer]);
     const page = await browser.context.newPage();
     try {
       await page.goto(`http://127.0.0.1:${server.port}/`);
@@ -217,7 +286,7 @@ for (const parser of ['json', 'msgpack']) {
               c.on('open', () => sent.forEach((m) => c.write(m)));
               c.on('data', (d) => {
                 got.push(d);
-                if (got.length === sent.length) c.id((id) => (c.end(), done({ got, id, parser: c._parser.name })));
+                if (got.length === sent.length) c.id((id) => (done({ got, id, parser: c._parser.name, transport: c.transport }), c.end()));
               });
               c.on('error', (e) => reject(new Error(e.kind + ': ' + e.message)));
             };
@@ -229,7 +298,9 @@ for (const parser of ['json', 'msgpack']) {
       );
       for (const r of [result.w, result.p]) {
         assert.deepEqual(r.got, result.sent);
-        assert.match(r.id, /^[A-Za-z0-9_-]{21}$/);
+        // A spark id of weft's (21 characters), or engine.io's sid (20).
+        assert.match(r.id, transformer === 'engine.io' ? /^[A-Za-z0-9_-]{20}$/ : /^[A-Za-z0-9_-]{21}$/);
+        assert.match(r.transport, transformer === 'engine.io' ? /^(polling|websocket)$/ : /^websocket$/);
       }
       assert.equal(result.w.parser, parser);
       assert.equal(result.same, false); /* two bundles, two classes: same API */

@@ -295,6 +295,42 @@ test('spec: parser and ping timeout (1.5 × pingInterval) come from <path>/spec'
   d.end();
 });
 
+test('engine.io over a fake fetch: handshake, messages both ways, a ping answered; a failed poll closes', async () => {
+  FakeSocket.all = [];
+  const posts = [];
+  const polls = [];
+  const fetch = async (url, init) => {
+    if (url.endsWith('/spec')) return { ok: true, json: async () => ({ transformer: 'engine.io', pingInterval: 1000 }) };
+    if (init && init.method === 'POST') return posts.push(init.body), { ok: true, text: async () => 'ok' };
+    return new Promise((resolve) => polls.push({ url, resolve }));
+  };
+  const answer = (body, ok = true) => polls.shift().resolve({ ok, status: ok ? 200 : 400, text: async () => body });
+  const c = new Weft('http://127.0.0.1:1234/primus?x=1', { WebSocket: FakeSocket, fetch, manual: true, websockets: false });
+  const got = [];
+  const events = [];
+  c.on('data', (d) => got.push(d));
+  for (const e of ['open', 'close']) c.on(e, () => events.push(e));
+  c.open();
+  await sleep(5);
+  assert.match(polls[0].url, /^http:\/\/127\.0\.0\.1:1234\/primus\/\?EIO=4&transport=polling&t=[^&]+&x=1$/);
+  answer('0{"sid":"abc","upgrades":["websocket"],"pingInterval":1000,"pingTimeout":1000,"maxPayload":100}');
+  await sleep(5);
+  assert.deepEqual(events, ['open']);
+  assert.equal(c.transport, 'polling');
+  assert.match(polls[0].url, /&sid=abc&x=1$/);
+  c.write({ a: 1 });
+  answer('4"hi"\x1e2\x1e4{"b":[2]}');
+  await sleep(5);
+  assert.deepEqual(got, ['hi', { b: [2] }]);
+  assert.deepEqual(posts, ['4{"a":1}', '3']);
+  assert.equal(FakeSocket.all.length, 0, 'websockets: false never probes');
+  answer('', false);
+  await sleep(5);
+  assert.deepEqual(events, ['open', 'close']);
+  c.end();
+  assert.throws(() => new Weft('http://h', { WebSocket: FakeSocket, manual: true, transformer: 'sockjs' }), TypeError);
+});
+
 test('URLs: http→ws, https→wss, /primus by default, query kept; bad URLs and options throw', () => {
   const u = (url, o) => new Weft(url, { WebSocket: FakeSocket, manual: true, ...o }).url;
   assert.equal(u('http://h:1'), 'ws://h:1/primus');

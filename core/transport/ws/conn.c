@@ -21,7 +21,7 @@
 /* Payload variants this framing makes (payload.h): a copy, and one
  * compressed variant per window size (TAG_DEFLATED + bits - 9), so
  * recipients that asked for the same window share it. */
-enum { TAG_COPY = 1, TAG_DEFLATED = 2 };
+enum { TAG_COPY = WEFT__TAGS_WS, TAG_DEFLATED = WEFT__TAGS_WS + 1 };
 
 #define EMIT(w, name, ...)                                                                         \
   do {                                                                                             \
@@ -46,7 +46,7 @@ static weft__payload *deflated(weft__ws_conn *w, weft__payload *p) {
 /* Writes p's frame header in front of its data, once; a client's frames
  * are masked (they are never shared). */
 static void frame(weft__payload *p, const uint8_t *mask) {
-  int rsv1 = p->tag >= TAG_DEFLATED;
+  int rsv1 = p->tag >= TAG_DEFLATED && p->tag < TAG_DEFLATED + WEFT__PMD_WINDOWS; /* ours only */
   int opcode = p->kind == WEFT__P_BINARY ? WEFT__WS_BINARY : WEFT__WS_TEXT;
   if (p->len < 126 && !mask) { /* most frames: two bytes, written in place */
     p->head[sizeof(p->head) - 2] = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | opcode);

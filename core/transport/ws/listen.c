@@ -13,7 +13,7 @@ static weft__ws_sconn *of_hc(weft__http_conn *hc) {
   return WEFT__CONTAINER(hc, weft__ws_sconn, hc);
 }
 
-static weft__listener *listener_of(weft__http_conn *hc) { return hc->ep->user; }
+static weft__listener *listener_of(weft__http_conn *hc) { return weft__http_user(hc); }
 
 /* ---- how a server connection ends ---- */
 
@@ -29,6 +29,8 @@ static void side_deadline(weft__ws_conn *w, uint32_t ms) {
 }
 
 const weft__ws_side weft__ws_server_side = {side_linger, side_abort, side_deadline, NULL};
+
+static const weft__http_handler handler;
 
 /* ---- the HTTP handler ---- */
 
@@ -72,6 +74,35 @@ static weft__pmd *shared_pmd(weft__ws_listener *wl, int bits) {
   return *z;
 }
 
+int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const char *extra) {
+  weft__http_conn *hc = &sc->hc;
+  weft__ws_conn *w = &sc->ws;
+  char accept[29];
+  if (weft__ws_check_upgrade(&hc->req.head, accept) != 0) {
+    weft__ws_abort(&w->base);
+    return WEFT_EPROTO;
+  }
+  char head[512];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                   accept, extra ? extra : "");
+  weft__payload *p =
+      n > 0 && (size_t)n < sizeof(head) ? weft__payload_new(WEFT__P_RAW, head, (size_t)n) : NULL;
+  int rc = p ? weft__stream_enqueue(&hc->io, p) : WEFT_ENOMEM;
+  weft__payload_release(p);
+  if (rc) {
+    weft__ws_abort(&w->base);
+    return rc;
+  }
+  weft__http_upgraded(hc, &handler.upgraded);
+  weft__ws_reader_init(&w->reader, 1, max_length);
+  w->reader.allow_rsv1 = pmd != NULL;
+  w->reader.pmd = pmd;
+  weft__ws_open(w);
+  return 0;
+}
+
 void weft__ws_accept(weft__conn *c) {
   weft__ws_sconn *sc = (weft__ws_sconn *)c;
   weft__http_conn *hc = &sc->hc;
@@ -80,8 +111,6 @@ void weft__ws_accept(weft__conn *c) {
   int inside = w->admitting;
   weft__listener *l = listener_of(hc);
   weft__ws_listener *wl = weft__listener_priv(l);
-  char accept[29];
-  weft__ws_check_upgrade(&hc->req.head, accept);
   char ext[160] = "";
   weft__pmd *pmd = NULL;
   if (l->p.compression) {
@@ -92,23 +121,7 @@ void weft__ws_accept(weft__conn *c) {
         pp.enabled && (pmd = shared_pmd(wl, pp.server_max_window_bits)))
       snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: %s\r\n", resp);
   }
-  char head[512];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                   accept, ext);
-  weft__payload *p = weft__payload_new(WEFT__P_RAW, head, (size_t)n);
-  int rc = p ? weft__stream_enqueue(&hc->io, p) : WEFT_ENOMEM;
-  weft__payload_release(p);
-  if (rc) {
-    weft__ws_abort(c);
-    return;
-  }
-  weft__http_upgraded(hc);
-  weft__ws_reader_init(&w->reader, 1, l->p.max_length);
-  w->reader.allow_rsv1 = pmd != NULL;
-  w->reader.pmd = pmd;
-  weft__ws_open(w);
+  if (weft__ws_serve(sc, l->p.max_length, pmd, ext) != 0) return;
   /* Bytes that came after the head while the answer was awaited. */
   if (!inside && w->state == WEFT__WS_OPEN) weft__stream_reprocess(&hc->io);
 }
@@ -160,8 +173,16 @@ static void on_upgraded_closed(weft__stream *io) {
 /* Before an upgrade: a held request whose peer went away. */
 static int on_closed(weft__http_conn *hc) { return weft__ws_closed(&of_hc(hc)->ws, NULL); }
 
+static int claims(const weft__http_conn *hc) {
+  return weft__http_header_has(&hc->req.head, "Upgrade", "websocket");
+}
+
 static const weft__http_handler handler = {
-    on_request, {on_read, on_eof, on_written, on_upgraded_closed, on_seal}, on_closed};
+    .claims = claims,
+    .request = on_request,
+    .upgraded = {on_read, on_eof, on_written, on_upgraded_closed, on_seal},
+    .closed = on_closed,
+};
 
 /* ---- the listener ---- */
 
@@ -185,6 +206,7 @@ int weft__ws_bind(weft__listener *l) {
   ep->conn_size = l->p.owner_size + sizeof(weft__ws_sconn);
   ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
   ep->closed = on_endpoint_closed;
+  l->http = ep;
   int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
   l->port = rc ? 0 : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));

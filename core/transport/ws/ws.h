@@ -97,6 +97,12 @@ typedef struct weft__ws_listener {
 } weft__ws_listener;
 
 int weft__ws_bind(weft__listener *l);
+/* Answers a valid upgrade request held on sc with 101 (plus `extra`
+ * header lines), hands its stream to the WebSocket ops and opens it (the
+ * owner's opened follows: set sc->ws.base first). Other framings that
+ * upgrade to WebSocket (engine.io) use it too. Returns 0, or an error
+ * after which the connection is aborted. */
+int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const char *extra);
 void weft__ws_accept(weft__conn *c);
 void weft__ws_reject(weft__conn *c, int status, const char *message);
 void weft__ws_stop(weft__listener *l, int hard);

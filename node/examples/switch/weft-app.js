@@ -5,8 +5,8 @@
 //
 const Primus = require('weft');
 
-module.exports = function chat(port, hostname = '127.0.0.1') {
-  const primus = Primus.createServer({ port, hostname, transformer: 'websockets', iknowhttpsisbetter: true });
+module.exports = function chat(port, hostname = '127.0.0.1', transformer = 'websockets') {
+  const primus = Primus.createServer({ port, hostname, transformer, iknowhttpsisbetter: true });
 
   primus.authorize((req, done) => {
     if (req.query.nick === 'mallory') return done(Object.assign(new Error('banned'), { statusCode: 403 }));

@@ -231,6 +231,7 @@ async function startServer(t, opts = {}) {
   if (opts.pingInterval !== undefined) args.push('--ping-interval', String(opts.pingInterval));
   if (opts.maxLength !== undefined) args.push('--max-length', String(opts.maxLength));
   if (opts.auth !== undefined) args.push('--auth', opts.auth);
+  if (opts.transformer && opts.transformer !== 'websockets') args.push('--transformer', opts.transformer);
   if (opts.extraArgs) args.push(...opts.extraArgs);
 
   const child = spawn(cmd.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -287,11 +288,11 @@ const socketClasses = new Map();
  * default reconnect strategy leaves out 'timeout', so a refused handshake
  * ends the client instead of retrying).
  */
-function socketClass(parser = 'json', { authorization = false } = {}) {
-  const key = `${parser}:${authorization}`;
+function socketClass(parser = 'json', { authorization = false, transformer = 'websockets' } = {}) {
+  const key = `${parser}:${authorization}:${transformer}`;
   if (!socketClasses.has(key)) {
     Primus = Primus || require('primus');
-    const options = { transformer: 'websockets', parser };
+    const options = { transformer, parser };
     if (authorization) options.authorization = function authorize(req, done) { done(); };
     // Node >= 22 has a global WebSocket, which the generated client would
     // prefer over `ws`; hide it so the client always uses ws, as it does on
@@ -316,9 +317,35 @@ function closeClient(client) {
  * Create a client (it connects at once) and track it for cleanup. Does not
  * wait for anything.
  */
-function createClient(t, url, { parser = 'json', authorization = false, options = {} } = {}) {
-  const Socket = socketClass(parser, { authorization });
-  const client = new Socket(url, options);
+/**
+ * Client options for engine.io's ways in: 'polling' (Primus's `websockets:
+ * false`), 'websocket' (engine.io-client forced to WebSocket only), or the
+ * default (polling first, then the upgrade).
+ */
+function modeOptions(mode) {
+  return mode === 'polling' ? { websockets: false } : {};
+}
+
+/**
+ * engine.io-client forced to WebSocket only: Primus merges its own
+ * `transports` (polling first) into engine.io-client's options last, over
+ * any `transport.transports` given, so this client's merge is wrapped to
+ * leave 'websocket' alone. Before the first open (the next tick).
+ */
+function forceWebSocket(client) {
+  const merge = client.merge;
+  client.merge = function mergeWebSocketOnly(...objs) {
+    const out = merge.apply(this, objs);
+    if (out && Array.isArray(out.transports)) out.transports = ['websocket'];
+    return out;
+  };
+}
+
+function createClient(t, url, { parser = 'json', authorization = false, options = {},
+  transformer = 'websockets', mode = null } = {}) {
+  const Socket = socketClass(parser, { authorization, transformer });
+  const client = new Socket(url, { ...modeOptions(mode), ...options });
+  if (mode === 'websocket') forceWebSocket(client);
   // An 'error' without a listener would be swallowed by Primus anyway; keep a
   // record for diagnostics.
   client.errors = [];
@@ -455,6 +482,7 @@ function upgradeHeaders(key = 'dGhlIHNhbXBsZSBub25jZQ==') {
 }
 
 module.exports = {
+  modeOptions,
   defer,
   hostRealm,
   HOST,

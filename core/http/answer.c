@@ -1,0 +1,142 @@
+/*
+ * Answering a request (see server.h): the status line and the headers
+ * every answer carries (length, no caching, CORS for an allowed Origin),
+ * then either the end of the connection or, with keep-alive, the next
+ * request on it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "runtime/log.h"
+#include "runtime/payload.h"
+#include "server.h"
+
+const char *weft__http_status_text(int status) {
+  switch (status) {
+  case 101: return "Switching Protocols";
+  case 200: return "OK";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 402: return "Payment Required";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 411: return "Length Required";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 426: return "Upgrade Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  default: return status >= 500 ? "Server Error" : "Client Error";
+  }
+}
+
+const int weft__http_statuses[16] = {200, 204, 400, 401, 402, 403, 404, 405,
+                                     408, 414, 426, 429, 431, 500, 503, 0};
+
+size_t weft__http_status_index(int status) {
+  for (size_t i = 0; i < 15; i++)
+    if (weft__http_statuses[i] == status) return i;
+  return 15;
+}
+
+/* May the connection stay open after this answer? */
+static int keeps(const weft__http_conn *hc) {
+  const weft__http_head *h = &hc->req.head;
+  return h->storage && h->version_minor >= 1 && !hc->ep->stopping &&
+         !weft__http_header_has(h, "Connection", "close");
+}
+
+int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                      size_t blen, const char *extra, int keep, void (*fill)(uint8_t *, void *),
+                      void *fill_user) {
+  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return WEFT_ECLOSED;
+  weft__http_site *site = hc->ep->site;
+  site->answers[weft__http_status_index(status)]++;
+  if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
+    weft__log(hc->ep->loop, WEFT_LOG_INFO, "refused", site->owner, NULL, NULL, NULL,
+              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
+              hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
+              hc->req.head.target ? hc->req.head.target : "-");
+  keep = keep && keeps(hc);
+  char cors[512];
+  weft__http_cors(hc, cors, sizeof(cors));
+  const char *method = hc->req.head.method;
+  int head_only = method && strcmp(method, "HEAD") == 0;
+  char head[1536];
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
+                   "Connection: %s\r\n%s%s\r\n",
+                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", blen,
+                   keep ? "keep-alive" : "close", cors, extra ? extra : "");
+  size_t send = head_only ? 0 : blen;
+  weft__payload *p = n > 0 && (size_t)n < sizeof(head)
+                         ? weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, (size_t)n + send)
+                         : NULL;
+  if (!p) {
+    weft__http_abort(hc);
+    return WEFT_ENOMEM;
+  }
+  memcpy(p->data, head, (size_t)n);
+  if (send && fill)
+    fill(p->data + n, fill_user);
+  else if (send)
+    memcpy(p->data + n, body, send);
+  int rc = weft__stream_enqueue(&hc->io, p);
+  weft__payload_release(p);
+  if (rc) {
+    weft__http_abort(hc);
+    return rc;
+  }
+  if (keep)
+    weft__http_next(hc);
+  else
+    weft__http_linger(hc);
+  return 0;
+}
+
+void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                        size_t blen, const char *extra) {
+  weft__http_answer(hc, status, ctype, body, blen, extra, 0, NULL, NULL);
+}
+
+void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {
+  const char *text = weft__http_status_text(status);
+  weft__http_respond(hc, status, "text/plain", text, strlen(text), extra);
+}
+
+void weft__http_respond_error(weft__http_conn *hc, int status, const char *message) {
+  const char *text = message ? message : weft__http_status_text(status);
+  /* {"error": text} with text escaped as a JSON string. */
+  size_t n = strlen(text);
+  char *body = malloc(n * 6 + 16);
+  if (!body) {
+    weft__http_respond(hc, status, "application/json", "{}", 2, NULL);
+    return;
+  }
+  size_t o = 0;
+  memcpy(body, "{\"error\":\"", 10);
+  o = 10;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (c == '"' || c == '\\') {
+      body[o++] = '\\';
+      body[o++] = (char)c;
+    } else if (c < 0x20) {
+      o += (size_t)snprintf(body + o, 7, "\\u%04x", c);
+    } else {
+      body[o++] = (char)c;
+    }
+  }
+  memcpy(body + o, "\"}", 2);
+  o += 2;
+  weft__http_respond(hc, status, "application/json", body, o, NULL);
+  free(body);
+}
