@@ -48,14 +48,7 @@ WEFT__PY_CLIENT_RECONNECT(weft__py_c_reconnect_timeout, "reconnect timeout")
 static void weft__py_c_data(weft_client *c, const weft_value *msg, void *user) {
   (void)c;
   weft__py_reg *r = user;
-  PyGILState_STATE g = PyGILState_Ensure();
-  PyObject *v = pyweft_value_to_py(msg);
-  if (!v)
-    weft__py_store(r->pl);
-  else
-    weft__py_call(r->pl, r->target, r->pl->n_data, v, NULL);
-  Py_XDECREF(v);
-  PyGILState_Release(g);
+  weft__py_deliver(r->pl, r->target, msg);
 }
 
 static void weft__py_c_error(weft_client *c, const weft_error_info *err, void *user) {

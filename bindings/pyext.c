@@ -162,14 +162,7 @@ static int weft__py_policy(weft_spark *spark, const char *room, int join, void *
 static void weft__py_ch_data(weft_channel *ch, const weft_value *msg, void *user) {
   (void)ch;
   weft__py_reg *r = user;
-  PyGILState_STATE g = PyGILState_Ensure();
-  PyObject *v = pyweft_value_to_py(msg);
-  if (!v)
-    weft__py_store(r->pl);
-  else
-    weft__py_call(r->pl, r->target, r->pl->n_data, v, NULL);
-  Py_XDECREF(v);
-  PyGILState_Release(g);
+  weft__py_deliver(r->pl, r->target, msg);
 }
 
 static void weft__py_ch_drain(weft_channel *ch, void *user) {

@@ -33,5 +33,8 @@ void weft__py_reg_free(void *user);
 void weft__py_decref(void *obj);
 /* Calls method `name` of `obj` with the arguments; stores an exception. */
 void weft__py_call(pyweft_loop *pl, PyObject *obj, PyObject *name, PyObject *a, PyObject *b);
+/* A message for obj's data handler (a spark, client or channel), converted
+ * and called with the GIL taken; a failure is stored. */
+void weft__py_deliver(pyweft_loop *pl, PyObject *obj, const weft_value *msg);
 
 #endif /* PYWEFT_INT_H */

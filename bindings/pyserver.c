@@ -41,15 +41,7 @@ static void weft__py_on_disconnection(weft_spark *spark, void *user) {
 static void weft__py_on_data(weft_spark *spark, const weft_value *msg, void *user) {
   weft__py_reg *r = user;
   PyObject *obj = weft_spark_get_user(spark);
-  if (!obj) return;
-  PyGILState_STATE g = PyGILState_Ensure();
-  PyObject *v = pyweft_value_to_py(msg);
-  if (!v)
-    weft__py_store(r->pl);
-  else
-    weft__py_call(r->pl, obj, r->pl->n_data, v, NULL);
-  Py_XDECREF(v);
-  PyGILState_Release(g);
+  if (obj) weft__py_deliver(r->pl, obj, msg);
 }
 
 static void weft__py_on_drain(weft_spark *spark, void *user) {

@@ -358,3 +358,14 @@ void weft__py_call(pyweft_loop *pl, PyObject *obj, PyObject *name, PyObject *a, 
   if (!res) weft__py_store(pl);
   Py_XDECREF(res);
 }
+
+void weft__py_deliver(pyweft_loop *pl, PyObject *obj, const weft_value *msg) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *v = pyweft_value_to_py(msg);
+  if (!v)
+    weft__py_store(pl);
+  else
+    weft__py_call(pl, obj, pl->n_data, v, NULL);
+  Py_XDECREF(v);
+  PyGILState_Release(g);
+}

@@ -74,19 +74,7 @@ for (const { out, ...opts } of outputs) {
   const res = await esbuild.build({ ...common, ...opts });
   const text = res.outputFiles[0].text;
   built[out] = text;
-  const file = join(here, out);
-  if (check) {
-    let old = null;
-    try {
-      old = readFileSync(file, 'utf8');
-    } catch (e) {}
-    if (old !== text) {
-      console.error(`${out} is not up to date with src/: run npm run build in clients/js`);
-      stale++;
-    }
-  } else {
-    writeFileSync(file, text);
-  }
+  emit(join(here, out), text, out);
   const gz = gzipSync(Buffer.from(text), { level: 9 }).length;
   console.log(`${out}: ${text.length} bytes, ${gz} bytes gzipped`);
 }
