@@ -275,8 +275,8 @@ static int on_closed(weft__conn *conn, const weft__fault *why) {
   return 0; /* a dialed connection's memory is the dialer's */
 }
 
-static const weft__conn_events client_events = {on_opened,  on_message, NULL,     on_seal,
-                                                on_closing, on_refused, on_closed};
+static const weft__conn_events client_events = {on_opened,  on_message, NULL,      on_seal,
+                                                on_closing, on_refused, on_closed, NULL};
 
 /* ---- connecting ---- */
 

@@ -312,9 +312,11 @@ void weft__spark_admit(weft__conn *conn, void *server);
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
-int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+/* The same for a message its framing decoded (weft__conn_events.value). */
+void weft__spark_value(weft_spark *c, const weft_value *v);
+int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* The same for Primus's own strings (pings, ids): not counted as messages. */
-int weft__spark_send_control(weft_spark *c, weft__payload *p);
+int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* Queues the spark's batch, if any (before the flush). */
 void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);
@@ -331,8 +333,10 @@ static inline int weft__spark_is_open(const weft_spark *c) { return c->state == 
  * Errors: WEFT_EINVAL, WEFT_EUNSUPPORTED (a name this build lacks). */
 int weft__server_set_transports(weft_server *s, const char *list);
 /* Listens on p->url with each of the server's transports (the first binds,
- * the others join it); *first gets the one that bound. */
-int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listener **first);
+ * the others join it), or with `alone` only (a framing without HTTP);
+ * *first gets the one that bound. */
+int weft__server_listen_all(weft_server *s, weft__listen_params *p, const weft__transport *alone,
+                            weft__listener **first);
 
 /* auth.c */
 /* The owner route of every server's HTTP site: GET <path>/spec. */

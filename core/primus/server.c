@@ -142,10 +142,14 @@ int weft_server_listen(weft_server *s, const char *url) {
   weft__listen_params p = {0};
   int rc = weft__url_parse(url, &p.url);
   if (rc) return rc;
-  for (size_t i = 0; i < s->n_transports; i++)
+  /* A framing without HTTP (fast-tcp's tcp:// and ipc://) listens on its
+   * own URLs beside the server's transformers. */
+  const weft__transport *alone = weft__transport_of_scheme(p.url.scheme);
+  if (alone && alone->over_http) alone = NULL;
+  for (size_t i = 0; !alone && i < s->n_transports; i++)
     if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
-  if ((rc = weft__server_add_library(s, p.path)) != 0) return rc;
+  if (!alone && (rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {
     char err[256];
     if (!s->tls_cert || !s->tls_key) return WEFT_EINVAL;
@@ -167,9 +171,9 @@ int weft_server_listen(weft_server *s, const char *url) {
   p.closed = on_listener_closed;
   p.user = s;
   weft__listener *l;
-  if ((rc = weft__server_listen_all(s, &p, &l)) != 0) return rc;
+  if ((rc = weft__server_listen_all(s, &p, alone, &l)) != 0) return rc;
   weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "listening on %s (%s)",
-            l->served, s->transport->name);
+            l->served, alone ? alone->name : s->transport->name);
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
     uv_timer_start(&s->ping_timer, weft__server_ping, s->ping_interval, s->ping_interval);
   s->state = WEFT__SRV_LISTENING;

@@ -1,0 +1,213 @@
+/*
+ * What a fast-tcp connection does the same on both sides: frames in (at
+ * most the largest frame allowed is kept; a bad frame is answered with an
+ * MT_ERROR saying why, and the connection ends), frames out (the owner's
+ * messages framed once from their values), and the end: an orderly close
+ * writes what is queued, then a FIN, and waits for the peer's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/common.h"
+#include "ft.h"
+
+/* Message bytes one connection may hand up per loop turn (as ws/conn.c). */
+#define WEFT__FT_TURN_BUDGET (1u << 20)
+
+#define EMIT(fc, name, ...)                                                                        \
+  do {                                                                                             \
+    if ((fc)->base.owner && (fc)->base.ev->name) (fc)->base.ev->name(&(fc)->base, __VA_ARGS__);    \
+  } while (0)
+#define EMIT0(fc, name)                                                                            \
+  do {                                                                                             \
+    if ((fc)->base.owner && (fc)->base.ev->name) (fc)->base.ev->name(&(fc)->base);                 \
+  } while (0)
+
+static weft__ft_conn *of_io(weft__stream *io) { return WEFT__CONTAINER(io, weft__ft_conn, io); }
+
+/* Queues a frame of bytes as they are. */
+static int enqueue_bytes(weft__ft_conn *fc, const weft__buf *b) {
+  weft__payload *p = weft__payload_new(WEFT__P_RAW, b->data, b->len);
+  int rc = p ? weft__stream_enqueue(&fc->io, p) : WEFT_ENOMEM;
+  weft__payload_release(p);
+  return rc;
+}
+
+/* Open → closing: sends refused, the owner told (once). */
+static void down(weft__ft_conn *fc, const weft__fault *why) {
+  if (fc->state != WEFT__FT_OPEN) return;
+  fc->state = WEFT__FT_CLOSING;
+  weft__stream_pause(&fc->io, 0);
+  EMIT(fc, closing, why);
+}
+
+/* Writes what is queued, then a FIN; the stream closes at the peer's. */
+static void linger(weft__ft_conn *fc) {
+  if (fc->state == WEFT__FT_CLOSED) return;
+  fc->state = WEFT__FT_CLOSING;
+  weft__stream_pause(&fc->io, 0); /* the peer's FIN is read */
+  if (weft__stream_idle(&fc->io) && weft__stream_shutdown(&fc->io) != 0)
+    weft__stream_close(&fc->io);
+}
+
+void weft__ft_fail(weft__ft_conn *fc, int code, const char *why) {
+  weft__buf b = {0};
+  if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, "", why) == 0) enqueue_bytes(fc, &b);
+  weft__buf_free(&b);
+  weft__fault f = {code, "protocol", why};
+  down(fc, &f);
+  linger(fc);
+}
+
+void weft__ft_open(weft__ft_conn *fc) {
+  fc->state = WEFT__FT_OPEN;
+  fc->opened = 1;
+  EMIT0(fc, opened);
+}
+
+/* ---- frames in ---- */
+
+static void deliver(void *u, const weft_value *v) {
+  weft__ft_conn *fc = u;
+  if (fc->state == WEFT__FT_OPEN) EMIT(fc, value, v);
+}
+
+/* A client's own messages: its name, and the server's complaints. */
+static int client_control(weft__ft_conn *fc, const weft__ft_msg *m) {
+  if (m->mt == WEFT__FT_MT_REGISTER) {
+    size_t n = m->data_len < sizeof(fc->id) - 1 ? m->data_len : sizeof(fc->id) - 1;
+    if (m->dt == WEFT__FT_DT_STRING) memcpy(fc->id, m->data, n);
+    fc->id[m->dt == WEFT__FT_DT_STRING ? n : 0] = '\0';
+    if (fc->state == WEFT__FT_NEW) weft__ft_open(fc);
+    return 1;
+  }
+  return 0;
+}
+
+size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
+  size_t off = 0;
+  fc->fed = 0;
+  while (off < len && fc->state != WEFT__FT_CLOSED) {
+    if (fc->state == WEFT__FT_CLOSING) return len;            /* closing: what comes is ignored */
+    if (fc->state == WEFT__FT_NEW && !fc->client) return off; /* admitting: kept */
+    weft__ft_msg m;
+    size_t need = 0;
+    const char *why = NULL;
+    long n = weft__ft_parse(data + off, len - off, fc->max, &m, &need, &why);
+    if (n == 0) {
+      fc->io.need = need;
+      return off;
+    }
+    if (n < 0) {
+      weft__ft_fail(fc, (int)n, why);
+      return len;
+    }
+    off += (size_t)n;
+    fc->io.need = 0;
+    if (fc->client && client_control(fc, &m)) continue;
+    if (fc->state != WEFT__FT_OPEN) continue;
+    int rc = weft__ft_inbound(&m, deliver, fc, &why);
+    if (rc) {
+      weft__ft_fail(fc, rc, why);
+      return len;
+    }
+    fc->fed += (uint32_t)n;
+    if (fc->io.paused) return off;
+    if (fc->fed >= WEFT__FT_TURN_BUDGET && off < len) {
+      weft__stream_yield(&fc->io);
+      return off;
+    }
+  }
+  return fc->state == WEFT__FT_CLOSED ? len : off;
+}
+
+/* ---- frames out ---- */
+
+int weft__ft_encode(weft__conn *c, const weft_value *msg, weft__payload **out) {
+  (void)c;
+  *out = NULL;
+  if (!msg) return WEFT_EINVAL;
+  weft__buf b = {0};
+  int rc = weft__ft_outbound(msg, &b);
+  if (rc == 0 && !(*out = weft__payload_new(WEFT__P_RAW, b.data, b.len))) rc = WEFT_ENOMEM;
+  weft__buf_free(&b);
+  return rc;
+}
+
+int weft__ft_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+  weft__ft_conn *fc = (weft__ft_conn *)c;
+  if (fc->state != WEFT__FT_OPEN) return WEFT_ECLOSED;
+  if (fc->io.held + weft__stream_cost(p) > limit) return WEFT_ENOBUFS;
+  int rc = weft__stream_enqueue(&fc->io, p);
+  if (queued) *queued = fc->io.queued;
+  return rc;
+}
+
+void weft__ft_hold(weft__conn *c) { weft__stream_mark(&((weft__ft_conn *)c)->io); }
+
+size_t weft__ft_queued(const weft__conn *c, size_t *held) {
+  const weft__ft_conn *fc = (const weft__ft_conn *)c;
+  if (held) *held = fc->io.held;
+  return fc->io.queued;
+}
+
+void weft__ft_close(weft__conn *c, int code, const char *reason) {
+  weft__ft_conn *fc = (weft__ft_conn *)c;
+  if (fc->state != WEFT__FT_OPEN) return;
+  /* fast-tcp has no close message: an error says why when it is not a
+   * plain goodbye. */
+  if (code != WEFT__END_NORMAL && code != WEFT__END_GOING_AWAY && reason && *reason) {
+    weft__buf b = {0};
+    if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, "", reason) == 0) enqueue_bytes(fc, &b);
+    weft__buf_free(&b);
+  }
+  down(fc, NULL);
+  linger(fc);
+}
+
+void weft__ft_abort(weft__conn *c) {
+  weft__ft_conn *fc = (weft__ft_conn *)c;
+  if (fc->state == WEFT__FT_CLOSED) return;
+  down(fc, NULL);
+  fc->state = WEFT__FT_CLOSED;
+  weft__stream_close(&fc->io);
+}
+
+void weft__ft_pause(weft__conn *c, int on) {
+  weft__ft_conn *fc = (weft__ft_conn *)c;
+  if (fc->state == WEFT__FT_OPEN) weft__stream_pause(&fc->io, on);
+}
+
+int weft__ft_closed(weft__ft_conn *fc, const weft__fault *why) {
+  down(fc, why);
+  fc->state = WEFT__FT_CLOSED;
+  return fc->base.owner && fc->base.ev->closed ? fc->base.ev->closed(&fc->base, why) : 0;
+}
+
+/* ---- the stream ---- */
+
+static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
+  return weft__ft_read(of_io(io), data, len);
+}
+
+static void on_eof(weft__stream *io, int uverr) {
+  (void)uverr;
+  weft__ft_abort(&of_io(io)->base);
+}
+
+static void on_written(weft__stream *io) {
+  weft__ft_conn *fc = of_io(io);
+  if (fc->state == WEFT__FT_OPEN)
+    EMIT0(fc, drained);
+  else if (fc->state == WEFT__FT_CLOSING && weft__stream_idle(io) && weft__stream_shutdown(io) != 0)
+    weft__stream_close(io);
+}
+
+static void on_seal(weft__stream *io) {
+  weft__ft_conn *fc = of_io(io);
+  if (fc->state == WEFT__FT_OPEN) EMIT0(fc, seal);
+}
+
+static void on_closed(weft__stream *io) { weft__ft_gone(of_io(io)); }
+
+const weft__stream_ops weft__ft_stream_ops = {on_read, on_eof, on_written, on_closed, on_seal};
