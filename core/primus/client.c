@@ -74,7 +74,10 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   weft__url u;
   int rc = weft__url_parse(url, &u);
   if (rc) return rc;
-  const weft__transport *t = weft__transport_find("websockets");
+  /* A framing without HTTP (fast-tcp's tcp:// and ipc://) by its scheme;
+   * else Primus's default, which weft_client_set_transformer may change. */
+  const weft__transport *t = weft__transport_of_scheme(u.scheme);
+  if (!t || t->over_http) t = weft__transport_find("websockets");
   if (!weft__transport_serves(t, u.scheme) || (!u.sock[0] && u.port == 0)) return WEFT_EURL;
   weft_client *c = calloc(1, sizeof(*c));
   if (!c) return WEFT_ENOMEM;
@@ -286,7 +289,7 @@ int weft_client_write(weft_client *c, const weft_value *msg) {
     }
   }
   weft__payload *p;
-  int rc = weft__message_encode(c->parser, c->loop, msg, &p);
+  int rc = weft__client_encode(c, msg, &p);
   weft_value_free(owned);
   if (rc) return rc;
   rc = weft__client_send(c, p);
@@ -299,7 +302,15 @@ int weft_client_write_raw(weft_client *c, const void *data, size_t len, int bina
   if (!c || (!data && len)) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   weft__payload *p;
-  int rc = weft__payload_message(data, len, binary, &p);
+  int rc;
+  if (c->transport->conn.encode) { /* no raw frames there: a string or binary message */
+    weft_value *v =
+        binary ? weft_value_new_binary(data, len) : weft_value_new_string((const char *)data, len);
+    rc = v ? weft__client_encode(c, v, &p) : binary ? WEFT_ENOMEM : WEFT_EUTF8;
+    weft_value_free(v);
+  } else {
+    rc = weft__payload_message(data, len, binary, &p);
+  }
   if (rc) return rc;
   rc = weft__client_send(c, p);
   weft__payload_release(p);

@@ -278,6 +278,9 @@ void weft__client_emit_close(weft_client *c);
 void weft__client_emit_error(weft_client *c, int code, const char *kind, const char *msg,
                              int status, const char *body);
 /* Sends now when open, else queues for the next open (in order). */
+/* A message as the client's transport carries it: its parser's bytes, or
+ * the framing's own frame (conn.encode). */
+int weft__client_encode(weft_client *c, const weft_value *v, weft__payload **out);
 int weft__client_send(weft_client *c, weft__payload *p);
 int weft__client_send_string(weft_client *c, const char *s, size_t n);
 void weft__client_reconnect(weft_client *c);

@@ -138,7 +138,7 @@ int weft__ft_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued)
   weft__ft_conn *fc = (weft__ft_conn *)c;
   if (fc->state != WEFT__FT_OPEN) return WEFT_ECLOSED;
   if (fc->io.held + weft__stream_cost(p) > limit) return WEFT_ENOBUFS;
-  int rc = weft__stream_enqueue(&fc->io, p);
+  int rc = p->len ? weft__stream_enqueue(&fc->io, p) : 0; /* empty: nothing for this wire */
   if (queued) *queued = fc->io.queued;
   return rc;
 }

@@ -240,6 +240,59 @@ static int put(weft__buf *out, weft__ft_msg *m, const weft_value *v, weft__buf *
   return weft__ft_write(out, m);
 }
 
+/* A client's reserved events without an ack, as fast-tcp's own messages:
+ * weft::join / weft::leave [room] and weft::leave_all []; weft::route
+ * [target, event, data?] (see route() above). Others leave as events. */
+static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data) {
+  const weft_value *a1 = weft_value_array_at(data, 1);
+  const weft_value *a2 = weft_value_array_at(data, 2);
+  const weft_value *a3 = weft_value_array_at(data, 3);
+  weft__buf obj = {0}, ev = {0};
+  int rc = 0;
+  const char *s = m->event;
+  if (strcmp(s, "weft::join") == 0 || strcmp(s, "weft::leave") == 0) {
+    m->mt = s[6] == 'j' ? WEFT__FT_MT_JOIN_ROOM : WEFT__FT_MT_LEAVE_ROOM;
+    m->event = "";
+    m->event_len = 0;
+    rc = put(out, m, a1, &obj);
+  } else if (strcmp(s, "weft::leave_all") == 0) {
+    m->mt = WEFT__FT_MT_LEAVE_ALL_ROOMS;
+    m->event = "";
+    m->event_len = 0;
+    rc = put(out, m, NULL, &obj);
+  } else if (strcmp(s, "weft::route") == 0 && weft_value_type(a2) == WEFT_STRING) {
+    const weft_value *rooms = weft_value_map_get(a1, "rooms", 5);
+    const weft_value *ids = weft_value_map_get(a1, "sockets", 7);
+    const weft_value *list = rooms ? rooms : ids;
+    m->mt = rooms ? WEFT__FT_MT_DATA_TO_ROOM
+            : ids ? WEFT__FT_MT_DATA_TO_SOCKET
+                  : WEFT__FT_MT_DATA_BROADCAST;
+    for (size_t i = 0; rc == 0 && list && i < weft_value_len(list); i++) {
+      const char *name;
+      size_t n;
+      if (weft_value_get_string(weft_value_array_at(list, i), &name, &n) || memchr(name, ',', n) ||
+          memchr(name, '|', n))
+        rc = WEFT_EINVAL;
+      else if ((i && weft__buf_putc(&ev, ',')) || weft__buf_append(&ev, name, n))
+        rc = WEFT_ENOMEM;
+    }
+    const char *e;
+    size_t elen;
+    weft_value_get_string(a2, &e, &elen);
+    if (rc == 0 && list && (weft__buf_putc(&ev, '|') || weft__buf_append(&ev, e, elen)))
+      rc = WEFT_ENOMEM;
+    m->event = list ? (const char *)ev.data : e;
+    m->event_len = list ? ev.len : elen;
+    if (rc == 0) rc = put(out, m, a3, &obj);
+  } else {
+    m->mt = WEFT__FT_MT_DATA;
+    rc = put(out, m, weft_value_len(data) == 2 ? a1 : NULL, &obj);
+  }
+  weft__buf_free(&obj);
+  weft__buf_free(&ev);
+  return rc;
+}
+
 int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
   weft__ft_msg m = {.mt = WEFT__FT_MT_DATA, .event = WEFT__FT_PLAIN_EVENT, .event_len = 4};
   const weft_value *v = msg;
@@ -249,10 +302,19 @@ int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
   const weft_value *data = weft_value_map_get(msg, "data", 4);
   const weft_value *idv = weft_value_map_get(msg, "id", 2);
   int64_t kind = -1, id = 0;
+  const char *str;
+  size_t slen;
+  /* Primus's control strings mean nothing on this wire (no heartbeat; a
+   * fast-tcp client reconnects whatever the server says): none leaves. */
+  if (weft_value_get_string(msg, &str, &slen) == 0 && slen >= 8 && memcmp(str, "primus::", 8) == 0)
+    return 0;
   if (type && weft_value_get_int(type, &kind) == 0 && weft_value_type(data) == WEFT_ARRAY &&
       (!idv || (weft_value_get_int(idv, &id) == 0 && id > 0 && id <= UINT32_MAX))) {
     size_t n = weft_value_len(data);
     const weft_value *first = weft_value_array_at(data, 0);
+    if (kind == 0 && !id && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
+        strncmp(m.event, "weft::", 6) == 0)
+      return reserved_out(out, &m, data);
     if (kind == 0 && weft_value_get_string(first, &m.event, &m.event_len) == 0) {
       m.mt = id ? WEFT__FT_MT_DATA_WITH_ACK : WEFT__FT_MT_DATA;
       m.id = (uint32_t)id;
