@@ -510,7 +510,7 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), WEFT_ESTATE);
   assert_int_equal(weft_client_new(loop, "ws+unix://", &c), WEFT_EURL);
-  assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), WEFT_EURL);
+  assert_int_equal(weft_client_new(loop, "sctp://127.0.0.1:1", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
   assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EUNSUPPORTED);
   assert_int_equal(weft_client_set_transformer(c, NULL), WEFT_EINVAL);
