@@ -70,6 +70,7 @@ struct weft_emitter {
   uv_timer_t *timer;
   recycled *free_list;
   size_t n_free;
+  weft__route *route; /* a server's client-originated routing (route.c) */
 };
 
 /* ---- recycling ---- */
@@ -512,6 +513,7 @@ static void free_timer(uv_handle_t *h) { free(h); }
 
 static void destroy(void *user) {
   weft_emitter *em = user;
+  weft__route_free(em->route);
   /* Every target is gone by now (disconnections, the client's close); what
    * is left is memory only. */
   for (size_t i = 0; i < em->targets.cap; i++) {
@@ -584,6 +586,7 @@ int weft_emitter_server(weft_server *server, weft_emitter **out) {
   if (!em) return WEFT_ENOMEM;
   em->server = server;
   int rc = weft_server_use(server, &emitter_ops, em); /* frees em on error */
+  if (rc == 0) rc = weft__route_attach(server, &em->route);
   if (rc == 0) *out = em;
   return rc;
 }
@@ -598,6 +601,9 @@ int weft_emitter_client(weft_client *client, weft_emitter **out) {
   if (rc == 0) *out = em;
   return rc;
 }
+
+weft__route *weft__emitter_route(weft_emitter *em) { return em ? em->route : NULL; }
+weft_client *weft__emitter_client(weft_emitter *em) { return em ? em->client : NULL; }
 
 weft_emitter *weft_emitter_of_server(weft_server *server) {
   return weft_server_plugin(server, WEFT__EMITTER_PLUGIN);

@@ -81,4 +81,16 @@ int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, vo
 int weft__reserved_dispatch(weft_server *s, const char *name, weft_spark *spark,
                             const weft_value *args, weft_reply *reply);
 
+/* route.c: client-originated routing ("weft::route"), on a server's
+ * emitter; emitter.c holds it. */
+typedef struct weft__route weft__route;
+int weft__route_attach(weft_server *s, weft__route **out);
+void weft__route_free(weft__route *rt);
+int weft__route_set_policy(weft__route *rt, weft_route_policy_cb cb, void *user,
+                           void (*free_user)(void *));
+/* The packet a client writes to ask for a route (owned by the caller). */
+int weft__route_packet(const weft_route *r, weft_value **out);
+weft__route *weft__emitter_route(weft_emitter *em);
+weft_client *weft__emitter_client(weft_emitter *em);
+
 #endif

@@ -137,6 +137,42 @@ WEFT_EXTERN int weft_emitter_broadcast(weft_emitter *em, const char *event, cons
  * Errors: WEFT_EINVAL, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_emitter_packet(const char *event, const weft_value *args, weft_value **out);
 
+/* Routing a client asks for (fast-tcp's {broadcast}, {rooms}, {sockets}):
+ * the server sends `event` with `args` to every open spark (broadcast), or
+ * to the members of `rooms` and the sparks named in `ids`. The sender is
+ * left out of a broadcast and of rooms unless `with_sender`; ids are taken
+ * as named. Every pointer is borrowed for the call. */
+typedef struct weft_route {
+  size_t size; /* sizeof(weft_route) */
+  const char *event;
+  const weft_value *args; /* an array, or NULL for none */
+  int broadcast;
+  const char *const *rooms;
+  size_t n_rooms;
+  const char *const *ids;
+  size_t n_ids;
+  int with_sender;
+} weft_route;
+
+/* A server's say on each route a client asks for (on by default, as in
+ * fast-tcp: without a policy every route is served). Return 0 to serve
+ * `r` — which the policy may rewrite: change its flags, or point its lists
+ * at storage of its own that lives until it returns — or a negative WEFT_E*
+ * code to refuse it (the sender's ack, when it asked for one, is rejected
+ * with "route refused by the server's policy"; nothing is sent). */
+typedef int (*weft_route_policy_cb)(weft_spark *sender, weft_route *r, void *user);
+
+/* Sets the route policy of a server's emitter (NULL: serve every route).
+ * Errors: WEFT_EINVAL (NULL or a client's emitter, free_user without cb). */
+WEFT_EXTERN int weft_emitter_set_route_policy(weft_emitter *em, weft_route_policy_cb cb, void *user,
+                                              void (*free_user)(void *user));
+/* A client asks its server to route an event (the reserved event
+ * "weft::route"; over fast-tcp, its broadcast / to-room / to-socket
+ * messages). Returns as weft_client_write, or WEFT_EINVAL (a server's
+ * emitter, a bad size or event name, args not an array, no recipients, a
+ * room or id that is not a valid name). */
+WEFT_EXTERN int weft_emitter_route(weft_emitter *em, const weft_route *r);
+
 /* Answers an event. `value`/`reason` are borrowed (NULL: null, or the
  * reason "rejected"). The reply is freed by the call, whatever it returns:
  * 0, WEFT_ECLOSED (the sender is gone; nothing was sent), or an encoding or

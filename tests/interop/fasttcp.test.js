@@ -164,6 +164,31 @@ for (const scheme of ['tcp', 'ipc']) {
       assert.equal(peer.errors(), '');
     });
 
+    test('routing asked by a client, under the server\'s policy', { timeout: 20000 }, async (t) => {
+      const peer = await startPeer(t, [url()]);
+      const [a, b, c] = [await connect(t, peer.served[0]), await connect(t, peer.served[0]),
+        await connect(t, peer.served[0])];
+      b.join('r');
+      const got = { a: [], b: [], c: [] };
+      for (const [k, s] of Object.entries({ a, b, c })) {
+        for (const ev of ['r', 'secret', 'all-of-us']) s.on(ev, (d) => got[k].push(`${ev}:${d}`));
+      }
+      await ask(b, 'ctl:id', null); // b's join is in
+      a.emit('r', 'broadcast', { broadcast: true });
+      a.emit('r', 'room', { rooms: ['r'] });
+      a.emit('r', 'socket', { sockets: [c.id] });
+      a.emit('r', 'self', { sockets: [a.id] });
+      a.emit('secret', 'refused', { broadcast: true });
+      a.emit('all-of-us', 'rewritten', { broadcast: true });
+      for (const s of [a, b, c]) await ask(s, 'ctl:id', null);
+      await ask(a, 'ctl:id', null);
+      assert.deepStrictEqual(got, {
+        a: ['r:self', 'all-of-us:rewritten'],
+        b: ['r:broadcast', 'r:room', 'all-of-us:rewritten'],
+        c: ['r:broadcast', 'r:socket', 'all-of-us:rewritten'],
+      });
+    });
+
     test('bad input ends only that connection; 10 clients served throughout', { timeout: 30000 }, async (t) => {
       const peer = await startPeer(t, [url()]);
       const good = [];

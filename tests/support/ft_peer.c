@@ -17,7 +17,9 @@
  *   ctl:rooms        the ack gets the sender's rooms (sorted by join)
  *   ctl:id           the ack gets the sender's id
  *   ctl:join [room, id]  the server puts spark `id` in `room`
- * A plain message is written back as it came.
+ * A plain message is written back as it came. Routes clients ask for are
+ * served, except the event "secret" (refused by the route policy); the
+ * event "all-of-us" is rewritten to reach its sender too.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -146,6 +148,13 @@ static int allow(weft_spark *sp, const char *room, int join, void *user) {
   return 0;
 }
 
+static int route_policy(weft_spark *sp, weft_route *r, void *user) {
+  (void)sp, (void)user;
+  if (is(r->event, "secret")) return WEFT_EUNAUTHORIZED;
+  if (is(r->event, "all-of-us")) r->with_sender = 1;
+  return 0;
+}
+
 static void on_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
   (void)s, (void)user;
   fprintf(stderr, "error %s %s %s\n", e->kind, sp ? weft_spark_id(sp) : "-", e->message);
@@ -172,7 +181,8 @@ int main(int argc, char **argv) {
   weft_server_set_events(a.server, &evs, &a, NULL);
   if (weft_emitter_server(a.server, &a.em) || weft_rooms_server(a.server, &a.rooms) ||
       weft_rooms_set_client_policy(a.rooms, allow, NULL, NULL) ||
-      weft_emitter_on(a.em, "*", on_event, &a, NULL))
+      weft_emitter_on(a.em, "*", on_event, &a, NULL) ||
+      weft_emitter_set_route_policy(a.em, route_policy, NULL, NULL))
     return 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--listen") != 0) continue;
