@@ -2,6 +2,7 @@
  * The client's API: creation, options, writes, and the calls that open,
  * end and destroy it. Its connection's life is client_conn.c.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ static void client_free(weft_client *c) {
   weft__buf_free(&c->headers);
   weft__tls_ctx_free(c->tls);
   free(c->ca_file);
+  OPENSSL_cleanse(c->psk, sizeof(c->psk));
   weft__arena_free(&c->arena);
   loop->users--;
   c->creator_ref = 0;
@@ -234,6 +236,16 @@ int weft_client_add_header(weft_client *c, const char *name, const char *value) 
       weft__buf_append(&c->headers, value, strlen(value)) ||
       weft__buf_append(&c->headers, "\r\n", 2))
     return WEFT_ENOMEM;
+  return 0;
+}
+
+int weft_client_set_psk(weft_client *c, const void *key, size_t len) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
+  if (!c || (!key && len) || len > sizeof(c->psk)) return WEFT_EINVAL;
+  if (c->opened) return WEFT_ESTATE;
+  OPENSSL_cleanse(c->psk, sizeof(c->psk));
+  if (len) memcpy(c->psk, key, len);
+  c->psk_len = len;
   return 0;
 }
 

@@ -331,7 +331,9 @@ static void dial(weft_client *c) {
                          .compression = c->compression,
                          .modes = c->modes,
                          .ev = &client_events,
-                         .owner = c};
+                         .owner = c,
+                         .psk = c->psk,
+                         .psk_len = c->psk_len};
   weft__conn *conn;
   int rc = c->transport->dialer.dial(&p, &conn);
   if (rc) {

@@ -140,6 +140,8 @@ struct weft_server {
   void *auth_user;
   void (*auth_free)(void *);
   char *tls_cert, *tls_key;
+  uint8_t psk[256]; /* tcp:// and ipc://: fast-tcp's PSK handshake (psk_len 0: none) */
+  size_t psk_len;
   struct weft__tls_ctx *tls;
   weft__http_site site; /* assets, static folder, origins, proxies, the spec */
 
@@ -238,6 +240,8 @@ struct weft_client {
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;
+  uint8_t psk[256]; /* tcp:// and ipc://: the pre-shared key (psk_len 0: none) */
+  size_t psk_len;
   struct weft__tls_ctx *tls;
   /* state */
   int state;

@@ -4,6 +4,7 @@
  * asynchronous destroy that ends every spark, waits for the closing
  * handshakes and frees it all.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,8 @@ int weft_server_listen(weft_server *s, const char *url) {
   p.unix_mode = s->unix_mode;
   p.owner_size = offsetof(weft_spark, conn);
   p.ev = &weft__spark_events;
+  p.psk = s->psk_len ? s->psk : NULL;
+  p.psk_len = s->psk_len;
   p.admit = weft__spark_admit;
   p.closed = on_listener_closed;
   p.user = s;
@@ -177,6 +180,16 @@ int weft_server_listen(weft_server *s, const char *url) {
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
     uv_timer_start(&s->ping_timer, weft__server_ping, s->ping_interval, s->ping_interval);
   s->state = WEFT__SRV_LISTENING;
+  return 0;
+}
+
+int weft_server_set_psk(weft_server *s, const void *key, size_t len) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s || (!key && len) || len > sizeof(s->psk)) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
+  OPENSSL_cleanse(s->psk, sizeof(s->psk));
+  if (len) memcpy(s->psk, key, len);
+  s->psk_len = len;
   return 0;
 }
 
@@ -229,6 +242,7 @@ static void finalize(weft_server *s) {
   weft__tls_ctx_free(s->tls);
   free(s->tls_cert);
   free(s->tls_key);
+  OPENSSL_cleanse(s->psk, sizeof(s->psk));
   weft__http_site_free(&s->site);
   weft__arena_free(&s->arena);
   s->loop->users--;

@@ -101,6 +101,10 @@ typedef struct weft__listen_params {
    * binding one: framings side by side. NULL: bind. */
   struct weft__listener *share;
   const weft__conn_events *ev;
+  /* A pre-shared key (framings without HTTP: fast-tcp's PSK handshake);
+   * psk_len 0: none. Copied by the listener. */
+  const uint8_t *psk;
+  size_t psk_len;
   /* A peer asks to open a connection: answer with accept or reject, now or
    * later. */
   void (*admit)(weft__conn *c, void *user);
@@ -133,6 +137,8 @@ typedef struct weft__dial_params {
   unsigned modes;
   const weft__conn_events *ev;
   void *owner;
+  const uint8_t *psk; /* as in weft__listen_params: copied by the dialer */
+  size_t psk_len;
 } weft__dial_params;
 
 enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };

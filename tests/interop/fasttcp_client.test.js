@@ -63,3 +63,32 @@ for (const scheme of ['tcp', 'ipc']) {
     });
   });
 }
+
+describe('weft serve --listen tcp:// --listen ipc:// --mode echo, npm fast-tcp 3.3.2 client', () => {
+  test('events come back with their name and data; acks are answered with it', { timeout: 15000 }, async (t) => {
+    const sock = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-fts-')), 's.sock');
+    const child = spawn(CLI, ['serve', '--listen', 'tcp://127.0.0.1:0', '--listen', `ipc://${sock}`,
+      '--listen', 'ws://127.0.0.1:0/primus', '--mode', 'echo'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    t.after(async () => { child.kill('SIGTERM'); assert.equal(await exited, 0); });
+    await h.waitUntil(() => (out.match(/^listening on /gm) || []).length === 3, 5000, 'weft serve');
+    const tcp = out.match(/^listening on (tcp:\S+)/m)[1];
+    assert.match(out, new RegExp(`^listening on ipc://${sock}$`, 'm'));
+    for (const opts of [{ host: '127.0.0.1', port: Number(tcp.split(':')[2]) }, { path: sock }]) {
+      const s = new ft.Socket({ ...opts, reconnect: false });
+      s.on('error', () => {});
+      t.after(() => s.destroy());
+      await h.withTimeout(new Promise((resolve) => s.once('connect', resolve)), 5000, 'connect');
+      const back = new Promise((resolve) => s.once('hello', resolve));
+      s.emit('hello', { n: [1, 'two', 3.5] });
+      assert.deepStrictEqual(await h.withTimeout(back, 5000, 'echo'), { n: [1, 'two', 3.5] });
+      const acked = await h.withTimeout(new Promise((resolve) => s.emit('q', 'data', resolve)), 5000, 'ack');
+      assert.equal(acked, 'data');
+      const plain = new Promise((resolve) => s.once('data', resolve));
+      s.emit('data', Buffer.from([1, 2, 3]));
+      assert.deepStrictEqual(await h.withTimeout(plain, 5000, 'plain echo'), Buffer.from([1, 2, 3]));
+    }
+  });
+});

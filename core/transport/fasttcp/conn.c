@@ -5,6 +5,7 @@
  * messages framed once from their values), and the end: an orderly close
  * writes what is queued, then a FIN, and waits for the peer's.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,82 @@ void weft__ft_open(weft__ft_conn *fc) {
   EMIT0(fc, opened);
 }
 
+/* ---- the PSK handshake (psk.h) ---- */
+
+static void enqueue_raw(weft__ft_conn *fc, const void *p, size_t n) {
+  weft__buf b = {(uint8_t *)(uintptr_t)p, n, n};
+  enqueue_bytes(fc, &b);
+}
+
+/* The server refuses: a verdict with the reason, then the close. */
+static void psk_refuse(weft__ft_conn *fc, const char *why) {
+  uint8_t v[3 + 64];
+  size_t n = strlen(why) < 64 ? strlen(why) : 64;
+  v[0] = 1;
+  v[1] = (uint8_t)n;
+  v[2] = 0;
+  memcpy(v + 3, why, n);
+  enqueue_raw(fc, v, 3 + n);
+  fc->psk = WEFT__FT_PSK_DONE;
+  linger(fc);
+}
+
+/* The client is refused (or the server failed to prove the key): the
+ * owner hears it as a refusal (no retry unless it asked), then the end. */
+static void psk_refused(weft__ft_conn *fc, const char *why) {
+  if (fc->base.owner && fc->base.ev->refused)
+    fc->base.ev->refused(&fc->base, 401, (const uint8_t *)why, strlen(why));
+  fc->psk = WEFT__FT_PSK_DONE;
+  weft__ft_abort(&fc->base);
+}
+
+size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len) {
+  uint8_t *ns = fc->nonce, *nc = fc->nonce + WEFT__PSK_NONCE;
+  if (fc->psk == WEFT__FT_PSK_ANSWER) {
+    if (len < WEFT__PSK_ANSWER) return fc->io.need = WEFT__PSK_ANSWER, 0;
+    uint8_t proof[WEFT__PSK_OK];
+    if (weft__psk_check(fc->key, fc->klen, ns, data, proof) != 0) {
+      psk_refuse(fc, "authentication failed");
+      return len;
+    }
+    enqueue_raw(fc, proof, sizeof(proof));
+    fc->psk = WEFT__FT_PSK_DONE;
+    weft__ft_admit(fc);
+    return WEFT__PSK_ANSWER;
+  }
+  if (fc->psk == WEFT__FT_PSK_CHALLENGE) {
+    if (len < WEFT__PSK_CHALLENGE) return fc->io.need = WEFT__PSK_CHALLENGE, 0;
+    uint8_t answer[WEFT__PSK_ANSWER];
+    if (memcmp(data, weft__psk_magic, WEFT__PSK_MAGIC_LEN) != 0) {
+      psk_refused(fc, "the server does not use a pre-shared key");
+      return len;
+    }
+    memcpy(ns, data + WEFT__PSK_MAGIC_LEN, WEFT__PSK_NONCE);
+    if (weft__psk_answer(fc->rand, fc->key, fc->klen, data, answer, nc) != 0) {
+      weft__ft_abort(&fc->base);
+      return len;
+    }
+    enqueue_raw(fc, answer, sizeof(answer));
+    fc->psk = WEFT__FT_PSK_VERDICT;
+    return WEFT__PSK_CHALLENGE;
+  }
+  /* the verdict */
+  size_t need = data[0] == 0 ? WEFT__PSK_OK : len >= 3 ? 3 + (size_t)data[1] : 3;
+  if (len < need) return fc->io.need = need, 0;
+  if (data[0] != 0) {
+    char why[300];
+    snprintf(why, sizeof(why), "refused by the server: %.*s", (int)data[1], (const char *)data + 3);
+    psk_refused(fc, why);
+    return len;
+  }
+  if (weft__psk_verify(fc->key, fc->klen, ns, nc, data + 1) != 0) {
+    psk_refused(fc, "the server failed to prove the pre-shared key");
+    return len;
+  }
+  fc->psk = WEFT__FT_PSK_DONE;
+  return WEFT__PSK_OK;
+}
+
 /* ---- frames in ---- */
 
 static void deliver(void *u, const weft_value *v) {
@@ -88,8 +165,20 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
   size_t off = 0;
   fc->fed = 0;
   while (off < len && fc->state != WEFT__FT_CLOSED) {
-    if (fc->state == WEFT__FT_CLOSING) return len;            /* closing: what comes is ignored */
+    if (fc->state == WEFT__FT_CLOSING) return len; /* closing: what comes is ignored */
+    if (fc->psk) {
+      size_t n = weft__ft_psk_step(fc, data + off, len - off);
+      if (n == 0) return off;
+      off += n;
+      fc->io.need = 0;
+      continue;
+    }
     if (fc->state == WEFT__FT_NEW && !fc->client) return off; /* admitting: kept */
+    if (fc->client && !fc->klen && fc->state == WEFT__FT_NEW && len - off >= WEFT__PSK_MAGIC_LEN &&
+        memcmp(data + off, weft__psk_magic, WEFT__PSK_MAGIC_LEN) == 0) {
+      psk_refused(fc, "the server requires a pre-shared key");
+      return len;
+    }
     weft__ft_msg m;
     size_t need = 0;
     const char *why = NULL;

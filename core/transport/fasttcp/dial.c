@@ -3,8 +3,10 @@
  * socket); the connection opens when the server names it (MT_REGISTER). A
  * dial the owner gives up on is detached (no events) and closes on its own.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/common.h"
 #include "ft.h"
@@ -16,6 +18,8 @@ typedef struct ft_dconn {
   uint8_t failed;
   weft__fault fault;
   char fault_msg[160];
+  weft__rand rand;
+  uint8_t key[WEFT__PSK_KEY_MAX];
 } ft_dconn;
 
 static void fail(ft_dconn *d, int code, const char *kind, const char *msg) {
@@ -48,6 +52,7 @@ static void dial_closed(weft__stream *io) {
   ft_dconn *d = WEFT__CONTAINER(io, ft_dconn, fc.io);
   weft_loop *loop = d->loop;
   weft__ft_closed(&d->fc, d->failed ? &d->fault : NULL);
+  OPENSSL_cleanse(d->key, sizeof(d->key));
   free(d);
   loop->users--;
 }
@@ -81,6 +86,15 @@ int weft__ft_dial(const weft__dial_params *p, weft__conn **out) {
   fc->base.owner = p->owner;
   size_t extra = WEFT__FT_PREFIX + WEFT__FT_FIXED + WEFT__FT_EVENT_MAX;
   fc->max = p->max_length > SIZE_MAX - extra ? SIZE_MAX : p->max_length + extra;
+  if (p->psk_len > sizeof(d->key)) {
+    free(d);
+    return WEFT_EINVAL;
+  }
+  if (p->psk_len) memcpy(d->key, p->psk, p->psk_len);
+  fc->key = d->key;
+  fc->klen = p->psk_len;
+  fc->rand = &d->rand;
+  fc->psk = p->psk_len ? WEFT__FT_PSK_CHALLENGE : WEFT__FT_PSK_DONE;
   d->loop = p->loop;
   p->loop->users++;
   weft__stream_init(&fc->io, p->loop, weft__url_stream_kind(&p->url), &dial_ops_full);

@@ -12,6 +12,7 @@
 
 #include "base/rand.h"
 #include "codec.h"
+#include "psk.h"
 #include "runtime/net.h"
 #include "runtime/stream.h"
 #include "transport/transport.h"
@@ -19,6 +20,7 @@
 extern const weft__transport weft__transport_ft;
 
 enum { WEFT__FT_NEW = 0, WEFT__FT_OPEN, WEFT__FT_CLOSING, WEFT__FT_CLOSED };
+enum { WEFT__FT_PSK_DONE = 0, WEFT__FT_PSK_ANSWER, WEFT__FT_PSK_CHALLENGE, WEFT__FT_PSK_VERDICT };
 
 /* The plain write of a value that is not an event travels as this event
  * (and this event arrives as a plain message). */
@@ -38,6 +40,14 @@ typedef struct weft__ft_conn {
   uint32_t fed;   /* bytes handed up this loop turn */
   size_t max;     /* the largest frame read */
   char id[24];    /* the name told to the peer (MT_REGISTER) */
+  /* PSK handshake (psk.h): its phase, the nonces (Ns | Nc), the key (the
+   * listener's or the dialer's copy), randomness, and when it began. */
+  uint8_t psk; /* WEFT__FT_PSK_* */
+  uint8_t nonce[2 * WEFT__PSK_NONCE];
+  const uint8_t *key;
+  size_t klen;
+  weft__rand *rand;
+  uint64_t born;
   weft__http_req req;
   weft__connector connector; /* a dialed connection's */
 } weft__ft_conn;
@@ -48,6 +58,10 @@ struct weft__ft_listener {
   weft__ft_conn *conns; /* every connection not yet gone */
   weft__rand rand;
   uint8_t acc_open, stopping;
+  uint8_t psk_len_set, sweep_open; /* a key, and the handshake deadline's timer */
+  uv_timer_t sweep;
+  size_t klen;
+  uint8_t key[WEFT__PSK_KEY_MAX];
 };
 
 /* ---- map.c: fast-tcp messages and the owner's values ---- */
@@ -65,6 +79,10 @@ int weft__ft_outbound(const weft_value *msg, weft__buf *out);
 int weft__ft_frame_str(weft__buf *out, int mt, const char *event, const char *data);
 
 /* ---- conn.c ---- */
+
+/* The PSK handshake's step on bytes read: bytes consumed (0: more needed),
+ * the connection failed or refused when it went wrong. */
+size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len);
 
 size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len);
 void weft__ft_open(weft__ft_conn *fc);
@@ -86,7 +104,8 @@ void weft__ft_accept(weft__conn *c);
 void weft__ft_reject(weft__conn *c, int status, const char *message);
 void weft__ft_stop(weft__listener *l, int hard);
 int weft__ft_adopt(weft__listener *l, int fd);
-void weft__ft_gone(weft__ft_conn *fc); /* unlinks and frees a server connection */
+void weft__ft_gone(weft__ft_conn *fc);  /* unlinks and frees a server connection */
+void weft__ft_admit(weft__ft_conn *fc); /* hands a server connection to its owner */
 const weft__http_req *weft__ft_peer(const weft__conn *c);
 const char *weft__ft_id(const weft__conn *c);
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/crypto.h>
+
 #include "base/common.h"
 #include "ft.h"
 
@@ -18,7 +20,10 @@ static const char id_alphabet[] =
 static weft__ft_listener *priv(weft__listener *l) { return weft__listener_priv(l); }
 
 static void maybe_closed(weft__ft_listener *fl) {
-  if (fl->stopping && !fl->acc_open && !fl->conns) fl->l->p.closed(fl->l, fl->l->p.user);
+  if (fl->stopping && !fl->acc_open && !fl->sweep_open && !fl->conns) {
+    OPENSSL_cleanse(fl->key, sizeof(fl->key));
+    fl->l->p.closed(fl->l, fl->l->p.user);
+  }
 }
 
 static weft__ft_conn *conn_new(weft__ft_listener *fl, int kind) {
@@ -32,7 +37,10 @@ static weft__ft_conn *conn_new(weft__ft_listener *fl, int kind) {
   fl->conns = fc;
   fc->base.tran = &weft__transport_ft;
   fc->base.ev = l->p.ev;
-  fc->base.owner = block;
+  /* the owner hears of it once admitted (after the PSK handshake) */
+  fc->key = fl->key;
+  fc->klen = fl->klen;
+  fc->rand = &fl->rand;
   size_t extra = WEFT__FT_PREFIX + WEFT__FT_FIXED + WEFT__FT_EVENT_MAX;
   fc->max = l->p.max_length > SIZE_MAX - extra ? SIZE_MAX : l->p.max_length + extra;
   uint8_t r[20];
@@ -62,6 +70,16 @@ void weft__ft_gone(weft__ft_conn *fc) {
 }
 
 /* Reading waits (paused) while the owner admits. */
+void weft__ft_admit(weft__ft_conn *fc) {
+  weft__listener *l = fc->fl->l;
+  fc->base.owner = (char *)fc - l->p.owner_size;
+  weft__stream_pause(&fc->io, 1);
+  fc->admitting = 1;
+  l->p.admit(&fc->base, l->p.user);
+  fc->admitting = 0;
+}
+
+/* With a key, the challenge first: admission waits for the answer. */
 static void start(weft__ft_conn *fc) {
   weft__listener *l = fc->fl->l;
   weft__stream_peer(&fc->io, fc->req.address, sizeof(fc->req.address), &fc->req.port);
@@ -70,10 +88,39 @@ static void start(weft__ft_conn *fc) {
     weft__ft_abort(&fc->base);
     return;
   }
-  weft__stream_pause(&fc->io, 1);
-  fc->admitting = 1;
-  l->p.admit(&fc->base, l->p.user);
-  fc->admitting = 0;
+  if (!fc->klen) {
+    weft__ft_admit(fc);
+    return;
+  }
+  uint8_t ch[WEFT__PSK_CHALLENGE];
+  weft__payload *p = weft__psk_challenge(fc->rand, ch, fc->nonce) == 0
+                         ? weft__payload_new(WEFT__P_RAW, ch, sizeof(ch))
+                         : NULL;
+  if (!p || weft__stream_enqueue(&fc->io, p) != 0) {
+    weft__payload_release(p);
+    weft__ft_abort(&fc->base);
+    return;
+  }
+  weft__payload_release(p);
+  fc->psk = WEFT__FT_PSK_ANSWER;
+  fc->born = uv_now(l->p.loop->uv);
+}
+
+/* Handshakes that take too long end (a truncated one never completes). */
+static void on_sweep(uv_timer_t *t) {
+  weft__ft_listener *fl = t->data;
+  uint64_t now = uv_now(t->loop);
+  for (weft__ft_conn *fc = fl->conns; fc; fc = fc->next)
+    if (fc->psk == WEFT__FT_PSK_ANSWER && now - fc->born >= WEFT__PSK_MS) {
+      fc->psk = WEFT__FT_PSK_DONE;
+      weft__ft_abort(&fc->base);
+    }
+}
+
+static void on_sweep_closed(uv_handle_t *h) {
+  weft__ft_listener *fl = h->data;
+  fl->sweep_open = 0;
+  maybe_closed(fl);
 }
 
 static void on_connection(weft__acceptor *acc, int status) {
@@ -125,6 +172,7 @@ void weft__ft_stop(weft__listener *l, int hard) {
   if (!fl->stopping) {
     fl->stopping = 1;
     if (!fl->acc_open || !weft__acceptor_close(&fl->acc)) fl->acc_open = 0;
+    if (fl->sweep_open) uv_close((uv_handle_t *)&fl->sweep, on_sweep_closed);
   }
   for (weft__ft_conn *fc = fl->conns; fc; fc = fc->next)
     if (fc->state == WEFT__FT_NEW || (hard && fc->state == WEFT__FT_CLOSING))
@@ -138,6 +186,20 @@ int weft__ft_bind(weft__listener *l) {
   fl->acc.on_connection = on_connection;
   fl->acc.on_closed = on_acceptor_closed;
   fl->acc_open = 1;
+  if (l->p.psk_len) {
+    if (l->p.psk_len > sizeof(fl->key)) {
+      weft__ft_stop(l, 1);
+      return WEFT_EINVAL;
+    }
+    memcpy(fl->key, l->p.psk, l->p.psk_len);
+    fl->klen = l->p.psk_len;
+    l->p.psk = NULL; /* the copy is ours */
+    uv_timer_init(l->p.loop->uv, &fl->sweep);
+    fl->sweep.data = fl;
+    fl->sweep_open = 1;
+    uv_timer_start(&fl->sweep, on_sweep, 500, 500);
+    uv_unref((uv_handle_t *)&fl->sweep);
+  }
   int rc = weft__acceptor_listen(&fl->acc, l->p.loop, &l->p.url, l->p.unix_mode);
   l->port = rc ? 0 : weft__acceptor_port(&fl->acc);
   if (l->p.url.sock[0])
