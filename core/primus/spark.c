@@ -201,10 +201,11 @@ static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, co
 /* One message to the spark's connection; `count`: an application's
  * message, for the metrics (Primus's own strings are not). `msg` is what p
  * encodes (NULL: p's bytes as they are). */
-static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count) {
+static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
+                             int framed) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
-  if (c->conn.tran->conn.encode) {
+  if (c->conn.tran->conn.encode && !framed) {
     int rc = 0;
     if (!(p = encoded(c, p, msg, &rc))) return rc;
   }
@@ -228,11 +229,11 @@ static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *
 }
 
 int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg) {
-  return send_frame(c, p, msg, 0);
+  return send_frame(c, p, msg, 0, 0);
 }
 
 int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg) {
-  return send_frame(c, p, msg, 1);
+  return send_frame(c, p, msg, 1, 0);
 }
 
 int weft__spark_send_string(weft_spark *c, const char *str) {
@@ -286,6 +287,15 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   }
   weft__payload *p = NULL;
   int rc = 0;
+  if (c->conn.tran->conn.encode && !shared) {
+    /* One spark of a framing that encodes itself (fast-tcp): its frame
+     * only, not the server's encoding too. */
+    rc = c->conn.tran->conn.encode(&c->conn, out, &p);
+    if (rc == 0) rc = send_frame(c, p, NULL, 1, 1);
+    weft_value_free(owned);
+    weft__payload_release(p);
+    return rc;
+  }
   if (!owned && shared && *shared) {
     p = *shared;
     p->refs++;
@@ -296,11 +306,11 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
       p->refs++;
     }
   }
-  weft_value_free(owned);
-  if (rc) return rc;
-  rc = s->batch_max && !c->conn.tran->conn.encode && weft__batchable(s->parser, p, s->batch_max)
-           ? batch_payload(c, p)
-           : weft__spark_send_payload(c, p, out);
+  if (rc == 0)
+    rc = s->batch_max && !c->conn.tran->conn.encode && weft__batchable(s->parser, p, s->batch_max)
+             ? batch_payload(c, p)
+             : weft__spark_send_payload(c, p, out);
+  weft_value_free(owned); /* after the send: a framing may encode from it */
   weft__payload_release(p);
   return rc;
 }

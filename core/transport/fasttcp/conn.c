@@ -213,13 +213,20 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
 /* ---- frames out ---- */
 
 int weft__ft_encode(weft__conn *c, const weft_value *msg, weft__payload **out) {
-  (void)c;
   *out = NULL;
   if (!msg) return WEFT_EINVAL;
-  weft__buf b = {0};
-  int rc = weft__ft_outbound(msg, &b);
-  if (rc == 0 && !(*out = weft__payload_new(WEFT__P_RAW, b.data, b.len))) rc = WEFT_ENOMEM;
-  weft__buf_free(&b);
+  /* A client's conn may be NULL (offline): its own buffer then. */
+  weft_loop *loop = c ? ((weft__ft_conn *)c)->io.loop : NULL;
+  weft__buf own = {0}, *b = loop ? &loop->scratch : &own;
+  b->len = 0;
+  int rc = weft__ft_outbound(msg, b);
+  if (rc == 0 && !(*out = loop ? weft__payload_take(loop, WEFT__P_RAW, b->data, b->len)
+                               : weft__payload_new(WEFT__P_RAW, b->data, b->len)))
+    rc = WEFT_ENOMEM;
+  if (loop)
+    weft__loop_scratch_done(loop);
+  else
+    weft__buf_free(&own);
   return rc;
 }
 
