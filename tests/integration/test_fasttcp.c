@@ -213,10 +213,153 @@ static void test_nmsg_ipc(void **state) {
   rmdir(dir);
 }
 
+/* ---- misuse of the PSK and routing calls ---- */
+
+static int refuse_all(weft_spark *sp, weft_route *r, void *user) {
+  (void)sp, (void)r, (void)user;
+  return WEFT_EUNAUTHORIZED;
+}
+
+static void test_api_errors(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_server *s;
+  weft_client *c;
+  weft_emitter *sem, *cem;
+  uint8_t key[257] = {1};
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_set_psk(NULL, key, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_psk(s, NULL, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_psk(s, key, 257), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_psk(s, key, 256), 0);
+  assert_int_equal(weft_server_set_psk(s, NULL, 0), 0);
+  assert_int_equal(weft_emitter_server(s, &sem), 0);
+  assert_int_equal(weft_emitter_set_route_policy(NULL, refuse_all, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_emitter_set_route_policy(sem, NULL, key, free), WEFT_EINVAL);
+  assert_int_equal(weft_emitter_set_route_policy(sem, refuse_all, NULL, NULL), 0);
+  assert_int_equal(weft_emitter_set_route_policy(sem, NULL, NULL, NULL), 0);
+  weft_route r = {sizeof(r), "ev", NULL, 1, NULL, 0, NULL, 0, 0};
+  assert_int_equal(weft_emitter_route(sem, &r), WEFT_EINVAL); /* a server's emitter */
+  assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), 0);
+  assert_int_equal(weft_server_set_psk(s, key, 16), WEFT_ESTATE);
+  assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), 0);
+  assert_int_equal(weft_client_set_psk(c, NULL, 1), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_psk(c, key, 257), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_psk(c, key, 32), 0);
+  assert_int_equal(weft_emitter_client(c, &cem), 0);
+  assert_int_equal(weft_emitter_set_route_policy(cem, refuse_all, NULL, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_emitter_route(cem, NULL), WEFT_EINVAL);
+  weft_route bad = r;
+  bad.size = 1;
+  assert_int_equal(weft_emitter_route(cem, &bad), WEFT_EINVAL);
+  bad = r;
+  bad.broadcast = 0; /* nobody */
+  assert_int_equal(weft_emitter_route(cem, &bad), WEFT_EINVAL);
+  bad = r;
+  bad.event = "weft::join"; /* reserved */
+  assert_int_equal(weft_emitter_route(cem, &bad), WEFT_EINVAL);
+  bad = r;
+  bad.broadcast = 0;
+  bad.n_rooms = 1; /* rooms NULL */
+  assert_int_equal(weft_emitter_route(cem, &bad), WEFT_EINVAL);
+  assert_int_equal(weft_client_open(c), 0);
+  assert_int_equal(weft_client_set_psk(c, key, 32), WEFT_ESTATE);
+  weft_client_destroy(c);
+  weft_server_destroy(s, NULL);
+  weft_loop_run(loop);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+/* ---- a C client asks for a route: the others get it, not the sender ---- */
+
+typedef struct route_fx {
+  weft_loop *loop;
+  weft_server *s;
+  weft_client *c[3];
+  weft_emitter *em[3];
+  int opened, got[3], done;
+  uv_timer_t guard;
+} route_fx;
+
+typedef struct route_who {
+  route_fx *f;
+  int k;
+} route_who;
+
+static void route_got(const weft_event *ev, void *user) {
+  route_fx *f = ((route_who *)user)->f;
+  (void)ev;
+  f->got[((route_who *)user)->k]++;
+  if (f->got[1] && f->got[2] && !f->done) {
+    f->done = 1;
+    for (int k = 0; k < 3; k++)
+      weft_client_destroy(f->c[k]);
+    weft_server_destroy(f->s, NULL);
+    uv_close((uv_handle_t *)&f->guard, NULL);
+  }
+}
+
+static void route_open(weft_client *c, void *user) {
+  route_fx *f = user;
+  (void)c;
+  if (++f->opened < 3) return;
+  weft_value *args = weft_value_new_array();
+  weft_value_array_push(args, weft_value_new_int(7));
+  weft_route r = {sizeof(r), "hey", args, 1, NULL, 0, NULL, 0, 0};
+  assert_int_equal(weft_emitter_route(f->em[0], &r), 0);
+  weft_value_free(args);
+}
+
+static void route_guard(uv_timer_t *t) {
+  route_fx *f = t->data;
+  f->done = 1;
+  for (int k = 0; k < 3; k++)
+    weft_client_destroy(f->c[k]);
+  weft_server_destroy(f->s, NULL);
+  uv_close((uv_handle_t *)&f->guard, NULL);
+}
+
+static void test_client_route(void **state) {
+  (void)state;
+  route_fx f;
+  memset(&f, 0, sizeof(f));
+  weft_emitter *sem;
+  route_who who[3];
+  assert_int_equal(weft_loop_new(&f.loop), 0);
+  assert_int_equal(weft_server_new(f.loop, &f.s), 0);
+  assert_int_equal(weft_emitter_server(f.s, &sem), 0);
+  assert_int_equal(weft_server_listen(f.s, "tcp://127.0.0.1:0"), 0);
+  char url[64];
+  snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", weft_server_port(f.s));
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(weft_client_new(f.loop, url, &f.c[k]), 0);
+    weft_client_events ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.size = sizeof(ev);
+    ev.open = route_open;
+    weft_client_set_events(f.c[k], &ev, &f, NULL);
+    assert_int_equal(weft_emitter_client(f.c[k], &f.em[k]), 0);
+    who[k] = (route_who){&f, k};
+    assert_int_equal(weft_emitter_on(f.em[k], "hey", route_got, &who[k], NULL), 0);
+    assert_int_equal(weft_client_open(f.c[k]), 0);
+  }
+  uv_timer_init(weft_loop_uv(f.loop), &f.guard);
+  f.guard.data = &f;
+  uv_timer_start(&f.guard, route_guard, 10000, 0);
+  weft_loop_run(f.loop);
+  assert_int_equal(weft_loop_close(f.loop), 0);
+  assert_int_equal(f.got[0], 0); /* not the sender */
+  assert_int_equal(f.got[1], 1);
+  assert_int_equal(f.got[2], 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_nmsg_tcp),
       cmocka_unit_test(test_nmsg_ipc),
+      cmocka_unit_test(test_api_errors),
+      cmocka_unit_test(test_client_route),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

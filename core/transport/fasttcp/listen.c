@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <openssl/crypto.h>
 
@@ -213,17 +212,14 @@ int weft__ft_bind(weft__listener *l) {
 int weft__ft_adopt(weft__listener *l, int fd) {
   weft__ft_listener *fl = priv(l);
   if (fl->stopping) return WEFT_ESTATE;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
-  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return WEFT_EINVAL;
-  int kind = ss.ss_family == AF_UNIX ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP;
+  int kind = weft__fd_kind(fd);
+  if (kind < 0) return kind;
   weft__ft_conn *fc = conn_new(fl, kind);
   if (!fc) return WEFT_ENOMEM;
-  int rc =
-      kind == WEFT__STREAM_PIPE ? uv_pipe_open(&fc->io.h.pipe, fd) : uv_tcp_open(&fc->io.h.tcp, fd);
+  int rc = weft__stream_open_fd(&fc->io, fd);
   if (rc) {
     weft__ft_abort(&fc->base);
-    return weft__uv_err(rc);
+    return rc;
   }
   start(fc);
   return 0;
