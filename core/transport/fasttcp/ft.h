@@ -25,6 +25,9 @@ enum { WEFT__FT_PSK_DONE = 0, WEFT__FT_PSK_ANSWER, WEFT__FT_PSK_CHALLENGE, WEFT_
 /* The plain write of a value that is not an event travels as this event
  * (and this event arrives as a plain message). */
 #define WEFT__FT_PLAIN_EVENT "data"
+/* Flags bit on an event whose data is the array of its arguments (more
+ * than one): a weft peer spreads them back; fast-tcp ignores flags. */
+#define WEFT__FT_FLAG_ARGS 1
 
 typedef struct weft__ft_listener weft__ft_listener;
 

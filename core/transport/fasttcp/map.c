@@ -61,6 +61,26 @@ static int packet(int type, const char *name, size_t nlen, weft_value *a, weft_v
   return rc;
 }
 
+/* An event whose data is its arguments (WEFT__FT_FLAG_ARGS): [name, …v];
+ * takes v. */
+static int spread(const char *name, size_t nlen, weft_value *v, uint32_t id,
+                  void (*deliver)(void *, const weft_value *), void *u) {
+  weft_value *map = weft_value_new_map(), *arr = weft_value_new_array();
+  int rc = map && arr ? weft_value_array_push(arr, weft_value_new_string(name, nlen)) : WEFT_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < weft_value_len(v); i++)
+    rc = weft_value_array_push(arr, weft_value_dup(weft_value_array_at(v, i)));
+  weft_value_free(v);
+  if (rc == 0) rc = weft_value_map_add(map, "type", 4, weft_value_new_int(0));
+  if (rc == 0)
+    rc = weft_value_map_add(map, "data", 4, arr);
+  else
+    weft_value_free(arr);
+  if (rc == 0 && id) rc = weft_value_map_add(map, "id", 2, weft_value_new_int(id));
+  if (rc == 0) deliver(u, map);
+  weft_value_free(map);
+  return rc;
+}
+
 /* "a,b,c" as a new array of strings (empty names skipped). */
 static weft_value *names(const char *s, size_t n) {
   weft_value *arr = weft_value_new_array();
@@ -161,6 +181,7 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
   }
   const char *ev = m->event;
   size_t elen = m->event_len;
+  int args = (m->flags & WEFT__FT_FLAG_ARGS) && weft_value_type(v) == WEFT_ARRAY;
   switch (m->mt) {
   case WEFT__FT_MT_DATA:
     if (elen == 4 && memcmp(ev, WEFT__FT_PLAIN_EVENT, 4) == 0) {
@@ -169,6 +190,7 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
       weft_value_free(v);
       return 0;
     }
+    if (args) return spread(ev, elen, v, 0, deliver, u);
     return packet(0, ev, elen, v, NULL, NULL, 0, deliver, u);
   case WEFT__FT_MT_DATA_WITH_ACK:
     if (!m->id) {
@@ -176,6 +198,7 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
       *why = "ack request with id 0";
       return WEFT_EPROTO;
     }
+    if (args) return spread(ev, elen, v, m->id, deliver, u);
     return packet(0, ev, elen, v, NULL, NULL, m->id, deliver, u);
   case WEFT__FT_MT_ACK: {
     weft_value *null = weft_value_new_null();
@@ -320,7 +343,8 @@ int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
       m.id = (uint32_t)id;
       /* one argument is the data; none is empty; more travel as an array */
       v = n == 2 ? weft_value_array_at(data, 1) : NULL;
-      if (n > 2) {
+      if (n > 2) { /* weft peers spread it back (fast-tcp ignores flags) */
+        m.flags = WEFT__FT_FLAG_ARGS;
         pair = *data;
         pair.len--;
         pair.u.items++;
