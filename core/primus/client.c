@@ -433,6 +433,9 @@ int weft_client_set_transformer(weft_client *c, const char *name) {
   const weft__transport *t = weft__transport_find(name);
   if (!t) return WEFT_EUNSUPPORTED;
   if (c->opened) return WEFT_ESTATE;
+  /* tcp:// and ipc:// choose their framing; Primus's default, which hosts
+   * pass whatever the URL, changes nothing there. */
+  if (!c->transport->over_http && t->over_http && strcmp(name, "websockets") == 0) return 0;
   if (!weft__transport_serves(t, c->url.scheme)) return WEFT_EURL;
   c->transport = t;
   return 0;
