@@ -53,3 +53,23 @@ for (const scheme of ['tcp', 'ipc']) {
     assert.deepEqual(await withTimeout(echoed, 5000, 'echo'), buf);
   });
 }
+
+test('the Node client against npm fast-tcp 3.3.2\'s server: an ack, a plain message', async (t) => {
+  const server = new ft.Server();
+  server.on('connection', (sock) => {
+    sock.on('error', () => {});
+    sock.on('sum', (d, cb) => cb(d.a + d.b));
+    sock.on('data', (d) => sock.emit('data', d));
+  });
+  await new Promise((resolve) => server.listen(0, resolve));
+  t.after(() => server.close());
+  const url = `tcp://127.0.0.1:${server._server.address().port}`;
+  const client = weft.connect(url, { emitter: true, reconnect: { retries: 0 }, strategy: false });
+  client.on('error', () => {});
+  t.after(() => client.end());
+  await withTimeout(once(client, 'open'), 5000, 'open');
+  assert.equal(await client.request('sum', [{ a: 40, b: 2 }]), 42);
+  const back = once(client, 'data');
+  client.write({ plain: [1, 2] });
+  assert.deepEqual(await withTimeout(back, 5000, 'plain echo'), { plain: [1, 2] });
+});
