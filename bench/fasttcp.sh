@@ -25,16 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() { # $1 = weft|fast-tcp, $2 = tcp|ipc
+start() { # $1 = weft|fast-tcp, $2 = tcp|ipc, $3 = echo|broadcast
   local listen="tcp://127.0.0.1:0"
   [ "$2" = ipc ] && listen="ipc://$dir/s.sock"
   rm -f "$dir/s.sock" "$dir/log"
   if [ "$1" = weft ]; then
-    "${PIN0[@]}" "$BUILD/weft" serve --listen "$listen" --mode echo >"$dir/log" 2>/dev/null &
+    "${PIN0[@]}" "$BUILD/weft" serve --listen "$listen" --mode "$3" >"$dir/log" 2>/dev/null &
   elif [ "$2" = ipc ]; then
-    "${PIN0[@]}" node bench/peers/fasttcp_server.js --ipc "$dir/s.sock" >"$dir/log" 2>/dev/null &
+    "${PIN0[@]}" node bench/peers/fasttcp_server.js --ipc "$dir/s.sock" --mode "$3" >"$dir/log" 2>/dev/null &
   else
-    "${PIN0[@]}" node bench/peers/fasttcp_server.js --port 0 >"$dir/log" 2>/dev/null &
+    "${PIN0[@]}" node bench/peers/fasttcp_server.js --port 0 --mode "$3" >"$dir/log" 2>/dev/null &
   fi
   server_pid=$!
   for _ in $(seq 100); do grep -q '^listening on' "$dir/log" 2>/dev/null && break; sleep 0.05; done
@@ -43,24 +43,37 @@ start() { # $1 = weft|fast-tcp, $2 = tcp|ipc
 
 stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=; }
 
+# Broadcast: BCAST_CONNS connections, the first SENDERS writing plain
+# messages that reach every connection (deliveries/s).
+BCAST_CONNS=${BCAST_CONNS:-100}
+SENDERS=${SENDERS:-8}
 echo "[" >"$out"
 first=1
-for server in weft fast-tcp; do
-  for scheme in tcp ipc; do
-    rates=()
-    for _ in $(seq "$RUNS"); do
-      start "$server" "$scheme"
-      r=$("${PIN1[@]}" "$BUILD/bench/ft_load" "$url" "$CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1 |
-        sed -n 's/.*"acks_per_s":\([0-9]*\).*/\1/p')
-      stop
-      rates+=("$r")
+for mode in echo broadcast; do
+  for server in weft fast-tcp; do
+    for scheme in tcp ipc; do
+      rates=()
+      for _ in $(seq "$RUNS"); do
+        start "$server" "$scheme" "$mode"
+        if [ "$mode" = echo ]; then
+          args=("$CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1)
+        else
+          args=("$BCAST_CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1 "$SENDERS")
+        fi
+        r=$("${PIN1[@]}" "$BUILD/bench/ft_load" "$url" "${args[@]}" |
+          sed -n 's/.*"\(acks_\)\{0,1\}per_s":\([0-9]*\).*/\2/p')
+        stop
+        rates+=("$r")
+      done
+      median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
+      unit=$([ "$mode" = echo ] && echo "acks/s ($CONNS x $INFLIGHT)" ||
+        echo "deliveries/s ($SENDERS senders x $INFLIGHT to $BCAST_CONNS)")
+      echo "fast-tcp $mode, $server over $scheme://: $median $unit (runs: ${rates[*]})"
+      [ $first = 1 ] || echo "," >>"$out"
+      first=0
+      printf '{"mode":"%s","server":"%s","scheme":"%s","per_s":%s}' \
+        "$mode" "$server" "$scheme" "$median" >>"$out"
     done
-    median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
-    echo "fast-tcp echo+ack $CONNS x $INFLIGHT, $server over $scheme://: $median acks/s (runs: ${rates[*]})"
-    [ $first = 1 ] || echo "," >>"$out"
-    first=0
-    printf '{"server":"%s","scheme":"%s","conns":%s,"inflight":%s,"acks_per_s":%s}' \
-      "$server" "$scheme" "$CONNS" "$INFLIGHT" "$median" >>"$out"
   done
 done
 echo "]" >>"$out"

@@ -1,8 +1,8 @@
 'use strict';
 // npm fast-tcp 3.3.2's server for bench/fasttcp.sh: --mode echo answers an
 // event with the same event and resolves its ack with the data (what
-// `weft serve --mode echo` does); --mode broadcast emits every event to
-// every socket. Prints "listening on tcp://127.0.0.1:PORT" (or ipc://PATH).
+// `weft serve --mode echo` does); --mode broadcast sends every plain
+// message (event "data") to every socket. Prints "listening on tcp://127.0.0.1:PORT" (or ipc://PATH).
 const path = require('node:path');
 const ft = require(path.join(__dirname, '../../tests/interop/node_modules/fast-tcp'));
 
@@ -14,11 +14,10 @@ const server = new ft.Server();
 server.on('connection', (sock) => {
   sock.on('error', () => {});
   sock._socket.setNoDelay(true); // as weft: no Nagle on either side
-  sock.on('e', (d, cb) => {
-    if (mode === 'broadcast') server.emit('e', d);
-    else sock.emit('e', d);
-    if (cb) cb(d);
-  });
+  sock.on('e', (d, cb) => { sock.emit('e', d); if (cb) cb(d); });
+  // broadcast: a plain message (event "data") to every socket, as
+  // `weft serve --mode broadcast` does with a fast-tcp peer's write.
+  if (mode === 'broadcast') sock.on('data', (d) => server.emit('data', d));
 });
 server.listen(where, () => {
   const a = server._server.address();
