@@ -234,6 +234,34 @@ for (const scheme of ['tcp', 'ipc']) {
   });
 }
 
+describe('npm fast-tcp 3.3.2 client, weft server killed and restarted', () => {
+  test('events queued while it is down arrive once, in order', { timeout: 20000 }, async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-ft-restart-'));
+    const url = `ipc://${path.join(dir, 's.sock')}`;
+    const first = spawn(PEER, ['--listen', url], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    first.stdout.on('data', (d) => { out += d; });
+    await h.waitUntil(() => /^listening on /m.test(out), 5000, 'first server');
+    const s = new ft.Socket({ path: path.join(dir, 's.sock'), reconnectInterval: 200 });
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    await h.withTimeout(new Promise((resolve) => s.once('connect', resolve)), 5000, 'connect');
+    const got = [];
+    s.on('seq', (n) => got.push(n));
+    for (let i = 0; i < 10; i++) s.emit('seq', i);
+    await h.waitUntil(() => got.length === 10, 5000, 'the first 10');
+    const closed = new Promise((resolve) => s.once('close', resolve));
+    first.kill('SIGKILL');
+    await h.withTimeout(closed, 5000, 'close seen by the client');
+    for (let i = 10; i < 60; i++) s.emit('seq', i); // queued by fast-tcp's client
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await startPeer(t, [url]); // the same socket path: the stale file is replaced
+    await h.waitUntil(() => got.length >= 60, 10000, 'the queued 50');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepStrictEqual(got, Array.from({ length: 60 }, (_, i) => i));
+  });
+});
+
 describe('one weft application on ws:// and tcp:// at once', () => {
   test('a server-side emit reaches a Primus client and a fast-tcp client', { timeout: 15000 }, async (t) => {
     const peer = await startPeer(t, ['ws://127.0.0.1:0/primus', 'tcp://127.0.0.1:0']);
