@@ -740,6 +740,24 @@ test("fast-tcp: tcp:// and ipc:// served and dialed with the same API as ws://",
   end
 end)
 
+test("fast-tcp: a Lua client against npm fast-tcp 3.3.2's server, plain messages", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/lib/fasttcp_server.js"):format(INTEROP)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = line:match("listening on (%S+)")
+  local ok, err = pcall(function()
+    assert(url, "fast-tcp server said: " .. line)
+    local got = echo_once(url, { plain = { 1, 2 } })
+    eq(#got.plain, 2, "echo from npm fast-tcp")
+    settle()
+  end)
+  if pid then os.execute("kill " .. pid) end
+  h:read("*a")
+  h:close()
+  assert(ok, err)
+end)
+
 -- The game loop ------------------------------------------------------------------------------
 
 test("game loop: 100 clients x 60 ticks, every state in order, every input applied", function()

@@ -4,13 +4,14 @@ serves and connects through the core with the same API as on ws://."""
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from pathlib import Path
 
 import pytest
 
 import weft
-from conftest import T, LoopErrors
+from conftest import INTEROP, NODE, T, LoopErrors, needs_node
 
 
 @pytest.mark.parametrize("scheme", ["tcp", "ipc"])
@@ -33,3 +34,30 @@ async def test_serve_and_connect(scheme: str, loop_errors: LoopErrors) -> None:
         client.on("data", got.append)
         assert await asyncio.wait_for(client.emit("add", 2, 40, ack=True), T) == 42
         await client.end()
+
+
+@needs_node
+async def test_client_against_npm_fast_tcp_server(loop_errors: LoopErrors) -> None:
+    assert NODE
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(INTEROP / "lib" / "fasttcp_server.js"), "--exit-with-stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout
+        line = (await asyncio.wait_for(proc.stdout.readline(), T)).decode()
+        m = re.match(r"^listening on (tcp://\S+)", line)
+        assert m, line
+        client = await weft.connect(m.group(1), emitter=True)
+        got: list[object] = []
+        client.on("data", got.append)
+        assert await asyncio.wait_for(client.emit("sum", {"a": 2, "b": 40}, ack=True), T) == 42
+        client.write({"plain": [1, 2]})
+        for _ in range(500):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [{"plain": [1, 2]}]
+        await client.end()
+    finally:
+        proc.terminate()
+        await proc.wait()
