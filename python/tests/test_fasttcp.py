@@ -4,6 +4,7 @@ serves and connects through the core with the same API as on ws://."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -61,3 +62,28 @@ async def test_client_against_npm_fast_tcp_server(loop_errors: LoopErrors) -> No
     finally:
         proc.terminate()
         await proc.wait()
+
+
+@needs_node
+@pytest.mark.parametrize("scheme", ["tcp", "ipc"])
+async def test_server_against_npm_fast_tcp_client(scheme: str, loop_errors: LoopErrors) -> None:
+    assert NODE
+    url = (
+        "tcp://127.0.0.1:0"
+        if scheme == "tcp"
+        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
+    )
+    server = await weft.serve(url, ping_interval=None, emitter=True)
+
+    @server.on_event("sum")
+    def add(spark: weft.Spark, d: dict[str, int]) -> int:
+        return d["a"] + d["b"]
+
+    server.on("connection", lambda spark: spark.on("data", spark.write))
+    async with server:
+        proc = await asyncio.create_subprocess_exec(
+            NODE, str(INTEROP / "lib" / "fasttcp_client.js"), server.url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), T + 5)
+        assert proc.returncode == 0, err
+        assert json.loads(out) == {"sum": 42, "echo": {"plain": [1, 2]}}
