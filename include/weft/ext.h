@@ -173,6 +173,44 @@ WEFT_EXTERN int weft_emitter_set_route_policy(weft_emitter *em, weft_route_polic
  * room or id that is not a valid name). */
 WEFT_EXTERN int weft_emitter_route(weft_emitter *em, const weft_route *r);
 
+/* Binary streams a peer opens (fast-tcp's stream(event, info, ack) over
+ * tcp:// and ipc://; the reserved events "weft::stream", "weft::chunk",
+ * "weft::chunk_end" on any transport). Server side, receiving only (for
+ * now). Flow control is the connection's: pausing a stream stops reading
+ * its spark (the peer's writes wait on TCP's window, memory stays bounded);
+ * resuming it reads again. A chunk for a stream never opened, an id opened
+ * twice, or more than 64 open streams on one connection close that
+ * connection (1008) with an error event of kind "stream". */
+typedef struct weft_stream weft_stream;
+typedef struct weft_streams weft_streams;
+typedef struct weft_stream_events {
+  size_t size; /* sizeof(weft_stream_events) */
+  /* A chunk, borrowed for the call. */
+  void (*data)(weft_stream *st, const uint8_t *p, size_t len, void *user);
+  /* The sender ended it (aborted 0) or its connection went (aborted 1);
+   * the stream is freed when this returns. */
+  void (*end)(weft_stream *st, int aborted, void *user);
+} weft_stream_events;
+/* A peer opened a stream: its event name, its info (null when none), and a
+ * reply when the sender asked for an ack (answer it as any event's, when
+ * the application wants: at the end, typically). Chunks before
+ * weft_stream_set_events() are dropped. */
+typedef void (*weft_stream_open_cb)(weft_stream *st, const char *event, const weft_value *info,
+                                    weft_reply *reply, void *user);
+/* Turns streams on for a server (before it listens; the emitter must be
+ * attached: it dispatches the reserved events). Errors: WEFT_EINVAL (NULL),
+ * WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE (listening). */
+WEFT_EXTERN int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
+                                    void (*free_user)(void *user));
+/* The events of a stream (copied). Errors: WEFT_EINVAL (NULL, a bad size). */
+WEFT_EXTERN int weft_stream_set_events(weft_stream *st, const weft_stream_events *events,
+                                       void *user);
+WEFT_EXTERN weft_spark *weft_stream_spark(const weft_stream *st);
+/* Stop and resume reading the stream's connection. Errors: WEFT_EINVAL,
+ * WEFT_ECLOSED. */
+WEFT_EXTERN int weft_stream_pause(weft_stream *st);
+WEFT_EXTERN int weft_stream_resume(weft_stream *st);
+
 /* Answers an event. `value`/`reason` are borrowed (NULL: null, or the
  * reason "rejected"). The reply is freed by the call, whatever it returns:
  * 0, WEFT_ECLOSED (the sender is gone; nothing was sent), or an encoding or

@@ -189,6 +189,28 @@ for (const scheme of ['tcp', 'ipc']) {
       });
     });
 
+    test('a stream from the client: 8 MiB, its info and its ack, SHA-256 equal', { timeout: 30000 }, async (t) => {
+      const peer = await startPeer(t, [url()]);
+      const s = await connect(t, peer.served[0]);
+      const data = crypto.randomBytes(8 << 20);
+      const acked = new Promise((resolve) => {
+        const w = s.stream('upload', { name: 'blob', n: 1 }, resolve);
+        (async () => {
+          for (let off = 0; off < data.length; off += 65536) {
+            if (!w.write(data.subarray(off, off + 65536))) await new Promise((r) => w.once('drain', r));
+          }
+          w.end();
+        })();
+      });
+      const got = await h.withTimeout(acked, 20000, 'the stream\'s ack');
+      assert.deepStrictEqual(got, {
+        sha256: crypto.createHash('sha256').update(data).digest('hex'),
+        bytes: data.length, info: { name: 'blob', n: 1 },
+      });
+      assert.equal(await ask(s, 'ctl:id', null), s.id, 'the connection goes on');
+      assert.equal(peer.errors(), '');
+    });
+
     test('bad input ends only that connection; 10 clients served throughout', { timeout: 30000 }, async (t) => {
       const peer = await startPeer(t, [url()]);
       const good = [];
@@ -214,6 +236,10 @@ for (const scheme of ['tcp', 'ipc']) {
         'event not UTF-8': frame('\u00ff', 'x', Serializer.MT_DATA, 1, Serializer.DT_STRING)
           .fill(0xff, 18, 20),
         'object not JSON': frame('e', Buffer.from('{nope'), Serializer.MT_DATA, 1, Serializer.DT_OBJECT),
+        'a flood of stream opens': Buffer.concat(Array.from({ length: 65 }, (_, i) =>
+          frame('up', null, Serializer.MT_DATA_STREAM_OPEN, i + 1, Serializer.DT_EMPTY))),
+        'a routed stream': frame('r|up', null, Serializer.MT_DATA_STREAM_OPEN_TO_ROOM, 5,
+          Serializer.DT_EMPTY),
       };
       for (const [label, bytes] of Object.entries(bad)) {
         const frames = framesOf(await rawRoundTrip(opts, Buffer.concat([bytes, ok])));

@@ -17,10 +17,13 @@
  *   ctl:rooms        the ack gets the sender's rooms (sorted by join)
  *   ctl:id           the ack gets the sender's id
  *   ctl:join [room, id]  the server puts spark `id` in `room`
+ * A stream opened to it is hashed: its ack (asked for) is answered at its
+ * end with {"sha256": hex, "bytes": n, "info": the open's info}.
  * A plain message is written back as it came. Routes clients ask for are
  * served, except the event "secret" (refused by the route policy); the
  * event "all-of-us" is rewritten to reach its sender too.
  */
+#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +146,58 @@ static void on_event(const weft_event *ev, void *user) {
   if (ev->reply) weft_reply_resolve(ev->reply, weft_value_array_at(ev->args, 0));
 }
 
+typedef struct upload {
+  EVP_MD_CTX *md;
+  size_t bytes;
+  weft_value *info;
+  weft_reply *reply;
+} upload;
+
+static void up_data(weft_stream *st, const uint8_t *p, size_t n, void *user) {
+  upload *u = user;
+  EVP_DigestUpdate(u->md, p, n);
+  u->bytes += n;
+  (void)st;
+}
+
+static void up_end(weft_stream *st, int aborted, void *user) {
+  (void)st;
+  upload *u = user;
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  EVP_DigestFinal_ex(u->md, md, &mdlen);
+  char hex[65];
+  for (unsigned i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  if (u->reply && !aborted) {
+    weft_value *m = weft_value_new_map();
+    weft_value_map_add(m, "sha256", 6, weft_value_new_string(hex, 64));
+    weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)u->bytes));
+    weft_value_map_add(m, "info", 4, u->info ? u->info : weft_value_new_null());
+    u->info = NULL;
+    weft_reply_resolve(u->reply, m);
+    weft_value_free(m);
+  } else if (u->reply) {
+    weft_reply_drop(u->reply);
+  }
+  weft_value_free(u->info);
+  EVP_MD_CTX_free(u->md);
+  free(u);
+}
+
+static void on_stream(weft_stream *st, const char *event, const weft_value *info, weft_reply *reply,
+                      void *user) {
+  (void)user;
+  upload *u = calloc(1, sizeof(*u));
+  u->md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+  u->info = weft_value_dup(info);
+  u->reply = reply;
+  (void)event;
+  weft_stream_events ev = {sizeof(ev), up_data, up_end};
+  weft_stream_set_events(st, &ev, u);
+}
+
 static int allow(weft_spark *sp, const char *room, int join, void *user) {
   (void)sp, (void)room, (void)join, (void)user;
   return 0;
@@ -182,7 +237,8 @@ int main(int argc, char **argv) {
   if (weft_emitter_server(a.server, &a.em) || weft_rooms_server(a.server, &a.rooms) ||
       weft_rooms_set_client_policy(a.rooms, allow, NULL, NULL) ||
       weft_emitter_on(a.em, "*", on_event, &a, NULL) ||
-      weft_emitter_set_route_policy(a.em, route_policy, NULL, NULL))
+      weft_emitter_set_route_policy(a.em, route_policy, NULL, NULL) ||
+      weft_streams_server(a.server, on_stream, NULL, NULL))
     return 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--listen") != 0) continue;

@@ -153,6 +153,66 @@ static int rooms(const weft__ft_msg *m, const char *what,
   return rc;
 }
 
+/* Streams (ext/streams.c): open → "weft::stream" [event, id, info?] (an
+ * ack request with the same id when asked), a chunk → "weft::chunk" [id,
+ * bytes], the close → "weft::chunk_end" [id]. */
+static int stream_in(const weft__ft_msg *m, void (*deliver)(void *, const weft_value *), void *u,
+                     const char **why) {
+  weft_value *v = NULL, *id = weft_value_new_int(m->id);
+  int rc = id ? data_value(m, &v) : WEFT_ENOMEM;
+  if (rc) {
+    weft_value_free(id);
+    if (rc == WEFT_EPARSE) *why = "object data that is not JSON";
+    return rc;
+  }
+  if (m->mt == WEFT__FT_MT_STREAM) {
+    if (m->dt != WEFT__FT_DT_BINARY) {
+      weft_value_free(id);
+      weft_value_free(v);
+      *why = "a stream chunk that is not binary";
+      return WEFT_EPROTO;
+    }
+    return packet(0, "weft::chunk", 11, id, v, NULL, 0, deliver, u);
+  }
+  if (m->mt == WEFT__FT_MT_STREAM_CLOSE) {
+    weft_value_free(v);
+    return packet(0, "weft::chunk_end", 15, id, NULL, NULL, 0, deliver, u);
+  }
+  weft_value *name = weft_value_new_string(m->event, m->event_len);
+  if (!name) {
+    weft_value_free(id);
+    weft_value_free(v);
+    return WEFT_ENOMEM;
+  }
+  /* packet() takes three items: [name, id, info] under "weft::stream" */
+  weft_value *map = weft_value_new_map(), *arr = weft_value_new_array();
+  rc = map && arr ? weft_value_array_push(arr, weft_value_new_string("weft::stream", 12))
+                  : WEFT_ENOMEM;
+  if (rc == 0)
+    rc = weft_value_array_push(arr, name);
+  else
+    weft_value_free(name);
+  if (rc == 0)
+    rc = weft_value_array_push(arr, id);
+  else
+    weft_value_free(id);
+  if (rc == 0 && v)
+    rc = weft_value_array_push(arr, v);
+  else
+    weft_value_free(v);
+  if (rc == 0) rc = weft_value_map_add(map, "type", 4, weft_value_new_int(0));
+  if (rc == 0)
+    rc = weft_value_map_add(map, "data", 4, arr);
+  else
+    weft_value_free(arr);
+  if (rc == 0 && m->mt == WEFT__FT_MT_STREAM_OPEN_WITH_ACK)
+    rc = m->id ? weft_value_map_add(map, "id", 2, weft_value_new_int(m->id)) : WEFT_EPROTO;
+  if (rc == 0) deliver(u, map);
+  weft_value_free(map);
+  if (rc == WEFT_EPROTO) *why = "stream with id 0";
+  return rc;
+}
+
 int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_value *v), void *u,
                      const char **why) {
   static const char *dummy;
@@ -173,7 +233,11 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
   case WEFT__FT_MT_DATA_TO_ROOM:
   case WEFT__FT_MT_DATA_TO_SOCKET: break;
   case WEFT__FT_MT_REGISTER: *why = "register from a client"; return WEFT_EPROTO;
-  default: *why = "streams are not supported"; return WEFT_EPROTO;
+  case WEFT__FT_MT_STREAM_OPEN:
+  case WEFT__FT_MT_STREAM_OPEN_WITH_ACK:
+  case WEFT__FT_MT_STREAM:
+  case WEFT__FT_MT_STREAM_CLOSE: return stream_in(m, deliver, u, why);
+  default: *why = "routed streams are not supported"; return WEFT_EPROTO;
   }
   if ((rc = data_value(m, &v)) != 0) {
     if (rc == WEFT_EPARSE) *why = "object data that is not JSON";

@@ -1,0 +1,224 @@
+/*
+ * Binary streams a peer opens (fast-tcp's stream(event, info, ack), over
+ * the reserved events "weft::stream" [event, id, info?], "weft::chunk" [id,
+ * bytes] and "weft::chunk_end" [id]; transport/fasttcp maps fast-tcp's
+ * stream messages to them). The server's application hears the open (with
+ * the info and, when asked, a reply: the sender's ack), then the chunks and
+ * the end. Flow control is the connection's: pausing a stream stops
+ * reading its spark, so the peer's writes wait (TCP's window) and memory
+ * stays bounded. A chunk for a stream never opened, a second open of the
+ * same id and more than WEFT__STREAMS_MAX open streams on one connection
+ * end that connection (1008) with an error event of kind "stream".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/map.h"
+#include "ext_internal.h"
+
+#define WEFT__STREAMS_PLUGIN "weft.streams"
+#define WEFT__STREAMS_MAX 64
+
+struct weft_stream {
+  weft_streams *ss;
+  weft_spark *spark;
+  uint32_t id;
+  int paused;
+  weft_stream_events ev;
+  void *user;
+  weft_stream *next; /* the spark's list */
+};
+
+struct weft_streams {
+  weft_server *server;
+  weft_stream_open_cb cb;
+  void *user;
+  void (*free_user)(void *);
+  weft__map by_spark; /* spark -> its first stream */
+};
+
+static weft_stream **head_of(weft_streams *ss, weft_spark *sp) {
+  return (weft_stream **)weft__map_get(&ss->by_spark, weft__map_ptr(sp));
+}
+
+static weft_stream *find(weft_streams *ss, weft_spark *sp, uint32_t id, weft_stream ***link) {
+  weft_stream **pp = head_of(ss, sp);
+  for (; pp && *pp; pp = &(*pp)->next)
+    if ((*pp)->id == id) {
+      if (link) *link = pp;
+      return *pp;
+    }
+  return NULL;
+}
+
+/* Ends the connection: a misbehaving peer. */
+static void fail(weft_streams *ss, weft_spark *sp, const char *why) {
+  weft__server_error(ss->server, sp, WEFT_EPROTO, "stream", why);
+  if (sp->state == WEFT__SP_OPEN) sp->conn.tran->conn.close(&sp->conn, WEFT__END_POLICY, why);
+}
+
+static void unlink_free(weft_streams *ss, weft_stream **link) {
+  weft_stream *st = *link;
+  *link = st->next;
+  weft_stream **head = head_of(ss, st->spark);
+  if (head && !*head) {
+    weft__map_del(&ss->by_spark, weft__map_ptr(st->spark));
+    free(head);
+  }
+  if (st->paused) weft_spark_resume(st->spark);
+  free(st);
+}
+
+static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
+  weft_streams *ss = user;
+  const char *event;
+  size_t n;
+  int64_t id;
+  if (weft_value_get_string(weft_value_array_at(args, 0), &event, &n) ||
+      weft_value_get_int(weft_value_array_at(args, 1), &id) || id <= 0 || id > UINT32_MAX) {
+    if (reply) weft_reply_drop(reply);
+    fail(ss, sp, "a stream open without an event and an id");
+    return;
+  }
+  weft_stream **head = head_of(ss, sp);
+  size_t count = 0;
+  for (weft_stream *s = head ? *head : NULL; s; s = s->next)
+    count++;
+  if (find(ss, sp, (uint32_t)id, NULL) || count >= WEFT__STREAMS_MAX) {
+    if (reply) weft_reply_drop(reply);
+    fail(ss, sp, count >= WEFT__STREAMS_MAX ? "too many open streams" : "a stream opened twice");
+    return;
+  }
+  weft_stream *st = calloc(1, sizeof(*st));
+  if (!head && st) {
+    head = calloc(1, sizeof(*head));
+    if (!head || weft__map_put(&ss->by_spark, weft__map_ptr(sp), head)) {
+      free(head);
+      free(st);
+      st = NULL;
+    }
+  }
+  if (!st) {
+    if (reply) weft_reply_drop(reply);
+    fail(ss, sp, "out of memory for a stream");
+    return;
+  }
+  *st = (weft_stream){ss, sp, (uint32_t)id, 0, {0}, NULL, *head};
+  *head = st;
+  const weft_value *info = weft_value_array_at(args, 2);
+  weft_value null = {.type = WEFT_NULL};
+  if (ss->cb)
+    ss->cb(st, event, info ? info : &null, reply, ss->user);
+  else if (reply)
+    weft_reply_drop(reply);
+}
+
+static void on_chunk(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
+  weft_streams *ss = user;
+  int64_t id;
+  const uint8_t *p;
+  size_t n;
+  if (reply) weft_reply_drop(reply);
+  weft_stream *st =
+      weft_value_get_int(weft_value_array_at(args, 0), &id) == 0 && id > 0 && id <= UINT32_MAX
+          ? find(ss, sp, (uint32_t)id, NULL)
+          : NULL;
+  if (!st || weft_value_get_binary(weft_value_array_at(args, 1), &p, &n)) {
+    fail(ss, sp, "a stream chunk for an unknown stream");
+    return;
+  }
+  if (st->ev.data) st->ev.data(st, p, n, st->user);
+}
+
+static void end_stream(weft_streams *ss, weft_stream **link, int aborted) {
+  weft_stream *st = *link;
+  if (st->ev.end) st->ev.end(st, aborted, st->user);
+  /* the list may have changed in there: find it again */
+  weft_stream **again;
+  if (find(ss, st->spark, st->id, &again) == st) unlink_free(ss, again);
+}
+
+static void on_chunk_end(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
+  weft_streams *ss = user;
+  int64_t id;
+  weft_stream **link;
+  if (reply) weft_reply_drop(reply);
+  if (weft_value_get_int(weft_value_array_at(args, 0), &id) || id <= 0 || id > UINT32_MAX ||
+      !find(ss, sp, (uint32_t)id, &link)) {
+    fail(ss, sp, "a stream end for an unknown stream");
+    return;
+  }
+  end_stream(ss, link, 0);
+}
+
+static void on_disconnection(weft_spark *sp, void *user) {
+  weft_streams *ss = user;
+  weft_stream **head;
+  while ((head = head_of(ss, sp)) && *head)
+    end_stream(ss, head, 1);
+}
+
+static void destroy(void *user) {
+  weft_streams *ss = user;
+  for (size_t i = 0; i < ss->by_spark.cap; i++) { /* normally empty: memory only */
+    weft_stream **head = ss->by_spark.slots[i].val;
+    if (!ss->by_spark.slots[i].key) continue;
+    for (weft_stream *st = *head, *n; st; st = n) {
+      n = st->next;
+      free(st);
+    }
+    free(head);
+  }
+  weft__map_free(&ss->by_spark);
+  if (ss->free_user) ss->free_user(ss->user);
+  free(ss);
+}
+
+static const weft_plugin_ops streams_ops = {
+    .version = WEFT_PLUGIN_VERSION,
+    .size = sizeof(weft_plugin_ops),
+    .name = WEFT__STREAMS_PLUGIN,
+    .disconnection = on_disconnection,
+    .destroy = destroy,
+};
+
+int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
+                        void (*free_user)(void *user)) {
+  if (!server || !cb) return WEFT_EINVAL;
+  weft_streams *ss = calloc(1, sizeof(*ss));
+  if (!ss) return WEFT_ENOMEM;
+  ss->server = server;
+  int rc = weft_server_use(server, &streams_ops, ss); /* frees ss on error */
+  if (rc) return rc;
+  ss->cb = cb;
+  ss->user = user;
+  ss->free_user = free_user;
+  rc = weft__reserved_on(server, "weft::stream", on_open, ss);
+  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk", on_chunk, ss);
+  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk_end", on_chunk_end, ss);
+  return rc;
+}
+
+int weft_stream_set_events(weft_stream *st, const weft_stream_events *ev, void *user) {
+  if (!st || !ev || ev->size < sizeof(*ev)) return WEFT_EINVAL;
+  st->ev = *ev;
+  st->user = user;
+  return 0;
+}
+
+weft_spark *weft_stream_spark(const weft_stream *st) { return st ? st->spark : NULL; }
+
+int weft_stream_pause(weft_stream *st) {
+  if (!st) return WEFT_EINVAL;
+  if (st->paused) return 0;
+  int rc = weft_spark_pause(st->spark);
+  if (rc == 0) st->paused = 1;
+  return rc;
+}
+
+int weft_stream_resume(weft_stream *st) {
+  if (!st) return WEFT_EINVAL;
+  if (!st->paused) return 0;
+  st->paused = 0;
+  return weft_spark_resume(st->spark);
+}
