@@ -281,6 +281,30 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
   return rc;
 }
 
+int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
+                            weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
+                            weft_ack_cb cb, void *user, uint32_t *id) {
+  if (!em || !em->server || !to || weft_spark_server(to) != em->server) return WEFT_EINVAL;
+  *id = 0;
+  int rc = cb ? add_pending(em, to, em->timeout_ms, cb, user, id) : 0;
+  if (rc) return rc;
+  weft_value *args = args_of(*id, ctx);
+  weft__ext_event ep;
+  rc = args ? weft__ext_event_build(&ep, event, args, *id) : WEFT_ENOMEM;
+  if (rc == 0) {
+    rc = write_to(em, to, &ep.map);
+    weft__ext_event_done(&ep);
+  }
+  weft_value_free(args);
+  pending *p = rc < 0 && cb ? weft__map_get(&em->by_id, *id) : NULL;
+  if (p) { /* not sent: cb must not run */
+    unlink_pending(em, p);
+    give(em, p);
+    arm(em);
+  }
+  return rc;
+}
+
 int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *event, const weft_value *args,
                       uint32_t timeout_ms, weft_ack_cb cb, void *user) {
   if (!em || (em->server ? !to : to != NULL)) return WEFT_EINVAL;

@@ -35,6 +35,7 @@ struct weft_streams {
   void *user;
   void (*free_user)(void *);
   weft__map by_spark; /* spark -> its first stream */
+  uint32_t next_id;   /* of the streams it opens without an ack */
 };
 
 static weft_stream **head_of(weft_streams *ss, weft_spark *sp) {
@@ -221,4 +222,88 @@ int weft_stream_resume(weft_stream *st) {
   if (!st->paused) return 0;
   st->paused = 0;
   return weft_spark_resume(st->spark);
+}
+
+/* ---- streams the server opens ---- */
+
+struct weft_ostream {
+  weft_spark *spark;
+  uint32_t id;
+};
+
+typedef struct open_ctx {
+  const char *event;
+  const weft_value *info;
+  uint32_t id;
+} open_ctx;
+
+/* [event, id, info]: the id is the ack's when there is one. */
+static weft_value *open_args(uint32_t ack_id, void *u) {
+  open_ctx *o = u;
+  if (ack_id) o->id = ack_id;
+  weft_value *a = weft_value_new_array();
+  if (a && (weft_value_array_push(a, weft_value_new_string(o->event, strlen(o->event))) ||
+            weft_value_array_push(a, weft_value_new_int(o->id)) ||
+            weft_value_array_push(a, o->info ? weft_value_dup(o->info) : weft_value_new_null()))) {
+    weft_value_free(a);
+    return NULL;
+  }
+  return a;
+}
+
+int weft_ostream_open(weft_spark *sp, const char *event, const weft_value *info, weft_ack_cb cb,
+                      void *user, weft_ostream **out) {
+  if (!out) return WEFT_EINVAL;
+  *out = NULL;
+  weft_server *s = weft_spark_server(sp);
+  weft_streams *ss = s ? weft_server_plugin(s, WEFT__STREAMS_PLUGIN) : NULL;
+  weft_emitter *em = s ? weft_emitter_of_server(s) : NULL;
+  if (!sp || !s || !ss || !em || weft__ext_event_name_check(event)) return WEFT_EINVAL;
+  weft_ostream *os = calloc(1, sizeof(*os));
+  if (!os) return WEFT_ENOMEM;
+  /* without an ack, ids from the top half: apart from the emitter's */
+  open_ctx o = {event, info, 0x80000000u | ++ss->next_id};
+  uint32_t ack = 0;
+  int rc = weft__emitter_emit_with(em, sp, "weft::stream", open_args, &o, cb, user, &ack);
+  if (rc < 0) {
+    free(os);
+    return rc;
+  }
+  *os = (weft_ostream){sp, o.id};
+  *out = os;
+  return rc;
+}
+
+/* "weft::chunk" [id, bytes] or "weft::chunk_end" [id]. */
+static int send_part(weft_ostream *os, const char *what, const void *p, size_t len) {
+  weft_value id, items[2], args;
+  weft__ext_int(&id, os->id);
+  items[0] = id;
+  memset(&items[1], 0, sizeof(items[1]));
+  items[1].type = WEFT_BINARY;
+  items[1].len = len;
+  items[1].u.bin = p;
+  memset(&args, 0, sizeof(args));
+  args.type = WEFT_ARRAY;
+  args.len = p ? 2 : 1;
+  args.u.items = items;
+  weft__ext_event ep;
+  int rc = weft__ext_event_build(&ep, what, &args, 0);
+  if (rc == 0) {
+    rc = weft_spark_write(os->spark, &ep.map);
+    weft__ext_event_done(&ep);
+  }
+  return rc;
+}
+
+int weft_ostream_write(weft_ostream *os, const void *p, size_t len) {
+  if (!os || !p || !len) return WEFT_EINVAL;
+  return send_part(os, "weft::chunk", p, len);
+}
+
+int weft_ostream_end(weft_ostream *os) {
+  if (!os) return WEFT_EINVAL;
+  int rc = send_part(os, "weft::chunk_end", NULL, 0);
+  free(os);
+  return rc;
 }

@@ -211,6 +211,20 @@ WEFT_EXTERN weft_spark *weft_stream_spark(const weft_stream *st);
 WEFT_EXTERN int weft_stream_pause(weft_stream *st);
 WEFT_EXTERN int weft_stream_resume(weft_stream *st);
 
+/* A stream the server opens to a spark (fast-tcp's stream towards a peer:
+ * its event, info and, with cb, an ack the peer answers when it wants).
+ * Needs weft_streams_server() and the emitter. write sends one chunk and
+ * returns as weft_spark_write (1: above the high-water mark; wait for the
+ * server's drain event); end sends the end and frees the stream whatever
+ * it returns. Errors: WEFT_EINVAL (NULL, an invalid or reserved event
+ * name, no streams or emitter on the server, an empty chunk),
+ * WEFT_ECLOSED, WEFT_ENOMEM, WEFT_ENOBUFS. */
+typedef struct weft_ostream weft_ostream;
+WEFT_EXTERN int weft_ostream_open(weft_spark *spark, const char *event, const weft_value *info,
+                                  weft_ack_cb cb, void *user, weft_ostream **out);
+WEFT_EXTERN int weft_ostream_write(weft_ostream *st, const void *p, size_t len);
+WEFT_EXTERN int weft_ostream_end(weft_ostream *st);
+
 /* Answers an event. `value`/`reason` are borrowed (NULL: null, or the
  * reason "rejected"). The reply is freed by the call, whatever it returns:
  * 0, WEFT_ECLOSED (the sender is gone; nothing was sent), or an encoding or

@@ -211,6 +211,30 @@ for (const scheme of ['tcp', 'ipc']) {
       assert.equal(peer.errors(), '');
     });
 
+    test('a stream from the server: 8 MiB, its info and the client\'s ack', { timeout: 30000 }, async (t) => {
+      const peer = await startPeer(t, [url()]);
+      const s = await connect(t, peer.served[0]);
+      const got = new Promise((resolve) => {
+        s.on('download', (readable, info, cb) => {
+          const hash = crypto.createHash('sha256');
+          let bytes = 0;
+          readable.on('data', (d) => { hash.update(d); bytes += d.length; });
+          readable.on('end', () => {
+            const hex = hash.digest('hex');
+            cb({ sha256: hex });
+            resolve({ info, hex, bytes });
+          });
+        });
+      });
+      const answered = next(s, 'ctl:answer', 20000);
+      await ask(s, 'ctl:download', [8 << 20]);
+      const { info, hex, bytes } = await h.withTimeout(got, 20000, 'the download');
+      assert.equal(bytes, 8 << 20);
+      assert.deepStrictEqual(info, { bytes: 8 << 20, sha256: hex });
+      assert.deepStrictEqual((await answered)[0], { sha256: hex }, 'the ack reached the server');
+      assert.equal(peer.errors(), '');
+    });
+
     test('bad input ends only that connection; 10 clients served throughout', { timeout: 30000 }, async (t) => {
       const peer = await startPeer(t, [url()]);
       const good = [];

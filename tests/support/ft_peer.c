@@ -17,6 +17,10 @@
  *   ctl:rooms        the ack gets the sender's rooms (sorted by join)
  *   ctl:id           the ack gets the sender's id
  *   ctl:join [room, id]  the server puts spark `id` in `room`
+ *   ctl:download [n]  the server opens the stream "download" to the sender
+ *                    with info {"bytes": n, "sha256": hex} and an ack, and
+ *                    writes n pseudo-random bytes in 64 KiB chunks; the
+ *                    ack's value comes back as ctl:answer [value]
  * A stream opened to it is hashed: its ack (asked for) is answered at its
  * end with {"sha256": hex, "bytes": n, "info": the open's info}.
  * A plain message is written back as it came. Routes clients ask for are
@@ -85,6 +89,35 @@ static void answered(const weft_ack *ack, void *user) {
   weft_spark_release(sp);
 }
 
+static void download(weft_spark *sp, size_t n) {
+  uint8_t *buf = malloc(n ? n : 1);
+  uint32_t x = 2463534242u;
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    buf[i] = (uint8_t)x;
+  }
+  unsigned char md[32];
+  unsigned int mdlen = 0;
+  EVP_Digest(buf, n, md, &mdlen, EVP_sha256(), NULL);
+  char hex[65];
+  for (unsigned i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  weft_value *info = weft_value_new_map();
+  weft_value_map_add(info, "bytes", 5, weft_value_new_int((int64_t)n));
+  weft_value_map_add(info, "sha256", 6, weft_value_new_string(hex, 64));
+  weft_ostream *os;
+  weft_spark_retain(sp);
+  if (weft_ostream_open(sp, "download", info, answered, sp, &os) >= 0) {
+    for (size_t off = 0; off < n; off += 65536)
+      weft_ostream_write(os, buf + off, n - off < 65536 ? n - off : 65536);
+    weft_ostream_end(os);
+  } else {
+    weft_spark_release(sp);
+  }
+  weft_value_free(info);
+  free(buf);
+}
+
 static void control(app *a, const weft_event *ev) {
   /* fast-tcp sends one value: an array of the arguments */
   const weft_value *args = ev->args;
@@ -124,6 +157,10 @@ static void control(app *a, const weft_event *ev) {
   } else if (is(ev->name, "ctl:id")) {
     const char *id = weft_spark_id(ev->spark);
     answer = weft_value_new_string(id, strlen(id));
+  } else if (is(ev->name, "ctl:download")) {
+    int64_t n = 0;
+    weft_value_get_int(weft_value_array_at(args, 0), &n);
+    download(ev->spark, n > 0 && n <= (64 << 20) ? (size_t)n : 0);
   } else if (is(ev->name, "ctl:join")) {
     const char *room = NULL, *id = NULL;
     size_t n;

@@ -380,6 +380,42 @@ static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data)
   return rc;
 }
 
+/* A stream the server opens (ext/streams.c), as fast-tcp's messages:
+ * "weft::stream" [event, id, info] → stream open (with ack when the packet
+ * asks for one: the ack's id is the stream's), "weft::chunk" [id, bytes] →
+ * stream data, "weft::chunk_end" [id] → stream close (data "", as
+ * fast-tcp). */
+static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, int64_t ack) {
+  int64_t sid = 0;
+  int open = strcmp(m->event, "weft::stream") == 0;
+  const weft_value *v = weft_value_array_at(data, open ? 3 : 2);
+  if (weft_value_get_int(weft_value_array_at(data, open ? 2 : 1), &sid) || sid <= 0 ||
+      sid > UINT32_MAX || (open && weft_value_type(weft_value_array_at(data, 1)) != WEFT_STRING))
+    return WEFT_EINVAL;
+  m->id = (uint32_t)sid;
+  weft__buf obj = {0};
+  int rc;
+  if (open) {
+    m->mt = ack ? WEFT__FT_MT_STREAM_OPEN_WITH_ACK : WEFT__FT_MT_STREAM_OPEN;
+    weft_value_get_string(weft_value_array_at(data, 1), &m->event, &m->event_len);
+    rc = put(out, m, v, &obj);
+  } else if (strcmp(m->event, "weft::chunk") == 0) {
+    m->mt = WEFT__FT_MT_STREAM;
+    m->event = "";
+    m->event_len = 0;
+    rc = weft_value_type(v) == WEFT_BINARY ? put(out, m, v, &obj) : WEFT_EINVAL;
+  } else {
+    weft__ft_msg c = {.mt = WEFT__FT_MT_STREAM_CLOSE,
+                      .id = m->id,
+                      .dt = WEFT__FT_DT_STRING,
+                      .event = "",
+                      .data = (const uint8_t *)""};
+    rc = weft__ft_write(out, &c);
+  }
+  weft__buf_free(&obj);
+  return rc;
+}
+
 int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
   weft__ft_msg m = {.mt = WEFT__FT_MT_DATA, .event = WEFT__FT_PLAIN_EVENT, .event_len = 4};
   const weft_value *v = msg;
@@ -399,6 +435,9 @@ int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
       (!idv || (weft_value_get_int(idv, &id) == 0 && id > 0 && id <= UINT32_MAX))) {
     size_t n = weft_value_len(data);
     const weft_value *first = weft_value_array_at(data, 0);
+    if (kind == 0 && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
+        (strcmp(m.event, "weft::stream") == 0 || strncmp(m.event, "weft::chunk", 11) == 0))
+      return stream_out(out, &m, data, id);
     if (kind == 0 && !id && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
         strncmp(m.event, "weft::", 6) == 0)
       return reserved_out(out, &m, data);
