@@ -36,20 +36,12 @@ static int data_value(const weft__ft_msg *m, weft_value **out) {
   return *out ? 0 : WEFT_ENOMEM;
 }
 
-/* {"type": type, "data": [name?, a?, b?, c?], "id": id}; takes a, b, c. */
-static int packet(int type, const char *name, size_t nlen, weft_value *a, weft_value *b,
-                  weft_value *c, uint32_t id, void (*deliver)(void *, const weft_value *),
-                  void *u) {
-  weft_value *map = weft_value_new_map(), *arr = weft_value_new_array();
-  weft_value *items[4] = {name ? weft_value_new_string(name, nlen) : NULL, a, b, c};
-  int rc = map && arr && (!name || items[0]) ? 0 : WEFT_ENOMEM;
-  for (size_t i = 0; i < 4; i++) {
-    if (!items[i]) continue;
-    if (rc == 0)
-      rc = weft_value_array_push(arr, items[i]);
-    else
-      weft_value_free(items[i]);
-  }
+/* Delivers {"type": type, "data": arr, "id": id (when not 0)} unless rc
+ * says the array could not be built; takes arr. */
+static int finish(int type, weft_value *arr, int rc, uint32_t id,
+                  void (*deliver)(void *, const weft_value *), void *u) {
+  weft_value *map = rc == 0 ? weft_value_new_map() : NULL;
+  if (rc == 0 && !map) rc = WEFT_ENOMEM;
   if (rc == 0) rc = weft_value_map_add(map, "type", 4, weft_value_new_int(type));
   if (rc == 0)
     rc = weft_value_map_add(map, "data", 4, arr);
@@ -61,24 +53,33 @@ static int packet(int type, const char *name, size_t nlen, weft_value *a, weft_v
   return rc;
 }
 
+/* {"type": type, "data": [name?, a?, b?, c?], "id": id}; takes a, b, c. */
+static int packet(int type, const char *name, size_t nlen, weft_value *a, weft_value *b,
+                  weft_value *c, uint32_t id, void (*deliver)(void *, const weft_value *),
+                  void *u) {
+  weft_value *arr = weft_value_new_array();
+  weft_value *items[4] = {name ? weft_value_new_string(name, nlen) : NULL, a, b, c};
+  int rc = arr && (!name || items[0]) ? 0 : WEFT_ENOMEM;
+  for (size_t i = 0; i < 4; i++) {
+    if (!items[i]) continue;
+    if (rc == 0)
+      rc = weft_value_array_push(arr, items[i]);
+    else
+      weft_value_free(items[i]);
+  }
+  return finish(type, arr, rc, id, deliver, u);
+}
+
 /* An event whose data is its arguments (WEFT__FT_FLAG_ARGS): [name, …v];
  * takes v. */
 static int spread(const char *name, size_t nlen, weft_value *v, uint32_t id,
                   void (*deliver)(void *, const weft_value *), void *u) {
-  weft_value *map = weft_value_new_map(), *arr = weft_value_new_array();
-  int rc = map && arr ? weft_value_array_push(arr, weft_value_new_string(name, nlen)) : WEFT_ENOMEM;
+  weft_value *arr = weft_value_new_array();
+  int rc = arr ? weft_value_array_push(arr, weft_value_new_string(name, nlen)) : WEFT_ENOMEM;
   for (size_t i = 0; rc == 0 && i < weft_value_len(v); i++)
     rc = weft_value_array_push(arr, weft_value_dup(weft_value_array_at(v, i)));
   weft_value_free(v);
-  if (rc == 0) rc = weft_value_map_add(map, "type", 4, weft_value_new_int(0));
-  if (rc == 0)
-    rc = weft_value_map_add(map, "data", 4, arr);
-  else
-    weft_value_free(arr);
-  if (rc == 0 && id) rc = weft_value_map_add(map, "id", 2, weft_value_new_int(id));
-  if (rc == 0) deliver(u, map);
-  weft_value_free(map);
-  return rc;
+  return finish(0, arr, rc, id, deliver, u);
 }
 
 /* "a,b,c" as a new array of strings (empty names skipped). */
@@ -184,33 +185,15 @@ static int stream_in(const weft__ft_msg *m, void (*deliver)(void *, const weft_v
     weft_value_free(v);
     return WEFT_ENOMEM;
   }
-  /* packet() takes three items: [name, id, info] under "weft::stream" */
-  weft_value *map = weft_value_new_map(), *arr = weft_value_new_array();
-  rc = map && arr ? weft_value_array_push(arr, weft_value_new_string("weft::stream", 12))
-                  : WEFT_ENOMEM;
-  if (rc == 0)
-    rc = weft_value_array_push(arr, name);
-  else
+  if (m->mt == WEFT__FT_MT_STREAM_OPEN_WITH_ACK && !m->id) {
     weft_value_free(name);
-  if (rc == 0)
-    rc = weft_value_array_push(arr, id);
-  else
     weft_value_free(id);
-  if (rc == 0 && v)
-    rc = weft_value_array_push(arr, v);
-  else
     weft_value_free(v);
-  if (rc == 0) rc = weft_value_map_add(map, "type", 4, weft_value_new_int(0));
-  if (rc == 0)
-    rc = weft_value_map_add(map, "data", 4, arr);
-  else
-    weft_value_free(arr);
-  if (rc == 0 && m->mt == WEFT__FT_MT_STREAM_OPEN_WITH_ACK)
-    rc = m->id ? weft_value_map_add(map, "id", 2, weft_value_new_int(m->id)) : WEFT_EPROTO;
-  if (rc == 0) deliver(u, map);
-  weft_value_free(map);
-  if (rc == WEFT_EPROTO) *why = "stream with id 0";
-  return rc;
+    *why = "stream with id 0";
+    return WEFT_EPROTO;
+  }
+  return packet(0, "weft::stream", 12, name, id, v,
+                m->mt == WEFT__FT_MT_STREAM_OPEN_WITH_ACK ? m->id : 0, deliver, u);
 }
 
 int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_value *v), void *u,
