@@ -182,15 +182,21 @@ static int queue_full(weft_spark *c) {
 }
 
 /* The frame of a framing that encodes messages itself (fast-tcp), made
- * from `msg` (NULL: p's bytes as a string or binary) once per payload. */
+ * once per payload from `msg`; with only the bytes (NULL: a raw write, a
+ * message from another node), from what the server's parser reads in
+ * them, else the bytes as a string or binary. */
 static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, const weft_value *msg,
                                              int *rc) {
   weft__payload *v = weft__payload_variant(p, WEFT__TAG_ENCODED);
   if (v) return v;
   weft_value *own = NULL;
-  if (!msg)
-    msg = own = p->kind == WEFT__P_TEXT ? weft_value_new_string((const char *)p->data, p->len)
-                                        : weft_value_new_binary(p->data, p->len);
+  if (!msg && (p->kind == WEFT__P_TEXT) != !!c->server->parser->binary &&
+      weft_value_decode(c->server->parser->name, p->data, p->len, &own, NULL) != 0)
+    own = NULL;
+  if (!msg && !own)
+    own = p->kind == WEFT__P_TEXT ? weft_value_new_string((const char *)p->data, p->len)
+                                  : weft_value_new_binary(p->data, p->len);
+  if (!msg) msg = own;
   *rc = msg ? c->conn.tran->conn.encode(&c->conn, msg, &v) : WEFT_ENOMEM;
   weft_value_free(own);
   if (*rc) return NULL;
