@@ -19,10 +19,9 @@ static size_t id_hash(const char *id) {
   return h;
 }
 
-static void index_grow(weft_server *s) {
-  size_t n = s->n_buckets ? s->n_buckets * 2 : 64;
+static void index_resize(weft_server *s, size_t n) {
   weft_spark **b = calloc(n, sizeof(*b));
-  if (!b) return; /* chains just get longer */
+  if (!b) return; /* chains just get longer (or stay sparse) */
   for (size_t i = 0; i < s->n_buckets; i++) {
     weft_spark *c = s->buckets[i];
     while (c) {
@@ -63,7 +62,7 @@ static void list_push(weft_spark **head, weft_spark *c) {
 }
 
 void weft__server_add_open(weft_server *s, weft_spark *c) {
-  if (s->n_open + 1 > s->n_buckets) index_grow(s);
+  if (s->n_open + 1 > s->n_buckets) index_resize(s, s->n_buckets ? s->n_buckets * 2 : 64);
   if (s->n_buckets) {
     size_t k = id_hash(c->id) & (s->n_buckets - 1);
     c->hnext = s->buckets[k];
@@ -96,6 +95,8 @@ void weft__server_remove_open(weft_server *s, weft_spark *c) {
   }
   s->n_open--;
   s->m.open[c->tran]--;
+  /* After a crowd leaves, the index gives its buckets back (below 1/8). */
+  if (s->n_buckets > 64 && s->n_open * 8 < s->n_buckets) index_resize(s, s->n_buckets / 2);
 }
 
 void weft__server_iter_begin(weft_server *s) { s->iterating++; }
