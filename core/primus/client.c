@@ -11,6 +11,24 @@
 #include "primus.h"
 #include "runtime/tls.h"
 
+const char *weft_client_event_at(size_t i) {
+  static const char *const names[] = {"open",
+                                      "data",
+                                      "error",
+                                      "close",
+                                      "end",
+                                      "timeout",
+                                      "reconnect scheduled",
+                                      "reconnect",
+                                      "reconnected",
+                                      "reconnect failed",
+                                      "reconnect timeout",
+                                      "online",
+                                      "offline",
+                                      "id"};
+  return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
+}
+
 #define EMIT(c, name, ...)                                                                         \
   do {                                                                                             \
     if ((c)->ev.name) (c)->ev.name(__VA_ARGS__);                                                   \

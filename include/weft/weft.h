@@ -747,6 +747,11 @@ WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir)
  */
 typedef struct weft_client weft_client;
 
+/* The names of the events above, in that order and spelling ("open" …
+ * "id", without "destroy", which is C's only), for hosts that dispatch by
+ * name: the i-th, NULL past the last. Never fails. */
+WEFT_EXTERN const char *weft_client_event_at(size_t i);
+
 typedef struct weft_reconnect_info {
   uint32_t attempt;  /* 1 for the first retry */
   uint32_t retries;  /* the configured limit */
