@@ -316,6 +316,11 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 static void loop_free(weft_loop *loop) {
   if (loop->log_free) loop->log_free(loop->log_user);
   weft__payload_pool_free(loop);
+  while (loop->spare_writes) {
+    uv_write_t *w = loop->spare_writes;
+    loop->spare_writes = w->data;
+    free(w);
+  }
   free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);

@@ -68,6 +68,8 @@ struct weft_loop {
   weft__buf scratch;          /* encode scratch, reused */
   struct weft__payload *pool; /* free small payloads */
   size_t pool_len;
+  uv_write_t *spare_writes; /* free write requests, threaded through data */
+  size_t n_spare_writes;
   size_t pool_low;       /* the fewest free since the last decay: unneeded */
   uv_timer_t pool_decay; /* frees them, so a burst's pool does not stay */
   int pool_decay_armed;
