@@ -1,7 +1,11 @@
 // Types of weft's browser client (src/weft.js; dist/weft.mjs, the global
 // `Weft` of dist/weft.min.js and the global `Primus` of dist/primus.min.js).
 
-/** A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame. */
+/**
+ * A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame.
+ * With json, binary inside a message (a Uint8Array, another view, an ArrayBuffer) is written
+ * as {"type": "Buffer", "data": [...bytes]} and read back as that object (as the C core and Node).
+ */
 export type Message =
   | null
   | boolean
@@ -63,15 +67,24 @@ export interface ReconnectInfo {
   scheduled: number;
 }
 
+/** weft's code names (include/weft/weft.h's table), and ETRANSFORM for a transform's own failure. */
+export type WeftCode = 'EIO' | 'EPARSE' | 'ETYPE' | 'EREJECTED' | 'ETIMEDOUT' | 'ECLOSED' | 'ETRANSFORM' | 'EEXIST';
+
 export declare class WeftError extends Error {
-  /** "connect", "json", "msgpack", "encode"; "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks. */
+  /** "connect", "json", "msgpack", "encode"; "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks; "reconnect" (retries ran out). */
   kind: string;
+  /**
+   * weft's code name of the failure, as the C core and the other hosts report it:
+   * connect EIO; json, msgpack, emitter EPARSE; encode ETYPE; rejected EREJECTED;
+   * timeout and reconnect ETIMEDOUT; closed ECLOSED.
+   */
+  code: WeftCode | string;
   /** The server's rejection reason (kind "rejected"). */
   reason?: unknown;
   /** Byte offset of a decoding failure (msgpack). */
   offset?: number;
-  /** WebSocket close code of a failed connection. */
-  code?: number;
+  /** WebSocket close code of a failed connection (kind "connect"). */
+  closeCode?: number;
 }
 
 export interface WeftEvents {

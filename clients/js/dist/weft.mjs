@@ -398,11 +398,26 @@ var Eio = class {
 var OPENING = 1;
 var CLOSED = 2;
 var OPEN = 3;
+var CODES = {
+  connect: "EIO",
+  json: "EPARSE",
+  msgpack: "EPARSE",
+  emitter: "EPARSE",
+  channel: "EPARSE",
+  encode: "ETYPE",
+  rejected: "EREJECTED",
+  timeout: "ETIMEDOUT",
+  reconnect: "ETIMEDOUT",
+  closed: "ECLOSED",
+  transform: "ETRANSFORM",
+  exist: "EEXIST"
+};
 var WeftError = class extends Error {
   constructor(kind, message, extra) {
     super(message);
     this.name = "WeftError";
     this.kind = kind;
+    this.code = CODES[kind];
     Object.assign(this, extra);
   }
 };
@@ -460,12 +475,13 @@ function backoff(attempt, { min = 500, max = Infinity, factor = 2 } = {}, rand =
 var escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
 var isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 var toBytes = (v) => v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+var bufferJSON = (k, v) => isBinary(v) ? { type: "Buffer", data: Array.from(toBytes(v)) } : v;
 var parsers = {
   json: {
     name: "json",
     encode(v) {
       if (isBinary(v)) return toBytes(v);
-      const s = JSON.stringify(v);
+      const s = JSON.stringify(v, bufferJSON);
       if (s === void 0) throw new TypeError("cannot encode " + typeof v + " as JSON");
       return escapeLS(s);
     },
@@ -637,7 +653,7 @@ var Weft = class extends Emitter {
         this._fallback = true;
         return this._connect(a);
       }
-      this._lost(a, a.open ? null : new WeftError("connect", `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
+      this._lost(a, a.open ? null : new WeftError("connect", `connection failed (${ev && ev.code})`, { closeCode: ev && ev.code }));
     };
     ws.onerror = () => {
     };

@@ -10,12 +10,30 @@ const OPENING = 1;
 const CLOSED = 2;
 const OPEN = 3;
 
-/** Error with the class of failure in `kind` (as the C client's error events). */
+// weft's code name of each kind of failure (include/weft/weft.h's table,
+// as the C core and the other hosts report them).
+const CODES = {
+  connect: 'EIO',
+  json: 'EPARSE',
+  msgpack: 'EPARSE',
+  emitter: 'EPARSE',
+  channel: 'EPARSE',
+  encode: 'ETYPE',
+  rejected: 'EREJECTED',
+  timeout: 'ETIMEDOUT',
+  reconnect: 'ETIMEDOUT',
+  closed: 'ECLOSED',
+  transform: 'ETRANSFORM',
+  exist: 'EEXIST'
+};
+
+/** Error with the class of failure in `kind` and weft's code name in `code` (as the C client's error events). */
 export class WeftError extends Error {
   constructor(kind, message, extra) {
     super(message);
     this.name = 'WeftError';
     this.kind = kind;
+    this.code = CODES[kind];
     Object.assign(this, extra);
   }
 }
@@ -85,19 +103,23 @@ const escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\
 const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 const toBytes = (v) =>
   v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+// Binary inside a JSON message: Node's Buffer object, as the C core writes it.
+const bufferJSON = (k, v) => (isBinary(v) ? { type: 'Buffer', data: Array.from(toBytes(v)) } : v);
 
 /**
  * The parsers: encode(value) gives what WebSocket.send takes (a string for
  * a text frame, a Uint8Array for a binary frame); decode(frame) takes a
  * string (text frame) or an ArrayBuffer (binary frame). Both throw on bad
- * input. json passes binary through as binary frames, as Primus does.
+ * input. json passes binary through as binary frames, as Primus does, and
+ * writes binary inside a message as {"type": "Buffer", "data": [...]}
+ * (read back as that object, as the C core and Node do).
  */
 export const parsers = {
   json: {
     name: 'json',
     encode(v) {
       if (isBinary(v)) return toBytes(v);
-      const s = JSON.stringify(v);
+      const s = JSON.stringify(v, bufferJSON);
       if (s === undefined) throw new TypeError('cannot encode ' + typeof v + ' as JSON');
       return escapeLS(s);
     },
@@ -302,7 +324,7 @@ export class Weft extends Emitter {
         this._fallback = true;
         return this._connect(a);
       }
-      this._lost(a, a.open ? null : new WeftError('connect', `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
+      this._lost(a, a.open ? null : new WeftError('connect', `connection failed (${ev && ev.code})`, { closeCode: ev && ev.code }));
     };
     ws.onerror = () => {}; /* a close event follows */
   }

@@ -146,6 +146,14 @@ test('parsers: json escapes U+2028/9, passes binary through, refuses what JSON c
   assert.deepEqual(j.decode(new Uint8Array([3]).buffer), new Uint8Array([3]));
   assert.throws(() => j.encode(undefined));
   assert.throws(() => j.decode('{bad'));
+  // Binary inside a message: Node's Buffer object (as the C core writes it),
+  // from a Uint8Array, a view on part of a buffer, or an ArrayBuffer; read
+  // back as that object, as the C core and Node do.
+  const part = new Uint8Array([9, 1, 2, 3, 9]).subarray(1, 4);
+  const text = '{"a":{"type":"Buffer","data":[1,2,3]},"b":[{"type":"Buffer","data":[]}],"c":{"type":"Buffer","data":[255]}}';
+  assert.equal(j.encode({ a: part, b: [new Uint8Array(0)], c: new Uint8Array([255]).buffer }), text);
+  assert.deepEqual(j.decode(text).a, { type: 'Buffer', data: [1, 2, 3] });
+  assert.equal(j.encode({ d: new DataView(new Uint8Array([7]).buffer) }), '{"d":{"type":"Buffer","data":[7]}}');
 });
 
 test('msgpack: round trips and byte-for-byte agreement with msgpack-lite', () => {
@@ -204,6 +212,7 @@ test('msgpack client: binary frames out and in; undecodable message is an error 
   const errs = c.log.filter((e) => e[0] === 'error');
   assert.equal(errs.length, 1);
   assert.equal(errs[0][1].kind, 'msgpack');
+  assert.equal(errs[0][1].code, 'EPARSE');
   assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ b: 2 }, 'after']);
   assert.equal(c.readyState, Weft.OPEN);
 });
@@ -214,11 +223,14 @@ test('json client: invalid JSON is an error event, the connection stays open', (
   FakeSocket.last().accept();
   FakeSocket.last().deliver('{not json');
   FakeSocket.last().deliver('{"ok":true}');
-  assert.equal(c.log.find((e) => e[0] === 'error')[1].kind, 'json');
+  const bad = c.log.find((e) => e[0] === 'error')[1];
+  assert.equal(bad.kind, 'json');
+  assert.equal(bad.code, 'EPARSE', "weft's code name, as the C core's error events");
   assert.deepEqual(c.log.find((e) => e[0] === 'data')[1], { ok: true });
   assert.equal(c.readyState, Weft.OPEN);
   assert.equal(c.write(undefined), false, 'unencodable');
   assert.equal(c.log.filter((e) => e[0] === 'error')[1][1].kind, 'encode');
+  assert.equal(c.log.filter((e) => e[0] === 'error')[1][1].code, 'ETYPE');
 });
 
 test('batches: {"weft::batch": [...]} is unpacked in order; look-alikes are plain data', () => {
@@ -357,6 +369,8 @@ test('strategies: without "disconnect" a dropped connection ends; without "timeo
   FakeSocket.last().drop();
   assert.deepEqual(names(d), ['error', 'end']);
   assert.equal(d.log[0][1].kind, 'connect');
+  assert.equal(d.log[0][1].code, 'EIO');
+  assert.equal(d.log[0][1].closeCode, 1006);
 });
 
 test('connect timeout: timeout event, then the timeout strategy reconnects', async () => {
@@ -438,8 +452,8 @@ test('emitter: send with an ack; resolved, rejected, timed out, failed by a clos
   ws.accept();
   const got = [];
   c.send('sum', 1, 2, (err, v) => got.push(['sum', err && err.kind, v]));
-  c.send('nope', (err) => got.push(['nope', err.kind, err.reason]));
-  c.send('slow', (err) => got.push(['slow', err.kind]));
+  c.send('nope', (err) => got.push(['nope', err.kind, err.reason, err.code]));
+  c.send('slow', (err) => got.push(['slow', err.kind, err.code]));
   c.send('plain', 'x'); // no ack asked: no id
   assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [
     { type: 0, data: ['sum', 1, 2], id: 1 },
@@ -451,11 +465,11 @@ test('emitter: send with an ack; resolved, rejected, timed out, failed by a clos
   ws.deliver('{"type":1,"id":2,"data":["no way"]}');
   await sleep(80);
   ws.deliver('{"type":1,"id":3,"data":[null,1]}'); // after its timeout: an error event
-  assert.deepEqual(got, [['sum', null, 3], ['nope', 'rejected', 'no way'], ['slow', 'timeout']]);
+  assert.deepEqual(got, [['sum', null, 3], ['nope', 'rejected', 'no way', 'EREJECTED'], ['slow', 'timeout', 'ETIMEDOUT']]);
   assert.equal(c.log.filter((e) => e[0] === 'error')[0][1].kind, 'emitter');
   const p = c.request('later', [1]);
   ws.drop();
-  await assert.rejects(p, (e) => e.kind === 'closed');
+  await assert.rejects(p, (e) => e.kind === 'closed' && e.code === 'ECLOSED');
   await assert.rejects(c.request('data'), TypeError); // reserved
   assert.throws(() => c.send(''), TypeError);
   c.end();

@@ -45,7 +45,7 @@
     for (const e of ['open', 'close', 'end', 'timeout', 'online', 'offline']) cl.on(e, () => out({ ev: e, client: name }));
     cl.on('data', (v) => out({ ev: 'data', client: name, value: V.fromNative(v) }));
     cl.on('id', (id) => out({ ev: 'id', client: name, id }));
-    cl.on('error', (e) => out({ ev: 'error', client: name, kind: e.kind }));
+    cl.on('error', (e) => out({ ev: 'error', client: name, code: e.code, kind: e.kind }));
     for (const e of ['reconnect scheduled', 'reconnect', 'reconnected']) {
       cl.on(e, (i) => out({ ev: e.replace(' ', '_'), client: name, attempt: i.attempt, retries: i.retries, delay: i.delay }));
     }
