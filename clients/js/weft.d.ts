@@ -55,6 +55,36 @@ export interface WeftOptions {
   random?: () => number;
   /** Events with acknowledgements (primus-emitter's packets): send(), request(), join(); events from the server reach listeners by name. `{timeout}` is the default ack timeout in ms (10000). */
   emitter?: boolean | { timeout?: number };
+  /**
+   * Batching (as the C client's weft_client_set_batching): what one turn writes while open
+   * leaves as one {"weft::batch": [...]} frame of at most this many bytes (true: 16384;
+   * false or 0: off). A message larger than that, or binary with json, leaves on its own
+   * after what was batched. Negative or non-numeric values throw a TypeError.
+   */
+  batching?: boolean | number;
+  /** Plugins registered at construction, by name: the same as use(name, plugin) for each. */
+  plugin?: { [name: string]: Plugin };
+}
+
+/** What a transform sees: change `data` to change the message. */
+export interface Packet {
+  data: any;
+}
+
+/**
+ * Primus's transforms. Synchronous: fn(packet) changes packet.data, or returns false to drop
+ * the message. Asynchronous (declared with two parameters): fn(packet, next); next(err) fails
+ * (the message is dropped, an error event of kind "transform", code err.code when a string,
+ * else ETRANSFORM), next(null, false) drops, next() goes on. A throw fails the same way.
+ * `this` is the client.
+ */
+export type Transform = (this: Weft, packet: Packet, next: (err?: unknown, keep?: false) => void) => boolean | void;
+
+/** A Primus plugin: `client(client, options)` runs when it is registered; `server` is not run here. */
+export interface Plugin {
+  client?: (client: Weft, options: WeftOptions) => void;
+  server?: (...args: any[]) => void;
+  [key: string]: unknown;
 }
 
 export interface ReconnectInfo {
@@ -133,6 +163,8 @@ export declare class Weft extends Emitter<WeftEvents> {
   static backoff: typeof backoff;
   static parsers: typeof parsers;
   static WeftError: typeof WeftError;
+  /** The event emitter the client and optional modules (weft-channels) build on. */
+  static Emitter: typeof Emitter;
 
   readonly url: string;
   readonly options: WeftOptions;
@@ -145,8 +177,26 @@ export declare class Weft extends Emitter<WeftEvents> {
 
   /** Starts connecting; false when already open, opening, ended, or offline. */
   open(): boolean;
-  /** Sends, or queues while not open; false when ended, over queueLimit, or not encodable. */
+  /**
+   * Sends past the outgoing transforms, or queues while not open; false when ended, over
+   * queueLimit, or not encodable; true when a transform dropped it or holds it.
+   */
   write(data: any): boolean;
+  /**
+   * Adds a transform, run in the order added: "incoming" on what the server sends (after
+   * the emitter's packets), "outgoing" on what write() sends (not on the emitter's packets).
+   * Throws a TypeError on another type or a non-function.
+   */
+  transform(type: 'incoming' | 'outgoing', fn: Transform): this;
+  /**
+   * Registers a plugin and runs its `client(client, options)` now. Throws a TypeError on an
+   * empty name or a plugin with neither function, a WeftError (code EEXIST) when the name is
+   * taken; when `client` throws, the plugin is not registered and the exception propagates.
+   */
+  use(name: string, plugin: Plugin): this;
+  /** The plugin registered under `name` (undefined when none), or all of them by name. */
+  plugin(name: string): Plugin | undefined;
+  plugin(): { [name: string]: Plugin };
   /** Asks for the spark id; fn and the `id` event answer. */
   id(fn?: (id: string) => void): boolean;
   /** Tells the client the network went away (false) or came back (true). */

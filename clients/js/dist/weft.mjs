@@ -549,6 +549,11 @@ var Weft = class extends Emitter {
     this._pingTimeoutSet = o.pingTimeout !== void 0;
     this._pingTimeout = this._pingTimeoutSet ? o.pingTimeout || 0 : 45e3;
     this._queueLimit = o.queueLimit || 0;
+    const b = o.batching;
+    this._batchMax = b === true ? 16384 : b ? +b : 0;
+    if (!(this._batchMax >= 0)) throw new TypeError("invalid batching");
+    this._bf = [];
+    this._bb = 0;
     this._em = o.emitter ? { ids: 0, pending: /* @__PURE__ */ new Map(), timeout: o.emitter.timeout || 1e4 } : null;
     this._WebSocket = "WebSocket" in o ? o.WebSocket : typeof WebSocket !== "undefined" ? WebSocket : null;
     this._fetch = "fetch" in o ? o.fetch : typeof fetch !== "undefined" ? fetch.bind(globalThis) : null;
@@ -567,6 +572,8 @@ var Weft = class extends Emitter {
     this._queue = [];
     this._queueBytes = 0;
     this._timers = {};
+    this._tr = { incoming: [], outgoing: [] };
+    this._plugins = {};
     if (o.network !== false && typeof window !== "undefined" && window.addEventListener) {
       this._onOnline = () => this.setOnline(true);
       this._onOffline = () => this.setOnline(false);
@@ -574,7 +581,72 @@ var Weft = class extends Emitter {
       window.addEventListener("offline", this._onOffline);
       if (typeof navigator !== "undefined" && navigator.onLine === false) this.online = false;
     }
+    for (const name in o.plugin) this.use(name, o.plugin[name]);
     if (!o.manual) this._later("open", () => this.open(), 0);
+  }
+  // ---- transforms and plugins (Primus's) ----
+  /**
+   * Adds a transform, run in the order added: type "incoming" (what the
+   * server sends, after the emitter's packets) or "outgoing" (what write()
+   * sends). fn(packet) changes packet.data or returns false to drop it;
+   * fn(packet, next) is asynchronous: next(err) fails, next(null, false)
+   * drops. A transform that fails or throws drops the message with an error
+   * event of kind "transform" (code err.code when a string, else ETRANSFORM).
+   */
+  transform(type, fn) {
+    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== "function") throw new TypeError("transform(type, fn): bad arguments");
+    this._tr[type].push(fn);
+    return this;
+  }
+  _run(type, data, done) {
+    const list = this._tr[type];
+    const packet = { data };
+    let i = 0;
+    const fail = (e) => this.emit("error", new WeftError(
+      "transform",
+      `an ${type} transform failed: ${e && e.message || e}`,
+      { cause: e, code: e && typeof e.code === "string" ? e.code : "ETRANSFORM" }
+    ));
+    const step = () => {
+      try {
+        while (i < list.length) {
+          const fn = list[i++];
+          if (fn.length > 1) {
+            let called;
+            return fn.call(this, packet, (err, arg) => {
+              if (!called) called = 1, err ? fail(err) : arg !== false && step();
+            });
+          }
+          if (fn.call(this, packet) === false) return;
+        }
+      } catch (e) {
+        return fail(e);
+      }
+      done(packet.data);
+    };
+    step();
+  }
+  /**
+   * Registers a plugin (Primus's shape): plugin.client(client, options) runs
+   * now. Throws TypeError on a bad name or plugin, a WeftError EEXIST when
+   * the name is taken; what the plugin's function throws leaves it unregistered.
+   */
+  use(name, plugin) {
+    if (typeof name !== "string" || !name || !plugin || !(plugin.client || plugin.server))
+      throw new TypeError("use(name, plugin): bad arguments");
+    if (this._plugins[name]) throw new WeftError("exist", `plugin ${name} is already registered`);
+    this._plugins[name] = plugin;
+    try {
+      if (plugin.client) plugin.client.call(this, this, this.options);
+    } catch (e) {
+      delete this._plugins[name];
+      throw e;
+    }
+    return this;
+  }
+  /** The plugin registered under `name`, or all of them. */
+  plugin(name) {
+    return name ? this._plugins[name] : this._plugins;
   }
   // ---- timers ----
   _later(name, fn, ms) {
@@ -728,7 +800,7 @@ var Weft = class extends Emitter {
       }
     }
     if (this._em && this._packet(v)) return;
-    this.emit("data", v);
+    this._run("incoming", v, (d) => this.emit("data", d));
   }
   // ---- events with acknowledgements ----
   /** An emitter packet ({type: 0|1, data, id}) is handled here; else false. */
@@ -749,7 +821,7 @@ var Weft = class extends Emitter {
     }
     if (!Array.isArray(data) || typeof data[0] !== "string" || !data[0]) return bad("emitter event without a valid name"), true;
     const [name, ...args] = data;
-    const answer = (d) => id != null && this.write({ type: 1, id, data: d });
+    const answer = (d) => id != null && this._write({ type: 1, id, data: d });
     if (RESERVED.test(name)) return bad("reserved event name"), answer(["reserved event name"]), true;
     if (id != null) {
       if (!this.listeners(name).length) return answer([`no handler for ${name}`]), true;
@@ -784,7 +856,7 @@ var Weft = class extends Emitter {
       }, ms) : void 0;
       this._em.pending.set(id, { done, timer });
     }
-    return this.write(packet);
+    return this._write(packet);
   }
   /**
    * Emits `event` to the server (primus-emitter's send): `send(event, ...args[, cb])`.
@@ -840,6 +912,7 @@ var Weft = class extends Emitter {
   _detach(sendClose) {
     const a = this._conn;
     if (!a) return;
+    if (sendClose) this._seal();
     this._conn = null;
     this._closeSocket(a, sendClose && a.open ? 1e3 : 0);
   }
@@ -920,23 +993,58 @@ var Weft = class extends Emitter {
   }
   // ---- writing ----
   _sendFrame(frame) {
+    let n;
     if (this.readyState === OPEN && this._conn && this._conn.open) {
+      if (this._batchMax && typeof frame === "string" === (this._parser === parsers.json) && (n = byteLength(frame)) <= this._batchMax) {
+        if (this._bb && this._bb + n > this._batchMax) this._seal();
+        if (!this._bf.length) queueMicrotask(() => this._seal());
+        this._bf.push(frame);
+        this._bb += n + 1;
+        return true;
+      }
+      this._seal();
       this._conn.ws.send(frame);
       return true;
     }
-    const n = byteLength(frame);
+    n = byteLength(frame);
     if (this._queueLimit && this._queueBytes + n > this._queueLimit) return false;
     this._queue.push(frame);
     this._queueBytes += n;
     return true;
   }
+  /** Sends what this turn batched: one message as it is, more in the envelope. */
+  _seal() {
+    const f = this._bf;
+    const ws = this._conn && this._conn.open && this._conn.ws;
+    this._bf = [];
+    this._bb = 0;
+    if (!f.length || !ws) return;
+    let out = f[0];
+    if (f.length > 1) {
+      if (typeof out === "string") out = '{"weft::batch":[' + f.join() + "]}";
+      else {
+        const h = encode({ "weft::batch": f.map(() => null) });
+        const parts = [h.subarray(0, h.length - f.length), ...f];
+        out = new Uint8Array(parts.reduce((t, p) => t + p.length, 0));
+        parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+      }
+    }
+    ws.send(out);
+  }
   /**
-   * Sends a message, or queues it while not open (sent in order before the
-   * next `open`). Returns false when the client has ended, the queue limit
-   * is reached, or the value cannot be encoded (an `error` event of kind
-   * "encode" says why).
+   * Sends a message past the outgoing transforms, or queues it while not
+   * open (sent in order before the next `open`). Returns false when the
+   * client has ended, the queue limit is reached, or the value cannot be
+   * encoded (an `error` event of kind "encode" says why); true when a
+   * transform dropped it or an asynchronous one holds it.
    */
   write(data) {
+    let ret = !this._ended;
+    if (ret) this._run("outgoing", data, (d) => ret = this._write(d));
+    return ret;
+  }
+  /** write() without the transforms (the emitter's and plugins' packets). */
+  _write(data) {
     if (this._ended) return false;
     let frame;
     try {
@@ -1035,6 +1143,7 @@ Weft.OPEN = OPEN;
 Weft.backoff = backoff;
 Weft.parsers = parsers;
 Weft.WeftError = WeftError;
+Weft.Emitter = Emitter;
 Weft.version = "0.1.0";
 var weft_default = Weft;
 export {

@@ -27,7 +27,17 @@ e.onEvent('news', (text: string, ack?: (err: unknown, value?: unknown) => void) 
 const sent: boolean = e.send('sum', 1, 2, (err: WeftError | null, v: number) => console.log(err?.reason, v));
 e.request('sum', [1, 2], { timeout: 100 }).then((v) => console.log(v));
 e.join('lobby').then(() => e.leave('lobby'));
-console.log(ok, state, d, sent);
+const t = new Weft('/primus', { batching: 16384, plugin: { hi: { client: (cl) => cl.write('hi') } } });
+t.transform('incoming', (packet) => packet.data !== 'drop');
+t.transform('outgoing', (packet, next) => next(null, false));
+t.use('greeter', { client(cl: Weft) { cl.on('open', () => cl.write({ greeting: 'hello' })); } });
+const plug = t.plugin('greeter');
+const all: number = Object.keys(t.plugin()).length;
+console.log(ok, state, d, sent, plug, all, new Weft.Emitter());
+// @ts-expect-error: transforms are incoming or outgoing
+t.transform('sideways', () => {});
+// @ts-expect-error: batching is a boolean or a byte count
+new Weft('/primus', { batching: 'lots' });
 // @ts-expect-error: unknown event names are refused
 c.on('nope', () => {});
 // @ts-expect-error: parsers are json or msgpack

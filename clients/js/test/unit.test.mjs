@@ -507,3 +507,143 @@ test('emitter: events from the server reach listeners with an ack; bad packets a
   assert.deepEqual(d.log.find((e) => e[0] === 'data')[1], { type: 0, data: ['news', 1] });
   assert.throws(() => d.send('x'), /emitter option is off/);
 });
+
+test('transforms: incoming and outgoing in order, sync and async; drops; bad arguments throw', async () => {
+  const c = client({ emitter: true });
+  const seen = [];
+  c.on('news', (a) => seen.push(['news', a]));
+  c.transform('incoming', (p) => p.data !== 'drop');
+  c.transform('incoming', (p, next) => setTimeout(() => next(null, p.data === 'later-drop' ? false : undefined), 1));
+  c.transform('incoming', function (p) {
+    assert.equal(this, c);
+    p.data = { in: p.data };
+  });
+  c.transform('outgoing', (p) => { p.data = { out: p.data }; });
+  c.transform('outgoing', (p) => !(p.data.out === 'quiet'));
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  for (const m of ['"drop"', '"later-drop"', '5', '{"weft::batch":[6,"drop"]}', '{"type":0,"data":["news",1]}', '"primus::ping::1"'])
+    ws.deliver(m);
+  await sleep(20);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ in: 5 }, { in: 6 }]);
+  assert.deepEqual(seen, [['news', 1]], "the emitter's packets are not transformed");
+  assert.equal(c.write(7), true);
+  assert.equal(c.write('quiet'), true, 'dropped by a transform: not a failure');
+  c.send('ev', 1);
+  assert.deepEqual(ws.sent, ['"primus::pong::1"', '{"out":7}', '{"type":0,"data":["ev",1]}'], 'pong and packets skip the outgoing transforms');
+  for (const bad of [['sideways', () => {}], ['incoming'], ['incoming', 'x'], [undefined, () => {}]])
+    assert.throws(() => c.transform(...bad), TypeError);
+  c.end();
+});
+
+test('transforms that fail: a throw or next(err) drops the message with an error of kind transform', async () => {
+  const c = client();
+  c.transform('incoming', (p) => {
+    if (p.data === 'boom') throw new Error('kaboom');
+  });
+  c.transform('incoming', (p, next) => next(p.data === 'coded' ? Object.assign(new Error('x'), { code: 'EMINE' }) : null));
+  c.transform('outgoing', (p, next) => {
+    if (p.data === 'no') return next('refused');
+    next();
+    next(new Error('a second call is ignored'));
+  });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  ws.deliver('"boom"');
+  ws.deliver('"coded"');
+  ws.deliver('"fine"');
+  assert.equal(c.write('no'), true);
+  c.write('yes');
+  const errs = c.log.filter((e) => e[0] === 'error').map((e) => e[1]);
+  assert.deepEqual(errs.map((e) => [e.kind, e.code]), [['transform', 'ETRANSFORM'], ['transform', 'EMINE'], ['transform', 'ETRANSFORM']]);
+  assert.match(errs[0].message, /incoming transform failed: kaboom/);
+  assert.equal(errs[0].cause.message, 'kaboom');
+  assert.match(errs[2].message, /outgoing transform failed: refused/);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), ['fine']);
+  assert.deepEqual(ws.sent, ['"yes"']);
+  assert.equal(c.readyState, Weft.OPEN, 'the connection stays');
+  c.end();
+  assert.equal(c.write('yes'), false, 'ended');
+});
+
+test('plugins: use() runs plugin.client(client, options) now; duplicates, bad plugins and throwing plugins', () => {
+  const calls = [];
+  const greeter = {
+    client(cl, options) {
+      calls.push([cl, options.greeting]);
+      cl.on('open', () => cl.write({ greeting: options.greeting }));
+    },
+  };
+  const c = client({ greeting: 'hello', plugin: { greeter } });
+  assert.deepEqual(calls, [[c, 'hello']]);
+  assert.equal(c.plugin('greeter'), greeter);
+  assert.deepEqual(Object.keys(c.plugin()), ['greeter']);
+  assert.throws(() => c.use('greeter', greeter), (e) => e.code === 'EEXIST' && e.kind === 'exist');
+  assert.equal(c.use('server-only', { server() {} }), c, 'a server side only is registered, nothing runs');
+  for (const bad of [[''], ['x'], ['x', {}], [5, greeter], ['x', null]]) assert.throws(() => c.use(...bad), TypeError);
+  assert.throws(() => c.use('broken', { client() { throw new Error('no'); } }), /no/);
+  assert.equal(c.plugin('broken'), undefined, 'a plugin that throws is not registered');
+  c.use('broken', { client() {} });
+  c.open();
+  FakeSocket.last().accept();
+  assert.deepEqual(FakeSocket.last().sent, ['{"greeting":"hello"}']);
+  c.end();
+});
+
+test('batching: one turn\'s writes leave as one {"weft::batch": [...]} frame, as the C client sends them', async () => {
+  const c = client({ batching: 40 });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  c.write(1);
+  c.write([2]);
+  c.write('3');
+  assert.deepEqual(ws.sent, [], 'held until the end of the turn');
+  await sleep(0);
+  assert.deepEqual(ws.sent, ['{"weft::batch":[1,[2],"3"]}']);
+  c.write('alone');
+  await sleep(0);
+  assert.equal(ws.sent[1], '"alone"', 'a batch of one is the message itself');
+  // Past max bytes: what was held leaves first; binary leaves as its own frame, after the batch.
+  c.write('x'.repeat(20));
+  c.write('y'.repeat(20));
+  c.write(new Uint8Array([1]));
+  c.write('z'.repeat(41));
+  c.write(4);
+  await sleep(0);
+  assert.deepEqual(ws.sent.slice(2), [`"${'x'.repeat(20)}"`, `"${'y'.repeat(20)}"`, new Uint8Array([1]), `"${'z'.repeat(41)}"`, '4']);
+  // end() in the same turn: the batch leaves before the close.
+  c.write(5);
+  c.write(6);
+  c.end(7);
+  assert.deepEqual(ws.sent.slice(7), ['{"weft::batch":[5,6,7]}']);
+  assert.equal(ws.closed, 1000);
+  // msgpack: the envelope as one binary frame.
+  const m = client({ parser: 'msgpack', batching: true });
+  m.open();
+  FakeSocket.last().accept();
+  for (let i = 0; i < 20; i++) m.write(i === 3 ? { k: new Uint8Array([3]) } : i);
+  await sleep(0);
+  const sent = FakeSocket.last().sent;
+  assert.equal(sent.length, 1);
+  const want = Array.from({ length: 20 }, (_, i) => (i === 3 ? { k: new Uint8Array([3]) } : i));
+  assert.deepEqual(decode(sent[0]), { 'weft::batch': want });
+  assert.deepEqual(Buffer.from(sent[0]), msgpackLite.encode({ 'weft::batch': [0, 1, 2, { k: Buffer.from([3]) }, ...want.slice(4)] }));
+  m.end();
+});
+
+test('batching: a lost connection takes its batch; bad option values throw', async () => {
+  const c = client({ batching: true, reconnect: { min: 1000 } });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  c.write('lost');
+  ws.drop();
+  await sleep(0);
+  assert.deepEqual(ws.sent, []);
+  c.end();
+  for (const batching of [-1, 'lots', {}]) assert.throws(() => client({ batching }), TypeError);
+  for (const batching of [false, 0, 100]) client({ batching }).end();
+});

@@ -16,7 +16,8 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const { chromium } = require(path.join(ROOT, 'clients', 'js', 'node_modules', 'playwright-core'));
 
 const CAPS = ['client', 'values', 'values.binary', 'parser.msgpack', 'client.manual', 'client.destroy',
-  'client.set_online', 'client.id', 'client.emitter', 'rooms.client'];
+  'client.set_online', 'client.id', 'client.emitter', 'rooms.client', 'client.transform.in', 'client.transform.out',
+  'client.plugin', 'client.batching'];
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FILES = {

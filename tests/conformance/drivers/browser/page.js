@@ -24,10 +24,21 @@
     };
   }
 
+  // The menu of transforms and plugins (tests/conformance/README.md), as the Node driver's.
+  const TRANSFORMS = {
+    swallow_drop: ['incoming', (p) => p.data !== 'drop'],
+    incoming_wrap: ['incoming', (p) => { p.data = { in: p.data }; }],
+    outgoing_wrap: ['outgoing', (p) => { p.data = { out: p.data }; }],
+    swallow_drop_out: ['outgoing', (p) => p.data !== 'drop'],
+    fail_incoming: ['incoming', (p, next) => next(p.data === 'fail' ? new Error('transform failed') : null)],
+  };
+  const PLUGINS = {
+    greeter: { client(client) { client.on('open', () => client.write({ greeting: 'hello' })); } },
+  };
+
   function connect(c) {
     const o = c.options || {};
-    for (const k of ['transforms', 'plugins', 'compression', 'headers', 'max_length', 'channels', 'batching',
-      'transformer']) {
+    for (const k of ['compression', 'headers', 'max_length', 'channels', 'transformer']) {
       if (o[k] !== undefined && !(k === 'transformer' && /^websockets$/i.test(o[k]))) {
         if (k === 'transformer') fail('EUNSUPPORTED', `the browser client has no transformer ${o[k]}`);
         fail('ECAP', `the browser client cannot ${k}`);
@@ -35,12 +46,17 @@
     }
     const opts = { network: false };
     const map = { parser: 'parser', reconnect: 'reconnect', timeout: 'timeout', ping_timeout: 'pingTimeout',
-      queue_limit: 'queueLimit', manual: 'manual' };
+      queue_limit: 'queueLimit', manual: 'manual', batching: 'batching' };
     for (const [k, n] of Object.entries(map)) if (o[k] !== undefined) opts[n] = o[k];
     if (o.strategy !== undefined) opts.strategy = o.strategy === 'none' ? false : o.strategy;
     if (o.emitter) opts.emitter = o.ack_timeout !== undefined ? { timeout: o.ack_timeout } : true;
     const name = c.client;
+    for (const t of o.transforms || []) if (!TRANSFORMS[t]) fail('EINVAL', `unknown transform ${t}`);
+    for (const p of o.plugins || []) if (!PLUGINS[p]) fail('EINVAL', `unknown plugin ${p}`);
+    // Transforms and plugins before the first connection (it starts on the next turn).
     const cl = new Weft(c.url, opts);
+    for (const t of o.transforms || []) cl.transform(...TRANSFORMS[t]);
+    for (const p of o.plugins || []) cl.use(p, PLUGINS[p]);
     clients.set(name, cl);
     for (const e of ['open', 'close', 'end', 'timeout', 'online', 'offline']) cl.on(e, () => out({ ev: e, client: name }));
     cl.on('data', (v) => out({ ev: 'data', client: name, value: V.fromNative(v) }));
