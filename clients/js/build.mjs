@@ -15,10 +15,23 @@ const check = process.argv.includes('--check');
 // absWorkingDir: the paths esbuild writes into weft.mjs's comments are
 // relative to this folder, wherever the build is run from.
 const common = { bundle: true, write: false, target: ['es2020'], legalComments: 'none', charset: 'utf8', absWorkingDir: here };
+// The optional channels module imports the client: from weft.mjs (the ES
+// module), or from the global Weft (or Primus) a classic script defined.
+const clientFrom = (contents) => ({
+  name: 'client',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/weft\.js$/ }, (a) =>
+      a.importer.endsWith('channels.js') ? (contents ? { path: 'weft', namespace: 'client' } : { path: './weft.mjs', external: true }) : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'client' }, () => ({ contents }));
+  }
+});
+const GLOBAL_CLIENT = 'const W = globalThis.Weft || globalThis.Primus; export const Emitter = W.Emitter, WeftError = W.WeftError;';
 const outputs = [
   { entryPoints: [join(here, 'src/weft.js')], format: 'esm', minify: false, out: 'dist/weft.mjs' },
   { entryPoints: [join(here, 'src/global.js')], format: 'iife', minify: true, out: 'dist/weft.min.js' },
-  { entryPoints: [join(here, 'src/primus.js')], format: 'iife', minify: true, out: 'dist/primus.min.js' }
+  { entryPoints: [join(here, 'src/primus.js')], format: 'iife', minify: true, out: 'dist/primus.min.js' },
+  { entryPoints: [join(here, 'src/channels.js')], format: 'esm', minify: false, out: 'dist/weft-channels.mjs', plugins: [clientFrom(null)] },
+  { entryPoints: [join(here, 'src/channels-global.js')], format: 'iife', minify: true, out: 'dist/weft-channels.min.js', plugins: [clientFrom(GLOBAL_CLIENT)] }
 ];
 let stale = 0;
 const built = {};

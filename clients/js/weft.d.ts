@@ -1,5 +1,7 @@
 // Types of weft's browser client (src/weft.js; dist/weft.mjs, the global
 // `Weft` of dist/weft.min.js and the global `Primus` of dist/primus.min.js).
+// The optional channels module's own types are in channels.d.ts.
+import type { Channel } from './channels';
 
 /**
  * A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame.
@@ -66,6 +68,11 @@ export interface WeftOptions {
   plugin?: { [name: string]: Plugin };
 }
 
+export interface ChannelsOptions {
+  /** Messages each side may send before the receiver grants more (64): an integer in 1..65536, else a TypeError. */
+  window?: number;
+}
+
 /** What a transform sees: change `data` to change the message. */
 export interface Packet {
   data: any;
@@ -98,10 +105,11 @@ export interface ReconnectInfo {
 }
 
 /** weft's code names (include/weft/weft.h's table), and ETRANSFORM for a transform's own failure. */
-export type WeftCode = 'EIO' | 'EPARSE' | 'ETYPE' | 'EREJECTED' | 'ETIMEDOUT' | 'ECLOSED' | 'ETRANSFORM' | 'EEXIST';
+export type WeftCode =
+  | 'EIO' | 'EPARSE' | 'ETYPE' | 'EREJECTED' | 'ETIMEDOUT' | 'ECLOSED' | 'ETRANSFORM' | 'EEXIST' | 'EPROTO' | 'EUNSUPPORTED';
 
 export declare class WeftError extends Error {
-  /** "connect", "json", "msgpack", "encode"; "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks; "reconnect" (retries ran out). */
+  /** "connect", "json", "msgpack", "encode", "transform", "channel" (a bad channel packet: EPARSE, EPROTO, EUNSUPPORTED); "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks; "reconnect" (retries ran out). */
   kind: string;
   /**
    * weft's code name of the failure, as the C core and the other hosts report it:
@@ -132,6 +140,23 @@ export interface WeftEvents {
   online: () => void;
   offline: () => void;
   id: (id: string) => void;
+  /** The server opened a channel (with the channels plugin); without a listener it is refused. */
+  channel: (channel: Channel) => void;
+}
+
+/** The plugin channels() returns; registering it adds channel() to the client. */
+export interface ChannelsPlugin extends Plugin {
+  client: (client: Weft, options: WeftOptions) => void;
+}
+
+/** A client with the channels plugin registered. */
+export interface ChannelClient {
+  /**
+   * Opens the channel `name` (or finds the open one). Throws a TypeError on a bad name
+   * (1..255 bytes of UTF-8 without NUL), a WeftError (code ECLOSED) when the client is
+   * not open or the channel is still ending.
+   */
+  channel(name: string): Channel;
 }
 
 export declare class Emitter<Events extends { [K in keyof Events]: (...args: any[]) => void }> {
@@ -165,6 +190,9 @@ export declare class Weft extends Emitter<WeftEvents> {
   static WeftError: typeof WeftError;
   /** The event emitter the client and optional modules (weft-channels) build on. */
   static Emitter: typeof Emitter;
+  /** Set by the classic script dist/weft-channels.min.js. */
+  static channels?: (options?: ChannelsOptions) => ChannelsPlugin;
+  static Channel?: typeof Channel;
 
   readonly url: string;
   readonly options: WeftOptions;
@@ -193,6 +221,7 @@ export declare class Weft extends Emitter<WeftEvents> {
    * empty name or a plugin with neither function, a WeftError (code EEXIST) when the name is
    * taken; when `client` throws, the plugin is not registered and the exception propagates.
    */
+  use(name: string, plugin: ChannelsPlugin): this & ChannelClient;
   use(name: string, plugin: Plugin): this;
   /** The plugin registered under `name` (undefined when none), or all of them by name. */
   plugin(name: string): Plugin | undefined;

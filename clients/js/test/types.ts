@@ -1,6 +1,7 @@
 // Compiled by `tsc -p test/tsconfig.json` in test.sh: the declarations in
 // weft.d.ts describe the client as applications use it.
 import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
+import channels, { Channel } from '../channels';
 
 const c = new Weft('ws://127.0.0.1:8080/primus', {
   parser: 'msgpack',
@@ -34,6 +35,14 @@ t.use('greeter', { client(cl: Weft) { cl.on('open', () => cl.write({ greeting: '
 const plug = t.plugin('greeter');
 const all: number = Object.keys(t.plugin()).length;
 console.log(ok, state, d, sent, plug, all, new Weft.Emitter());
+const withChannels = new Weft('/primus').use('channels', channels({ window: 4 }));
+const up: Channel = withChannels.channel('up');
+up.on('data', (m: unknown) => console.log(m));
+const left: boolean = up.write({ n: 1 });
+withChannels.on('channel', (ch: Channel) => ch.end());
+console.log(left, up.queued, up.ended);
+// @ts-expect-error: a client without the plugin has no channel()
+t.channel('up');
 // @ts-expect-error: transforms are incoming or outgoing
 t.transform('sideways', () => {});
 // @ts-expect-error: batching is a boolean or a byte count

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Weft, backoff, parsers } from '../src/weft.js';
 import { encode, decode, MsgpackError, MAX_DEPTH } from '../src/msgpack.js';
+import { channels } from '../src/channels.js';
 import { ROOT } from './helpers.mjs';
 
 const msgpackLite = createRequire(join(ROOT, 'tests/interop/package.json'))('msgpack-lite');
@@ -646,4 +647,102 @@ test('batching: a lost connection takes its batch; bad option values throw', asy
   c.end();
   for (const batching of [-1, 'lots', {}]) assert.throws(() => client({ batching }), TypeError);
   for (const batching of [false, 0, 100]) client({ batching }).end();
+});
+
+test('channels (optional module): open by use, messages in order with credit, the end handshake, a close ends the rest', async () => {
+  const c = client({ plugin: { channels: channels({ window: 4 }) } });
+  assert.throws(() => c.channel('early'), (e) => e.code === 'ECLOSED', 'not open yet');
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  const sent = () => ws.sent.splice(0).map((f) => JSON.parse(f));
+  const up = c.channel('up');
+  assert.equal(c.channel('up'), up, 'found again by name');
+  const got = [];
+  up.on('data', (v) => got.push(v));
+  for (let i = 0; i < 6; i++) assert.equal(up.write(i), i < 4, 'four messages of credit');
+  assert.equal(up.queued, 2);
+  assert.deepEqual(sent(), [0, 1, 2, 3].map((data) => ({ type: 2, ch: 'up', data })));
+  let drained = 0;
+  up.on('drain', () => drained++);
+  ws.deliver('{"type":4,"ch":"up","credit":2}');
+  assert.deepEqual(sent(), [4, 5].map((data) => ({ type: 2, ch: 'up', data })));
+  assert.equal(drained, 1);
+  // Receiving: credit goes back after half the window; a paused channel holds and grants nothing.
+  ws.deliver('{"type":2,"ch":"up","data":"a"}');
+  ws.deliver('{"type":2,"ch":"up","data":"b"}');
+  assert.deepEqual(sent(), [{ type: 4, ch: 'up', credit: 2 }]);
+  up.pause();
+  ws.deliver('{"type":2,"ch":"up","data":"c"}');
+  ws.deliver('{"type":2,"ch":"up","data":"d"}');
+  assert.deepEqual(got, ['a', 'b']);
+  assert.deepEqual(sent(), []);
+  up.resume();
+  assert.deepEqual(got, ['a', 'b', 'c', 'd']);
+  assert.deepEqual(sent(), [{ type: 4, ch: 'up', credit: 2 }]);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data'), [], 'channel packets are not data');
+  // Opened by the server: the channel event.
+  const opened = [];
+  c.on('channel', (ch) => opened.push(ch.name));
+  ws.deliver('{"type":2,"ch":"down","data":1}');
+  assert.deepEqual(opened, ['down']);
+  // The end handshake: ours, answered.
+  let ends = 0;
+  up.on('end', () => ends++);
+  assert.equal(up.end(), true);
+  assert.equal(up.end(), false);
+  assert.deepEqual(sent(), [{ type: 3, ch: 'up' }]);
+  assert.throws(() => up.write(1), (e) => e.code === 'ECLOSED');
+  assert.throws(() => c.channel('up'), (e) => e.code === 'ECLOSED', 'ending until answered');
+  ws.deliver('{"type":3,"ch":"up"}');
+  assert.equal(ends, 1);
+  assert.notEqual(c.channel('up'), up, 'the name opens a new channel');
+  // The peer's end is answered; a closing connection ends the rest.
+  const down = c.channel('down');
+  let downEnds = 0;
+  down.on('end', () => downEnds++);
+  ws.drop();
+  assert.equal(downEnds, 1);
+  c.end();
+});
+
+test('channels: bad input is an error of kind channel and is dropped; bad names and windows throw', () => {
+  assert.throws(() => channels({ window: 0 }), TypeError);
+  assert.throws(() => channels({ window: 1.5 }), TypeError);
+  const c = client();
+  c.use('channels', channels({ window: 2 }));
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  for (const bad of ['', 'a\0b', 'x'.repeat(256), '\ud800', 5]) assert.throws(() => c.channel(bad), TypeError);
+  c.channel('é'.repeat(127)).end(); // 254 bytes: fine
+  ws.sent.length = 0;
+  ws.deliver('{"type":2,"ch":"","data":1}'); // no valid name
+  ws.deliver('{"type":2,"ch":"nodata"}'); // a message without data
+  ws.deliver('{"type":4,"ch":"x","credit":0}'); // a credit out of 1..2^30
+  ws.deliver('{"type":4,"ch":"x","credit":1.5}');
+  ws.deliver('{"type":4,"ch":"unknown","credit":3}'); // credit for an unknown channel: ignored
+  ws.deliver('{"type":3,"ch":"unknown"}'); // the end of an unknown channel: ignored
+  ws.deliver('{"type":2,"ch":"nobody","data":1}'); // opened by the server, nobody listens: refused
+  const errs = c.log.filter((e) => e[0] === 'error').map((e) => [e[1].kind, e[1].code]);
+  assert.deepEqual(errs, [['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EUNSUPPORTED']]);
+  assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [{ type: 3, ch: 'nobody' }]);
+  // Beyond the granted window (2, paused so nothing is granted back): dropped with EPROTO.
+  c.log.length = 0;
+  const ch = c.channel('w');
+  ch.pause();
+  for (let i = 0; i < 3; i++) ws.deliver(`{"type":2,"ch":"w","data":${i}}`);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'error').map((e) => e[1].code), ['EPROTO']);
+  const got = [];
+  ch.on('data', (v) => got.push(v));
+  ch.resume();
+  assert.deepEqual(got, [0, 1]);
+  // A credit overflow: EPROTO, the credit stays.
+  ws.deliver(`{"type":4,"ch":"w","credit":${2 ** 30}}`);
+  assert.equal(c.log.filter((e) => e[0] === 'error').at(-1)[1].code, 'EPROTO');
+  // {"type": 2} without "ch", or another type: plain data.
+  ws.deliver('{"type":2,"data":1}');
+  ws.deliver('{"type":5,"ch":"w"}');
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ type: 2, data: 1 }, { type: 5, ch: 'w' }]);
+  c.end();
 });

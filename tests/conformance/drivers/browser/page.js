@@ -38,7 +38,7 @@
 
   function connect(c) {
     const o = c.options || {};
-    for (const k of ['compression', 'headers', 'max_length', 'channels', 'transformer']) {
+    for (const k of ['compression', 'headers', 'max_length', 'transformer']) {
       if (o[k] !== undefined && !(k === 'transformer' && /^websockets$/i.test(o[k]))) {
         if (k === 'transformer') fail('EUNSUPPORTED', `the browser client has no transformer ${o[k]}`);
         fail('ECAP', `the browser client cannot ${k}`);
@@ -55,6 +55,14 @@
     for (const p of o.plugins || []) if (!PLUGINS[p]) fail('EINVAL', `unknown plugin ${p}`);
     // Transforms and plugins before the first connection (it starts on the next turn).
     const cl = new Weft(c.url, opts);
+    // Channels (the optional module weft-channels.js) first: transforms do not see its packets.
+    if (o.channels) {
+      cl.use('channels', Weft.channels(o.channel_window ? { window: o.channel_window } : {}));
+      cl.on('channel', (ch) => {
+        watchChannel(c.client, ch);
+        out({ ev: 'channel', client: c.client, channel: ch.name });
+      });
+    }
     for (const t of o.transforms || []) cl.transform(...TRANSFORMS[t]);
     for (const p of o.plugins || []) cl.use(p, PLUGINS[p]);
     clients.set(name, cl);
@@ -80,6 +88,22 @@
       });
     }
     return {};
+  }
+
+  const channels = new Map(); // "client|name" -> the channel
+  function watchChannel(name, ch) {
+    channels.set(`${name}|${ch.name}`, ch);
+    const base = { client: name, channel: ch.name };
+    ch.on('data', (v) => out({ ev: 'channel_data', ...base, value: V.fromNative(v) }));
+    ch.on('end', () => out({ ev: 'channel_end', ...base }));
+    ch.on('drain', () => out({ ev: 'channel_drain', ...base }));
+    return ch;
+  }
+  function channel(c) {
+    const cl = client(c);
+    if (!cl.channel) fail('ECAP', 'channels are off on this client');
+    const ch = channels.get(`${c.client}|${c.channel}`);
+    return ch && !ch.ended ? ch : watchChannel(c.client, cl.channel(c.channel));
   }
 
   function client(c) {
@@ -119,6 +143,11 @@
       if ('resolve' in c) ack(null, V.toNative(c.resolve));
       else ack(V.toNative(c.reject));
     },
+    channel_open(c) { channel(c); },
+    channel_write(c) { return { queued: !channel(c).write(V.toNative(c.value)) }; },
+    channel_end(c) { channel(c).end(); },
+    channel_pause(c) { channel(c).pause(); },
+    channel_resume(c) { channel(c).resume(); },
     quit() {
       for (const cl of clients.values()) cl.destroy();
     },
