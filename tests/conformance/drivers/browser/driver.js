@@ -23,11 +23,12 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', 
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FILES = {
   '/': ['text/html', '<!doctype html><title>weft conformance</title><script src="/weft.js"></script>' +
-    '<script src="/weft-channels.js"></script><script src="/values.js"></script><script src="/page.js"></script>'],
+    '<script src="/weft-channels.js"></script><script src="/values.js"></script><script src="/menu.js"></script><script src="/page.js"></script>'],
   '/weft.js': ['application/javascript', path.join(ROOT, 'clients', 'js', 'dist', 'weft.min.js')],
   // the optional channels module, as a page loads it after weft.js
   '/weft-channels.js': ['application/javascript', path.join(ROOT, 'clients', 'js', 'dist', 'weft-channels.min.js')],
   '/values.js': ['application/javascript', path.join(__dirname, '..', '..', 'lib', 'values.js')],
+  '/menu.js': ['application/javascript', path.join(__dirname, '..', '..', 'lib', 'menu.js')],
   '/page.js': ['application/javascript', path.join(__dirname, 'page.js')],
 };
 

@@ -24,17 +24,8 @@
     };
   }
 
-  // The menu of transforms and plugins (tests/conformance/README.md), as the Node driver's.
-  const TRANSFORMS = {
-    swallow_drop: ['incoming', (p) => p.data !== 'drop'],
-    incoming_wrap: ['incoming', (p) => { p.data = { in: p.data }; }],
-    outgoing_wrap: ['outgoing', (p) => { p.data = { out: p.data }; }],
-    swallow_drop_out: ['outgoing', (p) => p.data !== 'drop'],
-    fail_incoming: ['incoming', (p, next) => next(p.data === 'fail' ? new Error('transform failed') : null)],
-  };
-  const PLUGINS = {
-    greeter: { client(client) { client.on('open', () => client.write({ greeting: 'hello' })); } },
-  };
+  // The menu of transforms and plugins (README.md; lib/menu.js, shared with the Node driver).
+  const { TRANSFORMS, PLUGINS } = window.ConformanceMenu;
 
   function connect(c) {
     const o = c.options || {};
