@@ -500,4 +500,41 @@ const char weft__library_primus_js[] =
     "OPENING=L;m.CLOSED=g;m.OPEN=y;m.backoff=B;m.parsers=S;m.WeftError=p;m.Emitter=b;m.version=\"0.1."
     "0\";var q=m;var P=class extends q{};globalThis.Primus=P;})();\012";
 const size_t weft__library_primus_js_len = 23048;
+
+const char weft__library_channels_js[] =
+    "(()=>{var l=globalThis.Weft||globalThis.Primus,f=l.Emitter,_=l.WeftError;var g=2**30,E=new TextE"
+    "ncoder,m=r=>typeof r==\"string\"&&!!r&&!r.includes(\"\\0\")&&E.encode(r).length<=255&&(!r.isWell"
+    "Formed||r.isWellFormed()),o=class extends f{constructor(t,s,c,a){super(),this.client=t,this.name"
+    "=c,this._window=s,this._forget=a,this._credit=s,this._unacked=0,this._consumed=0,this._paused=th"
+    "is._ending=this._done=this._delivering=!1,this._out=[],this._in=[]}get queued(){return this._out"
+    ".length}get ended(){return this._ending}write(t){if(this._ending)throw new _(\"closed\",`channel"
+    " ${this.name} has ended`);return this._credit&&!this._out.length\?(this._credit--,this._send(2,{"
+    "data:t}),!0):(this._out.push(t),!1)}end(){return this._ending\?!1:(this._ending=!0,this._out=[],"
+    "this._in=[],this._send(3),!0)}pause(){this._paused=!0}resume(){this._paused&&(this._paused=!1,th"
+    "is._drainIn())}_send(t,s){this.client._write({type:t,ch:this.name,...s})}_data(t,s){if(!this._en"
+    "ding){if(++this._unacked>this._window)return this._unacked--,s(\"EPROTO\",\"channel message beyo"
+    "nd the granted window\");this._in.push(t),this._drainIn()}}_drainIn(){if(this._delivering)return"
+    ";for(this._delivering=!0;!this._paused&&!this._ending&&this._in.length;)this._consumed++,this.em"
+    "it(\"data\",this._in.shift());this._delivering=!1;let t=this._window;!this._ending&&this._consum"
+    "ed>=(t>>1)+(t===1)&&(this._send(4,{credit:this._consumed}),this._unacked-=this._consumed,this._c"
+    "onsumed=0)}_flush(){let t=this._out.length;for(;this._credit&&this._out.length&&!this._ending;)t"
+    "his._credit--,this._send(2,{data:this._out.shift()});t&&!this._out.length&&!this._ending&&this.e"
+    "mit(\"drain\")}_finish(){this._done||(this._done=this._ending=!0,this._forget(this),this.emit(\""
+    "end\"))}};function p({window:r=64}={}){if(!Number.isInteger(r)||r<1||r>65536)throw new TypeError"
+    "(\"channels: window must be an integer in 1..65536\");return{client(t){let s=new Map,c=n=>s.get("
+    "n.name)===n&&s.delete(n.name),a=n=>{let e=new o(t,r,n,c);return s.set(n,e),e},h=(n,e)=>t.emit(\""
+    "error\",new _(\"channel\",e,{code:n}));t.channel=n=>{if(!m(n))throw new TypeError(\"channel name"
+    ": 1..255 bytes of UTF-8 without NUL\");let e=s.get(n);if(e&&!e._ending)return e;if(e||t.readySta"
+    "te!==t.constructor.OPEN)throw new _(\"closed\",`channel ${n}: ${e\?\"ending\":\"the client is no"
+    "t open\"}`);return a(n)},t.transform(\"incoming\",n=>{let e=n.data;if(!e||typeof e!=\"object\"||"
+    "![2,3,4].includes(e.type)||!(\"ch\"in e))return!0;if(!m(e.ch))return h(\"EPARSE\",\"channel pack"
+    "et without a valid channel name\"),!1;let d=e.credit;if(e.type===2\?!(\"data\"in e):e.type===4&&"
+    "!(Number.isInteger(d)&&d>=1&&d<=g))return h(\"EPARSE\",\"malformed channel packet\"),!1;let i=s."
+    "get(e.ch);if(e.type===3)i&&!i._ending&&i.end(),i&&i._finish();else if(e.type===4)i&&!i._ending&&"
+    "(i._credit+d>g\?h(\"EPROTO\",\"channel credit overflow\"):i._credit+=d,i._flush());else{if(!i){i"
+    "f(i=a(e.ch),!t.listeners(\"channel\").length)return h(\"EUNSUPPORTED\",`channel ${e.ch} opened b"
+    "y the server, and nobody takes it`),i.end(),!1;t.emit(\"channel\",i)}i._data(e.data,h)}return!1}"
+    ");let u=()=>{for(let n of[...s.values()])n._finish()};t.on(\"close\",u),t.on(\"end\",u)}}}var w="
+    "globalThis.Weft||globalThis.Primus;w.channels=p;w.Channel=o;})();\012";
+const size_t weft__library_channels_js_len = 3168;
 /* clang-format on */
