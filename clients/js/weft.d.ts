@@ -7,6 +7,9 @@ import type { Channel } from './channels';
  * A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame.
  * With json, binary inside a message (a Uint8Array, another view, an ArrayBuffer) is written
  * as {"type": "Buffer", "data": [...bytes]} and read back as that object (as the C core and Node).
+ * Ints beyond 2^53 (within int64) are BigInt, as with msgpack; with json only where the browser
+ * has JSON.parse's source text access and JSON.rawJSON (Chromium 114+): elsewhere they are read
+ * as doubles, and writing a BigInt is an encode error.
  */
 export type Message =
   | null

@@ -475,18 +475,19 @@ function backoff(attempt, { min = 500, max = Infinity, factor = 2 } = {}, rand =
 var escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
 var isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 var toBytes = (v) => v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-var bufferJSON = (k, v) => isBinary(v) ? { type: "Buffer", data: Array.from(toBytes(v)) } : v;
+var toJSON = (k, v) => isBinary(v) ? { type: "Buffer", data: Array.from(toBytes(v)) } : typeof v === "bigint" ? JSON.rawJSON(v) : v;
+var fromJSON = (k, v, c) => c && !Number.isSafeInteger(v) && /^-?\d{16,19}$/.test(c.source) && BigInt.asIntN(64, c = BigInt(c.source)) === c ? c : v;
 var parsers = {
   json: {
     name: "json",
     encode(v) {
       if (isBinary(v)) return toBytes(v);
-      const s = JSON.stringify(v, bufferJSON);
+      const s = JSON.stringify(v, toJSON);
       if (s === void 0) throw new TypeError("cannot encode " + typeof v + " as JSON");
       return escapeLS(s);
     },
     decode(frame) {
-      return typeof frame === "string" ? JSON.parse(frame) : toBytes(frame);
+      return typeof frame === "string" ? JSON.parse(frame, /\d{16}/.test(frame) ? fromJSON : void 0) : toBytes(frame);
     }
   },
   msgpack: {
@@ -558,7 +559,7 @@ var Weft = class extends Emitter {
     this._WebSocket = "WebSocket" in o ? o.WebSocket : typeof WebSocket !== "undefined" ? WebSocket : null;
     this._fetch = "fetch" in o ? o.fetch : typeof fetch !== "undefined" ? fetch.bind(globalThis) : null;
     this._random = o.random || Math.random;
-    if (!this._WebSocket) throw new TypeError("no WebSocket implementation (pass options.WebSocket)");
+    if (!this._WebSocket) throw new TypeError("no WebSocket (pass options.WebSocket)");
     this.readyState = CLOSED;
     this.online = true;
     this._ended = false;
@@ -594,7 +595,7 @@ var Weft = class extends Emitter {
    * event of kind "transform" (code err.code when a string, else ETRANSFORM).
    */
   transform(type, fn) {
-    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== "function") throw new TypeError("transform(type, fn): bad arguments");
+    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== "function") throw new TypeError("bad transform");
     this._tr[type].push(fn);
     return this;
   }
@@ -633,7 +634,7 @@ var Weft = class extends Emitter {
    */
   use(name, plugin) {
     if (typeof name !== "string" || !name || !plugin || !(plugin.client || plugin.server))
-      throw new TypeError("use(name, plugin): bad arguments");
+      throw new TypeError("bad plugin");
     if (this._plugins[name]) throw new WeftError("exist", `plugin ${name} is already registered`);
     this._plugins[name] = plugin;
     try {

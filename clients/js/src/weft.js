@@ -103,8 +103,16 @@ const escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\
 const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 const toBytes = (v) =>
   v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-// Binary inside a JSON message: Node's Buffer object, as the C core writes it.
-const bufferJSON = (k, v) => (isBinary(v) ? { type: 'Buffer', data: Array.from(toBytes(v)) } : v);
+// Binary inside a JSON message: Node's Buffer object, as the C core writes
+// it; a BigInt as its digits (JSON.rawJSON, where the browser has it).
+const toJSON = (k, v) =>
+  isBinary(v) ? { type: 'Buffer', data: Array.from(toBytes(v)) } : typeof v === 'bigint' ? JSON.rawJSON(v) : v;
+// Ints beyond 2^53 read exactly, as BigInt (as msgpack's), when they fit
+// int64 (the C core reads others as doubles): from the number's source
+// text, where JSON.parse gives it to a reviver; only asked of frames with a
+// run of 16 digits.
+const fromJSON = (k, v, c) =>
+  c && !Number.isSafeInteger(v) && /^-?\d{16,19}$/.test(c.source) && BigInt.asIntN(64, (c = BigInt(c.source))) === c ? c : v;
 
 /**
  * The parsers: encode(value) gives what WebSocket.send takes (a string for
@@ -119,12 +127,12 @@ export const parsers = {
     name: 'json',
     encode(v) {
       if (isBinary(v)) return toBytes(v);
-      const s = JSON.stringify(v, bufferJSON);
+      const s = JSON.stringify(v, toJSON);
       if (s === undefined) throw new TypeError('cannot encode ' + typeof v + ' as JSON');
       return escapeLS(s);
     },
     decode(frame) {
-      return typeof frame === 'string' ? JSON.parse(frame) : toBytes(frame);
+      return typeof frame === 'string' ? JSON.parse(frame, /\d{16}/.test(frame) ? fromJSON : undefined) : toBytes(frame);
     }
   },
   msgpack: {
@@ -214,7 +222,7 @@ export class Weft extends Emitter {
     this._WebSocket = 'WebSocket' in o ? o.WebSocket : typeof WebSocket !== 'undefined' ? WebSocket : null;
     this._fetch = 'fetch' in o ? o.fetch : typeof fetch !== 'undefined' ? fetch.bind(globalThis) : null;
     this._random = o.random || Math.random;
-    if (!this._WebSocket) throw new TypeError('no WebSocket implementation (pass options.WebSocket)');
+    if (!this._WebSocket) throw new TypeError('no WebSocket (pass options.WebSocket)');
 
     this.readyState = CLOSED;
     this.online = true;
@@ -254,7 +262,7 @@ export class Weft extends Emitter {
    * event of kind "transform" (code err.code when a string, else ETRANSFORM).
    */
   transform(type, fn) {
-    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== 'function') throw new TypeError('transform(type, fn): bad arguments');
+    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== 'function') throw new TypeError('bad transform');
     this._tr[type].push(fn);
     return this;
   }
@@ -293,7 +301,7 @@ export class Weft extends Emitter {
    */
   use(name, plugin) {
     if (typeof name !== 'string' || !name || !plugin || !(plugin.client || plugin.server))
-      throw new TypeError('use(name, plugin): bad arguments');
+      throw new TypeError('bad plugin');
     if (this._plugins[name]) throw new WeftError('exist', `plugin ${name} is already registered`);
     this._plugins[name] = plugin;
     try {

@@ -155,6 +155,10 @@ test('parsers: json escapes U+2028/9, passes binary through, refuses what JSON c
   assert.equal(j.encode({ a: part, b: [new Uint8Array(0)], c: new Uint8Array([255]).buffer }), text);
   assert.deepEqual(j.decode(text).a, { type: 'Buffer', data: [1, 2, 3] });
   assert.equal(j.encode({ d: new DataView(new Uint8Array([7]).buffer) }), '{"d":{"type":"Buffer","data":[7]}}');
+  // Look-alikes of ints beyond 2^53 are read as JSON.parse reads them, with
+  // or without its source text (BigInt itself: test/browser.test.mjs).
+  assert.deepEqual(j.decode('[12345678901234567.5,100000000000000000000,-9223372036854775809,"9007199254740993",{"9007199254740993":1},9007199254740991]'),
+    [12345678901234567.5, 1e20, -9223372036854775809, '9007199254740993', { '9007199254740993': 1 }, 9007199254740991]);
 });
 
 test('msgpack: round trips and byte-for-byte agreement with msgpack-lite', () => {

@@ -18,7 +18,7 @@ const { chromium } = require(path.join(ROOT, 'clients', 'js', 'node_modules', 'p
 
 const CAPS = ['client', 'values', 'values.binary', 'parser.msgpack', 'client.manual', 'client.destroy',
   'client.set_online', 'client.id', 'client.emitter', 'rooms.client', 'client.transform.in', 'client.transform.out',
-  'client.plugin', 'client.batching', 'client.channels'];
+  'client.plugin', 'client.batching', 'client.channels', 'values.int64.json'];
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FILES = {
