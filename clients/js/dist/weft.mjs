@@ -574,7 +574,7 @@ var Weft = class extends Emitter {
     this._queueBytes = 0;
     this._timers = {};
     this._tr = { incoming: [], outgoing: [] };
-    this._plugins = {};
+    this._plugins = /* @__PURE__ */ Object.create(null);
     if (o.network !== false && typeof window !== "undefined" && window.addEventListener) {
       this._onOnline = () => this.setOnline(true);
       this._onOffline = () => this.setOnline(false);

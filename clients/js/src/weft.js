@@ -238,7 +238,7 @@ export class Weft extends Emitter {
     this._queueBytes = 0;
     this._timers = {};
     this._tr = { incoming: [], outgoing: [] };
-    this._plugins = {};
+    this._plugins = Object.create(null); // any name, "constructor" too
 
     if (o.network !== false && typeof window !== 'undefined' && window.addEventListener) {
       this._onOnline = () => this.setOnline(true);

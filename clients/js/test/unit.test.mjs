@@ -591,6 +591,8 @@ test('plugins: use() runs plugin.client(client, options) now; duplicates, bad pl
   assert.throws(() => c.use('broken', { client() { throw new Error('no'); } }), /no/);
   assert.equal(c.plugin('broken'), undefined, 'a plugin that throws is not registered');
   c.use('broken', { client() {} });
+  for (const name of ['constructor', '__proto__', 'toString']) c.use(name, { client() {} });
+  assert.deepEqual(Object.keys(c.plugin()), ['greeter', 'server-only', 'broken', 'constructor', '__proto__', 'toString']);
   c.open();
   FakeSocket.last().accept();
   assert.deepEqual(FakeSocket.last().sent, ['{"greeting":"hello"}']);
