@@ -700,7 +700,8 @@ WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
  * such path), WEFT_ECLOSED, WEFT_ENOMEM.
  */
 /* The browser client: weft's (global Weft) at <pathname>/weft.js and the
- * Primus-compatible one (global Primus) at <pathname>/primus.js, served
+ * Primus-compatible one (global Primus) at <pathname>/primus.js, with its
+ * optional channels module (Weft.channels) at <pathname>/weft-channels.js, served
  * from the library itself under every pathname the server listens on,
  * unless turned off here (before listening) or the application registered
  * those paths itself first. On by default. Errors: WEFT_EINVAL,
