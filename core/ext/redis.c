@@ -57,13 +57,26 @@ static void lost(weft_redis *r, const char *kind, const char *why) {
   schedule(r);
 }
 
+/* Both connections are up: the outage (if any) is over. */
+static void linked(weft_redis *r) {
+  if (!r->cmd_up || !r->sub_up) return;
+  uv_timer_stop(&r->retry);
+  r->backoff = BACKOFF_MIN;
+  r->dropped_reported = 0;
+}
+
 static void on_message(redisAsyncContext *ac, void *reply, void *privdata) {
   (void)privdata;
   weft_redis *r = ac->data;
   redisReply *m = reply;
   if (!r || r->closing || !m || m->type != REDIS_REPLY_ARRAY || m->elements != 3) return;
-  if (m->element[0]->type != REDIS_REPLY_STRING || strcmp(m->element[0]->str, "message") != 0)
-    return; /* the subscription's confirmation */
+  if (m->element[0]->type != REDIS_REPLY_STRING) return;
+  if (strcmp(m->element[0]->str, "subscribe") == 0) { /* now we hear the others */
+    r->sub_up = 1;
+    linked(r);
+    return;
+  }
+  if (strcmp(m->element[0]->str, "message") != 0) return;
   redisReply *body = m->element[2];
   if (body->type == REDIS_REPLY_STRING) weft__redis_receive(r, body->str, body->len);
 }
@@ -79,17 +92,12 @@ static void on_connect(const redisAsyncContext *cac, int status) {
     lost(r, "connect", ac->errstr);
     return;
   }
-  if (ac == r->sub) {
-    r->sub_up = 1;
+  if (ac == r->sub) { /* up when the subscription is confirmed (on_message) */
     redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %s", WEFT__REDIS_CHANNEL);
   } else {
     r->cmd_up = 1;
     weft__redis_register_all(r);
-  }
-  if (r->cmd_up && r->sub_up) {
-    uv_timer_stop(&r->retry);
-    r->backoff = BACKOFF_MIN;
-    r->dropped_reported = 0;
+    linked(r);
   }
 }
 
@@ -335,4 +343,11 @@ int weft_redis_attach(weft_server *s, const char *url, uint32_t ttl_ms) {
   uv_unref((uv_handle_t *)&r->refresh);
   dial(r);
   return 0;
+}
+
+int weft_redis_linked(weft_server *s) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  weft_redis *r = s ? weft_server_plugin(s, WEFT__REDIS_PLUGIN) : NULL;
+  if (!r) return WEFT_EINVAL;
+  return r->cmd_up && r->sub_up;
 }
