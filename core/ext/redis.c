@@ -351,3 +351,14 @@ int weft_redis_linked(weft_server *s) {
   if (!r) return WEFT_EINVAL;
   return r->cmd_up && r->sub_up;
 }
+
+int weft_redis_set_ttl(weft_server *s, uint32_t ttl_ms) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  weft_redis *r = s ? weft_server_plugin(s, WEFT__REDIS_PLUGIN) : NULL;
+  if (!s || !ttl_ms) return WEFT_EINVAL;
+  if (!r) return WEFT_ESTATE;
+  r->ttl_ms = ttl_ms;
+  uint32_t every = ttl_ms / 3 ? ttl_ms / 3 : 1;
+  uv_timer_start(&r->refresh, weft__redis_refresh, every, every);
+  return 0;
+}

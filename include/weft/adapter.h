@@ -113,6 +113,11 @@ WEFT_EXTERN int weft_server_presence(weft_server *server, const char *room, weft
  * set), WEFT_EUNSUPPORTED (built without hiredis), WEFT_ENOMEM. */
 WEFT_EXTERN int weft_redis_attach(weft_server *server, const char *url, uint32_t ttl_ms);
 
+/* Changes the registry's expiry (see weft_redis_attach); sparks get it at
+ * their next refresh. Errors: WEFT_EINVAL (NULL server, 0), WEFT_ESTATE (no
+ * Redis adapter attached), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_redis_set_ttl(weft_server *server, uint32_t ttl_ms);
+
 /* 1 while both connections to Redis are up (commands, and the subscription
  * confirmed), 0 while it is away. Errors: WEFT_EINVAL (NULL server, or no
  * Redis adapter attached), WEFT_ECLOSED. */
