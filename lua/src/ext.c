@@ -463,8 +463,7 @@ static int push_presence(lua_State *L, weft__lcall *c) {
   return 1;
 }
 
-static void on_presence(weft_server *s, int status, const char *const *ids, size_t n,
-                        void *user) {
+static void on_presence(weft_server *s, int status, const char *const *ids, size_t n, void *user) {
   presence_ask *a = user;
   weft__lcall c;
   (void)s;
