@@ -6,25 +6,13 @@ tests/cross/cluster.test.js."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from typing import Any
 
 import pytest
 
 import weft
-from conftest import T
-
-
-async def until(cond: Any, what: str) -> None:
-    async def poll() -> None:
-        while not cond():
-            await asyncio.sleep(0.005)
-
-    try:
-        await asyncio.wait_for(poll(), T)
-    except asyncio.TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
+from test_ext import until
 
 
 def closed_port() -> int:

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "failf.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 
@@ -74,18 +75,7 @@ struct fx {
   uint64_t mark;
 };
 
-static void failf(fx *f, int line, const char *fmt, ...) {
-  if (f->fail[0]) return;
-  int n = snprintf(f->fail, sizeof(f->fail), "line %d: ", line);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(f->fail + n, sizeof(f->fail) - (size_t)n, fmt, ap);
-  va_end(ap);
-}
-#define CHECK(f, cond)                                                                             \
-  do {                                                                                             \
-    if (!(cond)) failf((f), __LINE__, "%s", #cond);                                                \
-  } while (0)
+WEFT_TEST_FAILF(fx)
 
 /* ---- processes: redis-server and the CLI ---- */
 
