@@ -4,6 +4,7 @@
  * goes to every connected client).
  *
  *   bcast_load --port P [--path /primus] [--clients 1000] [--senders 8]
+ *              [--ports P1,P2,… (a cluster: connection i goes to port i % n)]
  *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
  *              [--addrs 8] [--connect-concurrency 256] [--size 32]
  *              [--deflate BITS,BITS,...] [--server-pid PID]
@@ -66,6 +67,7 @@ typedef struct conn {
 typedef struct bench {
   uv_loop_t *loop;
   int port, nclients, nsenders, inflight, naddrs, concurrency;
+  int ports[16], nports; /* --ports: connection i to ports[i % nports] */
   double rate, seconds, warmup;
   const char *path;
   conn *conns; /* receivers first, then senders */
@@ -333,7 +335,7 @@ static void on_connect(uv_connect_t *req, int status) {
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   b->path, b->port, ext);
+                   b->path, b->ports[c->idx % b->nports], ext);
   uv_buf_t buf = uv_buf_init(request, (unsigned)n);
   uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -354,7 +356,7 @@ static void connect_more(bench *b) {
     snprintf(src, sizeof(src), "127.0.0.%d", 1 + i % b->naddrs);
     struct sockaddr_in sa, da;
     uv_ip4_addr(src, 0, &sa);
-    uv_ip4_addr("127.0.0.1", b->port, &da);
+    uv_ip4_addr("127.0.0.1", b->ports[i % b->nports], &da);
     int rc = uv_tcp_bind(&c->tcp, (struct sockaddr *)&sa, 0);
     if (rc < 0) {
       fail(b, "bind", rc);
@@ -473,6 +475,9 @@ int main(int argc, char **argv) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
     if (strcmp(k, "--port") == 0)
       b.port = atoi(v);
+    else if (strcmp(k, "--ports") == 0)
+      for (char *t = strtok((char *)v, ","); t && b.nports < 16; t = strtok(NULL, ","))
+        b.ports[b.nports++] = atoi(t);
     else if (strcmp(k, "--path") == 0)
       b.path = v;
     else if (strcmp(k, "--clients") == 0)
@@ -506,6 +511,8 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (!b.nports && b.port > 0) b.ports[b.nports++] = b.port;
+  if (b.nports && b.port <= 0) b.port = b.ports[0];
   if (b.port <= 0 || b.nclients <= 0 || b.nsenders <= 0 || b.naddrs <= 0 || b.naddrs > 254 ||
       b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0) || b.size < MSG_MIN ||
       b.size > MSG_MAX) {
