@@ -5,6 +5,7 @@
  *
  *   bcast_load --port P [--path /primus] [--clients 1000] [--senders 8]
  *              [--ports P1,P2,… (a cluster: connection i goes to port i % n)]
+ *              [--sio (Socket.IO 4 peers: event "m" over engine.io v4 WebSocket)]
  *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
  *              [--addrs 8] [--connect-concurrency 256] [--size 32]
  *              [--deflate BITS,BITS,...] [--server-pid PID]
@@ -68,6 +69,7 @@ typedef struct bench {
   uv_loop_t *loop;
   int port, nclients, nsenders, inflight, naddrs, concurrency;
   int ports[16], nports; /* --ports: connection i to ports[i % nports] */
+  int sio, nsp_count;    /* --sio: Socket.IO packets; connections joined to "/" */
   double rate, seconds, warmup;
   const char *path;
   conn *conns; /* receivers first, then senders */
@@ -127,10 +129,11 @@ static void on_write(uv_write_t *w, int status) {
 
 static const char hexd[] = "0123456789abcdef";
 
+static void write_frame(conn *c, const uint8_t *payload, size_t size);
+
 static void send_message(bench *b, conn *c) {
   static const char words[] = "the quick brown fox jumps over the lazy dog; ";
-  uint8_t frame[8 + MSG_MAX];
-  uint8_t payload[MSG_MAX];
+  uint8_t payload[MSG_MAX + 16];
   size_t size = (size_t)b->size;
   uint32_t seq = b->next_seq++;
   uint64_t now = uv_hrtime();
@@ -154,6 +157,18 @@ static void send_message(bench *b, conn *c) {
   for (size_t i = 0; p < size - 1; i++)
     payload[p++] = (uint8_t)words[(seq + i) % (sizeof(words) - 1)];
   payload[p++] = '"';
+  if (b->sio) { /* 42["m",<payload>] */
+    memmove(payload + 7, payload, size);
+    memcpy(payload, "42[\"m\",", 7);
+    payload[7 + size] = ']';
+    size += 8;
+  }
+  write_frame(c, payload, size);
+}
+
+/* One masked text frame. */
+static void write_frame(conn *c, const uint8_t *payload, size_t size) {
+  uint8_t frame[8 + MSG_MAX + 16];
   const uint8_t mask[4] = {0x11, 0x22, 0x33, 0x44};
   size_t h = 2;
   frame[0] = 0x81;
@@ -278,7 +293,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->upgraded = 1;
     b->connecting--;
     b->upgraded_count++;
-    if (b->upgraded_count == b->nclients + b->nsenders)
+    if (b->sio) write_frame(c, (const uint8_t *)"40", 2); /* join the namespace "/" */
+    if (b->upgraded_count == b->nclients + b->nsenders && !b->sio)
       start_sending(b);
     else
       connect_more(b);
@@ -289,9 +305,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   const uint8_t *payload;
   uint64_t plen;
   while ((fl = ws_frame(c->in + off, c->in_len - off, &op, &payload, &plen)) > 0) {
-    if (op == 1 || op == 2) {
+    if ((op == 1 || op == 2) && b->sio && (plen < 2 || memcmp(payload, "42", 2) != 0)) {
+      if (plen >= 2 && memcmp(payload, "40", 2) == 0 && ++b->nsp_count == b->nclients + b->nsenders)
+        start_sending(b);
+      else if (plen == 1 && payload[0] == '2')
+        write_frame(c, (const uint8_t *)"3", 1); /* engine.io pong */
+    } else if (op == 1 || op == 2) {
       frames++;
       uint32_t seq;
+      if (b->sio) { /* 42["m",<payload>] */
+        payload += 7;
+        plen = plen > 8 ? plen - 8 : 0;
+      }
       if (!c->sender) {
         if (c->in[off] & 0x40) { /* RSV1: compressed */
           b->compressed++;
@@ -480,7 +505,11 @@ int main(int argc, char **argv) {
         b.ports[b.nports++] = atoi(t);
     else if (strcmp(k, "--path") == 0)
       b.path = v;
-    else if (strcmp(k, "--clients") == 0)
+    else if (strcmp(k, "--sio") == 0) {
+      b.sio = 1;
+      b.path = "/socket.io/?EIO=4&transport=websocket";
+      i--; /* no value */
+    } else if (strcmp(k, "--clients") == 0)
       b.nclients = atoi(v);
     else if (strcmp(k, "--senders") == 0)
       b.nsenders = atoi(v);

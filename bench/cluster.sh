@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Cross-node broadcast on Redis (issue #19): 1, 2 and 4 weft nodes (the CLI,
 # `serve --mode broadcast --redis URL`) on one redis-server (a free port, a
-# temporary folder, no persistence, stopped by PID). bcast_load spreads its
+# temporary folder, no persistence, stopped by PID), then as many Socket.IO
+# 4.8 nodes with @socket.io/redis-adapter 8.3 (bench/sio/sio_server.js: io.emit
+# of every "m" event; npm-installed into bench/sio on first use) with the same
+# clients per node, in the same run. bcast_load spreads its
 # receivers and senders over the nodes (--ports): every message a sender
 # writes to its node is broadcast there and published once, and every other
 # node delivers it to its own clients. Prints one JSON line per node count
@@ -34,14 +37,21 @@ rpid=$!
 pids+=("$rpid")
 for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
 calls() { redis-cli -p "$rport" info commandstats | awk -F'[=,]' '/^cmdstat_/ {n += $2} END {print n + 0}'; }
-for n in $NODES; do
-  ports=()
-  node_pids=()
+[ -d bench/sio/node_modules/socket.io ] ||
+  (cd bench/sio && npm install --no-audit --no-fund --loglevel=error >/dev/null) ||
+  { echo "cluster: npm install in bench/sio failed" >&2; exit 1; }
+run() { # KIND N: prints one JSON line
+  local kind=$1 n=$2 ports=() node_pids=() extra=()
   for k in $(seq 0 $((n - 1))); do
-    log=$dir/node$k.log
+    log=$dir/$kind$k.log
     : >"$log"
-    taskset -c $((k % NCPU)) "$BUILD/weft" serve --port 0 --mode broadcast --ping-interval 0 \
-      --redis "redis://127.0.0.1:$rport" >"$log" 2>/dev/null &
+    if [ "$kind" = weft ]; then
+      taskset -c $((k % NCPU)) "$BUILD/weft" serve --port 0 --mode broadcast --ping-interval 0 \
+        --redis "redis://127.0.0.1:$rport" >"$log" 2>/dev/null &
+    else
+      taskset -c $((k % NCPU)) node bench/sio/sio_server.js --redis "redis://127.0.0.1:$rport" \
+        >"$log" 2>/dev/null &
+    fi
     node_pids+=($!)
     pids+=($!)
     for _ in $(seq 200); do
@@ -51,11 +61,16 @@ for n in $NODES; do
     done
     ports+=("$p")
   done
+  [ "$kind" = sio ] && extra=(--sio)
   list=$(IFS=,; echo "${ports[*]}")
   before=$(calls)
   out=$(taskset -c $((NCPU - 1)) "$BUILD/bench/bcast_load" --ports "$list" --clients "$CLIENTS" \
-    --senders "$SENDERS" --seconds "$SECS" 2>/dev/null | tail -1)
+    --senders "$SENDERS" --seconds "$SECS" "${extra[@]}" 2>/dev/null | tail -1)
   after=$(calls)
-  echo "{\"nodes\":$n,\"redis_commands\":$((after - before)),\"load\":$out}"
+  echo "{\"server\":\"$kind\",\"nodes\":$n,\"redis_commands\":$((after - before)),\"load\":$out}"
   for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+for n in $NODES; do
+  run weft "$n"
+  run sio "$n"
 done
