@@ -257,6 +257,10 @@ static void on_closed(uv_handle_t *h) {
 static void destroy(void *user) {
   weft_redis *r = user;
   r->closing = 1;
+  if (r->server->adapter_user == r) { /* the server is closed: nothing publishes now */
+    r->server->adapter = NULL;
+    r->server->adapter_user = NULL;
+  }
   weft__redis_presence_cancel(r);
   for (int i = 0; i < 2; i++) {
     redisAsyncContext *ac = i ? r->sub : r->cmd;
