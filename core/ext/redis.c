@@ -10,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/sds.h>
+
 #include "redis_internal.h"
 
 #define BACKOFF_MIN 100
 #define BACKOFF_MAX 5000
 #define CONNECT_TIMEOUT 3000 /* ms for both connections to come up */
+/* Bytes hiredis may hold unsent for Redis (a slow or stalled Redis): past
+ * this, publishes are dropped as while Redis is away. */
+#define OBUF_MAX (64u << 20)
 
 void weft__redis_report(weft_redis *r, int code, const char *kind, const char *msg) {
   if (!r->closing) weft__server_error(r->server, NULL, code, kind, msg);
@@ -160,15 +165,18 @@ static void publish(weft_server *s, const weft_recipients *to, const void *data,
                     int binary, void *user) {
   (void)s;
   weft_redis *r = user;
-  if (!r->cmd_up) {
+  int full = r->cmd_up && sdslen(r->cmd->c.obuf) > OBUF_MAX;
+  if (!r->cmd_up || full) {
     if (!r->dropped_reported)
-      weft__redis_report(
-          r, WEFT_EIO, "connect",
-          "Redis is away: messages for the other nodes are dropped until it is back");
+      weft__redis_report(r, full ? WEFT_ENOBUFS : WEFT_EIO, "connect",
+                         full ? "Redis is not keeping up: messages for the other nodes are dropped"
+                              : "Redis is away: messages for the other nodes are dropped until "
+                                "it is back");
     r->dropped_reported = 1;
     r->dropped++;
     return;
   }
+  r->dropped_reported = 0; /* a later drop says so again */
   weft__buf *b = &r->env;
   b->len = 0;
   size_t nr = to ? to->n_rooms : 0, ni = to ? to->n_ids : 0, ne = to ? to->n_except : 0;

@@ -106,8 +106,9 @@ WEFT_EXTERN int weft_server_presence(weft_server *server, const char *room, weft
  * or "connect" (a connection attempt or a registration failed), and the
  * adapter reconnects with backoff (100 ms doubling to 5 s), subscribes
  * again and registers its sparks and rooms again. Messages published while
- * Redis is away are dropped (at most one error event of kind "connect" per
- * outage says so): nodes do not buffer them.
+ * Redis is away, or while more than 64 MiB wait unsent for a Redis that
+ * does not keep up, are dropped (one error event of kind "connect" per
+ * episode says so): nodes buffer no more than that.
  * Errors: WEFT_EINVAL (NULL server, a URL that is not redis://host:port),
  * WEFT_ESTATE (the server listens already), WEFT_EEXIST (an adapter is
  * set), WEFT_EUNSUPPORTED (built without hiredis), WEFT_ENOMEM. */
