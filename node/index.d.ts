@@ -290,6 +290,16 @@ export interface ServerOptions {
    * 4294967294 (needs the emitter). Default 10000 ms. (Core option "ack_timeout".)
    */
   ackTimeout?: number;
+  /**
+   * Join the nodes on this Redis: broadcasts, rooms, ids and presence span them (turns rooms on):
+   * a redis://host:port URL. Default none. Fixed once listening/open. (Core option "redis".)
+   */
+  redis?: string;
+  /**
+   * A node that dies leaves the cluster's registry after this long: a whole number of ms from 1 to
+   * 4294967295 (needs redis). Default 10000 ms. (Core option "redis_ttl".)
+   */
+  redisTtl?: number;
   // ---- end of ServerOptions ----
 }
 

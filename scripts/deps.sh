@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev
           libcmocka-dev zlib1g-dev libssl-dev valgrind clang libclang-rt-14-dev
-          clang-format)
+          clang-format libhiredis-dev redis-server)
 # Node.js may come from another source (the machine's own build ships npm);
 # only a machine without node gets Debian's.
 # Each host front end may add Debian packages (HOST/deps.env sets

@@ -185,7 +185,7 @@ case $what in
   fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
   format-check) stage "clang-format" run_format ;;
   hosts) host_stages ;;
-  cross) stage "acks across hosts" run_cross ;;
+  cross) stage "acks and a Redis cluster across hosts" run_cross ;;
   conformance) stage "conformance: scenarios x hosts, the bindings matrix" run_conformance ;;
   hostile) stage "hostile peers" run_hostile ;;
   metrics) stage "metrics: promtool and Prometheus" run_metrics ;;

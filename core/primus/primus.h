@@ -17,6 +17,7 @@
 #include "runtime/loop.h"
 #include "runtime/payload.h"
 #include "transport/transport.h"
+#include "weft/adapter.h"
 #include "weft/plugin.h"
 #include "weft/weft.h"
 
@@ -145,6 +146,8 @@ struct weft_server {
 
   weft__plugin_list plugins;
   int has_incoming, has_outgoing;
+  const struct weft_adapter_ops *adapter; /* NULL: local only (weft/adapter.h) */
+  void *adapter_user;
 
   weft__listener *listeners; /* in the order they were added */
   size_t n_listeners;
@@ -308,6 +311,16 @@ extern const weft__conn_events weft__spark_events;
 void weft__server_ping(uv_timer_t *t);
 /* A listener's request to open: authorization, then the spark. */
 void weft__spark_admit(weft__conn *conn, void *server);
+
+/* adapter.c: messages that leave this process (weft/adapter.h) */
+/* Hands an encoded message to the adapter (when one is set). */
+void weft__server_publish(weft_server *s, const weft_recipients *to, const weft__payload *p);
+/* Encodes `msg` once and publishes it (when an adapter is set). */
+void weft__server_publish_value(weft_server *s, const weft_recipients *to, const weft_value *msg);
+/* Local deliveries of an encoded message: to every open spark, or to the
+ * sparks listed (closed ones skipped); the number queued on. */
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p);
+int weft__server_payload_to(weft_server *s, weft__payload *p, weft_spark *const *sparks, size_t n);
 
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);

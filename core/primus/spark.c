@@ -303,6 +303,9 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
   if (!s->has_outgoing) {
     int rc = weft__server_encode(s, msg, &shared);
     if (rc) return rc;
+    int sent = weft__server_payload_to(s, shared, sparks, n);
+    weft__payload_release(shared);
+    return sent;
   }
   int sent = 0;
   /* Sparks ended by a transform or an error event stay allocated until the
@@ -311,7 +314,7 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
   for (size_t i = 0; i < n; i++) {
     weft_spark *c = sparks[i];
     if (!c || c->server != s || c->state != WEFT__SP_OPEN) continue;
-    int rc = s->has_outgoing ? write_value(c, msg, &shared) : weft__spark_send_payload(c, shared);
+    int rc = write_value(c, msg, &shared);
     if (rc >= 0)
       sent++;
     else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */

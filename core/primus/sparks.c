@@ -206,7 +206,7 @@ int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *u
   return rc;
 }
 
-static int broadcast_payload(weft_server *s, weft__payload *p) {
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p) {
   int n = 0;
   uint32_t by_tran[WEFT__TRANSPORTS_MAX] = {0}; /* deliveries, counted once at the end */
   weft__server_iter_begin(s);
@@ -232,11 +232,16 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
-  if (s->has_outgoing) return weft__spark_broadcast_transformed(s, msg);
+  if (s->has_outgoing) {
+    int n = weft__spark_broadcast_transformed(s, msg);
+    if (s->adapter) weft__server_publish_value(s, NULL, msg);
+    return n;
+  }
   weft__payload *p;
   int rc = weft__server_encode(s, msg, &p);
   if (rc) return rc;
-  int n = broadcast_payload(s, p);
+  int n = weft__server_broadcast_payload(s, p);
+  if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }
@@ -248,7 +253,8 @@ int weft_server_write_raw(weft_server *s, const void *data, size_t len, int bina
   weft__payload *p;
   int rc = weft__payload_message(data, len, binary, &p);
   if (rc) return rc;
-  int n = broadcast_payload(s, p);
+  int n = weft__server_broadcast_payload(s, p);
+  if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }

@@ -60,6 +60,8 @@ binding.setup({
     const err = new WeftError(message, code, kind);
     try {
       if (!spark || !softError(spark, err)) softError(this, err, spark || undefined);
+      // Primacron's namespaced events: server.on('error::connect', (err) => …)
+      if (kind && this.listenerCount(`error::${kind}`) > 0) this.emit(`error::${kind}`, err, spark || undefined);
     } catch (e) {
       handlerError(this, spark, e);
     }

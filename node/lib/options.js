@@ -262,7 +262,9 @@ function apply(kind, ext, options) {
     if (rc < 0) throw optionError(kind, row, v, rc);
   }
   const on = (name) => values.get(byName.get(name)) === true;
-  return { emitter: on('emitter') || on('rooms'), rooms: on('rooms'), channels: on('channels') };
+  // redis turns rooms (and so the emitter) on: a cluster's rooms are these.
+  const rooms = on('rooms') || (byName.has('redis') && typeof values.get(byName.get('redis')) === 'string');
+  return { emitter: on('emitter') || rooms, rooms, channels: on('channels') };
 }
 
 module.exports = {
