@@ -14,6 +14,18 @@ const log = require('./log');
 const { writeThrough } = require('./spark');
 
 
+// Primus's client asks for its pathname whatever the URL's path: the path
+// goes, the query stays ("ws+unix:///SOCKET:PATH" for a Unix socket).
+function withPathname(url, pathname) {
+  if (pathname === undefined) return url;
+  if (typeof pathname !== 'string') throw new TypeError('pathname must be a string');
+  if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+  const unix = /^([a-z]+\+unix:\/\/[^:?#]*)(:[^?#]*)?(.*)$/i.exec(url);
+  if (unix) return unix[1] + ':' + pathname + unix[3];
+  const m = /^([a-z]+:\/\/[^/?#]*)([^?#]*)(.*)$/i.exec(url);
+  return m ? m[1] + pathname + m[3] : url;
+}
+
 /**
  * A Primus-compatible client: reconnects with randomized exponential backoff,
  * queues writes while offline, emits open, data, reconnect scheduled,
@@ -27,7 +39,7 @@ class Client extends Duplex {
     options = checkClient(options || {});
     this.options = options;
     // Primus's clients take http(s):// URLs too.
-    this.url = url.replace(/^http(s?):\/\//i, 'ws$1://');
+    this.url = withPathname(url.replace(/^http(s?):\/\//i, 'ws$1://'), options.pathname);
     this._ended = false;
     this._ext = {};
     this._transforms = { incoming: [], outgoing: [] };
@@ -202,11 +214,16 @@ function createSocket(defaults) {
     if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${t === null ? 'null' : typeof t}`);
     if (!binding.transformerExists(t.toLowerCase())) throw unknownTransformer(t);
   }
-  return class Socket extends Client {
+  class Socket extends Client {
     constructor(url, options) {
       super(url, Object.assign({}, defaults, options));
     }
-  };
+  }
+  // Primus's Socket works with and without `new`.
+  function PrimusSocket(url, options) { return new Socket(url, options); }
+  PrimusSocket.prototype = Socket.prototype;
+  Object.setPrototypeOf(PrimusSocket, Socket);
+  return PrimusSocket;
 }
 
 module.exports = { Client, connect, createSocket };

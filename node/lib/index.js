@@ -119,20 +119,22 @@ function decode(parser, data) { return binding.decode(parser, data); }
 // object literal and stops at the first other value.
 const Channel = ext.Channel;
 const version = binding.version;
-module.exports = {
-  Server,
-  Spark,
-  Client,
-  Channel,
-  Socket: Client,
-  WeftError,
-  createServer,
-  createSocket,
-  connect,
-  transformers,
-  serverOptions,
-  clientOptions,
-  encode,
-  decode,
-  version
-};
+// The module is the Server class, as Primus's is (`new Primus(server,
+// options)`), with every name on it too; written as `module.exports.NAME =`
+// so that Node's ESM loader finds each name (`import { connect } from 'weft'`).
+module.exports = Server;
+module.exports.Server = Server;
+module.exports.Spark = Spark;
+module.exports.Client = Client;
+module.exports.Channel = Channel;
+module.exports.Socket = Client;
+module.exports.WeftError = WeftError;
+module.exports.createServer = createServer;
+module.exports.createSocket = createSocket;
+module.exports.connect = connect;
+module.exports.transformers = transformers;
+module.exports.serverOptions = serverOptions;
+module.exports.clientOptions = clientOptions;
+module.exports.encode = encode;
+module.exports.decode = decode;
+module.exports.version = version;

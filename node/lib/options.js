@@ -150,6 +150,11 @@ const HOST = {
       }
     },
     manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    pathname: {
+      ts: 'string',
+      doc: 'Primus\'s: the request path, in place of the URL\'s (its query kept); a server\'s Socket has the ' +
+        'server\'s pathname.'
+    },
     queueSize: {
       ts: 'number',
       doc: 'Primus\'s name of queueLimit (Infinity: no limit).',

@@ -11,6 +11,7 @@ const { ECLOSED, ESTATE, check, handlerError, HANDLER_ERRORS } = require('./erro
 const { checkServer, applyServer } = require('./options');
 const { kExt, mixin } = require('./transforms');
 const log = require('./log');
+const attachment = require('./attach');
 
 // What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
 function listenUrls(options) {
@@ -63,15 +64,18 @@ function invalid(name, value, expected) {
  * `new Server({ listen: ['ws://127.0.0.1:0/primus', 'ws+unix:///run/app.sock:/primus'] })`.
  */
 class Server extends EventEmitter {
-  constructor(options) {
+  constructor(server, options) {
     super();
+    // Primus's `new Primus(httpServer, options)`: attached to the app's server.
+    const http = attachment.isServer(server) ? server : null;
+    if (!http) options = server;
     options = checkServer(options || {});
     const handlerErrors = options.handlerErrors === undefined ? 'uncaughtException' : options.handlerErrors;
     if (!HANDLER_ERRORS.includes(handlerErrors)) throw invalid('handlerErrors', handlerErrors, "'uncaughtException' or 'close'");
     if (options.idGenerator !== undefined && typeof options.idGenerator !== 'function') {
       throw invalid('idGenerator', options.idGenerator, 'a function');
     }
-    const urls = listenUrls(options);
+    const urls = http ? [] : listenUrls(options);
     this.options = options;
     this.parser = typeof options.parser === 'string' ? options.parser.toLowerCase() : 'json';
     this._handlerErrors = handlerErrors;
@@ -91,6 +95,12 @@ class Server extends EventEmitter {
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
       if (options.idGenerator) check(binding.serverHook(ext, HOOK_ID, true), 'idGenerator');
+      if (http) {
+        let pathname = options.pathname || '/primus';
+        if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+        check(binding.serverAttach(ext, `ws://localhost:0${pathname}`), 'attach');
+        this.port = 0;
+      }
       for (const url of urls) { // each answers the first listener's port (0 for a Unix socket)
         try {
           this.port = binding.serverListen(ext, url);
@@ -102,8 +112,10 @@ class Server extends EventEmitter {
       this.urls = Object.freeze(binding.serverUrls(ext));
       this.url = this.urls[0];
       this.pathname = binding.serverPathname(ext);
-      this._address = urlAddress(this.url, this.port);
-      this.host = typeof this._address === 'string' ? '' : this._address.address;
+      this._address = http ? null : urlAddress(this.url, this.port);
+      this.host = typeof this._address === 'string' || !this._address ? '' : this._address.address;
+      this._http = http;
+      if (http) attachment.attach(this, http);
     } catch (e) {
       this._closed = true;
       binding.serverDestroy(ext, false, 1);
@@ -113,8 +125,24 @@ class Server extends EventEmitter {
   }
 
   /** Primus's `primus.server` is the HTTP server; here the server itself plays it. */
-  get server() { return this; }
+  get server() { return this._http || this; }
   get listening() { return !this._closed; }
+
+  /**
+   * Primus's primus.Socket: a client class for this server (its transformer,
+   * parser and pathname), with or without `new`.
+   */
+  get Socket() {
+    if (!this._Socket) {
+      const t = this.options.transformer;
+      this._Socket = require('./client').createSocket({
+        transformer: Array.isArray(t) ? t[0] : t,
+        parser: this.parser,
+        pathname: this.pathname
+      });
+    }
+    return this._Socket;
+  }
 
   /**
    * The first listener's address as net.Server#address(): `{ address, family,
@@ -122,6 +150,7 @@ class Server extends EventEmitter {
    */
   address() {
     if (this._closed) return null;
+    if (this._http) return this._http.address();
     return typeof this._address === 'string' ? this._address : Object.assign({}, this._address);
   }
 
@@ -197,9 +226,22 @@ class Server extends EventEmitter {
     }
     if (this._closed) return this;
     this._closed = true;
+    if (this._http) {
+      this._detach();
+      // Primus's destroy: the HTTP server closes too, unless close: false.
+      if (options.close !== false) {
+        try { this._http.close(); } catch (e) { /* not listening */ }
+      }
+    }
     binding.serverDestroy(this[kExt], !!options.reconnect, Number(options.timeout) || 0);
     return this;
   }
+
+  /** The core answers this request (Vibe's way in; see lib/attach.js). */
+  handleRequest(req, res) { return attachment.handleRequest.call(this, req, res); }
+
+  /** The core serves this upgrade (Vibe's way in; see lib/attach.js). */
+  handleUpgrade(req, socket, head) { return attachment.handleUpgrade.call(this, req, socket, head); }
 
   /** Alias of destroy() shaped after net.Server#close(cb). */
   close(fn) { return this.destroy({}, fn); }

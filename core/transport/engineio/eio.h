@@ -102,7 +102,7 @@ typedef struct weft__eio_listener {
 
 int weft__eio_bind(weft__listener *l);
 void weft__eio_stop(weft__listener *l, int hard);
-int weft__eio_adopt(weft__listener *l, int fd);
+int weft__eio_adopt(weft__listener *l, int fd, const void *head, size_t len, int once);
 /* The session of that sid, or NULL. */
 weft__eio_session *weft__eio_find(weft__eio_listener *el, const char *sid);
 /* Names an admitted session and indexes it. Returns 0 or WEFT_ENOMEM. */
