@@ -732,6 +732,11 @@ WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
  * those paths itself first. On by default. Errors: WEFT_EINVAL,
  * WEFT_ESTATE (listening), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_client_library(weft_server *server, int on);
+/* The browser client's source: "primus.js" (global Primus) or "weft.js"
+ * (global Weft), *len bytes (when len is not NULL), static (never freed);
+ * NULL for another name or NULL. What a server serves under its pathname,
+ * and what hosts build Primus's library() from. */
+WEFT_EXTERN const char *weft_client_library(const char *name, size_t *len);
 
 WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
                                       const char *content_type, const void *data, size_t len);

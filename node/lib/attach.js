@@ -21,6 +21,7 @@
 const binding = require('./binding');
 const { WeftError, rcError } = require('./errors');
 const { kExt } = require('./transforms');
+const middleware = require('./middleware');
 
 /** Does x look like a net.Server (http, https, an Express app's server)? */
 function isServer(x) {
@@ -77,25 +78,44 @@ function handOver(primus, socket, head, once) {
 
 /** Vibe's server.handleUpgrade(req, socket, head): the core serves the upgrade. */
 function handleUpgrade(req, socket, head) {
+  if (middleware.hasApplicationLayers(this)) {
+    const res = middleware.upgradeResponse(req, socket);
+    middleware.run(this, req, res, () => {
+      res.detachSocket(socket);
+      handOverUpgrade(this, req, socket, head);
+    });
+    return true;
+  }
+  return handOverUpgrade(this, req, socket, head);
+}
+
+function handOverUpgrade(primus, req, socket, head) {
   const rest = Buffer.isBuffer(head) && head.length ? head : null;
   const h = rawHead(req);
-  return handOver(this, socket, rest ? Buffer.concat([h, rest]) : h, false);
+  return handOver(primus, socket, rest ? Buffer.concat([h, rest]) : h, false);
 }
 
 /** Vibe's server.handleRequest(req, res): the core answers the request. */
 function handleRequest(req, res) {
+  if (middleware.hasApplicationLayers(this)) {
+    middleware.run(this, req, res, () => handOverRequest(this, req));
+    return true;
+  }
+  return handOverRequest(this, req);
+}
+
+function handOverRequest(primus, req) {
   const socket = req.socket;
   const len = req.headers['content-length'];
   const hasBody = (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody || req.complete) return handOver(this, socket, rawHead(req), true);
+  if (!hasBody) return handOver(primus, socket, rawHead(req), true);
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    handOver(this, socket, Buffer.concat([rawHead(req, body.length), body]), true);
+    handOver(primus, socket, Buffer.concat([rawHead(req, body.length), body]), true);
   });
   req.on('error', () => socket.destroy());
-  void res;
   return true;
 }
 
@@ -107,21 +127,24 @@ function attach(primus, server) {
   const pathname = primus.pathname;
   const theirs = server.listeners('request');
   server.removeAllListeners('request');
+  // Once destroyed, the pathname stays ours (503, or the upgrade's socket
+  // closes), as a late poll or reconnect is not the application's request.
   const onRequest = function onRequest(req, res) {
-    if (!primus._closed && under(pathname, req.url)) return handleRequest.call(primus, req, res);
-    for (const fn of theirs) fn.call(this, req, res);
-    return undefined;
+    if (!under(pathname, req.url)) {
+      for (const fn of theirs) fn.call(this, req, res);
+    } else if (primus._closed) {
+      res.writeHead(503, { Connection: 'close' }).end();
+    } else {
+      handleRequest.call(primus, req, res);
+    }
   };
   const onUpgrade = function onUpgrade(req, socket, head) {
-    if (!primus._closed && under(pathname, req.url)) handleUpgrade.call(primus, req, socket, head);
+    if (!under(pathname, req.url)) return;
+    if (primus._closed) socket.destroy();
+    else handleUpgrade.call(primus, req, socket, head);
   };
   server.on('request', onRequest);
   server.prependListener('upgrade', onUpgrade);
-  primus._detach = () => {
-    server.removeListener('request', onRequest);
-    server.removeListener('upgrade', onUpgrade);
-    for (const fn of theirs) server.on('request', fn);
-  };
 }
 
 module.exports = { isServer, attach, handleRequest, handleUpgrade, under };

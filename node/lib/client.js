@@ -14,6 +14,16 @@ const log = require('./log');
 const { writeThrough } = require('./spark');
 
 
+// The reconnect strategies in effect, as Primus's client shows them
+// ("disconnect,online,timeout"; "" for none).
+function strategyOf(options) {
+  const s = options.strategy;
+  if (s === false) return '';
+  if (Array.isArray(s)) return s.join(',').toLowerCase();
+  if (typeof s === 'string') return s.toLowerCase();
+  return options.timeout === false ? 'disconnect,online' : 'disconnect,online,timeout';
+}
+
 // Primus's client asks for its pathname whatever the URL's path: the path
 // goes, the query stays ("ws+unix:///SOCKET:PATH" for a Unix socket).
 function withPathname(url, pathname) {
@@ -37,7 +47,8 @@ class Client extends Duplex {
     super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     options = checkClient(options || {});
-    this.options = options;
+    // Primus's view of the options: strategy as the list in effect.
+    this.options = Object.assign({}, options, { strategy: strategyOf(options) });
     // Primus's clients take http(s):// URLs too.
     this.url = withPathname(url.replace(/^http(s?):\/\//i, 'ws$1://'), options.pathname);
     this._ended = false;
@@ -67,6 +78,15 @@ class Client extends Duplex {
     return s === 2 ? Client.OPEN : s === 1 ? Client.OPENING : Client.CLOSED;
   }
 
+  /**
+   * Primus's client.socket: the connection under this client while open —
+   * here the core's, described as { transformer, url } — else null.
+   */
+  get socket() {
+    if (this.readyState !== Client.OPEN) return null;
+    return { transformer: (this.options.transformer || 'websockets').toLowerCase(), url: this.url };
+  }
+
   /** Bytes written and not yet sent (offline queue included). */
   get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
 
@@ -75,7 +95,18 @@ class Client extends Duplex {
     this._opened = true;
     const rc = binding.clientOpen(this[kExt]);
     if (rc < 0 && rc !== ESTATE /* already opening */) throw rcError(rc, 'open');
+    this._syncState();
     return this;
+  }
+
+  // Primus's readyStateChange ('opening', 'open', 'end'), once per change,
+  // before the event that made it.
+  _syncState() {
+    const now = this.readyState;
+    if (now === this._lastState) return;
+    const first = this._lastState === undefined && now === Client.CLOSED;
+    this._lastState = now;
+    if (!first) this.emit('readyStateChange', now === Client.OPEN ? 'open' : now === Client.OPENING ? 'opening' : 'end');
   }
 
   _nativeWrite(data) {
@@ -139,9 +170,14 @@ class Client extends Duplex {
   _deliver(value) { this.push(value); }
 
   _event(name, a, b, c, d) {
+    if (name !== 'id' && name !== 'error') this._syncState();
     const opts = { attempt: a, retries: b, scheduled: c, backoff: c };
     switch (name) {
       case 'reconnect scheduled':
+        this.emit(name, opts);
+        // The seed's (Primus 6's) name, with its `timeout` for the delay.
+        this.emit('reconnecting', Object.assign({ timeout: c }, opts));
+        break;
       case 'reconnect':
       case 'reconnected':
         this.emit(name, opts);

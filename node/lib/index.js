@@ -24,7 +24,7 @@ const log = require('./log');
 // uncaughtException, as any Node callback's.
 binding.setup({
   ...ext.dispatchers,
-  spark(handle, id) { return new Spark(this, handle, id); },
+  spark(handle, id) { return new (this.Spark || Spark)(this, handle, id); },
   connection(spark) {
     this._sparks.set(spark.id, spark);
     try {

@@ -12,6 +12,8 @@ const { checkServer, applyServer } = require('./options');
 const { kExt, mixin } = require('./transforms');
 const log = require('./log');
 const attachment = require('./attach');
+const middleware = require('./middleware');
+const { Spark } = require('./spark');
 
 // What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
 function listenUrls(options) {
@@ -58,6 +60,18 @@ function invalid(name, value, expected) {
 }
 
 
+// A plugin's client function as an expression: a method (`client() {}`)
+// is taken from an object literal.
+function clientSource(fn) {
+  const src = fn.toString();
+  try {
+    new Function(`return (${src});`); // eslint-disable-line no-new-func -- a syntax check only, never called
+    return `(${src})`;
+  } catch (e) {
+    return `({ ${src} }).client`;
+  }
+}
+
 /**
  * A Primus-compatible server. Listens at construction:
  * `new Server({ port, host, pathname, parser, pingInterval, ... })`, or
@@ -69,6 +83,10 @@ class Server extends EventEmitter {
     // Primus's `new Primus(httpServer, options)`: attached to the app's server.
     const http = attachment.isServer(server) ? server : null;
     if (!http) options = server;
+    if (typeof options === 'function') {
+      throw new TypeError('new Server(server, options): expected a server instance (http.Server, https.Server) ' +
+        'or an options object, got a function (an Express app? pass http.createServer(app))');
+    }
     options = checkServer(options || {});
     const handlerErrors = options.handlerErrors === undefined ? 'uncaughtException' : options.handlerErrors;
     if (!HANDLER_ERRORS.includes(handlerErrors)) throw invalid('handlerErrors', handlerErrors, "'uncaughtException' or 'close'");
@@ -86,6 +104,10 @@ class Server extends EventEmitter {
     this._closed = false;
     this._destroyCallbacks = [];
     this._ext = {};
+    middleware.init(this);
+    // Primus's per-instance Spark class: plugins extend it without touching
+    // other servers' sparks.
+    this.Spark = class extends Spark {};
     const ext = binding.serverNew(this);
     this[kExt] = ext;
     try {
@@ -122,6 +144,50 @@ class Server extends EventEmitter {
       throw e;
     }
     for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+    const t = options.transformer;
+    /** The transformer's name(s), as given ("websockets" by default). */
+    this.transformer = typeof t === 'string' ? t.toLowerCase() : Array.isArray(t) ? t.join(',').toLowerCase() : 'websockets';
+    // Primus's 'initialised' (transformer, parser, options), once listeners can be added.
+    process.nextTick(() => { if (!this._closed) this.emit('initialised', this.transformer, this.parser, this.options); });
+  }
+
+  /**
+   * Primus's library(): the browser client (global Primus, from the core)
+   * with this server's settings as its defaults (pathname, parser,
+   * transformer) and the client parts of the plugins, run on every new
+   * client (`fn.call(primus, primus, options)`), as Primus bakes them in.
+   */
+  library() {
+    const defaults = { pathname: this.pathname, parser: this.parser, transformer: this.transformer.split(',')[0] };
+    const plugins = Object.keys(this._plugins)
+      .filter((name) => typeof this._plugins[name].client === 'function')
+      .map((name) => `[${JSON.stringify(name)}, ${clientSource(this._plugins[name].client)}]`);
+    return `${binding.clientLibrary('primus.js')}
+;(function (Base, defaults, plugins) {
+  // weft ${binding.version}: this server's settings and its plugins' client parts.
+  if (!Base) return;
+  class Primus extends Base {
+    constructor(url, options) {
+      if (url !== null && typeof url === 'object' && !(url instanceof URL)) { options = url; url = undefined; }
+      options = Object.assign({}, defaults, options);
+      super(url, options);
+      for (var i = 0; i < plugins.length; i++) plugins[i][1].call(this, this, options);
+    }
+  }
+  Primus.version = ${JSON.stringify(binding.version)};
+  globalThis.Primus = Primus;
+})(globalThis.Primus, ${JSON.stringify(defaults)}, [${plugins.join(', ')}]);
+`;
+  }
+
+  /** Primus's save(path[, fn]): writes library() to path (synchronously without fn). */
+  save(path, fn) {
+    if (typeof fn !== 'function') {
+      require('node:fs').writeFileSync(path, this.library(), 'utf-8');
+      return this;
+    }
+    require('node:fs').writeFile(path, this.library(), 'utf-8', fn);
+    return this;
   }
 
   /** Primus's `primus.server` is the HTTP server; here the server itself plays it. */
@@ -208,9 +274,17 @@ class Server extends EventEmitter {
   authorize(fn) {
     if (fn !== null && typeof fn !== 'function') throw new TypeError('authorize expects a function');
     this._auth = fn;
-    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!fn), 'authorize');
+    this._authLayer();
     return this;
   }
+
+  // The hook runs while there is a function and the 'authorization' layer.
+  _authLayer() {
+    if (this._closed) return;
+    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!this._auth && middleware.authorizing(this)), 'authorize');
+  }
+
+
 
   /**
    * Stops listening, ends every spark (primus::server::close unless
@@ -227,7 +301,6 @@ class Server extends EventEmitter {
     if (this._closed) return this;
     this._closed = true;
     if (this._http) {
-      this._detach();
       // Primus's destroy: the HTTP server closes too, unless close: false.
       if (options.close !== false) {
         try { this._http.close(); } catch (e) { /* not listening */ }
@@ -262,6 +335,33 @@ class Server extends EventEmitter {
   }
 }
 mixin(Server.prototype, 'server');
+const pluginUse = Server.prototype.use;
+middleware.mixin(Server.prototype);
+const middlewareUse = Server.prototype.use;
+/**
+ * Primus's plugin(name, { server, client }) registers (emits 'plugin'),
+ * plugin(name) returns one, plugin() all of them.
+ */
+Server.prototype.plugin = function plugin(name, energon) {
+  if (energon === undefined) return name === undefined ? this._plugins : this._plugins[name];
+  pluginUse.call(this, name, energon);
+  this.emit('plugin', name, energon);
+  return this;
+};
+
+/** Removes a plugin by name (emits 'plugout'); false when there is none. */
+Server.prototype.plugout = function plugout(name) {
+  if (!(name in this._plugins)) return false;
+  const energon = this._plugins[name];
+  delete this._plugins[name];
+  this.emit('plugout', name, energon);
+  return true;
+};
+/** Primus's use: a function is middleware; an object (or module name) a plugin, as weft's use(). */
+Server.prototype.use = function use(name, fn, options, level) {
+  if (typeof name === 'function' || typeof fn === 'function') return middlewareUse.call(this, name, fn, options, level);
+  return pluginUse.call(this, name, fn);
+};
 
 // A request waiting for authorize's answer (this = the server). A request
 // nobody answers is refused (500) when the addon's handle is collected.

@@ -162,6 +162,20 @@ static napi_value js_server_adopt(napi_env env, napi_callback_info info) {
   return weft__node_int(env, rc);
 }
 
+/* clientLibrary(name) -> the browser client's source (a string), or undefined. */
+static napi_value js_client_library(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (weft__node_args(env, info, 1, argv) != 0) return NULL;
+  char *name = weft__node_string(env, argv[0], NULL);
+  if (!name) return weft__node_throw_type(env, "name must be a string");
+  size_t len = 0;
+  const char *src = weft_client_library(name, &len);
+  free(name);
+  if (!src) return weft__node_undefined(env);
+  if (napi_create_string_utf8(env, src, len, &out) != napi_ok) return NULL;
+  return out;
+}
+
 /* serverUrls(ext) -> the URLs the listeners serve, ports resolved ([] once closed). */
 static napi_value js_server_urls(napi_env env, napi_callback_info info) {
   napi_value argv[1], arr;
@@ -356,6 +370,7 @@ int weft__node_define_server(napi_env env, napi_value exports) {
       WEFT__NODE_FN("serverListen", js_server_listen),
       WEFT__NODE_FN("serverUrls", js_server_urls),
       WEFT__NODE_FN("serverAttach", js_server_attach),
+      WEFT__NODE_FN("clientLibrary", js_client_library),
       WEFT__NODE_FN("serverAdopt", js_server_adopt),
       WEFT__NODE_FN("serverPathname", js_server_pathname),
       WEFT__NODE_FN("serverDestroy", js_server_destroy),
