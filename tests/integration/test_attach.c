@@ -89,6 +89,25 @@ static void test_attach_adopt(void **state) {
   pump(loop, sv[0], buf, sizeof(buf), "\r\n\r\n", 0);
   assert_non_null(strstr(buf, "HTTP/1.1 101"));
   assert_non_null(strstr(buf, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  /* The client pings (Primus before 7): the server pongs what it sent, at
+   * most 64 bytes of it (a masked text frame with a zero mask). */
+  char frame[160] = "\x81\x00\x00\x00\x00\x00";
+  const char *ping = "\"primus::ping::1733\"";
+  frame[1] = (char)(0x80 | strlen(ping));
+  memcpy(frame + 6, ping, strlen(ping));
+  assert_int_equal(write(sv[0], frame, 6 + strlen(ping)), (ssize_t)(6 + strlen(ping)));
+  size_t n = pump(loop, sv[0], buf, sizeof(buf), "pong::1733\"", 0);
+  assert_true(n >= 2);
+  assert_non_null(strstr(buf, "\"primus::pong::1733\""));
+  char big[120];
+  snprintf(big, sizeof(big), "\"primus::ping::%0100d\"", 7);
+  frame[1] = (char)(0x80 | strlen(big));
+  memcpy(frame + 6, big, strlen(big));
+  assert_int_equal(write(sv[0], frame, 6 + strlen(big)), (ssize_t)(6 + strlen(big)));
+  n = pump(loop, sv[0], buf, sizeof(buf), "00\"", 0);
+  char want[100];
+  snprintf(want, sizeof(want), "\"primus::pong::%064d\"", 0); /* the first 64 bytes: zeros */
+  assert_non_null(strstr(buf, want));
   close(sv[0]);
 
   assert_int_equal(weft_server_destroy(s, NULL), 0);
