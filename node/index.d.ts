@@ -562,6 +562,8 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Do not connect until open() is called. (Node's own.) */
   manual?: boolean;
+  /** Primus's: false avoids WebSocket (engine.io polls only, transports "polling"). (Node's own.) */
+  websockets?: boolean;
   /**
    * Primus's: the request path, in place of the URL's (its query kept); a server's Socket has the
    * server's pathname. (Node's own.)

@@ -45,6 +45,15 @@ function withPathname(url, pathname) {
 class Client extends Duplex {
   constructor(url, options) {
     super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+    // Primus's forms: (url, options), (options) with options.url or
+    // options.uri, and (options) alone for http://127.0.0.1.
+    if (url !== null && typeof url === 'object') { options = url; url = undefined; }
+    if (options && (options.url !== undefined || options.uri !== undefined)) {
+      const { url: u, uri, ...rest } = options;
+      if (url === undefined) url = u !== undefined ? u : uri;
+      options = rest;
+    }
+    if (url === undefined) url = 'http://127.0.0.1';
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     options = checkClient(options || {});
     // Primus's view of the options: strategy as the list in effect.
@@ -86,6 +95,9 @@ class Client extends Duplex {
     if (this.readyState !== Client.OPEN) return null;
     return { transformer: (this.options.transformer || 'websockets').toLowerCase(), url: this.url };
   }
+
+  /** Primus's reserved(event) (see Server#reserved). */
+  reserved(evt) { return require('./server').reserved(evt); }
 
   /** Bytes written and not yet sent (offline queue included). */
   get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
@@ -244,6 +256,17 @@ function connect(url, options) {
 
 /** Primus's createSocket(options): a Client class with default options. */
 function createSocket(defaults) {
+  // Primus's createSocket takes the server's options: pingInterval sets the
+  // client's pingTimeout (1.5 of it, as Primus's library does), and
+  // authorization (a refused client ends) is weft's behaviour already.
+  if (defaults && (defaults.pingInterval !== undefined || defaults.authorization !== undefined)) {
+    const { pingInterval, authorization, ...rest } = defaults;
+    void authorization;
+    if (rest.pingTimeout === undefined && pingInterval !== undefined) {
+      rest.pingTimeout = pingInterval === false || pingInterval === 0 ? false : Math.round(pingInterval * 1.5);
+    }
+    defaults = rest;
+  }
   defaults = checkClient(defaults || {});
   const t = defaults.transformer;
   if (t !== undefined) {

@@ -70,7 +70,7 @@ binding.setup({
     log.detach(this);
     this._sparks.clear();
     const cbs = this._destroyCallbacks.splice(0);
-    this.emit('close');
+    this.emit('close', ...(this._closeArgs || [{}]));
     for (const cb of cbs) cb();
   },
   authorize: onAuthorize,

@@ -150,6 +150,11 @@ const HOST = {
       }
     },
     manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    websockets: {
+      ts: 'boolean',
+      doc: 'Primus\'s: false avoids WebSocket (engine.io polls only, transports "polling").',
+      to: (v, set) => { if (v === false) set('transports', 'polling'); }
+    },
     pathname: {
       ts: 'string',
       doc: 'Primus\'s: the request path, in place of the URL\'s (its query kept); a server\'s Socket has the ' +

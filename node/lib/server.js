@@ -14,6 +14,12 @@ const log = require('./log');
 const attachment = require('./attach');
 const middleware = require('./middleware');
 const { Spark } = require('./spark');
+// Primus's reserved(event): incoming::*, outgoing::* and the names the
+// objects emit themselves (lib/ext.js's LOCAL_EVENTS; required late: ext.js
+// requires this file).
+function reserved(evt) {
+  return typeof evt === 'string' && (/^(incoming|outgoing)::/.test(evt) || require('./ext').LOCAL_EVENTS.has(evt));
+}
 
 // What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
 function listenUrls(options) {
@@ -190,6 +196,18 @@ class Server extends EventEmitter {
     return this;
   }
 
+  /** weft's version (Primus's primus.version). */
+  get version() { return binding.version; }
+
+  /** The browser client's source as the core serves it at <pathname>/primus.js (Primus's primus.client). */
+  get client() { return binding.clientLibrary('primus.js'); }
+
+  /**
+   * Primus's reserved(event): a name Primus and weft keep for themselves
+   * (incoming::*, outgoing::*, their events), which plugins must not emit.
+   */
+  reserved(evt) { return reserved(evt); }
+
   /** Primus's `primus.server` is the HTTP server; here the server itself plays it. */
   get server() { return this._http || this; }
   get listening() { return !this._closed; }
@@ -201,10 +219,13 @@ class Server extends EventEmitter {
   get Socket() {
     if (!this._Socket) {
       const t = this.options.transformer;
+      const ping = this.options.pingInterval;
       this._Socket = require('./client').createSocket({
-        transformer: Array.isArray(t) ? t[0] : t,
+        transformer: Array.isArray(t) ? t[0] : typeof t === 'string' ? t.split(',')[0] : t,
         parser: this.parser,
-        pathname: this.pathname
+        pathname: this.pathname,
+        // Primus's library: a client waits 1.5 pings for the next one (none when the server does not ping).
+        pingTimeout: ping === false || ping === 0 ? false : Math.round((ping === undefined ? 30000 : ping) * 1.5)
       });
     }
     return this._Socket;
@@ -300,6 +321,7 @@ class Server extends EventEmitter {
     }
     if (this._closed) return this;
     this._closed = true;
+    this._closeArgs = [options];
     if (this._http) {
       // Primus's destroy: the HTTP server closes too, unless close: false.
       if (options.close !== false) {
@@ -343,7 +365,8 @@ const middlewareUse = Server.prototype.use;
  * plugin(name) returns one, plugin() all of them.
  */
 Server.prototype.plugin = function plugin(name, energon) {
-  if (energon === undefined) return name === undefined ? this._plugins : this._plugins[name];
+  if (name === undefined) return this._plugins;
+  if (energon === undefined && typeof name === 'string') return this._plugins[name];
   pluginUse.call(this, name, energon);
   this.emit('plugin', name, energon);
   return this;
@@ -417,4 +440,4 @@ function createServer(fn, options) {
   return server;
 }
 
-module.exports = { Server, createServer, onAuthorize };
+module.exports = { Server, createServer, onAuthorize, reserved };
