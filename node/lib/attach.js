@@ -29,12 +29,12 @@ function isServer(x) {
     typeof x.on === 'function' && typeof x.listeners === 'function';
 }
 
-/** Is the request target under the pathname? */
+/**
+ * Is the request target under the pathname? As the core (and Primus)
+ * decide: its path starts with the pathname ("/primus.js" too).
+ */
 function under(pathname, url) {
-  if (pathname === '/') return true;
-  const end = url.search(/[?#]/);
-  const p = end >= 0 ? url.slice(0, end) : url;
-  return p === pathname || p.startsWith(pathname + '/');
+  return pathname === '/' || url.startsWith(pathname);
 }
 
 // The request head as the peer sent it (names as written), with the body's

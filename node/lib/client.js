@@ -96,6 +96,9 @@ class Client extends Duplex {
     return { transformer: (this.options.transformer || 'websockets').toLowerCase(), url: this.url };
   }
 
+  /** Primus's AVOID_WEBSOCKETS: true with websockets: false (engine.io polls only). */
+  get AVOID_WEBSOCKETS() { return this.options.websockets === false; }
+
   /** Primus's reserved(event) (see Server#reserved). */
   reserved(evt) { return require('./server').reserved(evt); }
 

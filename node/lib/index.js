@@ -18,6 +18,48 @@ const { Client, connect, createSocket } = require('./client');
 const ext = require('./ext');
 const log = require('./log');
 
+// Primus's asyncemit for 'connection': a listener taking (spark, next) is
+// waited for before the next one runs; the spark's messages are held until
+// the last one ran (nothing is lost, none is seen early). next(err) is a
+// handler's error.
+function connectionInOrder(server, spark, listeners) {
+  let i = 0;
+  spark._hold = [];
+  const release = () => {
+    const held = spark._hold || [];
+    spark._hold = null;
+    for (const v of held) spark._deliver(v);
+  };
+  const next = (err) => {
+    if (err) {
+      release();
+      return handlerError(server, spark, err);
+    }
+    while (i < listeners.length) {
+      const fn = listeners[i++];
+      if (fn.length >= 2) {
+        let called = false;
+        return fn.call(server, spark, (e) => {
+          if (called) return;
+          called = true;
+          run(e);
+        });
+      }
+      fn.call(server, spark);
+    }
+    return release();
+  };
+  const run = (err) => {
+    try {
+      next(err);
+    } catch (e) {
+      release();
+      handlerError(server, spark, e);
+    }
+  };
+  run();
+}
+
 // Dispatchers the addon calls (this = the server, spark or client). Those
 // that run application code for a server route its exceptions through
 // handlerError (the handlerErrors option); a client's reach
@@ -28,7 +70,9 @@ binding.setup({
   connection(spark) {
     this._sparks.set(spark.id, spark);
     try {
-      this.emit('connection', spark);
+      const listeners = this.listeners('connection');
+      if (listeners.some((fn) => fn.length >= 2)) connectionInOrder(this, spark, listeners);
+      else this.emit('connection', spark);
     } catch (e) {
       handlerError(this, spark, e);
     }
