@@ -143,7 +143,7 @@ export interface ServerOptions {
   iknowhttpsisbetter?: boolean;
   /** Primus's; nothing to do here. (Node's own.) */
   iknowclusterwillbreakconnections?: boolean;
-  /** Primus's; nothing to do here. (Node's own.) */
+  /** Primus's: the global name library() gives the client ("Primus" by default). (Node's own.) */
   global?: string;
   /**
    * The transport the server speaks: a transformer name this build has. Default "websockets".

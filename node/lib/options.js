@@ -134,7 +134,7 @@ const HOST = {
     // switches with one line.
     iknowhttpsisbetter: { ts: 'boolean', doc: 'Primus\'s; nothing to do here (accepted for the one-line switch).', to: none },
     iknowclusterwillbreakconnections: { ts: 'boolean', doc: 'Primus\'s; nothing to do here.', to: none },
-    global: { ts: 'string', doc: 'Primus\'s; nothing to do here.', to: none }
+    global: { ts: 'string', doc: 'Primus\'s: the global name library() gives the client ("Primus" by default).', to: none }
   },
   Client: {
     reconnect: {

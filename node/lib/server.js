@@ -161,7 +161,8 @@ class Server extends EventEmitter {
    * Primus's library(): the browser client (global Primus, from the core)
    * with this server's settings as its defaults (pathname, parser,
    * transformer) and the client parts of the plugins, run on every new
-   * client (`fn.call(primus, primus, options)`), as Primus bakes them in.
+   * client (`fn.call(primus, primus, options)`), as Primus bakes them in;
+   * under the global name options.global ("Primus" by default).
    */
   library() {
     const defaults = { pathname: this.pathname, parser: this.parser, transformer: this.transformer.split(',')[0] };
@@ -181,7 +182,7 @@ class Server extends EventEmitter {
     }
   }
   Primus.version = ${JSON.stringify(binding.version)};
-  globalThis.Primus = Primus;
+  globalThis[${JSON.stringify(this.options.global || 'Primus')}] = Primus;
 })(globalThis.Primus, ${JSON.stringify(defaults)}, [${plugins.join(', ')}]);
 `;
   }
@@ -220,13 +221,27 @@ class Server extends EventEmitter {
     if (!this._Socket) {
       const t = this.options.transformer;
       const ping = this.options.pingInterval;
-      this._Socket = require('./client').createSocket({
+      const server = this;
+      const Base = require('./client').createSocket({
         transformer: Array.isArray(t) ? t[0] : typeof t === 'string' ? t.split(',')[0] : t,
         parser: this.parser,
         pathname: this.pathname,
         // Primus's library: a client waits 1.5 pings for the next one (none when the server does not ping).
         pingTimeout: ping === false || ping === 0 ? false : Math.round((ping === undefined ? 30000 : ping) * 1.5)
       });
+      // The plugins' client parts, as Primus's library runs them: those of
+      // the server now, then the client's own.
+      const clientPlugins = (options) => {
+        const plugin = {};
+        for (const [name, p] of Object.entries(server._plugins)) if (typeof p.client === 'function') plugin[name] = p;
+        return Object.assign({}, options, { plugin: Object.assign(plugin, options && options.plugin) });
+      };
+      this._Socket = function Socket(url, options) {
+        if (url !== null && typeof url === 'object') return Base(clientPlugins(url));
+        return Base(url, clientPlugins(options));
+      };
+      this._Socket.prototype = Base.prototype;
+      Object.setPrototypeOf(this._Socket, Base);
     }
     return this._Socket;
   }

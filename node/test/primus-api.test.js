@@ -100,6 +100,13 @@ test('initialised, reserved, Socket without new, pingTimeout from pingInterval',
   assert.equal(s.options.pingTimeout, 30000);
   assert.equal(s.url, 'ws://127.0.0.1:1/primus', 'the server\'s pathname');
   assert.equal(s.options.strategy, 'disconnect,online,timeout');
+  // The server's plugins' client parts run on its Socket's clients; library() takes options.global.
+  primus.plugin('emit', { client(client) { client.$emit = (event) => client.write({ event }); } });
+  const s2 = new primus.Socket('http://127.0.0.1:1', { manual: true });
+  assert.equal(typeof s2.$emit, 'function');
+  const named = new weft(http.createServer(), { global: 'Unicron' });
+  assert.ok(named.library().includes('globalThis["Unicron"] = Primus'));
+  named.destroy({ close: false });
   assert.throws(() => new weft(() => {}), /server instance/);
 });
 
