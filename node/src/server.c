@@ -110,32 +110,28 @@ static napi_value js_server_set_option(napi_env env, napi_callback_info info) {
   return weft__node_int(env, rc);
 }
 
-/* serverListen(ext, url) -> the first listener's port; throws. */
-static napi_value js_server_listen(napi_env env, napi_callback_info info) {
+/* Listens on (or attaches at) a URL: the first listener's port; throws. */
+static napi_value listen_url(napi_env env, napi_callback_info info, int attach) {
   napi_value argv[2];
   if (weft__node_args(env, info, 2, argv) != 0) return NULL;
   weft__nserver *s = arg_server(env, argv[0]);
   if (!s) return NULL;
   char *url = weft__node_string(env, argv[1], NULL);
   if (!url) return weft__node_throw_type(env, "url must be a string");
-  int rc = weft_server_listen(s->srv, url);
+  int rc = attach ? weft_server_attach(s->srv, url) : weft_server_listen(s->srv, url);
   free(url);
-  if (rc != 0) return weft__node_throw(env, rc, "listen");
+  if (rc != 0) return weft__node_throw(env, rc, attach ? "attach" : "listen");
   return weft__node_int(env, weft_server_port(s->srv));
 }
 
-/* serverAttach(ext, url) -> 0; throws (weft_server_attach). */
+/* serverListen(ext, url) -> the first listener's port; throws. */
+static napi_value js_server_listen(napi_env env, napi_callback_info info) {
+  return listen_url(env, info, 0);
+}
+
+/* serverAttach(ext, url) -> the port the URL names; throws (weft_server_attach). */
 static napi_value js_server_attach(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
-  weft__nserver *s = arg_server(env, argv[0]);
-  if (!s) return NULL;
-  char *url = weft__node_string(env, argv[1], NULL);
-  if (!url) return weft__node_throw_type(env, "url must be a string");
-  int rc = weft_server_attach(s->srv, url);
-  free(url);
-  if (rc != 0) return weft__node_throw(env, rc, "attach");
-  return weft__node_int(env, 0);
+  return listen_url(env, info, 1);
 }
 
 /* serverAdopt(ext, fd, head, once) -> the core's code. A duplicate of fd
