@@ -812,8 +812,10 @@ typedef struct weft_client_events {
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see
- * weft_client_set_ca_file / _set_verify). Errors: WEFT_EINVAL, WEFT_EURL,
- * WEFT_ENOMEM. */
+ * weft_client_set_ca_file / _set_verify). "user:password@" before the
+ * host is sent as "Authorization: Basic" (percent-decoded first; a malformed
+ * escape or a control character in it is WEFT_EURL). Errors: WEFT_EINVAL,
+ * WEFT_EURL, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
 
 /* Events and user data; `free_user` runs after the destroy event or when
