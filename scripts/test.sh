@@ -162,7 +162,13 @@ run_packages() {
 # weft's Node API through a module-name shim; the failures weft does not
 # mirror are listed (tests/primus-suite/expected-failures.txt, docs/primus-compat.md).
 run_primus_suite() {
-  bash node/deps.sh && bash scripts/deps.sh >/dev/null && timeout 150 node tests/primus-suite/run.js
+  bash node/deps.sh || return 1
+  if [ ! -f tests/primus-suite/node_modules/.stamp ] ||
+     [ tests/primus-suite/package.json -nt tests/primus-suite/node_modules/.stamp ]; then
+    (cd tests/primus-suite && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+       touch node_modules/.stamp) || return 1
+  fi
+  timeout 240 node tests/primus-suite/run.js
 }
 
 run_autobahn() {
