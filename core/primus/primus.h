@@ -288,9 +288,6 @@ void weft__client_pend_clear(weft_client *c);
 void weft__client_on_connect_timeout(uv_timer_t *t);
 
 /* server.c */
-/* Serves an already connected stream socket on the first listener (the
- * fuzz target's way in; fd is the server's afterwards). */
-int weft__server_adopt(weft_server *s, int fd);
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
 /* library.c: the browser client under `pathname` (when client_library). */

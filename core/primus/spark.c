@@ -88,6 +88,15 @@ static int protocol(weft_spark *c, const weft_value *v) {
     if (s->ping_len && rlen == s->ping_len && memcmp(rest, s->ping_value, rlen) == 0) c->alive |= 1;
     return 1;
   }
+  if (weft__message_is(v, "primus::ping::", &rest, &rlen)) {
+    /* A client that pings (Primus before 7, Vibe): pong with what it sent
+     * (64 bytes at most), and the peer reads, so it is alive. */
+    char pong[96];
+    int n = snprintf(pong, sizeof(pong), "primus::pong::%.*s", (int)(rlen < 64 ? rlen : 64), rest);
+    if (n > 0) weft__spark_send_string(c, pong);
+    c->alive |= 1;
+    return 1;
+  }
   if (weft__message_is(v, "primus::id::", NULL, NULL)) {
     char reply[96];
     memcpy(reply, "primus::id::", 12);

@@ -134,7 +134,7 @@ const HOST = {
     // switches with one line.
     iknowhttpsisbetter: { ts: 'boolean', doc: 'Primus\'s; nothing to do here (accepted for the one-line switch).', to: none },
     iknowclusterwillbreakconnections: { ts: 'boolean', doc: 'Primus\'s; nothing to do here.', to: none },
-    global: { ts: 'string', doc: 'Primus\'s; nothing to do here.', to: none }
+    global: { ts: 'string', doc: 'Primus\'s: the global name library() gives the client ("Primus" by default).', to: none }
   },
   Client: {
     reconnect: {
@@ -150,6 +150,16 @@ const HOST = {
       }
     },
     manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    websockets: {
+      ts: 'boolean',
+      doc: 'Primus\'s: false avoids WebSocket (engine.io polls only, transports "polling").',
+      to: (v, set) => { if (v === false) set('transports', 'polling'); }
+    },
+    pathname: {
+      ts: 'string',
+      doc: 'Primus\'s: the request path, in place of the URL\'s (its query kept); a server\'s Socket has the ' +
+        'server\'s pathname.'
+    },
     queueSize: {
       ts: 'number',
       doc: 'Primus\'s name of queueLimit (Infinity: no limit).',
