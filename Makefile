@@ -9,7 +9,7 @@ PORT ?= 8080
 # make install: where the libraries, headers, CLI, weft.pc and weftConfig.cmake go.
 PREFIX ?= /usr/local
 
-.PHONY: all deps build run install test test-c test-layers test-interop test-hostile test-metrics \
+.PHONY: all deps build run install test test-c test-layers test-interop test-hostile test-metrics test-primus-suite \
         test-conformance test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench clean
 
 all: build
@@ -36,7 +36,7 @@ install: build
 test: deps
 	@bash scripts/test.sh all
 
-test-c test-layers test-interop test-hostile test-metrics test-conformance test-asan test-valgrind \
+test-c test-layers test-interop test-hostile test-metrics test-conformance test-asan test-valgrind test-primus-suite \
   test-fuzz test-packages test-autobahn format-check: deps
 	@bash scripts/test.sh $(patsubst test-%,%,$@)
 

@@ -4,7 +4,7 @@
 -- It builds with CMake (the root CMakeLists.txt, target weft_lua_rock) in
 -- build-luarocks/, against the Lua headers luarocks builds for, and needs
 -- libuv, msgpack-c, OpenSSL and zlib with their headers (Debian/Ubuntu:
--- apt-get install cmake pkg-config libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev).
+-- apt-get install cmake pkg-config libuv1-dev libmsgpack-dev libssl-dev zlib1g-dev libhiredis-dev).
 -- The version here and in the file name is checked against VERSION by
 -- scripts/version.py (a stage of `make test`).
 rockspec_format = "3.0"

@@ -4,6 +4,8 @@
  * goes to every connected client).
  *
  *   bcast_load --port P [--path /primus] [--clients 1000] [--senders 8]
+ *              [--ports P1,P2,… (a cluster: connection i goes to port i % n)]
+ *              [--sio (Socket.IO 4 peers: event "m" over engine.io v4 WebSocket)]
  *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
  *              [--addrs 8] [--connect-concurrency 256] [--size 32]
  *              [--deflate BITS,BITS,...] [--server-pid PID]
@@ -66,6 +68,8 @@ typedef struct conn {
 typedef struct bench {
   uv_loop_t *loop;
   int port, nclients, nsenders, inflight, naddrs, concurrency;
+  int ports[16], nports; /* --ports: connection i to ports[i % nports] */
+  int sio, nsp_count;    /* --sio: Socket.IO packets; connections joined to "/" */
   double rate, seconds, warmup;
   const char *path;
   conn *conns; /* receivers first, then senders */
@@ -125,10 +129,11 @@ static void on_write(uv_write_t *w, int status) {
 
 static const char hexd[] = "0123456789abcdef";
 
+static void write_frame(conn *c, const uint8_t *payload, size_t size);
+
 static void send_message(bench *b, conn *c) {
   static const char words[] = "the quick brown fox jumps over the lazy dog; ";
-  uint8_t frame[8 + MSG_MAX];
-  uint8_t payload[MSG_MAX];
+  uint8_t payload[MSG_MAX + 16];
   size_t size = (size_t)b->size;
   uint32_t seq = b->next_seq++;
   uint64_t now = uv_hrtime();
@@ -152,6 +157,18 @@ static void send_message(bench *b, conn *c) {
   for (size_t i = 0; p < size - 1; i++)
     payload[p++] = (uint8_t)words[(seq + i) % (sizeof(words) - 1)];
   payload[p++] = '"';
+  if (b->sio) { /* 42["m",<payload>] */
+    memmove(payload + 7, payload, size);
+    memcpy(payload, "42[\"m\",", 7);
+    payload[7 + size] = ']';
+    size += 8;
+  }
+  write_frame(c, payload, size);
+}
+
+/* One masked text frame. */
+static void write_frame(conn *c, const uint8_t *payload, size_t size) {
+  uint8_t frame[8 + MSG_MAX + 16];
   const uint8_t mask[4] = {0x11, 0x22, 0x33, 0x44};
   size_t h = 2;
   frame[0] = 0x81;
@@ -276,7 +293,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     c->upgraded = 1;
     b->connecting--;
     b->upgraded_count++;
-    if (b->upgraded_count == b->nclients + b->nsenders)
+    if (b->sio) write_frame(c, (const uint8_t *)"40", 2); /* join the namespace "/" */
+    if (b->upgraded_count == b->nclients + b->nsenders && !b->sio)
       start_sending(b);
     else
       connect_more(b);
@@ -287,9 +305,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   const uint8_t *payload;
   uint64_t plen;
   while ((fl = ws_frame(c->in + off, c->in_len - off, &op, &payload, &plen)) > 0) {
-    if (op == 1 || op == 2) {
+    if ((op == 1 || op == 2) && b->sio && (plen < 2 || memcmp(payload, "42", 2) != 0)) {
+      if (plen >= 2 && memcmp(payload, "40", 2) == 0 && ++b->nsp_count == b->nclients + b->nsenders)
+        start_sending(b);
+      else if (plen == 1 && payload[0] == '2')
+        write_frame(c, (const uint8_t *)"3", 1); /* engine.io pong */
+    } else if (op == 1 || op == 2) {
       frames++;
       uint32_t seq;
+      if (b->sio) { /* 42["m",<payload>] */
+        payload += 7;
+        plen = plen > 8 ? plen - 8 : 0;
+      }
       if (!c->sender) {
         if (c->in[off] & 0x40) { /* RSV1: compressed */
           b->compressed++;
@@ -333,7 +360,7 @@ static void on_connect(uv_connect_t *req, int status) {
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   b->path, b->port, ext);
+                   b->path, b->ports[c->idx % b->nports], ext);
   uv_buf_t buf = uv_buf_init(request, (unsigned)n);
   uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -354,7 +381,7 @@ static void connect_more(bench *b) {
     snprintf(src, sizeof(src), "127.0.0.%d", 1 + i % b->naddrs);
     struct sockaddr_in sa, da;
     uv_ip4_addr(src, 0, &sa);
-    uv_ip4_addr("127.0.0.1", b->port, &da);
+    uv_ip4_addr("127.0.0.1", b->ports[i % b->nports], &da);
     int rc = uv_tcp_bind(&c->tcp, (struct sockaddr *)&sa, 0);
     if (rc < 0) {
       fail(b, "bind", rc);
@@ -473,9 +500,16 @@ int main(int argc, char **argv) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : "0";
     if (strcmp(k, "--port") == 0)
       b.port = atoi(v);
+    else if (strcmp(k, "--ports") == 0)
+      for (char *t = strtok((char *)v, ","); t && b.nports < 16; t = strtok(NULL, ","))
+        b.ports[b.nports++] = atoi(t);
     else if (strcmp(k, "--path") == 0)
       b.path = v;
-    else if (strcmp(k, "--clients") == 0)
+    else if (strcmp(k, "--sio") == 0) {
+      b.sio = 1;
+      b.path = "/socket.io/?EIO=4&transport=websocket";
+      i--; /* no value */
+    } else if (strcmp(k, "--clients") == 0)
       b.nclients = atoi(v);
     else if (strcmp(k, "--senders") == 0)
       b.nsenders = atoi(v);
@@ -506,6 +540,8 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  if (!b.nports && b.port > 0) b.ports[b.nports++] = b.port;
+  if (b.nports && b.port <= 0) b.port = b.ports[0];
   if (b.port <= 0 || b.nclients <= 0 || b.nsenders <= 0 || b.naddrs <= 0 || b.naddrs > 254 ||
       b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0) || b.size < MSG_MIN ||
       b.size > MSG_MAX) {

@@ -1,5 +1,6 @@
 /* pyweft: the extensions (emitter, rooms, channels) for the Python module. */
 #include "pyint.h"
+#include "weft/adapter.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +333,38 @@ PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyOb
   if (!r) return PyErr_NoMemory();
   int rc = join ? weft_emitter_join(x->em, room, weft__py_on_ack, r)
                 : weft_emitter_leave(x->em, room, weft__py_on_ack, r);
+  if (rc < 0) weft__py_reg_free(r);
+  return PyLong_FromLong(rc);
+}
+
+/* Presence (weft/adapter.h): fn(status, [ids]) once, from the loop. */
+static void weft__py_on_presence(weft_server *s, int status, const char *const *ids, size_t n,
+                                 void *user) {
+  weft__py_reg *r = user;
+  (void)s;
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject *list = PyList_New((Py_ssize_t)n), *res = NULL;
+  for (size_t i = 0; list && i < n; i++) {
+    PyObject *id = PyUnicode_FromString(ids[i]);
+    if (!id) {
+      Py_CLEAR(list);
+      break;
+    }
+    PyList_SET_ITEM(list, (Py_ssize_t)i, id);
+  }
+  if (list) res = PyObject_CallFunction(r->target, "iO", status, list);
+  if (!res) weft__py_store(r->pl);
+  Py_XDECREF(res);
+  Py_XDECREF(list);
+  PyGILState_Release(g);
+  weft__py_reg_free(r);
+}
+
+PyObject *pyweft_presence(pyweft_ext *x, weft_server *s, const char *room, PyObject *fn) {
+  if (!x || !s || !room || !fn) return PyLong_FromLong(WEFT_EINVAL);
+  weft__py_reg *r = weft__py_reg_new(x->pl, fn);
+  if (!r) return PyErr_NoMemory();
+  int rc = weft_server_presence(s, room, weft__py_on_presence, r);
   if (rc < 0) weft__py_reg_free(r);
   return PyLong_FromLong(rc);
 }

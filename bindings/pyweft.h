@@ -155,6 +155,9 @@ PyObject *pyweft_emit(pyweft_ext *x, weft_spark *to, const char *event, PyObject
 PyObject *pyweft_emit_broadcast(pyweft_ext *x, const char *event, PyObject *args);
 /* A client's weft::join (join=1) or weft::leave request; fn as for emit. */
 PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyObject *fn);
+/* weft_server_presence: fn(status, [spark ids]) runs once (never from
+ * inside this call, never when this returns an error). Returns the code. */
+PyObject *pyweft_presence(pyweft_ext *x, weft_server *s, const char *room, PyObject *fn);
 /* weft_server_send (event NULL: payload is the message) or
  * weft_server_send_event (payload is the argument list): rooms, ids and
  * except are lists of str or None (weft/options.h's weft_recipients; no

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#include <weft/adapter.h>
 #include <weft/ext.h>
 #include <weft/weft.h>
 
@@ -46,12 +47,15 @@ typedef struct serve_opts {
   int n_listen;
   int log_level;
   const char *metrics;
+  const char *redis, *room; /* --redis URL (a cluster), --room NAME (every spark joins it) */
+  long redis_ttl;
 } serve_opts;
 
 typedef struct app {
   weft_loop *loop;
   weft_server *server;
   int broadcast, chat;
+  const char *room;
   weft_value *history[100]; /* chat: the last messages, oldest at history_head */
   size_t history_head, history_len;
   uv_signal_t sigint, sigterm;
@@ -231,6 +235,7 @@ static void on_connection(weft_spark *sp, void *user) {
   printf("connection %s %s:%d\n", weft_spark_id(sp), weft_spark_address(sp), weft_spark_port(sp));
   fflush(stdout);
   if (a->chat) chat_join(a, sp);
+  if (a->room) weft_rooms_join(weft_rooms_of_server(a->server), sp, a->room);
 }
 
 static void on_disconnection(weft_spark *sp, void *user) {
@@ -321,11 +326,14 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
               {"--tls-cert", &o->cert},
               {"--tls-key", &o->key},
               {"--session-cookie", &o->session_cookie},
-              {"--psk-file", &o->psk_file}};
+              {"--psk-file", &o->psk_file},
+
+              {"--redis", &o->redis},
+              {"--room", &o->room}};
   static const char *const others[] = {
       "--listen",       "--unix-mode",         "--port",       "--ping-interval",  "--max-queue",
       "--queue-policy", "--max-connections",   "--max-per-ip", "--max-handshakes", "--metrics",
-      "--log-level",    "--session-heartbeat", "--max-length"};
+      "--log-level",    "--session-heartbeat", "--max-length", "--redis-ttl"};
   size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
   while (t < n_text && strcmp(k, text[t].name) != 0)
     t++;
@@ -343,6 +351,9 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
     o->unix_mode = strtol(v, NULL, 8);
     if (!*v || strspn(v, "01234567") != strlen(v) || o->unix_mode <= 0 || o->unix_mode > 07777)
       return bad(k, v, "not octal permissions from 1 to 7777, such as 660");
+  } else if (strcmp(k, "--redis-ttl") == 0) {
+    if (parse_long(v, 1, 86400000, &o->redis_ttl))
+      return bad(k, v, "not a number of milliseconds (1 to 86400000)");
   } else if (strcmp(k, "--port") == 0) {
     if (parse_long(v, 0, 65535, &o->port)) return bad(k, v, "not a port number (0 to 65535)");
   } else if (strcmp(k, "--ping-interval") == 0) {
@@ -538,6 +549,15 @@ static int serve(int argc, char **argv) {
   }
   if (o.cert && (rc = weft_server_set_tls(a.server, o.cert, o.key)) != 0) {
     fprintf(stderr, "weft serve: TLS: %s\n", weft_strerror(rc));
+    return quit(&a, 2);
+  }
+  if (o.room && !weft_rooms_of_server(a.server)) {
+    weft_rooms *rooms;
+    weft_rooms_server(a.server, &rooms);
+  }
+  a.room = o.room;
+  if (o.redis && (rc = weft_redis_attach(a.server, o.redis, (uint32_t)o.redis_ttl)) != 0) {
+    fprintf(stderr, "weft serve: --redis %s: %s\n", o.redis, weft_strerror(rc));
     return quit(&a, 2);
   }
   char shorthand[1200];

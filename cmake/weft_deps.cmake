@@ -28,8 +28,12 @@ function(weft_find_deps mode)
     if(NOT TARGET PkgConfig::CRYPTO)
       pkg_check_modules(CRYPTO QUIET IMPORTED_TARGET GLOBAL libssl libcrypto)
     endif()
+    if(NOT TARGET PkgConfig::HIREDIS)
+      pkg_check_modules(HIREDIS QUIET IMPORTED_TARGET GLOBAL hiredis)
+    endif()
     foreach(dep "UV;libuv;libuv1-dev" "MSGPACK;msgpack-c;libmsgpack-dev"
-                "ZLIB;zlib;zlib1g-dev" "CRYPTO;OpenSSL 3 (libssl, libcrypto);libssl-dev")
+                "ZLIB;zlib;zlib1g-dev" "CRYPTO;OpenSSL 3 (libssl, libcrypto);libssl-dev"
+                "HIREDIS;hiredis;libhiredis-dev")
       list(GET dep 0 var)
       list(GET dep 1 what)
       list(GET dep 2 deb)
@@ -43,7 +47,7 @@ function(weft_find_deps mode)
     message(FATAL_ERROR "weft needs these system libraries, and pkg-config did not find them:\n"
                         "  ${lines}\n"
                         "Install them (apt-get install pkg-config libuv1-dev libmsgpack-dev "
-                        "zlib1g-dev libssl-dev), or point PKG_CONFIG_PATH at their .pc files.")
+                        "zlib1g-dev libssl-dev libhiredis-dev), or point PKG_CONFIG_PATH at their .pc files.")
   endif()
   list(JOIN missing ", " joined)
   set(WEFT_DEPS_MISSING "${joined}" PARENT_SCOPE)

@@ -25,7 +25,7 @@
                   "src/client.c", "src/transform.c", "src/emitter.c", "src/rooms.c",
                   "src/channel.c", "src/log.c"],
       "cflags": ["-Werror"],
-      "libraries": ["-lm"],
+      "libraries": ["-lm", "-lhiredis"],
       # Only the Node-API entry points leave the addon: the core's weft_*
       # symbols stay private to it (they come from the static library).
       "ldflags": ["-Wl,--exclude-libs,ALL"]

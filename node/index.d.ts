@@ -143,7 +143,7 @@ export interface ServerOptions {
   iknowhttpsisbetter?: boolean;
   /** Primus's; nothing to do here. (Node's own.) */
   iknowclusterwillbreakconnections?: boolean;
-  /** Primus's; nothing to do here. (Node's own.) */
+  /** Primus's: the global name library() gives the client ("Primus" by default). (Node's own.) */
   global?: string;
   /**
    * The transport the server speaks: a transformer name this build has. Default "websockets".
@@ -290,6 +290,16 @@ export interface ServerOptions {
    * 4294967294 (needs the emitter). Default 10000 ms. (Core option "ack_timeout".)
    */
   ackTimeout?: number;
+  /**
+   * Join the nodes on this Redis: broadcasts, rooms, ids and presence span them (turns rooms on):
+   * a redis://host:port URL. Default none. Fixed once listening/open. (Core option "redis".)
+   */
+  redis?: string;
+  /**
+   * A node that dies leaves the cluster's registry after this long: a whole number of ms from 1 to
+   * 4294967295 (needs redis). Default 10000 ms. (Core option "redis_ttl".)
+   */
+  redisTtl?: number;
   // ---- end of ServerOptions ----
 }
 
@@ -457,6 +467,19 @@ export class Spark extends Duplex {
 /** A Primus-compatible server; it listens at construction. */
 export class Server extends EventEmitter {
   constructor(options?: ServerOptions);
+  /**
+   * Attached to the application's HTTP server (Primus's `new Primus(server,
+   * options)`): requests and upgrades under the pathname are handed to the
+   * core (the socket's descriptor, not its traffic), everything else stays
+   * the application's. port, host and listen do not apply.
+   */
+  constructor(server: import('node:http').Server, options?: ServerOptions);
+  /** The core answers this request (it takes the connection; served alone). */
+  handleRequest(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): boolean;
+  /** The core serves this upgrade (it takes the socket). False (and 'error') when it cannot: a TLS socket. */
+  handleUpgrade(req: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): boolean;
+  /** A client class for this server (its transformer, parser and pathname), with or without `new`. */
+  readonly Socket: typeof Client & ((url: string, options?: ClientOptions) => Client);
   readonly options: ServerOptions;
   readonly parser: ParserName;
   /** The first listener's pathname ("/primus"). */
@@ -549,6 +572,13 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Do not connect until open() is called. (Node's own.) */
   manual?: boolean;
+  /** Primus's: false avoids WebSocket (engine.io polls only, transports "polling"). (Node's own.) */
+  websockets?: boolean;
+  /**
+   * Primus's: the request path, in place of the URL's (its query kept); a server's Socket has the
+   * server's pathname. (Node's own.)
+   */
+  pathname?: string;
   /** Primus's name of queueLimit (Infinity: no limit). (Node's own.) */
   queueSize?: number;
   /** Primus's place for headers: transport.headers (merged under headers). (Node's own.) */

@@ -6,13 +6,23 @@ cd "$(dirname "$0")/.."
 
 APT_PKGS=(build-essential cmake pkg-config libuv1-dev libmsgpack-dev
           libcmocka-dev zlib1g-dev libssl-dev valgrind clang libclang-rt-14-dev
-          clang-format)
+          clang-format libhiredis-dev redis-server)
 # Node.js may come from another source (the machine's own build ships npm);
 # only a machine without node gets Debian's.
 # Each host front end may add Debian packages (HOST/deps.env sets
 # HOST_APT_PKGS) and install its own npm/PyPI packages (HOST/deps.sh, run
 # after apt).
 HOSTS=(python node lua clients/js)
+# npm packages for Primus's own test suite (mocha, chai, request, ejson).
+if [ -f tests/primus-suite/package.json ]; then
+  if [ ! -d tests/primus-suite/node_modules ] ||
+     [ tests/primus-suite/package.json -nt tests/primus-suite/node_modules/.stamp ]; then
+    echo "deps: npm install in tests/primus-suite"
+    (cd tests/primus-suite && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+       touch node_modules/.stamp)
+  fi
+fi
+
 for h in "${HOSTS[@]}"; do
   if [ -f "$h/deps.env" ]; then
     HOST_APT_PKGS=()

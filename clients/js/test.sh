@@ -54,7 +54,9 @@ else
   echo "  FAIL browser (no $BUILD/weft)"
   failed=$((failed + 1))
 fi
-sizes=$(node build.mjs --check 2>/dev/null | grep 'weft.min.js')
-echo "clients/js: bundle ${sizes#dist/weft.min.js: }; $(($(date +%s) - start)) s"
+sizes=$(node build.mjs --check 2>/dev/null)
+main=$(grep '^dist/weft.min.js' <<<"$sizes")
+chans=$(grep '^dist/weft-channels.min.js' <<<"$sizes")
+echo "clients/js: bundle ${main#dist/weft.min.js: } (channels module ${chans#dist/weft-channels.min.js: }); $(($(date +%s) - start)) s"
 echo "clients/js: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

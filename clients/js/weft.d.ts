@@ -1,7 +1,16 @@
 // Types of weft's browser client (src/weft.js; dist/weft.mjs, the global
 // `Weft` of dist/weft.min.js and the global `Primus` of dist/primus.min.js).
+// The optional channels module's own types are in channels.d.ts.
+import type { Channel } from './channels';
 
-/** A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame. */
+/**
+ * A message: what JSON carries, plus binary (Uint8Array) with msgpack or as a binary frame.
+ * With json, binary inside a message (a Uint8Array, another view, an ArrayBuffer) is written
+ * as {"type": "Buffer", "data": [...bytes]} and read back as that object (as the C core and Node).
+ * Ints beyond 2^53 (within int64) are BigInt, as with msgpack; with json only where the browser
+ * has JSON.parse's source text access and JSON.rawJSON (Chromium 114+): elsewhere they are read
+ * as doubles, and writing a BigInt is an encode error.
+ */
 export type Message =
   | null
   | boolean
@@ -51,6 +60,41 @@ export interface WeftOptions {
   random?: () => number;
   /** Events with acknowledgements (primus-emitter's packets): send(), request(), join(); events from the server reach listeners by name. `{timeout}` is the default ack timeout in ms (10000). */
   emitter?: boolean | { timeout?: number };
+  /**
+   * Batching (as the C client's weft_client_set_batching): what one turn writes while open
+   * leaves as one {"weft::batch": [...]} frame of at most this many bytes (true: 16384;
+   * false or 0: off). A message larger than that, or binary with json, leaves on its own
+   * after what was batched. Negative or non-numeric values throw a TypeError.
+   */
+  batching?: boolean | number;
+  /** Plugins registered at construction, by name: the same as use(name, plugin) for each. */
+  plugin?: { [name: string]: Plugin };
+}
+
+export interface ChannelsOptions {
+  /** Messages each side may send before the receiver grants more (64): an integer in 1..65536, else a TypeError. */
+  window?: number;
+}
+
+/** What a transform sees: change `data` to change the message. */
+export interface Packet {
+  data: any;
+}
+
+/**
+ * Primus's transforms. Synchronous: fn(packet) changes packet.data, or returns false to drop
+ * the message. Asynchronous (declared with two parameters): fn(packet, next); next(err) fails
+ * (the message is dropped, an error event of kind "transform", code err.code when a string,
+ * else ETRANSFORM), next(null, false) drops, next() goes on. A throw fails the same way.
+ * `this` is the client.
+ */
+export type Transform = (this: Weft, packet: Packet, next: (err?: unknown, keep?: false) => void) => boolean | void;
+
+/** A Primus plugin: `client(client, options)` runs when it is registered; `server` is not run here. */
+export interface Plugin {
+  client?: (client: Weft, options: WeftOptions) => void;
+  server?: (...args: any[]) => void;
+  [key: string]: unknown;
 }
 
 export interface ReconnectInfo {
@@ -63,15 +107,25 @@ export interface ReconnectInfo {
   scheduled: number;
 }
 
+/** weft's code names (include/weft/weft.h's table), and ETRANSFORM for a transform's own failure. */
+export type WeftCode =
+  | 'EIO' | 'EPARSE' | 'ETYPE' | 'EREJECTED' | 'ETIMEDOUT' | 'ECLOSED' | 'ETRANSFORM' | 'EEXIST' | 'EPROTO' | 'EUNSUPPORTED';
+
 export declare class WeftError extends Error {
-  /** "connect", "json", "msgpack", "encode"; "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks. */
+  /** "connect", "json", "msgpack", "encode", "transform", "channel" (a bad channel packet: EPARSE, EPROTO, EUNSUPPORTED); "emitter" (a bad packet), "rejected" (see reason), "timeout", "closed" for acks; "reconnect" (retries ran out). */
   kind: string;
+  /**
+   * weft's code name of the failure, as the C core and the other hosts report it:
+   * connect EIO; json, msgpack, emitter EPARSE; encode ETYPE; rejected EREJECTED;
+   * timeout and reconnect ETIMEDOUT; closed ECLOSED.
+   */
+  code: WeftCode | string;
   /** The server's rejection reason (kind "rejected"). */
   reason?: unknown;
   /** Byte offset of a decoding failure (msgpack). */
   offset?: number;
-  /** WebSocket close code of a failed connection. */
-  code?: number;
+  /** WebSocket close code of a failed connection (kind "connect"). */
+  closeCode?: number;
 }
 
 export interface WeftEvents {
@@ -89,6 +143,23 @@ export interface WeftEvents {
   online: () => void;
   offline: () => void;
   id: (id: string) => void;
+  /** The server opened a channel (with the channels plugin); without a listener it is refused. */
+  channel: (channel: Channel) => void;
+}
+
+/** The plugin channels() returns; registering it adds channel() to the client. */
+export interface ChannelsPlugin extends Plugin {
+  client: (client: Weft, options: WeftOptions) => void;
+}
+
+/** A client with the channels plugin registered. */
+export interface ChannelClient {
+  /**
+   * Opens the channel `name` (or finds the open one). Throws a TypeError on a bad name
+   * (1..255 bytes of UTF-8 without NUL), a WeftError (code ECLOSED) when the client is
+   * not open or the channel is still ending.
+   */
+  channel(name: string): Channel;
 }
 
 export declare class Emitter<Events extends { [K in keyof Events]: (...args: any[]) => void }> {
@@ -120,6 +191,11 @@ export declare class Weft extends Emitter<WeftEvents> {
   static backoff: typeof backoff;
   static parsers: typeof parsers;
   static WeftError: typeof WeftError;
+  /** The event emitter the client and optional modules (weft-channels) build on. */
+  static Emitter: typeof Emitter;
+  /** Set by the classic script dist/weft-channels.min.js. */
+  static channels?: (options?: ChannelsOptions) => ChannelsPlugin;
+  static Channel?: typeof Channel;
 
   readonly url: string;
   readonly options: WeftOptions;
@@ -132,8 +208,27 @@ export declare class Weft extends Emitter<WeftEvents> {
 
   /** Starts connecting; false when already open, opening, ended, or offline. */
   open(): boolean;
-  /** Sends, or queues while not open; false when ended, over queueLimit, or not encodable. */
+  /**
+   * Sends past the outgoing transforms, or queues while not open; false when ended, over
+   * queueLimit, or not encodable; true when a transform dropped it or holds it.
+   */
   write(data: any): boolean;
+  /**
+   * Adds a transform, run in the order added: "incoming" on what the server sends (after
+   * the emitter's packets), "outgoing" on what write() sends (not on the emitter's packets).
+   * Throws a TypeError on another type or a non-function.
+   */
+  transform(type: 'incoming' | 'outgoing', fn: Transform): this;
+  /**
+   * Registers a plugin and runs its `client(client, options)` now. Throws a TypeError on an
+   * empty name or a plugin with neither function, a WeftError (code EEXIST) when the name is
+   * taken; when `client` throws, the plugin is not registered and the exception propagates.
+   */
+  use(name: string, plugin: ChannelsPlugin): this & ChannelClient;
+  use(name: string, plugin: Plugin): this;
+  /** The plugin registered under `name` (undefined when none), or all of them by name. */
+  plugin(name: string): Plugin | undefined;
+  plugin(): { [name: string]: Plugin };
   /** Asks for the spark id; fn and the `id` event answer. */
   id(fn?: (id: string) => void): boolean;
   /** Tells the client the network went away (false) or came back (true). */

@@ -3,6 +3,7 @@
 #define WEFT__COMMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The struct holding `ptr` as its member `member`. */
 /* printf-style checking of a function's format (argument `f`, values from `a`). */
@@ -31,5 +32,9 @@ char *weft__strdup(const char *s);
 char *weft__strndup(const char *s, size_t n);
 /* ASCII case-insensitive equality (1 equal, 0 not). */
 int weft__strcaseeq(const char *a, const char *b);
+/* Base64 (RFC 4648, padded): the length of n bytes encoded, and the
+ * encoding of in[0..n) into out[0..weft__b64_len(n)) (not NUL-terminated). */
+size_t weft__b64_len(size_t n);
+void weft__b64_encode(uint8_t *out, const uint8_t *in, size_t n);
 
 #endif

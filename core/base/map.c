@@ -19,8 +19,7 @@ void *weft__map_get(const weft__map *m, uint64_t key) {
   }
 }
 
-static int grow(weft__map *m) {
-  size_t cap = m->cap ? m->cap * 2 : 16;
+static int resize(weft__map *m, size_t cap) {
   weft__map_slot *slots = calloc(cap, sizeof(*slots));
   if (!slots) return WEFT_ENOMEM;
   for (size_t i = 0; i < m->cap; i++) {
@@ -38,7 +37,7 @@ static int grow(weft__map *m) {
 
 int weft__map_put(weft__map *m, uint64_t key, void *val) {
   if (!key) return WEFT_EINVAL;
-  if ((m->n + 1) * 4 > m->cap * 3 && grow(m)) return WEFT_ENOMEM;
+  if ((m->n + 1) * 4 > m->cap * 3 && resize(m, m->cap ? m->cap * 2 : 16)) return WEFT_ENOMEM;
   size_t i = slot_of(key, m->cap);
   while (m->slots[i].key && m->slots[i].key != key)
     i = (i + 1) & (m->cap - 1);
@@ -68,6 +67,10 @@ void *weft__map_del(weft__map *m, uint64_t key) {
   m->slots[i].key = 0;
   m->slots[i].val = NULL;
   m->n--;
+  /* A crowd gone (abandoned sessions, a burst of sparks) gives its slots
+   * back: below 1/8 full, halve (still under 1/4, far from the 3/4 that
+   * grows; a failed allocation keeps the bigger table). */
+  if (m->cap > 16 && m->n * 8 < m->cap) (void)resize(m, m->cap / 2);
   return val;
 }
 

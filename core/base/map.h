@@ -22,7 +22,8 @@ typedef struct weft__map {
 void *weft__map_get(const weft__map *m, uint64_t key);
 /* Inserts or replaces; WEFT_ENOMEM when it cannot grow. */
 int weft__map_put(weft__map *m, uint64_t key, void *val);
-/* Removes and returns the value, or NULL. */
+/* Removes and returns the value, or NULL. Below 1/8 full the table halves,
+ * so do not delete while walking `slots`. */
 void *weft__map_del(weft__map *m, uint64_t key);
 void weft__map_free(weft__map *m);
 

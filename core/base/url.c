@@ -48,6 +48,26 @@ static int parse_unix(const char *rest, weft__url *out) {
   return set_path(out, p, n);
 }
 
+/* Percent-decodes [s, end) into dst (room for end - s + 1). -1 for a
+ * malformed escape, an encoded NUL or a control character. */
+static int userinfo_decode(char *dst, const char *s, const char *end) {
+  for (; s < end; s++) {
+    unsigned c = (unsigned char)*s;
+    if (c == '%') {
+      char hex[3] = {0};
+      if (end - s < 3 || !isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]))
+        return -1;
+      memcpy(hex, s + 1, 2);
+      c = (unsigned)strtoul(hex, NULL, 16);
+      s += 2;
+    }
+    if (c < 0x20 || c == 0x7f) return -1;
+    *dst++ = (char)c;
+  }
+  *dst = '\0';
+  return 0;
+}
+
 int weft__url_parse(const char *url, weft__url *out) {
   if (!url || !out) return WEFT_EINVAL;
   memset(out, 0, sizeof(*out));
@@ -61,6 +81,16 @@ int weft__url_parse(const char *url, weft__url *out) {
   /* fast-tcp's "ipc:///path/to.sock" names a Unix socket too. */
   if (is_unix(out->scheme) || strcmp(out->scheme, "ipc") == 0) return parse_unix(sep + 3, out);
   const char *h = sep + 3;
+  /* "user:password@": the last '@' before the path ends the userinfo. */
+  const char *auth_end = h + strcspn(h, "/?#");
+  const char *at = NULL;
+  for (const char *p = h; p < auth_end; p++)
+    if (*p == '@') at = p;
+  if (at) {
+    if ((size_t)(at - h) >= sizeof(out->userinfo) || userinfo_decode(out->userinfo, h, at) != 0)
+      return WEFT_EURL;
+    h = at + 1;
+  }
   const char *hend;
   const char *after;
   if (*h == '[') {

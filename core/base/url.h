@@ -20,6 +20,7 @@ typedef struct weft__url {
   char path[1024];           /* path + query, "/" at least */
   int has_path;              /* the URL named a path: "ws://h:1/" does, "ws://h:1" does not */
   char sock[WEFT__SOCK_MAX]; /* the socket's path for "…+unix" schemes, else "" */
+  char userinfo[256];        /* "user:password" before an '@', percent-decoded; else "" */
 } weft__url;
 
 /* Parses `url` into `out`. Errors: WEFT_EINVAL (NULL), WEFT_EURL (malformed,

@@ -11,6 +11,7 @@
 
 #include "base/common.h"
 #include "ext_internal.h"
+#include "weft/adapter.h"
 #include "weft/options.h"
 
 /* The checked value, as the setter takes it. */
@@ -124,6 +125,11 @@ static int s_window(void *h, arg a) {
   weft_channels *chs = weft_channels_of_server(S(h));
   return chs ? weft_channels_set_window(chs, (uint32_t)a.u) : WEFT_ESTATE;
 }
+static int s_redis(void *h, arg a) {
+  int rc = weft_rooms_of_server(S(h)) ? 0 : attach_rooms(h);
+  return rc ? rc : weft_redis_attach(S(h), a.s, 0);
+}
+static int s_redis_ttl(void *h, arg a) { return weft_redis_set_ttl(S(h), (uint32_t)a.u); }
 static int s_ack(void *h, arg a) {
   weft_emitter *em = weft_emitter_of_server(S(h));
   return em ? weft_emitter_set_timeout(em, (uint32_t)a.u) : WEFT_ESTATE;
@@ -207,6 +213,13 @@ static const row server_rows[] = {
     OPT("ack_timeout", WEFT_OPT_UINT, WEFT_OPT_EXT, "10000", NULL, 0, U32 - 1, "ms",
         "a whole number of ms from 0 (wait forever) to 4294967294 (needs the emitter)",
         "how long an emit waits for its answer", s_ack),
+    OPT("redis", WEFT_OPT_STRING, EXT, "null", NULL, 0, 0, NULL, "a redis://host:port URL",
+        "join the nodes on this Redis: broadcasts, rooms, ids and presence span them (turns "
+        "rooms on)",
+        s_redis),
+    OPT("redis_ttl", WEFT_OPT_UINT, WEFT_OPT_EXT, "10000", NULL, 1, U32, "ms",
+        "a whole number of ms from 1 to 4294967295 (needs redis)",
+        "a node that dies leaves the cluster's registry after this long", s_redis_ttl),
 };
 
 /* ---- client setters ---- */

@@ -13,6 +13,7 @@
 
 #include "base/map.h"
 #include "ext_internal.h"
+#include "weft/adapter.h"
 
 typedef struct spark_state spark_state;
 typedef struct room room;
@@ -119,9 +120,18 @@ static spark_state *state_of(weft_rooms *rs, weft_spark *spark) {
   return weft__map_get(&rs->by_spark, weft__map_ptr(spark));
 }
 
+/* Tells the server's adapter (weft/adapter.h) that a local spark joined or
+ * left a room. */
+static void notify(weft_rooms *rs, weft_spark *spark, room *r, int join) {
+  weft_server *s = rs->server;
+  if (s->adapter && s->adapter->membership)
+    s->adapter->membership(s, spark, r->name, join, s->adapter_user);
+}
+
 /* Removes membership i of `st` from both sides. */
 static void remove_membership(weft_rooms *rs, weft_spark *spark, spark_state *st, uint32_t i) {
   room *r = st->in[i].room;
+  notify(rs, spark, r, 0);
   uint32_t j = st->in[i].back;
   member moved = r->members[--r->n];
   if (j != r->n) {
@@ -178,6 +188,7 @@ int weft_rooms_join(weft_rooms *rs, weft_spark *spark, const char *name) {
   st->in[st->n] = (membership){r, r->n};
   r->n++;
   st->n++;
+  notify(rs, spark, r, 1);
   return 0;
 }
 
@@ -266,6 +277,10 @@ int weft_rooms_write(weft_rooms *rs, const char *const *names, size_t n_rooms,
   if (!rs || !msg || (!names && n_rooms) || (!except && n_except)) return WEFT_EINVAL;
   for (size_t i = 0; i < n_rooms; i++)
     if (check_name(names[i])) return WEFT_EINVAL;
+  if (rs->server->adapter) { /* here and on the other nodes, encoded once */
+    weft_recipients to = {sizeof(to), names, n_rooms, NULL, 0, except, n_except};
+    return n_rooms ? weft_server_send(rs->server, &to, msg) : 0;
+  }
   uint64_t gen = ++rs->generation;
   size_t n = 0;
   for (size_t i = 0; i < n_rooms; i++) {
@@ -301,6 +316,31 @@ int weft_rooms_emit(weft_rooms *rs, const char *const *names, size_t n_rooms,
   rc = weft_rooms_write(rs, names, n_rooms, except, n_except, packet);
   weft_value_free(packet);
   return rc;
+}
+
+/* ---- presence ---- */
+
+static int cmp_id(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int weft_server_presence(weft_server *s, const char *name, weft_presence_cb cb, void *user) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s || !cb || check_name(name)) return WEFT_EINVAL;
+  weft_rooms *rs = weft_rooms_of_server(s);
+  if (!rs) return WEFT_ESTATE;
+  if (s->adapter && s->adapter->presence)
+    return s->adapter->presence(s, name, cb, user, s->adapter_user);
+  room *r = find_room(rs, name, strlen(name));
+  size_t n = r ? r->n : 0;
+  const char **ids = n ? malloc(n * sizeof(*ids)) : NULL;
+  if (n && !ids) return WEFT_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    ids[i] = weft_spark_id(r->members[i].spark);
+  if (n > 1) qsort(ids, n, sizeof(*ids), cmp_id);
+  cb(s, 0, ids, n, user);
+  free(ids);
+  return 0;
 }
 
 /* ---- client requests through the emitter ---- */

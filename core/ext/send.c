@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ext_internal.h"
+#include "weft/adapter.h"
 #include "weft/options.h"
 
 #define LISTS_END (offsetof(weft_recipients, n_except) + sizeof(size_t))
@@ -94,32 +95,81 @@ static int gather(weft_server *s, const weft_recipients *to, picked *p) {
   return rc;
 }
 
-int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value *msg) {
+/* The local sparks `to` names, minus `except`, once each, into p. */
+static int select_local(weft_server *s, const weft_recipients *to, picked *p) {
+  int rc;
+  const char **ex = sorted(to, &rc);
+  if (rc) return rc;
+  rc = gather(s, to, p);
+  if (rc == 0) {
+    size_t k = 0;
+    for (size_t i = 0; i < p->n; i++)
+      if (!excepted(ex, to->n_except, p->v[i])) p->v[k++] = p->v[i];
+    p->n = k;
+  }
+  free(ex);
+  return rc;
+}
+
+static int everyone(const weft_recipients *to) {
+  return !to || (!to->n_rooms && !to->n_ids && !to->n_except);
+}
+
+/* Local delivery of an encoded message (no transforms, never published). */
+static int deliver_payload(weft_server *s, const weft_recipients *to, weft__payload *pl,
+                           const weft_value *msg) {
+  if (everyone(to)) return weft__server_broadcast_payload(s, pl, msg);
+  picked p = {0};
+  int rc = select_local(s, to, &p);
+  if (rc == 0) rc = weft__server_payload_to(s, pl, msg, p.v, p.n);
+  free(p.v);
+  return rc;
+}
+
+static int check(weft_server *s, const weft_recipients *to) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
-  if (!s || !msg || (to && to->size < LISTS_END)) return WEFT_EINVAL;
+  if (!s || (to && to->size < LISTS_END)) return WEFT_EINVAL;
   if (to && (!list_ok(to->rooms, to->n_rooms) || !list_ok(to->ids, to->n_ids) ||
              !list_ok(to->except, to->n_except)))
     return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
-  if (!to || (!to->n_rooms && !to->n_ids && !to->n_except)) return weft_server_write(s, msg);
-  if (to->n_rooms && !to->n_ids) { /* the rooms extension resolves it itself */
+  return 0;
+}
+
+int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value *msg) {
+  int rc = msg ? check(s, to) : weft__server_gone(s) ? WEFT_ECLOSED : WEFT_EINVAL;
+  if (rc) return rc;
+  if (everyone(to)) return weft_server_write(s, msg); /* publishes itself */
+  if (s->adapter && !s->has_outgoing) {               /* encoded once: here and for the others */
+    weft__payload *pl;
+    if ((rc = weft__server_encode(s, msg, &pl))) return rc;
+    rc = deliver_payload(s, to, pl, msg);
+    if (rc >= 0) weft__server_publish(s, to, pl);
+    weft__payload_release(pl);
+    return rc;
+  }
+  if (to->n_rooms && !to->n_ids && !s->adapter) { /* the rooms extension resolves it itself */
     weft_rooms *rs = weft_rooms_of_server(s);
     if (!rs) return WEFT_ESTATE;
     return weft_rooms_write(rs, to->rooms, to->n_rooms, to->except, to->n_except, msg);
   }
-  int rc;
-  const char **ex = sorted(to, &rc);
-  if (rc) return rc;
   picked p = {0};
-  rc = gather(s, to, &p);
-  if (rc == 0) {
-    size_t k = 0;
-    for (size_t i = 0; i < p.n; i++)
-      if (!excepted(ex, to->n_except, p.v[i])) p.v[k++] = p.v[i];
-    rc = weft_server_write_to(s, msg, p.v, k);
-  }
+  rc = select_local(s, to, &p);
+  if (rc == 0) rc = weft_server_write_to(s, msg, p.v, p.n);
   free(p.v);
-  free(ex);
+  if (rc >= 0 && s->adapter) weft__server_publish_value(s, to, msg);
+  return rc;
+}
+
+int weft_server_deliver(weft_server *s, const weft_recipients *to, const void *data, size_t len,
+                        int binary) {
+  int rc = data || !len ? check(s, to) : weft__server_gone(s) ? WEFT_ECLOSED : WEFT_EINVAL;
+  if (rc) return rc;
+  if (to && to->n_rooms && !weft_rooms_of_server(s)) return WEFT_ESTATE;
+  weft__payload *pl;
+  if ((rc = weft__payload_message(data, len, binary, &pl))) return rc;
+  rc = deliver_payload(s, to, pl, NULL);
+  weft__payload_release(pl);
   return rc;
 }
 

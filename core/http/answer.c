@@ -49,7 +49,7 @@ size_t weft__http_status_index(int status) {
 /* May the connection stay open after this answer? */
 static int keeps(const weft__http_conn *hc) {
   const weft__http_head *h = &hc->req.head;
-  return h->storage && h->version_minor >= 1 && !hc->ep->stopping &&
+  return h->storage && h->version_minor >= 1 && !hc->ep->stopping && !hc->once &&
          !weft__http_header_has(h, "Connection", "close");
 }
 

@@ -367,7 +367,8 @@ static void on_connection(weft__acceptor *acc, int status) {
   conn_start(hc);
 }
 
-int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd) {
+int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head, size_t n,
+                              int once) {
   if (ep->stopping) return WEFT_ESTATE;
   int kind = weft__fd_kind(fd);
   if (kind < 0) return kind;
@@ -378,7 +379,17 @@ int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd) {
     weft__http_abort(hc);
     return rc;
   }
+  hc->once = (uint8_t) !!once;
   conn_start(hc);
+  if (n && !hc->io.closed) {
+    /* What the other server read already: parsed first, on the next turn
+     * (weft__stream_yield's resume offers the kept bytes, then reads). */
+    if (weft__buf_append(&hc->io.in, head, n) != 0) {
+      weft__http_abort(hc);
+      return WEFT_ENOMEM;
+    }
+    weft__stream_yield(&hc->io);
+  }
   return 0;
 }
 
@@ -395,7 +406,7 @@ static void on_acceptor_closed(weft__acceptor *acc) {
 }
 
 int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const weft__url *u,
-                             const char *path, unsigned unix_mode) {
+                             const char *path, unsigned unix_mode, int attached) {
   ep->loop = loop;
   size_t n = strlen(path);
   if (n >= sizeof(ep->path)) n = sizeof(ep->path) - 1;
@@ -408,6 +419,7 @@ int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const wef
   ep->timer_open = 1;
   ep->acc.on_connection = on_connection;
   ep->acc.on_closed = on_acceptor_closed;
+  if (attached) return 0; /* connections come through weft__http_endpoint_adopt */
   ep->acc_open = 1;
   int rc = weft__acceptor_listen(&ep->acc, loop, u, unix_mode);
   if (rc) weft__http_endpoint_stop(ep, 1);

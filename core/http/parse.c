@@ -202,14 +202,18 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
 
   /* One block: the header table (one slot per line at most, so idle
-   * connections keep no unused slots), the head NUL-terminated, then room
-   * for the path of the target (the target itself must stay whole). */
+   * connections keep no unused slots), the head NUL-terminated, then, for
+   * a request, room for the path of the target (the target itself must
+   * stay whole). */
   size_t n = end - start, lines = 0;
   for (size_t i = start; i < end; i++)
     lines += buf[i] == '\n';
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
   size_t table = lines * sizeof(weft__http_header);
-  char *blk = malloc(table + 2 * n + 2);
+  /* The path is a part of the target, which is in the first line. */
+  const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
+  size_t room = !request ? 0 : eol ? (size_t)(eol - (buf + start)) + 1 : n + 1;
+  char *blk = malloc(table + n + 1 + room);
   if (!blk) return WEFT_ENOMEM;
   char *s = blk + table;
   memcpy(s, buf + start, n);

@@ -167,12 +167,19 @@ struct weft__http_endpoint {
  * tls, conn_size, conn_offset and closed first). Returns 0 or the error of
  * weft__acceptor_listen(); after an error the endpoint is stopping and
  * `closed` follows, as it does after weft__http_endpoint_stop(). */
+/* `attached`: no listening socket (connections only come through
+ * weft__http_endpoint_adopt). */
 int weft__http_endpoint_open(weft__http_endpoint *ep, weft_loop *loop, const weft__url *u,
-                             const char *path, unsigned unix_mode);
+                             const char *path, unsigned unix_mode, int attached);
 /* Serves an already connected stream socket as if it had been accepted
- * (socket activation, a descriptor handed over; the fuzz target's way in).
- * The fd is the endpoint's afterwards, even on error. */
-int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd);
+ * (socket activation, a descriptor handed over by another HTTP server; the
+ * fuzz target's way in). `head` (len bytes, copied; may be NULL) was
+ * already read from it and is parsed first, on the next turn of the loop.
+ * `once`: the connection serves one request (answered with "Connection:
+ * close") unless it upgrades. The fd is the endpoint's afterwards, even on
+ * error, except for WEFT_EINVAL (not a socket) and WEFT_ESTATE. */
+int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head, size_t len,
+                              int once);
 /* The bound TCP port (0 for a Unix socket). */
 int weft__http_endpoint_port(const weft__http_endpoint *ep);
 /* Another framing serves requests at the same address and path (claims
@@ -211,6 +218,7 @@ struct weft__http_conn {
   uint8_t hd;                 /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
   uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
   uint8_t parked;             /* held for a session: a soft stop leaves it */
+  uint8_t once;               /* adopted for one request: no keep-alive */
   size_t body_len;            /* WEFT__HC_BODY: the body's bytes */
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;

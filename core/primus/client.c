@@ -12,6 +12,24 @@
 #include "primus.h"
 #include "runtime/tls.h"
 
+const char *weft_client_event_at(size_t i) {
+  static const char *const names[] = {"open",
+                                      "data",
+                                      "error",
+                                      "close",
+                                      "end",
+                                      "timeout",
+                                      "reconnect scheduled",
+                                      "reconnect",
+                                      "reconnected",
+                                      "reconnect failed",
+                                      "reconnect timeout",
+                                      "online",
+                                      "offline",
+                                      "id"};
+  return i < sizeof(names) / sizeof(names[0]) ? names[i] : NULL;
+}
+
 #define EMIT(c, name, ...)                                                                         \
   do {                                                                                             \
     if ((c)->ev.name) (c)->ev.name(__VA_ARGS__);                                                   \
@@ -69,6 +87,17 @@ static void on_timer_closed(uv_handle_t *h) {
 
 /* ---- API ---- */
 
+/* "user:password@" in the URL: an Authorization: Basic header, as
+ * Primus's client and browsers send it. */
+static int basic_auth(weft_client *c, const char *userinfo) {
+  size_t n = strlen(userinfo);
+  uint8_t b64[(sizeof(((weft__url *)0)->userinfo) + 2) / 3 * 4];
+  weft__b64_encode(b64, (const uint8_t *)userinfo, n);
+  return weft__buf_append(&c->headers, "Authorization: Basic ", 21) ||
+         weft__buf_append(&c->headers, b64, weft__b64_len(n)) ||
+         weft__buf_append(&c->headers, "\r\n", 2);
+}
+
 int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   if (!loop || !url || !out) return WEFT_EINVAL;
   *out = NULL;
@@ -84,6 +113,11 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   weft_client *c = calloc(1, sizeof(*c));
   if (!c) return WEFT_ENOMEM;
   c->url = u;
+  if (u.userinfo[0] && basic_auth(c, u.userinfo) != 0) {
+    weft__buf_free(&c->headers);
+    free(c);
+    return WEFT_ENOMEM;
+  }
   if (!u.has_path) {
     /* No path: Primus's default pathname (the query stays). */
     size_t qlen = strlen(u.path + 1);

@@ -20,7 +20,18 @@ int weft__server_add_library(weft_server *s, const char *pathname) {
   if (!s->client_library) return 0;
   const char *base = strcmp(pathname, "/") == 0 ? "" : pathname;
   int rc = add(s, base, "weft.js", weft__library_weft_js, weft__library_weft_js_len);
-  return rc ? rc : add(s, base, "primus.js", weft__library_primus_js, weft__library_primus_js_len);
+  if (!rc) rc = add(s, base, "primus.js", weft__library_primus_js, weft__library_primus_js_len);
+  return rc ? rc
+            : add(s, base, "weft-channels.js", weft__library_channels_js,
+                  weft__library_channels_js_len);
+}
+
+const char *weft_client_library(const char *name, size_t *len) {
+  if (!name) return NULL;
+  int primus = strcmp(name, "primus.js") == 0;
+  if (!primus && strcmp(name, "weft.js") != 0) return NULL;
+  if (len) *len = primus ? weft__library_primus_js_len : weft__library_weft_js_len;
+  return primus ? weft__library_primus_js : weft__library_weft_js;
 }
 
 int weft_server_set_client_library(weft_server *s, int on) {

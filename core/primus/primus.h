@@ -17,6 +17,7 @@
 #include "runtime/loop.h"
 #include "runtime/payload.h"
 #include "transport/transport.h"
+#include "weft/adapter.h"
 #include "weft/plugin.h"
 #include "weft/weft.h"
 
@@ -147,6 +148,8 @@ struct weft_server {
 
   weft__plugin_list plugins;
   int has_incoming, has_outgoing;
+  const struct weft_adapter_ops *adapter; /* NULL: local only (weft/adapter.h) */
+  void *adapter_user;
 
   weft__listener *listeners; /* in the order they were added */
   size_t n_listeners;
@@ -292,9 +295,6 @@ void weft__client_pend_clear(weft_client *c);
 void weft__client_on_connect_timeout(uv_timer_t *t);
 
 /* server.c */
-/* Serves an already connected stream socket on the first listener (the
- * fuzz target's way in; fd is the server's afterwards). */
-int weft__server_adopt(weft_server *s, int fd);
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
 int weft__server_encode(weft_server *s, const weft_value *v, weft__payload **out);
 /* library.c: the browser client under `pathname` (when client_library). */
@@ -315,6 +315,19 @@ extern const weft__conn_events weft__spark_events;
 void weft__server_ping(uv_timer_t *t);
 /* A listener's request to open: authorization, then the spark. */
 void weft__spark_admit(weft__conn *conn, void *server);
+
+/* adapter.c: messages that leave this process (weft/adapter.h) */
+/* Hands an encoded message to the adapter (when one is set). */
+void weft__server_publish(weft_server *s, const weft_recipients *to, const weft__payload *p);
+/* Encodes `msg` once and publishes it (when an adapter is set). */
+void weft__server_publish_value(weft_server *s, const weft_recipients *to, const weft_value *msg);
+/* Local deliveries of an encoded message: to every open spark, or to the
+ * sparks listed (closed ones skipped); the number queued on. */
+/* `msg`: the value p encodes when there is one (NULL: only the bytes), for
+ * framings that encode messages themselves (fast-tcp). */
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p, const weft_value *msg);
+int weft__server_payload_to(weft_server *s, weft__payload *p, const weft_value *msg,
+                            weft_spark *const *sparks, size_t n);
 
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);

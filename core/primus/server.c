@@ -136,16 +136,19 @@ static int pathname_of(const weft__url *u, char *out, size_t cap) {
   return 0;
 }
 
-int weft_server_listen(weft_server *s, const char *url) {
+static int listen_url(weft_server *s, const char *url, int attached) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !url) return WEFT_EINVAL;
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ESTATE;
   weft__listen_params p = {0};
   int rc = weft__url_parse(url, &p.url);
   if (rc) return rc;
+  /* The other server terminates TLS: its bytes are not ours to hand over. */
+  if (attached && weft__url_secure(&p.url)) return WEFT_EUNSUPPORTED;
+  p.attached = attached;
   /* A framing without HTTP (fast-tcp's tcp:// and ipc://) listens on its
    * own URLs beside the server's transformers. */
-  const weft__transport *alone = weft__transport_of_scheme(p.url.scheme);
+  const weft__transport *alone = attached ? NULL : weft__transport_of_scheme(p.url.scheme);
   if (alone && alone->over_http) alone = NULL;
   for (size_t i = 0; !alone && i < s->n_transports; i++)
     if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
@@ -175,13 +178,18 @@ int weft_server_listen(weft_server *s, const char *url) {
   p.user = s;
   weft__listener *l;
   if ((rc = weft__server_listen_all(s, &p, alone, &l)) != 0) return rc;
-  weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "listening on %s (%s)",
-            l->served, alone ? alone->name : s->transport->name);
+  weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "%s %s (%s)",
+            attached ? "attached at" : "listening on", l->served,
+            alone ? alone->name : s->transport->name);
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
     uv_timer_start(&s->ping_timer, weft__server_ping, s->ping_interval, s->ping_interval);
   s->state = WEFT__SRV_LISTENING;
   return 0;
 }
+
+int weft_server_listen(weft_server *s, const char *url) { return listen_url(s, url, 0); }
+
+int weft_server_attach(weft_server *s, const char *url) { return listen_url(s, url, 1); }
 
 int weft_server_set_psk(weft_server *s, const void *key, size_t len) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
@@ -214,9 +222,12 @@ const char *weft_server_url(const weft_server *s, size_t i) {
   return l ? l->served : NULL;
 }
 
-int weft__server_adopt(weft_server *s, int fd) {
+int weft_server_adopt(weft_server *s, int fd, const void *head, size_t len, unsigned flags) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s || fd < 0 || (len && !head) || (flags & ~(unsigned)WEFT_ADOPT_ONCE)) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING || !s->listeners) return WEFT_ESTATE;
-  return s->listeners->tran->listener.adopt(s->listeners, fd);
+  return s->listeners->tran->listener.adopt(s->listeners, fd, head, len,
+                                            (flags & WEFT_ADOPT_ONCE) != 0);
 }
 
 weft_loop *weft_server_loop(const weft_server *s) {

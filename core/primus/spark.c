@@ -89,6 +89,15 @@ static int protocol(weft_spark *c, const weft_value *v) {
     if (s->ping_len && rlen == s->ping_len && memcmp(rest, s->ping_value, rlen) == 0) c->alive |= 1;
     return 1;
   }
+  if (weft__message_is(v, "primus::ping::", &rest, &rlen)) {
+    /* A client that pings (Primus before 7, Vibe): pong with what it sent
+     * (64 bytes at most), and the peer reads, so it is alive. */
+    char pong[96];
+    int n = snprintf(pong, sizeof(pong), "primus::pong::%.*s", (int)(rlen < 64 ? rlen : 64), rest);
+    if (n > 0) weft__spark_send_string(c, pong);
+    c->alive |= 1;
+    return 1;
+  }
   if (weft__message_is(v, "primus::id::", NULL, NULL)) {
     char reply[96];
     memcpy(reply, "primus::id::", 12);
@@ -353,6 +362,9 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
   if (!s->has_outgoing) {
     int rc = weft__server_encode(s, msg, &shared);
     if (rc) return rc;
+    int sent = weft__server_payload_to(s, shared, msg, sparks, n);
+    weft__payload_release(shared);
+    return sent;
   }
   int sent = 0;
   /* Sparks ended by a transform or an error event stay allocated until the
@@ -361,8 +373,7 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
   for (size_t i = 0; i < n; i++) {
     weft_spark *c = sparks[i];
     if (!c || c->server != s || c->state != WEFT__SP_OPEN) continue;
-    int rc =
-        s->has_outgoing ? write_value(c, msg, &shared) : weft__spark_send_payload(c, shared, msg);
+    int rc = write_value(c, msg, &shared);
     if (rc >= 0)
       sent++;
     else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */

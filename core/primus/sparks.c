@@ -19,10 +19,9 @@ static size_t id_hash(const char *id) {
   return h;
 }
 
-static void index_grow(weft_server *s) {
-  size_t n = s->n_buckets ? s->n_buckets * 2 : 64;
+static void index_resize(weft_server *s, size_t n) {
   weft_spark **b = calloc(n, sizeof(*b));
-  if (!b) return; /* chains just get longer */
+  if (!b) return; /* chains just get longer (or stay sparse) */
   for (size_t i = 0; i < s->n_buckets; i++) {
     weft_spark *c = s->buckets[i];
     while (c) {
@@ -63,7 +62,7 @@ static void list_push(weft_spark **head, weft_spark *c) {
 }
 
 void weft__server_add_open(weft_server *s, weft_spark *c) {
-  if (s->n_open + 1 > s->n_buckets) index_grow(s);
+  if (s->n_open + 1 > s->n_buckets) index_resize(s, s->n_buckets ? s->n_buckets * 2 : 64);
   if (s->n_buckets) {
     size_t k = id_hash(c->id) & (s->n_buckets - 1);
     c->hnext = s->buckets[k];
@@ -96,6 +95,8 @@ void weft__server_remove_open(weft_server *s, weft_spark *c) {
   }
   s->n_open--;
   s->m.open[c->tran]--;
+  /* After a crowd leaves, the index gives its buckets back (below 1/8). */
+  if (s->n_buckets > 64 && s->n_open * 8 < s->n_buckets) index_resize(s, s->n_buckets / 2);
 }
 
 void weft__server_iter_begin(weft_server *s) { s->iterating++; }
@@ -209,7 +210,7 @@ int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *u
   return rc;
 }
 
-static int broadcast_payload(weft_server *s, weft__payload *p, const weft_value *msg) {
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p, const weft_value *msg) {
   int n = 0;
   uint32_t by_tran[WEFT__TRANSPORTS_MAX] = {0}; /* deliveries, counted once at the end */
   weft__server_iter_begin(s);
@@ -235,11 +236,16 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || !msg) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
-  if (s->has_outgoing) return weft__spark_broadcast_transformed(s, msg);
+  if (s->has_outgoing) {
+    int n = weft__spark_broadcast_transformed(s, msg);
+    if (s->adapter) weft__server_publish_value(s, NULL, msg);
+    return n;
+  }
   weft__payload *p;
   int rc = weft__server_encode(s, msg, &p);
   if (rc) return rc;
-  int n = broadcast_payload(s, p, msg);
+  int n = weft__server_broadcast_payload(s, p, msg);
+  if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }
@@ -251,7 +257,8 @@ int weft_server_write_raw(weft_server *s, const void *data, size_t len, int bina
   weft__payload *p;
   int rc = weft__payload_message(data, len, binary, &p);
   if (rc) return rc;
-  int n = broadcast_payload(s, p, NULL);
+  int n = weft__server_broadcast_payload(s, p, NULL);
+  if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }

@@ -157,7 +157,7 @@ int weft__uv_err(int uverr) {
   }
 }
 
-#define WEFT__TRIM_AFTER (1u << 20) /* bytes released before a trim is worth it */
+#define WEFT__TRIM_AFTER (1u << 18) /* bytes released before a trim is worth it */
 #define WEFT__TRIM_EVERY 1000       /* ms between trims at most */
 
 static void on_trim(uv_timer_t *t) {
@@ -176,6 +176,22 @@ void weft__loop_released(weft_loop *loop, size_t bytes) {
   uv_timer_start(&loop->trim, on_trim, due > now ? due - now : 0, 0);
 }
 
+#define WEFT__POOL_DECAY_EVERY 1000 /* ms */
+
+static void on_pool_decay(uv_timer_t *t) {
+  weft_loop *loop = t->data;
+  loop->pool_decay_armed = 0;
+  size_t freed = weft__payload_pool_decay(loop);
+  if (freed) weft__loop_released(loop, freed);
+  if (loop->pool_len) weft__loop_pool_arm(loop);
+}
+
+void weft__loop_pool_arm(weft_loop *loop) {
+  if (loop->pool_decay_armed || loop->closing) return;
+  loop->pool_decay_armed = 1;
+  uv_timer_start(&loop->pool_decay, on_pool_decay, WEFT__POOL_DECAY_EVERY, 0);
+}
+
 void weft__loop_scratch_drop(weft_loop *loop) {
   weft__loop_released(loop, loop->scratch.cap);
   weft__buf_free(&loop->scratch);
@@ -186,6 +202,9 @@ static int loop_init(weft_loop *loop) {
   uv_timer_init(loop->uv, &loop->trim);
   loop->trim.data = loop;
   uv_unref((uv_handle_t *)&loop->trim);
+  uv_timer_init(loop->uv, &loop->pool_decay);
+  loop->pool_decay.data = loop;
+  uv_unref((uv_handle_t *)&loop->pool_decay);
   uv_check_init(loop->uv, &loop->check);
   uv_idle_init(loop->uv, &loop->idle);
   loop->check.data = loop->idle.data = loop;
@@ -198,7 +217,7 @@ static int loop_init(weft_loop *loop) {
   }
   loop->async.data = loop;
   uv_unref((uv_handle_t *)&loop->async);
-  loop->handles = 4;
+  loop->handles = 5;
   return 0;
 }
 
@@ -297,6 +316,11 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 static void loop_free(weft_loop *loop) {
   if (loop->log_free) loop->log_free(loop->log_user);
   weft__payload_pool_free(loop);
+  while (loop->spare_writes) {
+    uv_write_t *w = loop->spare_writes;
+    loop->spare_writes = w->data;
+    free(w);
+  }
   free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);
@@ -326,6 +350,7 @@ int weft_loop_close(weft_loop *loop) {
   uv_close((uv_handle_t *)&loop->idle, on_handle_closed);
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
   uv_close((uv_handle_t *)&loop->trim, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->pool_decay, on_handle_closed);
   if (!loop->owned) return 0;
   while (loop->handles > 0)
     uv_run(loop->uv, UV_RUN_NOWAIT);

@@ -68,6 +68,11 @@ struct weft_loop {
   weft__buf scratch;          /* encode scratch, reused */
   struct weft__payload *pool; /* free small payloads */
   size_t pool_len;
+  uv_write_t *spare_writes; /* free write requests, threaded through data */
+  size_t n_spare_writes;
+  size_t pool_low;       /* the fewest free since the last decay: unneeded */
+  uv_timer_t pool_decay; /* frees them, so a burst's pool does not stay */
+  int pool_decay_armed;
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
   uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */
   uint8_t cork[WEFT__CORK];       /* small frames gathered for one write */
@@ -91,6 +96,10 @@ void weft__loop_scratch_drop(weft_loop *loop);
 static inline void weft__loop_scratch_done(weft_loop *loop) {
   if (loop->scratch.cap > WEFT__SCRATCH_KEEP) weft__loop_scratch_drop(loop);
 }
+
+/* A payload went back to the pool: within a second, the pool gives back
+ * what it did not need in that second (cheap once armed: a flag). */
+void weft__loop_pool_arm(weft_loop *loop);
 
 /* The WEFT_E* code of a libuv error (WEFT_EIO for the ones without one). */
 int weft__uv_err(int uverr);

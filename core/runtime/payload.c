@@ -32,7 +32,7 @@ weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, s
   weft__payload *p = loop->pool;
   if (p) {
     loop->pool = p->variants; /* the free list is threaded through `variants` */
-    loop->pool_len--;
+    if (--loop->pool_len < loop->pool_low) loop->pool_low = loop->pool_len;
     /* The free list's payloads are cold by the time the next message needs
      * one (a loop turn of syscalls lies between): fetch the next ahead. */
     WEFT__PREFETCH(loop->pool);
@@ -50,7 +50,26 @@ void weft__payload_pool_free(weft_loop *loop) {
     loop->pool = p->variants;
     free(p);
   }
-  loop->pool_len = 0;
+  loop->pool_len = loop->pool_low = 0;
+}
+
+size_t weft__payload_pool_decay(weft_loop *loop) {
+  /* The pool never fell below pool_low since the last decay: that many were
+   * not needed. Keep the head (the most recently freed, warm in the cache)
+   * and free the tail. */
+  size_t keep = loop->pool_len - loop->pool_low, n = 0;
+  weft__payload **at = &loop->pool;
+  for (size_t i = 0; i < keep && *at; i++)
+    at = &(*at)->variants;
+  while (*at) {
+    weft__payload *p = *at;
+    *at = p->variants;
+    free(p);
+    n++;
+  }
+  loop->pool_len -= n;
+  loop->pool_low = loop->pool_len;
+  return n * (sizeof(weft__payload) + WEFT__POOL_DATA);
 }
 
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out) {
@@ -72,6 +91,7 @@ void weft__payload_free(weft__payload *p) {
     p->variants = loop->pool;
     loop->pool = p;
     loop->pool_len++;
+    if (!loop->pool_decay_armed) weft__loop_pool_arm(loop);
     return;
   }
   free(p);

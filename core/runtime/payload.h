@@ -54,6 +54,9 @@ static inline void weft__payload_release(weft__payload *p) {
   if (p && --p->refs == 0) weft__payload_free(p);
 }
 void weft__payload_pool_free(weft_loop *loop);
+/* Frees the pooled payloads the last interval did not need (see
+ * weft__loop_pool_arm); returns the bytes freed. */
+size_t weft__payload_pool_decay(weft_loop *loop);
 
 /* The cached variant of `p` with this tag, or NULL. */
 weft__payload *weft__payload_variant(const weft__payload *p, uint8_t tag);

@@ -169,8 +169,29 @@ static size_t cork(weft_loop *loop, uv_buf_t *iov, size_t n, size_t total) {
   return 1;
 }
 
+#define WEFT__SPARE_WRITES 256 /* write requests the loop keeps for reuse */
+
+static uv_write_t *write_req(weft_loop *loop) {
+  uv_write_t *w = loop->spare_writes;
+  if (!w) return malloc(sizeof(*w));
+  loop->spare_writes = w->data;
+  loop->n_spare_writes--;
+  return w;
+}
+
+static void write_req_done(weft_loop *loop, uv_write_t *w) {
+  if (loop->n_spare_writes >= WEFT__SPARE_WRITES) {
+    free(w);
+    return;
+  }
+  w->data = loop->spare_writes;
+  loop->spare_writes = w;
+  loop->n_spare_writes++;
+}
+
 static void on_write(uv_write_t *req, int status) {
   weft__stream *s = req->data;
+  write_req_done(s->loop, req);
   s->writing = 0;
   if (s->closed) return; /* cancelled by uv_close */
   if (status < 0) {
@@ -242,9 +263,14 @@ void weft__stream_flush(weft__stream *s) {
   if (s->q_len > 0) {
     n = fill_iov(s, iov, &total);
     s->inflight_n = n;
-    s->wreq.data = s;
-    int rc = uv_write(&s->wreq, &s->h.stream, iov, (unsigned)n, on_write);
+    uv_write_t *req = write_req(s->loop);
+    int rc = UV_ENOMEM;
+    if (req) {
+      req->data = s;
+      rc = uv_write(req, &s->h.stream, iov, (unsigned)n, on_write);
+    }
     if (rc != 0) {
+      if (req) write_req_done(s->loop, req);
       s->inflight_n = 0;
       s->ops->eof(s, rc);
       return;

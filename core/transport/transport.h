@@ -88,6 +88,7 @@ typedef struct weft__listen_params {
   size_t max_length; /* largest incoming message */
   int compression;   /* offer permessage-deflate (WebSocket) */
   unsigned unix_mode;
+  int attached;      /* no listening socket: connections come through adopt */
   size_t owner_size; /* the owner's bytes before each weft__conn */
   /* Framings with sessions over HTTP requests (engine.io): the session
    * heartbeat (the framing's own pings) and an expiry when unanswered, and
@@ -162,7 +163,7 @@ struct weft__transport {
     void (*stop)(weft__listener *l, int hard);
     /* Serves an already connected socket as if it had been accepted (the
      * descriptor is the listener's afterwards). */
-    int (*adopt)(weft__listener *l, int fd);
+    int (*adopt)(weft__listener *l, int fd, const void *head, size_t len, int once);
   } listener;
   struct {
     /* Starts connecting; events follow, never from inside the call. */

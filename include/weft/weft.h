@@ -461,6 +461,32 @@ WEFT_EXTERN int weft_auth_deny(weft_auth *req, int status, const char *message);
  * serve, a socket path over 107 bytes), WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL,
  * WEFT_EINVAL (wss without TLS files), WEFT_ESTATE (closing), WEFT_EIO. */
 WEFT_EXTERN int weft_server_listen(weft_server *server, const char *url);
+/* Attaches to another HTTP server instead of listening: `url` is as for
+ * weft_server_listen (its scheme and path say what is served; the host and
+ * port, or the socket path, only name what weft_server_url answers), and no
+ * socket is bound. Connections come in through weft_server_adopt: the
+ * application's server hands over those for the pathname (Node's http
+ * server: its `upgrade` and `request` events). May be mixed with
+ * weft_server_listen. Errors: those of weft_server_listen except the
+ * address ones, and WEFT_EUNSUPPORTED for wss:// (the other server
+ * terminates TLS; its bytes cannot be handed over). */
+WEFT_EXTERN int weft_server_attach(weft_server *server, const char *url);
+/* Serves `fd`, a connected stream socket (TCP or Unix) that another server
+ * accepted, as if the first listener had accepted it. `head`, `len`: the
+ * bytes already read from it (the request head another HTTP parser
+ * consumed, re-serialized, then whatever it read past it), copied and
+ * parsed before anything read from fd, on the next turn of the loop; NULL,
+ * 0 for none. flags: WEFT_ADOPT_ONCE serves one request and closes
+ * ("Connection: close") unless it upgrades — for connections whose later
+ * requests belong to the other server. On success the fd is the server's
+ * (it closes it); on error it is closed too, except for WEFT_EINVAL (bad
+ * arguments, or fd is not a socket), WEFT_ESTATE (neither listening nor
+ * attached, or closing) and WEFT_ECLOSED, where the caller keeps it.
+ * Cost: the fd is served by the core from here on; nothing of its traffic
+ * passes through the caller. */
+enum { WEFT_ADOPT_ONCE = 1 };
+WEFT_EXTERN int weft_server_adopt(weft_server *server, int fd, const void *head, size_t len,
+                                  unsigned flags);
 /* The first listener's bound port (0 for a Unix socket), or a negative
  * error when not listening. */
 WEFT_EXTERN int weft_server_port(const weft_server *server);
@@ -708,12 +734,18 @@ WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
  * such path), WEFT_ECLOSED, WEFT_ENOMEM.
  */
 /* The browser client: weft's (global Weft) at <pathname>/weft.js and the
- * Primus-compatible one (global Primus) at <pathname>/primus.js, served
+ * Primus-compatible one (global Primus) at <pathname>/primus.js, with its
+ * optional channels module (Weft.channels) at <pathname>/weft-channels.js, served
  * from the library itself under every pathname the server listens on,
  * unless turned off here (before listening) or the application registered
  * those paths itself first. On by default. Errors: WEFT_EINVAL,
  * WEFT_ESTATE (listening), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_client_library(weft_server *server, int on);
+/* The browser client's source: "primus.js" (global Primus) or "weft.js"
+ * (global Weft), *len bytes (when len is not NULL), static (never freed);
+ * NULL for another name or NULL. What a server serves under its pathname,
+ * and what hosts build Primus's library() from. */
+WEFT_EXTERN const char *weft_client_library(const char *name, size_t *len);
 
 WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
                                       const char *content_type, const void *data, size_t len);
@@ -755,6 +787,11 @@ WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir)
  */
 typedef struct weft_client weft_client;
 
+/* The names of the events above, in that order and spelling ("open" …
+ * "id", without "destroy", which is C's only), for hosts that dispatch by
+ * name: the i-th, NULL past the last. Never fails. */
+WEFT_EXTERN const char *weft_client_event_at(size_t i);
+
 typedef struct weft_reconnect_info {
   uint32_t attempt;  /* 1 for the first retry */
   uint32_t retries;  /* the configured limit */
@@ -789,8 +826,10 @@ typedef struct weft_client_events {
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see
- * weft_client_set_ca_file / _set_verify). Errors: WEFT_EINVAL, WEFT_EURL,
- * WEFT_ENOMEM. */
+ * weft_client_set_ca_file / _set_verify). "user:password@" before the
+ * host is sent as "Authorization: Basic" (percent-decoded first; a malformed
+ * escape or a control character in it is WEFT_EURL). Errors: WEFT_EINVAL,
+ * WEFT_EURL, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_client_new(weft_loop *loop, const char *url, weft_client **out);
 
 /* Events and user data; `free_user` runs after the destroy event or when

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "weft/adapter.h"
 #include "weft_lua.h"
 
 /* nil, "<what>: the <ext> is not enabled (<option>=true)", "ESTATE"; or
@@ -435,6 +436,69 @@ static int l_members(lua_State *L) {
   return 1;
 }
 
+/* server:presence(room, fn): fn(ids) with the spark ids in `room` across
+ * the cluster (option redis; this process only without it), sorted, or
+ * fn(nil, err). Returns the server. */
+typedef struct presence_ask {
+  weft__lloop *lp;
+  int ref, status;
+  const char *const *ids;
+  size_t n;
+} presence_ask;
+
+static int push_presence(lua_State *L, weft__lcall *c) {
+  presence_ask *a = c->ctx;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, a->ref);
+  if (a->status) {
+    lua_pushnil(L);
+    weft_error_info e = {a->status, "presence", weft_strerror(a->status), 0, NULL};
+    weft__lpush_error(L, &e);
+    return 2;
+  }
+  lua_createtable(L, (int)a->n, 0);
+  for (size_t i = 0; i < a->n; i++) {
+    lua_pushstring(L, a->ids[i]);
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 1;
+}
+
+static void on_presence(weft_server *s, int status, const char *const *ids, size_t n, void *user) {
+  presence_ask *a = user;
+  weft__lcall c;
+  (void)s;
+  weft__lcall_init(&c, a->lp, LUA_NOREF);
+  c.push = push_presence;
+  c.ctx = a;
+  a->status = status;
+  a->ids = ids;
+  a->n = n;
+  weft__lrun(&c);
+  weft__lunref(a->lp->L, &a->ref);
+  free(a);
+}
+
+static int l_presence(lua_State *L) {
+  const char *room = luaL_checkstring(L, 2);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  int nret;
+  weft_rooms *rooms = server_rooms(L, "presence", &nret);
+  if (!rooms) return nret;
+  weft__lowner *o = ((weft__lhandle *)luaL_checkudata(L, 1, MT_SERVER))->o;
+  presence_ask *a = malloc(sizeof(*a));
+  if (!a) return weft__lfail(L, WEFT_ENOMEM, "presence");
+  a->lp = LOOP_UP(L);
+  a->ref = weft__lref(L, 3);
+  int rc = weft_server_presence(o->s, room, on_presence, a);
+  if (rc) {
+    weft__lunref(L, &a->ref);
+    free(a);
+    return weft__lfail(L, rc, "presence");
+  }
+  lua_settop(L, 1);
+  return 1;
+}
+
 typedef struct policy_ctx {
   handler *h;
   weft_spark *sp;
@@ -520,6 +584,7 @@ const luaL_Reg weft__lext_server_methods[] = {{"handle", l_handle},
                                               {"emit", l_emit},
                                               {"rooms", l_server_rooms},
                                               {"members", l_members},
+                                              {"presence", l_presence},
                                               {"rooms_policy", l_rooms_policy},
                                               {NULL, NULL}};
 const luaL_Reg weft__lext_spark_methods[] = {{"emit", l_spark_emit},

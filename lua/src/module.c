@@ -391,22 +391,6 @@ static const luaL_Reg loop_funcs[] = {{"poll", l_poll},
 const char *const weft__lserver_events[] = {"connection", "disconnection", "data",    "drain",
                                             "error",      "close",         "channel", NULL};
 const char *const weft__lspark_events[] = {"data", "end", "error", "drain", NULL};
-const char *const weft__lclient_events[] = {"open",
-                                            "data",
-                                            "error",
-                                            "close",
-                                            "end",
-                                            "timeout",
-                                            "reconnect scheduled",
-                                            "reconnect",
-                                            "reconnected",
-                                            "reconnect failed",
-                                            "reconnect timeout",
-                                            "online",
-                                            "offline",
-                                            "id",
-                                            "channel",
-                                            NULL};
 const char *const weft__lchannel_events[] = {"data", "end", "drain", NULL};
 
 /* ---- the module ---- */
@@ -447,6 +431,20 @@ static void push_names(lua_State *L, const char *const *names, const char *key) 
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, key);
+}
+
+/* The core's client event names (weft_client_event_at), then the channels
+ * extension's "channel". */
+static void push_client_events(lua_State *L) {
+  lua_newtable(L);
+  int n = 0;
+  for (const char *name; (name = weft_client_event_at((size_t)n)) != NULL;) {
+    lua_pushstring(L, name);
+    lua_rawseti(L, -2, ++n);
+  }
+  lua_pushstring(L, "channel");
+  lua_rawseti(L, -2, n + 1);
+  lua_setfield(L, -2, "client");
 }
 
 /* One loop per Lua state, kept in the registry; pushes it. */
@@ -524,7 +522,7 @@ static int open_core(lua_State *L) {
   lua_newtable(L);
   push_names(L, weft__lserver_events, "server");
   push_names(L, weft__lspark_events, "spark");
-  push_names(L, weft__lclient_events, "client");
+  push_client_events(L);
   push_names(L, weft__lchannel_events, "channel");
   lua_setfield(L, -2, "events");
   lua_pushlightuserdata(L, NULL);

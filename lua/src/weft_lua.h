@@ -106,7 +106,6 @@ enum {
 enum { HEV_DATA, HEV_END, HEV_DRAIN, HEV_N }; /* channels */
 extern const char *const weft__lserver_events[];
 extern const char *const weft__lspark_events[];
-extern const char *const weft__lclient_events[];
 extern const char *const weft__lchannel_events[];
 
 /* The userdata of a spark: the same object from connection to

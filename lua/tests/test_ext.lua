@@ -353,6 +353,28 @@ test("rooms: direct emit by id, everyone but the sender, rooms gone with a disco
   teardown(srv, { cl[1], cl[2] })
 end)
 
+test("presence: this process without a cluster, sorted; bad inputs; redis option values", function()
+  local srv, cl, sp = setup({ rooms = true, emitter = true }, 3, { emitter = true })
+  assert(sp[1]:join("lobby"))
+  assert(sp[3]:join("lobby"))
+  local ids
+  assert(srv:presence("lobby", function(list) ids = list end))
+  local want = { sp[1]:id(), sp[3]:id() }
+  table.sort(want)
+  eq(ids and table.concat(ids, ","), table.concat(want, ","), "the members' ids, sorted")
+  local r, _, name = srv:presence("", function() end)
+  eq(name, "EINVAL", "an invalid room name")
+  eq(pcall(srv.presence, srv, "lobby"), false, "a function is required")
+  local plain = assert(weft.server { url = "ws://127.0.0.1:0/primus" })
+  r, _, name = plain:presence("lobby", function() end)
+  eq(name, "ESTATE", "rooms not enabled")
+  plain:close()
+  local bad, msg = weft.server { url = "ws://127.0.0.1:0/primus", redis = "http://127.0.0.1:1" }
+  eq(bad, nil, "a URL that is not redis://")
+  assert(tostring(msg):find("redis"), "the message names the option: " .. tostring(msg))
+  teardown(srv, cl)
+end)
+
 test("rooms: client join/leave with the server's policy", function()
   local srv, cl, sp = setup({ rooms = true, emitter = true }, 1, { emitter = true })
   local c = cl[1]

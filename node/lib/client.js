@@ -14,6 +14,28 @@ const log = require('./log');
 const { writeThrough } = require('./spark');
 
 
+// The reconnect strategies in effect, as Primus's client shows them
+// ("disconnect,online,timeout"; "" for none).
+function strategyOf(options) {
+  const s = options.strategy;
+  if (s === false) return '';
+  if (Array.isArray(s)) return s.join(',').toLowerCase();
+  if (typeof s === 'string') return s.toLowerCase();
+  return options.timeout === false ? 'disconnect,online' : 'disconnect,online,timeout';
+}
+
+// Primus's client asks for its pathname whatever the URL's path: the path
+// goes, the query stays ("ws+unix:///SOCKET:PATH" for a Unix socket).
+function withPathname(url, pathname) {
+  if (pathname === undefined) return url;
+  if (typeof pathname !== 'string') throw new TypeError('pathname must be a string');
+  if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+  const unix = /^([a-z]+\+unix:\/\/[^:?#]*)(:[^?#]*)?(.*)$/i.exec(url);
+  if (unix) return unix[1] + ':' + pathname + unix[3];
+  const m = /^([a-z]+:\/\/[^/?#]*)([^?#]*)(.*)$/i.exec(url);
+  return m ? m[1] + pathname + m[3] : url;
+}
+
 /**
  * A Primus-compatible client: reconnects with randomized exponential backoff,
  * queues writes while offline, emits open, data, reconnect scheduled,
@@ -23,11 +45,21 @@ const { writeThrough } = require('./spark');
 class Client extends Duplex {
   constructor(url, options) {
     super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+    // Primus's forms: (url, options), (options) with options.url or
+    // options.uri, and (options) alone for http://127.0.0.1.
+    if (url !== null && typeof url === 'object') { options = url; url = undefined; }
+    if (options && (options.url !== undefined || options.uri !== undefined)) {
+      const { url: u, uri, ...rest } = options;
+      if (url === undefined) url = u !== undefined ? u : uri;
+      options = rest;
+    }
+    if (url === undefined) url = 'http://127.0.0.1';
     if (typeof url !== 'string') throw new TypeError('url must be a string');
     options = checkClient(options || {});
-    this.options = options;
+    // Primus's view of the options: strategy as the list in effect.
+    this.options = Object.assign({}, options, { strategy: strategyOf(options) });
     // Primus's clients take http(s):// URLs too.
-    this.url = url.replace(/^http(s?):\/\//i, 'ws$1://');
+    this.url = withPathname(url.replace(/^http(s?):\/\//i, 'ws$1://'), options.pathname);
     this._ended = false;
     this._ext = {};
     this._transforms = { incoming: [], outgoing: [] };
@@ -55,6 +87,21 @@ class Client extends Duplex {
     return s === 2 ? Client.OPEN : s === 1 ? Client.OPENING : Client.CLOSED;
   }
 
+  /**
+   * Primus's client.socket: the connection under this client while open —
+   * here the core's, described as { transformer, url } — else null.
+   */
+  get socket() {
+    if (this.readyState !== Client.OPEN) return null;
+    return { transformer: (this.options.transformer || 'websockets').toLowerCase(), url: this.url };
+  }
+
+  /** Primus's AVOID_WEBSOCKETS: true with websockets: false (engine.io polls only). */
+  get AVOID_WEBSOCKETS() { return this.options.websockets === false; }
+
+  /** Primus's reserved(event) (see Server#reserved). */
+  reserved(evt) { return require('./server').reserved(evt); }
+
   /** Bytes written and not yet sent (offline queue included). */
   get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
 
@@ -63,7 +110,18 @@ class Client extends Duplex {
     this._opened = true;
     const rc = binding.clientOpen(this[kExt]);
     if (rc < 0 && rc !== ESTATE /* already opening */) throw rcError(rc, 'open');
+    this._syncState();
     return this;
+  }
+
+  // Primus's readyStateChange ('opening', 'open', 'end'), once per change,
+  // before the event that made it.
+  _syncState() {
+    const now = this.readyState;
+    if (now === this._lastState) return;
+    const first = this._lastState === undefined && now === Client.CLOSED;
+    this._lastState = now;
+    if (!first) this.emit('readyStateChange', now === Client.OPEN ? 'open' : now === Client.OPENING ? 'opening' : 'end');
   }
 
   _nativeWrite(data) {
@@ -127,9 +185,14 @@ class Client extends Duplex {
   _deliver(value) { this.push(value); }
 
   _event(name, a, b, c, d) {
+    if (name !== 'id' && name !== 'error') this._syncState();
     const opts = { attempt: a, retries: b, scheduled: c, backoff: c };
     switch (name) {
       case 'reconnect scheduled':
+        this.emit(name, opts);
+        // The seed's (Primus 6's) name, with its `timeout` for the delay.
+        this.emit('reconnecting', Object.assign({ timeout: c }, opts));
+        break;
       case 'reconnect':
       case 'reconnected':
         this.emit(name, opts);
@@ -196,17 +259,33 @@ function connect(url, options) {
 
 /** Primus's createSocket(options): a Client class with default options. */
 function createSocket(defaults) {
+  // Primus's createSocket takes the server's options: pingInterval sets the
+  // client's pingTimeout (1.5 of it, as Primus's library does), and
+  // authorization (a refused client ends) is weft's behaviour already.
+  if (defaults && (defaults.pingInterval !== undefined || defaults.authorization !== undefined)) {
+    const { pingInterval, authorization, ...rest } = defaults;
+    void authorization;
+    if (rest.pingTimeout === undefined && pingInterval !== undefined) {
+      rest.pingTimeout = pingInterval === false || pingInterval === 0 ? false : Math.round(pingInterval * 1.5);
+    }
+    defaults = rest;
+  }
   defaults = checkClient(defaults || {});
   const t = defaults.transformer;
   if (t !== undefined) {
     if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${t === null ? 'null' : typeof t}`);
     if (!binding.transformerExists(t.toLowerCase())) throw unknownTransformer(t);
   }
-  return class Socket extends Client {
+  class Socket extends Client {
     constructor(url, options) {
       super(url, Object.assign({}, defaults, options));
     }
-  };
+  }
+  // Primus's Socket works with and without `new`.
+  function PrimusSocket(url, options) { return new Socket(url, options); }
+  PrimusSocket.prototype = Socket.prototype;
+  Object.setPrototypeOf(PrimusSocket, Socket);
+  return PrimusSocket;
 }
 
 module.exports = { Client, connect, createSocket };

@@ -223,20 +223,21 @@ function roomNames(list) {
 
 /** A set of receivers: sparks in `rooms` (all sparks when null) whose id is not in `except`. */
 class Target {
-  constructor(server, rooms, except) {
+  constructor(server, rooms, except, ids = null) {
     this.server = server;
     this._rooms = rooms;
     this._except = except;
+    this._ids = ids; // sparks by id, on any node of a cluster (only())
   }
 
   /** Narrows to sparks in any of these rooms (added to the rooms already named). */
   to(...rooms) {
-    return new Target(this.server, [...(this._rooms || []), ...roomNames(rooms)], this._except);
+    return new Target(this.server, [...(this._rooms || []), ...roomNames(rooms)], this._except, this._ids);
   }
 
   /** Leaves out these spark ids. */
   except(...ids) {
-    return new Target(this.server, this._rooms, [...this._except, ...roomNames(ids)]);
+    return new Target(this.server, this._rooms, [...this._except, ...roomNames(ids)], this._ids);
   }
 
   /** Ids of the sparks this target reaches now. */
@@ -270,8 +271,8 @@ class Target {
     if (this._rooms) needRooms(server);
     const except = this._except.length ? this._except : null;
     const rc = what === 'write'
-      ? binding.serverSend(server[kExt], this._rooms, null, except, a)
-      : binding.serverSendEvent(server[kExt], this._rooms, null, except, a, b);
+      ? binding.serverSend(server[kExt], this._rooms, this._ids, except, a)
+      : binding.serverSendEvent(server[kExt], this._rooms, this._ids, except, a, b);
     return rc === ECLOSED ? 0 : check(rc, what);
   }
 
@@ -302,6 +303,8 @@ Object.assign(Server.prototype, {
   in(...rooms) { return this.to(...rooms); },
   /** Every spark but these ids. */
   except(...ids) { return new Target(this, null, roomNames(ids)); },
+  /** The sparks with these ids, here or on another node of a cluster (option redis). */
+  only(...ids) { return new Target(this, null, [], roomNames(ids)); },
   /** One room: { name, clients(), sparks(), write(), send(), except() }. */
   room(name) {
     needRooms(this);
@@ -309,6 +312,22 @@ Object.assign(Server.prototype, {
     const t = new Target(this, [name], []);
     t.name = name;
     return t;
+  },
+  /**
+   * The spark ids in `room` across the cluster (option redis; this process
+   * only without it), sorted: a Promise of string[].
+   */
+  presence(room) {
+    needRooms(this);
+    if (typeof room !== 'string') throw new TypeError('room name must be a string');
+    return new Promise((resolve, reject) => {
+      const token = newToken((err, ids) => (err ? reject(err) : resolve(ids)));
+      const rc = this._closed ? ECLOSED : binding.roomsPresence(this[kExt], room, token);
+      if (rc < 0) {
+        pending.delete(token);
+        reject(rcError(rc, 'presence'));
+      }
+    });
   },
   /** Names of the rooms that have members. */
   rooms() {

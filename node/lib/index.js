@@ -18,17 +18,61 @@ const { Client, connect, createSocket } = require('./client');
 const ext = require('./ext');
 const log = require('./log');
 
+// Primus's asyncemit for 'connection': a listener taking (spark, next) is
+// waited for before the next one runs; the spark's messages are held until
+// the last one ran (nothing is lost, none is seen early). next(err) is a
+// handler's error.
+function connectionInOrder(server, spark, listeners) {
+  let i = 0;
+  spark._hold = [];
+  const release = () => {
+    const held = spark._hold || [];
+    spark._hold = null;
+    for (const v of held) spark._deliver(v);
+  };
+  const next = (err) => {
+    if (err) {
+      release();
+      return handlerError(server, spark, err);
+    }
+    while (i < listeners.length) {
+      const fn = listeners[i++];
+      if (fn.length >= 2) {
+        let called = false;
+        return fn.call(server, spark, (e) => {
+          if (called) return;
+          called = true;
+          run(e);
+        });
+      }
+      fn.call(server, spark);
+    }
+    return release();
+  };
+  const run = (err) => {
+    try {
+      next(err);
+    } catch (e) {
+      release();
+      handlerError(server, spark, e);
+    }
+  };
+  run();
+}
+
 // Dispatchers the addon calls (this = the server, spark or client). Those
 // that run application code for a server route its exceptions through
 // handlerError (the handlerErrors option); a client's reach
 // uncaughtException, as any Node callback's.
 binding.setup({
   ...ext.dispatchers,
-  spark(handle, id) { return new Spark(this, handle, id); },
+  spark(handle, id) { return new (this.Spark || Spark)(this, handle, id); },
   connection(spark) {
     this._sparks.set(spark.id, spark);
     try {
-      this.emit('connection', spark);
+      const listeners = this.listeners('connection');
+      if (listeners.some((fn) => fn.length >= 2)) connectionInOrder(this, spark, listeners);
+      else this.emit('connection', spark);
     } catch (e) {
       handlerError(this, spark, e);
     }
@@ -60,6 +104,8 @@ binding.setup({
     const err = new WeftError(message, code, kind);
     try {
       if (!spark || !softError(spark, err)) softError(this, err, spark || undefined);
+      // Primacron's namespaced events: server.on('error::connect', (err) => …)
+      if (kind && this.listenerCount(`error::${kind}`) > 0) this.emit(`error::${kind}`, err, spark || undefined);
     } catch (e) {
       handlerError(this, spark, e);
     }
@@ -70,7 +116,7 @@ binding.setup({
     log.detach(this);
     this._sparks.clear();
     const cbs = this._destroyCallbacks.splice(0);
-    this.emit('close');
+    this.emit('close', ...(this._closeArgs || [{}]));
     for (const cb of cbs) cb();
   },
   authorize: onAuthorize,
@@ -119,20 +165,22 @@ function decode(parser, data) { return binding.decode(parser, data); }
 // object literal and stops at the first other value.
 const Channel = ext.Channel;
 const version = binding.version;
-module.exports = {
-  Server,
-  Spark,
-  Client,
-  Channel,
-  Socket: Client,
-  WeftError,
-  createServer,
-  createSocket,
-  connect,
-  transformers,
-  serverOptions,
-  clientOptions,
-  encode,
-  decode,
-  version
-};
+// The module is the Server class, as Primus's is (`new Primus(server,
+// options)`), with every name on it too; written as `module.exports.NAME =`
+// so that Node's ESM loader finds each name (`import { connect } from 'weft'`).
+module.exports = Server;
+module.exports.Server = Server;
+module.exports.Spark = Spark;
+module.exports.Client = Client;
+module.exports.Channel = Channel;
+module.exports.Socket = Client;
+module.exports.WeftError = WeftError;
+module.exports.createServer = createServer;
+module.exports.createSocket = createSocket;
+module.exports.connect = connect;
+module.exports.transformers = transformers;
+module.exports.serverOptions = serverOptions;
+module.exports.clientOptions = clientOptions;
+module.exports.encode = encode;
+module.exports.decode = decode;
+module.exports.version = version;

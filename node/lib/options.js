@@ -134,7 +134,7 @@ const HOST = {
     // switches with one line.
     iknowhttpsisbetter: { ts: 'boolean', doc: 'Primus\'s; nothing to do here (accepted for the one-line switch).', to: none },
     iknowclusterwillbreakconnections: { ts: 'boolean', doc: 'Primus\'s; nothing to do here.', to: none },
-    global: { ts: 'string', doc: 'Primus\'s; nothing to do here.', to: none }
+    global: { ts: 'string', doc: 'Primus\'s: the global name library() gives the client ("Primus" by default).', to: none }
   },
   Client: {
     reconnect: {
@@ -150,6 +150,16 @@ const HOST = {
       }
     },
     manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    websockets: {
+      ts: 'boolean',
+      doc: 'Primus\'s: false avoids WebSocket (engine.io polls only, transports "polling").',
+      to: (v, set) => { if (v === false) set('transports', 'polling'); }
+    },
+    pathname: {
+      ts: 'string',
+      doc: 'Primus\'s: the request path, in place of the URL\'s (its query kept); a server\'s Socket has the ' +
+        'server\'s pathname.'
+    },
     queueSize: {
       ts: 'number',
       doc: 'Primus\'s name of queueLimit (Infinity: no limit).',
@@ -262,7 +272,9 @@ function apply(kind, ext, options) {
     if (rc < 0) throw optionError(kind, row, v, rc);
   }
   const on = (name) => values.get(byName.get(name)) === true;
-  return { emitter: on('emitter') || on('rooms'), rooms: on('rooms'), channels: on('channels') };
+  // redis turns rooms (and so the emitter) on: a cluster's rooms are these.
+  const rooms = on('rooms') || (byName.has('redis') && typeof values.get(byName.get('redis')) === 'string');
+  return { emitter: on('emitter') || rooms, rooms, channels: on('channels') };
 }
 
 module.exports = {

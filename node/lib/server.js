@@ -11,6 +11,15 @@ const { ECLOSED, ESTATE, check, handlerError, HANDLER_ERRORS } = require('./erro
 const { checkServer, applyServer } = require('./options');
 const { kExt, mixin } = require('./transforms');
 const log = require('./log');
+const attachment = require('./attach');
+const middleware = require('./middleware');
+const { Spark } = require('./spark');
+// Primus's reserved(event): incoming::*, outgoing::* and the names the
+// objects emit themselves (lib/ext.js's LOCAL_EVENTS; required late: ext.js
+// requires this file).
+function reserved(evt) {
+  return typeof evt === 'string' && (/^(incoming|outgoing)::/.test(evt) || require('./ext').LOCAL_EVENTS.has(evt));
+}
 
 // What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
 function listenUrls(options) {
@@ -57,21 +66,40 @@ function invalid(name, value, expected) {
 }
 
 
+// A plugin's client function as an expression: a method (`client() {}`)
+// is taken from an object literal.
+function clientSource(fn) {
+  const src = fn.toString();
+  try {
+    new Function(`return (${src});`); // eslint-disable-line no-new-func -- a syntax check only, never called
+    return `(${src})`;
+  } catch (e) {
+    return `({ ${src} }).client`;
+  }
+}
+
 /**
  * A Primus-compatible server. Listens at construction:
  * `new Server({ port, host, pathname, parser, pingInterval, ... })`, or
  * `new Server({ listen: ['ws://127.0.0.1:0/primus', 'ws+unix:///run/app.sock:/primus'] })`.
  */
 class Server extends EventEmitter {
-  constructor(options) {
+  constructor(server, options) {
     super();
+    // Primus's `new Primus(httpServer, options)`: attached to the app's server.
+    const http = attachment.isServer(server) ? server : null;
+    if (!http) options = server;
+    if (typeof options === 'function') {
+      throw new TypeError('new Server(server, options): expected a server instance (http.Server, https.Server) ' +
+        'or an options object, got a function (an Express app? pass http.createServer(app))');
+    }
     options = checkServer(options || {});
     const handlerErrors = options.handlerErrors === undefined ? 'uncaughtException' : options.handlerErrors;
     if (!HANDLER_ERRORS.includes(handlerErrors)) throw invalid('handlerErrors', handlerErrors, "'uncaughtException' or 'close'");
     if (options.idGenerator !== undefined && typeof options.idGenerator !== 'function') {
       throw invalid('idGenerator', options.idGenerator, 'a function');
     }
-    const urls = listenUrls(options);
+    const urls = http ? [] : listenUrls(options);
     this.options = options;
     this.parser = typeof options.parser === 'string' ? options.parser.toLowerCase() : 'json';
     this._handlerErrors = handlerErrors;
@@ -82,6 +110,10 @@ class Server extends EventEmitter {
     this._closed = false;
     this._destroyCallbacks = [];
     this._ext = {};
+    middleware.init(this);
+    // Primus's per-instance Spark class: plugins extend it without touching
+    // other servers' sparks.
+    this.Spark = class extends Spark {};
     const ext = binding.serverNew(this);
     this[kExt] = ext;
     try {
@@ -91,6 +123,12 @@ class Server extends EventEmitter {
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
       if (options.idGenerator) check(binding.serverHook(ext, HOOK_ID, true), 'idGenerator');
+      if (http) {
+        let pathname = options.pathname || '/primus';
+        if (!pathname.startsWith('/')) pathname = `/${pathname}`;
+        check(binding.serverAttach(ext, `ws://localhost:0${pathname}`), 'attach');
+        this.port = 0;
+      }
       for (const url of urls) { // each answers the first listener's port (0 for a Unix socket)
         try {
           this.port = binding.serverListen(ext, url);
@@ -102,19 +140,111 @@ class Server extends EventEmitter {
       this.urls = Object.freeze(binding.serverUrls(ext));
       this.url = this.urls[0];
       this.pathname = binding.serverPathname(ext);
-      this._address = urlAddress(this.url, this.port);
-      this.host = typeof this._address === 'string' ? '' : this._address.address;
+      this._address = http ? null : urlAddress(this.url, this.port);
+      this.host = typeof this._address === 'string' || !this._address ? '' : this._address.address;
+      this._http = http;
+      if (http) attachment.attach(this, http);
     } catch (e) {
       this._closed = true;
       binding.serverDestroy(ext, false, 1);
       throw e;
     }
     for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+    const t = options.transformer;
+    /** The transformer's name(s), as given ("websockets" by default). */
+    this.transformer = typeof t === 'string' ? t.toLowerCase() : Array.isArray(t) ? t.join(',').toLowerCase() : 'websockets';
+    // Primus's 'initialised' (transformer, parser, options), once listeners can be added.
+    process.nextTick(() => { if (!this._closed) this.emit('initialised', this.transformer, this.parser, this.options); });
   }
 
+  /**
+   * Primus's library(): the browser client (global Primus, from the core)
+   * with this server's settings as its defaults (pathname, parser,
+   * transformer) and the client parts of the plugins, run on every new
+   * client (`fn.call(primus, primus, options)`), as Primus bakes them in;
+   * under the global name options.global ("Primus" by default).
+   */
+  library() {
+    const defaults = { pathname: this.pathname, parser: this.parser, transformer: this.transformer.split(',')[0] };
+    const plugins = Object.keys(this._plugins)
+      .filter((name) => typeof this._plugins[name].client === 'function')
+      .map((name) => `[${JSON.stringify(name)}, ${clientSource(this._plugins[name].client)}]`);
+    return `${binding.clientLibrary('primus.js')}
+;(function (Base, defaults, plugins) {
+  // weft ${binding.version}: this server's settings and its plugins' client parts.
+  if (!Base) return;
+  class Primus extends Base {
+    constructor(url, options) {
+      if (url !== null && typeof url === 'object' && !(url instanceof URL)) { options = url; url = undefined; }
+      options = Object.assign({}, defaults, options);
+      super(url, options);
+      for (var i = 0; i < plugins.length; i++) plugins[i][1].call(this, this, options);
+    }
+  }
+  Primus.version = ${JSON.stringify(binding.version)};
+  globalThis[${JSON.stringify(this.options.global || 'Primus')}] = Primus;
+})(globalThis.Primus, ${JSON.stringify(defaults)}, [${plugins.join(', ')}]);
+`;
+  }
+
+  /** Primus's save(path[, fn]): writes library() to path (synchronously without fn). */
+  save(path, fn) {
+    if (typeof fn !== 'function') {
+      require('node:fs').writeFileSync(path, this.library(), 'utf-8');
+      return this;
+    }
+    require('node:fs').writeFile(path, this.library(), 'utf-8', fn);
+    return this;
+  }
+
+  /** weft's version (Primus's primus.version). */
+  get version() { return binding.version; }
+
+  /** The browser client's source as the core serves it at <pathname>/primus.js (Primus's primus.client). */
+  get client() { return binding.clientLibrary('primus.js'); }
+
+  /**
+   * Primus's reserved(event): a name Primus and weft keep for themselves
+   * (incoming::*, outgoing::*, their events), which plugins must not emit.
+   */
+  reserved(evt) { return reserved(evt); }
+
   /** Primus's `primus.server` is the HTTP server; here the server itself plays it. */
-  get server() { return this; }
+  get server() { return this._http || this; }
   get listening() { return !this._closed; }
+
+  /**
+   * Primus's primus.Socket: a client class for this server (its transformer,
+   * parser and pathname), with or without `new`.
+   */
+  get Socket() {
+    if (!this._Socket) {
+      const t = this.options.transformer;
+      const ping = this.options.pingInterval;
+      const server = this;
+      const Base = require('./client').createSocket({
+        transformer: Array.isArray(t) ? t[0] : typeof t === 'string' ? t.split(',')[0] : t,
+        parser: this.parser,
+        pathname: this.pathname,
+        // Primus's library: a client waits 1.5 pings for the next one (none when the server does not ping).
+        pingTimeout: ping === false || ping === 0 ? false : Math.round((ping === undefined ? 30000 : ping) * 1.5)
+      });
+      // The plugins' client parts, as Primus's library runs them: those of
+      // the server now, then the client's own.
+      const clientPlugins = (options) => {
+        const plugin = {};
+        for (const [name, p] of Object.entries(server._plugins)) if (typeof p.client === 'function') plugin[name] = p;
+        return Object.assign({}, options, { plugin: Object.assign(plugin, options && options.plugin) });
+      };
+      this._Socket = function Socket(url, options) {
+        if (url !== null && typeof url === 'object') return Base(clientPlugins(url));
+        return Base(url, clientPlugins(options));
+      };
+      this._Socket.prototype = Base.prototype;
+      Object.setPrototypeOf(this._Socket, Base);
+    }
+    return this._Socket;
+  }
 
   /**
    * The first listener's address as net.Server#address(): `{ address, family,
@@ -122,6 +252,7 @@ class Server extends EventEmitter {
    */
   address() {
     if (this._closed) return null;
+    if (this._http) return this._http.address();
     return typeof this._address === 'string' ? this._address : Object.assign({}, this._address);
   }
 
@@ -179,9 +310,17 @@ class Server extends EventEmitter {
   authorize(fn) {
     if (fn !== null && typeof fn !== 'function') throw new TypeError('authorize expects a function');
     this._auth = fn;
-    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!fn), 'authorize');
+    this._authLayer();
     return this;
   }
+
+  // The hook runs while there is a function and the 'authorization' layer.
+  _authLayer() {
+    if (this._closed) return;
+    check(binding.serverHook(this[kExt], HOOK_AUTHORIZE, !!this._auth && middleware.authorizing(this)), 'authorize');
+  }
+
+
 
   /**
    * Stops listening, ends every spark (primus::server::close unless
@@ -197,9 +336,22 @@ class Server extends EventEmitter {
     }
     if (this._closed) return this;
     this._closed = true;
+    this._closeArgs = [options];
+    if (this._http) {
+      // Primus's destroy: the HTTP server closes too, unless close: false.
+      if (options.close !== false) {
+        try { this._http.close(); } catch (e) { /* not listening */ }
+      }
+    }
     binding.serverDestroy(this[kExt], !!options.reconnect, Number(options.timeout) || 0);
     return this;
   }
+
+  /** The core answers this request (Vibe's way in; see lib/attach.js). */
+  handleRequest(req, res) { return attachment.handleRequest.call(this, req, res); }
+
+  /** The core serves this upgrade (Vibe's way in; see lib/attach.js). */
+  handleUpgrade(req, socket, head) { return attachment.handleUpgrade.call(this, req, socket, head); }
 
   /** Alias of destroy() shaped after net.Server#close(cb). */
   close(fn) { return this.destroy({}, fn); }
@@ -220,6 +372,34 @@ class Server extends EventEmitter {
   }
 }
 mixin(Server.prototype, 'server');
+const pluginUse = Server.prototype.use;
+middleware.mixin(Server.prototype);
+const middlewareUse = Server.prototype.use;
+/**
+ * Primus's plugin(name, { server, client }) registers (emits 'plugin'),
+ * plugin(name) returns one, plugin() all of them.
+ */
+Server.prototype.plugin = function plugin(name, energon) {
+  if (name === undefined) return this._plugins;
+  if (energon === undefined && typeof name === 'string') return this._plugins[name];
+  pluginUse.call(this, name, energon);
+  this.emit('plugin', name, energon);
+  return this;
+};
+
+/** Removes a plugin by name (emits 'plugout'); false when there is none. */
+Server.prototype.plugout = function plugout(name) {
+  if (!(name in this._plugins)) return false;
+  const energon = this._plugins[name];
+  delete this._plugins[name];
+  this.emit('plugout', name, energon);
+  return true;
+};
+/** Primus's use: a function is middleware; an object (or module name) a plugin, as weft's use(). */
+Server.prototype.use = function use(name, fn, options, level) {
+  if (typeof name === 'function' || typeof fn === 'function') return middlewareUse.call(this, name, fn, options, level);
+  return pluginUse.call(this, name, fn);
+};
 
 // A request waiting for authorize's answer (this = the server). A request
 // nobody answers is refused (500) when the addon's handle is collected.
@@ -275,4 +455,4 @@ function createServer(fn, options) {
   return server;
 }
 
-module.exports = { Server, createServer, onAuthorize };
+module.exports = { Server, createServer, onAuthorize, reserved };

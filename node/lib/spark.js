@@ -101,7 +101,8 @@ class Spark extends Duplex {
 
   /** What survived the incoming transforms (or every message, without them). */
   _deliver(value) {
-    if (this.readyState === Spark.OPEN) this.push(value);
+    if (this._hold) this._hold.push(value); // async 'connection' listeners still run
+    else if (this.readyState === Spark.OPEN) this.push(value);
   }
 
   _closed() {

@@ -102,7 +102,7 @@ function mixin(proto, side) {
   /** Adds a transform: type 'incoming' | 'outgoing', fn(packet[, next]). */
   proto.transform = function transform(type, fn) {
     if (type !== 'incoming' && type !== 'outgoing') {
-      throw new TypeError(`transform type must be "incoming" or "outgoing", got ${type}`);
+      throw new TypeError(`Unsupported transformer type "${type}": it must be "incoming" or "outgoing"`);
     }
     if (typeof fn !== 'function') throw new TypeError('transform expects a function');
     this._transforms[type].push(fn);
@@ -114,11 +114,12 @@ function mixin(proto, side) {
   /** Registers a Primus plugin: { server(server, options), client(client, options) }; runs this side's now. */
   proto.use = function use(name, plugin) {
     if (typeof name === 'object' && name !== null && !plugin) { plugin = name; name = plugin.name; }
-    if (typeof name !== 'string' || !name) throw new TypeError('plugin name must be a string');
+    // Primus's checks, with its messages.
+    if (typeof name !== 'string' || !name) throw new TypeError('Plugin name must be a non empty string');
     if (typeof plugin === 'string') plugin = require(plugin);
-    if (!plugin || (typeof plugin !== 'object' && typeof plugin !== 'function')) throw new TypeError('plugin must be an object');
-    if (name in this._plugins) throw new WeftError(`plugin ${name} is already registered`, 'EEXIST');
-    if (!plugin.server && !plugin.client) throw new TypeError('plugin needs a server or client function');
+    if (!plugin || (typeof plugin !== 'object' && typeof plugin !== 'function')) throw new TypeError('Plugin should be an object or function');
+    if (name in this._plugins) throw new WeftError('Plugin name already defined', 'EEXIST');
+    if (!plugin.server && !plugin.client) throw new TypeError('The plugin is missing a client or server function');
     this._plugins[name] = plugin;
     if (typeof plugin[side] === 'function') plugin[side].call(this, this, this.options);
     return this;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "addon.h"
+#include "weft/adapter.h"
 
 /* The rooms of the server of a server or spark external; NULL with *rc
  * ECLOSED when the server closed (or has no rooms: lib/ checks that first),
@@ -128,10 +129,64 @@ static napi_value js_rooms_policy(napi_env env, napi_callback_info info) {
   return weft__node_int(env, weft_rooms_set_client_policy(rs, on ? policy_cb : NULL, s, NULL));
 }
 
+/* A presence question on its way: JavaScript keeps the callback under
+ * `token`; the answer comes as an ack (token, codeName|null, ids). */
+typedef struct presence_ask {
+  weft__addon *a;
+  double token;
+} presence_ask;
+
+static void on_presence(weft_server *srv, int status, const char *const *ids, size_t n,
+                        void *user) {
+  presence_ask *k = user;
+  weft__addon *a = k->a;
+  napi_env env = a->env;
+  napi_handle_scope scope;
+  (void)srv;
+  if (!a->teardown && napi_open_handle_scope(env, &scope) == napi_ok) {
+    napi_value argv[3], recv = NULL;
+    napi_get_global(env, &recv);
+    napi_create_double(env, k->token, &argv[0]);
+    if (status == 0)
+      napi_get_null(env, &argv[1]);
+    else
+      argv[1] = weft__node_str(env, weft_err_name(status));
+    napi_create_array_with_length(env, n, &argv[2]);
+    for (size_t i = 0; i < n; i++) {
+      napi_value v = weft__node_str(env, ids[i]);
+      if (v) napi_set_element(env, argv[2], (uint32_t)i, v);
+    }
+    weft__node_call(a, CB_ACK, recv, 3, argv);
+    napi_close_handle_scope(env, scope);
+  }
+  free(k);
+}
+
+/* roomsPresence(serverExt, room, token) -> 0 | -code (then no answer) */
+static napi_value js_rooms_presence(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (weft__node_args(env, info, 3, argv) != 0) return NULL;
+  weft__nserver *s = weft__node_unwrap(env, argv[0], WEFT__N_SERVER);
+  if (!s) return NULL;
+  char *room = weft__node_string(env, argv[1], NULL);
+  if (!room) return weft__node_throw_type(env, "room must be a string");
+  presence_ask *k = malloc(sizeof(*k));
+  int rc = k ? 0 : WEFT_ENOMEM;
+  if (k) {
+    k->a = weft__node_addon(env);
+    napi_get_value_double(env, argv[2], &k->token);
+    rc = weft_server_presence(s->srv, room, on_presence, k);
+    if (rc) free(k);
+  }
+  free(room);
+  return weft__node_int(env, rc);
+}
+
 int weft__node_define_rooms(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       WEFT__NODE_FN("roomsCall", js_rooms_call),
       WEFT__NODE_FN("roomsPolicy", js_rooms_policy),
+      WEFT__NODE_FN("roomsPresence", js_rooms_presence),
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok;
 }

@@ -5,8 +5,10 @@
  * through the core's table (weft_server_set_option); recipients through
  * weft_server_send / weft_server_send_event.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -108,18 +110,66 @@ static napi_value js_server_set_option(napi_env env, napi_callback_info info) {
   return weft__node_int(env, rc);
 }
 
-/* serverListen(ext, url) -> the first listener's port; throws. */
-static napi_value js_server_listen(napi_env env, napi_callback_info info) {
+/* Listens on (or attaches at) a URL: the first listener's port; throws. */
+static napi_value listen_url(napi_env env, napi_callback_info info, int attach) {
   napi_value argv[2];
   if (weft__node_args(env, info, 2, argv) != 0) return NULL;
   weft__nserver *s = arg_server(env, argv[0]);
   if (!s) return NULL;
   char *url = weft__node_string(env, argv[1], NULL);
   if (!url) return weft__node_throw_type(env, "url must be a string");
-  int rc = weft_server_listen(s->srv, url);
+  int rc = attach ? weft_server_attach(s->srv, url) : weft_server_listen(s->srv, url);
   free(url);
-  if (rc != 0) return weft__node_throw(env, rc, "listen");
+  if (rc != 0) return weft__node_throw(env, rc, attach ? "attach" : "listen");
   return weft__node_int(env, weft_server_port(s->srv));
+}
+
+/* serverListen(ext, url) -> the first listener's port; throws. */
+static napi_value js_server_listen(napi_env env, napi_callback_info info) {
+  return listen_url(env, info, 0);
+}
+
+/* serverAttach(ext, url) -> the port the URL names; throws (weft_server_attach). */
+static napi_value js_server_attach(napi_env env, napi_callback_info info) {
+  return listen_url(env, info, 1);
+}
+
+/* serverAdopt(ext, fd, head, once) -> the core's code. A duplicate of fd
+ * (Node keeps and closes its own) goes to weft_server_adopt with the bytes
+ * Node's HTTP parser already read; on an error the duplicate is closed. */
+static napi_value js_server_adopt(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (weft__node_args(env, info, 4, argv) != 0) return NULL;
+  weft__nserver *s = arg_server(env, argv[0]);
+  if (!s) return NULL;
+  int32_t fd = -1;
+  bool once = false;
+  void *head = NULL;
+  size_t len = 0;
+  if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0)
+    return weft__node_throw_type(env, "fd must be a descriptor");
+  if (napi_get_buffer_info(env, argv[2], &head, &len) != napi_ok)
+    return weft__node_throw_type(env, "head must be a Buffer");
+  napi_get_value_bool(env, argv[3], &once);
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return weft__node_int(env, WEFT_EIO);
+  int rc = weft_server_adopt(s->srv, dup, len ? head : NULL, len, once ? WEFT_ADOPT_ONCE : 0);
+  if (rc == WEFT_EINVAL || rc == WEFT_ESTATE || rc == WEFT_ECLOSED) close(dup);
+  return weft__node_int(env, rc);
+}
+
+/* clientLibrary(name) -> the browser client's source (a string), or undefined. */
+static napi_value js_client_library(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  if (weft__node_args(env, info, 1, argv) != 0) return NULL;
+  char *name = weft__node_string(env, argv[0], NULL);
+  if (!name) return weft__node_throw_type(env, "name must be a string");
+  size_t len = 0;
+  const char *src = weft_client_library(name, &len);
+  free(name);
+  if (!src) return weft__node_undefined(env);
+  if (napi_create_string_utf8(env, src, len, &out) != napi_ok) return NULL;
+  return out;
 }
 
 /* serverUrls(ext) -> the URLs the listeners serve, ports resolved ([] once closed). */
@@ -315,6 +365,9 @@ int weft__node_define_server(napi_env env, napi_value exports) {
       WEFT__NODE_FN("serverSetOption", js_server_set_option),
       WEFT__NODE_FN("serverListen", js_server_listen),
       WEFT__NODE_FN("serverUrls", js_server_urls),
+      WEFT__NODE_FN("serverAttach", js_server_attach),
+      WEFT__NODE_FN("clientLibrary", js_client_library),
+      WEFT__NODE_FN("serverAdopt", js_server_adopt),
       WEFT__NODE_FN("serverPathname", js_server_pathname),
       WEFT__NODE_FN("serverDestroy", js_server_destroy),
       WEFT__NODE_FN("serverSend", js_server_send),

@@ -40,10 +40,10 @@ function wsAt(t, server) {
   return ws;
 }
 
-test('every server serves the browser client (<pathname>/weft.js, /primus.js), the bytes of clients/js/dist; clientLibrary: false turns it off', async (t) => {
+test('every server serves the browser client (<pathname>/weft.js, /primus.js, /weft-channels.js), the bytes of clients/js/dist; clientLibrary: false turns it off', async (t) => {
   const on = weftServer(t);
   const base = `http://${HOST}:${on.port}/primus`;
-  for (const [file, dist] of [['weft.js', 'weft.min.js'], ['primus.js', 'primus.min.js']]) {
+  for (const [file, dist] of [['weft.js', 'weft.min.js'], ['primus.js', 'primus.min.js'], ['weft-channels.js', 'weft-channels.min.js']]) {
     const r = await get(`${base}/${file}`);
     assert.equal(r.status, 200, file);
     assert.match(r.type, /^text\/javascript/);
@@ -51,6 +51,7 @@ test('every server serves the browser client (<pathname>/weft.js, /primus.js), t
   }
   const off = weftServer(t, { clientLibrary: false });
   assert.equal((await get(`http://${HOST}:${off.port}/primus/weft.js`)).status, 426);
+  assert.equal((await get(`http://${HOST}:${off.port}/primus/weft-channels.js`)).status, 426);
   assert.throws(() => weftServer(t, { clientLibrary: 'yes' }), { name: 'TypeError', code: 'ETYPE' });
 });
 

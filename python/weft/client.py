@@ -28,23 +28,16 @@ from .spark import _F, Value, _add_listener, _MessageQueue
 
 __all__ = ["connect", "Client", "Backoff", "Event", "EVENTS"]
 
-EVENTS = (
-    "open",
-    "data",
-    "error",
-    "close",
-    "end",
-    "timeout",
-    "reconnect scheduled",
-    "reconnect",
-    "reconnected",
-    "reconnect failed",
-    "reconnect timeout",
-    "online",
-    "offline",
-    "id",
-    "channel",
-)
+def _core_events() -> tuple[str, ...]:
+    names: list[str] = []
+    while (name := _ll.weft_client_event_at(len(names))) is not None:
+        names.append(name)
+    return (*names, "channel")
+
+
+EVENTS = _core_events()
+"""The client's event names: the core's (weft_client_event_at), then the
+channels extension's "channel"."""
 
 
 @dataclass(frozen=True)

@@ -342,6 +342,20 @@ class Server:
                 out.append(spark)
         return out
 
+    async def presence(self, room: str) -> list[str]:
+        """The spark ids in `room` across the cluster (option redis; this
+        process only without it), sorted. Raises weft.IOError-like errors
+        (the code's class) while Redis is away."""
+        _x.check_name(room, "a room name")
+        self._need_rooms()
+        assert self._ptr is not None and self._ext is not None
+        fut, settle = _x.ack_future(self._drv)
+        rc = _ll.pyweft_presence(self._ext, self._ptr, room, settle)
+        self._drv.kick()
+        check(rc, "presence")
+        ids: list[str] = await fut
+        return ids
+
     def to(self, *rooms: str) -> _x.Broadcast:
         """The members of any of `rooms`: ``server.to("a", "b").except_(id)
         .emit("news", 1)`` (needs rooms=True)."""
@@ -545,6 +559,8 @@ async def serve(
     session_ping_interval: float | None = None,
     session_ping_timeout: float | None = None,
     session_cookie: str | None = None,
+    redis: str | None = None,
+    redis_ttl: float | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -587,6 +603,10 @@ async def serve(
     <path>/primus.js (on by default). id_generator: a function returning
     each new spark's id (a str; an exception or a bad value falls back to
     the default random id, and the exception is reported to the loop).
+    redis: "redis://host:port" joins the nodes on that Redis (weft/adapter.h):
+    broadcasts, rooms, ids and presence span them; rooms turn on.
+    redis_ttl: seconds after which a dead node's sparks leave the registry
+    (10). Redis faults are error events of kind "connect" / "disconnect".
     Every option the core knows goes through its table (weft/options.h):
     a value it refuses raises weft.RangeError, weft.ValueTypeError,
     weft.InvalidArgument or weft.Unsupported naming the option.
@@ -651,7 +671,11 @@ async def serve(
             check(_ll.pyweft_server_set_id_generator(ptr, drv.core, id_generator), "id_generator")
         for path, (content_type, body) in (assets or {}).items():
             check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
-        srv._install_ext(emitter, rooms, channels, channel_window, ack_timeout)
+        srv._install_ext(emitter, rooms or redis is not None, channels, channel_window, ack_timeout)
+        if redis is not None:  # after the rooms: a cluster's rooms are these
+            _options.apply("server", ptr, {
+                "redis": redis, "redis_ttl": _session_ms(redis_ttl, "redis_ttl"),
+            })  # fmt: skip
         srv._install_plugins(plugins)
         if authorize is not None:
             srv.authorize(authorize)

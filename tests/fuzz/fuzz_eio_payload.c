@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "transport/engineio/eio.h"
 
 #define MAX_PACKETS 256
@@ -80,10 +81,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc == 0 && (!known(one.type) || one.data + one.len > buf + size)) abort();
   if (weft__eio_packet_decode(1, buf, size, &one) != 0 || one.len != size) abort();
   /* base64 of the input decodes back to it. */
-  uint8_t *b64 = malloc(weft__eio_b64_len(size) + 1);
+  uint8_t *b64 = malloc(weft__b64_len(size) + 1);
   if (!b64) abort();
-  weft__eio_b64_encode(b64, data, size);
-  long back = weft__eio_b64_decode(b64, weft__eio_b64_len(size));
+  weft__b64_encode(b64, data, size);
+  long back = weft__eio_b64_decode(b64, weft__b64_len(size));
   if (back != (long)size || (size && memcmp(b64, data, size) != 0)) abort();
   free(b64);
   free(buf);

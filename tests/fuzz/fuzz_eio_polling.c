@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int buf = 1 << 20;
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
   setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-  if (weft__server_adopt(s, sv[1]) != 0) abort();
+  if (weft_server_adopt(s, sv[1], NULL, 0, 0) != 0) abort();
   char got[4096];
   size_t have = 0;
   got[0] = '\0';

@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   }
   shutdown(sv[0], SHUT_WR);
-  if (weft__server_adopt(s, sv[1]) != 0) {
+  if (weft_server_adopt(s, sv[1], NULL, 0, 0) != 0) {
     close(sv[0]);
     close(sv[1]);
     return 0;

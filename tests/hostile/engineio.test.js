@@ -167,12 +167,14 @@ describe('hostile engine.io peers against weft serve (10 WebSocket and 10 engine
         await delay(100);
       }
       const expired = Date.now() - t0;
-      await delay(1500); /* the loop trims the heap at most once a second */
+      /* The payload pool gives back what a second did not need (within 2 s),
+       * and the loop trims the heap at most once a second. */
+      await delay(3500);
       afters.push(srv.rss());
       t.diagnostic(`round ${round + 1}: RSS start ${(start / MiB).toFixed(1)} MiB, with 1000 sessions +${((peak - start) / MiB).toFixed(2)}, after expiry +${((afters[round] - start) / MiB).toFixed(2)}; expired in ${expired} ms`);
     }
-    assert.ok(afters[0] - start < 2 * MiB, `RSS stayed ${((afters[0] - start) / MiB).toFixed(2)} MiB above the start`);
-    assert.ok(afters[1] - afters[0] < 0.5 * MiB, `RSS grew ${((afters[1] - afters[0]) / MiB).toFixed(2)} MiB in the second round`);
+    assert.ok(afters[0] - start < 0.5 * MiB, `RSS stayed ${((afters[0] - start) / MiB).toFixed(2)} MiB above the start`);
+    assert.ok(afters[1] - afters[0] < 0.25 * MiB, `RSS grew ${((afters[1] - afters[0]) / MiB).toFixed(2)} MiB in the second round`);
     const worst = await crowd.stop();
     assert.ok(worst < 1000, `a crowd echo took ${worst} ms`);
     assert.deepEqual(await srv.stop(), { code: 0, signal: null });

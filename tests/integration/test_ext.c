@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <uv.h>
 
+#include "failf.h"
 #include "weft/ext.h"
 #include "weft/options.h"
 
@@ -64,18 +65,7 @@ struct fx {
   int sch_got[4], sch_seq_bad, sch_ends, cch_ends, drains, ch_errors, cch_got;
 };
 
-static void failf(fx *f, int line, const char *fmt, ...) {
-  if (f->fail[0]) return;
-  int n = snprintf(f->fail, sizeof(f->fail), "line %d: ", line);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(f->fail + n, sizeof(f->fail) - (size_t)n, fmt, ap);
-  va_end(ap);
-}
-#define CHECK(f, cond)                                                                             \
-  do {                                                                                             \
-    if (!(cond)) failf((f), __LINE__, "%s", #cond);                                                \
-  } while (0)
+WEFT_TEST_FAILF(fx)
 
 static void finish(fx *f) {
   if (f->finished) return;

@@ -166,6 +166,9 @@ static void client_body(fixture *f) {
   CHECK(memcmp(body_of(lib), weft__library_weft_js, weft__library_weft_js_len) == 0);
   CHECK(get(f, "GET", "/primus/primus.js", lib, sizeof(lib)) == 200);
   CHECK(strstr(body_of(lib), "Primus"));
+  CHECK(get(f, "GET", "/primus/weft-channels.js", lib, sizeof(lib)) == 200);
+  CHECK(strlen(body_of(lib)) == weft__library_channels_js_len);
+  CHECK(memcmp(body_of(lib), weft__library_channels_js, weft__library_channels_js_len) == 0);
   CHECK(get(f, "GET", "/weft.js", lib, sizeof(lib)) == 404); /* only under the pathname */
   /* the folder never serves under the pathname; the endpoint still works */
   CHECK(get(f, "GET", "/primus", r, sizeof(r)) == 426);
@@ -243,6 +246,7 @@ static void library_body(fixture *f) {
   off.port = off_port;
   CHECK(get(&off, "GET", "/primus/weft.js", r, sizeof(r)) == 426); /* only the endpoint */
   CHECK(get(&off, "GET", "/primus/primus.js", r, sizeof(r)) == 426);
+  CHECK(get(&off, "GET", "/primus/weft-channels.js", r, sizeof(r)) == 426);
 }
 
 static void destroy_both(void *arg) {

@@ -102,6 +102,15 @@ describe('weft: every error names its cause, and none hangs', { skip: CLI ? fals
     assert.match(r.err, /usage: weft connect URL/);
   });
 
+  test('a bad --redis URL or --redis-ttl: status 2, named', { timeout: 15000 }, async (t) => {
+    let r = await run(t, ['serve', '--port', '0', '--redis', 'http://127.0.0.1:6379']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--redis http:\/\/127\.0\.0\.1:6379: invalid argument/);
+    r = await run(t, ['serve', '--port', '0', '--redis-ttl', '0']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--redis-ttl 0: not a number of milliseconds/);
+  });
+
   test('a bad port: status 2, the port and the range named', { timeout: 15000 }, async (t) => {
     for (const port of ['70000', '-1', 'http']) {
       const r = await run(t, ['serve', '--port', port]);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
+#include "base/url.h"
 #include "transport/ws/codec.h"
 #include "weft/weft.h"
 
@@ -439,6 +441,39 @@ static void test_url_decode(void **state) {
   assert_string_equal(out, "abc");
 }
 
+/* "user:password@" in a URL: percent-decoded userinfo, the host after the
+ * last '@'; malformed escapes, NUL and control characters refused; and the
+ * base64 of what a client sends as Authorization: Basic. */
+static void test_url_userinfo(void **state) {
+  (void)state;
+  weft__url u;
+  assert_int_equal(weft__url_parse("ws://usr:pa%3Ass@127.0.0.1:9/p?q=1", &u), 0);
+  assert_string_equal(u.userinfo, "usr:pa:ss");
+  assert_string_equal(u.host, "127.0.0.1");
+  assert_int_equal(u.port, 9);
+  assert_string_equal(u.path, "/p?q=1");
+  assert_int_equal(weft__url_parse("ws://a@b@[::1]:2", &u), 0);
+  assert_string_equal(u.userinfo, "a@b");
+  assert_string_equal(u.host, "::1");
+  assert_int_equal(weft__url_parse("ws://h:1/x@y", &u), 0); /* an '@' in the path is the path's */
+  assert_string_equal(u.userinfo, "");
+  assert_string_equal(u.path, "/x@y");
+  assert_int_equal(weft__url_parse("ws://u%zz@h:1/", &u), WEFT_EURL);
+  assert_int_equal(weft__url_parse("ws://u%00@h:1/", &u), WEFT_EURL);
+  assert_int_equal(weft__url_parse("ws://u%0d%0a@h:1/", &u), WEFT_EURL);
+  assert_int_equal(weft__url_parse("ws://u%4@h:1/", &u), WEFT_EURL);
+  assert_int_equal(weft__url_parse("ws://@h:1/", &u), 0);
+  assert_string_equal(u.userinfo, "");
+  char big[400] = "ws://";
+  memset(big + 5, 'u', 300);
+  strcpy(big + 305, "@h:1/");
+  assert_int_equal(weft__url_parse(big, &u), WEFT_EURL);
+  uint8_t out[16];
+  assert_int_equal(weft__b64_len(8), 12);
+  weft__b64_encode(out, (const uint8_t *)"usr:pass", 8);
+  assert_memory_equal(out, "dXNyOnBhc3M=", 12);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chromium),
@@ -455,6 +490,7 @@ int main(void) {
       cmocka_unit_test(test_response),
       cmocka_unit_test(test_tokens),
       cmocka_unit_test(test_url_decode),
+      cmocka_unit_test(test_url_userinfo),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

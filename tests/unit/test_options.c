@@ -70,7 +70,7 @@ static void check_table(const weft_option *(*at)(size_t), const weft_option *(*b
 
 static void test_tables(void **state) {
   (void)state;
-  check_table(weft_server_option_at, weft_server_option, 23);
+  check_table(weft_server_option_at, weft_server_option, 25);
   check_table(weft_client_option_at, weft_client_option, 16);
   /* An extension comes before its tunings: hosts apply in table order. */
   size_t ch = 0, win = 0;

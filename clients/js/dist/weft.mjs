@@ -398,11 +398,26 @@ var Eio = class {
 var OPENING = 1;
 var CLOSED = 2;
 var OPEN = 3;
+var CODES = {
+  connect: "EIO",
+  json: "EPARSE",
+  msgpack: "EPARSE",
+  emitter: "EPARSE",
+  channel: "EPARSE",
+  encode: "ETYPE",
+  rejected: "EREJECTED",
+  timeout: "ETIMEDOUT",
+  reconnect: "ETIMEDOUT",
+  closed: "ECLOSED",
+  transform: "ETRANSFORM",
+  exist: "EEXIST"
+};
 var WeftError = class extends Error {
   constructor(kind, message, extra) {
     super(message);
     this.name = "WeftError";
     this.kind = kind;
+    this.code = CODES[kind];
     Object.assign(this, extra);
   }
 };
@@ -460,17 +475,19 @@ function backoff(attempt, { min = 500, max = Infinity, factor = 2 } = {}, rand =
 var escapeLS = (s) => s.replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
 var isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
 var toBytes = (v) => v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+var toJSON = (k, v) => isBinary(v) ? { type: "Buffer", data: Array.from(toBytes(v)) } : typeof v === "bigint" ? JSON.rawJSON(v) : v;
+var fromJSON = (k, v, c) => c && !Number.isSafeInteger(v) && /^-?\d{16,19}$/.test(c.source) && BigInt.asIntN(64, c = BigInt(c.source)) === c ? c : v;
 var parsers = {
   json: {
     name: "json",
     encode(v) {
       if (isBinary(v)) return toBytes(v);
-      const s = JSON.stringify(v);
+      const s = JSON.stringify(v, toJSON);
       if (s === void 0) throw new TypeError("cannot encode " + typeof v + " as JSON");
       return escapeLS(s);
     },
     decode(frame) {
-      return typeof frame === "string" ? JSON.parse(frame) : toBytes(frame);
+      return typeof frame === "string" ? JSON.parse(frame, /\d{16}/.test(frame) ? fromJSON : void 0) : toBytes(frame);
     }
   },
   msgpack: {
@@ -533,11 +550,16 @@ var Weft = class extends Emitter {
     this._pingTimeoutSet = o.pingTimeout !== void 0;
     this._pingTimeout = this._pingTimeoutSet ? o.pingTimeout || 0 : 45e3;
     this._queueLimit = o.queueLimit || 0;
+    const b = o.batching;
+    this._batchMax = b === true ? 16384 : b ? +b : 0;
+    if (!(this._batchMax >= 0)) throw new TypeError("invalid batching");
+    this._bf = [];
+    this._bb = 0;
     this._em = o.emitter ? { ids: 0, pending: /* @__PURE__ */ new Map(), timeout: o.emitter.timeout || 1e4 } : null;
     this._WebSocket = "WebSocket" in o ? o.WebSocket : typeof WebSocket !== "undefined" ? WebSocket : null;
     this._fetch = "fetch" in o ? o.fetch : typeof fetch !== "undefined" ? fetch.bind(globalThis) : null;
     this._random = o.random || Math.random;
-    if (!this._WebSocket) throw new TypeError("no WebSocket implementation (pass options.WebSocket)");
+    if (!this._WebSocket) throw new TypeError("no WebSocket (pass options.WebSocket)");
     this.readyState = CLOSED;
     this.online = true;
     this._ended = false;
@@ -551,6 +573,8 @@ var Weft = class extends Emitter {
     this._queue = [];
     this._queueBytes = 0;
     this._timers = {};
+    this._tr = { incoming: [], outgoing: [] };
+    this._plugins = /* @__PURE__ */ Object.create(null);
     if (o.network !== false && typeof window !== "undefined" && window.addEventListener) {
       this._onOnline = () => this.setOnline(true);
       this._onOffline = () => this.setOnline(false);
@@ -558,7 +582,72 @@ var Weft = class extends Emitter {
       window.addEventListener("offline", this._onOffline);
       if (typeof navigator !== "undefined" && navigator.onLine === false) this.online = false;
     }
+    for (const name in o.plugin) this.use(name, o.plugin[name]);
     if (!o.manual) this._later("open", () => this.open(), 0);
+  }
+  // ---- transforms and plugins (Primus's) ----
+  /**
+   * Adds a transform, run in the order added: type "incoming" (what the
+   * server sends, after the emitter's packets) or "outgoing" (what write()
+   * sends). fn(packet) changes packet.data or returns false to drop it;
+   * fn(packet, next) is asynchronous: next(err) fails, next(null, false)
+   * drops. A transform that fails or throws drops the message with an error
+   * event of kind "transform" (code err.code when a string, else ETRANSFORM).
+   */
+  transform(type, fn) {
+    if (!/^(incom|outgo)ing$/.test(type) || typeof fn !== "function") throw new TypeError("bad transform");
+    this._tr[type].push(fn);
+    return this;
+  }
+  _run(type, data, done) {
+    const list = this._tr[type];
+    const packet = { data };
+    let i = 0;
+    const fail = (e) => this.emit("error", new WeftError(
+      "transform",
+      `an ${type} transform failed: ${e && e.message || e}`,
+      { cause: e, code: e && typeof e.code === "string" ? e.code : "ETRANSFORM" }
+    ));
+    const step = () => {
+      try {
+        while (i < list.length) {
+          const fn = list[i++];
+          if (fn.length > 1) {
+            let called;
+            return fn.call(this, packet, (err, arg) => {
+              if (!called) called = 1, err ? fail(err) : arg !== false && step();
+            });
+          }
+          if (fn.call(this, packet) === false) return;
+        }
+      } catch (e) {
+        return fail(e);
+      }
+      done(packet.data);
+    };
+    step();
+  }
+  /**
+   * Registers a plugin (Primus's shape): plugin.client(client, options) runs
+   * now. Throws TypeError on a bad name or plugin, a WeftError EEXIST when
+   * the name is taken; what the plugin's function throws leaves it unregistered.
+   */
+  use(name, plugin) {
+    if (typeof name !== "string" || !name || !plugin || !(plugin.client || plugin.server))
+      throw new TypeError("bad plugin");
+    if (this._plugins[name]) throw new WeftError("exist", `plugin ${name} is already registered`);
+    this._plugins[name] = plugin;
+    try {
+      if (plugin.client) plugin.client.call(this, this, this.options);
+    } catch (e) {
+      delete this._plugins[name];
+      throw e;
+    }
+    return this;
+  }
+  /** The plugin registered under `name`, or all of them. */
+  plugin(name) {
+    return name ? this._plugins[name] : this._plugins;
   }
   // ---- timers ----
   _later(name, fn, ms) {
@@ -637,7 +726,7 @@ var Weft = class extends Emitter {
         this._fallback = true;
         return this._connect(a);
       }
-      this._lost(a, a.open ? null : new WeftError("connect", `connection failed (${ev && ev.code})`, { code: ev && ev.code }));
+      this._lost(a, a.open ? null : new WeftError("connect", `connection failed (${ev && ev.code})`, { closeCode: ev && ev.code }));
     };
     ws.onerror = () => {
     };
@@ -712,7 +801,7 @@ var Weft = class extends Emitter {
       }
     }
     if (this._em && this._packet(v)) return;
-    this.emit("data", v);
+    this._run("incoming", v, (d) => this.emit("data", d));
   }
   // ---- events with acknowledgements ----
   /** An emitter packet ({type: 0|1, data, id}) is handled here; else false. */
@@ -733,7 +822,7 @@ var Weft = class extends Emitter {
     }
     if (!Array.isArray(data) || typeof data[0] !== "string" || !data[0]) return bad("emitter event without a valid name"), true;
     const [name, ...args] = data;
-    const answer = (d) => id != null && this.write({ type: 1, id, data: d });
+    const answer = (d) => id != null && this._write({ type: 1, id, data: d });
     if (RESERVED.test(name)) return bad("reserved event name"), answer(["reserved event name"]), true;
     if (id != null) {
       if (!this.listeners(name).length) return answer([`no handler for ${name}`]), true;
@@ -768,7 +857,7 @@ var Weft = class extends Emitter {
       }, ms) : void 0;
       this._em.pending.set(id, { done, timer });
     }
-    return this.write(packet);
+    return this._write(packet);
   }
   /**
    * Emits `event` to the server (primus-emitter's send): `send(event, ...args[, cb])`.
@@ -824,6 +913,7 @@ var Weft = class extends Emitter {
   _detach(sendClose) {
     const a = this._conn;
     if (!a) return;
+    if (sendClose) this._seal();
     this._conn = null;
     this._closeSocket(a, sendClose && a.open ? 1e3 : 0);
   }
@@ -904,23 +994,58 @@ var Weft = class extends Emitter {
   }
   // ---- writing ----
   _sendFrame(frame) {
+    let n;
     if (this.readyState === OPEN && this._conn && this._conn.open) {
+      if (this._batchMax && typeof frame === "string" === (this._parser === parsers.json) && (n = byteLength(frame)) <= this._batchMax) {
+        if (this._bb && this._bb + n > this._batchMax) this._seal();
+        if (!this._bf.length) queueMicrotask(() => this._seal());
+        this._bf.push(frame);
+        this._bb += n + 1;
+        return true;
+      }
+      this._seal();
       this._conn.ws.send(frame);
       return true;
     }
-    const n = byteLength(frame);
+    n = byteLength(frame);
     if (this._queueLimit && this._queueBytes + n > this._queueLimit) return false;
     this._queue.push(frame);
     this._queueBytes += n;
     return true;
   }
+  /** Sends what this turn batched: one message as it is, more in the envelope. */
+  _seal() {
+    const f = this._bf;
+    const ws = this._conn && this._conn.open && this._conn.ws;
+    this._bf = [];
+    this._bb = 0;
+    if (!f.length || !ws) return;
+    let out = f[0];
+    if (f.length > 1) {
+      if (typeof out === "string") out = '{"weft::batch":[' + f.join() + "]}";
+      else {
+        const h = encode({ "weft::batch": f.map(() => null) });
+        const parts = [h.subarray(0, h.length - f.length), ...f];
+        out = new Uint8Array(parts.reduce((t, p) => t + p.length, 0));
+        parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+      }
+    }
+    ws.send(out);
+  }
   /**
-   * Sends a message, or queues it while not open (sent in order before the
-   * next `open`). Returns false when the client has ended, the queue limit
-   * is reached, or the value cannot be encoded (an `error` event of kind
-   * "encode" says why).
+   * Sends a message past the outgoing transforms, or queues it while not
+   * open (sent in order before the next `open`). Returns false when the
+   * client has ended, the queue limit is reached, or the value cannot be
+   * encoded (an `error` event of kind "encode" says why); true when a
+   * transform dropped it or an asynchronous one holds it.
    */
   write(data) {
+    let ret = !this._ended;
+    if (ret) this._run("outgoing", data, (d) => ret = this._write(d));
+    return ret;
+  }
+  /** write() without the transforms (the emitter's and plugins' packets). */
+  _write(data) {
     if (this._ended) return false;
     let frame;
     try {
@@ -1019,6 +1144,7 @@ Weft.OPEN = OPEN;
 Weft.backoff = backoff;
 Weft.parsers = parsers;
 Weft.WeftError = WeftError;
+Weft.Emitter = Emitter;
 Weft.version = "0.1.0";
 var weft_default = Weft;
 export {

@@ -312,6 +312,47 @@ for (const [parser, transformer] of [['json', 'websockets'], ['msgpack', 'websoc
   });
 }
 
+test('ints beyond 2^53 through a json echo as BigInt, exactly (JSON.parse source text, JSON.rawJSON); look-alikes stay what they are; the channels module loads from the server', { timeout: 30000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-page-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>weft</title>' +
+    '<script src="/primus/weft.js"></script><script src="/primus/weft-channels.js"></script>');
+  const server = await startWeft(['--port', '0', '--mode', 'echo', '--parser', 'json', '--static', dir]);
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+    const r = await page.evaluate(() => new Promise((resolve, reject) => {
+      const show = (v) => JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? `${x}n` : x));
+      const sent = [9007199254740993n, -9223372036854775808n, { big: 9223372036854775807n, small: 5, list: [1152921504606846976n] }];
+      const c = new Weft(location.origin, { parser: 'json' });
+      const got = [];
+      c.on('open', () => sent.forEach((m) => c.write(m)));
+      c.on('data', (d) => {
+        got.push(d);
+        if (got.length === sent.length) {
+          c.end();
+          resolve({
+            sent: show(sent),
+            got: show(got),
+            // not ints of int64 or not numbers: as JSON.parse reads them
+            others: show(Weft.parsers.json.decode('[12345678901234567.5, 100000000000000000000, -9223372036854775809, "9007199254740993", 1e300, 9007199254740991, {"9007199254740993": 1}]')),
+            channels: typeof Weft.channels === 'function' && typeof Weft.Channel === 'function',
+          });
+        }
+      });
+      c.on('error', (e) => reject(new Error(e.kind + ': ' + e.message)));
+      setTimeout(() => reject(new Error('timed out')), 10000);
+    }));
+    assert.equal(r.got, r.sent);
+    assert.equal(r.got, '["9007199254740993n","-9223372036854775808n",{"big":"9223372036854775807n","small":5,"list":["1152921504606846976n"]}]');
+    assert.equal(r.others, '[12345678901234568,100000000000000000000,-9223372036854776000,"9007199254740993",1e+300,9007199254740991,{"9007199254740993":1}]');
+    assert.equal(r.channels, true);
+  } finally {
+    await page.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the browser's offline/online events: offline drops the connection, online reconnects", { timeout: 30000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-page-'));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>weft</title><script src="/primus/weft.js"></script>');

@@ -1,6 +1,7 @@
 // Compiled by `tsc -p test/tsconfig.json` in test.sh: the declarations in
 // weft.d.ts describe the client as applications use it.
 import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
+import channels, { Channel } from '../channels';
 
 const c = new Weft('ws://127.0.0.1:8080/primus', {
   parser: 'msgpack',
@@ -27,7 +28,25 @@ e.onEvent('news', (text: string, ack?: (err: unknown, value?: unknown) => void) 
 const sent: boolean = e.send('sum', 1, 2, (err: WeftError | null, v: number) => console.log(err?.reason, v));
 e.request('sum', [1, 2], { timeout: 100 }).then((v) => console.log(v));
 e.join('lobby').then(() => e.leave('lobby'));
-console.log(ok, state, d, sent);
+const t = new Weft('/primus', { batching: 16384, plugin: { hi: { client: (cl) => cl.write('hi') } } });
+t.transform('incoming', (packet) => packet.data !== 'drop');
+t.transform('outgoing', (packet, next) => next(null, false));
+t.use('greeter', { client(cl: Weft) { cl.on('open', () => cl.write({ greeting: 'hello' })); } });
+const plug = t.plugin('greeter');
+const all: number = Object.keys(t.plugin()).length;
+console.log(ok, state, d, sent, plug, all, new Weft.Emitter());
+const withChannels = new Weft('/primus').use('channels', channels({ window: 4 }));
+const up: Channel = withChannels.channel('up');
+up.on('data', (m: unknown) => console.log(m));
+const left: boolean = up.write({ n: 1 });
+withChannels.on('channel', (ch: Channel) => ch.end());
+console.log(left, up.queued, up.ended);
+// @ts-expect-error: a client without the plugin has no channel()
+t.channel('up');
+// @ts-expect-error: transforms are incoming or outgoing
+t.transform('sideways', () => {});
+// @ts-expect-error: batching is a boolean or a byte count
+new Weft('/primus', { batching: 'lots' });
 // @ts-expect-error: unknown event names are refused
 c.on('nope', () => {});
 // @ts-expect-error: parsers are json or msgpack

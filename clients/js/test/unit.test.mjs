@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Weft, backoff, parsers } from '../src/weft.js';
 import { encode, decode, MsgpackError, MAX_DEPTH } from '../src/msgpack.js';
+import { channels } from '../src/channels.js';
 import { ROOT } from './helpers.mjs';
 
 const msgpackLite = createRequire(join(ROOT, 'tests/interop/package.json'))('msgpack-lite');
@@ -146,6 +147,18 @@ test('parsers: json escapes U+2028/9, passes binary through, refuses what JSON c
   assert.deepEqual(j.decode(new Uint8Array([3]).buffer), new Uint8Array([3]));
   assert.throws(() => j.encode(undefined));
   assert.throws(() => j.decode('{bad'));
+  // Binary inside a message: Node's Buffer object (as the C core writes it),
+  // from a Uint8Array, a view on part of a buffer, or an ArrayBuffer; read
+  // back as that object, as the C core and Node do.
+  const part = new Uint8Array([9, 1, 2, 3, 9]).subarray(1, 4);
+  const text = '{"a":{"type":"Buffer","data":[1,2,3]},"b":[{"type":"Buffer","data":[]}],"c":{"type":"Buffer","data":[255]}}';
+  assert.equal(j.encode({ a: part, b: [new Uint8Array(0)], c: new Uint8Array([255]).buffer }), text);
+  assert.deepEqual(j.decode(text).a, { type: 'Buffer', data: [1, 2, 3] });
+  assert.equal(j.encode({ d: new DataView(new Uint8Array([7]).buffer) }), '{"d":{"type":"Buffer","data":[7]}}');
+  // Look-alikes of ints beyond 2^53 are read as JSON.parse reads them, with
+  // or without its source text (BigInt itself: test/browser.test.mjs).
+  assert.deepEqual(j.decode('[12345678901234567.5,100000000000000000000,-9223372036854775809,"9007199254740993",{"9007199254740993":1},9007199254740991]'),
+    [12345678901234567.5, 1e20, -9223372036854775809, '9007199254740993', { '9007199254740993': 1 }, 9007199254740991]);
 });
 
 test('msgpack: round trips and byte-for-byte agreement with msgpack-lite', () => {
@@ -204,6 +217,7 @@ test('msgpack client: binary frames out and in; undecodable message is an error 
   const errs = c.log.filter((e) => e[0] === 'error');
   assert.equal(errs.length, 1);
   assert.equal(errs[0][1].kind, 'msgpack');
+  assert.equal(errs[0][1].code, 'EPARSE');
   assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ b: 2 }, 'after']);
   assert.equal(c.readyState, Weft.OPEN);
 });
@@ -214,11 +228,14 @@ test('json client: invalid JSON is an error event, the connection stays open', (
   FakeSocket.last().accept();
   FakeSocket.last().deliver('{not json');
   FakeSocket.last().deliver('{"ok":true}');
-  assert.equal(c.log.find((e) => e[0] === 'error')[1].kind, 'json');
+  const bad = c.log.find((e) => e[0] === 'error')[1];
+  assert.equal(bad.kind, 'json');
+  assert.equal(bad.code, 'EPARSE', "weft's code name, as the C core's error events");
   assert.deepEqual(c.log.find((e) => e[0] === 'data')[1], { ok: true });
   assert.equal(c.readyState, Weft.OPEN);
   assert.equal(c.write(undefined), false, 'unencodable');
   assert.equal(c.log.filter((e) => e[0] === 'error')[1][1].kind, 'encode');
+  assert.equal(c.log.filter((e) => e[0] === 'error')[1][1].code, 'ETYPE');
 });
 
 test('batches: {"weft::batch": [...]} is unpacked in order; look-alikes are plain data', () => {
@@ -357,6 +374,8 @@ test('strategies: without "disconnect" a dropped connection ends; without "timeo
   FakeSocket.last().drop();
   assert.deepEqual(names(d), ['error', 'end']);
   assert.equal(d.log[0][1].kind, 'connect');
+  assert.equal(d.log[0][1].code, 'EIO');
+  assert.equal(d.log[0][1].closeCode, 1006);
 });
 
 test('connect timeout: timeout event, then the timeout strategy reconnects', async () => {
@@ -438,8 +457,8 @@ test('emitter: send with an ack; resolved, rejected, timed out, failed by a clos
   ws.accept();
   const got = [];
   c.send('sum', 1, 2, (err, v) => got.push(['sum', err && err.kind, v]));
-  c.send('nope', (err) => got.push(['nope', err.kind, err.reason]));
-  c.send('slow', (err) => got.push(['slow', err.kind]));
+  c.send('nope', (err) => got.push(['nope', err.kind, err.reason, err.code]));
+  c.send('slow', (err) => got.push(['slow', err.kind, err.code]));
   c.send('plain', 'x'); // no ack asked: no id
   assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [
     { type: 0, data: ['sum', 1, 2], id: 1 },
@@ -451,11 +470,11 @@ test('emitter: send with an ack; resolved, rejected, timed out, failed by a clos
   ws.deliver('{"type":1,"id":2,"data":["no way"]}');
   await sleep(80);
   ws.deliver('{"type":1,"id":3,"data":[null,1]}'); // after its timeout: an error event
-  assert.deepEqual(got, [['sum', null, 3], ['nope', 'rejected', 'no way'], ['slow', 'timeout']]);
+  assert.deepEqual(got, [['sum', null, 3], ['nope', 'rejected', 'no way', 'EREJECTED'], ['slow', 'timeout', 'ETIMEDOUT']]);
   assert.equal(c.log.filter((e) => e[0] === 'error')[0][1].kind, 'emitter');
   const p = c.request('later', [1]);
   ws.drop();
-  await assert.rejects(p, (e) => e.kind === 'closed');
+  await assert.rejects(p, (e) => e.kind === 'closed' && e.code === 'ECLOSED');
   await assert.rejects(c.request('data'), TypeError); // reserved
   assert.throws(() => c.send(''), TypeError);
   c.end();
@@ -492,4 +511,244 @@ test('emitter: events from the server reach listeners with an ack; bad packets a
   FakeSocket.last().deliver('{"type":0,"data":["news",1]}');
   assert.deepEqual(d.log.find((e) => e[0] === 'data')[1], { type: 0, data: ['news', 1] });
   assert.throws(() => d.send('x'), /emitter option is off/);
+});
+
+test('transforms: incoming and outgoing in order, sync and async; drops; bad arguments throw', async () => {
+  const c = client({ emitter: true });
+  const seen = [];
+  c.on('news', (a) => seen.push(['news', a]));
+  c.transform('incoming', (p) => p.data !== 'drop');
+  c.transform('incoming', (p, next) => setTimeout(() => next(null, p.data === 'later-drop' ? false : undefined), 1));
+  c.transform('incoming', function (p) {
+    assert.equal(this, c);
+    p.data = { in: p.data };
+  });
+  c.transform('outgoing', (p) => { p.data = { out: p.data }; });
+  c.transform('outgoing', (p) => !(p.data.out === 'quiet'));
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  for (const m of ['"drop"', '"later-drop"', '5', '{"weft::batch":[6,"drop"]}', '{"type":0,"data":["news",1]}', '"primus::ping::1"'])
+    ws.deliver(m);
+  await sleep(20);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ in: 5 }, { in: 6 }]);
+  assert.deepEqual(seen, [['news', 1]], "the emitter's packets are not transformed");
+  assert.equal(c.write(7), true);
+  assert.equal(c.write('quiet'), true, 'dropped by a transform: not a failure');
+  c.send('ev', 1);
+  assert.deepEqual(ws.sent, ['"primus::pong::1"', '{"out":7}', '{"type":0,"data":["ev",1]}'], 'pong and packets skip the outgoing transforms');
+  for (const bad of [['sideways', () => {}], ['incoming'], ['incoming', 'x'], [undefined, () => {}]])
+    assert.throws(() => c.transform(...bad), TypeError);
+  c.end();
+});
+
+test('transforms that fail: a throw or next(err) drops the message with an error of kind transform', async () => {
+  const c = client();
+  c.transform('incoming', (p) => {
+    if (p.data === 'boom') throw new Error('kaboom');
+  });
+  c.transform('incoming', (p, next) => next(p.data === 'coded' ? Object.assign(new Error('x'), { code: 'EMINE' }) : null));
+  c.transform('outgoing', (p, next) => {
+    if (p.data === 'no') return next('refused');
+    next();
+    next(new Error('a second call is ignored'));
+  });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  ws.deliver('"boom"');
+  ws.deliver('"coded"');
+  ws.deliver('"fine"');
+  assert.equal(c.write('no'), true);
+  c.write('yes');
+  const errs = c.log.filter((e) => e[0] === 'error').map((e) => e[1]);
+  assert.deepEqual(errs.map((e) => [e.kind, e.code]), [['transform', 'ETRANSFORM'], ['transform', 'EMINE'], ['transform', 'ETRANSFORM']]);
+  assert.match(errs[0].message, /incoming transform failed: kaboom/);
+  assert.equal(errs[0].cause.message, 'kaboom');
+  assert.match(errs[2].message, /outgoing transform failed: refused/);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), ['fine']);
+  assert.deepEqual(ws.sent, ['"yes"']);
+  assert.equal(c.readyState, Weft.OPEN, 'the connection stays');
+  c.end();
+  assert.equal(c.write('yes'), false, 'ended');
+});
+
+test('plugins: use() runs plugin.client(client, options) now; duplicates, bad plugins and throwing plugins', () => {
+  const calls = [];
+  const greeter = {
+    client(cl, options) {
+      calls.push([cl, options.greeting]);
+      cl.on('open', () => cl.write({ greeting: options.greeting }));
+    },
+  };
+  const c = client({ greeting: 'hello', plugin: { greeter } });
+  assert.deepEqual(calls, [[c, 'hello']]);
+  assert.equal(c.plugin('greeter'), greeter);
+  assert.deepEqual(Object.keys(c.plugin()), ['greeter']);
+  assert.throws(() => c.use('greeter', greeter), (e) => e.code === 'EEXIST' && e.kind === 'exist');
+  assert.equal(c.use('server-only', { server() {} }), c, 'a server side only is registered, nothing runs');
+  for (const bad of [[''], ['x'], ['x', {}], [5, greeter], ['x', null]]) assert.throws(() => c.use(...bad), TypeError);
+  assert.throws(() => c.use('broken', { client() { throw new Error('no'); } }), /no/);
+  assert.equal(c.plugin('broken'), undefined, 'a plugin that throws is not registered');
+  c.use('broken', { client() {} });
+  for (const name of ['constructor', '__proto__', 'toString']) c.use(name, { client() {} });
+  assert.deepEqual(Object.keys(c.plugin()), ['greeter', 'server-only', 'broken', 'constructor', '__proto__', 'toString']);
+  c.open();
+  FakeSocket.last().accept();
+  assert.deepEqual(FakeSocket.last().sent, ['{"greeting":"hello"}']);
+  c.end();
+});
+
+test('batching: one turn\'s writes leave as one {"weft::batch": [...]} frame, as the C client sends them', async () => {
+  const c = client({ batching: 40 });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  c.write(1);
+  c.write([2]);
+  c.write('3');
+  assert.deepEqual(ws.sent, [], 'held until the end of the turn');
+  await sleep(0);
+  assert.deepEqual(ws.sent, ['{"weft::batch":[1,[2],"3"]}']);
+  c.write('alone');
+  await sleep(0);
+  assert.equal(ws.sent[1], '"alone"', 'a batch of one is the message itself');
+  // Past max bytes: what was held leaves first; binary leaves as its own frame, after the batch.
+  c.write('x'.repeat(20));
+  c.write('y'.repeat(20));
+  c.write(new Uint8Array([1]));
+  c.write('z'.repeat(41));
+  c.write(4);
+  await sleep(0);
+  assert.deepEqual(ws.sent.slice(2), [`"${'x'.repeat(20)}"`, `"${'y'.repeat(20)}"`, new Uint8Array([1]), `"${'z'.repeat(41)}"`, '4']);
+  // end() in the same turn: the batch leaves before the close.
+  c.write(5);
+  c.write(6);
+  c.end(7);
+  assert.deepEqual(ws.sent.slice(7), ['{"weft::batch":[5,6,7]}']);
+  assert.equal(ws.closed, 1000);
+  // msgpack: the envelope as one binary frame.
+  const m = client({ parser: 'msgpack', batching: true });
+  m.open();
+  FakeSocket.last().accept();
+  for (let i = 0; i < 20; i++) m.write(i === 3 ? { k: new Uint8Array([3]) } : i);
+  await sleep(0);
+  const sent = FakeSocket.last().sent;
+  assert.equal(sent.length, 1);
+  const want = Array.from({ length: 20 }, (_, i) => (i === 3 ? { k: new Uint8Array([3]) } : i));
+  assert.deepEqual(decode(sent[0]), { 'weft::batch': want });
+  assert.deepEqual(Buffer.from(sent[0]), msgpackLite.encode({ 'weft::batch': [0, 1, 2, { k: Buffer.from([3]) }, ...want.slice(4)] }));
+  m.end();
+});
+
+test('batching: a lost connection takes its batch; bad option values throw', async () => {
+  const c = client({ batching: true, reconnect: { min: 1000 } });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  c.write('lost');
+  ws.drop();
+  await sleep(0);
+  assert.deepEqual(ws.sent, []);
+  c.end();
+  for (const batching of [-1, 'lots', {}]) assert.throws(() => client({ batching }), TypeError);
+  for (const batching of [false, 0, 100]) client({ batching }).end();
+});
+
+test('channels (optional module): open by use, messages in order with credit, the end handshake, a close ends the rest', async () => {
+  const c = client({ plugin: { channels: channels({ window: 4 }) } });
+  assert.throws(() => c.channel('early'), (e) => e.code === 'ECLOSED', 'not open yet');
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  const sent = () => ws.sent.splice(0).map((f) => JSON.parse(f));
+  const up = c.channel('up');
+  assert.equal(c.channel('up'), up, 'found again by name');
+  const got = [];
+  up.on('data', (v) => got.push(v));
+  for (let i = 0; i < 6; i++) assert.equal(up.write(i), i < 4, 'four messages of credit');
+  assert.equal(up.queued, 2);
+  assert.deepEqual(sent(), [0, 1, 2, 3].map((data) => ({ type: 2, ch: 'up', data })));
+  let drained = 0;
+  up.on('drain', () => drained++);
+  ws.deliver('{"type":4,"ch":"up","credit":2}');
+  assert.deepEqual(sent(), [4, 5].map((data) => ({ type: 2, ch: 'up', data })));
+  assert.equal(drained, 1);
+  // Receiving: credit goes back after half the window; a paused channel holds and grants nothing.
+  ws.deliver('{"type":2,"ch":"up","data":"a"}');
+  ws.deliver('{"type":2,"ch":"up","data":"b"}');
+  assert.deepEqual(sent(), [{ type: 4, ch: 'up', credit: 2 }]);
+  up.pause();
+  ws.deliver('{"type":2,"ch":"up","data":"c"}');
+  ws.deliver('{"type":2,"ch":"up","data":"d"}');
+  assert.deepEqual(got, ['a', 'b']);
+  assert.deepEqual(sent(), []);
+  up.resume();
+  assert.deepEqual(got, ['a', 'b', 'c', 'd']);
+  assert.deepEqual(sent(), [{ type: 4, ch: 'up', credit: 2 }]);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data'), [], 'channel packets are not data');
+  // Opened by the server: the channel event.
+  const opened = [];
+  c.on('channel', (ch) => opened.push(ch.name));
+  ws.deliver('{"type":2,"ch":"down","data":1}');
+  assert.deepEqual(opened, ['down']);
+  // The end handshake: ours, answered.
+  let ends = 0;
+  up.on('end', () => ends++);
+  assert.equal(up.end(), true);
+  assert.equal(up.end(), false);
+  assert.deepEqual(sent(), [{ type: 3, ch: 'up' }]);
+  assert.throws(() => up.write(1), (e) => e.code === 'ECLOSED');
+  assert.throws(() => c.channel('up'), (e) => e.code === 'ECLOSED', 'ending until answered');
+  ws.deliver('{"type":3,"ch":"up"}');
+  assert.equal(ends, 1);
+  assert.notEqual(c.channel('up'), up, 'the name opens a new channel');
+  // The peer's end is answered; a closing connection ends the rest.
+  const down = c.channel('down');
+  let downEnds = 0;
+  down.on('end', () => downEnds++);
+  ws.drop();
+  assert.equal(downEnds, 1);
+  c.end();
+});
+
+test('channels: bad input is an error of kind channel and is dropped; bad names and windows throw', () => {
+  assert.throws(() => channels({ window: 0 }), TypeError);
+  assert.throws(() => channels({ window: 1.5 }), TypeError);
+  const c = client();
+  c.use('channels', channels({ window: 2 }));
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  for (const bad of ['', 'a\0b', 'x'.repeat(256), '\ud800', 5]) assert.throws(() => c.channel(bad), TypeError);
+  c.channel('é'.repeat(127)).end(); // 254 bytes: fine
+  ws.sent.length = 0;
+  ws.deliver('{"type":2,"ch":"","data":1}'); // no valid name
+  ws.deliver('{"type":2,"ch":"nodata"}'); // a message without data
+  ws.deliver('{"type":4,"ch":"x","credit":0}'); // a credit out of 1..2^30
+  ws.deliver('{"type":4,"ch":"x","credit":1.5}');
+  ws.deliver('{"type":4,"ch":"unknown","credit":3}'); // credit for an unknown channel: ignored
+  ws.deliver('{"type":3,"ch":"unknown"}'); // the end of an unknown channel: ignored
+  ws.deliver('{"type":2,"ch":"nobody","data":1}'); // opened by the server, nobody listens: refused
+  const errs = c.log.filter((e) => e[0] === 'error').map((e) => [e[1].kind, e[1].code]);
+  assert.deepEqual(errs, [['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EPARSE'], ['channel', 'EUNSUPPORTED']]);
+  assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [{ type: 3, ch: 'nobody' }]);
+  // Beyond the granted window (2, paused so nothing is granted back): dropped with EPROTO.
+  c.log.length = 0;
+  const ch = c.channel('w');
+  ch.pause();
+  for (let i = 0; i < 3; i++) ws.deliver(`{"type":2,"ch":"w","data":${i}}`);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'error').map((e) => e[1].code), ['EPROTO']);
+  const got = [];
+  ch.on('data', (v) => got.push(v));
+  ch.resume();
+  assert.deepEqual(got, [0, 1]);
+  // A credit overflow: EPROTO, the credit stays.
+  ws.deliver(`{"type":4,"ch":"w","credit":${2 ** 30}}`);
+  assert.equal(c.log.filter((e) => e[0] === 'error').at(-1)[1].code, 'EPROTO');
+  // {"type": 2} without "ch", or another type: plain data.
+  ws.deliver('{"type":2,"data":1}');
+  ws.deliver('{"type":5,"ch":"w"}');
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ type: 2, data: 1 }, { type: 5, ch: 'w' }]);
+  c.end();
 });

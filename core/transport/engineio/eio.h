@@ -65,9 +65,8 @@ int weft__eio_payload_next(uint8_t *buf, size_t len, size_t *at, weft__eio_packe
  * message. Returns 0 or WEFT_EPROTO. */
 int weft__eio_packet_decode(int binary, uint8_t *data, size_t len, weft__eio_packet *pk);
 
-size_t weft__eio_b64_len(size_t n);
-void weft__eio_b64_encode(uint8_t *out, const uint8_t *in, size_t n);
-/* Decodes in place (padding optional); returns the length or -1. */
+/* Base64 out: weft__b64_len / weft__b64_encode (base/common.h). Decodes in place (padding
+ * optional); returns the length or -1. */
 long weft__eio_b64_decode(uint8_t *buf, size_t len);
 
 /* What a queued payload adds to a polling payload: a message (TEXT "4…",
@@ -102,7 +101,7 @@ typedef struct weft__eio_listener {
 
 int weft__eio_bind(weft__listener *l);
 void weft__eio_stop(weft__listener *l, int hard);
-int weft__eio_adopt(weft__listener *l, int fd);
+int weft__eio_adopt(weft__listener *l, int fd, const void *head, size_t len, int once);
 /* The session of that sid, or NULL. */
 weft__eio_session *weft__eio_find(weft__eio_listener *el, const char *sid);
 /* Names an admitted session and indexes it. Returns 0 or WEFT_ENOMEM. */

@@ -179,8 +179,8 @@ int weft__eio_bind(weft__listener *l) {
   ep->closed = on_endpoint_closed;
   el->http = l->http = ep;
   el->ep_open = 1;
-  rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
-  l->port = rc ? 0 : weft__http_endpoint_port(ep);
+  rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode, l->p.attached);
+  l->port = rc ? 0 : l->p.attached ? l->p.url.port : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   if (rc) el->stopping = 1; /* the endpoint closes: on_endpoint_closed */
   return rc;
@@ -197,7 +197,7 @@ void weft__eio_stop(weft__listener *l, int hard) {
   maybe_done(el);
 }
 
-int weft__eio_adopt(weft__listener *l, int fd) {
+int weft__eio_adopt(weft__listener *l, int fd, const void *head, size_t len, int once) {
   weft__eio_listener *el = weft__listener_priv(l);
-  return el->joined ? WEFT_EUNSUPPORTED : weft__http_endpoint_adopt(&el->ep, fd);
+  return el->joined ? WEFT_EUNSUPPORTED : weft__http_endpoint_adopt(&el->ep, fd, head, len, once);
 }

@@ -6,10 +6,9 @@
  */
 #include <string.h>
 
+#include "base/common.h"
 #include "base/utf8.h"
 #include "eio.h"
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 const char *weft__eio_error_text(int code) {
   switch (code) {
@@ -22,27 +21,7 @@ const char *weft__eio_error_text(int code) {
   }
 }
 
-/* ---- base64 (RFC 4648, with padding out, optional in) ---- */
-
-size_t weft__eio_b64_len(size_t n) { return (n + 2) / 3 * 4; }
-
-void weft__eio_b64_encode(uint8_t *out, const uint8_t *in, size_t n) {
-  size_t i = 0;
-  for (; i + 3 <= n; i += 3, out += 4) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[0] = (uint8_t)b64chars[v >> 18];
-    out[1] = (uint8_t)b64chars[(v >> 12) & 63];
-    out[2] = (uint8_t)b64chars[(v >> 6) & 63];
-    out[3] = (uint8_t)b64chars[v & 63];
-  }
-  if (i < n) {
-    uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-    out[0] = (uint8_t)b64chars[v >> 18];
-    out[1] = (uint8_t)b64chars[(v >> 12) & 63];
-    out[2] = i + 1 < n ? (uint8_t)b64chars[(v >> 6) & 63] : '=';
-    out[3] = '=';
-  }
-}
+/* ---- base64 in (RFC 4648, padding optional; out: base/str.c) ---- */
 
 static int b64val(uint8_t c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -121,7 +100,7 @@ int weft__eio_packet_decode(int binary, uint8_t *data, size_t len, weft__eio_pac
 
 size_t weft__eio_packet_len(const weft__payload *p) {
   if (p->kind == WEFT__P_RAW) return p->len;
-  if (p->kind == WEFT__P_BINARY) return 1 + weft__eio_b64_len(p->len);
+  if (p->kind == WEFT__P_BINARY) return 1 + weft__b64_len(p->len);
   return 1 + p->len;
 }
 
@@ -134,8 +113,8 @@ void weft__eio_payload_fill(uint8_t *dst, weft__payload *const *q, size_t n) {
       dst += p->len;
     } else if (p->kind == WEFT__P_BINARY) {
       *dst++ = WEFT__EIO_BINARY;
-      weft__eio_b64_encode(dst, p->data, p->len);
-      dst += weft__eio_b64_len(p->len);
+      weft__b64_encode(dst, p->data, p->len);
+      dst += weft__b64_len(p->len);
     } else {
       *dst++ = WEFT__EIO_MESSAGE;
       memcpy(dst, p->data, p->len);

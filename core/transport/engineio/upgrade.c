@@ -34,10 +34,10 @@ static WEFT__NOINLINE weft__payload *variant(weft_loop *loop, weft__payload *p, 
   weft__payload *v = weft__payload_variant(p, tag);
   if (v) return v;
   if (tag == TAG_B64) {
-    v = weft__payload_take(loop, WEFT__P_TEXT, NULL, 1 + weft__eio_b64_len(p->len));
+    v = weft__payload_take(loop, WEFT__P_TEXT, NULL, 1 + weft__b64_len(p->len));
     if (!v) return NULL;
     v->data[0] = WEFT__EIO_BINARY;
-    weft__eio_b64_encode(v->data + 1, p->data, p->len);
+    weft__b64_encode(v->data + 1, p->data, p->len);
   } else if (!(v = weft__payload_take(loop, p->kind, p->data, p->len))) {
     return NULL;
   }

@@ -106,7 +106,7 @@ int weft__ft_bind(weft__listener *l);
 void weft__ft_accept(weft__conn *c);
 void weft__ft_reject(weft__conn *c, int status, const char *message);
 void weft__ft_stop(weft__listener *l, int hard);
-int weft__ft_adopt(weft__listener *l, int fd);
+int weft__ft_adopt(weft__listener *l, int fd, const void *head, size_t n, int once);
 void weft__ft_gone(weft__ft_conn *fc);  /* unlinks and frees a server connection */
 void weft__ft_admit(weft__ft_conn *fc); /* hands a server connection to its owner */
 const weft__http_req *weft__ft_peer(const weft__conn *c);

@@ -209,7 +209,8 @@ int weft__ft_bind(weft__listener *l) {
   return rc;
 }
 
-int weft__ft_adopt(weft__listener *l, int fd) {
+int weft__ft_adopt(weft__listener *l, int fd, const void *head, size_t n, int once) {
+  (void)once; /* one connection is all a fast-tcp socket carries */
   weft__ft_listener *fl = priv(l);
   if (fl->stopping) return WEFT_ESTATE;
   int kind = weft__fd_kind(fd);
@@ -222,6 +223,13 @@ int weft__ft_adopt(weft__listener *l, int fd) {
     return rc;
   }
   start(fc);
+  if (n && !fc->io.closed) { /* read already: offered first, on the next turn */
+    if (weft__buf_append(&fc->io.in, head, n) != 0) {
+      weft__ft_abort(&fc->base);
+      return WEFT_ENOMEM;
+    }
+    weft__stream_yield(&fc->io);
+  }
   return 0;
 }
 

@@ -207,8 +207,9 @@ int weft__ws_bind(weft__listener *l) {
   ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
   ep->closed = on_endpoint_closed;
   l->http = ep;
-  int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
-  l->port = rc ? 0 : weft__http_endpoint_port(ep);
+  int rc =
+      weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode, l->p.attached);
+  l->port = rc ? 0 : l->p.attached ? l->p.url.port : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   return rc;
 }
@@ -218,9 +219,9 @@ const weft__http_req *weft__ws_peer(const weft__conn *c) {
   return w->client ? NULL : &((const weft__ws_sconn *)w)->hc.req;
 }
 
-int weft__ws_adopt(weft__listener *l, int fd) {
+int weft__ws_adopt(weft__listener *l, int fd, const void *head, size_t len, int once) {
   weft__ws_listener *wl = weft__listener_priv(l);
-  return weft__http_endpoint_adopt(&wl->ep, fd);
+  return weft__http_endpoint_adopt(&wl->ep, fd, head, len, once);
 }
 
 void weft__ws_stop(weft__listener *l, int hard) {

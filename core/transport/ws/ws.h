@@ -106,7 +106,7 @@ int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const 
 void weft__ws_accept(weft__conn *c);
 void weft__ws_reject(weft__conn *c, int status, const char *message);
 void weft__ws_stop(weft__listener *l, int hard);
-int weft__ws_adopt(weft__listener *l, int fd);
+int weft__ws_adopt(weft__listener *l, int fd, const void *head, size_t len, int once);
 
 /* dial.c: the dialer ops. */
 int weft__ws_dial(const weft__dial_params *p, weft__conn **out);

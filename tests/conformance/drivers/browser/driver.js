@@ -1,7 +1,8 @@
 'use strict';
 // The conformance driver of the browser host (tests/conformance/README.md):
 // weft's own browser client (clients/js/dist/weft.min.js, the global Weft)
-// in headless Chromium through playwright-core, as clients/js/test does.
+// in headless Chromium through playwright-core, as clients/js/test does,
+// with its optional channels module (dist/weft-channels.min.js).
 // Clients only: the runner plays servers on the C driver. This Node process
 // speaks the protocol on stdin/stdout and serves one page (page.js and the
 // client bundle) on 127.0.0.1; commands run in the page, and its events
@@ -16,14 +17,18 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const { chromium } = require(path.join(ROOT, 'clients', 'js', 'node_modules', 'playwright-core'));
 
 const CAPS = ['client', 'values', 'values.binary', 'parser.msgpack', 'client.manual', 'client.destroy',
-  'client.set_online', 'client.id', 'client.emitter', 'rooms.client'];
+  'client.set_online', 'client.id', 'client.emitter', 'rooms.client', 'client.transform.in', 'client.transform.out',
+  'client.plugin', 'client.batching', 'client.channels', 'values.int64.json'];
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const FILES = {
   '/': ['text/html', '<!doctype html><title>weft conformance</title><script src="/weft.js"></script>' +
-    '<script src="/values.js"></script><script src="/page.js"></script>'],
+    '<script src="/weft-channels.js"></script><script src="/values.js"></script><script src="/menu.js"></script><script src="/page.js"></script>'],
   '/weft.js': ['application/javascript', path.join(ROOT, 'clients', 'js', 'dist', 'weft.min.js')],
+  // the optional channels module, as a page loads it after weft.js
+  '/weft-channels.js': ['application/javascript', path.join(ROOT, 'clients', 'js', 'dist', 'weft-channels.min.js')],
   '/values.js': ['application/javascript', path.join(__dirname, '..', '..', 'lib', 'values.js')],
+  '/menu.js': ['application/javascript', path.join(__dirname, '..', '..', 'lib', 'menu.js')],
   '/page.js': ['application/javascript', path.join(__dirname, 'page.js')],
 };
 

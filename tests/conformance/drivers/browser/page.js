@@ -24,10 +24,12 @@
     };
   }
 
+  // The menu of transforms and plugins (README.md; lib/menu.js, shared with the Node driver).
+  const { TRANSFORMS, PLUGINS } = window.ConformanceMenu;
+
   function connect(c) {
     const o = c.options || {};
-    for (const k of ['transforms', 'plugins', 'compression', 'headers', 'max_length', 'channels', 'batching',
-      'transformer']) {
+    for (const k of ['compression', 'headers', 'max_length', 'transformer']) {
       if (o[k] !== undefined && !(k === 'transformer' && /^websockets$/i.test(o[k]))) {
         if (k === 'transformer') fail('EUNSUPPORTED', `the browser client has no transformer ${o[k]}`);
         fail('ECAP', `the browser client cannot ${k}`);
@@ -35,17 +37,30 @@
     }
     const opts = { network: false };
     const map = { parser: 'parser', reconnect: 'reconnect', timeout: 'timeout', ping_timeout: 'pingTimeout',
-      queue_limit: 'queueLimit', manual: 'manual' };
+      queue_limit: 'queueLimit', manual: 'manual', batching: 'batching' };
     for (const [k, n] of Object.entries(map)) if (o[k] !== undefined) opts[n] = o[k];
     if (o.strategy !== undefined) opts.strategy = o.strategy === 'none' ? false : o.strategy;
     if (o.emitter) opts.emitter = o.ack_timeout !== undefined ? { timeout: o.ack_timeout } : true;
     const name = c.client;
+    for (const t of o.transforms || []) if (!TRANSFORMS[t]) fail('EINVAL', `unknown transform ${t}`);
+    for (const p of o.plugins || []) if (!PLUGINS[p]) fail('EINVAL', `unknown plugin ${p}`);
+    // Transforms and plugins before the first connection (it starts on the next turn).
     const cl = new Weft(c.url, opts);
+    // Channels (the optional module weft-channels.js) first: transforms do not see its packets.
+    if (o.channels) {
+      cl.use('channels', Weft.channels(o.channel_window ? { window: o.channel_window } : {}));
+      cl.on('channel', (ch) => {
+        watchChannel(c.client, ch);
+        out({ ev: 'channel', client: c.client, channel: ch.name });
+      });
+    }
+    for (const t of o.transforms || []) cl.transform(...TRANSFORMS[t]);
+    for (const p of o.plugins || []) cl.use(p, PLUGINS[p]);
     clients.set(name, cl);
     for (const e of ['open', 'close', 'end', 'timeout', 'online', 'offline']) cl.on(e, () => out({ ev: e, client: name }));
     cl.on('data', (v) => out({ ev: 'data', client: name, value: V.fromNative(v) }));
     cl.on('id', (id) => out({ ev: 'id', client: name, id }));
-    cl.on('error', (e) => out({ ev: 'error', client: name, kind: e.kind }));
+    cl.on('error', (e) => out({ ev: 'error', client: name, code: e.code, kind: e.kind }));
     for (const e of ['reconnect scheduled', 'reconnect', 'reconnected']) {
       cl.on(e, (i) => out({ ev: e.replace(' ', '_'), client: name, attempt: i.attempt, retries: i.retries, delay: i.delay }));
     }
@@ -64,6 +79,22 @@
       });
     }
     return {};
+  }
+
+  const channels = new Map(); // "client|name" -> the channel
+  function watchChannel(name, ch) {
+    channels.set(`${name}|${ch.name}`, ch);
+    const base = { client: name, channel: ch.name };
+    ch.on('data', (v) => out({ ev: 'channel_data', ...base, value: V.fromNative(v) }));
+    ch.on('end', () => out({ ev: 'channel_end', ...base }));
+    ch.on('drain', () => out({ ev: 'channel_drain', ...base }));
+    return ch;
+  }
+  function channel(c) {
+    const cl = client(c);
+    if (!cl.channel) fail('ECAP', 'channels are off on this client');
+    const ch = channels.get(`${c.client}|${c.channel}`);
+    return ch && !ch.ended ? ch : watchChannel(c.client, cl.channel(c.channel));
   }
 
   function client(c) {
@@ -103,6 +134,11 @@
       if ('resolve' in c) ack(null, V.toNative(c.resolve));
       else ack(V.toNative(c.reject));
     },
+    channel_open(c) { channel(c); },
+    channel_write(c) { return { queued: !channel(c).write(V.toNative(c.value)) }; },
+    channel_end(c) { channel(c).end(); },
+    channel_pause(c) { channel(c).pause(); },
+    channel_resume(c) { channel(c).resume(); },
     quit() {
       for (const cl of clients.values()) cl.destroy();
     },

@@ -36,20 +36,8 @@ class Cap extends Error {
   }
 }
 
-// ---- the fixed menu of transforms and plugins (README.md "Menu") ----------
-const TRANSFORMS = {
-  swallow_drop: ['incoming', (p) => p.data !== 'drop'],
-  incoming_wrap: ['incoming', (p) => { p.data = { in: p.data }; }],
-  outgoing_wrap: ['outgoing', (p) => { p.data = { out: p.data }; }],
-  swallow_drop_out: ['outgoing', (p) => p.data !== 'drop'],
-  fail_incoming: ['incoming', (p, next) => next(p.data === 'fail' ? new Error('transform failed') : null)],
-};
-const PLUGINS = {
-  greeter: {
-    server(server) { server.on('connection', (spark) => spark.write({ greeting: 'hello' })); },
-    client(client) { client.on('open', () => client.write({ greeting: 'hello' })); },
-  },
-};
+// ---- the fixed menu of transforms and plugins (README.md "Menu"; lib/menu.js) --
+const { TRANSFORMS, PLUGINS } = require('../../lib/menu');
 const ID_GENERATORS = {
   counter() { let n = 0; return () => `conf-${++n}`; },
 };

@@ -1,0 +1,3 @@
+'use strict';
+
+require('./transformer.base')('WebSockets', 'UnixDomainWebSockets');
