@@ -305,7 +305,11 @@ static int configure(conn_app *a, int argc, char **argv) {
       rc = -1;
     else if (strcmp(k, "--ca-file") == 0)
       rc = weft_client_set_ca_file(c, val);
-    else if (strcmp(k, "--parser") == 0 && a->echo && strcmp(val, "raw") != 0) {
+    else if (strcmp(k, "--psk-file") == 0) {
+      unsigned char key[256];
+      int n = weft_cli_read_psk(val, key);
+      rc = n < 0 ? -2 : weft_client_set_psk(c, key, (size_t)n);
+    } else if (strcmp(k, "--parser") == 0 && a->echo && strcmp(val, "raw") != 0) {
       fprintf(stderr, "weft: --echo speaks the raw parser\n");
       rc = -2;
     } else if (strcmp(k, "--parser") == 0)

@@ -40,6 +40,7 @@ typedef struct serve_opts {
   long port, ping_interval, max_length, unix_mode, max_queue, max_conns, max_per_ip, max_handshakes;
   long session_ping, session_timeout; /* engine.io's heartbeat; 0: its defaults */
   const char *session_cookie;
+  const char *psk_file;
   const char *queue_policy;
   int compression, ping_set;
   const char *listen[MAX_LISTEN];
@@ -65,6 +66,21 @@ void weft_cli_transformers(char *out, size_t cap) {
   out[0] = '\0';
   for (size_t i = 0; weft_transformer_at(i) && at < cap; i++)
     at += (size_t)snprintf(out + at, cap - at, "%s%s", i ? ", " : "", weft_transformer_at(i));
+}
+
+int weft_cli_read_psk(const char *path, unsigned char out[256]) {
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(out, 1, 256, f) : 0;
+  int more = f && fgetc(f) != EOF;
+  if (f) fclose(f);
+  if (!f || n == 0 || more) {
+    fprintf(stderr, "weft: --psk-file %s: %s\n", path,
+            !f       ? "cannot be read"
+            : n == 0 ? "empty"
+                     : "longer than 256 bytes");
+    return -1;
+  }
+  return (int)n;
 }
 
 int weft_cli_check_transformer(const char *name) {
@@ -239,6 +255,13 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     weft_spark_write(sp, msg);
 }
 
+/* --mode echo: an emitted event goes back to its sender with the same name
+ * and arguments; an ack request is answered with the first argument. */
+static void echo_event(const weft_event *ev, void *user) {
+  weft_emitter_emit(user, ev->spark, ev->name, ev->args, 0, NULL, NULL);
+  if (ev->reply) weft_reply_resolve(ev->reply, weft_value_array_at(ev->args, 0));
+}
+
 static void on_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
   (void)s, (void)user;
   fprintf(stderr, "error %s %s%s%s\n", e->kind, sp ? weft_spark_id(sp) : "", sp ? " " : "",
@@ -303,6 +326,8 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
               {"--tls-cert", &o->cert},
               {"--tls-key", &o->key},
               {"--session-cookie", &o->session_cookie},
+              {"--psk-file", &o->psk_file},
+
               {"--redis", &o->redis},
               {"--room", &o->room}};
   static const char *const others[] = {
@@ -484,6 +509,18 @@ static int serve(int argc, char **argv) {
     return quit(&a, 2);
   }
   weft_server_set_parser(a.server, o.parser);
+  if (o.psk_file) {
+    unsigned char key[256];
+    int n = weft_cli_read_psk(o.psk_file, key);
+    if (n < 0 || weft_server_set_psk(a.server, key, (size_t)n) != 0) return quit(&a, 2);
+  }
+  weft_emitter *em;
+  if (!a.broadcast && !a.chat &&
+      ((rc = weft_emitter_server(a.server, &em)) != 0 ||
+       (rc = weft_emitter_on(em, "*", echo_event, em, NULL)) != 0)) {
+    fprintf(stderr, "weft serve: emitter: %s\n", weft_strerror(rc));
+    return quit(&a, 1);
+  }
   weft_server_set_ping_interval(a.server, (uint32_t)o.ping_interval);
   if (o.session_ping)
     weft_server_set_session_heartbeat(a.server, (uint32_t)o.session_ping,

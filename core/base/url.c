@@ -78,7 +78,8 @@ int weft__url_parse(const char *url, weft__url *out) {
       return WEFT_EURL;
     out->scheme[p - url] = (char)tolower((unsigned char)*p);
   }
-  if (is_unix(out->scheme)) return parse_unix(sep + 3, out);
+  /* fast-tcp's "ipc:///path/to.sock" names a Unix socket too. */
+  if (is_unix(out->scheme) || strcmp(out->scheme, "ipc") == 0) return parse_unix(sep + 3, out);
   const char *h = sep + 3;
   /* "user:password@": the last '@' before the path ends the userinfo. */
   const char *auth_end = h + strcspn(h, "/?#");

@@ -70,6 +70,7 @@ struct weft_emitter {
   uv_timer_t *timer;
   recycled *free_list;
   size_t n_free;
+  weft__route *route; /* a server's client-originated routing (route.c) */
 };
 
 /* ---- recycling ---- */
@@ -276,6 +277,30 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
       give(em, p);
       arm(em);
     }
+  }
+  return rc;
+}
+
+int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
+                            weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
+                            weft_ack_cb cb, void *user, uint32_t *id) {
+  if (!em || !em->server || !to || weft_spark_server(to) != em->server) return WEFT_EINVAL;
+  *id = 0;
+  int rc = cb ? add_pending(em, to, em->timeout_ms, cb, user, id) : 0;
+  if (rc) return rc;
+  weft_value *args = args_of(*id, ctx);
+  weft__ext_event ep;
+  rc = args ? weft__ext_event_build(&ep, event, args, *id) : WEFT_ENOMEM;
+  if (rc == 0) {
+    rc = write_to(em, to, &ep.map);
+    weft__ext_event_done(&ep);
+  }
+  weft_value_free(args);
+  pending *p = rc < 0 && cb ? weft__map_get(&em->by_id, *id) : NULL;
+  if (p) { /* not sent: cb must not run */
+    unlink_pending(em, p);
+    give(em, p);
+    arm(em);
   }
   return rc;
 }
@@ -512,6 +537,7 @@ static void free_timer(uv_handle_t *h) { free(h); }
 
 static void destroy(void *user) {
   weft_emitter *em = user;
+  weft__route_free(em->route);
   /* Every target is gone by now (disconnections, the client's close); what
    * is left is memory only. */
   for (size_t i = 0; i < em->targets.cap; i++) {
@@ -584,6 +610,7 @@ int weft_emitter_server(weft_server *server, weft_emitter **out) {
   if (!em) return WEFT_ENOMEM;
   em->server = server;
   int rc = weft_server_use(server, &emitter_ops, em); /* frees em on error */
+  if (rc == 0) rc = weft__route_attach(server, &em->route);
   if (rc == 0) *out = em;
   return rc;
 }
@@ -598,6 +625,9 @@ int weft_emitter_client(weft_client *client, weft_emitter **out) {
   if (rc == 0) *out = em;
   return rc;
 }
+
+weft__route *weft__emitter_route(weft_emitter *em) { return em ? em->route : NULL; }
+weft_client *weft__emitter_client(weft_emitter *em) { return em ? em->client : NULL; }
 
 weft_emitter *weft_emitter_of_server(weft_server *server) {
   return weft_server_plugin(server, WEFT__EMITTER_PLUGIN);

@@ -81,4 +81,22 @@ int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, vo
 int weft__reserved_dispatch(weft_server *s, const char *name, weft_spark *spark,
                             const weft_value *args, weft_reply *reply);
 
+/* route.c: client-originated routing ("weft::route"), on a server's
+ * emitter; emitter.c holds it. */
+typedef struct weft__route weft__route;
+int weft__route_attach(weft_server *s, weft__route **out);
+void weft__route_free(weft__route *rt);
+int weft__route_set_policy(weft__route *rt, weft_route_policy_cb cb, void *user,
+                           void (*free_user)(void *));
+/* The packet a client writes to ask for a route (owned by the caller). */
+int weft__route_packet(const weft_route *r, weft_value **out);
+weft__route *weft__emitter_route(weft_emitter *em);
+/* A server's reserved event whose arguments need its ack's id (streams):
+ * with cb, *id is the ack's (else 0) and args_of(*id, ctx) builds the
+ * arguments (owned, freed here). Returns as weft_emitter_emit. */
+int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
+                            weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
+                            weft_ack_cb cb, void *user, uint32_t *id);
+weft_client *weft__emitter_client(weft_emitter *em);
+
 #endif

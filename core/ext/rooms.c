@@ -386,6 +386,20 @@ static void on_leave(weft_spark *spark, const weft_value *args, weft_reply *repl
   request(rs, spark, args, 0, reply);
 }
 
+/* fast-tcp's "leave all rooms" (transport/fasttcp): under the same policy,
+ * asked once per room the spark is in. */
+static void on_leave_all(weft_spark *spark, const weft_value *args, weft_reply *reply, void *u) {
+  (void)args;
+  weft_rooms *rs = u;
+  int rc = rs->policy ? 0 : WEFT_EUNAUTHORIZED;
+  for (int i = weft_rooms_of_spark_count(rs, spark) - 1; rc == 0 && i >= 0; i--) {
+    const char *name = weft_rooms_of_spark_at(rs, spark, (size_t)i);
+    rc = name ? rs->policy(spark, name, 0, rs->policy_user) : 0;
+    if (rc == 0 && name) rc = weft_rooms_leave(rs, spark, name);
+  }
+  answer(reply, rc, rc ? weft_strerror(rc) : NULL);
+}
+
 /* ---- plugin ---- */
 
 static void on_disconnection(weft_spark *spark, void *user) { leave_all(user, spark); }
@@ -429,6 +443,7 @@ int weft_rooms_server(weft_server *server, weft_rooms **out) {
   int rc = weft_server_use(server, &rooms_ops, rs); /* frees rs on error */
   if (rc == 0) rc = weft__reserved_on(server, "weft::join", on_join, rs);
   if (rc == 0) rc = weft__reserved_on(server, "weft::leave", on_leave, rs);
+  if (rc == 0) rc = weft__reserved_on(server, "weft::leave_all", on_leave_all, rs);
   if (rc == 0) *out = rs;
   return rc;
 }

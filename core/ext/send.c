@@ -116,11 +116,12 @@ static int everyone(const weft_recipients *to) {
 }
 
 /* Local delivery of an encoded message (no transforms, never published). */
-static int deliver_payload(weft_server *s, const weft_recipients *to, weft__payload *pl) {
-  if (everyone(to)) return weft__server_broadcast_payload(s, pl);
+static int deliver_payload(weft_server *s, const weft_recipients *to, weft__payload *pl,
+                           const weft_value *msg) {
+  if (everyone(to)) return weft__server_broadcast_payload(s, pl, msg);
   picked p = {0};
   int rc = select_local(s, to, &p);
-  if (rc == 0) rc = weft__server_payload_to(s, pl, p.v, p.n);
+  if (rc == 0) rc = weft__server_payload_to(s, pl, msg, p.v, p.n);
   free(p.v);
   return rc;
 }
@@ -142,7 +143,7 @@ int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value
   if (s->adapter && !s->has_outgoing) {               /* encoded once: here and for the others */
     weft__payload *pl;
     if ((rc = weft__server_encode(s, msg, &pl))) return rc;
-    rc = deliver_payload(s, to, pl);
+    rc = deliver_payload(s, to, pl, msg);
     if (rc >= 0) weft__server_publish(s, to, pl);
     weft__payload_release(pl);
     return rc;
@@ -167,7 +168,7 @@ int weft_server_deliver(weft_server *s, const weft_recipients *to, const void *d
   if (to && to->n_rooms && !weft_rooms_of_server(s)) return WEFT_ESTATE;
   weft__payload *pl;
   if ((rc = weft__payload_message(data, len, binary, &pl))) return rc;
-  rc = deliver_payload(s, to, pl);
+  rc = deliver_payload(s, to, pl, NULL);
   weft__payload_release(pl);
   return rc;
 }

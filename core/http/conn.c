@@ -370,17 +370,14 @@ static void on_connection(weft__acceptor *acc, int status) {
 int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head, size_t n,
                               int once) {
   if (ep->stopping) return WEFT_ESTATE;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
-  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return WEFT_EINVAL;
-  int kind = ss.ss_family == AF_UNIX ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP;
+  int kind = weft__fd_kind(fd);
+  if (kind < 0) return kind;
   weft__http_conn *hc = conn_new(ep, kind);
   if (!hc) return WEFT_ENOMEM;
-  int rc =
-      kind == WEFT__STREAM_PIPE ? uv_pipe_open(&hc->io.h.pipe, fd) : uv_tcp_open(&hc->io.h.tcp, fd);
+  int rc = weft__stream_open_fd(&hc->io, fd);
   if (rc) {
     weft__http_abort(hc);
-    return weft__uv_err(rc);
+    return rc;
   }
   hc->once = (uint8_t) !!once;
   conn_start(hc);

@@ -35,7 +35,8 @@ void weft__server_publish_value(weft_server *s, const weft_recipients *to, const
   weft__payload_release(p);
 }
 
-int weft__server_payload_to(weft_server *s, weft__payload *p, weft_spark *const *sparks, size_t n) {
+int weft__server_payload_to(weft_server *s, weft__payload *p, const weft_value *msg,
+                            weft_spark *const *sparks, size_t n) {
   int sent = 0;
   /* Sparks ended by an error event stay allocated until the walk is over,
    * so later entries are still safe to look at. */
@@ -43,7 +44,7 @@ int weft__server_payload_to(weft_server *s, weft__payload *p, weft_spark *const 
   for (size_t i = 0; i < n; i++) {
     weft_spark *c = sparks[i];
     if (!c || c->server != s || c->state != WEFT__SP_OPEN) continue;
-    int rc = weft__spark_send_payload(c, p);
+    int rc = weft__spark_send_payload(c, p, msg);
     if (rc >= 0)
       sent++;
     else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */

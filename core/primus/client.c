@@ -2,6 +2,7 @@
  * The client's API: creation, options, writes, and the calls that open,
  * end and destroy it. Its connection's life is client_conn.c.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ static void client_free(weft_client *c) {
   weft__buf_free(&c->headers);
   weft__tls_ctx_free(c->tls);
   free(c->ca_file);
+  OPENSSL_cleanse(c->psk, sizeof(c->psk));
   weft__arena_free(&c->arena);
   loop->users--;
   c->creator_ref = 0;
@@ -103,7 +105,10 @@ int weft_client_new(weft_loop *loop, const char *url, weft_client **out) {
   weft__url u;
   int rc = weft__url_parse(url, &u);
   if (rc) return rc;
-  const weft__transport *t = weft__transport_find("websockets");
+  /* A framing without HTTP (fast-tcp's tcp:// and ipc://) by its scheme;
+   * else Primus's default, which weft_client_set_transformer may change. */
+  const weft__transport *t = weft__transport_of_scheme(u.scheme);
+  if (!t || t->over_http) t = weft__transport_find("websockets");
   if (!weft__transport_serves(t, u.scheme) || (!u.sock[0] && u.port == 0)) return WEFT_EURL;
   weft_client *c = calloc(1, sizeof(*c));
   if (!c) return WEFT_ENOMEM;
@@ -268,6 +273,16 @@ int weft_client_add_header(weft_client *c, const char *name, const char *value) 
   return 0;
 }
 
+int weft_client_set_psk(weft_client *c, const void *key, size_t len) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
+  if (!c || (!key && len) || len > sizeof(c->psk)) return WEFT_EINVAL;
+  if (c->opened) return WEFT_ESTATE;
+  OPENSSL_cleanse(c->psk, sizeof(c->psk));
+  if (len) memcpy(c->psk, key, len);
+  c->psk_len = len;
+  return 0;
+}
+
 int weft_client_set_ca_file(weft_client *c, const char *path) {
   if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !path || !*path) return WEFT_EINVAL;
@@ -320,7 +335,7 @@ int weft_client_write(weft_client *c, const weft_value *msg) {
     }
   }
   weft__payload *p;
-  int rc = weft__message_encode(c->parser, c->loop, msg, &p);
+  int rc = weft__client_encode(c, msg, &p);
   weft_value_free(owned);
   if (rc) return rc;
   rc = weft__client_send(c, p);
@@ -333,7 +348,15 @@ int weft_client_write_raw(weft_client *c, const void *data, size_t len, int bina
   if (!c || (!data && len)) return WEFT_EINVAL;
   if (c->ended) return WEFT_ECLOSED;
   weft__payload *p;
-  int rc = weft__payload_message(data, len, binary, &p);
+  int rc;
+  if (c->transport->conn.encode) { /* no raw frames there: a string or binary message */
+    weft_value *v =
+        binary ? weft_value_new_binary(data, len) : weft_value_new_string((const char *)data, len);
+    rc = v ? weft__client_encode(c, v, &p) : binary ? WEFT_ENOMEM : WEFT_EUTF8;
+    weft_value_free(v);
+  } else {
+    rc = weft__payload_message(data, len, binary, &p);
+  }
   if (rc) return rc;
   rc = weft__client_send(c, p);
   weft__payload_release(p);
@@ -444,6 +467,9 @@ int weft_client_set_transformer(weft_client *c, const char *name) {
   const weft__transport *t = weft__transport_find(name);
   if (!t) return WEFT_EUNSUPPORTED;
   if (c->opened) return WEFT_ESTATE;
+  /* tcp:// and ipc:// choose their framing; Primus's default, which hosts
+   * pass whatever the URL, changes nothing there. */
+  if (!c->transport->over_http && t->over_http && strcmp(name, "websockets") == 0) return 0;
   if (!weft__transport_serves(t, c->url.scheme)) return WEFT_EURL;
   c->transport = t;
   return 0;

@@ -91,8 +91,16 @@ static int seal_batch(weft_client *c) {
   return rc;
 }
 
+int weft__client_encode(weft_client *c, const weft_value *v, weft__payload **out) {
+  /* A framing that encodes messages itself (fast-tcp) frames them now: the
+   * offline queue holds its frames. */
+  if (c->transport->conn.encode) return c->transport->conn.encode(NULL, v, out);
+  return weft__message_encode(c->parser, c->loop, v, out);
+}
+
 int weft__client_send(weft_client *c, weft__payload *p) {
-  if (is_open(c) && c->batch_max && weft__batchable(c->parser, p, c->batch_max)) {
+  if (is_open(c) && c->batch_max && !c->transport->conn.encode &&
+      weft__batchable(c->parser, p, c->batch_max)) {
     size_t held = weft__batch_bytes(c->batch);
     if (held && held + p->len + 1 > c->batch_max && seal_batch(c)) return WEFT_ECLOSED;
     if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
@@ -125,7 +133,7 @@ int weft__client_send_string(weft_client *c, const char *s, size_t n) {
   weft_value *v = weft_value_new_string(s, n);
   if (!v) return WEFT_ENOMEM;
   weft__payload *p;
-  int rc = weft__message_encode(c->parser, c->loop, v, &p);
+  int rc = weft__client_encode(c, v, &p);
   weft_value_free(v);
   if (rc) return rc;
   rc = weft__client_send(c, p);
@@ -150,7 +158,9 @@ static void on_ping_timeout(uv_timer_t *t) {
 }
 
 static void heartbeat(weft_client *c) {
-  if (c->ping_timeout_ms) uv_timer_start(&c->ping_timer, on_ping_timeout, c->ping_timeout_ms, 0);
+  /* A framing that encodes its own messages has no Primus heartbeat. */
+  if (c->ping_timeout_ms && !c->transport->conn.encode)
+    uv_timer_start(&c->ping_timer, on_ping_timeout, c->ping_timeout_ms, 0);
 }
 
 /* ---- incoming ---- */
@@ -206,6 +216,8 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
   weft_value_free(owned);
   weft__arena_reset(&c->arena);
 }
+
+static void on_value(weft__conn *conn, const weft_value *v) { client_value(conn->owner, v, 0); }
 
 /* ---- the connection's events ---- */
 
@@ -275,8 +287,8 @@ static int on_closed(weft__conn *conn, const weft__fault *why) {
   return 0; /* a dialed connection's memory is the dialer's */
 }
 
-static const weft__conn_events client_events = {on_opened,  on_message, NULL,     on_seal,
-                                                on_closing, on_refused, on_closed};
+static const weft__conn_events client_events = {on_opened,  on_message, NULL,      on_seal,
+                                                on_closing, on_refused, on_closed, on_value};
 
 /* ---- connecting ---- */
 
@@ -319,7 +331,9 @@ static void dial(weft_client *c) {
                          .compression = c->compression,
                          .modes = c->modes,
                          .ev = &client_events,
-                         .owner = c};
+                         .owner = c,
+                         .psk = c->psk,
+                         .psk_len = c->psk_len};
   weft__conn *conn;
   int rc = c->transport->dialer.dial(&p, &conn);
   if (rc) {

@@ -141,6 +141,8 @@ struct weft_server {
   void *auth_user;
   void (*auth_free)(void *);
   char *tls_cert, *tls_key;
+  uint8_t psk[256]; /* tcp:// and ipc://: fast-tcp's PSK handshake (psk_len 0: none) */
+  size_t psk_len;
   struct weft__tls_ctx *tls;
   weft__http_site site; /* assets, static folder, origins, proxies, the spec */
 
@@ -241,6 +243,8 @@ struct weft_client {
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;
+  uint8_t psk[256]; /* tcp:// and ipc://: the pre-shared key (psk_len 0: none) */
+  size_t psk_len;
   struct weft__tls_ctx *tls;
   /* state */
   int state;
@@ -281,6 +285,9 @@ void weft__client_emit_close(weft_client *c);
 void weft__client_emit_error(weft_client *c, int code, const char *kind, const char *msg,
                              int status, const char *body);
 /* Sends now when open, else queues for the next open (in order). */
+/* A message as the client's transport carries it: its parser's bytes, or
+ * the framing's own frame (conn.encode). */
+int weft__client_encode(weft_client *c, const weft_value *v, weft__payload **out);
 int weft__client_send(weft_client *c, weft__payload *p);
 int weft__client_send_string(weft_client *c, const char *s, size_t n);
 void weft__client_reconnect(weft_client *c);
@@ -316,15 +323,20 @@ void weft__server_publish(weft_server *s, const weft_recipients *to, const weft_
 void weft__server_publish_value(weft_server *s, const weft_recipients *to, const weft_value *msg);
 /* Local deliveries of an encoded message: to every open spark, or to the
  * sparks listed (closed ones skipped); the number queued on. */
-int weft__server_broadcast_payload(weft_server *s, weft__payload *p);
-int weft__server_payload_to(weft_server *s, weft__payload *p, weft_spark *const *sparks, size_t n);
+/* `msg`: the value p encodes when there is one (NULL: only the bytes), for
+ * framings that encode messages themselves (fast-tcp). */
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p, const weft_value *msg);
+int weft__server_payload_to(weft_server *s, weft__payload *p, const weft_value *msg,
+                            weft_spark *const *sparks, size_t n);
 
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
-int weft__spark_send_payload(weft_spark *c, weft__payload *p);
+/* The same for a message its framing decoded (weft__conn_events.value). */
+void weft__spark_value(weft_spark *c, const weft_value *v);
+int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* The same for Primus's own strings (pings, ids): not counted as messages. */
-int weft__spark_send_control(weft_spark *c, weft__payload *p);
+int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* Queues the spark's batch, if any (before the flush). */
 void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);
@@ -341,8 +353,10 @@ static inline int weft__spark_is_open(const weft_spark *c) { return c->state == 
  * Errors: WEFT_EINVAL, WEFT_EUNSUPPORTED (a name this build lacks). */
 int weft__server_set_transports(weft_server *s, const char *list);
 /* Listens on p->url with each of the server's transports (the first binds,
- * the others join it); *first gets the one that bound. */
-int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listener **first);
+ * the others join it), or with `alone` only (a framing without HTTP);
+ * *first gets the one that bound. */
+int weft__server_listen_all(weft_server *s, weft__listen_params *p, const weft__transport *alone,
+                            weft__listener **first);
 
 /* auth.c */
 /* The owner route of every server's HTTP site: GET <path>/spec. */

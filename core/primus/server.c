@@ -4,6 +4,7 @@
  * asynchronous destroy that ends every spark, waits for the closing
  * handshakes and frees it all.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,10 +146,14 @@ static int listen_url(weft_server *s, const char *url, int attached) {
   /* The other server terminates TLS: its bytes are not ours to hand over. */
   if (attached && weft__url_secure(&p.url)) return WEFT_EUNSUPPORTED;
   p.attached = attached;
-  for (size_t i = 0; i < s->n_transports; i++)
+  /* A framing without HTTP (fast-tcp's tcp:// and ipc://) listens on its
+   * own URLs beside the server's transformers. */
+  const weft__transport *alone = attached ? NULL : weft__transport_of_scheme(p.url.scheme);
+  if (alone && alone->over_http) alone = NULL;
+  for (size_t i = 0; !alone && i < s->n_transports; i++)
     if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
-  if ((rc = weft__server_add_library(s, p.path)) != 0) return rc;
+  if (!alone && (rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {
     char err[256];
     if (!s->tls_cert || !s->tls_key) return WEFT_EINVAL;
@@ -166,13 +171,16 @@ static int listen_url(weft_server *s, const char *url, int attached) {
   p.unix_mode = s->unix_mode;
   p.owner_size = offsetof(weft_spark, conn);
   p.ev = &weft__spark_events;
+  p.psk = s->psk_len ? s->psk : NULL;
+  p.psk_len = s->psk_len;
   p.admit = weft__spark_admit;
   p.closed = on_listener_closed;
   p.user = s;
   weft__listener *l;
-  if ((rc = weft__server_listen_all(s, &p, &l)) != 0) return rc;
+  if ((rc = weft__server_listen_all(s, &p, alone, &l)) != 0) return rc;
   weft__log(s->loop, WEFT_LOG_INFO, "listen", s, NULL, NULL, NULL, "%s %s (%s)",
-            attached ? "attached at" : "listening on", l->served, s->transport->name);
+            attached ? "attached at" : "listening on", l->served,
+            alone ? alone->name : s->transport->name);
   if (s->state == WEFT__SRV_NEW && s->ping_interval)
     uv_timer_start(&s->ping_timer, weft__server_ping, s->ping_interval, s->ping_interval);
   s->state = WEFT__SRV_LISTENING;
@@ -182,6 +190,16 @@ static int listen_url(weft_server *s, const char *url, int attached) {
 int weft_server_listen(weft_server *s, const char *url) { return listen_url(s, url, 0); }
 
 int weft_server_attach(weft_server *s, const char *url) { return listen_url(s, url, 1); }
+
+int weft_server_set_psk(weft_server *s, const void *key, size_t len) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s || (!key && len) || len > sizeof(s->psk)) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
+  OPENSSL_cleanse(s->psk, sizeof(s->psk));
+  if (len) memcpy(s->psk, key, len);
+  s->psk_len = len;
+  return 0;
+}
 
 int weft_server_port(const weft_server *s) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
@@ -235,6 +253,7 @@ static void finalize(weft_server *s) {
   weft__tls_ctx_free(s->tls);
   free(s->tls_cert);
   free(s->tls_key);
+  OPENSSL_cleanse(s->psk, sizeof(s->psk));
   weft__http_site_free(&s->site);
   weft__arena_free(&s->arena);
   s->loop->users--;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/common.h"
 #include "base/value_internal.h"
 #include "primus.h"
 #include "runtime/log.h"
@@ -150,6 +151,13 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   if (outer) weft__arena_reset(&s->arena);
 }
 
+void weft__spark_value(weft_spark *c, const weft_value *v) {
+  weft_server *s = c->server;
+  s->dispatching++;
+  if (!protocol(c, v)) deliver(c, v);
+  s->dispatching--;
+}
+
 /* ---- outgoing ---- */
 
 /* What was batched leaves before anything written after it. */
@@ -182,11 +190,40 @@ static int queue_full(weft_spark *c) {
   return WEFT_ENOBUFS;
 }
 
+/* The frame of a framing that encodes messages itself (fast-tcp), made
+ * once per payload from `msg`; with only the bytes (NULL: a raw write, a
+ * message from another node), from what the server's parser reads in
+ * them, else the bytes as a string or binary. */
+static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, const weft_value *msg,
+                                             int *rc) {
+  weft__payload *v = weft__payload_variant(p, WEFT__TAG_ENCODED);
+  if (v) return v;
+  weft_value *own = NULL;
+  if (!msg && (p->kind == WEFT__P_TEXT) != !!c->server->parser->binary &&
+      weft_value_decode(c->server->parser->name, p->data, p->len, &own, NULL) != 0)
+    own = NULL;
+  if (!msg && !own)
+    own = p->kind == WEFT__P_TEXT ? weft_value_new_string((const char *)p->data, p->len)
+                                  : weft_value_new_binary(p->data, p->len);
+  if (!msg) msg = own;
+  *rc = msg ? c->conn.tran->conn.encode(&c->conn, msg, &v) : WEFT_ENOMEM;
+  weft_value_free(own);
+  if (*rc) return NULL;
+  weft__payload_add_variant(p, v, WEFT__TAG_ENCODED);
+  return v;
+}
+
 /* One message to the spark's connection; `count`: an application's
- * message, for the metrics (Primus's own strings are not). */
-static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
+ * message, for the metrics (Primus's own strings are not). `msg` is what p
+ * encodes (NULL: p's bytes as they are). */
+static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
+                             int framed) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  if (c->conn.tran->conn.encode && !framed) {
+    int rc = 0;
+    if (!(p = encoded(c, p, msg, &rc))) return rc;
+  }
   if (c->batch && weft__batch_bytes(c->batch)) {
     int rc = seal_batch(c);
     if (rc) return rc;
@@ -206,18 +243,21 @@ static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   return 0;
 }
 
-int weft__spark_send_control(weft_spark *c, weft__payload *p) { return send_frame(c, p, 0); }
+int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg) {
+  return send_frame(c, p, msg, 0, 0);
+}
 
-int weft__spark_send_payload(weft_spark *c, weft__payload *p) { return send_frame(c, p, 1); }
+int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg) {
+  return send_frame(c, p, msg, 1, 0);
+}
 
 int weft__spark_send_string(weft_spark *c, const char *str) {
   weft_value *v = weft_value_new_string(str, strlen(str));
   if (!v) return WEFT_ENOMEM;
-  weft__payload *p;
+  weft__payload *p = NULL;
   int rc = weft__server_encode(c->server, v, &p);
+  if (rc == 0) rc = weft__spark_send_control(c, p, v);
   weft_value_free(v);
-  if (rc) return rc;
-  rc = weft__spark_send_control(c, p);
   weft__payload_release(p);
   return rc;
 }
@@ -262,6 +302,15 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   }
   weft__payload *p = NULL;
   int rc = 0;
+  if (c->conn.tran->conn.encode && !shared) {
+    /* One spark of a framing that encodes itself (fast-tcp): its frame
+     * only, not the server's encoding too. */
+    rc = c->conn.tran->conn.encode(&c->conn, out, &p);
+    if (rc == 0) rc = send_frame(c, p, NULL, 1, 1);
+    weft_value_free(owned);
+    weft__payload_release(p);
+    return rc;
+  }
   if (!owned && shared && *shared) {
     p = *shared;
     p->refs++;
@@ -272,10 +321,11 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
       p->refs++;
     }
   }
-  weft_value_free(owned);
-  if (rc) return rc;
-  rc = s->batch_max && weft__batchable(s->parser, p, s->batch_max) ? batch_payload(c, p)
-                                                                   : weft__spark_send_payload(c, p);
+  if (rc == 0)
+    rc = s->batch_max && !c->conn.tran->conn.encode && weft__batchable(s->parser, p, s->batch_max)
+             ? batch_payload(c, p)
+             : weft__spark_send_payload(c, p, out);
+  weft_value_free(owned); /* after the send: a framing may encode from it */
   weft__payload_release(p);
   return rc;
 }
@@ -312,7 +362,7 @@ int weft_server_write_to(weft_server *s, const weft_value *msg, weft_spark *cons
   if (!s->has_outgoing) {
     int rc = weft__server_encode(s, msg, &shared);
     if (rc) return rc;
-    int sent = weft__server_payload_to(s, shared, sparks, n);
+    int sent = weft__server_payload_to(s, shared, msg, sparks, n);
     weft__payload_release(shared);
     return sent;
   }
@@ -340,7 +390,7 @@ int weft_spark_write_raw(weft_spark *c, const void *data, size_t len, int binary
   weft__payload *p;
   int rc = weft__payload_message(data, len, binary, &p);
   if (rc) return rc;
-  rc = weft__spark_send_payload(c, p);
+  rc = weft__spark_send_payload(c, p, NULL);
   weft__payload_release(p);
   return rc;
 }

@@ -144,6 +144,10 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
   weft__spark_message(spark_of(conn), binary, data, len);
 }
 
+static void on_value(weft__conn *conn, const weft_value *v) {
+  weft__spark_value(spark_of(conn), v);
+}
+
 static void on_drained(weft__conn *conn) {
   weft_spark *c = spark_of(conn);
   weft_server *s = c->server;
@@ -191,7 +195,7 @@ int weft_spark_release(weft_spark *c) {
 }
 
 const weft__conn_events weft__spark_events = {on_opened,  on_message, on_drained, on_seal,
-                                              on_closing, NULL,       on_closed};
+                                              on_closing, NULL,       on_closed,  on_value};
 
 /* ---- walks, broadcast, heartbeat ---- */
 
@@ -206,13 +210,13 @@ int weft_server_foreach(weft_server *s, int (*fn)(weft_spark *, void *), void *u
   return rc;
 }
 
-int weft__server_broadcast_payload(weft_server *s, weft__payload *p) {
+int weft__server_broadcast_payload(weft_server *s, weft__payload *p, const weft_value *msg) {
   int n = 0;
   uint32_t by_tran[WEFT__TRANSPORTS_MAX] = {0}; /* deliveries, counted once at the end */
   weft__server_iter_begin(s);
   for (weft_spark *c = s->open_head; c; c = c->next) {
     if (c->state != WEFT__SP_OPEN) continue;
-    int rc = weft__spark_send_control(c, p);
+    int rc = weft__spark_send_control(c, p, msg);
     if (rc >= 0) {
       n++;
       WEFT__METRIC(by_tran[c->tran]++);
@@ -240,7 +244,7 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
   weft__payload *p;
   int rc = weft__server_encode(s, msg, &p);
   if (rc) return rc;
-  int n = weft__server_broadcast_payload(s, p);
+  int n = weft__server_broadcast_payload(s, p, msg);
   if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
@@ -253,7 +257,7 @@ int weft_server_write_raw(weft_server *s, const void *data, size_t len, int bina
   weft__payload *p;
   int rc = weft__payload_message(data, len, binary, &p);
   if (rc) return rc;
-  int n = weft__server_broadcast_payload(s, p);
+  int n = weft__server_broadcast_payload(s, p, NULL);
   if (s->adapter) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
@@ -281,10 +285,10 @@ void weft__server_ping(uv_timer_t *t) {
     weft_value_free(v);
     return;
   }
-  weft_value_free(v);
   weft__server_iter_begin(s);
   for (weft_spark *c = s->open_head; c; c = c->next) {
-    if (c->state != WEFT__SP_OPEN) continue;
+    /* A framing that encodes its own messages has no Primus heartbeat. */
+    if (c->state != WEFT__SP_OPEN || c->conn.tran->conn.encode) continue;
     if (!c->alive) {
       s->m.timeouts++;
       weft__server_error(s, c, WEFT_ETIMEDOUT, "timeout", "no answer to the last ping");
@@ -293,8 +297,9 @@ void weft__server_ping(uv_timer_t *t) {
       continue;
     }
     c->alive &= WEFT__SP_PAUSED;
-    weft__spark_send_control(c, p);
+    weft__spark_send_control(c, p, v);
   }
   weft__server_iter_end(s);
   weft__payload_release(p);
+  weft_value_free(v);
 }

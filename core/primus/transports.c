@@ -73,16 +73,19 @@ int weft__server_set_transports(weft_server *s, const char *list) {
   return 0;
 }
 
-int weft__server_listen_all(weft_server *s, weft__listen_params *p, weft__listener **first) {
+int weft__server_listen_all(weft_server *s, weft__listen_params *p, const weft__transport *alone,
+                            weft__listener **first) {
   p->session_ping_interval = s->session_ping_interval;
   p->session_ping_timeout = s->session_ping_timeout;
   memcpy(p->session_cookie, s->session_cookie, sizeof(p->session_cookie));
   *first = NULL;
-  for (size_t i = 0; i < s->n_transports; i++) {
+  size_t n = alone ? 1 : s->n_transports;
+  for (size_t i = 0; i < n; i++) {
+    const weft__transport *t = alone ? alone : s->transports[i];
     p->share = *first;
-    p->polls = &s->m.polls[weft__transport_index(s->transports[i])];
+    p->polls = &s->m.polls[weft__transport_index(t)];
     weft__listener *l;
-    int rc = weft__listener_new(s->transports[i], p, &l);
+    int rc = weft__listener_new(t, p, &l);
     if (!l) return rc;
     if (rc) { /* it closes on its own: on_listener_closed */
       s->closing_listeners++;

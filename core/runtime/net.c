@@ -110,6 +110,18 @@ int weft__acceptor_accept(weft__acceptor *a, weft__stream *s) {
   return weft__uv_err(uv_accept(&a->h.stream, &s->h.stream));
 }
 
+int weft__fd_kind(int fd) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) return WEFT_EINVAL;
+  return ss.ss_family == AF_UNIX ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP;
+}
+
+int weft__stream_open_fd(weft__stream *s, int fd) {
+  return weft__uv_err(s->kind == WEFT__STREAM_PIPE ? uv_pipe_open(&s->h.pipe, fd)
+                                                   : uv_tcp_open(&s->h.tcp, fd));
+}
+
 int weft__acceptor_port(const weft__acceptor *a) {
   if (a->kind != WEFT__STREAM_TCP || !a->inited) return 0;
   struct sockaddr_storage ss;

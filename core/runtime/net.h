@@ -48,6 +48,12 @@ struct weft__acceptor {
 int weft__acceptor_listen(weft__acceptor *a, weft_loop *loop, const weft__url *u, unsigned mode);
 /* Accepts the waiting peer into `s` (initialised with the acceptor's kind). */
 int weft__acceptor_accept(weft__acceptor *a, weft__stream *s);
+/* The stream kind of a connected socket (WEFT__STREAM_PIPE for a Unix
+ * one), or WEFT_EINVAL when it is not a socket. */
+int weft__fd_kind(int fd);
+/* Serves an already connected socket on `s` (initialised with its kind).
+ * Returns 0 or a WEFT_E* code. */
+int weft__stream_open_fd(weft__stream *s, int fd);
 /* The bound TCP port (0 for a Unix socket). */
 int weft__acceptor_port(const weft__acceptor *a);
 /* Stops listening and removes the socket file it made. Returns 1 when

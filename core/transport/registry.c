@@ -4,14 +4,22 @@
 #include <string.h>
 
 #include "engineio/eio.h"
+#include "fasttcp/ft.h"
 #include "transport.h"
 #include "ws/ws.h"
 
-static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio};
+static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio,
+                                             &weft__transport_ft};
 
 const weft__transport *weft__transport_find(const char *name) {
   for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
     if (strcmp(all[i]->name, name) == 0) return all[i];
+  return NULL;
+}
+
+const weft__transport *weft__transport_of_scheme(const char *scheme) {
+  for (size_t i = 0; scheme && i < sizeof(all) / sizeof(all[0]); i++)
+    if (weft__transport_serves(all[i], scheme)) return all[i];
   return NULL;
 }
 

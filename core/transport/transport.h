@@ -33,7 +33,10 @@ typedef struct weft__listener weft__listener;
 enum { WEFT__FRAMING_WS = 1, WEFT__FRAMING_EIO = 2 };
 /* The first variant tag each framing may use (payload.h): tags are the
  * framing's own from there on. */
-enum { WEFT__TAGS_WS = 1, WEFT__TAGS_EIO = 32 };
+enum { WEFT__TAGS_WS = 1, WEFT__TAGS_EIO = 32, WEFT__TAGS_FT = 64 };
+/* The variant an owner caches for a framing that encodes messages itself
+ * (conn.encode): the framing's frame for the payload's message. */
+enum { WEFT__TAG_ENCODED = 250 };
 
 /* Why a dialed connection failed (kind as weft_error_info's). */
 typedef struct weft__fault {
@@ -64,6 +67,9 @@ typedef struct weft__conn_events {
    * part, the block's start. Server side: for connections that were
    * admitted. */
   int (*closed)(weft__conn *c, const weft__fault *why);
+  /* One message already decoded (framings that carry typed values, not
+   * the owner's encoding: fast-tcp); valid during the call. */
+  void (*value)(weft__conn *c, const weft_value *v);
 } weft__conn_events;
 
 struct weft__conn {
@@ -96,6 +102,10 @@ typedef struct weft__listen_params {
    * binding one: framings side by side. NULL: bind. */
   struct weft__listener *share;
   const weft__conn_events *ev;
+  /* A pre-shared key (framings without HTTP: fast-tcp's PSK handshake);
+   * psk_len 0: none. Copied by the listener. */
+  const uint8_t *psk;
+  size_t psk_len;
   /* A peer asks to open a connection: answer with accept or reject, now or
    * later. */
   void (*admit)(weft__conn *c, void *user);
@@ -128,6 +138,8 @@ typedef struct weft__dial_params {
   unsigned modes;
   const weft__conn_events *ev;
   void *owner;
+  const uint8_t *psk; /* as in weft__listen_params: copied by the dialer */
+  size_t psk_len;
 } weft__dial_params;
 
 enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };
@@ -189,11 +201,21 @@ struct weft__transport {
      * peer (engine.io's sid), which the owner takes as its id; NULL when
      * it has none. */
     const char *(*id)(const weft__conn *c);
+    /* Optional: the framing encodes messages itself from their values
+     * (fast-tcp carries typed values, not the owner's encoding): *out gets
+     * a new payload holding the whole frame(s) for `msg`, which `send`
+     * then takes. The owner caches it on the payload it encoded for other
+     * framings (variant WEFT__TAG_ENCODED), so a broadcast is encoded once
+     * per framing. Such a framing has no Primus heartbeat (its peers do
+     * not answer pings). Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
+    int (*encode)(weft__conn *c, const weft_value *msg, weft__payload **out);
   } conn;
 };
 
 /* The transport of that name, or NULL. */
 const weft__transport *weft__transport_find(const char *name);
+/* The first transport that serves URLs of this scheme, or NULL. */
+const weft__transport *weft__transport_of_scheme(const char *scheme);
 /* Does `t` serve URLs of this scheme? */
 int weft__transport_serves(const weft__transport *t, const char *scheme);
 /* The name of the i-th transport, NULL past the end. */

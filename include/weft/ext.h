@@ -137,6 +137,94 @@ WEFT_EXTERN int weft_emitter_broadcast(weft_emitter *em, const char *event, cons
  * Errors: WEFT_EINVAL, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_emitter_packet(const char *event, const weft_value *args, weft_value **out);
 
+/* Routing a client asks for (fast-tcp's {broadcast}, {rooms}, {sockets}):
+ * the server sends `event` with `args` to every open spark (broadcast), or
+ * to the members of `rooms` and the sparks named in `ids`. The sender is
+ * left out of a broadcast and of rooms unless `with_sender`; ids are taken
+ * as named. Every pointer is borrowed for the call. */
+typedef struct weft_route {
+  size_t size; /* sizeof(weft_route) */
+  const char *event;
+  const weft_value *args; /* an array, or NULL for none */
+  int broadcast;
+  const char *const *rooms;
+  size_t n_rooms;
+  const char *const *ids;
+  size_t n_ids;
+  int with_sender;
+} weft_route;
+
+/* A server's say on each route a client asks for (on by default, as in
+ * fast-tcp: without a policy every route is served). Return 0 to serve
+ * `r` — which the policy may rewrite: change its flags, or point its lists
+ * at storage of its own that lives until it returns — or a negative WEFT_E*
+ * code to refuse it (the sender's ack, when it asked for one, is rejected
+ * with "route refused by the server's policy"; nothing is sent). */
+typedef int (*weft_route_policy_cb)(weft_spark *sender, weft_route *r, void *user);
+
+/* Sets the route policy of a server's emitter (NULL: serve every route).
+ * Errors: WEFT_EINVAL (NULL or a client's emitter, free_user without cb). */
+WEFT_EXTERN int weft_emitter_set_route_policy(weft_emitter *em, weft_route_policy_cb cb, void *user,
+                                              void (*free_user)(void *user));
+/* A client asks its server to route an event (the reserved event
+ * "weft::route"; over fast-tcp, its broadcast / to-room / to-socket
+ * messages). Returns as weft_client_write, or WEFT_EINVAL (a server's
+ * emitter, a bad size or event name, args not an array, no recipients, a
+ * room or id that is not a valid name). */
+WEFT_EXTERN int weft_emitter_route(weft_emitter *em, const weft_route *r);
+
+/* Binary streams a peer opens (fast-tcp's stream(event, info, ack) over
+ * tcp:// and ipc://; the reserved events "weft::stream", "weft::chunk",
+ * "weft::chunk_end" on any transport). Server side, receiving only (for
+ * now). Flow control is the connection's: pausing a stream stops reading
+ * its spark (the peer's writes wait on TCP's window, memory stays bounded);
+ * resuming it reads again. A chunk for a stream never opened, an id opened
+ * twice, or more than 64 open streams on one connection close that
+ * connection (1008) with an error event of kind "stream". */
+typedef struct weft_stream weft_stream;
+typedef struct weft_streams weft_streams;
+typedef struct weft_stream_events {
+  size_t size; /* sizeof(weft_stream_events) */
+  /* A chunk, borrowed for the call. */
+  void (*data)(weft_stream *st, const uint8_t *p, size_t len, void *user);
+  /* The sender ended it (aborted 0) or its connection went (aborted 1);
+   * the stream is freed when this returns. */
+  void (*end)(weft_stream *st, int aborted, void *user);
+} weft_stream_events;
+/* A peer opened a stream: its event name, its info (null when none), and a
+ * reply when the sender asked for an ack (answer it as any event's, when
+ * the application wants: at the end, typically). Chunks before
+ * weft_stream_set_events() are dropped. */
+typedef void (*weft_stream_open_cb)(weft_stream *st, const char *event, const weft_value *info,
+                                    weft_reply *reply, void *user);
+/* Turns streams on for a server (before it listens; the emitter must be
+ * attached: it dispatches the reserved events). Errors: WEFT_EINVAL (NULL),
+ * WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE (listening). */
+WEFT_EXTERN int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
+                                    void (*free_user)(void *user));
+/* The events of a stream (copied). Errors: WEFT_EINVAL (NULL, a bad size). */
+WEFT_EXTERN int weft_stream_set_events(weft_stream *st, const weft_stream_events *events,
+                                       void *user);
+WEFT_EXTERN weft_spark *weft_stream_spark(const weft_stream *st);
+/* Stop and resume reading the stream's connection. Errors: WEFT_EINVAL,
+ * WEFT_ECLOSED. */
+WEFT_EXTERN int weft_stream_pause(weft_stream *st);
+WEFT_EXTERN int weft_stream_resume(weft_stream *st);
+
+/* A stream the server opens to a spark (fast-tcp's stream towards a peer:
+ * its event, info and, with cb, an ack the peer answers when it wants).
+ * Needs weft_streams_server() and the emitter. write sends one chunk and
+ * returns as weft_spark_write (1: above the high-water mark; wait for the
+ * server's drain event); end sends the end and frees the stream whatever
+ * it returns. Errors: WEFT_EINVAL (NULL, an invalid or reserved event
+ * name, no streams or emitter on the server, an empty chunk),
+ * WEFT_ECLOSED, WEFT_ENOMEM, WEFT_ENOBUFS. */
+typedef struct weft_ostream weft_ostream;
+WEFT_EXTERN int weft_ostream_open(weft_spark *spark, const char *event, const weft_value *info,
+                                  weft_ack_cb cb, void *user, weft_ostream **out);
+WEFT_EXTERN int weft_ostream_write(weft_ostream *st, const void *p, size_t len);
+WEFT_EXTERN int weft_ostream_end(weft_ostream *st);
+
 /* Answers an event. `value`/`reason` are borrowed (NULL: null, or the
  * reason "rejected"). The reply is freed by the call, whatever it returns:
  * 0, WEFT_ECLOSED (the sender is gone; nothing was sent), or an encoding or

@@ -403,6 +403,14 @@ WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *i
  * mismatched; an error event of kind "tls" says which). Copied. */
 WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
                                     const char *key_file);
+/* A pre-shared key for tcp:// and ipc:// (fast-tcp's wire): every
+ * connection must prove it (HMAC-SHA256 challenge-response, weft's own
+ * wire, docs/fasttcp.md) before any message is read; a peer that does not
+ * is told "authentication failed" and closed, and the application never
+ * hears of it. `key` (1..256 bytes; len 0 turns it off) is copied, and
+ * wiped when the server is freed. Errors: WEFT_EINVAL (NULL key with len,
+ * len > 256), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_psk(weft_server *server, const void *key, size_t len);
 
 /* Spark ids: by default 21 URL-safe random characters. A generator writes a
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
@@ -860,7 +868,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *  verify: 0 turns certificate verification off (tests, development only);
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
-/* The transformer to dial with: "websockets" (default). Before
+/* The transformer to dial with: "websockets" (default). A tcp:// or ipc://
+ * URL picks "fast-tcp" itself, and "websockets" then changes nothing. Before
  * weft_client_open(); errors: WEFT_EINVAL (NULL), WEFT_EUNSUPPORTED (a name
  * this build does not have), WEFT_EURL (it does not serve the URL's
  * scheme), WEFT_ESTATE (opened already). */
@@ -884,6 +893,14 @@ WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
 WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
+/* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk).
+ * A wrong key, a server without one, or a server that fails to prove the
+ * same key end the connection with an error event of kind "http", status
+ * 401 and the reason as its body, and no reconnection (unless
+ * weft_client_set_retry_refused). Copied, wiped when the client is freed.
+ * Errors: WEFT_EINVAL (NULL key with len, len > 256), WEFT_ESTATE (opened
+ * already), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_client_set_psk(weft_client *c, const void *key, size_t len);
 WEFT_EXTERN int weft_client_set_verify(weft_client *c, int on);
 
 /* Starts connecting. Errors: WEFT_ESTATE (already open or connecting),

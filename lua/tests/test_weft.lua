@@ -723,6 +723,41 @@ test("interop: a Lua client on engine.io against the npm Primus server on engine
   eq(#got.list, 3, "list")
 end)
 
+-- fast-tcp (issue #20) ---------------------------------------------------------------------
+
+test("fast-tcp: tcp:// and ipc:// served and dialed with the same API as ws://", function()
+  local path = os.tmpname()
+  os.remove(path)
+  for _, url in ipairs({ "tcp://127.0.0.1:0", "ipc://" .. path .. ".sock" }) do
+    local srv = assert(weft.server { url = url })
+    srv:on("connection", function(spark) spark:on("data", function(m) spark:write(m) end) end)
+    local at = url:sub(1, 3) == "tcp" and ("tcp://127.0.0.1:" .. srv:port()) or url
+    local got = echo_once(at, { over = url:sub(1, 3), list = { 1, "two", true } })
+    eq(got.over, url:sub(1, 3), "echo over " .. url)
+    eq(#got.list, 3, "list over " .. url)
+    srv:close()
+    settle()
+  end
+end)
+
+test("fast-tcp: a Lua client against npm fast-tcp 3.3.2's server, plain messages", function()
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/lib/fasttcp_server.js"):format(INTEROP)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = line:match("listening on (%S+)")
+  local ok, err = pcall(function()
+    assert(url, "fast-tcp server said: " .. line)
+    local got = echo_once(url, { plain = { 1, 2 } })
+    eq(#got.plain, 2, "echo from npm fast-tcp")
+    settle()
+  end)
+  if pid then os.execute("kill " .. pid) end
+  h:read("*a")
+  h:close()
+  assert(ok, err)
+end)
+
 -- The game loop ------------------------------------------------------------------------------
 
 test("game loop: 100 clients x 60 ticks, every state in order, every input applied", function()

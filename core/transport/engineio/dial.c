@@ -218,7 +218,7 @@ static int ws_closed(weft__conn *c, const weft__fault *why) {
 }
 
 static const weft__conn_events ws_events = {ws_opened, ws_message, ws_drained, ws_seal,
-                                            NULL,      ws_refused, ws_closed};
+                                            NULL,      ws_refused, ws_closed,  NULL};
 
 static int dial_ws(eio_dconn *d) {
   weft__dial_params p = {.loop = d->loop,

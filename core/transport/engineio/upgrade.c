@@ -197,7 +197,7 @@ static int ws_closed(weft__conn *c, const weft__fault *why) {
 }
 
 static const weft__conn_events ws_events = {ws_opened,  ws_message, ws_drained, ws_seal,
-                                            ws_closing, NULL,       ws_closed};
+                                            ws_closing, NULL,       ws_closed,  NULL};
 
 int weft__eio_ws_open(weft__eio_session *s, weft__http_conn *hc) {
   weft__ws_sconn *sc = weft__eio_sconn(hc);

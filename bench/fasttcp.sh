@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# fast-tcp echo with acks: `weft serve --mode echo` on tcp:// and ipc:// and
+# on ws:// for comparison is not this script's (see echo.sh); npm fast-tcp
+# 3.3.2's server (bench/peers/fasttcp_server.js) in the same run. The server
+# pinned to CPU 0, build/bench/ft_load pinned to CPU 1; each case RUNS times;
+# prints the median acks/s per case and writes bench/results/fasttcp.json.
+# Timings live here, never in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+CONNS=${CONNS:-100}
+INFLIGHT=${INFLIGHT:-8}
+PIN0=() PIN1=()
+if command -v taskset >/dev/null; then PIN0=(taskset -c 0) PIN1=(taskset -c 1); fi
+mkdir -p bench/results
+out=bench/results/fasttcp.json
+dir=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+start() { # $1 = weft|fast-tcp, $2 = tcp|ipc, $3 = echo|broadcast
+  local listen="tcp://127.0.0.1:0"
+  [ "$2" = ipc ] && listen="ipc://$dir/s.sock"
+  rm -f "$dir/s.sock" "$dir/log"
+  if [ "$1" = weft ]; then
+    "${PIN0[@]}" "$BUILD/weft" serve --listen "$listen" --mode "$3" >"$dir/log" 2>/dev/null &
+  elif [ "$2" = ipc ]; then
+    "${PIN0[@]}" node bench/peers/fasttcp_server.js --ipc "$dir/s.sock" --mode "$3" >"$dir/log" 2>/dev/null &
+  else
+    "${PIN0[@]}" node bench/peers/fasttcp_server.js --port 0 --mode "$3" >"$dir/log" 2>/dev/null &
+  fi
+  server_pid=$!
+  for _ in $(seq 100); do grep -q '^listening on' "$dir/log" 2>/dev/null && break; sleep 0.05; done
+  url=$(sed -n 's/^listening on \(.*\)$/\1/p' "$dir/log" | head -1)
+}
+
+stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true; server_pid=; }
+
+# Broadcast: BCAST_CONNS connections, the first SENDERS writing plain
+# messages that reach every connection (deliveries/s).
+BCAST_CONNS=${BCAST_CONNS:-100}
+SENDERS=${SENDERS:-8}
+echo "[" >"$out"
+first=1
+for mode in echo broadcast; do
+  for server in weft fast-tcp; do
+    for scheme in tcp ipc; do
+      rates=()
+      for _ in $(seq "$RUNS"); do
+        start "$server" "$scheme" "$mode"
+        if [ "$mode" = echo ]; then
+          args=("$CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1)
+        else
+          args=("$BCAST_CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1 "$SENDERS")
+        fi
+        r=$("${PIN1[@]}" "$BUILD/bench/ft_load" "$url" "${args[@]}" |
+          sed -n 's/.*"\(acks_\)\{0,1\}per_s":\([0-9]*\).*/\2/p')
+        stop
+        rates+=("$r")
+      done
+      median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
+      unit=$([ "$mode" = echo ] && echo "acks/s ($CONNS x $INFLIGHT)" ||
+        echo "deliveries/s ($SENDERS senders x $INFLIGHT to $BCAST_CONNS)")
+      echo "fast-tcp $mode, $server over $scheme://: $median $unit (runs: ${rates[*]})"
+      [ $first = 1 ] || echo "," >>"$out"
+      first=0
+      printf '{"mode":"%s","server":"%s","scheme":"%s","per_s":%s}' \
+        "$mode" "$server" "$scheme" "$median" >>"$out"
+    done
+  done
+done
+echo "]" >>"$out"

@@ -1,0 +1,75 @@
+'use strict';
+// Issue #20 in Node: the host serves and connects on tcp:// and ipc://
+// (fast-tcp's wire) through the core, with the same API as on ws://: its
+// own client, and npm fast-tcp 3.3.2's client (from tests/interop).
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { weft, once, withTimeout } = require('./helpers');
+
+const ft = require(path.join(__dirname, '../../tests/interop/node_modules/fast-tcp'));
+
+function serve(t, url) {
+  const server = new weft.Server({ listen: [url], emitter: true });
+  t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+  server.on('connection', (spark) => {
+    spark.on('sum', (a, b, ack) => ack(null, a + b));
+    spark.on('echo', (v, ack) => { spark.send('echo', v); ack(null, v); });
+  });
+  return server;
+}
+
+for (const scheme of ['tcp', 'ipc']) {
+  const url = () => (scheme === 'tcp' ? 'tcp://127.0.0.1:0'
+    : `ipc://${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-node-ft-')), 's.sock')}`);
+
+  test(`${scheme}://: the Node server and the Node client, events with acks`, async (t) => {
+    const server = serve(t, url());
+    assert.match(server.url, new RegExp(`^${scheme}://`));
+    const client = weft.connect(server.url, { emitter: true, reconnect: { retries: 0 }, strategy: false });
+    client.on('error', () => {});
+    t.after(() => client.end());
+    await withTimeout(once(client, 'open'), 5000, 'open');
+    assert.equal(await client.request('sum', [40, 2]), 42);
+    const back = once(client, 'echo');
+    assert.deepEqual(await client.request('echo', [{ a: [1, 'x', true] }]), { a: [1, 'x', true] });
+    assert.deepEqual(await withTimeout(back, 5000, 'echo'), { a: [1, 'x', true] });
+  });
+
+  test(`${scheme}://: npm fast-tcp 3.3.2's client against the Node server`, async (t) => {
+    const server = serve(t, url());
+    const u = server.url;
+    const opts = scheme === 'tcp' ? { host: '127.0.0.1', port: Number(u.split(':')[2]) } : { path: u.slice(6) };
+    const s = new ft.Socket({ ...opts, reconnect: false });
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    await withTimeout(new Promise((resolve) => s.once('connect', resolve)), 5000, 'connect');
+    const buf = Buffer.from([0, 1, 254, 255]);
+    const echoed = new Promise((resolve) => s.once('echo', resolve));
+    const acked = await withTimeout(new Promise((resolve) => s.emit('echo', buf, resolve)), 5000, 'ack');
+    assert.deepEqual(acked, buf);
+    assert.deepEqual(await withTimeout(echoed, 5000, 'echo'), buf);
+  });
+}
+
+test('the Node client against npm fast-tcp 3.3.2\'s server: an ack, a plain message', async (t) => {
+  const server = new ft.Server();
+  server.on('connection', (sock) => {
+    sock.on('error', () => {});
+    sock.on('sum', (d, cb) => cb(d.a + d.b));
+    sock.on('data', (d) => sock.emit('data', d));
+  });
+  await new Promise((resolve) => server.listen(0, resolve));
+  t.after(() => server.close());
+  const url = `tcp://127.0.0.1:${server._server.address().port}`;
+  const client = weft.connect(url, { emitter: true, reconnect: { retries: 0 }, strategy: false });
+  client.on('error', () => {});
+  t.after(() => client.end());
+  await withTimeout(once(client, 'open'), 5000, 'open');
+  assert.equal(await client.request('sum', [{ a: 40, b: 2 }]), 42);
+  const back = once(client, 'data');
+  client.write({ plain: [1, 2] });
+  assert.deepEqual(await withTimeout(back, 5000, 'plain echo'), { plain: [1, 2] });
+});

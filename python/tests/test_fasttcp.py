@@ -1,0 +1,89 @@
+"""tcp:// and ipc:// (fast-tcp's wire, issue #20) from Python: the host
+serves and connects through the core with the same API as on ws://."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import weft
+from conftest import INTEROP, NODE, T, LoopErrors, needs_node
+
+
+@pytest.mark.parametrize("scheme", ["tcp", "ipc"])
+async def test_serve_and_connect(scheme: str, loop_errors: LoopErrors) -> None:
+    url = (
+        "tcp://127.0.0.1:0"
+        if scheme == "tcp"
+        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
+    )
+    server = await weft.serve(url, ping_interval=None, emitter=True)
+    assert server.url.startswith(f"{scheme}://")
+
+    @server.on_event("add")
+    def add(spark: weft.Spark, a: int, b: int) -> int:
+        return a + b
+
+    got: list[object] = []
+    async with server:
+        client = await weft.connect(server.url, emitter=True)
+        client.on("data", got.append)
+        assert await asyncio.wait_for(client.emit("add", 2, 40, ack=True), T) == 42
+        await client.end()
+
+
+@needs_node
+async def test_client_against_npm_fast_tcp_server(loop_errors: LoopErrors) -> None:
+    assert NODE
+    proc = await asyncio.create_subprocess_exec(
+        NODE, str(INTEROP / "lib" / "fasttcp_server.js"), "--exit-with-stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout
+        line = (await asyncio.wait_for(proc.stdout.readline(), T)).decode()
+        m = re.match(r"^listening on (tcp://\S+)", line)
+        assert m, line
+        client = await weft.connect(m.group(1), emitter=True)
+        got: list[object] = []
+        client.on("data", got.append)
+        assert await asyncio.wait_for(client.emit("sum", {"a": 2, "b": 40}, ack=True), T) == 42
+        client.write({"plain": [1, 2]})
+        for _ in range(500):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [{"plain": [1, 2]}]
+        await client.end()
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+@needs_node
+@pytest.mark.parametrize("scheme", ["tcp", "ipc"])
+async def test_server_against_npm_fast_tcp_client(scheme: str, loop_errors: LoopErrors) -> None:
+    assert NODE
+    url = (
+        "tcp://127.0.0.1:0"
+        if scheme == "tcp"
+        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
+    )
+    server = await weft.serve(url, ping_interval=None, emitter=True)
+
+    @server.on_event("sum")
+    def add(spark: weft.Spark, d: dict[str, int]) -> int:
+        return d["a"] + d["b"]
+
+    server.on("connection", lambda spark: spark.on("data", spark.write))
+    async with server:
+        proc = await asyncio.create_subprocess_exec(
+            NODE, str(INTEROP / "lib" / "fasttcp_client.js"), server.url,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), T + 5)
+        assert proc.returncode == 0, err
+        assert json.loads(out) == {"sum": 42, "echo": {"plain": [1, 2]}}
