@@ -68,6 +68,16 @@ if [ -f tests/interop/package.json ]; then
   fi
 fi
 
+# npm packages for Vibe's suites: vibe-protocol, mocha and the suites' requires.
+if [ -f tests/vibe/package.json ]; then
+  if [ ! -d tests/vibe/node_modules ] ||
+     [ tests/vibe/package.json -nt tests/vibe/node_modules/.stamp ]; then
+    echo "deps: npm install in tests/vibe"
+    (cd tests/vibe && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+       touch node_modules/.stamp)
+  fi
+fi
+
 for h in "${HOSTS[@]}"; do
   [ -f "$h/deps.sh" ] && bash "$h/deps.sh"
 done

@@ -53,6 +53,12 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
+# Vibe's own mocha suite against weft's server testee (tests/vibe/).
+run_vibe() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    bash tests/vibe/run_server_suite.sh "$ROOT/build/tests/vibe_server_testee"
+}
+
 run_asan() {
   configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON || return 1
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
@@ -180,6 +186,7 @@ case $what in
   c) stage "C unit and integration tests" run_c ;;
   layers) stage "layers" run_layers ;;
   interop) stage "interop with the npm Primus client" run_interop ;;
+  vibe) stage "Vibe's own suites (vibe-protocol 3.0.0-Alpha9)" run_vibe ;;
   asan) stage "C tests under ASan+UBSan" run_asan ;;
   valgrind) stage "valgrind" run_valgrind ;;
   fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
@@ -197,6 +204,7 @@ case $what in
     stage "C unit and integration tests" run_c
     stage "layers" run_layers
     stage "interop with the npm Primus client" run_interop
+    stage "Vibe's own suites (vibe-protocol 3.0.0-Alpha9)" run_vibe
     stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
     stage "conformance: scenarios x hosts, the bindings matrix" run_conformance

@@ -232,6 +232,20 @@ void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, cons
 int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
                       size_t len, const char *extra, int keep, void (*fill)(uint8_t *, void *),
                       void *fill_user);
+/* A streaming answer (a Vibe stream, server-sent events): the head with a
+ * chunked body, and the request stays held (parked) for its handler, which
+ * writes chunks of the body with weft__http_chunk and ends it with
+ * weft__http_chunk_end (the connection closes once written). A peer that
+ * goes away ends it as a held request's (the handler's `closed`). Returns
+ * 0, or an error after which the connection is closing. */
+int weft__http_answer_stream(weft__http_conn *hc, int status, const char *ctype, const char *extra);
+/* Queues one chunk: pre, body[0..blen) and post, unless the memory the
+ * stream's queue holds would pass `limit` (WEFT_ENOBUFS, nothing queued);
+ * *queued (when not NULL) gets the bytes queued. WEFT_ECLOSED when the
+ * answer is over, WEFT_ENOMEM. */
+int weft__http_chunk(weft__http_conn *hc, const char *pre, const void *body, size_t blen,
+                     const char *post, size_t limit, size_t *queued);
+void weft__http_chunk_end(weft__http_conn *hc);
 /* The reason phrase of a status ("Not Found"). */
 const char *weft__http_status_text(int status);
 /* The statuses the site counts, and the slot of one (the last slot: any

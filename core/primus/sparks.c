@@ -277,7 +277,7 @@ void weft__server_ping(uv_timer_t *t) {
   weft_value_free(v);
   weft__server_iter_begin(s);
   for (weft_spark *c = s->open_head; c; c = c->next) {
-    if (c->state != WEFT__SP_OPEN) continue;
+    if (c->state != WEFT__SP_OPEN || c->conn.tran->own_heartbeat) continue;
     if (!c->alive) {
       s->m.timeouts++;
       weft__server_error(s, c, WEFT_ETIMEDOUT, "timeout", "no answer to the last ping");

@@ -5,9 +5,11 @@
 
 #include "engineio/eio.h"
 #include "transport.h"
+#include "vibe/vibe.h"
 #include "ws/ws.h"
 
-static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio};
+static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio,
+                                             &weft__transport_vibe};
 
 const weft__transport *weft__transport_find(const char *name) {
   for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)

@@ -189,6 +189,9 @@ struct weft__transport {
      * it has none. */
     const char *(*id)(const weft__conn *c);
   } conn;
+  /* The framing keeps connections alive itself (Vibe's heartbeat): the
+   * owner sends no primus::ping on them. */
+  int own_heartbeat;
 };
 
 /* The transport of that name, or NULL. */

@@ -482,7 +482,9 @@ static void test_transformers(void **state) {
   (void)state;
   assert_string_equal(weft_transformer_at(0), "websockets");
   assert_string_equal(weft_transformer_at(1), "engine.io");
-  assert_null(weft_transformer_at(2));
+  assert_string_equal(weft_transformer_at(2), "vibe");
+  assert_null(weft_transformer_at(3));
+  assert_int_equal(weft_transformer_exists("engine.io,vibe"), 1);
   assert_int_equal(weft_transformer_exists("websockets"), 1);
   assert_int_equal(weft_transformer_exists("engine.io"), 1);
   assert_int_equal(weft_transformer_exists("websockets, engine.io"), 1);
@@ -504,6 +506,9 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_server_set_transformer(s, "engine.io,"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "engine.io,engine.io"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "engine.io,websockets"), 0);
+  /* Vibe binds its own endpoint: beside engine.io, not beside websockets. */
+  assert_int_equal(weft_server_set_transformer(s, "websockets,vibe"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "vibe,engine.io"), 0);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
   assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), WEFT_EURL);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);
@@ -512,6 +517,7 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
   assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_client_set_transformer(c, "vibe"), WEFT_EUNSUPPORTED); /* no dialer yet */
   assert_int_equal(weft_client_set_transformer(c, NULL), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(c, "websockets"), 0);
