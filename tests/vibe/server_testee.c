@@ -26,13 +26,14 @@
 #include <weft/ext.h>
 #include <weft/weft.h>
 
+#include "serve_until_signal.h"
+
 #include "primus/primus.h"
 
 typedef struct app {
   weft_loop *loop;
   weft_server *server;
   weft_emitter *em;
-  uv_signal_t sigint, sigterm;
 } app;
 
 static const weft_value *arg0(const weft_event *ev) { return weft_value_array_at(ev->args, 0); }
@@ -103,15 +104,8 @@ static void setup_page(weft__http_conn *hc, void *user) {
   weft__http_respond(hc, rc ? 400 : 200, "text/plain", "", 0, NULL);
 }
 
-static void on_signal(uv_signal_t *h, int sig) {
-  (void)sig;
-  app *a = h->data;
-  uv_close((uv_handle_t *)&a->sigint, NULL);
-  uv_close((uv_handle_t *)&a->sigterm, NULL);
-  weft_server_destroy(a->server, NULL);
-}
-
 int main(int argc, char **argv) {
+  signal(SIGPIPE, SIG_IGN);
   app a = {0};
   the_app = &a;
   char url[64];
@@ -136,12 +130,5 @@ int main(int argc, char **argv) {
   }
   printf("listening %s\n", weft_server_url(a.server, 0));
   fflush(stdout);
-  uv_loop_t *uv = weft_loop_uv(a.loop);
-  uv_signal_init(uv, &a.sigint);
-  uv_signal_init(uv, &a.sigterm);
-  a.sigint.data = a.sigterm.data = &a;
-  uv_signal_start(&a.sigint, on_signal, SIGINT);
-  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-  weft_loop_run(a.loop);
-  return weft_loop_close(a.loop) == 0 ? 0 : 1;
+  return weft_test_serve_until_signal(a.loop, a.server);
 }

@@ -196,9 +196,7 @@ void weft__eio_reject(weft__conn *c, int status, const char *message);
 
 extern const weft__http_handler weft__eio_handler;
 /* The session an HTTP connection serves (its block's ws part holds it). */
-static inline weft__ws_sconn *weft__eio_sconn(weft__http_conn *hc) {
-  return (weft__ws_sconn *)(void *)((char *)hc - offsetof(weft__ws_sconn, hc));
-}
+static inline weft__ws_sconn *weft__eio_sconn(weft__http_conn *hc) { return weft__ws_sconn_of(hc); }
 static inline weft__eio_session *weft__eio_session_of(weft__http_conn *hc) {
   return (weft__eio_session *)weft__eio_sconn(hc)->ws.base.owner;
 }

@@ -169,19 +169,9 @@ int weft__eio_bind(weft__listener *l) {
     }
     return rc;
   }
-  weft__http_endpoint *ep = &el->ep;
-  ep->site = l->p.site;
-  ep->handler = &weft__eio_handler;
-  ep->user = l;
-  ep->tls = l->p.tls;
-  ep->conn_size = size;
-  ep->conn_offset = offset;
-  ep->closed = on_endpoint_closed;
-  el->http = l->http = ep;
+  el->http = &el->ep;
   el->ep_open = 1;
-  rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
-  l->port = rc ? 0 : weft__http_endpoint_port(ep);
-  weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
+  rc = weft__ws_endpoint_open(l, &el->ep, &weft__eio_handler, on_endpoint_closed);
   if (rc) el->stopping = 1; /* the endpoint closes: on_endpoint_closed */
   return rc;
 }

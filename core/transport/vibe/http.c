@@ -305,19 +305,8 @@ int weft__vibe_bind(weft__listener *l) {
   vl->tick_open = 1;
   uv_timer_start(&vl->tick, on_tick, WEFT__VIBE_TICK_MS, WEFT__VIBE_TICK_MS);
   uv_unref((uv_handle_t *)&vl->tick);
-  weft__http_endpoint *ep = &vl->ep;
-  ep->site = l->p.site;
-  ep->handler = &handler;
-  ep->user = l;
-  ep->tls = l->p.tls;
-  ep->conn_size = l->p.owner_size + sizeof(weft__ws_sconn);
-  ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
-  ep->closed = on_endpoint_closed;
-  l->http = ep;
   vl->ep_open = 1;
-  int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
-  l->port = rc ? 0 : weft__http_endpoint_port(ep);
-  weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
+  int rc = weft__ws_endpoint_open(l, &vl->ep, &handler, on_endpoint_closed);
   if (rc) vl->stopping = 1; /* the endpoint closes: on_endpoint_closed */
   return rc;
 }

@@ -307,7 +307,7 @@ int weft__vibe_ws_gone(weft__vibe_session *s, const weft__fault *why) {
 
 /* ---- the connection ops ---- */
 
-int weft__vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->state != WEFT__VIBE_S_OPEN) return WEFT_ECLOSED;
   if (p->kind == WEFT__P_BINARY) return WEFT_EUNSUPPORTED;            /* Vibe carries text */
@@ -321,19 +321,19 @@ int weft__vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queue
   return rc;
 }
 
-void weft__vibe_hold_op(weft__conn *c) {
+static void vibe_hold_op(weft__conn *c) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->ws) weft__ws_hold(&s->ws->ws.base);
 }
 
-size_t weft__vibe_queued(const weft__conn *c, size_t *held) {
+static size_t vibe_queued(const weft__conn *c, size_t *held) {
   const weft__vibe_session *s = (const weft__vibe_session *)(const void *)c;
   const weft__stream *io = s->stream ? &s->stream->io : s->ws ? &s->ws->hc.io : NULL;
   if (held) *held = io ? io->held : s->q_held;
   return io ? io->queued : s->q_held;
 }
 
-void weft__vibe_close(weft__conn *c, int code, const char *reason) {
+static void vibe_close(weft__conn *c, int code, const char *reason) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->state == WEFT__VIBE_S_OPEN && s->ws) {
     /* As a WebSocket closes: the code and reason in its close frame. */
@@ -347,7 +347,7 @@ void weft__vibe_close(weft__conn *c, int code, const char *reason) {
   weft__vibe_end(s);
 }
 
-void weft__vibe_abort(weft__conn *c) {
+static void vibe_abort(weft__conn *c) {
   weft__vibe_session *s = weft__vibe_of(c);
   queue_clear(s);
   if (s->ws) {
@@ -359,17 +359,34 @@ void weft__vibe_abort(weft__conn *c) {
   weft__vibe_finish(s, NULL);
 }
 
-void weft__vibe_pause(weft__conn *c, int on) {
+static void vibe_pause(weft__conn *c, int on) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->ws) weft__ws_pause(&s->ws->ws.base, on);
 }
 
-const weft__http_req *weft__vibe_peer(const weft__conn *c) {
+static const weft__http_req *vibe_peer(const weft__conn *c) {
   const weft__vibe_session *s = (const weft__vibe_session *)(const void *)c;
   return s->hs ? &s->hs->req : &s->req;
 }
 
-const char *weft__vibe_id(const weft__conn *c) {
+static const char *vibe_id(const weft__conn *c) {
   const weft__vibe_session *s = (const weft__vibe_session *)(const void *)c;
   return s->id[0] ? s->id : NULL;
 }
+
+/* ---- the transport ---- */
+
+static const char *const schemes[] = {"http", "https", "ws", "wss", "ws+unix", "wss+unix", NULL};
+
+/* No dialer yet: weft_client_set_transformer answers WEFT_EUNSUPPORTED. */
+const weft__transport weft__transport_vibe = {
+    "vibe",
+    schemes,
+    1,
+    0,
+    {sizeof(weft__vibe_listener), weft__vibe_bind, weft__vibe_accept, weft__vibe_reject,
+     weft__vibe_stop, weft__vibe_adopt},
+    {NULL, NULL},
+    {vibe_send, vibe_hold_op, vibe_queued, vibe_close, vibe_abort, vibe_peer, vibe_pause, vibe_id},
+    1,
+};

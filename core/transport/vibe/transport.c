@@ -1,11 +1,8 @@
-/* The "vibe" transport's ops (see vibe.h), and the WebSocket side of a
- * socket: transport/ws/ carries it, one text frame per event. No dialer
- * yet (weft_client_set_transformer answers WEFT_EUNSUPPORTED). */
+/* The WebSocket side of a Vibe socket (see vibe.h): transport/ws/ carries
+ * it, one text frame per event. */
 #include <string.h>
 
 #include "vibe.h"
-
-static const char *const schemes[] = {"http", "https", "ws", "wss", "ws+unix", "wss+unix", NULL};
 
 /* ---- the WebSocket's events ---- */
 
@@ -56,11 +53,7 @@ static const weft__conn_events ws_events = {ws_opened,  ws_message, ws_drained, 
                                             ws_closing, NULL,       ws_closed};
 
 int weft__vibe_ws_serve(weft__vibe_session *s, weft__http_conn *hc) {
-  weft__ws_sconn *sc = weft__vibe_sconn(hc);
-  sc->ws.base.tran = &weft__transport_ws;
-  sc->ws.base.ev = &ws_events;
-  sc->ws.base.owner = s;
-  return weft__ws_serve(sc, s->vl->l->p.max_length, NULL, NULL);
+  return weft__ws_serve_for(weft__vibe_sconn(hc), &ws_events, s, s->vl->l->p.max_length);
 }
 
 int weft__vibe_ws_text(weft__vibe_session *s, const uint8_t *text, size_t n, size_t limit,
@@ -71,18 +64,3 @@ int weft__vibe_ws_text(weft__vibe_session *s, const uint8_t *text, size_t n, siz
   weft__payload_release(p);
   return rc;
 }
-
-/* ---- the ops ---- */
-
-const weft__transport weft__transport_vibe = {
-    "vibe",
-    schemes,
-    1,
-    0,
-    {sizeof(weft__vibe_listener), weft__vibe_bind, weft__vibe_accept, weft__vibe_reject,
-     weft__vibe_stop, weft__vibe_adopt},
-    {NULL, NULL}, /* no client yet: weft_client_set_transformer refuses it */
-    {weft__vibe_send, weft__vibe_hold_op, weft__vibe_queued, weft__vibe_close, weft__vibe_abort,
-     weft__vibe_peer, weft__vibe_pause, weft__vibe_id},
-    1,
-};

@@ -22,8 +22,9 @@
  * write leaves as the event "message". JSON only.
  *
  * Files: event.c (the events, no I/O), session.c (a socket: queue, sends,
- * heartbeat, closing, the connection ops), http.c (the requests and the
- * listener), transport.c (the WebSocket side and the ops table).
+ * heartbeat, closing, the connection ops and the transport's table),
+ * http.c (the requests and the listener), transport.c (the WebSocket
+ * side).
  */
 #ifndef WEFT__VIBE_H
 #define WEFT__VIBE_H
@@ -128,7 +129,7 @@ void weft__vibe_release(weft__vibe_session *s);
 void weft__vibe_poll(weft__vibe_session *s, weft__http_conn *hc);
 /* The HTTP connection of a session (its block's ws part holds it). */
 static inline weft__ws_sconn *weft__vibe_sconn(weft__http_conn *hc) {
-  return (weft__ws_sconn *)(void *)((char *)hc - offsetof(weft__ws_sconn, hc));
+  return weft__ws_sconn_of(hc);
 }
 static inline weft__vibe_session *weft__vibe_session_of(weft__http_conn *hc) {
   return (weft__vibe_session *)weft__vibe_sconn(hc)->ws.base.owner;
@@ -136,14 +137,6 @@ static inline weft__vibe_session *weft__vibe_session_of(weft__http_conn *hc) {
 /* The WebSocket of a ws session is gone. */
 int weft__vibe_ws_gone(weft__vibe_session *s, const weft__fault *why);
 
-int weft__vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
-void weft__vibe_hold_op(weft__conn *c);
-size_t weft__vibe_queued(const weft__conn *c, size_t *held);
-void weft__vibe_close(weft__conn *c, int code, const char *reason);
-void weft__vibe_abort(weft__conn *c);
-void weft__vibe_pause(weft__conn *c, int on);
-const weft__http_req *weft__vibe_peer(const weft__conn *c);
-const char *weft__vibe_id(const weft__conn *c);
 void weft__vibe_accept(weft__conn *c);
 void weft__vibe_reject(weft__conn *c, int status, const char *message);
 

@@ -103,6 +103,14 @@ int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const 
   return 0;
 }
 
+int weft__ws_serve_for(weft__ws_sconn *sc, const weft__conn_events *ev, void *owner,
+                       size_t max_length) {
+  sc->ws.base.tran = &weft__transport_ws;
+  sc->ws.base.ev = ev;
+  sc->ws.base.owner = owner;
+  return weft__ws_serve(sc, max_length, NULL, NULL);
+}
+
 void weft__ws_accept(weft__conn *c) {
   weft__ws_sconn *sc = (weft__ws_sconn *)c;
   weft__http_conn *hc = &sc->hc;
@@ -196,21 +204,25 @@ static void on_endpoint_closed(weft__http_endpoint *ep) {
   l->p.closed(l, l->p.user);
 }
 
-int weft__ws_bind(weft__listener *l) {
-  weft__ws_listener *wl = weft__listener_priv(l);
-  weft__http_endpoint *ep = &wl->ep;
+int weft__ws_endpoint_open(weft__listener *l, weft__http_endpoint *ep, const weft__http_handler *h,
+                           void (*closed)(weft__http_endpoint *ep)) {
   ep->site = l->p.site;
-  ep->handler = &handler;
+  ep->handler = h;
   ep->user = l;
   ep->tls = l->p.tls;
   ep->conn_size = l->p.owner_size + sizeof(weft__ws_sconn);
   ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
-  ep->closed = on_endpoint_closed;
+  ep->closed = closed;
   l->http = ep;
   int rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode);
   l->port = rc ? 0 : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   return rc;
+}
+
+int weft__ws_bind(weft__listener *l) {
+  weft__ws_listener *wl = weft__listener_priv(l);
+  return weft__ws_endpoint_open(l, &wl->ep, &handler, on_endpoint_closed);
 }
 
 const weft__http_req *weft__ws_peer(const weft__conn *c) {
