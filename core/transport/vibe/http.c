@@ -272,6 +272,10 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
+void weft__vibe_soon(weft__vibe_listener *vl) {
+  if (vl->tick_open) uv_timer_start(&vl->tick, on_tick, 0, WEFT__VIBE_TICK_MS);
+}
+
 static void on_tick_closed(uv_handle_t *h) {
   weft__vibe_listener *vl = h->data;
   weft__listener *l = vl->l;

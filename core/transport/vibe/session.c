@@ -252,23 +252,34 @@ void weft__vibe_finish(weft__vibe_session *s, const weft__fault *why) {
   weft__vibe_release(s);
 }
 
+/* An orderly close: the peer learns it now (the stream's end, an empty
+ * answer to the held poll, or to the next one: the reference's "aborted"
+ * flag); the owner hears closed from the listener's tick, never from
+ * inside the close it asked for. */
 void weft__vibe_end(weft__vibe_session *s) {
   if (s->state == WEFT__VIBE_S_NEW) {
     weft__vibe_finish(s, NULL);
     return;
   }
   if (s->state != WEFT__VIBE_S_OPEN) return;
-  if (s->kind == WEFT__VIBE_LONGPOLL && !s->poll) {
-    /* No poll to answer: the next one is answered empty (or none comes). */
-    s->state = WEFT__VIBE_S_CLOSING;
-    weft__vibe_hold(s);
-    EMIT(s, closing, NULL);
-    uint64_t due = now_ms(s) + WEFT__VIBE_POLL_MS;
-    if (!s->poll_due || s->poll_due > due) s->poll_due = due;
-    weft__vibe_release(s);
-    return;
+  s->state = WEFT__VIBE_S_CLOSING;
+  weft__vibe_hold(s);
+  EMIT(s, closing, NULL);
+  uint64_t due = now_ms(s) + WEFT__VIBE_POLL_MS;
+  if (s->poll) {
+    answer_poll(s, NULL, 0);
+    due = now_ms(s);
   }
-  weft__vibe_finish(s, NULL);
+  if (s->stream) {
+    weft__http_conn *hc = s->stream;
+    s->stream = NULL;
+    weft__vibe_sconn(hc)->ws.base.owner = NULL;
+    weft__http_chunk_end(hc);
+    due = now_ms(s);
+  }
+  if (!s->poll_due || s->poll_due > due) s->poll_due = due;
+  weft__vibe_soon(s->vl);
+  weft__vibe_release(s);
 }
 
 void weft__vibe_poll(weft__vibe_session *s, weft__http_conn *hc) {
@@ -307,11 +318,16 @@ int weft__vibe_ws_gone(weft__vibe_session *s, const weft__fault *why) {
 
 /* ---- the connection ops ---- */
 
+static size_t vibe_queued(const weft__conn *c, size_t *held);
+
 static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->state != WEFT__VIBE_S_OPEN) return WEFT_ECLOSED;
-  if (p->kind == WEFT__P_BINARY) return WEFT_EUNSUPPORTED;            /* Vibe carries text */
-  if (p->len >= 9 && memcmp(p->data, "\"primus::", 9) == 0) return 0; /* Primus's own */
+  if (p->kind == WEFT__P_BINARY) return WEFT_EUNSUPPORTED;    /* Vibe carries text */
+  if (p->len >= 9 && memcmp(p->data, "\"primus::", 9) == 0) { /* Primus's own: not Vibe's */
+    if (queued) *queued = vibe_queued(c, NULL);
+    return 0;
+  }
   weft__buf out = {0};
   int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, reply_id, s, &out);
   if (rc == 0) rc = send_text(s, out.data, out.len, limit, queued);

@@ -120,8 +120,9 @@ void weft__vibe_opened(weft__vibe_session *s);
 void weft__vibe_text(weft__vibe_session *s, const uint8_t *text, size_t len);
 /* Ends it: the owner hears closing (with `why`) and closed. */
 void weft__vibe_finish(weft__vibe_session *s, const weft__fault *why);
-/* Server-side close: the stream ends, a held poll is answered empty (or
- * the next one), the WebSocket closes. */
+/* Server-side close (not the WebSocket's: it closes itself): the stream
+ * ends, a held poll is answered empty (or the next one); closed follows
+ * from the listener's tick. */
 void weft__vibe_end(weft__vibe_session *s);
 static inline void weft__vibe_hold(weft__vibe_session *s) { s->busy++; }
 void weft__vibe_release(weft__vibe_session *s);
@@ -160,6 +161,8 @@ int weft__vibe_adopt(weft__listener *l, int fd);
 int weft__vibe_name(weft__vibe_listener *vl, weft__vibe_session *s);
 void weft__vibe_unindex(weft__vibe_listener *vl, weft__vibe_session *s);
 void weft__vibe_session_gone(weft__vibe_listener *vl);
+/* The tick runs at the next turn (a socket's deadline is due now). */
+void weft__vibe_soon(weft__vibe_listener *vl);
 
 /* ---- transport.c: the WebSocket side ---- */
 
