@@ -53,10 +53,12 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
-# Vibe's own mocha suite against weft's server testee (tests/vibe/).
+# Vibe's own mocha suite against weft's server testee, and weft serve's
+# echo over Vibe (tests/vibe/).
 run_vibe() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-    bash tests/vibe/run_server_suite.sh "$ROOT/build/tests/vibe_server_testee"
+    bash tests/vibe/run_server_suite.sh "$ROOT/build/tests/vibe_server_testee" &&
+    WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js
 }
 
 run_asan() {

@@ -192,6 +192,9 @@ struct weft__transport {
   /* The framing keeps connections alive itself (Vibe's heartbeat): the
    * owner sends no primus::ping on them. */
   int own_heartbeat;
+  /* Its messages are JSON text (Vibe's events): servers with another
+   * parser may not listen with it. */
+  int json_only;
 };
 
 /* The transport of that name, or NULL. */

@@ -361,7 +361,8 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *  transformer: "websockets" (default), "engine.io", "vibe" (the Vibe
  *    protocol of vibe-protocol 3.0.0-Alpha9 at the path: ws, httpstream
  *    and httplongpoll; events map to the emitter's, replies to its acks;
- *    JSON only; its own heartbeat, see session_heartbeat), or several side by side
+ *    JSON only: weft_server_listen() is WEFT_EINVAL with another parser;
+ *    its own heartbeat, see session_heartbeat), or several side by side
  *    as a comma-separated list ("websockets,engine.io"): every URL then
  *    serves each (one port; a request with an EIO query is engine.io's),
  *    broadcasts reach every spark, and the spec names the first.

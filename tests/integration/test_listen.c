@@ -509,6 +509,9 @@ static void test_transformers(void **state) {
   /* Vibe binds its own endpoint: beside engine.io, not beside websockets. */
   assert_int_equal(weft_server_set_transformer(s, "websockets,vibe"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "vibe,engine.io"), 0);
+  assert_int_equal(weft_server_set_parser(s, "msgpack"), 0);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/v"), WEFT_EINVAL); /* Vibe is JSON */
+  assert_int_equal(weft_server_set_parser(s, "json"), 0);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
   assert_int_equal(weft_server_listen(s, "tcp://127.0.0.1:0"), WEFT_EURL);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);

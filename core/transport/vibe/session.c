@@ -405,4 +405,5 @@ const weft__transport weft__transport_vibe = {
     {NULL, NULL},
     {vibe_send, vibe_hold_op, vibe_queued, vibe_close, vibe_abort, vibe_peer, vibe_pause, vibe_id},
     1,
+    1,
 };
