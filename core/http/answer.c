@@ -175,6 +175,14 @@ void weft__http_respond_status(weft__http_conn *hc, int status, const char *extr
   weft__http_respond(hc, status, "text/plain", text, strlen(text), extra);
 }
 
+void weft__http_refuse(weft__http_conn *hc, int status, const char *message) {
+  if (status < 400 || status > 599) status = 401;
+  if (message)
+    weft__http_respond_error(hc, status, message);
+  else
+    weft__http_respond_status(hc, status, NULL);
+}
+
 void weft__http_respond_error(weft__http_conn *hc, int status, const char *message) {
   const char *text = message ? message : weft__http_status_text(status);
   /* {"error": text} with text escaped as a JSON string. */

@@ -254,6 +254,9 @@ extern const int weft__http_statuses[16];
 size_t weft__http_status_index(int status);
 /* text/plain with the status's reason phrase. */
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra);
+/* A refused admission (authorization): `status` (401 unless 400..599) with
+ * {"error": message}, or the status's phrase as text when message is NULL. */
+void weft__http_refuse(weft__http_conn *hc, int status, const char *message);
 /* application/json {"error": message} (the status's phrase when NULL). */
 void weft__http_respond_error(weft__http_conn *hc, int status, const char *message);
 /* The handler keeps the request for later: no deadline, still dropped

@@ -45,3 +45,13 @@ int weft__listener_new(const weft__transport *t, const weft__listen_params *p,
 }
 
 void weft__listener_free(weft__listener *l) { free(l); }
+
+weft__conn *weft__conn_block(const weft__listener *l, size_t size) {
+  char *block = calloc(1, l->p.owner_size + size);
+  if (!block) return NULL;
+  weft__conn *c = (weft__conn *)(void *)(block + l->p.owner_size);
+  c->tran = l->tran;
+  c->ev = l->p.ev;
+  c->owner = block;
+  return c;
+}

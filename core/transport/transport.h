@@ -212,6 +212,11 @@ size_t weft__transport_index(const weft__transport *t);
 int weft__listener_new(const weft__transport *t, const weft__listen_params *p,
                        weft__listener **out);
 void weft__listener_free(weft__listener *l);
+/* A server connection of l's transport as one zeroed block: the owner's
+ * part (l->p.owner_size bytes), then `size` bytes that start with the
+ * weft__conn (its transport, l's events, the block's start as owner).
+ * NULL when out of memory; free() at the block's start. */
+weft__conn *weft__conn_block(const weft__listener *l, size_t size);
 static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
 
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing

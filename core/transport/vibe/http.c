@@ -96,13 +96,7 @@ static void open_socket(weft__vibe_listener *vl, weft__http_conn *hc, int kind) 
 static void on_get(weft__vibe_listener *vl, weft__http_conn *hc) {
   const char *when = query(hc, "when"), *transport = query(hc, "transport");
   if (weft__http_header_has(&hc->req.head, "Upgrade", "websocket")) {
-    char accept[29];
-    int rc = weft__ws_check_upgrade(&hc->req.head, accept);
-    if (rc)
-      weft__http_respond_status(hc, rc == WEFT_EUNSUPPORTED ? 426 : 400,
-                                rc == WEFT_EUNSUPPORTED ? "Sec-WebSocket-Version: 13\r\n" : NULL);
-    else
-      open_socket(vl, hc, WEFT__VIBE_WS);
+    if (weft__ws_upgrade_ok(hc)) open_socket(vl, hc, WEFT__VIBE_WS);
     return;
   }
   if (when && strcmp(when, "open") == 0) {
@@ -236,11 +230,7 @@ void weft__vibe_reject(weft__conn *c, int status, const char *message) {
   if (s->state != WEFT__VIBE_S_NEW || !hc) return;
   s->hs = NULL;
   weft__vibe_sconn(hc)->ws.base.owner = NULL;
-  if (status < 400 || status > 599) status = 401;
-  if (message)
-    weft__http_respond_error(hc, status, message);
-  else
-    weft__http_respond_status(hc, status, NULL);
+  weft__http_refuse(hc, status, message);
   weft__vibe_finish(s, NULL);
 }
 

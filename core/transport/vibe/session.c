@@ -24,13 +24,9 @@
 static uint64_t now_ms(const weft__vibe_session *s) { return uv_now(s->vl->l->p.loop->uv); }
 
 weft__vibe_session *weft__vibe_session_new(weft__vibe_listener *vl, weft__http_conn *hs, int kind) {
-  weft__listener *l = vl->l;
-  char *block = calloc(1, l->p.owner_size + sizeof(weft__vibe_session));
-  if (!block) return NULL;
-  weft__vibe_session *s = (weft__vibe_session *)(void *)(block + l->p.owner_size);
-  s->base.tran = &weft__transport_vibe;
-  s->base.ev = l->p.ev;
-  s->base.owner = block;
+  weft__conn *c = weft__conn_block(vl->l, sizeof(weft__vibe_session));
+  if (!c) return NULL;
+  weft__vibe_session *s = weft__vibe_of(c);
   s->vl = vl;
   s->hs = hs;
   s->kind = (uint8_t)kind;

@@ -40,20 +40,7 @@ static void on_request(weft__http_conn *hc) {
     weft__http_respond_status(hc, 426, NULL);
     return;
   }
-  char accept[29];
-  int rc = weft__ws_check_upgrade(h, accept);
-  /* A body with the upgrade would be read as frames: refuse it. */
-  const char *cl = weft__http_get(h, "Content-Length");
-  if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))
-    rc = WEFT_EPROTO;
-  if (rc == WEFT_EUNSUPPORTED) {
-    weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
-    return;
-  }
-  if (rc != 0) {
-    weft__http_respond_status(hc, 400, NULL);
-    return;
-  }
+  if (!weft__ws_upgrade_ok(hc)) return;
   weft__listener *l = listener_of(hc);
   weft__ws_sconn *sc = of_hc(hc);
   weft__ws_conn *w = &sc->ws;
@@ -137,11 +124,22 @@ void weft__ws_accept(weft__conn *c) {
 void weft__ws_reject(weft__conn *c, int status, const char *message) {
   weft__http_conn *hc = &((weft__ws_sconn *)c)->hc;
   if (hc->state != WEFT__HC_HELD) return;
-  if (status < 400 || status > 599) status = 401;
-  if (message)
-    weft__http_respond_error(hc, status, message);
-  else
-    weft__http_respond_status(hc, status, NULL);
+  weft__http_refuse(hc, status, message);
+}
+
+int weft__ws_upgrade_ok(weft__http_conn *hc) {
+  const weft__http_head *h = &hc->req.head;
+  char accept[29];
+  int rc = weft__ws_check_upgrade(h, accept);
+  /* A body with the upgrade would be read as frames: refuse it. */
+  const char *cl = weft__http_get(h, "Content-Length");
+  if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))
+    rc = WEFT_EPROTO;
+  if (rc == WEFT_EUNSUPPORTED)
+    weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
+  else if (rc != 0)
+    weft__http_respond_status(hc, 400, NULL);
+  return rc == 0;
 }
 
 /* ---- the stream, once upgraded ---- */

@@ -118,6 +118,9 @@ int weft__ws_serve_for(weft__ws_sconn *sc, const weft__conn_events *ev, void *ow
  * the error of weft__http_endpoint_open (then `closed` follows). */
 int weft__ws_endpoint_open(weft__listener *l, weft__http_endpoint *ep, const weft__http_handler *h,
                            void (*closed)(weft__http_endpoint *ep));
+/* Is hc a valid WebSocket upgrade request (no body)? When not, it is
+ * answered (426 for another version, else 400) and this returns 0. */
+int weft__ws_upgrade_ok(weft__http_conn *hc);
 void weft__ws_accept(weft__conn *c);
 void weft__ws_reject(weft__conn *c, int status, const char *message);
 void weft__ws_stop(weft__listener *l, int hard);
