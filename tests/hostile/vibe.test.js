@@ -112,6 +112,18 @@ describe('hostile Vibe peers against weft serve (12 reference Vibe clients echoi
     assert.equal((await request(port, 'GET', at('transport=longpoll&when=later'))).status, 501);
     assert.equal((await request(port, 'PUT', at('transport=longpoll'), 'data={}')).status, 405);
 
+    // JSONP long polling: each answer is callback("<text>"); a callback
+    // that is not a name is refused.
+    {
+      const open = await request(port, 'GET', at('transport=longpoll&when=open&jsonp=true&callback=vibe.cb_1'));
+      const m = /^vibe\.cb_1\("\?id=([0-9a-f-]+)"\);$/.exec(open.body);
+      assert.ok(m, open.body);
+      const poll = await request(port, 'GET', at(`transport=longpoll&when=poll&id=${m[1]}`));
+      assert.match(poll.body, /^vibe\.cb_1\("\?heartbeat=20000&_heartbeat=5000"\);$/);
+      assert.equal((await request(port, 'GET', at('transport=longpoll&when=open&jsonp=true&callback=alert(1)'))).status, 400);
+      assert.equal((await request(port, 'GET', at('transport=longpoll&when=open&jsonp=true'))).status, 400);
+    }
+
     // Malformed bodies: no "data=" (400, the socket stays), then text that
     // is not JSON, JSON that is no event, and bytes that are not UTF-8: each
     // ends its socket (its next poll finds no socket), and the server says why.

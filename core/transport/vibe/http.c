@@ -196,12 +196,25 @@ void weft__vibe_accept(weft__conn *c) {
   weft__http_take_req(hc, &s->req);
   if (s->kind == WEFT__VIBE_LONGPOLL) {
     /* The handshake's answer names the socket; the first poll follows. */
+    const char *jsonp = weft__http_req_query(&s->req, "jsonp");
+    const char *cb = weft__http_req_query(&s->req, "callback");
+    if (jsonp && strcmp(jsonp, "true") == 0) {
+      /* A name, not script: letters, digits, '_', '$' and '.'. */
+      size_t k =
+          cb ? strspn(cb, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$.") : 0;
+      if (!cb || !*cb || cb[k] || k >= sizeof(s->callback)) {
+        weft__vibe_sconn(hc)->ws.base.owner = NULL;
+        weft__http_respond_status(hc, 400, NULL);
+        weft__vibe_finish(s, NULL);
+        return;
+      }
+      memcpy(s->callback, cb, k + 1);
+    }
     char body[48];
     int n = snprintf(body, sizeof(body), "?id=%s", s->id);
     weft__vibe_sconn(hc)->ws.base.owner = NULL;
     s->poll_due = uv_now(s->vl->l->p.loop->uv) + 3000;
-    weft__http_answer(hc, 200, "text/plain; charset=utf-8", body, (size_t)n,
-                      "Pragma: no-cache\r\nExpires: 0\r\n", 1, NULL, NULL);
+    weft__vibe_answer(s, hc, body, (size_t)n);
     weft__vibe_opened(s);
     return;
   }

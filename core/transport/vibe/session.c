@@ -70,13 +70,36 @@ void weft__vibe_release(weft__vibe_session *s) {
 
 /* ---- sending ---- */
 
+void weft__vibe_answer(weft__vibe_session *s, weft__http_conn *hc, const void *body, size_t len) {
+  if (!s->callback[0] || !len) {
+    weft__http_answer(hc, 200, "text/plain; charset=utf-8", body, len, WEFT__VIBE_NOCACHE, 1, NULL,
+                      NULL);
+    return;
+  }
+  /* JSONP: callback("<the text as a JSON string>"); */
+  weft__buf out = {0};
+  weft_value *v = weft_value_new_string(body, len);
+  uint8_t *enc = NULL;
+  size_t n = 0;
+  int rc = v ? weft_value_encode("json", v, &enc, &n) : WEFT_EUTF8;
+  weft_value_free(v);
+  if (rc == 0 && weft__buf_append(&out, s->callback, strlen(s->callback)) == 0 &&
+      weft__buf_putc(&out, '(') == 0 && weft__buf_append(&out, enc, n) == 0 &&
+      weft__buf_append(&out, ");", 2) == 0)
+    weft__http_answer(hc, 200, "text/javascript; charset=utf-8", out.data, out.len,
+                      WEFT__VIBE_NOCACHE, 1, NULL, NULL);
+  else
+    weft__http_abort(hc);
+  weft_free(enc);
+  weft__buf_free(&out);
+}
+
 /* An answer to the held poll (an event, or empty: the end). */
 static void answer_poll(weft__vibe_session *s, const void *body, size_t len) {
   weft__http_conn *hc = s->poll;
   s->poll = NULL;
   weft__vibe_sconn(hc)->ws.base.owner = NULL;
-  weft__http_answer(hc, 200, "text/plain; charset=utf-8", body, len, WEFT__VIBE_NOCACHE, 1, NULL,
-                    NULL);
+  weft__vibe_answer(s, hc, body, len);
   if (len) s->poll_due = now_ms(s) + WEFT__VIBE_POLL_MS;
 }
 

@@ -104,7 +104,8 @@ typedef struct weft__vibe_session {
   uint32_t next_ack;
   weft__vibe_pending *pend; /* the peer's events that wait for an answer */
   uint32_t n_pend, cap_pend;
-  char *taken; /* the id of the one a reply being sent answers */
+  char *taken;       /* the id of the one a reply being sent answers */
+  char callback[64]; /* httplongpoll with jsonp=true: the callback's name */
   char id[40];
   weft__http_req req; /* the opening request, once open */
 } weft__vibe_session;
@@ -126,6 +127,9 @@ void weft__vibe_finish(weft__vibe_session *s, const weft__fault *why);
 void weft__vibe_end(weft__vibe_session *s);
 static inline void weft__vibe_hold(weft__vibe_session *s) { s->busy++; }
 void weft__vibe_release(weft__vibe_session *s);
+/* A long-poll answer of `len` bytes (0: the empty one that ends it),
+ * wrapped as callback("…"); when the socket is JSONP. */
+void weft__vibe_answer(weft__vibe_session *s, weft__http_conn *hc, const void *body, size_t len);
 /* A poll arrived (httplongpoll). */
 void weft__vibe_poll(weft__vibe_session *s, weft__http_conn *hc);
 /* The HTTP connection of a session (its block's ws part holds it). */
