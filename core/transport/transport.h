@@ -219,6 +219,26 @@ void weft__listener_free(weft__listener *l);
 weft__conn *weft__conn_block(const weft__listener *l, size_t size);
 static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
 
+/* The life of a listener whose connections are sessions of HTTP requests
+ * (engine.io, Vibe; sessions.c): how many sessions are alive, whether its
+ * own endpoint is open, and one timer for their deadlines (its `data` is
+ * the framing's). Once stopping with no session and no endpoint, the
+ * timer closes, `freed` (optional) runs, then the listener's closed. */
+typedef struct weft__sessions {
+  weft__listener *l;
+  uv_timer_t timer;
+  size_t n; /* alive, admitted or not */
+  uint8_t stopping, ep_open, timer_open, done;
+  void (*freed)(struct weft__sessions *ss);
+} weft__sessions;
+
+void weft__sessions_init(weft__sessions *ss, weft__listener *l, void (*freed)(weft__sessions *ss));
+/* Finishes when it is time (stopping, no session, no endpoint). */
+void weft__sessions_check(weft__sessions *ss);
+/* A session is gone; the endpoint closed. */
+void weft__sessions_gone(weft__sessions *ss);
+void weft__sessions_ep_closed(weft__sessions *ss);
+
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing
  * maps to its own way of ending. */
 enum {

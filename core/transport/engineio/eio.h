@@ -91,13 +91,12 @@ typedef struct weft__eio_listener {
   weft__listener *l;
   weft__map sids; /* hash of a sid -> chain of sessions */
   weft__rand rand;
-  uv_timer_t timer;
+  weft__sessions life; /* its sessions, endpoint and timer (transport.h) */
   struct {
     weft__eio_session *head, *tail;
   } lists[3];
   uint32_t delay[3];
-  size_t n_sessions; /* alive, admitted or not */
-  uint8_t joined, stopping, timer_open, ep_open, done;
+  uint8_t joined;
 } weft__eio_listener;
 
 int weft__eio_bind(weft__listener *l);
@@ -110,8 +109,6 @@ int weft__eio_name(weft__eio_listener *el, weft__eio_session *s);
 void weft__eio_unindex(weft__eio_listener *el, weft__eio_session *s);
 /* Moves a session to a timer list (NONE: off them all). */
 void weft__eio_timer_set(weft__eio_listener *el, weft__eio_session *s, int list);
-/* A session is gone: the listener may finish stopping. */
-void weft__eio_session_gone(weft__eio_listener *el);
 
 /* ---- session.c ---- */
 

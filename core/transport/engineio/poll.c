@@ -149,7 +149,7 @@ static void on_request(weft__http_conn *hc) {
   int v4 = eio && strcmp(eio, "4") == 0;
   int upgrade = is_upgrade(hc);
   int ws = transport && strcmp(transport, "websocket") == 0;
-  if (el->stopping) {
+  if (el->life.stopping) {
     weft__http_respond_status(hc, 503, NULL);
     return;
   }

@@ -35,7 +35,7 @@ weft__eio_session *weft__eio_session_new(weft__eio_listener *el, weft__http_conn
   s->first = 1;
   const char *b64 = weft__http_req_query(&hs->req, "b64");
   s->b64 = b64 && *b64;
-  el->n_sessions++;
+  el->life.n++;
   return s;
 }
 
@@ -56,7 +56,7 @@ static void session_free(weft__eio_session *s) {
   free(s->q);
   weft__http_req_free(&s->req);
   if (!s->kept) free((char *)s - el->l->p.owner_size); /* else the owner frees it */
-  weft__eio_session_gone(el);
+  weft__sessions_gone(&el->life);
 }
 
 void weft__eio_release(weft__eio_session *s) {

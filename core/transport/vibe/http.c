@@ -125,7 +125,7 @@ static void on_get(weft__vibe_listener *vl, weft__http_conn *hc) {
 static void on_request(weft__http_conn *hc) {
   weft__vibe_listener *vl = listener_of(hc);
   const char *method = hc->req.head.method;
-  if (vl->stopping) {
+  if (vl->life.stopping) {
     weft__http_respond_status(hc, 503, NULL);
     return;
   }
@@ -249,8 +249,6 @@ void weft__vibe_reject(weft__conn *c, int status, const char *message) {
 
 /* ---- the listener ---- */
 
-static void maybe_done(weft__vibe_listener *vl);
-
 static void on_tick(uv_timer_t *t) {
   weft__vibe_listener *vl = t->data;
   uint64_t now = uv_now(vl->l->p.loop->uv);
@@ -276,51 +274,33 @@ static void on_tick(uv_timer_t *t) {
 }
 
 void weft__vibe_soon(weft__vibe_listener *vl) {
-  if (vl->tick_open) uv_timer_start(&vl->tick, on_tick, 0, WEFT__VIBE_TICK_MS);
+  if (vl->life.timer_open) uv_timer_start(&vl->life.timer, on_tick, 0, WEFT__VIBE_TICK_MS);
 }
 
-static void on_tick_closed(uv_handle_t *h) {
-  weft__vibe_listener *vl = h->data;
-  weft__listener *l = vl->l;
-  weft__map_free(&vl->ids);
-  l->p.closed(l, l->p.user);
-}
-
-static void maybe_done(weft__vibe_listener *vl) {
-  if (!vl->stopping || vl->n_sessions || vl->ep_open || vl->done) return;
-  vl->done = 1;
-  vl->tick_open = 0;
-  uv_close((uv_handle_t *)&vl->tick, on_tick_closed);
-}
-
-void weft__vibe_session_gone(weft__vibe_listener *vl) {
-  vl->n_sessions--;
-  maybe_done(vl);
+static void freed(weft__sessions *ss) {
+  weft__map_free(&WEFT__CONTAINER(ss, weft__vibe_listener, life)->ids);
 }
 
 static void on_endpoint_closed(weft__http_endpoint *ep) {
-  weft__vibe_listener *vl = WEFT__CONTAINER(ep, weft__vibe_listener, ep);
-  vl->ep_open = 0;
-  maybe_done(vl);
+  weft__sessions_ep_closed(&WEFT__CONTAINER(ep, weft__vibe_listener, ep)->life);
 }
 
 int weft__vibe_bind(weft__listener *l) {
   weft__vibe_listener *vl = weft__listener_priv(l);
   vl->l = l;
-  uv_timer_init(l->p.loop->uv, &vl->tick);
-  vl->tick.data = vl;
-  vl->tick_open = 1;
-  uv_timer_start(&vl->tick, on_tick, WEFT__VIBE_TICK_MS, WEFT__VIBE_TICK_MS);
-  uv_unref((uv_handle_t *)&vl->tick);
-  vl->ep_open = 1;
+  weft__sessions_init(&vl->life, l, freed);
+  vl->life.timer.data = vl;
+  uv_timer_start(&vl->life.timer, on_tick, WEFT__VIBE_TICK_MS, WEFT__VIBE_TICK_MS);
+  uv_unref((uv_handle_t *)&vl->life.timer);
+  vl->life.ep_open = 1;
   int rc = weft__ws_endpoint_open(l, &vl->ep, &handler, on_endpoint_closed);
-  if (rc) vl->stopping = 1; /* the endpoint closes: on_endpoint_closed */
+  if (rc) vl->life.stopping = 1; /* the endpoint closes: on_endpoint_closed */
   return rc;
 }
 
 void weft__vibe_stop(weft__listener *l, int hard) {
   weft__vibe_listener *vl = weft__listener_priv(l);
-  vl->stopping = 1;
+  vl->life.stopping = 1;
   /* Sockets not yet admitted go; closing ones (a long poll's that waits for
    * its next poll) too when hard. Open ones are the owner's to end. */
   for (weft__vibe_session *s = vl->head, *next; s; s = next) {
@@ -329,7 +309,7 @@ void weft__vibe_stop(weft__listener *l, int hard) {
       weft__vibe_finish(s, NULL);
   }
   weft__http_endpoint_stop(&vl->ep, hard);
-  maybe_done(vl);
+  weft__sessions_check(&vl->life);
 }
 
 int weft__vibe_adopt(weft__listener *l, int fd) {

@@ -33,7 +33,7 @@ weft__vibe_session *weft__vibe_session_new(weft__vibe_listener *vl, weft__http_c
   s->next = vl->head;
   if (vl->head) vl->head->prev = s;
   vl->head = s;
-  vl->n_sessions++;
+  vl->life.n++;
   return s;
 }
 
@@ -61,7 +61,7 @@ static void session_free(weft__vibe_session *s) {
   weft__loop_released(vl->l->p.loop, sizeof(*s) + 512 + (s->kept ? 0 : owner));
   weft__http_req_free(&s->req);
   if (!s->kept) free((char *)s - owner); /* else the owner frees it */
-  weft__vibe_session_gone(vl);
+  weft__sessions_gone(&vl->life);
 }
 
 void weft__vibe_release(weft__vibe_session *s) {

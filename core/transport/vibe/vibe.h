@@ -153,9 +153,9 @@ struct weft__vibe_listener {
   weft__map ids; /* key: the id's first 16 hex digits -> session */
   weft__rand rand;
   weft__vibe_session *head; /* every session, for the tick */
-  size_t n_sessions;
-  uv_timer_t tick; /* deadlines: heartbeats, polls that did not come */
-  uint8_t stopping, ep_open, tick_open, done;
+  /* Its sessions, endpoint and the tick (life.timer) that checks their
+   * deadlines: heartbeats, polls that did not come (transport.h). */
+  weft__sessions life;
 };
 
 int weft__vibe_bind(weft__listener *l);
@@ -164,7 +164,6 @@ int weft__vibe_adopt(weft__listener *l, int fd);
 /* Names a session and indexes it; 0 or WEFT_ENOMEM / WEFT_EIO. */
 int weft__vibe_name(weft__vibe_listener *vl, weft__vibe_session *s);
 void weft__vibe_unindex(weft__vibe_listener *vl, weft__vibe_session *s);
-void weft__vibe_session_gone(weft__vibe_listener *vl);
 /* The tick runs at the next turn (a socket's deadline is due now). */
 void weft__vibe_soon(weft__vibe_listener *vl);
 
