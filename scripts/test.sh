@@ -53,12 +53,20 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
-# Vibe's own mocha suite against weft's server testee, and weft serve's
-# echo over Vibe (tests/vibe/).
+# Vibe's own mocha suites against weft's testees (the server's over every
+# transport, the client's over ws, the one it dials), weft serve's echo
+# over Vibe, and weft's client against the reference server (tests/vibe/).
 run_vibe() {
-  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-    bash tests/vibe/run_server_suite.sh "$ROOT/build/tests/vibe_server_testee" &&
-    WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  # The client testee is weft's client through the Node host: its addon,
+  # rebuilt when the core changed (as node/test.sh does).
+  if [ ! -f node/build/Release/weft.node ] ||
+    [ -n "$(find core include node/src node/binding.gyp -newer node/build/Release/weft.node -print -quit)" ]; then
+    (cd node && npm run --silent build >build.log 2>&1) || { cat node/build.log; return 1; }
+  fi
+  bash tests/vibe/run_suite.sh server ws,httpstream,httplongpoll "$ROOT/build/tests/vibe_server_testee" &&
+    bash tests/vibe/run_suite.sh client ws node "$ROOT/tests/vibe/client_testee.js" &&
+    WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js tests/vibe/client_interop.test.js
 }
 
 run_asan() {

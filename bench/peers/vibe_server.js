@@ -1,9 +1,10 @@
 'use strict';
 // The reference Vibe server (vibe-protocol 3.0.0-Alpha9, tests/vibe's npm
-// package) echoing every event with its name and data at /vibe, as
-// `weft serve --transformer vibe --mode echo` does; the long-poll
-// transport's Node 20 guard applied (tests/vibe/README: `res.on("close")`
-// after `finish`), else its long-poll sessions end after one answer.
+// package) at /vibe with the handlers of its own server testee
+// (test/testee/server.js): "echo" sent back, "abort" closes, and the
+// reply extension's "/reply/inbound" and "/reply/outbound"; the long-poll
+// transport's Node 20 guard applied (tests/vibe/node20_server.js), else
+// its long-poll sessions end after one answer.
 //   node bench/peers/vibe_server.js PORT     (prints "listening on URL")
 const path = require('node:path');
 const http = require('node:http');
@@ -12,18 +13,19 @@ const url = require('node:url');
 const lib = path.join(__dirname, '..', '..', 'tests', 'vibe', 'node_modules', 'vibe-protocol', 'lib');
 const vibe = require(lib);
 
-// The Node 20 guard: a response's 'close' after its 'finish' is not the
-// client going away. Wraps res.on('close', fn) of the long-poll transport.
-const on = http.ServerResponse.prototype.on;
-http.ServerResponse.prototype.on = function (name, fn) {
-  if (name !== 'close') return on.call(this, name, fn);
-  return on.call(this, name, function (...args) { if (!this.writableFinished) fn.apply(this, args); });
-};
+require(path.join(__dirname, '..', '..', 'tests', 'vibe', 'node20_server'));
 
 const server = vibe.createServer();
 server.on('socket', (socket) => {
   socket.on('error', () => {});
   socket.on('echo', (data) => socket.send('echo', data));
+  socket.on('abort', () => socket.close());
+  socket.on('/reply/inbound', (data, reply) => (data.type === 'resolved' ? reply.resolve : reply.reject)(data.data));
+  socket.on('/reply/outbound', (data) => {
+    const done = (value) => socket.send('done', value);
+    if (data.type === 'resolved') socket.send('test', data.data, done);
+    else socket.send('test', data.data, null, done);
+  });
 });
 const httpServer = http.createServer();
 const httpTransports = vibe.transport.createHttpServer();

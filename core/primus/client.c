@@ -408,7 +408,7 @@ int weft_client_set_transformer(weft_client *c, const char *name) {
   if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !name) return WEFT_EINVAL;
   const weft__transport *t = weft__transport_find(name);
-  if (!t || !t->dialer.dial) return WEFT_EUNSUPPORTED; /* a framing served, not dialed yet */
+  if (!t || !t->dialer.dial) return WEFT_EUNSUPPORTED; /* a framing served, not dialed */
   if (c->opened) return WEFT_ESTATE;
   if (!weft__transport_serves(t, c->url.scheme)) return WEFT_EURL;
   c->transport = t;

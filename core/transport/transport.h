@@ -197,6 +197,14 @@ struct weft__transport {
   int json_only;
 };
 
+/* A dialed connection `d` (its weft__conn in `base`, a `done` flag: given
+ * up or closed) tells its owner `name` unless done. */
+#define WEFT__DIAL_EMIT(d, name, ...)                                                              \
+  do {                                                                                             \
+    if (!(d)->done && (d)->base.owner && (d)->base.ev->name)                                       \
+      (d)->base.ev->name(&(d)->base, __VA_ARGS__);                                                 \
+  } while (0)
+
 /* The transport of that name, or NULL. */
 const weft__transport *weft__transport_find(const char *name);
 /* Does `t` serve URLs of this scheme? */

@@ -833,7 +833,10 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *  verify: 0 turns certificate verification off (tests, development only);
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
-/* The transformer to dial with: "websockets" (default). Before
+/* The transformer to dial with: "websockets" (default), "engine.io", or
+ * "vibe" (the Vibe protocol over its ws transport, the one dialed so far:
+ * emitter events and acks as Vibe events and replies, the server's
+ * heartbeat from its handshake, no primus::ping). Before
  * weft_client_open(); errors: WEFT_EINVAL (NULL), WEFT_EUNSUPPORTED (a name
  * this build does not have), WEFT_EURL (it does not serve the URL's
  * scheme), WEFT_ESTATE (opened already). */

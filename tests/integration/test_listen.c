@@ -520,7 +520,7 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_client_new(loop, "tcp://127.0.0.1:1", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
   assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EUNSUPPORTED);
-  assert_int_equal(weft_client_set_transformer(c, "vibe"), WEFT_EUNSUPPORTED); /* no dialer yet */
+  assert_int_equal(weft_client_set_transformer(c, "vibe"), 0); /* dialed over ws */
   assert_int_equal(weft_client_set_transformer(c, NULL), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(c, "websockets"), 0);

@@ -173,3 +173,67 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
   weft_value_free(v);
   return rc;
 }
+
+/* ---- the peer's events that wait for an answer ---- */
+
+uint32_t weft__vibe_pend_add(weft__vibe_pend *p, const weft__vibe_in *in) {
+  if (p->len == WEFT__VIBE_PENDING_MAX) return 0;
+  if (p->len == p->cap) {
+    uint32_t cap = p->cap ? p->cap * 2 : 4;
+    weft__vibe_pending *items = realloc(p->items, cap * sizeof(*items));
+    if (!items) return 0;
+    p->items = items;
+    p->cap = cap;
+  }
+  char *id;
+  if (weft__vibe_id_json(in, &id) != 0) return 0;
+  if (++p->next == 0) p->next = 1;
+  p->items[p->len].n = p->next;
+  p->items[p->len].id = id;
+  p->len++;
+  return p->next;
+}
+
+const char *weft__vibe_pend_take(uint32_t n, void *user) {
+  weft__vibe_pend *p = user;
+  for (uint32_t i = 0; i < p->len; i++)
+    if (p->items[i].n == n) {
+      free(p->taken);
+      p->taken = p->items[i].id;
+      p->items[i] = p->items[--p->len];
+      return p->taken;
+    }
+  return NULL;
+}
+
+void weft__vibe_pend_done(weft__vibe_pend *p) {
+  free(p->taken);
+  p->taken = NULL;
+}
+
+void weft__vibe_pend_free(weft__vibe_pend *p) {
+  for (uint32_t i = 0; i < p->len; i++)
+    free(p->items[i].id);
+  free(p->items);
+  free(p->taken);
+  memset(p, 0, sizeof(*p));
+}
+
+int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__buf *out) {
+  weft__vibe_in in;
+  int rc = weft__vibe_parse(text, len, &in);
+  if (rc) return rc;
+  if (in.kind == WEFT__VIBE_HEARTBEAT) {
+    rc = 1;
+  } else if (in.kind == WEFT__VIBE_REPLY && !in.ack) {
+    rc = 0; /* an answer to nothing we asked: dropped */
+  } else {
+    uint32_t n = 0;
+    if (in.kind == WEFT__VIBE_EVENT && in.reply && (n = weft__vibe_pend_add(p, &in)) == 0)
+      rc = WEFT_ENOBUFS;
+    else
+      rc = weft__vibe_to_emitter(&in, n, out);
+  }
+  weft__vibe_in_free(&in);
+  return rc;
+}

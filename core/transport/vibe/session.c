@@ -13,7 +13,6 @@
 #include "vibe.h"
 
 #define WEFT__VIBE_POLL_MS 3000 /* the reference's wait for the next poll */
-#define WEFT__VIBE_PENDING_MAX 4096
 #define WEFT__VIBE_NOCACHE "Pragma: no-cache\r\nExpires: 0\r\n"
 
 #define EMIT(s, name, ...)                                                                         \
@@ -54,10 +53,7 @@ static void session_free(weft__vibe_session *s) {
   if (s->next) s->next->prev = s->prev;
   queue_clear(s);
   free(s->q);
-  for (uint32_t i = 0; i < s->n_pend; i++)
-    free(s->pend[i].id);
-  free(s->pend);
-  free(s->taken);
+  weft__vibe_pend_free(&s->pend);
   weft__loop_released(vl->l->p.loop, sizeof(*s) + 512 + (s->kept ? 0 : owner));
   weft__http_req_free(&s->req);
   if (!s->kept) free((char *)s - owner); /* else the owner frees it */
@@ -151,73 +147,27 @@ static void fail(weft__vibe_session *s, int code, const char *kind, const char *
   weft__vibe_finish(s, &f);
 }
 
-static uint32_t pend_add(weft__vibe_session *s, const weft__vibe_in *in) {
-  if (s->n_pend == WEFT__VIBE_PENDING_MAX) return 0;
-  if (s->n_pend == s->cap_pend) {
-    uint32_t cap = s->cap_pend ? s->cap_pend * 2 : 4;
-    weft__vibe_pending *p = realloc(s->pend, cap * sizeof(*p));
-    if (!p) return 0;
-    s->pend = p;
-    s->cap_pend = cap;
-  }
-  char *id;
-  if (weft__vibe_id_json(in, &id) != 0) return 0;
-  if (++s->next_ack == 0) s->next_ack = 1;
-  s->pend[s->n_pend].n = s->next_ack;
-  s->pend[s->n_pend].id = id;
-  s->n_pend++;
-  return s->next_ack;
-}
-
 void weft__vibe_text(weft__vibe_session *s, const uint8_t *text, size_t len) {
   if (s->state != WEFT__VIBE_S_OPEN) return;
-  weft__vibe_in in;
-  int rc = weft__vibe_parse(text, len, &in);
-  if (rc) {
-    fail(s, rc, "protocol", "malformed Vibe event");
-    return;
-  }
   weft__buf out = {0};
-  if (in.kind == WEFT__VIBE_HEARTBEAT) {
+  int rc = weft__vibe_incoming(&s->pend, text, len, &out);
+  if (rc == 1) {
     /* The client's heartbeat: echoed, and the socket lives on. */
     char echo[64];
     snprintf(echo, sizeof(echo), "{\"id\":\"n%llu\",\"type\":\"heartbeat\",\"reply\":false}",
              (unsigned long long)++s->seq);
     s->hb_due = now_ms(s) + s->heartbeat;
     send_control(s, echo);
-  } else if (in.kind == WEFT__VIBE_REPLY && !in.ack) {
-    /* an answer to nothing we asked: dropped */
-  } else {
-    uint32_t n = 0;
-    if (in.kind == WEFT__VIBE_EVENT && in.reply && (n = pend_add(s, &in)) == 0) {
-      weft__vibe_in_free(&in);
-      fail(s, WEFT_ENOBUFS, "protocol", "too many events waiting for a reply");
-      return;
-    }
-    rc = weft__vibe_to_emitter(&in, n, &out);
-    if (rc == 0) {
-      weft__vibe_hold(s);
-      EMIT(s, message, 0, out.data, out.len);
-      weft__vibe_release(s);
-    } else {
-      fail(s, rc, "protocol", "Vibe event not translatable");
-    }
+  } else if (rc == WEFT_ENOBUFS) {
+    fail(s, rc, "protocol", "too many events waiting for a reply");
+  } else if (rc < 0) {
+    fail(s, rc, "protocol", "malformed Vibe event");
+  } else if (out.len) {
+    weft__vibe_hold(s);
+    EMIT(s, message, 0, out.data, out.len);
+    weft__vibe_release(s);
   }
   weft__buf_free(&out);
-  weft__vibe_in_free(&in);
-}
-
-/* The peer's id of the event the emitter's ack n answers (taken). */
-static const char *reply_id(uint32_t n, void *user) {
-  weft__vibe_session *s = user;
-  for (uint32_t i = 0; i < s->n_pend; i++)
-    if (s->pend[i].n == n) {
-      free(s->taken);
-      s->taken = s->pend[i].id; /* freed once the reply is sent */
-      s->pend[i] = s->pend[--s->n_pend];
-      return s->taken;
-    }
-  return NULL;
 }
 
 /* ---- life ---- */
@@ -348,10 +298,9 @@ static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queu
     return 0;
   }
   weft__buf out = {0};
-  int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, reply_id, s, &out);
+  int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, weft__vibe_pend_take, &s->pend, &out);
   if (rc == 0) rc = send_text(s, out.data, out.len, limit, queued);
-  free(s->taken);
-  s->taken = NULL;
+  weft__vibe_pend_done(&s->pend);
   weft__buf_free(&out);
   return rc;
 }
@@ -413,7 +362,48 @@ static const char *vibe_id(const weft__conn *c) {
 
 static const char *const schemes[] = {"http", "https", "ws", "wss", "ws+unix", "wss+unix", NULL};
 
-/* No dialer yet: weft_client_set_transformer answers WEFT_EUNSUPPORTED. */
+/* The ops serve a server's sessions and a client's connections (dial.c),
+ * told apart by the flag both keep right after their weft__conn. */
+static int is_client(const weft__conn *c) {
+  return ((const weft__vibe_session *)(const void *)c)->client;
+}
+
+static int send_op(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+  return is_client(c) ? weft__vibe_dsend(c, p, queued) : vibe_send(c, p, limit, queued);
+}
+
+static void hold_op(weft__conn *c) {
+  if (!is_client(c)) vibe_hold_op(c);
+}
+
+static size_t queued_op(const weft__conn *c, size_t *held) {
+  return is_client(c) ? weft__vibe_dqueued(c, held) : vibe_queued(c, held);
+}
+
+static void close_op(weft__conn *c, int code, const char *reason) {
+  if (is_client(c))
+    weft__vibe_dclose(c);
+  else
+    vibe_close(c, code, reason);
+}
+
+static void abort_op(weft__conn *c) {
+  if (is_client(c))
+    weft__vibe_dabort(c);
+  else
+    vibe_abort(c);
+}
+
+static const weft__http_req *peer_op(const weft__conn *c) {
+  return is_client(c) ? NULL : vibe_peer(c);
+}
+
+static void pause_op(weft__conn *c, int on) {
+  if (!is_client(c)) vibe_pause(c, on);
+}
+
+static const char *id_op(const weft__conn *c) { return is_client(c) ? NULL : vibe_id(c); }
+
 const weft__transport weft__transport_vibe = {
     "vibe",
     schemes,
@@ -421,8 +411,8 @@ const weft__transport weft__transport_vibe = {
     0,
     {sizeof(weft__vibe_listener), weft__vibe_bind, weft__vibe_accept, weft__vibe_reject,
      weft__vibe_stop, weft__vibe_adopt},
-    {NULL, NULL},
-    {vibe_send, vibe_hold_op, vibe_queued, vibe_close, vibe_abort, vibe_peer, vibe_pause, vibe_id},
+    {weft__vibe_dial, weft__vibe_cancel},
+    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op},
     1,
     1,
 };

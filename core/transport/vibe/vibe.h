@@ -71,17 +71,37 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
                             weft__buf *out);
 
+/* The peer's events that wait for the emitter's answer: the emitter's
+ * ack id n -> the peer's id (JSON), at most WEFT__VIBE_PENDING_MAX. */
+#define WEFT__VIBE_PENDING_MAX 4096
+typedef struct weft__vibe_pending {
+  uint32_t n; /* the emitter's id */
+  char *id;   /* the peer's, JSON */
+} weft__vibe_pending;
+typedef struct weft__vibe_pend {
+  weft__vibe_pending *items;
+  uint32_t len, cap, next;
+  char *taken; /* the id a reply being sent answers (freed by _done) */
+} weft__vibe_pend;
+/* Keeps the event's id; returns its ack id, 0 when full or out of memory. */
+uint32_t weft__vibe_pend_add(weft__vibe_pend *p, const weft__vibe_in *in);
+/* weft__vibe_from_message's reply_id over a weft__vibe_pend (user). */
+const char *weft__vibe_pend_take(uint32_t n, void *user);
+/* After a send: the id taken goes. */
+void weft__vibe_pend_done(weft__vibe_pend *p);
+void weft__vibe_pend_free(weft__vibe_pend *p);
+/* One event from the peer (text): the heartbeat (1, nothing to deliver),
+ * or the emitter packet in *out (0; empty: nothing to deliver), or an
+ * error (malformed: WEFT_EPROTO and the parse errors; WEFT_ENOBUFS: too
+ * many waiting for an answer). */
+int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__buf *out);
+
 /* ---- session.c ---- */
 
 enum { WEFT__VIBE_WS = 0, WEFT__VIBE_STREAM, WEFT__VIBE_LONGPOLL };
 enum { WEFT__VIBE_S_NEW = 0, WEFT__VIBE_S_OPEN, WEFT__VIBE_S_CLOSING, WEFT__VIBE_S_CLOSED };
 
 typedef struct weft__vibe_listener weft__vibe_listener;
-
-typedef struct weft__vibe_pending {
-  uint32_t n; /* the emitter's id */
-  char *id;   /* the peer's, JSON */
-} weft__vibe_pending;
 
 typedef struct weft__vibe_session {
   weft__conn base; /* the owner's part lies before it */
@@ -101,11 +121,8 @@ typedef struct weft__vibe_session {
   uint64_t hb_due, poll_due;              /* loop ms; 0: none (the listener's tick checks them) */
   uint32_t heartbeat;                     /* ms, from the listener at open */
   uint64_t seq;                           /* names of events sent */
-  uint32_t next_ack;
-  weft__vibe_pending *pend; /* the peer's events that wait for an answer */
-  uint32_t n_pend, cap_pend;
-  char *taken;       /* the id of the one a reply being sent answers */
-  char callback[64]; /* httplongpoll with jsonp=true: the callback's name */
+  weft__vibe_pend pend;                   /* the peer's events that wait for an answer */
+  char callback[64];                      /* httplongpoll with jsonp=true: the callback's name */
   char id[40];
   weft__http_req req; /* the opening request, once open */
 } weft__vibe_session;
@@ -166,6 +183,15 @@ int weft__vibe_name(weft__vibe_listener *vl, weft__vibe_session *s);
 void weft__vibe_unindex(weft__vibe_listener *vl, weft__vibe_session *s);
 /* The tick runs at the next turn (a socket's deadline is due now). */
 void weft__vibe_soon(weft__vibe_listener *vl);
+
+/* ---- dial.c: the client (ws) ---- */
+
+int weft__vibe_dial(const weft__dial_params *p, weft__conn **out);
+void weft__vibe_cancel(weft__conn *c, int orderly);
+int weft__vibe_dsend(weft__conn *c, weft__payload *p, size_t *queued);
+size_t weft__vibe_dqueued(const weft__conn *c, size_t *held);
+void weft__vibe_dclose(weft__conn *c);
+void weft__vibe_dabort(weft__conn *c);
 
 /* ---- transport.c: the WebSocket side ---- */
 
