@@ -54,7 +54,7 @@ run_interop() {
 }
 
 # Vibe's own mocha suites against weft's testees (the server's over every
-# transport, the client's over ws, the one it dials), weft serve's echo
+# transport, the client's over ws and httplongpoll, those it dials), weft serve's echo
 # over Vibe, and weft's client against the reference server (tests/vibe/).
 run_vibe() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
@@ -65,7 +65,7 @@ run_vibe() {
     (cd node && npm run --silent build >build.log 2>&1) || { cat node/build.log; return 1; }
   fi
   bash tests/vibe/run_suite.sh server ws,httpstream,httplongpoll "$ROOT/build/tests/vibe_server_testee" &&
-    bash tests/vibe/run_suite.sh client ws node "$ROOT/tests/vibe/client_testee.js" &&
+    bash tests/vibe/run_suite.sh client ws,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
     WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js tests/vibe/client_interop.test.js
 }
 

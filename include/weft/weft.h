@@ -834,7 +834,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
 /* The transformer to dial with: "websockets" (default), "engine.io", or
- * "vibe" (the Vibe protocol over its ws transport, the one dialed so far:
+ * "vibe" (the Vibe protocol: over ws, or httplongpoll when the URL's query
+ * says transport=longpoll; httpstream is not dialed yet, a connect error;
  * emitter events and acks as Vibe events and replies, the server's
  * heartbeat from its handshake, no primus::ping). Before
  * weft_client_open(); errors: WEFT_EINVAL (NULL), WEFT_EUNSUPPORTED (a name

@@ -1,6 +1,7 @@
 'use strict';
 //
-// weft's client speaking Vibe (transformer 'vibe', over ws) against the
+// weft's client speaking Vibe (transformer 'vibe', over ws and
+// httplongpoll) against the
 // reference Vibe server (vibe-protocol 3.0.0-Alpha9 with its testee's
 // handlers and the Node 20 long-poll guard: bench/peers/vibe_server.js) and
 // against weft's own Vibe server: events both ways, the reply extension
@@ -37,9 +38,9 @@ function client(t, url, options = {}) {
 
 const once = (e, name) => within(new Promise((resolve) => e.once(name, (...a) => resolve(a))), 5000, name);
 
-test('weft client (vibe, ws) against the reference Vibe server: events, replies both ways, close', { timeout: 30000 }, async (t) => {
-  const url = await start(t, process.execPath, [path.join(ROOT, 'bench', 'peers', 'vibe_server.js'), '0']);
-  const c = client(t, url);
+for (const transport of ['ws', 'httplongpoll']) test(`weft client (vibe, ${transport}) against the reference Vibe server: events, replies both ways, close`, { timeout: 30000 }, async (t) => {
+  const base = await start(t, process.execPath, [path.join(ROOT, 'bench', 'peers', 'vibe_server.js'), '0']);
+  const c = client(t, transport === 'ws' ? base : `${base}?transport=longpoll`);
   await once(c, 'open');
   const echoed = once(c, 'echo');
   c.send('echo', { text: '라면', n: 2.5 });
@@ -73,4 +74,46 @@ test('weft client (vibe, ws) against weft\'s Vibe server: the heartbeat keeps it
   const echoed = once(c, 'greet');
   c.send('greet', [1, 'two']);
   assert.deepEqual((await echoed)[0], [1, 'two']);
+});
+
+test('weft client (vibe) against a server that does not speak Vibe: each refused with its error', { timeout: 30000 }, async (t) => {
+  const http = require('node:http');
+  const WebSocket = require(path.join(ROOT, 'tests', 'interop', 'node_modules', 'ws'));
+  // A long-poll open answered with an id that would go into request
+  // targets as is, one answered 404, and a WebSocket whose first text is
+  // no handshake; then a handshake and an event that is not JSON.
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    if (u.searchParams.get('bad') === 'id') res.end('?id=a b\r\nX: y');
+    else { res.statusCode = 404; res.end('no'); }
+  });
+  const wss = new WebSocket.Server({ server });
+  wss.on('connection', (ws, req) => {
+    if (req.url.includes('event')) { ws.send('?heartbeat=20000&_heartbeat=5000'); ws.send('{not json'); }
+    else ws.send('hello');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => { wss.close(); server.close(); });
+  const base = `http://127.0.0.1:${server.address().port}/vibe`;
+  const failure = async (url) => {
+    const c = client(t, url);
+    const errors = [];
+    c.on('error', (e) => errors.push(e));
+    let opened = false;
+    c.on('open', () => { opened = true; });
+    await once(c, 'end');
+    return { opened, errors };
+  };
+  const badId = await failure(`${base}?transport=longpoll&bad=id`);
+  assert.ok(badId.errors.some((e) => /no Vibe socket id/.test(e.message)), badId.errors.map((e) => e.message).join());
+  const refused = await failure(`${base}?transport=longpoll`);
+  assert.equal(refused.opened, false);
+  assert.ok(refused.errors.length > 0);
+  const noHandshake = await failure(base.replace(/^http/, 'ws') + '?x=hello');
+  assert.ok(noHandshake.errors.some((e) => /no Vibe handshake/.test(e.message)), noHandshake.errors.map((e) => e.message).join());
+  const badEvent = await failure(base.replace(/^http/, 'ws') + '?x=event');
+  assert.equal(badEvent.opened, true);
+  assert.ok(badEvent.errors.some((e) => /malformed Vibe event/.test(e.message)), badEvent.errors.map((e) => e.message).join());
+  const stream = await failure(`${base}?transport=stream`);
+  assert.ok(stream.errors.some((e) => /httpstream is not dialed yet/.test(e.message)));
 });

@@ -1,15 +1,19 @@
 /*
- * A Vibe client over the ws transport (the only one dialed so far): a
- * WebSocket through transport/ws/ to the URL's path; the server's first
- * text is the handshake ("?heartbeat=<ms>&_heartbeat=<ms>"), then events
- * both ways (event.c). The heartbeat is the client's, as the reference's:
- * a heartbeat event `heartbeat - _heartbeat` ms after open (and after each
- * echo), and no echo within `_heartbeat` ms ends the connection.
+ * A Vibe client, over ws (a WebSocket through transport/ws/ to the URL's
+ * path) or, when the URL's query says transport=longpoll, over
+ * httplongpoll (http/fetch.c: the open GET names the socket, each poll's
+ * answer is one event and the next poll goes at once, an empty answer is
+ * the close, one POST "data=<event>" per event, GET when=abort to close).
+ * The server's first text is the handshake
+ * ("?heartbeat=<ms>&_heartbeat=<ms>"), then events both ways (event.c). The heartbeat is the
+ * client's, as the reference's: a heartbeat event `heartbeat - _heartbeat` ms after open (and after
+ * each echo), and no echo within `_heartbeat` ms ends the connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/fetch.h"
 #include "vibe.h"
 
 typedef struct vibe_dconn {
@@ -18,8 +22,18 @@ typedef struct vibe_dconn {
   uint8_t open;    /* the handshake came (opened told) */
   uint8_t done;    /* closed, or cancelled: no more events */
   uint8_t waiting; /* a heartbeat was sent, its echo not yet back */
+  uint8_t longpoll;
   weft_loop *loop;
   weft__conn *ws;
+  /* httplongpoll: the URL (its path with the query), the socket's id, the
+   * poll held, the posts under way. */
+  weft__url url;
+  struct weft__tls_ctx *tls;
+  size_t max_length;
+  char id[64];
+  weft__http_fetch *get;
+  struct vibe_post **posts;
+  size_t n_posts, cap_posts;
   uv_timer_t timer;
   uint32_t heartbeat, wait; /* ms, from the handshake */
   uint64_t seq;
@@ -34,16 +48,34 @@ static void on_timer_closed(uv_handle_t *h) {
   vibe_dconn *d = h->data;
   weft_loop *loop = d->loop;
   weft__vibe_pend_free(&d->pend);
+  free(d->posts);
   free(d);
   loop->users--;
 }
 
 /* No more events; the WebSocket goes (`orderly`: with a close frame), the
  * memory once the timer handle is closed. */
+static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
+                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out);
+static void ignored(const weft__http_result *r, void *user);
+typedef struct vibe_post {
+  vibe_dconn *d;
+  weft__http_fetch *f;
+} vibe_post;
+
 static void release(vibe_dconn *d, int orderly) {
   d->done = 1;
   if (d->ws) weft__transport_ws.dialer.cancel(d->ws, orderly);
   d->ws = NULL;
+  if (d->get) weft__http_fetch_cancel(d->get);
+  d->get = NULL;
+  for (size_t i = 0; i < d->n_posts; i++) {
+    weft__http_fetch_cancel(d->posts[i]->f);
+    free(d->posts[i]);
+  }
+  d->n_posts = 0;
+  /* The server may not see the poll go: tell it (the reference's abort). */
+  if (d->longpoll && d->id[0] && orderly) request(d, "GET", "abort", NULL, 0, ignored, NULL, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->timer)) uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }
 
@@ -60,7 +92,13 @@ static void fail(vibe_dconn *d, int code, const char *kind, const char *msg) {
   finish(d, &d->fault, 1);
 }
 
+static int post(vibe_dconn *d, const uint8_t *text, size_t n);
+
 static int send_text(vibe_dconn *d, const uint8_t *text, size_t n, size_t *queued) {
+  if (d->longpoll) {
+    if (queued) *queued = 0;
+    return post(d, text, n);
+  }
   if (!d->ws) return WEFT_ECLOSED;
   weft__payload *p = weft__payload_take(d->loop, WEFT__P_TEXT, text, n);
   if (!p) return WEFT_ENOMEM;
@@ -107,9 +145,7 @@ static uint32_t param(const uint8_t *q, size_t len, const char *key, uint32_t de
 
 /* ---- the WebSocket's events ---- */
 
-static void ws_message(weft__conn *c, int binary, uint8_t *data, size_t len) {
-  vibe_dconn *d = c->owner;
-  if (!d || d->done || binary) return;
+static void text_in(vibe_dconn *d, uint8_t *data, size_t len) {
   if (!d->open) {
     if (len == 0 || data[0] != '?') {
       fail(d, WEFT_EPROTO, "protocol", "no Vibe handshake");
@@ -131,6 +167,11 @@ static void ws_message(weft__conn *c, int binary, uint8_t *data, size_t len) {
   else if (out.len)
     EMIT(d, message, 0, out.data, out.len);
   weft__buf_free(&out);
+}
+
+static void ws_message(weft__conn *c, int binary, uint8_t *data, size_t len) {
+  vibe_dconn *d = c->owner;
+  if (d && !d->done && !binary) text_in(d, data, len);
 }
 
 static void ws_drained(weft__conn *c) {
@@ -155,6 +196,125 @@ static int ws_closed(weft__conn *c, const weft__fault *why) {
 static const weft__conn_events ws_events = {NULL, ws_message, ws_drained, NULL,
                                             NULL, ws_refused, ws_closed};
 
+/* ---- httplongpoll ---- */
+
+/* The URL's path with "&when=…&id=…" (the reference's targets). */
+static void ignored(const weft__http_result *r, void *user) {
+  (void)r;
+  (void)user;
+}
+
+static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
+                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out) {
+  char target[1300];
+  snprintf(target, sizeof(target), "%s%s%s%s%s%s", d->url.path, when ? "&when=" : "",
+           when ? when : "", d->id[0] ? "&id=" : "", d->id, "");
+  weft__http_request r = {.method = method,
+                          .target = target,
+                          .body = body,
+                          .body_len = len,
+                          .ctype = body ? "text/plain; charset=utf-8" : NULL,
+                          .max_body = d->max_length + 64};
+  weft__http_fetch *f = NULL;
+  if (weft__http_fetch_request(d->loop, &d->url, &r, d->tls, cb, user, &f) != 0) f = NULL;
+  if (out) *out = f;
+}
+
+static void on_poll(const weft__http_result *r, void *user);
+
+static void poll(vibe_dconn *d) {
+  request(d, "GET", "poll", NULL, 0, on_poll, d, &d->get);
+  if (!d->get) fail(d, WEFT_EIO, "connect", "could not poll");
+}
+
+static void on_poll(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  d->get = NULL;
+  if (d->done) return;
+  if (r->error || r->status != 200 || !r->len) {
+    /* The server ended it (an empty answer), or went away. */
+    if (d->open || (r->error == 0 && r->status == 200))
+      finish(d, NULL, 0);
+    else
+      fail(d, r->error ? r->error : WEFT_EPROTO, r->error ? r->kind : "protocol",
+           r->error ? r->message : "the poll was refused");
+    return;
+  }
+  poll(d); /* no idle time between polls */
+  if (!d->done) text_in(d, r->body, r->len);
+}
+
+static void on_open(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  d->get = NULL;
+  if (d->done) return;
+  if (r->error) {
+    fail(d, r->error, r->kind, r->message);
+    return;
+  }
+  if (r->status != 200) {
+    EMIT(d, refused, r->status, r->body, r->len);
+    finish(d, NULL, 0);
+    return;
+  }
+  /* "?id=<id>": the socket's name. */
+  size_t n = 0;
+  if (r->len > 4 && !memcmp(r->body, "?id=", 4))
+    while (4 + n < r->len && r->body[4 + n] != '&' && n < sizeof(d->id))
+      n++;
+  /* It goes into request targets: letters, digits, '-' and '_' only. */
+  for (size_t i = 0; i < n && n < sizeof(d->id); i++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r->body[4 + i]))
+      n = 0;
+  if (n == 0 || n >= sizeof(d->id)) {
+    fail(d, WEFT_EPROTO, "protocol", "no Vibe socket id");
+    return;
+  }
+  memcpy(d->id, r->body + 4, n);
+  d->id[n] = '\0';
+  poll(d);
+}
+
+/* A post answered: out of the list of those under way. */
+static void on_post(const weft__http_result *r, void *user) {
+  (void)r;
+  vibe_post *vp = user;
+  vibe_dconn *d = vp->d;
+  for (size_t i = 0; i < d->n_posts; i++)
+    if (d->posts[i] == vp) {
+      d->posts[i] = d->posts[--d->n_posts];
+      break;
+    }
+  free(vp);
+}
+
+static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
+  if (!d->id[0]) return WEFT_ECLOSED;
+  if (d->n_posts == d->cap_posts) {
+    size_t cap = d->cap_posts ? d->cap_posts * 2 : 8;
+    vibe_post **p = realloc(d->posts, cap * sizeof(*p));
+    if (!p) return WEFT_ENOMEM;
+    d->posts = p;
+    d->cap_posts = cap;
+  }
+  vibe_post *vp = calloc(1, sizeof(*vp));
+  weft__buf body = {0};
+  int rc = vp ? weft__buf_append(&body, "data=", 5) : WEFT_ENOMEM;
+  if (!rc) rc = weft__buf_append(&body, text, n);
+  if (!rc) {
+    vp->d = d;
+    request(d, "POST", NULL, body.data, body.len, on_post, vp, &vp->f);
+    if (!vp->f) rc = WEFT_EIO;
+  }
+  weft__buf_free(&body);
+  if (rc) {
+    free(vp);
+    return rc;
+  }
+  d->posts[d->n_posts++] = vp;
+  return 0;
+}
+
 /* ---- the ops ---- */
 
 int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
@@ -170,6 +330,20 @@ int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   d->timer.data = d;
   p->loop->users++;
   *out = &d->base;
+  const char *q = strchr(p->url.path, '?');
+  d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
+  if (d->longpoll) {
+    d->url = p->url;
+    d->tls = p->tls;
+    d->max_length = p->max_length;
+    request(d, "GET", "open", NULL, 0, on_open, d, &d->get);
+    if (!d->get) fail(d, WEFT_EIO, "connect", "could not connect");
+    return 0;
+  }
+  if (q && strstr(q, "transport=stream")) {
+    fail(d, WEFT_EUNSUPPORTED, "connect", "httpstream is not dialed yet");
+    return 0;
+  }
   weft__dial_params wp = *p;
   wp.ev = &ws_events;
   wp.owner = d;
@@ -204,7 +378,7 @@ int weft__vibe_dsend(weft__conn *c, weft__payload *p, size_t *queued) {
   return rc;
 }
 
-size_t weft__vibe_dqueued(const weft__conn *c, size_t *held) {
+size_t weft__vibe_dqueued(const weft__conn *c, size_t *held) { /* httplongpoll: 0 */
   const vibe_dconn *d = (const vibe_dconn *)(const void *)c;
   if (d->ws) return d->ws->tran->conn.queued(d->ws, held);
   if (held) *held = 0;
