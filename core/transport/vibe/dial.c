@@ -32,8 +32,7 @@ typedef struct vibe_dconn {
   size_t max_length;
   char id[64];
   weft__http_fetch *get;
-  struct vibe_post **posts;
-  size_t n_posts, cap_posts;
+  weft__buf posts; /* struct vibe_post * each */
   uv_timer_t timer;
   uint32_t heartbeat, wait; /* ms, from the handshake */
   uint64_t seq;
@@ -48,7 +47,7 @@ static void on_timer_closed(uv_handle_t *h) {
   vibe_dconn *d = h->data;
   weft_loop *loop = d->loop;
   weft__vibe_pend_free(&d->pend);
-  free(d->posts);
+  weft__buf_free(&d->posts);
   free(d);
   loop->users--;
 }
@@ -69,11 +68,12 @@ static void release(vibe_dconn *d, int orderly) {
   d->ws = NULL;
   if (d->get) weft__http_fetch_cancel(d->get);
   d->get = NULL;
-  for (size_t i = 0; i < d->n_posts; i++) {
-    weft__http_fetch_cancel(d->posts[i]->f);
-    free(d->posts[i]);
+  vibe_post **posts = (vibe_post **)(void *)d->posts.data;
+  for (size_t i = 0; i < d->posts.len / sizeof(*posts); i++) {
+    weft__http_fetch_cancel(posts[i]->f);
+    free(posts[i]);
   }
-  d->n_posts = 0;
+  d->posts.len = 0;
   /* The server may not see the poll go: tell it (the reference's abort). */
   if (d->longpoll && d->id[0] && orderly) request(d, "GET", "abort", NULL, 0, ignored, NULL, NULL);
   if (!uv_is_closing((uv_handle_t *)&d->timer)) uv_close((uv_handle_t *)&d->timer, on_timer_closed);
@@ -279,10 +279,13 @@ static void on_open(const weft__http_result *r, void *user) {
 static void on_post(const weft__http_result *r, void *user) {
   (void)r;
   vibe_post *vp = user;
-  vibe_dconn *d = vp->d;
-  for (size_t i = 0; i < d->n_posts; i++)
-    if (d->posts[i] == vp) {
-      d->posts[i] = d->posts[--d->n_posts];
+  weft__buf *b = &vp->d->posts;
+  vibe_post **posts = (vibe_post **)(void *)b->data;
+  size_t n = b->len / sizeof(*posts);
+  for (size_t i = 0; i < n; i++)
+    if (posts[i] == vp) {
+      posts[i] = posts[n - 1];
+      b->len -= sizeof(*posts);
       break;
     }
   free(vp);
@@ -290,13 +293,7 @@ static void on_post(const weft__http_result *r, void *user) {
 
 static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
   if (!d->id[0]) return WEFT_ECLOSED;
-  if (d->n_posts == d->cap_posts) {
-    size_t cap = d->cap_posts ? d->cap_posts * 2 : 8;
-    vibe_post **p = realloc(d->posts, cap * sizeof(*p));
-    if (!p) return WEFT_ENOMEM;
-    d->posts = p;
-    d->cap_posts = cap;
-  }
+  if (weft__buf_reserve(&d->posts, sizeof(vibe_post *)) != 0) return WEFT_ENOMEM;
   vibe_post *vp = calloc(1, sizeof(*vp));
   weft__buf body = {0};
   int rc = vp ? weft__buf_append(&body, "data=", 5) : WEFT_ENOMEM;
@@ -311,8 +308,7 @@ static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
     free(vp);
     return rc;
   }
-  d->posts[d->n_posts++] = vp;
-  return 0;
+  return weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
 }
 
 /* ---- the ops ---- */
