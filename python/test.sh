@@ -70,6 +70,6 @@ sys.exit(pytest.main(['-q', '-c', '$ROOT/python/pytest.ini', '$ROOT/python/tests
 fi
 echo "mypy --strict"
 (cd python && timeout 120 "$VENV/bin/mypy" --strict --cache-dir "$ROOT/build-python/mypy-cache" \
-  weft examples) || rc=1
+  weft examples ../examples/handlers/app.py) || rc=1
 echo "python stage: $([ $rc = 0 ] && echo ok || echo FAILED) in $((SECONDS - t0)) s"
 exit $rc

@@ -68,15 +68,21 @@ if [ ! -x "$PROM_DIR/promtool" ]; then
   [ -x "$PROM_DIR/promtool" ] || { echo "deps: could not unpack prometheus" >&2; exit 1; }
 fi
 
-# npm packages for the interop tests (Primus client and server, primus-msgpack).
-if [ -f tests/interop/package.json ]; then
-  if [ ! -d tests/interop/node_modules ] ||
-     [ tests/interop/package.json -nt tests/interop/node_modules/.stamp ]; then
-    echo "deps: npm install in tests/interop"
-    (cd tests/interop && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
-       touch node_modules/.stamp)
+# npm packages of a test folder (its package.json, exact versions), when
+# package.json is newer than the last install.
+npm_folder() { # DIR
+  if [ -f "$1/package.json" ]; then
+    if [ ! -d "$1/node_modules" ] || [ "$1/package.json" -nt "$1/node_modules/.stamp" ]; then
+      echo "deps: npm install in $1"
+      (cd "$1" && npm install --no-audit --no-fund --loglevel=error >/dev/null &&
+         touch node_modules/.stamp)
+    fi
   fi
-fi
+}
+# The interop tests (Primus client and server, primus-msgpack); Vibe's
+# suites (vibe-protocol, mocha and the suites' requires).
+npm_folder tests/interop
+npm_folder tests/vibe
 
 for h in "${HOSTS[@]}"; do
   [ -f "$h/deps.sh" ] && bash "$h/deps.sh"

@@ -53,6 +53,22 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
+# Vibe's own mocha suites against weft's testees (the server's over every
+# transport, the client's over ws and httplongpoll, those it dials), weft serve's echo
+# over Vibe, and weft's client against the reference server (tests/vibe/).
+run_vibe() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
+  # The client testee is weft's client through the Node host: its addon,
+  # rebuilt when the core changed (as node/test.sh does).
+  if [ ! -f node/build/Release/weft.node ] ||
+    [ -n "$(find core include node/src node/binding.gyp -newer node/build/Release/weft.node -print -quit)" ]; then
+    (cd node && npm run --silent build >build.log 2>&1) || { cat node/build.log; return 1; }
+  fi
+  bash tests/vibe/run_suite.sh server ws,httpstream,httplongpoll "$ROOT/build/tests/vibe_server_testee" &&
+    bash tests/vibe/run_suite.sh client ws,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
+    WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js tests/vibe/client_interop.test.js
+}
+
 run_asan() {
   configure_build build-asan -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON || return 1
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
@@ -193,6 +209,7 @@ case $what in
   c) stage "C unit and integration tests" run_c ;;
   layers) stage "layers" run_layers ;;
   interop) stage "interop with the npm Primus client" run_interop ;;
+  vibe) stage "Vibe's own suites (vibe-protocol 3.0.0-Alpha9)" run_vibe ;;
   asan) stage "C tests under ASan+UBSan" run_asan ;;
   valgrind) stage "valgrind" run_valgrind ;;
   fuzz) stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz ;;
@@ -211,6 +228,7 @@ case $what in
     stage "C unit and integration tests" run_c
     stage "layers" run_layers
     stage "interop with the npm Primus client" run_interop
+    stage "Vibe's own suites (vibe-protocol 3.0.0-Alpha9)" run_vibe
     stage "Autobahn testsuite (server and client)" run_autobahn
     host_stages
     stage "Primus's own test suite" run_primus_suite

@@ -53,10 +53,12 @@ static int keeps(const weft__http_conn *hc) {
          !weft__http_header_has(h, "Connection", "close");
 }
 
-int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
-                      size_t blen, const char *extra, int keep, void (*fill)(uint8_t *, void *),
-                      void *fill_user) {
-  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return WEFT_ECLOSED;
+/* The status line and headers into head[0..cap): a Content-Length of
+ * `blen`, or (chunked) a chunked body. Returns the length, 0 when it does
+ * not fit. */
+static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int status,
+                          const char *ctype, size_t blen, int chunked, int keep,
+                          const char *extra) {
   weft__http_site *site = hc->ep->site;
   site->answers[weft__http_status_index(status)]++;
   if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
@@ -64,27 +66,37 @@ int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const 
               "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
               hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
               hc->req.head.target ? hc->req.head.target : "-");
-  keep = keep && keeps(hc);
-  char cors[512];
+  char cors[512], length[48];
   weft__http_cors(hc, cors, sizeof(cors));
+  if (chunked)
+    snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
+  else
+    snprintf(length, sizeof(length), "Content-Length: %zu", blen);
+  int n = snprintf(head, cap,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s\r\n"
+                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
+                   "Connection: %s\r\n%s%s\r\n",
+                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", length,
+                   keep ? "keep-alive" : "close", cors, extra ? extra : "");
+  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
+                      size_t blen, const char *extra, int keep, void (*fill)(uint8_t *, void *),
+                      void *fill_user) {
+  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return WEFT_ECLOSED;
+  keep = keep && keeps(hc);
   const char *method = hc->req.head.method;
   int head_only = method && strcmp(method, "HEAD") == 0;
   char head[1536];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
-                   "Connection: %s\r\n%s%s\r\n",
-                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", blen,
-                   keep ? "keep-alive" : "close", cors, extra ? extra : "");
+  size_t n = format_head(hc, head, sizeof(head), status, ctype, blen, 0, keep, extra);
   size_t send = head_only ? 0 : blen;
-  weft__payload *p = n > 0 && (size_t)n < sizeof(head)
-                         ? weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, (size_t)n + send)
-                         : NULL;
+  weft__payload *p = n ? weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, n + send) : NULL;
   if (!p) {
     weft__http_abort(hc);
     return WEFT_ENOMEM;
   }
-  memcpy(p->data, head, (size_t)n);
+  memcpy(p->data, head, n);
   if (send && fill)
     fill(p->data + n, fill_user);
   else if (send)
@@ -102,6 +114,57 @@ int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const 
   return 0;
 }
 
+/* ---- streaming answers ---- */
+
+int weft__http_answer_stream(weft__http_conn *hc, int status, const char *ctype,
+                             const char *extra) {
+  if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return WEFT_ECLOSED;
+  char head[1536];
+  size_t n = format_head(hc, head, sizeof(head), status, ctype, 0, 1, 0, extra);
+  weft__payload *p = n ? weft__payload_take(hc->ep->loop, WEFT__P_RAW, head, n) : NULL;
+  int rc = p ? weft__stream_enqueue(&hc->io, p) : WEFT_ENOMEM;
+  weft__payload_release(p);
+  if (rc) {
+    weft__http_abort(hc);
+    return rc;
+  }
+  weft__http_park(hc);
+  weft__http_site_handshake_done(hc->ep->site, hc);
+  return 0;
+}
+
+int weft__http_chunk(weft__http_conn *hc, const char *pre, const void *body, size_t blen,
+                     const char *post, size_t limit, size_t *queued) {
+  if (hc->state != WEFT__HC_HELD) return WEFT_ECLOSED;
+  size_t a = strlen(pre), c = strlen(post), len = a + blen + c;
+  char size[24];
+  int k = snprintf(size, sizeof(size), "%zx\r\n", len);
+  weft__payload *p = weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, (size_t)k + len + 2);
+  if (!p) return WEFT_ENOMEM;
+  if (hc->io.held + weft__stream_cost(p) > limit) {
+    weft__payload_release(p);
+    return WEFT_ENOBUFS;
+  }
+  uint8_t *d = p->data;
+  memcpy(d, size, (size_t)k);
+  memcpy(d + k, pre, a);
+  memcpy(d + k + a, body, blen);
+  memcpy(d + k + a + blen, post, c);
+  memcpy(d + k + len, "\r\n", 2);
+  int rc = weft__stream_enqueue(&hc->io, p);
+  weft__payload_release(p);
+  if (queued) *queued = hc->io.queued;
+  return rc;
+}
+
+void weft__http_chunk_end(weft__http_conn *hc) {
+  if (hc->state != WEFT__HC_HELD) return;
+  weft__payload *p = weft__payload_take(hc->ep->loop, WEFT__P_RAW, "0\r\n\r\n", 5);
+  if (p) weft__stream_enqueue(&hc->io, p);
+  weft__payload_release(p);
+  weft__http_linger(hc);
+}
+
 void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
                         size_t blen, const char *extra) {
   weft__http_answer(hc, status, ctype, body, blen, extra, 0, NULL, NULL);
@@ -110,6 +173,14 @@ void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, cons
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {
   const char *text = weft__http_status_text(status);
   weft__http_respond(hc, status, "text/plain", text, strlen(text), extra);
+}
+
+void weft__http_refuse(weft__http_conn *hc, int status, const char *message) {
+  if (status < 400 || status > 599) status = 401;
+  if (message)
+    weft__http_respond_error(hc, status, message);
+  else
+    weft__http_respond_status(hc, status, NULL);
 }
 
 void weft__http_respond_error(weft__http_conn *hc, int status, const char *message) {

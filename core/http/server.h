@@ -240,6 +240,20 @@ void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, cons
 int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
                       size_t len, const char *extra, int keep, void (*fill)(uint8_t *, void *),
                       void *fill_user);
+/* A streaming answer (a Vibe stream, server-sent events): the head with a
+ * chunked body, and the request stays held (parked) for its handler, which
+ * writes chunks of the body with weft__http_chunk and ends it with
+ * weft__http_chunk_end (the connection closes once written). A peer that
+ * goes away ends it as a held request's (the handler's `closed`). Returns
+ * 0, or an error after which the connection is closing. */
+int weft__http_answer_stream(weft__http_conn *hc, int status, const char *ctype, const char *extra);
+/* Queues one chunk: pre, body[0..blen) and post, unless the memory the
+ * stream's queue holds would pass `limit` (WEFT_ENOBUFS, nothing queued);
+ * *queued (when not NULL) gets the bytes queued. WEFT_ECLOSED when the
+ * answer is over, WEFT_ENOMEM. */
+int weft__http_chunk(weft__http_conn *hc, const char *pre, const void *body, size_t blen,
+                     const char *post, size_t limit, size_t *queued);
+void weft__http_chunk_end(weft__http_conn *hc);
 /* The reason phrase of a status ("Not Found"). */
 const char *weft__http_status_text(int status);
 /* The statuses the site counts, and the slot of one (the last slot: any
@@ -248,6 +262,9 @@ extern const int weft__http_statuses[16];
 size_t weft__http_status_index(int status);
 /* text/plain with the status's reason phrase. */
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra);
+/* A refused admission (authorization): `status` (401 unless 400..599) with
+ * {"error": message}, or the status's phrase as text when message is NULL. */
+void weft__http_refuse(weft__http_conn *hc, int status, const char *message);
 /* application/json {"error": message} (the status's phrase when NULL). */
 void weft__http_respond_error(weft__http_conn *hc, int status, const char *message);
 /* The handler keeps the request for later: no deadline, still dropped

@@ -465,7 +465,7 @@ int weft_client_set_transformer(weft_client *c, const char *name) {
   if (weft__client_gone(c)) return WEFT_ECLOSED;
   if (!c || !name) return WEFT_EINVAL;
   const weft__transport *t = weft__transport_find(name);
-  if (!t) return WEFT_EUNSUPPORTED;
+  if (!t || !t->dialer.dial) return WEFT_EUNSUPPORTED; /* a framing served, not dialed */
   if (c->opened) return WEFT_ESTATE;
   /* tcp:// and ipc:// choose their framing; Primus's default, which hosts
    * pass whatever the URL, changes nothing there. */

@@ -158,8 +158,9 @@ static void on_ping_timeout(uv_timer_t *t) {
 }
 
 static void heartbeat(weft_client *c) {
-  /* A framing that encodes its own messages has no Primus heartbeat. */
-  if (c->ping_timeout_ms && !c->transport->conn.encode)
+  /* A framing with a heartbeat of its own (Vibe), or one that encodes its
+   * own messages (fast-tcp, which has none), gets no primus::ping. */
+  if (c->ping_timeout_ms && !c->transport->own_heartbeat && !c->transport->conn.encode)
     uv_timer_start(&c->ping_timer, on_ping_timeout, c->ping_timeout_ms, 0);
 }
 
@@ -347,7 +348,8 @@ static void dial(weft_client *c) {
 void weft__client_attempt(weft_client *c) {
   c->state = WEFT_CLIENT_OPENING;
   c->fault = (weft_error_info){0};
-  if (c->spec_done || c->ping_timeout_set || !c->transport->over_http) {
+  if (c->spec_done || c->ping_timeout_set || !c->transport->over_http ||
+      c->transport->own_heartbeat) {
     dial(c);
     return;
   }

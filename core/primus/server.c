@@ -152,6 +152,8 @@ static int listen_url(weft_server *s, const char *url, int attached) {
   if (alone && alone->over_http) alone = NULL;
   for (size_t i = 0; !alone && i < s->n_transports; i++)
     if (!weft__transport_serves(s->transports[i], p.url.scheme)) return WEFT_EURL;
+  for (size_t i = 0; i < s->n_transports; i++)
+    if (s->transports[i]->json_only && s->parser != &weft__parser_json) return WEFT_EINVAL;
   if ((rc = pathname_of(&p.url, p.path, sizeof(p.path))) != 0) return rc;
   if (!alone && (rc = weft__server_add_library(s, p.path)) != 0) return rc;
   if (weft__url_secure(&p.url)) {

@@ -287,8 +287,10 @@ void weft__server_ping(uv_timer_t *t) {
   }
   weft__server_iter_begin(s);
   for (weft_spark *c = s->open_head; c; c = c->next) {
-    /* A framing that encodes its own messages has no Primus heartbeat. */
-    if (c->state != WEFT__SP_OPEN || c->conn.tran->conn.encode) continue;
+    /* A framing with a heartbeat of its own (Vibe), or one that encodes
+     * its own messages (fast-tcp, which has none), gets no primus::ping. */
+    if (c->state != WEFT__SP_OPEN || c->conn.tran->own_heartbeat || c->conn.tran->conn.encode)
+      continue;
     if (!c->alive) {
       s->m.timeouts++;
       weft__server_error(s, c, WEFT_ETIMEDOUT, "timeout", "no answer to the last ping");

@@ -104,9 +104,15 @@ int weft__server_listen_all(weft_server *s, weft__listen_params *p, const weft__
 int weft_server_set_session_heartbeat(weft_server *s, uint32_t interval_ms, uint32_t timeout_ms) {
   if (!s || !interval_ms || !timeout_ms || interval_ms > 0x7fffffff || timeout_ms > 0x7fffffff)
     return WEFT_EINVAL;
-  if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
+  if (s->state != WEFT__SRV_NEW && s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   s->session_ping_interval = interval_ms;
   s->session_ping_timeout = timeout_ms;
+  /* Listening: sessions that open from now on take it (Vibe's; engine.io's
+   * heartbeat keeps what it had when it started listening). */
+  for (weft__listener *l = s->listeners; l; l = l->next) {
+    l->p.session_ping_interval = interval_ms;
+    l->p.session_ping_timeout = timeout_ms;
+  }
   return 0;
 }
 

@@ -6,10 +6,11 @@
 #include "engineio/eio.h"
 #include "fasttcp/ft.h"
 #include "transport.h"
+#include "vibe/vibe.h"
 #include "ws/ws.h"
 
 static const weft__transport *const all[] = {&weft__transport_ws, &weft__transport_eio,
-                                             &weft__transport_ft};
+                                             &weft__transport_ft, &weft__transport_vibe};
 
 const weft__transport *weft__transport_find(const char *name) {
   for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++)
@@ -51,3 +52,13 @@ int weft__listener_new(const weft__transport *t, const weft__listen_params *p,
 }
 
 void weft__listener_free(weft__listener *l) { free(l); }
+
+weft__conn *weft__conn_block(const weft__listener *l, size_t size) {
+  char *block = calloc(1, l->p.owner_size + size);
+  if (!block) return NULL;
+  weft__conn *c = (weft__conn *)(void *)(block + l->p.owner_size);
+  c->tran = l->tran;
+  c->ev = l->p.ev;
+  c->owner = block;
+  return c;
+}

@@ -210,7 +210,21 @@ struct weft__transport {
      * not answer pings). Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
     int (*encode)(weft__conn *c, const weft_value *msg, weft__payload **out);
   } conn;
+  /* The framing keeps connections alive itself (Vibe's heartbeat): the
+   * owner sends no primus::ping on them. */
+  int own_heartbeat;
+  /* Its messages are JSON text (Vibe's events): servers with another
+   * parser may not listen with it. */
+  int json_only;
 };
+
+/* A dialed connection `d` (its weft__conn in `base`, a `done` flag: given
+ * up or closed) tells its owner `name` unless done. */
+#define WEFT__DIAL_EMIT(d, name, ...)                                                              \
+  do {                                                                                             \
+    if (!(d)->done && (d)->base.owner && (d)->base.ev->name)                                       \
+      (d)->base.ev->name(&(d)->base, __VA_ARGS__);                                                 \
+  } while (0)
 
 /* The transport of that name, or NULL. */
 const weft__transport *weft__transport_find(const char *name);
@@ -229,7 +243,32 @@ size_t weft__transport_index(const weft__transport *t);
 int weft__listener_new(const weft__transport *t, const weft__listen_params *p,
                        weft__listener **out);
 void weft__listener_free(weft__listener *l);
+/* A server connection of l's transport as one zeroed block: the owner's
+ * part (l->p.owner_size bytes), then `size` bytes that start with the
+ * weft__conn (its transport, l's events, the block's start as owner).
+ * NULL when out of memory; free() at the block's start. */
+weft__conn *weft__conn_block(const weft__listener *l, size_t size);
 static inline void *weft__listener_priv(weft__listener *l) { return l + 1; }
+
+/* The life of a listener whose connections are sessions of HTTP requests
+ * (engine.io, Vibe; sessions.c): how many sessions are alive, whether its
+ * own endpoint is open, and one timer for their deadlines (its `data` is
+ * the framing's). Once stopping with no session and no endpoint, the
+ * timer closes, `freed` (optional) runs, then the listener's closed. */
+typedef struct weft__sessions {
+  weft__listener *l;
+  uv_timer_t timer;
+  size_t n; /* alive, admitted or not */
+  uint8_t stopping, ep_open, timer_open, done;
+  void (*freed)(struct weft__sessions *ss);
+} weft__sessions;
+
+void weft__sessions_init(weft__sessions *ss, weft__listener *l, void (*freed)(weft__sessions *ss));
+/* Finishes when it is time (stopping, no session, no endpoint). */
+void weft__sessions_check(weft__sessions *ss);
+/* A session is gone; the endpoint closed. */
+void weft__sessions_gone(weft__sessions *ss);
+void weft__sessions_ep_closed(weft__sessions *ss);
 
 /* Close codes an owner asks for: RFC 6455's numbers, which every framing
  * maps to its own way of ending. */

@@ -358,7 +358,11 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
                                        void *user, void (*free_user)(void *user));
 
 /* Options; each returns WEFT_ESTATE once listening unless noted.
- *  transformer: "websockets" (default), "engine.io", or both side by side
+ *  transformer: "websockets" (default), "engine.io", "vibe" (the Vibe
+ *    protocol of vibe-protocol 3.0.0-Alpha9 at the path: ws, httpstream
+ *    and httplongpoll; events map to the emitter's, replies to its acks;
+ *    JSON only: weft_server_listen() is WEFT_EINVAL with another parser;
+ *    its own heartbeat, see session_heartbeat), or several side by side
  *    as a comma-separated list ("websockets,engine.io"): every URL then
  *    serves each (one port; a request with an EIO query is engine.io's),
  *    broadcasts reach every spark, and the spec names the first.
@@ -541,8 +545,16 @@ WEFT_EXTERN int weft_server_set_batching(weft_server *server, size_t max_bytes);
  *    ping packet every `interval_ms`; a session whose pong has not come
  *    `timeout_ms` later is closed (error kind "timeout"), and so is one
  *    abandoned (its polls stopped). Primus's primus::ping heartbeat
- *    (ping_interval) runs inside the messages as well. Errors: WEFT_EINVAL
- *    (0, or over 2^31 - 1), WEFT_ESTATE (listening).
+ *    (ping_interval) runs inside the messages as well. For "vibe" it is
+ *    the heartbeat the server hands each socket in its handshake
+ *    (heartbeat = interval_ms, 20000 by default; _heartbeat = timeout_ms,
+ *    5000): the client sends a heartbeat event every interval less
+ *    timeout, each echoed; a socket that sent none for interval_ms is
+ *    closed (error kind "timeout"); no primus::ping is sent to Vibe
+ *    sockets. May be called while listening: Vibe sockets opened
+ *    afterwards take the new values, engine.io sessions keep the ones they
+ *    listened with. Errors: WEFT_EINVAL (0, or over 2^31 - 1),
+ *    WEFT_ESTATE (closing).
  *  session_cookie: the name of a cookie set on the handshake answer of a
  *    polling session, holding its sid (engine.io's `cookie` option, e.g.
  *    "io"), so a load balancer can send a session's requests to the same
@@ -868,8 +880,12 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *  verify: 0 turns certificate verification off (tests, development only);
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
-/* The transformer to dial with: "websockets" (default). A tcp:// or ipc://
- * URL picks "fast-tcp" itself, and "websockets" then changes nothing. Before
+/* The transformer to dial with: "websockets" (default), "engine.io", or
+ * "vibe" (the Vibe protocol: over ws, or httplongpoll when the URL's query
+ * says transport=longpoll; httpstream is not dialed yet, a connect error;
+ * emitter events and acks as Vibe events and replies, the server's
+ * heartbeat from its handshake, no primus::ping). A tcp:// or ipc:// URL
+ * picks "fast-tcp" itself, and "websockets" then changes nothing. Before
  * weft_client_open(); errors: WEFT_EINVAL (NULL), WEFT_EUNSUPPORTED (a name
  * this build does not have), WEFT_EURL (it does not serve the URL's
  * scheme), WEFT_ESTATE (opened already). */

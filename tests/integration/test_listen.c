@@ -483,7 +483,9 @@ static void test_transformers(void **state) {
   assert_string_equal(weft_transformer_at(0), "websockets");
   assert_string_equal(weft_transformer_at(1), "engine.io");
   assert_string_equal(weft_transformer_at(2), "fast-tcp");
-  assert_null(weft_transformer_at(3));
+  assert_string_equal(weft_transformer_at(3), "vibe");
+  assert_null(weft_transformer_at(4));
+  assert_int_equal(weft_transformer_exists("engine.io,vibe"), 1);
   assert_int_equal(weft_transformer_exists("websockets"), 1);
   assert_int_equal(weft_transformer_exists("engine.io"), 1);
   assert_int_equal(weft_transformer_exists("websockets, engine.io"), 1);
@@ -505,6 +507,12 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_server_set_transformer(s, "engine.io,"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "engine.io,engine.io"), WEFT_EINVAL);
   assert_int_equal(weft_server_set_transformer(s, "engine.io,websockets"), 0);
+  /* Vibe binds its own endpoint: beside engine.io, not beside websockets. */
+  assert_int_equal(weft_server_set_transformer(s, "websockets,vibe"), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_transformer(s, "vibe,engine.io"), 0);
+  assert_int_equal(weft_server_set_parser(s, "msgpack"), 0);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/v"), WEFT_EINVAL); /* Vibe is JSON */
+  assert_int_equal(weft_server_set_parser(s, "json"), 0);
   assert_int_equal(weft_server_set_transformer(s, "websockets"), 0);
   assert_int_equal(weft_server_listen(s, "sctp://127.0.0.1:0"), WEFT_EURL);
   assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/x"), 0);
@@ -513,6 +521,7 @@ static void test_transformers(void **state) {
   assert_int_equal(weft_client_new(loop, "sctp://127.0.0.1:1", &c), WEFT_EURL);
   assert_int_equal(weft_client_new(loop, "ws+unix:///tmp/x.sock:/p", &c), 0);
   assert_int_equal(weft_client_set_transformer(c, "sockjs"), WEFT_EUNSUPPORTED);
+  assert_int_equal(weft_client_set_transformer(c, "vibe"), 0); /* dialed over ws */
   assert_int_equal(weft_client_set_transformer(c, NULL), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(NULL, "websockets"), WEFT_EINVAL);
   assert_int_equal(weft_client_set_transformer(c, "websockets"), 0);

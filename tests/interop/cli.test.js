@@ -96,7 +96,7 @@ describe('weft serve (CLI)', { skip: CLI ? false : 'WEFT_CLI not set' }, () => {
     child.stderr.on('data', (d) => { err += d; });
     const code = await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(code, 2);
-    assert.match(err, /unknown transformer sockjs \(available: websockets, engine.io, fast-tcp\)/);
+    assert.match(err, /unknown transformer sockjs \(available: websockets, engine.io, fast-tcp, vibe\)/);
   });
 });
 

@@ -14,11 +14,12 @@
 #include <uv.h>
 #include <weft/weft.h>
 
+#include "serve_until_signal.h"
+
 typedef struct app {
   weft_loop *loop;
   weft_server *server;
   const char *token;
-  uv_signal_t sigint, sigterm;
 } app;
 
 typedef struct pending_auth {
@@ -109,14 +110,6 @@ static void authorize(weft_auth *req, void *user) {
   uv_timer_start(&p->timer, on_auth_timer, 10, 0);
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
-  app *a = h->data;
-  (void)signum;
-  uv_close((uv_handle_t *)&a->sigint, NULL);
-  uv_close((uv_handle_t *)&a->sigterm, NULL);
-  weft_server_destroy(a->server, NULL);
-}
-
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   const char *host = "127.0.0.1", *path = "/primus", *parser = "json", *cert = NULL, *key = NULL;
@@ -187,12 +180,5 @@ int main(int argc, char **argv) {
   printf("listening on %s://%s:%d%s\n", scheme, host, weft_server_port(a.server),
          weft_server_pathname(a.server));
   fflush(stdout);
-  uv_loop_t *uv = weft_loop_uv(a.loop);
-  uv_signal_init(uv, &a.sigint);
-  uv_signal_init(uv, &a.sigterm);
-  a.sigint.data = a.sigterm.data = &a;
-  uv_signal_start(&a.sigint, on_signal, SIGINT);
-  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-  weft_loop_run(a.loop);
-  return weft_loop_close(a.loop) == 0 ? 0 : 1;
+  return weft_test_serve_until_signal(a.loop, a.server);
 }

@@ -11,11 +11,7 @@
 #include "base/common.h"
 #include "dial.h"
 
-#define EMIT(d, name, ...)                                                                         \
-  do {                                                                                             \
-    if (!(d)->done && (d)->base.owner && (d)->base.ev->name)                                       \
-      (d)->base.ev->name(&(d)->base, __VA_ARGS__);                                                 \
-  } while (0)
+#define EMIT WEFT__DIAL_EMIT
 
 /* ---- the end ---- */
 

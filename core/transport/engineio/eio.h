@@ -90,13 +90,12 @@ typedef struct weft__eio_listener {
   weft__listener *l;
   weft__map sids; /* hash of a sid -> chain of sessions */
   weft__rand rand;
-  uv_timer_t timer;
+  weft__sessions life; /* its sessions, endpoint and timer (transport.h) */
   struct {
     weft__eio_session *head, *tail;
   } lists[3];
   uint32_t delay[3];
-  size_t n_sessions; /* alive, admitted or not */
-  uint8_t joined, stopping, timer_open, ep_open, done;
+  uint8_t joined;
 } weft__eio_listener;
 
 int weft__eio_bind(weft__listener *l);
@@ -109,8 +108,6 @@ int weft__eio_name(weft__eio_listener *el, weft__eio_session *s);
 void weft__eio_unindex(weft__eio_listener *el, weft__eio_session *s);
 /* Moves a session to a timer list (NONE: off them all). */
 void weft__eio_timer_set(weft__eio_listener *el, weft__eio_session *s, int list);
-/* A session is gone: the listener may finish stopping. */
-void weft__eio_session_gone(weft__eio_listener *el);
 
 /* ---- session.c ---- */
 
@@ -195,9 +192,7 @@ void weft__eio_reject(weft__conn *c, int status, const char *message);
 
 extern const weft__http_handler weft__eio_handler;
 /* The session an HTTP connection serves (its block's ws part holds it). */
-static inline weft__ws_sconn *weft__eio_sconn(weft__http_conn *hc) {
-  return (weft__ws_sconn *)(void *)((char *)hc - offsetof(weft__ws_sconn, hc));
-}
+static inline weft__ws_sconn *weft__eio_sconn(weft__http_conn *hc) { return weft__ws_sconn_of(hc); }
 static inline weft__eio_session *weft__eio_session_of(weft__http_conn *hc) {
   return (weft__eio_session *)weft__eio_sconn(hc)->ws.base.owner;
 }

@@ -63,16 +63,16 @@ void weft__eio_unindex(weft__eio_listener *el, weft__eio_session *s) {
 static void on_timer(uv_timer_t *t);
 
 static void arm(weft__eio_listener *el) {
-  if (!el->timer_open) return;
+  if (!el->life.timer_open) return;
   uint64_t next = UINT64_MAX;
   for (int i = 0; i < 3; i++)
     if (el->lists[i].head && el->lists[i].head->deadline < next) next = el->lists[i].head->deadline;
   if (next == UINT64_MAX) {
-    uv_timer_stop(&el->timer);
+    uv_timer_stop(&el->life.timer);
     return;
   }
   uint64_t now = uv_now(el->l->p.loop->uv);
-  uv_timer_start(&el->timer, on_timer, next > now ? next - now : 0, 0);
+  uv_timer_start(&el->life.timer, on_timer, next > now ? next - now : 0, 0);
 }
 
 void weft__eio_timer_set(weft__eio_listener *el, weft__eio_session *s, int list) {
@@ -98,8 +98,8 @@ void weft__eio_timer_set(weft__eio_listener *el, weft__eio_session *s, int list)
   el->lists[list].tail = s;
   /* A session that became the earliest of its list may be due before the
    * timer fires. */
-  if (!s->tprev && (!uv_is_active((uv_handle_t *)&el->timer) ||
-                    uv_timer_get_due_in(&el->timer) > el->delay[list]))
+  if (!s->tprev && (!uv_is_active((uv_handle_t *)&el->life.timer) ||
+                    uv_timer_get_due_in(&el->life.timer) > el->delay[list]))
     arm(el);
 }
 
@@ -117,29 +117,12 @@ static void on_timer(uv_timer_t *t) {
 
 /* ---- life ---- */
 
-static void on_timer_closed(uv_handle_t *h) {
-  weft__eio_listener *el = h->data;
-  weft__listener *l = el->l;
-  weft__map_free(&el->sids);
-  l->p.closed(l, l->p.user);
-}
-
-static void maybe_done(weft__eio_listener *el) {
-  if (!el->stopping || el->n_sessions || el->ep_open || el->done) return;
-  el->done = 1;
-  el->timer_open = 0;
-  uv_close((uv_handle_t *)&el->timer, on_timer_closed);
-}
-
-void weft__eio_session_gone(weft__eio_listener *el) {
-  el->n_sessions--;
-  maybe_done(el);
+static void freed(weft__sessions *ss) {
+  weft__map_free(&WEFT__CONTAINER(ss, weft__eio_listener, life)->sids);
 }
 
 static void on_endpoint_closed(weft__http_endpoint *ep) {
-  weft__eio_listener *el = WEFT__CONTAINER(ep, weft__eio_listener, ep);
-  el->ep_open = 0;
-  maybe_done(el);
+  weft__sessions_ep_closed(&WEFT__CONTAINER(ep, weft__eio_listener, ep)->life);
 }
 
 int weft__eio_bind(weft__listener *l) {
@@ -150,9 +133,8 @@ int weft__eio_bind(weft__listener *l) {
   el->delay[WEFT__EIO_T_PONG] =
       l->p.session_ping_timeout ? l->p.session_ping_timeout : WEFT__EIO_PING_TIMEOUT;
   el->delay[WEFT__EIO_T_CLOSE] = el->delay[WEFT__EIO_T_PONG];
-  uv_timer_init(l->p.loop->uv, &el->timer);
-  el->timer.data = el;
-  el->timer_open = 1;
+  weft__sessions_init(&el->life, l, freed);
+  el->life.timer.data = el;
   size_t size = l->p.owner_size + sizeof(weft__ws_sconn);
   size_t offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
   int rc;
@@ -164,37 +146,27 @@ int weft__eio_bind(weft__listener *l) {
     l->port = l->p.share->port;
     memcpy(l->served, l->p.share->served, sizeof(l->served));
     if (rc) {
-      el->stopping = 1;
-      maybe_done(el);
+      el->life.stopping = 1;
+      weft__sessions_check(&el->life);
     }
     return rc;
   }
-  weft__http_endpoint *ep = &el->ep;
-  ep->site = l->p.site;
-  ep->handler = &weft__eio_handler;
-  ep->user = l;
-  ep->tls = l->p.tls;
-  ep->conn_size = size;
-  ep->conn_offset = offset;
-  ep->closed = on_endpoint_closed;
-  el->http = l->http = ep;
-  el->ep_open = 1;
-  rc = weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode, l->p.attached);
-  l->port = rc ? 0 : l->p.attached ? l->p.url.port : weft__http_endpoint_port(ep);
-  weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
-  if (rc) el->stopping = 1; /* the endpoint closes: on_endpoint_closed */
+  el->http = &el->ep;
+  el->life.ep_open = 1;
+  rc = weft__ws_endpoint_open(l, &el->ep, &weft__eio_handler, on_endpoint_closed);
+  if (rc) el->life.stopping = 1; /* the endpoint closes: on_endpoint_closed */
   return rc;
 }
 
 void weft__eio_stop(weft__listener *l, int hard) {
   weft__eio_listener *el = weft__listener_priv(l);
-  el->stopping = 1;
+  el->life.stopping = 1;
   /* Sessions not yet admitted go; closing ones too when hard. Open ones
    * are the owner's to end. */
   while (hard && el->lists[WEFT__EIO_T_CLOSE].head)
     weft__eio_finish(el->lists[WEFT__EIO_T_CLOSE].head, NULL);
   if (!el->joined) weft__http_endpoint_stop(&el->ep, hard);
-  maybe_done(el);
+  weft__sessions_check(&el->life);
 }
 
 int weft__eio_adopt(weft__listener *l, int fd, const void *head, size_t len, int once) {

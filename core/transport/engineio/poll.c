@@ -124,15 +124,7 @@ void weft__eio_post_resume(weft__eio_session *s) {
 }
 
 static void handshake(weft__eio_listener *el, weft__http_conn *hc, int upgrade) {
-  if (upgrade) {
-    char accept[29];
-    int rc = weft__ws_check_upgrade(&hc->req.head, accept);
-    if (rc) {
-      weft__http_respond_status(hc, rc == WEFT_EUNSUPPORTED ? 426 : 400,
-                                rc == WEFT_EUNSUPPORTED ? "Sec-WebSocket-Version: 13\r\n" : NULL);
-      return;
-    }
-  }
+  if (upgrade && !weft__ws_upgrade_ok(hc)) return;
   weft__eio_session *s = weft__eio_session_new(el, hc);
   if (!s) {
     weft__http_respond_status(hc, 503, NULL);
@@ -157,7 +149,7 @@ static void on_request(weft__http_conn *hc) {
   int v4 = eio && strcmp(eio, "4") == 0;
   int upgrade = is_upgrade(hc);
   int ws = transport && strcmp(transport, "websocket") == 0;
-  if (el->stopping) {
+  if (el->life.stopping) {
     weft__http_respond_status(hc, 503, NULL);
     return;
   }

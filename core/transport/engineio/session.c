@@ -26,20 +26,16 @@
 /* ---- life ---- */
 
 weft__eio_session *weft__eio_session_new(weft__eio_listener *el, weft__http_conn *hs) {
-  weft__listener *l = el->l;
-  char *block = calloc(1, l->p.owner_size + sizeof(weft__eio_session));
-  if (!block) return NULL;
-  weft__eio_session *s = (weft__eio_session *)(void *)(block + l->p.owner_size);
-  s->base.tran = &weft__transport_eio;
-  s->base.ev = l->p.ev;
-  s->base.owner = block;
+  weft__conn *c = weft__conn_block(el->l, sizeof(weft__eio_session));
+  if (!c) return NULL;
+  weft__eio_session *s = weft__eio_of(c);
   s->el = el;
   s->hs = hs;
   s->tlist = WEFT__EIO_T_NONE;
   s->first = 1;
   const char *b64 = weft__http_req_query(&hs->req, "b64");
   s->b64 = b64 && *b64;
-  el->n_sessions++;
+  el->life.n++;
   return s;
 }
 
@@ -60,7 +56,7 @@ static void session_free(weft__eio_session *s) {
   free(s->q);
   weft__http_req_free(&s->req);
   if (!s->kept) free((char *)s - el->l->p.owner_size); /* else the owner frees it */
-  weft__eio_session_gone(el);
+  weft__sessions_gone(&el->life);
 }
 
 void weft__eio_release(weft__eio_session *s) {
@@ -409,10 +405,6 @@ void weft__eio_reject(weft__conn *c, int status, const char *message) {
   if (s->state != WEFT__EIO_S_NEW || !hc) return;
   s->hs = NULL;
   weft__eio_sconn(hc)->ws.base.owner = NULL;
-  if (status < 400 || status > 599) status = 401;
-  if (message)
-    weft__http_respond_error(hc, status, message);
-  else
-    weft__http_respond_status(hc, status, NULL);
+  weft__http_refuse(hc, status, message);
   weft__eio_finish(s, NULL);
 }

@@ -201,15 +201,12 @@ static const weft__conn_events ws_events = {ws_opened,  ws_message, ws_drained, 
 
 int weft__eio_ws_open(weft__eio_session *s, weft__http_conn *hc) {
   weft__ws_sconn *sc = weft__eio_sconn(hc);
-  sc->ws.base.tran = &weft__transport_ws;
-  sc->ws.base.ev = &ws_events;
-  sc->ws.base.owner = s;
   int probe = s->state == WEFT__EIO_S_OPEN;
   if (probe)
     s->ws = sc;
   else
     s->hs = hc;
-  int rc = weft__ws_serve(sc, s->el->l->p.max_length, NULL, NULL);
+  int rc = weft__ws_serve_for(sc, &ws_events, s, s->el->l->p.max_length);
   if (rc == 0 && probe) weft__http_deadline(hc, WEFT__EIO_UPGRADE_MS);
   return rc;
 }

@@ -40,20 +40,7 @@ static void on_request(weft__http_conn *hc) {
     weft__http_respond_status(hc, 426, NULL);
     return;
   }
-  char accept[29];
-  int rc = weft__ws_check_upgrade(h, accept);
-  /* A body with the upgrade would be read as frames: refuse it. */
-  const char *cl = weft__http_get(h, "Content-Length");
-  if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))
-    rc = WEFT_EPROTO;
-  if (rc == WEFT_EUNSUPPORTED) {
-    weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
-    return;
-  }
-  if (rc != 0) {
-    weft__http_respond_status(hc, 400, NULL);
-    return;
-  }
+  if (!weft__ws_upgrade_ok(hc)) return;
   weft__listener *l = listener_of(hc);
   weft__ws_sconn *sc = of_hc(hc);
   weft__ws_conn *w = &sc->ws;
@@ -103,6 +90,14 @@ int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const 
   return 0;
 }
 
+int weft__ws_serve_for(weft__ws_sconn *sc, const weft__conn_events *ev, void *owner,
+                       size_t max_length) {
+  sc->ws.base.tran = &weft__transport_ws;
+  sc->ws.base.ev = ev;
+  sc->ws.base.owner = owner;
+  return weft__ws_serve(sc, max_length, NULL, NULL);
+}
+
 void weft__ws_accept(weft__conn *c) {
   weft__ws_sconn *sc = (weft__ws_sconn *)c;
   weft__http_conn *hc = &sc->hc;
@@ -129,11 +124,22 @@ void weft__ws_accept(weft__conn *c) {
 void weft__ws_reject(weft__conn *c, int status, const char *message) {
   weft__http_conn *hc = &((weft__ws_sconn *)c)->hc;
   if (hc->state != WEFT__HC_HELD) return;
-  if (status < 400 || status > 599) status = 401;
-  if (message)
-    weft__http_respond_error(hc, status, message);
-  else
-    weft__http_respond_status(hc, status, NULL);
+  weft__http_refuse(hc, status, message);
+}
+
+int weft__ws_upgrade_ok(weft__http_conn *hc) {
+  const weft__http_head *h = &hc->req.head;
+  char accept[29];
+  int rc = weft__ws_check_upgrade(h, accept);
+  /* A body with the upgrade would be read as frames: refuse it. */
+  const char *cl = weft__http_get(h, "Content-Length");
+  if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))
+    rc = WEFT_EPROTO;
+  if (rc == WEFT_EUNSUPPORTED)
+    weft__http_respond_status(hc, 426, "Sec-WebSocket-Version: 13\r\n");
+  else if (rc != 0)
+    weft__http_respond_status(hc, 400, NULL);
+  return rc == 0;
 }
 
 /* ---- the stream, once upgraded ---- */
@@ -196,22 +202,26 @@ static void on_endpoint_closed(weft__http_endpoint *ep) {
   l->p.closed(l, l->p.user);
 }
 
-int weft__ws_bind(weft__listener *l) {
-  weft__ws_listener *wl = weft__listener_priv(l);
-  weft__http_endpoint *ep = &wl->ep;
+int weft__ws_endpoint_open(weft__listener *l, weft__http_endpoint *ep, const weft__http_handler *h,
+                           void (*closed)(weft__http_endpoint *ep)) {
   ep->site = l->p.site;
-  ep->handler = &handler;
+  ep->handler = h;
   ep->user = l;
   ep->tls = l->p.tls;
   ep->conn_size = l->p.owner_size + sizeof(weft__ws_sconn);
   ep->conn_offset = l->p.owner_size + offsetof(weft__ws_sconn, hc);
-  ep->closed = on_endpoint_closed;
+  ep->closed = closed;
   l->http = ep;
   int rc =
       weft__http_endpoint_open(ep, l->p.loop, &l->p.url, l->p.path, l->p.unix_mode, l->p.attached);
   l->port = rc ? 0 : l->p.attached ? l->p.url.port : weft__http_endpoint_port(ep);
   weft__url_format(&l->p.url, l->port, ep->path, l->served, sizeof(l->served));
   return rc;
+}
+
+int weft__ws_bind(weft__listener *l) {
+  weft__ws_listener *wl = weft__listener_priv(l);
+  return weft__ws_endpoint_open(l, &wl->ep, &handler, on_endpoint_closed);
 }
 
 const weft__http_req *weft__ws_peer(const weft__conn *c) {

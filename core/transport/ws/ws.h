@@ -60,6 +60,12 @@ typedef struct weft__ws_sconn {
   weft__http_conn hc;
 } weft__ws_sconn;
 
+/* The server connection an HTTP connection of a ws_sconn block is part of
+ * (framings that serve WebSockets among their requests: engine.io, Vibe). */
+static inline weft__ws_sconn *weft__ws_sconn_of(weft__http_conn *hc) {
+  return (weft__ws_sconn *)(void *)((char *)hc - offsetof(weft__ws_sconn, hc));
+}
+
 static inline weft__stream *weft__ws_io(weft__ws_conn *w) {
   return (weft__stream *)(void *)(w + 1);
 }
@@ -103,6 +109,18 @@ int weft__ws_bind(weft__listener *l);
  * upgrade to WebSocket (engine.io) use it too. Returns 0, or an error
  * after which the connection is aborted. */
 int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const char *extra);
+/* The same for a WebSocket that another framing's session owns: its events
+ * go to `ev` with `owner` as the connection's owner. */
+int weft__ws_serve_for(weft__ws_sconn *sc, const weft__conn_events *ev, void *owner,
+                       size_t max_length);
+/* Opens l's own HTTP endpoint `ep` with `h` on ws_sconn blocks (the owner's
+ * part before each), and fills l->http, l->port and l->served. Returns 0 or
+ * the error of weft__http_endpoint_open (then `closed` follows). */
+int weft__ws_endpoint_open(weft__listener *l, weft__http_endpoint *ep, const weft__http_handler *h,
+                           void (*closed)(weft__http_endpoint *ep));
+/* Is hc a valid WebSocket upgrade request (no body)? When not, it is
+ * answered (426 for another version, else 400) and this returns 0. */
+int weft__ws_upgrade_ok(weft__http_conn *hc);
 void weft__ws_accept(weft__conn *c);
 void weft__ws_reject(weft__conn *c, int status, const char *message);
 void weft__ws_stop(weft__listener *l, int hard);

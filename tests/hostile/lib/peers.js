@@ -10,6 +10,7 @@
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const readline = require('node:readline');
 
@@ -130,4 +131,57 @@ async function startCrowd(t, url, { ws = 20, eio = 0 } = {}) {
   };
 }
 
-module.exports = { CLI, MiB, WebSocket, startServer, startCrowd };
+/**
+ * 1000 sessions opened and abandoned, twice: `openOne()` opens one and
+ * returns its id, `count()` says how many connections the server has open;
+ * each round waits (at most 6 s) until only `crowd` remain, then the RSS.
+ * The first round says what stays (the allocator's and the tables'
+ * high-water marks), the second that nothing grows round after round.
+ */
+async function abandonRounds(t, srv, { openOne, count, crowd, what, stays = 0.5 * MiB, grows = 0.25 * MiB }) {
+  await delay(500);
+  const start = srv.rss();
+  const afters = [];
+  for (let round = 0; round < 2; round++) {
+    const ids = new Set();
+    for (let i = 0; i < 1000; i += 50)
+      for (const id of await Promise.all(Array.from({ length: 50 }, openOne))) ids.add(id);
+    assert.equal(ids.size, 1000, `every ${what} has its own id`);
+    const peak = srv.rss();
+    assert.equal(await count(), String(1000 + crowd));
+    const t0 = Date.now();
+    while (await count() !== String(crowd)) {
+      assert.ok(Date.now() - t0 < 6000, `the abandoned ${what}s are gone within 6 s`);
+      await delay(100);
+    }
+    const gone = Date.now() - t0;
+    /* The payload pool gives back what a second did not need (within 2 s),
+     * and the loop trims the heap at most once a second. */
+    await delay(3500);
+    afters.push(srv.rss());
+    t.diagnostic(`round ${round + 1}: RSS start ${(start / MiB).toFixed(1)} MiB, with 1000 ${what}s +${((peak - start) / MiB).toFixed(2)}, after +${((afters[round] - start) / MiB).toFixed(2)}; gone in ${gone} ms`);
+  }
+  assert.ok(afters[0] - start < stays, `RSS stayed ${((afters[0] - start) / MiB).toFixed(2)} MiB above the start`);
+  assert.ok(afters[1] - afters[0] < grows, `RSS grew ${((afters[1] - afters[0]) / MiB).toFixed(2)} MiB in the second round`);
+}
+
+/**
+ * A POST of 50 MiB announced in its head, none of it sent: returns the
+ * server's answer head and how much its RSS grew meanwhile.
+ */
+async function oversizePost(t, srv, target) {
+  const socket = net.connect(srv.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  const rssBefore = srv.rss();
+  const answer = await within(new Promise((resolve, reject) => {
+    let got = '';
+    socket.on('data', (d) => { got += d.toString('latin1'); if (got.includes('\r\n\r\n')) resolve(got); });
+    socket.on('error', reject);
+    socket.write(`POST ${target} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\nContent-Length: ${50 * MiB}\r\n\r\n`);
+  }), 5000, 'the answer to a 50 MiB POST');
+  const grew = srv.rss() - rssBefore;
+  socket.destroy();
+  return { answer, grew };
+}
+
+module.exports = { CLI, MiB, WebSocket, startServer, startCrowd, abandonRounds, oversizePost };

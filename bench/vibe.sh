@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Vibe (issue #21): weft (`weft serve --transformer vibe --mode echo`)
+# beside the reference Vibe server (bench/peers/vibe_server.js,
+# vibe-protocol 3.0.0-Alpha9 with the Node 20 long-poll guard) in the same
+# run, each transport: ws, httpstream, httplongpoll. The server pinned to
+# CPU 0, the load generator bench/vibe_load.js (the reference client) to
+# CPU 1. Events/s and events per server CPU-second; RUNS runs (3), medians;
+# results/vibe.json. Not asserted anywhere.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+RUNS=${RUNS:-3}
+CONNS=${CONNS:-20}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
+mkdir -p bench/results
+out=bench/results/vibe.json
+if [ ! -x "$BUILD/weft" ] || [ ! -d tests/vibe/node_modules/vibe-protocol ]; then
+  echo "vibe: build first and install tests/vibe's npm packages (scripts/deps.sh)" >&2
+  exit 1
+fi
+servers=("weft|$BUILD/weft serve --mode echo --transformer vibe --listen http://127.0.0.1:0/vibe"
+  "reference|node bench/peers/vibe_server.js 0")
+echo "[" >"$out"
+first=1
+for entry in "${servers[@]}"; do
+  name=${entry%%|*}
+  log=$(mktemp)
+  taskset -c 0 ${entry#*|} >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 50); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
+  url=$(grep -m1 '^listening on ' "$log" | sed 's/^listening on //; s/^ws:/http:/')
+  for transport in ws httpstream httplongpoll; do
+    results=()
+    for _ in $(seq "$RUNS"); do
+      results+=("$(taskset -c 1 node bench/vibe_load.js --url "$url" --transport "$transport" \
+        --conns "$CONNS" --seconds "$SECONDS_PER_RUN" --server-pid "$pid")")
+    done
+    med=$(printf '%s\n' "${results[@]}" | node -e '
+      const rows = require("fs").readFileSync(0, "utf8").trim().split("\n").map(JSON.parse);
+      const m = (k) => { const v = rows.map((r) => r[k]).sort((a, b) => a - b); return v[v.length >> 1]; };
+      console.log(JSON.stringify({ events_per_s: m("events_per_s"), events_per_cpu_s: m("events_per_cpu_s") }));')
+    echo "vibe $name $transport: $med"
+    [ $first = 1 ] || echo "," >>"$out"
+    first=0
+    echo "{\"server\":\"$name\",\"transport\":\"$transport\",\"result\":$med}" >>"$out"
+  done
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -f "$log"
+done
+echo "]" >>"$out"

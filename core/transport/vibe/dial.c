@@ -1,0 +1,386 @@
+/*
+ * A Vibe client, over ws (a WebSocket through transport/ws/ to the URL's
+ * path) or, when the URL's query says transport=longpoll, over
+ * httplongpoll (http/fetch.c: the open GET names the socket, each poll's
+ * answer is one event and the next poll goes at once, an empty answer is
+ * the close, one POST "data=<event>" per event, GET when=abort to close).
+ * The server's first text is the handshake
+ * ("?heartbeat=<ms>&_heartbeat=<ms>"), then events both ways (event.c). The heartbeat is the
+ * client's, as the reference's: a heartbeat event `heartbeat - _heartbeat` ms after open (and after
+ * each echo), and no echo within `_heartbeat` ms ends the connection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/fetch.h"
+#include "vibe.h"
+
+typedef struct vibe_dconn {
+  weft__conn base;
+  uint8_t client;  /* 1: tells it from a server's session (transport ops) */
+  uint8_t open;    /* the handshake came (opened told) */
+  uint8_t done;    /* closed, or cancelled: no more events */
+  uint8_t waiting; /* a heartbeat was sent, its echo not yet back */
+  uint8_t longpoll;
+  weft_loop *loop;
+  weft__conn *ws;
+  /* httplongpoll: the URL (its path with the query), the socket's id, the
+   * poll held, the posts under way. */
+  weft__url url;
+  struct weft__tls_ctx *tls;
+  size_t max_length;
+  char id[64];
+  weft__http_fetch *get;
+  weft__buf posts; /* struct vibe_post * each */
+  uv_timer_t timer;
+  uint32_t heartbeat, wait; /* ms, from the handshake */
+  uint64_t seq;
+  weft__vibe_pend pend;
+  weft__fault fault;
+  char fault_msg[96];
+} vibe_dconn;
+
+#define EMIT WEFT__DIAL_EMIT
+
+static void on_timer_closed(uv_handle_t *h) {
+  vibe_dconn *d = h->data;
+  weft_loop *loop = d->loop;
+  weft__vibe_pend_free(&d->pend);
+  weft__buf_free(&d->posts);
+  free(d);
+  loop->users--;
+}
+
+/* No more events; the WebSocket goes (`orderly`: with a close frame), the
+ * memory once the timer handle is closed. */
+static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
+                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out);
+static void ignored(const weft__http_result *r, void *user);
+typedef struct vibe_post {
+  vibe_dconn *d;
+  weft__http_fetch *f;
+} vibe_post;
+
+static void release(vibe_dconn *d, int orderly) {
+  d->done = 1;
+  if (d->ws) weft__transport_ws.dialer.cancel(d->ws, orderly);
+  d->ws = NULL;
+  if (d->get) weft__http_fetch_cancel(d->get);
+  d->get = NULL;
+  vibe_post **posts = (vibe_post **)(void *)d->posts.data;
+  for (size_t i = 0; i < d->posts.len / sizeof(*posts); i++) {
+    weft__http_fetch_cancel(posts[i]->f);
+    free(posts[i]);
+  }
+  d->posts.len = 0;
+  /* The server may not see the poll go: tell it (the reference's abort). */
+  if (d->longpoll && d->id[0] && orderly) request(d, "GET", "abort", NULL, 0, ignored, NULL, NULL);
+  if (!uv_is_closing((uv_handle_t *)&d->timer)) uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+}
+
+static void finish(vibe_dconn *d, const weft__fault *why, int orderly) {
+  if (d->done) return;
+  if (d->open) EMIT(d, closing, why);
+  EMIT(d, closed, why);
+  release(d, orderly);
+}
+
+static void fail(vibe_dconn *d, int code, const char *kind, const char *msg) {
+  snprintf(d->fault_msg, sizeof(d->fault_msg), "%s", msg);
+  d->fault = (weft__fault){code, kind, d->fault_msg};
+  finish(d, &d->fault, 1);
+}
+
+static int post(vibe_dconn *d, const uint8_t *text, size_t n);
+
+static int send_text(vibe_dconn *d, const uint8_t *text, size_t n, size_t *queued) {
+  if (d->longpoll) {
+    if (queued) *queued = 0;
+    return post(d, text, n);
+  }
+  if (!d->ws) return WEFT_ECLOSED;
+  weft__payload *p = weft__payload_take(d->loop, WEFT__P_TEXT, text, n);
+  if (!p) return WEFT_ENOMEM;
+  int rc = d->ws->tran->conn.send(d->ws, p, SIZE_MAX, queued);
+  weft__payload_release(p);
+  return rc;
+}
+
+/* ---- heartbeat ---- */
+
+static void on_timer(uv_timer_t *t) {
+  vibe_dconn *d = t->data;
+  if (d->waiting) {
+    fail(d, WEFT_ETIMEDOUT, "timeout", "no heartbeat echo from the server");
+    return;
+  }
+  char hb[64];
+  int n = snprintf(hb, sizeof(hb), "{\"id\":\"n%llu\",\"type\":\"heartbeat\",\"reply\":false}",
+                   (unsigned long long)++d->seq);
+  d->waiting = 1;
+  send_text(d, (const uint8_t *)hb, (size_t)n, NULL);
+  uv_timer_start(&d->timer, on_timer, d->wait, 0);
+}
+
+static void beat(vibe_dconn *d) {
+  d->waiting = 0;
+  if (!d->done && d->heartbeat > d->wait)
+    uv_timer_start(&d->timer, on_timer, d->heartbeat - d->wait, 0);
+}
+
+/* A number parameter of the handshake ("?heartbeat=20000&_heartbeat=5000"). */
+static uint32_t param(const uint8_t *q, size_t len, const char *key, uint32_t def) {
+  size_t k = strlen(key);
+  for (size_t i = 0; i + k + 1 < len; i++)
+    if ((i == 0 || q[i - 1] == '?' || q[i - 1] == '&') && memcmp(q + i, key, k) == 0 &&
+        q[i + k] == '=') {
+      uint64_t v = 0;
+      for (size_t j = i + k + 1; j < len && q[j] >= '0' && q[j] <= '9' && v < 0x7fffffff; j++)
+        v = v * 10 + (uint64_t)(q[j] - '0');
+      return (uint32_t)v;
+    }
+  return def;
+}
+
+/* ---- the WebSocket's events ---- */
+
+static void text_in(vibe_dconn *d, uint8_t *data, size_t len) {
+  if (!d->open) {
+    if (len == 0 || data[0] != '?') {
+      fail(d, WEFT_EPROTO, "protocol", "no Vibe handshake");
+      return;
+    }
+    d->heartbeat = param(data, len, "heartbeat", 20000);
+    d->wait = param(data, len, "_heartbeat", 5000);
+    d->open = 1;
+    beat(d);
+    if (d->base.owner && d->base.ev->opened) d->base.ev->opened(&d->base);
+    return;
+  }
+  weft__buf out = {0};
+  int rc = weft__vibe_incoming(&d->pend, data, len, &out);
+  if (rc == 1)
+    beat(d); /* the echo of our heartbeat */
+  else if (rc < 0)
+    fail(d, rc, "protocol", "malformed Vibe event");
+  else if (out.len)
+    EMIT(d, message, 0, out.data, out.len);
+  weft__buf_free(&out);
+}
+
+static void ws_message(weft__conn *c, int binary, uint8_t *data, size_t len) {
+  vibe_dconn *d = c->owner;
+  if (d && !d->done && !binary) text_in(d, data, len);
+}
+
+static void ws_drained(weft__conn *c) {
+  vibe_dconn *d = c->owner;
+  if (d && d->open && !d->done && d->base.owner && d->base.ev->drained)
+    d->base.ev->drained(&d->base);
+}
+
+static void ws_refused(weft__conn *c, int status, const uint8_t *body, size_t len) {
+  vibe_dconn *d = c->owner;
+  if (d) EMIT(d, refused, status, body, len);
+}
+
+static int ws_closed(weft__conn *c, const weft__fault *why) {
+  vibe_dconn *d = c->owner;
+  if (!d || d->ws != c) return 0;
+  d->ws = NULL;
+  finish(d, why, 0);
+  return 0;
+}
+
+static const weft__conn_events ws_events = {NULL, ws_message, ws_drained, NULL,
+                                            NULL, ws_refused, ws_closed,  NULL};
+
+/* ---- httplongpoll ---- */
+
+/* The URL's path with "&when=…&id=…" (the reference's targets). */
+static void ignored(const weft__http_result *r, void *user) {
+  (void)r;
+  (void)user;
+}
+
+static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
+                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out) {
+  char target[1300];
+  snprintf(target, sizeof(target), "%s%s%s%s%s%s", d->url.path, when ? "&when=" : "",
+           when ? when : "", d->id[0] ? "&id=" : "", d->id, "");
+  weft__http_request r = {.method = method,
+                          .target = target,
+                          .body = body,
+                          .body_len = len,
+                          .ctype = body ? "text/plain; charset=utf-8" : NULL,
+                          .max_body = d->max_length + 64};
+  weft__http_fetch *f = NULL;
+  if (weft__http_fetch_request(d->loop, &d->url, &r, d->tls, cb, user, &f) != 0) f = NULL;
+  if (out) *out = f;
+}
+
+static void on_poll(const weft__http_result *r, void *user);
+
+static void poll(vibe_dconn *d) {
+  request(d, "GET", "poll", NULL, 0, on_poll, d, &d->get);
+  if (!d->get) fail(d, WEFT_EIO, "connect", "could not poll");
+}
+
+static void on_poll(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  d->get = NULL;
+  if (d->done) return;
+  if (r->error || r->status != 200 || !r->len) {
+    /* The server ended it (an empty answer), or went away. */
+    if (d->open || (r->error == 0 && r->status == 200))
+      finish(d, NULL, 0);
+    else
+      fail(d, r->error ? r->error : WEFT_EPROTO, r->error ? r->kind : "protocol",
+           r->error ? r->message : "the poll was refused");
+    return;
+  }
+  poll(d); /* no idle time between polls */
+  if (!d->done) text_in(d, r->body, r->len);
+}
+
+static void on_open(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  d->get = NULL;
+  if (d->done) return;
+  if (r->error) {
+    fail(d, r->error, r->kind, r->message);
+    return;
+  }
+  if (r->status != 200) {
+    EMIT(d, refused, r->status, r->body, r->len);
+    finish(d, NULL, 0);
+    return;
+  }
+  /* "?id=<id>": the socket's name. */
+  size_t n = 0;
+  if (r->len > 4 && !memcmp(r->body, "?id=", 4))
+    while (4 + n < r->len && r->body[4 + n] != '&' && n < sizeof(d->id))
+      n++;
+  /* It goes into request targets: letters, digits, '-' and '_' only. */
+  for (size_t i = 0; i < n && n < sizeof(d->id); i++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r->body[4 + i]))
+      n = 0;
+  if (n == 0 || n >= sizeof(d->id)) {
+    fail(d, WEFT_EPROTO, "protocol", "no Vibe socket id");
+    return;
+  }
+  memcpy(d->id, r->body + 4, n);
+  d->id[n] = '\0';
+  poll(d);
+}
+
+/* A post answered: out of the list of those under way. */
+static void on_post(const weft__http_result *r, void *user) {
+  (void)r;
+  vibe_post *vp = user;
+  weft__buf *b = &vp->d->posts;
+  vibe_post **posts = (vibe_post **)(void *)b->data;
+  size_t n = b->len / sizeof(*posts);
+  for (size_t i = 0; i < n; i++)
+    if (posts[i] == vp) {
+      posts[i] = posts[n - 1];
+      b->len -= sizeof(*posts);
+      break;
+    }
+  free(vp);
+}
+
+static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
+  if (!d->id[0]) return WEFT_ECLOSED;
+  if (weft__buf_reserve(&d->posts, sizeof(vibe_post *)) != 0) return WEFT_ENOMEM;
+  vibe_post *vp = calloc(1, sizeof(*vp));
+  weft__buf body = {0};
+  int rc = vp ? weft__buf_append(&body, "data=", 5) : WEFT_ENOMEM;
+  if (!rc) rc = weft__buf_append(&body, text, n);
+  if (!rc) {
+    vp->d = d;
+    request(d, "POST", NULL, body.data, body.len, on_post, vp, &vp->f);
+    if (!vp->f) rc = WEFT_EIO;
+  }
+  weft__buf_free(&body);
+  if (rc) {
+    free(vp);
+    return rc;
+  }
+  return weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
+}
+
+/* ---- the ops ---- */
+
+int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
+  *out = NULL;
+  vibe_dconn *d = calloc(1, sizeof(*d));
+  if (!d) return WEFT_ENOMEM;
+  d->base.tran = &weft__transport_vibe;
+  d->base.ev = p->ev;
+  d->base.owner = p->owner;
+  d->client = 1;
+  d->loop = p->loop;
+  uv_timer_init(p->loop->uv, &d->timer);
+  d->timer.data = d;
+  p->loop->users++;
+  *out = &d->base;
+  const char *q = strchr(p->url.path, '?');
+  d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
+  if (d->longpoll) {
+    d->url = p->url;
+    d->tls = p->tls;
+    d->max_length = p->max_length;
+    request(d, "GET", "open", NULL, 0, on_open, d, &d->get);
+    if (!d->get) fail(d, WEFT_EIO, "connect", "could not connect");
+    return 0;
+  }
+  if (q && strstr(q, "transport=stream")) {
+    fail(d, WEFT_EUNSUPPORTED, "connect", "httpstream is not dialed yet");
+    return 0;
+  }
+  weft__dial_params wp = *p;
+  wp.ev = &ws_events;
+  wp.owner = d;
+  int rc = weft__transport_ws.dialer.dial(&wp, &d->ws);
+  if (rc) {
+    d->ws = NULL;
+    fail(d, rc, "connect", weft_strerror(rc));
+  }
+  return 0;
+}
+
+void weft__vibe_cancel(weft__conn *c, int orderly) {
+  vibe_dconn *d = (vibe_dconn *)c;
+  c->owner = NULL;
+  if (!d->done) release(d, orderly);
+}
+
+int weft__vibe_dsend(weft__conn *c, weft__payload *p, size_t *queued) {
+  vibe_dconn *d = (vibe_dconn *)c;
+  if (d->done || !d->open) return WEFT_ECLOSED;
+  if (p->kind == WEFT__P_BINARY) return WEFT_EUNSUPPORTED;
+  if (p->len >= 9 && memcmp(p->data, "\"primus::", 9) == 0) { /* Primus's own: not Vibe's */
+    if (queued) *queued = weft__vibe_dqueued(c, NULL);
+    return 0;
+  }
+  weft__buf text = {0};
+  int rc =
+      weft__vibe_from_message(p->data, p->len, ++d->seq, weft__vibe_pend_take, &d->pend, &text);
+  if (rc == 0) rc = send_text(d, text.data, text.len, queued);
+  weft__vibe_pend_done(&d->pend);
+  weft__buf_free(&text);
+  return rc;
+}
+
+size_t weft__vibe_dqueued(const weft__conn *c, size_t *held) { /* httplongpoll: 0 */
+  const vibe_dconn *d = (const vibe_dconn *)(const void *)c;
+  if (d->ws) return d->ws->tran->conn.queued(d->ws, held);
+  if (held) *held = 0;
+  return 0;
+}
+
+void weft__vibe_dclose(weft__conn *c) { finish((vibe_dconn *)c, NULL, 1); }
+
+void weft__vibe_dabort(weft__conn *c) { finish((vibe_dconn *)c, NULL, 0); }

@@ -1,0 +1,239 @@
+/*
+ * Vibe's events and the emitter's packets, both ways, with no I/O (the
+ * fuzz target's way in). A Vibe event is {"id", "type", "data", "reply"}
+ * (vibe-protocol 3.0.0-Alpha9, lib/socket.js and lib/server.js); the
+ * emitter's is {"type": 0, "data": [name, arg], "id": N} and its answer
+ * {"type": 1, "id": N, "data": [null, value]} or [reason] (weft/ext.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vibe.h"
+
+static int append_json(weft__buf *out, const weft_value *v) {
+  uint8_t *enc;
+  size_t n;
+  int rc = weft_value_encode("json", v, &enc, &n);
+  if (rc) return rc;
+  rc = weft__buf_append(out, enc, n);
+  weft_free(enc);
+  return rc;
+}
+
+static int append(weft__buf *out, const char *s) { return weft__buf_append(out, s, strlen(s)); }
+
+static int get_bool(const weft_value *v) {
+  int b = 0;
+  return v && weft_value_get_bool(v, &b) == 0 && b;
+}
+
+/* A decimal uint32 without sign or leading zero (our own reply ids). */
+static int parse_u32(const weft_value *v, uint32_t *out) {
+  const char *s;
+  size_t n;
+  if (!v || weft_value_get_string(v, &s, &n) != 0 || n == 0 || n > 10 || (s[0] == '0' && n > 1))
+    return 0;
+  uint64_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return 0;
+    x = x * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (x == 0 || x > UINT32_MAX) return 0;
+  *out = (uint32_t)x;
+  return 1;
+}
+
+int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in) {
+  memset(in, 0, sizeof(*in));
+  int rc = weft_value_decode("json", text, len, &in->root, NULL);
+  if (rc) return rc;
+  const weft_value *type = weft_value_map_get(in->root, "type", 4);
+  if (weft_value_type(in->root) != WEFT_MAP || !type ||
+      weft_value_get_string(type, &in->type, &in->type_len) != 0 || in->type_len == 0 ||
+      memchr(in->type, 0, in->type_len)) {
+    weft__vibe_in_free(in);
+    return WEFT_EPROTO;
+  }
+  in->data = weft_value_map_get(in->root, "data", 4);
+  in->id = weft_value_map_get(in->root, "id", 2);
+  in->reply = get_bool(weft_value_map_get(in->root, "reply", 5));
+  in->kind = WEFT__VIBE_EVENT;
+  if (in->type_len == 9 && memcmp(in->type, "heartbeat", 9) == 0) {
+    in->kind = WEFT__VIBE_HEARTBEAT;
+  } else if (in->type_len == 5 && memcmp(in->type, "reply", 5) == 0) {
+    /* An answer to one of ours: {"id": "N", "data": v, "exception": b}. */
+    in->kind = WEFT__VIBE_REPLY;
+    if (weft_value_type(in->data) != WEFT_MAP ||
+        !parse_u32(weft_value_map_get(in->data, "id", 2), &in->ack))
+      in->ack = 0; /* not one of ours: dropped, as the reference drops it */
+    in->exception = get_bool(weft_value_map_get(in->data, "exception", 9));
+  }
+  if (in->reply && !in->id) in->reply = 0; /* nothing to answer to */
+  return 0;
+}
+
+void weft__vibe_in_free(weft__vibe_in *in) {
+  weft_value_free(in->root);
+  in->root = NULL;
+}
+
+int weft__vibe_to_emitter(const weft__vibe_in *in, uint32_t n, weft__buf *out) {
+  char num[32];
+  int rc;
+  if (in->kind == WEFT__VIBE_REPLY) {
+    const weft_value *v = weft_value_map_get(in->data, "data", 4);
+    snprintf(num, sizeof(num), "{\"type\":1,\"id\":%u,\"data\":[", in->ack);
+    rc = append(out, num);
+    if (!rc && !in->exception) rc = append(out, "null,");
+    if (!rc) rc = v ? append_json(out, v) : append(out, "null");
+    return rc ? rc : append(out, "]}");
+  }
+  weft_value *name = weft_value_new_string(in->type, in->type_len);
+  if (!name) return WEFT_EUTF8;
+  rc = append(out, "{\"type\":0,\"data\":[");
+  if (!rc) rc = append_json(out, name);
+  weft_value_free(name);
+  if (!rc && in->data) rc = append(out, ",");
+  if (!rc && in->data) rc = append_json(out, in->data);
+  if (!rc) rc = append(out, "]");
+  if (!rc && n) {
+    snprintf(num, sizeof(num), ",\"id\":%u", n);
+    rc = append(out, num);
+  }
+  return rc ? rc : append(out, "}");
+}
+
+int weft__vibe_id_json(const weft__vibe_in *in, char **out) {
+  weft__buf b = {0};
+  int rc = append_json(&b, in->id);
+  if (!rc) rc = weft__buf_putc(&b, 0);
+  if (rc) {
+    weft__buf_free(&b);
+    return rc;
+  }
+  *out = (char *)b.data;
+  return 0;
+}
+
+/* {"id":"n<seq>","type":<type>,"data":<data>,"reply":<reply>} with the
+ * type and data already JSON (data NULL: none). */
+static int event(weft__buf *out, const char *id, const weft_value *type, const char *type_json,
+                 const weft_value *data, int reply) {
+  int rc = append(out, "{\"id\":");
+  if (!rc) rc = append(out, id);
+  if (!rc) rc = append(out, ",\"type\":");
+  if (!rc) rc = type ? append_json(out, type) : append(out, type_json);
+  if (!rc && data) rc = append(out, ",\"data\":");
+  if (!rc && data) rc = append_json(out, data);
+  if (!rc) rc = append(out, reply ? ",\"reply\":true}" : ",\"reply\":false}");
+  return rc;
+}
+
+int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
+                            const char *(*reply_id)(uint32_t n, void *user), void *user,
+                            weft__buf *out) {
+  weft_value *v;
+  int rc = weft_value_decode("json", msg, len, &v, NULL);
+  if (rc) return rc;
+  char id[32];
+  snprintf(id, sizeof(id), "\"n%llu\"", (unsigned long long)seq);
+  const weft_value *type = weft_value_map_get(v, "type", 4);
+  const weft_value *data = weft_value_map_get(v, "data", 4);
+  int64_t t = -1, n = 0;
+  if (weft_value_type(v) == WEFT_MAP && type && weft_value_get_int(type, &t) == 0 && t >= 0 &&
+      t <= 4 && weft_value_type(data) == WEFT_ARRAY) {
+    weft_value_get_int(weft_value_map_get(v, "id", 2), &n);
+    size_t k = weft_value_len(data);
+    if (t == 0 && k >= 1 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_STRING) {
+      char rid[32];
+      if (n > 0 && n <= UINT32_MAX) snprintf(rid, sizeof(rid), "\"%lld\"", (long long)n);
+      rc = event(out, n > 0 ? rid : id, weft_value_array_at(data, 0), NULL,
+                 k >= 2 ? weft_value_array_at(data, 1) : NULL, n > 0);
+    } else if (t == 1 && k >= 1 && n > 0 && n <= UINT32_MAX) {
+      /* The emitter answers one of the peer's events: a Vibe reply. */
+      const char *to = reply_id((uint32_t)n, user);
+      int ok = k >= 2 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_NULL;
+      const weft_value *val = weft_value_array_at(data, ok ? 1 : 0);
+      rc = !to ? WEFT_ENOENT : append(out, "{\"id\":");
+      if (!rc) rc = append(out, id);
+      if (!rc) rc = append(out, ",\"type\":\"reply\",\"data\":{\"id\":");
+      if (!rc) rc = append(out, to);
+      if (!rc) rc = append(out, ",\"data\":");
+      if (!rc) rc = append_json(out, val);
+      if (!rc)
+        rc = append(out, ok ? ",\"exception\":false},\"reply\":false}"
+                            : ",\"exception\":true},\"reply\":false}");
+    } else {
+      rc = WEFT_EUNSUPPORTED; /* channels have no Vibe form */
+    }
+  } else {
+    rc = event(out, id, NULL, "\"message\"", v, 0); /* a plain write */
+  }
+  weft_value_free(v);
+  return rc;
+}
+
+/* ---- the peer's events that wait for an answer ---- */
+
+uint32_t weft__vibe_pend_add(weft__vibe_pend *p, const weft__vibe_in *in) {
+  if (p->len == WEFT__VIBE_PENDING_MAX) return 0;
+  if (p->len == p->cap) {
+    uint32_t cap = p->cap ? p->cap * 2 : 4;
+    weft__vibe_pending *items = realloc(p->items, cap * sizeof(*items));
+    if (!items) return 0;
+    p->items = items;
+    p->cap = cap;
+  }
+  char *id;
+  if (weft__vibe_id_json(in, &id) != 0) return 0;
+  if (++p->next == 0) p->next = 1;
+  p->items[p->len].n = p->next;
+  p->items[p->len].id = id;
+  p->len++;
+  return p->next;
+}
+
+const char *weft__vibe_pend_take(uint32_t n, void *user) {
+  weft__vibe_pend *p = user;
+  for (uint32_t i = 0; i < p->len; i++)
+    if (p->items[i].n == n) {
+      free(p->taken);
+      p->taken = p->items[i].id;
+      p->items[i] = p->items[--p->len];
+      return p->taken;
+    }
+  return NULL;
+}
+
+void weft__vibe_pend_done(weft__vibe_pend *p) {
+  free(p->taken);
+  p->taken = NULL;
+}
+
+void weft__vibe_pend_free(weft__vibe_pend *p) {
+  for (uint32_t i = 0; i < p->len; i++)
+    free(p->items[i].id);
+  free(p->items);
+  free(p->taken);
+  memset(p, 0, sizeof(*p));
+}
+
+int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__buf *out) {
+  weft__vibe_in in;
+  int rc = weft__vibe_parse(text, len, &in);
+  if (rc) return rc;
+  if (in.kind == WEFT__VIBE_HEARTBEAT) {
+    rc = 1;
+  } else if (in.kind == WEFT__VIBE_REPLY && !in.ack) {
+    rc = 0; /* an answer to nothing we asked: dropped */
+  } else {
+    uint32_t n = 0;
+    if (in.kind == WEFT__VIBE_EVENT && in.reply && (n = weft__vibe_pend_add(p, &in)) == 0)
+      rc = WEFT_ENOBUFS;
+    else
+      rc = weft__vibe_to_emitter(&in, n, out);
+  }
+  weft__vibe_in_free(&in);
+  return rc;
+}

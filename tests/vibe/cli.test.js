@@ -1,0 +1,47 @@
+'use strict';
+//
+// `weft serve --listen http://H:P/vibe --transformer vibe --mode echo`
+// (issue #21): the reference Vibe client over ws, httpstream and
+// httplongpoll gets each event back with its name and data, an event that
+// asks for a reply included (echo mode writes the event back as it came:
+// the client sees it asking for an answer in turn).
+//
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const readline = require('node:readline');
+const { test } = require('node:test');
+
+require('./node20');
+const vibe = require('vibe-protocol');
+
+const CLI = process.env.WEFT_CLI;
+
+test('weft serve --transformer vibe --mode echo echoes events with their names and data', { skip: CLI ? false : 'WEFT_CLI not set', timeout: 20000 }, async (t) => {
+  const child = spawn(CLI, ['serve', '--listen', 'http://127.0.0.1:0/vibe', '--transformer', 'vibe', '--mode', 'echo'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const line = await new Promise((resolve) => readline.createInterface({ input: child.stdout })
+    .on('line', (l) => { if (l.startsWith('listening on ')) resolve(l); }));
+  const port = Number(/:(\d+)\/vibe/.exec(line)[1]);
+  const uris = { ws: `ws://127.0.0.1:${port}/vibe`, httpstream: `http://127.0.0.1:${port}/vibe?transport=stream`,
+    httplongpoll: `http://127.0.0.1:${port}/vibe?transport=longpoll` };
+  for (const [transport, uri] of Object.entries(uris)) {
+    const socket = vibe.open(uri).on('error', () => {});
+    await new Promise((resolve) => socket.once('open', resolve));
+    const data = { transport, text: '라면', list: [1, 2.5, null, true] };
+    socket.send('greet', data);
+    assert.deepEqual(await new Promise((resolve) => socket.once('greet', (d) => resolve(d))), data, transport);
+    socket.send('bare');
+    assert.equal(await new Promise((resolve) => socket.once('bare', (d) => resolve(d === undefined ? 'none' : d))), 'none', transport);
+    socket.send('ask', 42, () => {});
+    const [value, reply] = await new Promise((resolve) => socket.once('ask', (d, r) => resolve([d, r])));
+    assert.equal(value, 42, transport);
+    assert.equal(typeof reply.resolve, 'function', `${transport}: the echoed event asks for an answer`);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.close();
+    await closed;
+  }
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 0, signal: null });
+});
