@@ -2,9 +2,9 @@
 //
 // `weft serve --listen http://H:P/vibe --transformer vibe --mode echo`
 // (issue #21): the reference Vibe client over ws, httpstream and
-// httplongpoll gets each event back with its name and data, an event that
-// asks for a reply included (echo mode writes the event back as it came:
-// the client sees it asking for an answer in turn).
+// httplongpoll gets each event back with its name and data; an event that
+// asks for a reply is answered with its data (resolved) and echoed as a
+// plain event, as echo mode does for every framing (issue #20).
 //
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -33,10 +33,12 @@ test('weft serve --transformer vibe --mode echo echoes events with their names a
     assert.deepEqual(await new Promise((resolve) => socket.once('greet', (d) => resolve(d))), data, transport);
     socket.send('bare');
     assert.equal(await new Promise((resolve) => socket.once('bare', (d) => resolve(d === undefined ? 'none' : d))), 'none', transport);
-    socket.send('ask', 42, () => {});
-    const [value, reply] = await new Promise((resolve) => socket.once('ask', (d, r) => resolve([d, r])));
+    const answered = new Promise((resolve, reject) => socket.send('ask', 42, resolve, reject));
+    const echoed = new Promise((resolve) => socket.once('ask', (d, r) => resolve([d, r])));
+    assert.equal(await answered, 42, `${transport}: the reply resolves with the data`);
+    const [value, reply] = await echoed;
     assert.equal(value, 42, transport);
-    assert.equal(typeof reply.resolve, 'function', `${transport}: the echoed event asks for an answer`);
+    assert.equal(reply, undefined, `${transport}: the echoed event asks for nothing`);
     const closed = new Promise((resolve) => socket.once('close', resolve));
     socket.close();
     await closed;
