@@ -264,6 +264,14 @@ struct weft_client {
   uint32_t refs;       /* the creator's and weft_client_retain()s */
   uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
   uint8_t freed;       /* destroyed, kept only for its retainers */
+  /* connection-state recovery (client_resume.c, decision #23) */
+  uint8_t rs_on; /* weft_client_set_recovery() */
+  weft_client_recovery_cb rs_cb;
+  void *rs_user;
+  uint8_t rs_recovered; /* the last open resumed a session */
+  char rs_id[64];       /* the session's spark id ("" before the first answer) */
+  char rs_token[48];    /* its resume token */
+  uint64_t rs_count;    /* application messages received in the session */
 };
 
 /* A client destroyed for good, kept only for its retainers: every call
@@ -286,6 +294,11 @@ int weft__client_send_string(weft_client *c, const char *s, size_t n);
 void weft__client_reconnect(weft_client *c);
 void weft__client_pend_clear(weft_client *c);
 void weft__client_on_connect_timeout(uv_timer_t *t);
+/* client_resume.c: the request target of the next attempt, with the resume
+ * parameter when recovery is on (WEFT_EURL: it does not fit). */
+int weft__client_resume_url(const weft_client *c, weft__url *u);
+/* The server's "primus::weft::rs::" answer (`rest` after the prefix). */
+void weft__client_resume_answer(weft_client *c, const char *rest, size_t len);
 
 /* server.c */
 /* Serves an already connected stream socket on the first listener (the

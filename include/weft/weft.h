@@ -849,6 +849,27 @@ WEFT_EXTERN int weft_client_set_max_length(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_compression(weft_client *c, int on);
 WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
+/* Connection-state recovery (decision #23): with `on`, the client asks the
+ * server for a session (query parameter weft_rs=1 on the upgrade) and on
+ * every reconnect presents it (weft_rs=<id>.<token>.<count>: the spark id,
+ * the server's resume token, the number of messages received in the
+ * session), so that a server with recovery on gives back the spark id, its
+ * rooms and the messages missed, before new ones. Servers without it
+ * ignore the parameter and never answer. `cb` (may be NULL) runs with the
+ * server's answer after each open, before that connection's messages:
+ * `recovered` 1 when the session was resumed, 0 for a fresh spark (the
+ * first connection, or a resume the server refused: past the window, or
+ * unknown); `id` the spark's id, borrowed for the call. A malformed answer
+ * is an error event (kind "protocol") and is ignored. Errors: WEFT_EINVAL
+ * (NULL client), WEFT_ESTATE (after the first connection started),
+ * WEFT_ECLOSED. */
+typedef void (*weft_client_recovery_cb)(weft_client *c, int recovered, const char *id, void *user);
+WEFT_EXTERN int weft_client_set_recovery(weft_client *c, int on, weft_client_recovery_cb cb,
+                                         void *user);
+/* 1 when the last open resumed the session, 0 otherwise (also before the
+ * server answered, and without recovery). Errors: WEFT_EINVAL (NULL),
+ * WEFT_ECLOSED. */
+WEFT_EXTERN int weft_client_recovered(const weft_client *c);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
 WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
 WEFT_EXTERN int weft_client_set_verify(weft_client *c, int on);
