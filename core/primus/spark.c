@@ -44,7 +44,7 @@ static void make_id(weft_spark *c) {
 
 void weft__spark_opened(weft_spark *c) {
   weft_server *s = c->server;
-  make_id(c);
+  weft__rs_open(c, make_id);
   c->state = WEFT__SP_OPEN;
   c->alive = 1;
   c->was_open = 1;
@@ -54,6 +54,7 @@ void weft__spark_opened(weft_spark *c) {
     weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, c->id, NULL,
               "spark %s connected from %s:%d (%s)", c->id, weft_spark_address(c),
               weft_spark_port(c), c->conn.tran->name);
+  if (c->rs) weft__rs_opened(c); /* the answer and the missed messages first */
   for (size_t i = 0; i < s->plugins.n && c->state == WEFT__SP_OPEN; i++)
     if (s->plugins.items[i].ops->connection)
       s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
@@ -72,6 +73,7 @@ void weft__spark_closed(weft_spark *c) {
   if (c->user_free) c->user_free(c->user);
   c->user = NULL;
   c->user_free = NULL;
+  if (c->rs) weft__rs_detach(c); /* kept for the recovery window */
 }
 
 /* ---- incoming ---- */
@@ -174,7 +176,8 @@ static int queue_full(weft_spark *c) {
 }
 
 /* One message to the spark's connection; `count`: an application's
- * message, for the metrics (Primus's own strings are not). */
+ * message, for the metrics (Primus's own strings are not): 1 is kept for
+ * recovery (when the spark has a session), 2 is one replayed from it. */
 static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
@@ -187,6 +190,7 @@ static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {
+    if (count == 1 && c->rs) weft__rs_keep(c, p);
     WEFT__METRIC(s->m.msgs_out[c->tran]++);
     WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   }
@@ -200,6 +204,8 @@ static inline int send_frame(weft_spark *c, weft__payload *p, int count) {
 int weft__spark_send_control(weft_spark *c, weft__payload *p) { return send_frame(c, p, 0); }
 
 int weft__spark_send_payload(weft_spark *c, weft__payload *p) { return send_frame(c, p, 1); }
+
+int weft__spark_replay(weft_spark *c, weft__payload *p) { return send_frame(c, p, 2); }
 
 int weft__spark_send_string(weft_spark *c, const char *str) {
   weft_value *v = weft_value_new_string(str, strlen(str));
@@ -226,6 +232,7 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   size_t mem, queued = t->conn.queued(&c->conn, &mem);
   if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
+  if (c->rs) weft__rs_keep(c, p);
   t->conn.hold(&c->conn);
   WEFT__METRIC(s->m.msgs_out[c->tran]++);
   WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
