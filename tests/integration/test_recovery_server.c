@@ -401,6 +401,22 @@ static void test_bad_calls(void **state) {
   assert_int_equal(weft_server_set_recovery(s, 1000, 0), WEFT_EINVAL);
   assert_int_equal(weft_server_set_recovery(s, 1000, 65537), WEFT_EINVAL);
   assert_int_equal(weft_server_set_recovery(s, 0, 0), 0); /* off */
+  /* The options table's rows (every host's way in). */
+  weft_value *v = weft_value_new_int(0);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), WEFT_ERANGE);
+  weft_value_free(v);
+  v = weft_value_new_int(65537);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), WEFT_ERANGE);
+  weft_value_free(v);
+  v = weft_value_new_string("2m", 2);
+  assert_int_equal(weft_server_set_option(s, "recovery", v), WEFT_ETYPE);
+  weft_value_free(v);
+  v = weft_value_new_int(120000);
+  assert_int_equal(weft_server_set_option(s, "recovery", v), 0);
+  weft_value_free(v);
+  v = weft_value_new_int(16);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), 0);
+  weft_value_free(v);
   assert_int_equal(weft_server_destroy(s, NULL), 0);
   weft_loop_run(loop);
   assert_int_equal(weft_loop_close(loop), 0);
