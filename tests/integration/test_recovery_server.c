@@ -29,7 +29,7 @@
 #include "weft/options.h"
 #include "weft/weft.h"
 
-#define WINDOW 3000
+#define WINDOW 5000
 #define MISSED 100
 #define NOISE 20
 #define FORGED 7
