@@ -319,6 +319,8 @@ int weft__rs_note_rooms(weft_spark *c, const char *const *names, size_t n);
 /* The rooms of a resumed spark, once (borrowed until weft__rs_rooms_done). */
 size_t weft__rs_rooms(weft_spark *c, const char *const **names);
 void weft__rs_rooms_done(weft_spark *c);
+/* The spark is ended for good (no reconnect): no session is kept. */
+void weft__rs_drop(weft_spark *c);
 /* The connection went: the session is kept for the window. */
 void weft__rs_detach(weft_spark *c);
 /* A message to `to` (NULL: everyone): kept by the detached sessions it

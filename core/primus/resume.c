@@ -217,6 +217,12 @@ void weft__rs_rooms_done(weft_spark *c) {
   if (c->rs) rooms_free(c->rs);
 }
 
+void weft__rs_drop(weft_spark *c) {
+  if (!c->rs) return;
+  rs_free(c->rs);
+  c->rs = NULL;
+}
+
 void weft__rs_detach(weft_spark *c) {
   weft__rs *r = c->rs;
   if (!r) return;

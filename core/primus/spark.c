@@ -353,8 +353,10 @@ int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (msg) weft_spark_write(c, msg);
   if (c->state != WEFT__SP_OPEN) return 0;
-  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR)))
+  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR))) {
+    weft__rs_drop(c); /* the client does not come back: nothing to recover */
     weft__spark_send_string(c, "primus::server::close");
+  }
   if (c->state == WEFT__SP_OPEN) {
     int error = (flags & WEFT_END_ERROR) != 0;
     c->conn.tran->conn.close(&c->conn, error ? WEFT__END_ERROR : WEFT__END_NORMAL,

@@ -363,11 +363,11 @@ WEFT_EXTERN int weft_server_new(weft_loop *loop, weft_server **out);
  * event (weft_spark_recovered() says so). At most `max_messages` are kept
  * per session (1 to 65536): the last ones while connected (those lost in
  * flight), and every one while detached — a session that would need more
- * is dropped. Past the window, with a wrong token, an unknown id or a
- * count the server cannot serve: a fresh spark, recovered 0. Messages
- * written to a spark object (weft_spark_write, weft_server_write_to) while
- * it is detached cannot reach it. Errors: WEFT_EINVAL (NULL, max_messages
- * 0 with a window or above 65536), WEFT_ESTATE (after listen),
+ * is dropped, as is the session of a spark ended by weft_spark_end()
+ * without WEFT_END_RECONNECT/WEFT_END_ERROR. Past the window, with a wrong token, an unknown id or
+ * a count the server cannot serve: a fresh spark, recovered 0. Messages written to a spark object
+ * (weft_spark_write, weft_server_write_to) while it is detached cannot reach it. Errors:
+ * WEFT_EINVAL (NULL, max_messages 0 with a window or above 65536), WEFT_ESTATE (after listen),
  * WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_recovery(weft_server *server, uint32_t window_ms,
                                          uint32_t max_messages);

@@ -444,6 +444,89 @@ static void test_cluster_same_node(void **state) {
   run(1);
 }
 
+/* ---- a deliberate end keeps no session ---- */
+
+typedef struct en {
+  weft_loop *loop;
+  weft_server *server;
+  weft_client *c1, *c2;
+  weft_spark *sp1;
+  int flags, recovered;
+  char id[64], token[32];
+  uv_timer_t step;
+} en;
+
+static void en_second(uv_timer_t *h) {
+  en *e = h->data;
+  char url[200];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?n=2&weft_rs=%s.%s.0",
+           weft_server_port(e->server), e->id, e->token);
+  if (weft_client_new(e->loop, url, &e->c2) == 0) weft_client_open(e->c2);
+}
+
+static void en_connection(weft_spark *sp, void *user) {
+  en *e = user;
+  const char *n = weft_spark_query(sp, "n");
+  if (n && strcmp(n, "1") == 0) {
+    e->sp1 = sp;
+    return;
+  }
+  e->recovered = weft_spark_recovered(sp);
+  uv_close((uv_handle_t *)&e->step, NULL);
+  weft_client_destroy(e->c2);
+  weft_server_destroy(e->server, NULL);
+}
+
+static void en_disconnection(weft_spark *sp, void *user) {
+  en *e = user;
+  if (sp == e->sp1) uv_timer_start(&e->step, en_second, 0, 0); /* once detached (or not) */
+}
+
+/* A client that did not ask for recovery itself sees the answer as data:
+ * the test reads the id and the token from it, then the server ends it. */
+static void en_data(weft_client *c, const weft_value *msg, void *user) {
+  en *e = user;
+  const char *s;
+  size_t len;
+  if (weft_value_get_string(msg, &s, &len) || len < 22 || strncmp(s, "primus::weft::rs::0:", 20))
+    return;
+  const char *colon = memchr(s + 20, ':', len - 20);
+  if (!colon) return;
+  snprintf(e->id, sizeof(e->id), "%.*s", (int)(colon - s - 20), s + 20);
+  snprintf(e->token, sizeof(e->token), "%.*s", (int)(s + len - colon - 1), colon + 1);
+  weft_spark_end(e->sp1, NULL, e->flags);
+  weft_client_destroy(c);
+}
+
+static int end_then_resume(int flags) {
+  en e = {.flags = flags, .recovered = -1};
+  assert_int_equal(weft_loop_new(&e.loop), 0);
+  assert_int_equal(weft_server_new(e.loop, &e.server), 0);
+  weft_server_events sev = {
+      .size = sizeof(sev), .connection = en_connection, .disconnection = en_disconnection};
+  assert_int_equal(weft_server_set_events(e.server, &sev, &e, NULL), 0);
+  assert_int_equal(weft_server_set_recovery(e.server, WINDOW, 64), 0);
+  assert_int_equal(weft_server_listen(e.server, "ws://127.0.0.1:0/primus"), 0);
+  uv_timer_init(weft_loop_uv(e.loop), &e.step);
+  e.step.data = &e;
+  char url[96];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?n=1&weft_rs=1", weft_server_port(e.server));
+  assert_int_equal(weft_client_new(e.loop, url, &e.c1), 0);
+  weft_client_events cev = {.size = sizeof(cev), .data = en_data};
+  assert_int_equal(weft_client_set_events(e.c1, &cev, &e, NULL), 0);
+  assert_int_equal(weft_client_open(e.c1), 0);
+  weft_loop_run(e.loop);
+  assert_int_equal(weft_loop_close(e.loop), 0);
+  assert_int_equal(strlen(e.token), 22);
+  return e.recovered;
+}
+
+static void test_end_keeps_no_session(void **state) {
+  (void)state;
+  assert_int_equal(end_then_resume(0), 0);                  /* primus::server::close: gone */
+  assert_int_equal(end_then_resume(WEFT_END_RECONNECT), 1); /* the client may come back */
+}
+
 static void test_bad_calls(void **state) {
   (void)state;
   assert_int_equal(weft_server_set_recovery(NULL, 1000, 10), WEFT_EINVAL);
@@ -480,6 +563,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_single_node),
       cmocka_unit_test(test_cluster_same_node),
+      cmocka_unit_test(test_end_keeps_no_session),
       cmocka_unit_test(test_bad_calls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
