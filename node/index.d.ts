@@ -300,6 +300,17 @@ export interface ServerOptions {
    * 4294967295 (needs redis). Default 10000 ms. (Core option "redis_ttl".)
    */
   redisTtl?: number;
+  /**
+   * Connection-state recovery: a client that asked and comes back within this window gets its
+   * spark id, rooms and missed messages: a whole number of ms from 0 (off) to 4294967295. Default
+   * 0 ms. Fixed once listening/open. (Core option "recovery".)
+   */
+  recovery?: number;
+  /**
+   * Messages a recovery session keeps (past it, a fresh spark): a whole number of messages from 1
+   * to 65536. Default 1024 messages. Fixed once listening/open. (Core option "recovery_messages".)
+   */
+  recoveryMessages?: number;
   // ---- end of ServerOptions ----
 }
 
@@ -659,6 +670,11 @@ export interface ClientOptions {
    * "retry_refused".)
    */
   retryRefused?: boolean;
+  /**
+   * Connection-state recovery: ask for a session and resume it on reconnects: a boolean. Default
+   * false. Fixed once listening/open. (Core option "recovery".)
+   */
+  recovery?: boolean;
   /** Extra request headers: a map of header names to values. Default {}. (Core option "headers".) */
   headers?: Record<string, string | number>;
   /**

@@ -130,6 +130,13 @@ static int s_redis(void *h, arg a) {
   return rc ? rc : weft_redis_attach(S(h), a.s, 0);
 }
 static int s_redis_ttl(void *h, arg a) { return weft_redis_set_ttl(S(h), (uint32_t)a.u); }
+/* Recovery (decision #23): the window and the bound, in either order. */
+static int s_recovery(void *h, arg a) {
+  return weft_server_set_recovery(S(h), (uint32_t)a.u, S(h)->rs_max ? S(h)->rs_max : 1024);
+}
+static int s_recovery_max(void *h, arg a) {
+  return weft_server_set_recovery(S(h), S(h)->rs_window, (uint32_t)a.u);
+}
 static int s_ack(void *h, arg a) {
   weft_emitter *em = weft_emitter_of_server(S(h));
   return em ? weft_emitter_set_timeout(em, (uint32_t)a.u) : WEFT_ESTATE;
@@ -220,6 +227,14 @@ static const row server_rows[] = {
     OPT("redis_ttl", WEFT_OPT_UINT, WEFT_OPT_EXT, "10000", NULL, 1, U32, "ms",
         "a whole number of ms from 1 to 4294967295 (needs redis)",
         "a node that dies leaves the cluster's registry after this long", s_redis_ttl),
+    OPT("recovery", WEFT_OPT_UINT, FIX, "0", NULL, 0, U32, "ms",
+        "a whole number of ms from 0 (off) to 4294967295",
+        "connection-state recovery: a client that asked and comes back within this window gets "
+        "its spark id, rooms and missed messages",
+        s_recovery),
+    OPT("recovery_messages", WEFT_OPT_UINT, FIX, "1024", NULL, 1, 65536, "messages",
+        "a whole number of messages from 1 to 65536",
+        "messages a recovery session keeps (past it, a fresh spark)", s_recovery_max),
 };
 
 /* ---- client setters ---- */
@@ -251,6 +266,9 @@ static int c_ping(void *h, arg a) { return weft_client_set_ping_timeout(C(h), (u
 static int c_maxlen(void *h, arg a) { return weft_client_set_max_length(C(h), (size_t)a.u); }
 static int c_qlimit(void *h, arg a) { return weft_client_set_queue_limit(C(h), (size_t)a.u); }
 static int c_refused(void *h, arg a) { return weft_client_set_retry_refused(C(h), a.b); }
+static int c_recovery(void *h, arg a) {
+  return weft_client_set_recovery(C(h), a.b, C(h)->rs_cb, C(h)->rs_user);
+}
 static int c_ca(void *h, arg a) { return weft_client_set_ca_file(C(h), a.s); }
 static int c_verify(void *h, arg a) { return weft_client_set_verify(C(h), a.b); }
 static int c_compr(void *h, arg a) { return weft_client_set_compression(C(h), a.b); }
@@ -328,6 +346,8 @@ static const row client_rows[] = {
         "a whole number of bytes, 0 for no limit", "bytes of writes held while not open", c_qlimit),
     OPT("retry_refused", WEFT_OPT_BOOL, 0, "false", NULL, 0, 0, NULL, "a boolean",
         "keep reconnecting after the server refused the upgrade", c_refused),
+    OPT("recovery", WEFT_OPT_BOOL, FIX, "false", NULL, 0, 0, NULL, "a boolean",
+        "connection-state recovery: ask for a session and resume it on reconnects", c_recovery),
     OPT("headers", WEFT_OPT_HEADERS, 0, "{}", NULL, 0, 0, NULL, "a map of header names to values",
         "extra request headers", c_headers),
     OPT("ca_file", WEFT_OPT_STRING, 0, "null", NULL, 0, 0, NULL, "a file path",

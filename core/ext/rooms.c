@@ -302,6 +302,10 @@ int weft_rooms_write(weft_rooms *rs, const char *const *names, size_t n_rooms,
       if (!excluded(m->spark, except, n_except)) rs->gather[n++] = m->spark;
     }
   }
+  if (rs->server->rs_detached) { /* sessions waiting for their client */
+    weft_recipients to = {sizeof(to), names, n_rooms, NULL, 0, except, n_except};
+    weft__server_publish_value(rs->server, &to, msg);
+  }
   if (n == 0) return 0;
   return weft_server_write_to(rs->server, msg, rs->gather, n);
 }
@@ -402,7 +406,28 @@ static void on_leave_all(weft_spark *spark, const weft_value *args, weft_reply *
 
 /* ---- plugin ---- */
 
-static void on_disconnection(weft_spark *spark, void *user) { leave_all(user, spark); }
+/* Recovery (decision #23): the rooms a spark was in go with its session,
+ * and come back before its connection event when it resumes. */
+static void on_connection(weft_spark *spark, void *user) {
+  const char *const *names;
+  size_t n = weft__rs_rooms(spark, &names);
+  for (size_t i = 0; i < n; i++)
+    weft_rooms_join(user, spark, names[i]);
+  if (n) weft__rs_rooms_done(spark);
+}
+
+static void on_disconnection(weft_spark *spark, void *user) {
+  weft_rooms *rs = user;
+  int n = spark->rs ? weft_rooms_of_spark_count(rs, spark) : 0;
+  const char **names = n > 0 ? malloc((size_t)n * sizeof(*names)) : NULL;
+  if (names) {
+    for (int i = 0; i < n; i++)
+      names[i] = weft_rooms_of_spark_at(rs, spark, (size_t)i);
+    weft__rs_note_rooms(spark, names, (size_t)n);
+    free(names);
+  }
+  leave_all(rs, spark);
+}
 
 static void destroy(void *user) {
   weft_rooms *rs = user;
@@ -430,6 +455,7 @@ static const weft_plugin_ops rooms_ops = {
     .version = WEFT_PLUGIN_VERSION,
     .size = sizeof(weft_plugin_ops),
     .name = WEFT__ROOMS_PLUGIN,
+    .connection = on_connection,
     .disconnection = on_disconnection,
     .destroy = destroy,
 };

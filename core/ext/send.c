@@ -157,7 +157,7 @@ int weft_server_send(weft_server *s, const weft_recipients *to, const weft_value
   rc = select_local(s, to, &p);
   if (rc == 0) rc = weft_server_write_to(s, msg, p.v, p.n);
   free(p.v);
-  if (rc >= 0 && s->adapter) weft__server_publish_value(s, to, msg);
+  if (rc >= 0 && (s->adapter || s->rs_detached)) weft__server_publish_value(s, to, msg);
   return rc;
 }
 
@@ -169,6 +169,7 @@ int weft_server_deliver(weft_server *s, const weft_recipients *to, const void *d
   weft__payload *pl;
   if ((rc = weft__payload_message(data, len, binary, &pl))) return rc;
   rc = deliver_payload(s, to, pl, NULL);
+  if (rc >= 0 && s->rs_detached) weft__rs_capture(s, to, pl); /* never published again */
   weft__payload_release(pl);
   return rc;
 }

@@ -19,12 +19,13 @@ int weft_server_set_adapter(weft_server *s, const weft_adapter_ops *ops, void *u
 }
 
 void weft__server_publish(weft_server *s, const weft_recipients *to, const weft__payload *p) {
+  if (s->rs_detached) weft__rs_capture(s, to, (weft__payload *)p);
   if (!s->adapter) return;
   s->adapter->publish(s, to, p->data, p->len, (p->kind & WEFT__P_BINARY) != 0, s->adapter_user);
 }
 
 void weft__server_publish_value(weft_server *s, const weft_recipients *to, const weft_value *msg) {
-  if (!s->adapter) return;
+  if (!s->adapter && !s->rs_detached) return;
   weft__payload *p;
   int rc = weft__server_encode(s, msg, &p);
   if (rc) {

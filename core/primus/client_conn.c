@@ -179,11 +179,14 @@ static void client_value(weft_client *c, const weft_value *v, int owned) {
     weft__client_send_string(c, pong, (size_t)n);
   } else if (control && weft__message_is(v, "primus::server::close", NULL, NULL)) {
     c->disconnect = 1;
+  } else if (control && c->rs_on && weft__message_is(v, "primus::weft::rs::", &rest, &rlen)) {
+    weft__client_resume_answer(c, rest, rlen);
   } else if (control && weft__message_is(v, "primus::id::", &rest, &rlen)) {
     char id[96];
     snprintf(id, sizeof(id), "%.*s", (int)(rlen < 95 ? rlen : 95), rest);
     EMIT(c, id, c, id, c->ev_user);
   } else if (c->plugins.n) {
+    c->rs_count++; /* the server counted it as queued: before transforms */
     const weft_value *msg;
     weft_value *rep;
     int rc = weft__client_plugins_transform(&c->plugins, c, 0, v, &msg, &rep);
@@ -193,6 +196,7 @@ static void client_value(weft_client *c, const weft_value *v, int owned) {
       EMIT(c, data, c, msg, c->ev_user);
     weft_value_free(rep);
   } else {
+    c->rs_count++;
     EMIT(c, data, c, v, c->ev_user);
   }
 }
@@ -335,6 +339,11 @@ static void dial(weft_client *c) {
                          .owner = c,
                          .psk = c->psk,
                          .psk_len = c->psk_len};
+  c->rs_recovered = 0;
+  if (weft__client_resume_url(c, &p.url)) { /* too long: this attempt without */
+    p.url = c->url;
+    weft__client_emit_error(c, WEFT_EURL, "connect", "no room for the recovery parameter", 0, NULL);
+  }
   weft__conn *conn;
   int rc = c->transport->dialer.dial(&p, &conn);
   if (rc) {

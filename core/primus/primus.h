@@ -176,6 +176,10 @@ struct weft_server {
   int iterating; /* > 0 while walking the open list */
   int unlink_pending;
   int timers_closed;
+  /* connection-state recovery (resume.c, decision #23) */
+  uint32_t rs_window;           /* ms; 0: off */
+  uint32_t rs_max;              /* messages a session keeps */
+  struct weft__rs *rs_detached; /* sessions whose connection went, newest first */
 };
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
@@ -208,6 +212,7 @@ struct weft_spark {
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
   char id[64];
+  struct weft__rs *rs; /* its recovery session (resume.c), when it asked */
   weft_auth *auth;
   void *user;
   void (*user_free)(void *);
@@ -268,6 +273,14 @@ struct weft_client {
   uint32_t refs;       /* the creator's and weft_client_retain()s */
   uint8_t creator_ref; /* the creator's is still counted (until destroy ends) */
   uint8_t freed;       /* destroyed, kept only for its retainers */
+  /* connection-state recovery (client_resume.c, decision #23) */
+  uint8_t rs_on; /* weft_client_set_recovery() */
+  weft_client_recovery_cb rs_cb;
+  void *rs_user;
+  uint8_t rs_recovered; /* the last open resumed a session */
+  char rs_id[64];       /* the session's spark id ("" before the first answer) */
+  char rs_token[48];    /* its resume token */
+  uint64_t rs_count;    /* application messages received in the session */
 };
 
 /* A client destroyed for good, kept only for its retainers: every call
@@ -293,6 +306,35 @@ int weft__client_send_string(weft_client *c, const char *s, size_t n);
 void weft__client_reconnect(weft_client *c);
 void weft__client_pend_clear(weft_client *c);
 void weft__client_on_connect_timeout(uv_timer_t *t);
+/* client_resume.c: the request target of the next attempt, with the resume
+ * parameter when recovery is on (WEFT_EURL: it does not fit). */
+int weft__client_resume_url(const weft_client *c, weft__url *u);
+/* The server's "primus::weft::rs::" answer (`rest` after the prefix). */
+void weft__client_resume_answer(weft_client *c, const char *rest, size_t len);
+
+/* resume.c: connection-state recovery on the server (decision #23). */
+typedef struct weft__rs weft__rs;
+/* The spark's id: a resumed session's, else a new one (make_id); sets up
+ * the session of a spark that asked. Returns 1 when it resumed. */
+int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c));
+/* After open: the answer, then the messages the client missed. */
+void weft__rs_opened(weft_spark *c);
+/* A message queued on the spark (c->rs set). */
+void weft__rs_keep(weft_spark *c, weft__payload *p);
+/* The rooms the spark is in, as it disconnects (the rooms extension). */
+int weft__rs_note_rooms(weft_spark *c, const char *const *names, size_t n);
+/* The rooms of a resumed spark, once (borrowed until weft__rs_rooms_done). */
+size_t weft__rs_rooms(weft_spark *c, const char *const **names);
+void weft__rs_rooms_done(weft_spark *c);
+/* The spark is ended for good (no reconnect): no session is kept. */
+void weft__rs_drop(weft_spark *c);
+/* The connection went: the session is kept for the window. */
+void weft__rs_detach(weft_spark *c);
+/* A message to `to` (NULL: everyone): kept by the detached sessions it
+ * names. */
+void weft__rs_capture(weft_server *s, const weft_recipients *to, weft__payload *p);
+/* Frees every session (the server goes). */
+void weft__rs_free_all(weft_server *s);
 
 /* server.c */
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);
@@ -335,6 +377,8 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
 /* The same for a message its framing decoded (weft__conn_events.value). */
 void weft__spark_value(weft_spark *c, const weft_value *v);
 int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg);
+/* A message the recovery ring held, sent again (not kept again). */
+int weft__spark_replay(weft_spark *c, weft__payload *p);
 /* The same for Primus's own strings (pings, ids): not counted as messages. */
 int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* Queues the spark's batch, if any (before the flush). */

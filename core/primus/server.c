@@ -251,6 +251,7 @@ static void finalize(weft_server *s) {
   if (s->ev_free) s->ev_free(s->ev_user);
   if (s->idgen_free) s->idgen_free(s->idgen_user);
   if (s->auth_free) s->auth_free(s->auth_user);
+  weft__rs_free_all(s);
   free(s->buckets);
   weft__tls_ctx_free(s->tls);
   free(s->tls_cert);

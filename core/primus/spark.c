@@ -45,7 +45,7 @@ static void make_id(weft_spark *c) {
 
 void weft__spark_opened(weft_spark *c) {
   weft_server *s = c->server;
-  make_id(c);
+  weft__rs_open(c, make_id);
   c->state = WEFT__SP_OPEN;
   c->alive = 1;
   c->was_open = 1;
@@ -55,6 +55,7 @@ void weft__spark_opened(weft_spark *c) {
     weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, c->id, NULL,
               "spark %s connected from %s:%d (%s)", c->id, weft_spark_address(c),
               weft_spark_port(c), c->conn.tran->name);
+  if (c->rs) weft__rs_opened(c); /* the answer and the missed messages first */
   for (size_t i = 0; i < s->plugins.n && c->state == WEFT__SP_OPEN; i++)
     if (s->plugins.items[i].ops->connection)
       s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
@@ -73,6 +74,7 @@ void weft__spark_closed(weft_spark *c) {
   if (c->user_free) c->user_free(c->user);
   c->user = NULL;
   c->user_free = NULL;
+  if (c->rs) weft__rs_detach(c); /* kept for the recovery window */
 }
 
 /* ---- incoming ---- */
@@ -214,12 +216,14 @@ static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, co
 }
 
 /* One message to the spark's connection; `count`: an application's
- * message, for the metrics (Primus's own strings are not). `msg` is what p
- * encodes (NULL: p's bytes as they are). */
+ * message, for the metrics (Primus's own strings are not): 1 is kept for
+ * recovery (when the spark has a session), 2 is one replayed from it.
+ * `msg` is what p encodes (NULL: p's bytes as they are). */
 static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
                              int framed) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
+  weft__payload *kept = p; /* recovery keeps the message, not this framing's frame */
   if (c->conn.tran->conn.encode && !framed) {
     int rc = 0;
     if (!(p = encoded(c, p, msg, &rc))) return rc;
@@ -233,6 +237,7 @@ static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {
+    if (count == 1 && c->rs) weft__rs_keep(c, kept);
     WEFT__METRIC(s->m.msgs_out[c->tran]++);
     WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
   }
@@ -250,6 +255,8 @@ int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *
 int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg) {
   return send_frame(c, p, msg, 1, 0);
 }
+
+int weft__spark_replay(weft_spark *c, weft__payload *p) { return send_frame(c, p, NULL, 2, 0); }
 
 int weft__spark_send_string(weft_spark *c, const char *str) {
   weft_value *v = weft_value_new_string(str, strlen(str));
@@ -275,6 +282,7 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   size_t mem, queued = t->conn.queued(&c->conn, &mem);
   if (mem + held + p->len > s->max_queue) return queue_full(c);
   if (weft__batch_add(&c->batch, p)) return WEFT_ENOMEM;
+  if (c->rs) weft__rs_keep(c, p);
   t->conn.hold(&c->conn);
   WEFT__METRIC(s->m.msgs_out[c->tran]++);
   WEFT__METRIC(s->m.bytes_out[c->tran] += p->len);
@@ -405,8 +413,10 @@ int weft_spark_end(weft_spark *c, const weft_value *msg, int flags) {
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   if (msg) weft_spark_write(c, msg);
   if (c->state != WEFT__SP_OPEN) return 0;
-  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR)))
+  if (!(flags & (WEFT_END_RECONNECT | WEFT_END_ERROR))) {
+    weft__rs_drop(c); /* the client does not come back: nothing to recover */
     weft__spark_send_string(c, "primus::server::close");
+  }
   if (c->state == WEFT__SP_OPEN) {
     int error = (flags & WEFT_END_ERROR) != 0;
     c->conn.tran->conn.close(&c->conn, error ? WEFT__END_ERROR : WEFT__END_NORMAL,

@@ -218,6 +218,7 @@ int weft__server_broadcast_payload(weft_server *s, weft__payload *p, const weft_
     if (c->state != WEFT__SP_OPEN) continue;
     int rc = weft__spark_send_control(c, p, msg);
     if (rc >= 0) {
+      if (c->rs) weft__rs_keep(c, p); /* counted here: an application's message */
       n++;
       WEFT__METRIC(by_tran[c->tran]++);
     } else if (rc != WEFT_ENOBUFS) /* a full queue has said so itself */
@@ -238,14 +239,14 @@ int weft_server_write(weft_server *s, const weft_value *msg) {
   if (s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
   if (s->has_outgoing) {
     int n = weft__spark_broadcast_transformed(s, msg);
-    if (s->adapter) weft__server_publish_value(s, NULL, msg);
+    if (s->adapter || s->rs_detached) weft__server_publish_value(s, NULL, msg);
     return n;
   }
   weft__payload *p;
   int rc = weft__server_encode(s, msg, &p);
   if (rc) return rc;
   int n = weft__server_broadcast_payload(s, p, msg);
-  if (s->adapter) weft__server_publish(s, NULL, p);
+  if (s->adapter || s->rs_detached) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }
@@ -258,7 +259,7 @@ int weft_server_write_raw(weft_server *s, const void *data, size_t len, int bina
   int rc = weft__payload_message(data, len, binary, &p);
   if (rc) return rc;
   int n = weft__server_broadcast_payload(s, p, NULL);
-  if (s->adapter) weft__server_publish(s, NULL, p);
+  if (s->adapter || s->rs_detached) weft__server_publish(s, NULL, p);
   weft__payload_release(p);
   return n;
 }

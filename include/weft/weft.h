@@ -351,6 +351,27 @@ typedef struct weft_server_events {
  * weft_server_listen(). Errors: WEFT_EINVAL, WEFT_ENOMEM. */
 WEFT_EXTERN int weft_server_new(weft_loop *loop, weft_server **out);
 
+/* Connection-state recovery (decision #23; off by default). With a window,
+ * a client that asks (weft_client_set_recovery) gets a session: when its
+ * connection goes, its spark id, its rooms (with the rooms extension) and
+ * what the server sends to everyone, to its rooms or to its id
+ * (weft_server_write/_raw, weft_server_send/_send_event, weft_rooms_write,
+ * weft_server_deliver; as encoded for other nodes, without outgoing
+ * transforms) are kept for `window_ms`; a client coming back within it
+ * with the session's token gets the same id and rooms and the messages it
+ * had not received, in order, before new ones and before the connection
+ * event (weft_spark_recovered() says so). At most `max_messages` are kept
+ * per session (1 to 65536): the last ones while connected (those lost in
+ * flight), and every one while detached — a session that would need more
+ * is dropped, as is the session of a spark ended by weft_spark_end()
+ * without WEFT_END_RECONNECT/WEFT_END_ERROR. Past the window, with a wrong token, an unknown id or
+ * a count the server cannot serve: a fresh spark, recovered 0. Messages written to a spark object
+ * (weft_spark_write, weft_server_write_to) while it is detached cannot reach it. Errors:
+ * WEFT_EINVAL (NULL, max_messages 0 with a window or above 65536), WEFT_ESTATE (after listen),
+ * WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_recovery(weft_server *server, uint32_t window_ms,
+                                         uint32_t max_messages);
+
 /* Registers the event callbacks (copied) and user data. `free_user`, when not
  * NULL, is called with `user` after the close event, or when another set of
  * events replaces this one. Errors: WEFT_EINVAL (size too small). */
@@ -653,6 +674,10 @@ WEFT_EXTERN int weft_server_destroy(weft_server *server, const weft_destroy_opti
 WEFT_EXTERN weft_server *weft_spark_server(const weft_spark *spark);
 /* The spark id (NUL-terminated). */
 WEFT_EXTERN const char *weft_spark_id(const weft_spark *spark);
+/* 1 when this spark resumed a session (connection-state recovery, decision
+ * #23: its id, rooms and missed messages are the previous connection's),
+ * 0 otherwise. Errors: WEFT_EINVAL (NULL). */
+WEFT_EXTERN int weft_spark_recovered(const weft_spark *spark);
 /* Request header by case-insensitive name, NULL when absent. */
 WEFT_EXTERN const char *weft_spark_header(const weft_spark *spark, const char *name);
 /* Number of request headers and the i-th (name, value); EINVAL out of range. */
@@ -907,6 +932,27 @@ WEFT_EXTERN int weft_client_set_max_length(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_compression(weft_client *c, int on);
 WEFT_EXTERN int weft_client_set_queue_limit(weft_client *c, size_t bytes);
 WEFT_EXTERN int weft_client_set_retry_refused(weft_client *c, int on);
+/* Connection-state recovery (decision #23): with `on`, the client asks the
+ * server for a session (query parameter weft_rs=1 on the upgrade) and on
+ * every reconnect presents it (weft_rs=<id>.<token>.<count>: the spark id,
+ * the server's resume token, the number of messages received in the
+ * session), so that a server with recovery on gives back the spark id, its
+ * rooms and the messages missed, before new ones. Servers without it
+ * ignore the parameter and never answer. `cb` (may be NULL) runs with the
+ * server's answer after each open, before that connection's messages:
+ * `recovered` 1 when the session was resumed, 0 for a fresh spark (the
+ * first connection, or a resume the server refused: past the window, or
+ * unknown); `id` the spark's id, borrowed for the call. A malformed answer
+ * is an error event (kind "protocol") and is ignored. Errors: WEFT_EINVAL
+ * (NULL client), WEFT_ESTATE (after the first connection started),
+ * WEFT_ECLOSED. */
+typedef void (*weft_client_recovery_cb)(weft_client *c, int recovered, const char *id, void *user);
+WEFT_EXTERN int weft_client_set_recovery(weft_client *c, int on, weft_client_recovery_cb cb,
+                                         void *user);
+/* 1 when the last open resumed the session, 0 otherwise (also before the
+ * server answered, and without recovery). Errors: WEFT_EINVAL (NULL),
+ * WEFT_ECLOSED. */
+WEFT_EXTERN int weft_client_recovered(const weft_client *c);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
 WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
 /* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk).

@@ -476,6 +476,7 @@ async def connect(
     manual: bool = False,
     plugins: Sequence[Plugin] = (),
     transports: str | None = None,
+    recovery: bool = False,
 ) -> Client:
     """Connects to a weft or Primus server at `url`: "ws://host:port/path"
     (no path: "/primus"), "wss://…", or "ws+unix:///abs/app.sock:/path" over
@@ -500,7 +501,8 @@ async def connect(
     channels=True for named channels (Client.channel; channel_window:
     messages of credit, 64); ack_timeout: default seconds an emit waits for
     its answer (10; 0: forever); batching: bytes per batch frame (weft
-    servers only).
+    servers only); recovery=True: resume the session (spark id, rooms,
+    missed messages) on reconnects, with servers that have recovery on.
 
     compression: offer permessage-deflate. manual=True: nothing connects
     until client.open() (writes before it are queued and sent in order);
@@ -534,7 +536,7 @@ async def connect(
             "retry_refused": retry_refused or None, "headers": dict(headers) if headers else None,
             "ca_file": ca_file, "verify": False if not verify else None,
             "compression": compression or None, "batching": batching or None,
-            "transports": transports,
+            "transports": transports, "recovery": recovery or None,
         }  # fmt: skip
         if max_length is not None and max_length <= 0:
             raise ValueError("max_length must be positive")

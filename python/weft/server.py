@@ -515,6 +515,17 @@ class Server:
         emit(self._drv, self._listeners.get("close", []))
 
 
+def _recovery_ms(window: float | bool | None) -> int | None:
+    """Recovery's window: True is 120 s; None and False leave it off."""
+    if window is None or window is False:
+        return None
+    if window is True:
+        return 120000
+    if window < 0:
+        raise ValueError("recovery must not be negative")
+    return int(round(window * 1000))
+
+
 def _session_ms(seconds: float | None, name: str) -> int | None:
     if seconds is None:
         return None
@@ -561,6 +572,8 @@ async def serve(
     session_cookie: str | None = None,
     redis: str | None = None,
     redis_ttl: float | None = None,
+    recovery: float | bool | None = None,
+    recovery_messages: int | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -607,6 +620,10 @@ async def serve(
     broadcasts, rooms, ids and presence span them; rooms turn on.
     redis_ttl: seconds after which a dead node's sparks leave the registry
     (10). Redis faults are error events of kind "connect" / "disconnect".
+    recovery: connection-state recovery (decision #23), the window in
+    seconds (True: 120) within which a client that asked gets its spark id,
+    rooms and missed messages back; recovery_messages: what a session keeps
+    (1024).
     Every option the core knows goes through its table (weft/options.h):
     a value it refuses raises weft.RangeError, weft.ValueTypeError,
     weft.InvalidArgument or weft.Unsupported naming the option.
@@ -652,6 +669,8 @@ async def serve(
             raise ValueError("unix_mode must not be negative")
         cert, key = tls if tls is not None else (None, None)
         _options.apply("server", ptr, {
+            "recovery": _recovery_ms(recovery),
+            "recovery_messages": recovery_messages,
             "transformer": transformer, "parser": parser, "ping_interval": ms,
             "max_length": max_length, "compression": compression or None,
             "high_water_mark": high_water_mark, "max_queue": max_queue,

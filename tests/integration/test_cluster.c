@@ -36,6 +36,7 @@
 #include <uv.h>
 
 #include "failf.h"
+#include "procs.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 
@@ -79,40 +80,6 @@ WEFT_TEST_FAILF(fx)
 
 /* ---- processes: redis-server and the CLI ---- */
 
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(a);
-  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &len))
-    return 0;
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static int port_open(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-static pid_t spawn(char *const argv[], int port) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
-  for (int i = 0; i < 500 && pid > 0 && !port_open(port); i++)
-    usleep(10000);
-  return pid;
-}
-
 static void redis_start(fx *f) {
   if (!f->dir[0]) {
     snprintf(f->dir, sizeof(f->dir), "/tmp/weft-redis-XXXXXX");
@@ -125,13 +92,6 @@ static void redis_start(fx *f) {
                   "--appendonly", "no",     "--dir", f->dir,   NULL};
   f->redis = spawn(argv, f->redis_port);
   assert_true(f->redis > 0 && port_open(f->redis_port));
-}
-
-static void stop(pid_t *pid, int sig) {
-  if (*pid <= 0) return;
-  kill(*pid, sig);
-  waitpid(*pid, NULL, 0);
-  *pid = 0;
 }
 
 static void redis_url(fx *f, char *out, size_t cap) {

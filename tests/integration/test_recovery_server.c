@@ -1,0 +1,570 @@
+/*
+ * Connection-state recovery on one node (decision #23), end to end over
+ * real sockets on 127.0.0.1: a weft client with recovery reaches the server
+ * through a TCP relay that the test cuts (both sides reset: whatever was in
+ * flight is lost) and can make refuse connections for a while.
+ *
+ * Phases of client A: (0) fresh, joined to rooms r1 and r2, cut; meanwhile
+ * 100 messages to it (broadcast, room r2, its id) and 20 that are not
+ * (room r3, a broadcast except it); (1) it resumes: same id, same rooms, the
+ * 100 in order once, then a new one; cut again, and while it is away forged
+ * resumes (unknown id, wrong or used token, malformed) get fresh sparks and
+ * take nothing; (2) it resumes again; cut, kept away past the window; (3) a
+ * fresh spark, told so.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* cmocka needs the headers above first. */
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "procs.h"
+#include "weft/adapter.h"
+#include "weft/ext.h"
+#include "weft/options.h"
+#include "weft/weft.h"
+
+#define WINDOW 5000
+#define MISSED 100
+#define NOISE 20
+#define FORGED 7
+
+typedef struct pair {
+  uv_tcp_t down, up; /* the client's side, the server's side */
+  int open;          /* handles not yet closed */
+  struct rl *rl;
+} pair;
+
+typedef struct rl { /* the relay */
+  uv_tcp_t lsn;
+  int server_port, port, refuse;
+  pair *pairs[16];
+  int n;
+} rl;
+
+typedef struct t {
+  weft_loop *loop;
+  weft_server *server; /* A's node */
+  weft_rooms *rooms;
+  int cluster;        /* the messages come from node 2, through Redis */
+  weft_server *node2; /* the sender: node 2, or server */
+  weft_rooms *rooms2;
+  pid_t redis;
+  char dir[64];
+  weft_client *a, *forger[FORGED];
+  rl relay;
+  uv_timer_t guard, step;
+  void (*step_cb)(struct t *t);
+  int phase, forged_seen, done;
+  char id0[64], stale[160];
+  int64_t got[MISSED + 16];
+  int ngot;
+  char fail[512]; /* the first failed check */
+  char answers[256];
+} t_;
+
+static void check(t_ *t, int ok, const char *what) {
+  if (!ok && !t->fail[0]) snprintf(t->fail, sizeof(t->fail), "phase %d: %s", t->phase, what);
+}
+
+/* ---- the relay ---- */
+
+static void pair_closed(uv_handle_t *h) {
+  pair *p = h->data;
+  if (--p->open == 0) free(p);
+}
+
+static void pair_cut(pair *p) {
+  rl *r = p->rl;
+  for (int i = 0; i < r->n; i++)
+    if (r->pairs[i] == p) r->pairs[i] = r->pairs[--r->n];
+  /* A reset: what was in flight is lost (a plain close for a handle that
+   * never connected). */
+  uv_tcp_t *h[2] = {&p->down, &p->up};
+  for (int i = 0; i < 2; i++)
+    if (!uv_is_closing((uv_handle_t *)h[i]) && uv_tcp_close_reset(h[i], pair_closed))
+      uv_close((uv_handle_t *)h[i], pair_closed);
+}
+
+static void relay_cut(rl *r) {
+  while (r->n)
+    pair_cut(r->pairs[0]);
+}
+
+static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b) {
+  (void)h;
+  b->base = malloc(want);
+  b->len = b->base ? want : 0;
+}
+
+static void written(uv_write_t *w, int status) {
+  (void)status;
+  free(w->data);
+  free(w);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  pair *p = s->data;
+  uv_stream_t *other =
+      s == (uv_stream_t *)&p->down ? (uv_stream_t *)&p->up : (uv_stream_t *)&p->down;
+  if (n > 0 && !uv_is_closing((uv_handle_t *)other)) {
+    uv_write_t *w = malloc(sizeof(*w));
+    uv_buf_t o = uv_buf_init(b->base, (unsigned)n);
+    w->data = b->base;
+    if (uv_write(w, other, &o, 1, written)) written(w, 0);
+    return;
+  }
+  free(b->base);
+  if (n < 0) pair_cut(p);
+}
+
+static void up_connected(uv_connect_t *req, int status) {
+  pair *p = req->data;
+  free(req);
+  if (status || uv_is_closing((uv_handle_t *)&p->up)) {
+    if (!uv_is_closing((uv_handle_t *)&p->up)) pair_cut(p);
+    return;
+  }
+  uv_read_start((uv_stream_t *)&p->down, on_alloc, on_read);
+  uv_read_start((uv_stream_t *)&p->up, on_alloc, on_read);
+}
+
+static void on_accept(uv_stream_t *lsn, int status) {
+  rl *r = lsn->data;
+  pair *p = calloc(1, sizeof(*p));
+  if (status || !p || r->n == 16) {
+    free(p);
+    return;
+  }
+  p->rl = r;
+  p->open = 2;
+  uv_tcp_init(lsn->loop, &p->down);
+  uv_tcp_init(lsn->loop, &p->up);
+  p->down.data = p->up.data = p;
+  r->pairs[r->n++] = p;
+  if (uv_accept(lsn, (uv_stream_t *)&p->down) || r->refuse) {
+    pair_cut(p);
+    return;
+  }
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", r->server_port, &sa);
+  uv_connect_t *req = malloc(sizeof(*req));
+  req->data = p;
+  if (uv_tcp_connect(req, &p->up, (const struct sockaddr *)&sa, up_connected)) {
+    free(req);
+    pair_cut(p);
+  }
+}
+
+static void relay_start(rl *r, uv_loop_t *uv) {
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  assert_int_equal(uv_tcp_init(uv, &r->lsn), 0);
+  r->lsn.data = r;
+  assert_int_equal(uv_tcp_bind(&r->lsn, (const struct sockaddr *)&sa, 0), 0);
+  assert_int_equal(uv_listen((uv_stream_t *)&r->lsn, 16, on_accept), 0);
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  uv_tcp_getsockname(&r->lsn, (struct sockaddr *)&ss, &len);
+  r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* ---- the test ---- */
+
+static void finish(t_ *t) {
+  if (t->done) return;
+  t->done = 1;
+  relay_cut(&t->relay);
+  uv_close((uv_handle_t *)&t->relay.lsn, NULL);
+  uv_close((uv_handle_t *)&t->guard, NULL);
+  uv_close((uv_handle_t *)&t->step, NULL);
+  if (t->node2 != t->server) weft_server_destroy(t->node2, NULL);
+  weft_client_destroy(t->a);
+  for (int i = 0; i < FORGED; i++)
+    if (t->forger[i]) weft_client_destroy(t->forger[i]);
+  weft_server_destroy(t->server, NULL);
+}
+
+static void fail_now(t_ *t, const char *what) {
+  check(t, 0, what);
+  finish(t);
+}
+
+static void guard_fired(uv_timer_t *h) { fail_now(h->data, "timed out"); }
+
+static void step_fired(uv_timer_t *h) {
+  t_ *t = h->data;
+  if (!t->done) t->step_cb(t);
+}
+
+static void after(t_ *t, uint64_t ms, void (*cb)(t_ *t)) {
+  t->step_cb = cb;
+  uv_timer_start(&t->step, step_fired, ms, 0);
+}
+
+static void send_int(t_ *t, const weft_recipients *to, int64_t i) {
+  weft_value *v = weft_value_new_int(i);
+  check(t, weft_server_send(t->node2, to, v) >= 0, "send");
+  weft_value_free(v);
+}
+
+/* While A is away: what it must get, mixed with what it must not. */
+static void send_missed(t_ *t) {
+  const char *ids[] = {t->id0}, *r2[] = {"r2"}, *r3[] = {"r3"};
+  weft_recipients to_id = {sizeof(to_id), NULL, 0, ids, 1, NULL, 0};
+  weft_recipients to_r3 = {sizeof(to_r3), r3, 1, NULL, 0, NULL, 0};
+  weft_recipients not_a = {sizeof(not_a), NULL, 0, NULL, 0, ids, 1};
+  for (int i = 1; i <= MISSED; i++) {
+    weft_value *v = weft_value_new_int(i);
+    if (i % 3 == 0)
+      check(t, weft_server_write(t->node2, v) >= 0, "broadcast");
+    else if (i % 3 == 1)
+      check(t, weft_rooms_write(t->rooms2, r2, 1, NULL, 0, v) >= 0, "room write");
+    else
+      check(t, weft_server_send(t->node2, &to_id, v) >= 0, "direct");
+    weft_value_free(v);
+    if (i % (MISSED / NOISE) == 0) {
+      send_int(t, &to_r3, -1);
+      send_int(t, &not_a, -2);
+    }
+  }
+}
+
+static void relay_accept(t_ *t) { t->relay.refuse = 0; }
+
+static void forge(t_ *t) {
+  /* An unknown id, a wrong token, the token the last resume used (rotated
+   * since), a count in the future with a wrong token, malformed values. */
+  char q[FORGED][200];
+  snprintf(q[0], sizeof(q[0]), "nobody.AAAAAAAAAAAAAAAAAAAAAA.0");
+  snprintf(q[1], sizeof(q[1]), "%s.AAAAAAAAAAAAAAAAAAAAAA.1", t->id0);
+  snprintf(q[2], sizeof(q[2]), "%s", t->stale);
+  snprintf(q[3], sizeof(q[3]), "%s.x.99999999999999999999", t->id0);
+  snprintf(q[4], sizeof(q[4]), "..");
+  snprintf(q[5], sizeof(q[5]), "%s..1", t->id0);
+  snprintf(q[6], sizeof(q[6]), "%s", t->id0);
+  for (int i = 0; i < FORGED; i++) {
+    char url[400], enc[300];
+    size_t k = 0;
+    for (const char *s = q[i]; *s && k + 4 < sizeof(enc); s++) {
+      if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+          *s == '.')
+        enc[k++] = *s;
+      else
+        k += (size_t)snprintf(enc + k, sizeof(enc) - k, "%%%02X", (unsigned char)*s);
+    }
+    enc[k] = '\0';
+    snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=f&weft_rs=%s",
+             weft_server_port(t->server), enc);
+    check(t, weft_client_new(t->loop, url, &t->forger[i]) == 0, "forger");
+    if (t->forger[i]) weft_client_open(t->forger[i]);
+  }
+}
+
+static int has_rooms(t_ *t, weft_spark *sp) {
+  return weft_rooms_has(t->rooms, sp, "r1") == 1 && weft_rooms_has(t->rooms, sp, "r2") == 1 &&
+         weft_rooms_has(t->rooms, sp, "r3") == 0;
+}
+
+static void s_connection(weft_spark *sp, void *user) {
+  t_ *t = user;
+  const char *who = weft_spark_query(sp, "who");
+  int rec = weft_spark_recovered(sp);
+  if (who && strcmp(who, "f") == 0) {
+    check(t, rec == 0, "a forged resume recovered");
+    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume got A's id");
+    if (++t->forged_seen == FORGED) after(t, 50, relay_accept); /* now A may come back */
+    return;
+  }
+  switch (t->phase) {
+  case 0:
+    check(t, rec == 0, "first connection recovered");
+    snprintf(t->id0, sizeof(t->id0), "%s", weft_spark_id(sp));
+    weft_rooms_join(t->rooms, sp, "r1");
+    weft_rooms_join(t->rooms, sp, "r2");
+    send_int(t, NULL, 1000);
+    break;
+  case 1:
+  case 2: {
+    check(t, rec == 1, "not recovered within the window");
+    check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id");
+    check(t, has_rooms(t, sp), "rooms not recovered");
+    const char *q = weft_spark_query(sp, "weft_rs");
+    snprintf(t->stale, sizeof(t->stale), "%s", q ? q : "");
+    send_int(t, NULL, 100 + t->phase); /* new, after the missed ones */
+    break;
+  }
+  default:
+    check(t, rec == 0, "recovered past the window");
+    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
+    check(t, weft_rooms_has(t->rooms, sp, "r1") == 0, "rooms past the window");
+  }
+}
+
+static void s_disconnection(weft_spark *sp, void *user) {
+  t_ *t = user;
+  if (t->phase == 0 && strcmp(weft_spark_id(sp), t->id0) == 0) {
+    t->phase = 1;
+    after(t, 0, send_missed); /* once the session is detached */
+  }
+}
+
+static void cut_refuse(t_ *t, int ms) {
+  t->relay.refuse = 1;
+  relay_cut(&t->relay);
+  if (ms) after(t, (uint64_t)ms, relay_accept);
+}
+
+static void c_data(weft_client *c, const weft_value *msg, void *user) {
+  (void)c;
+  t_ *t = user;
+  int64_t i;
+  if (weft_value_get_int(msg, &i) || t->ngot == (int)(sizeof(t->got) / sizeof(t->got[0])))
+    return fail_now(t, "unexpected data");
+  t->got[t->ngot++] = i;
+  if (i == 1000) {
+    cut_refuse(t, 0);
+    t->relay.refuse = 0;
+  } else if (i == 101) { /* away while forgers try */
+    t->phase = 2;
+    cut_refuse(t, 0);
+    forge(t);
+  } else if (i == 102) { /* away past the window */
+    t->phase = 3;
+    cut_refuse(t, WINDOW + 1000);
+  }
+}
+
+static void c_recovery(weft_client *c, int recovered, const char *id, void *user) {
+  (void)c;
+  t_ *t = user;
+  size_t n = strlen(t->answers);
+  snprintf(t->answers + n, sizeof(t->answers) - n, "%d%s,", recovered,
+           strcmp(id, t->id0) == 0 ? "" : "*");
+  if (t->phase == 3) finish(t); /* the client is open: nothing is half dialed */
+}
+
+/* Opens A once both nodes are linked to Redis (what node 2 publishes
+ * before that is dropped, decision #18). */
+static void open_a(t_ *t) {
+  if (t->cluster && (weft_redis_linked(t->server) != 1 || weft_redis_linked(t->node2) != 1))
+    return after(t, 20, open_a);
+  check(t, weft_client_open(t->a) == 0, "open");
+}
+
+static void run(int cluster) {
+  t_ *t = calloc(1, sizeof(*t));
+  assert_non_null(t);
+  t->cluster = cluster;
+  char rurl[64] = "";
+  if (cluster) {
+    snprintf(t->dir, sizeof(t->dir), "/tmp/weft-recovery-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    int port = free_port();
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", port);
+    char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no",     "--dir", t->dir,   NULL};
+    t->redis = spawn(argv, port);
+    assert_true(t->redis > 0 && port_open(port));
+    snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+  }
+  assert_int_equal(weft_loop_new(&t->loop), 0);
+  uv_loop_t *uv = weft_loop_uv(t->loop);
+  assert_int_equal(weft_server_new(t->loop, &t->server), 0);
+  weft_server_events sev = {
+      .size = sizeof(sev), .connection = s_connection, .disconnection = s_disconnection};
+  assert_int_equal(weft_server_set_events(t->server, &sev, t, NULL), 0);
+  assert_int_equal(weft_rooms_server(t->server, &t->rooms), 0);
+  assert_int_equal(weft_server_set_recovery(t->server, WINDOW, 1024), 0);
+  t->node2 = t->server;
+  t->rooms2 = t->rooms;
+  if (cluster) {
+    assert_int_equal(weft_redis_attach(t->server, rurl, 0), 0);
+    assert_int_equal(weft_server_new(t->loop, &t->node2), 0);
+    assert_int_equal(weft_rooms_server(t->node2, &t->rooms2), 0);
+    assert_int_equal(weft_redis_attach(t->node2, rurl, 0), 0);
+    assert_int_equal(weft_server_listen(t->node2, "ws://127.0.0.1:0/primus"), 0);
+  }
+  assert_int_equal(weft_server_listen(t->server, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_set_recovery(t->server, WINDOW, 1024), WEFT_ESTATE);
+  t->relay.server_port = weft_server_port(t->server);
+  relay_start(&t->relay, uv);
+  char url[96];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", t->relay.port);
+  assert_int_equal(weft_client_new(t->loop, url, &t->a), 0);
+  weft_client_events cev = {.size = sizeof(cev), .data = c_data};
+  assert_int_equal(weft_client_set_events(t->a, &cev, t, NULL), 0);
+  assert_int_equal(weft_client_set_reconnect(t->a, 50, 200, 1000, 1.5), 0);
+  assert_int_equal(weft_client_set_recovery(t->a, 1, c_recovery, t), 0);
+  uv_timer_init(uv, &t->guard);
+  uv_timer_init(uv, &t->step);
+  t->guard.data = t->step.data = t;
+  uv_timer_start(&t->guard, guard_fired, 30000, 0);
+  open_a(t);
+  weft_loop_run(t->loop);
+  uv_run(uv, UV_RUN_DEFAULT); /* the relay's own handles */
+  stop(&t->redis, SIGTERM);
+  if (t->dir[0]) rmdir(t->dir);
+  assert_string_equal(t->fail, "");
+  assert_int_equal(weft_loop_close(t->loop), 0);
+  /* 1000 before the first cut (sent again if it was lost in flight), the
+   * 100 missed ones in order once, then the new ones. */
+  int64_t want[MISSED + 3];
+  want[0] = 1000;
+  for (int i = 1; i <= MISSED; i++)
+    want[i] = i;
+  want[MISSED + 1] = 101;
+  want[MISSED + 2] = 102;
+  assert_int_equal(t->ngot, MISSED + 3);
+  assert_memory_equal(t->got, want, sizeof(want));
+  /* Fresh, resumed twice, then fresh with another id. */
+  assert_string_equal(t->answers, "0,1,1,0*,");
+  free(t);
+}
+
+static void test_single_node(void **state) {
+  (void)state;
+  run(0);
+}
+
+/* The same with the messages sent from another node of a cluster on a real
+ * redis-server: a detached session keeps what the other nodes publish. */
+static void test_cluster_same_node(void **state) {
+  (void)state;
+  run(1);
+}
+
+/* ---- a deliberate end keeps no session ---- */
+
+typedef struct en {
+  weft_loop *loop;
+  weft_server *server;
+  weft_client *c1, *c2;
+  weft_spark *sp1;
+  int flags, recovered;
+  char id[64], token[32];
+  uv_timer_t step;
+} en;
+
+static void en_second(uv_timer_t *h) {
+  en *e = h->data;
+  char url[200];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?n=2&weft_rs=%s.%s.0",
+           weft_server_port(e->server), e->id, e->token);
+  if (weft_client_new(e->loop, url, &e->c2) == 0) weft_client_open(e->c2);
+}
+
+static void en_connection(weft_spark *sp, void *user) {
+  en *e = user;
+  const char *n = weft_spark_query(sp, "n");
+  if (n && strcmp(n, "1") == 0) {
+    e->sp1 = sp;
+    return;
+  }
+  e->recovered = weft_spark_recovered(sp);
+  uv_close((uv_handle_t *)&e->step, NULL);
+  weft_client_destroy(e->c2);
+  weft_server_destroy(e->server, NULL);
+}
+
+static void en_disconnection(weft_spark *sp, void *user) {
+  en *e = user;
+  if (sp == e->sp1) uv_timer_start(&e->step, en_second, 0, 0); /* once detached (or not) */
+}
+
+/* A client that did not ask for recovery itself sees the answer as data:
+ * the test reads the id and the token from it, then the server ends it. */
+static void en_data(weft_client *c, const weft_value *msg, void *user) {
+  en *e = user;
+  const char *s;
+  size_t len;
+  if (weft_value_get_string(msg, &s, &len) || len < 22 || strncmp(s, "primus::weft::rs::0:", 20))
+    return;
+  const char *colon = memchr(s + 20, ':', len - 20);
+  if (!colon) return;
+  snprintf(e->id, sizeof(e->id), "%.*s", (int)(colon - s - 20), s + 20);
+  snprintf(e->token, sizeof(e->token), "%.*s", (int)(s + len - colon - 1), colon + 1);
+  weft_spark_end(e->sp1, NULL, e->flags);
+  weft_client_destroy(c);
+}
+
+static int end_then_resume(int flags) {
+  en e = {.flags = flags, .recovered = -1};
+  assert_int_equal(weft_loop_new(&e.loop), 0);
+  assert_int_equal(weft_server_new(e.loop, &e.server), 0);
+  weft_server_events sev = {
+      .size = sizeof(sev), .connection = en_connection, .disconnection = en_disconnection};
+  assert_int_equal(weft_server_set_events(e.server, &sev, &e, NULL), 0);
+  assert_int_equal(weft_server_set_recovery(e.server, WINDOW, 64), 0);
+  assert_int_equal(weft_server_listen(e.server, "ws://127.0.0.1:0/primus"), 0);
+  uv_timer_init(weft_loop_uv(e.loop), &e.step);
+  e.step.data = &e;
+  char url[96];
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?n=1&weft_rs=1", weft_server_port(e.server));
+  assert_int_equal(weft_client_new(e.loop, url, &e.c1), 0);
+  weft_client_events cev = {.size = sizeof(cev), .data = en_data};
+  assert_int_equal(weft_client_set_events(e.c1, &cev, &e, NULL), 0);
+  assert_int_equal(weft_client_open(e.c1), 0);
+  weft_loop_run(e.loop);
+  assert_int_equal(weft_loop_close(e.loop), 0);
+  assert_int_equal(strlen(e.token), 22);
+  return e.recovered;
+}
+
+static void test_end_keeps_no_session(void **state) {
+  (void)state;
+  assert_int_equal(end_then_resume(0), 0);                  /* primus::server::close: gone */
+  assert_int_equal(end_then_resume(WEFT_END_RECONNECT), 1); /* the client may come back */
+}
+
+static void test_bad_calls(void **state) {
+  (void)state;
+  assert_int_equal(weft_server_set_recovery(NULL, 1000, 10), WEFT_EINVAL);
+  assert_int_equal(weft_spark_recovered(NULL), WEFT_EINVAL);
+  weft_loop *loop;
+  weft_server *s;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(weft_server_set_recovery(s, 1000, 0), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_recovery(s, 1000, 65537), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_recovery(s, 0, 0), 0); /* off */
+  /* The options table's rows (every host's way in). */
+  weft_value *v = weft_value_new_int(0);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), WEFT_ERANGE);
+  weft_value_free(v);
+  v = weft_value_new_int(65537);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), WEFT_ERANGE);
+  weft_value_free(v);
+  v = weft_value_new_string("2m", 2);
+  assert_int_equal(weft_server_set_option(s, "recovery", v), WEFT_ETYPE);
+  weft_value_free(v);
+  v = weft_value_new_int(120000);
+  assert_int_equal(weft_server_set_option(s, "recovery", v), 0);
+  weft_value_free(v);
+  v = weft_value_new_int(16);
+  assert_int_equal(weft_server_set_option(s, "recovery_messages", v), 0);
+  weft_value_free(v);
+  assert_int_equal(weft_server_destroy(s, NULL), 0);
+  weft_loop_run(loop);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_single_node),
+      cmocka_unit_test(test_cluster_same_node),
+      cmocka_unit_test(test_end_keeps_no_session),
+      cmocka_unit_test(test_bad_calls),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
