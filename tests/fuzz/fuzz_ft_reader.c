@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "transport/fasttcp/codec.h"
 #include "weft/weft.h"
 
@@ -43,13 +44,6 @@ static void check_msg(outcome *o, const uint8_t *frame, size_t size, const weft_
   weft__buf_free(&out);
 }
 
-static uint32_t next(uint32_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 17;
-  *s ^= *s << 5;
-  return *s;
-}
-
 static void run(const uint8_t *data, size_t size, size_t max, uint32_t seed, outcome *o) {
   memset(o, 0, sizeof *o);
   o->hash = UINT64_C(14695981039346656037);
@@ -57,12 +51,7 @@ static void run(const uint8_t *data, size_t size, size_t max, uint32_t seed, out
   size_t have = 0, off = 0;
   uint32_t s = seed | 1;
   while (off < size && !o->err) {
-    size_t chunk = size - off;
-    if (seed) {
-      uint32_t x = next(&s);
-      size_t c = 1 + (x & 0x100 ? x % 512 : x % 8);
-      if (c < chunk) chunk = c;
-    }
+    size_t chunk = fuzz_chunk(&s, seed != 0, size - off);
     memcpy(buf + have, data + off, chunk);
     have += chunk;
     off += chunk;

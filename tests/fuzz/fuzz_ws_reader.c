@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "transport/ws/codec.h"
 #include "weft/weft.h"
 
@@ -117,13 +118,6 @@ typedef struct outcome {
   size_t left;
 } outcome;
 
-static uint32_t next(uint32_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 17;
-  *s ^= *s << 5;
-  return *s;
-}
-
 /* chunk_seed 0 feeds everything at once. */
 static void run(const uint8_t *data, size_t size, int server, weft__pmd *pmd, uint64_t max,
                 unsigned stop_mod, uint32_t chunk_seed, outcome *o) {
@@ -140,12 +134,7 @@ static void run(const uint8_t *data, size_t size, int server, weft__pmd *pmd, ui
   size_t have = 0, off = 0;
   uint32_t s = chunk_seed | 1;
   while (off < size) {
-    size_t chunk = size - off;
-    if (chunk_seed) {
-      uint32_t x = next(&s);
-      size_t c = 1 + (x & 0x100 ? x % 512 : x % 8);
-      if (c < chunk) chunk = c;
-    }
+    size_t chunk = fuzz_chunk(&s, chunk_seed != 0, size - off);
     memcpy(buf + have, data + off, chunk);
     have += chunk;
     off += chunk;

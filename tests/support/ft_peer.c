@@ -37,12 +37,13 @@
 #include <weft/options.h>
 #include <weft/weft.h>
 
+#include "serve_until_signal.h"
+
 typedef struct app {
   weft_loop *loop;
   weft_server *server;
   weft_emitter *em;
   weft_rooms *rooms;
-  uv_signal_t sigint, sigterm;
 } app;
 
 static void line(const char *what, const char *id) {
@@ -252,14 +253,6 @@ static void on_error(weft_server *s, weft_spark *sp, const weft_error_info *e, v
   fprintf(stderr, "error %s %s %s\n", e->kind, sp ? weft_spark_id(sp) : "-", e->message);
 }
 
-static void on_signal(uv_signal_t *h, int signum) {
-  (void)signum;
-  app *a = h->data;
-  uv_close((uv_handle_t *)&a->sigint, NULL);
-  uv_close((uv_handle_t *)&a->sigterm, NULL);
-  weft_server_destroy(a->server, NULL);
-}
-
 int main(int argc, char **argv) {
   app a = {0};
   if (weft_loop_new(&a.loop) || weft_server_new(a.loop, &a.server)) return 1;
@@ -288,12 +281,5 @@ int main(int argc, char **argv) {
   for (size_t i = 0; weft_server_url(a.server, i); i++)
     printf("listening on %s\n", weft_server_url(a.server, i));
   fflush(stdout);
-  uv_loop_t *uv = weft_loop_uv(a.loop);
-  uv_signal_init(uv, &a.sigint);
-  uv_signal_init(uv, &a.sigterm);
-  a.sigint.data = a.sigterm.data = &a;
-  uv_signal_start(&a.sigint, on_signal, SIGINT);
-  uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-  weft_loop_run(a.loop);
-  return weft_loop_close(a.loop) == 0 ? 0 : 1;
+  return weft_test_serve_until_signal(a.loop, a.server);
 }
