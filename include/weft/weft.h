@@ -182,10 +182,11 @@ WEFT_EXTERN const weft_value *weft_value_map_get(const weft_value *v, const char
  * protocol v4, Primus's engine.io transformer: HTTP long-polling upgraded
  * to WebSocket, or WebSocket alone), "fast-tcp" (fast-tcp 3.3.2's binary
  * framing on tcp:// and ipc:// URLs, which pick it themselves) and "vibe"
- * (the Vibe protocol: ws, httpstream, httplongpoll). weft_transformer_exists() returns 1 for a
- * known name (or a comma-separated list of known names, as weft_server_set_transformer() takes),
- * else 0; weft_transformer_at(i) is the i-th name this build has, NULL past the last (to list them
- * in an error message). */
+ * (the Vibe protocol: ws, httpstream, httplongpoll).
+ * weft_transformer_exists() returns 1 for a known name (or a
+ * comma-separated list of known names, as weft_server_set_transformer()
+ * takes), else 0; weft_transformer_at(i) is the i-th name this build has,
+ * NULL past the last (to list them in an error message). */
 WEFT_EXTERN int weft_transformer_exists(const char *name);
 WEFT_EXTERN const char *weft_transformer_at(size_t i);
 
