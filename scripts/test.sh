@@ -233,7 +233,7 @@ case $what in
     host_stages
     stage "Primus's own test suite" run_primus_suite
     stage "conformance: scenarios x hosts, the bindings matrix" run_conformance
-    stage "acks across hosts" run_cross
+    stage "acks and a Redis cluster across hosts" run_cross
     stage "hostile peers" run_hostile
     stage "metrics: promtool and Prometheus" run_metrics
     stage "packages: install and hello world in each ecosystem" run_packages
