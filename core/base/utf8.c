@@ -3,6 +3,9 @@
 #include "utf8.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /*
  * A DFA after Bjoern Hoehrmann's: bytes map to 12 classes, states are
@@ -49,6 +52,14 @@ static const uint8_t utf8_trans[108] = {
 
 /* Text is mostly ASCII: skips it eight bytes per step. */
 static size_t skip_ascii(const uint8_t *p, size_t i, size_t len) {
+#if defined(__SSE2__)
+  while (len - i >= 32) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+    if (_mm_movemask_epi8(_mm_or_si128(a, b))) break;
+    i += 32;
+  }
+#endif
   while (len - i >= 16) {
     uint64_t a, b;
     memcpy(&a, p + i, 8);

@@ -47,4 +47,31 @@ static inline unsigned weft__swar_first(uint64_t m) { return (unsigned)__builtin
 #define WEFT__JSON_SWAR 0
 #endif
 
+/* SSE2 (every x86-64): sixteen bytes per step, ahead of the SWAR loops, for
+ * the long strings where the scan is most of a message's cost. */
+#if defined(__SSE2__) && WEFT__JSON_SWAR
+#include <emmintrin.h>
+#define WEFT__JSON_SSE2 1
+/* 0xFF in each byte of x that is '"', '\\' or a control below 0x20
+ * (max(x, 0x1f) == 0x1f: x <= 0x1f, unsigned), or, when e2 is set, the
+ * 0xE2 that may start U+2028/U+2029. */
+static inline __m128i weft__sse2_special(__m128i x, int e2) {
+  __m128i lo = _mm_set1_epi8(0x1f);
+  __m128i m =
+      _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+  m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_max_epu8(x, lo), lo));
+  if (e2) m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE2)));
+  return m;
+}
+/* Bit i set when byte i of the 32 at p is special as above. */
+static inline uint32_t weft__sse2_special32(const uint8_t *p, int e2) {
+  const __m128i *q = (const __m128i *)(const void *)p;
+  uint32_t a = (uint32_t)_mm_movemask_epi8(weft__sse2_special(_mm_loadu_si128(q), e2));
+  uint32_t b = (uint32_t)_mm_movemask_epi8(weft__sse2_special(_mm_loadu_si128(q + 1), e2));
+  return a | b << 16;
+}
+#else
+#define WEFT__JSON_SSE2 0
+#endif
+
 #endif

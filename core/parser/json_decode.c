@@ -356,6 +356,24 @@ static int escaped_string(json_dec *d, size_t *pi, size_t start, size_t k) {
 static inline int string(json_dec *d, size_t *pi) {
   const uint8_t *p = d->text;
   size_t len = d->len, start = *pi + 1, k = start;
+#if WEFT__JSON_SSE2
+  for (; len - k >= 32; k += 32) {
+    uint32_t m32 = weft__sse2_special32(p + k, 0);
+    if (m32) {
+      k += (unsigned)__builtin_ctz(m32);
+      goto found;
+    }
+  }
+  if (len - k >= 16) {
+    unsigned m16 = (unsigned)_mm_movemask_epi8(
+        weft__sse2_special(_mm_loadu_si128((const __m128i *)(const void *)(p + k)), 0));
+    if (m16) {
+      k += (unsigned)__builtin_ctz(m16);
+      goto found;
+    }
+    k += 16;
+  }
+#endif
 #if WEFT__JSON_SWAR
   uint64_t x, m;
   for (; len - k >= 8; k += 8) {

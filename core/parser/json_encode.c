@@ -59,6 +59,18 @@ static inline size_t plain_run(const uint8_t *s, size_t n) {
     return m ? weft__swar_first(m) : n;
   }
   size_t i = 0;
+#if WEFT__JSON_SSE2
+  for (; n - i >= 32; i += 32) {
+    uint32_t m32 = weft__sse2_special32(s + i, 1);
+    if (m32) return i + (unsigned)__builtin_ctz(m32);
+  }
+  if (n - i >= 16) {
+    unsigned m16 = (unsigned)_mm_movemask_epi8(
+        weft__sse2_special(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), 1));
+    if (m16) return i + (unsigned)__builtin_ctz(m16);
+    i += 16;
+  }
+#endif
   for (; n - i >= 8; i += 8) {
     memcpy(&x, s + i, 8);
     m = esc_mask(x);

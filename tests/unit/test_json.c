@@ -565,8 +565,9 @@ static void test_error_offsets_exact(void **state) {
     expect_error_at(cases[k].text, WEFT_EPARSE, cases[k].at);
 }
 
-/* Strings of every length up to 40 with a quote, backslash, control byte or
- * U+2028 at every position: the eight-byte scans in both directions. */
+/* Strings of every length up to 80 with a quote, backslash, control byte or
+ * U+2028 at every position: the 32-, 16- and 8-byte scans in both
+ * directions. */
 static void test_string_scan_boundaries(void **state) {
   (void)state;
   static const struct {
@@ -581,8 +582,8 @@ static void test_string_scan_boundaries(void **state) {
       {"\xe2\x80\xa8", "\\u2028"},
       {"\xe2\x82\xac", "\xe2\x82\xac"},
   };
-  char raw[64], json[128];
-  for (size_t n = 0; n <= 40; n++) {
+  char raw[96], json[192];
+  for (size_t n = 0; n <= 80; n++) {
     for (size_t at = 0; at <= n; at++) {
       for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
         size_t rl = strlen(specials[k].raw), jl = strlen(specials[k].json);

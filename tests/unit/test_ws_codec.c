@@ -544,6 +544,27 @@ static void test_utf8_vectors(void **state) {
 
 /* Every sequence of up to three bytes, and every four-byte sequence whose
  * tail bytes come from a representative set, against the reference. */
+/* One non-ASCII sequence at every position of ASCII runs up to 100 bytes:
+ * the 32-, 16- and 8-byte ASCII skips stop exactly where they must. */
+static void test_utf8_positions(void **state) {
+  (void)state;
+  static const struct {
+    const char *seq;
+    int ok;
+  } seqs[] = {{"\xc3\xa9", 1}, {"\xe2\x82\xac", 1}, {"\xff", 0}, {"\xc3", 0}, {"\xed\xa0\x80", 0}};
+  uint8_t b[128];
+  for (size_t n = 0; n <= 100; n++)
+    for (size_t at = 0; at <= n; at++)
+      for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+        size_t sl = strlen(seqs[k].seq);
+        memset(b, 'a', n + sl);
+        memcpy(b + at, seqs[k].seq, sl);
+        if (weft__utf8_valid(b, n + sl) != seqs[k].ok) fail_msg("n %zu at %zu seq %zu", n, at, k);
+        if (weft__utf8_check(b, n + sl) != (seqs[k].ok ? n + sl : at))
+          fail_msg("check: n %zu at %zu seq %zu", n, at, k);
+      }
+}
+
 static void test_utf8_exhaustive(void **state) {
   (void)state;
   uint8_t b[4];
@@ -1157,6 +1178,7 @@ int main(void) {
       cmocka_unit_test(test_close_codes),
       cmocka_unit_test(test_close_payload),
       cmocka_unit_test(test_utf8_vectors),
+      cmocka_unit_test(test_utf8_positions),
       cmocka_unit_test(test_utf8_exhaustive),
       cmocka_unit_test(test_masking_side),
       cmocka_unit_test(test_rsv_bits),

@@ -7,6 +7,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "weft/weft.h"
 
@@ -114,6 +117,16 @@ void weft__ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t offset)
   uint8_t m[8];
   memcpy(m, &w, 8);
   size_t i = 0;
+#if defined(__SSE2__)
+  __m128i w2 = _mm_set1_epi64x((long long)w);
+  for (; i + 64 <= len; i += 64) {
+    __m128i *q = (__m128i *)(void *)(p + i);
+    _mm_storeu_si128(q, _mm_xor_si128(_mm_loadu_si128(q), w2));
+    _mm_storeu_si128(q + 1, _mm_xor_si128(_mm_loadu_si128(q + 1), w2));
+    _mm_storeu_si128(q + 2, _mm_xor_si128(_mm_loadu_si128(q + 2), w2));
+    _mm_storeu_si128(q + 3, _mm_xor_si128(_mm_loadu_si128(q + 3), w2));
+  }
+#endif
   for (; i + 32 <= len; i += 32) {
     uint64_t a, b, c, d;
     memcpy(&a, p + i, 8);
