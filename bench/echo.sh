@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Echo benchmark: the weft C server, then the Node peers in the same run
-# (plain ws and Primus 8, bench/peers/*.js), each pinned to CPU 0; the load
-# generator build/bench/echo_load pinned to CPU 1; each case RUNS times;
-# prints the median and spread and writes bench/results/echo.json
-# ({"server":"weft-c"|"ws"|"primus", ...}). Timings live here, never in tests.
+# Echo benchmark: the weft C server (json, raw, msgpack), its host front
+# ends, uWebSockets (bench/peers/uws_server.cpp, when bench/peers/uws.sh has
+# built it) and the Node peers (plain ws and Primus 8, bench/peers/*.js),
+# each pinned to CPU 0; the load generator build/bench/echo_load pinned to
+# CPU 1. Each case ("conns size in-flight", comma-separated CASES) runs RUNS
+# repetitions; within a repetition every server runs once, in turn
+# (alternating), so a ratio per repetition compares runs made side by side.
+# Prints the median and spread and writes bench/results/echo.json
+# ({"server":…, "conns", "size", "pipeline", "median", "min", "max",
+# "per_run": [msgs/s of repetition 1, 2, …], "command"}).
+# Timings live here, never in tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
-SERVERS=${SERVERS:-"weft-c weft-c-msgpack weft-node weft-python weft-lua ws primus"}
+WARMUP=${WARMUP:-1}
+SERVERS=${SERVERS:-"weft-c weft-c-raw weft-c-msgpack weft-node weft-python weft-lua uws ws primus"}
+CASES=${CASES:-"100 32 1,100 32 4,100 32 8,1000 32 4,100 1024 4,1000 1024 4"}
 NODE=${NODE:-node}
-mkdir -p bench/results
-out=bench/results/echo.json
+out=${OUT:-bench/results/echo.json}
+mkdir -p "$(dirname "$out")"
 # Not a shell function: `f cmd &` would leave $! the PID of a subshell and
 # `kill $server_pid` would miss the server. taskset execs, so $! is the server.
 PIN0=() PIN1=()
@@ -31,11 +39,15 @@ trap cleanup EXIT
 . bench/hosts.sh
 
 start_server() { # $1 = weft-c|ws|primus or a host (hosts.sh)
+  : >"$log"
   case $1 in
     weft-node | weft-python | weft-lua) start_host "$1" echo "$log" /dev/null ;;
     weft-c) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo >"$log" 2>/dev/null & ;;
     weft-c-msgpack) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo \
       --parser msgpack >"$log" 2>/dev/null & ;;
+    weft-c-raw) "${PIN0[@]}" "$BUILD/weft" serve --port 0 --ping-interval 0 --mode echo \
+      --parser raw >"$log" 2>/dev/null & ;;
+    uws) "${PIN0[@]}" "$UWS_SERVER" --port 0 --mode echo >"$log" 2>/dev/null & ;;
     ws) "${PIN0[@]}" "$NODE" bench/peers/ws_server.js --port 0 --mode echo >"$log" 2>/dev/null & ;;
     primus) "${PIN0[@]}" "$NODE" bench/peers/primus_server.js --port 0 --mode echo >"$log" 2>/dev/null & ;;
   esac
@@ -48,42 +60,64 @@ start_server() { # $1 = weft-c|ws|primus or a host (hosts.sh)
   [ -n "$port" ] || { echo "echo: $1 did not start" >&2; exit 1; }
 }
 
+# The command line of each server, for the report.
+server_cmd() {
+  case $1 in
+    weft-c) echo "weft serve --port 0 --ping-interval 0 --mode echo" ;;
+    weft-c-raw) echo "weft serve --port 0 --ping-interval 0 --mode echo --parser raw" ;;
+    weft-c-msgpack) echo "weft serve --port 0 --ping-interval 0 --mode echo --parser msgpack" ;;
+    uws) echo "build-uws/uws_server --port 0 --mode echo (bench/peers/uws.sh)" ;;
+    ws | primus) echo "node bench/peers/${1}_server.js --port 0 --mode echo" ;;
+    *) echo "$1 (bench/hosts.sh) --mode echo" ;;
+  esac
+}
+
+servers=()
+for server in $SERVERS; do
+  if host_available "$server"; then servers+=("$server"); else
+    echo "echo: $server is not built here ($([ "$server" = uws ] && echo 'bash bench/peers/uws.sh builds it' ||
+      echo 'make test builds it')): skipped" >&2
+  fi
+done
+
 echo "[" >"$out"
 first=1
-for server in $SERVERS; do
-  host_available "$server" || { echo "echo: $server is not built here (make test builds it): skipped" >&2; continue; }
-  for case in "100 32" "1000 32" "100 1024" "1000 1024"; do
-    set -- $case
-    conns=$1 size=$2
-    rates=() cpus=()
-    extra=()
-    [ "$server" = weft-c-msgpack ] && extra=(--msgpack)
-    for run in $(seq "$RUNS"); do
+IFS=, read -ra cases <<<"$CASES"
+for case in "${cases[@]}"; do
+  set -- $case
+  conns=$1 size=$2 pipeline=${3:-8}
+  declare -A rates=() cpus=()
+  for run in $(seq "$RUNS"); do
+    for server in "${servers[@]}"; do
+      extra=()
+      [ "$server" = weft-c-msgpack ] && extra=(--msgpack)
       start_server "$server"
       line=$(timeout 60 "${PIN1[@]}" "$BUILD/bench/echo_load" --port "$port" --conns "$conns" \
-        --size "$size" --pipeline 8 --seconds "$SECONDS_PER_RUN" "${extra[@]}") ||
+        --size "$size" --pipeline "$pipeline" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" "${extra[@]}") ||
         { echo "echo: $server $conns x $size run $run failed" >&2; line='"msgs_per_s":0,"load_cpu":0'; }
       kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
-      rates+=("$(echo "$line" | sed 's/.*"msgs_per_s":\([0-9]*\).*/\1/')")
-      cpus+=("$(echo "$line" | sed 's/.*"load_cpu":\([0-9.]*\).*/\1/')")
+      rates[$server]+="$(echo "$line" | sed 's/.*"msgs_per_s":\([0-9]*\).*/\1/') "
+      cpus[$server]+="$(echo "$line" | sed 's/.*"load_cpu":\([0-9.]*\).*/\1/') "
     done
-    load_cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | tail -1)
-    sorted=$(printf '%s\n' "${rates[@]}" | sort -n)
+  done
+  for server in "${servers[@]}"; do
+    read -ra per_run <<<"${rates[$server]}"
+    load_cpu=$(printf '%s\n' ${cpus[$server]} | sort -n | tail -1)
+    sorted=$(printf '%s\n' "${per_run[@]}" | sort -n)
     median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
     min=$(echo "$sorted" | head -1)
     max=$(echo "$sorted" | tail -1)
-    if [ "$server" = weft-c ]; then
-      printf 'echo %5d conns x %5d B: median %8d msgs/s (min %d, max %d)\n' \
-        "$conns" "$size" "$median" "$min" "$max"
-    else
-      printf 'echo [%s] %5d conns x %5d B: median %8d msgs/s (min %d, max %d)\n' \
-        "$server" "$conns" "$size" "$median" "$min" "$max"
-    fi
+    printf 'echo [%s] %5d conns x %5d B, %d in flight: median %8d msgs/s (min %d, max %d)\n' \
+      "$server" "$conns" "$size" "$pipeline" "$median" "$min" "$max"
     [ $first -eq 1 ] || echo "," >>"$out"
     first=0
-    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"median":%d,"min":%d,"max":%d,"runs":%d,"load_cpu":%s}' \
-      "$server" "$conns" "$size" "$median" "$min" "$max" "$RUNS" "${load_cpu:-null}" >>"$out"
+    load_cmd="build/bench/echo_load --port PORT --conns $conns --size $size --pipeline $pipeline --seconds $SECONDS_PER_RUN --warmup $WARMUP"
+    [ "$server" = weft-c-msgpack ] && load_cmd+=" --msgpack"
+    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"pipeline":%d,"median":%d,"min":%d,"max":%d,"runs":%d,"load_cpu":%s,"per_run":[%s],"command":"%s; %s"}' \
+      "$server" "$conns" "$size" "$pipeline" "$median" "$min" "$max" "$RUNS" "${load_cpu:-null}" \
+      "$(IFS=,; echo "${per_run[*]}")" "$(server_cmd "$server")" "$load_cmd" >>"$out"
   done
+  unset rates cpus
 done
 echo "]" >>"$out"
 echo "wrote $out"

@@ -1,11 +1,15 @@
-# Sourced by echo.sh and broadcast.sh: the bench servers of weft's host front
+# Sourced by echo.sh, broadcast.sh and memory.sh: the bench servers of weft's host front
 # ends (node/bench/weft_server.js, python/bench/weft_server.py,
 # lua/bench/weft_server.lua), started like the peers: pinned with PIN0, in
 # the background of the calling shell (so $! and server_pid are the server).
 
+# uWebSockets, built by bench/peers/uws.sh (bench/run.sh runs it first).
+UWS_SERVER=${UWS_SERVER:-${UWS_BUILD:-build-uws}/uws_server}
+
 # Is this host built here? (make test builds them; the bench does not.)
 host_available() { # name
   case $1 in
+    uws) [ -x "$UWS_SERVER" ] ;;
     weft-node) [ -f node/build/Release/weft.node ] ;;
     weft-python) [ -x build-python/venv/bin/python ] &&
       build-python/venv/bin/python -c 'import weft' 2>/dev/null ;;

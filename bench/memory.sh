@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
 # Memory per idle connection and connect+handshake rate. For each server
-# (the C server; the Node peers bench/peers/ws_server.js and
-# bench/peers/primus_server.js when they exist) pinned to CPU 0, the load
+# (the C server; uWebSockets when bench/peers/uws.sh built it; the Node
+# peers bench/peers/ws_server.js and bench/peers/primus_server.js when they
+# exist; MEM_SERVERS picks some of them) pinned to CPU 0, the load
 # generator build/bench/idle_load pinned to CPU 1 opens 1000, 5000, then
 # 10000 idle WebSocket connections; at 0 and at each step the server's
 # VmRSS (/proc/PID/status) and Pss / private memory (/proc/PID/smaps_rollup)
 # are read. Bytes per connection is the least-squares slope over the four
-# points; 100k / 1M estimates are intercept + slope * N. Each server runs
-# RUNS times (default 3); medians go to bench/results/memory.json.
+# points; 100k / 1M estimates are intercept + slope * N. RUNS repetitions
+# (default 5), each running every server once in turn (alternating); the
+# figures of each run and the medians go to bench/results/memory.json (OUT).
 # Socket buffers live in the kernel and are not in any of these figures.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 STAGES=${STAGES:-1000,5000,10000}
 SETTLE=${SETTLE:-1}  # seconds between reaching a step and reading memory
 NOFILE=${NOFILE:-20000}
-mkdir -p bench/results
-out=bench/results/memory.json
+MEM_SERVERS=${MEM_SERVERS:-"weft-c uws ws primus"}
+out=${OUT:-bench/results/memory.json}
+mkdir -p "$(dirname "$out")"
 raw=$(mktemp)
 pin() { if command -v taskset >/dev/null; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
 
@@ -37,14 +40,23 @@ if [ ! -x "$BUILD/bench/idle_load" ] || [ ! -x "$BUILD/weft" ]; then
 fi
 
 # name|command (run under prlimit, pinned to CPU 0)
-servers=("weft-c|$BUILD/weft serve --mode echo --ping-interval 0 --port 0")
-for peer in ws primus; do
-  f=bench/peers/${peer}_server.js
-  if [ -f "$f" ] && command -v node >/dev/null; then
-    servers+=("$peer|node $f --mode echo --port 0")
-  else
-    echo "memory: skipping $peer ($f missing)"
-  fi
+. bench/hosts.sh # UWS_SERVER
+servers=()
+for name in $MEM_SERVERS; do
+  case $name in
+    weft-c) servers+=("weft-c|$BUILD/weft serve --mode echo --ping-interval 0 --port 0") ;;
+    uws)
+      if [ -x "$UWS_SERVER" ]; then servers+=("uws|$UWS_SERVER --mode echo --port 0"); else
+        echo "memory: skipping uws (bash bench/peers/uws.sh builds it)"
+      fi ;;
+    ws | primus)
+      f=bench/peers/${name}_server.js
+      if [ -f "$f" ] && command -v node >/dev/null; then
+        servers+=("$name|node $f --mode echo --port 0")
+      else
+        echo "memory: skipping $name ($f missing)"
+      fi ;;
+  esac
 done
 
 # kB figures of one process: rss pss private
@@ -59,9 +71,9 @@ mem_of() {
 # start_server, stop_server
 . bench/server.sh
 
-for entry in "${servers[@]}"; do
-  name=${entry%%|*} cmd=${entry#*|}
-  for run in $(seq "$RUNS"); do
+for run in $(seq "$RUNS"); do
+  for entry in "${servers[@]}"; do
+    name=${entry%%|*} cmd=${entry#*|}
     if ! start_server "$cmd"; then
       echo "memory: $name did not start: $(tail -3 "$log" | tr '\n' ' ')"
       echo "$name $run skip 0 0 0 0 0 0 0 0" >>"$raw"
@@ -107,7 +119,8 @@ for entry in "${servers[@]}"; do
   done
 done
 
-python3 - "$raw" "$out" "$STAGES" "$RUNS" <<'EOF'
+cmds=$(for entry in "${servers[@]}"; do echo "${entry%%|*}|${entry#*|}"; done)
+CMDS=$cmds python3 - "$raw" "$out" "$STAGES" "$RUNS" <<'EOF'
 import json, statistics, sys, os, platform
 raw, out, stages, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 data = {}
@@ -167,7 +180,9 @@ for name, rs in data.items():
             r["load_cpu"] = last["load_cpu_s"] / last["connect_s"] if last["connect_s"] else None
         per_run.append(r)
     ok = [r for r in per_run if "rss_bytes_per_conn" in r]
+    cmd = dict(l.split("|", 1) for l in os.environ.get("CMDS", "").splitlines() if "|" in l).get(name, "")
     entry = {"server": name, "case": "memory", "runs": len(per_run), "ok_runs": len(ok),
+             "command": cmd.replace(os.getcwd() + "/", "") + "; build/bench/idle_load --port PORT --stages " + stages,
              "stages": [0] + [int(x) for x in stages.split(",")], "per_run": per_run}
     if ok:
         for key in ("rss", "pss", "private"):
