@@ -10,10 +10,12 @@
 # node delivers it to its own clients. Prints one JSON line per node count
 # with deliveries/s (all receivers, all nodes) and the Redis commands per
 # delivered message (INFO commandstats before/after). Nodes are pinned
-# round-robin to the CPUs, the load generator to the last one. Not a test:
-# nothing is asserted.
+# round-robin to the CPUs, the load generator to the last one. RUNS
+# repetitions per node count, each running weft then Socket.IO
+# (alternating); every line and the medians go to results/cluster.json
+# (OUT). Not a test: nothing is asserted.
 #
-#   bench/cluster.sh [BUILD]        CLIENTS=1000 SENDERS=8 SECONDS_PER_RUN=3 NODES="1 2 4"
+#   bench/cluster.sh [BUILD]        CLIENTS=1000 SENDERS=8 SECONDS_PER_RUN=3 NODES="1 2 4" RUNS=3
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -21,6 +23,9 @@ CLIENTS=${CLIENTS:-1000}
 SENDERS=${SENDERS:-8}
 SECS=${SECONDS_PER_RUN:-3}
 NODES=${NODES:-"1 2 4"}
+RUNS=${RUNS:-3}
+result_file=${OUT:-bench/results/cluster.json}
+command -v redis-server >/dev/null || { echo "cluster: no redis-server (apt-get install redis-server): skipped" >&2; exit 0; }
 NCPU=$(nproc)
 dir=$(mktemp -d)
 pids=()
@@ -70,7 +75,32 @@ run() { # KIND N: prints one JSON line
   echo "{\"server\":\"$kind\",\"nodes\":$n,\"redis_commands\":$((after - before)),\"load\":$out}"
   for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 }
+lines=()
 for n in $NODES; do
-  run weft "$n"
-  run sio "$n"
+  for _ in $(seq "$RUNS"); do
+    for kind in weft sio; do
+      line=$(run "$kind" "$n")
+      echo "$line"
+      lines+=("$line")
+    done
+  done
 done
+mkdir -p "$(dirname "$result_file")"
+printf '%s\n' "${lines[@]}" | CLIENTS=$CLIENTS SENDERS=$SENDERS SECS=$SECS python3 -c '
+import json, os, statistics, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+cmd = {"weft": "weft serve --port 0 --mode broadcast --ping-interval 0 --redis URL (per node)",
+       "sio": "node bench/sio/sio_server.js --redis URL (per node)"}
+out = []
+for key in sorted({(r["server"], r["nodes"]) for r in rows}, key=lambda k: (k[1], k[0] != "weft")):
+    rs = [r for r in rows if (r["server"], r["nodes"]) == key]
+    per_run = [r["load"].get("deliveries_per_s", 0) if isinstance(r["load"], dict) else 0 for r in rs]
+    load = "build/bench/bcast_load --ports P1,P2,… --clients %s --senders %s --seconds %s" % (
+        os.environ["CLIENTS"], os.environ["SENDERS"], os.environ["SECS"])
+    out.append({"server": key[0], "nodes": key[1], "median": statistics.median(per_run),
+                "min": min(per_run), "max": max(per_run), "per_run": per_run,
+                "redis_commands": [r["redis_commands"] for r in rs],
+                "command": cmd[key[0]] + "; " + load + (" --sio" if key[0] == "sio" else "")})
+json.dump(out, open(sys.argv[1], "w"), indent=1)
+print("wrote", sys.argv[1])
+' "$result_file"

@@ -10,7 +10,8 @@
 # Messages/s and messages per server CPU-second (utime + stime of the
 # server during the measured seconds: the load generator, one Node
 # process, is the limit for weft, so the CPU figure is the fair one).
-# RUNS runs per case (3), medians; results/engineio.json.
+# RUNS repetitions per case (3), each running weft then Primus
+# (alternating); medians and every run in results/engineio.json (OUT).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,8 +19,9 @@ RUNS=${RUNS:-3}
 CONNS=${CONNS:-100}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
 IDLE=${IDLE:-2000}
-mkdir -p bench/results
-out=bench/results/engineio.json
+MODES=${MODES:-"polling websocket"}
+out=${OUT:-bench/results/engineio.json}
+mkdir -p "$(dirname "$out")"
 raw=$(mktemp)
 server_pid= log=
 cleanup() {
@@ -43,11 +45,11 @@ servers=("weft|$BUILD/weft serve --mode echo --ping-interval 0 --port 0 --transf
 stop() { stop_server; rm -f "$log"; log=; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-for entry in "${servers[@]}"; do
-  name=${entry%%|*}
-  cmd=${entry#*|}
-  for mode in polling websocket; do
-    for run in $(seq "$RUNS"); do
+for mode in $MODES; do
+  for run in $(seq "$RUNS"); do
+    for entry in "${servers[@]}"; do
+      name=${entry%%|*}
+      cmd=${entry#*|}
       start_server "$cmd" || { echo "engineio: $name did not start" >&2; cat "$log" >&2; exit 1; }
       res=$(prlimit --nofile=20000:20000 taskset -c 1 node bench/eio_load.js --url "http://127.0.0.1:$port/primus" \
         --mode "$mode" --conns "$CONNS" --seconds "$SECONDS_PER_RUN" --server-pid "$server_pid") ||
@@ -57,6 +59,11 @@ for entry in "${servers[@]}"; do
       stop
     done
   done
+done
+for entry in "${servers[@]}"; do
+  name=${entry%%|*}
+  cmd=${entry#*|}
+  [ "$IDLE" -gt 0 ] || continue
   # Idle polling sessions.
   start_server "$cmd" || exit 1
   sleep 0.5
@@ -79,9 +86,10 @@ for entry in "${servers[@]}"; do
   stop
 done
 
-python3 - "$raw" "$out" <<'PY'
-import json, statistics, sys
+CMDS=$(printf '%s\n' "${servers[@]}") CONNS=$CONNS SECS=$SECONDS_PER_RUN python3 - "$raw" "$out" <<'PY'
+import json, os, statistics, sys
 raw, out = sys.argv[1], sys.argv[2]
+cmds = dict(l.split('|', 1) for l in os.environ['CMDS'].splitlines())
 runs, idle = {}, {}
 for line in open(raw):
     name, what, rest = line.split(' ', 2)
@@ -98,16 +106,22 @@ for name, modes in runs.items():
                                'msgs_per_cpu_s': statistics.median(r.get('msgs_per_cpu_s', 0) for r in rs),
                                'runs': rs} for m, rs in modes.items()}
     res['servers'][name]['idle'] = idle.get(name)
+    res['servers'][name]['command'] = (cmds[name] +
+        f"; node bench/eio_load.js --url URL --mode polling|websocket --conns {os.environ['CONNS']} "
+        f"--seconds {os.environ['SECS']} --server-pid PID")
 w, p = res['servers']['weft'], res['servers']['primus']
+modes = [m for m in ('polling', 'websocket') if m in w and m in p]
 res['ratios'] = {m: {'msgs_per_s': round(w[m]['msgs_per_s'] / p[m]['msgs_per_s'], 2),
                      'msgs_per_cpu_s': round(w[m]['msgs_per_cpu_s'] / p[m]['msgs_per_cpu_s'], 2)}
-                 for m in ('polling', 'websocket')}
-res['ratios']['idle_memory'] = round(p['idle']['bytes_per_session'] / w['idle']['bytes_per_session'], 2)
+                 for m in modes}
+if w.get('idle') and p.get('idle'):
+    res['ratios']['idle_memory'] = round(p['idle']['bytes_per_session'] / w['idle']['bytes_per_session'], 2)
 json.dump(res, open(out, 'w'), indent=1)
 print('| case | weft | Primus (engine.io) | ratio |')
 print('|---|---|---|---|')
-for m in ('polling', 'websocket'):
+for m in modes:
     print(f"| echo over {m}, msgs/s | {w[m]['msgs_per_s']:,} | {p[m]['msgs_per_s']:,} | {res['ratios'][m]['msgs_per_s']}x |")
     print(f"| echo over {m}, msgs per server CPU-s | {w[m]['msgs_per_cpu_s']:,} | {p[m]['msgs_per_cpu_s']:,} | {res['ratios'][m]['msgs_per_cpu_s']}x |")
-print(f"| idle polling session, bytes of RSS | {w['idle']['bytes_per_session']:,} | {p['idle']['bytes_per_session']:,} | {res['ratios']['idle_memory']}x less |")
+if 'idle_memory' in res['ratios']:
+  print(f"| idle polling session, bytes of RSS | {w['idle']['bytes_per_session']:,} | {p['idle']['bytes_per_session']:,} | {res['ratios']['idle_memory']}x less |")
 PY

@@ -2,8 +2,10 @@
 # fast-tcp echo with acks: `weft serve --mode echo` on tcp:// and ipc:// and
 # on ws:// for comparison is not this script's (see echo.sh); npm fast-tcp
 # 3.3.2's server (bench/peers/fasttcp_server.js) in the same run. The server
-# pinned to CPU 0, build/bench/ft_load pinned to CPU 1; each case RUNS times;
-# prints the median acks/s per case and writes bench/results/fasttcp.json.
+# pinned to CPU 0, build/bench/ft_load pinned to CPU 1; each case RUNS
+# repetitions, each running weft then fast-tcp (alternating); prints the
+# median per case and writes bench/results/fasttcp.json (OUT), with the
+# figure of each repetition ("per_run") and the commands.
 # Timings live here, never in tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,8 @@ CONNS=${CONNS:-100}
 INFLIGHT=${INFLIGHT:-8}
 PIN0=() PIN1=()
 if command -v taskset >/dev/null; then PIN0=(taskset -c 0) PIN1=(taskset -c 1); fi
-mkdir -p bench/results
-out=bench/results/fasttcp.json
+out=${OUT:-bench/results/fasttcp.json}
+mkdir -p "$(dirname "$out")"
 dir=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -47,33 +49,42 @@ stop() { kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true;
 # messages that reach every connection (deliveries/s).
 BCAST_CONNS=${BCAST_CONNS:-100}
 SENDERS=${SENDERS:-8}
+MODES=${MODES:-"echo broadcast"}
+SCHEMES=${SCHEMES:-"tcp ipc"}
 echo "[" >"$out"
 first=1
-for mode in echo broadcast; do
-  for server in weft fast-tcp; do
-    for scheme in tcp ipc; do
-      rates=()
-      for _ in $(seq "$RUNS"); do
+for mode in $MODES; do
+  for scheme in $SCHEMES; do
+    declare -A rates=()
+    if [ "$mode" = echo ]; then
+      args=("$CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1)
+    else
+      args=("$BCAST_CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1 "$SENDERS")
+    fi
+    for _ in $(seq "$RUNS"); do
+      for server in weft fast-tcp; do
         start "$server" "$scheme" "$mode"
-        if [ "$mode" = echo ]; then
-          args=("$CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1)
-        else
-          args=("$BCAST_CONNS" "$INFLIGHT" "$SECONDS_PER_RUN" 1 "$SENDERS")
-        fi
         r=$("${PIN1[@]}" "$BUILD/bench/ft_load" "$url" "${args[@]}" |
           sed -n 's/.*"\(acks_\)\{0,1\}per_s":\([0-9]*\).*/\2/p')
         stop
-        rates+=("$r")
+        rates[$server]+="${r:-0} "
       done
-      median=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
+    done
+    for server in weft fast-tcp; do
+      read -ra per_run <<<"${rates[$server]}"
+      median=$(printf '%s\n' "${per_run[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p")
       unit=$([ "$mode" = echo ] && echo "acks/s ($CONNS x $INFLIGHT)" ||
         echo "deliveries/s ($SENDERS senders x $INFLIGHT to $BCAST_CONNS)")
-      echo "fast-tcp $mode, $server over $scheme://: $median $unit (runs: ${rates[*]})"
+      echo "fast-tcp $mode, $server over $scheme://: $median $unit (runs: ${per_run[*]})"
+      if [ "$server" = weft ]; then cmd="weft serve --listen $scheme://… --mode $mode"; else
+        cmd="node bench/peers/fasttcp_server.js $([ "$scheme" = ipc ] && echo '--ipc PATH' || echo '--port 0') --mode $mode"
+      fi
       [ $first = 1 ] || echo "," >>"$out"
       first=0
-      printf '{"mode":"%s","server":"%s","scheme":"%s","per_s":%s}' \
-        "$mode" "$server" "$scheme" "$median" >>"$out"
+      printf '{"mode":"%s","server":"%s","scheme":"%s","per_s":%s,"unit":"%s","per_run":[%s],"command":"%s; build/bench/ft_load URL %s"}' \
+        "$mode" "$server" "$scheme" "$median" "$unit" "$(IFS=,; echo "${per_run[*]}")" "$cmd" "${args[*]}" >>"$out"
     done
+    unset rates
   done
 done
 echo "]" >>"$out"

@@ -4,48 +4,66 @@
 # vibe-protocol 3.0.0-Alpha9 with the Node 20 long-poll guard) in the same
 # run, each transport: ws, httpstream, httplongpoll. The server pinned to
 # CPU 0, the load generator bench/vibe_load.js (the reference client) to
-# CPU 1. Events/s and events per server CPU-second; RUNS runs (3), medians;
-# results/vibe.json. Not asserted anywhere.
+# CPU 1. Both servers stay up; each repetition runs the load against weft
+# then the reference (alternating). Events/s and events per server
+# CPU-second; RUNS repetitions (3), medians and every run ("per_run") in
+# results/vibe.json (OUT). Not asserted anywhere.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-20}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-4}
-mkdir -p bench/results
-out=bench/results/vibe.json
+TRANSPORTS=${TRANSPORTS:-"ws httpstream httplongpoll"}
+out=${OUT:-bench/results/vibe.json}
+mkdir -p "$(dirname "$out")"
 if [ ! -x "$BUILD/weft" ] || [ ! -d tests/vibe/node_modules/vibe-protocol ]; then
   echo "vibe: build first and install tests/vibe's npm packages (scripts/deps.sh)" >&2
   exit 1
 fi
 servers=("weft|$BUILD/weft serve --mode echo --transformer vibe --listen http://127.0.0.1:0/vibe"
   "reference|node bench/peers/vibe_server.js 0")
-echo "[" >"$out"
-first=1
+declare -A pid=() url=() cmd=()
+logs=()
+cleanup() {
+  for p in "${pid[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -f "${logs[@]}"
+}
+trap cleanup EXIT
+names=()
 for entry in "${servers[@]}"; do
   name=${entry%%|*}
+  names+=("$name")
+  cmd[$name]=${entry#*|}
   log=$(mktemp)
+  logs+=("$log")
   taskset -c 0 ${entry#*|} >"$log" 2>&1 &
-  pid=$!
+  pid[$name]=$!
   for _ in $(seq 50); do grep -q '^listening on ' "$log" && break; sleep 0.1; done
-  url=$(grep -m1 '^listening on ' "$log" | sed 's/^listening on //; s/^ws:/http:/')
-  for transport in ws httpstream httplongpoll; do
-    results=()
-    for _ in $(seq "$RUNS"); do
-      results+=("$(taskset -c 1 node bench/vibe_load.js --url "$url" --transport "$transport" \
-        --conns "$CONNS" --seconds "$SECONDS_PER_RUN" --server-pid "$pid")")
+  url[$name]=$(grep -m1 '^listening on ' "$log" | sed 's/^listening on //; s/^ws:/http:/')
+done
+echo "[" >"$out"
+first=1
+for transport in $TRANSPORTS; do
+  declare -A results=()
+  for _ in $(seq "$RUNS"); do
+    for name in "${names[@]}"; do
+      results[$name]+="$(taskset -c 1 node bench/vibe_load.js --url "${url[$name]}" --transport "$transport" \
+        --conns "$CONNS" --seconds "$SECONDS_PER_RUN" --server-pid "${pid[$name]}")"$'\n'
     done
-    med=$(printf '%s\n' "${results[@]}" | node -e '
+  done
+  for name in "${names[@]}"; do
+    med=$(printf '%s' "${results[$name]}" | node -e '
       const rows = require("fs").readFileSync(0, "utf8").trim().split("\n").map(JSON.parse);
       const m = (k) => { const v = rows.map((r) => r[k]).sort((a, b) => a - b); return v[v.length >> 1]; };
-      console.log(JSON.stringify({ events_per_s: m("events_per_s"), events_per_cpu_s: m("events_per_cpu_s") }));')
+      console.log(JSON.stringify({ events_per_s: m("events_per_s"), events_per_cpu_s: m("events_per_cpu_s"),
+        per_run: rows.map((r) => r.events_per_s), per_run_cpu: rows.map((r) => r.events_per_cpu_s) }));')
     echo "vibe $name $transport: $med"
     [ $first = 1 ] || echo "," >>"$out"
     first=0
-    echo "{\"server\":\"$name\",\"transport\":\"$transport\",\"result\":$med}" >>"$out"
+    echo "{\"server\":\"$name\",\"transport\":\"$transport\",\"result\":$med,\"command\":\"${cmd[$name]}; node bench/vibe_load.js --url URL --transport $transport --conns $CONNS --seconds $SECONDS_PER_RUN --server-pid PID\"}" >>"$out"
   done
-  kill "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  rm -f "$log"
+  unset results
 done
 echo "]" >>"$out"
