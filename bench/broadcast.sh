@@ -78,7 +78,7 @@ field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
 server_cmd() {
   case $1 in
-    weft-c) echo "weft serve --port 0 --ping-interval 0 --mode broadcast" ;;
+    weft-c) echo "build/weft serve --port 0 --ping-interval 0 --mode broadcast" ;;
     uws) echo "build-uws/uws_server --port 0 --mode broadcast (bench/peers/uws.sh)" ;;
     ws | primus) echo "node bench/peers/${1}_server.js --port 0 --mode broadcast" ;;
     *) echo "$1 (bench/hosts.sh) --mode broadcast" ;;

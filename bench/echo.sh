@@ -63,9 +63,9 @@ start_server() { # $1 = weft-c|ws|primus or a host (hosts.sh)
 # The command line of each server, for the report.
 server_cmd() {
   case $1 in
-    weft-c) echo "weft serve --port 0 --ping-interval 0 --mode echo" ;;
-    weft-c-raw) echo "weft serve --port 0 --ping-interval 0 --mode echo --parser raw" ;;
-    weft-c-msgpack) echo "weft serve --port 0 --ping-interval 0 --mode echo --parser msgpack" ;;
+    weft-c) echo "build/weft serve --port 0 --ping-interval 0 --mode echo" ;;
+    weft-c-raw) echo "build/weft serve --port 0 --ping-interval 0 --mode echo --parser raw" ;;
+    weft-c-msgpack) echo "build/weft serve --port 0 --ping-interval 0 --mode echo --parser msgpack" ;;
     uws) echo "build-uws/uws_server --port 0 --mode echo (bench/peers/uws.sh)" ;;
     ws | primus) echo "node bench/peers/${1}_server.js --port 0 --mode echo" ;;
     *) echo "$1 (bench/hosts.sh) --mode echo" ;;

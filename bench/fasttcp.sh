@@ -76,7 +76,7 @@ for mode in $MODES; do
       unit=$([ "$mode" = echo ] && echo "acks/s ($CONNS x $INFLIGHT)" ||
         echo "deliveries/s ($SENDERS senders x $INFLIGHT to $BCAST_CONNS)")
       echo "fast-tcp $mode, $server over $scheme://: $median $unit (runs: ${per_run[*]})"
-      if [ "$server" = weft ]; then cmd="weft serve --listen $scheme://… --mode $mode"; else
+      if [ "$server" = weft ]; then cmd="build/weft serve --listen $scheme://… --mode $mode"; else
         cmd="node bench/peers/fasttcp_server.js $([ "$scheme" = ipc ] && echo '--ipc PATH' || echo '--port 0') --mode $mode"
       fi
       [ $first = 1 ] || echo "," >>"$out"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds bench/REPORT.md from whatever bench/results/*.json exist (echo,
-# broadcast, memory), with PNG plots in bench/plots/ when gnuplot is there
+# Builds bench/REPORT.md from whatever bench/results/*.json exist: first the
+# one table of every peer (bench/table.py), then the sections of echo,
+# broadcast, memory, the transports' peers and the rest, with PNG plots in bench/plots/ when gnuplot is there
 # (installed on demand: apt-get install -y -qq gnuplot-nox; NO_INSTALL=1
-# skips that). Nothing is measured here.
+# skips that). RESULTS=DIR reads another folder, REPORT=FILE writes another
+# file. Nothing is measured here.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/plots
@@ -25,16 +27,19 @@ fi
 PLOTS=$plots PLOT_NOTE=$plot_note python3 - <<'EOF'
 import json, os, statistics, subprocess, datetime, platform, glob
 
-R = "bench/results"
+R = os.environ.get("RESULTS", "bench/results")
 P = "bench/plots"
-plots = os.environ.get("PLOTS") == "1"
+REPORT = os.environ.get("REPORT", "bench/REPORT.md")
+# plots only for the report of bench/results (a report of another folder
+# would overwrite bench/plots)
+plots = os.environ.get("PLOTS") == "1" and "RESULTS" not in os.environ
 notes = []
 if os.environ.get("PLOT_NOTE"):
     notes.append(os.environ["PLOT_NOTE"])
 
 ALIAS = {"node-ws": "ws", "node-primus": "primus", "weft": "weft-c"}
-ORDER = ["weft-c", "weft-c-msgpack", "weft-node", "weft-python", "weft-lua", "uws", "lws", "ws", "primus"]
-LABEL = {"weft-c": "weft (C)", "weft-c-msgpack": "weft (C, msgpack)", "weft-node": "weft (Node)", "weft-python": "weft (Python)", "weft-lua": "weft (Lua)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
+ORDER = ["weft-c", "weft-c-raw", "weft-c-msgpack", "weft-node", "weft-python", "weft-lua", "uws", "lws", "ws", "primus"]
+LABEL = {"weft-c": "weft (C)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)", "weft-node": "weft (Node)", "weft-python": "weft (Python)", "weft-lua": "weft (Lua)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
 
 def srv(name):
     return ALIAS.get(name, name)
@@ -96,7 +101,7 @@ def gnuplot(script, name):
 
 def bars(name, title, ylabel, rows, servers):
     """rows: [(case label, {server: (median, min, max)})] -> clustered bars with min-max."""
-    if not rows:
+    if not rows or not plots:
         return None
     dat = os.path.join(P, name.replace(".png", ".dat"))
     with open(dat, "w") as f:
@@ -130,7 +135,9 @@ w = out.append
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 w("# weft benchmark report\n")
 w(f"Generated {now} by `bench/report.sh` from `bench/results/*.json` "
-  "(written by `bench/echo.sh`, `bench/broadcast.sh`, `bench/memory.sh`; `make bench` runs them all).\n")
+  "(written by `bench/echo.sh`, `bench/broadcast.sh`, `bench/memory.sh`, `bench/engineio.sh`, "
+  "`bench/fasttcp.sh`, `bench/vibe.sh`, `bench/cluster.sh`, `bench/ext.sh`, `bench/profile.sh`; "
+  "`make bench` runs them all, `bench/run.sh`).\n")
 w("## Machine and harness\n")
 w(f"- Machine: {os.cpu_count()} CPUs (`nproc`), CPU model `{cpu_model()}`, {mem_total()} RAM, "
   f"Linux {platform.release()}. Loopback only (127.0.0.1–127.0.0.8).")
@@ -149,6 +156,20 @@ w("- Servers: `build/weft serve --ping-interval 0` (heartbeats off); the peers `
 w("- Not directly comparable with figures measured with other load generators (e.g. uWebSockets' own), "
   "whose pipelining depth differs.\n")
 
+# ---------------- the one table
+table = subprocess.run(["python3", "bench/table.py", R], capture_output=True, text=True)
+if table.returncode == 0 and table.stdout.startswith("|"):
+    w("## Every peer in one table\n")
+    w("weft beside each peer in the same run: within a repetition every server of a case runs once, "
+      "in turn, so repetition i of weft and of its peer ran side by side; the ratio is weft / peer of "
+      "each repetition and its median (for memory lower is better, so a ratio below 1 favours weft). "
+      "Figures are min–median–max over the repetitions. uWebSockets is built by "
+      "`bench/peers/uws.sh` (v20.79.0 and the uSockets commit it pins) around "
+      "`bench/peers/uws_server.cpp`; the sections below give the details of each benchmark.\n")
+    w(table.stdout)
+elif table.returncode != 0:
+    notes.append("bench/table.py failed: " + table.stderr.strip()[-300:])
+
 # ---------------- echo
 echo = load("echo")
 if echo:
@@ -156,17 +177,18 @@ if echo:
     w("Messages echoed per second (median of the runs; min–max in brackets).\n")
     cases = {}
     for e in echo:
-        cases.setdefault((e.get("conns"), e.get("size")), {})[srv(e["server"])] = e
+        cases.setdefault((e.get("conns"), e.get("size"), e.get("pipeline", 8)), {})[srv(e["server"])] = e
     servers = order(s for c in cases.values() for s in c)
     extra = any("pipeline" in e for e in echo)
-    hdr = "| conns × size | " + " | ".join(LABEL.get(s, s) for s in servers)
-    ratios = [(a, b) for a, b in (("weft-c", "ws"), ("weft-c", "primus"), ("weft-node", "ws"))
+    hdr = "| conns × size, in flight | " + " | ".join(LABEL.get(s, s) for s in servers)
+    ratios = [(a, b) for a, b in (("weft-c", "uws"), ("weft-c-raw", "uws"), ("weft-c", "ws"),
+                                  ("weft-c", "primus"), ("weft-node", "ws"))
               if a in servers and b in servers]
     hdr += "".join(f" | {LABEL[a]} / {LABEL[b]}" for a, b in ratios) + " |"
     w(hdr)
     w("|" + "---|" * (1 + len(servers) + len(ratios)))
     rows = []
-    for (conns, size), by in sorted(cases.items()):
+    for (conns, size, pipe), by in sorted(cases.items()):
         cells = []
         for s in servers:
             e = by.get(s)
@@ -178,8 +200,8 @@ if echo:
             else:
                 cells.append("–")
         rc = [ratio(by.get(a, {}).get("median"), by.get(b, {}).get("median")) for a, b in ratios]
-        w(f"| {conns} × {size} B | " + " | ".join(cells + rc) + " |")
-        rows.append((f"{conns}x{size}B", {s: (by[s]["median"], by[s]["min"], by[s]["max"]) for s in by}))
+        w(f"| {conns} × {size} B, {pipe} | " + " | ".join(cells + rc) + " |")
+        rows.append((f"{conns}x{size}B/{pipe}", {s: (by[s]["median"], by[s]["min"], by[s]["max"]) for s in by}))
     pipes = sorted({e.get("pipeline", 8) for e in echo})
     w(f"\nPipelining: {', '.join(map(str, pipes))} messages in flight per connection. "
       f"Runs per case: {', '.join(sorted({str(e.get('runs', '?')) for e in echo}))}.\n")
@@ -199,7 +221,7 @@ if bc:
         key = (e.get("clients"), e.get("senders"), e.get("size"), e.get("inflight"))
         cases.setdefault(key, {})[srv(e["server"])] = e
     servers = order(s for c in cases.values() for s in c)
-    ratios = [s for s in ("ws", "primus") if s in servers and "weft-c" in servers]
+    ratios = [s for s in ("uws", "ws", "primus") if s in servers and "weft-c" in servers]
     w("| clients | senders | size | in flight | server | deliveries/s | p50 ms | p99 ms | load CPU |"
       + "".join(f" weft / {LABEL[s]} |" for s in ratios))
     w("|" + "---|" * (9 + len(ratios)))
@@ -236,8 +258,8 @@ if mem:
       "`/proc/PID/status`; Pss and private (Private_Clean + Private_Dirty) come from "
       "`/proc/PID/smaps_rollup`. Kernel socket buffers are not in any of these figures. "
       "Medians over the runs, min–max in brackets.\n")
-    target = 4096
-    w("| server | RSS B/conn | Pss B/conn | private B/conn | RSS at 0 / 10k | est. RSS 100k | est. RSS 1M | ≤ 4 KiB/conn? | runs ok |")
+    target = 450  # issue #23: ≤ 450 B of RSS per idle connection at 10k
+    w("| server | RSS B/conn | Pss B/conn | private B/conn | RSS at 0 / 10k | est. RSS 100k | est. RSS 1M | ≤ 450 B/conn? | runs ok |")
     w("|---|---|---|---|---|---|---|---|---|")
     for e in res:
         if "rss_bytes_per_conn" not in e:
@@ -254,12 +276,12 @@ if mem:
     if "weft-c" in by and "rss_bytes_per_conn" in by["weft-c"]:
         wb = by["weft-c"]["rss_bytes_per_conn"]["median"]
         parts = []
-        for s in ("ws", "primus"):
+        for s in ("uws", "ws", "primus"):
             if s in by and "rss_bytes_per_conn" in by[s]:
                 parts.append(f"{LABEL[s]} uses {by[s]['rss_bytes_per_conn']['median'] / wb:.1f}× "
                              f"weft's RSS per idle connection")
         verdict = "meets" if wb <= target else "misses"
-        w(f"weft: {fmt(wb)} B of RSS per idle connection, which {verdict} the issue's target of ≤ 4 KiB "
+        w(f"weft: {fmt(wb)} B of RSS per idle connection, which {verdict} issue #23's target of ≤ 450 B "
           f"at 10k connections" + ("; " + "; ".join(parts) if parts else "") + ".\n")
         bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
                if e.get("failed_total") or e.get("lost_total")]
@@ -298,7 +320,7 @@ plot {', '.join(dats)}
       "as measured by `idle_load` during the memory runs: open connections divided by the time spent "
       "connecting (the pauses at 1000 and 5000 to read memory excluded), 200 in flight at a time. "
       "Median (min–max).\n")
-    ratios = [s for s in ("ws", "primus") if s in by and "conn_per_s" in by[s]]
+    ratios = [s for s in ("uws", "ws", "primus") if s in by and "conn_per_s" in by[s]]
     w("| server | conn/s to 10k | load generator CPU |" + "".join(f" weft / {LABEL[s]} |" for s in ratios))
     w("|---|---|---|" + "---|" * len(ratios))
     rows = []
@@ -335,8 +357,10 @@ plot {', '.join(dats)}
 # ---------------- beside uWebSockets
 uws = load("uws")
 if uws:
-    w("## Beside uWebSockets\n")
-    w("uWebSockets (its `examples/EchoServer.cpp`) and its own C load generator "
+    w("## Beside uWebSockets, by hand (before `bench/peers/uws.sh`)\n")
+    w("The figures of `results/uws.json`, measured by hand before uWebSockets became a peer of "
+      "`make bench` (the table at the top supersedes them; the callgrind counts still hold for the "
+      "code they measured). uWebSockets (its `examples/EchoServer.cpp`) and its own C load generator "
       "(`benchmarks/load_test.c`: one 32-byte text message in flight per connection), built "
       "locally from the fetched sources and not part of this repository, run beside weft in one "
       "run: server on CPU 0, load on CPU 1. weft serves `--parser raw` here (uWebSockets echoes "
@@ -444,6 +468,6 @@ if notes:
     for n in notes:
         w(f"- {n}")
     w("")
-open("bench/REPORT.md", "w").write("\n".join(out))
-print("wrote bench/REPORT.md" + (" with plots in bench/plots/" if plots else " (no plots)"))
+open(REPORT, "w").write("\n".join(out))
+print("wrote " + REPORT + (" with plots in bench/plots/" if plots else " (no plots)"))
 EOF

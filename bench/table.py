@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""The one table of bench/: weft beside every peer, from bench/results/*.json.
+
+    python3 bench/table.py [RESULTS_DIR]      (bench/results by default)
+
+Prints Markdown: one row per (case, weft server, peer) with each side's
+min–median–max over the repetitions, the ratio weft / peer of every
+repetition (the scripts run weft and its peers in turn within a
+repetition, so repetition i of both sides ran side by side), the median of
+those ratios, and a reference to the commands that produced the figures,
+listed under the table. Nothing is measured here; a result file that is
+missing leaves its rows out. report.sh puts this table in REPORT.md;
+bench/smoke.sh prints it for its short runs.
+"""
+import json
+import os
+import statistics
+import sys
+
+R = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
+LABEL = {"weft-c": "weft (C, json)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)",
+         "uws": "uWebSockets", "ws": "Node ws", "primus": "Primus", "weft": "weft",
+         "fast-tcp": "npm fast-tcp", "reference": "Vibe reference", "sio": "Socket.IO + redis-adapter"}
+rows = []      # (case, unit, weft label, peer label, weft runs, peer runs, lower_is_better, command ids)
+commands = []  # every distinct command line, numbered in order of use
+
+
+def load(name):
+    p = os.path.join(R, name + ".json")
+    try:
+        return json.load(open(p)) if os.path.exists(p) else None
+    except ValueError:
+        return None
+
+
+def cmd_id(cmd):
+    if not cmd:
+        return None
+    if cmd not in commands:
+        commands.append(cmd)
+    return commands.index(cmd) + 1
+
+
+def add(case, unit, wname, pname, w, p, lower=False):
+    """w, p: dicts with "per_run" (list) and "command", or None."""
+    if not w or not p or not w.get("per_run") or not p.get("per_run"):
+        return
+    ids = [i for i in (cmd_id(w.get("command")), cmd_id(p.get("command"))) if i]
+    rows.append((case, unit, LABEL.get(wname, wname), LABEL.get(pname, pname),
+                 [float(x) for x in w["per_run"]], [float(x) for x in p["per_run"]], lower, ids))
+
+
+def echo_rows():
+    data = load("echo") or []
+    cases = {}
+    for e in data:
+        if "per_run" in e:
+            cases.setdefault((e["conns"], e["size"], e.get("pipeline", 8)), {})[e["server"]] = e
+    for (conns, size, pipe), by in sorted(cases.items()):
+        size_s = f"{size // 1024} KiB" if size >= 1024 else f"{size} B"
+        case = f"echo {conns} × {size_s}, {pipe} in flight"
+        for peer, sides in (("uws", ("weft-c", "weft-c-raw")), ("ws", ("weft-c",)), ("primus", ("weft-c",))):
+            for w in sides:
+                add(case, "msgs/s", w, peer, by.get(w), by.get(peer))
+
+
+def broadcast_rows():
+    cases = {}
+    for e in load("broadcast") or []:
+        if "per_run" in e:
+            cases.setdefault((e["clients"], e["senders"]), {})[e["server"]] = e
+    for (clients, senders), by in sorted(cases.items()):
+        case = f"fan-out {senders} sender{'s' if senders > 1 else ''} → {clients:,} clients"
+        for peer in ("uws", "ws", "primus"):
+            add(case, "deliveries/s", "weft-c", peer, by.get("weft-c"), by.get(peer))
+
+
+def memory_rows():
+    mem = load("memory")
+    if not mem:
+        return
+    by = {e["server"]: e for e in (mem["results"] if isinstance(mem, dict) else mem)}
+
+    def side(e, key):
+        if not e:
+            return None
+        runs = sorted(e.get("per_run", []), key=lambda r: r["run"])
+        vals = [r.get(key) for r in runs]
+        return {"per_run": vals, "command": e.get("command")} if vals and None not in vals else None
+    top = max((e.get("stages") or [0])[-1] for e in by.values())
+    for peer in ("uws", "ws", "primus"):
+        add(f"idle memory per connection (RSS slope to {top:,})", "B/conn", "weft-c", peer,
+            side(by.get("weft-c"), "rss_bytes_per_conn"), side(by.get(peer), "rss_bytes_per_conn"), lower=True)
+    for peer in ("uws", "ws", "primus"):
+        add(f"connect + upgrade rate to {top:,}", "conn/s", "weft-c", peer,
+            side(by.get("weft-c"), "conn_per_s_to_max"), side(by.get(peer), "conn_per_s_to_max"))
+
+
+def transport_rows():
+    eio = load("engineio")
+    if eio:
+        s = eio.get("servers", {})
+        w, p = s.get("weft", {}), s.get("primus", {})
+        for mode in ("polling", "websocket"):
+            for key, unit in (("msgs_per_s", "msgs/s"), ("msgs_per_cpu_s", "msgs per server CPU-s")):
+                if mode in w and mode in p:
+                    add(f"engine.io echo over {mode}", unit, "weft", "Primus (engine.io)",
+                        {"per_run": [r[key] for r in w[mode]["runs"]], "command": w.get("command")},
+                        {"per_run": [r[key] for r in p[mode]["runs"]], "command": p.get("command")})
+    ft = {}
+    for e in load("fasttcp") or []:
+        if "per_run" in e:
+            ft.setdefault((e["mode"], e["scheme"]), {})[e["server"]] = e
+    for (mode, scheme), by in sorted(ft.items()):
+        unit = "acks/s" if mode == "echo" else "deliveries/s"
+        add(f"fast-tcp {mode} over {scheme}://", unit, "weft", "fast-tcp", by.get("weft"), by.get("fast-tcp"))
+    vb = {}
+    for e in load("vibe") or []:
+        if "per_run" in e.get("result", {}):
+            vb.setdefault(e["transport"], {})[e["server"]] = {"per_run": e["result"]["per_run"],
+                                                               "command": e.get("command")}
+    for transport, by in vb.items():
+        add(f"Vibe echo over {transport}", "events/s", "weft", "reference", by.get("weft"), by.get("reference"))
+    cl = {}
+    for e in load("cluster") or []:
+        cl.setdefault(e["nodes"], {})[e["server"]] = e
+    for nodes, by in sorted(cl.items()):
+        add(f"Redis cross-node broadcast, {nodes} node{'s' if nodes > 1 else ''}", "deliveries/s",
+            "weft", "sio", by.get("weft"), by.get("sio"))
+
+
+def mmm(xs):
+    f = (lambda x: f"{x:,.0f}")
+    return f"{f(min(xs))}–{f(statistics.median(xs))}–{f(max(xs))}"
+
+
+def main():
+    echo_rows()
+    broadcast_rows()
+    memory_rows()
+    transport_rows()
+    if not rows:
+        print("No paired results in %s (run `make bench`)." % R)
+        return
+    print("| case | unit | weft | min–median–max | peer | min–median–max | weft / peer per repetition "
+          "| median ratio | commands |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for case, unit, wl, pl, w, p, lower, ids in rows:
+        n = min(len(w), len(p))
+        per = [w[i] / p[i] if p[i] else None for i in range(n)]
+        ok = [r for r in per if r is not None]
+        med = f"**{statistics.median(ok):.2f}×**" if ok else "–"
+        if lower and ok:
+            med += " (lower is better)"
+        reps = ", ".join(f"{r:.2f}" if r is not None else "–" for r in per)
+        print(f"| {case} | {unit} | {wl} | {mmm(w)} | {pl} | {mmm(p)} | {reps} | {med} | "
+              + ", ".join(f"[{i}]" for i in ids) + " |")
+    print("\nCommands (PORT, URL, PID: the server's, found at run time; each server pinned to CPU 0 and "
+          "its load generator to CPU 1 with `taskset`):\n")
+    for i, c in enumerate(commands, 1):
+        print(f"{i}. `{c}`")
+
+
+if __name__ == "__main__":
+    main()
