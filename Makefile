@@ -10,7 +10,7 @@ PORT ?= 8080
 PREFIX ?= /usr/local
 
 .PHONY: all deps build run install test test-c test-layers test-interop test-hostile test-metrics test-primus-suite \
-        test-conformance test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench clean
+        test-conformance test-asan test-valgrind test-fuzz test-packages test-autobahn fuzz format format-check bench bench-smoke clean
 
 all: build
 
@@ -49,6 +49,10 @@ format:
 
 bench: build
 	@bash bench/run.sh
+
+# Short runs of the headline cells (under 2 minutes): ratios printed, not asserted.
+bench-smoke: build
+	@bash bench/smoke.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

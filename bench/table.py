@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The one table of bench/: weft beside every peer, from bench/results/*.json.
 
-    python3 bench/table.py [RESULTS_DIR]      (bench/results by default)
+    python3 bench/table.py [--brief] [RESULTS_DIR]      (bench/results by default)
 
 Prints Markdown: one row per (case, weft server, peer) with each side's
 min–median–max over the repetitions, the ratio weft / peer of every
@@ -10,14 +10,16 @@ repetition, so repetition i of both sides ran side by side), the median of
 those ratios, and a reference to the commands that produced the figures,
 listed under the table. Nothing is measured here; a result file that is
 missing leaves its rows out. report.sh puts this table in REPORT.md;
-bench/smoke.sh prints it for its short runs.
+--brief prints one line per row instead (bench/smoke.sh).
 """
 import json
 import os
 import statistics
 import sys
 
-R = sys.argv[1] if len(sys.argv) > 1 else "bench/results"
+BRIEF = "--brief" in sys.argv[1:]
+ARGS = [a for a in sys.argv[1:] if a != "--brief"]
+R = ARGS[0] if ARGS else "bench/results"
 LABEL = {"weft-c": "weft (C, json)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)",
          "uws": "uWebSockets", "ws": "Node ws", "primus": "Primus", "weft": "weft",
          "fast-tcp": "npm fast-tcp", "reference": "Vibe reference", "sio": "Socket.IO + redis-adapter"}
@@ -141,6 +143,14 @@ def main():
     transport_rows()
     if not rows:
         print("No paired results in %s (run `make bench`)." % R)
+        return
+    if BRIEF:
+        for case, unit, wl, pl, w, p, lower, ids in rows:
+            per = [w[i] / p[i] for i in range(min(len(w), len(p))) if p[i]]
+            if per:
+                print(f"  {case}: {wl} / {pl} = {statistics.median(per):.2f}x {unit}"
+                      f"{' (lower is better)' if lower else ''}, per repetition "
+                      + ", ".join(f"{r:.2f}" for r in per))
         return
     print("| case | unit | weft | min–median–max | peer | min–median–max | weft / peer per repetition "
           "| median ratio | commands |")

@@ -191,6 +191,14 @@ run_autobahn() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && bash scripts/autobahn.sh all
 }
 
+# Short runs of the headline benchmark cells beside uWebSockets (built by
+# bench/peers/uws.sh when its sources can be had, else Node ws), idle memory
+# and fast-tcp: the ratios are printed, nothing is asserted (bench/smoke.sh,
+# issue #23); fails only when a benchmark tool does.
+run_bench_smoke() {
+  configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo && timeout 300 bash bench/smoke.sh
+}
+
 # Each host front end owns its stage: HOST/test.sh builds what it needs and
 # runs that host's suites (python/, node/, lua/, clients/js/).
 HOSTS=(python node lua clients/js)
@@ -223,6 +231,7 @@ case $what in
   packages) stage "packages: install and hello world in each ecosystem" run_packages ;;
   autobahn) stage "Autobahn testsuite (server and client)" run_autobahn ;;
   python | node | lua | clients/js) stage "host: $what" run_host "$what" ;;
+  bench-smoke) stage "bench-smoke" run_bench_smoke ;;
   all)
     stage "clang-format" run_format
     stage "C unit and integration tests" run_c
@@ -240,6 +249,7 @@ case $what in
     stage "C tests under ASan+UBSan" run_asan
     stage "valgrind" run_valgrind
     stage "fuzzing (${FUZZ_SECONDS}s per target)" run_fuzz
+    stage "bench-smoke" run_bench_smoke
     ;;
   *) echo "unknown stage $what" >&2; exit 2 ;;
 esac

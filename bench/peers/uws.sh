@@ -42,7 +42,7 @@ if git --git-dir="$uws_git" cat-file -e "$UWS_TAG^{commit}" 2>/dev/null &&
   git --git-dir="$uws_git" archive "$UWS_TAG" src | tar -x -C "$OUT/src/uWebSockets"
   git --git-dir="$us_git" archive "$USOCKETS_COMMIT" src | tar -x -C "$OUT/src/uSockets"
 elif command -v git >/dev/null &&
-  timeout 300 git clone -q --depth 1 --branch "$UWS_TAG" --recurse-submodules --shallow-submodules \
+  timeout "${UWS_CLONE_TIMEOUT:-120}" git clone -q --depth 1 --branch "$UWS_TAG" --recurse-submodules --shallow-submodules \
     https://github.com/uNetworking/uWebSockets "$OUT/src/clone" 2>"$OUT/clone.log"; then
   from="github.com (git clone --depth 1 --branch $UWS_TAG)"
   pinned=$(git -C "$OUT/src/clone" ls-tree HEAD uSockets | awk '{print $3}')
