@@ -163,8 +163,8 @@ def main():
         if lower and ok:
             med += " (lower is better)"
         reps = ", ".join(f"{r:.2f}" if r is not None else "–" for r in per)
-        print(f"| {case} | {unit} | {wl} | {mmm(w)} | {pl} | {mmm(p)} | {reps} | {med} | "
-              + ", ".join(f"[{i}]" for i in ids) + " |")
+        cmds = ", ".join(f"[{i}]" for i in ids) if ids else "an older result file (not alternated)"
+        print(f"| {case} | {unit} | {wl} | {mmm(w)} | {pl} | {mmm(p)} | {reps} | {med} | {cmds} |")
     print("\nCommands (PORT, URL, PID: the server's, found at run time; each server pinned to CPU 0 and "
           "its load generator to CPU 1 with `taskset`):\n")
     for i, c in enumerate(commands, 1):
