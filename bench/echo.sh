@@ -8,7 +8,9 @@
 # (alternating), so a ratio per repetition compares runs made side by side.
 # Prints the median and spread and writes bench/results/echo.json
 # ({"server":…, "conns", "size", "pipeline", "median", "min", "max",
-# "per_run": [msgs/s of repetition 1, 2, …], "command"}).
+# "per_run": [msgs/s of repetition 1, 2, …], "per_run_cpu": [msgs per
+# server CPU-second, …], "user_ns"/"sys_ns": the server's user and kernel
+# time per message (medians), "load_cpu", "command"}).
 # Timings live here, never in tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +74,9 @@ server_cmd() {
   esac
 }
 
+field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
+med() { [ $# -gt 0 ] && printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
 servers=()
 for server in $SERVERS; do
   if host_available "$server"; then servers+=("$server"); else
@@ -86,23 +91,28 @@ IFS=, read -ra cases <<<"$CASES"
 for case in "${cases[@]}"; do
   set -- $case
   conns=$1 size=$2 pipeline=${3:-8}
-  declare -A rates=() cpus=()
+  declare -A rates=() cpus=() percpu=() uns=() sns=()
   for run in $(seq "$RUNS"); do
     for server in "${servers[@]}"; do
       extra=()
       [ "$server" = weft-c-msgpack ] && extra=(--msgpack)
       start_server "$server"
       line=$(timeout 60 "${PIN1[@]}" "$BUILD/bench/echo_load" --port "$port" --conns "$conns" \
-        --size "$size" --pipeline "$pipeline" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" "${extra[@]}") ||
+        --size "$size" --pipeline "$pipeline" --seconds "$SECONDS_PER_RUN" --warmup "$WARMUP" --server-pid "$server_pid" "${extra[@]}") ||
         { echo "echo: $server $conns x $size run $run failed" >&2; line='"msgs_per_s":0,"load_cpu":0'; }
       kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=
       rates[$server]+="$(echo "$line" | sed 's/.*"msgs_per_s":\([0-9]*\).*/\1/') "
       cpus[$server]+="$(echo "$line" | sed 's/.*"load_cpu":\([0-9.]*\).*/\1/') "
+      percpu[$server]+="$(field "$line" per_server_cpu) "
+      uns[$server]+="$(field "$line" user_ns) "
+      sns[$server]+="$(field "$line" sys_ns) "
     done
   done
   for server in "${servers[@]}"; do
     read -ra per_run <<<"${rates[$server]}"
     load_cpu=$(printf '%s\n' ${cpus[$server]} | sort -n | tail -1)
+    read -ra per_run_cpu <<<"${percpu[$server]}"
+    user_ns=$(med ${uns[$server]}) sys_ns=$(med ${sns[$server]})
     sorted=$(printf '%s\n' "${per_run[@]}" | sort -n)
     median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
     min=$(echo "$sorted" | head -1)
@@ -113,11 +123,12 @@ for case in "${cases[@]}"; do
     first=0
     load_cmd="build/bench/echo_load --port PORT --conns $conns --size $size --pipeline $pipeline --seconds $SECONDS_PER_RUN --warmup $WARMUP"
     [ "$server" = weft-c-msgpack ] && load_cmd+=" --msgpack"
-    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"pipeline":%d,"median":%d,"min":%d,"max":%d,"runs":%d,"load_cpu":%s,"per_run":[%s],"command":"%s; %s"}' \
+    printf '{"server":"%s","case":"echo","conns":%d,"size":%d,"pipeline":%d,"median":%d,"min":%d,"max":%d,"runs":%d,"load_cpu":%s,"per_run":[%s],"per_run_cpu":[%s],"user_ns":%s,"sys_ns":%s,"command":"%s; %s"}' \
       "$server" "$conns" "$size" "$pipeline" "$median" "$min" "$max" "$RUNS" "${load_cpu:-null}" \
-      "$(IFS=,; echo "${per_run[*]}")" "$(server_cmd "$server")" "$load_cmd" >>"$out"
+      "$(IFS=,; echo "${per_run[*]}")" "$(IFS=,; echo "${per_run_cpu[*]}")" "${user_ns:-null}" "${sys_ns:-null}" \
+      "$(server_cmd "$server")" "$load_cmd --server-pid PID" >>"$out"
   done
-  unset rates cpus
+  unset rates cpus percpu uns sns
 done
 echo "]" >>"$out"
 echo "wrote $out"

@@ -4,12 +4,17 @@
  *
  *   echo_load --port P [--path /primus] [--conns 100] [--size 32]
  *             [--pipeline 8] [--seconds 5] [--warmup 1] [--binary | --msgpack]
+ *             [--server-pid PID]
  *
  * --msgpack sends a msgpack string of exactly --size bytes in a binary frame
  * (for a server using the msgpack parser); the default is a JSON string of
  * --size bytes in a text frame. "load_cpu" is this process's CPU time over
  * the measured window, as a fraction of one core: near 1.0 means the load
- * generator, not the server, was the limit.
+ * generator, not the server, was the limit. --server-pid adds the server's
+ * CPU time over the same window (/proc/PID/stat): server_cpu (fraction of
+ * one core), user_ns and sys_ns (its user and kernel time per echo) and
+ * per_server_cpu (echoes per server CPU-second: the rate of a saturated
+ * server, which compares servers when the load generator is the limit).
  *
  * Prints one JSON line: {"conns":…,"size":…,"msgs_per_s":…,"seconds":…}.
  * Server frames are unmasked, so parsing them is a length walk; what we send
@@ -21,6 +26,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "proc_cpu.h"
 #include "ws_frames.h"
 
 typedef struct conn {
@@ -35,7 +41,8 @@ typedef struct conn {
 typedef struct bench {
   uv_loop_t *loop;
   int port, nconns, size, pipeline, binary, msgpack;
-  double cpu_from;
+  double cpu_from, server_user_from, server_sys_from;
+  int server_pid;
   double seconds, warmup;
   const char *path;
   uint8_t *frames; /* `batch` copies of the frame back to back */
@@ -148,14 +155,25 @@ static void on_timer(uv_timer_t *t) {
     b->echoes = 0;
     b->counted_from = uv_hrtime();
     b->cpu_from = cpu_seconds();
+    if (b->server_pid && proc_cpu(b->server_pid, &b->server_user_from, &b->server_sys_from) != 0)
+      b->server_pid = 0;
     uv_timer_start(t, on_timer, (uint64_t)(b->seconds * 1000), 0);
     return;
   }
   double secs = (double)(uv_hrtime() - b->counted_from) / 1e9;
   double cpu = (cpu_seconds() - b->cpu_from) / secs;
+  double su, ss;
   printf("{\"conns\":%d,\"size\":%d,\"pipeline\":%d,\"msgs_per_s\":%.0f,\"seconds\":%.2f,"
-         "\"load_cpu\":%.2f}\n",
+         "\"load_cpu\":%.2f",
          b->nconns, b->size, b->pipeline, (double)b->echoes / secs, secs, cpu);
+  if (b->server_pid && b->echoes && proc_cpu(b->server_pid, &su, &ss) == 0) {
+    su -= b->server_user_from;
+    ss -= b->server_sys_from;
+    printf(",\"server_cpu\":%.2f,\"user_ns\":%.0f,\"sys_ns\":%.0f,\"per_server_cpu\":%.0f",
+           (su + ss) / secs, su * 1e9 / (double)b->echoes, ss * 1e9 / (double)b->echoes,
+           su + ss > 0 ? (double)b->echoes / (su + ss) : 0);
+  }
+  printf("}\n");
   fflush(stdout);
   uv_stop(b->loop);
 }
@@ -240,6 +258,8 @@ int main(int argc, char **argv) {
       b.seconds = atof(v);
     else if (strcmp(k, "--warmup") == 0)
       b.warmup = atof(v);
+    else if (strcmp(k, "--server-pid") == 0)
+      b.server_pid = atoi(v);
     else {
       fprintf(stderr, "echo_load: unknown option %s\n", k);
       return 2;

@@ -64,6 +64,9 @@ def echo_rows():
         for peer, sides in (("uws", ("weft-c", "weft-c-raw")), ("ws", ("weft-c",)), ("primus", ("weft-c",))):
             for w in sides:
                 add(case, "msgs/s", w, peer, by.get(w), by.get(peer))
+        for w in ("weft-c", "weft-c-raw"):  # beside uWS, per server CPU-second as well
+            cpu = {k: {"per_run": e.get("per_run_cpu"), "command": e.get("command")} for k, e in by.items()}
+            add(case, "msgs per server CPU-s", w, "uws", cpu.get(w), cpu.get("uws"))
 
 
 def broadcast_rows():
