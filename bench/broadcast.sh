@@ -85,13 +85,7 @@ server_cmd() {
   esac
 }
 
-servers=()
-for server in $SERVERS; do
-  if host_available "$server"; then servers+=("$server"); else
-    echo "broadcast: $server is not built here ($([ "$server" = uws ] && echo 'bash bench/peers/uws.sh builds it' ||
-      echo 'make test builds it')): skipped" >&2
-  fi
-done
+pick_servers broadcast
 
 echo "[" >"$out"
 first=1

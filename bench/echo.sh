@@ -77,13 +77,7 @@ server_cmd() {
 field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 med() { [ $# -gt 0 ] && printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
-servers=()
-for server in $SERVERS; do
-  if host_available "$server"; then servers+=("$server"); else
-    echo "echo: $server is not built here ($([ "$server" = uws ] && echo 'bash bench/peers/uws.sh builds it' ||
-      echo 'make test builds it')): skipped" >&2
-  fi
-done
+pick_servers echo
 
 echo "[" >"$out"
 first=1

@@ -18,6 +18,19 @@ host_available() { # name
   esac
 }
 
+# The servers of $SERVERS built here, into the array `servers`; each other
+# one is skipped with a message naming PART.
+pick_servers() { # PART
+  local s
+  servers=()
+  for s in $SERVERS; do
+    if host_available "$s"; then servers+=("$s"); else
+      echo "$1: $s is not built here ($([ "$s" = uws ] && echo 'bash bench/peers/uws.sh builds it' ||
+        echo 'make test builds it')): skipped" >&2
+    fi
+  done
+}
+
 start_host() { # name mode stdout stderr
   case $1 in
     weft-node) "${PIN0[@]}" "$NODE" node/bench/weft_server.js --port 0 --mode "$2" >"$3" 2>"$4" & ;;

@@ -25,12 +25,8 @@ servers=("weft|$BUILD/weft serve --mode echo --transformer vibe --listen http://
   "reference|node bench/peers/vibe_server.js 0")
 declare -A pid=() url=() cmd=()
 logs=()
-cleanup() {
-  for p in "${pid[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -f "${logs[@]}"
-}
-trap cleanup EXIT
+# the servers (by PID) and their logs go at exit
+trap '[ ${#pid[@]} -eq 0 ] || kill "${pid[@]}" 2>/dev/null; wait 2>/dev/null; rm -f "${logs[@]}"' EXIT
 names=()
 for entry in "${servers[@]}"; do
   name=${entry%%|*}
