@@ -65,7 +65,7 @@ run_vibe() {
     (cd node && npm run --silent build >build.log 2>&1) || { cat node/build.log; return 1; }
   fi
   bash tests/vibe/run_suite.sh server ws,httpstream,httplongpoll "$ROOT/build/tests/vibe_server_testee" &&
-    bash tests/vibe/run_suite.sh client ws,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
+    bash tests/vibe/run_suite.sh client ws,httpstream,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
     WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js tests/vibe/client_interop.test.js
 }
 
