@@ -71,10 +71,10 @@ test('weft client (vibe: ws, httpstream, httplongpoll) against weft\'s Vibe serv
     '--session-heartbeat', '2500,2400']);
   const clients = Object.entries(URIS).map(([transport, uri]) => [transport, client(t, uri(url))]);
   const closed = new Set();
-  for (const [transport, c] of clients) {
-    await once(c, 'open');
+  await Promise.all(clients.map(([transport, c]) => {
     c.on('close', () => closed.add(transport));
-  }
+    return once(c, 'open');
+  }));
   await new Promise((r) => setTimeout(r, 4000)); /* past the server's 2.5 s: heartbeats echoed */
   assert.deepEqual([...closed], [], 'the sockets stayed open');
   for (const [transport, c] of clients) {
