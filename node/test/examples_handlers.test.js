@@ -1,7 +1,7 @@
 'use strict';
 // examples/handlers/app.js (issue #21): one set of handlers serves the npm
 // Primus client with primus-emitter on websockets and on engine.io, npm
-// fast-tcp 3.3.2's client (from tests/interop/) on tcp://, and the
+// fast-tcp 3.3.2's client (from tests/interop/, driven by tests/vibe/) on tcp://, and the
 // reference Vibe client (vibe-protocol 3.0.0-Alpha9, from tests/vibe/) over
 // ws, httpstream and httplongpoll: acks and replies resolved and rejected
 // both ways for each (fast-tcp: a rejection as the ack's data).
@@ -49,10 +49,9 @@ test('one handler file serves Primus (websockets, engine.io), fast-tcp and Vibe 
     assert.deepEqual(plain(await withTimeout(answered, 3000, 'answered')), { resolved: 42 }, transformer);
   }
 
-  const fastTcp = require(path.join(ROOT, '..', 'tests', 'interop', 'handlers_fasttcp'));
-  assert.deepEqual(await fastTcp.fastTcpChecks(tcpUrl), fastTcp.EXPECTED, 'fast-tcp');
+  const { vibeChecks, EXPECTED, fastTcpChecks, FAST_TCP_EXPECTED } = require(path.join(VIBE, 'handlers_client'));
+  assert.deepEqual(await fastTcpChecks(tcpUrl), FAST_TCP_EXPECTED, 'fast-tcp');
 
-  const { vibeChecks, EXPECTED } = require(path.join(VIBE, 'handlers_client'));
   const got = await vibeChecks(vibeUrl);
   for (const transport of ['ws', 'httpstream', 'httplongpoll']) assert.deepEqual(got[transport], EXPECTED, transport);
   const exited = new Promise((resolve) => app.child.once('exit', (code) => resolve(code)));

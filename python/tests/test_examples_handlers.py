@@ -20,7 +20,6 @@ from conftest import ROOT
 
 APP = ROOT / "examples" / "handlers" / "app.py"
 VIBE_CLIENT = ROOT / "tests" / "vibe" / "handlers_client.js"
-FAST_TCP_CLIENT = ROOT / "tests" / "interop" / "handlers_fasttcp.js"
 needs_vibe = pytest.mark.skipif(
     not shutil.which("node")
     or not (ROOT / "tests" / "vibe" / "node_modules" / "vibe-protocol").is_dir()
@@ -29,7 +28,7 @@ needs_vibe = pytest.mark.skipif(
 
 
 async def node_checks(script: object, url: str) -> object:
-    """Runs one of the shared Node clients against `url`; what it got."""
+    """Runs the shared Node clients (Vibe, or fast-tcp for tcp://) against `url`; what it got."""
     node = await asyncio.create_subprocess_exec("node", str(script), url, stdout=asyncio.subprocess.PIPE)
     out, _ = await asyncio.wait_for(node.communicate(), 30)
     assert node.returncode == 0
@@ -49,7 +48,7 @@ async def test_one_handler_file_serves_primus_engineio_fasttcp_and_vibe_peers() 
                 urls.append(line[13:].strip())
         primus_url, tcp_url, vibe_url = urls
         assert tcp_url.startswith("tcp://")
-        fast_tcp = await node_checks(FAST_TCP_CLIENT, tcp_url)
+        fast_tcp = await node_checks(VIBE_CLIENT, tcp_url)
         assert fast_tcp == {"sum": 6.5, "bad": {"error": "not numbers"}, "answered": {"resolved": 42}}
         for transformer in ("websockets", "engine.io"):
             async with await weft.connect(primus_url, transformer=transformer, emitter=True) as client:

@@ -299,19 +299,24 @@ static void on_poll(const weft__http_result *r, void *user) {
   if (!d->done) text_in(d, r->body, r->len);
 }
 
-static void on_open(const weft__http_result *r, void *user) {
-  vibe_dconn *d = user;
+/* The open GET answered (or its stream ended): an error or a refusal ends
+ * the connection (1); 0: it was a 200. */
+static int open_ended(vibe_dconn *d, const weft__http_result *r) {
   d->get = NULL;
-  if (d->done) return;
+  if (d->done) return 1;
   if (r->error) {
     fail(d, r->error, r->kind, r->message);
-    return;
+    return 1;
   }
-  if (r->status != 200) {
-    EMIT(d, refused, r->status, r->body, r->len);
-    finish(d, NULL, 0);
-    return;
-  }
+  if (r->status == 200) return 0;
+  EMIT(d, refused, r->status, r->body, r->len);
+  finish(d, NULL, 0);
+  return 1;
+}
+
+static void on_open(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  if (open_ended(d, r)) return;
   if (take_id(d, r->body, r->len) == 0) poll(d);
 }
 
@@ -407,14 +412,7 @@ static void on_stream_data(const uint8_t *data, size_t len, void *user) {
 /* The stream's end: the close (or, before it opened, a refusal). */
 static void on_stream_end(const weft__http_result *r, void *user) {
   vibe_dconn *d = user;
-  d->get = NULL;
-  if (d->done) return;
-  if (r->error) {
-    fail(d, r->error, r->kind, r->message);
-    return;
-  }
-  if (r->status != 200) EMIT(d, refused, r->status, r->body, r->len);
-  finish(d, NULL, 0);
+  if (!open_ended(d, r)) finish(d, NULL, 0);
 }
 
 /* ---- the ops ---- */
@@ -434,20 +432,13 @@ int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   *out = &d->base;
   const char *q = strchr(p->url.path, '?');
   d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
-  if (d->longpoll) {
-    d->url = p->url;
-    d->tls = p->tls;
-    d->max_length = p->max_length;
-    request(d, "GET", "open", NULL, 0, on_open, d, &d->get);
-    if (!d->get) fail(d, WEFT_EIO, "connect", "could not connect");
-    return 0;
-  }
   d->stream = !d->longpoll && q && strstr(q, "transport=stream") != NULL;
-  if (d->stream) {
+  if (d->longpoll || d->stream) {
     d->url = p->url;
     d->tls = p->tls;
     d->max_length = p->max_length;
-    request_streamed(d, "GET", "open", NULL, 0, on_stream_end, on_stream_data, d, &d->get);
+    request_streamed(d, "GET", "open", NULL, 0, d->stream ? on_stream_end : on_open,
+                     d->stream ? on_stream_data : NULL, d, &d->get);
     if (!d->get) fail(d, WEFT_EIO, "connect", "could not connect");
     return 0;
   }
