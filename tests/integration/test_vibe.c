@@ -164,10 +164,7 @@ static void run(const char *query, int server_goes) {
   f.guard.data = &f;
   assert_int_equal(weft_server_new(f.loop, &f.server), 0);
   assert_int_equal(weft_server_set_transformer(f.server, "vibe"), 0);
-  weft_server_events sev;
-  memset(&sev, 0, sizeof(sev));
-  sev.size = sizeof(sev);
-  sev.disconnection = on_disconnection;
+  weft_server_events sev = {.size = sizeof(sev), .disconnection = on_disconnection};
   assert_int_equal(weft_server_set_events(f.server, &sev, &f, NULL), 0);
   assert_int_equal(weft_emitter_server(f.server, &f.sem), 0);
   assert_int_equal(weft_emitter_on(f.sem, "sum", on_sum, &f, NULL), 0);
@@ -179,12 +176,7 @@ static void run(const char *query, int server_goes) {
   assert_int_equal(weft_client_new(f.loop, url, &f.client), 0);
   assert_int_equal(weft_client_set_transformer(f.client, "vibe"), 0);
   assert_int_equal(weft_client_set_reconnect(f.client, 100, 100, 0, 1), 0);
-  weft_client_events cev;
-  memset(&cev, 0, sizeof(cev));
-  cev.size = sizeof(cev);
-  cev.open = on_open;
-  cev.close = on_close;
-  cev.end = on_end;
+  weft_client_events cev = {.size = sizeof(cev), .open = on_open, .close = on_close, .end = on_end};
   assert_int_equal(weft_client_set_events(f.client, &cev, &f, NULL), 0);
   assert_int_equal(weft_emitter_client(f.client, &f.cem), 0);
   assert_int_equal(weft_emitter_on(f.cem, "ask", on_ask, &f, NULL), 0);
