@@ -53,8 +53,8 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
-# Vibe's own mocha suites against weft's testees (the server's over every
-# transport, the client's over ws and httplongpoll, those it dials), weft serve's echo
+# Vibe's own mocha suites against weft's testees (the server's and the
+# client's over every transport), weft serve's echo
 # over Vibe, and weft's client against the reference server (tests/vibe/).
 run_vibe() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
