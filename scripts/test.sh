@@ -53,8 +53,8 @@ run_interop() {
     node --test --test-concurrency=2 tests/interop/
 }
 
-# Vibe's own mocha suites against weft's testees (the server's over every
-# transport, the client's over ws and httplongpoll, those it dials), weft serve's echo
+# Vibe's own mocha suites against weft's testees (the server's and the
+# client's over every transport), weft serve's echo
 # over Vibe, and weft's client against the reference server (tests/vibe/).
 run_vibe() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
@@ -65,7 +65,7 @@ run_vibe() {
     (cd node && npm run --silent build >build.log 2>&1) || { cat node/build.log; return 1; }
   fi
   bash tests/vibe/run_suite.sh server ws,httpstream,httplongpoll "$ROOT/build/tests/vibe_server_testee" &&
-    bash tests/vibe/run_suite.sh client ws,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
+    bash tests/vibe/run_suite.sh client ws,httpstream,httplongpoll node "$ROOT/tests/vibe/client_testee.js" &&
     WEFT_CLI="$ROOT/build/weft" node --test tests/vibe/cli.test.js tests/vibe/client_interop.test.js
 }
 
@@ -83,7 +83,7 @@ run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
   for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
-    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins build/tests/test_eio_pause build/tests/test_fasttcp; do
+    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins build/tests/test_eio_pause build/tests/test_fasttcp build/tests/test_vibe; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \

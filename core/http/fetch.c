@@ -1,4 +1,4 @@
-/* One HTTP GET (see fetch.h). */
+/* One HTTP request and its answer, whole or streamed (see fetch.h). */
 #include "fetch.h"
 
 #include <stdio.h>
@@ -21,6 +21,11 @@ struct weft__http_fetch {
   weft__payload *request; /* sent once connected */
   size_t max_body;
   int done;
+  /* Streaming (on_data): the head was read; the body's framing. */
+  weft__http_fetch_data_cb on_data;
+  uint8_t streaming, chunked, crlf; /* crlf: a chunk's data ended, its CRLF next */
+  int status;
+  size_t left; /* of the body (SIZE_MAX: up to the end) or of the chunk */
 };
 
 /* Reports once, then closes. */
@@ -37,11 +42,72 @@ static void fail(weft__http_fetch *f, int code, const char *kind, const char *ms
   finish(f, &r);
 }
 
-/* Reads the whole answer before reporting it; anything that is not a usable
- * answer reports status 0 (the caller keeps its defaults). */
+/* A streamed body ended: cb with its status. */
+static void ended(weft__http_fetch *f) {
+  weft__http_result r = {0, NULL, NULL, f->status, NULL, 0, NULL};
+  finish(f, &r);
+}
+
+/* A streamed body's bytes: handed on as they come, chunked encoding
+ * removed (a chunk's head line is kept until whole). Returns what it used. */
+static size_t stream_body(weft__http_fetch *f, uint8_t *data, size_t len) {
+  size_t pos = 0;
+  while (!f->done) {
+    size_t n = len - pos < f->left ? len - pos : f->left;
+    if (n) f->on_data(data + pos, n, f->user);
+    pos += n;
+    if (f->left != SIZE_MAX) f->left -= n;
+    if (f->done) break;
+    if (!f->chunked) {
+      if (f->left == 0) ended(f);
+      break;
+    }
+    if (n && f->left == 0) f->crlf = 1;
+    if (pos == len) break;
+    /* A chunk's head: its size in hex, maybe extensions, CRLF (after the
+     * CRLF that ends the previous chunk's data). */
+    const uint8_t *nl = memchr(data + pos, '\n', len - pos);
+    if (!nl) {
+      if (len - pos > 64) fail(f, WEFT_EPROTO, "protocol", "a malformed chunk");
+      return f->done ? len : pos;
+    }
+    const uint8_t *p = data + pos, *end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+    pos = (size_t)(nl - data) + 1;
+    if (f->crlf) {
+      f->crlf = 0;
+      if (end != p) fail(f, WEFT_EPROTO, "protocol", "a malformed chunk");
+      continue;
+    }
+    uint64_t size = 0;
+    int digits = 0;
+    for (; p < end && digits < 12; p++, digits++) {
+      int v = *p >= '0' && *p <= '9'   ? *p - '0'
+              : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+              : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                       : -1;
+      if (v < 0) break;
+      size = size * 16 + (uint64_t)v;
+    }
+    if (!digits || (p < end && *p != ';' && *p != ' ')) {
+      fail(f, WEFT_EPROTO, "protocol", "a malformed chunk");
+      break;
+    }
+    if (size == 0) { /* the last chunk (trailers ignored) */
+      ended(f);
+      break;
+    }
+    f->left = (size_t)size;
+  }
+  return len;
+}
+
+/* Reads the whole answer before reporting it (unless streaming); anything
+ * that is not a usable answer reports status 0 (the caller keeps its
+ * defaults). */
 static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
   weft__http_fetch *f = WEFT__CONTAINER(io, weft__http_fetch, io);
   if (f->done) return len;
+  if (f->streaming) return stream_body(f, data, len);
   weft__http_head h;
   int rc = weft__http_parse_response(data, len, &h);
   if (rc == 0) return 0;
@@ -49,6 +115,19 @@ static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
   if (rc > 0) {
     size_t used = (size_t)rc;
     const char *cl = weft__http_get(&h, "Content-Length");
+    if (f->on_data && h.status == 200) {
+      const char *te = weft__http_get(&h, "Transfer-Encoding");
+      f->streaming = 1;
+      f->status = h.status;
+      f->chunked = te && weft__http_has_token(te, "chunked");
+      f->left = f->chunked ? 0 : cl ? (size_t)strtoull(cl, NULL, 10) : SIZE_MAX;
+      weft__http_head_free(&h);
+      if (!f->chunked && f->left == 0) {
+        ended(f);
+        return len;
+      }
+      return used + stream_body(f, data + used, len - used);
+    }
     size_t body = cl ? (size_t)strtoull(cl, NULL, 10) : len - used;
     if (cl && body > f->max_body) body = 0; /* too big: the status alone */
     if (len - used < body) {
@@ -80,6 +159,11 @@ static void on_eof(weft__stream *io, int uverr) {
   const char *tls_err = weft__stream_tls_error(io);
   if (*tls_err) {
     fail(f, WEFT_EPROTO, "tls", tls_err);
+  } else if (uverr == UV_EOF && f->streaming) { /* a streamed body's end */
+    if (f->left == SIZE_MAX)
+      ended(f);
+    else
+      fail(f, WEFT_EPROTO, "protocol", "the answer was cut short");
   } else if (uverr == UV_EOF) { /* closed without an answer: nothing to learn */
     weft__http_result r = {0, NULL, NULL, 0, NULL, 0, NULL};
     finish(f, &r);
@@ -120,6 +204,7 @@ int weft__http_fetch_request(weft_loop *loop, const weft__url *u, const weft__ht
   f->cb = cb;
   f->user = user;
   f->max_body = req->max_body;
+  f->on_data = req->on_data;
   char host[300], head[1600];
   int v6 = strchr(u->host, ':') != NULL;
   if (u->sock[0])
@@ -169,8 +254,10 @@ int weft__http_fetch_request(weft_loop *loop, const weft__url *u, const weft__ht
 int weft__http_fetch_start(weft_loop *loop, const weft__url *u, const char *target,
                            struct weft__tls_ctx *tls, weft__http_fetch_cb cb, void *user,
                            weft__http_fetch **out) {
-  weft__http_request req = {"GET", target, "application/json",  NULL, 0, NULL,
-                            0,     NULL,   WEFT__FETCH_MAX_BODY};
+  weft__http_request req = {.method = "GET",
+                            .target = target,
+                            .accept = "application/json",
+                            .max_body = WEFT__FETCH_MAX_BODY};
   return weft__http_fetch_request(loop, u, &req, tls, cb, user, out);
 }
 

@@ -1,8 +1,9 @@
 /*
  * One HTTP request and its answer, for clients: Primus's <path>/spec read
- * before they connect, and engine.io's polls and posts. A byte stream of
- * its own to the URL's address (TLS when given a context), the request,
- * the head and a body of bounded size.
+ * before they connect, engine.io's and Vibe's polls and posts, Vibe's
+ * streaming answer. A byte stream of its own to the URL's address (TLS
+ * when given a context), the request, the head and a body of bounded size,
+ * or (streaming) the body handed over piece by piece as it arrives.
  */
 #ifndef WEFT__HTTP_FETCH_H
 #define WEFT__HTTP_FETCH_H
@@ -31,6 +32,11 @@ typedef struct weft__http_result {
 /* A request: method and target, extra header lines ("Name: v\r\n…"),
  * a body (with its Content-Type), and the largest answer body taken
  * (larger: status reported, no body). */
+/* A streaming answer's body bytes, as they arrive (chunked encoding
+ * removed); `data` is valid during the call only. The callee may cancel
+ * the fetch from inside. */
+typedef void (*weft__http_fetch_data_cb)(const uint8_t *data, size_t len, void *user);
+
 typedef struct weft__http_request {
   const char *method; /* "GET" */
   const char *target; /* "/primus/spec" */
@@ -41,6 +47,13 @@ typedef struct weft__http_request {
   size_t body_len;
   const char *ctype;
   size_t max_body;
+  /* Streaming, when set: an answer of status 200 is not buffered; its body
+   * goes to on_data (same `user`) as it arrives, whatever its length
+   * (Content-Length, chunked, or up to the end of the connection), and cb
+   * runs once at its end with the status and no body, or with an error
+   * (a malformed chunk: WEFT_EPROTO, kind "protocol"). Other statuses are
+   * answered whole, as without it. */
+  weft__http_fetch_data_cb on_data;
 } weft__http_request;
 
 typedef void (*weft__http_fetch_cb)(const weft__http_result *r, void *user);

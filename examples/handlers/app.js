@@ -1,10 +1,14 @@
 'use strict';
 // One set of event handlers for every kind of peer (issue #21): a Primus
-// client (transformer websockets) and an engine.io client on one server, a
-// Vibe client (vibe-protocol) on another; acks and Vibe replies alike.
+// client (transformer websockets), an engine.io client and a fast-tcp
+// client on one server, a Vibe client (vibe-protocol) on another; acks and
+// Vibe replies alike.
 //   node examples/handlers/app.js [port]
 // listens on ws://127.0.0.1:PORT/primus (websockets and engine.io side by
-// side) and http://127.0.0.1:PORT+1/vibe (Vibe: ws, httpstream, httplongpoll).
+// side), tcp://127.0.0.1:PORT+2 (fast-tcp) and http://127.0.0.1:PORT+1/vibe
+// (Vibe: ws, httpstream, httplongpoll); port 0: any free ports. A rejected
+// ack reaches a fast-tcp peer as its data {error: reason} (fast-tcp's acks
+// have no rejection).
 const weft = require(process.env.WEFT_NODE_MODULE || 'weft');
 
 // Events carry one argument, as Vibe's do.
@@ -18,12 +22,12 @@ function handlers(spark) {
 }
 
 const port = Number(process.argv[2] || 8080);
-const primus = new weft.Server({ port, host: '127.0.0.1', transformer: 'websockets,engine.io', emitter: true });
+const primus = new weft.Server({ listen: [`ws://127.0.0.1:${port}/primus`, `tcp://127.0.0.1:${port ? port + 2 : 0}`],
+  transformer: 'websockets,engine.io', emitter: true });
 const vibe = new weft.Server({ port: port ? port + 1 : 0, host: '127.0.0.1', pathname: '/vibe', transformer: 'vibe', emitter: true });
 for (const server of [primus, vibe]) {
   server.on('connection', handlers);
   server.on('error', (err) => console.error('error', err.kind, err.message));
 }
-console.log(`listening on ${primus.url}`);
-console.log(`listening on ${vibe.url}`);
+for (const url of [...primus.urls, vibe.url]) console.log(`listening on ${url}`);
 process.on('SIGTERM', () => { let n = 2; for (const s of [primus, vibe]) s.destroy(() => { if (--n === 0) process.exit(0); }); });

@@ -1,14 +1,15 @@
 """One set of event handlers for every kind of peer (issue #21): a Primus
-client (transformer websockets) and an engine.io client on one server, a
-Vibe client (vibe-protocol) on another; acks and Vibe replies alike. The
-same events as app.js:
+client (transformer websockets), an engine.io client and a fast-tcp client
+on one server, a Vibe client (vibe-protocol) on another; acks and Vibe
+replies alike. The same events as app.js:
 
     python examples/handlers/app.py [port]
 
 listens on ws://127.0.0.1:PORT/primus (websockets and engine.io side by
-side) and http://127.0.0.1:PORT+1/vibe (Vibe: ws, httpstream,
-httplongpoll); port 0: any free ports. Events carry one argument, as
-Vibe's do.
+side), tcp://127.0.0.1:PORT+2 (fast-tcp) and http://127.0.0.1:PORT+1/vibe
+(Vibe: ws, httpstream, httplongpoll); port 0: any free ports. Events carry
+one argument, as Vibe's do. A rejected ack reaches a fast-tcp peer as its
+data {"error": reason} (fast-tcp's acks have no rejection).
 """
 
 import asyncio
@@ -39,11 +40,16 @@ def handlers(server: weft.Server) -> None:
 
 
 async def main(port: int) -> None:
-    primus = await weft.serve(f"ws://127.0.0.1:{port}/primus", transformer="websockets,engine.io", emitter=True)
+    primus = await weft.serve(
+        [f"ws://127.0.0.1:{port}/primus", f"tcp://127.0.0.1:{port + 2 if port else 0}"],
+        transformer="websockets,engine.io",
+        emitter=True,
+    )
     vibe = await weft.serve(f"http://127.0.0.1:{port + 1 if port else 0}/vibe", transformer="vibe", emitter=True)
     for server in (primus, vibe):
         handlers(server)
-        print(f"listening on {server.url}", flush=True)
+        for url in server.urls:
+            print(f"listening on {url}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

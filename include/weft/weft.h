@@ -909,7 +909,7 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
 /* The transformer to dial with: "websockets" (default), "engine.io", or
  * "vibe" (the Vibe protocol: over ws, or httplongpoll when the URL's query
- * says transport=longpoll; httpstream is not dialed yet, a connect error;
+ * says transport=longpoll, httpstream when it says transport=stream;
  * emitter events and acks as Vibe events and replies, the server's
  * heartbeat from its handshake, no primus::ping). A tcp:// or ipc:// URL
  * picks "fast-tcp" itself, and "websockets" then changes nothing. Before

@@ -607,6 +607,46 @@ test("reject_server.lua: prints its port, resolves sum, rejects fail", function(
   assert(ok, err)
 end)
 
+-- Vibe (issue #21) ---------------------------------------------------------------
+
+test("vibe: a Lua client over ws, httpstream and httplongpoll, acks resolved and rejected both ways", function()
+  local srv = assert(weft.server { url = "http://127.0.0.1:0/vibe", transformer = "vibe", emitter = true })
+  srv:handle("sum", function(_, reply, numbers)
+    if type(numbers) ~= "table" then return reply:reject("not numbers") end
+    local s = 0
+    for _, v in ipairs(numbers) do s = s + v end
+    reply:resolve(s)
+  end)
+  local sparks = {}
+  srv:on("connection", function(spark) sparks[#sparks + 1] = spark end)
+  local base = "http://127.0.0.1:" .. srv:port() .. "/vibe"
+  for i, q in ipairs { "", "?transport=stream", "?transport=longpoll" } do
+    local c = assert(weft.client { url = base .. q, transformer = "vibe", emitter = true,
+                                   retries = 0 })
+    c:handle("question", function(reply, x)
+      if x == 1 then reply:resolve(x * 2) else reply:reject("no " .. x) end
+    end)
+    local got = {}
+    c:on("open", function() got.open = true end)
+    c:on("close", function() got.closed = true end)
+    wait(function() return got.open and sparks[i] end, 5000, "open " .. q)
+    assert(c:emit("sum", { 1, 2, 3.5 }, function(e, r) got.sum = { e, r } end))
+    assert(c:emit("sum", "x", function(e, r) got.bad = { e, r } end))
+    assert(sparks[i]:emit("question", 1, function(e, r) got.yes = { e, r } end))
+    assert(sparks[i]:emit("question", 2, function(e, r) got.no = { e, r } end))
+    wait(function() return got.sum and got.bad and got.yes and got.no end, 5000, "answers " .. q)
+    eq(got.sum[2], 6.5, "resolved by the server " .. q)
+    eq(got.bad[1].name, "EREJECTED", "rejected by the server " .. q)
+    eq(got.bad[1].reason, "not numbers", "its reason " .. q)
+    eq(got.yes[2], 2, "resolved by the client " .. q)
+    eq(got.no[1].reason, "no 2", "rejected by the client " .. q)
+    c:close()
+    wait(function() return got.closed end, 5000, "closed " .. q)
+  end
+  srv:close()
+  settle()
+end)
+
 local ok = tap.run((IS54 and "lua5.4" or "luajit") .. "-ext", weft.clock)
 weft.run()
 os.exit(ok and 0 or 1, true)

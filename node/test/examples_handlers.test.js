@@ -1,9 +1,10 @@
 'use strict';
 // examples/handlers/app.js (issue #21): one set of handlers serves the npm
-// Primus client with primus-emitter on websockets and on engine.io, and the
+// Primus client with primus-emitter on websockets and on engine.io, npm
+// fast-tcp 3.3.2's client (from tests/interop/, driven by tests/vibe/) on tcp://, and the
 // reference Vibe client (vibe-protocol 3.0.0-Alpha9, from tests/vibe/) over
 // ws, httpstream and httplongpoll: acks and replies resolved and rejected
-// both ways for each.
+// both ways for each (fast-tcp: a rejection as the ack's data).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
@@ -21,14 +22,15 @@ async function startApp(t) {
   const urls = [];
   await withTimeout(new Promise((resolve) => readline.createInterface({ input: child.stdout }).on('line', (l) => {
     if (l.startsWith('listening on ')) urls.push(l.slice(13));
-    if (urls.length === 2) resolve();
+    if (urls.length === 3) resolve();
   })), 5000, 'the app listening');
   return { child, urls };
 }
 
-test('one handler file serves Primus (websockets, engine.io) and Vibe peers with acks', { timeout: 30000 }, async (t) => {
+test('one handler file serves Primus (websockets, engine.io), fast-tcp and Vibe peers with acks', { timeout: 30000 }, async (t) => {
   const app = await startApp(t);
-  const [primusUrl, vibeUrl] = app.urls;
+  const [primusUrl, tcpUrl, vibeUrl] = app.urls;
+  assert.match(tcpUrl, /^tcp:\/\//);
   assert.match(vibeUrl, /\/vibe$/);
 
   for (const transformer of ['websockets', 'engine.io']) {
@@ -47,7 +49,9 @@ test('one handler file serves Primus (websockets, engine.io) and Vibe peers with
     assert.deepEqual(plain(await withTimeout(answered, 3000, 'answered')), { resolved: 42 }, transformer);
   }
 
-  const { vibeChecks, EXPECTED } = require(path.join(VIBE, 'handlers_client'));
+  const { vibeChecks, EXPECTED, fastTcpChecks, FAST_TCP_EXPECTED } = require(path.join(VIBE, 'handlers_client'));
+  assert.deepEqual(await fastTcpChecks(tcpUrl), FAST_TCP_EXPECTED, 'fast-tcp');
+
   const got = await vibeChecks(vibeUrl);
   for (const transport of ['ws', 'httpstream', 'httplongpoll']) assert.deepEqual(got[transport], EXPECTED, transport);
   const exited = new Promise((resolve) => app.child.once('exit', (code) => resolve(code)));

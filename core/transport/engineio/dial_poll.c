@@ -109,7 +109,8 @@ int weft__eio_drequest(eio_dconn *d, const uint8_t *body, size_t len, weft__http
                             body,
                             len,
                             body ? "text/plain;charset=UTF-8" : NULL,
-                            body ? 64 : d->max_length * 8 + WEFT__EIO_ANSWER_SLACK};
+                            body ? 64 : d->max_length * 8 + WEFT__EIO_ANSWER_SLACK,
+                            NULL};
   return weft__http_fetch_request(d->loop, &d->url, &req, d->tls, cb, d, out);
 }
 

@@ -3,7 +3,11 @@
  * path) or, when the URL's query says transport=longpoll, over
  * httplongpoll (http/fetch.c: the open GET names the socket, each poll's
  * answer is one event and the next poll goes at once, an empty answer is
- * the close, one POST "data=<event>" per event, GET when=abort to close).
+ * the close), or, when it says transport=stream, over httpstream (the open
+ * GET's answer streamed, read as it arrives: padding, then "data: <text>"
+ * messages, each ended by an empty line, the first "?id=<id>"; the
+ * answer's end is the close). Over HTTP one POST "data=<event>" per event,
+ * GET when=abort to close.
  * The server's first text is the handshake
  * ("?heartbeat=<ms>&_heartbeat=<ms>"), then events both ways (event.c). The heartbeat is the
  * client's, as the reference's: a heartbeat event `heartbeat - _heartbeat` ms after open (and after
@@ -23,6 +27,7 @@ typedef struct vibe_dconn {
   uint8_t done;    /* closed, or cancelled: no more events */
   uint8_t waiting; /* a heartbeat was sent, its echo not yet back */
   uint8_t longpoll;
+  uint8_t stream; /* httpstream (the HTTP parts as longpoll's) */
   weft_loop *loop;
   weft__conn *ws;
   /* httplongpoll: the URL (its path with the query), the socket's id, the
@@ -32,7 +37,9 @@ typedef struct vibe_dconn {
   size_t max_length;
   char id[64];
   weft__http_fetch *get;
-  weft__buf posts; /* struct vibe_post * each */
+  weft__http_fetch *abort; /* an orderly close's GET when=abort, the GET kept till it answers */
+  weft__buf posts;         /* struct vibe_post * each */
+  weft__buf sse;           /* httpstream: the stream's text not yet a whole message */
   uv_timer_t timer;
   uint32_t heartbeat, wait; /* ms, from the handshake */
   uint64_t seq;
@@ -48,35 +55,61 @@ static void on_timer_closed(uv_handle_t *h) {
   weft_loop *loop = d->loop;
   weft__vibe_pend_free(&d->pend);
   weft__buf_free(&d->posts);
+  weft__buf_free(&d->sse);
   free(d);
   loop->users--;
 }
 
-/* No more events; the WebSocket goes (`orderly`: with a close frame), the
- * memory once the timer handle is closed. */
 static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
                     size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out);
-static void ignored(const weft__http_result *r, void *user);
 typedef struct vibe_post {
   vibe_dconn *d;
   weft__http_fetch *f;
 } vibe_post;
 
+/* The end of an orderly close over HTTP (the abort answered, or not within
+ * the linger): the GET goes, then the memory. */
+static void unlinger(vibe_dconn *d) {
+  if (d->abort) weft__http_fetch_cancel(d->abort);
+  if (d->get) weft__http_fetch_cancel(d->get);
+  d->abort = d->get = NULL;
+  if (!uv_is_closing((uv_handle_t *)&d->timer)) uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+}
+
+static void on_aborted(const weft__http_result *r, void *user) {
+  (void)r;
+  vibe_dconn *d = user;
+  d->abort = NULL;
+  unlinger(d);
+}
+
+static void on_linger(uv_timer_t *t) { unlinger(t->data); }
+
+#define WEFT__VIBE_LINGER_MS 2000
+
+/* No more events; the WebSocket goes (`orderly`: with a close frame), the
+ * memory once the timer handle is closed. An orderly close over HTTP tells
+ * the server (GET when=abort, as the reference) and keeps the stream or
+ * the poll until that is answered (at most WEFT__VIBE_LINGER_MS): the
+ * server ends its answer rather than seeing it cut. */
 static void release(vibe_dconn *d, int orderly) {
   d->done = 1;
   if (d->ws) weft__transport_ws.dialer.cancel(d->ws, orderly);
   d->ws = NULL;
-  if (d->get) weft__http_fetch_cancel(d->get);
-  d->get = NULL;
+  int http = (d->longpoll || d->stream) && d->id[0] && orderly;
+  if (d->get && !http) weft__http_fetch_cancel(d->get);
+  if (!http) d->get = NULL;
   vibe_post **posts = (vibe_post **)(void *)d->posts.data;
   for (size_t i = 0; i < d->posts.len / sizeof(*posts); i++) {
     weft__http_fetch_cancel(posts[i]->f);
     free(posts[i]);
   }
   d->posts.len = 0;
-  /* The server may not see the poll go: tell it (the reference's abort). */
-  if (d->longpoll && d->id[0] && orderly) request(d, "GET", "abort", NULL, 0, ignored, NULL, NULL);
-  if (!uv_is_closing((uv_handle_t *)&d->timer)) uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+  if (http) request(d, "GET", "abort", NULL, 0, on_aborted, d, &d->abort);
+  if (d->abort)
+    uv_timer_start(&d->timer, on_linger, WEFT__VIBE_LINGER_MS, 0);
+  else
+    unlinger(d);
 }
 
 static void finish(vibe_dconn *d, const weft__fault *why, int orderly) {
@@ -95,7 +128,7 @@ static void fail(vibe_dconn *d, int code, const char *kind, const char *msg) {
 static int post(vibe_dconn *d, const uint8_t *text, size_t n);
 
 static int send_text(vibe_dconn *d, const uint8_t *text, size_t n, size_t *queued) {
-  if (d->longpoll) {
+  if (d->longpoll || d->stream) {
     if (queued) *queued = 0;
     return post(d, text, n);
   }
@@ -196,16 +229,13 @@ static int ws_closed(weft__conn *c, const weft__fault *why) {
 static const weft__conn_events ws_events = {NULL, ws_message, ws_drained, NULL,
                                             NULL, ws_refused, ws_closed,  NULL};
 
-/* ---- httplongpoll ---- */
+/* ---- httplongpoll (and the requests of both HTTP transports) ---- */
 
-/* The URL's path with "&when=…&id=…" (the reference's targets). */
-static void ignored(const weft__http_result *r, void *user) {
-  (void)r;
-  (void)user;
-}
-
-static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
-                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out) {
+/* A request to the URL's path with "&when=…&id=…" (the reference's
+ * targets); on_data: a streamed answer. */
+static void request_streamed(vibe_dconn *d, const char *method, const char *when,
+                             const uint8_t *body, size_t len, weft__http_fetch_cb cb,
+                             weft__http_fetch_data_cb on_data, void *user, weft__http_fetch **out) {
   char target[1300];
   snprintf(target, sizeof(target), "%s%s%s%s%s%s", d->url.path, when ? "&when=" : "",
            when ? when : "", d->id[0] ? "&id=" : "", d->id, "");
@@ -214,13 +244,38 @@ static void request(vibe_dconn *d, const char *method, const char *when, const u
                           .body = body,
                           .body_len = len,
                           .ctype = body ? "text/plain; charset=utf-8" : NULL,
-                          .max_body = d->max_length + 64};
+                          .max_body = d->max_length + 64,
+                          .on_data = on_data};
   weft__http_fetch *f = NULL;
   if (weft__http_fetch_request(d->loop, &d->url, &r, d->tls, cb, user, &f) != 0) f = NULL;
   if (out) *out = f;
 }
 
+static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
+                    size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out) {
+  request_streamed(d, method, when, body, len, cb, NULL, user, out);
+}
+
 static void on_poll(const weft__http_result *r, void *user);
+
+/* "?id=<id>": the socket's name (0), else the connection fails (-1). */
+static int take_id(vibe_dconn *d, const uint8_t *text, size_t len) {
+  size_t n = 0;
+  if (len > 4 && !memcmp(text, "?id=", 4))
+    while (4 + n < len && text[4 + n] != '&' && n < sizeof(d->id))
+      n++;
+  /* It goes into request targets: letters, digits, '-' and '_' only. */
+  for (size_t i = 0; i < n && n < sizeof(d->id); i++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", text[4 + i]))
+      n = 0;
+  if (n == 0 || n >= sizeof(d->id)) {
+    fail(d, WEFT_EPROTO, "protocol", "no Vibe socket id");
+    return -1;
+  }
+  memcpy(d->id, text + 4, n);
+  d->id[n] = '\0';
+  return 0;
+}
 
 static void poll(vibe_dconn *d) {
   request(d, "GET", "poll", NULL, 0, on_poll, d, &d->get);
@@ -244,35 +299,25 @@ static void on_poll(const weft__http_result *r, void *user) {
   if (!d->done) text_in(d, r->body, r->len);
 }
 
-static void on_open(const weft__http_result *r, void *user) {
-  vibe_dconn *d = user;
+/* The open GET answered (or its stream ended): an error or a refusal ends
+ * the connection (1); 0: it was a 200. */
+static int open_ended(vibe_dconn *d, const weft__http_result *r) {
   d->get = NULL;
-  if (d->done) return;
+  if (d->done) return 1;
   if (r->error) {
     fail(d, r->error, r->kind, r->message);
-    return;
+    return 1;
   }
-  if (r->status != 200) {
-    EMIT(d, refused, r->status, r->body, r->len);
-    finish(d, NULL, 0);
-    return;
-  }
-  /* "?id=<id>": the socket's name. */
-  size_t n = 0;
-  if (r->len > 4 && !memcmp(r->body, "?id=", 4))
-    while (4 + n < r->len && r->body[4 + n] != '&' && n < sizeof(d->id))
-      n++;
-  /* It goes into request targets: letters, digits, '-' and '_' only. */
-  for (size_t i = 0; i < n && n < sizeof(d->id); i++)
-    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", r->body[4 + i]))
-      n = 0;
-  if (n == 0 || n >= sizeof(d->id)) {
-    fail(d, WEFT_EPROTO, "protocol", "no Vibe socket id");
-    return;
-  }
-  memcpy(d->id, r->body + 4, n);
-  d->id[n] = '\0';
-  poll(d);
+  if (r->status == 200) return 0;
+  EMIT(d, refused, r->status, r->body, r->len);
+  finish(d, NULL, 0);
+  return 1;
+}
+
+static void on_open(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  if (open_ended(d, r)) return;
+  if (take_id(d, r->body, r->len) == 0) poll(d);
 }
 
 /* A post answered: out of the list of those under way. */
@@ -311,6 +356,65 @@ static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
   return weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
 }
 
+/* ---- httpstream ---- */
+
+/* One message of the stream: its "data:" lines' text, joined by '\n'
+ * (the event-stream format), in place. */
+static size_t sse_text(uint8_t *m, size_t len) {
+  size_t w = 0, i = 0;
+  while (i < len) {
+    uint8_t *nl = memchr(m + i, '\n', len - i);
+    size_t end = nl ? (size_t)(nl - m) : len, s = i;
+    if (end - s >= 5 && !memcmp(m + s, "data:", 5)) {
+      s += 5;
+      if (s < end && m[s] == ' ') s++;
+      if (w) m[w++] = '\n';
+      memmove(m + w, m + s, end - s);
+      w += end - s;
+    }
+    i = end + 1;
+  }
+  return w;
+}
+
+/* The stream's bytes: whole messages go on (the first names the socket),
+ * the rest waits, at most one message of max_length (and its framing). */
+static void on_stream_data(const uint8_t *data, size_t len, void *user) {
+  vibe_dconn *d = user;
+  if (d->done) return;
+  if (weft__buf_append(&d->sse, data, len) != 0) {
+    fail(d, WEFT_ENOMEM, "protocol", "out of memory");
+    return;
+  }
+  size_t at = 0;
+  while (!d->done) {
+    while (at < d->sse.len &&
+           strchr(" \t\r\n", d->sse.data[at])) /* the padding, between messages */
+      at++;
+    uint8_t *m = d->sse.data + at;
+    size_t left = d->sse.len - at, end = 0;
+    while (end + 1 < left && !(m[end] == '\n' && m[end + 1] == '\n'))
+      end++;
+    if (end + 1 >= left) break;
+    at += end + 2;
+    size_t n = sse_text(m, end);
+    if (!d->id[0])
+      take_id(d, m, n);
+    else
+      text_in(d, m, n);
+  }
+  if (d->done) return;
+  memmove(d->sse.data, d->sse.data + at, d->sse.len - at);
+  d->sse.len -= at;
+  if (d->sse.len > d->max_length + 4096) fail(d, WEFT_ETOOBIG, "protocol", "Vibe event too large");
+}
+
+/* The stream's end: the close (or, before it opened, a refusal). */
+static void on_stream_end(const weft__http_result *r, void *user) {
+  vibe_dconn *d = user;
+  if (!open_ended(d, r)) finish(d, NULL, 0);
+}
+
 /* ---- the ops ---- */
 
 int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
@@ -328,16 +432,14 @@ int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   *out = &d->base;
   const char *q = strchr(p->url.path, '?');
   d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
-  if (d->longpoll) {
+  d->stream = !d->longpoll && q && strstr(q, "transport=stream") != NULL;
+  if (d->longpoll || d->stream) {
     d->url = p->url;
     d->tls = p->tls;
     d->max_length = p->max_length;
-    request(d, "GET", "open", NULL, 0, on_open, d, &d->get);
+    request_streamed(d, "GET", "open", NULL, 0, d->stream ? on_stream_end : on_open,
+                     d->stream ? on_stream_data : NULL, d, &d->get);
     if (!d->get) fail(d, WEFT_EIO, "connect", "could not connect");
-    return 0;
-  }
-  if (q && strstr(q, "transport=stream")) {
-    fail(d, WEFT_EUNSUPPORTED, "connect", "httpstream is not dialed yet");
     return 0;
   }
   weft__dial_params wp = *p;
