@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "procs.h"
+#include "relay.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 #include "weft/options.h"
@@ -37,19 +38,6 @@
 #define MISSED 100
 #define NOISE 20
 #define FORGED 7
-
-typedef struct pair {
-  uv_tcp_t down, up; /* the client's side, the server's side */
-  int open;          /* handles not yet closed */
-  struct rl *rl;
-} pair;
-
-typedef struct rl { /* the relay */
-  uv_tcp_t lsn;
-  int server_port, port, refuse;
-  pair *pairs[16];
-  int n;
-} rl;
 
 typedef struct t {
   weft_loop *loop;
@@ -74,108 +62,6 @@ typedef struct t {
 
 static void check(t_ *t, int ok, const char *what) {
   if (!ok && !t->fail[0]) snprintf(t->fail, sizeof(t->fail), "phase %d: %s", t->phase, what);
-}
-
-/* ---- the relay ---- */
-
-static void pair_closed(uv_handle_t *h) {
-  pair *p = h->data;
-  if (--p->open == 0) free(p);
-}
-
-static void pair_cut(pair *p) {
-  rl *r = p->rl;
-  for (int i = 0; i < r->n; i++)
-    if (r->pairs[i] == p) r->pairs[i] = r->pairs[--r->n];
-  /* A reset: what was in flight is lost (a plain close for a handle that
-   * never connected). */
-  uv_tcp_t *h[2] = {&p->down, &p->up};
-  for (int i = 0; i < 2; i++)
-    if (!uv_is_closing((uv_handle_t *)h[i]) && uv_tcp_close_reset(h[i], pair_closed))
-      uv_close((uv_handle_t *)h[i], pair_closed);
-}
-
-static void relay_cut(rl *r) {
-  while (r->n)
-    pair_cut(r->pairs[0]);
-}
-
-static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b) {
-  (void)h;
-  b->base = malloc(want);
-  b->len = b->base ? want : 0;
-}
-
-static void written(uv_write_t *w, int status) {
-  (void)status;
-  free(w->data);
-  free(w);
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
-  pair *p = s->data;
-  uv_stream_t *other =
-      s == (uv_stream_t *)&p->down ? (uv_stream_t *)&p->up : (uv_stream_t *)&p->down;
-  if (n > 0 && !uv_is_closing((uv_handle_t *)other)) {
-    uv_write_t *w = malloc(sizeof(*w));
-    uv_buf_t o = uv_buf_init(b->base, (unsigned)n);
-    w->data = b->base;
-    if (uv_write(w, other, &o, 1, written)) written(w, 0);
-    return;
-  }
-  free(b->base);
-  if (n < 0) pair_cut(p);
-}
-
-static void up_connected(uv_connect_t *req, int status) {
-  pair *p = req->data;
-  free(req);
-  if (status || uv_is_closing((uv_handle_t *)&p->up)) {
-    if (!uv_is_closing((uv_handle_t *)&p->up)) pair_cut(p);
-    return;
-  }
-  uv_read_start((uv_stream_t *)&p->down, on_alloc, on_read);
-  uv_read_start((uv_stream_t *)&p->up, on_alloc, on_read);
-}
-
-static void on_accept(uv_stream_t *lsn, int status) {
-  rl *r = lsn->data;
-  pair *p = calloc(1, sizeof(*p));
-  if (status || !p || r->n == 16) {
-    free(p);
-    return;
-  }
-  p->rl = r;
-  p->open = 2;
-  uv_tcp_init(lsn->loop, &p->down);
-  uv_tcp_init(lsn->loop, &p->up);
-  p->down.data = p->up.data = p;
-  r->pairs[r->n++] = p;
-  if (uv_accept(lsn, (uv_stream_t *)&p->down) || r->refuse) {
-    pair_cut(p);
-    return;
-  }
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", r->server_port, &sa);
-  uv_connect_t *req = malloc(sizeof(*req));
-  req->data = p;
-  if (uv_tcp_connect(req, &p->up, (const struct sockaddr *)&sa, up_connected)) {
-    free(req);
-    pair_cut(p);
-  }
-}
-
-static void relay_start(rl *r, uv_loop_t *uv) {
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  assert_int_equal(uv_tcp_init(uv, &r->lsn), 0);
-  r->lsn.data = r;
-  assert_int_equal(uv_tcp_bind(&r->lsn, (const struct sockaddr *)&sa, 0), 0);
-  assert_int_equal(uv_listen((uv_stream_t *)&r->lsn, 16, on_accept), 0);
-  struct sockaddr_storage ss;
-  int len = sizeof(ss);
-  uv_tcp_getsockname(&r->lsn, (struct sockaddr *)&ss, &len);
-  r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 /* ---- the test ---- */
@@ -398,7 +284,7 @@ static void run(int cluster) {
   assert_int_equal(weft_server_listen(t->server, "ws://127.0.0.1:0/primus"), 0);
   assert_int_equal(weft_server_set_recovery(t->server, WINDOW, 1024), WEFT_ESTATE);
   t->relay.server_port = weft_server_port(t->server);
-  relay_start(&t->relay, uv);
+  assert_int_equal(relay_start(&t->relay, uv), 0);
   char url[96];
   snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", t->relay.port);
   assert_int_equal(weft_client_new(t->loop, url, &t->a), 0);
