@@ -317,7 +317,8 @@ WEFT_EXTERN int weft_client_release(struct weft_client *client);
 
 /* What went wrong, for error events. `kind` names the class of error as
  * Primacron's namespaced events do ("json", "msgpack", "invalid", "toobig",
- * "utf8", "protocol", "timeout", "transform", "encode", "listen", "io");
+ * "utf8", "protocol", "timeout", "transform", "encode", "listen", "io", "validation": a
+ * malformed emitter event, weft/ext.h);
  * `code` is a WEFT_E* code; `message` is human-readable. */
 typedef struct weft_error_info {
   int code;
