@@ -334,8 +334,7 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   static const char *const others[] = {
       "--listen",       "--unix-mode",         "--port",       "--ping-interval",  "--max-queue",
       "--queue-policy", "--max-connections",   "--max-per-ip", "--max-handshakes", "--metrics",
-      "--log-level",    "--session-heartbeat", "--max-length", "--redis-ttl",
-      "--recovery"};
+      "--log-level",    "--session-heartbeat", "--max-length", "--redis-ttl",      "--recovery"};
   size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
   while (t < n_text && strcmp(k, text[t].name) != 0)
     t++;
