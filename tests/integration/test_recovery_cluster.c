@@ -37,6 +37,7 @@
 
 #include "procs.h"
 #include "relay.h"
+#include "steps.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 #include "weft/options.h"
@@ -45,10 +46,10 @@
 #define WINDOW 3000
 #define MISSED 100
 #define STREAM 100000 /* node i streams (i + 1) * STREAM + k, k = 1, 2, ... */
-#define MAXGOT 4096
 enum { X, Y, Z, NODES };
 
 typedef struct t {
+  test_steps s; /* first: the steps, the phase, the first failed check */
   weft_loop *loop;
   weft_server *n[NODES];
   weft_rooms *rooms[NODES];
@@ -56,27 +57,16 @@ typedef struct t {
   char dir[64];
   weft_client *a, *forger[2], *twin[2];
   rl relay;
-  uv_timer_t guard, step, stream;
-  void (*step_cb)(struct t *t);
-  int phase, forged_seen, twins_seen, twins_recovered, done, streaming;
+  uv_timer_t stream;
+  int forged_seen, twins_seen, twins_recovered, streaming;
   int64_t streamed[NODES];
-  char id0[64], id1[64], answers[64];
-  int64_t got[MAXGOT];
-  int ngot;
-  char fail[512];
+  char id0[64], id1[64];
 } t_;
 
-static void check(t_ *t, int ok, const char *what) {
-  if (!ok && !t->fail[0]) snprintf(t->fail, sizeof(t->fail), "phase %d: %s", t->phase, what);
-}
-
-static void finish(t_ *t) {
-  if (t->done) return;
-  t->done = 1;
-  relay_cut(&t->relay);
-  uv_close((uv_handle_t *)&t->relay.lsn, NULL);
-  uv_close((uv_handle_t *)&t->guard, NULL);
-  uv_close((uv_handle_t *)&t->step, NULL);
+static void finish(void *p) {
+  t_ *t = p;
+  if (!steps_end(t)) return;
+  relay_close(&t->relay);
   uv_close((uv_handle_t *)&t->stream, NULL);
   weft_client_destroy(t->a);
   for (int i = 0; i < 2; i++) {
@@ -87,24 +77,9 @@ static void finish(t_ *t) {
     weft_server_destroy(t->n[i], NULL);
 }
 
-static void guard_fired(uv_timer_t *h) {
-  check(h->data, 0, "timed out");
-  finish(h->data);
-}
-
-static void step_fired(uv_timer_t *h) {
-  t_ *t = h->data;
-  if (!t->done) t->step_cb(t);
-}
-
-static void after(t_ *t, uint64_t ms, void (*cb)(t_ *t)) {
-  t->step_cb = cb;
-  uv_timer_start(&t->step, step_fired, ms, 0);
-}
-
 static void send_int(t_ *t, int node, const weft_recipients *to, int64_t i) {
   weft_value *v = weft_value_new_int(i);
-  check(t, weft_server_send(t->n[node], to, v) >= 0, "send");
+  steps_check(t, weft_server_send(t->n[node], to, v) >= 0, "send");
   weft_value_free(v);
 }
 
@@ -113,7 +88,7 @@ static weft_client *client_to(t_ *t, int node, const char *who, const char *rs) 
   snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=%s%s%s", weft_server_port(t->n[node]),
            who, rs ? "&weft_rs=" : "", rs ? rs : "");
   weft_client *c = NULL;
-  check(t, weft_client_new(t->loop, url, &c) == 0 && weft_client_open(c) == 0, "a client");
+  steps_check(t, weft_client_new(t->loop, url, &c) == 0 && weft_client_open(c) == 0, "a client");
   return c;
 }
 
@@ -121,7 +96,7 @@ static weft_client *client_to(t_ *t, int node, const char *who, const char *rs) 
  * node (X to room r1, Y to A's id, Z to everyone). */
 static void stream_tick(uv_timer_t *h) {
   t_ *t = h->data;
-  if (t->done || !t->streaming) return;
+  if (t->s.done || !t->streaming) return;
   const char *ids[] = {t->id0}, *r1[] = {"r1"};
   weft_recipients to[NODES] = {{sizeof(to[0]), r1, 1, NULL, 0, NULL, 0},
                                {sizeof(to[0]), NULL, 0, ids, 1, NULL, 0},
@@ -130,8 +105,9 @@ static void stream_tick(uv_timer_t *h) {
     send_int(t, i, &to[i], (i + 1) * STREAM + ++t->streamed[i]);
 }
 
-static void come_back(t_ *t) {
-  check(t, t->forged_seen == 2, "the forged resumes were not answered");
+static void come_back(void *p) {
+  t_ *t = p;
+  steps_check(t, t->forged_seen == 2, "the forged resumes were not answered");
   t->relay.server_port = weft_server_port(t->n[Y]);
   t->relay.sniff = 1;
   t->relay.refuse = 0;
@@ -139,17 +115,15 @@ static void come_back(t_ *t) {
 
 /* While A is away: what it must get from Z, mixed with what it must not;
  * forged resumes at Y; the streams. */
-static void away(t_ *t) {
-  const char *ids[] = {t->id0}, *r2[] = {"r2"}, *r3[] = {"r3"};
-  weft_recipients to_id = {sizeof(to_id), NULL, 0, ids, 1, NULL, 0};
-  weft_recipients to_r2 = {sizeof(to_r2), r2, 1, NULL, 0, NULL, 0};
-  weft_recipients to_r3 = {sizeof(to_r3), r3, 1, NULL, 0, NULL, 0};
-  weft_recipients not_a = {sizeof(not_a), NULL, 0, NULL, 0, ids, 1};
+static void away(void *p) {
+  t_ *t = p;
+  rs_targets x;
+  rs_targets_init(&x, t->id0);
   for (int i = 1; i <= MISSED; i++) {
-    send_int(t, Z, i % 3 == 0 ? NULL : i % 3 == 1 ? &to_r2 : &to_id, i);
+    send_int(t, Z, i % 3 == 0 ? NULL : i % 3 == 1 ? &x.to_r2 : &x.to_id, i);
     if (i % 10 == 0) {
-      send_int(t, Z, &to_r3, -1);
-      send_int(t, Z, &not_a, -2);
+      send_int(t, Z, &x.to_r3, -1);
+      send_int(t, Z, &x.not_it, -2);
     }
   }
   char q[160];
@@ -158,15 +132,17 @@ static void away(t_ *t) {
   t->forger[1] = client_to(t, Y, "f", q);
   t->streaming = 1;
   uv_timer_start(&t->stream, stream_tick, 2, 2);
-  after(t, 400, come_back); /* Z's 100 have reached X by then */
+  steps_after(t, 400, come_back); /* Z's 100 have reached X by then */
 }
 
-static void stop_stream(t_ *t) {
+static void stop_stream(void *p) {
+  t_ *t = p;
   t->streaming = 0;
   send_int(t, Z, NULL, 200); /* after every stream message, from each node's view */
 }
 
-static void come_back_late(t_ *t) {
+static void come_back_late(void *p) {
+  t_ *t = p;
   t->relay.sniff = 1; /* the fresh session's token, for the twins */
   t->relay.refuse = 0;
 }
@@ -174,16 +150,18 @@ static void come_back_late(t_ *t) {
 static void on_presence(weft_server *s, int status, const char *const *ids, size_t n, void *user) {
   (void)s;
   t_ *t = user;
-  check(t, status == 0 && n == 1 && strcmp(ids[0], t->id0) == 0, "presence does not follow A");
-  t->phase = 2; /* away past the window, back at X */
+  steps_check(t, status == 0 && n == 1 && strcmp(ids[0], t->id0) == 0,
+              "presence does not follow A");
+  t->s.phase = 2; /* away past the window, back at X */
   t->relay.refuse = 1;
   t->relay.server_port = weft_server_port(t->n[X]);
   relay_cut(&t->relay);
-  after(t, WINDOW + 1000, come_back_late);
+  steps_after(t, WINDOW + 1000, come_back_late);
 }
 
-static void ask_presence(t_ *t) {
-  check(t, weft_server_presence(t->n[X], "r1", on_presence, t) == 0, "presence");
+static void ask_presence(void *p) {
+  t_ *t = p;
+  steps_check(t, weft_server_presence(t->n[X], "r1", on_presence, t) == 0, "presence");
 }
 
 static int has_rooms(t_ *t, int node, weft_spark *sp) {
@@ -203,45 +181,48 @@ static void s_connection(weft_spark *sp, void *user) {
   const char *who = weft_spark_query(sp, "who");
   int rec = weft_spark_recovered(sp), node = node_of(t, sp);
   if (who && strcmp(who, "f") == 0) {
-    check(t, rec == 0 && strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume recovered");
+    steps_check(t, rec == 0 && strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume recovered");
     t->forged_seen++;
     return;
   }
   if (who && strcmp(who, "t") == 0) {
     t->twins_recovered += rec;
-    check(t, !rec || (strcmp(weft_spark_id(sp), t->id1) == 0 && node != X), "a twin's answer");
+    steps_check(t, !rec || (strcmp(weft_spark_id(sp), t->id1) == 0 && node != X),
+                "a twin's answer");
     if (++t->twins_seen == 2) finish(t);
     return;
   }
-  switch (t->phase) {
+  switch (t->s.phase) {
   case 0:
-    check(t, rec == 0 && node == X, "first connection");
+    steps_check(t, rec == 0 && node == X, "first connection");
     snprintf(t->id0, sizeof(t->id0), "%s", weft_spark_id(sp));
     weft_rooms_join(t->rooms[X], sp, "r1");
     weft_rooms_join(t->rooms[X], sp, "r2");
     send_int(t, X, NULL, 1000);
     break;
   case 1:
-    check(t, node == Y, "resumed at another node than Y");
-    check(t, rec == 1, "not recovered at Y within the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id at Y");
-    check(t, has_rooms(t, Y, sp), "rooms not recovered at Y");
+    steps_check(t, node == Y, "resumed at another node than Y");
+    steps_check(t, rec == 1, "not recovered at Y within the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id at Y");
+    steps_check(t, has_rooms(t, Y, sp), "rooms not recovered at Y");
     send_int(t, Y, NULL, 101); /* new, after the missed ones */
     break;
   case 2:
-    check(t, node == X && rec == 0, "recovered past the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
-    check(t, weft_rooms_has(t->rooms[X], sp, "r1") == 0, "rooms past the window");
+    steps_check(t, node == X && rec == 0, "recovered past the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
+    steps_check(t, weft_rooms_has(t->rooms[X], sp, "r1") == 0, "rooms past the window");
     snprintf(t->id1, sizeof(t->id1), "%s", weft_spark_id(sp));
     break;
-  default: check(t, 0, "A connected again");
+  default: steps_check(t, 0, "A connected again");
   }
 }
 
 /* Two copies of A's resume at once, at Y and Z. */
-static void twins(t_ *t) {
+static void twins(void *p) {
+  t_ *t = p;
   char rs[200] = "", *id = strchr(t->relay.sniffed, ':'), *tok = id ? strchr(id + 1, ':') : NULL;
-  check(t, tok != NULL && strncmp(id + 1, t->id1, (size_t)(tok - id - 1)) == 0, "not sniffed");
+  steps_check(t, tok != NULL && strncmp(id + 1, t->id1, (size_t)(tok - id - 1)) == 0,
+              "not sniffed");
   if (tok) snprintf(rs, sizeof(rs), "%s.%s.0", t->id1, tok + 1);
   t->twin[0] = client_to(t, Y, "t", rs);
   t->twin[1] = client_to(t, Z, "t", rs);
@@ -250,11 +231,11 @@ static void twins(t_ *t) {
 static void s_disconnection(weft_spark *sp, void *user) {
   t_ *t = user;
   const char *id = weft_spark_id(sp);
-  if (t->phase == 0 && strcmp(id, t->id0) == 0) {
-    t->phase = 1;
-    after(t, 0, away); /* once the session is detached */
-  } else if (t->phase == 3 && strcmp(id, t->id1) == 0) {
-    after(t, 0, twins);
+  if (t->s.phase == 0 && strcmp(id, t->id0) == 0) {
+    t->s.phase = 1;
+    steps_after(t, 0, away); /* once the session is detached */
+  } else if (t->s.phase == 3 && strcmp(id, t->id1) == 0) {
+    steps_after(t, 0, twins);
   }
 }
 
@@ -262,29 +243,23 @@ static void c_data(weft_client *c, const weft_value *msg, void *user) {
   (void)c;
   t_ *t = user;
   int64_t i;
-  if (weft_value_get_int(msg, &i) || t->ngot == MAXGOT) {
-    check(t, 0, "unexpected data");
-    return finish(t);
-  }
-  t->got[t->ngot++] = i;
+  if (steps_got(t, msg, &i)) return finish(t);
   if (i == 1000) { /* cut, and refused until the test says */
     t->relay.refuse = 1;
     relay_cut(&t->relay);
   } else if (i == 101) {
-    after(t, 150, stop_stream);
+    steps_after(t, 150, stop_stream);
   } else if (i == 200) {
-    after(t, 200, ask_presence); /* Y registered A's rooms by then */
+    steps_after(t, 200, ask_presence); /* Y registered A's rooms by then */
   }
 }
 
 static void c_recovery(weft_client *c, int recovered, const char *id, void *user) {
   (void)c;
   t_ *t = user;
-  size_t n = strlen(t->answers);
-  snprintf(t->answers + n, sizeof(t->answers) - n, "%d%s,", recovered,
-           strcmp(id, t->id0) == 0 ? "" : "*");
-  if (t->phase == 2) { /* now away for good: its resume goes to the twins */
-    t->phase = 3;
+  steps_answer(t, recovered, id, t->id0);
+  if (t->s.phase == 2) { /* now away for good: its resume goes to the twins */
+    t->s.phase = 3;
     t->relay.refuse = 1;
     relay_cut(&t->relay);
   }
@@ -293,14 +268,14 @@ static void c_recovery(weft_client *c, int recovered, const char *id, void *user
 /* The subsequence of got[] in [lo, hi]: exactly lo, lo + 1, ..., last. */
 static int in_order(const t_ *t, int64_t lo, int64_t hi, int64_t last) {
   int64_t want = lo;
-  for (int i = 0; i < t->ngot; i++)
-    if (t->got[i] >= lo && t->got[i] <= hi && t->got[i] != want++) return 0;
+  for (int i = 0; i < t->s.ngot; i++)
+    if (t->s.got[i] >= lo && t->s.got[i] <= hi && t->s.got[i] != want++) return 0;
   return want == last + 1;
 }
 
 static int where(const t_ *t, int64_t v) {
-  for (int i = 0; i < t->ngot; i++)
-    if (t->got[i] == v) return i;
+  for (int i = 0; i < t->s.ngot; i++)
+    if (t->s.got[i] == v) return i;
   return -1;
 }
 
@@ -308,16 +283,10 @@ static void test_resume_elsewhere(void **state) {
   (void)state;
   t_ *t = calloc(1, sizeof(*t));
   assert_non_null(t);
+  char rurl[64];
   snprintf(t->dir, sizeof(t->dir), "/tmp/weft-rs-cluster-XXXXXX");
-  assert_non_null(mkdtemp(t->dir));
-  int port = free_port();
-  char ps[16], rurl[64];
-  snprintf(ps, sizeof(ps), "%d", port);
-  char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no",     "--dir", t->dir,   NULL};
-  t->redis = spawn(argv, port);
-  assert_true(t->redis > 0 && port_open(port));
-  snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+  t->redis = spawn_redis(free_port(), t->dir, rurl, sizeof(rurl));
+  assert_true(t->redis > 0);
   assert_int_equal(weft_loop_new(&t->loop), 0);
   uv_loop_t *uv = weft_loop_uv(t->loop);
   weft_server_events sev = {
@@ -332,18 +301,10 @@ static void test_resume_elsewhere(void **state) {
   }
   t->relay.server_port = weft_server_port(t->n[X]);
   assert_int_equal(relay_start(&t->relay, uv), 0);
-  char url[96];
-  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", t->relay.port);
-  assert_int_equal(weft_client_new(t->loop, url, &t->a), 0);
-  weft_client_events cev = {.size = sizeof(cev), .data = c_data};
-  assert_int_equal(weft_client_set_events(t->a, &cev, t, NULL), 0);
-  assert_int_equal(weft_client_set_reconnect(t->a, 50, 200, 1000, 1.5), 0);
-  assert_int_equal(weft_client_set_recovery(t->a, 1, c_recovery, t), 0);
-  uv_timer_init(uv, &t->guard);
-  uv_timer_init(uv, &t->step);
+  assert_non_null(t->a = relay_client(&t->relay, t->loop, c_data, c_recovery, t));
+  steps_start(t, uv, 40000, finish);
   uv_timer_init(uv, &t->stream);
-  t->guard.data = t->step.data = t->stream.data = t;
-  uv_timer_start(&t->guard, guard_fired, 40000, 0);
+  t->stream.data = t;
   /* A opens once every node is linked (what is published before is
    * dropped, decision #18). */
   while (!(weft_redis_linked(t->n[X]) == 1 && weft_redis_linked(t->n[Y]) == 1 &&
@@ -354,11 +315,11 @@ static void test_resume_elsewhere(void **state) {
   uv_run(uv, UV_RUN_DEFAULT); /* the relay's own handles */
   stop(&t->redis, SIGTERM);
   rmdir(t->dir);
-  assert_string_equal(t->fail, "");
+  assert_string_equal(t->s.fail, "");
   assert_int_equal(weft_loop_close(t->loop), 0);
   /* 1000 first; Z's 100 in order once, before the new 101; each node's
    * stream in order exactly once; 200; nothing else. */
-  assert_true(t->ngot > 0 && t->got[0] == 1000);
+  assert_true(t->s.ngot > 0 && t->s.got[0] == 1000);
   assert_true(in_order(t, 1, MISSED, MISSED));
   assert_true(where(t, MISSED) >= 0 && where(t, MISSED) < where(t, 101));
   int others = 3; /* 1000, 101, 200 */
@@ -369,9 +330,9 @@ static void test_resume_elsewhere(void **state) {
     others += (int)t->streamed[i];
   }
   assert_true(in_order(t, 101, 101, 101) && in_order(t, 200, 200, 200));
-  assert_int_equal(t->ngot, MISSED + others);
+  assert_int_equal(t->s.ngot, MISSED + others);
   /* Fresh; resumed at Y; fresh past the window at X (another id). */
-  assert_string_equal(t->answers, "0,1,0*,");
+  assert_string_equal(t->s.answers, "0,1,0*,");
   assert_int_equal(t->twins_recovered, 1);
   free(t);
 }
@@ -399,15 +360,10 @@ static void si_connection(weft_spark *sp, void *user) {
 static void test_owner_gone_or_junk(void **state) {
   (void)state;
   silent si = {0};
-  char dir[64] = "/tmp/weft-rs-silent-XXXXXX", ps[16], rurl[64];
-  assert_non_null(mkdtemp(dir));
+  char dir[64] = "/tmp/weft-rs-silent-XXXXXX", rurl[64];
   int port = free_port();
-  snprintf(ps, sizeof(ps), "%d", port);
-  char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no",     "--dir", dir,      NULL};
-  pid_t redis = spawn(argv, port);
-  assert_true(redis > 0 && port_open(port));
-  snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+  pid_t redis = spawn_redis(port, dir, rurl, sizeof(rurl));
+  assert_true(redis > 0);
   /* A session parked by a node that is gone (it will never answer the
    * claim), one whose record is junk, and junk on the channel. */
   redisContext *rc = redisConnect("127.0.0.1", port);

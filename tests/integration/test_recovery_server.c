@@ -29,6 +29,7 @@
 
 #include "procs.h"
 #include "relay.h"
+#include "steps.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 #include "weft/options.h"
@@ -40,6 +41,7 @@
 #define FORGED 7
 
 typedef struct t {
+  test_steps s; /* first: the steps, the phase, the first failed check */
   weft_loop *loop;
   weft_server *server; /* A's node */
   weft_rooms *rooms;
@@ -50,29 +52,16 @@ typedef struct t {
   char dir[64];
   weft_client *a, *forger[FORGED];
   rl relay;
-  uv_timer_t guard, step;
-  void (*step_cb)(struct t *t);
-  int phase, forged_seen, done;
+  int forged_seen;
   char id0[64], stale[160];
-  int64_t got[MISSED + 16];
-  int ngot;
-  char fail[512]; /* the first failed check */
-  char answers[256];
 } t_;
-
-static void check(t_ *t, int ok, const char *what) {
-  if (!ok && !t->fail[0]) snprintf(t->fail, sizeof(t->fail), "phase %d: %s", t->phase, what);
-}
 
 /* ---- the test ---- */
 
-static void finish(t_ *t) {
-  if (t->done) return;
-  t->done = 1;
-  relay_cut(&t->relay);
-  uv_close((uv_handle_t *)&t->relay.lsn, NULL);
-  uv_close((uv_handle_t *)&t->guard, NULL);
-  uv_close((uv_handle_t *)&t->step, NULL);
+static void finish(void *p) {
+  t_ *t = p;
+  if (!steps_end(t)) return;
+  relay_close(&t->relay);
   if (t->node2 != t->server) weft_server_destroy(t->node2, NULL);
   weft_client_destroy(t->a);
   for (int i = 0; i < FORGED; i++)
@@ -80,52 +69,37 @@ static void finish(t_ *t) {
   weft_server_destroy(t->server, NULL);
 }
 
-static void fail_now(t_ *t, const char *what) {
-  check(t, 0, what);
-  finish(t);
-}
-
-static void guard_fired(uv_timer_t *h) { fail_now(h->data, "timed out"); }
-
-static void step_fired(uv_timer_t *h) {
-  t_ *t = h->data;
-  if (!t->done) t->step_cb(t);
-}
-
-static void after(t_ *t, uint64_t ms, void (*cb)(t_ *t)) {
-  t->step_cb = cb;
-  uv_timer_start(&t->step, step_fired, ms, 0);
-}
-
 static void send_int(t_ *t, const weft_recipients *to, int64_t i) {
   weft_value *v = weft_value_new_int(i);
-  check(t, weft_server_send(t->node2, to, v) >= 0, "send");
+  steps_check(t, weft_server_send(t->node2, to, v) >= 0, "send");
   weft_value_free(v);
 }
 
 /* While A is away: what it must get, mixed with what it must not. */
-static void send_missed(t_ *t) {
-  const char *ids[] = {t->id0}, *r2[] = {"r2"}, *r3[] = {"r3"};
-  weft_recipients to_id = {sizeof(to_id), NULL, 0, ids, 1, NULL, 0};
-  weft_recipients to_r3 = {sizeof(to_r3), r3, 1, NULL, 0, NULL, 0};
-  weft_recipients not_a = {sizeof(not_a), NULL, 0, NULL, 0, ids, 1};
+static void send_missed(void *p) {
+  t_ *t = p;
+  rs_targets x;
+  rs_targets_init(&x, t->id0);
   for (int i = 1; i <= MISSED; i++) {
     weft_value *v = weft_value_new_int(i);
     if (i % 3 == 0)
-      check(t, weft_server_write(t->node2, v) >= 0, "broadcast");
+      steps_check(t, weft_server_write(t->node2, v) >= 0, "broadcast");
     else if (i % 3 == 1)
-      check(t, weft_rooms_write(t->rooms2, r2, 1, NULL, 0, v) >= 0, "room write");
+      steps_check(t, weft_rooms_write(t->rooms2, x.r2, 1, NULL, 0, v) >= 0, "room write");
     else
-      check(t, weft_server_send(t->node2, &to_id, v) >= 0, "direct");
+      steps_check(t, weft_server_send(t->node2, &x.to_id, v) >= 0, "direct");
     weft_value_free(v);
     if (i % (MISSED / NOISE) == 0) {
-      send_int(t, &to_r3, -1);
-      send_int(t, &not_a, -2);
+      send_int(t, &x.to_r3, -1);
+      send_int(t, &x.not_it, -2);
     }
   }
 }
 
-static void relay_accept(t_ *t) { t->relay.refuse = 0; }
+static void relay_accept(void *p) {
+  t_ *t = p;
+  t->relay.refuse = 0;
+}
 
 static void forge(t_ *t) {
   /* An unknown id, a wrong token, the token the last resume used (rotated
@@ -151,7 +125,7 @@ static void forge(t_ *t) {
     enc[k] = '\0';
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=f&weft_rs=%s",
              weft_server_port(t->server), enc);
-    check(t, weft_client_new(t->loop, url, &t->forger[i]) == 0, "forger");
+    steps_check(t, weft_client_new(t->loop, url, &t->forger[i]) == 0, "forger");
     if (t->forger[i]) weft_client_open(t->forger[i]);
   }
 }
@@ -166,14 +140,14 @@ static void s_connection(weft_spark *sp, void *user) {
   const char *who = weft_spark_query(sp, "who");
   int rec = weft_spark_recovered(sp);
   if (who && strcmp(who, "f") == 0) {
-    check(t, rec == 0, "a forged resume recovered");
-    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume got A's id");
-    if (++t->forged_seen == FORGED) after(t, 50, relay_accept); /* now A may come back */
+    steps_check(t, rec == 0, "a forged resume recovered");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume got A's id");
+    if (++t->forged_seen == FORGED) steps_after(t, 50, relay_accept); /* now A may come back */
     return;
   }
-  switch (t->phase) {
+  switch (t->s.phase) {
   case 0:
-    check(t, rec == 0, "first connection recovered");
+    steps_check(t, rec == 0, "first connection recovered");
     snprintf(t->id0, sizeof(t->id0), "%s", weft_spark_id(sp));
     weft_rooms_join(t->rooms, sp, "r1");
     weft_rooms_join(t->rooms, sp, "r2");
@@ -181,51 +155,49 @@ static void s_connection(weft_spark *sp, void *user) {
     break;
   case 1:
   case 2: {
-    check(t, rec == 1, "not recovered within the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id");
-    check(t, has_rooms(t, sp), "rooms not recovered");
+    steps_check(t, rec == 1, "not recovered within the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id");
+    steps_check(t, has_rooms(t, sp), "rooms not recovered");
     const char *q = weft_spark_query(sp, "weft_rs");
     snprintf(t->stale, sizeof(t->stale), "%s", q ? q : "");
-    send_int(t, NULL, 100 + t->phase); /* new, after the missed ones */
+    send_int(t, NULL, 100 + t->s.phase); /* new, after the missed ones */
     break;
   }
   default:
-    check(t, rec == 0, "recovered past the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
-    check(t, weft_rooms_has(t->rooms, sp, "r1") == 0, "rooms past the window");
+    steps_check(t, rec == 0, "recovered past the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
+    steps_check(t, weft_rooms_has(t->rooms, sp, "r1") == 0, "rooms past the window");
   }
 }
 
 static void s_disconnection(weft_spark *sp, void *user) {
   t_ *t = user;
-  if (t->phase == 0 && strcmp(weft_spark_id(sp), t->id0) == 0) {
-    t->phase = 1;
-    after(t, 0, send_missed); /* once the session is detached */
+  if (t->s.phase == 0 && strcmp(weft_spark_id(sp), t->id0) == 0) {
+    t->s.phase = 1;
+    steps_after(t, 0, send_missed); /* once the session is detached */
   }
 }
 
 static void cut_refuse(t_ *t, int ms) {
   t->relay.refuse = 1;
   relay_cut(&t->relay);
-  if (ms) after(t, (uint64_t)ms, relay_accept);
+  if (ms) steps_after(t, (uint64_t)ms, relay_accept);
 }
 
 static void c_data(weft_client *c, const weft_value *msg, void *user) {
   (void)c;
   t_ *t = user;
   int64_t i;
-  if (weft_value_get_int(msg, &i) || t->ngot == (int)(sizeof(t->got) / sizeof(t->got[0])))
-    return fail_now(t, "unexpected data");
-  t->got[t->ngot++] = i;
+  if (steps_got(t, msg, &i)) return finish(t);
   if (i == 1000) {
     cut_refuse(t, 0);
     t->relay.refuse = 0;
   } else if (i == 101) { /* away while forgers try */
-    t->phase = 2;
+    t->s.phase = 2;
     cut_refuse(t, 0);
     forge(t);
   } else if (i == 102) { /* away past the window */
-    t->phase = 3;
+    t->s.phase = 3;
     cut_refuse(t, WINDOW + 1000);
   }
 }
@@ -233,18 +205,17 @@ static void c_data(weft_client *c, const weft_value *msg, void *user) {
 static void c_recovery(weft_client *c, int recovered, const char *id, void *user) {
   (void)c;
   t_ *t = user;
-  size_t n = strlen(t->answers);
-  snprintf(t->answers + n, sizeof(t->answers) - n, "%d%s,", recovered,
-           strcmp(id, t->id0) == 0 ? "" : "*");
-  if (t->phase == 3) finish(t); /* the client is open: nothing is half dialed */
+  steps_answer(t, recovered, id, t->id0);
+  if (t->s.phase == 3) finish(t); /* the client is open: nothing is half dialed */
 }
 
 /* Opens A once both nodes are linked to Redis (what node 2 publishes
  * before that is dropped, decision #18). */
-static void open_a(t_ *t) {
+static void open_a(void *p) {
+  t_ *t = p;
   if (t->cluster && (weft_redis_linked(t->server) != 1 || weft_redis_linked(t->node2) != 1))
-    return after(t, 20, open_a);
-  check(t, weft_client_open(t->a) == 0, "open");
+    return steps_after(t, 20, open_a);
+  steps_check(t, weft_client_open(t->a) == 0, "open");
 }
 
 static void run(int cluster) {
@@ -254,15 +225,8 @@ static void run(int cluster) {
   char rurl[64] = "";
   if (cluster) {
     snprintf(t->dir, sizeof(t->dir), "/tmp/weft-recovery-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    int port = free_port();
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no",     "--dir", t->dir,   NULL};
-    t->redis = spawn(argv, port);
-    assert_true(t->redis > 0 && port_open(port));
-    snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+    t->redis = spawn_redis(free_port(), t->dir, rurl, sizeof(rurl));
+    assert_true(t->redis > 0);
   }
   assert_int_equal(weft_loop_new(&t->loop), 0);
   uv_loop_t *uv = weft_loop_uv(t->loop);
@@ -285,23 +249,14 @@ static void run(int cluster) {
   assert_int_equal(weft_server_set_recovery(t->server, WINDOW, 1024), WEFT_ESTATE);
   t->relay.server_port = weft_server_port(t->server);
   assert_int_equal(relay_start(&t->relay, uv), 0);
-  char url[96];
-  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", t->relay.port);
-  assert_int_equal(weft_client_new(t->loop, url, &t->a), 0);
-  weft_client_events cev = {.size = sizeof(cev), .data = c_data};
-  assert_int_equal(weft_client_set_events(t->a, &cev, t, NULL), 0);
-  assert_int_equal(weft_client_set_reconnect(t->a, 50, 200, 1000, 1.5), 0);
-  assert_int_equal(weft_client_set_recovery(t->a, 1, c_recovery, t), 0);
-  uv_timer_init(uv, &t->guard);
-  uv_timer_init(uv, &t->step);
-  t->guard.data = t->step.data = t;
-  uv_timer_start(&t->guard, guard_fired, 30000, 0);
+  assert_non_null(t->a = relay_client(&t->relay, t->loop, c_data, c_recovery, t));
+  steps_start(t, uv, 30000, finish);
   open_a(t);
   weft_loop_run(t->loop);
   uv_run(uv, UV_RUN_DEFAULT); /* the relay's own handles */
   stop(&t->redis, SIGTERM);
   if (t->dir[0]) rmdir(t->dir);
-  assert_string_equal(t->fail, "");
+  assert_string_equal(t->s.fail, "");
   assert_int_equal(weft_loop_close(t->loop), 0);
   /* 1000 before the first cut (sent again if it was lost in flight), the
    * 100 missed ones in order once, then the new ones. */
@@ -311,10 +266,10 @@ static void run(int cluster) {
     want[i] = i;
   want[MISSED + 1] = 101;
   want[MISSED + 2] = 102;
-  assert_int_equal(t->ngot, MISSED + 3);
-  assert_memory_equal(t->got, want, sizeof(want));
+  assert_int_equal(t->s.ngot, MISSED + 3);
+  assert_memory_equal(t->s.got, want, sizeof(want));
   /* Fresh, resumed twice, then fresh with another id. */
-  assert_string_equal(t->answers, "0,1,1,0*,");
+  assert_string_equal(t->s.answers, "0,1,1,0*,");
   free(t);
 }
 

@@ -9,9 +9,11 @@
 #ifndef WEFT_TEST_RELAY_H
 #define WEFT_TEST_RELAY_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include <weft/weft.h>
 
 typedef struct pair {
   uv_tcp_t down, up; /* the client's side, the server's side */
@@ -144,6 +146,32 @@ static inline int relay_start(rl *r, uv_loop_t *uv) {
   uv_tcp_getsockname(&r->lsn, (struct sockaddr *)&ss, &len);
   r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
   return 0;
+}
+
+/* A weft client with recovery on through the relay (its URL's query
+ * who=a), reconnecting after 50 to 200 ms; `data` and `recovered` with
+ * `user`. NULL on error. */
+static inline weft_client *relay_client(rl *r, weft_loop *loop,
+                                        void (*data)(weft_client *, const weft_value *, void *),
+                                        weft_client_recovery_cb recovered, void *user) {
+  char url[96];
+  weft_client *c;
+  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", r->port);
+  if (weft_client_new(loop, url, &c)) return NULL;
+  weft_client_events cev = {.size = sizeof(cev), .data = data};
+  if (weft_client_set_events(c, &cev, user, NULL) ||
+      weft_client_set_reconnect(c, 50, 200, 1000, 1.5) ||
+      weft_client_set_recovery(c, 1, recovered, user)) {
+    weft_client_destroy(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* Cuts every connection and stops listening. */
+static inline void relay_close(rl *r) {
+  relay_cut(r);
+  uv_close((uv_handle_t *)&r->lsn, NULL);
 }
 
 #endif
