@@ -139,9 +139,10 @@ WEFT_OUT_HANDLE(weft_channel)
 %ignore weft_reply_resolve;
 %ignore weft_reply_reject;
 %ignore weft_reply_drop;
-/* Connection-state recovery: not in the Python client yet (decision #23). */
+/* Connection-state recovery: the client's callback is not bound (the
+ * "recovery" option turns it on; Client.recovered reads
+ * weft_client_recovered). */
 %ignore weft_client_set_recovery;
-%ignore weft_client_recovered;
 %ignore weft_client_recovery_cb;
 /* Structs of callbacks and records only C fills. */
 %ignore weft_server_events;

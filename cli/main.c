@@ -49,6 +49,7 @@ typedef struct serve_opts {
   const char *metrics;
   const char *redis, *room; /* --redis URL (a cluster), --room NAME (every spark joins it) */
   long redis_ttl;
+  long recovery; /* --recovery MS: connection-state recovery's window (0: off) */
 } serve_opts;
 
 typedef struct app {
@@ -333,7 +334,7 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   static const char *const others[] = {
       "--listen",       "--unix-mode",         "--port",       "--ping-interval",  "--max-queue",
       "--queue-policy", "--max-connections",   "--max-per-ip", "--max-handshakes", "--metrics",
-      "--log-level",    "--session-heartbeat", "--max-length", "--redis-ttl"};
+      "--log-level",    "--session-heartbeat", "--max-length", "--redis-ttl",      "--recovery"};
   size_t n_text = sizeof(text) / sizeof(text[0]), t = 0;
   while (t < n_text && strcmp(k, text[t].name) != 0)
     t++;
@@ -354,6 +355,9 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   } else if (strcmp(k, "--redis-ttl") == 0) {
     if (parse_long(v, 1, 86400000, &o->redis_ttl))
       return bad(k, v, "not a number of milliseconds (1 to 86400000)");
+  } else if (strcmp(k, "--recovery") == 0) {
+    if (parse_long(v, 0, 86400000, &o->recovery))
+      return bad(k, v, "not a number of milliseconds (0 to 86400000)");
   } else if (strcmp(k, "--port") == 0) {
     if (parse_long(v, 0, 65535, &o->port)) return bad(k, v, "not a port number (0 to 65535)");
   } else if (strcmp(k, "--ping-interval") == 0) {
@@ -556,6 +560,7 @@ static int serve(int argc, char **argv) {
     weft_rooms_server(a.server, &rooms);
   }
   a.room = o.room;
+  if (o.recovery) weft_server_set_recovery(a.server, (uint32_t)o.recovery, 1024);
   if (o.redis && (rc = weft_redis_attach(a.server, o.redis, (uint32_t)o.redis_ttl)) != 0) {
     fprintf(stderr, "weft serve: --redis %s: %s\n", o.redis, weft_strerror(rc));
     return quit(&a, 2);

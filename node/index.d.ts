@@ -436,6 +436,8 @@ export class Spark extends Duplex {
   readonly address: { ip: string; port: number };
   readonly query: Record<string, string>;
   readonly url: string;
+  /** Connection-state recovery: true when this spark resumed a session (same id, rooms, missed messages). */
+  readonly recovered: boolean;
   readonly primus: Server;
   readyState: 1 | 2 | 3;
   readonly bufferedAmount: number;
@@ -731,6 +733,8 @@ export class Client extends Duplex {
   constructor(url: string, options?: ClientOptions);
   readonly url: string;
   readonly options: ClientOptions;
+  /** Connection-state recovery (option recovery): true while the current connection resumed its session. */
+  readonly recovered: boolean;
   readonly readyState: 1 | 2 | 3;
   readonly bufferedAmount: number;
   open(): this;
@@ -767,6 +771,8 @@ export class Client extends Duplex {
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;
   on(event: 'reconnect scheduled' | 'reconnect' | 'reconnected', listener: (opts: ReconnectInfo) => void): this;
+  /** The server resumed this client's session (option recovery): its spark id; before that connection's data. */
+  on(event: 'recovered', listener: (id: string) => void): this;
   on(event: 'reconnect failed' | 'reconnect timeout', listener: (err: WeftError, opts: ReconnectInfo) => void): this;
   /** The core's records about this client (open, close, error, reconnect, end), emitted on the next tick. */
   on(event: 'log', listener: (record: LogRecord) => void): this;

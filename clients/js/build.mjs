@@ -1,7 +1,8 @@
 // Builds dist/ with esbuild: weft.mjs (ES module), weft.min.js (classic
 // script, global Weft) and primus.min.js (classic script, global Primus),
-// and the optional channels module: weft-channels.mjs and
-// weft-channels.min.js (classic script, Weft.channels).
+// and the optional modules: channels (weft-channels.mjs and
+// weft-channels.min.js, classic script, Weft.channels) and recovery
+// (weft-recovery.mjs, weft-recovery.min.js: Weft.recovery).
 // `node build.mjs --check` builds into memory and fails when the committed
 // dist/ differs. The three classic scripts are also written into the core
 // (core/primus/library_js.c), so every server of every host serves them:
@@ -23,7 +24,7 @@ const clientFrom = (contents) => ({
   name: 'client',
   setup(b) {
     b.onResolve({ filter: /^\.\/weft\.js$/ }, (a) =>
-      a.importer.endsWith('channels.js') ? (contents ? { path: 'weft', namespace: 'client' } : { path: './weft.mjs', external: true }) : undefined);
+      /(channels|recovery)\.js$/.test(a.importer) ? (contents ? { path: 'weft', namespace: 'client' } : { path: './weft.mjs', external: true }) : undefined);
     b.onLoad({ filter: /.*/, namespace: 'client' }, () => ({ contents }));
   }
 });
@@ -33,7 +34,9 @@ const outputs = [
   { entryPoints: [join(here, 'src/global.js')], format: 'iife', minify: true, out: 'dist/weft.min.js' },
   { entryPoints: [join(here, 'src/primus.js')], format: 'iife', minify: true, out: 'dist/primus.min.js' },
   { entryPoints: [join(here, 'src/channels.js')], format: 'esm', minify: false, out: 'dist/weft-channels.mjs', plugins: [clientFrom(null)] },
-  { entryPoints: [join(here, 'src/channels-global.js')], format: 'iife', minify: true, out: 'dist/weft-channels.min.js', plugins: [clientFrom(GLOBAL_CLIENT)] }
+  { entryPoints: [join(here, 'src/channels-global.js')], format: 'iife', minify: true, out: 'dist/weft-channels.min.js', plugins: [clientFrom(GLOBAL_CLIENT)] },
+  { entryPoints: [join(here, 'src/recovery.js')], format: 'esm', minify: false, out: 'dist/weft-recovery.mjs', plugins: [clientFrom(null)] },
+  { entryPoints: [join(here, 'src/recovery-global.js')], format: 'iife', minify: true, out: 'dist/weft-recovery.min.js', plugins: [clientFrom(GLOBAL_CLIENT)] }
 ];
 let stale = 0;
 const built = {};

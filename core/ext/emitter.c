@@ -116,16 +116,18 @@ static void target_maybe_free(weft_emitter *em, void *t, target *tg) {
 
 /* ---- errors ---- */
 
-/* To the error handler, or by default to the owner's error event. */
+/* To the error handler, or by default to the owner's error event. A
+ * malformed event (WEFT_EPARSE) is Primacron's kind "validation". */
 static void wire_error(weft_emitter *em, weft_spark *spark, int code, const char *msg) {
+  const char *kind = code == WEFT_EPARSE ? "validation" : "emitter";
   if (!em->err_cb) {
     if (em->server)
-      weft__server_error(em->server, spark, code, "emitter", msg);
+      weft__server_error(em->server, spark, code, kind, msg);
     else
-      weft__client_emit_error(em->client, code, "emitter", msg, 0, NULL);
+      weft__client_emit_error(em->client, code, kind, msg, 0, NULL);
     return;
   }
-  weft_error_info e = {code, "emitter", msg, 0, NULL};
+  weft_error_info e = {code, kind, msg, 0, NULL};
   em->err_cb(em, spark, &e, em->err_user);
 }
 

@@ -2,9 +2,11 @@
  * The Redis adapter (weft/adapter.h): hiredis on the server's own libuv
  * loop, two connections (commands, and one subscribed to "weft:all"), no
  * threads. What other nodes must deliver is published once per message as
- * an envelope: "W1", the node id (16 bytes), flags (bit 0: binary), three
- * u16 counts (rooms, ids, except), those strings each as u16 length +
- * bytes, then the encoded message. Registry, rooms and presence: redis_reg.c.
+ * an envelope: "W1", the node id (16 bytes), flags (bit 0: binary; bit 1:
+ * a sequence follows), the node's publish sequence (u64, decision #24),
+ * three u16 counts (rooms, ids, except), those strings each as u16 length +
+ * bytes, then the encoded message. Registry, rooms and presence:
+ * redis_reg.c; sessions moving between nodes: redis_rs.c ("WC", "WD").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,8 +165,9 @@ static int put_list(weft__buf *b, const char *const *l, size_t n) {
 
 static void publish(weft_server *s, const weft_recipients *to, const void *data, size_t len,
                     int binary, void *user) {
-  (void)s;
   weft_redis *r = user;
+  s->rs_from = r->node; /* the sessions kept here note it (resume_x.c) */
+  s->rs_seq = ++r->seq;
   int full = r->cmd_up && sdslen(r->cmd->c.obuf) > OBUF_MAX;
   if (!r->cmd_up || full) {
     if (!r->dropped_reported)
@@ -182,7 +185,9 @@ static void publish(weft_server *s, const weft_recipients *to, const void *data,
   size_t nr = to ? to->n_rooms : 0, ni = to ? to->n_ids : 0, ne = to ? to->n_except : 0;
   int rc = weft__buf_append(b, "W1", 2);
   if (rc == 0) rc = weft__buf_append(b, r->node, WEFT__REDIS_NODE_LEN);
-  if (rc == 0) rc = weft__buf_putc(b, binary ? 1 : 0);
+  if (rc == 0) rc = weft__buf_putc(b, binary ? 3 : 2);
+  for (int i = 0; i < 8 && rc == 0; i++)
+    rc = weft__buf_putc(b, (uint8_t)(r->seq >> (8 * i)));
   if (rc == 0) rc = put_u16(b, nr);
   if (rc == 0) rc = put_u16(b, ni);
   if (rc == 0) rc = put_u16(b, ne);
@@ -219,12 +224,23 @@ static long get_list(const uint8_t *p, size_t len, size_t n, const char **ptrs, 
 void weft__redis_receive(weft_redis *r, const char *msg, size_t len) {
   const uint8_t *p = (const uint8_t *)msg;
   size_t head = 2 + WEFT__REDIS_NODE_LEN + 1 + 6;
+  if (len >= 2 && p[0] == 'W' && (p[1] == 'C' || p[1] == 'D')) {
+    weft__redis_rs_receive(r, msg, len);
+    return;
+  }
+  uint64_t seq = 0;
+  size_t flags = 2 + WEFT__REDIS_NODE_LEN;
+  if (len > flags && (p[flags] & 2)) { /* its sequence */
+    for (size_t i = 8; i > 0 && len >= flags + 9; i--)
+      seq = seq << 8 | p[flags + i];
+    head += 8;
+  }
   if (len < head || memcmp(p, "W1", 2) != 0) {
     weft__redis_report(r, WEFT_EPARSE, "invalid", "a message on the cluster channel is not ours");
     return;
   }
   if (memcmp(p + 2, r->node, WEFT__REDIS_NODE_LEN) == 0) return; /* our own */
-  const uint8_t *c = p + 2 + WEFT__REDIS_NODE_LEN + 1;
+  const uint8_t *c = p + head - 6;
   size_t n[3] = {c[0] | (size_t)c[1] << 8, c[2] | (size_t)c[3] << 8, c[4] | (size_t)c[5] << 8};
   size_t total = n[0] + n[1] + n[2];
   /* Every string is at most its own bytes plus a NUL: len bounds them. */
@@ -246,7 +262,12 @@ void weft__redis_receive(weft_redis *r, const char *msg, size_t len) {
     at += (size_t)used;
   }
   weft_recipients to = {sizeof(to), ptrs, n[0], ptrs + n[0], n[1], ptrs + n[0] + n[1], n[2]};
+  r->server->rs_from = msg + 2; /* what sessions keep, with its origin */
+  r->server->rs_seq = seq;
   int rc = weft_server_deliver(r->server, &to, p + at, len - at, (p[2 + WEFT__REDIS_NODE_LEN] & 1));
+  r->server->rs_from = NULL;
+  r->server->rs_seq = 0;
+  weft__redis_rs_seen(r, msg + 2, seq);
   if (rc < 0 && rc != WEFT_ESTATE && rc != WEFT_ECLOSED)
     weft__redis_report(r, rc, "invalid", "a cluster message could not be delivered here");
   free(block);
@@ -259,6 +280,8 @@ static void on_closed(uv_handle_t *h) {
   if (--r->handles) return;
   weft__buf_free(&r->env);
   weft__buf_free(&r->leaves);
+  weft__buf_free(&r->rs_buf);
+  free(r->origins);
   free(r);
 }
 
@@ -270,6 +293,7 @@ static void destroy(void *user) {
     r->server->adapter_user = NULL;
   }
   weft__redis_presence_cancel(r);
+  if (r->server->rs_hooks == &r->hooks) r->server->rs_hooks = NULL;
   for (int i = 0; i < 2; i++) {
     redisAsyncContext *ac = i ? r->sub : r->cmd;
     if (!ac) continue;
@@ -350,6 +374,7 @@ int weft_redis_attach(weft_server *s, const char *url, uint32_t ttl_ms) {
   int rc = weft_server_use(s, &plugin_ops, r); /* destroy runs on error */
   if (rc) return rc;
   weft_server_set_adapter(s, &adapter_ops, r);
+  weft__redis_rs_attach(r);
   uint32_t every = r->ttl_ms / 3 ? r->ttl_ms / 3 : 1;
   uv_timer_start(&r->refresh, weft__redis_refresh, every, every);
   uv_unref((uv_handle_t *)&r->refresh);

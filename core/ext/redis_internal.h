@@ -16,6 +16,10 @@
 #define WEFT__REDIS_NODE_LEN 16
 
 typedef struct weft__redis_query weft__redis_query;
+typedef struct weft__redis_origin {
+  char node[WEFT__REDIS_NODE_LEN];
+  uint64_t seq;
+} weft__redis_origin;
 
 typedef struct weft_redis {
   weft_server *server;
@@ -35,11 +39,24 @@ typedef struct weft_redis {
   weft__buf leaves; /* "room\0id\0" left while Redis was away */
   size_t n_leaves;
   weft__redis_query *queries;
+  /* sessions between nodes (redis_rs.c, decision #24) */
+  uint64_t seq;                /* this node's publish sequence */
+  weft__redis_origin *origins; /* the last sequence seen from each node */
+  size_t n_origins, cap_origins;
+  weft__rs_hooks hooks;
+  weft__buf rs_buf; /* one stored message, reused */
 } weft_redis;
 
 /* redis.c */
 void weft__redis_report(weft_redis *r, int code, const char *kind, const char *msg);
 void weft__redis_receive(weft_redis *r, const char *msg, size_t len);
+
+/* redis_rs.c: recovery across nodes (decision #24). */
+void weft__redis_rs_attach(weft_redis *r);
+/* A "WC" (claimed) or "WD" (handed over) message on the channel. */
+void weft__redis_rs_receive(weft_redis *r, const char *msg, size_t len);
+/* A message of `node` (16 bytes) with sequence seq was delivered here. */
+void weft__redis_rs_seen(weft_redis *r, const char *node, uint64_t seq);
 
 /* redis_uv.c: the context's events on the loop. Errors: WEFT_EINVAL
  * (attached already), WEFT_ENOMEM, WEFT_EIO. */

@@ -19,9 +19,12 @@ int weft_server_set_adapter(weft_server *s, const weft_adapter_ops *ops, void *u
 }
 
 void weft__server_publish(weft_server *s, const weft_recipients *to, const weft__payload *p) {
+  /* The adapter first: it tells the sessions the message's sequence. */
+  if (s->adapter)
+    s->adapter->publish(s, to, p->data, p->len, (p->kind & WEFT__P_BINARY) != 0, s->adapter_user);
   if (s->rs_detached) weft__rs_capture(s, to, (weft__payload *)p);
-  if (!s->adapter) return;
-  s->adapter->publish(s, to, p->data, p->len, (p->kind & WEFT__P_BINARY) != 0, s->adapter_user);
+  s->rs_from = NULL;
+  s->rs_seq = 0;
 }
 
 void weft__server_publish_value(weft_server *s, const weft_recipients *to, const weft_value *msg) {

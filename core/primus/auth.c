@@ -41,7 +41,7 @@ int weft_auth_allow(weft_auth *a) {
     c->conn.tran->listener.reject(&c->conn, 503, NULL);
     return WEFT_ECLOSED;
   }
-  c->conn.tran->listener.accept(&c->conn);
+  if (!weft__rs_hold(c)) c->conn.tran->listener.accept(&c->conn);
   return 0;
 }
 

@@ -177,9 +177,12 @@ struct weft_server {
   int unlink_pending;
   int timers_closed;
   /* connection-state recovery (resume.c, decision #23) */
-  uint32_t rs_window;           /* ms; 0: off */
-  uint32_t rs_max;              /* messages a session keeps */
-  struct weft__rs *rs_detached; /* sessions whose connection went, newest first */
+  uint32_t rs_window;              /* ms; 0: off */
+  uint32_t rs_max;                 /* messages a session keeps */
+  struct weft__rs *rs_detached;    /* sessions whose connection went, newest first */
+  struct weft__rs_hooks *rs_hooks; /* a cluster's (decision #24), NULL: one node */
+  const char *rs_from;             /* the origin node of the message being kept */
+  uint64_t rs_seq;                 /* and its publish sequence (0: none) */
 };
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
@@ -335,6 +338,57 @@ void weft__rs_detach(weft_spark *c);
 void weft__rs_capture(weft_server *s, const weft_recipients *to, weft__payload *p);
 /* Frees every session (the server goes). */
 void weft__rs_free_all(weft_server *s);
+
+/* resume_x.c: a session moves between the nodes of a cluster (decision
+ * #24). The adapter (core/ext/redis_rs.c) gives these hooks; each returns
+ * 0 when it did (or started) the job. */
+typedef struct weft__rs_mark { /* an origin node and its last sequence */
+  const char *node;            /* WEFT__RS_NODE_LEN bytes, not NUL-ended */
+  uint64_t seq;
+} weft__rs_mark;
+#define WEFT__RS_NODE_LEN 16
+typedef struct weft__rs_hooks {
+  void *user;
+  /* A session detached here: store its header and ring for the window. */
+  int (*park)(void *user, weft__rs *r);
+  /* A message kept by a parked session while it is away. */
+  int (*record)(void *user, const char *id, const weft__payload *p);
+  /* A parked session is gone here (resumed here, or overflowed). */
+  void (*unpark)(void *user, const char *id);
+  /* A client presents a session not here: claim it, then answer with
+   * weft__rs_claimed (or not at all: the deadline answers). */
+  int (*claim)(void *user, weft__rs *pending);
+} weft__rs_hooks;
+/* What a parked session holds, for the adapter. */
+const char *weft__rs_id(const weft__rs *r);
+const char *weft__rs_token(const weft__rs *r);
+size_t weft__rs_room_list(const weft__rs *r, const char *const **names);
+uint64_t weft__rs_base(const weft__rs *r); /* the count before the ring's first */
+uint32_t weft__rs_len(const weft__rs *r);
+const weft__payload *weft__rs_at(const weft__rs *r, uint32_t i);
+/* A spark asking to resume a session not kept here: 1 when it is held
+ * (claimed through the hooks; it is accepted later), 0 to accept now. */
+int weft__rs_hold(weft_spark *c);
+/* The claiming node's pending session for `id` (NULL: none, or ended). */
+weft__rs *weft__rs_pending(weft_server *s, const char *id);
+/* 1 when `tok` (len bytes) is the token the client presented. */
+int weft__rs_token_is(const weft__rs *pending, const char *tok, size_t len);
+/* The owner's header is read: the session's rooms and base; the pending
+ * session keeps what this node sends and delivers from now on. */
+int weft__rs_pending_rooms(weft__rs *pending, char *const *rooms, size_t n, uint64_t base);
+/* The claim's end: ok with the owner's entries (bytes as the adapter
+ * stored them: a flag byte, 1 binary, then the message) and its marks, or
+ * not (a fresh spark). The spark is accepted either way. */
+typedef struct weft__rs_entry {
+  const char *data;
+  size_t len;
+} weft__rs_entry;
+void weft__rs_claimed(weft__rs *pending, int ok, const weft__rs_entry *e, size_t n,
+                      const weft__rs_mark *marks, size_t n_marks);
+/* The owner's side: the claimed session `id`, taken off the detached list
+ * (NULL when not here, or not recoverable elsewhere); free it after. */
+weft__rs *weft__rs_handover(weft_server *s, const char *id);
+void weft__rs_release(weft__rs *r);
 
 /* server.c */
 void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kind, const char *msg);

@@ -13,22 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "primus.h"
+#include "resume.h"
 #include "runtime/log.h"
-
-struct weft__rs {
-  weft__rs *next; /* the server's detached list */
-  char id[64];
-  char token[24];
-  weft__payload **ring; /* circular: the last `len` messages end at `sent` */
-  uint32_t cap, len, head;
-  uint64_t sent;    /* messages queued in the session */
-  uint64_t replay;  /* the client's count when it resumed */
-  uint64_t expires; /* loop time (ms) when detached */
-  char **rooms;
-  size_t n_rooms;
-  uint8_t recovered;
-};
 
 static void rooms_free(weft__rs *r) {
   for (size_t i = 0; i < r->n_rooms; i++)
@@ -38,7 +24,11 @@ static void rooms_free(weft__rs *r) {
   r->n_rooms = 0;
 }
 
-static void rs_free(weft__rs *r) {
+void weft__rs_free(weft__rs *r) {
+  for (uint32_t i = 0; i < r->nbuf; i++)
+    weft__payload_release(r->buf[i]);
+  free(r->buf);
+  free(r->tags);
   for (uint32_t i = 0; i < r->len; i++)
     weft__payload_release(r->ring[(r->head + i) % r->cap]);
   free(r->ring);
@@ -48,7 +38,7 @@ static void rs_free(weft__rs *r) {
 
 /* Appends p; a full ring drops its oldest (0), or refuses when `strict`
  * (a detached session must keep every message: WEFT_ENOBUFS). */
-static int ring_push(weft__rs *r, uint32_t max, weft__payload *p, int strict) {
+int weft__rs_ring_push(weft__rs *r, uint32_t max, weft__payload *p, int strict) {
   if (r->len == r->cap && r->cap < max) {
     uint32_t cap = r->cap ? r->cap * 2 : 16;
     if (cap > max) cap = max;
@@ -75,8 +65,8 @@ static int ring_push(weft__rs *r, uint32_t max, weft__payload *p, int strict) {
 }
 
 void weft__rs_keep(weft_spark *c, weft__payload *p) {
-  if (ring_push(c->rs, c->server->rs_max, p, 0)) { /* no memory: no recovery */
-    rs_free(c->rs);
+  if (weft__rs_ring_push(c->rs, c->server->rs_max, p, 0)) { /* no memory: no recovery */
+    weft__rs_free(c->rs);
     c->rs = NULL;
   }
 }
@@ -85,43 +75,61 @@ static void sweep(weft_server *s) {
   uint64_t now = uv_now(s->loop->uv);
   for (weft__rs **pp = &s->rs_detached; *pp;) {
     weft__rs *r = *pp;
-    if (r->expires <= now) {
+    if (!r->pending && r->expires <= now) {
       *pp = r->next;
-      rs_free(r);
+      weft__rs_free(r);
     } else {
       pp = &r->next;
     }
   }
 }
 
-/* "<id>.<token>.<count>", split at the last two dots. */
-static weft__rs *take(weft_server *s, const char *q, uint64_t *count) {
+/* "<id>.<token>.<count>", split at the last two dots: 0, or -1. */
+int weft__rs_parse(const char *q, size_t *idlen, const char **tok, size_t *toklen,
+                   uint64_t *count) {
   const char *d2 = strrchr(q, '.');
-  if (!d2 || d2 == q) return NULL;
+  if (!d2 || d2 == q) return -1;
   const char *d1 = d2 - 1;
   while (d1 > q && *d1 != '.')
     d1--;
   if (d1 == q || (size_t)(d1 - q) >= sizeof(((weft__rs *)0)->id) || !d2[1] ||
       strspn(d2 + 1, "0123456789") != strlen(d2 + 1) || strlen(d2 + 1) > 19)
-    return NULL;
+    return -1;
   *count = strtoull(d2 + 1, NULL, 10);
-  size_t idlen = (size_t)(d1 - q), toklen = (size_t)(d2 - d1 - 1);
+  *idlen = (size_t)(d1 - q);
+  *tok = d1 + 1;
+  *toklen = (size_t)(d2 - d1 - 1);
+  return 0;
+}
+
+/* 1 when `tok` (len bytes) is r's token, in constant time. */
+int weft__rs_token_is(const weft__rs *r, const char *tok, size_t len) {
+  unsigned char diff = len != strlen(r->token);
+  for (size_t i = 0; i < sizeof(r->token) - 1; i++)
+    diff |= (unsigned char)((i < len ? tok[i] : 0) ^ r->token[i]);
+  return !diff;
+}
+
+static weft__rs *take(weft_server *s, const char *q, uint64_t *count) {
+  size_t idlen, toklen;
+  const char *tok;
+  if (weft__rs_parse(q, &idlen, &tok, &toklen, count)) return NULL;
   for (weft__rs **pp = &s->rs_detached; *pp; pp = &(*pp)->next) {
     weft__rs *r = *pp;
-    if (strlen(r->id) != idlen || memcmp(r->id, q, idlen) != 0) continue;
-    /* The token in constant time; then the count: not in the future, not
-     * before what the ring still holds. */
-    unsigned char diff = toklen != strlen(r->token);
-    for (size_t i = 0; i < sizeof(r->token) - 1; i++)
-      diff |= (unsigned char)((i < toklen ? d1[1 + i] : 0) ^ r->token[i]);
-    if (diff || *count > r->sent || r->sent - *count > r->len) return NULL;
+    if (r->pending || strlen(r->id) != idlen || memcmp(r->id, q, idlen) != 0) continue;
+    /* The token; then the count: not in the future, not before what the
+     * ring still holds. */
+    if (!weft__rs_token_is(r, tok, toklen) || *count > r->sent || r->sent - *count > r->len)
+      return NULL;
     *pp = r->next;
+    if (r->parked && s->rs_hooks) s->rs_hooks->unpark(s->rs_hooks->user, r->id);
+    r->parked = 0;
     return r;
   }
   return NULL;
 }
 
-static int new_token(weft_server *s, char *out) {
+int weft__rs_new_token(weft_server *s, char *out) {
   static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   uint8_t b[16];
   if (weft__rand_bytes(&s->rand, b, sizeof(b))) return WEFT_EIO; /* no secret, no session */
@@ -136,6 +144,10 @@ static int new_token(weft_server *s, char *out) {
 
 int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
   weft_server *s = c->server;
+  if (c->rs) { /* claimed from another node (resume_x.c) */
+    strcpy(c->id, c->rs->id);
+    return c->rs->recovered;
+  }
   const char *q = s->rs_window ? weft_spark_query(c, "weft_rs") : NULL;
   if (!q) {
     make_id(c);
@@ -145,7 +157,7 @@ int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
   uint64_t count = 0;
   weft__rs *r = strcmp(q, "1") ? take(s, q, &count) : NULL;
   if (r && weft_server_spark(s, r->id)) { /* its id is taken meanwhile */
-    rs_free(r);
+    weft__rs_free(r);
     r = NULL;
   }
   if (!r && weft__log_on(s->loop, WEFT_LOG_INFO) && strcmp(q, "1"))
@@ -159,15 +171,15 @@ int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
     make_id(c);
     r = calloc(1, sizeof(*r));
     if (!r) return 0;
-    if (new_token(s, r->token) || strlen(c->id) >= sizeof(r->id)) {
+    if (weft__rs_new_token(s, r->token) || strlen(c->id) >= sizeof(r->id)) {
       free(r);
       return 0;
     }
     strcpy(r->id, c->id);
   }
   /* A new token at every open: a resume seen once works once. */
-  if (r->recovered && new_token(s, r->token)) {
-    rs_free(r);
+  if (r->recovered && weft__rs_new_token(s, r->token)) {
+    weft__rs_free(r);
     return 0;
   }
   c->rs = r;
@@ -219,7 +231,7 @@ void weft__rs_rooms_done(weft_spark *c) {
 
 void weft__rs_drop(weft_spark *c) {
   if (!c->rs) return;
-  rs_free(c->rs);
+  weft__rs_free(c->rs);
   c->rs = NULL;
 }
 
@@ -229,13 +241,15 @@ void weft__rs_detach(weft_spark *c) {
   c->rs = NULL;
   weft_server *s = c->server;
   if (s->state != WEFT__SRV_LISTENING) {
-    rs_free(r);
+    weft__rs_free(r);
     return;
   }
   r->recovered = 0;
   r->expires = uv_now(s->loop->uv) + s->rs_window;
   r->next = s->rs_detached;
   s->rs_detached = r;
+  /* In a cluster its owner stores it, so another node can take it. */
+  if (s->rs_hooks) r->parked = s->rs_hooks->park(s->rs_hooks->user, r) == 0;
 }
 
 static int listed(const char *const *l, size_t n, const char *s) {
@@ -244,7 +258,7 @@ static int listed(const char *const *l, size_t n, const char *s) {
   return 0;
 }
 
-static int names(const weft__rs *r, const weft_recipients *to) {
+int weft__rs_names(const weft__rs *r, const weft_recipients *to) {
   if (!to || (!to->n_rooms && !to->n_ids)) return !to || !listed(to->except, to->n_except, r->id);
   if (listed(to->except, to->n_except, r->id)) return 0;
   if (listed(to->ids, to->n_ids, r->id)) return 1;
@@ -257,10 +271,17 @@ void weft__rs_capture(weft_server *s, const weft_recipients *to, weft__payload *
   sweep(s);
   for (weft__rs **pp = &s->rs_detached; *pp;) {
     weft__rs *r = *pp;
-    if (names(r, to) && ring_push(r, s->rs_max, p, 1)) { /* overflowed: cannot recover */
+    if (!weft__rs_names(r, to)) {
+      pp = &r->next;
+    } else if (r->pending) {
+      weft__rs_pending_keep(s, r, p);
+      pp = &r->next;
+    } else if (weft__rs_ring_push(r, s->rs_max, p, 1)) { /* overflowed: cannot recover */
       *pp = r->next;
-      rs_free(r);
+      if (r->parked) s->rs_hooks->unpark(s->rs_hooks->user, r->id);
+      weft__rs_free(r);
     } else {
+      if (r->parked && s->rs_hooks->record(s->rs_hooks->user, r->id, p)) r->lossy = 1;
       pp = &r->next;
     }
   }
@@ -270,7 +291,10 @@ void weft__rs_free_all(weft_server *s) {
   while (s->rs_detached) {
     weft__rs *r = s->rs_detached;
     s->rs_detached = r->next;
-    rs_free(r);
+    if (r->pending)
+      weft__rs_pending_end(r);
+    else
+      weft__rs_free(r);
   }
 }
 

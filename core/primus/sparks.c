@@ -125,7 +125,7 @@ void weft__spark_admit(weft__conn *conn, void *user) {
   sp->server = s;
   s->m.handshakes++;
   if (!s->auth_cb) {
-    conn->tran->listener.accept(conn);
+    if (!weft__rs_hold(sp)) conn->tran->listener.accept(conn);
     return;
   }
   weft_auth *a = calloc(1, sizeof(*a));

@@ -100,7 +100,10 @@ WEFT_EXTERN int weft_server_presence(weft_server *server, const char *room, weft
  *    of `ttl_ms` (10000 when 0), refreshed every ttl/3 while the node
  *    lives: a node killed with SIGKILL leaves it within ttl;
  *  - rooms in Redis sets "weft:room:<name>" for presence; members whose
- *    registry key expired are left out of answers (and removed).
+ *    registry key expired are left out of answers (and removed);
+ *  - with weft_server_set_recovery, sessions move between nodes (decision
+ *    #24): a detached session's header in "weft:rs:<id>" and its messages
+ *    in the list "weft:rsq:<id>", both expiring with the window.
  * Faults: local delivery never waits for Redis. When the connection fails
  * the server gets an error event of kind "disconnect" (the link is lost)
  * or "connect" (a connection attempt or a registration failed), and the

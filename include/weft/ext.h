@@ -64,7 +64,11 @@ typedef void (*weft_ack_cb)(const weft_ack *ack, void *user);
 /* Errors the emitter meets on the wire: malformed extension messages, acks
  * with an unknown id (or arriving after their timeout), reserved names.
  * `spark` is the sender on a server, NULL on a client. The message is
- * dropped; the connection stays open. err->kind is "emitter". Without a
+ * dropped; the connection stays open. err->kind is "validation" for a
+ * malformed event (code WEFT_EPARSE: an id that is not a positive
+ * integer, data that is not an array, an event without data or a string
+ * name, an ack without an id; Primacron's error::validation), else
+ * "emitter". Without a
  * handler (weft_emitter_on_error), they go to the server's or client's
  * error event with that kind; channels' errors likewise, kind "channel". */
 typedef void (*weft_emitter_error_cb)(weft_emitter *em, weft_spark *spark,

@@ -317,7 +317,8 @@ WEFT_EXTERN int weft_client_release(struct weft_client *client);
 
 /* What went wrong, for error events. `kind` names the class of error as
  * Primacron's namespaced events do ("json", "msgpack", "invalid", "toobig",
- * "utf8", "protocol", "timeout", "transform", "encode", "listen", "io");
+ * "utf8", "protocol", "timeout", "transform", "encode", "listen", "io", "validation": a
+ * malformed emitter event, weft/ext.h);
  * `code` is a WEFT_E* code; `message` is human-readable. */
 typedef struct weft_error_info {
   int code;
@@ -368,7 +369,11 @@ WEFT_EXTERN int weft_server_new(weft_loop *loop, weft_server **out);
  * is dropped, as is the session of a spark ended by weft_spark_end()
  * without WEFT_END_RECONNECT/WEFT_END_ERROR. Past the window, with a wrong token, an unknown id or
  * a count the server cannot serve: a fresh spark, recovered 0. Messages written to a spark object
- * (weft_spark_write, weft_server_write_to) while it is detached cannot reach it. Errors:
+ * (weft_spark_write, weft_server_write_to) while it is detached cannot reach it. In a cluster
+ * (weft_redis_attach, decision #24) the client may come back at any node with recovery on: the
+ * node that had the session keeps it in Redis for the window, the other node claims it (one
+ * claimer wins) and waits up to 2 s for the owner's answer (the connection is held meanwhile;
+ * no answer: a fresh spark). Errors:
  * WEFT_EINVAL (NULL, max_messages 0 with a window or above 65536), WEFT_ESTATE (after listen),
  * WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_recovery(weft_server *server, uint32_t window_ms,

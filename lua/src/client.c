@@ -204,6 +204,13 @@ static int l_buffered(lua_State *L) {
   return 1;
 }
 
+/* client:recovered() --> true while the current connection resumed its
+ * session (option recovery; the server's answer precedes its messages). */
+static int l_recovered(lua_State *L) {
+  lua_pushboolean(L, weft_client_recovered(check_client(L)->c) == 1);
+  return 1;
+}
+
 /* client:set_online(bool): the network went away (false) or came back. */
 static int l_set_online(lua_State *L) {
   weft__lowner *o = check_client(L);
@@ -235,7 +242,14 @@ static int l_close(lua_State *L) {
 
 const luaL_Reg weft__lclient_funcs[] = {{"client_new", l_client_new}, {NULL, NULL}};
 
-const luaL_Reg weft__lclient_methods[] = {
-    {"_on", l_on},      {"open", l_open},   {"write", l_write},       {"write_raw", l_write_raw},
-    {"id", l_id},       {"state", l_state}, {"buffered", l_buffered}, {"set_online", l_set_online},
-    {"close", l_close}, {NULL, NULL}};
+const luaL_Reg weft__lclient_methods[] = {{"_on", l_on},
+                                          {"open", l_open},
+                                          {"write", l_write},
+                                          {"write_raw", l_write_raw},
+                                          {"id", l_id},
+                                          {"state", l_state},
+                                          {"buffered", l_buffered},
+                                          {"set_online", l_set_online},
+                                          {"close", l_close},
+                                          {"recovered", l_recovered},
+                                          {NULL, NULL}};

@@ -115,6 +115,12 @@ static int l_id(lua_State *L) {
   return 1;
 }
 
+/* spark:recovered() --> true when it resumed a session (recovery). */
+static int l_recovered(lua_State *L) {
+  lua_pushboolean(L, weft_spark_recovered(weft__lcheck_spark(L, 1)->sp) == 1);
+  return 1;
+}
+
 static int l_address(lua_State *L) {
   weft__lspark *p = weft__lcheck_spark(L, 1);
   const char *a = weft_spark_address(p->sp);
@@ -208,4 +214,5 @@ const luaL_Reg weft__lspark_methods[] = {{"_on", l_on},
                                          {"headers", l_headers},
                                          {"buffered", l_buffered},
                                          {"is_open", l_is_open},
+                                         {"recovered", l_recovered},
                                          {NULL, NULL}};

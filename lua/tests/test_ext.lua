@@ -229,10 +229,14 @@ test("emitter: malformed packets are errors, the connection stays; bad input", f
   local back
   c:emit("ok", function(err, r) back = { err, r } end)
   wait(function() return #errs >= 5 and back end, 5000, "five errors and the ack")
+  local kinds = {}
   for _, e in ipairs(errs) do
-    eq(e[1].kind, "emitter", "kind")
+    kinds[e[1].kind] = (kinds[e[1].kind] or 0) + 1
     eq(e[2], sp[1], "the sender comes with it")
   end
+  -- malformed events: Primacron's "validation"; unknown id, reserved name: "emitter"
+  eq(kinds.validation, 3, "validation errors")
+  eq(kinds.emitter, 2, "emitter errors")
   eq(back[2], true, "the connection still works")
   -- ordinary messages still reach "data"
   local data
@@ -645,6 +649,44 @@ test("vibe: a Lua client over ws, httpstream and httplongpoll, acks resolved and
   end
   srv:close()
   settle()
+end)
+
+-- Connection-state recovery ------------------------------------------------------
+
+test("recovery: spark:recovered() and client:recovered(); a forged resume is fresh", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", rooms = true, recovery = 5000 })
+  local seen = {}
+  srv:on("connection", function(spark)
+    seen[#seen + 1] = { id = spark:id(), recovered = spark:recovered(), rooms = #spark:rooms(), spark = spark }
+  end)
+  local c = assert(weft.client { url = url_of(srv), recovery = true,
+                                 reconnect = { min = 20, max = 50, retries = 20 } })
+  local got = {}
+  c:on("data", function(m) got[#got + 1] = m end)
+  wait(function() return #seen == 1 end, 5000, "the connection")
+  eq(seen[1].recovered, false, "a fresh spark")
+  eq(c:recovered(), false, "a fresh session")
+  assert(seen[1].spark:join("r1"))
+  local away = false
+  srv:on("disconnection", function() away = true end)
+  -- ended with reconnect: the client comes back, and resumes
+  seen[1].spark:close(nil, { reconnect = true })
+  wait(function() return away end, 5000, "the disconnection")
+  for i = 1, 10 do srv:to("r1"):write(i) end
+  wait(function() return #seen == 2 and #got == 10 end, 5000, "resumed, the missed messages")
+  eq(seen[2].recovered, true, "spark:recovered()")
+  eq(seen[2].id, seen[1].id, "the same id")
+  eq(seen[2].rooms, 1, "its room")
+  for i = 1, 10 do eq(got[i], i, "in order") end
+  eq(c:recovered(), true, "client:recovered()")
+  -- bad input: someone's id with a made-up token
+  local f = assert(weft.client { url = url_of(srv) .. "?weft_rs=" .. seen[1].id ..
+                                 ".AAAAAAAAAAAAAAAAAAAAAA.0", reconnect = { retries = 0 } })
+  wait(function() return #seen == 3 end, 5000, "the forged connection")
+  eq(seen[3].recovered, false, "forged: fresh")
+  assert(seen[3].id ~= seen[1].id, "forged: another id")
+  f:close()
+  teardown(srv, { c })
 end)
 
 local ok = tap.run((IS54 and "lua5.4" or "luajit") .. "-ext", weft.clock)

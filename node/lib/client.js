@@ -65,6 +65,9 @@ class Client extends Duplex {
     this._transforms = { incoming: [], outgoing: [] };
     this._plugins = Object.create(null);
     this._idCallbacks = [];
+    // Connection-state recovery (option recovery): true while the current
+    // connection resumed its session; 'recovered' (id) says so at each open.
+    this.recovered = false;
     const ext = binding.clientNew(this, this.url);
     this[kExt] = ext;
     try {
@@ -214,6 +217,10 @@ class Client extends Duplex {
       }
       case 'id':
         for (const fn of this._idCallbacks.splice(0)) fn(a);
+        break;
+      case 'recovered': // the answer of a server with recovery, at each open
+        this.recovered = a === 1;
+        if (this.recovered) this.emit('recovered', b);
         break;
       case 'end':
         this._ended = true;

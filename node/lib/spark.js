@@ -41,6 +41,9 @@ class Spark extends Duplex {
     this.address = { ip: info.ip, port: info.port };
     this.query = info.query;
     this.url = info.url;
+    // Connection-state recovery: true when this spark resumed a session
+    // (same id, its rooms, the missed messages already queued).
+    this.recovered = info.recovered;
     this.readyState = Spark.OPEN;
   }
 

@@ -90,6 +90,18 @@ static void cev_id(weft_client *c, const char *id, void *user) {
   emit(user, "id", 1, build_string, id);
 }
 
+/* The answer of a server with recovery: ("recovered", 1|0, id). */
+static napi_value build_recovered(napi_env env, const void *p, size_t i) {
+  const char *const *rid = p;
+  return i == 0 ? weft__node_int(env, rid[0] != NULL) : weft__node_str(env, rid[1]);
+}
+
+static void cev_recovered(weft_client *c, int recovered, const char *id, void *user) {
+  (void)c;
+  const char *rid[2] = {recovered ? id : NULL, id};
+  emit(user, "recovered", 2, build_recovered, rid);
+}
+
 static void cev_end(weft_client *c, void *user) {
   emit(user, "end", 0, NULL, NULL);
   weft_client_destroy(c); /* ended for good: the destroy event follows */
@@ -164,6 +176,8 @@ static napi_value js_client_new(napi_env env, napi_callback_info info) {
                            .destroy = cev_destroy,
                            .reconnect_timeout = cev_rt};
   weft_client_set_events(nc->c, &ev, nc, NULL);
+  /* Off until the "recovery" option turns it on (which keeps the callback). */
+  weft_client_set_recovery(nc->c, 0, cev_recovered, nc);
   weft__node_live_add(&nc->base);
   if (napi_create_external(env, nc, client_finalize, NULL, &ext) != napi_ok) {
     nc->base.orphan = 1; /* its destroy event frees it */

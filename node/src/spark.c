@@ -156,8 +156,9 @@ static int pairs(napi_env env, napi_value obj, const weft_spark *sp, size_t n,
   return 0;
 }
 
-/* sparkInfo(ext) -> { headers, query, ip, port, url } (the
- * request's, enumerated: weft_spark_header_at / _query_at). */
+/* sparkInfo(ext) -> { headers, query, ip, port, url, recovered } (the
+ * request's, enumerated: weft_spark_header_at / _query_at; recovered:
+ * weft_spark_recovered). */
 static napi_value js_spark_info(napi_env env, napi_callback_info info) {
   napi_value argv[1], out, headers, query;
   if (weft__node_args(env, info, 1, argv) != 0) return NULL;
@@ -176,6 +177,9 @@ static napi_value js_spark_info(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_set_named_property(env, out, "ip", weft__node_str(env, addr ? addr : "")));
   NAPI_OK(napi_set_named_property(env, out, "port", weft__node_int(env, weft_spark_port(sp))));
   NAPI_OK(napi_set_named_property(env, out, "url", weft__node_str(env, url ? url : "")));
+  napi_value rec;
+  NAPI_OK(napi_get_boolean(env, weft_spark_recovered(sp) == 1, &rec));
+  NAPI_OK(napi_set_named_property(env, out, "recovered", rec));
   return out;
 fail:
   return NULL;

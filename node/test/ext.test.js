@@ -95,10 +95,12 @@ test('events without acks, the wildcard, broadcasts and server.send', async (t) 
   assert.equal(await client.request('anything', [1, 2]), 'anything:2');
 });
 
-test('bad input: malformed packets are error events of kind emitter; misuse throws', async (t) => {
+test('bad input: malformed events are error::validation, the rest kind emitter; misuse throws', async (t) => {
   const server = weftServer(t, { emitter: true });
   const errors = [];
+  const validation = [];
   server.on('error', (err, spark) => errors.push([err.kind, err.code, !!spark]));
+  server.on('error::validation', (err, spark) => validation.push([err.code, spark && spark.id]));
   const got = [];
   server.on('connection', (spark) => {
     spark.on('data', (d) => got.push(d));
@@ -123,7 +125,12 @@ test('bad input: malformed packets are error events of kind emitter; misuse thro
     { type: 1, id: 9, data: [null, 'still open'] }
   ]);
   assert.equal(errors.length, 6);
-  for (const e of errors) assert.equal(e[0], 'emitter');
+  // Malformed events (data not an array, a name not a string, a bad id):
+  // Primacron's error::validation; an unknown ack id and reserved names: emitter.
+  assert.deepEqual(errors.map((e) => e[0]).sort(), ['emitter', 'emitter', 'emitter', 'validation', 'validation', 'validation']);
+  for (const e of errors) assert.equal(e[2], true);
+  assert.equal(validation.length, 3);
+  for (const v of validation) assert.deepEqual(v, ['EPARSE', [...server._sparks.keys()][0]]);
   assert.deepEqual(plain(got), [{ type: 0 }]);
 
   // Misuse from JavaScript.

@@ -1,11 +1,13 @@
 """A node of a weft cluster for tests/cross/cluster.test.js (the protocol is
 node/test/fixtures/cluster_node.js's): a Python server joined to Redis
 (argv[1], ttl argv[2] ms), printing "listening <port>"; ?ctl=1 is the test's
-control, ?i=N a client (even N join "lobby")."""
+control, ?i=N a client (even N join "lobby", or ?rooms=a,b those);
+WEFT_RECOVERY=ms turns connection-state recovery on."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from typing import Any
@@ -14,7 +16,11 @@ import weft
 
 
 async def main(url: str, ttl_ms: int) -> None:
-    srv = await weft.serve("ws://127.0.0.1:0/primus", redis=url, redis_ttl=ttl_ms / 1000)
+    # WEFT_RECOVERY=ms: connection-state recovery on (tests/cross/recovery.test.js).
+    recovery = int(os.environ.get("WEFT_RECOVERY", "0")) / 1000 or None
+    srv = await weft.serve(
+        "ws://127.0.0.1:0/primus", redis=url, redis_ttl=ttl_ms / 1000, recovery=recovery
+    )
     ctl: set[weft.Spark] = set()
 
     def tell(m: Any) -> None:
@@ -50,9 +56,13 @@ async def main(url: str, ttl_ms: int) -> None:
 
     async def client(spark: weft.Spark) -> None:
         i = int(spark.query.get("i", "1"))
-        if i % 2 == 0:
-            spark.join("lobby")
-        tell({"spark": i, "id": spark.id})
+        # ?rooms=a,b: those rooms instead of lobby; a resumed spark has its rooms.
+        named = spark.query.get("rooms")
+        rooms = named.split(",") if named else ["lobby"] if i % 2 == 0 else []
+        if not spark.recovered:
+            for r in rooms:
+                spark.join(r)
+        tell({"spark": i, "id": spark.id, "recovered": spark.recovered})
         async for _ in spark:
             pass
 

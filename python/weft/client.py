@@ -108,6 +108,13 @@ class Client:
         return self._ended.done()
 
     @property
+    def recovered(self) -> bool:
+        """recovery=True: whether the current connection resumed its session
+        (same spark id, rooms, missed messages). The server's answer comes
+        first on each connection, before its messages."""
+        return self._ptr is not None and _ll.weft_client_recovered(self._ptr) == 1
+
+    @property
     def buffered_amount(self) -> int:
         """Bytes written and not yet handed to the kernel (offline queue
         included)."""

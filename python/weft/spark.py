@@ -137,6 +137,9 @@ class Spark:
         self.port: int = _ll.weft_spark_port(ptr)
         self.url: str = _ll.weft_spark_url(ptr) or ""
         self.query: dict[str, str] = _ll.pyweft_spark_query(ptr)
+        self.recovered: bool = _ll.weft_spark_recovered(ptr) == 1
+        """Connection-state recovery: True when this spark resumed a session
+        (same id, its rooms, the missed messages queued before any new)."""
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._queue = _ReceiveQueue(self, receive_queue)
         self._closed = self._drv.aloop.create_future()

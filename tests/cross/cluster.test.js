@@ -17,6 +17,8 @@
 //      local delivery goes on; started again: the nodes reconnect,
 //      re-register (presence complete) and cross-node delivery resumes.
 //   3. the Lua node killed with SIGKILL leaves presence within its ttl.
+//   4. recovery to another node (two more nodes with recovery on): see the
+//      last test.
 //
 // redis-server runs on a free port in a temporary folder without
 // persistence, and is stopped by its PID. Needs the hosts built (as
@@ -251,4 +253,103 @@ test('a node killed with SIGKILL leaves presence within its ttl', async () => {
   await presenceEverywhere(['python', 'node'], want);
   const took = Date.now() - t0;
   assert.ok(took <= TTL + 3000, `gone after ${took} ms (ttl ${TTL} ms)`);
+});
+
+// Recovery to another node (decision #24): two more nodes with recovery on
+// (WEFT_RECOVERY), a Python one (where a weft Node client with recovery
+// first connects, through a relay the test cuts with resets) and a Node one
+// (where it comes back); the Node node of the cluster sends meanwhile.
+const RECOVERY = 3000;
+const plain = (v) => JSON.parse(JSON.stringify(v)); // Primus's objects come from another realm
+
+/** A relay to `port()`; cut() resets every connection; refuse: resets new ones. */
+function relay(port) {
+  const r = { refuse: false, pairs: new Set() };
+  r.server = net.createServer((down) => {
+    if (r.refuse) return down.resetAndDestroy();
+    const up = net.connect(port(), '127.0.0.1');
+    const pair = [down, up];
+    r.pairs.add(pair);
+    down.pipe(up);
+    up.pipe(down);
+    const gone = () => { r.pairs.delete(pair); down.destroy(); up.destroy(); };
+    for (const s of pair) s.on('error', gone).on('close', gone);
+  });
+  r.cut = () => { for (const [d, u] of r.pairs) { d.resetAndDestroy(); u.resetAndDestroy(); } };
+  return new Promise((resolve) => r.server.listen(0, '127.0.0.1', () => resolve(r)));
+}
+
+test('recovery: cut off, 100 messages across nodes, back at another node: same id, rooms, the 100 once in order; past the window a fresh spark', async () => {
+  const url = `redis://127.0.0.1:${redisPort}`;
+  const env = { WEFT_RECOVERY: String(RECOVERY) };
+  await Promise.all([
+    startNode('pyr', path.join(ROOT, 'build-python', 'venv', 'bin', 'python'),
+      [path.join(ROOT, 'python', 'tests', 'cluster_node.py'), url, String(TTL)], env, /^listening (\d+)/),
+    startNode('noder', process.execPath, [path.join(ROOT, 'node', 'test', 'fixtures', 'cluster_node.js'), url, String(TTL)],
+      env, /^listening (\d+)/),
+  ]);
+  const told = []; // [node, {spark, id, recovered}]
+  for (const n of ['pyr', 'noder']) {
+    await connectControl(nodes[n]);
+    nodes[n].ctl.on('data', (m) => { if (m && typeof m === 'object' && m.spark === 0) told.push([n, m]); });
+  }
+  let to = 'pyr';
+  const r = await relay(() => Number(new URL(nodes[to].url).port));
+  const c = new weft.Client(`ws://127.0.0.1:${r.server.address().port}/primus?i=0&rooms=r1,r2`,
+    { recovery: true, reconnect: { min: 50, max: 200, retries: 100 } });
+  const got = [];
+  const resumed = [];
+  c.on('data', (m) => got.push(m));
+  c.on('recovered', (id) => resumed.push(id));
+  try {
+    await until('connected at the Python node', () => told.length === 1);
+    const [, first] = told[0];
+    assert.deepStrictEqual([told[0][0], first.recovered], ['pyr', false]);
+    const id = first.id;
+    r.refuse = true;
+    r.cut();
+    await sleep(300); // its node has seen it go
+    const sender = nodes.node; // its commands in one go, run in order (each awaited is 50 ms)
+    const before = sender.replies.length;
+    let sent = 0;
+    const send = (cmd) => { sender.ctl.write(cmd); sent++; };
+    for (let i = 1; i <= 100; i++) {
+      const tag = `m${i}`;
+      send(i % 3 === 0 ? { cmd: 'broadcast', tag } : i % 3 === 1 ? { cmd: 'room', room: 'r2', except: [], tag } : { cmd: 'direct', id, tag });
+      if (i % 10 === 0) {
+        send({ cmd: 'room', room: 'r3', except: [], tag: 'no-r3' });
+        send({ cmd: 'room', room: 'r1', except: [id], tag: 'no-except' });
+      }
+    }
+    await until('the 120 commands done', () => sender.replies.length === before + sent);
+    await sleep(200);
+    to = 'noder';
+    r.refuse = false;
+    await until('resumed at the Node node with the 100', () => told.length === 2 && got.filter((m) => /^m/.test(m)).length >= 100);
+    assert.deepStrictEqual(plain(told[1]), ['noder', { spark: 0, id, recovered: true }]);
+    assert.deepStrictEqual(resumed, [id]);
+    assert.strictEqual(c.recovered, true);
+    await command(sender, { cmd: 'broadcast', tag: 'new' });
+    await until('a new message after them', () => got.includes('new'));
+    await sleep(200); // duplicates, if any, would have come by now
+    const want = Array.from({ length: 100 }, (_, i) => `m${i + 1}`);
+    assert.deepStrictEqual(got, [...want, 'new'], 'the 100 in order once (nothing for r3 or with except), then the new one');
+    for (const n of ['pyr', 'node']) { // the registry and the rooms follow it
+      assert.deepStrictEqual(plain((await command(nodes[n], { cmd: 'presence', room: 'r2' })).ids), [id]);
+    }
+    // Past the window: back at the Python node, a fresh spark, and both sides know.
+    r.refuse = true;
+    r.cut();
+    await sleep(RECOVERY + 1000);
+    to = 'pyr';
+    r.refuse = false;
+    await until('a fresh spark past the window', () => told.length === 3);
+    assert.strictEqual(told[2][0], 'pyr');
+    assert.strictEqual(told[2][1].recovered, false);
+    assert.notStrictEqual(told[2][1].id, id);
+    await until('the client is told', () => c.recovered === false);
+  } finally {
+    c.end();
+    r.server.close();
+  }
 });

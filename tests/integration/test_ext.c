@@ -55,7 +55,7 @@ struct fx {
   void (*on_tick)(fx *f); /* every 10 ms after start */
   void (*peer_data)(peer *p, const weft_value *msg);
   /* observations */
-  int acks, ack_status[8], srv_errors, cli_errors, srv_datas, events;
+  int acks, ack_status[8], srv_errors, cli_errors, srv_datas, events, validation;
   char ack_value[8][64], srv_err_msgs[1024], cli_err_msgs[512];
   weft_reply *kept;
   int kept_rc;
@@ -134,8 +134,10 @@ static void srv_error(weft_emitter *em, weft_spark *spark, const weft_error_info
   fx *f = user;
   (void)em;
   CHECK(f, spark != NULL);
-  CHECK(f, strcmp(err->kind, "emitter") == 0);
+  /* A malformed event is Primacron's "validation"; the rest "emitter". */
+  CHECK(f, strcmp(err->kind, err->code == WEFT_EPARSE ? "validation" : "emitter") == 0);
   f->srv_errors++;
+  f->validation += strcmp(err->kind, "validation") == 0;
   size_t n = strlen(f->srv_err_msgs);
   snprintf(f->srv_err_msgs + n, sizeof(f->srv_err_msgs) - n, "%s;", err->message);
 }
@@ -425,6 +427,7 @@ static void test_bad_packets(void **state) {
   f.on_tick = bad_tick;
   fx_run(&f);
   assert_int_equal(f.srv_errors, (int)N_BAD);
+  assert_int_equal(f.validation, (int)N_BAD - 3); /* all but the unknown id and reserved names */
   assert_int_equal(f.srv_datas, 4);
   assert_int_equal(f.acks, 1);
   assert_int_equal(f.ack_status[0], 0);
@@ -437,8 +440,9 @@ static void test_bad_packets(void **state) {
 static void srv_event_error(weft_server *s, weft_spark *sp, const weft_error_info *e, void *user) {
   fx *f = user;
   (void)s;
-  CHECK(f, sp != NULL && strcmp(e->kind, "emitter") == 0);
+  CHECK(f, sp != NULL && strcmp(e->kind, e->code == WEFT_EPARSE ? "validation" : "emitter") == 0);
   f->srv_errors++;
+  f->validation += strcmp(e->kind, "validation") == 0;
 }
 
 static void h_drop(const weft_event *ev, void *user) {
@@ -468,6 +472,7 @@ static void test_errors_routed_and_dropped_replies(void **state) {
   f.on_tick = routed_tick;
   fx_run(&f);
   assert_int_equal(f.srv_errors, (int)N_BAD);
+  assert_int_equal(f.validation, (int)N_BAD - 3);
   assert_int_equal(f.acks, 2);
   int dropped = f.ack_status[0] == WEFT_EREJECTED ? 0 : 1;
   assert_int_equal(f.ack_status[dropped], WEFT_EREJECTED);

@@ -28,6 +28,8 @@
 #include <uv.h>
 
 #include "procs.h"
+#include "relay.h"
+#include "steps.h"
 #include "weft/adapter.h"
 #include "weft/ext.h"
 #include "weft/options.h"
@@ -38,20 +40,8 @@
 #define NOISE 20
 #define FORGED 7
 
-typedef struct pair {
-  uv_tcp_t down, up; /* the client's side, the server's side */
-  int open;          /* handles not yet closed */
-  struct rl *rl;
-} pair;
-
-typedef struct rl { /* the relay */
-  uv_tcp_t lsn;
-  int server_port, port, refuse;
-  pair *pairs[16];
-  int n;
-} rl;
-
 typedef struct t {
+  test_steps s; /* first: the steps, the phase, the first failed check */
   weft_loop *loop;
   weft_server *server; /* A's node */
   weft_rooms *rooms;
@@ -62,131 +52,16 @@ typedef struct t {
   char dir[64];
   weft_client *a, *forger[FORGED];
   rl relay;
-  uv_timer_t guard, step;
-  void (*step_cb)(struct t *t);
-  int phase, forged_seen, done;
+  int forged_seen;
   char id0[64], stale[160];
-  int64_t got[MISSED + 16];
-  int ngot;
-  char fail[512]; /* the first failed check */
-  char answers[256];
 } t_;
-
-static void check(t_ *t, int ok, const char *what) {
-  if (!ok && !t->fail[0]) snprintf(t->fail, sizeof(t->fail), "phase %d: %s", t->phase, what);
-}
-
-/* ---- the relay ---- */
-
-static void pair_closed(uv_handle_t *h) {
-  pair *p = h->data;
-  if (--p->open == 0) free(p);
-}
-
-static void pair_cut(pair *p) {
-  rl *r = p->rl;
-  for (int i = 0; i < r->n; i++)
-    if (r->pairs[i] == p) r->pairs[i] = r->pairs[--r->n];
-  /* A reset: what was in flight is lost (a plain close for a handle that
-   * never connected). */
-  uv_tcp_t *h[2] = {&p->down, &p->up};
-  for (int i = 0; i < 2; i++)
-    if (!uv_is_closing((uv_handle_t *)h[i]) && uv_tcp_close_reset(h[i], pair_closed))
-      uv_close((uv_handle_t *)h[i], pair_closed);
-}
-
-static void relay_cut(rl *r) {
-  while (r->n)
-    pair_cut(r->pairs[0]);
-}
-
-static void on_alloc(uv_handle_t *h, size_t want, uv_buf_t *b) {
-  (void)h;
-  b->base = malloc(want);
-  b->len = b->base ? want : 0;
-}
-
-static void written(uv_write_t *w, int status) {
-  (void)status;
-  free(w->data);
-  free(w);
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
-  pair *p = s->data;
-  uv_stream_t *other =
-      s == (uv_stream_t *)&p->down ? (uv_stream_t *)&p->up : (uv_stream_t *)&p->down;
-  if (n > 0 && !uv_is_closing((uv_handle_t *)other)) {
-    uv_write_t *w = malloc(sizeof(*w));
-    uv_buf_t o = uv_buf_init(b->base, (unsigned)n);
-    w->data = b->base;
-    if (uv_write(w, other, &o, 1, written)) written(w, 0);
-    return;
-  }
-  free(b->base);
-  if (n < 0) pair_cut(p);
-}
-
-static void up_connected(uv_connect_t *req, int status) {
-  pair *p = req->data;
-  free(req);
-  if (status || uv_is_closing((uv_handle_t *)&p->up)) {
-    if (!uv_is_closing((uv_handle_t *)&p->up)) pair_cut(p);
-    return;
-  }
-  uv_read_start((uv_stream_t *)&p->down, on_alloc, on_read);
-  uv_read_start((uv_stream_t *)&p->up, on_alloc, on_read);
-}
-
-static void on_accept(uv_stream_t *lsn, int status) {
-  rl *r = lsn->data;
-  pair *p = calloc(1, sizeof(*p));
-  if (status || !p || r->n == 16) {
-    free(p);
-    return;
-  }
-  p->rl = r;
-  p->open = 2;
-  uv_tcp_init(lsn->loop, &p->down);
-  uv_tcp_init(lsn->loop, &p->up);
-  p->down.data = p->up.data = p;
-  r->pairs[r->n++] = p;
-  if (uv_accept(lsn, (uv_stream_t *)&p->down) || r->refuse) {
-    pair_cut(p);
-    return;
-  }
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", r->server_port, &sa);
-  uv_connect_t *req = malloc(sizeof(*req));
-  req->data = p;
-  if (uv_tcp_connect(req, &p->up, (const struct sockaddr *)&sa, up_connected)) {
-    free(req);
-    pair_cut(p);
-  }
-}
-
-static void relay_start(rl *r, uv_loop_t *uv) {
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", 0, &sa);
-  assert_int_equal(uv_tcp_init(uv, &r->lsn), 0);
-  r->lsn.data = r;
-  assert_int_equal(uv_tcp_bind(&r->lsn, (const struct sockaddr *)&sa, 0), 0);
-  assert_int_equal(uv_listen((uv_stream_t *)&r->lsn, 16, on_accept), 0);
-  struct sockaddr_storage ss;
-  int len = sizeof(ss);
-  uv_tcp_getsockname(&r->lsn, (struct sockaddr *)&ss, &len);
-  r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
 
 /* ---- the test ---- */
 
-static void finish(t_ *t) {
-  if (t->done) return;
-  t->done = 1;
-  relay_cut(&t->relay);
-  uv_close((uv_handle_t *)&t->relay.lsn, NULL);
-  uv_close((uv_handle_t *)&t->guard, NULL);
-  uv_close((uv_handle_t *)&t->step, NULL);
+static void finish(void *p) {
+  t_ *t = p;
+  if (!steps_end(t)) return;
+  relay_close(&t->relay);
   if (t->node2 != t->server) weft_server_destroy(t->node2, NULL);
   weft_client_destroy(t->a);
   for (int i = 0; i < FORGED; i++)
@@ -194,52 +69,37 @@ static void finish(t_ *t) {
   weft_server_destroy(t->server, NULL);
 }
 
-static void fail_now(t_ *t, const char *what) {
-  check(t, 0, what);
-  finish(t);
-}
-
-static void guard_fired(uv_timer_t *h) { fail_now(h->data, "timed out"); }
-
-static void step_fired(uv_timer_t *h) {
-  t_ *t = h->data;
-  if (!t->done) t->step_cb(t);
-}
-
-static void after(t_ *t, uint64_t ms, void (*cb)(t_ *t)) {
-  t->step_cb = cb;
-  uv_timer_start(&t->step, step_fired, ms, 0);
-}
-
 static void send_int(t_ *t, const weft_recipients *to, int64_t i) {
   weft_value *v = weft_value_new_int(i);
-  check(t, weft_server_send(t->node2, to, v) >= 0, "send");
+  steps_check(t, weft_server_send(t->node2, to, v) >= 0, "send");
   weft_value_free(v);
 }
 
 /* While A is away: what it must get, mixed with what it must not. */
-static void send_missed(t_ *t) {
-  const char *ids[] = {t->id0}, *r2[] = {"r2"}, *r3[] = {"r3"};
-  weft_recipients to_id = {sizeof(to_id), NULL, 0, ids, 1, NULL, 0};
-  weft_recipients to_r3 = {sizeof(to_r3), r3, 1, NULL, 0, NULL, 0};
-  weft_recipients not_a = {sizeof(not_a), NULL, 0, NULL, 0, ids, 1};
+static void send_missed(void *p) {
+  t_ *t = p;
+  rs_targets x;
+  rs_targets_init(&x, t->id0);
   for (int i = 1; i <= MISSED; i++) {
     weft_value *v = weft_value_new_int(i);
     if (i % 3 == 0)
-      check(t, weft_server_write(t->node2, v) >= 0, "broadcast");
+      steps_check(t, weft_server_write(t->node2, v) >= 0, "broadcast");
     else if (i % 3 == 1)
-      check(t, weft_rooms_write(t->rooms2, r2, 1, NULL, 0, v) >= 0, "room write");
+      steps_check(t, weft_rooms_write(t->rooms2, x.r2, 1, NULL, 0, v) >= 0, "room write");
     else
-      check(t, weft_server_send(t->node2, &to_id, v) >= 0, "direct");
+      steps_check(t, weft_server_send(t->node2, &x.to_id, v) >= 0, "direct");
     weft_value_free(v);
     if (i % (MISSED / NOISE) == 0) {
-      send_int(t, &to_r3, -1);
-      send_int(t, &not_a, -2);
+      send_int(t, &x.to_r3, -1);
+      send_int(t, &x.not_it, -2);
     }
   }
 }
 
-static void relay_accept(t_ *t) { t->relay.refuse = 0; }
+static void relay_accept(void *p) {
+  t_ *t = p;
+  t->relay.refuse = 0;
+}
 
 static void forge(t_ *t) {
   /* An unknown id, a wrong token, the token the last resume used (rotated
@@ -265,7 +125,7 @@ static void forge(t_ *t) {
     enc[k] = '\0';
     snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=f&weft_rs=%s",
              weft_server_port(t->server), enc);
-    check(t, weft_client_new(t->loop, url, &t->forger[i]) == 0, "forger");
+    steps_check(t, weft_client_new(t->loop, url, &t->forger[i]) == 0, "forger");
     if (t->forger[i]) weft_client_open(t->forger[i]);
   }
 }
@@ -280,14 +140,14 @@ static void s_connection(weft_spark *sp, void *user) {
   const char *who = weft_spark_query(sp, "who");
   int rec = weft_spark_recovered(sp);
   if (who && strcmp(who, "f") == 0) {
-    check(t, rec == 0, "a forged resume recovered");
-    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume got A's id");
-    if (++t->forged_seen == FORGED) after(t, 50, relay_accept); /* now A may come back */
+    steps_check(t, rec == 0, "a forged resume recovered");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "a forged resume got A's id");
+    if (++t->forged_seen == FORGED) steps_after(t, 50, relay_accept); /* now A may come back */
     return;
   }
-  switch (t->phase) {
+  switch (t->s.phase) {
   case 0:
-    check(t, rec == 0, "first connection recovered");
+    steps_check(t, rec == 0, "first connection recovered");
     snprintf(t->id0, sizeof(t->id0), "%s", weft_spark_id(sp));
     weft_rooms_join(t->rooms, sp, "r1");
     weft_rooms_join(t->rooms, sp, "r2");
@@ -295,51 +155,49 @@ static void s_connection(weft_spark *sp, void *user) {
     break;
   case 1:
   case 2: {
-    check(t, rec == 1, "not recovered within the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id");
-    check(t, has_rooms(t, sp), "rooms not recovered");
+    steps_check(t, rec == 1, "not recovered within the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) == 0, "another id");
+    steps_check(t, has_rooms(t, sp), "rooms not recovered");
     const char *q = weft_spark_query(sp, "weft_rs");
     snprintf(t->stale, sizeof(t->stale), "%s", q ? q : "");
-    send_int(t, NULL, 100 + t->phase); /* new, after the missed ones */
+    send_int(t, NULL, 100 + t->s.phase); /* new, after the missed ones */
     break;
   }
   default:
-    check(t, rec == 0, "recovered past the window");
-    check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
-    check(t, weft_rooms_has(t->rooms, sp, "r1") == 0, "rooms past the window");
+    steps_check(t, rec == 0, "recovered past the window");
+    steps_check(t, strcmp(weft_spark_id(sp), t->id0) != 0, "the old id past the window");
+    steps_check(t, weft_rooms_has(t->rooms, sp, "r1") == 0, "rooms past the window");
   }
 }
 
 static void s_disconnection(weft_spark *sp, void *user) {
   t_ *t = user;
-  if (t->phase == 0 && strcmp(weft_spark_id(sp), t->id0) == 0) {
-    t->phase = 1;
-    after(t, 0, send_missed); /* once the session is detached */
+  if (t->s.phase == 0 && strcmp(weft_spark_id(sp), t->id0) == 0) {
+    t->s.phase = 1;
+    steps_after(t, 0, send_missed); /* once the session is detached */
   }
 }
 
 static void cut_refuse(t_ *t, int ms) {
   t->relay.refuse = 1;
   relay_cut(&t->relay);
-  if (ms) after(t, (uint64_t)ms, relay_accept);
+  if (ms) steps_after(t, (uint64_t)ms, relay_accept);
 }
 
 static void c_data(weft_client *c, const weft_value *msg, void *user) {
   (void)c;
   t_ *t = user;
   int64_t i;
-  if (weft_value_get_int(msg, &i) || t->ngot == (int)(sizeof(t->got) / sizeof(t->got[0])))
-    return fail_now(t, "unexpected data");
-  t->got[t->ngot++] = i;
+  if (steps_got(t, msg, &i)) return finish(t);
   if (i == 1000) {
     cut_refuse(t, 0);
     t->relay.refuse = 0;
   } else if (i == 101) { /* away while forgers try */
-    t->phase = 2;
+    t->s.phase = 2;
     cut_refuse(t, 0);
     forge(t);
   } else if (i == 102) { /* away past the window */
-    t->phase = 3;
+    t->s.phase = 3;
     cut_refuse(t, WINDOW + 1000);
   }
 }
@@ -347,18 +205,17 @@ static void c_data(weft_client *c, const weft_value *msg, void *user) {
 static void c_recovery(weft_client *c, int recovered, const char *id, void *user) {
   (void)c;
   t_ *t = user;
-  size_t n = strlen(t->answers);
-  snprintf(t->answers + n, sizeof(t->answers) - n, "%d%s,", recovered,
-           strcmp(id, t->id0) == 0 ? "" : "*");
-  if (t->phase == 3) finish(t); /* the client is open: nothing is half dialed */
+  steps_answer(t, recovered, id, t->id0);
+  if (t->s.phase == 3) finish(t); /* the client is open: nothing is half dialed */
 }
 
 /* Opens A once both nodes are linked to Redis (what node 2 publishes
  * before that is dropped, decision #18). */
-static void open_a(t_ *t) {
+static void open_a(void *p) {
+  t_ *t = p;
   if (t->cluster && (weft_redis_linked(t->server) != 1 || weft_redis_linked(t->node2) != 1))
-    return after(t, 20, open_a);
-  check(t, weft_client_open(t->a) == 0, "open");
+    return steps_after(t, 20, open_a);
+  steps_check(t, weft_client_open(t->a) == 0, "open");
 }
 
 static void run(int cluster) {
@@ -368,15 +225,8 @@ static void run(int cluster) {
   char rurl[64] = "";
   if (cluster) {
     snprintf(t->dir, sizeof(t->dir), "/tmp/weft-recovery-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    int port = free_port();
-    char ps[16];
-    snprintf(ps, sizeof(ps), "%d", port);
-    char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no",     "--dir", t->dir,   NULL};
-    t->redis = spawn(argv, port);
-    assert_true(t->redis > 0 && port_open(port));
-    snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%d", port);
+    t->redis = spawn_redis(free_port(), t->dir, rurl, sizeof(rurl));
+    assert_true(t->redis > 0);
   }
   assert_int_equal(weft_loop_new(&t->loop), 0);
   uv_loop_t *uv = weft_loop_uv(t->loop);
@@ -398,24 +248,15 @@ static void run(int cluster) {
   assert_int_equal(weft_server_listen(t->server, "ws://127.0.0.1:0/primus"), 0);
   assert_int_equal(weft_server_set_recovery(t->server, WINDOW, 1024), WEFT_ESTATE);
   t->relay.server_port = weft_server_port(t->server);
-  relay_start(&t->relay, uv);
-  char url[96];
-  snprintf(url, sizeof(url), "ws://127.0.0.1:%d/primus?who=a", t->relay.port);
-  assert_int_equal(weft_client_new(t->loop, url, &t->a), 0);
-  weft_client_events cev = {.size = sizeof(cev), .data = c_data};
-  assert_int_equal(weft_client_set_events(t->a, &cev, t, NULL), 0);
-  assert_int_equal(weft_client_set_reconnect(t->a, 50, 200, 1000, 1.5), 0);
-  assert_int_equal(weft_client_set_recovery(t->a, 1, c_recovery, t), 0);
-  uv_timer_init(uv, &t->guard);
-  uv_timer_init(uv, &t->step);
-  t->guard.data = t->step.data = t;
-  uv_timer_start(&t->guard, guard_fired, 30000, 0);
+  assert_int_equal(relay_start(&t->relay, uv), 0);
+  assert_non_null(t->a = relay_client(&t->relay, t->loop, c_data, c_recovery, t));
+  steps_start(t, uv, 30000, finish);
   open_a(t);
   weft_loop_run(t->loop);
   uv_run(uv, UV_RUN_DEFAULT); /* the relay's own handles */
   stop(&t->redis, SIGTERM);
   if (t->dir[0]) rmdir(t->dir);
-  assert_string_equal(t->fail, "");
+  assert_string_equal(t->s.fail, "");
   assert_int_equal(weft_loop_close(t->loop), 0);
   /* 1000 before the first cut (sent again if it was lost in flight), the
    * 100 missed ones in order once, then the new ones. */
@@ -425,10 +266,10 @@ static void run(int cluster) {
     want[i] = i;
   want[MISSED + 1] = 101;
   want[MISSED + 2] = 102;
-  assert_int_equal(t->ngot, MISSED + 3);
-  assert_memory_equal(t->got, want, sizeof(want));
+  assert_int_equal(t->s.ngot, MISSED + 3);
+  assert_memory_equal(t->s.got, want, sizeof(want));
   /* Fresh, resumed twice, then fresh with another id. */
-  assert_string_equal(t->answers, "0,1,1,0*,");
+  assert_string_equal(t->s.answers, "0,1,1,0*,");
   free(t);
 }
 

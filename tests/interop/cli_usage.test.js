@@ -111,6 +111,14 @@ describe('weft: every error names its cause, and none hangs', { skip: CLI ? fals
     assert.match(r.err, /--redis-ttl 0: not a number of milliseconds/);
   });
 
+  test('a bad --recovery window: status 2, named', { timeout: 15000 }, async (t) => {
+    for (const v of ['-1', 'soon', '86400001']) {
+      const r = await run(t, ['serve', '--port', '0', '--recovery', v]);
+      assert.equal(r.code, 2);
+      assert.match(r.err, new RegExp(`--recovery ${v}: not a number of milliseconds`));
+    }
+  });
+
   test('a bad port: status 2, the port and the range named', { timeout: 15000 }, async (t) => {
     for (const port of ['70000', '-1', 'http']) {
       const r = await run(t, ['serve', '--port', port]);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,4 +50,17 @@ void stop(pid_t *pid, int sig) {
   kill(*pid, sig);
   waitpid(*pid, NULL, 0);
   *pid = 0;
+}
+
+pid_t spawn_redis(int port, char *dir, char *url, size_t cap) {
+  char ps[16];
+  if (!mkdtemp(dir)) return -1;
+  snprintf(ps, sizeof(ps), "%d", port);
+  snprintf(url, cap, "redis://127.0.0.1:%d", port);
+  char *argv[] = {"redis-server", "--port", ps,      "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no",     "--dir", dir,      NULL};
+  pid_t pid = spawn(argv, port);
+  if (pid > 0 && port_open(port)) return pid;
+  stop(&pid, SIGKILL);
+  return -1;
 }

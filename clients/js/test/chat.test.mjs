@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import net from 'node:net';
+import { Weft } from '../src/weft.js';
+import { recovery } from '../src/recovery.js';
 import { ROOT, WEFT_BIN, startWeft } from './helpers.mjs';
 
 const WebSocket = createRequire(join(ROOT, 'tests/interop/package.json'))('ws');
@@ -105,5 +108,54 @@ test('weft serve: bad --static and --mode are refused with exit status 2', () =>
   for (const args of [['--static', '/nonexistent/weft'], ['--static', '/etc/hostname'], ['--mode', 'party'], ['--static']]) {
     const r = spawnSync(WEFT_BIN, ['serve', '--port', '0', ...args], { timeout: 5000, encoding: 'utf8' });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
+/** A relay to 127.0.0.1:port; cut() resets every connection through it. */
+function relay(port) {
+  const pairs = new Set();
+  const srv = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    const pair = [down, up];
+    pairs.add(pair);
+    down.pipe(up);
+    up.pipe(down);
+    const gone = () => (pairs.delete(pair), down.destroy(), up.destroy());
+    for (const s of pair) s.on('error', gone).on('close', gone);
+  });
+  return new Promise((resolve) =>
+    srv.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: srv.address().port,
+        cut: () => pairs.forEach(([d, u]) => (d.resetAndDestroy(), u.resetAndDestroy())),
+        close: () => srv.close()
+      })));
+}
+
+test('recovery module against weft serve --recovery: cut, 20 broadcasts missed, resumed with the same id, in order', { timeout: 20000 }, async () => {
+  const server = await startWeft(['--port', '0', '--mode', 'broadcast', '--recovery', '5000', '--ping-interval', '0']);
+  const r = await relay(server.port);
+  try {
+    const c = new Weft(`http://127.0.0.1:${r.port}/primus`, { WebSocket, reconnect: { min: 50, max: 100, retries: 50 }, plugin: { recovery: recovery() } });
+    const got = [];
+    const ids = [];
+    c.on('data', (v) => got.push(v));
+    c.on('recovered', (id) => ids.push(id));
+    await new Promise((res) => c.once('open', res));
+    const id0 = await new Promise((res) => c.id(res));
+    const sender = await connect(server.port, '');
+    r.cut();
+    await new Promise((res) => setTimeout(res, 100)); // the server has seen it go
+    for (let i = 1; i <= 20; i++) sender.send(i); // broadcast by the server, A is away
+    const until = Date.now() + 5000;
+    while (got.filter((v) => typeof v === 'number').length < 20 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(c.recovered, true);
+    assert.deepEqual(ids, [id0]);
+    assert.deepEqual(got.filter((v) => typeof v === 'number'), Array.from({ length: 20 }, (_, i) => i + 1));
+    c.end();
+    sender.ws.close();
+  } finally {
+    r.close();
+    await server.stop();
   }
 });

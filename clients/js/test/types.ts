@@ -2,6 +2,7 @@
 // weft.d.ts describe the client as applications use it.
 import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
 import channels, { Channel } from '../channels';
+import recovery, { RecoveryClient } from '../recovery';
 
 const c = new Weft('ws://127.0.0.1:8080/primus', {
   parser: 'msgpack',
@@ -51,3 +52,8 @@ new Weft('/primus', { batching: 'lots' });
 c.on('nope', () => {});
 // @ts-expect-error: parsers are json or msgpack
 new Weft('/primus', { parser: 'xml' });
+
+const rc = new Weft('/primus') as Weft & RecoveryClient;
+rc.use('recovery', recovery());
+rc.on('recovered', (id: string) => console.log(id.length));
+const resumed: boolean = rc.recovered;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Weft, backoff, parsers } from '../src/weft.js';
 import { encode, decode, MsgpackError, MAX_DEPTH } from '../src/msgpack.js';
 import { channels } from '../src/channels.js';
+import { recovery } from '../src/recovery.js';
 import { ROOT } from './helpers.mjs';
 
 const msgpackLite = createRequire(join(ROOT, 'tests/interop/package.json'))('msgpack-lite');
@@ -750,5 +751,57 @@ test('channels: bad input is an error of kind channel and is dropped; bad names 
   ws.deliver('{"type":2,"data":1}');
   ws.deliver('{"type":5,"ch":"w"}');
   assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [{ type: 2, data: 1 }, { type: 5, ch: 'w' }]);
+  c.end();
+});
+
+test('recovery (optional module): weft_rs=1, the answer taken, the count of data (batch items, not pings), the resume URL', async () => {
+  const c = client({ reconnect: { min: 5, max: 5 }, plugin: { recovery: recovery() } });
+  const told = [];
+  c.on('recovered', (id) => told.push(id));
+  c.open();
+  let ws = FakeSocket.last();
+  assert.match(ws.url, /\/primus\?weft_rs=1$/);
+  ws.accept();
+  ws.deliver('"primus::weft::rs::0:sp:1d:TOKEN-_1"');
+  assert.equal(c.recovered, false);
+  ws.deliver('"primus::ping::1"'); // not counted
+  ws.deliver('1');
+  ws.deliver('{"weft::batch":[2,3]}'); // two
+  ws.deliver('"primus::other"'); // data: counted
+  ws.drop();
+  await sleep(30);
+  ws = FakeSocket.last();
+  assert.match(ws.url, /\?weft_rs=sp%3A1d\.TOKEN-_1\.4$/, 'id encoded, token, count');
+  ws.accept();
+  ws.deliver('"primus::weft::rs::1:sp:1d:NEWTOKEN"');
+  ws.deliver('5');
+  assert.equal(c.recovered, true);
+  assert.deepEqual(told, ['sp:1d']);
+  assert.deepEqual(c.log.filter((e) => e[0] === 'data').map((e) => e[1]), [1, 2, 3, 'primus::other', 5]);
+  ws.drop();
+  await sleep(30);
+  ws = FakeSocket.last();
+  assert.match(ws.url, /\?weft_rs=sp%3A1d\.NEWTOKEN\.5$/, 'the count goes on in a resumed session');
+  ws.accept();
+  ws.deliver('"primus::weft::rs::0:other:T2"'); // refused: a fresh session counts from 0
+  assert.equal(c.recovered, false);
+  ws.drop();
+  await sleep(30);
+  assert.match(FakeSocket.last().url, /\?weft_rs=other\.T2\.0$/);
+  c.end();
+});
+
+test('recovery: a malformed answer is an error of kind protocol and is ignored; the URL keeps its query', () => {
+  FakeSocket.all = [];
+  const c = new Weft('http://127.0.0.1:1234/primus?x=1', { WebSocket: FakeSocket, fetch: null, manual: true, pingTimeout: 0, plugin: { recovery: recovery() } });
+  const errors = [];
+  c.on('error', (e) => errors.push([e.kind, e.code]));
+  c.open();
+  const ws = FakeSocket.last();
+  assert.match(ws.url, /\?x=1&weft_rs=1$/);
+  ws.accept();
+  for (const bad of ['2:id:tok', '1:id:', '1:id:to ken', '1id:tok', '1::t']) ws.deliver(JSON.stringify('primus::weft::rs::' + bad));
+  assert.deepEqual(errors, Array(5).fill(['protocol', 'EPROTO']));
+  assert.equal(c.recovered, false);
   c.end();
 });
