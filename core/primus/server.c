@@ -175,6 +175,7 @@ static int listen_url(weft_server *s, const char *url, int attached) {
   p.ev = &weft__spark_events;
   p.psk = s->psk_len ? s->psk : NULL;
   p.psk_len = s->psk_len;
+  p.parser = s->parser;
   p.admit = weft__spark_admit;
   p.closed = on_listener_closed;
   p.user = s;
