@@ -438,6 +438,18 @@ WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
  * wiped when the server is freed. Errors: WEFT_EINVAL (NULL key with len,
  * len > 256), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_psk(weft_server *server, const void *key, size_t len);
+/* Requires the pre-shared key on ws:// and wss:// listeners too (on: 1;
+ * off by default, so browsers keep connecting there). The handshake is
+ * tcp://'s, as binary WebSocket messages after the 101 (whose head says
+ * "Weft-Psk: 1"; decision #26): the application hears of the connection
+ * (its connection event) only after the client proved the key; Primus's
+ * authorize runs before it, on the upgrade request. A wrong or missing
+ * key is told "authentication failed" and closed with 1008. Only the
+ * websockets transformer has it: weft_server_listen() on an HTTP URL is
+ * WEFT_EUNSUPPORTED with a key, this on, and engine.io or Vibe among the
+ * transformers. Without a key it does nothing. Errors: WEFT_EINVAL
+ * (NULL), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_psk_ws(weft_server *server, int on);
 
 /* Spark ids: by default 21 URL-safe random characters. A generator writes a
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
@@ -957,11 +969,14 @@ WEFT_EXTERN int weft_client_set_recovery(weft_client *c, int on, weft_client_rec
 WEFT_EXTERN int weft_client_recovered(const weft_client *c);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
 WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
-/* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk).
+/* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk),
+ * and on ws:// and wss:// (weft_server_set_psk_ws: after the 101).
  * A wrong key, a server without one, or a server that fails to prove the
  * same key end the connection with an error event of kind "http", status
  * 401 and the reason as its body, and no reconnection (unless
  * weft_client_set_retry_refused). Copied, wiped when the client is freed.
+ * With the engine.io or Vibe transformer weft_client_open() is
+ * WEFT_EUNSUPPORTED (they have no such handshake).
  * Errors: WEFT_EINVAL (NULL key with len, len > 256), WEFT_ESTATE (opened
  * already), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_client_set_psk(weft_client *c, const void *key, size_t len);
