@@ -394,6 +394,9 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *    empty name in a list, a name twice, or framings that cannot share a
  *    port.
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
+ *    On tcp://, tcps:// and ipc:// it is fast-tcp's object serializer:
+ *    object data is msgpack with "msgpack", JSON otherwise; the peer's
+ *    must match (decision #26).
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
  *  max_length: largest message in bytes, 10 MiB (close 1009 beyond).
@@ -425,7 +428,7 @@ enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
 WEFT_EXTERN int weft_server_set_queue_policy(weft_server *server, int policy);
 WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
 WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
-/* TLS for "wss://" URLs: PEM certificate (chain) and private key files,
+/* TLS for "wss://" and "tcps://" URLs: PEM certificate (chain) and key files,
  * loaded by weft_server_listen() (WEFT_EINVAL when unreadable or
  * mismatched; an error event of kind "tls" says which). Copied. */
 WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
@@ -877,7 +880,8 @@ typedef struct weft_client_events {
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see
- * weft_client_set_ca_file / _set_verify). "user:password@" before the
+ * weft_client_set_ca_file / _set_verify), as "tcps://" (fast-tcp over
+ * TLS) does. "user:password@" before the
  * host is sent as "Authorization: Basic" (percent-decoded first; a malformed
  * escape or a control character in it is WEFT_EURL). Errors: WEFT_EINVAL,
  * WEFT_EURL, WEFT_ENOMEM. */
@@ -889,7 +893,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
                                        void (*free_user)(void *user));
 
 /* Options (Primus's defaults); each returns WEFT_EINVAL for bad values.
- *  parser: "json" (default) or "msgpack".
+ *  parser: "json" (default) or "msgpack"; on fast-tcp URLs, the object
+ *    serializer (as weft_server_set_parser's; the server's must match).
  *  reconnect: min 500 ms, max 0 (unlimited), retries 10, factor 2. Attempt n
  *    waits min(round((rand + 1) * min * factor^(n-1)), max), rand in [0,1).
  *  strategy: comma-separated, case-insensitive list of "disconnect" (an open
