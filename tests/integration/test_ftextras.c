@@ -165,6 +165,15 @@ static void assert_echoed(run *r) {
   done(r);
 }
 
+/* Refused before opening: nothing reached the server's application. */
+static void assert_refused(run *r, const char *why) {
+  assert_int_equal(r->opened, 0);
+  assert_int_equal(r->server_data, 0);
+  assert_int_equal(r->status, 401);
+  assert_non_null(strstr(r->client_error, why));
+  done(r);
+}
+
 static void test_msgpack_objects(void **state) {
   (void)state;
   char dir[] = "/tmp/weft-ftx-XXXXXX", ipc[128];
@@ -214,11 +223,7 @@ static void test_tcps_psk(void **state) {
   cfg wrong = right;
   wrong.client_key = "another secret";
   go(&r, &wrong);
-  assert_int_equal(r.opened, 0);
-  assert_int_equal(r.server_data, 0);
-  assert_int_equal(r.status, 401);
-  assert_non_null(strstr(r.client_error, "authentication failed"));
-  done(&r);
+  assert_refused(&r, "authentication failed");
 }
 
 static void test_ws_psk(void **state) {
@@ -235,11 +240,7 @@ static void test_ws_psk(void **state) {
   cfg none = right;
   none.client_key = NULL;
   go(&r, &none);
-  assert_int_equal(r.opened, 0);
-  assert_int_equal(r.server_data, 0);
-  assert_int_equal(r.status, 401);
-  assert_non_null(strstr(r.client_error, "requires a pre-shared key"));
-  done(&r);
+  assert_refused(&r, "requires a pre-shared key");
 }
 
 static void test_api_errors(void **state) {

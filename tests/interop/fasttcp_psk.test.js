@@ -49,6 +49,7 @@ class PskPeer {
     });
   }
   wake() { for (const w of this.waiters.splice(0)) w(); }
+  end() { this.sock.destroy(); }
   async bytes(n, ms = 5000) {
     await h.waitUntil(() => this.buf.length >= n || this.sock.destroyed, ms, `${n} bytes`);
     const out = this.buf.subarray(0, n);
@@ -106,6 +107,48 @@ function connectCli(url, keyFile) {
   return st;
 }
 
+// 10 peers made by `make`, proven with `key`, each asking in a loop until
+// stillServed(): what both the tcp:// and the ws:// tests keep running.
+async function servedThroughout(t, make, key) {
+  const good = [];
+  for (let i = 0; i < 10; i++) {
+    const p = make();
+    t.after(() => p.end());
+    assert.deepStrictEqual(await p.handshake(key), { ok: true });
+    good.push(p);
+  }
+  const st = { stop: false, rounds: 0 };
+  st.pinging = Promise.all(good.map(async (p, i) => {
+    for (let id = 1; !st.stop; id++) {
+      assert.equal(await p.ask('ping', i, id), i);
+      st.rounds++;
+    }
+  }));
+  return st;
+}
+
+async function stillServed(st) {
+  const r0 = st.rounds;
+  await h.waitUntil(() => st.rounds >= r0 + 50, 10000, 'the 10 still served');
+  st.stop = true;
+  await st.pinging;
+}
+
+// weft's C client with the right key echoes; with a wrong one it is
+// refused, says why and stops.
+async function rightAndWrong(url, dir) {
+  const right = connectCli(url, path.join(dir, 'key'));
+  await h.waitUntil(() => /^open$/m.test(right.err), 5000, 'connect with the key');
+  right.child.stdin.write('{"hi":1}\n');
+  await h.waitUntil(() => right.out.includes('{"hi":1}'), 5000, 'echo with the key');
+  right.child.stdin.end();
+  await right.exited;
+  const wrong = connectCli(url, path.join(dir, 'wrong'));
+  wrong.child.stdin.write('{"never":1}\n');
+  assert.notEqual(await h.withTimeout(wrong.exited, 10000, 'weft connect with a wrong key'), 0);
+  assert.match(wrong.err, /authentication failed/);
+}
+
 for (const scheme of ['tcp', 'ipc']) {
   describe(`pre-shared key over ${scheme}://`, () => {
     test('right key works; wrong, missing, replayed, truncated are refused', { timeout: 40000 }, async (t) => {
@@ -122,38 +165,12 @@ for (const scheme of ['tcp', 'ipc']) {
       const connections = () => (srv.out.match(/^connection /gm) || []).length;
 
       // 10 authenticated peers, served throughout.
-      const good = [];
-      for (let i = 0; i < 10; i++) {
-        const p = new PskPeer(opts);
-        t.after(() => p.sock.destroy());
-        assert.deepStrictEqual(await p.handshake(key), { ok: true });
-        good.push(p);
-      }
-      let stop = false;
-      let rounds = 0;
-      const pinging = Promise.all(good.map(async (p, i) => {
-        for (let id = 1; !stop; id++) {
-          assert.equal(await p.ask('ping', i, id), i);
-          rounds++;
-        }
-      }));
+      const st = await servedThroughout(t, () => new PskPeer(opts), key);
       await h.waitUntil(() => connections() === 10, 5000, '10 connections');
 
-      // weft's C client with the right key: plain messages echo.
-      const right = connectCli(url, path.join(dir, 'key'));
-      await h.waitUntil(() => /^open$/m.test(right.err), 5000, 'connect with the key');
-      right.child.stdin.write('{"hi":1}\n');
-      await h.waitUntil(() => right.out.includes('{"hi":1}'), 5000, 'echo with the key');
-      right.child.stdin.end();
-      await right.exited;
-
-      // Wrong key: refused on both sides, the client says why and stops.
-      const before = connections();
-      const wrong = connectCli(url, path.join(dir, 'wrong'));
-      wrong.child.stdin.write('{"never":1}\n');
-      const code = await h.withTimeout(wrong.exited, 10000, 'weft connect with a wrong key');
-      assert.notEqual(code, 0);
-      assert.match(wrong.err, /authentication failed/);
+      // weft's C client: the right key echoes, a wrong one is refused.
+      const before = connections() + 1;
+      await rightAndWrong(url, dir);
 
       // No key: npm fast-tcp's client is never registered, and is closed.
       const nokey = new ft.Socket({ ...opts, reconnect: false });
@@ -182,10 +199,7 @@ for (const scheme of ['tcp', 'ipc']) {
       // Only the right key's connections reached the application.
       assert.equal(connections(), before + 1, 'one more connection: the first of the replay pair');
       assert.ok(!srv.out.includes('never'));
-      const r0 = rounds;
-      await h.waitUntil(() => rounds >= r0 + 50, 10000, 'the 10 still served');
-      stop = true;
-      await pinging;
+      await stillServed(st);
     });
   });
 }
@@ -223,7 +237,8 @@ class PskWsPeer {
     assert.deepStrictEqual(v.subarray(1), hmac(key, 'weft-psk-1 server', nc, ns), 'the server proves the key');
     return { ok: true };
   }
-  async ask(i, id) {
+  end() { this.ws.terminate(); }
+  async ask(event, i, id) {
     const want = JSON.stringify({ i, id });
     this.ws.send(want);
     await h.waitUntil(() => this.msgs.some((m) => m.d.toString() === want), 5000, `echo ${id}`);
@@ -245,37 +260,10 @@ describe('pre-shared key over ws:// (--psk-ws)', () => {
     const port = Number(new URL(url).port);
     const connections = () => (srv.out.match(/^connection /gm) || []).length;
 
-    const good = [];
-    for (let i = 0; i < 10; i++) {
-      const p = new PskWsPeer(url);
-      t.after(() => p.ws.terminate());
-      assert.deepStrictEqual(await p.handshake(key), { ok: true });
-      good.push(p);
-    }
-    let stop = false;
-    let rounds = 0;
-    const pinging = Promise.all(good.map(async (p, i) => {
-      for (let id = 1; !stop; id++) {
-        assert.equal(await p.ask(i, id), i);
-        rounds++;
-      }
-    }));
+    const st = await servedThroughout(t, () => new PskWsPeer(url), key);
     await h.waitUntil(() => connections() === 10, 5000, '10 connections');
-
-    // weft's C client with the right key.
-    const right = connectCli(url, path.join(dir, 'key'));
-    await h.waitUntil(() => /^open$/m.test(right.err), 5000, 'connect with the key');
-    right.child.stdin.write('{"hi":1}\n');
-    await h.waitUntil(() => right.out.includes('{"hi":1}'), 5000, 'echo with the key');
-    right.child.stdin.end();
-    await right.exited;
-
-    // Wrong key: refused on both sides.
-    const before = connections();
-    const wrong = connectCli(url, path.join(dir, 'wrong'));
-    wrong.child.stdin.write('{"never":1}\n');
-    assert.notEqual(await h.withTimeout(wrong.exited, 10000, 'weft connect with a wrong key'), 0);
-    assert.match(wrong.err, /authentication failed/);
+    const before = connections() + 1;
+    await rightAndWrong(url, dir);
 
     // No key: weft's client says why; a WebSocket that just talks is closed
     // with 1008 after the challenge, its message never delivered.
@@ -320,10 +308,7 @@ describe('pre-shared key over ws:// (--psk-ws)', () => {
 
     assert.equal(connections(), before + 1, 'one more connection: the first of the replay pair');
     assert.ok(!srv.out.includes('never'));
-    const r0 = rounds;
-    await h.waitUntil(() => rounds >= r0 + 50, 10000, 'the 10 still served');
-    stop = true;
-    await pinging;
+    await stillServed(st);
   });
 
   test('a key on the client only is refused; engine.io with --psk-ws does not listen', { timeout: 15000 }, async (t) => {

@@ -76,12 +76,7 @@ static void enqueue_raw(weft__ft_conn *fc, const void *p, size_t n) {
 /* The server refuses: a verdict with the reason, then the close. */
 static void psk_refuse(weft__ft_conn *fc, const char *why) {
   uint8_t v[3 + 64];
-  size_t n = strlen(why) < 64 ? strlen(why) : 64;
-  v[0] = 1;
-  v[1] = (uint8_t)n;
-  v[2] = 0;
-  memcpy(v + 3, why, n);
-  enqueue_raw(fc, v, 3 + n);
+  enqueue_raw(fc, v, weft__psk_refusal(why, v));
   fc->psk = WEFT__FT_PSK_DONE;
   linger(fc);
 }

@@ -51,14 +51,9 @@ void weft__ws_psk_free(weft__ws_conn *w) {
 /* The server refuses: the verdict, a close frame, and the end. */
 static void refuse(weft__ws_conn *w, const char *why) {
   uint8_t v[3 + 64];
-  size_t n = strlen(why) < 64 ? strlen(why) : 64;
-  v[0] = 1;
-  v[1] = (uint8_t)n;
-  v[2] = 0;
-  memcpy(v + 3, why, n);
+  size_t n = weft__psk_refusal(why, v);
   weft__ws_psk_free(w);
-  if (weft__ws_send_binary(w, v, 3 + n) != 0 ||
-      weft__ws_send_close(w, WEFT__CLOSE_POLICY, why) != 0) {
+  if (weft__ws_send_binary(w, v, n) != 0 || weft__ws_send_close(w, WEFT__CLOSE_POLICY, why) != 0) {
     weft__ws_abort(&w->base);
     return;
   }
