@@ -4,7 +4,7 @@
  * with binary inside arrive whole over tcp:// and ipc://; a json peer of a
  * msgpack server is closed and delivers nothing), tcps:// with the test
  * certificate and a pre-shared key (a wrong key is refused), the key over
- * ws:// (weft_server_set_psk_ws), and the API's errors. A guard timer
+ * ws:// and wss:// (weft_server_set_psk_ws), and the API's errors. A guard timer
  * bounds each run.
  */
 #include <setjmp.h>
@@ -236,6 +236,11 @@ static void test_ws_psk(void **state) {
                .server_parser = "msgpack",
                .client_parser = "msgpack"};
   go(&r, &right);
+  assert_echoed(&r);
+  cfg secure = right; /* wss:// too */
+  secure.listen = "wss://127.0.0.1:0/primus";
+  secure.tls = 1;
+  go(&r, &secure);
   assert_echoed(&r);
   cfg none = right;
   none.client_key = NULL;
