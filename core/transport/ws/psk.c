@@ -117,9 +117,10 @@ void weft__ws_psk_message(weft__ws_conn *w, int binary, const uint8_t *data, siz
       return;
     }
     k->phase = PSK_VERDICT;
-  } else if (binary && len >= 3 && data[0] == 1 && len == 3 + (size_t)data[1]) {
+  } else if (binary && len >= 3 && data[0] == 1 && len == 3 + (data[1] | (size_t)data[2] << 8)) {
     char why[300];
-    snprintf(why, sizeof(why), "refused by the server: %.*s", (int)data[1], (const char *)data + 3);
+    int n = len - 3 < 200 ? (int)(len - 3) : 200;
+    snprintf(why, sizeof(why), "refused by the server: %.*s", n, (const char *)data + 3);
     refused(w, why);
   } else if (!binary || len != WEFT__PSK_OK || data[0] != 0 ||
              weft__psk_verify(k->key, k->klen, ns, nc, data + 1) != 0) {
