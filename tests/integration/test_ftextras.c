@@ -209,43 +209,33 @@ static void test_serializer_mismatch(void **state) {
   done(&r);
 }
 
-static void test_tcps_psk(void **state) {
-  (void)state;
+/* A keyed msgpack pair on `url` (tls: with the test certificate) echoes;
+ * the same with the client's key replaced by `other` is refused (`why`). */
+static void keyed(const char *url, int tls, int psk_ws, const char *other, const char *why) {
   run r;
-  cfg right = {.listen = "tcps://127.0.0.1:0",
-               .tls = 1,
+  cfg right = {.listen = url,
+               .tls = tls,
+               .psk_ws = psk_ws,
                .server_key = "a shared secret",
                .client_key = "a shared secret",
                .server_parser = "msgpack",
                .client_parser = "msgpack"};
   go(&r, &right);
   assert_echoed(&r);
-  cfg wrong = right;
-  wrong.client_key = "another secret";
-  go(&r, &wrong);
-  assert_refused(&r, "authentication failed");
+  right.client_key = other;
+  go(&r, &right);
+  assert_refused(&r, why);
+}
+
+static void test_tcps_psk(void **state) {
+  (void)state;
+  keyed("tcps://127.0.0.1:0", 1, 0, "another secret", "authentication failed");
 }
 
 static void test_ws_psk(void **state) {
   (void)state;
-  run r;
-  cfg right = {.listen = "ws://127.0.0.1:0/primus",
-               .psk_ws = 1,
-               .server_key = "k",
-               .client_key = "k",
-               .server_parser = "msgpack",
-               .client_parser = "msgpack"};
-  go(&r, &right);
-  assert_echoed(&r);
-  cfg secure = right; /* wss:// too */
-  secure.listen = "wss://127.0.0.1:0/primus";
-  secure.tls = 1;
-  go(&r, &secure);
-  assert_echoed(&r);
-  cfg none = right;
-  none.client_key = NULL;
-  go(&r, &none);
-  assert_refused(&r, "requires a pre-shared key");
+  keyed("ws://127.0.0.1:0/primus", 0, 1, NULL, "requires a pre-shared key");
+  keyed("wss://127.0.0.1:0/primus", 1, 1, "another secret", "authentication failed");
 }
 
 static void test_api_errors(void **state) {
