@@ -43,6 +43,7 @@ typedef struct serve_opts {
   const char *psk_file;
   const char *queue_policy;
   int compression, ping_set;
+  int psk_ws; /* --psk-ws */
   const char *listen[MAX_LISTEN];
   int n_listen;
   int log_level;
@@ -416,6 +417,10 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
       o->compression = 1;
       continue;
     }
+    if (strcmp(argv[i], "--psk-ws") == 0) {
+      o->psk_ws = 1;
+      continue;
+    }
     if (serve_option(o, argv[i], i + 1 < argc ? argv[i + 1] : NULL)) return -1;
     i++;
   }
@@ -518,6 +523,7 @@ static int serve(int argc, char **argv) {
     int n = weft_cli_read_psk(o.psk_file, key);
     if (n < 0 || weft_server_set_psk(a.server, key, (size_t)n) != 0) return quit(&a, 2);
   }
+  weft_server_set_psk_ws(a.server, o.psk_ws);
   weft_emitter *em;
   if (!a.broadcast && !a.chat &&
       ((rc = weft_emitter_server(a.server, &em)) != 0 ||

@@ -15,7 +15,7 @@ static int is_unix(const char *scheme) {
 
 int weft__url_secure(const weft__url *u) {
   return strcmp(u->scheme, "wss") == 0 || strcmp(u->scheme, "https") == 0 ||
-         strcmp(u->scheme, "wss+unix") == 0;
+         strcmp(u->scheme, "wss+unix") == 0 || strcmp(u->scheme, "tcps") == 0;
 }
 
 /* Copies the path part p[0..n) ("/x?y", or "?y" meaning "/?y"). */

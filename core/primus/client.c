@@ -307,6 +307,10 @@ int weft_client_open(weft_client *c) {
   if (!c) return WEFT_EINVAL;
   if (c->ended || c->destroyed) return WEFT_ECLOSED;
   if (c->state != WEFT_CLIENT_CLOSED || c->conn || c->spec || c->retry_pending) return WEFT_ESTATE;
+  /* The key is proven on fast-tcp and WebSocket only (decision #26). */
+  if (c->psk_len && strcmp(c->transport->name, "websockets") != 0 &&
+      strcmp(c->transport->name, "fast-tcp") != 0)
+    return WEFT_EUNSUPPORTED;
   if (c->secure && !c->tls) {
     char err[256];
     int rc = weft__tls_ctx_client(&c->tls, c->ca_file, c->verify, err, sizeof(err));

@@ -94,7 +94,7 @@ static int seal_batch(weft_client *c) {
 int weft__client_encode(weft_client *c, const weft_value *v, weft__payload **out) {
   /* A framing that encodes messages itself (fast-tcp) frames them now: the
    * offline queue holds its frames. */
-  if (c->transport->conn.encode) return c->transport->conn.encode(NULL, v, out);
+  if (c->transport->conn.encode) return c->transport->conn.encode(NULL, v, c->parser, out);
   return weft__message_encode(c->parser, c->loop, v, out);
 }
 
@@ -338,7 +338,8 @@ static void dial(weft_client *c) {
                          .ev = &client_events,
                          .owner = c,
                          .psk = c->psk,
-                         .psk_len = c->psk_len};
+                         .psk_len = c->psk_len,
+                         .parser = c->parser};
   c->rs_recovered = 0;
   if (weft__client_resume_url(c, &p.url)) { /* too long: this attempt without */
     p.url = c->url;

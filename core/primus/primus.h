@@ -143,6 +143,7 @@ struct weft_server {
   char *tls_cert, *tls_key;
   uint8_t psk[256]; /* tcp:// and ipc://: fast-tcp's PSK handshake (psk_len 0: none) */
   size_t psk_len;
+  uint8_t psk_ws; /* … on ws:// and wss:// too (decision #26) */
   struct weft__tls_ctx *tls;
   weft__http_site site; /* assets, static folder, origins, proxies, the spec */
 

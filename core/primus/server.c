@@ -173,8 +173,13 @@ static int listen_url(weft_server *s, const char *url, int attached) {
   p.unix_mode = s->unix_mode;
   p.owner_size = offsetof(weft_spark, conn);
   p.ev = &weft__spark_events;
-  p.psk = s->psk_len ? s->psk : NULL;
-  p.psk_len = s->psk_len;
+  /* The key on HTTP framings only when asked (decision #26), and only for
+   * WebSocket: engine.io's and Vibe's requests have no such handshake. */
+  p.psk = s->psk_len && (alone || s->psk_ws) ? s->psk : NULL;
+  p.psk_len = p.psk ? s->psk_len : 0;
+  for (size_t i = 0; p.psk && !alone && i < s->n_transports; i++)
+    if (strcmp(s->transports[i]->name, "websockets") != 0) return WEFT_EUNSUPPORTED;
+  p.parser = s->parser;
   p.admit = weft__spark_admit;
   p.closed = on_listener_closed;
   p.user = s;
@@ -200,6 +205,14 @@ int weft_server_set_psk(weft_server *s, const void *key, size_t len) {
   OPENSSL_cleanse(s->psk, sizeof(s->psk));
   if (len) memcpy(s->psk, key, len);
   s->psk_len = len;
+  return 0;
+}
+
+int weft_server_set_psk_ws(weft_server *s, int on) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
+  s->psk_ws = on != 0;
   return 0;
 }
 

@@ -208,7 +208,7 @@ static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, co
     own = p->kind == WEFT__P_TEXT ? weft_value_new_string((const char *)p->data, p->len)
                                   : weft_value_new_binary(p->data, p->len);
   if (!msg) msg = own;
-  *rc = msg ? c->conn.tran->conn.encode(&c->conn, msg, &v) : WEFT_ENOMEM;
+  *rc = msg ? c->conn.tran->conn.encode(&c->conn, msg, c->server->parser, &v) : WEFT_ENOMEM;
   weft_value_free(own);
   if (*rc) return NULL;
   weft__payload_add_variant(p, v, WEFT__TAG_ENCODED);
@@ -313,7 +313,7 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   if (c->conn.tran->conn.encode && !shared) {
     /* One spark of a framing that encodes itself (fast-tcp): its frame
      * only, not the server's encoding too. */
-    rc = c->conn.tran->conn.encode(&c->conn, out, &p);
+    rc = c->conn.tran->conn.encode(&c->conn, out, c->server->parser, &p);
     if (rc == 0) rc = send_frame(c, p, NULL, 1, 1);
     weft_value_free(owned);
     weft__payload_release(p);

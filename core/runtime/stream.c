@@ -347,6 +347,7 @@ static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
     }
     if (rc == 0) return;
     s->tls_ready = 1;
+    if (s->tell_ready) s->ops->read(s, loop->tbuf, 0);
   }
   while (!s->closed && !s->yielded && !s->paused) {
     long r = weft__tls_read(s->tls, loop->tbuf, sizeof(loop->tbuf));

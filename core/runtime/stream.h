@@ -71,6 +71,9 @@ struct weft__stream {
   size_t queued; /* bytes queued, not yet written */
   size_t held;   /* memory the queue holds: its payloads and their slots */
   size_t inflight_n;
+  /* Set by the owner: once the TLS handshake is done, read is offered zero
+   * bytes (a server framing that speaks first: fast-tcp over tcps://). */
+  uint8_t tell_ready;
   /* TLS: frames wait in pq as plaintext until the flush encrypts them into
    * q; until the handshake is done they just wait. */
   struct weft__tls *tls;

@@ -106,6 +106,9 @@ typedef struct weft__listen_params {
    * psk_len 0: none. Copied by the listener. */
   const uint8_t *psk;
   size_t psk_len;
+  /* The owner's parser (framings whose values carry encoded objects:
+   * fast-tcp's object data); NULL: JSON. */
+  const struct weft__parser_ops *parser;
   /* A peer asks to open a connection: answer with accept or reject, now or
    * later. */
   void (*admit)(weft__conn *c, void *user);
@@ -140,6 +143,7 @@ typedef struct weft__dial_params {
   void *owner;
   const uint8_t *psk; /* as in weft__listen_params: copied by the dialer */
   size_t psk_len;
+  const struct weft__parser_ops *parser; /* as in weft__listen_params */
 } weft__dial_params;
 
 enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };
@@ -207,8 +211,11 @@ struct weft__transport {
      * then takes. The owner caches it on the payload it encoded for other
      * framings (variant WEFT__TAG_ENCODED), so a broadcast is encoded once
      * per framing. Such a framing has no Primus heartbeat (its peers do
-     * not answer pings). Returns 0, WEFT_EINVAL or WEFT_ENOMEM. */
-    int (*encode)(weft__conn *c, const weft_value *msg, weft__payload **out);
+     * not answer pings). `objects`: the owner's parser, which encodes
+     * object data (NULL: JSON); c may be NULL (a client offline). Returns
+     * 0, WEFT_EINVAL or WEFT_ENOMEM. */
+    int (*encode)(weft__conn *c, const weft_value *msg, const struct weft__parser_ops *objects,
+                  weft__payload **out);
   } conn;
   /* The framing keeps connections alive itself (Vibe's heartbeat): the
    * owner sends no primus::ping on them. */

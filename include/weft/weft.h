@@ -399,6 +399,9 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *    empty name in a list, a name twice, or framings that cannot share a
  *    port.
  *  parser: "json" (default), "msgpack" or "raw" — WEFT_EINVAL for another.
+ *    On tcp://, tcps:// and ipc:// it is fast-tcp's object serializer:
+ *    object data is msgpack with "msgpack", JSON otherwise; the peer's
+ *    must match (decision #26).
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
  *  max_length: largest message in bytes, 10 MiB (close 1009 beyond).
@@ -430,7 +433,7 @@ enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
 WEFT_EXTERN int weft_server_set_queue_policy(weft_server *server, int policy);
 WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
 WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
-/* TLS for "wss://" URLs: PEM certificate (chain) and private key files,
+/* TLS for "wss://" and "tcps://" URLs: PEM certificate (chain) and key files,
  * loaded by weft_server_listen() (WEFT_EINVAL when unreadable or
  * mismatched; an error event of kind "tls" says which). Copied. */
 WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
@@ -443,6 +446,18 @@ WEFT_EXTERN int weft_server_set_tls(weft_server *server, const char *cert_file,
  * wiped when the server is freed. Errors: WEFT_EINVAL (NULL key with len,
  * len > 256), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_psk(weft_server *server, const void *key, size_t len);
+/* Requires the pre-shared key on ws:// and wss:// listeners too (on: 1;
+ * off by default, so browsers keep connecting there). The handshake is
+ * tcp://'s, as binary WebSocket messages after the 101 (whose head says
+ * "Weft-Psk: 1"; decision #26): the application hears of the connection
+ * (its connection event) only after the client proved the key; Primus's
+ * authorize runs before it, on the upgrade request. A wrong or missing
+ * key is told "authentication failed" and closed with 1008. Only the
+ * websockets transformer has it: weft_server_listen() on an HTTP URL is
+ * WEFT_EUNSUPPORTED with a key, this on, and engine.io or Vibe among the
+ * transformers. Without a key it does nothing. Errors: WEFT_EINVAL
+ * (NULL), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_psk_ws(weft_server *server, int on);
 
 /* Spark ids: by default 21 URL-safe random characters. A generator writes a
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
@@ -870,7 +885,8 @@ typedef struct weft_client_events {
  * does not connect until weft_client_open() (Primus's `manual` mode is the
  * only mode: the application decides when). "wss://" connects over TLS with
  * the server's certificate verified against the system's trust store (see
- * weft_client_set_ca_file / _set_verify). "user:password@" before the
+ * weft_client_set_ca_file / _set_verify), as "tcps://" (fast-tcp over
+ * TLS) does. "user:password@" before the
  * host is sent as "Authorization: Basic" (percent-decoded first; a malformed
  * escape or a control character in it is WEFT_EURL). Errors: WEFT_EINVAL,
  * WEFT_EURL, WEFT_ENOMEM. */
@@ -882,7 +898,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
                                        void (*free_user)(void *user));
 
 /* Options (Primus's defaults); each returns WEFT_EINVAL for bad values.
- *  parser: "json" (default) or "msgpack".
+ *  parser: "json" (default) or "msgpack"; on fast-tcp URLs, the object
+ *    serializer (as weft_server_set_parser's; the server's must match).
  *  reconnect: min 500 ms, max 0 (unlimited), retries 10, factor 2. Attempt n
  *    waits min(round((rand + 1) * min * factor^(n-1)), max), rand in [0,1).
  *  strategy: comma-separated, case-insensitive list of "disconnect" (an open
@@ -962,11 +979,14 @@ WEFT_EXTERN int weft_client_set_recovery(weft_client *c, int on, weft_client_rec
 WEFT_EXTERN int weft_client_recovered(const weft_client *c);
 WEFT_EXTERN int weft_client_add_header(weft_client *c, const char *name, const char *value);
 WEFT_EXTERN int weft_client_set_ca_file(weft_client *c, const char *path);
-/* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk).
+/* The pre-shared key to prove on tcp:// and ipc:// (weft_server_set_psk),
+ * and on ws:// and wss:// (weft_server_set_psk_ws: after the 101).
  * A wrong key, a server without one, or a server that fails to prove the
  * same key end the connection with an error event of kind "http", status
  * 401 and the reason as its body, and no reconnection (unless
  * weft_client_set_retry_refused). Copied, wiped when the client is freed.
+ * With the engine.io or Vibe transformer weft_client_open() is
+ * WEFT_EUNSUPPORTED (they have no such handshake).
  * Errors: WEFT_EINVAL (NULL key with len, len > 256), WEFT_ESTATE (opened
  * already), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_client_set_psk(weft_client *c, const void *key, size_t len);

@@ -81,6 +81,9 @@ typedef struct weft__ft_msg {
   int64_t i; /* integer */
   double d;  /* double */
   int b;     /* boolean: 0 or 1 */
+  /* Object data's encoding (the owner's parser; NULL: JSON), set by the
+   * mapping, not by the codec. */
+  const struct weft__parser_ops *objects;
 } weft__ft_msg;
 
 /* Parses the frame at the start of buf[0..len), whose whole size (prefix

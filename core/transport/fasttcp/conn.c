@@ -76,12 +76,7 @@ static void enqueue_raw(weft__ft_conn *fc, const void *p, size_t n) {
 /* The server refuses: a verdict with the reason, then the close. */
 static void psk_refuse(weft__ft_conn *fc, const char *why) {
   uint8_t v[3 + 64];
-  size_t n = strlen(why) < 64 ? strlen(why) : 64;
-  v[0] = 1;
-  v[1] = (uint8_t)n;
-  v[2] = 0;
-  memcpy(v + 3, why, n);
-  enqueue_raw(fc, v, 3 + n);
+  enqueue_raw(fc, v, weft__psk_refusal(why, v));
   fc->psk = WEFT__FT_PSK_DONE;
   linger(fc);
 }
@@ -195,6 +190,7 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
     fc->io.need = 0;
     if (fc->client && client_control(fc, &m)) continue;
     if (fc->state != WEFT__FT_OPEN) continue;
+    m.objects = fc->objects;
     int rc = weft__ft_inbound(&m, deliver, fc, &why);
     if (rc) {
       weft__ft_fail(fc, rc, why);
@@ -212,14 +208,15 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
 
 /* ---- frames out ---- */
 
-int weft__ft_encode(weft__conn *c, const weft_value *msg, weft__payload **out) {
+int weft__ft_encode(weft__conn *c, const weft_value *msg, const weft__parser_ops *objects,
+                    weft__payload **out) {
   *out = NULL;
   if (!msg) return WEFT_EINVAL;
   /* A client's conn may be NULL (offline): its own buffer then. */
   weft_loop *loop = c ? ((weft__ft_conn *)c)->io.loop : NULL;
   weft__buf own = {0}, *b = loop ? &loop->scratch : &own;
   b->len = 0;
-  int rc = weft__ft_outbound(msg, b);
+  int rc = weft__ft_outbound(msg, objects, b);
   if (rc == 0 && !(*out = loop ? weft__payload_take(loop, WEFT__P_RAW, b->data, b->len)
                                : weft__payload_new(WEFT__P_RAW, b->data, b->len)))
     rc = WEFT_ENOMEM;
@@ -283,7 +280,9 @@ int weft__ft_closed(weft__ft_conn *fc, const weft__fault *why) {
 /* ---- the stream ---- */
 
 static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
-  return weft__ft_read(of_io(io), data, len);
+  weft__ft_conn *fc = of_io(io);
+  if (fc->tls_wait) weft__ft_begin(fc); /* the TLS handshake is done (tell_ready) */
+  return weft__ft_read(fc, data, len);
 }
 
 static void on_eof(weft__stream *io, int uverr) {

@@ -63,7 +63,10 @@ static size_t dial_read(weft__stream *io, uint8_t *data, size_t len) {
 
 static void dial_eof(weft__stream *io, int uverr) {
   ft_dconn *d = WEFT__CONTAINER(io, ft_dconn, fc.io);
-  if (d->fc.state == WEFT__FT_NEW)
+  const char *tls_err = weft__stream_tls_error(io); /* tcps:// */
+  if (d->fc.state == WEFT__FT_NEW && *tls_err)
+    fail(d, WEFT_EPROTO, "tls", tls_err);
+  else if (d->fc.state == WEFT__FT_NEW)
     fail(d, WEFT_ECLOSED, "connect", "the server closed before naming the connection");
   else
     weft__ft_stream_ops.eof(io, uverr);
@@ -94,13 +97,15 @@ int weft__ft_dial(const weft__dial_params *p, weft__conn **out) {
   fc->key = d->key;
   fc->klen = p->psk_len;
   fc->rand = &d->rand;
+  fc->objects = weft__ft_objects(p->parser);
   fc->psk = p->psk_len ? WEFT__FT_PSK_CHALLENGE : WEFT__FT_PSK_DONE;
   d->loop = p->loop;
   p->loop->users++;
   weft__stream_init(&fc->io, p->loop, weft__url_stream_kind(&p->url), &dial_ops_full);
   *out = &fc->base;
   d->connecting = 1;
-  int rc = weft__connector_start(&fc->connector, &fc->io, &p->url, on_connected);
+  int rc = p->tls ? weft__stream_tls(&fc->io, p->tls, 0, p->url.host) : 0;
+  if (rc == 0) rc = weft__connector_start(&fc->connector, &fc->io, &p->url, on_connected);
   if (rc) {
     d->connecting = 0;
     fail(d, rc, "connect", weft_strerror(rc));

@@ -12,6 +12,7 @@
 
 #include "base/rand.h"
 #include "codec.h"
+#include "parser/parser.h"
 #include "psk.h"
 #include "runtime/net.h"
 #include "runtime/stream.h"
@@ -51,6 +52,10 @@ typedef struct weft__ft_conn {
   size_t klen;
   weft__rand *rand;
   uint64_t born;
+  /* tcps://: the TLS handshake is not done (since `born`). */
+  uint8_t tls_wait;
+  /* Object data's encoding (weft__ft_objects of the owner's parser). */
+  const weft__parser_ops *objects;
   weft__http_req req;
   weft__connector connector; /* a dialed connection's */
 } weft__ft_conn;
@@ -76,8 +81,12 @@ struct weft__ft_listener {
  * WEFT_ENOMEM. */
 int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_value *v), void *u,
                      const char **why);
-/* The frame(s) for one outgoing message, appended to `out`. */
-int weft__ft_outbound(const weft_value *msg, weft__buf *out);
+/* The frame(s) for one outgoing message, appended to `out`; object data
+ * encoded by `objects` (weft__ft_objects). */
+int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, weft__buf *out);
+/* The object serializer for an owner's parser: json and msgpack as they
+ * are, JSON for raw (which encodes no objects) and NULL. */
+const weft__parser_ops *weft__ft_objects(const weft__parser_ops *owner);
 /* A frame of one type, event and string data (register, error). */
 int weft__ft_frame_str(weft__buf *out, int mt, const char *event, const char *data);
 
@@ -92,7 +101,8 @@ void weft__ft_open(weft__ft_conn *fc);
 void weft__ft_fail(weft__ft_conn *fc, int code, const char *why);
 int weft__ft_closed(weft__ft_conn *fc, const weft__fault *why);
 int weft__ft_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
-int weft__ft_encode(weft__conn *c, const weft_value *msg, weft__payload **out);
+int weft__ft_encode(weft__conn *c, const weft_value *msg, const weft__parser_ops *objects,
+                    weft__payload **out);
 void weft__ft_hold(weft__conn *c);
 size_t weft__ft_queued(const weft__conn *c, size_t *held);
 void weft__ft_close(weft__conn *c, int code, const char *reason);
@@ -109,6 +119,9 @@ void weft__ft_stop(weft__listener *l, int hard);
 int weft__ft_adopt(weft__listener *l, int fd, const void *head, size_t n, int once);
 void weft__ft_gone(weft__ft_conn *fc);  /* unlinks and frees a server connection */
 void weft__ft_admit(weft__ft_conn *fc); /* hands a server connection to its owner */
+/* A server connection's start once its bytes are plain (at once, or when
+ * the TLS handshake of tcps:// is done): the PSK challenge or the admit. */
+void weft__ft_begin(weft__ft_conn *fc);
 const weft__http_req *weft__ft_peer(const weft__conn *c);
 const char *weft__ft_id(const weft__conn *c);
 

@@ -40,6 +40,7 @@ static weft__ft_conn *conn_new(weft__ft_listener *fl, int kind) {
   fc->key = fl->key;
   fc->klen = fl->klen;
   fc->rand = &fl->rand;
+  fc->objects = weft__ft_objects(l->p.parser);
   size_t extra = WEFT__FT_PREFIX + WEFT__FT_FIXED + WEFT__FT_EVENT_MAX;
   fc->max = l->p.max_length > SIZE_MAX - extra ? SIZE_MAX : l->p.max_length + extra;
   uint8_t r[20];
@@ -78,15 +79,24 @@ void weft__ft_admit(weft__ft_conn *fc) {
   fc->admitting = 0;
 }
 
-/* With a key, the challenge first: admission waits for the answer. */
+/* Over TLS, nothing before the handshake is done (weft__ft_begin then). */
 static void start(weft__ft_conn *fc) {
   weft__listener *l = fc->fl->l;
   weft__stream_peer(&fc->io, fc->req.address, sizeof(fc->req.address), &fc->req.port);
+  fc->tls_wait = fc->io.tell_ready = l->p.tls != NULL;
+  fc->born = uv_now(l->p.loop->uv);
   if ((l->p.tls && weft__stream_tls(&fc->io, l->p.tls, 1, NULL) != 0) ||
       weft__stream_start(&fc->io) != 0) {
     weft__ft_abort(&fc->base);
     return;
   }
+  if (!fc->tls_wait) weft__ft_begin(fc);
+}
+
+/* With a key, the challenge first: admission waits for the answer. */
+void weft__ft_begin(weft__ft_conn *fc) {
+  weft__listener *l = fc->fl->l;
+  fc->tls_wait = 0;
   if (!fc->klen) {
     weft__ft_admit(fc);
     return;
@@ -105,12 +115,13 @@ static void start(weft__ft_conn *fc) {
   fc->born = uv_now(l->p.loop->uv);
 }
 
-/* Handshakes that take too long end (a truncated one never completes). */
+/* Handshakes (PSK, TLS) that take too long end (a truncated one never
+ * completes). */
 static void on_sweep(uv_timer_t *t) {
   weft__ft_listener *fl = t->data;
   uint64_t now = uv_now(t->loop);
   for (weft__ft_conn *fc = fl->conns; fc; fc = fc->next)
-    if (fc->psk == WEFT__FT_PSK_ANSWER && now - fc->born >= WEFT__PSK_MS) {
+    if ((fc->psk == WEFT__FT_PSK_ANSWER || fc->tls_wait) && now - fc->born >= WEFT__PSK_MS) {
       fc->psk = WEFT__FT_PSK_DONE;
       weft__ft_abort(&fc->base);
     }
@@ -193,6 +204,8 @@ int weft__ft_bind(weft__listener *l) {
     memcpy(fl->key, l->p.psk, l->p.psk_len);
     fl->klen = l->p.psk_len;
     l->p.psk = NULL; /* the copy is ours */
+  }
+  if (l->p.psk_len || l->p.tls) {
     uv_timer_init(l->p.loop->uv, &fl->sweep);
     fl->sweep.data = fl;
     fl->sweep_open = 1;

@@ -28,7 +28,7 @@ static int data_value(const weft__ft_msg *m, weft_value **out) {
   case WEFT__FT_DT_DECIMAL: *out = weft_value_new_float(m->d); break;
   case WEFT__FT_DT_BOOLEAN: *out = weft_value_new_bool(m->b); break;
   case WEFT__FT_DT_OBJECT: {
-    int rc = weft_value_decode("json", m->data, m->data_len, out, NULL);
+    int rc = weft_value_decode(weft__ft_objects(m->objects)->name, m->data, m->data_len, out, NULL);
     return rc == WEFT_ENOMEM ? rc : rc ? WEFT_EPARSE : 0;
   }
   default: return 0; /* empty */
@@ -223,7 +223,9 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
   default: *why = "routed streams are not supported"; return WEFT_EPROTO;
   }
   if ((rc = data_value(m, &v)) != 0) {
-    if (rc == WEFT_EPARSE) *why = "object data that is not JSON";
+    if (rc == WEFT_EPARSE)
+      *why = m->objects == &weft__parser_msgpack ? "object data that is not msgpack"
+                                                 : "object data that is not JSON";
     return rc;
   }
   const char *ev = m->event;
@@ -300,7 +302,7 @@ static int put(weft__buf *out, weft__ft_msg *m, const weft_value *v, weft__buf *
     m->data = b;
     break;
   default: {
-    int rc = weft__parser_json.encode(v, obj);
+    int rc = weft__ft_objects(m->objects)->encode(v, obj);
     if (rc) return rc;
     m->dt = WEFT__FT_DT_OBJECT;
     m->data = obj->data;
@@ -399,8 +401,13 @@ static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, i
   return rc;
 }
 
-int weft__ft_outbound(const weft_value *msg, weft__buf *out) {
-  weft__ft_msg m = {.mt = WEFT__FT_MT_DATA, .event = WEFT__FT_PLAIN_EVENT, .event_len = 4};
+const weft__parser_ops *weft__ft_objects(const weft__parser_ops *owner) {
+  return owner && owner != &weft__parser_raw ? owner : &weft__parser_json;
+}
+
+int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, weft__buf *out) {
+  weft__ft_msg m = {
+      .mt = WEFT__FT_MT_DATA, .event = WEFT__FT_PLAIN_EVENT, .event_len = 4, .objects = objects};
   const weft_value *v = msg;
   weft_value pair = {0};
   weft__buf obj = {0};

@@ -25,6 +25,15 @@ static int mac(const uint8_t *key, size_t klen, const char *label, const uint8_t
   return 0;
 }
 
+size_t weft__psk_refusal(const char *why, uint8_t out[3 + 64]) {
+  size_t n = strlen(why) < 64 ? strlen(why) : 64;
+  out[0] = 1;
+  out[1] = (uint8_t)n;
+  out[2] = 0;
+  memcpy(out + 3, why, n);
+  return 3 + n;
+}
+
 int weft__psk_challenge(weft__rand *r, uint8_t out[WEFT__PSK_CHALLENGE],
                         uint8_t ns[WEFT__PSK_NONCE]) {
   if (weft__rand_bytes(r, ns, WEFT__PSK_NONCE) != 0) return WEFT_EIO;

@@ -33,6 +33,10 @@ enum {
 
 extern const uint8_t weft__psk_magic[WEFT__PSK_MAGIC_LEN];
 
+/* The server's refusal, 0x01 | u16 length (LE) | reason (cut at 64 bytes),
+ * into out; returns its length. */
+size_t weft__psk_refusal(const char *why, uint8_t out[3 + 64]);
+
 /* The server's challenge into out; its nonce into ns. 0 or WEFT_EIO. */
 int weft__psk_challenge(weft__rand *r, uint8_t out[WEFT__PSK_CHALLENGE],
                         uint8_t ns[WEFT__PSK_NONCE]);

@@ -1,7 +1,7 @@
 /* The "fast-tcp" transport's ops (see ft.h). */
 #include "ft.h"
 
-static const char *const schemes[] = {"tcp", "ipc", NULL};
+static const char *const schemes[] = {"tcp", "ipc", "tcps", NULL};
 
 const weft__transport weft__transport_ft = {
     "fast-tcp",

@@ -148,6 +148,10 @@ static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_
   return rc;
 }
 
+int weft__ws_send_binary(weft__ws_conn *w, const uint8_t *data, size_t n) {
+  return send_control(w, WEFT__WS_BINARY, data, n);
+}
+
 int weft__ws_send_close(weft__ws_conn *w, int code, const char *reason) {
   uint8_t body[125];
   size_t n = weft__ws_close_payload(body, code, reason);
@@ -165,6 +169,7 @@ size_t weft__ws_queued(const weft__conn *c, size_t *held) {
 /* ---- state ---- */
 
 void weft__ws_open(weft__ws_conn *w) {
+  if (w->psk && weft__ws_psk_begin(w)) return; /* opened once the key is proven */
   w->state = WEFT__WS_OPEN;
   if (w->base.owner && w->base.ev->opened) w->base.ev->opened(&w->base);
 }
@@ -208,6 +213,7 @@ int weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
   weft__ws_down(w, NULL);
   w->state = WEFT__WS_CLOSED;
   weft__ws_reader_free(&w->reader);
+  weft__ws_psk_free(w);
   return w->base.owner && w->base.ev->closed ? w->base.ev->closed(&w->base, why) : 0;
 }
 
@@ -215,6 +221,10 @@ int weft__ws_closed(weft__ws_conn *w, const weft__fault *why) {
 
 static int on_message(void *ctx, int binary, uint8_t *data, size_t len) {
   weft__ws_conn *w = ctx;
+  if (w->psk && w->state == WEFT__WS_NEW) { /* the pre-shared key's handshake */
+    weft__ws_psk_message(w, binary, data, len);
+    return w->state == WEFT__WS_CLOSED;
+  }
   if (w->state != WEFT__WS_OPEN) return 0; /* closing: data is ignored */
   EMIT(w, message, binary, data, len);
   w->fed += len < WEFT__TURN_BUDGET ? (uint32_t)len : WEFT__TURN_BUDGET;
@@ -255,7 +265,7 @@ static const char *close_kind(int code) {
 }
 
 size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
-  if (w->state != WEFT__WS_OPEN && w->state != WEFT__WS_CLOSING) return len;
+  if (w->state != WEFT__WS_OPEN && w->state != WEFT__WS_CLOSING && !w->psk) return len;
   w->fed = 0;
   long n = weft__ws_reader_feed(&w->reader, data, len, &reader_cbs, w);
   if (n >= 0) {

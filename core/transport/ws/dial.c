@@ -106,6 +106,7 @@ static size_t handshake(ws_dconn *d, uint8_t *data, size_t len) {
    * the connection (RFC 6455 4.1, RFC 7692 5). */
   weft__pmd_params pp = {0};
   int ext_ok = ext ? d->compression && weft__pmd_accept(ext, &pp) == 0 : 1;
+  int psk = weft__http_get(&h, "Weft-Psk") != NULL; /* decision #26 */
   weft__http_head_free(&h);
   if (!ok || !ext_ok) {
     fail(d, WEFT_EPROTO, "protocol",
@@ -118,6 +119,13 @@ static size_t handshake(ws_dconn *d, uint8_t *data, size_t len) {
   if (pp.enabled &&
       weft__pmd_new(&d->pmd, pp.client_max_window_bits, !pp.server_no_context_takeover) != 0) {
     fail(d, WEFT_ENOMEM, "io", NULL);
+    return len;
+  }
+  if (psk != (d->ws.psk != NULL)) { /* a key on one side only */
+    const char *why =
+        psk ? "the server requires a pre-shared key" : "the server does not use a pre-shared key";
+    d->status = 401;
+    refused(d, (const uint8_t *)why, strlen(why));
     return len;
   }
   weft__ws_reader_init(&d->ws.reader, 0, d->max_length);
@@ -249,6 +257,7 @@ int weft__ws_dial(const weft__dial_params *p, weft__conn **out) {
   weft__stream_init(&d->io, p->loop, weft__url_stream_kind(&p->url), &dial_ops);
   *out = &d->ws.base;
   int rc = build_request(d, p);
+  if (rc == 0 && p->psk_len) rc = weft__ws_psk_new(&d->ws, p->psk, p->psk_len);
   if (rc == 0 && p->tls) rc = weft__stream_tls(&d->io, p->tls, 0, p->url.host);
   if (rc == 0) rc = weft__connector_start(&d->connector, &d->io, &p->url, on_connected);
   if (rc)

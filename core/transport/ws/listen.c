@@ -3,6 +3,7 @@
  * connections. A valid upgrade is held while the owner admits it (Primus's
  * authorize may answer later), then answered with 101 and handed frames.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -106,7 +107,7 @@ void weft__ws_accept(weft__conn *c) {
   int inside = w->admitting;
   weft__listener *l = listener_of(hc);
   weft__ws_listener *wl = weft__listener_priv(l);
-  char ext[160] = "";
+  char ext[200] = "";
   weft__pmd *pmd = NULL;
   if (l->p.compression) {
     weft__pmd_params pp;
@@ -116,9 +117,16 @@ void weft__ws_accept(weft__conn *c) {
         pp.enabled && (pmd = shared_pmd(wl, pp.server_max_window_bits)))
       snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: %s\r\n", resp);
   }
+  if (wl->psk_len) { /* decision #26: the handshake follows the 101 */
+    if (weft__ws_psk_new(w, wl->psk, wl->psk_len) != 0) {
+      weft__http_refuse(hc, 500, NULL);
+      return;
+    }
+    strcat(ext, "Weft-Psk: 1\r\n");
+  }
   if (weft__ws_serve(sc, l->p.max_length, pmd, ext) != 0) return;
   /* Bytes that came after the head while the answer was awaited. */
-  if (!inside && w->state == WEFT__WS_OPEN) weft__stream_reprocess(&hc->io);
+  if (!inside && (w->state == WEFT__WS_OPEN || w->psk)) weft__stream_reprocess(&hc->io);
 }
 
 void weft__ws_reject(weft__conn *c, int status, const char *message) {
@@ -199,6 +207,7 @@ static void on_endpoint_closed(weft__http_endpoint *ep) {
     weft__pmd_free(wl->pmd[i]);
     wl->pmd[i] = NULL;
   }
+  OPENSSL_cleanse(wl->psk, sizeof(wl->psk));
   l->p.closed(l, l->p.user);
 }
 
@@ -221,6 +230,10 @@ int weft__ws_endpoint_open(weft__listener *l, weft__http_endpoint *ep, const wef
 
 int weft__ws_bind(weft__listener *l) {
   weft__ws_listener *wl = weft__listener_priv(l);
+  if (l->p.psk_len && l->p.psk_len <= sizeof(wl->psk)) { /* the server checked its length */
+    memcpy(wl->psk, l->p.psk, l->p.psk_len);
+    wl->psk_len = l->p.psk_len;
+  }
   return weft__ws_endpoint_open(l, &wl->ep, &handler, on_endpoint_closed);
 }
 

@@ -24,6 +24,7 @@ enum {
 };
 
 typedef struct weft__ws_conn weft__ws_conn;
+typedef struct weft__ws_psk weft__ws_psk;
 
 /* How each side ends its byte stream (listen.c, dial.c). */
 typedef struct weft__ws_side {
@@ -48,6 +49,8 @@ struct weft__ws_conn {
   uint8_t state;     /* WEFT__WS_* */
   uint8_t client;    /* dialed: frames out are masked (weft__ws_client_side) */
   uint8_t admitting; /* server: inside the owner's admit */
+  /* The pre-shared key's handshake under way (psk.c), else NULL. */
+  weft__ws_psk *psk;
 };
 
 static inline const weft__ws_side *weft__ws_side_of(const weft__ws_conn *w) {
@@ -100,6 +103,9 @@ typedef struct weft__ws_listener {
   /* Compression: the streams shared by its connections, one set per
    * window size (server_max_window_bits) in use, made on first use. */
   weft__pmd *pmd[WEFT__PMD_WINDOWS];
+  /* The pre-shared key its connections prove (psk_len 0: none). */
+  size_t psk_len;
+  uint8_t psk[256];
 } weft__ws_listener;
 
 int weft__ws_bind(weft__listener *l);
@@ -125,6 +131,20 @@ void weft__ws_accept(weft__conn *c);
 void weft__ws_reject(weft__conn *c, int status, const char *message);
 void weft__ws_stop(weft__listener *l, int hard);
 int weft__ws_adopt(weft__listener *l, int fd, const void *head, size_t len, int once);
+
+/* psk.c: the pre-shared key on ws:// (decision #26). */
+/* Gives w a handshake to do with this key (a copy): 0, WEFT_EINVAL or
+ * WEFT_ENOMEM. */
+int weft__ws_psk_new(weft__ws_conn *w, const uint8_t *key, size_t klen);
+/* Wipes and frees it (none: nothing). */
+void weft__ws_psk_free(weft__ws_conn *w);
+/* From weft__ws_open when w->psk: the server's challenge and deadline (a
+ * client waits for the challenge). Returns 1: not open yet. */
+int weft__ws_psk_begin(weft__ws_conn *w);
+/* A message while the handshake is under way. */
+void weft__ws_psk_message(weft__ws_conn *w, int binary, const uint8_t *data, size_t len);
+/* conn.c: one unfragmented binary frame of bytes as they are. */
+int weft__ws_send_binary(weft__ws_conn *w, const uint8_t *data, size_t n);
 
 /* dial.c: the dialer ops. */
 int weft__ws_dial(const weft__dial_params *p, weft__conn **out);
