@@ -16,6 +16,7 @@ RUNS=${RUNS:-3}
 STAGES=${STAGES:-1000,5000,10000}
 SETTLE=${SETTLE:-1}  # seconds between reaching a step and reading memory
 NOFILE=${NOFILE:-20000}
+ONLY=${ONLY:-}      # e.g. ONLY=weft-c: only these servers (comma-separated)
 mkdir -p bench/results
 out=bench/results/memory.json
 raw=$(mktemp)
@@ -61,6 +62,7 @@ mem_of() {
 
 for entry in "${servers[@]}"; do
   name=${entry%%|*} cmd=${entry#*|}
+  [ -z "$ONLY" ] || [[ ",$ONLY," == *",$name,"* ]] || continue
   for run in $(seq "$RUNS"); do
     if ! start_server "$cmd"; then
       echo "memory: $name did not start: $(tail -3 "$log" | tr '\n' ' ')"

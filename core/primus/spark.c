@@ -463,8 +463,8 @@ size_t weft_spark_header_count(const weft_spark *c) {
 int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const char **value) {
   const weft__http_req *r = req_of(c);
   if (!r || !name || !value || i >= r->head.n_headers) return WEFT_EINVAL;
-  *name = r->head.headers[i].name;
-  *value = r->head.headers[i].value;
+  *name = weft__http_hname(&r->head, i);
+  *value = weft__http_hvalue(&r->head, i);
   return 0;
 }
 

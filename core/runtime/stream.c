@@ -23,10 +23,37 @@
 /* The ring's capacity is a power of two (4, doubled), so positions wrap
  * with a mask instead of a division (tens of cycles per queued frame). */
 
+/* The smallest ring, which an emptied queue gives back to the loop's
+ * spares: an idle connection holds none (80 bytes with malloc's header). */
+#define WEFT__RING_MIN 4
+#define WEFT__SPARE_RINGS 256
+
+static weft__qent *ring_new(weft_loop *loop, size_t cap) {
+  void *r = loop->spare_rings;
+  if (cap != WEFT__RING_MIN || !r) return malloc(cap * sizeof(weft__qent));
+  loop->spare_rings = *(void **)r;
+  loop->n_spare_rings--;
+  return r;
+}
+
+/* The queue is empty: its ring goes (a small one to the spares). */
+static void ring_drop(weft__stream *s) {
+  weft_loop *loop = s->loop;
+  if (s->q_cap == WEFT__RING_MIN && loop->n_spare_rings < WEFT__SPARE_RINGS) {
+    *(void **)(void *)s->q = loop->spare_rings;
+    loop->spare_rings = s->q;
+    loop->n_spare_rings++;
+  } else {
+    free(s->q);
+  }
+  s->q = NULL;
+  s->q_cap = s->q_head = 0;
+}
+
 static int queue_push(weft__stream *s, weft__payload *p) {
   if (s->q_len == s->q_cap) {
-    size_t cap = s->q_cap ? s->q_cap * 2 : 4;
-    weft__qent *q = malloc(cap * sizeof(*q));
+    size_t cap = s->q_cap ? s->q_cap * 2 : WEFT__RING_MIN;
+    weft__qent *q = ring_new(s->loop, cap);
     if (!q) return WEFT_ENOMEM;
     for (size_t i = 0; i < s->q_len; i++)
       q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
@@ -63,6 +90,7 @@ static void queue_consume(weft__stream *s, size_t n) {
     s->q_head = (s->q_head + 1) & (s->q_cap - 1);
     s->q_len--;
   }
+  if (s->q_len == 0 && s->q) ring_drop(s);
 }
 
 static void queue_clear(weft__stream *s) {
@@ -72,9 +100,7 @@ static void queue_clear(weft__stream *s) {
     s->q_len--;
   }
   s->queued = s->held = 0;
-  free(s->q);
-  s->q = NULL;
-  s->q_cap = s->q_head = 0;
+  if (s->q) ring_drop(s);
 }
 
 int weft__stream_enqueue(weft__stream *s, weft__payload *p) {

@@ -64,18 +64,19 @@ struct weft__stream {
   uint8_t tls_ready;
   uint8_t yielded; /* reading stopped until the next check phase */
   uint8_t paused;  /* reading stopped by the owner until it resumes */
-  weft__buf in;    /* unconsumed bytes across reads */
-  size_t need;     /* owner's hint: bytes the pending unit needs in all */
-  weft__qent *q;   /* ring of queued frames */
-  size_t q_head, q_len, q_cap;
-  size_t queued; /* bytes queued, not yet written */
-  size_t held;   /* memory the queue holds: its payloads and their slots */
-  size_t inflight_n;
+  /* The ring of queued frames: NULL while the queue is empty. */
+  uint32_t q_head, q_len, q_cap;
+  uint32_t inflight_n;
   /* TLS: frames wait in pq as plaintext until the flush encrypts them into
    * q; until the handshake is done they just wait. */
+  uint32_t pq_len, pq_cap;
+  weft__buf in;  /* unconsumed bytes across reads */
+  size_t need;   /* owner's hint: bytes the pending unit needs in all */
+  weft__qent *q; /* ring of queued frames */
+  size_t queued; /* bytes queued, not yet written */
+  size_t held;   /* memory the queue holds: its payloads and their slots */
   struct weft__tls *tls;
   struct weft__payload **pq;
-  size_t pq_len, pq_cap;
   /* A write that cannot complete at once takes a uv_write_t from the loop's
    * spares (192 bytes an idle connection does not carry). */
 };
