@@ -151,8 +151,11 @@ int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
   if (!r && weft__log_on(s->loop, WEFT_LOG_INFO) && strcmp(q, "1"))
     weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, NULL, NULL,
               "recovery refused (unknown, expired, wrong token or count): a fresh spark");
+  if (r && weft__spark_set_id(c, r->id) != 0) {
+    rs_free(r);
+    r = NULL;
+  }
   if (r) {
-    strcpy(c->id, r->id);
     r->recovered = 1;
     r->replay = count;
   } else {
