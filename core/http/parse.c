@@ -179,8 +179,9 @@ static int parse_header_line(weft__http_head *h, char *line, size_t n) {
     if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
   line[e] = '\0';
   if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  h->headers[h->n_headers].name = (uint16_t)(line - h->storage);
-  h->headers[h->n_headers].value = (uint16_t)(line + v - h->storage);
+  weft__http_header *t = (weft__http_header *)(void *)h->storage;
+  t[h->n_headers].name = (uint16_t)(line - h->storage);
+  t[h->n_headers].value = (uint16_t)(line + v - h->storage);
   h->n_headers++;
   return 0;
 }
@@ -208,6 +209,8 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   size_t n = end - start, lines = 0;
   for (size_t i = start; i < end; i++)
     lines += buf[i] == '\n';
+  /* Header lines: all but the start line and the empty last one. */
+  lines = lines > 2 ? lines - 2 : 0;
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
   size_t table = lines * sizeof(weft__http_header);
   /* The path is a part of the target, which is in the first line. */
@@ -222,7 +225,6 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   s[n] = '\0';
   memset(h, 0, sizeof *h);
   h->storage = blk;
-  h->headers = (weft__http_header *)(void *)blk;
 
   char *p = s, *stop = s + n;
   size_t ln;

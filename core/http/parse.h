@@ -30,19 +30,19 @@ typedef struct weft__http_head {
   const char *target;
   const char *path;
   const char *query;
-  int status;
   const char *reason;
-  int version_minor;          /* HTTP/1.<minor> */
-  weft__http_header *headers; /* n_headers entries, inside storage */
-  size_t n_headers;
+  int status;
+  int version_minor; /* HTTP/1.<minor> */
+  /* n_headers weft__http_header entries at the start of storage */
+  uint32_t n_headers;
 } weft__http_head;
 
 /* The name and the value of header line i (< n_headers). */
 static inline const char *weft__http_hname(const weft__http_head *h, size_t i) {
-  return h->storage + h->headers[i].name;
+  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].name;
 }
 static inline const char *weft__http_hvalue(const weft__http_head *h, size_t i) {
-  return h->storage + h->headers[i].value;
+  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].value;
 }
 
 /* Parses a request (or response) head at the start of buf[0..len).
