@@ -131,14 +131,20 @@ typedef struct weft__ws_reader_cbs {
   int (*close)(void *ctx, int code, const char *reason, size_t reason_len);
 } weft__ws_reader_cbs;
 
+/* A reader's buffers, made when first needed: most connections never see
+ * a fragmented or compressed message. */
+typedef struct weft__ws_rbufs {
+  weft__buf msg;     /* fragments so far */
+  weft__buf scratch; /* inflate output */
+} weft__ws_rbufs;
+
 typedef struct weft__ws_reader {
   weft__pmd *pmd;      /* when allow_rsv1 */
   uint64_t max_length; /* largest message (after inflating) */
   /* state */
-  weft__buf msg;     /* fragments so far */
-  weft__buf scratch; /* inflate output */
-  size_t need;       /* bytes needed to complete the pending frame, 0 unknown */
-  size_t pend_done;  /* payload bytes of the pending text frame unmasked and checked */
+  weft__ws_rbufs *bufs; /* NULL until a fragment or a compressed message */
+  size_t need;          /* bytes needed to complete the pending frame, 0 unknown */
+  size_t pend_done;     /* payload bytes of the pending text frame unmasked and checked */
   uint32_t utf8_state;
   uint32_t pend_utf8;  /* the UTF-8 state after them */
   uint16_t close_code; /* set when feed fails: 1002, 1007 or 1009 */
