@@ -321,11 +321,6 @@ static void loop_free(weft_loop *loop) {
     loop->spare_writes = w->data;
     free(w);
   }
-  while (loop->spare_rings) {
-    void *r = loop->spare_rings;
-    loop->spare_rings = *(void **)r;
-    free(r);
-  }
   free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);

@@ -70,10 +70,6 @@ struct weft_loop {
   size_t pool_len;
   uv_write_t *spare_writes; /* free write requests, threaded through data */
   size_t n_spare_writes;
-  /* Free 4-slot write rings (stream.c), threaded through their first
-   * slot: an idle stream gives its empty ring back. */
-  void *spare_rings;
-  size_t n_spare_rings;
   size_t pool_low;       /* the fewest free since the last decay: unneeded */
   uv_timer_t pool_decay; /* frees them, so a burst's pool does not stay */
   int pool_decay_armed;

@@ -74,7 +74,7 @@ struct weft__stream {
   uint8_t tls_ready;
   uint8_t yielded; /* reading stopped until the next check phase */
   uint8_t paused;  /* reading stopped by the owner until it resumes */
-  /* The ring of queued frames: NULL while the queue is empty. */
+  /* The ring of queued frames: q1 while it holds at most one (stream.c). */
   uint32_t q_head, q_len, q_cap;
   uint32_t inflight_n;
   weft__buf in;               /* unconsumed bytes across reads */
@@ -83,6 +83,7 @@ struct weft__stream {
   size_t queued;              /* bytes queued, not yet written */
   size_t held;                /* memory the queue holds: its payloads and their slots */
   struct weft__tls_part *tls; /* NULL: plain bytes */
+  weft__qent q1;
   /* A write that cannot complete at once takes a uv_write_t from the loop's
    * spares (192 bytes an idle connection does not carry). */
 };
