@@ -134,14 +134,14 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   h->target = origin_form(line + t);
   i++;
   if (n - i != 8) return WEFT_EPROTO;
-  h->version_minor = parse_version(line + i);
+  h->version_minor = (int16_t)parse_version(line + i);
   if (h->version_minor < 0) return WEFT_EPROTO;
   return 0;
 }
 
 static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   if (n < 12 || line[8] != ' ') return WEFT_EPROTO;
-  h->version_minor = parse_version(line);
+  h->version_minor = (int16_t)parse_version(line);
   if (h->version_minor < 0) return WEFT_EPROTO;
   int status = 0;
   for (size_t i = 9; i < 12; i++) {
@@ -149,7 +149,7 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
     status = status * 10 + (line[i] - '0');
   }
   if (status < 100) return WEFT_EPROTO;
-  h->status = status;
+  h->status = (int16_t)status; /* 100..999 */
   /* The reason may be empty, and some servers drop the SP before it too. */
   if (n == 12) {
     h->reason = line + 12;

@@ -31,8 +31,8 @@ typedef struct weft__http_head {
   const char *path;
   const char *query;
   const char *reason;
-  int status;
-  int version_minor; /* HTTP/1.<minor> */
+  int16_t status;        /* a response's */
+  int16_t version_minor; /* HTTP/1.<minor> */
   /* n_headers weft__http_header entries at the start of storage */
   uint32_t n_headers;
 } weft__http_head;
