@@ -257,21 +257,28 @@ if mem:
       "intercept + slope × N, an extrapolation, not a measurement. RSS is `VmRSS` from "
       "`/proc/PID/status`; Pss and private (Private_Clean + Private_Dirty) come from "
       "`/proc/PID/smaps_rollup`. Kernel socket buffers are not in any of these figures. "
-      "Medians over the runs, min–max in brackets.\n")
-    target = 450  # issue #23: ≤ 450 B of RSS per idle connection at 10k
-    w("| server | RSS B/conn | Pss B/conn | private B/conn | RSS at 0 / 10k | est. RSS 100k | est. RSS 1M | ≤ 450 B/conn? | runs ok |")
-    w("|---|---|---|---|---|---|---|---|---|")
+      "Medians over the runs, min–max in brackets. \"warm\" is the RSS slope over 1, 1000, 5000 "
+      "and 10,000 connections (a first step of one connection): the first handshake's one-time "
+      "costs (code pages faulted in — for weft ~2 MB of libcrypto — and lazily built tables) "
+      "are not per-connection memory, yet a step between the 0 and 1000 points adds about "
+      "step/15,500 B to the 0/1k/5k/10k slope; the 1M estimate is the warm fit's.\n")
+    target = 450  # issue #23, scope 2 (uWebSockets: 272 B)
+    w("| server | RSS B/conn | warm RSS B/conn | Pss B/conn | private B/conn | RSS at 0 / 10k | est. RSS 100k | est. RSS 1M (warm) | ≤ 450 B/conn? | runs ok |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for e in res:
         if "rss_bytes_per_conn" not in e:
-            w(f"| {LABEL.get(e['server'], e['server'])} | no complete run | | | | | | | 0/{e.get('runs')} |")
+            w(f"| {LABEL.get(e['server'], e['server'])} | no complete run | | | | | | | | 0/{e.get('runs')} |")
             continue
         r, p, q = e["rss_bytes_per_conn"], e["pss_bytes_per_conn"], e["private_bytes_per_conn"]
-        steps = e.get("steps", [])
+        rw = e.get("rss_bytes_per_conn_warm")
+        warm = f"{fmt(rw['median'])} ({fmt(rw['min'])}–{fmt(rw['max'])})" if rw else "–"
+        est = e.get("estimate_rss_bytes_warm", e["estimate_rss_bytes"])
+        steps = [st for st in e.get("steps", []) if st["conns"] != 1]
         ends = f"{fmt(steps[0]['rss_kb'])} kB / {fmt(steps[-1]['rss_kb'])} kB" if steps else "–"
-        ok = "yes" if r["median"] <= target else "no"
+        ok = "yes" if (rw or r)["median"] <= target else "no"
         w(f"| {LABEL.get(e['server'], e['server'])} | {fmt(r['median'])} ({fmt(r['min'])}–{fmt(r['max'])}) | "
-          f"{fmt(p['median'])} | {fmt(q['median'])} | {ends} | {mib(e['estimate_rss_bytes']['100k'])} | "
-          f"{mib(e['estimate_rss_bytes']['1M'])} | {ok} | {e['ok_runs']}/{e['runs']} |")
+          f"{warm} | {fmt(p['median'])} | {fmt(q['median'])} | {ends} | {mib(est['100k'])} | "
+          f"{mib(est['1M'])} | {ok} | {e['ok_runs']}/{e['runs']} |")
     w("")
     if "weft-c" in by and "rss_bytes_per_conn" in by["weft-c"]:
         wb = by["weft-c"]["rss_bytes_per_conn"]["median"]
@@ -280,9 +287,11 @@ if mem:
             if s in by and "rss_bytes_per_conn" in by[s]:
                 parts.append(f"{LABEL[s]} uses {by[s]['rss_bytes_per_conn']['median'] / wb:.1f}× "
                              f"weft's RSS per idle connection")
-        verdict = "meets" if wb <= target else "misses"
-        w(f"weft: {fmt(wb)} B of RSS per idle connection, which {verdict} issue #23's target of ≤ 450 B "
-          f"at 10k connections" + ("; " + "; ".join(parts) if parts else "") + ".\n")
+        ww = by["weft-c"].get("rss_bytes_per_conn_warm", {}).get("median", wb)
+        verdict = "meets" if ww <= target else "misses"
+        w(f"weft: {fmt(wb)} B of RSS per idle connection ({fmt(ww)} B warm), which {verdict} issue #23's "
+          f"target of ≤ 450 B at 10k connections (uWebSockets: 272 B; what each byte is: "
+          f"docs/decisions.md #29)" + ("; " + "; ".join(parts) if parts else "") + ".\n")
         bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
                if e.get("failed_total") or e.get("lost_total")]
         w("Failed connects/handshakes and connections lost while idle (all runs): " +

@@ -159,9 +159,9 @@ int weft__http_read_body(weft__http_conn *hc, size_t max) {
     if (!*cl || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 15) return 400;
     n = (size_t)strtoull(cl, NULL, 10);
   }
-  if (n > max) return 413;
+  if (n > max || n > UINT32_MAX) return 413;
   hc->state = WEFT__HC_BODY;
-  hc->body_len = n;
+  hc->body_len = (uint32_t)n;
   pending_add(hc, WEFT__HEAD_MS); /* the body within as long as a head */
   return 0;
 }

@@ -134,14 +134,14 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   h->target = origin_form(line + t);
   i++;
   if (n - i != 8) return WEFT_EPROTO;
-  h->version_minor = parse_version(line + i);
+  h->version_minor = (int16_t)parse_version(line + i);
   if (h->version_minor < 0) return WEFT_EPROTO;
   return 0;
 }
 
 static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   if (n < 12 || line[8] != ' ') return WEFT_EPROTO;
-  h->version_minor = parse_version(line);
+  h->version_minor = (int16_t)parse_version(line);
   if (h->version_minor < 0) return WEFT_EPROTO;
   int status = 0;
   for (size_t i = 9; i < 12; i++) {
@@ -149,7 +149,7 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
     status = status * 10 + (line[i] - '0');
   }
   if (status < 100) return WEFT_EPROTO;
-  h->status = status;
+  h->status = (int16_t)status; /* 100..999 */
   /* The reason may be empty, and some servers drop the SP before it too. */
   if (n == 12) {
     h->reason = line + 12;
@@ -179,8 +179,9 @@ static int parse_header_line(weft__http_head *h, char *line, size_t n) {
     if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
   line[e] = '\0';
   if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  h->headers[h->n_headers].name = line;
-  h->headers[h->n_headers].value = line + v;
+  weft__http_header *t = (weft__http_header *)(void *)h->storage;
+  t[h->n_headers].name = (uint16_t)(line - h->storage);
+  t[h->n_headers].value = (uint16_t)(line + v - h->storage);
   h->n_headers++;
   return 0;
 }
@@ -208,11 +209,15 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   size_t n = end - start, lines = 0;
   for (size_t i = start; i < end; i++)
     lines += buf[i] == '\n';
+  /* Header lines: all but the start line and the empty last one. */
+  lines = lines > 2 ? lines - 2 : 0;
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
   size_t table = lines * sizeof(weft__http_header);
   /* The path is a part of the target, which is in the first line. */
   const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
-  size_t room = !request ? 0 : eol ? (size_t)(eol - (buf + start)) + 1 : n + 1;
+  size_t first = eol ? (size_t)(eol - (buf + start)) : n;
+  /* Only a target with a query needs a separate path. */
+  size_t room = request && memchr(buf + start, '?', first) ? first + 1 : 0;
   char *blk = malloc(table + n + 1 + room);
   if (!blk) return WEFT_ENOMEM;
   char *s = blk + table;
@@ -220,7 +225,6 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   s[n] = '\0';
   memset(h, 0, sizeof *h);
   h->storage = blk;
-  h->headers = (weft__http_header *)(void *)blk;
 
   char *p = s, *stop = s + n;
   size_t ln;
@@ -239,13 +243,17 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   }
   if (request) {
     size_t tl = strlen(h->target);
-    char *q = memchr(h->target, '?', tl);
-    char *path = s + n + 1;
-    size_t pl = q ? (size_t)(q - h->target) : tl;
-    memcpy(path, h->target, pl);
-    path[pl] = '\0';
-    h->path = path;
-    h->query = q ? q + 1 : h->target + tl;
+    const char *q = memchr(h->target, '?', tl);
+    h->path = h->target;
+    h->query = h->target + tl;
+    if (q) {
+      char *path = s + n + 1;
+      size_t pl = (size_t)(q - h->target);
+      memcpy(path, h->target, pl);
+      path[pl] = '\0';
+      h->path = path;
+      h->query = q + 1;
+    }
   }
   return (int)end;
 
@@ -271,14 +279,14 @@ void weft__http_head_free(weft__http_head *h) {
 const char *weft__http_get(const weft__http_head *h, const char *name) {
   if (!h || !name) return NULL;
   for (size_t i = 0; i < h->n_headers; i++)
-    if (strcasecmp(h->headers[i].name, name) == 0) return h->headers[i].value;
+    if (strcasecmp(weft__http_hname(h, i), name) == 0) return weft__http_hvalue(h, i);
   return NULL;
 }
 
 size_t weft__http_count(const weft__http_head *h, const char *name) {
   size_t n = 0;
   for (size_t i = 0; h && name && i < h->n_headers; i++)
-    n += strcasecmp(h->headers[i].name, name) == 0;
+    n += strcasecmp(weft__http_hname(h, i), name) == 0;
   return n;
 }
 

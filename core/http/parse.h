@@ -12,26 +12,38 @@
 #define WEFT__HTTP_MAX_HEAD 8192
 #define WEFT__HTTP_MAX_HEADERS 64
 
+/* One header line, as offsets into the head's storage (4 bytes a line
+ * instead of two pointers' 16: the head stays with every connection); read
+ * it with weft__http_hname / weft__http_hvalue. */
 typedef struct weft__http_header {
-  const char *name;  /* as sent; compare case-insensitively */
-  const char *value; /* leading/trailing whitespace trimmed */
+  uint16_t name;  /* as sent; compare case-insensitively */
+  uint16_t value; /* leading/trailing whitespace trimmed */
 } weft__http_header;
 
 typedef struct weft__http_head {
   char *storage; /* owned block the pointers below point into */
   /* Request: method and target ("/primus?x=1"), path is the target without
-   * the query and query the part after '?' ("" when none). Response: status
+   * the query (the target itself when it has none) and query the part after
+   * '?' ("" when none). Response: status
    * and reason; method/target/path/query are NULL. */
   const char *method;
   const char *target;
   const char *path;
   const char *query;
-  int status;
   const char *reason;
-  int version_minor;          /* HTTP/1.<minor> */
-  weft__http_header *headers; /* n_headers entries, inside storage */
-  size_t n_headers;
+  int16_t status;        /* a response's */
+  int16_t version_minor; /* HTTP/1.<minor> */
+  /* n_headers weft__http_header entries at the start of storage */
+  uint32_t n_headers;
 } weft__http_head;
+
+/* The name and the value of header line i (< n_headers). */
+static inline const char *weft__http_hname(const weft__http_head *h, size_t i) {
+  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].name;
+}
+static inline const char *weft__http_hvalue(const weft__http_head *h, size_t i) {
+  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].value;
+}
 
 /* Parses a request (or response) head at the start of buf[0..len).
  * Returns the head's length including the final CRLFCRLF (> 0) and fills

@@ -39,9 +39,9 @@ typedef struct weft__http_endpoint weft__http_endpoint;
 typedef struct weft__http_req {
   weft__http_head head; /* storage NULL when no request was read */
   char **query;         /* decoded key, value, key, value … (one block) */
-  size_t n_query;
-  char address[48]; /* IPv6 needs 46; after a trusted proxy's X-Forwarded-For */
+  uint32_t n_query;
   int port;
+  char address[48]; /* IPv6 needs 46; after a trusted proxy's X-Forwarded-For */
 } weft__http_req;
 
 /* A decoded query parameter (the last when repeated), or NULL. */
@@ -219,7 +219,7 @@ struct weft__http_conn {
   uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
   uint8_t parked;             /* held for a session: a soft stop leaves it */
   uint8_t once;               /* adopted for one request: no keep-alive */
-  size_t body_len;            /* WEFT__HC_BODY: the body's bytes */
+  uint32_t body_len;          /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
   uint64_t deadline; /* ms of the loop's clock, while pending */
@@ -280,7 +280,8 @@ void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops);
 /* The request's body is wanted, at most `max` bytes: the handler's `body`
  * gets it whole once it arrived (a Content-Length body; none is 0 bytes).
  * Returns 0, or the status to refuse the request with: 413 (longer than
- * max, nothing of it buffered), 411 (chunked, which is not read). */
+ * max or 4 GiB, nothing of it buffered), 411 (chunked, which is not
+ * read). */
 int weft__http_read_body(weft__http_conn *hc, size_t max);
 /* A held request's handler wants its seal before this loop turn's flush. */
 void weft__http_mark(weft__http_conn *hc);

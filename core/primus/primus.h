@@ -215,7 +215,10 @@ struct weft_spark {
   weft__batch *batch;      /* messages held for this loop turn */
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
-  char id[64];
+  /* id_in, or a longer id on the heap (weft__spark_set_id); id_in while
+   * no id is set (""). */
+  char *id;
+  char id_in[24];      /* the generated ids (21 characters) fit */
   struct weft__rs *rs; /* its recovery session (resume.c), when it asked */
   weft_auth *auth;
   void *user;
@@ -440,6 +443,11 @@ int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *
 void weft__spark_seal(weft_spark *c);
 int weft__spark_send_string(weft_spark *c, const char *s);
 void weft__spark_opened(weft_spark *c);
+/* Gives the spark a copy of `id` (shorter than 64 bytes). Returns 0 or
+ * WEFT_ENOMEM (the id is left as it was). */
+int weft__spark_set_id(weft_spark *c, const char *id);
+/* Frees a heap id (the block is about to go). */
+void weft__spark_free_id(weft_spark *c);
 void weft__spark_closed(weft_spark *c);
 /* A bit of `alive`: reading is paused (weft_spark_pause), so the answer to
  * a ping may wait unread: the heartbeat does not time the spark out. */

@@ -145,8 +145,10 @@ int weft__rs_new_token(weft_server *s, char *out) {
 int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
   weft_server *s = c->server;
   if (c->rs) { /* claimed from another node (resume_x.c) */
-    strcpy(c->id, c->rs->id);
-    return c->rs->recovered;
+    if (weft__spark_set_id(c, c->rs->id) == 0) return c->rs->recovered;
+    make_id(c); /* out of memory for a long id: a fresh one */
+    c->rs->recovered = 0;
+    return 0;
   }
   const char *q = s->rs_window ? weft_spark_query(c, "weft_rs") : NULL;
   if (!q) {
@@ -163,8 +165,11 @@ int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
   if (!r && weft__log_on(s->loop, WEFT_LOG_INFO) && strcmp(q, "1"))
     weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, NULL, NULL,
               "recovery refused (unknown, expired, wrong token or count): a fresh spark");
+  if (r && weft__spark_set_id(c, r->id) != 0) {
+    weft__rs_free(r);
+    r = NULL;
+  }
   if (r) {
-    strcpy(c->id, r->id);
     r->recovered = 1;
     r->replay = count;
   } else {

@@ -15,19 +15,32 @@
 static const char id_alphabet[] =
     "ModuleSymbhasOwnPr-0123456789ABCDEFGHNRVfgctiUvz_KqYTJkLxpZXIjQW";
 
+int weft__spark_set_id(weft_spark *c, const char *id) {
+  size_t n = strlen(id);
+  char *to = n < sizeof(c->id_in) ? c->id_in : malloc(n + 1);
+  if (!to) return WEFT_ENOMEM;
+  if (c->id != c->id_in) free(c->id);
+  memcpy(to, id, n + 1);
+  c->id = to;
+  return 0;
+}
+
+void weft__spark_free_id(weft_spark *c) {
+  if (c->id != c->id_in) free(c->id);
+  c->id = c->id_in;
+}
+
 static void make_id(weft_spark *c) {
   weft_server *s = c->server;
   /* A framing that named the connection to its peer (engine.io's sid):
    * that name, unless the application generates ids (as Primus). */
   const char *named = c->conn.tran->conn.id ? c->conn.tran->conn.id(&c->conn) : NULL;
-  if (named && !s->idgen && strlen(named) < sizeof(c->id)) {
-    strcpy(c->id, named);
-    return;
-  }
+  if (named && !s->idgen && strlen(named) < 64 && weft__spark_set_id(c, named) == 0) return;
+  char id[64];
   if (s->idgen) {
-    c->id[0] = '\0';
-    if (s->idgen(c->id, sizeof(c->id), s->idgen_user) == 0 && c->id[0] &&
-        memchr(c->id, '\0', sizeof(c->id)) && !weft_server_spark(s, c->id))
+    id[0] = '\0';
+    if (s->idgen(id, sizeof(id), s->idgen_user) == 0 && id[0] && memchr(id, '\0', sizeof(id)) &&
+        !weft_server_spark(s, id) && weft__spark_set_id(c, id) == 0)
       return;
   }
   uint8_t r[21];
@@ -39,8 +52,9 @@ static void make_id(weft_spark *c) {
       r[i] = (uint8_t)hex[v & 15];
   }
   for (size_t i = 0; i < sizeof(r); i++)
-    c->id[i] = id_alphabet[r[i] & 63];
-  c->id[sizeof(r)] = '\0';
+    id[i] = id_alphabet[r[i] & 63];
+  id[sizeof(r)] = '\0';
+  weft__spark_set_id(c, id); /* fits id_in: no allocation */
 }
 
 void weft__spark_opened(weft_spark *c) {
@@ -442,7 +456,7 @@ int weft_spark_resume(weft_spark *c) { return pause_reading(c, 0); }
 /* ---- accessors ---- */
 
 weft_server *weft_spark_server(const weft_spark *c) { return c ? c->server : NULL; }
-const char *weft_spark_id(const weft_spark *c) { return c ? c->id : NULL; }
+const char *weft_spark_id(const weft_spark *c) { return c ? c->id ? c->id : "" : NULL; }
 
 /* The request that opened the spark (no head for a transport without
  * HTTP). */
@@ -463,8 +477,8 @@ size_t weft_spark_header_count(const weft_spark *c) {
 int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const char **value) {
   const weft__http_req *r = req_of(c);
   if (!r || !name || !value || i >= r->head.n_headers) return WEFT_EINVAL;
-  *name = r->head.headers[i].name;
-  *value = r->head.headers[i].value;
+  *name = weft__http_hname(&r->head, i);
+  *value = weft__http_hvalue(&r->head, i);
   return 0;
 }
 

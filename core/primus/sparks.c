@@ -123,6 +123,7 @@ void weft__spark_admit(weft__conn *conn, void *user) {
   weft_server *s = user;
   weft_spark *sp = spark_of(conn);
   sp->server = s;
+  sp->id = sp->id_in;
   s->m.handshakes++;
   if (!s->auth_cb) {
     if (!weft__rs_hold(sp)) conn->tran->listener.accept(conn);
@@ -174,7 +175,10 @@ static int on_closed(weft__conn *conn, const weft__fault *why) {
   if (c->was_open) weft__spark_closed(c);
   weft__batch_free(c->batch);
   c->batch = NULL;
-  if (!c->refs) return 0;
+  if (!c->refs) {
+    weft__spark_free_id(c);
+    return 0;
+  }
   c->state = WEFT__SP_GONE; /* the block stays until the last release */
   c->server = NULL;
   return 1;
@@ -190,7 +194,10 @@ int weft_spark_retain(weft_spark *c) {
 
 int weft_spark_release(weft_spark *c) {
   if (!c || !c->refs) return WEFT_EINVAL;
-  if (--c->refs == 0 && c->state == WEFT__SP_GONE) free(c); /* the block's start */
+  if (--c->refs == 0 && c->state == WEFT__SP_GONE) {
+    weft__spark_free_id(c);
+    free(c); /* the block's start */
+  }
   return 0;
 }
 

@@ -48,6 +48,16 @@ typedef struct weft__stream_ops {
   void (*seal)(weft__stream *s);
 } weft__stream_ops;
 
+/* A TLS stream's part (a block of its own, so plain streams do not carry
+ * it): the session, and frames waiting in pq as plaintext until the flush
+ * encrypts them into the stream's queue (until the handshake is done they
+ * just wait). */
+typedef struct weft__tls_part {
+  struct weft__tls *t;
+  struct weft__payload **pq;
+  uint32_t pq_len, pq_cap;
+} weft__tls_part;
+
 typedef struct weft__qent {
   struct weft__payload *p;
   size_t off; /* bytes of the frame already written */
@@ -64,21 +74,19 @@ struct weft__stream {
   uint8_t tls_ready;
   uint8_t yielded; /* reading stopped until the next check phase */
   uint8_t paused;  /* reading stopped by the owner until it resumes */
-  weft__buf in;    /* unconsumed bytes across reads */
-  size_t need;     /* owner's hint: bytes the pending unit needs in all */
-  weft__qent *q;   /* ring of queued frames */
-  size_t q_head, q_len, q_cap;
-  size_t queued; /* bytes queued, not yet written */
-  size_t held;   /* memory the queue holds: its payloads and their slots */
-  size_t inflight_n;
   /* Set by the owner: once the TLS handshake is done, read is offered zero
    * bytes (a server framing that speaks first: fast-tcp over tcps://). */
   uint8_t tell_ready;
-  /* TLS: frames wait in pq as plaintext until the flush encrypts them into
-   * q; until the handshake is done they just wait. */
-  struct weft__tls *tls;
-  struct weft__payload **pq;
-  size_t pq_len, pq_cap;
+  /* The ring of queued frames: q1 while it holds at most one (stream.c). */
+  uint32_t q_head, q_len, q_cap;
+  uint32_t inflight_n;
+  weft__buf in;               /* unconsumed bytes across reads */
+  size_t need;                /* owner's hint: bytes the pending unit needs in all */
+  weft__qent *q;              /* ring of queued frames */
+  size_t queued;              /* bytes queued, not yet written */
+  size_t held;                /* memory the queue holds: its payloads and their slots */
+  struct weft__tls_part *tls; /* NULL: plain bytes */
+  weft__qent q1;
   /* A write that cannot complete at once takes a uv_write_t from the loop's
    * spares (192 bytes an idle connection does not carry). */
 };

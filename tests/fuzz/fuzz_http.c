@@ -49,7 +49,7 @@ static void check_head(const uint8_t *data, size_t size, int request) {
     if (weft__ws_check_upgrade(&h, accept) != WEFT_EPROTO) abort();
   }
   for (size_t i = 0; i < h.n_headers; i++) {
-    const char *name = h.headers[i].name, *value = h.headers[i].value;
+    const char *name = weft__http_hname(&h, i), *value = weft__http_hvalue(&h, i);
     if (!name[0] || !weft__http_get(&h, name)) abort();
     size_t vl = strlen(value);
     if (vl && (value[0] == ' ' || value[vl - 1] == ' ' || value[vl - 1] == '\t')) abort();

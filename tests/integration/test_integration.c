@@ -976,7 +976,9 @@ static int idgen(char *buf, size_t cap, void *user) {
   fixture *f = user;
   f->idgen_calls++;
   if (f->idgen_calls == 2) return -1; /* falls back to a random id */
-  snprintf(buf, cap, "app-%d", f->idgen_calls);
+  /* The third: longer than a spark's inline id (kept on the heap). */
+  snprintf(buf, cap, f->idgen_calls == 3 ? "app-%d-an-id-longer-than-24-bytes" : "app-%d",
+           f->idgen_calls);
   return 0;
 }
 
@@ -1017,6 +1019,9 @@ CLIENT(misc_client) {
   CHECK(wsc_send_text(&b, "\"primus::id::\"") == 0);
   CHECK(wsc_recv_data(&b, &p, &n, 1, 3000) == 1 && n == 35); /* generator declined: 21 random */
   CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"primus::id::\"") == 0);
+  CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 46 &&
+        memcmp(p, "\"primus::id::app-3-an-id-longer-than-24-bytes\"", 46) == 0);
   CHECK(wsc_send_text(&c, "\"raw\"") == 0);
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 17 &&
         memcmp(p, "{\"pre\":\"encoded\"}", 17) == 0);

@@ -88,7 +88,7 @@ static void test_chromium(void **state) {
   assert_string_equal(weft__http_get(&h, "sec-websocket-extensions"),
                       "permessage-deflate; client_max_window_bits");
   assert_null(weft__http_get(&h, "X-Missing"));
-  assert_string_equal(h.headers[0].name, "Host");
+  assert_string_equal(weft__http_hname(&h, 0), "Host");
   char accept[29];
   assert_int_equal(weft__ws_check_upgrade(&h, accept), 0);
   assert_string_equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
@@ -180,6 +180,27 @@ static void test_split_arrival(void **state) {
     }
     free(buf);
   }
+}
+
+/* The header table is sized for header lines only (not the start line or
+ * the empty last one): none, and one, with either line end. */
+static void test_table_sizes(void **state) {
+  (void)state;
+  weft__http_head h;
+  const char *none = "GET /x?a=1 HTTP/1.0\r\n\r\n";
+  assert_int_equal(parse_str(none, &h), (int)strlen(none));
+  assert_int_equal(h.n_headers, 0);
+  assert_null(weft__http_get(&h, "Host"));
+  assert_string_equal(h.path, "/x");
+  assert_string_equal(h.query, "a=1");
+  weft__http_head_free(&h);
+  const char *one = "GET /x HTTP/1.1\nHost: a\n\n";
+  assert_int_equal(parse_str(one, &h), (int)strlen(one));
+  assert_int_equal(h.n_headers, 1);
+  assert_string_equal(weft__http_hname(&h, 0), "Host");
+  assert_string_equal(weft__http_hvalue(&h, 0), "a");
+  assert_ptr_equal(h.path, h.target); /* no query: no copy */
+  weft__http_head_free(&h);
 }
 
 static void test_bare_lf_and_leading_blank(void **state) {
@@ -483,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_firefox),
       cmocka_unit_test(test_split_arrival),
       cmocka_unit_test(test_bare_lf_and_leading_blank),
+      cmocka_unit_test(test_table_sizes),
       cmocka_unit_test(test_values),
       cmocka_unit_test(test_too_big),
       cmocka_unit_test(test_too_many_headers),

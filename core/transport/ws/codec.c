@@ -194,9 +194,16 @@ void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_le
 }
 
 void weft__ws_reader_free(weft__ws_reader *r) {
-  if (!r) return;
-  weft__buf_free(&r->msg);
-  weft__buf_free(&r->scratch);
+  if (!r || !r->bufs) return;
+  weft__buf_free(&r->bufs->msg);
+  weft__buf_free(&r->bufs->scratch);
+  free(r->bufs);
+  r->bufs = NULL;
+}
+
+static weft__ws_rbufs *bufs_of(weft__ws_reader *r) {
+  if (!r->bufs) r->bufs = calloc(1, sizeof(*r->bufs));
+  return r->bufs;
 }
 
 static void trim(weft__buf *b) {
@@ -204,6 +211,16 @@ static void trim(weft__buf *b) {
     weft__buf_free(b);
   else
     b->len = 0;
+}
+
+/* After a message or a failure: big buffers go, and the block goes when
+ * neither holds memory any more. */
+static void trim_bufs(weft__ws_reader *r) {
+  weft__ws_rbufs *b = r->bufs;
+  if (!b) return;
+  trim(&b->msg);
+  trim(&b->scratch);
+  if (!b->msg.cap && !b->scratch.cap) weft__ws_reader_free(r);
 }
 
 static long code_error(int close_code) {
@@ -219,8 +236,7 @@ static long fail(weft__ws_reader *r, int close_code) {
   r->close_code = close_code;
   r->need = 0;
   r->pend_done = 0;
-  trim(&r->msg);
-  trim(&r->scratch);
+  trim_bufs(r);
   return code_error(close_code);
 }
 
@@ -254,20 +270,22 @@ static int check_b0(const weft__ws_reader *r, uint8_t b0) {
 static int deliver(weft__ws_reader *r, int binary, int compressed, int validated, uint8_t *data,
                    size_t len, uint8_t *fallback, const weft__ws_reader_cbs *cbs, void *ctx) {
   if (compressed) {
-    r->scratch.len = 0;
+    weft__ws_rbufs *b = bufs_of(r);
+    if (!b) return -WEFT__CLOSE_INTERNAL;
+    b->scratch.len = 0;
     size_t max = r->max_length < SIZE_MAX ? (size_t)r->max_length : SIZE_MAX;
-    int rc = weft__pmd_inflate(r->pmd, data, len, max, &r->scratch);
+    int rc = weft__pmd_inflate(r->pmd, data, len, max, &b->scratch);
     if (rc == WEFT_ETOOBIG) return -WEFT__CLOSE_TOO_BIG;
     if (rc == WEFT_ENOMEM) return -WEFT__CLOSE_INTERNAL;
     if (rc) return -WEFT__CLOSE_PROTOCOL;
-    data = r->scratch.data;
-    len = r->scratch.len;
+    data = b->scratch.data;
+    len = b->scratch.len;
     validated = 0;
   }
   if (!binary && !validated && !weft__utf8_valid(data, len)) return -WEFT__CLOSE_INVALID_DATA;
   if (!data) data = fallback;
   int stop = cbs && cbs->message ? cbs->message(ctx, binary, data, len) : 0;
-  if (compressed) trim(&r->scratch);
+  if (compressed && r->bufs) trim(&r->bufs->scratch);
   return stop ? 1 : 0;
 }
 
@@ -324,7 +342,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
       /* Incompressible data grows a little when deflated; the real limit
        * applies to the inflated size. */
       if (compressed && limit < UINT64_MAX / 2) limit += limit / 1024 + 64;
-      uint64_t have = op == WEFT__WS_CONT ? r->msg.len : 0;
+      uint64_t have = op == WEFT__WS_CONT && r->bufs ? r->bufs->msg.len : 0;
       if (plen > limit || have > limit - plen) return fail(r, WEFT__CLOSE_TOO_BIG);
     }
     /* Uncompressed text is checked as its bytes arrive, so a bad one fails
@@ -391,18 +409,20 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         r->in_message = 1;
         r->msg_binary = op == WEFT__WS_BINARY;
         r->msg_compressed = compressed;
-        r->msg.len = 0;
       }
       r->utf8_state = text ? st : WEFT__UTF8_ACCEPT;
-      if (weft__buf_append(&r->msg, payload, n)) return fail(r, WEFT__CLOSE_INTERNAL);
+      weft__ws_rbufs *b = bufs_of(r);
+      if (!b) return fail(r, WEFT__CLOSE_INTERNAL);
+      if (op != WEFT__WS_CONT) b->msg.len = 0;
+      if (weft__buf_append(&b->msg, payload, n)) return fail(r, WEFT__CLOSE_INTERNAL);
       if (fin) {
         r->in_message = 0;
-        int rc = deliver(r, r->msg_binary, r->msg_compressed, 1, r->msg.data, r->msg.len, payload,
+        int rc = deliver(r, r->msg_binary, r->msg_compressed, 1, b->msg.data, b->msg.len, payload,
                          cbs, ctx);
         r->msg_compressed = 0;
         r->utf8_state = WEFT__UTF8_ACCEPT;
         if (rc < 0) return fail(r, -rc);
-        trim(&r->msg);
+        trim_bufs(r);
         stop = rc;
       }
     }

@@ -131,23 +131,30 @@ typedef struct weft__ws_reader_cbs {
   int (*close)(void *ctx, int code, const char *reason, size_t reason_len);
 } weft__ws_reader_cbs;
 
+/* A reader's buffers, made when first needed: most connections never see
+ * a fragmented or compressed message. */
+typedef struct weft__ws_rbufs {
+  weft__buf msg;     /* fragments so far */
+  weft__buf scratch; /* inflate output */
+} weft__ws_rbufs;
+
 typedef struct weft__ws_reader {
-  /* settings */
-  int expect_masked;   /* 1 on the server side */
-  int allow_rsv1;      /* permessage-deflate negotiated */
   weft__pmd *pmd;      /* when allow_rsv1 */
   uint64_t max_length; /* largest message (after inflating) */
   /* state */
-  int in_message; /* a fragmented message is open */
-  int msg_binary;
-  int msg_compressed;
+  weft__ws_rbufs *bufs; /* NULL until a fragment or a compressed message */
+  size_t need;          /* bytes needed to complete the pending frame, 0 unknown */
+  size_t pend_done;     /* payload bytes of the pending text frame unmasked and checked */
   uint32_t utf8_state;
-  weft__buf msg;      /* fragments so far */
-  weft__buf scratch;  /* inflate output */
-  size_t need;        /* bytes needed to complete the pending frame, 0 unknown */
-  size_t pend_done;   /* payload bytes of the pending text frame unmasked and checked */
-  uint32_t pend_utf8; /* the UTF-8 state after them */
-  int close_code;     /* set when feed fails: 1002, 1007 or 1009 */
+  uint32_t pend_utf8;  /* the UTF-8 state after them */
+  uint16_t close_code; /* set when feed fails: 1002, 1007 or 1009 */
+  /* settings (bytes, not ints: every idle connection carries a reader) */
+  uint8_t expect_masked; /* 1 on the server side */
+  uint8_t allow_rsv1;    /* permessage-deflate negotiated */
+  /* state */
+  uint8_t in_message; /* a fragmented message is open */
+  uint8_t msg_binary;
+  uint8_t msg_compressed;
 } weft__ws_reader;
 
 void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_length);
