@@ -1,6 +1,7 @@
 /*
  * A Vibe client, over ws (a WebSocket through transport/ws/ to the URL's
- * path) or, when the URL's query says transport=longpoll, over
+ * path) or, when weft_client_set_transport or the URL's query says
+ * transport=longpoll, over
  * httplongpoll (http/fetch.c: the open GET names the socket, each poll's
  * answer is one event and the next poll goes at once, an empty answer is
  * the close), or, when it says transport=stream, over httpstream (the open
@@ -417,6 +418,29 @@ static void on_stream_end(const weft__http_result *r, void *user) {
 
 /* ---- the ops ---- */
 
+int weft__vibe_url_way(const char *target) {
+  const char *q = strchr(target, '?');
+  for (const char *p = q; p; p = strchr(p + 1, '&')) {
+    if (strncmp(p + 1, "transport=", 10) != 0) continue;
+    size_t n = strcspn(p + 11, "&#");
+    return n == 2 && !strncmp(p + 11, "ws", 2)         ? WEFT__WAY_WS
+           : n == 6 && !strncmp(p + 11, "stream", 6)   ? WEFT__WAY_STREAM
+           : n == 8 && !strncmp(p + 11, "longpoll", 8) ? WEFT__WAY_LONGPOLL
+                                                       : -1;
+  }
+  return 0;
+}
+
+/* The option chose an HTTP transport the URL does not name: its query
+ * gets "transport=<name>" (the server reads it from the open GET). */
+static int add_way(weft__url *u, const char *name) {
+  size_t len = strlen(u->path);
+  int n = snprintf(u->path + len, sizeof(u->path) - len, "%stransport=%s",
+                   strchr(u->path, '?') ? "&" : "?", name);
+  if (n < 0 || (size_t)n >= sizeof(u->path) - len) return WEFT_EURL;
+  return 0;
+}
+
 int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   *out = NULL;
   vibe_dconn *d = calloc(1, sizeof(*d));
@@ -430,11 +454,16 @@ int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   d->timer.data = d;
   p->loop->users++;
   *out = &d->base;
-  const char *q = strchr(p->url.path, '?');
-  d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
-  d->stream = !d->longpoll && q && strstr(q, "transport=stream") != NULL;
+  int in_url = weft__vibe_url_way(p->url.path);
+  unsigned way = p->way ? p->way : in_url > 0 ? (unsigned)in_url : WEFT__WAY_WS;
+  d->longpoll = way == WEFT__WAY_LONGPOLL;
+  d->stream = way == WEFT__WAY_STREAM;
   if (d->longpoll || d->stream) {
     d->url = p->url;
+    if (in_url <= 0 && add_way(&d->url, d->stream ? "stream" : "longpoll") != 0) {
+      fail(d, WEFT_EURL, "connect", "no room for the transport parameter");
+      return 0;
+    }
     d->tls = p->tls;
     d->max_length = p->max_length;
     request_streamed(d, "GET", "open", NULL, 0, d->stream ? on_stream_end : on_open,
