@@ -8,7 +8,7 @@
  * GET's answer streamed, read as it arrives: padding, then "data: <text>"
  * messages, each ended by an empty line, the first "?id=<id>"; the
  * answer's end is the close). Over HTTP one POST "data=<event>" per event,
- * GET when=abort to close.
+ * one at a time so that they arrive in order; GET when=abort to close.
  * The server's first text is the handshake
  * ("?heartbeat=<ms>&_heartbeat=<ms>"), then events both ways (event.c). The heartbeat is the
  * client's, as the reference's: a heartbeat event `heartbeat - _heartbeat` ms after open (and after
@@ -63,9 +63,13 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
                     size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out);
+/* An event posted: one at a time, in order (posts in parallel would reach
+ * the server in any order); the rest wait in `posts` behind the first. */
 typedef struct vibe_post {
   vibe_dconn *d;
-  weft__http_fetch *f;
+  weft__http_fetch *f; /* NULL while it waits its turn */
+  size_t len;
+  uint8_t body[]; /* "data=<event>" */
 } vibe_post;
 
 /* The end of an orderly close over HTTP (the abort answered, or not within
@@ -102,7 +106,7 @@ static void release(vibe_dconn *d, int orderly) {
   if (!http) d->get = NULL;
   vibe_post **posts = (vibe_post **)(void *)d->posts.data;
   for (size_t i = 0; i < d->posts.len / sizeof(*posts); i++) {
-    weft__http_fetch_cancel(posts[i]->f);
+    if (posts[i]->f) weft__http_fetch_cancel(posts[i]->f);
     free(posts[i]);
   }
   d->posts.len = 0;
@@ -321,40 +325,43 @@ static void on_open(const weft__http_result *r, void *user) {
   if (take_id(d, r->body, r->len) == 0) poll(d);
 }
 
-/* A post answered: out of the list of those under way. */
+static void on_post(const weft__http_result *r, void *user);
+
+static int post_first(vibe_dconn *d) {
+  vibe_post *vp = *(vibe_post **)(void *)d->posts.data;
+  request(d, "POST", NULL, vp->body, vp->len, on_post, vp, &vp->f);
+  return vp->f ? 0 : WEFT_EIO;
+}
+
+/* The first post answered (its status is not looked at, as the
+ * reference's): the next goes. */
 static void on_post(const weft__http_result *r, void *user) {
   (void)r;
   vibe_post *vp = user;
-  weft__buf *b = &vp->d->posts;
-  vibe_post **posts = (vibe_post **)(void *)b->data;
-  size_t n = b->len / sizeof(*posts);
-  for (size_t i = 0; i < n; i++)
-    if (posts[i] == vp) {
-      posts[i] = posts[n - 1];
-      b->len -= sizeof(*posts);
-      break;
-    }
+  vibe_dconn *d = vp->d;
+  weft__buf *b = &d->posts;
+  memmove(b->data, b->data + sizeof(vp), b->len - sizeof(vp));
+  b->len -= sizeof(vp);
   free(vp);
+  if (b->len && post_first(d) != 0) fail(d, WEFT_EIO, "connect", "could not post");
 }
 
 static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
   if (!d->id[0]) return WEFT_ECLOSED;
   if (weft__buf_reserve(&d->posts, sizeof(vibe_post *)) != 0) return WEFT_ENOMEM;
-  vibe_post *vp = calloc(1, sizeof(*vp));
-  weft__buf body = {0};
-  int rc = vp ? weft__buf_append(&body, "data=", 5) : WEFT_ENOMEM;
-  if (!rc) rc = weft__buf_append(&body, text, n);
-  if (!rc) {
-    vp->d = d;
-    request(d, "POST", NULL, body.data, body.len, on_post, vp, &vp->f);
-    if (!vp->f) rc = WEFT_EIO;
-  }
-  weft__buf_free(&body);
+  vibe_post *vp = malloc(sizeof(*vp) + 5 + n);
+  if (!vp) return WEFT_ENOMEM;
+  *vp = (vibe_post){.d = d, .len = 5 + n};
+  memcpy(vp->body, "data=", 5);
+  memcpy(vp->body + 5, text, n);
+  weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
+  if (d->posts.len > sizeof(vp)) return 0;      /* behind another */
+  int rc = post_first(d);
   if (rc) {
+    d->posts.len = 0;
     free(vp);
-    return rc;
   }
-  return weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
+  return rc;
 }
 
 /* ---- httpstream ---- */
