@@ -2,6 +2,7 @@
 // weft.d.ts describe the client as applications use it.
 import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
 import channels, { Channel } from '../channels';
+import { vibe } from '../vibe';
 
 const c = new Weft('ws://127.0.0.1:8080/primus', {
   parser: 'msgpack',
@@ -51,3 +52,8 @@ new Weft('/primus', { batching: 'lots' });
 c.on('nope', () => {});
 // @ts-expect-error: parsers are json or msgpack
 new Weft('/primus', { parser: 'xml' });
+
+// The Vibe module's transformer, by name once registered.
+Weft.transformers.vibe = vibe;
+const overVibe = new Weft('http://127.0.0.1:8080/vibe', { transformer: 'vibe', transport: 'httpstream', emitter: true });
+overVibe.on('open', () => overVibe.send('greet', { hi: 1 }));
