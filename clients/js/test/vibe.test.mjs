@@ -17,20 +17,11 @@ import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, launchChromium, startWeft } from './helpers.mjs';
+import { ROOT, chromiumHooks, startWeft } from './helpers.mjs';
 
 const TRANSPORTS = ['ws', 'httpstream', 'httplongpoll'];
 
-let browser;
-before(async () => {
-  browser = await launchChromium();
-});
-after(async () => {
-  if (browser) {
-    await browser.context.close();
-    rmSync(browser.profile, { recursive: true, force: true });
-  }
-});
+const browser = chromiumHooks(before, after);
 
 // In the page: a client over `transport` with the emitter; events land in
 // window.got, the client's life in window.life.
