@@ -320,7 +320,14 @@ static int configure(conn_app *a, int argc, char **argv) {
       rc = weft_cli_check_transformer(val) ? -2 : weft_client_set_transformer(c, val);
     else if (strcmp(k, "--transports") == 0)
       rc = weft_client_set_transports(c, val);
-    else if (strcmp(k, "--strategy") == 0)
+    else if (strcmp(k, "--transport") == 0) {
+      if ((rc = weft_client_set_transport(c, val)) != 0)
+        fprintf(stderr,
+                "weft: bad option --transport %s: ws, httpstream or httplongpoll, and the one "
+                "the URL's transport= names if it names one\n",
+                val);
+      if (rc) rc = -2;
+    } else if (strcmp(k, "--strategy") == 0)
       rc = weft_client_set_strategy(c, val);
     else if (strcmp(k, "--reconnect-min") == 0)
       rc = parse_u32(val, &rmin);

@@ -311,6 +311,19 @@ export interface ServerOptions {
    * to 65536. Default 1024 messages. Fixed once listening/open. (Core option "recovery_messages".)
    */
   recoveryMessages?: number;
+  /**
+   * Vibe's heartbeat: a Vibe socket that sends no heartbeat for this long is closed; the handshake
+   * tells the client to beat every vibe_heartbeat - vibe_heartbeat_wait ms: a whole number of ms
+   * from 2 to 2147483647, above vibe_heartbeat_wait. Default 20000 ms. (Core option
+   * "vibe_heartbeat".)
+   */
+  vibeHeartbeat?: number;
+  /**
+   * Vibe's _heartbeat: how long a Vibe client waits for its heartbeat's echo: a whole number of ms
+   * from 1 to 2147483646, below vibe_heartbeat (default 5000, or half of a vibe_heartbeat under 10
+   * s). Default 5000 ms. (Core option "vibe_heartbeat_wait".)
+   */
+  vibeHeartbeatWait?: number;
   // ---- end of ServerOptions ----
 }
 
@@ -594,8 +607,13 @@ export interface ClientOptions {
   pathname?: string;
   /** Primus's name of queueLimit (Infinity: no limit). (Node's own.) */
   queueSize?: number;
-  /** Primus's place for headers: transport.headers (merged under headers). (Node's own.) */
-  transport?: { headers?: Record<string, string | number> };
+  /**
+   * A string: Vibe's transport (transformer "vibe"), the core's option "transport": "ws"
+   * (default), "httpstream" or "httplongpoll"; the URL's ?transport=stream|longpoll may say it
+   * instead, and with both they must agree (else EINVAL). An object: Primus's place for headers,
+   * transport.headers (merged under headers). (Node's own.)
+   */
+  transport?: 'ws' | 'httpstream' | 'httplongpoll' | { headers?: Record<string, string | number> };
   /** Node's name of caFile. (Node's own.) */
   ca?: string;
   /** Node's name of verify. (Node's own.) */

@@ -2,7 +2,7 @@
 # clients/js stage of `make test`: checks the committed dist/ is built from
 # src/, builds the weft CLI into build-js/core, runs the unit tests
 # (node:test), the type check (tsc), the chat server's protocol tests and
-# the browser tests in headless
+# the browser tests (the Vibe module's too) in headless
 # Chromium. Screenshots land in build-js/artifacts/. Ends with
 # "clients/js: N passed, N failed".
 set -uo pipefail
@@ -37,6 +37,9 @@ count() { # LOGNAME
 }
 
 [ -f node_modules/.stamp ] || bash deps.sh
+# The reference Vibe server of the vibe test (tests/vibe's npm package).
+[ -d "$ROOT/tests/vibe/node_modules/vibe-protocol" ] ||
+  (cd "$ROOT/tests/vibe" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 step dist-up-to-date node build.mjs --check && passed=$((passed + 1))
 step build-cli bash -c "cmake -S '$ROOT' -B '$BUILD' >/dev/null && cmake --build '$BUILD' -j2 --target weft_cli" &&
   passed=$((passed + 1))
@@ -50,6 +53,9 @@ if [ -x "$BUILD/weft" ]; then
   step browser env WEFT_BIN="$BUILD/weft" timeout 150 node --test --test-force-exit \
     --test-reporter=spec test/browser.test.mjs
   count browser
+  step vibe env WEFT_BIN="$BUILD/weft" timeout 120 node --test --test-force-exit \
+    --test-reporter=spec test/vibe.test.mjs
+  count vibe
 else
   echo "  FAIL browser (no $BUILD/weft)"
   failed=$((failed + 1))
@@ -57,6 +63,7 @@ fi
 sizes=$(node build.mjs --check 2>/dev/null)
 main=$(grep '^dist/weft.min.js' <<<"$sizes")
 chans=$(grep '^dist/weft-channels.min.js' <<<"$sizes")
-echo "clients/js: bundle ${main#dist/weft.min.js: } (channels module ${chans#dist/weft-channels.min.js: }); $(($(date +%s) - start)) s"
+vibes=$(grep '^dist/weft-vibe.min.js' <<<"$sizes")
+echo "clients/js: bundle ${main#dist/weft.min.js: } (channels module ${chans#dist/weft-channels.min.js: }; vibe module ${vibes#dist/weft-vibe.min.js: }); $(($(date +%s) - start)) s"
 echo "clients/js: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

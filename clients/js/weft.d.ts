@@ -69,6 +69,17 @@ export interface WeftOptions {
   batching?: boolean | number;
   /** Plugins registered at construction, by name: the same as use(name, plugin) for each. */
   plugin?: { [name: string]: Plugin };
+  /**
+   * The framing: "websockets" (default) or "engine.io", or one an optional module registered in
+   * Weft.transformers ("vibe" after weft-vibe.js). Another name throws a TypeError.
+   */
+  transformer?: 'websockets' | 'engine.io' | 'vibe' | (string & {});
+  /**
+   * With the "vibe" transformer: Vibe's transport, "ws" (default), "httpstream" or
+   * "httplongpoll"; the URL's ?transport=ws|stream|longpoll may say it instead, and with both
+   * they must agree (else a TypeError).
+   */
+  transport?: 'ws' | 'httpstream' | 'httplongpoll';
 }
 
 export interface ChannelsOptions {
@@ -196,6 +207,11 @@ export declare class Weft extends Emitter<WeftEvents> {
   /** Set by the classic script dist/weft-channels.min.js. */
   static channels?: (options?: ChannelsOptions) => ChannelsPlugin;
   static Channel?: typeof Channel;
+  /**
+   * Framings from optional modules, by transformer name (weft-vibe.js sets "vibe"): called with
+   * the client being constructed, each sets it up and returns what makes its socket from the URL.
+   */
+  static transformers: { [name: string]: (client: Weft) => (url: string) => unknown };
 
   readonly url: string;
   readonly options: WeftOptions;

@@ -67,6 +67,16 @@ static int s_eio_timeout(void *h, arg a) {
   uint32_t i = S(h)->session_ping_interval;
   return weft_server_set_session_heartbeat(S(h), i ? i : 25000, (uint32_t)a.u);
 }
+/* Vibe's heartbeat: one of the pair, the other as it is (unset: 5000 ms,
+ * or half the heartbeat below 10 s; 20000 ms). */
+static int s_vibe_hb(void *h, arg a) {
+  uint32_t w = S(h)->vibe_wait, hb = (uint32_t)a.u;
+  return weft_server_set_vibe_heartbeat(S(h), hb, w ? w : hb < 10000 ? hb / 2 : 5000);
+}
+static int s_vibe_wait(void *h, arg a) {
+  uint32_t hb = S(h)->vibe_heartbeat;
+  return weft_server_set_vibe_heartbeat(S(h), hb ? hb : 20000, (uint32_t)a.u);
+}
 static int s_cookie(void *h, arg a) { return weft_server_set_session_cookie(S(h), a.s); }
 
 static int s_policy(void *h, arg a) {
@@ -235,6 +245,15 @@ static const row server_rows[] = {
     OPT("recovery_messages", WEFT_OPT_UINT, FIX, "1024", NULL, 1, 65536, "messages",
         "a whole number of messages from 1 to 65536",
         "messages a recovery session keeps (past it, a fresh spark)", s_recovery_max),
+    OPT("vibe_heartbeat", WEFT_OPT_UINT, 0, "20000", NULL, 2, 2147483647.0, "ms",
+        "a whole number of ms from 2 to 2147483647, above vibe_heartbeat_wait",
+        "Vibe's heartbeat: a Vibe socket that sends no heartbeat for this long is closed; the "
+        "handshake tells the client to beat every vibe_heartbeat - vibe_heartbeat_wait ms",
+        s_vibe_hb),
+    OPT("vibe_heartbeat_wait", WEFT_OPT_UINT, 0, "5000", NULL, 1, 2147483646.0, "ms",
+        "a whole number of ms from 1 to 2147483646, below vibe_heartbeat (default 5000, or "
+        "half of a vibe_heartbeat under 10 s)",
+        "Vibe's _heartbeat: how long a Vibe client waits for its heartbeat's echo", s_vibe_wait),
 };
 
 /* ---- client setters ---- */
@@ -273,6 +292,7 @@ static int c_ca(void *h, arg a) { return weft_client_set_ca_file(C(h), a.s); }
 static int c_verify(void *h, arg a) { return weft_client_set_verify(C(h), a.b); }
 static int c_compr(void *h, arg a) { return weft_client_set_compression(C(h), a.b); }
 static int c_batch(void *h, arg a) { return weft_client_set_batching(C(h), (size_t)a.u); }
+static int c_transport(void *h, arg a) { return weft_client_set_transport(C(h), a.s); }
 
 static int c_headers(void *h, arg a) {
   for (size_t i = 0, n = weft_value_len(a.v); i < n; i++) {
@@ -369,6 +389,10 @@ static const row client_rows[] = {
     OPT("ack_timeout", WEFT_OPT_UINT, WEFT_OPT_EXT, "10000", NULL, 0, U32 - 1, "ms",
         "a whole number of ms from 0 (wait forever) to 4294967294 (needs the emitter)",
         "how long an emit waits for its answer", c_ack),
+    OPT("transport", WEFT_OPT_ENUM, FIX, "\"ws\"", "ws|httpstream|httplongpoll", 0, 0, NULL,
+        "\"ws\", \"httpstream\" or \"httplongpoll\", and the one the URL's transport= query "
+        "names if it names one",
+        "Vibe's transport (transformer vibe); the URL's query may say it instead", c_transport),
 };
 
 /* ---- lookup and checks ---- */

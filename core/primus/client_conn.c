@@ -335,6 +335,7 @@ static void dial(weft_client *c) {
                          .max_length = c->max_length,
                          .compression = c->compression,
                          .modes = c->modes,
+                         .way = c->way,
                          .ev = &client_events,
                          .owner = c,
                          .psk = c->psk,

@@ -21,9 +21,9 @@ int weft__server_add_library(weft_server *s, const char *pathname) {
   const char *base = strcmp(pathname, "/") == 0 ? "" : pathname;
   int rc = add(s, base, "weft.js", weft__library_weft_js, weft__library_weft_js_len);
   if (!rc) rc = add(s, base, "primus.js", weft__library_primus_js, weft__library_primus_js_len);
-  return rc ? rc
-            : add(s, base, "weft-channels.js", weft__library_channels_js,
-                  weft__library_channels_js_len);
+  if (!rc)
+    rc = add(s, base, "weft-channels.js", weft__library_channels_js, weft__library_channels_js_len);
+  return rc ? rc : add(s, base, "weft-vibe.js", weft__library_vibe_js, weft__library_vibe_js_len);
 }
 
 const char *weft_client_library(const char *name, size_t *len) {

@@ -3,7 +3,8 @@
  * clients/js/build.mjs from clients/js/dist): weft's own client and the
  * Primus-compatible one, served by every server of every host at
  * <pathname>/weft.js and <pathname>/primus.js unless turned off, with the
- * optional channels module at <pathname>/weft-channels.js.
+ * optional channels module at <pathname>/weft-channels.js and the Vibe
+ * module (the transformer "vibe") at <pathname>/weft-vibe.js.
  */
 #ifndef WEFT__LIBRARY_H
 #define WEFT__LIBRARY_H
@@ -16,5 +17,7 @@ extern const char weft__library_primus_js[];
 extern const size_t weft__library_primus_js_len;
 extern const char weft__library_channels_js[];
 extern const size_t weft__library_channels_js_len;
+extern const char weft__library_vibe_js[];
+extern const size_t weft__library_vibe_js_len;
 
 #endif

@@ -123,6 +123,7 @@ struct weft_server {
   const weft__transport *transports[WEFT__TRANSPORTS_MAX];
   size_t n_transports;
   uint32_t session_ping_interval, session_ping_timeout; /* engine.io's; 0: its defaults */
+  uint32_t vibe_heartbeat, vibe_wait; /* Vibe's; 0: the session pair's, else its defaults */
   char session_cookie[64];
   const weft__parser_ops *parser;
   uint32_t ping_interval;
@@ -252,6 +253,7 @@ struct weft_client {
   int retry_refused;
   int compression;   /* offer permessage-deflate */
   unsigned modes;    /* WEFT__DIAL_* the transport may use (engine.io); 0 all */
+  unsigned way;      /* WEFT__WAY_* (Vibe; weft_client_set_transport); 0 the URL's */
   weft__buf headers; /* extra "Name: value\r\n" lines */
   int secure, verify;
   char *ca_file;

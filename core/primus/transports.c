@@ -77,6 +77,8 @@ int weft__server_listen_all(weft_server *s, weft__listen_params *p, const weft__
                             weft__listener **first) {
   p->session_ping_interval = s->session_ping_interval;
   p->session_ping_timeout = s->session_ping_timeout;
+  p->vibe_heartbeat = s->vibe_heartbeat;
+  p->vibe_wait = s->vibe_wait;
   memcpy(p->session_cookie, s->session_cookie, sizeof(p->session_cookie));
   *first = NULL;
   size_t n = alone ? 1 : s->n_transports;
@@ -116,6 +118,18 @@ int weft_server_set_session_heartbeat(weft_server *s, uint32_t interval_ms, uint
   return 0;
 }
 
+int weft_server_set_vibe_heartbeat(weft_server *s, uint32_t heartbeat_ms, uint32_t wait_ms) {
+  if (!s || !wait_ms || wait_ms >= heartbeat_ms || heartbeat_ms > 0x7fffffff) return WEFT_EINVAL;
+  if (s->state != WEFT__SRV_NEW && s->state != WEFT__SRV_LISTENING) return WEFT_ESTATE;
+  s->vibe_heartbeat = heartbeat_ms;
+  s->vibe_wait = wait_ms;
+  for (weft__listener *l = s->listeners; l; l = l->next) { /* sockets opened from now on */
+    l->p.vibe_heartbeat = heartbeat_ms;
+    l->p.vibe_wait = wait_ms;
+  }
+  return 0;
+}
+
 int weft_server_set_session_cookie(weft_server *s, const char *name) {
   if (!s) return WEFT_EINVAL;
   if (s->state != WEFT__SRV_NEW) return WEFT_ESTATE;
@@ -145,5 +159,21 @@ int weft_client_set_transports(weft_client *c, const char *list) {
   }
   if (rc < 0 || !modes) return WEFT_EINVAL;
   c->modes = modes;
+  return 0;
+}
+
+int weft_client_set_transport(weft_client *c, const char *name) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
+  if (!c || !name) return WEFT_EINVAL;
+  unsigned way = !strcmp(name, "ws")             ? WEFT__WAY_WS
+                 : !strcmp(name, "httpstream")   ? WEFT__WAY_STREAM
+                 : !strcmp(name, "httplongpoll") ? WEFT__WAY_LONGPOLL
+                                                 : 0;
+  if (!way) return WEFT_EINVAL;
+  if (c->opened) return WEFT_ESTATE;
+  /* The URL's query may name it too (the reference's URIs): not another. */
+  int in_url = weft__vibe_url_way(c->url.path);
+  if (in_url < 0 || (in_url > 0 && (unsigned)in_url != way)) return WEFT_EINVAL;
+  c->way = way;
   return 0;
 }

@@ -94,6 +94,9 @@ typedef struct weft__listen_params {
    * heartbeat (the framing's own pings) and an expiry when unanswered, and
    * a cookie naming the session (sticky load balancing; "" none). */
   uint32_t session_ping_interval, session_ping_timeout;
+  /* Vibe's heartbeat and _heartbeat (0: the session pair's, else 20000 and
+   * 5000). */
+  uint32_t vibe_heartbeat, vibe_wait;
   char session_cookie[64];
   /* Counted once per HTTP request of a polling session (handshake, poll,
    * post) the framing serves; NULL: not counted. */
@@ -139,6 +142,9 @@ typedef struct weft__dial_params {
   /* Framings with HTTP fallbacks (engine.io): which of their ways in the
    * client may use, WEFT__DIAL_* bits; 0 is all of them. */
   unsigned modes;
+  /* Vibe: the transport weft_client_set_transport() chose (WEFT__WAY_*);
+   * 0: the one the URL's query names, else ws. */
+  unsigned way;
   const weft__conn_events *ev;
   void *owner;
   const uint8_t *psk; /* as in weft__listen_params: copied by the dialer */
@@ -147,6 +153,13 @@ typedef struct weft__dial_params {
 } weft__dial_params;
 
 enum { WEFT__DIAL_POLLING = 1, WEFT__DIAL_WEBSOCKET = 2 };
+
+/* Vibe's transports, as a client chooses them. */
+enum { WEFT__WAY_WS = 1, WEFT__WAY_STREAM, WEFT__WAY_LONGPOLL };
+/* The Vibe transport a request target's query names, as the reference
+ * client's URIs do (transport=ws, stream or longpoll): WEFT__WAY_*, 0 when
+ * it names none, -1 for another value (transport/vibe/dial.c). */
+int weft__vibe_url_way(const char *target);
 
 struct weft__transport {
   const char *name;           /* the spec's "transformer": "websockets" */

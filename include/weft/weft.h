@@ -607,6 +607,18 @@ WEFT_EXTERN int weft_server_set_batching(weft_server *server, size_t max_bytes);
 WEFT_EXTERN int weft_server_set_session_heartbeat(weft_server *server, uint32_t interval_ms,
                                                   uint32_t timeout_ms);
 WEFT_EXTERN int weft_server_set_session_cookie(weft_server *server, const char *name);
+/* Vibe's heartbeat (transformer "vibe"), as the reference server's
+ * `heartbeat` and `_heartbeat` options: the handshake tells each client to
+ * send a heartbeat event every heartbeat_ms - wait_ms ms and to wait
+ * wait_ms for its echo; a socket that sent none for heartbeat_ms is closed
+ * (error kind "timeout"). Vibe's client takes these from the handshake
+ * (decision #32). Until this is called a Vibe socket takes
+ * weft_server_set_session_heartbeat()'s pair when that was called, else
+ * 20000 and 5000. May be called while listening: sockets opened afterwards
+ * take the new values. Errors: WEFT_EINVAL (NULL, wait_ms 0 or not below
+ * heartbeat_ms, heartbeat_ms over 2^31 - 1), WEFT_ESTATE (closing). */
+WEFT_EXTERN int weft_server_set_vibe_heartbeat(weft_server *server, uint32_t heartbeat_ms,
+                                               uint32_t wait_ms);
 
 /* Broadcast: encodes once and queues the same frame on every open spark.
  * Returns the number of sparks it was queued on (sparks whose queue is full
@@ -931,7 +943,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
 /* The transformer to dial with: "websockets" (default), "engine.io", or
  * "vibe" (the Vibe protocol: over ws, or httplongpoll when the URL's query
- * says transport=longpoll, httpstream when it says transport=stream;
+ * says transport=longpoll, httpstream when it says transport=stream, or as
+ * weft_client_set_transport() says;
  * emitter events and acks as Vibe events and replies, the server's
  * heartbeat from its handshake, no primus::ping). A tcp:// or ipc:// URL
  * picks "fast-tcp" itself, and "websockets" then changes nothing. Before
@@ -947,6 +960,14 @@ WEFT_EXTERN int weft_client_set_transformer(weft_client *c, const char *transfor
  * Errors: WEFT_EINVAL (an unknown name, an empty list), WEFT_ESTATE (after
  * the first connection started). */
 WEFT_EXTERN int weft_client_set_transports(weft_client *c, const char *transports);
+/* Vibe's transport, as vibe-protocol's client names them: "ws" (the
+ * default), "httpstream" or "httplongpoll". The URL's query may name it
+ * instead, as the reference's URIs do (transport=ws, transport=stream,
+ * transport=longpoll) and is honoured without this call; with both, they
+ * must agree. Other transformers ignore it. Errors: WEFT_EINVAL (NULL, an
+ * unknown name, a URL whose transport= names another transport or none of
+ * the three), WEFT_ESTATE (after weft_client_open()), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_client_set_transport(weft_client *c, const char *transport);
 WEFT_EXTERN int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms,
                                           uint32_t retries, double factor);
 WEFT_EXTERN int weft_client_set_strategy(weft_client *c, const char *strategy);

@@ -105,7 +105,7 @@ static int set_option(lua_State *L) {
   }
   if (rc == WEFT_ENOENT)
     lua_pushfstring(L, "unknown option '%s'", name);
-  else if ((rc == WEFT_ETYPE || rc == WEFT_ERANGE || rc == WEFT_ESTATE) && opt)
+  else if ((rc == WEFT_ETYPE || rc == WEFT_ERANGE || rc == WEFT_ESTATE || rc == WEFT_EINVAL) && opt)
     lua_pushfstring(L, "option '%s' must be %s (%s)", name, opt->expects, weft_strerror(rc));
   else
     lua_pushfstring(L, "option '%s': %s", name, weft_strerror(rc));

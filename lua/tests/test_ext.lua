@@ -689,6 +689,39 @@ test("recovery: spark:recovered() and client:recovered(); a forged resume is fre
   teardown(srv, { c })
 end)
 
+test("vibe: the transport option beside the URL's transport= query, and the server's vibe_heartbeat", function()
+  local srv = assert(weft.server { url = "http://127.0.0.1:0/vibe", transformer = "vibe", emitter = true,
+                                   vibe_heartbeat = 3000, vibe_heartbeat_wait = 1000 })
+  srv:handle("twice", function(_, reply, x) reply:resolve(x * 2) end)
+  local base = "http://127.0.0.1:" .. srv:port() .. "/vibe"
+  for _, t in ipairs { { "", "httpstream" }, { "?transport=longpoll", "httplongpoll" }, { "", "ws" } } do
+    local c = assert(weft.client { url = base .. t[1], transformer = "vibe", transport = t[2], emitter = true,
+                                   retries = 0 })
+    local got = {}
+    c:on("open", function() got.open = true end)
+    c:on("close", function() got.closed = true end)
+    wait(function() return got.open end, 5000, "open " .. t[2])
+    assert(c:emit("twice", 21, function(e, r) got.r = { e, r } end))
+    wait(function() return got.r end, 5000, "answer " .. t[2])
+    eq(got.r[2], 42, "answered over " .. t[2])
+    c:close()
+    wait(function() return got.closed end, 5000, "closed " .. t[2])
+  end
+  local c, msg, name = weft.client { url = base .. "?transport=longpoll", transformer = "vibe", transport = "ws" }
+  eq(c, nil, "a transport the URL contradicts")
+  eq(name, "EINVAL", "EINVAL")
+  assert(msg:find("transport=", 1, true), msg)
+  c, msg, name = weft.client { url = base, transformer = "vibe", transport = "carrier" }
+  eq(name, "ERANGE", "an unknown transport: " .. tostring(msg))
+  local s2
+  s2, msg, name = weft.server { url = "http://127.0.0.1:0/vibe", transformer = "vibe", vibe_heartbeat = 1000,
+                                vibe_heartbeat_wait = 1000 }
+  eq(s2, nil, "a wait not below the heartbeat")
+  eq(name, "EINVAL", "EINVAL")
+  srv:close()
+  settle()
+end)
+
 local ok = tap.run((IS54 and "lua5.4" or "luajit") .. "-ext", weft.clock)
 weft.run()
 os.exit(ok and 0 or 1, true)

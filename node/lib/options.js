@@ -166,9 +166,13 @@ const HOST = {
       to: (v, set) => set('queueLimit', v === Infinity ? 0 : v)
     },
     transport: {
-      ts: '{ headers?: Record<string, string | number> }',
-      doc: 'Primus\'s place for headers: transport.headers (merged under headers).',
+      ts: "'ws' | 'httpstream' | 'httplongpoll' | { headers?: Record<string, string | number> }",
+      doc: 'A string: Vibe\'s transport (transformer "vibe"), the core\'s option "transport": "ws" (default), ' +
+        '"httpstream" or "httplongpoll"; the URL\'s ?transport=stream|longpoll may say it instead, and with both ' +
+        'they must agree (else EINVAL). An object: Primus\'s place for headers, transport.headers (merged under ' +
+        'headers).',
       to: (v, set, all) => {
+        if (typeof v === 'string') return set('transport', v, true);
         if (v && v.headers) set('headers', NODE.Client.headers.to(Object.assign({}, v.headers, all.headers)), true);
       }
     },
@@ -237,7 +241,8 @@ function optionError(kind, row, value, rc) {
     err = new E(`${kind} option "${row.name}" must be ${row.expects} (got ${describe(value)})`);
     err.code = code;
   } else {
-    err = new WeftError(`${kind} option "${row.name}" (${describe(value)}): ${text}`, code);
+    const must = code === 'EINVAL' ? ` (must be ${row.expects})` : '';
+    err = new WeftError(`${kind} option "${row.name}" (${describe(value)}): ${text}${must}`, code);
   }
   return err;
 }

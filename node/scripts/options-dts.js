@@ -61,6 +61,7 @@ function members(kind) {
     out.push(...comment(`${h.doc} (Node's own.)`), `  ${name}?: ${h.ts};`);
   }
   for (const row of TABLES[kind]) {
+    if (HOST[kind][row.name]) continue; // the host's row says both (transport)
     const node = NODE[kind][row.name];
     out.push(...comment(rowDoc(row, node)), `  ${row.name}?: ${node && node.ts ? node.ts : coreType(row)};`);
   }

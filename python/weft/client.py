@@ -484,6 +484,7 @@ async def connect(
     plugins: Sequence[Plugin] = (),
     transports: str | None = None,
     recovery: bool = False,
+    transport: str | None = None,
 ) -> Client:
     """Connects to a weft or Primus server at `url`: "ws://host:port/path"
     (no path: "/primus"), "wss://…", or "ws+unix:///abs/app.sock:/path" over
@@ -492,7 +493,10 @@ async def connect(
     transformer: the transport, "websockets" (weft.transformers() lists
     them; another name raises weft.Unsupported naming them). transports:
     on engine.io, "polling,websocket" (the default: polling, then the
-    upgrade), "polling" or "websocket".
+    upgrade), "polling" or "websocket". transport: on vibe, "ws" (the
+    default), "httpstream" or "httplongpoll"; the URL's ?transport=stream
+    or ?transport=longpoll may say it instead, and with both they must
+    agree (else weft.InvalidArgument).
     reconnect: a Backoff, or None never to reconnect. strategy: which
     failures reconnect ("disconnect", "online", "timeout"; default all).
     timeout: seconds for the first connection to open (None: no limit).
@@ -544,6 +548,7 @@ async def connect(
             "ca_file": ca_file, "verify": False if not verify else None,
             "compression": compression or None, "batching": batching or None,
             "transports": transports, "recovery": recovery or None,
+            "transport": transport,
         }  # fmt: skip
         if max_length is not None and max_length <= 0:
             raise ValueError("max_length must be positive")

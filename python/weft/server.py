@@ -574,6 +574,8 @@ async def serve(
     redis_ttl: float | None = None,
     recovery: float | bool | None = None,
     recovery_messages: int | None = None,
+    vibe_heartbeat: float | None = None,
+    vibe_heartbeat_wait: float | None = None,
 ) -> Server:
     """Starts a server listening on `url`, or on each of a list of URLs:
     "ws://host:port/path" (port 0 picks a free port: read ``server.port``
@@ -612,6 +614,10 @@ async def serve(
     session_ping_interval / session_ping_timeout: engine.io's heartbeat, in
     seconds (25 and 20, engine.io's defaults); session_cookie: the name of
     a cookie holding the engine.io sid, for sticky load balancers (off).
+    vibe_heartbeat / vibe_heartbeat_wait: Vibe's heartbeat and _heartbeat
+    in seconds (20 and 5; the wait below the heartbeat): the handshake
+    tells each Vibe client to beat every heartbeat - wait seconds; a
+    socket silent for vibe_heartbeat is closed.
     client_library: serve the browser client at <path>/weft.js and
     <path>/primus.js (on by default). id_generator: a function returning
     each new spark's id (a str; an exception or a bad value falls back to
@@ -683,6 +689,8 @@ async def serve(
             "session_ping_interval": _session_ms(session_ping_interval, "session_ping_interval"),
             "session_ping_timeout": _session_ms(session_ping_timeout, "session_ping_timeout"),
             "session_cookie": session_cookie,
+            "vibe_heartbeat": _session_ms(vibe_heartbeat, "vibe_heartbeat"),
+            "vibe_heartbeat_wait": _session_ms(vibe_heartbeat_wait, "vibe_heartbeat_wait"),
         })  # fmt: skip
         if id_generator is not None:
             if not callable(id_generator):

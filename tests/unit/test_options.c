@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "primus/primus.h"
+#include "transport/transport.h"
 #include "weft/ext.h"
 #include "weft/options.h"
 
@@ -238,12 +239,88 @@ static void test_client_options(void **state) {
   assert_int_equal(weft_loop_close(loop), 0);
 }
 
+/* Vibe's options (decision #32): the client's transport against its URL's
+ * transport= query, the server's heartbeat pair. */
+static void vibe_client(weft_loop *loop, const char *query, const char *name, int want) {
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:9/vibe%s", query);
+  weft_client *c;
+  assert_int_equal(weft_client_new(loop, url, &c), 0);
+  char v[64];
+  snprintf(v, sizeof(v), "\"%s\"", name);
+  assert_int_equal(cset(c, "transport", v), want);
+  weft_client_destroy(c);
+}
+
+static void test_vibe_options(void **state) {
+  (void)state;
+  weft_loop *loop;
+  weft_client *c;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_client_new(loop, "http://127.0.0.1:9/vibe", &c), 0);
+  assert_int_equal(c->way, 0); /* unset: the URL's, else ws */
+  assert_int_equal(cset(c, "transport", "\"httpstream\""), 0);
+  assert_int_equal(c->way, WEFT__WAY_STREAM);
+  assert_int_equal(cset(c, "transport", "\"httplongpoll\""), 0);
+  assert_int_equal(c->way, WEFT__WAY_LONGPOLL);
+  assert_int_equal(cset(c, "transport", "\"carrier\""), WEFT_ERANGE);
+  assert_int_equal(cset(c, "transport", "\"stream\""), WEFT_ERANGE); /* the query's word */
+  assert_int_equal(cset(c, "transport", "1"), WEFT_ETYPE);
+  assert_int_equal(weft_client_set_transport(c, "carrier"), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_transport(c, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_client_set_transport(NULL, "ws"), WEFT_EINVAL);
+  assert_int_equal(c->way, WEFT__WAY_LONGPOLL); /* refusals change nothing */
+  assert_int_equal(weft_client_set_transformer(c, "vibe"), 0);
+  assert_int_equal(weft_client_open(c), 0);
+  assert_int_equal(weft_client_set_transport(c, "ws"), WEFT_ESTATE);
+  weft_client_destroy(c);
+  /* The URL's query and the option agree, or the option is refused. */
+  vibe_client(loop, "?transport=longpoll", "httplongpoll", 0);
+  vibe_client(loop, "?transport=longpoll", "ws", WEFT_EINVAL);
+  vibe_client(loop, "?transport=longpoll", "httpstream", WEFT_EINVAL);
+  vibe_client(loop, "?a=1&transport=stream&b=2", "httpstream", 0);
+  vibe_client(loop, "?a=1&transport=stream&b=2", "httplongpoll", WEFT_EINVAL);
+  vibe_client(loop, "?transport=ws", "ws", 0);
+  vibe_client(loop, "?transport=ws", "httpstream", WEFT_EINVAL);
+  vibe_client(loop, "?transport=pigeon", "ws", WEFT_EINVAL); /* names none of the three */
+  vibe_client(loop, "?transport=", "ws", WEFT_EINVAL);
+  vibe_client(loop, "?xtransport=stream", "httplongpoll", 0); /* another parameter */
+  assert_int_equal(weft__vibe_url_way("/vibe"), 0);
+  assert_int_equal(weft__vibe_url_way("/vibe?transport=longpoll&x=1"), WEFT__WAY_LONGPOLL);
+  assert_int_equal(weft__vibe_url_way("/vibe?transport=streams"), -1);
+  /* The server's heartbeat pair. */
+  weft_server *s;
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  assert_int_equal(sset(s, "vibe_heartbeat", "3000"), 0);
+  assert_int_equal(s->vibe_heartbeat, 3000);
+  assert_int_equal(s->vibe_wait, 1500);                                  /* half, under 10 s */
+  assert_int_equal(sset(s, "vibe_heartbeat_wait", "3000"), WEFT_EINVAL); /* not below */
+  assert_int_equal(sset(s, "vibe_heartbeat_wait", "1000"), 0);
+  assert_int_equal(s->vibe_wait, 1000);
+  assert_int_equal(sset(s, "vibe_heartbeat", "60000"), 0); /* the wait stays */
+  assert_int_equal(s->vibe_wait, 1000);
+  assert_int_equal(sset(s, "vibe_heartbeat", "1"), WEFT_ERANGE);
+  assert_int_equal(sset(s, "vibe_heartbeat", "\"20s\""), WEFT_ETYPE);
+  assert_int_equal(weft_server_set_vibe_heartbeat(s, 100, 0), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_vibe_heartbeat(s, 100, 100), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_vibe_heartbeat(s, 0x80000000u, 5), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_vibe_heartbeat(NULL, 100, 5), WEFT_EINVAL);
+  assert_int_equal(s->vibe_heartbeat, 60000); /* refusals change nothing */
+  weft_server *t;
+  assert_int_equal(weft_server_new(loop, &t), 0);
+  assert_int_equal(sset(t, "vibe_heartbeat_wait", "7000"), 0); /* the heartbeat's default */
+  assert_int_equal(t->vibe_heartbeat, 20000);
+  weft_server_destroy(t, NULL);
+  weft_server_destroy(s, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_tables),
-      cmocka_unit_test(test_server_options),
-      cmocka_unit_test(test_server_tls_pair),
-      cmocka_unit_test(test_client_options),
+      cmocka_unit_test(test_tables),          cmocka_unit_test(test_server_options),
+      cmocka_unit_test(test_server_tls_pair), cmocka_unit_test(test_client_options),
+      cmocka_unit_test(test_vibe_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

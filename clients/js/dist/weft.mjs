@@ -513,7 +513,7 @@ function strategyOf(s) {
 }
 var RESERVED = /^(open|data|error|close|end|timeout|reconnect( scheduled| failed| timeout)?|reconnected|online|offline|id|log|pong|initialised|reconnecting|connection|disconnection|leaveallrooms|roomserror|leaveroom|joinroom|(incoming|outgoing|weft)::.*)$/;
 var byteLength = (frame) => typeof frame === "string" ? new TextEncoder().encode(frame).length : frame.byteLength;
-var Weft = class extends Emitter {
+var Weft = class _Weft extends Emitter {
   constructor(url, options) {
     super();
     if (url !== null && typeof url === "object" && !(url instanceof URL)) {
@@ -541,7 +541,8 @@ var Weft = class extends Emitter {
     this._strategy = strategyOf(o.strategy);
     if (o.parser !== void 0 && !parsers[o.parser]) throw new TypeError(`unknown parser "${o.parser}"`);
     const tr = o.transformer && String(o.transformer).toLowerCase();
-    if (tr && tr !== "websockets" && tr !== "engine.io") throw new TypeError(`unknown transformer "${o.transformer}"`);
+    const X = tr && _Weft.transformers[tr];
+    if (tr && tr !== "websockets" && tr !== "engine.io" && !X) throw new TypeError(`unknown transformer "${o.transformer}"`);
     this._eio = tr === "engine.io";
     this._eioOk = this._eio;
     this._parser = parsers[o.parser || "json"];
@@ -583,6 +584,7 @@ var Weft = class extends Emitter {
       if (typeof navigator !== "undefined" && navigator.onLine === false) this.online = false;
     }
     for (const name in o.plugin) this.use(name, o.plugin[name]);
+    this._X = X && X(this);
     if (!o.manual) this._later("open", () => this.open(), 0);
   }
   // ---- transforms and plugins (Primus's) ----
@@ -635,7 +637,7 @@ var Weft = class extends Emitter {
   use(name, plugin) {
     if (typeof name !== "string" || !name || !plugin || !(plugin.client || plugin.server))
       throw new TypeError("bad plugin");
-    if (this._plugins[name]) throw new WeftError("exist", `plugin ${name} is already registered`);
+    if (this._plugins[name]) throw new WeftError("exist", `plugin ${name} exists`);
     this._plugins[name] = plugin;
     try {
       if (plugin.client) plugin.client.call(this, this, this.options);
@@ -705,7 +707,7 @@ var Weft = class extends Emitter {
     const o = this.options;
     const eio = this._eioOk && (this._eio || this._fallback || o.websockets === false);
     try {
-      ws = eio ? new Eio(this.url, { WebSocket: this._WebSocket, fetch: this._fetch, websockets: o.websockets }) : new this._WebSocket(this.url);
+      ws = this._X ? this._X(this.url) : eio ? new Eio(this.url, { WebSocket: this._WebSocket, fetch: this._fetch, websockets: o.websockets }) : new this._WebSocket(this.url);
     } catch (e) {
       this._conn = a;
       return Promise.resolve().then(() => this._conn === a && this._lost(a, new WeftError("connect", e.message)));
@@ -812,7 +814,7 @@ var Weft = class extends Emitter {
     const bad = (why) => this.emit("error", new WeftError("emitter", why));
     if (type === 1) {
       const p = this._em.pending.get(id);
-      if (!p) return bad(`ack with an unknown id (or after its timeout): ${id}`), true;
+      if (!p) return bad(`unknown ack id ${id}`), true;
       this._em.pending.delete(id);
       clearTimeout(p.timer);
       const a = Array.isArray(data) ? data : [];
@@ -853,7 +855,7 @@ var Weft = class extends Emitter {
       const ms = timeout === void 0 ? this._em.timeout : timeout;
       const timer = ms ? setTimeout(() => {
         this._em.pending.delete(id);
-        done(new WeftError("timeout", `no answer to "${event}" in ${ms} ms`));
+        done(new WeftError("timeout", `no answer to ${event}`));
       }, ms) : void 0;
       this._em.pending.set(id, { done, timer });
     }
@@ -1143,6 +1145,7 @@ Weft.CLOSED = CLOSED;
 Weft.OPEN = OPEN;
 Weft.backoff = backoff;
 Weft.parsers = parsers;
+Weft.transformers = {};
 Weft.WeftError = WeftError;
 Weft.Emitter = Emitter;
 Weft.version = "0.1.0";

@@ -198,7 +198,11 @@ export class Weft extends Emitter {
     this._strategy = strategyOf(o.strategy);
     if (o.parser !== undefined && !parsers[o.parser]) throw new TypeError(`unknown parser "${o.parser}"`);
     const tr = o.transformer && String(o.transformer).toLowerCase();
-    if (tr && tr !== 'websockets' && tr !== 'engine.io') throw new TypeError(`unknown transformer "${o.transformer}"`);
+    // Another framing than these two comes from an optional module
+    // (weft-vibe.js): Weft.transformers[name](client) sets the client up and
+    // returns what makes its socket from the URL.
+    const X = tr && Weft.transformers[tr];
+    if (tr && tr !== 'websockets' && tr !== 'engine.io' && !X) throw new TypeError(`unknown transformer "${o.transformer}"`);
     // engine.io: asked for, or the spec says the server speaks it (then a
     // WebSocket that cannot open falls back to it, and `websockets: false`
     // polls).
@@ -248,6 +252,7 @@ export class Weft extends Emitter {
       if (typeof navigator !== 'undefined' && navigator.onLine === false) this.online = false;
     }
     for (const name in o.plugin) this.use(name, o.plugin[name]);
+    this._X = X && X(this);
     if (!o.manual) this._later('open', () => this.open(), 0);
   }
 
@@ -302,7 +307,7 @@ export class Weft extends Emitter {
   use(name, plugin) {
     if (typeof name !== 'string' || !name || !plugin || !(plugin.client || plugin.server))
       throw new TypeError('bad plugin');
-    if (this._plugins[name]) throw new WeftError('exist', `plugin ${name} is already registered`);
+    if (this._plugins[name]) throw new WeftError('exist', `plugin ${name} exists`);
     this._plugins[name] = plugin;
     try {
       if (plugin.client) plugin.client.call(this, this, this.options);
@@ -384,7 +389,9 @@ export class Weft extends Emitter {
     const o = this.options;
     const eio = this._eioOk && (this._eio || this._fallback || o.websockets === false);
     try {
-      ws = eio
+      ws = this._X
+        ? this._X(this.url)
+        : eio
         ? new Eio(this.url, { WebSocket: this._WebSocket, fetch: this._fetch, websockets: o.websockets })
         : new this._WebSocket(this.url);
     } catch (e) {
@@ -505,7 +512,7 @@ export class Weft extends Emitter {
     const bad = (why) => this.emit('error', new WeftError('emitter', why));
     if (type === 1) {
       const p = this._em.pending.get(id);
-      if (!p) return bad(`ack with an unknown id (or after its timeout): ${id}`), true;
+      if (!p) return bad(`unknown ack id ${id}`), true;
       this._em.pending.delete(id);
       clearTimeout(p.timer);
       const a = Array.isArray(data) ? data : [];
@@ -548,7 +555,7 @@ export class Weft extends Emitter {
       const ms = timeout === undefined ? this._em.timeout : timeout;
       const timer = ms ? setTimeout(() => {
         this._em.pending.delete(id);
-        done(new WeftError('timeout', `no answer to "${event}" in ${ms} ms`));
+        done(new WeftError('timeout', `no answer to ${event}`));
       }, ms) : undefined;
       this._em.pending.set(id, { done, timer });
     }
@@ -870,6 +877,7 @@ Weft.CLOSED = CLOSED;
 Weft.OPEN = OPEN;
 Weft.backoff = backoff;
 Weft.parsers = parsers;
+Weft.transformers = {};
 Weft.WeftError = WeftError;
 Weft.Emitter = Emitter;
 Weft.version = '0.1.0';

@@ -9,18 +9,9 @@ import http from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ARTIFACTS, ROOT, launchChromium, startWeft } from './helpers.mjs';
+import { ARTIFACTS, ROOT, chromiumHooks, startWeft } from './helpers.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchChromium();
-});
-after(async () => {
-  if (browser) {
-    await browser.context.close();
-    rmSync(browser.profile, { recursive: true, force: true });
-  }
-});
+const browser = chromiumHooks(before, after);
 
 const CHAT = join(ROOT, 'examples/chat');
 

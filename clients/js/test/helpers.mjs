@@ -2,7 +2,7 @@
 // port, and launch Debian's Chromium through playwright-core. Every process
 // started here is killed by its PID only.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,4 +86,26 @@ export async function launchChromium() {
     timeout: 30000
   });
   return { context, profile };
+}
+
+/**
+ * Chromium for one test file: launched before its tests, closed (its profile
+ * removed) after them; `.context` is the browser context meanwhile.
+ */
+export function chromiumHooks(before, after) {
+  let b = null;
+  before(async () => {
+    b = await launchChromium();
+  });
+  after(async () => {
+    if (b) {
+      await b.context.close();
+      rmSync(b.profile, { recursive: true, force: true });
+    }
+  });
+  return {
+    get context() {
+      return b.context;
+    }
+  };
 }

@@ -3,6 +3,7 @@
 import Weft, { backoff, ReconnectInfo, WeftError } from '../weft';
 import channels, { Channel } from '../channels';
 import recovery, { RecoveryClient } from '../recovery';
+import { vibe } from '../vibe';
 
 const c = new Weft('ws://127.0.0.1:8080/primus', {
   parser: 'msgpack',
@@ -57,3 +58,8 @@ const rc = new Weft('/primus') as Weft & RecoveryClient;
 rc.use('recovery', recovery());
 rc.on('recovered', (id: string) => console.log(id.length));
 const resumed: boolean = rc.recovered;
+
+// The Vibe module's transformer, by name once registered.
+Weft.transformers.vibe = vibe;
+const overVibe = new Weft('http://127.0.0.1:8080/vibe', { transformer: 'vibe', transport: 'httpstream', emitter: true });
+overVibe.on('open', () => overVibe.send('greet', { hi: 1 }));

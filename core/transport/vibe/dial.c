@@ -1,13 +1,14 @@
 /*
  * A Vibe client, over ws (a WebSocket through transport/ws/ to the URL's
- * path) or, when the URL's query says transport=longpoll, over
+ * path) or, when weft_client_set_transport or the URL's query says
+ * transport=longpoll, over
  * httplongpoll (http/fetch.c: the open GET names the socket, each poll's
  * answer is one event and the next poll goes at once, an empty answer is
  * the close), or, when it says transport=stream, over httpstream (the open
  * GET's answer streamed, read as it arrives: padding, then "data: <text>"
  * messages, each ended by an empty line, the first "?id=<id>"; the
  * answer's end is the close). Over HTTP one POST "data=<event>" per event,
- * GET when=abort to close.
+ * one at a time so that they arrive in order; GET when=abort to close.
  * The server's first text is the handshake
  * ("?heartbeat=<ms>&_heartbeat=<ms>"), then events both ways (event.c). The heartbeat is the
  * client's, as the reference's: a heartbeat event `heartbeat - _heartbeat` ms after open (and after
@@ -62,9 +63,13 @@ static void on_timer_closed(uv_handle_t *h) {
 
 static void request(vibe_dconn *d, const char *method, const char *when, const uint8_t *body,
                     size_t len, weft__http_fetch_cb cb, void *user, weft__http_fetch **out);
+/* An event posted: one at a time, in order (posts in parallel would reach
+ * the server in any order); the rest wait in `posts` behind the first. */
 typedef struct vibe_post {
   vibe_dconn *d;
-  weft__http_fetch *f;
+  weft__http_fetch *f; /* NULL while it waits its turn */
+  size_t len;
+  uint8_t body[]; /* "data=<event>" */
 } vibe_post;
 
 /* The end of an orderly close over HTTP (the abort answered, or not within
@@ -101,7 +106,7 @@ static void release(vibe_dconn *d, int orderly) {
   if (!http) d->get = NULL;
   vibe_post **posts = (vibe_post **)(void *)d->posts.data;
   for (size_t i = 0; i < d->posts.len / sizeof(*posts); i++) {
-    weft__http_fetch_cancel(posts[i]->f);
+    if (posts[i]->f) weft__http_fetch_cancel(posts[i]->f);
     free(posts[i]);
   }
   d->posts.len = 0;
@@ -320,40 +325,43 @@ static void on_open(const weft__http_result *r, void *user) {
   if (take_id(d, r->body, r->len) == 0) poll(d);
 }
 
-/* A post answered: out of the list of those under way. */
+static void on_post(const weft__http_result *r, void *user);
+
+static int post_first(vibe_dconn *d) {
+  vibe_post *vp = *(vibe_post **)(void *)d->posts.data;
+  request(d, "POST", NULL, vp->body, vp->len, on_post, vp, &vp->f);
+  return vp->f ? 0 : WEFT_EIO;
+}
+
+/* The first post answered (its status is not looked at, as the
+ * reference's): the next goes. */
 static void on_post(const weft__http_result *r, void *user) {
   (void)r;
   vibe_post *vp = user;
-  weft__buf *b = &vp->d->posts;
-  vibe_post **posts = (vibe_post **)(void *)b->data;
-  size_t n = b->len / sizeof(*posts);
-  for (size_t i = 0; i < n; i++)
-    if (posts[i] == vp) {
-      posts[i] = posts[n - 1];
-      b->len -= sizeof(*posts);
-      break;
-    }
+  vibe_dconn *d = vp->d;
+  weft__buf *b = &d->posts;
+  memmove(b->data, b->data + sizeof(vp), b->len - sizeof(vp));
+  b->len -= sizeof(vp);
   free(vp);
+  if (b->len && post_first(d) != 0) fail(d, WEFT_EIO, "connect", "could not post");
 }
 
 static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
   if (!d->id[0]) return WEFT_ECLOSED;
   if (weft__buf_reserve(&d->posts, sizeof(vibe_post *)) != 0) return WEFT_ENOMEM;
-  vibe_post *vp = calloc(1, sizeof(*vp));
-  weft__buf body = {0};
-  int rc = vp ? weft__buf_append(&body, "data=", 5) : WEFT_ENOMEM;
-  if (!rc) rc = weft__buf_append(&body, text, n);
-  if (!rc) {
-    vp->d = d;
-    request(d, "POST", NULL, body.data, body.len, on_post, vp, &vp->f);
-    if (!vp->f) rc = WEFT_EIO;
-  }
-  weft__buf_free(&body);
+  vibe_post *vp = malloc(sizeof(*vp) + 5 + n);
+  if (!vp) return WEFT_ENOMEM;
+  *vp = (vibe_post){.d = d, .len = 5 + n};
+  memcpy(vp->body, "data=", 5);
+  memcpy(vp->body + 5, text, n);
+  weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
+  if (d->posts.len > sizeof(vp)) return 0;      /* behind another */
+  int rc = post_first(d);
   if (rc) {
+    d->posts.len = 0;
     free(vp);
-    return rc;
   }
-  return weft__buf_append(&d->posts, &vp, sizeof(vp)); /* room reserved: cannot fail */
+  return rc;
 }
 
 /* ---- httpstream ---- */
@@ -417,6 +425,29 @@ static void on_stream_end(const weft__http_result *r, void *user) {
 
 /* ---- the ops ---- */
 
+int weft__vibe_url_way(const char *target) {
+  const char *q = strchr(target, '?');
+  for (const char *p = q; p; p = strchr(p + 1, '&')) {
+    if (strncmp(p + 1, "transport=", 10) != 0) continue;
+    size_t n = strcspn(p + 11, "&#");
+    return n == 2 && !strncmp(p + 11, "ws", 2)         ? WEFT__WAY_WS
+           : n == 6 && !strncmp(p + 11, "stream", 6)   ? WEFT__WAY_STREAM
+           : n == 8 && !strncmp(p + 11, "longpoll", 8) ? WEFT__WAY_LONGPOLL
+                                                       : -1;
+  }
+  return 0;
+}
+
+/* The option chose an HTTP transport the URL does not name: its query
+ * gets "transport=<name>" (the server reads it from the open GET). */
+static int add_way(weft__url *u, const char *name) {
+  size_t len = strlen(u->path);
+  int n = snprintf(u->path + len, sizeof(u->path) - len, "%stransport=%s",
+                   strchr(u->path, '?') ? "&" : "?", name);
+  if (n < 0 || (size_t)n >= sizeof(u->path) - len) return WEFT_EURL;
+  return 0;
+}
+
 int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   *out = NULL;
   vibe_dconn *d = calloc(1, sizeof(*d));
@@ -430,11 +461,16 @@ int weft__vibe_dial(const weft__dial_params *p, weft__conn **out) {
   d->timer.data = d;
   p->loop->users++;
   *out = &d->base;
-  const char *q = strchr(p->url.path, '?');
-  d->longpoll = q && strstr(q, "transport=longpoll") != NULL;
-  d->stream = !d->longpoll && q && strstr(q, "transport=stream") != NULL;
+  int in_url = weft__vibe_url_way(p->url.path);
+  unsigned way = p->way ? p->way : in_url > 0 ? (unsigned)in_url : WEFT__WAY_WS;
+  d->longpoll = way == WEFT__WAY_LONGPOLL;
+  d->stream = way == WEFT__WAY_STREAM;
   if (d->longpoll || d->stream) {
     d->url = p->url;
+    if (in_url <= 0 && add_way(&d->url, d->stream ? "stream" : "longpoll") != 0) {
+      fail(d, WEFT_EURL, "connect", "no room for the transport parameter");
+      return 0;
+    }
     d->tls = p->tls;
     d->max_length = p->max_length;
     request_streamed(d, "GET", "open", NULL, 0, d->stream ? on_stream_end : on_open,

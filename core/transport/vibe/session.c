@@ -173,8 +173,13 @@ void weft__vibe_text(weft__vibe_session *s, const uint8_t *text, size_t len) {
 /* ---- life ---- */
 
 void weft__vibe_opened(weft__vibe_session *s) {
-  uint32_t hb = s->vl->l->p.session_ping_interval ? s->vl->l->p.session_ping_interval : 20000;
-  uint32_t wait = s->vl->l->p.session_ping_timeout ? s->vl->l->p.session_ping_timeout : 5000;
+  const weft__listen_params *p = &s->vl->l->p;
+  uint32_t hb = p->vibe_heartbeat          ? p->vibe_heartbeat
+                : p->session_ping_interval ? p->session_ping_interval
+                                           : 20000;
+  uint32_t wait = p->vibe_heartbeat         ? p->vibe_wait
+                  : p->session_ping_timeout ? p->session_ping_timeout
+                                            : 5000;
   char hs[96];
   snprintf(hs, sizeof(hs), "?heartbeat=%u&_heartbeat=%u", hb, wait);
   s->heartbeat = hb;
