@@ -125,6 +125,7 @@ struct weft_server {
   uint32_t session_ping_interval, session_ping_timeout; /* engine.io's; 0: its defaults */
   char session_cookie[64];
   const weft__parser_ops *parser;
+  weft__app_parser *app_parser; /* weft_server_set_parser_def's, or NULL */
   uint32_t ping_interval;
   size_t max_length;
   int compression;
@@ -236,6 +237,7 @@ struct weft_client {
   weft__url url; /* path: the request target */
   const weft__transport *transport;
   const weft__parser_ops *parser;
+  weft__app_parser *app_parser; /* weft_client_set_parser_def's, or NULL */
   uint32_t rmin, rmax, retries;
   double factor;
   int strat_disconnect, strat_online, strat_timeout;
