@@ -9,6 +9,7 @@ const { Duplex } = require('node:stream');
 const binding = require('./binding');
 const { WeftError, ESTATE, ECLOSED, rcError, check, softError } = require('./errors');
 const { checkClient, applyClient, unknownTransformer } = require('./options');
+const parsers = require('./parsers');
 const { kExt, mixin, clientOutgoing } = require('./transforms');
 const log = require('./log');
 const { writeThrough } = require('./spark');
@@ -42,6 +43,30 @@ function withPathname(url, pathname) {
  * reconnect, reconnected, reconnect timeout, reconnect failed, end, close,
  * timeout, error, online, offline.
  */
+// Plugins' client libraries (a `library` string, as primus-emitter's): Primus
+// runs each in the client it builds, against its Primus class. Here each runs
+// once per (class, library) against a subclass of the client's class, which
+// the client then takes as its prototype.
+const LIBRARIES = new WeakMap();
+function withLibraries(self, plugins) {
+  for (const name of Object.keys(plugins)) {
+    const src = plugins[name] && plugins[name].library;
+    if (typeof src !== 'string') continue;
+    const base = Object.getPrototypeOf(self);
+    let made = LIBRARIES.get(base);
+    if (!made) LIBRARIES.set(base, made = new Map());
+    let proto = made.get(src);
+    if (!proto) {
+      const Primus = function Primus() {};
+      Primus.prototype = Object.create(base, { constructor: { value: base.constructor, writable: true, configurable: true } });
+      new Function('Primus', src)(Primus); // eslint-disable-line no-new-func -- the plugin's own client source, as Primus runs it
+      proto = Primus.prototype;
+      made.set(src, proto);
+    }
+    Object.setPrototypeOf(self, proto);
+  }
+}
+
 class Client extends Duplex {
   constructor(url, options) {
     super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
@@ -55,6 +80,8 @@ class Client extends Duplex {
     }
     if (url === undefined) url = 'http://127.0.0.1';
     if (typeof url !== 'string') throw new TypeError('url must be a string');
+    let parserObj;
+    [options, parserObj] = parsers.split(options);
     options = checkClient(options || {});
     // Primus's view of the options: strategy as the list in effect.
     this.options = Object.assign({}, options, { strategy: strategyOf(options) });
@@ -70,6 +97,10 @@ class Client extends Duplex {
     try {
       log.attach(this, options);
       this._ext = applyClient(ext, options);
+      if (parserObj) {
+        parsers.attach(this, ext, parserObj);
+        this.options.parser = parserObj;
+      }
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
@@ -77,9 +108,14 @@ class Client extends Duplex {
       binding.clientDestroy(ext);
       throw e;
     }
+    withLibraries(this, options.plugin || {});
     for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+    this.initialise(options);
     if (!options.manual) process.nextTick(() => { if (!this._ended && !this._opened) this.open(); });
   }
+
+  /** Primus's client initialise(options): plugins' libraries (primus-emitter's) wrap it; runs once per client. */
+  initialise() {}
 
   /** Client.OPENING / OPEN / CLOSED (Primus's readyState values). */
   get readyState() {
@@ -270,7 +306,10 @@ function createSocket(defaults) {
     }
     defaults = rest;
   }
+  let parserObj;
+  [defaults, parserObj] = parsers.split(defaults);
   defaults = checkClient(defaults || {});
+  if (parserObj) defaults = Object.assign({}, defaults, { parser: parserObj });
   const t = defaults.transformer;
   if (t !== undefined) {
     if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${t === null ? 'null' : typeof t}`);

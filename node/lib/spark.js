@@ -42,7 +42,12 @@ class Spark extends Duplex {
     this.query = info.query;
     this.url = info.url;
     this.readyState = Spark.OPEN;
+    // Primus's initialise functions (plugins such as primus-emitter set them), in order.
+    for (const fn of this.__initialise) fn.call(this);
   }
+
+  /** Primus's reserved(event) (see Server#reserved), as plugins ask a spark. */
+  reserved(evt) { return require('./server').reserved(evt); }
 
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount() {
@@ -119,6 +124,21 @@ class Spark extends Duplex {
     handlerError(this.primus, this, err);
   }
 }
+// Primus's Spark#initialise: reading it gives the last function set; setting
+// it adds one (to this class's list, not its base's), and each runs on every
+// new spark, in order, as Primus's do.
+Spark.prototype.__initialise = [function initialise() {}];
+Object.defineProperty(Spark.prototype, 'initialise', {
+  configurable: true,
+  get() { return this.__initialise[this.__initialise.length - 1]; },
+  set(fn) {
+    if (typeof fn !== 'function') throw new TypeError('initialise must be a function');
+    if (!Object.prototype.hasOwnProperty.call(this, '__initialise')) {
+      Object.defineProperty(this, '__initialise', { value: this.__initialise.slice(), writable: true, configurable: true });
+    }
+    this.__initialise.push(fn);
+  }
+});
 Spark.OPENING = 1;
 Spark.CLOSED = 2;
 Spark.OPEN = 3;
