@@ -184,8 +184,15 @@ void weft__em_cancel_pending(weft_emitter *em, uint32_t id) {
 static void target_gone(weft_emitter *em, void *t) {
   target *tg = weft__em_target_of(em, t, 0);
   if (!tg) return;
-  for (weft_reply *r = tg->replies; r; r = r->next)
+  /* Its replies wait for their owners' answers among the orphans. */
+  for (weft_reply *r = tg->replies, *n; r; r = n) {
+    n = r->next;
     r->target = NULL;
+    r->prev = NULL;
+    r->next = em->orphans;
+    if (em->orphans) em->orphans->prev = r;
+    em->orphans = r;
+  }
   tg->replies = NULL;
   while ((tg = weft__em_target_of(em, t, 0)) && tg->pend) {
     pending *p = tg->pend;
@@ -433,16 +440,16 @@ static void destroy(void *user) {
   for (size_t i = 0; i < em->targets.cap; i++) {
     target *tg = em->targets.slots[i].val;
     if (!em->targets.slots[i].key) continue;
-    for (weft_reply *r = tg->replies, *n; r; r = n) {
-      n = r->next;
-      free(r);
-    }
+    for (weft_reply *r = tg->replies; r; r = r->next)
+      r->em = NULL; /* still its owner's: answering it frees it */
     for (pending *p = tg->pend, *n; p; p = n) {
       n = p->tnext;
       free(p);
     }
     free(tg);
   }
+  for (weft_reply *r = em->orphans; r; r = r->next)
+    r->em = NULL;
   weft__map_free(&em->targets);
   weft__map_free(&em->by_id);
   for (size_t i = 0; i < em->handlers.cap; i++) {

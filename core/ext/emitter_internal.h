@@ -18,8 +18,8 @@ typedef struct pending {
 } pending;
 
 struct weft_reply {
-  weft_emitter *em;
-  void *target; /* NULL once the target is gone */
+  weft_emitter *em; /* NULL once the emitter is freed: answering only frees it */
+  void *target;     /* NULL once the target is gone */
   uint32_t id;
   weft_reply *prev, *next; /* the target's list */
 };
@@ -64,6 +64,7 @@ struct weft_emitter {
   size_t n_free;
   weft__route *route;    /* a server's client-originated routing (route.c) */
   weft_reply *ack_reply; /* the reply given to the ack callback running now */
+  weft_reply *orphans;   /* replies whose target is gone, not answered yet */
 };
 
 void *weft__em_take(weft_emitter *em);

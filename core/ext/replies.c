@@ -42,7 +42,18 @@ static int reply_send(weft_reply *r, const weft_value *first, const weft_value *
   weft_emitter *em = r->em;
   void *t = r->target;
   int rc = WEFT_ECLOSED;
+  if (!em) { /* its emitter was freed first */
+    free(r);
+    return rc;
+  }
   if (em->ack_reply == r) em->ack_reply = NULL; /* answered: not dropped after the ack */
+  if (!t) {                                     /* an orphan */
+    if (r->prev)
+      r->prev->next = r->next;
+    else
+      em->orphans = r->next;
+    if (r->next) r->next->prev = r->prev;
+  }
   if (t) {
     target *tg = weft__em_target_of(em, t, 0);
     if (r->prev)
@@ -100,7 +111,7 @@ int weft_reply_resolve_cb(weft_reply *r, const weft_value *value, uint32_t timeo
   if (!r) return WEFT_EINVAL;
   if (!cb) return weft_reply_resolve(r, value);
   weft_emitter *em = r->em;
-  if (!r->target) return weft_reply_resolve(r, value); /* WEFT_ECLOSED, r freed */
+  if (!em || !r->target) return weft_reply_resolve(r, value); /* WEFT_ECLOSED, r freed */
   uint32_t id = 0;
   int rc = weft__em_add_pending(
       em, r->target, timeout_ms == WEFT_EMIT_DEFAULT_TIMEOUT ? em->timeout_ms : timeout_ms, cb,
@@ -117,7 +128,7 @@ int weft_reply_resolve_cb(weft_reply *r, const weft_value *value, uint32_t timeo
 
 int weft_reply_keep(weft_reply *r) {
   if (!r) return WEFT_EINVAL;
-  if (r->em->ack_reply == r) r->em->ack_reply = NULL;
+  if (r->em && r->em->ack_reply == r) r->em->ack_reply = NULL;
   return 0;
 }
 

@@ -42,7 +42,8 @@ typedef struct weft_event {
   weft_client *client;    /* the client it arrived on, on a client; else NULL */
   /* Non-NULL when the sender waits for an answer. The handler owns it from
    * here: it must call weft_reply_resolve() or weft_reply_reject() exactly
-   * once, now or later (never after the server's or client's close). */
+   * once, now or later; after the connection or the server's or client's
+   * close that sends nothing (WEFT_ECLOSED) and only frees it. */
   weft_reply *reply;
 } weft_event;
 

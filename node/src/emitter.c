@@ -22,10 +22,9 @@ typedef struct weft__nreply {
   weft_client *cli;
 } weft__nreply;
 
-static int reply_live(const weft__nreply *nr) {
-  return nr->r &&
-         nr->em == (nr->srv ? weft_emitter_of_server(nr->srv) : weft_emitter_of_client(nr->cli));
-}
+/* Unanswered: the core keeps an unanswered reply until it is answered,
+ * even past its emitter (answering it then only frees it). */
+static int reply_live(const weft__nreply *nr) { return nr->r != NULL; }
 
 static void reply_finalize(napi_env env, void *data, void *hint) {
   (void)env;
