@@ -132,6 +132,17 @@ test('a Python client emits to a Node server: resolved, and rejected', async () 
   }
 });
 
+test('nmsg callbacks Python <-> Lua: depths 1 (Python), 2 (Lua) and 3 (Python), each called back across', async () => {
+  const server = await luaServer();
+  try {
+    const r = await pyEmit(server.url, 'chain', ['q'], 'chain', 'v3:v2');
+    assert.strictEqual(r.code, 0, `${r.out} ${r.stderr}`);
+    assert.deepStrictEqual(JSON.parse(r.out), { status: 'OK', value: 'v3:v2' });
+  } finally {
+    await stop(server);
+  }
+});
+
 test('a Python client emits to a Lua server: rejected', async () => {
   const server = await luaServer();
   try {
