@@ -493,6 +493,9 @@ WEFT_EXTERN const char *weft_auth_header(const weft_auth *req, const char *name)
 WEFT_EXTERN const char *weft_auth_address(const weft_auth *req);
 WEFT_EXTERN const char *weft_auth_url(const weft_auth *req);
 WEFT_EXTERN const char *weft_auth_query(const weft_auth *req, const char *key);
+/* The client's port, as weft_spark_port(): the peer's (or X-Forwarded-Port's
+ * from a trusted proxy); WEFT_EINVAL (NULL) or WEFT_ECLOSED (the peer went). */
+WEFT_EXTERN int weft_auth_port(const weft_auth *req);
 /* Answers and releases `req`; do not use it afterwards. Both return 0, or
  * WEFT_ECLOSED when the connection is already gone (req is released too). */
 WEFT_EXTERN int weft_auth_allow(weft_auth *req);

@@ -7,7 +7,7 @@
 //
 const { Duplex } = require('node:stream');
 const binding = require('./binding');
-const { WeftError, ESTATE, ECLOSED, rcError, check, softError } = require('./errors');
+const { WeftError, ESTATE, ECLOSED, rcError, check, softError, encodeError } = require('./errors');
 const { checkClient, applyClient, unknownTransformer } = require('./options');
 const parsers = require('./parsers');
 const { kExt, mixin, clientOutgoing } = require('./transforms');
@@ -161,15 +161,21 @@ class Client extends Duplex {
   }
 
   _nativeWrite(data) {
-    const rc = binding.clientWrite(this[kExt], data);
+    let rc;
+    try {
+      rc = binding.clientWrite(this[kExt], data);
+      if (rc < 0 && rc !== ECLOSED) throw rcError(rc, 'client.write');
+    } catch (e) {
+      return encodeError(this, this.options.parser || 'json', e);
+    }
     if (rc === 0) return true;
-    if (rc === ECLOSED) return false; // ended
-    throw rcError(rc, 'client.write');
+    return false; // ended
   }
 
   /**
    * Sends a message (after the outgoing transforms), or queues it while not
-   * open. Throws when it cannot be encoded.
+   * open. Data that cannot be encoded is an 'error' event when there is a
+   * listener (write() returns false), else thrown.
    */
   write(data, encoding, cb) {
     if (typeof encoding === 'function') cb = encoding;

@@ -218,6 +218,29 @@ function emitNative(event, args, timeout, token) {
   return binding.emit(this[kExt], event, args, timeout, token);
 }
 mixEmitter(Spark.prototype, emitNative, (spark) => !!spark.primus._ext.emitter);
+// spark.request is two things at once: weft's request(event, args, options)
+// (above) and Primus's upgrade request, whose method, url, headers, query,
+// forwarded ({ ip, port }) and socket/connection ({ remoteAddress,
+// remotePort }) it carries as properties (the core parsed the request: no
+// IncomingMessage exists).
+const emitterRequest = Spark.prototype.request;
+Object.defineProperty(Spark.prototype, 'request', {
+  configurable: true,
+  get() {
+    if (!this._request) {
+      const spark = this;
+      const request = function request(...args) { return emitterRequest.apply(spark, args); };
+      const socket = { remoteAddress: spark._peer.ip, remotePort: spark._peer.port };
+      Object.assign(request, {
+        method: 'GET', url: spark.url, headers: spark.headers, query: spark.query,
+        forwarded: { ip: spark._peer.ip, port: spark._peer.port }, socket, connection: socket
+      });
+      this._request = request;
+    }
+    return this._request;
+  },
+  set(v) { Object.defineProperty(this, 'request', { value: v, writable: true, configurable: true }); }
+});
 mixEmitter(Client.prototype, emitNative, (client) => !!client._ext.emitter);
 
 // ---- rooms -------------------------------------------------------------------

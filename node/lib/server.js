@@ -474,9 +474,12 @@ function onAuthorize(ext) {
     }
   });
   const address = binding.authInfo(ext, 'address') || '';
+  const port = binding.authInfo(ext, 'port');
   const q = url.indexOf('?');
   const query = Object.fromEntries(new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''));
-  const req = { headers, url, query, address, method: 'GET', socket: { remoteAddress: address }, connection: { remoteAddress: address } };
+  const socket = { remoteAddress: address, remotePort: port };
+  // forwarded: Primus's pre-parsed address (X-Forwarded-* applied for trusted proxies, as the core does).
+  const req = { headers, url, query, address, method: 'GET', forwarded: { ip: address, port: port === undefined ? 0 : port }, socket, connection: socket };
   try {
     fn.call(server, req, (err) => {
       if (!err) return answer(true);
