@@ -4,17 +4,9 @@
 // depth (the core's weft_reply_resolve_cb / weft_ack.reply).
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { weft, once, withTimeout, weftServer } = require('./helpers');
+const { withTimeout, weftPair } = require('./helpers');
 
-async function pair(t, serverOptions = {}) {
-  const server = weftServer(t, Object.assign({ emitter: true }, serverOptions));
-  const conn = once(server, 'connection');
-  const client = new weft.Client(server.url, { emitter: true, reconnect: { retries: 0 } });
-  client.on('error', () => {});
-  t.after(() => client.end());
-  await once(client, 'open');
-  return { server, client, spark: await conn };
-}
+const pair = (t, serverOptions = {}) => weftPair(t, Object.assign({ emitter: true }, serverOptions), { emitter: true });
 
 test('callbacks at depths 1, 2 and 3, each called back across the connection', async (t) => {
   const { spark, client } = await pair(t);

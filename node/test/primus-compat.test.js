@@ -5,17 +5,7 @@
 // authorize's req.forwarded, spark.socket.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { weft, once, withTimeout, weftServer } = require('./helpers');
-
-async function pair(t, options = {}, headers) {
-  const server = weftServer(t, options);
-  const conn = once(server, 'connection');
-  const client = new weft.Client(server.url, Object.assign({ reconnect: { retries: 0 } }, headers ? { headers } : {}));
-  client.on('error', () => {});
-  t.after(() => client.end());
-  await once(client, 'open');
-  return { server, client, spark: await conn };
-}
+const { weft, once, withTimeout, weftServer, weftPair: pair } = require('./helpers');
 
 test('data that cannot be encoded: an error event with a listener, thrown without', async (t) => {
   const { spark, client } = await pair(t);

@@ -87,7 +87,10 @@ class Reply:
         return bool(_ll.pyweft_reply_pending(self._cap))
 
     def _answer(self, how: int, value: Any) -> bool:
-        rc = _ll.pyweft_reply_answer(self._cap, how, value)
+        return self._checked(_ll.pyweft_reply_answer(self._cap, how, value))
+
+    @staticmethod
+    def _checked(rc: int) -> bool:
         if rc == StateError.code:
             raise StateError("reply answered already", rc)
         if rc == ClosedError.code:
@@ -117,13 +120,9 @@ class Reply:
             return self._answer(1, value)
         if not callable(callback):
             raise TypeError("callback must be callable")
-        rc = _ll.pyweft_reply_answer_cb(self._cap, value, _carried(callback), timeout_ms(timeout))
-        if rc == StateError.code:
-            raise StateError("reply answered already", rc)
-        if rc == ClosedError.code:
-            return False
-        check(rc, "reply")
-        return True
+        return self._checked(
+            _ll.pyweft_reply_answer_cb(self._cap, value, _carried(callback), timeout_ms(timeout))
+        )
 
     def reject(self, reason: Any = "rejected") -> bool:
         """Rejects with `reason` (None sends "rejected")."""
