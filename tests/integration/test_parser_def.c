@@ -2,8 +2,9 @@
  * Parsers the application registers (weft_server_set_parser_def,
  * weft_client_set_parser_def), through a real server on 127.0.0.1: a C
  * server and a C client both speak "xor" (JSON with every byte xor 0x5a, in
- * binary frames; node/test/example_primus.test.js checks that pings go
- * through an application's parser); a frame the decoder refuses is an error event
+ * binary frames), for 400 ms of 100 ms pings: they go through it, the
+ * client answers them and the spark stays, and neither side sees a ping or
+ * a pong as data; a frame the decoder refuses is an error event
  * of kind "xor" and the spark stays; free_user runs once per parser; bad
  * definitions and late calls are refused.
  */
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
 #include "weft/weft.h"
 
 typedef struct fx {
@@ -27,6 +30,10 @@ typedef struct fx {
   weft_client *client;
   int encodes, decodes, frees;
   int got_server, got_client, errors;
+  int control_as_data;  /* primus:: strings delivered as data (must stay 0) */
+  int ending, dropped;  /* the client ends itself; a disconnection before that */
+  struct fx *server_fx; /* the client's fixture: the server's */
+  uv_timer_t timer;
   char error_kind[16];
 } fx;
 
@@ -68,9 +75,22 @@ static int is_int(const weft_value *m, const char *key, int64_t want) {
   return weft_value_get_int(weft_value_map_get(m, key, strlen(key)), &got) == 0 && got == want;
 }
 
+static int is_control(const weft_value *m) {
+  const char *t;
+  size_t n;
+  return weft_value_get_string(m, &t, &n) == 0 && n >= 8 && memcmp(t, "primus::", 8) == 0;
+}
+
+static void on_disconnection(weft_spark *sp, void *user) {
+  fx *f = user;
+  (void)sp;
+  if (!f->ending) f->dropped++;
+}
+
 static void on_server_data(weft_spark *sp, const weft_value *msg, void *user) {
   fx *f = user;
   (void)sp;
+  f->control_as_data += is_control(msg);
   if (!is_int(msg, "n", 1)) return;
   f->got_server++;
   weft_value *v = weft_value_new_map();
@@ -99,12 +119,23 @@ static void on_client_open(weft_client *c, void *user) {
   weft_value_free(v);
 }
 
+static void on_later(uv_timer_t *t) {
+  fx *f = t->data; /* the client's */
+  f->ending = f->server_fx->ending = 1;
+  uv_close((uv_handle_t *)t, NULL);
+  weft_client_end(f->client, NULL);
+  weft_server_destroy(f->server, NULL);
+}
+
 static void on_client_data(weft_client *c, const weft_value *msg, void *user) {
   fx *f = user;
+  f->control_as_data += is_control(msg);
   if (!is_int(msg, "n", 2)) return;
   f->got_client++;
-  weft_client_end(c, NULL);
-  weft_server_destroy(f->server, NULL);
+  f->client = c; /* four pings later, the end */
+  uv_timer_init(weft_loop_uv(weft_client_loop(c)), &f->timer);
+  f->timer.data = f;
+  uv_timer_start(&f->timer, on_later, 400, 0);
 }
 
 static void on_client_end(weft_client *c, void *user) {
@@ -117,10 +148,13 @@ static void test_xor_both_ways(void **state) {
   fx f = {0}, fc = {0};
   assert_int_equal(weft_loop_new(&f.loop), 0);
   assert_int_equal(weft_server_new(f.loop, &f.server), 0);
-  weft_server_events ev = {.size = sizeof(ev), .data = on_server_data, .error = on_server_error};
+  weft_server_events ev = {.size = sizeof(ev),
+                           .data = on_server_data,
+                           .error = on_server_error,
+                           .disconnection = on_disconnection};
   assert_int_equal(weft_server_set_events(f.server, &ev, &f, NULL), 0);
   assert_int_equal(weft_server_set_parser_def(f.server, &XOR, &f), 0);
-  assert_int_equal(weft_server_set_ping_interval(f.server, 1000), 0);
+  assert_int_equal(weft_server_set_ping_interval(f.server, 100), 0);
   assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/primus"), 0);
   /* Once listening the parser is fixed; the refused definition's user is not freed. */
   assert_int_equal(weft_server_set_parser_def(f.server, &XOR, &fc), WEFT_ESTATE);
@@ -131,6 +165,7 @@ static void test_xor_both_ways(void **state) {
   weft_client_events ce = {
       .size = sizeof(ce), .open = on_client_open, .data = on_client_data, .end = on_client_end};
   fc.server = f.server;
+  fc.server_fx = &f;
   assert_int_equal(weft_client_set_events(f.client, &ce, &fc, NULL), 0);
   assert_int_equal(weft_client_open(f.client), 0);
   assert_int_equal(weft_loop_run(f.loop), 0);
@@ -138,6 +173,9 @@ static void test_xor_both_ways(void **state) {
 
   assert_int_equal(f.got_server, 1);
   assert_int_equal(fc.got_client, 1);
+  assert_int_equal(f.dropped, 0); /* the pings were answered through the parser */
+  assert_int_equal(f.control_as_data + fc.control_as_data, 0);
+  assert_true(f.encodes >= 4);   /* the broadcast and the pings */
   assert_int_equal(f.errors, 1); /* the text frame, kind "xor"; the spark stayed */
   assert_string_equal(f.error_kind, "xor");
   assert_true(f.encodes >= 1);  /* the broadcast (and any ping) */
