@@ -3,7 +3,8 @@
 // custom parser object runs on weft with only require('primus') changed to
 // require('weft'). Each combination of the unchanged files (npm primus) and
 // the changed ones (weft) runs server.js and client.js as the example's
-// users do, and the client's lines must be the same.
+// users do, and the client's lines must be the same; so must a browser's
+// (the client weft serves at /primus/primus.js, fixtures/library_client.js).
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -79,6 +80,16 @@ for (const [name, weftServer, weftClient] of combos) {
     assert.equal(await withTimeout(s.exited, 5000, 'server exit'), 0, s.stderr());
   });
 }
+
+test('examples/primus-emitter: weft server, the client it serves at /primus/primus.js (library())', { timeout: 40000 }, async (t) => {
+  const copy = weftCopy(t);
+  const { url, s } = await serve(t, copy);
+  const c = run(t, path.join(ROOT, 'test', 'fixtures'), 'library_client.js', [url]);
+  assert.equal(await withTimeout(c.exited, 15000, 'library client done'), 0, c.stderr());
+  assert.deepEqual(c.lines, EXPECTED);
+  s.child.kill('SIGTERM');
+  assert.equal(await withTimeout(s.exited, 5000, 'server exit'), 0, s.stderr());
+});
 
 test('a parser object: the frames on the wire are its encoding, pings included', { timeout: 20000 }, async (t) => {
   const parser = require(path.join(EXAMPLE, 'parser.js'));
