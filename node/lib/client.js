@@ -67,9 +67,11 @@ function withLibraries(self, plugins) {
   }
 }
 
+const STREAM_OPTIONS = Object.freeze({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+
 class Client extends Duplex {
   constructor(url, options) {
-    super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+    super(STREAM_OPTIONS);
     // Primus's forms: (url, options), (options) with options.url or
     // options.uri, and (options) alone for http://127.0.0.1.
     if (url !== null && typeof url === 'object') { options = url; url = undefined; }
@@ -92,26 +94,45 @@ class Client extends Duplex {
     this._transforms = { incoming: [], outgoing: [] };
     this._plugins = Object.create(null);
     this._idCallbacks = [];
-    const ext = binding.clientNew(this, this.url);
-    this[kExt] = ext;
-    try {
-      log.attach(this, options);
-      this._ext = applyClient(ext, options);
-      if (parserObj) {
-        parsers.attach(this, ext, parserObj);
-        this.options.parser = parserObj;
-      }
-      if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
-      if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
-      check(binding.transformsAttach(ext), 'transforms');
-    } catch (e) {
-      binding.clientDestroy(ext);
-      throw e;
-    }
+    this._coreOptions = [options, parserObj];
+    log.attach(this, options);
+    this._attachCore();
+    if (parserObj) this.options.parser = parserObj;
     withLibraries(this, options.plugin || {});
     for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
     this.initialise(options);
     if (!options.manual) process.nextTick(() => { if (!this._ended && !this._opened) this.open(); });
+  }
+
+  // A core client for this object, with its options, extensions, parser and
+  // transforms (at construction, and again for open() after end()).
+  _attachCore() {
+    const [options, parserObj] = this._coreOptions;
+    const ext = binding.clientNew(this, this.url);
+    this[kExt] = ext;
+    try {
+      this._ext = applyClient(ext, options);
+      if (parserObj) parsers.attach(this, ext, parserObj);
+      if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
+      if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      check(binding.transformsAttach(ext), 'transforms');
+      const t = this._transforms;
+      if (t.incoming.length || t.outgoing.length) binding.transformCounts(ext, t.incoming.length, 0);
+    } catch (e) {
+      binding.clientDestroy(ext);
+      throw e;
+    }
+  }
+
+  // Primus's open() after end(): the ended core client is destroyed (its
+  // late 'destroy' event is not this client's: counted, and skipped) and a
+  // new one takes its place; the stream sides start again.
+  _reopen() {
+    this._staleDestroys = (this._staleDestroys || 0) + 1;
+    binding.clientDestroy(this[kExt]);
+    this._attachCore();
+    Duplex.call(this, STREAM_OPTIONS);
+    this._ended = false;
   }
 
   /** Primus's client initialise(options): plugins' libraries (primus-emitter's) wrap it; runs once per client. */
@@ -141,8 +162,9 @@ class Client extends Duplex {
   /** Bytes written and not yet sent (offline queue included). */
   get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
 
-  /** Starts connecting (automatic unless options.manual). */
+  /** Starts connecting (automatic unless options.manual); after end(), connects again (Primus's). */
   open() {
+    if (this._ended && this._endSeen) this._reopen();
     this._opened = true;
     const rc = binding.clientOpen(this[kExt]);
     if (rc < 0 && rc !== ESTATE /* already opening */) throw rcError(rc, 'open');
@@ -208,7 +230,7 @@ class Client extends Duplex {
     return this;
   }
 
-  /** Closes for good: writes data when given, emits close (if open) and end. */
+  /** Closes: writes data when given, emits close (if open) and end; open() connects again (Primus's). */
   end(data) {
     if (typeof data === 'function') data = undefined;
     if (!this._ended) binding.clientEnd(this[kExt], data === null ? undefined : data);
@@ -259,10 +281,15 @@ class Client extends Duplex {
         break;
       case 'end':
         this._ended = true;
+        this._endSeen = true;
+        this._finishStreams(); // readable and writable false when 'end' is heard (Primus's)
         this.emit('end');
-        this._finishStreams();
         break;
       case 'destroy':
+        if (this._staleDestroys > 0) { // an ended core client replaced by open()
+          this._staleDestroys--;
+          break;
+        }
         this._ended = true;
         log.detach(this);
         this.emit('destroy');

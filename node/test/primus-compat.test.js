@@ -58,3 +58,32 @@ test('authorize: req.forwarded has the ip and the port', async (t) => {
   assert.equal(seen.ip, '127.0.0.1');
   assert.ok(Number.isInteger(seen.port) && seen.port > 0, String(seen.port));
 });
+
+test('open() after end(): a new connection, the stream sides start again; one destroy event', async (t) => {
+  const server = weftServer(t);
+  server.on('connection', (spark) => spark.on('data', (d) => spark.write({ echo: d })));
+  const client = new weft.Client(server.url, { reconnect: { retries: 0 } });
+  t.after(() => client.destroy());
+  await once(client, 'open');
+  const ended = once(client, 'end');
+  client.end();
+  await ended;
+  assert.equal(client.readable, false);
+  assert.equal(client.writable, false);
+  client.open();
+  await once(client, 'open');
+  assert.equal(client.readable, true);
+  assert.equal(client.writable, true);
+  const data = once(client, 'data');
+  client.write('again');
+  assert.deepEqual(await data, { echo: 'again' });
+  // The replaced core client's late destroy is not this client's.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.readyState, weft.Client.OPEN);
+  let destroys = 0;
+  client.on('destroy', () => destroys++);
+  client.destroy();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(destroys, 1);
+  assert.throws(() => client.write({ bad: 1n << 70n }), RangeError); // bad input still throws without a listener
+});
