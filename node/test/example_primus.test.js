@@ -84,7 +84,7 @@ for (const [name, weftServer, weftClient] of combos) {
 test('examples/primus-emitter: weft server, the client it serves at /primus/primus.js (library())', { timeout: 40000 }, async (t) => {
   const copy = weftCopy(t);
   const { url, s } = await serve(t, copy);
-  const c = run(t, path.join(ROOT, 'test', 'fixtures'), 'library_client.js', [url]);
+  const c = run(t, path.join(ROOT, 'test', 'fixtures'), 'library_client.js', [url, path.join(EXAMPLE, 'client.js')]);
   assert.equal(await withTimeout(c.exited, 15000, 'library client done'), 0, c.stderr());
   assert.deepEqual(c.lines, EXPECTED);
   s.child.kill('SIGTERM');
