@@ -47,6 +47,7 @@ static PyObject *weft__py_spark_obj(weft_spark *spark) {
  * rejected (and freed) by the capsule's destructor. */
 typedef struct weft__py_reply_box {
   weft_reply *reply;
+  pyweft_loop *pl; /* for the callbacks an answer carries */
 } weft__py_reply_box;
 
 #define WEFT__PY_REPLY "weft.reply"
@@ -82,6 +83,50 @@ PyObject *pyweft_reply_answer(PyObject *cap, int resolve, PyObject *value) {
   return PyLong_FromLong(rc);
 }
 
+static void weft__py_on_ack(const weft_ack *ack, void *user);
+
+/* A capsule over `reply` (now the capsule's), or NULL (then the reply is
+ * dropped: answered and freed). */
+static PyObject *weft__py_reply_cap(weft_reply *reply, pyweft_loop *pl) {
+  weft__py_reply_box *b = malloc(sizeof(*b));
+  PyObject *cap = b ? PyCapsule_New(b, WEFT__PY_REPLY, weft__py_reply_del) : NULL;
+  if (!cap) {
+    free(b);
+    weft_reply_drop(reply);
+    return NULL;
+  }
+  b->reply = reply;
+  b->pl = pl;
+  return cap;
+}
+
+PyObject *pyweft_reply_answer_cb(PyObject *cap, PyObject *value, PyObject *fn,
+                                 uint32_t timeout_ms) {
+  weft__py_reply_box *b = PyCapsule_GetPointer(cap, WEFT__PY_REPLY);
+  if (!b) return NULL;
+  if (!b->reply) return PyLong_FromLong(WEFT_ESTATE); /* answered already */
+  if (!fn || !PyCallable_Check(fn)) {
+    PyErr_SetString(PyExc_TypeError, "the callback must be callable");
+    return NULL;
+  }
+  weft_value *v = NULL;
+  if (value && value != Py_None) {
+    v = pyweft_value_from_py(value);
+    if (!v) return NULL; /* unanswered: the caller may answer again */
+  }
+  weft__py_reg *r = weft__py_reg_new(b->pl, fn);
+  if (!r) {
+    weft_value_free(v);
+    return PyErr_NoMemory();
+  }
+  weft_reply *reply = b->reply;
+  b->reply = NULL;
+  int rc = weft_reply_resolve_cb(reply, v, timeout_ms, weft__py_on_ack, r);
+  if (rc) weft__py_reg_free(r); /* not sent: fn never runs */
+  weft_value_free(v);
+  return PyLong_FromLong(rc);
+}
+
 int pyweft_reply_pending(PyObject *cap) {
   weft__py_reply_box *b = PyCapsule_GetPointer(cap, WEFT__PY_REPLY);
   if (!b) {
@@ -98,15 +143,8 @@ static void weft__py_on_event(const weft_event *ev, void *user) {
   PyObject *cap = Py_None;
   Py_INCREF(cap);
   if (ev->reply) {
-    weft__py_reply_box *b = malloc(sizeof(*b));
     Py_DECREF(cap);
-    cap = b ? PyCapsule_New(b, WEFT__PY_REPLY, weft__py_reply_del) : NULL;
-    if (cap) {
-      b->reply = ev->reply;
-    } else {
-      free(b);
-      weft_reply_reject(ev->reply, NULL); /* never lost: answered and freed */
-    }
+    cap = weft__py_reply_cap(ev->reply, x->pl); /* NULL: never lost, answered and freed */
   }
   PyObject *res = NULL;
   if (args && cap)
@@ -274,12 +312,18 @@ int pyweft_ext_set_policy(pyweft_ext *x, int on) {
   return weft_rooms_set_client_policy(x->rooms, on ? weft__py_policy : NULL, on ? x : NULL, NULL);
 }
 
-/* Acks: the registration holds the Python callable fn(status, value). */
+/* Acks: the registration holds the Python callable fn(status, value), or
+ * fn(status, value, reply) when the answer carries a callback. */
 static void weft__py_on_ack(const weft_ack *ack, void *user) {
   weft__py_reg *r = user;
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *v = ack->value ? pyweft_value_to_py(ack->value) : (Py_INCREF(Py_None), Py_None);
-  PyObject *res = v ? PyObject_CallFunction(r->target, "iO", ack->status, v) : NULL;
+  PyObject *cap = NULL;
+  if (ack->reply && weft_reply_keep(ack->reply) == 0) cap = weft__py_reply_cap(ack->reply, r->pl);
+  PyObject *res = !v    ? NULL
+                  : cap ? PyObject_CallFunction(r->target, "iOO", ack->status, v, cap)
+                        : PyObject_CallFunction(r->target, "iO", ack->status, v);
+  Py_XDECREF(cap);
   if (!res) weft__py_store(r->pl);
   Py_XDECREF(res);
   Py_XDECREF(v);

@@ -143,6 +143,13 @@ int pyweft_ext_set_policy(pyweft_ext *x, int on);
  * unused). A value that cannot convert raises and leaves the reply
  * unanswered. */
 PyObject *pyweft_reply_answer(PyObject *reply, int resolve, PyObject *value);
+/* Resolves with value and a callback (weft_reply_resolve_cb): fn(status,
+ * value[, reply]) runs once when the peer calls it back (the reply when
+ * that answer carries a callback again), or with WEFT_ETIMEDOUT /
+ * WEFT_ECLOSED. Returns the core's code (fn never runs unless 0). An
+ * emit's fn(status, value, reply) gets the reply so too. */
+PyObject *pyweft_reply_answer_cb(PyObject *reply, PyObject *value, PyObject *fn,
+                                 uint32_t timeout_ms);
 /* 1 while the reply is unanswered. */
 int pyweft_reply_pending(PyObject *reply);
 

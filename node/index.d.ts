@@ -22,6 +22,22 @@ export type Value =
 export type ParserName = 'json' | 'msgpack' | 'raw';
 
 /**
+ * Primus's parser object: the core calls it for every frame (control
+ * messages too); each function must call back before it returns.
+ * encoder's result: a string (text frame) or bytes (binary frame).
+ */
+export interface PrimusParser {
+  encoder(data: unknown, fn: (err: Error | null | undefined, out?: string | Uint8Array) => void): void;
+  decoder(data: string | Buffer, fn: (err: Error | null | undefined, out?: unknown) => void): void;
+  /** The browser's source for them, put into library(). */
+  library?: string;
+  /** What the spec names it ("custom" when absent). */
+  name?: string;
+  /** true: binary frames by default. */
+  binary?: boolean;
+}
+
+/**
  * A transformer's name. The names there are come from the C core at run
  * time (`transformers()`; this build: "websockets", the default), so the
  * type is `string` rather than a list written here; Primus's names are taken
@@ -151,10 +167,10 @@ export interface ServerOptions {
    */
   transformer?: TransformerName;
   /**
-   * How messages are encoded: "json", "msgpack" or "raw". Default "json". Fixed once
-   * listening/open. (Core option "parser".)
+   * How messages are encoded: "json", "msgpack" or "raw". Default "json". Node: or a Primus parser
+   * object. Fixed once listening/open. (Core option "parser".)
    */
-  parser?: ParserName | Uppercase<ParserName>;
+  parser?: ParserName | Uppercase<ParserName> | PrimusParser;
   /**
    * Time between heartbeats (primus::ping): a whole number of ms from 0 (no heartbeat) to
    * 4294967295. Default 30000 ms. Node: false: 0. Fixed once listening/open. (Core option
@@ -507,7 +523,7 @@ export class Server extends EventEmitter {
   /** A client class for this server (its transformer, parser and pathname), with or without `new`. */
   readonly Socket: typeof Client & ((url: string, options?: ClientOptions) => Client);
   readonly options: ServerOptions;
-  readonly parser: ParserName;
+  readonly parser: ParserName | PrimusParser;
   /** The first listener's pathname ("/primus"). */
   readonly pathname: string;
   /** The first listener's port (0 for a Unix socket). */
@@ -631,10 +647,10 @@ export interface ClientOptions {
    */
   transformer?: TransformerName;
   /**
-   * How messages are encoded (as the server's): "json", "msgpack" or "raw". Default "json". Fixed
-   * once listening/open. (Core option "parser".)
+   * How messages are encoded (as the server's): "json", "msgpack" or "raw". Default "json". Node:
+   * or a Primus parser object. Fixed once listening/open. (Core option "parser".)
    */
-  parser?: ParserName | Uppercase<ParserName>;
+  parser?: ParserName | Uppercase<ParserName> | PrimusParser;
   /**
    * Engine.io's ways in: polling then the upgrade, polling only, or WebSocket only: a
    * comma-separated list of polling and websocket. Default "polling,websocket". Fixed once

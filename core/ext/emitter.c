@@ -15,67 +15,11 @@
 #include "base/map.h"
 #include "ext_internal.h"
 
-typedef struct pending {
-  uint32_t id;
-  void *target; /* the spark or client asked */
-  uint64_t deadline;
-  weft_ack_cb cb;
-  void *user;
-  struct pending *tprev, *tnext; /* the target's list */
-  struct pending *dprev, *dnext; /* the emitter's list, by deadline */
-} pending;
-
-struct weft_reply {
-  weft_emitter *em;
-  void *target; /* NULL once the target is gone */
-  uint32_t id;
-  weft_reply *prev, *next; /* the target's list */
-};
-
-typedef struct target {
-  pending *pend;
-  weft_reply *replies;
-} target;
-
-typedef struct handler {
-  uint64_t hash;
-  char *name;
-  weft_event_cb cb;
-  void *user;
-  void (*user_free)(void *);
-  struct handler *next; /* same hash */
-} handler;
-
-/* Small objects are recycled: pending acks and replies alike. */
-typedef union recycled {
-  pending p;
-  weft_reply r;
-  union recycled *next;
-} recycled;
-#define RECYCLE_MAX 1024
-
-struct weft_emitter {
-  weft_server *server;
-  weft_client *client;
-  weft_loop *loop;
-  weft__map handlers; /* name hash -> handler chain */
-  handler wildcard;
-  weft_emitter_error_cb err_cb;
-  void *err_user;
-  void (*err_free)(void *);
-  uint32_t timeout_ms, next_id;
-  weft__map by_id;   /* id -> pending */
-  weft__map targets; /* spark/client -> target */
-  pending *dhead, *dtail;
-  uv_timer_t *timer;
-  recycled *free_list;
-  size_t n_free;
-  weft__route *route; /* a server's client-originated routing (route.c) */
-};
+#include "emitter_internal.h"
 
 /* ---- recycling ---- */
 
-static void *take(weft_emitter *em) {
+void *weft__em_take(weft_emitter *em) {
   recycled *r = em->free_list;
   if (!r) return calloc(1, sizeof(recycled));
   em->free_list = r->next;
@@ -84,7 +28,7 @@ static void *take(weft_emitter *em) {
   return r;
 }
 
-static void give(weft_emitter *em, void *p) {
+void weft__em_give(weft_emitter *em, void *p) {
   if (em->n_free >= RECYCLE_MAX) {
     free(p);
     return;
@@ -97,7 +41,7 @@ static void give(weft_emitter *em, void *p) {
 
 /* ---- targets ---- */
 
-static target *target_of(weft_emitter *em, void *t, int create) {
+target *weft__em_target_of(weft_emitter *em, void *t, int create) {
   target *tg = weft__map_get(&em->targets, weft__map_ptr(t));
   if (tg || !create) return tg;
   tg = calloc(1, sizeof(*tg));
@@ -108,7 +52,7 @@ static target *target_of(weft_emitter *em, void *t, int create) {
   return tg;
 }
 
-static void target_maybe_free(weft_emitter *em, void *t, target *tg) {
+void weft__em_target_maybe_free(weft_emitter *em, void *t, target *tg) {
   if (tg->pend || tg->replies) return;
   weft__map_del(&em->targets, weft__map_ptr(t));
   free(tg);
@@ -156,23 +100,24 @@ static void unlink_pending(weft_emitter *em, pending *p) {
     p->dnext->dprev = p->dprev;
   else
     em->dtail = p->dprev;
-  target *tg = target_of(em, p->target, 0);
+  target *tg = weft__em_target_of(em, p->target, 0);
   if (tg) {
     if (p->tprev)
       p->tprev->tnext = p->tnext;
     else
       tg->pend = p->tnext;
     if (p->tnext) p->tnext->tprev = p->tprev;
-    target_maybe_free(em, p->target, tg);
+    weft__em_target_maybe_free(em, p->target, tg);
   }
 }
 
-static void settle(weft_emitter *em, pending *p, int status, const weft_value *value) {
+static void settle(weft_emitter *em, pending *p, int status, const weft_value *value,
+                   int64_t cb_id) {
   weft_ack_cb cb = p->cb;
   void *user = p->user;
-  give(em, p);
-  weft_ack a = {status, value};
-  cb(&a, user);
+  void *t = p->target;
+  weft__em_give(em, p);
+  weft__ack_settle(em, cb, user, status, value, t, cb_id);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -181,17 +126,17 @@ static void on_timer(uv_timer_t *t) {
   while (em->dhead && em->dhead->deadline <= now) {
     pending *p = em->dhead;
     unlink_pending(em, p);
-    settle(em, p, WEFT_ETIMEDOUT, NULL);
+    settle(em, p, WEFT_ETIMEDOUT, NULL, 0);
   }
   arm(em);
 }
 
-static int add_pending(weft_emitter *em, void *t, uint32_t timeout_ms, weft_ack_cb cb, void *user,
-                       uint32_t *id_out) {
-  target *tg = target_of(em, t, 1);
-  pending *p = tg ? take(em) : NULL;
+int weft__em_add_pending(weft_emitter *em, void *t, uint32_t timeout_ms, weft_ack_cb cb, void *user,
+                         uint32_t *id_out) {
+  target *tg = weft__em_target_of(em, t, 1);
+  pending *p = tg ? weft__em_take(em) : NULL;
   if (!p) {
-    if (tg) target_maybe_free(em, t, tg);
+    if (tg) weft__em_target_maybe_free(em, t, tg);
     return WEFT_ENOMEM;
   }
   do { /* ids are per emitter, never 0, and never reused while pending */
@@ -199,8 +144,8 @@ static int add_pending(weft_emitter *em, void *t, uint32_t timeout_ms, weft_ack_
   } while (weft__map_get(&em->by_id, em->next_id));
   p->id = em->next_id;
   if (weft__map_put(&em->by_id, p->id, p)) {
-    give(em, p);
-    target_maybe_free(em, t, tg);
+    weft__em_give(em, p);
+    weft__em_target_maybe_free(em, t, tg);
     return WEFT_ENOMEM;
   }
   p->target = t;
@@ -229,25 +174,40 @@ static int add_pending(weft_emitter *em, void *t, uint32_t timeout_ms, weft_ack_
   return 0;
 }
 
+void weft__em_cancel_pending(weft_emitter *em, uint32_t id) {
+  pending *p = weft__map_get(&em->by_id, id);
+  if (!p) return;
+  unlink_pending(em, p);
+  weft__em_give(em, p);
+  arm(em);
+}
+
 /* The target is gone: its acks fail, its replies go dead. */
 static void target_gone(weft_emitter *em, void *t) {
-  target *tg = target_of(em, t, 0);
+  target *tg = weft__em_target_of(em, t, 0);
   if (!tg) return;
-  for (weft_reply *r = tg->replies; r; r = r->next)
+  /* Its replies wait for their owners' answers among the orphans. */
+  for (weft_reply *r = tg->replies, *n; r; r = n) {
+    n = r->next;
     r->target = NULL;
+    r->prev = NULL;
+    r->next = em->orphans;
+    if (em->orphans) em->orphans->prev = r;
+    em->orphans = r;
+  }
   tg->replies = NULL;
-  while ((tg = target_of(em, t, 0)) && tg->pend) {
+  while ((tg = weft__em_target_of(em, t, 0)) && tg->pend) {
     pending *p = tg->pend;
     unlink_pending(em, p);
-    settle(em, p, WEFT_ECLOSED, NULL);
+    settle(em, p, WEFT_ECLOSED, NULL, 0);
   }
-  if (tg) target_maybe_free(em, t, tg);
+  if (tg) weft__em_target_maybe_free(em, t, tg);
   arm(em);
 }
 
 /* ---- sending ---- */
 
-static int write_to(weft_emitter *em, void *t, const weft_value *msg) {
+int weft__em_write_to(weft_emitter *em, void *t, const weft_value *msg) {
   return em->server ? weft_spark_write(t, msg) : weft_client_write(t, msg);
 }
 
@@ -262,21 +222,22 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
   void *t = em->server ? (void *)to : (void *)em->client;
   uint32_t id = 0;
   if (cb) {
-    rc = add_pending(em, t, timeout_ms == WEFT_EMIT_DEFAULT_TIMEOUT ? em->timeout_ms : timeout_ms,
-                     cb, user, &id);
+    rc = weft__em_add_pending(em, t,
+                              timeout_ms == WEFT_EMIT_DEFAULT_TIMEOUT ? em->timeout_ms : timeout_ms,
+                              cb, user, &id);
     if (rc) return rc;
   }
   weft__ext_event ep;
   rc = weft__ext_event_build(&ep, event, args, id);
   if (rc == 0) {
-    rc = write_to(em, t, &ep.map);
+    rc = weft__em_write_to(em, t, &ep.map);
     weft__ext_event_done(&ep);
   }
   if (rc < 0 && id) { /* not sent: the ack will never come, and cb must not run */
     pending *p = weft__map_get(&em->by_id, id);
     if (p) {
       unlink_pending(em, p);
-      give(em, p);
+      weft__em_give(em, p);
       arm(em);
     }
   }
@@ -288,20 +249,20 @@ int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
                             weft_ack_cb cb, void *user, uint32_t *id) {
   if (!em || !em->server || !to || weft_spark_server(to) != em->server) return WEFT_EINVAL;
   *id = 0;
-  int rc = cb ? add_pending(em, to, em->timeout_ms, cb, user, id) : 0;
+  int rc = cb ? weft__em_add_pending(em, to, em->timeout_ms, cb, user, id) : 0;
   if (rc) return rc;
   weft_value *args = args_of(*id, ctx);
   weft__ext_event ep;
   rc = args ? weft__ext_event_build(&ep, event, args, *id) : WEFT_ENOMEM;
   if (rc == 0) {
-    rc = write_to(em, to, &ep.map);
+    rc = weft__em_write_to(em, to, &ep.map);
     weft__ext_event_done(&ep);
   }
   weft_value_free(args);
   pending *p = rc < 0 && cb ? weft__map_get(&em->by_id, *id) : NULL;
   if (p) { /* not sent: cb must not run */
     unlink_pending(em, p);
-    give(em, p);
+    weft__em_give(em, p);
     arm(em);
   }
   return rc;
@@ -345,76 +306,6 @@ int weft_emitter_broadcast(weft_emitter *em, const char *event, const weft_value
   return rc;
 }
 
-/* ---- replies ---- */
-
-static weft_reply *reply_new(weft_emitter *em, void *t, uint32_t id) {
-  target *tg = target_of(em, t, 1);
-  weft_reply *r = tg ? take(em) : NULL;
-  if (!r) {
-    if (tg) target_maybe_free(em, t, tg);
-    return NULL;
-  }
-  r->em = em;
-  r->target = t;
-  r->id = id;
-  r->next = tg->replies;
-  if (tg->replies) tg->replies->prev = r;
-  tg->replies = r;
-  return r;
-}
-
-static int reply_send(weft_reply *r, const weft_value *first, const weft_value *second) {
-  if (!r) return WEFT_EINVAL;
-  weft_emitter *em = r->em;
-  void *t = r->target;
-  int rc = WEFT_ECLOSED;
-  if (t) {
-    target *tg = target_of(em, t, 0);
-    if (r->prev)
-      r->prev->next = r->next;
-    else if (tg)
-      tg->replies = r->next;
-    if (r->next) r->next->prev = r->prev;
-    weft_value items[2], data, map, kv[6];
-    items[0] = weft__value_view(first);
-    if (second) items[1] = weft__value_view(second);
-    memset(&data, 0, sizeof(data));
-    data.type = WEFT_ARRAY;
-    data.len = second ? 2 : 1;
-    data.u.items = items;
-    weft__ext_packet_map(&map, kv, 1, &data, r->id);
-    rc = write_to(em, t, &map);
-    if (rc > 0) rc = 0;
-    if (tg) target_maybe_free(em, t, tg);
-  }
-  give(em, r);
-  return rc;
-}
-
-int weft_reply_resolve(weft_reply *r, const weft_value *value) {
-  weft_value null = {.type = WEFT_NULL};
-  return reply_send(r, &null, value ? value : &null);
-}
-
-int weft_reply_reject(weft_reply *r, const weft_value *reason) {
-  weft_value dflt;
-  weft__ext_str(&dflt, "rejected");
-  if (reason && reason->type == WEFT_NULL) reason = NULL; /* null would read as resolved */
-  return reply_send(r, reason ? reason : &dflt, NULL);
-}
-
-int weft_reply_drop(weft_reply *r) {
-  weft_value why;
-  weft__ext_str(&why, WEFT_REPLY_DROPPED);
-  return weft_reply_reject(r, &why);
-}
-
-static void reject_str(weft_reply *r, const char *why) {
-  weft_value v;
-  weft__ext_str(&v, why);
-  weft_reply_reject(r, &v);
-}
-
 /* ---- receiving ---- */
 
 static handler *find_handler(weft_emitter *em, const char *name, size_t len) {
@@ -439,7 +330,7 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
   args.u.items = data->u.items + 1;
   weft_reply *reply = NULL;
   if (id) {
-    reply = reply_new(em, t, (uint32_t)id);
+    reply = weft__reply_new(em, t, (uint32_t)id);
     if (!reply) {
       wire_error(em, spark, WEFT_ENOMEM, "no memory for a reply");
       return;
@@ -447,13 +338,13 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
   }
   if (strncmp(name, "weft::", 6) == 0) {
     if (!weft__reserved_dispatch(em->server, name, spark, &args, reply)) {
-      if (reply) reject_str(reply, "unknown reserved event");
+      if (reply) weft__reply_reject_str(reply, "unknown reserved event");
       wire_error(em, spark, WEFT_EINVAL, "unknown reserved event");
     }
     return;
   }
   if (weft__ext_reserved_name(name)) {
-    if (reply) reject_str(reply, "reserved event name");
+    if (reply) weft__reply_reject_str(reply, "reserved event name");
     wire_error(em, spark, WEFT_EINVAL, "reserved event name");
     return;
   }
@@ -463,7 +354,7 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
     if (reply) {
       char why[300];
       snprintf(why, sizeof(why), "no handler for %s", name);
-      reject_str(reply, why);
+      weft__reply_reject_str(reply, why);
     }
     return;
   }
@@ -471,8 +362,8 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
   h->cb(&ev, h->user);
 }
 
-static void on_ack(weft_emitter *em, weft_spark *spark, void *t, const weft_value *data,
-                   int64_t id) {
+static void on_ack(weft_emitter *em, weft_spark *spark, void *t, const weft_value *data, int64_t id,
+                   int64_t cb_id) {
   pending *p = id > 0 && id <= UINT32_MAX ? weft__map_get(&em->by_id, (uint64_t)id) : NULL;
   if (!p || p->target != t) {
     wire_error(em, spark, WEFT_ENOENT, "ack with an unknown id (or after its timeout)");
@@ -483,9 +374,9 @@ static void on_ack(weft_emitter *em, weft_spark *spark, void *t, const weft_valu
   const weft_value *err = data && data->len ? &data->u.items[0] : NULL;
   weft_value null = {.type = WEFT_NULL};
   if (err && err->type != WEFT_NULL)
-    settle(em, p, WEFT_EREJECTED, err);
+    settle(em, p, WEFT_EREJECTED, err, 0);
   else
-    settle(em, p, 0, data && data->len > 1 ? &data->u.items[1] : &null);
+    settle(em, p, 0, data && data->len > 1 ? &data->u.items[1] : &null, cb_id);
 }
 
 /* WEFT_PASS for ordinary messages; emitter packets are swallowed. */
@@ -494,7 +385,9 @@ static int incoming(weft_emitter *em, weft_spark *spark, void *t, const weft_val
   const weft_value *type = weft_value_map_get(msg, "type", 4);
   const weft_value *data = weft_value_map_get(msg, "data", 4);
   const weft_value *idv = weft_value_map_get(msg, "id", 2);
-  int64_t kind, id = 0;
+  /* An answer that carries a callback (weft_reply_resolve_cb): its id. */
+  const weft_value *cbv = weft_value_map_get(msg, "cb", 2);
+  int64_t kind, id = 0, cb_id = 0;
   if (!type || weft_value_get_int(type, &kind) || (kind != 0 && kind != 1) || (!data && !idv))
     return WEFT_PASS;
   if (idv && (weft_value_get_int(idv, &id) || id <= 0 || id > UINT32_MAX)) {
@@ -509,6 +402,10 @@ static int incoming(weft_emitter *em, weft_spark *spark, void *t, const weft_val
     wire_error(em, spark, WEFT_EPARSE, "emitter event without data");
     return WEFT_SWALLOW;
   }
+  if (cbv && (weft_value_get_int(cbv, &cb_id) || cb_id <= 0 || cb_id > UINT32_MAX)) {
+    wire_error(em, spark, WEFT_EPARSE, "emitter packet with an invalid callback id");
+    return WEFT_SWALLOW;
+  }
   if (kind == 1 && !idv) {
     wire_error(em, spark, WEFT_EPARSE, "emitter ack without an id");
     return WEFT_SWALLOW;
@@ -516,7 +413,7 @@ static int incoming(weft_emitter *em, weft_spark *spark, void *t, const weft_val
   if (kind == 0)
     on_event(em, spark, t, data, id);
   else
-    on_ack(em, spark, t, data, id);
+    on_ack(em, spark, t, data, id, cb_id);
   return WEFT_SWALLOW;
 }
 
@@ -545,16 +442,16 @@ static void destroy(void *user) {
   for (size_t i = 0; i < em->targets.cap; i++) {
     target *tg = em->targets.slots[i].val;
     if (!em->targets.slots[i].key) continue;
-    for (weft_reply *r = tg->replies, *n; r; r = n) {
-      n = r->next;
-      free(r);
-    }
+    for (weft_reply *r = tg->replies; r; r = r->next)
+      r->em = NULL; /* still its owner's: answering it frees it */
     for (pending *p = tg->pend, *n; p; p = n) {
       n = p->tnext;
       free(p);
     }
     free(tg);
   }
+  for (weft_reply *r = em->orphans; r; r = r->next)
+    r->em = NULL;
   weft__map_free(&em->targets);
   weft__map_free(&em->by_id);
   for (size_t i = 0; i < em->handlers.cap; i++) {

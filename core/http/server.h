@@ -99,6 +99,9 @@ int weft__http_site_add_proxy(weft__http_site *site, const char *ip);
 int weft__http_site_add_asset(weft__http_site *site, const char *path, const char *ctype,
                               const void *data, size_t len);
 /* The same; `borrowed`: the data is static, served in place (not copied). */
+/* The same, replacing the asset at that path when there is one. */
+int weft__http_site_set_asset(weft__http_site *site, const char *path, const char *ctype,
+                              const void *data, size_t len);
 int weft__http_site_add_asset_ex(weft__http_site *site, const char *path, const char *ctype,
                                  const void *data, size_t len, int borrowed);
 int weft__http_site_set_static_dir(weft__http_site *site, const char *dir);

@@ -87,6 +87,32 @@ int weft__http_site_add_asset_ex(weft__http_site *s, const char *path, const cha
   return 0;
 }
 
+int weft__http_site_set_asset(weft__http_site *s, const char *path, const char *content_type,
+                              const void *data, size_t len) {
+  if (!path || !content_type || (!data && len) || !text_ok(content_type, 200)) return WEFT_EINVAL;
+  for (size_t i = 0; i < s->n_assets; i++) {
+    struct weft__asset *a = &s->assets[i];
+    if (strcmp(a->path, path) != 0) continue;
+    /* Answers copy the body: nothing in flight points at the old one. */
+    uint8_t *copy = malloc(len ? len : 1);
+    char *ctype = weft__strdup(content_type);
+    if (!copy || !ctype) {
+      free(copy);
+      free(ctype);
+      return WEFT_ENOMEM;
+    }
+    if (len) memcpy(copy, data, len);
+    if (!a->borrowed) free(a->data);
+    free(a->ctype);
+    a->data = copy;
+    a->ctype = ctype;
+    a->len = len;
+    a->borrowed = 0;
+    return 0;
+  }
+  return weft__http_site_add_asset_ex(s, path, content_type, data, len, 0);
+}
+
 int weft__http_site_set_static_dir(weft__http_site *s, const char *dir) {
   if (!dir || !*dir) return WEFT_EINVAL;
   char *real = realpath(dir, NULL);

@@ -16,6 +16,34 @@ const weft__parser_ops *weft__parser_find(const char *name) {
   return NULL;
 }
 
+int weft__app_parser_set(weft__app_parser **slot, const weft_parser_def *def, void *user) {
+  if (!slot || !def || !def->name || !*def->name || !def->encode || !def->decode ||
+      weft__parser_find(def->name))
+    return WEFT_EINVAL;
+  weft__app_parser *p = calloc(1, sizeof(*p));
+  char *name = p ? strdup(def->name) : NULL;
+  if (!name) {
+    free(p);
+    return WEFT_ENOMEM;
+  }
+  p->def = *def;
+  p->name = name;
+  p->ops.name = name;
+  p->ops.binary = def->binary != 0;
+  p->ops.app = &p->def;
+  p->ops.app_user = user;
+  weft__app_parser_free(*slot);
+  *slot = p;
+  return 0;
+}
+
+void weft__app_parser_free(weft__app_parser *p) {
+  if (!p) return;
+  if (p->def.free_user) p->def.free_user(p->ops.app_user);
+  free(p->name);
+  free(p);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Encode / decode                                                          */
 /* ------------------------------------------------------------------------ */

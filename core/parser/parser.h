@@ -31,7 +31,28 @@ typedef struct weft__parser_ops {
   /* Appends the encoding of `v` to `out`. Returns 0 or WEFT_EDEPTH /
    * WEFT_ETYPE / WEFT_ENOMEM (out->len is then unspecified). */
   int (*encode)(const weft_value *v, weft__buf *out);
+  /* A parser the application registered (weft__app_parser): its callbacks
+   * and their user; NULL for the built-in ones, whose decode/encode are
+   * then the ones above. */
+  const weft_parser_def *app;
+  void *app_user;
 } weft__parser_ops;
+
+/* An application's parser as a server or client holds it: the ops the
+ * message code calls, a copy of the definition and of its name. */
+typedef struct weft__app_parser {
+  weft__parser_ops ops;
+  weft_parser_def def;
+  char *name;
+} weft__app_parser;
+
+/* Replaces *slot with a parser made from def and user (the old one's
+ * free_user runs). Returns 0, WEFT_EINVAL (no name, an empty or a built-in
+ * one, no encode or decode) or WEFT_ENOMEM; on failure *slot is kept and
+ * def's free_user is not called. */
+int weft__app_parser_set(weft__app_parser **slot, const weft_parser_def *def, void *user);
+/* Frees it (calling its free_user); NULL is fine. */
+void weft__app_parser_free(weft__app_parser *p);
 
 extern const weft__parser_ops weft__parser_json;
 extern const weft__parser_ops weft__parser_msgpack;

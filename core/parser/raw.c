@@ -33,4 +33,5 @@ static int raw_encode(const weft_value *v, weft__buf *out) {
   return weft__parser_json.encode(v, out);
 }
 
-const weft__parser_ops weft__parser_raw = {"raw", 0, raw_decode, raw_encode};
+const weft__parser_ops weft__parser_raw = {
+    .name = "raw", .binary = 0, .decode = raw_decode, .encode = raw_encode};

@@ -21,6 +21,11 @@ const char *weft_auth_header(const weft_auth *a, const char *name) {
 const char *weft_auth_address(const weft_auth *a) { return weft_spark_address(auth_spark(a)); }
 const char *weft_auth_url(const weft_auth *a) { return weft_spark_url(auth_spark(a)); }
 
+int weft_auth_port(const weft_auth *a) {
+  if (!a) return WEFT_EINVAL;
+  return a->spark ? weft_spark_port(a->spark) : WEFT_ECLOSED;
+}
+
 const char *weft_auth_query(const weft_auth *a, const char *key) {
   return weft_spark_query(auth_spark(a), key);
 }

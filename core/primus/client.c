@@ -48,6 +48,9 @@ static void client_free(weft_client *c) {
   free(c->ca_file);
   OPENSSL_cleanse(c->psk, sizeof(c->psk));
   weft__arena_free(&c->arena);
+  weft__app_parser_free(c->app_parser);
+  c->app_parser = NULL;
+  c->parser = &weft__parser_json;
   loop->users--;
   c->creator_ref = 0;
   if (--c->refs == 0) {
@@ -173,6 +176,15 @@ int weft_client_set_parser(weft_client *c, const char *name) {
   if (c->state != WEFT_CLIENT_CLOSED || c->pend_len) return WEFT_ESTATE;
   c->parser = p;
   return 0;
+}
+
+int weft_client_set_parser_def(weft_client *c, const weft_parser_def *def, void *user) {
+  if (weft__client_gone(c)) return WEFT_ECLOSED;
+  if (!c || !def) return WEFT_EINVAL;
+  if (c->state != WEFT_CLIENT_CLOSED || c->pend_len) return WEFT_ESTATE;
+  int rc = weft__app_parser_set(&c->app_parser, def, user);
+  if (rc == 0) c->parser = &c->app_parser->ops;
+  return rc;
 }
 
 int weft_client_set_reconnect(weft_client *c, uint32_t min_ms, uint32_t max_ms, uint32_t retries,

@@ -167,7 +167,8 @@ static void heartbeat(weft_client *c) {
 /* ---- incoming ---- */
 
 /* One decoded message: Primus's control strings, then plugins and the data
- * event. `owned`: a binary frame under a text parser (never a control). */
+ * event. `owned`: a binary frame under a text parser (never a control; an
+ * application parser's values are read as any). */
 static void client_value(weft_client *c, const weft_value *v, int owned) {
   const char *rest;
   size_t rlen;
@@ -216,7 +217,7 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
     for (size_t i = 0, n = weft_value_len(items); i < n && !c->ended && c->conn == conn; i++)
       client_value(c, weft_value_array_at(items, i), 0);
   } else {
-    client_value(c, v, owned != NULL);
+    client_value(c, v, owned != NULL && !c->parser->app); /* an app parser's may be control */
   }
   weft_value_free(owned);
   weft__arena_reset(&c->arena);

@@ -3,13 +3,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/value_internal.h"
 #include "primus.h"
+
+/* An application's parser: its encode makes the bytes (and says the frame). */
+static int app_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
+                      weft__payload **out) {
+  uint8_t *data = NULL;
+  size_t len = 0;
+  int binary = parser->binary;
+  int rc = parser->app->encode(v, &data, &len, &binary, parser->app_user);
+  if (rc == 0 && !data && len) rc = WEFT_EINVAL;
+  if (rc == 0 && !binary && !weft__utf8_valid(data, len)) rc = WEFT_EUTF8;
+  if (rc == 0) {
+    *out = weft__payload_take(loop, binary ? WEFT__P_BINARY : WEFT__P_TEXT, data, len);
+    if (!*out) rc = WEFT_ENOMEM;
+  }
+  free(data);
+  return rc;
+}
 
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out) {
   *out = NULL;
   if (!v) return WEFT_EINVAL;
+  if (parser->app) return app_encode(parser, loop, v, out);
   /* Binary with a text parser passes through as a binary frame, as Primus's
    * json decoder hands binary frames through untouched. */
   if (!parser->binary && v->type == WEFT_BINARY) {
@@ -33,6 +52,18 @@ int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int
                          weft_value **owned, char *err, size_t errcap) {
   *out = NULL;
   *owned = NULL;
+  if (parser->app) {
+    int rc = parser->app->decode(data, len, binary, owned, parser->app_user);
+    if (rc == 0 && !*owned) rc = WEFT_EPARSE;
+    if (rc) {
+      weft_value_free(*owned);
+      *owned = NULL;
+      snprintf(err, errcap, "failed to decode incoming %s data: %s", parser->name,
+               weft_strerror(rc));
+    }
+    *out = *owned;
+    return rc;
+  }
   if (binary && !parser->binary) {
     *owned = weft_value_new_binary(data, len);
     *out = *owned;
@@ -72,7 +103,8 @@ struct weft__batch {
 
 int weft__batchable(const weft__parser_ops *parser, const weft__payload *p, size_t max) {
   /* json: text frames only (a binary value travels as its own frame). */
-  if (!max || strcmp(parser->name, "raw") == 0) return 0; /* raw has no envelope */
+  /* raw and the application's parsers have no envelope */
+  if (!max || parser->app || strcmp(parser->name, "raw") == 0) return 0;
   return p->len <= max && (parser->binary ? p->kind == WEFT__P_BINARY : p->kind == WEFT__P_TEXT);
 }
 

@@ -23,6 +23,13 @@ int weft_server_set_parser(weft_server *s, const char *name) {
   return 0;
 }
 
+int weft_server_set_parser_def(weft_server *s, const weft_parser_def *def, void *user) {
+  CHECK_NEW(s);
+  int rc = weft__app_parser_set(&s->app_parser, def, user);
+  if (rc == 0) s->parser = &s->app_parser->ops;
+  return rc;
+}
+
 int weft_server_set_ping_interval(weft_server *s, uint32_t ms) {
   CHECK_NEW(s);
   s->ping_interval = ms;
@@ -161,6 +168,14 @@ int weft_server_add_asset(weft_server *s, const char *path, const char *content_
   if (!s) return WEFT_EINVAL;
   if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
   return weft__http_site_add_asset(&s->site, path, content_type, data, len);
+}
+
+int weft_server_set_asset(weft_server *s, const char *path, const char *content_type,
+                          const void *data, size_t len) {
+  if (weft__server_gone(s)) return WEFT_ECLOSED;
+  if (!s) return WEFT_EINVAL;
+  if (s->state >= WEFT__SRV_CLOSING) return WEFT_ECLOSED;
+  return weft__http_site_set_asset(&s->site, path, content_type, data, len);
 }
 
 int weft_server_set_static_dir(weft_server *s, const char *dir) {

@@ -126,6 +126,7 @@ struct weft_server {
   uint32_t vibe_heartbeat, vibe_wait; /* Vibe's; 0: the session pair's, else its defaults */
   char session_cookie[64];
   const weft__parser_ops *parser;
+  weft__app_parser *app_parser; /* weft_server_set_parser_def's, or NULL */
   uint32_t ping_interval;
   size_t max_length;
   int compression;
@@ -244,6 +245,7 @@ struct weft_client {
   weft__url url; /* path: the request target */
   const weft__transport *transport;
   const weft__parser_ops *parser;
+  weft__app_parser *app_parser; /* weft_client_set_parser_def's, or NULL */
   uint32_t rmin, rmax, retries;
   double factor;
   int strat_disconnect, strat_online, strat_timeout;

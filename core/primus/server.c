@@ -272,6 +272,9 @@ static void finalize(weft_server *s) {
   OPENSSL_cleanse(s->psk, sizeof(s->psk));
   weft__http_site_free(&s->site);
   weft__arena_free(&s->arena);
+  weft__app_parser_free(s->app_parser);
+  s->app_parser = NULL;
+  s->parser = &weft__parser_json;
   s->loop->users--;
   s->creator_ref = 0;
   if (--s->refs == 0) {

@@ -159,7 +159,9 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
       const weft_value *item = weft_value_array_at(items, i);
       if (!protocol(c, item)) deliver(c, item);
     }
-  } else if (owned || !protocol(c, v)) {
+  } else if ((owned && !s->parser->app) || !protocol(c, v)) {
+    /* owned: a binary frame under a text parser (never a control), or an
+     * application parser's value (which may be one: Primus's pong) */
     deliver(c, v);
   }
   weft_value_free(owned);

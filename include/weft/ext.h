@@ -42,7 +42,8 @@ typedef struct weft_event {
   weft_client *client;    /* the client it arrived on, on a client; else NULL */
   /* Non-NULL when the sender waits for an answer. The handler owns it from
    * here: it must call weft_reply_resolve() or weft_reply_reject() exactly
-   * once, now or later (never after the server's or client's close). */
+   * once, now or later; after the connection or the server's or client's
+   * close that sends nothing (WEFT_ECLOSED) and only frees it. */
   weft_reply *reply;
 } weft_event;
 
@@ -57,6 +58,14 @@ typedef struct weft_ack {
   /* The resolved value or the rejection reason (borrowed); NULL when no
    * answer came. A resolve without a value gives a null value. */
   const weft_value *value;
+  /* Non-NULL when the answer carries a callback (the peer answered with
+   * weft_reply_resolve_cb): answering this reply calls it back across the
+   * connection, with a callback of its own if wanted
+   * (weft_reply_resolve_cb again: nmsg's nesting, to any depth). Answer it
+   * inside the ack callback, or call weft_reply_keep() there and answer it
+   * later (exactly once); a reply neither answered nor kept is dropped
+   * (weft_reply_drop) when the ack callback returns. */
+  weft_reply *reply;
 } weft_ack;
 
 typedef void (*weft_ack_cb)(const weft_ack *ack, void *user);
@@ -241,6 +250,22 @@ WEFT_EXTERN int weft_reply_reject(weft_reply *reply, const weft_value *reason);
  * sender sees the same text from every host. Errors as weft_reply_reject. */
 #define WEFT_REPLY_DROPPED "no answer"
 WEFT_EXTERN int weft_reply_drop(weft_reply *reply);
+/* Resolves with `value` and a callback: the answer carries it, and the
+ * peer's ack callback gets a reply (weft_ack.reply) that calls cb back
+ * when answered — cb runs exactly once with that answer (which may carry a
+ * callback in turn), or with WEFT_ETIMEDOUT after timeout_ms
+ * (WEFT_EMIT_DEFAULT_TIMEOUT: the emitter's timeout; 0: none) or
+ * WEFT_ECLOSED when the connection goes first: a callback never called is
+ * released so. A peer that does not know callbacks (primus-emitter) sees
+ * a plain answer, and cb ends at the timeout or the close. cb NULL is
+ * weft_reply_resolve(). The reply is freed by the call whatever it
+ * returns: 0, WEFT_ECLOSED (sender gone; cb will not run), WEFT_ENOMEM or
+ * an encoding/queue error (cb will not run); WEFT_EINVAL for NULL reply. */
+WEFT_EXTERN int weft_reply_resolve_cb(weft_reply *reply, const weft_value *value,
+                                      uint32_t timeout_ms, weft_ack_cb cb, void *user);
+/* Keeps the reply an ack callback got (weft_ack.reply) past the callback's
+ * return, to answer later. Errors: WEFT_EINVAL (NULL). */
+WEFT_EXTERN int weft_reply_keep(weft_reply *reply);
 
 /* ------------------------------------------------------------------------ */
 /* Rooms                                                                    */

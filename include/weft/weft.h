@@ -459,6 +459,37 @@ WEFT_EXTERN int weft_server_set_psk(weft_server *server, const void *key, size_t
  * (NULL), WEFT_ESTATE (listening already), WEFT_ECLOSED. */
 WEFT_EXTERN int weft_server_set_psk_ws(weft_server *server, int on);
 
+/* A parser the application provides (Primus's custom parser objects,
+ * `{ encoder, decoder }`): the core calls it for every message it writes or
+ * reads on this server's sparks (or this client), its own control messages
+ * (primus::ping::, primus::server::close) included, once per broadcast.
+ *  name: what the spec and the handshake say (copied); not a built-in name.
+ *  binary: 1 if it writes binary frames by default (encode may say otherwise
+ *    per message).
+ *  encode(v, &data, &len, &binary, user): sets *data to a malloc'd buffer
+ *    the core takes (freed with free()) and *len; *binary starts as the
+ *    default and may be changed (0: a text frame, which must be UTF-8).
+ *    Returns 0 or a WEFT_E* code (the write fails with it; WEFT_EUTF8 when
+ *    a text frame is not UTF-8).
+ *  decode(data, len, binary, &out, user): sets *out to an owned value (the
+ *    core frees it). Returns 0 or a WEFT_E* code: an error event of kind
+ *    `name` and the message is dropped, as for the built-in parsers.
+ *  free_user: called with user when the parser is replaced or its server
+ *    (client) is freed; may be NULL.
+ * No batching with such a parser (batching is then ignored). Errors:
+ * WEFT_EINVAL (NULL, no callbacks, an empty or a built-in name),
+ * WEFT_ESTATE (listening already), WEFT_ECLOSED, WEFT_ENOMEM; on an error
+ * free_user is not called. Not for the "vibe" transformer (JSON only). */
+typedef struct weft_parser_def {
+  const char *name;
+  int binary;
+  int (*encode)(const weft_value *v, uint8_t **data, size_t *len, int *binary, void *user);
+  int (*decode)(const void *data, size_t len, int binary, weft_value **out, void *user);
+  void (*free_user)(void *user);
+} weft_parser_def;
+WEFT_EXTERN int weft_server_set_parser_def(weft_server *server, const weft_parser_def *def,
+                                           void *user);
+
 /* Spark ids: by default 21 URL-safe random characters. A generator writes a
  * NUL-terminated id of at most `cap`-1 bytes into `buf` and returns 0, or
  * returns non-zero to fall back to the default. */
@@ -483,6 +514,9 @@ WEFT_EXTERN const char *weft_auth_header(const weft_auth *req, const char *name)
 WEFT_EXTERN const char *weft_auth_address(const weft_auth *req);
 WEFT_EXTERN const char *weft_auth_url(const weft_auth *req);
 WEFT_EXTERN const char *weft_auth_query(const weft_auth *req, const char *key);
+/* The client's port, as weft_spark_port(): the peer's (or X-Forwarded-Port's
+ * from a trusted proxy); WEFT_EINVAL (NULL) or WEFT_ECLOSED (the peer went). */
+WEFT_EXTERN int weft_auth_port(const weft_auth *req);
 /* Answers and releases `req`; do not use it afterwards. Both return 0, or
  * WEFT_ECLOSED when the connection is already gone (req is released too). */
 WEFT_EXTERN int weft_auth_allow(weft_auth *req);
@@ -793,6 +827,11 @@ WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
  * bytes; a content type with control characters), WEFT_EEXIST (the path is
  * taken), WEFT_ECLOSED (the server is closing), WEFT_ENOMEM.
  *
+ * weft_server_set_asset(): the same, but a path already served (the
+ * application's, or the browser client's under the pathname) gets these
+ * bytes and content type instead (answers under way keep their copy); no
+ * WEFT_EEXIST. Hosts serve Primus's library() at <pathname>/primus.js so.
+ *
  * weft_server_set_static_dir(): serves the files of the folder `dir` (its
  * real path is resolved now and copied; a second call replaces it) at every
  * path outside the pathname: "/" and paths ending in '/' serve that folder's
@@ -818,6 +857,8 @@ WEFT_EXTERN int weft_server_set_client_library(weft_server *server, int on);
  * and what hosts build Primus's library() from. */
 WEFT_EXTERN const char *weft_client_library(const char *name, size_t *len);
 
+WEFT_EXTERN int weft_server_set_asset(weft_server *server, const char *path,
+                                      const char *content_type, const void *data, size_t len);
 WEFT_EXTERN int weft_server_add_asset(weft_server *server, const char *path,
                                       const char *content_type, const void *data, size_t len);
 WEFT_EXTERN int weft_server_set_static_dir(weft_server *server, const char *dir);
@@ -941,6 +982,9 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *  verify: 0 turns certificate verification off (tests, development only);
  *    a failed verification is an error event of kind "tls". */
 WEFT_EXTERN int weft_client_set_parser(weft_client *c, const char *parser);
+/* The same for a client (weft_server_set_parser_def's rules); before
+ * weft_client_open(): WEFT_ESTATE after. */
+WEFT_EXTERN int weft_client_set_parser_def(weft_client *c, const weft_parser_def *def, void *user);
 /* The transformer to dial with: "websockets" (default), "engine.io", or
  * "vibe" (the Vibe protocol: over ws, or httplongpoll when the URL's query
  * says transport=longpoll, httpstream when it says transport=stream, or as

@@ -76,6 +76,40 @@ void weft__lreplies_reject(weft__lowner *o, const char *why) {
     reply_reject(reply_take(o->replies), why);
 }
 
+typedef struct ack ack;
+static ack *ack_new(lua_State *L, weft__lloop *lp, int fn);
+static void ack_free(lua_State *L, ack *a);
+static void on_ack(const weft_ack *k, void *user);
+
+/* reply:resolve(value, fn, [{ timeout = ms }]): the answer carries fn, which
+ * the peer may call back: fn(nil, value, reply|nil) then, reply when that
+ * call carries a callback in turn; fn(err) at the timeout or the close. */
+static int answer_cb(lua_State *L, weft__lloop *lp, weft__lreply *ru, weft_value *v) {
+  uint32_t timeout = WEFT_EMIT_DEFAULT_TIMEOUT;
+  if (lua_type(L, 4) == LUA_TTABLE) {
+    lua_getfield(L, 4, "timeout");
+    lua_Number t = lua_tonumber(L, -1);
+    if (lua_type(L, -1) == LUA_TNUMBER && t >= 0 && t < 4294967295.0) {
+      timeout = (uint32_t)t;
+    } else if (!lua_isnil(L, -1)) {
+      weft_value_free(v);
+      return luaL_argerror(L, 4, "timeout must be a number of ms >= 0");
+    }
+    lua_pop(L, 1);
+  }
+  ack *a = ack_new(L, lp, 3);
+  if (!a) {
+    weft_value_free(v);
+    return weft__lfail(L, WEFT_ENOMEM, "resolve");
+  }
+  int rc = weft_reply_resolve_cb(reply_take(ru), v, timeout, on_ack, a);
+  weft_value_free(v);
+  if (rc) ack_free(L, a); /* not sent: fn never runs */
+  if (rc < 0) return weft__lfail(L, rc, "resolve");
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int answer(lua_State *L, int resolve) {
   weft__lreply *ru = luaL_checkudata(L, 1, MT_REPLY);
   weft__lloop *lp = LOOP_UP(L);
@@ -86,6 +120,11 @@ static int answer(lua_State *L, int resolve) {
   weft_value *v = NULL;
   int nret;
   if (!lua_isnoneornil(L, 2) && weft__lcheck_value(lp, L, 2, &v, &nret) != 0) return nret;
+  if (resolve && lua_type(L, 3) == LUA_TFUNCTION) return answer_cb(L, lp, ru, v);
+  if (resolve && !lua_isnoneornil(L, 3)) {
+    weft_value_free(v);
+    return luaL_argerror(L, 3, "a callback must be a function");
+  }
   weft_reply *r = reply_take(ru);
   int rc = resolve ? weft_reply_resolve(r, v) : weft_reply_reject(r, v);
   weft_value_free(v);
@@ -212,14 +251,15 @@ static int l_handle(lua_State *L) {
 
 /* ---- emit, with acks ---- */
 
-typedef struct ack {
+struct ack {
   weft__lloop *lp;
   int ref;
   const weft_ack *ack;
-} ack;
+};
 
-/* fn(nil, result) when resolved; fn(err) with err = { code, name, kind =
- * "emitter", message, reason } otherwise. */
+/* fn(nil, result) when resolved, fn(nil, result, reply) when the answer
+ * carries a callback (reply:resolve(v[, fn]) calls it back); fn(err) with
+ * err = { code, name, kind = "emitter", message, reason } otherwise. */
 static int push_ack(lua_State *L, weft__lcall *c) {
   ack *a = c->ctx;
   const weft_ack *k = a->ack;
@@ -230,7 +270,13 @@ static int push_ack(lua_State *L, weft__lcall *c) {
       weft__lpush_value(c->lp, L, k->value);
     else
       lua_pushnil(L);
-    return 2;
+    if (!k->reply || weft_reply_keep(k->reply) != 0) return 2;
+    /* Held by the userdata alone: answered, or dropped by __gc. */
+    weft__lreply *ru = weft__lnew(L, sizeof(*ru), MT_REPLY);
+    ru->r = k->reply;
+    ru->o = NULL;
+    ru->prev = ru->next = NULL;
+    return 3;
   }
   const char *s = NULL;
   size_t len = 0;

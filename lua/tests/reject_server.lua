@@ -4,7 +4,8 @@
 --
 -- Listens on ws://127.0.0.1:<port>/primus (port 0: the system picks), prints
 -- "listening <port>" on stdout (flushed), answers the event "sum" with the
--- sum of its arguments and rejects "fail" with the reason "nope". Runs until
+-- sum of its arguments, rejects "fail" with the reason "nope" and answers
+-- "chain" with a callback (nmsg's nesting, see below). Runs until
 -- SIGTERM/SIGINT, or 60 s.
 local weft = require "weft"
 
@@ -23,6 +24,13 @@ srv:handle("sum", function(_, reply, ...)
     s = s + v
   end
   if reply then reply:resolve(s) end
+end)
+-- nmsg's nested callbacks: "chain" answers "v1:<arg>" with a callback
+-- that, called back with v, answers "v3:<v>".
+srv:handle("chain", function(_, reply, q)
+  reply:resolve("v1:" .. tostring(q), function(err, v, next_reply)
+    if not err and next_reply then next_reply:resolve("v3:" .. tostring(v)) end
+  end)
 end)
 srv:handle("fail", function(_, reply)
   if reply then reply:reject("nope") end

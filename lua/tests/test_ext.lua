@@ -578,6 +578,50 @@ test("interop: the npm Primus client with primus-emitter packets, acks both ways
   settle()
 end)
 
+test("emitter: callbacks an answer carries, depths 1, 2 and 3; released at timeout and close", function()
+  local srv, cl = setup({ emitter = true }, 1, { emitter = true })
+  local c = cl[1]
+  local calls = {}
+  srv:handle("chain", function(_, reply, q)
+    -- depth 2 (server): carried by the answer
+    reply:resolve("v1:" .. q, function(err, v, next_reply)
+      calls[#calls + 1] = "server 2 " .. tostring(err) .. " " .. v
+      next_reply:resolve("v3:" .. v)
+    end)
+  end)
+  local depth3
+  assert(c:emit("chain", "q", function(err, v, reply) -- depth 1 (client)
+    calls[#calls + 1] = "client 1 " .. tostring(err) .. " " .. v
+    reply:resolve("v2", function(err3, v3, more) -- depth 3 (client)
+      depth3 = { err3, v3, more }
+    end)
+  end))
+  wait(function() return depth3 end, 5000, "depth 3")
+  eq(calls[1], "client 1 nil v1:q", "depth 1")
+  eq(calls[2], "server 2 nil v2", "depth 2")
+  eq(depth3[2], "v3:v2", "depth 3")
+  eq(depth3[3], nil, "no further callback")
+  -- Released: a kept callback times out; with no timeout it ends at the close.
+  local outcomes, kept = {}, {}
+  srv:handle("keep", function(_, reply, ms)
+    reply:resolve(ms, function(err) outcomes[#outcomes + 1] = err and err.name end, { timeout = ms })
+  end)
+  c:emit("keep", 30, function(_, _, r) kept[#kept + 1] = r end)
+  wait(function() return outcomes[1] end, 5000, "timeout")
+  eq(outcomes[1], "ETIMEDOUT", "timed out")
+  c:emit("keep", 0, function(_, _, r) kept[#kept + 1] = r end)
+  wait(function() return kept[2] end, 5000, "kept")
+  -- Bad input: a callback that is not a function.
+  local okr, err = pcall(function() kept[2]:resolve(1, "not a function") end)
+  eq(okr, false, "not a function")
+  assert(tostring(err):find("callback"), tostring(err))
+  c:close()
+  wait(function() return outcomes[2] end, 5000, "close")
+  eq(outcomes[2], "ECLOSED", "closed")
+  srv:close()
+  settle()
+end)
+
 -- The lead's cross-host script ---------------------------------------------------------------
 
 test("reject_server.lua: prints its port, resolves sum, rejects fail", function()

@@ -7,8 +7,9 @@
 //
 const { Duplex } = require('node:stream');
 const binding = require('./binding');
-const { WeftError, ESTATE, ECLOSED, rcError, check, softError } = require('./errors');
+const { WeftError, ESTATE, ECLOSED, rcError, check, softError, encodeError } = require('./errors');
 const { checkClient, applyClient, unknownTransformer } = require('./options');
+const parsers = require('./parsers');
 const { kExt, mixin, clientOutgoing } = require('./transforms');
 const log = require('./log');
 const { writeThrough } = require('./spark');
@@ -42,9 +43,35 @@ function withPathname(url, pathname) {
  * reconnect, reconnected, reconnect timeout, reconnect failed, end, close,
  * timeout, error, online, offline.
  */
+// Plugins' client libraries (a `library` string, as primus-emitter's): Primus
+// runs each in the client it builds, against its Primus class. Here each runs
+// once per (class, library) against a subclass of the client's class, which
+// the client then takes as its prototype.
+const LIBRARIES = new WeakMap();
+function withLibraries(self, plugins) {
+  for (const name of Object.keys(plugins)) {
+    const src = plugins[name] && plugins[name].library;
+    if (typeof src !== 'string') continue;
+    const base = Object.getPrototypeOf(self);
+    let made = LIBRARIES.get(base);
+    if (!made) LIBRARIES.set(base, made = new Map());
+    let proto = made.get(src);
+    if (!proto) {
+      const Primus = function Primus() {};
+      Primus.prototype = Object.create(base, { constructor: { value: base.constructor, writable: true, configurable: true } });
+      new Function('Primus', src)(Primus); // eslint-disable-line no-new-func -- the plugin's own client source, as Primus runs it
+      proto = Primus.prototype;
+      made.set(src, proto);
+    }
+    Object.setPrototypeOf(self, proto);
+  }
+}
+
+const STREAM_OPTIONS = Object.freeze({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+
 class Client extends Duplex {
   constructor(url, options) {
-    super({ objectMode: true, allowHalfOpen: true, emitClose: false, autoDestroy: false });
+    super(STREAM_OPTIONS);
     // Primus's forms: (url, options), (options) with options.url or
     // options.uri, and (options) alone for http://127.0.0.1.
     if (url !== null && typeof url === 'object') { options = url; url = undefined; }
@@ -55,6 +82,8 @@ class Client extends Duplex {
     }
     if (url === undefined) url = 'http://127.0.0.1';
     if (typeof url !== 'string') throw new TypeError('url must be a string');
+    let parserObj;
+    [options, parserObj] = parsers.split(options);
     options = checkClient(options || {});
     // Primus's view of the options: strategy as the list in effect.
     this.options = Object.assign({}, options, { strategy: strategyOf(options) });
@@ -68,21 +97,49 @@ class Client extends Duplex {
     // Connection-state recovery (option recovery): true while the current
     // connection resumed its session; 'recovered' (id) says so at each open.
     this.recovered = false;
+    this._coreOptions = [options, parserObj];
+    log.attach(this, options);
+    this._attachCore();
+    if (parserObj) this.options.parser = parserObj;
+    withLibraries(this, options.plugin || {});
+    for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
+    this.initialise(options);
+    if (!options.manual) process.nextTick(() => { if (!this._ended && !this._opened) this.open(); });
+  }
+
+  // A core client for this object, with its options, extensions, parser and
+  // transforms (at construction, and again for open() after end()).
+  _attachCore() {
+    const [options, parserObj] = this._coreOptions;
     const ext = binding.clientNew(this, this.url);
     this[kExt] = ext;
     try {
-      log.attach(this, options);
       this._ext = applyClient(ext, options);
+      if (parserObj) parsers.attach(this, ext, parserObj);
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
+      const t = this._transforms;
+      if (t.incoming.length || t.outgoing.length) binding.transformCounts(ext, t.incoming.length, 0);
     } catch (e) {
       binding.clientDestroy(ext);
       throw e;
     }
-    for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
-    if (!options.manual) process.nextTick(() => { if (!this._ended && !this._opened) this.open(); });
   }
+
+  // Primus's open() after end(): the ended core client is destroyed (its
+  // late 'destroy' event is not this client's: counted, and skipped) and a
+  // new one takes its place; the stream sides start again.
+  _reopen() {
+    this._staleDestroys = (this._staleDestroys || 0) + 1;
+    binding.clientDestroy(this[kExt]);
+    this._attachCore();
+    Duplex.call(this, STREAM_OPTIONS);
+    this._ended = false;
+  }
+
+  /** Primus's client initialise(options): plugins' libraries (primus-emitter's) wrap it; runs once per client. */
+  initialise() {}
 
   /** Client.OPENING / OPEN / CLOSED (Primus's readyState values). */
   get readyState() {
@@ -108,8 +165,9 @@ class Client extends Duplex {
   /** Bytes written and not yet sent (offline queue included). */
   get bufferedAmount() { return binding.clientBuffered(this[kExt]); }
 
-  /** Starts connecting (automatic unless options.manual). */
+  /** Starts connecting (automatic unless options.manual); after end(), connects again (Primus's). */
   open() {
+    if (this._ended && this._endSeen) this._reopen();
     this._opened = true;
     const rc = binding.clientOpen(this[kExt]);
     if (rc < 0 && rc !== ESTATE /* already opening */) throw rcError(rc, 'open');
@@ -128,15 +186,21 @@ class Client extends Duplex {
   }
 
   _nativeWrite(data) {
-    const rc = binding.clientWrite(this[kExt], data);
+    let rc;
+    try {
+      rc = binding.clientWrite(this[kExt], data);
+      if (rc < 0 && rc !== ECLOSED) throw rcError(rc, 'client.write');
+    } catch (e) {
+      return encodeError(this, this.options.parser || 'json', e);
+    }
     if (rc === 0) return true;
-    if (rc === ECLOSED) return false; // ended
-    throw rcError(rc, 'client.write');
+    return false; // ended
   }
 
   /**
    * Sends a message (after the outgoing transforms), or queues it while not
-   * open. Throws when it cannot be encoded.
+   * open. Data that cannot be encoded is an 'error' event when there is a
+   * listener (write() returns false), else thrown.
    */
   write(data, encoding, cb) {
     if (typeof encoding === 'function') cb = encoding;
@@ -169,7 +233,7 @@ class Client extends Duplex {
     return this;
   }
 
-  /** Closes for good: writes data when given, emits close (if open) and end. */
+  /** Closes: writes data when given, emits close (if open) and end; open() connects again (Primus's). */
   end(data) {
     if (typeof data === 'function') data = undefined;
     if (!this._ended) binding.clientEnd(this[kExt], data === null ? undefined : data);
@@ -224,10 +288,15 @@ class Client extends Duplex {
         break;
       case 'end':
         this._ended = true;
+        this._endSeen = true;
+        this._finishStreams(); // readable and writable false when 'end' is heard (Primus's)
         this.emit('end');
-        this._finishStreams();
         break;
       case 'destroy':
+        if (this._staleDestroys > 0) { // an ended core client replaced by open()
+          this._staleDestroys--;
+          break;
+        }
         this._ended = true;
         log.detach(this);
         this.emit('destroy');
@@ -277,7 +346,10 @@ function createSocket(defaults) {
     }
     defaults = rest;
   }
+  let parserObj;
+  [defaults, parserObj] = parsers.split(defaults);
   defaults = checkClient(defaults || {});
+  if (parserObj) defaults = Object.assign({}, defaults, { parser: parserObj });
   const t = defaults.transformer;
   if (t !== undefined) {
     if (typeof t !== 'string') throw new TypeError(`transformer must be a string, one of weft.transformers(): got ${t === null ? 'null' : typeof t}`);

@@ -63,4 +63,21 @@ function handlerError(server, spark, err) {
   if (!softError(server, e, spark || undefined)) process.emitWarning(e);
 }
 
-module.exports = { WeftError, ESTATE, ECLOSED, errorInfo, rcError, check, softError, handlerError, HANDLER_ERRORS };
+/**
+ * A write whose data cannot be encoded (a cycle, nesting past the limit, a
+ * value the parser refuses): Primus's 'error' event when `self` has an
+ * 'error' listener (then write() returns false), else thrown at the call,
+ * as an EventEmitter with no listener would throw it. The message names
+ * the parser ("cannot encode the data as JSON: ...").
+ */
+function encodeError(self, parser, e) {
+  if (!(e instanceof Error) || !['EDEPTH', 'ETYPE', 'ERANGE', 'EUTF8', 'ENOTSUP'].includes(e.code)) throw e;
+  const name = typeof parser === 'string' ? (parser === 'json' ? 'JSON' : parser) : 'the parser';
+  const err = new e.constructor(`cannot encode the data as ${name}: ${e.message}`);
+  err.code = e.code;
+  if (self.listenerCount('error') === 0) throw err;
+  self.emit('error', err);
+  return false;
+}
+
+module.exports = { WeftError, ESTATE, ECLOSED, errorInfo, rcError, check, softError, handlerError, encodeError, HANDLER_ERRORS };

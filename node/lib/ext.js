@@ -48,12 +48,15 @@ function ackError(code, value) {
   return err;
 }
 
-function onAck(token, code, value) {
+// replyExt: the answer carries a callback (nmsg's, any depth): fn gets it
+// as its third argument, ack-shaped (call it with (err, value[, callback])).
+function onAck(token, code, value, replyExt) {
   const fn = pending.get(token);
   if (!fn) return;
   pending.delete(token);
-  if (code === null) fn(null, value === undefined ? null : value);
-  else fn(ackError(code, value));
+  if (code !== null) fn(ackError(code, value));
+  else if (replyExt === undefined) fn(null, value === undefined ? null : value);
+  else fn(null, value === undefined ? null : value, makeReply(replyExt));
 }
 
 function checkEvent(event) {
@@ -86,26 +89,32 @@ function sendWith(self, emitNative, event, args, timeout, cb) {
 // ---- replies ---------------------------------------------------------------
 function makeReply(ext) {
   let answered = false;
-  const answer = (ok, value) => {
+  const answer = (ok, value, cb) => {
     if (answered) return false;
     if (!ok) {
       if (value instanceof Error) value = value.message;
       else if (value === undefined || value === null) value = 'rejected';
     }
+    const token = ok && typeof cb === 'function' ? newToken(cb) : -1;
     try {
-      binding.replyAnswer(ext, ok, value);
+      if (binding.replyAnswer(ext, ok, value, token) !== 0) pending.delete(token);
     } catch (e) {
       // Could not encode the answer: the sender learns it, the caller too.
+      pending.delete(token);
       answered = true;
-      binding.replyAnswer(ext, false, `unencodable answer: ${e.message}`);
+      binding.replyAnswer(ext, false, `unencodable answer: ${e.message}`, -1);
       throw e;
     }
     answered = true;
     return true;
   };
-  /** Node's error-first answer: ack(null, value) resolves, ack(err) rejects. */
-  const ack = (err, value) => (err === undefined || err === null ? answer(true, value) : answer(false, err));
-  ack.resolve = (value) => answer(true, value);
+  /**
+   * Node's error-first answer: ack(null, value) resolves, ack(err) rejects;
+   * ack(null, value, callback) resolves with a callback the peer may call
+   * back (callback(err, value[, next]), nmsg's nesting).
+   */
+  const ack = (err, value, cb) => (err === undefined || err === null ? answer(true, value, cb) : answer(false, err));
+  ack.resolve = (value, cb) => answer(true, value, cb);
   ack.reject = (reason) => answer(false, reason);
   Object.defineProperty(ack, 'answered', { get: () => answered });
   return ack;
@@ -209,6 +218,29 @@ function emitNative(event, args, timeout, token) {
   return binding.emit(this[kExt], event, args, timeout, token);
 }
 mixEmitter(Spark.prototype, emitNative, (spark) => !!spark.primus._ext.emitter);
+// spark.request is two things at once: weft's request(event, args, options)
+// (above) and Primus's upgrade request, whose method, url, headers, query,
+// forwarded ({ ip, port }) and socket/connection ({ remoteAddress,
+// remotePort }) it carries as properties (the core parsed the request: no
+// IncomingMessage exists).
+const emitterRequest = Spark.prototype.request;
+Object.defineProperty(Spark.prototype, 'request', {
+  configurable: true,
+  get() {
+    if (!this._request) {
+      const spark = this;
+      const request = function request(...args) { return emitterRequest.apply(spark, args); };
+      const socket = { remoteAddress: spark._peer.ip, remotePort: spark._peer.port };
+      Object.assign(request, {
+        method: 'GET', url: spark.url, headers: spark.headers, query: spark.query,
+        forwarded: { ip: spark._peer.ip, port: spark._peer.port }, socket, connection: socket
+      });
+      this._request = request;
+    }
+    return this._request;
+  },
+  set(v) { Object.defineProperty(this, 'request', { value: v, writable: true, configurable: true }); }
+});
 mixEmitter(Client.prototype, emitNative, (client) => !!client._ext.emitter);
 
 // ---- rooms -------------------------------------------------------------------

@@ -66,6 +66,7 @@ function connectionInOrder(server, spark, listeners) {
 // uncaughtException, as any Node callback's.
 binding.setup({
   ...ext.dispatchers,
+  ...require('./parsers').dispatchers,
   spark(handle, id) { return new (this.Spark || Spark)(this, handle, id); },
   connection(spark) {
     this._sparks.set(spark.id, spark);

@@ -56,7 +56,7 @@ const extension = (tuning, key) => (v, set) => {
 const NODE = {
   Server: {
     transformer: { ts: 'TransformerName', to: lower, note: 'in any case, as Primus\'s' },
-    parser: { ts: 'ParserName | Uppercase<ParserName>', to: lower },
+    parser: { ts: 'ParserName | Uppercase<ParserName> | PrimusParser', to: lower, note: 'or a Primus parser object' },
     pingInterval: { ts: 'number | false', to: falseIsZero, note: 'false: 0' },
     origins: {
       ts: 'string | readonly string[]',
@@ -70,7 +70,7 @@ const NODE = {
   },
   Client: {
     transformer: { ts: 'TransformerName', to: lower, note: 'in any case, as Primus\'s' },
-    parser: { ts: 'ParserName | Uppercase<ParserName>', to: lower },
+    parser: { ts: 'ParserName | Uppercase<ParserName> | PrimusParser', to: lower, note: 'or a Primus parser object' },
     strategy: {
       ts: 'string | readonly string[] | false',
       to: (v) => (v === false ? '' : Array.isArray(v) ? v.join(',') : v),

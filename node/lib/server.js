@@ -14,6 +14,7 @@ const log = require('./log');
 const attachment = require('./attach');
 const middleware = require('./middleware');
 const { Spark } = require('./spark');
+const parsers = require('./parsers');
 // Primus's reserved(event): incoming::*, outgoing::* and the names the
 // objects emit themselves (lib/ext.js's LOCAL_EVENTS; required late: ext.js
 // requires this file).
@@ -89,6 +90,8 @@ class Server extends EventEmitter {
     // Primus's `new Primus(httpServer, options)`: attached to the app's server.
     const http = attachment.isServer(server) ? server : null;
     if (!http) options = server;
+    let parserObj;
+    [options, parserObj] = parsers.split(options);
     if (typeof options === 'function') {
       throw new TypeError('new Server(server, options): expected a server instance (http.Server, https.Server) ' +
         'or an options object, got a function (an Express app? pass http.createServer(app))');
@@ -102,6 +105,12 @@ class Server extends EventEmitter {
     const urls = http ? [] : listenUrls(options);
     this.options = options;
     this.parser = typeof options.parser === 'string' ? options.parser.toLowerCase() : 'json';
+    if (parserObj) {
+      // Primus's parser object: primus.parser is it, encoder/decoder its functions.
+      this.parser = parserObj;
+      this.encoder = parserObj.encoder;
+      this.decoder = parserObj.decoder;
+    }
     this._handlerErrors = handlerErrors;
     this._transforms = { incoming: [], outgoing: [] };
     this._sparks = new Map();
@@ -119,6 +128,10 @@ class Server extends EventEmitter {
     try {
       log.attach(this, options);
       this._ext = applyServer(ext, options);
+      if (parserObj) {
+        parsers.attach(this, ext, parserObj);
+        this.options = options = Object.assign({}, options, { parser: parserObj });
+      }
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
       check(binding.transformsAttach(ext), 'transforms');
@@ -149,10 +162,11 @@ class Server extends EventEmitter {
       binding.serverDestroy(ext, false, 1);
       throw e;
     }
-    for (const name of Object.keys(options.plugin || {})) this.use(name, options.plugin[name]);
     const t = options.transformer;
     /** The transformer's name(s), as given ("websockets" by default). */
     this.transformer = typeof t === 'string' ? t.toLowerCase() : Array.isArray(t) ? t.join(',').toLowerCase() : 'websockets';
+    for (const name of Object.keys(options.plugin || {})) this.plugin(name, options.plugin[name]);
+    this._serveLibrary();
     // Primus's 'initialised' (transformer, parser, options), once listeners can be added.
     process.nextTick(() => { if (!this._closed) this.emit('initialised', this.transformer, this.parser, this.options); });
   }
@@ -165,11 +179,25 @@ class Server extends EventEmitter {
    * under the global name options.global ("Primus" by default).
    */
   library() {
-    const defaults = { pathname: this.pathname, parser: this.parser, transformer: this.transformer.split(',')[0] };
+    const obj = this._parserObj;
+    const defaults = { pathname: this.pathname, parser: obj ? parsers.nameOf(obj) : this.parser, transformer: this.transformer.split(',')[0] };
     const plugins = Object.keys(this._plugins)
       .filter((name) => typeof this._plugins[name].client === 'function')
       .map((name) => `[${JSON.stringify(name)}, ${clientSource(this._plugins[name].client)}]`);
+    // Plugins' client libraries (primus-emitter's `library`), run against the client class as Primus's are.
+    const libraries = Object.keys(this._plugins).map((name) => this._plugins[name].library)
+      .filter((src) => typeof src === 'string');
     return `${binding.clientLibrary('primus.js')}
+${obj ? parsers.librarySource(obj) : ''}
+;(function (Base, local) {
+  // What Primus's client has and plugins' libraries call: initialise(options), reserved(event).
+  if (!Base) return;
+  if (typeof Base.prototype.initialise !== 'function') Base.prototype.initialise = function initialise() {};
+  if (typeof Base.prototype.reserved !== 'function') {
+    Base.prototype.reserved = function reserved(evt) { return /^(incoming|outgoing)::/.test(evt) || local.indexOf(evt) >= 0; };
+  }
+})(globalThis.Primus, ${JSON.stringify([...require('./ext').LOCAL_EVENTS])});
+${libraries.map((src) => `;(function (Primus) {\n${src}\n})(globalThis.Primus);`).join('\n')}
 ;(function (Base, defaults, plugins) {
   // weft ${binding.version}: this server's settings and its plugins' client parts.
   if (!Base) return;
@@ -179,12 +207,21 @@ class Server extends EventEmitter {
       options = Object.assign({}, defaults, options);
       super(url, options);
       for (var i = 0; i < plugins.length; i++) plugins[i][1].call(this, this, options);
+      this.initialise(options);
     }
   }
   Primus.version = ${JSON.stringify(binding.version)};
   globalThis[${JSON.stringify(this.options.global || 'Primus')}] = Primus;
 })(globalThis.Primus, ${JSON.stringify(defaults)}, [${plugins.join(', ')}]);
 `;
+  }
+
+  // <pathname>/primus.js answers library(), as Primus's does: set again when a
+  // plugin comes or goes (the core's asset, replaced; answers under way keep theirs).
+  _serveLibrary() {
+    if (this._closed || this.options.clientLibrary === false) return;
+    check(binding.serverAddAsset(this[kExt], `${this.pathname === '/' ? '' : this.pathname}/primus.js`,
+      'text/javascript; charset=utf-8', this.library(), true), 'library');
   }
 
   /** Primus's save(path[, fn]): writes library() to path (synchronously without fn). */
@@ -298,7 +335,7 @@ class Server extends EventEmitter {
   addAsset(path, contentType, data) {
     if (typeof path !== 'string' || typeof contentType !== 'string') throw new TypeError('addAsset(path, contentType, data): path and contentType are strings');
     if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new TypeError('addAsset(path, contentType, data): data is a Buffer or a string');
-    check(binding.serverAddAsset(this[kExt], path, contentType, data), `addAsset ${path}`);
+    check(binding.serverAddAsset(this[kExt], path, contentType, data, false), `addAsset ${path}`);
     return this;
   }
 
@@ -383,6 +420,7 @@ Server.prototype.plugin = function plugin(name, energon) {
   if (name === undefined) return this._plugins;
   if (energon === undefined && typeof name === 'string') return this._plugins[name];
   pluginUse.call(this, name, energon);
+  this._serveLibrary();
   this.emit('plugin', name, energon);
   return this;
 };
@@ -392,12 +430,17 @@ Server.prototype.plugout = function plugout(name) {
   if (!(name in this._plugins)) return false;
   const energon = this._plugins[name];
   delete this._plugins[name];
+  this._serveLibrary();
   this.emit('plugout', name, energon);
   return true;
 };
 /** Primus's use: a function is middleware; an object (or module name) a plugin, as weft's use(). */
 Server.prototype.use = function use(name, fn, options, level) {
-  if (typeof name === 'function' || typeof fn === 'function') return middlewareUse.call(this, name, fn, options, level);
+  // A function with a server or client part (primus-emitter's export) is a plugin.
+  const isPlugin = (f) => typeof f === 'function' && (typeof f.server === 'function' || typeof f.client === 'function');
+  if ((typeof name === 'function' && !isPlugin(name)) || (typeof fn === 'function' && !isPlugin(fn))) {
+    return middlewareUse.call(this, name, fn, options, level);
+  }
   return pluginUse.call(this, name, fn);
 };
 
@@ -431,9 +474,12 @@ function onAuthorize(ext) {
     }
   });
   const address = binding.authInfo(ext, 'address') || '';
+  const port = binding.authInfo(ext, 'port');
   const q = url.indexOf('?');
   const query = Object.fromEntries(new URLSearchParams(q >= 0 ? url.slice(q + 1) : ''));
-  const req = { headers, url, query, address, method: 'GET', socket: { remoteAddress: address }, connection: { remoteAddress: address } };
+  const socket = { remoteAddress: address, remotePort: port };
+  // forwarded: Primus's pre-parsed address (X-Forwarded-* applied for trusted proxies, as the core does).
+  const req = { headers, url, query, address, method: 'GET', forwarded: { ip: address, port: port === undefined ? 0 : port }, socket, connection: socket };
   try {
     fn.call(server, req, (err) => {
       if (!err) return answer(true);

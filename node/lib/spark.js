@@ -7,7 +7,7 @@
 //
 const { Duplex } = require('node:stream');
 const binding = require('./binding');
-const { ECLOSED, rcError, handlerError } = require('./errors');
+const { ECLOSED, rcError, handlerError, encodeError } = require('./errors');
 const { kExt } = require('./transforms');
 
 // weft_spark_end's flags (include/weft/weft.h).
@@ -38,14 +38,51 @@ class Spark extends Duplex {
     this.id = id;
     const info = binding.sparkInfo(ext);
     this.headers = info.headers;
-    this.address = { ip: info.ip, port: info.port };
+    this._peer = { ip: info.ip, port: info.port };
     this.query = info.query;
     this.url = info.url;
     // Connection-state recovery: true when this spark resumed a session
     // (same id, its rooms, the missed messages already queued).
     this.recovered = info.recovered;
     this.readyState = Spark.OPEN;
+    // Primus's initialise functions (plugins such as primus-emitter set them), in order.
+    for (const fn of this.__initialise) fn.call(this);
   }
+
+  /**
+   * { ip, port }: the upgrade request's forwarded address (request.forwarded:
+   * the core's, X-Forwarded-* believed from trustedProxies only). When the
+   * application removes request.forwarded, Primus's rule follows: the
+   * X-Forwarded-For/-Port headers now in spark.headers, for a peer weft
+   * trusts (trustedProxies, or a proxy on this host: a loopback address or a
+   * Unix socket, whose peer has no address).
+   */
+  get address() {
+    const f = this._request && !('forwarded' in this._request) ? null : this.request.forwarded;
+    if (f) return { ip: f.ip, port: f.port };
+    const peer = this._peer;
+    const trusted = peer.ip === '' || /^(127\.|::1$|::ffff:127\.)/.test(peer.ip) ||
+      (this.primus.options.trustedProxies || []).includes(peer.ip);
+    const xff = trusted && this.headers['x-forwarded-for'];
+    if (!xff) return { ip: peer.ip, port: peer.port };
+    const first = (v) => String(v).split(',')[0].trim();
+    const port = Number(first(this.headers['x-forwarded-port'] || ''));
+    return { ip: first(xff), port: Number.isInteger(port) && port > 0 ? port : peer.port };
+  }
+
+  /**
+   * Primus's spark.socket (the transformer's connection object): here a
+   * description of the core's connection, { transformer, remoteAddress,
+   * remotePort } (the bytes never pass through JavaScript).
+   */
+  get socket() {
+    return { transformer: this.primus.transformer.split(',')[0], remoteAddress: this._peer.ip, remotePort: this._peer.port };
+  }
+
+  set address(v) { Object.defineProperty(this, 'address', { value: v, writable: true, configurable: true, enumerable: true }); }
+
+  /** Primus's reserved(event) (see Server#reserved), as plugins ask a spark. */
+  reserved(evt) { return require('./server').reserved(evt); }
 
   /** Bytes queued and not yet handed to the kernel. */
   get bufferedAmount() {
@@ -55,15 +92,21 @@ class Spark extends Duplex {
   /**
    * Writes one message (after the outgoing transforms). Returns false when the
    * spark's queue is at the high-water mark (wait for 'drain') or it is closed.
-   * Throws for values that cannot be encoded and when the queue is full (ENOBUFS).
+   * Data that cannot be encoded is an 'error' event when the spark has a
+   * listener (then false), else thrown; a full queue (ENOBUFS) throws.
    */
   write(data, encoding, cb) {
     if (typeof encoding === 'function') cb = encoding;
-    const rc = binding.sparkWrite(this[kExt], data);
+    let rc;
+    try {
+      rc = binding.sparkWrite(this[kExt], data);
+      if (rc < 0 && rc !== ECLOSED) throw rcError(rc, 'spark.write');
+    } catch (e) {
+      return encodeError(this, this.primus.parser, e);
+    }
     if (typeof cb === 'function') process.nextTick(cb);
     if (rc === 0) return true;
-    if (rc === 1 || rc === ECLOSED) return false; // 'drain' follows; Primus ignores writes to closed sparks
-    throw rcError(rc, 'spark.write');
+    return false; // 1: 'drain' follows; ECLOSED: Primus ignores writes to closed sparks
   }
 
   _write(chunk, encoding, cb) { writeThrough(this, chunk, cb); }
@@ -122,6 +165,21 @@ class Spark extends Duplex {
     handlerError(this.primus, this, err);
   }
 }
+// Primus's Spark#initialise: reading it gives the last function set; setting
+// it adds one (to this class's list, not its base's), and each runs on every
+// new spark, in order, as Primus's do.
+Spark.prototype.__initialise = [function initialise() {}];
+Object.defineProperty(Spark.prototype, 'initialise', {
+  configurable: true,
+  get() { return this.__initialise[this.__initialise.length - 1]; },
+  set(fn) {
+    if (typeof fn !== 'function') throw new TypeError('initialise must be a function');
+    if (!Object.prototype.hasOwnProperty.call(this, '__initialise')) {
+      Object.defineProperty(this, '__initialise', { value: this.__initialise.slice(), writable: true, configurable: true });
+    }
+    this.__initialise.push(fn);
+  }
+});
 Spark.OPENING = 1;
 Spark.CLOSED = 2;
 Spark.OPEN = 3;

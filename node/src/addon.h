@@ -53,6 +53,7 @@ enum {
   CB_LOG,           /* this=server|client (level, event, message, spark|null, kind|null) */
   CB_TRANSFORM,     /* this=spark|client (direction, value) -> [value] | false */
   CB_ID,            /* this=server () -> string */
+  CB_PARSER,        /* this=server|client (encode, value|bytes) -> [result] | Error */
   CB_COUNT
 };
 
@@ -189,6 +190,7 @@ int weft__node_define_emitter(napi_env env, napi_value exports);
 int weft__node_define_rooms(napi_env env, napi_value exports);
 int weft__node_define_channel(napi_env env, napi_value exports);
 int weft__node_define_log(napi_env env, napi_value exports);
+int weft__node_define_parser(napi_env env, napi_value exports);
 #define WEFT__NODE_FN(n, f)                                                                        \
   { n, NULL, f, NULL, NULL, NULL, napi_default, NULL }
 

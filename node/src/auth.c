@@ -46,7 +46,7 @@ static void ev_authorize(weft_auth *req, void *user) {
 }
 
 /* authInfo(ext, what, name?) -> string | undefined; what: header, address,
- * url, query. */
+ * url, query; port -> number | undefined. */
 static napi_value js_auth_info(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   char what[16];
@@ -59,6 +59,9 @@ static napi_value js_auth_info(napi_env env, napi_callback_info info) {
   const char *r = NULL;
   if (!na->req) {
     r = NULL;
+  } else if (!strcmp(what, "port")) {
+    int port = weft_auth_port(na->req);
+    return port >= 0 ? weft__node_int(env, port) : weft__node_undefined(env);
   } else if (!strcmp(what, "address")) {
     r = weft_auth_address(na->req);
   } else if (!strcmp(what, "url")) {

@@ -22,10 +22,9 @@ typedef struct weft__nreply {
   weft_client *cli;
 } weft__nreply;
 
-static int reply_live(const weft__nreply *nr) {
-  return nr->r &&
-         nr->em == (nr->srv ? weft_emitter_of_server(nr->srv) : weft_emitter_of_client(nr->cli));
-}
+/* Unanswered: the core keeps an unanswered reply until it is answered,
+ * even past its emitter (answering it then only frees it). */
+static int reply_live(const weft__nreply *nr) { return nr->r != NULL; }
 
 static void reply_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -37,6 +36,27 @@ static void reply_finalize(napi_env env, void *data, void *hint) {
   free(nr);
 }
 
+/* The external of a reply for JavaScript (its owner: a server or a
+ * client), or NULL (then the reply is not answered yet). */
+static napi_value make_reply(napi_env env, weft_server *srv, weft_client *cli, weft_reply *r) {
+  napi_value out;
+  weft__nreply *nr = calloc(1, sizeof(*nr));
+  if (!nr) return NULL;
+  nr->kind = WEFT__N_REPLY;
+  nr->r = r;
+  nr->em = srv ? weft_emitter_of_server(srv) : weft_emitter_of_client(cli);
+  if (srv && weft_server_retain(srv) == 0)
+    nr->srv = srv;
+  else if (cli && weft_client_retain(cli) == 0)
+    nr->cli = cli;
+  if (napi_create_external(env, nr, reply_finalize, NULL, &out) != napi_ok) {
+    nr->r = NULL;
+    reply_finalize(env, nr, NULL);
+    return NULL;
+  }
+  return out;
+}
+
 /* A remote event: this = the Spark (servers) or the Client. */
 static void on_event(const weft_event *ev, void *user) {
   weft__nclosable *owner = user;
@@ -44,7 +64,6 @@ static void on_event(const weft_event *ev, void *user) {
   napi_env env = a->env;
   napi_handle_scope scope;
   napi_value argv[3], self;
-  weft__nreply *nr = NULL;
   if (a->teardown || napi_open_handle_scope(env, &scope) != napi_ok) {
     if (ev->reply) weft_reply_drop(ev->reply);
     return;
@@ -55,20 +74,9 @@ static void on_event(const weft_event *ev, void *user) {
   argv[2] = weft__node_undefined(env);
   if (!self || !argv[0] || !argv[1]) goto fail;
   if (ev->reply) {
-    if (!(nr = calloc(1, sizeof(*nr)))) goto fail;
-    nr->kind = WEFT__N_REPLY;
-    nr->r = ev->reply;
-    nr->em = owner->kind == WEFT__N_SERVER ? weft_emitter_of_server(owner->handle)
-                                           : weft_emitter_of_client(owner->handle);
-    if (owner->kind == WEFT__N_SERVER && weft_server_retain(owner->handle) == 0)
-      nr->srv = owner->handle;
-    else if (owner->kind == WEFT__N_CLIENT && weft_client_retain(owner->handle) == 0)
-      nr->cli = owner->handle;
-    if (napi_create_external(env, nr, reply_finalize, NULL, &argv[2]) != napi_ok) {
-      nr->r = NULL;
-      reply_finalize(env, nr, NULL);
-      goto fail;
-    }
+    argv[2] = make_reply(env, owner->kind == WEFT__N_SERVER ? owner->handle : NULL,
+                         owner->kind == WEFT__N_CLIENT ? owner->handle : NULL, ev->reply);
+    if (!argv[2]) goto fail;
   }
   weft__node_call(a, CB_EVENT, self, 3, argv);
   napi_close_handle_scope(env, scope);
@@ -78,15 +86,20 @@ fail:
   napi_close_handle_scope(env, scope);
 }
 
-/* replyAnswer(replyExt, ok, value) -> 0 | -code (ECLOSED: answered before,
- * or the owner closed). Throws when the value cannot be converted (then it
- * is not answered yet). */
+typedef struct weft__nack weft__nack;
+static weft__nack *new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli);
+static void on_ack(const weft_ack *ack, void *user);
+
+/* replyAnswer(replyExt, ok, value, token) -> 0 | -code (ECLOSED: answered
+ * before, or the owner closed). token >= 0: the answer carries the callback
+ * JavaScript keeps under it (weft_reply_resolve_cb). Throws when the value
+ * cannot be converted (then it is not answered yet). */
 static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   napi_valuetype t;
   bool ok = false;
   weft_value *v = NULL;
-  if (weft__node_args(env, info, 3, argv) != 0) return NULL;
+  if (weft__node_args(env, info, 4, argv) != 0) return NULL;
   weft__nreply *nr = weft__node_unwrap(env, argv[0], WEFT__N_REPLY);
   if (!nr || napi_typeof(env, argv[2], &t) != napi_ok) return NULL;
   if (!reply_live(nr)) return weft__node_int(env, WEFT_ECLOSED);
@@ -94,18 +107,25 @@ static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
   if (t != napi_undefined && !(v = weft__node_from_js(env, argv[2]))) return NULL;
   weft_reply *r = nr->r;
   nr->r = NULL;
-  int rc = ok ? weft_reply_resolve(r, v) : weft_reply_reject(r, v);
+  weft__nack *k = ok ? new_ack(env, argv[3], nr->srv, nr->cli) : NULL;
+  int rc = k    ? weft_reply_resolve_cb(r, v, WEFT_EMIT_DEFAULT_TIMEOUT, on_ack, k)
+           : ok ? weft_reply_resolve(r, v)
+                : weft_reply_reject(r, v);
+  if (k && rc != 0) free(k); /* not sent: the callback never runs */
   weft_value_free(v);
   return weft__node_int(env, rc);
 }
 
 /* ---- acks ---- */
 
-/* An ack on its way: JavaScript keeps the callback under `token`. */
-typedef struct weft__nack {
+/* An ack on its way: JavaScript keeps the callback under `token`; srv or
+ * cli owns the emitter (a reply the answer carries is theirs). */
+struct weft__nack {
   weft__addon *a;
   double token;
-} weft__nack;
+  weft_server *srv;
+  weft_client *cli;
+};
 
 static void on_ack(const weft_ack *ack, void *user) {
   weft__nack *k = user;
@@ -113,7 +133,7 @@ static void on_ack(const weft_ack *ack, void *user) {
   napi_env env = a->env;
   napi_handle_scope scope;
   if (!a->teardown && napi_open_handle_scope(env, &scope) == napi_ok) {
-    napi_value argv[3], recv = NULL;
+    napi_value argv[4], recv = NULL;
     napi_get_global(env, &recv);
     napi_create_double(env, k->token, &argv[0]);
     if (ack->status == 0)
@@ -122,13 +142,19 @@ static void on_ack(const weft_ack *ack, void *user) {
       argv[1] = weft__node_str(env, weft_err_name(ack->status));
     argv[2] = ack->value ? weft__node_to_js(env, ack->value) : NULL;
     if (!argv[2]) argv[2] = weft__node_undefined(env);
-    weft__node_call(a, CB_ACK, recv, 3, argv);
+    /* A callback the answer carries: JavaScript answers it, or it is
+     * dropped when collected (weft_reply_keep: past this call). */
+    argv[3] = NULL;
+    if (ack->reply && weft_reply_keep(ack->reply) == 0)
+      argv[3] = make_reply(env, k->srv, k->cli, ack->reply);
+    if (!argv[3]) argv[3] = weft__node_undefined(env);
+    weft__node_call(a, CB_ACK, recv, 4, argv);
     napi_close_handle_scope(env, scope);
   }
   free(k);
 }
 
-static weft__nack *new_ack(napi_env env, napi_value token) {
+static weft__nack *new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli) {
   double t = -1;
   napi_get_value_double(env, token, &t);
   if (!(t >= 0)) return NULL;
@@ -136,6 +162,8 @@ static weft__nack *new_ack(napi_env env, napi_value token) {
   if (k) {
     k->a = weft__node_addon(env);
     k->token = t;
+    k->srv = srv;
+    k->cli = cli;
   }
   return k;
 }
@@ -179,7 +207,10 @@ static napi_value js_emit(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_get_value_double(env, argv[3], &timeout);
-  weft__nack *k = new_ack(env, argv[4]);
+  void *ext = NULL;
+  napi_get_value_external(env, argv[0], &ext);
+  weft__nack *k = new_ack(env, argv[4], to ? ((weft__nspark *)ext)->srv : NULL,
+                          to ? NULL : ((weft__nclient *)ext)->c);
   uint32_t tmo =
       timeout >= 0 && timeout <= 4294967294.0 ? (uint32_t)timeout : WEFT_EMIT_DEFAULT_TIMEOUT;
   int rc = weft_emitter_emit(em, to, event, args, tmo, k ? on_ack : NULL, k);
@@ -201,7 +232,7 @@ static napi_value js_client_room(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &join);
   char *room = weft__node_string(env, argv[2], NULL);
   if (!room) return weft__node_throw_type(env, "room must be a string");
-  weft__nack *k = new_ack(env, argv[3]);
+  weft__nack *k = new_ack(env, argv[3], NULL, nc->c);
   int rc = join ? weft_emitter_join(em, room, k ? on_ack : NULL, k)
                 : weft_emitter_leave(em, room, k ? on_ack : NULL, k);
   if (rc < 0) free(k);

@@ -288,15 +288,16 @@ static napi_value js_server_send_event(napi_env env, napi_callback_info info) {
 
 /* ---- static content ---- */
 
-/* serverAddAsset(ext, path, contentType, Buffer | string) -> 0 | -code */
+/* serverAddAsset(ext, path, contentType, Buffer | string, replace) -> 0 | -code */
 static napi_value js_server_add_asset(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  bool isbuf = false;
+  napi_value argv[5];
+  bool isbuf = false, replace = false;
   void *data = NULL;
   size_t n = 0;
-  if (weft__node_args(env, info, 4, argv) != 0) return NULL;
+  if (weft__node_args(env, info, 5, argv) != 0) return NULL;
   weft__nserver *s = arg_server(env, argv[0]);
   if (!s) return NULL;
+  napi_get_value_bool(env, argv[4], &replace);
   char *path = weft__node_string(env, argv[1], NULL);
   char *type = weft__node_string(env, argv[2], NULL);
   char *str = NULL;
@@ -305,7 +306,9 @@ static napi_value js_server_add_asset(napi_env env, napi_callback_info info) {
     napi_get_buffer_info(env, argv[3], &data, &n);
   else if ((str = weft__node_string(env, argv[3], &n)) != NULL)
     data = str;
-  if (path && type && data) rc = weft_server_add_asset(s->srv, path, type, data, n);
+  if (path && type && data)
+    rc = replace ? weft_server_set_asset(s->srv, path, type, data, n)
+                 : weft_server_add_asset(s->srv, path, type, data, n);
   free(path);
   free(type);
   free(str);

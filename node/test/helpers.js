@@ -67,6 +67,17 @@ function weftServer(t, options) {
   return server;
 }
 
+/** A server with `options`, one weft client with `clientOptions` open on it, and its spark. */
+async function weftPair(t, options, clientOptions) {
+  const server = weftServer(t, options);
+  const conn = once(server, 'connection');
+  const client = new weft.Client(server.url, Object.assign({ reconnect: { retries: 0 } }, clientOptions));
+  client.on('error', () => {});
+  t.after(() => client.end());
+  await once(client, 'open');
+  return { server, client, spark: await conn };
+}
+
 const sockets = new Map();
 function socketClass(parser = 'json', transformer = 'websockets') {
   const key = `${parser}:${transformer}`;
@@ -134,4 +145,4 @@ function runNode(args, ms = 20000, env = {}) {
   });
 }
 
-module.exports = { weft, Primus, HOST, once, onceArgs, plain, rawHttp, delay, waitUntil, withTimeout, weftServer, primusClient, primusServer, runNode, catchUncaught, ROOT: path.resolve(__dirname, '..') };
+module.exports = { weft, Primus, HOST, once, onceArgs, plain, rawHttp, delay, waitUntil, withTimeout, weftServer, weftPair, primusClient, primusServer, runNode, catchUncaught, ROOT: path.resolve(__dirname, '..') };

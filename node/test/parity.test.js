@@ -47,11 +47,18 @@ test('every server serves the browser client (<pathname>/weft.js, /primus.js, /w
     const r = await get(`${base}/${file}`);
     assert.equal(r.status, 200, file);
     assert.match(r.type, /^text\/javascript/);
-    assert.ok(r.body.equals(fs.readFileSync(path.join(REPO, 'clients', 'js', 'dist', dist))), `${file} is ${dist}`);
+    const bytes = fs.readFileSync(path.join(REPO, 'clients', 'js', 'dist', dist));
+    if (file !== 'primus.js') {
+      assert.ok(r.body.equals(bytes), `${file} is ${dist}`);
+    } else { // Primus's library(): the client, then this server's settings and plugins (issue #22)
+      assert.equal(r.body.toString(), on.library());
+      assert.ok(r.body.subarray(0, bytes.length).equals(bytes), `${file} starts with ${dist}`);
+    }
   }
   const off = weftServer(t, { clientLibrary: false });
   assert.equal((await get(`http://${HOST}:${off.port}/primus/weft.js`)).status, 426);
   assert.equal((await get(`http://${HOST}:${off.port}/primus/weft-channels.js`)).status, 426);
+  assert.equal((await get(`http://${HOST}:${off.port}/primus/primus.js`)).status, 426);
   assert.throws(() => weftServer(t, { clientLibrary: 'yes' }), { name: 'TypeError', code: 'ETYPE' });
 });
 

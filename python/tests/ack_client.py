@@ -3,7 +3,11 @@ emits one event with an acknowledgement, prints the outcome as one JSON line
 and exits 0 when it is the expected one (the contract of the C tool
 tests/support/ack_client.c).
 
-    python ack_client.py URL EVENT ARGS_JSON resolved|rejected EXPECTED_JSON
+    python ack_client.py URL EVENT ARGS_JSON resolved|rejected|chain EXPECTED_JSON
+
+chain (nmsg's nested callbacks): the answer must carry a callback (depth 2,
+the server's); it is called back with "v2" and a callback of ours (depth
+3), whose answer is the one compared with EXPECTED_JSON.
 
 ARGS_JSON is the argument array (e.g. "[1,2]"). Prints
 {"status": "OK"|"EREJECTED"|"ETIMEDOUT"|..., "value": ...}. Exit 0: the
@@ -31,6 +35,19 @@ async def run(url: str, event: str, args: list[Any], want: str, expected: Any) -
     status, value = "OK", None
     try:
         value = await client.emit(event, *args, ack=True, timeout=5.0)
+        if want == "chain":
+            if not isinstance(value, weft.Answer):
+                raise weft.Error("the answer carries no callback")
+            depth3: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+            def called_back(err: Exception | None, v: Any, reply: weft.Reply | None) -> None:
+                if err is not None:
+                    depth3.set_exception(err)
+                else:
+                    depth3.set_result(v)
+
+            value.reply.resolve("v2", callback=called_back, timeout=5.0)
+            value = await depth3
     except weft.Rejected as exc:
         status, value = "EREJECTED", exc.reason
     except weft.Error as exc:
@@ -43,8 +60,8 @@ async def run(url: str, event: str, args: list[Any], want: str, expected: Any) -
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 6 or argv[4] not in ("resolved", "rejected"):
-        print(f"usage: {argv[0]} URL EVENT ARGS_JSON resolved|rejected EXPECTED_JSON",
+    if len(argv) != 6 or argv[4] not in ("resolved", "rejected", "chain"):
+        print(f"usage: {argv[0]} URL EVENT ARGS_JSON resolved|rejected|chain EXPECTED_JSON",
               file=sys.stderr)
         return 2
     try:

@@ -24,7 +24,7 @@ from . import lowlevel as _ll
 from .client import EVENTS, Backoff, Client, Event, connect
 from . import errors as _errors
 from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
-from .ext import Broadcast, Channel, EventHandler, Reply
+from .ext import Answer, Broadcast, Carry, Channel, EventHandler, Reply
 from ._obs import Metrics, set_log_level
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve, transformers
 
@@ -45,6 +45,8 @@ __all__ = [
     "Value",
     "Channel",
     "Reply",
+    "Answer",
+    "Carry",
     "Broadcast",
     "EventHandler",
     "encode",

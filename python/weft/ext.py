@@ -87,7 +87,10 @@ class Reply:
         return bool(_ll.pyweft_reply_pending(self._cap))
 
     def _answer(self, how: int, value: Any) -> bool:
-        rc = _ll.pyweft_reply_answer(self._cap, how, value)
+        return self._checked(_ll.pyweft_reply_answer(self._cap, how, value))
+
+    @staticmethod
+    def _checked(rc: int) -> bool:
         if rc == StateError.code:
             raise StateError("reply answered already", rc)
         if rc == ClosedError.code:
@@ -95,11 +98,31 @@ class Reply:
         check(rc, "reply")
         return True
 
-    def resolve(self, value: Any = None) -> bool:
+    def resolve(
+        self,
+        value: Any = None,
+        callback: Callable[[Exception | None, Any, Reply | None], Any] | None = None,
+        timeout: float | None = None,
+    ) -> bool:
         """Answers with `value`. Returns False when the sender is gone.
         Raises weft.StateError when answered already, TypeError for a value
-        that cannot be sent (the reply stays unanswered)."""
-        return self._answer(1, value)
+        that cannot be sent (the reply stays unanswered).
+
+        With `callback` the answer carries it (nmsg's remote callbacks, to
+        any depth): the sender may call it back, and then
+        callback(None, value, reply) runs, `reply` a Reply when that call
+        carries a callback in turn (else None); a callback never called is
+        released: callback(weft.Timeout, None, None) after `timeout` seconds
+        (None: the emitter's timeout, 0: none) or
+        callback(weft.ClosedError, None, None) when the connection goes. A
+        coroutine function's result is run as a task."""
+        if callback is None:
+            return self._answer(1, value)
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        return self._checked(
+            _ll.pyweft_reply_answer_cb(self._cap, value, _carried(callback), timeout_ms(timeout))
+        )
 
     def reject(self, reason: Any = "rejected") -> bool:
         """Rejects with `reason` (None sends "rejected")."""
@@ -112,14 +135,61 @@ class Reply:
             self._answer(-1, None)
 
 
-def ack_future(drv: Driver) -> tuple[asyncio.Future[Any], Callable[[int, Any], None]]:
-    """A future for an emit's outcome and the C callback that settles it."""
+class Answer(tuple):  # type: ignore[type-arg]
+    """What an emit resolves with when the answer carries a callback:
+    (value, reply); reply.resolve(v[, callback]) calls it back."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: Any, reply: Reply) -> Answer:
+        return tuple.__new__(cls, (value, reply))
+
+    @property
+    def value(self) -> Any:
+        return self[0]
+
+    @property
+    def reply(self) -> Reply:
+        reply: Reply = self[1]
+        return reply
+
+
+def _outcome_error(status: int, value: Any) -> Exception:
+    if status == Rejected.code:
+        return Rejected(value)
+    if status == Timeout.code:
+        return Timeout("no answer in time", status)
+    if status == ClosedError.code:
+        return ClosedError("the connection closed before the answer", status)
+    return error_from_code(status)
+
+
+def _carried(fn: Callable[..., Any]) -> Callable[..., None]:
+    """The C callback of a callback an answer carries: fn(err, value, reply)."""
+
+    def settle(status: int, value: Any, cap: Any = None) -> None:
+        reply = Reply(cap) if cap is not None else None
+        err = None if status == 0 else _outcome_error(status, value)
+        res = fn(err, None if err else value, reply)
+        if inspect.isawaitable(res):
+            asyncio.ensure_future(res)
+
+    return settle
+
+
+def ack_future(drv: Driver) -> tuple[asyncio.Future[Any], Callable[..., None]]:
+    """A future for an emit's outcome and the C callback that settles it.
+    An answer that carries a callback resolves it with Answer(value, reply)."""
     fut: asyncio.Future[Any] = drv.aloop.create_future()
 
-    def settle(status: int, value: Any) -> None:
+    def settle(status: int, value: Any, cap: Any = None) -> None:
         if fut.done():
+            if cap is not None:
+                Reply(cap).close()
             return
-        if status == 0:
+        if status == 0 and cap is not None:
+            fut.set_result(Answer(value, Reply(cap)))
+        elif status == 0:
             fut.set_result(value)
         elif status == Rejected.code:
             fut.set_exception(Rejected(value))
@@ -168,9 +238,31 @@ def dispatch_event(
         _answer_value(drv, reply, res)
 
 
+class Carry:
+    """What an event handler returns to answer with a value and a callback
+    the sender may call back (Reply.resolve(value, callback, timeout))."""
+
+    __slots__ = ("value", "callback", "timeout")
+
+    def __init__(
+        self,
+        value: Any,
+        callback: Callable[[Exception | None, Any, Reply | None], Any],
+        timeout: float | None = None,
+    ) -> None:
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        self.value = value
+        self.callback = callback
+        self.timeout = timeout
+
+
 def _answer_value(drv: Driver, reply: Reply, value: Any) -> None:
     try:
-        reply.resolve(value)
+        if isinstance(value, Carry):
+            reply.resolve(value.value, callback=value.callback, timeout=value.timeout)
+        else:
+            reply.resolve(value)
     except (TypeError, ValueError, OverflowError) as exc:
         _answer_exc(drv, reply, exc)
     drv.kick()

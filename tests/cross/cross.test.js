@@ -96,6 +96,17 @@ test('a C client emits to a Node server: resolved, and rejected', async () => {
   }
 });
 
+test('nmsg callbacks C <-> Node: depths 1 (C), 2 (Node) and 3 (C), each called back across', async () => {
+  const server = await nodeServer();
+  try {
+    const r = await cEmit(server.url, 'chain', ['q'], 'chain', 'v3:v2');
+    assert.strictEqual(r.code, 0, `${r.out} ${r.stderr}`);
+    assert.deepStrictEqual(JSON.parse(r.out), { status: 'OK', value: 'v3:v2' });
+  } finally {
+    await stop(server);
+  }
+});
+
 /** The Python client (python/tests/ack_client.py, in the venv python/test.sh made). */
 function pyEmit(url, event, args, want, expected) {
   const py = path.join(ROOT, 'build-python', 'venv', 'bin', 'python');
@@ -116,6 +127,17 @@ test('a Python client emits to a Node server: resolved, and rejected', async () 
     assert.deepStrictEqual(JSON.parse(yes.out), { status: 'OK', value: 3 });
     const no = await pyEmit(server.url, 'fail', [], 'rejected', 'nope');
     assert.strictEqual(no.code, 0, `${no.out} ${no.stderr}`);
+  } finally {
+    await stop(server);
+  }
+});
+
+test('nmsg callbacks Python <-> Lua: depths 1 (Python), 2 (Lua) and 3 (Python), each called back across', async () => {
+  const server = await luaServer();
+  try {
+    const r = await pyEmit(server.url, 'chain', ['q'], 'chain', 'v3:v2');
+    assert.strictEqual(r.code, 0, `${r.out} ${r.stderr}`);
+    assert.deepStrictEqual(JSON.parse(r.out), { status: 'OK', value: 'v3:v2' });
   } finally {
     await stop(server);
   }

@@ -3,7 +3,11 @@
  * acknowledgement, prints the outcome as one JSON line and exits 0 when it
  * is the expected one.
  *
- *   weft_ack_client URL EVENT ARGS_JSON resolved|rejected EXPECTED_JSON
+ *   weft_ack_client URL EVENT ARGS_JSON resolved|rejected|chain EXPECTED_JSON
+ *
+ * chain (nmsg's nested callbacks): the answer must carry a callback (depth
+ * 2, the server's); it is called back with "v2" and a callback of ours
+ * (depth 3), whose answer is the one compared with EXPECTED_JSON.
  *
  * ARGS_JSON is the argument array (e.g. "[1,2]"). Exit 0: the ack came with
  * the expected status and a value equal to EXPECTED_JSON; 1: another
@@ -22,7 +26,7 @@ typedef struct run {
   weft_emitter *em;
   const char *event;
   weft_value *args, *expected;
-  int want_rejected, rc, emitted;
+  int want_rejected, chain, rc, emitted;
   uv_timer_t guard;
 } run;
 
@@ -31,6 +35,25 @@ static void done(run *r, int rc) {
   uv_timer_stop(&r->guard);
   uv_close((uv_handle_t *)&r->guard, NULL);
   weft_client_destroy(r->c);
+}
+
+static void on_ack(const weft_ack *a, void *user);
+
+/* chain: the first answer (depth 1) carries the server's callback. */
+static void on_chain(const weft_ack *a, void *user) {
+  run *r = user;
+  r->chain = 0;
+  if (a->status != 0 || !a->reply) {
+    fprintf(stderr, "ack_client: the answer carries no callback\n");
+    return on_ack(a, user);
+  }
+  weft_value *v = weft_value_new_string("v2", 2);
+  int rc = weft_reply_resolve_cb(a->reply, v, 5000, on_ack, r);
+  weft_value_free(v);
+  if (rc) {
+    fprintf(stderr, "ack_client: calling back failed: %s\n", weft_strerror(rc));
+    done(r, 2);
+  }
 }
 
 static void on_ack(const weft_ack *a, void *user) {
@@ -50,7 +73,7 @@ static void on_open(weft_client *c, void *user) {
   run *r = user;
   (void)c;
   if (r->emitted++) return;
-  int rc = weft_emitter_emit(r->em, NULL, r->event, r->args, 5000, on_ack, r);
+  int rc = weft_emitter_emit(r->em, NULL, r->event, r->args, 5000, r->chain ? on_chain : on_ack, r);
   if (rc < 0) {
     fprintf(stderr, "ack_client: emit failed: %s\n", weft_strerror(rc));
     done(r, 2);
@@ -75,10 +98,14 @@ static void on_guard(uv_timer_t *t) {
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   if (argc != 6) {
-    fprintf(stderr, "usage: %s URL EVENT ARGS_JSON resolved|rejected EXPECTED_JSON\n", argv[0]);
+    fprintf(stderr, "usage: %s URL EVENT ARGS_JSON resolved|rejected|chain EXPECTED_JSON\n",
+            argv[0]);
     return 2;
   }
-  run r = {.event = argv[2], .want_rejected = strcmp(argv[4], "rejected") == 0, .rc = -1};
+  run r = {.event = argv[2],
+           .want_rejected = strcmp(argv[4], "rejected") == 0,
+           .chain = strcmp(argv[4], "chain") == 0,
+           .rc = -1};
   weft_loop *loop;
   if (weft_value_decode("json", argv[3], strlen(argv[3]), &r.args, NULL) != 0 ||
       weft_value_decode("json", argv[5], strlen(argv[5]), &r.expected, NULL) != 0) {
