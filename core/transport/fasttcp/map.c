@@ -363,11 +363,35 @@ static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data)
   return rc;
 }
 
-/* A stream the server opens (ext/streams.c), as fast-tcp's messages:
+/* A stream this side opens (ext/ostream.c), as fast-tcp's messages:
  * "weft::stream" [event, id, info] → stream open (with ack when the packet
- * asks for one: the ack's id is the stream's), "weft::chunk" [id, bytes] →
+ * asks for one: the ack's id is the stream's); a client's with a fourth
+ * argument, its target {"broadcast"|"rooms"|"sockets"}, → stream open
+ * broadcast / to room / to socket ("a,b|event"); "weft::chunk" [id, bytes] →
  * stream data, "weft::chunk_end" [id] → stream close (data "", as
  * fast-tcp). */
+static int stream_routed(weft__ft_msg *m, const weft_value *data, weft__buf *ev) {
+  const weft_value *to = weft_value_array_at(data, 4);
+  const weft_value *rooms = weft_value_map_get(to, "rooms", 5);
+  const weft_value *ids = weft_value_map_get(to, "sockets", 7);
+  const weft_value *list = rooms ? rooms : ids;
+  m->mt = rooms ? WEFT__FT_MT_STREAM_OPEN_TO_ROOM
+          : ids ? WEFT__FT_MT_STREAM_OPEN_TO_SOCKET
+                : WEFT__FT_MT_STREAM_OPEN_BROADCAST;
+  weft_value_get_string(weft_value_array_at(data, 1), &m->event, &m->event_len);
+  if (!list) return weft_value_map_get(to, "broadcast", 9) ? 0 : WEFT_EINVAL;
+  for (size_t i = 0; i < weft_value_len(list); i++) {
+    const char *name;
+    size_t n;
+    if (weft_value_get_string(weft_value_array_at(list, i), &name, &n)) return WEFT_EINVAL;
+    if ((i && weft__buf_putc(ev, ',')) || weft__buf_append(ev, name, n)) return WEFT_ENOMEM;
+  }
+  if (weft__buf_putc(ev, '|') || weft__buf_append(ev, m->event, m->event_len)) return WEFT_ENOMEM;
+  m->event = (const char *)ev->data;
+  m->event_len = ev->len;
+  return 0;
+}
+
 static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, int64_t ack) {
   int64_t sid = 0;
   int open = strcmp(m->event, "weft::stream") == 0;
@@ -378,7 +402,12 @@ static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, i
   m->id = (uint32_t)sid;
   weft__buf obj = {0};
   int rc;
-  if (open) {
+  if (open && weft_value_len(data) > 4) {
+    weft__buf ev = {0};
+    rc = stream_routed(m, data, &ev);
+    if (rc == 0) rc = put(out, m, v, &obj);
+    weft__buf_free(&ev);
+  } else if (open) {
     m->mt = ack ? WEFT__FT_MT_STREAM_OPEN_WITH_ACK : WEFT__FT_MT_STREAM_OPEN;
     weft_value_get_string(weft_value_array_at(data, 1), &m->event, &m->event_len);
     rc = put(out, m, v, &obj);
