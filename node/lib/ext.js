@@ -18,7 +18,7 @@ const { Client } = require('./client');
 // event. The core already refuses Primus's list (docs/extensions.md).
 const LOCAL_EVENTS = new Set([
   'open', 'data', 'end', 'error', 'close', 'drain', 'finish', 'prefinish', 'pipe', 'unpipe',
-  'readable', 'pause', 'resume', 'newListener', 'removeListener', 'destroy', 'channel', '*',
+  'readable', 'pause', 'resume', 'newListener', 'removeListener', 'destroy', 'channel', 'stream', '*',
   'reconnect', 'reconnect scheduled', 'reconnected', 'reconnect failed', 'reconnect timeout', 'timeout', 'online',
   'offline', 'connection', 'disconnection', 'log', 'pong', 'initialised', 'reconnecting'
 ]);
@@ -553,6 +553,9 @@ module.exports = {
   Channel,
   Target,
   LOCAL_EVENTS,
+  newToken,
+  forgetToken: (token) => pending.delete(token),
+  makeReply,
   dispatchers: {
     event: onEvent,
     ack: onAck,

@@ -37,6 +37,26 @@ static void reply_finalize(napi_env env, void *data, void *hint) {
   free(nr);
 }
 
+napi_value weft__node_reply_ext(napi_env env, weft__nclosable *owner, weft_reply *r) {
+  napi_value ext;
+  weft__nreply *nr = calloc(1, sizeof(*nr));
+  if (!nr) return NULL;
+  nr->kind = WEFT__N_REPLY;
+  nr->r = r;
+  nr->em = owner->kind == WEFT__N_SERVER ? weft_emitter_of_server(owner->handle)
+                                         : weft_emitter_of_client(owner->handle);
+  if (owner->kind == WEFT__N_SERVER && weft_server_retain(owner->handle) == 0)
+    nr->srv = owner->handle;
+  else if (owner->kind == WEFT__N_CLIENT && weft_client_retain(owner->handle) == 0)
+    nr->cli = owner->handle;
+  if (napi_create_external(env, nr, reply_finalize, NULL, &ext) != napi_ok) {
+    nr->r = NULL;
+    reply_finalize(env, nr, NULL);
+    return NULL;
+  }
+  return ext;
+}
+
 /* A remote event: this = the Spark (servers) or the Client. */
 static void on_event(const weft_event *ev, void *user) {
   weft__nclosable *owner = user;
@@ -44,7 +64,6 @@ static void on_event(const weft_event *ev, void *user) {
   napi_env env = a->env;
   napi_handle_scope scope;
   napi_value argv[3], self;
-  weft__nreply *nr = NULL;
   if (a->teardown || napi_open_handle_scope(env, &scope) != napi_ok) {
     if (ev->reply) weft_reply_drop(ev->reply);
     return;
@@ -54,22 +73,7 @@ static void on_event(const weft_event *ev, void *user) {
   argv[1] = weft__node_to_js(env, ev->args);
   argv[2] = weft__node_undefined(env);
   if (!self || !argv[0] || !argv[1]) goto fail;
-  if (ev->reply) {
-    if (!(nr = calloc(1, sizeof(*nr)))) goto fail;
-    nr->kind = WEFT__N_REPLY;
-    nr->r = ev->reply;
-    nr->em = owner->kind == WEFT__N_SERVER ? weft_emitter_of_server(owner->handle)
-                                           : weft_emitter_of_client(owner->handle);
-    if (owner->kind == WEFT__N_SERVER && weft_server_retain(owner->handle) == 0)
-      nr->srv = owner->handle;
-    else if (owner->kind == WEFT__N_CLIENT && weft_client_retain(owner->handle) == 0)
-      nr->cli = owner->handle;
-    if (napi_create_external(env, nr, reply_finalize, NULL, &argv[2]) != napi_ok) {
-      nr->r = NULL;
-      reply_finalize(env, nr, NULL);
-      goto fail;
-    }
-  }
+  if (ev->reply && !(argv[2] = weft__node_reply_ext(env, owner, ev->reply))) goto fail;
   weft__node_call(a, CB_EVENT, self, 3, argv);
   napi_close_handle_scope(env, scope);
   return;
@@ -101,13 +105,7 @@ static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
 
 /* ---- acks ---- */
 
-/* An ack on its way: JavaScript keeps the callback under `token`. */
-typedef struct weft__nack {
-  weft__addon *a;
-  double token;
-} weft__nack;
-
-static void on_ack(const weft_ack *ack, void *user) {
+void weft__node_on_ack(const weft_ack *ack, void *user) {
   weft__nack *k = user;
   weft__addon *a = k->a;
   napi_env env = a->env;
@@ -128,7 +126,7 @@ static void on_ack(const weft_ack *ack, void *user) {
   free(k);
 }
 
-static weft__nack *new_ack(napi_env env, napi_value token) {
+weft__nack *weft__node_new_ack(napi_env env, napi_value token) {
   double t = -1;
   napi_get_value_double(env, token, &t);
   if (!(t >= 0)) return NULL;
@@ -179,10 +177,10 @@ static napi_value js_emit(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_get_value_double(env, argv[3], &timeout);
-  weft__nack *k = new_ack(env, argv[4]);
+  weft__nack *k = weft__node_new_ack(env, argv[4]);
   uint32_t tmo =
       timeout >= 0 && timeout <= 4294967294.0 ? (uint32_t)timeout : WEFT_EMIT_DEFAULT_TIMEOUT;
-  int rc = weft_emitter_emit(em, to, event, args, tmo, k ? on_ack : NULL, k);
+  int rc = weft_emitter_emit(em, to, event, args, tmo, k ? weft__node_on_ack : NULL, k);
   if (rc < 0) free(k);
   free(event);
   weft_value_free(args);
@@ -201,9 +199,9 @@ static napi_value js_client_room(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &join);
   char *room = weft__node_string(env, argv[2], NULL);
   if (!room) return weft__node_throw_type(env, "room must be a string");
-  weft__nack *k = new_ack(env, argv[3]);
-  int rc = join ? weft_emitter_join(em, room, k ? on_ack : NULL, k)
-                : weft_emitter_leave(em, room, k ? on_ack : NULL, k);
+  weft__nack *k = weft__node_new_ack(env, argv[3]);
+  int rc = join ? weft_emitter_join(em, room, k ? weft__node_on_ack : NULL, k)
+                : weft_emitter_leave(em, room, k ? weft__node_on_ack : NULL, k);
   if (rc < 0) free(k);
   free(room);
   return weft__node_int(env, rc);
