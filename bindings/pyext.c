@@ -38,7 +38,7 @@ static const weft_plugin_ops weft__py_ext_ops = {
 };
 
 /* The Python object of a spark (borrowed), or None. */
-static PyObject *weft__py_spark_obj(weft_spark *spark) {
+PyObject *weft__py_spark_obj(weft_spark *spark) {
   PyObject *obj = spark ? weft_spark_get_user(spark) : NULL;
   return obj ? obj : Py_None;
 }
@@ -91,23 +91,30 @@ int pyweft_reply_pending(PyObject *cap) {
   return b->reply != NULL;
 }
 
+PyObject *weft__py_reply_capsule(weft_reply *r) {
+  if (!r) {
+    Py_INCREF(Py_None);
+    return Py_None;
+  }
+  weft__py_reply_box *b = malloc(sizeof(*b));
+  PyObject *cap = b ? PyCapsule_New(b, WEFT__PY_REPLY, weft__py_reply_del) : NULL;
+  if (cap) {
+    b->reply = r;
+  } else {
+    free(b);
+    weft_reply_reject(r, NULL); /* never lost: answered and freed */
+  }
+  return cap;
+}
+
+pyweft_loop *weft__py_ext_loop(pyweft_ext *x) { return x->pl; }
+PyObject *weft__py_ext_target(pyweft_ext *x) { return x->target; }
+
 static void weft__py_on_event(const weft_event *ev, void *user) {
   pyweft_ext *x = user;
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *args = pyweft_value_to_py(ev->args);
-  PyObject *cap = Py_None;
-  Py_INCREF(cap);
-  if (ev->reply) {
-    weft__py_reply_box *b = malloc(sizeof(*b));
-    Py_DECREF(cap);
-    cap = b ? PyCapsule_New(b, WEFT__PY_REPLY, weft__py_reply_del) : NULL;
-    if (cap) {
-      b->reply = ev->reply;
-    } else {
-      free(b);
-      weft_reply_reject(ev->reply, NULL); /* never lost: answered and freed */
-    }
-  }
+  PyObject *cap = weft__py_reply_capsule(ev->reply);
   PyObject *res = NULL;
   if (args && cap)
     res = PyObject_CallMethod(x->target, "_on_emit", "OsOO", weft__py_spark_obj(ev->spark),
@@ -275,7 +282,7 @@ int pyweft_ext_set_policy(pyweft_ext *x, int on) {
 }
 
 /* Acks: the registration holds the Python callable fn(status, value). */
-static void weft__py_on_ack(const weft_ack *ack, void *user) {
+void weft__py_on_ack(const weft_ack *ack, void *user) {
   weft__py_reg *r = user;
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *v = ack->value ? pyweft_value_to_py(ack->value) : (Py_INCREF(Py_None), Py_None);

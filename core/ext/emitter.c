@@ -288,7 +288,7 @@ int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
     return WEFT_EINVAL;
   void *t = em->server ? (void *)to : (void *)em->client;
   *id = 0;
-  int rc = cb ? add_pending(em, t, em->timeout_ms, cb, user, id) : 0;
+  int rc = cb ? add_pending(em, t, 0, cb, user, id) : 0; /* answered at the end: no timeout */
   if (rc) return rc;
   weft_value *args = args_of(*id, ctx);
   weft__ext_event ep;

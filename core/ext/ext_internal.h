@@ -97,7 +97,9 @@ weft__route *weft__emitter_route(weft_emitter *em);
 /* A reserved event whose arguments need its ack's id (streams; `to` NULL
  * on a client's emitter):
  * with cb, *id is the ack's (else 0) and args_of(*id, ctx) builds the
- * arguments (owned, freed here). Returns as weft_emitter_emit. */
+ * arguments (owned, freed here). The ack has no timeout (a stream's comes
+ * at its end, however long it takes; the connection's loss settles it).
+ * Returns as weft_emitter_emit. */
 int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
                             weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
                             weft_ack_cb cb, void *user, uint32_t *id);

@@ -237,7 +237,9 @@ WEFT_EXTERN int weft_stream_resume(weft_stream *st);
  * be open: a stream does not outlive its connection). Its event, info
  * (borrowed; NULL for none) and, with cb, an ack the peer answers when it
  * wants (the ack's id is the stream's, as fast-tcp requires; cb runs once,
- * never from inside this call, as weft_emitter_emit's). A client may
+ * never from inside this call, as weft_emitter_emit's, but without a
+ * timeout: the peer answers at the end, however long the stream takes;
+ * the connection's loss settles it with WEFT_ECLOSED). A client may
  * target it instead (fast-tcp's routed streams: to socket ids, rooms or
  * everyone but itself, served by a fast-tcp server; no ack then: cb must
  * be NULL; a weft server refuses them). *out is the application's until

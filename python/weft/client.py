@@ -11,6 +11,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 from . import ext as _x
 from . import lowlevel as _ll
+from . import streams as _st
 from ._driver import Driver, emit, get_driver
 from .errors import (
     ClosedError,
@@ -89,6 +90,8 @@ class Client:
         self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
         self._channels: dict[str, _x.Channel] = {}
         self._incoming_channels = _MessageQueue()
+        self._streams_on = False
+        self._incoming_streams = _MessageQueue()
         self._plugins: dict[str, Plugin] = {}
 
     def __repr__(self) -> str:
@@ -283,6 +286,33 @@ class Client:
     def _on_ext_error(self, spark: Any, code: int, kind: str, message: str) -> None:
         self._on_event("error", code, kind, message, 0, None)
 
+    def stream(
+        self, event: str, info: Value = None, *, ack: bool = False,
+        to: dict[str, Any] | None = None,
+    ) -> _st.OutgoingStream:
+        """Opens a binary stream to the server (needs streams=True and an
+        open connection): its event, info and, with ack=True, a future of
+        the server's answer (stream.ack). `to` routes it through a fast-tcp
+        server instead ({"sockets": [ids]}, {"rooms": [names]} or
+        {"broadcast": True}; no ack)."""
+        if not self._streams_on or self._ptr is None:
+            raise StateError("streams are not enabled (streams=True)", StateError.code)
+        return _st.open_stream(self._drv, self._ext, None, self._ptr, event, info, ack, to)
+
+    async def streams(self) -> AsyncIterator[_st.IncomingStream]:
+        """Streams the server opens, as they open, until the client ends."""
+        while True:
+            try:
+                st: _st.IncomingStream = await self._incoming_streams.get()
+            except StopAsyncIteration:
+                return
+            yield st
+
+    def _on_stream(self, spark: Any, ptr: Any, event: str, info: Any, cap: Any) -> _st.IncomingStream:
+        st = _st.IncomingStream(self._drv, ptr, event, info, None, cap)
+        self._incoming_streams.put(st)
+        return st
+
     def _on_channel(self, spark: Any, ptr: Any) -> _x.Channel:
         name = _ll.weft_channel_name(ptr) or ""
         ch = _x.Channel(self._drv, name, None, self._window)
@@ -401,6 +431,7 @@ class Client:
                     q.close()
                 self._queue.close()
                 self._incoming_channels.close()
+                self._incoming_streams.close()
                 # Free the C client outside of its own callback.
                 self._drv.aloop.call_soon(self._destroy)
 
@@ -474,6 +505,7 @@ async def connect(
     batching: int | None = None,
     compression: bool = False,
     manual: bool = False,
+    streams: bool = False,
     plugins: Sequence[Plugin] = (),
     transports: str | None = None,
     recovery: bool = False,
@@ -555,6 +587,8 @@ async def connect(
                 given["strategy"] = strategy if isinstance(strategy, str) else ",".join(strategy)
         _options.apply("client", ptr, given)
         client._install_plugins(plugins)
+        if streams and not emitter:
+            raise ValueError("streams=True needs emitter=True")
         if emitter or channels:
             if channel_window is not None and not 1 <= channel_window <= 65536:
                 raise ValueError("channel_window must be 1..65536")
@@ -565,6 +599,9 @@ async def connect(
             client._ext = ext
             client._channels_on = channels
             client._window = channel_window or 64
+            if streams:
+                check(_ll.pyweft_streams_client(ptr, ext), "streams")
+                client._streams_on = True
             if emitter and ack_timeout is not None:
                 ms = _x.timeout_ms(ack_timeout)
                 check(_ll.weft_emitter_set_timeout(_ll.pyweft_ext_emitter(ext), ms), "ack_timeout")

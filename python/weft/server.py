@@ -18,6 +18,7 @@ from . import _options
 from . import plugin as _p
 from .plugin import DROP, Plugin
 from . import ext as _x
+from . import streams as _st
 from .spark import _F, Spark, Value, _add_listener, _MessageQueue
 from .errors import (
     ClosedError,
@@ -109,6 +110,8 @@ class Server:
         self._handlers: dict[str, _x.EventHandler] = {}
         self._policy: RoomsPolicy | None = None
         self._incoming_channels: _MessageQueue = _MessageQueue()
+        self._streams_on = False
+        self._incoming_streams: _MessageQueue = _MessageQueue()
         self.port = 0
         """The first listener's port (0 for a Unix socket)."""
         self.pathname = "/primus"
@@ -428,6 +431,25 @@ class Server:
     def _on_ext_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
         self._on_error(spark, code, kind, message)
 
+    async def streams(self) -> AsyncIterator[_st.IncomingStream]:
+        """Streams clients open (stream.spark says which), as they open,
+        until the server closes."""
+        while True:
+            try:
+                st: _st.IncomingStream = await self._incoming_streams.get()
+            except StopAsyncIteration:
+                return
+            yield st
+
+    def _on_stream(
+        self, spark: Spark | None, ptr: Any, event: str, info: Any, cap: Any
+    ) -> _st.IncomingStream | None:
+        if spark is None:
+            return None
+        st = _st.IncomingStream(self._drv, ptr, event, info, spark, cap)
+        self._incoming_streams.put(st)
+        return st
+
     def _on_channel(self, spark: Spark | None, ptr: Any) -> _x.Channel | None:
         if spark is None or spark.closed:
             return None
@@ -509,6 +531,7 @@ class Server:
         self._ext = None  # freed with the server
         self._incoming.close()
         self._incoming_channels.close()
+        self._incoming_streams.close()
         if not self._closed.done():
             self._closed.set_result(None)
         self._drv.release()
@@ -559,6 +582,7 @@ async def serve(
     ack_timeout: float | None = None,
     batching: int | None = None,
     unix_mode: int | None = None,
+    streams: bool = False,
     metrics_path: str | None = None,
     max_connections: int | None = None,
     max_connections_per_ip: int | None = None,
@@ -691,6 +715,11 @@ async def serve(
         for path, (content_type, body) in (assets or {}).items():
             check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
         srv._install_ext(emitter, rooms or redis is not None, channels, channel_window, ack_timeout)
+        if streams:
+            if not emitter:
+                raise ValueError("streams=True needs emitter=True")
+            check(_ll.pyweft_streams_server(ptr, srv._ext), "streams")
+            srv._streams_on = True
         if redis is not None:  # after the rooms: a cluster's rooms are these
             _options.apply("server", ptr, {
                 "redis": redis, "redis_ttl": _session_ms(redis_ttl, "redis_ttl"),
