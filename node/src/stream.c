@@ -136,7 +136,7 @@ static void os_drain(weft_ostream *os, void *user) {
   call(user, "drain", NULL, 0, 0);
 }
 
-/* The names of a target's list (borrowed from v). */
+/* The strings of an array (borrowed from it). */
 static size_t names(const weft_value *list, const char **out, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < weft_value_len(list) && n < cap; i++) {
@@ -160,28 +160,36 @@ static napi_value js_stream_open(napi_env env, napi_callback_info info) {
     return weft__node_throw_type(env, "not a weft spark or client handle");
   char *event = weft__node_string(env, argv[1], NULL);
   if (!event) return weft__node_throw_type(env, "event must be a string");
-  weft_value *inf = NULL, *target = NULL;
+  weft_value *inf = NULL, *rooms = NULL, *ids = NULL;
   napi_typeof(env, argv[2], &t);
   if (t != napi_undefined && !(inf = weft__node_from_js(env, argv[2]))) goto out;
-  napi_typeof(env, argv[5], &t);
-  if (t != napi_undefined && t != napi_null && !(target = weft__node_from_js(env, argv[5])))
-    goto out;
   const char *list[64];
-  weft_stream_to to = {sizeof(to), 0, NULL, 0, NULL, 0};
-  int b = 0;
-  if (target) {
-    to.rooms = list;
-    to.n_rooms = names(weft_value_map_get(target, "rooms", 5), list, 64);
-    to.ids = list;
-    to.n_ids = to.n_rooms ? 0 : names(weft_value_map_get(target, "sockets", 7), list, 64);
-    to.broadcast = weft_value_get_bool(weft_value_map_get(target, "broadcast", 9), &b) == 0 && b;
+  weft_stream_to to = {sizeof(to), 0, list, 0, list, 0};
+  napi_typeof(env, argv[5], &t);
+  int routed = t == napi_object;
+  if (routed) {
+    napi_value v;
+    bool has = false, b = false;
+    if (napi_has_named_property(env, argv[5], "rooms", &has) == napi_ok && has &&
+        napi_get_named_property(env, argv[5], "rooms", &v) == napi_ok &&
+        !(rooms = weft__node_from_js(env, v)))
+      goto out;
+    if (napi_has_named_property(env, argv[5], "sockets", &has) == napi_ok && has &&
+        napi_get_named_property(env, argv[5], "sockets", &v) == napi_ok &&
+        !(ids = weft__node_from_js(env, v)))
+      goto out;
+    if (napi_get_named_property(env, argv[5], "broadcast", &v) == napi_ok &&
+        napi_get_value_bool(env, v, &b) == napi_ok)
+      to.broadcast = b;
+    to.n_rooms = names(rooms, list, 64);
+    to.n_ids = to.n_rooms ? 0 : names(ids, list, 64);
   }
   weft__nack *k = weft__node_new_ack(env, argv[3]);
   weft_ostream *os = NULL;
   int rc = *(uint32_t *)p == WEFT__N_SPARK
                ? weft_ostream_open(((weft__nspark *)p)->spark, event, inf,
                                    k ? weft__node_on_ack : NULL, k, &os)
-               : weft_ostream_open_client(((weft__nclient *)p)->c, event, inf, target ? &to : NULL,
+               : weft_ostream_open_client(((weft__nclient *)p)->c, event, inf, routed ? &to : NULL,
                                           k ? weft__node_on_ack : NULL, k, &os);
   if (rc < 0) {
     free(k);
@@ -199,12 +207,14 @@ static napi_value js_stream_open(napi_env env, napi_callback_info info) {
   weft_ostream_set_drain(os, os_drain, ns);
   free(event);
   weft_value_free(inf);
-  weft_value_free(target);
+  weft_value_free(rooms);
+  weft_value_free(ids);
   return ext;
 out:
   free(event);
   weft_value_free(inf);
-  weft_value_free(target);
+  weft_value_free(rooms);
+  weft_value_free(ids);
   return NULL;
 }
 
