@@ -202,44 +202,46 @@ static const weft_plugin_ops streams_ops = {
     .client_close = on_client_close,
 };
 
-int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
-                        void (*free_user)(void *user)) {
-  if (!server || !cb) return WEFT_EINVAL;
+/* Streams on a server or (server NULL) a client: the plugin, the drained
+ * hook and the reserved events. */
+static int attach(weft_server *server, weft_client *client, weft_stream_open_cb cb, void *user,
+                  void (*free_user)(void *user)) {
+  if (!(server || client) || !cb) return WEFT_EINVAL;
   weft_streams *ss = calloc(1, sizeof(*ss));
   if (!ss) return WEFT_ENOMEM;
   ss->server = server;
+  ss->client = client;
   ss->window = WEFT__STREAMS_WINDOW;
-  int rc = weft_server_use(server, &streams_ops, ss); /* frees ss on error */
+  /* each frees ss on error */
+  int rc = server ? weft_server_use(server, &streams_ops, ss)
+                  : weft_client_use(client, &streams_ops, ss);
   if (rc) return rc;
   ss->cb = cb;
   ss->user = user;
   ss->free_user = free_user;
-  server->drained_hook = on_spark_drained;
-  server->drained_user = ss;
-  rc = weft__reserved_on(server, "weft::stream", on_open, ss);
-  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk", on_chunk, ss);
-  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk_end", on_chunk_end, ss);
+  if (server) {
+    server->drained_hook = on_spark_drained;
+    server->drained_user = ss;
+  } else {
+    client->drained_hook = on_client_drained;
+    client->drained_user = ss;
+  }
+  static const char *const names[3] = {"weft::stream", "weft::chunk", "weft::chunk_end"};
+  static const weft__reserved_cb cbs[3] = {on_open, on_chunk, on_chunk_end};
+  for (int i = 0; rc == 0 && i < 3; i++)
+    rc = server ? weft__reserved_on(server, names[i], cbs[i], ss)
+                : weft__reserved_on_client(client, names[i], cbs[i], ss);
   return rc;
+}
+
+int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
+                        void (*free_user)(void *user)) {
+  return server ? attach(server, NULL, cb, user, free_user) : WEFT_EINVAL;
 }
 
 int weft_streams_client(weft_client *client, weft_stream_open_cb cb, void *user,
                         void (*free_user)(void *user)) {
-  if (!client || !cb) return WEFT_EINVAL;
-  weft_streams *ss = calloc(1, sizeof(*ss));
-  if (!ss) return WEFT_ENOMEM;
-  ss->client = client;
-  ss->window = WEFT__STREAMS_WINDOW;
-  int rc = weft_client_use(client, &streams_ops, ss); /* frees ss on error */
-  if (rc) return rc;
-  ss->cb = cb;
-  ss->user = user;
-  ss->free_user = free_user;
-  client->drained_hook = on_client_drained;
-  client->drained_user = ss;
-  rc = weft__reserved_on_client(client, "weft::stream", on_open, ss);
-  if (rc == 0) rc = weft__reserved_on_client(client, "weft::chunk", on_chunk, ss);
-  if (rc == 0) rc = weft__reserved_on_client(client, "weft::chunk_end", on_chunk_end, ss);
-  return rc;
+  return client ? attach(NULL, client, cb, user, free_user) : WEFT_EINVAL;
 }
 
 int weft_streams_client_window(weft_client *client, size_t bytes) {

@@ -299,14 +299,9 @@ class Client:
             raise StateError("streams are not enabled (streams=True)", StateError.code)
         return _st.open_stream(self._drv, self._ext, None, self._ptr, event, info, ack, to)
 
-    async def streams(self) -> AsyncIterator[_st.IncomingStream]:
+    def streams(self) -> AsyncIterator[_st.IncomingStream]:
         """Streams the server opens, as they open, until the client ends."""
-        while True:
-            try:
-                st: _st.IncomingStream = await self._incoming_streams.get()
-            except StopAsyncIteration:
-                return
-            yield st
+        return self._incoming_streams.items()
 
     def _on_stream(self, spark: Any, ptr: Any, event: str, info: Any, cap: Any) -> _st.IncomingStream:
         st = _st.IncomingStream(self._drv, ptr, event, info, None, cap)

@@ -431,15 +431,10 @@ class Server:
     def _on_ext_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
         self._on_error(spark, code, kind, message)
 
-    async def streams(self) -> AsyncIterator[_st.IncomingStream]:
+    def streams(self) -> AsyncIterator[_st.IncomingStream]:
         """Streams clients open (stream.spark says which), as they open,
         until the server closes."""
-        while True:
-            try:
-                st: _st.IncomingStream = await self._incoming_streams.get()
-            except StopAsyncIteration:
-                return
-            yield st
+        return self._incoming_streams.items()
 
     def _on_stream(
         self, spark: Spark | None, ptr: Any, event: str, info: Any, cap: Any

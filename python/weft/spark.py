@@ -73,6 +73,15 @@ class _MessageQueue:
             raise StopAsyncIteration
         return item
 
+    async def items(self) -> AsyncIterator[Any]:
+        """Each item as it comes, until the queue is closed."""
+        while True:
+            try:
+                item = await self.get()
+            except StopAsyncIteration:
+                return
+            yield item
+
 
 class _ReceiveQueue(_MessageQueue):
     """A spark's messages for ``async for``, bounded: at `limit` messages

@@ -36,8 +36,15 @@ enum { BIG = 8 << 20, CHUNK = 65536, WINDOW = 256 << 10 };
 
 /* ---- one receiving end: hashes, answers the ack with what it got ---- */
 
-typedef struct side side;
 typedef struct fx fx;
+
+/* One direction's writer: its end and its ack. */
+typedef struct way {
+  fx *f;
+  ft_source src;
+  int done, rc, acked;
+  weft_value *ack;
+} way;
 
 typedef struct recv_end {
   fx *f;
@@ -57,10 +64,7 @@ struct fx {
   uint8_t *bytes;
   char hex[65];
   recv_end at_server, at_client;
-  ft_source up, down; /* client -> server, server -> client */
-  int up_done, down_done, up_rc, down_rc;
-  int up_acked, down_acked;
-  weft_value *up_ack, *down_ack;
+  way up, down;                  /* client -> server, server -> client */
   int slow;                      /* 1: the server reads slowly, 2: the client does */
   size_t off_a, off_b;           /* the writer's progress 300 ms and 600 ms into the pause */
   int blocked_seen, ticks, done; /* the writer was out of credit at the checkpoint */
@@ -82,14 +86,7 @@ static void r_end(weft_stream *st, int aborted, void *user) {
   r->ended = 1;
   r->aborted = aborted;
   r->st = NULL;
-  if (r->reply) {
-    weft_value *m = weft_value_new_map();
-    weft_value_map_add(m, "sha256", 6, weft_value_new_string(r->sink.hex, 64));
-    weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)r->sink.bytes));
-    weft_reply_resolve(r->reply, m);
-    weft_value_free(m);
-    r->reply = NULL;
-  }
+  ft_sink_answer(&r->sink, &r->reply);
   check_done(r->f);
 }
 
@@ -124,34 +121,19 @@ static void cli_stream(weft_stream *st, const char *event, const weft_value *inf
 
 /* ---- the writers ---- */
 
-static void up_done(ft_source *s, int rc, void *user) {
-  fx *f = user;
+static void way_done(ft_source *s, int rc, void *user) {
+  way *w = user;
   (void)s;
-  f->up_done = 1;
-  f->up_rc = rc;
-  check_done(f);
+  w->done = 1;
+  w->rc = rc;
+  check_done(w->f);
 }
 
-static void down_done(ft_source *s, int rc, void *user) {
-  fx *f = user;
-  (void)s;
-  f->down_done = 1;
-  f->down_rc = rc;
-  check_done(f);
-}
-
-static void up_acked(const weft_ack *a, void *user) {
-  fx *f = user;
-  f->up_acked = a->status == 0 ? 1 : -1;
-  f->up_ack = a->value ? weft_value_dup(a->value) : NULL;
-  check_done(f);
-}
-
-static void down_acked(const weft_ack *a, void *user) {
-  fx *f = user;
-  f->down_acked = a->status == 0 ? 1 : -1;
-  f->down_ack = a->value ? weft_value_dup(a->value) : NULL;
-  check_done(f);
+static void way_acked(const weft_ack *a, void *user) {
+  way *w = user;
+  w->acked = a->status == 0 ? 1 : -1;
+  w->ack = a->value ? weft_value_dup(a->value) : NULL;
+  check_done(w->f);
 }
 
 static weft_value *info_of(const char *name) {
@@ -166,10 +148,11 @@ static void on_connection(weft_spark *sp, void *user) {
   if (f->slow == 1) return; /* only the upload */
   weft_value *info = info_of("down");
   weft_ostream *os;
-  assert_int_equal(weft_ostream_open(sp, "download", info, down_acked, f, &os), 0);
+  assert_int_equal(weft_ostream_open(sp, "download", info, way_acked, &f->down, &os), 0);
   weft_value_free(info);
-  f->down = (ft_source){.buf = f->bytes, .n = BIG, .chunk = CHUNK, .done = down_done, .user = f};
-  ft_source_start(&f->down, os);
+  f->down.src = (ft_source){.buf = f->bytes, .n = BIG, .chunk = CHUNK, .done = way_done};
+  f->down.src.user = &f->down;
+  ft_source_start(&f->down.src, os);
 }
 
 static void on_open(weft_client *c, void *user) {
@@ -177,10 +160,11 @@ static void on_open(weft_client *c, void *user) {
   if (f->slow == 2) return; /* only the download */
   weft_value *info = info_of("up");
   weft_ostream *os;
-  assert_int_equal(weft_ostream_open_client(c, "upload", info, NULL, up_acked, f, &os), 0);
+  assert_int_equal(weft_ostream_open_client(c, "upload", info, NULL, way_acked, &f->up, &os), 0);
   weft_value_free(info);
-  f->up = (ft_source){.buf = f->bytes, .n = BIG, .chunk = CHUNK, .done = up_done, .user = f};
-  ft_source_start(&f->up, os);
+  f->up.src = (ft_source){.buf = f->bytes, .n = BIG, .chunk = CHUNK, .done = way_done};
+  f->up.src.user = &f->up;
+  ft_source_start(&f->up.src, os);
 }
 
 static void stop(fx *f) {
@@ -193,8 +177,8 @@ static void stop(fx *f) {
 }
 
 static void check_done(fx *f) {
-  int up = f->slow == 2 || (f->up_done && f->up_acked && f->at_server.ended);
-  int down = f->slow == 1 || (f->down_done && f->down_acked && f->at_client.ended);
+  int up = f->slow == 2 || (f->up.done && f->up.acked && f->at_server.ended);
+  int down = f->slow == 1 || (f->down.done && f->down.acked && f->at_client.ended);
   if (up && down) stop(f);
 }
 
@@ -204,7 +188,7 @@ static void on_guard(uv_timer_t *t) { stop(t->data); }
  * started, its progress is noted; then the reader resumes. */
 static void on_tick(uv_timer_t *t) {
   fx *f = t->data;
-  ft_source *w = f->slow == 1 ? &f->up : &f->down;
+  ft_source *w = f->slow == 1 ? &f->up.src : &f->down.src;
   recv_end *r = f->slow == 1 ? &f->at_server : &f->at_client;
   if (++f->ticks == 1) {
     f->off_a = w->off;
@@ -219,7 +203,7 @@ static void on_tick(uv_timer_t *t) {
 static void run(fx *f, const char *url, int slow) {
   memset(f, 0, sizeof(*f));
   f->slow = slow;
-  f->at_server.f = f->at_client.f = f;
+  f->at_server.f = f->at_client.f = f->up.f = f->down.f = f;
   f->bytes = ft_bytes(BIG, 0x9e3779b9u);
   ft_sha256_hex(f->bytes, BIG, f->hex);
   assert_int_equal(weft_loop_new(&f->loop), 0);
@@ -260,8 +244,8 @@ static void run(fx *f, const char *url, int slow) {
 }
 
 /* What a receiver got and what its writer heard back. */
-static void check_end(fx *f, recv_end *r, ft_source *w, int rc, int acked, weft_value *ack,
-                      const char *name) {
+static void check_end(fx *f, recv_end *r, way *wy, const char *name) {
+  ft_source *w = &wy->src;
   assert_true(r->ended);
   assert_false(r->aborted);
   assert_int_equal(r->sink.bytes, BIG);
@@ -273,21 +257,21 @@ static void check_end(fx *f, recv_end *r, ft_source *w, int rc, int acked, weft_
   assert_true(n == strlen(name) && memcmp(s, name, n) == 0);
   assert_int_equal(weft_value_get_int(weft_value_map_get(r->info, "bytes", 5), &i), 0);
   assert_int_equal(i, BIG);
-  assert_int_equal(rc, 0);
+  assert_int_equal(wy->rc, 0);
   assert_int_equal(w->off, BIG);
   assert_true(w->max_pending <= WINDOW + CHUNK + 64); /* the credit's bound */
-  assert_int_equal(acked, 1);
-  assert_int_equal(weft_value_get_string(weft_value_map_get(ack, "sha256", 6), &s, &n), 0);
+  assert_int_equal(wy->acked, 1);
+  assert_int_equal(weft_value_get_string(weft_value_map_get(wy->ack, "sha256", 6), &s, &n), 0);
   assert_true(n == 64 && memcmp(s, f->hex, 64) == 0);
   weft_value_free(r->info);
-  weft_value_free(ack);
+  weft_value_free(wy->ack);
 }
 
 static void both_ways(const char *url) {
   fx f;
   run(&f, url, 0);
-  check_end(&f, &f.at_server, &f.up, f.up_rc, f.up_acked, f.up_ack, "up");
-  check_end(&f, &f.at_client, &f.down, f.down_rc, f.down_acked, f.down_ack, "down");
+  check_end(&f, &f.at_server, &f.up, "up");
+  check_end(&f, &f.at_client, &f.down, "down");
 }
 
 static void ipc_url(char *url, size_t cap, char *dir) {
@@ -321,16 +305,16 @@ static void slow_reader(int slow) {
   fx f;
   run(&f, url, slow);
   ipc_cleanup(dir);
-  ft_source *w = slow == 1 ? &f.up : &f.down;
+  ft_source *w = slow == 1 ? &f.up.src : &f.down.src;
   /* held back: out of credit, and no progress while the reader was paused */
   assert_true(f.blocked_seen > 0);
   assert_true(f.off_a < BIG);
   assert_int_equal(f.off_a, f.off_b);
   assert_true(w->drains > 0);
   if (slow == 1)
-    check_end(&f, &f.at_server, &f.up, f.up_rc, f.up_acked, f.up_ack, "up");
+    check_end(&f, &f.at_server, &f.up, "up");
   else
-    check_end(&f, &f.at_client, &f.down, f.down_rc, f.down_acked, f.down_ack, "down");
+    check_end(&f, &f.at_client, &f.down, "down");
 }
 
 static void test_slow_server_reader(void **state) {

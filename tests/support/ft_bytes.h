@@ -64,6 +64,24 @@ static inline void ft_sink_done(ft_sink *k) {
   ft_hex(md, k->hex);
 }
 
+/* {"sha256": hex, "bytes": n} of a finished sink (owned by the caller). */
+static inline weft_value *ft_sink_value(const ft_sink *k) {
+  weft_value *m = weft_value_new_map();
+  weft_value_map_add(m, "sha256", 6, weft_value_new_string(k->hex, 64));
+  weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)k->bytes));
+  return m;
+}
+
+/* Answers *reply (when there is one) with ft_sink_value; *reply is NULL
+ * after. */
+static inline void ft_sink_answer(const ft_sink *k, weft_reply **reply) {
+  if (!*reply) return;
+  weft_value *m = ft_sink_value(k);
+  weft_reply_resolve(*reply, m);
+  weft_value_free(m);
+  *reply = NULL;
+}
+
 /* Writes buf[0..n) in `chunk`-byte chunks under the stream's credit, then
  * ends it and calls done (rc: the end's, or the failing write's). Counts
  * what the credit did. */

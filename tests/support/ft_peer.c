@@ -207,9 +207,7 @@ static void up_end(weft_stream *st, int aborted, void *user) {
   upload *u = user;
   ft_sink_done(&u->sink);
   if (u->reply && !aborted) {
-    weft_value *m = weft_value_new_map();
-    weft_value_map_add(m, "sha256", 6, weft_value_new_string(u->sink.hex, 64));
-    weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)u->sink.bytes));
+    weft_value *m = ft_sink_value(&u->sink);
     weft_value_map_add(m, "info", 4, u->info ? u->info : weft_value_new_null());
     u->info = NULL;
     weft_reply_resolve(u->reply, m);

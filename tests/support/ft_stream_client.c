@@ -86,14 +86,7 @@ static void down_end(weft_stream *st, int aborted, void *user) {
   run *r = user;
   (void)st;
   ft_sink_done(&r->sink);
-  if (r->reply) {
-    weft_value *m = weft_value_new_map();
-    weft_value_map_add(m, "sha256", 6, weft_value_new_string(r->sink.hex, 64));
-    weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)r->sink.bytes));
-    weft_reply_resolve(r->reply, m);
-    weft_value_free(m);
-    r->reply = NULL;
-  }
+  ft_sink_answer(&r->sink, &r->reply);
   printf("{\"sha256\":\"%s\",\"bytes\":%zu,", r->sink.hex, r->sink.bytes);
   print_json("info", r->info, 1);
   fflush(stdout);
