@@ -208,3 +208,26 @@ async def test_misuse(loop_errors: LoopErrors) -> None:
         with pytest.raises(weft.ClosedError):
             w.write(b"x")
         await client.end()
+
+
+async def test_psk(loop_errors: LoopErrors) -> None:
+    """The pre-shared key from Python: the right key is served, a wrong one
+    is refused (weft.HTTPError 401) and delivers nothing."""
+    got: list[object] = []
+    server = await weft.serve(_url("ipc"), ping_interval=None, emitter=True, psk=b"k" * 32)
+
+    @server.on_event("hi")
+    def hi(spark: weft.Spark, v: int) -> int:
+        got.append(v)
+        return v + 1
+
+    async with server:
+        client = await weft.connect(server.url, emitter=True, psk=b"k" * 32)
+        assert await asyncio.wait_for(client.emit("hi", 1, ack=True), T) == 2
+        await client.end()
+        with pytest.raises(weft.HTTPError) as e:
+            await asyncio.wait_for(weft.connect(server.url, emitter=True, psk=b"x" * 32), T)
+        assert e.value.status == 401
+        with pytest.raises(ValueError):
+            await weft.serve("tcp://127.0.0.1:0", psk=b"k" * 257)
+        assert got == [1]

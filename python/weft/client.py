@@ -501,6 +501,7 @@ async def connect(
     compression: bool = False,
     manual: bool = False,
     streams: bool = False,
+    psk: bytes | None = None,
     plugins: Sequence[Plugin] = (),
     transports: str | None = None,
     recovery: bool = False,
@@ -530,6 +531,9 @@ async def connect(
     its answer (10; 0: forever); batching: bytes per batch frame (weft
     servers only); recovery=True: resume the session (spark id, rooms,
     missed messages) on reconnects, with servers that have recovery on.
+    streams=True (with the emitter): binary streams (Client.stream,
+    Client.streams: weft.streams). psk: the pre-shared key a tcp:// or
+    ipc:// server asks for.
 
     compression: offer permessage-deflate. manual=True: nothing connects
     until client.open() (writes before it are queued and sent in order);
@@ -581,6 +585,8 @@ async def connect(
             if strategy is not None:
                 given["strategy"] = strategy if isinstance(strategy, str) else ",".join(strategy)
         _options.apply("client", ptr, given)
+        if psk is not None:
+            check(_ll.weft_client_set_psk(ptr, bytes(psk)), "psk")
         client._install_plugins(plugins)
         if streams and not emitter:
             raise ValueError("streams=True needs emitter=True")

@@ -578,6 +578,7 @@ async def serve(
     batching: int | None = None,
     unix_mode: int | None = None,
     streams: bool = False,
+    psk: bytes | None = None,
     metrics_path: str | None = None,
     max_connections: int | None = None,
     max_connections_per_ip: int | None = None,
@@ -622,7 +623,10 @@ async def serve(
     channel_window: messages of credit, 64). ack_timeout: seconds an emit
     waits for its acknowledgement by default (10; 0 waits forever).
     batching: bytes per batch frame; the writes of one loop turn to a spark
-    leave as one frame (weft peers only; off by default).
+    leave as one frame (weft peers only; off by default). streams=True (with
+    the emitter) for binary streams (Spark.stream, Server.streams: weft.streams).
+    psk: a pre-shared key tcp:// and ipc:// clients must prove (weft's
+    HMAC-SHA256 handshake, docs/fasttcp.md).
 
     max_connections / max_connections_per_ip / max_handshakes: connection
     limits (0 or None: the core's defaults). static_dir: a folder whose
@@ -710,6 +714,8 @@ async def serve(
         for path, (content_type, body) in (assets or {}).items():
             check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
         srv._install_ext(emitter, rooms or redis is not None, channels, channel_window, ack_timeout)
+        if psk is not None:
+            check(_ll.weft_server_set_psk(ptr, bytes(psk)), "psk")
         if streams:
             if not emitter:
                 raise ValueError("streams=True needs emitter=True")
