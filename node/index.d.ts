@@ -130,6 +130,11 @@ export interface ServerOptions {
    */
   streams?: boolean;
   /**
+   * A pre-shared key tcp:// and ipc:// clients must prove (weft's HMAC-SHA256 handshake,
+   * docs/fasttcp.md); 1 to 256 bytes. (Node's own.)
+   */
+  psk?: string | Buffer;
+  /**
    * Spark ids: a function returning a string of 1 to 62 bytes not taken by an open spark; anything
    * else (or a throw) gives the default id (21 random characters). (Node's own.)
    */
@@ -626,6 +631,11 @@ export interface ClientOptions {
    * own.)
    */
   streams?: boolean;
+  /**
+   * The pre-shared key a tcp:// or ipc:// server asks for; a wrong one ends in an 'error' (status
+   * 401), no reconnect. (Node's own.)
+   */
+  psk?: string | Buffer;
   /** Primus's: false avoids WebSocket (engine.io polls only, transports "polling"). (Node's own.) */
   websockets?: boolean;
   /**

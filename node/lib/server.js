@@ -121,6 +121,7 @@ class Server extends EventEmitter {
       this._ext = applyServer(ext, options);
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      if (options.psk !== undefined) check(binding.setPsk(ext, Buffer.from(options.psk)), 'psk');
       if (options.streams && !this._ext.emitter) throw new WeftError('option streams needs emitter: true', 'EINVAL');
       if (options.streams) this._streams = check(binding.streamsListen(ext), 'streams') === 0;
       check(binding.transformsAttach(ext), 'transforms');

@@ -73,3 +73,23 @@ test('the Node client against npm fast-tcp 3.3.2\'s server: an ack, a plain mess
   client.write({ plain: [1, 2] });
   assert.deepEqual(await withTimeout(back, 5000, 'plain echo'), { plain: [1, 2] });
 });
+
+test('psk: the right key is served; a wrong one is refused (401) and delivers nothing', async (t) => {
+  const u = `ipc://${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-node-psk-')), 's.sock')}`;
+  const server = new weft.Server({ listen: [u], emitter: true, psk: 'k'.repeat(32) });
+  t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+  const got = [];
+  server.on('connection', (spark) => spark.on('hi', (v, ack) => { got.push(v); ack(null, v + 1); }));
+  const good = weft.connect(server.url, { emitter: true, psk: Buffer.from('k'.repeat(32)), strategy: false });
+  good.on('error', () => {});
+  t.after(() => good.end());
+  await withTimeout(once(good, 'open'), 5000, 'open');
+  assert.equal(await good.request('hi', [1]), 2);
+  const bad = weft.connect(server.url, { emitter: true, psk: 'x'.repeat(32), strategy: false });
+  t.after(() => bad.end());
+  bad.send('hi', 7);
+  const err = await withTimeout(once(bad, 'error'), 5000, 'refused');
+  assert.match(String(err.message), /authentication failed|401/);
+  assert.deepEqual(got, [1]);
+  assert.throws(() => new weft.Server({ listen: ['tcp://127.0.0.1:0'], psk: 'k'.repeat(257) }), { code: 'EINVAL' });
+});
