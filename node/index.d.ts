@@ -409,6 +409,16 @@ export class OutgoingStream extends Writable {
   readonly pending: number;
 }
 
+/** A route a client asks for (fast-tcp's {broadcast}, {rooms}, {sockets}). */
+export interface Route {
+  readonly event: string;
+  readonly args?: any[];
+  readonly broadcast: boolean;
+  readonly rooms: readonly string[];
+  readonly sockets: readonly string[];
+  readonly withSender: boolean;
+}
+
 /** Where a client's stream goes instead of the server's application (a fast-tcp server relays it; no ack). */
 export type StreamTarget = { sockets: readonly string[] } | { rooms: readonly string[] } | { broadcast: true };
 
@@ -591,6 +601,11 @@ export class Server extends EventEmitter {
   metricsText(): string;
   /** Lets clients join/leave rooms: return true to allow (synchronously); null turns it off. */
   roomsPolicy(fn: ((spark: Spark, room: string, join: boolean) => boolean) | null): this;
+  /**
+   * The server's say on routes clients ask for (fast-tcp's broadcast / to rooms / to socket ids; served by
+   * default): false refuses, an object changes broadcast / withSender, anything else serves it as asked.
+   */
+  routePolicy(fn: ((spark: Spark, route: Route) => boolean | { broadcast?: boolean; withSender?: boolean } | void) | null): this;
 
   on(event: 'channel', listener: (channel: Channel, spark: Spark) => void): this;
   on(event: 'stream', listener: (stream: IncomingStream, info: any, ack: Ack | null, spark: Spark) => void): this;
@@ -814,6 +829,8 @@ export class Client extends Duplex {
   leave(room: string): Promise<void>;
   leave(room: string, cb: (err: AckError | WeftError | null) => void): this;
   channel(name: string): Channel;
+  /** Asks the server to route an event (fast-tcp's broadcast / to rooms / to socket ids); its routePolicy decides. */
+  route(event: string, args: Value[], to: { broadcast?: boolean; rooms?: readonly string[]; sockets?: readonly string[]; withSender?: boolean }): boolean;
   /** Opens a stream to the server (ack), or routed by a fast-tcp server (target, no ack). Open clients only. */
   stream(event: string, info?: Value, ack?: AckCallback): OutgoingStream;
   stream(event: string, info: Value, target: StreamTarget): OutgoingStream;

@@ -346,6 +346,22 @@ Object.assign(Server.prototype, {
     this._roomsPolicy = fn;
     check(binding.roomsPolicy(this[kExt], !!fn), 'roomsPolicy');
     return this;
+  },
+
+  /**
+   * The server's say on routes clients ask for (fast-tcp's broadcast, to
+   * rooms, to socket ids; served by default): fn(spark, route) with route
+   * { event, args, broadcast, rooms, sockets, withSender } returns false to
+   * refuse (the sender's ack is rejected, nothing is sent), an object to
+   * change broadcast / withSender, anything else to serve it as asked.
+   * Synchronous. null serves every route again.
+   */
+  routePolicy(fn) {
+    if (fn !== null && typeof fn !== 'function') throw new TypeError('routePolicy expects a function or null');
+    if (!this._ext.emitter) throw new WeftError('routes need the emitter (option emitter: true)', 'ESTATE');
+    this._routePolicy = fn;
+    check(binding.routePolicy(this[kExt], !!fn), 'routePolicy');
+    return this;
   }
 });
 
@@ -524,6 +540,22 @@ Client.prototype.channel = function channel(name) {
   return openChannel(this, name, null);
 };
 
+/**
+ * Asks the server to route an event (fast-tcp's {broadcast}, {rooms},
+ * {sockets}; over tcp:// its own messages): to = { broadcast: true } |
+ * { rooms: [..] } | { sockets: [ids] }, with withSender: true to include
+ * this client. Returns true, or false above the queue's mark.
+ */
+Client.prototype.route = function route(event, args, to) {
+  if (!this._ext.emitter) throw new WeftError('routes need the emitter (option emitter: true)', 'ESTATE');
+  checkEvent(event);
+  if (!Array.isArray(args)) throw new TypeError('args must be an array');
+  if (to === null || typeof to !== 'object') throw new TypeError('to must be { broadcast } | { rooms } | { sockets }');
+  const rc = check(binding.clientRoute(this[kExt], event, args, to.broadcast === true, to.rooms || [],
+    to.sockets || [], to.withSender === true), 'route');
+  return rc === 0;
+};
+
 // The peer opened a channel (this = server or client): refused (ended) when
 // nobody listens for 'channel'.
 function onChannelOpen(ext, name, spark) {
@@ -536,6 +568,18 @@ function onChannelOpen(ext, name, spark) {
   owner._channels.set(name, ch);
   ch._native('open', { owner: this, spark });
   return ch;
+}
+
+function onRoute(spark, route) {
+  const fn = this._routePolicy;
+  if (!fn) return true;
+  try {
+    const r = fn.call(this, spark, route);
+    return r === false || (r !== null && typeof r === 'object') ? r : true;
+  } catch (e) {
+    handlerError(this, spark, e);
+    return false;
+  }
 }
 
 function onPolicy(spark, room, join) {
@@ -561,6 +605,7 @@ module.exports = {
     ack: onAck,
     channel(what, value) { this._native(what, value); },
     channelOpen: onChannelOpen,
-    policy: onPolicy
+    policy: onPolicy,
+    route: onRoute
   }
 };

@@ -55,6 +55,7 @@ enum {
   CB_ID,            /* this=server () -> string */
   CB_STREAM,        /* this=IStream|OStream (what, Buffer|aborted) */
   CB_STREAM_OPEN,   /* this=server|client (stExt, event, info, replyExt|undefined, spark|null) */
+  CB_ROUTE,         /* this=server (spark, route) -> false | true | {broadcast, withSender} */
   CB_COUNT
 };
 

@@ -245,9 +245,9 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
 /* setup({spark, connection, ...}): the dispatchers. */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   static const char *const names[CB_COUNT] = {
-      "spark",     "connection", "disconnection", "data",  "drain",  "error",     "close",
-      "authorize", "client",     "clientData",    "event", "ack",    "channel",   "channelOpen",
-      "policy",    "log",        "transform",     "id",    "stream", "streamOpen"};
+      "spark",     "connection", "disconnection", "data",  "drain",  "error",      "close",
+      "authorize", "client",     "clientData",    "event", "ack",    "channel",    "channelOpen",
+      "policy",    "log",        "transform",     "id",    "stream", "streamOpen", "route"};
   napi_value argv[1];
   weft__addon *a = weft__node_addon(env);
   if (weft__node_args(env, info, 1, argv) != 0 || !a) return NULL;

@@ -93,3 +93,44 @@ test('psk: the right key is served; a wrong one is refused (401) and delivers no
   assert.deepEqual(got, [1]);
   assert.throws(() => new weft.Server({ listen: ['tcp://127.0.0.1:0'], psk: 'k'.repeat(257) }), { code: 'EINVAL' });
 });
+
+test('routePolicy: refuses one route, rewrites another to reach its sender (npm fast-tcp clients)', async (t) => {
+  const server = new weft.Server({ listen: ['tcp://127.0.0.1:0'], emitter: true });
+  t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+  const seen = [];
+  server.routePolicy((spark, route) => {
+    seen.push([route.event, route.broadcast, route.withSender, route.args]);
+    if (route.event === 'secret') return false;
+    if (route.event === 'all-of-us') return { withSender: true };
+    return undefined;
+  });
+  assert.throws(() => server.routePolicy(5), TypeError);
+  const port = Number(server.url.split(':')[2]);
+  const got = { a: [], b: [] };
+  const socks = {};
+  for (const k of ['a', 'b']) {
+    const s = new ft.Socket({ host: '127.0.0.1', port, reconnect: false });
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    for (const ev of ['r', 'secret', 'all-of-us', 'last']) s.on(ev, (d) => got[k].push(`${ev}:${d}`));
+    socks[k] = s;
+    await withTimeout(new Promise((resolve) => s.once('connect', resolve)), 5000, 'connect');
+  }
+  const c = weft.connect(server.url, { emitter: true, strategy: false });
+  c.on('error', () => {});
+  t.after(() => c.end());
+  await withTimeout(once(c, 'open'), 5000, 'open');
+  assert.throws(() => c.route('x', [], null), TypeError);
+  assert.equal(c.route('r', [0], { sockets: [socks.b.id] }), true);
+  await withTimeout((async () => { while (!got.b.includes('r:0')) await new Promise((r) => setTimeout(r, 10)); })(), 5000, 'routed by the Node client');
+  got.b.length = 0;
+  seen.length = 0;
+  socks.a.emit('r', 1, { broadcast: true });
+  socks.a.emit('secret', 2, { broadcast: true });
+  socks.a.emit('all-of-us', 3, { broadcast: true });
+  socks.a.emit('last', 4, { broadcast: true });
+  await withTimeout((async () => { while (!got.b.includes('last:4')) await new Promise((r) => setTimeout(r, 10)); })(), 5000, 'b');
+  assert.deepEqual(got, { a: ['all-of-us:3'], b: ['r:1', 'all-of-us:3', 'last:4'] });
+  assert.deepEqual(seen.map((x) => x.slice(0, 3)), [['r', true, false], ['secret', true, false],
+    ['all-of-us', true, false], ['last', true, false]]);
+});
