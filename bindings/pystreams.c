@@ -152,3 +152,85 @@ int pyweft_ostream_end(pyweft_ostream *o) {
 }
 
 size_t pyweft_ostream_pending(pyweft_ostream *o) { return o ? weft_ostream_pending(o->os) : 0; }
+
+/* ---- routes clients ask for (weft_emitter_set_route_policy) ---- */
+
+/* A list of str from C strings (a new reference, or NULL). */
+static PyObject *weft__py_str_list(const char *const *v, size_t n) {
+  PyObject *l = PyList_New((Py_ssize_t)n);
+  for (size_t i = 0; l && i < n; i++) {
+    PyObject *s = PyUnicode_FromString(v[i]);
+    if (!s) {
+      Py_CLEAR(l);
+      break;
+    }
+    PyList_SET_ITEM(l, (Py_ssize_t)i, s);
+  }
+  return l;
+}
+
+/* target._route_policy(spark, route dict) -> a bool (serve or refuse) or
+ * a dict that may set "broadcast" and "with_sender". */
+static int weft__py_route_policy(weft_spark *spark, weft_route *r, void *user) {
+  pyweft_ext *x = user;
+  PyGILState_STATE g = PyGILState_Ensure();
+  int rc = WEFT_EUNAUTHORIZED;
+  PyObject *args = r->args ? pyweft_value_to_py(r->args) : PyList_New(0);
+  PyObject *rooms = weft__py_str_list(r->rooms, r->n_rooms);
+  PyObject *ids = weft__py_str_list(r->ids, r->n_ids);
+  PyObject *d =
+      args && rooms && ids
+          ? Py_BuildValue("{s:s,s:O,s:O,s:O,s:O,s:O}", "event", r->event, "args", args, "broadcast",
+                          r->broadcast ? Py_True : Py_False, "rooms", rooms, "sockets", ids,
+                          "with_sender", r->with_sender ? Py_True : Py_False)
+          : NULL;
+  PyObject *res = d ? PyObject_CallMethod(weft__py_ext_target(x), "_route_policy", "OO",
+                                          weft__py_spark_obj(spark), d)
+                    : NULL;
+  if (!res) {
+    weft__py_store(weft__py_ext_loop(x));
+  } else if (PyDict_Check(res)) {
+    PyObject *b = PyDict_GetItemString(res, "broadcast");
+    PyObject *w = PyDict_GetItemString(res, "with_sender");
+    if (b) r->broadcast = PyObject_IsTrue(b) == 1;
+    if (w) r->with_sender = PyObject_IsTrue(w) == 1;
+    rc = 0;
+  } else {
+    rc = PyObject_IsTrue(res) == 1 ? 0 : WEFT_EUNAUTHORIZED;
+  }
+  Py_XDECREF(res);
+  Py_XDECREF(d);
+  Py_XDECREF(ids);
+  Py_XDECREF(rooms);
+  Py_XDECREF(args);
+  PyGILState_Release(g);
+  return rc;
+}
+
+int pyweft_route_policy(pyweft_ext *x, int on) {
+  weft_emitter *em = x ? pyweft_ext_emitter(x) : NULL;
+  if (!em) return WEFT_EINVAL;
+  return weft_emitter_set_route_policy(em, on ? weft__py_route_policy : NULL, on ? x : NULL, NULL);
+}
+
+PyObject *pyweft_route(pyweft_ext *x, const char *event, PyObject *args, int broadcast,
+                       PyObject *rooms, PyObject *ids, int with_sender) {
+  weft_emitter *em = x ? pyweft_ext_emitter(x) : NULL;
+  if (!em || !PyList_Check(rooms) || !PyList_Check(ids)) return PyLong_FromLong(WEFT_EINVAL);
+  weft_value *v = args && args != Py_None ? pyweft_value_from_py(args) : NULL;
+  if (args && args != Py_None && !v) return NULL;
+  const char *rv[64], *iv[64];
+  PyObject *rd = PyDict_New(), *id = PyDict_New();
+  weft_route r = {sizeof(r), event, v, broadcast, rv, 0, iv, 0, with_sender};
+  if (rd && id) {
+    PyDict_SetItemString(rd, "rooms", rooms);
+    PyDict_SetItemString(id, "sockets", ids);
+    r.n_rooms = weft__py_names(rd, "rooms", rv, 64);
+    r.n_ids = weft__py_names(id, "sockets", iv, 64);
+  }
+  int rc = rd && id ? weft_emitter_route(em, &r) : WEFT_ENOMEM;
+  Py_XDECREF(rd);
+  Py_XDECREF(id);
+  weft_value_free(v);
+  return PyLong_FromLong(rc);
+}

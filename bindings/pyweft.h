@@ -193,4 +193,12 @@ PyObject *pyweft_ostream_write(pyweft_ostream *o, PyObject *data);
 int pyweft_ostream_end(pyweft_ostream *o);
 size_t pyweft_ostream_pending(pyweft_ostream *o);
 
+/* Routes clients ask for: the server's policy target._route_policy(spark,
+ * {"event", "args", "broadcast", "rooms", "sockets", "with_sender"}) ->
+ * a bool, or a dict setting "broadcast" / "with_sender" (on: 1; 0 serves
+ * every route); and a client's request (rooms, ids: lists of str). */
+int pyweft_route_policy(pyweft_ext *x, int on);
+PyObject *pyweft_route(pyweft_ext *x, const char *event, PyObject *args, int broadcast,
+                       PyObject *rooms, PyObject *ids, int with_sender);
+
 #endif /* PYWEFT_H */

@@ -231,3 +231,42 @@ async def test_psk(loop_errors: LoopErrors) -> None:
         with pytest.raises(ValueError):
             await weft.serve("tcp://127.0.0.1:0", psk=b"k" * 257)
         assert got == [1]
+
+
+async def test_route_policy(loop_errors: LoopErrors) -> None:
+    """Routes clients ask for, from Python: client.route(); the server's
+    route_policy refuses one and makes another reach its sender."""
+    server = await weft.serve(_url("tcp"), ping_interval=None, emitter=True)
+    seen: list[tuple[str, bool, bool]] = []
+
+    def policy(spark: weft.Spark, route: dict[str, Any]) -> Any:
+        seen.append((route["event"], route["broadcast"], route["with_sender"]))
+        if route["event"] == "secret":
+            return False
+        if route["event"] == "all":
+            return {"with_sender": True}
+        return True
+
+    server.route_policy(policy)
+    with pytest.raises(TypeError):
+        server.route_policy(5)  # type: ignore[arg-type]
+    async with server:
+        a = await weft.connect(server.url, emitter=True)
+        b = await weft.connect(server.url, emitter=True)
+        got: dict[str, list[str]] = {"a": [], "b": []}
+        for k, c in (("a", a), ("b", b)):
+            for ev in ("r", "secret", "all", "last"):
+                c.on_event(ev, lambda v, k=k, ev=ev: got[k].append(f"{ev}:{v}"))
+        a.route("r", 1, broadcast=True)
+        a.route("secret", 2, broadcast=True)
+        a.route("all", 3, broadcast=True)
+        a.route("last", 4, broadcast=True)
+        for _ in range(500):
+            if "last:4" in got["b"]:
+                break
+            await asyncio.sleep(0.01)
+        assert got == {"a": ["all:3"], "b": ["r:1", "all:3", "last:4"]}
+        assert seen == [("r", True, False), ("secret", True, False), ("all", True, False),
+                        ("last", True, False)]
+        await a.end()
+        await b.end()

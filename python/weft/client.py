@@ -286,6 +286,21 @@ class Client:
     def _on_ext_error(self, spark: Any, code: int, kind: str, message: str) -> None:
         self._on_event("error", code, kind, message, 0, None)
 
+    def route(
+        self, event: str, *args: Value, broadcast: bool = False, rooms: Sequence[str] = (),
+        sockets: Sequence[str] = (), with_sender: bool = False,
+    ) -> None:
+        """Asks the server to route an event (fast-tcp's broadcast, to rooms,
+        to socket ids; over tcp:// its own messages): to everyone but this
+        client (broadcast), to the members of `rooms` and the sparks in
+        `sockets`; with_sender includes this client. The server's
+        route_policy decides. Needs the emitter."""
+        if self._ext is None or self._ptr is None:
+            raise StateError("routes need the emitter (emitter=True)", StateError.code)
+        check(_ll.pyweft_route(self._ext, event, list(args), int(broadcast), list(rooms),
+                               list(sockets), int(with_sender)), "route")
+        self._drv.kick()
+
     def stream(
         self, event: str, info: Value = None, *, ack: bool = False,
         to: dict[str, Any] | None = None,

@@ -112,6 +112,7 @@ class Server:
         self._incoming_channels: _MessageQueue = _MessageQueue()
         self._streams_on = False
         self._incoming_streams: _MessageQueue = _MessageQueue()
+        self._route_fn: Callable[[Spark, dict[str, Any]], Any] | None = None
         self.port = 0
         """The first listener's port (0 for a Unix socket)."""
         self.pathname = "/primus"
@@ -457,6 +458,30 @@ class Server:
         else:
             self._incoming_channels.put(ch)
         return ch
+
+    def route_policy(self, fn: Callable[[Spark, dict[str, Any]], Any] | None) -> None:
+        """The server's say on routes clients ask for (fast-tcp's broadcast,
+        to rooms, to socket ids; served by default): fn(spark, route) with
+        route {"event", "args", "broadcast", "rooms", "sockets",
+        "with_sender"} returns False (or raises weft.Rejected) to refuse it
+        (the sender's ack is rejected, nothing is sent), a dict to change
+        "broadcast" / "with_sender", anything true to serve it. Synchronous.
+        None serves every route (the default). Needs the emitter."""
+        self._need_emitter()
+        if fn is not None and not callable(fn):
+            raise TypeError("a route policy must be callable")
+        self._route_fn = fn
+        check(_ll.pyweft_route_policy(self._ext, 0 if fn is None else 1), "route_policy")
+
+    def _route_policy(self, spark: Spark | None, route: dict[str, Any]) -> Any:
+        fn = self._route_fn
+        if fn is None or spark is None:
+            return spark is not None
+        try:
+            res = fn(spark, route)
+        except Rejected:
+            return False
+        return res if isinstance(res, dict) else bool(res)
 
     def _rooms_policy(self, spark: Spark | None, room: str, join: int) -> int:
         fn = self._policy
