@@ -215,6 +215,8 @@ typedef struct weft__nack {
   double token;
 } weft__nack;
 weft__nack *weft__node_new_ack(napi_env env, napi_value token);
+/* stream.c: the strings of an array value (borrowed from it), at most cap. */
+size_t weft__node_strs(const weft_value *list, const char **out, size_t cap);
 void weft__node_on_ack(const weft_ack *ack, void *user);
 
 #endif /* WEFT_NODE_ADDON_H */

@@ -188,16 +188,6 @@ static napi_value js_route_policy(napi_env env, napi_callback_info info) {
   return weft__node_int(env, weft_emitter_set_route_policy(em, on ? route_cb : NULL, s, NULL));
 }
 
-/* The strings of a JS array value (borrowed from it); at most cap. */
-static size_t strs(const weft_value *arr, const char **out, size_t cap) {
-  size_t n = 0;
-  for (size_t i = 0; i < weft_value_len(arr) && n < cap; i++) {
-    size_t len;
-    if (weft_value_get_string(weft_value_array_at(arr, i), &out[n], &len) == 0) n++;
-  }
-  return n;
-}
-
 /* clientRoute(clientExt, event, args, broadcast, rooms, sockets, withSender)
  * -> 0 | -code (rooms, sockets: arrays of strings). */
 static napi_value js_client_route(napi_env env, napi_callback_info info) {
@@ -218,8 +208,11 @@ static napi_value js_client_route(napi_env env, napi_callback_info info) {
     const char *rv[64], *iv[64];
     napi_get_value_bool(env, argv[3], &b);
     napi_get_value_bool(env, argv[6], &self);
-    weft_route r = {sizeof(r),         event, args, b, rv, strs(rooms, rv, 64), iv,
-                    strs(ids, iv, 64), self};
+    weft_route r = {sizeof(r), event,
+                    args,      b,
+                    rv,        weft__node_strs(rooms, rv, 64),
+                    iv,        weft__node_strs(ids, iv, 64),
+                    self};
     rc = weft_emitter_route(em, &r);
   }
   free(event);

@@ -136,8 +136,8 @@ static void os_drain(weft_ostream *os, void *user) {
   call(user, "drain", NULL, 0, 0);
 }
 
-/* The strings of an array (borrowed from it). */
-static size_t names(const weft_value *list, const char **out, size_t cap) {
+/* The strings of an array (borrowed from it), at most cap. */
+size_t weft__node_strs(const weft_value *list, const char **out, size_t cap) {
   size_t n = 0;
   for (size_t i = 0; i < weft_value_len(list) && n < cap; i++) {
     size_t len;
@@ -181,8 +181,8 @@ static napi_value js_stream_open(napi_env env, napi_callback_info info) {
     if (napi_get_named_property(env, argv[5], "broadcast", &v) == napi_ok &&
         napi_get_value_bool(env, v, &b) == napi_ok)
       to.broadcast = b;
-    to.n_rooms = names(rooms, list, 64);
-    to.n_ids = to.n_rooms ? 0 : names(ids, list, 64);
+    to.n_rooms = weft__node_strs(rooms, list, 64);
+    to.n_ids = to.n_rooms ? 0 : weft__node_strs(ids, list, 64);
   }
   weft__nack *k = weft__node_new_ack(env, argv[3]);
   weft_ostream *os = NULL;
