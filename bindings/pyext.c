@@ -38,7 +38,7 @@ static const weft_plugin_ops weft__py_ext_ops = {
 };
 
 /* The Python object of a spark (borrowed), or None. */
-static PyObject *weft__py_spark_obj(weft_spark *spark) {
+PyObject *weft__py_spark_obj(weft_spark *spark) {
   PyObject *obj = spark ? weft_spark_get_user(spark) : NULL;
   return obj ? obj : Py_None;
 }
@@ -82,8 +82,6 @@ PyObject *pyweft_reply_answer(PyObject *cap, int resolve, PyObject *value) {
   weft_value_free(v);
   return PyLong_FromLong(rc);
 }
-
-static void weft__py_on_ack(const weft_ack *ack, void *user);
 
 /* A capsule over `reply` (now the capsule's), or NULL (then the reply is
  * dropped: answered and freed). */
@@ -136,16 +134,22 @@ int pyweft_reply_pending(PyObject *cap) {
   return b->reply != NULL;
 }
 
+PyObject *weft__py_reply_capsule(weft_reply *r, pyweft_loop *pl) {
+  if (!r) {
+    Py_INCREF(Py_None);
+    return Py_None;
+  }
+  return weft__py_reply_cap(r, pl); /* NULL: never lost, answered and freed */
+}
+
+pyweft_loop *weft__py_ext_loop(pyweft_ext *x) { return x->pl; }
+PyObject *weft__py_ext_target(pyweft_ext *x) { return x->target; }
+
 static void weft__py_on_event(const weft_event *ev, void *user) {
   pyweft_ext *x = user;
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *args = pyweft_value_to_py(ev->args);
-  PyObject *cap = Py_None;
-  Py_INCREF(cap);
-  if (ev->reply) {
-    Py_DECREF(cap);
-    cap = weft__py_reply_cap(ev->reply, x->pl); /* NULL: never lost, answered and freed */
-  }
+  PyObject *cap = weft__py_reply_capsule(ev->reply, x->pl);
   PyObject *res = NULL;
   if (args && cap)
     res = PyObject_CallMethod(x->target, "_on_emit", "OsOO", weft__py_spark_obj(ev->spark),
@@ -314,7 +318,7 @@ int pyweft_ext_set_policy(pyweft_ext *x, int on) {
 
 /* Acks: the registration holds the Python callable fn(status, value), or
  * fn(status, value, reply) when the answer carries a callback. */
-static void weft__py_on_ack(const weft_ack *ack, void *user) {
+void weft__py_on_ack(const weft_ack *ack, void *user) {
   weft__py_reg *r = user;
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject *v = ack->value ? pyweft_value_to_py(ack->value) : (Py_INCREF(Py_None), Py_None);

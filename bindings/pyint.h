@@ -37,4 +37,15 @@ void weft__py_call(pyweft_loop *pl, PyObject *obj, PyObject *name, PyObject *a, 
  * and called with the GIL taken; a failure is stored. */
 void weft__py_deliver(pyweft_loop *pl, PyObject *obj, const weft_value *msg);
 
+/* pyext.c, for pystreams.c: the Python object of a spark (borrowed) or
+ * None; a reply as the capsule weft.Reply answers (a new reference, None
+ * for NULL; NULL when out of memory: r is rejected then); an extension's
+ * loop and target; the ack callback of a registration fn(status, value)
+ * (frees it). */
+PyObject *weft__py_spark_obj(weft_spark *spark);
+PyObject *weft__py_reply_capsule(weft_reply *r, pyweft_loop *pl);
+pyweft_loop *weft__py_ext_loop(pyweft_ext *x);
+PyObject *weft__py_ext_target(pyweft_ext *x);
+void weft__py_on_ack(const weft_ack *ack, void *user);
+
 #endif /* PYWEFT_INT_H */

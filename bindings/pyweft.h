@@ -177,4 +177,35 @@ PyObject *pyweft_server_send(weft_server *s, PyObject *rooms, PyObject *ids, PyO
 PyObject *pyweft_channel_open(pyweft_ext *x, weft_spark *spark, const char *name, PyObject *obj);
 PyObject *pyweft_channel_write(weft_channel *ch, PyObject *obj);
 
+/* Streams (weft_streams_*, weft_ostream_*; pystreams.c). Turned on for a
+ * server before it listens or a client before it opens, with x's emitter:
+ * a stream a peer opens calls x's target
+ * _on_stream(spark | None, stream_ptr, event, info, reply | None) -> obj |
+ * None (None: refused, its chunks dropped); then obj._on_stream_data(bytes)
+ * and obj._on_stream_end(aborted). */
+int pyweft_streams_server(weft_server *s, pyweft_ext *x);
+int pyweft_streams_client(weft_client *c, pyweft_ext *x);
+/* A stream this side opens: from a spark's server (spark) or a client (c,
+ * spark NULL), with info (None: null), target (None, or {"sockets" |
+ * "rooms": [str]} or {"broadcast": True}: a client's routed stream), ack
+ * (None, or fn(status, value)); obj._on_drain() runs after a write ran out
+ * of credit, once there is some again. Returns (rc, handle | None); the
+ * handle is freed by pyweft_ostream_end. */
+typedef struct pyweft_ostream pyweft_ostream;
+PyObject *pyweft_ostream_open(pyweft_ext *x, weft_spark *spark, weft_client *c, const char *event,
+                              PyObject *info, PyObject *target, PyObject *ack, PyObject *obj);
+/* write: 0, 1 (the window is used up), WEFT_ENOBUFS (no credit: nothing
+ * sent) or an error; end: sends the end and frees the handle. */
+PyObject *pyweft_ostream_write(pyweft_ostream *o, PyObject *data);
+int pyweft_ostream_end(pyweft_ostream *o);
+size_t pyweft_ostream_pending(pyweft_ostream *o);
+
+/* Routes clients ask for: the server's policy target._route_policy(spark,
+ * {"event", "args", "broadcast", "rooms", "sockets", "with_sender"}) ->
+ * a bool, or a dict setting "broadcast" / "with_sender" (on: 1; 0 serves
+ * every route); and a client's request (rooms, ids: lists of str). */
+int pyweft_route_policy(pyweft_ext *x, int on);
+PyObject *pyweft_route(pyweft_ext *x, const char *event, PyObject *args, int broadcast,
+                       PyObject *rooms, PyObject *ids, int with_sender);
+
 #endif /* PYWEFT_H */

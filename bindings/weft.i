@@ -101,6 +101,8 @@ WEFT_OUT_HANDLE(weft_channel)
 %typemap(freearg) (const void *data, size_t len) {
   if (view$argnum.obj) PyBuffer_Release(&view$argnum);
 }
+/* A pre-shared key (weft_server_set_psk, weft_client_set_psk): the same. */
+%apply (const void *data, size_t len) { (const void *key, size_t len) };
 /* (name, value) pairs out. */
 %typemap(in, numinputs=0) const char **OUTSTR (const char *tmp = NULL) { $1 = &tmp; }
 %typemap(argout) const char **OUTSTR {

@@ -23,7 +23,7 @@
       "dependencies": ["weft_core"],
       "sources": ["src/module.c", "src/value.c", "src/server.c", "src/auth.c", "src/spark.c",
                   "src/client.c", "src/transform.c", "src/emitter.c", "src/rooms.c",
-                  "src/channel.c", "src/log.c", "src/parser.c"],
+                  "src/channel.c", "src/log.c", "src/parser.c", "src/stream.c"],
       "cflags": ["-Werror"],
       "libraries": ["-lm", "-lhiredis"],
       # Only the Node-API entry points leave the addon: the core's weft_*

@@ -1,6 +1,6 @@
 // Type definitions for weft (Node front end). See README.md.
 /// <reference types="node" />
-import { Duplex } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { EventEmitter } from 'node:events';
 
 /**
@@ -139,6 +139,17 @@ export interface ServerOptions {
   tls?: { cert: string; key: string };
   /** Plugins to register, by name (as use()). (Node's own.) */
   plugin?: Record<string, Plugin>;
+  /**
+   * Binary streams (fast-tcp's stream(event, info, ack); needs `emitter`): 'stream' events with a
+   * Readable, spark.stream() a Writable. Writes wait while the connection holds highWaterMark
+   * bytes. (Node's own.)
+   */
+  streams?: boolean;
+  /**
+   * A pre-shared key tcp:// and ipc:// clients must prove (weft's HMAC-SHA256 handshake,
+   * docs/fasttcp.md); 1 to 256 bytes. (Node's own.)
+   */
+  psk?: string | Buffer;
   /**
    * Spark ids: a function returning a string of 1 to 62 bytes not taken by an open spark; anything
    * else (or a throw) gives the default id (21 random characters). (Node's own.)
@@ -404,6 +415,42 @@ export class Channel extends Duplex {
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 
+/**
+ * A binary stream a peer opened (option streams; fast-tcp's stream(event,
+ * info, ack)): Buffers. A full buffer pauses the connection's reading (every
+ * stream on it waits). Destroyed with ECLOSED when the connection goes first.
+ */
+export class IncomingStream extends Readable {
+  readonly event: string;
+  readonly info: any;
+  /** The spark on a server, undefined on a client. */
+  readonly spark?: Spark;
+}
+
+/**
+ * A binary stream this side opened: write Buffers (or strings), end() sends
+ * its end. Writes wait for the core's drain once the connection holds its
+ * window (the server's highWaterMark; 1 MiB on a client).
+ */
+export class OutgoingStream extends Writable {
+  readonly event: string;
+  /** Bytes its connection holds queued (what the window counts). */
+  readonly pending: number;
+}
+
+/** A route a client asks for (fast-tcp's {broadcast}, {rooms}, {sockets}). */
+export interface Route {
+  readonly event: string;
+  readonly args?: any[];
+  readonly broadcast: boolean;
+  readonly rooms: readonly string[];
+  readonly sockets: readonly string[];
+  readonly withSender: boolean;
+}
+
+/** Where a client's stream goes instead of the server's application (a fast-tcp server relays it; no ack). */
+export type StreamTarget = { sockets: readonly string[] } | { rooms: readonly string[] } | { broadcast: true };
+
 export interface Packet {
   data: any;
 }
@@ -497,11 +544,15 @@ export class Spark extends Duplex {
   readonly broadcast: Target;
   // ---- channels (option channels) ----
   channel(name: string): Channel;
+  // ---- streams (option streams) ----
+  /** Opens a stream to this spark's peer; ack answers when the peer wants (at the end, typically). */
+  stream(event: string, info?: Value, ack?: AckCallback): OutgoingStream;
 
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'end' | 'drain' | 'close' | 'finish', listener: () => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;
   on(event: 'channel', listener: (channel: Channel) => void): this;
+  on(event: 'stream', listener: (stream: IncomingStream, info: any, ack: Ack | null) => void): this;
   /** '*': every remote event without a listener of its own: (name, ...args, ack?). */
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
@@ -581,8 +632,14 @@ export class Server extends EventEmitter {
   metricsText(): string;
   /** Lets clients join/leave rooms: return true to allow (synchronously); null turns it off. */
   roomsPolicy(fn: ((spark: Spark, room: string, join: boolean) => boolean) | null): this;
+  /**
+   * The server's say on routes clients ask for (fast-tcp's broadcast / to rooms / to socket ids; served by
+   * default): false refuses, an object changes broadcast / withSender, anything else serves it as asked.
+   */
+  routePolicy(fn: ((spark: Spark, route: Route) => boolean | { broadcast?: boolean; withSender?: boolean } | void) | null): this;
 
   on(event: 'channel', listener: (channel: Channel, spark: Spark) => void): this;
+  on(event: 'stream', listener: (stream: IncomingStream, info: any, ack: Ack | null, spark: Spark) => void): this;
   on(event: 'connection' | 'disconnection', listener: (spark: Spark) => void): this;
   on(event: 'error', listener: (err: WeftError, spark?: Spark) => void): this;
   on(event: 'close', listener: () => void): this;
@@ -614,6 +671,17 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions;
   /** Do not connect until open() is called. (Node's own.) */
   manual?: boolean;
+  /**
+   * Binary streams (fast-tcp's stream(event, info, ack); needs `emitter`): 'stream' events with a
+   * Readable, client.stream() a Writable. Writes wait while the connection holds 1 MiB. (Node's
+   * own.)
+   */
+  streams?: boolean;
+  /**
+   * The pre-shared key a tcp:// or ipc:// server asks for; a wrong one ends in an 'error' (status
+   * 401), no reconnect. (Node's own.)
+   */
+  psk?: string | Buffer;
   /** Primus's: false avoids WebSocket (engine.io polls only, transports "polling"). (Node's own.) */
   websockets?: boolean;
   /**
@@ -799,8 +867,14 @@ export class Client extends Duplex {
   leave(room: string): Promise<void>;
   leave(room: string, cb: (err: AckError | WeftError | null) => void): this;
   channel(name: string): Channel;
+  /** Asks the server to route an event (fast-tcp's broadcast / to rooms / to socket ids); its routePolicy decides. */
+  route(event: string, args: Value[], to: { broadcast?: boolean; rooms?: readonly string[]; sockets?: readonly string[]; withSender?: boolean }): boolean;
+  /** Opens a stream to the server (ack), or routed by a fast-tcp server (target, no ack). Open clients only. */
+  stream(event: string, info?: Value, ack?: AckCallback): OutgoingStream;
+  stream(event: string, info: Value, target: StreamTarget): OutgoingStream;
 
   on(event: 'channel', listener: (channel: Channel) => void): this;
+  on(event: 'stream', listener: (stream: IncomingStream, info: any, ack: Ack | null) => void): this;
   on(event: 'open' | 'end' | 'close' | 'timeout' | 'online' | 'offline' | 'destroy', listener: () => void): this;
   on(event: 'data', listener: (data: any) => void): this;
   on(event: 'error', listener: (err: WeftError) => void): this;

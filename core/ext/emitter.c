@@ -247,15 +247,18 @@ static int emit_any(weft_emitter *em, weft_spark *to, const char *event, const w
 int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
                             weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
                             weft_ack_cb cb, void *user, uint32_t *id) {
-  if (!em || !em->server || !to || weft_spark_server(to) != em->server) return WEFT_EINVAL;
+  if (!em || (em->server ? !to || weft_spark_server(to) != em->server : to != NULL))
+    return WEFT_EINVAL;
+  void *t = em->server ? (void *)to : (void *)em->client;
   *id = 0;
-  int rc = cb ? weft__em_add_pending(em, to, em->timeout_ms, cb, user, id) : 0;
+  int rc =
+      cb ? weft__em_add_pending(em, t, 0, cb, user, id) : 0; /* answered at the end: no timeout */
   if (rc) return rc;
   weft_value *args = args_of(*id, ctx);
   weft__ext_event ep;
   rc = args ? weft__ext_event_build(&ep, event, args, *id) : WEFT_ENOMEM;
   if (rc == 0) {
-    rc = weft__em_write_to(em, to, &ep.map);
+    rc = weft__em_write_to(em, t, &ep.map);
     weft__ext_event_done(&ep);
   }
   weft_value_free(args);
@@ -337,7 +340,7 @@ static void on_event(weft_emitter *em, weft_spark *spark, void *t, const weft_va
     }
   }
   if (strncmp(name, "weft::", 6) == 0) {
-    if (!weft__reserved_dispatch(em->server, name, spark, &args, reply)) {
+    if (!weft__reserved_dispatch(em->server, em->client, name, spark, &args, reply)) {
       if (reply) weft__reply_reject_str(reply, "unknown reserved event");
       wire_error(em, spark, WEFT_EINVAL, "unknown reserved event");
     }

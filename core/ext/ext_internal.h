@@ -77,8 +77,11 @@ typedef void (*weft__reserved_cb)(weft_spark *spark, const weft_value *args, wef
 /* Registers `name` (a literal that outlives the server) on the server,
  * before it listens. Errors: those of weft_server_use(), WEFT_ENOMEM. */
 int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, void *user);
-/* Runs the handler of `name`; 0 when none is registered. */
-int weft__reserved_dispatch(weft_server *s, const char *name, weft_spark *spark,
+/* The same on a client (before it opens); its handlers get a NULL spark. */
+int weft__reserved_on_client(weft_client *c, const char *name, weft__reserved_cb cb, void *user);
+/* Runs the handler of `name` (of the server s, or else of the client c);
+ * 0 when none is registered. */
+int weft__reserved_dispatch(weft_server *s, weft_client *c, const char *name, weft_spark *spark,
                             const weft_value *args, weft_reply *reply);
 
 /* route.c: client-originated routing ("weft::route"), on a server's
@@ -91,9 +94,12 @@ int weft__route_set_policy(weft__route *rt, weft_route_policy_cb cb, void *user,
 /* The packet a client writes to ask for a route (owned by the caller). */
 int weft__route_packet(const weft_route *r, weft_value **out);
 weft__route *weft__emitter_route(weft_emitter *em);
-/* A server's reserved event whose arguments need its ack's id (streams):
+/* A reserved event whose arguments need its ack's id (streams; `to` NULL
+ * on a client's emitter):
  * with cb, *id is the ack's (else 0) and args_of(*id, ctx) builds the
- * arguments (owned, freed here). Returns as weft_emitter_emit. */
+ * arguments (owned, freed here). The ack has no timeout (a stream's comes
+ * at its end, however long it takes; the connection's loss settles it).
+ * Returns as weft_emitter_emit. */
 int weft__emitter_emit_with(weft_emitter *em, weft_spark *to, const char *event,
                             weft_value *(*args_of)(uint32_t id, void *ctx), void *ctx,
                             weft_ack_cb cb, void *user, uint32_t *id);

@@ -3,7 +3,8 @@
  * handlers here (rooms: "weft::join", "weft::leave") and the emitter
  * dispatches to them, so neither knows the other by name, whichever is
  * attached first. The table is a plugin of its own with no hooks, made by
- * the first registration.
+ * the first registration; a client has one too (streams), its handlers
+ * called with a NULL spark.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,20 @@ static const weft_plugin_ops reserved_ops = {
     .destroy = destroy,
 };
 
-int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, void *user) {
-  reserved *r = weft_server_plugin(s, WEFT__RESERVED_PLUGIN);
-  if (!r) {
-    if (!(r = calloc(1, sizeof(*r)))) return WEFT_ENOMEM;
-    int rc = weft_server_use(s, &reserved_ops, r); /* frees r on error */
-    if (rc) return rc;
+static reserved *table(weft_server *s, weft_client *c, int create, int *rc) {
+  reserved *r = s ? weft_server_plugin(s, WEFT__RESERVED_PLUGIN)
+                  : weft_client_plugin(c, WEFT__RESERVED_PLUGIN);
+  if (r || !create) return r;
+  if (!(r = calloc(1, sizeof(*r)))) {
+    *rc = WEFT_ENOMEM;
+    return NULL;
   }
+  /* frees r on error */
+  *rc = s ? weft_server_use(s, &reserved_ops, r) : weft_client_use(c, &reserved_ops, r);
+  return *rc ? NULL : r;
+}
+
+static int add(reserved *r, const char *name, weft__reserved_cb cb, void *user) {
   if (r->n == WEFT__RESERVED_MAX) return WEFT_ENOMEM;
   r->at[r->n].name = name;
   r->at[r->n].cb = cb;
@@ -46,9 +54,21 @@ int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, vo
   return 0;
 }
 
-int weft__reserved_dispatch(weft_server *s, const char *name, weft_spark *spark,
+int weft__reserved_on(weft_server *s, const char *name, weft__reserved_cb cb, void *user) {
+  int rc = 0;
+  reserved *r = table(s, NULL, 1, &rc);
+  return r ? add(r, name, cb, user) : rc;
+}
+
+int weft__reserved_on_client(weft_client *c, const char *name, weft__reserved_cb cb, void *user) {
+  int rc = 0;
+  reserved *r = table(NULL, c, 1, &rc);
+  return r ? add(r, name, cb, user) : rc;
+}
+
+int weft__reserved_dispatch(weft_server *s, weft_client *c, const char *name, weft_spark *spark,
                             const weft_value *args, weft_reply *reply) {
-  reserved *r = s ? weft_server_plugin(s, WEFT__RESERVED_PLUGIN) : NULL;
+  reserved *r = s || c ? table(s, c, 0, NULL) : NULL;
   for (size_t i = 0; r && i < r->n; i++) {
     if (strcmp(r->at[i].name, name) != 0) continue;
     r->at[i].cb(spark, args, reply, r->at[i].user);

@@ -2,26 +2,25 @@
  * Binary streams a peer opens (fast-tcp's stream(event, info, ack), over
  * the reserved events "weft::stream" [event, id, info?], "weft::chunk" [id,
  * bytes] and "weft::chunk_end" [id]; transport/fasttcp maps fast-tcp's
- * stream messages to them). The server's application hears the open (with
- * the info and, when asked, a reply: the sender's ack), then the chunks and
- * the end. Flow control is the connection's: pausing a stream stops
- * reading its spark, so the peer's writes wait (TCP's window) and memory
- * stays bounded. A chunk for a stream never opened, a second open of the
- * same id and more than WEFT__STREAMS_MAX open streams on one connection
- * end that connection (1008) with an error event of kind "stream".
+ * stream messages to them), on a server or a client. The application
+ * hears the open (with the info and, when asked, a reply: the sender's
+ * ack), then the chunks and the end. Flow control is the connection's:
+ * pausing a stream stops reading its spark or client connection, so the
+ * peer's writes wait (TCP's window, then the writer's credit: ostream.c)
+ * and memory stays bounded. A chunk for a stream never opened, a second
+ * open of the same id and more than WEFT__STREAMS_MAX open streams on one
+ * connection end that connection (1008) with an error event of kind
+ * "stream".
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/map.h"
-#include "ext_internal.h"
-
-#define WEFT__STREAMS_PLUGIN "weft.streams"
-#define WEFT__STREAMS_MAX 64
+#include "streams.h"
 
 struct weft_stream {
   weft_streams *ss;
-  weft_spark *spark;
+  weft_spark *spark; /* NULL on a client */
+  void *target;      /* the spark or the client */
   uint32_t id;
   int paused;
   weft_stream_events ev;
@@ -29,21 +28,17 @@ struct weft_stream {
   weft_stream *next; /* the spark's list */
 };
 
-struct weft_streams {
-  weft_server *server;
-  weft_stream_open_cb cb;
-  void *user;
-  void (*free_user)(void *);
-  weft__map by_spark; /* spark -> its first stream */
-  uint32_t next_id;   /* of the streams it opens without an ack */
-};
-
-static weft_stream **head_of(weft_streams *ss, weft_spark *sp) {
-  return (weft_stream **)weft__map_get(&ss->by_spark, weft__map_ptr(sp));
+static weft_stream **head_of(weft_streams *ss, void *t) {
+  return (weft_stream **)weft__map_get(&ss->by_target, weft__map_ptr(t));
 }
 
-static weft_stream *find(weft_streams *ss, weft_spark *sp, uint32_t id, weft_stream ***link) {
-  weft_stream **pp = head_of(ss, sp);
+/* The handlers' spark: NULL on a client, whose target is itself. */
+static void *target_of(weft_streams *ss, weft_spark *sp) {
+  return sp ? (void *)sp : (void *)ss->client;
+}
+
+static weft_stream *find(weft_streams *ss, void *t, uint32_t id, weft_stream ***link) {
+  weft_stream **pp = head_of(ss, t);
   for (; pp && *pp; pp = &(*pp)->next)
     if ((*pp)->id == id) {
       if (link) *link = pp;
@@ -54,38 +49,53 @@ static weft_stream *find(weft_streams *ss, weft_spark *sp, uint32_t id, weft_str
 
 /* Ends the connection: a misbehaving peer. */
 static void fail(weft_streams *ss, weft_spark *sp, const char *why) {
+  if (!sp) {
+    weft_client *c = ss->client;
+    weft__client_emit_error(c, WEFT_EPROTO, "stream", why, 0, NULL);
+    if (c->conn && c->conn_open) c->conn->tran->conn.close(c->conn, WEFT__END_POLICY, why);
+    return;
+  }
   weft__server_error(ss->server, sp, WEFT_EPROTO, "stream", why);
   if (sp->state == WEFT__SP_OPEN) sp->conn.tran->conn.close(&sp->conn, WEFT__END_POLICY, why);
+}
+
+static int pause_target(weft_stream *st, int on) {
+  if (st->spark) return on ? weft_spark_pause(st->spark) : weft_spark_resume(st->spark);
+  return weft__client_pause(st->target, on);
 }
 
 static void unlink_free(weft_streams *ss, weft_stream **link) {
   weft_stream *st = *link;
   *link = st->next;
-  weft_stream **head = head_of(ss, st->spark);
+  weft_stream **head = head_of(ss, st->target);
   if (head && !*head) {
-    weft__map_del(&ss->by_spark, weft__map_ptr(st->spark));
+    weft__map_del(&ss->by_target, weft__map_ptr(st->target));
     free(head);
   }
-  if (st->paused) weft_spark_resume(st->spark);
+  if (st->paused) pause_target(st, 0);
   free(st);
 }
 
 static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
   weft_streams *ss = user;
+  void *t = target_of(ss, sp);
   const char *event;
   size_t n;
   int64_t id;
   if (weft_value_get_string(weft_value_array_at(args, 0), &event, &n) ||
-      weft_value_get_int(weft_value_array_at(args, 1), &id) || id <= 0 || id > UINT32_MAX) {
+      weft_value_get_int(weft_value_array_at(args, 1), &id) || id <= 0 || id > UINT32_MAX ||
+      weft_value_len(args) > 3) {
     if (reply) weft_reply_drop(reply);
-    fail(ss, sp, "a stream open without an event and an id");
+    fail(ss, sp,
+         weft_value_len(args) > 3 ? "routed streams are not supported"
+                                  : "a stream open without an event and an id");
     return;
   }
-  weft_stream **head = head_of(ss, sp);
+  weft_stream **head = head_of(ss, t);
   size_t count = 0;
   for (weft_stream *s = head ? *head : NULL; s; s = s->next)
     count++;
-  if (find(ss, sp, (uint32_t)id, NULL) || count >= WEFT__STREAMS_MAX) {
+  if (find(ss, t, (uint32_t)id, NULL) || count >= WEFT__STREAMS_MAX) {
     if (reply) weft_reply_drop(reply);
     fail(ss, sp, count >= WEFT__STREAMS_MAX ? "too many open streams" : "a stream opened twice");
     return;
@@ -93,7 +103,7 @@ static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, v
   weft_stream *st = calloc(1, sizeof(*st));
   if (!head && st) {
     head = calloc(1, sizeof(*head));
-    if (!head || weft__map_put(&ss->by_spark, weft__map_ptr(sp), head)) {
+    if (!head || weft__map_put(&ss->by_target, weft__map_ptr(t), head)) {
       free(head);
       free(st);
       st = NULL;
@@ -104,7 +114,7 @@ static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, v
     fail(ss, sp, "out of memory for a stream");
     return;
   }
-  *st = (weft_stream){ss, sp, (uint32_t)id, 0, {0}, NULL, *head};
+  *st = (weft_stream){ss, sp, t, (uint32_t)id, 0, {0}, NULL, *head};
   *head = st;
   const weft_value *info = weft_value_array_at(args, 2);
   weft_value null = {.type = WEFT_NULL};
@@ -122,7 +132,7 @@ static void on_chunk(weft_spark *sp, const weft_value *args, weft_reply *reply, 
   if (reply) weft_reply_drop(reply);
   weft_stream *st =
       weft_value_get_int(weft_value_array_at(args, 0), &id) == 0 && id > 0 && id <= UINT32_MAX
-          ? find(ss, sp, (uint32_t)id, NULL)
+          ? find(ss, target_of(ss, sp), (uint32_t)id, NULL)
           : NULL;
   if (!st || weft_value_get_binary(weft_value_array_at(args, 1), &p, &n)) {
     fail(ss, sp, "a stream chunk for an unknown stream");
@@ -136,7 +146,7 @@ static void end_stream(weft_streams *ss, weft_stream **link, int aborted) {
   if (st->ev.end) st->ev.end(st, aborted, st->user);
   /* the list may have changed in there: find it again */
   weft_stream **again;
-  if (find(ss, st->spark, st->id, &again) == st) unlink_free(ss, again);
+  if (find(ss, st->target, st->id, &again) == st) unlink_free(ss, again);
 }
 
 static void on_chunk_end(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
@@ -145,32 +155,40 @@ static void on_chunk_end(weft_spark *sp, const weft_value *args, weft_reply *rep
   weft_stream **link;
   if (reply) weft_reply_drop(reply);
   if (weft_value_get_int(weft_value_array_at(args, 0), &id) || id <= 0 || id > UINT32_MAX ||
-      !find(ss, sp, (uint32_t)id, &link)) {
+      !find(ss, target_of(ss, sp), (uint32_t)id, &link)) {
     fail(ss, sp, "a stream end for an unknown stream");
     return;
   }
   end_stream(ss, link, 0);
 }
 
-static void on_disconnection(weft_spark *sp, void *user) {
-  weft_streams *ss = user;
+static void gone(weft_streams *ss, void *t) {
+  weft__ostreams_gone(ss, t);
   weft_stream **head;
-  while ((head = head_of(ss, sp)) && *head)
+  while ((head = head_of(ss, t)) && *head)
     end_stream(ss, head, 1);
 }
 
+static void on_disconnection(weft_spark *sp, void *user) { gone(user, sp); }
+static void on_client_close(weft_client *c, void *user) { gone(user, c); }
+static void on_spark_drained(weft_spark *sp, void *user) { weft__ostreams_drained(user, sp); }
+static void on_client_drained(weft_client *c, void *user) { weft__ostreams_drained(user, c); }
+
 static void destroy(void *user) {
   weft_streams *ss = user;
-  for (size_t i = 0; i < ss->by_spark.cap; i++) { /* normally empty: memory only */
-    weft_stream **head = ss->by_spark.slots[i].val;
-    if (!ss->by_spark.slots[i].key) continue;
+  if (ss->server && ss->server->drained_user == ss) ss->server->drained_hook = NULL;
+  if (ss->client && ss->client->drained_user == ss) ss->client->drained_hook = NULL;
+  weft__ostreams_detach(ss);
+  for (size_t i = 0; i < ss->by_target.cap; i++) { /* normally empty: memory only */
+    weft_stream **head = ss->by_target.slots[i].val;
+    if (!ss->by_target.slots[i].key) continue;
     for (weft_stream *st = *head, *n; st; st = n) {
       n = st->next;
       free(st);
     }
     free(head);
   }
-  weft__map_free(&ss->by_spark);
+  weft__map_free(&ss->by_target);
   if (ss->free_user) ss->free_user(ss->user);
   free(ss);
 }
@@ -181,23 +199,56 @@ static const weft_plugin_ops streams_ops = {
     .name = WEFT__STREAMS_PLUGIN,
     .disconnection = on_disconnection,
     .destroy = destroy,
+    .client_close = on_client_close,
 };
 
-int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
-                        void (*free_user)(void *user)) {
-  if (!server || !cb) return WEFT_EINVAL;
+/* Streams on a server or (server NULL) a client: the plugin, the drained
+ * hook and the reserved events. */
+static int attach(weft_server *server, weft_client *client, weft_stream_open_cb cb, void *user,
+                  void (*free_user)(void *user)) {
+  if (!(server || client) || !cb) return WEFT_EINVAL;
   weft_streams *ss = calloc(1, sizeof(*ss));
   if (!ss) return WEFT_ENOMEM;
   ss->server = server;
-  int rc = weft_server_use(server, &streams_ops, ss); /* frees ss on error */
+  ss->client = client;
+  ss->window = WEFT__STREAMS_WINDOW;
+  /* each frees ss on error */
+  int rc = server ? weft_server_use(server, &streams_ops, ss)
+                  : weft_client_use(client, &streams_ops, ss);
   if (rc) return rc;
   ss->cb = cb;
   ss->user = user;
   ss->free_user = free_user;
-  rc = weft__reserved_on(server, "weft::stream", on_open, ss);
-  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk", on_chunk, ss);
-  if (rc == 0) rc = weft__reserved_on(server, "weft::chunk_end", on_chunk_end, ss);
+  if (server) {
+    server->drained_hook = on_spark_drained;
+    server->drained_user = ss;
+  } else {
+    client->drained_hook = on_client_drained;
+    client->drained_user = ss;
+  }
+  static const char *const names[3] = {"weft::stream", "weft::chunk", "weft::chunk_end"};
+  static const weft__reserved_cb cbs[3] = {on_open, on_chunk, on_chunk_end};
+  for (int i = 0; rc == 0 && i < 3; i++)
+    rc = server ? weft__reserved_on(server, names[i], cbs[i], ss)
+                : weft__reserved_on_client(client, names[i], cbs[i], ss);
   return rc;
+}
+
+int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
+                        void (*free_user)(void *user)) {
+  return server ? attach(server, NULL, cb, user, free_user) : WEFT_EINVAL;
+}
+
+int weft_streams_client(weft_client *client, weft_stream_open_cb cb, void *user,
+                        void (*free_user)(void *user)) {
+  return client ? attach(NULL, client, cb, user, free_user) : WEFT_EINVAL;
+}
+
+int weft_streams_client_window(weft_client *client, size_t bytes) {
+  weft_streams *ss = client ? weft_client_plugin(client, WEFT__STREAMS_PLUGIN) : NULL;
+  if (!ss || !bytes) return WEFT_EINVAL;
+  ss->window = bytes;
+  return 0;
 }
 
 int weft_stream_set_events(weft_stream *st, const weft_stream_events *ev, void *user) {
@@ -208,11 +259,14 @@ int weft_stream_set_events(weft_stream *st, const weft_stream_events *ev, void *
 }
 
 weft_spark *weft_stream_spark(const weft_stream *st) { return st ? st->spark : NULL; }
+weft_client *weft_stream_client(const weft_stream *st) {
+  return st && !st->spark ? st->ss->client : NULL;
+}
 
 int weft_stream_pause(weft_stream *st) {
   if (!st) return WEFT_EINVAL;
   if (st->paused) return 0;
-  int rc = weft_spark_pause(st->spark);
+  int rc = pause_target(st, 1);
   if (rc == 0) st->paused = 1;
   return rc;
 }
@@ -221,89 +275,5 @@ int weft_stream_resume(weft_stream *st) {
   if (!st) return WEFT_EINVAL;
   if (!st->paused) return 0;
   st->paused = 0;
-  return weft_spark_resume(st->spark);
-}
-
-/* ---- streams the server opens ---- */
-
-struct weft_ostream {
-  weft_spark *spark;
-  uint32_t id;
-};
-
-typedef struct open_ctx {
-  const char *event;
-  const weft_value *info;
-  uint32_t id;
-} open_ctx;
-
-/* [event, id, info]: the id is the ack's when there is one. */
-static weft_value *open_args(uint32_t ack_id, void *u) {
-  open_ctx *o = u;
-  if (ack_id) o->id = ack_id;
-  weft_value *a = weft_value_new_array();
-  if (a && (weft_value_array_push(a, weft_value_new_string(o->event, strlen(o->event))) ||
-            weft_value_array_push(a, weft_value_new_int(o->id)) ||
-            weft_value_array_push(a, o->info ? weft_value_dup(o->info) : weft_value_new_null()))) {
-    weft_value_free(a);
-    return NULL;
-  }
-  return a;
-}
-
-int weft_ostream_open(weft_spark *sp, const char *event, const weft_value *info, weft_ack_cb cb,
-                      void *user, weft_ostream **out) {
-  if (!out) return WEFT_EINVAL;
-  *out = NULL;
-  weft_server *s = weft_spark_server(sp);
-  weft_streams *ss = s ? weft_server_plugin(s, WEFT__STREAMS_PLUGIN) : NULL;
-  weft_emitter *em = s ? weft_emitter_of_server(s) : NULL;
-  if (!sp || !s || !ss || !em || weft__ext_event_name_check(event)) return WEFT_EINVAL;
-  weft_ostream *os = calloc(1, sizeof(*os));
-  if (!os) return WEFT_ENOMEM;
-  /* without an ack, ids from the top half: apart from the emitter's */
-  open_ctx o = {event, info, 0x80000000u | ++ss->next_id};
-  uint32_t ack = 0;
-  int rc = weft__emitter_emit_with(em, sp, "weft::stream", open_args, &o, cb, user, &ack);
-  if (rc < 0) {
-    free(os);
-    return rc;
-  }
-  *os = (weft_ostream){sp, o.id};
-  *out = os;
-  return rc;
-}
-
-/* "weft::chunk" [id, bytes] or "weft::chunk_end" [id]. */
-static int send_part(weft_ostream *os, const char *what, const void *p, size_t len) {
-  weft_value id, items[2], args;
-  weft__ext_int(&id, os->id);
-  items[0] = id;
-  memset(&items[1], 0, sizeof(items[1]));
-  items[1].type = WEFT_BINARY;
-  items[1].len = len;
-  items[1].u.bin = p;
-  memset(&args, 0, sizeof(args));
-  args.type = WEFT_ARRAY;
-  args.len = p ? 2 : 1;
-  args.u.items = items;
-  weft__ext_event ep;
-  int rc = weft__ext_event_build(&ep, what, &args, 0);
-  if (rc == 0) {
-    rc = weft_spark_write(os->spark, &ep.map);
-    weft__ext_event_done(&ep);
-  }
-  return rc;
-}
-
-int weft_ostream_write(weft_ostream *os, const void *p, size_t len) {
-  if (!os || !p || !len) return WEFT_EINVAL;
-  return send_part(os, "weft::chunk", p, len);
-}
-
-int weft_ostream_end(weft_ostream *os) {
-  if (!os) return WEFT_EINVAL;
-  int rc = send_part(os, "weft::chunk_end", NULL, 0);
-  free(os);
-  return rc;
+  return pause_target(st, 0);
 }

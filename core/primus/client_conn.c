@@ -293,8 +293,19 @@ static int on_closed(weft__conn *conn, const weft__fault *why) {
   return 0; /* a dialed connection's memory is the dialer's */
 }
 
-static const weft__conn_events client_events = {on_opened,  on_message, NULL,      on_seal,
-                                                on_closing, on_refused, on_closed, on_value};
+static void on_drained(weft__conn *conn) {
+  weft_client *c = conn->owner;
+  if (c->drained_hook && c->conn_open) c->drained_hook(c, c->drained_user);
+}
+
+int weft__client_pause(weft_client *c, int on) {
+  if (!c->conn || !c->conn_open) return WEFT_ECLOSED;
+  c->conn->tran->conn.pause(c->conn, on);
+  return 0;
+}
+
+static const weft__conn_events client_events = {on_opened,  on_message, on_drained, on_seal,
+                                                on_closing, on_refused, on_closed,  on_value};
 
 /* ---- connecting ---- */
 

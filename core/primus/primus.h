@@ -186,6 +186,9 @@ struct weft_server {
   struct weft__rs_hooks *rs_hooks; /* a cluster's (decision #24), NULL: one node */
   const char *rs_from;             /* the origin node of the message being kept */
   uint64_t rs_seq;                 /* and its publish sequence (0: none) */
+  /* an extension's (streams): a spark's queue shrank */
+  void (*drained_hook)(weft_spark *spark, void *user);
+  void *drained_user;
 };
 
 enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOSED };
@@ -292,6 +295,9 @@ struct weft_client {
   char rs_id[64];       /* the session's spark id ("" before the first answer) */
   char rs_token[48];    /* its resume token */
   uint64_t rs_count;    /* application messages received in the session */
+  /* an extension's (streams): the connection's queue shrank */
+  void (*drained_hook)(weft_client *c, void *user);
+  void *drained_user;
 };
 
 /* A client destroyed for good, kept only for its retainers: every call
@@ -317,6 +323,9 @@ int weft__client_send_string(weft_client *c, const char *s, size_t n);
 void weft__client_reconnect(weft_client *c);
 void weft__client_pend_clear(weft_client *c);
 void weft__client_on_connect_timeout(uv_timer_t *t);
+/* client_conn.c: stop (on) or resume reading the open connection (a
+ * stream's reader); WEFT_ECLOSED when none is open. */
+int weft__client_pause(weft_client *c, int on);
 /* client_resume.c: the request target of the next attempt, with the resume
  * parameter when recovery is on (WEFT_EURL: it does not fit). */
 int weft__client_resume_url(const weft_client *c, weft__url *u);

@@ -152,6 +152,7 @@ static void on_value(weft__conn *conn, const weft_value *v) {
 static void on_drained(weft__conn *conn) {
   weft_spark *c = spark_of(conn);
   weft_server *s = c->server;
+  if (s->drained_hook && c->state == WEFT__SP_OPEN) s->drained_hook(c, s->drained_user);
   if (c->above_hwm && c->state == WEFT__SP_OPEN && conn->tran->conn.queued(conn, NULL) < s->hwm) {
     c->above_hwm = 0;
     if (s->ev.drain) s->ev.drain(c, s->ev_user);

@@ -43,7 +43,9 @@ void weft__loop_flush_if_last(weft_loop *loop, weft__flushable *f) {
 static void flush_all(weft_loop *loop) {
   while (loop->dirty != &loop->dirty_end)
     flush_head(loop);
-  if (loop->idle_active) {
+  /* Deferred work (a resumed stream) runs at the check phase: keep the
+   * poll from blocking until then. */
+  if (loop->idle_active && !loop->n_deferred) {
     uv_idle_stop(&loop->idle);
     loop->idle_active = 0;
   }

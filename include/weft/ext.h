@@ -188,12 +188,16 @@ WEFT_EXTERN int weft_emitter_route(weft_emitter *em, const weft_route *r);
 
 /* Binary streams a peer opens (fast-tcp's stream(event, info, ack) over
  * tcp:// and ipc://; the reserved events "weft::stream", "weft::chunk",
- * "weft::chunk_end" on any transport). Server side, receiving only (for
- * now). Flow control is the connection's: pausing a stream stops reading
- * its spark (the peer's writes wait on TCP's window, memory stays bounded);
- * resuming it reads again. A chunk for a stream never opened, an id opened
- * twice, or more than 64 open streams on one connection close that
- * connection (1008) with an error event of kind "stream". */
+ * "weft::chunk_end" on any transport), on a server or a client. Flow
+ * control is the connection's: pausing a stream stops reading its spark
+ * or its client's connection (the peer's writes wait on TCP's window, then
+ * on their credit: see weft_ostream_write; memory stays bounded); resuming
+ * it reads again. Pausing stops every stream of that connection (one
+ * socket); a paused ws:// client does not read the server's pings either.
+ * A chunk for a stream never opened, an id opened twice, a routed stream
+ * open (weft does not route streams), or more than 64 open streams on one
+ * connection close that connection (1008) with an error event of kind
+ * "stream" (a client then reconnects as after any close). */
 typedef struct weft_stream weft_stream;
 typedef struct weft_streams weft_streams;
 typedef struct weft_stream_events {
@@ -207,7 +211,8 @@ typedef struct weft_stream_events {
 /* A peer opened a stream: its event name, its info (null when none), and a
  * reply when the sender asked for an ack (answer it as any event's, when
  * the application wants: at the end, typically). Chunks before
- * weft_stream_set_events() are dropped. */
+ * weft_stream_set_events() are dropped. `st` lives until its end event
+ * returns. */
 typedef void (*weft_stream_open_cb)(weft_stream *st, const char *event, const weft_value *info,
                                     weft_reply *reply, void *user);
 /* Turns streams on for a server (before it listens; the emitter must be
@@ -215,27 +220,85 @@ typedef void (*weft_stream_open_cb)(weft_stream *st, const char *event, const we
  * WEFT_ENOMEM, WEFT_EEXIST, WEFT_ESTATE (listening). */
 WEFT_EXTERN int weft_streams_server(weft_server *server, weft_stream_open_cb cb, void *user,
                                     void (*free_user)(void *user));
+/* The same for a client, before it opens (its emitter attached): streams
+ * the server (or, routed by it, another client) opens arrive at cb, and
+ * the client may open its own (weft_ostream_open_client). `free_user`
+ * runs when the client is freed. Errors: WEFT_EINVAL (NULL), WEFT_ENOMEM,
+ * WEFT_EEXIST, WEFT_ESTATE (opened already), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_streams_client(weft_client *client, weft_stream_open_cb cb, void *user,
+                                    void (*free_user)(void *user));
+/* The credit of a client's writers: the bytes its connection may hold
+ * queued before weft_ostream_write stops taking chunks (1 MiB by default;
+ * a server's writers use its high-water mark). Errors: WEFT_EINVAL (NULL,
+ * 0, streams not on). */
+WEFT_EXTERN int weft_streams_client_window(weft_client *client, size_t bytes);
 /* The events of a stream (copied). Errors: WEFT_EINVAL (NULL, a bad size). */
 WEFT_EXTERN int weft_stream_set_events(weft_stream *st, const weft_stream_events *events,
                                        void *user);
+/* The spark a stream came from (NULL on a client), or the client it came
+ * to (NULL on a server). */
 WEFT_EXTERN weft_spark *weft_stream_spark(const weft_stream *st);
+WEFT_EXTERN weft_client *weft_stream_client(const weft_stream *st);
 /* Stop and resume reading the stream's connection. Errors: WEFT_EINVAL,
  * WEFT_ECLOSED. */
 WEFT_EXTERN int weft_stream_pause(weft_stream *st);
 WEFT_EXTERN int weft_stream_resume(weft_stream *st);
 
-/* A stream the server opens to a spark (fast-tcp's stream towards a peer:
- * its event, info and, with cb, an ack the peer answers when it wants).
- * Needs weft_streams_server() and the emitter. write sends one chunk and
- * returns as weft_spark_write (1: above the high-water mark; wait for the
- * server's drain event); end sends the end and frees the stream whatever
- * it returns. Errors: WEFT_EINVAL (NULL, an invalid or reserved event
- * name, no streams or emitter on the server, an empty chunk),
- * WEFT_ECLOSED, WEFT_ENOMEM, WEFT_ENOBUFS. */
+/* A stream this side opens: from a server to a spark (needs
+ * weft_streams_server() and the emitter), or from a client to its server
+ * (needs weft_streams_client() and the client's emitter; the client must
+ * be open: a stream does not outlive its connection). Its event, info
+ * (borrowed; NULL for none) and, with cb, an ack the peer answers when it
+ * wants (the ack's id is the stream's, as fast-tcp requires; cb runs once,
+ * never from inside this call, as weft_emitter_emit's, but without a
+ * timeout: the peer answers at the end, however long the stream takes;
+ * the connection's loss settles it with WEFT_ECLOSED). A client may
+ * target it instead (fast-tcp's routed streams: to socket ids, rooms or
+ * everyone but itself, served by a fast-tcp server; no ack then: cb must
+ * be NULL; a weft server refuses them). *out is the application's until
+ * weft_ostream_end(), which frees it whatever happens to the connection
+ * (end streams before freeing their server or client; after that end only
+ * frees). Returns 0 or 1 as weft_spark_write, or WEFT_EINVAL (NULL, an
+ * invalid or reserved event name, streams or emitter missing, cb with a
+ * target, a target without exactly one of broadcast/rooms/ids or with a
+ * name that is invalid or holds ',' or '|'), WEFT_ESTATE (a client not
+ * open), WEFT_ECLOSED, WEFT_ENOMEM, WEFT_ENOBUFS (queue full). */
 typedef struct weft_ostream weft_ostream;
+typedef struct weft_stream_to {
+  size_t size; /* sizeof(weft_stream_to) */
+  int broadcast;
+  const char *const *rooms;
+  size_t n_rooms;
+  const char *const *ids;
+  size_t n_ids;
+} weft_stream_to;
 WEFT_EXTERN int weft_ostream_open(weft_spark *spark, const char *event, const weft_value *info,
                                   weft_ack_cb cb, void *user, weft_ostream **out);
+WEFT_EXTERN int weft_ostream_open_client(weft_client *client, const char *event,
+                                         const weft_value *info, const weft_stream_to *to,
+                                         weft_ack_cb cb, void *user, weft_ostream **out);
+/* Sends one chunk (copied; not empty), under credit: a writer may have up
+ * to its window queued on its connection (the server's high-water mark;
+ * a client's weft_streams_client_window). With credit left the chunk is
+ * queued and it returns 0, or 1 when the window is now used up; without
+ * credit nothing is queued and it returns WEFT_ENOBUFS. Either way, after
+ * 1 or WEFT_ENOBUFS the drain callback runs once the queue is below the
+ * window again. So a writer holds at most window + one chunk (+ its
+ * frame) in memory whatever the reader does: a reader that pauses stops
+ * reading, the kernel's buffers fill and the queue stops shrinking.
+ * Errors: WEFT_EINVAL (NULL, empty), WEFT_ECLOSED (the connection went),
+ * WEFT_ENOBUFS, encoding and queue errors as weft_spark_write. */
 WEFT_EXTERN int weft_ostream_write(weft_ostream *st, const void *p, size_t len);
+/* The drain callback (NULL: none); it may write, end this stream or
+ * others. Errors: WEFT_EINVAL (NULL stream). */
+WEFT_EXTERN int weft_ostream_set_drain(weft_ostream *st, void (*cb)(weft_ostream *st, void *user),
+                                       void *user);
+/* Bytes queued on the stream's connection and not yet handed to the
+ * kernel (0 once it went): what the credit is counted against. */
+WEFT_EXTERN size_t weft_ostream_pending(const weft_ostream *st);
+/* Sends the end and frees the stream, whatever it returns: 0, or
+ * WEFT_EINVAL (NULL), WEFT_ECLOSED (the connection went; nothing sent),
+ * a queue error (the end could not be queued). */
 WEFT_EXTERN int weft_ostream_end(weft_ostream *st);
 
 /* Answers an event. `value`/`reason` are borrowed (NULL: null, or the

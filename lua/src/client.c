@@ -242,6 +242,18 @@ static int l_close(lua_State *L) {
 
 const luaL_Reg weft__lclient_funcs[] = {{"client_new", l_client_new}, {NULL, NULL}};
 
+/* client:_psk(key) --> client, or nil, message, name: the pre-shared key a
+ * tcp:// or ipc:// server asks for (before opening). */
+static int l_psk(lua_State *L) {
+  weft__lowner *o = check_client(L);
+  size_t n;
+  const char *key = luaL_checklstring(L, 2, &n);
+  int rc = weft_client_set_psk(o->c, key, n);
+  if (rc != 0) return weft__lfail(L, rc, "psk");
+  lua_settop(L, 1);
+  return 1;
+}
+
 const luaL_Reg weft__lclient_methods[] = {{"_on", l_on},
                                           {"open", l_open},
                                           {"write", l_write},
@@ -252,4 +264,5 @@ const luaL_Reg weft__lclient_methods[] = {{"_on", l_on},
                                           {"set_online", l_set_online},
                                           {"close", l_close},
                                           {"recovered", l_recovered},
+                                          {"_psk", l_psk},
                                           {NULL, NULL}};

@@ -357,6 +357,18 @@ static int l_handler_errors(lua_State *L) {
   return 1;
 }
 
+/* server:_psk(key) --> server, or nil, message, name: the pre-shared key
+ * tcp:// and ipc:// clients must prove (before listening). */
+static int l_psk(lua_State *L) {
+  weft__lowner *o = check_server(L);
+  size_t n;
+  const char *key = luaL_checklstring(L, 2, &n);
+  int rc = weft_server_set_psk(o->s, key, n);
+  if (rc != 0) return weft__lfail(L, rc, "psk");
+  lua_settop(L, 1);
+  return 1;
+}
+
 /* server:close([{ reconnect = bool, timeout = ms }]) --> true */
 static int l_close(lua_State *L) {
   weft__lowner *o = check_server(L);
@@ -387,6 +399,7 @@ const luaL_Reg weft__lserver_methods[] = {{"_on", l_on},
                                           {"_send", l_send},
                                           {"_send_event", l_send_event},
                                           {"_handler_errors", l_handler_errors},
+                                          {"_psk", l_psk},
                                           {"listen", l_listen},
                                           {"write", l_write},
                                           {"write_raw", l_write_raw},

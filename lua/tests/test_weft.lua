@@ -758,6 +758,29 @@ test("fast-tcp: a Lua client against npm fast-tcp 3.3.2's server, plain messages
   assert(ok, err)
 end)
 
+test("fast-tcp: psk: the right key is served, a wrong one refused (401) and nothing delivered", function()
+  local path = os.tmpname()
+  os.remove(path)
+  local url = "ipc://" .. path .. ".sock"
+  local got = {}
+  local srv = assert(weft.server { url = url, psk = ("k"):rep(32) })
+  srv:on("connection", function(spark) spark:on("data", function(m) got[#got + 1] = m; spark:write(m) end) end)
+  eq(echo_once(url, { n = 1 }, { psk = ("k"):rep(32) }).n, 1, "the right key")
+  local c = assert(weft.client { url = url, psk = ("x"):rep(32) })
+  local errs = {}
+  c:on("error", function(e) errs[#errs + 1] = e end)
+  c:write({ n = 2 })
+  wait(function() return #errs > 0 end, 5000, "the refusal")
+  eq(errs[1].status, 401, "refused with 401")
+  c:close()
+  local v, msg = weft.server { url = "tcp://127.0.0.1:0", psk = ("k"):rep(257) }
+  eq(v, nil, "a key too long")
+  assert(msg, "a message")
+  eq(#got, 1, "only the right key's message delivered")
+  srv:close()
+  settle()
+end)
+
 -- The game loop ------------------------------------------------------------------------------
 
 test("game loop: 100 clients x 60 ticks, every state in order, every input applied", function()

@@ -18,6 +18,10 @@ local function new(opts)
   local ok, host
   host, msg, name = options.apply(c, "client", opts, 3)
   ok = host
+  if ok and host.psk ~= nil then
+    if type(host.psk) ~= "string" then error("bad option 'psk' (a string expected)", 2) end
+    ok, msg, name = c:_psk(host.psk)
+  end
   if ok and host.plugins ~= nil then ok, msg, name = events.use(c, "client", host.plugins, 3) end
   if ok then
     c:_channels() -- the peer's channels to the "channel" event (when channels are on)

@@ -24,12 +24,14 @@ M.HOST = {
     { "plugins", "list", "{}", "plugin tables, in order: see Plugins and transforms" },
     { "handler_errors", "string", '"raise"',
       '"raise": poll() raises a handler\'s error; "close": the spark closes (1011) and its error event says why' },
+    { "psk", "string", "nil", "a pre-shared key tcp:// and ipc:// clients must prove (weft's HMAC-SHA256 handshake)" },
   },
   client = {
     { "url", "string", "required", "ws://, wss://, ws+unix:// (the path is the server's pathname)" },
     { "reconnect", "table", "nil", "{ min =, max =, retries =, factor = }: reconnect_min, reconnect_max, retries, factor" },
     { "manual", "boolean", "false", "true: connect only on client:open()" },
     { "plugins", "list", "{}", "plugin tables, in order: see Plugins and transforms" },
+    { "psk", "string", "nil", "the pre-shared key a tcp:// or ipc:// server asks for (a wrong one: error, status 401)" },
   },
 }
 local HOST = { server = {}, client = {} }

@@ -41,6 +41,11 @@ local function host_options(srv, host)
       if not ok then return nil, msg, ename end
     end
   end
+  if host.psk ~= nil then
+    if type(host.psk) ~= "string" then error("bad option 'psk' (a string expected)", 3) end
+    local ok, msg, ename = srv:_psk(host.psk)
+    if not ok then return nil, msg, ename end
+  end
   if host.plugins ~= nil then
     local ok, msg, ename = events.use(srv, "server", host.plugins, 4)
     if not ok then return nil, msg, ename end

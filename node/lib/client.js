@@ -118,6 +118,9 @@ class Client extends Duplex {
       if (parserObj) parsers.attach(this, ext, parserObj);
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      if (options.psk !== undefined) check(binding.setPsk(ext, Buffer.from(options.psk)), 'psk');
+      if (options.streams && !this._ext.emitter) throw new WeftError('option streams needs emitter: true', 'EINVAL');
+      if (options.streams) this._streams = check(binding.streamsListen(ext), 'streams') === 0;
       check(binding.transformsAttach(ext), 'transforms');
       const t = this._transforms;
       if (t.incoming.length || t.outgoing.length) binding.transformCounts(ext, t.incoming.length, 0);

@@ -18,7 +18,7 @@ const { Client } = require('./client');
 // event. The core already refuses Primus's list (docs/extensions.md).
 const LOCAL_EVENTS = new Set([
   'open', 'data', 'end', 'error', 'close', 'drain', 'finish', 'prefinish', 'pipe', 'unpipe',
-  'readable', 'pause', 'resume', 'newListener', 'removeListener', 'destroy', 'channel', '*',
+  'readable', 'pause', 'resume', 'newListener', 'removeListener', 'destroy', 'channel', 'stream', '*',
   'reconnect', 'reconnect scheduled', 'reconnected', 'reconnect failed', 'reconnect timeout', 'timeout', 'online',
   'offline', 'connection', 'disconnection', 'log', 'pong', 'initialised', 'reconnecting'
 ]);
@@ -378,6 +378,22 @@ Object.assign(Server.prototype, {
     this._roomsPolicy = fn;
     check(binding.roomsPolicy(this[kExt], !!fn), 'roomsPolicy');
     return this;
+  },
+
+  /**
+   * The server's say on routes clients ask for (fast-tcp's broadcast, to
+   * rooms, to socket ids; served by default): fn(spark, route) with route
+   * { event, args, broadcast, rooms, sockets, withSender } returns false to
+   * refuse (the sender's ack is rejected, nothing is sent), an object to
+   * change broadcast / withSender, anything else to serve it as asked.
+   * Synchronous. null serves every route again.
+   */
+  routePolicy(fn) {
+    if (fn !== null && typeof fn !== 'function') throw new TypeError('routePolicy expects a function or null');
+    if (!this._ext.emitter) throw new WeftError('routes need the emitter (option emitter: true)', 'ESTATE');
+    this._routePolicy = fn;
+    check(binding.routePolicy(this[kExt], !!fn), 'routePolicy');
+    return this;
   }
 });
 
@@ -556,6 +572,22 @@ Client.prototype.channel = function channel(name) {
   return openChannel(this, name, null);
 };
 
+/**
+ * Asks the server to route an event (fast-tcp's {broadcast}, {rooms},
+ * {sockets}; over tcp:// its own messages): to = { broadcast: true } |
+ * { rooms: [..] } | { sockets: [ids] }, with withSender: true to include
+ * this client. Returns true, or false above the queue's mark.
+ */
+Client.prototype.route = function route(event, args, to) {
+  if (!this._ext.emitter) throw new WeftError('routes need the emitter (option emitter: true)', 'ESTATE');
+  checkEvent(event);
+  if (!Array.isArray(args)) throw new TypeError('args must be an array');
+  if (to === null || typeof to !== 'object') throw new TypeError('to must be { broadcast } | { rooms } | { sockets }');
+  const rc = check(binding.clientRoute(this[kExt], event, args, to.broadcast === true, to.rooms || [],
+    to.sockets || [], to.withSender === true), 'route');
+  return rc === 0;
+};
+
 // The peer opened a channel (this = server or client): refused (ended) when
 // nobody listens for 'channel'.
 function onChannelOpen(ext, name, spark) {
@@ -568,6 +600,18 @@ function onChannelOpen(ext, name, spark) {
   owner._channels.set(name, ch);
   ch._native('open', { owner: this, spark });
   return ch;
+}
+
+function onRoute(spark, route) {
+  const fn = this._routePolicy;
+  if (!fn) return true;
+  try {
+    const r = fn.call(this, spark, route);
+    return r === false || (r !== null && typeof r === 'object') ? r : true;
+  } catch (e) {
+    handlerError(this, spark, e);
+    return false;
+  }
 }
 
 function onPolicy(spark, room, join) {
@@ -585,11 +629,15 @@ module.exports = {
   Channel,
   Target,
   LOCAL_EVENTS,
+  newToken,
+  forgetToken: (token) => pending.delete(token),
+  makeReply,
   dispatchers: {
     event: onEvent,
     ack: onAck,
     channel(what, value) { this._native(what, value); },
     channelOpen: onChannelOpen,
-    policy: onPolicy
+    policy: onPolicy,
+    route: onRoute
   }
 };

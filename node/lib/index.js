@@ -16,6 +16,7 @@ const { Spark } = require('./spark');
 const { Server, createServer, onAuthorize } = require('./server');
 const { Client, connect, createSocket } = require('./client');
 const ext = require('./ext');
+const streams = require('./streams');
 const log = require('./log');
 
 // Primus's asyncemit for 'connection': a listener taking (spark, next) is
@@ -67,6 +68,7 @@ function connectionInOrder(server, spark, listeners) {
 binding.setup({
   ...ext.dispatchers,
   ...require('./parsers').dispatchers,
+  ...streams.dispatchers,
   spark(handle, id) { return new (this.Spark || Spark)(this, handle, id); },
   connection(spark) {
     this._sparks.set(spark.id, spark);
@@ -165,6 +167,8 @@ function decode(parser, data) { return binding.decode(parser, data); }
 // loader finds every name (`import { connect } from 'weft'`): it reads the
 // object literal and stops at the first other value.
 const Channel = ext.Channel;
+const IncomingStream = streams.IncomingStream;
+const OutgoingStream = streams.OutgoingStream;
 const version = binding.version;
 // The module is the Server class, as Primus's is (`new Primus(server,
 // options)`), with every name on it too; written as `module.exports.NAME =`
@@ -174,6 +178,8 @@ module.exports.Server = Server;
 module.exports.Spark = Spark;
 module.exports.Client = Client;
 module.exports.Channel = Channel;
+module.exports.IncomingStream = IncomingStream;
+module.exports.OutgoingStream = OutgoingStream;
 module.exports.Socket = Client;
 module.exports.WeftError = WeftError;
 module.exports.createServer = createServer;

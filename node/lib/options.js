@@ -118,6 +118,15 @@ const HOST = {
       }
     },
     plugin: { ts: 'Record<string, Plugin>', doc: 'Plugins to register, by name (as use()).' },
+    streams: {
+      ts: 'boolean',
+      doc: 'Binary streams (fast-tcp\'s stream(event, info, ack); needs `emitter`): \'stream\' events with a Readable, ' +
+        'spark.stream() a Writable. Writes wait while the connection holds highWaterMark bytes.'
+    },
+    psk: {
+      ts: 'string | Buffer',
+      doc: 'A pre-shared key tcp:// and ipc:// clients must prove (weft\'s HMAC-SHA256 handshake, docs/fasttcp.md); 1 to 256 bytes.'
+    },
     idGenerator: {
       ts: '(this: Server) => string',
       doc: 'Spark ids: a function returning a string of 1 to 62 bytes not taken by an open spark; anything else ' +
@@ -150,6 +159,15 @@ const HOST = {
       }
     },
     manual: { ts: 'boolean', doc: 'Do not connect until open() is called.' },
+    streams: {
+      ts: 'boolean',
+      doc: 'Binary streams (fast-tcp\'s stream(event, info, ack); needs `emitter`): \'stream\' events with a Readable, ' +
+        'client.stream() a Writable. Writes wait while the connection holds 1 MiB.'
+    },
+    psk: {
+      ts: 'string | Buffer',
+      doc: 'The pre-shared key a tcp:// or ipc:// server asks for; a wrong one ends in an \'error\' (status 401), no reconnect.'
+    },
     websockets: {
       ts: 'boolean',
       doc: 'Primus\'s: false avoids WebSocket (engine.io polls only, transports "polling").',

@@ -7,7 +7,7 @@
 const { EventEmitter } = require('node:events');
 const util = require('node:util');
 const binding = require('./binding');
-const { ECLOSED, ESTATE, check, handlerError, HANDLER_ERRORS } = require('./errors');
+const { WeftError, ECLOSED, ESTATE, check, handlerError, HANDLER_ERRORS } = require('./errors');
 const { checkServer, applyServer } = require('./options');
 const { kExt, mixin } = require('./transforms');
 const log = require('./log');
@@ -134,6 +134,9 @@ class Server extends EventEmitter {
       }
       if (this._ext.emitter) check(binding.emitterListen(ext), 'emitter');
       if (this._ext.channels) check(binding.channelsListen(ext), 'channels');
+      if (options.psk !== undefined) check(binding.setPsk(ext, Buffer.from(options.psk)), 'psk');
+      if (options.streams && !this._ext.emitter) throw new WeftError('option streams needs emitter: true', 'EINVAL');
+      if (options.streams) this._streams = check(binding.streamsListen(ext), 'streams') === 0;
       check(binding.transformsAttach(ext), 'transforms');
       if (options.idGenerator) check(binding.serverHook(ext, HOOK_ID, true), 'idGenerator');
       if (http) {

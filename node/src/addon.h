@@ -54,6 +54,9 @@ enum {
   CB_TRANSFORM,     /* this=spark|client (direction, value) -> [value] | false */
   CB_ID,            /* this=server () -> string */
   CB_PARSER,        /* this=server|client (encode, value|bytes) -> [result] | Error */
+  CB_STREAM,        /* this=IStream|OStream (what, Buffer|aborted) */
+  CB_STREAM_OPEN,   /* this=server|client (stExt, event, info, replyExt|undefined, spark|null) */
+  CB_ROUTE,         /* this=server (spark, route) -> false | true | {broadcast, withSender} */
   CB_COUNT
 };
 
@@ -65,7 +68,9 @@ enum {
   WEFT__N_CLIENT,
   WEFT__N_AUTH,
   WEFT__N_REPLY,
-  WEFT__N_CHANNEL
+  WEFT__N_CHANNEL,
+  WEFT__N_STREAM,
+  WEFT__N_OSTREAM
 };
 
 typedef struct weft__addon weft__addon;
@@ -191,6 +196,7 @@ int weft__node_define_rooms(napi_env env, napi_value exports);
 int weft__node_define_channel(napi_env env, napi_value exports);
 int weft__node_define_log(napi_env env, napi_value exports);
 int weft__node_define_parser(napi_env env, napi_value exports);
+int weft__node_define_stream(napi_env env, napi_value exports);
 #define WEFT__NODE_FN(n, f)                                                                        \
   { n, NULL, f, NULL, NULL, NULL, napi_default, NULL }
 
@@ -199,5 +205,22 @@ int weft__node_define_parser(napi_env env, napi_value exports);
 void weft__node_spark_events(weft_server_events *ev);
 /* spark.c: the JS Spark of a core spark, or NULL. */
 napi_value weft__node_spark_obj(napi_env env, weft_spark *spark);
+/* emitter.c: a reply handed to JavaScript (an external answered through
+ * replyAnswer; dropped when collected unanswered), or NULL (the caller
+ * still owns r). */
+napi_value weft__node_reply_ext(napi_env env, weft__nclosable *owner, weft_reply *r);
+/* emitter.c: an ack on its way: JavaScript keeps the callback under
+ * `token` (NULL for a token < 0: no ack wanted); weft__node_on_ack is its
+ * weft_ack_cb and frees it. */
+typedef struct weft__nack {
+  weft__addon *a;
+  double token;
+  weft_server *srv; /* owner of the emitter (a reply the answer carries is theirs) */
+  weft_client *cli;
+} weft__nack;
+weft__nack *weft__node_new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli);
+/* stream.c: the strings of an array value (borrowed from it), at most cap. */
+size_t weft__node_strs(const weft_value *list, const char **out, size_t cap);
+void weft__node_on_ack(const weft_ack *ack, void *user);
 
 #endif /* WEFT_NODE_ADDON_H */

@@ -57,6 +57,11 @@ static napi_value make_reply(napi_env env, weft_server *srv, weft_client *cli, w
   return out;
 }
 
+napi_value weft__node_reply_ext(napi_env env, weft__nclosable *owner, weft_reply *r) {
+  return make_reply(env, owner->kind == WEFT__N_SERVER ? owner->handle : NULL,
+                    owner->kind == WEFT__N_CLIENT ? owner->handle : NULL, r);
+}
+
 /* A remote event: this = the Spark (servers) or the Client. */
 static void on_event(const weft_event *ev, void *user) {
   weft__nclosable *owner = user;
@@ -87,8 +92,9 @@ fail:
 }
 
 typedef struct weft__nack weft__nack;
-static weft__nack *new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli);
-static void on_ack(const weft_ack *ack, void *user);
+static weft__nack *weft__node_new_ack(napi_env env, napi_value token, weft_server *srv,
+                                      weft_client *cli);
+static void weft__node_on_ack(const weft_ack *ack, void *user);
 
 /* replyAnswer(replyExt, ok, value, token) -> 0 | -code (ECLOSED: answered
  * before, or the owner closed). token >= 0: the answer carries the callback
@@ -107,8 +113,8 @@ static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
   if (t != napi_undefined && !(v = weft__node_from_js(env, argv[2]))) return NULL;
   weft_reply *r = nr->r;
   nr->r = NULL;
-  weft__nack *k = ok ? new_ack(env, argv[3], nr->srv, nr->cli) : NULL;
-  int rc = k    ? weft_reply_resolve_cb(r, v, WEFT_EMIT_DEFAULT_TIMEOUT, on_ack, k)
+  weft__nack *k = ok ? weft__node_new_ack(env, argv[3], nr->srv, nr->cli) : NULL;
+  int rc = k    ? weft_reply_resolve_cb(r, v, WEFT_EMIT_DEFAULT_TIMEOUT, weft__node_on_ack, k)
            : ok ? weft_reply_resolve(r, v)
                 : weft_reply_reject(r, v);
   if (k && rc != 0) free(k); /* not sent: the callback never runs */
@@ -118,16 +124,8 @@ static napi_value js_reply_answer(napi_env env, napi_callback_info info) {
 
 /* ---- acks ---- */
 
-/* An ack on its way: JavaScript keeps the callback under `token`; srv or
- * cli owns the emitter (a reply the answer carries is theirs). */
-struct weft__nack {
-  weft__addon *a;
-  double token;
-  weft_server *srv;
-  weft_client *cli;
-};
-
-static void on_ack(const weft_ack *ack, void *user) {
+/* An ack on its way (addon.h): a reply the answer carries is srv's or cli's. */
+void weft__node_on_ack(const weft_ack *ack, void *user) {
   weft__nack *k = user;
   weft__addon *a = k->a;
   napi_env env = a->env;
@@ -154,7 +152,7 @@ static void on_ack(const weft_ack *ack, void *user) {
   free(k);
 }
 
-static weft__nack *new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli) {
+weft__nack *weft__node_new_ack(napi_env env, napi_value token, weft_server *srv, weft_client *cli) {
   double t = -1;
   napi_get_value_double(env, token, &t);
   if (!(t >= 0)) return NULL;
@@ -209,11 +207,11 @@ static napi_value js_emit(napi_env env, napi_callback_info info) {
   napi_get_value_double(env, argv[3], &timeout);
   void *ext = NULL;
   napi_get_value_external(env, argv[0], &ext);
-  weft__nack *k = new_ack(env, argv[4], to ? ((weft__nspark *)ext)->srv : NULL,
-                          to ? NULL : ((weft__nclient *)ext)->c);
+  weft__nack *k = weft__node_new_ack(env, argv[4], to ? ((weft__nspark *)ext)->srv : NULL,
+                                     to ? NULL : ((weft__nclient *)ext)->c);
   uint32_t tmo =
       timeout >= 0 && timeout <= 4294967294.0 ? (uint32_t)timeout : WEFT_EMIT_DEFAULT_TIMEOUT;
-  int rc = weft_emitter_emit(em, to, event, args, tmo, k ? on_ack : NULL, k);
+  int rc = weft_emitter_emit(em, to, event, args, tmo, k ? weft__node_on_ack : NULL, k);
   if (rc < 0) free(k);
   free(event);
   weft_value_free(args);
@@ -232,9 +230,9 @@ static napi_value js_client_room(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &join);
   char *room = weft__node_string(env, argv[2], NULL);
   if (!room) return weft__node_throw_type(env, "room must be a string");
-  weft__nack *k = new_ack(env, argv[3], NULL, nc->c);
-  int rc = join ? weft_emitter_join(em, room, k ? on_ack : NULL, k)
-                : weft_emitter_leave(em, room, k ? on_ack : NULL, k);
+  weft__nack *k = weft__node_new_ack(env, argv[3], NULL, nc->c);
+  int rc = join ? weft_emitter_join(em, room, k ? weft__node_on_ack : NULL, k)
+                : weft_emitter_leave(em, room, k ? weft__node_on_ack : NULL, k);
   if (rc < 0) free(k);
   free(room);
   return weft__node_int(env, rc);

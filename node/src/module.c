@@ -245,9 +245,10 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
 /* setup({spark, connection, ...}): the dispatchers. */
 static napi_value js_setup(napi_env env, napi_callback_info info) {
   static const char *const names[CB_COUNT] = {
-      "spark",     "connection", "disconnection", "data",  "drain", "error",   "close",
-      "authorize", "client",     "clientData",    "event", "ack",   "channel", "channelOpen",
-      "policy",    "log",        "transform",     "id",    "parser"};
+      "spark",   "connection",  "disconnection", "data",       "drain",     "error",
+      "close",   "authorize",   "client",        "clientData", "event",     "ack",
+      "channel", "channelOpen", "policy",        "log",        "transform", "id",
+      "parser",  "stream",      "streamOpen",    "route"};
   napi_value argv[1];
   weft__addon *a = weft__node_addon(env);
   if (weft__node_args(env, info, 1, argv) != 0 || !a) return NULL;
@@ -441,7 +442,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       weft__node_define_spark(env, exports) || weft__node_define_client(env, exports) ||
       weft__node_define_transform(env, exports) || weft__node_define_parser(env, exports) ||
       weft__node_define_emitter(env, exports) || weft__node_define_rooms(env, exports) ||
-      weft__node_define_channel(env, exports) || weft__node_define_log(env, exports))
+      weft__node_define_channel(env, exports) || weft__node_define_stream(env, exports) ||
+      weft__node_define_log(env, exports))
     return NULL;
   if (napi_create_string_utf8(env, weft_version_string(), NAPI_AUTO_LENGTH, &v) == napi_ok)
     napi_set_named_property(env, exports, "version", v);

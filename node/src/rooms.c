@@ -116,6 +116,112 @@ static int policy_cb(weft_spark *spark, const char *room, int join, void *user) 
   return yes ? 0 : WEFT_EUNAUTHORIZED;
 }
 
+/* An array of C strings as a JS array of strings. */
+static napi_value str_array(napi_env env, const char *const *v, size_t n) {
+  napi_value arr;
+  if (napi_create_array_with_length(env, n, &arr) != napi_ok) return NULL;
+  for (size_t i = 0; i < n; i++)
+    napi_set_element(env, arr, (uint32_t)i, weft__node_str(env, v[i]));
+  return arr;
+}
+
+static void set_bool(napi_env env, napi_value obj, const char *key, int v) {
+  napi_value b;
+  napi_get_boolean(env, v != 0, &b);
+  napi_set_named_property(env, obj, key, b);
+}
+
+/* The route policy: this = the server, (spark, {event, args, broadcast,
+ * rooms, sockets, withSender}) -> false refuses; an object may set
+ * broadcast and withSender; anything else serves the route as asked. */
+static int route_cb(weft_spark *spark, weft_route *r, void *user) {
+  weft__nserver *s = user;
+  weft__addon *a = s->base.a;
+  napi_env env = a->env;
+  napi_handle_scope scope;
+  napi_value argv[2], res, v;
+  napi_valuetype t;
+  int rc = WEFT_EUNAUTHORIZED;
+  if (a->teardown || napi_open_handle_scope(env, &scope) != napi_ok) return rc;
+  argv[0] = weft__node_spark_obj(env, spark);
+  if (!argv[0] || napi_create_object(env, &argv[1]) != napi_ok) goto out;
+  napi_set_named_property(env, argv[1], "event", weft__node_str(env, r->event));
+  v = r->args ? weft__node_to_js(env, r->args) : NULL;
+  if (v) napi_set_named_property(env, argv[1], "args", v);
+  set_bool(env, argv[1], "broadcast", r->broadcast);
+  set_bool(env, argv[1], "withSender", r->with_sender);
+  if ((v = str_array(env, r->rooms, r->n_rooms))) napi_set_named_property(env, argv[1], "rooms", v);
+  if ((v = str_array(env, r->ids, r->n_ids))) napi_set_named_property(env, argv[1], "sockets", v);
+  res = weft__node_call(a, CB_ROUTE, weft__node_deref(env, s->base.obj), 2, argv);
+  if (!res || napi_typeof(env, res, &t) != napi_ok) goto out;
+  if (t == napi_boolean) {
+    bool yes = false;
+    napi_get_value_bool(env, res, &yes);
+    rc = yes ? 0 : WEFT_EUNAUTHORIZED;
+  } else if (t == napi_object) {
+    bool b;
+    if (napi_get_named_property(env, res, "broadcast", &v) == napi_ok &&
+        napi_get_value_bool(env, v, &b) == napi_ok)
+      r->broadcast = b;
+    if (napi_get_named_property(env, res, "withSender", &v) == napi_ok &&
+        napi_get_value_bool(env, v, &b) == napi_ok)
+      r->with_sender = b;
+    rc = 0;
+  } else {
+    rc = t == napi_undefined ? 0 : WEFT_EUNAUTHORIZED;
+  }
+out:
+  napi_close_handle_scope(env, scope);
+  return rc;
+}
+
+/* routePolicy(serverExt, on) -> 0 | -code */
+static napi_value js_route_policy(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  bool on = false;
+  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
+  weft__nserver *s = weft__node_unwrap(env, argv[0], WEFT__N_SERVER);
+  if (!s) return NULL;
+  weft_emitter *em = weft_emitter_of_server(s->srv);
+  if (!em) return weft__node_int(env, WEFT_ESTATE);
+  napi_get_value_bool(env, argv[1], &on);
+  return weft__node_int(env, weft_emitter_set_route_policy(em, on ? route_cb : NULL, s, NULL));
+}
+
+/* clientRoute(clientExt, event, args, broadcast, rooms, sockets, withSender)
+ * -> 0 | -code (rooms, sockets: arrays of strings). */
+static napi_value js_client_route(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  bool b = false, self = false;
+  if (weft__node_args(env, info, 7, argv) != 0) return NULL;
+  weft__nclient *nc = weft__node_unwrap(env, argv[0], WEFT__N_CLIENT);
+  if (!nc) return NULL;
+  weft_emitter *em = weft_emitter_of_client(nc->c);
+  if (!em) return weft__node_int(env, WEFT_ESTATE);
+  char *event = weft__node_string(env, argv[1], NULL);
+  if (!event) return weft__node_throw_type(env, "event must be a string");
+  weft_value *args = weft__node_from_js(env, argv[2]);
+  weft_value *rooms = args ? weft__node_from_js(env, argv[4]) : NULL;
+  weft_value *ids = rooms ? weft__node_from_js(env, argv[5]) : NULL;
+  int64_t rc = WEFT_ENOMEM;
+  if (ids) {
+    const char *rv[64], *iv[64];
+    napi_get_value_bool(env, argv[3], &b);
+    napi_get_value_bool(env, argv[6], &self);
+    weft_route r = {sizeof(r), event,
+                    args,      b,
+                    rv,        weft__node_strs(rooms, rv, 64),
+                    iv,        weft__node_strs(ids, iv, 64),
+                    self};
+    rc = weft_emitter_route(em, &r);
+  }
+  free(event);
+  weft_value_free(args);
+  weft_value_free(rooms);
+  weft_value_free(ids);
+  return ids ? weft__node_int(env, rc) : NULL;
+}
+
 /* roomsPolicy(serverExt, on) -> 0 | -code */
 static napi_value js_rooms_policy(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -186,6 +292,8 @@ int weft__node_define_rooms(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       WEFT__NODE_FN("roomsCall", js_rooms_call),
       WEFT__NODE_FN("roomsPolicy", js_rooms_policy),
+      WEFT__NODE_FN("routePolicy", js_route_policy),
+      WEFT__NODE_FN("clientRoute", js_client_route),
       WEFT__NODE_FN("roomsPresence", js_rooms_presence),
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok;

@@ -362,6 +362,22 @@ static napi_value js_server_metrics_text(napi_env env, napi_callback_info info) 
   return out;
 }
 
+/* setPsk(serverExt | clientExt, Buffer) -> 0 | -code: the pre-shared key
+ * of tcp:// and ipc:// (before listen / open). */
+static napi_value js_set_psk(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  void *key = NULL;
+  size_t len = 0;
+  if (weft__node_args(env, info, 2, argv) != 0) return NULL;
+  weft__nclosable *owner = weft__node_unwrap_any(env, argv[0]);
+  if (!owner) return NULL;
+  if (napi_get_buffer_info(env, argv[1], &key, &len) != napi_ok)
+    return weft__node_throw_type(env, "psk must be a Buffer or a string");
+  int rc = owner->kind == WEFT__N_SERVER ? weft_server_set_psk(owner->handle, key, len)
+                                         : weft_client_set_psk(owner->handle, key, len);
+  return weft__node_int(env, rc);
+}
+
 int weft__node_define_server(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       WEFT__NODE_FN("serverNew", js_server_new),
@@ -378,6 +394,7 @@ int weft__node_define_server(napi_env env, napi_value exports) {
       WEFT__NODE_FN("serverAddAsset", js_server_add_asset),
       WEFT__NODE_FN("serverMetrics", js_server_metrics),
       WEFT__NODE_FN("serverMetricsText", js_server_metrics_text),
+      WEFT__NODE_FN("setPsk", js_set_psk),
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok;
 }

@@ -73,3 +73,64 @@ test('the Node client against npm fast-tcp 3.3.2\'s server: an ack, a plain mess
   client.write({ plain: [1, 2] });
   assert.deepEqual(await withTimeout(back, 5000, 'plain echo'), { plain: [1, 2] });
 });
+
+test('psk: the right key is served; a wrong one is refused (401) and delivers nothing', async (t) => {
+  const u = `ipc://${path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'weft-node-psk-')), 's.sock')}`;
+  const server = new weft.Server({ listen: [u], emitter: true, psk: 'k'.repeat(32) });
+  t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+  const got = [];
+  server.on('connection', (spark) => spark.on('hi', (v, ack) => { got.push(v); ack(null, v + 1); }));
+  const good = weft.connect(server.url, { emitter: true, psk: Buffer.from('k'.repeat(32)), strategy: false });
+  good.on('error', () => {});
+  t.after(() => good.end());
+  await withTimeout(once(good, 'open'), 5000, 'open');
+  assert.equal(await good.request('hi', [1]), 2);
+  const bad = weft.connect(server.url, { emitter: true, psk: 'x'.repeat(32), strategy: false });
+  t.after(() => bad.end());
+  bad.send('hi', 7);
+  const err = await withTimeout(once(bad, 'error'), 5000, 'refused');
+  assert.match(String(err.message), /authentication failed|401/);
+  assert.deepEqual(got, [1]);
+  assert.throws(() => new weft.Server({ listen: ['tcp://127.0.0.1:0'], psk: 'k'.repeat(257) }), { code: 'EINVAL' });
+});
+
+test('routePolicy: refuses one route, rewrites another to reach its sender (npm fast-tcp clients)', async (t) => {
+  const server = new weft.Server({ listen: ['tcp://127.0.0.1:0'], emitter: true });
+  t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+  const seen = [];
+  server.routePolicy((spark, route) => {
+    seen.push([route.event, route.broadcast, route.withSender, route.args]);
+    if (route.event === 'secret') return false;
+    if (route.event === 'all-of-us') return { withSender: true };
+    return undefined;
+  });
+  assert.throws(() => server.routePolicy(5), TypeError);
+  const port = Number(server.url.split(':')[2]);
+  const got = { a: [], b: [] };
+  const socks = {};
+  for (const k of ['a', 'b']) {
+    const s = new ft.Socket({ host: '127.0.0.1', port, reconnect: false });
+    s.on('error', () => {});
+    t.after(() => s.destroy());
+    for (const ev of ['r', 'secret', 'all-of-us', 'last']) s.on(ev, (d) => got[k].push(`${ev}:${d}`));
+    socks[k] = s;
+    await withTimeout(new Promise((resolve) => s.once('connect', resolve)), 5000, 'connect');
+  }
+  const c = weft.connect(server.url, { emitter: true, strategy: false });
+  c.on('error', () => {});
+  t.after(() => c.end());
+  await withTimeout(once(c, 'open'), 5000, 'open');
+  assert.throws(() => c.route('x', [], null), TypeError);
+  assert.equal(c.route('r', [0], { sockets: [socks.b.id] }), true);
+  await withTimeout((async () => { while (!got.b.includes('r:0')) await new Promise((r) => setTimeout(r, 10)); })(), 5000, 'routed by the Node client');
+  got.b.length = 0;
+  seen.length = 0;
+  socks.a.emit('r', 1, { broadcast: true });
+  socks.a.emit('secret', 2, { broadcast: true });
+  socks.a.emit('all-of-us', 3, { broadcast: true });
+  socks.a.emit('last', 4, { broadcast: true });
+  await withTimeout((async () => { while (!got.b.includes('last:4')) await new Promise((r) => setTimeout(r, 10)); })(), 5000, 'b');
+  assert.deepEqual(got, { a: ['all-of-us:3'], b: ['r:1', 'all-of-us:3', 'last:4'] });
+  assert.deepEqual(seen.map((x) => x.slice(0, 3)), [['r', true, false], ['secret', true, false],
+    ['all-of-us', true, false], ['last', true, false]]);
+});

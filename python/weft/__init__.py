@@ -27,6 +27,7 @@ from .errors import *  # noqa: F403  (the weft.Error hierarchy: errors.__all__)
 from .ext import Answer, Broadcast, Carry, Channel, EventHandler, Reply
 from ._obs import Metrics, set_log_level
 from .server import DROP, AuthRequest, Plugin, Server, Spark, Value, serve, transformers
+from .streams import IncomingStream, OutgoingStream
 
 __version__: str = _ll.weft_version_string()  # the core's, from VERSION
 
@@ -44,6 +45,8 @@ __all__ = [
     "DROP",
     "Value",
     "Channel",
+    "IncomingStream",
+    "OutgoingStream",
     "Reply",
     "Answer",
     "Carry",

@@ -11,6 +11,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 from . import ext as _x
 from . import lowlevel as _ll
+from . import streams as _st
 from ._driver import Driver, emit, get_driver
 from .errors import (
     ClosedError,
@@ -89,6 +90,8 @@ class Client:
         self._replies: weakref.WeakSet[_x.Reply] = weakref.WeakSet()
         self._channels: dict[str, _x.Channel] = {}
         self._incoming_channels = _MessageQueue()
+        self._streams_on = False
+        self._incoming_streams = _MessageQueue()
         self._plugins: dict[str, Plugin] = {}
 
     def __repr__(self) -> str:
@@ -290,6 +293,43 @@ class Client:
     def _on_ext_error(self, spark: Any, code: int, kind: str, message: str) -> None:
         self._on_event("error", code, kind, message, 0, None)
 
+    def route(
+        self, event: str, *args: Value, broadcast: bool = False, rooms: Sequence[str] = (),
+        sockets: Sequence[str] = (), with_sender: bool = False,
+    ) -> None:
+        """Asks the server to route an event (fast-tcp's broadcast, to rooms,
+        to socket ids; over tcp:// its own messages): to everyone but this
+        client (broadcast), to the members of `rooms` and the sparks in
+        `sockets`; with_sender includes this client. The server's
+        route_policy decides. Needs the emitter."""
+        if self._ext is None or self._ptr is None:
+            raise StateError("routes need the emitter (emitter=True)", StateError.code)
+        check(_ll.pyweft_route(self._ext, event, list(args), int(broadcast), list(rooms),
+                               list(sockets), int(with_sender)), "route")
+        self._drv.kick()
+
+    def stream(
+        self, event: str, info: Value = None, *, ack: bool = False,
+        to: dict[str, Any] | None = None,
+    ) -> _st.OutgoingStream:
+        """Opens a binary stream to the server (needs streams=True and an
+        open connection): its event, info and, with ack=True, a future of
+        the server's answer (stream.ack). `to` routes it through a fast-tcp
+        server instead ({"sockets": [ids]}, {"rooms": [names]} or
+        {"broadcast": True}; no ack)."""
+        if not self._streams_on or self._ptr is None:
+            raise StateError("streams are not enabled (streams=True)", StateError.code)
+        return _st.open_stream(self._drv, self._ext, None, self._ptr, event, info, ack, to)
+
+    def streams(self) -> AsyncIterator[_st.IncomingStream]:
+        """Streams the server opens, as they open, until the client ends."""
+        return self._incoming_streams.items()
+
+    def _on_stream(self, spark: Any, ptr: Any, event: str, info: Any, cap: Any) -> _st.IncomingStream:
+        st = _st.IncomingStream(self._drv, ptr, event, info, None, cap)
+        self._incoming_streams.put(st)
+        return st
+
     def _on_channel(self, spark: Any, ptr: Any) -> _x.Channel:
         name = _ll.weft_channel_name(ptr) or ""
         ch = _x.Channel(self._drv, name, None, self._window)
@@ -408,6 +448,7 @@ class Client:
                     q.close()
                 self._queue.close()
                 self._incoming_channels.close()
+                self._incoming_streams.close()
                 # Free the C client outside of its own callback.
                 self._drv.aloop.call_soon(self._destroy)
 
@@ -481,6 +522,8 @@ async def connect(
     batching: int | None = None,
     compression: bool = False,
     manual: bool = False,
+    streams: bool = False,
+    psk: bytes | None = None,
     plugins: Sequence[Plugin] = (),
     transports: str | None = None,
     recovery: bool = False,
@@ -514,6 +557,9 @@ async def connect(
     its answer (10; 0: forever); batching: bytes per batch frame (weft
     servers only); recovery=True: resume the session (spark id, rooms,
     missed messages) on reconnects, with servers that have recovery on.
+    streams=True (with the emitter): binary streams (Client.stream,
+    Client.streams: weft.streams). psk: the pre-shared key a tcp:// or
+    ipc:// server asks for.
 
     compression: offer permessage-deflate. manual=True: nothing connects
     until client.open() (writes before it are queued and sent in order);
@@ -566,7 +612,11 @@ async def connect(
             if strategy is not None:
                 given["strategy"] = strategy if isinstance(strategy, str) else ",".join(strategy)
         _options.apply("client", ptr, given)
+        if psk is not None:
+            check(_ll.weft_client_set_psk(ptr, bytes(psk)), "psk")
         client._install_plugins(plugins)
+        if streams and not emitter:
+            raise ValueError("streams=True needs emitter=True")
         if emitter or channels:
             if channel_window is not None and not 1 <= channel_window <= 65536:
                 raise ValueError("channel_window must be 1..65536")
@@ -577,6 +627,9 @@ async def connect(
             client._ext = ext
             client._channels_on = channels
             client._window = channel_window or 64
+            if streams:
+                check(_ll.pyweft_streams_client(ptr, ext), "streams")
+                client._streams_on = True
             if emitter and ack_timeout is not None:
                 ms = _x.timeout_ms(ack_timeout)
                 check(_ll.weft_emitter_set_timeout(_ll.pyweft_ext_emitter(ext), ms), "ack_timeout")

@@ -18,6 +18,7 @@ from . import _options
 from . import plugin as _p
 from .plugin import DROP, Plugin
 from . import ext as _x
+from . import streams as _st
 from .spark import _F, Spark, Value, _add_listener, _MessageQueue
 from .errors import (
     ClosedError,
@@ -109,6 +110,9 @@ class Server:
         self._handlers: dict[str, _x.EventHandler] = {}
         self._policy: RoomsPolicy | None = None
         self._incoming_channels: _MessageQueue = _MessageQueue()
+        self._streams_on = False
+        self._incoming_streams: _MessageQueue = _MessageQueue()
+        self._route_fn: Callable[[Spark, dict[str, Any]], Any] | None = None
         self.port = 0
         """The first listener's port (0 for a Unix socket)."""
         self.pathname = "/primus"
@@ -428,6 +432,20 @@ class Server:
     def _on_ext_error(self, spark: Spark | None, code: int, kind: str, message: str) -> None:
         self._on_error(spark, code, kind, message)
 
+    def streams(self) -> AsyncIterator[_st.IncomingStream]:
+        """Streams clients open (stream.spark says which), as they open,
+        until the server closes."""
+        return self._incoming_streams.items()
+
+    def _on_stream(
+        self, spark: Spark | None, ptr: Any, event: str, info: Any, cap: Any
+    ) -> _st.IncomingStream | None:
+        if spark is None:
+            return None
+        st = _st.IncomingStream(self._drv, ptr, event, info, spark, cap)
+        self._incoming_streams.put(st)
+        return st
+
     def _on_channel(self, spark: Spark | None, ptr: Any) -> _x.Channel | None:
         if spark is None or spark.closed:
             return None
@@ -440,6 +458,30 @@ class Server:
         else:
             self._incoming_channels.put(ch)
         return ch
+
+    def route_policy(self, fn: Callable[[Spark, dict[str, Any]], Any] | None) -> None:
+        """The server's say on routes clients ask for (fast-tcp's broadcast,
+        to rooms, to socket ids; served by default): fn(spark, route) with
+        route {"event", "args", "broadcast", "rooms", "sockets",
+        "with_sender"} returns False (or raises weft.Rejected) to refuse it
+        (the sender's ack is rejected, nothing is sent), a dict to change
+        "broadcast" / "with_sender", anything true to serve it. Synchronous.
+        None serves every route (the default). Needs the emitter."""
+        self._need_emitter()
+        if fn is not None and not callable(fn):
+            raise TypeError("a route policy must be callable")
+        self._route_fn = fn
+        check(_ll.pyweft_route_policy(self._ext, 0 if fn is None else 1), "route_policy")
+
+    def _route_policy(self, spark: Spark | None, route: dict[str, Any]) -> Any:
+        fn = self._route_fn
+        if fn is None or spark is None:
+            return spark is not None
+        try:
+            res = fn(spark, route)
+        except Rejected:
+            return False
+        return res if isinstance(res, dict) else bool(res)
 
     def _rooms_policy(self, spark: Spark | None, room: str, join: int) -> int:
         fn = self._policy
@@ -509,6 +551,7 @@ class Server:
         self._ext = None  # freed with the server
         self._incoming.close()
         self._incoming_channels.close()
+        self._incoming_streams.close()
         if not self._closed.done():
             self._closed.set_result(None)
         self._drv.release()
@@ -559,6 +602,8 @@ async def serve(
     ack_timeout: float | None = None,
     batching: int | None = None,
     unix_mode: int | None = None,
+    streams: bool = False,
+    psk: bytes | None = None,
     metrics_path: str | None = None,
     max_connections: int | None = None,
     max_connections_per_ip: int | None = None,
@@ -605,7 +650,10 @@ async def serve(
     channel_window: messages of credit, 64). ack_timeout: seconds an emit
     waits for its acknowledgement by default (10; 0 waits forever).
     batching: bytes per batch frame; the writes of one loop turn to a spark
-    leave as one frame (weft peers only; off by default).
+    leave as one frame (weft peers only; off by default). streams=True (with
+    the emitter) for binary streams (Spark.stream, Server.streams: weft.streams).
+    psk: a pre-shared key tcp:// and ipc:// clients must prove (weft's
+    HMAC-SHA256 handshake, docs/fasttcp.md).
 
     max_connections / max_connections_per_ip / max_handshakes: connection
     limits (0 or None: the core's defaults). static_dir: a folder whose
@@ -699,6 +747,13 @@ async def serve(
         for path, (content_type, body) in (assets or {}).items():
             check(_ll.weft_server_add_asset(ptr, path, content_type, body), f"asset {path!r}")
         srv._install_ext(emitter, rooms or redis is not None, channels, channel_window, ack_timeout)
+        if psk is not None:
+            check(_ll.weft_server_set_psk(ptr, bytes(psk)), "psk")
+        if streams:
+            if not emitter:
+                raise ValueError("streams=True needs emitter=True")
+            check(_ll.pyweft_streams_server(ptr, srv._ext), "streams")
+            srv._streams_on = True
         if redis is not None:  # after the rooms: a cluster's rooms are these
             _options.apply("server", ptr, {
                 "redis": redis, "redis_ttl": _session_ms(redis_ttl, "redis_ttl"),

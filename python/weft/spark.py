@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, overload
 
 from . import ext as _x
 from . import lowlevel as _ll
+from . import streams as _st
 from ._driver import emit
 from ._obs import logger
-from .errors import ClosedError, Error, check
+from .errors import ClosedError, Error, StateError, check
 
 if TYPE_CHECKING:
     from .server import Server
@@ -71,6 +72,15 @@ class _MessageQueue:
             self._items.appendleft(item)  # stays closed for every reader
             raise StopAsyncIteration
         return item
+
+    async def items(self) -> AsyncIterator[Any]:
+        """Each item as it comes, until the queue is closed."""
+        while True:
+            try:
+                item = await self.get()
+            except StopAsyncIteration:
+                return
+            yield item
 
 
 class _ReceiveQueue(_MessageQueue):
@@ -295,6 +305,15 @@ class Spark:
         n = max(0, _ll.weft_rooms_of_spark_count(rs, self._ptr))
         out = [_ll.weft_rooms_of_spark_at(rs, self._ptr, i) for i in range(n)]
         return [r for r in out if r is not None]
+
+    def stream(self, event: str, info: Value = None, *, ack: bool = False) -> _st.OutgoingStream:
+        """Opens a binary stream to this spark's peer (needs streams=True):
+        its event, info and, with ack=True, a future of the peer's answer
+        (stream.ack)."""
+        srv = self._server
+        if not srv._streams_on or self._ptr is None:
+            raise StateError("streams are not enabled (streams=True)", StateError.code)
+        return _st.open_stream(self._drv, srv._ext, self._ptr, None, event, info, ack, None)
 
     def channel(self, name: str) -> _x.Channel:
         """The channel `name` over this spark, opened on first use (needs

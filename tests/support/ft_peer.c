@@ -19,7 +19,8 @@
  *   ctl:join [room, id]  the server puts spark `id` in `room`
  *   ctl:download [n]  the server opens the stream "download" to the sender
  *                    with info {"bytes": n, "sha256": hex} and an ack, and
- *                    writes n pseudo-random bytes in 64 KiB chunks; the
+ *                    writes n pseudo-random bytes in 64 KiB chunks under
+ *                    the stream's credit (a slow reader holds it back); the
  *                    ack's value comes back as ctl:answer [value]
  * A stream opened to it is hashed: its ack (asked for) is answered at its
  * end with {"sha256": hex, "bytes": n, "info": the open's info}.
@@ -27,7 +28,6 @@
  * served, except the event "secret" (refused by the route policy); the
  * event "all-of-us" is rewritten to reach its sender too.
  */
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +37,7 @@
 #include <weft/options.h>
 #include <weft/weft.h>
 
+#include "ft_bytes.h"
 #include "serve_until_signal.h"
 
 typedef struct app {
@@ -90,33 +91,38 @@ static void answered(const weft_ack *ack, void *user) {
   weft_spark_release(sp);
 }
 
+typedef struct download_job {
+  ft_source src;
+  uint8_t *buf;
+} download_job;
+
+static void download_done(ft_source *s, int rc, void *user) {
+  (void)rc, (void)user;
+  download_job *d = (download_job *)s;
+  free(d->buf);
+  free(d);
+}
+
+/* Written under the stream's credit: a slow reader holds the rest here. */
 static void download(weft_spark *sp, size_t n) {
-  uint8_t *buf = malloc(n ? n : 1);
-  uint32_t x = 2463534242u;
-  for (size_t i = 0; i < n; i++) {
-    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-    buf[i] = (uint8_t)x;
-  }
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_Digest(buf, n, md, &mdlen, EVP_sha256(), NULL);
+  download_job *d = calloc(1, sizeof(*d));
+  d->buf = ft_bytes(n, 0);
   char hex[65];
-  for (unsigned i = 0; i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  ft_sha256_hex(d->buf, n, hex);
   weft_value *info = weft_value_new_map();
   weft_value_map_add(info, "bytes", 5, weft_value_new_int((int64_t)n));
   weft_value_map_add(info, "sha256", 6, weft_value_new_string(hex, 64));
   weft_ostream *os;
   weft_spark_retain(sp);
   if (weft_ostream_open(sp, "download", info, answered, sp, &os) >= 0) {
-    for (size_t off = 0; off < n; off += 65536)
-      weft_ostream_write(os, buf + off, n - off < 65536 ? n - off : 65536);
-    weft_ostream_end(os);
+    d->src = (ft_source){.buf = d->buf, .n = n, .chunk = 65536, .done = download_done};
+    ft_source_start(&d->src, os);
   } else {
     weft_spark_release(sp);
+    free(d->buf);
+    free(d);
   }
   weft_value_free(info);
-  free(buf);
 }
 
 static void control(app *a, const weft_event *ev) {
@@ -185,32 +191,23 @@ static void on_event(const weft_event *ev, void *user) {
 }
 
 typedef struct upload {
-  EVP_MD_CTX *md;
-  size_t bytes;
+  ft_sink sink;
   weft_value *info;
   weft_reply *reply;
 } upload;
 
 static void up_data(weft_stream *st, const uint8_t *p, size_t n, void *user) {
   upload *u = user;
-  EVP_DigestUpdate(u->md, p, n);
-  u->bytes += n;
+  ft_sink_add(&u->sink, p, n);
   (void)st;
 }
 
 static void up_end(weft_stream *st, int aborted, void *user) {
   (void)st;
   upload *u = user;
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_DigestFinal_ex(u->md, md, &mdlen);
-  char hex[65];
-  for (unsigned i = 0; i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  ft_sink_done(&u->sink);
   if (u->reply && !aborted) {
-    weft_value *m = weft_value_new_map();
-    weft_value_map_add(m, "sha256", 6, weft_value_new_string(hex, 64));
-    weft_value_map_add(m, "bytes", 5, weft_value_new_int((int64_t)u->bytes));
+    weft_value *m = ft_sink_value(&u->sink);
     weft_value_map_add(m, "info", 4, u->info ? u->info : weft_value_new_null());
     u->info = NULL;
     weft_reply_resolve(u->reply, m);
@@ -219,7 +216,6 @@ static void up_end(weft_stream *st, int aborted, void *user) {
     weft_reply_drop(u->reply);
   }
   weft_value_free(u->info);
-  EVP_MD_CTX_free(u->md);
   free(u);
 }
 
@@ -227,8 +223,7 @@ static void on_stream(weft_stream *st, const char *event, const weft_value *info
                       void *user) {
   (void)user;
   upload *u = calloc(1, sizeof(*u));
-  u->md = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+  ft_sink_init(&u->sink);
   u->info = weft_value_dup(info);
   u->reply = reply;
   (void)event;

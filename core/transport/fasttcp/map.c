@@ -312,6 +312,33 @@ static int put(weft__buf *out, weft__ft_msg *m, const weft_value *v, weft__buf *
   return weft__ft_write(out, m);
 }
 
+/* A routed message's type and event: `to` is {"rooms"|"sockets": [names]}
+ * ("a,b|event" in `ev`, names without ',' or '|') or else a broadcast
+ * (the event alone). The types follow fast-tcp's order: to room = base,
+ * to socket = base - 1, broadcast = base + 1 (data 4/3/5, streams 16/15/17). */
+static int routed(weft__ft_msg *m, const weft_value *to, const char *e, size_t elen, weft__buf *ev,
+                  int base) {
+  const weft_value *rooms = weft_value_map_get(to, "rooms", 5);
+  const weft_value *ids = weft_value_map_get(to, "sockets", 7);
+  const weft_value *list = rooms ? rooms : ids;
+  m->mt = (uint8_t)(rooms ? base : ids ? base - 1 : base + 1);
+  m->event = e;
+  m->event_len = elen;
+  if (!list) return 0;
+  for (size_t i = 0; i < weft_value_len(list); i++) {
+    const char *name;
+    size_t n;
+    if (weft_value_get_string(weft_value_array_at(list, i), &name, &n) || memchr(name, ',', n) ||
+        memchr(name, '|', n))
+      return WEFT_EINVAL;
+    if ((i && weft__buf_putc(ev, ',')) || weft__buf_append(ev, name, n)) return WEFT_ENOMEM;
+  }
+  if (weft__buf_putc(ev, '|') || weft__buf_append(ev, e, elen)) return WEFT_ENOMEM;
+  m->event = (const char *)ev->data;
+  m->event_len = ev->len;
+  return 0;
+}
+
 /* A client's reserved events without an ack, as fast-tcp's own messages:
  * weft::join / weft::leave [room] and weft::leave_all []; weft::route
  * [target, event, data?] (see route() above). Others leave as events. */
@@ -333,28 +360,10 @@ static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data)
     m->event_len = 0;
     rc = put(out, m, NULL, &obj);
   } else if (strcmp(s, "weft::route") == 0 && weft_value_type(a2) == WEFT_STRING) {
-    const weft_value *rooms = weft_value_map_get(a1, "rooms", 5);
-    const weft_value *ids = weft_value_map_get(a1, "sockets", 7);
-    const weft_value *list = rooms ? rooms : ids;
-    m->mt = rooms ? WEFT__FT_MT_DATA_TO_ROOM
-            : ids ? WEFT__FT_MT_DATA_TO_SOCKET
-                  : WEFT__FT_MT_DATA_BROADCAST;
-    for (size_t i = 0; rc == 0 && list && i < weft_value_len(list); i++) {
-      const char *name;
-      size_t n;
-      if (weft_value_get_string(weft_value_array_at(list, i), &name, &n) || memchr(name, ',', n) ||
-          memchr(name, '|', n))
-        rc = WEFT_EINVAL;
-      else if ((i && weft__buf_putc(&ev, ',')) || weft__buf_append(&ev, name, n))
-        rc = WEFT_ENOMEM;
-    }
     const char *e;
     size_t elen;
     weft_value_get_string(a2, &e, &elen);
-    if (rc == 0 && list && (weft__buf_putc(&ev, '|') || weft__buf_append(&ev, e, elen)))
-      rc = WEFT_ENOMEM;
-    m->event = list ? (const char *)ev.data : e;
-    m->event_len = list ? ev.len : elen;
+    rc = routed(m, a1, e, elen, &ev, WEFT__FT_MT_DATA_TO_ROOM);
     if (rc == 0) rc = put(out, m, a3, &obj);
   } else {
     m->mt = WEFT__FT_MT_DATA;
@@ -365,9 +374,11 @@ static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data)
   return rc;
 }
 
-/* A stream the server opens (ext/streams.c), as fast-tcp's messages:
+/* A stream this side opens (ext/ostream.c), as fast-tcp's messages:
  * "weft::stream" [event, id, info] → stream open (with ack when the packet
- * asks for one: the ack's id is the stream's), "weft::chunk" [id, bytes] →
+ * asks for one: the ack's id is the stream's); a client's with a fourth
+ * argument, its target {"broadcast"|"rooms"|"sockets"}, → stream open
+ * broadcast / to room / to socket ("a,b|event"); "weft::chunk" [id, bytes] →
  * stream data, "weft::chunk_end" [id] → stream close (data "", as
  * fast-tcp). */
 static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, int64_t ack) {
@@ -380,7 +391,16 @@ static int stream_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, i
   m->id = (uint32_t)sid;
   weft__buf obj = {0};
   int rc;
-  if (open) {
+  if (open && weft_value_len(data) > 4) {
+    weft__buf ev = {0};
+    const weft_value *to = weft_value_array_at(data, 4);
+    weft_value_get_string(weft_value_array_at(data, 1), &m->event, &m->event_len);
+    rc = weft_value_type(to) == WEFT_MAP
+             ? routed(m, to, m->event, m->event_len, &ev, WEFT__FT_MT_STREAM_OPEN_TO_ROOM)
+             : WEFT_EINVAL;
+    if (rc == 0) rc = put(out, m, v, &obj);
+    weft__buf_free(&ev);
+  } else if (open) {
     m->mt = ack ? WEFT__FT_MT_STREAM_OPEN_WITH_ACK : WEFT__FT_MT_STREAM_OPEN;
     weft_value_get_string(weft_value_array_at(data, 1), &m->event, &m->event_len);
     rc = put(out, m, v, &obj);
