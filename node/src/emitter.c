@@ -91,11 +91,6 @@ fail:
   napi_close_handle_scope(env, scope);
 }
 
-typedef struct weft__nack weft__nack;
-static weft__nack *weft__node_new_ack(napi_env env, napi_value token, weft_server *srv,
-                                      weft_client *cli);
-static void weft__node_on_ack(const weft_ack *ack, void *user);
-
 /* replyAnswer(replyExt, ok, value, token) -> 0 | -code (ECLOSED: answered
  * before, or the owner closed). token >= 0: the answer carries the callback
  * JavaScript keeps under it (weft_reply_resolve_cb). Throws when the value
