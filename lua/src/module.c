@@ -159,8 +159,8 @@ static int push_args(lua_State *L, weft__lcall *c) {
 
 /* Runs inside lua_pcall: everything that may raise happens here. */
 static int trampoline(lua_State *L) {
-  weft__lcall *c = lua_touserdata(L, 1);
-  lua_settop(L, 0); /* a C function has LUA_MINSTACK (20) slots: push_args needs 8 */
+  weft__lcall *c =
+      lua_touserdata(L, 1); /* stays: 19 of LUA_MINSTACK slots left, push_args needs 8 */
   int n = c->push ? c->push(L, c) : push_args(L, c);
   if (n < 0) return 0;
   c->ran = 1;
