@@ -8,12 +8,12 @@
 #
 # 1. Syscalls per tick by kind (perf stat on tracepoints, the server
 #    process only), beside bench/tick_floor's for the same tick.
-# 2. User-space instructions per tick (callgrind, collecting inside poll()
-#    and server:write() only), split into: weft's core (decode, framing,
-#    queues and writes, libuv), the binding's calls into Lua (the value
-#    pushed as Lua objects, with the garbage collection that allocating them
-#    triggers, and the protected call around each handler), and the Lua
-#    handler itself. The server runs in a small host linked with the static
+# 2. User-space instructions per tick (callgrind, collecting inside poll(),
+#    server:write() and server:flush() only), split into: weft's core
+#    (decode, framing, queues and writes, libuv), the binding's calls into
+#    Lua (the value pushed as Lua objects, with the garbage collection that
+#    allocating them triggers, and the protected call around each handler),
+#    and the Lua handler itself. The server runs in a small host linked with the static
 #    liblua5.4.a when it is there, so the interpreter's functions have names.
 # The ticks are 300 ms long under callgrind (the tick's work fits in them).
 # RT=1 (root): the syscall runs SCHED_FIFO on both sides, as tick_ab.sh's
@@ -98,7 +98,7 @@ fi
 command -v valgrind >/dev/null || { echo "tick_profile: valgrind is not installed" >&2; exit 1; }
 for T in "$T1" "$T2"; do
   MS=300 bench valgrind --tool=callgrind --callgrind-out-file="$dir/cg.$T" --toggle-collect=l_poll \
-    --toggle-collect=l_write "${HOST[@]}" 2>/dev/null
+    --toggle-collect=l_write --toggle-collect=l_flush "${HOST[@]}" 2>/dev/null
 done
 python3 - "$dir/cg.$T1" "$dir/cg.$T2" "$((T2 - T1))" "$PLAYERS" <<'EOF'
 import collections, re, sys
@@ -121,7 +121,7 @@ def load(path): # inclusive instructions per function name (callgrind's format)
 a, b = load(sys.argv[1]), load(sys.argv[2])
 n, players = int(sys.argv[3]), int(sys.argv[4])
 per = lambda k: (b[k] - a[k]) / n
-total = per("l_poll") + per("l_write")
+total = per("l_poll") + per("l_write") + per("l_flush")
 calls = per("on_data")          # the binding's data event: everything from here is Lua's side
 push = per("weft__lpush_value")  # the message as Lua objects (and the GC their allocation runs)
 handler = per("lua_callk")       # the handler's own run
