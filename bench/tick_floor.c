@@ -8,6 +8,9 @@
  *
  *   tick_floor [PLAYERS 1000] [TICKS 200] [STATE_BYTES 200] [TICK_MS 50] [ORDER]
  *
+ * TICK_FLOOR_BATCH set: the peer reads all that is ready before it answers
+ * (as the Lua bots, whose writes leave at the end of their loop turn).
+ *
  * ORDER "read-first" (the default): the reads of what arrived during the
  * sleep, then the writes. "write-first": weft's order under a Lua tick
  * (poll() flushes the broadcast that the previous tick queued, then reads
@@ -73,8 +76,11 @@ static int watch(int ep, const int *fds, int n) {
   return 0;
 }
 
-/* The players: answer each state with one input until the server closes. */
-static void peer(int *fds, int n) {
+/* The players: answer each state with one input until the server closes.
+ * `batch`: read every ready socket first, then answer them all, as an event
+ * loop that flushes at the end of its turn does (the Lua bots); otherwise
+ * each answer follows its read. */
+static void peer(int *fds, int n, int batch) {
   pin(1);
   int ep = epoll_create1(0);
   if (ep < 0 || watch(ep, fds, n) != 0) _exit(1);
@@ -86,8 +92,10 @@ static void peer(int *fds, int n) {
     for (int j = 0; j < k; j++) {
       int fd = fds[ev[j].data.u32];
       if (read(fd, buf, sizeof buf) <= 0) _exit(0);
-      if (write(fd, input, sizeof input) < 0) _exit(0);
+      if (!batch && write(fd, input, sizeof input) < 0) _exit(0);
     }
+    for (int j = 0; batch && j < k; j++)
+      if (write(fds[ev[j].data.u32], input, sizeof input) < 0) _exit(0);
   }
 }
 
@@ -131,7 +139,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     for (int i = 0; i < n; i++)
       close(ss[i]);
-    peer(cs, n);
+    peer(cs, n, getenv("TICK_FLOOR_BATCH") != NULL);
   }
   for (int i = 0; i < n; i++)
     close(cs[i]);
