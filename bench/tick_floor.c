@@ -6,10 +6,22 @@
  * one epoll_wait, one read per socket with an input, one write of the state
  * per socket.
  *
- *   tick_floor [PLAYERS 1000] [TICKS 200] [STATE_BYTES 200] [TICK_MS 50]
+ *   tick_floor [PLAYERS 1000] [TICKS 200] [STATE_BYTES 200] [TICK_MS 50] [ORDER]
+ *
+ * TICK_FLOOR_BATCH set: the peer reads all that is ready before it answers
+ * (as the Lua bots, whose writes leave at the end of their loop turn).
+ *
+ * ORDER "read-first" (the default): the reads of what arrived during the
+ * sleep, then the writes. "write-first": weft's order under a Lua tick
+ * (poll() flushes the broadcast that the previous tick queued, then reads
+ * what is there: with players that answer at once, inputs that just
+ * arrived, so the reads meet the peer's sends on the other core instead of
+ * data that waited out the sleep; lua/bench/tick_ab.sh runs both).
  *
  * Prints one JSON line: mean ms per tick of the read phase, the write phase
- * and both (the first 10% of ticks skipped), and inputs read per tick.
+ * and both (the first 10% of ticks skipped), the process's CPU ms per tick
+ * over both phases (not inflated when other tenants of a shared machine
+ * preempt it), and inputs read per tick.
  * lua/bench/run.sh prints it beside the Lua tick benchmark.
  */
 #ifndef _GNU_SOURCE
@@ -36,6 +48,18 @@ static double now_ms(void) {
   return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static int write_all(const int *fds, int n, const char *state, int size) {
+  for (int i = 0; i < n; i++)
+    if (write(fds[i], state, (size_t)size) < 0) return -1;
+  return 0;
+}
+
 static void pin(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -52,8 +76,11 @@ static int watch(int ep, const int *fds, int n) {
   return 0;
 }
 
-/* The players: answer each state with one input until the server closes. */
-static void peer(int *fds, int n) {
+/* The players: answer each state with one input until the server closes.
+ * `batch`: read every ready socket first, then answer them all, as an event
+ * loop that flushes at the end of its turn does (the Lua bots); otherwise
+ * each answer follows its read. */
+static void peer(int *fds, int n, int batch) {
   pin(1);
   int ep = epoll_create1(0);
   if (ep < 0 || watch(ep, fds, n) != 0) _exit(1);
@@ -65,16 +92,21 @@ static void peer(int *fds, int n) {
     for (int j = 0; j < k; j++) {
       int fd = fds[ev[j].data.u32];
       if (read(fd, buf, sizeof buf) <= 0) _exit(0);
-      if (write(fd, input, sizeof input) < 0) _exit(0);
+      if (!batch && write(fd, input, sizeof input) < 0) _exit(0);
     }
+    for (int j = 0; batch && j < k; j++)
+      if (write(fds[ev[j].data.u32], input, sizeof input) < 0) _exit(0);
   }
 }
 
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 1000, ticks = argc > 2 ? atoi(argv[2]) : 200;
   int size = argc > 3 ? atoi(argv[3]) : 200, tick_ms = argc > 4 ? atoi(argv[4]) : 50;
-  if (n <= 0 || ticks < 10 || size <= 0 || size > 65536 || tick_ms <= 0) {
-    fprintf(stderr, "usage: tick_floor [PLAYERS] [TICKS>=10] [STATE_BYTES] [TICK_MS]\n");
+  int write_first = argc > 5 && strcmp(argv[5], "write-first") == 0;
+  if (n <= 0 || ticks < 10 || size <= 0 || size > 65536 || tick_ms <= 0 ||
+      (argc > 5 && !write_first && strcmp(argv[5], "read-first") != 0)) {
+    fprintf(stderr, "usage: tick_floor [PLAYERS] [TICKS>=10] [STATE_BYTES] [TICK_MS] "
+                    "[read-first|write-first]\n");
     return 2;
   }
   struct rlimit rl; /* both ends of every connection live here until the fork */
@@ -107,7 +139,7 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     for (int i = 0; i < n; i++)
       close(ss[i]);
-    peer(cs, n);
+    peer(cs, n, getenv("TICK_FLOOR_BATCH") != NULL);
   }
   for (int i = 0; i < n; i++)
     close(cs[i]);
@@ -116,12 +148,14 @@ int main(int argc, char **argv) {
   if (ep < 0 || watch(ep, ss, n) != 0) return 1;
   char *state = calloc(1, (size_t)size), buf[4096];
   struct epoll_event ev[1024];
-  double rd = 0, wr = 0, next = now_ms();
+  double rd = 0, wr = 0, cpu = 0, next = now_ms();
   long inputs = 0, counted = 0, skip = ticks / 10;
   for (int t = 0; t < ticks; t++) {
     double x = now_ms();
     if (next > x) usleep((useconds_t)((next - x) * 1000));
     next += tick_ms;
+    double c0 = cpu_ms(), tw0 = now_ms();
+    if (write_first && write_all(ss, n, state, size) != 0) return 1;
     double t0 = now_ms();
     long got = 0;
     int k;
@@ -131,12 +165,12 @@ int main(int argc, char **argv) {
         got += read(ss[ev[j].data.u32], buf, sizeof buf) > 0;
     } while (k == 1024);
     double t1 = now_ms();
-    for (int i = 0; i < n; i++)
-      if (write(ss[i], state, (size_t)size) < 0) return 1;
-    double t2 = now_ms();
+    if (!write_first && write_all(ss, n, state, size) != 0) return 1;
+    double t2 = now_ms(), c2 = cpu_ms();
     if (t >= skip) {
+      cpu += c2 - c0;
       rd += t1 - t0;
-      wr += t2 - t1;
+      wr += (t0 - tw0) + (t2 - t1);
       inputs += got;
       counted++;
     }
@@ -144,9 +178,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++)
     close(ss[i]);
   waitpid(pid, NULL, 0);
-  printf("{\"players\":%d,\"state_bytes\":%d,\"ticks\":%ld,\"read_ms\":%.3f,\"write_ms\":%.3f,"
-         "\"tick_ms\":%.3f,\"inputs_per_tick\":%.1f}\n",
-         n, size, counted, rd / (double)counted, wr / (double)counted, (rd + wr) / (double)counted,
+  printf("{\"order\":\"%s\",\"players\":%d,\"state_bytes\":%d,\"ticks\":%ld,\"read_ms\":%.3f,"
+         "\"write_ms\":%.3f,"
+         "\"tick_ms\":%.3f,\"cpu_ms\":%.3f,\"inputs_per_tick\":%.1f}\n",
+         write_first ? "write-first" : "read-first", n, size, counted, rd / (double)counted,
+         wr / (double)counted, (rd + wr) / (double)counted, cpu / (double)counted,
          (double)inputs / (double)counted);
   free(cs);
   free(ss);

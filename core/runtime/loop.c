@@ -279,6 +279,16 @@ int weft_loop_run_once(weft_loop *loop) {
   return more ? 1 : 0;
 }
 
+int weft_loop_flush(weft_loop *loop) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->depth) return WEFT_ESTATE;
+  loop->depth++;
+  flush_all(loop);
+  if (loop->n_deferred) keep_polling(loop); /* flush_all stopped the idle handle */
+  loop->depth--;
+  return 0;
+}
+
 int weft_loop_fd(const weft_loop *loop) { return loop ? uv_backend_fd(loop->uv) : -1; }
 
 int weft_loop_timeout(const weft_loop *loop) {

@@ -239,6 +239,16 @@ WEFT_EXTERN int weft_loop_run(weft_loop *loop);
 /* Runs ready callbacks once without blocking. Returns 1 when work remains
  * (call again after waiting), 0 when none, WEFT_ESTATE when re-entered. */
 WEFT_EXTERN int weft_loop_run_once(weft_loop *loop);
+/* Writes what is queued now, without reading, running timers or waiting:
+ * one write per connection with queued frames (what a socket does not take
+ * waits for writability, as after any flush). Writes made between calls
+ * otherwise leave on the next weft_loop_run_once(), before its reads; a
+ * game that reads its inputs at the top of its tick and broadcasts at the
+ * end flushes there, so the tick's sends leave with it. Callbacks it may
+ * run: drain, and error and disconnection when a write fails. Returns 0,
+ * WEFT_EINVAL (no loop), or WEFT_ESTATE from inside a callback of this
+ * loop (which flushes by itself when the callback returns). */
+WEFT_EXTERN int weft_loop_flush(weft_loop *loop);
 /* A file descriptor that becomes readable when weft_loop_run_once() has work;
  * -1 when the platform has none. */
 WEFT_EXTERN int weft_loop_fd(const weft_loop *loop);

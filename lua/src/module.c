@@ -159,8 +159,8 @@ static int push_args(lua_State *L, weft__lcall *c) {
 
 /* Runs inside lua_pcall: everything that may raise happens here. */
 static int trampoline(lua_State *L) {
-  weft__lcall *c = lua_touserdata(L, 1);
-  lua_settop(L, 0); /* a C function has LUA_MINSTACK (20) slots: push_args needs 8 */
+  weft__lcall *c =
+      lua_touserdata(L, 1); /* stays: 19 of LUA_MINSTACK slots left, push_args needs 8 */
   int n = c->push ? c->push(L, c) : push_args(L, c);
   if (n < 0) return 0;
   c->ran = 1;
@@ -303,6 +303,19 @@ static int l_poll(lua_State *L) {
   return 1;
 }
 
+/* weft.flush() and handle:flush(): writes what is queued now (a tick's
+ * broadcast) without reading; true, or nil, message, "ESTATE" from inside
+ * a handler (the loop flushes after it by itself). */
+static int l_flush(lua_State *L) {
+  weft__lloop *lp = LOOP_UP(L);
+  lp->L = L;
+  int rc = weft_loop_flush(lp->loop);
+  if (rc < 0) return weft__lfail(L, rc, "flush");
+  raise_pending(lp, L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int l_run(lua_State *L) {
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
@@ -380,6 +393,7 @@ static int loop_gc(lua_State *L) {
 }
 
 static const luaL_Reg loop_funcs[] = {{"poll", l_poll},
+                                      {"flush", l_flush},
                                       {"run", l_run},
                                       {"stop", l_stop},
                                       {"clock", l_clock},

@@ -167,9 +167,10 @@ int weft__lcheck_value(weft__lloop *lp, lua_State *L, int idx, weft_value **out,
   return rc;
 }
 
-/* weft -> Lua (may raise a memory error: called inside lua_pcall only). */
+/* weft -> Lua (may raise a memory error: called inside lua_pcall only).
+ * The caller leaves one free slot; a container checks for its key, value
+ * and a child's own table (scalars, most of the calls, check nothing). */
 void weft__lpush_value(weft__lloop *lp, lua_State *L, const weft_value *v) {
-  luaL_checkstack(L, 4, "message nested too deeply");
   switch (weft_value_type(v)) {
   case WEFT_NULL: lua_pushlightuserdata(L, NULL); break;
   case WEFT_BOOL: {
@@ -209,6 +210,7 @@ void weft__lpush_value(weft__lloop *lp, lua_State *L, const weft_value *v) {
     break;
   }
   case WEFT_ARRAY: {
+    luaL_checkstack(L, 4, "message nested too deeply");
     size_t n = weft_value_len(v);
     lua_createtable(L, n > INT32_MAX ? 0 : (int)n, 0);
     for (size_t i = 0; i < n; i++) {
@@ -222,6 +224,7 @@ void weft__lpush_value(weft__lloop *lp, lua_State *L, const weft_value *v) {
     break;
   }
   case WEFT_MAP: {
+    luaL_checkstack(L, 4, "message nested too deeply");
     size_t n = weft_value_len(v);
     lua_createtable(L, 0, n > INT32_MAX ? 0 : (int)n);
     for (size_t i = 0; i < n; i++) {

@@ -173,6 +173,34 @@ test("broadcast: server:write reaches every client once", function()
   settle()
 end)
 
+test("flush: weft.flush() sends a tick's broadcast before any poll; in a handler it is ESTATE", function()
+  local srv = assert(weft.server { url = "ws://127.0.0.1:0/primus", parser = "msgpack" })
+  local spark, got, inside
+  srv:on("connection", function(s)
+    spark = s
+    s:on("data", function() inside = { weft.flush() } end)
+  end)
+  local c = assert(weft.client { url = url_of(srv), parser = "msgpack" })
+  local open = false
+  c:on("open", function() open = true end)
+  c:on("data", function(m) got = m.n end)
+  wait(function() return open and spark ~= nil end, 5000, "the connection")
+  eq(srv:write { n = 7 }, 1, "queued on the spark")
+  assert(spark:buffered() > 0, "a write waits for the loop")
+  eq(weft.flush(), true, "flushed")
+  eq(spark:buffered(), 0, "handed to the kernel without a poll")
+  eq(srv:flush(), true, "nothing queued: still true")
+  wait(function() return got ~= nil end, 5000, "the flushed message")
+  eq(got, 7, "what was flushed")
+  c:write { x = 1 }
+  wait(function() return inside ~= nil end, 5000, "the data handler")
+  eq(inside[1], nil, "no flush from inside a handler")
+  eq(inside[3], "ESTATE", "its name")
+  c:close()
+  srv:close()
+  settle()
+end)
+
 -- Errors in handlers ---------------------------------------------------------------------
 
 test("errors: a handler error is re-raised by poll() with its traceback; the server survives", function()

@@ -121,9 +121,10 @@ classes.auth.__tostring = function(self)
   return url and ("weft.auth (" .. url .. ")") or "weft.auth (answered)"
 end
 
--- Both handles poll the one loop; options by name, also after the
+-- Both handles poll (and flush) the one loop; options by name, also after the
 -- constructor (those that are not fixed: high_water_mark, max_queue, …).
 classes.server.poll, classes.client.poll = core.poll, core.poll
+classes.server.flush, classes.client.flush = core.flush, core.flush
 classes.server.set_option, classes.client.set_option = core.set_option, core.set_option
 
 return M

@@ -17,7 +17,7 @@ local weft = {
   version = core.version, -- the core's version
 }
 for _, name in ipairs {
-  "poll", "run", "stop", "clock", "sleep", "timeout", -- the loop of this Lua state
+  "poll", "flush", "run", "stop", "clock", "sleep", "timeout", -- the loop of this Lua state
   "transformers", "server_options", "client_options", -- what the core has
   "array", "map", "encode", "decode",                 -- values
   "set_log",                                          -- the core's log records

@@ -1087,6 +1087,8 @@ static void test_loop_api(void **state) {
   assert_int_equal(weft_loop_new(&loop), 0);
   assert_true(weft_loop_fd(loop) >= 0);
   assert_int_equal(weft_loop_run_once(loop), 0);
+  assert_int_equal(weft_loop_flush(NULL), WEFT_EINVAL);
+  assert_int_equal(weft_loop_flush(loop), 0); /* nothing queued */
   assert_int_equal(weft_server_new(loop, &s), 0);
   assert_int_equal(weft_server_port(s), WEFT_ESTATE);
   assert_int_equal(weft_server_listen(s, "nope"), WEFT_EURL);
