@@ -46,6 +46,10 @@ local function host_options(srv, host)
     local ok, msg, ename = srv:_psk(host.psk)
     if not ok then return nil, msg, ename end
   end
+  if host.streams then
+    local ok, msg, ename = srv:_streams()
+    if not ok then return nil, msg, ename end
+  end
   if host.plugins ~= nil then
     local ok, msg, ename = events.use(srv, "server", host.plugins, 4)
     if not ok then return nil, msg, ename end
