@@ -5,7 +5,9 @@
 // { sha256, bytes }; on "want-download" (n) streams n random bytes as
 // "download" with info { bytes, sha256 } and waits for the client's ack.
 // Prints one JSON line (the upload it saw, the ack it got) and exits; exits
-// by itself after 25 s with { error }.
+// by itself after 25 s with { error }. Every socket is told its id first
+// (the event "your-id"), for routed streams between two clients; once
+// every socket closed, it prints what it has and exits.
 const fs = require('fs');
 const crypto = require('crypto');
 const ft = require('fast-tcp');
@@ -17,8 +19,12 @@ function done(extra) {
 setTimeout(() => done({ error: 'timed out' }), 25000).unref();
 
 const server = new ft.Server();
+let open = 0;
 server.on('connection', (sock) => {
+  open += 1;
+  sock.on('close', () => { open -= 1; if (open === 0) done({}); });
   sock.on('error', () => {});
+  sock.emit('your-id', sock.id);
   sock.on('upload', (readable, info, cb) => {
     const hash = crypto.createHash('sha256');
     let bytes = 0;

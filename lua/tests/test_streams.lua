@@ -127,6 +127,42 @@ test("fast-tcp: a Lua client streams 8 MiB both ways with npm fast-tcp 3.3.2's s
   settle()
 end)
 
+test("fast-tcp: a Lua client's routed streams through npm fast-tcp's server (to a socket id, to everyone else)", function()
+  local portfile, out = os.tmpname(), os.tmpname()
+  local h = io.popen(("NODE_PATH=%s/node_modules node %s/lua/tests/ft_stream_peer.js %s > %s 2>&1")
+    :format(INTEROP, ROOT, portfile, out))
+  local port = assert(weft.decode(helpers.wait_line(portfile, 15000, "the fast-tcp server"), "json")).port
+  local cs, ids, got = {}, {}, { {}, {} }
+  for i = 1, 2 do
+    cs[i] = assert(weft.client { url = "tcp://127.0.0.1:" .. port, emitter = true, streams = true })
+    cs[i]:handle("your-id", function(_, id) ids[i] = id end)
+    cs[i]:on("stream", function(st, event, info)
+      local r = { event = event, info = info }
+      got[i][#got[i] + 1] = r
+      collect(st, r)
+    end)
+  end
+  wait(function() return ids[1] and ids[2] end, 10000, "both clients' ids")
+  local data = random_bytes(1024 * 1024 + 3)
+  local ok, msg, name = cs[1]:stream("x", nil, function() end, { sockets = { ids[2] } })
+  eq(name, "EINVAL", "a routed stream cannot ask for an ack: " .. tostring(msg))
+  pump(assert(cs[1]:stream("to-socket", { n = 1 }, nil, { sockets = { ids[2] } })), data)
+  wait(function() return got[2][1] and got[2][1].data end, 15000, "the stream to a socket id")
+  pump(assert(cs[1]:stream("to-all", { n = 2 }, nil, { broadcast = true })), data)
+  wait(function() return got[2][2] and got[2][2].data end, 15000, "the broadcast stream")
+  eq(got[2][1].event, "to-socket", "the stream to a socket id")
+  eq(got[2][1].info.n, 1, "its info")
+  assert(got[2][1].data == data, "to a socket id: byte for byte")
+  eq(got[2][2].event, "to-all", "the broadcast stream")
+  assert(got[2][2].data == data, "broadcast: byte for byte")
+  eq(#got[1], 0, "the sender is left out")
+  for _, c in ipairs(cs) do c:close() end
+  settle()
+  h:close() -- the peer exits once both sockets closed
+  os.remove(portfile)
+  os.remove(out)
+end)
+
 -- A server over ipc:// in `dir` and one client, connected; both with streams.
 local function pair(dir, sopts, copts)
   local url = "ipc://" .. dir .. "/s.sock"
