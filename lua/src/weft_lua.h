@@ -8,7 +8,8 @@
  * table), value.c (values both ways), options.c (the core's option tables),
  * server.c, spark.c, client.c, ext.c (emitter and rooms), channel.c,
  * plugin.c (plugins, transforms, authorization, ids), log.c (logs and
- * metrics). This header is theirs only.
+ * metrics), stream.c (streams, writers, the route policy). This header is
+ * theirs only.
  *
  * Lifetimes are the core's: a server, client or spark userdata retains its
  * handle and releases it from __gc; calls on a closed handle get the core's
