@@ -223,7 +223,8 @@ test("flow control: a paused reader holds the writer back; resume completes it",
       collect(st, r)
     end)
     local data = random_bytes(16 * 1024 * 1024)
-    local state = pump(assert(c:stream("slow")), data)
+    local w = assert(c:stream("slow"))
+    local state = pump(w, data)
     wait(function() return stream end, 5000, "the stream")
     -- the writer runs out of credit and stops
     local last, still = -1, 0
@@ -233,6 +234,10 @@ test("flow control: a paused reader holds the writer back; resume completes it",
     end, 10000, "the writer to stop")
     local held = state.sent
     assert(held < #data, "the writer is held back (" .. held .. " of " .. #data .. " bytes taken)")
+    assert(w:pending() >= 256 * 1024, "the window is used up: " .. w:pending() .. " bytes queued")
+    local ok, msg, name = w:write("z")
+    eq(ok, nil, "a write without credit")
+    eq(name, "ENOBUFS", "a write without credit is not taken: " .. tostring(msg))
     local t0, bytes = weft.clock(), r.bytes
     while weft.clock() - t0 < 300 do weft.poll(5) end
     eq(state.sent, held, "no progress while paused")
