@@ -301,6 +301,11 @@ test("misuse: write after finish or close, bad chunks, streams off, ended stream
     collectgarbage()
     ok, msg, name = sw:finish()
     eq(name, "ECLOSED", "finish after the server went: " .. tostring(msg))
+    -- streams without the emitter
+    ok, msg, name = weft.server { url = "ipc://" .. dir .. "/u.sock", streams = true }
+    eq(name, "EINVAL", "a server's streams without the emitter: " .. tostring(msg))
+    ok, msg, name = weft.client { url = "ipc://" .. dir .. "/u.sock", streams = true, manual = true }
+    eq(name, "EINVAL", "a client's streams without the emitter: " .. tostring(msg))
     -- streams off
     local s2 = assert(weft.server { url = "ipc://" .. dir .. "/t.sock", emitter = true })
     local c2 = assert(weft.client { url = "ipc://" .. dir .. "/t.sock", emitter = true })

@@ -22,7 +22,9 @@ local function new(opts)
     if type(host.psk) ~= "string" then error("bad option 'psk' (a string expected)", 2) end
     ok, msg, name = c:_psk(host.psk)
   end
-  if ok and host.streams then
+  if ok and host.streams and not opts.emitter then
+    ok, msg, name = nil, "option 'streams' needs emitter = true", "EINVAL"
+  elseif ok and host.streams then
     local window = type(host.streams) == "table" and host.streams.window or nil
     ok, msg, name = c:_streams(window)
   end
