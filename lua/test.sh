@@ -82,8 +82,9 @@ run_suite() { # INTERP MODULE_DIR SCRIPT
   return "$rc"
 }
 # test_weft.lua: the module; test_ext.lua: the extensions (issue #9);
-# test_obs.lua: logs and metrics (issue #17)
-SUITES=(test_weft.lua test_ext.lua test_obs.lua test_parity.lua)
+# test_obs.lua: logs and metrics (issue #17); test_streams.lua: streams and
+# routes (issue #20)
+SUITES=(test_weft.lua test_ext.lua test_obs.lua test_parity.lua test_streams.lua)
 for suite in "${SUITES[@]}"; do
   if [ -f "$MOD54" ] && command -v lua5.4 >/dev/null; then
     if run_suite lua5.4 "$BUILD/lua/5.4" "$suite"; then ok "$suite (lua5.4)"; else ko "$suite (lua5.4)"; fi

@@ -76,10 +76,10 @@ void weft__lreplies_reject(weft__lowner *o, const char *why) {
     reply_reject(reply_take(o->replies), why);
 }
 
-typedef struct ack ack;
-static ack *ack_new(lua_State *L, weft__lloop *lp, int fn);
-static void ack_free(lua_State *L, ack *a);
-static void on_ack(const weft_ack *k, void *user);
+typedef weft__lack ack;
+#define ack_new weft__lack_new
+#define ack_free weft__lack_free
+#define on_ack weft__lon_ack
 
 /* reply:resolve(value, fn, [{ timeout = ms }]): the answer carries fn, which
  * the peer may call back: fn(nil, value, reply|nil) then, reply when that
@@ -148,6 +148,16 @@ int weft__lreply_gc(lua_State *L) {
   return 0;
 }
 
+weft__lreply *weft__lpush_reply(lua_State *L, weft__lowner *o, weft_reply *r) {
+  weft__lreply *ru = weft__lnew(L, sizeof(*ru), MT_REPLY);
+  ru->r = r;
+  ru->o = o;
+  ru->next = o->replies;
+  if (ru->next) ru->next->prev = ru;
+  o->replies = ru;
+  return ru;
+}
+
 /* ---- events: handle(name, fn) ---- */
 
 typedef struct handler {
@@ -181,13 +191,7 @@ static int push_event(lua_State *L, weft__lcall *c) {
   int n = 0;
   if (ev->spark) weft__lpush_spark(L, ev->spark), n++;
   if (ev->reply) {
-    weft__lreply *ru = weft__lnew(L, sizeof(*ru), MT_REPLY);
-    ru->r = ev->reply;
-    ru->o = e->h->o;
-    ru->next = ru->o->replies;
-    if (ru->next) ru->next->prev = ru;
-    ru->o->replies = ru;
-    e->ru = ru;
+    e->ru = weft__lpush_reply(L, e->h->o, ev->reply);
   } else {
     lua_pushnil(L);
   }
@@ -251,7 +255,7 @@ static int l_handle(lua_State *L) {
 
 /* ---- emit, with acks ---- */
 
-struct ack {
+struct weft__lack {
   weft__lloop *lp;
   int ref;
   const weft_ack *ack;
@@ -298,7 +302,7 @@ static int push_ack(lua_State *L, weft__lcall *c) {
   return 1;
 }
 
-static void on_ack(const weft_ack *k, void *user) {
+void weft__lon_ack(const weft_ack *k, void *user) {
   ack *a = user;
   weft__lcall c;
   weft__lcall_init(&c, a->lp, LUA_NOREF);
@@ -310,7 +314,7 @@ static void on_ack(const weft_ack *k, void *user) {
   free(a);
 }
 
-static ack *ack_new(lua_State *L, weft__lloop *lp, int fn) {
+ack *weft__lack_new(lua_State *L, weft__lloop *lp, int fn) {
   ack *a = malloc(sizeof(*a));
   if (!a) return NULL;
   a->lp = lp;
@@ -319,7 +323,7 @@ static ack *ack_new(lua_State *L, weft__lloop *lp, int fn) {
   return a;
 }
 
-static void ack_free(lua_State *L, ack *a) {
+void weft__lack_free(lua_State *L, ack *a) {
   if (!a) return;
   weft__lunref(L, &a->ref);
   free(a);

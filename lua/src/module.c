@@ -515,23 +515,35 @@ static int open_core(lua_State *L) {
   for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
     set_funcs(L, loop_idx, funcs[i]);
   lua_newtable(L);
-  const luaL_Reg *const server[] = {weft__lserver_methods,        weft__lext_server_methods,
-                                    weft__lchannel_owner_methods, weft__lplugin_server_methods,
-                                    weft__llog_server_methods,    NULL};
+  const luaL_Reg *const server[] = {weft__lserver_methods,
+                                    weft__lext_server_methods,
+                                    weft__lchannel_owner_methods,
+                                    weft__lplugin_server_methods,
+                                    weft__llog_server_methods,
+                                    weft__lstream_server_methods,
+                                    NULL};
   const luaL_Reg *const spark[] = {weft__lspark_methods, weft__lext_spark_methods,
-                                   weft__lchannel_spark_methods, NULL};
-  const luaL_Reg *const client[] = {weft__lclient_methods,        weft__lext_client_methods,
-                                    weft__lchannel_owner_methods, weft__lchannel_client_methods,
-                                    weft__lplugin_client_methods, NULL};
+                                   weft__lchannel_spark_methods, weft__lstream_spark_methods, NULL};
+  const luaL_Reg *const client[] = {weft__lclient_methods,
+                                    weft__lext_client_methods,
+                                    weft__lchannel_owner_methods,
+                                    weft__lchannel_client_methods,
+                                    weft__lplugin_client_methods,
+                                    weft__lstream_client_methods,
+                                    NULL};
   const luaL_Reg *const reply[] = {weft__lreply_methods, NULL};
   const luaL_Reg *const channel[] = {weft__lchannel_methods, NULL};
   const luaL_Reg *const auth[] = {weft__lauth_methods, NULL};
+  const luaL_Reg *const stream[] = {weft__lstream_methods, NULL};
+  const luaL_Reg *const writer[] = {weft__lwriter_methods, NULL};
   new_class(L, loop_idx, "server", MT_SERVER, server, weft__lserver_gc);
   new_class(L, loop_idx, "spark", MT_SPARK, spark, weft__lspark_gc);
   new_class(L, loop_idx, "client", MT_CLIENT, client, weft__lclient_gc);
   new_class(L, loop_idx, "reply", MT_REPLY, reply, weft__lreply_gc);
   new_class(L, loop_idx, "channel", MT_CHANNEL, channel, NULL);
   new_class(L, loop_idx, "auth", MT_AUTH, auth, weft__lauth_gc);
+  new_class(L, loop_idx, "stream", MT_STREAM, stream, weft__lstream_gc);
+  new_class(L, loop_idx, "writer", MT_WRITER, writer, weft__lwriter_gc);
   lua_setfield(L, -2, "classes");
   lua_newtable(L);
   push_names(L, weft__lserver_events, "server");

@@ -8,7 +8,8 @@
  * table), value.c (values both ways), options.c (the core's option tables),
  * server.c, spark.c, client.c, ext.c (emitter and rooms), channel.c,
  * plugin.c (plugins, transforms, authorization, ids), log.c (logs and
- * metrics). This header is theirs only.
+ * metrics), stream.c (streams, writers, the route policy). This header is
+ * theirs only.
  *
  * Lifetimes are the core's: a server, client or spark userdata retains its
  * handle and releases it from __gc; calls on a closed handle get the core's
@@ -223,6 +224,22 @@ extern const weft__lfile weft__lfiles[];
 
 /* ext.c: replies; channel.c */
 void weft__lreplies_reject(weft__lowner *o, const char *why);
+/* A new reply userdata for `r`, on the owner's list of unanswered ones. */
+weft__lreply *weft__lpush_reply(lua_State *L, weft__lowner *o, weft_reply *r);
+/* An ack's callback (the function at `fn`): weft__lon_ack is its
+ * weft_ack_cb and frees it; weft__lack_free when it was never sent. */
+typedef struct weft__lack weft__lack;
+weft__lack *weft__lack_new(lua_State *L, weft__lloop *lp, int fn);
+void weft__lack_free(lua_State *L, weft__lack *a);
+void weft__lon_ack(const weft_ack *k, void *user);
+/* stream.c: streams and route policy */
+#define WEFT__LCB_STREAM (WEFT__LCB - 1) /* the owner's "stream" handler */
+#define MT_STREAM "weft.stream"
+#define MT_WRITER "weft.writer"
+extern const luaL_Reg weft__lstream_methods[], weft__lwriter_methods[],
+    weft__lstream_server_methods[], weft__lstream_spark_methods[], weft__lstream_client_methods[];
+int weft__lstream_gc(lua_State *L);
+int weft__lwriter_gc(lua_State *L);
 void weft__lpush_channel(lua_State *L, weft__lloop *lp, weft_channel *ch);
 
 #endif /* WEFT_LUA_H */

@@ -22,6 +22,12 @@ local function new(opts)
     if type(host.psk) ~= "string" then error("bad option 'psk' (a string expected)", 2) end
     ok, msg, name = c:_psk(host.psk)
   end
+  if ok and host.streams and not opts.emitter then
+    ok, msg, name = nil, "option 'streams' needs emitter = true", "EINVAL"
+  elseif ok and host.streams then
+    local window = type(host.streams) == "table" and host.streams.window or nil
+    ok, msg, name = c:_streams(window)
+  end
   if ok and host.plugins ~= nil then ok, msg, name = events.use(c, "client", host.plugins, 3) end
   if ok then
     c:_channels() -- the peer's channels to the "channel" event (when channels are on)

@@ -31,6 +31,12 @@ local EVENTS = {
 -- handler that is not a function raises, as Lua's own functions do.
 for kind, map in pairs(EVENTS) do
   classes[kind].on = function(self, event, fn)
+    if event == "stream" and (kind == "server" or kind == "client") then
+      if fn ~= nil and type(fn) ~= "function" then
+        error(("bad argument #2 to 'on' (function expected, got %s)"):format(type(fn)), 2)
+      end
+      return self:_on_stream(fn)
+    end
     local i = map[event]
     if not i then
       error(("bad argument #1 to 'on' (unknown event '%s')"):format(tostring(event)), 2)

@@ -25,6 +25,7 @@ M.HOST = {
     { "handler_errors", "string", '"raise"',
       '"raise": poll() raises a handler\'s error; "close": the spark closes (1011) and its error event says why' },
     { "psk", "string", "nil", "a pre-shared key tcp:// and ipc:// clients must prove (weft's HMAC-SHA256 handshake)" },
+    { "streams", "boolean", "false", "binary streams (needs emitter = true, else EINVAL): the \"stream\" event, spark:stream()" },
   },
   client = {
     { "url", "string", "required", "ws://, wss://, ws+unix:// (the path is the server's pathname)" },
@@ -32,6 +33,7 @@ M.HOST = {
     { "manual", "boolean", "false", "true: connect only on client:open()" },
     { "plugins", "list", "{}", "plugin tables, in order: see Plugins and transforms" },
     { "psk", "string", "nil", "the pre-shared key a tcp:// or ipc:// server asks for (a wrong one: error, status 401)" },
+    { "streams", "boolean or table", "false", "binary streams (needs emitter = true, else EINVAL): the \"stream\" event, client:stream(); { window = bytes } sets the writers' credit" },
   },
 }
 local HOST = { server = {}, client = {} }

@@ -24,7 +24,7 @@ end
 local HANDLER_ERRORS = { raise = false, close = true }
 
 -- Everything Lua adds after the core's options, before listening.
-local function host_options(srv, host)
+local function host_options(srv, host, emitter)
   local mode = host.handler_errors
   if mode ~= nil then
     if type(mode) ~= "string" then error("bad option 'handler_errors' (a string expected)", 3) end
@@ -44,6 +44,11 @@ local function host_options(srv, host)
   if host.psk ~= nil then
     if type(host.psk) ~= "string" then error("bad option 'psk' (a string expected)", 3) end
     local ok, msg, ename = srv:_psk(host.psk)
+    if not ok then return nil, msg, ename end
+  end
+  if host.streams then
+    if not emitter then return nil, "option 'streams' needs emitter = true", "EINVAL" end
+    local ok, msg, ename = srv:_streams()
     if not ok then return nil, msg, ename end
   end
   if host.plugins ~= nil then
@@ -67,7 +72,7 @@ local function new(opts)
   -- On an error raised here, the server that never listened is collected.
   local host
   host, msg, name = options.apply(srv, "server", opts, 3)
-  if host then host, msg, name = host_options(srv, host) end
+  if host then host, msg, name = host_options(srv, host, opts.emitter) end
   if not host then
     srv:close()
     return nil, msg, name
