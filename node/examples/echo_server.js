@@ -10,5 +10,5 @@ const server = weft.createServer((spark) => {
 }, { port: Number(process.argv[2] || 8080), host: '127.0.0.1' });
 
 server.on('error', (err) => console.error('error', err.kind, err.message));
-console.log(`listening on ${server.url}`);
+server.server.on('listening', () => console.log(`listening on port ${server.address().port}`));
 process.on('SIGINT', () => server.destroy(() => process.exit(0)));

@@ -121,17 +121,22 @@ function handOverRequest(primus, req) {
 
 /**
  * Attaches primus to server: its 'request' listeners run after ours (for
- * other paths), an 'upgrade' listener of ours goes first.
+ * other paths), an 'upgrade' listener of ours goes first. Returns detach():
+ * ours off, theirs back in their place (Primus's destroy), called when the
+ * core has closed. Between destroy() and then, the pathname stays ours (503,
+ * or the upgrade's socket closes): a late poll or reconnect is not the
+ * application's request. After it, as with Primus, the application's
+ * listeners see every path.
  */
 function attach(primus, server) {
   const pathname = primus.pathname;
   const theirs = server.listeners('request');
   server.removeAllListeners('request');
-  // Once destroyed, the pathname stays ours (503, or the upgrade's socket
-  // closes), as a late poll or reconnect is not the application's request.
   const onRequest = function onRequest(req, res) {
     if (!under(pathname, req.url)) {
       for (const fn of theirs) fn.call(this, req, res);
+      // No application at all (createServer's own http.Server): not found, rather than no answer.
+      if (theirs.length === 0 && server.listenerCount('request') === 1) res.writeHead(404, { Connection: 'close' }).end();
     } else if (primus._closed) {
       res.writeHead(503, { Connection: 'close' }).end();
     } else {
@@ -145,6 +150,11 @@ function attach(primus, server) {
   };
   server.on('request', onRequest);
   server.prependListener('upgrade', onUpgrade);
+  return function detach() {
+    server.removeListener('request', onRequest);
+    server.removeListener('upgrade', onUpgrade);
+    for (let i = theirs.length - 1; i >= 0; i--) server.prependListener('request', theirs[i]);
+  };
 }
 
 module.exports = { isServer, attach, handleRequest, handleUpgrade, under };

@@ -351,7 +351,7 @@ function createSocket(defaults) {
   }
   let parserObj;
   [defaults, parserObj] = parsers.split(defaults);
-  defaults = checkClient(defaults || {});
+  defaults = checkClient(defaults || {}, true);
   if (parserObj) defaults = Object.assign({}, defaults, { parser: parserObj });
   const t = defaults.transformer;
   if (t !== undefined) {

@@ -117,6 +117,8 @@ binding.setup({
     this._closed = true;
     this._closedDone = true;
     log.detach(this);
+    if (this._detach) this._detach(); // an http.Server's listeners as they were (lib/attach.js)
+    this._detach = null;
     this._sparks.clear();
     const cbs = this._destroyCallbacks.splice(0);
     this.emit('close', ...(this._closeArgs || [{}]));

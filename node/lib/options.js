@@ -7,8 +7,11 @@
 // once for every host. This file adds only Node's translation — Primus's
 // spellings and shapes (pingInterval: false, reconnect: { min, max },
 // tls: { cert, key }) — and the options only a host has (port, listen,
-// plugin, idGenerator, logLevel, ...). The option objects are closed: a
-// misspelt key is a TypeError naming the option meant. index.d.ts's option
+// plugin, idGenerator, logLevel, ...). Unknown keys are kept, as Primus
+// keeps them (plugins read their own options from primus.options): they are
+// not the core's, and one within edit distance 2 of an option is a warning
+// naming the option meant; `strict: true` makes any unknown key a TypeError
+// (decision #33). index.d.ts's option
 // interfaces are generated from the same data (scripts/options-dts.js;
 // test/options.test.js fails when they differ).
 //
@@ -89,6 +92,8 @@ const NODE = {
 };
 
 const none = () => undefined;
+const STRICT_DOC = 'An unknown option is a TypeError (with "did you mean"). By default it is kept in options for ' +
+  'plugins, as Primus keeps it, and one close to a known name is a warning (WEFT_UNKNOWN_OPTION).';
 
 /*
  * The options only Node has (the core has no row for them): `ts` and `doc`
@@ -139,6 +144,7 @@ const HOST = {
         '\'error\' (kind "handler", code "EHANDLER", cause: the exception).'
     },
     logLevel: { ts: 'LogLevel', doc: 'Records up to this level become \'log\' events (when listened to); \'info\' by default.' },
+    strict: { ts: 'boolean', doc: STRICT_DOC },
     // Primus's, with nothing for weft to do: accepted so that a Primus app
     // switches with one line.
     iknowhttpsisbetter: { ts: 'boolean', doc: 'Primus\'s; nothing to do here (accepted for the one-line switch).', to: none },
@@ -197,7 +203,8 @@ const HOST = {
     ca: { ts: 'string', doc: 'Node\'s name of caFile.', to: (v, set) => set('caFile', v) },
     rejectUnauthorized: { ts: 'boolean', doc: 'Node\'s name of verify.', to: (v, set) => set('verify', v) },
     plugin: { ts: 'Record<string, Plugin>', doc: 'Plugins to register, by name (as use()).' },
-    logLevel: { ts: 'LogLevel', doc: 'Records up to this level become \'log\' events (when listened to); \'info\' by default.' }
+    logLevel: { ts: 'LogLevel', doc: 'Records up to this level become \'log\' events (when listened to); \'info\' by default.' },
+    strict: { ts: 'boolean', doc: STRICT_DOC }
   }
 };
 
@@ -217,21 +224,34 @@ function distance(a, b) {
   return prev[b.length];
 }
 
-/** Throws a TypeError for an options object that is not one, or has a key nobody knows. */
-function check(options, kind) {
+/**
+ * Checks an options object: a TypeError when it is not one; an unknown key
+ * is kept (plugins read theirs), a warning when it is close to a known name,
+ * a TypeError with `strict: true`. Known keys' types are the core's to check.
+ */
+function check(options, kind, quiet) {
   if (options === null || typeof options !== 'object') {
     throw new TypeError(`${kind} options must be an object, got ${options === null ? 'null' : typeof options}`);
   }
   const known = KNOWN[kind];
+  if (options.strict !== undefined && typeof options.strict !== 'boolean') {
+    throw new TypeError(`${kind} option "strict" must be a boolean (got ${describe(options.strict)})`);
+  }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
+    // Close: within edit distance 2, both names of 4 characters or more (a
+    // plugin's "foo" is not a misspelt "ca").
     let near = null;
     for (const name of known) {
-      const d = distance(key.toLowerCase(), name.toLowerCase());
+      const d = key.length < 4 || name.length < 4 ? Infinity : distance(key.toLowerCase(), name.toLowerCase());
       if (d <= 2 && (near === null || d < near.d)) near = { name, d };
     }
-    throw new TypeError(`unknown ${kind} option "${key}"` +
-      (near ? ` (did you mean "${near.name}"?)` : ` (known: ${known.join(', ')})`));
+    const text = `unknown ${kind} option "${key}"`;
+    if (options.strict) throw new TypeError(text + (near ? ` (did you mean "${near.name}"?)` : ` (known: ${known.join(', ')})`));
+    if (near && !quiet) {
+      process.emitWarning(`${text} (did you mean "${near.name}"?); kept in options for plugins, not used by weft`,
+        { type: 'WeftWarning', code: 'WEFT_UNKNOWN_OPTION' });
+    }
   }
   return options;
 }
@@ -274,7 +294,8 @@ function apply(kind, ext, options) {
   const table = TABLES[kind];
   const byName = new Map(table.map((r) => [r.name, r]));
   const values = new Map(); // row -> the core's value
-  const given = new Set(Object.keys(options).filter((k) => options[k] !== undefined));
+  // Unknown keys (a plugin's) stay in options, out of the core.
+  const given = new Set(Object.keys(options).filter((k) => options[k] !== undefined && KNOWN[kind].includes(k)));
   const set = (name, v, merged) => {
     const row = byName.get(name);
     if (!merged && given.has(name)) throw new TypeError(`${kind} options: give ${name} once (it is set by another option too)`);
@@ -304,10 +325,10 @@ module.exports = {
   TABLES,
   NODE,
   HOST,
-  /** Throws a TypeError for a key that is not a Server option. */
+  /** Checks Server options (see check()). */
   checkServer: (options) => check(options, 'Server'),
-  /** Throws a TypeError for a key that is not a Client option. */
-  checkClient: (options) => check(options, 'Client'),
+  /** Checks Client options (see check()); quiet: no warnings (createSocket's defaults, checked again merged). */
+  checkClient: (options, quiet) => check(options, 'Client', quiet),
   unknownTransformer,
   applyServer: (ext, options) => apply('Server', ext, options),
   applyClient: (ext, options) => apply('Client', ext, options)

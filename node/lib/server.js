@@ -22,6 +22,15 @@ function reserved(evt) {
   return typeof evt === 'string' && (/^(incoming|outgoing)::/.test(evt) || require('./ext').LOCAL_EVENTS.has(evt));
 }
 
+// options.port: 8080 by default, 0 (or '0') a free one.
+function portOf(options) {
+  const port = options.port === undefined ? 8080 : Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer in [0, 65535], got ${options.port}`);
+  }
+  return port;
+}
+
 // What the listeners serve: `listen` (URLs), or Primus's port/host/pathname.
 function listenUrls(options) {
   if (options.listen !== undefined) {
@@ -34,10 +43,7 @@ function listenUrls(options) {
     }
     return urls;
   }
-  const port = options.port === undefined ? 8080 : Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`port must be an integer in [0, 65535], got ${options.port}`);
-  }
+  const port = portOf(options);
   let host = options.host || options.hostname || '0.0.0.0';
   if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`;
   let pathname = options.pathname || '/primus';
@@ -159,7 +165,7 @@ class Server extends EventEmitter {
       this._address = http ? null : urlAddress(this.url, this.port);
       this.host = typeof this._address === 'string' || !this._address ? '' : this._address.address;
       this._http = http;
-      if (http) attachment.attach(this, http);
+      if (http) this._detach = attachment.attach(this, http);
     } catch (e) {
       this._closed = true;
       binding.serverDestroy(ext, false, 1);
@@ -396,6 +402,9 @@ ${libraries.map((src) => `;(function (Primus) {\n${src}\n})(globalThis.Primus);`
   /** Alias of destroy() shaped after net.Server#close(cb). */
   close(fn) { return this.destroy({}, fn); }
 
+  /** Primus's end(options, fn): destroy(). */
+  end(options, fn) { return this.destroy(options, fn); }
+
   /**
    * The server's counters and gauges now, as numbers (exact below 2^53).
    * Throws ECLOSED once the server has closed.
@@ -496,10 +505,31 @@ function onAuthorize(ext) {
   return undefined;
 }
 
-/** Primus's createServer(fn?, options). */
+/**
+ * Primus's createServer(fn?, options): a Node http.Server listening on
+ * options.port (8080; 0 or '0' a free one) and host/hostname ("0.0.0.0"),
+ * with the Server attached to it (primus.server is the http.Server), fn a
+ * 'connection' listener. With weft's own `listen` URLs or `tls`/`tlsCert`
+ * the core listens instead (primus.server is the Server): an https.Server's
+ * sockets hold Node's TLS state and cannot be handed to the core.
+ */
 function createServer(fn, options) {
   if (typeof fn === 'object' && fn !== null) { options = fn; fn = null; }
-  const server = new Server(options);
+  options = options || {};
+  let server;
+  if (options.listen !== undefined || options.tls !== undefined || options.tlsCert !== undefined) {
+    server = new Server(options);
+  } else {
+    const port = portOf(options);
+    const http = require('node:http').createServer();
+    server = new Server(http, options);
+    // EADDRINUSE and the like: the Server's 'error' when it is listened to, else Node's unhandled 'error'.
+    http.on('error', (err) => {
+      if (server.listenerCount('error') > 0) server.emit('error', err);
+      else throw err;
+    });
+    http.listen(port, options.host || options.hostname || '0.0.0.0');
+  }
   if (typeof fn === 'function') server.on('connection', fn);
   return server;
 }

@@ -107,3 +107,61 @@ test('bad input: a TLS socket cannot be handed over, an error event says so', as
   assert.ok(fake.destroyed, 'the socket is closed');
   assert.throws(() => new weft(http.createServer(), { pathname: 7 }), TypeError);
 });
+
+test("createServer: a Node http.Server on options.port with the Server attached (Primus's); a client connects", async (t) => {
+  const primus = weft.createServer((spark) => spark.on('data', (d) => spark.write({ echo: d })),
+    { port: '0', hostname: HOST, transformer: 'websockets,engine.io' });
+  t.after(() => new Promise((resolve) => primus.end(resolve)));
+  assert.ok(primus instanceof weft);
+  assert.ok(primus.server instanceof http.Server, 'primus.server is the HTTP server');
+  await once(primus.server, 'listening');
+  const { port, address } = primus.address();
+  assert.equal(address, HOST);
+  const client = primusClient(t, `http://${HOST}:${port}/primus`, { transformer: 'engine.io' });
+  const got = [];
+  client.on('data', (d) => got.push(plain(d)));
+  await once(client, 'open');
+  client.write('hi');
+  await waitUntil(() => got.length === 1, 5000, 'echo');
+  assert.deepEqual(got, [{ echo: 'hi' }]);
+  assert.equal((await fetch(`http://${HOST}:${port}/other`)).status, 404, 'no application: Node answers other paths');
+});
+
+test('createServer with weft\'s listen URLs: the core listens (no http.Server); bad input', async (t) => {
+  const primus = weft.createServer({ listen: `ws://${HOST}:0/primus` });
+  t.after(() => new Promise((resolve) => primus.destroy(resolve)));
+  assert.equal(primus.server, primus, 'the core\'s listener plays primus.server');
+  assert.ok(primus.port > 0);
+  assert.throws(() => weft.createServer({ port: 70000 }), RangeError);
+  assert.throws(() => weft.createServer({ port: 'x' }), RangeError);
+  // A port taken: the http.Server's error reaches the Server's 'error' listeners.
+  const taken = weft.createServer({ port: primus.port, hostname: HOST });
+  const err = await once(taken, 'error');
+  assert.equal(err.code, 'EADDRINUSE');
+  await new Promise((resolve) => taken.destroy(resolve));
+});
+
+test("destroy puts the http.Server's own listeners back and leaves none of weft's (Primus's)", async (t) => {
+  const server = http.createServer();
+  const mine = (req, res) => res.end(`app ${req.url}`);
+  const theirUpgrade = () => {};
+  server.on('request', mine);
+  server.on('upgrade', theirUpgrade);
+  const primus = new weft(server, {});
+  assert.notEqual(server.listeners('request')[0], mine);
+  assert.notEqual(server.listeners('upgrade')[0], theirUpgrade);
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const base = `http://${HOST}:${server.address().port}`;
+  assert.equal((await fetch(`${base}/primus/spec`)).status, 200, 'weft serves the pathname');
+  await new Promise((resolve) => primus.destroy({ close: false }, resolve));
+  assert.deepEqual(server.listeners('request'), [mine]);
+  assert.deepEqual(server.listeners('upgrade'), [theirUpgrade]);
+  assert.equal(await (await fetch(`${base}/primus/spec`)).text(), 'app /primus/spec', 'after destroy the path is the app\'s, as with Primus');
+  // Attached again (as Primus's test does): weft's listeners first once more.
+  const again = new weft(server, {});
+  assert.equal((await fetch(`${base}/primus/spec`)).status, 200);
+  await new Promise((resolve) => again.destroy({ close: false }, resolve));
+  assert.deepEqual(server.listeners('request'), [mine]);
+});

@@ -195,7 +195,7 @@ test('bad input: logLevel, log listeners, metricsPath, metrics after close', asy
     assert.throws(() => new weft.Server({ ...opts, metricsPath: bad }), { code: 'EINVAL' });
   }
   assert.throws(() => new weft.Server({ ...opts, metricsPath: 5 }), TypeError);
-  assert.throws(() => new weft.Server({ ...opts, metricPath: '/m' }), /did you mean "metricsPath"/);
+  assert.throws(() => new weft.Server({ ...opts, metricPath: '/m', strict: true }), /did you mean "metricsPath"/);
   const closed = new weft.Server(opts);
   await new Promise((resolve) => closed.destroy(resolve));
   assert.throws(() => closed.metrics(), { code: 'ECLOSED' });
