@@ -103,6 +103,8 @@ function connectCli(url, keyFile) {
   const st = { out: '', err: '', child };
   child.stdout.on('data', (d) => { st.out += d; });
   child.stderr.on('data', (d) => { st.err += d; });
+  // A refused client may exit before what the test writes reaches it.
+  child.stdin.on('error', (e) => { if (e.code !== 'EPIPE') throw e; });
   st.exited = new Promise((resolve) => child.on('exit', resolve));
   return st;
 }
@@ -270,6 +272,7 @@ describe('pre-shared key over ws:// (--psk-ws)', () => {
     const nokeyCli = spawn(CLI, ['connect', url], { stdio: ['pipe', 'pipe', 'pipe'] });
     let nokeyErr = '';
     nokeyCli.stderr.on('data', (d) => { nokeyErr += d; });
+    nokeyCli.stdin.on('error', (e) => { if (e.code !== 'EPIPE') throw e; }); // it may be gone already
     nokeyCli.stdin.write('{"never":2}\n');
     const nokeyExit = new Promise((resolve) => nokeyCli.on('exit', resolve));
     assert.notEqual(await h.withTimeout(nokeyExit, 10000, 'weft connect without a key'), 0);
