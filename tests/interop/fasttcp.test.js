@@ -17,6 +17,7 @@ const path = require('node:path');
 const ft = require('fast-tcp');
 const Serializer = require('fast-tcp/lib/Serializer');
 const h = require('./lib/harness');
+const { cases } = require('./lib/ft_values');
 
 const PEER = process.env.WEFT_FT_PEER ||
   path.join(path.dirname(process.env.WEFT_TEST_SERVER || path.join(__dirname, '../../build/tests/x')),
@@ -59,23 +60,6 @@ const next = (s, event, ms = 5000) =>
   h.withTimeout(new Promise((resolve) => s.once(event, (...a) => resolve(a))), ms, `event ${event}`);
 const ask = (s, event, data, ms = 5000) =>
   h.withTimeout(new Promise((resolve) => s.emit(event, data, resolve)), ms, `ack of ${event}`);
-
-// Values and what a fast-tcp peer receives back (fast-tcp sends null as
-// "empty": undefined arrives; -0 is an integer: 0 arrives).
-function cases() {
-  const big = crypto.randomBytes(1 << 20);
-  return [
-    ['string', 'héllo'], ['empty string', ''], ['1 MiB string', 'x'.repeat(1 << 20)],
-    ['U+2028', 'a\u2028b'], ['emoji', '😀 \u{1F469}\u200D\u{1F4BB}'],
-    ['empty buffer', Buffer.alloc(0)], ['1 MiB buffer', big],
-    ['2^47-1', 2 ** 47 - 1], ['-(2^47-1)', -(2 ** 47 - 1)], ['-2^47', -(2 ** 47)], ['zero', 0],
-    ['-0', -0, 0], ['1.5', 1.5], ['-1.5e-300', -1.5e-300], ['MIN_VALUE', Number.MIN_VALUE],
-    ['NaN', NaN], ['Infinity', Infinity], ['-Infinity', -Infinity],
-    ['true', true], ['false', false], ['null', null, undefined],
-    ['nested object', { a: { b: [1, 'x', true, null, { c: 2.5 }] }, '\u2028': '😀', n: 2 ** 53 }],
-    ['array', [1, [2, [3, []]], {}]], ['empty object', {}],
-  ];
-}
 
 // A frame fast-tcp's own Serializer writes, with a data type of our choosing.
 function frame(event, data, mt, id, dt) {

@@ -1,19 +1,44 @@
 'use strict';
-// npm fast-tcp 3.3.2's server for the hosts' client tests (python, lua):
+// npm fast-tcp 3.3.2's server for the weft clients' tests (C, python, lua):
 // "sum" answers its ack with data.a + data.b, a plain message (event
-// "data") comes back as it came. Prints "listening on tcp://127.0.0.1:PORT"
-// (or ipc://PATH with --ipc PATH); exits on SIGTERM, or when stdin closes
+// "data") comes back as it came. For the matrix
+// (fasttcp_client_matrix.test.js): "echo" comes back as "echo", or as the
+// ack's data when one is asked; "q" is logged in arrival order
+// ("ctl:log" answers the log); "ctl:ask" DATA asks the client "question"
+// DATA (its answer comes back as "ctl:answer"); "ctl:rooms" and "ctl:id" answer
+// the sender's rooms and id; "ctl:send" [event, data, {rooms, sockets,
+// except}] emits through the server ("self" in except is the sender).
+// Prints "listening on tcp://127.0.0.1:PORT" (or ipc://PATH with --ipc
+// PATH; --port P picks the port); exits on SIGTERM, or when stdin closes
 // with --exit-with-stdin.
 const path = require('node:path');
 const ft = require(path.join(__dirname, '../node_modules/fast-tcp'));
 
-const at = process.argv.indexOf('--ipc');
-const where = at > 0 ? process.argv[at + 1] : 0;
+const arg = (name) => {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? process.argv[at + 1] : undefined;
+};
+const where = arg('--ipc') || Number(arg('--port') || 0);
 const server = new ft.Server();
+const log = [];
 server.on('connection', (sock) => {
   sock.on('error', () => {});
   sock.on('sum', (d, cb) => cb(d.a + d.b));
   sock.on('data', (d) => sock.emit('data', d));
+  sock.on('echo', (d, cb) => (cb ? cb(d) : sock.emit('echo', d)));
+  sock.on('q', (d) => log.push(d));
+  sock.on('ctl:log', (d, cb) => cb(log));
+  sock.on('ctl:id', (d, cb) => cb(sock.id));
+  sock.on('ctl:rooms', (d, cb) => cb(Object.keys(sock._rooms).sort()));
+  sock.on('ctl:ask', (data, cb) => {
+    sock.emit('question', data, (answer) => sock.emit('ctl:answer', answer));
+    cb(true);
+  });
+  sock.on('ctl:send', ([event, data, opts], cb) => {
+    const except = (opts.except || []).map((id) => (id === 'self' ? sock.id : id));
+    server.emit(event, data, { ...opts, except });
+    cb(true);
+  });
 });
 server.listen(where, () => {
   const a = server._server.address();
