@@ -134,6 +134,7 @@ WEFT_OUT_HANDLE(weft_channel)
 %ignore weft_emitter_emit;
 %ignore weft_emitter_join;
 %ignore weft_emitter_leave;
+%ignore weft_emitter_leave_all;
 %ignore weft_rooms_set_client_policy;
 %ignore weft_channels_on_open;
 %ignore weft_channels_on_error;

@@ -298,6 +298,14 @@ int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void 
   return room_request(em, "weft::leave", room, cb, user);
 }
 
+int weft_emitter_leave_all(weft_emitter *em, weft_ack_cb cb, void *user) {
+  if (!em || em->server) return WEFT_EINVAL;
+  weft_value args;
+  memset(&args, 0, sizeof(args));
+  args.type = WEFT_ARRAY;
+  return emit_any(em, NULL, "weft::leave_all", &args, WEFT_EMIT_DEFAULT_TIMEOUT, cb, user);
+}
+
 int weft_emitter_broadcast(weft_emitter *em, const char *event, const weft_value *args) {
   if (!em || !em->server) return WEFT_EINVAL;
   int rc = weft__ext_event_name_check(event);

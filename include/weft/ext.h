@@ -140,6 +140,13 @@ WEFT_EXTERN int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *
  * invalid room name. */
 WEFT_EXTERN int weft_emitter_join(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
 WEFT_EXTERN int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
+/* Asks the server to take the client out of every room it is in (the
+ * reserved event "weft::leave_all"; over fast-tcp, its "leave all rooms"
+ * message, which has no ack: give cb NULL there). cb as for
+ * weft_emitter_leave: 0, or WEFT_EREJECTED when the server's policy
+ * refused one of the rooms. Client emitters only. Errors as
+ * weft_emitter_emit (WEFT_EINVAL for NULL or a server's emitter). */
+WEFT_EXTERN int weft_emitter_leave_all(weft_emitter *em, weft_ack_cb cb, void *user);
 
 /* Emits to every open spark of the server (no answers): encodes once.
  * Returns the number of sparks reached or an error as weft_server_write. */

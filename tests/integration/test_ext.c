@@ -512,6 +512,8 @@ static void misuse_start(fx *f) {
   CHECK(f, weft_emitter_set_timeout(cem, WEFT_EMIT_DEFAULT_TIMEOUT) == WEFT_EINVAL);
   CHECK(f, weft_emitter_join(f->sem, "room", NULL, NULL) == WEFT_EINVAL); /* client only */
   CHECK(f, weft_emitter_join(cem, "", NULL, NULL) == WEFT_EINVAL);
+  CHECK(f, weft_emitter_leave_all(f->sem, NULL, NULL) == WEFT_EINVAL); /* client only */
+  CHECK(f, weft_emitter_leave_all(NULL, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_reply_resolve(NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_reply_reject(NULL, NULL) == WEFT_EINVAL);
   weft_value *pk = NULL;
@@ -808,13 +810,19 @@ static void join_tick(fx *f) {
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "lobby") == 0);
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "again") == 1);
     CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "secret") == 0);
+    CHECK(f, weft_emitter_leave_all(f->peers[0].em, record_ack, f) == 0);
+    f->policy_calls = 100; /* once only; leave-all asks the policy per room */
+  }
+  if (f->acks == 5 && f->policy_calls > 100 && f->policy_calls < 200) {
+    CHECK(f, f->ack_status[4] == 0);
+    CHECK(f, weft_rooms_has(f->rooms, f->peers[0].spark, "again") == 0);
     /* Without a policy, clients may not change rooms. */
     weft_rooms_set_client_policy(f->rooms, NULL, NULL, NULL);
     CHECK(f, weft_emitter_join(f->peers[0].em, "later", record_ack, f) == 0);
-    f->policy_calls++; /* once only */
+    f->policy_calls = 200; /* once only */
   }
-  if (f->acks == 5) {
-    CHECK(f, f->ack_status[4] == WEFT_EREJECTED);
+  if (f->acks == 6) {
+    CHECK(f, f->ack_status[5] == WEFT_EREJECTED);
     finish(f);
   }
 }
@@ -827,10 +835,11 @@ static void test_client_join_policy(void **state) {
   f.start = join_start;
   f.on_tick = join_tick;
   fx_run(&f);
-  assert_int_equal(f.acks, 5);
-  assert_int_equal(f.policy_calls, 5);
+  assert_int_equal(f.acks, 6);
+  assert_int_equal(f.policy_calls, 200); /* no policy call once it is removed */
   assert_string_equal(f.ack_value[1], "\"authorization refused\"");
-  assert_string_equal(f.ack_value[4], "\"clients may not change rooms here\"");
+  assert_string_equal(f.ack_value[4], "null"); /* leave-all resolved */
+  assert_string_equal(f.ack_value[5], "\"clients may not change rooms here\"");
 }
 
 /* ------------------------------------------------------------------------ */

@@ -87,7 +87,7 @@ describe('weft C client -> npm fast-tcp 3.3.2 server (its own process)', () => {
     assert.deepStrictEqual(await c.ask('ctl:log'), edge);
   });
 
-  test('join and leave from the client; the server emits to all, others, a room, an id', { timeout: 20000 }, async (t) => {
+  test('join, leave and leave-all from the client; the server emits to all, others, a room, an id', { timeout: 20000 }, async (t) => {
     const srv = await startServer(t);
     const [a, b, c] = [await startClient(t, srv.url), await startClient(t, srv.url),
       await startClient(t, srv.url)];
@@ -98,6 +98,11 @@ describe('weft C client -> npm fast-tcp 3.3.2 server (its own process)', () => {
     assert.deepStrictEqual(await b.ask('ctl:rooms'), ['r2']);
     a.send(['leave', 'r1']);
     assert.deepStrictEqual(await a.ask('ctl:rooms'), ['r2']);
+    c.send(['join', 'r3']);
+    c.send(['join', 'r4']);
+    assert.deepStrictEqual(await c.ask('ctl:rooms'), ['r3', 'r4']);
+    c.send(['leave_all']);
+    assert.deepStrictEqual(await c.ask('ctl:rooms'), []);
     const cid = await c.ask('ctl:id');
     assert.equal(typeof cid, 'string');
     await a.ask('ctl:send', ['news', 'all', {}]);

@@ -9,7 +9,7 @@
  *   ["emit", EVENT, ARGS]        emits EVENT with the array ARGS, no ack
  *   ["ask", TAG, EVENT, ARGS]    emits it with an ack; prints
  *                                ["ack", TAG, STATUS, VALUE]
- *   ["join", ROOM] / ["leave", ROOM]
+ *   ["join", ROOM] / ["leave", ROOM] / ["leave_all"]
  * Each event from the server is printed as ["event", NAME, ARGS]; one
  * that asks for an answer is answered with its first argument (null when
  * none). Output lines are hex msgpack too; "open", "reconnected" and
@@ -118,6 +118,8 @@ static int command(run *r, const char *hex, size_t n) {
     rc = weft_emitter_join(r->em, a, NULL, NULL);
   } else if (strcmp(op, "leave") == 0 && str_at(v, 1, a, sizeof(a))) {
     rc = weft_emitter_leave(r->em, a, NULL, NULL);
+  } else if (strcmp(op, "leave_all") == 0) {
+    rc = weft_emitter_leave_all(r->em, NULL, NULL);
   }
   weft_value_free(v);
   return rc < 0 ? rc : 0;
