@@ -6,7 +6,8 @@
 // ack's data when one is asked; "q" is logged in arrival order
 // ("ctl:log" answers the log); "ctl:ask" DATA asks the client "question"
 // DATA (its answer comes back as "ctl:answer"); "ctl:rooms" and "ctl:id" answer
-// the sender's rooms and id; "ctl:send" [event, data, {rooms, sockets,
+// the sender's rooms and id; "ctl:join" ROOM joins it on the server's side;
+// "ctl:nonfinite" sends it NaN, Infinity, -Infinity as "nonfinite"; "ctl:send" [event, data, {rooms, sockets,
 // except}] emits through the server ("self" in except is the sender).
 // Prints "listening on tcp://127.0.0.1:PORT" (or ipc://PATH with --ipc
 // PATH; --port P picks the port); exits on SIGTERM, or when stdin closes
@@ -29,6 +30,11 @@ server.on('connection', (sock) => {
   sock.on('q', (d) => log.push(d));
   sock.on('ctl:log', (d, cb) => cb(log));
   sock.on('ctl:id', (d, cb) => cb(sock.id));
+  sock.on('ctl:join', (room, cb) => { server.join(room, sock.id); cb(true); });
+  sock.on('ctl:nonfinite', (d, cb) => {
+    for (const n of [NaN, Infinity, -Infinity]) sock.emit('nonfinite', n);
+    cb(true);
+  });
   sock.on('ctl:rooms', (d, cb) => cb(Object.keys(sock._rooms).sort()));
   sock.on('ctl:ask', (data, cb) => {
     sock.emit('question', data, (answer) => sock.emit('ctl:answer', answer));
