@@ -786,6 +786,138 @@ test("fast-tcp: a Lua client against npm fast-tcp 3.3.2's server, plain messages
   assert(ok, err)
 end)
 
+-- The Lua client against npm fast-tcp 3.3.2's server (its own process): the
+-- value set as events, acks and acks the server asks; the server's emits;
+-- reconnect after the server is killed and restarted on the same port.
+local function ft_server(port)
+  assert(have_node(), "node and tests/interop/node_modules are required (bash scripts/deps.sh)")
+  local h = assert(io.popen(("echo $$; exec node %s/lib/fasttcp_server.js --port %d"):format(INTEROP, port or 0)))
+  local pid = tonumber(h:read("*l"))
+  local line = h:read("*l") or ""
+  local url = assert(line:match("listening on (%S+)"), "fast-tcp server said: " .. line)
+  return { url = url, port = tonumber(url:match(":(%d+)$")),
+           stop = function(sig)
+             os.execute(("kill -%s %d"):format(sig or "TERM", pid))
+             h:read("*a")
+             h:close()
+           end }
+end
+
+local function ft_client(url)
+  local c = assert(weft.client { url = url, emitter = true,
+                                 reconnect = { min = 50, max = 200, retries = 100 } })
+  c:on("error", function() end)
+  return c
+end
+
+local function ask(c, event, ...)
+  local done, err, res = false, nil, nil
+  local n, args = select("#", ...), { ... }
+  args[n + 1] = function(e, r) done, err, res = true, e, r end
+  assert(c:emit(event, (table.unpack or unpack)(args, 1, n + 1)))
+  wait(function() return done end, 5000, "the ack of " .. event)
+  assert(err == nil, tostring(err and err.message or err))
+  return res
+end
+
+local function same(a, b)
+  if type(a) == "number" and a ~= a then return b ~= b end
+  return deep_eq(a, b)
+end
+
+test("fast-tcp: the Lua client against npm fast-tcp 3.3.2's server: every value as event, ack, asked ack", function()
+  local srv = ft_server()
+  local ok, err = pcall(function()
+    local c = ft_client(srv.url)
+    local got = { echo = {}, answer = {} }
+    c:handle("echo", function(_, v) got.echo[#got.echo + 1] = { v } end)
+    c:handle("ctl:answer", function(_, v) got.answer[#got.answer + 1] = { v } end)
+    c:handle("question", function(reply, v) reply:resolve(v == nil and weft.null or v) end)
+    local bin = {}
+    for i = 1, 1048576 do bin[i] = string.char((i * 7919) % 256) end
+    bin[1] = "\255" -- not UTF-8: goes out as binary
+    local cases = {
+      { "string", "héllo" }, { "empty string", "" }, { "1 MiB string", ("x"):rep(1048576) },
+      { "U+2028", "a\u{2028}b" }, { "emoji", "😀 \u{1F469}\u{200D}\u{1F4BB}" },
+      { "1 MiB binary", table.concat(bin) },
+      { "2^47-1", 140737488355327 }, { "-(2^47-1)", -140737488355327 }, { "-2^47", -140737488355328 }, { "zero", 0 },
+      { "1.5", 1.5 }, { "-1.5e-300", -1.5e-300 }, { "5e-324", 5e-324 },
+      { "nan", 0 / 0 }, { "inf", math.huge }, { "-inf", -math.huge },
+      { "true", true }, { "false", false }, { "null", weft.null },
+      { "nested", { a = { b = { 1, "x", true, { c = 2.5 } } }, ["\u{2028}"] = "😀", n = 9007199254740992 } },
+    }
+    for _, cs in ipairs(cases) do
+      local label, value = cs[1], cs[2]
+      local back = value
+      if value == weft.null then back = nil end -- fast-tcp's "empty": no argument
+      c:emit("echo", value)
+      wait(function() return #got.echo > 0 end, 5000, "echo " .. label)
+      assert(same(table.remove(got.echo)[1], back), "event: " .. label)
+      local acked = ask(c, "echo", value)
+      assert(same(acked, back == nil and weft.null or back), "ack: " .. label)
+      eq(ask(c, "ctl:ask", value), true, "ctl:ask " .. label)
+      wait(function() return #got.answer > 0 end, 5000, "answer " .. label)
+      assert(same(table.remove(got.answer)[1], back), "asked: " .. label)
+    end
+    c:close()
+    settle()
+  end)
+  srv.stop()
+  assert(ok, err)
+end)
+
+test("fast-tcp: the Lua client: the server's emits to all, others, a room, an id; reconnect after a kill", function()
+  local srv = ft_server()
+  local second
+  local ok, err = pcall(function()
+    local cl, got = {}, {}
+    for i = 1, 3 do
+      cl[i] = ft_client(srv.url)
+      got[i] = {}
+      cl[i]:handle("news", function(_, d) got[i][#got[i] + 1] = d end)
+    end
+    ask(cl[1], "ctl:join", "r2")
+    ask(cl[2], "ctl:join", "r2")
+    local cid = ask(cl[3], "ctl:id")
+    for _, a in ipairs { { "news", "all", {} }, { "news", "others", { except = { "self" } } },
+                         { "news", "room", { rooms = { "r2" }, except = { "self" } } },
+                         { "news", "room with sender", { rooms = { "r2" } } },
+                         { "news", "id", { sockets = { cid } } }, { "news", "end", {} } } do
+      ask(cl[1], "ctl:send", a)
+    end
+    wait(function() return got[1][#got[1]] == "end" and got[2][#got[2]] == "end" and got[3][#got[3]] == "end" end,
+      5000, "news")
+    eq(table.concat(got[1], ","), "all,room with sender,end", "a")
+    eq(table.concat(got[2], ","), "all,others,room,room with sender,end", "b")
+    eq(table.concat(got[3], ","), "all,others,id,end", "c")
+    -- Reconnect: the server is killed; emits made meanwhile arrive once, in order.
+    local c = cl[1]
+    local closed, reconnected = false, false
+    c:on("close", function() closed = true end)
+    c:on("reconnected", function() reconnected = true end)
+    c:emit("q", "before")
+    eq(table.concat(ask(c, "ctl:log"), ","), "before", "log before")
+    local port = srv.port
+    srv.stop("KILL")
+    srv = nil
+    wait(function() return closed end, 5000, "close")
+    for i = 1, 20 do c:emit("q", i) end
+    local t0 = weft.clock()
+    wait(function() return weft.clock() - t0 > 300 end, 1000, "a pause")
+    second = ft_server(port)
+    eq(second.port, port, "the same port")
+    wait(function() return reconnected end, 10000, "reconnected")
+    local log = ask(c, "ctl:log")
+    eq(#log, 20, "20 queued emits")
+    for i = 1, 20 do eq(log[i], i, "queued emit " .. i) end
+    for i = 1, 3 do cl[i]:close() end
+    settle()
+  end)
+  if srv then srv.stop() end
+  if second then second.stop() end
+  assert(ok, err)
+end)
+
 test("fast-tcp: psk: the right key is served, a wrong one refused (401) and nothing delivered", function()
   local path = os.tmpname()
   os.remove(path)
