@@ -6,22 +6,12 @@
 // restarted on the same port.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
-const path = require('node:path');
 const { weft, once, onceArgs, withTimeout, waitUntil } = require('./helpers');
+const { startFastTcpServer } = require('../../tests/interop/lib/ft_server_proc');
 const { cases } = require('../../tests/interop/lib/ft_values');
 
-const SERVER = path.join(__dirname, '../../tests/interop/lib/fasttcp_server.js');
 
-async function startServer(t, port = 0) {
-  const child = spawn(process.execPath, [SERVER, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  t.after(async () => { child.kill('SIGTERM'); await exited; });
-  const m = await waitUntil(() => out.match(/^listening on (tcp:\S+)/m), 5000, 'npm fast-tcp server');
-  return { url: m[1], port: Number(m[1].split(':')[2]), child, exited };
-}
+const startServer = startFastTcpServer;
 
 async function connect(t, url) {
   const client = weft.connect(url, { emitter: true, reconnect: { min: 50, max: 200, retries: 100 } });

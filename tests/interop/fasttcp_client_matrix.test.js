@@ -12,21 +12,13 @@ const { spawn } = require('node:child_process');
 const path = require('node:path');
 const msgpack = require('msgpack-lite');
 const h = require('./lib/harness');
+const { startFastTcpServer } = require('./lib/ft_server_proc');
 const { cases } = require('./lib/ft_values');
 
 const BIN = path.dirname(process.env.WEFT_TEST_SERVER || path.join(__dirname, '../../build/tests/x'));
 const CLIENT = path.join(BIN, 'weft_ft_client');
-const SERVER = path.join(__dirname, 'lib/fasttcp_server.js');
 
-async function startServer(t, port = 0) {
-  const child = spawn(process.execPath, [SERVER, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  t.after(async () => { child.kill('SIGTERM'); await exited; });
-  const m = await h.waitUntil(() => out.match(/^listening on (tcp:\S+)/m), 5000, 'npm fast-tcp server');
-  return { url: m[1], port: Number(m[1].split(':')[2]), child, exited };
-}
+const startServer = startFastTcpServer;
 
 async function startClient(t, url) {
   const child = spawn(CLIENT, [url], { stdio: ['pipe', 'pipe', 'pipe'] });
