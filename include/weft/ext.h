@@ -137,7 +137,10 @@ WEFT_EXTERN int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *
  * reserved events "weft::join"/"weft::leave"; cb (optional) gets 0 when the
  * server's rooms policy allowed it, WEFT_EREJECTED with the reason when not.
  * Client emitters only. Errors as weft_emitter_emit, WEFT_EINVAL for an
- * invalid room name. */
+ * invalid room name. Over tcp:// and ipc:// with cb NULL these leave as
+ * fast-tcp's join / leave messages; with a cb they leave as events with an
+ * ack, which a weft server answers but an npm fast-tcp server does not (it
+ * neither joins nor answers: cb gets WEFT_ETIMEDOUT). */
 WEFT_EXTERN int weft_emitter_join(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
 WEFT_EXTERN int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
 /* Asks the server to take the client out of every room it is in (the
