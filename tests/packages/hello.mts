@@ -1,7 +1,8 @@
 // The installed package's types under TypeScript's `nodenext` resolution
 // (scripts/packages.sh compiles this with tsc --strict and runs the output):
-// named ESM imports, typed options, and a misspelt option that must not
-// type-check.
+// named ESM imports, typed options, and a known option of the wrong type
+// that must not type-check (unknown keys do: they are kept for plugins, as
+// Primus does, decision #33).
 import { Server, connect, version, type ServerOptions, type Spark, type Value } from 'weft';
 import { once } from 'node:events';
 
@@ -15,7 +16,7 @@ console.log(`${msg} (weft ${version}, TypeScript)`);
 client.end();
 server.destroy();
 
-export function misspelt(): Server {
-  // @ts-expect-error: "prot" is not an option (a TypeError at run time too)
-  return new Server({ prot: 9999 });
+export function mistyped(): Server {
+  // @ts-expect-error: pingInterval is a number or false (a TypeError at run time too)
+  return new Server({ pingInterval: 'often' });
 }
