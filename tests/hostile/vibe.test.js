@@ -75,6 +75,7 @@ async function startCrowd(t, port) {
       c.socket.send('echo', { n, pad: 'crowd' });
     }
   }, 25);
+  t.after(() => clearInterval(timer)); // a failed test must not leave it running
   return {
     async stop() {
       clearInterval(timer);
