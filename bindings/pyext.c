@@ -379,8 +379,9 @@ PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyOb
   if (!x || !x->em || !fn) return PyLong_FromLong(WEFT_EINVAL);
   weft__py_reg *r = weft__py_reg_new(x->pl, fn);
   if (!r) return PyErr_NoMemory();
-  int rc = join ? weft_emitter_join(x->em, room, weft__py_on_ack, r)
-                : weft_emitter_leave(x->em, room, weft__py_on_ack, r);
+  int rc = join < 0 ? weft_emitter_leave_all(x->em, weft__py_on_ack, r)
+           : join   ? weft_emitter_join(x->em, room, weft__py_on_ack, r)
+                    : weft_emitter_leave(x->em, room, weft__py_on_ack, r);
   if (rc < 0) weft__py_reg_free(r);
   return PyLong_FromLong(rc);
 }

@@ -160,7 +160,8 @@ int pyweft_reply_pending(PyObject *reply);
 PyObject *pyweft_emit(pyweft_ext *x, weft_spark *to, const char *event, PyObject *args,
                       uint32_t timeout_ms, PyObject *fn);
 PyObject *pyweft_emit_broadcast(pyweft_ext *x, const char *event, PyObject *args);
-/* A client's weft::join (join=1) or weft::leave request; fn as for emit. */
+/* A client's weft::join (join=1), weft::leave (0) or weft::leave_all (-1,
+ * room ignored) request; fn as for emit. */
 PyObject *pyweft_emit_membership(pyweft_ext *x, const char *room, int join, PyObject *fn);
 /* weft_server_presence: fn(status, [spark ids]) runs once (never from
  * inside this call, never when this returns an error). Returns the code. */

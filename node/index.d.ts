@@ -886,6 +886,9 @@ export class Client extends Duplex {
   join(room: string, cb: (err: AckError | WeftError | null) => void): this;
   leave(room: string): Promise<void>;
   leave(room: string, cb: (err: AckError | WeftError | null) => void): this;
+  /** Asks the server to take this client out of every room it is in (fast-tcp's "leave all"). */
+  leaveAll(): Promise<void>;
+  leaveAll(cb: (err: AckError | WeftError | null) => void): this;
   channel(name: string): Channel;
   /** Asks the server to route an event (fast-tcp's broadcast / to rooms / to socket ids); its routePolicy decides. */
   route(event: string, args: Value[], to: { broadcast?: boolean; rooms?: readonly string[]; sockets?: readonly string[]; withSender?: boolean }): boolean;

@@ -262,6 +262,8 @@ export declare class Weft extends Emitter<WeftEvents> {
   /** Asks the server to put this connection in a room (its rooms policy decides). */
   join(room: string): Promise<void>;
   leave(room: string): Promise<void>;
+  /** Asks the server to take this connection out of every room it is in. */
+  leaveAll(): Promise<void>;
 }
 
 /** min(round((rand + 1) * min * factor^(attempt-1)), max). */

@@ -137,15 +137,16 @@ WEFT_EXTERN int weft_emitter_emit(weft_emitter *em, weft_spark *to, const char *
  * reserved events "weft::join"/"weft::leave"; cb (optional) gets 0 when the
  * server's rooms policy allowed it, WEFT_EREJECTED with the reason when not.
  * Client emitters only. Errors as weft_emitter_emit, WEFT_EINVAL for an
- * invalid room name. Over tcp:// and ipc:// with cb NULL these leave as
- * fast-tcp's join / leave messages; with a cb they leave as events with an
- * ack, which a weft server answers but an npm fast-tcp server does not (it
- * neither joins nor answers: cb gets WEFT_ETIMEDOUT). */
+ * invalid room name. Over tcp:// and ipc:// these leave as fast-tcp's join
+ * / leave messages; with a cb, a weft server answers with its verdict,
+ * and to an npm fast-tcp server (which joins but never answers, and
+ * cannot refuse) cb gets 0 once the request is queued on the connection
+ * (docs/fasttcp.md, "Room requests with an answer"). */
 WEFT_EXTERN int weft_emitter_join(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
 WEFT_EXTERN int weft_emitter_leave(weft_emitter *em, const char *room, weft_ack_cb cb, void *user);
 /* Asks the server to take the client out of every room it is in (the
  * reserved event "weft::leave_all"; over fast-tcp, its "leave all rooms"
- * message, which has no ack: give cb NULL there). cb as for
+ * message, settled as weft_emitter_leave's). cb as for
  * weft_emitter_leave: 0, or WEFT_EREJECTED when the server's policy
  * refused one of the rooms. Client emitters only. Errors as
  * weft_emitter_emit (WEFT_EINVAL for NULL or a server's emitter). */

@@ -603,10 +603,11 @@ static int l_rooms_policy(lua_State *L) {
   return 1;
 }
 
-/* client:join(room, [fn(err)]) and client:leave(room, [fn(err)]) */
+/* client:join(room, [fn(err)]), client:leave(room, [fn(err)]) (join 1,
+ * 0) and client:leave_all([fn(err)]) (join -1) */
 static int client_room(lua_State *L, int join) {
-  const char *what = join ? "join" : "leave";
-  const char *room = luaL_checkstring(L, 2);
+  const char *what = join > 0 ? "join" : join ? "leave_all" : "leave";
+  const char *room = join >= 0 ? luaL_checkstring(L, 2) : NULL;
   if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TFUNCTION);
   weft__lloop *lp = LOOP_UP(L);
   lp->L = L;
@@ -615,8 +616,9 @@ static int client_room(lua_State *L, int join) {
   if (!em) return nret;
   ack *a = NULL;
   if (!lua_isnoneornil(L, 3) && !(a = ack_new(L, lp, 3))) return weft__lfail(L, WEFT_ENOMEM, what);
-  int rc = join ? weft_emitter_join(em, room, a ? on_ack : NULL, a)
-                : weft_emitter_leave(em, room, a ? on_ack : NULL, a);
+  int rc = join > 0 ? weft_emitter_join(em, room, a ? on_ack : NULL, a)
+           : join   ? weft_emitter_leave_all(em, a ? on_ack : NULL, a)
+                    : weft_emitter_leave(em, room, a ? on_ack : NULL, a);
   if (rc < 0) {
     ack_free(L, a);
     return weft__lfail(L, rc, what);
@@ -626,6 +628,12 @@ static int client_room(lua_State *L, int join) {
 }
 static int l_client_join(lua_State *L) { return client_room(L, 1); }
 static int l_client_leave(lua_State *L) { return client_room(L, 0); }
+static int l_client_leave_all(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushnil(L);
+  lua_insert(L, 2); /* (client, nil, fn): fn where join's is */
+  return client_room(L, -1);
+}
 
 const luaL_Reg weft__lreply_methods[] = {
     {"resolve", l_resolve}, {"reject", l_reject}, {"pending", l_pending}, {NULL, NULL}};
@@ -648,4 +656,5 @@ const luaL_Reg weft__lext_client_methods[] = {{"handle", l_handle},
                                               {"emit", l_emit},
                                               {"join", l_client_join},
                                               {"leave", l_client_leave},
+                                              {"leave_all", l_client_leave_all},
                                               {NULL, NULL}};

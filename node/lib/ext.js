@@ -429,13 +429,13 @@ Object.defineProperty(Spark.prototype, 'broadcast', {
 
 function clientRoom(client, join, room, cb) {
   if (!client._ext.emitter) throw new WeftError('the emitter is not enabled (option emitter: true)', 'ESTATE');
-  if (typeof room !== 'string') throw new TypeError('room must be a string');
+  if (typeof room !== 'string' && room !== null) throw new TypeError('room must be a string');
   const p = new Promise((resolve, reject) => {
     const token = newToken((err) => (err ? reject(err) : resolve()));
     const rc = binding.clientRoom(client[kExt], join, room, token);
     if (rc < 0) {
       pending.delete(token);
-      reject(rc === ECLOSED ? ackError('ECLOSED') : rcError(rc, join ? 'join' : 'leave'));
+      reject(rc === ECLOSED ? ackError('ECLOSED') : rcError(rc, join ? 'join' : room === null ? 'leaveAll' : 'leave'));
     }
   });
   if (typeof cb === 'function') {
@@ -448,7 +448,9 @@ Object.assign(Client.prototype, {
   /** Asks the server to put this client in `room`; the server's roomsPolicy decides. */
   join(room, cb) { return clientRoom(this, true, room, cb); },
   /** Asks the server to take this client out of `room`. */
-  leave(room, cb) { return clientRoom(this, false, room, cb); }
+  leave(room, cb) { return clientRoom(this, false, room, cb); },
+  /** Asks the server to take this client out of every room (fast-tcp's "leave all"). */
+  leaveAll(cb) { return clientRoom(this, false, null, cb); }
 });
 
 // ---- channels ------------------------------------------------------------

@@ -213,7 +213,8 @@ static napi_value js_emit(napi_env env, napi_callback_info info) {
   return weft__node_int(env, rc);
 }
 
-/* clientRoom(clientExt, join, room, token) -> 0 | -code */
+/* clientRoom(clientExt, join, room | null, token) -> 0 | -code: a null
+ * room leaves every room. */
 static napi_value js_client_room(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   bool join = false;
@@ -223,11 +224,14 @@ static napi_value js_client_room(napi_env env, napi_callback_info info) {
   weft_emitter *em = weft_emitter_of_client(nc->c);
   if (!em) return weft__node_int(env, WEFT_ECLOSED);
   napi_get_value_bool(env, argv[1], &join);
-  char *room = weft__node_string(env, argv[2], NULL);
-  if (!room) return weft__node_throw_type(env, "room must be a string");
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  char *room = t == napi_null ? NULL : weft__node_string(env, argv[2], NULL);
+  if (!room && t != napi_null) return weft__node_throw_type(env, "room must be a string");
   weft__nack *k = weft__node_new_ack(env, argv[3], NULL, nc->c);
-  int rc = join ? weft_emitter_join(em, room, k ? weft__node_on_ack : NULL, k)
-                : weft_emitter_leave(em, room, k ? weft__node_on_ack : NULL, k);
+  int rc = !room  ? weft_emitter_leave_all(em, k ? weft__node_on_ack : NULL, k)
+           : join ? weft_emitter_join(em, room, k ? weft__node_on_ack : NULL, k)
+                  : weft_emitter_leave(em, room, k ? weft__node_on_ack : NULL, k);
   if (rc < 0) free(k);
   free(room);
   return weft__node_int(env, rc);

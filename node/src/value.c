@@ -2,7 +2,9 @@
  * Values: weft_value trees to JavaScript values and back, directly (no
  * intermediate JSON). JSON's rules for what JSON cannot carry: undefined,
  * functions and symbols are null at the top and in arrays and skipped in
- * objects; NaN and Infinity are null; toJSON() is honoured. Integers beyond
+ * objects; NaN and ±Infinity stay doubles (the json parser writes them as
+ * null, as JSON.stringify; msgpack and fast-tcp carry them); toJSON() is
+ * honoured. Integers beyond
  * 2^53 are BigInts; binary is a Buffer.
  */
 #include <stdlib.h>
@@ -236,9 +238,7 @@ static weft_value *from_js(napi_env env, napi_value v, int depth) {
   case napi_number: {
     double d = 0;
     napi_get_value_double(env, v, &d);
-    if (d != d || d == 1.0 / 0.0 || d == -1.0 / 0.0)
-      out = weft_value_new_null();
-    else if (d >= -(double)TWO53 && d <= (double)TWO53 && d == (double)(int64_t)d &&
+    if (d >= -(double)TWO53 && d <= (double)TWO53 && d == (double)(int64_t)d &&
              !(d == 0 && 1 / d < 0))
       out = weft_value_new_int((int64_t)d);
     else

@@ -38,6 +38,30 @@ for (const scheme of ['tcp', 'ipc']) {
     assert.deepEqual(await withTimeout(back, 5000, 'echo'), { a: [1, 'x', true] });
   });
 
+  test(`${scheme}://: the Node client joins and leaves under the Node server's rooms policy; refusals reject`, async (t) => {
+    const server = new weft.Server({ listen: [url()], emitter: true, rooms: true });
+    t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
+    server.roomsPolicy((s, room) => room.startsWith('public:'));
+    const sparkP = once(server, 'connection');
+    const client = weft.connect(server.url, { emitter: true, reconnect: { retries: 0 }, strategy: false });
+    client.on('error', () => {});
+    t.after(() => client.end());
+    await withTimeout(once(client, 'open'), 5000, 'open');
+    const spark = await sparkP;
+    await client.join('public:a');
+    await client.join('public:b');
+    assert.deepEqual(spark.rooms().sort(), ['public:a', 'public:b']);
+    await assert.rejects(client.join('private'), (e) => e.code === 'EREJECTED');
+    await client.leave('public:a');
+    assert.deepEqual(spark.rooms(), ['public:b']);
+    await client.leaveAll();
+    assert.deepEqual(spark.rooms(), []);
+    assert.throws(() => client.join(5), TypeError);
+    // A refused request is a rejection here as on ws:// (npm fast-tcp sees {error}).
+    spark.on('nope', (ack) => ack(new Error('no')));
+    await assert.rejects(client.request('nope'), (e) => e.code === 'EREJECTED' && e.message === 'no');
+  });
+
   test(`${scheme}://: npm fast-tcp 3.3.2's client against the Node server`, async (t) => {
     const server = serve(t, url());
     const u = server.url;

@@ -22,6 +22,8 @@ test('numbers: integers exact up to 2^53, BigInt for int64 beyond, -0 and floats
   assert.equal(rt('json', 1e300), 1e300);
   assert.equal(rt('json', 1.5), 1.5);
   assert.ok(Object.is(rt('msgpack', -0), -0));
+  // NaN and ±Infinity stay doubles where the encoding carries them.
+  assert.deepEqual(rt('msgpack', [NaN, Infinity, -Infinity]), [NaN, Infinity, -Infinity]);
 });
 
 test('JSON semantics for what JSON cannot carry', () => {

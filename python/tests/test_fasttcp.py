@@ -37,6 +37,42 @@ async def test_serve_and_connect(scheme: str, loop_errors: LoopErrors) -> None:
         await client.end()
 
 
+@pytest.mark.parametrize("scheme", ["tcp", "ipc"])
+async def test_rooms_policy_and_refusals(scheme: str, loop_errors: LoopErrors) -> None:
+    # Room requests leave as fast-tcp's messages with weft's ack flag: the
+    # policy's verdict comes back; a refused request rejects as on ws://.
+    url = (
+        "tcp://127.0.0.1:0"
+        if scheme == "tcp"
+        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
+    )
+    server = await weft.serve(url, ping_interval=None, emitter=True, rooms=True)
+    sparks: list[weft.Spark] = []
+    server.on("connection", sparks.append)
+    server.rooms_policy(lambda spark, room, join: room.startswith("ok"))
+
+    @server.on_event("nope")
+    def nope(spark: weft.Spark) -> None:
+        raise weft.Rejected("no")
+
+    async with server:
+        client = await weft.connect(server.url, emitter=True)
+        await asyncio.wait_for(client.join("ok-1"), T)
+        await asyncio.wait_for(client.join("ok-2"), T)
+        assert sorted(sparks[0].rooms) == ["ok-1", "ok-2"]
+        with pytest.raises(weft.Rejected):
+            await asyncio.wait_for(client.join("secret"), T)
+        with pytest.raises(weft.InvalidArgument):
+            await asyncio.wait_for(client.join(""), T)
+        await asyncio.wait_for(client.leave("ok-1"), T)
+        assert sparks[0].rooms == ["ok-2"]
+        await asyncio.wait_for(client.leave_all(), T)
+        assert sparks[0].rooms == []
+        with pytest.raises(weft.Rejected):
+            await asyncio.wait_for(client.emit("nope", ack=True), T)
+        await client.end()
+
+
 @needs_node
 async def test_client_against_npm_fast_tcp_server(loop_errors: LoopErrors) -> None:
     assert NODE

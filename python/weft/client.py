@@ -252,23 +252,29 @@ class Client:
         check(rc, f"emit {event!r}")
         return fut
 
-    async def _membership(self, room: str, join: bool) -> None:
-        _x.check_name(room, "a room name")
+    async def _membership(self, room: str, join: int) -> None:
+        if join >= 0:
+            _x.check_name(room, "a room name")
         ext = self._need_emitter()
         fut, settle = _x.ack_future(self._drv)
-        rc = _ll.pyweft_emit_membership(ext, room, 1 if join else 0, settle)
+        rc = _ll.pyweft_emit_membership(ext, room, join, settle)
         self._drv.kick()
-        check(rc, "join" if join else "leave")
+        check(rc, "join" if join > 0 else "leave" if join == 0 else "leave_all")
         await fut
 
     async def join(self, room: str) -> None:
         """Asks the server to put this connection in `room`; raises
         weft.Rejected(reason) when the server's rooms policy refuses."""
-        await self._membership(room, True)
+        await self._membership(room, 1)
 
     async def leave(self, room: str) -> None:
         """Asks the server to take this connection out of `room`."""
-        await self._membership(room, False)
+        await self._membership(room, 0)
+
+    async def leave_all(self) -> None:
+        """Asks the server to take this connection out of every room it is
+        in (fast-tcp's "leave all")."""
+        await self._membership("", -1)
 
     def channel(self, name: str) -> _x.Channel:
         """The channel `name` over this connection, opened on first use

@@ -354,12 +354,100 @@ static void test_client_route(void **state) {
   assert_int_equal(f.got[2], 1);
 }
 
+/* Room requests with an ack between weft peers (docs/fasttcp.md, flags
+ * bit 1): the policy's verdict comes back, a refusal as WEFT_EREJECTED. */
+typedef struct rooms_fx {
+  weft_loop *loop;
+  weft_server *s;
+  weft_client *c;
+  weft_emitter *em;
+  weft_rooms *rooms;
+  uv_timer_t guard;
+  int step, status[3], count[2], done;
+  weft_spark *spark;
+} rooms_fx;
+
+static int open_only(weft_spark *sp, const char *room, int join, void *user) {
+  (void)sp, (void)user;
+  return join && strncmp(room, "open", 4) != 0 ? WEFT_EUNAUTHORIZED : 0;
+}
+
+static void rooms_end(rooms_fx *f) {
+  f->done = 1;
+  weft_client_destroy(f->c);
+  weft_server_destroy(f->s, NULL);
+  uv_close((uv_handle_t *)&f->guard, NULL);
+}
+
+static void rooms_ack(const weft_ack *ack, void *user) {
+  rooms_fx *f = user;
+  f->status[f->step++] = ack->status;
+  if (f->step == 2) { /* joined open-1 and open-2 (refused: closed) */
+    f->count[0] = weft_rooms_of_spark_count(f->rooms, f->spark);
+    assert_int_equal(weft_emitter_leave_all(f->em, rooms_ack, f), 0);
+  } else if (f->step == 3) {
+    f->count[1] = weft_rooms_of_spark_count(f->rooms, f->spark);
+    rooms_end(f);
+  }
+}
+
+static void rooms_conn(weft_spark *sp, void *user) { ((rooms_fx *)user)->spark = sp; }
+
+static void rooms_open(weft_client *c, void *user) {
+  rooms_fx *f = user;
+  (void)c;
+  assert_int_equal(weft_emitter_join(f->em, "open-1", NULL, NULL), 0);
+  assert_int_equal(weft_emitter_join(f->em, "open-2", rooms_ack, f), 0);
+  assert_int_equal(weft_emitter_join(f->em, "closed", rooms_ack, f), 0);
+}
+
+static void rooms_guard(uv_timer_t *t) { rooms_end(t->data); }
+
+static void test_room_acks(void **state) {
+  (void)state;
+  rooms_fx f;
+  memset(&f, 0, sizeof(f));
+  weft_emitter *sem;
+  assert_int_equal(weft_loop_new(&f.loop), 0);
+  assert_int_equal(weft_server_new(f.loop, &f.s), 0);
+  assert_int_equal(weft_emitter_server(f.s, &sem), 0);
+  assert_int_equal(weft_rooms_server(f.s, &f.rooms), 0);
+  assert_int_equal(weft_rooms_set_client_policy(f.rooms, open_only, NULL, NULL), 0);
+  weft_server_events sev;
+  memset(&sev, 0, sizeof(sev));
+  sev.size = sizeof(sev);
+  sev.connection = rooms_conn;
+  assert_int_equal(weft_server_set_events(f.s, &sev, &f, NULL), 0);
+  assert_int_equal(weft_server_listen(f.s, "tcp://127.0.0.1:0"), 0);
+  char url[64];
+  snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", weft_server_port(f.s));
+  assert_int_equal(weft_client_new(f.loop, url, &f.c), 0);
+  weft_client_events ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.size = sizeof(ev);
+  ev.open = rooms_open;
+  weft_client_set_events(f.c, &ev, &f, NULL);
+  assert_int_equal(weft_emitter_client(f.c, &f.em), 0);
+  assert_int_equal(weft_emitter_join(f.em, "", rooms_ack, &f), WEFT_EINVAL);
+  assert_int_equal(weft_client_open(f.c), 0);
+  uv_timer_init(weft_loop_uv(f.loop), &f.guard);
+  f.guard.data = &f;
+  uv_timer_start(&f.guard, rooms_guard, 10000, 0);
+  weft_loop_run(f.loop);
+  assert_int_equal(weft_loop_close(f.loop), 0);
+  assert_int_equal(f.step, 3);
+  assert_int_equal(f.status[0], 0);              /* open-2 */
+  assert_int_equal(f.status[1], WEFT_EREJECTED); /* closed */
+  assert_int_equal(f.status[2], 0);              /* leave-all */
+  assert_int_equal(f.count[0], 2);               /* open-1 (no ack asked) and open-2 */
+  assert_int_equal(f.count[1], 0);               /* after leave-all */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_nmsg_tcp),
-      cmocka_unit_test(test_nmsg_ipc),
-      cmocka_unit_test(test_api_errors),
-      cmocka_unit_test(test_client_route),
+      cmocka_unit_test(test_nmsg_tcp),   cmocka_unit_test(test_nmsg_ipc),
+      cmocka_unit_test(test_api_errors), cmocka_unit_test(test_client_route),
+      cmocka_unit_test(test_room_acks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

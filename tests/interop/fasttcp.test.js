@@ -129,6 +129,7 @@ for (const scheme of ['tcp', 'ipc']) {
       a.leave('r1');
       assert.deepStrictEqual(await ask(a, 'ctl:rooms', null), ['r2']);
       a.leaveAll();
+      a.join('closed1'); // refused by the policy: fast-tcp's join has no answer
       assert.deepStrictEqual(await ask(a, 'ctl:rooms', null), []);
       assert.equal(await ask(a, 'ctl:id', null), a.id);
       // Server-side emits: everyone, everyone but the sender, a room, an id.
@@ -216,6 +217,39 @@ for (const scheme of ['tcp', 'ipc']) {
       assert.equal(bytes, 8 << 20);
       assert.deepStrictEqual(info, { bytes: 8 << 20, sha256: hex });
       assert.deepStrictEqual((await answered)[0], { sha256: hex }, 'the ack reached the server');
+      assert.equal(peer.errors(), '');
+    });
+
+    test('room requests: the weft ack flag is answered, npm fast-tcp\'s numbered ones are not', { timeout: 15000 }, async (t) => {
+      const peer = await startPeer(t, [url()]);
+      const flagged = (f) => { f[5] = 2; return f; }; // flags: FLAG_ROOM_ACK (docs/fasttcp.md)
+      const room = (mt, name, id) => frame('', name, mt, id, name === null ? Serializer.DT_EMPTY : Serializer.DT_STRING);
+      const rooms = (id) => frame('ctl:rooms', null, Serializer.MT_DATA_WITH_ACK, id, Serializer.DT_EMPTY);
+      const got = await rawRoundTrip(dialOpts(peer.served[0]), Buffer.concat([
+        room(Serializer.MT_JOIN_ROOM, 'r1', 5), // as npm fast-tcp sends it: numbered, no flag
+        flagged(room(Serializer.MT_JOIN_ROOM, 'r2', 6)),
+        flagged(room(Serializer.MT_JOIN_ROOM, 'closed', 7)),
+        flagged(room(Serializer.MT_JOIN_ROOM, '', 8)), // no room at all
+        rooms(9),
+        flagged(room(Serializer.MT_LEAVE_ROOM, 'r2', 10)),
+        room(Serializer.MT_LEAVE_ALL_ROOMS, null, 11),
+        rooms(12),
+        flagged(room(Serializer.MT_JOIN_ROOM, 'r3', 13)),
+        flagged(room(Serializer.MT_LEAVE_ALL_ROOMS, null, 14)),
+        rooms(15),
+      ]));
+      assert.equal(got[5], 2, 'the register frame says the server answers flagged room requests');
+      const frames = framesOf(got);
+      assert.equal(frames[0].mt, Serializer.MT_REGISTER);
+      const acks = frames.slice(1);
+      assert.ok(acks.every((f) => f.mt === Serializer.MT_ACK), JSON.stringify(acks));
+      assert.deepStrictEqual(acks.map((f) => f.messageId), [6, 7, 8, 9, 10, 12, 13, 14, 15]);
+      const by = Object.fromEntries(acks.map((f) => [f.messageId, f.data]));
+      for (const id of [6, 10, 13, 14]) assert.ok(by[id] === undefined || by[id] === null, `ack ${id}: ${by[id]}`);
+      for (const id of [7, 8]) assert.equal(typeof by[id].error, 'string', `ack ${id} refused`);
+      assert.deepStrictEqual(by[9].sort(), ['r1', 'r2']);
+      assert.deepStrictEqual(by[12], []);
+      assert.deepStrictEqual(by[15], []);
       assert.equal(peer.errors(), '');
     });
 

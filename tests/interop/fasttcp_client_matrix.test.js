@@ -43,6 +43,14 @@ async function startClient(t, url) {
   };
   c.event = async (name, what = '', ms = 5000) =>
     (await c.take((m) => m[0] === 'event' && m[1] === name, `event ${name} ${what}`, ms))[2];
+  // A room request with an ack (npm fast-tcp's server does not answer
+  // them: weft settles them once they are on the wire).
+  c.room = async (...cmd) => {
+    const tag = ++c.tag;
+    c.send([...cmd, tag]);
+    const [, , status] = await c.take((m) => m[0] === 'ack' && m[1] === tag, `ack of ${cmd[0]}`);
+    assert.equal(status, 'OK', `ack of ${cmd.join(' ')}`);
+  };
   c.ask = async (event, value, ms) => {
     const tag = ++c.tag;
     c.send(['ask', tag, event, value === undefined ? [] : [value]]);
@@ -90,6 +98,14 @@ describe('weft C client -> npm fast-tcp 3.3.2 server (its own process)', () => {
     assert.deepStrictEqual(await b.ask('ctl:rooms'), ['r2']);
     a.send(['leave', 'r1']);
     assert.deepStrictEqual(await a.ask('ctl:rooms'), ['r2']);
+    await c.room('join', 'r3');
+    await c.room('join', 'r4');
+    assert.deepStrictEqual(await c.ask('ctl:rooms'), ['r3', 'r4']);
+    await c.room('leave', 'r3');
+    assert.deepStrictEqual(await c.ask('ctl:rooms'), ['r4']);
+    await c.room('join', 'r3');
+    await c.room('leave_all');
+    assert.deepStrictEqual(await c.ask('ctl:rooms'), []);
     c.send(['join', 'r3']);
     c.send(['join', 'r4']);
     assert.deepStrictEqual(await c.ask('ctl:rooms'), ['r3', 'r4']);

@@ -9,7 +9,9 @@
  *   ["emit", EVENT, ARGS]        emits EVENT with the array ARGS, no ack
  *   ["ask", TAG, EVENT, ARGS]    emits it with an ack; prints
  *                                ["ack", TAG, STATUS, VALUE]
- *   ["join", ROOM] / ["leave", ROOM] / ["leave_all"]
+ *   ["join", ROOM] / ["leave", ROOM] / ["leave_all"]   no ack
+ *   ["join", ROOM, TAG] / ["leave", ROOM, TAG] / ["leave_all", TAG]
+ *                                with an ack: prints ["ack", TAG, STATUS, null]
  * Each event from the server is printed as ["event", NAME, ARGS]; one
  * that asks for an answer is answered with its first argument (null when
  * none). Output lines are hex msgpack too; "open", "reconnected" and
@@ -114,12 +116,15 @@ static int command(run *r, const char *hex, size_t n) {
     weft_value *tag = weft_value_dup(weft_value_array_at(v, 1));
     rc = weft_emitter_emit(r->em, NULL, a, weft_value_array_at(v, 3), 8000, on_ack, tag);
     if (rc < 0) weft_value_free(tag);
-  } else if (strcmp(op, "join") == 0 && str_at(v, 1, a, sizeof(a))) {
-    rc = weft_emitter_join(r->em, a, NULL, NULL);
-  } else if (strcmp(op, "leave") == 0 && str_at(v, 1, a, sizeof(a))) {
-    rc = weft_emitter_leave(r->em, a, NULL, NULL);
+  } else if ((strcmp(op, "join") == 0 || strcmp(op, "leave") == 0) && str_at(v, 1, a, sizeof(a))) {
+    weft_value *tag = weft_value_len(v) > 2 ? weft_value_dup(weft_value_array_at(v, 2)) : NULL;
+    rc = op[0] == 'j' ? weft_emitter_join(r->em, a, tag ? on_ack : NULL, tag)
+                      : weft_emitter_leave(r->em, a, tag ? on_ack : NULL, tag);
+    if (rc < 0) weft_value_free(tag);
   } else if (strcmp(op, "leave_all") == 0) {
-    rc = weft_emitter_leave_all(r->em, NULL, NULL);
+    weft_value *tag = weft_value_len(v) > 1 ? weft_value_dup(weft_value_array_at(v, 1)) : NULL;
+    rc = weft_emitter_leave_all(r->em, tag ? on_ack : NULL, tag);
+    if (rc < 0) weft_value_free(tag);
   }
   weft_value_free(v);
   return rc < 0 ? rc : 0;

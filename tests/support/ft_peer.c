@@ -1,6 +1,7 @@
 /*
  * The weft server the fast-tcp interop suite (tests/fasttcp/) talks to:
- * an emitter and rooms (clients may join and leave any room) on every
+ * an emitter and rooms (clients may join any room but those named
+ * "closed…", refused by the rooms policy, and leave any) on every
  * --listen URL given (tcp://, ipc://, ws://: one application behind all).
  * Prints "listening on URL" per listener, then "connection ID" and
  * "disconnection ID" lines.
@@ -232,8 +233,8 @@ static void on_stream(weft_stream *st, const char *event, const weft_value *info
 }
 
 static int allow(weft_spark *sp, const char *room, int join, void *user) {
-  (void)sp, (void)room, (void)join, (void)user;
-  return 0;
+  (void)sp, (void)user;
+  return join && strncmp(room, "closed", 6) == 0 ? WEFT_EUNAUTHORIZED : 0;
 }
 
 static int route_policy(weft_spark *sp, weft_route *r, void *user) {

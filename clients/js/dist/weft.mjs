@@ -894,10 +894,14 @@ var Weft = class _Weft extends Emitter {
   leave(room) {
     return this._room("weft::leave", room);
   }
+  /** Leaves every room this connection is in. */
+  leaveAll() {
+    return this._room("weft::leave_all");
+  }
   _room(event, room) {
     if (!this._em) return Promise.reject(new Error("the emitter option is off"));
     return new Promise(
-      (resolve, reject) => this._emitPacket(event, [String(room)], (err) => err ? reject(err) : resolve())
+      (resolve, reject) => this._emitPacket(event, room === void 0 ? [] : [String(room)], (err) => err ? reject(err) : resolve())
     );
   }
   _closeSocket(a, code) {

@@ -601,10 +601,15 @@ export class Weft extends Emitter {
     return this._room('weft::leave', room);
   }
 
+  /** Leaves every room this connection is in. */
+  leaveAll() {
+    return this._room('weft::leave_all');
+  }
+
   _room(event, room) {
     if (!this._em) return Promise.reject(new Error('the emitter option is off'));
     return new Promise((resolve, reject) =>
-      this._emitPacket(event, [String(room)], (err) => (err ? reject(err) : resolve()))
+      this._emitPacket(event, room === undefined ? [] : [String(room)], (err) => (err ? reject(err) : resolve()))
     );
   }
 

@@ -29,7 +29,7 @@ const e = new Weft('/primus', { emitter: { timeout: 5000 } });
 e.onEvent('news', (text: string, ack?: (err: unknown, value?: unknown) => void) => ack && ack(null, text.length));
 const sent: boolean = e.send('sum', 1, 2, (err: WeftError | null, v: number) => console.log(err?.reason, v));
 e.request('sum', [1, 2], { timeout: 100 }).then((v) => console.log(v));
-e.join('lobby').then(() => e.leave('lobby'));
+e.join('lobby').then(() => e.leave('lobby')).then(() => e.leaveAll());
 const t = new Weft('/primus', { batching: 16384, plugin: { hi: { client: (cl) => cl.write('hi') } } });
 t.transform('incoming', (packet) => packet.data !== 'drop');
 t.transform('outgoing', (packet, next) => next(null, false));

@@ -481,6 +481,30 @@ test('emitter: send with an ack; resolved, rejected, timed out, failed by a clos
   c.end();
 });
 
+test('rooms: join, leave and leaveAll ask with reserved events and settle on the answer', async () => {
+  const c = client({ emitter: true });
+  c.open();
+  const ws = FakeSocket.last();
+  ws.accept();
+  const joined = c.join('lobby');
+  const left = c.leave('lobby');
+  const all = c.leaveAll();
+  assert.deepEqual(ws.sent.map((f) => JSON.parse(f)), [
+    { type: 0, data: ['weft::join', 'lobby'], id: 1 },
+    { type: 0, data: ['weft::leave', 'lobby'], id: 2 },
+    { type: 0, data: ['weft::leave_all'], id: 3 },
+  ]);
+  ws.deliver('{"type":1,"id":1,"data":[null]}');
+  ws.deliver('{"type":1,"id":2,"data":[null]}');
+  ws.deliver('{"type":1,"id":3,"data":["no rooms for you"]}');
+  await joined;
+  await left;
+  await assert.rejects(all, (e) => e.code === 'EREJECTED' && e.reason === 'no rooms for you');
+  const off = client({});
+  await assert.rejects(off.leaveAll(), /emitter option is off/);
+  c.end();
+});
+
 test('emitter: events from the server reach listeners with an ack; bad packets are errors', () => {
   const c = client({ emitter: true });
   c.open();

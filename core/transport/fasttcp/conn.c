@@ -53,7 +53,7 @@ static void linger(weft__ft_conn *fc) {
 
 void weft__ft_fail(weft__ft_conn *fc, int code, const char *why) {
   weft__buf b = {0};
-  if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, "", why) == 0) enqueue_bytes(fc, &b);
+  if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, 0, "", why) == 0) enqueue_bytes(fc, &b);
   weft__buf_free(&b);
   weft__fault f = {code, "protocol", why};
   down(fc, &f);
@@ -144,11 +144,20 @@ static void deliver(void *u, const weft_value *v) {
   if (fc->state == WEFT__FT_OPEN) EMIT(fc, value, v);
 }
 
+void weft__ft_settle(weft__ft_conn *fc, uint32_t id) {
+  weft__ft_msg m = {.mt = WEFT__FT_MT_ACK, .id = id, .dt = WEFT__FT_DT_EMPTY, .event = ""};
+  const char *why;
+  m.objects = fc->objects;
+  if (fc->state == WEFT__FT_OPEN && weft__ft_inbound(&m, deliver, fc, &why) != 0)
+    weft__ft_fail(fc, WEFT_ENOMEM, why);
+}
+
 /* A client's own messages: its name, and the server's complaints. */
 static int client_control(weft__ft_conn *fc, const weft__ft_msg *m) {
   if (m->mt == WEFT__FT_MT_REGISTER) {
     size_t n = m->data_len < sizeof(fc->id) - 1 ? m->data_len : sizeof(fc->id) - 1;
     if (m->dt == WEFT__FT_DT_STRING) memcpy(fc->id, m->data, n);
+    fc->answers = (m->flags & WEFT__FT_FLAG_ROOM_ACK) != 0;
     fc->id[m->dt == WEFT__FT_DT_STRING ? n : 0] = '\0';
     if (fc->state == WEFT__FT_NEW) weft__ft_open(fc);
     return 1;
@@ -232,6 +241,7 @@ int weft__ft_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued)
   if (fc->state != WEFT__FT_OPEN) return WEFT_ECLOSED;
   if (fc->io.held + weft__stream_cost(p) > limit) return WEFT_ENOBUFS;
   int rc = p->len ? weft__stream_enqueue(&fc->io, p) : 0; /* empty: nothing for this wire */
+  if (rc == 0 && fc->client && !fc->answers) weft__ft_dial_sent(fc, p);
   if (queued) *queued = fc->io.queued;
   return rc;
 }
@@ -251,7 +261,7 @@ void weft__ft_close(weft__conn *c, int code, const char *reason) {
    * plain goodbye. */
   if (code != WEFT__END_NORMAL && code != WEFT__END_GOING_AWAY && reason && *reason) {
     weft__buf b = {0};
-    if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, "", reason) == 0) enqueue_bytes(fc, &b);
+    if (weft__ft_frame_str(&b, WEFT__FT_MT_ERROR, 0, "", reason) == 0) enqueue_bytes(fc, &b);
     weft__buf_free(&b);
   }
   down(fc, NULL);

@@ -20,7 +20,48 @@ typedef struct ft_dconn {
   char fault_msg[160];
   weft__rand rand;
   uint8_t key[WEFT__PSK_KEY_MAX];
+  /* Room requests to settle ourselves (a server that does not answer
+   * them), resumed in the check phase. */
+  weft__flushable settle_f;
+  uint32_t *settle;
+  size_t n_settle, cap_settle;
 } ft_dconn;
+
+static void settle_flush(weft__flushable *f) { (void)f; }
+
+static void settle_resume(weft__flushable *f) {
+  ft_dconn *d = WEFT__CONTAINER(f, ft_dconn, settle_f);
+  /* an ack may lead the owner to write (and queue more): take the list */
+  uint32_t *ids = d->settle;
+  size_t n = d->n_settle;
+  d->settle = NULL;
+  d->n_settle = d->cap_settle = 0;
+  for (size_t i = 0; i < n; i++)
+    weft__ft_settle(&d->fc, ids[i]);
+  free(ids);
+}
+
+static const weft__flush_ops settle_ops = {NULL, settle_flush, settle_resume};
+
+void weft__ft_dial_sent(weft__ft_conn *fc, const weft__payload *p) {
+  ft_dconn *d = (ft_dconn *)fc;
+  const uint8_t *b = p->data; /* one frame (conn.encode) */
+  if (p->len < WEFT__FT_PREFIX + WEFT__FT_FIXED || !(b[5] & WEFT__FT_FLAG_ROOM_ACK) ||
+      b[7] < WEFT__FT_MT_JOIN_ROOM || b[7] > WEFT__FT_MT_LEAVE_ALL_ROOMS)
+    return;
+  uint32_t id =
+      (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+  if (!id) return;
+  if (d->n_settle == d->cap_settle) {
+    size_t cap = d->cap_settle ? 2 * d->cap_settle : 4;
+    uint32_t *n = realloc(d->settle, cap * sizeof(*n));
+    if (!n) return; /* no memory: the ack times out as with any lost answer */
+    d->settle = n;
+    d->cap_settle = cap;
+  }
+  d->settle[d->n_settle++] = id;
+  if (weft__loop_defer(d->loop, &d->settle_f) != 0) d->n_settle--;
+}
 
 static void fail(ft_dconn *d, int code, const char *kind, const char *msg) {
   if (!d->failed) {
@@ -52,6 +93,8 @@ static void dial_closed(weft__stream *io) {
   ft_dconn *d = WEFT__CONTAINER(io, ft_dconn, fc.io);
   weft_loop *loop = d->loop;
   weft__ft_closed(&d->fc, d->failed ? &d->fault : NULL);
+  weft__loop_undefer(loop, &d->settle_f);
+  free(d->settle);
   OPENSSL_cleanse(d->key, sizeof(d->key));
   free(d);
   loop->users--;
@@ -100,6 +143,7 @@ int weft__ft_dial(const weft__dial_params *p, weft__conn **out) {
   fc->objects = weft__ft_objects(p->parser);
   fc->psk = p->psk_len ? WEFT__FT_PSK_CHALLENGE : WEFT__FT_PSK_DONE;
   d->loop = p->loop;
+  d->settle_f.ops = &settle_ops;
   p->loop->users++;
   weft__stream_init(&fc->io, p->loop, weft__url_stream_kind(&p->url), &dial_ops_full);
   *out = &fc->base;

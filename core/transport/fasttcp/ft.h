@@ -29,6 +29,15 @@ enum { WEFT__FT_PSK_DONE = 0, WEFT__FT_PSK_ANSWER, WEFT__FT_PSK_CHALLENGE, WEFT_
 /* Flags bit on an event whose data is the array of its arguments (more
  * than one): a weft peer spreads them back; fast-tcp ignores flags. */
 #define WEFT__FT_FLAG_ARGS 1
+/* Flags bit on a room request (join, leave, leave all) with a message id:
+ * "answer it with an ack" (the policy's verdict); on a server's register:
+ * "this server answers such requests" (a weft server). npm fast-tcp
+ * neither sets nor reads it, so a weft client settles its room requests
+ * to such a server itself once they are queued (dial.c). */
+#define WEFT__FT_FLAG_ROOM_ACK 2
+/* Flags bit on an ack that refuses: its data is {"error": reason} (what
+ * an npm fast-tcp peer sees); a weft peer hands [reason] on, a rejection. */
+#define WEFT__FT_FLAG_REJECT 4
 
 typedef struct weft__ft_listener weft__ft_listener;
 
@@ -40,10 +49,11 @@ typedef struct weft__ft_conn {
   uint8_t state;                     /* WEFT__FT_* */
   uint8_t admitting;                 /* inside the owner's admit */
   uint8_t client;
-  uint8_t opened; /* the owner heard `opened` */
-  uint32_t fed;   /* bytes handed up this loop turn */
-  size_t max;     /* the largest frame read */
-  char id[24];    /* the name told to the peer (MT_REGISTER) */
+  uint8_t opened;  /* the owner heard `opened` */
+  uint8_t answers; /* client: the server answers room requests (FLAG_ROOM_ACK) */
+  uint32_t fed;    /* bytes handed up this loop turn */
+  size_t max;      /* the largest frame read */
+  char id[24];     /* the name told to the peer (MT_REGISTER) */
   /* PSK handshake (psk.h): its phase, the nonces (Ns | Nc), the key (the
    * listener's or the dialer's copy), randomness, and when it began. */
   uint8_t psk; /* WEFT__FT_PSK_* */
@@ -87,8 +97,8 @@ int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, we
 /* The object serializer for an owner's parser: json and msgpack as they
  * are, JSON for raw (which encodes no objects) and NULL. */
 const weft__parser_ops *weft__ft_objects(const weft__parser_ops *owner);
-/* A frame of one type, event and string data (register, error). */
-int weft__ft_frame_str(weft__buf *out, int mt, const char *event, const char *data);
+/* A frame of one type, flags, event and string data (register, error). */
+int weft__ft_frame_str(weft__buf *out, int mt, int flags, const char *event, const char *data);
 
 /* ---- conn.c ---- */
 
@@ -97,6 +107,9 @@ int weft__ft_frame_str(weft__buf *out, int mt, const char *event, const char *da
 size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len);
 
 size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len);
+/* Hands the owner a successful ack for message `id`, as a server that
+ * answers room requests would send it (open connections only). */
+void weft__ft_settle(weft__ft_conn *fc, uint32_t id);
 void weft__ft_open(weft__ft_conn *fc);
 void weft__ft_fail(weft__ft_conn *fc, int code, const char *why);
 int weft__ft_closed(weft__ft_conn *fc, const weft__fault *why);
@@ -129,5 +142,9 @@ const char *weft__ft_id(const weft__conn *c);
 
 int weft__ft_dial(const weft__dial_params *p, weft__conn **out);
 void weft__ft_cancel(weft__conn *c, int orderly);
+/* A dialed connection queued payload p to a server that does not answer
+ * room requests: a room request in it that asks for an ack is settled in
+ * the next check phase (never inside the owner's write). */
+void weft__ft_dial_sent(weft__ft_conn *fc, const weft__payload *p);
 
 #endif

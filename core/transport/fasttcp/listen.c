@@ -149,7 +149,7 @@ void weft__ft_accept(weft__conn *c) {
   weft__ft_conn *fc = (weft__ft_conn *)c;
   if (fc->state != WEFT__FT_NEW) return;
   weft__buf b = {0};
-  int rc = weft__ft_frame_str(&b, WEFT__FT_MT_REGISTER, "", fc->id);
+  int rc = weft__ft_frame_str(&b, WEFT__FT_MT_REGISTER, WEFT__FT_FLAG_ROOM_ACK, "", fc->id);
   weft__payload *p = rc ? NULL : weft__payload_new(WEFT__P_RAW, b.data, b.len);
   weft__buf_free(&b);
   rc = p ? weft__stream_enqueue(&fc->io, p) : WEFT_ENOMEM;

@@ -137,6 +137,15 @@ static int route(const weft__ft_msg *m, weft_value *v, void (*deliver)(void *, c
   return packet(0, "weft::route", 11, target, name, v, 0, deliver, u);
 }
 
+/* The ack a weft client asks of a room request (FLAG_ROOM_ACK), else 0
+ * (npm fast-tcp numbers every message but wants no answer). */
+static uint32_t room_ack(const weft__ft_msg *m) {
+  return (m->flags & WEFT__FT_FLAG_ROOM_ACK) ? m->id : 0;
+}
+
+/* "a,b" joined or left one by one; an ack asked for answers the last (the
+ * rooms policy's verdict; an empty list is asked about "", which it
+ * refuses). */
 static int rooms(const weft__ft_msg *m, const char *what,
                  void (*deliver)(void *, const weft_value *), void *u, const char **why) {
   if (m->dt != WEFT__FT_DT_STRING) {
@@ -144,11 +153,19 @@ static int rooms(const weft__ft_msg *m, const char *what,
     return WEFT_EPROTO;
   }
   weft_value *list = names((const char *)m->data, m->data_len);
+  uint32_t ack = room_ack(m);
+  if (list && ack && !weft_value_len(list) &&
+      weft_value_array_push(list, weft_value_new_string("", 0)) != 0) {
+    weft_value_free(list);
+    list = NULL;
+  }
   if (!list) return WEFT_ENOMEM;
   int rc = 0;
-  for (size_t i = 0; rc == 0 && i < weft_value_len(list); i++) {
+  size_t n = weft_value_len(list);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
     weft_value *room = weft_value_dup(weft_value_array_at(list, i));
-    rc = room ? packet(0, what, strlen(what), room, NULL, NULL, 0, deliver, u) : WEFT_ENOMEM;
+    rc = room ? packet(0, what, strlen(what), room, NULL, NULL, i + 1 == n ? ack : 0, deliver, u)
+              : WEFT_ENOMEM;
   }
   weft_value_free(list);
   return rc;
@@ -208,7 +225,7 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
   case WEFT__FT_MT_JOIN_ROOM: return rooms(m, "weft::join", deliver, u, why);
   case WEFT__FT_MT_LEAVE_ROOM: return rooms(m, "weft::leave", deliver, u, why);
   case WEFT__FT_MT_LEAVE_ALL_ROOMS:
-    return packet(0, "weft::leave_all", 15, NULL, NULL, NULL, 0, deliver, u);
+    return packet(0, "weft::leave_all", 15, NULL, NULL, NULL, room_ack(m), deliver, u);
   case WEFT__FT_MT_DATA:
   case WEFT__FT_MT_DATA_WITH_ACK:
   case WEFT__FT_MT_ACK:
@@ -250,6 +267,14 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
     if (args) return spread(ev, elen, v, m->id, deliver, u);
     return packet(0, ev, elen, v, NULL, NULL, m->id, deliver, u);
   case WEFT__FT_MT_ACK: {
+    const weft_value *reason = (m->flags & WEFT__FT_FLAG_REJECT) && weft_value_len(v) == 1
+                                   ? weft_value_map_get(v, "error", 5)
+                                   : NULL;
+    if (reason) { /* a weft peer's refusal: [reason] */
+      weft_value *r = weft_value_dup(reason);
+      weft_value_free(v);
+      return r ? packet(1, NULL, 0, r, NULL, NULL, m->id, deliver, u) : WEFT_ENOMEM;
+    }
     weft_value *null = weft_value_new_null();
     if (!null) {
       weft_value_free(v);
@@ -339,17 +364,24 @@ static int routed(weft__ft_msg *m, const weft_value *to, const char *e, size_t e
   return 0;
 }
 
-/* A client's reserved events without an ack, as fast-tcp's own messages:
- * weft::join / weft::leave [room] and weft::leave_all []; weft::route
- * [target, event, data?] (see route() above). Others leave as events. */
-static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data) {
+/* A client's reserved events as fast-tcp's own messages: weft::join /
+ * weft::leave [room] and weft::leave_all [] (an ack asked for rides in the
+ * message id with FLAG_ROOM_ACK); without an ack, weft::route [target,
+ * event, data?] (see route() above). Others leave as events. */
+static int reserved_out(weft__buf *out, weft__ft_msg *m, const weft_value *data, int64_t id) {
   const weft_value *a1 = weft_value_array_at(data, 1);
   const weft_value *a2 = weft_value_array_at(data, 2);
   const weft_value *a3 = weft_value_array_at(data, 3);
   weft__buf obj = {0}, ev = {0};
   int rc = 0;
   const char *s = m->event;
-  if (strcmp(s, "weft::join") == 0 || strcmp(s, "weft::leave") == 0) {
+  int room = strcmp(s, "weft::join") == 0 || strcmp(s, "weft::leave") == 0;
+  if (id && !room && strcmp(s, "weft::leave_all") != 0) return 1; /* an event */
+  if (id) {
+    m->id = (uint32_t)id;
+    m->flags = WEFT__FT_FLAG_ROOM_ACK;
+  }
+  if (room) {
     m->mt = s[6] == 'j' ? WEFT__FT_MT_JOIN_ROOM : WEFT__FT_MT_LEAVE_ROOM;
     m->event = "";
     m->event_len = 0;
@@ -448,9 +480,11 @@ int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, we
     if (kind == 0 && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
         (strcmp(m.event, "weft::stream") == 0 || strncmp(m.event, "weft::chunk", 11) == 0))
       return stream_out(out, &m, data, id);
-    if (kind == 0 && !id && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
-        strncmp(m.event, "weft::", 6) == 0)
-      return reserved_out(out, &m, data);
+    if (kind == 0 && weft_value_get_string(first, &m.event, &m.event_len) == 0 &&
+        strncmp(m.event, "weft::", 6) == 0) {
+      int rc = reserved_out(out, &m, data, id);
+      if (rc != 1) return rc;
+    }
     if (kind == 0 && weft_value_get_string(first, &m.event, &m.event_len) == 0) {
       m.mt = id ? WEFT__FT_MT_DATA_WITH_ACK : WEFT__FT_MT_DATA;
       m.id = (uint32_t)id;
@@ -475,6 +509,7 @@ int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, we
         weft_value *r = weft_value_dup(first);
         int rc = e && r ? weft_value_map_add(e, "error", 5, r) : WEFT_ENOMEM;
         if (rc) weft_value_free(r);
+        m.flags = WEFT__FT_FLAG_REJECT;
         rc = rc ? rc : put(out, &m, e, &obj);
         weft_value_free(e);
         weft__buf_free(&obj);
@@ -487,8 +522,12 @@ int weft__ft_outbound(const weft_value *msg, const weft__parser_ops *objects, we
   return rc;
 }
 
-int weft__ft_frame_str(weft__buf *out, int mt, const char *event, const char *data) {
-  weft__ft_msg m = {.mt = (uint8_t)mt, .id = 1, .event = event, .event_len = strlen(event)};
+int weft__ft_frame_str(weft__buf *out, int mt, int flags, const char *event, const char *data) {
+  weft__ft_msg m = {.mt = (uint8_t)mt,
+                    .flags = (uint8_t)flags,
+                    .id = 1,
+                    .event = event,
+                    .event_len = strlen(event)};
   m.dt = data ? WEFT__FT_DT_STRING : WEFT__FT_DT_EMPTY;
   m.data = (const uint8_t *)data;
   m.data_len = data ? strlen(data) : 0;
