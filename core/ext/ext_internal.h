@@ -8,6 +8,7 @@
 #include "base/value_internal.h"
 #include "primus/primus.h"
 #include "weft/ext.h"
+#include "weft/options.h"
 
 #define WEFT__EMITTER_PLUGIN "weft.emitter"
 #define WEFT__ROOMS_PLUGIN "weft.rooms"
@@ -94,6 +95,25 @@ int weft__route_set_policy(weft__route *rt, weft_route_policy_cb cb, void *user,
 /* The packet a client writes to ask for a route (owned by the caller). */
 int weft__route_packet(const weft_route *r, weft_value **out);
 weft__route *weft__emitter_route(weft_emitter *em);
+/* A route's target {"broadcast"|"rooms"|"sockets", "self"?} into r's
+ * flags and lists (pointing into names); WEFT_EINVAL when malformed. */
+#define WEFT__ROUTE_NAMES_MAX 256
+typedef struct weft__route_names {
+  const char *rooms[WEFT__ROUTE_NAMES_MAX], *ids[WEFT__ROUTE_NAMES_MAX];
+} weft__route_names;
+int weft__route_target(const weft_value *target, weft__route_names *names, weft_route *r);
+/* The server's route policy on r (which it may rewrite), then the
+ * recipients: to->except must point at one slot holding the sender's id.
+ * Returns 0, or the policy's refusal (negative). */
+int weft__route_decide(weft_spark *sender, weft_route *r, weft_recipients *to);
+/* send.c: the local sparks `to` names, once each, minus its except list
+ * (*out malloc'd, the caller frees it). */
+int weft__server_select(weft_server *s, const weft_recipients *to, weft_spark ***out, size_t *n);
+/* relay.c: a stream a client routes (fast-tcp's streams to sockets, rooms
+ * or everyone but the sender): relayed to each recipient as a stream of
+ * the server's, under each one's credit (the slowest pauses the sender). */
+int weft__relay_open(weft_stream *in, weft_spark *sender, const char *event, const weft_value *info,
+                     const weft_value *target);
 /* A reserved event whose arguments need its ack's id (streams; `to` NULL
  * on a client's emitter):
  * with cb, *id is the ack's (else 0) and args_of(*id, ctx) builds the

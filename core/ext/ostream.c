@@ -181,6 +181,11 @@ int weft_ostream_write(weft_ostream *os, const void *p, size_t len) {
     os->blocked = 1;
     return WEFT_ENOBUFS;
   }
+  return weft__ostream_write_over(os, p, len);
+}
+
+int weft__ostream_write_over(weft_ostream *os, const void *p, size_t len) {
+  if (!live(os)) return WEFT_ECLOSED;
   int rc = send_part(os, "weft::chunk", p, len);
   if (rc < 0) return rc;
   if (has_credit(os)) return 0;

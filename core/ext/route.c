@@ -13,8 +13,6 @@
 #include "ext_internal.h"
 #include "weft/options.h"
 
-#define WEFT__ROUTE_NAMES_MAX 256
-
 struct weft__route {
   weft_route_policy_cb cb;
   void *user;
@@ -39,8 +37,48 @@ static void refuse(weft_reply *reply, int rc, const char *why) {
   weft_reply_reject(reply, &v);
 }
 
+int weft__route_target(const weft_value *target, weft__route_names *names, weft_route *r) {
+  int nr = names_of(weft_value_map_get(target, "rooms", 5), names->rooms, WEFT__ROUTE_NAMES_MAX);
+  int ni = names_of(weft_value_map_get(target, "sockets", 7), names->ids, WEFT__ROUTE_NAMES_MAX);
+  int b = 0, self = 0;
+  weft_value_get_bool(weft_value_map_get(target, "broadcast", 9), &b);
+  weft_value_get_bool(weft_value_map_get(target, "self", 4), &self);
+  if (weft_value_type(target) != WEFT_MAP || nr < 0 || ni < 0 || (!b && !nr && !ni))
+    return WEFT_EINVAL;
+  r->size = sizeof(*r);
+  r->broadcast = b;
+  r->rooms = names->rooms;
+  r->n_rooms = (size_t)nr;
+  r->ids = names->ids;
+  r->n_ids = (size_t)ni;
+  r->with_sender = self;
+  return 0;
+}
+
+int weft__route_decide(weft_spark *sender, weft_route *r, weft_recipients *to) {
+  weft_emitter *em = weft_emitter_of_server(weft_spark_server(sender));
+  weft__route *rt = em ? weft__emitter_route(em) : NULL;
+  int rc = rt && rt->cb ? rt->cb(sender, r, rt->user) : 0;
+  if (rc < 0) return rc;
+  /* The sender is left out of a broadcast and of rooms (as fast-tcp) unless
+   * it asked to be in; ids are taken as named. to->except is the caller's
+   * one slot, holding the sender's id. */
+  to->size = sizeof(*to);
+  to->n_except = r->with_sender ? 0 : 1;
+  to->rooms = to->ids = NULL;
+  to->n_rooms = to->n_ids = 0;
+  if (!r->broadcast) {
+    to->rooms = r->rooms;
+    to->n_rooms = r->n_rooms;
+    to->ids = r->ids;
+    to->n_ids = r->n_ids;
+    if (!r->n_rooms) to->n_except = 0;
+  }
+  return 0;
+}
+
 static void on_route(weft_spark *spark, const weft_value *args, weft_reply *reply, void *user) {
-  weft__route *rt = user;
+  (void)user;
   const weft_value *target = weft_value_array_at(args, 0);
   const char *event = NULL;
   size_t elen;
@@ -50,13 +88,9 @@ static void on_route(weft_spark *spark, const weft_value *args, weft_reply *repl
     refuse(reply, WEFT_EINVAL, "a route is [target, event, args...] with a valid event name");
     return;
   }
-  const char *rooms[WEFT__ROUTE_NAMES_MAX], *ids[WEFT__ROUTE_NAMES_MAX];
-  int nr = names_of(weft_value_map_get(target, "rooms", 5), rooms, WEFT__ROUTE_NAMES_MAX);
-  int ni = names_of(weft_value_map_get(target, "sockets", 7), ids, WEFT__ROUTE_NAMES_MAX);
-  int b = 0, self = 0;
-  weft_value_get_bool(weft_value_map_get(target, "broadcast", 9), &b);
-  weft_value_get_bool(weft_value_map_get(target, "self", 4), &self);
-  if (nr < 0 || ni < 0 || (!b && !nr && !ni)) {
+  weft__route_names names;
+  weft_route r;
+  if (weft__route_target(target, &names, &r)) {
     refuse(reply, WEFT_EINVAL, "a route names rooms or sockets (at most 256), or broadcasts");
     return;
   }
@@ -65,22 +99,14 @@ static void on_route(weft_spark *spark, const weft_value *args, weft_reply *repl
   rest.type = WEFT_ARRAY;
   rest.len = args->len - 2;
   rest.u.items = args->u.items + 2;
-  weft_route r = {sizeof(r), event, &rest, b, rooms, (size_t)nr, ids, (size_t)ni, self};
-  int rc = rt->cb ? rt->cb(spark, &r, rt->user) : 0;
+  r.event = event;
+  r.args = &rest;
+  const char *except[1] = {weft_spark_id(spark)};
+  weft_recipients to = {.except = except};
+  int rc = weft__route_decide(spark, &r, &to);
   if (rc < 0) {
     refuse(reply, rc, "route refused by the server's policy");
     return;
-  }
-  /* The sender is left out of a broadcast and of rooms (as fast-tcp) unless
-   * it asked to be in; ids are taken as named. */
-  const char *except[1] = {weft_spark_id(spark)};
-  weft_recipients to = {sizeof(to), NULL, 0, NULL, 0, except, r.with_sender ? 0 : 1};
-  if (!r.broadcast) {
-    to.rooms = r.rooms;
-    to.n_rooms = r.n_rooms;
-    to.ids = r.ids;
-    to.n_ids = r.n_ids;
-    if (!r.n_rooms) to.n_except = 0;
   }
   rc = weft_server_send_event(weft_spark_server(spark), &to, r.event, r.args);
   if (!reply) return;

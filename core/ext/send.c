@@ -111,6 +111,19 @@ static int select_local(weft_server *s, const weft_recipients *to, picked *p) {
   return rc;
 }
 
+int weft__server_select(weft_server *s, const weft_recipients *to, weft_spark ***out, size_t *n) {
+  picked p = {0};
+  int rc = select_local(s, to, &p);
+  if (rc) {
+    free(p.v);
+    p.v = NULL;
+    p.n = 0;
+  }
+  *out = p.v;
+  *n = p.n;
+  return rc;
+}
+
 static int everyone(const weft_recipients *to) {
   return !to || (!to->n_rooms && !to->n_ids && !to->n_except);
 }

@@ -82,13 +82,14 @@ static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, v
   const char *event;
   size_t n;
   int64_t id;
+  /* [event, id, info, target]: a stream a client routes (relay.c); a
+   * client hears no routed streams (a server routes none to it). */
+  int routed = weft_value_len(args) == 4 && sp;
   if (weft_value_get_string(weft_value_array_at(args, 0), &event, &n) ||
       weft_value_get_int(weft_value_array_at(args, 1), &id) || id <= 0 || id > UINT32_MAX ||
-      weft_value_len(args) > 3) {
+      (weft_value_len(args) > 3 && !routed) || (routed && reply)) {
     if (reply) weft_reply_drop(reply);
-    fail(ss, sp,
-         weft_value_len(args) > 3 ? "routed streams are not supported"
-                                  : "a stream open without an event and an id");
+    fail(ss, sp, "a stream open without an event and an id, or malformed");
     return;
   }
   weft_stream **head = head_of(ss, t);
@@ -118,10 +119,44 @@ static void on_open(weft_spark *sp, const weft_value *args, weft_reply *reply, v
   *head = st;
   const weft_value *info = weft_value_array_at(args, 2);
   weft_value null = {.type = WEFT_NULL};
-  if (ss->cb)
+  if (routed) {
+    int rc = weft__relay_open(st, sp, event, info, weft_value_array_at(args, 3));
+    if (rc)
+      fail(ss, sp,
+           rc == WEFT_EINVAL ? "a routed stream without a valid target"
+                             : "out of memory for a routed stream");
+  } else if (ss->cb)
     ss->cb(st, event, info ? info : &null, reply, ss->user);
   else if (reply)
     weft_reply_drop(reply);
+}
+
+/* A chunk's bytes: binary, or over a parser without binary (json) the
+ * form its encoder writes, {"type": "Buffer", "data": [bytes]} (as Node's
+ * Buffer.toJSON), copied into *owned. */
+static int chunk_bytes(const weft_value *v, const uint8_t **p, size_t *n, uint8_t **owned) {
+  if (weft_value_get_binary(v, p, n) == 0) return 0;
+  const weft_value *type = weft_value_map_get(v, "type", 4);
+  const weft_value *data = weft_value_map_get(v, "data", 4);
+  const char *s;
+  size_t len;
+  if (weft_value_len(v) != 2 || weft_value_get_string(type, &s, &len) || len != 6 ||
+      memcmp(s, "Buffer", 6) || weft_value_type(data) != WEFT_ARRAY || !weft_value_len(data))
+    return WEFT_ETYPE;
+  size_t k = weft_value_len(data);
+  uint8_t *b = malloc(k);
+  for (size_t i = 0; b && i < k; i++) {
+    int64_t x;
+    if (weft_value_get_int(weft_value_array_at(data, i), &x) || x < 0 || x > 255) {
+      free(b);
+      return WEFT_ETYPE;
+    }
+    b[i] = (uint8_t)x;
+  }
+  if (!b) return WEFT_ENOMEM;
+  *p = *owned = b;
+  *n = k;
+  return 0;
 }
 
 static void on_chunk(weft_spark *sp, const weft_value *args, weft_reply *reply, void *user) {
@@ -134,11 +169,13 @@ static void on_chunk(weft_spark *sp, const weft_value *args, weft_reply *reply, 
       weft_value_get_int(weft_value_array_at(args, 0), &id) == 0 && id > 0 && id <= UINT32_MAX
           ? find(ss, target_of(ss, sp), (uint32_t)id, NULL)
           : NULL;
-  if (!st || weft_value_get_binary(weft_value_array_at(args, 1), &p, &n)) {
-    fail(ss, sp, "a stream chunk for an unknown stream");
+  uint8_t *owned = NULL;
+  if (!st || chunk_bytes(weft_value_array_at(args, 1), &p, &n, &owned)) {
+    fail(ss, sp, st ? "a stream chunk that is not binary" : "a stream chunk for an unknown stream");
     return;
   }
   if (st->ev.data) st->ev.data(st, p, n, st->user);
+  free(owned);
 }
 
 static void end_stream(weft_streams *ss, weft_stream **link, int aborted) {

@@ -28,6 +28,10 @@ void weft__ostreams_gone(weft_streams *ss, void *target);
 /* The target's queue shrank: writers that ran out of credit and have it
  * again hear their drain. */
 void weft__ostreams_drained(weft_streams *ss, void *target);
+/* weft_ostream_write without the credit check (a relay's chunks that were
+ * read before its pause took hold): 0, or 1 when out of credit now (its
+ * drain is owed), or an error. */
+int weft__ostream_write_over(weft_ostream *os, const void *p, size_t len);
 /* The server or client is freed: the outgoing streams the application
  * still holds only wait for weft_ostream_end() to free them. */
 void weft__ostreams_detach(weft_streams *ss);

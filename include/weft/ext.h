@@ -206,9 +206,12 @@ WEFT_EXTERN int weft_emitter_route(weft_emitter *em, const weft_route *r);
  * it reads again. Pausing stops every stream of that connection (one
  * socket); a paused ws:// client does not read the server's pings either.
  * A chunk for a stream never opened, an id opened twice, a routed stream
- * open (weft does not route streams), or more than 64 open streams on one
- * connection close that connection (1008) with an error event of kind
- * "stream" (a client then reconnects as after any close). */
+ * open with a malformed target or an ack, or more than 64 open streams on
+ * one connection close that connection (1008) with an error event of kind
+ * "stream" (a client then reconnects as after any close). A stream a
+ * client routes (to sparks, rooms or everyone else) is relayed by the
+ * server under its route policy and never reaches the open callback
+ * (docs/fasttcp.md, "Streams"). */
 typedef struct weft_stream weft_stream;
 typedef struct weft_streams weft_streams;
 typedef struct weft_stream_events {
@@ -266,7 +269,7 @@ WEFT_EXTERN int weft_stream_resume(weft_stream *st);
  * the connection's loss settles it with WEFT_ECLOSED). A client may
  * target it instead (fast-tcp's routed streams: to socket ids, rooms or
  * everyone but itself, served by a fast-tcp server; no ack then: cb must
- * be NULL; a weft server refuses them). *out is the application's until
+ * be NULL; a weft server relays them under its route policy). *out is the application's until
  * weft_ostream_end(), which frees it whatever happens to the connection
  * (end streams before freeing their server or client; after that end only
  * frees). Returns 0 or 1 as weft_spark_write, or WEFT_EINVAL (NULL, an

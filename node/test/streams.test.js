@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { weft, once, withTimeout } = require('./helpers');
+const { weft, once, withTimeout, waitUntil } = require('./helpers');
 
 const ft = require(path.join(__dirname, '../../tests/interop/node_modules/fast-tcp'));
 
@@ -143,6 +143,40 @@ for (const scheme of ['tcp', 'ipc']) {
     await withTimeout((async () => { while (!acked) await new Promise((r) => setTimeout(r, 10)); })(), 5000, 'want');
     assert.deepEqual(await withTimeout(acked, 20000, 'the download\'s ack'), want);
     assert.deepEqual(atClient, [{ event: 'download', info: { n: 2 }, hex: sha(data), bytes: BIG }]);
+  });
+}
+
+for (const scheme of ['tcp', 'ws']) {
+  test(`${scheme}://: the Node server relays streams its clients route (room, id, everyone else, the policy)`, async (t) => {
+    const server = serve(t, scheme === 'tcp' ? 'tcp://127.0.0.1:0' : 'ws://127.0.0.1:0/primus', { rooms: true });
+    const heard = answering(server); // relayed streams do not reach the server's own listener
+    const sparks = [];
+    server.on('connection', (spark) => sparks.push(spark));
+    server.routePolicy((spark, route) => route.event !== 'secret');
+    const cl = [];
+    for (let i = 0; i < 3; i++) {
+      const c = connect(t, server.url);
+      await withTimeout(once(c, 'open'), 5000, 'open');
+      await waitUntil(() => sparks.length === i + 1, 5000, 'connection');
+      cl.push(c);
+    }
+    const [a] = cl;
+    sparks[1].join('r');
+    sparks[2].join('r');
+    const got = cl.map(answering);
+    const data = crypto.randomBytes(scheme === 'ws' ? 256 << 10 : 2 << 20); // json carries binary as arrays of numbers
+    const want = (event) => ({ event, info: { n: 1 }, hex: sha(data), bytes: data.length });
+    await writeAll(a.stream('room', { n: 1 }, { rooms: ['r'] }), data);
+    await waitUntil(() => got[1].length === 1 && got[2].length === 1, 20000, 'the room stream');
+    await writeAll(a.stream('id', { n: 1 }, { sockets: [sparks[1].id] }), data);
+    await waitUntil(() => got[1].length === 2, 20000, 'the id stream');
+    await writeAll(a.stream('secret', { n: 1 }, { broadcast: true }), data); // refused: sent nowhere
+    await writeAll(a.stream('all', { n: 1 }, { broadcast: true }), data);
+    await waitUntil(() => got[1].length === 3 && got[2].length === 2, 20000, 'the broadcast stream');
+    assert.deepEqual(got[0], [], 'the sender is left out');
+    assert.deepEqual(got[1], [want('room'), want('id'), want('all')]);
+    assert.deepEqual(got[2], [want('room'), want('all')]);
+    assert.deepEqual(heard, []);
   });
 }
 

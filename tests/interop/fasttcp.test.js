@@ -220,6 +220,61 @@ for (const scheme of ['tcp', 'ipc']) {
       assert.equal(peer.errors(), '');
     });
 
+    test('routed streams relayed by the server: to a room, a socket id, everyone else; a slow reader; the policy', { timeout: 60000 }, async (t) => {
+      const peer = await startPeer(t, [url()]);
+      const [a, b, c] = [await connect(t, peer.served[0]), await connect(t, peer.served[0]),
+        await connect(t, peer.served[0])];
+      b.join('r');
+      c.join('r');
+      assert.deepStrictEqual(await ask(c, 'ctl:rooms', null), ['r']);
+      const receive = (s, event, slow) => new Promise((resolve) => {
+        s.once(event, (readable, info) => {
+          const hash = crypto.createHash('sha256');
+          let bytes = 0;
+          readable.on('data', (d) => { hash.update(d); bytes += d.length; });
+          readable.on('end', () => resolve({ info, hex: hash.digest('hex'), bytes }));
+          if (slow) { readable.pause(); setTimeout(() => readable.resume(), 800); }
+        });
+      });
+      const send = async (event, data, opts) => {
+        const w = a.stream(event, { n: data.length }, opts);
+        for (let off = 0; off < data.length; off += 65536) {
+          if (!w.write(data.subarray(off, off + 65536))) await new Promise((r) => w.once('drain', r));
+        }
+        w.end();
+      };
+      let secretSeen = false;
+      for (const s of [b, c]) s.on('secret', () => { secretSeen = true; });
+      // 8 MiB to room r (b and c; c reads slowly), the sender left out.
+      const big = crypto.randomBytes(8 << 20);
+      const want = crypto.createHash('sha256').update(big).digest('hex');
+      const toRoom = [receive(b, 'up'), receive(c, 'up', true)];
+      let aGot = false;
+      a.once('up', () => { aGot = true; });
+      await send('up', big, { rooms: ['r'] });
+      for (const r of await h.withTimeout(Promise.all(toRoom), 40000, 'the room stream')) {
+        assert.deepStrictEqual(r, { info: { n: 8 << 20 }, hex: want, bytes: 8 << 20 });
+      }
+      // 1 MiB to b's id, then to everyone but the sender.
+      const small = crypto.randomBytes(1 << 20);
+      const wantSmall = crypto.createHash('sha256').update(small).digest('hex');
+      const toB = receive(b, 'id');
+      let cGot = false;
+      c.once('id', () => { cGot = true; });
+      await send('id', small, { sockets: [b.id] });
+      assert.equal((await h.withTimeout(toB, 20000, 'the id stream')).hex, wantSmall);
+      const all = [receive(b, 'all'), receive(c, 'all')];
+      await send('all', small, { broadcast: true });
+      for (const r of await h.withTimeout(Promise.all(all), 20000, 'the broadcast stream')) assert.equal(r.hex, wantSmall);
+      // The route policy refuses "secret": read and sent nowhere; the sender stays.
+      await send('secret', small, { broadcast: true });
+      assert.equal(await ask(a, 'ctl:id', null), a.id);
+      assert.equal(await ask(b, 'ctl:id', null), b.id); // after anything queued to b before
+      assert.equal(await ask(c, 'ctl:id', null), c.id);
+      assert.ok(!aGot && !cGot && !secretSeen, 'the sender, others not named and a refused route got nothing');
+      assert.equal(peer.errors(), '');
+    });
+
     test('room requests: the weft ack flag is answered, npm fast-tcp\'s numbered ones are not', { timeout: 15000 }, async (t) => {
       const peer = await startPeer(t, [url()]);
       const flagged = (f) => { f[5] = 2; return f; }; // flags: FLAG_ROOM_ACK (docs/fasttcp.md)
@@ -280,7 +335,7 @@ for (const scheme of ['tcp', 'ipc']) {
         'object not JSON': frame('e', Buffer.from('{nope'), Serializer.MT_DATA, 1, Serializer.DT_OBJECT),
         'a flood of stream opens': Buffer.concat(Array.from({ length: 65 }, (_, i) =>
           frame('up', null, Serializer.MT_DATA_STREAM_OPEN, i + 1, Serializer.DT_EMPTY))),
-        'a routed stream': frame('r|up', null, Serializer.MT_DATA_STREAM_OPEN_TO_ROOM, 5,
+        'a routed stream without a "|"': frame('up', null, Serializer.MT_DATA_STREAM_OPEN_TO_ROOM, 5,
           Serializer.DT_EMPTY),
       };
       for (const [label, bytes] of Object.entries(bad)) {

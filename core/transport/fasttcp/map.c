@@ -98,41 +98,49 @@ static weft_value *names(const char *s, size_t n) {
   return arr;
 }
 
-/* A routed message from a client: ["weft::route", target, event, data?],
- * target {"broadcast": true} or {"rooms"|"sockets": [names]}. */
-static int route(const weft__ft_msg *m, weft_value *v, void (*deliver)(void *, const weft_value *),
-                 void *u, const char **why) {
+/* A routed message's target, {"broadcast": true} or {"rooms"|"sockets":
+ * [names]} from "a,b|event", into *target and *name (the event); `base`
+ * is its kind's to-room type (to socket = base - 1, broadcast = base + 1).
+ * Takes nothing; WEFT_EPROTO without a '|'. */
+static int target_of(const weft__ft_msg *m, int base, weft_value **target, weft_value **name,
+                     const char **why) {
   const char *ev = m->event;
   size_t elen = m->event_len;
-  weft_value *target = weft_value_new_map(), *to;
+  weft_value *to;
   const char *key = "broadcast";
-  if (m->mt == WEFT__FT_MT_DATA_BROADCAST) {
+  *target = *name = NULL;
+  if (m->mt == base + 1) {
     to = weft_value_new_bool(1);
   } else {
     const char *bar = memchr(ev, '|', elen);
     if (!bar) {
-      weft_value_free(target);
-      weft_value_free(v);
       *why = "routed message without a '|'";
       return WEFT_EPROTO;
     }
-    key = m->mt == WEFT__FT_MT_DATA_TO_ROOM ? "rooms" : "sockets";
+    key = m->mt == base ? "rooms" : "sockets";
     to = names(ev, (size_t)(bar - ev));
     elen -= (size_t)(bar - ev) + 1;
     ev = bar + 1;
   }
-  int rc = target && to ? weft_value_map_add(target, key, strlen(key), to) : WEFT_ENOMEM;
+  *target = weft_value_new_map();
+  int rc = *target && to ? weft_value_map_add(*target, key, strlen(key), to) : WEFT_ENOMEM;
+  if (rc) weft_value_free(to);
+  if (rc == 0 && !(*name = weft_value_new_string(ev, elen))) rc = WEFT_ENOMEM;
   if (rc) {
-    weft_value_free(to);
-    weft_value_free(target);
-    weft_value_free(v);
-    return WEFT_ENOMEM;
+    weft_value_free(*target);
+    *target = NULL;
   }
-  weft_value *name = weft_value_new_string(ev, elen);
-  if (!name) {
-    weft_value_free(target);
+  return rc;
+}
+
+/* A routed message from a client: ["weft::route", target, event, data?]. */
+static int route(const weft__ft_msg *m, weft_value *v, void (*deliver)(void *, const weft_value *),
+                 void *u, const char **why) {
+  weft_value *target, *name;
+  int rc = target_of(m, WEFT__FT_MT_DATA_TO_ROOM, &target, &name, why);
+  if (rc) {
     weft_value_free(v);
-    return WEFT_ENOMEM;
+    return rc;
   }
   return packet(0, "weft::route", 11, target, name, v, 0, deliver, u);
 }
@@ -172,7 +180,8 @@ static int rooms(const weft__ft_msg *m, const char *what,
 }
 
 /* Streams (ext/streams.c): open → "weft::stream" [event, id, info?] (an
- * ack request with the same id when asked), a chunk → "weft::chunk" [id,
+ * ack request with the same id when asked), a routed open → "weft::stream"
+ * [event, id, info, target] (ext/relay.c), a chunk → "weft::chunk" [id,
  * bytes], the close → "weft::chunk_end" [id]. */
 static int stream_in(const weft__ft_msg *m, void (*deliver)(void *, const weft_value *), void *u,
                      const char **why) {
@@ -195,6 +204,25 @@ static int stream_in(const weft__ft_msg *m, void (*deliver)(void *, const weft_v
   if (m->mt == WEFT__FT_MT_STREAM_CLOSE) {
     weft_value_free(v);
     return packet(0, "weft::chunk_end", 15, id, NULL, NULL, 0, deliver, u);
+  }
+  if (m->mt >= WEFT__FT_MT_STREAM_OPEN_TO_SOCKET) {
+    weft_value *target, *name;
+    rc = target_of(m, WEFT__FT_MT_STREAM_OPEN_TO_ROOM, &target, &name, why);
+    weft_value *arr = rc ? NULL : weft_value_new_array();
+    if (!rc && !arr) rc = WEFT_ENOMEM;
+    weft_value *items[4] = {name, id, v ? v : weft_value_new_null(), target};
+    for (size_t i = 0; i < 4; i++) {
+      if (!items[i] && !rc) rc = WEFT_ENOMEM;
+      if (rc == 0)
+        rc = weft_value_array_push(arr, items[i]);
+      else
+        weft_value_free(items[i]);
+    }
+    if (rc) {
+      weft_value_free(arr);
+      return rc;
+    }
+    return spread("weft::stream", 12, arr, 0, deliver, u); /* takes arr */
   }
   weft_value *name = weft_value_new_string(m->event, m->event_len);
   if (!name) {
@@ -236,8 +264,11 @@ int weft__ft_inbound(const weft__ft_msg *m, void (*deliver)(void *u, const weft_
   case WEFT__FT_MT_STREAM_OPEN:
   case WEFT__FT_MT_STREAM_OPEN_WITH_ACK:
   case WEFT__FT_MT_STREAM:
-  case WEFT__FT_MT_STREAM_CLOSE: return stream_in(m, deliver, u, why);
-  default: *why = "routed streams are not supported"; return WEFT_EPROTO;
+  case WEFT__FT_MT_STREAM_CLOSE:
+  case WEFT__FT_MT_STREAM_OPEN_TO_SOCKET:
+  case WEFT__FT_MT_STREAM_OPEN_TO_ROOM:
+  case WEFT__FT_MT_STREAM_OPEN_BROADCAST: return stream_in(m, deliver, u, why);
+  default: *why = "unknown message type"; return WEFT_EPROTO;
   }
   if ((rc = data_value(m, &v)) != 0) {
     if (rc == WEFT_EPARSE)

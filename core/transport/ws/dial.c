@@ -171,7 +171,12 @@ static void on_eof(weft__stream *io, int uverr) {
 
 static void on_written(weft__stream *io) {
   ws_dconn *d = of_io(io);
-  if (d->ws.state == WEFT__WS_LINGER && weft__stream_idle(io)) weft__stream_close(io);
+  weft__conn *c = &d->ws.base;
+  /* the owner's queue shrank: its writers waiting for credit go on */
+  if (d->ws.state == WEFT__WS_OPEN && c->owner && c->ev->drained)
+    c->ev->drained(c);
+  else if (d->ws.state == WEFT__WS_LINGER && weft__stream_idle(io))
+    weft__stream_close(io);
 }
 
 static void on_seal(weft__stream *io) {
