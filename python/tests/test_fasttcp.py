@@ -15,13 +15,16 @@ import weft
 from conftest import INTEROP, NODE, T, LoopErrors, needs_node
 
 
+def listen_url(scheme: str) -> str:
+    """An address to listen on: tcp:// on a free port, or ipc:// in a temp folder."""
+    if scheme == "tcp":
+        return "tcp://127.0.0.1:0"
+    return f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
+
+
 @pytest.mark.parametrize("scheme", ["tcp", "ipc"])
 async def test_serve_and_connect(scheme: str, loop_errors: LoopErrors) -> None:
-    url = (
-        "tcp://127.0.0.1:0"
-        if scheme == "tcp"
-        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
-    )
+    url = listen_url(scheme)
     server = await weft.serve(url, ping_interval=None, emitter=True)
     assert server.url.startswith(f"{scheme}://")
 
@@ -41,11 +44,7 @@ async def test_serve_and_connect(scheme: str, loop_errors: LoopErrors) -> None:
 async def test_rooms_policy_and_refusals(scheme: str, loop_errors: LoopErrors) -> None:
     # Room requests leave as fast-tcp's messages with weft's ack flag: the
     # policy's verdict comes back; a refused request rejects as on ws://.
-    url = (
-        "tcp://127.0.0.1:0"
-        if scheme == "tcp"
-        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
-    )
+    url = listen_url(scheme)
     server = await weft.serve(url, ping_interval=None, emitter=True, rooms=True)
     sparks: list[weft.Spark] = []
     server.on("connection", sparks.append)
@@ -104,11 +103,7 @@ async def test_client_against_npm_fast_tcp_server(loop_errors: LoopErrors) -> No
 @pytest.mark.parametrize("scheme", ["tcp", "ipc"])
 async def test_server_against_npm_fast_tcp_client(scheme: str, loop_errors: LoopErrors) -> None:
     assert NODE
-    url = (
-        "tcp://127.0.0.1:0"
-        if scheme == "tcp"
-        else f"ipc://{Path(tempfile.mkdtemp(prefix='weft-py-ft-')) / 's.sock'}"
-    )
+    url = listen_url(scheme)
     server = await weft.serve(url, ping_interval=None, emitter=True)
 
     @server.on_event("sum")
