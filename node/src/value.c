@@ -239,7 +239,7 @@ static weft_value *from_js(napi_env env, napi_value v, int depth) {
     double d = 0;
     napi_get_value_double(env, v, &d);
     if (d >= -(double)TWO53 && d <= (double)TWO53 && d == (double)(int64_t)d &&
-             !(d == 0 && 1 / d < 0))
+        !(d == 0 && 1 / d < 0))
       out = weft_value_new_int((int64_t)d);
     else
       out = weft_value_new_float(d);
