@@ -7,6 +7,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { execFile } = require('node:child_process');
+const { promisify } = require('node:util');
 const { weft, once, withTimeout } = require('./helpers');
 
 const ft = require(path.join(__dirname, '../../tests/interop/node_modules/fast-tcp'));
@@ -15,8 +17,14 @@ function serve(t, url) {
   const server = new weft.Server({ listen: [url], emitter: true });
   t.after(() => new Promise((resolve) => server.destroy({ timeout: 200 }, resolve)));
   server.on('connection', (spark) => {
-    spark.on('sum', (a, b, ack) => ack(null, a + b));
-    spark.on('echo', (v, ack) => { spark.send('echo', v); ack(null, v); });
+    spark.on('sum', (...args) => { // (a, b) from weft, ({a, b}) from fast-tcp (one value)
+      const ack = args.pop();
+      const [a, b] = args.length === 1 ? [args[0].a, args[0].b] : args;
+      ack(null, a + b);
+    });
+    spark.on('data', (d) => spark.write(d));
+    // fast-tcp's null arrives as no argument; every other value as one
+    spark.on('echo', (...args) => { const ack = args.pop(); spark.send('echo', ...args); ack(null, args[0]); });
   });
   return server;
 }
@@ -75,6 +83,11 @@ for (const scheme of ['tcp', 'ipc']) {
     const acked = await withTimeout(new Promise((resolve) => s.emit('echo', buf, resolve)), 5000, 'ack');
     assert.deepEqual(acked, buf);
     assert.deepEqual(await withTimeout(echoed, 5000, 'echo'), buf);
+    // Every value of the fast-tcp set, as an event and an ack, both ways.
+    const { stdout } = await promisify(execFile)(process.execPath,
+      [path.join(__dirname, '../../tests/interop/lib/fasttcp_client.js'), server.url, '--values'],
+      { timeout: 35000, maxBuffer: 1 << 20 });
+    assert.deepEqual(JSON.parse(stdout), { sum: 42, echo: { plain: [1, 2] }, values: [] });
   });
 }
 

@@ -110,11 +110,19 @@ async def test_server_against_npm_fast_tcp_client(scheme: str, loop_errors: Loop
     def add(spark: weft.Spark, d: dict[str, int]) -> int:
         return d["a"] + d["b"]
 
+    @server.on_event("echo")
+    async def echo(spark: weft.Spark, *args: object) -> object:
+        # fast-tcp's null arrives as no argument; every other value as one
+        spark.emit("echo", *args)
+        return args[0] if args else None
+
     server.on("connection", lambda spark: spark.on("data", spark.write))
     async with server:
+        # every value of the fast-tcp set (tests/interop/lib/ft_values.js)
+        # as an event and as an ack, both ways
         proc = await asyncio.create_subprocess_exec(
-            NODE, str(INTEROP / "lib" / "fasttcp_client.js"), server.url,
+            NODE, str(INTEROP / "lib" / "fasttcp_client.js"), server.url, "--values",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), T + 5)
+        out, err = await asyncio.wait_for(proc.communicate(), 35)
         assert proc.returncode == 0, err
-        assert json.loads(out) == {"sum": 42, "echo": {"plain": [1, 2]}}
+        assert json.loads(out) == {"sum": 42, "echo": {"plain": [1, 2]}, "values": []}
