@@ -40,7 +40,7 @@ typedef struct vibe_dconn {
   weft__http_fetch *get;
   weft__http_fetch *abort; /* an orderly close's GET when=abort, the GET kept till it answers */
   weft__buf posts;         /* struct vibe_post * each */
-  weft__buf sse;           /* httpstream: the stream's text not yet a whole message */
+  weft__sse sse;           /* httpstream: the stream's reader */
   uv_timer_t timer;
   uint32_t heartbeat, wait; /* ms, from the handshake */
   uint64_t seq;
@@ -56,7 +56,7 @@ static void on_timer_closed(uv_handle_t *h) {
   weft_loop *loop = d->loop;
   weft__vibe_pend_free(&d->pend);
   weft__buf_free(&d->posts);
-  weft__buf_free(&d->sse);
+  weft__sse_free(&d->sse);
   free(d);
   loop->users--;
 }
@@ -366,55 +366,24 @@ static int post(vibe_dconn *d, const uint8_t *text, size_t n) {
 
 /* ---- httpstream ---- */
 
-/* One message of the stream: its "data:" lines' text, joined by '\n'
- * (the event-stream format), in place. */
-static size_t sse_text(uint8_t *m, size_t len) {
-  size_t w = 0, i = 0;
-  while (i < len) {
-    uint8_t *nl = memchr(m + i, '\n', len - i);
-    size_t end = nl ? (size_t)(nl - m) : len, s = i;
-    if (end - s >= 5 && !memcmp(m + s, "data:", 5)) {
-      s += 5;
-      if (s < end && m[s] == ' ') s++;
-      if (w) m[w++] = '\n';
-      memmove(m + w, m + s, end - s);
-      w += end - s;
-    }
-    i = end + 1;
-  }
-  return w;
+/* A whole message of the stream: the first names the socket. */
+static int stream_message(void *user, uint8_t *text, size_t len) {
+  vibe_dconn *d = user;
+  if (!d->id[0])
+    take_id(d, text, len);
+  else
+    text_in(d, text, len);
+  return d->done;
 }
 
-/* The stream's bytes: whole messages go on (the first names the socket),
- * the rest waits, at most one message of max_length (and its framing). */
+/* The stream's bytes (sse.c): what waits for its end is at most one
+ * message of max_length (and its framing). */
 static void on_stream_data(const uint8_t *data, size_t len, void *user) {
   vibe_dconn *d = user;
   if (d->done) return;
-  if (weft__buf_append(&d->sse, data, len) != 0) {
-    fail(d, WEFT_ENOMEM, "protocol", "out of memory");
-    return;
-  }
-  size_t at = 0;
-  while (!d->done) {
-    while (at < d->sse.len &&
-           strchr(" \t\r\n", d->sse.data[at])) /* the padding, between messages */
-      at++;
-    uint8_t *m = d->sse.data + at;
-    size_t left = d->sse.len - at, end = 0;
-    while (end + 1 < left && !(m[end] == '\n' && m[end + 1] == '\n'))
-      end++;
-    if (end + 1 >= left) break;
-    at += end + 2;
-    size_t n = sse_text(m, end);
-    if (!d->id[0])
-      take_id(d, m, n);
-    else
-      text_in(d, m, n);
-  }
-  if (d->done) return;
-  memmove(d->sse.data, d->sse.data + at, d->sse.len - at);
-  d->sse.len -= at;
-  if (d->sse.len > d->max_length + 4096) fail(d, WEFT_ETOOBIG, "protocol", "Vibe event too large");
+  int rc = weft__sse_feed(&d->sse, data, len, d->max_length + 4096, stream_message, d);
+  if (rc && !d->done)
+    fail(d, rc, "protocol", rc == WEFT_ETOOBIG ? "Vibe event too large" : "out of memory");
 }
 
 /* The stream's end: the close (or, before it opened, a refusal). */

@@ -74,6 +74,20 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
 /* The peer's events that wait for the emitter's answer: the emitter's
  * ack id n -> the peer's id (JSON), at most WEFT__VIBE_PENDING_MAX. */
 #define WEFT__VIBE_PENDING_MAX 4096
+/* sse.c: the httpstream client's event-stream reader (no I/O). */
+typedef struct weft__sse {
+  weft__buf buf; /* text not yet a whole message, line endings as '\n' */
+  size_t scan;   /* where the search for the message's end goes on */
+  uint8_t cr;    /* the last byte fed was '\r' */
+} weft__sse;
+/* Feeds n bytes: msg(user, text, len) runs for each whole message (its
+ * "data:" lines joined by '\n', writable, valid for the call); a nonzero
+ * return stops the reading (the owner is done with it). Returns 0,
+ * WEFT_ENOMEM, or WEFT_ETOOBIG when what waits for its end passes max. */
+int weft__sse_feed(weft__sse *r, const uint8_t *p, size_t n, size_t max,
+                   int (*msg)(void *user, uint8_t *text, size_t len), void *user);
+void weft__sse_free(weft__sse *r);
+
 typedef struct weft__vibe_pending {
   uint32_t n; /* the emitter's id */
   char *id;   /* the peer's, JSON */
