@@ -25,8 +25,7 @@
  * counted per socket from 0; the handshake's heartbeat is honoured (a
  * "heartbeat" event `heartbeat - _heartbeat` ms after the handshake or the
  * last echoed one; none echoed within `_heartbeat` ms fails the run).
- * Unlike the Node client, events sent over ws in one loop turn leave in
- * one write.
+ * Each event, over ws too, leaves in its own write, as the Node client's.
  *
  *   vibe_load --url http://127.0.0.1:P/vibe --transport ws|httpstream|httplongpoll
  *             [--conns 20] [--inflight 8] [--warmup 1] [--seconds 4] [--server-pid PID]
@@ -242,14 +241,21 @@ static void send_get(sock *s, int kind, const char *when) {
 
 static void ws_frame_out(sock *s, int op, const char *p, size_t n);
 
+static void ws_flush(sock *s) {
+  if (!s->out.len) return;
+  write_bytes(s->c, s->out.p, s->out.len);
+  s->out.len = 0;
+}
+
 static void send_event(sock *s, const char *type, const char *data) {
   bench *b = s->b;
   char ev[256], req[2048];
   int n = snprintf(ev, sizeof(ev), "{\"id\":\"%llu\",\"type\":\"%s\"%s%s%s,\"reply\":false}",
                    (unsigned long long)s->next_id++, type, data ? ",\"data\":\"" : "",
                    data ? data : "", data ? "\"" : "");
-  if (b->transport == T_WS) {
+  if (b->transport == T_WS) { /* one write per event, as the reference's */
     ws_frame_out(s, 1, ev, (size_t)n);
+    ws_flush(s);
     return;
   }
   int k = snprintf(req, sizeof(req),
@@ -258,12 +264,6 @@ static void send_event(sock *s, const char *type, const char *data) {
                    b->path, s->id, b->hosthdr, n + 5, ev);
   if (k <= 0 || (size_t)k >= sizeof(req)) die("URL too long");
   send_req(b, s, R_POST, req, (size_t)k);
-}
-
-static void ws_flush(sock *s) {
-  if (!s->out.len) return;
-  write_bytes(s->c, s->out.p, s->out.len);
-  s->out.len = 0;
 }
 
 static void on_measured(uv_timer_t *t);
@@ -307,13 +307,18 @@ static void heartbeat_again(sock *s) {
   uv_timer_start(&s->hb, on_heartbeat, ms > 0 ? (uint64_t)ms : 0, 0);
 }
 
-/* A query parameter of "?a=1&b=2" text as a number (0: none). */
+/* A query parameter of "?a=1&b=2" text (not NUL-terminated) as a whole
+ * number (0: none). */
 static double param(const char *text, size_t n, const char *key) {
   size_t k = strlen(key);
   for (size_t i = 0; i + k + 1 < n; i++)
     if ((text[i] == '?' || text[i] == '&') && memcmp(text + i + 1, key, k) == 0 &&
-        text[i + 1 + k] == '=')
-      return atof(text + i + 2 + k);
+        text[i + 1 + k] == '=') {
+      double v = 0;
+      for (size_t j = i + 2 + k; j < n && text[j] >= '0' && text[j] <= '9'; j++)
+        v = v * 10 + (text[j] - '0');
+      return v;
+    }
   return 0;
 }
 
