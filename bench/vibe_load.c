@@ -17,7 +17,8 @@
  *    headers. Every request goes through one pool of HTTP/1.1 keep-alive
  *    connections shared by all sockets (Node 20's global agent: keep-alive,
  *    no limit on sockets, one request at a time per connection, the
- *    connection freed last used first); an answer that says
+ *    connection freed last used first; Node also closes one left idle for
+ *    5 s, which a saturated run never does); an answer that says
  *    "Connection: close" (or has no length) closes its connection. A POST
  *    whose connection fails before any answer is sent again (the reference
  *    does so while the socket is open).
