@@ -122,10 +122,17 @@ def transport_rows():
     vb = {}
     for e in load("vibe") or []:
         if "per_run" in e.get("result", {}):
-            vb.setdefault(e["transport"], {})[e["server"]] = {"per_run": e["result"]["per_run"],
-                                                               "command": e.get("command")}
+            vb.setdefault(e["transport"], {})[e["server"]] = dict(e["result"], command=e.get("command"))
     for transport, by in vb.items():
-        add(f"Vibe echo over {transport}", "events/s", "weft", "reference", by.get("weft"), by.get("reference"))
+        w, p = by.get("weft"), by.get("reference")
+        # the load generator's CPU (fraction of one core) when it was recorded
+        lc = (f" (load CPU {w['load_cpu']:.2f} / {p['load_cpu']:.2f})"
+              if w and p and w.get("load_cpu") is not None and p.get("load_cpu") is not None else "")
+        add(f"Vibe echo over {transport}{lc}", "events/s", "weft", "reference", w, p)
+        if w and p and w.get("per_run_cpu") and p.get("per_run_cpu"):
+            add(f"Vibe echo over {transport}, per server CPU-s", "events/CPU-s", "weft", "reference",
+                {"per_run": w["per_run_cpu"], "command": w["command"]},
+                {"per_run": p["per_run_cpu"], "command": p["command"]})
     cl = {}
     for e in load("cluster") or []:
         cl.setdefault(e["nodes"], {})[e["server"]] = e

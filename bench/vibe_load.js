@@ -10,7 +10,9 @@
 //
 // Usage: node bench/vibe_load.js --url http://127.0.0.1:P/vibe --transport ws|httpstream|httplongpoll
 //          [--conns 20] [--inflight 8] [--warmup 1] [--seconds 4] [--server-pid PID]
-// Prints one JSON line: {"events_per_s":…, "server_cpu_s":…, "events_per_cpu_s":…}
+// Prints one JSON line: {"events_per_s":…, "server_cpu_s":…, "events_per_cpu_s":…, "load_cpu":…}
+// (load_cpu: this process's CPU time over the window, fraction of one core).
+// bench/vibe_load.c is the same load in C, the default of bench/vibe.sh.
 //
 const fs = require('node:fs');
 const path = require('node:path');
@@ -44,11 +46,12 @@ async function main() {
   }
   for (const s of sockets) for (let k = 0; k < inflight; k++) s.send('echo', payload);
   await new Promise((r) => setTimeout(r, warmup * 1000));
-  const c0 = count, cpu0 = cpu(), t0 = Date.now();
+  const c0 = count, cpu0 = cpu(), t0 = Date.now(), own0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const n = count - c0, dt = (Date.now() - t0) / 1000, cpus = cpu() - cpu0;
+  const n = count - c0, dt = (Date.now() - t0) / 1000, cpus = cpu() - cpu0, own = process.cpuUsage(own0);
   console.log(JSON.stringify({ events_per_s: Math.round(n / dt), server_cpu_s: Number(cpus.toFixed(2)),
-    events_per_cpu_s: cpus ? Math.round(n / cpus) : null }));
+    events_per_cpu_s: cpus ? Math.round(n / cpus) : null,
+    load_cpu: Number(((own.user + own.system) / 1e6 / dt).toFixed(2)) }));
   process.exit(0);
 }
 main();

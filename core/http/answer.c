@@ -53,9 +53,31 @@ static int keeps(const weft__http_conn *hc) {
          !weft__http_header_has(h, "Connection", "close");
 }
 
+/* Appends s[0..n) at *o when it fits before end (else marks it full). */
+static void put(char **o, const char *end, const char *s, size_t n) {
+  if (!*o || (size_t)(end - *o) < n) {
+    *o = NULL;
+    return;
+  }
+  memcpy(*o, s, n);
+  *o += n;
+}
+
+static void puts0(char **o, const char *end, const char *s) { put(o, end, s, strlen(s)); }
+
+static void put_uint(char **o, const char *end, size_t v) {
+  char num[24];
+  size_t k = sizeof(num);
+  do
+    num[--k] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  put(o, end, num + k, sizeof(num) - k);
+}
+
 /* The status line and headers into head[0..cap): a Content-Length of
  * `blen`, or (chunked) a chunked body. Returns the length, 0 when it does
- * not fit. */
+ * not fit. Copies rather than snprintf: every keep-alive answer of the
+ * HTTP transports (a Vibe POST's, each long poll's) comes through here. */
 static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int status,
                           const char *ctype, size_t blen, int chunked, int keep,
                           const char *extra) {
@@ -66,19 +88,30 @@ static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int statu
               "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
               hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
               hc->req.head.target ? hc->req.head.target : "-");
-  char cors[512], length[48];
+  char cors[512];
   weft__http_cors(hc, cors, sizeof(cors));
-  if (chunked)
-    snprintf(length, sizeof(length), "Transfer-Encoding: chunked");
-  else
-    snprintf(length, sizeof(length), "Content-Length: %zu", blen);
-  int n = snprintf(head, cap,
-                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s\r\n"
-                   "Cache-Control: no-store, no-cache, must-revalidate, max-age=0\r\n"
-                   "Connection: %s\r\n%s%s\r\n",
-                   status, weft__http_status_text(status), ctype ? ctype : "text/plain", length,
-                   keep ? "keep-alive" : "close", cors, extra ? extra : "");
-  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+  char *o = head;
+  const char *end = head + cap;
+  put(&o, end, "HTTP/1.1 ", 9);
+  put_uint(&o, end, status < 0 ? 0 : (size_t)status);
+  put(&o, end, " ", 1);
+  puts0(&o, end, weft__http_status_text(status));
+  put(&o, end, "\r\nContent-Type: ", 16);
+  puts0(&o, end, ctype ? ctype : "text/plain");
+  if (chunked) {
+    put(&o, end, "\r\nTransfer-Encoding: chunked", 28);
+  } else {
+    put(&o, end, "\r\nContent-Length: ", 18);
+    put_uint(&o, end, blen);
+  }
+  puts0(&o, end,
+        "\r\nCache-Control: no-store, no-cache, must-revalidate, max-age=0\r\nConnection: ");
+  puts0(&o, end, keep ? "keep-alive\r\n" : "close\r\n");
+  puts0(&o, end, cors);
+  if (extra) puts0(&o, end, extra);
+  put(&o, end, "\r\n", 2);
+  /* One byte to spare, as snprintf's NUL needed. */
+  return o && o < end ? (size_t)(o - head) : 0;
 }
 
 int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const void *body,
@@ -137,16 +170,25 @@ int weft__http_chunk(weft__http_conn *hc, const char *pre, const void *body, siz
                      const char *post, size_t limit, size_t *queued) {
   if (hc->state != WEFT__HC_HELD) return WEFT_ECLOSED;
   size_t a = strlen(pre), c = strlen(post), len = a + blen + c;
-  char size[24];
-  int k = snprintf(size, sizeof(size), "%zx\r\n", len);
-  weft__payload *p = weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, (size_t)k + len + 2);
+  char size[24]; /* the chunk's size in hex, then CRLF (no snprintf: one per event) */
+  size_t k = sizeof(size) - 2;
+  memcpy(size + k, "\r\n", 2);
+  size_t v = len;
+  do {
+    size[--k] = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  size_t sl = sizeof(size) - k;
+  memmove(size, size + k, sl);
+  k = sl;
+  weft__payload *p = weft__payload_take(hc->ep->loop, WEFT__P_RAW, NULL, k + len + 2);
   if (!p) return WEFT_ENOMEM;
   if (hc->io.held + weft__stream_cost(p) > limit) {
     weft__payload_release(p);
     return WEFT_ENOBUFS;
   }
   uint8_t *d = p->data;
-  memcpy(d, size, (size_t)k);
+  memcpy(d, size, k);
   memcpy(d + k, pre, a);
   memcpy(d + k + a, body, blen);
   memcpy(d + k + a + blen, post, c);

@@ -47,25 +47,36 @@ static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f);
 static int is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /* Finds the end of the head: the offset just past the empty line that ends
- * it, or 0 when it has not arrived. `start` skips empty lines before the
- * request line (RFC 9112 2.2 lets a server ignore them). */
-static size_t find_end(const uint8_t *buf, size_t len, size_t *start, int *bad) {
+ * it, or 0 when it has not arrived; *lines counts the LFs before it (the
+ * empty line's too). `start` skips empty lines before the request line
+ * (RFC 9112 2.2 lets a server ignore them). Line by line with memchr: every
+ * keep-alive request (a Vibe POST, a long poll) comes through here. */
+static size_t find_end(const uint8_t *buf, size_t len, size_t *start, size_t *lines, int *bad) {
   size_t s = 0;
   while (s < len && (buf[s] == '\n' || (buf[s] == '\r' && s + 1 < len && buf[s + 1] == '\n')))
     s += buf[s] == '\r' ? 2 : 1;
   *start = s;
-  for (size_t i = s; i < len; i++) {
-    uint8_t c = buf[i];
-    if (c == 0) {
+  *lines = 0;
+  for (size_t i = s;;) {
+    const uint8_t *lf = memchr(buf + i, '\n', len - i);
+    size_t stop = lf ? (size_t)(lf - buf) : len;
+    if (memchr(buf + i, 0, stop - i)) {
       /* No valid head holds a NUL: fail now rather than wait for 8 KiB. */
       *bad = 1;
       return 0;
     }
-    if (c != '\n') continue;
-    if (i + 1 < len && buf[i + 1] == '\n') return i + 2;
-    if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n') return i + 3;
+    if (!lf) return 0;
+    ++*lines;
+    i = stop + 1;
+    if (i < len && buf[i] == '\n') {
+      ++*lines;
+      return i + 1;
+    }
+    if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
+      ++*lines;
+      return i + 2;
+    }
   }
-  return 0;
 }
 
 /* 1 when the bytes so far cannot start a head: lets garbage (TLS, binary)
@@ -195,9 +206,9 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   h->status = h->version_minor = 0;
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
-  size_t start = 0;
+  size_t start = 0, lines = 0;
   int bad = 0;
-  size_t end = find_end(buf, scan, &start, &bad);
+  size_t end = find_end(buf, scan, &start, &lines, &bad);
   if (bad || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
   if (!end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
   if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
@@ -206,9 +217,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
    * connections keep no unused slots), the head NUL-terminated, then, for
    * a request, room for the path of the target (the target itself must
    * stay whole). */
-  size_t n = end - start, lines = 0;
-  for (size_t i = start; i < end; i++)
-    lines += buf[i] == '\n';
+  size_t n = end - start;
   /* Header lines: all but the start line and the empty last one. */
   lines = lines > 2 ? lines - 2 : 0;
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
@@ -276,17 +285,25 @@ void weft__http_head_free(weft__http_head *h) {
   memset(h, 0, sizeof *h);
 }
 
+/* Is header i named `name` (case-insensitively)? The first letters are
+ * compared first: a request is looked up by several names, most of which
+ * it does not hold. */
+static int named(const weft__http_head *h, size_t i, const char *name) {
+  const char *hn = weft__http_hname(h, i);
+  return (hn[0] | 0x20) == (name[0] | 0x20) && strcasecmp(hn, name) == 0;
+}
+
 const char *weft__http_get(const weft__http_head *h, const char *name) {
-  if (!h || !name) return NULL;
+  if (!h || !name || !*name) return NULL;
   for (size_t i = 0; i < h->n_headers; i++)
-    if (strcasecmp(weft__http_hname(h, i), name) == 0) return weft__http_hvalue(h, i);
+    if (named(h, i, name)) return weft__http_hvalue(h, i);
   return NULL;
 }
 
 size_t weft__http_count(const weft__http_head *h, const char *name) {
   size_t n = 0;
-  for (size_t i = 0; h && name && i < h->n_headers; i++)
-    n += strcasecmp(weft__http_hname(h, i), name) == 0;
+  for (size_t i = 0; h && name && *name && i < h->n_headers; i++)
+    n += named(h, i, name);
   return n;
 }
 

@@ -212,11 +212,115 @@ static void test_httplongpoll(void **state) {
   run("?transport=longpoll", 1);
 }
 
+/* A trusted proxy's X-Forwarded-For names the peer of its own request
+ * only: on a keep-alive connection the next request's peer is the
+ * socket's again (the server re-reads it only then, not per request).
+ * Connection A: a poll of no socket with X-Forwarded-For (answered 500,
+ * kept alive), then a long-poll open without it: 127.0.0.1. Connection B:
+ * an open with it: the proxy's client. */
+typedef struct px {
+  weft_loop *loop;
+  weft_server *server;
+  uv_tcp_t tcp[2];
+  uv_connect_t creq[2];
+  uv_write_t w[2];
+  uv_timer_t guard;
+  char buf[4096];
+  int spoofed, direct, other, guard_fired, done;
+} px;
+
+static const char *const px_requests[2] = {
+    "GET /vibe?when=poll&id=none HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n"
+    "GET /vibe?transport=longpoll&when=open HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /vibe?transport=longpoll&when=open HTTP/1.1\r\nHost: x\r\n"
+    "X-Forwarded-For: 203.0.113.9\r\n\r\n"};
+
+static void px_stop(px *p) {
+  if (p->done) return;
+  p->done = 1;
+  uv_close((uv_handle_t *)&p->guard, NULL);
+  for (int i = 0; i < 2; i++)
+    uv_close((uv_handle_t *)&p->tcp[i], NULL);
+  weft_server_destroy(p->server, NULL);
+}
+
+static void px_connection(weft_spark *sp, void *user) {
+  px *p = user;
+  const char *a = weft_spark_address(sp);
+  if (a && strcmp(a, "127.0.0.1") == 0)
+    p->direct++;
+  else if (a && strcmp(a, "203.0.113.9") == 0)
+    p->spoofed++;
+  else
+    p->other++;
+  if (p->direct + p->spoofed + p->other == 2) px_stop(p);
+}
+
+static void px_alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {
+  (void)n;
+  px *p = h->data;
+  *b = uv_buf_init(p->buf, sizeof(p->buf));
+}
+
+static void px_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  (void)b;
+  if (n < 0) uv_read_stop(s); /* what the server answers is not looked at */
+}
+
+static void px_connected(uv_connect_t *c, int status) {
+  px *p = c->handle->data;
+  int i = c == &p->creq[0] ? 0 : 1;
+  assert_int_equal(status, 0);
+  uv_buf_t b = uv_buf_init((char *)px_requests[i], (unsigned)strlen(px_requests[i]));
+  assert_int_equal(uv_write(&p->w[i], c->handle, &b, 1, NULL), 0);
+  assert_int_equal(uv_read_start(c->handle, px_alloc, px_read), 0);
+}
+
+static void px_guard(uv_timer_t *t) {
+  px *p = t->data;
+  p->guard_fired = 1;
+  px_stop(p);
+}
+
+static void test_proxy_address(void **state) {
+  (void)state;
+  px p;
+  memset(&p, 0, sizeof(p));
+  assert_int_equal(weft_loop_new(&p.loop), 0);
+  uv_loop_t *uv = weft_loop_uv(p.loop);
+  uv_timer_init(uv, &p.guard);
+  p.guard.data = &p;
+  assert_int_equal(weft_server_new(p.loop, &p.server), 0);
+  assert_int_equal(weft_server_set_transformer(p.server, "vibe"), 0);
+  assert_int_equal(weft_server_add_trusted_proxy(p.server, "127.0.0.1"), 0);
+  weft_server_events sev = {.size = sizeof(sev), .connection = px_connection};
+  assert_int_equal(weft_server_set_events(p.server, &sev, &p, NULL), 0);
+  assert_int_equal(weft_server_listen(p.server, "http://127.0.0.1:0/vibe"), 0);
+  int port = 0;
+  assert_int_equal(sscanf(weft_server_url(p.server, 0), "%*[^:]://127.0.0.1:%d", &port), 1);
+  struct sockaddr_in addr;
+  uv_ip4_addr("127.0.0.1", port, &addr);
+  for (int i = 0; i < 2; i++) {
+    uv_tcp_init(uv, &p.tcp[i]);
+    p.tcp[i].data = &p;
+    assert_int_equal(
+        uv_tcp_connect(&p.creq[i], &p.tcp[i], (const struct sockaddr *)&addr, px_connected), 0);
+  }
+  uv_timer_start(&p.guard, px_guard, 10000, 0);
+  weft_loop_run(p.loop);
+  assert_int_equal(weft_loop_close(p.loop), 0); /* nothing left open */
+  assert_int_equal(p.guard_fired, 0);
+  assert_int_equal(p.direct, 1);
+  assert_int_equal(p.spoofed, 1);
+  assert_int_equal(p.other, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ws),
       cmocka_unit_test(test_httpstream),
       cmocka_unit_test(test_httplongpoll),
+      cmocka_unit_test(test_proxy_address),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,22 @@ static int event(weft__buf *out, const char *id, const weft_value *type, const c
   return rc;
 }
 
+/* "\"n<seq>\"" into id[0..24): by hand, as every event sent names itself
+ * (snprintf cost ~780 instructions an event under callgrind). */
+static void seq_id(char *id, uint64_t seq) {
+  char d[20];
+  size_t k = 0, o = 0;
+  do
+    d[k++] = (char)('0' + seq % 10);
+  while ((seq /= 10) != 0);
+  id[o++] = '"';
+  id[o++] = 'n';
+  while (k)
+    id[o++] = d[--k];
+  id[o++] = '"';
+  id[o] = '\0';
+}
+
 int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
                             weft__buf *out) {
@@ -137,7 +153,7 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
   int rc = weft_value_decode("json", msg, len, &v, NULL);
   if (rc) return rc;
   char id[32];
-  snprintf(id, sizeof(id), "\"n%llu\"", (unsigned long long)seq);
+  seq_id(id, seq);
   const weft_value *type = weft_value_map_get(v, "type", 4);
   const weft_value *data = weft_value_map_get(v, "data", 4);
   int64_t t = -1, n = 0;

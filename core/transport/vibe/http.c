@@ -34,9 +34,10 @@ static int id_key(const char *id, uint64_t *key) {
   uint64_t k = 0;
   for (int i = 0; i < 16; id++) {
     if (*id == '-') continue;
-    const char *d = *id ? strchr(hex, *id) : NULL;
-    if (!d) return 0;
-    k = k << 4 | (uint64_t)(d - hex);
+    /* Lowercase hex only, as named (every POST and poll looks its id up). */
+    int d = *id >= '0' && *id <= '9' ? *id - '0' : *id >= 'a' && *id <= 'f' ? *id - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    k = k << 4 | (uint64_t)d;
     i++;
   }
   *key = k;
