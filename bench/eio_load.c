@@ -219,11 +219,12 @@ static void on_ws_ready(hconn *c) {
   session *s = c->s;
   bench *b = s->b;
   char req[768];
-  int n = snprintf(req, sizeof(req),
-                   "GET %s?EIO=4&transport=websocket&sid=%s HTTP/1.1\r\nHost: %s:%d\r\n"
-                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   b->path, strstr(s->target, "&sid=") + 5, b->host, b->port);
+  int n =
+      snprintf(req, sizeof(req),
+               "GET %s?EIO=4&transport=websocket&sid=%s HTTP/1.1\r\nHost: %s:%d\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+               b->path, strstr(s->target, "&sid=") + 5, b->host, b->port);
   put(c, req, (size_t)n);
 }
 
@@ -398,8 +399,9 @@ static void on_handshake(hconn *c, int status, const uint8_t *body, size_t len) 
 static void on_get_ready(hconn *c) {
   bench *b = c->s->b;
   char req[512];
-  int n = snprintf(req, sizeof(req), "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
-                   b->path, b->host, b->port);
+  int n =
+      snprintf(req, sizeof(req), "GET %s?EIO=4&transport=polling HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
+               b->path, b->host, b->port);
   c->on_response = on_handshake;
   put(c, req, (size_t)n);
 }
