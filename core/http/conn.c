@@ -188,8 +188,11 @@ void weft__http_next(weft__http_conn *hc) {
   hc->state = WEFT__HC_HEAD;
   hc->hd = 0;
   hc->parked = 0;
-  /* The next request's peer: the socket's again (a proxy may name another). */
-  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  /* The next request's peer: the socket's again when a proxy named another
+   * (asking the socket is a syscall and a formatting each time). */
+  if (hc->forwarded)
+    weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  hc->forwarded = 0;
   pending_add(hc, WEFT__HEAD_MS);
   /* Outside a read, pipelined bytes wait for the next check phase. */
   if (!hc->reading && hc->io.in.len) weft__stream_yield(&hc->io);

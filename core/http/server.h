@@ -222,6 +222,7 @@ struct weft__http_conn {
   uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
   uint8_t parked;             /* held for a session: a soft stop leaves it */
   uint8_t once;               /* adopted for one request: no keep-alive */
+  uint8_t forwarded;          /* req.address is a trusted proxy's X-Forwarded-For */
   uint32_t body_len;          /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;

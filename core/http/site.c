@@ -142,6 +142,7 @@ static void forwarded_address(weft__http_conn *hc) {
   struct sockaddr_storage ss;
   if (weft__sockaddr(ip, 0, &ss) != 0) return; /* not an address: ignore */
   strcpy(r->address, ip);
+  hc->forwarded = 1;
   const char *xfp = weft__http_get(&r->head, "X-Forwarded-Port");
   if (xfp) {
     int port = atoi(xfp);
