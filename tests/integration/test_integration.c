@@ -1070,7 +1070,8 @@ static void test_misc(void **state) {
 /* A kept-alive connection whose request came through a trusted proxy: the
  * next request on it is from the socket's peer again. Two engine.io
  * handshakes pipelined on one connection, only the first with
- * X-Forwarded-For; each session's spark then says its address. */
+ * X-Forwarded-For; each spark gives its address as it opens and later,
+ * when a message asks (a polling session keeps its handshake's request). */
 typedef struct rbuf {
   char d[8193];
   size_t n;
@@ -1117,8 +1118,21 @@ CLIENT(proxied_keepalive_client) {
   snprintf(req, sizeof(req), "%sX-Forwarded-For: 203.0.113.9\r\n\r\n%s\r\n", hs, hs);
   rbuf b = {.n = 0};
   int ok = send_str(fd, req) == 0;
+  char sid[2][64];
   for (int i = 0; ok && i < 2; i++)
-    ok = read_answer(fd, &b, body, sizeof(body)) == 200 && strncmp(body, "0{\"sid\":", 8) == 0;
+    ok = read_answer(fd, &b, body, sizeof(body)) == 200 &&
+         sscanf(body, "0{\"sid\":\"%63[^\"]\"", sid[i]) == 1;
+  const char *want[2] = {"4\"203.0.113.9\"", "4\"127.0.0.1\""};
+  for (int i = 0; ok && i < 2; i++) {
+    const char *eio = "/primus/?EIO=4&transport=polling&sid=";
+    snprintf(req, sizeof(req),
+             "POST %s%s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4\"address\"", eio,
+             sid[i]);
+    ok = send_str(fd, req) == 0 && read_answer(fd, &b, body, sizeof(body)) == 200;
+    snprintf(req, sizeof(req), "GET %s%s HTTP/1.1\r\nHost: x\r\n\r\n", eio, sid[i]);
+    ok = ok && send_str(fd, req) == 0 && read_answer(fd, &b, body, sizeof(body)) == 200 &&
+         strcmp(body, want[i]) == 0;
+  }
   close(fd);
   CHECK(ok);
 }
