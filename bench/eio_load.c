@@ -37,7 +37,8 @@
 #include "ws_frames.h"
 
 enum { POLLING, WEBSOCKET };
-enum { MAX_PONGS = 16 }; /* pongs carried by one POST; more wait for the next */
+enum { MAX_PONGS = 16 };     /* pongs carried by one POST; more wait for the next */
+enum { SETUP_SECONDS = 30 }; /* every session open and carrying its messages */
 
 struct session;
 
@@ -436,7 +437,13 @@ static void on_timer(uv_timer_t *t) {
   uv_stop(b->loop);
 }
 
-/* The warm-up starts once every session carries its messages. */
+static void on_setup_timeout(uv_timer_t *t) {
+  bench *b = t->data;
+  fail(b, "%d of %d sessions set up after %d s", b->ready, b->nconns, SETUP_SECONDS);
+}
+
+/* The warm-up starts once every session carries its messages (the timer
+ * until then is the setup's deadline). */
 static void start_timer(bench *b) {
   if (++b->ready == b->nconns) uv_timer_start(&b->timer, on_timer, (uint64_t)(b->warmup * 1000), 0);
 }
@@ -530,6 +537,7 @@ int main(int argc, char **argv) {
   build_messages(&b);
   uv_timer_init(b.loop, &b.timer);
   b.timer.data = &b;
+  uv_timer_start(&b.timer, on_setup_timeout, SETUP_SECONDS * 1000, 0);
   b.sessions = calloc((size_t)b.nconns, sizeof(session));
   for (int i = 0; i < b.nconns && !b.failed; i++) {
     session *s = &b.sessions[i];
