@@ -107,9 +107,12 @@ def transport_rows():
         s = eio.get("servers", {})
         w, p = s.get("weft", {}), s.get("primus", {})
         for mode in ("polling", "websocket"):
+            case = f"engine.io echo over {mode}"
+            if "load_cpu" in w.get(mode, {}) and "load_cpu" in p.get(mode, {}):
+                case += f" (load generator CPU {w[mode]['load_cpu']:.2f} / {p[mode]['load_cpu']:.2f})"
             for key, unit in (("msgs_per_s", "msgs/s"), ("msgs_per_cpu_s", "msgs per server CPU-s")):
                 if mode in w and mode in p:
-                    add(f"engine.io echo over {mode}", unit, "weft", "Primus (engine.io)",
+                    add(case, unit, "weft", "Primus (engine.io)",
                         {"per_run": [r[key] for r in w[mode]["runs"]], "command": w.get("command")},
                         {"per_run": [r[key] for r in p[mode]["runs"]], "command": p.get("command")})
     ft = {}

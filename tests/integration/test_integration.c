@@ -15,8 +15,14 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <uv.h>
 #include <zlib.h>
 
@@ -41,7 +47,8 @@ struct fixture {
   char order[128];
   int plugin_destroys;
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
-  weft_spark *paused; /* by "pause", resumed by resume_paused */
+  char addresses[128]; /* each spark's, as it opens */
+  weft_spark *paused;  /* by "pause", resumed by resume_paused */
 };
 
 #define CHECK(cond)                                                                                \
@@ -69,8 +76,11 @@ static void reply_str(weft_spark *sp, const char *s) {
 }
 
 static void on_connection(weft_spark *sp, void *user) {
-  (void)sp;
-  ((fixture *)user)->connections++;
+  fixture *f = user;
+  f->connections++;
+  size_t n = strlen(f->addresses);
+  const char *a = weft_spark_address(sp);
+  snprintf(f->addresses + n, sizeof(f->addresses) - n, "%s,", a ? a : "-");
 }
 
 static void on_disconnection(weft_spark *sp, void *user) {
@@ -1057,6 +1067,89 @@ static void test_misc(void **state) {
   assert_int_equal(f.user_frees, 1); /* after the disconnection */
 }
 
+/* A kept-alive connection whose request came through a trusted proxy: the
+ * next request on it is from the socket's peer again. Two engine.io
+ * handshakes pipelined on one connection, only the first with
+ * X-Forwarded-For; each spark gives its address as it opens and later,
+ * when a message asks (a polling session keeps its handshake's request). */
+typedef struct rbuf {
+  char d[8193];
+  size_t n;
+} rbuf;
+
+/* One answer with a Content-Length from fd: its status (-1 on error), its
+ * body NUL-terminated into out. */
+static int read_answer(int fd, rbuf *b, char *out, size_t cap) {
+  for (;;) {
+    b->d[b->n] = '\0';
+    char *end = strstr(b->d, "\r\n\r\n");
+    if (end) {
+      size_t h = (size_t)(end - b->d) + 4;
+      const char *cl = strcasestr(b->d, "\r\nContent-Length:");
+      size_t len = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
+      if (b->n >= h + len) {
+        snprintf(out, cap, "%.*s", (int)len, b->d + h);
+        int status = atoi(b->d + 9);
+        memmove(b->d, b->d + h + len, b->n - h - len);
+        b->n -= h + len;
+        return status;
+      }
+    }
+    ssize_t r = b->n < sizeof(b->d) - 1 ? recv(fd, b->d + b->n, sizeof(b->d) - 1 - b->n, 0) : -1;
+    if (r <= 0) return -1;
+    b->n += (size_t)r;
+  }
+}
+
+static int send_str(int fd, const char *s) {
+  size_t n = strlen(s);
+  return send(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
+}
+
+CLIENT(proxied_keepalive_client) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+  struct timeval tv = {3, 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+  const char *hs = "GET /primus/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n";
+  char req[512], body[512];
+  snprintf(req, sizeof(req), "%sX-Forwarded-For: 203.0.113.9\r\n\r\n%s\r\n", hs, hs);
+  rbuf b = {.n = 0};
+  int ok = send_str(fd, req) == 0;
+  char sid[2][64];
+  for (int i = 0; ok && i < 2; i++)
+    ok = read_answer(fd, &b, body, sizeof(body)) == 200 &&
+         sscanf(body, "0{\"sid\":\"%63[^\"]\"", sid[i]) == 1;
+  const char *want[2] = {"4\"203.0.113.9\"", "4\"127.0.0.1\""};
+  for (int i = 0; ok && i < 2; i++) {
+    const char *eio = "/primus/?EIO=4&transport=polling&sid=";
+    snprintf(req, sizeof(req),
+             "POST %s%s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n4\"address\"", eio,
+             sid[i]);
+    ok = send_str(fd, req) == 0 && read_answer(fd, &b, body, sizeof(body)) == 200;
+    snprintf(req, sizeof(req), "GET %s%s HTTP/1.1\r\nHost: x\r\n\r\n", eio, sid[i]);
+    ok = ok && send_str(fd, req) == 0 && read_answer(fd, &b, body, sizeof(body)) == 200 &&
+         strcmp(body, want[i]) == 0;
+  }
+  close(fd);
+  CHECK(ok);
+}
+
+static void with_proxy_eio(fixture *f) {
+  assert_int_equal(weft_server_add_trusted_proxy(f->server, "127.0.0.1"), 0);
+  assert_int_equal(weft_server_set_transformer(f->server, "engine.io"), 0);
+}
+
+static void test_proxied_keepalive(void **state) {
+  (void)state;
+  fixture f = {.client = proxied_keepalive_client, .configure = with_proxy_eio};
+  run(&f);
+  assert_int_equal(f.connections, 2);
+  assert_string_equal(f.addresses, "203.0.113.9,127.0.0.1,");
+}
+
 /* Destroy with reconnect: clients get no primus::server::close. */
 CLIENT(destroy_reconnect_client) {
   wsc c;
@@ -1154,6 +1247,7 @@ int main(void) {
       cmocka_unit_test(test_queue_full_closes),
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_misc),
+      cmocka_unit_test(test_proxied_keepalive),
       cmocka_unit_test(test_destroy_reconnect),
       cmocka_unit_test(test_raw),
       cmocka_unit_test(test_batching),

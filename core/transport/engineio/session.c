@@ -237,14 +237,22 @@ int weft__eio_send_packet(weft__eio_session *s, const char *text, size_t n) {
   return rc;
 }
 
+/* What fill writes: the session's queue, and from `hs` (the handshake
+ * being answered, else NULL) the request to keep. */
+typedef struct fill_job {
+  weft__eio_session *s;
+  weft__http_conn *hs;
+} fill_job;
+
 /* The whole queue as one polling payload, written straight into the
- * answer; the handshake request is taken over then (its answer is built). */
+ * answer; the handshake request is taken over then (its answer is built:
+ * the head was still needed for it). */
 static void fill(uint8_t *dst, void *user) {
-  weft__eio_session *s = user;
-  weft__eio_payload_fill(dst, s->q, s->q_len);
-  if (s->hs && s->hs == s->poll) {
-    weft__http_take_req(s->hs, &s->req);
-    s->hs = NULL;
+  fill_job *j = user;
+  weft__eio_payload_fill(dst, j->s->q, j->s->q_len);
+  if (j->hs) {
+    weft__http_take_req(j->hs, &j->s->req);
+    j->s->hs = NULL;
   }
 }
 
@@ -265,7 +273,9 @@ void weft__eio_flush_poll(weft__eio_session *s, int noop) {
     weft__http_conn *hc = s->poll;
     s->poll = NULL;
     weft__eio_sconn(hc)->ws.base.owner = NULL;
-    weft__http_answer(hc, 200, "text/plain; charset=UTF-8", NULL, len, extra, 1, fill, s);
+    /* s->poll is NULL by now: the job names the handshake, if that is it */
+    fill_job job = {s, s->hs == hc ? hc : NULL};
+    weft__http_answer(hc, 200, "text/plain; charset=UTF-8", NULL, len, extra, 1, fill, &job);
     if (s->hs == hc) s->hs = NULL; /* a HEAD request: never filled */
     queue_clear(s);
     if (s->state == WEFT__EIO_S_CLOSING)
