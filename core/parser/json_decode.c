@@ -352,21 +352,33 @@ static int escaped_string(json_dec *d, size_t *pi, size_t start, size_t k) {
 }
 
 /* The string whose opening quote is at *pi; on success *pi is just past the
- * closing quote. */
+ * closing quote. Alongside the scan for its end, whether any byte is
+ * >= 0x80 (one OR per load): an ASCII string without escapes holds nothing
+ * the encoder escapes (not even U+2028/U+2029) and is WEFT__VF_PLAIN. A step
+ * may look past the closing quote, which can only withhold the flag. */
 static inline int string(json_dec *d, size_t *pi) {
   const uint8_t *p = d->text;
   size_t len = d->len, start = *pi + 1, k = start;
+#if WEFT__JSON_SWAR
+  uint64_t x, m, high = 0;
+#endif
 #if WEFT__JSON_SSE2
+  __m128i hi = _mm_setzero_si128();
   for (; len - k >= 32; k += 32) {
-    uint32_t m32 = weft__sse2_special32(p + k, 0);
+    const __m128i *q = (const __m128i *)(const void *)(p + k);
+    __m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1);
+    hi = _mm_or_si128(hi, _mm_or_si128(a, b));
+    uint32_t m32 = (uint32_t)_mm_movemask_epi8(weft__sse2_special(a, 0)) |
+                   (uint32_t)_mm_movemask_epi8(weft__sse2_special(b, 0)) << 16;
     if (m32) {
       k += (unsigned)__builtin_ctz(m32);
       goto found;
     }
   }
   if (len - k >= 16) {
-    unsigned m16 = (unsigned)_mm_movemask_epi8(
-        weft__sse2_special(_mm_loadu_si128((const __m128i *)(const void *)(p + k)), 0));
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+    hi = _mm_or_si128(hi, a);
+    unsigned m16 = (unsigned)_mm_movemask_epi8(weft__sse2_special(a, 0));
     if (m16) {
       k += (unsigned)__builtin_ctz(m16);
       goto found;
@@ -375,9 +387,9 @@ static inline int string(json_dec *d, size_t *pi) {
   }
 #endif
 #if WEFT__JSON_SWAR
-  uint64_t x, m;
   for (; len - k >= 8; k += 8) {
     memcpy(&x, p + k, 8);
+    high |= x;
     m = weft__swar_str_special(x);
     if (m) {
       k += weft__swar_first(m);
@@ -387,19 +399,26 @@ static inline int string(json_dec *d, size_t *pi) {
   if (k >= len) return BAD_TOKEN;
   if (len >= 8) { /* the last 8 bytes, without those already seen */
     memcpy(&x, p + len - 8, 8);
+    high |= x;
     m = weft__swar_str_special(x) >> (8 * (8 - (len - k)));
   } else { /* padded with a byte that needs nothing */
     x = WEFT__REP('a');
     memcpy(&x, p + k, len - k);
+    high |= x;
     m = weft__swar_str_special(x);
   }
   if (!m) return BAD_TOKEN;
   k += weft__swar_first(m);
-found:
+found:;
+  int plain = !(high & WEFT__HIGHS);
+#if WEFT__JSON_SSE2
+  plain = plain && !_mm_movemask_epi8(hi);
+#endif
 #else
   while (k < len && !str_special[p[k]])
     k++;
   if (k >= len) return BAD_TOKEN;
+  int plain = 0;
 #endif
   if (p[k] != '"') return p[k] == '\\' ? escaped_string(d, pi, start, k) : BAD_TOKEN;
   const char *s = weft__arena_strdup(d->arena, p + start, k - start);
@@ -408,6 +427,7 @@ found:
     d->errpos = k + 1;
     return WEFT_ENOMEM;
   }
+  v->flags = plain ? WEFT__VF_PLAIN : 0;
   v->u.str = s;
   v->len = k - start;
   *pi = k + 1;
