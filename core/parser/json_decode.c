@@ -388,7 +388,7 @@ __attribute__((target("avx2"))) static size_t plain_ascii_avx2(const uint8_t *p,
  * closing quote. Alongside the scan for its end, whether any byte is
  * >= 0x80 (one OR per load): an ASCII string without escapes holds nothing
  * the encoder escapes (not even U+2028/U+2029) and is WEFT__VF_PLAIN. A step
- * may look past the closing quote, which can only withhold the flag. */
+ * may look at bytes outside the string, which can only withhold the flag. */
 static inline int string(json_dec *d, size_t *pi) {
   const uint8_t *p = d->text;
   size_t len = d->len, start = *pi + 1, k = start;
@@ -420,6 +420,14 @@ static inline int string(json_dec *d, size_t *pi) {
       goto found;
     }
     k += 16;
+  }
+  if (k < len && len >= 16) { /* the last 16 bytes, without those already seen */
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+    hi = _mm_or_si128(hi, a);
+    unsigned m16 = (unsigned)_mm_movemask_epi8(weft__sse2_special(a, 0)) >> (16 - (len - k));
+    if (!m16) return BAD_TOKEN;
+    k += (unsigned)__builtin_ctz(m16);
+    goto found;
   }
 #endif
 #if WEFT__JSON_SWAR
