@@ -3,7 +3,7 @@
 # generators (echo: 100 conns x 32 B json, 8 in flight; broadcast: 1000
 # clients, 8 senders). callgrind counts instructions, not seconds, so the
 # figures hold on a busy machine too. Writes bench/results/profile.json:
-# instructions per message (or per delivery), writes (sendmsg calls) per message,
+# instructions per message (or per delivery), writes (send/sendmsg calls) per message,
 # and the top functions by self cost. bench/report.sh turns it into the
 # "Where the time goes" section of REPORT.md.
 set -euo pipefail
@@ -72,9 +72,10 @@ def summary(name, unit_fn, unit):
                         "object": os.path.basename(m.group(5)), "ir": num(m.group(1)),
                         "percent": float(m.group(2))})
     tree = os.path.join(d, name + ".tree")
-    # weft's flush writes with sendmsg (uv_try_write where there is no fd)
+    # weft's flush writes with send (one buffer) or sendmsg (uv_try_write
+    # where there is no fd)
     units = calls(tree, unit_fn)
-    flushes = calls(tree, "sendmsg") + calls(tree, "uv_try_write")
+    flushes = calls(tree, "send") + calls(tree, "sendmsg") + calls(tree, "uv_try_write")
     load = json.loads(open(os.path.join(d, name + ".load")).read().strip().splitlines()[-1])
     return {"case": name, "unit": unit, "units": units, "total_ir": total,
             "ir_per_unit": round(total / units) if units else None,

@@ -450,7 +450,7 @@ if prof:
       "(100 conns × 32 B json, 8 in flight) and `bcast_load` (1000 clients, 8 senders). callgrind "
       "counts instructions, not seconds, so these figures do not depend on what else the machine "
       "was doing. User space only: the kernel's share (the syscalls) is not in them.\n")
-    w("| case | units | instructions per unit | writes (sendmsg calls) per unit |")
+    w("| case | units | instructions per unit | writes (send/sendmsg calls) per unit |")
     w("|---|---|---|---|")
     for r in prof:
         w(f"| {r['case']} | {fmt(r['units'])} {'deliveries' if r['unit'] == 'delivery' else r['unit'] + 's'} | {fmt(r['ir_per_unit'])} | "

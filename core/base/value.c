@@ -241,7 +241,7 @@ static int dup_into(const weft_value *src, weft_value *dst) {
   case WEFT_BOOL: dst->u.b = src->u.b; return 0;
   case WEFT_INT: dst->u.i = src->u.i; return 0;
   case WEFT_FLOAT: dst->u.d = src->u.d; return 0;
-  case WEFT_STRING:
+  case WEFT_STRING: dst->flags = src->flags & WEFT__VF_PLAIN; /* fall through */
   case WEFT_BINARY: return bytes_dup(dst, src->u.str, src->len);
   case WEFT_ARRAY:
   case WEFT_MAP: break;

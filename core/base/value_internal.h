@@ -16,6 +16,11 @@
  *    is malloc'd and belongs to this node. Clear for arena payloads and for
  *    the shared empty string, so free() never touches them.
  * A node with neither root flag is borrowed: weft_value_free() ignores it.
+ *  - WEFT__VF_PLAIN: a string whose bytes JSON carries as they are (no '"',
+ *    '\\', control or U+2028/U+2029), so the json encoder copies them without
+ *    looking. Only a decoder that has seen every byte sets it; it may be
+ *    missing from a plain string, never present on another. A string's bytes
+ *    never change after it is made, so a copy of the node keeps it.
  */
 #ifndef WEFT__VALUE_INTERNAL_H
 #define WEFT__VALUE_INTERNAL_H
@@ -30,6 +35,7 @@
 #define WEFT__VF_HEAP 0x01u
 #define WEFT__VF_ARENA_ROOT 0x02u
 #define WEFT__VF_DATA_HEAP 0x04u
+#define WEFT__VF_PLAIN 0x08u
 
 struct weft_value {
   uint8_t type;  /* weft_type */

@@ -25,7 +25,7 @@ static inline void weft__ext_set_user(void **slot, void (**free_slot)(void *), v
 /* A node that borrows `v`'s payload: freeing it never frees anything. */
 static inline weft_value weft__value_view(const weft_value *v) {
   weft_value n = *v;
-  n.flags = 0;
+  n.flags &= WEFT__VF_PLAIN;
   return n;
 }
 

@@ -16,10 +16,16 @@
  * Primus sends them, and ".0" on integral floats so they decode as floats.
  */
 #include "json.h"
+#include "base/value_internal.h"
+
+static int json_verbatim(const weft_value *v) {
+  return v->type == WEFT_STRING && (v->flags & WEFT__VF_PLAIN) ? '"' : -1;
+}
 
 const weft__parser_ops weft__parser_json = {
     .name = "json",
     .binary = 0,
     .decode = weft__json_decode,
     .encode = weft__json_encode,
+    .verbatim = json_verbatim,
 };

@@ -37,6 +37,7 @@ typedef struct json_dec {
   weft_value *vs;
   size_t vlen, vcap;
   size_t depth;
+  int avx2; /* the CPU has AVX2 (see plain_ascii_avx2) */
   /* Per open container: vs index where it starts << 1 | 1 for a map. */
   size_t open[WEFT_VALUE_MAX_DEPTH];
   weft_value vs_local[VSTACK_LOCAL];
@@ -351,33 +352,88 @@ static int escaped_string(json_dec *d, size_t *pi, size_t start, size_t k) {
   return 0;
 }
 
+#if WEFT__JSON_SSE2 && defined(__x86_64__)
+#include <immintrin.h>
+#define WEFT__JSON_AVX2 1
+/* The build targets plain x86-64; where the CPU has AVX2 (asked at run
+ * time), a string's scan first skips 32 bytes per step over what is plainly
+ * ASCII content: the offset of the first '"', '\\', control or byte >= 0x80
+ * in the whole 32-byte blocks of p[0..n), or the end of those blocks. The
+ * SSE2 scan takes over from there, so what it finds is found as before. */
+__attribute__((target("avx2"))) static inline __m256i special_avx2(const uint8_t *p) {
+  __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+  /* Signed: x < 0x20 holds for the controls and for the bytes >= 0x80. */
+  __m256i lo = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), x);
+  return _mm256_or_si256(lo, _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')),
+                                             _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\'))));
+}
+
+__attribute__((target("avx2"))) static size_t plain_ascii_avx2(const uint8_t *p, size_t n) {
+  size_t i = 0;
+  for (; n - i >= 64; i += 64) { /* two blocks per test; the loop below finds which */
+    __m256i m = _mm256_or_si256(special_avx2(p + i), special_avx2(p + i + 32));
+    if (!_mm256_testz_si256(m, m)) break;
+  }
+  for (; n - i >= 32; i += 32) {
+    uint32_t b = (uint32_t)_mm256_movemask_epi8(special_avx2(p + i));
+    if (b) return i + (unsigned)__builtin_ctz(b);
+  }
+  return i;
+}
+#else
+#define WEFT__JSON_AVX2 0
+#endif
+
 /* The string whose opening quote is at *pi; on success *pi is just past the
- * closing quote. */
+ * closing quote. Alongside the scan for its end, whether any byte is
+ * >= 0x80 (one OR per load): an ASCII string without escapes holds nothing
+ * the encoder escapes (not even U+2028/U+2029) and is WEFT__VF_PLAIN. A step
+ * may look at bytes outside the string, which can only withhold the flag. */
 static inline int string(json_dec *d, size_t *pi) {
   const uint8_t *p = d->text;
   size_t len = d->len, start = *pi + 1, k = start;
+#if WEFT__JSON_AVX2
+  if (d->avx2 && len - k >= 32) k += plain_ascii_avx2(p + k, len - k);
+#endif
+#if WEFT__JSON_SWAR
+  uint64_t x, m, high = 0;
+#endif
 #if WEFT__JSON_SSE2
+  __m128i hi = _mm_setzero_si128();
   for (; len - k >= 32; k += 32) {
-    uint32_t m32 = weft__sse2_special32(p + k, 0);
+    const __m128i *q = (const __m128i *)(const void *)(p + k);
+    __m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1);
+    hi = _mm_or_si128(hi, _mm_or_si128(a, b));
+    uint32_t m32 = (uint32_t)_mm_movemask_epi8(weft__sse2_special(a, 0)) |
+                   (uint32_t)_mm_movemask_epi8(weft__sse2_special(b, 0)) << 16;
     if (m32) {
       k += (unsigned)__builtin_ctz(m32);
       goto found;
     }
   }
   if (len - k >= 16) {
-    unsigned m16 = (unsigned)_mm_movemask_epi8(
-        weft__sse2_special(_mm_loadu_si128((const __m128i *)(const void *)(p + k)), 0));
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + k));
+    hi = _mm_or_si128(hi, a);
+    unsigned m16 = (unsigned)_mm_movemask_epi8(weft__sse2_special(a, 0));
     if (m16) {
       k += (unsigned)__builtin_ctz(m16);
       goto found;
     }
     k += 16;
   }
+  if (k < len && len >= 16) { /* the last 16 bytes, without those already seen */
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16));
+    hi = _mm_or_si128(hi, a);
+    unsigned m16 = (unsigned)_mm_movemask_epi8(weft__sse2_special(a, 0)) >> (16 - (len - k));
+    if (!m16) return BAD_TOKEN;
+    k += (unsigned)__builtin_ctz(m16);
+    goto found;
+  }
 #endif
 #if WEFT__JSON_SWAR
-  uint64_t x, m;
   for (; len - k >= 8; k += 8) {
     memcpy(&x, p + k, 8);
+    high |= x;
     m = weft__swar_str_special(x);
     if (m) {
       k += weft__swar_first(m);
@@ -387,19 +443,26 @@ static inline int string(json_dec *d, size_t *pi) {
   if (k >= len) return BAD_TOKEN;
   if (len >= 8) { /* the last 8 bytes, without those already seen */
     memcpy(&x, p + len - 8, 8);
+    high |= x;
     m = weft__swar_str_special(x) >> (8 * (8 - (len - k)));
   } else { /* padded with a byte that needs nothing */
     x = WEFT__REP('a');
     memcpy(&x, p + k, len - k);
+    high |= x;
     m = weft__swar_str_special(x);
   }
   if (!m) return BAD_TOKEN;
   k += weft__swar_first(m);
-found:
+found:;
+  int plain = !(high & WEFT__HIGHS);
+#if WEFT__JSON_SSE2
+  plain = plain && !_mm_movemask_epi8(hi);
+#endif
 #else
   while (k < len && !str_special[p[k]])
     k++;
   if (k >= len) return BAD_TOKEN;
+  int plain = 0;
 #endif
   if (p[k] != '"') return p[k] == '\\' ? escaped_string(d, pi, start, k) : BAD_TOKEN;
   const char *s = weft__arena_strdup(d->arena, p + start, k - start);
@@ -408,6 +471,7 @@ found:
     d->errpos = k + 1;
     return WEFT_ENOMEM;
   }
+  v->flags = plain ? WEFT__VF_PLAIN : 0;
   v->u.str = s;
   v->len = k - start;
   *pi = k + 1;
@@ -671,6 +735,11 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
   d->vlen = 0;
   d->vcap = VSTACK_LOCAL;
   d->depth = 0;
+#if WEFT__JSON_AVX2
+  d->avx2 = __builtin_cpu_supports("avx2");
+#else
+  d->avx2 = 0;
+#endif
   int rc = parse(d);
   if (!rc) {
     weft_value *root = weft__arena_bump(arena, sizeof *root, WEFT__ARENA_ALIGN);

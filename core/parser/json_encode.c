@@ -127,9 +127,17 @@ static __attribute__((noinline)) size_t put_escape(weft__buf *b, const uint8_t *
   return put(b, e, elen) ? 0 : i;
 }
 
-static int put_string(weft__buf *b, const uint8_t *s, size_t n) {
+static int put_string(weft__buf *b, const weft_value *v) {
+  const uint8_t *s = (const uint8_t *)v->u.str;
+  size_t n = v->len;
   if (n > SIZE_MAX / 2 || weft__buf_reserve(b, n + 2)) return WEFT_ENOMEM;
   b->data[b->len++] = '"';
+  if (v->flags & WEFT__VF_PLAIN) { /* the decoder saw nothing to escape */
+    memcpy(b->data + b->len, s, n);
+    b->data[b->len + n] = '"';
+    b->len += n + 1;
+    return 0;
+  }
   size_t i = 0;
   for (;;) {
     size_t run = plain_run(s + i, n - i);
@@ -286,7 +294,7 @@ static int encode_value(const weft_value *v, weft__buf *b, int depth) {
   case WEFT_BOOL: return v->u.b ? put(b, "true", 4) : put(b, "false", 5);
   case WEFT_INT: return put_int(b, v->u.i);
   case WEFT_FLOAT: return put_double(b, v->u.d);
-  case WEFT_STRING: return put_string(b, (const uint8_t *)v->u.str, v->len);
+  case WEFT_STRING: return put_string(b, v);
   case WEFT_BINARY: return put_binary(b, v->u.bin, v->len);
   case WEFT_ARRAY:
   case WEFT_MAP: break;
@@ -301,7 +309,7 @@ static int encode_value(const weft_value *v, weft__buf *b, int depth) {
     int rc;
     if (map) {
       if (item->type != WEFT_STRING) return WEFT_ETYPE;
-      rc = put_string(b, (const uint8_t *)item->u.str, item->len);
+      rc = put_string(b, item);
       if (rc) return rc;
       if (put1(b, ':')) return WEFT_ENOMEM;
       item++;

@@ -88,7 +88,7 @@ int weft_value_decode(const char *parser, const void *data, size_t len, weft_val
     return WEFT_ENOMEM;
   }
   box->root = *root;
-  box->root.flags = WEFT__VF_ARENA_ROOT;
+  box->root.flags = (uint8_t)(WEFT__VF_ARENA_ROOT | (root->flags & WEFT__VF_PLAIN));
   box->arena = a; /* after the box's own allocation, so it is included */
   *out = &box->root;
   return 0;

@@ -31,6 +31,12 @@ typedef struct weft__parser_ops {
   /* Appends the encoding of `v` to `out`. Returns 0 or WEFT_EDEPTH /
    * WEFT_ETYPE / WEFT_ENOMEM (out->len is then unspecified). */
   int (*encode)(const weft_value *v, weft__buf *out);
+  /* Optional: when encode() would write v's string bytes as they are, with
+   * nothing around them or one quote byte on each side, that quote byte
+   * (json: '"', for a WEFT__VF_PLAIN string) or 0 (raw: any string); -1
+   * otherwise. A message is then built in its payload directly, not in a
+   * scratch buffer and copied. */
+  int (*verbatim)(const weft_value *v);
   /* A parser the application registered (weft__app_parser): its callbacks
    * and their user; NULL for the built-in ones, whose decode/encode are
    * then the ones above. */

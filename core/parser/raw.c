@@ -33,5 +33,10 @@ static int raw_encode(const weft_value *v, weft__buf *out) {
   return weft__parser_json.encode(v, out);
 }
 
-const weft__parser_ops weft__parser_raw = {
-    .name = "raw", .binary = 0, .decode = raw_decode, .encode = raw_encode};
+static int raw_verbatim(const weft_value *v) { return v->type == WEFT_STRING ? 0 : -1; }
+
+const weft__parser_ops weft__parser_raw = {.name = "raw",
+                                           .binary = 0,
+                                           .decode = raw_decode,
+                                           .encode = raw_encode,
+                                           .verbatim = raw_verbatim};

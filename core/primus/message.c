@@ -38,6 +38,18 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
     *out = weft__payload_take(loop, WEFT__P_BINARY, p, n);
     return *out ? 0 : WEFT_ENOMEM;
   }
+  int q = parser->verbatim ? parser->verbatim(v) : -1;
+  if (q >= 0) {
+    size_t n = v->len, qn = q ? 1 : 0;
+    if (n > SIZE_MAX - 2) return WEFT_ENOMEM;
+    *out =
+        weft__payload_take(loop, parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, NULL, n + 2 * qn);
+    if (!*out) return WEFT_ENOMEM;
+    uint8_t *d = (*out)->data;
+    if (q) d[0] = d[n + 1] = (uint8_t)q;
+    memcpy(d + qn, v->u.str, n);
+    return 0;
+  }
   weft__buf *b = &loop->scratch;
   b->len = 0;
   int rc = parser->encode(v, b);

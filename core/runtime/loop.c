@@ -185,7 +185,7 @@ static void on_pool_decay(uv_timer_t *t) {
   loop->pool_decay_armed = 0;
   size_t freed = weft__payload_pool_decay(loop);
   if (freed) weft__loop_released(loop, freed);
-  if (loop->pool_len) weft__loop_pool_arm(loop);
+  if (loop->pools[0].len || loop->pools[1].len) weft__loop_pool_arm(loop);
 }
 
 void weft__loop_pool_arm(weft_loop *loop) {

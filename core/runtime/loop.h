@@ -1,7 +1,7 @@
 /*
  * The loop: a libuv loop (its own or the host's) and what every connection
  * on it shares — the read buffer, the decrypted-TLS buffer, the encode
- * scratch, the write cork, the pool of small payloads — and the list of
+ * scratch, the write cork, the pools of payloads — and the list of
  * things to flush at the end of the loop turn (corked writes, decision #3).
  */
 #ifndef WEFT__LOOP_H
@@ -21,6 +21,14 @@
 
 typedef struct weft__post weft__post;
 struct weft__payload;
+
+/* Free pooled payloads of one size class (payload.h), threaded through
+ * `variants`; `low`: the fewest free since the last decay (unneeded). */
+typedef struct weft__payload_pool {
+  struct weft__payload *head;
+  size_t len, low;
+} weft__payload_pool;
+#define WEFT__POOL_CLASSES 2
 
 /* Something with bytes to write at the end of this loop turn (a stream).
  * `next` is NULL while it is not on the loop's list. */
@@ -65,13 +73,11 @@ struct weft_loop {
   uint64_t trimmed_at; /* ms of the loop's clock */
   int idle_active;
   int rbuf_busy;
-  weft__buf scratch;          /* encode scratch, reused */
-  struct weft__payload *pool; /* free small payloads */
-  size_t pool_len;
-  uv_write_t *spare_writes; /* free write requests, threaded through data */
+  weft__buf scratch;                            /* encode scratch, reused */
+  weft__payload_pool pools[WEFT__POOL_CLASSES]; /* free payloads by size class */
+  uv_write_t *spare_writes;                     /* free write requests, threaded through data */
   size_t n_spare_writes;
-  size_t pool_low;       /* the fewest free since the last decay: unneeded */
-  uv_timer_t pool_decay; /* frees them, so a burst's pool does not stay */
+  uv_timer_t pool_decay; /* frees the unneeded, so a burst's pool does not stay */
   int pool_decay_armed;
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
   uint8_t tbuf[WEFT__READ_CHUNK]; /* decrypted TLS records, likewise shared */

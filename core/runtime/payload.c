@@ -15,6 +15,7 @@ static void payload_init(weft__payload *p, int kind, const void *data, size_t le
   p->framing = 0;
   p->hlen = 0;
   p->tag = 0;
+  p->cls = 0;
   p->len = len;
   if (len && data) memcpy(p->data, data, len);
 }
@@ -27,49 +28,63 @@ weft__payload *weft__payload_new(int kind, const void *data, size_t len) {
   return p;
 }
 
+static const size_t class_data[WEFT__POOL_CLASSES] = {WEFT__POOL_DATA, WEFT__POOL_MED_DATA};
+static const size_t class_max[WEFT__POOL_CLASSES] = {WEFT__POOL_MAX, WEFT__POOL_MED_MAX};
+
 weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, size_t len) {
-  if (len > WEFT__POOL_DATA) return weft__payload_new(kind, data, len);
-  weft__payload *p = loop->pool;
+  if (len > WEFT__POOL_MED_DATA) return weft__payload_new(kind, data, len);
+  int cls = len > WEFT__POOL_DATA;
+  weft__payload_pool *pool = &loop->pools[cls];
+  weft__payload *p = pool->head;
   if (p) {
-    loop->pool = p->variants; /* the free list is threaded through `variants` */
-    if (--loop->pool_len < loop->pool_low) loop->pool_low = loop->pool_len;
+    pool->head = p->variants; /* the free list is threaded through `variants` */
+    if (--pool->len < pool->low) pool->low = pool->len;
     /* The free list's payloads are cold by the time the next message needs
      * one (a loop turn of syscalls lies between): fetch the next ahead. */
-    WEFT__PREFETCH(loop->pool);
-  } else if (!(p = malloc(sizeof(*p) + WEFT__POOL_DATA))) {
+    WEFT__PREFETCH(pool->head);
+  } else if (!(p = malloc(sizeof(*p) + class_data[cls]))) {
     return NULL;
   }
   payload_init(p, kind, data, len);
   p->pool = loop;
+  p->cls = (uint8_t)cls;
   return p;
 }
 
 void weft__payload_pool_free(weft_loop *loop) {
-  while (loop->pool) {
-    weft__payload *p = loop->pool;
-    loop->pool = p->variants;
-    free(p);
+  for (int c = 0; c < WEFT__POOL_CLASSES; c++) {
+    weft__payload_pool *pool = &loop->pools[c];
+    while (pool->head) {
+      weft__payload *p = pool->head;
+      pool->head = p->variants;
+      free(p);
+    }
+    pool->len = pool->low = 0;
   }
-  loop->pool_len = loop->pool_low = 0;
 }
 
 size_t weft__payload_pool_decay(weft_loop *loop) {
-  /* The pool never fell below pool_low since the last decay: that many were
-   * not needed. Keep the head (the most recently freed, warm in the cache)
-   * and free the tail. */
-  size_t keep = loop->pool_len - loop->pool_low, n = 0;
-  weft__payload **at = &loop->pool;
-  for (size_t i = 0; i < keep && *at; i++)
-    at = &(*at)->variants;
-  while (*at) {
-    weft__payload *p = *at;
-    *at = p->variants;
-    free(p);
-    n++;
+  size_t bytes = 0;
+  for (int c = 0; c < WEFT__POOL_CLASSES; c++) {
+    /* The pool never fell below `low` since the last decay: that many were
+     * not needed. Keep the head (the most recently freed, warm in the
+     * cache) and free the tail. */
+    weft__payload_pool *pool = &loop->pools[c];
+    size_t keep = pool->len - pool->low, n = 0;
+    weft__payload **at = &pool->head;
+    for (size_t i = 0; i < keep && *at; i++)
+      at = &(*at)->variants;
+    while (*at) {
+      weft__payload *p = *at;
+      *at = p->variants;
+      free(p);
+      n++;
+    }
+    pool->len -= n;
+    pool->low = pool->len;
+    bytes += n * (sizeof(weft__payload) + class_data[c]);
   }
-  loop->pool_len -= n;
-  loop->pool_low = loop->pool_len;
-  return n * (sizeof(weft__payload) + WEFT__POOL_DATA);
+  return bytes;
 }
 
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out) {
@@ -87,10 +102,11 @@ void weft__payload_free(weft__payload *p) {
     weft__payload_release(v);
   }
   weft_loop *loop = p->pool;
-  if (loop && loop->pool_len < WEFT__POOL_MAX) {
-    p->variants = loop->pool;
-    loop->pool = p;
-    loop->pool_len++;
+  weft__payload_pool *pool = loop ? &loop->pools[p->cls] : NULL;
+  if (pool && pool->len < class_max[p->cls]) {
+    p->variants = pool->head;
+    pool->head = p;
+    pool->len++;
     if (!loop->pool_decay_armed) weft__loop_pool_arm(loop);
     return;
   }

@@ -33,18 +33,23 @@ typedef struct weft__payload {
   uint8_t framing; /* the framing whose header is in `head`, 0 none yet */
   uint8_t hlen;    /* bytes of that header (right-aligned in `head`) */
   uint8_t tag;     /* a variant's tag, 0 on the original */
+  uint8_t cls;     /* the size class of a pooled one (`pool` set) */
   size_t len;
   uint8_t head[WEFT__PAYLOAD_HEAD];
   uint8_t data[]; /* follows head directly: one contiguous frame */
 } weft__payload;
 
 weft__payload *weft__payload_new(int kind, const void *data, size_t len);
-/* The same from the loop's pool of small payloads: messages written one by
- * one cost no malloc in steady state. */
+/* The same from the loop's pools: messages written one by one cost no
+ * malloc in steady state. */
 weft__payload *weft__payload_take(weft_loop *loop, int kind, const void *data, size_t len);
-/* Payloads with at most this much data come from the pool. */
+/* Payloads with at most this much data come from the pools: small ones
+ * (most messages), and medium ones, which malloc serves slowly (past its
+ * per-thread cache). At most _MAX of each class stay free. */
 #define WEFT__POOL_DATA 240
 #define WEFT__POOL_MAX 4096
+#define WEFT__POOL_MED_DATA 2000
+#define WEFT__POOL_MED_MAX 512
 /* A TEXT or BINARY payload of pre-encoded bytes; text must be UTF-8
  * (WEFT_EUTF8). */
 int weft__payload_message(const void *data, size_t len, int binary, weft__payload **out);
@@ -67,7 +72,7 @@ void weft__payload_add_variant(weft__payload *p, weft__payload *v, uint8_t tag);
  * limit counts what a peer that does not read really pins: a 2-byte
  * message from the pool costs its whole slot. */
 static inline size_t weft__payload_footprint(const weft__payload *p) {
-  return sizeof(*p) + (p->pool ? WEFT__POOL_DATA : p->len);
+  return sizeof(*p) + (!p->pool ? p->len : p->cls ? WEFT__POOL_MED_DATA : WEFT__POOL_DATA);
 }
 
 /* The bytes to write: the header its framing put in front, then the data. */

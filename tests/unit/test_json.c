@@ -620,6 +620,57 @@ static void test_string_scan_boundaries(void **state) {
   }
 }
 
+/* A decoded string is encoded again without a scan when the decoder saw
+ * nothing in it to escape (WEFT__VF_PLAIN): the output must still be what
+ * the encoder makes of the bytes, at every length and position around the
+ * 8/16/32-byte steps, from the text as it was read (raw bytes or escapes),
+ * as a map key and value, and after weft_value_dup(). */
+static void test_reencode_decoded(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"", ""},
+      {"\\\"", "\\\""},
+      {"\\n", "\\n"},
+      {"\\u0041", "A"},
+      {"\\u2028", "\\u2028"},
+      {"\xe2\x80\xa8", "\\u2028"},
+      {"\xe2\x80\xa9", "\\u2029"},
+      {"\xe2\x82\xac", "\xe2\x82\xac"},
+      {"\x7f", "\x7f"},
+      {"/", "/"},
+  };
+  char in[160], out[160], obj_in[360], obj_out[360];
+  for (size_t n = 0; n <= 70; n++) {
+    for (size_t at = 0; at <= n; at += (n > 40 ? 7 : 1)) {
+      for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t il = strlen(cases[k].in), ol = strlen(cases[k].out);
+        in[0] = out[0] = '"';
+        memset(in + 1, 'a', at);
+        memset(out + 1, 'a', at);
+        memcpy(in + 1 + at, cases[k].in, il);
+        memcpy(out + 1 + at, cases[k].out, ol);
+        memset(in + 1 + at + il, 'b', n - at);
+        memset(out + 1 + at + ol, 'b', n - at);
+        memcpy(in + 1 + n + il, "\"", 2);
+        memcpy(out + 1 + n + ol, "\"", 2);
+        expect_roundtrip(in, out);
+        snprintf(obj_in, sizeof obj_in, "{%s:[%s,1]}", in, in);
+        snprintf(obj_out, sizeof obj_out, "{%s:[%s,1]}", out, out);
+        expect_roundtrip(obj_in, obj_out);
+        weft_value *v, *d;
+        assert_int_equal(decode(obj_in, &v), 0);
+        d = weft_value_dup(v);
+        assert_non_null(d);
+        weft_value_free(v);
+        expect_encoding(d, obj_out);
+        weft_value_free(d);
+      }
+    }
+  }
+}
+
 /* The parser's own API: decode into a caller's arena, reset, repeat. */
 static void test_arena_reuse(void **state) {
   (void)state;
@@ -695,6 +746,7 @@ int main(void) {
       cmocka_unit_test(test_trailing),
       cmocka_unit_test(test_error_offsets_exact),
       cmocka_unit_test(test_string_scan_boundaries),
+      cmocka_unit_test(test_reencode_decoded),
       cmocka_unit_test(test_arena_reuse),
       cmocka_unit_test(test_large),
   };

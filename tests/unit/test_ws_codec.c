@@ -355,8 +355,8 @@ static void test_frame_header(void **state) {
 static void test_mask(void **state) {
   (void)state;
   static const uint8_t key[4] = {0xde, 0xad, 0xbe, 0xef};
-  uint8_t a[160], b[160];
-  for (size_t len = 0; len <= 100; len++) {
+  uint8_t a[320], b[320]; /* past the 128-byte steps */
+  for (size_t len = 0; len <= 300; len += (len < 140 ? 1 : 7)) {
     for (size_t off = 0; off < 8; off++) {
       for (size_t align = 0; align < 3; align++) {
         for (size_t k = 0; k < len; k++)
@@ -369,6 +369,19 @@ static void test_mask(void **state) {
         for (size_t k = 0; k < len; k++)
           assert_int_equal(a[align + k], (uint8_t)(k * 31 + 7));
       }
+    }
+  }
+  /* The result says whether any unmasked byte is >= 0x80: none, or one at
+   * each position (through the 64-, 8- and 1-byte steps). */
+  uint8_t c[300];
+  for (size_t len = 0; len <= 290; len++) {
+    for (size_t at = 0; at <= len; at++) {
+      for (size_t k = 0; k < len; k++)
+        c[k] = (uint8_t)(('a' + k % 26) ^ key[k % 4]);
+      if (at < len) c[at] = (uint8_t)(0x80 ^ key[at % 4]);
+      assert_int_equal(weft__ws_mask(c, len, key, 0), at < len);
+      for (size_t k = 0; k < len; k++)
+        assert_int_equal(c[k], k == at ? 0x80 : 'a' + k % 26);
     }
   }
   /* Masking in pieces equals masking at once when offsets carry over. */
@@ -908,6 +921,35 @@ static void test_utf8_text(void **state) {
   put(&s, WEFT__WS_TEXT, 0, 0, "a\xf0\x9f", 3, 1);
   put(&s, WEFT__WS_CONT, 1, 0, "\x98", 1, 1);
   expect_fail(&s, 1, NULL, 100, 1007);
+  /* An all-ASCII fragment after one that ends inside a code point fails
+   * (unmasking finds ASCII, which skips the check only between code
+   * points). */
+  s.len = 0;
+  put(&s, WEFT__WS_TEXT, 0, 0, "a\xc3", 2, 1);
+  put(&s, WEFT__WS_CONT, 1, 0, "bcdefghijk", 10, 1);
+  expect_fail(&s, 1, NULL, 100, 1007);
+  /* Short and 16-bit-length frames: a bad byte anywhere fails, ASCII and
+   * good UTF-8 pass. */
+  char p[300];
+  for (size_t n = 1; n <= 300; n += (n < 140 ? 1 : 13)) {
+    for (size_t at = 0; at < n; at += (n < 70 ? 1 : 11)) {
+      memset(p, 'x', n);
+      s.len = 0;
+      put(&s, WEFT__WS_TEXT, 1, 0, p, n, 1);
+      expect_one_msg(&s, 1, p, n, 0);
+      p[at] = (char)0xff;
+      s.len = 0;
+      put(&s, WEFT__WS_TEXT, 1, 0, p, n, 1);
+      expect_fail(&s, 1, NULL, 1000, 1007);
+      if (at + 1 < n) {
+        p[at] = (char)0xc3;
+        p[at + 1] = (char)0xa9;
+        s.len = 0;
+        put(&s, WEFT__WS_TEXT, 1, 0, p, n, 1);
+        expect_one_msg(&s, 1, p, n, 0);
+      }
+    }
+  }
   weft__buf_free(&s);
 }
 

@@ -102,8 +102,10 @@ enum {
  * is NULL for server frames, 4 bytes for client frames. */
 size_t weft__ws_frame_header(uint8_t out[14], int opcode, int fin, int rsv1, uint64_t len,
                              const uint8_t *mask);
-/* XORs p[0..len) with mask, starting at mask byte (offset % 4). */
-void weft__ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t offset);
+/* XORs p[0..len) with mask, starting at mask byte (offset % 4). Returns 1
+ * when a byte of the result is >= 0x80, else 0: all-ASCII text needs no
+ * UTF-8 check, and the unmasking pass finds that for one OR per load. */
+int weft__ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t offset);
 /* 1 when code may appear in a close frame on the wire (RFC 6455 7.4). */
 int weft__ws_close_code_valid(int code);
 /* Builds a close payload (code + reason truncated to fit 125 bytes on a
