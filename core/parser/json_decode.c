@@ -352,7 +352,7 @@ static int escaped_string(json_dec *d, size_t *pi, size_t start, size_t k) {
   return 0;
 }
 
-#if WEFT__JSON_SSE2 && defined(__x86_64__)
+#if WEFT__JSON_SSE2 && defined(__x86_64__) && !defined(WEFT_NO_AVX2)
 #include <immintrin.h>
 #define WEFT__JSON_AVX2 1
 /* The build targets plain x86-64; where the CPU has AVX2 (asked at run

@@ -100,7 +100,8 @@ size_t weft__ws_frame_header(uint8_t out[14], int opcode, int fin, int rsv1, uin
   return n;
 }
 
-#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) &&       \
+    !defined(WEFT_NO_AVX2)
 #include <immintrin.h>
 #define WEFT__WS_AVX2 1
 /* Where the CPU has AVX2 (asked at run time: the build targets plain
