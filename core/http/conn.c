@@ -192,7 +192,7 @@ void weft__http_next(weft__http_conn *hc) {
   weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
   pending_add(hc, WEFT__HEAD_MS);
   /* Outside a read, pipelined bytes wait for the next check phase. */
-  if (!hc->reading && hc->io.in.len) weft__stream_yield(&hc->io);
+  if (!hc->reading && weft__stream_kept(&hc->io)) weft__stream_yield(&hc->io);
 }
 
 static void on_timer_closed(uv_handle_t *h);
@@ -255,16 +255,16 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
     if (hc->state == WEFT__HC_HELD) {
       /* Kept until the answer, within reason: an authorization that never
        * answers must not buffer without bound. */
-      if (io->in.len > WEFT__READ_CHUNK) weft__http_abort(hc);
+      if (weft__stream_kept(io) > WEFT__READ_CHUNK) weft__http_abort(hc);
       break;
     }
     if (hc->state == WEFT__HC_BODY) {
       if (len - used < hc->body_len) {
-        io->need = hc->body_len;
+        weft__stream_need(io, hc->body_len);
         break;
       }
       size_t n = hc->body_len;
-      io->need = 0;
+      weft__stream_need(io, 0);
       hc->body_len = 0;
       hc->state = WEFT__HC_HELD; /* until the handler answers */
       const weft__http_handler *h = weft__http_handler_of(hc);
@@ -384,7 +384,7 @@ int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head,
   if (n && !hc->io.closed) {
     /* What the other server read already: parsed first, on the next turn
      * (weft__stream_yield's resume offers the kept bytes, then reads). */
-    if (weft__buf_append(&hc->io.in, head, n) != 0) {
+    if (weft__stream_keep(&hc->io, head, n) != 0) {
       weft__http_abort(hc);
       return WEFT_ENOMEM;
     }

@@ -237,7 +237,7 @@ int weft__ft_adopt(weft__listener *l, int fd, const void *head, size_t n, int on
   }
   start(fc);
   if (n && !fc->io.closed) { /* read already: offered first, on the next turn */
-    if (weft__buf_append(&fc->io.in, head, n) != 0) {
+    if (weft__stream_keep(&fc->io, head, n) != 0) {
       weft__ft_abort(&fc->base);
       return WEFT_ENOMEM;
     }
