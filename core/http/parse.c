@@ -104,7 +104,7 @@ static int parse_version(const char *s) {
 /* The origin form of a request target (RFC 9112 3.2): an absolute-form
  * target ("http://host:port/path?q", which a server must accept) becomes
  * its path and query; others are left as they are. */
-static const char *origin_form(char *t) {
+static char *origin_form(char *t) {
   size_t skip = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
   if (!skip) return t;
   char *rest = t + skip + strcspn(t + skip, "/?");
@@ -113,7 +113,10 @@ static const char *origin_form(char *t) {
     rest[-1] = '/';
     return rest - 1;
   }
-  return *rest ? t : "/";
+  if (*rest) return t;
+  t[0] = '/'; /* "http://h": the path is "/", written over the target */
+  t[1] = '\0';
+  return t;
 }
 
 static int parse_request_line(weft__http_head *h, char *line, size_t n) {
@@ -122,7 +125,7 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
     i++;
   if (i == 0 || i >= n || line[i] != ' ') return WEFT_EPROTO;
   line[i] = '\0';
-  h->method = line;
+  h->method = (uint16_t)(line - h->storage);
   size_t t = ++i;
   while (i < n && line[i] != ' ') {
     uint8_t c = (uint8_t)line[i];
@@ -131,7 +134,7 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   }
   if (i == t || i >= n) return WEFT_EPROTO;
   line[i] = '\0';
-  h->target = origin_form(line + t);
+  h->target = (uint16_t)(origin_form(line + t) - h->storage);
   i++;
   if (n - i != 8) return WEFT_EPROTO;
   h->version_minor = (int16_t)parse_version(line + i);
@@ -152,13 +155,13 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   h->status = (int16_t)status; /* 100..999 */
   /* The reason may be empty, and some servers drop the SP before it too. */
   if (n == 12) {
-    h->reason = line + 12;
+    h->reason = (uint16_t)(line + 12 - h->storage);
     return 0;
   }
   if (line[12] != ' ') return WEFT_EPROTO;
   for (size_t i = 13; i < n; i++)
     if (!field_char((uint8_t)line[i])) return WEFT_EPROTO;
-  h->reason = line + 13;
+  h->reason = (uint16_t)(line + 13 - h->storage);
   return 0;
 }
 
@@ -191,7 +194,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   /* Whatever the outcome, h can be passed to weft__http_head_free. */
   h->storage = NULL;
   h->n_headers = 0;
-  h->method = h->target = h->path = h->query = h->reason = NULL;
+  h->method = h->target = h->path = h->query = h->reason = WEFT__HTTP_NONE;
   h->status = h->version_minor = 0;
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
@@ -223,7 +226,6 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   char *s = blk + table;
   memcpy(s, buf + start, n);
   s[n] = '\0';
-  memset(h, 0, sizeof *h);
   h->storage = blk;
 
   char *p = s, *stop = s + n;
@@ -242,17 +244,18 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
     if (rc) goto fail;
   }
   if (request) {
-    size_t tl = strlen(h->target);
-    const char *q = memchr(h->target, '?', tl);
+    const char *target = blk + h->target;
+    size_t tl = strlen(target);
+    const char *q = memchr(target, '?', tl);
     h->path = h->target;
-    h->query = h->target + tl;
+    h->query = (uint16_t)(h->target + tl);
     if (q) {
       char *path = s + n + 1;
-      size_t pl = (size_t)(q - h->target);
-      memcpy(path, h->target, pl);
+      size_t pl = (size_t)(q - target);
+      memcpy(path, target, pl);
       path[pl] = '\0';
-      h->path = path;
-      h->query = q + 1;
+      h->path = (uint16_t)(path - blk);
+      h->query = (uint16_t)(q + 1 - blk);
     }
   }
   return (int)end;

@@ -90,7 +90,7 @@ void weft__http_req_free(weft__http_req *r) {
 /* Splits and decodes the query string into key/value pairs kept in one
  * allocation: the pointer array followed by the strings. */
 static int parse_query(weft__http_req *r) {
-  const char *q = r->head.query;
+  const char *q = weft__http_query(&r->head);
   if (!q || !*q || r->query) return 0;
   size_t n = 1, qlen = strlen(q);
   for (const char *p = q; *p; p++)
@@ -183,8 +183,8 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   int upgrade = weft__http_header_has(h, "Upgrade", "websocket");
-  if (!upgrade && site->page_path && strcmp(h->path, site->page_path) == 0) {
-    if (strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0)
+  if (!upgrade && site->page_path && strcmp(weft__http_path(h), site->page_path) == 0) {
+    if (strcmp(weft__http_method(h), "GET") == 0 || strcmp(weft__http_method(h), "HEAD") == 0)
       site->page(hc, site->page_user);
     else
       weft__http_respond_status(hc, 405, "Allow: GET, HEAD\r\n");
@@ -193,8 +193,8 @@ void weft__http_route(weft__http_conn *hc) {
   if (!upgrade && weft__http_static_asset(hc)) return;
   /* Upgrades go to any path that starts with the pathname (as Primus's
    * do); the folder serves what is not the pathname or below it. */
-  int under = strncmp(h->path, ep->path, ep->plen) == 0;
-  char after = h->path[under ? ep->plen : 0];
+  int under = strncmp(weft__http_path(h), ep->path, ep->plen) == 0;
+  char after = weft__http_path(h)[under ? ep->plen : 0];
   int inside = under && (ep->plen == 0 || after == '/' || after == '\0');
   if (!upgrade && !inside && weft__http_static_file(hc)) return;
   if (!under) {
@@ -206,11 +206,11 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   if (!upgrade) {
-    if (strcmp(h->method, "OPTIONS") == 0) {
+    if (strcmp(weft__http_method(h), "OPTIONS") == 0) {
       respond_preflight(hc);
       return;
     }
-    if (site->route && site->route(hc, h->path + ep->plen, site->route_user)) return;
+    if (site->route && site->route(hc, weft__http_path(h) + ep->plen, site->route_user)) return;
     /* A server at "/" shares every path with the static folder. */
     if (ep->plen == 0 && weft__http_static_file(hc)) return;
   }

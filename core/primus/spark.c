@@ -496,7 +496,7 @@ int weft_spark_port(const weft_spark *c) {
 
 const char *weft_spark_url(const weft_spark *c) {
   const weft__http_req *r = req_of(c);
-  return r ? r->head.target : NULL;
+  return r ? weft__http_target(&r->head) : NULL;
 }
 
 const char *weft_spark_query(const weft_spark *c, const char *key) {

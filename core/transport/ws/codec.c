@@ -58,7 +58,7 @@ static int key_ok(const char *k) {
 int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]) {
   if (!h || !accept) return WEFT_EINVAL;
   accept[0] = '\0';
-  if (!h->method || strcmp(h->method, "GET") != 0) return WEFT_EPROTO;
+  if (!weft__http_method(h) || strcmp(weft__http_method(h), "GET") != 0) return WEFT_EPROTO;
   if (h->version_minor < 1) return WEFT_EPROTO;
   if (!weft__http_has_token(weft__http_get(h, "Upgrade"), "websocket")) return WEFT_EPROTO;
   if (!weft__http_has_token(weft__http_get(h, "Connection"), "upgrade")) return WEFT_EPROTO;
