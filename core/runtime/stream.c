@@ -14,6 +14,7 @@
 #include "tls.h"
 
 #define WEFT__IOV_MAX 64
+_Static_assert(WEFT__IOV_MAX <= UINT8_MAX, "the stream's inflight_n is 8-bit");
 /* Buffers this big going back to the allocator are told to the loop, which
  * hands memory back to the system after enough of them (loop.h). */
 #define WEFT__BIG 65536
@@ -273,7 +274,7 @@ void weft__stream_flush(weft__stream *s) {
   queue_consume(s, (size_t)w);
   if (s->q_len > 0) {
     n = fill_iov(s, iov, &total);
-    s->inflight_n = n;
+    s->inflight_n = (uint8_t)n; /* n <= WEFT__IOV_MAX */
     uv_write_t *req = write_req(s->loop);
     int rc = UV_ENOMEM;
     if (req) {

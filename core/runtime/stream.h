@@ -85,9 +85,9 @@ struct weft__stream {
   /* Set by the owner: once the TLS handshake is done, read is offered zero
    * bytes (a server framing that speaks first: fast-tcp over tcps://). */
   uint8_t tell_ready;
+  uint8_t inflight_n; /* frames in the uv_write in flight (at most WEFT__IOV_MAX) */
   /* The ring of queued frames: q1 while it holds at most one (stream.c). */
   uint32_t q_head, q_len, q_cap;
-  uint32_t inflight_n;
   uint32_t need;              /* owner's hint: bytes the pending unit needs in all */
   struct weft__kept *in;      /* unconsumed bytes across reads; NULL when none */
   weft__qent *q;              /* ring of queued frames */
