@@ -63,8 +63,8 @@ static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int statu
   site->answers[weft__http_status_index(status)]++;
   if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
     weft__log(hc->ep->loop, WEFT_LOG_INFO, "refused", site->owner, NULL, NULL, NULL,
-              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
-              hc->req.port,
+              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status),
+              weft__http_req_address(&hc->req), hc->req.port,
               weft__http_method(&hc->req.head) ? weft__http_method(&hc->req.head) : "-",
               weft__http_target(&hc->req.head) ? weft__http_target(&hc->req.head) : "-");
   char cors[512], length[48];

@@ -175,6 +175,11 @@ void weft__http_take_req(weft__http_conn *hc, weft__http_req *out) {
   memset(&hc->req.head, 0, sizeof(hc->req.head));
   hc->req.query = NULL;
   hc->req.n_query = 0;
+  /* The connection keeps a copy of the address for its log records; an
+   * address on the heap went to *out. */
+  const char *addr = weft__http_req_address(out);
+  memset(&hc->req.addr, 0, sizeof(hc->req.addr));
+  weft__http_req_set_address(&hc->req, addr); /* NOMEM: "" in the logs */
 }
 
 /* An answer that keeps the connection: the next request is read on it
@@ -189,7 +194,10 @@ void weft__http_next(weft__http_conn *hc) {
   hc->hd = 0;
   hc->parked = 0;
   /* The next request's peer: the socket's again (a proxy may name another). */
-  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  if (weft__http_req_peer(&hc->req, &hc->io) != 0) {
+    weft__http_abort(hc);
+    return;
+  }
   pending_add(hc, WEFT__HEAD_MS);
   /* Outside a read, pipelined bytes wait for the next check phase. */
   if (!hc->reading && weft__stream_kept(&hc->io)) weft__stream_yield(&hc->io);
@@ -329,9 +337,10 @@ static weft__http_conn *conn_new(weft__http_endpoint *ep, int kind) {
 /* Reads the request head of a connected stream. */
 static void conn_start(weft__http_conn *hc) {
   weft__http_endpoint *ep = hc->ep;
-  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  int nomem = weft__http_req_peer(&hc->req, &hc->io) != 0;
   hc->counted = 1;
   int refuse = weft__http_site_admit(ep->site, hc);
+  if (nomem) refuse = 503;
   pending_add(hc, WEFT__HEAD_MS);
   if ((ep->tls && weft__stream_tls(&hc->io, ep->tls, 1, NULL) != 0) ||
       weft__stream_start(&hc->io) != 0) {

@@ -36,16 +36,38 @@ typedef struct weft__http_endpoint weft__http_endpoint;
 
 /* ---- what a request says about its peer ---- */
 
+/* Address texts this long and longer (up to 45 characters of IPv6) are
+ * kept on the heap: IPv4 and short IPv6 ones, most peers, stay in place. */
+#define WEFT__ADDR_IN 24
+
 typedef struct weft__http_req {
   weft__http_head head; /* storage NULL when no request was read */
   char **query;         /* decoded key, value, key, value … (one block) */
   uint32_t n_query;
   int port;
-  char address[48]; /* IPv6 needs 46; after a trusted proxy's X-Forwarded-For */
+  /* The peer's address as text, after a trusted proxy's X-Forwarded-For
+   * (weft__http_req_address): in `in` when it fits, else `in` is "" and
+   * `out.heap` holds it; "" and NULL for none (a Unix socket's peer). */
+  union {
+    char in[WEFT__ADDR_IN];
+    struct {
+      char none;
+      char *heap;
+    } out;
+  } addr;
 } weft__http_req;
 
+static inline const char *weft__http_req_address(const weft__http_req *r) {
+  return r->addr.in[0] || !r->addr.out.heap ? r->addr.in : r->addr.out.heap;
+}
+/* Sets the address text (a copy). Returns 0 or WEFT_ENOMEM (the address
+ * is then unchanged). */
+int weft__http_req_set_address(weft__http_req *r, const char *text);
+/* The stream's peer address and port into r. Returns 0 or WEFT_ENOMEM. */
+int weft__http_req_peer(weft__http_req *r, weft__stream *s);
 /* A decoded query parameter (the last when repeated), or NULL. */
 const char *weft__http_req_query(const weft__http_req *r, const char *key);
+/* Frees what r holds (head, query, address) and leaves it empty. */
 void weft__http_req_free(weft__http_req *r);
 
 /* ---- the site ---- */

@@ -85,6 +85,30 @@ void weft__http_req_free(weft__http_req *r) {
   free(r->query);
   r->query = NULL;
   r->n_query = 0;
+  weft__http_req_set_address(r, "");
+}
+
+int weft__http_req_set_address(weft__http_req *r, const char *text) {
+  size_t n = strlen(text);
+  char *heap = NULL;
+  if (n >= WEFT__ADDR_IN) {
+    heap = malloc(n + 1);
+    if (!heap) return WEFT_ENOMEM;
+    memcpy(heap, text, n + 1);
+  }
+  if (!r->addr.in[0]) free(r->addr.out.heap);
+  memset(&r->addr, 0, sizeof(r->addr));
+  if (heap)
+    r->addr.out.heap = heap;
+  else
+    memcpy(r->addr.in, text, n + 1);
+  return 0;
+}
+
+int weft__http_req_peer(weft__http_req *r, weft__stream *s) {
+  char text[64];
+  weft__stream_peer(s, text, sizeof(text), &r->port);
+  return weft__http_req_set_address(r, text);
 }
 
 /* Splits and decodes the query string into key/value pairs kept in one
@@ -129,19 +153,19 @@ static int is_trusted(const weft__http_site *site, const char *ip) {
 /* Behind a trusted proxy the client is the leftmost X-Forwarded-For entry. */
 static void forwarded_address(weft__http_conn *hc) {
   weft__http_req *r = &hc->req;
-  if (!is_trusted(hc->ep->site, r->address)) return;
+  if (!is_trusted(hc->ep->site, weft__http_req_address(r))) return;
   const char *xff = weft__http_get(&r->head, "X-Forwarded-For");
   if (!xff) return;
   while (*xff == ' ')
     xff++;
   size_t len = strcspn(xff, ", ");
-  char ip[sizeof(r->address)];
+  char ip[48]; /* IPv6 needs 46 */
   if (len == 0 || len >= sizeof(ip)) return;
   memcpy(ip, xff, len);
   ip[len] = '\0';
   struct sockaddr_storage ss;
-  if (weft__sockaddr(ip, 0, &ss) != 0) return; /* not an address: ignore */
-  strcpy(r->address, ip);
+  if (weft__sockaddr(ip, 0, &ss) != 0) return;        /* not an address: ignore */
+  if (weft__http_req_set_address(r, ip) != 0) return; /* the socket's, then */
   const char *xfp = weft__http_get(&r->head, "X-Forwarded-Port");
   if (xfp) {
     int port = atoi(xfp);
@@ -275,7 +299,7 @@ int weft__http_site_admit(weft__http_site *site, weft__http_conn *hc) {
   hc->handshaking = 1;
   if (site->conn_cap && site->n_conns > site->conn_cap) return 503;
   if (site->max_handshakes && site->n_handshakes > site->max_handshakes) return 503;
-  const char *ip = hc->req.address;
+  const char *ip = weft__http_req_address(&hc->req);
   if (!site->max_per_ip || !ip[0]) return 0; /* a Unix socket's peer has no address */
   struct weft__ip_count *c = ip_count(site, ip, 1);
   if (!c) return 503;

@@ -486,7 +486,7 @@ int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const
 
 const char *weft_spark_address(const weft_spark *c) {
   const weft__http_req *r = req_of(c);
-  return r ? r->address : NULL;
+  return r ? weft__http_req_address(r) : NULL;
 }
 
 int weft_spark_port(const weft_spark *c) {
