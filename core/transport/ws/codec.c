@@ -356,14 +356,14 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
     uint32_t st = done ? r->pend_utf8 : op == WEFT__WS_CONT ? r->utf8_state : WEFT__UTF8_ACCEPT;
     if (avail < hlen || plen > avail - hlen) {
       uint64_t total = hlen + plen;
-      r->need = total < SIZE_MAX ? (size_t)total : SIZE_MAX;
+      r->need = total < UINT32_MAX ? (uint32_t)total : UINT32_MAX;
       if (text && avail > hlen + done) {
         size_t got = avail - hlen;
         if (masked) weft__ws_mask(payload + done, got - done, f + hlen - 4, done);
         st = weft__utf8_step(st, payload + done, got - done);
         if (st == WEFT__UTF8_REJECT) return fail(r, WEFT__CLOSE_INVALID_DATA);
         r->pend_done = got;
-        r->pend_utf8 = st;
+        r->pend_utf8 = (uint8_t)st;
       }
       break;
     }
@@ -410,7 +410,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         r->msg_binary = op == WEFT__WS_BINARY;
         r->msg_compressed = compressed;
       }
-      r->utf8_state = text ? st : WEFT__UTF8_ACCEPT;
+      r->utf8_state = (uint8_t)(text ? st : WEFT__UTF8_ACCEPT);
       weft__ws_rbufs *b = bufs_of(r);
       if (!b) return fail(r, WEFT__CLOSE_INTERNAL);
       if (op != WEFT__WS_CONT) b->msg.len = 0;
