@@ -325,12 +325,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   /* TLS streams always read ciphertext into the shared buffer: the TLS
    * session keeps partial records, plaintext leftovers go to `in`. */
-  size_t kept = weft__stream_kept(s);
-  if ((kept == 0 || s->tls) && !loop->rbuf_busy) {
+  if ((!s->in || !s->in->len || s->tls) && !loop->rbuf_busy) {
     loop->rbuf_busy = 1;
     *buf = uv_buf_init((char *)loop->rbuf, sizeof(loop->rbuf));
     return;
   }
+  size_t kept = weft__stream_kept(s);
   size_t want = s->need > kept ? s->need - kept : 0;
   if (want < 16384) want = 16384;
   if (kept_reserve(s, want) != 0) {
@@ -363,7 +363,7 @@ void weft__stream_reprocess(weft__stream *s) {
 
 /* Offers bytes from a transient buffer; what is not consumed is kept. */
 static void deliver(weft__stream *s, uint8_t *data, size_t n) {
-  if (weft__stream_kept(s)) {
+  if (s->in) { /* bytes kept (or a block made for a read that brought none) */
     if (weft__stream_keep(s, data, n) != 0)
       s->ops->eof(s, UV_ENOMEM);
     else
