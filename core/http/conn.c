@@ -21,10 +21,10 @@
 
 static void on_reaper(uv_timer_t *t) {
   weft__http_endpoint *ep = t->data;
-  uint64_t now = uv_now(ep->loop->uv);
+  uint32_t now = (uint32_t)uv_now(ep->loop->uv);
   for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
     next = hc->pnext;
-    if (hc->deadline <= now) weft__http_abort(hc);
+    if (!hc->forever && (int32_t)(hc->deadline - now) <= 0) weft__http_abort(hc);
   }
   if (!ep->pending) {
     uv_timer_stop(&ep->reaper);
@@ -34,7 +34,9 @@ static void on_reaper(uv_timer_t *t) {
 
 static void pending_add(weft__http_conn *hc, uint64_t ms) {
   weft__http_endpoint *ep = hc->ep;
-  hc->deadline = ms == UINT64_MAX ? UINT64_MAX : uv_now(ep->loop->uv) + ms;
+  hc->forever = ms == UINT64_MAX;
+  if (ms > INT32_MAX) ms = INT32_MAX; /* 24.8 days at most: see deadline */
+  hc->deadline = (uint32_t)(uv_now(ep->loop->uv) + ms);
   if (hc->on_pending) return;
   hc->on_pending = 1;
   hc->pprev = NULL;
@@ -388,7 +390,7 @@ int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head,
     weft__http_abort(hc);
     return rc;
   }
-  hc->once = (uint8_t) !!once;
+  hc->once = !!once;
   conn_start(hc);
   if (n && !hc->io.closed) {
     /* What the other server read already: parsed first, on the next turn

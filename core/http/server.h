@@ -237,17 +237,21 @@ struct weft__http_conn {
   weft__http_endpoint *ep;
   uint8_t state; /* WEFT__HC_* */
   uint8_t on_pending;
-  uint8_t shut;               /* the answer is written and the write side ended */
-  uint8_t counted;            /* in the site's counts (released when it closes) */
-  uint8_t handshaking;        /* counted in the site's handshakes */
-  uint8_t hd;                 /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
-  uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
-  uint8_t parked;             /* held for a session: a soft stop leaves it */
-  uint8_t once;               /* adopted for one request: no keep-alive */
-  uint32_t body_len;          /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
+  uint8_t shut;         /* the answer is written and the write side ended */
+  uint8_t counted;      /* in the site's counts (released when it closes) */
+  uint8_t handshaking;  /* counted in the site's handshakes */
+  uint8_t hd;           /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
+  uint8_t reading;      /* inside the stream's read (answers do not reprocess) */
+  unsigned parked : 1;  /* held for a session: a soft stop leaves it */
+  unsigned once : 1;    /* adopted for one request: no keep-alive */
+  unsigned forever : 1; /* pending with no deadline (held) */
+  uint32_t body_len;    /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
+  /* While pending: the loop's clock in ms, modulo 2^32, when it is aborted
+   * (deadlines are under 2^31 ms away, so the comparison survives the
+   * wrap). */
+  uint32_t deadline;
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
-  uint64_t deadline; /* ms of the loop's clock, while pending */
   weft__http_req req;
 };
 
