@@ -40,6 +40,12 @@ static const uint8_t tchar[256] = {
 };
 /* clang-format on */
 
+/* A header line while parsing: where its name and value start in the
+ * block (compact() then keeps one offset a line). */
+typedef struct line_at {
+  uint16_t name, value;
+} line_at;
+
 /* field-vchar / SP / HTAB: everything but the C0 controls and DEL, so UTF-8
  * (obs-text) passes through. */
 static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
@@ -182,10 +188,52 @@ static int parse_header_line(weft__http_head *h, char *line, size_t n) {
     if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
   line[e] = '\0';
   if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  weft__http_header *t = (weft__http_header *)(void *)h->storage;
+  line_at *t = (line_at *)(void *)h->storage;
   t[h->n_headers].name = (uint16_t)(line - h->storage);
   t[h->n_headers].value = (uint16_t)(line + v - h->storage);
   h->n_headers++;
+  return 0;
+}
+
+/* Copies a NUL-terminated string from offset `from` of `src` to dst + *w. */
+static uint16_t put(char *dst, const char *src, uint16_t from, size_t *w) {
+  size_t n = strlen(src + from) + 1, at = *w;
+  if (dst) memcpy(dst + at, src + from, n);
+  *w = at + n;
+  return (uint16_t)at;
+}
+
+/* The parsed head's strings copied into a block of their exact size (the
+ * version, line ends and the space before values left out, one offset a
+ * header line; see parse.h), and the parsing block freed: the next head
+ * is parsed in it, so no hole is left behind. Returns 0 or WEFT_ENOMEM. */
+static int compact(weft__http_head *h) {
+  const char *src = h->storage;
+  const line_at *lines = (const line_at *)(const void *)src;
+  size_t n = h->n_headers;
+  char *dst = NULL;
+  weft__http_head out = *h;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t w = n * sizeof(uint16_t);
+    if (h->method != WEFT__HTTP_NONE) {
+      out.method = put(dst, src, h->method, &w);
+      out.target = put(dst, src, h->target, &w);
+      out.query = (uint16_t)(out.target + (h->query - h->target)); /* inside the target */
+      out.path = h->path == h->target ? out.target : put(dst, src, h->path, &w);
+    }
+    if (h->reason != WEFT__HTTP_NONE) out.reason = put(dst, src, h->reason, &w);
+    for (size_t i = 0; i < n; i++) {
+      uint16_t name = put(dst, src, lines[i].name, &w);
+      put(dst, src, lines[i].value, &w); /* right after its name (weft__http_hvalue) */
+      if (dst) memcpy(dst + i * sizeof(uint16_t), &name, sizeof(name));
+    }
+    if (dst) break;
+    dst = malloc(w);
+    if (!dst) return WEFT_ENOMEM;
+  }
+  free(h->storage);
+  *h = out;
+  h->storage = dst;
   return 0;
 }
 
@@ -215,7 +263,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   /* Header lines: all but the start line and the empty last one. */
   lines = lines > 2 ? lines - 2 : 0;
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
-  size_t table = lines * sizeof(weft__http_header);
+  size_t table = lines * sizeof(line_at);
   /* The path is a part of the target, which is in the first line. */
   const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
   size_t first = eol ? (size_t)(eol - (buf + start)) : n;
@@ -258,6 +306,8 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
       h->query = (uint16_t)(q + 1 - blk);
     }
   }
+  rc = compact(h);
+  if (rc) goto fail;
   return (int)end;
 
 fail:

@@ -201,6 +201,18 @@ static void test_table_sizes(void **state) {
   assert_string_equal(weft__http_hvalue(&h, 0), "a");
   assert_ptr_equal(weft__http_path(&h), weft__http_target(&h)); /* no query: no copy */
   weft__http_head_free(&h);
+  /* What the block keeps: the offsets, then the strings with nothing
+   * between them (no version, line ends or space before a value). */
+  const char *two = "GET /x?a=1 HTTP/1.1\r\nHost: a\r\nX:  b c \r\n\r\n";
+  static const char kept[] = "GET\0/x?a=1\0/x\0Host\0a\0X\0b c";
+  assert_int_equal(parse_str(two, &h), (int)strlen(two));
+  assert_int_equal(h.n_headers, 2);
+  assert_memory_equal(h.storage + 2 * sizeof(uint16_t), kept, sizeof(kept));
+  assert_string_equal(weft__http_hvalue(&h, 1), "b c");
+  assert_string_equal(weft__http_path(&h), "/x");
+  assert_string_equal(weft__http_query(&h), "a=1");
+  assert_string_equal(weft__http_target(&h), "/x?a=1");
+  weft__http_head_free(&h);
 }
 
 static void test_bare_lf_and_leading_blank(void **state) {
