@@ -8,7 +8,8 @@
 
 /* Incremental: the state starts at WEFT__UTF8_ACCEPT; after the last chunk
  * the text is valid iff the state is WEFT__UTF8_ACCEPT; WEFT__UTF8_REJECT is
- * final. A code point may be split across chunks. */
+ * final. A code point may be split across chunks. States are below 256
+ * (callers keep them in a byte). */
 #define WEFT__UTF8_ACCEPT 0u
 #define WEFT__UTF8_REJECT 12u
 uint32_t weft__utf8_step(uint32_t state, const uint8_t *p, size_t len);

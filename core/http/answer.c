@@ -85,9 +85,10 @@ static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int statu
   site->answers[weft__http_status_index(status)]++;
   if (status >= 400 && weft__log_on(hc->ep->loop, WEFT_LOG_INFO))
     weft__log(hc->ep->loop, WEFT_LOG_INFO, "refused", site->owner, NULL, NULL, NULL,
-              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status), hc->req.address,
-              hc->req.port, hc->req.head.method ? hc->req.head.method : "-",
-              hc->req.head.target ? hc->req.head.target : "-");
+              "%d %s to %s:%d for %s %s", status, weft__http_status_text(status),
+              weft__http_req_address(&hc->req), hc->req.port,
+              weft__http_method(&hc->req.head) ? weft__http_method(&hc->req.head) : "-",
+              weft__http_target(&hc->req.head) ? weft__http_target(&hc->req.head) : "-");
   char cors[512];
   weft__http_cors(hc, cors, sizeof(cors));
   char *o = head;
@@ -119,7 +120,7 @@ int weft__http_answer(weft__http_conn *hc, int status, const char *ctype, const 
                       void *fill_user) {
   if (hc->state == WEFT__HC_CLOSED || hc->state == WEFT__HC_LINGER) return WEFT_ECLOSED;
   keep = keep && keeps(hc);
-  const char *method = hc->req.head.method;
+  const char *method = weft__http_method(&hc->req.head);
   int head_only = method && strcmp(method, "HEAD") == 0;
   char head[1536];
   size_t n = format_head(hc, head, sizeof(head), status, ctype, blen, 0, keep, extra);

@@ -21,10 +21,10 @@
 
 static void on_reaper(uv_timer_t *t) {
   weft__http_endpoint *ep = t->data;
-  uint64_t now = uv_now(ep->loop->uv);
+  uint32_t now = (uint32_t)uv_now(ep->loop->uv);
   for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
     next = hc->pnext;
-    if (hc->deadline <= now) weft__http_abort(hc);
+    if (!hc->forever && (int32_t)(hc->deadline - now) <= 0) weft__http_abort(hc);
   }
   if (!ep->pending) {
     uv_timer_stop(&ep->reaper);
@@ -34,7 +34,9 @@ static void on_reaper(uv_timer_t *t) {
 
 static void pending_add(weft__http_conn *hc, uint64_t ms) {
   weft__http_endpoint *ep = hc->ep;
-  hc->deadline = ms == UINT64_MAX ? UINT64_MAX : uv_now(ep->loop->uv) + ms;
+  hc->forever = ms == UINT64_MAX;
+  if (ms > INT32_MAX) ms = INT32_MAX; /* 24.8 days at most: see deadline */
+  hc->deadline = (uint32_t)(uv_now(ep->loop->uv) + ms);
   if (hc->on_pending) return;
   hc->on_pending = 1;
   hc->pprev = NULL;
@@ -175,6 +177,11 @@ void weft__http_take_req(weft__http_conn *hc, weft__http_req *out) {
   memset(&hc->req.head, 0, sizeof(hc->req.head));
   hc->req.query = NULL;
   hc->req.n_query = 0;
+  /* The connection keeps a copy of the address for its log records; an
+   * address on the heap went to *out. */
+  const char *addr = weft__http_req_address(out);
+  memset(&hc->req.addr, 0, sizeof(hc->req.addr));
+  weft__http_req_set_address(&hc->req, addr); /* NOMEM: "" in the logs */
 }
 
 /* An answer that keeps the connection: the next request is read on it
@@ -192,11 +199,14 @@ void weft__http_next(weft__http_conn *hc) {
    * (else it still is: no getpeername per request). */
   if (hc->forwarded) {
     hc->forwarded = 0;
-    weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+    if (weft__http_req_peer(&hc->req, &hc->io) != 0) {
+      weft__http_abort(hc);
+      return;
+    }
   }
   pending_add(hc, WEFT__HEAD_MS);
   /* Outside a read, pipelined bytes wait for the next check phase. */
-  if (!hc->reading && hc->io.in.len) weft__stream_yield(&hc->io);
+  if (!hc->reading && weft__stream_kept(&hc->io)) weft__stream_yield(&hc->io);
 }
 
 static void on_timer_closed(uv_handle_t *h);
@@ -259,16 +269,16 @@ static size_t on_bytes(weft__stream *io, uint8_t *data, size_t len) {
     if (hc->state == WEFT__HC_HELD) {
       /* Kept until the answer, within reason: an authorization that never
        * answers must not buffer without bound. */
-      if (io->in.len > WEFT__READ_CHUNK) weft__http_abort(hc);
+      if (weft__stream_kept(io) > WEFT__READ_CHUNK) weft__http_abort(hc);
       break;
     }
     if (hc->state == WEFT__HC_BODY) {
       if (len - used < hc->body_len) {
-        io->need = hc->body_len;
+        weft__stream_need(io, hc->body_len);
         break;
       }
       size_t n = hc->body_len;
-      io->need = 0;
+      weft__stream_need(io, 0);
       hc->body_len = 0;
       hc->state = WEFT__HC_HELD; /* until the handler answers */
       const weft__http_handler *h = weft__http_handler_of(hc);
@@ -333,9 +343,10 @@ static weft__http_conn *conn_new(weft__http_endpoint *ep, int kind) {
 /* Reads the request head of a connected stream. */
 static void conn_start(weft__http_conn *hc) {
   weft__http_endpoint *ep = hc->ep;
-  weft__stream_peer(&hc->io, hc->req.address, sizeof(hc->req.address), &hc->req.port);
+  int nomem = weft__http_req_peer(&hc->req, &hc->io) != 0;
   hc->counted = 1;
   int refuse = weft__http_site_admit(ep->site, hc);
+  if (nomem) refuse = 503;
   pending_add(hc, WEFT__HEAD_MS);
   if ((ep->tls && weft__stream_tls(&hc->io, ep->tls, 1, NULL) != 0) ||
       weft__stream_start(&hc->io) != 0) {
@@ -383,12 +394,12 @@ int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head,
     weft__http_abort(hc);
     return rc;
   }
-  hc->once = (uint8_t) !!once;
+  hc->once = !!once;
   conn_start(hc);
   if (n && !hc->io.closed) {
     /* What the other server read already: parsed first, on the next turn
      * (weft__stream_yield's resume offers the kept bytes, then reads). */
-    if (weft__buf_append(&hc->io.in, head, n) != 0) {
+    if (weft__stream_keep(&hc->io, head, n) != 0) {
       weft__http_abort(hc);
       return WEFT_ENOMEM;
     }

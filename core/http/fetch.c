@@ -132,7 +132,7 @@ static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
     if (cl && body > f->max_body) body = 0; /* too big: the status alone */
     if (len - used < body) {
       weft__http_head_free(&h);
-      io->need = used + body;
+      weft__stream_need(io, used + body);
       return 0; /* the whole answer first */
     }
     r.status = h.status;
@@ -141,7 +141,7 @@ static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
       r.body = data + used;
       r.len = body;
     }
-    f->io.need = 0;
+    weft__stream_need(&f->io, 0);
     if (!f->done) {
       f->done = 1;
       if (f->cb) f->cb(&r, f->user);

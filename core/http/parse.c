@@ -40,6 +40,12 @@ static const uint8_t tchar[256] = {
 };
 /* clang-format on */
 
+/* A header line while parsing: where its name and value start in the
+ * block (compact() then keeps one offset a line). */
+typedef struct line_at {
+  uint16_t name, value;
+} line_at;
+
 /* field-vchar / SP / HTAB: everything but the C0 controls and DEL, so UTF-8
  * (obs-text) passes through. */
 static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
@@ -115,7 +121,7 @@ static int parse_version(const char *s) {
 /* The origin form of a request target (RFC 9112 3.2): an absolute-form
  * target ("http://host:port/path?q", which a server must accept) becomes
  * its path and query; others are left as they are. */
-static const char *origin_form(char *t) {
+static char *origin_form(char *t) {
   size_t skip = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
   if (!skip) return t;
   char *rest = t + skip + strcspn(t + skip, "/?");
@@ -124,7 +130,10 @@ static const char *origin_form(char *t) {
     rest[-1] = '/';
     return rest - 1;
   }
-  return *rest ? t : "/";
+  if (*rest) return t;
+  t[0] = '/'; /* "http://h": the path is "/", written over the target */
+  t[1] = '\0';
+  return t;
 }
 
 static int parse_request_line(weft__http_head *h, char *line, size_t n) {
@@ -133,7 +142,7 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
     i++;
   if (i == 0 || i >= n || line[i] != ' ') return WEFT_EPROTO;
   line[i] = '\0';
-  h->method = line;
+  h->method = (uint16_t)(line - h->storage);
   size_t t = ++i;
   while (i < n && line[i] != ' ') {
     uint8_t c = (uint8_t)line[i];
@@ -142,7 +151,7 @@ static int parse_request_line(weft__http_head *h, char *line, size_t n) {
   }
   if (i == t || i >= n) return WEFT_EPROTO;
   line[i] = '\0';
-  h->target = origin_form(line + t);
+  h->target = (uint16_t)(origin_form(line + t) - h->storage);
   i++;
   if (n - i != 8) return WEFT_EPROTO;
   h->version_minor = (int16_t)parse_version(line + i);
@@ -163,13 +172,13 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   h->status = (int16_t)status; /* 100..999 */
   /* The reason may be empty, and some servers drop the SP before it too. */
   if (n == 12) {
-    h->reason = line + 12;
+    h->reason = (uint16_t)(line + 12 - h->storage);
     return 0;
   }
   if (line[12] != ' ') return WEFT_EPROTO;
   for (size_t i = 13; i < n; i++)
     if (!field_char((uint8_t)line[i])) return WEFT_EPROTO;
-  h->reason = line + 13;
+  h->reason = (uint16_t)(line + 13 - h->storage);
   return 0;
 }
 
@@ -190,10 +199,52 @@ static int parse_header_line(weft__http_head *h, char *line, size_t n) {
     if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
   line[e] = '\0';
   if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  weft__http_header *t = (weft__http_header *)(void *)h->storage;
+  line_at *t = (line_at *)(void *)h->storage;
   t[h->n_headers].name = (uint16_t)(line - h->storage);
   t[h->n_headers].value = (uint16_t)(line + v - h->storage);
   h->n_headers++;
+  return 0;
+}
+
+/* Copies a NUL-terminated string from offset `from` of `src` to dst + *w. */
+static uint16_t put(char *dst, const char *src, uint16_t from, size_t *w) {
+  size_t n = strlen(src + from) + 1, at = *w;
+  if (dst) memcpy(dst + at, src + from, n);
+  *w = at + n;
+  return (uint16_t)at;
+}
+
+/* The parsed head's strings copied into a block of their exact size (the
+ * version, line ends and the space before values left out, one offset a
+ * header line; see parse.h), and the parsing block freed: the next head
+ * is parsed in it, so no hole is left behind. Returns 0 or WEFT_ENOMEM. */
+static int compact(weft__http_head *h) {
+  const char *src = h->storage;
+  const line_at *lines = (const line_at *)(const void *)src;
+  size_t n = h->n_headers;
+  char *dst = NULL;
+  weft__http_head out = *h;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t w = n * sizeof(uint16_t);
+    if (h->method != WEFT__HTTP_NONE) {
+      out.method = put(dst, src, h->method, &w);
+      out.target = put(dst, src, h->target, &w);
+      out.query = (uint16_t)(out.target + (h->query - h->target)); /* inside the target */
+      out.path = h->path == h->target ? out.target : put(dst, src, h->path, &w);
+    }
+    if (h->reason != WEFT__HTTP_NONE) out.reason = put(dst, src, h->reason, &w);
+    for (size_t i = 0; i < n; i++) {
+      uint16_t name = put(dst, src, lines[i].name, &w);
+      put(dst, src, lines[i].value, &w); /* right after its name (weft__http_hvalue) */
+      if (dst) memcpy(dst + i * sizeof(uint16_t), &name, sizeof(name));
+    }
+    if (dst) break;
+    dst = malloc(w);
+    if (!dst) return WEFT_ENOMEM;
+  }
+  free(h->storage);
+  *h = out;
+  h->storage = dst;
   return 0;
 }
 
@@ -202,7 +253,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   /* Whatever the outcome, h can be passed to weft__http_head_free. */
   h->storage = NULL;
   h->n_headers = 0;
-  h->method = h->target = h->path = h->query = h->reason = NULL;
+  h->method = h->target = h->path = h->query = h->reason = WEFT__HTTP_NONE;
   h->status = h->version_minor = 0;
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
@@ -221,7 +272,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   /* Header lines: all but the start line and the empty last one. */
   lines = lines > 2 ? lines - 2 : 0;
   if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
-  size_t table = lines * sizeof(weft__http_header);
+  size_t table = lines * sizeof(line_at);
   /* The path is a part of the target, which is in the first line. */
   const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
   size_t first = eol ? (size_t)(eol - (buf + start)) : n;
@@ -232,7 +283,6 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   char *s = blk + table;
   memcpy(s, buf + start, n);
   s[n] = '\0';
-  memset(h, 0, sizeof *h);
   h->storage = blk;
 
   char *p = s, *stop = s + n;
@@ -251,19 +301,22 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
     if (rc) goto fail;
   }
   if (request) {
-    size_t tl = strlen(h->target);
-    const char *q = memchr(h->target, '?', tl);
+    const char *target = blk + h->target;
+    size_t tl = strlen(target);
+    const char *q = memchr(target, '?', tl);
     h->path = h->target;
-    h->query = h->target + tl;
+    h->query = (uint16_t)(h->target + tl);
     if (q) {
       char *path = s + n + 1;
-      size_t pl = (size_t)(q - h->target);
-      memcpy(path, h->target, pl);
+      size_t pl = (size_t)(q - target);
+      memcpy(path, target, pl);
       path[pl] = '\0';
-      h->path = path;
-      h->query = q + 1;
+      h->path = (uint16_t)(path - blk);
+      h->query = (uint16_t)(q + 1 - blk);
     }
   }
+  rc = compact(h);
+  if (rc) goto fail;
   return (int)end;
 
 fail:

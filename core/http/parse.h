@@ -8,41 +8,65 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define WEFT__HTTP_MAX_HEAD 8192
 #define WEFT__HTTP_MAX_HEADERS 64
 
-/* One header line, as offsets into the head's storage (4 bytes a line
- * instead of two pointers' 16: the head stays with every connection); read
- * it with weft__http_hname / weft__http_hvalue. */
-typedef struct weft__http_header {
-  uint16_t name;  /* as sent; compare case-insensitively */
-  uint16_t value; /* leading/trailing whitespace trimmed */
-} weft__http_header;
+/* The head's storage is one block of its exact size: a table of 16-bit
+ * offsets, one per header line, then the strings, each NUL-terminated and
+ * nothing between them: method, target and the path when it is a copy (a
+ * target with a query), or the reason (a response); then each header
+ * line's name (as sent; compare case-insensitively) directly followed by
+ * its value (leading/trailing whitespace trimmed). The version, line ends
+ * and the space before values are not kept: the head stays with every
+ * connection. */
+
+/* An offset that names no string (a response's method, a request's
+ * reason). */
+#define WEFT__HTTP_NONE UINT16_MAX
 
 typedef struct weft__http_head {
-  char *storage; /* owned block the pointers below point into */
-  /* Request: method and target ("/primus?x=1"), path is the target without
+  char *storage; /* owned block the offsets below point into */
+  /* Offsets into storage (2 bytes each instead of a pointer's 8: the head
+   * stays with every connection); read them with the accessors below.
+   * Request: method and target ("/primus?x=1"), path is the target without
    * the query (the target itself when it has none) and query the part after
-   * '?' ("" when none). Response: status
-   * and reason; method/target/path/query are NULL. */
-  const char *method;
-  const char *target;
-  const char *path;
-  const char *query;
-  const char *reason;
+   * '?' ("" when none). Response: reason; the others are none. */
+  uint16_t method, target, path, query, reason;
   int16_t status;        /* a response's */
   int16_t version_minor; /* HTTP/1.<minor> */
-  /* n_headers weft__http_header entries at the start of storage */
-  uint32_t n_headers;
+  /* header lines: n_headers offsets at the start of storage */
+  uint16_t n_headers;
 } weft__http_head;
+
+static inline const char *weft__http_at(const weft__http_head *h, uint16_t off) {
+  return h->storage && off != WEFT__HTTP_NONE ? h->storage + off : NULL;
+}
+/* The request line's parts and the status line's reason, or NULL. */
+static inline const char *weft__http_method(const weft__http_head *h) {
+  return weft__http_at(h, h->method);
+}
+static inline const char *weft__http_target(const weft__http_head *h) {
+  return weft__http_at(h, h->target);
+}
+static inline const char *weft__http_path(const weft__http_head *h) {
+  return weft__http_at(h, h->path);
+}
+static inline const char *weft__http_query(const weft__http_head *h) {
+  return weft__http_at(h, h->query);
+}
+static inline const char *weft__http_reason(const weft__http_head *h) {
+  return weft__http_at(h, h->reason);
+}
 
 /* The name and the value of header line i (< n_headers). */
 static inline const char *weft__http_hname(const weft__http_head *h, size_t i) {
-  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].name;
+  return h->storage + ((const uint16_t *)(const void *)h->storage)[i];
 }
 static inline const char *weft__http_hvalue(const weft__http_head *h, size_t i) {
-  return h->storage + ((const weft__http_header *)(const void *)h->storage)[i].value;
+  const char *name = weft__http_hname(h, i);
+  return name + strlen(name) + 1;
 }
 
 /* Parses a request (or response) head at the start of buf[0..len).

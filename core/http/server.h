@@ -36,16 +36,38 @@ typedef struct weft__http_endpoint weft__http_endpoint;
 
 /* ---- what a request says about its peer ---- */
 
+/* Address texts this long and longer (up to 45 characters of IPv6) are
+ * kept on the heap: IPv4 and short IPv6 ones, most peers, stay in place. */
+#define WEFT__ADDR_IN 24
+
 typedef struct weft__http_req {
   weft__http_head head; /* storage NULL when no request was read */
   char **query;         /* decoded key, value, key, value … (one block) */
   uint32_t n_query;
   int port;
-  char address[48]; /* IPv6 needs 46; after a trusted proxy's X-Forwarded-For */
+  /* The peer's address as text, after a trusted proxy's X-Forwarded-For
+   * (weft__http_req_address): in `in` when it fits, else `in` is "" and
+   * `out.heap` holds it; "" and NULL for none (a Unix socket's peer). */
+  union {
+    char in[WEFT__ADDR_IN];
+    struct {
+      char none;
+      char *heap;
+    } out;
+  } addr;
 } weft__http_req;
 
+static inline const char *weft__http_req_address(const weft__http_req *r) {
+  return r->addr.in[0] || !r->addr.out.heap ? r->addr.in : r->addr.out.heap;
+}
+/* Sets the address text (a copy). Returns 0 or WEFT_ENOMEM (the address
+ * is then unchanged). */
+int weft__http_req_set_address(weft__http_req *r, const char *text);
+/* The stream's peer address and port into r. Returns 0 or WEFT_ENOMEM. */
+int weft__http_req_peer(weft__http_req *r, weft__stream *s);
 /* A decoded query parameter (the last when repeated), or NULL. */
 const char *weft__http_req_query(const weft__http_req *r, const char *key);
+/* Frees what r holds (head, query, address) and leaves it empty. */
 void weft__http_req_free(weft__http_req *r);
 
 /* ---- the site ---- */
@@ -215,18 +237,22 @@ struct weft__http_conn {
   weft__http_endpoint *ep;
   uint8_t state; /* WEFT__HC_* */
   uint8_t on_pending;
-  uint8_t shut;               /* the answer is written and the write side ended */
-  uint8_t counted;            /* in the site's counts (released when it closes) */
-  uint8_t handshaking;        /* counted in the site's handshakes */
-  uint8_t hd;                 /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
-  uint8_t reading;            /* inside the stream's read (answers do not reprocess) */
-  uint8_t parked;             /* held for a session: a soft stop leaves it */
-  uint8_t once;               /* adopted for one request: no keep-alive */
-  uint8_t forwarded;          /* req.address is a trusted proxy's X-Forwarded-For */
-  uint32_t body_len;          /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
+  uint8_t shut;           /* the answer is written and the write side ended */
+  uint8_t counted;        /* in the site's counts (released when it closes) */
+  uint8_t handshaking;    /* counted in the site's handshakes */
+  uint8_t hd;             /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
+  uint8_t reading;        /* inside the stream's read (answers do not reprocess) */
+  unsigned parked : 1;    /* held for a session: a soft stop leaves it */
+  unsigned once : 1;      /* adopted for one request: no keep-alive */
+  unsigned forever : 1;   /* pending with no deadline (held) */
+  unsigned forwarded : 1; /* req's address is a trusted proxy's X-Forwarded-For */
+  uint32_t body_len;      /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
+  /* While pending: the loop's clock in ms, modulo 2^32, when it is aborted
+   * (deadlines are under 2^31 ms away, so the comparison survives the
+   * wrap). */
+  uint32_t deadline;
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
   weft__http_conn *pnext, *pprev;
-  uint64_t deadline; /* ms of the loop's clock, while pending */
   weft__http_req req;
 };
 

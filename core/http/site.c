@@ -85,12 +85,36 @@ void weft__http_req_free(weft__http_req *r) {
   free(r->query);
   r->query = NULL;
   r->n_query = 0;
+  weft__http_req_set_address(r, "");
+}
+
+int weft__http_req_set_address(weft__http_req *r, const char *text) {
+  size_t n = strlen(text);
+  char *heap = NULL;
+  if (n >= WEFT__ADDR_IN) {
+    heap = malloc(n + 1);
+    if (!heap) return WEFT_ENOMEM;
+    memcpy(heap, text, n + 1);
+  }
+  if (!r->addr.in[0]) free(r->addr.out.heap);
+  memset(&r->addr, 0, sizeof(r->addr));
+  if (heap)
+    r->addr.out.heap = heap;
+  else
+    memcpy(r->addr.in, text, n + 1);
+  return 0;
+}
+
+int weft__http_req_peer(weft__http_req *r, weft__stream *s) {
+  char text[64];
+  weft__stream_peer(s, text, sizeof(text), &r->port);
+  return weft__http_req_set_address(r, text);
 }
 
 /* Splits and decodes the query string into key/value pairs kept in one
  * allocation: the pointer array followed by the strings. */
 static int parse_query(weft__http_req *r) {
-  const char *q = r->head.query;
+  const char *q = weft__http_query(&r->head);
   if (!q || !*q || r->query) return 0;
   size_t n = 1, qlen = strlen(q);
   for (const char *p = q; *p; p++)
@@ -129,19 +153,19 @@ static int is_trusted(const weft__http_site *site, const char *ip) {
 /* Behind a trusted proxy the client is the leftmost X-Forwarded-For entry. */
 static void forwarded_address(weft__http_conn *hc) {
   weft__http_req *r = &hc->req;
-  if (!is_trusted(hc->ep->site, r->address)) return;
+  if (!is_trusted(hc->ep->site, weft__http_req_address(r))) return;
   const char *xff = weft__http_get(&r->head, "X-Forwarded-For");
   if (!xff) return;
   while (*xff == ' ')
     xff++;
   size_t len = strcspn(xff, ", ");
-  char ip[sizeof(r->address)];
+  char ip[48]; /* IPv6 needs 46 */
   if (len == 0 || len >= sizeof(ip)) return;
   memcpy(ip, xff, len);
   ip[len] = '\0';
   struct sockaddr_storage ss;
-  if (weft__sockaddr(ip, 0, &ss) != 0) return; /* not an address: ignore */
-  strcpy(r->address, ip);
+  if (weft__sockaddr(ip, 0, &ss) != 0) return;        /* not an address: ignore */
+  if (weft__http_req_set_address(r, ip) != 0) return; /* the socket's, then */
   hc->forwarded = 1;
   const char *xfp = weft__http_get(&r->head, "X-Forwarded-Port");
   if (xfp) {
@@ -184,8 +208,8 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   int upgrade = weft__http_header_has(h, "Upgrade", "websocket");
-  if (!upgrade && site->page_path && strcmp(h->path, site->page_path) == 0) {
-    if (strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0)
+  if (!upgrade && site->page_path && strcmp(weft__http_path(h), site->page_path) == 0) {
+    if (strcmp(weft__http_method(h), "GET") == 0 || strcmp(weft__http_method(h), "HEAD") == 0)
       site->page(hc, site->page_user);
     else
       weft__http_respond_status(hc, 405, "Allow: GET, HEAD\r\n");
@@ -194,8 +218,8 @@ void weft__http_route(weft__http_conn *hc) {
   if (!upgrade && weft__http_static_asset(hc)) return;
   /* Upgrades go to any path that starts with the pathname (as Primus's
    * do); the folder serves what is not the pathname or below it. */
-  int under = strncmp(h->path, ep->path, ep->plen) == 0;
-  char after = h->path[under ? ep->plen : 0];
+  int under = strncmp(weft__http_path(h), ep->path, ep->plen) == 0;
+  char after = weft__http_path(h)[under ? ep->plen : 0];
   int inside = under && (ep->plen == 0 || after == '/' || after == '\0');
   if (!upgrade && !inside && weft__http_static_file(hc)) return;
   if (!under) {
@@ -207,11 +231,11 @@ void weft__http_route(weft__http_conn *hc) {
     return;
   }
   if (!upgrade) {
-    if (strcmp(h->method, "OPTIONS") == 0) {
+    if (strcmp(weft__http_method(h), "OPTIONS") == 0) {
       respond_preflight(hc);
       return;
     }
-    if (site->route && site->route(hc, h->path + ep->plen, site->route_user)) return;
+    if (site->route && site->route(hc, weft__http_path(h) + ep->plen, site->route_user)) return;
     /* A server at "/" shares every path with the static folder. */
     if (ep->plen == 0 && weft__http_static_file(hc)) return;
   }
@@ -276,7 +300,7 @@ int weft__http_site_admit(weft__http_site *site, weft__http_conn *hc) {
   hc->handshaking = 1;
   if (site->conn_cap && site->n_conns > site->conn_cap) return 503;
   if (site->max_handshakes && site->n_handshakes > site->max_handshakes) return 503;
-  const char *ip = hc->req.address;
+  const char *ip = weft__http_req_address(&hc->req);
   if (!site->max_per_ip || !ip[0]) return 0; /* a Unix socket's peer has no address */
   struct weft__ip_count *c = ip_count(site, ip, 1);
   if (!c) return 503;

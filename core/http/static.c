@@ -239,11 +239,11 @@ static int serve(weft__http_conn *hc, int from) {
   weft__http_site *s = hc->ep->site;
   const weft__http_head *h = &hc->req.head;
   if (!(from & FROM_ASSETS ? s->n_assets : s->static_dir != NULL)) return 0;
-  int get = strcmp(h->method, "GET") == 0 || strcmp(h->method, "HEAD") == 0;
+  int get = strcmp(weft__http_method(h), "GET") == 0 || strcmp(weft__http_method(h), "HEAD") == 0;
   static const char allow[] = "Allow: GET, HEAD\r\n";
   if (from & FROM_ASSETS) {
     for (size_t i = 0; i < s->n_assets; i++) {
-      if (strcmp(s->assets[i].path, h->path) != 0) continue;
+      if (strcmp(s->assets[i].path, weft__http_path(h)) != 0) continue;
       if (!get)
         weft__http_respond_status(hc, 405, allow);
       else
@@ -256,12 +256,12 @@ static int serve(weft__http_conn *hc, int from) {
     weft__http_respond_status(hc, 405, allow);
     return 1;
   }
-  if (strlen(h->path) > WEFT__STATIC_MAX_PATH) {
+  if (strlen(weft__http_path(h)) > WEFT__STATIC_MAX_PATH) {
     weft__http_respond_status(hc, 414, NULL);
     return 1;
   }
   char rel[WEFT__STATIC_MAX_PATH + 16];
-  if (path_decode(rel, h->path) != 0) {
+  if (path_decode(rel, weft__http_path(h)) != 0) {
     weft__http_respond_status(hc, 400, NULL);
     return 1;
   }

@@ -64,7 +64,7 @@ int weft_auth_deny(weft_auth *a, int status, const char *message) {
 
 int weft__server_route(weft__http_conn *hc, const char *rest, void *user) {
   weft_server *s = user;
-  const char *m = hc->req.head.method;
+  const char *m = weft__http_method(&hc->req.head);
   if (strcmp(rest, "/spec") != 0 || (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)) return 0;
   char body[512], ping[16];
   if (s->ping_interval)

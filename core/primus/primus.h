@@ -8,6 +8,7 @@
 #define WEFT__PRIMUS_H
 
 #include <stdint.h>
+#include <string.h>
 #include <uv.h>
 
 #include "base/rand.h"
@@ -220,10 +221,11 @@ struct weft_spark {
   weft__batch *batch;      /* messages held for this loop turn */
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
-  /* id_in, or a longer id on the heap (weft__spark_set_id); id_in while
-   * no id is set (""). */
-  char *id;
-  char id_in[24];      /* the generated ids (21 characters) fit */
+  /* The id (weft__spark_id): in place when it fits, the generated ones (21
+   * characters) do; a longer one is on the heap, its pointer at id_in + 8
+   * and id_in[23] set (an id in place ends before that byte). "" while no
+   * id is set. */
+  char id_in[24];
   struct weft__rs *rs; /* its recovery session (resume.c), when it asked */
   weft_auth *auth;
   void *user;
@@ -234,6 +236,13 @@ struct weft_spark {
 struct weft_auth {
   weft_spark *spark; /* NULL once the connection is gone */
 };
+
+static inline const char *weft__spark_id(const weft_spark *c) {
+  if (!c->id_in[23]) return c->id_in;
+  const char *heap;
+  memcpy(&heap, c->id_in + 8, sizeof(heap));
+  return heap;
+}
 
 /* ---- the client ---- */
 

@@ -176,11 +176,11 @@ int weft__rs_open(weft_spark *c, void (*make_id)(weft_spark *c)) {
     make_id(c);
     r = calloc(1, sizeof(*r));
     if (!r) return 0;
-    if (weft__rs_new_token(s, r->token) || strlen(c->id) >= sizeof(r->id)) {
+    if (weft__rs_new_token(s, r->token) || strlen(weft__spark_id(c)) >= sizeof(r->id)) {
       free(r);
       return 0;
     }
-    strcpy(r->id, c->id);
+    strcpy(r->id, weft__spark_id(c));
   }
   /* A new token at every open: a resume seen once works once. */
   if (r->recovered && weft__rs_new_token(s, r->token)) {

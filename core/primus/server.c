@@ -88,7 +88,8 @@ void weft__server_error(weft_server *s, weft_spark *c, int code, const char *kin
                         : strcmp(kind, "queue") == 0   ? "queue"
                                                        : "error";
     if (c)
-      weft__log(s->loop, WEFT_LOG_WARN, event, s, NULL, c->id, kind, "spark %s: %s", c->id, msg);
+      weft__log(s->loop, WEFT_LOG_WARN, event, s, NULL, weft__spark_id(c), kind, "spark %s: %s",
+                weft__spark_id(c), msg);
     else
       weft__log(s->loop, WEFT_LOG_WARN, event, s, NULL, NULL, kind, "server: %s", msg);
   }

@@ -17,17 +17,26 @@ static const char id_alphabet[] =
 
 int weft__spark_set_id(weft_spark *c, const char *id) {
   size_t n = strlen(id);
-  char *to = n < sizeof(c->id_in) ? c->id_in : malloc(n + 1);
-  if (!to) return WEFT_ENOMEM;
-  if (c->id != c->id_in) free(c->id);
-  memcpy(to, id, n + 1);
-  c->id = to;
+  char *heap = NULL;
+  if (n >= sizeof(c->id_in)) {
+    heap = malloc(n + 1);
+    if (!heap) return WEFT_ENOMEM;
+    memcpy(heap, id, n + 1);
+  }
+  weft__spark_free_id(c);
+  if (heap) {
+    memcpy(c->id_in + 8, &heap, sizeof(heap));
+    c->id_in[23] = 1;
+  } else {
+    memcpy(c->id_in, id, n + 1);
+  }
   return 0;
 }
 
 void weft__spark_free_id(weft_spark *c) {
-  if (c->id != c->id_in) free(c->id);
-  c->id = c->id_in;
+  if (!c->id_in[23]) return;
+  free((char *)weft__spark_id(c));
+  memset(c->id_in, 0, sizeof(c->id_in));
 }
 
 static void make_id(weft_spark *c) {
@@ -66,8 +75,8 @@ void weft__spark_opened(weft_spark *c) {
   c->tran = (uint8_t)weft__transport_index(c->conn.tran);
   weft__server_add_open(s, c);
   if (weft__log_on(s->loop, WEFT_LOG_INFO))
-    weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, c->id, NULL,
-              "spark %s connected from %s:%d (%s)", c->id, weft_spark_address(c),
+    weft__log(s->loop, WEFT_LOG_INFO, "connection", s, NULL, weft__spark_id(c), NULL,
+              "spark %s connected from %s:%d (%s)", weft__spark_id(c), weft_spark_address(c),
               weft_spark_port(c), c->conn.tran->name);
   if (c->rs) weft__rs_opened(c); /* the answer and the missed messages first */
   for (size_t i = 0; i < s->plugins.n && c->state == WEFT__SP_OPEN; i++)
@@ -83,8 +92,8 @@ void weft__spark_closed(weft_spark *c) {
       s->plugins.items[i].ops->disconnection(c, s->plugins.items[i].user);
   if (s->ev.disconnection) s->ev.disconnection(c, s->ev_user);
   if (weft__log_on(s->loop, WEFT_LOG_INFO))
-    weft__log(s->loop, WEFT_LOG_INFO, "disconnection", s, NULL, c->id, NULL,
-              "spark %s disconnected", c->id);
+    weft__log(s->loop, WEFT_LOG_INFO, "disconnection", s, NULL, weft__spark_id(c), NULL,
+              "spark %s disconnected", weft__spark_id(c));
   if (c->user_free) c->user_free(c->user);
   c->user = NULL;
   c->user_free = NULL;
@@ -117,7 +126,7 @@ static int protocol(weft_spark *c, const weft_value *v) {
   if (weft__message_is(v, "primus::id::", NULL, NULL)) {
     char reply[96];
     memcpy(reply, "primus::id::", 12);
-    strcpy(reply + 12, c->id);
+    strcpy(reply + 12, weft__spark_id(c));
     weft__spark_send_string(c, reply);
     return 1;
   }
@@ -458,7 +467,7 @@ int weft_spark_resume(weft_spark *c) { return pause_reading(c, 0); }
 /* ---- accessors ---- */
 
 weft_server *weft_spark_server(const weft_spark *c) { return c ? c->server : NULL; }
-const char *weft_spark_id(const weft_spark *c) { return c ? c->id ? c->id : "" : NULL; }
+const char *weft_spark_id(const weft_spark *c) { return c ? weft__spark_id(c) : NULL; }
 
 /* The request that opened the spark (no head for a transport without
  * HTTP). */
@@ -486,7 +495,7 @@ int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const
 
 const char *weft_spark_address(const weft_spark *c) {
   const weft__http_req *r = req_of(c);
-  return r ? r->address : NULL;
+  return r ? weft__http_req_address(r) : NULL;
 }
 
 int weft_spark_port(const weft_spark *c) {
@@ -496,7 +505,7 @@ int weft_spark_port(const weft_spark *c) {
 
 const char *weft_spark_url(const weft_spark *c) {
   const weft__http_req *r = req_of(c);
-  return r ? r->head.target : NULL;
+  return r ? weft__http_target(&r->head) : NULL;
 }
 
 const char *weft_spark_query(const weft_spark *c, const char *key) {

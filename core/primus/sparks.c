@@ -26,7 +26,7 @@ static void index_resize(weft_server *s, size_t n) {
     weft_spark *c = s->buckets[i];
     while (c) {
       weft_spark *next = c->hnext;
-      size_t k = id_hash(c->id) & (n - 1);
+      size_t k = id_hash(weft__spark_id(c)) & (n - 1);
       c->hnext = b[k];
       b[k] = c;
       c = next;
@@ -41,7 +41,7 @@ weft_spark *weft_server_spark(weft_server *s, const char *id) {
   if (weft__server_gone(s)) return NULL;
   if (!s || !id || !s->n_buckets) return NULL;
   for (weft_spark *c = s->buckets[id_hash(id) & (s->n_buckets - 1)]; c; c = c->hnext)
-    if (strcmp(c->id, id) == 0) return c;
+    if (strcmp(weft__spark_id(c), id) == 0) return c;
   return NULL;
 }
 
@@ -64,7 +64,7 @@ static void list_push(weft_spark **head, weft_spark *c) {
 void weft__server_add_open(weft_server *s, weft_spark *c) {
   if (s->n_open + 1 > s->n_buckets) index_resize(s, s->n_buckets ? s->n_buckets * 2 : 64);
   if (s->n_buckets) {
-    size_t k = id_hash(c->id) & (s->n_buckets - 1);
+    size_t k = id_hash(weft__spark_id(c)) & (s->n_buckets - 1);
     c->hnext = s->buckets[k];
     s->buckets[k] = c;
   }
@@ -76,7 +76,7 @@ void weft__server_add_open(weft_server *s, weft_spark *c) {
 
 void weft__server_remove_open(weft_server *s, weft_spark *c) {
   if (s->n_buckets) {
-    for (weft_spark **pp = &s->buckets[id_hash(c->id) & (s->n_buckets - 1)]; *pp;
+    for (weft_spark **pp = &s->buckets[id_hash(weft__spark_id(c)) & (s->n_buckets - 1)]; *pp;
          pp = &(*pp)->hnext) {
       if (*pp == c) {
         *pp = c->hnext;
@@ -123,7 +123,6 @@ void weft__spark_admit(weft__conn *conn, void *user) {
   weft_server *s = user;
   weft_spark *sp = spark_of(conn);
   sp->server = s;
-  sp->id = sp->id_in;
   s->m.handshakes++;
   if (!s->auth_cb) {
     if (!weft__rs_hold(sp)) conn->tran->listener.accept(conn);

@@ -14,6 +14,7 @@
 #include "tls.h"
 
 #define WEFT__IOV_MAX 64
+_Static_assert(WEFT__IOV_MAX <= UINT8_MAX, "the stream's inflight_n is 8-bit");
 /* Buffers this big going back to the allocator are told to the loop, which
  * hands memory back to the system after enough of them (loop.h). */
 #define WEFT__BIG 65536
@@ -275,7 +276,7 @@ void weft__stream_flush(weft__stream *s) {
   queue_consume(s, (size_t)w);
   if (s->q_len > 0) {
     n = fill_iov(s, iov, &total);
-    s->inflight_n = n;
+    s->inflight_n = (uint8_t)n; /* n <= WEFT__IOV_MAX */
     uv_write_t *req = write_req(s->loop);
     int rc = UV_ENOMEM;
     if (req) {
@@ -295,51 +296,84 @@ void weft__stream_flush(weft__stream *s) {
 
 /* ---- reading ---- */
 
+/* Room for `extra` more kept bytes (the block made or grown). */
+static int kept_reserve(weft__stream *s, size_t extra) {
+  weft__kept *k = s->in;
+  size_t len = k ? k->len : 0, cap = k ? k->cap : 0;
+  if (cap - len >= extra) return 0;
+  if (extra > SIZE_MAX / 4 - len) return WEFT_ENOMEM;
+  if (!cap) cap = 256;
+  while (cap - len < extra)
+    cap *= 2;
+  k = realloc(k, sizeof *k + cap);
+  if (!k) return WEFT_ENOMEM;
+  k->len = len;
+  k->cap = cap;
+  s->in = k;
+  return 0;
+}
+
+int weft__stream_keep(weft__stream *s, const void *data, size_t n) {
+  if (n == 0) return 0;
+  if (kept_reserve(s, n) != 0) return WEFT_ENOMEM;
+  memcpy(s->in->data + s->in->len, data, n);
+  s->in->len += n;
+  return 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   weft__stream *s = h->data;
   weft_loop *loop = s->loop;
   (void)suggested;
   /* TLS streams always read ciphertext into the shared buffer: the TLS
    * session keeps partial records, plaintext leftovers go to `in`. */
-  if ((s->in.len == 0 || s->tls) && !loop->rbuf_busy) {
+  if ((!s->in || !s->in->len || s->tls) && !loop->rbuf_busy) {
     loop->rbuf_busy = 1;
     *buf = uv_buf_init((char *)loop->rbuf, sizeof(loop->rbuf));
     return;
   }
-  size_t want = s->need > s->in.len ? s->need - s->in.len : 0;
+  size_t kept = weft__stream_kept(s);
+  size_t want = s->need > kept ? s->need - kept : 0;
   if (want < 16384) want = 16384;
-  if (weft__buf_reserve(&s->in, want) != 0) {
+  if (kept_reserve(s, want) != 0) {
     *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
     return;
   }
-  *buf = uv_buf_init((char *)s->in.data + s->in.len, (unsigned)(s->in.cap - s->in.len));
+  *buf = uv_buf_init((char *)s->in->data + kept, (unsigned)(s->in->cap - kept));
+}
+
+static void kept_free(weft__stream *s) {
+  if (s->in && s->in->cap >= WEFT__BIG) weft__loop_released(s->loop, s->in->cap);
+  free(s->in);
+  s->in = NULL;
 }
 
 void weft__stream_reprocess(weft__stream *s) {
-  if (s->in.len == 0 || s->closed) return;
-  size_t used = s->ops->read(s, s->in.data, s->in.len);
+  weft__kept *k = s->in;
+  if (!k || k->len == 0 || s->closed) return;
+  size_t used = s->ops->read(s, k->data, k->len);
   if (s->closed) return;
-  if (used >= s->in.len) {
-    /* Nothing pending: give the memory back, idle streams hold none. */
-    if (s->in.cap >= WEFT__BIG) weft__loop_released(s->loop, s->in.cap);
-    weft__buf_free(&s->in);
+  k = s->in;
+  if (!k) return;
+  if (used >= k->len) {
+    kept_free(s); /* nothing pending: idle streams hold no buffer */
   } else if (used > 0) {
-    memmove(s->in.data, s->in.data + used, s->in.len - used);
-    s->in.len -= used;
+    memmove(k->data, k->data + used, k->len - used);
+    k->len -= used;
   }
 }
 
 /* Offers bytes from a transient buffer; what is not consumed is kept. */
 static void deliver(weft__stream *s, uint8_t *data, size_t n) {
-  if (s->in.len) {
-    if (weft__buf_append(&s->in, data, n) != 0)
+  if (s->in) { /* bytes kept (or a block made for a read that brought none) */
+    if (weft__stream_keep(s, data, n) != 0)
       s->ops->eof(s, UV_ENOMEM);
     else
       weft__stream_reprocess(s);
     return;
   }
   size_t used = s->ops->read(s, data, n);
-  if (used < n && !s->closed && weft__buf_append(&s->in, data + used, n - used) != 0)
+  if (used < n && !s->closed && weft__stream_keep(s, data + used, n - used) != 0)
     s->ops->eof(s, UV_ENOMEM);
 }
 
@@ -388,7 +422,7 @@ static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (!shared) {
-    s->in.len += (size_t)nread;
+    s->in->len += (size_t)nread;
     weft__stream_reprocess(s);
   } else {
     deliver(s, loop->rbuf, (size_t)nread);
@@ -490,7 +524,7 @@ int weft__stream_start(weft__stream *s) {
 static void on_closed(uv_handle_t *h) {
   weft__stream *s = h->data;
   size_t ring = s->q != &s->q1 ? s->q_cap * sizeof(weft__qent) : 0;
-  weft__loop_released(s->loop, s->held + s->in.cap + ring);
+  weft__loop_released(s->loop, s->held + (s->in ? s->in->cap : 0) + ring);
   queue_clear(s);
   if (s->tls) {
     for (size_t i = 0; i < s->tls->pq_len; i++)
@@ -500,7 +534,8 @@ static void on_closed(uv_handle_t *h) {
     free(s->tls);
     s->tls = NULL;
   }
-  weft__buf_free(&s->in);
+  free(s->in);
+  s->in = NULL;
   s->ops->closed(s);
 }
 

@@ -58,6 +58,14 @@ typedef struct weft__tls_part {
   uint32_t pq_len, pq_cap;
 } weft__tls_part;
 
+/* Bytes a read left unconsumed (a unit split across reads), in one block
+ * made only while some are kept: an idle stream carries a pointer, not a
+ * buffer's three words. */
+typedef struct weft__kept {
+  size_t len, cap;
+  uint8_t data[];
+} weft__kept;
+
 typedef struct weft__qent {
   struct weft__payload *p;
   size_t off; /* bytes of the frame already written */
@@ -77,11 +85,11 @@ struct weft__stream {
   /* Set by the owner: once the TLS handshake is done, read is offered zero
    * bytes (a server framing that speaks first: fast-tcp over tcps://). */
   uint8_t tell_ready;
+  uint8_t inflight_n; /* frames in the uv_write in flight (at most WEFT__IOV_MAX) */
   /* The ring of queued frames: q1 while it holds at most one (stream.c). */
   uint32_t q_head, q_len, q_cap;
-  uint32_t inflight_n;
-  weft__buf in;               /* unconsumed bytes across reads */
-  size_t need;                /* owner's hint: bytes the pending unit needs in all */
+  uint32_t need;              /* owner's hint: bytes the pending unit needs in all */
+  struct weft__kept *in;      /* unconsumed bytes across reads; NULL when none */
   weft__qent *q;              /* ring of queued frames */
   size_t queued;              /* bytes queued, not yet written */
   size_t held;                /* memory the queue holds: its payloads and their slots */
@@ -90,6 +98,18 @@ struct weft__stream {
   /* A write that cannot complete at once takes a uv_write_t from the loop's
    * spares (192 bytes an idle connection does not carry). */
 };
+
+/* The owner's hint, from inside ops->read: the unit it could not finish
+ * needs `n` bytes in all (0: unknown), so the next read reserves room for
+ * them. Saturates at 4 GiB - 1 (a hint). */
+static inline void weft__stream_need(weft__stream *s, size_t n) {
+  s->need = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
+}
+/* The bytes kept across reads (0 when none). */
+static inline size_t weft__stream_kept(const weft__stream *s) { return s->in ? s->in->len : 0; }
+/* Appends bytes to the kept ones (a head already read when a socket is
+ * handed over). Returns 0 or WEFT_ENOMEM. */
+int weft__stream_keep(weft__stream *s, const void *data, size_t n);
 
 /* Initialises the handle (`kind`) on the loop; the stream is then closable
  * with weft__stream_close() whatever happens next. */

@@ -34,18 +34,21 @@ static void check_head(const uint8_t *data, size_t size, int request) {
 
   char accept[29];
   if (request) {
-    if (!h.method || !h.target || !h.path || !h.query) abort();
-    size_t tl = strlen(h.target);
+    if (!weft__http_method(&h) || !weft__http_target(&h) || !weft__http_path(&h) ||
+        !weft__http_query(&h))
+      abort();
+    size_t tl = strlen(weft__http_target(&h));
     char *dec = malloc(tl + 1);
-    size_t n = weft__url_decode(dec, h.target, tl);
+    size_t n = weft__url_decode(dec, weft__http_target(&h), tl);
     if (n > tl || dec[n] != '\0') abort();
     free(dec);
-    if (strlen(h.path) > tl) abort();
+    if (strlen(weft__http_path(&h)) > tl) abort();
     int u = weft__ws_check_upgrade(&h, accept);
     if (u == 0 && strlen(accept) != 28) abort();
     if (u != 0 && u != WEFT_EPROTO && u != WEFT_EUNSUPPORTED) abort();
   } else {
-    if (h.method || !h.reason || h.status < 100 || h.status > 999) abort();
+    if (weft__http_method(&h) || !weft__http_reason(&h) || h.status < 100 || h.status > 999)
+      abort();
     if (weft__ws_check_upgrade(&h, accept) != WEFT_EPROTO) abort();
   }
   for (size_t i = 0; i < h.n_headers; i++) {

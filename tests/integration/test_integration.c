@@ -1056,13 +1056,21 @@ CLIENT(misc_client) {
   CHECK(ended == 1);
   for (int i = 0; i < 4; i++)
     wsc_close(all[i]);
+  /* A forwarded address too long to stay in the request (on the heap). */
+  static const char v6[] = "\"2001:db8:85a3:8d3:1319:8a2e:370:7348\"";
+  CHECK(wsc_connect(&a, f->port, "/primus",
+                    "X-Forwarded-For: 2001:db8:85a3:8d3:1319:8a2e:370:7348\r\n", NULL, 0, NULL,
+                    0) == 101);
+  CHECK(wsc_send_text(&a, "\"address\"") == 0);
+  CHECK(wsc_recv_data(&a, &p, &n, 1, 3000) == 1 && n == sizeof(v6) - 1 && memcmp(p, v6, n) == 0);
+  wsc_close(&a);
 }
 
 static void test_misc(void **state) {
   (void)state;
   fixture f = {.client = misc_client, .configure = with_everything};
   run(&f);
-  assert_int_equal(f.connections, 4);
+  assert_int_equal(f.connections, 5);
   assert_int_equal(f.foreach_seen, 4);
   assert_int_equal(f.user_frees, 1); /* after the disconnection */
 }

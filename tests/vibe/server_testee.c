@@ -98,7 +98,7 @@ static uint32_t param(const char *query, const char *key, uint32_t def) {
 /* GET /setup: the heartbeat of the sockets that open next. */
 static void setup_page(weft__http_conn *hc, void *user) {
   app *a = user;
-  const char *q = hc->req.head.query;
+  const char *q = weft__http_query(&hc->req.head);
   int rc = weft_server_set_session_heartbeat(a->server, param(q, "heartbeat", 20000),
                                              param(q, "_heartbeat", 5000));
   weft__http_respond(hc, rc ? 400 : 200, "text/plain", "", 0, NULL);

@@ -159,7 +159,7 @@ static void on_request(weft__http_conn *hc) {
     return;
   }
   if (!sid) {
-    if (strcmp(r->head.method, "GET") != 0)
+    if (strcmp(weft__http_method(&r->head), "GET") != 0)
       weft__eio_refuse(hc, WEFT__EIO_E_METHOD);
     else if (ws != upgrade) /* a WebSocket without the upgrade, or polling with one */
       weft__eio_refuse(hc, WEFT__EIO_E_REQUEST);
@@ -189,9 +189,9 @@ static void on_request(weft__http_conn *hc) {
     }
     weft__http_hold(hc);
     weft__eio_ws_open(s, hc);
-  } else if (strcmp(r->head.method, "GET") == 0) {
+  } else if (strcmp(weft__http_method(&r->head), "GET") == 0) {
     poll_get(s, hc);
-  } else if (strcmp(r->head.method, "POST") == 0) {
+  } else if (strcmp(weft__http_method(&r->head), "POST") == 0) {
     poll_post(s, hc);
   } else {
     weft__http_respond(hc, 500, "text/plain", "", 0, NULL);

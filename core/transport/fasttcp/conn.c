@@ -93,7 +93,7 @@ static void psk_refused(weft__ft_conn *fc, const char *why) {
 size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len) {
   uint8_t *ns = fc->nonce, *nc = fc->nonce + WEFT__PSK_NONCE;
   if (fc->psk == WEFT__FT_PSK_ANSWER) {
-    if (len < WEFT__PSK_ANSWER) return fc->io.need = WEFT__PSK_ANSWER, 0;
+    if (len < WEFT__PSK_ANSWER) return weft__stream_need(&fc->io, WEFT__PSK_ANSWER), 0;
     uint8_t proof[WEFT__PSK_OK];
     if (weft__psk_check(fc->key, fc->klen, ns, data, proof) != 0) {
       psk_refuse(fc, "authentication failed");
@@ -105,7 +105,7 @@ size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len) {
     return WEFT__PSK_ANSWER;
   }
   if (fc->psk == WEFT__FT_PSK_CHALLENGE) {
-    if (len < WEFT__PSK_CHALLENGE) return fc->io.need = WEFT__PSK_CHALLENGE, 0;
+    if (len < WEFT__PSK_CHALLENGE) return weft__stream_need(&fc->io, WEFT__PSK_CHALLENGE), 0;
     uint8_t answer[WEFT__PSK_ANSWER];
     if (memcmp(data, weft__psk_magic, WEFT__PSK_MAGIC_LEN) != 0) {
       psk_refused(fc, "the server does not use a pre-shared key");
@@ -122,7 +122,7 @@ size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len) {
   }
   /* the verdict */
   size_t need = data[0] == 0 ? WEFT__PSK_OK : len >= 3 ? 3 + (size_t)data[1] : 3;
-  if (len < need) return fc->io.need = need, 0;
+  if (len < need) return weft__stream_need(&fc->io, need), 0;
   if (data[0] != 0) {
     char why[300];
     snprintf(why, sizeof(why), "refused by the server: %.*s", (int)data[1], (const char *)data + 3);
@@ -174,7 +174,7 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
       size_t n = weft__ft_psk_step(fc, data + off, len - off);
       if (n == 0) return off;
       off += n;
-      fc->io.need = 0;
+      weft__stream_need(&fc->io, 0);
       continue;
     }
     if (fc->state == WEFT__FT_NEW && !fc->client) return off; /* admitting: kept */
@@ -188,7 +188,7 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
     const char *why = NULL;
     long n = weft__ft_parse(data + off, len - off, fc->max, &m, &need, &why);
     if (n == 0) {
-      fc->io.need = need;
+      weft__stream_need(&fc->io, need);
       return off;
     }
     if (n < 0) {
@@ -196,7 +196,7 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
       return len;
     }
     off += (size_t)n;
-    fc->io.need = 0;
+    weft__stream_need(&fc->io, 0);
     if (fc->client && client_control(fc, &m)) continue;
     if (fc->state != WEFT__FT_OPEN) continue;
     m.objects = fc->objects;

@@ -59,6 +59,7 @@ void weft__ft_gone(weft__ft_conn *fc) {
   weft__ft_listener *fl = fc->fl;
   char *block = (char *)fc - fl->l->p.owner_size;
   int keep = weft__ft_closed(fc, NULL);
+  weft__http_req_free(&fc->req); /* its address, when on the heap */
   if (fc->prev)
     fc->prev->next = fc->next;
   else
@@ -82,10 +83,10 @@ void weft__ft_admit(weft__ft_conn *fc) {
 /* Over TLS, nothing before the handshake is done (weft__ft_begin then). */
 static void start(weft__ft_conn *fc) {
   weft__listener *l = fc->fl->l;
-  weft__stream_peer(&fc->io, fc->req.address, sizeof(fc->req.address), &fc->req.port);
+  int nomem = weft__http_req_peer(&fc->req, &fc->io) != 0;
   fc->tls_wait = fc->io.tell_ready = l->p.tls != NULL;
   fc->born = uv_now(l->p.loop->uv);
-  if ((l->p.tls && weft__stream_tls(&fc->io, l->p.tls, 1, NULL) != 0) ||
+  if (nomem || (l->p.tls && weft__stream_tls(&fc->io, l->p.tls, 1, NULL) != 0) ||
       weft__stream_start(&fc->io) != 0) {
     weft__ft_abort(&fc->base);
     return;
@@ -237,7 +238,7 @@ int weft__ft_adopt(weft__listener *l, int fd, const void *head, size_t n, int on
   }
   start(fc);
   if (n && !fc->io.closed) { /* read already: offered first, on the next turn */
-    if (weft__buf_append(&fc->io.in, head, n) != 0) {
+    if (weft__stream_keep(&fc->io, head, n) != 0) {
       weft__ft_abort(&fc->base);
       return WEFT_ENOMEM;
     }

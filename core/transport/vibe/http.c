@@ -125,7 +125,7 @@ static void on_get(weft__vibe_listener *vl, weft__http_conn *hc) {
 
 static void on_request(weft__http_conn *hc) {
   weft__vibe_listener *vl = listener_of(hc);
-  const char *method = hc->req.head.method;
+  const char *method = weft__http_method(&hc->req.head);
   if (vl->life.stopping) {
     weft__http_respond_status(hc, 503, NULL);
     return;

@@ -58,7 +58,7 @@ static int key_ok(const char *k) {
 int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]) {
   if (!h || !accept) return WEFT_EINVAL;
   accept[0] = '\0';
-  if (!h->method || strcmp(h->method, "GET") != 0) return WEFT_EPROTO;
+  if (!weft__http_method(h) || strcmp(weft__http_method(h), "GET") != 0) return WEFT_EPROTO;
   if (h->version_minor < 1) return WEFT_EPROTO;
   if (!weft__http_has_token(weft__http_get(h, "Upgrade"), "websocket")) return WEFT_EPROTO;
   if (!weft__http_has_token(weft__http_get(h, "Connection"), "upgrade")) return WEFT_EPROTO;
@@ -403,14 +403,14 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
     uint32_t st = done ? r->pend_utf8 : op == WEFT__WS_CONT ? r->utf8_state : WEFT__UTF8_ACCEPT;
     if (avail < hlen || plen > avail - hlen) {
       uint64_t total = hlen + plen;
-      r->need = total < SIZE_MAX ? (size_t)total : SIZE_MAX;
+      r->need = total < UINT32_MAX ? (uint32_t)total : UINT32_MAX;
       if (text && avail > hlen + done) {
         size_t got = avail - hlen;
         if (masked) weft__ws_mask(payload + done, got - done, f + hlen - 4, done);
         st = weft__utf8_step(st, payload + done, got - done);
         if (st == WEFT__UTF8_REJECT) return fail(r, WEFT__CLOSE_INVALID_DATA);
         r->pend_done = got;
-        r->pend_utf8 = st;
+        r->pend_utf8 = (uint8_t)st;
       }
       break;
     }
@@ -457,7 +457,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         r->msg_binary = op == WEFT__WS_BINARY;
         r->msg_compressed = compressed;
       }
-      r->utf8_state = text ? st : WEFT__UTF8_ACCEPT;
+      r->utf8_state = (uint8_t)(text ? st : WEFT__UTF8_ACCEPT);
       weft__ws_rbufs *b = bufs_of(r);
       if (!b) return fail(r, WEFT__CLOSE_INTERNAL);
       if (op != WEFT__WS_CONT) b->msg.len = 0;

@@ -145,10 +145,14 @@ typedef struct weft__ws_reader {
   uint64_t max_length; /* largest message (after inflating) */
   /* state */
   weft__ws_rbufs *bufs; /* NULL until a fragment or a compressed message */
-  size_t need;          /* bytes needed to complete the pending frame, 0 unknown */
   size_t pend_done;     /* payload bytes of the pending text frame unmasked and checked */
-  uint32_t utf8_state;
-  uint32_t pend_utf8;  /* the UTF-8 state after them */
+  /* Bytes needed to complete the pending frame, 0 unknown (a hint for the
+   * caller's buffer: at most 4 GiB - 1). */
+  uint32_t need;
+  /* UTF-8 states (base/utf8.c's fit in a byte): the open message's, and the
+   * pending text frame's after pend_done bytes. */
+  uint8_t utf8_state;
+  uint8_t pend_utf8;
   uint16_t close_code; /* set when feed fails: 1002, 1007 or 1009 */
   /* settings (bytes, not ints: every idle connection carries a reader) */
   uint8_t expect_masked; /* 1 on the server side */

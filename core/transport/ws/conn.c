@@ -270,7 +270,7 @@ size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
   long n = weft__ws_reader_feed(&w->reader, data, len, &reader_cbs, w);
   if (n >= 0) {
     weft__stream *io = weft__ws_io(w);
-    io->need = w->reader.need;
+    weft__stream_need(io, w->reader.need);
     if (w->fed >= WEFT__TURN_BUDGET && (size_t)n < len) weft__stream_yield(io);
     return (size_t)n;
   }

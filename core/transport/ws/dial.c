@@ -157,7 +157,7 @@ static size_t on_read(weft__stream *io, uint8_t *data, size_t len) {
 static void on_eof(weft__stream *io, int uverr) {
   ws_dconn *d = of_io(io);
   if (d->phase == D_REFUSED) { /* the body ended with the connection */
-    refused(d, io->in.data ? io->in.data : (const uint8_t *)"", io->in.len);
+    refused(d, io->in ? io->in->data : (const uint8_t *)"", weft__stream_kept(io));
     return;
   }
   const char *tls_err = weft__stream_tls_error(io);
