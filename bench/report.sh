@@ -184,6 +184,10 @@ if echo:
     ratios = [(a, b) for a, b in (("weft-c", "uws"), ("weft-c-raw", "uws"), ("weft-c", "ws"),
                                   ("weft-c", "primus"), ("weft-node", "ws"))
               if a in servers and b in servers]
+    # A row kept from an earlier run (bench/echo.sh with SERVERS= a subset)
+    # carries a "note"; a ratio is printed only between rows of one run.
+    older = {srv(e["server"]): e["note"] for e in echo if e.get("note")}
+    ratios = [(a, b) for a, b in ratios if (a in older) == (b in older)]
     hdr += "".join(f" | {LABEL[a]} / {LABEL[b]}" for a, b in ratios) + " |"
     w(hdr)
     w("|" + "---|" * (1 + len(servers) + len(ratios)))
@@ -205,6 +209,9 @@ if echo:
     pipes = sorted({e.get("pipeline", 8) for e in echo})
     w(f"\nPipelining: {', '.join(map(str, pipes))} messages in flight per connection. "
       f"Runs per case: {', '.join(sorted({str(e.get('runs', '?')) for e in echo}))}.\n")
+    for note in sorted(set(older.values())):
+        w("Not re-run with the others: " + ", ".join(LABEL.get(k, k) for k, v in older.items() if v == note)
+          + f" ({note}).\n")
     img = bars("echo.png", "Echo throughput (median, min-max)", "messages/s", rows, servers)
     if img:
         w(f"![echo throughput]({img})\n")
