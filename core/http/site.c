@@ -117,8 +117,8 @@ static int parse_query(weft__http_req *r) {
   const char *q = weft__http_query(&r->head);
   if (!q || !*q || r->query) return 0;
   size_t n = 1, qlen = strlen(q);
-  for (const char *p = q; *p; p++)
-    n += *p == '&';
+  for (const char *p = q; (p = memchr(p, '&', qlen - (size_t)(p - q))) != NULL; p++)
+    n++;
   char **arr = malloc(2 * n * sizeof(char *) + 2 * (qlen + n));
   if (!arr) return WEFT_ENOMEM;
   char *out = (char *)(arr + 2 * n);

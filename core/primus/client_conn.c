@@ -223,7 +223,10 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
   weft__arena_reset(&c->arena);
 }
 
-static void on_value(weft__conn *conn, const weft_value *v) { client_value(conn->owner, v, 0); }
+static void on_value(weft__conn *conn, const weft_value *v, size_t len) {
+  (void)len;
+  client_value(conn->owner, v, 0);
+}
 
 /* ---- the connection's events ---- */
 

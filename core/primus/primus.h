@@ -454,8 +454,9 @@ int weft__server_payload_to(weft_server *s, weft__payload *p, const weft_value *
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
 void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
-/* The same for a message its framing decoded (weft__conn_events.value). */
-void weft__spark_value(weft_spark *c, const weft_value *v);
+/* The same for a message its framing decoded (weft__conn_events.value; len: its bytes, 0: not
+ * counted). */
+void weft__spark_value(weft_spark *c, const weft_value *v, size_t len);
 int weft__spark_send_payload(weft_spark *c, weft__payload *p, const weft_value *msg);
 /* A message the recovery ring held, sent again (not kept again). */
 int weft__spark_replay(weft_spark *c, weft__payload *p);

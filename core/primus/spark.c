@@ -178,8 +178,9 @@ void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t 
   if (outer) weft__arena_reset(&s->arena);
 }
 
-void weft__spark_value(weft_spark *c, const weft_value *v) {
+void weft__spark_value(weft_spark *c, const weft_value *v, size_t len) {
   weft_server *s = c->server;
+  WEFT__METRIC(s->m.bytes_in[c->tran] += len);
   s->dispatching++;
   if (!protocol(c, v)) deliver(c, v);
   s->dispatching--;

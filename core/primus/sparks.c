@@ -144,8 +144,8 @@ static void on_message(weft__conn *conn, int binary, uint8_t *data, size_t len) 
   weft__spark_message(spark_of(conn), binary, data, len);
 }
 
-static void on_value(weft__conn *conn, const weft_value *v) {
-  weft__spark_value(spark_of(conn), v);
+static void on_value(weft__conn *conn, const weft_value *v, size_t len) {
+  weft__spark_value(spark_of(conn), v, len);
 }
 
 static void on_drained(weft__conn *conn) {

@@ -68,8 +68,10 @@ typedef struct weft__conn_events {
    * admitted. */
   int (*closed)(weft__conn *c, const weft__fault *why);
   /* One message already decoded (framings that carry typed values, not
-   * the owner's encoding: fast-tcp); valid during the call. */
-  void (*value)(weft__conn *c, const weft_value *v);
+   * the owner's encoding: fast-tcp; or that decoded it to translate it:
+   * Vibe); valid during the call. `len`: the bytes it came as, for the
+   * metrics (0: not counted). */
+  void (*value)(weft__conn *c, const weft_value *v, size_t len);
 } weft__conn_events;
 
 struct weft__conn {

@@ -56,6 +56,54 @@ static void test_events_in(void **state) {
   weft__vibe_in_free(&in);
 }
 
+/* The packet the owner gets, as a value: what the emitter reads in it. */
+static void test_packet_value(void **state) {
+  (void)state;
+  weft__vibe_pend pend = {0};
+  weft__vibe_in in;
+  weft__vibe_packet pk;
+  const weft_value *pkt;
+  const char *ev = "{\"id\":\"q\",\"type\":\"ask\",\"data\":{\"a\":[1,\"b\"]},\"reply\":true}";
+  assert_int_equal(
+      weft__vibe_incoming(&pend, (const uint8_t *)ev, strlen(ev), NULL, &in, &pk, &pkt), 0);
+  assert_non_null(pkt);
+  int64_t i = -1;
+  assert_int_equal(weft_value_get_int(weft_value_map_get(pkt, "type", 4), &i), 0);
+  assert_int_equal(i, 0);
+  assert_int_equal(weft_value_get_int(weft_value_map_get(pkt, "id", 2), &i), 0);
+  assert_int_equal(i, 1); /* the first ack id */
+  const weft_value *data = weft_value_map_get(pkt, "data", 4);
+  assert_int_equal(weft_value_len(data), 2);
+  const char *name;
+  size_t n;
+  assert_int_equal(weft_value_get_string(weft_value_array_at(data, 0), &name, &n), 0);
+  assert_int_equal(n, 3);
+  assert_memory_equal(name, "ask", 3);
+  uint8_t *enc;
+  assert_int_equal(weft_value_encode("json", pkt, &enc, &n), 0);
+  assert_int_equal(n, strlen("{\"type\":0,\"data\":[\"ask\",{\"a\":[1,\"b\"]}],\"id\":1}"));
+  assert_memory_equal(enc, "{\"type\":0,\"data\":[\"ask\",{\"a\":[1,\"b\"]}],\"id\":1}", n);
+  weft_free(enc);
+  /* A copy outlives the event; freeing the packet's nodes is a no-op. */
+  weft_value *copy = weft_value_dup(pkt);
+  assert_non_null(copy);
+  weft__vibe_in_free(&in);
+  assert_int_equal(weft_value_len(weft_value_map_get(copy, "data", 4)), 2);
+  weft_value_free(copy);
+  assert_string_equal(weft__vibe_pend_take(1, &pend), "\"q\"");
+  weft__vibe_pend_done(&pend);
+  /* The heartbeat and malformed events give no packet. */
+  const char *hb = "{\"type\":\"heartbeat\"}";
+  assert_int_equal(
+      weft__vibe_incoming(&pend, (const uint8_t *)hb, strlen(hb), NULL, &in, &pk, &pkt), 1);
+  assert_null(pkt);
+  weft__vibe_in_free(&in);
+  assert_true(weft__vibe_incoming(&pend, (const uint8_t *)"[1]", 3, NULL, &in, &pk, &pkt) < 0);
+  assert_null(pkt);
+  weft__vibe_in_free(&in);
+  weft__vibe_pend_free(&pend);
+}
+
 static void test_bad_events_in(void **state) {
   (void)state;
   const char *bad[] = {"",
@@ -96,7 +144,7 @@ static const char *peer_id(uint32_t n, void *user) {
 /* What the owner sends, as the Vibe event that leaves. */
 static int out(const char *msg, char **s) {
   weft__buf b = {0};
-  int rc = weft__vibe_from_message((const uint8_t *)msg, strlen(msg), 5, peer_id, NULL, &b);
+  int rc = weft__vibe_from_message((const uint8_t *)msg, strlen(msg), 5, peer_id, NULL, NULL, &b);
   weft__buf_putc(&b, 0);
   *s = (char *)b.data;
   return rc;
@@ -147,9 +195,8 @@ static void test_bad_messages_out(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_events_in),
-      cmocka_unit_test(test_bad_events_in),
-      cmocka_unit_test(test_messages_out),
+      cmocka_unit_test(test_events_in),        cmocka_unit_test(test_packet_value),
+      cmocka_unit_test(test_bad_events_in),    cmocka_unit_test(test_messages_out),
       cmocka_unit_test(test_bad_messages_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,7 +141,7 @@ size_t weft__ft_psk_step(weft__ft_conn *fc, const uint8_t *data, size_t len) {
 
 static void deliver(void *u, const weft_value *v) {
   weft__ft_conn *fc = u;
-  if (fc->state == WEFT__FT_OPEN) EMIT(fc, value, v);
+  if (fc->state == WEFT__FT_OPEN) EMIT(fc, value, v, 0);
 }
 
 void weft__ft_settle(weft__ft_conn *fc, uint32_t id) {

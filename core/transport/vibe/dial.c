@@ -196,15 +196,17 @@ static void text_in(vibe_dconn *d, uint8_t *data, size_t len) {
     if (d->base.owner && d->base.ev->opened) d->base.ev->opened(&d->base);
     return;
   }
-  weft__buf out = {0};
-  int rc = weft__vibe_incoming(&d->pend, data, len, &out);
+  weft__vibe_in in;
+  weft__vibe_packet pk;
+  const weft_value *pkt;
+  int rc = weft__vibe_incoming(&d->pend, data, len, NULL, &in, &pk, &pkt);
   if (rc == 1)
     beat(d); /* the echo of our heartbeat */
   else if (rc < 0)
     fail(d, rc, "protocol", "malformed Vibe event");
-  else if (out.len)
-    EMIT(d, message, 0, out.data, out.len);
-  weft__buf_free(&out);
+  else if (pkt && !d->done)
+    weft__vibe_deliver(&d->base, pkt, len);
+  weft__vibe_in_free(&in);
 }
 
 static void ws_message(weft__conn *c, int binary, uint8_t *data, size_t len) {
@@ -473,8 +475,8 @@ int weft__vibe_dsend(weft__conn *c, weft__payload *p, size_t *queued) {
     return 0;
   }
   weft__buf text = {0};
-  int rc =
-      weft__vibe_from_message(p->data, p->len, ++d->seq, weft__vibe_pend_take, &d->pend, &text);
+  int rc = weft__vibe_from_message(p->data, p->len, ++d->seq, weft__vibe_pend_take, &d->pend, NULL,
+                                   &text);
   if (rc == 0) rc = send_text(d, text.data, text.len, queued);
   weft__vibe_pend_done(&d->pend);
   weft__buf_free(&text);

@@ -9,17 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parser/json.h"
 #include "vibe.h"
 
-static int append_json(weft__buf *out, const weft_value *v) {
-  uint8_t *enc;
-  size_t n;
-  int rc = weft_value_encode("json", v, &enc, &n);
-  if (rc) return rc;
-  rc = weft__buf_append(out, enc, n);
-  weft_free(enc);
-  return rc;
-}
+/* Straight into out: no encoder looked up by name, no copy. */
+static int append_json(weft__buf *out, const weft_value *v) { return weft__json_encode(v, out); }
 
 static int append(weft__buf *out, const char *s) { return weft__buf_append(out, s, strlen(s)); }
 
@@ -44,10 +38,22 @@ static int parse_u32(const weft_value *v, uint32_t *out) {
   return 1;
 }
 
-int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in) {
+/* Decoded in `arena` when given (reset by weft__vibe_in_free), else in a
+ * value of its own. */
+static int parse_in(const uint8_t *text, size_t len, weft__arena *arena, weft__vibe_in *in) {
   memset(in, 0, sizeof(*in));
-  int rc = weft_value_decode("json", text, len, &in->root, NULL);
-  if (rc) return rc;
+  int rc;
+  if (arena) {
+    in->arena = arena;
+    rc = weft__json_decode(text, len, 0, arena, &in->root, NULL);
+  } else {
+    rc = weft_value_decode("json", text, len, &in->owned, NULL);
+    in->root = in->owned;
+  }
+  if (rc) {
+    weft__vibe_in_free(in);
+    return rc;
+  }
   const weft_value *type = weft_value_map_get(in->root, "type", 4);
   if (weft_value_type(in->root) != WEFT_MAP || !type ||
       weft_value_get_string(type, &in->type, &in->type_len) != 0 || in->type_len == 0 ||
@@ -59,6 +65,7 @@ int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in) {
   in->id = weft_value_map_get(in->root, "id", 2);
   in->reply = get_bool(weft_value_map_get(in->root, "reply", 5));
   in->kind = WEFT__VIBE_EVENT;
+  in->type_v = type;
   if (in->type_len == 9 && memcmp(in->type, "heartbeat", 9) == 0) {
     in->kind = WEFT__VIBE_HEARTBEAT;
   } else if (in->type_len == 5 && memcmp(in->type, "reply", 5) == 0) {
@@ -73,35 +80,81 @@ int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in) {
   return 0;
 }
 
+int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in) {
+  return parse_in(text, len, NULL, in);
+}
+
 void weft__vibe_in_free(weft__vibe_in *in) {
-  weft_value_free(in->root);
+  weft_value_free(in->owned);
+  if (in->arena) weft__arena_reset(in->arena);
+  in->owned = NULL;
   in->root = NULL;
+  in->arena = NULL;
+}
+
+/* Borrowed nodes (no ownership flag): the packet frees nothing. */
+static void str_node(weft_value *v, const char *s, size_t n) {
+  memset(v, 0, sizeof(*v));
+  v->type = WEFT_STRING;
+  v->flags = WEFT__VF_PLAIN; /* only our keys: plain ASCII */
+  v->len = n;
+  v->u.str = s;
+}
+
+static void int_node(weft_value *v, int64_t i) {
+  memset(v, 0, sizeof(*v));
+  v->type = WEFT_INT;
+  v->u.i = i;
+}
+
+static void copy_node(weft_value *v, const weft_value *from) {
+  *v = *from;
+  v->flags &= WEFT__VF_PLAIN; /* a view of the decoded node: it owns nothing */
+}
+
+static void seq_node(weft_value *v, weft_type type, weft_value *items, size_t len) {
+  memset(v, 0, sizeof(*v));
+  v->type = (uint8_t)type;
+  v->len = len;
+  v->u.items = items;
+}
+
+const weft_value *weft__vibe_packet_of(const weft__vibe_in *in, uint32_t n, weft__vibe_packet *pk) {
+  weft_value *m = pk->map, *a = pk->args;
+  size_t k = 0;
+  str_node(&m[0], "type", 4);
+  int_node(&m[1], in->kind == WEFT__VIBE_REPLY);
+  if (in->kind == WEFT__VIBE_REPLY) {
+    /* {"type":1,"id":N,"data":[null, v]} resolved, [v] rejected */
+    const weft_value *v = weft_value_map_get(in->data, "data", 4);
+    str_node(&m[2], "id", 2);
+    int_node(&m[3], in->ack);
+    str_node(&m[4], "data", 4);
+    if (!in->exception) seq_node(&a[k++], WEFT_NULL, NULL, 0);
+    if (v)
+      copy_node(&a[k++], v);
+    else
+      seq_node(&a[k++], WEFT_NULL, NULL, 0);
+    seq_node(&m[5], WEFT_ARRAY, a, k);
+    seq_node(&pk->root, WEFT_MAP, m, 3);
+    return &pk->root;
+  }
+  /* {"type":0,"data":[name, data],"id":n} */
+  copy_node(&a[k++], in->type_v);
+  if (in->data) copy_node(&a[k++], in->data);
+  str_node(&m[2], "data", 4);
+  seq_node(&m[3], WEFT_ARRAY, a, k);
+  if (n) {
+    str_node(&m[4], "id", 2);
+    int_node(&m[5], n);
+  }
+  seq_node(&pk->root, WEFT_MAP, m, n ? 3 : 2);
+  return &pk->root;
 }
 
 int weft__vibe_to_emitter(const weft__vibe_in *in, uint32_t n, weft__buf *out) {
-  char num[32];
-  int rc;
-  if (in->kind == WEFT__VIBE_REPLY) {
-    const weft_value *v = weft_value_map_get(in->data, "data", 4);
-    snprintf(num, sizeof(num), "{\"type\":1,\"id\":%u,\"data\":[", in->ack);
-    rc = append(out, num);
-    if (!rc && !in->exception) rc = append(out, "null,");
-    if (!rc) rc = v ? append_json(out, v) : append(out, "null");
-    return rc ? rc : append(out, "]}");
-  }
-  weft_value *name = weft_value_new_string(in->type, in->type_len);
-  if (!name) return WEFT_EUTF8;
-  rc = append(out, "{\"type\":0,\"data\":[");
-  if (!rc) rc = append_json(out, name);
-  weft_value_free(name);
-  if (!rc && in->data) rc = append(out, ",");
-  if (!rc && in->data) rc = append_json(out, in->data);
-  if (!rc) rc = append(out, "]");
-  if (!rc && n) {
-    snprintf(num, sizeof(num), ",\"id\":%u", n);
-    rc = append(out, num);
-  }
-  return rc ? rc : append(out, "}");
+  weft__vibe_packet pk;
+  return weft__json_encode(weft__vibe_packet_of(in, n, &pk), out);
 }
 
 int weft__vibe_id_json(const weft__vibe_in *in, char **out) {
@@ -148,10 +201,19 @@ static void seq_id(char *id, uint64_t seq) {
 
 int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
-                            weft__buf *out) {
-  weft_value *v;
-  int rc = weft_value_decode("json", msg, len, &v, NULL);
-  if (rc) return rc;
+                            weft__arena *scratch, weft__buf *out) {
+  weft__arena own;
+  weft__arena *arena = scratch ? scratch : &own;
+  if (!scratch) weft__arena_init(&own);
+  const weft_value *v;
+  int rc = weft__json_decode(msg, len, 0, arena, &v, NULL);
+  if (rc) {
+    if (scratch)
+      weft__arena_reset(scratch);
+    else
+      weft__arena_free(&own);
+    return rc;
+  }
   char id[32];
   seq_id(id, seq);
   const weft_value *type = weft_value_map_get(v, "type", 4);
@@ -186,7 +248,10 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
   } else {
     rc = event(out, id, NULL, "\"message\"", v, 0); /* a plain write */
   }
-  weft_value_free(v);
+  if (scratch)
+    weft__arena_reset(scratch); /* its first block stays: no malloc an event */
+  else
+    weft__arena_free(&own);
   return rc;
 }
 
@@ -235,21 +300,27 @@ void weft__vibe_pend_free(weft__vibe_pend *p) {
   memset(p, 0, sizeof(*p));
 }
 
-int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__buf *out) {
-  weft__vibe_in in;
-  int rc = weft__vibe_parse(text, len, &in);
+int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__arena *arena,
+                        weft__vibe_in *in, weft__vibe_packet *pk, const weft_value **pkt) {
+  *pkt = NULL;
+  int rc = parse_in(text, len, arena, in);
   if (rc) return rc;
-  if (in.kind == WEFT__VIBE_HEARTBEAT) {
-    rc = 1;
-  } else if (in.kind == WEFT__VIBE_REPLY && !in.ack) {
-    rc = 0; /* an answer to nothing we asked: dropped */
-  } else {
-    uint32_t n = 0;
-    if (in.kind == WEFT__VIBE_EVENT && in.reply && (n = weft__vibe_pend_add(p, &in)) == 0)
-      rc = WEFT_ENOBUFS;
-    else
-      rc = weft__vibe_to_emitter(&in, n, out);
+  if (in->kind == WEFT__VIBE_HEARTBEAT) return 1;
+  if (in->kind == WEFT__VIBE_REPLY && !in->ack) return 0; /* an answer to nothing we asked */
+  uint32_t n = 0;
+  if (in->kind == WEFT__VIBE_EVENT && in->reply && (n = weft__vibe_pend_add(p, in)) == 0)
+    return WEFT_ENOBUFS;
+  *pkt = weft__vibe_packet_of(in, n, pk);
+  return 0;
+}
+
+void weft__vibe_deliver(weft__conn *c, const weft_value *pkt, size_t len) {
+  if (!c->owner) return;
+  if (c->ev->value) {
+    c->ev->value(c, pkt, len);
+    return;
   }
-  weft__vibe_in_free(&in);
-  return rc;
+  weft__buf b = {0};
+  if (c->ev->message && weft__json_encode(pkt, &b) == 0) c->ev->message(c, 0, b.data, b.len);
+  weft__buf_free(&b);
 }

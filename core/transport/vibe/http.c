@@ -279,7 +279,10 @@ void weft__vibe_soon(weft__vibe_listener *vl) {
 }
 
 static void freed(weft__sessions *ss) {
-  weft__map_free(&WEFT__CONTAINER(ss, weft__vibe_listener, life)->ids);
+  weft__vibe_listener *vl = WEFT__CONTAINER(ss, weft__vibe_listener, life);
+  weft__map_free(&vl->ids);
+  weft__arena_free(&vl->scratch);
+  weft__arena_free(&vl->in);
 }
 
 static void on_endpoint_closed(weft__http_endpoint *ep) {

@@ -149,8 +149,14 @@ static void fail(weft__vibe_session *s, int code, const char *kind, const char *
 
 void weft__vibe_text(weft__vibe_session *s, const uint8_t *text, size_t len) {
   if (s->state != WEFT__VIBE_S_OPEN) return;
-  weft__buf out = {0};
-  int rc = weft__vibe_incoming(&s->pend, text, len, &out);
+  weft__vibe_in in;
+  weft__vibe_packet pk;
+  const weft_value *pkt;
+  /* The listener's arena, unless an event being delivered holds it. */
+  weft__vibe_listener *vl = s->vl;
+  weft__arena *arena = vl->in_busy ? NULL : &vl->in;
+  vl->in_busy = 1;
+  int rc = weft__vibe_incoming(&s->pend, text, len, arena, &in, &pk, &pkt);
   if (rc == 1) {
     /* The client's heartbeat: echoed, and the socket lives on. */
     char echo[64];
@@ -162,12 +168,13 @@ void weft__vibe_text(weft__vibe_session *s, const uint8_t *text, size_t len) {
     fail(s, rc, "protocol", "too many events waiting for a reply");
   } else if (rc < 0) {
     fail(s, rc, "protocol", "malformed Vibe event");
-  } else if (out.len) {
+  } else if (pkt) {
     weft__vibe_hold(s);
-    EMIT(s, message, 0, out.data, out.len);
+    weft__vibe_deliver(&s->base, pkt, len);
     weft__vibe_release(s);
   }
-  weft__buf_free(&out);
+  weft__vibe_in_free(&in);
+  if (arena) vl->in_busy = 0;
 }
 
 /* ---- life ---- */
@@ -303,7 +310,8 @@ static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queu
     return 0;
   }
   weft__buf out = {0};
-  int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, weft__vibe_pend_take, &s->pend, &out);
+  int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, weft__vibe_pend_take, &s->pend,
+                                   &s->vl->scratch, &out);
   if (rc == 0) rc = send_text(s, out.data, out.len, limit, queued);
   weft__vibe_pend_done(&s->pend);
   weft__buf_free(&out);

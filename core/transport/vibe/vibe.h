@@ -33,6 +33,7 @@
 
 #include "base/map.h"
 #include "base/rand.h"
+#include "base/value_internal.h"
 #include "transport/transport.h"
 #include "transport/ws/ws.h"
 
@@ -43,11 +44,14 @@ extern const weft__transport weft__transport_vibe;
 enum { WEFT__VIBE_EVENT = 0, WEFT__VIBE_HEARTBEAT, WEFT__VIBE_REPLY };
 
 typedef struct weft__vibe_in {
-  int kind;         /* WEFT__VIBE_* */
-  weft_value *root; /* the decoded event, owned */
+  int kind;               /* WEFT__VIBE_* */
+  const weft_value *root; /* the decoded event: in *arena, or `owned` */
+  weft_value *owned;
+  weft__arena *arena;
   const char *type; /* its type (not NUL-terminated) */
   size_t type_len;
-  const weft_value *data; /* NULL: none */
+  const weft_value *type_v; /* the same, as decoded */
+  const weft_value *data;   /* NULL: none */
   const weft_value *id;
   int reply;     /* the peer waits for an answer */
   uint32_t ack;  /* REPLY: the emitter's id it answers (0: not ours) */
@@ -59,17 +63,25 @@ typedef struct weft__vibe_in {
  * event: no map, no type). */
 int weft__vibe_parse(const uint8_t *text, size_t len, weft__vibe_in *in);
 void weft__vibe_in_free(weft__vibe_in *in);
-/* The emitter packet of an EVENT (with the ack id n, 0: none) or REPLY. */
+/* The emitter packet of an EVENT (with the ack id n, 0: none) or REPLY as
+ * a value, its nodes in *pk and views of in's (valid while both are): the
+ * owner gets it decoded, not as JSON it would decode again. */
+typedef struct weft__vibe_packet {
+  weft_value root, map[6], args[2];
+} weft__vibe_packet;
+const weft_value *weft__vibe_packet_of(const weft__vibe_in *in, uint32_t n, weft__vibe_packet *pk);
+/* The same packet as JSON. */
 int weft__vibe_to_emitter(const weft__vibe_in *in, uint32_t n, weft__buf *out);
 /* The event's id as JSON, NUL-terminated, malloc'd. */
 int weft__vibe_id_json(const weft__vibe_in *in, char **out);
 /* One message the owner sends (JSON: an emitter packet, or any value) as a
  * Vibe event; `seq` names it; reply_id gives the peer's id (JSON) of the
- * event an ack answers. WEFT_EUNSUPPORTED for channel packets, WEFT_ENOENT
- * for an ack of no pending event, decoding errors. */
+ * event an ack answers; the message is decoded in `scratch` (reset after;
+ * NULL: an arena of its own). WEFT_EUNSUPPORTED for channel packets,
+ * WEFT_ENOENT for an ack of no pending event, decoding errors. */
 int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
-                            weft__buf *out);
+                            weft__arena *scratch, weft__buf *out);
 
 /* The peer's events that wait for the emitter's answer: the emitter's
  * ack id n -> the peer's id (JSON), at most WEFT__VIBE_PENDING_MAX. */
@@ -104,11 +116,17 @@ const char *weft__vibe_pend_take(uint32_t n, void *user);
 /* After a send: the id taken goes. */
 void weft__vibe_pend_done(weft__vibe_pend *p);
 void weft__vibe_pend_free(weft__vibe_pend *p);
-/* One event from the peer (text): the heartbeat (1, nothing to deliver),
- * or the emitter packet in *out (0; empty: nothing to deliver), or an
- * error (malformed: WEFT_EPROTO and the parse errors; WEFT_ENOBUFS: too
- * many waiting for an answer). */
-int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__buf *out);
+/* One event from the peer (text), parsed into *in, in `arena` when given
+ * (free it with weft__vibe_in_free whatever the result, which resets the
+ * arena): the heartbeat (1, nothing to
+ * deliver), or 0 and the emitter packet in *pkt (weft__vibe_packet_of;
+ * NULL: nothing to deliver), or an error (malformed: WEFT_EPROTO and the
+ * parse errors; WEFT_ENOBUFS: too many waiting for an answer). */
+int weft__vibe_incoming(weft__vibe_pend *p, const uint8_t *text, size_t len, weft__arena *arena,
+                        weft__vibe_in *in, weft__vibe_packet *pk, const weft_value **pkt);
+/* Hands the owner of c the packet of an event of len bytes: decoded (its
+ * value event), or as JSON (message) for an owner without one. */
+void weft__vibe_deliver(weft__conn *c, const weft_value *pkt, size_t len);
 
 /* ---- session.c ---- */
 
@@ -183,6 +201,9 @@ struct weft__vibe_listener {
   weft__listener *l;
   weft__map ids; /* key: the id's first 16 hex digits -> session */
   weft__rand rand;
+  weft__arena scratch; /* decodes the owner's messages (event.c) */
+  weft__arena in;      /* decodes the peers' events, while in_busy */
+  uint8_t in_busy;
   weft__vibe_session *head; /* every session, for the tick */
   /* Its sessions, endpoint and the tick (life.timer) that checks their
    * deadlines: heartbeats, polls that did not come (transport.h). */
