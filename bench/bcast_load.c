@@ -94,13 +94,6 @@ typedef struct bench {
   double server_cpu_start;
 } bench;
 
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
 static void fail(bench *b, const char *what, int status) {
   if (!b->failed) fprintf(stderr, "bcast_load: %s: %s\n", what, uv_strerror(status));
   b->failed = 1;

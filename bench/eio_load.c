@@ -409,13 +409,6 @@ static void on_get_ready(hconn *c) {
 
 /* ---- measuring */
 
-static double cpu_seconds(void) {
-  uv_rusage_t ru;
-  if (uv_getrusage(&ru) != 0) return 0;
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
 static void on_timer(uv_timer_t *t) {
   bench *b = t->data;
   if (!b->measuring) {

@@ -1,4 +1,4 @@
-/* CPU time of another process, for the bench load generators' --server-pid:
+/* CPU time of another process (and of this one), for the bench load generators' --server-pid:
  * utime and stime from /proc/PID/stat. Header-only. */
 #ifndef WEFT_BENCH_PROC_CPU_H
 #define WEFT_BENCH_PROC_CPU_H
@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 /* utime and stime of process `pid` in seconds; returns 0, or -1 when
  * unknown (no such process, no /proc). */
@@ -31,6 +32,15 @@ static inline int proc_cpu(int pid, double *user, double *sys) {
 static inline double proc_cpu_seconds(int pid) {
   double u, s;
   return proc_cpu(pid, &u, &s) == 0 ? u + s : -1;
+}
+
+/* This process's own user + system CPU time, in seconds (the load
+ * generator's CPU figure). */
+static inline double cpu_seconds(void) {
+  uv_rusage_t ru;
+  if (uv_getrusage(&ru) != 0) return 0;
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
 }
 
 #endif

@@ -135,13 +135,6 @@ static uint64_t rnd(bench *b) { /* xorshift64: masks and keys, nothing secret */
   return b->rng;
 }
 
-static double cpu_seconds(void) {
-  uv_rusage_t ru;
-  if (uv_getrusage(&ru) != 0) return 0;
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
 /* ---- writing ---- */
 
 static void on_write(uv_write_t *w, int status) {
