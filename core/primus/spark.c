@@ -259,7 +259,9 @@ static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *
     if (rc) return rc;
   }
   size_t queued;
-  int rc = c->conn.tran->conn.send(&c->conn, p, s->max_queue, &queued);
+  const weft__transport *t = c->conn.tran;
+  int rc = msg && t->conn.send_value ? t->conn.send_value(&c->conn, p, msg, s->max_queue, &queued)
+                                     : t->conn.send(&c->conn, p, s->max_queue, &queued);
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {

@@ -231,6 +231,12 @@ struct weft__transport {
      * 0, WEFT_EINVAL or WEFT_ENOMEM. */
     int (*encode)(weft__conn *c, const weft_value *msg, const struct weft__parser_ops *objects,
                   weft__payload **out);
+    /* Optional: `send` told the value p encodes as well (msg, never NULL).
+     * A framing that rewrites each message for its connection (Vibe: every
+     * event carries the connection's own id) reads the value instead of
+     * decoding p again. */
+    int (*send_value)(weft__conn *c, weft__payload *p, const weft_value *msg, size_t limit,
+                      size_t *queued);
   } conn;
   /* The framing keeps connections alive itself (Vibe's heartbeat): the
    * owner sends no primus::ping on them. */

@@ -141,12 +141,22 @@ static const char *peer_id(uint32_t n, void *user) {
   return n == 7 ? "\"a\"" : NULL;
 }
 
-/* What the owner sends, as the Vibe event that leaves. */
+/* What the owner sends, as the Vibe event that leaves: from the message's
+ * bytes, and (a server's send, which has it) from its value, the same. */
 static int out(const char *msg, char **s) {
   weft__buf b = {0};
   int rc = weft__vibe_from_message((const uint8_t *)msg, strlen(msg), 5, peer_id, NULL, NULL, &b);
   weft__buf_putc(&b, 0);
   *s = (char *)b.data;
+  weft_value *v = NULL;
+  if (weft_value_decode("json", msg, strlen(msg), &v, NULL) == 0) {
+    weft__buf c = {0};
+    assert_int_equal(weft__vibe_from_value(v, 5, peer_id, NULL, &c), rc);
+    weft__buf_putc(&c, 0);
+    if (rc == 0) assert_string_equal((const char *)c.data, *s);
+    weft__buf_free(&c);
+    weft_value_free(v);
+  }
   return rc;
 }
 

@@ -54,7 +54,7 @@ const weft__transport weft__transport_eio = {
     {sizeof(weft__eio_listener), weft__eio_bind, weft__eio_accept, weft__eio_reject, weft__eio_stop,
      weft__eio_adopt},
     {weft__eio_dial, weft__eio_cancel},
-    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL},
+    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, NULL},
     0,
     0,
 };

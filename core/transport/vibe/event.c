@@ -199,6 +199,43 @@ static void seq_id(char *id, uint64_t seq) {
   id[o] = '\0';
 }
 
+int weft__vibe_from_value(const weft_value *v, uint64_t seq,
+                          const char *(*reply_id)(uint32_t n, void *user), void *user,
+                          weft__buf *out) {
+  char id[32];
+  seq_id(id, seq);
+  const weft_value *type = weft_value_map_get(v, "type", 4);
+  const weft_value *data = weft_value_map_get(v, "data", 4);
+  int64_t t = -1, n = 0;
+  if (weft_value_type(v) != WEFT_MAP || !type || weft_value_get_int(type, &t) != 0 || t < 0 ||
+      t > 4 || weft_value_type(data) != WEFT_ARRAY)
+    return event(out, id, NULL, "\"message\"", v, 0); /* a plain write */
+  weft_value_get_int(weft_value_map_get(v, "id", 2), &n);
+  size_t k = weft_value_len(data);
+  if (t == 0 && k >= 1 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_STRING) {
+    char rid[32];
+    if (n > 0 && n <= UINT32_MAX) snprintf(rid, sizeof(rid), "\"%lld\"", (long long)n);
+    return event(out, n > 0 ? rid : id, weft_value_array_at(data, 0), NULL,
+                 k >= 2 ? weft_value_array_at(data, 1) : NULL, n > 0);
+  }
+  if (t != 1 || k < 1 || n <= 0 || n > UINT32_MAX)
+    return WEFT_EUNSUPPORTED; /* channels have no Vibe form */
+  /* The emitter answers one of the peer's events: a Vibe reply. */
+  const char *to = reply_id((uint32_t)n, user);
+  int ok = k >= 2 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_NULL;
+  const weft_value *val = weft_value_array_at(data, ok ? 1 : 0);
+  int rc = !to ? WEFT_ENOENT : append(out, "{\"id\":");
+  if (!rc) rc = append(out, id);
+  if (!rc) rc = append(out, ",\"type\":\"reply\",\"data\":{\"id\":");
+  if (!rc) rc = append(out, to);
+  if (!rc) rc = append(out, ",\"data\":");
+  if (!rc) rc = append_json(out, val);
+  if (!rc)
+    rc = append(out, ok ? ",\"exception\":false},\"reply\":false}"
+                        : ",\"exception\":true},\"reply\":false}");
+  return rc;
+}
+
 int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
                             weft__arena *scratch, weft__buf *out) {
@@ -207,47 +244,7 @@ int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
   if (!scratch) weft__arena_init(&own);
   const weft_value *v;
   int rc = weft__json_decode(msg, len, 0, arena, &v, NULL);
-  if (rc) {
-    if (scratch)
-      weft__arena_reset(scratch);
-    else
-      weft__arena_free(&own);
-    return rc;
-  }
-  char id[32];
-  seq_id(id, seq);
-  const weft_value *type = weft_value_map_get(v, "type", 4);
-  const weft_value *data = weft_value_map_get(v, "data", 4);
-  int64_t t = -1, n = 0;
-  if (weft_value_type(v) == WEFT_MAP && type && weft_value_get_int(type, &t) == 0 && t >= 0 &&
-      t <= 4 && weft_value_type(data) == WEFT_ARRAY) {
-    weft_value_get_int(weft_value_map_get(v, "id", 2), &n);
-    size_t k = weft_value_len(data);
-    if (t == 0 && k >= 1 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_STRING) {
-      char rid[32];
-      if (n > 0 && n <= UINT32_MAX) snprintf(rid, sizeof(rid), "\"%lld\"", (long long)n);
-      rc = event(out, n > 0 ? rid : id, weft_value_array_at(data, 0), NULL,
-                 k >= 2 ? weft_value_array_at(data, 1) : NULL, n > 0);
-    } else if (t == 1 && k >= 1 && n > 0 && n <= UINT32_MAX) {
-      /* The emitter answers one of the peer's events: a Vibe reply. */
-      const char *to = reply_id((uint32_t)n, user);
-      int ok = k >= 2 && weft_value_type(weft_value_array_at(data, 0)) == WEFT_NULL;
-      const weft_value *val = weft_value_array_at(data, ok ? 1 : 0);
-      rc = !to ? WEFT_ENOENT : append(out, "{\"id\":");
-      if (!rc) rc = append(out, id);
-      if (!rc) rc = append(out, ",\"type\":\"reply\",\"data\":{\"id\":");
-      if (!rc) rc = append(out, to);
-      if (!rc) rc = append(out, ",\"data\":");
-      if (!rc) rc = append_json(out, val);
-      if (!rc)
-        rc = append(out, ok ? ",\"exception\":false},\"reply\":false}"
-                            : ",\"exception\":true},\"reply\":false}");
-    } else {
-      rc = WEFT_EUNSUPPORTED; /* channels have no Vibe form */
-    }
-  } else {
-    rc = event(out, id, NULL, "\"message\"", v, 0); /* a plain write */
-  }
+  if (!rc) rc = weft__vibe_from_value(v, seq, reply_id, user, out);
   if (scratch)
     weft__arena_reset(scratch); /* its first block stays: no malloc an event */
   else

@@ -301,7 +301,9 @@ int weft__vibe_ws_gone(weft__vibe_session *s, const weft__fault *why) {
 
 static size_t vibe_queued(const weft__conn *c, size_t *held);
 
-static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+/* p's message as a Vibe event (from msg when given, else from p's bytes). */
+static int vibe_send_value(weft__conn *c, weft__payload *p, const weft_value *msg, size_t limit,
+                           size_t *queued) {
   weft__vibe_session *s = weft__vibe_of(c);
   if (s->state != WEFT__VIBE_S_OPEN) return WEFT_ECLOSED;
   if (p->kind == WEFT__P_BINARY) return WEFT_EUNSUPPORTED;    /* Vibe carries text */
@@ -310,12 +312,17 @@ static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queu
     return 0;
   }
   weft__buf out = {0};
-  int rc = weft__vibe_from_message(p->data, p->len, ++s->seq, weft__vibe_pend_take, &s->pend,
-                                   &s->vl->scratch, &out);
+  int rc = msg ? weft__vibe_from_value(msg, ++s->seq, weft__vibe_pend_take, &s->pend, &out)
+               : weft__vibe_from_message(p->data, p->len, ++s->seq, weft__vibe_pend_take, &s->pend,
+                                         &s->vl->scratch, &out);
   if (rc == 0) rc = send_text(s, out.data, out.len, limit, queued);
   weft__vibe_pend_done(&s->pend);
   weft__buf_free(&out);
   return rc;
+}
+
+static int vibe_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued) {
+  return vibe_send_value(c, p, NULL, limit, queued);
 }
 
 static void vibe_hold_op(weft__conn *c) {
@@ -385,6 +392,11 @@ static int send_op(weft__conn *c, weft__payload *p, size_t limit, size_t *queued
   return is_client(c) ? weft__vibe_dsend(c, p, queued) : vibe_send(c, p, limit, queued);
 }
 
+static int send_value_op(weft__conn *c, weft__payload *p, const weft_value *msg, size_t limit,
+                         size_t *queued) {
+  return is_client(c) ? weft__vibe_dsend(c, p, queued) : vibe_send_value(c, p, msg, limit, queued);
+}
+
 static void hold_op(weft__conn *c) {
   if (!is_client(c)) vibe_hold_op(c);
 }
@@ -425,7 +437,8 @@ const weft__transport weft__transport_vibe = {
     {sizeof(weft__vibe_listener), weft__vibe_bind, weft__vibe_accept, weft__vibe_reject,
      weft__vibe_stop, weft__vibe_adopt},
     {weft__vibe_dial, weft__vibe_cancel},
-    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL},
+    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL,
+     send_value_op},
     1,
     1,
 };

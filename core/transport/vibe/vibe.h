@@ -82,6 +82,11 @@ int weft__vibe_id_json(const weft__vibe_in *in, char **out);
 int weft__vibe_from_message(const uint8_t *msg, size_t len, uint64_t seq,
                             const char *(*reply_id)(uint32_t n, void *user), void *user,
                             weft__arena *scratch, weft__buf *out);
+/* The same from the message's value (what the owner encoded into the
+ * message's bytes, which JSON gives back unchanged): no decoding. */
+int weft__vibe_from_value(const weft_value *v, uint64_t seq,
+                          const char *(*reply_id)(uint32_t n, void *user), void *user,
+                          weft__buf *out);
 
 /* The peer's events that wait for the emitter's answer: the emitter's
  * ack id n -> the peer's id (JSON), at most WEFT__VIBE_PENDING_MAX. */
