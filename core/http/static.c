@@ -239,12 +239,13 @@ static int serve(weft__http_conn *hc, int from) {
   weft__http_site *s = hc->ep->site;
   const weft__http_head *h = &hc->req.head;
   if (!(from & FROM_ASSETS ? s->n_assets : s->static_dir != NULL)) return 0;
-  int get = strcmp(weft__http_method(h), "GET") == 0 || strcmp(weft__http_method(h), "HEAD") == 0;
+  const char *m = weft__http_method(h);
   static const char allow[] = "Allow: GET, HEAD\r\n";
   if (from & FROM_ASSETS) {
+    const char *path = weft__http_path(h);
     for (size_t i = 0; i < s->n_assets; i++) {
-      if (strcmp(s->assets[i].path, weft__http_path(h)) != 0) continue;
-      if (!get)
+      if (strcmp(s->assets[i].path, path) != 0) continue;
+      if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
         weft__http_respond_status(hc, 405, allow);
       else
         weft__http_respond(hc, 200, s->assets[i].ctype, s->assets[i].data, s->assets[i].len, NULL);
@@ -252,7 +253,7 @@ static int serve(weft__http_conn *hc, int from) {
     }
     return 0;
   }
-  if (!get) {
+  if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
     weft__http_respond_status(hc, 405, allow);
     return 1;
   }

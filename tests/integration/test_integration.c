@@ -254,7 +254,9 @@ static int echo_ok(wsc *c, const char *json) {
 
 CLIENT(echo_client) {
   wsc c;
-  CHECK(open_ws(f, &c, "/primus?_primuscb=123&name=J%C3%BCrgen&x=1&x=2") == 101);
+  CHECK(open_ws(f, &c,
+                "/primus?&&_primuscb=123&name=J%C3%BCrgen&x=1&x=2&sp=a+b&bad=%zz%4&eq=x%3Dy=z&flag"
+                "&=anon&") == 101);
   CHECK(echo_ok(&c, "{\"a\":[1,2.5,\"x\",true,null],\"u\":\"\\u2028 \xc3\xa9 \xf0\x9f\x98\x80\"}"));
   CHECK(echo_ok(&c, "\"\""));
   CHECK(echo_ok(&c, "-9223372036854775808"));
@@ -286,6 +288,18 @@ CLIENT(echo_client) {
   CHECK(n == 9 && memcmp(p, "\"J\xc3\xbcrgen\"", 9) == 0);
   CHECK(wsc_send_text(&c, "\"query:x\"") == 0);
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 3 && memcmp(p, "\"2\"", 3) == 0);
+  /* '+' is a space, bad escapes stay, '=' after the first is the value's,
+   * a part without '=' has an empty value, empty parts are skipped. */
+  static const char *const q[][2] = {{"sp", "\"a b\""},   {"bad", "\"%zz%4\""},
+                                     {"eq", "\"x=y=z\""}, {"flag", "\"\""},
+                                     {"", "\"anon\""},    {"_primuscb", "\"123\""}};
+  for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+    char ask[32];
+    snprintf(ask, sizeof(ask), "\"query:%s\"", q[i][0]);
+    CHECK(wsc_send_text(&c, ask) == 0);
+    CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == strlen(q[i][1]) &&
+          memcmp(p, q[i][1], n) == 0);
+  }
   CHECK(wsc_send_text(&c, "\"header:sec-websocket-version\"") == 0);
   CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == 4 && memcmp(p, "\"13\"", 4) == 0);
   CHECK(wsc_send_text(&c, "\"address\"") == 0);
@@ -299,6 +313,31 @@ CLIENT(echo_client) {
 static void test_echo(void **state) {
   (void)state;
   fixture f = {.client = echo_client};
+  run(&f);
+  assert_int_equal(f.connections, 1);
+}
+
+/* A query with nothing to decode (read by another path): the same rules. */
+CLIENT(query_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, "/primus?&&flag&=anon&eq=x=y&a=1&&x=1&x=2&") == 101);
+  static const char *const q[][2] = {
+      {"flag", "\"\""}, {"", "\"anon\""}, {"eq", "\"x=y\""}, {"a", "\"1\""}, {"x", "\"2\""}};
+  for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+    char ask[32];
+    uint8_t *p;
+    size_t n;
+    snprintf(ask, sizeof(ask), "\"query:%s\"", q[i][0]);
+    CHECK(wsc_send_text(&c, ask) == 0);
+    CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 1 && n == strlen(q[i][1]) &&
+          memcmp(p, q[i][1], n) == 0);
+  }
+  wsc_close(&c);
+}
+
+static void test_query(void **state) {
+  (void)state;
+  fixture f = {.client = query_client};
   run(&f);
   assert_int_equal(f.connections, 1);
 }
@@ -1241,6 +1280,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_loop_api),
       cmocka_unit_test(test_echo),
+      cmocka_unit_test(test_query),
       cmocka_unit_test(test_http),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_ping_timeout),
