@@ -157,9 +157,13 @@ int weft__http_read_body(weft__http_conn *hc, size_t max) {
   if (weft__http_get(h, "Transfer-Encoding")) return 411;
   const char *cl = weft__http_get(h, "Content-Length");
   size_t n = 0;
-  if (cl) {
-    if (!*cl || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 15) return 400;
-    n = (size_t)strtoull(cl, NULL, 10);
+  if (cl) { /* 1 to 15 digits and nothing else (no sign, no space) */
+    size_t k = 0;
+    for (; cl[k]; k++) {
+      if (cl[k] < '0' || cl[k] > '9' || k == 15) return 400;
+      n = n * 10 + (size_t)(cl[k] - '0');
+    }
+    if (k == 0) return 400;
   }
   if (n > max || n > UINT32_MAX) return 413;
   hc->state = WEFT__HC_BODY;

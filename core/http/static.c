@@ -27,6 +27,7 @@
 
 struct weft__asset {
   char *path;
+  size_t plen; /* strlen(path): most requests are no asset's, told by length */
   char *ctype;
   uint8_t *data;
   size_t len;
@@ -72,6 +73,7 @@ int weft__http_site_add_asset_ex(weft__http_site *s, const char *path, const cha
   s->assets = arr;
   struct weft__asset *a = &arr[s->n_assets];
   a->path = weft__strdup(path);
+  a->plen = strlen(path);
   a->ctype = weft__strdup(content_type);
   a->borrowed = borrowed;
   a->data = borrowed ? (uint8_t *)(uintptr_t)data : malloc(len ? len : 1);
@@ -243,8 +245,9 @@ static int serve(weft__http_conn *hc, int from) {
   static const char allow[] = "Allow: GET, HEAD\r\n";
   if (from & FROM_ASSETS) {
     const char *path = weft__http_path(h);
+    size_t plen = strlen(path);
     for (size_t i = 0; i < s->n_assets; i++) {
-      if (strcmp(s->assets[i].path, path) != 0) continue;
+      if (s->assets[i].plen != plen || memcmp(s->assets[i].path, path, plen) != 0) continue;
       if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0)
         weft__http_respond_status(hc, 405, allow);
       else

@@ -1197,6 +1197,74 @@ static void test_proxied_keepalive(void **state) {
   assert_string_equal(f.addresses, "203.0.113.9,127.0.0.1,");
 }
 
+/* A request body's length (an engine.io POST here; Vibe's reads it the
+ * same way): 1 to 15 digits, nothing else; over the limit 413; chunked 411. */
+static int eio_connect(fixture *f) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)f->port)};
+  struct timeval tv = {3, 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+/* A new polling session's POST with that length line: its status (a
+ * refused body ends the session, so each case has its own). */
+static int post_status(fixture *f, const char *length_line) {
+  int fd = eio_connect(f);
+  if (fd < 0) return -1;
+  rbuf b = {.n = 0};
+  char req[512], body[512], sid[64];
+  int status = -1;
+  if (send_str(fd, "GET /primus/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n") == 0 &&
+      read_answer(fd, &b, body, sizeof(body)) == 200 &&
+      sscanf(body, "0{\"sid\":\"%63[^\"]\"", sid) == 1) {
+    snprintf(req, sizeof(req),
+             "POST /primus/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n4\"x\"",
+             sid, length_line);
+    status = send_str(fd, req) == 0 ? read_answer(fd, &b, body, sizeof(body)) : -1;
+  }
+  close(fd);
+  return status;
+}
+
+CLIENT(body_length_client) {
+  static const struct {
+    const char *line;
+    int status;
+  } cases[] = {
+      {"Content-Length: ", 400},
+      {"Content-Length: abc", 400},
+      {"Content-Length: -4", 400},
+      {"Content-Length: +4", 400},
+      {"Content-Length: 4 4", 400},
+      {"Content-Length: 0x4", 400},
+      {"Content-Length: 1234567890123456", 400},
+      {"Content-Length: 999999999999999", 413},
+      {"Transfer-Encoding: chunked", 411},
+      {"Content-Length: 0004", 200},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int got = post_status(f, cases[i].line);
+    if (got != cases[i].status) fprintf(stderr, "%s: %d\n", cases[i].line, got);
+    CHECK(got == cases[i].status);
+  }
+}
+
+static void with_eio(fixture *f) {
+  assert_int_equal(weft_server_set_transformer(f->server, "engine.io"), 0);
+}
+
+static void test_body_length(void **state) {
+  (void)state;
+  fixture f = {.client = body_length_client, .configure = with_eio};
+  run(&f);
+}
+
 /* Destroy with reconnect: clients get no primus::server::close. */
 CLIENT(destroy_reconnect_client) {
   wsc c;
@@ -1296,6 +1364,7 @@ int main(void) {
       cmocka_unit_test(test_destroy),
       cmocka_unit_test(test_misc),
       cmocka_unit_test(test_proxied_keepalive),
+      cmocka_unit_test(test_body_length),
       cmocka_unit_test(test_destroy_reconnect),
       cmocka_unit_test(test_raw),
       cmocka_unit_test(test_batching),
