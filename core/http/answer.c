@@ -64,6 +64,8 @@ static void put(char **o, const char *end, const char *s, size_t n) {
 }
 
 static void puts0(char **o, const char *end, const char *s) { put(o, end, s, strlen(s)); }
+/* A string literal's bytes, its length known when compiled. */
+#define PUT_LIT(o, end, lit) put(o, end, lit, sizeof(lit) - 1)
 
 static void put_uint(char **o, const char *end, size_t v) {
   char num[24];
@@ -90,27 +92,30 @@ static size_t format_head(weft__http_conn *hc, char *head, size_t cap, int statu
               weft__http_method(&hc->req.head) ? weft__http_method(&hc->req.head) : "-",
               weft__http_target(&hc->req.head) ? weft__http_target(&hc->req.head) : "-");
   char cors[512];
-  weft__http_cors(hc, cors, sizeof(cors));
+  size_t cors_len = weft__http_cors(hc, cors, sizeof(cors));
   char *o = head;
   const char *end = head + cap;
-  put(&o, end, "HTTP/1.1 ", 9);
+  PUT_LIT(&o, end, "HTTP/1.1 ");
   put_uint(&o, end, status < 0 ? 0 : (size_t)status);
   put(&o, end, " ", 1);
   puts0(&o, end, weft__http_status_text(status));
-  put(&o, end, "\r\nContent-Type: ", 16);
+  PUT_LIT(&o, end, "\r\nContent-Type: ");
   puts0(&o, end, ctype ? ctype : "text/plain");
   if (chunked) {
-    put(&o, end, "\r\nTransfer-Encoding: chunked", 28);
+    PUT_LIT(&o, end, "\r\nTransfer-Encoding: chunked");
   } else {
-    put(&o, end, "\r\nContent-Length: ", 18);
+    PUT_LIT(&o, end, "\r\nContent-Length: ");
     put_uint(&o, end, blen);
   }
-  puts0(&o, end,
-        "\r\nCache-Control: no-store, no-cache, must-revalidate, max-age=0\r\nConnection: ");
-  puts0(&o, end, keep ? "keep-alive\r\n" : "close\r\n");
-  puts0(&o, end, cors);
+  PUT_LIT(&o, end,
+          "\r\nCache-Control: no-store, no-cache, must-revalidate, max-age=0\r\nConnection: ");
+  if (keep)
+    PUT_LIT(&o, end, "keep-alive\r\n");
+  else
+    PUT_LIT(&o, end, "close\r\n");
+  put(&o, end, cors, cors_len);
   if (extra) puts0(&o, end, extra);
-  put(&o, end, "\r\n", 2);
+  PUT_LIT(&o, end, "\r\n");
   /* One byte to spare, as snprintf's NUL needed. */
   return o && o < end ? (size_t)(o - head) : 0;
 }

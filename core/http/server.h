@@ -343,8 +343,8 @@ void weft__http_dispatch(weft__http_conn *hc);
 /* conn.c: after an answer that keeps the connection, the next request. */
 void weft__http_next(weft__http_conn *hc);
 /* The CORS header lines for the request's Origin, into out[0..cap) ("" when
- * there is none or it is not allowed). */
-void weft__http_cors(const weft__http_conn *hc, char *out, size_t cap);
+ * there is none or it is not allowed); returns their length. */
+size_t weft__http_cors(const weft__http_conn *hc, char *out, size_t cap);
 /* static.c: answers GET/HEAD for an asset (assets) or a file of the folder
  * (files); returns 1 when it answered. */
 int weft__http_static_asset(weft__http_conn *hc);

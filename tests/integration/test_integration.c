@@ -1063,7 +1063,8 @@ CLIENT(misc_client) {
   CHECK(wsc_http(f->port,
                  "GET /primus/spec HTTP/1.1\r\nHost: x\r\nOrigin: http://good.test\r\n\r\n", resp,
                  sizeof(resp)) == 200);
-  CHECK(strstr(resp, "Access-Control-Allow-Origin: http://good.test"));
+  CHECK(strstr(resp, "\r\nAccess-Control-Allow-Origin: http://good.test\r\n"
+                     "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n"));
   CHECK(open_ws(f, &b, NULL) == 101); /* no Origin header: not a browser, allowed */
   CHECK(wsc_send_text(&b, "\"primus::id::\"") == 0);
   CHECK(wsc_recv_data(&b, &p, &n, 1, 3000) == 1 && n == 35); /* generator declined: 21 random */
