@@ -10,23 +10,33 @@
 #include "ext_internal.h"
 
 /* Primus's own events, and primus-emitter's list: emitting them would
- * collide with the connection's events on a Primus peer. */
-static const char *const reserved[] = {
-    "log",           "end",        "pong",         "open",       "data",
-    "error",         "close",      "online",       "offline",    "timeout",
-    "initialised",   "reconnect",  "reconnecting", "connection", "disconnection",
-    "leaveallrooms", "roomserror", "leaveroom",    "joinroom",   NULL};
+ * collide with the connection's events on a Primus peer. With their
+ * lengths: a name is compared only with those of its length. */
+#define NAME(s)                                                                                    \
+  { s, sizeof(s) - 1 }
+static const struct {
+  const char *s;
+  size_t n;
+} reserved[] = {
+    NAME("log"),          NAME("end"),        NAME("pong"),          NAME("open"),
+    NAME("data"),         NAME("error"),      NAME("close"),         NAME("online"),
+    NAME("offline"),      NAME("timeout"),    NAME("initialised"),   NAME("reconnect"),
+    NAME("reconnecting"), NAME("connection"), NAME("disconnection"), NAME("leaveallrooms"),
+    NAME("roomserror"),   NAME("leaveroom"),  NAME("joinroom"),
+};
+#undef NAME
 
 int weft__ext_reserved_name(const char *name) {
   /* Asked twice of every event an echo sends back: the first letter
-   * rules most names out before any string compare. */
+   * rules the prefixes out before any string compare. */
   char c = name[0];
   if ((c == 'i' && strncmp(name, "incoming::", 10) == 0) ||
       (c == 'o' && strncmp(name, "outgoing::", 10) == 0) ||
       (c == 'w' && strncmp(name, "weft::", 6) == 0))
     return 1;
-  for (size_t i = 0; reserved[i]; i++)
-    if (reserved[i][0] == c && strcmp(name, reserved[i]) == 0) return 1;
+  size_t n = strlen(name);
+  for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+    if (reserved[i].n == n && memcmp(name, reserved[i].s, n) == 0) return 1;
   return 0;
 }
 

@@ -495,6 +495,13 @@ static void misuse_start(fx *f) {
   CHECK(f, weft_emitter_emit(f->sem, NULL, "x", NULL, 0, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_emit(cem, NULL, "", NULL, 0, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_emit(cem, NULL, "data", NULL, 0, NULL, NULL) == WEFT_EINVAL);
+  static const char *const reserved[] = {
+      "log",          "end",         "pong",          "open",          "data",        "error",
+      "close",        "online",      "offline",       "timeout",       "initialised", "reconnect",
+      "reconnecting", "connection",  "disconnection", "leaveallrooms", "roomserror",  "leaveroom",
+      "joinroom",     "incoming::x", "outgoing::",    "weft::"};
+  for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+    CHECK(f, weft_emitter_emit(cem, NULL, reserved[i], NULL, 0, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_emit(cem, NULL, "weft::join", args, 0, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_emit(cem, NULL, "\xff\xfe", NULL, 0, NULL, NULL) == WEFT_EINVAL);
   CHECK(f, weft_emitter_emit(cem, NULL, "x", notarr, 0, record_ack, f) == WEFT_EINVAL);
