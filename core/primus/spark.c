@@ -245,8 +245,8 @@ static WEFT__NOINLINE weft__payload *encoded(weft_spark *c, weft__payload *p, co
  * message, for the metrics (Primus's own strings are not): 1 is kept for
  * recovery (when the spark has a session), 2 is one replayed from it.
  * `msg` is what p encodes (NULL: p's bytes as they are). */
-static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
-                             int framed) {
+static inline int send_frame_by(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
+                                int framed, int by_value) {
   weft_server *s = c->server;
   if (c->state != WEFT__SP_OPEN) return WEFT_ECLOSED;
   weft__payload *kept = p; /* recovery keeps the message, not this framing's frame */
@@ -260,8 +260,8 @@ static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *
   }
   size_t queued;
   const weft__transport *t = c->conn.tran;
-  int rc = msg && t->conn.send_value ? t->conn.send_value(&c->conn, p, msg, s->max_queue, &queued)
-                                     : t->conn.send(&c->conn, p, s->max_queue, &queued);
+  int rc = by_value ? t->conn.send_value(&c->conn, p, msg, s->max_queue, &queued)
+                    : t->conn.send(&c->conn, p, s->max_queue, &queued);
   if (rc == WEFT_ENOBUFS) return queue_full(c);
   if (rc) return rc;
   if (count) {
@@ -274,6 +274,17 @@ static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *
     return 1;
   }
   return 0;
+}
+
+static inline int send_frame(weft_spark *c, weft__payload *p, const weft_value *msg, int count,
+                             int framed) {
+  return send_frame_by(c, p, msg, count, framed, 0);
+}
+
+/* An application's message to a framing that reads its value (Vibe):
+ * apart, so that the other framings' path stays as it was. */
+static WEFT__NOINLINE int send_valued(weft_spark *c, weft__payload *p, const weft_value *msg) {
+  return send_frame_by(c, p, msg, 1, 0, 1);
 }
 
 int weft__spark_send_control(weft_spark *c, weft__payload *p, const weft_value *msg) {
@@ -360,7 +371,8 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   if (rc == 0)
     rc = s->batch_max && !c->conn.tran->conn.encode && weft__batchable(s->parser, p, s->batch_max)
              ? batch_payload(c, p)
-             : weft__spark_send_payload(c, p, out);
+         : c->conn.tran->conn.send_value ? send_valued(c, p, out)
+                                         : weft__spark_send_payload(c, p, out);
   weft_value_free(owned); /* after the send: a framing may encode from it */
   weft__payload_release(p);
   return rc;
