@@ -15,7 +15,10 @@
 # Then RUNS repetitions, each running every server once in turn
 # (alternating); prints the median and spread of deliveries/s and writes
 # bench/results/rooms.json (the shape of broadcast.json's entries: "per_run",
-# the figure of each repetition, and "command").
+# the figure of each repetition, and "command"; with "per_run_cpu", the
+# deliveries per server CPU-second of each repetition, which holds still
+# when other processes take CPU time from both sides, and
+# "per_run_load_cpu", the load generator's CPU: near 1.0 it is the limit).
 # Timings live here, never in tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,7 +116,7 @@ done
 echo "[" >"$out"
 first=1
 for clients in $CLIENTS; do
-  declare -A rates=() lines=() cpus=()
+  declare -A rates=() lines=() cpus=() percpu=()
   for run in $(seq "$RUNS"); do
     for server in "${servers[@]}"; do
       start_server "$server"
@@ -129,12 +132,15 @@ for clients in $CLIENTS; do
       echo "  $server $clients clients run $run: $line" >&2
       rates[$server]+="$(field "$line" deliveries_per_s) "
       cpus[$server]+="$(field "$line" load_cpu) "
+      percpu[$server]+="$(awk -v d="$(field "$line" deliveries_per_s)" -v c="$(field "$line" server_cpu)" \
+        'BEGIN { printf "%.0f", (c > 0 ? d / c : 0) }') "
       lines[$server]+="$line"$'\n'
     done
   done
   for server in "${servers[@]}"; do
     read -ra per_run <<<"${rates[$server]}"
     read -ra per_cpu <<<"${cpus[$server]}"
+    read -ra per_run_cpu <<<"${percpu[$server]}"
     sorted=$(printf '%s\n' "${per_run[@]}" | sort -n)
     median=$(echo "$sorted" | sed -n "$(((RUNS + 1) / 2))p")
     min=$(echo "$sorted" | head -1)
@@ -149,12 +155,13 @@ for clients in $CLIENTS; do
       "$server" "$clients" "$ROOMS" "$SENDERS" "$median" "$min" "$max" "$p50" "$p99" "$cpu"
     [ $first -eq 1 ] || echo "," >>"$out"
     first=0
-    printf '{"server":"%s","case":"rooms","clients":%d,"rooms":%d,"senders":%d,"size":32,"inflight":%d,"median":%d,"min":%d,"max":%d,"p50_ms":%s,"p99_ms":%s,"load_cpu":%s,"server_cpu":%s,"runs":%d,"per_run":[%s],"per_run_load_cpu":[%s],"command":"%s; build/bench/bcast_load --port PORT %s --seconds %s"}' \
+    printf '{"server":"%s","case":"rooms","clients":%d,"rooms":%d,"senders":%d,"size":32,"inflight":%d,"median":%d,"min":%d,"max":%d,"p50_ms":%s,"p99_ms":%s,"load_cpu":%s,"server_cpu":%s,"runs":%d,"per_run":[%s],"per_run_cpu":[%s],"per_run_load_cpu":[%s],"command":"%s; build/bench/bcast_load --port PORT %s --seconds %s"}' \
       "$server" "$clients" "$ROOMS" "$SENDERS" "$INFLIGHT" "$median" "$min" "$max" "${p50:-null}" "${p99:-null}" \
-      "${cpu:-null}" "${scpu:-null}" "$RUNS" "$(IFS=,; echo "${per_run[*]}")" "$(IFS=,; echo "${per_cpu[*]}")" \
+      "${cpu:-null}" "${scpu:-null}" "$RUNS" "$(IFS=,; echo "${per_run[*]}")" "$(IFS=,; echo "${per_run_cpu[*]}")" \
+      "$(IFS=,; echo "${per_cpu[*]}")" \
       "$(server_cmd "$server")" "$(load_args "$clients")" "$SECONDS_PER_RUN" >>"$out"
   done
-  unset rates lines cpus
+  unset rates lines cpus percpu
 done
 echo "]" >>"$out"
 echo "wrote $out"
