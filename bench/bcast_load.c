@@ -9,6 +9,7 @@
  *              [--inflight 4 | --rate MSGS_PER_S] [--seconds 3] [--warmup 1]
  *              [--addrs 8] [--connect-concurrency 256] [--size 32]
  *              [--deflate BITS,BITS,...] [--server-pid PID]
+ *              [--rooms R] [--verify]
  *
  * Each message is a --size-byte JSON string "s<seq hex8>t<send ns hex16>"
  * filled up with English-like words. --deflate makes receiver i offer
@@ -31,6 +32,23 @@
  * stray (frames that match no message), load_cpu (this process' CPU time /
  * wall time in the window; 1.0 = one core saturated: then the figures are
  * bounded by this tool, not by the server).
+ *
+ * --rooms R: rooms fan-out (bench/rooms.sh). There are N clients in all,
+ * client i in room i % R, and it says so in its upgrade request's URL
+ * (?room=K, or &room=K after a query of --path), so membership does not
+ * depend on the order in which the server accepts; the senders are
+ * clients 0..S-1 (rooms 0..S-1 when S <= R), and the server writes each
+ * message to the sender's room, the sender included. A message is
+ * complete when every member of that room got it; deliveries_per_s counts
+ * every member's copy (the sender's too). The line gains "rooms".
+ * --verify: after the window, stop sending and wait (up to 5 s) for the
+ * messages in flight; then every receiving client must have got exactly
+ * the messages of its room (broadcast: every message), each once and in
+ * each sender's order. The line gains "verify" ("ok" or "failed"),
+ * wrong_room (deliveries of another room's message), reordered
+ * (duplicates or out of order), short_clients (clients whose count differs
+ * from what their room's senders sent) and undrained; exit status 1 when
+ * it failed.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +79,7 @@ typedef struct conn {
   uv_tcp_t tcp;
   uv_connect_t creq;
   int upgraded, sender, idx;
+  uint64_t got; /* --verify: messages received */
   uint8_t *in;
   size_t in_len, in_cap;
   struct bench *b;
@@ -92,6 +111,16 @@ typedef struct bench {
   uint64_t compressed;
   int server_pid;
   double server_cpu_start;
+  int nrooms; /* --rooms: 0 for broadcast */
+  int nconns; /* connections: N + S in broadcast, N with rooms */
+  /* --verify */
+  int verify, undrained;
+  uint64_t *room_sent; /* messages sent per room (broadcast: one room) */
+  uint32_t *last_seen; /* [conn][sender slot]: last seq + 1 received */
+  uint64_t sent_total, completed_total, wrong_room, reordered, short_clients;
+  uint64_t drain_deadline;
+  /* the window's figures, kept for the report after a --verify drain */
+  double secs, cpu, server;
 } bench;
 
 static void fail(bench *b, const char *what, int status) {
@@ -107,6 +136,21 @@ static void on_write(uv_write_t *w, int status) {
 
 static const char hexd[] = "0123456789abcdef";
 
+static int conn_room(const bench *b, int idx) { return b->nrooms ? idx % b->nrooms : 0; }
+
+/* Deliveries that complete a message of `sender`: its room's size, or every
+ * receiver in broadcast. */
+static uint32_t fanout(const bench *b, int sender) {
+  if (!b->nrooms) return (uint32_t)b->nclients;
+  int r = sender % b->nrooms;
+  return (uint32_t)(b->nclients / b->nrooms + (r < b->nclients % b->nrooms));
+}
+
+/* The s-th sender: after the receivers in broadcast, clients 0..S-1 with
+ * rooms. */
+static conn *sender_conn(bench *b, int s) { return &b->conns[b->nrooms ? s : b->nclients + s]; }
+static int sender_slot(const bench *b, int idx) { return b->nrooms ? idx : idx - b->nclients; }
+
 static void write_frame(conn *c, const uint8_t *payload, size_t size);
 
 static void send_message(bench *b, conn *c) {
@@ -116,7 +160,7 @@ static void send_message(bench *b, conn *c) {
   uint32_t seq = b->next_seq++;
   uint64_t now = uv_hrtime();
   msgrec *m = &b->ring[seq & (RING - 1)];
-  if (m->count != 0 && m->count < (uint32_t)b->nclients && m->sent_ns) b->stray++; /* overwritten */
+  if (m->count != 0 && m->count < fanout(b, m->sender) && m->sent_ns) b->stray++; /* overwritten */
   m->seq = seq;
   m->sent_ns = now;
   m->last_ns = 0;
@@ -124,6 +168,10 @@ static void send_message(bench *b, conn *c) {
   m->sender = c->idx;
   m->in_window = b->measuring;
   if (b->measuring) b->sent_in_window++;
+  if (b->verify) {
+    b->sent_total++;
+    b->room_sent[conn_room(b, c->idx)]++;
+  }
   size_t p = 0;
   payload[p++] = '"';
   payload[p++] = 's';
@@ -190,15 +238,24 @@ static int parse_seq(const uint8_t *p, size_t len, uint32_t *seq) {
   return 1;
 }
 
-static void delivered(bench *b, uint32_t seq, uint64_t now) {
+static void delivered(bench *b, conn *c, uint32_t seq, uint64_t now) {
   msgrec *m = &b->ring[seq & (RING - 1)];
   if (m->seq != seq || m->sent_ns == 0) {
     b->stray++;
     return;
   }
+  if (b->verify) { /* one sender's messages reach each member once, in order */
+    if (conn_room(b, m->sender) != conn_room(b, c->idx)) b->wrong_room++;
+    uint32_t *last =
+        &b->last_seen[(size_t)c->idx * (size_t)b->nsenders + (size_t)sender_slot(b, m->sender)];
+    if (*last && seq + 1 <= *last) b->reordered++;
+    *last = seq + 1;
+    c->got++;
+  }
   m->count++;
   m->last_ns = now;
-  if (m->count == (uint32_t)b->nclients) {
+  if (m->count == fanout(b, m->sender)) {
+    b->completed_total++;
     if (b->measuring) { /* every fan-out that completes inside the window */
       b->completed_in_window++;
       if (b->nlat == b->lat_cap) {
@@ -272,7 +329,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     b->connecting--;
     b->upgraded_count++;
     if (b->sio) write_frame(c, (const uint8_t *)"40", 2); /* join the namespace "/" */
-    if (b->upgraded_count == b->nclients + b->nsenders && !b->sio)
+    if (b->upgraded_count == b->nconns && !b->sio)
       start_sending(b);
     else
       connect_more(b);
@@ -284,7 +341,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   uint64_t plen;
   while ((fl = ws_frame(c->in + off, c->in_len - off, &op, &payload, &plen)) > 0) {
     if ((op == 1 || op == 2) && b->sio && (plen < 2 || memcmp(payload, "42", 2) != 0)) {
-      if (plen >= 2 && memcmp(payload, "40", 2) == 0 && ++b->nsp_count == b->nclients + b->nsenders)
+      if (plen >= 2 && memcmp(payload, "40", 2) == 0 && ++b->nsp_count == b->nconns)
         start_sending(b);
       else if (plen == 1 && payload[0] == '2')
         write_frame(c, (const uint8_t *)"3", 1); /* engine.io pong */
@@ -295,14 +352,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         payload += 7;
         plen = plen > 8 ? plen - 8 : 0;
       }
-      if (!c->sender) {
-        if (c->in[off] & 0x40) { /* RSV1: compressed */
+      if (!c->sender || b->nrooms) { /* with rooms a sender is a member too */
+        if (c->in[off] & 0x40) {     /* RSV1: compressed */
           b->compressed++;
           plen = inflate_message(b, payload, (size_t)plen);
           payload = b->inflated;
         }
         if (parse_seq(payload, (size_t)plen, &seq))
-          delivered(b, seq, now);
+          delivered(b, c, seq, now);
         else
           b->stray++;
       }
@@ -312,7 +369,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   memmove(c->in, c->in + off, c->in_len - off);
   c->in_len -= off;
   if (b->measuring) {
-    if (c->sender)
+    if (c->sender && !b->nrooms)
       b->sender_deliveries += frames;
     else
       b->deliveries += frames;
@@ -333,25 +390,29 @@ static void on_connect(uv_connect_t *req, int status) {
     snprintf(ext, sizeof(ext), "Sec-WebSocket-Extensions: permessage-deflate%s%.0d\r\n",
              bits ? "; server_max_window_bits=" : "", bits);
   }
+  /* the client's room in its URL: both servers read it at the upgrade */
+  char target[320];
+  if (b->nrooms)
+    snprintf(target, sizeof(target), "%s%croom=%d", b->path, strchr(b->path, '?') ? '&' : '?',
+             conn_room(b, c->idx));
   char request[512];
   int n = snprintf(request, sizeof(request),
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   b->path, b->ports[c->idx % b->nports], ext);
+                   b->nrooms ? target : b->path, b->ports[c->idx % b->nports], ext);
   uv_buf_t buf = uv_buf_init(request, (unsigned)n);
   uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
 static void connect_more(bench *b) {
-  int total = b->nclients + b->nsenders;
-  while (b->connecting < b->concurrency && b->next_connect < total) {
+  while (b->connecting < b->concurrency && b->next_connect < b->nconns) {
     int i = b->next_connect++;
     conn *c = &b->conns[i];
     c->b = b;
     c->idx = i;
-    c->sender = i >= b->nclients;
+    c->sender = b->nrooms ? i < b->nsenders : i >= b->nclients;
     uv_tcp_init(b->loop, &c->tcp);
     c->tcp.data = c;
     c->creq.data = c;
@@ -380,19 +441,21 @@ static void on_pace(uv_timer_t *t) {
   uint64_t now = uv_hrtime();
   uint64_t due = (uint64_t)((double)(now - b->pace_start) / 1e9 * b->rate);
   while (b->paced < due) {
-    send_message(b, &b->conns[b->nclients + (int)(b->paced % (uint64_t)b->nsenders)]);
+    send_message(b, sender_conn(b, (int)(b->paced % (uint64_t)b->nsenders)));
     b->paced++;
   }
 }
 
 static void on_timer(uv_timer_t *t);
+static void on_drain(uv_timer_t *t);
+static void report(bench *b);
 
 static void start_sending(bench *b) {
   b->started = 1;
   if (b->inflight > 0) {
     for (int s = 0; s < b->nsenders; s++)
       for (int k = 0; k < b->inflight; k++)
-        send_message(b, &b->conns[b->nclients + s]);
+        send_message(b, sender_conn(b, s));
   } else {
     b->pace_start = uv_hrtime();
     uv_timer_start(&b->pace, on_pace, 1, 1);
@@ -426,37 +489,69 @@ static void on_timer(uv_timer_t *t) {
     b->measuring = 0;
     b->done = 1;
     b->window_end = uv_hrtime();
-    double secs = (double)(b->window_end - b->window_start) / 1e9;
-    double cpu = (cpu_seconds() - b->cpu_start) / secs;
-    double server = b->server_pid ? proc_cpu_seconds(b->server_pid) - b->server_cpu_start : 0;
-    uint64_t all = b->deliveries + b->sender_deliveries;
-    qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_u64);
-    /* messages whose fan-out is still incomplete at the end */
-    uint64_t incomplete = 0;
-    for (uint32_t i = 0; i < RING; i++)
-      if (b->ring[i].sent_ns && b->ring[i].count < (uint32_t)b->nclients) incomplete++;
-    printf("{\"clients\":%d,\"senders\":%d,\"size\":%d,\"inflight\":%d,\"rate\":%.0f,"
-           "\"deliveries_per_s\":%.0f,\"sender_deliveries_per_s\":%.0f,\"msgs_per_s\":%.0f,"
-           "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"sent\":%llu,\"completed\":%llu,"
-           "\"incomplete\":%llu,\"stray\":%llu,\"load_cpu\":%.2f,\"seconds\":%.2f,"
-           "\"compressed\":%llu,\"server_cpu\":%.3f,\"server_ns_per_delivery\":%.1f}\n",
-           b->nclients, b->nsenders, b->size, b->inflight, b->rate, (double)b->deliveries / secs,
-           (double)b->sender_deliveries / secs, (double)b->completed_in_window / secs, pct(b, 0.5),
-           pct(b, 0.99), b->nlat ? (double)b->lat[b->nlat - 1] / 1e6 : 0.0,
-           (unsigned long long)b->sent_in_window, (unsigned long long)b->completed_in_window,
-           (unsigned long long)incomplete, (unsigned long long)b->stray, cpu, secs,
-           (unsigned long long)b->compressed, server / secs,
-           all ? server * 1e9 / (double)all : 0.0);
-    fflush(stdout);
-    uv_stop(b->loop);
+    b->secs = (double)(b->window_end - b->window_start) / 1e9;
+    b->cpu = (cpu_seconds() - b->cpu_start) / b->secs;
+    b->server = b->server_pid ? proc_cpu_seconds(b->server_pid) - b->server_cpu_start : 0;
+    if (b->verify) { /* the messages in flight complete before the check */
+      b->drain_deadline = uv_hrtime() + 5000000000ull;
+      uv_timer_start(t, on_drain, 10, 10);
+      return;
+    }
+    report(b);
   }
+}
+
+static void on_drain(uv_timer_t *t) {
+  bench *b = t->data;
+  if (b->completed_total < b->sent_total && uv_hrtime() < b->drain_deadline) return;
+  uv_timer_stop(t);
+  b->undrained = (int)(b->sent_total - b->completed_total);
+  for (int i = 0; i < b->nconns; i++) {
+    conn *c = &b->conns[i];
+    if ((!c->sender || b->nrooms) && c->got != b->room_sent[conn_room(b, i)]) b->short_clients++;
+  }
+  report(b);
+}
+
+static void report(bench *b) {
+  /* the window's figures (kept at its end) */
+  double secs = b->secs, cpu = b->cpu, server = b->server;
+  uint64_t all = b->deliveries + b->sender_deliveries;
+  qsort(b->lat, b->nlat, sizeof(*b->lat), cmp_u64);
+  /* messages whose fan-out is still incomplete at the end */
+  uint64_t incomplete = 0;
+  for (uint32_t i = 0; i < RING; i++)
+    if (b->ring[i].sent_ns && b->ring[i].count < fanout(b, b->ring[i].sender)) incomplete++;
+  printf("{\"clients\":%d,\"senders\":%d,\"size\":%d,\"inflight\":%d,\"rate\":%.0f,"
+         "\"deliveries_per_s\":%.0f,\"sender_deliveries_per_s\":%.0f,\"msgs_per_s\":%.0f,"
+         "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"sent\":%llu,\"completed\":%llu,"
+         "\"incomplete\":%llu,\"stray\":%llu,\"load_cpu\":%.2f,\"seconds\":%.2f,"
+         "\"compressed\":%llu,\"server_cpu\":%.3f,\"server_ns_per_delivery\":%.1f",
+         b->nclients, b->nsenders, b->size, b->inflight, b->rate, (double)b->deliveries / secs,
+         (double)b->sender_deliveries / secs, (double)b->completed_in_window / secs, pct(b, 0.5),
+         pct(b, 0.99), b->nlat ? (double)b->lat[b->nlat - 1] / 1e6 : 0.0,
+         (unsigned long long)b->sent_in_window, (unsigned long long)b->completed_in_window,
+         (unsigned long long)incomplete, (unsigned long long)b->stray, cpu, secs,
+         (unsigned long long)b->compressed, server / secs, all ? server * 1e9 / (double)all : 0.0);
+  if (b->nrooms) printf(",\"rooms\":%d", b->nrooms);
+  if (b->verify) {
+    if (b->wrong_room || b->reordered || b->short_clients || b->undrained || b->stray)
+      b->failed = 1;
+    printf(",\"verify\":\"%s\",\"wrong_room\":%llu,\"reordered\":%llu,\"short_clients\":%llu,"
+           "\"undrained\":%d",
+           b->failed ? "failed" : "ok", (unsigned long long)b->wrong_room,
+           (unsigned long long)b->reordered, (unsigned long long)b->short_clients, b->undrained);
+  }
+  printf("}\n");
+  fflush(stdout);
+  uv_stop(b->loop);
 }
 
 static void on_connect_timeout(uv_timer_t *t) {
   bench *b = t->data;
   if (!b->started) {
     fprintf(stderr, "bcast_load: only %d of %d clients upgraded in time\n", b->upgraded_count,
-            b->nclients + b->nsenders);
+            b->nconns);
     b->failed = 1;
     uv_stop(b->loop);
   }
@@ -510,7 +605,12 @@ int main(int argc, char **argv) {
       b.size = atoi(v);
     else if (strcmp(k, "--server-pid") == 0)
       b.server_pid = atoi(v);
-    else if (strcmp(k, "--deflate") == 0) {
+    else if (strcmp(k, "--rooms") == 0)
+      b.nrooms = atoi(v);
+    else if (strcmp(k, "--verify") == 0) {
+      b.verify = 1;
+      i--; /* no value */
+    } else if (strcmp(k, "--deflate") == 0) {
       for (const char *p = v; *p && b.nwindows < MAX_WINDOWS; p += strcspn(p, ","), p += *p == ',')
         b.windows[b.nwindows++] = atoi(p);
     } else {
@@ -522,26 +622,32 @@ int main(int argc, char **argv) {
   if (b.nports && b.port <= 0) b.port = b.ports[0];
   if (b.port <= 0 || b.nclients <= 0 || b.nsenders <= 0 || b.naddrs <= 0 || b.naddrs > 254 ||
       b.concurrency <= 0 || (b.inflight <= 0 && b.rate <= 0) || b.size < MSG_MIN ||
-      b.size > MSG_MAX) {
+      b.size > MSG_MAX || b.nrooms < 0 || (b.nrooms && (b.sio || b.nsenders > b.nclients))) {
     fprintf(stderr, "usage: bcast_load --port P [--clients N] [--senders S] "
                     "[--inflight K | --rate R] [--seconds T] [--size 32..4096] "
-                    "[--deflate BITS,...] [--server-pid PID]\n");
+                    "[--deflate BITS,...] [--server-pid PID] "
+                    "[--rooms R (senders among the clients, not --sio)] [--verify]\n");
     return 2;
   }
+  b.nconns = b.nrooms ? b.nclients : b.nclients + b.nsenders;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
   }
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(b.nclients + b.nsenders + 64)) {
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(b.nconns + 64)) {
     fprintf(stderr, "bcast_load: open-file limit %llu is too low for %d connections\n",
-            (unsigned long long)rl.rlim_cur, b.nclients + b.nsenders);
+            (unsigned long long)rl.rlim_cur, b.nconns);
     return 2;
   }
   b.loop = uv_default_loop();
   b.ring = calloc(RING, sizeof(msgrec));
   if (inflateInit2(&b.inf, -15) != Z_OK) return 1;
-  b.conns = calloc((size_t)(b.nclients + b.nsenders), sizeof(conn));
+  b.conns = calloc((size_t)b.nconns, sizeof(conn));
+  if (b.verify) {
+    b.room_sent = calloc((size_t)(b.nrooms ? b.nrooms : 1), sizeof(*b.room_sent));
+    b.last_seen = calloc((size_t)b.nconns * (size_t)b.nsenders, sizeof(*b.last_seen));
+  }
   uv_timer_init(b.loop, &b.timer);
   uv_timer_init(b.loop, &b.pace);
   b.timer.data = b.pace.data = &b;
@@ -553,7 +659,7 @@ int main(int argc, char **argv) {
   connect_more(&b);
   uv_run(b.loop, UV_RUN_DEFAULT);
   if (!b.failed)
-    fprintf(stderr, "bcast_load: connected %d clients in %.2f s\n", b.nclients + b.nsenders,
+    fprintf(stderr, "bcast_load: connected %d clients in %.2f s\n", b.nconns,
             (double)(b.window_start - t0) / 1e9 - b.warmup);
   return b.failed ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds bench/REPORT.md from whatever bench/results/*.json exist: first the
 # one table of every peer (bench/table.py), then the sections of echo,
-# broadcast, memory, the transports' peers and the rest, with PNG plots in bench/plots/ when gnuplot is there
+# broadcast, rooms, memory, the transports' peers and the rest, with PNG plots in bench/plots/ when gnuplot is there
 # (installed on demand: apt-get install -y -qq gnuplot-nox; NO_INSTALL=1
 # skips that). RESULTS=DIR reads another folder, REPORT=FILE writes another
 # file. Nothing is measured here.
@@ -135,7 +135,7 @@ w = out.append
 now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 w("# weft benchmark report\n")
 w(f"Generated {now} by `bench/report.sh` from `bench/results/*.json` "
-  "(written by `bench/echo.sh`, `bench/broadcast.sh`, `bench/memory.sh`, `bench/engineio.sh`, "
+  "(written by `bench/echo.sh`, `bench/broadcast.sh`, `bench/rooms.sh`, `bench/memory.sh`, `bench/engineio.sh`, "
   "`bench/fasttcp.sh`, `bench/vibe.sh`, `bench/cluster.sh`, `bench/ext.sh`, `bench/profile.sh`; "
   "`make bench` runs them all, `bench/run.sh`).\n")
 w("## Machine and harness\n")
@@ -248,6 +248,57 @@ if bc:
     img = bars("broadcast.png", "Broadcast deliveries/s (median, min-max)", "deliveries/s", rows, servers)
     if img:
         w(f"![broadcast]({img})\n")
+
+# ---------------- rooms fan-out
+rm_ = load("rooms")
+if rm_:
+    w("## Rooms fan-out beside uWebSockets' topics\n")
+    w("`bench/rooms.sh`: client i in room i % R (it says `?room=K` in its upgrade URL), the senders "
+      "are clients 0..S-1 (different rooms) and each keeps `in flight` messages whose fan-out is "
+      "incomplete; a message is complete when every member of the sender's room, the sender "
+      "included, got it. weft: `bench/ext/rooms_server.c` (`weft_rooms_join`, `weft_rooms_write` to "
+      "the sender's room, JSON parser); uWebSockets: `bench/peers/uws_server.cpp --mode rooms` "
+      "(`subscribe(\"room<K>\")`, `App::publish`). Every client is checked first to get exactly "
+      "its room's messages (`bcast_load --verify`). Deliveries per second (every member's copy, the "
+      "sender's too), median (min–max) and each repetition (weft and uWebSockets alternate); "
+      "latency and load CPU of the median run; deliveries per server CPU-second, median of the "
+      "repetitions (steadier than deliveries/s when other processes take CPU time).\n")
+    cases = {}
+    for e in rm_:
+        key = (e.get("clients"), e.get("rooms"), e.get("senders"), e.get("size"), e.get("inflight"))
+        cases.setdefault(key, {})[srv(e["server"])] = e
+    servers = order(s for c in cases.values() for s in c)
+    both = "weft-c" in servers and "uws" in servers
+    w("| clients | rooms | senders | size | in flight | server | deliveries/s | per repetition | p50 ms "
+      "| p99 ms | load CPU | per server CPU-s |"
+      + (" weft / uWebSockets per repetition (median) |" if both else ""))
+    w("|" + "---|" * (12 + both))
+    cmds = []
+    for key, by in sorted(cases.items()):
+        for s in servers:
+            e = by.get(s)
+            if not e:
+                continue
+            if e.get("command") and e["command"] not in cmds:
+                cmds.append(e["command"])
+            rc = ""
+            if both:
+                rc = " |"
+                if s == "weft-c" and "uws" in by:
+                    wr, ur = by["weft-c"]["per_run"], by["uws"]["per_run"]
+                    per = [a / b for a, b in zip(wr, ur) if b]
+                    if per:
+                        rc = (" " + ", ".join(f"{r:.2f}" for r in per)
+                              + f" (**{statistics.median(per):.2f}×**) |")
+            w(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} B | {key[4]} | {LABEL.get(s, s)} | "
+              f"{fmt(e['median'])} ({fmt(e['min'])}–{fmt(e['max'])}) | "
+              f"{', '.join(fmt(x) for x in e.get('per_run', []))} | {fmt(e.get('p50_ms'), 2)} | "
+              f"{fmt(e.get('p99_ms'), 2)} | {fmt(e.get('load_cpu'), 2)} | "
+              f"{fmt(statistics.median(e['per_run_cpu'])) if e.get('per_run_cpu') else '–'} |" + rc)
+    w("\nCommands (server; load generator, pinned to CPUs 0 and 1):\n")
+    for c in cmds:
+        w(f"- `{c}`")
+    w("")
 
 # ---------------- memory + connect rate
 mem = load("memory")

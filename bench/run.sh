@@ -9,7 +9,7 @@
 # PARTS picks some parts; RUNS etc. are each script's own.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PARTS=${PARTS:-"echo broadcast memory engineio fasttcp vibe cluster ext profile"}
+PARTS=${PARTS:-"echo broadcast rooms memory engineio fasttcp vibe cluster ext profile"}
 echo "== bench: uWebSockets (bench/peers/uws.sh)"
 bash bench/peers/uws.sh || echo "bench: without uWebSockets (see above)"
 for part in $PARTS; do

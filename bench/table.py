@@ -80,6 +80,22 @@ def broadcast_rows():
             add(case, "deliveries/s", "weft-c", peer, by.get("weft-c"), by.get(peer))
 
 
+def rooms_rows():
+    cases = {}
+    for e in load("rooms") or []:
+        if "per_run" in e:
+            cases.setdefault((e["clients"], e["senders"], e["rooms"]), {})[e["server"]] = e
+    for (clients, senders, nrooms), by in sorted(cases.items()):
+        w, p = by.get("weft-c"), by.get("uws")
+        # the load generator's CPU (fraction of one core): near 1.0 it is the limit
+        lc = (f" (load CPU {w['load_cpu']:.2f} / {p['load_cpu']:.2f})"
+              if w and p and w.get("load_cpu") is not None and p.get("load_cpu") is not None else "")
+        case = f"rooms fan-out → {clients:,} clients, {senders} senders, {nrooms} rooms{lc}"
+        add(case, "deliveries/s", "weft-c", "uws", w, p)
+        cpu = [{"per_run": e.get("per_run_cpu"), "command": e.get("command")} if e else None for e in (w, p)]
+        add(case, "deliveries per server CPU-s", "weft-c", "uws", cpu[0], cpu[1])
+
+
 def memory_rows():
     mem = load("memory")
     if not mem:
@@ -152,6 +168,7 @@ def mmm(xs):
 def main():
     echo_rows()
     broadcast_rows()
+    rooms_rows()
     memory_rows()
     transport_rows()
     if not rows:
