@@ -40,63 +40,130 @@ static const uint8_t tchar[256] = {
 };
 /* clang-format on */
 
-/* A header line while parsing: where its name and value start in the
- * block (compact() then keeps one offset a line). */
-typedef struct line_at {
-  uint16_t name, value;
-} line_at;
+static int is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
 
-/* field-vchar / SP / HTAB: everything but the C0 controls and DEL, so UTF-8
- * (obs-text) passes through. */
-static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+/* One pass finds a head's end, its lines and the bytes no line may hold;
+ * the lines are then read from the caller's buffer and the strings copied
+ * once into a block of their exact size. Every keep-alive request (a Vibe
+ * POST, a long poll) comes through here: the bytes used to be walked eight
+ * times (memchr per line for the end and NULs, a copy, memchr per line
+ * again, the query, and two strlen passes to compact). */
 
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
+/* LFs kept by the scan: the start line's and 65 header lines' (the 65th
+ * header decides between WEFT_ETOOBIG and an earlier line's error). */
+#define SCAN_LINES (WEFT__HTTP_MAX_HEADERS + 2)
+#define NO_POS SIZE_MAX
 
-/* Eight bytes at a time (every keep-alive request's target and header
- * values are scanned; a byte loop was a tenth of a long poll's cost):
- * nonzero when one of the eight bytes at p is below `lo` (lo <= 0x80) or
- * is DEL. Exact, as the classic "has less" and "has zero" tests are for
- * telling whether any byte matches. */
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-static inline uint64_t below_or_del(const char *p, uint8_t lo) {
-  uint64_t x, d;
-  memcpy(&x, p, 8);
-  d = x ^ (ONES * 0x7f);
-  return (((x - ONES * lo) & ~x) | ((d - ONES) & ~d)) & HIGHS;
+typedef struct head_scan {
+  size_t end;   /* just past the empty line that ends the head; 0 until it came */
+  size_t bad;   /* the first control byte (tab aside), DEL or lone CR; NO_POS */
+  size_t lines; /* lines before the empty one (only SCAN_LINES kept) */
+  uint16_t lf[SCAN_LINES];
+} head_scan;
+
+/* Bit i of *lf and *ctl for byte i of the 16 at p: an LF, and any byte
+ * below 0x20 or DEL (which LF, CR, tab and NUL are too). */
+#if defined(__SSE2__) && !defined(WEFT_HTTP_SCALAR)
+#include <emmintrin.h>
+static inline void masks16(const uint8_t *p, uint32_t *lf, uint32_t *ctl) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p), lo = _mm_set1_epi8(0x1f);
+  __m128i c =
+      _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, lo), lo), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+  *lf = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
+  *ctl = (uint32_t)_mm_movemask_epi8(c);
+}
+/* Bit i for byte i of the 16 at p that is SP, a control or '?'. */
+static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p), sp = _mm_set1_epi8(' ');
+  *query = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+  return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
+}
+#else
+static inline void masks16(const uint8_t *p, uint32_t *lf, uint32_t *ctl) {
+  *lf = *ctl = 0;
+  for (unsigned i = 0; i < 16; i++) {
+    *lf |= (uint32_t)(p[i] == '\n') << i;
+    *ctl |= (uint32_t)(p[i] < 0x20 || p[i] == 0x7f) << i;
+  }
+}
+static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
+  uint32_t m = 0;
+  *query = 0;
+  for (unsigned i = 0; i < 16; i++) {
+    m |= (uint32_t)(p[i] <= 0x20) << i;
+    *query |= (uint32_t)(p[i] == '?') << i;
+  }
+  return m;
+}
+#endif
+
+static inline unsigned first_bit(uint32_t m) { return (unsigned)__builtin_ctz(m); }
+
+/* The masks of buf[i .. min(i + 16, to)), never reading at or past `to`:
+ * a short tail is read as the 16 bytes ending at `to`, shifted. */
+static inline void masks_at(const uint8_t *buf, size_t i, size_t to, uint32_t *lf, uint32_t *ctl) {
+  size_t rem = to - i;
+  if (rem >= 16) {
+    masks16(buf + i, lf, ctl);
+  } else if (to >= 16) {
+    masks16(buf + to - 16, lf, ctl);
+    *lf >>= 16 - rem;
+    *ctl >>= 16 - rem;
+  } else { /* a head shorter than 16 bytes so far */
+    uint8_t tmp[16] = {0};
+    memcpy(tmp, buf + i, rem);
+    masks16(tmp, lf, ctl);
+    *lf &= (1u << rem) - 1;
+    *ctl &= (1u << rem) - 1;
+  }
 }
 
-/* Finds the end of the head: the offset just past the empty line that ends
- * it, or 0 when it has not arrived; *lines counts the LFs before it (the
- * empty line's too). `start` skips empty lines before the request line
- * (RFC 9112 2.2 lets a server ignore them). Line by line with memchr: every
- * keep-alive request (a Vibe POST, a long poll) comes through here. */
-static size_t find_end(const uint8_t *buf, size_t len, size_t *start, size_t *lines, int *bad) {
-  size_t s = 0;
-  while (s < len && (buf[s] == '\n' || (buf[s] == '\r' && s + 1 < len && buf[s + 1] == '\n')))
-    s += buf[s] == '\r' ? 2 : 1;
-  *start = s;
-  *lines = 0;
-  for (size_t i = s;;) {
-    const uint8_t *lf = memchr(buf + i, '\n', len - i);
-    size_t stop = lf ? (size_t)(lf - buf) : len;
-    if (memchr(buf + i, 0, stop - i)) {
-      /* No valid head holds a NUL: fail now rather than wait for 8 KiB. */
-      *bad = 1;
-      return 0;
-    }
-    if (!lf) return 0;
-    ++*lines;
-    i = stop + 1;
-    if (i < len && buf[i] == '\n') {
-      ++*lines;
-      return i + 1;
-    }
-    if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
-      ++*lines;
-      return i + 2;
-    }
+/* Past the empty line right after the LF at p, or 0 when none (yet). */
+static inline size_t empty_line_after(const uint8_t *buf, size_t p, size_t to) {
+  if (p + 1 < to && buf[p + 1] == '\n') return p + 2;
+  if (p + 2 < to && buf[p + 1] == '\r' && buf[p + 2] == '\n') return p + 3;
+  return 0;
+}
+
+/* The controls of one chunk other than its LFs (bits of `odd`, from i):
+ * CR before LF and tab are fine, the first other one is where the head
+ * is bad; -1 on a NUL (no valid head holds one: fail now rather than wait
+ * for 8 KiB). */
+static int controls(const uint8_t *buf, size_t i, uint32_t odd, size_t to, head_scan *s) {
+  for (; odd; odd &= odd - 1) {
+    size_t q = i + first_bit(odd);
+    uint8_t c = buf[q];
+    if (c == '\t' || (c == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
+    if (c == 0) return -1;
+    if (s->bad == NO_POS) s->bad = q;
   }
+  return 0;
+}
+
+/* Scans buf[from, to) sixteen bytes at a time for the end of the head, the
+ * LF of each line before it and the first bad byte. -1 on a NUL before the
+ * end. */
+static int scan_head(const uint8_t *buf, size_t from, size_t to, head_scan *s) {
+  s->end = s->lines = 0;
+  s->bad = NO_POS;
+  for (size_t i = from; i < to; i += 16) {
+    uint32_t lf, ctl;
+    masks_at(buf, i, to, &lf, &ctl);
+    uint32_t odd = ctl & ~lf;
+    for (; lf; lf &= lf - 1) {
+      size_t p = i + first_bit(lf);
+      s->end = empty_line_after(buf, p, to);
+      if (s->lines < SCAN_LINES) s->lf[s->lines] = (uint16_t)p;
+      s->lines++;
+      if (s->end) {
+        if (s->end - i < 32) odd &= (1u << (s->end - i)) - 1; /* bytes after the head */
+        break;
+      }
+    }
+    if (odd && controls(buf, i, odd, to, s)) return -1;
+    if (s->end) return 0;
+  }
+  return 0;
 }
 
 /* 1 when the bytes so far cannot start a head: lets garbage (TLS, binary)
@@ -109,73 +176,103 @@ static int bad_start(const uint8_t *p, size_t n, int request) {
   return i < n && (i == 0 || p[i] != ' ');
 }
 
-/* Cuts the next line out of [*p, end): returns its start, NUL-terminates it
- * in place (over the CR or LF) and advances *p past the LF. NULL when a CR
- * stands alone. */
-static char *next_line(char **p, char *end, size_t *n) {
-  char *s = *p;
-  char *lf = memchr(s, '\n', (size_t)(end - s));
-  if (!lf) return NULL; /* find_end guarantees one; defensive */
-  char *e = lf;
-  if (e > s && e[-1] == '\r') e--;
-  if (memchr(s, '\r', (size_t)(e - s))) return NULL;
-  *e = '\0';
-  *n = (size_t)(e - s);
-  *p = lf + 1;
-  return s;
-}
+/* A string of the head: where it is in the caller's buffer. */
+typedef struct span {
+  uint16_t at, len;
+} span;
+
+/* What the line pass found, for the block to be written from. */
+typedef struct head_parts {
+  span method, target, reason;
+  uint8_t slash;     /* the target is "/" then `target` (an absolute form's) */
+  uint16_t path_len; /* the target's bytes before its '?'; NONE without one */
+  uint16_t n_headers;
+  span name[WEFT__HTTP_MAX_HEADERS], value[WEFT__HTTP_MAX_HEADERS];
+} head_parts;
+
+static span span_of(size_t at, size_t end) { return (span){(uint16_t)at, (uint16_t)(end - at)}; }
 
 /* Parses "HTTP/1.<digit>" at s[0..8); returns the minor version or -1. */
-static int parse_version(const char *s) {
+static int parse_version(const uint8_t *s) {
   if (memcmp(s, "HTTP/1.", 7) != 0) return -1;
   if (s[7] < '0' || s[7] > '9') return -1;
   return s[7] - '0';
 }
 
-/* The origin form of a request target (RFC 9112 3.2): an absolute-form
- * target ("http://host:port/path?q", which a server must accept) becomes
- * its path and query; others are left as they are. */
-static char *origin_form(char *t) {
-  size_t skip = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
-  if (!skip) return t;
-  char *rest = t + skip + strcspn(t + skip, "/?");
-  if (*rest == '/') return rest;
-  if (*rest == '?' && rest > t + skip) { /* "http://h?q": the path is "/" */
-    rest[-1] = '/';
-    return rest - 1;
+/* 1 when no byte of buf[t, te) is SP or a control (the scan has already
+ * refused DEL); *q is the first '?' or NO_POS. Reads nothing at or past
+ * `len`. */
+static int target_ok(const uint8_t *buf, size_t t, size_t te, size_t len, size_t *q) {
+  *q = NO_POS;
+  size_t i = t;
+  for (; i < te; i += 16) {
+    uint32_t qm, m;
+    if (i + 16 <= len) {
+      m = sp_or_query16(buf + i, &qm);
+      if (te - i < 16) {
+        m &= (1u << (te - i)) - 1;
+        qm &= (1u << (te - i)) - 1;
+      }
+    } else { /* the last few bytes of the buffer */
+      for (; i < te; i++) {
+        if (buf[i] <= 0x20) return 0;
+        if (buf[i] == '?' && *q == NO_POS) *q = i;
+      }
+      return 1;
+    }
+    if (m) return 0;
+    if (qm && *q == NO_POS) *q = i + first_bit(qm);
   }
-  if (*rest) return t;
-  t[0] = '/'; /* "http://h": the path is "/", written over the target */
-  t[1] = '\0';
-  return t;
+  return 1;
 }
 
-static int parse_request_line(weft__http_head *h, char *line, size_t n) {
-  size_t i = 0;
-  while (i < n && tchar[(uint8_t)line[i]])
-    i++;
-  if (i == 0 || i >= n || line[i] != ' ') return WEFT_EPROTO;
-  line[i] = '\0';
-  h->method = (uint16_t)(line - h->storage);
-  size_t t = ++i;
-  while (i + 8 <= n && !below_or_del(line + i, 0x21)) /* no SP, control or DEL */
-    i += 8;
-  while (i < n && line[i] != ' ') {
-    uint8_t c = (uint8_t)line[i];
-    if (c <= 0x20 || c == 0x7f) return WEFT_EPROTO;
-    i++;
+/* The origin form of a request target (RFC 9112 3.2): an absolute-form
+ * target ("http://host:port/path?q", which a server must accept) becomes
+ * its path and query ("/" in front when it has no path); others are left
+ * as they are. */
+static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) {
+  size_t n = te - t;
+  const char *s = (const char *)buf + t;
+  size_t skip = n >= 7 && strncasecmp(s, "http://", 7) == 0    ? 7
+                : n >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
+                                                               : 0;
+  o->target = span_of(t, te);
+  if (!skip) return;
+  size_t r = t + skip;
+  while (r < te && buf[r] != '/' && buf[r] != '?')
+    r++;
+  if (r < te && buf[r] == '/') {
+    o->target = span_of(r, te);
+  } else if (r < te && r > t + skip) { /* "http://h?q": the path is "/" */
+    o->target = span_of(r, te);
+    o->slash = 1;
+  } else if (r == te) { /* "http://h": the path is "/" */
+    o->target = span_of(te, te);
+    o->slash = 1;
   }
-  if (i == t || i >= n) return WEFT_EPROTO;
-  line[i] = '\0';
-  h->target = (uint16_t)(origin_form(line + t) - h->storage);
-  i++;
-  if (n - i != 8) return WEFT_EPROTO;
-  h->version_minor = (int16_t)parse_version(line + i);
+}
+
+/* The request line buf[s, e): method SP target SP "HTTP/1.<digit>". */
+static int request_line(const uint8_t *buf, size_t s, size_t e, size_t len, head_parts *o,
+                        weft__http_head *h) {
+  size_t i = s;
+  while (i < e && tchar[buf[i]])
+    i++;
+  if (i == s || i >= e || buf[i] != ' ') return WEFT_EPROTO;
+  o->method = span_of(s, i);
+  size_t t = i + 1, q;
+  /* The target runs to the SP before the version: the only SP after it. */
+  if (e < t + 10 || buf[e - 9] != ' ' || !target_ok(buf, t, e - 9, len, &q)) return WEFT_EPROTO;
+  h->version_minor = (int16_t)parse_version(buf + e - 8);
   if (h->version_minor < 0) return WEFT_EPROTO;
+  origin_form(buf, t, e - 9, o);
+  o->path_len = q == NO_POS ? WEFT__HTTP_NONE : (uint16_t)(o->slash + q - o->target.at);
   return 0;
 }
 
-static int parse_status_line(weft__http_head *h, char *line, size_t n) {
+static int status_line(const uint8_t *buf, size_t s, size_t e, head_parts *o, weft__http_head *h) {
+  const uint8_t *line = buf + s;
+  size_t n = e - s;
   if (n < 12 || line[8] != ' ') return WEFT_EPROTO;
   h->version_minor = (int16_t)parse_version(line);
   if (h->version_minor < 0) return WEFT_EPROTO;
@@ -186,84 +283,113 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   }
   if (status < 100) return WEFT_EPROTO;
   h->status = (int16_t)status; /* 100..999 */
-  /* The reason may be empty, and some servers drop the SP before it too. */
-  if (n == 12) {
-    h->reason = (uint16_t)(line + 12 - h->storage);
-    return 0;
-  }
-  if (line[12] != ' ') return WEFT_EPROTO;
-  for (size_t i = 13; i < n; i++)
-    if (!field_char((uint8_t)line[i])) return WEFT_EPROTO;
-  h->reason = (uint16_t)(line + 13 - h->storage);
+  /* The reason may be empty, and some servers drop the SP before it too
+   * (its bytes were checked by the scan). */
+  if (n > 12 && line[12] != ' ') return WEFT_EPROTO;
+  o->reason = span_of(n > 12 ? s + 13 : e, e);
   return 0;
 }
 
-static int parse_header_line(weft__http_head *h, char *line, size_t n) {
-  if (is_ows(line[0])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
-  size_t i = 0;
-  while (i < n && tchar[(uint8_t)line[i]])
+/* A header line buf[s, e): a token, ':', the value between optional
+ * whitespace (its bytes were checked by the scan). */
+static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
+  if (is_ows(buf[s])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
+  size_t i = s;
+  while (i < e && tchar[buf[i]])
     i++;
-  if (i == 0 || i >= n || line[i] != ':') return WEFT_EPROTO;
-  line[i] = '\0';
+  if (i == s || i >= e || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
-  while (v < n && is_ows(line[v]))
+  while (v < e && is_ows(buf[v]))
     v++;
-  size_t e = n;
-  while (e > v && is_ows(line[e - 1]))
+  while (e > v && is_ows(buf[e - 1]))
     e--;
-  size_t k = v;
-  while (k + 8 <= e && !below_or_del(line + k, 0x20)) /* the bytes below: tabs and worse */
-    k += 8;
-  for (; k < e; k++)
-    if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
-  line[e] = '\0';
-  if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  line_at *t = (line_at *)(void *)h->storage;
-  t[h->n_headers].name = (uint16_t)(line - h->storage);
-  t[h->n_headers].value = (uint16_t)(line + v - h->storage);
-  h->n_headers++;
+  if (o->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
+  o->name[o->n_headers] = span_of(s, i);
+  o->value[o->n_headers++] = span_of(v, e);
   return 0;
 }
 
-/* Copies a NUL-terminated string from offset `from` of `src` to dst + *w. */
-static uint16_t put(char *dst, const char *src, uint16_t from, size_t *w) {
-  size_t n = strlen(src + from) + 1, at = *w;
-  if (dst) memcpy(dst + at, src + from, n);
-  *w = at + n;
-  return (uint16_t)at;
+/* Reads the lines the scan found, in order: the first error wins. */
+static int parse_lines(const uint8_t *buf, size_t start, size_t len, const head_scan *sc,
+                       head_parts *o, weft__http_head *h, int request) {
+  size_t n = sc->lines < SCAN_LINES ? sc->lines : SCAN_LINES;
+  for (size_t k = 0, s = start; k < n; s = sc->lf[k++] + 1u) {
+    size_t lf = sc->lf[k], e = lf > s && buf[lf - 1] == '\r' ? lf - 1 : lf;
+    if (sc->bad < lf) return WEFT_EPROTO; /* a lone CR, a control or DEL */
+    int rc = k         ? header_line(buf, s, e, o)
+             : request ? request_line(buf, s, e, len, o, h)
+                       : status_line(buf, s, e, o, h);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
-/* The parsed head's strings copied into a block of their exact size (the
- * version, line ends and the space before values left out, one offset a
- * header line; see parse.h), and the parsing block freed: the next head
- * is parsed in it, so no hole is left behind. Returns 0 or WEFT_ENOMEM. */
-static int compact(weft__http_head *h) {
-  const char *src = h->storage;
-  const line_at *lines = (const line_at *)(const void *)src;
-  size_t n = h->n_headers;
-  char *dst = NULL;
-  weft__http_head out = *h;
-  for (int pass = 0; pass < 2; pass++) {
-    size_t w = n * sizeof(uint16_t);
-    if (h->method != WEFT__HTTP_NONE) {
-      out.method = put(dst, src, h->method, &w);
-      out.target = put(dst, src, h->target, &w);
-      out.query = (uint16_t)(out.target + (h->query - h->target)); /* inside the target */
-      out.path = h->path == h->target ? out.target : put(dst, src, h->path, &w);
-    }
-    if (h->reason != WEFT__HTTP_NONE) out.reason = put(dst, src, h->reason, &w);
-    for (size_t i = 0; i < n; i++) {
-      uint16_t name = put(dst, src, lines[i].name, &w);
-      put(dst, src, lines[i].value, &w); /* right after its name (weft__http_hvalue) */
-      if (dst) memcpy(dst + i * sizeof(uint16_t), &name, sizeof(name));
-    }
-    if (dst) break;
-    dst = malloc(w);
-    if (!dst) return WEFT_ENOMEM;
+/* Copies n bytes and a NUL to dst + at; returns the offset after them.
+ * Most strings are short: fixed-size moves that overlap beat a call. */
+static size_t put(char *dst, size_t at, const uint8_t *src, size_t n) {
+  char *d = dst + at;
+  if (n >= 8 && n <= 16) {
+    memcpy(d, src, 8);
+    memcpy(d + n - 8, src + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    memcpy(d, src, 4);
+    memcpy(d + n - 4, src + n - 4, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      d[i] = (char)src[i];
+  } else {
+    memcpy(d, src, n);
   }
-  free(h->storage);
-  *h = out;
-  h->storage = dst;
+  d[n] = '\0';
+  return at + n + 1;
+}
+
+/* The block's size: the offsets, then each string and its NUL (parse.h). */
+static size_t block_size(const head_parts *o, int request) {
+  size_t w = o->n_headers * sizeof(uint16_t);
+  if (request) {
+    w += o->method.len + 1u + o->slash + o->target.len + 1u;
+    if (o->path_len != WEFT__HTTP_NONE) w += o->path_len + 1u;
+  } else {
+    w += o->reason.len + 1u;
+  }
+  for (size_t i = 0; i < o->n_headers; i++)
+    w += o->name[i].len + 1u + o->value[i].len + 1u;
+  return w;
+}
+
+/* Writes the block in one go: method, target, the path when it is a copy,
+ * or the reason; then each header's name directly followed by its value
+ * (weft__http_hvalue). */
+static int write_block(const uint8_t *buf, const head_parts *o, weft__http_head *h, int request) {
+  char *blk = malloc(block_size(o, request));
+  if (!blk) return WEFT_ENOMEM;
+  h->storage = blk;
+  size_t w = o->n_headers * sizeof(uint16_t);
+  if (request) {
+    h->method = (uint16_t)w;
+    w = put(blk, w, buf + o->method.at, o->method.len);
+    h->target = (uint16_t)w;
+    if (o->slash) blk[w++] = '/';
+    w = put(blk, w, buf + o->target.at, o->target.len);
+    h->path = h->target;
+    h->query = (uint16_t)(w - 1); /* the target's NUL: "" */
+    if (o->path_len != WEFT__HTTP_NONE) {
+      h->query = (uint16_t)(h->target + o->path_len + 1);
+      h->path = (uint16_t)w;
+      w = put(blk, w, (const uint8_t *)blk + h->target, o->path_len);
+    }
+  } else {
+    h->reason = (uint16_t)w;
+    w = put(blk, w, buf + o->reason.at, o->reason.len);
+  }
+  for (size_t i = 0; i < o->n_headers; i++) {
+    uint16_t name = (uint16_t)w;
+    memcpy(blk + i * sizeof(uint16_t), &name, sizeof(name));
+    w = put(blk, w, buf + o->name[i].at, o->name[i].len);
+    w = put(blk, w, buf + o->value[i].at, o->value[i].len);
+  }
+  h->n_headers = o->n_headers;
   return 0;
 }
 
@@ -276,70 +402,24 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   h->status = h->version_minor = 0;
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
-  size_t start = 0, lines = 0;
-  int bad = 0;
-  size_t end = find_end(buf, scan, &start, &lines, &bad);
-  if (bad || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
-  if (!end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
-  if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
+  /* Empty lines before the request line are skipped (RFC 9112 2.2 lets a
+   * server ignore them). */
+  size_t start = 0;
+  while (start < scan &&
+         (buf[start] == '\n' || (buf[start] == '\r' && start + 1 < scan && buf[start + 1] == '\n')))
+    start += buf[start] == '\r' ? 2 : 1;
+  head_scan sc;
+  if (scan_head(buf, start, scan, &sc) || bad_start(buf + start, scan - start, request))
+    return WEFT_EPROTO;
+  if (!sc.end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
 
-  /* One block: the header table (one slot per line at most, so idle
-   * connections keep no unused slots), the head NUL-terminated, then, for
-   * a request, room for the path of the target (the target itself must
-   * stay whole). */
-  size_t n = end - start;
-  /* Header lines: all but the start line and the empty last one. */
-  lines = lines > 2 ? lines - 2 : 0;
-  if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
-  size_t table = lines * sizeof(line_at);
-  /* The path is a part of the target, which is in the first line. */
-  const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
-  size_t first = eol ? (size_t)(eol - (buf + start)) : n;
-  /* Only a target with a query needs a separate path. */
-  size_t room = request && memchr(buf + start, '?', first) ? first + 1 : 0;
-  char *blk = malloc(table + n + 1 + room);
-  if (!blk) return WEFT_ENOMEM;
-  char *s = blk + table;
-  memcpy(s, buf + start, n);
-  s[n] = '\0';
-  h->storage = blk;
-
-  char *p = s, *stop = s + n;
-  size_t ln;
-  char *line = next_line(&p, stop, &ln);
-  int rc = WEFT_EPROTO;
-  if (!line) goto fail;
-  rc = request ? parse_request_line(h, line, ln) : parse_status_line(h, line, ln);
-  if (rc) goto fail;
-  for (;;) {
-    line = next_line(&p, stop, &ln);
-    rc = WEFT_EPROTO;
-    if (!line) goto fail;
-    if (ln == 0) break;
-    rc = parse_header_line(h, line, ln);
-    if (rc) goto fail;
-  }
-  if (request) {
-    const char *target = blk + h->target;
-    size_t tl = strlen(target);
-    const char *q = memchr(target, '?', tl);
-    h->path = h->target;
-    h->query = (uint16_t)(h->target + tl);
-    if (q) {
-      char *path = s + n + 1;
-      size_t pl = (size_t)(q - target);
-      memcpy(path, target, pl);
-      path[pl] = '\0';
-      h->path = (uint16_t)(path - blk);
-      h->query = (uint16_t)(q + 1 - blk);
-    }
-  }
-  rc = compact(h);
-  if (rc) goto fail;
-  return (int)end;
-
-fail:
-  weft__http_head_free(h);
+  head_parts o;
+  o.slash = 0;
+  o.n_headers = 0;
+  int rc = parse_lines(buf, start, len, &sc, &o, h, request);
+  if (!rc) rc = write_block(buf, &o, h, request);
+  if (!rc) return (int)sc.end;
+  weft__http_head_free(h); /* a complete head's errors leave h zeroed, as ever */
   return rc;
 }
 
@@ -357,25 +437,37 @@ void weft__http_head_free(weft__http_head *h) {
   memset(h, 0, sizeof *h);
 }
 
-/* Is header i named `name` (case-insensitively)? The first letters are
- * compared first: a request is looked up by several names, most of which
- * it does not hold. */
-static int named(const weft__http_head *h, size_t i, const char *name) {
+/* ASCII lower case: field names are tokens, compared case-insensitively
+ * as RFC 9110 5.1 says (and as strcasecmp does in the C locale). */
+static inline uint8_t lower(uint8_t c) { return (uint8_t)(c + ((unsigned)(c - 'A') < 26u) * 32); }
+
+/* The value of header i when it is named `name` (case-insensitively), else
+ * NULL. The first letters are compared first: a request is looked up by
+ * several names, most of which it does not hold; the walk to the name's
+ * NUL then finds its value with no strlen. */
+static const char *value_if_named(const weft__http_head *h, size_t i, const char *name) {
   const char *hn = weft__http_hname(h, i);
-  return (hn[0] | 0x20) == (name[0] | 0x20) && strcasecmp(hn, name) == 0;
+  if (lower((uint8_t)hn[0]) != lower((uint8_t)name[0])) return NULL;
+  for (size_t k = 1;; k++) {
+    uint8_t a = (uint8_t)hn[k], b = (uint8_t)name[k];
+    if (a != b && lower(a) != lower(b)) return NULL;
+    if (!a) return hn + k + 1;
+  }
 }
 
 const char *weft__http_get(const weft__http_head *h, const char *name) {
   if (!h || !name || !*name) return NULL;
-  for (size_t i = 0; i < h->n_headers; i++)
-    if (named(h, i, name)) return weft__http_hvalue(h, i);
+  for (size_t i = 0; i < h->n_headers; i++) {
+    const char *v = value_if_named(h, i, name);
+    if (v) return v;
+  }
   return NULL;
 }
 
 size_t weft__http_count(const weft__http_head *h, const char *name) {
   size_t n = 0;
   for (size_t i = 0; h && name && *name && i < h->n_headers; i++)
-    n += named(h, i, name);
+    n += value_if_named(h, i, name) != NULL;
   return n;
 }
 
