@@ -233,7 +233,9 @@ static int target_ok(const uint8_t *buf, size_t t, size_t te, size_t len, size_t
 static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) {
   size_t n = te - t;
   const char *s = (const char *)buf + t;
-  size_t skip = n >= 7 && strncasecmp(s, "http://", 7) == 0    ? 7
+  /* Most targets start with '/': one byte tells. */
+  size_t skip = (s[0] | 0x20) != 'h'                           ? 0
+                : n >= 7 && strncasecmp(s, "http://", 7) == 0  ? 7
                 : n >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
                                                                : 0;
   o->target = span_of(t, te);
@@ -252,12 +254,22 @@ static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) 
   }
 }
 
+/* The end of the token at buf[i]: its first non-tchar byte. Unbounded, as
+ * every line ends in CR or LF, and unrolled: field names are a good part
+ * of a request's bytes. */
+static size_t token_end(const uint8_t *buf, size_t i) {
+  for (;; i += 4) {
+    if (!tchar[buf[i]]) return i;
+    if (!tchar[buf[i + 1]]) return i + 1;
+    if (!tchar[buf[i + 2]]) return i + 2;
+    if (!tchar[buf[i + 3]]) return i + 3;
+  }
+}
+
 /* The request line buf[s, e): method SP target SP "HTTP/1.<digit>". */
 static int request_line(const uint8_t *buf, size_t s, size_t e, size_t len, head_parts *o,
                         weft__http_head *h) {
-  size_t i = s;
-  while (i < e && tchar[buf[i]])
-    i++;
+  size_t i = token_end(buf, s);
   if (i == s || i >= e || buf[i] != ' ') return WEFT_EPROTO;
   o->method = span_of(s, i);
   size_t t = i + 1, q;
@@ -294,9 +306,7 @@ static int status_line(const uint8_t *buf, size_t s, size_t e, head_parts *o, we
  * whitespace (its bytes were checked by the scan). */
 static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
   if (is_ows(buf[s])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
-  size_t i = s;
-  while (i < e && tchar[buf[i]])
-    i++;
+  size_t i = token_end(buf, s);
   if (i == s || i >= e || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
   while (v < e && is_ows(buf[v]))
@@ -393,13 +403,17 @@ static int write_block(const uint8_t *buf, const head_parts *o, weft__http_head 
   return 0;
 }
 
-static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
-  if (!h) return WEFT_EINVAL;
-  /* Whatever the outcome, h can be passed to weft__http_head_free. */
+/* Whatever the outcome, h can be passed to weft__http_head_free. */
+static void head_init(weft__http_head *h) {
   h->storage = NULL;
   h->n_headers = 0;
   h->method = h->target = h->path = h->query = h->reason = WEFT__HTTP_NONE;
   h->status = h->version_minor = 0;
+}
+
+static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
+  if (!h) return WEFT_EINVAL;
+  head_init(h);
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
   /* Empty lines before the request line are skipped (RFC 9112 2.2 lets a
@@ -409,9 +423,12 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
          (buf[start] == '\n' || (buf[start] == '\r' && start + 1 < scan && buf[start + 1] == '\n')))
     start += buf[start] == '\r' ? 2 : 1;
   head_scan sc;
-  if (scan_head(buf, start, scan, &sc) || bad_start(buf + start, scan - start, request))
-    return WEFT_EPROTO;
-  if (!sc.end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
+  if (scan_head(buf, start, scan, &sc)) return WEFT_EPROTO;
+  /* A complete head that starts badly fails on its first line anyway. */
+  if (!sc.end) {
+    if (bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
+    return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
+  }
 
   head_parts o;
   o.slash = 0;
@@ -419,7 +436,12 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   int rc = parse_lines(buf, start, len, &sc, &o, h, request);
   if (!rc) rc = write_block(buf, &o, h, request);
   if (!rc) return (int)sc.end;
-  weft__http_head_free(h); /* a complete head's errors leave h zeroed, as ever */
+  /* h as it always was on errors: untouched by a head that starts badly
+   * (bad_start), zeroed by weft__http_head_free after the others. */
+  if (bad_start(buf + start, scan - start, request))
+    head_init(h);
+  else
+    weft__http_head_free(h);
   return rc;
 }
 
