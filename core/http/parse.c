@@ -334,11 +334,22 @@ static int parse_lines(const uint8_t *buf, size_t start, size_t len, const head_
   return 0;
 }
 
-/* Copies n bytes and a NUL to dst + at; returns the offset after them.
- * Most strings are short: fixed-size moves that overlap beat a call. */
-static size_t put(char *dst, size_t at, const uint8_t *src, size_t n) {
-  char *d = dst + at;
-  if (n >= 8 && n <= 16) {
+/* Writes the block: strings copied from the head, each followed by a NUL. */
+typedef struct writer {
+  char *blk;
+  size_t w, size;     /* next offset, the block's size */
+  const uint8_t *lim; /* the end of what may be read after a source string */
+} writer;
+
+/* Copies n bytes of src and a NUL; returns the string's offset. Most
+ * strings are short: one 16-byte move when both sides have room past them
+ * (the next string overwrites the excess), else moves that overlap. */
+static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint8_t *src,
+                                                          size_t n) {
+  char *d = wr->blk + wr->w;
+  if (n <= 16 && wr->w + 16 <= wr->size && (size_t)(wr->lim - src) >= 16) {
+    memcpy(d, src, 16);
+  } else if (n >= 8 && n <= 16) {
     memcpy(d, src, 8);
     memcpy(d + n - 8, src + n - 8, 8);
   } else if (n >= 4 && n < 8) {
@@ -351,7 +362,9 @@ static size_t put(char *dst, size_t at, const uint8_t *src, size_t n) {
     memcpy(d, src, n);
   }
   d[n] = '\0';
-  return at + n + 1;
+  uint16_t at = (uint16_t)wr->w;
+  wr->w += n + 1;
+  return at;
 }
 
 /* The block's size: the offsets, then each string and its NUL (parse.h). */
@@ -371,33 +384,32 @@ static size_t block_size(const head_parts *o, int request) {
 /* Writes the block in one go: method, target, the path when it is a copy,
  * or the reason; then each header's name directly followed by its value
  * (weft__http_hvalue). */
-static int write_block(const uint8_t *buf, const head_parts *o, weft__http_head *h, int request) {
-  char *blk = malloc(block_size(o, request));
-  if (!blk) return WEFT_ENOMEM;
-  h->storage = blk;
-  size_t w = o->n_headers * sizeof(uint16_t);
+static int write_block(const uint8_t *buf, size_t len, const head_parts *o, weft__http_head *h,
+                       int request) {
+  writer wr = {NULL, o->n_headers * sizeof(uint16_t), block_size(o, request), buf + len};
+  wr.blk = malloc(wr.size);
+  if (!wr.blk) return WEFT_ENOMEM;
+  h->storage = wr.blk;
   if (request) {
-    h->method = (uint16_t)w;
-    w = put(blk, w, buf + o->method.at, o->method.len);
-    h->target = (uint16_t)w;
-    if (o->slash) blk[w++] = '/';
-    w = put(blk, w, buf + o->target.at, o->target.len);
+    h->method = put(&wr, buf + o->method.at, o->method.len);
+    h->target = (uint16_t)wr.w;
+    if (o->slash) wr.blk[wr.w++] = '/';
+    put(&wr, buf + o->target.at, o->target.len);
     h->path = h->target;
-    h->query = (uint16_t)(w - 1); /* the target's NUL: "" */
+    h->query = (uint16_t)(wr.w - 1); /* the target's NUL: "" */
     if (o->path_len != WEFT__HTTP_NONE) {
       h->query = (uint16_t)(h->target + o->path_len + 1);
-      h->path = (uint16_t)w;
-      w = put(blk, w, (const uint8_t *)blk + h->target, o->path_len);
+      wr.lim = (const uint8_t *)wr.blk + wr.size;
+      h->path = put(&wr, (const uint8_t *)wr.blk + h->target, o->path_len);
+      wr.lim = buf + len;
     }
   } else {
-    h->reason = (uint16_t)w;
-    w = put(blk, w, buf + o->reason.at, o->reason.len);
+    h->reason = put(&wr, buf + o->reason.at, o->reason.len);
   }
   for (size_t i = 0; i < o->n_headers; i++) {
-    uint16_t name = (uint16_t)w;
-    memcpy(blk + i * sizeof(uint16_t), &name, sizeof(name));
-    w = put(blk, w, buf + o->name[i].at, o->name[i].len);
-    w = put(blk, w, buf + o->value[i].at, o->value[i].len);
+    uint16_t name = put(&wr, buf + o->name[i].at, o->name[i].len);
+    memcpy(wr.blk + i * sizeof(uint16_t), &name, sizeof(name));
+    put(&wr, buf + o->value[i].at, o->value[i].len);
   }
   h->n_headers = o->n_headers;
   return 0;
@@ -434,7 +446,7 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   o.slash = 0;
   o.n_headers = 0;
   int rc = parse_lines(buf, start, len, &sc, &o, h, request);
-  if (!rc) rc = write_block(buf, &o, h, request);
+  if (!rc) rc = write_block(buf, len, &o, h, request);
   if (!rc) return (int)sc.end;
   /* h as it always was on errors: untouched by a head that starts badly
    * (bad_start), zeroed by weft__http_head_free after the others. */
