@@ -61,16 +61,23 @@ typedef struct head_scan {
   uint16_t lf[SCAN_LINES];
 } head_scan;
 
-/* Bit i of *lf and *ctl for byte i of the 16 at p: an LF, and any byte
- * below 0x20 or DEL (which LF, CR, tab and NUL are too). */
+/* The bytes of a block of 32, one bit each: LFs, CRs and the controls
+ * (every byte below 0x20, and DEL). */
+typedef struct masks {
+  uint32_t lf, cr, ctl;
+} masks;
+
+/* Adds the 16 bytes at p to m, from bit `at`. */
 #if defined(__SSE2__) && !defined(WEFT_HTTP_SCALAR)
 #include <emmintrin.h>
-static inline void masks16(const uint8_t *p, uint32_t *lf, uint32_t *ctl) {
-  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p), lo = _mm_set1_epi8(0x1f);
-  __m128i c =
-      _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, lo), lo), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
-  *lf = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
-  *ctl = (uint32_t)_mm_movemask_epi8(c);
+static inline void masks16(const uint8_t *p, masks *m, unsigned at) {
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+  /* One range test for both: x ^ 0x3f takes 0x00..0x1f and DEL to
+   * 0x20..0x40, and + 0x60 those to 0x80..0xa0, the signed bytes below -95. */
+  __m128i c = _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8(0x60));
+  m->lf |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))) << at;
+  m->cr |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))) << at;
+  m->ctl |= (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(c, _mm_set1_epi8(-95))) << at;
 }
 /* Bit i for byte i of the 16 at p that is SP, a control or '?'. */
 static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
@@ -79,11 +86,11 @@ static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
   return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
 }
 #else
-static inline void masks16(const uint8_t *p, uint32_t *lf, uint32_t *ctl) {
-  *lf = *ctl = 0;
+static inline void masks16(const uint8_t *p, masks *m, unsigned at) {
   for (unsigned i = 0; i < 16; i++) {
-    *lf |= (uint32_t)(p[i] == '\n') << i;
-    *ctl |= (uint32_t)(p[i] < 0x20 || p[i] == 0x7f) << i;
+    m->lf |= (uint32_t)(p[i] == '\n') << (at + i);
+    m->cr |= (uint32_t)(p[i] == '\r') << (at + i);
+    m->ctl |= (uint32_t)(p[i] < 0x20 || p[i] == 0x7f) << (at + i);
   }
 }
 static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
@@ -99,23 +106,35 @@ static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
 
 static inline unsigned first_bit(uint32_t m) { return (unsigned)__builtin_ctz(m); }
 
-/* The masks of buf[i .. min(i + 16, to)), never reading at or past `to`:
- * a short tail is read as the 16 bytes ending at `to`, shifted. */
-static inline void masks_at(const uint8_t *buf, size_t i, size_t to, uint32_t *lf, uint32_t *ctl) {
+static inline masks masks32(const uint8_t *p) {
+  masks m = {0, 0, 0};
+  masks16(p, &m, 0);
+  masks16(p + 16, &m, 16);
+  return m;
+}
+
+/* The masks of buf[i .. min(i + 32, to)), never reading at or past `to`:
+ * a short tail is read as the 32 bytes ending at `to`, shifted down. */
+static inline masks masks_at(const uint8_t *buf, size_t i, size_t to) {
   size_t rem = to - i;
-  if (rem >= 16) {
-    masks16(buf + i, lf, ctl);
-  } else if (to >= 16) {
-    masks16(buf + to - 16, lf, ctl);
-    *lf >>= 16 - rem;
-    *ctl >>= 16 - rem;
-  } else { /* a head shorter than 16 bytes so far */
-    uint8_t tmp[16] = {0};
+  if (rem >= 32) return masks32(buf + i);
+  masks m;
+  if (to >= 32) {
+    m = masks32(buf + to - 32);
+    unsigned k = (unsigned)(32 - rem);
+    m.lf >>= k;
+    m.cr >>= k;
+    m.ctl >>= k;
+  } else { /* a head shorter than 32 bytes so far */
+    uint8_t tmp[32] = {0};
     memcpy(tmp, buf + i, rem);
-    masks16(tmp, lf, ctl);
-    *lf &= (1u << rem) - 1;
-    *ctl &= (1u << rem) - 1;
+    m = masks32(tmp);
+    uint32_t keep = (1u << rem) - 1;
+    m.lf &= keep;
+    m.cr &= keep;
+    m.ctl &= keep;
   }
+  return m;
 }
 
 /* Past the empty line right after the LF at p, or 0 when none (yet). */
@@ -125,10 +144,18 @@ static inline size_t empty_line_after(const uint8_t *buf, size_t p, size_t to) {
   return 0;
 }
 
-/* The controls of one chunk other than its LFs (bits of `odd`, from i):
- * CR before LF and tab are fine, the first other one is where the head
- * is bad; -1 on a NUL (no valid head holds one: fail now rather than wait
- * for 8 KiB). */
+/* The block's LFs that an empty line follows (LF LF, LF CR LF); for the
+ * last two, whose line may end in the next block, the bytes are read. */
+static inline uint32_t ends_at(const masks *m, const uint8_t *buf, size_t i, size_t to) {
+  uint32_t e = m->lf & ((m->lf >> 1) | ((m->cr >> 1) & (m->lf >> 2)));
+  for (uint32_t edge = m->lf & 0xc0000000u; edge; edge &= edge - 1)
+    if (empty_line_after(buf, i + first_bit(edge), to)) e |= edge & (0u - edge);
+  return e;
+}
+
+/* Controls other than LF and the CR before one (bits of `odd`, from i):
+ * tab is fine, the first other one is where the head is bad; -1 on a NUL
+ * (no valid head holds one: fail now rather than wait for 8 KiB). */
 static int controls(const uint8_t *buf, size_t i, uint32_t odd, size_t to, head_scan *s) {
   for (; odd; odd &= odd - 1) {
     size_t q = i + first_bit(odd);
@@ -140,25 +167,28 @@ static int controls(const uint8_t *buf, size_t i, uint32_t odd, size_t to, head_
   return 0;
 }
 
-/* Scans buf[from, to) sixteen bytes at a time for the end of the head, the
- * LF of each line before it and the first bad byte. -1 on a NUL before the
- * end. */
+/* Scans buf[from, to) 32 bytes at a time for the end of the head, the LF
+ * of each line before it and the first bad byte; a block is a few vector
+ * compares and bit operations unless it holds a control other than CR LF.
+ * -1 on a NUL before the end. */
 static int scan_head(const uint8_t *buf, size_t from, size_t to, head_scan *s) {
   s->end = s->lines = 0;
   s->bad = NO_POS;
-  for (size_t i = from; i < to; i += 16) {
-    uint32_t lf, ctl;
-    masks_at(buf, i, to, &lf, &ctl);
-    uint32_t odd = ctl & ~lf;
+  for (size_t i = from; i < to; i += 32) {
+    masks m = masks_at(buf, i, to);
+    /* Controls but LF and CR, and CRs not before an LF (the block's last
+     * CR is looked at again: its LF may be in the next block). */
+    uint32_t lf = m.lf, odd = (m.ctl & ~(m.lf | m.cr)) | (m.cr & ~(m.lf >> 1));
+    uint32_t e = ends_at(&m, buf, i, to);
+    if (e) {
+      size_t b = i + first_bit(e);
+      s->end = b + (buf[b + 1] == '\n' ? 2 : 3);
+      lf &= e ^ (e - 1);                                    /* up to the last line's LF */
+      if (s->end - i < 32) odd &= (1u << (s->end - i)) - 1; /* bytes after the head */
+    }
     for (; lf; lf &= lf - 1) {
-      size_t p = i + first_bit(lf);
-      s->end = empty_line_after(buf, p, to);
-      if (s->lines < SCAN_LINES) s->lf[s->lines] = (uint16_t)p;
+      if (s->lines < SCAN_LINES) s->lf[s->lines] = (uint16_t)(i + first_bit(lf));
       s->lines++;
-      if (s->end) {
-        if (s->end - i < 32) odd &= (1u << (s->end - i)) - 1; /* bytes after the head */
-        break;
-      }
     }
     if (odd && controls(buf, i, odd, to, s)) return -1;
     if (s->end) return 0;
