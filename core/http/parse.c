@@ -42,157 +42,145 @@ static const uint8_t tchar[256] = {
 
 static int is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
 
-/* One pass finds a head's end, its lines and the bytes no line may hold;
- * the lines are then read from the caller's buffer and the strings copied
- * once into a block of their exact size. Every keep-alive request (a Vibe
- * POST, a long poll) comes through here: the bytes used to be walked eight
- * times (memchr per line for the end and NULs, a copy, memchr per line
- * again, the query, and two strlen passes to compact). */
+/* One pass over a head's bytes, line by line: sixteen bytes at a time find
+ * each line's LF and control bytes, and the line is parsed then, while its
+ * bytes are at hand, into offsets; the strings are then copied once into a
+ * block of their exact size. Every keep-alive request (a Vibe POST, a long
+ * poll) comes through here: the bytes used to be walked eight times (memchr
+ * per line for the end and NULs, a copy, memchr per line again, the query,
+ * and two strlen passes to compact). */
 
-/* LFs kept by the scan: the start line's and 65 header lines' (the 65th
- * header decides between WEFT_ETOOBIG and an earlier line's error). */
-#define SCAN_LINES (WEFT__HTTP_MAX_HEADERS + 2)
 #define NO_POS SIZE_MAX
 
-typedef struct head_scan {
-  size_t end;   /* just past the empty line that ends the head; 0 until it came */
-  size_t bad;   /* the first control byte (tab aside), DEL or lone CR; NO_POS */
-  size_t lines; /* lines before the empty one (only SCAN_LINES kept) */
-  uint16_t lf[SCAN_LINES];
-} head_scan;
+/* What the scan of a line found besides its LF. */
+typedef struct line_scan {
+  uint8_t nul; /* a NUL: no valid head holds one, fail now rather than wait for 8 KiB */
+  uint8_t bad; /* a control other than tab and the CR before the LF, or DEL */
+  /* The request line's first two bytes up to SP (the separators, if it is
+   * valid) and its first '?'. */
+  uint8_t n_sep;
+  size_t sep[2], query;
+} line_scan;
 
-/* The bytes of a block of 32, one bit each: LFs, CRs and the controls
- * (every byte below 0x20, and DEL). */
-typedef struct masks {
-  uint32_t lf, cr, ctl;
-} masks;
+static inline unsigned first_bit(uint32_t m) { return (unsigned)__builtin_ctz(m); }
 
-/* Adds the 16 bytes at p to m, from bit `at`. */
+/* Sixteen bytes and their masks, one bit a byte. */
 #if defined(__SSE2__) && !defined(WEFT_HTTP_SCALAR)
 #include <emmintrin.h>
-static inline void masks16(const uint8_t *p, masks *m, unsigned at) {
-  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-  /* One range test for both: x ^ 0x3f takes 0x00..0x1f and DEL to
-   * 0x20..0x40, and + 0x60 those to 0x80..0xa0, the signed bytes below -95. */
-  __m128i c = _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8(0x60));
-  m->lf |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))) << at;
-  m->cr |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))) << at;
-  m->ctl |= (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(c, _mm_set1_epi8(-95))) << at;
+typedef __m128i vec16;
+static inline vec16 load16(const uint8_t *p) {
+  return _mm_loadu_si128((const __m128i *)(const void *)p);
 }
-/* Bit i for byte i of the 16 at p that is SP, a control or '?'. */
-static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
-  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p), sp = _mm_set1_epi8(' ');
-  *query = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('?')));
+static inline uint32_t eq_mask(vec16 x, char c) {
+  return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(c)));
+}
+/* The controls: every byte below 0x20, and DEL. One range test for both:
+ * x ^ 0x3f takes them to 0x20..0x40, and + 0x60 those to 0x80..0xa0, the
+ * signed bytes below -95. */
+static inline uint32_t ctl_mask(vec16 x) {
+  __m128i y = _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8(0x60));
+  return (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(y, _mm_set1_epi8(-95)));
+}
+/* Bytes up to SP: SP and the controls but DEL. */
+static inline uint32_t le_sp_mask(vec16 x) {
+  __m128i sp = _mm_set1_epi8(' ');
   return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
 }
 #else
-static inline void masks16(const uint8_t *p, masks *m, unsigned at) {
-  for (unsigned i = 0; i < 16; i++) {
-    m->lf |= (uint32_t)(p[i] == '\n') << (at + i);
-    m->cr |= (uint32_t)(p[i] == '\r') << (at + i);
-    m->ctl |= (uint32_t)(p[i] < 0x20 || p[i] == 0x7f) << (at + i);
-  }
+typedef struct vec16 {
+  uint8_t b[16];
+} vec16;
+static inline vec16 load16(const uint8_t *p) {
+  vec16 x;
+  memcpy(x.b, p, 16);
+  return x;
 }
-static inline uint32_t sp_or_query16(const uint8_t *p, uint32_t *query) {
+static inline uint32_t eq_mask(vec16 x, char c) {
   uint32_t m = 0;
-  *query = 0;
-  for (unsigned i = 0; i < 16; i++) {
-    m |= (uint32_t)(p[i] <= 0x20) << i;
-    *query |= (uint32_t)(p[i] == '?') << i;
-  }
+  for (unsigned i = 0; i < 16; i++)
+    m |= (uint32_t)(x.b[i] == (uint8_t)c) << i;
+  return m;
+}
+static inline uint32_t ctl_mask(vec16 x) {
+  uint32_t m = 0;
+  for (unsigned i = 0; i < 16; i++)
+    m |= (uint32_t)(x.b[i] < 0x20 || x.b[i] == 0x7f) << i;
+  return m;
+}
+static inline uint32_t le_sp_mask(vec16 x) {
+  uint32_t m = 0;
+  for (unsigned i = 0; i < 16; i++)
+    m |= (uint32_t)(x.b[i] <= 0x20) << i;
   return m;
 }
 #endif
 
-static inline unsigned first_bit(uint32_t m) { return (unsigned)__builtin_ctz(m); }
-
-static inline masks masks32(const uint8_t *p) {
-  masks m = {0, 0, 0};
-  masks16(p, &m, 0);
-  masks16(p + 16, &m, 16);
-  return m;
-}
-
-/* The masks of buf[i .. min(i + 32, to)), never reading at or past `to`:
- * a short tail is read as the 32 bytes ending at `to`, shifted down. */
-static inline masks masks_at(const uint8_t *buf, size_t i, size_t to) {
-  size_t rem = to - i;
-  if (rem >= 32) return masks32(buf + i);
-  masks m;
-  if (to >= 32) {
-    m = masks32(buf + to - 32);
-    unsigned k = (unsigned)(32 - rem);
-    m.lf >>= k;
-    m.cr >>= k;
-    m.ctl >>= k;
-  } else { /* a head shorter than 32 bytes so far */
-    uint8_t tmp[32] = {0};
-    memcpy(tmp, buf + i, rem);
-    m = masks32(tmp);
-    uint32_t keep = (1u << rem) - 1;
-    m.lf &= keep;
-    m.cr &= keep;
-    m.ctl &= keep;
+/* The control bytes of a line (bits of c, from i): tab and a CR before an
+ * LF are fine. */
+static void controls(const uint8_t *buf, size_t i, uint32_t c, size_t to, line_scan *ls) {
+  for (; c; c &= c - 1) {
+    size_t q = i + first_bit(c);
+    uint8_t b = buf[q];
+    if (b == '\t' || (b == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
+    if (b == 0) ls->nul = 1;
+    ls->bad = 1;
   }
-  return m;
 }
 
-/* Past the empty line right after the LF at p, or 0 when none (yet). */
-static inline size_t empty_line_after(const uint8_t *buf, size_t p, size_t to) {
-  if (p + 1 < to && buf[p + 1] == '\n') return p + 2;
-  if (p + 2 < to && buf[p + 1] == '\r' && buf[p + 2] == '\n') return p + 3;
-  return 0;
-}
-
-/* The block's LFs that an empty line follows (LF LF, LF CR LF); for the
- * last two, whose line may end in the next block, the bytes are read. */
-static inline uint32_t ends_at(const masks *m, const uint8_t *buf, size_t i, size_t to) {
-  uint32_t e = m->lf & ((m->lf >> 1) | ((m->cr >> 1) & (m->lf >> 2)));
-  for (uint32_t edge = m->lf & 0xc0000000u; edge; edge &= edge - 1)
-    if (empty_line_after(buf, i + first_bit(edge), to)) e |= edge & (0u - edge);
-  return e;
-}
-
-/* Controls other than LF and the CR before one (bits of `odd`, from i):
- * tab is fine, the first other one is where the head is bad; -1 on a NUL
- * (no valid head holds one: fail now rather than wait for 8 KiB). */
-static int controls(const uint8_t *buf, size_t i, uint32_t odd, size_t to, head_scan *s) {
-  for (; odd; odd &= odd - 1) {
-    size_t q = i + first_bit(odd);
-    uint8_t c = buf[q];
-    if (c == '\t' || (c == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
-    if (c == 0) return -1;
-    if (s->bad == NO_POS) s->bad = q;
+/* Looks at the bytes of x, buf[i..] shifted down by k, as far as `keep`
+ * says they are the line's; 1 with *lf when the line's LF is among them. */
+static inline __attribute__((always_inline)) int line_chunk(const uint8_t *buf, size_t i, size_t to,
+                                                            vec16 x, unsigned k, uint32_t keep,
+                                                            size_t *lf, line_scan *ls,
+                                                            int request_line) {
+  uint32_t l = (eq_mask(x, '\n') >> k) & keep;
+  if (l) {
+    *lf = i + first_bit(l);
+    keep &= (1u << first_bit(l)) - 1; /* the line's bytes end there */
   }
-  return 0;
+  uint32_t c = (ctl_mask(x) >> k) & keep;
+  if (c) controls(buf, i, c, to, ls);
+  if (request_line) {
+    for (uint32_t m = (le_sp_mask(x) >> k) & keep; m && ls->n_sep < 2; m &= m - 1)
+      ls->sep[ls->n_sep++] = i + first_bit(m);
+    uint32_t q = (eq_mask(x, '?') >> k) & keep;
+    if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
+  }
+  return l != 0;
 }
 
-/* Scans buf[from, to) 32 bytes at a time for the end of the head, the LF
- * of each line before it and the first bad byte; a block is a few vector
- * compares and bit operations unless it holds a control other than CR LF.
- * -1 on a NUL before the end. */
-static int scan_head(const uint8_t *buf, size_t from, size_t to, head_scan *s) {
-  s->end = s->lines = 0;
-  s->bad = NO_POS;
-  for (size_t i = from; i < to; i += 32) {
-    masks m = masks_at(buf, i, to);
-    /* Controls but LF and CR, and CRs not before an LF (the block's last
-     * CR is looked at again: its LF may be in the next block). */
-    uint32_t lf = m.lf, odd = (m.ctl & ~(m.lf | m.cr)) | (m.cr & ~(m.lf >> 1));
-    uint32_t e = ends_at(&m, buf, i, to);
-    if (e) {
-      size_t b = i + first_bit(e);
-      s->end = b + (buf[b + 1] == '\n' ? 2 : 3);
-      lf &= e ^ (e - 1);                                    /* up to the last line's LF */
-      if (s->end - i < 32) odd &= (1u << (s->end - i)) - 1; /* bytes after the head */
-    }
-    for (; lf; lf &= lf - 1) {
-      if (s->lines < SCAN_LINES) s->lf[s->lines] = (uint16_t)(i + first_bit(lf));
-      s->lines++;
-    }
-    if (odd && controls(buf, i, odd, to, s)) return -1;
-    if (s->end) return 0;
+/* The LF that ends the line at buf[s], or NO_POS when it has not come
+ * within `to`; never reads at or past `to`. */
+static inline __attribute__((always_inline)) size_t find_lf(const uint8_t *buf, size_t s, size_t to,
+                                                            line_scan *ls, int request_line) {
+  ls->nul = ls->bad = ls->n_sep = 0;
+  ls->query = NO_POS;
+  size_t i = s, lf = NO_POS;
+  for (; i + 16 <= to; i += 16)
+    if (line_chunk(buf, i, to, load16(buf + i), 0, 0xffff, &lf, ls, request_line)) return lf;
+  if (i == to) return NO_POS;
+  if (to >= 16) { /* the tail: the 16 bytes that end at `to` */
+    unsigned k = (unsigned)(16 - (to - i));
+    line_chunk(buf, i, to, load16(buf + to - 16), k, 0xffffu >> k, &lf, ls, request_line);
+  } else { /* a head shorter than 16 bytes so far */
+    uint8_t tmp[16] = {0};
+    memcpy(tmp, buf + i, to - i);
+    line_chunk(buf, i, to, load16(tmp), 0, (1u << (to - i)) - 1, &lf, ls, request_line);
   }
+  return lf;
+}
+
+static size_t find_request_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
+  return find_lf(buf, s, to, ls, 1);
+}
+static size_t find_header_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
+  return find_lf(buf, s, to, ls, 0);
+}
+
+/* Past the empty line at buf[s] (CRLF or LF), or 0 when there is none. */
+static inline size_t empty_line_at(const uint8_t *buf, size_t s, size_t to) {
+  if (s < to && buf[s] == '\n') return s + 1;
+  if (s + 1 < to && buf[s] == '\r' && buf[s + 1] == '\n') return s + 2;
   return 0;
 }
 
@@ -211,12 +199,13 @@ typedef struct span {
   uint16_t at, len;
 } span;
 
-/* What the line pass found, for the block to be written from. */
+/* What the lines held, for the block to be written from. */
 typedef struct head_parts {
   span method, target, reason;
   uint8_t slash;     /* the target is "/" then `target` (an absolute form's) */
   uint16_t path_len; /* the target's bytes before its '?'; NONE without one */
   uint16_t n_headers;
+  size_t size; /* the headers' part of the block: offsets and strings */
   span name[WEFT__HTTP_MAX_HEADERS], value[WEFT__HTTP_MAX_HEADERS];
 } head_parts;
 
@@ -227,33 +216,6 @@ static int parse_version(const uint8_t *s) {
   if (memcmp(s, "HTTP/1.", 7) != 0) return -1;
   if (s[7] < '0' || s[7] > '9') return -1;
   return s[7] - '0';
-}
-
-/* 1 when no byte of buf[t, te) is SP or a control (the scan has already
- * refused DEL); *q is the first '?' or NO_POS. Reads nothing at or past
- * `len`. */
-static int target_ok(const uint8_t *buf, size_t t, size_t te, size_t len, size_t *q) {
-  *q = NO_POS;
-  size_t i = t;
-  for (; i < te; i += 16) {
-    uint32_t qm, m;
-    if (i + 16 <= len) {
-      m = sp_or_query16(buf + i, &qm);
-      if (te - i < 16) {
-        m &= (1u << (te - i)) - 1;
-        qm &= (1u << (te - i)) - 1;
-      }
-    } else { /* the last few bytes of the buffer */
-      for (; i < te; i++) {
-        if (buf[i] <= 0x20) return 0;
-        if (buf[i] == '?' && *q == NO_POS) *q = i;
-      }
-      return 1;
-    }
-    if (m) return 0;
-    if (qm && *q == NO_POS) *q = i + first_bit(qm);
-  }
-  return 1;
 }
 
 /* The origin form of a request target (RFC 9112 3.2): an absolute-form
@@ -296,18 +258,20 @@ static size_t token_end(const uint8_t *buf, size_t i) {
   }
 }
 
-/* The request line buf[s, e): method SP target SP "HTTP/1.<digit>". */
-static int request_line(const uint8_t *buf, size_t s, size_t e, size_t len, head_parts *o,
+/* The request line buf[s, e): method SP target SP "HTTP/1.<digit>", the
+ * SPs being its first two bytes up to SP (the scan found them) and the
+ * target free of DEL (the scan refused it). */
+static int request_line(const uint8_t *buf, size_t s, size_t e, const line_scan *ls, head_parts *o,
                         weft__http_head *h) {
-  size_t i = token_end(buf, s);
-  if (i == s || i >= e || buf[i] != ' ') return WEFT_EPROTO;
-  o->method = span_of(s, i);
-  size_t t = i + 1, q;
-  /* The target runs to the SP before the version: the only SP after it. */
-  if (e < t + 10 || buf[e - 9] != ' ' || !target_ok(buf, t, e - 9, len, &q)) return WEFT_EPROTO;
-  h->version_minor = (int16_t)parse_version(buf + e - 8);
+  if (ls->n_sep < 2) return WEFT_EPROTO;
+  size_t a = ls->sep[0], b = ls->sep[1];
+  if (a == s || buf[a] != ' ' || token_end(buf, s) != a) return WEFT_EPROTO;
+  if (b == a + 1 || buf[b] != ' ' || b + 9 != e) return WEFT_EPROTO;
+  h->version_minor = (int16_t)parse_version(buf + b + 1);
   if (h->version_minor < 0) return WEFT_EPROTO;
-  origin_form(buf, t, e - 9, o);
+  o->method = span_of(s, a);
+  origin_form(buf, a + 1, b, o);
+  size_t q = ls->query; /* a valid line's first '?' is its target's */
   o->path_len = q == NO_POS ? WEFT__HTTP_NONE : (uint16_t)(o->slash + q - o->target.at);
   return 0;
 }
@@ -339,28 +303,14 @@ static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
   size_t i = token_end(buf, s);
   if (i == s || i >= e || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
-  while (v < e && is_ows(buf[v]))
+  while (is_ows(buf[v])) /* stops at the CR or LF at e at the latest */
     v++;
   while (e > v && is_ows(buf[e - 1]))
     e--;
   if (o->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
   o->name[o->n_headers] = span_of(s, i);
   o->value[o->n_headers++] = span_of(v, e);
-  return 0;
-}
-
-/* Reads the lines the scan found, in order: the first error wins. */
-static int parse_lines(const uint8_t *buf, size_t start, size_t len, const head_scan *sc,
-                       head_parts *o, weft__http_head *h, int request) {
-  size_t n = sc->lines < SCAN_LINES ? sc->lines : SCAN_LINES;
-  for (size_t k = 0, s = start; k < n; s = sc->lf[k++] + 1u) {
-    size_t lf = sc->lf[k], e = lf > s && buf[lf - 1] == '\r' ? lf - 1 : lf;
-    if (sc->bad < lf) return WEFT_EPROTO; /* a lone CR, a control or DEL */
-    int rc = k         ? header_line(buf, s, e, o)
-             : request ? request_line(buf, s, e, len, o, h)
-                       : status_line(buf, s, e, o, h);
-    if (rc) return rc;
-  }
+  o->size += sizeof(uint16_t) + (i - s) + 1 + (e - v) + 1;
   return 0;
 }
 
@@ -372,13 +322,15 @@ typedef struct writer {
 } writer;
 
 /* Copies n bytes of src and a NUL; returns the string's offset. Most
- * strings are short: one 16-byte move when both sides have room past them
- * (the next string overwrites the excess), else moves that overlap. */
+ * strings are short: one or two 16-byte moves when both sides have room
+ * past them (the next string overwrites the excess), else moves that
+ * overlap. */
 static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint8_t *src,
                                                           size_t n) {
   char *d = wr->blk + wr->w;
-  if (n <= 16 && wr->w + 16 <= wr->size && (size_t)(wr->lim - src) >= 16) {
+  if (n <= 32 && wr->w + 32 <= wr->size && (size_t)(wr->lim - src) >= 32) {
     memcpy(d, src, 16);
+    if (n > 16) memcpy(d + 16, src + 16, 16);
   } else if (n >= 8 && n <= 16) {
     memcpy(d, src, 8);
     memcpy(d + n - 8, src + n - 8, 8);
@@ -397,18 +349,11 @@ static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint
   return at;
 }
 
-/* The block's size: the offsets, then each string and its NUL (parse.h). */
+/* The block's size: the headers' part, then the start line's strings. */
 static size_t block_size(const head_parts *o, int request) {
-  size_t w = o->n_headers * sizeof(uint16_t);
-  if (request) {
-    w += o->method.len + 1u + o->slash + o->target.len + 1u;
-    if (o->path_len != WEFT__HTTP_NONE) w += o->path_len + 1u;
-  } else {
-    w += o->reason.len + 1u;
-  }
-  for (size_t i = 0; i < o->n_headers; i++)
-    w += o->name[i].len + 1u + o->value[i].len + 1u;
-  return w;
+  if (!request) return o->size + o->reason.len + 1u;
+  size_t w = o->size + o->method.len + 1u + o->slash + o->target.len + 1u;
+  return o->path_len == WEFT__HTTP_NONE ? w : w + o->path_len + 1u;
 }
 
 /* Writes the block in one go: method, target, the path when it is a copy,
@@ -453,6 +398,26 @@ static void head_init(weft__http_head *h) {
   h->status = h->version_minor = 0;
 }
 
+/* A head that has not ended within buf[start, scan): 0 while it may still
+ * come, WEFT_EPROTO when its bytes so far cannot start one. */
+static int unfinished(const uint8_t *buf, size_t start, size_t scan, size_t len, weft__http_head *h,
+                      const line_scan *ls, int request) {
+  head_init(h); /* the first line may have set some */
+  if (ls->nul || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
+  return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
+}
+
+/* The first error of a complete head: h as it always was then, untouched
+ * by a head that starts badly (bad_start), else zeroed. */
+static int failed(const uint8_t *buf, size_t start, size_t scan, weft__http_head *h, int rc,
+                  int request) {
+  if (bad_start(buf + start, scan - start, request))
+    head_init(h);
+  else
+    weft__http_head_free(h);
+  return rc;
+}
+
 static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
   if (!h) return WEFT_EINVAL;
   head_init(h);
@@ -464,27 +429,33 @@ static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int re
   while (start < scan &&
          (buf[start] == '\n' || (buf[start] == '\r' && start + 1 < scan && buf[start + 1] == '\n')))
     start += buf[start] == '\r' ? 2 : 1;
-  head_scan sc;
-  if (scan_head(buf, start, scan, &sc)) return WEFT_EPROTO;
-  /* A complete head that starts badly fails on its first line anyway. */
-  if (!sc.end) {
-    if (bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
-    return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
-  }
 
   head_parts o;
   o.slash = 0;
   o.n_headers = 0;
-  int rc = parse_lines(buf, start, len, &sc, &o, h, request);
+  o.size = 0;
+  line_scan ls;
+  /* The lines in order, each parsed when its LF is found; the first error
+   * is kept until the head has ended (before that, more bytes are asked
+   * for), and only the scan for the end goes on after it. */
+  size_t lf =
+      request ? find_request_lf(buf, start, scan, &ls) : find_header_lf(buf, start, scan, &ls);
+  if (ls.nul || lf == NO_POS) return unfinished(buf, start, scan, len, h, &ls, request);
+  size_t e = lf > start && buf[lf - 1] == '\r' ? lf - 1 : lf;
+  int rc = ls.bad    ? WEFT_EPROTO
+           : request ? request_line(buf, start, e, &ls, &o, h)
+                     : status_line(buf, start, e, &o, h);
+  size_t end;
+  while (!(end = empty_line_at(buf, lf + 1, scan))) {
+    size_t s = lf + 1;
+    lf = find_header_lf(buf, s, scan, &ls);
+    if (ls.nul || lf == NO_POS) return unfinished(buf, start, scan, len, h, &ls, request);
+    if (rc) continue;
+    e = buf[lf - 1] == '\r' ? lf - 1 : lf; /* a header line is not empty */
+    rc = ls.bad ? WEFT_EPROTO : header_line(buf, s, e, &o);
+  }
   if (!rc) rc = write_block(buf, len, &o, h, request);
-  if (!rc) return (int)sc.end;
-  /* h as it always was on errors: untouched by a head that starts badly
-   * (bad_start), zeroed by weft__http_head_free after the others. */
-  if (bad_start(buf + start, scan - start, request))
-    head_init(h);
-  else
-    weft__http_head_free(h);
-  return rc;
+  return rc ? failed(buf, start, scan, h, rc, request) : (int)end;
 }
 
 int weft__http_parse_request(const uint8_t *buf, size_t len, weft__http_head *h) {
