@@ -74,17 +74,13 @@ static inline vec16 load16(const uint8_t *p) {
 static inline uint32_t eq_mask(vec16 x, char c) {
   return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(c)));
 }
-/* The controls: every byte below 0x20, and DEL. One range test for both:
- * x ^ 0x3f takes them to 0x20..0x40, and + 0x60 those to 0x80..0xa0, the
- * signed bytes below -95. */
-static inline uint32_t ctl_mask(vec16 x) {
-  __m128i y = _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8(0x60));
-  return (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(y, _mm_set1_epi8(-95)));
-}
-/* Bytes up to SP: SP and the controls but DEL. */
-static inline uint32_t le_sp_mask(vec16 x) {
-  __m128i sp = _mm_set1_epi8(' ');
-  return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, sp), sp));
+/* Bytes below `top` (0x20: the controls, or 0x21: SP too) or DEL, in one
+ * range test: x ^ 0x3f takes them to 0x40-top..0x40, and adding 0x40+top
+ * takes those to 0x80..0x80+top, the lowest signed bytes. */
+static inline uint32_t below_or_del(vec16 x, int top) {
+  __m128i y =
+      _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8((char)(0x40 + top)));
+  return (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(y, _mm_set1_epi8((char)(0x80 + top + 1))));
 }
 #else
 typedef struct vec16 {
@@ -101,79 +97,99 @@ static inline uint32_t eq_mask(vec16 x, char c) {
     m |= (uint32_t)(x.b[i] == (uint8_t)c) << i;
   return m;
 }
-static inline uint32_t ctl_mask(vec16 x) {
+static inline uint32_t below_or_del(vec16 x, int top) {
   uint32_t m = 0;
   for (unsigned i = 0; i < 16; i++)
-    m |= (uint32_t)(x.b[i] < 0x20 || x.b[i] == 0x7f) << i;
-  return m;
-}
-static inline uint32_t le_sp_mask(vec16 x) {
-  uint32_t m = 0;
-  for (unsigned i = 0; i < 16; i++)
-    m |= (uint32_t)(x.b[i] <= 0x20) << i;
+    m |= (uint32_t)(x.b[i] < top || x.b[i] == 0x7f) << i;
   return m;
 }
 #endif
 
-/* The control bytes of a line (bits of c, from i): tab and a CR before an
- * LF are fine. */
-static void controls(const uint8_t *buf, size_t i, uint32_t c, size_t to, line_scan *ls) {
+/* 32 bytes' LFs, controls (below 0x20, and DEL) and for the request line
+ * SPs (with the controls) and '?'s. */
+typedef struct masks {
+  uint32_t lf, ctl, query;
+} masks;
+
+static inline __attribute__((always_inline)) masks masks32(const uint8_t *p, int request_line) {
+  vec16 a = load16(p), b = load16(p + 16);
+  masks m;
+  m.lf = eq_mask(a, '\n') | eq_mask(b, '\n') << 16;
+  m.ctl = below_or_del(a, request_line ? 0x21 : 0x20) | below_or_del(b, request_line ? 0x21 : 0x20)
+                                                            << 16;
+  m.query = request_line ? eq_mask(a, '?') | eq_mask(b, '?') << 16 : 0;
+  return m;
+}
+
+/* The control bytes of a line (bits of c, from i): a CR before an LF is
+ * fine, and tab in a header line; the request line's first two SPs are
+ * its separators. */
+static void controls(const uint8_t *buf, size_t i, uint32_t c, size_t to, line_scan *ls,
+                     int request_line) {
   for (; c; c &= c - 1) {
     size_t q = i + first_bit(c);
     uint8_t b = buf[q];
-    if (b == '\t' || (b == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
+    if (request_line && b == ' ' && ls->n_sep < 2) {
+      ls->sep[ls->n_sep++] = q;
+      continue;
+    }
+    if ((b == '\t' && !request_line) || (b == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
     if (b == 0) ls->nul = 1;
     ls->bad = 1;
   }
 }
 
-/* Looks at the bytes of x, buf[i..] shifted down by k, as far as `keep`
- * says they are the line's; 1 with *lf when the line's LF is among them. */
-static inline __attribute__((always_inline)) int line_chunk(const uint8_t *buf, size_t i, size_t to,
-                                                            vec16 x, unsigned k, uint32_t keep,
-                                                            size_t *lf, line_scan *ls,
-                                                            int request_line) {
-  uint32_t l = (eq_mask(x, '\n') >> k) & keep;
+/* Looks at masks m of buf[i..] as far as `keep` says the bytes are the
+ * line's; 1 with *lf when the line's LF is among them. */
+static inline __attribute__((always_inline)) int line_step(const uint8_t *buf, size_t i, size_t to,
+                                                           masks m, uint32_t keep, size_t *lf,
+                                                           line_scan *ls, int request_line) {
+  uint32_t l = m.lf & keep;
   if (l) {
-    *lf = i + first_bit(l);
-    keep &= (1u << first_bit(l)) - 1; /* the line's bytes end there */
+    unsigned b = first_bit(l);
+    *lf = i + b;
+    keep &= (1u << b) - 1;                       /* the line's bytes end there */
+    if (b && buf[i + b - 1] == '\r') keep >>= 1; /* and its CR is fine */
   }
-  uint32_t c = (ctl_mask(x) >> k) & keep;
-  if (c) controls(buf, i, c, to, ls);
-  if (request_line) {
-    for (uint32_t m = (le_sp_mask(x) >> k) & keep; m && ls->n_sep < 2; m &= m - 1)
-      ls->sep[ls->n_sep++] = i + first_bit(m);
-    uint32_t q = (eq_mask(x, '?') >> k) & keep;
-    if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
-  }
+  uint32_t c = m.ctl & keep;
+  if (c) controls(buf, i, c, to, ls, request_line);
+  uint32_t q = m.query & keep;
+  if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
   return l != 0;
 }
 
 /* The LF that ends the line at buf[s], or NO_POS when it has not come
- * within `to`; never reads at or past `to`. */
+ * within `to`; 32 bytes a step, never reading at or past `to`. */
 static inline __attribute__((always_inline)) size_t find_lf(const uint8_t *buf, size_t s, size_t to,
                                                             line_scan *ls, int request_line) {
   ls->nul = ls->bad = ls->n_sep = 0;
   ls->query = NO_POS;
   size_t i = s, lf = NO_POS;
-  for (; i + 16 <= to; i += 16)
-    if (line_chunk(buf, i, to, load16(buf + i), 0, 0xffff, &lf, ls, request_line)) return lf;
+  for (; i + 32 <= to; i += 32)
+    if (line_step(buf, i, to, masks32(buf + i, request_line), ~0u, &lf, ls, request_line))
+      return lf;
   if (i == to) return NO_POS;
-  if (to >= 16) { /* the tail: the 16 bytes that end at `to` */
-    unsigned k = (unsigned)(16 - (to - i));
-    line_chunk(buf, i, to, load16(buf + to - 16), k, 0xffffu >> k, &lf, ls, request_line);
-  } else { /* a head shorter than 16 bytes so far */
-    uint8_t tmp[16] = {0};
+  masks m;
+  if (to >= 32) { /* the tail: the 32 bytes that end at `to`, shifted down */
+    unsigned k = (unsigned)(32 - (to - i));
+    m = masks32(buf + to - 32, request_line);
+    m.lf >>= k;
+    m.ctl >>= k;
+    m.query >>= k;
+  } else { /* a head shorter than 32 bytes so far */
+    uint8_t tmp[32] = {0};
     memcpy(tmp, buf + i, to - i);
-    line_chunk(buf, i, to, load16(tmp), 0, (1u << (to - i)) - 1, &lf, ls, request_line);
+    m = masks32(tmp, request_line);
   }
+  line_step(buf, i, to, m, ~0u >> (32 - (to - i)), &lf, ls, request_line);
   return lf;
 }
 
 static size_t find_request_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
   return find_lf(buf, s, to, ls, 1);
 }
-static size_t find_header_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
+static inline __attribute__((always_inline)) size_t find_header_lf(const uint8_t *buf, size_t s,
+                                                                   size_t to, line_scan *ls) {
   return find_lf(buf, s, to, ls, 0);
 }
 
