@@ -152,9 +152,13 @@ static inline __attribute__((always_inline)) int line_step(const uint8_t *buf, s
     if (b && buf[i + b - 1] == '\r') keep >>= 1; /* and its CR is fine */
   }
   uint32_t c = m.ctl & keep;
+  if (request_line) { /* the separators, most often the only bits */
+    for (; c && ls->n_sep < 2 && buf[i + first_bit(c)] == ' '; c &= c - 1)
+      ls->sep[ls->n_sep++] = i + first_bit(c);
+    uint32_t q = m.query & keep;
+    if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
+  }
   if (c) controls(buf, i, c, to, ls, request_line);
-  uint32_t q = m.query & keep;
-  if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
   return l != 0;
 }
 
@@ -162,8 +166,11 @@ static inline __attribute__((always_inline)) int line_step(const uint8_t *buf, s
  * within `to`; 32 bytes a step, never reading at or past `to`. */
 static inline __attribute__((always_inline)) size_t find_lf(const uint8_t *buf, size_t s, size_t to,
                                                             line_scan *ls, int request_line) {
-  ls->nul = ls->bad = ls->n_sep = 0;
-  ls->query = NO_POS;
+  ls->nul = ls->bad = 0;
+  if (request_line) {
+    ls->n_sep = 0;
+    ls->query = NO_POS;
+  }
   size_t i = s, lf = NO_POS;
   for (; i + 32 <= to; i += 32)
     if (line_step(buf, i, to, masks32(buf + i, request_line), ~0u, &lf, ls, request_line))
@@ -319,7 +326,8 @@ static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
   size_t i = token_end(buf, s);
   if (i == s || i >= e || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
-  while (is_ows(buf[v])) /* stops at the CR or LF at e at the latest */
+  v += buf[v] == ' '; /* the usual one SP, then any more (stops at e's CR or LF) */
+  while (is_ows(buf[v]))
     v++;
   while (e > v && is_ows(buf[e - 1]))
     e--;
@@ -345,8 +353,7 @@ static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint
                                                           size_t n) {
   char *d = wr->blk + wr->w;
   if (n <= 32 && wr->w + 32 <= wr->size && (size_t)(wr->lim - src) >= 32) {
-    memcpy(d, src, 16);
-    if (n > 16) memcpy(d + 16, src + 16, 16);
+    memcpy(d, src, 32);
   } else if (n >= 8 && n <= 16) {
     memcpy(d, src, 8);
     memcpy(d + n - 8, src + n - 8, 8);
