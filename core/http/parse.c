@@ -322,9 +322,10 @@ static int status_line(const uint8_t *buf, size_t s, size_t e, head_parts *o, we
 /* A header line buf[s, e): a token, ':', the value between optional
  * whitespace (its bytes were checked by the scan). */
 static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
-  if (is_ows(buf[s])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
+  /* An empty name is refused, so obs-fold (a line starting with SP or tab,
+   * RFC 9112 5.2 lets us reject it) is; the ':' is before e's CR or LF. */
   size_t i = token_end(buf, s);
-  if (i == s || i >= e || buf[i] != ':') return WEFT_EPROTO;
+  if (i == s || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
   v += buf[v] == ' '; /* the usual one SP, then any more (stops at e's CR or LF) */
   while (is_ows(buf[v]))
