@@ -105,91 +105,67 @@ static inline uint32_t below_or_del(vec16 x, int top) {
 }
 #endif
 
-/* 32 bytes' LFs, controls (below 0x20, and DEL) and for the request line
- * SPs (with the controls) and '?'s. */
-typedef struct masks {
-  uint32_t lf, ctl, query;
-} masks;
-
-static inline __attribute__((always_inline)) masks masks32(const uint8_t *p, int request_line) {
+/* A bit for each of the 32 bytes at p that a line may not simply hold:
+ * the controls (LF and CR among them) and DEL, and for the request line SP
+ * and '?' too. */
+static inline __attribute__((always_inline)) uint32_t special32(const uint8_t *p,
+                                                                int request_line) {
   vec16 a = load16(p), b = load16(p + 16);
-  masks m;
-  m.lf = eq_mask(a, '\n') | eq_mask(b, '\n') << 16;
-  m.ctl = below_or_del(a, request_line ? 0x21 : 0x20) | below_or_del(b, request_line ? 0x21 : 0x20)
-                                                            << 16;
-  m.query = request_line ? eq_mask(a, '?') | eq_mask(b, '?') << 16 : 0;
-  return m;
+  if (!request_line) return below_or_del(a, 0x20) | below_or_del(b, 0x20) << 16;
+  return (below_or_del(a, 0x21) | eq_mask(a, '?')) | (below_or_del(b, 0x21) | eq_mask(b, '?'))
+                                                         << 16;
 }
 
-/* The control bytes of a line (bits of c, from i): a CR before an LF is
- * fine, and tab in a header line; the request line's first two SPs are
- * its separators. */
-static void controls(const uint8_t *buf, size_t i, uint32_t c, size_t to, line_scan *ls,
-                     int request_line) {
-  for (; c; c &= c - 1) {
-    size_t q = i + first_bit(c);
-    uint8_t b = buf[q];
-    if (request_line && b == ' ' && ls->n_sep < 2) {
-      ls->sep[ls->n_sep++] = q;
+/* Goes through the special bytes of a line (bits of m, from i) up to its
+ * LF; returns where that is, or NO_POS when it is not among them. A CR
+ * before the LF is fine, and tab in a header line; the request line's first
+ * two SPs are its separators, and its first '?' is noted. */
+static inline __attribute__((always_inline)) size_t
+specials(const uint8_t *buf, size_t i, uint32_t m, size_t to, line_scan *ls, int request_line) {
+  for (; m; m &= m - 1) {
+    size_t q = i + first_bit(m);
+    uint8_t c = buf[q];
+    if (c == '\n') return q;
+    if (c == '\r' && q + 1 < to && buf[q + 1] == '\n') continue;
+    if (request_line) {
+      if (c == ' ' && ls->n_sep < 2) {
+        ls->sep[ls->n_sep++] = q;
+        continue;
+      }
+      if (c == '?') {
+        if (ls->query == NO_POS) ls->query = q;
+        continue;
+      }
+    } else if (c == '\t') {
       continue;
     }
-    if ((b == '\t' && !request_line) || (b == '\r' && q + 1 < to && buf[q + 1] == '\n')) continue;
-    if (b == 0) ls->nul = 1;
+    if (c == 0) ls->nul = 1;
     ls->bad = 1;
   }
-}
-
-/* Looks at masks m of buf[i..] as far as `keep` says the bytes are the
- * line's; 1 with *lf when the line's LF is among them. */
-static inline __attribute__((always_inline)) int line_step(const uint8_t *buf, size_t i, size_t to,
-                                                           masks m, uint32_t keep, size_t *lf,
-                                                           line_scan *ls, int request_line) {
-  uint32_t l = m.lf & keep;
-  if (l) {
-    unsigned b = first_bit(l);
-    *lf = i + b;
-    keep &= (1u << b) - 1;                       /* the line's bytes end there */
-    if (b && buf[i + b - 1] == '\r') keep >>= 1; /* and its CR is fine */
-  }
-  uint32_t c = m.ctl & keep;
-  if (request_line) { /* the separators, most often the only bits */
-    for (; c && ls->n_sep < 2 && buf[i + first_bit(c)] == ' '; c &= c - 1)
-      ls->sep[ls->n_sep++] = i + first_bit(c);
-    uint32_t q = m.query & keep;
-    if (q && ls->query == NO_POS) ls->query = i + first_bit(q);
-  }
-  if (c) controls(buf, i, c, to, ls, request_line);
-  return l != 0;
+  return NO_POS;
 }
 
 /* The LF that ends the line at buf[s], or NO_POS when it has not come
  * within `to`; 32 bytes a step, never reading at or past `to`. */
 static inline __attribute__((always_inline)) size_t find_lf(const uint8_t *buf, size_t s, size_t to,
                                                             line_scan *ls, int request_line) {
-  ls->nul = ls->bad = 0;
-  if (request_line) {
-    ls->n_sep = 0;
-    ls->query = NO_POS;
+  ls->nul = ls->bad = ls->n_sep = 0;
+  ls->query = NO_POS;
+  size_t i = s, lf;
+  for (; i + 32 <= to; i += 32) {
+    uint32_t m = special32(buf + i, request_line);
+    if (m && (lf = specials(buf, i, m, to, ls, request_line)) != NO_POS) return lf;
   }
-  size_t i = s, lf = NO_POS;
-  for (; i + 32 <= to; i += 32)
-    if (line_step(buf, i, to, masks32(buf + i, request_line), ~0u, &lf, ls, request_line))
-      return lf;
   if (i == to) return NO_POS;
-  masks m;
+  uint32_t m;
   if (to >= 32) { /* the tail: the 32 bytes that end at `to`, shifted down */
-    unsigned k = (unsigned)(32 - (to - i));
-    m = masks32(buf + to - 32, request_line);
-    m.lf >>= k;
-    m.ctl >>= k;
-    m.query >>= k;
+    m = special32(buf + to - 32, request_line) >> (32 - (to - i));
   } else { /* a head shorter than 32 bytes so far */
     uint8_t tmp[32] = {0};
     memcpy(tmp, buf + i, to - i);
-    m = masks32(tmp, request_line);
+    m = special32(tmp, request_line) & (~0u >> (32 - (to - i)));
   }
-  line_step(buf, i, to, m, ~0u >> (32 - (to - i)), &lf, ls, request_line);
-  return lf;
+  return specials(buf, i, m, to, ls, request_line);
 }
 
 static size_t find_request_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
