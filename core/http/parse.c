@@ -248,7 +248,7 @@ static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) 
 /* The end of the token at buf[i]: its first non-tchar byte. Unbounded, as
  * every line ends in CR or LF, and unrolled: field names are a good part
  * of a request's bytes. */
-static size_t token_end(const uint8_t *buf, size_t i) {
+static inline __attribute__((always_inline)) size_t token_end(const uint8_t *buf, size_t i) {
   for (;; i += 4) {
     if (!tchar[buf[i]]) return i;
     if (!tchar[buf[i + 1]]) return i + 1;
