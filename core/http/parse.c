@@ -376,9 +376,15 @@ static int write_block(const uint8_t *buf, size_t len, const head_parts *o, weft
     h->query = (uint16_t)(wr.w - 1); /* the target's NUL: "" */
     if (o->path_len != WEFT__HTTP_NONE) {
       h->query = (uint16_t)(h->target + o->path_len + 1);
-      wr.lim = (const uint8_t *)wr.blk + wr.size;
-      h->path = put(&wr, (const uint8_t *)wr.blk + h->target, o->path_len);
-      wr.lim = buf + len;
+      /* From the head, as the target was (a copy out of the block would
+       * overlap): after an absolute form's "/" the '?' comes at once. */
+      if (o->slash) {
+        h->path = (uint16_t)wr.w;
+        wr.blk[wr.w++] = '/';
+        wr.blk[wr.w++] = '\0';
+      } else {
+        h->path = put(&wr, buf + o->target.at, o->path_len);
+      }
     }
   } else {
     h->reason = put(&wr, buf + o->reason.at, o->reason.len);
