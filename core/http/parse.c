@@ -480,37 +480,25 @@ void weft__http_head_free(weft__http_head *h) {
   memset(h, 0, sizeof *h);
 }
 
-/* ASCII lower case: field names are tokens, compared case-insensitively
- * as RFC 9110 5.1 says (and as strcasecmp does in the C locale). */
-static inline uint8_t lower(uint8_t c) { return (uint8_t)(c + ((unsigned)(c - 'A') < 26u) * 32); }
-
-/* The value of header i when it is named `name` (case-insensitively), else
- * NULL. The first letters are compared first: a request is looked up by
- * several names, most of which it does not hold; the walk to the name's
- * NUL then finds its value with no strlen. */
-static const char *value_if_named(const weft__http_head *h, size_t i, const char *name) {
+/* Is header i named `name` (case-insensitively)? The first letters are
+ * compared first: a request is looked up by several names, most of which
+ * it does not hold. */
+static int named(const weft__http_head *h, size_t i, const char *name) {
   const char *hn = weft__http_hname(h, i);
-  if (lower((uint8_t)hn[0]) != lower((uint8_t)name[0])) return NULL;
-  for (size_t k = 1;; k++) {
-    uint8_t a = (uint8_t)hn[k], b = (uint8_t)name[k];
-    if (a != b && lower(a) != lower(b)) return NULL;
-    if (!a) return hn + k + 1;
-  }
+  return (hn[0] | 0x20) == (name[0] | 0x20) && strcasecmp(hn, name) == 0;
 }
 
 const char *weft__http_get(const weft__http_head *h, const char *name) {
   if (!h || !name || !*name) return NULL;
-  for (size_t i = 0; i < h->n_headers; i++) {
-    const char *v = value_if_named(h, i, name);
-    if (v) return v;
-  }
+  for (size_t i = 0; i < h->n_headers; i++)
+    if (named(h, i, name)) return weft__http_hvalue(h, i);
   return NULL;
 }
 
 size_t weft__http_count(const weft__http_head *h, const char *name) {
   size_t n = 0;
   for (size_t i = 0; h && name && *name && i < h->n_headers; i++)
-    n += value_if_named(h, i, name) != NULL;
+    n += named(h, i, name);
   return n;
 }
 
