@@ -260,8 +260,8 @@ static inline __attribute__((always_inline)) size_t token_end(const uint8_t *buf
 }
 
 /* The request line buf[s, e): method SP target SP "HTTP/1.<digit>", the
- * SPs being its first two bytes up to SP (the scan found them) and the
- * target free of DEL (the scan refused it). */
+ * SPs being its first two (the scan found them; any other SP, control or
+ * DEL made it bad). */
 static int request_line(const uint8_t *buf, size_t s, size_t e, const line_scan *ls, head_parts *o,
                         weft__http_head *h) {
   if (ls->n_sep < 2) return WEFT_EPROTO;
@@ -321,12 +321,12 @@ static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
 typedef struct writer {
   char *blk;
   size_t w, size;     /* next offset, the block's size */
-  const uint8_t *lim; /* the end of what may be read after a source string */
+  const uint8_t *lim; /* the end of the head's buffer: no read goes past it */
 } writer;
 
-/* Copies n bytes of src and a NUL; returns the string's offset. Most
- * strings are short: one or two 16-byte moves when both sides have room
- * past them (the next string overwrites the excess), else moves that
+/* Copies n bytes of src (in the head) and a NUL; returns the string's
+ * offset. Most strings are short: one 32-byte move when both sides have
+ * room past them (the next string overwrites the excess), else moves that
  * overlap. */
 static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint8_t *src,
                                                           size_t n) {
