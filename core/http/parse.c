@@ -40,63 +40,149 @@ static const uint8_t tchar[256] = {
 };
 /* clang-format on */
 
-/* A header line while parsing: where its name and value start in the
- * block (compact() then keeps one offset a line). */
-typedef struct line_at {
-  uint16_t name, value;
-} line_at;
+static int is_ows(uint8_t c) { return c == ' ' || c == '\t'; }
 
-/* field-vchar / SP / HTAB: everything but the C0 controls and DEL, so UTF-8
- * (obs-text) passes through. */
-static int field_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+/* One pass over a head's bytes, line by line: 32 bytes a step, vector
+ * compares mark the bytes a line may not simply hold (controls, DEL, and in
+ * the request line SP and '?'), the marks are walked up to the line's LF,
+ * and the line is parsed then, while its bytes are at hand, into offsets;
+ * the strings are then copied once into a block of their exact size. Every
+ * keep-alive request (a Vibe POST, a long poll) comes through here: the
+ * bytes used to be walked eight times (memchr per line for the end and
+ * NULs, a copy, memchr per line again, the query, and two strlen passes to
+ * compact), about 3,000 instructions a long poll; now about a third. */
 
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
+#define NO_POS SIZE_MAX
 
-/* Eight bytes at a time (every keep-alive request's target and header
- * values are scanned; a byte loop was a tenth of a long poll's cost):
- * nonzero when one of the eight bytes at p is below `lo` (lo <= 0x80) or
- * is DEL. Exact, as the classic "has less" and "has zero" tests are for
- * telling whether any byte matches. */
-#define ONES UINT64_C(0x0101010101010101)
-#define HIGHS UINT64_C(0x8080808080808080)
-static inline uint64_t below_or_del(const char *p, uint8_t lo) {
-  uint64_t x, d;
-  memcpy(&x, p, 8);
-  d = x ^ (ONES * 0x7f);
-  return (((x - ONES * lo) & ~x) | ((d - ONES) & ~d)) & HIGHS;
+/* What the scan of a line found besides its LF. */
+typedef struct line_scan {
+  uint8_t nul; /* a NUL: no valid head holds one, fail now rather than wait for 8 KiB */
+  uint8_t bad; /* a control other than tab and the CR before the LF, or DEL */
+  /* The request line's first two SPs (its separators, if it is valid) and
+   * its first '?'. */
+  uint8_t n_sep;
+  size_t sep[2], query;
+} line_scan;
+
+static inline unsigned first_bit(uint32_t m) { return (unsigned)__builtin_ctz(m); }
+
+/* Sixteen bytes and their masks, one bit a byte. */
+#if defined(__SSE2__) && !defined(WEFT_HTTP_SCALAR)
+#include <emmintrin.h>
+typedef __m128i vec16;
+static inline vec16 load16(const uint8_t *p) {
+  return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+static inline uint32_t eq_mask(vec16 x, char c) {
+  return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(c)));
+}
+/* Bytes below `top` (0x20: the controls, or 0x21: SP too) or DEL, in one
+ * range test: x ^ 0x3f takes them to 0x40-top..0x40, and adding 0x40+top
+ * takes those to 0x80..0x80+top, the lowest signed bytes. */
+static inline uint32_t below_or_del(vec16 x, int top) {
+  __m128i y =
+      _mm_add_epi8(_mm_xor_si128(x, _mm_set1_epi8(0x3f)), _mm_set1_epi8((char)(0x40 + top)));
+  return (uint32_t)_mm_movemask_epi8(_mm_cmplt_epi8(y, _mm_set1_epi8((char)(0x80 + top + 1))));
+}
+#else
+typedef struct vec16 {
+  uint8_t b[16];
+} vec16;
+static inline vec16 load16(const uint8_t *p) {
+  vec16 x;
+  memcpy(x.b, p, 16);
+  return x;
+}
+static inline uint32_t eq_mask(vec16 x, char c) {
+  uint32_t m = 0;
+  for (unsigned i = 0; i < 16; i++)
+    m |= (uint32_t)(x.b[i] == (uint8_t)c) << i;
+  return m;
+}
+static inline uint32_t below_or_del(vec16 x, int top) {
+  uint32_t m = 0;
+  for (unsigned i = 0; i < 16; i++)
+    m |= (uint32_t)(x.b[i] < top || x.b[i] == 0x7f) << i;
+  return m;
+}
+#endif
+
+/* A bit for each of the 32 bytes at p that a line may not simply hold:
+ * the controls (LF and CR among them) and DEL, and for the request line SP
+ * and '?' too. */
+static inline __attribute__((always_inline)) uint32_t special32(const uint8_t *p,
+                                                                int request_line) {
+  vec16 a = load16(p), b = load16(p + 16);
+  if (!request_line) return below_or_del(a, 0x20) | below_or_del(b, 0x20) << 16;
+  return (below_or_del(a, 0x21) | eq_mask(a, '?')) | (below_or_del(b, 0x21) | eq_mask(b, '?'))
+                                                         << 16;
 }
 
-/* Finds the end of the head: the offset just past the empty line that ends
- * it, or 0 when it has not arrived; *lines counts the LFs before it (the
- * empty line's too). `start` skips empty lines before the request line
- * (RFC 9112 2.2 lets a server ignore them). Line by line with memchr: every
- * keep-alive request (a Vibe POST, a long poll) comes through here. */
-static size_t find_end(const uint8_t *buf, size_t len, size_t *start, size_t *lines, int *bad) {
-  size_t s = 0;
-  while (s < len && (buf[s] == '\n' || (buf[s] == '\r' && s + 1 < len && buf[s + 1] == '\n')))
-    s += buf[s] == '\r' ? 2 : 1;
-  *start = s;
-  *lines = 0;
-  for (size_t i = s;;) {
-    const uint8_t *lf = memchr(buf + i, '\n', len - i);
-    size_t stop = lf ? (size_t)(lf - buf) : len;
-    if (memchr(buf + i, 0, stop - i)) {
-      /* No valid head holds a NUL: fail now rather than wait for 8 KiB. */
-      *bad = 1;
-      return 0;
+/* Goes through the special bytes of a line (bits of m, from i) up to its
+ * LF; returns where that is, or NO_POS when it is not among them. A CR
+ * before the LF is fine, and tab in a header line; the request line's first
+ * two SPs are its separators, and its first '?' is noted. */
+static inline __attribute__((always_inline)) size_t
+specials(const uint8_t *buf, size_t i, uint32_t m, size_t to, line_scan *ls, int request_line) {
+  for (; m; m &= m - 1) {
+    size_t q = i + first_bit(m);
+    uint8_t c = buf[q];
+    if (c == '\n') return q;
+    if (c == '\r' && q + 1 < to && buf[q + 1] == '\n') continue;
+    if (request_line) {
+      if (c == ' ' && ls->n_sep < 2) {
+        ls->sep[ls->n_sep++] = q;
+        continue;
+      }
+      if (c == '?') {
+        if (ls->query == NO_POS) ls->query = q;
+        continue;
+      }
+    } else if (c == '\t') {
+      continue;
     }
-    if (!lf) return 0;
-    ++*lines;
-    i = stop + 1;
-    if (i < len && buf[i] == '\n') {
-      ++*lines;
-      return i + 1;
-    }
-    if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n') {
-      ++*lines;
-      return i + 2;
-    }
+    if (c == 0) ls->nul = 1;
+    ls->bad = 1;
   }
+  return NO_POS;
+}
+
+/* The LF that ends the line at buf[s], or NO_POS when it has not come
+ * within `to`; 32 bytes a step, never reading at or past `to`. */
+static inline __attribute__((always_inline)) size_t find_lf(const uint8_t *buf, size_t s, size_t to,
+                                                            line_scan *ls, int request_line) {
+  ls->nul = ls->bad = ls->n_sep = 0;
+  ls->query = NO_POS;
+  size_t i = s, lf;
+  for (; i + 32 <= to; i += 32) {
+    uint32_t m = special32(buf + i, request_line);
+    if (m && (lf = specials(buf, i, m, to, ls, request_line)) != NO_POS) return lf;
+  }
+  if (i == to) return NO_POS;
+  uint32_t m;
+  if (to >= 32) { /* the tail: the 32 bytes that end at `to`, shifted down */
+    m = special32(buf + to - 32, request_line) >> (32 - (to - i));
+  } else { /* a head shorter than 32 bytes so far */
+    uint8_t tmp[32] = {0};
+    memcpy(tmp, buf + i, to - i);
+    m = special32(tmp, request_line) & (~0u >> (32 - (to - i)));
+  }
+  return specials(buf, i, m, to, ls, request_line);
+}
+
+static size_t find_request_lf(const uint8_t *buf, size_t s, size_t to, line_scan *ls) {
+  return find_lf(buf, s, to, ls, 1);
+}
+static inline __attribute__((always_inline)) size_t find_header_lf(const uint8_t *buf, size_t s,
+                                                                   size_t to, line_scan *ls) {
+  return find_lf(buf, s, to, ls, 0);
+}
+
+/* Past the empty line at buf[s] (CRLF or LF), or 0 when there is none. */
+static inline size_t empty_line_at(const uint8_t *buf, size_t s, size_t to) {
+  if (s < to && buf[s] == '\n') return s + 1;
+  if (s + 1 < to && buf[s] == '\r' && buf[s + 1] == '\n') return s + 2;
+  return 0;
 }
 
 /* 1 when the bytes so far cannot start a head: lets garbage (TLS, binary)
@@ -109,24 +195,25 @@ static int bad_start(const uint8_t *p, size_t n, int request) {
   return i < n && (i == 0 || p[i] != ' ');
 }
 
-/* Cuts the next line out of [*p, end): returns its start, NUL-terminates it
- * in place (over the CR or LF) and advances *p past the LF. NULL when a CR
- * stands alone. */
-static char *next_line(char **p, char *end, size_t *n) {
-  char *s = *p;
-  char *lf = memchr(s, '\n', (size_t)(end - s));
-  if (!lf) return NULL; /* find_end guarantees one; defensive */
-  char *e = lf;
-  if (e > s && e[-1] == '\r') e--;
-  if (memchr(s, '\r', (size_t)(e - s))) return NULL;
-  *e = '\0';
-  *n = (size_t)(e - s);
-  *p = lf + 1;
-  return s;
-}
+/* A string of the head: where it is in the caller's buffer. */
+typedef struct span {
+  uint16_t at, len;
+} span;
+
+/* What the lines held, for the block to be written from. */
+typedef struct head_parts {
+  span method, target, reason;
+  uint8_t slash;     /* the target is "/" then `target` (an absolute form's) */
+  uint16_t path_len; /* the target's bytes before its '?'; NONE without one */
+  uint16_t n_headers;
+  size_t size; /* the headers' part of the block: offsets and strings */
+  span name[WEFT__HTTP_MAX_HEADERS], value[WEFT__HTTP_MAX_HEADERS];
+} head_parts;
+
+static span span_of(size_t at, size_t end) { return (span){(uint16_t)at, (uint16_t)(end - at)}; }
 
 /* Parses "HTTP/1.<digit>" at s[0..8); returns the minor version or -1. */
-static int parse_version(const char *s) {
+static int parse_version(const uint8_t *s) {
   if (memcmp(s, "HTTP/1.", 7) != 0) return -1;
   if (s[7] < '0' || s[7] > '9') return -1;
   return s[7] - '0';
@@ -134,48 +221,65 @@ static int parse_version(const char *s) {
 
 /* The origin form of a request target (RFC 9112 3.2): an absolute-form
  * target ("http://host:port/path?q", which a server must accept) becomes
- * its path and query; others are left as they are. */
-static char *origin_form(char *t) {
-  size_t skip = strncasecmp(t, "http://", 7) == 0 ? 7 : strncasecmp(t, "https://", 8) == 0 ? 8 : 0;
-  if (!skip) return t;
-  char *rest = t + skip + strcspn(t + skip, "/?");
-  if (*rest == '/') return rest;
-  if (*rest == '?' && rest > t + skip) { /* "http://h?q": the path is "/" */
-    rest[-1] = '/';
-    return rest - 1;
+ * its path and query ("/" in front when it has no path); others are left
+ * as they are. */
+static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) {
+  size_t n = te - t;
+  const char *s = (const char *)buf + t;
+  /* Most targets start with '/': one byte tells. */
+  size_t skip = (s[0] | 0x20) != 'h'                           ? 0
+                : n >= 7 && strncasecmp(s, "http://", 7) == 0  ? 7
+                : n >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
+                                                               : 0;
+  o->target = span_of(t, te);
+  if (!skip) return;
+  size_t r = t + skip;
+  while (r < te && buf[r] != '/' && buf[r] != '?')
+    r++;
+  if (r < te && buf[r] == '/') {
+    o->target = span_of(r, te);
+  } else if (r < te && r > t + skip) { /* "http://h?q": the path is "/" */
+    o->target = span_of(r, te);
+    o->slash = 1;
+  } else if (r == te) { /* "http://h": the path is "/" */
+    o->target = span_of(te, te);
+    o->slash = 1;
   }
-  if (*rest) return t;
-  t[0] = '/'; /* "http://h": the path is "/", written over the target */
-  t[1] = '\0';
-  return t;
 }
 
-static int parse_request_line(weft__http_head *h, char *line, size_t n) {
-  size_t i = 0;
-  while (i < n && tchar[(uint8_t)line[i]])
-    i++;
-  if (i == 0 || i >= n || line[i] != ' ') return WEFT_EPROTO;
-  line[i] = '\0';
-  h->method = (uint16_t)(line - h->storage);
-  size_t t = ++i;
-  while (i + 8 <= n && !below_or_del(line + i, 0x21)) /* no SP, control or DEL */
-    i += 8;
-  while (i < n && line[i] != ' ') {
-    uint8_t c = (uint8_t)line[i];
-    if (c <= 0x20 || c == 0x7f) return WEFT_EPROTO;
-    i++;
+/* The end of the token at buf[i]: its first non-tchar byte. Unbounded, as
+ * every line ends in CR or LF, and unrolled: field names are a good part
+ * of a request's bytes. */
+static inline __attribute__((always_inline)) size_t token_end(const uint8_t *buf, size_t i) {
+  for (;; i += 4) {
+    if (!tchar[buf[i]]) return i;
+    if (!tchar[buf[i + 1]]) return i + 1;
+    if (!tchar[buf[i + 2]]) return i + 2;
+    if (!tchar[buf[i + 3]]) return i + 3;
   }
-  if (i == t || i >= n) return WEFT_EPROTO;
-  line[i] = '\0';
-  h->target = (uint16_t)(origin_form(line + t) - h->storage);
-  i++;
-  if (n - i != 8) return WEFT_EPROTO;
-  h->version_minor = (int16_t)parse_version(line + i);
+}
+
+/* The request line buf[s, e): method SP target SP "HTTP/1.<digit>", the
+ * SPs being its first two (the scan found them; any other SP, control or
+ * DEL made it bad). */
+static int request_line(const uint8_t *buf, size_t s, size_t e, const line_scan *ls, head_parts *o,
+                        weft__http_head *h) {
+  if (ls->n_sep < 2) return WEFT_EPROTO;
+  size_t a = ls->sep[0], b = ls->sep[1];
+  if (a == s || buf[a] != ' ' || token_end(buf, s) != a) return WEFT_EPROTO;
+  if (b == a + 1 || buf[b] != ' ' || b + 9 != e) return WEFT_EPROTO;
+  h->version_minor = (int16_t)parse_version(buf + b + 1);
   if (h->version_minor < 0) return WEFT_EPROTO;
+  o->method = span_of(s, a);
+  origin_form(buf, a + 1, b, o);
+  size_t q = ls->query; /* a valid line's first '?' is its target's */
+  o->path_len = q == NO_POS ? WEFT__HTTP_NONE : (uint16_t)(o->slash + q - o->target.at);
   return 0;
 }
 
-static int parse_status_line(weft__http_head *h, char *line, size_t n) {
+static int status_line(const uint8_t *buf, size_t s, size_t e, head_parts *o, weft__http_head *h) {
+  const uint8_t *line = buf + s;
+  size_t n = e - s;
   if (n < 12 || line[8] != ' ') return WEFT_EPROTO;
   h->version_minor = (int16_t)parse_version(line);
   if (h->version_minor < 0) return WEFT_EPROTO;
@@ -186,161 +290,180 @@ static int parse_status_line(weft__http_head *h, char *line, size_t n) {
   }
   if (status < 100) return WEFT_EPROTO;
   h->status = (int16_t)status; /* 100..999 */
-  /* The reason may be empty, and some servers drop the SP before it too. */
-  if (n == 12) {
-    h->reason = (uint16_t)(line + 12 - h->storage);
-    return 0;
-  }
-  if (line[12] != ' ') return WEFT_EPROTO;
-  for (size_t i = 13; i < n; i++)
-    if (!field_char((uint8_t)line[i])) return WEFT_EPROTO;
-  h->reason = (uint16_t)(line + 13 - h->storage);
+  /* The reason may be empty, and some servers drop the SP before it too
+   * (its bytes were checked by the scan). */
+  if (n > 12 && line[12] != ' ') return WEFT_EPROTO;
+  o->reason = span_of(n > 12 ? s + 13 : e, e);
   return 0;
 }
 
-static int parse_header_line(weft__http_head *h, char *line, size_t n) {
-  if (is_ows(line[0])) return WEFT_EPROTO; /* obs-fold: RFC 9112 5.2 lets us reject */
-  size_t i = 0;
-  while (i < n && tchar[(uint8_t)line[i]])
-    i++;
-  if (i == 0 || i >= n || line[i] != ':') return WEFT_EPROTO;
-  line[i] = '\0';
+/* A header line buf[s, e): a token, ':', the value between optional
+ * whitespace (its bytes were checked by the scan). */
+static int header_line(const uint8_t *buf, size_t s, size_t e, head_parts *o) {
+  /* An empty name is refused, so obs-fold (a line starting with SP or tab,
+   * RFC 9112 5.2 lets us reject it) is; the ':' is before e's CR or LF. */
+  size_t i = token_end(buf, s);
+  if (i == s || buf[i] != ':') return WEFT_EPROTO;
   size_t v = i + 1;
-  while (v < n && is_ows(line[v]))
+  v += buf[v] == ' '; /* the usual one SP, then any more (stops at e's CR or LF) */
+  while (is_ows(buf[v]))
     v++;
-  size_t e = n;
-  while (e > v && is_ows(line[e - 1]))
+  while (e > v && is_ows(buf[e - 1]))
     e--;
-  size_t k = v;
-  while (k + 8 <= e && !below_or_del(line + k, 0x20)) /* the bytes below: tabs and worse */
-    k += 8;
-  for (; k < e; k++)
-    if (!field_char((uint8_t)line[k])) return WEFT_EPROTO;
-  line[e] = '\0';
-  if (h->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
-  line_at *t = (line_at *)(void *)h->storage;
-  t[h->n_headers].name = (uint16_t)(line - h->storage);
-  t[h->n_headers].value = (uint16_t)(line + v - h->storage);
-  h->n_headers++;
+  if (o->n_headers == WEFT__HTTP_MAX_HEADERS) return WEFT_ETOOBIG;
+  o->name[o->n_headers] = span_of(s, i);
+  o->value[o->n_headers++] = span_of(v, e);
+  o->size += sizeof(uint16_t) + (i - s) + 1 + (e - v) + 1;
   return 0;
 }
 
-/* Copies a NUL-terminated string from offset `from` of `src` to dst + *w. */
-static uint16_t put(char *dst, const char *src, uint16_t from, size_t *w) {
-  size_t n = strlen(src + from) + 1, at = *w;
-  if (dst) memcpy(dst + at, src + from, n);
-  *w = at + n;
-  return (uint16_t)at;
-}
+/* Writes the block: strings copied from the head, each followed by a NUL. */
+typedef struct writer {
+  char *blk;
+  size_t w, size;     /* next offset, the block's size */
+  const uint8_t *lim; /* the end of the head's buffer: no read goes past it */
+} writer;
 
-/* The parsed head's strings copied into a block of their exact size (the
- * version, line ends and the space before values left out, one offset a
- * header line; see parse.h), and the parsing block freed: the next head
- * is parsed in it, so no hole is left behind. Returns 0 or WEFT_ENOMEM. */
-static int compact(weft__http_head *h) {
-  const char *src = h->storage;
-  const line_at *lines = (const line_at *)(const void *)src;
-  size_t n = h->n_headers;
-  char *dst = NULL;
-  weft__http_head out = *h;
-  for (int pass = 0; pass < 2; pass++) {
-    size_t w = n * sizeof(uint16_t);
-    if (h->method != WEFT__HTTP_NONE) {
-      out.method = put(dst, src, h->method, &w);
-      out.target = put(dst, src, h->target, &w);
-      out.query = (uint16_t)(out.target + (h->query - h->target)); /* inside the target */
-      out.path = h->path == h->target ? out.target : put(dst, src, h->path, &w);
-    }
-    if (h->reason != WEFT__HTTP_NONE) out.reason = put(dst, src, h->reason, &w);
-    for (size_t i = 0; i < n; i++) {
-      uint16_t name = put(dst, src, lines[i].name, &w);
-      put(dst, src, lines[i].value, &w); /* right after its name (weft__http_hvalue) */
-      if (dst) memcpy(dst + i * sizeof(uint16_t), &name, sizeof(name));
-    }
-    if (dst) break;
-    dst = malloc(w);
-    if (!dst) return WEFT_ENOMEM;
+/* Copies n bytes of src (in the head) and a NUL; returns the string's
+ * offset. Most strings are short: one 32-byte move when both sides have
+ * room past them (the next string overwrites the excess), else moves that
+ * overlap. */
+static inline __attribute__((always_inline)) uint16_t put(writer *wr, const uint8_t *src,
+                                                          size_t n) {
+  char *d = wr->blk + wr->w;
+  if (n <= 32 && wr->w + 32 <= wr->size && (size_t)(wr->lim - src) >= 32) {
+    memcpy(d, src, 32);
+  } else if (n >= 8 && n <= 16) {
+    memcpy(d, src, 8);
+    memcpy(d + n - 8, src + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    memcpy(d, src, 4);
+    memcpy(d + n - 4, src + n - 4, 4);
+  } else if (n < 4) {
+    for (size_t i = 0; i < n; i++)
+      d[i] = (char)src[i];
+  } else {
+    memcpy(d, src, n);
   }
-  free(h->storage);
-  *h = out;
-  h->storage = dst;
+  d[n] = '\0';
+  uint16_t at = (uint16_t)wr->w;
+  wr->w += n + 1;
+  return at;
+}
+
+/* The block's size: the headers' part, then the start line's strings. */
+static size_t block_size(const head_parts *o, int request) {
+  if (!request) return o->size + o->reason.len + 1u;
+  size_t w = o->size + o->method.len + 1u + o->slash + o->target.len + 1u;
+  return o->path_len == WEFT__HTTP_NONE ? w : w + o->path_len + 1u;
+}
+
+/* Writes the block in one go: method, target, the path when it is a copy,
+ * or the reason; then each header's name directly followed by its value
+ * (weft__http_hvalue). */
+static int write_block(const uint8_t *buf, size_t len, const head_parts *o, weft__http_head *h,
+                       int request) {
+  writer wr = {NULL, o->n_headers * sizeof(uint16_t), block_size(o, request), buf + len};
+  wr.blk = malloc(wr.size);
+  if (!wr.blk) return WEFT_ENOMEM;
+  h->storage = wr.blk;
+  if (request) {
+    h->method = put(&wr, buf + o->method.at, o->method.len);
+    h->target = (uint16_t)wr.w;
+    if (o->slash) wr.blk[wr.w++] = '/';
+    put(&wr, buf + o->target.at, o->target.len);
+    h->path = h->target;
+    h->query = (uint16_t)(wr.w - 1); /* the target's NUL: "" */
+    if (o->path_len != WEFT__HTTP_NONE) {
+      h->query = (uint16_t)(h->target + o->path_len + 1);
+      /* From the head, as the target was (a copy out of the block would
+       * overlap): after an absolute form's "/" the '?' comes at once. */
+      if (o->slash) {
+        h->path = (uint16_t)wr.w;
+        wr.blk[wr.w++] = '/';
+        wr.blk[wr.w++] = '\0';
+      } else {
+        h->path = put(&wr, buf + o->target.at, o->path_len);
+      }
+    }
+  } else {
+    h->reason = put(&wr, buf + o->reason.at, o->reason.len);
+  }
+  for (size_t i = 0; i < o->n_headers; i++) {
+    uint16_t name = put(&wr, buf + o->name[i].at, o->name[i].len);
+    memcpy(wr.blk + i * sizeof(uint16_t), &name, sizeof(name));
+    put(&wr, buf + o->value[i].at, o->value[i].len);
+  }
+  h->n_headers = o->n_headers;
   return 0;
 }
 
-static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
-  if (!h) return WEFT_EINVAL;
-  /* Whatever the outcome, h can be passed to weft__http_head_free. */
+/* Whatever the outcome, h can be passed to weft__http_head_free. */
+static void head_init(weft__http_head *h) {
   h->storage = NULL;
   h->n_headers = 0;
   h->method = h->target = h->path = h->query = h->reason = WEFT__HTTP_NONE;
   h->status = h->version_minor = 0;
+}
+
+/* A head that has not ended within buf[start, scan): 0 while it may still
+ * come, WEFT_EPROTO when its bytes so far cannot start one. */
+static int unfinished(const uint8_t *buf, size_t start, size_t scan, size_t len, weft__http_head *h,
+                      const line_scan *ls, int request) {
+  head_init(h); /* the first line may have set some */
+  if (ls->nul || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
+  return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
+}
+
+/* The first error of a complete head: h as it always was then, untouched
+ * by a head that starts badly (bad_start), else zeroed. */
+static int failed(const uint8_t *buf, size_t start, size_t scan, weft__http_head *h, int rc,
+                  int request) {
+  if (bad_start(buf + start, scan - start, request))
+    head_init(h);
+  else
+    weft__http_head_free(h);
+  return rc;
+}
+
+static int parse_head(const uint8_t *buf, size_t len, weft__http_head *h, int request) {
+  if (!h) return WEFT_EINVAL;
+  head_init(h);
   if (!buf) return len ? WEFT_EINVAL : 0;
   size_t scan = len < WEFT__HTTP_MAX_HEAD ? len : WEFT__HTTP_MAX_HEAD;
-  size_t start = 0, lines = 0;
-  int bad = 0;
-  size_t end = find_end(buf, scan, &start, &lines, &bad);
-  if (bad || bad_start(buf + start, scan - start, request)) return WEFT_EPROTO;
-  if (!end) return len >= WEFT__HTTP_MAX_HEAD ? WEFT_ETOOBIG : 0;
-  if (end == start) return WEFT_EPROTO; /* unreachable: empty lines are skipped */
+  /* Empty lines before the request line are skipped (RFC 9112 2.2 lets a
+   * server ignore them). */
+  size_t start = 0;
+  while (start < scan &&
+         (buf[start] == '\n' || (buf[start] == '\r' && start + 1 < scan && buf[start + 1] == '\n')))
+    start += buf[start] == '\r' ? 2 : 1;
 
-  /* One block: the header table (one slot per line at most, so idle
-   * connections keep no unused slots), the head NUL-terminated, then, for
-   * a request, room for the path of the target (the target itself must
-   * stay whole). */
-  size_t n = end - start;
-  /* Header lines: all but the start line and the empty last one. */
-  lines = lines > 2 ? lines - 2 : 0;
-  if (lines > WEFT__HTTP_MAX_HEADERS) lines = WEFT__HTTP_MAX_HEADERS;
-  size_t table = lines * sizeof(line_at);
-  /* The path is a part of the target, which is in the first line. */
-  const uint8_t *eol = request ? memchr(buf + start, '\n', n) : NULL;
-  size_t first = eol ? (size_t)(eol - (buf + start)) : n;
-  /* Only a target with a query needs a separate path. */
-  size_t room = request && memchr(buf + start, '?', first) ? first + 1 : 0;
-  char *blk = malloc(table + n + 1 + room);
-  if (!blk) return WEFT_ENOMEM;
-  char *s = blk + table;
-  memcpy(s, buf + start, n);
-  s[n] = '\0';
-  h->storage = blk;
-
-  char *p = s, *stop = s + n;
-  size_t ln;
-  char *line = next_line(&p, stop, &ln);
-  int rc = WEFT_EPROTO;
-  if (!line) goto fail;
-  rc = request ? parse_request_line(h, line, ln) : parse_status_line(h, line, ln);
-  if (rc) goto fail;
-  for (;;) {
-    line = next_line(&p, stop, &ln);
-    rc = WEFT_EPROTO;
-    if (!line) goto fail;
-    if (ln == 0) break;
-    rc = parse_header_line(h, line, ln);
-    if (rc) goto fail;
+  head_parts o;
+  o.slash = 0;
+  o.n_headers = 0;
+  o.size = 0;
+  line_scan ls;
+  /* The lines in order, each parsed when its LF is found; the first error
+   * is kept until the head has ended (before that, more bytes are asked
+   * for), and only the scan for the end goes on after it. */
+  size_t lf =
+      request ? find_request_lf(buf, start, scan, &ls) : find_header_lf(buf, start, scan, &ls);
+  if (ls.nul || lf == NO_POS) return unfinished(buf, start, scan, len, h, &ls, request);
+  size_t e = lf > start && buf[lf - 1] == '\r' ? lf - 1 : lf;
+  int rc = ls.bad    ? WEFT_EPROTO
+           : request ? request_line(buf, start, e, &ls, &o, h)
+                     : status_line(buf, start, e, &o, h);
+  size_t end;
+  while (!(end = empty_line_at(buf, lf + 1, scan))) {
+    size_t s = lf + 1;
+    lf = find_header_lf(buf, s, scan, &ls);
+    if (ls.nul || lf == NO_POS) return unfinished(buf, start, scan, len, h, &ls, request);
+    if (rc) continue;
+    e = buf[lf - 1] == '\r' ? lf - 1 : lf; /* a header line is not empty */
+    rc = ls.bad ? WEFT_EPROTO : header_line(buf, s, e, &o);
   }
-  if (request) {
-    const char *target = blk + h->target;
-    size_t tl = strlen(target);
-    const char *q = memchr(target, '?', tl);
-    h->path = h->target;
-    h->query = (uint16_t)(h->target + tl);
-    if (q) {
-      char *path = s + n + 1;
-      size_t pl = (size_t)(q - target);
-      memcpy(path, target, pl);
-      path[pl] = '\0';
-      h->path = (uint16_t)(path - blk);
-      h->query = (uint16_t)(q + 1 - blk);
-    }
-  }
-  rc = compact(h);
-  if (rc) goto fail;
-  return (int)end;
-
-fail:
-  weft__http_head_free(h);
-  return rc;
+  if (!rc) rc = write_block(buf, len, &o, h, request);
+  return rc ? failed(buf, start, scan, h, rc, request) : (int)end;
 }
 
 int weft__http_parse_request(const uint8_t *buf, size_t len, weft__http_head *h) {

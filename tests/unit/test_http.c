@@ -373,6 +373,197 @@ static void test_malformed(void **state) {
   assert_int_equal(weft__http_parse_request(nul, 1, NULL), WEFT_EINVAL);
 }
 
+/* The Vibe long-polling requests every keep-alive connection sends. */
+static const char longpoll_get[] =
+    "GET /vibe?transport=longpollajax&when=poll&id=3f2a9c1e-77aa-4bde-9b1c-0d5e6f7a8b9c "
+    "HTTP/1.1\r\n"
+    "Host: 127.0.0.1:4000\r\n"
+    "Connection: keep-alive\r\n"
+    "\r\n";
+static const char longpoll_post[] =
+    "POST /vibe?transport=longpollajax&id=3f2a9c1e-77aa-4bde-9b1c-0d5e6f7a8b9c HTTP/1.1\r\n"
+    "content-type: text/plain; charset=utf-8\r\n"
+    "Host: 127.0.0.1:4000\r\n"
+    "Connection: keep-alive\r\n"
+    "Content-Length: 80\r\n"
+    "\r\n";
+
+/* Parses s[0..len) from a heap block of exactly that size (so a sanitizer
+ * sees any read past it). */
+static int parse_exact(const char *s, size_t len, weft__http_head *h, int request) {
+  uint8_t *b = malloc(len ? len : 1);
+  memcpy(b, s, len);
+  int rc = request ? weft__http_parse_request(b, len, h) : weft__http_parse_response(b, len, h);
+  free(b);
+  return rc;
+}
+
+/* Every prefix asks for more, in a block that ends there; the whole head
+ * parses the same alone and with a body behind it. */
+static void test_split_every_offset(void **state) {
+  (void)state;
+  static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\n";
+  const char *heads[] = {longpoll_get, longpoll_post, response, "GET / HTTP/1.1\n\n"};
+  for (size_t r = 0; r < 4; r++) {
+    size_t len = strlen(heads[r]);
+    int request = r != 2;
+    weft__http_head h;
+    for (size_t k = 0; k < len; k++)
+      if (parse_exact(heads[r], k, &h, request) != 0) fail_msg("head %zu at %zu", r, k);
+    char *body = malloc(len + 80);
+    memcpy(body, heads[r], len);
+    memset(body + len, 'b', 80);
+    for (size_t extra = 0; extra <= 80; extra += 20) {
+      assert_int_equal(parse_exact(body, len + extra, &h, request), (int)len);
+      weft__http_head_free(&h);
+    }
+    free(body);
+  }
+  weft__http_head h;
+  assert_int_equal(parse_str(longpoll_post, &h), (int)strlen(longpoll_post));
+  assert_string_equal(weft__http_method(&h), "POST");
+  assert_string_equal(weft__http_path(&h), "/vibe");
+  assert_string_equal(weft__http_query(&h),
+                      "transport=longpollajax&id=3f2a9c1e-77aa-4bde-9b1c-0d5e6f7a8b9c");
+  assert_int_equal(h.n_headers, 4);
+  assert_string_equal(weft__http_get(&h, "Content-Type"), "text/plain; charset=utf-8");
+  assert_string_equal(weft__http_get(&h, "content-length"), "80");
+  assert_string_equal(weft__http_hvalue(&h, 3), "80");
+  assert_null(weft__http_get(&h, "Content-Lengt"));
+  assert_null(weft__http_get(&h, "Content-Length2"));
+  assert_int_equal(weft__http_count(&h, "HOST"), 1);
+  weft__http_head_free(&h);
+}
+
+/* Names, values and targets of every length up to past two 32-byte steps
+ * (the scan's and the copies' edges), with either line end, as the last
+ * header and before another one. */
+static void test_lengths(void **state) {
+  (void)state;
+  char name[80], value[80], target[120], req[512];
+  for (size_t n = 1; n < 70; n++) {
+    for (size_t i = 0; i < n; i++) {
+      name[i] = "abcXYZ-09_!~"[i % 12];
+      value[i] = "v al\xc3\xa9;=/"[i % 9];
+      target[i] = i == 0 ? '/' : "pq?=&%.x"[i % 8];
+    }
+    name[n] = value[n] = target[n] = '\0';
+    if (value[n - 1] == ' ') value[n - 1] = 'z'; /* trailing whitespace is trimmed */
+    for (int lf = 0; lf < 2; lf++) {
+      const char *eol = lf ? "\n" : "\r\n";
+      for (int last = 0; last < 2; last++) {
+        int len = snprintf(req, sizeof req, "GET %s HTTP/1.1%s%s: %s%s%s%s", target, eol, name,
+                           value, eol, last ? "" : "B: c", last ? "" : eol);
+        len += snprintf(req + len, sizeof req - (size_t)len, "%s", eol);
+        weft__http_head h;
+        if (parse_exact(req, (size_t)len, &h, 1) != len)
+          fail_msg("n %zu lf %d last %d", n, lf, last);
+        assert_string_equal(weft__http_target(&h), target);
+        const char *q = strchr(target, '?');
+        assert_string_equal(weft__http_query(&h), q ? q + 1 : "");
+        assert_int_equal(strlen(weft__http_path(&h)), q ? (size_t)(q - target) : n);
+        assert_string_equal(weft__http_hname(&h, 0), name);
+        assert_string_equal(weft__http_hvalue(&h, 0), value);
+        assert_string_equal(weft__http_get(&h, name), value);
+        assert_int_equal(h.n_headers, last ? 1 : 2);
+        if (!last) assert_string_equal(weft__http_get(&h, "b"), "c");
+        weft__http_head_free(&h);
+      }
+    }
+  }
+}
+
+/* A NUL anywhere before the end fails at once, complete or not; after the
+ * end it is not the head's. A CR not before an LF fails the complete head
+ * (and only waits for more before it ends). */
+static void test_nul_and_cr_everywhere(void **state) {
+  (void)state;
+  const char *heads[] = {longpoll_get, longpoll_post};
+  for (size_t r = 0; r < 2; r++) {
+    size_t len = strlen(heads[r]);
+    char *b = malloc(len + 1);
+    weft__http_head h;
+    for (size_t p = 0; p < len; p++) {
+      memcpy(b, heads[r], len + 1);
+      b[p] = '\0';
+      if (parse_exact(b, len, &h, 1) != WEFT_EPROTO) fail_msg("NUL at %zu", p);
+      if (parse_exact(b, p + 1, &h, 1) != WEFT_EPROTO) fail_msg("NUL at the end %zu", p);
+      assert_null(h.storage);
+      if (heads[r][p] == '\r' || heads[r][p] == '\n' || heads[r][p + 1] == '\n') continue;
+      b[p] = '\r';
+      if (parse_exact(b, len, &h, 1) != WEFT_EPROTO) fail_msg("CR at %zu", p);
+      assert_null(h.storage);
+      int early = parse_exact(b, len - 2, &h, 1);
+      /* In the method, it cannot start a request (bad_start). */
+      size_t method = (size_t)(strchr(heads[r], ' ') - heads[r]);
+      if (early != (p <= method ? WEFT_EPROTO : 0)) fail_msg("CR at %zu, early: %d", p, early);
+    }
+    memcpy(b, heads[r], len + 1);
+    char *tail = malloc(len + 2);
+    memcpy(tail, heads[r], len);
+    tail[len] = '\0';
+    tail[len + 1] = '\r';
+    assert_int_equal(parse_exact(tail, len + 2, &h, 1), (int)len);
+    weft__http_head_free(&h);
+    free(tail);
+    free(b);
+  }
+}
+
+/* Tab, SP and DEL where each is and is not allowed. */
+static void test_whitespace_and_del(void **state) {
+  (void)state;
+  static const struct {
+    const char *head;
+    int ok;
+  } cases[] = {
+      {"GET /a\tb HTTP/1.1\r\n\r\n", 0},         {"GET\t/ HTTP/1.1\r\n\r\n", 0},
+      {"GET / HTTP/1.1\t\r\n\r\n", 0},           {"GET / HTTP/1.1\r\nA:\tb\tc\t\r\n\r\n", 1},
+      {"GET / HTTP/1.1\r\nA\t: b\r\n\r\n", 0},   {"GET / HTTP/1.1\r\n\tA: b\r\n\r\n", 0},
+      {"GET /\x7f HTTP/1.1\r\n\r\n", 0},         {"GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n", 0},
+      {"GET / HTTP/1.1\r\nA\x7f: b\r\n\r\n", 0}, {"GET /a?b?c HTTP/1.1\r\n\r\n", 1},
+      {"GET /a b HTTP/1.1\r\n\r\n", 0},          {"GET /\x80\xff HTTP/1.1\r\n\r\n", 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    weft__http_head h;
+    int rc = parse_str(cases[i].head, &h);
+    if (cases[i].ok ? rc != (int)strlen(cases[i].head) : rc != WEFT_EPROTO)
+      fail_msg("case %zu: got %d", i, rc);
+    weft__http_head_free(&h);
+  }
+  weft__http_head h;
+  assert_int_equal(parse_str("GET / HTTP/1.1\r\nA:\tb\tc\t\r\n\r\n", &h), 27);
+  assert_string_equal(weft__http_get(&h, "a"), "b\tc");
+  weft__http_head_free(&h);
+  assert_int_equal(parse_str("GET /a?b?c HTTP/1.1\r\n\r\n", &h), 23);
+  assert_string_equal(weft__http_path(&h), "/a");
+  assert_string_equal(weft__http_query(&h), "b?c");
+  weft__http_head_free(&h);
+  assert_int_equal(parse_str("GET HTTPS://h?a/b HTTP/1.1\r\n\r\n", &h), 30);
+  assert_string_equal(weft__http_target(&h), "/?a/b");
+  assert_string_equal(weft__http_path(&h), "/");
+  assert_string_equal(weft__http_query(&h), "a/b");
+  weft__http_head_free(&h);
+}
+
+/* The 65th header line decides: too many when it is well-formed, its own
+ * error when not; a bad line after it is not looked at. */
+static void test_header_limit_order(void **state) {
+  (void)state;
+  char buf[4096];
+  weft__http_head h;
+  for (int bad65 = 0; bad65 < 2; bad65++) {
+    size_t n = (size_t)snprintf(buf, sizeof buf, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 64; i++)
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "H%d: v\r\n", i);
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\r\nBad Line\r\n\r\n",
+                          bad65 ? "H 64: v" : "H64: v");
+    assert_int_equal(weft__http_parse_request((uint8_t *)buf, n, &h),
+                     bad65 ? WEFT_EPROTO : WEFT_ETOOBIG);
+    assert_null(h.storage);
+  }
+}
+
 static void test_response(void **state) {
   (void)state;
   weft__http_head h;
@@ -522,6 +713,11 @@ int main(void) {
       cmocka_unit_test(test_too_many_headers),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_response),
+      cmocka_unit_test(test_split_every_offset),
+      cmocka_unit_test(test_lengths),
+      cmocka_unit_test(test_nul_and_cr_everywhere),
+      cmocka_unit_test(test_whitespace_and_del),
+      cmocka_unit_test(test_header_limit_order),
       cmocka_unit_test(test_tokens),
       cmocka_unit_test(test_url_decode),
       cmocka_unit_test(test_url_userinfo),
