@@ -1,6 +1,5 @@
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common.h"
 
@@ -18,8 +17,6 @@ char *weft__strndup(const char *s, size_t n) {
   d[n] = '\0';
   return d;
 }
-
-int weft__strcaseeq(const char *a, const char *b) { return strcasecmp(a, b) == 0; }
 
 /* ---- base64 out (RFC 4648, padded) ---- */
 

@@ -18,8 +18,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "base/common.h"
 #include "weft/weft.h"
 
 /* RFC 9110 tchar. */
@@ -228,8 +228,8 @@ static void origin_form(const uint8_t *buf, size_t t, size_t te, head_parts *o) 
   const char *s = (const char *)buf + t;
   /* Most targets start with '/': one byte tells. */
   size_t skip = (s[0] | 0x20) != 'h'                           ? 0
-                : n >= 7 && strncasecmp(s, "http://", 7) == 0  ? 7
-                : n >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
+                : n >= 7 && weft__strncaseeq(s, "http://", 7)  ? 7
+                : n >= 8 && weft__strncaseeq(s, "https://", 8) ? 8
                                                                : 0;
   o->target = span_of(t, te);
   if (!skip) return;
@@ -485,7 +485,7 @@ void weft__http_head_free(weft__http_head *h) {
  * it does not hold. */
 static int named(const weft__http_head *h, size_t i, const char *name) {
   const char *hn = weft__http_hname(h, i);
-  return (hn[0] | 0x20) == (name[0] | 0x20) && strcasecmp(hn, name) == 0;
+  return (hn[0] | 0x20) == (name[0] | 0x20) && weft__strcaseeq(hn, name);
 }
 
 const char *weft__http_get(const weft__http_head *h, const char *name) {
@@ -515,7 +515,7 @@ int weft__http_has_token(const char *value, const char *token) {
     const char *t = e;
     while (t > p && is_ows(t[-1]))
       t--;
-    if ((size_t)(t - p) == tl && strncasecmp(p, token, tl) == 0) return 1;
+    if ((size_t)(t - p) == tl && weft__strncaseeq(p, token, tl)) return 1;
     if (!*e) return 0;
     p = e + 1;
   }

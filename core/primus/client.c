@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/common.h"
 #include "primus.h"
@@ -209,13 +208,13 @@ int weft_client_set_strategy(weft_client *c, const char *list) {
       p++;
     size_t n = strcspn(p, ", ");
     if (n == 0) break;
-    if (n == 10 && strncasecmp(p, "disconnect", n) == 0)
+    if (n == 10 && weft__strncaseeq(p, "disconnect", n))
       d = 1;
-    else if (n == 6 && strncasecmp(p, "online", n) == 0)
+    else if (n == 6 && weft__strncaseeq(p, "online", n))
       o = 1;
-    else if (n == 7 && strncasecmp(p, "timeout", n) == 0)
+    else if (n == 7 && weft__strncaseeq(p, "timeout", n))
       t = 1;
-    else if (!(n == 4 && strncasecmp(p, "none", n) == 0))
+    else if (!(n == 4 && weft__strncaseeq(p, "none", n)))
       return WEFT_EINVAL;
     p += n;
   }

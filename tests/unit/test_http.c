@@ -633,6 +633,31 @@ static void test_tokens(void **state) {
   assert_false(weft__http_has_token("upgrade", NULL));
 }
 
+/* Case is folded for ASCII letters only, whatever the locale says
+ * (strcasecmp follows LC_CTYPE, which hosts such as Python set). */
+static void test_ascii_case(void **state) {
+  (void)state;
+  assert_true(weft__strcaseeq("KEEP-ALIVE", "keep-alive"));
+  assert_true(weft__strcaseeq("Sec-WebSocket-Key", "sec-websocket-key"));
+  assert_true(weft__strcaseeq("", ""));
+  assert_false(weft__strcaseeq("keep-alive", "keep-aliv"));
+  assert_false(weft__strcaseeq("keep-aliv", "keep-alive"));
+  assert_false(weft__strcaseeq("a^b", "a~b")); /* differ by 0x20, not letters */
+  assert_false(weft__strcaseeq("@", "`"));
+  assert_false(weft__strcaseeq("\xc9", "\xe9")); /* Latin-1 E acute: not ASCII */
+  assert_true(weft__strncaseeq("HTTP://x", "http://y", 7));
+  assert_false(weft__strncaseeq("HTTP:/", "http://", 7));
+  assert_true(weft__strncaseeq("ab", "AB", 5)); /* both end before n */
+  assert_true(weft__http_has_token("Keep-Alive, UPGRADE", "keep-alive"));
+  weft__http_head h;
+  const char *req = "GET / HTTP/1.1\r\nCONNECTION: KEEP-ALIVE\r\nhost: x\r\n\r\n";
+  assert_true(weft__http_parse_request((const uint8_t *)req, strlen(req), &h) > 0);
+  assert_string_equal(weft__http_get(&h, "Connection"), "KEEP-ALIVE");
+  assert_string_equal(weft__http_get(&h, "Host"), "x");
+  assert_int_equal(weft__http_count(&h, "HOST"), 1);
+  weft__http_head_free(&h);
+}
+
 static void test_url_decode(void **state) {
   (void)state;
   char out[64];
@@ -719,6 +744,7 @@ int main(void) {
       cmocka_unit_test(test_whitespace_and_del),
       cmocka_unit_test(test_header_limit_order),
       cmocka_unit_test(test_tokens),
+      cmocka_unit_test(test_ascii_case),
       cmocka_unit_test(test_url_decode),
       cmocka_unit_test(test_url_userinfo),
   };

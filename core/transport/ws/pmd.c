@@ -14,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <zlib.h>
 
+#include "base/common.h"
 #include "codec.h"
 #include "weft/weft.h"
 
@@ -97,7 +97,7 @@ enum {
 };
 
 static int name_is(const char *p, size_t n, const char *lit) {
-  return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
+  return strlen(lit) == n && weft__strncaseeq(p, lit, n);
 }
 
 /* One element of a Sec-WebSocket-Extensions value: which P_* parameters it
