@@ -74,7 +74,6 @@ server_cmd() {
   esac
 }
 
-field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 med() { [ $# -gt 0 ] && printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
 pick_servers echo

@@ -1,4 +1,4 @@
-# Sourced by echo.sh, broadcast.sh and memory.sh: the bench servers of weft's host front
+# Sourced by echo.sh, broadcast.sh, rooms.sh and memory.sh: the bench servers of weft's host front
 # ends (node/bench/weft_server.js, python/bench/weft_server.py,
 # lua/bench/weft_server.lua), started like the peers: pinned with PIN0, in
 # the background of the calling shell (so $! and server_pid are the server).
@@ -41,3 +41,30 @@ start_host() { # name mode stdout stderr
   esac
   server_pid=$!
 }
+
+# A server the caller started in the background (server_pid; its output in
+# $logdir/out and $logdir/err): wait for its "listening on" line and set
+# `port`, or exit naming the tool ($1) and the server ($2).
+wait_listening() { # tool server
+  port=
+  for _ in $(seq 600); do # 30 s: a server that just held 10k sockets is slow to go
+    grep -q '^listening' "$logdir/out" && break
+    sleep 0.05
+  done
+  port=$(sed -n 's#^listening on ws://[^:]*:\([0-9]*\)/.*#\1#p' "$logdir/out")
+  [ -n "$port" ] || { echo "$1: $2 did not start" >&2; cat "$logdir/err" >&2; exit 1; }
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  # Anything the server said on stderr (weft: "error <kind> ...") is reported.
+  if [ -s "$logdir/err" ]; then
+    echo "  server stderr ($(wc -l <"$logdir/err") lines):" >&2
+    sort "$logdir/err" | uniq -c | sort -rn | head -5 >&2
+  fi
+}
+
+# A number field of a one-line JSON object.
+field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }

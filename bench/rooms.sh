@@ -62,27 +62,8 @@ start_server() { # $1 = weft-c|uws
     uws) "${PIN0[@]}" "$UWS_SERVER" --port 0 --mode rooms >"$logdir/out" 2>"$logdir/err" & ;;
   esac
   server_pid=$!
-  port=
-  for _ in $(seq 600); do # 30 s: a server that just held 10k sockets is slow to go
-    grep -q '^listening' "$logdir/out" && break
-    sleep 0.05
-  done
-  port=$(sed -n 's#^listening on ws://[^:]*:\([0-9]*\)/.*#\1#p' "$logdir/out")
-  [ -n "$port" ] || { echo "rooms: $1 did not start" >&2; cat "$logdir/err" >&2; exit 1; }
+  wait_listening rooms "$1"
 }
-
-stop_server() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
-  # Anything the server said on stderr (weft: "error <kind> ...") is reported.
-  if [ -s "$logdir/err" ]; then
-    echo "  server stderr ($(wc -l <"$logdir/err") lines):" >&2
-    sort "$logdir/err" | uniq -c | sort -rn | head -5 >&2
-  fi
-}
-
-field() { echo "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
 server_cmd() {
   case $1 in
