@@ -7,6 +7,8 @@
 #     mirror, beside Node ws instead, with a message);
 #   - memory per idle connection at 2000 connections, weft beside the same
 #     peer;
+#   - rooms fan-out at 1k clients beside uWebSockets' topics (after its
+#     verify pass: every client gets exactly its room's messages);
 #   - one new transport: tcp:// echo with acks beside npm fast-tcp.
 # Results go to a temporary folder (bench/results is not touched), and
 # bench/table.py prints them. Exits 0 unless a benchmark script fails (a
@@ -41,6 +43,11 @@ part "echo 100 x 32 B, 8 in flight (weft json, weft raw, $peer)" \
   OUT="$dir/echo.json" bash bench/echo.sh
 part "idle memory at 2000 connections (weft, $peer)" \
   env RUNS=2 STAGES=2000 SETTLE=0.5 MEM_SERVERS="weft-c $peer" OUT="$dir/memory.json" bash bench/memory.sh
+if [ "$peer" = uws ]; then
+  part "rooms fan-out, 1k clients in 100 rooms, 8 senders (weft, uws; a verify pass first)" \
+    env RUNS=1 SECONDS_PER_RUN=1 CLIENTS=1000 SERVERS="weft-c uws" OUT="$dir/rooms.json" \
+    bash bench/rooms.sh
+fi
 if [ -d tests/interop/node_modules/fast-tcp ]; then
   part "tcp:// echo + ack (weft, npm fast-tcp)" \
     env RUNS=3 SECONDS_PER_RUN=1 MODES=echo SCHEMES=tcp OUT="$dir/fasttcp.json" bash bench/fasttcp.sh
