@@ -119,55 +119,6 @@ int weft__http_req_peer(weft__http_req *r, weft__stream *s) {
 
 /* Splits and decodes the query string into key/value pairs kept in one
  * allocation: the pointer array followed by the strings. */
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Nonzero when one of the eight bytes in x is '&', `stop`, '%' or '+'
- * ("has zero" on x xor each: exact as a yes/no). */
-#define ONES UINT64_C(0x0101010101010101)
-#define HAS0(v) (((v)-ONES) & ~(v) & (ONES * 0x80))
-static inline uint64_t special8(uint64_t x, uint8_t stop) {
-  return HAS0(x ^ (ONES * '&')) | HAS0(x ^ (ONES * stop)) | HAS0(x ^ (ONES * '%')) |
-         HAS0(x ^ (ONES * '+'));
-}
-
-/* Decodes [p, end) up to '&' or `stop` into *out, NUL-terminated, as
- * weft__url_decode does a part ('+' is a space, an invalid escape is
- * copied through); returns where it stopped. Plain runs are found eight
- * bytes at a time and copied whole: the query of every long poll and POST
- * is read. */
-static const char *decode_part(const char *p, const char *end, char stop, char **out) {
-  char *o = *out;
-  for (;;) {
-    const char *run = p;
-    for (uint64_t x; end - p >= 8 && (memcpy(&x, p, 8), !special8(x, (uint8_t)stop));)
-      p += 8;
-    while (p < end && *p != '&' && *p != stop && *p != '%' && *p != '+')
-      p++;
-    memcpy(o, run, (size_t)(p - run));
-    o += p - run;
-    if (p == end || *p == '&' || *p == stop) break;
-    char c = *p++;
-    if (c == '+') {
-      c = ' ';
-    } else { /* '%': p[0] and p[1] are in the NUL-terminated query */
-      int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
-      if (lo >= 0) {
-        c = (char)(hi << 4 | lo);
-        p += 2;
-      }
-    }
-    *o++ = c;
-  }
-  *o++ = '\0';
-  *out = o;
-  return p;
-}
-
 static int parse_query(weft__http_req *r) {
   const char *q = weft__http_query(&r->head);
   if (!q || !*q || r->query) return 0;
@@ -198,16 +149,19 @@ static int parse_query(weft__http_req *r) {
     r->n_query = k;
     return 0;
   }
-  for (const char *p = q; p < end;) {
-    if (*p == '&') { /* an empty part */
-      p++;
-      continue;
-    }
+  /* Something to decode: part by part, as weft__url_decode does it. */
+  for (const char *p = q; p < end; p++) {
+    if (*p == '&') continue; /* an empty part */
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    if (!amp) amp = end;
+    const char *eq = memchr(p, '=', (size_t)(amp - p));
+    const char *kend = eq ? eq : amp, *v = eq ? eq + 1 : amp;
     arr[2 * k] = out;
-    p = decode_part(p, end, '=', &out);
+    out += weft__url_decode(out, p, (size_t)(kend - p)) + 1;
     arr[2 * k + 1] = out;
-    p = decode_part(p + (*p == '='), end, '&', &out);
+    out += weft__url_decode(out, v, (size_t)(amp - v)) + 1;
     k++;
+    p = amp;
   }
   r->query = arr;
   r->n_query = k;
