@@ -11,8 +11,11 @@
  */
 #include "loop.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -199,8 +202,81 @@ void weft__loop_scratch_drop(weft_loop *loop) {
   weft__buf_free(&loop->scratch);
 }
 
+/* ---- the epoll set ---- */
+
+#define WEFT__SET_BATCH 256 /* events taken per wakeup; more wait for the next */
+
+/* libuv found the set readable: some socket in it is ready. Each event is
+ * dispatched as it was read; a socket closed by an earlier callback of the
+ * batch has its memory until the check phase (stream.c), so its cb sees
+ * it closed and returns. */
+static void on_set(uv_poll_t *h, int status, int events) {
+  weft_loop *loop = h->data;
+  (void)status;
+  (void)events;
+  struct epoll_event ev[WEFT__SET_BATCH];
+  int n;
+  do {
+    n = epoll_wait(loop->epfd, ev, WEFT__SET_BATCH, 0);
+  } while (n < 0 && errno == EINTR);
+  for (int i = 0; i < n; i++) {
+    weft__io *io = ev[i].data.ptr;
+    io->cb(io, ev[i].events);
+  }
+}
+
+static void set_count(weft_loop *loop, int delta) {
+  size_t before = loop->n_watched;
+  loop->n_watched += (size_t)(ptrdiff_t)delta;
+  if (before == 0 && loop->n_watched)
+    uv_ref((uv_handle_t *)&loop->set);
+  else if (before && loop->n_watched == 0)
+    uv_unref((uv_handle_t *)&loop->set);
+}
+
+/* The set is one descriptor on the host's loop, made with the loop (a
+ * server out of descriptors must not find itself without it) and watched
+ * from then on; it holds the loop open only while it holds sockets. Made
+ * before any other handle, so a failure leaves nothing to close. */
+static int set_init(weft_loop *loop) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return errno == ENOMEM ? WEFT_ENOMEM : WEFT_EIO;
+  if (uv_poll_init(loop->uv, &loop->set, fd) != 0) {
+    close(fd);
+    return WEFT_EIO;
+  }
+  loop->epfd = fd;
+  loop->set.data = loop;
+  uv_poll_start(&loop->set, UV_READABLE, on_set);
+  uv_unref((uv_handle_t *)&loop->set);
+  return 0;
+}
+
+int weft__io_watch(weft_loop *loop, weft__io *io, uint32_t events) {
+  if (events == io->events) return 0;
+  if (io->fd < 0) return WEFT_EIO;
+  struct epoll_event ev = {0};
+  ev.events = events;
+  ev.data.ptr = io;
+  int op = !events ? EPOLL_CTL_DEL : io->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(loop->epfd, op, io->fd, &ev) != 0 && op != EPOLL_CTL_DEL)
+    return errno == ENOMEM || errno == ENOSPC ? WEFT_ENOMEM : WEFT_EIO;
+  if (op != EPOLL_CTL_MOD) set_count(loop, op == EPOLL_CTL_ADD ? 1 : -1);
+  io->events = events;
+  return 0;
+}
+
+void weft__io_drop(weft_loop *loop, int fd) {
+  struct epoll_event ev = {0};
+  epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, &ev);
+  set_count(loop, -1);
+}
+
 static int loop_init(weft_loop *loop) {
   loop->dirty = &loop->dirty_end;
+  loop->epfd = -1;
+  int rc = set_init(loop);
+  if (rc) return rc;
   uv_timer_init(loop->uv, &loop->trim);
   loop->trim.data = loop;
   uv_unref((uv_handle_t *)&loop->trim);
@@ -219,7 +295,7 @@ static int loop_init(weft_loop *loop) {
   }
   loop->async.data = loop;
   uv_unref((uv_handle_t *)&loop->async);
-  loop->handles = 5;
+  loop->handles = 6;
   return 0;
 }
 
@@ -328,11 +404,7 @@ int weft_loop_post(weft_loop *loop, void (*fn)(void *), void *user) {
 static void loop_free(weft_loop *loop) {
   if (loop->log_free) loop->log_free(loop->log_user);
   weft__payload_pool_free(loop);
-  while (loop->spare_writes) {
-    uv_write_t *w = loop->spare_writes;
-    loop->spare_writes = w->data;
-    free(w);
-  }
+  if (loop->epfd >= 0) close(loop->epfd);
   free(loop->deferred);
   uv_mutex_destroy(&loop->post_mu);
   weft__buf_free(&loop->scratch);
@@ -363,6 +435,7 @@ int weft_loop_close(weft_loop *loop) {
   uv_close((uv_handle_t *)&loop->async, on_handle_closed);
   uv_close((uv_handle_t *)&loop->trim, on_handle_closed);
   uv_close((uv_handle_t *)&loop->pool_decay, on_handle_closed);
+  uv_close((uv_handle_t *)&loop->set, on_handle_closed);
   if (!loop->owned) return 0;
   while (loop->handles > 0)
     uv_run(loop->uv, UV_RUN_NOWAIT);

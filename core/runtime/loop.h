@@ -47,6 +47,19 @@ struct weft__flushable {
   const weft__flush_ops *ops;
 };
 
+/* A socket in the loop's own epoll set (decision #38): what a connection
+ * costs the loop is these 16 bytes, not a 248-byte libuv stream handle.
+ * `cb` gets the epoll events (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP); an
+ * event found in the same batch as the close of its socket may still
+ * arrive, so the owner's memory stays valid until the check phase and cb
+ * looks at its own state first. */
+typedef struct weft__io weft__io;
+struct weft__io {
+  void (*cb)(weft__io *io, uint32_t events);
+  int fd;          /* -1: none */
+  uint32_t events; /* what the set watches for it; 0: it is not in the set */
+};
+
 struct weft_loop {
   uv_loop_t *uv;
   uv_loop_t own;
@@ -75,8 +88,9 @@ struct weft_loop {
   int rbuf_busy;
   weft__buf scratch;                            /* encode scratch, reused */
   weft__payload_pool pools[WEFT__POOL_CLASSES]; /* free payloads by size class */
-  uv_write_t *spare_writes;                     /* free write requests, threaded through data */
-  size_t n_spare_writes;
+  uv_poll_t set;                                /* the loop's epoll set, itself watched by libuv */
+  int epfd;                                     /* the set; -1 when it could not be made */
+  size_t n_watched;      /* sockets in the set: the set keeps the loop alive while > 0 */
   uv_timer_t pool_decay; /* frees the unneeded, so a burst's pool does not stay */
   int pool_decay_armed;
   uint8_t rbuf[WEFT__READ_CHUNK]; /* shared read buffer for all connections */
@@ -117,6 +131,14 @@ int weft__uv_err(int uverr);
 int weft__loop_defer(weft_loop *loop, weft__flushable *f);
 /* Forgets a deferral (the flushable goes away). */
 void weft__loop_undefer(weft_loop *loop, weft__flushable *f);
+
+/* Watches `io->fd` for `events` (EPOLLIN, EPOLLOUT; 0 takes it out of the
+ * set), with the fewest epoll_ctl calls: none when nothing changes.
+ * Returns 0, WEFT_ENOMEM (the kernel's limit of watches) or WEFT_EIO. */
+int weft__io_watch(weft_loop *loop, weft__io *io, uint32_t events);
+/* Takes a socket out of the set that some other weft__io watches (a
+ * connector's, when its stream closes first) and counts it gone. */
+void weft__io_drop(weft_loop *loop, int fd);
 
 static inline int weft__loop_is_dirty(const weft__flushable *f) { return f->next != NULL; }
 

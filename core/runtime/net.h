@@ -27,13 +27,18 @@ int weft__sockaddr(const char *host, int port, struct sockaddr_storage *ss);
 
 typedef struct weft__acceptor weft__acceptor;
 struct weft__acceptor {
-  weft__uv_stream h;
-  uint8_t kind;   /* WEFT__STREAM_* */
-  uint8_t inited; /* the handle exists: a close is owed */
-  char *path;     /* the socket file this acceptor made, removed at close */
-  uint64_t made;  /* …and which file that was, so one put there since stays */
-  /* A peer is waiting (status 0: call weft__acceptor_accept) or accepting
-   * failed (a libuv error). */
+  uv_poll_t h;     /* the listening socket, watched by libuv (one per listener) */
+  int fd;          /* the listening socket; -1 when none */
+  int pending;     /* a peer accepted, waiting for weft__acceptor_accept; -1 */
+  int reserve;     /* a descriptor given up to shed peers when out of them */
+  uint8_t kind;    /* WEFT__STREAM_* */
+  uint8_t inited;  /* the socket exists: a close is owed */
+  uint8_t polling; /* the handle exists: its close ends in on_closed */
+  char *path;      /* the socket file this acceptor made, removed at close */
+  uint64_t made;   /* …and which file that was, so one put there since stays */
+  /* A peer is waiting (status 0: call weft__acceptor_accept now, or it is
+   * dropped) or accepting failed (a libuv error: UV_EMFILE after peers
+   * were shed for want of descriptors). */
   void (*on_connection)(weft__acceptor *a, int status);
   /* After weft__acceptor_close() returned 1: the memory may go. */
   void (*on_closed)(weft__acceptor *a);
@@ -46,13 +51,15 @@ struct weft__acceptor {
  * (0777 & ~umask). Errors: WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL, WEFT_EURL,
  * WEFT_ENOMEM, WEFT_EIO; weft__acceptor_close() is owed either way. */
 int weft__acceptor_listen(weft__acceptor *a, weft_loop *loop, const weft__url *u, unsigned mode);
-/* Accepts the waiting peer into `s` (initialised with the acceptor's kind). */
+/* Accepts the waiting peer into `s` (initialised with the acceptor's kind),
+ * from inside on_connection. Returns 0, WEFT_ESTATE or WEFT_EIO. */
 int weft__acceptor_accept(weft__acceptor *a, weft__stream *s);
 /* The stream kind of a connected socket (WEFT__STREAM_PIPE for a Unix
  * one), or WEFT_EINVAL when it is not a socket. */
 int weft__fd_kind(int fd);
-/* Serves an already connected socket on `s` (initialised with its kind).
- * Returns 0 or a WEFT_E* code. */
+/* Serves an already connected socket on `s` (initialised with its kind;
+ * made non-blocking, and the stream's from now on). Returns 0 or a WEFT_E*
+ * code. */
 int weft__stream_open_fd(weft__stream *s, int fd);
 /* The bound TCP port (0 for a Unix socket). */
 int weft__acceptor_port(const weft__acceptor *a);
@@ -65,10 +72,12 @@ int weft__acceptor_close(weft__acceptor *a);
 typedef struct weft__connector weft__connector;
 struct weft__connector {
   weft__stream *s;
-  uv_connect_t req;
+  weft__io io;           /* the socket while it connects (the loop's set) */
+  weft__flushable later; /* an outcome known at once, told in the check phase */
   uv_getaddrinfo_t gai;
   uint8_t resolving;
   uint8_t cancelled;
+  int err;    /* the libuv error `later` tells */
   char *host; /* the name being resolved (owned), for the error that names it */
   int port;
   /* Once: 0 connected, or a WEFT_E* code and a reason. */

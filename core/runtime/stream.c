@@ -1,20 +1,22 @@
 /* Byte streams (see stream.h). */
 #include "stream.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#ifndef _WIN32
-#include <errno.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#endif
+#include <unistd.h>
 
 #include "base/common.h"
 #include "payload.h"
 #include "tls.h"
 
 #define WEFT__IOV_MAX 64
-_Static_assert(WEFT__IOV_MAX <= UINT8_MAX, "the stream's inflight_n is 8-bit");
+
 /* Buffers this big going back to the allocator are told to the loop, which
  * hands memory back to the system after enough of them (loop.h). */
 #define WEFT__BIG 65536
@@ -114,7 +116,7 @@ int weft__stream_enqueue(weft__stream *s, weft__payload *p) {
 weft__payload *weft__stream_tail(const weft__stream *s) {
   if (s->tls)
     return s->tls->pq_len ? s->tls->pq[s->tls->pq_len - 1] : NULL; /* plaintext: nothing written */
-  if (s->q_len == 0 || (s->writing && s->q_len <= s->inflight_n)) return NULL;
+  if (s->q_len == 0) return NULL; /* send() copies: nothing unwritten is the kernel's */
   const weft__qent *e = &s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)];
   return e->off ? NULL : e->p;
 }
@@ -132,97 +134,112 @@ void weft__stream_swap_tail(weft__stream *s, weft__payload *p) {
 
 /* ---- writing ---- */
 
-static size_t fill_iov(weft__stream *s, uv_buf_t *iov, size_t *total) {
+static void watch_failed(weft__stream *s);
+
+/* Tells the loop's set what this stream waits for now: bytes while it
+ * reads (a yielded stream stays watched: level-triggered, its readiness is
+ * found again after the check phase resumes it), room while blocked. */
+static int watch(weft__stream *s) {
+  uint32_t want = (s->reading && !s->paused ? EPOLLIN : 0) | (s->blocked ? EPOLLOUT : 0);
+  return weft__io_watch(s->loop, &s->io, want);
+}
+
+/* After the end of the stream or a failed write, as libuv does: reading
+ * (or waiting for room) stops, so a level-triggered set does not report
+ * the same end again while the owner lets the stream linger. */
+static void stop_io(weft__stream *s, int reading) {
+  if (reading)
+    s->reading = 0;
+  else
+    s->blocked = 0;
+  watch(s); /* less than before: cannot fail */
+}
+
+static size_t fill_iov(weft__stream *s, struct iovec *iov, size_t *total) {
   size_t n = s->q_len < WEFT__IOV_MAX ? s->q_len : WEFT__IOV_MAX, sum = 0;
   for (size_t i = 0; i < n; i++) {
     weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
-    iov[i].base = (char *)weft__payload_wire(e->p) + e->off;
-    iov[i].len = weft__payload_wire_len(e->p) - e->off;
-    sum += iov[i].len;
+    iov[i].iov_base = (char *)weft__payload_wire(e->p) + e->off;
+    iov[i].iov_len = weft__payload_wire_len(e->p) - e->off;
+    sum += iov[i].iov_len;
   }
   *total = sum;
   return n;
 }
 
-/* uv_try_write, as sendmsg: it skips the VFS layer that write(2) goes
- * through (about 100 ns less kernel time per call on loopback, measured),
- * and MSG_NOSIGNAL keeps a peer that reset from raising SIGPIPE in hosts
- * that did not ignore it. One buffer (the usual corked write) goes with
- * send(), which skips copying in a message header and an iovec array.
- * Returns bytes written, 0 when the socket is full, or a libuv error. */
-static long try_write(weft__stream *s, uv_buf_t *iov, size_t n) {
-#ifndef _WIN32
-  uv_os_fd_t fd;
-  if (uv_fileno(&s->h.handle, &fd) == 0) {
-    struct msghdr m = {0};
-    m.msg_iov = (struct iovec *)iov; /* libuv: uv_buf_t is an iovec on Unix */
-    m.msg_iovlen = n;
-    ssize_t r;
-    do {
-      r = n == 1 ? send(fd, iov[0].base, iov[0].len, MSG_NOSIGNAL | MSG_DONTWAIT)
-                 : sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (r < 0 && errno == EINTR);
-    if (r >= 0) return (long)r;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : uv_translate_sys_error(errno);
-  }
-#endif
-  int w = uv_try_write(&s->h.stream, iov, (unsigned)n);
-  return w == UV_EAGAIN || w == UV_ENOSYS ? 0 : w;
+/* sendmsg, not writev: it skips the VFS layer that write(2) goes through
+ * (about 100 ns less kernel time per call on loopback, measured), and
+ * MSG_NOSIGNAL keeps a peer that reset from raising SIGPIPE in hosts that
+ * did not ignore it. One buffer (the usual corked write) goes with send(),
+ * which skips copying in a message header and an iovec array. Returns
+ * bytes written, 0 when the socket is full, or a libuv error. */
+static long try_write(weft__stream *s, struct iovec *iov, size_t n) {
+  struct msghdr m = {0};
+  m.msg_iov = iov;
+  m.msg_iovlen = n;
+  ssize_t r;
+  do {
+    r = n == 1 ? send(s->io.fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT)
+               : sendmsg(s->io.fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  if (r >= 0) return (long)r;
+  return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : uv_translate_sys_error(errno);
 }
 
-/* Small frames leave as one buffer (see WEFT__CORK). Only for a write that
- * completes or fails now: the buffer is the loop's, reused by the next. */
-static size_t cork(weft_loop *loop, uv_buf_t *iov, size_t n, size_t total) {
+/* Small frames leave as one buffer (see WEFT__CORK): what the socket does
+ * not take of it is left in the queue (by offset), so the cork is free
+ * again when this returns. */
+static size_t cork(weft_loop *loop, struct iovec *iov, size_t n, size_t total) {
   if (n < 2 || total > sizeof(loop->cork)) return n;
   size_t at = 0;
   for (size_t i = 0; i < n; i++) {
-    memcpy(loop->cork + at, iov[i].base, iov[i].len);
-    at += iov[i].len;
+    memcpy(loop->cork + at, iov[i].iov_base, iov[i].iov_len);
+    at += iov[i].iov_len;
   }
-  iov[0] = uv_buf_init((char *)loop->cork, (unsigned)total);
+  iov[0].iov_base = loop->cork;
+  iov[0].iov_len = total;
   return 1;
 }
 
-#define WEFT__SPARE_WRITES 256 /* write requests the loop keeps for reuse */
-
-static uv_write_t *write_req(weft_loop *loop) {
-  uv_write_t *w = loop->spare_writes;
-  if (!w) return malloc(sizeof(*w));
-  loop->spare_writes = w->data;
-  loop->n_spare_writes--;
-  return w;
+/* Returns 0 or a libuv error. */
+static int do_shutdown(weft__stream *s) {
+  s->shut = 0;
+  return shutdown(s->io.fd, SHUT_WR) == 0 ? 0 : uv_translate_sys_error(errno);
 }
 
-static void write_req_done(weft_loop *loop, uv_write_t *w) {
-  if (loop->n_spare_writes >= WEFT__SPARE_WRITES) {
-    free(w);
-    return;
+/* Writes from the queue until it is empty or the socket is full; then
+ * waits for room (EPOLLOUT) or stops waiting. */
+static void write_queue(weft__stream *s) {
+  struct iovec iov[WEFT__IOV_MAX];
+  int full = 0;
+  while (s->q_len > 0 && !full) {
+    size_t total;
+    size_t n = fill_iov(s, iov, &total);
+    n = cork(s->loop, iov, n, total);
+    long w = try_write(s, iov, n);
+    if (w < 0) {
+      stop_io(s, 0);
+      s->ops->eof(s, (int)w);
+      return;
+    }
+    queue_consume(s, (size_t)w);
+    full = (size_t)w < total;
   }
-  w->data = loop->spare_writes;
-  loop->spare_writes = w;
-  loop->n_spare_writes++;
-}
-
-static void on_write(uv_write_t *req, int status) {
-  weft__stream *s = req->data;
-  write_req_done(s->loop, req);
-  s->writing = 0;
-  if (s->closed) return; /* cancelled by uv_close */
-  if (status < 0) {
-    s->ops->eof(s, status);
-    return;
+  if (s->blocked != full) {
+    s->blocked = (uint8_t)full;
+    if (watch(s) != 0) {
+      watch_failed(s);
+      return;
+    }
   }
-  size_t done = 0;
-  for (size_t i = 0; i < s->inflight_n; i++) {
-    weft__qent *e = &s->q[(s->q_head + i) & (s->q_cap - 1)];
-    done += weft__payload_wire_len(e->p) - e->off;
+  if (s->shut && s->q_len == 0) {
+    int rc = do_shutdown(s);
+    if (rc) {
+      s->ops->eof(s, rc);
+      return;
+    }
   }
-  s->inflight_n = 0;
-  queue_consume(s, done);
-  if (s->q_len > 0)
-    weft__stream_flush(s);
-  else
-    s->ops->written(s);
+  s->ops->written(s);
 }
 
 /* Encrypts waiting plaintext (once the handshake is done) and queues the
@@ -263,35 +280,8 @@ void weft__stream_flush(weft__stream *s) {
     s->ops->eof(s, UV_EPROTO);
     return;
   }
-  if (s->writing || s->q_len == 0) return;
-  uv_buf_t iov[WEFT__IOV_MAX];
-  size_t total;
-  size_t n = fill_iov(s, iov, &total);
-  n = cork(s->loop, iov, n, total);
-  long w = try_write(s, iov, n);
-  if (w < 0) {
-    s->ops->eof(s, (int)w);
-    return;
-  }
-  queue_consume(s, (size_t)w);
-  if (s->q_len > 0) {
-    n = fill_iov(s, iov, &total);
-    s->inflight_n = (uint8_t)n; /* n <= WEFT__IOV_MAX */
-    uv_write_t *req = write_req(s->loop);
-    int rc = UV_ENOMEM;
-    if (req) {
-      req->data = s;
-      rc = uv_write(req, &s->h.stream, iov, (unsigned)n, on_write);
-    }
-    if (rc != 0) {
-      if (req) write_req_done(s->loop, req);
-      s->inflight_n = 0;
-      s->ops->eof(s, rc);
-      return;
-    }
-    s->writing = 1;
-  }
-  s->ops->written(s);
+  if (s->blocked || s->q_len == 0) return; /* EPOLLOUT resumes a blocked stream */
+  write_queue(s);
 }
 
 /* ---- reading ---- */
@@ -321,25 +311,25 @@ int weft__stream_keep(weft__stream *s, const void *data, size_t n) {
   return 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  weft__stream *s = h->data;
+/* Where the next read goes: the loop's shared buffer when nothing is kept
+ * (TLS streams always: the session keeps partial records, plaintext
+ * leftovers go to `in`), else the kept block, grown for what the owner
+ * said the pending unit needs. Returns 0 or UV_ENOBUFS. */
+static int read_room(weft__stream *s, uint8_t **buf, size_t *cap) {
   weft_loop *loop = s->loop;
-  (void)suggested;
-  /* TLS streams always read ciphertext into the shared buffer: the TLS
-   * session keeps partial records, plaintext leftovers go to `in`. */
   if ((!s->in || !s->in->len || s->tls) && !loop->rbuf_busy) {
     loop->rbuf_busy = 1;
-    *buf = uv_buf_init((char *)loop->rbuf, sizeof(loop->rbuf));
-    return;
+    *buf = loop->rbuf;
+    *cap = sizeof(loop->rbuf);
+    return 0;
   }
   size_t kept = weft__stream_kept(s);
   size_t want = s->need > kept ? s->need - kept : 0;
   if (want < 16384) want = 16384;
-  if (kept_reserve(s, want) != 0) {
-    *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
-    return;
-  }
-  *buf = uv_buf_init((char *)s->in->data + kept, (unsigned)(s->in->cap - kept));
+  if (kept_reserve(s, want) != 0) return UV_ENOBUFS;
+  *buf = s->in->data + kept;
+  *cap = s->in->cap - kept;
+  return 0;
 }
 
 static void kept_free(weft__stream *s) {
@@ -407,49 +397,91 @@ static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
   }
 }
 
-static void on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf) {
-  weft__stream *s = h->data;
+/* Reads until the socket is drained (a read that does not fill its
+ * buffer), the owner stops, or a few full buffers went by (the others'
+ * turn; level-triggered, the rest is found in the next poll). */
+#define WEFT__READS_PER_TURN 8
+
+static void read_socket(weft__stream *s) {
   weft_loop *loop = s->loop;
-  int shared = buf->base == (char *)loop->rbuf;
-  if (shared) loop->rbuf_busy = 0;
-  if (nread < 0) {
-    if (!s->closed) s->ops->eof(s, (int)nread);
-    return;
+  for (int i = 0; i < WEFT__READS_PER_TURN; i++) {
+    uint8_t *buf;
+    size_t cap;
+    int rc = read_room(s, &buf, &cap);
+    if (rc) {
+      s->ops->eof(s, rc);
+      return;
+    }
+    int shared = buf == loop->rbuf;
+    ssize_t n;
+    do {
+      n = recv(s->io.fd, buf, cap, 0);
+    } while (n < 0 && errno == EINTR);
+    if (shared) loop->rbuf_busy = 0;
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      int err = n == 0 ? UV_EOF : uv_translate_sys_error(errno);
+      stop_io(s, 1);
+      s->ops->eof(s, err);
+      return;
+    }
+    if (s->tls) {
+      tls_input(s, buf, (size_t)n);
+    } else if (!shared) {
+      s->in->len += (size_t)n;
+      weft__stream_reprocess(s);
+    } else {
+      deliver(s, buf, (size_t)n);
+    }
+    if (s->closed) return;
+    if (!s->tls) weft__loop_flush_if_last(loop, &s->flush);
+    if ((size_t)n < cap || s->yielded || s->paused || s->closed) return;
   }
-  if (nread == 0 || s->closed) return;
-  if (s->tls) {
-    tls_input(s, (const uint8_t *)buf->base, (size_t)nread);
-    return;
+}
+
+/* The set found the socket ready. A stream closed earlier in the same
+ * batch still has its memory (the close finishes in the check phase). */
+static void on_io(weft__io *io, uint32_t events) {
+  weft__stream *s = WEFT__CONTAINER(io, weft__stream, io);
+  if (s->closed) return;
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->reading) {
+    if (s->paused) {
+      watch(s); /* bytes wait while paused: stop being told (cannot fail: less) */
+    } else if (!s->yielded) {
+      read_socket(s);
+      if (s->closed) return;
+    }
   }
-  if (!shared) {
-    s->in->len += (size_t)nread;
-    weft__stream_reprocess(s);
-  } else {
-    deliver(s, loop->rbuf, (size_t)nread);
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && s->blocked) {
+    write_queue(s); /* unblocks it when the queue is written */
   }
-  if (!s->closed) weft__loop_flush_if_last(loop, &s->flush);
 }
 
 /* ---- life ---- */
 
+static void finish_close(weft__stream *s);
+
 static void on_seal(weft__flushable *f) {
   weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
-  if (s->ops->seal) s->ops->seal(s);
+  if (s->ops->seal && !s->closed) s->ops->seal(s);
 }
 
 static void on_flush(weft__flushable *f) {
-  weft__stream_flush(WEFT__CONTAINER(f, weft__stream, flush));
+  weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
+  if (s->closed)
+    finish_close(s);
+  else
+    weft__stream_flush(s);
 }
 
 void weft__stream_yield(weft__stream *s) {
   if (s->yielded || s->closed) return;
   if (weft__loop_defer(s->loop, &s->flush) != 0) return; /* no memory: carry on now */
   s->yielded = 1;
-  uv_read_stop(&s->h.stream);
 }
 
 /* The next turn: what was kept first, then TLS plaintext still waiting in
- * the session, then reading again, unless the owner yields once more. */
+ * the session; the socket's own readiness is found by the next poll. */
 static void on_resume(weft__flushable *f) {
   weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
   if (s->closed) return;
@@ -458,16 +490,18 @@ static void on_resume(weft__flushable *f) {
   weft__stream_reprocess(s);
   if (s->tls && !s->closed && !s->yielded && !s->paused) tls_input(s, NULL, 0);
   if (s->closed || s->yielded || s->paused) return;
-  int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
-  if (rc) s->ops->eof(s, rc);
+  if (watch(s) != 0) watch_failed(s);
 }
+
+static void watch_failed(weft__stream *s) { s->ops->eof(s, UV_ENOMEM); }
 
 void weft__stream_pause(weft__stream *s, int on) {
   if (s->closed || s->paused == !!on) return;
   s->paused = (uint8_t) !!on;
   if (s->yielded) return; /* on_resume looks at `paused` */
   if (on) {
-    uv_read_stop(&s->h.stream);
+    /* Nothing to tell the set yet: a pause is often short (an owner that
+     * admits), and the set is told only when bytes arrive meanwhile. */
   } else if (weft__loop_defer(s->loop, &s->flush) == 0) {
     s->yielded = 1; /* on_resume: the kept bytes, then reading */
   } else {
@@ -482,14 +516,17 @@ void weft__stream_init(weft__stream *s, weft_loop *loop, int kind, const weft__s
   s->flush.ops = &flush_ops;
   s->loop = loop;
   s->ops = ops;
+  s->io.cb = on_io;
+  s->io.fd = -1;
   s->q = &s->q1;
   s->q_cap = 1;
-  s->kind = (uint8_t)kind;
-  if (kind == WEFT__STREAM_PIPE)
-    uv_pipe_init(loop->uv, &s->h.pipe, 0);
-  else
-    uv_tcp_init(loop->uv, &s->h.tcp);
-  s->h.handle.data = s;
+  s->kind = (uint8_t)(kind == WEFT__STREAM_PIPE);
+}
+
+int weft__stream_set_fd(weft__stream *s, int fd) {
+  if (s->closed || s->io.fd >= 0) return WEFT_ESTATE;
+  s->io.fd = fd;
+  return 0;
 }
 
 int weft__stream_tls(weft__stream *s, weft__tls_ctx *ctx, int server, const char *host) {
@@ -509,20 +546,28 @@ const char *weft__stream_tls_error(const weft__stream *s) {
 }
 
 int weft__stream_idle(const weft__stream *s) {
-  return s->q_len == 0 && (!s->tls || s->tls->pq_len == 0) && !s->writing;
+  return s->q_len == 0 && (!s->tls || s->tls->pq_len == 0);
 }
 
 int weft__stream_start(weft__stream *s) {
-  if (s->kind == WEFT__STREAM_TCP) uv_tcp_nodelay(&s->h.tcp, 1);
-  int rc = uv_read_start(&s->h.stream, on_alloc, on_read);
-  if (rc) return weft__uv_err(rc);
+  if (s->closed || s->io.fd < 0) return WEFT_ESTATE;
+  if (s->kind == WEFT__STREAM_TCP) {
+    int one = 1;
+    setsockopt(s->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  s->reading = 1;
+  int rc = watch(s);
+  if (rc) return rc;
   if (s->tls && weft__tls_handshake(s->tls->t) < 0) return WEFT_EPROTO; /* client hello */
   if (s->tls) weft__stream_mark(s);
   return 0;
 }
 
-static void on_closed(uv_handle_t *h) {
-  weft__stream *s = h->data;
+/* The check phase after the close (the dirty list's flush): every event of
+ * the batch that saw the close is behind us, so the owner may free. */
+static void finish_close(weft__stream *s) {
+  if (s->done) return;
+  s->done = 1;
   size_t ring = s->q != &s->q1 ? s->q_cap * sizeof(weft__qent) : 0;
   weft__loop_released(s->loop, s->held + (s->in ? s->in->cap : 0) + ring);
   queue_clear(s);
@@ -541,41 +586,44 @@ static void on_closed(uv_handle_t *h) {
 
 void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port) {
   struct sockaddr_storage ss;
-  int len = sizeof(ss);
+  socklen_t len = sizeof(ss);
   addr[0] = '\0';
   *port = 0;
-  if (s->kind != WEFT__STREAM_TCP || uv_tcp_getpeername(&s->h.tcp, (struct sockaddr *)&ss, &len))
+  if (s->kind != WEFT__STREAM_TCP || s->io.fd < 0 ||
+      getpeername(s->io.fd, (struct sockaddr *)&ss, &len) != 0)
     return;
   if (ss.ss_family == AF_INET6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
     uv_ip6_name(a, addr, cap);
     *port = ntohs(a->sin6_port);
-  } else {
+  } else if (ss.ss_family == AF_INET) {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
     uv_ip4_name(a, addr, cap);
     *port = ntohs(a->sin_port);
   }
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) {
-  (void)status; /* cancelled by a close, or done: the reads end it */
-  free(req);
-}
-
 int weft__stream_shutdown(weft__stream *s) {
-  if (s->closed || s->tls) return WEFT_ESTATE;
-  uv_shutdown_t *req = malloc(sizeof(*req));
-  if (!req) return WEFT_ENOMEM;
-  int rc = uv_shutdown(req, &s->h.stream, on_shutdown);
-  if (rc) free(req);
-  return weft__uv_err(rc);
+  if (s->closed || s->tls || s->io.fd < 0) return WEFT_ESTATE;
+  if (s->q_len > 0) {
+    s->shut = 1; /* write_queue sends the FIN after the queue */
+    return 0;
+  }
+  return weft__uv_err(do_shutdown(s));
 }
 
 void weft__stream_close(weft__stream *s) {
   if (s->closed) return;
-  weft__loop_unmark_dirty(s->loop, &s->flush);
   if (s->yielded) weft__loop_undefer(s->loop, &s->flush);
   s->closed = 1;
-  uv_read_stop(&s->h.stream);
-  uv_close(&s->h.handle, on_closed);
+  if (s->io.fd >= 0) {
+    /* Out of the set before the close: a copy of the descriptor in a
+     * forked child would keep it there, reporting on freed memory. */
+    if (s->io.events) weft__io_watch(s->loop, &s->io, 0);
+    if (s->dialing) weft__io_drop(s->loop, s->io.fd);
+    s->dialing = 0;
+    close(s->io.fd);
+    s->io.fd = -1;
+  }
+  weft__loop_mark_dirty(s->loop, &s->flush); /* finish_close in the check phase */
 }

@@ -1,10 +1,13 @@
 /*
- * A byte stream: one connection's bytes in and out over a libuv stream — a
- * TCP socket or a Unix-domain socket — with TLS on top of either. Reads land
- * in the loop's shared buffer and only unconsumed bytes are kept; writes
- * queue references to payloads and leave corked, one write per stream per
- * loop turn (loop.h), with at most one uv_write in flight. The owner (a
- * framing) supplies what the bytes mean through the ops.
+ * A byte stream: one connection's bytes in and out over a socket of its own
+ * — TCP or Unix-domain — with TLS on top of either. The socket is watched
+ * in the loop's epoll set (loop.h, decision #38) and read with recv() and
+ * written with send() by this file: no libuv handle per connection. Reads
+ * land in the loop's shared buffer and only unconsumed bytes are kept;
+ * writes queue references to payloads and leave corked, one write per
+ * stream per loop turn (loop.h); what the socket does not take waits for
+ * it to be writable. The owner (a framing) supplies what the bytes mean
+ * through the ops.
  */
 #ifndef WEFT__STREAM_H
 #define WEFT__STREAM_H
@@ -25,23 +28,17 @@ typedef struct weft__stream weft__stream;
 /* What a stream runs over. */
 enum { WEFT__STREAM_TCP = 0, WEFT__STREAM_PIPE = 1 };
 
-/* Either kind of libuv handle, so one struct serves both. */
-typedef union weft__uv_stream {
-  uv_handle_t handle;
-  uv_stream_t stream;
-  uv_tcp_t tcp;
-  uv_pipe_t pipe;
-} weft__uv_stream;
-
 typedef struct weft__stream_ops {
   /* Bytes arrived: consume what can be, return how many; the rest is kept
    * and offered again with more appended. */
   size_t (*read)(weft__stream *s, uint8_t *data, size_t len);
-  /* The peer closed or the socket failed (a libuv error). */
+  /* The peer closed or the socket failed (a libuv error code: UV_EOF,
+   * UV_ECONNRESET, ...). */
   void (*eof)(weft__stream *s, int uverr);
   /* Queued bytes were written (the queue shrank). */
   void (*written)(weft__stream *s);
-  /* The handle is closed: the owner may free the memory holding it. */
+  /* The stream is closed (in the check phase after weft__stream_close,
+   * never inside it): the owner may free the memory holding it. */
   void (*closed)(weft__stream *s);
   /* Optional: just before the flush, the owner queues what it held back
    * for this loop turn (a batch of messages). */
@@ -72,20 +69,23 @@ typedef struct weft__qent {
 } weft__qent;
 
 struct weft__stream {
-  weft__flushable flush; /* on the loop's list while writes wait */
+  weft__flushable flush; /* on the loop's list while writes wait, or the close is owed */
   weft_loop *loop;
   const weft__stream_ops *ops;
-  weft__uv_stream h;
-  uint8_t kind;    /* WEFT__STREAM_* */
-  uint8_t closed;  /* uv_close called */
-  uint8_t writing; /* a uv_write is in flight */
-  uint8_t tls_ready;
-  uint8_t yielded; /* reading stopped until the next check phase */
-  uint8_t paused;  /* reading stopped by the owner until it resumes */
+  weft__io io;      /* the socket (fd -1 until accepted, opened or dialed) */
+  uint8_t closed;   /* weft__stream_close called */
+  uint8_t reading;  /* started: the owner wants bytes */
+  uint8_t yielded;  /* bytes not offered until the next check phase */
+  uint8_t paused;   /* reading stopped by the owner until it resumes */
+  uint8_t blocked;  /* the socket took less than was queued: wait for EPOLLOUT */
+  uint8_t kind : 1; /* WEFT__STREAM_* */
+  uint8_t tls_ready : 1;
   /* Set by the owner: once the TLS handshake is done, read is offered zero
    * bytes (a server framing that speaks first: fast-tcp over tcps://). */
-  uint8_t tell_ready;
-  uint8_t inflight_n; /* frames in the uv_write in flight (at most WEFT__IOV_MAX) */
+  uint8_t tell_ready : 1;
+  uint8_t shut : 1;    /* a FIN is owed once the queue is written */
+  uint8_t dialing : 1; /* a connector watches the socket (net.c) */
+  uint8_t done : 1;    /* ops->closed given */
   /* The ring of queued frames: q1 while it holds at most one (stream.c). */
   uint32_t q_head, q_len, q_cap;
   uint32_t need;              /* owner's hint: bytes the pending unit needs in all */
@@ -95,8 +95,6 @@ struct weft__stream {
   size_t held;                /* memory the queue holds: its payloads and their slots */
   struct weft__tls_part *tls; /* NULL: plain bytes */
   weft__qent q1;
-  /* A write that cannot complete at once takes a uv_write_t from the loop's
-   * spares (192 bytes an idle connection does not carry). */
 };
 
 /* The owner's hint, from inside ops->read: the unit it could not finish
@@ -111,9 +109,13 @@ static inline size_t weft__stream_kept(const weft__stream *s) { return s->in ? s
  * handed over). Returns 0 or WEFT_ENOMEM. */
 int weft__stream_keep(weft__stream *s, const void *data, size_t n);
 
-/* Initialises the handle (`kind`) on the loop; the stream is then closable
- * with weft__stream_close() whatever happens next. */
+/* Initialises a stream of `kind` with no socket yet (accepted, opened or
+ * dialed into it next); it is then closable with weft__stream_close()
+ * whatever happens next. */
 void weft__stream_init(weft__stream *s, weft_loop *loop, int kind, const weft__stream_ops *ops);
+/* Gives the stream its socket, already non-blocking (the stream closes it
+ * from now on). Returns 0 or WEFT_ESTATE (closed, or it has one). */
+int weft__stream_set_fd(weft__stream *s, int fd);
 /* Makes the stream speak TLS (before weft__stream_start). Returns 0 or
  * WEFT_ENOMEM. */
 int weft__stream_tls(weft__stream *s, struct weft__tls_ctx *ctx, int server, const char *host);
@@ -157,12 +159,13 @@ void weft__stream_pause(weft__stream *s, int on);
 void weft__stream_reprocess(weft__stream *s);
 /* The peer's address ("" for a Unix socket) and port (0 for a Unix socket). */
 void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port);
-/* Ends the write side (a FIN after what was written; TCP and Unix sockets,
+/* Ends the write side (a FIN after what is queued; TCP and Unix sockets,
  * not TLS) while reading goes on: a lingering close, so a peer still
- * sending its request gets the answer, not a reset. Call it when the
- * stream is idle. Returns 0 or an error (then close it). */
+ * sending its request gets the answer, not a reset. Returns 0 or an error
+ * (then close it). */
 int weft__stream_shutdown(weft__stream *s);
-/* Closes the handle; queued data is dropped; ops->closed follows. */
+/* Closes the socket now; queued data is dropped; ops->closed follows in
+ * the check phase (or the host's next weft_loop_flush). */
 void weft__stream_close(weft__stream *s);
 
 #endif

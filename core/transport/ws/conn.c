@@ -140,7 +140,7 @@ static int send_control(weft__ws_conn *w, int opcode, const uint8_t *data, size_
   p->len = h + n;
   weft__stream *io = weft__ws_io(w);
   int rc = 0;
-  if (opcode == WEFT__WS_PONG && io->writing && is_pong(weft__stream_tail(io)))
+  if (opcode == WEFT__WS_PONG && io->blocked && is_pong(weft__stream_tail(io)))
     weft__stream_swap_tail(io, p);
   else
     rc = weft__stream_enqueue(io, p);
