@@ -271,9 +271,18 @@ static int loop_timeout(weft__lloop *lp) {
   return weft_loop_timeout(lp->loop);
 }
 
+/* Is the loop's backend readable now (I/O ready, e.g. the answer a peer in
+ * this process wrote in the turn just run)? */
+static int backend_ready(weft__lloop *lp) {
+  int fd = weft_loop_fd(lp->loop);
+  struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+  return fd >= 0 && poll(&pfd, 1, 0) == 1;
+}
+
 /* weft.poll([wait_ms]) and handle:poll([wait_ms]): waits at most wait_ms
  * for work (never past the next timer), then drains (run_once until nothing
- * is ready); returns the number of callbacks run. */
+ * is ready: no work due and no I/O ready); returns the number of callbacks
+ * run. */
 static int l_poll(lua_State *L) {
   int arg = lua_type(L, 1) == LUA_TUSERDATA || lua_type(L, 1) == LUA_TTABLE ? 2 : 1;
   lua_Number wait_ms = luaL_optnumber(L, arg, 0);
@@ -296,7 +305,8 @@ static int l_poll(lua_State *L) {
     int rc = weft_loop_run_once(lp->loop);
     if (rc < 0) return weft__lfail(L, rc, "poll");
     if (lp->err_ref != LUA_NOREF) break;
-    if (rc == 0 || loop_timeout(lp) != 0) break;
+    if (rc == 0) break;
+    if (loop_timeout(lp) != 0 && !backend_ready(lp)) break;
   }
   raise_pending(lp, L);
   lua_pushinteger(L, (lua_Integer)(lp->ncb - before));
