@@ -33,8 +33,13 @@ static void flush_head(weft_loop *loop) {
   weft__flushable *f = loop->dirty;
   if (f->ops->seal) f->ops->seal(f);
   /* A flush can make its owner dirty again only through a callback that
-   * writes, which re-adds it: take it off the list first. */
-  loop->dirty = f->next;
+   * writes, which re-adds it: take it off the list first. The seal may
+   * have marked others (a batch's session closing its other transport),
+   * which went in front of f: unlink f where it is now, not the head. */
+  if (loop->dirty == f)
+    loop->dirty = f->next;
+  else
+    weft__loop_unmark_dirty(loop, f);
   f->next = NULL;
   f->ops->flush(f);
 }
