@@ -226,7 +226,10 @@ static void on_set(uv_poll_t *h, int status, int events) {
   } while (n < 0 && errno == EINTR);
   for (int i = 0; i < n; i++) {
     weft__io *io = ev[i].data.ptr;
-    io->cb(io, ev[i].events);
+    if (io->kind == WEFT__IO_STREAM)
+      weft__stream_on_io(io, ev[i].events);
+    else
+      weft__connector_on_io(io, ev[i].events);
   }
 }
 
@@ -267,7 +270,7 @@ int weft__io_watch(weft_loop *loop, weft__io *io, uint32_t events) {
   if (epoll_ctl(loop->epfd, op, io->fd, &ev) != 0 && op != EPOLL_CTL_DEL)
     return errno == ENOMEM || errno == ENOSPC ? WEFT_ENOMEM : WEFT_EIO;
   if (op != EPOLL_CTL_MOD) set_count(loop, op == EPOLL_CTL_ADD ? 1 : -1);
-  io->events = events;
+  io->events = (uint16_t)events;
   return 0;
 }
 

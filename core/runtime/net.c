@@ -229,7 +229,7 @@ static void tell(weft__connector *c, int uverr) {
 }
 
 /* The socket is writable (connected) or failed: SO_ERROR says which. */
-static void on_connect_io(weft__io *io, uint32_t events) {
+void weft__connector_on_io(weft__io *io, uint32_t events) {
   weft__connector *c = WEFT__CONTAINER(io, weft__connector, io);
   (void)events;
   weft__stream *s = c->s;
@@ -270,7 +270,7 @@ static int connect_to(weft__connector *c, const struct sockaddr *sa, socklen_t s
   if (r == 0) {
     c->err = 0; /* connected at once (a Unix socket): told before the next poll, as libuv does */
   } else if (errno == EINPROGRESS) {
-    c->io.cb = on_connect_io;
+    c->io.kind = WEFT__IO_DIAL;
     c->io.fd = fd;
     c->io.events = 0;
     int rc = weft__io_watch(s->loop, &c->io, EPOLLOUT);

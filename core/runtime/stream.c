@@ -134,8 +134,6 @@ void weft__stream_swap_tail(weft__stream *s, weft__payload *p) {
 
 /* ---- writing ---- */
 
-static void watch_failed(weft__stream *s);
-
 /* Tells the loop's set what this stream waits for now: bytes while it
  * reads (a yielded stream stays watched: level-triggered, its readiness is
  * found again after the check phase resumes it), room while blocked. */
@@ -228,7 +226,7 @@ static void write_queue(weft__stream *s) {
   if (s->blocked != full) {
     s->blocked = (uint8_t)full;
     if (watch(s) != 0) {
-      watch_failed(s);
+      s->ops->eof(s, UV_ENOMEM);
       return;
     }
   }
@@ -441,7 +439,7 @@ static void read_socket(weft__stream *s) {
 
 /* The set found the socket ready. A stream closed earlier in the same
  * batch still has its memory (the close finishes in the check phase). */
-static void on_io(weft__io *io, uint32_t events) {
+void weft__stream_on_io(weft__io *io, uint32_t events) {
   weft__stream *s = WEFT__CONTAINER(io, weft__stream, io);
   if (s->closed) return;
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->reading) {
@@ -490,19 +488,17 @@ static void on_resume(weft__flushable *f) {
   weft__stream_reprocess(s);
   if (s->tls && !s->closed && !s->yielded && !s->paused) tls_input(s, NULL, 0);
   if (s->closed || s->yielded || s->paused) return;
-  if (watch(s) != 0) watch_failed(s);
+  if (watch(s) != 0) s->ops->eof(s, UV_ENOMEM);
 }
-
-static void watch_failed(weft__stream *s) { s->ops->eof(s, UV_ENOMEM); }
 
 void weft__stream_pause(weft__stream *s, int on) {
   if (s->closed || s->paused == !!on) return;
   s->paused = (uint8_t) !!on;
-  if (s->yielded) return; /* on_resume looks at `paused` */
-  if (on) {
-    /* Nothing to tell the set yet: a pause is often short (an owner that
-     * admits), and the set is told only when bytes arrive meanwhile. */
-  } else if (weft__loop_defer(s->loop, &s->flush) == 0) {
+  /* A yielded stream: on_resume looks at `paused`. A pause tells the set
+   * nothing yet: it is often short (an owner that admits), and the set is
+   * told only when bytes arrive meanwhile. */
+  if (s->yielded || on) return;
+  if (weft__loop_defer(s->loop, &s->flush) == 0) {
     s->yielded = 1; /* on_resume: the kept bytes, then reading */
   } else {
     s->paused = 1; /* no memory to defer: stay paused rather than re-enter */
@@ -516,7 +512,7 @@ void weft__stream_init(weft__stream *s, weft_loop *loop, int kind, const weft__s
   s->flush.ops = &flush_ops;
   s->loop = loop;
   s->ops = ops;
-  s->io.cb = on_io;
+  s->io.kind = WEFT__IO_STREAM;
   s->io.fd = -1;
   s->q = &s->q1;
   s->q_cap = 1;
