@@ -23,7 +23,7 @@ RUNS=${RUNS:-5}
 STAGES=${STAGES:-1000,5000,10000}
 SETTLE=${SETTLE:-1}  # seconds between reaching a step and reading memory
 NOFILE=${NOFILE:-20000}
-MEM_SERVERS=${MEM_SERVERS:-"weft-c uws ws primus"}
+MEM_SERVERS=${MEM_SERVERS:-"weft-c weft-c-lean uws ws primus"}
 ONLY=${ONLY:-} # e.g. ONLY=weft-c: only these of MEM_SERVERS (comma-separated)
 WARM=${WARM:-1}
 LOAD_STAGES=$STAGES
@@ -54,6 +54,8 @@ servers=()
 for name in $MEM_SERVERS; do
   case $name in
     weft-c) servers+=("weft-c|$BUILD/weft serve --mode echo --ping-interval 0 --port 0") ;;
+    # the same, keeping nothing of the request after the connection event
+    weft-c-lean) servers+=("weft-c-lean|$BUILD/weft serve --mode echo --ping-interval 0 --port 0 --drop-headers --drop-url") ;;
     uws)
       if [ -x "$UWS_SERVER" ]; then servers+=("uws|$UWS_SERVER --mode echo --port 0"); else
         echo "memory: skipping uws (bash bench/peers/uws.sh builds it)"

@@ -6,6 +6,7 @@
  *              [--ping-interval MS] [--max-length BYTES] [--compression]
  *              [--mode echo|broadcast|chat] [--static DIR]
  *              [--tls-cert PEM --tls-key PEM] [--unix-mode OCTAL]
+ *              [--kept-headers NAME,NAME… | --drop-headers] [--drop-url]
  *
  * Listens on every --listen URL (any scheme the transformer serves:
  * ws://127.0.0.1:8080/, ws+unix:///run/app.sock:/primus, wss://…), or on
@@ -42,6 +43,8 @@ typedef struct serve_opts {
   const char *session_cookie;
   const char *psk_file;
   const char *queue_policy;
+  const char *kept_headers; /* comma-separated; NULL: all */
+  int drop_url;
   int compression, ping_set;
   int psk_ws; /* --psk-ws */
   const char *listen[MAX_LISTEN];
@@ -330,6 +333,7 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
               {"--session-cookie", &o->session_cookie},
               {"--psk-file", &o->psk_file},
 
+              {"--kept-headers", &o->kept_headers},
               {"--redis", &o->redis},
               {"--room", &o->room}};
   static const char *const others[] = {
@@ -397,6 +401,19 @@ static int serve_option(serve_opts *o, const char *k, const char *v) {
   return 0;
 }
 
+/* "user-agent,cookie" (or "" for none) as weft_server_set_kept_headers's list. */
+static int set_kept_headers(weft_server *server, const char *list) {
+  char copy[1024], *names[64], *save = NULL;
+  size_t n = 0;
+  if (strlen(list) >= sizeof(copy)) return WEFT_EINVAL;
+  memcpy(copy, list, strlen(list) + 1);
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    if (n == sizeof(names) / sizeof(names[0])) return WEFT_EINVAL;
+    names[n++] = t;
+  }
+  return weft_server_set_kept_headers(server, (const char *const *)names, n);
+}
+
 /* A TLS file the server will need, readable now: else says why. */
 static int check_file(const char *opt, const char *path) {
   if (!path || access(path, R_OK) == 0) return 0;
@@ -415,6 +432,14 @@ static int parse_serve(int argc, char **argv, serve_opts *o) {
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--compression") == 0) {
       o->compression = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--drop-url") == 0) {
+      o->drop_url = 1;
+      continue;
+    }
+    if (strcmp(argv[i], "--drop-headers") == 0) {
+      o->kept_headers = "";
       continue;
     }
     if (strcmp(argv[i], "--psk-ws") == 0) {
@@ -548,6 +573,11 @@ static int serve(int argc, char **argv) {
   weft_server_set_max_connections(a.server, (size_t)o.max_conns);
   weft_server_set_max_connections_per_ip(a.server, (size_t)o.max_per_ip);
   weft_server_set_max_handshakes(a.server, (size_t)o.max_handshakes);
+  if (o.drop_url) weft_server_set_keep_url(a.server, 0);
+  if (o.kept_headers && (rc = set_kept_headers(a.server, o.kept_headers)) != 0) {
+    fprintf(stderr, "weft serve: --kept-headers %s: %s\n", o.kept_headers, weft_strerror(rc));
+    return quit(&a, 2);
+  }
   if (o.log_level) weft_loop_set_log(a.loop, o.log_level, on_log, NULL, NULL);
   if (o.metrics && (rc = weft_server_set_metrics_path(a.server, o.metrics)) != 0) {
     fprintf(stderr, "weft serve: --metrics %s: %s\n", o.metrics, weft_strerror(rc));

@@ -258,6 +258,17 @@ export interface ServerOptions {
    */
   trustedProxies?: readonly string[];
   /**
+   * The request headers a spark keeps once its connection event has run (memory: an idle
+   * connection holds them): a list of header names; ["*"]: all, []: none. Default ["*"]. Fixed
+   * once listening/open. (Core option "kept_headers".)
+   */
+  keptHeaders?: readonly string[];
+  /**
+   * A spark keeps its request's method and URL once its connection event has run: a boolean.
+   * Default true. Fixed once listening/open. (Core option "keep_url".)
+   */
+  keepUrl?: boolean;
+  /**
    * Certificate chain (PEM) for wss://: a file path. Default none. Fixed once listening/open.
    * (Core option "tls_cert".)
    */

@@ -100,6 +100,36 @@ static int each_string(weft_server *s, const weft_value *list,
   return 0;
 }
 static int s_origins(void *h, arg a) { return each_string(S(h), a.v, weft_server_add_origin); }
+/* The list's strings are not NUL-terminated: copied into one block. */
+static int s_kept(void *h, arg a) {
+  size_t n = weft_value_len(a.v), bytes = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *str;
+    size_t len;
+    weft_value_get_string(weft_value_array_at(a.v, i), &str, &len);
+    bytes += len + 1;
+  }
+  char **names = malloc(n * sizeof(*names) + bytes + 1);
+  if (!names) return WEFT_ENOMEM;
+  char *at = (char *)(names + n);
+  for (size_t i = 0; i < n; i++) {
+    const char *str;
+    size_t len;
+    weft_value_get_string(weft_value_array_at(a.v, i), &str, &len);
+    if (memchr(str, '\0', len)) {
+      free(names);
+      return WEFT_EINVAL; /* no header name holds one */
+    }
+    names[i] = at;
+    memcpy(at, str, len);
+    at[len] = '\0';
+    at += len + 1;
+  }
+  int rc = weft_server_set_kept_headers(S(h), (const char *const *)names, n);
+  free(names);
+  return rc;
+}
+static int s_keep_url(void *h, arg a) { return weft_server_set_keep_url(S(h), a.b); }
 static int s_proxies(void *h, arg a) {
   return each_string(S(h), a.v, weft_server_add_trusted_proxy);
 }
@@ -198,6 +228,13 @@ static const row server_rows[] = {
         "origins allowed to connect (CORS); none: any", s_origins),
     OPT("trusted_proxies", WEFT_OPT_STRINGS, FIX, "[]", NULL, 0, 0, NULL, "a list of IP addresses",
         "proxies whose X-Forwarded-For is believed", s_proxies),
+    OPT("kept_headers", WEFT_OPT_STRINGS, FIX, "[\"*\"]", NULL, 0, 0, NULL,
+        "a list of header names; [\"*\"]: all, []: none",
+        "the request headers a spark keeps once its connection event has run (memory: an "
+        "idle connection holds them)",
+        s_kept),
+    OPT("keep_url", WEFT_OPT_BOOL, FIX, "true", NULL, 0, 0, NULL, "a boolean",
+        "a spark keeps its request's method and URL once its connection event has run", s_keep_url),
     OPT("tls_cert", WEFT_OPT_STRING, FIX, "null", NULL, 0, 0, NULL, "a file path",
         "certificate chain (PEM) for wss://", s_cert),
     OPT("tls_key", WEFT_OPT_STRING, FIX, "null", NULL, 0, 0, NULL, "a file path",

@@ -480,6 +480,76 @@ void weft__http_head_free(weft__http_head *h) {
   memset(h, 0, sizeof *h);
 }
 
+int weft__http_is_token(const char *s) {
+  if (!s || !*s) return 0;
+  for (; *s; s++)
+    if (!tchar[(uint8_t)*s]) return 0;
+  return 1;
+}
+
+static size_t str_end(const weft__http_head *h, uint16_t off) {
+  return off == WEFT__HTTP_NONE ? 0 : off + strlen(h->storage + off) + 1;
+}
+
+static int kept_name(const char *name, int all, const char *const *names, size_t n) {
+  if (all) return 1;
+  for (size_t i = 0; i < n; i++)
+    if (weft__strcaseeq(name, names[i])) return 1;
+  return 0;
+}
+
+/* The request line's strings are one run after the offset table (method,
+ * target, the path's copy; the query lies inside the target), so they move
+ * as one run and their offsets by one amount. */
+int weft__http_head_keep(weft__http_head *h, int line, int all, const char *const *names,
+                         size_t n) {
+  if (!h->storage) return 0;
+  size_t table = (size_t)h->n_headers * 2, run_end = 0, size, k = 0;
+  uint16_t *offs = (uint16_t *)(void *)h->storage;
+  if (line) {
+    uint16_t o[] = {h->method, h->target, h->path, h->query};
+    for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
+      if (str_end(h, o[i]) > run_end) run_end = str_end(h, o[i]);
+  }
+  size_t run = run_end > table ? run_end - table : 0;
+  size = run;
+  for (size_t i = 0; i < h->n_headers; i++) {
+    const char *name = weft__http_hname(h, i);
+    if (!kept_name(name, all, names, n)) continue;
+    k++;
+    size += 2 + strlen(name) + 1 + strlen(weft__http_hvalue(h, i)) + 1;
+  }
+  if (size == 0) {
+    weft__http_head_free(h);
+    head_init(h);
+    return 0;
+  }
+  char *b = malloc(size);
+  if (!b) return WEFT_ENOMEM;
+  uint16_t *nt = (uint16_t *)(void *)b;
+  size_t at = k * 2;
+  memcpy(b + at, h->storage + table, run);
+  long shift = (long)(k * 2) - (long)table;
+  uint16_t *o[] = {&h->method, &h->target, &h->path, &h->query};
+  for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
+    *o[i] = line && *o[i] != WEFT__HTTP_NONE ? (uint16_t)(*o[i] + shift) : WEFT__HTTP_NONE;
+  at += run;
+  size_t j = 0;
+  for (size_t i = 0; i < h->n_headers; i++) {
+    const char *name = h->storage + offs[i];
+    if (!kept_name(name, all, names, n)) continue;
+    size_t len = strlen(name) + 1;
+    len += strlen(name + len) + 1;
+    nt[j++] = (uint16_t)at;
+    memcpy(b + at, name, len);
+    at += len;
+  }
+  free(h->storage);
+  h->storage = b;
+  h->n_headers = (uint16_t)k;
+  return 0;
+}
+
 /* Is header i named `name` (case-insensitively)? The first letters are
  * compared first: a request is looked up by several names, most of which
  * it does not hold. */

@@ -77,7 +77,15 @@ static inline const char *weft__http_hvalue(const weft__http_head *h, size_t i) 
 int weft__http_parse_request(const uint8_t *buf, size_t len, weft__http_head *h);
 int weft__http_parse_response(const uint8_t *buf, size_t len, weft__http_head *h);
 void weft__http_head_free(weft__http_head *h);
+/* Keeps only part of a parsed request head, in a new block of its exact
+ * size (the old one is freed; no block at all when nothing is kept): the
+ * request line (method, target, path, query) when `line`, and the header
+ * lines whose names are among names[0..n) (case-insensitive), or every
+ * line when `all`. Returns 0, or WEFT_ENOMEM with h unchanged. */
+int weft__http_head_keep(weft__http_head *h, int line, int all, const char *const *names, size_t n);
 
+/* 1 when s is a non-empty RFC 9110 token (a header name, a method). */
+int weft__http_is_token(const char *s);
 /* Header value by case-insensitive name (the first), or NULL. */
 const char *weft__http_get(const weft__http_head *h, const char *name);
 /* How many header lines carry that name (case-insensitive). */

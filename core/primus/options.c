@@ -49,6 +49,48 @@ int weft_server_set_compression(weft_server *s, int on) {
   return 0;
 }
 
+void weft__server_keep_none(weft_server *s) {
+  for (size_t i = 0; i < s->n_kept_headers; i++)
+    free(s->kept_headers[i]);
+  free(s->kept_headers);
+  s->kept_headers = NULL;
+  s->n_kept_headers = 0;
+}
+
+int weft_server_set_kept_headers(weft_server *s, const char *const *names, size_t n) {
+  CHECK_NEW(s);
+  int all = !names;
+  for (size_t i = 0; names && i < n; i++) {
+    if (names[i] && strcmp(names[i], "*") == 0)
+      all = 1;
+    else if (!weft__http_is_token(names[i]))
+      return WEFT_EINVAL;
+  }
+  char **copy = NULL;
+  if (!all && n) {
+    if (!(copy = calloc(n, sizeof(*copy)))) return WEFT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+      if (!(copy[i] = weft__strdup(names[i]))) {
+        while (i--)
+          free(copy[i]);
+        free(copy);
+        return WEFT_ENOMEM;
+      }
+    }
+  }
+  weft__server_keep_none(s);
+  s->kept_headers = copy;
+  s->n_kept_headers = copy ? n : 0;
+  s->keep_all_headers = (uint8_t)all;
+  return 0;
+}
+
+int weft_server_set_keep_url(weft_server *s, int on) {
+  CHECK_NEW(s);
+  s->keep_url = on != 0;
+  return 0;
+}
+
 int weft_server_set_high_water_mark(weft_server *s, size_t bytes) {
   if (weft__server_gone(s)) return WEFT_ECLOSED;
   if (!s || bytes == 0) return WEFT_EINVAL;

@@ -131,6 +131,11 @@ struct weft_server {
   uint32_t ping_interval;
   size_t max_length;
   int compression;
+  /* What a spark keeps of its request after its connection event:
+   * keep_all_headers, or the n_kept names; keep_url the request line. */
+  char **kept_headers;
+  size_t n_kept_headers;
+  uint8_t keep_all_headers, keep_url;
   size_t hwm;
   size_t max_queue;
   size_t batch_max;   /* 0: no batching */
@@ -199,6 +204,9 @@ enum { WEFT__SRV_NEW = 0, WEFT__SRV_LISTENING, WEFT__SRV_CLOSING, WEFT__SRV_CLOS
 static inline int weft__server_gone(const weft_server *s) {
   return s && s->state == WEFT__SRV_CLOSED;
 }
+
+/* Frees the kept header names (weft_server_set_kept_headers). */
+void weft__server_keep_none(weft_server *s);
 
 /* ---- sparks ---- */
 

@@ -33,6 +33,7 @@ int weft_server_new(weft_loop *loop, weft_server **out) {
   s->parser = &weft__parser_json;
   s->ping_interval = 30000;
   s->max_length = 10u << 20;
+  s->keep_all_headers = s->keep_url = 1;
   s->hwm = WEFT__HWM_DEFAULT;
   s->max_queue = WEFT__MAX_QUEUE_DEFAULT;
   s->client_library = 1;
@@ -272,6 +273,7 @@ static void finalize(weft_server *s) {
   free(s->tls_key);
   OPENSSL_cleanse(s->psk, sizeof(s->psk));
   weft__http_site_free(&s->site);
+  weft__server_keep_none(s);
   weft__arena_free(&s->arena);
   weft__app_parser_free(s->app_parser);
   s->app_parser = NULL;

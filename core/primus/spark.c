@@ -66,6 +66,20 @@ static void make_id(weft_spark *c) {
   weft__spark_set_id(c, id); /* fits id_in: no allocation */
 }
 
+static const weft__http_req *req_of(const weft_spark *c);
+
+/* After the connection event: what the server keeps of the request (the
+ * application has copied what it needs by now). The request is the
+ * transport's, which lends it to the spark; weft_server_set_kept_headers
+ * lets the spark trim it. Out of memory, the request stays whole. */
+static void trim_request(weft_spark *c) {
+  weft_server *s = c->server;
+  weft__http_req *r = (weft__http_req *)req_of(c);
+  if (!r) return;
+  weft__http_head_keep(&r->head, s->keep_url, s->keep_all_headers,
+                       (const char *const *)s->kept_headers, s->n_kept_headers);
+}
+
 void weft__spark_opened(weft_spark *c) {
   weft_server *s = c->server;
   weft__rs_open(c, make_id);
@@ -83,6 +97,7 @@ void weft__spark_opened(weft_spark *c) {
     if (s->plugins.items[i].ops->connection)
       s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
   if (c->state == WEFT__SP_OPEN && s->ev.connection) s->ev.connection(c, s->ev_user);
+  if (!s->keep_all_headers || !s->keep_url) trim_request(c);
 }
 
 void weft__spark_closed(weft_spark *c) {

@@ -62,7 +62,7 @@ struct weft__io {
   uint16_t events; /* what the set watches for it (EPOLLIN/EPOLLOUT); 0: not in the set */
   uint8_t kind;    /* WEFT__IO_* */
 };
-void weft__stream_on_io(weft__io *io, uint32_t events);   /* stream.c */
+void weft__stream_on_io(weft__io *io, uint32_t events);    /* stream.c */
 void weft__connector_on_io(weft__io *io, uint32_t events); /* net.c */
 
 struct weft_loop {

@@ -443,6 +443,25 @@ enum { WEFT_QUEUE_CLOSE = 0, WEFT_QUEUE_DROP = 1 };
 WEFT_EXTERN int weft_server_set_queue_policy(weft_server *server, int policy);
 WEFT_EXTERN int weft_server_add_origin(weft_server *server, const char *origin);
 WEFT_EXTERN int weft_server_add_trusted_proxy(weft_server *server, const char *ip);
+/* What a spark keeps of the HTTP request that opened it once its
+ * `connection` event (and every plugin's) has run. Before then every
+ * accessor sees the whole request; after it weft_spark_header*() see only
+ * the kept headers, and weft_spark_url() returns NULL when the URL is not
+ * kept. The address, port, query and id are always kept. A browser's
+ * request head is 350-650 bytes a connection (cookies, user agent), most
+ * of an idle connection's memory: an application that copies what it needs
+ * in its connection handler may drop it (decision #39).
+ *  kept_headers: the names (case-insensitive; copied) of the headers kept,
+ *    n of them: n == 0 keeps none; names NULL, or a name "*", keeps every
+ *    header (the default, as Primus's spark.headers).
+ *  keep_url: 0 drops the request line (method and URL); 1, the default,
+ *    keeps it.
+ * Both before weft_server_listen(). Errors: WEFT_EINVAL (NULL server, a
+ * NULL or empty name, or one with a character an HTTP header name cannot
+ * hold), WEFT_ENOMEM, WEFT_ESTATE (listening), WEFT_ECLOSED. */
+WEFT_EXTERN int weft_server_set_kept_headers(weft_server *server, const char *const *names,
+                                             size_t n);
+WEFT_EXTERN int weft_server_set_keep_url(weft_server *server, int on);
 /* TLS for "wss://" and "tcps://" URLs: PEM certificate (chain) and key files,
  * loaded by weft_server_listen() (WEFT_EINVAL when unreadable or
  * mismatched; an error event of kind "tls" says which). Copied. */

@@ -130,11 +130,13 @@ static int l_address(lua_State *L) {
   return 2;
 }
 
-/* spark:url() --> the request target ("/primus?x=1"). */
+/* spark:url() --> the request target ("/primus?x=1"), or nil when the
+ * server does not keep it (keep_url = false) past the connection event. */
 static int l_url(lua_State *L) {
-  const char *u = weft_spark_url(weft__lcheck_spark(L, 1)->sp);
-  if (!u) return weft__lfail(L, WEFT_ECLOSED, "url");
-  lua_pushstring(L, u);
+  weft_spark *sp = weft__lcheck_spark(L, 1)->sp;
+  const char *u = weft_spark_url(sp);
+  if (!u && !weft_spark_address(sp)) return weft__lfail(L, WEFT_ECLOSED, "url");
+  lua_pushstring(L, u); /* nil when not kept */
   return 1;
 }
 

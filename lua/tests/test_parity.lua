@@ -233,6 +233,27 @@ test("for_each, spark:headers(), spark:query(); bad input", function()
   settle()
 end)
 
+test("kept_headers, keep_url: the whole request at the connection event, then only what is kept", function()
+  local srv = assert(server { kept_headers = { "X-Player" }, keep_url = false })
+  local at_open
+  srv:on("connection", function(sp) at_open = { sp:header("host"), sp:url() } end)
+  local c = assert(weft.client { url = url_of(srv, "?n=1"), headers = { ["X-Player"] = "p1" } })
+  wait(function() return srv:count() == 1 end, 5000, "a spark")
+  eq(at_open[1] ~= nil and at_open[2]:sub(1, 11), "/primus?n=1", "the whole request at the connection event")
+  srv:for_each(function(sp)
+    local h = sp:headers()
+    eq(h["x-player"], "p1", "the kept header")
+    eq(h.host, nil, "another header is gone")
+    eq(sp:url(), nil, "the URL is gone")
+    eq(sp:query("n"), "1", "the query stays")
+  end)
+  c:close()
+  srv:close()
+  raises(function() assert(server { kept_headers = { "bad name" } }) end, "kept_headers", "a name with a space")
+  raises(function() assert(server { kept_headers = "x" }) end, "kept_headers", "a string, not a list")
+  settle()
+end)
+
 -- Clients: set_online, close as destroy, compression -------------------------------
 
 test("client: set_online closes and reopens; close() destroys; compression both ways; bad input", function()

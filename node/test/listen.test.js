@@ -240,3 +240,17 @@ test('a server at "/": the npm ws client echoes at / and /x; Primus\'s pathname 
   await once(ws, 'open');
   assert.equal(JSON.parse(await wsEcho(ws, '"root"')), 'root');
 });
+
+test('keptHeaders/keepUrl: the core keeps only what is named once the connection event has run; the spark keeps its copy; bad names throw', async (t) => {
+  const s = echo(new weft.Server({ port: 0, host: HOST, keptHeaders: ['User-Agent'], keepUrl: false }));
+  t.after(() => new Promise((resolve) => s.destroy({ timeout: 200 }, resolve)));
+  const c = client(t, `ws://${HOST}:${s.port}/primus?x=1`);
+  const [spark] = await Promise.all([once(s, 'connection'), once(c, 'open')]);
+  assert.equal(typeof spark.headers.host, 'string');
+  assert.equal(spark.query.x, '1');
+  c.write('still open');
+  assert.equal(await once(c, 'data'), 'still open');
+  assert.throws(() => new weft.Server({ port: 0, host: HOST, keptHeaders: ['user agent'] }), /kept_headers|keptHeaders/);
+  assert.throws(() => new weft.Server({ port: 0, host: HOST, keptHeaders: [''] }), /kept_headers|keptHeaders/);
+  assert.throws(() => new weft.Server({ port: 0, host: HOST, keepUrl: 'no' }), TypeError);
+});

@@ -107,6 +107,25 @@ async def test_client_compression() -> None:
         await weft.connect("ws://127.0.0.1:1/primus", compression=2)  # type: ignore[arg-type]
 
 
+async def test_kept_headers() -> None:
+    """The core trims its copy of the request after the connection event;
+    the spark's own copy, made at that event, is whole."""
+    async with await weft.serve(URL, kept_headers=["User-Agent"], keep_url=False) as server:
+        async with await weft.connect(server.url + "?x=1"):
+            spark = await next_spark(server)
+            assert "host" in spark.headers and spark.url.startswith("/primus?x=1")
+            assert spark.query["x"] == "1"
+    async with await weft.serve(URL, kept_headers=[]) as server:
+        async with await weft.connect(server.url):
+            assert "host" in (await next_spark(server)).headers
+    with pytest.raises(weft.InvalidArgument):
+        await weft.serve(URL, kept_headers=["user agent"])
+    with pytest.raises(weft.InvalidArgument):
+        await weft.serve(URL, kept_headers=[""])
+    with pytest.raises(TypeError):
+        await weft.serve(URL, kept_headers="cookie")  # type: ignore[arg-type]
+
+
 async def test_manual_open_and_destroy() -> None:
     async with await weft.serve(URL, ping_interval=None) as server:
         client = await weft.connect(server.url, manual=True)

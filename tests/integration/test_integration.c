@@ -27,6 +27,7 @@
 #include <zlib.h>
 
 #include "transport/ws/codec.h"
+#include "weft/options.h"
 #include "weft/plugin.h"
 #include "weft/weft.h"
 #include "wsclient.h"
@@ -49,6 +50,7 @@ struct fixture {
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
   char addresses[128]; /* each spark's, as it opens */
   weft_spark *paused;  /* by "pause", resumed by resume_paused */
+  char at_open[256];   /* what a spark's request said at its connection event */
 };
 
 #define CHECK(cond)                                                                                \
@@ -81,6 +83,10 @@ static void on_connection(weft_spark *sp, void *user) {
   size_t n = strlen(f->addresses);
   const char *a = weft_spark_address(sp);
   snprintf(f->addresses + n, sizeof(f->addresses) - n, "%s,", a ? a : "-");
+  const char *ua = weft_spark_header(sp, "user-agent"), *ck = weft_spark_header(sp, "cookie");
+  const char *url = weft_spark_url(sp);
+  snprintf(f->at_open, sizeof(f->at_open), "%s|%s|%s|%zu", ua ? ua : "-", ck ? ck : "-",
+           url ? url : "-", weft_spark_header_count(sp));
 }
 
 static void on_disconnection(weft_spark *sp, void *user) {
@@ -139,6 +145,12 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     reply_str(sp, weft_spark_query(sp, rest));
   } else if (str_is(msg, "header:", &rest)) {
     reply_str(sp, weft_spark_header(sp, rest));
+  } else if (str_is(msg, "url", NULL)) {
+    reply_str(sp, weft_spark_url(sp));
+  } else if (str_is(msg, "hcount", NULL)) {
+    char n[16];
+    snprintf(n, sizeof(n), "%zu", weft_spark_header_count(sp));
+    reply_str(sp, n);
   } else if (str_is(msg, "address", NULL)) {
     reply_str(sp, weft_spark_address(sp));
   } else if (str_is(msg, "raw", NULL)) {
@@ -340,6 +352,96 @@ static void test_query(void **state) {
   fixture f = {.client = query_client};
   run(&f);
   assert_int_equal(f.connections, 1);
+}
+
+/* What a spark keeps of its request after the connection event
+ * (weft_server_set_kept_headers, weft_server_set_keep_url). */
+static int asks(wsc *c, const char *ask, const char *want) {
+  uint8_t *p;
+  size_t n;
+  if (wsc_send_text(c, ask) != 0 || wsc_recv_data(c, &p, &n, 1, 3000) != 1) return 0;
+  return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+static void keep_ua(fixture *f) {
+  const char *names[] = {"User-Agent", "x-none"};
+  assert_int_equal(weft_server_set_kept_headers(f->server, names, 2), 0);
+  assert_int_equal(weft_server_set_keep_url(f->server, 0), 0);
+}
+
+static void keep_url_only(fixture *f) {
+  const weft_value *none = NULL;
+  weft_value *v = NULL;
+  assert_int_equal(weft_value_decode("json", "[]", 2, &v, NULL), 0);
+  none = v;
+  assert_int_equal(weft_server_set_option(f->server, "kept_headers", none), 0);
+  weft_value_free(v);
+}
+
+#define KEPT_HEAD "User-Agent: t/1\r\nCookie: sid=abc\r\nX-A: 1\r\n"
+
+CLIENT(kept_ua_client) {
+  wsc c;
+  CHECK(wsc_connect(&c, f->port, "/primus?x=1", KEPT_HEAD, NULL, 0, NULL, 0) == 101);
+  CHECK(asks(&c, "\"header:user-agent\"", "\"t/1\""));
+  CHECK(asks(&c, "\"header:cookie\"", "null"));
+  CHECK(asks(&c, "\"header:host\"", "null"));
+  CHECK(asks(&c, "\"hcount\"", "\"1\""));
+  CHECK(asks(&c, "\"url\"", "null"));
+  CHECK(asks(&c, "\"query:x\"", "\"1\""));
+  CHECK(asks(&c, "\"address\"", "\"127.0.0.1\""));
+  wsc_close(&c);
+}
+
+CLIENT(kept_url_client) {
+  wsc c;
+  CHECK(wsc_connect(&c, f->port, "/primus?x=1", KEPT_HEAD, NULL, 0, NULL, 0) == 101);
+  CHECK(asks(&c, "\"hcount\"", "\"0\""));
+  CHECK(asks(&c, "\"header:user-agent\"", "null"));
+  CHECK(asks(&c, "\"url\"", "\"/primus?x=1\""));
+  CHECK(asks(&c, "\"query:x\"", "\"1\""));
+  wsc_close(&c);
+}
+
+static void test_kept_request(void **state) {
+  (void)state;
+  /* The whole request at the connection event, then only what is kept. */
+  fixture f = {.client = kept_ua_client, .configure = keep_ua};
+  run(&f);
+  assert_int_equal(f.connections, 1);
+  assert_string_equal(f.at_open, "t/1|sid=abc|/primus?x=1|8");
+  fixture g = {.client = kept_url_client, .configure = keep_url_only};
+  run(&g);
+  assert_string_equal(g.at_open, "t/1|sid=abc|/primus?x=1|8");
+  /* Bad input: nothing changes, nothing aborts. */
+  weft_loop *loop;
+  weft_server *s;
+  assert_int_equal(weft_loop_new(&loop), 0);
+  assert_int_equal(weft_server_new(loop, &s), 0);
+  const char *empty[] = {""}, *space[] = {"user agent"}, *null[] = {NULL}, *colon[] = {"a:b"};
+  assert_int_equal(weft_server_set_kept_headers(NULL, NULL, 0), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_keep_url(NULL, 0), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_kept_headers(s, empty, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_kept_headers(s, space, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_kept_headers(s, null, 1), WEFT_EINVAL);
+  assert_int_equal(weft_server_set_kept_headers(s, colon, 1), WEFT_EINVAL);
+  weft_value *v = NULL;
+  assert_int_equal(weft_value_decode("json", "[\"ok\", 1]", 9, &v, NULL), 0);
+  assert_int_not_equal(weft_server_set_option(s, "kept_headers", v), 0);
+  weft_value_free(v);
+  assert_int_equal(weft_value_decode("json", "\"a\\u0000b\"", 10, &v, NULL), 0);
+  weft_value *list = weft_value_new_array();
+  weft_value_array_push(list, v);
+  assert_int_equal(weft_server_set_option(s, "kept_headers", list), WEFT_EINVAL);
+  weft_value_free(list);
+  const char *ok[] = {"cookie"};
+  assert_int_equal(weft_server_set_kept_headers(s, ok, 1), 0);
+  assert_int_equal(weft_server_listen(s, "ws://127.0.0.1:0/primus"), 0);
+  assert_int_equal(weft_server_set_kept_headers(s, ok, 1), WEFT_ESTATE);
+  assert_int_equal(weft_server_set_keep_url(s, 0), WEFT_ESTATE);
+  weft_server_destroy(s, NULL);
+  assert_int_equal(weft_loop_run(loop), 0);
+  assert_int_equal(weft_loop_close(loop), 0);
 }
 
 #define UPGRADE_HEAD                                                                               \
@@ -1350,6 +1452,7 @@ int main(void) {
       cmocka_unit_test(test_loop_api),
       cmocka_unit_test(test_echo),
       cmocka_unit_test(test_query),
+      cmocka_unit_test(test_kept_request),
       cmocka_unit_test(test_http),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_ping_timeout),
