@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
-const { weft, once, onceArgs, plain, waitUntil, primusClient, HOST } = require('./helpers');
+const { weft, once, onceArgs, plain, waitUntil, primusClient, delay, HOST } = require('./helpers');
 
 /** A temp folder (mkdtemp), removed after the test. */
 function tmpdir(t) {
@@ -253,4 +253,21 @@ test('keptHeaders/keepUrl: the core keeps only what is named once the connection
   assert.throws(() => new weft.Server({ port: 0, host: HOST, keptHeaders: ['user agent'] }), /kept_headers|keptHeaders/);
   assert.throws(() => new weft.Server({ port: 0, host: HOST, keptHeaders: [''] }), /kept_headers|keptHeaders/);
   assert.throws(() => new weft.Server({ port: 0, host: HOST, keepUrl: 'no' }), TypeError);
+});
+
+test('keptHeaders over engine.io: a session trimmed after its connection event still polls, upgrades and echoes', async (t) => {
+  const s = echo(new weft.Server({ port: 0, host: HOST, transformer: 'engine.io', keptHeaders: [], keepUrl: false }));
+  t.after(() => new Promise((resolve) => s.destroy({ timeout: 200 }, resolve)));
+  for (const websockets of [false, true]) {
+    const c = primusClient(t, `http://${HOST}:${s.port}/primus?x=2`, { transformer: 'engine.io', websockets });
+    const [spark] = await Promise.all([once(s, 'connection'), once(c, 'open')]);
+    assert.equal(spark.query.x, '2');
+    assert.equal(typeof spark.headers.host, 'string', 'the spark copied its headers at the connection event');
+    for (let i = 0; i < 3; i++) {
+      c.write({ i, websockets });
+      assert.equal(JSON.stringify(await once(c, 'data')), JSON.stringify({ i, websockets }));
+      await delay(50);
+    }
+    c.end();
+  }
 });
