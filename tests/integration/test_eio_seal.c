@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "failf.h"
+#include "http_answer.h"
 #include "weft/weft.h"
 #include "wsclient.h"
 
@@ -105,40 +106,6 @@ static void destroy_server(void *user) {
 }
 
 /* ---- the client side (its own thread, blocking sockets) ---- */
-
-typedef struct rbuf {
-  char d[4097];
-  size_t n;
-} rbuf;
-
-/* One answer with a Content-Length: its status (-1 on error or after the
- * socket's 3 s receive timeout), its body NUL-terminated into out. */
-static int read_answer(int fd, rbuf *b, char *out, size_t cap) {
-  for (;;) {
-    b->d[b->n] = '\0';
-    char *end = strstr(b->d, "\r\n\r\n");
-    if (end) {
-      size_t h = (size_t)(end - b->d) + 4;
-      const char *cl = strcasestr(b->d, "\r\nContent-Length:");
-      size_t len = cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0;
-      if (b->n >= h + len) {
-        snprintf(out, cap, "%.*s", (int)len, b->d + h);
-        int status = atoi(b->d + 9);
-        memmove(b->d, b->d + h + len, b->n - h - len);
-        b->n -= h + len;
-        return status;
-      }
-    }
-    ssize_t r = b->n < sizeof(b->d) - 1 ? recv(fd, b->d + b->n, sizeof(b->d) - 1 - b->n, 0) : -1;
-    if (r <= 0) return -1;
-    b->n += (size_t)r;
-  }
-}
-
-static int send_str(int fd, const char *s) {
-  size_t n = strlen(s);
-  return send(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1;
-}
 
 static int tcp_connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
