@@ -38,8 +38,8 @@ if os.environ.get("PLOT_NOTE"):
     notes.append(os.environ["PLOT_NOTE"])
 
 ALIAS = {"node-ws": "ws", "node-primus": "primus", "weft": "weft-c"}
-ORDER = ["weft-c", "weft-c-raw", "weft-c-msgpack", "weft-node", "weft-python", "weft-lua", "uws", "lws", "ws", "primus"]
-LABEL = {"weft-c": "weft (C)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)", "weft-node": "weft (Node)", "weft-python": "weft (Python)", "weft-lua": "weft (Lua)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
+ORDER = ["weft-c", "weft-c-lean", "weft-c-raw", "weft-c-msgpack", "weft-node", "weft-python", "weft-lua", "uws", "lws", "ws", "primus"]
+LABEL = {"weft-c": "weft (C)", "weft-c-lean": "weft (C, --drop-headers --drop-url)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)", "weft-node": "weft (Node)", "weft-python": "weft (Python)", "weft-lua": "weft (Lua)", "ws": "Node ws", "primus": "Node Primus", "uws": "uWebSockets", "lws": "libwebsockets"}
 
 def srv(name):
     return ALIAS.get(name, name)
@@ -350,6 +350,12 @@ if mem:
         w(f"weft: {fmt(wb)} B of RSS per idle connection ({fmt(ww)} B warm), which {verdict} issue #23's "
           f"target of ≤ 450 B at 10k connections (uWebSockets: 272 B; what each byte is: "
           f"docs/decisions.md #29)" + ("; " + "; ".join(parts) if parts else "") + ".\n")
+        lean = by.get("weft-c-lean", {}).get("rss_bytes_per_conn_warm", {}).get("median")
+        if lean:
+            w(f"weft keeping nothing of the request after the connection event (`kept_headers: []`, "
+              f"`keep_url: false`; `weft serve --drop-headers --drop-url`, decision #39): {fmt(lean)} B "
+              f"warm, which {'meets' if lean <= target else 'misses'} the target; the default keeps "
+              f"every header for `spark.headers`, as Primus does.\n")
         bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
                if e.get("failed_total") or e.get("lost_total")]
         w("Failed connects/handshakes and connections lost while idle (all runs): " +

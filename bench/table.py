@@ -21,6 +21,7 @@ BRIEF = "--brief" in sys.argv[1:]
 ARGS = [a for a in sys.argv[1:] if a != "--brief"]
 R = ARGS[0] if ARGS else "bench/results"
 LABEL = {"weft-c": "weft (C, json)", "weft-c-raw": "weft (C, raw)", "weft-c-msgpack": "weft (C, msgpack)",
+         "weft-c-lean": "weft (C, nothing of the request kept)",
          "uws": "uWebSockets", "ws": "Node ws", "primus": "Primus", "weft": "weft",
          "fast-tcp": "npm fast-tcp", "reference": "Vibe reference", "sio": "Socket.IO + redis-adapter"}
 rows = []      # (case, unit, weft label, peer label, weft runs, peer runs, lower_is_better, command ids)
@@ -47,6 +48,8 @@ def add(case, unit, wname, pname, w, p, lower=False):
     """w, p: dicts with "per_run" (list) and "command", or None."""
     if not w or not p or not w.get("per_run") or not p.get("per_run"):
         return
+    if w.get("note") != p.get("note"):
+        return  # rows of different runs (one kept from an earlier run): no per-repetition ratio
     ids = [i for i in (cmd_id(w.get("command")), cmd_id(p.get("command"))) if i]
     rows.append((case, unit, LABEL.get(wname, wname), LABEL.get(pname, pname),
                  [float(x) for x in w["per_run"]], [float(x) for x in p["per_run"]], lower, ids))
@@ -112,6 +115,12 @@ def memory_rows():
     for peer in ("uws", "ws", "primus"):
         add(f"idle memory per connection (RSS slope to {top:,})", "B/conn", "weft-c", peer,
             side(by.get("weft-c"), "rss_bytes_per_conn"), side(by.get(peer), "rss_bytes_per_conn"), lower=True)
+    # warm: the slope over 1/1k/5k/10k (issue #23's figure); lean: nothing of
+    # the request kept after the connection event (decision #39)
+    for w in ("weft-c", "weft-c-lean"):
+        add(f"idle memory per connection (warm RSS slope to {top:,})", "B/conn", w, "uws",
+            side(by.get(w), "rss_bytes_per_conn_warm"), side(by.get("uws"), "rss_bytes_per_conn_warm"),
+            lower=True)
     for peer in ("uws", "ws", "primus"):
         add(f"connect + upgrade rate to {top:,}", "conn/s", "weft-c", peer,
             side(by.get("weft-c"), "conn_per_s_to_max"), side(by.get(peer), "conn_per_s_to_max"))
