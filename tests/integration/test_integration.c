@@ -26,11 +26,11 @@
 #include <uv.h>
 #include <zlib.h>
 
+#include "http_answer.h"
 #include "transport/ws/codec.h"
 #include "weft/options.h"
 #include "weft/plugin.h"
 #include "weft/weft.h"
-#include "http_answer.h"
 #include "wsclient.h"
 
 typedef struct fixture fixture;
