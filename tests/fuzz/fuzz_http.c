@@ -1,6 +1,7 @@
 /*
  * HTTP head parsing and everything the server does with a parsed head: the
- * upgrade check, token lists, URL decoding, permessage-deflate negotiation.
+ * upgrade check, token lists, URL decoding, permessage-deflate negotiation,
+ * and what a spark keeps of it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +9,31 @@
 
 #include "transport/ws/codec.h"
 #include "weft/weft.h"
+
+static char *dup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  memcpy(d, s, n);
+  return d;
+}
+
+/* What a spark keeps of its request (weft__http_head_keep): the request
+ * line and the lines of the first header's name, then nothing at all. */
+static void check_keep(weft__http_head *h) {
+  char *target = dup(weft__http_target(h));
+  char *name = h->n_headers ? dup(weft__http_hname(h, 0)) : NULL;
+  char *value = name ? dup(weft__http_get(h, name)) : NULL;
+  size_t count = name ? weft__http_count(h, name) : 0;
+  const char *names[] = {name};
+  if (weft__http_head_keep(h, 1, 0, names, name ? 1 : 0) != 0) abort();
+  if (!weft__http_target(h) || strcmp(weft__http_target(h), target) != 0) abort();
+  if (!weft__http_method(h) || !weft__http_path(h) || !weft__http_query(h)) abort();
+  if (h->n_headers != count || (name && strcmp(weft__http_get(h, name), value) != 0)) abort();
+  if (weft__http_head_keep(h, 0, 0, NULL, 0) != 0 || h->storage || weft__http_target(h)) abort();
+  free(target);
+  free(name);
+  free(value);
+}
 
 static void check_head(const uint8_t *data, size_t size, int request) {
   weft__http_head h;
@@ -63,6 +89,7 @@ static void check_head(const uint8_t *data, size_t size, int request) {
     if (weft__pmd_negotiate(value, &p, resp, sizeof resp) != 0) abort();
     if (p.enabled && strncmp(resp, "permessage-deflate; ", 20) != 0) abort();
   }
+  if (request) check_keep(&h);
   weft__http_head_free(&h);
 }
 
