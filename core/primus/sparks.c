@@ -61,8 +61,14 @@ static void list_push(weft_spark **head, weft_spark *c) {
   *head = c;
 }
 
+/* Up to two sparks a bucket on average: the index costs 4-8 bytes a spark
+ * (16,384 buckets held 10k sparks at 13 B each; lookups by id are rare,
+ * walks use the list), and a chain stays short. */
+#define SPARKS_PER_BUCKET 2
+
 void weft__server_add_open(weft_server *s, weft_spark *c) {
-  if (s->n_open + 1 > s->n_buckets) index_resize(s, s->n_buckets ? s->n_buckets * 2 : 64);
+  if (s->n_open + 1 > s->n_buckets * SPARKS_PER_BUCKET)
+    index_resize(s, s->n_buckets ? s->n_buckets * 2 : 64);
   if (s->n_buckets) {
     size_t k = id_hash(weft__spark_id(c)) & (s->n_buckets - 1);
     c->hnext = s->buckets[k];
@@ -95,8 +101,10 @@ void weft__server_remove_open(weft_server *s, weft_spark *c) {
   }
   s->n_open--;
   s->m.open[c->tran]--;
-  /* After a crowd leaves, the index gives its buckets back (below 1/8). */
-  if (s->n_buckets > 64 && s->n_open * 8 < s->n_buckets) index_resize(s, s->n_buckets / 2);
+  /* After a crowd leaves, the index gives its buckets back (below 1/8 of
+   * what it may hold). */
+  if (s->n_buckets > 64 && s->n_open * 8 < s->n_buckets * SPARKS_PER_BUCKET)
+    index_resize(s, s->n_buckets / 2);
 }
 
 void weft__server_iter_begin(weft_server *s) { s->iterating++; }
