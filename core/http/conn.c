@@ -22,42 +22,69 @@
 static void on_reaper(uv_timer_t *t) {
   weft__http_endpoint *ep = t->data;
   uint32_t now = (uint32_t)uv_now(ep->loop->uv);
-  for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
-    next = hc->pnext;
+  /* Backwards: a removal moves the last one into its place, and an abort
+   * can remove others; what moves below `i` is still met, what is added
+   * meanwhile waits for the next round. */
+  for (uint32_t i = ep->n_pending; i-- > 0;) {
+    if (i >= ep->n_pending) continue;
+    weft__http_conn *hc = ep->pending[i];
     if (!hc->forever && (int32_t)(hc->deadline - now) <= 0) weft__http_abort(hc);
   }
-  if (!ep->pending) {
+  if (!ep->n_pending) {
     uv_timer_stop(&ep->reaper);
     ep->reaper_active = 0;
   }
 }
 
-static void pending_add(weft__http_conn *hc, uint64_t ms) {
+/* Room for one more pending connection. Returns 0 or WEFT_ENOMEM. */
+static int pending_reserve(weft__http_endpoint *ep) {
+  if (ep->n_pending < ep->pending_cap) return 0;
+  if (ep->pending_cap > UINT32_MAX / 2 - 1) return WEFT_ENOMEM;
+  uint32_t cap = ep->pending_cap ? ep->pending_cap * 2 : 16;
+  weft__http_conn **a = realloc(ep->pending, cap * sizeof(*a));
+  if (!a) return WEFT_ENOMEM;
+  ep->pending = a;
+  ep->pending_cap = cap;
+  return 0;
+}
+
+/* (Re)arms the deadline. Out of memory for the list, the connection is
+ * aborted (as if its deadline had passed: nothing else would end it) and
+ * WEFT_ENOMEM returned. */
+static int pending_add(weft__http_conn *hc, uint64_t ms) {
   weft__http_endpoint *ep = hc->ep;
   hc->forever = ms == UINT64_MAX;
   if (ms > INT32_MAX) ms = INT32_MAX; /* 24.8 days at most: see deadline */
   hc->deadline = (uint32_t)(uv_now(ep->loop->uv) + ms);
-  if (hc->on_pending) return;
-  hc->on_pending = 1;
-  hc->pprev = NULL;
-  hc->pnext = ep->pending;
-  if (ep->pending) ep->pending->pprev = hc;
-  ep->pending = hc;
+  if (hc->pidx) return 0;
+  if (pending_reserve(ep) != 0) {
+    weft__http_abort(hc);
+    return WEFT_ENOMEM;
+  }
+  ep->pending[ep->n_pending++] = hc;
+  hc->pidx = ep->n_pending;
   if (!ep->reaper_active && ep->timer_open && !uv_is_closing((uv_handle_t *)&ep->reaper)) {
     uv_timer_start(&ep->reaper, on_reaper, WEFT__REAPER_MS, WEFT__REAPER_MS);
     ep->reaper_active = 1;
   }
+  return 0;
 }
 
 static void pending_remove(weft__http_conn *hc) {
-  if (!hc->on_pending) return;
-  hc->on_pending = 0;
-  if (hc->pprev)
-    hc->pprev->pnext = hc->pnext;
-  else
-    hc->ep->pending = hc->pnext;
-  if (hc->pnext) hc->pnext->pprev = hc->pprev;
-  hc->pnext = hc->pprev = NULL;
+  if (!hc->pidx) return;
+  weft__http_endpoint *ep = hc->ep;
+  weft__http_conn *last = ep->pending[--ep->n_pending];
+  ep->pending[hc->pidx - 1] = last;
+  last->pidx = hc->pidx;
+  hc->pidx = 0;
+  /* A burst of handshakes made it long: give most of it back. */
+  if (ep->pending_cap > 64 && ep->n_pending < ep->pending_cap / 4) {
+    weft__http_conn **a = realloc(ep->pending, ep->pending_cap / 2 * sizeof(*a));
+    if (a) {
+      ep->pending = a;
+      ep->pending_cap /= 2;
+    }
+  }
 }
 
 /* ---- closing ---- */
@@ -208,7 +235,7 @@ void weft__http_next(weft__http_conn *hc) {
       return;
     }
   }
-  pending_add(hc, WEFT__HEAD_MS);
+  if (pending_add(hc, WEFT__HEAD_MS)) return;
   /* Outside a read, pipelined bytes wait for the next check phase. */
   if (!hc->reading && weft__stream_kept(&hc->io)) weft__stream_yield(&hc->io);
 }
@@ -218,6 +245,9 @@ static void on_timer_closed(uv_handle_t *h);
 /* The last of a stopped endpoint's connections and handles is gone. */
 static void maybe_closed(weft__http_endpoint *ep) {
   if (!ep->stopping || ep->n_conns) return;
+  free(ep->pending); /* empty: every connection is gone */
+  ep->pending = NULL;
+  ep->n_pending = ep->pending_cap = 0;
   if (ep->timer_open) {
     if (!uv_is_closing((uv_handle_t *)&ep->reaper)) {
       uv_timer_stop(&ep->reaper);
@@ -351,7 +381,7 @@ static void conn_start(weft__http_conn *hc) {
   hc->counted = 1;
   int refuse = weft__http_site_admit(ep->site, hc);
   if (nomem) refuse = 503;
-  pending_add(hc, WEFT__HEAD_MS);
+  if (pending_add(hc, WEFT__HEAD_MS)) return;
   if ((ep->tls && weft__stream_tls(&hc->io, ep->tls, 1, NULL) != 0) ||
       weft__stream_start(&hc->io) != 0) {
     weft__http_abort(hc);
@@ -454,8 +484,9 @@ void weft__http_endpoint_stop(weft__http_endpoint *ep, int hard) {
     ep->stopping = 1;
     if (!weft__acceptor_close(&ep->acc)) ep->acc_open = 0;
   }
-  for (weft__http_conn *hc = ep->pending, *next; hc; hc = next) {
-    next = hc->pnext;
+  for (uint32_t i = ep->n_pending; i-- > 0;) { /* backwards: see on_reaper */
+    if (i >= ep->n_pending) continue;
+    weft__http_conn *hc = ep->pending[i];
     if (hard || hc->state == WEFT__HC_HEAD || (hc->state == WEFT__HC_HELD && !hc->parked) ||
         hc->state == WEFT__HC_BODY)
       weft__http_abort(hc);

@@ -180,9 +180,13 @@ struct weft__http_endpoint {
    * weft__http_conn at `conn_offset` (the framing's and its owner's parts
    * around it), zeroed. */
   size_t conn_size, conn_offset;
-  weft__http_conn *pending; /* connections not handed over as upgraded */
-  size_t n_conns;           /* every live connection */
-  uv_timer_t reaper;        /* deadlines of the pending ones */
+  /* Connections not handed over as upgraded, each at its `pidx`: an array,
+   * not a list, so that an upgraded connection carries no links (only
+   * the ones waiting for a head, a body or an answer are here). */
+  weft__http_conn **pending;
+  uint32_t n_pending, pending_cap;
+  size_t n_conns;    /* every live connection */
+  uv_timer_t reaper; /* deadlines of the pending ones */
   uint8_t reaper_active, stopping, timer_open, acc_open;
   /* Stopped, and every connection and handle is gone: the memory may go. */
   void (*closed)(weft__http_endpoint *ep);
@@ -235,24 +239,23 @@ enum {
 struct weft__http_conn {
   weft__stream io;
   weft__http_endpoint *ep;
-  uint8_t state; /* WEFT__HC_* */
-  uint8_t on_pending;
-  uint8_t shut;           /* the answer is written and the write side ended */
-  uint8_t counted;        /* in the site's counts (released when it closes) */
-  uint8_t handshaking;    /* counted in the site's handshakes */
-  uint8_t hd;             /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
-  uint8_t reading;        /* inside the stream's read (answers do not reprocess) */
-  unsigned parked : 1;    /* held for a session: a soft stop leaves it */
-  unsigned once : 1;      /* adopted for one request: no keep-alive */
-  unsigned forever : 1;   /* pending with no deadline (held) */
-  unsigned forwarded : 1; /* req's address is a trusted proxy's X-Forwarded-For */
-  uint32_t body_len;      /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
+  uint8_t state;            /* WEFT__HC_* */
+  uint8_t hd;               /* whose request: 0 the endpoint's handler, i + 1 joined[i] */
+  unsigned shut : 1;        /* the answer is written and the write side ended */
+  unsigned counted : 1;     /* in the site's counts (released when it closes) */
+  unsigned handshaking : 1; /* counted in the site's handshakes */
+  unsigned reading : 1;     /* inside the stream's read (answers do not reprocess) */
+  unsigned parked : 1;      /* held for a session: a soft stop leaves it */
+  unsigned once : 1;        /* adopted for one request: no keep-alive */
+  unsigned forever : 1;     /* pending with no deadline (held) */
+  unsigned forwarded : 1;   /* req's address is a trusted proxy's X-Forwarded-For */
+  uint32_t pidx;            /* 1 + its place in ep->pending; 0: not pending */
+  uint32_t body_len;        /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
   /* While pending: the loop's clock in ms, modulo 2^32, when it is aborted
    * (deadlines are under 2^31 ms away, so the comparison survives the
    * wrap). */
   uint32_t deadline;
   struct weft__ip_count *ipc; /* its address's count, when per-address limits apply */
-  weft__http_conn *pnext, *pprev;
   weft__http_req req;
 };
 

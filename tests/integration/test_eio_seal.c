@@ -108,16 +108,9 @@ static void destroy_server(void *user) {
 /* ---- the client side (its own thread, blocking sockets) ---- */
 
 static int tcp_connect(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  int fd = wsc_tcp_connect(port);
   struct timeval tv = {3, 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd < 0) return -1;
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-    close(fd);
-    return -1;
-  }
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
 }
 

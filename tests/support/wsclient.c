@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int tcp_connect(int port) {
+int wsc_tcp_connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   struct sockaddr_in a = {0};
@@ -64,7 +64,7 @@ static void consume(wsc *c, size_t n) {
 int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
                 char *body, size_t bodycap) {
   memset(c, 0, sizeof(*c));
-  c->fd = tcp_connect(port);
+  c->fd = wsc_tcp_connect(port);
   if (c->fd < 0) return -1;
   char req[2048];
   int n = snprintf(req, sizeof(req),
@@ -188,7 +188,7 @@ int wsc_expect_close(wsc *c, int timeout_ms) {
 
 int wsc_http(int port, const char *request, char *resp, size_t cap) {
   wsc c = {0};
-  c.fd = tcp_connect(port);
+  c.fd = wsc_tcp_connect(port);
   if (c.fd < 0) return -1;
   if (write_all(c.fd, request, strlen(request)) != 0) {
     close(c.fd);

@@ -35,6 +35,8 @@ int wsc_recv_data(wsc *c, uint8_t **p, size_t *len, int answer_pings, int timeou
 /* Waits for a close frame: returns its code (1005 when empty), -1 timeout,
  * -2 EOF without close frame. */
 int wsc_expect_close(wsc *c, int timeout_ms);
+/* A blocking TCP connection to 127.0.0.1:port (TCP_NODELAY), or -1. */
+int wsc_tcp_connect(int port);
 /* Sends a raw HTTP request, reads until the server closes; returns the status. */
 int wsc_http(int port, const char *request, char *resp, size_t cap);
 void wsc_close(wsc *c);
