@@ -25,6 +25,9 @@
 
 /* Values waiting for their container to close; spills to the heap. */
 #define VSTACK_LOCAL 64
+/* Strings left in the text (WEFT__DECODE_IN_PLACE) per message; any more
+ * are copied as without the flag. */
+#define IN_PLACE_MAX 32
 /* Returned by the scanners: the token at the start offset is malformed;
  * bad_token_pos() finds where. Not a WEFT_E* code (those are negative). */
 #define BAD_TOKEN 1
@@ -38,6 +41,11 @@ typedef struct json_dec {
   size_t vlen, vcap;
   size_t depth;
   int avx2; /* the CPU has AVX2 (see plain_ascii_avx2) */
+  /* WEFT__DECODE_IN_PLACE: the closing quotes of the strings left in the
+   * text, overwritten by NUL only once the message decoded (the error
+   * paths read the text as it came). n_ends is IN_PLACE_MAX without it. */
+  uint32_t n_ends;
+  uint32_t ends[IN_PLACE_MAX];
   /* Per open container: vs index where it starts << 1 | 1 for a map. */
   size_t open[WEFT_VALUE_MAX_DEPTH];
   weft_value vs_local[VSTACK_LOCAL];
@@ -465,7 +473,13 @@ found:;
   int plain = 0;
 #endif
   if (p[k] != '"') return p[k] == '\\' ? escaped_string(d, pi, start, k) : BAD_TOKEN;
-  const char *s = weft__arena_strdup(d->arena, p + start, k - start);
+  const char *s;
+  if (d->n_ends < IN_PLACE_MAX && k <= UINT32_MAX) {
+    d->ends[d->n_ends++] = (uint32_t)k;
+    s = (const char *)p + start;
+  } else {
+    s = weft__arena_strdup(d->arena, p + start, k - start);
+  }
   weft_value *v = s ? slot(d, WEFT_STRING) : NULL;
   if (!v) {
     d->errpos = k + 1;
@@ -735,6 +749,7 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
   d->vlen = 0;
   d->vcap = VSTACK_LOCAL;
   d->depth = 0;
+  d->n_ends = flags & WEFT__DECODE_IN_PLACE ? 0 : IN_PLACE_MAX;
 #if WEFT__JSON_AVX2
   d->avx2 = __builtin_cpu_supports("avx2");
 #else
@@ -746,6 +761,11 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
     if (root) {
       *root = d->vs[0];
       *out = root;
+      if (!(flags & WEFT__DECODE_IN_PLACE)) d->n_ends = 0;
+      /* The flag says the text is writable: only then are there ends. */
+      uint8_t *text = (uint8_t *)(uintptr_t)data;
+      for (uint32_t e = 0; e < d->n_ends; e++)
+        text[d->ends[e]] = '\0';
     } else {
       rc = WEFT_ENOMEM;
       d->errpos = len;

@@ -14,6 +14,11 @@
 #include "weft/weft.h"
 
 #define WEFT__DECODE_UTF8_VALID 1
+/* The bytes are the caller's, writable, and outlive the values: a text
+ * parser may leave strings in them (json: a string without escapes is
+ * ended in place, its closing quote overwritten by NUL once the whole
+ * message decoded; on an error nothing is written). */
+#define WEFT__DECODE_IN_PLACE 2
 
 typedef struct weft__parser_ops {
   const char *name;

@@ -60,8 +60,8 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
 }
 
 int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int binary,
-                         const uint8_t *data, size_t len, const weft_value **out,
-                         weft_value **owned, char *err, size_t errcap) {
+                         uint8_t *data, size_t len, const weft_value **out, weft_value **owned,
+                         char *err, size_t errcap) {
   *out = NULL;
   *owned = NULL;
   if (parser->app) {
@@ -84,7 +84,8 @@ int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int
   }
   size_t pos = 0;
   /* Text frames were validated as UTF-8 by the frame reader. */
-  int rc = parser->decode(data, len, binary ? 0 : WEFT__DECODE_UTF8_VALID, arena, out, &pos);
+  int rc = parser->decode(data, len, WEFT__DECODE_IN_PLACE | (binary ? 0 : WEFT__DECODE_UTF8_VALID),
+                          arena, out, &pos);
   if (rc)
     snprintf(err, errcap, "failed to decode incoming %s data at byte %zu: %s", parser->name, pos,
              weft_strerror(rc));

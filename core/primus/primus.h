@@ -29,10 +29,13 @@
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out);
 /* Decodes one incoming message into `arena` (or *owned for a binary frame
- * under a text parser, freed by the caller); on failure `err` says why. */
+ * under a text parser, freed by the caller); on failure `err` says why.
+ * `data` is the transport's message, writable during the call: the values
+ * may keep their strings in it (WEFT__DECODE_IN_PLACE), so they are valid
+ * while both the arena and the message are. */
 int weft__message_decode(const weft__parser_ops *parser, weft__arena *arena, int binary,
-                         const uint8_t *data, size_t len, const weft_value **out,
-                         weft_value **owned, char *err, size_t errcap);
+                         uint8_t *data, size_t len, const weft_value **out, weft_value **owned,
+                         char *err, size_t errcap);
 /* Is `v` a string starting with `prefix` (which starts with "primus::")?
  * *rest gets what follows. */
 int weft__message_is(const weft_value *v, const char *prefix, const char **rest, size_t *rest_len);
@@ -461,7 +464,7 @@ int weft__server_payload_to(weft_server *s, weft__payload *p, const weft_value *
 
 /* spark.c: the Primus layer over one connection */
 int weft__spark_broadcast_transformed(weft_server *s, const weft_value *msg);
-void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len);
+void weft__spark_message(weft_spark *c, int binary, uint8_t *data, size_t len);
 /* The same for a message its framing decoded (weft__conn_events.value; len: its bytes, 0: not
  * counted). */
 void weft__spark_value(weft_spark *c, const weft_value *v, size_t len);

@@ -165,7 +165,7 @@ static void deliver(weft_spark *c, const weft_value *v) {
   weft_value_free(owned);
 }
 
-void weft__spark_message(weft_spark *c, int binary, const uint8_t *data, size_t len) {
+void weft__spark_message(weft_spark *c, int binary, uint8_t *data, size_t len) {
   weft_server *s = c->server;
   const weft_value *v;
   weft_value *owned;

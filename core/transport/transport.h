@@ -49,7 +49,8 @@ typedef struct weft__fault {
 typedef struct weft__conn_events {
   /* Open: the server accepted it, or the dialed handshake succeeded. */
   void (*opened)(weft__conn *c);
-  /* One message; the bytes are valid during the call. */
+  /* One message; the bytes are valid during the call, and the owner may
+   * write within them (its decoder leaves strings in place). */
   void (*message)(weft__conn *c, int binary, uint8_t *data, size_t len);
   /* Queued bytes were written (the queue shrank). */
   void (*drained)(weft__conn *c);

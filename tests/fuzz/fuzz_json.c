@@ -2,7 +2,9 @@
  * libFuzzer target for the json parser. Whatever decodes must re-encode, decode
  * again to the same value, re-encode to the same bytes, and survive msgpack.
  * Errors must carry an offset inside the input. Decoding with and without the
- * UTF-8 pass agrees on valid UTF-8.
+ * UTF-8 pass agrees on valid UTF-8. Decoding in place (a writable copy)
+ * agrees too, writes nothing on an error, and on success only NULs over
+ * closing quotes.
  */
 #include <math.h>
 #include <stdint.h>
@@ -52,6 +54,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int vrc = weft__parser_json.decode(data, size, WEFT__DECODE_UTF8_VALID, &va, &vv, &vpos);
     if (vrc != rc || (rc && vpos != pos) || (!rc && !weft_value_equal(v, vv))) abort();
     weft__arena_free(&va);
+  }
+  /* In place, on a copy: same status, offset and value; the copy changed
+   * only where a '"' became NUL, and only when it decoded. */
+  {
+    uint8_t *copy = malloc(size ? size : 1);
+    if (!copy) abort();
+    if (size) memcpy(copy, data, size);
+    weft__arena ia;
+    weft__arena_init(&ia);
+    const weft_value *iv = NULL;
+    size_t ipos = SIZE_MAX;
+    int irc = weft__parser_json.decode(copy, size, WEFT__DECODE_IN_PLACE, &ia, &iv, &ipos);
+    if (irc != rc || (rc && ipos != pos) || (!rc && !weft_value_equal(v, iv))) abort();
+    for (size_t i = 0; i < size; i++)
+      if (copy[i] != data[i] && (rc || data[i] != '"' || copy[i] != 0)) abort();
+    weft__arena_free(&ia);
+    free(copy);
   }
   if (rc) {
     if (v || pos > size) abort();

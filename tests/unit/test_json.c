@@ -697,6 +697,79 @@ static void test_arena_reuse(void **state) {
   weft__arena_free(&a);
 }
 
+/* WEFT__DECODE_IN_PLACE: strings without escapes stay in the text, ended
+ * by NUL over their closing quote; escaped ones go to the arena as before;
+ * past IN_PLACE_MAX (32) strings are copied; an error writes nothing. */
+static int in_text(const char *s, const char *text, size_t len) {
+  return s >= text && s < text + len;
+}
+
+static void test_in_place(void **state) {
+  (void)state;
+  weft__arena a;
+  weft__arena_init(&a);
+  char text[] = "[\"ab\", {\"k\": \"v\"}, \"x\\ny\", \"\"]";
+  size_t len = sizeof text - 1;
+  const weft_value *v = NULL;
+  assert_int_equal(
+      weft__parser_json.decode((const uint8_t *)text, len, WEFT__DECODE_IN_PLACE, &a, &v, NULL), 0);
+  const weft_value *ab = weft_value_array_at(v, 0), *m = weft_value_array_at(v, 1);
+  const weft_value *esc = weft_value_array_at(v, 2), *empty = weft_value_array_at(v, 3);
+  const char *s;
+  size_t n;
+  assert_int_equal(weft_value_get_string(ab, &s, &n), 0);
+  assert_true(in_text(s, text, len));
+  assert_int_equal(n, 2);
+  assert_string_equal(s, "ab");
+  assert_int_equal(weft_value_get_string(weft_value_map_key_at(m, 0), &s, &n), 0);
+  assert_ptr_equal(s, text + 9);
+  assert_string_equal(s, "k");
+  assert_int_equal(weft_value_get_string(weft_value_map_get(m, "k", 1), &s, &n), 0);
+  assert_true(in_text(s, text, len));
+  assert_string_equal(s, "v");
+  assert_int_equal(weft_value_get_string(esc, &s, &n), 0);
+  assert_false(in_text(s, text, len));
+  assert_string_equal(s, "x\ny");
+  assert_int_equal(weft_value_get_string(empty, &s, &n), 0);
+  assert_int_equal(n, 0);
+  assert_string_equal(s, "");
+  weft__arena_reset(&a);
+
+  /* An error writes nothing, and is reported where it is without the flag. */
+  char bad[] = "[\"ab\", \"cd\", tru]";
+  char copy[sizeof bad];
+  memcpy(copy, bad, sizeof bad);
+  size_t pos = 0, pos_copy = 0;
+  assert_int_equal(weft__parser_json.decode((const uint8_t *)bad, sizeof bad - 1,
+                                            WEFT__DECODE_IN_PLACE, &a, &v, &pos),
+                   WEFT_EPARSE);
+  assert_memory_equal(bad, copy, sizeof bad);
+  assert_int_equal(
+      weft__parser_json.decode((const uint8_t *)copy, sizeof copy - 1, 0, &a, &v, &pos_copy),
+      WEFT_EPARSE);
+  assert_int_equal(pos, pos_copy);
+  weft__arena_reset(&a);
+
+  /* 40 strings: the first 32 in the text, the rest copied; all correct. */
+  char many[40 * 6 + 2], *w = many;
+  *w++ = '[';
+  for (int i = 0; i < 40; i++)
+    w += sprintf(w, "%s\"s%02d\"", i ? "," : "", i);
+  *w++ = ']';
+  assert_int_equal(weft__parser_json.decode((const uint8_t *)many, (size_t)(w - many),
+                                            WEFT__DECODE_IN_PLACE, &a, &v, NULL),
+                   0);
+  assert_int_equal(weft_value_len(v), 40);
+  for (int i = 0; i < 40; i++) {
+    char want[8];
+    snprintf(want, sizeof want, "s%02d", i);
+    assert_int_equal(weft_value_get_string(weft_value_array_at(v, (size_t)i), &s, &n), 0);
+    assert_string_equal(s, want);
+    assert_int_equal(in_text(s, many, (size_t)(w - many)), i < 32);
+  }
+  weft__arena_free(&a);
+}
+
 /* A long document (many blocks, big containers, long strings) survives. */
 static void test_large(void **state) {
   (void)state;
@@ -748,6 +821,7 @@ int main(void) {
       cmocka_unit_test(test_string_scan_boundaries),
       cmocka_unit_test(test_reencode_decoded),
       cmocka_unit_test(test_arena_reuse),
+      cmocka_unit_test(test_in_place),
       cmocka_unit_test(test_large),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
