@@ -222,14 +222,21 @@ enum {
 
 struct weft_spark {
   weft_server *server;
-  uint8_t state;           /* WEFT__SP_* */
-  uint8_t alive;           /* bit 0: answered the last ping; WEFT__SP_PAUSED */
-  uint8_t above_hwm;       /* a write returned 1: drain owed */
-  uint8_t was_open;        /* connection event emitted: disconnection owed */
-  uint8_t unlink_later;    /* left on the open list until an iteration ends */
-  uint8_t tran;            /* the transport's registry index, for the metrics */
-  uint16_t refs;           /* weft_spark_retain()s: the block outlives the connection */
-  weft__batch *batch;      /* messages held for this loop turn */
+  uint8_t state;        /* WEFT__SP_* */
+  uint8_t alive;        /* bit 0: answered the last ping; WEFT__SP_PAUSED */
+  uint8_t above_hwm;    /* a write returned 1: drain owed */
+  uint8_t was_open;     /* connection event emitted: disconnection owed */
+  uint8_t unlink_later; /* left on the open list until an iteration ends */
+  uint8_t tran;         /* the transport's registry index, for the metrics */
+  uint16_t refs;        /* weft_spark_retain()s: the block outlives the connection */
+  /* One at a time, and was_open says which: before the connection event
+   * the authorization waited for (NULL once answered, before the spark
+   * opens), once open the messages held for this loop turn (only an open
+   * spark is written to). */
+  union {
+    weft_auth *auth;
+    weft__batch *batch;
+  };
   weft_spark *next, *prev; /* open list */
   weft_spark *hnext;       /* id bucket chain */
   /* The id (weft__spark_id): in place when it fits, the generated ones (21
@@ -238,7 +245,6 @@ struct weft_spark {
    * id is set. */
   char id_in[24];
   struct weft__rs *rs; /* its recovery session (resume.c), when it asked */
-  weft_auth *auth;
   void *user;
   void (*user_free)(void *);
   weft__conn conn; /* last: the transport's part follows (transport.h) */

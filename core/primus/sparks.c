@@ -179,9 +179,11 @@ static void on_closing(weft__conn *conn, const weft__fault *why) {
 static int on_closed(weft__conn *conn, const weft__fault *why) {
   (void)why;
   weft_spark *c = spark_of(conn);
-  if (c->auth) c->auth->spark = NULL;
-  if (c->was_open) weft__spark_closed(c);
-  weft__batch_free(c->batch);
+  if (!c->was_open && c->auth) c->auth->spark = NULL;
+  if (c->was_open) {
+    weft__spark_closed(c);
+    weft__batch_free(c->batch);
+  }
   c->batch = NULL;
   if (!c->refs) {
     weft__spark_free_id(c);

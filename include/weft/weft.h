@@ -414,7 +414,8 @@ WEFT_EXTERN int weft_server_set_events(weft_server *server, const weft_server_ev
  *    must match (decision #26).
  *  ping_interval: ms between primus::ping heartbeats, 30000; 0 turns it off.
  *    A spark that has not answered the previous ping is dropped.
- *  max_length: largest message in bytes, 10 MiB (close 1009 beyond).
+ *  max_length: largest message in bytes, 10 MiB (close 1009 beyond); at
+ *    most 4 GiB - 1 over WebSocket (a larger limit is taken as that).
  *  compression: 1 negotiates permessage-deflate with clients that offer it.
  *  high_water_mark: queued bytes above which writes return 1, 1 MiB.
  *    (May be changed while listening.)
@@ -993,7 +994,8 @@ WEFT_EXTERN int weft_client_set_events(weft_client *c, const weft_client_events 
  *    for dead (offline, close, reconnect); 0 off. When not set, the first
  *    connection reads the server's <path>/spec and uses 1.5 x its
  *    pingInterval (off when it is false), else 45000 as Primus.
- *  max_length: largest incoming message, 10 MiB.
+ *  max_length: largest incoming message, 10 MiB; at most 4 GiB - 1 over
+ *    WebSocket (a larger limit is taken as that).
  *  compression: 1 offers permessage-deflate (RFC 7692) from the next
  *    connection on; off by default. The client compresses each message of
  *    64 bytes or more afresh, within the window the server allows, and

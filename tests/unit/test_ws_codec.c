@@ -814,6 +814,20 @@ static void test_length_rules(void **state) {
   expect_fail(&s, 1, NULL, 1 << 20, 1009);
   put_raw(&s, "\1\2\3\4", 4);
   expect_fail(&s, 1, NULL, 1 << 20, 1009);
+  /* A limit past 4 GiB - 1 is taken as that: 2^32 bytes fail at once,
+   * 2^32 - 1 are awaited. */
+  s.len = 0;
+  static const uint8_t four_gib[] = {0x82, 0xff, 0, 0, 0, 0x01, 0, 0, 0, 0, 1, 2, 3, 4};
+  put_raw(&s, four_gib, sizeof four_gib);
+  expect_fail(&s, 1, NULL, UINT64_MAX, 1009);
+  static uint8_t under[] = {0x82, 0xff, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4};
+  weft__ws_reader big;
+  weft__ws_reader_init(&big, 1, (uint64_t)8 << 30);
+  rec brc = {0};
+  assert_int_equal(weft__ws_reader_feed(&big, under, sizeof under, &cbs, &brc), 0);
+  assert_int_equal(big.close_code, 0);
+  assert_int_equal(big.need, UINT32_MAX);
+  weft__ws_reader_free(&big);
 
   uint8_t payload[200];
   memset(payload, 'a', sizeof payload);

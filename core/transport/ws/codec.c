@@ -235,7 +235,7 @@ size_t weft__ws_close_payload(uint8_t out[125], int code, const char *reason) {
 void weft__ws_reader_init(weft__ws_reader *r, int expect_masked, uint64_t max_length) {
   memset(r, 0, sizeof *r);
   r->expect_masked = expect_masked ? 1 : 0;
-  r->max_length = max_length;
+  r->max_length = max_length < UINT32_MAX ? (uint32_t)max_length : UINT32_MAX;
   r->utf8_state = WEFT__UTF8_ACCEPT;
 }
 
@@ -319,7 +319,7 @@ static int deliver(weft__ws_reader *r, int binary, int compressed, int validated
     weft__ws_rbufs *b = bufs_of(r);
     if (!b) return -WEFT__CLOSE_INTERNAL;
     b->scratch.len = 0;
-    size_t max = r->max_length < SIZE_MAX ? (size_t)r->max_length : SIZE_MAX;
+    size_t max = r->max_length;
     int rc = weft__pmd_inflate(r->pmd, data, len, max, &b->scratch);
     if (rc == WEFT_ETOOBIG) return -WEFT__CLOSE_TOO_BIG;
     if (rc == WEFT_ENOMEM) return -WEFT__CLOSE_INTERNAL;
@@ -409,7 +409,7 @@ long weft__ws_reader_feed(weft__ws_reader *r, uint8_t *buf, size_t len,
         if (masked) weft__ws_mask(payload + done, got - done, f + hlen - 4, done);
         st = weft__utf8_step(st, payload + done, got - done);
         if (st == WEFT__UTF8_REJECT) return fail(r, WEFT__CLOSE_INVALID_DATA);
-        r->pend_done = got;
+        r->pend_done = (uint32_t)got;
         r->pend_utf8 = (uint8_t)st;
       }
       break;

@@ -141,11 +141,14 @@ typedef struct weft__ws_rbufs {
 } weft__ws_rbufs;
 
 typedef struct weft__ws_reader {
-  weft__pmd *pmd;      /* when allow_rsv1 */
-  uint64_t max_length; /* largest message (after inflating) */
+  weft__pmd *pmd; /* when allow_rsv1 */
   /* state */
   weft__ws_rbufs *bufs; /* NULL until a fragment or a compressed message */
-  size_t pend_done;     /* payload bytes of the pending text frame unmasked and checked */
+  /* Largest message (after inflating): 32 bits, as every idle connection
+   * carries it; a larger limit is taken as 4 GiB - 1. */
+  uint32_t max_length;
+  uint32_t pend_done; /* payload bytes of the pending text frame unmasked and checked
+                       * (a frame past max_length fails first, so it fits) */
   /* Bytes needed to complete the pending frame, 0 unknown (a hint for the
    * caller's buffer: at most 4 GiB - 1). */
   uint32_t need;
