@@ -353,7 +353,7 @@ if mem:
         lean = by.get("weft-c-lean", {}).get("rss_bytes_per_conn_warm", {}).get("median")
         if lean:
             w(f"weft keeping nothing of the request after the connection event (`kept_headers: []`, "
-              f"`keep_url: false`; `weft serve --drop-headers --drop-url`, decision #39): {fmt(lean)} B "
+              f"`keep_url: false`; `weft serve --drop-headers --drop-url`, decisions #39 and #40): {fmt(lean)} B "
               f"warm, which {'meets' if lean <= target else 'misses'} the target; the default keeps "
               f"every header for `spark.headers`, as Primus does.\n")
         bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
