@@ -41,9 +41,11 @@ typedef struct json_dec {
   size_t vlen, vcap;
   size_t depth;
   int avx2; /* the CPU has AVX2 (see plain_ascii_avx2) */
-  /* WEFT__DECODE_IN_PLACE: the closing quotes of the strings left in the
-   * text, overwritten by NUL only once the message decoded (the error
-   * paths read the text as it came). n_ends is IN_PLACE_MAX without it. */
+  /* WEFT__DECODE_IN_PLACE: the text, which the flag says is writable
+   * (else NULL), and the closing quotes of the strings left in it,
+   * overwritten by NUL only once the message decoded (the error paths read
+   * the text as it came). */
+  uint8_t *in_place;
   uint32_t n_ends;
   uint32_t ends[IN_PLACE_MAX];
   /* Per open container: vs index where it starts << 1 | 1 for a map. */
@@ -474,7 +476,7 @@ found:;
 #endif
   if (p[k] != '"') return p[k] == '\\' ? escaped_string(d, pi, start, k) : BAD_TOKEN;
   const char *s;
-  if (d->n_ends < IN_PLACE_MAX && k <= UINT32_MAX) {
+  if (d->in_place && d->n_ends < IN_PLACE_MAX && k <= UINT32_MAX) {
     d->ends[d->n_ends++] = (uint32_t)k;
     s = (const char *)p + start;
   } else {
@@ -749,7 +751,8 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
   d->vlen = 0;
   d->vcap = VSTACK_LOCAL;
   d->depth = 0;
-  d->n_ends = flags & WEFT__DECODE_IN_PLACE ? 0 : IN_PLACE_MAX;
+  d->in_place = flags & WEFT__DECODE_IN_PLACE ? (uint8_t *)(uintptr_t)data : NULL;
+  d->n_ends = 0;
 #if WEFT__JSON_AVX2
   d->avx2 = __builtin_cpu_supports("avx2");
 #else
@@ -761,11 +764,8 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
     if (root) {
       *root = d->vs[0];
       *out = root;
-      if (!(flags & WEFT__DECODE_IN_PLACE)) d->n_ends = 0;
-      /* The flag says the text is writable: only then are there ends. */
-      uint8_t *text = (uint8_t *)(uintptr_t)data;
       for (uint32_t e = 0; e < d->n_ends; e++)
-        text[d->ends[e]] = '\0';
+        d->in_place[d->ends[e]] = '\0';
     } else {
       rc = WEFT_ENOMEM;
       d->errpos = len;

@@ -38,6 +38,19 @@ static int same(const weft_value *a, const weft_value *b) {
   return 1;
 }
 
+/* Decoding `text` with `flags` into an arena agrees with the owned decode
+ * (status rc, offset pos, value v). */
+static void agrees(const uint8_t *text, size_t size, int flags, int rc, size_t pos,
+                   const weft_value *v) {
+  weft__arena a;
+  weft__arena_init(&a);
+  const weft_value *av = NULL;
+  size_t apos = SIZE_MAX;
+  int arc = weft__parser_json.decode(text, size, flags, &a, &av, &apos);
+  if (arc != rc || (rc && apos != pos) || (!rc && !weft_value_equal(v, av))) abort();
+  weft__arena_free(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -46,32 +59,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int rc = weft_value_decode("json", data, size, &v, &pos);
   /* Text the frame reader has validated skips the UTF-8 pass and must come
    * out the same: same status, same error offset, same value. */
-  if (weft__utf8_check(data, size) == size) {
-    weft__arena va;
-    weft__arena_init(&va);
-    const weft_value *vv = NULL;
-    size_t vpos = SIZE_MAX;
-    int vrc = weft__parser_json.decode(data, size, WEFT__DECODE_UTF8_VALID, &va, &vv, &vpos);
-    if (vrc != rc || (rc && vpos != pos) || (!rc && !weft_value_equal(v, vv))) abort();
-    weft__arena_free(&va);
-  }
-  /* In place, on a copy: same status, offset and value; the copy changed
-   * only where a '"' became NUL, and only when it decoded. */
-  {
-    uint8_t *copy = malloc(size ? size : 1);
-    if (!copy) abort();
-    if (size) memcpy(copy, data, size);
-    weft__arena ia;
-    weft__arena_init(&ia);
-    const weft_value *iv = NULL;
-    size_t ipos = SIZE_MAX;
-    int irc = weft__parser_json.decode(copy, size, WEFT__DECODE_IN_PLACE, &ia, &iv, &ipos);
-    if (irc != rc || (rc && ipos != pos) || (!rc && !weft_value_equal(v, iv))) abort();
-    for (size_t i = 0; i < size; i++)
-      if (copy[i] != data[i] && (rc || data[i] != '"' || copy[i] != 0)) abort();
-    weft__arena_free(&ia);
-    free(copy);
-  }
+  if (weft__utf8_check(data, size) == size) agrees(data, size, WEFT__DECODE_UTF8_VALID, rc, pos, v);
+  /* In place, on a copy: it agrees too, and the copy changed only where a
+   * '"' became NUL, and only when it decoded. */
+  uint8_t *copy = malloc(size ? size : 1);
+  if (!copy) abort();
+  if (size) memcpy(copy, data, size);
+  agrees(copy, size, WEFT__DECODE_IN_PLACE, rc, pos, v);
+  for (size_t i = 0; i < size; i++)
+    if (copy[i] != data[i] && (rc || data[i] != '"' || copy[i] != 0)) abort();
+  free(copy);
   if (rc) {
     if (v || pos > size) abort();
     if (rc != WEFT_EPARSE && rc != WEFT_EUTF8 && rc != WEFT_EDEPTH && rc != WEFT_ENOMEM) abort();
