@@ -66,6 +66,8 @@ typedef struct bench {
   double timeout, hold;
   int exit_code, done;
   char request[512];
+  char *key;    /* the request's Sec-WebSocket-Key, new for each connection */
+  uint64_t rng; /* xorshift state for the keys */
   struct sockaddr_in dst;
   conn *conns;
   uv_timer_t timer;
@@ -165,6 +167,24 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
+/* Each connection its own random key, as real clients send: a server that
+ * keeps request heads must not get to share them for free. */
+static void new_key(bench *b) {
+  static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  uint8_t raw[18] = {0};
+  for (int i = 0; i < 16; i++) {
+    b->rng ^= b->rng << 13;
+    b->rng ^= b->rng >> 7;
+    b->rng ^= b->rng << 17;
+    raw[i] = (uint8_t)(b->rng >> 32);
+  }
+  for (int i = 0, o = 0; i < 18; i += 3, o += 4) {
+    uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+    for (int k = 0; k < 4; k++)
+      if (o + k < 22) b->key[o + k] = sym[(v >> (18 - 6 * k)) & 63];
+  }
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   conn *c = req->data;
   bench *b = c->b;
@@ -175,6 +195,7 @@ static void on_connect(uv_connect_t *req, int status) {
     return;
   }
   c->state = C_HANDSHAKE;
+  new_key(b);
   uv_buf_t buf = uv_buf_init(b->request, (unsigned)strlen(b->request));
   int w = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
   if (w != (int)buf.len) {
@@ -394,6 +415,8 @@ int main(int argc, char **argv) {
            "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
            b.path, b.port, extensions ? "Sec-WebSocket-Extensions: " : "",
            extensions ? extensions : "", extensions ? "\r\n" : "");
+  b.key = strstr(b.request, "Sec-WebSocket-Key: ") + 19;
+  b.rng = (uint64_t)uv_hrtime() | 1;
   uv_ip4_addr("127.0.0.1", b.port, &b.dst);
   b.capacity = target + b.inflight_max + 16;
   b.conns = calloc((size_t)b.capacity, sizeof(conn));

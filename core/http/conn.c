@@ -206,6 +206,7 @@ void weft__http_mark(weft__http_conn *hc) {
 void weft__http_take_req(weft__http_conn *hc, weft__http_req *out) {
   *out = hc->req;
   memset(&hc->req.head, 0, sizeof(hc->req.head));
+  hc->req.head_shared = 0;
   hc->req.query = NULL;
   hc->req.n_query = 0;
   /* The connection keeps a copy of the address for its log records; an

@@ -491,6 +491,19 @@ static size_t str_end(const weft__http_head *h, uint16_t off) {
   return off == WEFT__HTTP_NONE ? 0 : off + strlen(h->storage + off) + 1;
 }
 
+size_t weft__http_head_size(const weft__http_head *h) {
+  if (!h->storage) return 0;
+  size_t end = (size_t)h->n_headers * 2;
+  uint16_t o[] = {h->method, h->target, h->path, h->query, h->reason};
+  for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++)
+    if (str_end(h, o[i]) > end) end = str_end(h, o[i]);
+  if (h->n_headers) { /* the lines follow the request line, in order */
+    const char *last = weft__http_hvalue(h, h->n_headers - 1);
+    end = (size_t)(last - h->storage) + strlen(last) + 1;
+  }
+  return end;
+}
+
 static int kept_name(const char *name, int all, const char *const *names, size_t n) {
   if (all) return 1;
   for (size_t i = 0; i < n; i++)

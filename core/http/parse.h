@@ -33,11 +33,18 @@ typedef struct weft__http_head {
    * Request: method and target ("/primus?x=1"), path is the target without
    * the query (the target itself when it has none) and query the part after
    * '?' ("" when none). Response: reason; the others are none. */
-  uint16_t method, target, path, query, reason;
-  int16_t status;        /* a response's */
-  int16_t version_minor; /* HTTP/1.<minor> */
-  /* header lines: n_headers offsets at the start of storage */
-  uint16_t n_headers;
+  union {
+    struct {
+      uint16_t method, target, path, query, reason;
+      int16_t status;        /* a response's */
+      int16_t version_minor; /* HTTP/1.<minor> */
+      /* header lines: n_headers offsets at the start of storage */
+      uint16_t n_headers;
+    };
+    /* A request head shared with other connections (heads.h): the fields
+     * are the shared copy's, these are its Sec-WebSocket-Key's bytes. */
+    uint8_t key[16];
+  };
 } weft__http_head;
 
 static inline const char *weft__http_at(const weft__http_head *h, uint16_t off) {
@@ -83,6 +90,9 @@ void weft__http_head_free(weft__http_head *h);
  * lines whose names are among names[0..n) (case-insensitive), or every
  * line when `all`. Returns 0, or WEFT_ENOMEM with h unchanged. */
 int weft__http_head_keep(weft__http_head *h, int line, int all, const char *const *names, size_t n);
+
+/* The bytes of h's storage (0 when it has none). */
+size_t weft__http_head_size(const weft__http_head *h);
 
 /* 1 when s is a non-empty RFC 9110 token (a header name, a method). */
 int weft__http_is_token(const char *s);

@@ -43,7 +43,10 @@ typedef struct weft__http_endpoint weft__http_endpoint;
 typedef struct weft__http_req {
   weft__http_head head; /* storage NULL when no request was read */
   char **query;         /* decoded key, value, key, value … (one block) */
-  uint32_t n_query;
+  uint16_t n_query;     /* a head of 8 KiB holds at most 4096 */
+  /* head is shared (heads.h): storage is the shared copy's, and only
+   * weft__http_req_own makes it readable again */
+  uint8_t head_shared;
   int port;
   /* The peer's address as text, after a trusted proxy's X-Forwarded-For
    * (weft__http_req_address): in `in` when it fits, else `in` is "" and

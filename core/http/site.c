@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "base/common.h"
+#include "heads.h"
 #include "server.h"
 
 /* ---- the site ---- */
@@ -87,6 +88,7 @@ const char *weft__http_req_query(const weft__http_req *r, const char *key) {
 }
 
 void weft__http_req_free(weft__http_req *r) {
+  weft__http_req_unshare(r);
   weft__http_head_free(&r->head);
   free(r->query);
   r->query = NULL;
@@ -146,7 +148,7 @@ static int parse_query(weft__http_req *r) {
       p = amp;
     }
     r->query = arr;
-    r->n_query = k;
+    r->n_query = (uint16_t)k;
     return 0;
   }
   /* Something to decode: part by part, as weft__url_decode does it. */
@@ -164,7 +166,7 @@ static int parse_query(weft__http_req *r) {
     p = amp;
   }
   r->query = arr;
-  r->n_query = k;
+  r->n_query = (uint16_t)k;
   return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/rand.h"
 #include "base/value.h"
+#include "http/heads.h"
 #include "http/server.h"
 #include "parser/parser.h"
 #include "runtime/loop.h"
@@ -139,6 +140,7 @@ struct weft_server {
   char **kept_headers;
   size_t n_kept_headers;
   uint8_t keep_all_headers, keep_url;
+  weft__heads heads; /* the kept heads sparks share (decision #41) */
   size_t hwm;
   size_t max_queue;
   size_t batch_max;   /* 0: no batching */

@@ -273,6 +273,7 @@ static void finalize(weft_server *s) {
   free(s->tls_key);
   OPENSSL_cleanse(s->psk, sizeof(s->psk));
   weft__http_site_free(&s->site);
+  weft__heads_free(&s->heads);
   weft__server_keep_none(s);
   weft__arena_free(&s->arena);
   weft__app_parser_free(s->app_parser);

@@ -71,13 +71,20 @@ static const weft__http_req *req_of(const weft_spark *c);
 /* After the connection event: what the server keeps of the request (the
  * application has copied what it needs by now). The request is the
  * transport's, which lends it to the spark; weft_server_set_kept_headers
- * lets the spark trim it. Out of memory, the request stays whole. */
-static void trim_request(weft_spark *c) {
+ * lets the spark trim it, and what is kept is shared with the sparks that
+ * sent the same head (decision #41) once only the connection reads it.
+ * Out of memory, the request stays whole. */
+static void keep_request(weft_spark *c) {
   weft_server *s = c->server;
-  weft__http_req *r = (weft__http_req *)req_of(c);
+  weft__http_req *own = c->conn.tran->conn.request ? c->conn.tran->conn.request(&c->conn) : NULL;
+  /* Still lent to an answer (a polling handshake's): trimmed, the answer
+   * reads only what any kept head still has, but not shared. */
+  weft__http_req *r = own ? own : (weft__http_req *)req_of(c);
   if (!r) return;
-  weft__http_head_keep(&r->head, s->keep_url, s->keep_all_headers,
-                       (const char *const *)s->kept_headers, s->n_kept_headers);
+  if (!s->keep_all_headers || !s->keep_url)
+    weft__http_head_keep(&r->head, s->keep_url, s->keep_all_headers,
+                         (const char *const *)s->kept_headers, s->n_kept_headers);
+  if (own) weft__heads_share(&s->heads, own);
 }
 
 void weft__spark_opened(weft_spark *c) {
@@ -97,7 +104,7 @@ void weft__spark_opened(weft_spark *c) {
     if (s->plugins.items[i].ops->connection)
       s->plugins.items[i].ops->connection(c, s->plugins.items[i].user);
   if (c->state == WEFT__SP_OPEN && s->ev.connection) s->ev.connection(c, s->ev_user);
-  if (!s->keep_all_headers || !s->keep_url) trim_request(c);
+  if (c->state != WEFT__SP_GONE) keep_request(c);
 }
 
 void weft__spark_closed(weft_spark *c) {
@@ -505,19 +512,30 @@ static const weft__http_req *req_of(const weft_spark *c) {
   return c && c->state != WEFT__SP_GONE && c->conn.tran ? c->conn.tran->conn.peer(&c->conn) : NULL;
 }
 
-const char *weft_spark_header(const weft_spark *c, const char *name) {
+/* The request with a readable head: a shared head (decision #41) becomes
+ * the spark's own again when first read (NULL out of memory). The spark is
+ * const to its reader, not to itself. */
+static const weft__http_req *head_of(const weft_spark *c) {
   const weft__http_req *r = req_of(c);
+  if (r && r->head_shared && weft__http_req_own((weft__http_req *)r) != 0) return NULL;
+  return r;
+}
+
+const char *weft_spark_header(const weft_spark *c, const char *name) {
+  const weft__http_req *r = head_of(c);
   return r && name ? weft__http_get(&r->head, name) : NULL;
 }
 
 size_t weft_spark_header_count(const weft_spark *c) {
-  const weft__http_req *r = req_of(c);
+  const weft__http_req *r = head_of(c);
   return r ? r->head.n_headers : 0;
 }
 
 int weft_spark_header_at(const weft_spark *c, size_t i, const char **name, const char **value) {
   const weft__http_req *r = req_of(c);
-  if (!r || !name || !value || i >= r->head.n_headers) return WEFT_EINVAL;
+  if (!r || !name || !value) return WEFT_EINVAL;
+  if (r->head_shared && weft__http_req_own((weft__http_req *)r) != 0) return WEFT_ENOMEM;
+  if (i >= r->head.n_headers) return WEFT_EINVAL;
   *name = weft__http_hname(&r->head, i);
   *value = weft__http_hvalue(&r->head, i);
   return 0;
@@ -534,7 +552,7 @@ int weft_spark_port(const weft_spark *c) {
 }
 
 const char *weft_spark_url(const weft_spark *c) {
-  const weft__http_req *r = req_of(c);
+  const weft__http_req *r = head_of(c);
   return r ? weft__http_target(&r->head) : NULL;
 }
 

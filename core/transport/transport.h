@@ -238,6 +238,12 @@ struct weft__transport {
      * decoding p again. */
     int (*send_value)(weft__conn *c, weft__payload *p, const weft_value *msg, size_t limit,
                       size_t *queued);
+    /* Optional: peer's request as the connection's own to change, once
+     * nothing else reads it: after its connection event the owner trims
+     * it, or shares its head with other connections' (http/heads.h).
+     * NULL while an HTTP answer still reads it (a polling handshake being
+     * answered). */
+    weft__http_req *(*request)(weft__conn *c);
   } conn;
   /* The framing keeps connections alive itself (Vibe's heartbeat): the
    * owner sends no primus::ping on them. */

@@ -776,7 +776,16 @@ WEFT_EXTERN const char *weft_spark_id(const weft_spark *spark);
  * #23: its id, rooms and missed messages are the previous connection's),
  * 0 otherwise. Errors: WEFT_EINVAL (NULL). */
 WEFT_EXTERN int weft_spark_recovered(const weft_spark *spark);
-/* Request header by case-insensitive name, NULL when absent. */
+/* Request header by case-insensitive name, NULL when absent.
+ * Lifetime of the strings the header and URL accessors return: until the
+ * spark's `connection` event (and every plugin's) has returned when taken
+ * before its end (an authorizer's, a connection handler's: copy what you
+ * keep), as long as the spark afterwards. After that event the request is
+ * trimmed (weft_server_set_kept_headers) and its head may be shared with
+ * other sparks' that sent the same head but for their Sec-WebSocket-Key
+ * (decision #41): the first header or URL call after it gives the spark
+ * its own copy back, and returns NULL (count 0, WEFT_ENOMEM for _at) when
+ * that copy cannot be allocated. */
 WEFT_EXTERN const char *weft_spark_header(const weft_spark *spark, const char *name);
 /* Number of request headers and the i-th (name, value); EINVAL out of range. */
 WEFT_EXTERN size_t weft_spark_header_count(const weft_spark *spark);

@@ -152,6 +152,15 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
     char n[16];
     snprintf(n, sizeof(n), "%zu", weft_spark_header_count(sp));
     reply_str(sp, n);
+  } else if (str_is(msg, "hat:", &rest)) {
+    const char *name, *value;
+    char pair[256];
+    if (weft_spark_header_at(sp, (size_t)atoi(rest), &name, &value) == 0) {
+      snprintf(pair, sizeof(pair), "%s=%s", name, value);
+      reply_str(sp, pair);
+    } else {
+      reply_str(sp, NULL);
+    }
   } else if (str_is(msg, "address", NULL)) {
     reply_str(sp, weft_spark_address(sp));
   } else if (str_is(msg, "raw", NULL)) {
@@ -443,6 +452,53 @@ static void test_kept_request(void **state) {
   weft_server_destroy(s, NULL);
   assert_int_equal(weft_loop_run(loop), 0);
   assert_int_equal(weft_loop_close(loop), 0);
+}
+
+/* Heads that differ only in their keys are shared once the connection
+ * event has run (decision #41): each spark still reads its own key, and
+ * every other line, in order, and reading one spark's head leaves the
+ * others' alone. A key that is not canonical base64 is accepted (as
+ * Node's ws does) and kept as sent. */
+static const char *const share_keys[] = {
+    "AAECAwQFBgcICQoLDA0ODw==", "8PHy8/T19vf4+fr7/P3+/w==", "dGhlIHNhbXBsZSBub25jZQ==",
+    "dGhlIHNhbXBsZSBub25jZR==", "qqqqqqqqqqqqqqqqqqqqqg=="};
+
+static int asks_key(wsc *c, const char *key) {
+  char want[64];
+  snprintf(want, sizeof(want), "\"%s\"", key);
+  return asks(c, "\"header:sec-websocket-key\"", want);
+}
+
+CLIENT(shared_heads_client) {
+  wsc c[5];
+  char host[64];
+  snprintf(host, sizeof(host), "\"127.0.0.1:%d\"", f->port);
+  for (int i = 0; i < 4; i++)
+    CHECK(wsc_connect_key(&c[i], f->port, "/primus?x=1", "User-Agent: t/1\r\n", share_keys[i]) ==
+          101);
+  for (int i = 3; i >= 0; i--) {
+    CHECK(asks_key(&c[i], share_keys[i]));
+    CHECK(asks(&c[i], "\"hcount\"", "\"6\""));
+    CHECK(asks(&c[i], "\"header:host\"", host));
+    CHECK(asks(&c[i], "\"hat:5\"", "\"User-Agent=t/1\""));
+    CHECK(asks(&c[i], "\"hat:6\"", "null"));
+    CHECK(asks(&c[i], "\"url\"", "\"/primus?x=1\""));
+    CHECK(asks(&c[i], "\"query:x\"", "\"1\""));
+  }
+  /* The shared copy outlives its readers: a later spark shares it. */
+  CHECK(wsc_connect_key(&c[4], f->port, "/primus?x=1", "User-Agent: t/1\r\n", share_keys[4]) ==
+        101);
+  CHECK(asks(&c[4], "\"hat:3\"", "\"Sec-WebSocket-Key=qqqqqqqqqqqqqqqqqqqqqg==\""));
+  CHECK(asks_key(&c[0], share_keys[0]));
+  for (int i = 0; i < 5; i++)
+    wsc_close(&c[i]);
+}
+
+static void test_shared_heads(void **state) {
+  (void)state;
+  fixture f = {.client = shared_heads_client};
+  run(&f);
+  assert_int_equal(f.connections, 5);
 }
 
 #define UPGRADE_HEAD                                                                               \
@@ -1420,6 +1476,7 @@ int main(void) {
       cmocka_unit_test(test_echo),
       cmocka_unit_test(test_query),
       cmocka_unit_test(test_kept_request),
+      cmocka_unit_test(test_shared_heads),
       cmocka_unit_test(test_http),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_ping_timeout),

@@ -61,17 +61,17 @@ static void consume(wsc *c, size_t n) {
   c->len -= n;
 }
 
-int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
-                char *body, size_t bodycap) {
+static int connect_keyed(wsc *c, int port, const char *target, const char *extra, const char *key,
+                         char *head, size_t headcap, char *body, size_t bodycap) {
   memset(c, 0, sizeof(*c));
   c->fd = wsc_tcp_connect(port);
   if (c->fd < 0) return -1;
   char req[2048];
   int n = snprintf(req, sizeof(req),
                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                    "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                   target, port, extra ? extra : "");
+                   target, port, key, extra ? extra : "");
   if (write_all(c->fd, req, (size_t)n) != 0) return -1;
   for (;;) {
     uint8_t *end = c->len >= 4 ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL;
@@ -90,6 +90,16 @@ int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *h
     }
     if (fill(c, 5000) <= 0) return -1;
   }
+}
+
+int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
+                char *body, size_t bodycap) {
+  return connect_keyed(c, port, target, extra, "dGhlIHNhbXBsZSBub25jZQ==", head, headcap, body,
+                       bodycap);
+}
+
+int wsc_connect_key(wsc *c, int port, const char *target, const char *extra, const char *key) {
+  return connect_keyed(c, port, target, extra, key, NULL, 0, NULL, 0);
 }
 
 int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t len, int unmasked) {

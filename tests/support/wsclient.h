@@ -22,6 +22,9 @@ typedef struct wsc {
  * head, NUL-terminated; `body` (may be NULL) the body of a non-101 answer. */
 int wsc_connect(wsc *c, int port, const char *target, const char *extra, char *head, size_t headcap,
                 char *body, size_t bodycap);
+/* The same with `key` as its Sec-WebSocket-Key (wsc_connect sends RFC
+ * 6455's example key). */
+int wsc_connect_key(wsc *c, int port, const char *target, const char *extra, const char *key);
 /* Sends one frame, masked unless `unmasked`. Returns 0 or -1. */
 int wsc_send_frame(wsc *c, int opcode, int fin, int rsv1, const void *p, size_t len, int unmasked);
 int wsc_send_text(wsc *c, const char *s);

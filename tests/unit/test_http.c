@@ -12,6 +12,7 @@
 
 #include "base/common.h"
 #include "base/url.h"
+#include "http/heads.h"
 #include "transport/ws/codec.h"
 #include "weft/weft.h"
 
@@ -723,9 +724,104 @@ static void test_url_userinfo(void **state) {
   assert_memory_equal(out, "dXNyOnBhc3M=", 12);
 }
 
+/* Heads shared between requests (heads.h): from the second sighting, but
+ * for the key; each request reads its own key back; a key that would not
+ * come back as sent, a head over the size limit and a full pool of heads
+ * in use leave the request its own copy. */
+static int req_of(weft__http_req *r, const char *key, const char *ua) {
+  char buf[2048];
+  int n = snprintf(buf, sizeof(buf),
+                   "GET /primus HTTP/1.1\r\nHost: h\r\nUser-Agent: %s\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\n%s%s%sSec-WebSocket-Version: 13\r\n\r\n",
+                   ua, key ? "Sec-WebSocket-Key: " : "", key ? key : "", key ? "\r\n" : "");
+  memset(r, 0, sizeof(*r));
+  return weft__http_parse_request((const uint8_t *)buf, (size_t)n, &r->head) == n ? 0 : -1;
+}
+
+static void test_shared_heads(void **state) {
+  (void)state;
+  weft__heads hs;
+  memset(&hs, 0, sizeof(hs));
+  weft__http_req r[6];
+  const char *keys[] = {
+      "AAECAwQFBgcICQoLDA0ODw==", "8PHy8/T19vf4+fr7/P3+/w==", "dGhlIHNhbXBsZSBub25jZQ=="};
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(req_of(&r[i], keys[i], "a/1"), 0);
+  size_t size = weft__http_head_size(&r[0].head);
+  assert_int_equal(weft__heads_share(&hs, &r[0]), 0); /* first seen: its own */
+  assert_int_equal(weft__heads_share(&hs, &r[1]), 1);
+  assert_int_equal(weft__heads_share(&hs, &r[2]), 1);
+  assert_ptr_equal(r[1].head.storage, r[2].head.storage);
+  assert_int_equal(weft__heads_share(&hs, &r[2]), 0); /* already */
+  assert_int_equal(weft__http_req_own(&r[2]), 0);
+  assert_int_equal(weft__http_req_own(&r[2]), 0); /* owning twice is once */
+  assert_string_equal(weft__http_get(&r[2].head, "sec-websocket-key"), keys[2]);
+  assert_string_equal(weft__http_get(&r[2].head, "user-agent"), "a/1");
+  assert_string_equal(weft__http_target(&r[2].head), "/primus");
+  assert_int_equal(r[2].head.n_headers, 6);
+  assert_int_equal(weft__http_head_size(&r[2].head), size);
+  /* A key with unused bits set, another head, no key at all. */
+  assert_int_equal(req_of(&r[3], "dGhlIHNhbXBsZSBub25jZR==", "a/1"), 0);
+  assert_int_equal(weft__heads_share(&hs, &r[3]), 0);
+  assert_string_equal(weft__http_get(&r[3].head, "sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZR==");
+  assert_int_equal(req_of(&r[4], keys[0], "b/2"), 0);
+  assert_int_equal(weft__heads_share(&hs, &r[4]), 0);
+  assert_int_equal(req_of(&r[5], NULL, "b/2"), 0);
+  assert_int_equal(weft__heads_share(&hs, &r[5]), 0);
+  weft__http_req_free(&r[5]);
+  assert_int_equal(req_of(&r[5], NULL, "b/2"), 0);
+  assert_int_equal(weft__heads_share(&hs, &r[5]), 1);
+  assert_int_equal(weft__http_req_own(&r[5]), 0);
+  assert_null(weft__http_get(&r[5].head, "sec-websocket-key"));
+  assert_string_equal(weft__http_get(&r[5].head, "user-agent"), "b/2");
+  /* Too large: never shared. */
+  char ua[1100];
+  memset(ua, 'u', sizeof(ua) - 1);
+  ua[sizeof(ua) - 1] = '\0';
+  weft__http_req big;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(req_of(&big, keys[0], ua), 0);
+    assert_int_equal(weft__heads_share(&hs, &big), 0);
+    weft__http_req_free(&big);
+  }
+  /* The pool freed while requests share its heads: they keep them. */
+  weft__heads_free(&hs);
+  assert_int_equal(weft__http_req_own(&r[1]), 0);
+  assert_string_equal(weft__http_get(&r[1].head, "sec-websocket-key"), keys[1]);
+  for (int i = 0; i < 6; i++)
+    weft__http_req_free(&r[i]);
+
+  /* A full pool: heads in use stay, a new one is not shared; once their
+   * requests are gone the pool makes room. */
+  static weft__http_req held[WEFT__HEADS_MAX];
+  char name[32];
+  for (int i = 0; i < WEFT__HEADS_MAX; i++) {
+    snprintf(name, sizeof(name), "n/%d", i);
+    for (int k = 0; k < 2; k++) {
+      assert_int_equal(req_of(&held[i], keys[k], name), 0);
+      int shared = weft__heads_share(&hs, &held[i]);
+      assert_int_equal(shared, k);
+      if (!shared) weft__http_req_free(&held[i]);
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(req_of(&r[0], keys[k], "late/1"), 0);
+    assert_int_equal(weft__heads_share(&hs, &r[0]), 0);
+    weft__http_req_free(&r[0]);
+  }
+  for (int i = 0; i < WEFT__HEADS_MAX; i++)
+    weft__http_req_free(&held[i]);
+  assert_int_equal(req_of(&r[0], keys[0], "late/1"), 0);
+  assert_int_equal(weft__heads_share(&hs, &r[0]), 1);
+  assert_int_equal(hs.map.n, 1);
+  weft__http_req_free(&r[0]);
+  weft__heads_free(&hs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chromium),
+      cmocka_unit_test(test_shared_heads),
       cmocka_unit_test(test_node_ws),
       cmocka_unit_test(test_curl),
       cmocka_unit_test(test_absolute_form),

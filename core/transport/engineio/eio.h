@@ -184,6 +184,8 @@ void weft__eio_pause(weft__conn *c, int on);
 /* Reading resumes: the post that waits goes on (poll.c). */
 void weft__eio_post_resume(weft__eio_session *s);
 const weft__http_req *weft__eio_peer(const weft__conn *c);
+/* The session's request once taken from its handshake (else NULL). */
+weft__http_req *weft__eio_request(weft__conn *c);
 const char *weft__eio_id(const weft__conn *c);
 void weft__eio_accept(weft__conn *c);
 void weft__eio_reject(weft__conn *c, int status, const char *message);

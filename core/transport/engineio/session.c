@@ -366,6 +366,11 @@ const weft__http_req *weft__eio_peer(const weft__conn *c) {
   return s->hs ? &s->hs->req : &s->req;
 }
 
+weft__http_req *weft__eio_request(weft__conn *c) {
+  weft__eio_session *s = (weft__eio_session *)(void *)c;
+  return s->hs ? NULL : &s->req;
+}
+
 const char *weft__eio_id(const weft__conn *c) {
   const weft__eio_session *s = (const weft__eio_session *)(const void *)c;
   return s->sid[0] ? s->sid : NULL;

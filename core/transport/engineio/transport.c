@@ -46,6 +46,10 @@ static void pause_op(weft__conn *c, int on) {
 
 static const char *id_op(const weft__conn *c) { return is_client(c) ? NULL : weft__eio_id(c); }
 
+static weft__http_req *request_op(weft__conn *c) {
+  return is_client(c) ? NULL : weft__eio_request(c);
+}
+
 const weft__transport weft__transport_eio = {
     "engine.io",
     schemes,
@@ -54,7 +58,8 @@ const weft__transport weft__transport_eio = {
     {sizeof(weft__eio_listener), weft__eio_bind, weft__eio_accept, weft__eio_reject, weft__eio_stop,
      weft__eio_adopt},
     {weft__eio_dial, weft__eio_cancel},
-    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, NULL},
+    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, NULL,
+     request_op},
     0,
     0,
 };

@@ -373,6 +373,11 @@ static const weft__http_req *vibe_peer(const weft__conn *c) {
   return s->hs ? &s->hs->req : &s->req;
 }
 
+static weft__http_req *vibe_request(weft__conn *c) {
+  weft__vibe_session *s = (weft__vibe_session *)(void *)c;
+  return s->hs ? NULL : &s->req;
+}
+
 static const char *vibe_id(const weft__conn *c) {
   const weft__vibe_session *s = (const weft__vibe_session *)(const void *)c;
   return s->id[0] ? s->id : NULL;
@@ -429,6 +434,8 @@ static void pause_op(weft__conn *c, int on) {
 
 static const char *id_op(const weft__conn *c) { return is_client(c) ? NULL : vibe_id(c); }
 
+static weft__http_req *request_op(weft__conn *c) { return is_client(c) ? NULL : vibe_request(c); }
+
 const weft__transport weft__transport_vibe = {
     "vibe",
     schemes,
@@ -437,8 +444,8 @@ const weft__transport weft__transport_vibe = {
     {sizeof(weft__vibe_listener), weft__vibe_bind, weft__vibe_accept, weft__vibe_reject,
      weft__vibe_stop, weft__vibe_adopt},
     {weft__vibe_dial, weft__vibe_cancel},
-    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL,
-     send_value_op},
+    {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, send_value_op,
+     request_op},
     1,
     1,
 };

@@ -242,6 +242,11 @@ const weft__http_req *weft__ws_peer(const weft__conn *c) {
   return w->client ? NULL : &((const weft__ws_sconn *)w)->hc.req;
 }
 
+weft__http_req *weft__ws_request(weft__conn *c) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  return w->client ? NULL : &((weft__ws_sconn *)w)->hc.req;
+}
+
 int weft__ws_adopt(weft__listener *l, int fd, const void *head, size_t len, int once) {
   weft__ws_listener *wl = weft__listener_priv(l);
   return weft__http_endpoint_adopt(&wl->ep, fd, head, len, once);

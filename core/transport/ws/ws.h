@@ -81,6 +81,8 @@ void weft__ws_close(weft__conn *c, int code, const char *reason);
 void weft__ws_abort(weft__conn *c);
 /* The request a server connection was opened with (NULL when dialed). */
 const weft__http_req *weft__ws_peer(const weft__conn *c);
+/* A server connection's request: after the upgrade only it reads it. */
+weft__http_req *weft__ws_request(weft__conn *c);
 /* Stops or resumes reading the connection's stream. */
 void weft__ws_pause(weft__conn *c, int on);
 /* The handshake is done: frames flow, and the owner hears of it. */
