@@ -355,7 +355,9 @@ if mem:
             w(f"weft keeping nothing of the request after the connection event (`kept_headers: []`, "
               f"`keep_url: false`; `weft serve --drop-headers --drop-url`, decisions #39 and #40): {fmt(lean)} B "
               f"warm, which {'meets' if lean <= target else 'misses'} the target; the default keeps "
-              f"every header for `spark.headers`, as Primus does.\n")
+              f"every header for `spark.headers`, as Primus does, in one copy per server for heads that "
+              f"differ only in their Sec-WebSocket-Key (decision #41; `idle_load` sends a random key "
+              f"on each connection).\n")
         bad = [(e["server"], e.get("failed_total", 0), e.get("lost_total", 0)) for e in res
                if e.get("failed_total") or e.get("lost_total")]
         w("Failed connects/handshakes and connections lost while idle (all runs): " +
