@@ -5,7 +5,10 @@
  *
  *   idle_load --port P [--path /primus] [--stages 1000,5000,10000]
  *             [--inflight 200] [--sources 8] [--timeout 120] [--hold 900]
- *             [--extensions 'permessage-deflate; …']
+ *             [--extensions 'permessage-deflate; …'] [--bust 1]
+ *
+ * Each connection sends a random Sec-WebSocket-Key, and with --bust 1 a
+ * random `_primuscb` in its URL, as Primus's client does.
  *
  * Source addresses are spread over 127.0.0.1 .. 127.0.0.<sources> (each
  * socket is bound before connecting) so that 10k+ connections do not run
@@ -67,6 +70,7 @@ typedef struct bench {
   int exit_code, done;
   char request[512];
   char *key;    /* the request's Sec-WebSocket-Key, new for each connection */
+  char *bust;   /* its `_primuscb` value (--bust 1), or NULL */
   uint64_t rng; /* xorshift state for the keys */
   struct sockaddr_in dst;
   conn *conns;
@@ -172,6 +176,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 static void new_key(bench *b) {
   static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   uint8_t raw[18] = {0};
+  for (int i = 0; b->bust && i < 7; i++) {
+    b->rng ^= b->rng << 13;
+    b->rng ^= b->rng >> 7;
+    b->rng ^= b->rng << 17;
+    b->bust[i] = sym[(b->rng >> 40) % 62]; /* letters and digits */
+  }
   for (int i = 0; i < 16; i++) {
     b->rng ^= b->rng << 13;
     b->rng ^= b->rng >> 7;
@@ -359,6 +369,7 @@ static int parse_stages(bench *b, const char *s) {
 int main(int argc, char **argv) {
   bench b = {0};
   const char *stages = "1000", *extensions = NULL;
+  int bust = 0;
   b.path = "/primus";
   b.inflight_max = 200;
   b.sources = 8;
@@ -385,6 +396,8 @@ int main(int argc, char **argv) {
       b.max_failures = atoi(v);
     else if (strcmp(k, "--extensions") == 0)
       extensions = v;
+    else if (strcmp(k, "--bust") == 0)
+      bust = atoi(v);
     else {
       fprintf(stderr, "idle_load: unknown option %s\n", k);
       return 2;
@@ -409,13 +422,17 @@ int main(int argc, char **argv) {
             (unsigned long long)rl.rlim_cur, target);
 
   b.loop = uv_default_loop();
+  char busted[300];
+  snprintf(busted, sizeof(busted), "%.256s%s_primuscb=0000000", b.path,
+           strchr(b.path, '?') ? "&" : "?");
   snprintf(b.request, sizeof(b.request),
            "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
            "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-           b.path, b.port, extensions ? "Sec-WebSocket-Extensions: " : "",
+           bust ? busted : b.path, b.port, extensions ? "Sec-WebSocket-Extensions: " : "",
            extensions ? extensions : "", extensions ? "\r\n" : "");
   b.key = strstr(b.request, "Sec-WebSocket-Key: ") + 19;
+  b.bust = bust ? strstr(b.request, "_primuscb=") + 10 : NULL;
   b.rng = (uint64_t)uv_hrtime() | 1;
   uv_ip4_addr("127.0.0.1", b.port, &b.dst);
   b.capacity = target + b.inflight_max + 16;

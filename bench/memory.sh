@@ -24,6 +24,7 @@ STAGES=${STAGES:-1000,5000,10000}
 SETTLE=${SETTLE:-1}  # seconds between reaching a step and reading memory
 NOFILE=${NOFILE:-20000}
 MEM_SERVERS=${MEM_SERVERS:-"weft-c weft-c-lean uws ws primus"}
+LOAD_ARGS=${LOAD_ARGS:-} # more idle_load options, e.g. "--bust 1" (a `_primuscb` in every URL)
 ONLY=${ONLY:-} # e.g. ONLY=weft-c: only these of MEM_SERVERS (comma-separated)
 WARM=${WARM:-1}
 LOAD_STAGES=$STAGES
@@ -99,7 +100,7 @@ for run in $(seq "$RUNS"); do
     echo "$name $run loadavg $(cut -d' ' -f1-3 /proc/loadavg) 0 0 0 0 0" >>"$raw"
     errf=$(mktemp)
     coproc LOAD { pin 1 timeout 300 "$BUILD/bench/idle_load" --port "$port" --stages "$LOAD_STAGES" \
-      --timeout 120 --hold 120 2>"$errf"; }
+      --timeout 120 --hold 120 ${LOAD_ARGS:-} 2>"$errf"; }
     load_pid=$LOAD_PID
     ok=1
     nstages=$(echo "$LOAD_STAGES" | tr ',' '\n' | wc -l)

@@ -10,16 +10,32 @@
 #include "base/common.h"
 #include "weft/weft.h"
 
+/* The text is a whole head as parsed (weft__http_head): the offset table,
+ * the request line's strings, then the header lines from lines_at. */
 typedef struct shared_head {
-  uint32_t refs;   /* the requests sharing it, + 1 while in the pool */
-  uint32_t size;   /* of text */
-  uint16_t key_at; /* the key's value in text, WEFT__HTTP_NONE: no key */
+  uint32_t refs;     /* the requests sharing it, + 1 while in the pool */
+  uint32_t size;     /* of text */
+  uint16_t lines_at; /* where the header lines start in text */
+  uint16_t key_at;   /* the key's value in text, WEFT__HTTP_NONE: no key */
   uint64_t hash;
   weft__http_head head; /* the fields; storage is text */
   char text[];
 } shared_head;
 
+/* A request that shares the header lines but not the request line (a
+ * cache-busting query: Primus's client sends `_primuscb` on every
+ * connection) keeps its line here (head_shared WEFT__HEAD_LINE). */
+typedef struct own_line {
+  shared_head *shared;
+  uint16_t method, target, path, query; /* as in its whole head */
+  uint16_t len;                         /* of text */
+  char text[];                          /* its strings, as after its offset table */
+} own_line;
+
+enum { WEFT__HEAD_SHARED = 1, WEFT__HEAD_LINE = 2 };
+
 static shared_head *shared_of(const weft__http_req *r) {
+  if (r->head_shared == WEFT__HEAD_LINE) return ((own_line *)(void *)r->head.storage)->shared;
   return (shared_head *)(void *)(r->head.storage - offsetof(shared_head, text));
 }
 
@@ -63,36 +79,46 @@ static uint64_t fnv(uint64_t h, const void *p, size_t len) {
   return h;
 }
 
-/* The fields and the text but the key. */
-static uint64_t hash_of(const weft__http_head *h, size_t size, size_t key_at) {
-  uint16_t f[] = {h->method,
-                  h->target,
-                  h->path,
-                  h->query,
-                  h->reason,
-                  (uint16_t)h->status,
-                  (uint16_t)h->version_minor,
-                  h->n_headers};
+/* Where h's header lines start: after the offset table and the request
+ * line's strings. */
+static size_t lines_at(const weft__http_head *h, size_t size) {
+  return h->n_headers ? ((const uint16_t *)(const void *)h->storage)[0] : size;
+}
+
+/* The header lines but the key's value (the offset table follows from
+ * them). The request line is not in it: requests that differ only there
+ * share their lines. */
+static uint64_t hash_of(const weft__http_head *h, size_t size, size_t at, size_t key_at) {
+  uint16_t f[] = {(uint16_t)h->version_minor, h->n_headers,
+                  (uint16_t)(key_at == WEFT__HTTP_NONE ? WEFT__HTTP_NONE : key_at - at)};
   uint64_t x = fnv(0xcbf29ce484222325ULL, f, sizeof(f));
   if (key_at == WEFT__HTTP_NONE) {
-    x = fnv(x, h->storage, size);
+    x = fnv(x, h->storage + at, size - at);
   } else {
-    x = fnv(x, h->storage, key_at);
+    x = fnv(x, h->storage + at, key_at - at);
     x = fnv(x, h->storage + key_at + 24, size - key_at - 24);
   }
   return x ? x : 1;
 }
 
-static int same(const shared_head *e, const weft__http_head *h, size_t size, size_t key_at) {
-  const weft__http_head *g = &e->head;
-  if (e->size != size || e->key_at != key_at || g->method != h->method || g->target != h->target ||
-      g->path != h->path || g->query != h->query || g->reason != h->reason ||
-      g->status != h->status || g->version_minor != h->version_minor ||
-      g->n_headers != h->n_headers)
+static int same_lines(const shared_head *e, const weft__http_head *h, size_t size, size_t at,
+                      size_t key_at) {
+  const char *a = e->text + e->lines_at, *b = h->storage + at;
+  size_t len = size - at;
+  if (e->size - e->lines_at != len || e->head.version_minor != h->version_minor ||
+      e->head.n_headers != h->n_headers)
     return 0;
-  if (key_at == WEFT__HTTP_NONE) return memcmp(e->text, h->storage, size) == 0;
-  return memcmp(e->text, h->storage, key_at) == 0 &&
-         memcmp(e->text + key_at + 24, h->storage + key_at + 24, size - key_at - 24) == 0;
+  if (key_at == WEFT__HTTP_NONE) return e->key_at == WEFT__HTTP_NONE && memcmp(a, b, len) == 0;
+  size_t k = key_at - at;
+  return e->key_at != WEFT__HTTP_NONE && (size_t)(e->key_at - e->lines_at) == k &&
+         memcmp(a, b, k) == 0 && memcmp(a + k + 24, b + k + 24, len - k - 24) == 0;
+}
+
+static int same_line(const shared_head *e, const weft__http_head *h, size_t at) {
+  const weft__http_head *g = &e->head;
+  return e->lines_at == at && g->method == h->method && g->target == h->target &&
+         g->path == h->path && g->query == h->query && g->reason == h->reason &&
+         g->status == h->status && memcmp(e->text, h->storage, at) == 0;
 }
 
 /* Lets go of the heads no request shares any more. Returns 0, or
@@ -116,13 +142,14 @@ static int sweep(weft__heads *hs) {
   return 0;
 }
 
-static shared_head *add(weft__heads *hs, const weft__http_head *h, size_t size, size_t key_at,
-                        uint64_t hash) {
+static shared_head *add(weft__heads *hs, const weft__http_head *h, size_t size, size_t at,
+                        size_t key_at, uint64_t hash) {
   if (hs->map.n >= WEFT__HEADS_MAX && (sweep(hs) != 0 || hs->map.n >= WEFT__HEADS_MAX)) return NULL;
   shared_head *e = malloc(offsetof(shared_head, text) + size);
   if (!e) return NULL;
   e->refs = 1;
   e->size = (uint32_t)size;
+  e->lines_at = (uint16_t)at;
   e->key_at = (uint16_t)key_at;
   e->hash = hash;
   e->head = *h;
@@ -135,45 +162,89 @@ static shared_head *add(weft__heads *hs, const weft__http_head *h, size_t size, 
   return e;
 }
 
+/* r's request line in a block of its own, next to the shared lines. */
+static int keep_line(weft__http_req *r, shared_head *e, size_t at) {
+  weft__http_head *h = &r->head;
+  size_t table = (size_t)h->n_headers * 2, len = at - table;
+  own_line *l = malloc(offsetof(own_line, text) + len);
+  if (!l) return WEFT_ENOMEM;
+  l->shared = e;
+  l->method = h->method;
+  l->target = h->target;
+  l->path = h->path;
+  l->query = h->query;
+  l->len = (uint16_t)len;
+  memcpy(l->text, h->storage + table, len);
+  free(h->storage);
+  h->storage = (char *)l;
+  r->head_shared = WEFT__HEAD_LINE;
+  return 0;
+}
+
 int weft__heads_share(weft__heads *hs, weft__http_req *r) {
   weft__http_head *h = &r->head;
-  if (!hs || r->head_shared || !h->storage) return 0;
+  if (!hs || r->head_shared || !h->storage || h->reason != WEFT__HTTP_NONE) return 0;
   size_t size = weft__http_head_size(h), key_at = WEFT__HTTP_NONE;
   if (size > WEFT__HEADS_MAX_SIZE) return 0;
+  size_t at = lines_at(h, size);
   uint8_t key[16] = {0};
   const char *k = weft__http_get(h, "Sec-WebSocket-Key");
   if (k) {
     if (key_decode(k, key) != 0) return 0;
     key_at = (size_t)(k - h->storage);
   }
-  uint64_t hash = hash_of(h, size, key_at);
+  uint64_t hash = hash_of(h, size, at, key_at);
   shared_head *e = weft__map_get(&hs->map, hash);
-  if (e && !same(e, h, size, key_at)) return 0; /* another head with that hash */
+  if (e && !same_lines(e, h, size, at, key_at)) return 0; /* another head with that hash */
   if (!e) {
     uint32_t *seen = &hs->seen[hash % WEFT__HEADS_SEEN], tag = (uint32_t)(hash >> 32) | 1;
     if (*seen != tag) {
       *seen = tag;
       return 0;
     }
-    if (!(e = add(hs, h, size, key_at, hash))) return 0;
+    if (!(e = add(hs, h, size, at, key_at, hash))) return 0;
+  }
+  if (!same_line(e, h, at)) {
+    if (keep_line(r, e, at) != 0) return 0;
+  } else {
+    free(h->storage);
+    h->storage = e->text;
+    r->head_shared = WEFT__HEAD_SHARED;
   }
   e->refs++;
-  free(h->storage);
-  h->storage = e->text;
   memcpy(h->key, key, sizeof(key));
-  r->head_shared = 1;
   return 1;
 }
 
 int weft__http_req_own(weft__http_req *r) {
   if (!r->head_shared) return 0;
   shared_head *e = shared_of(r);
-  char *text = malloc(e->size);
+  own_line *l = r->head_shared == WEFT__HEAD_LINE ? (own_line *)(void *)r->head.storage : NULL;
+  size_t table = (size_t)e->head.n_headers * 2, at = l ? table + l->len : e->lines_at;
+  size_t lines = e->size - e->lines_at;
+  char *text = malloc(at + lines);
   if (!text) return WEFT_ENOMEM;
-  memcpy(text, e->text, e->size);
-  if (e->key_at != WEFT__HTTP_NONE) weft__b64_encode((uint8_t *)text + e->key_at, r->head.key, 16);
+  if (l) { /* its line, then the shared lines, the table shifted to them */
+    const uint16_t *from = (const uint16_t *)(const void *)e->text;
+    uint16_t *to = (uint16_t *)(void *)text;
+    for (size_t i = 0; i < e->head.n_headers; i++)
+      to[i] = (uint16_t)(from[i] - e->lines_at + at);
+    memcpy(text + table, l->text, l->len);
+    memcpy(text + at, e->text + e->lines_at, lines);
+  } else {
+    memcpy(text, e->text, e->size);
+  }
+  if (e->key_at != WEFT__HTTP_NONE)
+    weft__b64_encode((uint8_t *)text + at + (e->key_at - e->lines_at), r->head.key, 16);
   r->head = e->head;
   r->head.storage = text;
+  if (l) {
+    r->head.method = l->method;
+    r->head.target = l->target;
+    r->head.path = l->path;
+    r->head.query = l->query;
+    free(l);
+  }
   r->head_shared = 0;
   unref(e);
   return 0;
@@ -182,6 +253,7 @@ int weft__http_req_own(weft__http_req *r) {
 void weft__http_req_unshare(weft__http_req *r) {
   if (!r->head_shared) return;
   unref(shared_of(r));
+  if (r->head_shared == WEFT__HEAD_LINE) free(r->head.storage);
   memset(&r->head, 0, sizeof(r->head));
   r->head.method = r->head.target = r->head.path = r->head.query = r->head.reason = WEFT__HTTP_NONE;
   r->head_shared = 0;

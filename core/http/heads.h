@@ -1,10 +1,12 @@
 /*
  * Request heads shared between connections. After its connection event a
  * spark's request head is read again only when the application asks, and
- * most clients of one server send the same head but for their
+ * most clients of one server send the same header lines but for their
  * Sec-WebSocket-Key (one app's users on one build, bots, game clients,
  * devices): a server keeps one copy of each such head, and each connection
- * keeps only its key's 16 bytes, in the head's own fields (decision #41).
+ * keeps only its key's 16 bytes, in the head's own fields, and its request
+ * line when that differs (Primus's client puts a cache-buster in every
+ * URL) (decision #41).
  *
  * A shared head is unreadable through the weft__http_* accessors: its
  * fields hold the key. weft__http_req_own gives the request its own copy
@@ -32,9 +34,10 @@ typedef struct weft__heads {
   uint32_t seen[WEFT__HEADS_SEEN];
 } weft__heads;
 
-/* Shares r's head with the other requests that sent the same one (but for
- * a canonical 16-byte Sec-WebSocket-Key, or none), once a head like it was
- * seen before. Returns 1 when r's head is now shared, 0 when r keeps its
+/* Shares r's header lines with the other requests that sent the same ones
+ * (but for a canonical 16-byte Sec-WebSocket-Key, or none), once lines
+ * like them were seen before; r keeps its request line when it differs
+ * from the shared copy's. Returns 1 when r's head is now shared, 0 when r keeps its
  * own (not seen before, too large, a key that is not canonical base64,
  * the pool full of heads in use, out of memory: no error). */
 int weft__heads_share(weft__heads *hs, weft__http_req *r);

@@ -470,7 +470,7 @@ static int asks_key(wsc *c, const char *key) {
 }
 
 CLIENT(shared_heads_client) {
-  wsc c[5];
+  wsc c[7];
   char host[64];
   snprintf(host, sizeof(host), "\"127.0.0.1:%d\"", f->port);
   for (int i = 0; i < 4; i++)
@@ -490,7 +490,22 @@ CLIENT(shared_heads_client) {
         101);
   CHECK(asks(&c[4], "\"hat:3\"", "\"Sec-WebSocket-Key=qqqqqqqqqqqqqqqqqqqqqg==\""));
   CHECK(asks_key(&c[0], share_keys[0]));
-  for (int i = 0; i < 5; i++)
+  /* Other URLs (Primus's client busts caches with `_primuscb`): the lines
+   * are shared, each keeps its own URL and query. */
+  const char *urls[] = {"/primus?x=2&_primuscb=Nq1", "/primus?_primuscb=OsD3h2k-7"};
+  char want[64];
+  for (int i = 5; i < 7; i++) {
+    CHECK(wsc_connect_key(&c[i], f->port, urls[i - 5], "User-Agent: t/1\r\n", share_keys[i - 5]) ==
+          101);
+  }
+  for (int i = 5; i < 7; i++) {
+    snprintf(want, sizeof(want), "\"%s\"", urls[i - 5]);
+    CHECK(asks(&c[i], "\"url\"", want));
+    CHECK(asks(&c[i], "\"query:x\"", i == 5 ? "\"2\"" : "null"));
+    CHECK(asks_key(&c[i], share_keys[i - 5]));
+    CHECK(asks(&c[i], "\"hat:5\"", "\"User-Agent=t/1\""));
+  }
+  for (int i = 0; i < 7; i++)
     wsc_close(&c[i]);
 }
 
@@ -498,7 +513,7 @@ static void test_shared_heads(void **state) {
   (void)state;
   fixture f = {.client = shared_heads_client};
   run(&f);
-  assert_int_equal(f.connections, 5);
+  assert_int_equal(f.connections, 7);
 }
 
 #define UPGRADE_HEAD                                                                               \

@@ -728,14 +728,63 @@ static void test_url_userinfo(void **state) {
  * for the key; each request reads its own key back; a key that would not
  * come back as sent, a head over the size limit and a full pool of heads
  * in use leave the request its own copy. */
-static int req_of(weft__http_req *r, const char *key, const char *ua) {
+static int req_at(weft__http_req *r, const char *target, const char *key, const char *ua) {
   char buf[2048];
   int n = snprintf(buf, sizeof(buf),
-                   "GET /primus HTTP/1.1\r\nHost: h\r\nUser-Agent: %s\r\nUpgrade: websocket\r\n"
+                   "GET %s HTTP/1.1\r\nHost: h\r\nUser-Agent: %s\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\n%s%s%sSec-WebSocket-Version: 13\r\n\r\n",
-                   ua, key ? "Sec-WebSocket-Key: " : "", key ? key : "", key ? "\r\n" : "");
+                   target, ua, key ? "Sec-WebSocket-Key: " : "", key ? key : "", key ? "\r\n" : "");
   memset(r, 0, sizeof(*r));
   return weft__http_parse_request((const uint8_t *)buf, (size_t)n, &r->head) == n ? 0 : -1;
+}
+
+static int req_of(weft__http_req *r, const char *key, const char *ua) {
+  return req_at(r, "/primus", key, ua);
+}
+
+/* The same header lines behind other request lines (Primus's client puts a
+ * new `_primuscb` in every URL): the lines are shared, each request keeps
+ * its line, and its own copy comes back byte for byte. */
+static void test_shared_lines(void **state) {
+  (void)state;
+  weft__heads hs;
+  memset(&hs, 0, sizeof(hs));
+  const char *targets[] = {"/primus/?_primuscb=a1", "/primus/?_primuscb=OsD3h2k-7", "/p",
+                           "/primus/?_primuscb=a1"};
+  const char *keys[] = {"AAECAwQFBgcICQoLDA0ODw==", "8PHy8/T19vf4+fr7/P3+/w==",
+                        "dGhlIHNhbXBsZSBub25jZQ==", "qqqqqqqqqqqqqqqqqqqqqg=="};
+  weft__http_req r[4], want;
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(req_at(&r[i], targets[i], keys[i], "a/1"), 0);
+    assert_int_equal(weft__heads_share(&hs, &r[i]), i > 0);
+  }
+  for (int i = 1; i < 4; i++) {
+    /* The second made the shared copy: its line is in it; the fourth has
+     * the first's line, not in it. */
+    assert_int_equal(r[i].head_shared, i == 1 ? 1 : 2);
+    assert_int_equal(weft__http_req_own(&r[i]), 0);
+    assert_int_equal(req_at(&want, targets[i], keys[i], "a/1"), 0);
+    size_t size = weft__http_head_size(&want.head);
+    assert_int_equal(weft__http_head_size(&r[i].head), size);
+    assert_memory_equal(r[i].head.storage, want.head.storage, size);
+    assert_int_equal(r[i].head.method, want.head.method);
+    assert_int_equal(r[i].head.target, want.head.target);
+    assert_int_equal(r[i].head.path, want.head.path);
+    assert_int_equal(r[i].head.query, want.head.query);
+    assert_int_equal(r[i].head.n_headers, want.head.n_headers);
+    assert_string_equal(weft__http_target(&r[i].head), targets[i]);
+    assert_string_equal(weft__http_get(&r[i].head, "sec-websocket-key"), keys[i]);
+    weft__http_req_free(&want);
+  }
+  /* Freed while shared, line or not; the pool last. */
+  assert_int_equal(req_at(&want, "/x?y=1", keys[0], "a/1"), 0);
+  assert_int_equal(weft__heads_share(&hs, &want), 1);
+  assert_int_equal(want.head_shared, 2);
+  weft__http_req_free(&want);
+  assert_null(want.head.storage);
+  for (int i = 0; i < 4; i++)
+    weft__http_req_free(&r[i]);
+  weft__heads_free(&hs);
 }
 
 static void test_shared_heads(void **state) {
@@ -822,6 +871,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_chromium),
       cmocka_unit_test(test_shared_heads),
+      cmocka_unit_test(test_shared_lines),
       cmocka_unit_test(test_node_ws),
       cmocka_unit_test(test_curl),
       cmocka_unit_test(test_absolute_form),
