@@ -402,6 +402,7 @@ static void tls_input(weft__stream *s, const uint8_t *data, size_t n) {
 
 static void read_socket(weft__stream *s) {
   weft_loop *loop = s->loop;
+  s->spent = 0; /* the owner says again if this turn spends its budget */
   for (int i = 0; i < WEFT__READS_PER_TURN; i++) {
     uint8_t *buf;
     size_t cap;
@@ -445,6 +446,9 @@ void weft__stream_on_io(weft__io *io, uint32_t events) {
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && s->reading) {
     if (s->paused) {
       watch(s); /* bytes wait while paused: stop being told (cannot fail: less) */
+    } else if (s->spent && !s->yielded && weft__loop_defer(s->loop, &s->flush) == 0) {
+      s->yielded = 1; /* after the others: on_resume reads */
+      s->read_due = 1;
     } else if (!s->yielded) {
       read_socket(s);
       if (s->closed) return;
@@ -478,16 +482,26 @@ void weft__stream_yield(weft__stream *s) {
   s->yielded = 1;
 }
 
+void weft__stream_spent(weft__stream *s) {
+  s->spent = 1;
+  weft__stream_yield(s);
+}
+
 /* The next turn: what was kept first, then TLS plaintext still waiting in
  * the session; the socket's own readiness is found by the next poll. */
 static void on_resume(weft__flushable *f) {
   weft__stream *s = WEFT__CONTAINER(f, weft__stream, flush);
   if (s->closed) return;
-  s->yielded = 0;
+  int read_due = s->read_due;
+  s->yielded = s->read_due = 0;
   if (s->paused) return; /* weft__stream_pause(s, 0) defers again */
   weft__stream_reprocess(s);
   if (s->tls && !s->closed && !s->yielded && !s->paused) tls_input(s, NULL, 0);
   if (s->closed || s->yielded || s->paused) return;
+  if (read_due && s->reading) {
+    read_socket(s);
+    if (s->closed || s->yielded || s->paused) return;
+  }
   if (watch(s) != 0) s->ops->eof(s, UV_ENOMEM);
 }
 

@@ -83,9 +83,11 @@ struct weft__stream {
   /* Set by the owner: once the TLS handshake is done, read is offered zero
    * bytes (a server framing that speaks first: fast-tcp over tcps://). */
   uint8_t tell_ready : 1;
-  uint8_t shut : 1;    /* a FIN is owed once the queue is written */
-  uint8_t dialing : 1; /* a connector watches the socket (net.c) */
-  uint8_t done : 1;    /* ops->closed given */
+  uint8_t shut : 1;     /* a FIN is owed once the queue is written */
+  uint8_t dialing : 1;  /* a connector watches the socket (net.c) */
+  uint8_t done : 1;     /* ops->closed given */
+  uint8_t spent : 1;    /* used its turn's budget: reads in the check phase */
+  uint8_t read_due : 1; /* deferred by the poll: read when resumed */
   /* The ring of queued frames: q1 while it holds at most one (stream.c). */
   uint32_t q_head, q_len, q_cap;
   uint32_t need;              /* owner's hint: bytes the pending unit needs in all */
@@ -148,6 +150,13 @@ void weft__stream_flush(weft__stream *s);
  * next check phase, after every other connection had its turn, and then
  * reading goes on. */
 void weft__stream_yield(weft__stream *s);
+/* From inside ops->read: the owner has used its budget for a loop turn (a
+ * burst of large messages). As yield, and until a read ends with the
+ * socket drained and the budget unspent, the stream reads in the check
+ * phase, after the connections the poll found ready: one peer's burst
+ * costs the others at most one turn's budget at a time, not two (the
+ * socket is ready again at the next poll, and would go before them). */
+void weft__stream_spent(weft__stream *s);
 /* The owner stops reading (on = 1) until it resumes (on = 0): what it
  * has not consumed is kept, and the kernel's buffers fill (the peer slows
  * down). From inside ops->read, it returns what it consumed so far. Reading

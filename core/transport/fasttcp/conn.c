@@ -207,8 +207,8 @@ size_t weft__ft_read(weft__ft_conn *fc, uint8_t *data, size_t len) {
     }
     fc->fed += (uint32_t)n;
     if (fc->io.paused) return off;
-    if (fc->fed >= WEFT__FT_TURN_BUDGET && off < len) {
-      weft__stream_yield(&fc->io);
+    if (fc->fed >= WEFT__FT_TURN_BUDGET) {
+      weft__stream_spent(&fc->io);
       return off;
     }
   }

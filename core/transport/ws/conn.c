@@ -271,7 +271,7 @@ size_t weft__ws_read(weft__ws_conn *w, uint8_t *data, size_t len) {
   if (n >= 0) {
     weft__stream *io = weft__ws_io(w);
     weft__stream_need(io, w->reader.need);
-    if (w->fed >= WEFT__TURN_BUDGET && (size_t)n < len) weft__stream_yield(io);
+    if (w->fed >= WEFT__TURN_BUDGET) weft__stream_spent(io);
     return (size_t)n;
   }
   int code = w->reader.close_code ? w->reader.close_code : WEFT__CLOSE_PROTOCOL;
