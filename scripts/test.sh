@@ -83,7 +83,7 @@ run_valgrind() {
   configure_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || return 1
   local rc=0 t
   for t in build/tests/test_integration build/tests/test_tls build/tests/test_client \
-    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins build/tests/test_eio_pause build/tests/test_eio_seal build/tests/test_pending build/tests/test_loop_dirty build/tests/test_fasttcp build/tests/test_vibe build/tests/test_ftextras build/tests/test_callbacks build/tests/test_parser_def build/tests/test_http; do
+    build/tests/test_ext build/tests/test_listen build/tests/test_lifetimes build/tests/test_options build/tests/test_client_plugins build/tests/test_eio_pause build/tests/test_eio_seal build/tests/test_pending build/tests/test_loop_dirty build/tests/test_fasttcp build/tests/test_vibe build/tests/test_ftextras build/tests/test_callbacks build/tests/test_parser_def build/tests/test_http build/tests/test_eio_heads; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
     valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
