@@ -205,7 +205,11 @@ int weft__heads_share(weft__heads *hs, weft__http_req *r) {
     if (!(e = add(hs, h, size, at, key_at, hash))) return 0;
   }
   if (!same_line(e, h, at)) {
-    if (keep_line(r, e, at) != 0) return 0;
+    /* A line of its own costs the block's 18 bytes more than the line:
+     * only worth it when the table and the lines it no longer holds are
+     * larger (not for a head that kept only its URL). */
+    if ((size_t)h->n_headers * 2 + (size - at) < WEFT__HEADS_MIN_LINES || keep_line(r, e, at) != 0)
+      return 0;
   } else {
     free(h->storage);
     h->storage = e->text;

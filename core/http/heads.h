@@ -25,6 +25,9 @@
 #define WEFT__HEADS_MAX_SIZE 1024
 #define WEFT__HEADS_MAX 1024
 #define WEFT__HEADS_SEEN 64
+/* A request keeps its own request line beside shared header lines only
+ * when the table and the lines it drops are at least this many bytes. */
+#define WEFT__HEADS_MIN_LINES 48
 
 typedef struct weft__heads {
   weft__map map; /* hash -> shared head (the pool holds one reference) */

@@ -776,6 +776,17 @@ static void test_shared_lines(void **state) {
     assert_string_equal(weft__http_get(&r[i].head, "sec-websocket-key"), keys[i]);
     weft__http_req_free(&want);
   }
+  /* A head that kept only its URL has no lines worth sharing behind
+   * another URL (the line's own block would cost more than it saved); the
+   * same URL still shares it whole. */
+  const char *none[] = {NULL};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(req_at(&want, i < 2 ? "/a?x=1" : "/b?x=22", keys[0], "a/1"), 0);
+    assert_int_equal(weft__http_head_keep(&want.head, 1, 0, none, 0), 0);
+    assert_int_equal(want.head.n_headers, 0);
+    assert_int_equal(weft__heads_share(&hs, &want), i == 1);
+    weft__http_req_free(&want);
+  }
   /* Freed while shared, line or not; the pool last. */
   assert_int_equal(req_at(&want, "/x?y=1", keys[0], "a/1"), 0);
   assert_int_equal(weft__heads_share(&hs, &want), 1);
