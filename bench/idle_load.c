@@ -171,23 +171,22 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
+static uint64_t next_random(bench *b) { /* xorshift64 */
+  b->rng ^= b->rng << 13;
+  b->rng ^= b->rng >> 7;
+  b->rng ^= b->rng << 17;
+  return b->rng;
+}
+
 /* Each connection its own random key, as real clients send: a server that
  * keeps request heads must not get to share them for free. */
 static void new_key(bench *b) {
   static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   uint8_t raw[18] = {0};
-  for (int i = 0; b->bust && i < 7; i++) {
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 7;
-    b->rng ^= b->rng << 17;
-    b->bust[i] = sym[(b->rng >> 40) % 62]; /* letters and digits */
-  }
-  for (int i = 0; i < 16; i++) {
-    b->rng ^= b->rng << 13;
-    b->rng ^= b->rng >> 7;
-    b->rng ^= b->rng << 17;
-    raw[i] = (uint8_t)(b->rng >> 32);
-  }
+  for (int i = 0; b->bust && i < 7; i++)
+    b->bust[i] = sym[(next_random(b) >> 40) % 62]; /* letters and digits */
+  for (int i = 0; i < 16; i++)
+    raw[i] = (uint8_t)(next_random(b) >> 32);
   for (int i = 0, o = 0; i < 18; i += 3, o += 4) {
     uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
     for (int k = 0; k < 4; k++)

@@ -80,10 +80,14 @@ void weft__map_free(weft__map *m) {
   m->cap = m->n = 0;
 }
 
-uint64_t weft__map_hash(const void *p, size_t len) {
+uint64_t weft__map_hash_more(uint64_t h, const void *p, size_t len) {
   const unsigned char *s = p;
-  uint64_t h = 0xcbf29ce484222325ULL;
   for (size_t i = 0; i < len; i++)
     h = (h ^ s[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+uint64_t weft__map_hash(const void *p, size_t len) {
+  uint64_t h = weft__map_hash_more(WEFT__MAP_HASH_SEED, p, len);
   return h ? h : 1;
 }

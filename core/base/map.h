@@ -29,6 +29,10 @@ void weft__map_free(weft__map *m);
 
 /* FNV-1a over bytes, never 0. */
 uint64_t weft__map_hash(const void *p, size_t len);
+/* FNV-1a continued over more bytes from h (WEFT__MAP_HASH_SEED to start),
+ * for a key made of pieces; may be 0. */
+#define WEFT__MAP_HASH_SEED 0xcbf29ce484222325ULL
+uint64_t weft__map_hash_more(uint64_t h, const void *p, size_t len);
 static inline uint64_t weft__map_ptr(const void *p) { return (uint64_t)(uintptr_t)p; }
 
 #endif

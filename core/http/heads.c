@@ -72,13 +72,6 @@ static int key_decode(const char *text, uint8_t out[16]) {
 
 /* ---- the pool ---- */
 
-static uint64_t fnv(uint64_t h, const void *p, size_t len) {
-  const unsigned char *s = p;
-  for (size_t i = 0; i < len; i++)
-    h = (h ^ s[i]) * 0x100000001b3ULL;
-  return h;
-}
-
 /* Where h's header lines start: after the offset table and the request
  * line's strings. */
 static size_t lines_at(const weft__http_head *h, size_t size) {
@@ -91,12 +84,12 @@ static size_t lines_at(const weft__http_head *h, size_t size) {
 static uint64_t hash_of(const weft__http_head *h, size_t size, size_t at, size_t key_at) {
   uint16_t f[] = {(uint16_t)h->version_minor, h->n_headers,
                   (uint16_t)(key_at == WEFT__HTTP_NONE ? WEFT__HTTP_NONE : key_at - at)};
-  uint64_t x = fnv(0xcbf29ce484222325ULL, f, sizeof(f));
+  uint64_t x = weft__map_hash_more(WEFT__MAP_HASH_SEED, f, sizeof(f));
   if (key_at == WEFT__HTTP_NONE) {
-    x = fnv(x, h->storage + at, size - at);
+    x = weft__map_hash_more(x, h->storage + at, size - at);
   } else {
-    x = fnv(x, h->storage + at, key_at - at);
-    x = fnv(x, h->storage + key_at + 24, size - key_at - 24);
+    x = weft__map_hash_more(x, h->storage + at, key_at - at);
+    x = weft__map_hash_more(x, h->storage + key_at + 24, size - key_at - 24);
   }
   return x ? x : 1;
 }
