@@ -731,6 +731,53 @@ bad:
   return WEFT_EPARSE;
 }
 
+/* A text that is one string with nothing to unescape (a chat line, an
+ * echo: the commonest message there is) needs none of the parser's state:
+ * one scan for the bytes that would end or escape it, and for bytes >= 0x80
+ * (WEFT__VF_PLAIN as string() sets it). Returns 0 (*out set), BAD_TOKEN
+ * (another shape, an escape, a control: the parser decides, errors
+ * included) or WEFT_ENOMEM. */
+static int lone_string(const uint8_t *p, size_t len, int in_place, weft__arena *arena,
+                       const weft_value **out) {
+  if (len < 2 || p[0] != '"' || p[len - 1] != '"' || len - 2 > UINT32_MAX) return BAD_TOKEN;
+  const uint8_t *s = p + 1;
+  size_t n = len - 2, i = 0;
+  int high = 0;
+#if WEFT__JSON_SSE2
+  if (n >= 16) {
+    __m128i hi = _mm_setzero_si128();
+    for (; n - i >= 16; i += 16) {
+      __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+      hi = _mm_or_si128(hi, a);
+      if (_mm_movemask_epi8(weft__sse2_special(a, 0))) return BAD_TOKEN;
+    }
+    if (i < n) { /* the last 16 bytes, overlapping those already seen */
+      __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+      hi = _mm_or_si128(hi, a);
+      if (_mm_movemask_epi8(weft__sse2_special(a, 0))) return BAD_TOKEN;
+    }
+    high = _mm_movemask_epi8(hi);
+    i = n;
+  }
+#endif
+  for (; i < n; i++) {
+    if (str_special[s[i]]) return BAD_TOKEN;
+    high |= s[i] & 0x80;
+  }
+  const char *str = in_place ? (const char *)s : weft__arena_strdup(arena, s, n);
+  weft_value *v = str ? weft__arena_bump(arena, sizeof *v, WEFT__ARENA_ALIGN) : NULL;
+  if (!v) return WEFT_ENOMEM;
+  v->type = WEFT_STRING;
+  v->flags = high ? 0 : WEFT__VF_PLAIN;
+  v->reserved = 0;
+  v->cap = 0;
+  v->len = n;
+  v->u.str = str;
+  if (in_place) ((uint8_t *)(uintptr_t)p)[len - 1] = '\0';
+  *out = v;
+  return 0;
+}
+
 int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,
                       const weft_value **out, size_t *errpos) {
   if (!(flags & WEFT__DECODE_UTF8_VALID)) {
@@ -739,6 +786,11 @@ int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *a
       if (errpos) *errpos = bad;
       return WEFT_EUTF8;
     }
+  }
+  int whole = lone_string(data, len, flags & WEFT__DECODE_IN_PLACE, arena, out);
+  if (whole != BAD_TOKEN) {
+    if (whole && errpos) *errpos = len;
+    return whole;
   }
   /* Not zero-initialised as a whole: the open stack is 4 KiB. */
   json_dec dec;
