@@ -393,6 +393,7 @@ static const weft_plugin_ops channels_ops = {
     .destroy = destroy,
     .client_close = cli_close,
     .client_incoming = cli_incoming,
+    .incoming_types = WEFT_PLUGIN_TYPE(WEFT_MAP), /* its packets are maps */
 };
 
 /* ---- API ---- */

@@ -494,6 +494,7 @@ static const weft_plugin_ops emitter_ops = {
     .destroy = destroy,
     .client_close = cli_close,
     .client_incoming = cli_incoming,
+    .incoming_types = WEFT_PLUGIN_TYPE(WEFT_MAP), /* its packets are maps */
 };
 
 static weft_emitter *emitter_new(weft_loop *loop) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/value_internal.h"
 #include "primus.h"
 
 #define HAS_HOOK(ops, member)                                                                      \
@@ -41,7 +42,10 @@ int weft__plugin_add(weft__plugin_list *l, const weft_plugin_ops *ops, void *use
     if (ops && HAS_HOOK(ops, destroy)) ops->destroy(user);
     return rc;
   }
-  l->items[l->n++] = (weft__plugin){ops, user, name};
+  uint32_t types = ops->size >= offsetof(weft_plugin_ops, incoming_types) + sizeof(uint32_t)
+                       ? ops->incoming_types
+                       : 0;
+  l->items[l->n++] = (weft__plugin){ops, user, name, types ? types : UINT32_MAX};
   return 0;
 }
 
@@ -65,7 +69,7 @@ int weft_server_use(weft_server *s, const weft_plugin_ops *ops, void *user) {
   if (rc) return rc;
   if (ops->server_init && (rc = ops->server_init(s, user)) != 0)
     return init_failed(&s->plugins, rc);
-  if (ops->incoming) s->has_incoming = 1;
+  if (ops->incoming) s->in_types |= s->plugins.items[s->plugins.n - 1].in_types;
   if (ops->outgoing) s->has_outgoing = 1;
   return 0;
 }
@@ -105,6 +109,11 @@ void weft__client_plugins_notify(weft__plugin_list *l, weft_client *c, int open)
   }
 }
 
+/* Whether the plugin's incoming hook looks at a message of this type. */
+static int wants(const weft__plugin *p, const weft_value *msg) {
+  return (p->in_types >> msg->type) & 1;
+}
+
 int weft__client_plugins_transform(weft__plugin_list *l, weft_client *c, int outgoing,
                                    const weft_value *msg, const weft_value **out,
                                    weft_value **owned) {
@@ -115,7 +124,7 @@ int weft__client_plugins_transform(weft__plugin_list *l, weft_client *c, int out
     int (*hook)(weft_client *, const weft_value *, weft_value **, void *) =
         outgoing ? (HAS_HOOK(ops, client_outgoing) ? ops->client_outgoing : NULL)
                  : (HAS_HOOK(ops, client_incoming) ? ops->client_incoming : NULL);
-    if (!hook) continue;
+    if (!hook || (!outgoing && !wants(&l->items[i], *out))) continue;
     weft_value *rep = NULL;
     int rc = hook(c, *out, &rep, l->items[i].user);
     if (rep) {
@@ -137,7 +146,7 @@ int weft__plugins_transform(weft_spark *c, int outgoing, const weft_value *msg,
     const weft_plugin_ops *ops = l->items[i].ops;
     int (*hook)(weft_spark *, const weft_value *, weft_value **, void *) =
         outgoing ? ops->outgoing : ops->incoming;
-    if (!hook) continue;
+    if (!hook || (!outgoing && !wants(&l->items[i], *out))) continue;
     weft_value *rep = NULL;
     int rc = hook(c, *out, &rep, l->items[i].user);
     if (rep) {

@@ -64,6 +64,7 @@ typedef struct weft__plugin {
   const weft_plugin_ops *ops;
   void *user;
   char *name;
+  uint32_t in_types; /* ops->incoming_types, every type for 0 or a short struct */
 } weft__plugin;
 
 typedef struct weft__plugin_list {
@@ -161,7 +162,11 @@ struct weft_server {
   weft__http_site site; /* assets, static folder, origins, proxies, the spec */
 
   weft__plugin_list plugins;
-  int has_incoming, has_outgoing;
+  /* The message types some plugin's incoming hook looks at (a bit per
+   * weft_type; 0 when no plugin has one): the transform step is skipped
+   * for the others. */
+  uint32_t in_types;
+  int has_outgoing;
   const struct weft_adapter_ops *adapter; /* NULL: local only (weft/adapter.h) */
   void *adapter_user;
 

@@ -160,7 +160,7 @@ static void deliver(weft_spark *c, const weft_value *v) {
   WEFT__METRIC(s->m.msgs_in[c->tran]++);
   const weft_value *msg = v;
   weft_value *owned = NULL;
-  if (s->has_incoming) {
+  if ((s->in_types >> v->type) & 1) {
     int rc = weft__plugins_transform(c, 0, v, &msg, &owned);
     if (rc != WEFT_PASS) {
       if (rc < 0) weft__server_error(s, c, rc, "transform", "incoming transform failed");

@@ -82,7 +82,17 @@ typedef struct weft_plugin_ops {
   /* Later than the others: read only when `size` covers it. */
   int (*client_outgoing)(weft_client *client, const weft_value *msg, weft_value **replace,
                          void *user);
+  /* Later still (read only when `size` covers it): the message types that
+   * `incoming` and `client_incoming` look at, as WEFT_PLUGIN_TYPE bits; 0
+   * (the default) is every type. A message of another type goes past this
+   * plugin's incoming hooks without a call; a server whose plugins all
+   * leave its type alone skips the transform step for it. A hook that
+   * replaces the message is asked about the replacement's type too. */
+  uint32_t incoming_types;
 } weft_plugin_ops;
+
+/* The bit of a weft_type in weft_plugin_ops.incoming_types. */
+#define WEFT_PLUGIN_TYPE(type) (UINT32_C(1) << (type))
 
 /* Registers a plugin. Errors: WEFT_EINVAL (NULL ops or name, size too small),
  * WEFT_EVERSION, WEFT_EEXIST (a plugin of that name is registered),
