@@ -83,7 +83,7 @@ def summary(name, unit_fn, unit):
             "top": top, "load": load}
 
 res = [summary("echo", "weft__spark_message", "message"),
-       summary("broadcast", "queue_push", "delivery")]
+       summary("broadcast", "weft__ws_send", "delivery")]
 json.dump(res, open("bench/results/profile.json", "w"), indent=1)
 for r in res:
     print(f"{r['case']}: {r['units']} {r['unit']}s, {r['ir_per_unit']} instructions per {r['unit']}, "

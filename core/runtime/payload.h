@@ -17,7 +17,8 @@
 enum {
   WEFT__P_TEXT = 1,   /* a message as text (valid UTF-8) */
   WEFT__P_BINARY = 2, /* a message as bytes */
-  WEFT__P_RAW = 16    /* bytes to write as they are (HTTP, control frames) */
+  WEFT__P_RAW = 16,   /* bytes to write as they are (HTTP, control frames) */
+  WEFT__P_GATHER = 32 /* a stream's own copy of small frames queued one after another */
 };
 
 /* Room for a framing's header in front of the data. */

@@ -193,6 +193,25 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
   } else if (str_is(msg, "user", NULL)) {
     weft_spark_set_user(sp, f, count_user_free);
     reply_str(sp, weft_spark_get_user(sp) == f ? "set" : "unset");
+  } else if (str_is(msg, "gather:", &rest)) {
+    /* "gather:N": N messages in one turn, small and large, text and
+     * binary, the i-th carrying i (see gather_client). */
+    int n = atoi(rest);
+    char m[256];
+    uint8_t b[200];
+    for (int i = 0; i < n; i++) {
+      weft_value *v;
+      if (i % 10 == 9) {
+        memset(b, i & 0xff, sizeof(b));
+        v = weft_value_new_binary(b, (size_t)(i % 200));
+      } else {
+        int k = snprintf(m, sizeof(m), "g%d:", i);
+        memset(m + k, 'x', (size_t)(i % 150));
+        v = weft_value_new_string(m, (size_t)k + (size_t)(i % 150));
+      }
+      weft_spark_write(sp, v);
+      weft_value_free(v);
+    }
   } else if (str_is(msg, "flood", NULL)) {
     static const uint8_t chunk[65536];
     weft_value *v = weft_value_new_binary(chunk, sizeof(chunk));
@@ -1038,6 +1057,56 @@ CLIENT(batching_client) {
   wsc_close(&c);
 }
 
+/* Small frames queued behind one another are gathered into one buffer
+ * (stream.c): 60000 of them (about 4 MB, more than the socket takes while
+ * the client sleeps, so gathers are written in parts), of every size
+ * around the gathering limit, text and binary, with a pong queued among
+ * them, arrive whole and in order. */
+CLIENT(gather_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"gather:60000\"") == 0);
+  usleep(300 * 1000);
+  CHECK(wsc_send_frame(&c, 9, 1, 0, "pi", 2, 0) == 0);
+  int pongs = 0;
+  for (int i = 0; i < 60000; i++) {
+    uint8_t *p;
+    size_t n;
+    int op = wsc_recv_data(&c, &p, &n, 1, 5000);
+    if (op == 10) {
+      CHECK(n == 2 && memcmp(p, "pi", 2) == 0);
+      pongs++;
+      i--;
+      continue;
+    }
+    if (i % 10 == 9) {
+      CHECK(op == 2 && n == (size_t)(i % 200));
+      for (size_t k = 0; k < n; k++)
+        CHECK(p[k] == (uint8_t)(i & 0xff));
+    } else {
+      char want[256];
+      int k = snprintf(want, sizeof(want), "\"g%d:", i);
+      memset(want + k, 'x', (size_t)(i % 150));
+      want[k + i % 150] = '"';
+      CHECK(op == 1 && n == (size_t)k + (size_t)(i % 150) + 1 && memcmp(p, want, n) == 0);
+    }
+  }
+  if (!pongs) { /* the pong may follow the last message */
+    uint8_t *p;
+    size_t n;
+    CHECK(wsc_recv_data(&c, &p, &n, 1, 3000) == 10 && n == 2);
+  }
+  CHECK(echo_ok(&c, "\"after\""));
+  wsc_close(&c);
+}
+
+static void test_gather(void **state) {
+  (void)state;
+  fixture f = {.client = gather_client};
+  run(&f);
+  assert_int_equal(f.errors, 0);
+}
+
 static void test_batching(void **state) {
   (void)state;
   fixture f = {.client = batching_client, .configure = with_batching};
@@ -1511,6 +1580,7 @@ int main(void) {
       cmocka_unit_test(test_destroy_reconnect),
       cmocka_unit_test(test_raw),
       cmocka_unit_test(test_batching),
+      cmocka_unit_test(test_gather),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
