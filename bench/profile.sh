@@ -56,10 +56,23 @@ d = os.environ["DIR"]
 def num(s):
     return int(s.replace(",", ""))
 
-def calls(tree, fn):
-    # The annotated sources list each call site once: "=> file:fn (Nx)".
-    txt = open(tree).read()
-    return sum(num(m) for m in re.findall(r"=> \S*:" + re.escape(fn) + r" \(([\d,]+)x\)", txt))
+def calls(cg, fn):
+    # Every call to fn, from the callgrind file itself: each call record is
+    # "cfn=(id) name" (the name only the first time an id appears, in fn=
+    # or cfn= lines) and then "calls=N ...". The annotated tree would miss
+    # call sites in files it does not show.
+    names, total, want = {}, 0, False
+    for line in open(cg, errors="replace"):
+        if line.startswith(("fn=", "cfn=")):
+            m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line.rstrip("\n"))
+            if m and m.group(2) is not None:
+                names[m.group(1)] = m.group(2)
+            if line.startswith("cfn="):
+                want = m is not None and names.get(m.group(1)) == fn
+        elif line.startswith("calls=") and want:
+            total += int(line[6:].split()[0])
+            want = False
+    return total
 
 def summary(name, unit_fn, unit):
     self_txt = open(os.path.join(d, name + ".self")).read()
@@ -71,11 +84,11 @@ def summary(name, unit_fn, unit):
             top.append({"function": m.group(4), "file": os.path.basename(m.group(3)),
                         "object": os.path.basename(m.group(5)), "ir": num(m.group(1)),
                         "percent": float(m.group(2))})
-    tree = os.path.join(d, name + ".tree")
+    cg = os.path.join(d, name + ".cg")
     # weft's flush writes with send (one buffer) or sendmsg (uv_try_write
     # where there is no fd)
-    units = calls(tree, unit_fn)
-    flushes = calls(tree, "send") + calls(tree, "sendmsg") + calls(tree, "uv_try_write")
+    units = calls(cg, unit_fn)
+    flushes = calls(cg, "send") + calls(cg, "sendmsg") + calls(cg, "uv_try_write")
     load = json.loads(open(os.path.join(d, name + ".load")).read().strip().splitlines()[-1])
     return {"case": name, "unit": unit, "units": units, "total_ir": total,
             "ir_per_unit": round(total / units) if units else None,

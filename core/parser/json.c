@@ -18,9 +18,7 @@
 #include "json.h"
 #include "base/value_internal.h"
 
-static int json_verbatim(const weft_value *v) {
-  return v->type == WEFT_STRING && (v->flags & WEFT__VF_PLAIN) ? '"' : -1;
-}
+static int json_verbatim(const weft_value *v) { return weft__json_verbatim(v); }
 
 const weft__parser_ops weft__parser_json = {
     .name = "json",

@@ -8,12 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/value_internal.h"
 #include "parser.h"
 
 /* The ops table's decode and encode (see parser.h for the contracts). */
 int weft__json_decode(const uint8_t *data, size_t len, int flags, weft__arena *arena,
                       const weft_value **out, size_t *errpos);
 int weft__json_encode(const weft_value *v, weft__buf *out);
+/* The ops table's verbatim: a string the decoder saw nothing to escape in
+ * (WEFT__VF_PLAIN) goes out between quotes as it is. Inline here so the
+ * message code asks it without an indirect call. */
+static inline int weft__json_verbatim(const weft_value *v) {
+  return v->type == WEFT_STRING && (v->flags & WEFT__VF_PLAIN) ? '"' : -1;
+}
 
 /* SWAR: eight bytes at a time, on little-endian targets (where the lowest
  * flagged byte of a mask is the first in memory). The tests work on the low

@@ -5,6 +5,7 @@
 
 #include "base/utf8.h"
 #include "base/value_internal.h"
+#include "parser/json.h"
 #include "primus.h"
 
 /* An application's parser: its encode makes the bytes (and says the frame). */
@@ -38,7 +39,10 @@ int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const 
     *out = weft__payload_take(loop, WEFT__P_BINARY, p, n);
     return *out ? 0 : WEFT_ENOMEM;
   }
-  int q = parser->verbatim ? parser->verbatim(v) : -1;
+  /* json's without the indirect call (most messages). */
+  int q = parser == &weft__parser_json ? weft__json_verbatim(v)
+          : parser->verbatim           ? parser->verbatim(v)
+                                       : -1;
   if (q >= 0) {
     size_t n = v->len, qn = q ? 1 : 0;
     if (n > SIZE_MAX - 2) return WEFT_ENOMEM;
