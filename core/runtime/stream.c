@@ -45,6 +45,18 @@ static int ring_grow(weft__stream *s) {
   return 0;
 }
 
+/* A gather (see gather()) keeps in its header room, which it never uses,
+ * the memory it counts in `held`. */
+_Static_assert(sizeof(size_t) <= WEFT__PAYLOAD_HEAD, "a gather's count fits its header room");
+
+static size_t gather_held(const weft__payload *g) {
+  size_t v;
+  memcpy(&v, g->head, sizeof(v));
+  return v;
+}
+
+static void set_gather_held(weft__payload *g, size_t v) { memcpy(g->head, &v, sizeof(v)); }
+
 static int queue_push(weft__stream *s, weft__payload *p) {
   if (s->q_len == s->q_cap && ring_grow(s) != 0) return WEFT_ENOMEM;
   weft__qent *e = &s->q[(s->q_head + s->q_len) & (s->q_cap - 1)];
@@ -69,7 +81,7 @@ static void queue_consume(weft__stream *s, size_t n) {
     }
     n -= rem;
     s->queued -= rem;
-    s->held -= weft__stream_cost(e->p);
+    s->held -= e->p->kind == WEFT__P_GATHER ? gather_held(e->p) : weft__stream_cost(e->p);
     if (e->p->len >= WEFT__BIG && e->p->refs == 1) weft__loop_released(s->loop, e->p->len);
     weft__payload_release(e->p);
     s->q_head = (s->q_head + 1) & (s->q_cap - 1);
@@ -98,17 +110,21 @@ static void queue_clear(weft__stream *s) {
  * but the first its slot, its gathering into the loop's cork and its
  * release at the write (about 65 instructions of 1078 a message). Control
  * frames and HTTP (RAW) keep their own slot: a pong waiting unwritten is
- * looked for at the tail (weft__stream_tail). Held memory counts the
- * gather once, as one small payload. */
+ * looked for at the tail (weft__stream_tail). Held memory still counts
+ * each gathered frame as the payload it came in (what the queue limit
+ * promises: a peer that does not read is closed after as many tiny
+ * messages as before), kept in the gather's unused header room so that
+ * writing the gather gives it back. */
 #define WEFT__GATHER_FRAME (WEFT__POOL_DATA / 2)
 
 static int gather(weft__stream *s, weft__payload *p) {
-  size_t n = weft__payload_wire_len(p);
+  size_t n = weft__payload_wire_len(p), cost = weft__stream_cost(p);
   weft__payload *g = s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)].p;
   if (g->kind != WEFT__P_GATHER || WEFT__POOL_DATA - g->len < n) {
     g = weft__payload_take(s->loop, WEFT__P_GATHER, NULL, WEFT__POOL_DATA);
     if (!g) return WEFT_ENOMEM;
     g->len = 0;
+    set_gather_held(g, weft__stream_cost(g)); /* what queue_push adds */
     int rc = queue_push(s, g);
     weft__payload_release(g); /* the queue's reference is the one left */
     if (rc) return rc;
@@ -116,6 +132,8 @@ static int gather(weft__stream *s, weft__payload *p) {
   memcpy(g->data + g->len, weft__payload_wire(p), n);
   g->len += n;
   s->queued += n;
+  s->held += cost;
+  set_gather_held(g, gather_held(g) + cost);
   return 0;
 }
 

@@ -46,6 +46,8 @@ struct fixture {
   int connections, disconnections, errors, closed, drains;
   char error_kinds[256];
   int flood_first_full, flood_nobufs;
+  int tiny_nobufs; /* "tinies": the write refused first (1-based) */
+  int tiny_got;    /* and the messages the client then read */
   char order[128];
   int plugin_destroys;
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
@@ -212,6 +214,11 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
       weft_spark_write(sp, v);
       weft_value_free(v);
     }
+  } else if (str_is(msg, "tinies", NULL)) {
+    weft_value *v = weft_value_new_string("t", 1);
+    for (int i = 0; i < 100000 && !f->tiny_nobufs; i++)
+      if (weft_spark_write(sp, v) == WEFT_ENOBUFS) f->tiny_nobufs = i + 1;
+    weft_value_free(v);
   } else if (str_is(msg, "flood", NULL)) {
     static const uint8_t chunk[65536];
     weft_value *v = weft_value_new_binary(chunk, sizeof(chunk));
@@ -1107,6 +1114,38 @@ static void test_gather(void **state) {
   assert_int_equal(f.errors, 0);
 }
 
+/* Gathered frames still count in the queue limit as the payloads they came
+ * in: 1-byte messages into a 64 KiB limit are refused after about 64 KiB /
+ * ~300 B each (as before gathering), not after 64 KiB / 3 B of frames. */
+static void tiny_queue(fixture *f) {
+  weft_server_set_max_queue(f->server, 64 * 1024);
+  weft_server_set_queue_policy(f->server, WEFT_QUEUE_DROP);
+}
+
+CLIENT(tiny_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"tinies\"") == 0);
+  int got = 0;
+  uint8_t *p;
+  size_t n;
+  while (wsc_recv_data(&c, &p, &n, 1, 500) == 1) {
+    CHECK(n == 3 && memcmp(p, "\"t\"", 3) == 0);
+    got++;
+  }
+  f->tiny_got = got;
+  CHECK(echo_ok(&c, "\"after the tiny ones\""));
+  wsc_close(&c);
+}
+
+static void test_gather_limit(void **state) {
+  (void)state;
+  fixture f = {.client = tiny_client, .configure = tiny_queue};
+  run(&f);
+  assert_true(f.tiny_nobufs > 64 * 1024 / 512 && f.tiny_nobufs < 64 * 1024 / 128);
+  assert_int_equal(f.tiny_got, f.tiny_nobufs - 1); /* all before the refusal, none after */
+}
+
 static void test_batching(void **state) {
   (void)state;
   fixture f = {.client = batching_client, .configure = with_batching};
@@ -1581,6 +1620,7 @@ int main(void) {
       cmocka_unit_test(test_raw),
       cmocka_unit_test(test_batching),
       cmocka_unit_test(test_gather),
+      cmocka_unit_test(test_gather_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
