@@ -25,33 +25,42 @@ static int app_encode(const weft__parser_ops *parser, weft_loop *loop, const wef
   return rc;
 }
 
-int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
-                         weft__payload **out) {
-  *out = NULL;
-  if (!v) return WEFT_EINVAL;
-  if (parser->app) return app_encode(parser, loop, v, out);
+int weft__message_verbatim(const weft__parser_ops *parser, const weft_value *v,
+                           weft__verbatim *out) {
+  if (parser->app) return -1;
   /* Binary with a text parser passes through as a binary frame, as Primus's
    * json decoder hands binary frames through untouched. */
   if (!parser->binary && v->type == WEFT_BINARY) {
-    const uint8_t *p;
-    size_t n;
-    weft_value_get_binary(v, &p, &n);
-    *out = weft__payload_take(loop, WEFT__P_BINARY, p, n);
-    return *out ? 0 : WEFT_ENOMEM;
+    out->binary = 1;
+    out->quote = 0;
+    weft_value_get_binary(v, &out->data, &out->len);
+    return 0;
   }
   /* json's without the indirect call (most messages). */
   int q = parser == &weft__parser_json ? weft__json_verbatim(v)
           : parser->verbatim           ? parser->verbatim(v)
                                        : -1;
-  if (q >= 0) {
-    size_t n = v->len, qn = q ? 1 : 0;
-    if (n > SIZE_MAX - 2) return WEFT_ENOMEM;
+  if (q < 0) return -1;
+  out->binary = parser->binary != 0;
+  out->quote = (uint8_t)q;
+  out->data = (const uint8_t *)v->u.str;
+  out->len = v->len;
+  return 0;
+}
+
+int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
+                         weft__payload **out) {
+  *out = NULL;
+  if (!v) return WEFT_EINVAL;
+  if (parser->app) return app_encode(parser, loop, v, out);
+  weft__verbatim vb;
+  if (weft__message_verbatim(parser, v, &vb) == 0) {
+    size_t qn = vb.quote ? 1 : 0;
+    if (vb.len > SIZE_MAX - 2) return WEFT_ENOMEM;
     *out =
-        weft__payload_take(loop, parser->binary ? WEFT__P_BINARY : WEFT__P_TEXT, NULL, n + 2 * qn);
+        weft__payload_take(loop, vb.binary ? WEFT__P_BINARY : WEFT__P_TEXT, NULL, vb.len + 2 * qn);
     if (!*out) return WEFT_ENOMEM;
-    uint8_t *d = (*out)->data;
-    if (q) d[0] = d[n + 1] = (uint8_t)q;
-    memcpy(d + qn, v->u.str, n);
+    weft__verbatim_write(&vb, (*out)->data);
     return 0;
   }
   weft__buf *b = &loop->scratch;

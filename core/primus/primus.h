@@ -29,6 +29,29 @@
  * binary frames); the payload is new (one reference). */
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out);
+/* A value whose encoding is its own bytes (a string with nothing to
+ * escape, binary under a text parser): the frame kind, the quote around
+ * them (0: none) and the bytes, which the value owns. */
+typedef struct weft__verbatim {
+  const uint8_t *data;
+  size_t len;
+  int binary;
+  uint8_t quote;
+} weft__verbatim;
+/* 0 and *out filled when `v` encodes so under `parser`, else -1. */
+int weft__message_verbatim(const weft__parser_ops *parser, const weft_value *v,
+                           weft__verbatim *out);
+/* The encoded length and the bytes themselves (weft__verbatim_len bytes). */
+static inline size_t weft__verbatim_len(const weft__verbatim *vb) {
+  return vb->len + (vb->quote ? 2 : 0);
+}
+static inline void weft__verbatim_write(const weft__verbatim *vb, uint8_t *d) {
+  if (vb->quote) {
+    d[0] = d[vb->len + 1] = vb->quote;
+    d++;
+  }
+  if (vb->len) memcpy(d, vb->data, vb->len);
+}
 /* Decodes one incoming message into `arena` (or *owned for a binary frame
  * under a text parser, freed by the caller); on failure `err` says why.
  * `data` is the transport's message, writable during the call: the values

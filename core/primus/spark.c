@@ -354,6 +354,33 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
   return 0;
 }
 
+/* A small message whose encoding is its own bytes, written by the framing
+ * straight into the connection's queue (WebSocket: encoded once, into the
+ * frame, with no payload of its own). Only where nothing else needs a
+ * payload: no recovery keeping it, no batch, no framing of its own.
+ * Returns 1 with *rc set when done, 0 when the payload path must send it. */
+static inline int write_in_place(weft_spark *c, const weft_value *v, int *rc) {
+  weft_server *s = c->server;
+  const weft__transport *t = c->conn.tran;
+  weft__verbatim vb;
+  if (!t->conn.reserve || c->rs || s->batch_max || c->state != WEFT__SP_OPEN ||
+      weft__message_verbatim(s->parser, v, &vb) != 0)
+    return 0;
+  size_t n = weft__verbatim_len(&vb), queued = 0;
+  uint8_t *at = t->conn.reserve(&c->conn, vb.binary, n, s->max_queue, &queued, rc);
+  if (!at) {
+    if (*rc == 0) return 0;
+    if (*rc == WEFT_ENOBUFS) *rc = queue_full(c);
+    return 1;
+  }
+  weft__verbatim_write(&vb, at);
+  WEFT__METRIC(s->m.msgs_out[c->tran]++);
+  WEFT__METRIC(s->m.bytes_out[c->tran] += n);
+  *rc = queued >= s->hwm;
+  if (*rc) c->above_hwm = 1;
+  return 1;
+}
+
 static int write_value(weft_spark *c, const weft_value *msg, weft__payload **shared) {
   weft_server *s = c->server;
   const weft_value *out = msg;
@@ -371,6 +398,10 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
   }
   weft__payload *p = NULL;
   int rc = 0;
+  if (!shared && write_in_place(c, out, &rc)) {
+    weft_value_free(owned);
+    return rc;
+  }
   if (c->conn.tran->conn.encode && !shared) {
     /* One spark of a framing that encodes itself (fast-tcp): its frame
      * only, not the server's encoding too. */

@@ -114,27 +114,71 @@ static void queue_clear(weft__stream *s) {
  * each gathered frame as the payload it came in (what the queue limit
  * promises: a peer that does not read is closed after as many tiny
  * messages as before), kept in the gather's unused header room so that
- * writing the gather gives it back. */
+ * writing the gather gives it back. A framing may also have a small
+ * message encoded straight into the gather (weft__stream_reserve), with no
+ * payload of its own: the first of a turn too, since the bytes are written
+ * once either way, and a connection that queues a few small frames a turn
+ * then holds one gather in its own slot, no ring. */
 #define WEFT__GATHER_FRAME (WEFT__POOL_DATA / 2)
 
-static int gather(weft__stream *s, weft__payload *p) {
-  size_t n = weft__payload_wire_len(p), cost = weft__stream_cost(p);
-  weft__payload *g = s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)].p;
-  if (g->kind != WEFT__P_GATHER || WEFT__POOL_DATA - g->len < n) {
-    g = weft__payload_take(s->loop, WEFT__P_GATHER, NULL, WEFT__POOL_DATA);
-    if (!g) return WEFT_ENOMEM;
-    g->len = 0;
-    set_gather_held(g, weft__stream_cost(g)); /* what queue_push adds */
-    int rc = queue_push(s, g);
-    weft__payload_release(g); /* the queue's reference is the one left */
-    if (rc) return rc;
+/* What a small frame costs the queue: the pooled payload it would come in
+ * (or came in), whether it is gathered or not. */
+static size_t small_cost(void) {
+  return sizeof(weft__payload) + WEFT__POOL_DATA + sizeof(weft__qent);
+}
+
+/* A new gather at the queue's tail holding the first `n` bytes: it costs
+ * its own payload (queue_push), and the frame that opens it rides in it.
+ * Apart from gather_room, whose common case stays inline. */
+static WEFT__NOINLINE uint8_t *gather_new(weft__stream *s, size_t n, int *rc) {
+  weft__payload *g = weft__payload_take(s->loop, WEFT__P_GATHER, NULL, WEFT__POOL_DATA);
+  if (!g) {
+    *rc = WEFT_ENOMEM;
+    return NULL;
   }
-  memcpy(g->data + g->len, weft__payload_wire(p), n);
-  g->len += n;
-  s->queued += n;
+  g->len = n;                               /* queue_push counts the n bytes queued */
+  set_gather_held(g, weft__stream_cost(g)); /* what queue_push adds */
+  *rc = queue_push(s, g);
+  weft__payload_release(g); /* the queue's reference is the one left */
+  return *rc ? NULL : g->data;
+}
+
+/* Room for `n` more bytes at the end of the gather at the queue's tail,
+ * a new one when the tail is not a gather with room. */
+static inline uint8_t *gather_room(weft__stream *s, size_t n, size_t cost, int *rc) {
+  weft__payload *g = s->q_len ? s->q[(s->q_head + s->q_len - 1) & (s->q_cap - 1)].p : NULL;
+  if (!g || g->kind != WEFT__P_GATHER || WEFT__POOL_DATA - g->len < n) return gather_new(s, n, rc);
   s->held += cost;
   set_gather_held(g, gather_held(g) + cost);
-  return 0;
+  uint8_t *at = g->data + g->len;
+  g->len += n;
+  s->queued += n;
+  return at;
+}
+
+static int gather(weft__stream *s, weft__payload *p) {
+  size_t n = weft__payload_wire_len(p);
+  int rc = 0;
+  uint8_t *at = gather_room(s, n, weft__stream_cost(p), &rc);
+  if (at) memcpy(at, weft__payload_wire(p), n);
+  return rc;
+}
+
+uint8_t *weft__stream_reserve(weft__stream *s, size_t n, size_t limit, int *rc) {
+  *rc = 0;
+  if (s->closed) {
+    *rc = WEFT_ECLOSED;
+    return NULL;
+  }
+  if (s->tls || n > WEFT__GATHER_FRAME) return NULL;
+  size_t cost = small_cost();
+  if (s->held + cost > limit) {
+    *rc = WEFT_ENOBUFS;
+    return NULL;
+  }
+  uint8_t *at = gather_room(s, n, cost, rc);
+  if (at) weft__stream_mark(s);
+  return at;
 }
 
 int weft__stream_enqueue(weft__stream *s, weft__payload *p) {

@@ -131,6 +131,14 @@ int weft__stream_idle(const weft__stream *s);
 /* Queues a payload's wire bytes (taking its own reference) and marks the
  * stream for the next flush. Returns 0, WEFT_ECLOSED or WEFT_ENOMEM. */
 int weft__stream_enqueue(weft__stream *s, struct weft__payload *p);
+/* Room for a small frame of `n` bytes written straight into the queue
+ * (at the end of a gather, see stream.c), counted in `queued` and the held
+ * memory as a small payload would be; the caller writes all n bytes before
+ * anything else touches the stream. NULL with *rc 0 when the frame cannot
+ * go this way (TLS, too long: queue a payload instead), or with *rc
+ * WEFT_ECLOSED, WEFT_ENOBUFS (held memory would pass `limit`; nothing
+ * queued) or WEFT_ENOMEM. */
+uint8_t *weft__stream_reserve(weft__stream *s, size_t n, size_t limit, int *rc);
 /* The payload last queued when nothing of it is written yet (it may still
  * be replaced), else NULL. */
 struct weft__payload *weft__stream_tail(const weft__stream *s);

@@ -244,6 +244,14 @@ struct weft__transport {
      * NULL while an HTTP answer still reads it (a polling handshake being
      * answered). */
     weft__http_req *(*request)(weft__conn *c);
+    /* Optional: room for one small message of `n` bytes (`binary`: a
+     * binary one, else text), its frame header already written in front,
+     * straight in the connection's queue: the owner encodes into it and
+     * needs no payload. The owner writes all n bytes before it calls the
+     * connection again. NULL with *rc 0 when this message cannot go so
+     * (the owner sends a payload), else *rc as `send` returns it; *queued
+     * as `send` sets it. */
+    uint8_t *(*reserve)(weft__conn *c, int binary, size_t n, size_t limit, size_t *queued, int *rc);
   } conn;
   /* The framing keeps connections alive itself (Vibe's heartbeat): the
    * owner sends no primus::ping on them. */

@@ -48,6 +48,7 @@ struct fixture {
   int flood_first_full, flood_nobufs;
   int tiny_nobufs; /* "tinies": the write refused first (1-based) */
   int tiny_got;    /* and the messages the client then read */
+  int small_full;  /* "smalls:N": the first write that said "above the mark" */
   char order[128];
   int plugin_destroys;
   int user_frees, foreach_seen, idgen_calls, reconnect_destroy;
@@ -214,6 +215,18 @@ static void on_data(weft_spark *sp, const weft_value *msg, void *user) {
       weft_spark_write(sp, v);
       weft_value_free(v);
     }
+  } else if (str_is(msg, "smalls:", &rest)) {
+    char m[16];
+    for (int i = 0, n = atoi(rest); i < n; i++) {
+      snprintf(m, sizeof(m), "s%d", i);
+      weft_value *v = weft_value_new_string(m, strlen(m));
+      if (weft_spark_write(sp, v) == 1 && !f->small_full) f->small_full = i + 1;
+      weft_value_free(v);
+    }
+  } else if (str_is(msg, "amount", NULL)) {
+    char a[48];
+    snprintf(a, sizeof(a), "%zu,%d", weft_spark_buffered_amount(sp), f->drains);
+    reply_str(sp, a);
   } else if (str_is(msg, "tinies", NULL)) {
     weft_value *v = weft_value_new_string("t", 1);
     for (int i = 0; i < 100000 && !f->tiny_nobufs; i++)
@@ -1146,6 +1159,36 @@ static void test_gather_limit(void **state) {
   assert_int_equal(f.tiny_got, f.tiny_nobufs - 1); /* all before the refusal, none after */
 }
 
+/* Small messages are framed straight into the queue (no payload of their
+ * own): the bytes they queue still count towards the high-water mark, to
+ * the byte, and come off it when written (a drain event, nothing left). */
+static void small_mark(fixture *f) { weft_server_set_high_water_mark(f->server, 100); }
+
+CLIENT(smalls_client) {
+  wsc c;
+  CHECK(open_ws(f, &c, NULL) == 101);
+  CHECK(wsc_send_text(&c, "\"smalls:40\"") == 0);
+  for (int i = 0; i < 40; i++) {
+    char want[16];
+    snprintf(want, sizeof(want), "\"s%d\"", i);
+    CHECK(recv_text(&c, want));
+  }
+  CHECK(echo_ok(&c, "\"between\""));
+  CHECK(wsc_send_text(&c, "\"amount\"") == 0);
+  CHECK(recv_text(&c, "\"0,1\""));
+  wsc_close(&c);
+}
+
+static void test_small_writes_mark(void **state) {
+  (void)state;
+  fixture f = {.client = smalls_client, .configure = small_mark};
+  run(&f);
+  /* frames of 6 bytes ("s0"-"s9" and a 2-byte header), then 7: the 16th
+   * takes the queue from 95 to 102 bytes */
+  assert_int_equal(f.small_full, 16);
+  assert_int_equal(f.errors, 0);
+}
+
 static void test_batching(void **state) {
   (void)state;
   fixture f = {.client = batching_client, .configure = with_batching};
@@ -1621,6 +1664,7 @@ int main(void) {
       cmocka_unit_test(test_batching),
       cmocka_unit_test(test_gather),
       cmocka_unit_test(test_gather_limit),
+      cmocka_unit_test(test_small_writes_mark),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,7 +59,7 @@ const weft__transport weft__transport_eio = {
      weft__eio_adopt},
     {weft__eio_dial, weft__eio_cancel},
     {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, NULL,
-     request_op},
+     request_op, NULL},
     0,
     0,
 };

@@ -12,7 +12,7 @@ const weft__transport weft__transport_ft = {
      weft__ft_adopt},
     {weft__ft_dial, weft__ft_cancel},
     {weft__ft_send, weft__ft_hold, weft__ft_queued, weft__ft_close, weft__ft_abort, weft__ft_peer,
-     weft__ft_pause, weft__ft_id, weft__ft_encode, NULL, NULL},
+     weft__ft_pause, weft__ft_id, weft__ft_encode, NULL, NULL, NULL},
     0,
     0,
 };

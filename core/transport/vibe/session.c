@@ -445,7 +445,7 @@ const weft__transport weft__transport_vibe = {
      weft__vibe_stop, weft__vibe_adopt},
     {weft__vibe_dial, weft__vibe_cancel},
     {send_op, hold_op, queued_op, close_op, abort_op, peer_op, pause_op, id_op, NULL, send_value_op,
-     request_op},
+     request_op, NULL},
     1,
     1,
 };

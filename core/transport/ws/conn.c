@@ -116,6 +116,27 @@ int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued)
   return rc;
 }
 
+/* A server's small message, framed in the queue (the two-byte header of
+ * weft__ws_send's common case); a client's frames are masked and a
+ * compressed connection's deflated, so theirs take a payload. */
+uint8_t *weft__ws_reserve(weft__conn *c, int binary, size_t n, size_t limit, size_t *queued,
+                          int *rc) {
+  weft__ws_conn *w = (weft__ws_conn *)c;
+  *rc = 0;
+  if (w->state != WEFT__WS_OPEN) {
+    *rc = WEFT_ECLOSED;
+    return NULL;
+  }
+  if (n >= 126 || w->client || w->reader.pmd) return NULL;
+  weft__stream *io = weft__ws_io(w);
+  uint8_t *at = weft__stream_reserve(io, 2 + n, limit, rc);
+  if (!at) return NULL;
+  at[0] = (uint8_t)(0x80 | (binary ? WEFT__WS_BINARY : WEFT__WS_TEXT));
+  at[1] = (uint8_t)n;
+  *queued = io->queued;
+  return at + 2;
+}
+
 /* Is `p` a pong frame this connection queued (control frames are RAW
  * payloads holding the whole frame, FIN and opcode first)? */
 static int is_pong(const weft__payload *p) {

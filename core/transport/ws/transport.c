@@ -12,7 +12,7 @@ const weft__transport weft__transport_ws = {
      weft__ws_adopt},
     {weft__ws_dial, weft__ws_cancel},
     {weft__ws_send, weft__ws_hold, weft__ws_queued, weft__ws_close, weft__ws_abort, weft__ws_peer,
-     weft__ws_pause, NULL, NULL, NULL, weft__ws_request},
+     weft__ws_pause, NULL, NULL, NULL, weft__ws_request, weft__ws_reserve},
     0,
     0,
 };

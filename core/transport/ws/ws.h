@@ -75,6 +75,8 @@ static inline weft__stream *weft__ws_io(weft__ws_conn *w) {
 
 /* conn.c: the connection ops of both sides. */
 int weft__ws_send(weft__conn *c, weft__payload *p, size_t limit, size_t *queued);
+uint8_t *weft__ws_reserve(weft__conn *c, int binary, size_t n, size_t limit, size_t *queued,
+                          int *rc);
 void weft__ws_hold(weft__conn *c);
 size_t weft__ws_queued(const weft__conn *c, size_t *held);
 void weft__ws_close(weft__conn *c, int code, const char *reason);
