@@ -274,31 +274,47 @@ static const weft_plugin_ops weft__py_client_plugin_ops = {
     .client_outgoing = weft__py_c_outgoing,
 };
 
-static weft__py_reg *weft__py_plugin_reg(pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                                         PyObject *drop) {
-  weft__py_reg *r = weft__py_reg_new(pl, incoming);
-  if (!r) return NULL;
+/* A registration of the plugin "python" with its own copy of the ops: the
+ * core keeps the pointer, and incoming_types differs per server or client.
+ * The registration comes first, so weft__py_reg_free frees the block. */
+typedef struct weft__py_plugin {
+  weft__py_reg r;
+  weft_plugin_ops ops;
+} weft__py_plugin;
+
+static weft__py_plugin *weft__py_plugin_reg(pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
+                                            PyObject *drop, const weft_plugin_ops *ops,
+                                            unsigned int types) {
+  weft__py_plugin *p = calloc(1, sizeof(*p));
+  if (!p) return NULL;
+  p->r.pl = pl;
+  Py_INCREF(incoming);
+  p->r.target = incoming;
   Py_INCREF(outgoing);
-  r->outgoing = outgoing;
+  p->r.outgoing = outgoing;
   Py_INCREF(drop);
-  r->drop = drop;
-  return r;
+  p->r.drop = drop;
+  p->ops = *ops;
+  p->ops.incoming_types = types;
+  return p;
 }
 
 int pyweft_client_use(weft_client *c, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                      PyObject *drop) {
+                      PyObject *drop, unsigned int incoming_types) {
   if (!c || !pl || !incoming || !outgoing || !drop) return WEFT_EINVAL;
-  weft__py_reg *r = weft__py_plugin_reg(pl, incoming, outgoing, drop);
-  return r ? weft_client_use(c, &weft__py_client_plugin_ops, r) : WEFT_ENOMEM;
+  weft__py_plugin *p = weft__py_plugin_reg(pl, incoming, outgoing, drop,
+                                           &weft__py_client_plugin_ops, incoming_types);
+  return p ? weft_client_use(c, &p->ops, &p->r) : WEFT_ENOMEM;
 }
 
 int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                      PyObject *drop) {
+                      PyObject *drop, unsigned int incoming_types) {
   if (!s || !pl || !incoming || !outgoing || !drop) return WEFT_EINVAL;
   /* One registration per server: the Python layer chains every Python
    * plugin's transforms inside these two callables. */
-  weft__py_reg *r = weft__py_plugin_reg(pl, incoming, outgoing, drop);
-  return r ? weft_server_use(s, &weft__py_plugin_ops, r) : WEFT_ENOMEM;
+  weft__py_plugin *p =
+      weft__py_plugin_reg(pl, incoming, outgoing, drop, &weft__py_plugin_ops, incoming_types);
+  return p ? weft_server_use(s, &p->ops, &p->r) : WEFT_ENOMEM;
 }
 
 /* ---------------------------------------------------------------------- */

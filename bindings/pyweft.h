@@ -92,13 +92,15 @@ int pyweft_server_set_id_generator(weft_server *s, pyweft_loop *pl, PyObject *fn
  * chains its plugins inside): incoming/outgoing are callables (or None)
  * fn(spark_object, msg) returning the message (the same object passes it on,
  * another replaces it) or `drop` (the message is swallowed). An exception
- * drops the message (error event of kind "transform") and is stored. */
+ * drops the message (error event of kind "transform") and is stored.
+ * `incoming_types`: the weft_plugin_ops field, the union of what the
+ * chained transforms look at (0: every type). */
 int pyweft_server_use(weft_server *s, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                      PyObject *drop);
+                      PyObject *drop, unsigned int incoming_types);
 /* The same on a client (weft_client_use; before it opens): the callables
  * get None as their first argument. */
 int pyweft_client_use(weft_client *c, pyweft_loop *pl, PyObject *incoming, PyObject *outgoing,
-                      PyObject *drop);
+                      PyObject *drop, unsigned int incoming_types);
 
 /* Writes: raise TypeError/OverflowError for values that cannot convert,
  * else return the weft code. */

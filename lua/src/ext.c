@@ -177,6 +177,7 @@ typedef struct event_ctx {
   handler *h;
   const weft_event *ev;
   weft__lreply *ru;
+  int keep; /* a registry reference to ru's userdata while the handler runs */
 } event_ctx;
 
 /* fn(spark, reply|nil, [name,] args...) on servers, fn(reply|nil, [name,]
@@ -192,6 +193,7 @@ static int push_event(lua_State *L, weft__lcall *c) {
   if (ev->spark) weft__lpush_spark(L, ev->spark), n++;
   if (ev->reply) {
     e->ru = weft__lpush_reply(L, e->h->o, ev->reply);
+    e->keep = weft__lref(L, -1);
   } else {
     lua_pushnil(L);
   }
@@ -204,26 +206,31 @@ static int push_event(lua_State *L, weft__lcall *c) {
 
 static void on_event(const weft_event *ev, void *user) {
   handler *h = user;
-  event_ctx e = {h, ev, NULL};
+  event_ctx e = {h, ev, NULL, LUA_NOREF};
   weft__lcall c;
   weft__lcall_init(&c, h->lp, LUA_NOREF);
   c.push = push_event;
   c.ctx = &e;
   c.sp = ev->spark;
   int rc = weft__lrun(&c);
-  if (!ev->reply || rc == 0) return;
+  if (!ev->reply) return;
   if (!e.ru) { /* it never had its reply */
-    weft_reply_drop(ev->reply);
+    if (rc != 0) weft_reply_drop(ev->reply);
     return;
   }
-  /* It raised before answering: "handler error". Its userdata may have been
-   * collected since (keeping the error allocates), so the live list is
-   * searched instead. */
-  for (weft__lreply *ru = h->o->replies; ru; ru = ru->next) {
-    if (ru->r != ev->reply) continue;
-    reply_reject(reply_take(ru), "handler error");
-    break;
+  /* It raised before answering: "handler error". The reference kept its
+   * userdata from the collector meanwhile (keeping the error allocates; a
+   * collected reply would answer "no answer" first). Without one (no
+   * memory for it), the live list is searched. */
+  if (rc != 0) {
+    weft__lreply *ru = e.keep != LUA_NOREF ? e.ru : h->o->replies;
+    for (; ru; ru = e.keep != LUA_NOREF ? NULL : ru->next) {
+      if (ru->r != ev->reply) continue;
+      reply_reject(reply_take(ru), "handler error");
+      break;
+    }
   }
+  weft__lunref(h->lp->L, &e.keep);
 }
 
 /* handle(name, fn|nil) on a server or client: the handler of an event

@@ -133,15 +133,18 @@ static int has(lua_State *L, const char *field) {
   return yes;
 }
 
-/* handle:_use(name, plugin): the plugin table's hooks (servers:
- * connection, disconnection, incoming, outgoing; clients: open, close,
- * incoming, outgoing), before listening / opening. */
+/* handle:_use(name, plugin[, incoming_types]): the plugin table's hooks
+ * (servers: connection, disconnection, incoming, outgoing; clients: open,
+ * close, incoming, outgoing), before listening / opening; incoming_types:
+ * WEFT_PLUGIN_TYPE bits (0, the default: every type). */
 static int l_use(lua_State *L) {
   int is_client;
   weft__lowner *o = weft__lcheck_owner(L, 1, &is_client);
   size_t len;
   const char *name = luaL_checklstring(L, 2, &len);
   luaL_checktype(L, 3, LUA_TTABLE);
+  lua_Integer types = luaL_optinteger(L, 4, 0);
+  luaL_argcheck(L, types >= 0 && types <= (lua_Integer)UINT32_MAX, 4, "type bits out of range");
   LOOP_UP(L)->L = L;
   lplugin *p = calloc(1, sizeof(*p) + len + 1);
   if (!p) return weft__lfail(L, WEFT_ENOMEM, "plugin");
@@ -154,6 +157,7 @@ static int l_use(lua_State *L) {
   ops->size = sizeof(*ops);
   ops->name = p->name;
   ops->destroy = plugin_destroy;
+  ops->incoming_types = (uint32_t)types;
   int rc;
   if (is_client) {
     if (has(L, "open")) ops->client_open = on_client_open;

@@ -206,6 +206,51 @@ test("client plugins: open hook, transforms in and out (the core's client_outgoi
   settle()
 end)
 
+test("incoming_types: a plugin's incoming sees only the Lua types it names (the core skips it); bad input", function()
+  local tables, strings, every, client_tables = {}, {}, {}, {}
+  local srv = assert(server {
+    plugins = {
+      { incoming = function(_, m) tables[#tables + 1] = m; if m.swap then return "was a table" end end,
+        incoming_types = { "table" } },
+      { incoming = function(_, m) strings[#strings + 1] = m end, incoming_types = { "string", "string" } },
+      { incoming = function(_, m) every[#every + 1] = m end },
+    },
+  })
+  local got = {}
+  srv:on("connection", function(sp) sp:on("data", function(m) got[#got + 1] = m end) end)
+  local c = assert(weft.client {
+    url = url_of(srv),
+    plugins = { { incoming = function(m) client_tables[#client_tables + 1] = m end, incoming_types = { "table" } } },
+  })
+  local back = {}
+  c:on("data", function(m) back[#back + 1] = m end)
+  for _, m in ipairs { "a", { k = 1 }, 5, true, { swap = 1 }, 1.5 } do c:write(m) end
+  wait(function() return #got == 6 end, 5000, "six messages")
+  eq(#tables, 2, "the table plugin saw the two tables")
+  eq(tables[1].k, 1, "the first table")
+  eq(#strings, 2, "the string plugin saw the string and the replacement")
+  eq(strings[1], "a", "the string")
+  eq(strings[2], "was a table", "a replacement is matched by its own type")
+  eq(#every, 6, "the plugin without types saw all")
+  eq(got[5], "was a table", "replaced")
+  srv:write("hi")
+  srv:write { m = 2 }
+  wait(function() return #back == 2 end, 5000, "two broadcasts")
+  eq(#client_tables, 1, "the client's plugin saw the table only")
+  eq(client_tables[1].m, 2, "the table")
+  c:close()
+  srv:close()
+  raises(function() server { plugins = { { incoming = function() end, incoming_types = { "set" } } } } end,
+    "incoming_types takes nil, boolean, number, string, table, not set", "an unknown type name")
+  raises(function() server { plugins = { { incoming = function() end, incoming_types = "table" } } } end,
+    "must be a list of type names", "a list")
+  raises(function() server { plugins = { { incoming = function() end, incoming_types = {} } } } end,
+    "is empty", "an empty list")
+  raises(function() server { plugins = { { incoming_types = { "table" } } } } end,
+    "without an incoming transform", "types without a transform")
+  settle()
+end)
+
 -- Sparks: for_each, headers and query -------------------------------------------
 
 test("for_each, spark:headers(), spark:query(); bad input", function()

@@ -53,11 +53,42 @@ end
 --   servers: connection(spark), disconnection(spark), incoming(spark, msg),
 --            outgoing(spark, msg)
 --   clients: open(client), close(client), incoming(msg), outgoing(msg)
---   both:    name (default "plugin#<i>"), init(handle) at registration
+--   both:    name (default "plugin#<i>"), init(handle) at registration,
+--            incoming_types = { "table", "string", ... }: the Lua types
+--            `incoming` looks at (nil, boolean, number, string, table);
+--            others pass without a call (default: every type)
 -- A transform returns the message (replacing it), nothing (it goes on as
 -- it came), weft.drop (swallowed), or nil and a reason (failed: an error
 -- event of kind "transform").
 local registered = setmetatable({}, { __mode = "k" }) -- handle -> { name -> plugin }
+
+-- incoming_types: the Lua types `incoming` looks at, as the core's
+-- WEFT_PLUGIN_TYPE bits (each name's own, so their sum is their union; no
+-- bit operators in Lua 5.1/LuaJIT).
+local TYPE_BITS = {
+  ["nil"] = 1, -- WEFT_NULL
+  boolean = 2, -- WEFT_BOOL
+  number = 4 + 8, -- WEFT_INT, WEFT_FLOAT
+  string = 16 + 32, -- WEFT_STRING, WEFT_BINARY
+  table = 64 + 128, -- WEFT_ARRAY, WEFT_MAP
+}
+
+local function type_mask(name, p, level)
+  local types = p.incoming_types
+  if types == nil then return 0 end
+  local function bad(why) -- blamed as M.use blames: two calls further down
+    error(("bad option 'plugins' (plugin '%s': incoming_types %s)"):format(name, why), level + 2)
+  end
+  if p.incoming == nil then bad("without an incoming transform") end
+  if type(types) ~= "table" then bad("must be a list of type names") end
+  local mask, seen = 0, {}
+  for _, t in ipairs(types) do
+    if not TYPE_BITS[t] then bad(("takes nil, boolean, number, string, table, not %s"):format(tostring(t))) end
+    if not seen[t] then mask, seen[t] = mask + TYPE_BITS[t], true end
+  end
+  if mask == 0 then bad("is empty (leave it out for every type)") end
+  return mask
+end
 
 local HOOKS = {
   server = { "connection", "disconnection", "incoming", "outgoing" },
@@ -89,13 +120,14 @@ function M.use(handle, kind, list, level)
     if p.init ~= nil and type(p.init) ~= "function" then
       error(("bad option 'plugins' (plugin '%s': init must be a function)"):format(name), level)
     end
+    local types = type_mask(name, p, level)
     if kind == "client" then
       local open, close = hooks.open, hooks.close
       if open then hooks.open = function() return open(weak[1]) end end
       if close then hooks.close = function() return close(weak[1]) end end
     end
     if p.init then p.init(handle) end
-    local ok, msg, ename = handle:_use(name, hooks)
+    local ok, msg, ename = handle:_use(name, hooks, types)
     if not ok then return nil, msg, ename end
     mine[name] = p
   end

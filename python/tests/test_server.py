@@ -179,6 +179,114 @@ async def test_plugins_transform_and_drop(loop_errors: LoopErrors) -> None:
         await client.end()
 
 
+async def test_plugin_incoming_types() -> None:
+    seen: dict[str, list[Any]] = {"maps": [], "texts": [], "all": [], "client": []}
+
+    def maps(spark: weft.Spark | None, msg: Any) -> Any:
+        seen["maps"].append(msg)
+        return "was a map" if msg.get("swap") else msg
+
+    def texts(spark: weft.Spark | None, msg: Any) -> Any:
+        seen["texts"].append(msg)
+        return msg
+
+    def every(spark: weft.Spark | None, msg: Any) -> Any:
+        seen["all"].append(msg)
+        return msg
+
+    def client_maps(client: Any, msg: Any) -> Any:
+        seen["client"].append(msg)
+        return msg
+
+    plugins = [
+        weft.Plugin("maps", incoming=maps, incoming_types=(dict,)),
+        weft.Plugin("texts", incoming=texts, incoming_types=[str]),
+        weft.Plugin("all", incoming=every),
+    ]
+    async with await weft.serve(URL, plugins=plugins) as server:
+        got: list[Any] = []
+        server.on("connection", lambda s: s.on("data", got.append))
+        client = await weft.connect(
+            server.url, plugins=[weft.Plugin("cm", incoming=client_maps, incoming_types={dict})]
+        )
+        sent = ["a", {"k": 1}, 5, True, [1], None, 1.5, {"swap": 1}]
+        for m in sent:
+            client.write(m)
+        async with asyncio.timeout(T):
+            while len(got) < len(sent):
+                await asyncio.sleep(0.01)
+        # a transform that replaces the message is matched by the replacement
+        assert got == ["a", {"k": 1}, 5, True, [1], None, 1.5, "was a map"]
+        assert seen["maps"] == [{"k": 1}, {"swap": 1}]
+        assert seen["texts"] == ["a", "was a map"]
+        assert seen["all"] == got
+        server.write("hi")
+        server.write({"m": 2})
+        assert await asyncio.wait_for(client.__anext__(), T) == "hi"
+        assert await asyncio.wait_for(client.__anext__(), T) == {"m": 2}
+        assert seen["client"] == [{"m": 2}]
+        await client.end()
+
+    # only the texts: the core skips the transform step for other types
+    async with await weft.serve(URL, plugins=[plugins[1]]) as server:
+        got = []
+        server.on("connection", lambda s: s.on("data", got.append))
+        client = await weft.connect(server.url)
+        seen["texts"].clear()
+        for m in [{"k": 1}, "b", 2]:
+            client.write(m)
+        async with asyncio.timeout(T):
+            while len(got) < 3:
+                await asyncio.sleep(0.01)
+        assert got == [{"k": 1}, "b", 2]
+        assert seen["texts"] == ["b"]
+        await client.end()
+
+
+async def test_plugin_incoming_types_in_the_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Python chain told to filter nothing: what the transform still
+    # misses, the core kept from it (the mask given to weft_plugin_ops).
+    from weft import plugin as _p
+
+    whole = _p.chain
+    monkeypatch.setattr(_p, "chain", lambda fns, owner=None, types=None: whole(fns, owner))
+    seen: list[Any] = []
+
+    def lists(spark: weft.Spark | None, msg: Any) -> Any:
+        seen.append(msg)
+        return msg
+
+    plugins = [weft.Plugin("lists", incoming=lists, incoming_types=(list, type(None)))]
+    async with await weft.serve(URL, plugins=plugins) as server:
+        got: list[Any] = []
+        server.on("connection", lambda s: s.on("data", got.append))
+        client = await weft.connect(server.url)
+        for m in ["a", [1, 2], {"k": 1}, None, 3]:
+            client.write(m)
+        async with asyncio.timeout(T):
+            while len(got) < 5:
+                await asyncio.sleep(0.01)
+        assert got == ["a", [1, 2], {"k": 1}, None, 3]
+        assert seen == [[1, 2], None]
+        await client.end()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"incoming": lambda s, m: m, "incoming_types": ()},
+        {"incoming": lambda s, m: m, "incoming_types": (set,)},
+        {"incoming": lambda s, m: m, "incoming_types": 5},
+        {"incoming_types": (dict,)},
+    ],
+)
+async def test_plugin_incoming_types_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(weft.InvalidArgument):
+        await weft.serve(URL, plugins=[weft.Plugin("bad", **kwargs)])
+    with pytest.raises(weft.InvalidArgument):
+        await weft.connect("ws://127.0.0.1:9/primus", plugins=[weft.Plugin("bad", **kwargs)])
+
+
 async def test_callback_exception_is_reported_not_fatal(loop_errors: LoopErrors) -> None:
     async with await weft.serve(URL) as server:
         seen: list[Any] = []

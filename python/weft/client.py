@@ -376,11 +376,17 @@ class Client:
 
     def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
         self._plugins = _p.by_name(plugins)
-        ins = [p.incoming for p in self._plugins.values() if p.incoming is not None]
-        outs = [p.outgoing for p in self._plugins.values() if p.outgoing is not None]
-        if ins or outs:
+        plugins = list(self._plugins.values())
+        ins = _p.incoming_chain(plugins, self)
+        outs = [p.outgoing for p in plugins if p.outgoing is not None]
+        if ins is not None or outs:
             rc = _ll.pyweft_client_use(
-                self._need(), self._drv.core, _p.chain(ins, self), _p.chain(outs, self), DROP
+                self._need(),
+                self._drv.core,
+                ins,
+                _p.chain(outs, self),
+                DROP,
+                _p.incoming_mask(plugins),
             )
             check(rc, "plugins")
 

@@ -497,11 +497,13 @@ class Server:
     def _install_plugins(self, plugins: Sequence[Plugin]) -> None:
         assert self._ptr is not None
         self._plugins = list(_p.by_name(plugins).values())
-        ins = [p.incoming for p in self._plugins if p.incoming is not None]
+        ins = _p.incoming_chain(self._plugins)
         outs = [p.outgoing for p in self._plugins if p.outgoing is not None]
-        if not ins and not outs:
+        if ins is None and not outs:
             return
-        rc = _ll.pyweft_server_use(self._ptr, self._drv.core, _p.chain(ins), _p.chain(outs), DROP)
+        rc = _ll.pyweft_server_use(
+            self._ptr, self._drv.core, ins, _p.chain(outs), DROP, _p.incoming_mask(self._plugins)
+        )
         check(rc, "plugins")
 
     def plugin(self, name: str) -> Plugin | None:
