@@ -743,19 +743,27 @@ static int lone_string(const uint8_t *p, size_t len, int in_place, weft__arena *
   const uint8_t *s = p + 1;
   size_t n = len - 2, i = 0;
   int high = 0;
+#if WEFT__JSON_AVX2
+  /* Plain ASCII 32 bytes a step, up to the first byte that is special or
+   * >= 0x80 (the SSE2 scan goes on from there). */
+  if (n >= 64 && __builtin_cpu_supports("avx2")) i = plain_ascii_avx2(s, n);
+#endif
 #if WEFT__JSON_SSE2
   if (n >= 16) {
-    __m128i hi = _mm_setzero_si128();
+    /* Only whether: the bytes that would end or escape it are ORed into
+     * one mask tested at the end (the parser finds where). */
+    __m128i hi = _mm_setzero_si128(), sp = _mm_setzero_si128();
     for (; n - i >= 16; i += 16) {
       __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
       hi = _mm_or_si128(hi, a);
-      if (_mm_movemask_epi8(weft__sse2_special(a, 0))) return BAD_TOKEN;
+      sp = _mm_or_si128(sp, weft__sse2_special(a, 0));
     }
     if (i < n) { /* the last 16 bytes, overlapping those already seen */
       __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
       hi = _mm_or_si128(hi, a);
-      if (_mm_movemask_epi8(weft__sse2_special(a, 0))) return BAD_TOKEN;
+      sp = _mm_or_si128(sp, weft__sse2_special(a, 0));
     }
+    if (_mm_movemask_epi8(sp)) return BAD_TOKEN;
     high = _mm_movemask_epi8(hi);
     i = n;
   }

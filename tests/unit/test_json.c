@@ -779,53 +779,58 @@ static void test_lone_string(void **state) {
   weft__arena a;
   weft__arena_init(&a);
   static const uint8_t odd[] = {'"', '\\', 0x01, 0x1f, 0xc3, 0x7f};
-  for (size_t n = 0; n <= 40; n++) {
-    for (size_t at = 0; at <= n; at++) {
-      for (size_t o = 0; o < sizeof odd; o++) {
-        if (at == n && o) break; /* at == n: no odd byte at all */
-        uint8_t text[48], blank[50];
-        text[0] = '"';
-        for (size_t i = 0; i < n; i++)
-          text[1 + i] = (uint8_t)('a' + i % 26);
-        size_t len = n + 2;
-        if (at < n) {
-          text[1 + at] = odd[o];
-          if (odd[o] == 0xc3) { /* a whole UTF-8 sequence: é */
-            if (at + 1 >= n) continue;
-            text[2 + at] = 0xa9;
+  /* Every length to 40 (the SSE2 scan and its tail), then lengths around
+   * the AVX2 scan's 64- and 32-byte steps where the CPU has it. */
+  static const size_t upto[][2] = {{0, 40}, {62, 70}, {94, 98}, {126, 131}, {190, 193}};
+  for (size_t r = 0; r < sizeof upto / sizeof upto[0]; r++) {
+    for (size_t n = upto[r][0]; n <= upto[r][1]; n++) {
+      for (size_t at = 0; at <= n; at++) {
+        for (size_t o = 0; o < sizeof odd; o++) {
+          if (at == n && o) break; /* at == n: no odd byte at all */
+          uint8_t text[200], blank[202];
+          text[0] = '"';
+          for (size_t i = 0; i < n; i++)
+            text[1 + i] = (uint8_t)('a' + i % 26);
+          size_t len = n + 2;
+          if (at < n) {
+            text[1 + at] = odd[o];
+            if (odd[o] == 0xc3) { /* a whole UTF-8 sequence: é */
+              if (at + 1 >= n) continue;
+              text[2 + at] = 0xa9;
+            }
           }
-        }
-        text[len - 1] = '"';
-        blank[0] = ' ';
-        memcpy(blank + 1, text, len);
-        for (int in_place = 0; in_place < 2; in_place++) {
-          uint8_t mine[48], theirs[50];
-          memcpy(mine, text, len);
-          memcpy(theirs, blank, len + 1);
-          const weft_value *v = NULL, *w = NULL;
-          size_t pos = 0, wpos = 0;
-          int flags = WEFT__DECODE_UTF8_VALID | (in_place ? WEFT__DECODE_IN_PLACE : 0);
-          int rc = weft__parser_json.decode(mine, len, flags, &a, &v, &pos);
-          int wrc = weft__parser_json.decode(theirs, len + 1, flags, &a, &w, &wpos);
-          assert_int_equal(rc, wrc);
-          if (rc) {
-            assert_int_equal(pos + 1, wpos);
-            assert_memory_equal(mine, text, len); /* an error writes nothing */
-            continue;
+          text[len - 1] = '"';
+          blank[0] = ' ';
+          memcpy(blank + 1, text, len);
+          for (int in_place = 0; in_place < 2; in_place++) {
+            uint8_t mine[200], theirs[202];
+            memcpy(mine, text, len);
+            memcpy(theirs, blank, len + 1);
+            const weft_value *v = NULL, *w = NULL;
+            size_t pos = 0, wpos = 0;
+            int flags = WEFT__DECODE_UTF8_VALID | (in_place ? WEFT__DECODE_IN_PLACE : 0);
+            int rc = weft__parser_json.decode(mine, len, flags, &a, &v, &pos);
+            int wrc = weft__parser_json.decode(theirs, len + 1, flags, &a, &w, &wpos);
+            assert_int_equal(rc, wrc);
+            if (rc) {
+              assert_int_equal(pos + 1, wpos);
+              assert_memory_equal(mine, text, len); /* an error writes nothing */
+              continue;
+            }
+            const char *s, *t;
+            size_t sn, tn;
+            assert_int_equal(weft_value_get_string(v, &s, &sn), 0);
+            assert_int_equal(weft_value_get_string(w, &t, &tn), 0);
+            assert_int_equal(sn, tn);
+            assert_memory_equal(s, t, sn);
+            assert_int_equal(s[sn], '\0');
+            assert_int_equal(weft__parser_json.verbatim(v), weft__parser_json.verbatim(w));
+            assert_int_equal(in_text(s, (const char *)mine, len),
+                             in_text(t, (const char *)theirs, len + 1));
+            if (!in_place) assert_memory_equal(mine, text, len);
           }
-          const char *s, *t;
-          size_t sn, tn;
-          assert_int_equal(weft_value_get_string(v, &s, &sn), 0);
-          assert_int_equal(weft_value_get_string(w, &t, &tn), 0);
-          assert_int_equal(sn, tn);
-          assert_memory_equal(s, t, sn);
-          assert_int_equal(s[sn], '\0');
-          assert_int_equal(weft__parser_json.verbatim(v), weft__parser_json.verbatim(w));
-          assert_int_equal(in_text(s, (const char *)mine, len),
-                           in_text(t, (const char *)theirs, len + 1));
-          if (!in_place) assert_memory_equal(mine, text, len);
+          weft__arena_reset(&a);
         }
-        weft__arena_reset(&a);
       }
     }
   }
