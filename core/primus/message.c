@@ -48,21 +48,23 @@ int weft__message_verbatim(const weft__parser_ops *parser, const weft_value *v,
   return 0;
 }
 
+int weft__verbatim_payload(weft_loop *loop, const weft__verbatim *vb, weft__payload **out) {
+  *out = NULL;
+  if (vb->len > SIZE_MAX - 2) return WEFT_ENOMEM;
+  *out = weft__payload_take(loop, vb->binary ? WEFT__P_BINARY : WEFT__P_TEXT, NULL,
+                            weft__verbatim_len(vb));
+  if (!*out) return WEFT_ENOMEM;
+  weft__verbatim_write(vb, (*out)->data);
+  return 0;
+}
+
 int weft__message_encode(const weft__parser_ops *parser, weft_loop *loop, const weft_value *v,
                          weft__payload **out) {
   *out = NULL;
   if (!v) return WEFT_EINVAL;
   if (parser->app) return app_encode(parser, loop, v, out);
   weft__verbatim vb;
-  if (weft__message_verbatim(parser, v, &vb) == 0) {
-    size_t qn = vb.quote ? 1 : 0;
-    if (vb.len > SIZE_MAX - 2) return WEFT_ENOMEM;
-    *out =
-        weft__payload_take(loop, vb.binary ? WEFT__P_BINARY : WEFT__P_TEXT, NULL, vb.len + 2 * qn);
-    if (!*out) return WEFT_ENOMEM;
-    weft__verbatim_write(&vb, (*out)->data);
-    return 0;
-  }
+  if (weft__message_verbatim(parser, v, &vb) == 0) return weft__verbatim_payload(loop, &vb, out);
   weft__buf *b = &loop->scratch;
   b->len = 0;
   int rc = parser->encode(v, b);

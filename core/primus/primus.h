@@ -41,6 +41,8 @@ typedef struct weft__verbatim {
 /* 0 and *out filled when `v` encodes so under `parser`, else -1. */
 int weft__message_verbatim(const weft__parser_ops *parser, const weft_value *v,
                            weft__verbatim *out);
+/* A new payload (one reference) holding those bytes: 0 or WEFT_ENOMEM. */
+int weft__verbatim_payload(weft_loop *loop, const weft__verbatim *vb, weft__payload **out);
 /* The encoded length and the bytes themselves (weft__verbatim_len bytes). */
 static inline size_t weft__verbatim_len(const weft__verbatim *vb) {
   return vb->len + (vb->quote ? 2 : 0);

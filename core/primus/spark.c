@@ -359,21 +359,22 @@ static int batch_payload(weft_spark *c, weft__payload *p) {
  * frame, with no payload of its own). Only where nothing else needs a
  * payload: no recovery keeping it, no batch, no framing of its own.
  * Returns 1 with *rc set when done, 0 when the payload path must send it. */
-static inline int write_in_place(weft_spark *c, const weft_value *v, int *rc) {
+static inline int write_in_place(weft_spark *c, const weft_value *v, weft__verbatim *vb, int *plain,
+                                 int *rc) {
   weft_server *s = c->server;
   const weft__transport *t = c->conn.tran;
-  weft__verbatim vb;
   if (!t->conn.reserve || c->rs || s->batch_max || c->state != WEFT__SP_OPEN ||
-      weft__message_verbatim(s->parser, v, &vb) != 0)
+      weft__message_verbatim(s->parser, v, vb) != 0)
     return 0;
-  size_t n = weft__verbatim_len(&vb), queued = 0;
-  uint8_t *at = t->conn.reserve(&c->conn, vb.binary, n, s->max_queue, &queued, rc);
+  *plain = 1; /* a payload made after all needs no second look */
+  size_t n = weft__verbatim_len(vb), queued = 0;
+  uint8_t *at = t->conn.reserve(&c->conn, vb->binary, n, s->max_queue, &queued, rc);
   if (!at) {
     if (*rc == 0) return 0;
     if (*rc == WEFT_ENOBUFS) *rc = queue_full(c);
     return 1;
   }
-  weft__verbatim_write(&vb, at);
+  weft__verbatim_write(vb, at);
   WEFT__METRIC(s->m.msgs_out[c->tran]++);
   WEFT__METRIC(s->m.bytes_out[c->tran] += n);
   *rc = queued >= s->hwm;
@@ -397,8 +398,9 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
     }
   }
   weft__payload *p = NULL;
-  int rc = 0;
-  if (!shared && write_in_place(c, out, &rc)) {
+  weft__verbatim vb;
+  int rc = 0, plain = 0;
+  if (!shared && write_in_place(c, out, &vb, &plain, &rc)) {
     weft_value_free(owned);
     return rc;
   }
@@ -415,7 +417,7 @@ static int write_value(weft_spark *c, const weft_value *msg, weft__payload **sha
     p = *shared;
     p->refs++;
   } else {
-    rc = weft__server_encode(s, out, &p);
+    rc = plain ? weft__verbatim_payload(s->loop, &vb, &p) : weft__server_encode(s, out, &p);
     if (rc == 0 && !owned && shared) {
       *shared = p; /* unchanged by transforms: the next spark reuses it */
       p->refs++;
