@@ -166,6 +166,12 @@ int weft__ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t offset) 
     _mm_storeu_si128(q + 3, d);
     hi = _mm_or_si128(hi, _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)));
   }
+  for (; i + 16 <= len; i += 16) { /* most messages are short: no scalar 32s */
+    __m128i *q = (__m128i *)(void *)(p + i);
+    __m128i a = _mm_xor_si128(_mm_loadu_si128(q), w2);
+    _mm_storeu_si128(q, a);
+    hi = _mm_or_si128(hi, a);
+  }
   if (_mm_movemask_epi8(hi)) high = 0x80;
 #endif
   for (; i + 32 <= len; i += 32) {
