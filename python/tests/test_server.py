@@ -277,6 +277,8 @@ async def test_plugin_incoming_types_in_the_core(monkeypatch: pytest.MonkeyPatch
         {"incoming": lambda s, m: m, "incoming_types": ()},
         {"incoming": lambda s, m: m, "incoming_types": (set,)},
         {"incoming": lambda s, m: m, "incoming_types": 5},
+        {"incoming": lambda s, m: m, "incoming_types": iter([dict])},
+        {"incoming": lambda s, m: m, "incoming_types": "dict"},
         {"incoming_types": (dict,)},
     ],
 )

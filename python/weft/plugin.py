@@ -83,10 +83,11 @@ def _check_types(p: Plugin) -> None:
         return
     if p.incoming is None:
         raise InvalidArgument(f"plugin {p.name!r}: incoming_types without an incoming transform")
-    try:
-        types = list(p.incoming_types)
-    except TypeError:
-        raise InvalidArgument(f"plugin {p.name!r}: incoming_types is not a collection") from None
+    # A collection, read more than once (an iterator would be used up by
+    # this check); not a string, which is a collection of characters.
+    if not isinstance(p.incoming_types, Collection) or isinstance(p.incoming_types, (str, bytes)):
+        raise InvalidArgument(f"plugin {p.name!r}: incoming_types is not a collection of types")
+    types = list(p.incoming_types)
     if not types:
         raise InvalidArgument(f"plugin {p.name!r}: incoming_types is empty (None: every type)")
     for t in types:
