@@ -182,8 +182,7 @@ static void on_request(weft__http_conn *hc) {
     return;
   }
   if (upgrade) {
-    char accept[29];
-    if (weft__ws_check_upgrade(&hc->req.head, accept) != 0) {
+    if (weft__ws_check_upgrade(&hc->req.head, NULL) != 0) {
       weft__http_respond_status(hc, 400, NULL);
       return;
     }

@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/sha1.h"
 #include "weft/weft.h"
 
 /* ---- Handshake ---------------------------------------------------------- */
@@ -26,10 +27,8 @@ void weft__ws_accept_key(const char *key, char out[29]) {
   if (kl + sizeof ws_guid > sizeof cat) return;
   memcpy(cat, key, kl);
   memcpy(cat + kl, ws_guid, sizeof ws_guid - 1);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (!EVP_Digest(cat, kl + sizeof ws_guid - 1, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
-    return;
+  uint8_t md[20];
+  weft__sha1(cat, kl + sizeof ws_guid - 1, md);
   EVP_EncodeBlock((unsigned char *)out, md, 20);
 }
 
@@ -56,8 +55,8 @@ static int key_ok(const char *k) {
 }
 
 int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]) {
-  if (!h || !accept) return WEFT_EINVAL;
-  accept[0] = '\0';
+  if (!h) return WEFT_EINVAL;
+  if (accept) accept[0] = '\0';
   if (!weft__http_method(h) || strcmp(weft__http_method(h), "GET") != 0) return WEFT_EPROTO;
   if (h->version_minor < 1) return WEFT_EPROTO;
   if (!weft__http_has_token(weft__http_get(h, "Upgrade"), "websocket")) return WEFT_EPROTO;
@@ -69,6 +68,7 @@ int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]) {
   const char *key = weft__http_get(h, "Sec-WebSocket-Key");
   /* RFC 6455 11.3.1: the key must not appear more than once. */
   if (!key_ok(key) || weft__http_count(h, "Sec-WebSocket-Key") != 1) return WEFT_EPROTO;
+  if (!accept) return 0;
   weft__ws_accept_key(key, accept);
   return accept[0] ? 0 : WEFT_EIO;
 }

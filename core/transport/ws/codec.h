@@ -17,7 +17,8 @@
 
 /* Checks that `h` is a WebSocket upgrade request (GET, HTTP/1.1+, Upgrade:
  * websocket, Connection: upgrade, one 16-byte base64 Sec-WebSocket-Key) and
- * writes Sec-WebSocket-Accept (28 chars + NUL). Returns 0; WEFT_EPROTO for a
+ * writes Sec-WebSocket-Accept (28 chars + NUL) when `accept` is not NULL
+ * (NULL: the checks only, no hash). Returns 0; WEFT_EPROTO for a
  * bad request (answer 400); WEFT_EUNSUPPORTED for a Sec-WebSocket-Version
  * other than 13 (answer 426 with "Sec-WebSocket-Version: 13"). */
 int weft__ws_check_upgrade(const weft__http_head *h, char accept[29]);

@@ -65,18 +65,29 @@ static weft__pmd *shared_pmd(weft__ws_listener *wl, int bits) {
 int weft__ws_serve(weft__ws_sconn *sc, size_t max_length, weft__pmd *pmd, const char *extra) {
   weft__http_conn *hc = &sc->hc;
   weft__ws_conn *w = &sc->ws;
+  /* Checked by the caller (weft__ws_upgrade_ok or engine.io's request):
+   * only the key is hashed here. */
   char accept[29];
-  if (weft__ws_check_upgrade(&hc->req.head, accept) != 0) {
+  weft__ws_accept_key(weft__http_get(&hc->req.head, "Sec-WebSocket-Key"), accept);
+  if (!accept[0]) {
     weft__ws_abort(&w->base);
     return WEFT_EPROTO;
   }
+  /* Put together without a printf: it is one in every connection's cost. */
+  static const char top[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: ";
   char head[512];
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
-                   accept, extra ? extra : "");
-  weft__payload *p =
-      n > 0 && (size_t)n < sizeof(head) ? weft__payload_new(WEFT__P_RAW, head, (size_t)n) : NULL;
+  size_t el = extra ? strlen(extra) : 0, n = sizeof top - 1;
+  weft__payload *p = NULL;
+  if (n + 28 + 2 + el + 2 <= sizeof head) {
+    memcpy(head, top, n);
+    memcpy(head + n, accept, 28);
+    memcpy(head + n + 28, "\r\n", 2);
+    n += 30;
+    if (el) memcpy(head + n, extra, el);
+    memcpy(head + n + el, "\r\n", 2);
+    p = weft__payload_new(WEFT__P_RAW, head, n + el + 2);
+  }
   int rc = p ? weft__stream_enqueue(&hc->io, p) : WEFT_ENOMEM;
   weft__payload_release(p);
   if (rc) {
@@ -137,8 +148,7 @@ void weft__ws_reject(weft__conn *c, int status, const char *message) {
 
 int weft__ws_upgrade_ok(weft__http_conn *hc) {
   const weft__http_head *h = &hc->req.head;
-  char accept[29];
-  int rc = weft__ws_check_upgrade(h, accept);
+  int rc = weft__ws_check_upgrade(h, NULL); /* the key is hashed once, by weft__ws_serve */
   /* A body with the upgrade would be read as frames: refuse it. */
   const char *cl = weft__http_get(h, "Content-Length");
   if (rc == 0 && (weft__http_get(h, "Transfer-Encoding") || (cl && strspn(cl, "0") != strlen(cl))))

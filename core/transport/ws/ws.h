@@ -113,7 +113,8 @@ typedef struct weft__ws_listener {
 } weft__ws_listener;
 
 int weft__ws_bind(weft__listener *l);
-/* Answers a valid upgrade request held on sc with 101 (plus `extra`
+/* Answers an upgrade request held on sc, already found valid by
+ * weft__ws_check_upgrade (only its key is read here), with 101 (plus `extra`
  * header lines), hands its stream to the WebSocket ops and opens it (the
  * owner's opened follows: set sc->ws.base first). Other framings that
  * upgrade to WebSocket (engine.io) use it too. Returns 0, or an error
