@@ -382,9 +382,10 @@ static weft__http_conn *conn_new(weft__http_endpoint *ep, int kind) {
 }
 
 /* Reads the request head of a connected stream. */
-static void conn_start(weft__http_conn *hc) {
+static void conn_start(weft__http_conn *hc, const weft__acceptor *acc) {
   weft__http_endpoint *ep = hc->ep;
-  int nomem = weft__http_req_peer(&hc->req, &hc->io) != 0;
+  int nomem = (acc ? weft__http_req_peer_accepted(&hc->req, &hc->io, acc)
+                   : weft__http_req_peer(&hc->req, &hc->io)) != 0;
   hc->counted = 1;
   int refuse = weft__http_site_admit(ep->site, hc);
   if (nomem) refuse = 503;
@@ -420,7 +421,7 @@ static void on_connection(weft__acceptor *acc, int status) {
     weft__http_abort(hc);
     return;
   }
-  conn_start(hc);
+  conn_start(hc, acc);
 }
 
 int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head, size_t n,
@@ -436,7 +437,7 @@ int weft__http_endpoint_adopt(weft__http_endpoint *ep, int fd, const void *head,
     return rc;
   }
   hc->once = !!once;
-  conn_start(hc);
+  conn_start(hc, NULL);
   if (n && !hc->io.closed) {
     /* What the other server read already: parsed first, on the next turn
      * (weft__stream_yield's resume offers the kept bytes, then reads). */

@@ -68,6 +68,9 @@ static inline const char *weft__http_req_address(const weft__http_req *r) {
 int weft__http_req_set_address(weft__http_req *r, const char *text);
 /* The stream's peer address and port into r. Returns 0 or WEFT_ENOMEM. */
 int weft__http_req_peer(weft__http_req *r, weft__stream *s);
+/* The same from the address the acceptor gave (no getpeername), else as
+ * weft__http_req_peer. */
+int weft__http_req_peer_accepted(weft__http_req *r, weft__stream *s, const weft__acceptor *a);
 /* A decoded query parameter (the last when repeated), or NULL. */
 const char *weft__http_req_query(const weft__http_req *r, const char *key);
 /* Frees what r holds (head, query, address) and leaves it empty. */

@@ -119,6 +119,12 @@ int weft__http_req_peer(weft__http_req *r, weft__stream *s) {
   return weft__http_req_set_address(r, text);
 }
 
+int weft__http_req_peer_accepted(weft__http_req *r, weft__stream *s, const weft__acceptor *a) {
+  char text[64];
+  if (weft__acceptor_peer(a, text, sizeof(text), &r->port) != 0) return weft__http_req_peer(r, s);
+  return weft__http_req_set_address(r, text);
+}
+
 /* Splits and decodes the query string into key/value pairs kept in one
  * allocation: the pointer array followed by the strings. */
 static int parse_query(weft__http_req *r) {

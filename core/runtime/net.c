@@ -47,7 +47,9 @@ static void on_listen_io(uv_poll_t *h, int status, int events) {
   }
   int shed_any = 0;
   for (int i = 0; i < WEFT__ACCEPTS_PER_TURN && a->fd >= 0; i++) {
-    int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    socklen_t plen = sizeof a->peer;
+    int fd = accept4(a->fd, (struct sockaddr *)&a->peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    a->peer_len = fd >= 0 && plen <= sizeof a->peer ? plen : 0;
     if (fd < 0) {
       int err = errno;
       if (err == EINTR || err == ECONNABORTED) continue;
@@ -166,6 +168,13 @@ int weft__acceptor_accept(weft__acceptor *a, weft__stream *s) {
   int rc = weft__stream_set_fd(s, a->pending);
   if (rc == 0) a->pending = -1; /* the stream's now */
   return rc;
+}
+
+int weft__acceptor_peer(const weft__acceptor *a, char *addr, size_t cap, int *port) {
+  addr[0] = '\0';
+  *port = 0;
+  if (!a->peer_len) return WEFT_ESTATE;
+  return weft__sockaddr_text((const struct sockaddr *)&a->peer, addr, cap, port) ? 0 : WEFT_ESTATE;
 }
 
 int weft__fd_kind(int fd) {

@@ -27,10 +27,14 @@ int weft__sockaddr(const char *host, int port, struct sockaddr_storage *ss);
 
 typedef struct weft__acceptor weft__acceptor;
 struct weft__acceptor {
-  uv_poll_t h;     /* the listening socket, watched by libuv (one per listener) */
-  int fd;          /* the listening socket; -1 when none */
-  int pending;     /* a peer accepted, waiting for weft__acceptor_accept; -1 */
-  int reserve;     /* a descriptor given up to shed peers when out of them */
+  uv_poll_t h; /* the listening socket, watched by libuv (one per listener) */
+  int fd;      /* the listening socket; -1 when none */
+  int pending; /* a peer accepted, waiting for weft__acceptor_accept; -1 */
+  int reserve; /* a descriptor given up to shed peers when out of them */
+  /* The pending peer's address as accept4 gave it (peer_len 0: none), so
+   * no getpeername is needed for it. */
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
   uint8_t kind;    /* WEFT__STREAM_* */
   uint8_t inited;  /* the socket exists: a close is owed */
   uint8_t polling; /* the handle exists: its close ends in on_closed */
@@ -54,6 +58,10 @@ int weft__acceptor_listen(weft__acceptor *a, weft_loop *loop, const weft__url *u
 /* Accepts the waiting peer into `s` (initialised with the acceptor's kind),
  * from inside on_connection. Returns 0, WEFT_ESTATE or WEFT_EIO. */
 int weft__acceptor_accept(weft__acceptor *a, weft__stream *s);
+/* The address of the peer being accepted (valid in on_connection, before
+ * the next accept) as text and port, as weft__stream_peer gives it.
+ * Returns 0, or WEFT_ESTATE when accept4 gave none (a Unix socket's peer). */
+int weft__acceptor_peer(const weft__acceptor *a, char *addr, size_t cap, int *port);
 /* The stream kind of a connected socket (WEFT__STREAM_PIPE for a Unix
  * one), or WEFT_EINVAL when it is not a socket. */
 int weft__fd_kind(int fd);

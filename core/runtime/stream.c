@@ -687,6 +687,35 @@ static void finish_close(weft__stream *s) {
   s->ops->closed(s);
 }
 
+/* Dotted decimal without a printf (libuv's formats with snprintf, ~1,800
+ * instructions, once per connection). cap >= 16. */
+static void ip4_text(const uint8_t b[4], char *out) {
+  for (int i = 0; i < 4; i++) {
+    unsigned v = b[i];
+    if (v >= 100) *out++ = (char)('0' + v / 100);
+    if (v >= 10) *out++ = (char)('0' + v / 10 % 10);
+    *out++ = (char)('0' + v % 10);
+    *out++ = i < 3 ? '.' : '\0';
+  }
+}
+
+int weft__sockaddr_text(const struct sockaddr *sa, char *addr, size_t cap, int *port) {
+  addr[0] = '\0';
+  *port = 0;
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+    uv_ip6_name(a, addr, cap);
+    *port = ntohs(a->sin6_port);
+  } else if (sa->sa_family == AF_INET && cap >= 16) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+    ip4_text((const uint8_t *)&a->sin_addr, addr);
+    *port = ntohs(a->sin_port);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof(ss);
@@ -695,15 +724,7 @@ void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port) {
   if (s->kind != WEFT__STREAM_TCP || s->io.fd < 0 ||
       getpeername(s->io.fd, (struct sockaddr *)&ss, &len) != 0)
     return;
-  if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    uv_ip6_name(a, addr, cap);
-    *port = ntohs(a->sin6_port);
-  } else if (ss.ss_family == AF_INET) {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    uv_ip4_name(a, addr, cap);
-    *port = ntohs(a->sin_port);
-  }
+  weft__sockaddr_text((const struct sockaddr *)&ss, addr, cap, port);
 }
 
 int weft__stream_shutdown(weft__stream *s) {

@@ -176,6 +176,10 @@ void weft__stream_pause(weft__stream *s, int on);
 void weft__stream_reprocess(weft__stream *s);
 /* The peer's address ("" for a Unix socket) and port (0 for a Unix socket). */
 void weft__stream_peer(weft__stream *s, char *addr, size_t cap, int *port);
+/* The same for an address in hand: IPv4 and IPv6 only. Returns 1, or 0
+ * (addr "" and port 0) for another family. */
+struct sockaddr;
+int weft__sockaddr_text(const struct sockaddr *sa, char *addr, size_t cap, int *port);
 /* Ends the write side (a FIN after what is queued; TCP and Unix sockets,
  * not TLS) while reading goes on: a lingering close, so a peer still
  * sending its request gets the answer, not a reset. Returns 0 or an error

@@ -45,6 +45,9 @@ typedef struct fix {
   char ids[2][64];
   char spark_addr[64];
   int spark_port;
+  char addrs[4][64]; /* every connection's address and port, in order */
+  int ports[4], n_addrs;
+  int want_ports[4]; /* the client thread's local ports */
   char spark_url[256];
   uv_timer_t guard;
   char fail[256];
@@ -72,6 +75,10 @@ static void s_connection(weft_spark *sp, void *user) {
   fix *f = user;
   snprintf(f->spark_addr, sizeof(f->spark_addr), "%s", weft_spark_address(sp));
   f->spark_port = weft_spark_port(sp);
+  if (f->n_addrs < 4) {
+    snprintf(f->addrs[f->n_addrs], sizeof(f->addrs[0]), "%s", weft_spark_address(sp));
+    f->ports[f->n_addrs++] = weft_spark_port(sp);
+  }
   snprintf(f->spark_url, sizeof(f->spark_url), "%s", weft_spark_url(sp));
 }
 
@@ -388,6 +395,78 @@ static void test_root_path(void **state) {
   assert_int_equal(weft_loop_close(f.loop), 0);
 }
 
+/* ---- the peer's address ---- */
+
+static const char *const sources[] = {"127.45.7.230", "127.0.10.9", "127.200.0.1", "127.1.100.99"};
+
+/* An upgrade from a socket bound to `src`: the 101 is read (with the accept
+ * key for RFC 6455's sample key) and the socket's own port returned. */
+static int upgrade_from(fix *f, const char *src) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  socklen_t al = sizeof a;
+  int port = -1;
+  char resp[1024];
+  size_t got = 0;
+  static const char req[] = "GET /primus HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+  if (fd < 0 || inet_pton(AF_INET, src, &a.sin_addr) != 1 ||
+      bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+    goto out;
+  a.sin_port = htons((uint16_t)f->port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+      write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
+    goto out;
+  while (got < sizeof resp - 1) {
+    ssize_t n = read(fd, resp + got, sizeof resp - 1 - got);
+    if (n <= 0) break;
+    got += (size_t)n;
+    resp[got] = '\0';
+    if (strstr(resp, "\r\n\r\n")) break;
+  }
+  resp[got] = '\0';
+  if (strncmp(resp, "HTTP/1.1 101 ", 13) == 0 &&
+      strstr(resp, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") &&
+      getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+    port = ntohs(a.sin_port);
+out:
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+static void *addresses_thread(void *arg) {
+  fix *f = arg;
+  for (int i = 0; i < 4; i++) {
+    f->want_ports[i] = upgrade_from(f, sources[i]);
+    if (!holds(f, f->want_ports[i] > 0, __LINE__, sources[i])) break;
+  }
+  weft_loop_post(f->loop, root_done, arg);
+  return NULL;
+}
+
+/* A spark's address and port are its peer's, written out right for one-,
+ * two- and three-digit parts (the text is made from what accept gave). */
+static void test_peer_addresses(void **state) {
+  (void)state;
+  fix f = {0};
+  new_server(&f);
+  assert_int_equal(weft_server_set_ping_interval(f.server, 0), 0);
+  assert_int_equal(weft_server_listen(f.server, "ws://127.0.0.1:0/primus"), 0);
+  f.port = weft_server_port(f.server);
+  assert_int_equal(pthread_create(&f.thread, NULL, addresses_thread, &f), 0);
+  assert_int_equal(weft_loop_run(f.loop), 0);
+  pthread_join(f.thread, NULL);
+  if (f.fail[0]) fail_msg("client thread: %s", f.fail);
+  assert_int_equal(f.n_addrs, 4);
+  for (int i = 0; i < 4; i++) {
+    assert_string_equal(f.addrs[i], sources[i]);
+    assert_int_equal(f.ports[i], f.want_ports[i]);
+  }
+  assert_int_equal(weft_loop_close(f.loop), 0);
+}
+
 /* ---- connection limits (from the client thread) ---- */
 
 /* The status of a WebSocket request, retried for up to 2 s while it is not
@@ -627,6 +706,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_unix_and_two_listeners),
       cmocka_unit_test(test_unix_peer),
+      cmocka_unit_test(test_peer_addresses),
       cmocka_unit_test(test_wss_unix),
       cmocka_unit_test(test_unix_stale_busy_mode),
       cmocka_unit_test(test_root_path),
