@@ -64,6 +64,10 @@ typedef struct app {
   weft_value *history[100]; /* chat: the last messages, oldest at history_head */
   size_t history_head, history_len;
   uv_signal_t sigint, sigterm;
+  /* The connection lines of a turn leave in one write, before the loop
+   * waits again (a write per line was a syscall per connect). */
+  uv_prepare_t flush_out;
+  int printed;
 } app;
 
 void weft_cli_transformers(char *out, size_t cap) {
@@ -238,7 +242,7 @@ static void chat_message(app *a, weft_spark *sp, const weft_value *msg) {
 static void on_connection(weft_spark *sp, void *user) {
   app *a = user;
   printf("connection %s %s:%d\n", weft_spark_id(sp), weft_spark_address(sp), weft_spark_port(sp));
-  fflush(stdout);
+  a->printed = 1;
   if (a->chat) chat_join(a, sp);
   if (a->room) weft_rooms_join(weft_rooms_of_server(a->server), sp, a->room);
 }
@@ -246,7 +250,7 @@ static void on_connection(weft_spark *sp, void *user) {
 static void on_disconnection(weft_spark *sp, void *user) {
   app *a = user;
   printf("disconnection %s\n", weft_spark_id(sp));
-  fflush(stdout);
+  a->printed = 1;
   if (a->chat) chat_leave(a, sp);
 }
 
@@ -279,11 +283,19 @@ static void on_close(weft_server *s, void *user) {
   a->server = NULL;
 }
 
+static void on_prepare(uv_prepare_t *h) {
+  app *a = h->data;
+  if (!a->printed) return;
+  a->printed = 0;
+  fflush(stdout);
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   app *a = h->data;
   (void)signum;
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
+  uv_close((uv_handle_t *)&a->flush_out, NULL);
   if (a->server) weft_server_destroy(a->server, NULL);
 }
 
@@ -626,7 +638,12 @@ static int serve(int argc, char **argv) {
   a.sigint.data = a.sigterm.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  uv_prepare_init(uv, &a.flush_out);
+  a.flush_out.data = &a;
+  uv_prepare_start(&a.flush_out, on_prepare);
+  uv_unref((uv_handle_t *)&a.flush_out);
   weft_loop_run(a.loop);
+  fflush(stdout);
   for (size_t i = 0; i < a.history_len; i++)
     weft_value_free(a.history[(a.history_head + i) % (sizeof(a.history) / sizeof(a.history[0]))]);
   rc = weft_loop_close(a.loop);
