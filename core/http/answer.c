@@ -46,11 +46,26 @@ size_t weft__http_status_index(int status) {
   return 15;
 }
 
-/* May the connection stay open after this answer? */
+/* Whether the request says it has a body (chunked, or a Content-Length
+ * that is not 0). */
+static int has_body(const weft__http_head *h) {
+  const char *cl = weft__http_get(h, "Content-Length");
+  return weft__http_get(h, "Transfer-Encoding") || (cl && cl[strspn(cl, "0")]);
+}
+
+/* Answers to pipelined requests queued and not yet written, beyond which
+ * the next answer ends the connection: a client that pipelines requests
+ * for a large file and never reads would otherwise have them all queued. */
+#define WEFT__HTTP_KEEP_QUEUED (256 * 1024)
+
+/* May the connection stay open after this answer? Not when the request
+ * came with a body nobody read: its bytes would be taken for the next
+ * request (a proxy in front would see one request where weft sees two). */
 static int keeps(const weft__http_conn *hc) {
   const weft__http_head *h = &hc->req.head;
   return h->storage && h->version_minor >= 1 && !hc->ep->stopping && !hc->once &&
-         !weft__http_header_has(h, "Connection", "close");
+         !weft__http_header_has(h, "Connection", "close") && (hc->body_taken || !has_body(h)) &&
+         hc->io.queued < WEFT__HTTP_KEEP_QUEUED;
 }
 
 /* Appends s[0..n) at *o when it fits before end (else marks it full). */
@@ -215,7 +230,11 @@ void weft__http_chunk_end(weft__http_conn *hc) {
 
 void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
                         size_t blen, const char *extra) {
-  weft__http_answer(hc, status, ctype, body, blen, extra, 0, NULL, NULL);
+  /* A success (a file, the spec, the metrics, a preflight) keeps the
+   * connection for the next request, as HTTP/1.1 clients expect; a refusal
+   * ends it. */
+  weft__http_answer(hc, status, ctype, body, blen, extra, status >= 200 && status < 300, NULL,
+                    NULL);
 }
 
 void weft__http_respond_status(weft__http_conn *hc, int status, const char *extra) {

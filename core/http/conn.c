@@ -194,6 +194,7 @@ int weft__http_read_body(weft__http_conn *hc, size_t max) {
   }
   if (n > max || n > UINT32_MAX) return 413;
   hc->state = WEFT__HC_BODY;
+  hc->body_taken = 1;
   hc->body_len = (uint32_t)n;
   pending_add(hc, WEFT__HEAD_MS); /* the body within as long as a head */
   return 0;
@@ -227,6 +228,7 @@ void weft__http_next(weft__http_conn *hc) {
   hc->state = WEFT__HC_HEAD;
   hc->hd = 0;
   hc->parked = 0;
+  hc->body_taken = 0;
   /* The next request's peer: the socket's again when a proxy named another
    * (else it still is: no getpeername per request). */
   if (hc->forwarded) {

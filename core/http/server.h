@@ -255,6 +255,7 @@ struct weft__http_conn {
   unsigned once : 1;        /* adopted for one request: no keep-alive */
   unsigned forever : 1;     /* pending with no deadline (held) */
   unsigned forwarded : 1;   /* req's address is a trusted proxy's X-Forwarded-For */
+  unsigned body_taken : 1;  /* the request's body was read (weft__http_read_body) */
   uint32_t pidx;            /* 1 + its place in ep->pending; 0: not pending */
   uint32_t body_len;        /* WEFT__HC_BODY: the body's bytes (at most 4 GiB - 1) */
   /* While pending: the loop's clock in ms, modulo 2^32, when it is aborted
@@ -265,14 +266,18 @@ struct weft__http_conn {
   weft__http_req req;
 };
 
-/* Answers with `status` and closes once written: Content-Type, Length,
- * Cache-Control: no-store, Connection: close, CORS for an allowed Origin,
- * and `extra` header lines ("Name: v\r\n…"). A HEAD request gets no body. */
+/* Answers with `status`: Content-Type, Length, Cache-Control: no-store,
+ * CORS for an allowed Origin, and `extra` header lines ("Name: v\r\n…"). A
+ * HEAD request gets no body. A 2xx keeps the connection as
+ * weft__http_answer's `keep` does; any other status closes it once written
+ * (Connection: close). */
 void weft__http_respond(weft__http_conn *hc, int status, const char *ctype, const void *body,
                         size_t len, const char *extra);
 /* The same, and when `keep` and the request allows it (HTTP/1.1 without
  * "Connection: close", the endpoint not stopping) the connection stays
- * open for the client's next request (keep-alive), which is read next.
+ * open for the client's next request (keep-alive), which is read next —
+ * unless the request came with a body that was not read (its bytes would
+ * be taken for the next request).
  * The body's `len` bytes are written by fill(dst, user) straight into the
  * answer (no copy of a body built elsewhere); fill NULL: `body` is copied.
  * Returns 0, or an error after which the connection is closing. */

@@ -16,6 +16,7 @@
 /* cmocka needs the headers above first. */
 #include <cmocka.h>
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -98,6 +99,93 @@ static int get(fixture *f, const char *method, const char *target, char *resp, s
 static const char *body_of(const char *resp) {
   const char *b = strstr(resp, "\r\n\r\n");
   return b ? b + 4 : "";
+}
+
+/* Writes `req` on a new connection and reads what comes back until the
+ * server closes it or 1 s passes without a byte (*closed says which). */
+static size_t exchange(fixture *f, const char *req, char *resp, size_t cap, int *closed) {
+  int fd = wsc_tcp_connect(f->port);
+  size_t got = 0;
+  *closed = 0;
+  if (fd < 0 || write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+    if (fd >= 0) close(fd);
+    resp[0] = '\0';
+    return 0;
+  }
+  while (got < cap - 1) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 1000) <= 0) break;
+    ssize_t n = read(fd, resp + got, cap - 1 - got);
+    if (n <= 0) {
+      *closed = 1;
+      break;
+    }
+    got += (size_t)n;
+  }
+  resp[got] = '\0';
+  close(fd);
+  return got;
+}
+
+static int count_of(const char *s, const char *what) {
+  int n = 0;
+  for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+    n++;
+  return n;
+}
+
+/* HTTP/1.1 keep-alive: answers that succeed keep the connection, pipelined
+ * requests are answered in order; a request with a body nobody reads, a
+ * refusal or "Connection: close" ends it. */
+static void keep_alive_body(fixture *f) {
+  static char r[65536];
+  int closed;
+#define SPEC "GET /primus/spec HTTP/1.1\r\nHost: a\r\n"
+  exchange(f,
+           SPEC "\r\n"
+                "GET /app.css HTTP/1.1\r\nHost: a\r\n\r\n"
+                "HEAD /primus/app.js HTTP/1.1\r\nHost: a\r\n\r\n" SPEC "\r\n",
+           r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 4);
+  CHECK(count_of(r, "Connection: keep-alive\r\n") == 4);
+  CHECK(!closed); /* still open for more */
+  CHECK(strstr(r, "Content-Type: text/css") < strstr(r, "Content-Type: text/javascript"));
+  /* the last of a pipeline says close */
+  exchange(f, SPEC "\r\n" SPEC "Connection: close\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 2 && closed);
+  /* bodies not read: the bytes after the head are not a second request */
+  exchange(f, SPEC "Content-Length: 38\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 1 && closed);
+  CHECK(strstr(r, "Connection: close\r\n"));
+  exchange(f, SPEC "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 1 && closed);
+  exchange(f, SPEC "Content-Length: 00\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 2 && !closed); /* an empty body is none */
+  /* a refusal closes; HTTP/1.0 closes */
+  exchange(f, "GET /missing.html HTTP/1.1\r\nHost: a\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 ") == 1 && strstr(r, " 404 ") && closed);
+  exchange(f, "GET /primus/spec HTTP/1.0\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 1 && closed);
+  /* a file, then the upgrade on the same connection */
+  exchange(f,
+           SPEC "\r\nGET /primus HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+           r, sizeof r, &closed);
+  CHECK(strstr(r, "HTTP/1.1 200 OK\r\n") && strstr(r, "HTTP/1.1 101 Switching Protocols\r\n"));
+  CHECK(strstr(r, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") && !closed);
+  /* 200 requests for the 23 KB client, never read while they are sent:
+   * answered until 256 KiB wait unwritten, then the connection ends. */
+  static char many[200 * 48 + 1];
+  many[0] = '\0';
+  for (int i = 0; i < 200; i++)
+    strcat(many, "GET /primus/primus.js HTTP/1.1\r\nHost: a\r\n\r\n");
+  static char big[8 << 20];
+  exchange(f, many, big, sizeof big, &closed);
+  int answers = count_of(big, "HTTP/1.1 200 OK\r\n");
+  CHECK(closed && answers >= 2 && answers < 40);
+  CHECK(count_of(big, "Connection: close\r\n") == 1);
+#undef SPEC
 }
 
 static void client_body(fixture *f) {
@@ -184,6 +272,7 @@ static void client_body(fixture *f) {
   int echoed = op == 1 && len == 6 && memcmp(p, "\"echo\"", 6) == 0;
   wsc_close(&c);
   CHECK(echoed);
+  keep_alive_body(f);
 }
 
 static void on_data(weft_spark *sp, const weft_value *msg, void *user) {

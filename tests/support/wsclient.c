@@ -196,6 +196,26 @@ int wsc_expect_close(wsc *c, int timeout_ms) {
   }
 }
 
+/* Whether c's buffer holds one whole HTTP answer: its head, and the body
+ * its Content-Length or chunked framing says (none for a HEAD request). */
+static int http_whole(const wsc *c, int head_only) {
+  if (!c->len) return 0;
+  const char *b = (const char *)c->buf;
+  const char *end = memmem(b, c->len, "\r\n\r\n", 4);
+  if (!end) return 0;
+  size_t head = (size_t)(end - b) + 4;
+  if (head_only) return 1;
+  char h[8192];
+  snprintf(h, sizeof h, "%.*s", (int)(head < sizeof h ? head : sizeof h - 1), b);
+  for (char *p = h; *p; p++)
+    if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+  const char *cl = strstr(h, "\r\ncontent-length:");
+  if (cl) return c->len >= head + strtoul(cl + 17, NULL, 10);
+  if (strstr(h, "\r\ntransfer-encoding: chunked"))
+    return c->len >= head + 5 && memcmp(b + c->len - 5, "0\r\n\r\n", 5) == 0;
+  return 0; /* to the close */
+}
+
 int wsc_http(int port, const char *request, char *resp, size_t cap) {
   wsc c = {0};
   c.fd = wsc_tcp_connect(port);
@@ -204,7 +224,10 @@ int wsc_http(int port, const char *request, char *resp, size_t cap) {
     close(c.fd);
     return -1;
   }
-  while (fill(&c, 3000) > 0) {
+  /* Read until the answer is whole (the server may keep the connection
+   * open for another request), else until it closes. */
+  int head_only = strncmp(request, "HEAD ", 5) == 0;
+  while (!http_whole(&c, head_only) && fill(&c, 3000) > 0) {
   }
   int status = -1;
   if (c.len) sscanf((char *)c.buf, "HTTP/1.1 %d", &status);
