@@ -47,10 +47,12 @@ size_t weft__http_status_index(int status) {
 }
 
 /* Whether the request says it has a body (chunked, or a Content-Length
- * that is not 0). */
+ * that is not 0), or may have one (two Content-Lengths: a proxy may go by
+ * either). */
 static int has_body(const weft__http_head *h) {
   const char *cl = weft__http_get(h, "Content-Length");
-  return weft__http_get(h, "Transfer-Encoding") || (cl && cl[strspn(cl, "0")]);
+  return weft__http_get(h, "Transfer-Encoding") || (cl && cl[strspn(cl, "0")]) ||
+         (cl && weft__http_count(h, "Content-Length") > 1);
 }
 
 /* Answers to pipelined requests queued and not yet written, beyond which

@@ -182,6 +182,9 @@ void weft__http_dispatch(weft__http_conn *hc) {
 int weft__http_read_body(weft__http_conn *hc, size_t max) {
   const weft__http_head *h = &hc->req.head;
   if (weft__http_get(h, "Transfer-Encoding")) return 411;
+  /* Two lengths are a request two readers may frame differently (RFC 9112
+   * 6.3): refused, as Node's parser does. */
+  if (weft__http_count(h, "Content-Length") > 1) return 400;
   const char *cl = weft__http_get(h, "Content-Length");
   size_t n = 0;
   if (cl) { /* 1 to 15 digits and nothing else (no sign, no space) */

@@ -10,6 +10,7 @@
 //
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const net = require('node:net');
 const { describe, test } = require('node:test');
 
 const { within, delay } = require('../support/traffic');
@@ -35,6 +36,17 @@ function request(port, method, target, body) {
 const at = (sid, transport = 'polling') => `/primus/?EIO=4&transport=${transport}${sid ? `&sid=${sid}` : ''}`;
 
 /** A polling handshake: the sid. */
+// What the server answers to raw bytes, read to the end of the answer's head.
+function rawAnswer(port, bytes) {
+  return within(new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => { got += d.toString('latin1'); if (got.includes('\r\n\r\n')) { socket.destroy(); resolve(got); } });
+    socket.on('error', reject);
+    socket.write(bytes);
+  }), 5000, 'a raw answer');
+}
+
 async function handshake(port) {
   const r = await request(port, 'GET', at());
   assert.equal(r.status, 200);
@@ -80,6 +92,16 @@ describe('hostile engine.io peers against weft serve (10 WebSocket and 10 engine
       const { answer, grew } = await oversizePost(t, srv, at(sid));
       assert.match(answer, /^HTTP\/1\.1 413 /);
       assert.ok(grew < 4 * MiB, 'nothing of the body was buffered');
+      isError(await request(port, 'GET', at(sid)), 1, 'Session ID unknown');
+    }
+
+    // Two Content-Lengths (a proxy may frame by either) and a chunked POST:
+    // refused from the head, the session ends.
+    for (const head of ['Content-Length: 4\r\nContent-Length: 40', 'Transfer-Encoding: chunked']) {
+      const sid = await handshake(port);
+      const answer = await rawAnswer(port, `POST ${at(sid)} HTTP/1.1\r\nHost: a\r\nContent-Type: text/plain\r\n${head}\r\n\r\n4"x"`);
+      assert.match(answer, head.startsWith('Transfer') ? /^HTTP\/1\.1 411 / : /^HTTP\/1\.1 400 /);
+      assert.match(answer, /\r\nConnection: close\r\n/);
       isError(await request(port, 'GET', at(sid)), 1, 'Session ID unknown');
     }
 

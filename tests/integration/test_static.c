@@ -159,6 +159,9 @@ static void keep_alive_body(fixture *f) {
   CHECK(strstr(r, "Connection: close\r\n"));
   exchange(f, SPEC "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
   CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 1 && closed);
+  exchange(f, SPEC "Content-Length: 0\r\nContent-Length: 38\r\n\r\n" SPEC "\r\n", r, sizeof r,
+           &closed);
+  CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 1 && closed); /* two lengths: either may hold */
   exchange(f, SPEC "Content-Length: 00\r\n\r\n" SPEC "\r\n", r, sizeof r, &closed);
   CHECK(count_of(r, "HTTP/1.1 200 OK\r\n") == 2 && !closed); /* an empty body is none */
   /* a refusal closes; HTTP/1.0 closes */
