@@ -323,9 +323,11 @@ void weft__http_park(weft__http_conn *hc);
 void weft__http_upgraded(weft__http_conn *hc, const weft__stream_ops *ops);
 /* The request's body is wanted, at most `max` bytes: the handler's `body`
  * gets it whole once it arrived (a Content-Length body; none is 0 bytes).
- * Returns 0, or the status to refuse the request with: 413 (longer than
- * max or 4 GiB, nothing of it buffered), 411 (chunked, which is not
- * read). */
+ * A request that says "Expect: 100-continue" is told to go on (100
+ * Continue) here; a refused one gets the refusal instead. Returns 0, or
+ * the status to refuse the request with: 413 (longer than max or 4 GiB,
+ * nothing of it buffered), 411 (chunked, which is not read), 400 (a bad
+ * or repeated Content-Length), 500 (out of memory). */
 int weft__http_read_body(weft__http_conn *hc, size_t max);
 /* A held request's handler wants its seal before this loop turn's flush. */
 void weft__http_mark(weft__http_conn *hc);
