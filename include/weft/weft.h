@@ -879,8 +879,10 @@ WEFT_EXTERN int weft_spark_resume(weft_spark *spark);
  * escape (400) or a path over 1024 bytes (414) is refused; a missing file or
  * a folder is 404; files over 16 MiB are 500. Files are read on the loop's
  * thread when requested: this is for pages and scripts, not for large
- * downloads. Errors: WEFT_EINVAL (NULL, "", not a folder), WEFT_ENOENT (no
- * such path), WEFT_ECLOSED, WEFT_ENOMEM.
+ * downloads. Assets and files are answered with HTTP/1.1 keep-alive (the
+ * connection stays for the next request); a refusal closes it.
+ * Errors: WEFT_EINVAL (NULL, "", not a folder), WEFT_ENOENT (no such
+ * path), WEFT_ECLOSED, WEFT_ENOMEM.
  */
 /* The browser client: weft's (global Weft) at <pathname>/weft.js and the
  * Primus-compatible one (global Primus) at <pathname>/primus.js, with its
