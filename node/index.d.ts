@@ -484,6 +484,15 @@ export type Transform = (
   packet: Packet,
   next: (err?: Error | null, keep?: boolean) => void
 ) => void | boolean;
+/**
+ * A message's type as an incoming transform's `types` name it: "object" (a
+ * map), "array", "string", "number", "boolean", "null", "buffer" (binary).
+ */
+export type MessageType = 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' | 'buffer';
+/** transform('incoming', fn, options): `types`, a non-empty list, limits fn to those types. */
+export interface TransformOptions {
+  types?: readonly MessageType[];
+}
 /** A client's transform: the same, with the client as `this`. */
 export type ClientTransform = (
   this: Client,
@@ -622,7 +631,11 @@ export class Server extends EventEmitter {
   /**
    * Adds a transform. The core runs them for every message of a spark, in
    * and out (writes, broadcasts, rooms, events with acks); `this` is the spark.
+   * `options.types` (incoming only, a weft extension): the message types fn
+   * looks at; a message of a type no incoming transform names is delivered
+   * without a call into JavaScript for it. Throws TypeError on bad input.
    */
+  transform(type: 'incoming', fn: Transform, options?: TransformOptions): this;
   transform(type: 'incoming' | 'outgoing', fn: Transform): this;
   /**
    * Serves `data` at the exact path `path` with this Content-Type, before or
@@ -885,6 +898,7 @@ export class Client extends Duplex {
    * (through the core), outgoing ones on write() (the core has no outgoing
    * hook for clients: events and channel messages are not seen).
    */
+  transform(type: 'incoming', fn: ClientTransform, options?: TransformOptions): this;
   transform(type: 'incoming' | 'outgoing', fn: ClientTransform): this;
   /** Registers a Primus plugin; its client(client, options) runs now. Throws code "EEXIST" for a name taken. */
   use(name: string, plugin: Plugin | string): this;

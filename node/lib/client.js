@@ -10,9 +10,9 @@ const binding = require('./binding');
 const { WeftError, ESTATE, ECLOSED, rcError, check, softError, encodeError } = require('./errors');
 const { checkClient, applyClient, unknownTransformer } = require('./options');
 const parsers = require('./parsers');
-const { kExt, mixin, clientOutgoing } = require('./transforms');
+const { kExt, mixin, clientOutgoing, syncTransforms } = require('./transforms');
 const log = require('./log');
-const { writeThrough } = require('./spark');
+const { writeThrough, carryNulls, kNullMessage } = require('./spark');
 
 
 // The reconnect strategies in effect, as Primus's client shows them
@@ -123,7 +123,7 @@ class Client extends Duplex {
       if (options.streams) this._streams = check(binding.streamsListen(ext), 'streams') === 0;
       check(binding.transformsAttach(ext), 'transforms');
       const t = this._transforms;
-      if (t.incoming.length || t.outgoing.length) binding.transformCounts(ext, t.incoming.length, 0);
+      if (t.incoming.length || t.outgoing.length) syncTransforms(this, 'client');
     } catch (e) {
       binding.clientDestroy(ext);
       throw e;
@@ -252,7 +252,7 @@ class Client extends Duplex {
   }
 
   /** What survived the incoming transforms (or every message, without them). */
-  _deliver(value) { this.push(value); }
+  _deliver(value) { this.push(value === null ? kNullMessage : value); }
 
   _event(name, a, b, c, d) {
     if (name !== 'id' && name !== 'error') this._syncState();
@@ -369,5 +369,7 @@ function createSocket(defaults) {
   Object.setPrototypeOf(PrimusSocket, Socket);
   return PrimusSocket;
 }
+
+carryNulls(Client.prototype);
 
 module.exports = { Client, connect, createSocket };

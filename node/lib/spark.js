@@ -28,6 +28,25 @@ function writeThrough(self, chunk, cb) {
  * One connection on the server. 'data' for each message, write() returns
  * false at the high-water mark and 'drain' follows, end() closes it.
  */
+// A message that is null (JSON null, msgpack nil) cannot travel through an
+// object-mode stream as itself: push(null) is the stream's end, and every
+// message after it would be lost. It travels as this token and is null again
+// for 'data' listeners and async iteration (a read() caller sees the token).
+const kNullMessage = Symbol('weft.nullMessage');
+
+/** Makes a Duplex class's 'data' events and async iterator hand out null for kNullMessage. */
+function carryNulls(proto) {
+  const emit = Duplex.prototype.emit;
+  const iterate = Duplex.prototype[Symbol.asyncIterator];
+  proto.emit = function emitData(ev, data) {
+    if (ev === 'data' && data === kNullMessage) return emit.call(this, 'data', null);
+    return emit.apply(this, arguments);
+  };
+  proto[Symbol.asyncIterator] = async function* messages() {
+    for await (const v of iterate.call(this)) yield v === kNullMessage ? null : v;
+  };
+}
+
 class Spark extends Duplex {
   constructor(server, ext, id) {
     // With handlerErrors 'close', a listener's rejected promise closes the
@@ -148,7 +167,7 @@ class Spark extends Duplex {
   /** What survived the incoming transforms (or every message, without them). */
   _deliver(value) {
     if (this._hold) this._hold.push(value); // async 'connection' listeners still run
-    else if (this.readyState === Spark.OPEN) this.push(value);
+    else if (this.readyState === Spark.OPEN) this.push(value === null ? kNullMessage : value);
   }
 
   _closed() {
@@ -184,4 +203,6 @@ Spark.OPENING = 1;
 Spark.CLOSED = 2;
 Spark.OPEN = 3;
 
-module.exports = { Spark, writeThrough };
+carryNulls(Spark.prototype);
+
+module.exports = { Spark, writeThrough, carryNulls, kNullMessage };

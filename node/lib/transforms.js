@@ -14,6 +14,46 @@ const { WeftError } = require('./errors');
 
 // Where a Server, Spark, Client or Channel keeps its addon handle.
 const kExt = Symbol('weft.handle');
+// A server's or client's incoming transforms' type masks, beside
+// _transforms.incoming (0: every type).
+const kTypes = Symbol('weft.transformTypes');
+
+// transform('incoming', fn, { types }): the names, as the core's message
+// types (weft_type's WEFT_PLUGIN_TYPE bits): null, bool, int|float,
+// string, binary, array, map.
+const TYPE_BITS = { null: 1, boolean: 2, number: 12, string: 16, buffer: 32, array: 64, object: 128 };
+
+/** The core type bit of a value delivered to JavaScript (as the addon converts them). */
+function typeBit(v) {
+  if (v === null || v === undefined) return 1;
+  switch (typeof v) {
+    case 'boolean': return 2;
+    case 'number': return 12;
+    case 'bigint': return 4;
+    case 'string': return 16;
+    default: return Array.isArray(v) ? 64 : ArrayBuffer.isView(v) || v instanceof ArrayBuffer ? 32 : 128;
+  }
+}
+
+/** The mask of options.types (0 without options or types); throws TypeError on anything else. */
+function typesMask(type, options) {
+  if (options === undefined) return 0;
+  if (options === null || typeof options !== 'object') throw new TypeError('transform options must be an object');
+  const { types } = options;
+  if (types === undefined) return 0;
+  if (type !== 'incoming') throw new TypeError('types apply to incoming transforms only');
+  if (!Array.isArray(types) || types.length === 0) {
+    throw new TypeError(`types must be a non-empty array of ${Object.keys(TYPE_BITS).join(', ')}`);
+  }
+  let mask = 0;
+  for (const name of types) {
+    if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(TYPE_BITS, name)) {
+      throw new TypeError(`unknown message type ${JSON.stringify(name)} (types take ${Object.keys(TYPE_BITS).join(', ')})`);
+    }
+    mask |= TYPE_BITS[name];
+  }
+  return mask;
+}
 
 /**
  * Runs Primus's transforms on `data`: fn(packet) changes packet.data or
@@ -21,12 +61,14 @@ const kExt = Symbol('weft.handle');
  * next(null, false) drops). done(err, data, pass) runs once, synchronously
  * when every transform was.
  */
-function runTransforms(list, ctx, data, done) {
+function runTransforms(list, ctx, data, done, masks) {
   const packet = { data };
   let i = 0;
   const step = () => {
     while (i < list.length) {
+      const mask = masks ? masks[i] : 0;
       const fn = list[i++];
+      if (mask && !(mask & typeBit(packet.data))) continue; // asked about the current value's type
       if (fn.length > 1) {
         let called = false;
         fn.call(ctx, packet, (err, arg) => {
@@ -82,7 +124,7 @@ function dispatch(outgoing, value) {
     if (sync) result = [data];
     else binding.transformedWrite(owner[kExt], self[kExt], data);
     return undefined;
-  });
+  }, outgoing ? undefined : owner[kTypes]);
   sync = false;
   return result;
 }
@@ -97,17 +139,35 @@ function clientOutgoing(client, data, write) {
   return ret;
 }
 
+/**
+ * Tells the trampoline how many transforms `obj` (a Server or Client) has
+ * and the incoming types they look at (0: every type; the C side passes
+ * the others without calling JavaScript). Clients run outgoing ones here.
+ */
+function syncTransforms(obj, side) {
+  const t = obj._transforms;
+  const masks = obj[kTypes] || [];
+  const union = masks.includes(0) ? 0 : masks.reduce((a, m) => a | m, 0);
+  binding.transformCounts(obj[kExt], t.incoming.length, side === 'server' ? t.outgoing.length : 0, union);
+}
+
 /** transform(), use() and plugin() on Server.prototype (side 'server') or Client.prototype ('client'). */
 function mixin(proto, side) {
-  /** Adds a transform: type 'incoming' | 'outgoing', fn(packet[, next]). */
-  proto.transform = function transform(type, fn) {
+  /**
+   * Adds a transform: type 'incoming' | 'outgoing', fn(packet[, next]);
+   * options.types (incoming only, a weft extension): the message types fn
+   * looks at. A message of a type that no incoming transform names is
+   * delivered without a call into JavaScript for it.
+   */
+  proto.transform = function transform(type, fn, options) {
     if (type !== 'incoming' && type !== 'outgoing') {
       throw new TypeError(`Unsupported transformer type "${type}": it must be "incoming" or "outgoing"`);
     }
     if (typeof fn !== 'function') throw new TypeError('transform expects a function');
+    const mask = typesMask(type, options);
     this._transforms[type].push(fn);
-    const t = this._transforms;
-    binding.transformCounts(this[kExt], t.incoming.length, side === 'server' ? t.outgoing.length : 0);
+    if (type === 'incoming') (this[kTypes] || (this[kTypes] = [])).push(mask);
+    syncTransforms(this, side);
     return this;
   };
 
@@ -129,4 +189,4 @@ function mixin(proto, side) {
   proto.plugin = function plugin(name) { return name ? this._plugins[name] : this._plugins; };
 }
 
-module.exports = { kExt, runTransforms, dispatch, clientOutgoing, mixin };
+module.exports = { kExt, runTransforms, dispatch, clientOutgoing, mixin, syncTransforms };

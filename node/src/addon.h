@@ -112,8 +112,9 @@ struct weft__addon {
 typedef struct weft__ntransforms {
   weft__addon *a;
   weft__nclosable *owner;
-  uint32_t in, out; /* transforms registered in JavaScript */
-  int bypass;       /* a write already transformed (asynchronously) */
+  uint32_t in, out;  /* transforms registered in JavaScript */
+  uint32_t in_types; /* WEFT_PLUGIN_TYPE bits the incoming ones look at; 0: all */
+  int bypass;        /* a write already transformed (asynchronously) */
 } weft__ntransforms;
 
 typedef struct weft__nserver {

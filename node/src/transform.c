@@ -42,6 +42,8 @@ static int deliver(weft__ntransforms *tr, weft_spark *spark, const weft_value *m
   napi_env env = a->env;
   napi_handle_scope scope;
   if (!tr->in) return WEFT_PASS;
+  /* No transform looks at this type: the core delivers it, no JavaScript. */
+  if (tr->in_types && !(tr->in_types & WEFT_PLUGIN_TYPE(weft_value_type(msg)))) return WEFT_PASS;
   if (a->teardown || napi_open_handle_scope(env, &scope) != napi_ok) return WEFT_SWALLOW;
   napi_value self =
       spark ? weft__node_spark_obj(env, spark) : weft__node_deref(env, tr->owner->obj);
@@ -143,19 +145,23 @@ static napi_value js_transforms_attach(napi_env env, napi_callback_info info) {
   return weft__node_int(env, rc);
 }
 
-/* transformCounts(ext, incoming, outgoing): how many transforms JavaScript
- * has (0: the trampoline passes in C). */
+/* transformCounts(ext, incoming, outgoing, incomingTypes): how many
+ * transforms JavaScript has (0: the trampoline passes in C), and the
+ * message types the incoming ones look at (WEFT_PLUGIN_TYPE bits, 0: all;
+ * lib/transforms.js keeps each one's and skips it for the others). */
 static napi_value js_transform_counts(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  uint32_t in = 0, out = 0;
-  if (weft__node_args(env, info, 3, argv) != 0) return NULL;
+  napi_value argv[4];
+  uint32_t in = 0, out = 0, in_types = 0;
+  if (weft__node_args(env, info, 4, argv) != 0) return NULL;
   int closed;
   weft__ntransforms *tr = arg_transforms(env, argv[0], &closed);
   if (!tr) return closed ? weft__node_undefined(env) : NULL;
   napi_get_value_uint32(env, argv[1], &in);
   napi_get_value_uint32(env, argv[2], &out);
+  napi_get_value_uint32(env, argv[3], &in_types);
   tr->in = in;
   tr->out = out;
+  tr->in_types = in_types;
   return weft__node_undefined(env);
 }
 

@@ -11,7 +11,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
-const { weft, HOST, once, onceArgs, delay, waitUntil, weftServer, primusClient, catchUncaught } = require('./helpers');
+const { weft, HOST, once, onceArgs, delay, waitUntil, weftServer, primusClient, catchUncaught, plain } = require('./helpers');
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -141,6 +141,20 @@ test('client transforms: incoming and outgoing, sync and async, dropping; a plug
   await waitUntil(() => got.length === 2, 3000, 'two echoes');
   await delay(50);
   assert.deepEqual(got, [{ in: { out: 'hello' } }, { in: { out: 'last' } }]);
+});
+
+test('transform types on a client: skipped types reach data untouched', async (t) => {
+  const server = weftServer(t);
+  server.on('connection', (spark) => spark.on('data', (d) => spark.write(d)));
+  const c = weftClient(t, server.url, { manual: true });
+  c.transform('incoming', (p) => { p.data = { n: p.data }; }, { types: ['number'] });
+  const got = [];
+  c.on('data', (d) => got.push(plain(d)));
+  c.open();
+  await once(c, 'open');
+  for (const m of ['a', 3, [3], 4.5]) c.write(m);
+  await waitUntil(() => got.length === 4, 2000, 'four echoes');
+  assert.deepEqual(got, ['a', { n: 3 }, [3], { n: 4.5 }]);
 });
 
 test('transform failures: next(err) is an error of kind "transform" with a code, the message is dropped, the connection stays', async (t) => {

@@ -22,6 +22,36 @@ test('echo with the npm Primus client (json and msgpack-free values)', async (t)
   }
 });
 
+test('a null message is a message: the spark and the client stream go on (data events and async iteration)', async (t) => {
+  const server = weftServer(t);
+  const got = [];
+  let ended = false;
+  server.on('connection', (spark) => {
+    spark.on('end', () => { ended = true; });
+    spark.on('data', (d) => { got.push(d); spark.write(d); });
+  });
+  const client = primusClient(t, server.url);
+  await once(client, 'open');
+  const echoed = [];
+  client.on('data', (d) => echoed.push(d));
+  for (const m of [1, null, 2, null]) client.write(m);
+  await waitUntil(() => echoed.length === 4, 2000, 'four echoes');
+  assert.deepEqual(got, [1, null, 2, null]);
+  assert.deepEqual(echoed, [1, null, 2, null]);
+  assert.equal(ended, false, 'null is not the end of the stream');
+  // The weft client: data events and for await both hand out null.
+  const c = new weft.Client(server.url, { reconnect: { retries: 0 } });
+  t.after(() => c.destroy());
+  await once(c, 'open');
+  for (const m of [null, 'x', null]) c.write(m);
+  const seen = [];
+  for await (const m of c) {
+    seen.push(m);
+    if (seen.length === 3) break;
+  }
+  assert.deepEqual(seen, [null, 'x', null]);
+});
+
 test('spark exposes id, headers, address and query; server.spark(id) and connected', async (t) => {
   const server = weftServer(t);
   const client = primusClient(t, `${server.url}?room=blue&n=2`, { transport: { headers: { 'X-Token': 'abc' } } });
@@ -104,6 +134,40 @@ test('transforms: incoming and outgoing, sync and async, swallowing', async (t) 
   assert.deepEqual(plain(await once(client, 'data')), { out: { in: 'hello', async: true } });
   assert.throws(() => server.transform('sideways', () => {}), TypeError);
   assert.throws(() => server.transform('incoming', 'x'), TypeError);
+});
+
+test('transform types: an incoming transform sees only the types it names; the others skip JavaScript; bad input', async (t) => {
+  const server = weftServer(t);
+  const seen = { strings: [], objects: [] };
+  server.transform('incoming', (p) => { seen.strings.push(p.data); p.data = { wrapped: p.data }; }, { types: ['string'] });
+  server.transform('incoming', (p) => { seen.objects.push(plain(p.data)); p.data.seen = true; }, { types: ['object', 'object'] });
+  // How often the dispatcher reads the list: never for a message no transform looks at.
+  let reads = 0;
+  server._transforms.incoming = new Proxy(server._transforms.incoming, {
+    get(target, key) { if (key === 'length') reads++; return target[key]; }
+  });
+  const got = [];
+  server.on('connection', (spark) => spark.on('data', (d) => got.push({ d: plain(d), reads })));
+  const client = primusClient(t, server.url);
+  await once(client, 'open');
+  for (const m of [42, [1, 'x'], false, true, 'hi', { a: 1 }, 2.5]) client.write(m);
+  await waitUntil(() => got.length === 7, 2000, 'seven messages');
+  assert.deepEqual(got.map((g) => g.d), [42, [1, 'x'], false, true, { wrapped: 'hi', seen: true }, { a: 1, seen: true }, 2.5]);
+  assert.deepEqual(seen, { strings: ['hi'], objects: [{ wrapped: 'hi' }, { a: 1 }] });
+  assert.deepEqual(got.map((g) => g.reads > 0), [false, false, false, false, true, true, true]);
+  assert.equal(got[6].reads, got[5].reads, 'the number after them skipped JavaScript too');
+  // A transform without types looks at every type again.
+  const all = [];
+  server.transform('incoming', (p) => { all.push(plain(p.data)); });
+  client.write(7);
+  await waitUntil(() => got.length === 8, 2000, 'the eighth message');
+  assert.deepEqual(all, [7]);
+  assert.deepEqual(seen.strings, ['hi']);
+  for (const bad of [{ types: [] }, { types: 'string' }, { types: ['set'] }, { types: [String] }, 5, null]) {
+    assert.throws(() => server.transform('incoming', () => {}, bad), TypeError, String(bad && bad.types));
+  }
+  assert.throws(() => server.transform('outgoing', () => {}, { types: ['string'] }), /incoming transforms only/);
+  assert.equal(server._transforms.incoming.length, 3, 'a refused transform is not added');
 });
 
 test('plugins: use(name, { server }) runs at registration; duplicates are refused', async (t) => {

@@ -7,6 +7,7 @@ server.on('connection', (spark) => {
 server.authorize((req, done) => done(req.headers['x'] ? null : Object.assign(new Error('no'), { statusCode: 403 })));
 server.transform('incoming', (packet) => { packet.data = 1; });
 server.transform('outgoing', (packet, next) => next(null, false));
+server.transform('incoming', (packet) => { packet.data = { n: packet.data }; }, { types: ['number', 'string'] });
 server.use('p', { server(s, o) { void s; void o; } });
 server.forEach((s, id) => { void s; void id; return false; });
 server.destroy({ reconnect: true, timeout: 10 }, () => {});
@@ -88,3 +89,7 @@ void new weft.Server({ metricsPath: true });
 void weft.connect('ws://x/primus', { metricsPath: '/m' });
 // @ts-expect-error: a record's level is never 'off'
 observed.on('log', (r: weft.LogRecord) => r.level === 'off');
+// @ts-expect-error: types take the message type names
+server.transform('incoming', () => {}, { types: ['set'] });
+// @ts-expect-error: types are for incoming transforms
+server.transform('outgoing', () => {}, { types: ['string'] });
