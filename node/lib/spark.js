@@ -24,10 +24,6 @@ function writeThrough(self, chunk, cb) {
   }
 }
 
-/**
- * One connection on the server. 'data' for each message, write() returns
- * false at the high-water mark and 'drain' follows, end() closes it.
- */
 // A message that is null (JSON null, msgpack nil) cannot travel through an
 // object-mode stream as itself: push(null) is the stream's end, and every
 // message after it would be lost. It travels as this token and is null again
@@ -47,6 +43,10 @@ function carryNulls(proto) {
   };
 }
 
+/**
+ * One connection on the server. 'data' for each message, write() returns
+ * false at the high-water mark and 'drain' follows, end() closes it.
+ */
 class Spark extends Duplex {
   constructor(server, ext, id) {
     // With handlerErrors 'close', a listener's rejected promise closes the

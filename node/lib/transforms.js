@@ -142,7 +142,8 @@ function clientOutgoing(client, data, write) {
 /**
  * Tells the trampoline how many transforms `obj` (a Server or Client) has
  * and the incoming types they look at (0: every type; the C side passes
- * the others without calling JavaScript). Clients run outgoing ones here.
+ * the others without calling JavaScript). A client's outgoing transforms
+ * run in JavaScript before its writes (clientOutgoing), so its count is 0.
  */
 function syncTransforms(obj, side) {
   const t = obj._transforms;
